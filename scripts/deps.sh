@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages idnode needs to build and test, if missing.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config python3 clang libclang-rt-14-dev
+      liblmdb-dev libssl-dev libjansson-dev libinih-dev libcmocka-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "installing: ${missing[*]}"
+	sudo=""
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi

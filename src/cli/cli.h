@@ -1,0 +1,16 @@
+/*
+ * cli.h - the idnode program's subcommands. main.c dispatches argv[1] through
+ * a table; each subcommand parses its own options and returns the process
+ * exit status (0 ok, 1 the operation failed, 2 usage or environment error).
+ */
+#ifndef IDN_CLI_CLI_H
+#define IDN_CLI_CLI_H
+
+int cmd_serve(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_resolve(int argc, char **argv);
+
+/* Exit statuses. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+#endif

@@ -1,0 +1,283 @@
+/*
+ * cmd_resolve.c - `idnode resolve HANDLE`: asks a node, prints the values.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "client/client.h"
+#include "node/handle.h"
+#include "proto/admin.h"
+
+enum { MAX_FILTERS = 64 };
+
+static void resolve_usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: idnode resolve HANDLE [--server HOST:PORT] [--udp|--tcp] [--type T]...\n"
+	        "                      [--index N]... [--json] [--timeout MS] [--version 2.N]\n"
+	        "  --server HOST:PORT  the node to ask (default 127.0.0.1:2641)\n"
+	        "  --udp, --tcp        transport (default UDP)\n"
+	        "  --type T            only values of type T ('T.' matches a family); repeatable\n"
+	        "  --index N           only the value at index N; repeatable\n"
+	        "  --json              print JSON (the reference REST API's shape)\n"
+	        "exit status: 0 found, 1 not found or an error answer, 2 usage or network error\n");
+}
+
+/* Printable as text: valid UTF-8 without control characters other than tab/newline. */
+static int is_text(idn_slice d)
+{
+	if (!handle_utf8_valid(d))
+		return 0;
+	for (uint32_t i = 0; i < d.len; i++)
+		if (d.p[i] < 0x20 && d.p[i] != '\t' && d.p[i] != '\n' && d.p[i] != '\r')
+			return 0;
+	return 1;
+}
+
+static char *hex_of(idn_slice d)
+{
+	char *s = malloc((size_t)d.len * 2 + 1);
+	if (!s)
+		return NULL;
+	for (uint32_t i = 0; i < d.len; i++)
+		sprintf(s + 2 * i, "%02x", d.p[i]);
+	s[2 * d.len] = 0;
+	return s;
+}
+
+static void iso_time(uint32_t t, char *out, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *value_json(const proto_value *v)
+{
+	json_t *o = json_object();
+	json_t *data = json_object();
+	char ts[32];
+	json_object_set_new(o, "index", json_integer(v->index));
+	json_object_set_new(o, "type", json_stringn((const char *)v->type.p, v->type.len));
+	if (is_text(v->data)) {
+		json_object_set_new(data, "format", json_string("string"));
+		json_object_set_new(data, "value",
+		                    json_stringn((const char *)v->data.p, v->data.len));
+	} else {
+		char *h = hex_of(v->data);
+		json_object_set_new(data, "format", json_string("hex"));
+		json_object_set_new(data, "value", json_string(h ? h : ""));
+		free(h);
+	}
+	json_object_set_new(o, "data", data);
+	json_object_set_new(o, "ttl", json_integer(v->ttl));
+	if (v->ttl_type)
+		json_object_set_new(o, "ttlType", json_integer(v->ttl_type));
+	iso_time(v->timestamp, ts, sizeof(ts));
+	json_object_set_new(o, "timestamp", json_string(ts));
+	json_object_set_new(o, "permissions", json_integer(v->perms));
+	if (v->nrefs) {
+		json_t *refs = json_array();
+		wire_rd c = wire_rd_init(v->refs.p, v->refs.len);
+		proto_ref r;
+		while (proto_ref_next(&c, &r) == 1) {
+			json_t *ro = json_object();
+			json_object_set_new(ro, "handle",
+			                    json_stringn((const char *)r.handle.p, r.handle.len));
+			json_object_set_new(ro, "index", json_integer(r.index));
+			json_array_append_new(refs, ro);
+		}
+		json_object_set_new(o, "references", refs);
+	}
+	return o;
+}
+
+static void print_text_value(const proto_value *v)
+{
+	printf("  %-6u %-16.*s ", v->index, (int)v->type.len, (const char *)v->type.p);
+	if (is_text(v->data)) {
+		printf("%.*s", (int)v->data.len, (const char *)v->data.p);
+	} else {
+		char *h = hex_of(v->data);
+		printf("0x%s", h ? h : "");
+		free(h);
+	}
+	printf("  (ttl %u%s, perms %x)\n", v->ttl, v->ttl_type ? " absolute" : "", v->perms);
+}
+
+/* Prints the answer; returns the exit status. */
+static int print_answer(const char *handle, const proto_msg *m, int as_json)
+{
+	uint32_t rc = m->hdr.rcode;
+	idn_slice rest;
+	if (proto_answer_split(m->body, m->hdr.flags & PROTO_F_RD, NULL, NULL, &rest)) {
+		fprintf(stderr, "%s: malformed answer from the server\n", handle);
+		return CLI_USAGE;
+	}
+
+	if (rc != PROTO_RC_SUCCESS) {
+		idn_slice text = {NULL, 0};
+		proto_error_decode(rest, &text);
+		if (as_json) {
+			json_t *o = json_object();
+			json_object_set_new(o, "responseCode", json_integer(rc));
+			json_object_set_new(o, "handle", json_string(handle));
+			if (text.len)
+				json_object_set_new(o, "message",
+				                    json_stringn((const char *)text.p, text.len));
+			json_dumpf(o, stdout, JSON_INDENT(2));
+			printf("\n");
+			json_decref(o);
+		} else {
+			fprintf(stderr, "%s: %s (%u)%s%.*s\n", handle, proto_rc_name(rc), rc,
+			        text.len ? ": " : "", (int)text.len, (const char *)text.p);
+		}
+		return CLI_FAIL;
+	}
+
+	proto_resolve_resp rr;
+	if (proto_resolve_resp_decode(rest, &rr)) {
+		fprintf(stderr, "%s: malformed answer from the server\n", handle);
+		return CLI_USAGE;
+	}
+	json_t *vals = as_json ? json_array() : NULL;
+	if (!as_json)
+		printf("%.*s: %u value%s\n", (int)rr.handle.len, (const char *)rr.handle.p,
+		       rr.nvalues, rr.nvalues == 1 ? "" : "s");
+	wire_rd vc = wire_rd_init(rr.values.p, rr.values.len);
+	for (uint32_t i = 0; i < rr.nvalues; i++) {
+		proto_value v;
+		proto_value_get(&vc, &v);
+		if (as_json)
+			json_array_append_new(vals, value_json(&v));
+		else
+			print_text_value(&v);
+	}
+	if (as_json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "responseCode", json_integer(rc));
+		json_object_set_new(o, "handle",
+		                    json_stringn((const char *)rr.handle.p, rr.handle.len));
+		json_object_set_new(o, "values", vals);
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		printf("\n");
+		json_decref(o);
+	}
+	return CLI_OK;
+}
+
+int cmd_resolve(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"server", required_argument, NULL, 's'},  {"udp", no_argument, NULL, 'u'},
+	    {"tcp", no_argument, NULL, 't'},           {"type", required_argument, NULL, 'T'},
+	    {"index", required_argument, NULL, 'i'},   {"json", no_argument, NULL, 'j'},
+	    {"timeout", required_argument, NULL, 'w'}, {"version", required_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	};
+	const char *server = "127.0.0.1:2641";
+	uint32_t indexes[MAX_FILTERS];
+	idn_slice types[MAX_FILTERS];
+	client_resolve_opts o = {.transport = CLIENT_UDP, .indexes = indexes, .types = types};
+	int as_json = 0, opt;
+	char *end;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "s:utT:i:jw:V:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			server = optarg;
+			break;
+		case 'u':
+			o.transport = CLIENT_UDP;
+			break;
+		case 't':
+			o.transport = CLIENT_TCP;
+			break;
+		case 'j':
+			as_json = 1;
+			break;
+		case 'T':
+			if (o.ntypes == MAX_FILTERS) {
+				fprintf(stderr, "idnode resolve: at most %d --type\n", MAX_FILTERS);
+				return CLI_USAGE;
+			}
+			types[o.ntypes++] = idn_slice_of(optarg, strlen(optarg));
+			break;
+		case 'i': {
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || v > 0xFFFFFFFFul || o.nindexes == MAX_FILTERS) {
+				fprintf(stderr, "idnode resolve: --index '%s': not an index\n",
+				        optarg);
+				return CLI_USAGE;
+			}
+			indexes[o.nindexes++] = (uint32_t)v;
+			break;
+		}
+		case 'w':
+			o.timeout_ms = (unsigned)strtoul(optarg, &end, 10);
+			if (!*optarg || *end || o.timeout_ms == 0) {
+				fprintf(stderr,
+				        "idnode resolve: --timeout '%s': milliseconds > 0\n",
+				        optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'V': {
+			unsigned maj = 0, min = 0;
+			if (sscanf(optarg, "%u.%u", &maj, &min) != 2 || maj != 2 || min < 1 ||
+			    min > PROTO_MINOR_MAX) {
+				fprintf(stderr, "idnode resolve: --version '%s': 2.1 .. 2.11\n",
+				        optarg);
+				return CLI_USAGE;
+			}
+			o.minor = (uint8_t)min;
+			break;
+		}
+		case 'h':
+			resolve_usage(stdout);
+			return CLI_OK;
+		default:
+			resolve_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		resolve_usage(stderr);
+		return CLI_USAGE;
+	}
+	const char *handle = argv[optind];
+	if (strlen(handle) > PROTO_HANDLE_MAX) {
+		fprintf(stderr, "idnode resolve: handle longer than %d bytes\n", PROTO_HANDLE_MAX);
+		return CLI_USAGE;
+	}
+
+	client_addr addr;
+	char err[256];
+	if (client_addr_parse(server, 2641, &addr, err, sizeof(err))) {
+		fprintf(stderr, "idnode resolve: --server %s\n", err);
+		return CLI_USAGE;
+	}
+	uint8_t *ans = NULL;
+	size_t anslen;
+	proto_env env;
+	proto_msg msg;
+	int ret = client_resolve(&addr, idn_slice_of(handle, strlen(handle)), &o, &ans, &anslen,
+	                         &env, &msg);
+	if (ret) {
+		char as[80];
+		client_addr_str(&addr, as, sizeof(as));
+		fprintf(stderr, "idnode resolve: %s over %s: %s\n", as,
+		        o.transport == CLIENT_UDP ? "UDP" : "TCP", idn_strerror(ret));
+		return CLI_USAGE;
+	}
+	ret = print_answer(handle, &msg, as_json);
+	free(ans);
+	return ret;
+}

@@ -1,0 +1,67 @@
+/*
+ * client.h - the client side of the Handle protocol: one request, one answer,
+ * over UDP (with the reference client's retries and multi-packet
+ * reassembly) or TCP. Used by the CLI, the tests and, later, the resolver.
+ *
+ * Blocking, one request at a time; answers are malloc'd and owned by the
+ * caller (free()).
+ */
+#ifndef IDN_CLIENT_CLIENT_H
+#define IDN_CLIENT_CLIENT_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "proto/proto.h"
+
+enum client_transport { CLIENT_UDP = 0, CLIENT_TCP = 1 };
+
+typedef struct client_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+} client_addr;
+
+/*
+ * Parses "HOST:PORT", "[V6]:PORT", "HOST" (default_port) or ":PORT"
+ * (loopback). HOST is a numeric address or a name. IDN_EINVAL with a reason
+ * in err (if given) otherwise.
+ */
+int client_addr_parse(const char *s, uint16_t default_port, client_addr *out, char *err,
+                      size_t errlen);
+
+/* "127.0.0.1:2641" / "[::1]:2641" */
+void client_addr_str(const client_addr *a, char *out, size_t len);
+
+/*
+ * Sends req (envelope + message) and waits for the answer with the same
+ * request id. UDP retries after 0.5, 1 and 1.5 s (or within timeout_ms,
+ * whichever ends first); TCP connects, sends, and reads one whole message.
+ * *ans (malloc'd) holds envelope + message. IDN_ETIMEOUT, IDN_ENET,
+ * IDN_EPROTO (the peer sent something that is not an answer).
+ */
+int client_exchange(const client_addr *a, enum client_transport t, unsigned timeout_ms,
+                    const uint8_t *req, size_t len, uint8_t **ans, size_t *anslen);
+
+/* A fresh, unpredictable request id. */
+uint32_t client_request_id(void);
+
+typedef struct client_resolve_opts {
+	enum client_transport transport;
+	unsigned timeout_ms; /* 0 = 3000 */
+	uint8_t minor;       /* protocol 2.minor, 0 = 11 */
+	uint32_t flags;      /* op flags, 0 = PO|REC|CA as the reference client sends */
+	const uint32_t *indexes;
+	uint32_t nindexes;
+	const idn_slice *types;
+	uint32_t ntypes;
+} client_resolve_opts;
+
+/*
+ * Resolves handle. On success (the exchange worked, whatever the response
+ * code) *ans owns the answer bytes and *msg is decoded from them (borrows
+ * *ans).
+ */
+int client_resolve(const client_addr *a, idn_slice handle, const client_resolve_opts *o,
+                   uint8_t **ans, size_t *anslen, proto_env *env, proto_msg *msg);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * internal.h - what the files of src/net share: the server, its workers and
+ * their sockets and connections. Not for use outside src/net.
+ *
+ * Ownership: net_start() allocates the server, its sockets and the worker
+ * array; each worker allocates its own buffers, epoll set and connections on
+ * its own thread and frees them before it exits; net_wait() frees the rest.
+ */
+#ifndef IDN_NET_INTERNAL_H
+#define IDN_NET_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "net/net.h"
+#include "proto/proto.h"
+#include "proto/udp.h"
+
+enum {
+	NET_EVENTS = 64,          /* epoll events per turn */
+	NET_UDP_BATCH = 64,       /* datagrams per recvmmsg */
+	NET_UDP_ROUNDS = 8,       /* recvmmsg calls per socket per turn, for fairness */
+	NET_UDP_DGRAM_MAX = 2048, /* larger datagrams are dropped (requests use 512) */
+	NET_UDP_CTL = 64,         /* control buffer per datagram: one in(6)_pktinfo */
+	NET_UDP_OUT_PKTS = 1024,  /* datagrams per sendmmsg (UIO_MAXIOV) */
+	NET_UDP_REASM_SLOTS = 256,
+	NET_UDP_REASM_BYTES = 16 << 20,
+	NET_UDP_REASM_MS = 3000,                        /* clients retry at 0.5, 1, 1.5 s */
+	NET_ANSWER_MAX = PROTO_ENV_LEN + PROTO_MSG_MAX, /* the handler's minimum cap */
+	NET_ARENA = (1 << 20) + NET_ANSWER_MAX,         /* answers of one batch */
+	NET_TCP_IN_INIT = 4096,                         /* inline input buffer of a connection */
+	NET_TCP_OUT_HIGH = 1 << 20,  /* stop handling a connection's requests above this */
+	NET_TCP_OUT_KEEP = 64 << 10, /* drained output buffers above this are freed */
+	NET_TCP_ACCEPTS = 64,        /* accepts per listener per turn */
+	NET_ACCEPT_PAUSE_MS = 100,   /* after EMFILE and friends */
+	NET_TICK_MS = 500,           /* housekeeping: reassembly expiry, paused listeners */
+};
+
+enum net_src_kind { NET_SRC_STOP, NET_SRC_UDP, NET_SRC_LISTEN, NET_SRC_CONN };
+
+/* First member of everything registered with epoll: data.ptr points at it. */
+struct net_src {
+	enum net_src_kind kind;
+};
+
+struct net_sock {
+	struct net_src src;
+	int fd;
+	int type; /* SOCK_DGRAM or SOCK_STREAM */
+	int family;
+	bool pktinfo; /* wildcard UDP: answer from the address asked */
+	bool paused;  /* listener off until paused_until (out of fds) */
+	uint64_t paused_until;
+	unsigned listen_idx;
+	unsigned worker;
+};
+
+struct net_conn {
+	struct net_src src;
+	int fd;
+	bool readable; /* edge-triggered: true until read() says EAGAIN */
+	bool writable; /* likewise for send() */
+	bool eof;      /* the peer will send no more */
+	bool rdhup;    /* epoll reported the peer's FIN (or an error): read to the end */
+	bool refused;  /* a request could not be answered: finish the others, then close */
+	bool shut;     /* refused, and our side is shut after the last answer */
+	bool closed;
+	bool on_ready;
+	uint64_t last;                  /* ms of the last byte either way */
+	struct net_conn *prev, *next;   /* the worker's list, least recently active first */
+	struct net_conn *rprev, *rnext; /* ready list: buffered requests left to handle */
+	struct net_conn *dead_next;     /* freed at the end of the turn */
+	uint8_t *in;
+	size_t inoff, inlen, incap;
+	uint8_t *out; /* answers not yet taken by the kernel */
+	size_t outoff, outlen, outcap;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	uint8_t inl[NET_TCP_IN_INIT];
+};
+
+struct net_conn_list {
+	struct net_conn *head, *tail;
+};
+
+struct net_worker {
+	struct net_server *s;
+	unsigned idx;
+	pthread_t th;
+	bool started;
+	int ep;
+	void *wctx;
+	bool inited; /* worker_init succeeded: worker_fini is due */
+	int err;
+	bool in_batch;
+	uint64_t now; /* ms, CLOCK_MONOTONIC_COARSE, read once per turn */
+	uint64_t next_tick;
+
+	/* Written by this thread only, read by net_stats() with relaxed loads. */
+	struct net_stats st;
+
+	/* UDP receive side: NET_UDP_BATCH of each. */
+	struct mmsghdr *rmsg;
+	struct iovec *riov;
+	struct sockaddr_storage *rname;
+	uint8_t *rbuf; /* NET_UDP_BATCH * NET_UDP_DGRAM_MAX */
+	uint8_t *rctl; /* NET_UDP_BATCH * NET_UDP_CTL */
+
+	/* UDP send side: datagrams queued for one sendmmsg. */
+	struct mmsghdr *smsg;
+	struct iovec *siov; /* 2 per datagram: envelope, payload slice */
+	proto_udp_frag *sfrag;
+	unsigned nsend;
+	unsigned nsend_answers;
+
+	/* Where the handler writes answers; emptied after every batch. */
+	uint8_t *arena;
+	size_t arena_used;
+
+	proto_udp_rasm rasm;
+
+	/* TCP */
+	struct net_conn_list conns; /* by last activity */
+	struct net_conn_list ready;
+	struct net_conn *dead;
+	bool listeners_paused;
+};
+
+struct net_server {
+	net_config cfg; /* defaults filled in; listen strings not kept */
+	size_t max_msg;
+	unsigned max_conns, idle_ms, max_pipeline;
+	unsigned nthreads;
+	struct net_worker *w;
+	struct net_sock *socks;
+	unsigned nsocks;
+	unsigned *ports; /* per listen address */
+	int stopfd;
+	struct net_src stop_src;
+	atomic_uint nconns;
+
+	pthread_mutex_t lock; /* start-up handshake only */
+	pthread_cond_t cond;
+	unsigned nready;
+	int start_err;
+};
+
+/* Counter update by the owning thread, readable by others without a race. */
+#define NET_ST_ADD(w, field, v)                                                                    \
+	__atomic_store_n(&(w)->st.field, (w)->st.field + (uint64_t)(v), __ATOMIC_RELAXED)
+
+/* worker.c */
+void *net_worker_main(void *arg);
+void net_batch_begin(struct net_worker *w);
+int net_epoll_add(struct net_worker *w, int fd, uint32_t events, struct net_src *src);
+
+/* udp_io.c */
+int net_udp_init(struct net_worker *w);
+void net_udp_fini(struct net_worker *w);
+void net_udp_drain(struct net_worker *w, struct net_sock *sk);
+
+/* tcp.c */
+void net_tcp_accept(struct net_worker *w, struct net_sock *sk);
+void net_tcp_event(struct net_worker *w, struct net_conn *c, uint32_t events);
+void net_tcp_run_ready(struct net_worker *w);
+/* Closes idle connections; returns ms until the next may fall idle, or -1. */
+int64_t net_tcp_sweep(struct net_worker *w);
+void net_tcp_reap(struct net_worker *w);
+void net_tcp_close_all(struct net_worker *w);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * net.h - the network layer: listeners, worker threads, UDP and TCP framing.
+ *
+ * net never interprets a request. It cuts the byte streams and datagrams it
+ * receives into whole Handle messages (20-byte envelope + message, multi-packet
+ * UDP requests reassembled), hands each to the handler, and sends back what
+ * the handler writes (multi-packet UDP answers fragmented, TCP answers queued
+ * in request order).
+ *
+ * Shared-nothing, as Knot and NSD: each worker thread owns an epoll loop and
+ * its own SO_REUSEPORT UDP and TCP sockets on every listen address, so the
+ * kernel spreads datagrams and connections across threads and no lock is
+ * taken on the request path. UDP goes through recvmmsg/sendmmsg batches into
+ * per-thread buffers allocated at start: no heap allocation per request.
+ *
+ * Threads: the handler, worker_init/fini and batch_begin/end all run on the
+ * worker thread that owns the context. net_stop() may be called from any
+ * thread and from a signal handler.
+ */
+#ifndef IDN_NET_NET_H
+#define IDN_NET_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum net_transport { NET_UDP = 0, NET_TCP = 1 };
+
+typedef struct net_req {
+	enum net_transport transport;
+	const struct sockaddr *peer;
+	socklen_t peer_len;
+	const uint8_t *msg; /* envelope + whole message, reassembled */
+	size_t len;
+} net_req;
+
+/*
+ * Writes the whole answer (envelope + message) into out (cap bytes) and
+ * returns its length; 0 = send nothing; < 0 = error: the request is dropped
+ * and, on TCP, the connection closed once the answers to the requests before
+ * it are sent (a TCP request announcing more than max_msg bytes ends its
+ * connection the same way). req and everything it points to are borrowed for
+ * the duration of the call. cap is at least 20 + PROTO_MSG_MAX. The answer's
+ * envelope must announce its message length (len - 20), or the answer is
+ * dropped (counted in *_drops). UDP answers over 512 bytes are fragmented
+ * here; the handler writes one whole message.
+ */
+typedef int (*net_handler_fn)(void *wctx, const net_req *req, uint8_t *out, size_t cap);
+
+typedef struct net_config {
+	/*
+	 * "ADDR:PORT" (IPv4), "[V6]:PORT" or ":PORT" (every address: 0.0.0.0
+	 * and [::], the latter skipped if the host has no IPv6). Numeric only.
+	 * IPv6 sockets are IPV6_V6ONLY. Port 0 picks a free port, the same for
+	 * UDP and TCP and every thread; net_bound_port() tells which.
+	 */
+	const char **listen;
+	unsigned nlisten;
+	unsigned threads;       /* 0 = the CPUs this process may run on */
+	size_t max_msg;         /* request limit (message, envelope excluded); 0 = PROTO_MSG_MAX */
+	unsigned max_tcp_conns; /* per process; 0 = 4096. Beyond: accepted and reset */
+	unsigned tcp_idle_ms;   /* no byte either way for this long closes; 0 = 30000 */
+	unsigned tcp_max_pipeline; /* requests one connection may have handled per loop turn
+	                              before others get a go; 0 = 32 */
+	/*
+	 * Per-thread context for the handler, made on the worker thread. NULL
+	 * worker_init: the context is arg. A worker_init that returns NULL makes
+	 * net_start() fail.
+	 */
+	void *(*worker_init)(void *arg, unsigned idx);
+	void (*worker_fini)(void *wctx);
+	/*
+	 * Optional, around each batch of requests (one loop turn: a recvmmsg
+	 * batch or several, ready TCP connections): e.g. the handler renews its
+	 * read snapshot once per batch. batch_end always comes before the thread
+	 * sleeps, so nothing is held while idle.
+	 */
+	void (*batch_begin)(void *wctx);
+	void (*batch_end)(void *wctx);
+	net_handler_fn handle;
+	void *arg;
+	/*
+	 * Optional: where net_start() writes what went wrong, naming the
+	 * address ("listen 10.0.0.1:2641 (udp): Address already in use").
+	 */
+	char *errbuf;
+	size_t errbuf_len;
+} net_config;
+
+/* Counters, summed over threads when read. */
+struct net_stats {
+	uint64_t udp_requests;  /* whole messages handed to the handler */
+	uint64_t udp_answers;   /* answers queued for sending (a multi-packet one counts once) */
+	uint64_t udp_drops;     /* bad datagrams, refused reassembly, handler errors, bad answers */
+	uint64_t udp_pkts_in;   /* datagrams received */
+	uint64_t udp_pkts_out;  /* datagrams the kernel took */
+	uint64_t udp_send_fail; /* datagrams it refused (send buffer full, unreachable) */
+	uint64_t udp_bytes_in;  /* datagram payloads, envelopes included */
+	uint64_t udp_bytes_out;
+	uint64_t udp_reasm_pending; /* multi-packet requests being reassembled */
+	uint64_t tcp_requests;
+	uint64_t tcp_answers;
+	uint64_t tcp_drops; /* handler errors, malformed answers, oversized requests */
+	uint64_t tcp_bytes_in;
+	uint64_t tcp_bytes_out;
+	uint64_t tcp_accepted;
+	uint64_t tcp_refused; /* over max_tcp_conns */
+	uint64_t tcp_closed_idle;
+	uint64_t tcp_conns; /* open now */
+};
+
+typedef struct net_server net_server;
+
+/*
+ * Binds every socket (an error names the address, see errbuf), starts the
+ * threads and runs worker_init on each. On success *out serves until
+ * net_stop(); on failure nothing is left running. Returns 0 or an idn_err.
+ */
+int net_start(const net_config *cfg, net_server **out);
+
+/* Asks every worker to stop. Async-signal-safe, idempotent, any thread. */
+void net_stop(net_server *s);
+
+/*
+ * Waits for the workers to finish their turn and exit (each runs
+ * worker_fini), closes the sockets and connections and frees s. Returns 0, or
+ * the first error a worker met.
+ */
+int net_wait(net_server *s);
+
+/*
+ * Blocks SIGTERM and SIGINT in the calling thread (the workers have them
+ * blocked since net_start), waits until one arrives or net_stop() is called,
+ * then stops and waits. Returns net_wait()'s result; s is freed.
+ */
+int net_run_until_signal(net_server *s);
+
+/* The port listen address idx (as in cfg->listen) is bound to: resolves port 0. */
+unsigned net_bound_port(const net_server *s, unsigned idx);
+
+/* Number of worker threads running. */
+unsigned net_threads(const net_server *s);
+
+void net_stats(net_server *s, struct net_stats *st);
+
+#endif

@@ -1,0 +1,266 @@
+/*
+ * udp_io.c - the UDP path: recvmmsg a batch, hand each whole message to the
+ * handler, sendmmsg the answers. Everything lives in per-worker buffers made
+ * at start; the payload of an answer is written once by the handler and
+ * copied once by the kernel (a multi-packet answer is two iovecs per
+ * datagram: its own envelope and a slice of the answer).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/err.h"
+#include "net/internal.h"
+
+int net_udp_init(struct net_worker *w)
+{
+	w->rmsg = calloc(NET_UDP_BATCH, sizeof(*w->rmsg));
+	w->riov = calloc(NET_UDP_BATCH, sizeof(*w->riov));
+	w->rname = calloc(NET_UDP_BATCH, sizeof(*w->rname));
+	w->rbuf = malloc((size_t)NET_UDP_BATCH * NET_UDP_DGRAM_MAX);
+	w->rctl = aligned_alloc(64, (size_t)NET_UDP_BATCH * NET_UDP_CTL);
+	w->smsg = calloc(NET_UDP_OUT_PKTS, sizeof(*w->smsg));
+	w->siov = calloc(2 * NET_UDP_OUT_PKTS, sizeof(*w->siov));
+	w->sfrag = calloc(NET_UDP_OUT_PKTS, sizeof(*w->sfrag));
+	w->arena = malloc(NET_ARENA);
+	if (!w->rmsg || !w->riov || !w->rname || !w->rbuf || !w->rctl || !w->smsg || !w->siov ||
+	    !w->sfrag || !w->arena)
+		return IDN_ENOMEM;
+	size_t max = w->s->max_msg < PROTO_MSG_MAX ? w->s->max_msg : PROTO_MSG_MAX;
+	return proto_udp_rasm_init(&w->rasm, NET_UDP_REASM_SLOTS, NET_UDP_REASM_BYTES, max,
+	                           NET_UDP_REASM_MS);
+}
+
+void net_udp_fini(struct net_worker *w)
+{
+	proto_udp_rasm_free(&w->rasm);
+	free(w->rmsg);
+	free(w->riov);
+	free(w->rname);
+	free(w->rbuf);
+	free(w->rctl);
+	free(w->smsg);
+	free(w->siov);
+	free(w->sfrag);
+	free(w->arena);
+}
+
+/* Hands the queued datagrams to the kernel and empties the arena. */
+static void udp_flush(struct net_worker *w, struct net_sock *sk)
+{
+	unsigned off = 0, sent = 0, fail = 0;
+	uint64_t bytes = 0;
+
+	NET_ST_ADD(w, udp_answers, w->nsend_answers);
+	while (off < w->nsend) {
+		int n = sendmmsg(sk->fd, w->smsg + off, w->nsend - off, MSG_DONTWAIT);
+		if (n > 0) {
+			for (int i = 0; i < n; i++)
+				bytes += w->smsg[off + (unsigned)i].msg_len;
+			off += (unsigned)n;
+			sent += (unsigned)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+			/* Send buffer full: drop the rest, as DNS servers do. */
+			fail += w->nsend - off;
+			break;
+		}
+		/* This datagram is refused (e.g. unreachable peer): skip it. */
+		fail++;
+		off++;
+	}
+	NET_ST_ADD(w, udp_pkts_out, sent);
+	NET_ST_ADD(w, udp_bytes_out, bytes);
+	if (fail)
+		NET_ST_ADD(w, udp_send_fail, fail);
+	w->nsend = 0;
+	w->nsend_answers = 0;
+	w->arena_used = 0;
+}
+
+/*
+ * For a wildcard socket, turns the received IP(V6)_PKTINFO into the one that
+ * makes the answer leave from the address the request came to; a multi-homed
+ * host would otherwise answer from the routing table's choice, and the
+ * client drop it. Rewritten in place: the kernel gave us the buffer.
+ */
+static socklen_t udp_reply_ctl(struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(cm);
+			pi->ipi_spec_dst = pi->ipi_addr;
+			pi->ipi_ifindex = 0;
+			mh->msg_control = cm;
+			return CMSG_SPACE(sizeof(*pi));
+		}
+		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			/* ipi6_addr and ipi6_ifindex are what the reply needs as they are. */
+			mh->msg_control = cm;
+			return CMSG_SPACE(sizeof(struct in6_pktinfo));
+		}
+	}
+	return 0;
+}
+
+/* The reassembly key: which socket, which peer. */
+static size_t udp_peer_key(const struct net_sock *sk, const struct sockaddr_storage *ss,
+                           uint8_t key[PROTO_UDP_PEER_MAX])
+{
+	size_t n = 0;
+
+	key[n++] = (uint8_t)(sk->listen_idx >> 8);
+	key[n++] = (uint8_t)sk->listen_idx;
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		memcpy(key + n, &a->sin6_port, 2);
+		n += 2;
+		memcpy(key + n, &a->sin6_addr, 16);
+		n += 16;
+		memcpy(key + n, &a->sin6_scope_id, 4);
+		n += 4;
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		memcpy(key + n, &a->sin_port, 2);
+		n += 2;
+		memcpy(key + n, &a->sin_addr, 4);
+		n += 4;
+	}
+	return n;
+}
+
+/* Handles datagram i of the batch; queues its answer. */
+static void udp_one(struct net_worker *w, struct net_sock *sk, unsigned i, uint64_t *drops,
+                    uint64_t *requests)
+{
+	struct mmsghdr *rm = &w->rmsg[i];
+	const uint8_t *pkt = w->rbuf + (size_t)i * NET_UDP_DGRAM_MAX;
+	size_t len = rm->msg_len;
+	const uint8_t *msg = pkt;
+	size_t msg_len = len;
+	proto_env env;
+
+	if (rm->msg_hdr.msg_flags & MSG_TRUNC) {
+		(*drops)++;
+		return;
+	}
+	int rc = proto_udp_check(pkt, len, w->s->max_msg, &env);
+	if (rc == 0) {
+		uint8_t key[PROTO_UDP_PEER_MAX];
+		size_t klen = udp_peer_key(sk, &w->rname[i], key);
+		rc = proto_udp_rasm_add(&w->rasm, key, klen, pkt, len, w->now, &msg, &msg_len);
+		if (rc == 0)
+			return; /* more datagrams to come */
+	}
+	if (rc < 0) {
+		(*drops)++;
+		return;
+	}
+
+	/* Room for the largest answer in the arena and in the send queue. */
+	if (NET_ARENA - w->arena_used < NET_ANSWER_MAX ||
+	    NET_UDP_OUT_PKTS - w->nsend < PROTO_UDP_MAX_PKTS)
+		udp_flush(w, sk);
+
+	net_req req = {
+	    .transport = NET_UDP,
+	    .peer = (const struct sockaddr *)&w->rname[i],
+	    .peer_len = rm->msg_hdr.msg_namelen,
+	    .msg = msg,
+	    .len = msg_len,
+	};
+	uint8_t *out = w->arena + w->arena_used;
+	size_t cap = NET_ARENA - w->arena_used;
+	net_batch_begin(w);
+	(*requests)++;
+	int n = w->s->cfg.handle(w->wctx, &req, out, cap);
+	if (n == 0)
+		return;
+	if (n < 0 || (size_t)n > cap) {
+		(*drops)++;
+		return;
+	}
+	int k =
+	    proto_udp_fragment(out, (size_t)n, w->sfrag + w->nsend, NET_UDP_OUT_PKTS - w->nsend);
+	if (k < 0) {
+		(*drops)++;
+		return;
+	}
+	w->arena_used += (size_t)n;
+
+	struct msghdr *rh = &rm->msg_hdr;
+	socklen_t ctl_len = 0;
+	if (sk->pktinfo && !(rh->msg_flags & MSG_CTRUNC))
+		ctl_len = udp_reply_ctl(rh);
+	void *ctl = ctl_len ? rh->msg_control : NULL;
+	for (int j = 0; j < k; j++) {
+		unsigned s = w->nsend++;
+		struct msghdr *mh = &w->smsg[s].msg_hdr;
+		struct iovec *iov = &w->siov[2 * s];
+		mh->msg_name = &w->rname[i];
+		mh->msg_namelen = rh->msg_namelen;
+		mh->msg_control = ctl;
+		mh->msg_controllen = ctl_len;
+		mh->msg_flags = 0;
+		mh->msg_iov = iov;
+		if (k == 1) {
+			/* Unchanged: one iovec over the answer as the handler wrote it. */
+			iov[0].iov_base = out;
+			iov[0].iov_len = (size_t)n;
+			mh->msg_iovlen = 1;
+		} else {
+			proto_udp_frag *f = &w->sfrag[s];
+			iov[0].iov_base = f->env;
+			iov[0].iov_len = PROTO_ENV_LEN;
+			iov[1].iov_base = (void *)f->data;
+			iov[1].iov_len = f->len;
+			mh->msg_iovlen = 2;
+		}
+	}
+	w->nsend_answers++;
+}
+
+void net_udp_drain(struct net_worker *w, struct net_sock *sk)
+{
+	for (int round = 0; round < NET_UDP_ROUNDS; round++) {
+		uint64_t drops = 0, requests = 0, bytes = 0;
+
+		for (unsigned i = 0; i < NET_UDP_BATCH; i++) {
+			struct msghdr *mh = &w->rmsg[i].msg_hdr;
+			w->riov[i].iov_base = w->rbuf + (size_t)i * NET_UDP_DGRAM_MAX;
+			w->riov[i].iov_len = NET_UDP_DGRAM_MAX;
+			mh->msg_iov = &w->riov[i];
+			mh->msg_iovlen = 1;
+			mh->msg_name = &w->rname[i];
+			mh->msg_namelen = sizeof(w->rname[i]);
+			mh->msg_control = sk->pktinfo ? w->rctl + (size_t)i * NET_UDP_CTL : NULL;
+			mh->msg_controllen = sk->pktinfo ? NET_UDP_CTL : 0;
+			mh->msg_flags = 0;
+		}
+		int n = recvmmsg(sk->fd, w->rmsg, NET_UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* EAGAIN, or an error queued by ICMP: nothing to read now */
+		}
+		for (int i = 0; i < n; i++) {
+			bytes += w->rmsg[i].msg_len;
+			udp_one(w, sk, (unsigned)i, &drops, &requests);
+		}
+		/* Counted before the answers leave, so a client that has one sees them. */
+		NET_ST_ADD(w, udp_pkts_in, n);
+		NET_ST_ADD(w, udp_bytes_in, bytes);
+		NET_ST_ADD(w, udp_requests, requests);
+		NET_ST_ADD(w, udp_drops, drops);
+		__atomic_store_n(&w->st.udp_reasm_pending, proto_udp_rasm_pending(&w->rasm),
+		                 __ATOMIC_RELAXED);
+		udp_flush(w, sk);
+		if (n < NET_UDP_BATCH)
+			break; /* drained: epoll says when there is more */
+	}
+}

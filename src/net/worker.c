@@ -1,0 +1,184 @@
+/*
+ * worker.c - one worker thread: its epoll loop over its own sockets, its
+ * connections, the stop eventfd, and the housekeeping timers.
+ *
+ * A turn: wait (never longer than the next deadline), dispatch every event,
+ * give ready connections their next go, housekeeping when due, batch_end,
+ * free the connections closed during the turn. The clock is read once per
+ * turn (CLOCK_MONOTONIC_COARSE: a few ms of resolution is plenty for idle
+ * timeouts and cheaper than anything else).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "net/internal.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int net_epoll_add(struct net_worker *w, int fd, uint32_t events, struct net_src *src)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = src};
+
+	return epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == 0 ? IDN_OK : idn_errno(errno);
+}
+
+void net_batch_begin(struct net_worker *w)
+{
+	if (w->in_batch)
+		return;
+	w->in_batch = true;
+	if (w->s->cfg.batch_begin)
+		w->s->cfg.batch_begin(w->wctx);
+}
+
+static void batch_end(struct net_worker *w)
+{
+	if (!w->in_batch)
+		return;
+	w->in_batch = false;
+	if (w->s->cfg.batch_end)
+		w->s->cfg.batch_end(w->wctx);
+}
+
+/* Buffers, epoll set, sockets, and the handler's context. */
+static int worker_setup(struct net_worker *w)
+{
+	struct net_server *s = w->s;
+	int rc;
+
+	w->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (w->ep < 0)
+		return idn_errno(errno);
+	rc = net_udp_init(w);
+	if (rc < 0)
+		return rc;
+	rc = net_epoll_add(w, s->stopfd, EPOLLIN, &s->stop_src);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < s->nsocks; i++) {
+		struct net_sock *sk = &s->socks[i];
+		if (sk->worker != w->idx)
+			continue;
+		rc = net_epoll_add(w, sk->fd, EPOLLIN, &sk->src);
+		if (rc < 0)
+			return rc;
+	}
+	if (s->cfg.worker_init) {
+		w->wctx = s->cfg.worker_init(s->cfg.arg, w->idx);
+		if (!w->wctx)
+			return IDN_ECONFIG;
+	} else {
+		w->wctx = s->cfg.arg;
+	}
+	w->inited = true;
+	return IDN_OK;
+}
+
+/* Tells net_start() how set-up went; returns whether to go on. */
+static bool worker_report(struct net_worker *w, int rc)
+{
+	struct net_server *s = w->s;
+
+	pthread_mutex_lock(&s->lock);
+	if (rc < 0 && s->start_err == 0)
+		s->start_err = rc;
+	s->nready++;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return rc == 0;
+}
+
+/* ms epoll may sleep: until the first deadline, or forever if there is none. */
+static int worker_timeout(struct net_worker *w, int64_t idle_in)
+{
+	if (w->ready.head)
+		return 0;
+	int64_t t = idle_in;
+	if (proto_udp_rasm_pending(&w->rasm) > 0 || w->listeners_paused) {
+		int64_t tick = w->next_tick > w->now ? (int64_t)(w->next_tick - w->now) : 0;
+		if (t < 0 || tick < t)
+			t = tick;
+	}
+	if (t < 0)
+		return -1;
+	return t > INT_MAX ? INT_MAX : (int)t;
+}
+
+static int worker_loop(struct net_worker *w)
+{
+	struct epoll_event ev[NET_EVENTS];
+	bool stop = false;
+	int64_t idle_in = -1;
+
+	w->now = now_ms();
+	w->next_tick = w->now + NET_TICK_MS;
+	while (!stop) {
+		int n = epoll_wait(w->ep, ev, NET_EVENTS, worker_timeout(w, idle_in));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return idn_errno(errno);
+		}
+		w->now = now_ms();
+		for (int i = 0; i < n; i++) {
+			struct net_src *src = ev[i].data.ptr;
+			switch (src->kind) {
+			case NET_SRC_STOP:
+				stop = true;
+				break;
+			case NET_SRC_UDP:
+				net_udp_drain(w, (struct net_sock *)src);
+				break;
+			case NET_SRC_LISTEN:
+				net_tcp_accept(w, (struct net_sock *)src);
+				break;
+			case NET_SRC_CONN:
+				net_tcp_event(w, (struct net_conn *)src, ev[i].events);
+				break;
+			}
+		}
+		if (w->ready.head)
+			net_tcp_run_ready(w);
+		if (w->now >= w->next_tick) {
+			w->next_tick = w->now + NET_TICK_MS;
+			proto_udp_rasm_expire(&w->rasm, w->now);
+			__atomic_store_n(&w->st.udp_reasm_pending, proto_udp_rasm_pending(&w->rasm),
+			                 __ATOMIC_RELAXED);
+		}
+		idle_in = net_tcp_sweep(w);
+		batch_end(w);
+		net_tcp_reap(w);
+	}
+	return IDN_OK;
+}
+
+void *net_worker_main(void *arg)
+{
+	struct net_worker *w = arg;
+	int rc = worker_setup(w);
+
+	if (worker_report(w, rc))
+		w->err = worker_loop(w);
+	else
+		w->err = rc;
+	net_tcp_close_all(w);
+	if (w->inited && w->s->cfg.worker_fini)
+		w->s->cfg.worker_fini(w->wctx);
+	net_udp_fini(w);
+	if (w->ep >= 0)
+		close(w->ep);
+	w->ep = -1;
+	return NULL;
+}

@@ -1,0 +1,429 @@
+/*
+ * node.c - request dispatch and resolution.
+ */
+#include "node/node.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node/handle.h"
+#include "node/record.h"
+
+struct node {
+	node_config cfg;
+	store *store;
+	uint8_t *site_info; /* owned copy of cfg.site_info */
+};
+
+struct node_worker {
+	node *node;
+	store_txn *rtxn; /* this thread's read snapshot, reset between uses */
+	bool in_batch;
+	uint8_t key[STORE_KEY_MAX];
+};
+
+/* One request being answered. */
+typedef struct req {
+	node_worker *w;
+	enum node_transport transport;
+	proto_env env;
+	proto_msg msg;
+	uint8_t *out;
+	size_t cap;
+	uint8_t minor; /* the version we answer in: 2.minor */
+} req;
+
+/* Messages the reference sends, kept byte for byte. */
+static const char MSG_NOT_HERE[] = "That naming authority doesn't live here";
+static const char MSG_ADMIN_UDP[] = "Received admin request on non-admin port ";
+static const char MSG_SERVER_ERROR[] = "Server error processing request, see server logs";
+
+static uint32_t wall_clock(void)
+{
+	return (uint32_t)time(NULL);
+}
+
+void node_config_init(node_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->case_sensitive = true;
+	cfg->site_serial = 1;
+	cfg->answer_ttl = 43200;
+	cfg->max_minor = PROTO_MINOR_MAX;
+	cfg->clock = wall_clock;
+}
+
+int node_new(const node_config *cfg, store *s, node **out)
+{
+	node *n = calloc(1, sizeof(*n));
+	if (!n)
+		return IDN_ENOMEM;
+	n->cfg = *cfg;
+	n->store = s;
+	if (cfg->site_info.len) {
+		n->site_info = malloc(cfg->site_info.len);
+		if (!n->site_info) {
+			free(n);
+			return IDN_ENOMEM;
+		}
+		memcpy(n->site_info, cfg->site_info.p, cfg->site_info.len);
+		n->cfg.site_info = idn_slice_of(n->site_info, cfg->site_info.len);
+	}
+	if (!n->cfg.clock)
+		n->cfg.clock = wall_clock;
+	if (n->cfg.max_minor < PROTO_MINOR_MIN || n->cfg.max_minor > PROTO_MINOR_MAX)
+		n->cfg.max_minor = PROTO_MINOR_MAX;
+	*out = n;
+	return IDN_OK;
+}
+
+void node_free(node *n)
+{
+	if (!n)
+		return;
+	free(n->site_info);
+	free(n);
+}
+
+int node_worker_new(node *n, node_worker **out)
+{
+	node_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return IDN_ENOMEM;
+	w->node = n;
+	int ret = store_txn_begin(n->store, STORE_RDONLY, &w->rtxn);
+	if (ret) {
+		free(w);
+		return ret;
+	}
+	store_txn_reset(w->rtxn);
+	*out = w;
+	return IDN_OK;
+}
+
+void node_worker_free(node_worker *w)
+{
+	if (!w)
+		return;
+	store_txn_abort(w->rtxn);
+	free(w);
+}
+
+void node_worker_begin(node_worker *w)
+{
+	if (!w->in_batch && store_txn_renew(w->rtxn) == IDN_OK)
+		w->in_batch = true;
+}
+
+void node_worker_end(node_worker *w)
+{
+	if (w->in_batch) {
+		store_txn_reset(w->rtxn);
+		w->in_batch = false;
+	}
+}
+
+/* ---- answers ---- */
+
+/*
+ * Starts an answer: envelope in our answer version (advertising our own), the
+ * header with AT, and the request digest when asked for.
+ */
+static void answer_begin(req *rq, proto_build *b, uint32_t rc)
+{
+	const node_config *cfg = &rq->w->node->cfg;
+	proto_env env = {
+	    .major = PROTO_MAJOR,
+	    .minor = rq->minor,
+	    .flags = PROTO_MAJOR & PROTO_ENV_SUGG_MAJOR_MASK,
+	    .sugg_minor = cfg->max_minor,
+	    .session_id = rq->env.session_id,
+	    .request_id = rq->env.request_id,
+	};
+	/*
+	 * The reference sets AT and REC on every answer and echoes CT, CA, PO
+	 * and RD; it does not echo DNRF, KA or the admin flags.
+	 */
+	const uint32_t echo = PROTO_F_CT | PROTO_F_CA | PROTO_F_PO | PROTO_F_RD;
+	proto_hdr hdr = {
+	    .opcode = rq->msg.hdr.opcode,
+	    .rcode = rc,
+	    .flags = PROTO_F_AT | PROTO_F_REC | (rq->msg.hdr.flags & echo),
+	    .site_serial = cfg->site_serial,
+	    .recursion = rq->msg.hdr.recursion,
+	    .expiration = cfg->clock() + cfg->answer_ttl,
+	};
+	proto_build_begin(b, rq->out, rq->cap, &env, &hdr);
+	if (rq->msg.hdr.flags & PROTO_F_RD)
+		proto_put_digest(&b->w, proto_digest_alg(PROTO_MAJOR, rq->minor), rq->msg.hb);
+}
+
+static int answer_end(req *rq, proto_build *b)
+{
+	const node_config *cfg = &rq->w->node->cfg;
+	if (b->w.err)
+		return b->w.err;
+	if (!(rq->msg.hdr.flags & PROTO_F_CT) || !cfg->sign)
+		return proto_build_end(b, NULL, 0);
+
+	/* Sign header + body; the credential goes after the body. */
+	uint8_t cred[2048];
+	int n = cfg->sign(cfg->sign_arg, PROTO_MAJOR, rq->minor, proto_build_body_end(b), cred,
+	                  sizeof(cred));
+	if (n < 0)
+		return n;
+	return proto_build_end(b, cred, (uint32_t)n);
+}
+
+static int answer_error(req *rq, uint32_t rc, const char *message)
+{
+	proto_build b;
+	answer_begin(rq, &b, rc);
+	wire_put_cstr(&b.w, message ? message : "");
+	int ret = answer_end(rq, &b);
+	if (ret == IDN_ESPACE && rc != PROTO_RC_ERROR)
+		return answer_error(rq, PROTO_RC_ERROR, "answer too large");
+	return ret;
+}
+
+/*
+ * An error built outside a request context, as the reference does for a
+ * request it will not look into (admin over UDP, a bad message length):
+ * version 2.3, the library's default flags, unknown site serial, no AT.
+ */
+static int answer_bare_error(const proto_env *renv, uint32_t opcode, uint32_t rc,
+                             const char *message, uint8_t *out, size_t cap)
+{
+	proto_env env = {
+	    .major = 2,
+	    .minor = 3,
+	    .session_id = renv->session_id,
+	    .request_id = renv->request_id,
+	};
+	proto_hdr hdr = {
+	    .opcode = opcode,
+	    .rcode = rc,
+	    .flags = PROTO_F_REC | PROTO_F_CA | PROTO_F_PO,
+	    .site_serial = 0xFFFF,
+	    .expiration = (uint32_t)time(NULL) + 43200,
+	};
+	proto_build b;
+	proto_build_begin(&b, out, cap, &env, &hdr);
+	wire_put_cstr(&b.w, message);
+	return proto_build_end(&b, NULL, 0);
+}
+
+int node_bad_envelope(const uint8_t envb[PROTO_ENV_LEN], uint8_t *out, size_t cap)
+{
+	proto_env env;
+	proto_env_decode(envb, PROTO_ENV_LEN, &env);
+	return answer_bare_error(&env, 0, PROTO_RC_ERROR, MSG_SERVER_ERROR, out, cap);
+}
+
+/* ---- resolution ---- */
+
+/* Does a value's type pass one requested type? Exact, case-insensitive; "X." = prefix. */
+static bool type_matches(idn_slice want, idn_slice type)
+{
+	if (want.len && want.p[want.len - 1] == '.') {
+		if (type.len < want.len)
+			return false;
+		return strncasecmp((const char *)type.p, (const char *)want.p, want.len) == 0;
+	}
+	return want.len == type.len &&
+	       strncasecmp((const char *)type.p, (const char *)want.p, want.len) == 0;
+}
+
+static bool value_selected(const proto_resolve_req *rr, const proto_value *v)
+{
+	if (rr->nindexes == 0 && rr->ntypes == 0)
+		return true;
+	/* Index and type filters combine as a union, as the reference does. */
+	for (uint32_t i = 0; i < rr->nindexes; i++)
+		if (idn_be32(rr->indexes + 4 * i) == v->index)
+			return true;
+	wire_rd t = wire_rd_init(rr->types.p, rr->types.len);
+	for (uint32_t i = 0; i < rr->ntypes; i++)
+		if (type_matches(wire_get_lbytes(&t), v->type))
+			return true;
+	return false;
+}
+
+static int is_homed(req *rq, idn_slice prefix)
+{
+	uint8_t norm[STORE_KEY_MAX];
+	int n = handle_prefix_norm(prefix, norm, sizeof(norm));
+	if (n < 0)
+		return 0;
+	return store_is_homed(rq->w->rtxn, idn_slice_of(norm, (size_t)n));
+}
+
+static int do_resolution(req *rq)
+{
+	node_worker *w = rq->w;
+	proto_resolve_req rr;
+	handle_parts parts;
+
+	if (proto_resolve_req_decode(rq->msg.body, &rr))
+		return answer_error(rq, PROTO_RC_PROTOCOL_ERROR, "malformed resolution request");
+	if (handle_split(rr.handle, &parts) || parts.prefix.len == 0)
+		return answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
+	if (rr.handle.len > PROTO_HANDLE_MAX || memchr(rr.handle.p, 0, rr.handle.len))
+		return answer_error(rq, PROTO_RC_INVALID_HANDLE, "invalid handle");
+
+	int homed = is_homed(rq, parts.prefix);
+	if (homed < 0)
+		return answer_error(rq, PROTO_RC_ERROR, "storage error");
+	if (!homed)
+		return answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
+
+	int klen = handle_key(rr.handle, w->node->cfg.case_sensitive, w->key);
+	if (klen < 0)
+		return answer_error(rq, PROTO_RC_INVALID_HANDLE, "invalid handle");
+	idn_slice raw;
+	int ret = store_get(w->rtxn, idn_slice_of(w->key, (size_t)klen), &raw);
+	if (ret == IDN_ENOTFOUND)
+		return answer_error(rq, PROTO_RC_HANDLE_NOT_FOUND, "");
+	record rec;
+	if (ret || record_parse(raw, &rec))
+		return answer_error(rq, PROTO_RC_ERROR, "storage error");
+
+	proto_build b;
+	answer_begin(rq, &b, PROTO_RC_SUCCESS);
+	wire_put_slice(&b.w, rr.handle); /* the request's spelling, as the reference echoes it */
+
+	bool filtered = rr.nindexes || rr.ntypes;
+	if (!filtered && (rec.flags & RECORD_F_ALL_PUBLIC)) {
+		wire_put_data(&b.w, rec.counted.p, rec.counted.len);
+		return answer_end(rq, &b);
+	}
+
+	/*
+	 * Values without public read are withheld: authenticated reads come
+	 * with the administration work (challenge-response).
+	 */
+	uint8_t *count = wire_put_raw(&b.w, 4);
+	uint32_t n = 0;
+	wire_rd c = wire_rd_init(rec.values.p, rec.values.len);
+	for (uint32_t i = 0; i < rec.nvalues; i++) {
+		const uint8_t *start = c.pos;
+		proto_value v;
+		proto_value_get(&c, &v);
+		if (!(v.perms & PROTO_PERM_PUBLIC_READ) || !value_selected(&rr, &v))
+			continue;
+		wire_put_data(&b.w, start, (size_t)(c.pos - start));
+		n++;
+	}
+	if (filtered && n == 0)
+		return answer_error(rq, PROTO_RC_VALUE_NOT_FOUND, "");
+	if (count)
+		idn_put_be32(count, n);
+	ret = answer_end(rq, &b);
+	if (ret == IDN_ESPACE)
+		return answer_error(rq, PROTO_RC_ERROR, "answer too large");
+	return ret;
+}
+
+static int do_site_info(req *rq)
+{
+	const node_config *cfg = &rq->w->node->cfg;
+	if (cfg->site_info.len == 0)
+		return answer_error(rq, PROTO_RC_OPERATION_NOT_SUPPORTED, "no site information");
+	proto_build b;
+	answer_begin(rq, &b, PROTO_RC_SUCCESS);
+	wire_put_data(&b.w, cfg->site_info.p, cfg->site_info.len);
+	return answer_end(rq, &b);
+}
+
+static int do_admin(req *rq)
+{
+	if (rq->transport == NODE_UDP)
+		return answer_bare_error(&rq->env, rq->msg.hdr.opcode, PROTO_RC_PROTOCOL_ERROR,
+		                         MSG_ADMIN_UDP, rq->out, rq->cap);
+	return answer_error(rq, PROTO_RC_OPERATION_NOT_SUPPORTED,
+	                    "administration is not enabled on this node");
+}
+
+/* ---- dispatch ---- */
+
+typedef int (*op_fn)(req *rq);
+
+static const struct op {
+	uint32_t opcode;
+	op_fn fn;
+} ops[] = {
+    {PROTO_OP_RESOLUTION, do_resolution},
+    {PROTO_OP_GET_SITE_INFO, do_site_info},
+    {PROTO_OP_CREATE_HANDLE, do_admin},
+    {PROTO_OP_DELETE_HANDLE, do_admin},
+    {PROTO_OP_ADD_VALUE, do_admin},
+    {PROTO_OP_REMOVE_VALUE, do_admin},
+    {PROTO_OP_MODIFY_VALUE, do_admin},
+    {PROTO_OP_LIST_HANDLES, do_admin},
+    {PROTO_OP_LIST_NAS, do_admin},
+    {PROTO_OP_CHALLENGE_RESPONSE, do_admin},
+    {PROTO_OP_VERIFY_RESPONSE, do_admin},
+    {PROTO_OP_HOME_NA, do_admin},
+    {PROTO_OP_UNHOME_NA, do_admin},
+    {PROTO_OP_LIST_HOMED_NAS, do_admin},
+    {PROTO_OP_SESSION_SETUP, do_admin},
+    {PROTO_OP_SESSION_TERMINATE, do_admin},
+    {PROTO_OP_SESSION_EXCHANGEKEY, do_admin},
+    {PROTO_OP_GET_NEXT_TXN_ID, do_admin},
+    {PROTO_OP_RETRIEVE_TXN_LOG, do_admin},
+    {PROTO_OP_DUMP_HANDLES, do_admin},
+    {PROTO_OP_BACKUP_SERVER, do_admin},
+};
+
+static op_fn op_lookup(uint32_t opcode)
+{
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (ops[i].opcode == opcode)
+			return ops[i].fn;
+	return NULL;
+}
+
+int node_handle(node_worker *w, enum node_transport t, const uint8_t *in, size_t len, uint8_t *out,
+                size_t cap)
+{
+	req rq = {.w = w, .transport = t, .out = out, .cap = cap};
+
+	if (proto_env_decode(in, len, &rq.env))
+		return 0; /* not even an envelope: nothing to answer to */
+	if (rq.env.msg_len != len - PROTO_ENV_LEN || rq.env.msg_len > PROTO_MSG_MAX)
+		return node_bad_envelope(in, out, cap);
+
+	/* Answer in the request's version, capped at ours. */
+	uint8_t max = w->node->cfg.max_minor;
+	rq.minor = rq.env.major != PROTO_MAJOR      ? max
+	           : rq.env.minor < PROTO_MINOR_MIN ? PROTO_MINOR_MIN
+	           : rq.env.minor > max             ? max
+	                                            : rq.env.minor;
+
+	if (proto_msg_decode(in + PROTO_ENV_LEN, len - PROTO_ENV_LEN, &rq.msg)) {
+		memset(&rq.msg, 0, sizeof(rq.msg));
+		if (len >= PROTO_ENV_LEN + 4)
+			rq.msg.hdr.opcode = idn_be32(in + PROTO_ENV_LEN);
+		return answer_error(&rq, PROTO_RC_PROTOCOL_ERROR, "malformed message");
+	}
+	if (rq.env.major != PROTO_MAJOR)
+		return answer_error(&rq, PROTO_RC_PROTOCOL_ERROR, "unsupported protocol version");
+	if (rq.env.flags & (PROTO_ENV_ENCRYPTED | PROTO_ENV_COMPRESSED))
+		return answer_error(&rq, PROTO_RC_OPERATION_NOT_SUPPORTED,
+		                    "encrypted or compressed messages need a session");
+
+	op_fn fn = op_lookup(rq.msg.hdr.opcode);
+	if (!fn)
+		return answer_error(&rq, PROTO_RC_OPERATION_NOT_SUPPORTED, "unknown operation");
+
+	bool own_snapshot = !w->in_batch;
+	if (own_snapshot && store_txn_renew(w->rtxn))
+		return answer_error(&rq, PROTO_RC_SERVER_BUSY, "storage unavailable");
+	if (own_snapshot)
+		w->in_batch = true;
+	int ret = fn(&rq);
+	if (own_snapshot)
+		node_worker_end(w);
+	return ret;
+}

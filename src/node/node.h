@@ -1,0 +1,78 @@
+/*
+ * node.h - what a request means: resolution, site information, refusals.
+ *
+ * node_handle() takes one complete request (envelope + message, reassembled
+ * by the transport) and writes the whole answer (envelope + message) into the
+ * caller's buffer. It never touches a socket, so every request path can be
+ * unit-tested and fuzzed without a network.
+ *
+ * Threads: a node is shared (read-only after node_new); each thread that
+ * handles requests owns a node_worker, which keeps that thread's read
+ * snapshot of the store. Resolution allocates nothing.
+ */
+#ifndef IDN_NODE_NODE_H
+#define IDN_NODE_NODE_H
+
+#include <stdbool.h>
+
+#include "proto/proto.h"
+#include "store/store.h"
+
+/*
+ * Signs an answer when the request sets CT: writes the credential section
+ * (see proto/cred.h) over hb (header + body) into out, returns its length or
+ * a negative idn_err.
+ */
+typedef int (*node_sign_fn)(void *arg, uint8_t major, uint8_t minor, idn_slice hb, uint8_t *out,
+                            size_t cap);
+
+typedef struct node_config {
+	bool case_sensitive;  /* suffixes case-sensitive (prefixes never are); default true */
+	uint16_t site_serial; /* the serial of our HS_SITE, put in every answer; default 1 */
+	uint32_t answer_ttl;  /* answer expiration = now + this, seconds; default 43200 */
+	uint8_t max_minor;    /* highest protocol minor we speak (2.x); default 11 */
+	idn_slice site_info;  /* HS_SITE record answered to GET_SITE_INFO; copied */
+	node_sign_fn sign;    /* optional: signs answers to CT requests */
+	void *sign_arg;
+	uint32_t (*clock)(void); /* unix seconds; default time(). Tests pin it. */
+} node_config;
+
+/* Fills defaults. */
+void node_config_init(node_config *cfg);
+
+typedef struct node node;
+typedef struct node_worker node_worker;
+
+/* The node borrows the store; it must outlive the node. */
+int node_new(const node_config *cfg, store *s, node **out);
+void node_free(node *n);
+
+int node_worker_new(node *n, node_worker **out);
+void node_worker_free(node_worker *w);
+
+/*
+ * Optional batching: between begin and end, requests share one read snapshot
+ * (a UDP worker wraps each recvmmsg batch). Without them each request takes
+ * its own.
+ */
+void node_worker_begin(node_worker *w);
+void node_worker_end(node_worker *w);
+
+enum node_transport { NODE_UDP = 0, NODE_TCP = 1, NODE_HTTP = 2 };
+
+/*
+ * Handles one request. Returns the answer length (> 0), 0 when nothing is to
+ * be sent (not a request we can answer at all), or a negative idn_err.
+ * cap should be at least PROTO_ENV_LEN + PROTO_MSG_MAX.
+ */
+int node_handle(node_worker *w, enum node_transport t, const uint8_t *req, size_t len, uint8_t *out,
+                size_t cap);
+
+/*
+ * The answer to a request whose envelope announces an unacceptable message
+ * length (the transport read only the envelope): a generic error, as the
+ * reference sends before it drops the connection.
+ */
+int node_bad_envelope(const uint8_t env[PROTO_ENV_LEN], uint8_t *out, size_t cap);
+
+#endif

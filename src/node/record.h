@@ -1,0 +1,40 @@
+/*
+ * record.h - what the store holds for one identifier.
+ *
+ * A record is the identifier's values in wire encoding, so that a resolution
+ * is a lookup plus a copy:
+ *
+ *   u8  version (RECORD_VERSION)
+ *   u8  flags   (RECORD_F_*)
+ *   u16 reserved (0)
+ *   u32 value count          <- from here on, exactly the value[] of an answer
+ *   value × count            (proto_value wire encoding, in storage order)
+ *
+ * RECORD_F_ALL_PUBLIC says every value is publicly readable, so an anonymous
+ * resolution without filters copies the record without looking at a value.
+ */
+#ifndef IDN_NODE_RECORD_H
+#define IDN_NODE_RECORD_H
+
+#include "proto/proto.h"
+
+enum { RECORD_VERSION = 1, RECORD_HDR_LEN = 4 };
+enum { RECORD_F_ALL_PUBLIC = 0x01 };
+
+typedef struct record {
+	uint8_t flags;
+	uint32_t nvalues;
+	idn_slice values;  /* the encoded values, borrowed */
+	idn_slice counted; /* u32 count + values: an answer's value[] as is */
+} record;
+
+/* Parses and checks a stored record (every value decodes). */
+int record_parse(idn_slice raw, record *r);
+
+/* Encodes values into a record. Returns the length or IDN_ESPACE / IDN_EINVAL. */
+int record_build(const proto_value *vals, uint32_t n, uint8_t *out, size_t cap);
+
+/* Size record_build() needs. */
+size_t record_size(const proto_value *vals, uint32_t n);
+
+#endif

@@ -1,0 +1,857 @@
+/*
+ * lmdb.c - the LMDB store backend: one environment per directory, named DBs
+ * "handles" (identifier -> record) and "homed" (prefix -> empty).
+ *
+ * Value layout in "handles": every LMDB value starts with a kind byte.
+ *   kind 0 (plain):    0x00 | record
+ *   kind 1 (long key): 0x01 | u32be full key length | full key | record
+ * LMDB keys are limited to 511 bytes, ours to STORE_KEY_MAX. A key of up to
+ * LONG_HEAD (478) bytes is the LMDB key as is; a longer key is stored under
+ * its first 478 bytes followed by the SHA-256 of the whole key (510 bytes), and
+ * the full key is kept in the value so get/put/del can tell a hash collision
+ * from a hit. Keeping the 478-byte head in clear keeps long keys next to their
+ * siblings, so prefix scans stay range scans; only keys sharing the whole head
+ * come out in hash order rather than key order.
+ *
+ * Map growth: LMDB cannot grow its map while any transaction of this process
+ * is active, so every transaction holds `gate` as a reader (read txns from
+ * begin/renew to reset/abort, write txns from begin to commit/abort) and the
+ * grower takes it as a writer before mdb_env_set_mapsize(). The lock prefers
+ * writers, so a stream of renewing workers cannot starve the grower; the
+ * grower waits at most GROW_WAIT_MS (a reader that never lets go must not
+ * stall every other reader queued behind the grower), then backs off and
+ * retries on a later write. A per-thread count of held transactions makes the
+ * read lock re-entrant, so a thread may hold several transactions at once
+ * (e.g. keep its read txn while it writes); such a thread skips growing,
+ * because it would wait for itself, and its write may fail with
+ * IDN_ESTORE_FULL. So: reset your read txn before starting a write txn (a
+ * remap would also invalidate pointers borrowed from it), and keep a
+ * transaction's live span (begin/renew .. reset/commit/abort) on one thread;
+ * a reset read txn may move between threads.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/err.h"
+
+enum {
+	KIND_PLAIN = 0,
+	KIND_LONG = 1,
+	LONG_HEAD = 478,                                 /* clear bytes of a long key */
+	LONG_KEY_LEN = LONG_HEAD + SHA256_DIGEST_LENGTH, /* 510 <= LMDB's 511 */
+	LONG_HDR = 1 + 4,                                /* kind + full key length */
+	MAX_DBS = 4,
+	MAP_RETRIES = 4, /* MDB_MAP_RESIZED retries on begin/renew */
+};
+
+#define DEFAULT_MAP_SIZE ((uint64_t)256 << 20)
+#define GROW_WAIT_MS     250
+#define GROW_BACKOFF_MS  1000
+
+struct lmdb_store {
+	store base;
+	MDB_env *env;
+	MDB_dbi handles;
+	MDB_dbi homed;
+	unsigned psize;
+	unsigned homed_key_max;       /* LMDB's key limit, applies to homed prefixes */
+	pthread_rwlock_t gate;        /* see the top of the file */
+	pthread_key_t held;           /* per thread: transactions holding `gate` */
+	atomic_int pressure;          /* a write hit MDB_MAP_FULL: grow at the next write */
+	atomic_llong grow_not_before; /* monotonic ns; back-off after a timed-out grow */
+};
+
+struct lmdb_txn {
+	store_txn base;
+	MDB_txn *txn;
+	bool rdonly;
+	bool live; /* holds a snapshot (and `gate`); false after reset */
+};
+
+static inline struct lmdb_store *S(store *s)
+{
+	return (struct lmdb_store *)s;
+}
+
+static inline struct lmdb_txn *T(store_txn *t)
+{
+	return (struct lmdb_txn *)t;
+}
+
+/* LMDB (and the errno values it passes through) -> idn_err, in one place. */
+static int lmdb_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return IDN_OK;
+	case MDB_NOTFOUND:
+		return IDN_ENOTFOUND;
+	case MDB_KEYEXIST:
+		return IDN_EEXIST;
+	case MDB_MAP_FULL:
+		return IDN_ESTORE_FULL;
+	case ENOMEM:
+		return IDN_ENOMEM;
+	case EIO:
+	case ENOSPC:
+		return IDN_EIO; /* the disk, not the map: growing will not help */
+	}
+	return IDN_ESTORE;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- the gate: no mdb_env_set_mapsize() while a transaction is active ---- */
+
+static uintptr_t gate_held(struct lmdb_store *s)
+{
+	return (uintptr_t)pthread_getspecific(s->held);
+}
+
+static int gate_enter(struct lmdb_store *s)
+{
+	uintptr_t n = gate_held(s);
+
+	/* Re-entrant by hand: a writer-preferring rwlock deadlocks on a nested
+	 * rdlock while a grower waits. */
+	if (n == 0 && pthread_rwlock_rdlock(&s->gate) != 0)
+		return IDN_EBUSY;
+	if (pthread_setspecific(s->held, (void *)(n + 1)) != 0) {
+		if (n == 0)
+			pthread_rwlock_unlock(&s->gate);
+		return IDN_ENOMEM;
+	}
+	return IDN_OK;
+}
+
+static void gate_leave(struct lmdb_store *s)
+{
+	uintptr_t n = gate_held(s);
+
+	if (n == 0)
+		return; /* not ours: a txn ended on another thread than it began */
+	/* Lowering an existing value never allocates, so this cannot fail. */
+	(void)pthread_setspecific(s->held, (void *)(n - 1));
+	if (n == 1)
+		pthread_rwlock_unlock(&s->gate);
+}
+
+/* Takes the gate exclusively, waiting at most GROW_WAIT_MS. */
+static int gate_lock_excl(struct lmdb_store *s)
+{
+	struct timespec ts;
+
+	if (gate_held(s))
+		return IDN_EBUSY; /* we would wait for ourselves */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += (long)GROW_WAIT_MS * 1000000;
+	ts.tv_sec += ts.tv_nsec / 1000000000;
+	ts.tv_nsec %= 1000000000;
+	return pthread_rwlock_clockwrlock(&s->gate, CLOCK_MONOTONIC, &ts) ? IDN_EBUSY : IDN_OK;
+}
+
+/* ---- map growth ---- */
+
+/*
+ * The size the map should have before the next write, or 0 if it is fine.
+ * Caller holds the gate (either way): mdb_env_info() reads the map size that
+ * the grower writes.
+ */
+static size_t grow_target(struct lmdb_store *s)
+{
+	MDB_envinfo info;
+
+	if (mdb_env_info(s->env, &info) != MDB_SUCCESS)
+		return 0;
+	size_t used = ((size_t)info.me_last_pgno + 1) * s->psize;
+	size_t map = info.me_mapsize;
+	size_t want = map;
+
+	if (atomic_load(&s->pressure) && want < SIZE_MAX / 2)
+		want *= 2;
+	while (used > want / 4 * 3 && want < SIZE_MAX / 2)
+		want *= 2;
+	return want > map ? want : 0;
+}
+
+static void maybe_grow(struct lmdb_store *s)
+{
+	size_t want;
+
+	/* A thread that holds a transaction cannot wait for all to end; the
+	 * pressure flag stays set and a later write grows the map. */
+	if (gate_held(s) || now_ns() < atomic_load(&s->grow_not_before))
+		return;
+	if (pthread_rwlock_rdlock(&s->gate) != 0)
+		return;
+	want = grow_target(s);
+	pthread_rwlock_unlock(&s->gate);
+	if (want == 0)
+		return;
+
+	if (gate_lock_excl(s) != IDN_OK) {
+		/* A reader held on; let the readers queued behind us run. */
+		atomic_store(&s->grow_not_before, now_ns() + (int64_t)GROW_BACKOFF_MS * 1000000);
+		return;
+	}
+	want = grow_target(s); /* another thread may have grown it meanwhile */
+	if (want && mdb_env_set_mapsize(s->env, want) == MDB_SUCCESS)
+		atomic_store(&s->pressure, 0);
+	pthread_rwlock_unlock(&s->gate);
+}
+
+/* Another process grew the map (MDB_MAP_RESIZED): adopt its size. */
+static int adopt_map_size(struct lmdb_store *s)
+{
+	int rc = gate_lock_excl(s);
+
+	if (rc != IDN_OK)
+		return rc;
+	rc = lmdb_err(mdb_env_set_mapsize(s->env, 0));
+	pthread_rwlock_unlock(&s->gate);
+	return rc;
+}
+
+/* ---- keys and values ---- */
+
+static int check_key(idn_slice key)
+{
+	if (key.len == 0 || !key.p)
+		return IDN_EINVAL;
+	if (key.len > STORE_KEY_MAX)
+		return IDN_ERANGE;
+	return IDN_OK;
+}
+
+/* The LMDB key for key; buf holds LONG_KEY_LEN bytes and backs long keys. */
+static MDB_val db_key(idn_slice key, uint8_t *buf)
+{
+	if (key.len <= LONG_HEAD)
+		return (MDB_val){key.len, (void *)key.p};
+	memcpy(buf, key.p, LONG_HEAD);
+	SHA256(key.p, key.len, buf + LONG_HEAD);
+	return (MDB_val){LONG_KEY_LEN, buf};
+}
+
+/*
+ * Splits a stored entry into the full key and the record, checking every
+ * length against the value's bounds; anything inconsistent is IDN_ESTORE.
+ */
+static int decode_entry(const MDB_val *k, const MDB_val *v, idn_slice *key, idn_slice *rec)
+{
+	const uint8_t *p = v->mv_data;
+	size_t n = v->mv_size;
+
+	if (n < 1)
+		return IDN_ESTORE;
+	if (p[0] == KIND_PLAIN) {
+		if (k->mv_size > LONG_HEAD)
+			return IDN_ESTORE;
+		*key = idn_slice_of(k->mv_data, k->mv_size);
+		*rec = idn_slice_of(p + 1, n - 1);
+		return IDN_OK;
+	}
+	if (p[0] != KIND_LONG || k->mv_size != LONG_KEY_LEN || n < LONG_HDR)
+		return IDN_ESTORE;
+	uint32_t klen = idn_be32(p + 1);
+	if (klen <= LONG_HEAD || klen > STORE_KEY_MAX || klen > n - LONG_HDR)
+		return IDN_ESTORE;
+	if (memcmp(p + LONG_HDR, k->mv_data, LONG_HEAD) != 0)
+		return IDN_ESTORE;
+	*key = idn_slice_of(p + LONG_HDR, klen);
+	*rec = idn_slice_of(p + LONG_HDR + klen, n - LONG_HDR - klen);
+	return IDN_OK;
+}
+
+/* ---- environment ---- */
+
+/* mkdir -p with mode 0750. */
+static int make_dirs(const char *path)
+{
+	size_t len = strlen(path);
+	char *buf = malloc(len + 1);
+	int rc = IDN_OK;
+	struct stat st;
+
+	if (!buf)
+		return IDN_ENOMEM;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
+			rc = idn_errno(errno);
+			goto out;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(path, &st) != 0) {
+		rc = idn_errno(errno);
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode))
+		rc = IDN_ECONFIG; /* a file sits where the store directory should be */
+out:
+	free(buf);
+	return rc;
+}
+
+static int lmdb_txn_begin(store *bs, unsigned flags, store_txn **out);
+static int lmdb_txn_commit(store_txn *bt);
+static void lmdb_txn_abort(store_txn *bt);
+
+static void lmdb_close(store *bs)
+{
+	struct lmdb_store *s = S(bs);
+
+	if (!s)
+		return;
+	if (s->env)
+		mdb_env_close(s->env);
+	pthread_key_delete(s->held);
+	pthread_rwlock_destroy(&s->gate);
+	free(s);
+}
+
+static int open_dbs(struct lmdb_store *s)
+{
+	store_txn *bt;
+	int rc = lmdb_txn_begin(&s->base, 0, &bt);
+
+	if (rc != IDN_OK)
+		return rc;
+	MDB_txn *txn = T(bt)->txn;
+	int mrc = mdb_dbi_open(txn, "handles", MDB_CREATE, &s->handles);
+	if (mrc == MDB_SUCCESS)
+		mrc = mdb_dbi_open(txn, "homed", MDB_CREATE, &s->homed);
+	if (mrc != MDB_SUCCESS) {
+		lmdb_txn_abort(bt);
+		return lmdb_err(mrc);
+	}
+	return lmdb_txn_commit(bt);
+}
+
+static int lmdb_open(const char *location, const store_opts *opts, store **out)
+{
+	static const store_opts defaults;
+	struct lmdb_store *s = NULL;
+	pthread_rwlockattr_t attr;
+	MDB_stat st;
+	int rc, mrc;
+
+	if (!out)
+		return IDN_EINVAL;
+	*out = NULL;
+	if (!location || !*location)
+		return IDN_EINVAL;
+	if (!opts)
+		opts = &defaults;
+	if (opts->map_size > SIZE_MAX)
+		return IDN_ERANGE;
+
+	rc = make_dirs(location);
+	if (rc != IDN_OK)
+		return rc;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return IDN_ENOMEM;
+	s->base.ops = &store_lmdb_ops;
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	rc = pthread_rwlock_init(&s->gate, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if (rc != 0) {
+		free(s);
+		return IDN_ENOMEM;
+	}
+	if (pthread_key_create(&s->held, NULL) != 0) {
+		pthread_rwlock_destroy(&s->gate);
+		free(s);
+		return IDN_ENOMEM;
+	}
+
+	mrc = mdb_env_create(&s->env);
+	if (mrc != MDB_SUCCESS) {
+		s->env = NULL;
+		goto fail;
+	}
+	if ((mrc = mdb_env_set_maxdbs(s->env, MAX_DBS)) != MDB_SUCCESS ||
+	    (mrc = mdb_env_set_maxreaders(s->env, opts->max_readers ? opts->max_readers : 126)) !=
+	        MDB_SUCCESS ||
+	    (mrc = mdb_env_set_mapsize(s->env, opts->map_size ? (size_t)opts->map_size
+	                                                      : (size_t)DEFAULT_MAP_SIZE)) !=
+	        MDB_SUCCESS)
+		goto fail;
+	/* NOTLS: read txns outlive batches and are renewed by their worker, not
+	 * tied to a thread's slot. NORDAHEAD: lookups are random; read-ahead
+	 * would evict the hot pages. */
+	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (opts->no_sync ? MDB_NOSYNC : 0);
+	mrc = mdb_env_open(s->env, location, flags, 0640);
+	if (mrc != MDB_SUCCESS)
+		goto fail;
+	if (mdb_env_get_maxkeysize(s->env) < LONG_KEY_LEN) {
+		rc = IDN_ENOTSUP; /* an LMDB built with a smaller key limit */
+		goto fail_rc;
+	}
+	s->homed_key_max = (unsigned)mdb_env_get_maxkeysize(s->env);
+	mrc = mdb_env_stat(s->env, &st);
+	if (mrc != MDB_SUCCESS)
+		goto fail;
+	s->psize = st.ms_psize;
+
+	rc = open_dbs(s);
+	if (rc != IDN_OK)
+		goto fail_rc;
+	*out = &s->base;
+	return IDN_OK;
+
+fail:
+	rc = lmdb_err(mrc);
+fail_rc:
+	lmdb_close(&s->base);
+	return rc;
+}
+
+/* ---- transactions ---- */
+
+static int lmdb_txn_begin(store *bs, unsigned flags, store_txn **out)
+{
+	struct lmdb_store *s = S(bs);
+	struct lmdb_txn *t;
+	bool rdonly = flags & STORE_RDONLY;
+	int rc;
+
+	if (!out)
+		return IDN_EINVAL;
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return IDN_ENOMEM;
+	t->base.s = bs;
+	t->rdonly = rdonly;
+
+	for (int tries = 0;; tries++) {
+		if (!rdonly)
+			maybe_grow(s);
+		rc = gate_enter(s);
+		if (rc != IDN_OK)
+			goto fail;
+		int mrc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &t->txn);
+		if (mrc == MDB_SUCCESS)
+			break;
+		gate_leave(s);
+		if (mrc == MDB_MAP_RESIZED && tries < MAP_RETRIES) {
+			rc = adopt_map_size(s);
+			if (rc != IDN_OK)
+				goto fail;
+			continue;
+		}
+		rc = lmdb_err(mrc);
+		goto fail;
+	}
+	t->live = true;
+	*out = &t->base;
+	return IDN_OK;
+fail:
+	free(t);
+	return rc;
+}
+
+static void txn_end(struct lmdb_txn *t)
+{
+	if (t->live)
+		gate_leave(S(t->base.s));
+	free(t);
+}
+
+static int lmdb_txn_commit(store_txn *bt)
+{
+	struct lmdb_txn *t = T(bt);
+	int rc = IDN_OK;
+
+	if (t->rdonly) {
+		/* Nothing to make durable; abort also frees a reset txn. */
+		mdb_txn_abort(t->txn);
+	} else {
+		int mrc = mdb_txn_commit(t->txn);
+		if (mrc == MDB_MAP_FULL)
+			atomic_store(&S(bt->s)->pressure, 1);
+		rc = lmdb_err(mrc);
+	}
+	txn_end(t);
+	return rc;
+}
+
+static void lmdb_txn_abort(store_txn *bt)
+{
+	struct lmdb_txn *t = T(bt);
+
+	if (!t)
+		return;
+	mdb_txn_abort(t->txn);
+	txn_end(t);
+}
+
+static void lmdb_txn_reset(store_txn *bt)
+{
+	struct lmdb_txn *t = T(bt);
+
+	if (!t->rdonly || !t->live)
+		return; /* a write txn has no snapshot to release */
+	mdb_txn_reset(t->txn);
+	t->live = false;
+	gate_leave(S(bt->s));
+}
+
+static int lmdb_txn_renew(store_txn *bt)
+{
+	struct lmdb_txn *t = T(bt);
+	struct lmdb_store *s = S(bt->s);
+	int rc;
+
+	if (!t->rdonly)
+		return IDN_EINVAL;
+	if (t->live)
+		lmdb_txn_reset(bt); /* "take a fresh snapshot" also from a live one */
+	for (int tries = 0;; tries++) {
+		rc = gate_enter(s);
+		if (rc != IDN_OK)
+			return rc;
+		int mrc = mdb_txn_renew(t->txn);
+		if (mrc == MDB_SUCCESS)
+			break;
+		/* A failed renew leaves the txn reset: renewable or abortable. */
+		gate_leave(s);
+		if (mrc == MDB_MAP_RESIZED && tries < MAP_RETRIES) {
+			rc = adopt_map_size(s);
+			if (rc != IDN_OK)
+				return rc;
+			continue;
+		}
+		return lmdb_err(mrc);
+	}
+	t->live = true;
+	return IDN_OK;
+}
+
+/* ---- records ---- */
+
+static int lmdb_get(store_txn *bt, idn_slice key, idn_slice *val)
+{
+	struct lmdb_txn *t = T(bt);
+	uint8_t kbuf[LONG_KEY_LEN];
+	idn_slice full, rec;
+	MDB_val k, v;
+	int rc = check_key(key);
+
+	if (rc != IDN_OK)
+		return rc;
+	if (!t->live || !val)
+		return IDN_EINVAL;
+	k = db_key(key, kbuf);
+	rc = lmdb_err(mdb_get(t->txn, S(bt->s)->handles, &k, &v));
+	if (rc != IDN_OK)
+		return rc;
+	rc = decode_entry(&k, &v, &full, &rec);
+	if (rc != IDN_OK)
+		return rc;
+	if (!idn_slice_eq(full, key))
+		return IDN_ENOTFOUND; /* another long key with the same head and hash */
+	*val = rec;
+	return IDN_OK;
+}
+
+/*
+ * Looks up the entry a long key would occupy: IDN_OK if it holds this very
+ * key, IDN_ENOTFOUND if free, IDN_EMISMATCH if a different key (same head and
+ * hash) is there, IDN_ESTORE if the entry is corrupt.
+ */
+static int long_key_probe(struct lmdb_txn *t, idn_slice key, MDB_val *k)
+{
+	idn_slice full, rec;
+	MDB_val v;
+	int rc = lmdb_err(mdb_get(t->txn, S(t->base.s)->handles, k, &v));
+
+	if (rc != IDN_OK)
+		return rc;
+	rc = decode_entry(k, &v, &full, &rec);
+	if (rc != IDN_OK)
+		return rc;
+	return idn_slice_eq(full, key) ? IDN_OK : IDN_EMISMATCH;
+}
+
+static int lmdb_put(store_txn *bt, idn_slice key, idn_slice val, unsigned flags)
+{
+	struct lmdb_txn *t = T(bt);
+	struct lmdb_store *s = S(bt->s);
+	uint8_t kbuf[LONG_KEY_LEN];
+	bool is_long = key.len > LONG_HEAD;
+	size_t hdr = is_long ? LONG_HDR + key.len : 1;
+	unsigned mflags = MDB_RESERVE;
+	MDB_val k, v;
+	int rc = check_key(key);
+
+	if (rc != IDN_OK)
+		return rc;
+	if (!t->live || t->rdonly || (val.len && !val.p))
+		return IDN_EINVAL;
+	if (val.len > STORE_VAL_MAX)
+		return IDN_ERANGE;
+	k = db_key(key, kbuf);
+
+	if (is_long) {
+		/* The hash makes the LMDB key; only the value can say whose it is. */
+		rc = long_key_probe(t, key, &k);
+		if (rc == IDN_OK && (flags & STORE_NOOVERWRITE))
+			return IDN_EEXIST;
+		if (rc == IDN_EMISMATCH)
+			return IDN_ESTORE; /* a SHA-256 collision: refuse, never overwrite */
+		if (rc != IDN_OK && rc != IDN_ENOTFOUND)
+			return rc;
+	} else {
+		if (flags & STORE_NOOVERWRITE)
+			mflags |= MDB_NOOVERWRITE;
+		if (flags & STORE_APPEND)
+			mflags |= MDB_APPEND;
+	}
+
+	v.mv_size = hdr + val.len;
+	int mrc = mdb_put(t->txn, s->handles, &k, &v, mflags);
+	if (mrc == MDB_KEYEXIST && (mflags & MDB_APPEND)) {
+		/* APPEND is only a hint: a key out of order takes the normal path,
+		 * which also gives the real answer for NOOVERWRITE. */
+		v.mv_size = hdr + val.len;
+		mrc = mdb_put(t->txn, s->handles, &k, &v, mflags & ~MDB_APPEND);
+	}
+	if (mrc == MDB_MAP_FULL)
+		atomic_store(&s->pressure, 1);
+	if (mrc != MDB_SUCCESS)
+		return lmdb_err(mrc);
+
+	uint8_t *p = v.mv_data;
+	if (is_long) {
+		p[0] = KIND_LONG;
+		idn_put_be32(p + 1, key.len);
+		memcpy(p + LONG_HDR, key.p, key.len);
+	} else {
+		p[0] = KIND_PLAIN;
+	}
+	if (val.len)
+		memcpy(p + hdr, val.p, val.len);
+	return IDN_OK;
+}
+
+static int lmdb_del(store_txn *bt, idn_slice key)
+{
+	struct lmdb_txn *t = T(bt);
+	uint8_t kbuf[LONG_KEY_LEN];
+	MDB_val k;
+	int rc = check_key(key);
+
+	if (rc != IDN_OK)
+		return rc;
+	if (!t->live || t->rdonly)
+		return IDN_EINVAL;
+	k = db_key(key, kbuf);
+	if (key.len > LONG_HEAD) {
+		rc = long_key_probe(t, key, &k);
+		if (rc == IDN_EMISMATCH)
+			return IDN_ENOTFOUND; /* a different key lives there */
+		if (rc != IDN_OK)
+			return rc;
+	}
+	return lmdb_err(mdb_del(t->txn, S(bt->s)->handles, &k, NULL));
+}
+
+static bool has_prefix(idn_slice s, idn_slice prefix)
+{
+	return s.len >= prefix.len && (prefix.len == 0 || memcmp(s.p, prefix.p, prefix.len) == 0);
+}
+
+/* A long entry's hash must match its full key, or the entry is corrupt. */
+static bool long_entry_ok(const MDB_val *k, idn_slice full)
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+
+	if (full.len <= LONG_HEAD)
+		return true;
+	SHA256(full.p, full.len, md);
+	return memcmp(md, (const uint8_t *)k->mv_data + LONG_HEAD, sizeof(md)) == 0;
+}
+
+static int lmdb_scan(store_txn *bt, idn_slice prefix, store_scan_cb cb, void *arg)
+{
+	struct lmdb_txn *t = T(bt);
+	MDB_cursor *cur = NULL;
+	idn_slice full, rec;
+	MDB_val k, v;
+	int rc, mrc;
+
+	if (!t->live || !cb || (prefix.len && !prefix.p))
+		return IDN_EINVAL;
+	if (prefix.len > STORE_KEY_MAX)
+		return IDN_ERANGE;
+	/* Long keys are stored under their head: seek and bound by the head of
+	 * the prefix, then filter on the full key. */
+	idn_slice head = idn_slice_of(prefix.p, prefix.len > LONG_HEAD ? LONG_HEAD : prefix.len);
+
+	mrc = mdb_cursor_open(t->txn, S(bt->s)->handles, &cur);
+	if (mrc != MDB_SUCCESS)
+		return lmdb_err(mrc);
+	k = (MDB_val){head.len, (void *)head.p};
+	mrc = mdb_cursor_get(cur, &k, &v, head.len ? MDB_SET_RANGE : MDB_FIRST);
+	for (; mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (!has_prefix(idn_slice_of(k.mv_data, k.mv_size), head))
+			break;
+		rc = decode_entry(&k, &v, &full, &rec);
+		if (rc != IDN_OK)
+			goto out;
+		if (!long_entry_ok(&k, full)) {
+			rc = IDN_ESTORE;
+			goto out;
+		}
+		if (!has_prefix(full, prefix))
+			continue;
+		rc = cb(arg, full, rec);
+		if (rc != 0)
+			goto out;
+	}
+	rc = mrc == MDB_NOTFOUND || mrc == MDB_SUCCESS ? IDN_OK : lmdb_err(mrc);
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* ---- homed prefixes ---- */
+
+static int homed_key(struct lmdb_txn *t, idn_slice prefix, MDB_val *k)
+{
+	if (!t->live || prefix.len == 0 || !prefix.p)
+		return IDN_EINVAL;
+	if (prefix.len > S(t->base.s)->homed_key_max)
+		return IDN_ERANGE;
+	*k = (MDB_val){prefix.len, (void *)prefix.p};
+	return IDN_OK;
+}
+
+static int lmdb_home(store_txn *bt, idn_slice prefix)
+{
+	struct lmdb_txn *t = T(bt);
+	MDB_val k, v = {0, NULL};
+	int rc = homed_key(t, prefix, &k);
+
+	if (rc != IDN_OK)
+		return rc;
+	if (t->rdonly)
+		return IDN_EINVAL;
+	int mrc = mdb_put(t->txn, S(bt->s)->homed, &k, &v, 0);
+	if (mrc == MDB_MAP_FULL)
+		atomic_store(&S(bt->s)->pressure, 1);
+	return lmdb_err(mrc);
+}
+
+static int lmdb_unhome(store_txn *bt, idn_slice prefix)
+{
+	struct lmdb_txn *t = T(bt);
+	MDB_val k;
+	int rc = homed_key(t, prefix, &k);
+
+	if (rc != IDN_OK)
+		return rc;
+	if (t->rdonly)
+		return IDN_EINVAL;
+	return lmdb_err(mdb_del(t->txn, S(bt->s)->homed, &k, NULL));
+}
+
+static int lmdb_is_homed(store_txn *bt, idn_slice prefix)
+{
+	struct lmdb_txn *t = T(bt);
+	MDB_val k, v;
+	int rc = homed_key(t, prefix, &k);
+
+	if (rc != IDN_OK)
+		return rc;
+	rc = lmdb_err(mdb_get(t->txn, S(bt->s)->homed, &k, &v));
+	if (rc == IDN_ENOTFOUND)
+		return 0;
+	return rc == IDN_OK ? 1 : rc;
+}
+
+static int lmdb_list_homed(store_txn *bt, store_scan_cb cb, void *arg)
+{
+	struct lmdb_txn *t = T(bt);
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc, mrc;
+
+	if (!t->live || !cb)
+		return IDN_EINVAL;
+	mrc = mdb_cursor_open(t->txn, S(bt->s)->homed, &cur);
+	if (mrc != MDB_SUCCESS)
+		return lmdb_err(mrc);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		rc =
+		    cb(arg, idn_slice_of(k.mv_data, k.mv_size), idn_slice_of(v.mv_data, v.mv_size));
+		if (rc != 0)
+			goto out;
+	}
+	rc = mrc == MDB_NOTFOUND ? IDN_OK : lmdb_err(mrc);
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+static int lmdb_count(store_txn *bt, uint64_t *n)
+{
+	struct lmdb_txn *t = T(bt);
+	MDB_stat st;
+
+	if (!t->live || !n)
+		return IDN_EINVAL;
+	int mrc = mdb_stat(t->txn, S(bt->s)->handles, &st);
+	if (mrc != MDB_SUCCESS)
+		return lmdb_err(mrc);
+	*n = st.ms_entries;
+	return IDN_OK;
+}
+
+const struct store_ops store_lmdb_ops = {
+    .name = "lmdb",
+    .open = lmdb_open,
+    .close = lmdb_close,
+    .txn_begin = lmdb_txn_begin,
+    .txn_commit = lmdb_txn_commit,
+    .txn_abort = lmdb_txn_abort,
+    .txn_reset = lmdb_txn_reset,
+    .txn_renew = lmdb_txn_renew,
+    .get = lmdb_get,
+    .put = lmdb_put,
+    .del = lmdb_del,
+    .scan = lmdb_scan,
+    .home = lmdb_home,
+    .unhome = lmdb_unhome,
+    .is_homed = lmdb_is_homed,
+    .list_homed = lmdb_list_homed,
+    .count = lmdb_count,
+};

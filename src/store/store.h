@@ -1,0 +1,160 @@
+/*
+ * store.h - the storage interface: identifiers to their values, and the
+ * prefixes homed on this node.
+ *
+ * The store keeps opaque records; what a record holds (the identifier's values
+ * in wire encoding, see node/record.h) is the node's business. Keys are the
+ * normalised identifier bytes, up to STORE_KEY_MAX bytes; a backend whose
+ * native key limit is lower (LMDB: 511) handles longer keys itself.
+ *
+ * Backends are a table of function pointers (struct store_ops), so a
+ * PostgreSQL backend plugs in beside LMDB and every backend passes the same
+ * test suite (tests/unit/test_store.c).
+ *
+ * Transactions: a read transaction sees one consistent snapshot; pointers it
+ * returns live until the transaction ends (or is reset). Only one write
+ * transaction runs at a time per store; it is durable once commit returns 0.
+ * A read transaction belongs to one thread. Hot paths keep one read
+ * transaction per thread and call store_txn_reset()/store_txn_renew() around
+ * each batch instead of begin/abort.
+ */
+#ifndef IDN_STORE_STORE_H
+#define IDN_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/wire.h"
+
+enum {
+	STORE_KEY_MAX = 2048,
+	STORE_VAL_MAX = 64 * 1024 * 1024,
+};
+
+/* store_txn_begin flags */
+enum { STORE_RDONLY = 1 };
+
+/* store_put flags */
+enum {
+	STORE_NOOVERWRITE = 1, /* IDN_EEXIST if the key exists */
+	STORE_APPEND = 2,      /* hint: keys arrive in ascending order */
+};
+
+typedef struct store_opts {
+	uint64_t map_size;  /* initial map size in bytes, 0 = default */
+	unsigned max_readers; /* 0 = default (126) */
+	int no_sync;        /* 1: skip fsync on commit (bulk loads, tests only) */
+} store_opts;
+
+typedef struct store store;
+typedef struct store_txn store_txn;
+
+/* Called per record by store_scan; return non-zero to stop (that value is returned). */
+typedef int (*store_scan_cb)(void *arg, idn_slice key, idn_slice val);
+
+struct store_ops {
+	const char *name;
+	int (*open)(const char *location, const store_opts *opts, store **out);
+	void (*close)(store *s);
+
+	int (*txn_begin)(store *s, unsigned flags, store_txn **out);
+	int (*txn_commit)(store_txn *t); /* frees t, even on error */
+	void (*txn_abort)(store_txn *t); /* frees t */
+	void (*txn_reset)(store_txn *t); /* read-only: release the snapshot, keep t */
+	int (*txn_renew)(store_txn *t);  /* read-only: take a fresh snapshot */
+
+	/* IDN_ENOTFOUND if absent; *val borrowed until the transaction ends. */
+	int (*get)(store_txn *t, idn_slice key, idn_slice *val);
+	int (*put)(store_txn *t, idn_slice key, idn_slice val, unsigned flags);
+	/* IDN_ENOTFOUND if absent. */
+	int (*del)(store_txn *t, idn_slice key);
+	/* Visits keys starting with prefix (all if empty), in key order. */
+	int (*scan)(store_txn *t, idn_slice prefix, store_scan_cb cb, void *arg);
+
+	/* Homed prefixes (normalised, e.g. "88.100"). */
+	int (*home)(store_txn *t, idn_slice prefix);
+	int (*unhome)(store_txn *t, idn_slice prefix); /* IDN_ENOTFOUND if not homed */
+	int (*is_homed)(store_txn *t, idn_slice prefix); /* 1 yes, 0 no, <0 error */
+	int (*list_homed)(store_txn *t, store_scan_cb cb, void *arg); /* key = prefix */
+
+	/* Number of records, for stats. */
+	int (*count)(store_txn *t, uint64_t *n);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+struct store_txn {
+	store *s;
+};
+
+/* The LMDB backend. location = a directory (created if missing). */
+extern const struct store_ops store_lmdb_ops;
+
+/* Picks a backend by location ("postgresql://..." or a directory) and opens it. */
+int store_open(const char *location, const store_opts *opts, store **out);
+
+static inline void store_close(store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+static inline int store_txn_begin(store *s, unsigned flags, store_txn **out)
+{
+	return s->ops->txn_begin(s, flags, out);
+}
+static inline int store_txn_commit(store_txn *t)
+{
+	return t->s->ops->txn_commit(t);
+}
+static inline void store_txn_abort(store_txn *t)
+{
+	t->s->ops->txn_abort(t);
+}
+static inline void store_txn_reset(store_txn *t)
+{
+	t->s->ops->txn_reset(t);
+}
+static inline int store_txn_renew(store_txn *t)
+{
+	return t->s->ops->txn_renew(t);
+}
+static inline int store_get(store_txn *t, idn_slice key, idn_slice *val)
+{
+	return t->s->ops->get(t, key, val);
+}
+static inline int store_put(store_txn *t, idn_slice key, idn_slice val, unsigned flags)
+{
+	return t->s->ops->put(t, key, val, flags);
+}
+static inline int store_del(store_txn *t, idn_slice key)
+{
+	return t->s->ops->del(t, key);
+}
+static inline int store_scan(store_txn *t, idn_slice prefix, store_scan_cb cb, void *arg)
+{
+	return t->s->ops->scan(t, prefix, cb, arg);
+}
+static inline int store_home(store_txn *t, idn_slice prefix)
+{
+	return t->s->ops->home(t, prefix);
+}
+static inline int store_unhome(store_txn *t, idn_slice prefix)
+{
+	return t->s->ops->unhome(t, prefix);
+}
+static inline int store_is_homed(store_txn *t, idn_slice prefix)
+{
+	return t->s->ops->is_homed(t, prefix);
+}
+static inline int store_list_homed(store_txn *t, store_scan_cb cb, void *arg)
+{
+	return t->s->ops->list_homed(t, cb, arg);
+}
+static inline int store_count(store_txn *t, uint64_t *n)
+{
+	return t->s->ops->count(t, n);
+}
+
+#endif

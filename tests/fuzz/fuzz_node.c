@@ -1,0 +1,106 @@
+/*
+ * fuzz_node.c - any bytes, as a request over UDP and TCP, through the whole
+ * request path (decode, dispatch, resolution against a small store, encode),
+ * and through every body decoder of the codec. Nothing may crash, read out of
+ * bounds or leak; every answer must be a well-formed message.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "node/node.h"
+#include "node/record.h"
+#include "proto/udp.h"
+
+static store *st;
+static node *nd;
+static node_worker *wk;
+static uint8_t out[PROTO_ENV_LEN + PROTO_MSG_MAX];
+
+static void put(store_txn *t, const char *key, const proto_value *v, uint32_t n)
+{
+	uint8_t rec[4096];
+	int len = record_build(v, n, rec, sizeof(rec));
+	if (len < 0 ||
+	    store_put(t, idn_slice_of(key, strlen(key)), idn_slice_of(rec, (size_t)len), 0))
+		abort();
+}
+
+static void init(void)
+{
+	static char dir[] = "/tmp/idn-fuzz-XXXXXX";
+	if (!mkdtemp(dir))
+		abort();
+	store_opts so = {.no_sync = 1, .map_size = 64 << 20};
+	store_txn *t;
+	if (store_open(dir, &so, &st) || store_txn_begin(st, 0, &t))
+		abort();
+	store_home(t, IDN_SLICE("88.1000"));
+	store_home(t, IDN_SLICE("0.NA"));
+	proto_value v[3] = {
+	    {.index = 1, .perms = 0x0e, .type = IDN_SLICE("URL"), .data = IDN_SLICE("https://x")},
+	    {.index = 2, .perms = 0x0c, .type = IDN_SLICE("EMAIL"), .data = IDN_SLICE("a@b")},
+	    {.index = 3, .perms = 0x0e, .type = IDN_SLICE("VECTOR.NOTE"), .data = IDN_SLICE("n")},
+	};
+	put(t, "88.1000/demo1", v, 3);
+	put(t, "88.1000/DEMO1", v, 1);
+	put(t, "0.NA/88.1000", v, 2);
+	if (store_txn_commit(t))
+		abort();
+	node_config cfg;
+	node_config_init(&cfg);
+	cfg.site_info = IDN_SLICE("\x00\x01\x02\x05");
+	if (node_new(&cfg, st, &nd) || node_worker_new(nd, &wk))
+		abort();
+	/* The store directory is not needed on disk once open. */
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		abort();
+}
+
+static void check_answer(int len)
+{
+	if (len == 0)
+		return;
+	if (len < PROTO_ENV_LEN + PROTO_HDR_LEN)
+		abort();
+	proto_env env;
+	proto_msg m;
+	if (proto_env_decode(out, (size_t)len, &env) ||
+	    env.msg_len != (uint32_t)len - PROTO_ENV_LEN ||
+	    proto_msg_decode(out + PROTO_ENV_LEN, (size_t)len - PROTO_ENV_LEN, &m))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!nd)
+		init();
+
+	/* The request path, as each transport would hand it over. */
+	check_answer(node_handle(wk, NODE_UDP, data, size, out, sizeof(out)));
+	check_answer(node_handle(wk, NODE_TCP, data, size, out, sizeof(out)));
+	if (size >= PROTO_ENV_LEN)
+		check_answer(node_bad_envelope(data, out, sizeof(out)));
+
+	/* The codec's decoders on the body alone. */
+	idn_slice body = idn_slice_of(data, size);
+	proto_resolve_req rq;
+	proto_resolve_resp rs;
+	idn_slice msg;
+	proto_resolve_req_decode(body, &rq);
+	proto_resolve_resp_decode(body, &rs);
+	proto_error_decode(body, &msg);
+	record r;
+	record_parse(body, &r);
+
+	/* UDP framing. */
+	proto_env env;
+	proto_udp_check(data, size, PROTO_MSG_MAX, &env);
+	return 0;
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# run_fuzz.sh TARGET CORPUS_DIR SEEDS_DIR RUNS: a bounded libFuzzer run.
+# Seeds: every request in shared/vectors (one file each), plus SEEDS_DIR.
+set -euo pipefail
+target=$1 corpus=$2 seeds=$3 runs=$4
+mkdir -p "$corpus"
+if [ -n "${IDN_SHARED:-}" ] && [ -f "$IDN_SHARED/vectors/vectors.json" ]; then
+	python3 - "$IDN_SHARED/vectors/vectors.json" "$corpus" <<'PY'
+import json, sys, os
+for i, v in enumerate(json.load(open(sys.argv[1]))):
+    with open(os.path.join(sys.argv[2], "vec-%03d" % i), "wb") as f:
+        f.write(bytes.fromhex(v["hex"]))
+PY
+fi
+extra=()
+[ -d "$seeds" ] && extra+=("$seeds")
+exec "$target" -runs="$runs" -max_total_time=300 -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+	-print_final_stats=1 "$corpus" "${extra[@]}"

@@ -1,0 +1,179 @@
+"""Helpers for idnode system tests: start the real binary on loopback ports,
+build raw Handle requests, run the CLI. Stdlib only; every wait is bounded."""
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+IDNODE = os.environ.get("IDNODE", os.path.join(os.path.dirname(__file__), "../../build/idnode"))
+
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(100):
+        port = random.randint(20000, 60000)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
+                    socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                t.bind(("127.0.0.1", port))
+                u.bind(("127.0.0.1", port))
+                return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+def request(handle, op=1, indexes=(), types=(), flags=0x19000000, minor=5, req_id=None,
+            body=None, session=0):
+    """A whole request: envelope + header + body + empty credential."""
+    if body is None:
+        h = handle.encode() if isinstance(handle, str) else handle
+        body = struct.pack(">I", len(h)) + h
+        body += struct.pack(">I", len(indexes)) + b"".join(struct.pack(">I", i) for i in indexes)
+        body += struct.pack(">I", len(types))
+        for t in types:
+            body += struct.pack(">I", len(t)) + t.encode()
+    if req_id is None:
+        req_id = random.randint(1, 0x7FFFFFFF)
+    hdr = struct.pack(">IIIHBBII", op, 0, flags, 0xFFFF, 0, 0, int(time.time()) + 43200, len(body))
+    msg = hdr + body + struct.pack(">I", 0)
+    env = struct.pack(">BBBBIIII", 2, minor, 0, 0, session, req_id, 0, len(msg))
+    return env + msg
+
+
+def parse_answer(data):
+    """(envelope dict, opcode, rcode, flags, body) of a whole answer."""
+    major, minor, eflags, sminor, sess, rid, seq, mlen = struct.unpack(">BBBBIIII", data[:20])
+    op, rc, flags, serial, rec, _, exp, blen = struct.unpack(">IIIHBBII", data[20:44])
+    env = dict(major=major, minor=minor, flags=eflags, sugg_minor=sminor, session=sess,
+               request_id=rid, seq=seq, msg_len=mlen)
+    return env, op, rc, flags, data[44:44 + blen]
+
+
+def udp_exchange(port, req, timeout=2.0, host="127.0.0.1", family=socket.AF_INET):
+    """Sends one request, reassembles the answer (by message length)."""
+    rid = struct.unpack(">I", req[8:12])[0]
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(req, (host, port))
+        chunks, total = {}, None
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            pkt = s.recv(65536)
+            if struct.unpack(">I", pkt[8:12])[0] != rid:
+                continue
+            seq, mlen = struct.unpack(">II", pkt[12:20])
+            total = mlen
+            chunks[seq] = pkt
+            if sum(len(p) - 20 for p in chunks.values()) >= total:
+                first = chunks[0]
+                body = b"".join(chunks[i][20:] for i in sorted(chunks))
+                return first[:20] + body, len(chunks), chunks
+        raise TimeoutError("no answer")
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        d = s.recv(n - len(buf))
+        if not d:
+            raise ConnectionError("closed after %d of %d bytes" % (len(buf), n))
+        buf += d
+    return buf
+
+
+def tcp_read_answer(s):
+    env = recv_exact(s, 20)
+    mlen = struct.unpack(">I", env[16:20])[0]
+    return env + recv_exact(s, mlen)
+
+
+def tcp_exchange(port, req, timeout=3.0, host="127.0.0.1"):
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(req)
+        return tcp_read_answer(s)
+
+
+class Node:
+    """A running `idnode serve` on a fresh data directory."""
+
+    def __init__(self, records=(), homes=("88.100.1",), extra_args=(), threads=2, listen=None,
+                 config=None):
+        self.dir = tempfile.mkdtemp(prefix="idn-sys-")
+        self.data = os.path.join(self.dir, "data")
+        # The port readiness is checked on: the first --listen's, if given.
+        self.port = int(listen[0].rsplit(":", 1)[1]) if listen else free_port()
+        if records:
+            path = os.path.join(self.dir, "in.jsonl")
+            with open(path, "w") as f:
+                for r in records:
+                    f.write(json.dumps(r) + "\n")
+            out = subprocess.run([IDNODE, "load", "--data", self.data, "-q", path],
+                                 capture_output=True, text=True, timeout=120)
+            if out.returncode != 0:
+                raise RuntimeError("load failed: " + out.stdout + out.stderr)
+        args = [IDNODE, "serve", "--data", self.data, "--threads", str(threads)]
+        for h in homes:
+            args += ["--home", h]
+        for l in (listen or ["127.0.0.1:%d" % self.port]):
+            args += ["--listen", l]
+        if config:
+            args += ["-c", config]
+        args += list(extra_args)
+        self.log = open(os.path.join(self.dir, "serve.log"), "w+")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.wait_ready()
+
+    def wait_ready(self, timeout=10.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("idnode serve exited %d: %s" % (self.proc.returncode,
+                                                                   self.output()))
+            try:
+                udp_exchange(self.port, request("88.100.1/__ready__"), timeout=0.2)
+                return
+            except (TimeoutError, OSError):
+                time.sleep(0.05)
+        raise RuntimeError("idnode serve not ready: " + self.output())
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def cli(self, *args, timeout=30):
+        return subprocess.run([IDNODE] + list(args), capture_output=True, text=True,
+                              timeout=timeout)
+
+    def resolve(self, handle, *args):
+        return self.cli("resolve", handle, "--server", "127.0.0.1:%d" % self.port, *args)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise RuntimeError("idnode serve did not stop on %s" % sig)
+        return self.proc.returncode
+
+    def close(self):
+        try:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(5)
+        finally:
+            self.log.close()
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,1022 @@
+/*
+ * test_net.c - the network layer on loopback, with an echo-style handler.
+ *
+ * Servers listen on 127.0.0.1:0 (the kernel picks a free port, the same for
+ * UDP and TCP) and net_bound_port() says which. Every client socket has a
+ * receive timeout and every loop a count bound, so a broken server fails a
+ * test instead of hanging it.
+ *
+ * The handler answers with the request's envelope (same request id; the
+ * suggested-minor byte set to 1 for UDP, 2 for TCP) and:
+ *   "GROW" + u32 n  -> n bytes of a pattern derived from the request id;
+ *   "NONE"          -> no answer;
+ *   "FAIL"          -> an error (the TCP connection is closed);
+ *   anything else   -> the message with every byte inverted.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "net/net.h"
+#include "proto/proto.h"
+#include "proto/udp.h"
+
+enum { TIMEOUT_MS = 3000 };
+
+/* ---- the handler and its per-thread context ---- */
+
+struct wctx {
+	unsigned idx;
+	int in_batch;
+};
+
+static atomic_int n_init, n_fini, batch_violations, n_batches;
+
+static void *t_worker_init(void *arg, unsigned idx)
+{
+	struct wctx *c = calloc(1, sizeof(*c));
+	c->idx = idx;
+	atomic_fetch_add(&n_init, 1);
+	return c;
+}
+
+static void t_worker_fini(void *wctx)
+{
+	atomic_fetch_add(&n_fini, 1);
+	free(wctx);
+}
+
+static void t_batch_begin(void *wctx)
+{
+	struct wctx *c = wctx;
+	if (c->in_batch)
+		atomic_fetch_add(&batch_violations, 1);
+	c->in_batch = 1;
+	atomic_fetch_add(&n_batches, 1);
+}
+
+static void t_batch_end(void *wctx)
+{
+	struct wctx *c = wctx;
+	if (!c->in_batch)
+		atomic_fetch_add(&batch_violations, 1);
+	c->in_batch = 0;
+}
+
+static uint8_t pattern(uint32_t request_id, size_t i)
+{
+	return (uint8_t)(i * 7 + request_id);
+}
+
+static int t_handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
+{
+	struct wctx *c = wctx;
+	proto_env env;
+
+	if (!c->in_batch)
+		atomic_fetch_add(&batch_violations, 1);
+	if (!req->peer || req->peer_len == 0 || cap < PROTO_ENV_LEN + PROTO_MSG_MAX)
+		return -1;
+	if (proto_env_decode(req->msg, req->len, &env) < 0 || env.msg_len != req->len - 20)
+		return -1;
+	const uint8_t *m = req->msg + PROTO_ENV_LEN;
+	size_t n = env.msg_len, alen;
+	if (n >= 8 && memcmp(m, "GROW", 4) == 0) {
+		alen = idn_be32(m + 4);
+		if (alen > PROTO_MSG_MAX)
+			return -1;
+		for (size_t i = 0; i < alen; i++)
+			out[PROTO_ENV_LEN + i] = pattern(env.request_id, i);
+	} else if (n >= 4 && memcmp(m, "NONE", 4) == 0) {
+		return 0;
+	} else if (n >= 4 && memcmp(m, "FAIL", 4) == 0) {
+		return IDN_EPROTO;
+	} else {
+		alen = n;
+		for (size_t i = 0; i < n; i++)
+			out[PROTO_ENV_LEN + i] = (uint8_t)~m[i];
+	}
+	env.seq = 0;
+	env.flags &= (uint8_t)~PROTO_ENV_TRUNCATED;
+	env.sugg_minor = req->transport == NET_UDP ? 1 : 2;
+	env.msg_len = (uint32_t)alen;
+	proto_env_encode(&env, out);
+	return (int)(PROTO_ENV_LEN + alen);
+}
+
+/* ---- server set-up ---- */
+
+static const char *lo_any[] = {"127.0.0.1:0"};
+
+static net_config base_cfg(void)
+{
+	return (net_config){
+	    .listen = lo_any,
+	    .nlisten = 1,
+	    .threads = 2,
+	    .worker_init = t_worker_init,
+	    .worker_fini = t_worker_fini,
+	    .batch_begin = t_batch_begin,
+	    .batch_end = t_batch_end,
+	    .handle = t_handle,
+	};
+}
+
+static char errbuf[256];
+
+static net_server *start(net_config cfg, unsigned *port)
+{
+	net_server *s = NULL;
+	cfg.errbuf = errbuf;
+	cfg.errbuf_len = sizeof(errbuf);
+	int rc = net_start(&cfg, &s);
+	if (rc != 0)
+		fail_msg("net_start: %s (%s)", idn_strerror(rc), errbuf);
+	*port = net_bound_port(s, 0);
+	assert_true(*port > 0);
+	return s;
+}
+
+static void stop(net_server *s)
+{
+	net_stop(s);
+	assert_int_equal(net_wait(s), 0);
+	assert_int_equal(atomic_load(&batch_violations), 0);
+}
+
+/* ---- client helpers ---- */
+
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void set_timeout(int fd, int ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int client(int type, const char *ip, unsigned port)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, ip, &a->sin6_addr);
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, ip, &a->sin_addr);
+		len = sizeof(*a);
+	}
+	int fd = socket(ss.ss_family, type, 0);
+	assert_true(fd >= 0);
+	set_timeout(fd, TIMEOUT_MS);
+	if (type == SOCK_STREAM) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	} else {
+		int sz = 1 << 20; /* best effort: multi-packet answers arrive in a burst */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	}
+	assert_int_equal(connect(fd, (struct sockaddr *)&ss, len), 0);
+	return fd;
+}
+
+/* envelope + body into buf; returns the length. */
+static size_t build(uint8_t *buf, uint32_t request_id, const void *body, size_t blen)
+{
+	proto_env env = {2, 5, 0, 0, 0x1234, request_id, 0, (uint32_t)blen};
+	proto_env_encode(&env, buf);
+	if (blen)
+		memcpy(buf + PROTO_ENV_LEN, body, blen);
+	return PROTO_ENV_LEN + blen;
+}
+
+static size_t build_grow(uint8_t *buf, uint32_t request_id, uint32_t n)
+{
+	uint8_t body[8] = {'G', 'R', 'O', 'W'};
+	idn_put_be32(body + 4, n);
+	return build(buf, request_id, body, sizeof(body));
+}
+
+static void check_grow(const uint8_t *ans, size_t len, uint32_t request_id, uint32_t n,
+                       uint8_t transport_mark)
+{
+	assert_int_equal(len, PROTO_ENV_LEN + n);
+	assert_int_equal(idn_be32(ans + 8), request_id);
+	assert_int_equal(idn_be32(ans + 16), n);
+	assert_int_equal(ans[3], transport_mark);
+	for (size_t i = 0; i < n; i++)
+		if (ans[PROTO_ENV_LEN + i] != pattern(request_id, i))
+			fail_msg("byte %zu of answer %u differs", i, request_id);
+}
+
+static void check_inverted(const uint8_t *ans, size_t len, const uint8_t *req, size_t rlen,
+                           uint8_t transport_mark)
+{
+	assert_int_equal(len, rlen);
+	assert_int_equal(idn_be32(ans + 8), idn_be32(req + 8));
+	assert_int_equal(idn_be32(ans + 16), rlen - PROTO_ENV_LEN);
+	assert_int_equal(ans[3], transport_mark);
+	for (size_t i = PROTO_ENV_LEN; i < len; i++)
+		if ((ans[i] ^ req[i]) != 0xFF)
+			fail_msg("byte %zu differs", i);
+}
+
+/* Sends a message over UDP, fragmented when longer than one packet. */
+static void udp_send_msg(int fd, const uint8_t *msg, size_t len, int reverse)
+{
+	static proto_udp_frag frags[PROTO_UDP_MAX_PKTS];
+	uint8_t pkt[PROTO_UDP_PKT];
+	int n = proto_udp_fragment(msg, len, frags, PROTO_UDP_MAX_PKTS);
+	assert_true(n > 0);
+	for (int k = 0; k < n; k++) {
+		int i = reverse ? n - 1 - k : k;
+		size_t plen = proto_udp_frag_copy(&frags[i], pkt);
+		assert_int_equal(send(fd, pkt, plen, 0), (ssize_t)plen);
+	}
+}
+
+/*
+ * Receives one whole answer over UDP, reassembling as a client does. Returns
+ * its length (copied to out), or 0 on timeout. *npkts: datagrams seen.
+ */
+static size_t udp_recv_msg(int fd, uint8_t *out, size_t cap, int *npkts, int want_tc)
+{
+	proto_udp_rasm r;
+	uint8_t pkt[2048];
+	size_t got = 0;
+	assert_int_equal(proto_udp_rasm_init(&r, 4, 1 << 20, 0, 10000), 0);
+	*npkts = 0;
+	for (int i = 0; i < 2 * PROTO_UDP_MAX_PKTS; i++) {
+		ssize_t n = recv(fd, pkt, sizeof(pkt), 0);
+		if (n < 0)
+			break;
+		(*npkts)++;
+		assert_true(n <= PROTO_UDP_PKT);
+		if (want_tc >= 0)
+			assert_int_equal(!!(pkt[2] & PROTO_ENV_TRUNCATED), want_tc);
+		const uint8_t *msg;
+		size_t len;
+		int rc = proto_udp_rasm_add(&r, NULL, 0, pkt, (size_t)n, 0, &msg, &len);
+		assert_true(rc >= 0);
+		if (rc == 1) {
+			assert_true(len <= cap);
+			memcpy(out, msg, len);
+			got = len;
+			break;
+		}
+	}
+	proto_udp_rasm_free(&r);
+	return got;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Reads exactly n bytes; < 0 on timeout, error or EOF. */
+static int read_all(int fd, uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = recv(fd, p, n, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* One TCP answer: envelope + message. Returns its length or 0. */
+static size_t tcp_read_msg(int fd, uint8_t *out, size_t cap)
+{
+	if (read_all(fd, out, PROTO_ENV_LEN) < 0)
+		return 0;
+	size_t len = PROTO_ENV_LEN + idn_be32(out + 16);
+	assert_true(len <= cap);
+	if (read_all(fd, out + PROTO_ENV_LEN, len - PROTO_ENV_LEN) < 0)
+		return 0;
+	return len;
+}
+
+/* Whether the server closed the connection within TIMEOUT_MS. */
+static int closed_by_peer(int fd)
+{
+	uint8_t b[256];
+	uint64_t end = ms_now() + TIMEOUT_MS;
+	while (ms_now() < end) {
+		ssize_t n = recv(fd, b, sizeof(b), 0);
+		if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE)))
+			return 1;
+		if (n < 0 && errno != EINTR)
+			return 0; /* timeout */
+	}
+	return 0;
+}
+
+static struct net_stats stats(net_server *s)
+{
+	struct net_stats st;
+	net_stats(s, &st);
+	return st;
+}
+
+/*
+ * Counters move on the server's threads, some just after the client has its
+ * answer (datagrams sent, connections closed): wait for cond, at most 2 s.
+ */
+#define EVENTUALLY(s, cond)                                                                        \
+	do {                                                                                       \
+		struct net_stats st_;                                                              \
+		for (int i_ = 0; i_ < 200; i_++) {                                                 \
+			net_stats((s), &st_);                                                      \
+			if (cond)                                                                  \
+				break;                                                             \
+			usleep(10 * 1000);                                                         \
+		}                                                                                  \
+		net_stats((s), &st_);                                                              \
+		assert_true(cond);                                                                 \
+	} while (0)
+
+static uint8_t big_a[PROTO_ENV_LEN + PROTO_MSG_MAX];
+static uint8_t big_b[PROTO_ENV_LEN + PROTO_MSG_MAX];
+
+/* ---- tests ---- */
+
+static void test_udp_single(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start(base_cfg(), &port);
+	int fd = client(SOCK_DGRAM, "127.0.0.1", port);
+	uint8_t req[600], ans[600], body[300];
+	int npkts;
+
+	for (uint32_t id = 1; id <= 20; id++) {
+		size_t blen = id * 10;
+		for (size_t i = 0; i < blen; i++)
+			body[i] = (uint8_t)(i + id);
+		size_t len = build(req, id, body, blen);
+		assert_int_equal(send(fd, req, len, 0), (ssize_t)len);
+		size_t alen = udp_recv_msg(fd, ans, sizeof(ans), &npkts, 0);
+		assert_int_equal(npkts, 1);
+		check_inverted(ans, alen, req, len, 1);
+	}
+	/* 492-byte answer: one 512-byte datagram, no TC. 493: two, with TC. */
+	size_t len = build_grow(req, 77, 492);
+	send(fd, req, len, 0);
+	assert_int_equal(udp_recv_msg(fd, big_a, sizeof(big_a), &npkts, 0), 512);
+	assert_int_equal(npkts, 1);
+	len = build_grow(req, 78, 493);
+	send(fd, req, len, 0);
+	assert_int_equal(udp_recv_msg(fd, big_a, sizeof(big_a), &npkts, 1), 513);
+	assert_int_equal(npkts, 2);
+	check_grow(big_a, 513, 78, 493, 1);
+
+	EVENTUALLY(s, st_.udp_pkts_out == 23);
+	struct net_stats st = stats(s);
+	assert_int_equal(st.udp_requests, 22);
+	assert_int_equal(st.udp_answers, 22);
+	assert_int_equal(st.udp_pkts_in, 22);
+	assert_int_equal(st.udp_drops, 0);
+	assert_int_equal(st.udp_send_fail, 0);
+	close(fd);
+	stop(s);
+}
+
+static void test_udp_multi_answer(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start(base_cfg(), &port);
+	int fd = client(SOCK_DGRAM, "127.0.0.1", port);
+	uint8_t req[64];
+	int npkts;
+	/* Up to 82 datagrams: within a default socket receive buffer. */
+	static const uint32_t sizes[] = {5000, 984, 985, 20000, 40000};
+
+	for (unsigned k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t len = build_grow(req, 100 + k, sizes[k]);
+		assert_int_equal(send(fd, req, len, 0), (ssize_t)len);
+		size_t alen = udp_recv_msg(fd, big_a, sizeof(big_a), &npkts, 1);
+		assert_int_equal(npkts, (int)proto_udp_npackets(sizes[k]));
+		check_grow(big_a, alen, 100 + k, sizes[k], 1);
+	}
+	close(fd);
+	stop(s);
+}
+
+/* A 3000-byte request in 7 datagrams, sent last first; its answer is 7 too. */
+static void test_udp_multi_request(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start(base_cfg(), &port);
+	int fd = client(SOCK_DGRAM, "127.0.0.1", port);
+	int npkts;
+
+	for (uint32_t id = 1; id <= 3; id++) {
+		size_t blen = 3000 * id;
+		for (size_t i = 0; i < blen; i++)
+			big_b[PROTO_ENV_LEN + i] = (uint8_t)(i * 13 + id);
+		size_t len = build(big_a, id, big_b + PROTO_ENV_LEN, blen);
+		udp_send_msg(fd, big_a, len, id == 1);
+		size_t alen = udp_recv_msg(fd, big_b, sizeof(big_b), &npkts, 1);
+		assert_int_equal(npkts, (int)proto_udp_npackets(blen));
+		check_inverted(big_b, alen, big_a, len, 1);
+	}
+	EVENTUALLY(s, st_.udp_requests == 3 && st_.udp_reasm_pending == 0);
+	close(fd);
+	stop(s);
+}
+
+static void test_udp_garbage(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start(base_cfg(), &port);
+	int fd = client(SOCK_DGRAM, "127.0.0.1", port);
+	uint8_t p[600] = {0}, ans[600];
+	int npkts;
+
+	send(fd, p, 5, 0);  /* shorter than an envelope */
+	send(fd, p, 19, 0); /* likewise */
+	build(p, 1, NULL, 0);
+	idn_put_be32(p + 16, 100);
+	send(fd, p, 70, 0); /* announces 100 bytes, carries 50 */
+	idn_put_be32(p + 12, 9);
+	idn_put_be32(p + 16, 1000);
+	send(fd, p, 20 + 492, 0); /* sequence 9 of a 3-packet message */
+	idn_put_be32(p + 16, PROTO_MSG_MAX + 1);
+	idn_put_be32(p + 12, 0);
+	send(fd, p, 20 + 492, 0); /* over the limit */
+	/* The first chunk of a message whose rest never comes: held, not answered. */
+	idn_put_be32(p + 8, 55);
+	idn_put_be32(p + 16, 1000);
+	send(fd, p, 20 + 492, 0);
+
+	size_t len = build(p, 2, "hello", 5);
+	send(fd, p, len, 0);
+	size_t alen = udp_recv_msg(fd, ans, sizeof(ans), &npkts, 0);
+	assert_int_equal(npkts, 1); /* the first datagram back is the answer to "hello" */
+	check_inverted(ans, alen, p, len, 1);
+
+	EVENTUALLY(s, st_.udp_drops == 5 && st_.udp_requests == 1 && st_.udp_pkts_in == 7 &&
+	                  st_.udp_reasm_pending == 1);
+	close(fd);
+	stop(s);
+}
+
+static void test_tcp_oneshot(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start(base_cfg(), &port);
+	uint8_t req[128], ans[128];
+
+	/* As the reference client: connect, send, read the answer, close. */
+	for (uint32_t id = 1; id <= 20; id++) {
+		int fd = client(SOCK_STREAM, "127.0.0.1", port);
+		size_t len = build(req, id, "resolve me", 10);
+		assert_int_equal(write_all(fd, req, len), 0);
+		size_t alen = tcp_read_msg(fd, ans, sizeof(ans));
+		check_inverted(ans, alen, req, len, 2);
+		close(fd);
+	}
+	/* A big answer on a fresh connection. */
+	int fd = client(SOCK_STREAM, "127.0.0.1", port);
+	size_t len = build_grow(req, 99, PROTO_MSG_MAX);
+	assert_int_equal(write_all(fd, req, len), 0);
+	size_t alen = tcp_read_msg(fd, big_a, sizeof(big_a));
+	check_grow(big_a, alen, 99, PROTO_MSG_MAX, 2);
+	/* Half-close after the request: the answer still comes, then the close. */
+	len = build(req, 100, "bye", 3);
+	assert_int_equal(write_all(fd, req, len), 0);
+	shutdown(fd, SHUT_WR);
+	alen = tcp_read_msg(fd, ans, sizeof(ans));
+	check_inverted(ans, alen, req, len, 2);
+	assert_true(closed_by_peer(fd));
+	close(fd);
+
+	EVENTUALLY(s, st_.tcp_requests == 22 && st_.tcp_answers == 22 && st_.tcp_accepted == 21 &&
+	                  st_.tcp_conns == 0);
+	stop(s);
+}
+
+/* 100 requests in one write, answered in order; then answers far larger than the buffers. */
+static void test_tcp_pipelined(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start(base_cfg(), &port);
+	int fd = client(SOCK_STREAM, "127.0.0.1", port);
+	static uint8_t reqs[100 * 128];
+	size_t off = 0, lens[100], offs[100];
+
+	for (uint32_t id = 0; id < 100; id++) {
+		uint8_t body[100];
+		size_t blen = 1 + id;
+		for (size_t i = 0; i < blen; i++)
+			body[i] = (uint8_t)(id ^ i);
+		offs[id] = off;
+		lens[id] = build(reqs + off, id, body, blen);
+		off += lens[id];
+	}
+	assert_int_equal(write_all(fd, reqs, off), 0);
+	for (uint32_t id = 0; id < 100; id++) {
+		size_t alen = tcp_read_msg(fd, big_a, sizeof(big_a));
+		check_inverted(big_a, alen, reqs + offs[id], lens[id], 2);
+	}
+
+	/*
+	 * Backpressure: 40 requests for 200 KB each (8 MB) sent before reading
+	 * anything. The server must stop handling while its output waits, and
+	 * every answer must still come, whole and in order.
+	 */
+	off = 0;
+	for (uint32_t id = 0; id < 40; id++)
+		off += build_grow(reqs + off, 1000 + id, id % 5 == 4 ? 10 : 200000);
+	assert_int_equal(write_all(fd, reqs, off), 0);
+	usleep(200 * 1000);
+	for (uint32_t id = 0; id < 40; id++) {
+		size_t alen = tcp_read_msg(fd, big_a, sizeof(big_a));
+		check_grow(big_a, alen, 1000 + id, id % 5 == 4 ? 10 : 200000, 2);
+	}
+	close(fd);
+	stop(s);
+}
+
+/* A request in 1-byte writes, then two requests split across one write boundary. */
+static void test_tcp_split(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start(base_cfg(), &port);
+	int fd = client(SOCK_STREAM, "127.0.0.1", port);
+	uint8_t req[2 * 400], ans[400], body[300];
+
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)i;
+	size_t len = build(req, 5, body, sizeof(body));
+	for (size_t i = 0; i < len; i++) {
+		assert_int_equal(write_all(fd, req + i, 1), 0);
+		if (i % 64 == 0)
+			usleep(1000); /* let some bytes arrive alone */
+	}
+	size_t alen = tcp_read_msg(fd, ans, sizeof(ans));
+	check_inverted(ans, alen, req, len, 2);
+
+	size_t l1 = build(req, 6, body, 100);
+	size_t l2 = build(req + l1, 7, body, 200);
+	assert_int_equal(write_all(fd, req, l1 + 10), 0);
+	usleep(20 * 1000);
+	assert_int_equal(write_all(fd, req + l1 + 10, l2 - 10), 0);
+	alen = tcp_read_msg(fd, ans, sizeof(ans));
+	check_inverted(ans, alen, req, l1, 2);
+	alen = tcp_read_msg(fd, ans, sizeof(ans));
+	check_inverted(ans, alen, req + l1, l2, 2);
+	close(fd);
+	stop(s);
+}
+
+/* An announced length over max_msg closes that connection only. */
+static void test_tcp_oversized(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_config cfg = base_cfg();
+	cfg.max_msg = 4096;
+	net_server *s = start(cfg, &port);
+	int other = client(SOCK_STREAM, "127.0.0.1", port);
+	int bad = client(SOCK_STREAM, "127.0.0.1", port);
+	int udp = client(SOCK_DGRAM, "127.0.0.1", port);
+	uint8_t req[64], ans[8192];
+	int npkts;
+
+	build(req, 1, NULL, 0);
+	idn_put_be32(req + 16, 4097);
+	assert_int_equal(write_all(bad, req, PROTO_ENV_LEN), 0);
+	assert_true(closed_by_peer(bad));
+	close(bad);
+
+	/* A good request then garbage (0xFF..: length 0xFFFFFFFF): the answer, then the close. */
+	bad = client(SOCK_STREAM, "127.0.0.1", port);
+	size_t glen = build(ans, 11, "good", 4);
+	memset(ans + glen, 0xFF, 100);
+	assert_int_equal(write_all(bad, ans, glen + 100), 0);
+	memcpy(req, ans, glen);
+	size_t alen = tcp_read_msg(bad, ans, sizeof(ans));
+	check_inverted(ans, alen, req, glen, 2);
+	assert_true(closed_by_peer(bad));
+	close(bad);
+
+	/* The limit itself is fine. */
+	static uint8_t max_req[PROTO_ENV_LEN + 4096];
+	memset(max_req + PROTO_ENV_LEN, 0xAB, 4096);
+	size_t len = build(max_req, 2, max_req + PROTO_ENV_LEN, 4096);
+	assert_int_equal(write_all(other, max_req, len), 0);
+	alen = tcp_read_msg(other, ans, sizeof(ans));
+	check_inverted(ans, alen, max_req, len, 2);
+
+	len = build(req, 3, "udp", 3);
+	send(udp, req, len, 0);
+	alen = udp_recv_msg(udp, ans, sizeof(ans), &npkts, 0);
+	check_inverted(ans, alen, req, len, 1);
+
+	/* Over UDP, the same limit drops the datagram. */
+	idn_put_be32(max_req + 16, 4097);
+	send(udp, max_req, 20 + 492, 0);
+	len = build(req, 4, "udp", 3);
+	send(udp, req, len, 0);
+	alen = udp_recv_msg(udp, ans, sizeof(ans), &npkts, 0);
+	check_inverted(ans, alen, req, len, 1);
+
+	EVENTUALLY(s, st_.tcp_drops == 2 && st_.udp_drops == 1);
+	close(other);
+	close(udp);
+	stop(s);
+}
+
+/* "NONE" sends nothing and keeps the connection; "FAIL" closes it. */
+static void test_tcp_handler_results(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start(base_cfg(), &port);
+	int fd = client(SOCK_STREAM, "127.0.0.1", port);
+	uint8_t req[256], ans[256];
+
+	size_t l1 = build(req, 1, "NONE", 4);
+	size_t l2 = build(req + l1, 2, "next", 4);
+	assert_int_equal(write_all(fd, req, l1 + l2), 0);
+	size_t alen = tcp_read_msg(fd, ans, sizeof(ans));
+	check_inverted(ans, alen, req + l1, l2, 2);
+
+	/* A good request, a failing one, another good one, in one write: the first is
+	 * answered, the rest is not, and the connection is closed. */
+	l1 = build(req, 3, "good", 4);
+	l2 = build(req + l1, 4, "FAIL", 4);
+	size_t l3 = build(req + l1 + l2, 5, "late", 4);
+	assert_int_equal(write_all(fd, req, l1 + l2 + l3), 0);
+	alen = tcp_read_msg(fd, ans, sizeof(ans));
+	check_inverted(ans, alen, req, l1, 2);
+	assert_true(closed_by_peer(fd));
+	close(fd);
+	EVENTUALLY(s, st_.tcp_drops == 1 && st_.tcp_conns == 0);
+	stop(s);
+}
+
+static void test_tcp_idle_timeout(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_config cfg = base_cfg();
+	cfg.tcp_idle_ms = 300;
+	net_server *s = start(cfg, &port);
+	uint8_t req[64], ans[64];
+
+	/* A silent connection goes after ~300 ms. */
+	uint64_t t0 = ms_now();
+	int idle = client(SOCK_STREAM, "127.0.0.1", port);
+	assert_true(closed_by_peer(idle));
+	uint64_t waited = ms_now() - t0;
+	assert_true(waited >= 250 && waited < 2000);
+	close(idle);
+
+	/* A busy one stays: a request every 100 ms for a second. */
+	int busy = client(SOCK_STREAM, "127.0.0.1", port);
+	for (uint32_t id = 0; id < 10; id++) {
+		size_t len = build(req, id, "ping", 4);
+		assert_int_equal(write_all(busy, req, len), 0);
+		size_t alen = tcp_read_msg(busy, ans, sizeof(ans));
+		check_inverted(ans, alen, req, len, 2);
+		usleep(100 * 1000);
+	}
+	assert_true(closed_by_peer(busy)); /* idle in its turn now */
+	close(busy);
+	EVENTUALLY(s, st_.tcp_closed_idle == 2);
+	stop(s);
+}
+
+static void test_tcp_conn_limit(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_config cfg = base_cfg();
+	cfg.max_tcp_conns = 4;
+	net_server *s = start(cfg, &port);
+	uint8_t req[64], ans[64];
+	int fds[4];
+
+	for (int i = 0; i < 4; i++) {
+		fds[i] = client(SOCK_STREAM, "127.0.0.1", port);
+		size_t len = build(req, (uint32_t)i, "hi", 2);
+		assert_int_equal(write_all(fds[i], req, len), 0);
+		assert_true(tcp_read_msg(fds[i], ans, sizeof(ans)) > 0);
+	}
+	EVENTUALLY(s, st_.tcp_conns == 4);
+	int extra = client(SOCK_STREAM, "127.0.0.1", port);
+	assert_true(closed_by_peer(extra));
+	close(extra);
+	EVENTUALLY(s, st_.tcp_refused == 1);
+
+	/* Once one closes, a new connection is served. */
+	close(fds[0]);
+	int served = 0;
+	for (int attempt = 0; attempt < 50 && !served; attempt++) {
+		usleep(20 * 1000);
+		if (stats(s).tcp_conns > 3)
+			continue;
+		int fd = client(SOCK_STREAM, "127.0.0.1", port);
+		size_t len = build(req, 9, "again", 5);
+		if (write_all(fd, req, len) == 0 && tcp_read_msg(fd, ans, sizeof(ans)) > 0)
+			served = 1;
+		close(fd);
+	}
+	assert_true(served);
+	for (int i = 1; i < 4; i++)
+		close(fds[i]);
+	stop(s);
+}
+
+/* Stop with connections open: workers exit, contexts are finished, sockets closed. */
+static void test_clean_stop(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_config cfg = base_cfg();
+	cfg.threads = 3;
+	atomic_store(&n_init, 0);
+	atomic_store(&n_fini, 0);
+	net_server *s = start(cfg, &port);
+	assert_int_equal(net_threads(s), 3);
+	assert_int_equal(atomic_load(&n_init), 3);
+	int fd = client(SOCK_STREAM, "127.0.0.1", port);
+	uint8_t req[64], ans[64];
+	size_t len = build(req, 1, "x", 1);
+	assert_int_equal(write_all(fd, req, len), 0);
+	assert_true(tcp_read_msg(fd, ans, sizeof(ans)) > 0);
+
+	net_stop(s);
+	net_stop(s); /* idempotent */
+	assert_int_equal(net_wait(s), 0);
+	assert_int_equal(atomic_load(&n_fini), 3);
+	assert_true(closed_by_peer(fd));
+	close(fd);
+
+	/* The port is free again: nothing is left bound. */
+	char spec[32];
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", port);
+	const char *l[] = {spec};
+	cfg.listen = l;
+	net_server *s2 = start(cfg, &port);
+	stop(s2);
+}
+
+static pthread_t main_thread;
+
+static void *send_sigterm(void *arg)
+{
+	(void)arg;
+	usleep(100 * 1000);
+	pthread_kill(main_thread, SIGTERM);
+	return NULL;
+}
+
+static void test_run_until_signal(void **state)
+{
+	(void)state;
+	unsigned port;
+	sigset_t set, old;
+
+	/* Blocked before the helper exists, so no thread can take the default action. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	net_server *s = start(base_cfg(), &port);
+	main_thread = pthread_self();
+	pthread_t t;
+	pthread_create(&t, NULL, send_sigterm, NULL);
+	uint64_t t0 = ms_now();
+	assert_int_equal(net_run_until_signal(s), 0);
+	assert_true(ms_now() - t0 < TIMEOUT_MS);
+	pthread_join(t, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void test_bad_config(void **state)
+{
+	(void)state;
+	net_server *s = NULL;
+	net_config cfg = base_cfg();
+	cfg.errbuf = errbuf;
+	cfg.errbuf_len = sizeof(errbuf);
+	static const char *bad[] = {"1.2.3.4.5:80", "[::1:80", "127.0.0.1:99999",
+	                            "127.0.0.1",    "::1:80",  "127.0.0.1:x"};
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *l[] = {bad[i]};
+		cfg.listen = l;
+		errbuf[0] = '\0';
+		assert_int_equal(net_start(&cfg, &s), IDN_ECONFIG);
+		assert_null(s);
+		assert_non_null(strstr(errbuf, bad[i]));
+	}
+	cfg.listen = NULL;
+	assert_int_equal(net_start(&cfg, &s), IDN_EINVAL);
+
+	/* A port in use by another server: an error naming the address, not a shared port. */
+	unsigned port;
+	net_server *s1 = start(base_cfg(), &port);
+	char spec[32];
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", port);
+	const char *l[] = {spec};
+	cfg.listen = l;
+	errbuf[0] = '\0';
+	assert_true(net_start(&cfg, &s) < 0);
+	assert_non_null(strstr(errbuf, spec));
+	assert_non_null(strstr(errbuf, "in use"));
+
+	/* worker_init failing fails the start. */
+	cfg = base_cfg();
+	cfg.worker_init = NULL;
+	cfg.arg = NULL;
+	assert_int_equal(net_start(&cfg, &s), 0);
+	stop(s);
+	stop(s1);
+}
+
+static void *fail_init(void *arg, unsigned idx)
+{
+	return idx == 1 ? NULL : t_worker_init(arg, idx);
+}
+
+static void test_worker_init_fails(void **state)
+{
+	(void)state;
+	net_server *s = NULL;
+	net_config cfg = base_cfg();
+	cfg.worker_init = fail_init;
+	atomic_store(&n_init, 0);
+	atomic_store(&n_fini, 0);
+	assert_int_equal(net_start(&cfg, &s), IDN_ECONFIG);
+	assert_null(s);
+	assert_int_equal(atomic_load(&n_fini), atomic_load(&n_init));
+}
+
+/* ":0": 0.0.0.0 and [::]; answers leave from the address asked (pktinfo). */
+static void test_wildcard(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_config cfg = base_cfg();
+	const char *l[] = {":0"};
+	cfg.listen = l;
+	net_server *s = start(cfg, &port);
+	uint8_t req[64], ans[64];
+	int npkts;
+	const char *ips[] = {"127.0.0.1", "::1"};
+
+	for (int k = 0; k < 2; k++) {
+		if (k == 1) {
+			int probe = socket(AF_INET6, SOCK_DGRAM, 0);
+			struct sockaddr_in6 a = {.sin6_family = AF_INET6,
+			                         .sin6_addr = in6addr_loopback};
+			int ok = probe >= 0 && bind(probe, (struct sockaddr *)&a, sizeof(a)) == 0;
+			if (probe >= 0)
+				close(probe);
+			if (!ok) {
+				printf("(no IPv6 loopback here: [::1] not tested)\n");
+				break;
+			}
+		}
+		/* A connected UDP socket accepts only answers from the address it asked. */
+		int u = client(SOCK_DGRAM, ips[k], port);
+		size_t len = build(req, 1, "wild", 4);
+		send(u, req, len, 0);
+		size_t alen = udp_recv_msg(u, ans, sizeof(ans), &npkts, 0);
+		check_inverted(ans, alen, req, len, 1);
+		close(u);
+		int t = client(SOCK_STREAM, ips[k], port);
+		assert_int_equal(write_all(t, req, len), 0);
+		alen = tcp_read_msg(t, ans, sizeof(ans));
+		check_inverted(ans, alen, req, len, 2);
+		close(t);
+	}
+	stop(s);
+}
+
+/* Many clients at once over both transports: counters add up, nothing is lost. */
+struct load_arg {
+	unsigned port;
+	int id;
+	int ok;
+};
+
+static void *load_client(void *p)
+{
+	struct load_arg *a = p;
+	uint8_t req[128], ans[128];
+	int fd = a->id % 2 ? client(SOCK_STREAM, "127.0.0.1", a->port)
+	                   : client(SOCK_DGRAM, "127.0.0.1", a->port);
+	int npkts;
+	a->ok = 0;
+	for (uint32_t i = 0; i < 200; i++) {
+		uint32_t rid = (uint32_t)a->id << 16 | i;
+		size_t len = build(req, rid, &rid, 4);
+		size_t alen;
+		if (a->id % 2) {
+			if (write_all(fd, req, len) < 0)
+				break;
+			alen = tcp_read_msg(fd, ans, sizeof(ans));
+		} else {
+			send(fd, req, len, 0);
+			alen = udp_recv_msg(fd, ans, sizeof(ans), &npkts, 0);
+		}
+		if (alen != len || idn_be32(ans + 8) != rid)
+			break;
+		a->ok++;
+	}
+	close(fd);
+	return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start(base_cfg(), &port);
+	pthread_t t[8];
+	struct load_arg a[8];
+
+	for (int i = 0; i < 8; i++) {
+		a[i] = (struct load_arg){.port = port, .id = i};
+		pthread_create(&t[i], NULL, load_client, &a[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].ok, 200);
+	}
+	EVENTUALLY(s, st_.udp_requests + st_.tcp_requests == 1600 &&
+	                  st_.udp_answers + st_.tcp_answers == 1600);
+	assert_true(atomic_load(&n_batches) > 0);
+	stop(s);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_udp_single),          cmocka_unit_test(test_udp_multi_answer),
+	    cmocka_unit_test(test_udp_multi_request),   cmocka_unit_test(test_udp_garbage),
+	    cmocka_unit_test(test_tcp_oneshot),         cmocka_unit_test(test_tcp_pipelined),
+	    cmocka_unit_test(test_tcp_split),           cmocka_unit_test(test_tcp_oversized),
+	    cmocka_unit_test(test_tcp_handler_results), cmocka_unit_test(test_tcp_idle_timeout),
+	    cmocka_unit_test(test_tcp_conn_limit),      cmocka_unit_test(test_clean_stop),
+	    cmocka_unit_test(test_run_until_signal),    cmocka_unit_test(test_bad_config),
+	    cmocka_unit_test(test_worker_init_fails),   cmocka_unit_test(test_wildcard),
+	    cmocka_unit_test(test_concurrent),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

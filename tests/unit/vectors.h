@@ -1,0 +1,35 @@
+/*
+ * vectors.h - the reference captures in ../shared/vectors/vectors.json, for
+ * tests. Loaded once on first use; everything lives until the process exits.
+ */
+#ifndef IDN_TEST_VECTORS_H
+#define IDN_TEST_VECTORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tvec {
+	const char *name;      /* "x10-resolve-demo1-udp-java/01-request-RESOLUTION" */
+	const char *exchange;  /* "x10-resolve-demo1-udp-java" */
+	const char *transport; /* "udp" | "tcp" */
+	const char *direction; /* "request" | "response" */
+	const char *producer;
+	const uint8_t *bytes;
+	size_t len;
+	int frag_index; /* -1 unless a fragment of a multi-datagram answer */
+	int frag_count;
+	int reassembled;    /* 1: first envelope + all payloads, not a wire datagram */
+	int retransmission; /* 1: a client's re-sent datagram */
+	int synthetic;
+};
+
+/* All vectors in capture order; *n set to their count. Aborts if unreadable. */
+const struct tvec *tvec_all(size_t *n);
+/* The first vector whose name starts with prefix, or NULL. */
+const struct tvec *tvec_find(const char *name_prefix);
+/* The shared/ folder (IDN_SHARED, else ../shared beside the sources). */
+const char *tvec_shared_dir(void);
+/* Reads a file under shared/ into a malloc'd buffer; aborts on error. */
+uint8_t *tvec_read_file(const char *rel_path, size_t *len);
+
+#endif
