@@ -46,9 +46,9 @@ static uint32_t rnd_below(uint32_t n)
 }
 
 static const char *const kinds[] = {"MOTOR", "PUMP", "VALVE", "GEAR", "SENSOR", "CABLE"};
-static const char *const words[] = {"three-phase", "induction", "motor", "batch", "line",
-				    "steel",       "housing",   "rated", "IP55",  "class",
-				    "F",           "flange",    "shaft", "bearing", "QA"};
+static const char *const words[] = {"three-phase", "induction", "motor", "batch",   "line",
+                                    "steel",       "housing",   "rated", "IP55",    "class",
+                                    "F",           "flange",    "shaft", "bearing", "QA"};
 
 enum { ENV = 20, HDR = 24 };
 
@@ -66,8 +66,9 @@ static size_t value_size(size_t tlen, size_t dlen)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: gendata -n N -o OUT.jsonl [-p PREFIX[,..]] [-k K] [-s SEED]\n"
-			"               [-q QUERYFILE] [-Q NQUERIES] [-x MISS_PCT] [-H HOMESFILE] [-T]\n");
+	fprintf(stderr,
+	        "usage: gendata -n N -o OUT.jsonl [-p PREFIX[,..]] [-k K] [-s SEED]\n"
+	        "               [-q QUERYFILE] [-Q NQUERIES] [-x MISS_PCT] [-H HOMESFILE] [-T]\n");
 	exit(2);
 }
 
@@ -101,17 +102,38 @@ int main(int argc, char **argv)
 	int o;
 	while ((o = getopt(argc, argv, "n:p:k:s:o:q:Q:x:H:T")) != -1) {
 		switch (o) {
-		case 'n': n = atol(optarg); break;
-		case 'p': prefix_arg = optarg; break;
-		case 'k': k = atoi(optarg); break;
-		case 's': seed = strtoull(optarg, NULL, 0); break;
-		case 'o': out_fn = optarg; break;
-		case 'q': q_fn = optarg; break;
-		case 'Q': nq = atol(optarg); break;
-		case 'x': miss_pct = atof(optarg); break;
-		case 'H': homes_fn = optarg; break;
-		case 'T': with_ts = 1; break;
-		default: usage();
+		case 'n':
+			n = atol(optarg);
+			break;
+		case 'p':
+			prefix_arg = optarg;
+			break;
+		case 'k':
+			k = atoi(optarg);
+			break;
+		case 's':
+			seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'o':
+			out_fn = optarg;
+			break;
+		case 'q':
+			q_fn = optarg;
+			break;
+		case 'Q':
+			nq = atol(optarg);
+			break;
+		case 'x':
+			miss_pct = atof(optarg);
+			break;
+		case 'H':
+			homes_fn = optarg;
+			break;
+		case 'T':
+			with_ts = 1;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (n <= 0 || n > 100000000 || !out_fn || k < 1 || k > 100000)
@@ -176,7 +198,7 @@ int main(int argc, char **argv)
 		char url[256], email[64];
 		int ul = snprintf(url, sizeof url, "https://trace.example.cn/%s", handle);
 		int el = snprintf(email, sizeof email, "qa%u@plant%02u.example.cn", rnd_below(100),
-				  rnd_below(100));
+		                  rnd_below(100));
 		size += value_size(3, (size_t)ul);
 		int with_email = size + value_size(5, (size_t)el) <= target;
 		if (with_email)
@@ -191,16 +213,19 @@ int main(int argc, char **argv)
 			url[ul] = 0;
 			size = target;
 		}
-		p += snprintf(p, (size_t)(end - p), "{\"index\":1,\"type\":\"URL\",\"data\":\"%s\"", url);
+		p += snprintf(p, (size_t)(end - p), "{\"index\":1,\"type\":\"URL\",\"data\":\"%s\"",
+		              url);
 		if (with_ts)
-			p += snprintf(p, (size_t)(end - p), ",\"timestamp\":%u", ts_base + rnd_below(86400 * 300));
+			p += snprintf(p, (size_t)(end - p), ",\"timestamp\":%u",
+			              ts_base + rnd_below(86400 * 300));
 		*p++ = '}';
 		if (with_email) {
-			p += snprintf(p, (size_t)(end - p),
-				      ",{\"index\":2,\"type\":\"EMAIL\",\"data\":\"%s\",\"ttl\":3600", email);
+			p += snprintf(
+			    p, (size_t)(end - p),
+			    ",{\"index\":2,\"type\":\"EMAIL\",\"data\":\"%s\",\"ttl\":3600", email);
 			if (with_ts)
 				p += snprintf(p, (size_t)(end - p), ",\"timestamp\":%u",
-					      ts_base + rnd_below(86400 * 300));
+				              ts_base + rnd_below(86400 * 300));
 			*p++ = '}';
 		}
 		if (dl) {
@@ -215,11 +240,11 @@ int main(int argc, char **argv)
 			}
 			desc[dp] = 0;
 			size += value_size(4, dl);
-			p += snprintf(p, (size_t)(end - p), ",{\"index\":3,\"type\":\"DESC\",\"data\":\"%s\"",
-				      desc);
+			p += snprintf(p, (size_t)(end - p),
+			              ",{\"index\":3,\"type\":\"DESC\",\"data\":\"%s\"", desc);
 			if (with_ts)
 				p += snprintf(p, (size_t)(end - p), ",\"timestamp\":%u",
-					      ts_base + rnd_below(86400 * 300));
+				              ts_base + rnd_below(86400 * 300));
 			*p++ = '}';
 		}
 		p += snprintf(p, (size_t)(end - p), "]}\n");
@@ -251,7 +276,8 @@ int main(int argc, char **argv)
 			if (miss_pct > 0 && rnd_below(1000000) < (uint32_t)(miss_pct * 10000))
 				fprintf(q, "%s/NOSUCH-2026-%06u\n", pfx, i);
 			else
-				fprintf(q, "%s/%s-2026-%06u\n", pfx, kinds[i % (sizeof kinds / sizeof *kinds)], i);
+				fprintf(q, "%s/%s-2026-%06u\n", pfx,
+				        kinds[i % (sizeof kinds / sizeof *kinds)], i);
 		}
 		if (fclose(q)) {
 			perror(q_fn);
@@ -270,13 +296,14 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	fprintf(stderr,
-		"gendata: %ld identifiers over %d prefix(es) in %.2f s; resolution answer bytes: "
-		"mean %.1f min %lu max %lu  [<150:%lu 150-174:%lu 175-199:%lu 200-224:%lu 225-250:%lu "
-		">250:%lu]\n",
-		n, np, el, (double)sum / (double)n, (unsigned long)smin, (unsigned long)smax,
-		(unsigned long)hist[0], (unsigned long)hist[1], (unsigned long)hist[2],
-		(unsigned long)hist[3], (unsigned long)hist[4], (unsigned long)hist[5]);
+	fprintf(
+	    stderr,
+	    "gendata: %ld identifiers over %d prefix(es) in %.2f s; resolution answer bytes: "
+	    "mean %.1f min %lu max %lu  [<150:%lu 150-174:%lu 175-199:%lu 200-224:%lu 225-250:%lu "
+	    ">250:%lu]\n",
+	    n, np, el, (double)sum / (double)n, (unsigned long)smin, (unsigned long)smax,
+	    (unsigned long)hist[0], (unsigned long)hist[1], (unsigned long)hist[2],
+	    (unsigned long)hist[3], (unsigned long)hist[4], (unsigned long)hist[5]);
 	printf("MEAN_ANSWER_BYTES=%.1f\n", (double)sum / (double)n);
 	return 0;
 }

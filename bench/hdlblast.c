@@ -29,7 +29,8 @@
  *        measured from each request's scheduled time (no coordinated omission)
  *   -v   protocol minor version of the requests (default 5: 2.5)
  *   -T   a request unanswered after this long is lost (default 200 ms)
- *   -u   warm-up seconds before measuring (default 0)
+ *   -u   warm-up seconds before measuring (default 0); requests sent during
+ *        the warm-up and answered after it count as answered, not as sent
  *   -F   op flags of the requests, e.g. 0x02000000 (default 0)
  *   -V   full check: decode every value of every success answer
  *   -q   print only the RESULT line
@@ -77,9 +78,9 @@ static const char *const mode_names[] = {"udp", "tcp", "tcp1", "dnsudp", "dnstcp
 enum {
 	MAXBATCH = 256,
 	MAXCONN = 1024,
-	RBUF = 2048,             /* one datagram */
-	TCP_IBUF = 256 * 1024,   /* per persistent connection */
-	TCP1_BUF = 4096,         /* per one-shot connection: head of the answer */
+	RBUF = 2048,           /* one datagram */
+	TCP_IBUF = 256 * 1024, /* per persistent connection */
+	TCP1_BUF = 4096,       /* per one-shot connection: head of the answer */
 	RC_MAX = 1024,
 	SWEEP_NS = 10 * 1000000, /* timeout sweep period */
 };
@@ -87,8 +88,10 @@ enum {
 /* ---- options ---- */
 static enum mode opt_mode = M_UDP;
 static const char *opt_host = "127.0.0.1";
-static int opt_port = -1, opt_secs = 10, opt_threads = 1, opt_socks = -1, opt_conc = -1, opt_win = -1;
-static int opt_batch = 32, opt_minor = 5, opt_timeout_ms = 200, opt_warm = 0, opt_full = 0, opt_quiet = 0;
+static int opt_port = -1, opt_secs = 10, opt_threads = 1, opt_socks = -1, opt_conc = -1,
+           opt_win = -1;
+static int opt_batch = 32, opt_minor = 5, opt_timeout_ms = 200, opt_warm = 0, opt_full = 0,
+           opt_quiet = 0;
 static uint32_t opt_flags = 0;
 static double opt_rate = 0;
 static volatile sig_atomic_t g_stop;
@@ -139,8 +142,11 @@ static uint8_t *arena_take(size_t n)
 
 static int dns_qtype(const char *s)
 {
-	static const struct { const char *n; int t; } T[] = {
-		{"A", 1}, {"NS", 2}, {"CNAME", 5}, {"SOA", 6}, {"PTR", 12}, {"MX", 15}, {"TXT", 16}, {"AAAA", 28}};
+	static const struct {
+		const char *n;
+		int t;
+	} T[] = {{"A", 1},    {"NS", 2},  {"CNAME", 5}, {"SOA", 6},
+	         {"PTR", 12}, {"MX", 15}, {"TXT", 16},  {"AAAA", 28}};
 	for (size_t i = 0; i < sizeof T / sizeof *T; i++)
 		if (!strcasecmp(s, T[i].n))
 			return T[i].t;
@@ -193,9 +199,9 @@ static int encode_hdl(const char *line, uint8_t *b, size_t cap, query *q, uint32
 		return -1;
 	proto_env env = {.major = PROTO_MAJOR, .minor = (uint8_t)opt_minor};
 	proto_hdr hdr = {.opcode = PROTO_OP_RESOLUTION,
-			 .flags = opt_flags,
-			 .site_serial = 0xFFFF,
-			 .expiration = expiration};
+	                 .flags = opt_flags,
+	                 .site_serial = 0xFFFF,
+	                 .expiration = expiration};
 	proto_build bld;
 	proto_build_begin(&bld, b, cap, &env, &hdr);
 	proto_resolve_req_encode(&bld.w, idn_slice_of(line, L), NULL, 0, NULL, 0);
@@ -222,7 +228,8 @@ static void load_queries(const char *fn)
 	uint32_t expiration = (uint32_t)time(NULL) + 43200;
 	while (getline(&line, &lcap, f) > 0) {
 		query q;
-		int n = is_dns() ? encode_dns(line, b, sizeof b, &q) : encode_hdl(line, b, sizeof b, &q, expiration);
+		int n = is_dns() ? encode_dns(line, b, sizeof b, &q)
+		                 : encode_hdl(line, b, sizeof b, &q, expiration);
 		if (n <= 0)
 			continue;
 		if (nq == cap) {
@@ -250,8 +257,13 @@ static void load_queries(const char *fn)
 }
 
 /* ---- latency histogram: log-linear, 1/64 relative resolution, ns ---- */
-enum { H_SUB_BITS = 7, H_SUB = 1 << H_SUB_BITS, H_HALF = H_SUB / 2, H_GROUPS = 40,
-       H_BINS = H_SUB + H_GROUPS * H_HALF };
+enum {
+	H_SUB_BITS = 7,
+	H_SUB = 1 << H_SUB_BITS,
+	H_HALF = H_SUB / 2,
+	H_GROUPS = 40,
+	H_BINS = H_SUB + H_GROUPS * H_HALF
+};
 
 static inline unsigned hbin(uint64_t v)
 {
@@ -284,9 +296,9 @@ typedef struct stats {
 
 /* ---- in-flight requests ---- */
 typedef struct slot {
-	uint64_t t;   /* send (or scheduled) time, ns */
-	uint32_t id;  /* request id on the wire */
-	uint32_t q;   /* query index */
+	uint64_t t;          /* send (or scheduled) time, ns */
+	uint32_t id;         /* request id on the wire */
+	uint32_t q;          /* query index */
 	uint16_t pkts, need; /* UDP datagrams seen / expected */
 	uint8_t active, head_ok;
 	uint32_t rc;
@@ -314,9 +326,9 @@ typedef struct thr {
 	stats *cur;
 	conn *c;
 	int nc;
-	double rate;      /* this thread's share, requests/s; 0 = closed loop */
-	uint64_t t0;      /* pacing origin */
-	uint64_t sched;   /* requests scheduled so far (open loop) */
+	double rate;    /* this thread's share, requests/s; 0 = closed loop */
+	uint64_t t0;    /* pacing origin */
+	uint64_t sched; /* requests scheduled so far (open loop) */
 	uint64_t tend;
 	int draining;
 	uint64_t next_sweep;
@@ -418,13 +430,15 @@ static int check_hdl(const uint8_t *p, size_t avail, const query *q, bool comple
 		proto_resolve_resp r;
 		if (c.err || proto_resolve_resp_decode(idn_slice_of(c.pos, wire_rd_left(&c)), &r))
 			return CHK_BAD;
-		return idn_slice_eq(r.handle, idn_slice_of(arena + q->off + q->eoff, q->elen)) ? CHK_OK
-											: CHK_MISMATCH;
+		return idn_slice_eq(r.handle, idn_slice_of(arena + q->off + q->eoff, q->elen))
+		           ? CHK_OK
+		           : CHK_MISMATCH;
 	}
 	idn_slice h = wire_get_lbytes(&c);
 	if (c.err)
 		return CHK_BAD;
-	return idn_slice_eq(h, idn_slice_of(arena + q->off + q->eoff, q->elen)) ? CHK_OK : CHK_MISMATCH;
+	return idn_slice_eq(h, idn_slice_of(arena + q->off + q->eoff, q->elen)) ? CHK_OK
+	                                                                        : CHK_MISMATCH;
 }
 
 /* DNS answer: QR set, question echoed; rc = RCODE. */
@@ -694,7 +708,7 @@ static void tcp_frame(thr *T, conn *c, const uint8_t *p, size_t avail, size_t fr
 	}
 	uint32_t rc = 0;
 	int chk = dns ? check_dns(p + 2, avail - 2, &Q[sl->q], &rc)
-		      : check_hdl(p, avail, &Q[sl->q], avail >= frame, &rc);
+	              : check_hdl(p, avail, &Q[sl->q], avail >= frame, &rc);
 	account(T, c, sl, chk, rc, now, frame);
 }
 
@@ -715,7 +729,8 @@ static int tcp_recv(thr *T, conn *c, uint64_t now)
 		size_t off = 0;
 		for (;;) {
 			if (c->skip) {
-				size_t d = c->ilen - off < c->skip ? c->ilen - off : (size_t)c->skip;
+				size_t d =
+				    c->ilen - off < c->skip ? c->ilen - off : (size_t)c->skip;
 				off += d;
 				c->skip -= d;
 				if (c->skip)
@@ -795,7 +810,8 @@ static void run_mux(thr *T)
 		} else {
 			c->fd = tcp_connect(T, false);
 			if (c->fd < 0) {
-				fprintf(stderr, "hdlblast: connect %s:%d: %s\n", opt_host, opt_port, strerror(errno));
+				fprintf(stderr, "hdlblast: connect %s:%d: %s\n", opt_host, opt_port,
+				        strerror(errno));
 				exit(1);
 			}
 			c->ocap = (size_t)per * (max_req + 2);
@@ -850,7 +866,8 @@ static void run_mux(thr *T)
 					want = opt_batch;
 				want = pace(T, want, now);
 				if (want > 0)
-					progress |= (udp ? udp_send(T, c, want, now) : tcp_send(T, c, want, now)) > 0;
+					progress |= (udp ? udp_send(T, c, want, now)
+					                 : tcp_send(T, c, want, now)) > 0;
 			}
 		}
 		if (now >= T->next_sweep) {
@@ -966,7 +983,8 @@ static void run_tcp1(thr *T)
 					next_id = 1;
 				s->len = 0;
 				s->state = S_CONNECTING;
-				struct epoll_event e = {.events = EPOLLOUT, .data.u32 = (uint32_t)i};
+				struct epoll_event e = {.events = EPOLLOUT,
+				                        .data.u32 = (uint32_t)i};
 				epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &e);
 			}
 		}
@@ -975,7 +993,8 @@ static void run_tcp1(thr *T)
 		for (int j = 0; j < n; j++) {
 			sess *s = &S[ev[j].data.u32];
 			int fail = 0, done = 0;
-			if (s->state == S_CONNECTING && (ev[j].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+			if (s->state == S_CONNECTING &&
+			    (ev[j].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
 				int err = 0;
 				socklen_t el = sizeof err;
 				getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el);
@@ -988,7 +1007,8 @@ static void run_tcp1(thr *T)
 				} else {
 					T->cur->sent++;
 					s->state = S_READING;
-					struct epoll_event e = {.events = EPOLLIN, .data.u32 = ev[j].data.u32};
+					struct epoll_event e = {.events = EPOLLIN,
+					                        .data.u32 = ev[j].data.u32};
 					epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &e);
 				}
 			} else if (s->state == S_READING) {
@@ -1007,8 +1027,9 @@ static void run_tcp1(thr *T)
 					uint32_t rc = 0;
 					size_t frame = PROTO_ENV_LEN + idn_be32(s->buf + 16);
 					int chk = idn_be32(s->buf + 8) != s->id
-							  ? CHK_MISMATCH
-							  : check_hdl(s->buf, s->len, &Q[s->q], s->len >= frame, &rc);
+					              ? CHK_MISMATCH
+					              : check_hdl(s->buf, s->len, &Q[s->q],
+					                          s->len >= frame, &rc);
 					if (T->draining) {
 						st->drained++;
 					} else {
@@ -1120,10 +1141,12 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: hdlblast -f QUERYFILE [-m udp|tcp|tcp1|dnsudp|dnstcp] [-s HOST] [-p PORT]\n"
-			"                [-l SECS] [-t THREADS] [-k SOCKETS] [-c OUTSTANDING] [-w WINDOW]\n"
-			"                [-b BATCH] [-r RATE] [-v MINOR] [-T TIMEOUT_MS] [-u WARMUP] [-F FLAGS]\n"
-			"                [-V] [-q]   (see the head of bench/hdlblast.c)\n");
+	fprintf(stderr,
+	        "usage: hdlblast -f QUERYFILE [-m udp|tcp|tcp1|dnsudp|dnstcp] [-s HOST] [-p PORT]\n"
+	        "                [-l SECS] [-t THREADS] [-k SOCKETS] [-c OUTSTANDING] [-w WINDOW]\n"
+	        "                [-b BATCH] [-r RATE] [-v MINOR] [-T TIMEOUT_MS] [-u WARMUP] [-F "
+	        "FLAGS]\n"
+	        "                [-V] [-q]   (see the head of bench/hdlblast.c)\n");
 	exit(2);
 }
 
@@ -1133,22 +1156,54 @@ int main(int argc, char **argv)
 	int o;
 	while ((o = getopt(argc, argv, "s:p:f:l:t:k:c:w:b:m:r:v:T:u:F:Vqh")) != -1) {
 		switch (o) {
-		case 's': opt_host = optarg; break;
-		case 'p': opt_port = atoi(optarg); break;
-		case 'f': qf = optarg; break;
-		case 'l': opt_secs = atoi(optarg); break;
-		case 't': opt_threads = atoi(optarg); break;
-		case 'k': opt_socks = atoi(optarg); break;
-		case 'c': opt_conc = atoi(optarg); break;
-		case 'w': opt_win = atoi(optarg); break;
-		case 'b': opt_batch = atoi(optarg); break;
-		case 'r': opt_rate = atof(optarg); break;
-		case 'v': opt_minor = atoi(optarg); break;
-		case 'T': opt_timeout_ms = atoi(optarg); break;
-		case 'u': opt_warm = atoi(optarg); break;
-		case 'F': opt_flags = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'V': opt_full = 1; break;
-		case 'q': opt_quiet = 1; break;
+		case 's':
+			opt_host = optarg;
+			break;
+		case 'p':
+			opt_port = atoi(optarg);
+			break;
+		case 'f':
+			qf = optarg;
+			break;
+		case 'l':
+			opt_secs = atoi(optarg);
+			break;
+		case 't':
+			opt_threads = atoi(optarg);
+			break;
+		case 'k':
+			opt_socks = atoi(optarg);
+			break;
+		case 'c':
+			opt_conc = atoi(optarg);
+			break;
+		case 'w':
+			opt_win = atoi(optarg);
+			break;
+		case 'b':
+			opt_batch = atoi(optarg);
+			break;
+		case 'r':
+			opt_rate = atof(optarg);
+			break;
+		case 'v':
+			opt_minor = atoi(optarg);
+			break;
+		case 'T':
+			opt_timeout_ms = atoi(optarg);
+			break;
+		case 'u':
+			opt_warm = atoi(optarg);
+			break;
+		case 'F':
+			opt_flags = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'V':
+			opt_full = 1;
+			break;
+		case 'q':
+			opt_quiet = 1;
+			break;
 		case 'm': {
 			int found = 0;
 			for (int i = 0; i < (int)(sizeof mode_names / sizeof *mode_names); i++)
@@ -1160,7 +1215,8 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		}
-		default: usage();
+		default:
+			usage();
 		}
 	}
 	if (!qf)
@@ -1173,10 +1229,10 @@ int main(int argc, char **argv)
 		opt_conc = opt_win * opt_socks;
 	if (opt_conc < 0)
 		opt_conc = opt_mode == M_TCP1 ? 32 : 128;
-	if (opt_secs < 1 || opt_secs > 3600 || opt_threads < 1 || opt_threads > 64 || opt_socks < 1 ||
-	    opt_socks > MAXCONN || opt_conc < 1 || opt_batch < 1 || opt_batch > MAXBATCH ||
-	    opt_minor < 0 || opt_minor > 255 || opt_timeout_ms < 1 || opt_warm < 0 || opt_warm > 600 ||
-	    (opt_mode == M_TCP1 && opt_conc > 4096))
+	if (opt_secs < 1 || opt_secs > 3600 || opt_threads < 1 || opt_threads > 64 ||
+	    opt_socks < 1 || opt_socks > MAXCONN || opt_conc < 1 || opt_batch < 1 ||
+	    opt_batch > MAXBATCH || opt_minor < 0 || opt_minor > 255 || opt_timeout_ms < 1 ||
+	    opt_warm < 0 || opt_warm > 600 || (opt_mode == M_TCP1 && opt_conc > 4096))
 		usage();
 	if (opt_mode != M_TCP1 && opt_socks > opt_conc)
 		opt_socks = opt_conc;
@@ -1220,8 +1276,11 @@ int main(int argc, char **argv)
 		pthread_join(th[i], NULL);
 	double wall = (double)(now_ns() - w0) / 1e9;
 	getrusage(RUSAGE_SELF, &ru1);
-	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-		     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+	                      ru0.ru_stime.tv_sec) +
+	             (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+	                      ru0.ru_stime.tv_usec) /
+	                 1e6;
 
 	stats *S = calloc(1, sizeof *S);
 	for (int i = 0; i < opt_threads; i++)
@@ -1231,47 +1290,57 @@ int main(int argc, char **argv)
 	uint64_t ok = is_dns() ? S->rc[0] : S->rc[PROTO_RC_SUCCESS];
 	uint64_t nf = is_dns() ? S->rc[3] : S->rc[PROTO_RC_HANDLE_NOT_FOUND];
 	uint64_t other = S->answered - S->bad - ok - nf;
-	double p50 = pct_us(S, 50), p90 = pct_us(S, 90), p99 = pct_us(S, 99), p999 = pct_us(S, 99.9);
+	double p50 = pct_us(S, 50), p90 = pct_us(S, 90), p99 = pct_us(S, 99),
+	       p999 = pct_us(S, 99.9);
 	double mx = (double)S->lat_max / 1000.0;
 	if (!opt_quiet) {
 		int per = opt_mode == M_TCP1 ? opt_conc : (opt_conc + opt_socks - 1) / opt_socks;
-		printf("hdlblast: mode=%s server=%s:%d threads=%d %s=%d outstanding/thread=%d batch=%d "
+		printf("hdlblast: mode=%s server=%s:%d threads=%d %s=%d outstanding/thread=%d "
+		       "batch=%d "
 		       "%s duration=%ds warmup=%ds timeout=%dms\n",
 		       mode_names[opt_mode], opt_host, opt_port, opt_threads,
 		       opt_mode == M_TCP1 ? "connections/thread" : "sockets/thread",
 		       opt_mode == M_TCP1 ? opt_conc : opt_socks,
 		       opt_mode == M_TCP1 ? opt_conc : per * opt_socks, opt_batch,
-		       opt_rate > 0 ? "open-loop" : "closed-loop", opt_secs, opt_warm, opt_timeout_ms);
+		       opt_rate > 0 ? "open-loop" : "closed-loop", opt_secs, opt_warm,
+		       opt_timeout_ms);
 		if (opt_rate > 0)
 			printf("target rate %.0f/s\n", opt_rate);
-		printf("sent %lu answered %lu lost %lu (late answers %lu) drained %lu bad %lu mismatch %lu "
+		printf("sent %lu answered %lu lost %lu (late answers %lu) drained %lu bad %lu "
+		       "mismatch %lu "
 		       "multi-packet %lu conn-errors %lu send-errors %lu\n",
 		       (unsigned long)S->sent, (unsigned long)S->answered, (unsigned long)S->lost,
 		       (unsigned long)S->late, (unsigned long)S->drained, (unsigned long)S->bad,
-		       (unsigned long)S->mismatch, (unsigned long)S->multi, (unsigned long)S->connerr,
-		       (unsigned long)S->senderr);
+		       (unsigned long)S->mismatch, (unsigned long)S->multi,
+		       (unsigned long)S->connerr, (unsigned long)S->senderr);
 		printf("response codes:");
 		for (int i = 0; i < RC_MAX; i++)
 			if (S->rc[i])
 				printf(" %s(%d)=%lu",
-				       is_dns() ? (i == 0 ? "NOERROR" : i == 3 ? "NXDOMAIN" : i == 2 ? "SERVFAIL"
-											  : i == 5 ? "REFUSED" : "RCODE")
-						: proto_rc_name((uint32_t)i),
+				       is_dns() ? (i == 0   ? "NOERROR"
+				                   : i == 3 ? "NXDOMAIN"
+				                   : i == 2 ? "SERVFAIL"
+				                   : i == 5 ? "REFUSED"
+				                            : "RCODE")
+				                : proto_rc_name((uint32_t)i),
 				       i, (unsigned long)S->rc[i]);
 		if (S->rc_other)
 			printf(" other=%lu", (unsigned long)S->rc_other);
 		printf("\n");
 		printf("answers/s %.0f  mean answer %.1f bytes\n", qps,
 		       S->answered ? (double)S->bytes / (double)S->answered : 0.0);
-		printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", p50, p90, p99, p999,
-		       mx);
-		printf("client cpu %.0f%% of one core (%.2f s cpu over %.2f s wall)\n", 100.0 * cpu / wall, cpu, wall);
+		printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", p50, p90,
+		       p99, p999, mx);
+		printf("client cpu %.0f%% of one core (%.2f s cpu over %.2f s wall)\n",
+		       100.0 * cpu / wall, cpu, wall);
 	}
-	printf("RESULT mode=%s qps=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
-	       "sent=%lu answered=%lu lost=%lu ok=%lu notfound=%lu errors=%lu bad=%lu mismatch=%lu "
-	       "client_cpu_pct=%.0f\n",
-	       mode_names[opt_mode], qps, p50, p90, p99, p999, mx, (unsigned long)S->sent,
-	       (unsigned long)S->answered, (unsigned long)S->lost, (unsigned long)ok, (unsigned long)nf,
-	       (unsigned long)other, (unsigned long)S->bad, (unsigned long)S->mismatch, 100.0 * cpu / wall);
+	printf(
+	    "RESULT mode=%s qps=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
+	    "sent=%lu answered=%lu lost=%lu ok=%lu notfound=%lu errors=%lu bad=%lu mismatch=%lu "
+	    "client_cpu_pct=%.0f\n",
+	    mode_names[opt_mode], qps, p50, p90, p99, p999, mx, (unsigned long)S->sent,
+	    (unsigned long)S->answered, (unsigned long)S->lost, (unsigned long)ok,
+	    (unsigned long)nf, (unsigned long)other, (unsigned long)S->bad,
+	    (unsigned long)S->mismatch, 100.0 * cpu / wall);
 	return S->answered ? 0 : 1;
 }

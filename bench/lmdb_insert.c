@@ -112,7 +112,10 @@ static int peek(scan *s, char c)
 
 static int hexval(int c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
 }
 
 /* A JSON string into out (unescaped, UTF-8); returns its length or -1. */
@@ -141,11 +144,21 @@ static int str(scan *s, char *out, size_t cap)
 		if (c == '\\' && s->p < s->end) {
 			c = (unsigned char)*s->p++;
 			switch (c) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
 			case 'u': {
 				if (s->end - s->p < 4) {
 					s->err = 1;
@@ -160,7 +173,8 @@ static int str(scan *s, char *out, size_t cap)
 					}
 					cp = cp << 4 | (unsigned)h;
 				}
-				if (cp >= 0xD800 && cp <= 0xDBFF && s->end - s->p >= 6 && s->p[0] == '\\' && s->p[1] == 'u') {
+				if (cp >= 0xD800 && cp <= 0xDBFF && s->end - s->p >= 6 &&
+				    s->p[0] == '\\' && s->p[1] == 'u') {
 					unsigned lo = 0;
 					for (int i = 2; i < 6; i++)
 						lo = lo << 4 | (unsigned)(hexval(s->p[i]) & 15);
@@ -188,7 +202,8 @@ static int str(scan *s, char *out, size_t cap)
 				}
 				continue;
 			}
-			default: break; /* \" \\ \/ */
+			default:
+				break; /* \" \\ \/ */
 			}
 		}
 		if (n >= cap) {
@@ -377,10 +392,13 @@ static int parse_line(const char *p, const char *end, rec *r, uint32_t now)
 									return -1;
 								g[gl] = 0;
 								if (!strcmp(g, "format")) {
-									int ml = str(&s, fmt, sizeof fmt - 1);
+									int ml =
+									    str(&s, fmt,
+									        sizeof fmt - 1);
 									fmt[ml < 0 ? 0 : ml] = 0;
 								} else if (!strcmp(g, "value")) {
-									dl = str(&s, datas[nv], TXT_MAX);
+									dl = str(&s, datas[nv],
+									         TXT_MAX);
 								} else {
 									skip_value(&s);
 								}
@@ -389,7 +407,8 @@ static int parse_line(const char *p, const char *end, rec *r, uint32_t now)
 							}
 							expect(&s, '}');
 							if (dl >= 0)
-								dl = decode_data(fmt, datas[nv], dl);
+								dl =
+								    decode_data(fmt, datas[nv], dl);
 						}
 					} else {
 						skip_value(&s);
@@ -496,11 +515,11 @@ static void sort_records(size_t n)
 	free(it);
 }
 
-#define CK(call)                                                                                 \
-	do {                                                                                     \
-		int rc_ = (call);                                                                \
-		if (rc_)                                                                         \
-			die(#call, mdb_strerror(rc_));                                           \
+#define CK(call)                                                                                   \
+	do {                                                                                       \
+		int rc_ = (call);                                                                  \
+		if (rc_)                                                                           \
+			die(#call, mdb_strerror(rc_));                                             \
 	} while (0)
 
 int main(int argc, char **argv)
@@ -510,19 +529,35 @@ int main(int argc, char **argv)
 	int nosync = 0, writemap = 0, random_order = 0, quiet = 0, o;
 	while ((o = getopt(argc, argv, "d:B:nwrM:q")) != -1) {
 		switch (o) {
-		case 'd': dir = optarg; break;
-		case 'B': batch = atol(optarg); break;
-		case 'n': nosync = 1; break;
-		case 'w': writemap = 1; break;
-		case 'r': random_order = 1; break;
-		case 'M': map_mb = atol(optarg); break;
-		case 'q': quiet = 1; break;
-		default: goto usage;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'B':
+			batch = atol(optarg);
+			break;
+		case 'n':
+			nosync = 1;
+			break;
+		case 'w':
+			writemap = 1;
+			break;
+		case 'r':
+			random_order = 1;
+			break;
+		case 'M':
+			map_mb = atol(optarg);
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		default:
+			goto usage;
 		}
 	}
 	if (!dir || optind != argc - 1 || batch < 0) {
 	usage:
-		fprintf(stderr, "usage: lmdb_insert -d DIR FILE.jsonl [-B BATCH] [-n] [-w] [-r] [-M MAPSIZE_MB] [-q]\n");
+		fprintf(stderr, "usage: lmdb_insert -d DIR FILE.jsonl [-B BATCH] [-n] [-w] [-r] "
+		                "[-M MAPSIZE_MB] [-q]\n");
 		return 2;
 	}
 	const char *fn = argv[optind];
@@ -533,7 +568,8 @@ int main(int argc, char **argv)
 	if (fd < 0 || fstat(fd, &st))
 		die(fn, strerror(errno));
 	size_t fsize = (size_t)st.st_size;
-	const char *data = fsize ? mmap(NULL, fsize, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : "";
+	const char *data =
+	    fsize ? mmap(NULL, fsize, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : "";
 	if (data == MAP_FAILED)
 		die("mmap", strerror(errno));
 	madvise((void *)data, fsize, MADV_SEQUENTIAL);
@@ -558,7 +594,8 @@ int main(int argc, char **argv)
 			if (parse_line(p, le, &R[n], now) == 0) {
 				n++;
 			} else if (bad++ < 5) {
-				fprintf(stderr, "lmdb_insert: %s:%zu: cannot read this line\n", fn, lineno);
+				fprintf(stderr, "lmdb_insert: %s:%zu: cannot read this line\n", fn,
+				        lineno);
 			}
 		}
 		p = le + 1;
@@ -629,19 +666,25 @@ int main(int argc, char **argv)
 	}
 	double disk = (double)(info.me_last_pgno + 1) * est.ms_psize;
 	if (!quiet) {
-		printf("lmdb_insert: %zu records (%zu unreadable lines, %zu repeated keys) from %s (%.1f MB)\n", n,
-		       bad, dup, fn, (double)fsize / 1e6);
-		printf("  mean key %.1f bytes, mean record %.1f bytes\n", n ? (double)kb / (double)n : 0.0,
-		       n ? (double)vb / (double)n : 0.0);
-		printf("  parse %.3f s  sort %.3f s  open %.3f s  puts %.3f s  commit %.3f s  total %.3f s\n",
-		       t_parse - t0, t_sort - t_parse, t_open - t_sort, t_puts - t_open, t_commit - t_puts, total);
-		printf("  insert phase (puts + commit%s): %.0f records/s; whole run: %.0f records/s\n",
-		       random_order ? ", file order, no MDB_APPEND" : ", sorted, MDB_APPEND", ins > 0 ? (double)n / ins : 0,
-		       total > 0 ? (double)n / total : 0);
-		printf("  on disk: %.1f MB, %.1f bytes/record\n", disk / 1e6, n ? disk / (double)n : 0);
+		printf("lmdb_insert: %zu records (%zu unreadable lines, %zu repeated keys) from %s "
+		       "(%.1f MB)\n",
+		       n, bad, dup, fn, (double)fsize / 1e6);
+		printf("  mean key %.1f bytes, mean record %.1f bytes\n",
+		       n ? (double)kb / (double)n : 0.0, n ? (double)vb / (double)n : 0.0);
+		printf("  parse %.3f s  sort %.3f s  open %.3f s  puts %.3f s  commit %.3f s  "
+		       "total %.3f s\n",
+		       t_parse - t0, t_sort - t_parse, t_open - t_sort, t_puts - t_open,
+		       t_commit - t_puts, total);
+		printf(
+		    "  insert phase (puts + commit%s): %.0f records/s; whole run: %.0f records/s\n",
+		    random_order ? ", file order, no MDB_APPEND" : ", sorted, MDB_APPEND",
+		    ins > 0 ? (double)n / ins : 0, total > 0 ? (double)n / total : 0);
+		printf("  on disk: %.1f MB, %.1f bytes/record\n", disk / 1e6,
+		       n ? disk / (double)n : 0);
 	}
-	printf("RESULT records=%zu insert_s=%.3f insert_rps=%.0f total_s=%.3f total_rps=%.0f bytes_per_record=%.1f\n", n,
-	       ins, ins > 0 ? (double)n / ins : 0, total, total > 0 ? (double)n / total : 0,
+	printf("RESULT records=%zu insert_s=%.3f insert_rps=%.0f total_s=%.3f total_rps=%.0f "
+	       "bytes_per_record=%.1f\n",
+	       n, ins, ins > 0 ? (double)n / ins : 0, total, total > 0 ? (double)n / total : 0,
 	       n ? disk / (double)n : 0);
 	return bad && !n ? 1 : 0;
 }
