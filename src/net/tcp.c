@@ -380,7 +380,12 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
 		if (have >= PROTO_ENV_LEN) {
 			uint32_t msg_len = idn_be32(c->in + c->inoff + 16);
 			if (msg_len > w->s->max_msg) {
+				/* The handler sees the envelope alone and may answer an error. */
 				NET_ST_ADD(w, tcp_drops, 1);
+				rc = conn_handle(w, c, c->in + c->inoff, PROTO_ENV_LEN);
+				if (rc < 0)
+					goto out;
+				rc = IDN_OK;
 				conn_refuse(c);
 				break;
 			}

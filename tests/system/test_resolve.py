@@ -203,9 +203,11 @@ class ResolveTest(unittest.TestCase):
                 elif kind == 2:  # oversized message length: answered with an error, closed
                     s.sendall(good[:16] + struct.pack(">I", 0x7FFFFFFF))
                     s.settimeout(3)
+                    env, op, rc, flags, body = parse_answer(tcp_read_answer(s))
+                    self.assertEqual(rc, 2)  # as the reference (x37)
+                    self.assertEqual(env["request_id"], struct.unpack(">I", good[8:12])[0])
                     try:
-                        data = s.recv(65536)
-                        while data and s.recv(65536):
+                        while s.recv(65536):
                             pass
                     except (socket.timeout, ConnectionError):
                         self.fail("oversized request: the connection was not closed")

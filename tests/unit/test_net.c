@@ -96,7 +96,15 @@ static int t_handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 		atomic_fetch_add(&batch_violations, 1);
 	if (!req->peer || req->peer_len == 0 || cap < PROTO_ENV_LEN + PROTO_MSG_MAX)
 		return -1;
-	if (proto_env_decode(req->msg, req->len, &env) < 0 || env.msg_len != req->len - 20)
+	if (proto_env_decode(req->msg, req->len, &env) < 0)
+		return -1;
+	if (req->transport == NET_TCP && req->len == PROTO_ENV_LEN && env.msg_len > 0) {
+		/* An oversized request's envelope: answer an empty message. */
+		env.msg_len = 0;
+		proto_env_encode(&env, out);
+		return PROTO_ENV_LEN;
+	}
+	if (env.msg_len != req->len - 20)
 		return -1;
 	const uint8_t *m = req->msg + PROTO_ENV_LEN;
 	size_t n = env.msg_len, alen;
@@ -634,20 +642,30 @@ static void test_tcp_oversized(void **state)
 	uint8_t req[64], ans[8192];
 	int npkts;
 
+	/* The handler sees the envelope alone and answers; then the close. */
 	build(req, 1, NULL, 0);
 	idn_put_be32(req + 16, 4097);
 	assert_int_equal(write_all(bad, req, PROTO_ENV_LEN), 0);
+	size_t alen = tcp_read_msg(bad, ans, sizeof(ans));
+	assert_int_equal(alen, PROTO_ENV_LEN);
+	assert_int_equal(idn_be32(ans + 8), 1);
 	assert_true(closed_by_peer(bad));
 	close(bad);
 
-	/* A good request then garbage (0xFF..: length 0xFFFFFFFF): the answer, then the close. */
+	/*
+	 * A good request then garbage (0xFF..: length 0xFFFFFFFF): the answer,
+	 * the answer to the garbage's envelope, then the close.
+	 */
 	bad = client(SOCK_STREAM, "127.0.0.1", port);
 	size_t glen = build(ans, 11, "good", 4);
 	memset(ans + glen, 0xFF, 100);
 	assert_int_equal(write_all(bad, ans, glen + 100), 0);
 	memcpy(req, ans, glen);
-	size_t alen = tcp_read_msg(bad, ans, sizeof(ans));
+	alen = tcp_read_msg(bad, ans, sizeof(ans));
 	check_inverted(ans, alen, req, glen, 2);
+	alen = tcp_read_msg(bad, ans, sizeof(ans));
+	assert_int_equal(alen, PROTO_ENV_LEN);
+	assert_int_equal(idn_be32(ans + 8), 0xFFFFFFFF);
 	assert_true(closed_by_peer(bad));
 	close(bad);
 
