@@ -310,6 +310,8 @@ static int do_resolution(req *rq)
 		const uint8_t *start = c.pos;
 		proto_value v;
 		proto_value_get(&c, &v);
+		if (c.err)
+			return answer_error(rq, PROTO_RC_ERROR, "storage error: damaged record");
 		if (!(v.perms & PROTO_PERM_PUBLIC_READ) || !value_selected(&rr, &v))
 			continue;
 		wire_put_data(&b.w, start, (size_t)(c.pos - start));

@@ -2,24 +2,34 @@
 
 int record_parse(idn_slice raw, record *r)
 {
-	wire_rd c = wire_rd_init(raw.p, raw.len);
-	uint8_t version = wire_get_u8(&c);
-	r->flags = wire_get_u8(&c);
-	wire_skip(&c, 2);
-	const uint8_t *counted = c.pos;
-	r->nvalues = wire_get_count(&c, PROTO_VALUE_MIN);
-	const uint8_t *vals = c.pos;
-	for (uint32_t i = 0; i < r->nvalues && c.err == IDN_OK; i++) {
+	/*
+	 * Only the header is checked here: this runs on every resolution, and
+	 * the values are bounds-checked wherever they are read one by one. A
+	 * record copied whole into an answer was checked when it was written.
+	 */
+	if (raw.len < RECORD_HDR_LEN + 4 || raw.p[0] != RECORD_VERSION)
+		return IDN_ESTORE;
+	r->flags = raw.p[1];
+	r->nvalues = idn_be32(raw.p + RECORD_HDR_LEN);
+	if ((uint64_t)r->nvalues * PROTO_VALUE_MIN > raw.len - RECORD_HDR_LEN - 4)
+		return IDN_ESTORE;
+	r->counted = idn_slice_of(raw.p + RECORD_HDR_LEN, raw.len - RECORD_HDR_LEN);
+	r->values = idn_slice_of(raw.p + RECORD_HDR_LEN + 4, raw.len - RECORD_HDR_LEN - 4);
+	return IDN_OK;
+}
+
+int record_check(idn_slice raw)
+{
+	record r;
+	int ret = record_parse(raw, &r);
+	if (ret)
+		return ret;
+	wire_rd c = wire_rd_init(r.values.p, r.values.len);
+	for (uint32_t i = 0; i < r.nvalues && c.err == IDN_OK; i++) {
 		proto_value v;
 		proto_value_get(&c, &v);
 	}
-	if (c.err)
-		return IDN_ESTORE;
-	if (version != RECORD_VERSION || wire_rd_left(&c) != 0)
-		return IDN_ESTORE;
-	r->values = idn_slice_of(vals, (size_t)(c.pos - vals));
-	r->counted = idn_slice_of(counted, (size_t)(c.pos - counted));
-	return IDN_OK;
+	return c.err || wire_rd_left(&c) ? IDN_ESTORE : IDN_OK;
 }
 
 size_t record_size(const proto_value *vals, uint32_t n)

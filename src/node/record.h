@@ -28,8 +28,11 @@ typedef struct record {
 	idn_slice counted; /* u32 count + values: an answer's value[] as is */
 } record;
 
-/* Parses and checks a stored record (every value decodes). */
+/* Parses a stored record's header (cheap: the values are not walked). */
 int record_parse(idn_slice raw, record *r);
+
+/* Checks a whole record: the header, and every value decodes exactly. */
+int record_check(idn_slice raw);
 
 /* Encodes values into a record. Returns the length or IDN_ESPACE / IDN_EINVAL. */
 int record_build(const proto_value *vals, uint32_t n, uint8_t *out, size_t cap);

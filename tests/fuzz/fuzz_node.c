@@ -98,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	proto_error_decode(body, &msg);
 	record r;
 	record_parse(body, &r);
+	record_check(body);
 
 	/* UDP framing. */
 	proto_env env;
