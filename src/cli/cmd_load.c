@@ -1,24 +1,29 @@
 /*
  * cmd_load.c - `idnode load`: bulk import of JSON Lines into the store.
  *
- * The path of a line: the input is read in big chunks; each chunk is split in
- * two at a newline and both halves are parsed at once (this thread and one
- * worker), each into its own arena of (key, record) entries. When a run is
- * full (RUN_RECS entries or RUN_BYTES of arena) or the input ends, each half
- * sorts its entries by key, and this thread merges the two sorted lists into
- * the store with STORE_APPEND in large transactions: LMDB appends in key
- * order at memory speed, where random-order puts are ~20x slower.
+ * LMDB appends keys in ascending order at memory speed; in random order the
+ * same puts are ~20x slower. So the load sorts before it writes:
+ *
+ *   input (mmap'd, or read() in big chunks)
+ *     -> each chunk split in two at a newline, both halves parsed at once
+ *        (this thread and a worker), each into its own arena of entries:
+ *        storage key + record, built with handle_key() and record_build()
+ *     -> when the run is full (a quarter of the memory, --memory) or the
+ *        input ends: splitters sampled from the run cut it into key-range
+ *        buckets; a sorter thread sorts the buckets in key order while this
+ *        thread writes the sorted ones with STORE_APPEND, in transactions of
+ *        TXN_BYTES.
  *
  * The JSON parser is our own: jansson takes ~6.5 us per 300-byte line here
  * (measured: json_loadb per line, even with a bump allocator), which alone
- * would cap the load below the target. This one is strict (RFC 8259:
- * grammar, UTF-8, escapes and surrogates, nesting depth) and never reads
- * outside the line; it decodes straight into proto_value slices that borrow
- * the line or a per-line scratch buffer, so a line costs no allocation.
+ * would cap the load at ~300k lines/s on two cores. This one is strict
+ * (RFC 8259: grammar, UTF-8, escapes and surrogates, nesting depth), never
+ * reads outside the line, and decodes straight into proto_value slices that
+ * borrow the line or a per-line scratch buffer: no allocation per line.
  *
  * Duplicates: entries sort by (key, line number), so among lines with the
- * same handle the last one is the one written ("last wins"), also across runs
- * since runs are written in order.
+ * same handle the last one is written ("last wins"), across runs too, since
+ * runs are written in order.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,12 +49,14 @@
 
 enum {
 	CHUNK = 16 << 20,         /* input read per round */
+	CHUNK_MIN = 64 << 10,     /* the same, with a tiny --memory */
 	MAX_LINE = STORE_VAL_MAX, /* a longer line is an error */
 	THREAD_MIN = 256 << 10,   /* chunks smaller than this are parsed by one thread */
 	BLOCK_MIN = 4 << 20,      /* first arena block */
 	BLOCK = 64 << 20,         /* largest arena block */
-	RUN_RECS = 2 << 20,       /* entries sorted and written per run */
-	TXN_BYTES = 64 << 20,     /* record bytes per write transaction */
+	TXN_BYTES = 64 << 20,     /* record bytes per write transaction, appending */
+	TXN_BYTES_MID = 1 << 30,  /* the same, inserting between existing keys */
+	REF_BYTES = 2 * 40 + 2,   /* index memory per entry: refs, out, bucket id */
 	MAX_DEPTH = 2048,         /* JSON nesting depth (jansson's limit) */
 	MSG_MAX = 512,            /* one error message */
 	DEFAULT_TTL = 86400,
@@ -58,7 +65,8 @@ enum {
 	MAX_HOME = 64,
 	STORE_RETRIES = 8, /* a batch redone after the map filled up */
 };
-#define RUN_BYTES ((size_t)1 << 30)
+#define RUN_MIN ((uint64_t)256 << 20)
+#define RUN_MAX ((uint64_t)16 << 30)
 
 static const char usage_text[] =
     "usage: idnode load --data DIR [OPTIONS] FILE\n"
@@ -94,8 +102,12 @@ static const char usage_text[] =
     "      --case-insensitive  store suffixes upper-cased; must match the server's\n"
     "                        setting\n"
     "      --no-overwrite    keep identifiers already in the store and report their\n"
-    "                        lines as errors (a handle repeated more than 2M lines\n"
-    "                        apart is then reported too)\n"
+    "                        lines as errors\n"
+    "      --memory MIB      memory for sorting (default: a quarter of the RAM, at\n"
+    "                        most 16 GiB). A bigger input is sorted and written in\n"
+    "                        runs of this size; runs after the first are slower to\n"
+    "                        write, and with --no-overwrite a handle repeated in two\n"
+    "                        runs is reported as already in the store\n"
     "  -q, --quiet           no progress display and no summary\n"
     "  -h, --help            this text\n"
     "\n"
@@ -152,8 +164,7 @@ struct part {
 	/* per-line scratch, grown to fit the longest line */
 	uint8_t *scratch;
 	size_t scap;
-	uint8_t *refbuf;
-	size_t rcap;
+	uint8_t *refbuf; /* as big as scratch */
 	proto_value *vals;
 	size_t vcap;
 	uint32_t *idx;
@@ -161,7 +172,7 @@ struct part {
 	/* the chunk half being parsed */
 	const uint8_t *in, *in_end;
 	size_t chunk_first_ref;
-	uint64_t nlines, nok, nerr;
+	uint64_t nlines, nerr;
 	/* its errors: u64 local line, NUL-terminated message, repeated */
 	char *errs;
 	size_t elen, ecap;
@@ -170,6 +181,12 @@ struct part {
 	/* common key prefix of this run's entries so far, against its first key */
 	const uint8_t *ref_key;
 	size_t lcp;
+
+	/* partitioning the run into key ranges (see flush_run) */
+	const struct runsort *rs;
+	uint16_t *bid; /* bucket of each entry */
+	size_t bidcap;
+	size_t *cnt; /* entries per bucket, then where the next one goes */
 	pthread_t th;
 };
 
@@ -252,6 +269,8 @@ static void part_free(struct part *w)
 	free(w->vals);
 	free(w->idx);
 	free(w->errs);
+	free(w->bid);
+	free(w->cnt);
 }
 
 /* Key bytes [off, off + 8) as a big-endian word, zero-padded past the key. */
@@ -286,9 +305,9 @@ enum { J_OK = 0, J_SYNTAX = -1, J_SEM = -2, J_NOMEM = -3 };
 enum { AT_TOP, AT_VALUE, AT_DATA, AT_REF };
 
 struct jp {
-	const uint8_t *start, *p, *end;
-	uint8_t *sp, *send; /* scratch for decoded strings */
-	const char *jerr;   /* syntax error */
+	const uint8_t *p, *end;
+	uint8_t *sp;      /* scratch for decoded strings */
+	const char *jerr; /* syntax error */
 	const uint8_t *jerr_at;
 	bool sem_final; /* a semantic error that a syntax check must not replace */
 	int at;
@@ -315,7 +334,12 @@ static void sanitize(char *out, size_t cap, idn_slice s)
 		else
 			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
 	}
-	if (i < s.len && o + 4 <= cap) {
+	if (i < s.len) {
+		/* cut at a character boundary */
+		while (o > 0 && ((uint8_t)out[o - 1] & 0xC0) == 0x80)
+			o--;
+		if (o > 0 && (uint8_t)out[o - 1] >= 0xC0)
+			o--;
 		memcpy(out + o, "...", 3);
 		o += 3;
 	}
@@ -339,7 +363,8 @@ __attribute__((format(printf, 3, 4))) static int sem(struct jp *j, const char *f
 	default:
 		path[0] = 0;
 	}
-	int n = snprintf(j->msg, MSG_MAX, "%s%s%s: ", path, path[0] && field[0] ? "." : "", field);
+	int n = snprintf(j->msg, MSG_MAX, "%s%s%s%s", path, path[0] && field[0] ? "." : "", field,
+	                 path[0] || field[0] ? ": " : "");
 	if (n < 0 || n >= MSG_MAX)
 		n = 0;
 	va_list ap;
@@ -388,16 +413,14 @@ static inline uint64_t load64(const uint8_t *p)
 static inline unsigned special_at(const uint8_t *p)
 {
 	uint64_t v = load64(p);
-	uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
-	/* exact in the lowest flagged byte, which is all we use */
-	uint64_t m = (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((v - ONES * 0x20) & ~v) | v) & HIGHS;
-	if (!m)
-		return 8;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (unsigned)__builtin_ctzll(m) / 8;
-#else
-	return (unsigned)__builtin_clzll(m) / 8;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v); /* the first byte in the lowest bits */
 #endif
+	uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+	/* Exact in the lowest flagged byte (borrows only run upwards), which
+	 * is all that is used. */
+	uint64_t m = (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((v - ONES * 0x20) & ~v) | v) & HIGHS;
+	return m ? (unsigned)__builtin_ctzll(m) / 8 : 8;
 }
 #endif
 
@@ -1319,7 +1342,7 @@ static int check_dup_index(struct jp *j, struct part *w, uint32_t n)
  */
 static int parse_line(struct part *w, const uint8_t *line, size_t len, uint64_t lineno, char *msg)
 {
-	struct jp j = {.start = line, .p = line, .end = line + len, .msg = msg};
+	struct jp j = {.p = line, .end = line + len, .msg = msg};
 	idn_slice handle = {0}, key;
 	bool have_handle = false, have_values = false;
 	uint32_t nv = 0;
@@ -1337,17 +1360,17 @@ static int parse_line(struct part *w, const uint8_t *line, size_t len, uint64_t 
 		if (!r)
 			return J_NOMEM;
 		w->refbuf = r;
-		w->scap = w->rcap = cap;
+		w->scap = cap;
 	}
 	j.sp = w->scratch;
-	j.send = w->scratch + w->scap;
 	uint8_t *rp = w->refbuf;
 
 	ws(&j);
 	if (j.p == j.end)
 		return 1;
 	if (*j.p != '{') {
-		rc = syntax(&j, "a line must be one JSON object");
+		rc =
+		    sem(&j, "", "a line must be one JSON object {\"handle\":...,\"values\":[...]}");
 		goto fail;
 	}
 	if ((more = jopen(&j, '}')) < 0) {
@@ -1473,7 +1496,7 @@ static int parse_line(struct part *w, const uint8_t *line, size_t len, uint64_t 
 		w->caprefs = cap;
 	}
 	/* The words hold the key after the run's common prefix; a key that
-	 * shortens the prefix makes sort_part refill the entries before it. */
+	 * shortens the prefix makes refill_part redo the entries before it. */
 	if (!w->ref_key) {
 		w->ref_key = e->bytes;
 		w->lcp = (size_t)klen;
@@ -1492,9 +1515,8 @@ static int parse_line(struct part *w, const uint8_t *line, size_t len, uint64_t 
 fail:
 	if (rc == J_SEM && !j.sem_final) {
 		/* A broken line is reported as broken JSON, whatever came first. */
-		struct jp v = {.start = line, .p = line, .end = line + len, .msg = msg};
+		struct jp v = {.p = line, .end = line + len, .msg = msg};
 		v.sp = w->scratch;
-		v.send = w->scratch + w->scap;
 		int vr = jskip(&v);
 		if (vr == J_OK) {
 			ws(&v);
@@ -1539,7 +1561,7 @@ static void *parse_part(void *arg)
 	const uint8_t *p = w->in, *end = w->in_end;
 	char msg[MSG_MAX];
 
-	w->nlines = w->nok = w->nerr = 0;
+	w->nlines = w->nerr = 0;
 	w->elen = 0;
 	w->chunk_first_ref = w->nrefs;
 	while (p < end && !w->fatal) {
@@ -1551,11 +1573,9 @@ static void *parse_part(void *arg)
 			snprintf(msg, sizeof(msg), "line longer than %d bytes", MAX_LINE);
 		else
 			rc = parse_line(w, p, (size_t)(le - p), w->nlines, msg);
-		if (rc == J_OK) {
-			w->nok++;
-		} else if (rc == J_NOMEM) {
+		if (rc == J_NOMEM) {
 			w->fatal = IDN_ENOMEM;
-		} else if (rc != 1) {
+		} else if (rc != J_OK && rc != 1) {
 			w->nerr++;
 			add_err(w, w->nlines, msg);
 		}
@@ -1645,23 +1665,13 @@ static void sort_refs(struct sref *a, size_t n, struct sref *tmp, size_t lcp)
 		memcpy(a, src, n * sizeof(*a));
 }
 
-/* Refills the words taken at another offset than the run's lcp, and sorts. */
-static void *sort_part(void *arg)
+/* Refills the words of entries taken at another offset than the run's lcp. */
+static void *refill_part(void *arg)
 {
 	struct part *w = arg;
-	size_t n = w->nrefs, lcp = w->lcp;
-	if (n == 0)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (LK_OFF(w->refs[i].lk) != lcp)
-			set_words(&w->refs[i], lcp);
-	struct sref *tmp = malloc(n * sizeof(*tmp));
-	if (!tmp) {
-		w->fatal = IDN_ENOMEM;
-		return NULL;
-	}
-	sort_refs(w->refs, n, tmp, lcp);
-	free(tmp);
+	for (size_t i = 0; i < w->nrefs; i++)
+		if (LK_OFF(w->refs[i].lk) != w->lcp)
+			set_words(&w->refs[i], w->lcp);
 	return NULL;
 }
 
@@ -1680,12 +1690,39 @@ static void both_parts(struct part *a, struct part *b, void *(*fn)(void *))
 /* ------------------------------------------------------------------------ */
 /* the load                                                                 */
 
+/*
+ * The run's entries are sorted by key range so that writing can start early:
+ * splitters sampled from the run cut it into buckets of ~BUCKET entries;
+ * both threads scatter their entries into `out`, bucket after bucket; then a
+ * sorter thread sorts the buckets in key order while this thread writes the
+ * ones already sorted. Equal keys share a bucket, so duplicates are adjacent.
+ */
+enum { BUCKET = 4096, SAMPLE_PER_BUCKET = 32, MAX_BUCKETS = 16384, THREAD_RUN = 65536 };
+
+struct runsort {
+	struct sref *out; /* the run, bucket after bucket */
+	size_t cap;       /* entries out can hold */
+	size_t n, lcp, nb;
+	struct sref *split; /* nb - 1 splitters */
+	size_t *bstart;     /* nb + 1 bucket boundaries in out */
+	struct sref *tmp;   /* merge sort scratch, the largest bucket */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t ready; /* out[0 .. ready) is sorted; under mu */
+	pthread_t th;
+};
+
 struct loader {
 	const char *name; /* FILE as shown in messages */
 	struct load_cfg cfg;
 	bool no_overwrite, quiet, tty, shown;
 	store *s;
 	struct part part[2];
+	struct runsort rs;
+	size_t run_bytes;              /* memory for one run: arenas and index */
+	size_t chunk;                  /* input parsed per round; the run is checked after each */
+	uint8_t maxkey[STORE_KEY_MAX]; /* the largest key written by this load */
+	uint32_t maxklen;
 	uint64_t lines, loaded, errors, superseded;
 	struct timespec t0;
 	double last_progress;
@@ -1733,74 +1770,211 @@ static void line_error(struct loader *L, uint64_t line, const char *msg)
 	fprintf(stderr, "%s:%llu: %s\n", L->name, (unsigned long long)line, msg);
 }
 
-#ifdef LOAD_TIMING
-static double tparse, tsort, tcommit, tread, tinsert;
-#define TSTART() double _t0 = elapsed(L)
-#define TADD(v)  v += elapsed(L) - _t0
-#else
-#define TSTART()
-#define TADD(v)
-#endif
-
-struct merge {
-	const struct sref *a, *b;
-	size_t na, nb, ia, ib;
-	size_t lcp;
-};
-
-static inline const struct sref *merge_peek(const struct merge *m)
+/* Which bucket r goes to: the number of splitters not above its key. */
+static inline size_t bucket_of(const struct runsort *rs, const struct sref *r)
 {
-	if (m->ia == m->na)
-		return m->ib < m->nb ? &m->b[m->ib] : NULL;
-	if (m->ib == m->nb)
-		return &m->a[m->ia];
-	return sref_cmp(&m->a[m->ia], &m->b[m->ib], m->lcp) <= 0 ? &m->a[m->ia] : &m->b[m->ib];
+	size_t lo = 0, hi = rs->nb - 1;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (sref_keycmp(&rs->split[mid], r, rs->lcp) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
-static inline void merge_pop(struct merge *m, const struct sref *r)
+static void *count_part(void *arg)
 {
-	if (m->ia < m->na && r == &m->a[m->ia])
-		m->ia++;
+	struct part *w = arg;
+	const struct runsort *rs = w->rs;
+	memset(w->cnt, 0, rs->nb * sizeof(*w->cnt));
+	for (size_t i = 0; i < w->nrefs; i++) {
+		size_t b = rs->nb > 1 ? bucket_of(rs, &w->refs[i]) : 0;
+		w->bid[i] = (uint16_t)b;
+		w->cnt[b]++;
+	}
+	return NULL;
+}
+
+static void *scatter_part(void *arg)
+{
+	struct part *w = arg;
+	struct sref *out = w->rs->out;
+	for (size_t i = 0; i < w->nrefs; i++)
+		out[w->cnt[w->bid[i]]++] = w->refs[i];
+	return NULL;
+}
+
+static void *sort_buckets(void *arg)
+{
+	struct runsort *rs = arg;
+	for (size_t k = 0; k < rs->nb; k++) {
+		sort_refs(rs->out + rs->bstart[k], rs->bstart[k + 1] - rs->bstart[k], rs->tmp,
+		          rs->lcp);
+		pthread_mutex_lock(&rs->mu);
+		rs->ready = rs->bstart[k + 1];
+		pthread_cond_signal(&rs->cv);
+		pthread_mutex_unlock(&rs->mu);
+	}
+	return NULL;
+}
+
+static void runsort_free(struct runsort *rs)
+{
+	if (rs->out)
+		munmap(rs->out, rs->cap * sizeof(*rs->out));
+	free(rs->split);
+	free(rs->bstart);
+	free(rs->tmp);
+}
+
+/*
+ * Partitions both parts into rs->out and starts sorting the buckets: on a
+ * sorter thread (*threaded) for a big run, else here, before returning.
+ */
+static int partition_run(struct runsort *rs, struct part *a, struct part *b, bool *threaded)
+{
+	size_t n = a->nrefs + b->nrefs;
+	*threaded = false;
+	rs->n = n;
+	rs->lcp = a->lcp;
+	rs->ready = 0;
+	rs->nb = n / BUCKET < 1 ? 1 : n / BUCKET > MAX_BUCKETS ? MAX_BUCKETS : n / BUCKET;
+
+	if (rs->cap < n) {
+		if (rs->out)
+			munmap(rs->out, rs->cap * sizeof(*rs->out));
+		size_t cap = n + n / 4;
+		rs->out = mmap(NULL, cap * sizeof(*rs->out), PROT_READ | PROT_WRITE,
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (rs->out == MAP_FAILED) {
+			rs->out = NULL;
+			rs->cap = 0;
+			return IDN_ENOMEM;
+		}
+		rs->cap = cap;
+	}
+	free(rs->split);
+	free(rs->bstart);
+	rs->split = malloc(rs->nb * sizeof(*rs->split));
+	rs->bstart = malloc((rs->nb + 1) * sizeof(*rs->bstart));
+	if (!rs->split || !rs->bstart)
+		return IDN_ENOMEM;
+
+	/* Splitters: an even sample of the run, sorted, cut in nb. */
+	if (rs->nb > 1) {
+		size_t ns = rs->nb * SAMPLE_PER_BUCKET < n ? rs->nb * SAMPLE_PER_BUCKET : n;
+		struct sref *sample = malloc(2 * ns * sizeof(*sample));
+		if (!sample)
+			return IDN_ENOMEM;
+		for (size_t j = 0; j < ns; j++) {
+			size_t g = (size_t)((uint64_t)j * n / ns);
+			sample[j] = g < a->nrefs ? a->refs[g] : b->refs[g - a->nrefs];
+		}
+		sort_refs(sample, ns, sample + ns, rs->lcp);
+		for (size_t k = 1; k < rs->nb; k++)
+			rs->split[k - 1] = sample[k * ns / rs->nb];
+		free(sample);
+	}
+
+	/* Bucket of every entry and the counts, then where each bucket starts. */
+	for (int i = 0; i < 2; i++) {
+		struct part *w = i ? b : a;
+		w->rs = rs;
+		if (w->bidcap < w->nrefs) {
+			uint16_t *bid = xrealloc_array(w->bid, w->nrefs, sizeof(*bid));
+			if (!bid)
+				return IDN_ENOMEM;
+			w->bid = bid;
+			w->bidcap = w->nrefs;
+		}
+		size_t *cnt = xrealloc_array(w->cnt, rs->nb, sizeof(*cnt));
+		if (!cnt)
+			return IDN_ENOMEM;
+		w->cnt = cnt;
+	}
+	both_parts(a, b, count_part);
+	size_t at = 0, most = 0;
+	for (size_t k = 0; k < rs->nb; k++) {
+		size_t ca = a->cnt[k], cb = b->cnt[k];
+		rs->bstart[k] = at;
+		a->cnt[k] = at;      /* a's entries of bucket k go first, */
+		b->cnt[k] = at + ca; /* then b's */
+		at += ca + cb;
+		if (ca + cb > most)
+			most = ca + cb;
+	}
+	rs->bstart[rs->nb] = at;
+	both_parts(a, b, scatter_part);
+
+	free(rs->tmp);
+	if (!(rs->tmp = malloc((most ? most : 1) * sizeof(*rs->tmp))))
+		return IDN_ENOMEM;
+	if (n >= THREAD_RUN && pthread_create(&rs->th, NULL, sort_buckets, rs) == 0)
+		*threaded = true;
 	else
-		m->ib++;
-	/* Entries come in key order, scattered over the arena: fetch ahead. */
-	enum { AHEAD = 8 };
-	if (m->ia + AHEAD < m->na)
-		__builtin_prefetch(m->a[m->ia + AHEAD].e);
-	if (m->ib + AHEAD < m->nb)
-		__builtin_prefetch(m->b[m->ib + AHEAD].e);
+		sort_buckets(rs);
+	return IDN_OK;
 }
 
-/* Writes the sorted run into the store. */
-static int insert_run(struct loader *L)
+/* Waits until out[i] is sorted; returns how far out is sorted. */
+static size_t wait_sorted(struct runsort *rs, size_t i)
 {
-	struct merge m = {
-	    L->part[0].refs, L->part[1].refs, L->part[0].nrefs, L->part[1].nrefs, 0, 0,
-	    L->part[0].lcp};
-	unsigned flags = STORE_APPEND | (L->no_overwrite ? STORE_NOOVERWRITE : 0);
+	pthread_mutex_lock(&rs->mu);
+	while (rs->ready <= i)
+		pthread_cond_wait(&rs->cv, &rs->mu);
+	size_t ready = rs->ready;
+	pthread_mutex_unlock(&rs->mu);
+	return ready;
+}
+
+/* Writes the run, in key order, as its buckets get sorted. */
+static int insert_run(struct loader *L, struct runsort *rs)
+{
+	const struct sref *out = rs->out;
+	size_t n = rs->n, i = 0, ready = 0;
+	unsigned flags = L->no_overwrite ? STORE_NOOVERWRITE : 0;
+	/*
+	 * A key above all this load wrote so far is appended. Below it (a second
+	 * run) the put lands between existing keys: no APPEND attempt that would
+	 * fail, and big transactions, since each one rewrites the pages it
+	 * touches all over the tree.
+	 */
+	bool append = L->maxklen == 0;
 	const struct sref **exists = NULL; /* lines refused by --no-overwrite, this batch */
 	size_t nexists = 0, capexists = 0;
 	int rc = IDN_OK, retries = 0;
 
-	while (m.ia < m.na || m.ib < m.nb) {
-		struct merge start = m;
+	while (i < n) {
+		size_t start = i;
 		uint64_t bytes = 0, put = 0, sup = 0;
 		store_txn *t;
 		nexists = 0;
 		if ((rc = store_txn_begin(L->s, 0, &t)))
 			goto out;
-		const struct sref *r;
-		while (bytes < TXN_BYTES && (r = merge_peek(&m))) {
-			merge_pop(&m, r);
-			const struct sref *nx;
-			while ((nx = merge_peek(&m)) && sref_keycmp(r, nx, m.lcp) == 0) {
-				sup++; /* a later line has the same handle */
-				r = nx;
-				merge_pop(&m, nx);
+		while (bytes < (append ? TXN_BYTES : TXN_BYTES_MID) && i < n) {
+			if (i >= ready)
+				ready = wait_sorted(rs, i);
+			const struct sref *r = &out[i++];
+			/* Entries come in key order, scattered over the arena. */
+			enum { AHEAD = 8 };
+			if (i + AHEAD < ready)
+				__builtin_prefetch(out[i + AHEAD].e);
+			/* A later line with the same handle follows (in the same bucket). */
+			if (i < ready && sref_keycmp(r, &out[i], rs->lcp) == 0) {
+				sup++;
+				continue;
 			}
 			const struct ent *e = r->e;
+			if (!append) {
+				uint32_t m = e->klen < L->maxklen ? e->klen : L->maxklen;
+				int c = memcmp(e->bytes, L->maxkey, m);
+				append = c > 0 || (c == 0 && e->klen > L->maxklen);
+			}
 			rc = store_put(t, idn_slice_of(e->bytes, e->klen),
-			               idn_slice_of(e->bytes + e->klen, e->rlen), flags);
+			               idn_slice_of(e->bytes + e->klen, e->rlen),
+			               flags | (append ? STORE_APPEND : 0));
 			if (rc == IDN_EEXIST && L->no_overwrite) {
 				if (nexists == capexists) {
 					size_t cap = capexists ? capexists * 2 : 256;
@@ -1815,6 +1989,7 @@ static int insert_run(struct loader *L)
 					capexists = cap;
 				}
 				exists[nexists++] = r;
+				rc = IDN_OK;
 				continue;
 			}
 			if (rc)
@@ -1831,12 +2006,10 @@ static int insert_run(struct loader *L)
 		if (rc) {
 			store_txn_abort(t);
 		} else {
-			TSTART();
 			rc = store_txn_commit(t);
-			TADD(tcommit);
 		}
 		if (rc == IDN_ESTORE_FULL && retries++ < STORE_RETRIES) {
-			m = start; /* the next transaction grows the map first */
+			i = start; /* the next transaction grows the map first */
 			rc = IDN_OK;
 			continue;
 		}
@@ -1845,48 +2018,57 @@ static int insert_run(struct loader *L)
 		retries = 0;
 		L->loaded += put;
 		L->superseded += sup;
-		for (size_t i = 0; i < nexists; i++) {
+		for (size_t k = 0; k < nexists; k++) {
 			char msg[MSG_MAX];
-			const struct ent *e = exists[i]->e;
+			const struct ent *e = exists[k]->e;
 			snprintf(msg, sizeof(msg),
 			         "handle: %.*s is already in the store (--no-overwrite)",
 			         (int)(e->klen > 200 ? 200 : e->klen), (const char *)e->bytes);
-			line_error(L, LK_LINE(exists[i]->lk), msg);
+			line_error(L, LK_LINE(exists[k]->lk), msg);
 		}
 		L->errors += nexists;
 		progress(L, false);
+	}
+	if (rc == IDN_OK && n) {
+		/* The run's last key is its largest; keep the largest of all runs. */
+		const struct ent *e = out[n - 1].e;
+		uint32_t m = e->klen < L->maxklen ? e->klen : L->maxklen;
+		int c = memcmp(e->bytes, L->maxkey, m);
+		if (c > 0 || (c == 0 && e->klen > L->maxklen)) {
+			memcpy(L->maxkey, e->bytes, e->klen);
+			L->maxklen = e->klen;
+		}
 	}
 out:
 	free(exists);
 	return rc;
 }
 
-/* Sorts both parts (in parallel) and writes them. */
+/* Sorts the run and writes it; the arenas are empty afterwards. */
 static int flush_run(struct loader *L)
 {
 	struct part *a = &L->part[0], *b = &L->part[1];
+	struct runsort *rs = &L->rs;
+	bool threaded = false;
+	int rc;
+
 	if (a->nrefs + b->nrefs == 0)
 		return IDN_OK;
-	TSTART();
+	/* One word offset for the whole run: the common prefix of both parts. */
 	if (a->nrefs && b->nrefs) {
 		size_t l = a->lcp < b->lcp ? a->lcp : b->lcp, c = 0;
 		while (c < l && a->ref_key[c] == b->ref_key[c])
 			c++;
 		a->lcp = b->lcp = c;
 	} else {
-		a->lcp = b->lcp = a->nrefs ? a->lcp : b->lcp; /* the merge uses part 0's */
+		a->lcp = b->lcp = a->nrefs ? a->lcp : b->lcp;
 	}
-	both_parts(a, b, sort_part);
-	TADD(tsort);
-	if (a->fatal || b->fatal)
-		return IDN_ENOMEM;
-	double ti0 = elapsed(L);
-	int rc = insert_run(L);
-#ifdef LOAD_TIMING
-	tinsert += elapsed(L) - ti0;
-#else
-	(void)ti0;
-#endif
+	both_parts(a, b, refill_part);
+	rc = partition_run(rs, a, b, &threaded);
+	if (rc == IDN_OK)
+		rc = insert_run(L, rs);
+	if (threaded)
+		pthread_join(rs->th, NULL);
 	arena_reset(a);
 	arena_reset(b);
 	return rc;
@@ -1895,7 +2077,6 @@ static int flush_run(struct loader *L)
 /* Parses buf[0..len) (whole lines) with both parts; first line is L->lines + 1. */
 static int parse_chunk(struct loader *L, const uint8_t *buf, size_t len)
 {
-	TSTART();
 	struct part *a = &L->part[0], *b = &L->part[1];
 	const uint8_t *mid = buf + len / 2, *cut = NULL;
 	if (len >= THREAD_MIN)
@@ -1912,7 +2093,6 @@ static int parse_chunk(struct loader *L, const uint8_t *buf, size_t len)
 	parse_part(b);
 	if (threaded)
 		pthread_join(a->th, NULL);
-	TADD(tparse);
 	if (a->fatal || b->fatal)
 		return IDN_ENOMEM;
 
@@ -1933,7 +2113,7 @@ static int parse_chunk(struct loader *L, const uint8_t *buf, size_t len)
 	}
 	L->lines += a->nlines + b->nlines;
 	progress(L, false);
-	if (a->nrefs + b->nrefs >= RUN_RECS || a->arena_used + b->arena_used >= RUN_BYTES)
+	if (a->arena_used + b->arena_used + (a->nrefs + b->nrefs) * REF_BYTES >= L->run_bytes)
 		return flush_run(L);
 	return IDN_OK;
 }
@@ -1941,7 +2121,7 @@ static int parse_chunk(struct loader *L, const uint8_t *buf, size_t len)
 /* Reads fd to the end, parsing whole lines chunk by chunk. */
 static int read_input(struct loader *L, int fd)
 {
-	size_t cap = CHUNK, len = 0;
+	size_t chunk = L->chunk, cap = chunk, len = 0;
 	uint8_t *buf = malloc(cap);
 	bool eof = false, skipping = false, first = true;
 	int rc = IDN_OK;
@@ -1949,9 +2129,6 @@ static int read_input(struct loader *L, int fd)
 	if (!buf)
 		return IDN_ENOMEM;
 	while (!eof) {
-#ifdef LOAD_TIMING
-		double tr0 = elapsed(L);
-#endif
 		while (len < cap) {
 			ssize_t n = read(fd, buf + len, cap - len);
 			if (n < 0 && errno == EINTR)
@@ -1968,9 +2145,6 @@ static int read_input(struct loader *L, int fd)
 			}
 			len += (size_t)n;
 		}
-#ifdef LOAD_TIMING
-		tread += elapsed(L) - tr0;
-#endif
 		size_t off = 0;
 		if (first && len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3))
 			off = 3; /* a UTF-8 byte order mark */
@@ -2023,11 +2197,11 @@ static int read_input(struct loader *L, int fd)
 			goto out;
 		memmove(buf, buf + end, len - end);
 		len -= end;
-		if (cap > CHUNK && len < CHUNK / 2) {
-			uint8_t *nb = realloc(buf, CHUNK);
+		if (cap > chunk && len < chunk / 2) {
+			uint8_t *nb = realloc(buf, chunk);
 			if (nb) {
 				buf = nb;
-				cap = CHUNK;
+				cap = chunk;
 			}
 		}
 	}
@@ -2056,7 +2230,7 @@ static int map_input(struct loader *L, int fd, size_t size, bool *done)
 	if (size >= 3 && !memcmp(map, "\xEF\xBB\xBF", 3))
 		pos = 3; /* a UTF-8 byte order mark */
 	while (pos < size) {
-		size_t end = size - pos > CHUNK ? pos + CHUNK : size;
+		size_t end = size - pos > L->chunk ? pos + L->chunk : size;
 		if (end < size) {
 			const uint8_t *nl = memchr(map + end - 1, '\n', size - end + 1);
 			end = nl ? (size_t)(nl - map) + 1 : size;
@@ -2064,7 +2238,7 @@ static int map_input(struct loader *L, int fd, size_t size, bool *done)
 		if (end < size) {
 			/* start reading the next chunk from disk while this one is parsed */
 			size_t pg = (size_t)sysconf(_SC_PAGESIZE), a = end & ~(pg - 1);
-			madvise((void *)(map + a), size - a < CHUNK ? size - a : CHUNK,
+			madvise((void *)(map + a), size - a < L->chunk ? size - a : L->chunk,
 			        MADV_WILLNEED);
 		}
 		if ((rc = parse_chunk(L, map + pos, end - pos)))
@@ -2104,36 +2278,38 @@ static int home_prefixes(struct loader *L, const char **home, int nhome)
 	return store_txn_commit(t);
 }
 
-/* A map big enough for the whole load, so transactions rarely meet a full map. */
-static uint64_t map_size_for(const char *dir, int fd)
+/*
+ * A map that holds what the input adds, so a transaction rarely meets a full
+ * map (then it is redone in a grown map). The store never maps less than it
+ * already uses, and grows the map before a transaction when 3/4 are used.
+ */
+static uint64_t map_size_for(int fd)
 {
 	struct stat st;
-	uint64_t want = (uint64_t)1 << 30;
-	char path[4096];
+	uint64_t want = (uint64_t)1 << 30, mib64 = (uint64_t)64 << 20;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 		want = (uint64_t)st.st_size * 2 + (256 << 20);
-	snprintf(path, sizeof(path), "%s/data.mdb", dir);
-	if (stat(path, &st) == 0)
-		want += (uint64_t)st.st_size;
-	uint64_t mib64 = (uint64_t)64 << 20;
 	return (want + mib64 - 1) / mib64 * mib64;
 }
 
 int cmd_load(int argc, char **argv)
 {
-	enum { O_CASE = 256, O_NOOVER };
+	enum { O_CASE = 256, O_NOOVER, O_MEMORY };
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
 	    {"home", required_argument, NULL, 'H'},
 	    {"case-insensitive", no_argument, NULL, O_CASE},
 	    {"no-overwrite", no_argument, NULL, O_NOOVER},
+	    {"memory", required_argument, NULL, O_MEMORY},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct loader L = {.cfg = {.case_sensitive = true}};
+	struct loader L = {.cfg = {.case_sensitive = true},
+	                   .rs = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER}};
 	const char *data = NULL, *home[MAX_HOME], *file;
 	int nhome = 0, opt, fd = -1, status = CLI_USAGE, rc;
+	uint64_t memory = 0;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "d:H:qh", longopts, NULL)) != -1) {
@@ -2155,6 +2331,18 @@ int cmd_load(int argc, char **argv)
 		case O_NOOVER:
 			L.no_overwrite = true;
 			break;
+		case O_MEMORY: {
+			char *end;
+			errno = 0;
+			unsigned long long mib = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || mib == 0 || mib > (1ull << 30)) {
+				fprintf(stderr, "idnode load: --memory '%s': not a number of MiB\n",
+				        optarg);
+				return CLI_USAGE;
+			}
+			memory = mib << 20;
+			break;
+		}
 		case 'q':
 			L.quiet = true;
 			break;
@@ -2193,8 +2381,16 @@ int cmd_load(int argc, char **argv)
 	L.cfg.now = (uint32_t)time(NULL);
 	L.tty = !L.quiet && isatty(STDERR_FILENO);
 	L.part[0].cfg = L.part[1].cfg = &L.cfg;
+	/* Runs as big as a quarter of the memory: one run for most loads. */
+	if (!memory) {
+		uint64_t phys = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+		memory = phys / 4 < RUN_MIN ? RUN_MIN : phys / 4 > RUN_MAX ? RUN_MAX : phys / 4;
+	}
+	L.run_bytes = memory > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)memory;
+	L.chunk = L.run_bytes / 8;
+	L.chunk = L.chunk > CHUNK ? CHUNK : L.chunk < CHUNK_MIN ? CHUNK_MIN : L.chunk;
 
-	store_opts so = {.map_size = map_size_for(data, fd)};
+	store_opts so = {.map_size = map_size_for(fd)};
 	if ((rc = store_open(data, &so, &L.s))) {
 		fprintf(stderr, "idnode load: %s: cannot open the store: %s\n", data,
 		        idn_strerror(rc));
@@ -2224,10 +2420,6 @@ int cmd_load(int argc, char **argv)
 		goto out;
 	}
 	double t = elapsed(&L);
-#ifdef LOAD_TIMING
-	fprintf(stderr, "read %.3f parse %.3f sort %.3f insert %.3f (commit %.3f)\n", tread, tparse,
-	        tsort, tinsert, tcommit);
-#endif
 	if (!L.quiet) {
 		if (L.superseded)
 			fprintf(stderr,
@@ -2252,5 +2444,6 @@ out:
 		close(fd);
 	part_free(&L.part[0]);
 	part_free(&L.part[1]);
+	runsort_free(&L.rs);
 	return status;
 }

@@ -87,6 +87,7 @@ LINES = [
     (line({"handle": "88.100.1/BAD23", "values": [
         {"index": 1, "type": "U", "data": "u", "references": [{"handle": "88.100.1/X"}]}]}),
      "values[0].references[0].index: missing"),                                    # 23
+    ('[{"handle":"88.100.1/BAD24"}]', "a line must be one JSON object"),           # 24
 ]
 BAD_UTF8 = b'{"handle":"88.100.1/BAD\xff13","values":[{"index":1,"type":"U","data":"u"}]}'
 N_ERRORS = sum(1 for text, err in LINES if err)
@@ -213,8 +214,9 @@ class LoadTest(unittest.TestCase):
         r = run("load", "--data", self.data, "-q", first)
         self.assertEqual((r.returncode, r.stdout), (0, b""), r.stderr)
 
-        # --no-overwrite keeps X, reports its line, still loads Z.
-        z = {"handle": "88.100.1/Z", "values": [{"index": 1, "type": "URL", "data": "z"}]}
+        # --no-overwrite keeps X, reports its line, still loads A (which sorts
+        # before X, so the refused put is the last of its transaction).
+        z = {"handle": "88.100.1/A", "values": [{"index": 1, "type": "URL", "data": "a"}]}
         second = self.write("b.jsonl", line(z) + "\n" + line(GOOD_X) + "\n")
         r = run("load", "--data", self.data, "--no-overwrite", second)
         self.assertEqual(r.returncode, 1)
@@ -224,7 +226,7 @@ class LoadTest(unittest.TestCase):
         srv = self.serve()
         self.assertEqual(srv.resolve("88.100.1/X")[1]["values"][0]["data"]["value"],
                          "https://example.com/old")
-        self.assertEqual(srv.resolve("88.100.1/Z")[0], 0)
+        self.assertEqual(srv.resolve("88.100.1/A")[0], 0)
         srv.stop()
 
         # Without it, the identifier is replaced as a whole.
@@ -253,7 +255,7 @@ class LoadTest(unittest.TestCase):
     def test_many_lines_random_order(self):
         # Enough lines for both parser threads and the sort; some handles repeat.
         rnd = random.Random(7)
-        n = 60000
+        n = 70000
         ids = list(range(n))
         rnd.shuffle(ids)
         rows = []
@@ -278,6 +280,35 @@ class LoadTest(unittest.TestCase):
             self.assertEqual(j["values"][0]["data"]["value"], "https://example.com/%d" % i)
         self.assertEqual(srv.resolve("88.100.1/P-000003")[1]["values"][0]["data"]["value"],
                          "last wins")
+
+    def test_several_runs(self):
+        # --memory 1 sorts and writes ~1 MiB at a time: many runs, the later
+        # ones inserted between the keys of the earlier ones.
+        rnd = random.Random(11)
+        ids = list(range(20000))
+        rnd.shuffle(ids)
+        rows = [line({"handle": "88.100.1/R-%05d" % i, "values": [
+            {"index": 1, "type": "URL", "data": "u%d" % i}]}) for i in ids]
+        rows.append(line({"handle": "88.100.1/R-%05d" % ids[0], "values": [
+            {"index": 1, "type": "URL", "data": "last wins"}]}))
+        text = "\n".join(rows) + "\n"
+        for how in ("file", "stdin"):
+            with self.subTest(how=how):
+                self.data = os.path.join(self.dir, how)
+                if how == "file":
+                    r = run("load", "--data", self.data, "--memory", "1",
+                            self.write("runs.jsonl", text))
+                else:
+                    r = run("load", "--data", self.data, "--memory", "1", "-",
+                            stdin=text.encode())
+                self.assertEqual(r.returncode, 0, r.stderr)
+                srv = self.serve()
+                for i in ids[1:12] + [0, 19999]:
+                    rc, j = srv.resolve("88.100.1/R-%05d" % i)
+                    self.assertEqual(rc, 0, i)
+                    self.assertEqual(j["values"][0]["data"]["value"], "u%d" % i)
+                rc, j = srv.resolve("88.100.1/R-%05d" % ids[0])
+                self.assertEqual(j["values"][0]["data"]["value"], "last wins")
 
     def test_usage(self):
         r = run("load", "--help")
