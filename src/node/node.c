@@ -223,16 +223,23 @@ int node_bad_envelope(const uint8_t envb[PROTO_ENV_LEN], uint8_t *out, size_t ca
 
 /* ---- resolution ---- */
 
-/* Does a value's type pass one requested type? Exact, case-insensitive; "X." = prefix. */
+/*
+ * Does a value's type pass one requested type? As the reference
+ * (Util.isParentTypeInArray): exact and case-insensitive, except that a
+ * requested type ending in '.' names a family: "URL." matches "URL.us" and
+ * "URL" itself. "URL" does not match "URL.us"; an empty type matches nothing.
+ */
 static bool type_matches(idn_slice want, idn_slice type)
 {
+	const char *w = (const char *)want.p, *t = (const char *)type.p;
+	if (type.len == 0)
+		return false;
 	if (want.len && want.p[want.len - 1] == '.') {
-		if (type.len < want.len)
-			return false;
-		return strncasecmp((const char *)type.p, (const char *)want.p, want.len) == 0;
+		if (type.len >= want.len && strncasecmp(t, w, want.len) == 0)
+			return true;
+		return type.len == want.len - 1 && strncasecmp(t, w, type.len) == 0;
 	}
-	return want.len == type.len &&
-	       strncasecmp((const char *)type.p, (const char *)want.p, want.len) == 0;
+	return want.len == type.len && strncasecmp(t, w, want.len) == 0;
 }
 
 static bool value_selected(const proto_resolve_req *rr, const proto_value *v)

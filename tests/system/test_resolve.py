@@ -23,13 +23,16 @@ MOTOR = {"handle": "88.100.1/MOTOR-2026-000042", "values": [
 BIG = {"handle": "88.100.1/BIG", "values": [
     {"index": i, "type": "URL", "data": "https://example.com/" + "x" * 80 + "%04d" % i}
     for i in range(1, 31)]}
+FAMILY = {"handle": "88.100.1/FAMILY", "values": [
+    {"index": 1, "type": "URL", "data": "u"}, {"index": 2, "type": "URL.us", "data": "us"},
+    {"index": 3, "type": "URL.CN", "data": "cn"}, {"index": 4, "type": "URLX", "data": "x"}]}
 LOWER = {"handle": "88.100.1/lower", "values": [{"index": 1, "type": "URL", "data": "l"}]}
 
 
 class ResolveTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.node = Node(records=[MOTOR, BIG, LOWER])
+        cls.node = Node(records=[MOTOR, BIG, LOWER, FAMILY])
 
     @classmethod
     def tearDownClass(cls):
@@ -62,6 +65,13 @@ class ResolveTest(unittest.TestCase):
         self.assertEqual([v["index"] for v in j["values"]], [2])
         r, j = self.resolve_json(MOTOR["handle"], "--index", "3", "--type", "URL")
         self.assertEqual([v["index"] for v in j["values"]], [1, 3])
+        # A type ending in '.' names a family, and the family's own name.
+        r, j = self.resolve_json(FAMILY["handle"], "--type", "URL.")
+        self.assertEqual([v["index"] for v in j["values"]], [1, 2, 3])
+        r, j = self.resolve_json(FAMILY["handle"], "--type", "url")
+        self.assertEqual([v["index"] for v in j["values"]], [1])
+        r, j = self.resolve_json(FAMILY["handle"], "--type", "URL.CN")
+        self.assertEqual([v["index"] for v in j["values"]], [3])
         r, j = self.resolve_json(MOTOR["handle"], "--type", "NOSUCH")
         self.assertEqual(r.returncode, 1)
         self.assertEqual(j["responseCode"], 200)
