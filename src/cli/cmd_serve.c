@@ -356,7 +356,7 @@ int cmd_serve(int argc, char **argv)
 	store *s = NULL;
 	node *n = NULL;
 	net_server *srv = NULL;
-	store_opts so = {.map_size = (uint64_t)c->map_size_mb << 20};
+	store_opts so = {.map_size = (uint64_t)c->map_size_mb << 20, .warm = 1};
 	int ret = store_open(c->data, &so, &s);
 	status = CLI_FAIL;
 	if (ret) {

@@ -44,6 +44,7 @@ typedef struct store_opts {
 	uint64_t map_size;  /* initial map size in bytes, 0 = default */
 	unsigned max_readers; /* 0 = default (126) */
 	int no_sync;        /* 1: skip fsync on commit (bulk loads, tests only) */
+	int warm;           /* 1: start reading the data into the page cache at open (servers) */
 } store_opts;
 
 typedef struct store store;
