@@ -7,19 +7,16 @@
  *   input (mmap'd, or read() in big chunks)
  *     -> each chunk split in two at a newline, both halves parsed at once
  *        (this thread and a worker), each into its own arena of entries:
- *        storage key + record, built with handle_key() and record_build()
+ *        storage key + record, built by import_line() (node/import.h)
  *     -> when the run is full (a quarter of the memory, --memory) or the
  *        input ends: splitters sampled from the run cut it into key-range
  *        buckets; a sorter thread sorts the buckets in key order while this
  *        thread writes the sorted ones with STORE_APPEND, in transactions of
  *        TXN_BYTES.
  *
- * The JSON parser is our own: jansson takes ~6.5 us per 300-byte line here
- * (measured: json_loadb per line, even with a bump allocator), which alone
- * would cap the load at ~300k lines/s on two cores. This one is strict
- * (RFC 8259: grammar, UTF-8, escapes and surrogates, nesting depth), never
- * reads outside the line, and decodes straight into proto_value slices that
- * borrow the line or a per-line scratch buffer: no allocation per line.
+ * Lines are parsed by import_line() with our own JSON parser (core/json.h),
+ * not jansson: jansson takes ~6.5 us per 300-byte line here, which alone
+ * would cap the load at ~300k lines/s on two cores.
  *
  * Duplicates: entries sort by (key, line number), so among lines with the
  * same handle the last one is written ("last wins"), across runs too, since
@@ -29,7 +26,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,8 +39,7 @@
 #include "cli/cli.h"
 #include "core/err.h"
 #include "node/handle.h"
-#include "node/record.h"
-#include "proto/proto.h"
+#include "node/import.h"
 #include "store/store.h"
 
 enum {
@@ -57,11 +52,7 @@ enum {
 	TXN_BYTES = 64 << 20,     /* record bytes per write transaction, appending */
 	TXN_BYTES_MID = 1 << 30,  /* the same, inserting between existing keys */
 	REF_BYTES = 2 * 40 + 2,   /* index memory per entry: refs, out, bucket id */
-	MAX_DEPTH = 2048,         /* JSON nesting depth (jansson's limit) */
-	MSG_MAX = 512,            /* one error message */
-	DEFAULT_TTL = 86400,
-	DEFAULT_PERMS = PROTO_PERM_ADMIN_READ | PROTO_PERM_ADMIN_WRITE | PROTO_PERM_PUBLIC_READ,
-	INT31 = 2147483647,
+	MSG_MAX = IMPORT_MSG_MAX, /* one error message */
 	MAX_HOME = 64,
 	STORE_RETRIES = 8, /* a batch redone after the map filled up */
 };
@@ -147,27 +138,15 @@ struct block {
 /* ------------------------------------------------------------------------ */
 /* per-thread parser state                                                  */
 
-struct load_cfg {
-	bool case_sensitive;
-	uint32_t now; /* default timestamp */
-};
-
 struct part {
-	const struct load_cfg *cfg;
+	import_ctx *imp;
 
 	/* arena (kept across runs) and this run's entries */
 	struct block *blocks, *cur;
 	size_t arena_used;
 	struct sref *refs;
 	size_t nrefs, caprefs;
-
-	/* per-line scratch, grown to fit the longest line */
-	uint8_t *scratch;
-	size_t scap;
-	uint8_t *refbuf; /* as big as scratch */
-	proto_value *vals;
-	size_t vcap;
-	uint32_t *idx;
+	struct ent *last; /* the entry import_line() allocated last */
 
 	/* the chunk half being parsed */
 	const uint8_t *in, *in_end;
@@ -263,11 +242,8 @@ static void part_free(struct part *w)
 		munmap(b, sizeof(*b) + b->cap);
 		b = n;
 	}
+	import_free(w->imp);
 	free(w->refs);
-	free(w->scratch);
-	free(w->refbuf);
-	free(w->vals);
-	free(w->idx);
 	free(w->errs);
 	free(w->bid);
 	free(w->cnt);
@@ -297,1201 +273,36 @@ static inline void set_words(struct sref *r, size_t off)
 }
 
 /* ------------------------------------------------------------------------ */
-/* JSON                                                                     */
+/* parsing                                                                  */
 
-enum { J_OK = 0, J_SYNTAX = -1, J_SEM = -2, J_NOMEM = -3 };
-
-/* Where a semantic error is, for "values[2].data.value: ..." */
-enum { AT_TOP, AT_VALUE, AT_DATA, AT_REF };
-
-struct jp {
-	const uint8_t *p, *end;
-	uint8_t *sp;      /* scratch for decoded strings */
-	const char *jerr; /* syntax error */
-	const uint8_t *jerr_at;
-	bool sem_final; /* a semantic error that a syntax check must not replace */
-	int at;
-	uint32_t vi, ri;
-	char *msg; /* MSG_MAX bytes */
-};
-
-static int syntax(struct jp *j, const char *what)
+/* import_line()'s allocator: an entry in w's arena, key and record after its header. */
+static void *ent_alloc(void *arg, size_t len)
 {
-	j->jerr = what;
-	j->jerr_at = j->p;
-	return J_SYNTAX;
-}
-
-/* Key or format text fit for a message: controls escaped, capped at ~40 bytes. */
-static void sanitize(char *out, size_t cap, idn_slice s)
-{
-	size_t o = 0;
-	uint32_t i = 0;
-	for (; i < s.len && o + 8 < cap && i < 40; i++) {
-		uint8_t c = s.p[i];
-		if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\')
-			out[o++] = (char)c; /* UTF-8 was validated by the parser */
-		else
-			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-	}
-	if (i < s.len) {
-		/* cut at a character boundary */
-		while (o > 0 && ((uint8_t)out[o - 1] & 0xC0) == 0x80)
-			o--;
-		if (o > 0 && (uint8_t)out[o - 1] >= 0xC0)
-			o--;
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = 0;
-}
-
-__attribute__((format(printf, 3, 4))) static int sem(struct jp *j, const char *field,
-                                                     const char *fmt, ...)
-{
-	char path[64];
-	switch (j->at) {
-	case AT_VALUE:
-		snprintf(path, sizeof(path), "values[%u]", j->vi);
-		break;
-	case AT_DATA:
-		snprintf(path, sizeof(path), "values[%u].data", j->vi);
-		break;
-	case AT_REF:
-		snprintf(path, sizeof(path), "values[%u].references[%u]", j->vi, j->ri);
-		break;
-	default:
-		path[0] = 0;
-	}
-	int n = snprintf(j->msg, MSG_MAX, "%s%s%s%s", path, path[0] && field[0] ? "." : "", field,
-	                 path[0] || field[0] ? ": " : "");
-	if (n < 0 || n >= MSG_MAX)
-		n = 0;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(j->msg + n, MSG_MAX - (size_t)n, fmt, ap);
-	va_end(ap);
-	return J_SEM;
-}
-
-static inline void ws(struct jp *j)
-{
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\r' || *j->p == '\n'))
-		j->p++;
-}
-
-#define ONES  0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/*
- * Offset of the first byte that ends the fast string scan ('"', '\\', < 0x20,
- * >= 0x80) among the next 16 (SSE2) or 8 bytes, or the block size if none.
- * Caller guarantees STRIDE readable bytes.
- */
-#ifdef __SSE2__
-#include <emmintrin.h>
-enum { STRIDE = 16 };
-static inline unsigned special_at(const uint8_t *p)
-{
-	__m128i v = _mm_loadu_si128((const __m128i *)p);
-	/* signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too */
-	__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-	                                      _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-	                         _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-	unsigned bits = (unsigned)_mm_movemask_epi8(m);
-	return bits ? (unsigned)__builtin_ctz(bits) : 16;
-}
-#else
-enum { STRIDE = 8 };
-static inline uint64_t load64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static inline unsigned special_at(const uint8_t *p)
-{
-	uint64_t v = load64(p);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v); /* the first byte in the lowest bits */
-#endif
-	uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
-	/* Exact in the lowest flagged byte (borrows only run upwards), which
-	 * is all that is used. */
-	uint64_t m = (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((v - ONES * 0x20) & ~v) | v) & HIGHS;
-	return m ? (unsigned)__builtin_ctzll(m) / 8 : 8;
-}
-#endif
-
-/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0. */
-static inline int utf8_seq(const uint8_t *p, const uint8_t *end)
-{
-	uint8_t c = p[0];
-	size_t left = (size_t)(end - p);
-	if (c >= 0xC2 && c <= 0xDF)
-		return left >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c >= 0xE0 && c <= 0xEF) {
-		if (left < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0))
-			return 0; /* overlong, surrogate */
-		return 3;
-	}
-	if (c >= 0xF0 && c <= 0xF4) {
-		if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
-		    (p[3] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))
-			return 0; /* overlong, > U+10FFFF */
-		return 4;
-	}
-	return 0;
-}
-
-static const char bad_utf8[] = "invalid UTF-8 in a string";
-
-static inline int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static int read_u4(struct jp *j, const uint8_t *p, uint32_t *out)
-{
-	if (j->end - p < 4)
-		return -1;
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
-		if (h < 0)
-			return -1;
-		v = v << 4 | (uint32_t)h;
-	}
-	*out = v;
-	return 0;
+	struct part *w = arg;
+	struct ent *e = arena_alloc(w, sizeof(struct ent) + len);
+	w->last = e;
+	return e ? e->bytes : NULL;
 }
 
 /*
- * The string at j->p (which is '"'). Without escapes the result borrows the
- * line; with escapes it is decoded into the scratch buffer (never longer than
- * the raw text, and the scratch holds twice the line).
+ * Parses one line into w's arena: IDN_OK (an entry was added), IMPORT_BLANK,
+ * IDN_EINVAL (import_msg() says why) or IDN_ENOMEM.
  */
-static int jstring(struct jp *j, idn_slice *out)
+static int parse_line(struct part *w, const uint8_t *line, size_t len, uint64_t lineno)
 {
-	const uint8_t *s = ++j->p, *p = s, *end = j->end;
-	const uint8_t *run = s; /* start of the text not yet copied (escaped strings) */
-	uint8_t *o = NULL;      /* set once an escape was seen */
-
-	for (;;) {
-		while (end - p >= STRIDE) {
-			unsigned k = special_at(p);
-			p += k;
-			if (k < STRIDE)
-				break;
-		}
-		if (p >= end) {
-			j->p = p;
-			return syntax(j, "unterminated string");
-		}
-		uint8_t c = *p;
-		if (c == '"')
-			break;
-		if (c >= 0x80) {
-			int n = utf8_seq(p, end);
-			if (!n) {
-				j->p = p;
-				return syntax(j, bad_utf8);
-			}
-			p += n;
-			continue;
-		}
-		if (c < 0x20) {
-			j->p = p;
-			return syntax(j, "control character in a string (escape it)");
-		}
-		if (c != '\\') {
-			p++;
-			continue;
-		}
-		/* An escape: from here on, the string is decoded into the scratch. */
-		if (!o)
-			o = j->sp;
-		memcpy(o, run, (size_t)(p - run));
-		o += p - run;
-		const uint8_t *esc = p;
-		if (end - p < 2) {
-			j->p = p;
-			return syntax(j, "unterminated string");
-		}
-		p += 2;
-		switch (esc[1]) {
-		case '"':
-			*o++ = '"';
-			break;
-		case '\\':
-			*o++ = '\\';
-			break;
-		case '/':
-			*o++ = '/';
-			break;
-		case 'b':
-			*o++ = '\b';
-			break;
-		case 'f':
-			*o++ = '\f';
-			break;
-		case 'n':
-			*o++ = '\n';
-			break;
-		case 'r':
-			*o++ = '\r';
-			break;
-		case 't':
-			*o++ = '\t';
-			break;
-		case 'u': {
-			uint32_t cp, lo;
-			if (read_u4(j, p, &cp)) {
-				j->p = esc;
-				return syntax(j, "bad \\u escape");
-			}
-			p += 4;
-			if (cp >= 0xDC00 && cp <= 0xDFFF) {
-				j->p = esc;
-				return syntax(j, "lone low surrogate in \\u escape");
-			}
-			if (cp >= 0xD800 && cp <= 0xDBFF) {
-				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-				    read_u4(j, p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
-					j->p = esc;
-					return syntax(j, "lone high surrogate in \\u escape");
-				}
-				p += 6;
-				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-			}
-			if (cp < 0x80) {
-				*o++ = (uint8_t)cp;
-			} else if (cp < 0x800) {
-				*o++ = (uint8_t)(0xC0 | cp >> 6);
-				*o++ = (uint8_t)(0x80 | (cp & 0x3F));
-			} else if (cp < 0x10000) {
-				*o++ = (uint8_t)(0xE0 | cp >> 12);
-				*o++ = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-				*o++ = (uint8_t)(0x80 | (cp & 0x3F));
-			} else {
-				*o++ = (uint8_t)(0xF0 | cp >> 18);
-				*o++ = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-				*o++ = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-				*o++ = (uint8_t)(0x80 | (cp & 0x3F));
-			}
-			break;
-		}
-		default:
-			j->p = esc;
-			return syntax(j, "bad escape in a string");
-		}
-		run = p;
-	}
-	if (o) {
-		memcpy(o, run, (size_t)(p - run));
-		o += p - run;
-		*out = idn_slice_of(j->sp, (size_t)(o - j->sp));
-		j->sp = o;
-	} else {
-		*out = idn_slice_of(s, (size_t)(p - s));
-	}
-	j->p = p + 1;
-	return J_OK;
-}
-
-/*
- * A JSON number at j->p, checked against the grammar. *is_int: no fraction,
- * exponent or minus sign ("-0" counts as an integer 0); *v saturates.
- */
-static int jnumber(struct jp *j, bool *is_int, uint64_t *v)
-{
-	const uint8_t *p = j->p, *end = j->end;
-	uint64_t acc = 0;
-	bool neg = false, integral = true;
-	if (p < end && *p == '-') {
-		neg = true;
-		p++;
-	}
-	if (p >= end || *p < '0' || *p > '9')
-		return syntax(j, "bad number");
-	if (*p == '0') {
-		p++;
-	} else {
-		while (p < end && *p >= '0' && *p <= '9') {
-			acc = acc > UINT64_MAX / 20 ? UINT64_MAX / 2
-			                            : acc * 10 + (uint64_t)(*p - '0');
-			p++;
-		}
-	}
-	if (p < end && *p == '.') {
-		integral = false;
-		p++;
-		if (p >= end || *p < '0' || *p > '9') {
-			j->p = p;
-			return syntax(j, "bad number: digits must follow '.'");
-		}
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		integral = false;
-		p++;
-		if (p < end && (*p == '+' || *p == '-'))
-			p++;
-		if (p >= end || *p < '0' || *p > '9') {
-			j->p = p;
-			return syntax(j, "bad number: digits must follow the exponent");
-		}
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	j->p = p;
-	*is_int = integral && (!neg || acc == 0);
-	*v = acc;
-	return J_OK;
-}
-
-/* Skips any value, checking it. Iterative, MAX_DEPTH levels. */
-static int jskip(struct jp *j)
-{
-	uint8_t stack[MAX_DEPTH / 8];
-	int depth = 0;
-	idn_slice s;
-	bool b;
-	uint64_t v;
-	int rc;
-
-	for (;;) {
-		/* a value */
-		ws(j);
-		if (j->p >= j->end)
-			return syntax(j, "unexpected end of line, expected a value");
-		switch (*j->p) {
-		case '"':
-			if ((rc = jstring(j, &s)))
-				return rc;
-			break;
-		case '{':
-		case '[': {
-			bool obj = *j->p == '{';
-			if (depth >= MAX_DEPTH)
-				return syntax(j, "nested too deeply");
-			if (obj)
-				stack[depth / 8] |= (uint8_t)(1u << (depth % 8));
-			else
-				stack[depth / 8] &= (uint8_t) ~(1u << (depth % 8));
-			depth++;
-			j->p++;
-			ws(j);
-			if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
-				j->p++;
-				depth--;
-				break;
-			}
-			if (obj) {
-				if (j->p >= j->end || *j->p != '"')
-					return syntax(j, "expected a string key");
-				if ((rc = jstring(j, &s)))
-					return rc;
-				ws(j);
-				if (j->p >= j->end || *j->p != ':')
-					return syntax(j, "expected ':'");
-				j->p++;
-			}
-			continue; /* its first member */
-		}
-		case 't':
-		case 'f':
-		case 'n': {
-			static const char *const lits[] = {"true", "false", "null"};
-			const char *lit = lits[*j->p == 't' ? 0 : *j->p == 'f' ? 1 : 2];
-			size_t n = strlen(lit);
-			if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n) != 0)
-				return syntax(j, "invalid literal");
-			j->p += n;
-			break;
-		}
-		default:
-			if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
-				if ((rc = jnumber(j, &b, &v)))
-					return rc;
-				break;
-			}
-			return syntax(j, "expected a value");
-		}
-		/* after a value: close containers or go to the next member */
-		for (;;) {
-			if (depth == 0)
-				return J_OK;
-			bool obj = stack[(depth - 1) / 8] >> ((depth - 1) % 8) & 1;
-			ws(j);
-			if (j->p < j->end && *j->p == ',') {
-				j->p++;
-				if (obj) {
-					ws(j);
-					if (j->p >= j->end || *j->p != '"')
-						return syntax(j, "expected a string key");
-					if ((rc = jstring(j, &s)))
-						return rc;
-					ws(j);
-					if (j->p >= j->end || *j->p != ':')
-						return syntax(j, "expected ':'");
-					j->p++;
-				}
-				break;
-			}
-			if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
-				j->p++;
-				depth--;
-				continue;
-			}
-			return syntax(j, obj ? "expected ',' or '}'" : "expected ',' or ']'");
-		}
-	}
-}
-
-/* Object helpers: after '{' or ',' read `"key":`; returns the key. */
-static int jkey(struct jp *j, idn_slice *key)
-{
-	int rc;
-	ws(j);
-	if (j->p >= j->end || *j->p != '"')
-		return syntax(j, "expected a string key");
-	if ((rc = jstring(j, key)))
+	import_out o;
+	int rc = import_line(w->imp, line, len, ent_alloc, w, &o);
+	if (rc != IDN_OK)
 		return rc;
-	ws(j);
-	if (j->p >= j->end || *j->p != ':')
-		return syntax(j, "expected ':'");
-	j->p++;
-	ws(j);
-	if (j->p >= j->end)
-		return syntax(j, "unexpected end of line, expected a value");
-	return J_OK;
-}
-
-/* After a member: 1 if another follows (',' eaten), 0 at the closing char. */
-static int jnext(struct jp *j, uint8_t close)
-{
-	ws(j);
-	if (j->p < j->end && *j->p == ',') {
-		j->p++;
-		return 1;
-	}
-	if (j->p < j->end && *j->p == close) {
-		j->p++;
-		return 0;
-	}
-	return syntax(j, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
-}
-
-/* Opens an object or array; 1 if it has members, 0 if empty. */
-static int jopen(struct jp *j, uint8_t close)
-{
-	j->p++;
-	ws(j);
-	if (j->p < j->end && *j->p == close) {
-		j->p++;
-		return 0;
-	}
-	return 1;
-}
-
-static inline bool key_is(idn_slice k, const char *lit, size_t n)
-{
-	return k.len == n && memcmp(k.p, lit, n) == 0;
-}
-#define KEY(k, lit) key_is(k, lit, sizeof(lit) - 1)
-
-static int juint(struct jp *j, const char *field, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	bool is_int;
-	uint64_t v;
-	if (*j->p != '-' && (*j->p < '0' || *j->p > '9'))
-		return sem(j, field, "must be an integer %llu..%llu", (unsigned long long)lo,
-		           (unsigned long long)hi);
-	int rc = jnumber(j, &is_int, &v);
-	if (rc)
-		return rc;
-	if (!is_int || v < lo || v > hi)
-		return sem(j, field, "must be an integer %llu..%llu", (unsigned long long)lo,
-		           (unsigned long long)hi);
-	*out = v;
-	return J_OK;
-}
-
-static int jstr_field(struct jp *j, const char *field, idn_slice *out)
-{
-	if (*j->p != '"')
-		return sem(j, field, "must be a string");
-	int rc = jstring(j, out);
-	if (rc == J_SYNTAX && j->jerr == bad_utf8) {
-		j->sem_final = true;
-		return sem(j, field, "not valid UTF-8");
-	}
-	return rc;
-}
-
-static int unknown_field(struct jp *j, idn_slice key)
-{
-	char k[64];
-	sanitize(k, sizeof(k), key);
-	return sem(j, k, "unknown field");
-}
-
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* "YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM)" -> unix seconds, or -1. */
-static int64_t parse_iso(idn_slice s)
-{
-	const uint8_t *p = s.p, *e = s.p + s.len;
-	int f[6];
-	static const char seps[] = "--T::";
-	for (int i = 0; i < 6; i++) {
-		int n = i == 0 ? 4 : 2, v = 0;
-		if (e - p < n)
-			return -1;
-		for (int k = 0; k < n; k++, p++) {
-			if (*p < '0' || *p > '9')
-				return -1;
-			v = v * 10 + (*p - '0');
-		}
-		f[i] = v;
-		if (i < 5) {
-			if (p >= e || (*p != seps[i] && !(i == 2 && (*p == 't' || *p == ' '))))
-				return -1;
-			p++;
-		}
-	}
-	if (p < e && *p == '.') {
-		p++;
-		if (p >= e || *p < '0' || *p > '9')
-			return -1;
-		while (p < e && *p >= '0' && *p <= '9')
-			p++;
-	}
-	int off = 0;
-	if (p < e && (*p == 'Z' || *p == 'z')) {
-		p++;
-	} else if (p < e && (*p == '+' || *p == '-')) {
-		int sign = *p == '-' ? -1 : 1;
-		p++;
-		if (e - p != 5 || p[2] != ':')
-			return -1;
-		for (int k = 0; k < 5; k++)
-			if (k != 2 && (p[k] < '0' || p[k] > '9'))
-				return -1;
-		int hh = (p[0] - '0') * 10 + p[1] - '0', mm = (p[3] - '0') * 10 + p[4] - '0';
-		if (hh > 23 || mm > 59)
-			return -1;
-		off = sign * (hh * 3600 + mm * 60);
-		p += 5;
-	} else {
-		return -1;
-	}
-	if (p != e || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 ||
-	    f[5] > 60)
-		return -1;
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = (f[0] % 4 == 0 && f[0] % 100 != 0) || f[0] % 400 == 0;
-	if (f[2] > mdays[f[1] - 1] || (f[1] == 2 && f[2] == 29 && !leap))
-		return -1;
-	int64_t t = days_from_civil(f[0], (unsigned)f[1], (unsigned)f[2]) * 86400 + f[3] * 3600 +
-	            f[4] * 60 + f[5] - off;
-	return t;
-}
-
-static int hex_decode(struct jp *j, idn_slice in, idn_slice *out)
-{
-	if (in.len % 2)
-		return sem(j, "value", "odd number of hex digits");
-	uint8_t *o = j->sp;
-	for (uint32_t i = 0; i < in.len; i += 2) {
-		int hi = hexval(in.p[i]), lo = hexval(in.p[i + 1]);
-		if (hi < 0 || lo < 0)
-			return sem(j, "value", "bad hex digit at offset %u", hi < 0 ? i : i + 1);
-		o[i / 2] = (uint8_t)(hi << 4 | lo);
-	}
-	*out = idn_slice_of(o, in.len / 2);
-	j->sp += in.len / 2;
-	return J_OK;
-}
-
-static int b64val(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Standard base64; the '=' padding may be left out. */
-static int b64_decode(struct jp *j, idn_slice in, idn_slice *out)
-{
-	uint32_t n = in.len;
-	if (n % 4 == 0 && n >= 1 && in.p[n - 1] == '=') {
-		n--;
-		if (in.p[n - 1] == '=')
-			n--;
-	}
-	if (n % 4 == 1)
-		return sem(j, "value", "bad base64: wrong length");
-	uint8_t *o = j->sp;
-	size_t len = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		int v = b64val(in.p[i]);
-		if (v < 0)
-			return sem(j, "value", "bad base64 character at offset %u", i);
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			o[len++] = (uint8_t)(acc >> bits);
-		}
-	}
-	*out = idn_slice_of(o, len);
-	j->sp += len;
-	return J_OK;
-}
-
-/* "data": {"format": ..., "value": ...} */
-static int parse_data_obj(struct jp *j, idn_slice *data)
-{
-	idn_slice fmt = {0}, val = {0}, key;
-	bool have_fmt = false, have_val = false;
-	int rc, more;
-	j->at = AT_DATA;
-	if ((more = jopen(j, '}')) < 0)
-		return more;
-	while (more) {
-		if ((rc = jkey(j, &key)))
-			return rc;
-		if (KEY(key, "format")) {
-			if (have_fmt)
-				return sem(j, "format", "given twice");
-			if ((rc = jstr_field(j, "format", &fmt)))
-				return rc;
-			have_fmt = true;
-		} else if (KEY(key, "value")) {
-			if (have_val)
-				return sem(j, "value", "given twice");
-			if ((rc = jstr_field(j, "value", &val)))
-				return rc;
-			have_val = true;
-		} else {
-			return unknown_field(j, key);
-		}
-		if ((more = jnext(j, '}')) < 0)
-			return more;
-	}
-	if (!have_fmt)
-		return sem(j, "format", "missing (string, hex or base64)");
-	if (!have_val)
-		return sem(j, "value", "missing");
-	if (KEY(fmt, "string"))
-		*data = val;
-	else if (KEY(fmt, "hex"))
-		rc = hex_decode(j, val, data);
-	else if (KEY(fmt, "base64"))
-		rc = b64_decode(j, val, data);
-	else {
-		char f[64];
-		sanitize(f, sizeof(f), fmt);
-		rc = sem(j, "format", "unknown format \"%s\" (string, hex or base64)", f);
-	}
-	if (rc == J_OK)
-		j->at = AT_VALUE;
-	return rc;
-}
-
-/* Checks an identifier's text: the handle itself or a reference's. */
-static int check_handle(struct jp *j, const char *field, idn_slice h)
-{
-	if (h.len == 0)
-		return sem(j, field, "must not be empty");
-	if (h.len > PROTO_HANDLE_MAX)
-		return sem(j, field, "longer than %d bytes", PROTO_HANDLE_MAX);
-	if (!handle_utf8_valid(h)) {
-		j->sem_final = true;
-		return sem(j, field, "not valid UTF-8");
-	}
-	if (memchr(h.p, 0, h.len))
-		return sem(j, field, "must not contain NUL (\\u0000)");
-	const uint8_t *slash = memchr(h.p, '/', h.len);
-	if (!slash)
-		return sem(j, field, "must be PREFIX/SUFFIX (there is no '/')");
-	if (slash == h.p)
-		return sem(j, field, "the prefix before '/' is empty");
-	if (slash == h.p + h.len - 1)
-		return sem(j, field, "the suffix after '/' is empty");
-	return J_OK;
-}
-
-/* "references": [{"handle": "...", "index": N}, ...] encoded into refbuf. */
-static int parse_refs(struct jp *j, uint8_t **rp, proto_value *v)
-{
-	int rc, more;
-	uint8_t *start = *rp;
-	j->at = AT_REF;
-	j->ri = 0;
-	if (*j->p != '[') {
-		j->at = AT_VALUE;
-		return sem(j, "references", "must be an array");
-	}
-	if ((more = jopen(j, ']')) < 0)
-		return more;
-	while (more) {
-		idn_slice h = {0}, key;
-		uint64_t idx = 0;
-		bool have_h = false, have_i = false;
-		ws(j);
-		if (j->p >= j->end || *j->p != '{') {
-			if (j->p < j->end)
-				return sem(j, "",
-				           "must be an object {\"handle\":...,\"index\":...}");
-			return syntax(j, "unexpected end of line");
-		}
-		if ((more = jopen(j, '}')) < 0)
-			return more;
-		while (more) {
-			if ((rc = jkey(j, &key)))
-				return rc;
-			if (KEY(key, "handle")) {
-				if (have_h)
-					return sem(j, "handle", "given twice");
-				if ((rc = jstr_field(j, "handle", &h)))
-					return rc;
-				if ((rc = check_handle(j, "handle", h)))
-					return rc;
-				have_h = true;
-			} else if (KEY(key, "index")) {
-				if (have_i)
-					return sem(j, "index", "given twice");
-				if ((rc = juint(j, "index", 0, INT31, &idx)))
-					return rc;
-				have_i = true;
-			} else {
-				return unknown_field(j, key);
-			}
-			if ((more = jnext(j, '}')) < 0)
-				return more;
-		}
-		if (!have_h)
-			return sem(j, "handle", "missing");
-		if (!have_i)
-			return sem(j, "index", "missing");
-		uint8_t *o = *rp;
-		idn_put_be32(o, h.len);
-		memcpy(o + 4, h.p, h.len);
-		idn_put_be32(o + 4 + h.len, (uint32_t)idx);
-		*rp = o + 8 + h.len;
-		j->ri++;
-		if ((more = jnext(j, ']')) < 0)
-			return more;
-	}
-	v->nrefs = j->ri;
-	v->refs = idn_slice_of(start, (size_t)(*rp - start));
-	j->at = AT_VALUE;
-	return J_OK;
-}
-
-enum {
-	F_INDEX = 1,
-	F_TYPE = 2,
-	F_DATA = 4,
-	F_TTL = 8,
-	F_TTLTYPE = 16,
-	F_PERMS = 32,
-	F_TS = 64,
-	F_REFS = 128,
-};
-
-static int dup_field(struct jp *j, unsigned *seen, unsigned f, idn_slice key)
-{
-	if (*seen & f) {
-		char k[64];
-		sanitize(k, sizeof(k), key);
-		return sem(j, k, "given twice%s",
-		           f == F_PERMS     ? " (perms and permissions are one field)"
-		           : f == F_TTLTYPE ? " (ttl_type and ttlType are one field)"
-		                            : "");
-	}
-	*seen |= f;
-	return J_OK;
-}
-
-static int parse_value(struct jp *j, struct part *w, uint8_t **rp, proto_value *v)
-{
-	unsigned seen = 0;
-	idn_slice key;
-	uint64_t n;
-	int rc, more;
-
-	*v = (proto_value){.ttl = DEFAULT_TTL, .perms = DEFAULT_PERMS, .timestamp = w->cfg->now};
-	j->at = AT_VALUE;
-	if ((more = jopen(j, '}')) < 0)
-		return more;
-	while (more) {
-		if ((rc = jkey(j, &key)))
-			return rc;
-		switch (key.len) {
-		case 4:
-			if (KEY(key, "type")) {
-				if ((rc = dup_field(j, &seen, F_TYPE, key)) ||
-				    (rc = jstr_field(j, "type", &v->type)))
-					return rc;
-				if (v->type.len == 0)
-					return sem(j, "type", "must not be empty");
-				if (memchr(v->type.p, 0, v->type.len))
-					return sem(j, "type", "must not contain NUL (\\u0000)");
-				goto next;
-			}
-			if (KEY(key, "data")) {
-				if ((rc = dup_field(j, &seen, F_DATA, key)))
-					return rc;
-				if (*j->p == '"')
-					rc = jstr_field(j, "data", &v->data);
-				else if (*j->p == '{')
-					rc = parse_data_obj(j, &v->data);
-				else
-					rc = sem(j, "data",
-					         "must be a string or "
-					         "{\"format\":...,\"value\":...}");
-				if (rc)
-					return rc;
-				goto next;
-			}
-			break;
-		case 5:
-			if (KEY(key, "index")) {
-				if ((rc = dup_field(j, &seen, F_INDEX, key)) ||
-				    (rc = juint(j, "index", 1, INT31, &n)))
-					return rc;
-				v->index = (uint32_t)n;
-				goto next;
-			}
-			if (KEY(key, "perms"))
-				goto perms;
-			break;
-		case 3:
-			if (KEY(key, "ttl")) {
-				if ((rc = dup_field(j, &seen, F_TTL, key)) ||
-				    (rc = juint(j, "ttl", 0, INT31, &n)))
-					return rc;
-				v->ttl = (uint32_t)n;
-				goto next;
-			}
-			break;
-		case 7:
-			if (KEY(key, "ttlType"))
-				goto ttl_type;
-			break;
-		case 8:
-			if (KEY(key, "ttl_type"))
-				goto ttl_type;
-			break;
-		case 9:
-			if (KEY(key, "timestamp")) {
-				if ((rc = dup_field(j, &seen, F_TS, key)))
-					return rc;
-				if (*j->p == '"') {
-					idn_slice s;
-					if ((rc = jstr_field(j, "timestamp", &s)))
-						return rc;
-					int64_t t = parse_iso(s);
-					if (t < 0 || t > INT31)
-						return sem(j, "timestamp",
-						           "must be unix seconds or "
-						           "\"YYYY-MM-DDTHH:MM:SSZ\" (1970..2038)");
-					v->timestamp = (uint32_t)t;
-				} else {
-					if ((rc = juint(j, "timestamp", 0, INT31, &n)))
-						return rc;
-					v->timestamp = (uint32_t)n;
-				}
-				goto next;
-			}
-			break;
-		case 10:
-			if (KEY(key, "references")) {
-				if ((rc = dup_field(j, &seen, F_REFS, key)) ||
-				    (rc = parse_refs(j, rp, v)))
-					return rc;
-				goto next;
-			}
-			break;
-		case 11:
-			if (KEY(key, "permissions"))
-				goto perms;
-			break;
-		}
-		return unknown_field(j, key);
-	perms:
-		if ((rc = dup_field(j, &seen, F_PERMS, key)) || (rc = juint(j, "perms", 0, 15, &n)))
-			return rc;
-		v->perms = (uint8_t)n;
-		goto next;
-	ttl_type:
-		if ((rc = dup_field(j, &seen, F_TTLTYPE, key)))
-			return rc;
-		if (*j->p == '"') {
-			idn_slice s;
-			if ((rc = jstr_field(j, "ttl_type", &s)))
-				return rc;
-			if (KEY(s, "relative"))
-				v->ttl_type = 0;
-			else if (KEY(s, "absolute"))
-				v->ttl_type = 1;
-			else
-				return sem(j, "ttl_type",
-				           "must be \"relative\" or \"absolute\" (or 0/1)");
-		} else {
-			if (*j->p != '-' && (*j->p < '0' || *j->p > '9'))
-				return sem(j, "ttl_type",
-				           "must be \"relative\" or \"absolute\" (or 0/1)");
-			if ((rc = juint(j, "ttl_type", 0, 1, &n)))
-				return rc;
-			v->ttl_type = (uint8_t)n;
-		}
-	next:
-		if ((more = jnext(j, '}')) < 0)
-			return more;
-	}
-	if (!(seen & F_INDEX))
-		return sem(j, "index", "missing");
-	if (!(seen & F_TYPE))
-		return sem(j, "type", "missing");
-	if (!(seen & F_DATA))
-		return sem(j, "data", "missing");
-	return J_OK;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Reports the first index used twice. */
-static int check_dup_index(struct jp *j, struct part *w, uint32_t n)
-{
-	const proto_value *v = w->vals;
-	if (n <= 32) {
-		for (uint32_t a = 1; a < n; a++)
-			for (uint32_t b = 0; b < a; b++)
-				if (v[a].index == v[b].index) {
-					j->at = AT_VALUE;
-					j->vi = a;
-					return sem(j, "index", "%u is already used by values[%u]",
-					           v[a].index, b);
-				}
-		return J_OK;
-	}
-	for (uint32_t a = 0; a < n; a++)
-		w->idx[a] = v[a].index;
-	qsort(w->idx, n, sizeof(uint32_t), cmp_u32);
-	for (uint32_t a = 1; a < n; a++)
-		if (w->idx[a] == w->idx[a - 1]) {
-			uint32_t dup = w->idx[a], first = UINT32_MAX;
-			for (uint32_t b = 0; b < n; b++) {
-				if (v[b].index != dup)
-					continue;
-				if (first == UINT32_MAX) {
-					first = b;
-					continue;
-				}
-				j->at = AT_VALUE;
-				j->vi = b;
-				return sem(j, "index", "%u is already used by values[%u]", dup,
-				           first);
-			}
-		}
-	return J_OK;
-}
-
-/*
- * Parses one line into w's arena. J_OK: an entry was added; 1: blank line;
- * J_SYNTAX / J_SEM: j->msg says why; J_NOMEM.
- */
-static int parse_line(struct part *w, const uint8_t *line, size_t len, uint64_t lineno, char *msg)
-{
-	struct jp j = {.p = line, .end = line + len, .msg = msg};
-	idn_slice handle = {0}, key;
-	bool have_handle = false, have_values = false;
-	uint32_t nv = 0;
-	int rc, more;
-
-	/* Scratch for decoded strings (at most 2x the line: escapes, then hex or
-	 * base64 of them) and for encoded references (at most the line). */
-	if (w->scap < 2 * len + 64) {
-		size_t cap = 2 * len + 64 + (len >> 1);
-		uint8_t *s = realloc(w->scratch, cap), *r;
-		if (!s)
-			return J_NOMEM;
-		w->scratch = s;
-		r = realloc(w->refbuf, cap);
-		if (!r)
-			return J_NOMEM;
-		w->refbuf = r;
-		w->scap = cap;
-	}
-	j.sp = w->scratch;
-	uint8_t *rp = w->refbuf;
-
-	ws(&j);
-	if (j.p == j.end)
-		return 1;
-	if (*j.p != '{') {
-		rc =
-		    sem(&j, "", "a line must be one JSON object {\"handle\":...,\"values\":[...]}");
-		goto fail;
-	}
-	if ((more = jopen(&j, '}')) < 0) {
-		rc = more;
-		goto fail;
-	}
-	while (more) {
-		j.at = AT_TOP;
-		if ((rc = jkey(&j, &key)))
-			goto fail;
-		if (KEY(key, "handle")) {
-			if (have_handle) {
-				rc = sem(&j, "handle", "given twice");
-				goto fail;
-			}
-			if ((rc = jstr_field(&j, "handle", &handle)) ||
-			    (rc = check_handle(&j, "handle", handle)))
-				goto fail;
-			have_handle = true;
-		} else if (KEY(key, "values")) {
-			if (have_values) {
-				rc = sem(&j, "values", "given twice");
-				goto fail;
-			}
-			have_values = true;
-			if (*j.p != '[') {
-				rc = sem(&j, "values", "must be an array of values");
-				goto fail;
-			}
-			if ((more = jopen(&j, ']')) < 0) {
-				rc = more;
-				goto fail;
-			}
-			if (!more) {
-				rc = sem(&j, "values", "must not be empty");
-				goto fail;
-			}
-			while (more) {
-				ws(&j);
-				j.at = AT_VALUE;
-				j.vi = nv;
-				if (j.p >= j.end) {
-					rc = syntax(&j, "unexpected end of line");
-					goto fail;
-				}
-				if (*j.p != '{') {
-					rc = sem(&j, "", "must be an object");
-					goto fail;
-				}
-				if (nv == w->vcap) {
-					size_t cap = w->vcap ? w->vcap * 2 : 16;
-					proto_value *nvals =
-					    xrealloc_array(w->vals, cap, sizeof(*nvals));
-					uint32_t *nidx = xrealloc_array(w->idx, cap, sizeof(*nidx));
-					if (nvals)
-						w->vals = nvals;
-					if (nidx)
-						w->idx = nidx;
-					if (!nvals || !nidx)
-						return J_NOMEM;
-					w->vcap = cap;
-				}
-				if ((rc = parse_value(&j, w, &rp, &w->vals[nv])))
-					goto fail;
-				nv++;
-				if ((more = jnext(&j, ']')) < 0) {
-					rc = more;
-					goto fail;
-				}
-			}
-		} else {
-			if ((rc = jskip(&j)))
-				goto fail;
-		}
-		if ((more = jnext(&j, '}')) < 0) {
-			rc = more;
-			goto fail;
-		}
-	}
-	ws(&j);
-	if (j.p != j.end) {
-		rc = syntax(&j, "text after the object (one object per line)");
-		goto fail;
-	}
-	j.at = AT_TOP;
-	if (!have_handle) {
-		rc = sem(&j, "handle", "missing");
-		goto fail;
-	}
-	if (!have_values) {
-		rc = sem(&j, "values", "missing");
-		goto fail;
-	}
-	if ((rc = check_dup_index(&j, w, nv)))
-		goto fail;
-
-	size_t rlen = record_size(w->vals, nv);
-	if (rlen > STORE_VAL_MAX) {
-		rc = sem(&j, "values", "the record would be larger than %d bytes", STORE_VAL_MAX);
-		goto fail;
-	}
-	struct ent *e = arena_alloc(w, sizeof(struct ent) + handle.len + rlen);
-	if (!e)
-		return J_NOMEM;
-	int klen = handle_key(handle, w->cfg->case_sensitive, e->bytes);
-	int n = klen < 0 ? klen : record_build(w->vals, nv, e->bytes + klen, rlen);
-	if (klen < 0 || n < 0 || (size_t)n != rlen) {
-		/* cannot happen: the handle and sizes were checked above */
-		rc = sem(&j, "handle", "cannot build the record: %s",
-		         idn_strerror(klen < 0 ? klen
-		                      : n < 0  ? n
-		                               : IDN_EINVAL));
-		goto fail;
-	}
-	e->klen = (uint32_t)klen;
-	e->rlen = (uint32_t)rlen;
+	struct ent *e = w->last;
+	uint32_t klen = o.key.len;
+	e->klen = klen;
+	e->rlen = o.record.len;
 	if (w->nrefs == w->caprefs) {
 		size_t cap = w->caprefs ? w->caprefs * 2 : 65536;
 		struct sref *r = xrealloc_array(w->refs, cap, sizeof(*r));
 		if (!r)
-			return J_NOMEM;
+			return IDN_ENOMEM;
 		w->refs = r;
 		w->caprefs = cap;
 	}
@@ -1499,41 +310,18 @@ static int parse_line(struct part *w, const uint8_t *line, size_t len, uint64_t 
 	 * shortens the prefix makes refill_part redo the entries before it. */
 	if (!w->ref_key) {
 		w->ref_key = e->bytes;
-		w->lcp = (size_t)klen;
+		w->lcp = klen;
 	} else {
-		size_t c = 0, m = (size_t)klen < w->lcp ? (size_t)klen : w->lcp;
+		size_t c = 0, m = klen < w->lcp ? klen : w->lcp;
 		while (c < m && e->bytes[c] == w->ref_key[c])
 			c++;
 		w->lcp = c;
 	}
 	struct sref *r = &w->refs[w->nrefs++];
 	r->e = e;
-	r->lk = lineno << 24 | (uint32_t)klen;
+	r->lk = lineno << 24 | klen;
 	set_words(r, w->lcp);
-	return J_OK;
-
-fail:
-	if (rc == J_SEM && !j.sem_final) {
-		/* A broken line is reported as broken JSON, whatever came first. */
-		struct jp v = {.p = line, .end = line + len, .msg = msg};
-		v.sp = w->scratch;
-		int vr = jskip(&v);
-		if (vr == J_OK) {
-			ws(&v);
-			if (v.p != v.end)
-				vr = syntax(&v, "text after the object (one object per line)");
-		}
-		if (vr != J_SYNTAX)
-			return J_SEM;
-		j = v;
-		rc = J_SYNTAX;
-	}
-	if (rc == J_SYNTAX) {
-		snprintf(msg, MSG_MAX, "invalid JSON at column %zu: %s",
-		         (size_t)(j.jerr_at - line) + 1, j.jerr);
-		return J_SYNTAX;
-	}
-	return rc;
+	return IDN_OK;
 }
 
 static void add_err(struct part *w, uint64_t line, const char *msg)
@@ -1568,16 +356,17 @@ static void *parse_part(void *arg)
 		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
 		const uint8_t *le = nl ? nl : end;
 		w->nlines++;
-		int rc = J_SYNTAX;
+		int rc = IDN_EINVAL;
+		const char *why = msg;
 		if (le - p > MAX_LINE)
 			snprintf(msg, sizeof(msg), "line longer than %d bytes", MAX_LINE);
-		else
-			rc = parse_line(w, p, (size_t)(le - p), w->nlines, msg);
-		if (rc == J_NOMEM) {
+		else if ((rc = parse_line(w, p, (size_t)(le - p), w->nlines)) == IDN_EINVAL)
+			why = import_msg(w->imp);
+		if (rc == IDN_ENOMEM) {
 			w->fatal = IDN_ENOMEM;
-		} else if (rc != J_OK && rc != 1) {
+		} else if (rc == IDN_EINVAL) {
 			w->nerr++;
-			add_err(w, w->nlines, msg);
+			add_err(w, w->nlines, why);
 		}
 		p = nl ? nl + 1 : end;
 	}
@@ -1714,7 +503,7 @@ struct runsort {
 
 struct loader {
 	const char *name; /* FILE as shown in messages */
-	struct load_cfg cfg;
+	import_opts opts;
 	bool no_overwrite, quiet, tty, shown;
 	store *s;
 	struct part part[2];
@@ -2305,7 +1094,7 @@ int cmd_load(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct loader L = {.cfg = {.case_sensitive = true},
+	struct loader L = {.opts = {.case_sensitive = true},
 	                   .rs = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER}};
 	const char *data = NULL, *home[MAX_HOME], *file;
 	int nhome = 0, opt, fd = -1, status = CLI_USAGE, rc;
@@ -2326,7 +1115,7 @@ int cmd_load(int argc, char **argv)
 			home[nhome++] = optarg;
 			break;
 		case O_CASE:
-			L.cfg.case_sensitive = false;
+			L.opts.case_sensitive = false;
 			break;
 		case O_NOOVER:
 			L.no_overwrite = true;
@@ -2378,9 +1167,14 @@ int cmd_load(int argc, char **argv)
 	}
 
 	clock_gettime(CLOCK_MONOTONIC, &L.t0);
-	L.cfg.now = (uint32_t)time(NULL);
+	L.opts.now = (uint32_t)time(NULL);
 	L.tty = !L.quiet && isatty(STDERR_FILENO);
-	L.part[0].cfg = L.part[1].cfg = &L.cfg;
+	L.part[0].imp = import_new(&L.opts);
+	L.part[1].imp = import_new(&L.opts);
+	if (!L.part[0].imp || !L.part[1].imp) {
+		fprintf(stderr, "idnode load: %s\n", idn_strerror(IDN_ENOMEM));
+		goto out;
+	}
 	/* Runs as big as a quarter of the memory: one run for most loads. */
 	if (!memory) {
 		uint64_t phys = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);

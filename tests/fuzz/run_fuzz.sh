@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run_fuzz.sh TARGET CORPUS_DIR SEEDS_DIR RUNS: a bounded libFuzzer run.
-# Seeds: every request in shared/vectors (one file each), plus SEEDS_DIR.
+# Seeds: every request in shared/vectors (one file each), plus the target's
+# own SEEDS_DIR/<target name>/ if there is one.
 set -euo pipefail
 target=$1 corpus=$2 seeds=$3 runs=$4
 mkdir -p "$corpus"
@@ -13,6 +14,6 @@ for i, v in enumerate(json.load(open(sys.argv[1]))):
 PY
 fi
 extra=()
-[ -d "$seeds" ] && extra+=("$seeds")
+[ -d "$seeds/$(basename "$target")" ] && extra+=("$seeds/$(basename "$target")")
 exec "$target" -runs="$runs" -max_total_time=300 -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
 	-print_final_stats=1 "$corpus" "${extra[@]}"
