@@ -2,7 +2,8 @@
 # Installs the Debian packages idnode needs to build and test, if missing.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config python3 clang libclang-rt-14-dev
-      liblmdb-dev libssl-dev libjansson-dev libinih-dev libcmocka-dev)
+      liblmdb-dev libpq-dev postgresql libssl-dev libjansson-dev libinih-dev libcmocka-dev
+      node-llhttp libqrencode-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

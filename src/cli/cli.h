@@ -9,6 +9,12 @@
 int cmd_serve(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
+int cmd_dump(int argc, char **argv);    /* cmd_dump.c: backups */
+int cmd_restore(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_siteinfo(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_admin(int argc, char **argv); /* create add modify remove delete list home unhome */
 
 /* Exit statuses. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };

@@ -89,6 +89,7 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "  -d, --data DIR        the store directory (required; created if missing)\n"
+    "      --store URI       a PostgreSQL store instead: postgresql://USER@HOST:PORT/DB\n"
     "  -H, --home PREFIX     also home PREFIX (e.g. 88.100.1) on this node; repeatable\n"
     "      --case-insensitive  store suffixes upper-cased; must match the server's\n"
     "                        setting\n"
@@ -1086,6 +1087,7 @@ int cmd_load(int argc, char **argv)
 	enum { O_CASE = 256, O_NOOVER, O_MEMORY };
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
+	    {"store", required_argument, NULL, 'd'}, /* a PostgreSQL URI; store_open() picks */
 	    {"home", required_argument, NULL, 'H'},
 	    {"case-insensitive", no_argument, NULL, O_CASE},
 	    {"no-overwrite", no_argument, NULL, O_NOOVER},
@@ -1144,7 +1146,7 @@ int cmd_load(int argc, char **argv)
 		}
 	}
 	if (!data) {
-		fprintf(stderr, "idnode load: no data directory: give --data DIR\n");
+		fprintf(stderr, "idnode load: no store: give --data DIR or --store URI\n");
 		return CLI_USAGE;
 	}
 	if (optind != argc - 1) {

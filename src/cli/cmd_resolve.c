@@ -21,6 +21,8 @@ static void resolve_usage(FILE *f)
 	        "usage: idnode resolve HANDLE [--server HOST:PORT] [--udp|--tcp] [--type T]...\n"
 	        "                      [--index N]... [--json] [--timeout MS] [--version 2.N]\n"
 	        "  --server HOST:PORT  the node to ask (default 127.0.0.1:2641)\n"
+	        "  --root HOST:PORT    resolve from this root instead: 0.NA/<prefix> there,\n"
+	        "                      following referrals and sites (at most 40 hops)\n"
 	        "  --udp, --tcp        transport (default UDP)\n"
 	        "  --type T            only values of type T ('T.' matches a family); repeatable\n"
 	        "  --index N           only the value at index N; repeatable\n"
@@ -175,13 +177,19 @@ static int print_answer(const char *handle, const proto_msg *m, int as_json)
 int cmd_resolve(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"server", required_argument, NULL, 's'},  {"udp", no_argument, NULL, 'u'},
-	    {"tcp", no_argument, NULL, 't'},           {"type", required_argument, NULL, 'T'},
-	    {"index", required_argument, NULL, 'i'},   {"json", no_argument, NULL, 'j'},
-	    {"timeout", required_argument, NULL, 'w'}, {"version", required_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	    {"server", required_argument, NULL, 's'},
+	    {"udp", no_argument, NULL, 'u'},
+	    {"tcp", no_argument, NULL, 't'},
+	    {"type", required_argument, NULL, 'T'},
+	    {"index", required_argument, NULL, 'i'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"timeout", required_argument, NULL, 'w'},
+	    {"version", required_argument, NULL, 'V'},
+	    {"root", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	const char *server = "127.0.0.1:2641";
+	const char *server = "127.0.0.1:2641", *root = NULL;
 	uint32_t indexes[MAX_FILTERS];
 	idn_slice types[MAX_FILTERS];
 	client_resolve_opts o = {.transport = CLIENT_UDP, .indexes = indexes, .types = types};
@@ -189,10 +197,13 @@ int cmd_resolve(int argc, char **argv)
 	char *end;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "s:utT:i:jw:V:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:r:utT:i:jw:V:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			server = optarg;
+			break;
+		case 'r':
+			root = optarg;
 			break;
 		case 'u':
 			o.transport = CLIENT_UDP;
@@ -260,16 +271,31 @@ int cmd_resolve(int argc, char **argv)
 
 	client_addr addr;
 	char err[256];
-	if (client_addr_parse(server, 2641, &addr, err, sizeof(err))) {
-		fprintf(stderr, "idnode resolve: --server %s\n", err);
+	if (client_addr_parse(root ? root : server, 2641, &addr, err, sizeof(err))) {
+		fprintf(stderr, "idnode resolve: --%s %s\n", root ? "root" : "server", err);
 		return CLI_USAGE;
 	}
 	uint8_t *ans = NULL;
 	size_t anslen;
 	proto_env env;
 	proto_msg msg;
-	int ret = client_resolve(&addr, idn_slice_of(handle, strlen(handle)), &o, &ans, &anslen,
-	                         &env, &msg);
+	int ret;
+	if (root) {
+		client_root_opts ro = {.base = o};
+		char why[512];
+		ret = client_resolve_root(&addr, idn_slice_of(handle, strlen(handle)), &ro, &ans,
+		                          &anslen, &env, &msg, why, sizeof(why));
+		if (ret) {
+			fprintf(stderr, "idnode resolve: %s from root %s: %s\n", handle, root,
+			        why[0] ? why : idn_strerror(ret));
+			return CLI_USAGE;
+		}
+		ret = print_answer(handle, &msg, as_json);
+		free(ans);
+		return ret;
+	}
+	ret = client_resolve(&addr, idn_slice_of(handle, strlen(handle)), &o, &ans, &anslen, &env,
+	                     &msg);
 	if (ret) {
 		char as[80];
 		client_addr_str(&addr, as, sizeof(as));

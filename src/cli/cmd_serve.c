@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +16,12 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#include "api/api.h"
 #include "net/net.h"
 #include "node/handle.h"
 #include "node/node.h"
+#include "node/site.h"
+#include "resolver/resolver.h"
 #include "store/store.h"
 
 enum { MAX_LIST = 64 };
@@ -33,6 +38,26 @@ typedef struct serve_cfg {
 	unsigned max_tcp_conns;
 	unsigned tcp_idle_ms;
 	unsigned long map_size_mb;
+	char *http[MAX_LIST]; /* HTTP listeners (REST API, proxy, Handle over HTTP) */
+	unsigned nhttp;
+	char *access_log; /* "-" = stderr */
+	unsigned http_max_conns, http_idle_ms, http_timeout_ms;
+	unsigned long http_max_body;
+	/* Our site (GET_SITE_INFO, the multi-server split): see node/site.h. */
+	unsigned server_id;
+	char *site_server[MAX_LIST]; /* "ID@ADDR:PORT": a multi-server site's servers */
+	unsigned nsite_server;
+	int site_hash;
+	char *site_desc;
+	char *advertise;
+	char *server_admin[MAX_LIST]; /* "INDEX:HANDLE" node-wide administrators */
+	unsigned nserver_admin;
+	unsigned max_auth_time; /* seconds a challenged admin request is held, 0 = 60 */
+	/* The recursive role (resolver/resolver.h); -1 / 0 = unset in flags. */
+	int recursive, recursive_all;
+	char *root;
+	unsigned long cache_mb;
+	unsigned neg_ttl, stale_ttl, resolver_threads;
 } serve_cfg;
 
 static void serve_usage(FILE *f)
@@ -43,6 +68,8 @@ static void serve_usage(FILE *f)
 	    "N]\n"
 	    "       idnode serve -c FILE [flags that override the file]\n"
 	    "  -d, --data DIR          the data directory (created if missing)\n"
+	    "      --store URI         a PostgreSQL store instead of --data:\n"
+	    "                          postgresql://USER@HOST:PORT/DB (a libpq URI)\n"
 	    "  -l, --listen ADDR:PORT  UDP and TCP on this address; repeatable\n"
 	    "                          (default :2641, every address, IPv4 and IPv6)\n"
 	    "  -H, --home PREFIX       answer for this prefix (e.g. 88.100.1); repeatable\n"
@@ -52,6 +79,36 @@ static void serve_usage(FILE *f)
 	    "      --site-serial N     the serial of this site's HS_SITE (default 1)\n"
 	    "      --max-tcp-conns N   open TCP connections at most (default 4096)\n"
 	    "      --tcp-idle-ms N     close idle TCP connections after N ms (default 30000)\n"
+	    "      --http ADDR:PORT    serve HTTP here (REST API, proxy, Handle over HTTP);\n"
+	    "                          repeatable (settings: http, access_log)\n"
+	    "      --access-log FILE   one line per HTTP request ('-' = stderr)\n"
+	    "      --http-max-conns N  open HTTP connections at most (default 4096)\n"
+	    "      --http-max-body N   request body limit in bytes (default 8 MiB)\n"
+	    "      --http-idle-ms N    close idle keep-alive connections (default 30000)\n"
+	    "      --http-timeout-ms N headers must arrive within N ms, a body within 3N\n"
+	    "                          (default 10000; slow clients get 408)\n"
+	    "      --server-id N       our server id in our site (default 1)\n"
+	    "      --site-server ID@ADDR:PORT  a server of a multi-server site (repeatable;\n"
+	    "                          default: this server alone, at its first --listen)\n"
+	    "      --site-hash prefix|suffix|all  how the site splits identifiers\n"
+	    "      --site-desc TEXT    the site's desc attribute\n"
+	    "      --advertise ADDR    the address our site names for a wildcard --listen\n"
+	    "      --server-admin INDEX:HANDLE  a node-wide administrator (repeatable), e.g.\n"
+	    "                          300:0.NA/88.1000; may home, unhome and change anything\n"
+	    "      --max-auth-time S   seconds a challenged admin request waits (default 60)\n"
+	    "      --recursive         also a recursive node: requests with REC set are\n"
+	    "                          resolved from --root and cached (--data optional:\n"
+	    "                          without it, every resolution is recursive)\n"
+	    "      --root HOST:PORT    the root site a recursive node resolves from\n"
+	    "      --recursive-all     resolve every request recursively, REC or not\n"
+	    "      --cache-mb N        answer cache budget in MiB (default 64)\n"
+	    "      --neg-ttl S         seconds not-found answers are cached (default 60)\n"
+	    "      --stale-ttl S       seconds an expired answer may be served while every\n"
+	    "                          upstream fails (default 300)\n"
+	    "      --resolver-threads N  threads resolving cache misses (default 4)\n"
+	    "                          (settings: recursive, root, recursive_all, cache_mb,\n"
+	    "                          neg_ttl, stale_ttl, resolver_threads; SIGUSR1 logs\n"
+	    "                          the cache statistics)\n"
 	    "  -c, --config FILE       INI file with the same settings: data, listen, home,\n"
 	    "                          threads, case_sensitive, site_serial, max_tcp_conns,\n"
 	    "                          tcp_idle_ms, map_size_mb (in a [server] section or none)\n"
@@ -104,13 +161,34 @@ static int list_add(char **list, unsigned *n, const char *where, const char *nam
 static int apply(serve_cfg *c, const char *where, const char *name, const char *v)
 {
 	unsigned long x;
-	if (!strcmp(name, "data")) {
+	if (!strcmp(name, "data") || !strcmp(name, "store")) {
 		free(c->data);
 		c->data = strdup(v);
 	} else if (!strcmp(name, "listen")) {
 		return list_add(c->listen, &c->nlisten, where, name, v);
 	} else if (!strcmp(name, "home")) {
 		return list_add(c->home, &c->nhome, where, name, v);
+	} else if (!strcmp(name, "http")) {
+		return list_add(c->http, &c->nhttp, where, name, v);
+	} else if (!strcmp(name, "access_log")) {
+		free(c->access_log);
+		c->access_log = strdup(v);
+	} else if (!strcmp(name, "http_max_conns")) {
+		if (parse_uint(where, name, v, 1000000, &x))
+			return -1;
+		c->http_max_conns = (unsigned)x;
+	} else if (!strcmp(name, "http_idle_ms")) {
+		if (parse_uint(where, name, v, 86400000, &x))
+			return -1;
+		c->http_idle_ms = (unsigned)x;
+	} else if (!strcmp(name, "http_timeout_ms")) {
+		if (parse_uint(where, name, v, 86400000, &x))
+			return -1;
+		c->http_timeout_ms = (unsigned)x;
+	} else if (!strcmp(name, "http_max_body")) {
+		if (parse_uint(where, name, v, 1ul << 31, &x))
+			return -1;
+		c->http_max_body = x;
 	} else if (!strcmp(name, "threads")) {
 		if (parse_uint(where, name, v, 1024, &x))
 			return -1;
@@ -129,6 +207,50 @@ static int apply(serve_cfg *c, const char *where, const char *name, const char *
 		if (parse_uint(where, name, v, 86400000, &x))
 			return -1;
 		c->tcp_idle_ms = (unsigned)x;
+	} else if (!strcmp(name, "server_id")) {
+		if (parse_uint(where, name, v, 0xFFFFFFFFul, &x))
+			return -1;
+		c->server_id = (unsigned)x;
+	} else if (!strcmp(name, "server_admin") || !strcmp(name, "server_admins")) {
+		return list_add(c->server_admin, &c->nserver_admin, where, name, v);
+	} else if (!strcmp(name, "max_auth_time")) {
+		if (parse_uint(where, name, v, 86400, &x))
+			return -1;
+		c->max_auth_time = (unsigned)x;
+	} else if (!strcmp(name, "site_server")) {
+		return list_add(c->site_server, &c->nsite_server, where, name, v);
+	} else if (!strcmp(name, "site_hash")) {
+		if ((c->site_hash = site_hash_parse(v)) < 0) {
+			fprintf(stderr,
+			        "idnode serve: %s: site_hash: '%s' is not prefix, suffix or all\n",
+			        where, v);
+			return -1;
+		}
+	} else if (!strcmp(name, "site_desc")) {
+		free(c->site_desc);
+		c->site_desc = strdup(v);
+	} else if (!strcmp(name, "advertise")) {
+		free(c->advertise);
+		c->advertise = strdup(v);
+	} else if (!strcmp(name, "recursive")) {
+		return parse_bool(where, name, v, &c->recursive);
+	} else if (!strcmp(name, "recursive_all")) {
+		return parse_bool(where, name, v, &c->recursive_all);
+	} else if (!strcmp(name, "root")) {
+		free(c->root);
+		c->root = strdup(v);
+	} else if (!strcmp(name, "cache_mb")) {
+		if (parse_uint(where, name, v, 1ul << 20, &x))
+			return -1;
+		c->cache_mb = x;
+	} else if (!strcmp(name, "neg_ttl") || !strcmp(name, "stale_ttl")) {
+		if (parse_uint(where, name, v, 86400 * 7, &x))
+			return -1;
+		*(name[0] == 'n' ? &c->neg_ttl : &c->stale_ttl) = (unsigned)x;
+	} else if (!strcmp(name, "resolver_threads")) {
+		if (parse_uint(where, name, v, 256, &x))
+			return -1;
+		c->resolver_threads = (unsigned)x;
 	} else if (!strcmp(name, "map_size_mb")) {
 		if (parse_uint(where, name, v, 1ul << 30, &x))
 			return -1;
@@ -177,6 +299,49 @@ static void free_cfg(serve_cfg *c)
 		free(c->listen[i]);
 	for (unsigned i = 0; i < c->nhome; i++)
 		free(c->home[i]);
+	for (unsigned i = 0; i < c->nhttp; i++)
+		free(c->http[i]);
+	free(c->access_log);
+	for (unsigned i = 0; i < c->nsite_server; i++)
+		free(c->site_server[i]);
+	free(c->site_desc);
+	free(c->advertise);
+	free(c->root);
+	for (unsigned i = 0; i < c->nserver_admin; i++)
+		free(c->server_admin[i]);
+}
+
+/* Our HS_SITE from the settings; its length, or -1 after saying why. */
+static int build_site(const serve_cfg *c, uint8_t *out, size_t cap)
+{
+	site_server srv[MAX_LIST];
+	unsigned n = 0;
+	for (unsigned i = 0; i < c->nsite_server; i++) {
+		char *at = strchr(c->site_server[i], '@');
+		char *end;
+		unsigned long id = at ? strtoul(c->site_server[i], &end, 10) : 0;
+		if (!at || end != at || id > 0xFFFFFFFFul) {
+			fprintf(stderr, "idnode serve: site_server '%s': not ID@ADDR:PORT\n",
+			        c->site_server[i]);
+			return -1;
+		}
+		srv[n++] = (site_server){(uint32_t)id, at + 1};
+	}
+	if (n == 0)
+		srv[n++] = (site_server){c->server_id, c->listen[0]};
+	site_spec spec = {
+	    .servers = srv,
+	    .nservers = n,
+	    .serial = (uint16_t)c->site_serial,
+	    .hash_opt = (uint8_t)(c->site_hash < 0 ? 0 : c->site_hash),
+	    .advertise_addr = c->advertise,
+	    .desc = c->site_desc,
+	};
+	char err[256];
+	int len = site_build(&spec, out, cap, err, sizeof(err));
+	if (len < 0)
+		fprintf(stderr, "idnode serve: our site: %s\n", err);
+	return len;
 }
 
 /* Homes the configured prefixes in the store. */
@@ -215,39 +380,112 @@ fail:
 
 /* ---- the glue between net and node ---- */
 
+/*
+ * The recursive role, when on: set before net_start, read-only while serving.
+ * A recursive node without a store has no node workers: its workers' context
+ * is the address of no_node and every request goes to the resolver.
+ */
+static resolver *g_resolver;
+static char no_node;
+
 static void *worker_init(void *arg, unsigned idx)
 {
 	(void)idx;
 	node_worker *w;
+	if (!arg)
+		return &no_node;
 	return node_worker_new(arg, &w) ? NULL : w;
 }
 
 static void worker_fini(void *wctx)
 {
-	node_worker_free(wctx);
+	if (wctx != &no_node)
+		node_worker_free(wctx);
 }
 
 static void batch_begin(void *wctx)
 {
-	node_worker_begin(wctx);
+	if (wctx != &no_node)
+		node_worker_begin(wctx);
 }
 
 static void batch_end(void *wctx)
 {
-	node_worker_end(wctx);
+	if (wctx != &no_node)
+		node_worker_end(wctx);
 }
 
 static int handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 {
+	if (g_resolver && (wctx == &no_node || resolver_wants(g_resolver, req->msg, req->len))) {
+		resolver_req rq = {
+		    .udp = req->transport == NET_UDP,
+		    .udp_fd = req->udp_fd,
+		    .peer = req->peer,
+		    .peer_len = req->peer_len,
+		    .msg = req->msg,
+		    .len = req->len,
+		};
+		return resolver_handle(g_resolver, &rq, out, cap);
+	}
 	return node_handle(wctx, req->transport == NET_UDP ? NODE_UDP : NODE_TCP, req->msg,
 	                   req->len, out, cap);
 }
 
+/*
+ * SIGUSR1 logs the cache statistics. The signal is blocked in every thread
+ * (set before net_start, inherited) and taken here with sigwait, so the
+ * printing runs in a normal thread, not in a handler.
+ */
+static volatile sig_atomic_t stats_stop;
+
+static void *stats_main(void *arg)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		int sig;
+		if (sigwait(&set, &sig) || stats_stop)
+			break;
+		char line[512];
+		resolver_stats_line(arg, line, sizeof(line));
+		fprintf(stderr, "idnode: %s\n", line);
+	}
+	return NULL;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-	enum { O_CASE = 256, O_SERIAL, O_MAXCONN, O_IDLE };
+	enum {
+		O_CASE = 256,
+		O_SERIAL,
+		O_MAXCONN,
+		O_IDLE,
+		O_SID,
+		O_SSRV,
+		O_SHASH,
+		O_SDESC,
+		O_ADV,
+		O_HTTP,
+		O_ALOG,
+		O_HCONN,
+		O_HBODY,
+		O_HIDLE,
+		O_HTIME,
+		O_SADM,
+		O_AUTHT,
+		O_REC,
+		O_ROOT,
+		O_RECALL,
+		O_CACHEMB,
+		O_NEGTTL,
+		O_STALETTL,
+		O_RTHREADS
+	};
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
+	    {"store", required_argument, NULL, 'S'},
 	    {"listen", required_argument, NULL, 'l'},
 	    {"home", required_argument, NULL, 'H'},
 	    {"threads", required_argument, NULL, 't'},
@@ -256,13 +494,35 @@ int cmd_serve(int argc, char **argv)
 	    {"site-serial", required_argument, NULL, O_SERIAL},
 	    {"max-tcp-conns", required_argument, NULL, O_MAXCONN},
 	    {"tcp-idle-ms", required_argument, NULL, O_IDLE},
+	    {"http", required_argument, NULL, O_HTTP},
+	    {"access-log", required_argument, NULL, O_ALOG},
+	    {"http-max-conns", required_argument, NULL, O_HCONN},
+	    {"http-max-body", required_argument, NULL, O_HBODY},
+	    {"http-idle-ms", required_argument, NULL, O_HIDLE},
+	    {"http-timeout-ms", required_argument, NULL, O_HTIME},
+	    {"server-id", required_argument, NULL, O_SID},
+	    {"site-server", required_argument, NULL, O_SSRV},
+	    {"site-hash", required_argument, NULL, O_SHASH},
+	    {"site-desc", required_argument, NULL, O_SDESC},
+	    {"advertise", required_argument, NULL, O_ADV},
+	    {"server-admin", required_argument, NULL, O_SADM},
+	    {"max-auth-time", required_argument, NULL, O_AUTHT},
+	    {"recursive", no_argument, NULL, O_REC},
+	    {"root", required_argument, NULL, O_ROOT},
+	    {"recursive-all", no_argument, NULL, O_RECALL},
+	    {"cache-mb", required_argument, NULL, O_CACHEMB},
+	    {"neg-ttl", required_argument, NULL, O_NEGTTL},
+	    {"stale-ttl", required_argument, NULL, O_STALETTL},
+	    {"resolver-threads", required_argument, NULL, O_RTHREADS},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	serve_cfg file = {.case_sensitive = 1, .site_serial = 1}, flags = {.case_sensitive = -1};
+	serve_cfg file = {.case_sensitive = 1, .site_serial = 1, .server_id = 1, .site_hash = -1},
+	          flags = {.case_sensitive = -1, .site_hash = -1};
 	const char *config = NULL;
 	int opt, status = CLI_USAGE;
 	flags.site_serial = flags.max_tcp_conns = flags.tcp_idle_ms = flags.threads = ~0u;
+	flags.server_id = ~0u;
 
 	/* Flags are collected apart so that they override the file. */
 	optind = 1;
@@ -271,6 +531,9 @@ int cmd_serve(int argc, char **argv)
 		switch (opt) {
 		case 'd':
 			r = apply(&flags, "--data", "data", optarg);
+			break;
+		case 'S': /* a PostgreSQL URI; store_open() picks the backend */
+			r = apply(&flags, "--store", "data", optarg);
 			break;
 		case 'l':
 			r = apply(&flags, "--listen", "listen", optarg);
@@ -295,6 +558,66 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case O_IDLE:
 			r = apply(&flags, "--tcp-idle-ms", "tcp_idle_ms", optarg);
+			break;
+		case O_HTTP:
+			r = apply(&flags, "--http", "http", optarg);
+			break;
+		case O_ALOG:
+			r = apply(&flags, "--access-log", "access_log", optarg);
+			break;
+		case O_HCONN:
+			r = apply(&flags, "--http-max-conns", "http_max_conns", optarg);
+			break;
+		case O_HBODY:
+			r = apply(&flags, "--http-max-body", "http_max_body", optarg);
+			break;
+		case O_HIDLE:
+			r = apply(&flags, "--http-idle-ms", "http_idle_ms", optarg);
+			break;
+		case O_HTIME:
+			r = apply(&flags, "--http-timeout-ms", "http_timeout_ms", optarg);
+			break;
+		case O_SID:
+			r = apply(&flags, "--server-id", "server_id", optarg);
+			break;
+		case O_SSRV:
+			r = apply(&flags, "--site-server", "site_server", optarg);
+			break;
+		case O_SHASH:
+			r = apply(&flags, "--site-hash", "site_hash", optarg);
+			break;
+		case O_SDESC:
+			r = apply(&flags, "--site-desc", "site_desc", optarg);
+			break;
+		case O_ADV:
+			r = apply(&flags, "--advertise", "advertise", optarg);
+			break;
+		case O_SADM:
+			r = apply(&flags, "--server-admin", "server_admin", optarg);
+			break;
+		case O_AUTHT:
+			r = apply(&flags, "--max-auth-time", "max_auth_time", optarg);
+			break;
+		case O_REC:
+			flags.recursive = 1;
+			break;
+		case O_RECALL:
+			flags.recursive_all = 1;
+			break;
+		case O_ROOT:
+			r = apply(&flags, "--root", "root", optarg);
+			break;
+		case O_CACHEMB:
+			r = apply(&flags, "--cache-mb", "cache_mb", optarg);
+			break;
+		case O_NEGTTL:
+			r = apply(&flags, "--neg-ttl", "neg_ttl", optarg);
+			break;
+		case O_STALETTL:
+			r = apply(&flags, "--stale-ttl", "stale_ttl", optarg);
+			break;
+		case O_RTHREADS:
+			r = apply(&flags, "--resolver-threads", "resolver_threads", optarg);
 			break;
 		case 'h':
 			serve_usage(stdout);
@@ -335,6 +658,23 @@ int cmd_serve(int argc, char **argv)
 		c->nhome = flags.nhome;
 		flags.nhome = 0;
 	}
+	if (flags.nhttp) {
+		for (unsigned i = 0; i < c->nhttp; i++)
+			free(c->http[i]);
+		memcpy(c->http, flags.http, sizeof(flags.http));
+		c->nhttp = flags.nhttp;
+		flags.nhttp = 0;
+	}
+	if (flags.access_log) {
+		free(c->access_log);
+		c->access_log = flags.access_log;
+		flags.access_log = NULL;
+	}
+	/* 0 is "the default" for the HTTP limits, so an unset flag leaves the file's. */
+	c->http_max_conns = flags.http_max_conns ? flags.http_max_conns : c->http_max_conns;
+	c->http_max_body = flags.http_max_body ? flags.http_max_body : c->http_max_body;
+	c->http_idle_ms = flags.http_idle_ms ? flags.http_idle_ms : c->http_idle_ms;
+	c->http_timeout_ms = flags.http_timeout_ms ? flags.http_timeout_ms : c->http_timeout_ms;
 	if (flags.threads != ~0u)
 		c->threads = flags.threads;
 	if (flags.case_sensitive >= 0)
@@ -345,8 +685,59 @@ int cmd_serve(int argc, char **argv)
 		c->max_tcp_conns = flags.max_tcp_conns;
 	if (flags.tcp_idle_ms != ~0u)
 		c->tcp_idle_ms = flags.tcp_idle_ms;
-	if (!c->data) {
-		fprintf(stderr, "idnode serve: no data directory: give --data DIR or data = DIR\n");
+	if (flags.server_id != ~0u)
+		c->server_id = flags.server_id;
+	if (flags.nsite_server) {
+		for (unsigned i = 0; i < c->nsite_server; i++)
+			free(c->site_server[i]);
+		memcpy(c->site_server, flags.site_server, sizeof(flags.site_server));
+		c->nsite_server = flags.nsite_server;
+		flags.nsite_server = 0;
+	}
+	if (flags.site_hash >= 0)
+		c->site_hash = flags.site_hash;
+	if (flags.nserver_admin) {
+		for (unsigned i = 0; i < c->nserver_admin; i++)
+			free(c->server_admin[i]);
+		memcpy(c->server_admin, flags.server_admin, sizeof(flags.server_admin));
+		c->nserver_admin = flags.nserver_admin;
+		flags.nserver_admin = 0;
+	}
+	if (flags.max_auth_time)
+		c->max_auth_time = flags.max_auth_time;
+	if (flags.site_desc) {
+		free(c->site_desc);
+		c->site_desc = flags.site_desc;
+		flags.site_desc = NULL;
+	}
+	if (flags.advertise) {
+		free(c->advertise);
+		c->advertise = flags.advertise;
+		flags.advertise = NULL;
+	}
+	/* Recursive settings: a flag given overrides the file's (0 = not given). */
+	c->recursive |= flags.recursive;
+	c->recursive_all |= flags.recursive_all;
+	if (flags.root) {
+		free(c->root);
+		c->root = flags.root;
+		flags.root = NULL;
+	}
+	c->cache_mb = flags.cache_mb ? flags.cache_mb : c->cache_mb;
+	c->neg_ttl = flags.neg_ttl ? flags.neg_ttl : c->neg_ttl;
+	c->stale_ttl = flags.stale_ttl ? flags.stale_ttl : c->stale_ttl;
+	c->resolver_threads = flags.resolver_threads ? flags.resolver_threads : c->resolver_threads;
+	if (c->recursive && !c->root) {
+		fprintf(stderr, "idnode serve: --recursive needs --root HOST:PORT (or root = ...)\n");
+		goto out;
+	}
+	if (!c->data && c->nhttp) {
+		fprintf(stderr, "idnode serve: --http needs a store (--data or --store)\n");
+		goto out;
+	}
+	if (!c->data && !c->recursive) {
+		fprintf(stderr,
+		        "idnode serve: no store: give --data DIR, --store URI or data = DIR\n");
 		serve_usage(stderr);
 		goto out;
 	}
@@ -356,27 +747,65 @@ int cmd_serve(int argc, char **argv)
 	store *s = NULL;
 	node *n = NULL;
 	net_server *srv = NULL;
+	api_server *hsrv = NULL;
+	pthread_t stats_thread;
+	bool stats_running = false;
 	store_opts so = {.map_size = (uint64_t)c->map_size_mb << 20, .warm = 1};
-	int ret = store_open(c->data, &so, &s);
+	/* A recursive node may run without a store: then it only resolves. */
+	int ret = c->data ? store_open(c->data, &so, &s) : IDN_OK;
 	status = CLI_FAIL;
 	if (ret) {
 		fprintf(stderr, "idnode serve: %s: cannot open the store: %s\n", c->data,
 		        idn_strerror(ret));
 		goto out;
 	}
-	if (home_prefixes(s, c))
+	if (s && home_prefixes(s, c))
 		goto out_store;
 
 	node_config ncfg;
 	node_config_init(&ncfg);
 	ncfg.case_sensitive = c->case_sensitive;
 	ncfg.site_serial = (uint16_t)c->site_serial;
-	if ((ret = node_new(&ncfg, s, &n))) {
+	static uint8_t site[8192];
+	int sitelen = build_site(c, site, sizeof(site));
+	if (sitelen < 0)
+		goto out_store;
+	ncfg.site_info = idn_slice_of(site, (size_t)sitelen);
+	ncfg.server_id = c->server_id;
+	ncfg.server_admins = (const char *const *)c->server_admin;
+	ncfg.nserver_admins = c->nserver_admin;
+	if (c->max_auth_time)
+		ncfg.max_auth_time = c->max_auth_time;
+	if (s && (ret = node_new(&ncfg, s, &n))) {
 		fprintf(stderr, "idnode serve: %s\n", idn_strerror(ret));
 		goto out_store;
 	}
 
 	char err[256] = "";
+	if (c->recursive) {
+		/*
+		 * SIGUSR1 is blocked before any thread starts, so every thread
+		 * inherits the mask and only stats_main's sigwait takes it.
+		 */
+		sigset_t us;
+		sigemptyset(&us);
+		sigaddset(&us, SIGUSR1);
+		pthread_sigmask(SIG_BLOCK, &us, NULL);
+		resolver_opts ro = {
+		    .root = c->root,
+		    .threads = c->resolver_threads,
+		    .all = c->recursive_all || !s,
+		    .cache = {.max_bytes = (size_t)c->cache_mb << 20,
+		              .neg_ttl = c->neg_ttl,
+		              .stale_ttl = c->stale_ttl},
+		};
+		if ((ret = resolver_new(&ro, &g_resolver, err, sizeof(err)))) {
+			fprintf(stderr, "idnode serve: %s\n", err[0] ? err : idn_strerror(ret));
+			goto out_node;
+		}
+		stats_running = pthread_create(&stats_thread, NULL, stats_main, g_resolver) == 0;
+		err[0] = 0;
+	}
 	net_config nc = {
 	    .listen = (const char **)c->listen,
 	    .nlisten = c->nlisten,
@@ -396,24 +825,62 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "idnode serve: %s\n", err[0] ? err : idn_strerror(ret));
 		goto out_node;
 	}
+	if (c->nhttp) {
+		api_serve_opts ho = {
+		    .listen = (const char **)c->http,
+		    .nlisten = c->nhttp,
+		    .threads = c->threads,
+		    .access_log = c->access_log,
+		    .max_conns = c->http_max_conns,
+		    .max_body = c->http_max_body,
+		    .idle_ms = c->http_idle_ms,
+		    .header_timeout_ms = c->http_timeout_ms,
+		    .errbuf = err,
+		    .errbuf_len = sizeof(err),
+		};
+		if ((ret = api_serve_start(n, s, &ho, &hsrv))) {
+			fprintf(stderr, "idnode serve: %s\n", err[0] ? err : idn_strerror(ret));
+			net_stop(srv);
+			net_wait(srv);
+			goto out_node;
+		}
+	}
 
 	uint64_t count = 0;
 	store_txn *t;
-	if (store_txn_begin(s, STORE_RDONLY, &t) == 0) {
+	if (s && store_txn_begin(s, STORE_RDONLY, &t) == 0) {
 		store_count(t, &count);
 		store_txn_abort(t);
 	}
 	fprintf(stderr, "idnode: serving %llu identifiers from %s, %u thread%s, on",
-	        (unsigned long long)count, c->data, net_threads(srv),
+	        (unsigned long long)count, c->data ? c->data : "(no store)", net_threads(srv),
 	        net_threads(srv) == 1 ? "" : "s");
 	for (unsigned i = 0; i < c->nlisten; i++)
 		fprintf(stderr, " %s (port %u)", c->listen[i], net_bound_port(srv, i));
+	for (unsigned i = 0; i < c->nhttp; i++)
+		fprintf(stderr, " http %s (port %u)", c->http[i], api_serve_port(hsrv, i));
+	if (g_resolver)
+		fprintf(stderr, "; recursive from %s%s", c->root,
+		        c->recursive_all || !s ? " (every request)" : " (REC requests)");
 	fprintf(stderr, "\n");
 
 	ret = net_run_until_signal(srv);
+	api_serve_stop(hsrv);
 	fprintf(stderr, "idnode: stopped%s%s\n", ret ? ": " : "", ret ? idn_strerror(ret) : "");
 	status = ret ? CLI_FAIL : CLI_OK;
 out_node:
+	if (stats_running) {
+		stats_stop = 1;
+		pthread_kill(stats_thread, SIGUSR1);
+		pthread_join(stats_thread, NULL);
+	}
+	if (g_resolver) {
+		char line[512];
+		resolver_stats_line(g_resolver, line, sizeof(line));
+		fprintf(stderr, "idnode: %s\n", line);
+		resolver_free(g_resolver);
+		g_resolver = NULL;
+	}
 	node_free(n);
 out_store:
 	store_close(s);

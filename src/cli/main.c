@@ -15,6 +15,19 @@ static const struct subcommand {
     {"serve", cmd_serve, "run a node (Handle protocol over UDP and TCP)"},
     {"load", cmd_load, "bulk-import identifiers from JSON Lines into a data directory"},
     {"resolve", cmd_resolve, "resolve an identifier against a node"},
+    {"dump", cmd_dump, "write a store's identifiers as JSON Lines (a consistent snapshot)"},
+    {"restore", cmd_restore, "load a dump into an empty store"},
+    {"verify", cmd_verify, "check that every record of a store decodes"},
+    {"siteinfo", cmd_siteinfo, "print or write the HS_SITE a node's settings describe"},
+    {"keygen", cmd_keygen, "generate an admin key pair (rsa, dsa, sm2)"},
+    {"create", cmd_admin, "create an identifier (authenticated)"},
+    {"add", cmd_admin, "add values to an identifier (authenticated)"},
+    {"modify", cmd_admin, "replace values of an identifier (authenticated)"},
+    {"remove", cmd_admin, "remove values from an identifier (authenticated)"},
+    {"delete", cmd_admin, "delete an identifier (authenticated)"},
+    {"list", cmd_admin, "list the identifiers under a prefix (authenticated)"},
+    {"home", cmd_admin, "home a prefix on a node (node administrators)"},
+    {"unhome", cmd_admin, "unhome a prefix (node administrators)"},
 };
 
 static void usage(FILE *f)

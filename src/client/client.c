@@ -318,6 +318,7 @@ int client_resolve(const client_addr *a, idn_slice handle, const client_resolve_
 	    .opcode = PROTO_OP_RESOLUTION,
 	    .flags = o->flags ? o->flags : (PROTO_F_REC | PROTO_F_CA | PROTO_F_PO),
 	    .site_serial = 0xFFFF,
+	    .recursion = o->recursion,
 	    .expiration = (uint32_t)time(NULL) + 43200,
 	};
 	proto_build b;

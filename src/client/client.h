@@ -54,6 +54,7 @@ typedef struct client_resolve_opts {
 	uint32_t nindexes;
 	const idn_slice *types;
 	uint32_t ntypes;
+	uint8_t recursion; /* header recursion count: hops taken so far (client_resolve_root) */
 } client_resolve_opts;
 
 /*
@@ -63,5 +64,26 @@ typedef struct client_resolve_opts {
  */
 int client_resolve(const client_addr *a, idn_slice handle, const client_resolve_opts *o,
                    uint8_t **ans, size_t *anslen, proto_env *env, proto_msg *msg);
+
+/*
+ * Resolution from the root (client/root.c), as a resolver does it: resolve
+ * 0.NA/<prefix> at the root, following 303 prefix referrals (HS_SITE.PREFIX,
+ * or HS_SERV.PREFIX handles resolved in turn) and HS_SERV values to the
+ * prefix's HS_SITE; then ask that site's server responsible for handle (by
+ * the site's hash), following referrals again. Each site is tried over the
+ * configured transport, then TCP on a timeout, then the next site.
+ * At most max_hops questions (0 = 40) and never the same question to the same
+ * server twice: IDN_ERANGE (err says "referral loop" or "more than N
+ * referrals"). The answer is returned as client_resolve() returns it; err
+ * (errlen bytes) says what failed otherwise.
+ */
+typedef struct client_root_opts {
+	client_resolve_opts base; /* for the final question; prefix lookups drop its filters */
+	unsigned max_hops;
+} client_root_opts;
+
+int client_resolve_root(const client_addr *root, idn_slice handle, const client_root_opts *o,
+                        uint8_t **ans, size_t *anslen, proto_env *env, proto_msg *msg, char *err,
+                        size_t errlen);
 
 #endif

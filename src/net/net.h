@@ -32,6 +32,14 @@ typedef struct net_req {
 	socklen_t peer_len;
 	const uint8_t *msg; /* envelope + whole message, reassembled */
 	size_t len;
+	/*
+	 * UDP: the socket the request came in on, -1 on TCP. A handler that
+	 * returns 0 may answer later itself, from any thread, with sendto() on
+	 * it to peer (e.g. a recursive node answering a cache miss from its
+	 * resolver pool: the reply must come from the port the client asked).
+	 * The socket stays open until net_wait() returns.
+	 */
+	int udp_fd;
 } net_req;
 
 /*

@@ -306,6 +306,7 @@ static int conn_handle(struct net_worker *w, struct net_conn *c, const uint8_t *
 	    .peer_len = c->peer_len,
 	    .msg = msg,
 	    .len = len,
+	    .udp_fd = -1,
 	};
 	uint8_t *out = w->arena + w->arena_used;
 	size_t cap = NET_ARENA - w->arena_used;

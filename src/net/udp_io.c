@@ -173,6 +173,7 @@ static void udp_one(struct net_worker *w, struct net_sock *sk, unsigned i, uint6
 	    .peer_len = rm->msg_hdr.msg_namelen,
 	    .msg = msg,
 	    .len = msg_len,
+	    .udp_fd = sk->fd,
 	};
 	uint8_t *out = w->arena + w->arena_used;
 	size_t cap = NET_ARENA - w->arena_used;

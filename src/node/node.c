@@ -3,36 +3,16 @@
  */
 #include "node/node.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "node/admin.h"
 #include "node/handle.h"
+#include "node/internal.h"
 #include "node/record.h"
-
-struct node {
-	node_config cfg;
-	store *store;
-	uint8_t *site_info; /* owned copy of cfg.site_info */
-};
-
-struct node_worker {
-	node *node;
-	store_txn *rtxn; /* this thread's read snapshot, reset between uses */
-	bool in_batch;
-	uint8_t key[STORE_KEY_MAX];
-};
-
-/* One request being answered. */
-typedef struct req {
-	node_worker *w;
-	enum node_transport transport;
-	proto_env env;
-	proto_msg msg;
-	uint8_t *out;
-	size_t cap;
-	uint8_t minor; /* the version we answer in: 2.minor */
-} req;
+#include "node/referral.h"
 
 /* Messages the reference sends, kept byte for byte. */
 static const char MSG_NOT_HERE[] = "That naming authority doesn't live here";
@@ -52,6 +32,9 @@ void node_config_init(node_config *cfg)
 	cfg->answer_ttl = 43200;
 	cfg->max_minor = PROTO_MINOR_MAX;
 	cfg->clock = wall_clock;
+	cfg->max_recursion = 40;
+	cfg->max_auth_time = 60;
+	cfg->max_pending_auth = 4096;
 }
 
 int node_new(const node_config *cfg, store *s, node **out)
@@ -69,9 +52,18 @@ int node_new(const node_config *cfg, store *s, node **out)
 		}
 		memcpy(n->site_info, cfg->site_info.p, cfg->site_info.len);
 		n->cfg.site_info = idn_slice_of(n->site_info, cfg->site_info.len);
+		/* A site we cannot read splits nothing; GET_SITE_INFO still answers it. */
+		if (proto_site_decode(n->cfg.site_info, &n->site))
+			memset(&n->site, 0, sizeof(n->site));
 	}
 	if (!n->cfg.clock)
 		n->cfg.clock = wall_clock;
+	int aret = node_admin_new(&n->cfg, &n->admin);
+	if (aret) {
+		free(n->site_info);
+		free(n);
+		return aret;
+	}
 	if (n->cfg.max_minor < PROTO_MINOR_MIN || n->cfg.max_minor > PROTO_MINOR_MAX)
 		n->cfg.max_minor = PROTO_MINOR_MAX;
 	*out = n;
@@ -82,6 +74,7 @@ void node_free(node *n)
 {
 	if (!n)
 		return;
+	node_admin_free(n->admin);
 	free(n->site_info);
 	free(n);
 }
@@ -187,6 +180,22 @@ static int answer_error(req *rq, uint32_t rc, const char *message)
 	return ret;
 }
 
+/* The builders, for the other files of the module (node/internal.h). */
+void node_answer_begin(req *rq, proto_build *b, uint32_t rc)
+{
+	answer_begin(rq, b, rc);
+}
+
+int node_answer_end(req *rq, proto_build *b)
+{
+	return answer_end(rq, b);
+}
+
+int node_answer_error(req *rq, uint32_t rc, const char *message)
+{
+	return answer_error(rq, rc, message);
+}
+
 /*
  * An error built outside a request context, as the reference does for a
  * request it will not look into (admin over UDP, a bad message length):
@@ -266,6 +275,60 @@ static int is_homed(req *rq, idn_slice prefix)
 	return store_is_homed(rq->w->rtxn, idn_slice_of(norm, (size_t)n));
 }
 
+/*
+ * Refers to the site of the nearest ancestor of prefix that delegates its
+ * derived prefixes. Returns the answer length, 0 when there is nothing to
+ * refer to (or the client asked not to be referred), or a negative idn_err.
+ */
+static int try_referral(req *rq, idn_slice prefix)
+{
+	node_worker *w = rq->w;
+	if (rq->msg.hdr.flags & PROTO_F_DNRF)
+		return 0;
+	referral r;
+	int found = referral_find(w->rtxn, w->node->cfg.case_sensitive, prefix, &r);
+	if (found < 0)
+		return answer_error(rq, PROTO_RC_ERROR, "storage error");
+	if (!found)
+		return 0;
+	proto_build b;
+	answer_begin(rq, &b, PROTO_RC_PREFIX_REFERRAL);
+	referral_put(&b.w, &r);
+	int ret = answer_end(rq, &b);
+	if (ret == IDN_ESPACE)
+		return answer_error(rq, PROTO_RC_ERROR, "answer too large");
+	return ret;
+}
+
+/*
+ * A handle whose prefix is not homed here: refer along the derived-prefix
+ * chain unless we hold the prefix's own record (then the client asks for
+ * 0.NA/<prefix> and goes where it says), else 301.
+ */
+static int not_homed(req *rq, idn_slice handle, idn_slice prefix)
+{
+	node_worker *w = rq->w;
+	idn_slice na;
+	if (handle_na_prefix(handle, &na) == IDN_OK)
+		prefix = na; /* 0.NA/88.100.1 here without 0.NA homed: walk from 88.100.1 */
+	else {
+		uint8_t name[PROTO_HANDLE_MAX + 8];
+		int n = snprintf((char *)name, sizeof(name), "0.NA/%.*s", (int)prefix.len,
+		                 (const char *)prefix.p);
+		idn_slice raw;
+		int klen = n > 0 && (size_t)n < sizeof(name)
+		               ? handle_key(idn_slice_of(name, (size_t)n),
+		                            w->node->cfg.case_sensitive, w->key)
+		               : -1;
+		if (klen > 0 && store_get(w->rtxn, idn_slice_of(w->key, (size_t)klen), &raw) == 0)
+			return answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
+	}
+	int ret = try_referral(rq, prefix);
+	if (ret)
+		return ret;
+	return answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
+}
+
 static int do_resolution(req *rq)
 {
 	node_worker *w = rq->w;
@@ -279,10 +342,18 @@ static int do_resolution(req *rq)
 	if (rr.handle.len > PROTO_HANDLE_MAX || memchr(rr.handle.p, 0, rr.handle.len))
 		return answer_error(rq, PROTO_RC_INVALID_HANDLE, "invalid handle");
 
+	if (rq->msg.hdr.recursion > w->node->cfg.max_recursion)
+		return answer_error(rq, PROTO_RC_RECURSION_COUNT_TOO_HIGH,
+		                    "recursion limit reached");
+
 	int homed = is_homed(rq, parts.prefix);
 	if (homed < 0)
 		return answer_error(rq, PROTO_RC_ERROR, "storage error");
 	if (!homed)
+		return not_homed(rq, rr.handle, parts.prefix);
+
+	int own = referral_site_owns(&w->node->site, w->node->cfg.server_id, rr.handle);
+	if (own == 0)
 		return answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
 
 	int klen = handle_key(rr.handle, w->node->cfg.case_sensitive, w->key);
@@ -290,8 +361,13 @@ static int do_resolution(req *rq)
 		return answer_error(rq, PROTO_RC_INVALID_HANDLE, "invalid handle");
 	idn_slice raw;
 	int ret = store_get(w->rtxn, idn_slice_of(w->key, (size_t)klen), &raw);
-	if (ret == IDN_ENOTFOUND)
+	if (ret == IDN_ENOTFOUND) {
+		/* A derived prefix we do not hold: its parent may say who does (x73). */
+		idn_slice na;
+		if (handle_na_prefix(rr.handle, &na) == IDN_OK && (ret = try_referral(rq, na)) != 0)
+			return ret;
 		return answer_error(rq, PROTO_RC_HANDLE_NOT_FOUND, "");
+	}
 	record rec;
 	if (ret || record_parse(raw, &rec))
 		return answer_error(rq, PROTO_RC_ERROR, "storage error");
@@ -350,8 +426,12 @@ static int do_admin(req *rq)
 	if (rq->transport == NODE_UDP)
 		return answer_bare_error(&rq->env, rq->msg.hdr.opcode, PROTO_RC_PROTOCOL_ERROR,
 		                         MSG_ADMIN_UDP, rq->out, rq->cap);
+	if (rq->msg.hdr.opcode == PROTO_OP_CHALLENGE_RESPONSE)
+		return node_admin_challenge_response(rq);
+	if (node_admin_is_op(rq->msg.hdr.opcode))
+		return node_admin_request(rq);
 	return answer_error(rq, PROTO_RC_OPERATION_NOT_SUPPORTED,
-	                    "administration is not enabled on this node");
+	                    "operation not supported on this node");
 }
 
 /* ---- dispatch ---- */

@@ -32,9 +32,23 @@ typedef struct node_config {
 	uint32_t answer_ttl;  /* answer expiration = now + this, seconds; default 43200 */
 	uint8_t max_minor;    /* highest protocol minor we speak (2.x); default 11 */
 	idn_slice site_info;  /* HS_SITE record answered to GET_SITE_INFO; copied */
+	/*
+	 * Our server id in site_info. When that site has several servers, each
+	 * answers only for its share of identifiers (node/referral.h) and 301
+	 * for the rest; an id not in the site answers for everything.
+	 */
+	uint32_t server_id;
+	uint8_t max_recursion; /* requests with a higher recursion count get 6; default 40 */
 	node_sign_fn sign;    /* optional: signs answers to CT requests */
 	void *sign_arg;
 	uint32_t (*clock)(void); /* unix seconds; default time(). Tests pin it. */
+	/* Administration (node/admin.h). */
+	uint32_t max_auth_time;    /* seconds a challenged request is held; default 60 */
+	uint32_t max_pending_auth; /* challenged requests held at once; default 4096 */
+	const char *const *server_admins; /* "INDEX:HANDLE" node-wide admins; copied */
+	size_t nserver_admins;
+	/* Random bytes for nonces and session ids; default OpenSSL's RAND_bytes. Tests pin it. */
+	int (*random)(uint8_t *buf, size_t len);
 } node_config;
 
 /* Fills defaults. */

@@ -21,6 +21,6 @@ int store_open(const char *location, const store_opts *opts, store **out)
 	if (!location || !*location)
 		return IDN_EINVAL;
 	if (has_scheme(location, "postgresql://") || has_scheme(location, "postgres://"))
-		return IDN_ENOTSUP; /* the PostgreSQL backend is not written yet */
+		return store_pg_ops.open(location, opts, out);
 	return store_lmdb_ops.open(location, opts, out);
 }

@@ -9,7 +9,8 @@
  *
  * Backends are a table of function pointers (struct store_ops), so a
  * PostgreSQL backend plugs in beside LMDB and every backend passes the same
- * test suite (tests/unit/test_store.c).
+ * test suite (tests/unit/store_suite.h, run by test_store.c on LMDB and by
+ * test_store_pg.c on PostgreSQL).
  *
  * Transactions: a read transaction sees one consistent snapshot; pointers it
  * returns live until the transaction ends (or is reset). Only one write
@@ -41,10 +42,10 @@ enum {
 };
 
 typedef struct store_opts {
-	uint64_t map_size;  /* initial map size in bytes, 0 = default */
+	uint64_t map_size;    /* initial map size in bytes, 0 = default */
 	unsigned max_readers; /* 0 = default (126) */
-	int no_sync;        /* 1: skip fsync on commit (bulk loads, tests only) */
-	int warm;           /* 1: start reading the data into the page cache at open (servers) */
+	int no_sync;          /* 1: skip fsync on commit (bulk loads, tests only) */
+	int warm;             /* 1: start reading the data into the page cache at open (servers) */
 } store_opts;
 
 typedef struct store store;
@@ -69,12 +70,16 @@ struct store_ops {
 	int (*put)(store_txn *t, idn_slice key, idn_slice val, unsigned flags);
 	/* IDN_ENOTFOUND if absent. */
 	int (*del)(store_txn *t, idn_slice key);
-	/* Visits keys starting with prefix (all if empty), in key order. */
+	/*
+	 * Visits keys starting with prefix (all if empty), in key order (bytewise,
+	 * a prefix before its extensions). key and val are valid during the
+	 * callback only.
+	 */
 	int (*scan)(store_txn *t, idn_slice prefix, store_scan_cb cb, void *arg);
 
 	/* Homed prefixes (normalised, e.g. "88.100"). */
 	int (*home)(store_txn *t, idn_slice prefix);
-	int (*unhome)(store_txn *t, idn_slice prefix); /* IDN_ENOTFOUND if not homed */
+	int (*unhome)(store_txn *t, idn_slice prefix);   /* IDN_ENOTFOUND if not homed */
 	int (*is_homed)(store_txn *t, idn_slice prefix); /* 1 yes, 0 no, <0 error */
 	int (*list_homed)(store_txn *t, store_scan_cb cb, void *arg); /* key = prefix */
 
@@ -92,6 +97,12 @@ struct store_txn {
 
 /* The LMDB backend. location = a directory (created if missing). */
 extern const struct store_ops store_lmdb_ops;
+/*
+ * The PostgreSQL backend (pg.c says how). location = a libpq connection URI;
+ * the reference software's tables (nas, handles) plus idn_records are created
+ * if missing. opts: only no_sync applies.
+ */
+extern const struct store_ops store_pg_ops;
 
 /* Picks a backend by location ("postgresql://..." or a directory) and opens it. */
 int store_open(const char *location, const store_opts *opts, store **out);

@@ -104,9 +104,11 @@ class Node:
     """A running `idnode serve` on a fresh data directory."""
 
     def __init__(self, records=(), homes=("88.100.1",), extra_args=(), threads=2, listen=None,
-                 config=None):
+                 config=None, store=None):
         self.dir = tempfile.mkdtemp(prefix="idn-sys-")
         self.data = os.path.join(self.dir, "data")
+        # store: a PostgreSQL URI (--store) instead of the data directory
+        self.where = ["--store", store] if store else ["--data", self.data]
         # The port readiness is checked on: the first --listen's, if given.
         self.port = int(listen[0].rsplit(":", 1)[1]) if listen else free_port()
         if records:
@@ -114,11 +116,11 @@ class Node:
             with open(path, "w") as f:
                 for r in records:
                     f.write(json.dumps(r) + "\n")
-            out = subprocess.run([IDNODE, "load", "--data", self.data, "-q", path],
+            out = subprocess.run([IDNODE, "load"] + self.where + ["-q", path],
                                  capture_output=True, text=True, timeout=120)
             if out.returncode != 0:
                 raise RuntimeError("load failed: " + out.stdout + out.stderr)
-        args = [IDNODE, "serve", "--data", self.data, "--threads", str(threads)]
+        args = [IDNODE, "serve"] + self.where + ["--threads", str(threads)]
         for h in homes:
             args += ["--home", h]
         for l in (listen or ["127.0.0.1:%d" % self.port]):

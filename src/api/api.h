@@ -1,0 +1,68 @@
+/*
+ * api.h - what idnode answers over HTTP: the reference-compatible REST API
+ * (/api/handles, /api/site, /api/prefixes), batch resolution (/api/resolve),
+ * the Handle protocol over HTTP (POST application/x-hdl-message) and the
+ * proxy (GET /{handle}: a redirect, or a record page for people).
+ *
+ * Every read is a Handle request handed to node_handle() (transport HTTP), so
+ * the REST answers say exactly what the binary protocol says: the same
+ * homing, refusals, referrals and public-read filtering. The routes live in
+ * one table in api.c; the JSON value shapes in api_json.c; the HTML record
+ * page in api_page.c.
+ *
+ * Ownership: an api borrows the node and the store (both must outlive it).
+ * A worker context (api_worker_init) belongs to one HTTP worker thread.
+ */
+#ifndef IDN_API_API_H
+#define IDN_API_API_H
+
+#include <stdbool.h>
+
+#include "api/http.h"
+#include "node/node.h"
+#include "store/store.h"
+
+typedef struct api_config {
+	node *n;
+	store *s;
+} api_config;
+
+typedef struct api api;
+
+int api_new(const api_config *cfg, api **out);
+void api_free(api *a);
+
+/* For http_config: arg = the api. */
+void *api_worker_init(void *arg, unsigned idx);
+void api_worker_fini(void *wctx);
+int api_handle(void *wctx, const http_req *req, http_resp *resp);
+
+/*
+ * The whole HTTP side of `idnode serve`: an api plus an http server on the
+ * given listeners. access_log: a file appended to, "-" = stderr, NULL = none.
+ */
+typedef struct api_serve_opts {
+	const char **listen;
+	unsigned nlisten;
+	unsigned threads; /* 0 = the http default */
+	const char *access_log;
+	/* limits, 0 = the http defaults (see http.h) */
+	unsigned max_conns;
+	size_t max_body;
+	unsigned idle_ms;
+	unsigned header_timeout_ms; /* the body gets three times as long */
+	char *errbuf;               /* what went wrong, naming the address or file */
+	size_t errbuf_len;
+} api_serve_opts;
+
+typedef struct api_server api_server;
+
+int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out);
+unsigned api_serve_port(const api_server *hs, unsigned idx);
+/* Stops the workers, waits for them, frees hs (NULL is fine). */
+void api_serve_stop(api_server *hs);
+
+/* The HTTP status the reference REST API gives a Handle response code. */
+int api_http_status(uint32_t rc);
+
+#endif

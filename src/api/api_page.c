@@ -1,0 +1,432 @@
+/*
+ * api_page.c - the proxy: GET /{handle} redirects to the identifier's URL or
+ * renders its record page (for people who scanned a QR code on a product).
+ *
+ * The redirect target is chosen as the reference proxy does: a 10320/loc
+ * value's <location> entries by weight (weight="0" never, default 1), else
+ * the first URL value; HS_ALIAS is followed first (a bounded number of hops).
+ * A URL that would not be a safe Location header (control bytes, too long)
+ * is shown on the page instead of redirected to.
+ *
+ * Everything taken from a value goes through api_html(); only http(s) URLs
+ * become links; the page carries a Content-Security-Policy that forbids
+ * scripts, so even a missed escape could not run code.
+ */
+#include <qrencode.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "api/internal.h"
+#include "node/handle.h"
+#include "proto/special.h"
+
+enum { MAX_ALIAS_HOPS = 8, URL_MAX = 2048 };
+
+static const char page_csp[] =
+    "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; img-src data:\r\n"
+    "X-Content-Type-Options: nosniff\r\n";
+
+static bool type_eq(idn_slice t, const char *s)
+{
+	size_t n = strlen(s);
+	return t.len == n && !memcmp(t.p, s, n);
+}
+
+/* Shown as text: valid UTF-8 without NUL bytes. */
+static bool text_ok(idn_slice d)
+{
+	return handle_utf8_valid(d) && !memchr(d.p, 0, d.len);
+}
+
+static bool is_http_url(idn_slice d)
+{
+	return (d.len > 7 && !strncasecmp((const char *)d.p, "http://", 7)) ||
+	       (d.len > 8 && !strncasecmp((const char *)d.p, "https://", 8));
+}
+
+static bool header_safe(idn_slice u)
+{
+	if (u.len == 0 || u.len >= URL_MAX)
+		return false;
+	for (size_t i = 0; i < u.len; i++)
+		if (u.p[i] < 0x20 || u.p[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Value of attribute name="..." inside one tag [p, end); decoded into out. */
+static int xml_attr(const uint8_t *p, const uint8_t *end, const char *name, char *out, size_t cap)
+{
+	size_t n = strlen(name);
+	for (const uint8_t *a = p; a + n + 2 < end; a++) {
+		if (memcmp(a, name, n) || a[n] != '=' || (a[n + 1] != '"' && a[n + 1] != '\'') ||
+		    (a > p && a[-1] != ' ' && a[-1] != '\t' && a[-1] != '\n'))
+			continue;
+		uint8_t q = a[n + 1];
+		const uint8_t *v = a + n + 2, *ve = memchr(v, q, (size_t)(end - v));
+		if (!ve)
+			return -1;
+		static const struct {
+			const char *ent;
+			char ch;
+		} ents[] = {{"&amp;", '&'},
+		            {"&lt;", '<'},
+		            {"&gt;", '>'},
+		            {"&quot;", '"'},
+		            {"&apos;", '\''}};
+		size_t o = 0;
+		while (v < ve && o + 1 < cap) {
+			char ch = (char)*v++;
+			for (size_t e = 0; ch == '&' && e < sizeof(ents) / sizeof(ents[0]); e++) {
+				size_t el = strlen(ents[e].ent);
+				if ((size_t)(ve - v + 1) >= el && !memcmp(v - 1, ents[e].ent, el)) {
+					ch = ents[e].ch;
+					v += el - 1;
+					break;
+				}
+			}
+			out[o++] = ch;
+		}
+		out[o] = 0;
+		return (int)o;
+	}
+	return -1;
+}
+
+/* Picks a location href from 10320/loc XML, by weight. */
+static int loc_choose(idn_slice xml, char *out, size_t cap)
+{
+	const uint8_t *p = xml.p, *end = xml.p + xml.len;
+	double total = 0, pick = -1;
+	/* Two passes: sum the weights, then walk to the drawn one. */
+	for (int pass = 0; pass < 2; pass++) {
+		double acc = 0;
+		for (const uint8_t *t = p; t < end;) {
+			const uint8_t *tag = memmem(t, (size_t)(end - t), "<location", 9);
+			if (!tag)
+				break;
+			const uint8_t *te = memchr(tag, '>', (size_t)(end - tag));
+			if (!te)
+				break;
+			char wbuf[32], href[URL_MAX];
+			double w = 1;
+			if (xml_attr(tag + 9, te, "weight", wbuf, sizeof(wbuf)) >= 0)
+				w = strtod(wbuf, NULL);
+			if (!(w >= 0))
+				w = 0;
+			int hl = xml_attr(tag + 9, te, "href", href, sizeof(href));
+			t = te + 1;
+			if (hl <= 0 || w == 0)
+				continue;
+			acc += w;
+			if (pass == 1 && pick < acc) {
+				snprintf(out, cap, "%s", href);
+				return hl;
+			}
+		}
+		if (pass == 0) {
+			total = acc;
+			if (total <= 0)
+				return -1;
+			pick = total * ((double)(rand() & 0x7fffffff) / 2147483648.0);
+		}
+	}
+	return -1;
+}
+
+/* The redirect target: 10320/loc, else the first URL value. */
+static int choose_url(const api_answer *ans, char *out, size_t cap)
+{
+	wire_rd c = wire_rd_init(ans->values.p, ans->values.len);
+	idn_slice first_url = {0};
+	for (uint32_t i = 0; i < ans->nvalues; i++) {
+		proto_value v;
+		proto_value_get(&c, &v);
+		if (c.err)
+			break;
+		if (type_eq(v.type, "10320/loc")) {
+			int n = loc_choose(v.data, out, cap);
+			if (n > 0)
+				return n;
+		}
+		if (type_eq(v.type, "URL") && !first_url.p && v.data.len && v.data.len < cap)
+			first_url = v.data;
+	}
+	if (!first_url.p)
+		return -1;
+	memcpy(out, first_url.p, first_url.len);
+	out[first_url.len] = 0;
+	return (int)first_url.len;
+}
+
+/* The target of an HS_ALIAS value, if any. */
+static bool find_alias(const api_answer *ans, idn_slice *target)
+{
+	wire_rd c = wire_rd_init(ans->values.p, ans->values.len);
+	for (uint32_t i = 0; i < ans->nvalues; i++) {
+		proto_value v;
+		proto_value_get(&c, &v);
+		if (c.err)
+			return false;
+		if (type_eq(v.type, "HS_ALIAS") && v.data.len) {
+			*target = proto_serv_handle(v.data);
+			return true;
+		}
+	}
+	return false;
+}
+
+static const char page_head[] =
+    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>";
+
+static const char page_style[] =
+    "</title><style>"
+    "body{font:16px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;"
+    "background:#f4f6f8;color:#1d2630}"
+    "main{max-width:860px;margin:0 auto;padding:16px}"
+    "h1{font-size:1.35em;word-break:break-all;margin:.4em 0}"
+    ".meta{color:#56636f;margin:0 0 1em}"
+    "table{width:100%;border-collapse:collapse;background:#fff;border-radius:8px;"
+    "overflow:hidden;box-shadow:0 1px 3px rgba(0,0,0,.08)}"
+    "th,td{text-align:left;padding:10px 12px;border-bottom:1px solid #e6e9ec;"
+    "vertical-align:top;word-break:break-word}"
+    "thead th{background:#e9eef3;font-size:.85em;text-transform:uppercase;color:#56636f}"
+    "td.idx{color:#56636f;width:4em}code{font-size:.85em;word-break:break-all}"
+    "a{color:#0b62c4}"
+    ".qr{background:#fff;border-radius:8px;padding:12px;margin:16px 0;text-align:center}"
+    ".qr svg{width:200px;height:200px}.qr p{font-size:.85em;word-break:break-all;margin:.4em 0 0}"
+    "@media (max-width:600px){thead{display:none}table,tbody,tr,td{display:block;width:auto}"
+    "tr{border-bottom:1px solid #e6e9ec;padding:6px 0}td{border:0;padding:2px 12px}"
+    "td.idx{width:auto}td.type{font-weight:600}}"
+    "</style></head><body><main>";
+
+static void page_begin(http_resp *r, idn_slice title)
+{
+	r->content_type = "text/html; charset=utf-8";
+	r->extra_headers = page_csp;
+	r->len = 0;
+	http_resp_puts(r, page_head);
+	api_html(r, title);
+	http_resp_puts(r, page_style);
+}
+
+static void page_end(http_resp *r)
+{
+	http_resp_puts(r, "</main></body></html>");
+}
+
+static void qr_svg(http_resp *r, const char *text)
+{
+	QRcode *q = QRcode_encodeString8bit(text, 0, QR_ECLEVEL_M);
+	if (!q)
+		return;
+	int w = q->width, quiet = 4;
+	http_resp_printf(
+	    r,
+	    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+	    "role=\"img\" aria-label=\"QR code\" shape-rendering=\"crispEdges\">"
+	    "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/><path fill=\"#000\" d=\"",
+	    w + 2 * quiet, w + 2 * quiet);
+	for (int y = 0; y < w; y++)
+		for (int x = 0; x < w; x++)
+			if (q->data[y * w + x] & 1)
+				http_resp_printf(r, "M%d %dh1v1h-1z", x + quiet, y + quiet);
+	http_resp_puts(r, "\"/></svg>");
+	QRcode_free(q);
+}
+
+/* The absolute proxy URL of handle, for the QR code; Host is checked first. */
+static void page_url(const http_req *req, idn_slice handle, char *out, size_t cap)
+{
+	idn_slice host;
+	size_t o = 0;
+	bool ok = http_req_header(req, "host", &host) && host.len && host.len < 256;
+	for (size_t i = 0; ok && i < host.len; i++) {
+		uint8_t ch = host.p[i];
+		ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		     (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == ':' || ch == '[' ||
+		     ch == ']';
+	}
+	if (ok)
+		o = (size_t)snprintf(out, cap, "%s://%.*s/", req->tls ? "https" : "http",
+		                     (int)host.len, (const char *)host.p);
+	else
+		o = (size_t)snprintf(out, cap, "hdl:");
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < handle.len && o + 4 < cap; i++) {
+		uint8_t ch = handle.p[i];
+		bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		             (ch >= '0' && ch <= '9') || strchr("-._~/", ch);
+		if (plain && ch) {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = 0;
+}
+
+static void value_cell(http_resp *r, const proto_value *v)
+{
+	if (type_eq(v->type, "HS_ADMIN")) {
+		proto_admin a;
+		if (proto_admin_decode(v->data, &a) == 0) {
+			http_resp_puts(r, "admin ");
+			api_html(r, a.handle);
+			http_resp_printf(r, " (index %u, rights 0x%03x)", a.index, a.rights);
+			return;
+		}
+	}
+	if (is_http_url(v->data) && text_ok(v->data)) {
+		http_resp_puts(r, "<a rel=\"nofollow noopener\" href=\"");
+		api_html(r, v->data);
+		http_resp_puts(r, "\">");
+		api_html(r, v->data);
+		http_resp_puts(r, "</a>");
+		return;
+	}
+	if (text_ok(v->data)) {
+		api_html(r, v->data);
+		return;
+	}
+	http_resp_printf(r, "<code>%zu bytes: ", (size_t)v->data.len);
+	api_base64(r, idn_slice_of(v->data.p, v->data.len > 96 ? 96 : v->data.len));
+	http_resp_puts(r, v->data.len > 96 ? "&hellip;</code>" : "</code>");
+}
+
+static void record_page(http_resp *r, const http_req *req, idn_slice handle, idn_slice shown,
+                        const api_answer *ans, const char *url)
+{
+	page_begin(r, handle);
+	http_resp_puts(r, "<h1 id=\"handle\">");
+	api_html(r, handle);
+	http_resp_puts(r, "</h1><p class=\"meta\">");
+	const uint8_t *slash = memchr(handle.p, '/', handle.len);
+	if (slash) {
+		http_resp_puts(r, "Registered under prefix <b id=\"prefix\">");
+		api_html(r, idn_slice_of(handle.p, (size_t)(slash - handle.p)));
+		http_resp_puts(r, "</b>");
+	}
+	if (shown.len) {
+		http_resp_puts(r, " &middot; an alias: values of <b>");
+		api_html(r, shown);
+		http_resp_puts(r, "</b>");
+	}
+	http_resp_printf(r, " &middot; %u value%s</p>", ans->nvalues, ans->nvalues == 1 ? "" : "s");
+	if (url && url[0]) {
+		http_resp_puts(r, "<p class=\"meta\">Location: <a id=\"location\" href=\"");
+		idn_slice u = idn_slice_of(url, strlen(url));
+		if (is_http_url(u))
+			api_html(r, u);
+		http_resp_puts(r, "\">");
+		api_html(r, u);
+		http_resp_puts(r, "</a></p>");
+	}
+	http_resp_puts(r, "<table id=\"values\"><thead><tr><th>Index</th><th>Field</th>"
+	                  "<th>Value</th></tr></thead><tbody>");
+	wire_rd c = wire_rd_init(ans->values.p, ans->values.len);
+	for (uint32_t i = 0; i < ans->nvalues; i++) {
+		proto_value v;
+		proto_value_get(&c, &v);
+		if (c.err)
+			break;
+		http_resp_printf(r, "<tr><td class=\"idx\">%u</td><td class=\"type\">", v.index);
+		api_html(r, v.type);
+		http_resp_puts(r, "</td><td class=\"data\">");
+		value_cell(r, &v);
+		http_resp_puts(r, "</td></tr>");
+	}
+	http_resp_puts(r, "</tbody></table><div class=\"qr\" id=\"qr\">");
+	char purl[URL_MAX + 512];
+	page_url(req, handle, purl, sizeof(purl));
+	qr_svg(r, purl);
+	http_resp_puts(r, "<p>");
+	api_html(r, idn_slice_of(purl, strlen(purl)));
+	http_resp_puts(r, "</p></div>");
+	page_end(r);
+}
+
+static void message_page(http_resp *r, int status, const char *title, idn_slice handle,
+                         const char *text)
+{
+	page_begin(r, idn_slice_of(title, strlen(title)));
+	r->status = status;
+	http_resp_printf(r, "<h1>%s</h1><p class=\"meta\">", title);
+	if (handle.len) {
+		http_resp_puts(r, "<b id=\"handle\">");
+		api_html(r, handle);
+		http_resp_puts(r, "</b>: ");
+	}
+	http_resp_puts(r, text);
+	http_resp_puts(r, "</p>");
+	page_end(r);
+}
+
+int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r)
+{
+	if (handle.len == 0) {
+		message_page(r, 200, "idnode identifier resolver", handle,
+		             "Append an identifier to this address to resolve it, e.g. "
+		             "<code>/88.100.1/EXAMPLE</code>.");
+		return 0;
+	}
+	/* HS_ALIAS hops need their own copy of the target: the answer buffer is reused. */
+	uint8_t cur[PROTO_HANDLE_MAX + 1];
+	idn_slice h = handle;
+	api_answer ans;
+	int ret;
+	for (int hop = 0;; hop++) {
+		if ((ret = api_resolve(w, h, NULL, 0, NULL, 0, false, &ans)))
+			return ret;
+		if (ans.rc != PROTO_RC_SUCCESS)
+			break;
+		idn_slice target;
+		if (!find_alias(&ans, &target))
+			break;
+		if (hop == MAX_ALIAS_HOPS || target.len > PROTO_HANDLE_MAX) {
+			message_page(r, 508, "Alias loop", handle,
+			             "the identifier's HS_ALIAS chain is too long.");
+			r->status = 400;
+			return 0;
+		}
+		memmove(cur, target.p, target.len);
+		h = idn_slice_of(cur, target.len);
+	}
+	if (ans.rc == PROTO_RC_HANDLE_NOT_FOUND) {
+		message_page(r, 404, "Identifier not found", h,
+		             "no such identifier is registered on this node. Check the spelling "
+		             "(the part after the / is case-sensitive).");
+		return 0;
+	}
+	if (ans.rc != PROTO_RC_SUCCESS) {
+		char text[300];
+		snprintf(text, sizeof(text), "the node answered %u (%s).", ans.rc,
+		         proto_rc_name(ans.rc));
+		message_page(r, api_http_status(ans.rc) == 200 ? 404 : api_http_status(ans.rc),
+		             "Cannot resolve this identifier", h, text);
+		return 0;
+	}
+	char url[URL_MAX];
+	int ul = choose_url(&ans, url, sizeof(url));
+	bool can_redirect = ul > 0 && header_safe(idn_slice_of(url, (size_t)ul));
+	if (can_redirect && !api_query_has(req->query, "noredirect")) {
+		r->status = 302;
+		r->content_type = "text/html; charset=utf-8";
+		r->extra_headers = page_csp;
+		snprintf(r->location, sizeof(r->location), "%s", url);
+		http_resp_puts(r, "<!doctype html><title>Redirect</title><a href=\"");
+		api_html(r, idn_slice_of(url, (size_t)ul));
+		http_resp_puts(r, "\">Moved here</a>");
+		return 0;
+	}
+	r->status = 200;
+	record_page(r, req, handle, h.p == handle.p ? idn_slice_of("", 0) : h, &ans,
+	            ul > 0 ? url : NULL);
+	return 0;
+}

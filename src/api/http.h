@@ -1,0 +1,123 @@
+/*
+ * http.h - the HTTP/1.1 server idnode's REST API, Handle-over-HTTP and proxy
+ * run on: listeners, connections, framing (llhttp), limits, access log.
+ *
+ * Why its own worker threads rather than a hook in net's loops: the Handle
+ * UDP/TCP workers are tuned for one thing (recvmmsg batches, no per-request
+ * allocation), and HTTP needs buffers that grow, per-connection deadlines and
+ * a parser state per connection. Keeping HTTP on separate epoll threads (same
+ * shape: one loop and one SO_REUSEPORT listener per thread and address,
+ * shared-nothing) leaves the Handle hot path untouched and lets a flood of
+ * slow HTTP clients never delay a UDP answer.
+ *
+ * The server never interprets a request: it frames it (method, target,
+ * headers, body; chunked bodies decoded), checks the limits, hands it to the
+ * handler, and writes back what the handler put in the http_resp, in request
+ * order (pipelining), keeping the connection alive when both sides allow.
+ *
+ * Limits and the answers they give (JSON {"responseCode":2,"message":...}):
+ * bad framing 400, header block over max_header 431, body over max_body 413,
+ * headers not complete within header_timeout_ms or body not within
+ * body_timeout_ms 408 (slowloris), connections over max_conns 503; each of
+ * these closes the connection after the answer. Idle keep-alive connections
+ * are closed silently after idle_ms.
+ *
+ * Threads: worker_init/fini and the handler run on the worker thread that
+ * owns the context. http_stop() may be called from any thread.
+ */
+#ifndef IDN_API_HTTP_H
+#define IDN_API_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "core/wire.h"
+
+enum { HTTP_MAX_HEADERS = 64 };
+
+typedef struct http_header {
+	idn_slice name, value;
+} http_header;
+
+/* One request. Everything is borrowed for the duration of the handler call. */
+typedef struct http_req {
+	const char *method; /* "GET", "POST", ... (static text) */
+	idn_slice target;   /* as sent: path and query, still percent-encoded */
+	idn_slice path;     /* target up to '?' */
+	idn_slice query;    /* after '?' (empty if none) */
+	bool has_query;     /* a '?' was present (so "?noredirect" alone is seen) */
+	const http_header *headers;
+	unsigned nheaders;
+	idn_slice body; /* decoded (chunked bodies joined) */
+	const struct sockaddr *peer;
+	socklen_t peer_len;
+	bool tls; /* arrived on an HTTPS listener (reserved: TLS is not built yet) */
+} http_req;
+
+/*
+ * The answer. The handler sets status, content_type (static text or a string
+ * that lives until the connection handles its next request) and appends the
+ * body with http_resp_append/printf; location is sent as a Location header
+ * when set. body is owned by the server and reused across requests.
+ */
+typedef struct http_resp {
+	int status;
+	const char *content_type;
+	char location[2048 + 512];
+	const char *extra_headers; /* optional raw "Name: value\r\n" lines, static text */
+	bool close;                /* close the connection after this answer */
+	uint8_t *body;
+	size_t len, cap;
+	bool oom; /* an append failed: the server answers 500 instead */
+} http_resp;
+
+void http_resp_append(http_resp *r, const void *p, size_t n);
+void http_resp_puts(http_resp *r, const char *s);
+void http_resp_printf(http_resp *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Replaces any body with {"responseCode":rc,"message":msg} and sets status. */
+void http_resp_error(http_resp *r, int status, int rc, const char *msg);
+
+/* Case-insensitive header lookup; 1 and *value if present. */
+int http_req_header(const http_req *req, const char *name, idn_slice *value);
+
+/* Returns 0; a negative value makes the server answer 500. */
+typedef int (*http_handler_fn)(void *wctx, const http_req *req, http_resp *resp);
+
+typedef struct http_config {
+	/* "ADDR:PORT", "[V6]:PORT" or ":PORT" (0.0.0.0), numeric; port 0 picks one. */
+	const char **listen;
+	unsigned nlisten;
+	unsigned threads;   /* 0 = 2 */
+	unsigned max_conns; /* per process; 0 = 4096 */
+	size_t max_header;  /* request line + headers; 0 = 16 KiB */
+	size_t max_body;    /* 0 = 8 MiB */
+	unsigned idle_ms;   /* keep-alive idle; 0 = 30000 */
+	unsigned
+	    header_timeout_ms; /* from the first byte of a request to its last header; 0 = 10000 */
+	unsigned body_timeout_ms; /* from the last header to the end of the body; 0 = 30000 */
+	FILE *access_log;         /* one line per request; NULL = none */
+	void *(*worker_init)(void *arg, unsigned idx);
+	void (*worker_fini)(void *wctx);
+	http_handler_fn handle;
+	void *arg;
+	char *errbuf; /* where http_start writes what went wrong, naming the address */
+	size_t errbuf_len;
+} http_config;
+
+typedef struct http_server http_server;
+
+/*
+ * Binds, starts the threads (SIGINT/SIGTERM blocked in them), runs
+ * worker_init on each. Returns 0 or an idn_err; on failure nothing runs.
+ */
+int http_start(const http_config *cfg, http_server **out);
+/* Asks the workers to stop; idempotent, any thread. */
+void http_stop(http_server *s);
+/* Waits for the workers, closes everything, frees s. */
+int http_wait(http_server *s);
+unsigned http_bound_port(const http_server *s, unsigned idx);
+
+#endif

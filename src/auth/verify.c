@@ -1,0 +1,467 @@
+/*
+ * verify.c - identity keys and challenge responses (see verify.h).
+ */
+#include "auth/verify.h"
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+#include "proto/admin.h"
+#include "proto/special.h"
+
+/* nonce || digest, what every form signs; both are short (16 + 32 from the reference). */
+enum { AUTH_MSG_MAX = 512 };
+
+static int join(idn_slice nonce, idn_slice digest, uint8_t *buf, size_t *len)
+{
+	if ((size_t)nonce.len + digest.len > AUTH_MSG_MAX)
+		return IDN_ERANGE;
+	memcpy(buf, nonce.p, nonce.len);
+	memcpy(buf + nonce.len, digest.p, digest.len);
+	*len = (size_t)nonce.len + digest.len;
+	return IDN_OK;
+}
+
+/* ---- keys ---- */
+
+static int push_bn(OSSL_PARAM_BLD *bld, const char *name, idn_slice v, BIGNUM **keep)
+{
+	*keep = BN_bin2bn(v.p, (int)v.len, NULL);
+	if (!*keep || !OSSL_PARAM_BLD_push_BN(bld, name, *keep))
+		return IDN_ECRYPTO;
+	return IDN_OK;
+}
+
+/* Builds a public key of type name ("RSA", "DSA") from named big numbers. */
+static int key_from_bns(const char *name, const char *const *names, const idn_slice *vals, int n,
+                        EVP_PKEY **out)
+{
+	int ret = IDN_ECRYPTO;
+	BIGNUM *bns[4] = {0};
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	if (!bld)
+		return IDN_ENOMEM;
+	for (int i = 0; i < n; i++) {
+		if (vals[i].len == 0 || vals[i].len > 2048) {
+			ret = IDN_EINVAL;
+			goto out;
+		}
+		if (push_bn(bld, names[i], vals[i], &bns[i]))
+			goto out;
+	}
+	params = OSSL_PARAM_BLD_to_param(bld);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, name, NULL);
+	*out = NULL;
+	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		goto out;
+	ret = IDN_OK;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	for (int i = 0; i < 4; i++)
+		BN_free(bns[i]);
+	return ret;
+}
+
+static int sm2_from_pem(idn_slice pem, EVP_PKEY **out)
+{
+	BIO *bio = BIO_new_mem_buf(pem.p, (int)pem.len);
+	if (!bio)
+		return IDN_ENOMEM;
+	EVP_PKEY *pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (!pk)
+		return IDN_EINVAL;
+	if (!EVP_PKEY_is_a(pk, "SM2")) {
+		EVP_PKEY_free(pk);
+		return IDN_EINVAL;
+	}
+	*out = pk;
+	return IDN_OK;
+}
+
+int auth_pubkey_decode(idn_slice data, EVP_PKEY **out)
+{
+	proto_pubkey k;
+	if (proto_pubkey_decode(data, &k))
+		return IDN_EINVAL;
+	switch (k.kind) {
+	case PROTO_KEY_RSA: {
+		static const char *const names[] = {OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E};
+		idn_slice vals[] = {k.rsa.n, k.rsa.e};
+		return key_from_bns("RSA", names, vals, 2, out) ? IDN_EINVAL : IDN_OK;
+	}
+	case PROTO_KEY_DSA: {
+		static const char *const names[] = {OSSL_PKEY_PARAM_FFC_P, OSSL_PKEY_PARAM_FFC_Q,
+		                                    OSSL_PKEY_PARAM_FFC_G, OSSL_PKEY_PARAM_PUB_KEY};
+		idn_slice vals[] = {k.dsa.p, k.dsa.q, k.dsa.g, k.dsa.y};
+		return key_from_bns("DSA", names, vals, 4, out) ? IDN_EINVAL : IDN_OK;
+	}
+	case PROTO_KEY_SM2:
+		return sm2_from_pem(k.sm2.pem, out);
+	default:
+		return IDN_ENOTSUP;
+	}
+}
+
+/* A big number as Java's BigInteger.toByteArray() writes it: a 00 before a set top bit. */
+static int get_bn(EVP_PKEY *pk, const char *name, uint8_t *buf, size_t cap, idn_slice *out)
+{
+	BIGNUM *bn = NULL;
+	if (EVP_PKEY_get_bn_param(pk, name, &bn) != 1)
+		return IDN_ECRYPTO;
+	int n = BN_num_bytes(bn);
+	int ret = IDN_ESPACE;
+	if ((size_t)n + 1 <= cap) {
+		buf[0] = 0;
+		BN_bn2bin(bn, buf + 1);
+		bool pad = n == 0 || (buf[1] & 0x80);
+		*out = pad ? idn_slice_of(buf, (size_t)n + 1) : idn_slice_of(buf + 1, (size_t)n);
+		ret = IDN_OK;
+	}
+	BN_free(bn);
+	return ret;
+}
+
+int auth_pubkey_encode(EVP_PKEY *pk, wire_wr *w)
+{
+	uint8_t b[4][1040];
+	proto_pubkey k = {.flags = 0};
+	char *pem = NULL;
+	int ret;
+
+	if (EVP_PKEY_is_a(pk, "RSA")) {
+		k.kind = PROTO_KEY_RSA;
+		k.type = IDN_SLICE("RSA_PUB_KEY");
+		k.rest = PROTO_PUBKEY_RSA_PAD;
+		if ((ret = get_bn(pk, OSSL_PKEY_PARAM_RSA_E, b[0], sizeof(b[0]), &k.rsa.e)) ||
+		    (ret = get_bn(pk, OSSL_PKEY_PARAM_RSA_N, b[1], sizeof(b[1]), &k.rsa.n)))
+			return ret;
+	} else if (EVP_PKEY_is_a(pk, "DSA")) {
+		k.kind = PROTO_KEY_DSA;
+		k.type = IDN_SLICE("DSA_PUB_KEY");
+		if ((ret = get_bn(pk, OSSL_PKEY_PARAM_FFC_Q, b[0], sizeof(b[0]), &k.dsa.q)) ||
+		    (ret = get_bn(pk, OSSL_PKEY_PARAM_FFC_P, b[1], sizeof(b[1]), &k.dsa.p)) ||
+		    (ret = get_bn(pk, OSSL_PKEY_PARAM_FFC_G, b[2], sizeof(b[2]), &k.dsa.g)) ||
+		    (ret = get_bn(pk, OSSL_PKEY_PARAM_PUB_KEY, b[3], sizeof(b[3]), &k.dsa.y)))
+			return ret;
+	} else if (EVP_PKEY_is_a(pk, "SM2")) {
+		BIO *bio = BIO_new(BIO_s_mem());
+		if (!bio)
+			return IDN_ENOMEM;
+		if (PEM_write_bio_PUBKEY(bio, pk) != 1) {
+			BIO_free(bio);
+			return IDN_ECRYPTO;
+		}
+		long n = BIO_get_mem_data(bio, &pem);
+		k.kind = PROTO_KEY_SM2;
+		k.type = IDN_SLICE("SM2_PUB_KEY");
+		k.sm2.pem = idn_slice_of(pem, (size_t)n);
+		proto_pubkey_put(w, &k);
+		BIO_free(bio);
+		return w->err;
+	} else {
+		return IDN_ENOTSUP;
+	}
+	proto_pubkey_put(w, &k);
+	return w->err;
+}
+
+/* ---- signatures ---- */
+
+enum hash_kind { H_NONE, H_SHA1, H_SHA256, H_SM3 };
+
+static enum hash_kind hash_by_name(idn_slice name)
+{
+	static const struct {
+		const char *name;
+		enum hash_kind h;
+	} names[] = {
+	    {"SHA1", H_SHA1},      {"SHA-1", H_SHA1}, {"SHA256", H_SHA256},
+	    {"SHA-256", H_SHA256}, {"SM3", H_SM3},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i].name) == name.len &&
+		    !strncasecmp(names[i].name, (const char *)name.p, name.len))
+			return names[i].h;
+	return H_NONE;
+}
+
+/*
+ * Prepares md for signing or verifying with pk: the hash must go with the key
+ * type; SM2 gets the identity handle as its signer id.
+ */
+static int digest_init(EVP_MD_CTX *md, EVP_PKEY *pk, enum hash_kind h, idn_slice identity, int sign)
+{
+	bool sm2 = EVP_PKEY_is_a(pk, "SM2");
+	if (sm2 != (h == H_SM3) || h == H_NONE)
+		return IDN_ENOTSUP;
+	const EVP_MD *alg = h == H_SHA1 ? EVP_sha1() : h == H_SHA256 ? EVP_sha256() : EVP_sm3();
+	if (sm2) {
+		/* The signer id must be set on a context made for this key before init. */
+		EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(pk, NULL);
+		if (!pctx)
+			return IDN_ENOMEM;
+		if (EVP_PKEY_CTX_set1_id(pctx, identity.p, identity.len) != 1) {
+			EVP_PKEY_CTX_free(pctx);
+			return IDN_ECRYPTO;
+		}
+		EVP_MD_CTX_set_pkey_ctx(md, pctx); /* md does not take ownership */
+		int ok = sign ? EVP_DigestSignInit(md, NULL, alg, NULL, pk)
+		              : EVP_DigestVerifyInit(md, NULL, alg, NULL, pk);
+		if (ok != 1) {
+			EVP_MD_CTX_set_pkey_ctx(md, NULL);
+			EVP_PKEY_CTX_free(pctx);
+			return IDN_ECRYPTO;
+		}
+		return 1; /* md borrows pctx: digest_free() frees it */
+	}
+	int ok = sign ? EVP_DigestSignInit(md, NULL, alg, NULL, pk)
+	              : EVP_DigestVerifyInit(md, NULL, alg, NULL, pk);
+	return ok == 1 ? IDN_OK : IDN_ECRYPTO;
+}
+
+/* Frees an md set up by digest_init (and, for SM2, its separately owned pkey context). */
+static void digest_free(EVP_MD_CTX *md, int init_ret)
+{
+	if (!md)
+		return;
+	if (init_ret == 1) {
+		EVP_PKEY_CTX *pctx = EVP_MD_CTX_get_pkey_ctx(md);
+		EVP_MD_CTX_set_pkey_ctx(md, NULL);
+		EVP_PKEY_CTX_free(pctx);
+	}
+	EVP_MD_CTX_free(md);
+}
+
+int auth_verify_pubkey(idn_slice hs_pubkey, idn_slice identity, idn_slice nonce, idn_slice digest,
+                       idn_slice signed_resp)
+{
+	proto_sig_resp sr;
+	uint8_t msg[AUTH_MSG_MAX];
+	size_t mlen;
+	EVP_PKEY *pk = NULL;
+	EVP_MD_CTX *md = NULL;
+	int init = 0;
+
+	if (proto_sig_resp_decode(signed_resp, &sr))
+		return IDN_EINVAL;
+	int ret = join(nonce, digest, msg, &mlen);
+	if (ret)
+		return ret;
+	if ((ret = auth_pubkey_decode(hs_pubkey, &pk)))
+		return ret;
+	md = EVP_MD_CTX_new();
+	if (!md) {
+		ret = IDN_ENOMEM;
+		goto out;
+	}
+	init = digest_init(md, pk, hash_by_name(sr.hash_alg), identity, 0);
+	if (init < 0) {
+		ret = init;
+		goto out;
+	}
+	int ok = EVP_DigestVerify(md, sr.sig.p, sr.sig.len, msg, mlen);
+	ret = ok == 1 ? IDN_OK : IDN_EMISMATCH;
+out:
+	digest_free(md, init);
+	EVP_PKEY_free(pk);
+	return ret;
+}
+
+int auth_respond_pubkey(EVP_PKEY *priv, idn_slice identity, int sha256, idn_slice nonce,
+                        idn_slice digest, wire_wr *w)
+{
+	uint8_t msg[AUTH_MSG_MAX], sig[2048];
+	size_t mlen, slen = sizeof(sig);
+	int init = 0;
+	int ret = join(nonce, digest, msg, &mlen);
+	if (ret)
+		return ret;
+	bool sm2 = EVP_PKEY_is_a(priv, "SM2");
+	enum hash_kind h = sm2 ? H_SM3 : sha256 ? H_SHA256 : H_SHA1;
+	const char *name = sm2 ? "SM3" : sha256 ? "SHA-256" : "SHA1";
+	if ((size_t)EVP_PKEY_get_size(priv) > sizeof(sig))
+		return IDN_ERANGE;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md)
+		return IDN_ENOMEM;
+	init = digest_init(md, priv, h, identity, 1);
+	if (init < 0) {
+		ret = init;
+		goto out;
+	}
+	if (EVP_DigestSign(md, sig, &slen, msg, mlen) != 1) {
+		ret = IDN_ECRYPTO;
+		goto out;
+	}
+	proto_sig_resp sr = {.hash_alg = idn_slice_of(name, strlen(name)),
+	                     .sig = idn_slice_of(sig, slen)};
+	proto_sig_resp_put(w, &sr);
+	ret = w->err;
+out:
+	digest_free(md, init);
+	return ret;
+}
+
+/* ---- secret keys ---- */
+
+/* H(key || nonce || digest || key), the pre-HMAC forms. */
+static int keyed_hash(const EVP_MD *alg, idn_slice key, const uint8_t *msg, size_t mlen,
+                      uint8_t *out, unsigned *olen)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md)
+		return IDN_ENOMEM;
+	int ok =
+	    EVP_DigestInit_ex(md, alg, NULL) == 1 && EVP_DigestUpdate(md, key.p, key.len) == 1 &&
+	    EVP_DigestUpdate(md, msg, mlen) == 1 && EVP_DigestUpdate(md, key.p, key.len) == 1 &&
+	    EVP_DigestFinal_ex(md, out, olen) == 1;
+	EVP_MD_CTX_free(md);
+	return ok ? IDN_OK : IDN_ECRYPTO;
+}
+
+static int hmac(const EVP_MD *alg, const uint8_t *key, size_t klen, const uint8_t *msg, size_t mlen,
+                uint8_t *out, unsigned *olen)
+{
+	return HMAC(alg, key, (int)klen, msg, mlen, out, olen) ? IDN_OK : IDN_ECRYPTO;
+}
+
+/*
+ * Computes the MAC of form s->alg (with s's PBKDF2 parameters) into out.
+ * IDN_ENOTSUP for an unknown form, IDN_ERANGE for PBKDF2 parameters over
+ * our limits.
+ */
+static int seckey_mac(idn_slice secret, const proto_seckey_resp *s, const uint8_t *msg, size_t mlen,
+                      uint8_t *out, unsigned *olen)
+{
+	switch (s->alg) {
+	case PROTO_SECKEY_MD5:
+		return keyed_hash(EVP_md5(), secret, msg, mlen, out, olen);
+	case PROTO_SECKEY_SHA1:
+		return keyed_hash(EVP_sha1(), secret, msg, mlen, out, olen);
+	case PROTO_SECKEY_SHA256:
+		return keyed_hash(EVP_sha256(), secret, msg, mlen, out, olen);
+	case PROTO_SECKEY_HMAC_SHA1:
+		return hmac(EVP_sha1(), secret.p, secret.len, msg, mlen, out, olen);
+	case PROTO_SECKEY_HMAC_SHA256:
+		return hmac(EVP_sha256(), secret.p, secret.len, msg, mlen, out, olen);
+	case PROTO_SECKEY_PBKDF2: {
+		uint8_t dk[AUTH_PBKDF2_MAX_BITS / 8];
+		if (s->iterations == 0 || s->iterations > AUTH_PBKDF2_MAX_ITER ||
+		    s->key_bits == 0 || s->key_bits % 8 || s->key_bits > AUTH_PBKDF2_MAX_BITS)
+			return IDN_ERANGE;
+		if (PKCS5_PBKDF2_HMAC((const char *)secret.p, (int)secret.len, s->salt.p,
+		                      (int)s->salt.len, (int)s->iterations, EVP_sha1(),
+		                      (int)(s->key_bits / 8), dk) != 1)
+			return IDN_ECRYPTO;
+		int ret = hmac(EVP_sha1(), dk, s->key_bits / 8, msg, mlen, out, olen);
+		OPENSSL_cleanse(dk, sizeof(dk));
+		return ret;
+	}
+	default:
+		return IDN_ENOTSUP;
+	}
+}
+
+int auth_verify_seckey(idn_slice secret, idn_slice nonce, idn_slice digest, idn_slice signed_resp)
+{
+	proto_seckey_resp s;
+	uint8_t msg[AUTH_MSG_MAX], mac[EVP_MAX_MD_SIZE];
+	size_t mlen;
+	unsigned maclen = 0;
+	int ret = proto_seckey_resp_decode(signed_resp, &s);
+	if (ret == IDN_ENOTSUP)
+		return ret;
+	if (ret)
+		return IDN_EINVAL;
+	if ((ret = join(nonce, digest, msg, &mlen)))
+		return ret;
+	if ((ret = seckey_mac(secret, &s, msg, mlen, mac, &maclen)))
+		return ret;
+	if (maclen != s.mac.len || CRYPTO_memcmp(mac, s.mac.p, maclen) != 0)
+		return IDN_EMISMATCH;
+	return IDN_OK;
+}
+
+int auth_respond_seckey(idn_slice secret, uint8_t alg, idn_slice nonce, idn_slice digest,
+                        wire_wr *w)
+{
+	uint8_t msg[AUTH_MSG_MAX], mac[EVP_MAX_MD_SIZE], salt[16];
+	size_t mlen;
+	unsigned maclen = 0;
+	proto_seckey_resp s = {.alg = alg};
+	int ret = join(nonce, digest, msg, &mlen);
+	if (ret)
+		return ret;
+	if (alg == PROTO_SECKEY_PBKDF2) {
+		if (RAND_bytes(salt, sizeof(salt)) != 1)
+			return IDN_ECRYPTO;
+		s.salt = idn_slice_of(salt, sizeof(salt));
+		s.iterations = 10000;
+		s.key_bits = 160;
+	}
+	if ((ret = seckey_mac(secret, &s, msg, mlen, mac, &maclen)))
+		return ret;
+	s.mac = idn_slice_of(mac, maclen);
+	proto_seckey_resp_put(w, &s);
+	return w->err;
+}
+
+/* ---- key generation ---- */
+
+static int dsa_keygen(EVP_PKEY **out)
+{
+	EVP_PKEY *params = NULL;
+	EVP_PKEY_CTX *kctx = NULL;
+	int ret = IDN_ECRYPTO;
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL);
+	if (!pctx)
+		return IDN_ENOMEM;
+	if (EVP_PKEY_paramgen_init(pctx) != 1 ||
+	    EVP_PKEY_CTX_set_dsa_paramgen_bits(pctx, 2048) != 1 ||
+	    EVP_PKEY_CTX_set_dsa_paramgen_q_bits(pctx, 256) != 1 ||
+	    EVP_PKEY_paramgen(pctx, &params) != 1)
+		goto out;
+	kctx = EVP_PKEY_CTX_new_from_pkey(NULL, params, NULL);
+	*out = NULL;
+	if (!kctx || EVP_PKEY_keygen_init(kctx) != 1 || EVP_PKEY_keygen(kctx, out) != 1)
+		goto out;
+	ret = IDN_OK;
+out:
+	EVP_PKEY_CTX_free(kctx);
+	EVP_PKEY_free(params);
+	EVP_PKEY_CTX_free(pctx);
+	return ret;
+}
+
+int auth_keygen(const char *type, EVP_PKEY **out)
+{
+	EVP_PKEY *pk = NULL;
+	if (!strcasecmp(type, "rsa"))
+		pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	else if (!strcasecmp(type, "sm2"))
+		pk = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
+	else if (!strcasecmp(type, "dsa"))
+		return dsa_keygen(out);
+	else
+		return IDN_EINVAL;
+	if (!pk)
+		return IDN_ECRYPTO;
+	*out = pk;
+	return IDN_OK;
+}

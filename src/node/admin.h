@@ -1,0 +1,42 @@
+/*
+ * admin.h - administration: the admin opcodes (100-105 create, delete,
+ * add/remove/modify value, list handles; 300-302 home, unhome, list homed),
+ * the challenge-response that authenticates them (402 then op 200), and the
+ * HS_ADMIN / HS_VLIST rights that authorise them.
+ *
+ * Flow: an admin request that passes the checks the reference answers first
+ * (malformed, invalid UTF-8, duplicate index, not homed here) is held in a
+ * table under a fresh random session id and answered 402 with a nonce. An op
+ * 200 naming that session id (on any connection, any worker) takes the
+ * request out of the table (once: a replay finds nothing), verifies the
+ * signature against the identity's HS_PUBKEY / HS_SECKEY value in the local
+ * store, checks the identity's rights and runs the request. Writes run in one
+ * store write transaction, committed before the answer is built; the
+ * worker's read snapshot is released first (a thread must not hold a read
+ * transaction while it starts a write one). LMDB serialises writers.
+ *
+ * Ownership: node_admin belongs to the node (node_new / node_free); the
+ * pending table is shared by all workers behind one mutex and holds a copy
+ * of each challenged request until it is answered or expires.
+ */
+#ifndef IDN_NODE_ADMIN_H
+#define IDN_NODE_ADMIN_H
+
+#include "node/internal.h"
+
+typedef struct node_admin node_admin;
+
+/* IDN_ECONFIG when a server_admins entry is not INDEX:HANDLE. */
+int node_admin_new(const node_config *cfg, node_admin **out);
+void node_admin_free(node_admin *a);
+
+/* Is opcode one of the authenticated admin operations handled here? */
+bool node_admin_is_op(uint32_t opcode);
+
+/* An admin request over TCP/HTTP: the early refusals, else the 402 challenge. */
+int node_admin_request(req *rq);
+
+/* Op 200: verifies the answer to a challenge and runs the held request. */
+int node_admin_challenge_response(req *rq);
+
+#endif

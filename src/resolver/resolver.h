@@ -1,0 +1,85 @@
+/*
+ * resolver.h - the recursive node: answers resolution requests by resolving
+ * from a root site through the client library (client_resolve_root: 303
+ * referrals, HS_SERV, the site's hash, UDP then TCP), from a cache
+ * (resolver/cache.h).
+ *
+ * Threads and the network: resolver_handle() runs on a net worker. A cache
+ * hit is answered inline. A UDP miss is queued to a small pool of resolver
+ * threads and the worker moves on (returns 0); the pool thread that resolves
+ * it sends the answer itself with sendto() on the socket the request came in
+ * on (net_req.udp_fd), so the reply comes from the port the client asked - a
+ * connected client socket drops anything else. A TCP miss is resolved inline
+ * on the worker with a short per-question timeout (tcp_timeout_ms): the net
+ * layer has no way yet to queue an answer to a connection from another
+ * thread, so a TCP miss stalls that worker's other requests for at most that
+ * long per hop. Concurrent misses of one request are coalesced in the cache.
+ * When every upstream fails, an expired answer within the stale window is
+ * served; otherwise the client gets response code 2 with the reason (6 when
+ * the referral chain loops or exceeds 40 hops).
+ *
+ * Ownership: the resolver owns its cache and threads; resolver_free() stops
+ * the pool (queued misses are dropped) and joins it. Requests are copied when
+ * queued.
+ */
+#ifndef IDN_RESOLVER_RESOLVER_H
+#define IDN_RESOLVER_RESOLVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "resolver/cache.h"
+
+typedef struct resolver_opts {
+	const char *root; /* "HOST:PORT" of the root site (bootstrap 0.NA/0.NA) */
+	cache_opts cache;
+	unsigned threads;          /* pool threads resolving UDP misses; 0 = 4 */
+	unsigned queue_max;        /* UDP misses waiting for the pool; 0 = 1024; beyond: 3 busy */
+	unsigned timeout_ms;       /* per upstream question (UDP misses); 0 = 1000 */
+	unsigned tcp_timeout_ms;   /* per upstream question (TCP misses, inline); 0 = 500 */
+	unsigned coalesce_wait_ms; /* a coalesced miss waits for the leader at most; 0 = 3000 */
+	bool all; /* resolve every resolution request, not only those with REC set */
+} resolver_opts;
+
+typedef struct resolver resolver;
+
+/* IDN_EINVAL with the reason in err (a bad root address), IDN_ENOMEM. */
+int resolver_new(const resolver_opts *o, resolver **out, char *err, size_t errlen);
+void resolver_free(resolver *r);
+
+/* 1 if the request is the resolver's: a resolution (op 1) with REC, or any when opts.all. */
+bool resolver_wants(const resolver *r, const uint8_t *msg, size_t len);
+
+typedef struct resolver_req {
+	bool udp;
+	int udp_fd; /* UDP: where a queued miss is answered from */
+	const struct sockaddr *peer;
+	socklen_t peer_len;
+	const uint8_t *msg; /* envelope + message */
+	size_t len;
+} resolver_req;
+
+/*
+ * Answers a request resolver_wants() (other operations get 5, not
+ * supported, for a recursive node without a store): returns the answer's length (written to
+ * out, cap >= 20 + PROTO_MSG_MAX), 0 when a pool thread will answer (UDP
+ * miss), or a negative idn_err (not a request we can answer: drop it).
+ */
+int resolver_handle(resolver *r, const resolver_req *q, uint8_t *out, size_t cap);
+
+struct resolver_stats {
+	struct cache_stats cache;
+	uint64_t upstream;      /* resolutions started from the root */
+	uint64_t upstream_fail; /* ... that failed (network, timeout, loops) */
+	uint64_t queued;        /* UDP misses handed to the pool */
+	uint64_t busy;          /* misses refused with 3: queue full */
+};
+
+void resolver_stats(resolver *r, struct resolver_stats *st);
+
+/* One line "resolver: hits=.. misses=.. ..." (what SIGUSR1 and shutdown log). */
+void resolver_stats_line(resolver *r, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,953 @@
+/*
+ * pg.c - the PostgreSQL store backend (libpq). location = a libpq connection
+ * URI, "postgresql://user@host:port/db?...".
+ *
+ * Schema. The reference software's SQL layout, so that a database written by
+ * the reference server is served unchanged and one written by idnode can be
+ * served by the reference:
+ *
+ *   nas(na bytea primary key)                  homed prefixes, as "0.NA/<prefix>"
+ *   handles(handle bytea, idx int4, type bytea, data bytea, ttl_type int2,
+ *           ttl int4, timestamp int4, refs text, admin_read bool,
+ *           admin_write bool, pub_read bool, pub_write bool,
+ *           primary key (handle, idx))          one row per value
+ *
+ * plus idnode's own table
+ *
+ *   idn_records(k bytea primary key, rec bytea) the record, as LMDB holds it
+ *
+ * Why both: store.h's records are opaque bytes, and the resolution path
+ * wants the record whole (a lookup plus a copy). Rebuilding it from rows on
+ * every lookup costs a row per value and an encode; keeping the record
+ * costs a second copy of the data on disk and a few more row writes per put.
+ * So a put writes the record and, when the bytes are a record (pg_rows.h),
+ * replaces the identifier's handles rows in the same transaction. A get
+ * reads idn_records and, if the key is absent there, the handles rows (a
+ * database the reference wrote), rebuilding the record; both in one round
+ * trip. A trigger on handles drops the idn_records copy whenever someone
+ * other than idnode (the reference server, an SQL tool) changes the rows, so
+ * the rows stay the truth and the copy is never stale. idnode's own writes
+ * set idnode.writer = on for their transaction so the trigger leaves them be.
+ * The reference's optional index on handles(data) is not created: btree
+ * entries are limited to ~2.7 kB, and idnode never searches by data.
+ *
+ * Connections: a small pool per store. A transaction takes a connection
+ * from the pool (or opens one) for its life and gives it back at the end, so
+ * any number of threads run transactions at once and a thread may hold a
+ * read transaction while it writes. Read transactions are REPEATABLE READ
+ * READ ONLY (one snapshot); write transactions take a transaction-level
+ * advisory lock, so one writer at a time across every idnode process on the
+ * database, as store.h promises. Statements are prepared once per
+ * connection; parameters and results are binary.
+ *
+ * Outages: a statement that fails on a broken connection makes the
+ * transaction fail with IDN_ESTORE (and a message on stderr, at most once a
+ * second); the broken connection is dropped rather than pooled. The next
+ * begin/renew opens a fresh connection, so service resumes by itself once the
+ * server is back. Pooled connections that died meanwhile are found at begin
+ * (their BEGIN fails) and replaced transparently.
+ *
+ * Pointers returned by get live until the transaction ends or is reset (the
+ * transaction keeps the results); scan's key and value are valid during the
+ * callback only (pages of SCAN_PAGE rows are fetched by key, inside the
+ * transaction's snapshot).
+ */
+#include "store/store.h"
+
+#include <ctype.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "store/pg_rows.h"
+
+enum {
+	POOL_MAX = 64,    /* idle connections kept */
+	SCAN_PAGE = 1000, /* rows per scan round trip */
+	MAX_VALUES = 65536,
+	BYTEA_OID = 17,
+	INT4_OID = 23,
+	INT2_OID = 21,
+	BOOL_OID = 16,
+	TEXT_OID = 25,
+};
+/* Advisory lock keys in the SQL below: 1768189489 ("idn1", schema creation),
+ * 1768189490 ("idn2", the writer). */
+
+static const char NA_PREFIX[] = "0.NA/";
+
+static const char SCHEMA_SQL[] =
+    "CREATE TABLE IF NOT EXISTS nas (na bytea NOT NULL, PRIMARY KEY (na));"
+    "CREATE TABLE IF NOT EXISTS handles (handle bytea NOT NULL, idx int4 NOT NULL,"
+    " type bytea, data bytea, ttl_type int2, ttl int4, timestamp int4, refs text,"
+    " admin_read bool, admin_write bool, pub_read bool, pub_write bool,"
+    " PRIMARY KEY (handle, idx));"
+    "CREATE TABLE IF NOT EXISTS idn_records (k bytea PRIMARY KEY, rec bytea NOT NULL);"
+    "CREATE OR REPLACE FUNCTION idn_handles_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF current_setting('idnode.writer', true) IS DISTINCT FROM 'on' THEN"
+    "   IF TG_OP <> 'INSERT' THEN DELETE FROM idn_records WHERE k = OLD.handle; END IF;"
+    "   IF TG_OP <> 'DELETE' THEN DELETE FROM idn_records WHERE k = NEW.handle; END IF;"
+    "  END IF;"
+    "  RETURN NULL;"
+    " END $$;"
+    "CREATE OR REPLACE TRIGGER idn_handles_changed AFTER INSERT OR UPDATE OR DELETE ON handles"
+    " FOR EACH ROW EXECUTE FUNCTION idn_handles_changed();";
+
+/* The columns of a rows query, in this order, after rec (see S_GET). */
+#define ROW_COLS                                                                                   \
+	"idx, type, data, ttl_type, ttl, timestamp, refs, admin_read, admin_write, pub_read, "     \
+	"pub_write"
+
+enum stmt {
+	S_GET,
+	S_EXISTS,
+	S_PUT,
+	S_DELREC,
+	S_DELROWS,
+	S_INSROW,
+	S_SCAN,
+	S_COUNT,
+	S_HOME,
+	S_UNHOME,
+	S_ISHOMED,
+	S_LISTHOMED,
+	S_COUNT_STMTS
+};
+
+static const struct {
+	const char *name;
+	const char *sql;
+	int nparams;
+	Oid types[12];
+} stmts[S_COUNT_STMTS] = {
+    /* the record, or else the handles rows (a database the reference wrote) */
+    [S_GET] = {"idn_get",
+               "SELECT rec, NULL::int4 AS idx, NULL::bytea AS type, NULL::bytea AS data,"
+               " NULL::int2 AS ttl_type, NULL::int4 AS ttl, NULL::int4 AS timestamp,"
+               " NULL::text AS refs, NULL::bool, NULL::bool, NULL::bool, NULL::bool"
+               " FROM idn_records WHERE k = $1"
+               " UNION ALL (SELECT NULL::bytea, " ROW_COLS " FROM handles WHERE handle = $1"
+               " AND NOT EXISTS (SELECT 1 FROM idn_records WHERE k = $1) ORDER BY idx)",
+               1,
+               {BYTEA_OID}},
+    [S_EXISTS] = {"idn_exists",
+                  "SELECT 1 FROM idn_records WHERE k = $1"
+                  " UNION ALL (SELECT 1 FROM handles WHERE handle = $1 LIMIT 1)",
+                  1,
+                  {BYTEA_OID}},
+    [S_PUT] = {"idn_put",
+               "INSERT INTO idn_records (k, rec) VALUES ($1, $2)"
+               " ON CONFLICT (k) DO UPDATE SET rec = EXCLUDED.rec",
+               2,
+               {BYTEA_OID, BYTEA_OID}},
+    [S_DELREC] = {"idn_delrec", "DELETE FROM idn_records WHERE k = $1", 1, {BYTEA_OID}},
+    [S_DELROWS] = {"idn_delrows", "DELETE FROM handles WHERE handle = $1", 1, {BYTEA_OID}},
+    /* a record with two values of one index keeps the first as a row */
+    [S_INSROW] = {"idn_insrow",
+                  "INSERT INTO handles (handle, " ROW_COLS ")"
+                  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                  " ON CONFLICT (handle, idx) DO NOTHING",
+                  12,
+                  {BYTEA_OID, INT4_OID, BYTEA_OID, BYTEA_OID, INT2_OID, INT4_OID, INT4_OID,
+                   TEXT_OID, BOOL_OID, BOOL_OID, BOOL_OID, BOOL_OID}},
+    /* keys >= $1 and < $2 (no bound when NULL), records or identifiers with rows only */
+    [S_SCAN] = {"idn_scan",
+                "SELECT k, rec FROM idn_records WHERE k >= $1 AND ($2::bytea IS NULL OR k < $2)"
+                " UNION ALL SELECT DISTINCT h.handle, NULL::bytea FROM handles h"
+                " WHERE h.handle >= $1 AND ($2::bytea IS NULL OR h.handle < $2)"
+                " AND NOT EXISTS (SELECT 1 FROM idn_records r WHERE r.k = h.handle)"
+                " ORDER BY 1 LIMIT " /* SCAN_PAGE */ "1000",
+                2,
+                {BYTEA_OID, BYTEA_OID}},
+    [S_COUNT] = {"idn_count",
+                 "SELECT (SELECT count(*) FROM idn_records) + (SELECT count(DISTINCT handle)"
+                 " FROM handles h WHERE NOT EXISTS"
+                 " (SELECT 1 FROM idn_records r WHERE r.k = h.handle))",
+                 0,
+                 {0}},
+    [S_HOME] = {"idn_home",
+                "INSERT INTO nas (na) VALUES ($1) ON CONFLICT DO NOTHING",
+                1,
+                {BYTEA_OID}},
+    [S_UNHOME] = {"idn_unhome", "DELETE FROM nas WHERE na = $1", 1, {BYTEA_OID}},
+    [S_ISHOMED] = {"idn_ishomed", "SELECT 1 FROM nas WHERE na = $1", 1, {BYTEA_OID}},
+    [S_LISTHOMED] = {"idn_listhomed", "SELECT na FROM nas ORDER BY na", 0, {0}},
+};
+
+struct pg_store {
+	store base;
+	char *uri;
+	bool no_sync;
+	pthread_mutex_t mu; /* guards pool, nidle, last_log */
+	PGconn *pool[POOL_MAX];
+	int nidle;
+	time_t last_log;
+};
+
+struct pg_txn {
+	store_txn base;
+	struct pg_store *ps;
+	PGconn *c;
+	bool rdonly;
+	bool live; /* a transaction is open on c */
+	/* kept until the end or reset: results and buffers borrowed by callers */
+	PGresult **res;
+	size_t nres, capres;
+	void **bufs;
+	size_t nbufs, capbufs;
+};
+
+static void pg_log(struct pg_store *ps, const char *what, PGconn *c)
+{
+	time_t now = time(NULL);
+	pthread_mutex_lock(&ps->mu);
+	bool say = now != ps->last_log;
+	ps->last_log = now;
+	pthread_mutex_unlock(&ps->mu);
+	if (!say)
+		return;
+	const char *msg = c ? PQerrorMessage(c) : "";
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		n--;
+	fprintf(stderr, "store: postgresql: %s: %.*s\n", what, (int)n, msg);
+}
+
+/* ---- connections ---- */
+
+static int conn_prepare(PGconn *c, bool no_sync)
+{
+	PGresult *r;
+	/* no_sync: a commit returns before the WAL is flushed (bulk loads, tests) */
+	r = PQexec(c, no_sync ? "SET synchronous_commit = off" : "SET synchronous_commit = on");
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (!ok)
+		return IDN_ESTORE;
+	for (int i = 0; i < S_COUNT_STMTS; i++) {
+		r = PQprepare(c, stmts[i].name, stmts[i].sql, stmts[i].nparams, stmts[i].types);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		if (!ok)
+			return IDN_ESTORE;
+	}
+	return IDN_OK;
+}
+
+static PGconn *conn_open(struct pg_store *ps)
+{
+	PGconn *c = PQconnectdb(ps->uri);
+	if (!c)
+		return NULL;
+	if (PQstatus(c) != CONNECTION_OK) {
+		pg_log(ps, "cannot connect", c);
+		PQfinish(c);
+		return NULL;
+	}
+	if (conn_prepare(c, ps->no_sync)) {
+		pg_log(ps, "cannot prepare statements", c);
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+static PGconn *pool_take(struct pg_store *ps)
+{
+	PGconn *c = NULL;
+	pthread_mutex_lock(&ps->mu);
+	if (ps->nidle)
+		c = ps->pool[--ps->nidle];
+	pthread_mutex_unlock(&ps->mu);
+	return c;
+}
+
+static void pool_give(struct pg_store *ps, PGconn *c)
+{
+	if (!c)
+		return;
+	/* a broken connection, or one left inside a transaction, is not reused */
+	if (PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE) {
+		PQfinish(c);
+		return;
+	}
+	pthread_mutex_lock(&ps->mu);
+	if (ps->nidle < POOL_MAX) {
+		ps->pool[ps->nidle++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&ps->mu);
+	if (c)
+		PQfinish(c);
+}
+
+/* Runs a statement without result rows of interest (BEGIN, COMMIT ...). */
+static bool exec_ok(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	PQclear(r);
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+static const char *begin_sql(bool rdonly)
+{
+	if (rdonly)
+		return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+	/* one writer at a time, across processes; the trigger skips our own writes */
+	return "BEGIN; SET LOCAL idnode.writer = 'on'; SELECT pg_advisory_xact_lock(1768189490)";
+}
+
+/*
+ * Opens a transaction on t, taking a connection if t has none. Pooled
+ * connections may have died (server restart): each failed BEGIN drops its
+ * connection and tries the next, then a fresh one.
+ */
+static int txn_open(struct pg_txn *t)
+{
+	for (int tries = 0; tries <= POOL_MAX + 1; tries++) {
+		if (!t->c)
+			t->c = pool_take(t->ps);
+		if (!t->c)
+			t->c = conn_open(t->ps);
+		if (!t->c)
+			return IDN_ESTORE;
+		if (exec_ok(t->c, begin_sql(t->rdonly))) {
+			t->live = true;
+			return IDN_OK;
+		}
+		bool broken = PQstatus(t->c) != CONNECTION_OK;
+		if (!broken)
+			pg_log(t->ps, "cannot begin a transaction", t->c);
+		PQfinish(t->c);
+		t->c = NULL;
+		if (!broken)
+			return IDN_ESTORE;
+	}
+	return IDN_ESTORE;
+}
+
+static void txn_release_results(struct pg_txn *t)
+{
+	for (size_t i = 0; i < t->nres; i++)
+		PQclear(t->res[i]);
+	t->nres = 0;
+	for (size_t i = 0; i < t->nbufs; i++)
+		free(t->bufs[i]);
+	t->nbufs = 0;
+}
+
+static int keep_res(struct pg_txn *t, PGresult *r)
+{
+	if (t->nres == t->capres) {
+		size_t cap = t->capres ? t->capres * 2 : 8;
+		PGresult **n = realloc(t->res, cap * sizeof(*n));
+		if (!n) {
+			PQclear(r);
+			return IDN_ENOMEM;
+		}
+		t->res = n;
+		t->capres = cap;
+	}
+	t->res[t->nres++] = r;
+	return IDN_OK;
+}
+
+static void *keep_buf(struct pg_txn *t, size_t len)
+{
+	if (t->nbufs == t->capbufs) {
+		size_t cap = t->capbufs ? t->capbufs * 2 : 4;
+		void **n = realloc(t->bufs, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		t->bufs = n;
+		t->capbufs = cap;
+	}
+	void *b = malloc(len ? len : 1);
+	if (b)
+		t->bufs[t->nbufs++] = b;
+	return b;
+}
+
+/* Runs prepared statement s with binary parameters; NULL result = error (logged). */
+static PGresult *run(struct pg_txn *t, enum stmt s, const char *const *vals, const int *lens,
+                     ExecStatusType want)
+{
+	static const int fmts[12] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+	PGresult *r = PQexecPrepared(t->c, stmts[s].name, stmts[s].nparams, vals, lens, fmts, 1);
+	if (PQresultStatus(r) == want)
+		return r;
+	if (PQstatus(t->c) != CONNECTION_OK)
+		pg_log(t->ps, "connection lost", t->c);
+	else
+		pg_log(t->ps, stmts[s].name, t->c);
+	PQclear(r);
+	return NULL;
+}
+
+static int check_key(idn_slice k)
+{
+	if (k.len == 0)
+		return IDN_EINVAL;
+	if (k.len > STORE_KEY_MAX)
+		return IDN_ERANGE;
+	return IDN_OK;
+}
+
+/* ---- open / close ---- */
+
+static void pg_close(store *s)
+{
+	struct pg_store *ps = (struct pg_store *)s;
+	if (!ps)
+		return;
+	for (int i = 0; i < ps->nidle; i++)
+		PQfinish(ps->pool[i]);
+	pthread_mutex_destroy(&ps->mu);
+	free(ps->uri);
+	free(ps);
+}
+
+static int pg_open(const char *location, const store_opts *opts, store **out);
+
+/* ---- transactions ---- */
+
+static int pg_txn_begin(store *s, unsigned flags, store_txn **out)
+{
+	struct pg_store *ps = (struct pg_store *)s;
+	struct pg_txn *t = calloc(1, sizeof(*t));
+	*out = NULL;
+	if (!t)
+		return IDN_ENOMEM;
+	t->base.s = s;
+	t->ps = ps;
+	t->rdonly = (flags & STORE_RDONLY) != 0;
+	int rc = txn_open(t);
+	if (rc) {
+		free(t);
+		return rc;
+	}
+	*out = &t->base;
+	return IDN_OK;
+}
+
+static void txn_free(struct pg_txn *t)
+{
+	txn_release_results(t);
+	free(t->res);
+	free(t->bufs);
+	pool_give(t->ps, t->c);
+	free(t);
+}
+
+static int pg_txn_commit(store_txn *bt)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	int rc = IDN_OK;
+	if (t->live && !exec_ok(t->c, "COMMIT")) {
+		pg_log(t->ps, "commit failed", t->c);
+		rc = IDN_ESTORE;
+		if (PQtransactionStatus(t->c) != PQTRANS_IDLE)
+			exec_ok(t->c, "ROLLBACK");
+	}
+	txn_free(t);
+	return rc;
+}
+
+static void pg_txn_abort(store_txn *bt)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	if (t->live && PQstatus(t->c) == CONNECTION_OK)
+		exec_ok(t->c, "ROLLBACK");
+	txn_free(t);
+}
+
+static void pg_txn_reset(store_txn *bt)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	if (!t->rdonly || !t->live)
+		return;
+	txn_release_results(t);
+	/* end the snapshot; the connection goes back to the pool while idle */
+	if (PQstatus(t->c) == CONNECTION_OK)
+		exec_ok(t->c, "COMMIT");
+	pool_give(t->ps, t->c);
+	t->c = NULL;
+	t->live = false;
+}
+
+static int pg_txn_renew(store_txn *bt)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	if (!t->rdonly)
+		return IDN_EINVAL;
+	pg_txn_reset(bt);
+	return txn_open(t);
+}
+
+/* ---- records ---- */
+
+static uint32_t be32(const char *p)
+{
+	return idn_be32((const uint8_t *)p);
+}
+
+/* Rebuilds a record from rows [first, n) of r (S_GET's columns 1..11). */
+static int rows_to_record(struct pg_txn *t, PGresult *r, int first, idn_slice *val)
+{
+	int n = PQntuples(r) - first;
+	int rc = IDN_ESTORE;
+	if (n > MAX_VALUES)
+		return IDN_ERANGE;
+	proto_value *vals = calloc((size_t)n + 1, sizeof(*vals));
+	uint8_t **refbufs = calloc((size_t)n + 1, sizeof(*refbufs));
+	if (!vals || !refbufs) {
+		rc = IDN_ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		int row = first + i;
+		pg_row pr = {0};
+		pr.idx = PQgetisnull(r, row, 1) ? 0 : (int32_t)be32(PQgetvalue(r, row, 1));
+		pr.type = idn_slice_of(PQgetvalue(r, row, 2), (size_t)PQgetlength(r, row, 2));
+		pr.data = idn_slice_of(PQgetvalue(r, row, 3), (size_t)PQgetlength(r, row, 3));
+		pr.ttl_type = PQgetisnull(r, row, 4)
+		                  ? 0
+		                  : (int16_t)idn_be16((const uint8_t *)PQgetvalue(r, row, 4));
+		/* NULL ttl: the reference's default of a day */
+		pr.ttl = PQgetisnull(r, row, 5) ? 86400 : (int32_t)be32(PQgetvalue(r, row, 5));
+		pr.timestamp = PQgetisnull(r, row, 6) ? 0 : (int32_t)be32(PQgetvalue(r, row, 6));
+		pr.refs = idn_slice_of(PQgetvalue(r, row, 7), (size_t)PQgetlength(r, row, 7));
+		/* NULL permissions: the reference's defaults (admin rw, public read) */
+		pr.admin_read = PQgetisnull(r, row, 8) || PQgetvalue(r, row, 8)[0];
+		pr.admin_write = PQgetisnull(r, row, 9) || PQgetvalue(r, row, 9)[0];
+		pr.pub_read = PQgetisnull(r, row, 10) || PQgetvalue(r, row, 10)[0];
+		pr.pub_write = !PQgetisnull(r, row, 11) && PQgetvalue(r, row, 11)[0];
+		/* each reference grows by at most 8 bytes of framing over ~2 bytes of text */
+		size_t cap = 4 * (size_t)pr.refs.len + 16;
+		refbufs[i] = malloc(cap);
+		if (!refbufs[i]) {
+			rc = IDN_ENOMEM;
+			goto out;
+		}
+		if (pg_rows_to_value(&pr, refbufs[i], cap, &vals[i])) {
+			fprintf(stderr, "store: postgresql: handles row idx %d: bad refs text\n",
+			        pr.idx);
+			rc = IDN_ESTORE;
+			goto out;
+		}
+	}
+	size_t len = pg_rows_size(vals, (uint32_t)n);
+	uint8_t *buf = keep_buf(t, len);
+	if (!buf) {
+		rc = IDN_ENOMEM;
+		goto out;
+	}
+	int got = pg_rows_build(vals, (uint32_t)n, buf, len);
+	if (got < 0) {
+		rc = got;
+		goto out;
+	}
+	*val = idn_slice_of(buf, (size_t)got);
+	rc = IDN_OK;
+out:
+	if (refbufs)
+		for (int i = 0; i < n; i++)
+			free(refbufs[i]);
+	free(refbufs);
+	free(vals);
+	return rc;
+}
+
+static int get_keep(struct pg_txn *t, idn_slice key, idn_slice *val)
+{
+	const char *pv[1] = {(const char *)key.p};
+	int pl[1] = {(int)key.len};
+	PGresult *r = run(t, S_GET, pv, pl, PGRES_TUPLES_OK);
+	if (!r)
+		return IDN_ESTORE;
+	int rc = keep_res(t, r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) == 0)
+		return IDN_ENOTFOUND;
+	if (!PQgetisnull(r, 0, 0)) {
+		*val = idn_slice_of(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+		return IDN_OK;
+	}
+	return rows_to_record(t, r, 0, val);
+}
+
+static int pg_get(store_txn *bt, idn_slice key, idn_slice *val)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	int rc = check_key(key);
+	if (rc)
+		return rc;
+	if (!t->live)
+		return IDN_EINVAL;
+	return get_keep(t, key, val);
+}
+
+static int key_exists(struct pg_txn *t, idn_slice key)
+{
+	const char *pv[1] = {(const char *)key.p};
+	int pl[1] = {(int)key.len};
+	PGresult *r = run(t, S_EXISTS, pv, pl, PGRES_TUPLES_OK);
+	if (!r)
+		return IDN_ESTORE;
+	int n = PQntuples(r);
+	PQclear(r);
+	return n > 0;
+}
+
+static int simple(struct pg_txn *t, enum stmt s, idn_slice key, uint64_t *affected)
+{
+	const char *pv[1] = {(const char *)key.p};
+	int pl[1] = {(int)key.len};
+	PGresult *r = run(t, s, pv, pl, PGRES_COMMAND_OK);
+	if (!r)
+		return IDN_ESTORE;
+	if (affected)
+		*affected = strtoull(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return IDN_OK;
+}
+
+/* Replaces key's handles rows with the values of rec (none if rec is no record). */
+static int write_rows(struct pg_txn *t, idn_slice key, idn_slice rec)
+{
+	int rc = simple(t, S_DELROWS, key, NULL);
+	if (rc)
+		return rc;
+	uint32_t cap = rec.len / PROTO_VALUE_MIN + 1;
+	proto_value *vals = calloc(cap, sizeof(*vals));
+	char *refs = NULL;
+	if (!vals)
+		return IDN_ENOMEM;
+	int n = pg_rows_values(rec, vals, cap);
+	if (n < 0) {
+		rc = IDN_OK; /* opaque bytes, not a record: kept in idn_records only */
+		goto out;
+	}
+	size_t refcap = 64;
+	for (int i = 0; i < n; i++)
+		if (vals[i].refs.len * 2 + 64 > refcap)
+			refcap = vals[i].refs.len * 2 + 64;
+	refs = malloc(refcap);
+	if (!refs) {
+		rc = IDN_ENOMEM;
+		goto out;
+	}
+	/* every row must be representable, or none is written */
+	for (int i = 0; i < n; i++)
+		if (pg_rows_refs_text(&vals[i], refs, refcap) < 0)
+			goto out;
+	for (int i = 0; i < n && !rc; i++) {
+		const proto_value *v = &vals[i];
+		uint8_t idx[4], ttl_type[2], ttl[4], ts[4];
+		char ar = (v->perms & PROTO_PERM_ADMIN_READ) != 0;
+		char aw = (v->perms & PROTO_PERM_ADMIN_WRITE) != 0;
+		char pr = (v->perms & PROTO_PERM_PUBLIC_READ) != 0;
+		char pw = (v->perms & PROTO_PERM_PUBLIC_WRITE) != 0;
+		idn_put_be32(idx, v->index);
+		idn_put_be16(ttl_type, v->ttl_type);
+		idn_put_be32(ttl, v->ttl);
+		idn_put_be32(ts, v->timestamp);
+		int rl = pg_rows_refs_text(v, refs, refcap);
+		const char *pv[12] = {(const char *)key.p,
+		                      (const char *)idx,
+		                      v->type.len ? (const char *)v->type.p : "",
+		                      v->data.len ? (const char *)v->data.p : "",
+		                      (const char *)ttl_type,
+		                      (const char *)ttl,
+		                      (const char *)ts,
+		                      refs,
+		                      &ar,
+		                      &aw,
+		                      &pr,
+		                      &pw};
+		int pl[12] = {
+		    (int)key.len, 4, (int)v->type.len, (int)v->data.len, 2, 4, 4, rl, 1, 1, 1, 1};
+		PGresult *r = run(t, S_INSROW, pv, pl, PGRES_COMMAND_OK);
+		if (!r)
+			rc = IDN_ESTORE;
+		PQclear(r);
+	}
+out:
+	free(refs);
+	free(vals);
+	return rc;
+}
+
+static int pg_put(store_txn *bt, idn_slice key, idn_slice val, unsigned flags)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	int rc = check_key(key);
+	if (rc)
+		return rc;
+	if (t->rdonly || !t->live)
+		return IDN_EINVAL;
+	if (val.len > STORE_VAL_MAX)
+		return IDN_ERANGE;
+	if (flags & STORE_NOOVERWRITE) {
+		rc = key_exists(t, key);
+		if (rc < 0)
+			return rc;
+		if (rc)
+			return IDN_EEXIST;
+	}
+	const char *pv[2] = {(const char *)key.p, val.len ? (const char *)val.p : ""};
+	int pl[2] = {(int)key.len, (int)val.len};
+	PGresult *r = run(t, S_PUT, pv, pl, PGRES_COMMAND_OK);
+	if (!r)
+		return IDN_ESTORE;
+	PQclear(r);
+	return write_rows(t, key, val);
+}
+
+static int pg_del(store_txn *bt, idn_slice key)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	uint64_t a = 0, b = 0;
+	int rc = check_key(key);
+	if (rc)
+		return rc;
+	if (t->rdonly || !t->live)
+		return IDN_EINVAL;
+	if ((rc = simple(t, S_DELREC, key, &a)) || (rc = simple(t, S_DELROWS, key, &b)))
+		return rc;
+	return a || b ? IDN_OK : IDN_ENOTFOUND;
+}
+
+/* The smallest key above every key starting with p; 0 when there is none. */
+static size_t prefix_upper(idn_slice p, uint8_t *out)
+{
+	size_t n = p.len;
+	memcpy(out, p.p, n);
+	while (n && out[n - 1] == 0xff)
+		n--;
+	if (n)
+		out[n - 1]++;
+	return n;
+}
+
+static int pg_scan(store_txn *bt, idn_slice prefix, store_scan_cb cb, void *arg)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	if (!t->live)
+		return IDN_EINVAL;
+	if (prefix.len > STORE_KEY_MAX)
+		return IDN_ERANGE;
+	uint8_t upper[STORE_KEY_MAX];
+	size_t ulen = prefix_upper(prefix, upper);
+	/* the next page starts right after the last key: last key || 0x00 */
+	uint8_t *lo = malloc(STORE_KEY_MAX + 1);
+	int rc = 0;
+	if (!lo)
+		return IDN_ENOMEM;
+	memcpy(lo, prefix.p ? prefix.p : (const uint8_t *)"", prefix.len);
+	size_t lolen = prefix.len;
+	for (;;) {
+		const char *pv[2] = {(const char *)lo, ulen ? (const char *)upper : NULL};
+		int pl[2] = {(int)lolen, (int)ulen};
+		PGresult *r = run(t, S_SCAN, pv, pl, PGRES_TUPLES_OK);
+		if (!r) {
+			rc = IDN_ESTORE;
+			break;
+		}
+		int n = PQntuples(r);
+		size_t results_before = t->nres, bufs_before = t->nbufs;
+		for (int i = 0; i < n && !rc; i++) {
+			idn_slice k =
+			    idn_slice_of(PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+			idn_slice v;
+			if (!PQgetisnull(r, i, 1)) {
+				v = idn_slice_of(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1));
+			} else {
+				rc = get_keep(t, k, &v); /* rows only: rebuild the record */
+				if (rc)
+					break;
+			}
+			rc = cb(arg, k, v);
+			if (i == n - 1) {
+				memcpy(lo, k.p, k.len);
+				lo[k.len] = 0;
+				lolen = k.len + 1;
+			}
+		}
+		/* results kept for rebuilt records are done with once the page is */
+		while (t->nres > results_before)
+			PQclear(t->res[--t->nres]);
+		while (t->nbufs > bufs_before)
+			free(t->bufs[--t->nbufs]);
+		PQclear(r);
+		if (rc || n < SCAN_PAGE)
+			break;
+	}
+	free(lo);
+	return rc;
+}
+
+/* ---- homed prefixes: nas rows "0.NA/<prefix>" ---- */
+
+static int na_key(idn_slice prefix, uint8_t *out)
+{
+	if (prefix.len == 0)
+		return IDN_EINVAL;
+	if (prefix.len > STORE_KEY_MAX - (sizeof(NA_PREFIX) - 1))
+		return IDN_ERANGE;
+	memcpy(out, NA_PREFIX, sizeof(NA_PREFIX) - 1);
+	memcpy(out + sizeof(NA_PREFIX) - 1, prefix.p, prefix.len);
+	return (int)(prefix.len + sizeof(NA_PREFIX) - 1);
+}
+
+static int homed_op(store_txn *bt, idn_slice prefix, enum stmt s, bool write)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	uint8_t k[STORE_KEY_MAX];
+	int len = na_key(prefix, k);
+	if (len < 0)
+		return len;
+	if (!t->live || (write && t->rdonly))
+		return IDN_EINVAL;
+	const char *pv[1] = {(const char *)k};
+	int pl[1] = {len};
+	PGresult *r = run(t, s, pv, pl, write ? PGRES_COMMAND_OK : PGRES_TUPLES_OK);
+	if (!r)
+		return IDN_ESTORE;
+	int ret = write ? (strtoull(PQcmdTuples(r), NULL, 10) > 0) : PQntuples(r) > 0;
+	PQclear(r);
+	return ret;
+}
+
+static int pg_home(store_txn *bt, idn_slice prefix)
+{
+	int rc = homed_op(bt, prefix, S_HOME, true);
+	return rc < 0 ? rc : IDN_OK;
+}
+
+static int pg_unhome(store_txn *bt, idn_slice prefix)
+{
+	int rc = homed_op(bt, prefix, S_UNHOME, true);
+	return rc < 0 ? rc : rc ? IDN_OK : IDN_ENOTFOUND;
+}
+
+static int pg_is_homed(store_txn *bt, idn_slice prefix)
+{
+	return homed_op(bt, prefix, S_ISHOMED, false);
+}
+
+static int pg_list_homed(store_txn *bt, store_scan_cb cb, void *arg)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	if (!t->live)
+		return IDN_EINVAL;
+	PGresult *r = run(t, S_LISTHOMED, NULL, NULL, PGRES_TUPLES_OK);
+	if (!r)
+		return IDN_ESTORE;
+	int rc = 0;
+	const size_t pl = sizeof(NA_PREFIX) - 1;
+	for (int i = 0; i < PQntuples(r) && !rc; i++) {
+		const char *na = PQgetvalue(r, i, 0);
+		size_t len = (size_t)PQgetlength(r, i, 0);
+		/* other rows (a reference's own bookkeeping) are not homed prefixes */
+		if (len <= pl || memcmp(na, NA_PREFIX, pl) != 0)
+			continue;
+		rc = cb(arg, idn_slice_of(na + pl, len - pl), idn_slice_of("", 0));
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int pg_count(store_txn *bt, uint64_t *n)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	if (!t->live)
+		return IDN_EINVAL;
+	PGresult *r = run(t, S_COUNT, NULL, NULL, PGRES_TUPLES_OK);
+	if (!r)
+		return IDN_ESTORE;
+	/* int8 in binary: 8 bytes big-endian */
+	const uint8_t *p = (const uint8_t *)PQgetvalue(r, 0, 0);
+	*n = ((uint64_t)idn_be32(p) << 32) | idn_be32(p + 4);
+	PQclear(r);
+	return IDN_OK;
+}
+
+const struct store_ops store_pg_ops = {
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .txn_begin = pg_txn_begin,
+    .txn_commit = pg_txn_commit,
+    .txn_abort = pg_txn_abort,
+    .txn_reset = pg_txn_reset,
+    .txn_renew = pg_txn_renew,
+    .get = pg_get,
+    .put = pg_put,
+    .del = pg_del,
+    .scan = pg_scan,
+    .home = pg_home,
+    .unhome = pg_unhome,
+    .is_homed = pg_is_homed,
+    .list_homed = pg_list_homed,
+    .count = pg_count,
+};
+
+static int pg_open(const char *location, const store_opts *opts, store **out)
+{
+	int rc = IDN_ESTORE;
+	PGconn *c = NULL;
+	struct pg_store *ps = calloc(1, sizeof(*ps));
+	*out = NULL;
+	if (!ps)
+		return IDN_ENOMEM;
+	ps->base.ops = &store_pg_ops;
+	ps->no_sync = opts && opts->no_sync;
+	pthread_mutex_init(&ps->mu, NULL);
+	ps->uri = strdup(location);
+	if (!ps->uri) {
+		rc = IDN_ENOMEM;
+		goto out;
+	}
+	/* libpq knows the scheme in lower case only; URI schemes are case-insensitive */
+	for (char *p = ps->uri; *p && *p != ':'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	/* the schema first: statements are prepared against it */
+	c = PQconnectdb(ps->uri);
+	if (!c || PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "store: postgresql: cannot connect: %s",
+		        c ? PQerrorMessage(c) : "out of memory\n");
+		goto out;
+	}
+	/* several processes may open a new database at once: one creates */
+	if (!exec_ok(c, "BEGIN") || !exec_ok(c, "SET LOCAL client_min_messages = warning") ||
+	    !exec_ok(c, "SELECT pg_advisory_xact_lock(1768189489)") || !exec_ok(c, SCHEMA_SQL) ||
+	    !exec_ok(c, "COMMIT")) {
+		fprintf(stderr, "store: postgresql: cannot create the schema: %s",
+		        PQerrorMessage(c));
+		goto out;
+	}
+	if (conn_prepare(c, ps->no_sync)) {
+		fprintf(stderr, "store: postgresql: cannot prepare statements: %s",
+		        PQerrorMessage(c));
+		goto out;
+	}
+	ps->pool[ps->nidle++] = c;
+	c = NULL;
+	*out = &ps->base;
+	rc = IDN_OK;
+out:
+	if (c)
+		PQfinish(c);
+	if (rc)
+		pg_close(&ps->base);
+	return rc;
+}

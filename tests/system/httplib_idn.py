@@ -1,0 +1,89 @@
+"""Helpers for the HTTP system tests: a Node with an HTTP listener, raw-socket
+exchanges for malformed input, and http.client for ordinary requests. Every
+wait is bounded."""
+import http.client
+import json
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import Node, free_port  # noqa: E402
+
+
+class HttpNode(Node):
+    """`idnode serve` with --http on a free loopback port (plus extra flags)."""
+
+    def __init__(self, records=(), http_args=(), **kw):
+        self.http_port = free_port()
+        extra = ["--http", "127.0.0.1:%d" % self.http_port] + list(http_args)
+        super().__init__(records=records, extra_args=tuple(kw.pop("extra_args", ())) +
+                         tuple(extra), **kw)
+        self.wait_http()
+
+    def wait_http(self, timeout=5.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.http_port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("HTTP listener not ready: " + self.output())
+
+    def conn(self, timeout=5.0):
+        return http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+
+    def req(self, method, path, body=None, headers=None):
+        """(status, headers dict lower-cased, body bytes) on a fresh connection."""
+        c = self.conn()
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            c.close()
+
+    def get_json(self, path):
+        st, h, b = self.req("GET", path)
+        return st, json.loads(b)
+
+    def raw(self, data, timeout=3.0, chunks=None):
+        """Sends raw bytes, reads until the server closes or timeout; returns bytes."""
+        s = socket.create_connection(("127.0.0.1", self.http_port), timeout=timeout)
+        try:
+            s.sendall(data)
+            out = b""
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                try:
+                    d = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not d:
+                    break
+                out += d
+            return out
+        finally:
+            s.close()
+
+
+def split_responses(data):
+    """Cuts a byte stream of HTTP/1.1 responses (Content-Length framed) apart:
+    a list of (status, headers dict, body)."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        hdrs = {}
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        n = int(hdrs.get("content-length", "0"))
+        out.append((status, hdrs, rest[:n]))
+        data = rest[n:]
+    return out

@@ -1,0 +1,164 @@
+"""The node hierarchy on loopback ports: a top-level node for 88, a secondary
+node for 88.100, enterprise nodes under it (one of them a two-server site);
+site information, 303 prefix referrals on the wire, and `idnode resolve
+--root` walking root -> secondary -> enterprise. Every wait is bounded."""
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import IDNODE, Node, free_port, parse_answer, request, udp_exchange  # noqa: E402
+
+
+def siteinfo(*args, index=1, typ="HS_SITE"):
+    """The value `idnode siteinfo` writes for these settings (a dict for `idnode load`)."""
+    out = subprocess.run([IDNODE, "siteinfo", "--json", "--index", str(index), "--type", typ]
+                         + list(args), capture_output=True, text=True, timeout=10)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout)
+
+
+def url(index, u):
+    return {"index": index, "type": "URL", "data": u}
+
+
+def resolve_root(root_port, handle, *args, timeout=30):
+    return subprocess.run([IDNODE, "resolve", handle, "--root", "127.0.0.1:%d" % root_port]
+                          + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+class Hierarchy(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = []
+        rp, sp, ep = free_port(), free_port(), free_port()
+        m1, m2 = free_port(), free_port()
+        cls.ports = dict(root=rp, sec=sp, ent=ep, m1=m1, m2=m2)
+        loop = free_port()
+        cls.ports["loop"] = loop
+        root_site = siteinfo("--listen", "127.0.0.1:%d" % rp)
+        sec_site = siteinfo("--listen", "127.0.0.1:%d" % sp)
+        sec_prefix = siteinfo("--listen", "127.0.0.1:%d" % sp, index=2, typ="HS_SITE.PREFIX")
+        ent_site = siteinfo("--listen", "127.0.0.1:%d" % ep, "--site-desc", "Motor works")
+        multi = ["--site-server", "1@127.0.0.1:%d" % m1, "--site-server",
+                 "2@127.0.0.1:%d" % m2, "--site-hash", "all"]
+        cls.multi = multi
+        multi_site = siteinfo(*multi)
+        loop_prefix = siteinfo("--listen", "127.0.0.1:%d" % loop, index=2,
+                               typ="HS_SITE.PREFIX")
+        cls.sec_prefix = sec_prefix
+        cls.ent_site = ent_site
+        try:
+            cls.root = Node(records=[
+                {"handle": "0.NA/88", "values": [root_site]},
+                {"handle": "0.NA/88.100", "values": [sec_site, sec_prefix]},
+                {"handle": "88/COUNTRY-INFO", "values": [url(1, "https://root.example/88")]},
+            ], homes=("88", "0.NA"), listen=["127.0.0.1:%d" % rp])
+            cls.nodes.append(cls.root)
+            cls.sec = Node(records=[
+                {"handle": "0.NA/88.100.1", "values": [ent_site]},
+                {"handle": "0.NA/88.100.2", "values": [multi_site]},
+                {"handle": "88.100/INDUSTRY-1", "values": [url(1, "https://sec.example/1")]},
+            ], homes=("88.100", "0.NA"), listen=["127.0.0.1:%d" % sp])
+            cls.nodes.append(cls.sec)
+            cls.ent = Node(records=[
+                {"handle": "88.100.1/MOTOR-%d" % i,
+                 "values": [url(1, "https://motor.example/%d" % i)]} for i in range(20)
+            ], homes=("88.100.1",), listen=["127.0.0.1:%d" % ep],
+                extra_args=["--site-desc", "Motor works"])
+            cls.nodes.append(cls.ent)
+            recs = [{"handle": "88.100.2/PART-%d" % i,
+                     "values": [url(1, "https://parts.example/%d" % i)]} for i in range(20)]
+            cls.m = []
+            for sid, port in ((1, m1), (2, m2)):
+                n = Node(records=recs, homes=("88.100.2",), listen=["127.0.0.1:%d" % port],
+                         extra_args=multi + ["--server-id", str(sid)])
+                cls.nodes.append(n)
+                cls.m.append(n)
+            # A node that refers its own derived prefixes back to itself.
+            cls.loop = Node(records=[{"handle": "0.NA/77", "values": [loop_prefix]}],
+                            homes=("0.NA",), listen=["127.0.0.1:%d" % loop])
+            cls.nodes.append(cls.loop)
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for n in cls.nodes:
+            n.close()
+
+    def test_site_info_is_the_configured_site(self):
+        ans, _, _ = udp_exchange(self.ports["ent"], request("/", op=2))
+        _, op, rc, _, body = parse_answer(ans)
+        self.assertEqual((op, rc), (2, 1))
+        self.assertEqual(body.hex(), self.ent_site["data"]["value"])
+        self.assertIn(b"Motor works", body)
+
+    def test_prefix_referral_on_the_wire(self):
+        ans, _, _ = udp_exchange(self.ports["root"], request("0.NA/88.100.1"))
+        _, _, rc, flags, body = parse_answer(ans)
+        self.assertEqual(rc, 303)
+        self.assertTrue(flags & 0x80000000)
+        hlen = struct.unpack(">I", body[:4])[0]
+        self.assertEqual(hlen, 0)
+        self.assertEqual(struct.unpack(">I", body[4:8])[0], 1)
+        self.assertIn(b"HS_SITE.PREFIX", body)
+        self.assertIn(bytes.fromhex(self.sec_prefix["data"]["value"]), body)
+        # DNRF: no referral.
+        ans, _, _ = udp_exchange(self.ports["root"], request("0.NA/88.100.1",
+                                                             flags=0x19100000))
+        self.assertEqual(parse_answer(ans)[2], 100)
+
+    def test_resolve_every_level_from_the_root(self):
+        for handle, want in (("88/COUNTRY-INFO", "https://root.example/88"),
+                             ("88.100/INDUSTRY-1", "https://sec.example/1"),
+                             ("88.100.1/MOTOR-7", "https://motor.example/7")):
+            for transport in ("--udp", "--tcp"):
+                out = resolve_root(self.ports["root"], handle, transport)
+                self.assertEqual(out.returncode, 0, handle + out.stderr)
+                self.assertIn(want, out.stdout)
+        out = resolve_root(self.ports["root"], "88.100.1/MOTOR-7", "--json")
+        self.assertEqual(json.loads(out.stdout)["values"][0]["data"]["value"],
+                         "https://motor.example/7")
+
+    def test_not_found_and_unknown_prefix(self):
+        out = resolve_root(self.ports["root"], "88.100.1/NO-SUCH")
+        self.assertEqual(out.returncode, 1, out.stderr)
+        out = resolve_root(self.ports["root"], "88.999.1/X")
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("0.NA/88.999.1", out.stderr)
+
+    def test_multi_server_site(self):
+        # Through the root: every identifier from the right server.
+        for i in range(20):
+            out = resolve_root(self.ports["root"], "88.100.2/PART-%d" % i)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("https://parts.example/%d" % i, out.stdout)
+        # Directly: each server answers exactly one of the two for each identifier.
+        owners = [0, 0]
+        for i in range(20):
+            rcs = []
+            for k, port in enumerate((self.ports["m1"], self.ports["m2"])):
+                ans, _, _ = udp_exchange(port, request("88.100.2/PART-%d" % i))
+                rcs.append(parse_answer(ans)[2])
+                if rcs[-1] == 1:
+                    owners[k] += 1
+            self.assertEqual(sorted(rcs), [1, 301], "PART-%d: %r" % (i, rcs))
+        self.assertTrue(owners[0] > 0 and owners[1] > 0, owners)
+
+    def test_referral_loop_ends_with_an_error(self):
+        t0 = time.time()
+        out = resolve_root(self.ports["loop"], "77.1/X", timeout=20)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("referral loop", out.stderr)
+        self.assertLess(time.time() - t0, 10)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,649 @@
+/*
+ * store_suite.h - the storage test suite every backend passes (store/store.h
+ * only). A backend's test file defines a struct suite_backend (how to make a
+ * fresh, empty store location and remove it), sets suite_be, and registers
+ * STORE_SUITE_TESTS beside its own backend-specific cases:
+ *
+ *   test_store.c     LMDB (a temp directory per test)
+ *   test_store_pg.c  PostgreSQL (a database per test program, emptied per test)
+ *
+ * Included by exactly one .c per test program: it defines static functions.
+ */
+#ifndef IDN_TESTS_STORE_SUITE_H
+#define IDN_TESTS_STORE_SUITE_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+struct suite_backend {
+	const char *name;
+	/* Writes a fresh, empty location into loc (cap bytes); 0 or -1. */
+	int (*make)(char *loc, size_t cap);
+	/* Removes what make() created. */
+	void (*destroy)(const char *loc);
+};
+
+/* Set by the backend's test file before the tests run. */
+static const struct suite_backend *suite_be;
+
+/* ---- fixtures ---- */
+
+struct fx {
+	char loc[1024]; /* a directory (LMDB) or a connection URI (PostgreSQL) */
+	store *s;
+};
+
+static inline store *suite_open(const char *loc)
+{
+	store *s = NULL;
+	int rc = store_open(loc, NULL, &s);
+	assert_int_equal(rc, IDN_OK);
+	assert_non_null(s);
+	return s;
+}
+
+static inline void suite_reopen(struct fx *f)
+{
+	store_close(f->s);
+	f->s = suite_open(f->loc);
+}
+
+static inline int suite_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	if (suite_be->make(f->loc, sizeof(f->loc))) {
+		free(f);
+		return -1;
+	}
+	f->s = suite_open(f->loc);
+	*state = f;
+	return 0;
+}
+
+static inline int suite_teardown(void **state)
+{
+	struct fx *f = *state;
+	store_close(f->s);
+	suite_be->destroy(f->loc);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers ---- */
+
+static inline idn_slice S(const char *s)
+{
+	return idn_slice_of(s, strlen(s));
+}
+
+static inline void put1(store *s, idn_slice k, idn_slice v, unsigned flags, int want)
+{
+	store_txn *t;
+	assert_int_equal(store_txn_begin(s, 0, &t), IDN_OK);
+	int rc = store_put(t, k, v, flags);
+	assert_int_equal(rc, want);
+	if (rc == IDN_OK)
+		assert_int_equal(store_txn_commit(t), IDN_OK);
+	else
+		store_txn_abort(t);
+}
+
+/* Gets k in a fresh read txn; checks the result and, if found, the value. */
+static inline void expect_get(store *s, idn_slice k, int want, idn_slice wantv)
+{
+	store_txn *t;
+	idn_slice v = {0};
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_get(t, k, &v), want);
+	if (want == IDN_OK) {
+		assert_int_equal(v.len, wantv.len);
+		if (v.len)
+			assert_memory_equal(v.p, wantv.p, v.len);
+	}
+	store_txn_abort(t);
+}
+
+static inline uint64_t count_of(store *s)
+{
+	store_txn *t;
+	uint64_t n = 0;
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_count(t, &n), IDN_OK);
+	store_txn_abort(t);
+	return n;
+}
+
+/* A key of len bytes: head_fill repeated, then a tag at the very end. */
+static inline uint8_t *make_key(size_t len, char head_fill, char tag)
+{
+	uint8_t *k = malloc(len);
+	assert_non_null(k);
+	memset(k, head_fill, len);
+	k[len - 1] = (uint8_t)tag;
+	return k;
+}
+
+/* Deterministic record i: 1 KiB to 4 KiB of pseudo-random bytes. */
+static inline size_t rec_fill(uint32_t i, uint8_t *buf)
+{
+	size_t len = 1024 + (i * 7919u) % 3073;
+	uint32_t x = i * 2654435761u + 1;
+	for (size_t j = 0; j < len; j++) {
+		x = x * 1103515245u + 12345u;
+		buf[j] = (uint8_t)(x >> 16);
+	}
+	return len;
+}
+
+static inline size_t rec_key(uint32_t i, char *buf)
+{
+	return (size_t)sprintf(buf, "88.100.1/REC-%08u", i);
+}
+
+struct collect {
+	int n;
+	int stop_after; /* 0 = never */
+	char keys[32][64];
+	size_t lens[32];
+	uint8_t lastbyte[32];
+};
+
+static inline int collect_cb(void *arg, idn_slice key, idn_slice val)
+{
+	struct collect *c = arg;
+	(void)val;
+	if (c->n < 32) {
+		size_t n = key.len < 63 ? key.len : 63;
+		memcpy(c->keys[c->n], key.p, n);
+		c->keys[c->n][n] = '\0';
+		c->lens[c->n] = key.len;
+		c->lastbyte[c->n] = key.p[key.len - 1];
+	}
+	c->n++;
+	if (c->stop_after && c->n >= c->stop_after)
+		return 42;
+	return 0;
+}
+
+/* ---- backend-neutral tests ---- */
+
+static void test_put_get_del(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+
+	expect_get(f->s, S("88.100.1/A"), IDN_ENOTFOUND, S(""));
+	put1(f->s, S("88.100.1/A"), S("one"), 0, IDN_OK);
+	expect_get(f->s, S("88.100.1/A"), IDN_OK, S("one"));
+
+	/* overwrite */
+	put1(f->s, S("88.100.1/A"), S("two!"), 0, IDN_OK);
+	expect_get(f->s, S("88.100.1/A"), IDN_OK, S("two!"));
+
+	/* NOOVERWRITE */
+	put1(f->s, S("88.100.1/A"), S("three"), STORE_NOOVERWRITE, IDN_EEXIST);
+	expect_get(f->s, S("88.100.1/A"), IDN_OK, S("two!"));
+	put1(f->s, S("88.100.1/B"), S("b"), STORE_NOOVERWRITE, IDN_OK);
+
+	/* empty record */
+	put1(f->s, S("88.100.1/E"), S(""), 0, IDN_OK);
+	expect_get(f->s, S("88.100.1/E"), IDN_OK, S(""));
+
+	/* del */
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_del(t, S("88.100.1/A")), IDN_OK);
+	assert_int_equal(store_del(t, S("88.100.1/A")), IDN_ENOTFOUND);
+	assert_int_equal(store_del(t, S("88.100.1/none")), IDN_ENOTFOUND);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	expect_get(f->s, S("88.100.1/A"), IDN_ENOTFOUND, S(""));
+	expect_get(f->s, S("88.100.1/B"), IDN_OK, S("b"));
+}
+
+static void test_bad_input(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	idn_slice v;
+	uint8_t *big = make_key(STORE_KEY_MAX + 1, 'k', 'z');
+	idn_slice kbig = idn_slice_of(big, STORE_KEY_MAX + 1);
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_put(t, S(""), S("x"), 0), IDN_EINVAL);
+	assert_int_equal(store_get(t, S(""), &v), IDN_EINVAL);
+	assert_int_equal(store_del(t, S("")), IDN_EINVAL);
+	assert_int_equal(store_put(t, kbig, S("x"), 0), IDN_ERANGE);
+	assert_int_equal(store_get(t, kbig, &v), IDN_ERANGE);
+	assert_int_equal(store_del(t, kbig), IDN_ERANGE);
+	assert_int_equal(store_home(t, S("")), IDN_EINVAL);
+	assert_int_equal(store_is_homed(t, S("")), IDN_EINVAL);
+	assert_int_equal(store_home(t, kbig), IDN_ERANGE);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	/* writes in a read txn are refused, not attempted */
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_put(t, S("k"), S("x"), 0), IDN_EINVAL);
+	assert_int_equal(store_del(t, S("k")), IDN_EINVAL);
+	assert_int_equal(store_home(t, S("88")), IDN_EINVAL);
+	assert_int_equal(store_unhome(t, S("88")), IDN_EINVAL);
+	/* a reset txn has no snapshot to read from */
+	store_txn_reset(t);
+	assert_int_equal(store_get(t, S("k"), &v), IDN_EINVAL);
+	store_txn_abort(t);
+	free(big);
+}
+
+static void test_append(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	char k[32];
+
+	/* in order */
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	for (int i = 0; i < 200; i++) {
+		snprintf(k, sizeof(k), "88.100.1/K%04d", i);
+		assert_int_equal(store_put(t, S(k), S(k), STORE_APPEND), IDN_OK);
+	}
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	/* out of order: falls back to a normal put */
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_put(t, S("88.100.1/A"), S("a"), STORE_APPEND), IDN_OK);
+	assert_int_equal(store_put(t, S("88.100.1/K0100"), S("new"), STORE_APPEND), IDN_OK);
+	assert_int_equal(
+	    store_put(t, S("88.100.1/K0050"), S("no"), STORE_APPEND | STORE_NOOVERWRITE),
+	    IDN_EEXIST);
+	/* the last key itself: not after it, so not an append either */
+	assert_int_equal(store_put(t, S("88.100.1/K0199"), S("last"), STORE_APPEND), IDN_OK);
+	assert_int_equal(store_put(t, S("88.100.1/Z"), S("z"), STORE_APPEND | STORE_NOOVERWRITE),
+	                 IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	expect_get(f->s, S("88.100.1/A"), IDN_OK, S("a"));
+	expect_get(f->s, S("88.100.1/K0000"), IDN_OK, S("88.100.1/K0000"));
+	expect_get(f->s, S("88.100.1/K0050"), IDN_OK, S("88.100.1/K0050"));
+	expect_get(f->s, S("88.100.1/K0100"), IDN_OK, S("new"));
+	expect_get(f->s, S("88.100.1/K0199"), IDN_OK, S("last"));
+	expect_get(f->s, S("88.100.1/Z"), IDN_OK, S("z"));
+	assert_int_equal(count_of(f->s), 202);
+
+	/* long keys with APPEND take the normal path */
+	uint8_t *lk = make_key(900, 'L', '1');
+	put1(f->s, idn_slice_of(lk, 900), S("long"), STORE_APPEND, IDN_OK);
+	lk[899] = '0'; /* sorts before the previous one in full-key order */
+	put1(f->s, idn_slice_of(lk, 900), S("long0"), STORE_APPEND, IDN_OK);
+	expect_get(f->s, idn_slice_of(lk, 900), IDN_OK, S("long0"));
+	lk[899] = '1';
+	expect_get(f->s, idn_slice_of(lk, 900), IDN_OK, S("long"));
+	free(lk);
+}
+
+static void test_long_keys(void **state)
+{
+	struct fx *f = *state;
+	static const size_t lens[] = {1, 477, 478, 479, 510, 511, 512, 600, 2047, 2048};
+	char val[32];
+	store_txn *t;
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		uint8_t *k = make_key(lens[i], 'a' + (char)(i % 26), 'Q');
+		idn_slice ks = idn_slice_of(k, lens[i]);
+		snprintf(val, sizeof(val), "len=%zu", lens[i]);
+		put1(f->s, ks, S(val), 0, IDN_OK);
+		expect_get(f->s, ks, IDN_OK, S(val));
+		put1(f->s, ks, S("again"), STORE_NOOVERWRITE, IDN_EEXIST);
+		put1(f->s, ks, S("over"), 0, IDN_OK);
+		expect_get(f->s, ks, IDN_OK, S("over"));
+		/* the same key one byte shorter is a different key */
+		if (lens[i] > 1)
+			expect_get(f->s, idn_slice_of(k, lens[i] - 1), IDN_ENOTFOUND, S(""));
+		free(k);
+	}
+	assert_int_equal(count_of(f->s), sizeof(lens) / sizeof(lens[0]));
+
+	/* two long keys sharing their first 478 bytes (same LMDB key head) */
+	uint8_t *k1 = make_key(600, 'S', '1');
+	uint8_t *k2 = make_key(600, 'S', '2');
+	uint8_t *k3 = make_key(2048, 'S', '3');
+	idn_slice s1 = idn_slice_of(k1, 600), s2 = idn_slice_of(k2, 600),
+	          s3 = idn_slice_of(k3, 2048);
+	put1(f->s, s1, S("one"), 0, IDN_OK);
+	expect_get(f->s, s2, IDN_ENOTFOUND, S(""));
+	put1(f->s, s2, S("two"), STORE_NOOVERWRITE, IDN_OK);
+	put1(f->s, s3, S("three"), 0, IDN_OK);
+	expect_get(f->s, s1, IDN_OK, S("one"));
+	expect_get(f->s, s2, IDN_OK, S("two"));
+	expect_get(f->s, s3, IDN_OK, S("three"));
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_del(t, s1), IDN_OK);
+	assert_int_equal(store_del(t, s1), IDN_ENOTFOUND);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	expect_get(f->s, s1, IDN_ENOTFOUND, S(""));
+	expect_get(f->s, s2, IDN_OK, S("two"));
+	expect_get(f->s, s3, IDN_OK, S("three"));
+	free(k1);
+	free(k2);
+	free(k3);
+}
+
+static void test_scan(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	struct collect c;
+	static const char *keys[] = {"88.100.2/A", "88.100.1/B", "88.1001/X", "89/Z",
+	                             "88.100.1/A", "88.100/",    "88.100.1/C"};
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		assert_int_equal(store_put(t, S(keys[i]), S("v"), 0), IDN_OK);
+	/* long keys under 88.100.1/: 600 bytes, and two sharing the head */
+	uint8_t *l1 = make_key(600, 'x', 'A');
+	uint8_t *l2 = make_key(700, 'x', 'B');
+	uint8_t *l3 = make_key(700, 'x', 'C');
+	memcpy(l1, "88.100.1/", 9);
+	memcpy(l2, "88.100.1/", 9);
+	memcpy(l3, "88.100.1/", 9);
+	assert_int_equal(store_put(t, idn_slice_of(l1, 600), S("l1"), 0), IDN_OK);
+	assert_int_equal(store_put(t, idn_slice_of(l2, 700), S("l2"), 0), IDN_OK);
+	assert_int_equal(store_put(t, idn_slice_of(l3, 700), S("l3"), 0), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan(t, S("88.100.1/"), collect_cb, &c), 0);
+	assert_int_equal(c.n, 6);
+	assert_string_equal(c.keys[0], "88.100.1/A");
+	assert_string_equal(c.keys[1], "88.100.1/B");
+	assert_string_equal(c.keys[2], "88.100.1/C");
+	/* the long keys come out whole */
+	for (int i = 3; i < 6; i++)
+		assert_true(c.lens[i] == 600 || c.lens[i] == 700);
+	assert_int_equal(c.lens[3] + c.lens[4] + c.lens[5], 2000);
+
+	/* a prefix beyond the 478-byte head filters on the full key */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan(t, idn_slice_of(l2, 699), collect_cb, &c), 0);
+	assert_int_equal(c.n, 2); /* l2 and l3 (l1 is shorter) */
+	assert_true((c.lastbyte[0] == 'B' && c.lastbyte[1] == 'C') ||
+	            (c.lastbyte[0] == 'C' && c.lastbyte[1] == 'B'));
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan(t, idn_slice_of(l3, 700), collect_cb, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.lastbyte[0], 'C');
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan(t, S("88.100"), collect_cb, &c), 0);
+	assert_int_equal(c.n, 9);
+	assert_string_equal(c.keys[0], "88.100.1/A");
+	assert_string_equal(c.keys[6], "88.100.2/A");
+	assert_string_equal(c.keys[7], "88.100/");
+	assert_string_equal(c.keys[8], "88.1001/X");
+
+	/* everything */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan(t, S(""), collect_cb, &c), 0);
+	assert_int_equal(c.n, 10);
+	assert_string_equal(c.keys[9], "89/Z");
+
+	/* nothing */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan(t, S("90"), collect_cb, &c), 0);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(store_scan(t, S("88.100.1/AA"), collect_cb, &c), 0);
+	assert_int_equal(c.n, 0);
+
+	/* early stop: the callback's value comes back */
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 2;
+	assert_int_equal(store_scan(t, S("88"), collect_cb, &c), 42);
+	assert_int_equal(c.n, 2);
+
+	store_txn_abort(t);
+	free(l1);
+	free(l2);
+	free(l3);
+}
+
+static void test_homed(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	struct collect c;
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_is_homed(t, S("88.100")), 0);
+	assert_int_equal(store_home(t, S("88.200")), IDN_OK);
+	assert_int_equal(store_home(t, S("88.100")), IDN_OK);
+	assert_int_equal(store_home(t, S("88.100")), IDN_OK); /* idempotent */
+	assert_int_equal(store_home(t, S("88.100.1")), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_is_homed(t, S("88.100")), 1);
+	assert_int_equal(store_is_homed(t, S("88.10")), 0);
+	assert_int_equal(store_is_homed(t, S("88.300")), 0);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_list_homed(t, collect_cb, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.keys[0], "88.100");
+	assert_string_equal(c.keys[1], "88.100.1");
+	assert_string_equal(c.keys[2], "88.200");
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 1;
+	assert_int_equal(store_list_homed(t, collect_cb, &c), 42);
+	assert_int_equal(c.n, 1);
+	store_txn_abort(t);
+
+	/* homed prefixes are not records */
+	assert_int_equal(count_of(f->s), 0);
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_unhome(t, S("88.100")), IDN_OK);
+	assert_int_equal(store_unhome(t, S("88.100")), IDN_ENOTFOUND);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_is_homed(t, S("88.100")), 0);
+	assert_int_equal(store_is_homed(t, S("88.100.1")), 1);
+	store_txn_abort(t);
+}
+
+static void test_durability(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+
+	uint8_t *lk = make_key(1500, 'D', 'x');
+	put1(f->s, S("88.100.1/durable"), S("yes"), 0, IDN_OK);
+	put1(f->s, idn_slice_of(lk, 1500), S("long"), 0, IDN_OK);
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_home(t, S("88.100.1")), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	suite_reopen(f);
+
+	expect_get(f->s, S("88.100.1/durable"), IDN_OK, S("yes"));
+	expect_get(f->s, idn_slice_of(lk, 1500), IDN_OK, S("long"));
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_is_homed(t, S("88.100.1")), 1);
+	store_txn_abort(t);
+	assert_int_equal(count_of(f->s), 2);
+	free(lk);
+}
+
+static void test_abort(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+
+	put1(f->s, S("keep"), S("k"), 0, IDN_OK);
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_put(t, S("gone"), S("g"), 0), IDN_OK);
+	assert_int_equal(store_put(t, S("keep"), S("changed"), 0), IDN_OK);
+	assert_int_equal(store_home(t, S("88.9")), IDN_OK);
+	store_txn_abort(t);
+
+	expect_get(f->s, S("gone"), IDN_ENOTFOUND, S(""));
+	expect_get(f->s, S("keep"), IDN_OK, S("k"));
+	assert_int_equal(count_of(f->s), 1);
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_is_homed(t, S("88.9")), 0);
+	assert_int_equal(store_txn_commit(t), IDN_OK); /* commit of a read txn just ends it */
+}
+
+static void test_reset_renew(void **state)
+{
+	struct fx *f = *state;
+	store_txn *r;
+	idn_slice v;
+	uint64_t n;
+
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &r), IDN_OK);
+	assert_int_equal(store_get(r, S("k"), &v), IDN_ENOTFOUND);
+
+	put1(f->s, S("k"), S("v1"), 0, IDN_OK);
+	/* still the old snapshot */
+	assert_int_equal(store_get(r, S("k"), &v), IDN_ENOTFOUND);
+	store_txn_reset(r);
+	store_txn_reset(r); /* twice is harmless */
+	assert_int_equal(store_txn_renew(r), IDN_OK);
+	assert_int_equal(store_get(r, S("k"), &v), IDN_OK);
+	assert_int_equal(v.len, 2);
+	assert_memory_equal(v.p, "v1", 2);
+
+	/* renew of a live txn takes a fresh snapshot too */
+	put1(f->s, S("k2"), S("v2"), 0, IDN_OK);
+	assert_int_equal(store_txn_renew(r), IDN_OK);
+	assert_int_equal(store_count(r, &n), IDN_OK);
+	assert_int_equal(n, 2);
+
+	/* a thread holding a read txn may write (no self-deadlock) */
+	put1(f->s, S("k3"), S("v3"), 0, IDN_OK);
+	store_txn_reset(r);
+	assert_int_equal(store_txn_renew(r), IDN_OK);
+	assert_int_equal(store_count(r, &n), IDN_OK);
+	assert_int_equal(n, 3);
+
+	/* abort of a reset txn frees it */
+	store_txn_reset(r);
+	store_txn_abort(r);
+
+	/* reset/renew are read-only operations */
+	store_txn *w;
+	assert_int_equal(store_txn_begin(f->s, 0, &w), IDN_OK);
+	store_txn_reset(w); /* no-op */
+	assert_int_equal(store_txn_renew(w), IDN_EINVAL);
+	assert_int_equal(store_put(w, S("k4"), S("v4"), 0), IDN_OK);
+	assert_int_equal(store_txn_commit(w), IDN_OK);
+	expect_get(f->s, S("k4"), IDN_OK, S("v4"));
+}
+
+static void test_count(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	char k[32];
+	uint64_t n;
+
+	assert_int_equal(count_of(f->s), 0);
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "88.100.1/%d", i);
+		assert_int_equal(store_put(t, S(k), S("x"), 0), IDN_OK);
+	}
+	uint8_t *lk = make_key(1000, 'c', 'c');
+	assert_int_equal(store_put(t, idn_slice_of(lk, 1000), S("x"), 0), IDN_OK);
+	/* the writer sees its own writes */
+	assert_int_equal(store_count(t, &n), IDN_OK);
+	assert_int_equal(n, 1001);
+	assert_int_equal(store_del(t, S("88.100.1/7")), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	assert_int_equal(count_of(f->s), 1000);
+	free(lk);
+}
+
+/* Scans longer than a backend's page (PostgreSQL: 1000 rows), a full-length key inside. */
+struct ordered {
+	int n, bad_order;
+	uint8_t last[STORE_KEY_MAX];
+	size_t lastlen;
+};
+
+static int ordered_cb(void *arg, idn_slice key, idn_slice val)
+{
+	struct ordered *o = arg;
+	(void)val;
+	if (o->n) {
+		size_t m = key.len < o->lastlen ? key.len : o->lastlen;
+		int c = memcmp(o->last, key.p, m);
+		if (c > 0 || (c == 0 && o->lastlen >= key.len))
+			o->bad_order++;
+	}
+	memcpy(o->last, key.p, key.len);
+	o->lastlen = key.len;
+	o->n++;
+	return 0;
+}
+
+static void test_scan_many(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	char k[32];
+	static struct ordered o;
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	for (int i = 0; i < 2500; i++) {
+		snprintf(k, sizeof(k), "88.100.1/M%05d", i);
+		assert_int_equal(store_put(t, S(k), S("v"), 0), IDN_OK);
+	}
+	/* the longest key there is, sorting among the others, and one right after it */
+	uint8_t *lk = make_key(STORE_KEY_MAX, 'z', 'z');
+	memcpy(lk, "88.100.1/M00999", 15);
+	assert_int_equal(store_put(t, idn_slice_of(lk, STORE_KEY_MAX), S("long"), 0), IDN_OK);
+	assert_int_equal(store_put(t, S("88.100.1/M01000"), S("v2"), 0), IDN_OK);
+	assert_int_equal(store_put(t, S("88.100.2/OTHER"), S("v"), 0), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(store_scan(t, S("88.100.1/"), ordered_cb, &o), 0);
+	assert_int_equal(o.n, 2501);
+	assert_int_equal(o.bad_order, 0);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(store_scan(t, S(""), ordered_cb, &o), 0);
+	assert_int_equal(o.n, 2502);
+	assert_int_equal(o.bad_order, 0);
+	store_txn_abort(t);
+	free(lk);
+}
+
+#define STORE_SUITE_TESTS                                                                          \
+	cmocka_unit_test_setup_teardown(test_put_get_del, suite_setup, suite_teardown),            \
+	    cmocka_unit_test_setup_teardown(test_bad_input, suite_setup, suite_teardown),          \
+	    cmocka_unit_test_setup_teardown(test_append, suite_setup, suite_teardown),             \
+	    cmocka_unit_test_setup_teardown(test_long_keys, suite_setup, suite_teardown),          \
+	    cmocka_unit_test_setup_teardown(test_scan, suite_setup, suite_teardown),               \
+	    cmocka_unit_test_setup_teardown(test_scan_many, suite_setup, suite_teardown),          \
+	    cmocka_unit_test_setup_teardown(test_homed, suite_setup, suite_teardown),              \
+	    cmocka_unit_test_setup_teardown(test_durability, suite_setup, suite_teardown),         \
+	    cmocka_unit_test_setup_teardown(test_abort, suite_setup, suite_teardown),              \
+	    cmocka_unit_test_setup_teardown(test_reset_renew, suite_setup, suite_teardown),        \
+	    cmocka_unit_test_setup_teardown(test_count, suite_setup, suite_teardown)
+
+#endif

@@ -1,0 +1,422 @@
+/*
+ * test_store_pg.c - the store interface against the PostgreSQL backend: the
+ * shared suite (store_suite.h) plus PostgreSQL-specific cases (the
+ * reference's row layout both ways, rows changed behind idnode's back,
+ * connections dropped by the server, two stores on one database).
+ *
+ * IDN_TEST_PG = a libpq URI of a server this test may create databases on
+ * (scripts/pg.sh starts a private one; scripts/test exports it). Without it
+ * the test says so and passes, unless IDN_TEST_PG_REQUIRED=1 (scripts/test),
+ * where a missing server is a failure. The program creates its own database
+ * idn_unit_<pid> (so parallel test programs do not meet), empties it before
+ * every test and drops it at the end.
+ */
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include "store_suite.h"
+
+#include "node/record.h"
+#include "store/pg_rows.h"
+
+static char db_uri[1024];   /* our database */
+static char base_uri[1024]; /* IDN_TEST_PG */
+static char db_name[64];
+
+/* Runs sql on uri; returns the first field of the first row (static) or "". */
+static const char *sql1(const char *uri, const char *sql)
+{
+	static char out[256];
+	PGconn *c = PQconnectdb(uri);
+	out[0] = '\0';
+	if (PQstatus(c) != CONNECTION_OK) {
+		print_error("connect %s: %s", uri, PQerrorMessage(c));
+		PQfinish(c);
+		fail();
+	}
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		print_error("%s: %s", sql, PQerrorMessage(c));
+		PQclear(r);
+		PQfinish(c);
+		fail();
+	}
+	if (st == PGRES_TUPLES_OK && PQntuples(r) > 0 && PQnfields(r) > 0)
+		snprintf(out, sizeof(out), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return out;
+}
+
+/* base URI with its database replaced by name */
+static int uri_with_db(const char *base, const char *name, char *out, size_t cap)
+{
+	const char *hostpart = strstr(base, "://");
+	if (!hostpart)
+		return -1;
+	const char *slash = strchr(hostpart + 3, '/');
+	const char *query = strchr(hostpart + 3, '?');
+	size_t head = slash   ? (size_t)(slash - base)
+	              : query ? (size_t)(query - base)
+	                      : strlen(base);
+	int n = snprintf(out, cap, "%.*s/%s%s", (int)head, base, name, query ? query : "");
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static int pg_make(char *loc, size_t cap)
+{
+	sql1(db_uri, "DROP TABLE IF EXISTS idn_records, handles, nas CASCADE");
+	sql1(db_uri, "DROP FUNCTION IF EXISTS idn_handles_changed() CASCADE");
+	if (strlen(db_uri) >= cap)
+		return -1;
+	strcpy(loc, db_uri);
+	return 0;
+}
+
+static void pg_destroy(const char *loc)
+{
+	(void)loc; /* emptied by the next make, dropped at the end */
+}
+
+static const struct suite_backend pg_backend = {
+    .name = "postgresql",
+    .make = pg_make,
+    .destroy = pg_destroy,
+};
+
+static int group_setup(void **state)
+{
+	char sql[128];
+	(void)state;
+	snprintf(db_name, sizeof(db_name), "idn_unit_%ld", (long)getpid());
+	if (uri_with_db(base_uri, db_name, db_uri, sizeof(db_uri)))
+		return -1;
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", db_name);
+	sql1(base_uri, sql);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db_name);
+	sql1(base_uri, sql);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char sql[128];
+	(void)state;
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db_name);
+	sql1(base_uri, sql);
+	return 0;
+}
+
+/* ---- records and the reference's rows ---- */
+
+/* Two values: a public URL, and an admin-only value with two references. */
+static int sample_record(uint8_t *out, size_t cap, uint8_t *refbuf)
+{
+	wire_wr w = wire_wr_init(refbuf, 128);
+	wire_put_lbytes(&w, "0.NA/88.100", 11);
+	wire_put_u32(&w, 300);
+	wire_put_lbytes(&w, "88.100.1/Ü-other", strlen("88.100.1/Ü-other"));
+	wire_put_u32(&w, 7);
+	proto_value v[2] = {
+	    {.index = 1,
+	     .timestamp = 1700000000,
+	     .ttl_type = 0,
+	     .ttl = 3600,
+	     .perms = PROTO_PERM_ADMIN_READ | PROTO_PERM_ADMIN_WRITE | PROTO_PERM_PUBLIC_READ,
+	     .type = IDN_SLICE("URL"),
+	     .data = IDN_SLICE("https://example.com/x")},
+	    {.index = 100,
+	     .timestamp = 1700000001,
+	     .ttl_type = 1,
+	     .ttl = 1800000000,
+	     .perms = PROTO_PERM_ADMIN_READ | PROTO_PERM_ADMIN_WRITE,
+	     .type = IDN_SLICE("HS_ADMIN"),
+	     .data = IDN_SLICE("\x00\x01\x02"),
+	     .nrefs = 2,
+	     .refs = idn_slice_of(refbuf, wire_wr_len(&w))},
+	};
+	return record_build(v, 2, out, cap);
+}
+
+static void test_pg_rows_written(void **state)
+{
+	struct fx *f = *state;
+	uint8_t rec[512], refbuf[128];
+	int len = sample_record(rec, sizeof(rec), refbuf);
+	assert_true(len > 0);
+	put1(f->s, S("88.100.1/ROWS"), idn_slice_of(rec, (size_t)len), 0, IDN_OK);
+
+	/* the rows as the reference software lays them out */
+	assert_string_equal(sql1(f->loc, "SELECT count(*) FROM handles WHERE handle = "
+	                                 "'88.100.1/ROWS'::bytea"),
+	                    "2");
+	assert_string_equal(
+	    sql1(f->loc,
+	         "SELECT concat_ws('|', idx, convert_from(type, 'UTF8'),"
+	         " convert_from(data, 'UTF8'), ttl_type, ttl, timestamp, coalesce(refs, ''),"
+	         " admin_read, admin_write, pub_read, pub_write) FROM handles"
+	         " WHERE handle = '88.100.1/ROWS'::bytea AND idx = 1"),
+	    "1|URL|https://example.com/x|0|3600|1700000000||t|t|t|f");
+	assert_string_equal(sql1(f->loc, "SELECT concat_ws('|', idx, ttl_type, ttl, refs, pub_read)"
+	                                 " FROM handles WHERE idx = 100"),
+	                    "100|1|1800000000|300:0.NA/88.100\t7:88.100.1/Ü-other|f");
+
+	/* the rows alone give back the same record, byte for byte */
+	sql1(f->loc, "DELETE FROM idn_records");
+	expect_get(f->s, S("88.100.1/ROWS"), IDN_OK, idn_slice_of(rec, (size_t)len));
+	assert_int_equal(count_of(f->s), 1);
+
+	/* opaque bytes (not a record) leave no rows behind */
+	put1(f->s, S("88.100.1/ROWS"), S("opaque"), 0, IDN_OK);
+	assert_string_equal(sql1(f->loc, "SELECT count(*) FROM handles"), "0");
+	expect_get(f->s, S("88.100.1/ROWS"), IDN_OK, S("opaque"));
+
+	/* del removes both */
+	put1(f->s, S("88.100.1/ROWS"), idn_slice_of(rec, (size_t)len), 0, IDN_OK);
+	store_txn *t;
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_del(t, S("88.100.1/ROWS")), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	assert_string_equal(sql1(f->loc, "SELECT count(*) FROM handles"), "0");
+	assert_string_equal(sql1(f->loc, "SELECT count(*) FROM idn_records"), "0");
+}
+
+struct found {
+	int n;
+	char keys[4][32];
+	int check[4];
+};
+
+static int found_cb(void *arg, idn_slice key, idn_slice val)
+{
+	struct found *fo = arg;
+	if (fo->n < 4) {
+		snprintf(fo->keys[fo->n], sizeof(fo->keys[0]), "%.*s", (int)key.len,
+		         (const char *)key.p);
+		fo->check[fo->n] = record_check(val);
+	}
+	fo->n++;
+	return 0;
+}
+
+/* A database written by the reference server: rows only, NULLs where it leaves them. */
+static void test_pg_reference_rows(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	idn_slice v;
+	record r;
+
+	sql1(f->loc, "INSERT INTO nas VALUES ('0.NA/88.100'::bytea), ('something else'::bytea)");
+	sql1(f->loc,
+	     "INSERT INTO handles VALUES"
+	     " ('88.100.1/REF'::bytea, 2, 'EMAIL'::bytea, 'qa@example.com'::bytea, 0, 86400,"
+	     "  1600000000, '', true, true, true, false),"
+	     " ('88.100.1/REF'::bytea, 1, 'URL'::bytea, 'https://r.example/'::bytea, 0, 60,"
+	     "  1600000000, '5:0.NA/88.100', true, true, false, false),"
+	     " ('88.100.1/NULLS'::bytea, 1, 'URL'::bytea, NULL, NULL, NULL, NULL, NULL,"
+	     "  NULL, NULL, NULL, NULL)");
+	put1(f->s, S("88.100.1/IDN"), S("x"), 0, IDN_OK);
+
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_get(t, S("88.100.1/REF"), &v), IDN_OK);
+	assert_int_equal(record_check(v), IDN_OK);
+	assert_int_equal(record_parse(v, &r), IDN_OK);
+	assert_int_equal(r.nvalues, 2);
+	assert_int_equal(r.flags & RECORD_F_ALL_PUBLIC, 0); /* idx 1 is not public */
+	wire_rd c = wire_rd_init(r.values.p, r.values.len);
+	proto_value pv;
+	proto_value_get(&c, &pv); /* in index order */
+	assert_int_equal(pv.index, 1);
+	assert_int_equal(pv.ttl, 60);
+	assert_int_equal(pv.nrefs, 1);
+	wire_rd refs = wire_rd_init(pv.refs.p, pv.refs.len);
+	proto_ref ref;
+	assert_int_equal(proto_ref_next(&refs, &ref), 1);
+	assert_int_equal(ref.index, 5);
+	assert_true(idn_slice_eq(ref.handle, S("0.NA/88.100")));
+	proto_value_get(&c, &pv);
+	assert_int_equal(pv.index, 2);
+	assert_true(idn_slice_eq(pv.data, S("qa@example.com")));
+	assert_int_equal(pv.perms,
+	                 PROTO_PERM_ADMIN_READ | PROTO_PERM_ADMIN_WRITE | PROTO_PERM_PUBLIC_READ);
+
+	/* NULL columns: the reference's defaults */
+	assert_int_equal(store_get(t, S("88.100.1/NULLS"), &v), IDN_OK);
+	assert_int_equal(record_parse(v, &r), IDN_OK);
+	c = wire_rd_init(r.values.p, r.values.len);
+	proto_value_get(&c, &pv);
+	assert_int_equal(c.err, 0);
+	assert_int_equal(pv.ttl, 86400);
+	assert_int_equal(pv.data.len, 0);
+	assert_int_equal(pv.perms & PROTO_PERM_PUBLIC_READ, PROTO_PERM_PUBLIC_READ);
+
+	/* scan and count see rows-only identifiers beside idnode's records */
+	struct found fo = {0};
+	assert_int_equal(store_scan(t, S("88.100.1/"), found_cb, &fo), 0);
+	assert_int_equal(fo.n, 3);
+	assert_string_equal(fo.keys[0], "88.100.1/IDN");
+	assert_string_equal(fo.keys[1], "88.100.1/NULLS");
+	assert_string_equal(fo.keys[2], "88.100.1/REF");
+	assert_int_equal(fo.check[2], IDN_OK);
+	uint64_t n;
+	assert_int_equal(store_count(t, &n), IDN_OK);
+	assert_int_equal(n, 3);
+
+	/* nas: "0.NA/<prefix>" rows are the homed prefixes */
+	assert_int_equal(store_is_homed(t, S("88.100")), 1);
+	fo.n = 0;
+	assert_int_equal(store_list_homed(t, found_cb, &fo), 0);
+	assert_int_equal(fo.n, 1);
+	assert_string_equal(fo.keys[0], "88.100");
+	store_txn_abort(t);
+	assert_string_equal(sql1(f->loc, "SELECT count(*) FROM nas WHERE na = '0.NA/88.100'"), "1");
+
+	/* a bad refs text is a store error, not a crash */
+	sql1(f->loc,
+	     "INSERT INTO handles (handle, idx, refs) VALUES ('88.100.1/BAD', 1, 'nocolon')");
+	expect_get(f->s, S("88.100.1/BAD"), IDN_ESTORE, S(""));
+}
+
+/* Someone else (the reference server, an SQL tool) changes rows idnode wrote. */
+static void test_pg_rows_changed_elsewhere(void **state)
+{
+	struct fx *f = *state;
+	uint8_t rec[512], refbuf[128];
+	store_txn *t;
+	idn_slice v;
+	record r;
+	int len = sample_record(rec, sizeof(rec), refbuf);
+	put1(f->s, S("88.100.1/CHG"), idn_slice_of(rec, (size_t)len), 0, IDN_OK);
+
+	sql1(f->loc, "UPDATE handles SET data = 'https://changed/'::bytea"
+	             " WHERE handle = '88.100.1/CHG'::bytea AND idx = 1");
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_get(t, S("88.100.1/CHG"), &v), IDN_OK);
+	assert_int_equal(record_parse(v, &r), IDN_OK);
+	wire_rd c = wire_rd_init(r.values.p, r.values.len);
+	proto_value pv;
+	proto_value_get(&c, &pv);
+	assert_true(idn_slice_eq(pv.data, S("https://changed/")));
+	store_txn_abort(t);
+
+	sql1(f->loc, "DELETE FROM handles WHERE handle = '88.100.1/CHG'::bytea");
+	expect_get(f->s, S("88.100.1/CHG"), IDN_ENOTFOUND, S(""));
+}
+
+/* pg_rows_build() is node's record_build(), byte for byte. */
+static void test_pg_rows_build_agrees(void **state)
+{
+	(void)state;
+	uint8_t a[512], b[512], refbuf[128];
+	proto_value vals[4];
+	int len = sample_record(a, sizeof(a), refbuf);
+	assert_true(len > 0);
+	int n = pg_rows_values(idn_slice_of(a, (size_t)len), vals, 4);
+	assert_int_equal(n, 2);
+	assert_int_equal(pg_rows_size(vals, 2), (size_t)len);
+	assert_int_equal(pg_rows_build(vals, 2, b, sizeof(b)), len);
+	assert_memory_equal(a, b, (size_t)len);
+	/* not records */
+	assert_int_equal(pg_rows_values(S("opaque"), vals, 4), IDN_ESTORE);
+	a[len - 1] ^= 0; /* a record cut short is no record */
+	assert_int_equal(pg_rows_values(idn_slice_of(a, (size_t)len - 1), vals, 4), IDN_ESTORE);
+	/* a tab inside a reference cannot be written as the reference's refs text */
+	char text[256];
+	wire_wr w = wire_wr_init(refbuf, sizeof(refbuf));
+	wire_put_lbytes(&w, "a\tb", 3);
+	wire_put_u32(&w, 1);
+	proto_value tv = {.nrefs = 1, .refs = idn_slice_of(refbuf, wire_wr_len(&w))};
+	assert_int_equal(pg_rows_refs_text(&tv, text, sizeof(text)), IDN_ERANGE);
+}
+
+/* The server drops every connection (as a restart does): the next transactions recover. */
+static void test_pg_reconnect(void **state)
+{
+	struct fx *f = *state;
+	store_txn *r, *w;
+	idn_slice v;
+	const char *kill_sql = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+	                       " WHERE datname = current_database() AND pid <> pg_backend_pid()";
+
+	put1(f->s, S("k"), S("v1"), 0, IDN_OK);
+	/* a few pooled connections */
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &r), IDN_OK);
+	assert_int_equal(store_txn_begin(f->s, 0, &w), IDN_OK);
+	store_txn_abort(w);
+	assert_int_equal(store_get(r, S("k"), &v), IDN_OK);
+
+	sql1(f->loc, kill_sql);
+	/* the open transaction fails clearly ... */
+	assert_int_equal(store_get(r, S("k"), &v), IDN_ESTORE);
+	/* ... and a renew gets a new connection */
+	assert_int_equal(store_txn_renew(r), IDN_OK);
+	assert_int_equal(store_get(r, S("k"), &v), IDN_OK);
+	assert_memory_equal(v.p, "v1", 2);
+	store_txn_abort(r);
+
+	/* dead pooled connections are replaced at begin, unseen by the caller */
+	sql1(f->loc, kill_sql);
+	put1(f->s, S("k"), S("v2"), 0, IDN_OK);
+	expect_get(f->s, S("k"), IDN_OK, S("v2"));
+}
+
+/* Two stores on one database (two idnode processes): one truth, one writer at a time. */
+static void test_pg_two_stores(void **state)
+{
+	struct fx *f = *state;
+	store *s2 = suite_open(f->loc);
+	store_txn *w1, *r2;
+	idn_slice v;
+
+	assert_int_equal(store_txn_begin(s2, STORE_RDONLY, &r2), IDN_OK);
+	assert_int_equal(store_txn_begin(f->s, 0, &w1), IDN_OK);
+	assert_int_equal(store_put(w1, S("shared"), S("one"), 0), IDN_OK);
+	assert_int_equal(store_home(w1, S("88.7")), IDN_OK);
+	/* not committed: invisible elsewhere */
+	assert_int_equal(store_get(r2, S("shared"), &v), IDN_ENOTFOUND);
+	assert_int_equal(store_txn_commit(w1), IDN_OK);
+	/* r2's snapshot predates the commit */
+	assert_int_equal(store_get(r2, S("shared"), &v), IDN_ENOTFOUND);
+	assert_int_equal(store_txn_renew(r2), IDN_OK);
+	assert_int_equal(store_get(r2, S("shared"), &v), IDN_OK);
+	assert_int_equal(store_is_homed(r2, S("88.7")), 1);
+	store_txn_abort(r2);
+
+	/* NOOVERWRITE across stores */
+	put1(s2, S("shared"), S("two"), STORE_NOOVERWRITE, IDN_EEXIST);
+	put1(s2, S("shared"), S("two"), 0, IDN_OK);
+	expect_get(f->s, S("shared"), IDN_OK, S("two"));
+	store_close(s2);
+}
+
+int main(void)
+{
+	const char *uri = getenv("IDN_TEST_PG");
+	const char *req = getenv("IDN_TEST_PG_REQUIRED");
+	if (!uri || !*uri) {
+		if (req && strcmp(req, "1") == 0) {
+			fprintf(stderr, "test_store_pg: IDN_TEST_PG is not set but required "
+			                "(scripts/pg.sh start prints a URI)\n");
+			return 1;
+		}
+		printf(
+		    "SKIP test_store_pg: IDN_TEST_PG is not set; run scripts/pg.sh start and "
+		    "export IDN_TEST_PG=<the URI it prints> to run the PostgreSQL store tests\n");
+		return 0;
+	}
+	snprintf(base_uri, sizeof(base_uri), "%s", uri);
+	const struct CMUnitTest tests[] = {
+	    STORE_SUITE_TESTS,
+	    cmocka_unit_test(test_pg_rows_build_agrees),
+	    cmocka_unit_test_setup_teardown(test_pg_rows_written, suite_setup, suite_teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_reference_rows, suite_setup, suite_teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_rows_changed_elsewhere, suite_setup,
+	                                    suite_teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_reconnect, suite_setup, suite_teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_two_stores, suite_setup, suite_teardown),
+	};
+	suite_be = &pg_backend;
+	return cmocka_run_group_tests_name("store/postgresql", tests, group_setup, group_teardown);
+}
