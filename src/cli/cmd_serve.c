@@ -96,9 +96,10 @@ static void serve_usage(FILE *f)
 	    "      --server-admin INDEX:HANDLE  a node-wide administrator (repeatable), e.g.\n"
 	    "                          300:0.NA/88.1000; may home, unhome and change anything\n"
 	    "      --max-auth-time S   seconds a challenged admin request waits (default 60)\n"
-	    "      --recursive         also a recursive node: requests with REC set are\n"
-	    "                          resolved from --root and cached (--data optional:\n"
-	    "                          without it, every resolution is recursive)\n"
+	    "      --recursive         also a recursive node: requests with REC set for\n"
+	    "                          prefixes not homed here are resolved from --root\n"
+	    "                          and cached (--data optional: without it, every\n"
+	    "                          resolution is recursive)\n"
 	    "      --root HOST:PORT    the root site a recursive node resolves from\n"
 	    "      --recursive-all     resolve every request recursively, REC or not\n"
 	    "      --cache-mb N        answer cache budget in MiB (default 64)\n"
@@ -418,6 +419,20 @@ static void batch_end(void *wctx)
 static int handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 {
 	if (g_resolver && (wctx == &no_node || resolver_wants(g_resolver, req->msg, req->len))) {
+		if (wctx != &no_node) {
+			/*
+			 * Our own identifiers are answered as their authority; only
+			 * what is not homed here (301, 303) is resolved from the root.
+			 */
+			int n = node_handle(wctx, req->transport == NET_UDP ? NODE_UDP : NODE_TCP,
+			                    req->msg, req->len, out, cap);
+			if (n >= PROTO_ENV_LEN + PROTO_HDR_LEN) {
+				uint32_t rc = idn_be32(out + PROTO_ENV_LEN + 4);
+				if (rc != PROTO_RC_SERVER_NOT_RESP &&
+				    rc != PROTO_RC_PREFIX_REFERRAL)
+					return n;
+			}
+		}
 		resolver_req rq = {
 		    .udp = req->transport == NET_UDP,
 		    .udp_fd = req->udp_fd,
@@ -728,7 +743,8 @@ int cmd_serve(int argc, char **argv)
 	c->stale_ttl = flags.stale_ttl ? flags.stale_ttl : c->stale_ttl;
 	c->resolver_threads = flags.resolver_threads ? flags.resolver_threads : c->resolver_threads;
 	if (c->recursive && !c->root) {
-		fprintf(stderr, "idnode serve: --recursive needs --root HOST:PORT (or root = ...)\n");
+		fprintf(stderr,
+		        "idnode serve: --recursive needs --root HOST:PORT (or root = ...)\n");
 		goto out;
 	}
 	if (!c->data && c->nhttp) {
@@ -803,7 +819,11 @@ int cmd_serve(int argc, char **argv)
 			fprintf(stderr, "idnode serve: %s\n", err[0] ? err : idn_strerror(ret));
 			goto out_node;
 		}
+		sigset_t all, old;
+		sigfillset(&all); /* the stats thread takes only its sigwait's SIGUSR1 */
+		pthread_sigmask(SIG_SETMASK, &all, &old);
 		stats_running = pthread_create(&stats_thread, NULL, stats_main, g_resolver) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		err[0] = 0;
 	}
 	net_config nc = {

@@ -20,6 +20,7 @@ static const struct subcommand {
     {"verify", cmd_verify, "check that every record of a store decodes"},
     {"siteinfo", cmd_siteinfo, "print or write the HS_SITE a node's settings describe"},
     {"keygen", cmd_keygen, "generate an admin key pair (rsa, dsa, sm2)"},
+    {"demo", cmd_demo, "run a whole hierarchy with sample data on loopback ports"},
     {"create", cmd_admin, "create an identifier (authenticated)"},
     {"add", cmd_admin, "add values to an identifier (authenticated)"},
     {"modify", cmd_admin, "replace values of an identifier (authenticated)"},

@@ -14,9 +14,14 @@
 #include "core/err.h"
 #include "proto/proto.h"
 
+/* LRU links; first in an entry, so a link is its entry. The list head = most recent. */
+struct lru_link {
+	struct lru_link *prev, *next;
+};
+
 struct entry {
+	struct lru_link l;
 	struct entry *hnext;
-	struct entry *lprev, *lnext; /* LRU: head = most recent */
 	uint64_t hash;
 	uint32_t klen, blen, rcode;
 	uint32_t expires;     /* unix seconds: fresh before */
@@ -40,7 +45,7 @@ struct shard {
 	struct entry **buckets;
 	size_t nbuckets, nentries;
 	size_t bytes, budget;
-	struct entry lru; /* sentinel */
+	struct lru_link lru; /* sentinel */
 	struct inflight *inflight;
 	uint64_t hits, misses, coalesced, stale, evictions, inserts;
 } __attribute__((aligned(64)));
@@ -67,9 +72,13 @@ static uint64_t key_hash(const uint8_t *k, size_t n)
 	return h ^ (h >> 29);
 }
 
+/*
+ * What an entry costs the process: glibc's chunk (request + 8, rounded to 16)
+ * is counted, so the budget bounds the memory really used, not the payload.
+ */
 static size_t entry_size(size_t klen, size_t blen)
 {
-	return sizeof(struct entry) + klen + blen;
+	return (sizeof(struct entry) + klen + blen + 8 + 15) & ~(size_t)15;
 }
 
 int cache_new(const cache_opts *o, cache **out)
@@ -105,7 +114,7 @@ int cache_new(const cache_opts *o, cache **out)
 		memset(s, 0, sizeof(*s));
 		pthread_mutex_init(&s->mu, NULL);
 		pthread_cond_init(&s->cv, &ca);
-		s->lru.lprev = s->lru.lnext = &s->lru;
+		s->lru.prev = s->lru.next = &s->lru;
 		s->budget = c->o.max_bytes / n;
 	}
 	pthread_condattr_destroy(&ca);
@@ -119,9 +128,9 @@ void cache_free(cache *c)
 		return;
 	for (unsigned i = 0; i < c->nshards; i++) {
 		struct shard *s = &c->shards[i];
-		for (struct entry *e = s->lru.lnext, *nx; e != &s->lru; e = nx) {
-			nx = e->lnext;
-			free(e);
+		for (struct lru_link *l = s->lru.next, *nx; l != &s->lru; l = nx) {
+			nx = l->next;
+			free(l); /* the entry it starts */
 		}
 		for (struct inflight *f = s->inflight, *nx; f; f = nx) {
 			nx = f->next;
@@ -160,16 +169,16 @@ static struct entry **find_slot(struct shard *s, uint64_t h, const uint8_t *k, s
 
 static void lru_unlink(struct entry *e)
 {
-	e->lprev->lnext = e->lnext;
-	e->lnext->lprev = e->lprev;
+	e->l.prev->next = e->l.next;
+	e->l.next->prev = e->l.prev;
 }
 
 static void lru_push(struct shard *s, struct entry *e)
 {
-	e->lnext = s->lru.lnext;
-	e->lprev = &s->lru;
-	s->lru.lnext->lprev = e;
-	s->lru.lnext = e;
+	e->l.next = s->lru.next;
+	e->l.prev = &s->lru;
+	s->lru.next->prev = &e->l;
+	s->lru.next = &e->l;
 }
 
 /* Unlinks *pp from its chain and the LRU and frees it. */
@@ -183,8 +192,7 @@ static void remove_at(struct shard *s, struct entry **pp)
 	free(e);
 }
 
-static void copy_out(const struct entry *e, uint32_t now, cache_answer *a, uint8_t *buf,
-                     size_t cap)
+static void copy_out(const struct entry *e, uint32_t now, cache_answer *a, uint8_t *buf, size_t cap)
 {
 	a->rcode = e->rcode;
 	a->ttl_left = now < e->expires ? e->expires - now : 0;
@@ -221,8 +229,7 @@ static int lookup_locked(cache *c, struct shard *s, uint64_t h, const uint8_t *k
 	return CACHE_STALE;
 }
 
-int cache_get(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf,
-              size_t cap)
+int cache_get(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf, size_t cap)
 {
 	uint64_t h = key_hash(key, klen);
 	struct shard *s = shard_of(c, h);
@@ -358,6 +365,7 @@ static void maybe_grow(struct shard *s)
 	}
 	free(s->buckets);
 	s->buckets = b;
+	s->bytes += (n - s->nbuckets) * sizeof(*b); /* the table counts against the budget too */
 	s->nbuckets = n;
 }
 
@@ -396,8 +404,8 @@ int cache_put(cache *c, const uint8_t *key, size_t klen, uint32_t rcode, const u
 		struct entry **pp = find_slot(s, h, key, klen);
 		if (pp)
 			remove_at(s, pp);
-		while (s->bytes + sz > s->budget && s->lru.lprev != &s->lru) {
-			struct entry *old = s->lru.lprev;
+		while (s->bytes + sz > s->budget && s->lru.prev != &s->lru) {
+			struct entry *old = (struct entry *)s->lru.prev;
 			remove_at(s, find_slot(s, old->hash, old->data, old->klen));
 			s->evictions++;
 		}

@@ -26,11 +26,11 @@
 #include "core/wire.h"
 
 typedef struct cache_opts {
-	size_t max_bytes;   /* budget for entries and their bookkeeping; 0 = 64 MiB */
-	uint32_t neg_ttl;   /* seconds a 100/200 answer is kept; default 60 (set it: 0 = 60) */
-	uint32_t stale_ttl; /* seconds past expiry an answer may still be served; 0 = 300 */
-	uint32_t max_ttl;   /* longest any answer is kept fresh; 0 = 86400 */
-	unsigned shards;    /* 0 = 64; rounded up to a power of two */
+	size_t max_bytes;        /* budget: entries as allocated, and hash tables; 0 = 64 MiB */
+	uint32_t neg_ttl;        /* seconds a 100/200 answer is kept; default 60 (set it: 0 = 60) */
+	uint32_t stale_ttl;      /* seconds past expiry an answer may still be served; 0 = 300 */
+	uint32_t max_ttl;        /* longest any answer is kept fresh; 0 = 86400 */
+	unsigned shards;         /* 0 = 64; rounded up to a power of two */
 	uint32_t (*clock)(void); /* unix seconds; default time(). Tests pin it. */
 } cache_opts;
 
@@ -58,8 +58,7 @@ typedef struct cache_answer {
  * A fresh answer (CACHE_HIT) or CACHE_MISS; never waits, never leads. The
  * path a worker takes inline.
  */
-int cache_get(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf,
-              size_t cap);
+int cache_get(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf, size_t cap);
 
 /*
  * As cache_get(), but on a miss: when nobody is asking upstream for key,
@@ -93,8 +92,7 @@ void cache_abandon(cache *c, const uint8_t *key, size_t klen);
  * as the seconds left until then (0 once past); capped at max_ttl. No
  * values: max_ttl. IDN_ETRUNC/IDN_EINVAL on malformed values.
  */
-int cache_values_ttl(idn_slice values, uint32_t n, uint32_t now, uint32_t max_ttl,
-                     uint32_t *ttl);
+int cache_values_ttl(idn_slice values, uint32_t n, uint32_t now, uint32_t max_ttl, uint32_t *ttl);
 
 struct cache_stats {
 	uint64_t hits;      /* fresh answers served */

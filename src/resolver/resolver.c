@@ -6,6 +6,7 @@
 #include "resolver/resolver.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +76,8 @@ static int parse(const uint8_t *p, size_t len, parsed *q)
 		q->minor = PROTO_MINOR_MIN;
 	if (q->msg.hdr.opcode != PROTO_OP_RESOLUTION)
 		return IDN_ENOTSUP; /* still answerable: q is filled but for rr */
-	return proto_resolve_req_decode(q->msg.body, &q->rr);
+	/* Answerable too, with a protocol error: only the body is bad. */
+	return proto_resolve_req_decode(q->msg.body, &q->rr) ? IDN_EPROTO : IDN_OK;
 }
 
 /* PO, the normalised identifier, then the filters as sent: one cache entry per question. */
@@ -102,8 +104,8 @@ static int make_key(const parsed *q, uint8_t *key)
  * the request digest when asked, then body_len bytes of body, which may
  * already sit at out + HEAD_ROOM (moved into place).
  */
-static int answer(const parsed *q, uint32_t rc, uint32_t ttl, const uint8_t *body,
-                  size_t body_len, uint8_t *out, size_t cap)
+static int answer(const parsed *q, uint32_t rc, uint32_t ttl, const uint8_t *body, size_t body_len,
+                  uint8_t *out, size_t cap)
 {
 	proto_env env = {
 	    .major = PROTO_MAJOR,
@@ -166,12 +168,12 @@ static int from_cache(resolver *r, const parsed *q, const uint8_t *key, size_t k
  * writes the answer. Runs on a pool thread (UDP) or the worker (TCP).
  */
 static int resolve_miss(resolver *r, const parsed *q, const uint8_t *key, size_t klen,
-                        unsigned timeout_ms, uint8_t *out, size_t cap)
+                        unsigned timeout_ms, unsigned wait_ms, uint8_t *out, size_t cap)
 {
 	cache_answer a;
 	uint8_t *body = out + HEAD_ROOM;
 	size_t bcap = cap - HEAD_ROOM - 4;
-	int res = cache_fetch(r->cache, key, klen, r->o.coalesce_wait_ms, &a, body, bcap);
+	int res = cache_fetch(r->cache, key, klen, wait_ms, &a, body, bcap);
 	if (res == CACHE_HIT && a.body_len <= bcap)
 		return answer(q, a.rcode, a.ttl_left, body, a.body_len, out, cap);
 	bool lead = res == CACHE_LEAD;
@@ -241,8 +243,9 @@ static int resolve_miss(resolver *r, const parsed *q, const uint8_t *key, size_t
 		snprintf(m, sizeof(m), "recursive resolution of %.*s failed: %s",
 		         (int)(q->rr.handle.len > 200 ? 200 : q->rr.handle.len),
 		         (const char *)q->rr.handle.p, err[0] ? err : idn_strerror(ret));
-		n = answer_msg(q, ret == IDN_ERANGE ? PROTO_RC_RECURSION_COUNT_TOO_HIGH : PROTO_RC_ERROR,
-		               m, out, cap);
+		n = answer_msg(
+		    q, ret == IDN_ERANGE ? PROTO_RC_RECURSION_COUNT_TOO_HIGH : PROTO_RC_ERROR, m,
+		    out, cap);
 		goto out;
 	}
 
@@ -260,7 +263,8 @@ static int resolve_miss(resolver *r, const parsed *q, const uint8_t *key, size_t
 		proto_resolve_resp rs;
 		if (proto_resolve_resp_decode(rest, &rs) ||
 		    cache_values_ttl(rs.values, rs.nvalues, co->clock(), co->max_ttl, &ttl)) {
-			n = answer_msg(q, PROTO_RC_ERROR, "upstream sent malformed values", out, cap);
+			n = answer_msg(q, PROTO_RC_ERROR, "upstream sent malformed values", out,
+			               cap);
 			goto out;
 		}
 	} else if (rc == PROTO_RC_HANDLE_NOT_FOUND || rc == PROTO_RC_VALUE_NOT_FOUND) {
@@ -317,8 +321,8 @@ static void *pool_main(void *arg)
 		parsed q;
 		int klen;
 		if (parse(j->msg, j->len, &q) == 0 && (klen = make_key(&q, key)) > 0) {
-			int n = resolve_miss(r, &q, key, (size_t)klen, r->o.timeout_ms, out,
-			                     ANSWER_CAP);
+			int n = resolve_miss(r, &q, key, (size_t)klen, r->o.timeout_ms,
+			                     r->o.coalesce_wait_ms, out, ANSWER_CAP);
 			if (n > 0)
 				udp_send(j->fd, (const struct sockaddr *)&j->peer, j->peer_len, out,
 				         (size_t)n);
@@ -352,8 +356,11 @@ int resolver_handle(resolver *r, const resolver_req *rq, uint8_t *out, size_t ca
 	if (ret == IDN_ENOTSUP) /* a recursive node without a store of its own */
 		return answer_msg(&q, PROTO_RC_OPERATION_NOT_SUPPORTED,
 		                  "a recursive node only resolves identifiers", out, cap);
+	if (ret == IDN_EPROTO)
+		return answer_msg(&q, PROTO_RC_PROTOCOL_ERROR, "malformed resolution request", out,
+		                  cap);
 	if (ret)
-		return IDN_EINVAL;
+		return IDN_EINVAL; /* no envelope or header to answer to: dropped */
 	int klen = make_key(&q, key);
 	if (klen == IDN_EINVAL)
 		return answer_msg(&q, PROTO_RC_INVALID_HANDLE, "not PREFIX/SUFFIX", out, cap);
@@ -364,7 +371,9 @@ int resolver_handle(resolver *r, const resolver_req *rq, uint8_t *out, size_t ca
 	if (n)
 		return n;
 	if (!rq->udp)
-		return resolve_miss(r, &q, key, (size_t)klen, r->o.tcp_timeout_ms, out, cap);
+		/* On the worker: wait for another's query no longer than one question. */
+		return resolve_miss(r, &q, key, (size_t)klen, r->o.tcp_timeout_ms,
+		                    r->o.tcp_timeout_ms, out, cap);
 
 	struct job *j = malloc(sizeof(*j) + rq->len);
 	if (!j)
@@ -431,12 +440,22 @@ int resolver_new(const resolver_opts *o, resolver **out, char *err, size_t errle
 		ret = IDN_ENOMEM;
 		goto fail;
 	}
+	/*
+	 * The pool takes no signals: SIGTERM and the like must reach the thread
+	 * that waits for them (net_run_until_signal), not kill us here.
+	 */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (; r->nthreads < r->o.threads; r->nthreads++) {
-		if (pthread_create(&r->threads[r->nthreads], NULL, pool_main, r)) {
-			snprintf(err, errlen, "cannot start resolver threads");
-			ret = IDN_ENOMEM;
-			goto fail;
-		}
+		if (pthread_create(&r->threads[r->nthreads], NULL, pool_main, r))
+			break;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r->nthreads < r->o.threads) {
+		snprintf(err, errlen, "cannot start resolver threads");
+		ret = IDN_ENOMEM;
+		goto fail;
 	}
 	*out = r;
 	return IDN_OK;

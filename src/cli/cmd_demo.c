@@ -1,0 +1,623 @@
+/*
+ * cmd_demo.c - `idnode demo`: a whole identifier hierarchy on loopback ports.
+ *
+ * A top-level node for 88, secondary nodes for 88.100 (equipment
+ * manufacturing) and 88.200 (food), three enterprise nodes under them and a
+ * recursive node, each a child process running this same binary
+ * (/proc/self/exe serve ...) on a data directory under the demo directory.
+ * The prefix records (0.NA/...) carry the HS_SITE values the children's own
+ * settings describe (site_build, as `idnode siteinfo`), and the enterprises
+ * get generated sample data (products, batches, machines). Ctrl-C or SIGTERM
+ * stops every child (SIGTERM, then SIGKILL after a bounded wait) and reaps
+ * it; a child that dies early stops the demo with its log's path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "client/client.h"
+#include "core/err.h"
+#include "node/site.h"
+
+enum role { ROLE_RECURSIVE, ROLE_TOP, ROLE_SECONDARY, ROLE_ENTERPRISE };
+
+static const char *const role_names[] = {"recursive", "top-level", "secondary", "enterprise"};
+
+/* Port = base + index in this table; the recursive node takes the base port. */
+static struct demo_node {
+	const char *name; /* its directory and log under the demo directory */
+	enum role role;
+	const char *prefix;
+	const char *desc;
+	const char *domain; /* enterprises: the company's web domain */
+	pid_t pid;
+} nodes[] = {
+    {"recursive", ROLE_RECURSIVE, NULL, "recursive resolver with a cache", NULL, 0},
+    {"top", ROLE_TOP, "88", "top-level node 88", NULL, 0},
+    {"equipment", ROLE_SECONDARY, "88.100", "secondary node: equipment manufacturing", NULL, 0},
+    {"food", ROLE_SECONDARY, "88.200", "secondary node: food", NULL, 0},
+    {"motors", ROLE_ENTERPRISE, "88.100.1", "Suzhou Motor Works", "motors.example.com", 0},
+    {"bearings", ROLE_ENTERPRISE, "88.100.2", "Wuxi Precision Bearings", "bearings.example.com", 0},
+    {"dairy", ROLE_ENTERPRISE, "88.200.1", "Hulunbuir Dairy Cooperative", "dairy.example.com", 0},
+};
+enum { NNODES = sizeof(nodes) / sizeof(nodes[0]) };
+
+/*
+ * What each enterprise makes: identifier kinds, generated count times each
+ * (scaled by --scale). Products point at their batch; every kind names its
+ * template (index 1001) and carries its fields from index 2000.
+ */
+static const struct kind {
+	const char *ent;    /* enterprise prefix */
+	const char *suffix; /* printf format of the suffix, one %06u */
+	unsigned count;
+	const char *tmpl; /* template identifier suffix */
+	const char *fields[4];
+	const char *batch_fmt; /* products: the suffix of their batch (%04u), or NULL */
+	unsigned per_batch;
+} kinds[] = {
+    {"88.100.1",
+     "MOTOR-2026-%06u",
+     1200,
+     "TEMPLATE-MOTOR",
+     {"model", "rated_power_kw", "production_date", "serial_plate"},
+     "BATCH-M%04u",
+     50},
+    {"88.100.1",
+     "BATCH-M%04u",
+     24,
+     "TEMPLATE-BATCH",
+     {"line", "production_date", "quantity", "inspector"},
+     NULL,
+     0},
+    {"88.100.1",
+     "MACHINE-%06u",
+     120,
+     "TEMPLATE-MACHINE",
+     {"model", "workshop", "commissioned", "maintenance_interval_h"},
+     NULL,
+     0},
+    {"88.100.2",
+     "BEARING-6204-%06u",
+     1000,
+     "TEMPLATE-BEARING",
+     {"model", "bore_mm", "production_date", "steel_grade"},
+     "BATCH-B%04u",
+     40},
+    {"88.100.2",
+     "BATCH-B%04u",
+     25,
+     "TEMPLATE-BATCH",
+     {"line", "production_date", "quantity", "inspector"},
+     NULL,
+     0},
+    {"88.200.1",
+     "MILK-2026-%06u",
+     1200,
+     "TEMPLATE-MILK",
+     {"product", "volume_ml", "production_date", "best_before"},
+     "BATCH-D%04u",
+     60},
+    {"88.200.1",
+     "BATCH-D%04u",
+     20,
+     "TEMPLATE-BATCH",
+     {"farm", "production_date", "quantity", "inspector"},
+     NULL,
+     0},
+};
+
+static const char *const motor_models[] = {"YE3-132M", "YE3-160L", "YE4-180M", "YE4-200L"};
+static const char *const bearing_models[] = {"6204-2RS", "6204-ZZ", "6204-OPEN"};
+static const char *const dairy_products[] = {"UHT whole milk", "UHT skimmed milk", "Plain yogurt"};
+static const char *const people[] = {"Li Wei", "Wang Fang", "Zhang Min", "Chen Jing", "Liu Yang"};
+
+static void demo_usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: idnode demo [--dir DIR] [--base-port N] [--scale N]\n"
+	        "  runs a resolution hierarchy on 127.0.0.1: a top-level node for 88, secondary\n"
+	        "  nodes 88.100 (equipment) and 88.200 (food), three enterprise nodes and a\n"
+	        "  recursive node, with sample identifiers; Ctrl-C stops them all.\n"
+	        "  --dir DIR       where the nodes keep their data and logs (default: a new\n"
+	        "                  temporary directory, removed at the end; DIR's node\n"
+	        "                  subdirectories are replaced, DIR itself kept)\n"
+	        "  --base-port N   the recursive node's port; the others take the next six\n"
+	        "                  (default 2641)\n"
+	        "  --scale N       sample data in percent of the default (~3600 identifiers;\n"
+	        "                  default 100)\n");
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void rm_tree(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static unsigned port_of(unsigned base, size_t i)
+{
+	return base + (unsigned)i;
+}
+
+static struct demo_node *node_of_prefix(const char *prefix)
+{
+	for (size_t i = 0; i < NNODES; i++)
+		if (nodes[i].prefix && !strcmp(nodes[i].prefix, prefix))
+			return &nodes[i];
+	return NULL;
+}
+
+/* Writes one HS_SITE value (JSON for `idnode load`) describing node i. */
+static int put_site(FILE *f, size_t i, unsigned base, unsigned index, const char *type)
+{
+	char ep[64];
+	snprintf(ep, sizeof(ep), "127.0.0.1:%u", port_of(base, i));
+	site_server srv = {1, ep};
+	site_spec spec = {.servers = &srv, .nservers = 1, .serial = 1, .desc = nodes[i].desc};
+	uint8_t buf[4096];
+	char err[200];
+	int n = site_build(&spec, buf, sizeof(buf), err, sizeof(err));
+	if (n < 0) {
+		fprintf(stderr, "idnode demo: site of %s: %s\n", nodes[i].name, err);
+		return -1;
+	}
+	fprintf(f, "{\"index\":%u,\"type\":\"%s\",\"data\":{\"format\":\"hex\",\"value\":\"", index,
+	        type);
+	for (int k = 0; k < n; k++)
+		fprintf(f, "%02x", buf[k]);
+	fprintf(f, "\"}}");
+	return 0;
+}
+
+/*
+ * The prefix records a top-level or secondary node holds: 0.NA/<own> (its
+ * site) and, for each child prefix, 0.NA/<child> with the child's HS_SITE
+ * and HS_SITE.PREFIX (so derived prefixes below it are referred there too).
+ */
+static int write_prefix_records(FILE *f, size_t self, unsigned base)
+{
+	fprintf(f, "{\"handle\":\"0.NA/%s\",\"values\":[", nodes[self].prefix);
+	if (put_site(f, self, base, 1, "HS_SITE"))
+		return -1;
+	fprintf(f, "]}\n");
+	size_t plen = strlen(nodes[self].prefix);
+	for (size_t i = 0; i < NNODES; i++) {
+		const char *p = nodes[i].prefix;
+		/* A child: our prefix, a dot, one more segment. */
+		if (!p || strncmp(p, nodes[self].prefix, plen) || p[plen] != '.' ||
+		    strchr(p + plen + 1, '.'))
+			continue;
+		fprintf(f, "{\"handle\":\"0.NA/%s\",\"values\":[", p);
+		if (put_site(f, i, base, 1, "HS_SITE") || fputc(',', f) == EOF ||
+		    put_site(f, i, base, 2, "HS_SITE.PREFIX"))
+			return -1;
+		fprintf(f, "]}\n");
+	}
+	fprintf(
+	    f,
+	    "{\"handle\":\"%s/ABOUT\",\"values\":[{\"index\":1,\"type\":\"URL\",\"data\":"
+	    "\"https://idnode.example/%s\"},{\"index\":2,\"type\":\"DESC\",\"data\":\"%s\"}]}\n",
+	    nodes[self].prefix, nodes[self].prefix, nodes[self].desc);
+	return 0;
+}
+
+/* A field's value for identifier number i: plausible, deterministic. */
+#define PICK(list, i) ((list)[(i) % (sizeof(list) / sizeof((list)[0]))])
+
+static void field_value(const char *ent, const char *field, unsigned i, char *out, size_t len)
+{
+	unsigned day = 1 + i % 28, month = 1 + (i / 28) % 12;
+	if (!strcmp(field, "model"))
+		snprintf(out, len, "%s",
+		         !strcmp(ent, "88.100.2") ? PICK(bearing_models, i)
+		                                  : PICK(motor_models, i));
+	else if (!strcmp(field, "product"))
+		snprintf(out, len, "%s", PICK(dairy_products, i));
+	else if (!strcmp(field, "production_date") || !strcmp(field, "commissioned"))
+		snprintf(out, len, "2026-%02u-%02u", month, day);
+	else if (!strcmp(field, "best_before"))
+		snprintf(out, len, "2026-%02u-%02u", 1 + month % 12, day);
+	else if (!strcmp(field, "inspector"))
+		snprintf(out, len, "%s", PICK(people, i));
+	else if (!strcmp(field, "rated_power_kw"))
+		snprintf(out, len, "%u.%u", 5 + i % 50, i % 10);
+	else if (!strcmp(field, "volume_ml"))
+		snprintf(out, len, "%u", i % 2 ? 250 : 1000);
+	else if (!strcmp(field, "bore_mm"))
+		snprintf(out, len, "20");
+	else if (!strcmp(field, "steel_grade"))
+		snprintf(out, len, "GCr15");
+	else if (!strcmp(field, "line") || !strcmp(field, "workshop") || !strcmp(field, "farm"))
+		snprintf(out, len, "%c%u", 'A' + i % 4, 1 + i % 6);
+	else if (!strcmp(field, "quantity"))
+		snprintf(out, len, "%u", 40 + i % 20);
+	else if (!strcmp(field, "maintenance_interval_h"))
+		snprintf(out, len, "%u", 500 * (1 + i % 4));
+	else
+		snprintf(out, len, "SN%08u", 10000000 + i * 7919 % 89999999);
+}
+
+/* The sample identifiers of enterprise node e; counts them into *count. */
+static void write_enterprise(FILE *f, const struct demo_node *e, unsigned scale,
+                             unsigned long *count)
+{
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		const struct kind *kd = &kinds[k];
+		if (strcmp(kd->ent, e->prefix))
+			continue;
+		unsigned n = kd->count * scale / 100;
+		if (n == 0)
+			n = 1;
+		for (unsigned i = 1; i <= n; i++) {
+			char suffix[64], v[64];
+			snprintf(suffix, sizeof(suffix), kd->suffix, i);
+			fprintf(f,
+			        "{\"handle\":\"%s/%s\",\"values\":["
+			        "{\"index\":1,\"type\":\"URL\",\"data\":\"https://%s/id/%s\"},"
+			        "{\"index\":2,\"type\":\"EMAIL\",\"data\":\"quality@%s\"},"
+			        "{\"index\":3,\"type\":\"manufacturer\",\"data\":\"%s\"}",
+			        e->prefix, suffix, e->domain, suffix, e->domain, e->desc);
+			if (kd->batch_fmt) {
+				char b[64];
+				snprintf(b, sizeof(b), kd->batch_fmt, 1 + (i - 1) / kd->per_batch);
+				fprintf(f, ",{\"index\":4,\"type\":\"batch\",\"data\":\"%s/%s\"}",
+				        e->prefix, b);
+			}
+			fprintf(f, ",{\"index\":1001,\"type\":\"TEMPLATE\",\"data\":\"%s/%s\"}",
+			        e->prefix, kd->tmpl);
+			for (unsigned j = 0; j < 4; j++) {
+				field_value(e->prefix, kd->fields[j], i, v, sizeof(v));
+				fprintf(f, ",{\"index\":%u,\"type\":\"%s\",\"data\":\"%s\"}",
+				        2000 + j, kd->fields[j], v);
+			}
+			fprintf(f, "]}\n");
+			(*count)++;
+		}
+		/* The template itself: the field names, in index order. */
+		fprintf(f, "{\"handle\":\"%s/%s\",\"values\":[", e->prefix, kd->tmpl);
+		for (unsigned j = 0; j < 4; j++)
+			fprintf(f, "%s{\"index\":%u,\"type\":\"FIELD\",\"data\":\"%s\"}",
+			        j ? "," : "", 2000 + j, kd->fields[j]);
+		fprintf(f, "]}\n");
+		(*count)++;
+	}
+}
+
+/* Runs this binary with args, output to log (or inherited); returns its pid or -1. */
+static pid_t spawn(char *const *args, const char *log, const sigset_t *mask)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	sigprocmask(SIG_SETMASK, mask, NULL); /* exec keeps the blocked mask: undo ours */
+	/*
+	 * Out of the terminal's process group: Ctrl-C reaches the demo alone,
+	 * which stops the nodes in order instead of racing their own exits.
+	 */
+	setpgid(0, 0);
+	/* And if the demo itself is killed outright, the nodes go with it. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(127); /* the demo died before prctl */
+	if (log) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+	}
+	execv("/proc/self/exe", args);
+	_exit(127);
+}
+
+static int run_load(const char *data, const char *file, const sigset_t *mask)
+{
+	char *args[] = {"idnode", "load", "--data", (char *)data, "-q", (char *)file, NULL};
+	pid_t pid = spawn(args, NULL, mask);
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		fprintf(stderr, "idnode demo: loading %s into %s failed\n", file, data);
+		return -1;
+	}
+	return 0;
+}
+
+/* SIGTERM to every child, SIGKILL after 10 s; every child reaped. */
+static void stop_all(void)
+{
+	for (size_t i = 0; i < NNODES; i++)
+		if (nodes[i].pid > 0)
+			kill(nodes[i].pid, SIGTERM);
+	for (int round = 0; round < 400; round++) {
+		unsigned left = 0;
+		for (size_t i = 0; i < NNODES; i++) {
+			if (nodes[i].pid <= 0)
+				continue;
+			if (waitpid(nodes[i].pid, NULL, WNOHANG) == nodes[i].pid)
+				nodes[i].pid = 0;
+			else
+				left++;
+		}
+		if (!left)
+			return;
+		if (round == 200)
+			for (size_t i = 0; i < NNODES; i++)
+				if (nodes[i].pid > 0)
+					kill(nodes[i].pid, SIGKILL);
+		nanosleep(&(struct timespec){0, 50000000}, NULL);
+	}
+}
+
+/* Waits (bounded) until a node answers handle with a response code. */
+static int wait_answer(unsigned port, const char *handle, unsigned timeout_ms)
+{
+	client_addr a;
+	char addr[32];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	if (client_addr_parse(addr, 2641, &a, NULL, 0))
+		return -1;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		client_resolve_opts o = {.transport = CLIENT_UDP, .timeout_ms = 300};
+		uint8_t *ans = NULL;
+		size_t len;
+		proto_env env;
+		proto_msg msg;
+		int ret = client_resolve(&a, idn_slice_of(handle, strlen(handle)), &o, &ans, &len,
+		                         &env, &msg);
+		free(ans);
+		if (ret == 0)
+			return (int)msg.hdr.rcode;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms)
+			return -1;
+		nanosleep(&(struct timespec){0, 50000000}, NULL);
+	}
+}
+
+/* Sets up node i's data directory and starts it. */
+static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
+                      const sigset_t *mask, unsigned long *count)
+{
+	struct demo_node *d = &nodes[i];
+	char nd[PATH_MAX + 32], data[PATH_MAX + 48], in[PATH_MAX + 48], log[PATH_MAX + 48];
+	char listen[32], root[32];
+	snprintf(nd, sizeof(nd), "%s/%s", dir, d->name);
+	rm_tree(nd);
+	if (mkdir(nd, 0755)) {
+		fprintf(stderr, "idnode demo: %s: %s\n", nd, strerror(errno));
+		return -1;
+	}
+	snprintf(data, sizeof(data), "%s/data", nd);
+	snprintf(in, sizeof(in), "%s/records.jsonl", nd);
+	snprintf(log, sizeof(log), "%s/serve.log", nd);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port_of(base, i));
+	snprintf(root, sizeof(root), "127.0.0.1:%u", port_of(base, 1));
+
+	if (d->role != ROLE_RECURSIVE) {
+		FILE *f = fopen(in, "w");
+		if (!f) {
+			fprintf(stderr, "idnode demo: %s: %s\n", in, strerror(errno));
+			return -1;
+		}
+		int r = 0;
+		if (d->role == ROLE_ENTERPRISE)
+			write_enterprise(f, d, scale, count);
+		else
+			r = write_prefix_records(f, i, base);
+		if (fclose(f) || r || run_load(data, in, mask))
+			return -1;
+	}
+	char *args[24];
+	int n = 0;
+	args[n++] = "idnode";
+	args[n++] = "serve";
+	args[n++] = "--listen";
+	args[n++] = listen;
+	args[n++] = "--threads";
+	args[n++] = "1";
+	if (d->role == ROLE_RECURSIVE) {
+		args[n++] = "--recursive";
+		args[n++] = "--root";
+		args[n++] = root;
+	} else {
+		args[n++] = "--data";
+		args[n++] = data;
+		args[n++] = "--home";
+		args[n++] = (char *)d->prefix;
+		if (d->role != ROLE_ENTERPRISE) {
+			args[n++] = "--home"; /* it holds prefix records */
+			args[n++] = "0.NA";
+		}
+		args[n++] = "--site-desc";
+		args[n++] = (char *)d->desc;
+	}
+	args[n] = NULL;
+	if ((d->pid = spawn(args, log, mask)) < 0) {
+		fprintf(stderr, "idnode demo: cannot start %s: %s\n", d->name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_demo(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"dir", required_argument, NULL, 'd'},
+	    {"base-port", required_argument, NULL, 'p'},
+	    {"scale", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *dir_opt = NULL;
+	unsigned long base = 2641, scale = 100;
+	int opt, status = CLI_USAGE;
+	char *end;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			dir_opt = optarg;
+			break;
+		case 'p':
+			base = strtoul(optarg, &end, 10);
+			if (*end || base < 1 || base + NNODES > 65536) {
+				fprintf(stderr, "idnode demo: --base-port '%s': not a port 1..%d\n",
+				        optarg, 65535 - NNODES);
+				return CLI_USAGE;
+			}
+			break;
+		case 's':
+			scale = strtoul(optarg, &end, 10);
+			if (*end || scale < 1 || scale > 10000) {
+				fprintf(stderr, "idnode demo: --scale '%s': not 1..10000\n",
+				        optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'h':
+			demo_usage(stdout);
+			return CLI_OK;
+		default:
+			demo_usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "idnode demo: unexpected argument '%s'\n", argv[optind]);
+		return CLI_USAGE;
+	}
+
+	char dir[PATH_MAX], self[PATH_MAX];
+	bool tmp = !dir_opt;
+	if (tmp) {
+		snprintf(dir, sizeof(dir), "%s/idnode-demo-XXXXXX",
+		         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		if (!mkdtemp(dir)) {
+			fprintf(stderr, "idnode demo: %s: %s\n", dir, strerror(errno));
+			return CLI_FAIL;
+		}
+	} else {
+		if (mkdir(dir_opt, 0755) && errno != EEXIST) {
+			fprintf(stderr, "idnode demo: %s: %s\n", dir_opt, strerror(errno));
+			return CLI_FAIL;
+		}
+		if (!realpath(dir_opt, dir)) {
+			fprintf(stderr, "idnode demo: %s: %s\n", dir_opt, strerror(errno));
+			return CLI_FAIL;
+		}
+	}
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[sl > 0 ? sl : 0] = 0;
+
+	/*
+	 * Signals are taken with sigtimedwait: blocked from now on (children get
+	 * the old mask back before exec).
+	 */
+	sigset_t wait_set, old;
+	sigemptyset(&wait_set);
+	sigaddset(&wait_set, SIGINT);
+	sigaddset(&wait_set, SIGTERM);
+	sigaddset(&wait_set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &wait_set, &old);
+
+	status = CLI_FAIL;
+	unsigned long count = 0;
+	/* Parents' records name their children's sites: start from the leaves. */
+	for (size_t i = NNODES; i-- > 0;)
+		if (start_node(i, dir, (unsigned)base, (unsigned)scale, &old, &count))
+			goto out;
+	for (size_t i = 0; i < NNODES; i++) {
+		char probe[64];
+		const struct demo_node *d = &nodes[i];
+		/* The recursive node is ready when it resolves through the whole chain. */
+		snprintf(probe, sizeof(probe), "%s/ABOUT",
+		         d->role == ROLE_RECURSIVE ? "88.100" : d->prefix);
+		if (wait_answer(port_of((unsigned)base, i), probe, 15000) < 0) {
+			fprintf(stderr,
+			        "idnode demo: the %s node does not answer; see %s/%s/serve.log\n",
+			        d->name, dir, d->name);
+			goto out;
+		}
+	}
+
+	printf(
+	    "idnode demo: %d nodes on 127.0.0.1, %lu sample identifiers, data and logs in %s\n\n",
+	    NNODES, count, dir);
+	printf("  %-11s %-9s %-16s %s\n", "role", "prefix", "address", "");
+	for (size_t i = 0; i < NNODES; i++) {
+		const struct demo_node *d = &nodes[i];
+		char addr[32];
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port_of((unsigned)base, i));
+		printf("  %-11s %-9s %-16s %s\n", role_names[d->role], d->prefix ? d->prefix : "*",
+		       addr, d->desc);
+	}
+	const struct demo_node *ent = node_of_prefix("88.200.1");
+	printf("\nTry:\n");
+	printf("  %s resolve 88.100.1/MOTOR-2026-000001 --server 127.0.0.1:%lu\n", self, base);
+	printf("  %s resolve 88.200.1/MILK-2026-000042 --root 127.0.0.1:%lu\n", self, base + 1);
+	printf("  %s resolve 88.100.2/NO-SUCH-ITEM --server 127.0.0.1:%lu\n", self, base);
+	printf("\n(%s's values: URL, EMAIL, manufacturer, batch, TEMPLATE at 1001, fields from "
+	       "2000.)\nCtrl-C stops every node.\n",
+	       ent ? ent->desc : "each identifier");
+	fflush(stdout);
+
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&wait_set, &si);
+		if (sig < 0 && errno == EINTR)
+			continue;
+		if (sig == SIGINT || sig == SIGTERM) {
+			fprintf(stderr, "idnode demo: stopping\n");
+			status = CLI_OK;
+			break;
+		}
+		/* SIGCHLD: a node died on its own. */
+		bool died = false;
+		for (size_t i = 0; i < NNODES; i++) {
+			int st;
+			if (nodes[i].pid > 0 &&
+			    waitpid(nodes[i].pid, &st, WNOHANG) == nodes[i].pid) {
+				fprintf(stderr,
+				        "idnode demo: the %s node stopped (status %d); see "
+				        "%s/%s/serve.log\n",
+				        nodes[i].name,
+				        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), dir,
+				        nodes[i].name);
+				nodes[i].pid = 0;
+				died = true;
+			}
+		}
+		if (died)
+			break;
+	}
+out:
+	stop_all();
+	if (tmp)
+		rm_tree(dir);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return status;
+}

@@ -1,0 +1,123 @@
+"""`idnode demo` on free ports: it starts seven nodes, prints what runs and
+three commands; the commands work as printed (found via the recursive node,
+found from the root, not found); SIGTERM stops it cleanly, children reaped
+and the temporary directory removed. Every wait is bounded."""
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import IDNODE  # noqa: E402
+
+
+def free_base(n=7):
+    """A base port with the n ports from it free (UDP and TCP), best effort."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + n >= 65535:
+            continue
+        ok = True
+        for p in range(base, base + n):
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                with socket.socket(socket.AF_INET, kind) as t:
+                    try:
+                        t.bind(("127.0.0.1", p))
+                    except OSError:
+                        ok = False
+        if ok:
+            return base
+    raise RuntimeError("no free port range")
+
+
+def children_of(pid):
+    """Live children of pid, from /proc (no procps needed)."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(d))
+    return kids
+
+
+class Demo(unittest.TestCase):
+    def test_demo_runs_prints_commands_and_stops(self):
+        base = free_base()
+        tmp = tempfile.mkdtemp(prefix="idn-demo-test-")
+        env = dict(os.environ, TMPDIR=tmp)
+        out_path = os.path.join(tmp, "demo.out")
+        with open(out_path, "w+") as out:
+            proc = subprocess.Popen([IDNODE, "demo", "--base-port", str(base), "--scale", "30"],
+                                    stdout=out, stderr=subprocess.STDOUT, env=env)
+            try:
+                deadline, text = time.time() + 60, ""
+                while time.time() < deadline:
+                    out.seek(0)
+                    text = out.read()
+                    if "Ctrl-C" in text or proc.poll() is not None:
+                        break
+                    time.sleep(0.1)
+                self.assertIn("Ctrl-C", text, text)
+                self.assertEqual(len(children_of(proc.pid)), 7, text)
+                for role, prefix in (("top-level", "88"), ("secondary", "88.100"),
+                                     ("secondary", "88.200"), ("enterprise", "88.100.1"),
+                                     ("enterprise", "88.200.1"), ("recursive", "*")):
+                    self.assertRegex(text, r"%s\s+%s\s+127\.0\.0\.1:\d+" %
+                                     (role, re.escape(prefix)))
+                n = int(re.search(r"(\d+) sample identifiers", text).group(1))
+                self.assertGreater(n, 1000)
+                cmds = [l.strip() for l in text.splitlines() if " resolve " in l]
+                self.assertEqual(len(cmds), 3, text)
+                self.assertIn("--server 127.0.0.1:%d" % base, cmds[0])
+                self.assertIn("--root 127.0.0.1:%d" % (base + 1), cmds[1])
+                results = [subprocess.run(shlex.split(c), capture_output=True, text=True,
+                                          timeout=30) for c in cmds]
+                self.assertEqual(results[0].returncode, 0, results[0].stderr)
+                for want in ("URL", "EMAIL", "manufacturer", "batch", "TEMPLATE", "2000"):
+                    self.assertIn(want, results[0].stdout)
+                self.assertEqual(results[1].returncode, 0, results[1].stderr)
+                self.assertIn("MILK-2026-000042", results[1].stdout)
+                self.assertEqual(results[2].returncode, 1, results[2].stdout)
+                self.assertIn("HANDLE_NOT_FOUND", results[2].stdout + results[2].stderr)
+                kids = children_of(proc.pid)
+
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(30), 0)
+                for k in kids:  # reaped: gone, not zombies of anyone
+                    self.assertFalse(os.path.exists("/proc/%d/status" % k) and
+                                     "idnode" in open("/proc/%d/cmdline" % k).read(),
+                                     "child %d still running" % k)
+                # The temporary data directory went with it.
+                self.assertEqual([d for d in os.listdir(tmp) if d.startswith("idnode-demo")],
+                                 [])
+            finally:
+                if proc.poll() is None:
+                    for k in children_of(proc.pid):
+                        os.kill(k, signal.SIGKILL)
+                    proc.kill()
+                    proc.wait(5)
+                subprocess.run(["rm", "-rf", tmp])
+
+    def test_bad_option(self):
+        out = subprocess.run([IDNODE, "demo", "--base-port", "x"], capture_output=True,
+                             text=True, timeout=10)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("--base-port", out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

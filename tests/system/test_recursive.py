@@ -1,0 +1,279 @@
+"""The recursive role with real processes: root (88) -> secondary (88.100) ->
+enterprise (88.100.1), and a recursive node resolving from the root. Every
+level resolves through it, a repeated question does not go upstream (its
+SIGUSR1 statistics count), and with the enterprise node killed a cached answer
+is still served (stale) while an uncached one fails with a clear error in
+bounded time. Every wait is bounded."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import (IDNODE, Node, free_port, parse_answer, request, tcp_exchange,  # noqa: E402
+                    udp_exchange)
+from test_hierarchy import siteinfo, url  # noqa: E402
+
+
+def stats(node, timeout=5.0):
+    """The recursive node's counters: SIGUSR1, then the next 'resolver:' log line."""
+    before = node.output().count("resolver:")
+    node.proc.send_signal(signal.SIGUSR1)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = node.output()
+        lines = [l for l in out.splitlines() if "resolver:" in l]
+        if len(lines) > before:
+            return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", lines[-1])}
+        time.sleep(0.05)
+    raise RuntimeError("no statistics line: " + node.output())
+
+
+def stats_until(node, key, want, timeout=3.0):
+    """Statistics, read again (bounded) until key reaches want: a busy machine may
+    print a line before a resolver thread's count lands."""
+    deadline = time.time() + timeout
+    st = stats(node)
+    while st[key] < want and time.time() < deadline:
+        time.sleep(0.1)
+        st = stats(node)
+    return st
+
+
+class Recursive(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = []
+        rp, sp, ep = free_port(), free_port(), free_port()
+        try:
+            cls.root = Node(records=[
+                {"handle": "0.NA/88", "values": [siteinfo("--listen", "127.0.0.1:%d" % rp)]},
+                # HS_SITE.PREFIX: the root refers 88.100.x questions to the secondary.
+                {"handle": "0.NA/88.100",
+                 "values": [siteinfo("--listen", "127.0.0.1:%d" % sp),
+                            siteinfo("--listen", "127.0.0.1:%d" % sp, index=2,
+                                     typ="HS_SITE.PREFIX")]},
+                {"handle": "88/COUNTRY-INFO", "values": [url(1, "https://root.example/88")]},
+            ], homes=("88", "0.NA"), listen=["127.0.0.1:%d" % rp])
+            cls.nodes.append(cls.root)
+            cls.sec = Node(records=[
+                {"handle": "0.NA/88.100.1",
+                 "values": [siteinfo("--listen", "127.0.0.1:%d" % ep)]},
+                {"handle": "88.100/INDUSTRY-1", "values": [url(1, "https://sec.example/1")]},
+            ], homes=("88.100", "0.NA"), listen=["127.0.0.1:%d" % sp])
+            cls.nodes.append(cls.sec)
+            recs = [{"handle": "88.100.1/MOTOR-%d" % i,
+                     "values": [url(1, "https://motor.example/%d" % i)]} for i in range(20)]
+            # Short-lived: expires within the test, then only the stale window serves it.
+            recs.append({"handle": "88.100.1/SHORT",
+                         "values": [dict(url(1, "https://motor.example/short"), ttl=1)]})
+            cls.ent = Node(records=recs, homes=("88.100.1",), listen=["127.0.0.1:%d" % ep])
+            cls.nodes.append(cls.ent)
+            # The recursive node: the root, and a store of its own with one prefix
+            # (88.300.1, unknown to the root) it answers for itself.
+            cls.rec = Node(records=[{"handle": "88.300.1/LOCAL",
+                                     "values": [url(1, "https://local.example/")]}],
+                           homes=("88.300.1",), extra_args=["--recursive", "--root", "127.0.0.1:%d" % rp,
+                                                 "--stale-ttl", "120", "--neg-ttl", "30"])
+            cls.nodes.append(cls.rec)
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for n in cls.nodes:
+            n.close()
+
+    def test_1_every_level_through_the_recursive_node(self):
+        for handle, want in (("88/COUNTRY-INFO", "https://root.example/88"),
+                             ("88.100/INDUSTRY-1", "https://sec.example/1"),
+                             ("88.100.1/MOTOR-7", "https://motor.example/7")):
+            for transport in ("--udp", "--tcp"):
+                out = self.rec.resolve(handle, transport)
+                self.assertEqual(out.returncode, 0, handle + out.stdout + out.stderr)
+                self.assertIn(want, out.stdout)
+        # Not an authority: REC on the answer, AT off.
+        ans, _, _ = udp_exchange(self.rec.port, request("88.100.1/MOTOR-8"))
+        _, op, rc, flags, body = parse_answer(ans)
+        self.assertEqual((op, rc), (1, 1))
+        self.assertTrue(flags & 0x10000000)
+        self.assertFalse(flags & 0x80000000)
+        self.assertIn(b"https://motor.example/8", body)
+
+    def test_2_second_resolution_comes_from_the_cache(self):
+        out = self.rec.resolve("88.100.1/MOTOR-3")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        s1 = stats(self.rec)
+        for transport in ("--udp", "--tcp", "--udp"):
+            out = self.rec.resolve("88.100.1/MOTOR-3", transport)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("https://motor.example/3", out.stdout)
+        s2 = stats(self.rec)
+        self.assertEqual(s2["upstream"], s1["upstream"])
+        self.assertGreaterEqual(s2["hits"], s1["hits"] + 3)
+        # Filters are part of the question: a type filter is a new one.
+        out = self.rec.resolve("88.100.1/MOTOR-3", "--type", "URL")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(stats_until(self.rec, "upstream", s2["upstream"] + 1)["upstream"],
+                         s2["upstream"] + 1)
+
+    def test_2b_own_identifiers_answered_as_their_authority(self):
+        s1 = stats(self.rec)
+        ans, _, _ = udp_exchange(self.rec.port, request("88.300.1/LOCAL"))
+        _, _, rc, flags, body = parse_answer(ans)
+        self.assertEqual(rc, 1)
+        self.assertTrue(flags & 0x80000000)  # AT: from its own store
+        self.assertIn(b"https://local.example/", body)
+        ans, _, _ = udp_exchange(self.rec.port, request("88.300.1/NONE"))
+        self.assertEqual(parse_answer(ans)[2], 100)
+        self.assertEqual(stats(self.rec)["upstream"], s1["upstream"])
+
+    def test_3_not_found_is_cached_too(self):
+        out = self.rec.resolve("88.100.1/NO-SUCH")
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        self.assertIn("HANDLE_NOT_FOUND", out.stdout + out.stderr)
+        s1 = stats(self.rec)
+        out = self.rec.resolve("88.100.1/NO-SUCH")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("HANDLE_NOT_FOUND", out.stdout + out.stderr)
+        s2 = stats(self.rec)
+        self.assertEqual(s2["upstream"], s1["upstream"], (s1, s2))
+        # An unknown prefix: not found, with the reason.
+        ans, _, _ = udp_exchange(self.rec.port, request("88.999/X"), timeout=5)
+        _, _, rc, _, body = parse_answer(ans)
+        self.assertEqual(rc, 100)
+        self.assertIn(b"0.NA/88.999", body)
+
+    def test_4_coalesced_misses(self):
+        # Eight clients ask the same new question at once: one upstream query.
+        s1 = stats(self.rec)
+        socks, rid = [], 1000
+        for _ in range(8):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(5)
+            s.sendto(request("88.100.1/MOTOR-11", req_id=rid), ("127.0.0.1", self.rec.port))
+            socks.append(s)
+            rid += 1
+        for s in socks:
+            data, _ = s.recvfrom(4096)
+            self.assertEqual(parse_answer(data)[2], 1)
+            s.close()
+        s2 = stats(self.rec)
+        self.assertEqual(s2["upstream"], s1["upstream"] + 1)
+
+    def test_9_enterprise_down_stale_and_uncached(self):
+        for h in ("88.100.1/SHORT", "88.100.1/MOTOR-1"):
+            out = self.rec.resolve(h)
+            self.assertEqual(out.returncode, 0, out.stderr)
+        self.ent.stop(signal.SIGKILL)
+        time.sleep(1.5)  # SHORT's TTL (1 s) is over: only the stale window serves it
+        t0 = time.time()
+        out = self.rec.resolve("88.100.1/SHORT")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("https://motor.example/short", out.stdout)
+        st = stats(self.rec)
+        self.assertGreaterEqual(st["stale"], 1, "%s %s %s" % (st, out.stdout, self.rec.output()))
+        # Still fresh: served without asking anyone.
+        out = self.rec.resolve("88.100.1/MOTOR-1")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        # Never cached: a clear error, in bounded time.
+        out = self.rec.resolve("88.100.1/MOTOR-19")
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("recursive resolution of 88.100.1/MOTOR-19 failed",
+                      out.stdout + out.stderr)
+        self.assertLess(time.time() - t0, 15)
+        self.assertGreaterEqual(stats(self.rec)["upstream_fail"], 2)
+
+
+    def test_z_clean_stop(self):
+        # After all of the above (pool threads busy on a dead upstream included).
+        self.assertEqual(self.rec.stop(signal.SIGTERM), 0, self.rec.output())
+        out = self.rec.output()
+        self.assertNotIn("AddressSanitizer", out)
+        self.assertNotIn("runtime error", out)
+        self.assertIn("idnode: resolver: hits=", out)
+
+
+class PureRecursive(unittest.TestCase):
+    """No store, settings from an INI file: every request is resolved."""
+
+    def test_config_file_and_no_store(self):
+        rp = free_port()
+        root = Node(records=[
+            {"handle": "0.NA/88.100.1", "values": [siteinfo("--listen", "127.0.0.1:%d" % rp)]},
+            {"handle": "88.100.1/X", "values": [url(1, "https://x.example/")]},
+        ], homes=("88.100.1", "0.NA"), listen=["127.0.0.1:%d" % rp])
+        port = free_port()
+        d = tempfile.mkdtemp(prefix="idn-rec-")
+        ini = os.path.join(d, "rec.ini")
+        with open(ini, "w") as f:
+            f.write("[server]\nrecursive = yes\nroot = 127.0.0.1:%d\nlisten = 127.0.0.1:%d\n"
+                    "threads = 1\ncache_mb = 4\n" % (rp, port))
+        log = open(os.path.join(d, "log"), "w+")
+        proc = subprocess.Popen([IDNODE, "serve", "-c", ini], stdout=log, stderr=log)
+        try:
+            deadline, ans = time.time() + 10, None
+            while time.time() < deadline and ans is None:
+                try:
+                    # No REC: a pure recursive node resolves it all the same.
+                    ans, _, _ = udp_exchange(port, request("88.100.1/X", flags=0x01000000),
+                                             timeout=0.5)
+                except (TimeoutError, OSError):
+                    time.sleep(0.05)
+            self.assertIsNotNone(ans, "recursive node not ready")
+            _, _, rc, _, body = parse_answer(ans)
+            self.assertEqual(rc, 1)
+            self.assertIn(b"https://x.example/", body)
+            ans = tcp_exchange(port, request("/", op=2))
+            self.assertEqual(parse_answer(ans)[2], 5)
+            # A body that announces more than it has: a protocol error, not silence.
+            ans, _, _ = udp_exchange(port, request("", body=b"\x00\x00\x10\x00ab"))
+            self.assertEqual(parse_answer(ans)[2], 4)
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(10), 0)
+            log.seek(0)
+            self.assertIn("resolver: hits=", log.read())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            log.close()
+            root.close()
+
+    def test_referral_loop_is_the_recursion_limit(self):
+        # A root that refers 77.x back to itself: the chain never ends.
+        lp = free_port()
+        loop = Node(records=[{"handle": "0.NA/77", "values": [
+            siteinfo("--listen", "127.0.0.1:%d" % lp, index=2, typ="HS_SITE.PREFIX")]}],
+            homes=("0.NA",), listen=["127.0.0.1:%d" % lp])
+        rec = None
+        try:
+            rec = Node(homes=(), extra_args=["--recursive", "--root", "127.0.0.1:%d" % lp])
+            t0 = time.time()
+            ans, _, _ = udp_exchange(rec.port, request("77.1/X"), timeout=10)
+            _, _, rc, _, body = parse_answer(ans)
+            self.assertEqual(rc, 6)
+            self.assertIn(b"referral loop", body)
+            self.assertLess(time.time() - t0, 10)
+            out = rec.resolve("77.1/X")
+            self.assertNotEqual(out.returncode, 0)
+        finally:
+            if rec:
+                rec.close()
+            loop.close()
+
+    def test_recursive_needs_a_root(self):
+        out = subprocess.run([IDNODE, "serve", "--recursive", "--listen", "127.0.0.1:0"],
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("--root", out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
