@@ -14,25 +14,10 @@
 #include "proto/admin.h"
 
 enum {
-	MAX_FILTER = 64,  /* type= and index= parameters per request */
 	MAX_BATCH = 1000, /* identifiers per POST /api/resolve */
 	REQ_CAP = PROTO_ENV_LEN + PROTO_HDR_LEN + 4 + PROTO_HANDLE_MAX + 8 +
 	          MAX_FILTER * (4 + 4 + 256) + 64,
-	ANS_CAP = PROTO_ENV_LEN + PROTO_MSG_MAX,
 	TYPE_MAX = 256,
-};
-
-struct api {
-	node *n;
-	store *s;
-};
-
-struct api_worker {
-	api *a;
-	node_worker *nw;
-	uint8_t *req;
-	uint8_t *ans;
-	uint32_t next_id;
 };
 
 int api_new(const api_config *cfg, api **out)
@@ -42,12 +27,23 @@ int api_new(const api_config *cfg, api **out)
 		return IDN_ENOMEM;
 	a->n = cfg->n;
 	a->s = cfg->s;
+	int ret = api_sessions_new(&a->sessions);
+	if (!ret && (ret = api_idem_new(&a->idem)))
+		api_sessions_free(a->sessions);
+	if (ret) {
+		free(a);
+		return ret;
+	}
 	*out = a;
 	return 0;
 }
 
 void api_free(api *a)
 {
+	if (!a)
+		return;
+	api_sessions_free(a->sessions);
+	api_idem_free(a->idem);
 	free(a);
 }
 
@@ -60,7 +56,8 @@ void *api_worker_init(void *arg, unsigned idx)
 	w->next_id = idx << 24 | 1;
 	w->req = malloc(REQ_CAP);
 	w->ans = malloc(ANS_CAP);
-	if (!w->req || !w->ans || node_worker_new(w->a->n, &w->nw)) {
+	w->wreq = malloc(ANS_CAP);
+	if (!w->req || !w->ans || !w->wreq || node_worker_new(w->a->n, &w->nw)) {
 		api_worker_fini(w);
 		return NULL;
 	}
@@ -76,6 +73,7 @@ void api_worker_fini(void *wctx)
 		node_worker_free(w->nw);
 	free(w->req);
 	free(w->ans);
+	free(w->wreq);
 	free(w);
 }
 
@@ -134,12 +132,11 @@ static int build_request(api_worker *w, uint32_t op, idn_slice handle, const uin
 	return proto_build_end(&b, NULL, 0);
 }
 
-/* Runs the request in w->req through the node and splits the answer. */
-static int exchange(api_worker *w, int len, proto_msg *m)
+int api_exchange(api_worker *w, const uint8_t *buf, int len, proto_msg *m)
 {
 	if (len < 0)
 		return len;
-	int n = node_handle(w->nw, NODE_HTTP, w->req, (size_t)len, w->ans, ANS_CAP);
+	int n = node_handle(w->nw, NODE_HTTP, buf, (size_t)len, w->ans, ANS_CAP);
 	if (n <= PROTO_ENV_LEN)
 		return n < 0 ? n : IDN_EINVAL;
 	int ret = proto_msg_decode(w->ans + PROTO_ENV_LEN, (size_t)n - PROTO_ENV_LEN, m);
@@ -148,6 +145,12 @@ static int exchange(api_worker *w, int len, proto_msg *m)
 	uint8_t alg;
 	idn_slice digest;
 	return proto_answer_split(m->body, m->hdr.flags & PROTO_F_RD, &alg, &digest, &m->body);
+}
+
+/* Runs the request in w->req through the node and splits the answer. */
+static int exchange(api_worker *w, int len, proto_msg *m)
+{
+	return api_exchange(w, w->req, len, m);
 }
 
 int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,
@@ -206,7 +209,7 @@ int api_pct_decode(idn_slice in, bool form, uint8_t *out, size_t cap)
 }
 
 /* Calls fn for each name=value pair (raw, not decoded). */
-static int query_each(idn_slice q, int (*fn)(void *arg, idn_slice name, idn_slice value), void *arg)
+int api_query_each(idn_slice q, int (*fn)(void *arg, idn_slice name, idn_slice value), void *arg)
 {
 	if (!q.len) /* an empty slice may have a NULL pointer: no arithmetic on it */
 		return 0;
@@ -226,7 +229,7 @@ static int query_each(idn_slice q, int (*fn)(void *arg, idn_slice name, idn_slic
 	return 0;
 }
 
-static bool name_is(idn_slice s, const char *name)
+bool api_name_is(idn_slice s, const char *name)
 {
 	size_t n = strlen(name);
 	return s.len == n && !memcmp(s.p, name, n);
@@ -239,13 +242,13 @@ struct has_ctx {
 static int has_cb(void *arg, idn_slice name, idn_slice value)
 {
 	(void)value;
-	return name_is(name, ((struct has_ctx *)arg)->name);
+	return api_name_is(name, ((struct has_ctx *)arg)->name);
 }
 
 int api_query_has(idn_slice query, const char *name)
 {
 	struct has_ctx c = {name};
-	return query_each(query, has_cb, &c);
+	return api_query_each(query, has_cb, &c);
 }
 
 /* The filters of GET /api/handles/{handle}. */
@@ -259,7 +262,7 @@ typedef struct filters {
 	char err[200];
 } filters;
 
-static bool truthy(idn_slice v)
+bool api_truthy(idn_slice v)
 {
 	/* "publicOnly" alone, or =true/=1/=yes, as the reference's boolean params. */
 	return v.len == 0 || (v.len == 4 && !strncasecmp((const char *)v.p, "true", 4)) ||
@@ -270,7 +273,7 @@ static bool truthy(idn_slice v)
 static int filter_cb(void *arg, idn_slice name, idn_slice value)
 {
 	filters *f = arg;
-	if (name_is(name, "index")) {
+	if (api_name_is(name, "index")) {
 		uint8_t d[16];
 		int n = api_pct_decode(value, true, d, sizeof(d) - 1);
 		char *end;
@@ -285,7 +288,7 @@ static int filter_cb(void *arg, idn_slice name, idn_slice value)
 			return 1;
 		}
 		f->idx[f->nidx++] = (uint32_t)x;
-	} else if (name_is(name, "type")) {
+	} else if (api_name_is(name, "type")) {
 		if (f->ntypes == MAX_FILTER) {
 			snprintf(f->err, sizeof(f->err), "at most %d type parameters", MAX_FILTER);
 			return 1;
@@ -298,8 +301,8 @@ static int filter_cb(void *arg, idn_slice name, idn_slice value)
 		}
 		f->types[f->ntypes] = idn_slice_of(f->tbuf[f->ntypes], (size_t)n);
 		f->ntypes++;
-	} else if (name_is(name, "publicOnly")) {
-		f->public_only = truthy(value);
+	} else if (api_name_is(name, "publicOnly")) {
+		f->public_only = api_truthy(value);
 	}
 	return 0;
 bad_index:
@@ -309,7 +312,7 @@ bad_index:
 }
 
 /* {"responseCode":rc,"handle":h,"message":m} with the mapped status. */
-static void handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg)
+void api_handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg)
 {
 	r->len = 0;
 	r->status = api_http_status(rc);
@@ -360,15 +363,16 @@ static int get_handle(api_worker *w, const http_req *req, idn_slice rest, http_r
 	if (!f)
 		return IDN_ENOMEM;
 	int ret = 0;
-	if (query_each(req->query, filter_cb, f)) {
-		handle_error(r, PROTO_RC_INVALID_VALUE, h, idn_slice_of(f->err, strlen(f->err)));
+	if (api_query_each(req->query, filter_cb, f)) {
+		api_handle_error(r, PROTO_RC_INVALID_VALUE, h,
+		                 idn_slice_of(f->err, strlen(f->err)));
 		goto out;
 	}
 	api_answer ans;
 	if ((ret = api_resolve(w, h, f->idx, f->nidx, f->types, f->ntypes, f->public_only, &ans)))
 		goto out;
 	if (ans.rc != PROTO_RC_SUCCESS) {
-		handle_error(r, ans.rc, h, ans.message);
+		api_handle_error(r, ans.rc, h, ans.message);
 		goto out;
 	}
 	r->status = 200;
@@ -459,7 +463,7 @@ static int get_site(api_worker *w, const http_req *req, idn_slice rest, http_res
 	if (m.hdr.rcode != PROTO_RC_SUCCESS) {
 		idn_slice msg = {0};
 		proto_error_decode(m.body, &msg);
-		handle_error(r, m.hdr.rcode, idn_slice_of("", 0), msg);
+		api_handle_error(r, m.hdr.rcode, idn_slice_of("", 0), msg);
 		return 0;
 	}
 	http_resp_puts(r, "{\"responseCode\":1,\"site\":");
@@ -525,10 +529,29 @@ static const struct route {
 	route_fn fn;
 } routes[] = {
     {"GET", "/api/handles/", true, get_handle},
+    {"PUT", "/api/handles/", true, api_put_handle},
+    {"DELETE", "/api/handles/", true, api_delete_handle},
+    {"GET", "/api/handles", false, api_list_handles},
+    {"POST", "/api/sessions", false, api_post_session},
+    {"GET", "/api/sessions/", true, api_session_this},
+    {"PUT", "/api/sessions/", true, api_session_this},
+    {"DELETE", "/api/sessions/", true, api_session_this},
+    {"POST", "/api/batch", false, api_post_batch},
+    {"GET", "/api/openapi.json", false, api_get_openapi},
     {"POST", "/api/resolve", false, post_resolve},
     {"GET", "/api/site", false, get_site},
     {"GET", "/api/prefixes", false, get_prefixes},
 };
+
+int api_route_at(size_t i, const char **method, const char **path, bool *prefix)
+{
+	if (i >= sizeof(routes) / sizeof(routes[0]))
+		return 0;
+	*method = routes[i].method;
+	*path = routes[i].path;
+	*prefix = routes[i].prefix;
+	return 1;
+}
 
 static bool is_hdl(const http_req *req)
 {
@@ -613,6 +636,9 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	http_config hc = {
 	    .listen = o->listen,
 	    .nlisten = o->nlisten,
+	    .ntls = o->ntls,
+	    .tls_cert = o->tls_cert,
+	    .tls_key = o->tls_key,
 	    .threads = o->threads,
 	    .access_log = hs->log         ? hs->log
 	                  : o->access_log ? stderr

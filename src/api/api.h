@@ -6,9 +6,17 @@
  *
  * Every read is a Handle request handed to node_handle() (transport HTTP), so
  * the REST answers say exactly what the binary protocol says: the same
- * homing, refusals, referrals and public-read filtering. The routes live in
- * one table in api.c; the JSON value shapes in api_json.c; the HTML record
- * page in api_page.c.
+ * homing, refusals, referrals and public-read filtering. Every write (PUT /
+ * DELETE /api/handles, list, /api/batch) is a Handle admin request run by the
+ * node as the identity authenticated over HTTP (sessions signed with an
+ * HS_PUBKEY, or Basic with an HS_SECKEY secret), so the node's rights checks
+ * decide. The routes live in one table in api.c; the JSON value shapes in
+ * api_json.c; the HTML record page in api_page.c; sessions and writes in
+ * api_write.c; batches and Idempotency-Key in api_batch.c; the OpenAPI
+ * document (src/api/openapi.json, embedded) in api_openapi.c.
+ *
+ * Sessions and idempotency results live in the api (shared by the workers,
+ * behind mutexes, bounded in count and bytes, expiring).
  *
  * Ownership: an api borrows the node and the store (both must outlive it).
  * A worker context (api_worker_init) belongs to one HTTP worker thread.
@@ -44,6 +52,9 @@ int api_handle(void *wctx, const http_req *req, http_resp *resp);
 typedef struct api_serve_opts {
 	const char **listen;
 	unsigned nlisten;
+	/* HTTPS: the last ntls of listen[] speak TLS (PEM certificate chain and key) */
+	unsigned ntls;
+	const char *tls_cert, *tls_key;
 	unsigned threads; /* 0 = the http default */
 	const char *access_log;
 	/* limits, 0 = the http defaults (see http.h) */

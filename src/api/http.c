@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <llhttp.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -77,6 +79,8 @@ struct conn {
 	size_t out_len, out_off, out_cap;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
+	SSL *ssl;            /* on an HTTPS listener: the handshake runs inside SSL_read */
+	bool tls_want_write; /* TLS must write (handshake) before it can read on */
 };
 
 struct worker {
@@ -101,6 +105,7 @@ struct http_server {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned started, failed;
+	SSL_CTX *tls; /* with cfg.ntls HTTPS listeners */
 };
 
 static llhttp_settings_t settings;
@@ -489,6 +494,7 @@ static void dispatch(conn *c)
 	    .body = idn_slice_of(c->body, c->body_len),
 	    .peer = (struct sockaddr *)&c->peer,
 	    .peer_len = c->peer_len,
+	    .tls = c->ssl != NULL,
 	};
 	const uint8_t *q = memchr(c->target.p, '?', c->target.len);
 	req.path = idn_slice_of(c->target.p, q ? (size_t)(q - c->target.p) : c->target.len);
@@ -519,6 +525,7 @@ static void conn_close(conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	atomic_fetch_sub(&w->s->nconns, 1);
+	SSL_free(c->ssl);
 	free(c->in);
 	free(c->head);
 	free(c->body);
@@ -576,10 +583,50 @@ static void process(conn *c)
 	}
 }
 
+/*
+ * recv/send, through TLS on an HTTPS connection: > 0 bytes, 0 end of
+ * stream, -1 with errno (EAGAIN when TLS waits for the socket).
+ */
+static ssize_t conn_recv(conn *c, void *buf, size_t n)
+{
+	if (!c->ssl)
+		return recv(c->fd, buf, n, 0);
+	ERR_clear_error();
+	int r = SSL_read(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+	if (r > 0)
+		return r;
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_WRITE:
+		c->tls_want_write = true;
+		/* fall through */
+	case SSL_ERROR_WANT_READ:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default: /* a failed handshake or a broken record: drop the connection */
+		errno = ECONNRESET;
+		return -1;
+	}
+}
+
+static ssize_t conn_send(conn *c, const void *buf, size_t n)
+{
+	if (!c->ssl)
+		return send(c->fd, buf, n, MSG_NOSIGNAL);
+	ERR_clear_error();
+	int r = SSL_write(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(c->ssl, r);
+	errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EPIPE;
+	return -1;
+}
+
 static void flush(conn *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+		ssize_t n = conn_send(c, c->out + c->out_off, c->out_len - c->out_off);
 		if (n > 0) {
 			c->out_off += (size_t)n;
 			if (c->phase == PH_IDLE)
@@ -597,7 +644,7 @@ static void flush(conn *c)
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	/* While the client does not read its answers, stop reading its requests. */
-	uint32_t events = (c->out_len ? EPOLLOUT : 0) |
+	uint32_t events = (c->out_len || c->tls_want_write ? EPOLLOUT : 0) |
 	                  (c->out_len - c->out_off < OUT_HIGH && !c->closing ? EPOLLIN : 0);
 	if (events != c->events) {
 		struct epoll_event ev = {.events = events, .data.ptr = c};
@@ -642,13 +689,18 @@ static bool conn_step(conn *c, bool readable)
 		flush(c);
 		return c->out_len ? true : linger(c);
 	}
+	/* TLS may hold decrypted bytes the socket no longer signals, or wait to write. */
+	if (c->ssl && (SSL_pending(c->ssl) > 0 || c->tls_want_write)) {
+		readable = true;
+		c->tls_want_write = false;
+	}
 	while (readable && !c->closing && c->out_len - c->out_off < OUT_HIGH) {
 		if (c->in_cap - c->in_len < READ_CHUNK / 4) {
 			/* `in` is full of one unfinished header block: over the limit. */
 			refuse(c, 431, "request line and headers are too large");
 			break;
 		}
-		ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+		ssize_t n = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
 		if (n > 0) {
 			c->in_len += (size_t)n;
 			process(c);
@@ -681,9 +733,11 @@ static bool conn_step(conn *c, bool readable)
 	return true;
 }
 
-static void accept_all(worker *w, int lfd)
+static void accept_all(worker *w, unsigned li)
 {
 	http_server *s = w->s;
+	int lfd = w->lfd[li];
+	bool tls = li >= s->nlisten - s->cfg.ntls;
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
@@ -719,6 +773,17 @@ static void accept_all(worker *w, int lfd)
 			atomic_fetch_sub(&s->nconns, 1);
 			continue;
 		}
+		if (tls && (!(c->ssl = SSL_new(s->tls)) || !SSL_set_fd(c->ssl, fd))) {
+			SSL_free(c->ssl);
+			free(c->in);
+			free(c->head);
+			free(c);
+			close(fd);
+			atomic_fetch_sub(&s->nconns, 1);
+			continue;
+		}
+		if (tls)
+			SSL_set_accept_state(c->ssl);
 		c->fd = fd;
 		c->w = w;
 		c->in_cap = in_cap;
@@ -733,6 +798,7 @@ static void accept_all(worker *w, int lfd)
 		c->events = EPOLLIN;
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev)) {
+			SSL_free(c->ssl);
 			free(c->in);
 			free(c->head);
 			free(c);
@@ -800,7 +866,7 @@ static void *worker_main(void *arg)
 			if (ptr == &s->stopfd) {
 				stop = true;
 			} else if ((int *)ptr >= w->lfd && (int *)ptr < w->lfd + s->nlisten) {
-				accept_all(w, *(int *)ptr);
+				accept_all(w, (unsigned)((int *)ptr - w->lfd));
 			} else {
 				conn *c = ptr;
 				conn_step(c, evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR));
@@ -907,11 +973,119 @@ static void server_free(http_server *s)
 		free(w->resp.body);
 	}
 	free(s->w);
+	SSL_CTX_free(s->tls);
 	if (s->stopfd >= 0)
 		close(s->stopfd);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
+}
+
+/* The HTTPS context: certificate chain and key, TLS 1.2 at least. */
+static int tls_setup(http_server *s)
+{
+	const char *cert = s->cfg.tls_cert, *key = s->cfg.tls_key;
+	if (!cert || !key) {
+		snprintf(s->cfg.errbuf, s->cfg.errbuf_len,
+		         "https needs a certificate and a key (--tls-cert FILE --tls-key FILE)");
+		return IDN_EINVAL;
+	}
+	s->tls = SSL_CTX_new(TLS_server_method());
+	if (!s->tls)
+		return IDN_ENOMEM;
+	SSL_CTX_set_min_proto_version(s->tls, TLS1_2_VERSION);
+	/* flush() resends from a buffer that moves as the output grows. */
+	SSL_CTX_set_mode(s->tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	                             SSL_MODE_RELEASE_BUFFERS);
+	const char *bad = NULL;
+	if (SSL_CTX_use_certificate_chain_file(s->tls, cert) != 1)
+		bad = cert;
+	else if (SSL_CTX_use_PrivateKey_file(s->tls, key, SSL_FILETYPE_PEM) != 1)
+		bad = key;
+	if (bad) {
+		char why[256];
+		ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+		snprintf(s->cfg.errbuf, s->cfg.errbuf_len, "tls %s: %s", bad, why);
+		return IDN_ECONFIG;
+	}
+	if (SSL_CTX_check_private_key(s->tls) != 1) {
+		snprintf(s->cfg.errbuf, s->cfg.errbuf_len, "tls: the key %s does not match %s", key,
+		         cert);
+		return IDN_ECONFIG;
+	}
+	return 0;
+}
+
+static void cfg_defaults(http_config *c)
+{
+	if (!c->threads)
+		c->threads = 2;
+	if (c->threads > MAX_THREADS)
+		c->threads = MAX_THREADS;
+	if (!c->max_conns)
+		c->max_conns = 4096;
+	if (!c->max_header)
+		c->max_header = 16384;
+	if (!c->max_body)
+		c->max_body = 8 << 20;
+	if (!c->idle_ms)
+		c->idle_ms = 30000;
+	if (!c->header_timeout_ms)
+		c->header_timeout_ms = 10000;
+	if (!c->body_timeout_ms)
+		c->body_timeout_ms = 30000;
+}
+
+int http_feed(const http_config *cfg, void *wctx, const uint8_t *data, size_t len, size_t chunk,
+              uint8_t **out, size_t *out_len)
+{
+	pthread_once(&settings_once, settings_init);
+	http_server s = {.stopfd = -1, .cfg = *cfg};
+	cfg_defaults(&s.cfg);
+	worker w = {.s = &s, .wctx = wctx, .ep = -1};
+	conn c = {.fd = -1, .w = &w, .phase = PH_IDLE};
+	int ret = IDN_ENOMEM;
+	c.in_cap = s.cfg.max_header + READ_CHUNK;
+	c.in = malloc(c.in_cap);
+	c.head = malloc(s.cfg.max_header + 4 * HTTP_MAX_HEADERS + 16);
+	if (!c.in || !c.head)
+		goto out;
+	llhttp_init(&c.parser, HTTP_REQUEST, &settings);
+	c.parser.data = &c;
+	if (!chunk)
+		chunk = len ? len : 1;
+	/* As conn_step, with `data` for the socket and no back-pressure. */
+	for (size_t off = 0; off < len && !c.closing;) {
+		size_t room = c.in_cap - c.in_len;
+		if (room < READ_CHUNK / 4) {
+			refuse(&c, 431, "request line and headers are too large");
+			break;
+		}
+		size_t n = len - off < chunk ? len - off : chunk;
+		n = n < room ? n : room;
+		memcpy(c.in + c.in_len, data + off, n);
+		c.in_len += n;
+		off += n;
+		size_t before;
+		do {
+			before = c.parsed;
+			process(&c);
+		} while (!c.closing && c.parsed < c.in_len && c.parsed != before);
+	}
+	if (!c.closing)
+		process(&c); /* EOF: what is complete is answered */
+	*out = c.out;
+	*out_len = c.out_len;
+	c.out = NULL;
+	ret = 0;
+out:
+	free(c.in);
+	free(c.head);
+	free(c.body);
+	free(c.out);
+	free(w.resp.body);
+	return ret;
 }
 
 int http_start(const http_config *cfg, http_server **out)
@@ -929,27 +1103,19 @@ int http_start(const http_config *cfg, http_server **out)
 		s->cfg.errbuf = dummy;
 		s->cfg.errbuf_len = sizeof(dummy);
 	}
-	if (!s->cfg.threads)
-		s->cfg.threads = 2;
-	if (s->cfg.threads > MAX_THREADS)
-		s->cfg.threads = MAX_THREADS;
-	if (!s->cfg.max_conns)
-		s->cfg.max_conns = 4096;
-	if (!s->cfg.max_header)
-		s->cfg.max_header = 16384;
-	if (!s->cfg.max_body)
-		s->cfg.max_body = 8 << 20;
-	if (!s->cfg.idle_ms)
-		s->cfg.idle_ms = 30000;
-	if (!s->cfg.header_timeout_ms)
-		s->cfg.header_timeout_ms = 10000;
-	if (!s->cfg.body_timeout_ms)
-		s->cfg.body_timeout_ms = 30000;
+	cfg_defaults(&s->cfg);
 	s->nlisten = cfg->nlisten;
 	s->nthreads = s->cfg.threads;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	int ret = IDN_ENOMEM;
+	if (s->cfg.ntls > s->nlisten) {
+		ret = IDN_EINVAL;
+		goto fail;
+	}
+	if (s->cfg.ntls && (ret = tls_setup(s)))
+		goto fail;
+	ret = IDN_ENOMEM;
 	s->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	s->w = calloc(s->nthreads, sizeof(worker));
 	if (s->stopfd < 0 || !s->w)
@@ -980,6 +1146,8 @@ int http_start(const http_config *cfg, http_server **out)
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
+	/* TLS writes with write(2): a peer gone must be EPIPE, not a killed process. */
+	sigaddset(&block, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	unsigned made = 0;
 	for (; made < s->nthreads; made++)

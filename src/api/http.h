@@ -22,6 +22,10 @@
  * these closes the connection after the answer. Idle keep-alive connections
  * are closed silently after idle_ms.
  *
+ * HTTPS (OpenSSL): a TLS listener's connections run the handshake inside the
+ * same non-blocking loop (SSL_read/SSL_write on the connection's socket), so
+ * a slow handshake is just another slow client under the idle deadline.
+ *
  * Threads: worker_init/fini and the handler run on the worker thread that
  * owns the context. http_stop() may be called from any thread.
  */
@@ -54,7 +58,7 @@ typedef struct http_req {
 	idn_slice body; /* decoded (chunked bodies joined) */
 	const struct sockaddr *peer;
 	socklen_t peer_len;
-	bool tls; /* arrived on an HTTPS listener (reserved: TLS is not built yet) */
+	bool tls; /* arrived on an HTTPS listener */
 } http_req;
 
 /*
@@ -99,6 +103,9 @@ typedef struct http_config {
 	    header_timeout_ms; /* from the first byte of a request to its last header; 0 = 10000 */
 	unsigned body_timeout_ms; /* from the last header to the end of the body; 0 = 30000 */
 	FILE *access_log;         /* one line per request; NULL = none */
+	/* HTTPS: the last ntls of listen[] speak TLS with this PEM chain and key. */
+	unsigned ntls;
+	const char *tls_cert, *tls_key;
 	void *(*worker_init)(void *arg, unsigned idx);
 	void (*worker_fini)(void *wctx);
 	http_handler_fn handle;
@@ -119,5 +126,15 @@ void http_stop(http_server *s);
 /* Waits for the workers, closes everything, frees s. */
 int http_wait(http_server *s);
 unsigned http_bound_port(const http_server *s, unsigned idx);
+
+/*
+ * Without a socket (fuzzing, tests): data goes through the framing, limits
+ * and dispatch one connection uses, in pieces of chunk bytes (0 = at once),
+ * then EOF. The handler runs with wctx; cfg gives the limits (0 = defaults;
+ * listen, threads and timeouts are not used). *out (malloc'd, the caller
+ * frees it) gets the bytes the connection would have sent.
+ */
+int http_feed(const http_config *cfg, void *wctx, const uint8_t *data, size_t len, size_t chunk,
+              uint8_t **out, size_t *out_len);
 
 #endif

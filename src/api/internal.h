@@ -5,6 +5,8 @@
 #ifndef IDN_API_INTERNAL_H
 #define IDN_API_INTERNAL_H
 
+#include <jansson.h>
+
 #include "api/api.h"
 #include "proto/proto.h"
 
@@ -31,7 +33,94 @@ typedef struct api_answer {
 	idn_slice message; /* error text from the node, may be empty */
 } api_answer;
 
-typedef struct api_worker api_worker;
+enum {
+	MAX_FILTER = 64, /* type= and index= parameters per request */
+	ANS_CAP = PROTO_ENV_LEN + PROTO_MSG_MAX,
+};
+
+/* REST sessions (api_write.c): shared by all workers, behind a mutex. */
+typedef struct api_sessions api_sessions;
+int api_sessions_new(api_sessions **out);
+void api_sessions_free(api_sessions *s);
+
+/* Idempotency-Key results of batches (api_batch.c): shared, behind a mutex. */
+typedef struct api_idem api_idem;
+int api_idem_new(api_idem **out);
+void api_idem_free(api_idem *d);
+
+struct api {
+	node *n;
+	store *s;
+	api_sessions *sessions;
+	api_idem *idem;
+};
+
+/* One HTTP worker thread's context. */
+typedef struct api_worker {
+	api *a;
+	node_worker *nw;
+	uint8_t *req;  /* small requests (resolution), REQ_CAP bytes */
+	uint8_t *ans;  /* the node's answer, ANS_CAP bytes */
+	uint8_t *wreq; /* admin requests, ANS_CAP bytes */
+	uint32_t next_id;
+} api_worker;
+
+/*
+ * Runs the Handle request buf[0..len) through the node (a negative len is
+ * passed through as the error) and decodes the answer into m, the request
+ * digest split off; m borrows w->ans until the next exchange.
+ */
+int api_exchange(api_worker *w, const uint8_t *buf, int len, proto_msg *m);
+
+/* Query strings: fn is called per name=value (raw); a non-zero return stops. */
+int api_query_each(idn_slice q, int (*fn)(void *arg, idn_slice name, idn_slice value), void *arg);
+bool api_name_is(idn_slice s, const char *name);
+/* A boolean parameter: present alone, or true/1/yes. */
+bool api_truthy(idn_slice v);
+/* {"responseCode":rc,"handle":h,"message":m} with the mapped HTTP status. */
+void api_handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg);
+
+/* An identity that proved who it is: index:handle. */
+typedef struct ident {
+	uint8_t handle[PROTO_HANDLE_MAX];
+	uint32_t hlen;
+	uint32_t index;
+} ident;
+
+/*
+ * The caller's identity from Authorization (Basic or Handle): 1 and *id,
+ * else <= 0 with the 401 answer written.
+ */
+int api_need_auth(api_worker *w, const http_req *req, http_resp *r, ident *id);
+/* Admin requests: begin one of op in w->wreq, write its body through b->w, run it as id. */
+void api_admin_begin(api_worker *w, proto_build *b, uint32_t op, uint32_t flags);
+int api_admin_run(api_worker *w, proto_build *b, const ident *id, proto_msg *m);
+/* A non-success admin answer as the reference's JSON error. */
+void api_admin_error(http_resp *r, const proto_msg *m, idn_slice h);
+/*
+ * One value in the reference's JSON shape, encoded into w; NULL on success,
+ * else what is wrong (static text or err). *index = its index.
+ */
+const char *api_value_from_json(json_t *jv, wire_wr *w, uint32_t *index, char *err, size_t errlen);
+
+/* The write routes (api_write.c); rest = the path after the route's prefix. */
+int api_post_session(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+int api_session_this(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+int api_put_handle(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+int api_delete_handle(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+int api_list_handles(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+int api_post_batch(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+int api_get_openapi(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+
+/* The embedded OpenAPI document (static). */
+idn_slice api_openapi_json(void);
+
+/*
+ * The route table, for the OpenAPI check: route i's method and path (a
+ * prefix when *prefix); 0 past the end. Besides the table, POST with
+ * application/x-hdl-message (any path) and GET /{handle} (the proxy).
+ */
+int api_route_at(size_t i, const char **method, const char **path, bool *prefix);
 
 /* Resolves handle (optionally filtered) through node_handle(). */
 int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,

@@ -16,6 +16,8 @@ int cmd_siteinfo(int argc, char **argv);
 int cmd_demo(int argc, char **argv); /* cmd_demo.c: the whole hierarchy on loopback */
 int cmd_keygen(int argc, char **argv);
 int cmd_admin(int argc, char **argv); /* create add modify remove delete list home unhome */
+int cmd_template(int argc, char **argv); /* cmd_template.c: data templates */
+int cmd_batch(int argc, char **argv);    /* cmd_batch.c: GenericBatch files */
 
 /* Exit statuses. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };

@@ -25,6 +25,7 @@
 #include "auth/verify.h"
 #include "cli/cli.h"
 #include "client/client.h"
+#include "client/conn.h"
 #include "core/err.h"
 #include "proto/admin.h"
 #include "proto/special.h"
@@ -216,17 +217,66 @@ static int read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len)
 	return 0;
 }
 
-/* Sends one request, returns the answer decoded (ans owned by the caller). */
-static int exchange(const client_addr *a, const uint8_t *req, size_t len, uint8_t **ans,
-                    size_t *alen, proto_env *env, proto_msg *m)
+/*
+ * Sends one request on the connection, returns its answer decoded (ans owned
+ * by the caller). The admin request and its op 200 share one connection.
+ */
+static int exchange(client_conn *cn, const uint8_t *req, size_t len, uint8_t **ans, size_t *alen,
+                    proto_env *env, proto_msg *m)
 {
-	int ret = client_exchange(a, CLIENT_TCP, 10000, req, len, ans, alen);
+	int ret = client_conn_send(cn, req, len);
+	if (!ret)
+		ret = client_conn_recv(cn, ans, alen);
 	if (ret)
 		return ret;
 	if (proto_env_decode(*ans, *alen, env) ||
-	    proto_msg_decode(*ans + PROTO_ENV_LEN, *alen - PROTO_ENV_LEN, m))
+	    proto_msg_decode(*ans + PROTO_ENV_LEN, *alen - PROTO_ENV_LEN, m) ||
+	    env->request_id != idn_be32(req + 8))
 		return IDN_EPROTO;
 	return IDN_OK;
+}
+
+/* Prints the names of one list message; IDN_EPROTO when it is malformed. */
+static int print_names(const proto_msg *m)
+{
+	idn_slice body, nm;
+	proto_list_resp lr;
+	if (proto_answer_split(m->body, m->hdr.flags & PROTO_F_RD, NULL, NULL, &body))
+		body = m->body;
+	if (proto_list_resp_decode(body, &lr))
+		return IDN_EPROTO;
+	wire_rd it = proto_list_names(&lr);
+	while (proto_list_next(&it, &nm) == 1)
+		printf("%.*s\n", (int)nm.len, (const char *)nm.p);
+	return it.err ? IDN_EPROTO : IDN_OK;
+}
+
+/*
+ * A list answer may continue (CN) in further messages with the same request
+ * id: prints them all. Bounded by what the server sends; each read has the
+ * connection's timeout.
+ */
+static int print_list(client_conn *cn, const proto_env *env, const proto_msg *first)
+{
+	int ret = print_names(first);
+	bool more = first->hdr.flags & PROTO_F_CN;
+	while (!ret && more) {
+		uint8_t *a = NULL;
+		size_t alen;
+		proto_env e;
+		proto_msg m;
+		ret = client_conn_recv(cn, &a, &alen);
+		if (!ret && (proto_env_decode(a, alen, &e) ||
+		             proto_msg_decode(a + PROTO_ENV_LEN, alen - PROTO_ENV_LEN, &m) ||
+		             e.request_id != env->request_id || m.hdr.rcode != PROTO_RC_SUCCESS))
+			ret = IDN_EPROTO;
+		if (!ret) {
+			ret = print_names(&m);
+			more = m.hdr.flags & PROTO_F_CN;
+		}
+		free(a);
+	}
+	return ret;
 }
 
 static int run(admin_opts *o, const char *arg)
@@ -242,6 +292,7 @@ static int run(admin_opts *o, const char *arg)
 	uint8_t secret[4096];
 	size_t slen = 0;
 	const char *name = o->cmd->name;
+	client_conn *cn = NULL;
 
 	if (client_addr_parse(o->server, 2641, &addr, err, sizeof(err))) {
 		fprintf(stderr, "idnode %s: --server %s: %s\n", name, o->server, err);
@@ -282,7 +333,9 @@ static int run(admin_opts *o, const char *arg)
 	int len = proto_build_end(&b, NULL, 0);
 	proto_env aenv;
 	proto_msg m;
-	int ret = len < 0 ? len : exchange(&addr, req, (size_t)len, &ans, &alen, &aenv, &m);
+	int ret = len < 0 ? len : client_conn_open(&addr, 10000, &cn);
+	if (!ret)
+		ret = exchange(cn, req, (size_t)len, &ans, &alen, &aenv, &m);
 	if (ret) {
 		fprintf(stderr, "idnode %s: %s: %s\n", name, o->server, idn_strerror(ret));
 		goto out;
@@ -322,7 +375,7 @@ static int run(admin_opts *o, const char *arg)
 		proto_build_begin(&b, req, sizeof(req), &cenv, &chdr);
 		proto_chresp_encode(&b.w, &cr);
 		len = proto_build_end(&b, NULL, 0);
-		ret = len < 0 ? len : exchange(&addr, req, (size_t)len, &ans2, &alen2, &aenv, &m);
+		ret = len < 0 ? len : exchange(cn, req, (size_t)len, &ans2, &alen2, &aenv, &m);
 		if (ret) {
 			fprintf(stderr, "idnode %s: %s: %s\n", name, o->server, idn_strerror(ret));
 			goto out;
@@ -340,15 +393,12 @@ static int run(admin_opts *o, const char *arg)
 		goto out;
 	}
 	if (o->cmd->opcode == PROTO_OP_LIST_HANDLES) {
-		proto_list_resp lr;
-		idn_slice nm;
-		if (proto_list_resp_decode(body, &lr)) {
-			fprintf(stderr, "idnode %s: malformed list answer\n", name);
+		ret = print_list(cn, &aenv, &m);
+		if (ret) {
+			fprintf(stderr, "idnode %s: %s: list answer: %s\n", name, o->server,
+			        idn_strerror(ret));
 			goto out;
 		}
-		wire_rd it = proto_list_names(&lr);
-		while (proto_list_next(&it, &nm) == 1)
-			printf("%.*s\n", (int)nm.len, (const char *)nm.p);
 	} else if (o->cmd->opcode == PROTO_OP_CREATE_HANDLE && (o->flags & PROTO_F_MINT)) {
 		idn_slice minted;
 		if (!proto_create_resp_decode(body, &minted))
@@ -356,6 +406,7 @@ static int run(admin_opts *o, const char *arg)
 	}
 	status = CLI_OK;
 out:
+	client_conn_close(cn);
 	free(ans);
 	free(ans2);
 	EVP_PKEY_free(key);

@@ -258,6 +258,21 @@ static void field_value(const char *ent, const char *field, unsigned i, char *ou
 		snprintf(out, len, "SN%08u", 10000000 + i * 7919 % 89999999);
 }
 
+/* A field's type in its template: what field_value() writes for it. */
+static const char *field_type(const char *field)
+{
+	static const char *const dates[] = {"production_date", "commissioned", "best_before"};
+	static const char *const numbers[] = {"rated_power_kw", "volume_ml", "bore_mm", "quantity",
+	                                      "maintenance_interval_h"};
+	for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++)
+		if (!strcmp(field, dates[i]))
+			return "date";
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		if (!strcmp(field, numbers[i]))
+			return "number";
+	return "string";
+}
+
 /* The sample identifiers of enterprise node e; counts them into *count. */
 static void write_enterprise(FILE *f, const struct demo_node *e, unsigned scale,
                              unsigned long *count)
@@ -294,11 +309,24 @@ static void write_enterprise(FILE *f, const struct demo_node *e, unsigned scale,
 			fprintf(f, "]}\n");
 			(*count)++;
 		}
-		/* The template itself: the field names, in index order. */
-		fprintf(f, "{\"handle\":\"%s/%s\",\"values\":[", e->prefix, kd->tmpl);
+		/*
+		 * The template itself: its definition (node/template.h), which
+		 * the node checks every write of a record naming it against, and
+		 * the field names in index order.
+		 */
+		fprintf(f,
+		        "{\"handle\":\"%s/%s\",\"values\":[{\"index\":1,\"type\":\"TEMPLATE.DEF\","
+		        "\"data\":\"{\\\"name\\\":\\\"%s\\\",\\\"fields\\\":[",
+		        e->prefix, kd->tmpl, kd->tmpl);
 		for (unsigned j = 0; j < 4; j++)
-			fprintf(f, "%s{\"index\":%u,\"type\":\"FIELD\",\"data\":\"%s\"}",
-			        j ? "," : "", 2000 + j, kd->fields[j]);
+			fprintf(f,
+			        "%s{\\\"name\\\":\\\"%s\\\",\\\"type\\\":\\\"%s\\\","
+			        "\\\"required\\\":true}",
+			        j ? "," : "", kd->fields[j], field_type(kd->fields[j]));
+		fprintf(f, "]}\"}");
+		for (unsigned j = 0; j < 4; j++)
+			fprintf(f, ",{\"index\":%u,\"type\":\"FIELD\",\"data\":\"%s\"}", 2000 + j,
+			        kd->fields[j]);
 		fprintf(f, "]}\n");
 		(*count)++;
 	}

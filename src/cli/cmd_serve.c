@@ -40,7 +40,10 @@ typedef struct serve_cfg {
 	unsigned long map_size_mb;
 	char *http[MAX_LIST]; /* HTTP listeners (REST API, proxy, Handle over HTTP) */
 	unsigned nhttp;
-	char *access_log; /* "-" = stderr */
+	char *https[MAX_LIST]; /* HTTPS listeners: the same, over TLS */
+	unsigned nhttps;
+	char *tls_cert, *tls_key; /* PEM files for the HTTPS listeners */
+	char *access_log;         /* "-" = stderr */
 	unsigned http_max_conns, http_idle_ms, http_timeout_ms;
 	unsigned long http_max_body;
 	/* Our site (GET_SITE_INFO, the multi-server split): see node/site.h. */
@@ -81,6 +84,9 @@ static void serve_usage(FILE *f)
 	    "      --tcp-idle-ms N     close idle TCP connections after N ms (default 30000)\n"
 	    "      --http ADDR:PORT    serve HTTP here (REST API, proxy, Handle over HTTP);\n"
 	    "                          repeatable (settings: http, access_log)\n"
+	    "      --https ADDR:PORT   the same over TLS (repeatable; setting: https)\n"
+	    "      --tls-cert FILE     PEM certificate chain for --https (setting: tls_cert)\n"
+	    "      --tls-key FILE      PEM private key for --https (setting: tls_key)\n"
 	    "      --access-log FILE   one line per HTTP request ('-' = stderr)\n"
 	    "      --http-max-conns N  open HTTP connections at most (default 4096)\n"
 	    "      --http-max-body N   request body limit in bytes (default 8 MiB)\n"
@@ -171,6 +177,14 @@ static int apply(serve_cfg *c, const char *where, const char *name, const char *
 		return list_add(c->home, &c->nhome, where, name, v);
 	} else if (!strcmp(name, "http")) {
 		return list_add(c->http, &c->nhttp, where, name, v);
+	} else if (!strcmp(name, "https")) {
+		return list_add(c->https, &c->nhttps, where, name, v);
+	} else if (!strcmp(name, "tls_cert")) {
+		free(c->tls_cert);
+		c->tls_cert = strdup(v);
+	} else if (!strcmp(name, "tls_key")) {
+		free(c->tls_key);
+		c->tls_key = strdup(v);
 	} else if (!strcmp(name, "access_log")) {
 		free(c->access_log);
 		c->access_log = strdup(v);
@@ -302,6 +316,10 @@ static void free_cfg(serve_cfg *c)
 		free(c->home[i]);
 	for (unsigned i = 0; i < c->nhttp; i++)
 		free(c->http[i]);
+	for (unsigned i = 0; i < c->nhttps; i++)
+		free(c->https[i]);
+	free(c->tls_cert);
+	free(c->tls_key);
 	free(c->access_log);
 	for (unsigned i = 0; i < c->nsite_server; i++)
 		free(c->site_server[i]);
@@ -488,6 +506,9 @@ int cmd_serve(int argc, char **argv)
 		O_HBODY,
 		O_HIDLE,
 		O_HTIME,
+		O_HTTPS,
+		O_TLSCERT,
+		O_TLSKEY,
 		O_SADM,
 		O_AUTHT,
 		O_REC,
@@ -515,6 +536,9 @@ int cmd_serve(int argc, char **argv)
 	    {"http-max-body", required_argument, NULL, O_HBODY},
 	    {"http-idle-ms", required_argument, NULL, O_HIDLE},
 	    {"http-timeout-ms", required_argument, NULL, O_HTIME},
+	    {"https", required_argument, NULL, O_HTTPS},
+	    {"tls-cert", required_argument, NULL, O_TLSCERT},
+	    {"tls-key", required_argument, NULL, O_TLSKEY},
 	    {"server-id", required_argument, NULL, O_SID},
 	    {"site-server", required_argument, NULL, O_SSRV},
 	    {"site-hash", required_argument, NULL, O_SHASH},
@@ -591,6 +615,15 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case O_HTIME:
 			r = apply(&flags, "--http-timeout-ms", "http_timeout_ms", optarg);
+			break;
+		case O_HTTPS:
+			r = apply(&flags, "--https", "https", optarg);
+			break;
+		case O_TLSCERT:
+			r = apply(&flags, "--tls-cert", "tls_cert", optarg);
+			break;
+		case O_TLSKEY:
+			r = apply(&flags, "--tls-key", "tls_key", optarg);
 			break;
 		case O_SID:
 			r = apply(&flags, "--server-id", "server_id", optarg);
@@ -680,6 +713,23 @@ int cmd_serve(int argc, char **argv)
 		c->nhttp = flags.nhttp;
 		flags.nhttp = 0;
 	}
+	if (flags.nhttps) {
+		for (unsigned i = 0; i < c->nhttps; i++)
+			free(c->https[i]);
+		memcpy(c->https, flags.https, sizeof(flags.https));
+		c->nhttps = flags.nhttps;
+		flags.nhttps = 0;
+	}
+	if (flags.tls_cert) {
+		free(c->tls_cert);
+		c->tls_cert = flags.tls_cert;
+		flags.tls_cert = NULL;
+	}
+	if (flags.tls_key) {
+		free(c->tls_key);
+		c->tls_key = flags.tls_key;
+		flags.tls_key = NULL;
+	}
 	if (flags.access_log) {
 		free(c->access_log);
 		c->access_log = flags.access_log;
@@ -747,7 +797,7 @@ int cmd_serve(int argc, char **argv)
 		        "idnode serve: --recursive needs --root HOST:PORT (or root = ...)\n");
 		goto out;
 	}
-	if (!c->data && c->nhttp) {
+	if (!c->data && (c->nhttp || c->nhttps)) {
 		fprintf(stderr, "idnode serve: --http needs a store (--data or --store)\n");
 		goto out;
 	}
@@ -845,10 +895,17 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "idnode serve: %s\n", err[0] ? err : idn_strerror(ret));
 		goto out_node;
 	}
-	if (c->nhttp) {
+	/* HTTP listeners first, then the HTTPS ones (api_serve_opts.ntls). */
+	const char *hl[2 * MAX_LIST];
+	memcpy(hl, c->http, c->nhttp * sizeof(hl[0]));
+	memcpy(hl + c->nhttp, c->https, c->nhttps * sizeof(hl[0]));
+	if (c->nhttp || c->nhttps) {
 		api_serve_opts ho = {
-		    .listen = (const char **)c->http,
-		    .nlisten = c->nhttp,
+		    .listen = hl,
+		    .nlisten = c->nhttp + c->nhttps,
+		    .ntls = c->nhttps,
+		    .tls_cert = c->tls_cert,
+		    .tls_key = c->tls_key,
 		    .threads = c->threads,
 		    .access_log = c->access_log,
 		    .max_conns = c->http_max_conns,
@@ -879,6 +936,9 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, " %s (port %u)", c->listen[i], net_bound_port(srv, i));
 	for (unsigned i = 0; i < c->nhttp; i++)
 		fprintf(stderr, " http %s (port %u)", c->http[i], api_serve_port(hsrv, i));
+	for (unsigned i = 0; i < c->nhttps; i++)
+		fprintf(stderr, " https %s (port %u)", c->https[i],
+		        api_serve_port(hsrv, c->nhttp + i));
 	if (g_resolver)
 		fprintf(stderr, "; recursive from %s%s", c->root,
 		        c->recursive_all || !s ? " (every request)" : " (REC requests)");

@@ -29,6 +29,8 @@ static const struct subcommand {
     {"list", cmd_admin, "list the identifiers under a prefix (authenticated)"},
     {"home", cmd_admin, "home a prefix on a node (node administrators)"},
     {"unhome", cmd_admin, "unhome a prefix (node administrators)"},
+    {"template", cmd_template, "create or show a data template (field definitions)"},
+    {"batch", cmd_batch, "run a GenericBatch file of admin operations (authenticated)"},
 };
 
 static void usage(FILE *f)

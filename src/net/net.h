@@ -50,7 +50,9 @@ typedef struct net_req {
  * connection the same way). req and everything it points to are borrowed for
  * the duration of the call. cap is at least 20 + PROTO_MSG_MAX. The answer's
  * envelope must announce its message length (len - 20), or the answer is
- * dropped (counted in *_drops). UDP answers over 512 bytes are fragmented
+ * dropped (counted in *_drops); on TCP only, the answer may be several whole
+ * messages back to back (a list sent as continued messages), each envelope
+ * announcing its own length. UDP answers over 512 bytes are fragmented
  * here; the handler writes one whole message.
  */
 typedef int (*net_handler_fn)(void *wctx, const net_req *req, uint8_t *out, size_t cap);

@@ -316,9 +316,22 @@ static int conn_handle(struct net_worker *w, struct net_conn *c, const uint8_t *
 	int n = w->s->cfg.handle(w->wctx, &req, out, cap);
 	if (n == 0)
 		return IDN_OK;
-	/* An answer whose envelope lies about its length would desynchronise the stream. */
-	if (n < 0 || (size_t)n > cap || (size_t)n < PROTO_ENV_LEN ||
-	    idn_be32(out + 16) != (size_t)n - PROTO_ENV_LEN) {
+	/*
+	 * An answer is one or more whole messages back to back (a long list
+	 * goes out as several continued ones). An envelope that lies about its
+	 * length would desynchronise the stream: each must end where the next
+	 * begins, the last exactly at n.
+	 */
+	size_t off = 0;
+	while (n > 0 && (size_t)n <= cap && (size_t)n - off >= PROTO_ENV_LEN) {
+		size_t mlen = idn_be32(out + off + 16);
+		if (mlen > (size_t)n - off - PROTO_ENV_LEN)
+			break;
+		off += PROTO_ENV_LEN + mlen;
+		if (off == (size_t)n)
+			break;
+	}
+	if (n < 0 || (size_t)n > cap || off != (size_t)n) {
 		NET_ST_ADD(w, tcp_drops, 1);
 		return CONN_REFUSED;
 	}

@@ -3,6 +3,7 @@
  * operations (see admin.h).
  */
 #include "node/admin.h"
+#include "node/repl_ops.h"
 
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include "auth/verify.h"
 #include "node/handle.h"
 #include "node/record.h"
+#include "node/template.h"
 #include "proto/admin.h"
 #include "proto/special.h"
 
@@ -179,6 +181,9 @@ bool node_admin_is_op(uint32_t op)
 	case PROTO_OP_HOME_NA:
 	case PROTO_OP_UNHOME_NA:
 	case PROTO_OP_LIST_HOMED_NAS:
+	case PROTO_OP_GET_NEXT_TXN_ID:
+	case PROTO_OP_RETRIEVE_TXN_LOG:
+	case PROTO_OP_DUMP_HANDLES:
 		return true;
 	default:
 		return false;
@@ -216,6 +221,9 @@ static int request_handle(const proto_msg *m, idn_slice *h)
 		return ret ? ret : 1;
 	}
 	case PROTO_OP_LIST_HOMED_NAS:
+	case PROTO_OP_GET_NEXT_TXN_ID: /* replication: the whole store, no handle */
+	case PROTO_OP_RETRIEVE_TXN_LOG:
+	case PROTO_OP_DUMP_HANDLES:
 		*h = (idn_slice){0};
 		return 0;
 	default: {
@@ -263,6 +271,8 @@ static int check_indexes(req *rq)
 	return 0;
 }
 
+static int run_as_caller(req *rq);
+
 int node_admin_request(req *rq)
 {
 	node *n = rq->w->node;
@@ -307,6 +317,10 @@ int node_admin_request(req *rq)
 			return node_answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
 	}
 
+	/* Authenticated by the caller (node_worker_act_as): no challenge. */
+	if (rq->w->as_handle.len)
+		return run_as_caller(rq);
+
 	/* The challenge: hold the request, send a nonce. */
 	int (*rnd)(uint8_t *, size_t) = n->cfg.random ? n->cfg.random : default_random;
 	uint32_t now = n->cfg.clock();
@@ -339,6 +353,12 @@ int node_admin_request(req *rq)
 	node_answer_begin(rq, &b, PROTO_RC_AUTHENTICATION_NEEDED);
 	wire_put_lbytes(&b.w, p.nonce, NONCE_LEN);
 	return node_answer_end(rq, &b);
+}
+
+void node_worker_act_as(node_worker *w, idn_slice handle, uint32_t index)
+{
+	w->as_handle = handle;
+	w->as_index = index;
 }
 
 /* ---- authorisation ---- */
@@ -573,6 +593,71 @@ static int value_check(req *rq, const proto_value *v)
 		snprintf(msg, sizeof(msg), "invalid HS_VLIST data at index %u", v->index);
 		return node_answer_error(rq, PROTO_RC_INVALID_VALUE, msg);
 	}
+	/* A template definition is checked when written, not when first used. */
+	if (idn_slice_eq(v->type, IDN_SLICE(TMPL_DEF_TYPE))) {
+		char why[256], full[320];
+		tmpl *t = NULL;
+		int ret = tmpl_parse(v->data, &t, why, sizeof(why));
+		tmpl_free(t);
+		if (ret == IDN_ENOMEM)
+			return node_answer_error(rq, PROTO_RC_SERVER_BUSY, "out of memory");
+		if (ret) {
+			snprintf(full, sizeof(full), "invalid " TMPL_DEF_TYPE " at index %u: %s",
+			         v->index, why);
+			return node_answer_error(rq, PROTO_RC_INVALID_VALUE, full);
+		}
+	}
+	return 0;
+}
+
+/*
+ * When the values name a template (TEMPLATE at index 1001), checks their
+ * fields (index 2000 and up) against its definition, read from this node's
+ * store in the write transaction. Returns 0 or the answer (202 naming the
+ * field and the rule).
+ */
+static int template_check(actx *c, const proto_value *vals, uint32_t n)
+{
+	const proto_value *ref = NULL;
+	for (uint32_t i = 0; i < n; i++)
+		if (vals[i].index == TMPL_INDEX &&
+		    idn_slice_eq(vals[i].type, IDN_SLICE(TMPL_REF_TYPE)))
+			ref = &vals[i];
+	if (!ref)
+		return 0;
+	char msg[PROTO_HANDLE_MAX + 400], why[320];
+	int th = ref->data.len > PROTO_HANDLE_MAX ? PROTO_HANDLE_MAX : (int)ref->data.len;
+	const char *tn = (const char *)ref->data.p;
+	record r;
+	int found = read_record(c, ref->data, &r);
+	if (found < 0)
+		return node_answer_error(c->rq, PROTO_RC_ERROR, "storage error");
+	idn_slice def = {0};
+	wire_rd vc = wire_rd_init(r.values.p, r.values.len);
+	for (uint32_t i = 0; found && i < r.nvalues; i++) {
+		proto_value v;
+		proto_value_get(&vc, &v);
+		if (!vc.err && idn_slice_eq(v.type, IDN_SLICE(TMPL_DEF_TYPE)))
+			def = v.data;
+	}
+	if (!found || !def.p) {
+		snprintf(msg, sizeof(msg),
+		         "TEMPLATE (index %d) names %.*s, which is not a template on this node (no "
+		         "%s value)",
+		         TMPL_INDEX, th, tn, TMPL_DEF_TYPE);
+		return node_answer_error(c->rq, PROTO_RC_INVALID_VALUE, msg);
+	}
+	tmpl *t = NULL;
+	int ret = tmpl_parse(def, &t, why, sizeof(why));
+	if (!ret)
+		ret = tmpl_check(t, vals, n, why, sizeof(why));
+	tmpl_free(t);
+	if (ret == IDN_ENOMEM)
+		return node_answer_error(c->rq, PROTO_RC_SERVER_BUSY, "out of memory");
+	if (ret) {
+		snprintf(msg, sizeof(msg), "template %.*s: %s", th, tn, why);
+		return node_answer_error(c->rq, PROTO_RC_INVALID_VALUE, msg);
+	}
 	return 0;
 }
 
@@ -671,6 +756,8 @@ static int op_create(actx *c)
 		ret = value_check(rq, &vals[i]);
 	}
 	if (!ret)
+		ret = template_check(c, vals, vr.nvalues);
+	if (!ret)
 		ret = put_record(c, idn_slice_of(key, (size_t)klen), vals, vr.nvalues);
 	free(vals);
 	if (ret)
@@ -759,6 +846,8 @@ static int op_add(actx *c)
 		vals[own.nvalues + i] = add[i];
 	}
 	if (!ret)
+		ret = template_check(c, vals, own.nvalues + vr.nvalues);
+	if (!ret)
 		ret =
 		    put_record(c, idn_slice_of(key, (size_t)klen), vals, own.nvalues + vr.nvalues);
 	if (!ret)
@@ -814,6 +903,8 @@ static int op_modify(actx *c)
 		ret = value_check(rq, &mod[i]);
 		vals[at[i]] = mod[i];
 	}
+	if (!ret)
+		ret = template_check(c, vals, own.nvalues);
 	if (!ret)
 		ret = put_record(c, idn_slice_of(key, (size_t)klen), vals, own.nvalues);
 	if (!ret)
@@ -873,7 +964,10 @@ static int op_remove(actx *c)
 		if (!drop)
 			vals[n++] = vals[j];
 	}
-	ret = put_record(c, idn_slice_of(key, (size_t)klen), vals, n);
+	/* Removing a required field would leave the record outside its template. */
+	ret = template_check(c, vals, n);
+	if (!ret)
+		ret = put_record(c, idn_slice_of(key, (size_t)klen), vals, n);
 	if (!ret)
 		ret = answer_ok(rq);
 out:
@@ -881,23 +975,120 @@ out:
 	return ret;
 }
 
-/* Names collected for a list answer: int4 n + str names, written as they come. */
+/*
+ * A list answer (105, 302): int4 n + str names, written as the scan finds
+ * them. Over TCP a list longer than one message goes out as several whole
+ * messages back to back in the output buffer, each but the last with CN set
+ * (as the reference streams it); the transport sends the concatenation.
+ * Elsewhere (HTTP) it must fit one message. Either way the whole list must
+ * fit the caller's buffer: a longer one is refused, never cut short.
+ */
+enum {
+	LIST_MSG_MAX = 64 << 10,  /* bytes per list message: keeps each one cheap to buffer */
+	LIST_RESERVE = 2048 + 64, /* room kept for the credential of a signed answer */
+};
+
 typedef struct list_acc {
-	wire_wr *w;
+	actx *c;
+	proto_build b;
+	uint8_t *base; /* the caller's buffer */
+	size_t cap;    /* its size */
+	size_t done;   /* bytes of finished messages at base */
 	uint8_t *count;
 	uint32_t n;
-	idn_slice want; /* key prefix "88.1000/" */
+	bool multi;     /* several messages allowed */
+	idn_slice want; /* key prefix "88.1000/" (list handles) */
+	bool homed;     /* names are homed prefixes: "0.NA/" + key */
 } list_acc;
+
+static void list_msg_begin(list_acc *l)
+{
+	req *rq = l->c->rq;
+	size_t left = l->cap - l->done;
+	rq->out = l->base + l->done;
+	/* One message of a stream is kept small; a lone message may be as large as any. */
+	size_t max = PROTO_ENV_LEN + (l->multi ? LIST_MSG_MAX : PROTO_MSG_MAX);
+	rq->cap = left < max ? left : max;
+	node_answer_begin(rq, &l->b, PROTO_RC_SUCCESS);
+	l->count = wire_put_raw(&l->b.w, 4);
+	l->n = 0;
+}
+
+/* Finishes the message being written; `more` sets CN. Returns 0 or an idn_err. */
+static int list_msg_end(list_acc *l, bool more)
+{
+	if (l->b.w.err || !l->count)
+		return IDN_ESPACE;
+	idn_put_be32(l->count, l->n);
+	if (more)
+		idn_put_be32(l->b.hdr + 8, idn_be32(l->b.hdr + 8) | PROTO_F_CN);
+	int len = node_answer_end(l->c->rq, &l->b);
+	if (len < 0)
+		return len;
+	l->done += (size_t)len;
+	return IDN_OK;
+}
+
+static int list_put(list_acc *l, const char *pre, size_t prelen, idn_slice name)
+{
+	size_t need = 4 + prelen + name.len;
+	if (wire_wr_left(&l->b.w) < need + LIST_RESERVE) {
+		if (!l->multi || l->n == 0)
+			return IDN_ESPACE;
+		int ret = list_msg_end(l, true);
+		if (ret)
+			return ret;
+		if (l->cap - l->done < PROTO_ENV_LEN + PROTO_HDR_LEN + 512 + need + LIST_RESERVE)
+			return IDN_ESPACE;
+		list_msg_begin(l);
+	}
+	wire_put_u32(&l->b.w, (uint32_t)(prelen + name.len));
+	wire_put_data(&l->b.w, pre, prelen);
+	wire_put_data(&l->b.w, name.p, name.len);
+	l->n++;
+	return l->b.w.err;
+}
 
 static int list_cb(void *arg, idn_slice key, idn_slice val)
 {
 	(void)val;
 	list_acc *l = arg;
+	if (l->homed)
+		return list_put(l, "0.NA/", 5, key);
 	if (key.len < l->want.len || memcmp(key.p, l->want.p, l->want.len))
 		return 0;
-	wire_put_slice(l->w, key);
-	l->n++;
-	return l->w->err ? l->w->err : 0;
+	return list_put(l, "", 0, key);
+}
+
+/* Runs scan (a store_scan or store_list_homed) into a list answer. */
+static int list_answer(actx *c, list_acc *l, int (*scan)(list_acc *l), const char *toolong)
+{
+	req *rq = c->rq;
+	l->c = c;
+	l->base = rq->out;
+	l->cap = rq->cap;
+	l->multi = rq->transport == NODE_TCP;
+	list_msg_begin(l);
+	int ret = scan(l);
+	if (!ret)
+		ret = list_msg_end(l, false);
+	rq->out = l->base;
+	rq->cap = l->cap;
+	if (ret == IDN_ESPACE)
+		return node_answer_error(rq, PROTO_RC_ERROR, toolong);
+	if (ret)
+		return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
+	return (int)l->done;
+}
+
+static int scan_handles(list_acc *l)
+{
+	return store_scan(l->c->t, l->want, list_cb, l);
+}
+
+static int scan_homed(list_acc *l)
+{
+	return store_list_homed(l->c->t, list_cb, l);
 }
 
 static int op_list_handles(actx *c)
@@ -918,23 +1109,12 @@ static int op_list_handles(actx *c)
 	if (n < 0)
 		return node_answer_error(rq, PROTO_RC_INVALID_HANDLE, "invalid prefix");
 	want[n++] = '/';
-	proto_build b;
-	node_answer_begin(rq, &b, PROTO_RC_SUCCESS);
-	list_acc l = {
-	    .w = &b.w, .count = wire_put_raw(&b.w, 4), .want = idn_slice_of(want, (size_t)n)};
-	ret = store_scan(c->t, l.want, list_cb, &l);
-	/*
-	 * One message for now: the transport takes one answer per request. A
-	 * list longer than a message is refused rather than cut short.
-	 */
-	if (ret == IDN_ESPACE || b.w.err)
-		return node_answer_error(rq, PROTO_RC_ERROR,
-		                         "too many handles under this prefix for one answer");
-	if (ret)
-		return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
-	if (l.count)
-		idn_put_be32(l.count, l.n);
-	return node_answer_end(rq, &b);
+	list_acc l = {.want = idn_slice_of(want, (size_t)n)};
+	return list_answer(c, &l, scan_handles,
+	                   rq->transport == NODE_TCP
+	                       ? "too many handles under this prefix for one answer buffer"
+	                       : "too many handles under this prefix for one message: list "
+	                         "over TCP");
 }
 
 /* The prefix a home/unhome names: "0.NA/88.100" or a bare "88.100". */
@@ -973,31 +1153,22 @@ static int op_home(actx *c)
 	return answer_ok(c->rq);
 }
 
-static int homed_cb(void *arg, idn_slice key, idn_slice val)
-{
-	(void)val;
-	list_acc *l = arg;
-	wire_put_u32(l->w, (uint32_t)key.len + 5);
-	wire_put_data(l->w, "0.NA/", 5);
-	wire_put_data(l->w, key.p, key.len);
-	l->n++;
-	return l->w->err ? l->w->err : 0;
-}
-
 static int op_list_homed(actx *c)
 {
 	int ret = authorize_server(c);
 	if (ret)
 		return ret;
-	proto_build b;
-	node_answer_begin(c->rq, &b, PROTO_RC_SUCCESS);
-	list_acc l = {.w = &b.w, .count = wire_put_raw(&b.w, 4)};
-	ret = store_list_homed(c->t, homed_cb, &l);
-	if (ret || b.w.err)
-		return node_answer_error(c->rq, PROTO_RC_ERROR, "cannot list the homed prefixes");
-	if (l.count)
-		idn_put_be32(l.count, l.n);
-	return node_answer_end(c->rq, &b);
+	list_acc l = {.homed = true};
+	return list_answer(c, &l, scan_homed, "too many homed prefixes for one answer");
+}
+
+/* Replication (ops 1000-1002): for node-wide administrators only. */
+static int op_repl(actx *c)
+{
+	int ret = authorize_server(c);
+	if (ret)
+		return ret;
+	return node_repl_answer(c->rq, c->t);
 }
 
 static const struct admin_op {
@@ -1014,6 +1185,9 @@ static const struct admin_op {
     {PROTO_OP_HOME_NA, op_home, true},
     {PROTO_OP_UNHOME_NA, op_home, true},
     {PROTO_OP_LIST_HOMED_NAS, op_list_homed, false},
+    {PROTO_OP_GET_NEXT_TXN_ID, op_repl, false},
+    {PROTO_OP_RETRIEVE_TXN_LOG, op_repl, false},
+    {PROTO_OP_DUMP_HANDLES, op_repl, false},
 };
 
 /* Runs an authenticated request: reads on the worker's snapshot, writes in one write txn. */
@@ -1045,6 +1219,18 @@ static int run_op(actx *c)
 		store_txn_abort(c->t);
 	}
 	return ret;
+}
+
+static int run_as_caller(req *rq)
+{
+	node *n = rq->w->node;
+	actx c = {.rq = rq,
+	          .adm = n->admin,
+	          .id_handle = rq->w->as_handle,
+	          .id_index = rq->w->as_index,
+	          .now = n->cfg.clock()};
+	c.id_klen = handle_key(c.id_handle, n->cfg.case_sensitive, c.id_key);
+	return run_op(&c);
 }
 
 /* ---- op 200 ---- */

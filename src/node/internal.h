@@ -28,6 +28,9 @@ struct node_worker {
 	store_txn *rtxn; /* this thread's read snapshot, reset between uses */
 	bool in_batch;
 	uint8_t key[STORE_KEY_MAX];
+	/* node_worker_act_as: an identity the caller has authenticated (borrowed). */
+	idn_slice as_handle;
+	uint32_t as_index;
 };
 
 /* One request being answered. */

@@ -95,6 +95,11 @@ int node_worker_new(node *n, node_worker **out)
 	return IDN_OK;
 }
 
+bool node_case_sensitive(const node *n)
+{
+	return n->cfg.case_sensitive;
+}
+
 void node_worker_free(node_worker *w)
 {
 	if (!w)
@@ -434,6 +439,24 @@ static int do_admin(req *rq)
 	                    "operation not supported on this node");
 }
 
+/*
+ * Replication (ops 1000-1002, node/repl_ops.h): over TCP/HTTP only, and only
+ * for an authenticated server administrator. The admin module takes them
+ * through the challenge-response once it knows them (node_admin_is_op) and
+ * answers with node_repl_answer(); until then they are refused, saying why.
+ */
+static int do_repl(req *rq)
+{
+	if (rq->transport == NODE_UDP)
+		return answer_bare_error(&rq->env, rq->msg.hdr.opcode, PROTO_RC_PROTOCOL_ERROR,
+		                         MSG_ADMIN_UDP, rq->out, rq->cap);
+	if (node_admin_is_op(rq->msg.hdr.opcode))
+		return node_admin_request(rq);
+	return answer_error(rq, PROTO_RC_OPERATION_NOT_SUPPORTED,
+	                    "replication needs a server administrator's challenge-response, "
+	                    "which this node does not run for ops 1000-1002 yet");
+}
+
 /* ---- dispatch ---- */
 
 typedef int (*op_fn)(req *rq);
@@ -459,9 +482,9 @@ static const struct op {
     {PROTO_OP_SESSION_SETUP, do_admin},
     {PROTO_OP_SESSION_TERMINATE, do_admin},
     {PROTO_OP_SESSION_EXCHANGEKEY, do_admin},
-    {PROTO_OP_GET_NEXT_TXN_ID, do_admin},
-    {PROTO_OP_RETRIEVE_TXN_LOG, do_admin},
-    {PROTO_OP_DUMP_HANDLES, do_admin},
+    {PROTO_OP_GET_NEXT_TXN_ID, do_repl},
+    {PROTO_OP_RETRIEVE_TXN_LOG, do_repl},
+    {PROTO_OP_DUMP_HANDLES, do_repl},
     {PROTO_OP_BACKUP_SERVER, do_admin},
 };
 

@@ -59,6 +59,8 @@ typedef struct node_worker node_worker;
 
 /* The node borrows the store; it must outlive the node. */
 int node_new(const node_config *cfg, store *s, node **out);
+/* Whether suffixes are case-sensitive (how store keys are made, node/handle.h). */
+bool node_case_sensitive(const node *n);
 void node_free(node *n);
 
 int node_worker_new(node *n, node_worker **out);
@@ -72,12 +74,23 @@ void node_worker_free(node_worker *w);
 void node_worker_begin(node_worker *w);
 void node_worker_end(node_worker *w);
 
+/*
+ * For a caller that has already authenticated an identity itself (the REST
+ * API's sessions and HTTP Basic): until cleared (handle.len 0), admin
+ * requests on this worker skip the 402 challenge and run as index:handle,
+ * with that identity's HS_ADMIN rights checked as usual. handle is borrowed
+ * until cleared. Never set it from what a peer merely claims.
+ */
+void node_worker_act_as(node_worker *w, idn_slice handle, uint32_t index);
+
 enum node_transport { NODE_UDP = 0, NODE_TCP = 1, NODE_HTTP = 2 };
 
 /*
  * Handles one request. Returns the answer length (> 0), 0 when nothing is to
  * be sent (not a request we can answer at all), or a negative idn_err.
- * cap should be at least PROTO_ENV_LEN + PROTO_MSG_MAX.
+ * cap should be at least PROTO_ENV_LEN + PROTO_MSG_MAX. Over NODE_TCP a list
+ * answer (105, 302) longer than one message is several whole messages back
+ * to back (CN set on all but the last); the length returned covers them all.
  */
 int node_handle(node_worker *w, enum node_transport t, const uint8_t *req, size_t len, uint8_t *out,
                 size_t cap);

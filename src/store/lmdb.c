@@ -1,6 +1,9 @@
 /*
  * lmdb.c - the LMDB store backend: one environment per directory, named DBs
- * "handles" (identifier -> record) and "homed" (prefix -> empty).
+ * "handles" (identifier -> record) and "homed" (prefix -> empty), and for
+ * the transaction log (store.h) "txlog" (be64 seq | be32 n -> be64 time_ms |
+ * op | be32 key length | key | record) and "meta" ("log.seq", "log.oldest",
+ * "log.bytes" as be64; callers' meta values under "u." + name).
  *
  * Value layout in "handles": every LMDB value starts with a kind byte.
  *   kind 0 (plain):    0x00 | record
@@ -51,7 +54,7 @@ enum {
 	LONG_HEAD = 478,                                 /* clear bytes of a long key */
 	LONG_KEY_LEN = LONG_HEAD + SHA256_DIGEST_LENGTH, /* 510 <= LMDB's 511 */
 	LONG_HDR = 1 + 4,                                /* kind + full key length */
-	MAX_DBS = 4,
+	MAX_DBS = 8,
 	MAP_RETRIES = 4, /* MDB_MAP_RESIZED retries on begin/renew */
 };
 
@@ -64,6 +67,10 @@ struct lmdb_store {
 	MDB_env *env;
 	MDB_dbi handles;
 	MDB_dbi homed;
+	MDB_dbi txlog;
+	MDB_dbi meta;
+	uint64_t log_max_bytes;
+	uint64_t log_max_age_ms;
 	unsigned psize;
 	unsigned homed_key_max;       /* LMDB's key limit, applies to homed prefixes */
 	pthread_rwlock_t gate;        /* see the top of the file */
@@ -80,7 +87,15 @@ struct lmdb_txn {
 	MDB_txn *txn;
 	bool rdonly;
 	bool live; /* holds a snapshot (and `gate`); false after reset */
+	/* the log of a write txn: seq 0 until the first change */
+	uint64_t seq;
+	uint64_t time_ms;
+	uint64_t log_bytes; /* this txn's entries */
+	uint32_t nchg;
+	bool overflow; /* more than log_max_bytes: not kept, the log is emptied at commit */
 };
+
+enum { LOG_HDR = 8 + 1 + 4 }; /* txlog value: time_ms | op | key length */
 
 static inline struct lmdb_store *S(store *s)
 {
@@ -378,6 +393,10 @@ static int open_dbs(struct lmdb_store *s)
 	int mrc = mdb_dbi_open(txn, "handles", MDB_CREATE, &s->handles);
 	if (mrc == MDB_SUCCESS)
 		mrc = mdb_dbi_open(txn, "homed", MDB_CREATE, &s->homed);
+	if (mrc == MDB_SUCCESS)
+		mrc = mdb_dbi_open(txn, "txlog", MDB_CREATE, &s->txlog);
+	if (mrc == MDB_SUCCESS)
+		mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta);
 	if (mrc != MDB_SUCCESS) {
 		lmdb_txn_abort(bt);
 		return lmdb_err(mrc);
@@ -449,6 +468,8 @@ static int lmdb_open(const char *location, const store_opts *opts, store **out)
 		goto fail_rc;
 	}
 	s->homed_key_max = (unsigned)mdb_env_get_maxkeysize(s->env);
+	s->log_max_bytes = opts->log_max_bytes ? opts->log_max_bytes : STORE_LOG_MAX_BYTES;
+	s->log_max_age_ms = (opts->log_max_age ? opts->log_max_age : STORE_LOG_MAX_AGE) * 1000;
 	mrc = mdb_env_stat(s->env, &st);
 	if (mrc != MDB_SUCCESS)
 		goto fail;
@@ -469,6 +490,249 @@ fail_rc:
 	return rc;
 }
 
+/* ---- the transaction log and meta values ---- */
+
+static const char META_SEQ[] = "log.seq", META_OLDEST[] = "log.oldest", META_BYTES[] = "log.bytes";
+
+/* A be64 meta value, or dflt if absent. Returns an MDB code. */
+static int meta_u64(struct lmdb_txn *t, const char *name, uint64_t dflt, uint64_t *out)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+	int mrc = mdb_get(t->txn, S(t->base.s)->meta, &k, &v);
+
+	*out = dflt;
+	if (mrc == MDB_NOTFOUND)
+		return MDB_SUCCESS;
+	if (mrc != MDB_SUCCESS)
+		return mrc;
+	if (v.mv_size != 8)
+		return MDB_CORRUPTED;
+	*out = store_be64(v.mv_data);
+	return MDB_SUCCESS;
+}
+
+static int meta_put_u64(struct lmdb_txn *t, const char *name, uint64_t val)
+{
+	uint8_t buf[8];
+	MDB_val k = {strlen(name), (void *)name}, v = {8, buf};
+
+	store_put_be64(buf, val);
+	return mdb_put(t->txn, S(t->base.s)->meta, &k, &v, 0);
+}
+
+/* Appends one change of a write txn to "txlog" (see store.h). */
+static int log_append(struct lmdb_txn *t, int op, idn_slice key, idn_slice val)
+{
+	struct lmdb_store *s = S(t->base.s);
+	uint8_t kb[STORE_LOG_KEY];
+	MDB_val k = {sizeof(kb), kb}, v;
+	int mrc;
+
+	if (!t->seq) {
+		uint64_t last;
+		mrc = meta_u64(t, META_SEQ, 0, &last);
+		if (mrc != MDB_SUCCESS)
+			return lmdb_err(mrc);
+		t->seq = last + 1;
+		t->time_ms = store_now_ms();
+	}
+	if (t->overflow)
+		return IDN_OK;
+	size_t size = STORE_LOG_KEY + LOG_HDR + key.len + val.len;
+	if (t->log_bytes + size > s->log_max_bytes) {
+		/* Keeping part of a transaction would be worse than none. */
+		t->overflow = true;
+		return IDN_OK;
+	}
+	store_put_be64(kb, t->seq);
+	idn_put_be32(kb + 8, t->nchg);
+	v.mv_size = LOG_HDR + key.len + val.len;
+	mrc = mdb_put(t->txn, s->txlog, &k, &v, MDB_RESERVE | MDB_APPEND);
+	if (mrc == MDB_MAP_FULL)
+		atomic_store(&s->pressure, 1);
+	if (mrc != MDB_SUCCESS)
+		return lmdb_err(mrc);
+	uint8_t *p = v.mv_data;
+	store_put_be64(p, t->time_ms);
+	p[8] = (uint8_t)op;
+	idn_put_be32(p + 9, (uint32_t)key.len);
+	memcpy(p + LOG_HDR, key.p, key.len);
+	if (val.len)
+		memcpy(p + LOG_HDR + key.len, val.p, val.len);
+	t->nchg++;
+	t->log_bytes += size;
+	return IDN_OK;
+}
+
+/*
+ * At commit of a write txn that changed something: records its sequence
+ * number and prunes whole transactions from the oldest while the log is too
+ * old or too large (never the one committing). Returns an MDB code.
+ */
+static int log_finish(struct lmdb_txn *t)
+{
+	struct lmdb_store *s = S(t->base.s);
+	uint64_t bytes, oldest, now = store_now_ms();
+	uint64_t cutoff = now > s->log_max_age_ms ? now - s->log_max_age_ms : 0;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int mrc;
+
+	if ((mrc = meta_u64(t, META_BYTES, 0, &bytes)) != MDB_SUCCESS ||
+	    (mrc = meta_u64(t, META_OLDEST, 1, &oldest)) != MDB_SUCCESS)
+		return mrc;
+	if (t->overflow) {
+		mrc = mdb_drop(t->txn, s->txlog, 0);
+		if (mrc != MDB_SUCCESS)
+			return mrc;
+		bytes = 0;
+		oldest = t->seq + 1;
+		goto out;
+	}
+	bytes += t->log_bytes;
+	mrc = mdb_cursor_open(t->txn, s->txlog, &cur);
+	if (mrc != MDB_SUCCESS)
+		return mrc;
+	uint64_t dropping = 0; /* the seq being deleted: finish it whole */
+	while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == MDB_SUCCESS) {
+		if (k.mv_size != STORE_LOG_KEY || v.mv_size < LOG_HDR) {
+			mrc = MDB_CORRUPTED;
+			break;
+		}
+		uint64_t seq = store_be64(k.mv_data);
+		if (seq == t->seq)
+			break;
+		if (seq != dropping && bytes <= s->log_max_bytes && store_be64(v.mv_data) >= cutoff)
+			break;
+		uint64_t size = STORE_LOG_KEY + v.mv_size;
+		mrc = mdb_cursor_del(cur, 0);
+		if (mrc != MDB_SUCCESS)
+			break;
+		bytes = bytes > size ? bytes - size : 0;
+		dropping = seq;
+		oldest = seq + 1;
+	}
+	mdb_cursor_close(cur);
+	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+		return mrc;
+out:
+	if ((mrc = meta_put_u64(t, META_SEQ, t->seq)) != MDB_SUCCESS ||
+	    (mrc = meta_put_u64(t, META_OLDEST, oldest)) != MDB_SUCCESS)
+		return mrc;
+	return meta_put_u64(t, META_BYTES, bytes);
+}
+
+static int lmdb_log_state(store_txn *bt, uint64_t *last, uint64_t *oldest)
+{
+	struct lmdb_txn *t = T(bt);
+	int mrc;
+
+	if (!t->live || !last || !oldest)
+		return IDN_EINVAL;
+	if ((mrc = meta_u64(t, META_SEQ, 0, last)) != MDB_SUCCESS ||
+	    (mrc = meta_u64(t, META_OLDEST, 1, oldest)) != MDB_SUCCESS)
+		return lmdb_err(mrc);
+	return IDN_OK;
+}
+
+static int lmdb_log_read(store_txn *bt, uint64_t from, uint64_t max_txns, store_log_cb cb,
+                         void *arg)
+{
+	struct lmdb_txn *t = T(bt);
+	uint64_t last, oldest, txns = 0, prev = 0;
+	uint8_t kb[STORE_LOG_KEY];
+	MDB_cursor *cur = NULL;
+	MDB_val k = {sizeof(kb), kb}, v;
+	int rc = cb ? lmdb_log_state(bt, &last, &oldest) : IDN_EINVAL;
+
+	if (rc != IDN_OK)
+		return rc;
+	if (from < oldest || from > last + 1)
+		return IDN_ERANGE;
+	int mrc = mdb_cursor_open(t->txn, S(bt->s)->txlog, &cur);
+	if (mrc != MDB_SUCCESS)
+		return lmdb_err(mrc);
+	store_put_be64(kb, from);
+	idn_put_be32(kb + 8, 0);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == MDB_SUCCESS;
+	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *p = v.mv_data;
+		if (k.mv_size != STORE_LOG_KEY || v.mv_size < LOG_HDR ||
+		    idn_be32(p + 9) > v.mv_size - LOG_HDR) {
+			rc = IDN_ESTORE;
+			goto out;
+		}
+		store_change c = {.seq = store_be64(k.mv_data),
+		                  .n = idn_be32((const uint8_t *)k.mv_data + 8),
+		                  .time_ms = store_be64(p),
+		                  .op = p[8]};
+		size_t klen = idn_be32(p + 9);
+		c.key = idn_slice_of(p + LOG_HDR, klen);
+		c.val = idn_slice_of(p + LOG_HDR + klen, v.mv_size - LOG_HDR - klen);
+		if (c.seq != prev) {
+			if (max_txns && txns == max_txns)
+				break;
+			txns++;
+			prev = c.seq;
+		}
+		rc = cb(arg, &c);
+		if (rc != 0)
+			goto out;
+	}
+	rc = mrc == MDB_SUCCESS || mrc == MDB_NOTFOUND ? IDN_OK : lmdb_err(mrc);
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* "u." + name: callers' names never meet the log's own. */
+static int meta_key(const char *name, char *buf, MDB_val *k)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0)
+		return IDN_EINVAL;
+	if (n > STORE_META_NAME_MAX)
+		return IDN_ERANGE;
+	memcpy(buf, "u.", 2);
+	memcpy(buf + 2, name, n);
+	*k = (MDB_val){n + 2, buf};
+	return IDN_OK;
+}
+
+static int lmdb_meta_get(store_txn *bt, const char *name, idn_slice *val)
+{
+	struct lmdb_txn *t = T(bt);
+	char buf[STORE_META_NAME_MAX + 2];
+	MDB_val k, v;
+	int rc = meta_key(name, buf, &k);
+
+	if (rc != IDN_OK)
+		return rc;
+	if (!t->live || !val)
+		return IDN_EINVAL;
+	rc = lmdb_err(mdb_get(t->txn, S(bt->s)->meta, &k, &v));
+	if (rc == IDN_OK)
+		*val = idn_slice_of(v.mv_data, v.mv_size);
+	return rc;
+}
+
+static int lmdb_meta_put(store_txn *bt, const char *name, idn_slice val)
+{
+	struct lmdb_txn *t = T(bt);
+	char buf[STORE_META_NAME_MAX + 2];
+	MDB_val k, v = {val.len, (void *)val.p};
+	int rc = meta_key(name, buf, &k);
+
+	if (rc != IDN_OK)
+		return rc;
+	if (!t->live || t->rdonly || (val.len && !val.p))
+		return IDN_EINVAL;
+	if (val.len > 4096)
+		return IDN_ERANGE;
+	return lmdb_err(mdb_put(t->txn, S(bt->s)->meta, &k, &v, 0));
+}
+
 /* ---- transactions ---- */
 
 static int lmdb_txn_begin(store *bs, unsigned flags, store_txn **out)
@@ -486,6 +750,7 @@ static int lmdb_txn_begin(store *bs, unsigned flags, store_txn **out)
 		return IDN_ENOMEM;
 	t->base.s = bs;
 	t->rdonly = rdonly;
+	t->overflow = !rdonly && (flags & STORE_NOLOG);
 
 	for (int tries = 0;; tries++) {
 		if (!rdonly)
@@ -530,7 +795,15 @@ static int lmdb_txn_commit(store_txn *bt)
 		/* Nothing to make durable; abort also frees a reset txn. */
 		mdb_txn_abort(t->txn);
 	} else {
-		int mrc = mdb_txn_commit(t->txn);
+		int mrc = t->seq ? log_finish(t) : MDB_SUCCESS;
+		if (mrc != MDB_SUCCESS) {
+			mdb_txn_abort(t->txn);
+			if (mrc == MDB_MAP_FULL)
+				atomic_store(&S(bt->s)->pressure, 1);
+			txn_end(t);
+			return lmdb_err(mrc);
+		}
+		mrc = mdb_txn_commit(t->txn);
 		if (mrc == MDB_MAP_FULL)
 			atomic_store(&S(bt->s)->pressure, 1);
 		rc = lmdb_err(mrc);
@@ -695,7 +968,7 @@ static int lmdb_put(store_txn *bt, idn_slice key, idn_slice val, unsigned flags)
 	}
 	if (val.len)
 		memcpy(p + hdr, val.p, val.len);
-	return IDN_OK;
+	return log_append(t, STORE_LOG_PUT, key, val);
 }
 
 static int lmdb_del(store_txn *bt, idn_slice key)
@@ -717,7 +990,8 @@ static int lmdb_del(store_txn *bt, idn_slice key)
 		if (rc != IDN_OK)
 			return rc;
 	}
-	return lmdb_err(mdb_del(t->txn, S(bt->s)->handles, &k, NULL));
+	rc = lmdb_err(mdb_del(t->txn, S(bt->s)->handles, &k, NULL));
+	return rc == IDN_OK ? log_append(t, STORE_LOG_DEL, key, idn_slice_of(NULL, 0)) : rc;
 }
 
 static bool has_prefix(idn_slice s, idn_slice prefix)
@@ -804,7 +1078,8 @@ static int lmdb_home(store_txn *bt, idn_slice prefix)
 	int mrc = mdb_put(t->txn, S(bt->s)->homed, &k, &v, 0);
 	if (mrc == MDB_MAP_FULL)
 		atomic_store(&S(bt->s)->pressure, 1);
-	return lmdb_err(mrc);
+	rc = lmdb_err(mrc);
+	return rc == IDN_OK ? log_append(t, STORE_LOG_HOME, prefix, idn_slice_of(NULL, 0)) : rc;
 }
 
 static int lmdb_unhome(store_txn *bt, idn_slice prefix)
@@ -817,7 +1092,8 @@ static int lmdb_unhome(store_txn *bt, idn_slice prefix)
 		return rc;
 	if (t->rdonly)
 		return IDN_EINVAL;
-	return lmdb_err(mdb_del(t->txn, S(bt->s)->homed, &k, NULL));
+	rc = lmdb_err(mdb_del(t->txn, S(bt->s)->homed, &k, NULL));
+	return rc == IDN_OK ? log_append(t, STORE_LOG_UNHOME, prefix, idn_slice_of(NULL, 0)) : rc;
 }
 
 static int lmdb_is_homed(store_txn *bt, idn_slice prefix)
@@ -891,4 +1167,8 @@ const struct store_ops store_lmdb_ops = {
     .is_homed = lmdb_is_homed,
     .list_homed = lmdb_list_homed,
     .count = lmdb_count,
+    .log_state = lmdb_log_state,
+    .log_read = lmdb_log_read,
+    .meta_get = lmdb_meta_get,
+    .meta_put = lmdb_meta_put,
 };

@@ -31,6 +31,18 @@
  * The reference's optional index on handles(data) is not created: btree
  * entries are limited to ~2.7 kB, and idnode never searches by data.
  *
+ * and for the transaction log (store.h)
+ *
+ *   idn_txlog(seq int8, n int4, at int8, op int2, k bytea, v bytea,
+ *             primary key (seq, n))        one row per change, at = time in ms
+ *   idn_meta(name text primary key, val bytea)  "log.seq", "log.oldest",
+ *                                               "log.bytes" (int8 as 8 bytes
+ *                                               big-endian); callers' values
+ *                                               under "u." + name
+ *
+ * Sequence numbers are taken under the writer's advisory lock, so sequence
+ * order is commit order across processes sharing the database.
+ *
  * Connections: a small pool per store. A transaction takes a connection
  * from the pool (or opens one) for its life and gives it back at the end, so
  * any number of threads run transactions at once and a thread may hold a
@@ -72,6 +84,7 @@ enum {
 	MAX_VALUES = 65536,
 	BYTEA_OID = 17,
 	INT4_OID = 23,
+	INT8_OID = 20,
 	INT2_OID = 21,
 	BOOL_OID = 16,
 	TEXT_OID = 25,
@@ -88,6 +101,9 @@ static const char SCHEMA_SQL[] =
     " admin_read bool, admin_write bool, pub_read bool, pub_write bool,"
     " PRIMARY KEY (handle, idx));"
     "CREATE TABLE IF NOT EXISTS idn_records (k bytea PRIMARY KEY, rec bytea NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS idn_txlog (seq int8 NOT NULL, n int4 NOT NULL, at int8 NOT NULL,"
+    " op int2 NOT NULL, k bytea NOT NULL, v bytea NOT NULL, PRIMARY KEY (seq, n));"
+    "CREATE TABLE IF NOT EXISTS idn_meta (name text PRIMARY KEY, val bytea NOT NULL);"
     "CREATE OR REPLACE FUNCTION idn_handles_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
     " BEGIN"
     "  IF current_setting('idnode.writer', true) IS DISTINCT FROM 'on' THEN"
@@ -117,6 +133,13 @@ enum stmt {
 	S_UNHOME,
 	S_ISHOMED,
 	S_LISTHOMED,
+	S_META_GET,
+	S_META_PUT,
+	S_LOG_INS,
+	S_LOG_READ,
+	S_LOG_HEAD,
+	S_LOG_FIRST_AT,
+	S_LOG_DROP_BELOW,
 	S_COUNT_STMTS
 };
 
@@ -178,12 +201,42 @@ static const struct {
     [S_UNHOME] = {"idn_unhome", "DELETE FROM nas WHERE na = $1", 1, {BYTEA_OID}},
     [S_ISHOMED] = {"idn_ishomed", "SELECT 1 FROM nas WHERE na = $1", 1, {BYTEA_OID}},
     [S_LISTHOMED] = {"idn_listhomed", "SELECT na FROM nas ORDER BY na", 0, {0}},
+    [S_META_GET] = {"idn_meta_get", "SELECT val FROM idn_meta WHERE name = $1", 1, {TEXT_OID}},
+    [S_META_PUT] = {"idn_meta_put",
+                    "INSERT INTO idn_meta (name, val) VALUES ($1, $2)"
+                    " ON CONFLICT (name) DO UPDATE SET val = EXCLUDED.val",
+                    2,
+                    {TEXT_OID, BYTEA_OID}},
+    [S_LOG_INS] = {"idn_log_ins",
+                   "INSERT INTO idn_txlog (seq, n, at, op, k, v) VALUES ($1, $2, $3, $4, $5, $6)",
+                   6,
+                   {INT8_OID, INT4_OID, INT8_OID, INT2_OID, BYTEA_OID, BYTEA_OID}},
+    /* changes after (seq $1, n $2) up to seq $3, a page at a time */
+    [S_LOG_READ] = {"idn_log_read",
+                    "SELECT seq, n, at, op, k, v FROM idn_txlog WHERE (seq, n) > ($1, $2)"
+                    " AND seq <= $3 ORDER BY seq, n LIMIT " /* SCAN_PAGE */ "1000",
+                    3,
+                    {INT8_OID, INT4_OID, INT8_OID}},
+    /* the oldest transactions: seq, bytes (as the LMDB backend counts them), time */
+    [S_LOG_HEAD] = {"idn_log_head",
+                    "SELECT seq, sum(25 + length(k) + length(v))::int8, min(at) FROM idn_txlog"
+                    " GROUP BY seq ORDER BY seq LIMIT " /* SCAN_PAGE */ "1000",
+                    0,
+                    {0}},
+    /* the oldest change's time, by the primary key: cheap at every commit */
+    [S_LOG_FIRST_AT] = {"idn_log_first_at",
+                        "SELECT at FROM idn_txlog ORDER BY seq, n LIMIT 1",
+                        0,
+                        {0}},
+    [S_LOG_DROP_BELOW] = {"idn_log_drop", "DELETE FROM idn_txlog WHERE seq < $1", 1, {INT8_OID}},
 };
 
 struct pg_store {
 	store base;
 	char *uri;
 	bool no_sync;
+	uint64_t log_max_bytes;
+	uint64_t log_max_age_ms;
 	pthread_mutex_t mu; /* guards pool, nidle, last_log */
 	PGconn *pool[POOL_MAX];
 	int nidle;
@@ -201,6 +254,12 @@ struct pg_txn {
 	size_t nres, capres;
 	void **bufs;
 	size_t nbufs, capbufs;
+	/* the log of a write txn: seq 0 until the first change */
+	uint64_t seq;
+	uint64_t time_ms;
+	uint64_t log_bytes;
+	uint32_t nchg;
+	bool overflow; /* more than log_max_bytes: not kept, the log is emptied at commit */
 };
 
 static void pg_log(struct pg_store *ps, const char *what, PGconn *c)
@@ -400,6 +459,285 @@ static int check_key(idn_slice k)
 	return IDN_OK;
 }
 
+/* ---- the transaction log and meta values ---- */
+
+static const char META_SEQ[] = "log.seq", META_OLDEST[] = "log.oldest", META_BYTES[] = "log.bytes";
+
+static uint64_t be64v(const char *p)
+{
+	return store_be64((const uint8_t *)p);
+}
+
+/* A meta value, kept until the transaction ends; IDN_ENOTFOUND if absent. */
+static int meta_get_raw(struct pg_txn *t, const char *name, idn_slice *val)
+{
+	const char *pv[1] = {name};
+	int pl[1] = {(int)strlen(name)};
+	PGresult *r = run(t, S_META_GET, pv, pl, PGRES_TUPLES_OK);
+	if (!r)
+		return IDN_ESTORE;
+	int rc = keep_res(t, r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) == 0)
+		return IDN_ENOTFOUND;
+	*val = idn_slice_of(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+	return IDN_OK;
+}
+
+static int meta_put_raw(struct pg_txn *t, const char *name, idn_slice val)
+{
+	const char *pv[2] = {name, val.len ? (const char *)val.p : ""};
+	int pl[2] = {(int)strlen(name), (int)val.len};
+	PGresult *r = run(t, S_META_PUT, pv, pl, PGRES_COMMAND_OK);
+	if (!r)
+		return IDN_ESTORE;
+	PQclear(r);
+	return IDN_OK;
+}
+
+static int meta_u64(struct pg_txn *t, const char *name, uint64_t dflt, uint64_t *out)
+{
+	idn_slice v;
+	int rc = meta_get_raw(t, name, &v);
+	*out = dflt;
+	if (rc == IDN_ENOTFOUND)
+		return IDN_OK;
+	if (rc)
+		return rc;
+	if (v.len != 8)
+		return IDN_ESTORE;
+	*out = store_be64(v.p);
+	return IDN_OK;
+}
+
+static int meta_put_u64(struct pg_txn *t, const char *name, uint64_t val)
+{
+	uint8_t b[8];
+	store_put_be64(b, val);
+	return meta_put_raw(t, name, idn_slice_of(b, 8));
+}
+
+/* Appends one change of a write txn to idn_txlog (see store.h). */
+static int log_append(struct pg_txn *t, int op, idn_slice key, idn_slice val)
+{
+	if (!t->seq) {
+		uint64_t last;
+		int rc = meta_u64(t, META_SEQ, 0, &last);
+		if (rc)
+			return rc;
+		t->seq = last + 1;
+		t->time_ms = store_now_ms();
+	}
+	if (t->overflow)
+		return IDN_OK;
+	uint64_t size = 25 + key.len + val.len; /* as S_LOG_HEAD counts */
+	if (t->log_bytes + size > t->ps->log_max_bytes) {
+		t->overflow = true; /* part of a transaction would be worse than none */
+		return IDN_OK;
+	}
+	uint8_t seq[8], n[4], at[8], opb[2];
+	store_put_be64(seq, t->seq);
+	idn_put_be32(n, t->nchg);
+	store_put_be64(at, t->time_ms);
+	idn_put_be16(opb, (uint16_t)op);
+	const char *pv[6] = {(const char *)seq,   (const char *)n,
+	                     (const char *)at,    (const char *)opb,
+	                     (const char *)key.p, val.len ? (const char *)val.p : ""};
+	int pl[6] = {8, 4, 8, 2, (int)key.len, (int)val.len};
+	PGresult *r = run(t, S_LOG_INS, pv, pl, PGRES_COMMAND_OK);
+	if (!r)
+		return IDN_ESTORE;
+	PQclear(r);
+	t->nchg++;
+	t->log_bytes += size;
+	return IDN_OK;
+}
+
+static int drop_below(struct pg_txn *t, uint64_t seq)
+{
+	uint8_t b[8];
+	store_put_be64(b, seq);
+	const char *pv[1] = {(const char *)b};
+	int pl[1] = {8};
+	PGresult *r = run(t, S_LOG_DROP_BELOW, pv, pl, PGRES_COMMAND_OK);
+	if (!r)
+		return IDN_ESTORE;
+	PQclear(r);
+	return IDN_OK;
+}
+
+/*
+ * Before the commit of a write txn that changed something: records its
+ * sequence number and prunes whole transactions from the oldest while the
+ * log is too old or too large (never the one committing).
+ */
+static int log_finish(struct pg_txn *t)
+{
+	uint64_t bytes, oldest, now = store_now_ms();
+	uint64_t cutoff = now > t->ps->log_max_age_ms ? now - t->ps->log_max_age_ms : 0;
+	int rc;
+
+	if ((rc = meta_u64(t, META_BYTES, 0, &bytes)) ||
+	    (rc = meta_u64(t, META_OLDEST, 1, &oldest)))
+		return rc;
+	if (t->overflow) {
+		if ((rc = drop_below(t, UINT64_MAX >> 1)))
+			return rc;
+		bytes = 0;
+		oldest = t->seq + 1;
+		goto out;
+	}
+	bytes += t->log_bytes;
+	if (bytes <= t->ps->log_max_bytes) {
+		/* within the size bound: prune only when the oldest change is too old */
+		PGresult *r = run(t, S_LOG_FIRST_AT, NULL, NULL, PGRES_TUPLES_OK);
+		if (!r)
+			return IDN_ESTORE;
+		bool young = PQntuples(r) == 0 || be64v(PQgetvalue(r, 0, 0)) >= cutoff;
+		PQclear(r);
+		if (young)
+			goto out;
+	}
+	/* pages of the oldest transactions until one may stay */
+	for (bool more = true; more;) {
+		PGresult *r = run(t, S_LOG_HEAD, NULL, NULL, PGRES_TUPLES_OK);
+		if (!r)
+			return IDN_ESTORE;
+		uint64_t keep = oldest;
+		int n = PQntuples(r);
+		more = n == SCAN_PAGE;
+		for (int i = 0; i < n; i++) {
+			uint64_t seq = be64v(PQgetvalue(r, i, 0));
+			uint64_t size = be64v(PQgetvalue(r, i, 1));
+			uint64_t at = be64v(PQgetvalue(r, i, 2));
+			if (seq == t->seq || (bytes <= t->ps->log_max_bytes && at >= cutoff)) {
+				more = false;
+				break;
+			}
+			bytes = bytes > size ? bytes - size : 0;
+			keep = seq + 1;
+		}
+		PQclear(r);
+		if (keep > oldest) {
+			if ((rc = drop_below(t, keep)))
+				return rc;
+			oldest = keep;
+		} else {
+			more = false;
+		}
+	}
+out:
+	if ((rc = meta_put_u64(t, META_SEQ, t->seq)) || (rc = meta_put_u64(t, META_OLDEST, oldest)))
+		return rc;
+	return meta_put_u64(t, META_BYTES, bytes);
+}
+
+static int pg_log_state(store_txn *bt, uint64_t *last, uint64_t *oldest)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	int rc;
+	if (!t->live || !last || !oldest)
+		return IDN_EINVAL;
+	if ((rc = meta_u64(t, META_SEQ, 0, last)) || (rc = meta_u64(t, META_OLDEST, 1, oldest)))
+		return rc;
+	return IDN_OK;
+}
+
+static int pg_log_read(store_txn *bt, uint64_t from, uint64_t max_txns, store_log_cb cb, void *arg)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	uint64_t last, oldest;
+	int rc = cb ? pg_log_state(bt, &last, &oldest) : IDN_EINVAL;
+	if (rc)
+		return rc;
+	if (from < oldest || from > last + 1)
+		return IDN_ERANGE;
+	/* sequence numbers in the log have no gaps: the bound is a range */
+	uint64_t upto = max_txns && max_txns - 1 < last - from ? from + max_txns - 1 : last;
+	uint8_t seq[8], n[4], hi[8];
+	store_put_be64(seq, from);
+	idn_put_be32(n, 0);
+	store_put_be64(hi, upto);
+	bool first = true;
+	for (;;) {
+		/* the first page starts at (from, 0) itself: ask for after (from - 1, max) */
+		uint8_t s0[8], n0[4];
+		if (first) {
+			store_put_be64(s0, from - 1);
+			idn_put_be32(n0, 0x7fffffff);
+		} else {
+			memcpy(s0, seq, 8);
+			memcpy(n0, n, 4);
+		}
+		const char *pv[3] = {(const char *)s0, (const char *)n0, (const char *)hi};
+		int pl[3] = {8, 4, 8};
+		PGresult *r = run(t, S_LOG_READ, pv, pl, PGRES_TUPLES_OK);
+		if (!r)
+			return IDN_ESTORE;
+		int rows = PQntuples(r);
+		for (int i = 0; i < rows && !rc; i++) {
+			store_change c = {
+			    .seq = be64v(PQgetvalue(r, i, 0)),
+			    .n = idn_be32((const uint8_t *)PQgetvalue(r, i, 1)),
+			    .time_ms = be64v(PQgetvalue(r, i, 2)),
+			    .op = (int16_t)idn_be16((const uint8_t *)PQgetvalue(r, i, 3)),
+			    .key = idn_slice_of(PQgetvalue(r, i, 4), (size_t)PQgetlength(r, i, 4)),
+			    .val = idn_slice_of(PQgetvalue(r, i, 5), (size_t)PQgetlength(r, i, 5)),
+			};
+			rc = cb(arg, &c);
+			if (i == rows - 1) {
+				memcpy(seq, PQgetvalue(r, i, 0), 8);
+				memcpy(n, PQgetvalue(r, i, 1), 4);
+			}
+		}
+		PQclear(r);
+		first = false;
+		if (rc || rows < SCAN_PAGE)
+			break;
+	}
+	return rc;
+}
+
+/* "u." + name: callers' names never meet the log's own. */
+static int meta_name(const char *name, char *buf)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0)
+		return IDN_EINVAL;
+	if (n > STORE_META_NAME_MAX)
+		return IDN_ERANGE;
+	memcpy(buf, "u.", 2);
+	memcpy(buf + 2, name, n + 1);
+	return IDN_OK;
+}
+
+static int pg_meta_get(store_txn *bt, const char *name, idn_slice *val)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	char buf[STORE_META_NAME_MAX + 3];
+	int rc = meta_name(name, buf);
+	if (rc)
+		return rc;
+	if (!t->live || !val)
+		return IDN_EINVAL;
+	return meta_get_raw(t, buf, val);
+}
+
+static int pg_meta_put(store_txn *bt, const char *name, idn_slice val)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	char buf[STORE_META_NAME_MAX + 3];
+	int rc = meta_name(name, buf);
+	if (rc)
+		return rc;
+	if (!t->live || t->rdonly || (val.len && !val.p))
+		return IDN_EINVAL;
+	if (val.len > 4096)
+		return IDN_ERANGE;
+	return meta_put_raw(t, buf, val);
+}
+
 /* ---- open / close ---- */
 
 static void pg_close(store *s)
@@ -428,6 +766,7 @@ static int pg_txn_begin(store *s, unsigned flags, store_txn **out)
 	t->base.s = s;
 	t->ps = ps;
 	t->rdonly = (flags & STORE_RDONLY) != 0;
+	t->overflow = !t->rdonly && (flags & STORE_NOLOG);
 	int rc = txn_open(t);
 	if (rc) {
 		free(t);
@@ -446,10 +785,16 @@ static void txn_free(struct pg_txn *t)
 	free(t);
 }
 
+static void pg_txn_abort(store_txn *bt);
+
 static int pg_txn_commit(store_txn *bt)
 {
 	struct pg_txn *t = (struct pg_txn *)bt;
 	int rc = IDN_OK;
+	if (t->live && t->seq && (rc = log_finish(t)) != IDN_OK) {
+		pg_txn_abort(bt);
+		return rc;
+	}
 	if (t->live && !exec_ok(t->c, "COMMIT")) {
 		pg_log(t->ps, "commit failed", t->c);
 		rc = IDN_ESTORE;
@@ -709,7 +1054,8 @@ static int pg_put(store_txn *bt, idn_slice key, idn_slice val, unsigned flags)
 	if (!r)
 		return IDN_ESTORE;
 	PQclear(r);
-	return write_rows(t, key, val);
+	rc = write_rows(t, key, val);
+	return rc ? rc : log_append(t, STORE_LOG_PUT, key, val);
 }
 
 static int pg_del(store_txn *bt, idn_slice key)
@@ -723,7 +1069,9 @@ static int pg_del(store_txn *bt, idn_slice key)
 		return IDN_EINVAL;
 	if ((rc = simple(t, S_DELREC, key, &a)) || (rc = simple(t, S_DELROWS, key, &b)))
 		return rc;
-	return a || b ? IDN_OK : IDN_ENOTFOUND;
+	if (!a && !b)
+		return IDN_ENOTFOUND;
+	return log_append(t, STORE_LOG_DEL, key, idn_slice_of(NULL, 0));
 }
 
 /* The smallest key above every key starting with p; 0 when there is none. */
@@ -830,13 +1178,17 @@ static int homed_op(store_txn *bt, idn_slice prefix, enum stmt s, bool write)
 static int pg_home(store_txn *bt, idn_slice prefix)
 {
 	int rc = homed_op(bt, prefix, S_HOME, true);
-	return rc < 0 ? rc : IDN_OK;
+	if (rc < 0)
+		return rc;
+	return log_append((struct pg_txn *)bt, STORE_LOG_HOME, prefix, idn_slice_of(NULL, 0));
 }
 
 static int pg_unhome(store_txn *bt, idn_slice prefix)
 {
 	int rc = homed_op(bt, prefix, S_UNHOME, true);
-	return rc < 0 ? rc : rc ? IDN_OK : IDN_ENOTFOUND;
+	if (rc <= 0)
+		return rc < 0 ? rc : IDN_ENOTFOUND;
+	return log_append((struct pg_txn *)bt, STORE_LOG_UNHOME, prefix, idn_slice_of(NULL, 0));
 }
 
 static int pg_is_homed(store_txn *bt, idn_slice prefix)
@@ -899,6 +1251,10 @@ const struct store_ops store_pg_ops = {
     .is_homed = pg_is_homed,
     .list_homed = pg_list_homed,
     .count = pg_count,
+    .log_state = pg_log_state,
+    .log_read = pg_log_read,
+    .meta_get = pg_meta_get,
+    .meta_put = pg_meta_put,
 };
 
 static int pg_open(const char *location, const store_opts *opts, store **out)
@@ -911,6 +1267,9 @@ static int pg_open(const char *location, const store_opts *opts, store **out)
 		return IDN_ENOMEM;
 	ps->base.ops = &store_pg_ops;
 	ps->no_sync = opts && opts->no_sync;
+	ps->log_max_bytes = opts && opts->log_max_bytes ? opts->log_max_bytes : STORE_LOG_MAX_BYTES;
+	ps->log_max_age_ms =
+	    (opts && opts->log_max_age ? opts->log_max_age : STORE_LOG_MAX_AGE) * 1000;
 	pthread_mutex_init(&ps->mu, NULL);
 	ps->uri = strdup(location);
 	if (!ps->uri) {

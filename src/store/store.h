@@ -18,6 +18,20 @@
  * A read transaction belongs to one thread. Hot paths keep one read
  * transaction per thread and call store_txn_reset()/store_txn_renew() around
  * each batch instead of begin/abort.
+ *
+ * Transaction log: every write transaction that changes something gets the
+ * next sequence number (1, 2, ...) at its first change, and each change (put,
+ * del, home, unhome) is appended to the log as change n = 0, 1, ... of that
+ * sequence, inside the same commit, so the log and the data never disagree.
+ * Sequence order is commit order (one writer at a time). The log is pruned
+ * at commit, whole transactions from the oldest, while it is older than
+ * log_max_age or larger than log_max_bytes; a transaction whose own changes
+ * exceed log_max_bytes empties the log (its changes are not kept), so a
+ * reader behind it must copy the whole store again. store_log_read() from a
+ * pruned position is IDN_ERANGE. Changes made to a PostgreSQL database by
+ * another program than idnode are not logged. Meta values (store_meta_*)
+ * are small named values kept beside the data and not logged: replication
+ * keeps its position there, in the same commit as the changes it applied.
  */
 #ifndef IDN_STORE_STORE_H
 #define IDN_STORE_STORE_H
@@ -33,7 +47,16 @@ enum {
 };
 
 /* store_txn_begin flags */
-enum { STORE_RDONLY = 1 };
+enum {
+	STORE_RDONLY = 1,
+	/*
+	 * A write txn whose changes are not logged (bulk load, restore): at
+	 * commit the log is emptied and restarts after it, as for a transaction
+	 * over log_max_bytes, so mirrors copy the store again instead of
+	 * reading a log that misses changes.
+	 */
+	STORE_NOLOG = 2,
+};
 
 /* store_put flags */
 enum {
@@ -46,7 +69,33 @@ typedef struct store_opts {
 	unsigned max_readers; /* 0 = default (126) */
 	int no_sync;          /* 1: skip fsync on commit (bulk loads, tests only) */
 	int warm;             /* 1: start reading the data into the page cache at open (servers) */
+	uint64_t log_max_bytes; /* transaction log bound, 0 = STORE_LOG_MAX_BYTES */
+	uint64_t log_max_age;   /* seconds, 0 = STORE_LOG_MAX_AGE */
 } store_opts;
+
+#define STORE_LOG_MAX_BYTES ((uint64_t)64 << 20)
+#define STORE_LOG_MAX_AGE   ((uint64_t)7 * 86400)
+
+/* Kinds of logged change. */
+enum store_log_op {
+	STORE_LOG_PUT = 1,    /* key = identifier, val = its new record */
+	STORE_LOG_DEL = 2,    /* key = identifier */
+	STORE_LOG_HOME = 3,   /* key = prefix */
+	STORE_LOG_UNHOME = 4, /* key = prefix */
+};
+
+/* One logged change; key and val are borrowed for the callback only. */
+typedef struct store_change {
+	uint64_t seq;     /* the write transaction's sequence number */
+	uint32_t n;       /* the change's place in its transaction, from 0 */
+	uint64_t time_ms; /* wall clock (ms since the epoch) of the transaction */
+	int op;           /* enum store_log_op */
+	idn_slice key;
+	idn_slice val; /* empty unless STORE_LOG_PUT */
+} store_change;
+
+/* Called per change by store_log_read; non-zero stops (that value is returned). */
+typedef int (*store_log_cb)(void *arg, const store_change *c);
 
 typedef struct store store;
 typedef struct store_txn store_txn;
@@ -85,6 +134,22 @@ struct store_ops {
 
 	/* Number of records, for stats. */
 	int (*count)(store_txn *t, uint64_t *n);
+
+	/*
+	 * The log as this transaction sees it: last = the newest sequence
+	 * number (0 if none yet), oldest = the first one still readable
+	 * (last + 1 when the log is empty).
+	 */
+	int (*log_state)(store_txn *t, uint64_t *last, uint64_t *oldest);
+	/*
+	 * Visits the changes of transactions from..last in order, at most
+	 * max_txns transactions (0 = no bound). IDN_ERANGE if from < oldest
+	 * (pruned) or from > last + 1 (a log this store never had).
+	 */
+	int (*log_read)(store_txn *t, uint64_t from, uint64_t max_txns, store_log_cb cb, void *arg);
+	/* Named values (name up to 64 bytes); IDN_ENOTFOUND if absent, *val as get's. */
+	int (*meta_get)(store_txn *t, const char *name, idn_slice *val);
+	int (*meta_put)(store_txn *t, const char *name, idn_slice val);
 };
 
 struct store {
@@ -168,5 +233,31 @@ static inline int store_count(store_txn *t, uint64_t *n)
 {
 	return t->s->ops->count(t, n);
 }
+static inline int store_log_state(store_txn *t, uint64_t *last, uint64_t *oldest)
+{
+	return t->s->ops->log_state(t, last, oldest);
+}
+static inline int store_log_read(store_txn *t, uint64_t from, uint64_t max_txns, store_log_cb cb,
+                                 void *arg)
+{
+	return t->s->ops->log_read(t, from, max_txns, cb, arg);
+}
+static inline int store_meta_get(store_txn *t, const char *name, idn_slice *val)
+{
+	return t->s->ops->meta_get(t, name, val);
+}
+static inline int store_meta_put(store_txn *t, const char *name, idn_slice val)
+{
+	return t->s->ops->meta_put(t, name, val);
+}
+
+/* ---- helpers shared by the backends (store.c) ---- */
+
+enum { STORE_META_NAME_MAX = 64, STORE_LOG_KEY = 12 /* be64 seq | be32 n */ };
+
+/* The wall clock in ms since the epoch. */
+uint64_t store_now_ms(void);
+void store_put_be64(uint8_t *p, uint64_t v);
+uint64_t store_be64(const uint8_t *p);
 
 #endif

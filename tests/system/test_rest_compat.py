@@ -116,5 +116,62 @@ class RestCompatTest(unittest.TestCase):
         self.assertEqual([v["type"] for v in doc["values"]], ["HS_ADMIN"])
 
 
+SECRET = b"compat-secret"
+PREFIX = {"handle": "0.NA/88.100.1", "values": [
+    {"index": 100, "type": "HS_ADMIN", "data": {"format": "hex", "value": (
+        struct.pack(">H", 0x0FFF) + s("88.100.1/WRITER") + struct.pack(">I", 300)).hex()}}]}
+WRITER = {"handle": "88.100.1/WRITER", "values": [
+    {"index": 300, "type": "HS_SECKEY", "data": {"format": "hex", "value": SECRET.hex()},
+     "perms": 12}]}
+
+
+class RestWriteCompatTest(unittest.TestCase):
+    """What a client of the reference REST API sees when it writes: the
+    Basic credential form, the answer shapes and the status codes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.node = HttpNode(records=[PREFIX, WRITER])
+        import base64
+        cls.auth = {"Authorization": "Basic " + base64.b64encode(
+            b"300%3A88.100.1/WRITER:" + SECRET).decode(), "Content-Type": "application/json"}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.close()
+
+    def call(self, method, path, body=None, auth=True):
+        st, h, b = self.node.req(method, path, body=json.dumps(body) if body else None,
+                                 headers=self.auth if auth else {})
+        return st, json.loads(b)
+
+    def test_write_shapes_and_statuses(self):
+        vals = {"values": [
+            {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://c/w"}},
+            {"index": 100, "type": "HS_ADMIN", "data": {"format": "admin", "value": {
+                "handle": "88.100.1/WRITER", "index": 300, "permissions": "111111111111"}}}]}
+        h = "/api/handles/88.100.1/W-1"
+        self.assertEqual(self.call("PUT", h, vals), (201, {"responseCode": 1,
+                                                          "handle": "88.100.1/W-1"}))
+        self.assertEqual(self.call("PUT", h, vals), (200, {"responseCode": 1,
+                                                          "handle": "88.100.1/W-1"}))
+        st, doc = self.call("PUT", h + "?overwrite=false", vals)
+        self.assertEqual((st, doc["responseCode"], doc["handle"]), (409, 101, "88.100.1/W-1"))
+        self.assertIn("message", doc)
+        st, doc = self.call("PUT", h, vals, auth=False)
+        self.assertEqual((st, doc["responseCode"]), (401, 402))
+        st, doc = self.call("DELETE", h + "?index=7")
+        # An absent index: VALUE_NOT_FOUND, which the status table maps to 200.
+        self.assertEqual((st, doc["responseCode"]), (200, 200))
+        self.assertEqual(self.call("DELETE", h), (200, {"responseCode": 1,
+                                                        "handle": "88.100.1/W-1"}))
+        st, doc = self.call("DELETE", h)
+        self.assertEqual((st, doc["responseCode"]), (404, 100))
+        st, doc = self.call("GET", "/api/handles?prefix=88.100.1")
+        self.assertEqual((st, doc["responseCode"], doc["prefix"]), (200, 1, "88.100.1"))
+        self.assertIsInstance(doc["totalCount"], str)
+        self.assertIn("88.100.1/WRITER", doc["handles"])
+
+
 if __name__ == "__main__":
     unittest.main()

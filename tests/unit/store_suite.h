@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -633,6 +634,302 @@ static void test_scan_many(void **state)
 	free(lk);
 }
 
+/* ---- the transaction log ---- */
+
+struct logged {
+	int n;
+	uint64_t seq[64];
+	uint32_t idx[64];
+	int op[64];
+	char key[64][48];
+	char val[64][128];
+	uint64_t bytes; /* 25 + key + val per change, as the backends count */
+	uint64_t time_ms;
+};
+
+static inline int logged_cb(void *arg, const store_change *c)
+{
+	struct logged *l = arg;
+	if (l->n < 64) {
+		snprintf(l->key[l->n], sizeof(l->key[0]), "%.*s", (int)c->key.len,
+		         (const char *)c->key.p);
+		snprintf(l->val[l->n], sizeof(l->val[0]), "%.*s", (int)c->val.len,
+		         (const char *)c->val.p);
+		l->seq[l->n] = c->seq;
+		l->idx[l->n] = c->n;
+		l->op[l->n] = c->op;
+	}
+	l->bytes += 25 + c->key.len + c->val.len;
+	l->time_ms = c->time_ms;
+	l->n++;
+	return 0;
+}
+
+/* Reads the log from `from` in a fresh read txn; returns store_log_read's code. */
+static inline int log_from(store *s, uint64_t from, uint64_t max_txns, struct logged *l)
+{
+	store_txn *t;
+	memset(l, 0, sizeof(*l));
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	int rc = store_log_read(t, from, max_txns, logged_cb, l);
+	store_txn_abort(t);
+	return rc;
+}
+
+static inline void log_state_is(store *s, uint64_t last, uint64_t oldest)
+{
+	store_txn *t;
+	uint64_t l = 99, o = 99;
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_log_state(t, &l, &o), IDN_OK);
+	store_txn_abort(t);
+	assert_int_equal(l, last);
+	assert_int_equal(o, oldest);
+}
+
+static inline void suite_reopen_opts(struct fx *f, const store_opts *o)
+{
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_open(f->loc, o, &f->s), IDN_OK);
+}
+
+static void test_log_changes(void **state)
+{
+	struct fx *f = *state;
+	struct logged l;
+	store_txn *t;
+
+	log_state_is(f->s, 0, 1);
+	assert_int_equal(log_from(f->s, 1, 0, &l), IDN_OK);
+	assert_int_equal(l.n, 0);
+
+	uint64_t before = store_now_ms();
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_put(t, S("88.1/a"), S("rec-a"), 0), IDN_OK);
+	assert_int_equal(store_put(t, S("88.1/b"), S("rec-b"), 0), IDN_OK);
+	assert_int_equal(store_del(t, S("88.1/a")), IDN_OK);
+	assert_int_equal(store_home(t, S("88.1")), IDN_OK);
+	assert_int_equal(store_home(t, S("88.2")), IDN_OK);
+	assert_int_equal(store_unhome(t, S("88.2")), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	log_state_is(f->s, 1, 1);
+
+	assert_int_equal(log_from(f->s, 1, 0, &l), IDN_OK);
+	assert_int_equal(l.n, 6);
+	static const int ops[6] = {STORE_LOG_PUT,  STORE_LOG_PUT,  STORE_LOG_DEL,
+	                           STORE_LOG_HOME, STORE_LOG_HOME, STORE_LOG_UNHOME};
+	static const char *const keys[6] = {"88.1/a", "88.1/b", "88.1/a", "88.1", "88.2", "88.2"};
+	static const char *const vals[6] = {"rec-a", "rec-b", "", "", "", ""};
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(l.seq[i], 1);
+		assert_int_equal(l.idx[i], i);
+		assert_int_equal(l.op[i], ops[i]);
+		assert_string_equal(l.key[i], keys[i]);
+		assert_string_equal(l.val[i], vals[i]);
+	}
+	assert_true(l.time_ms >= before && l.time_ms <= store_now_ms());
+
+	/* nothing changed: failed writes, reads, an abort take no sequence number */
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_del(t, S("88.1/missing")), IDN_ENOTFOUND);
+	assert_int_equal(store_put(t, S("88.1/b"), S("x"), STORE_NOOVERWRITE), IDN_EEXIST);
+	assert_int_equal(store_unhome(t, S("88.9")), IDN_ENOTFOUND);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_put(t, S("88.1/c"), S("aborted"), 0), IDN_OK);
+	store_txn_abort(t);
+	log_state_is(f->s, 1, 1);
+
+	put1(f->s, S("88.1/c"), S("rec-c"), 0, IDN_OK);
+	log_state_is(f->s, 2, 1);
+	assert_int_equal(log_from(f->s, 2, 0, &l), IDN_OK);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.seq[0], 2);
+	assert_string_equal(l.key[0], "88.1/c");
+	assert_string_equal(l.val[0], "rec-c");
+
+	/* a bound on transactions; the end of the log; positions it never had */
+	assert_int_equal(log_from(f->s, 1, 1, &l), IDN_OK);
+	assert_int_equal(l.n, 6);
+	assert_int_equal(log_from(f->s, 3, 0, &l), IDN_OK);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(log_from(f->s, 4, 0, &l), IDN_ERANGE);
+	assert_int_equal(log_from(f->s, 0, 0, &l), IDN_ERANGE);
+
+	/* a read txn sees the log of its snapshot (PostgreSQL takes it at the first read) */
+	store_txn *r;
+	uint64_t last, oldest;
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &r), IDN_OK);
+	assert_int_equal(store_log_state(r, &last, &oldest), IDN_OK);
+	put1(f->s, S("88.1/d"), S("rec-d"), 0, IDN_OK);
+	assert_int_equal(store_log_state(r, &last, &oldest), IDN_OK);
+	assert_int_equal(last, 2);
+	store_txn_abort(r);
+	log_state_is(f->s, 3, 1);
+
+	suite_reopen(f);
+	log_state_is(f->s, 3, 1);
+	assert_int_equal(log_from(f->s, 1, 0, &l), IDN_OK);
+	assert_int_equal(l.n, 8);
+	assert_int_equal(l.seq[7], 3);
+	assert_string_equal(l.key[7], "88.1/d");
+}
+
+static void test_log_prune_size(void **state)
+{
+	struct fx *f = *state;
+	store_opts o = {.log_max_bytes = 1000};
+	struct logged l;
+	char key[32], val[101];
+
+	suite_reopen_opts(f, &o);
+	memset(val, 'v', 100);
+	val[100] = '\0';
+	for (int i = 1; i <= 50; i++) {
+		snprintf(key, sizeof(key), "88.1/k%03d", i);
+		put1(f->s, S(key), S(val), 0, IDN_OK);
+	}
+	store_txn *t;
+	uint64_t last, oldest;
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_log_state(t, &last, &oldest), IDN_OK);
+	store_txn_abort(t);
+	assert_int_equal(last, 50);
+	/* 133 bytes a transaction: 7 fit in 1000 */
+	assert_int_equal(oldest, 44);
+	assert_int_equal(log_from(f->s, oldest, 0, &l), IDN_OK);
+	assert_int_equal(l.n, 7);
+	assert_true(l.bytes <= 1000);
+	assert_int_equal(l.seq[0], 44);
+	assert_string_equal(l.key[0], "88.1/k044");
+	assert_int_equal(log_from(f->s, oldest - 1, 0, &l), IDN_ERANGE);
+	assert_int_equal(count_of(f->s), 50); /* pruning the log never touches the data */
+
+	/* one transaction larger than the bound: not kept, the log restarts after it */
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	for (int i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "88.1/big%03d", i);
+		assert_int_equal(store_put(t, S(key), S(val), 0), IDN_OK);
+	}
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	log_state_is(f->s, 51, 52);
+	assert_int_equal(log_from(f->s, 51, 0, &l), IDN_ERANGE);
+	assert_int_equal(log_from(f->s, 52, 0, &l), IDN_OK);
+	assert_int_equal(l.n, 0);
+	expect_get(f->s, S("88.1/big019"), IDN_OK, S(val));
+	/* a txn told not to log: the same */
+	assert_int_equal(store_txn_begin(f->s, STORE_NOLOG, &t), IDN_OK);
+	assert_int_equal(store_put(t, S("88.1/nolog"), S("x"), 0), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	log_state_is(f->s, 52, 53);
+	assert_int_equal(log_from(f->s, 53, 0, &l), IDN_OK);
+	assert_int_equal(l.n, 0);
+	expect_get(f->s, S("88.1/nolog"), IDN_OK, S("x"));
+	put1(f->s, S("88.1/after"), S("x"), 0, IDN_OK);
+	log_state_is(f->s, 53, 53);
+	assert_int_equal(log_from(f->s, 53, 0, &l), IDN_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.key[0], "88.1/after");
+}
+
+static void test_log_prune_age(void **state)
+{
+	struct fx *f = *state;
+	store_opts o = {.log_max_age = 1};
+	struct logged l;
+
+	suite_reopen_opts(f, &o);
+	put1(f->s, S("88.1/old"), S("x"), 0, IDN_OK);
+	put1(f->s, S("88.1/old2"), S("x"), 0, IDN_OK);
+	struct timespec ts = {1, 200 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	put1(f->s, S("88.1/new"), S("y"), 0, IDN_OK);
+	log_state_is(f->s, 3, 3);
+	assert_int_equal(log_from(f->s, 3, 0, &l), IDN_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.key[0], "88.1/new");
+}
+
+static void test_meta(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	idn_slice v;
+	char longname[STORE_META_NAME_MAX + 2];
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_meta_get(t, "repl.pos", &v), IDN_ENOTFOUND);
+	assert_int_equal(store_meta_put(t, "repl.pos", S("12345")), IDN_OK);
+	assert_int_equal(store_meta_put(t, "log.seq", S("not the log's")), IDN_OK);
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(store_meta_put(t, longname, S("x")), IDN_ERANGE);
+	assert_int_equal(store_meta_put(t, "", S("x")), IDN_EINVAL);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	log_state_is(f->s, 0, 1); /* meta values are not logged */
+
+	suite_reopen(f);
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_meta_get(t, "repl.pos", &v), IDN_OK);
+	assert_int_equal(v.len, 5);
+	assert_memory_equal(v.p, "12345", 5);
+	assert_int_equal(store_meta_put(t, "repl.pos", S("1")), IDN_EINVAL); /* read-only */
+	store_txn_abort(t);
+
+	/* the log is untouched by a meta value of the same name */
+	put1(f->s, S("88.1/x"), S("x"), 0, IDN_OK);
+	log_state_is(f->s, 1, 1);
+}
+
+struct log_order {
+	uint64_t n, seq;
+	uint32_t next_n;
+	int bad;
+};
+
+static inline int log_order_cb(void *arg, const store_change *c)
+{
+	struct log_order *o = arg;
+	/* in (seq, n) order without a gap: a change of the same txn or the next one's first */
+	if (!(c->seq == o->seq && c->n == o->next_n) && !(c->seq == o->seq + 1 && c->n == 0))
+		o->bad++;
+	o->seq = c->seq;
+	o->next_n = c->n + 1;
+	o->n++;
+	return 0;
+}
+
+/* More changes than a backend fetches at once (PostgreSQL pages them). */
+static void test_log_many(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	char key[32];
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	for (int i = 0; i < 2500; i++) {
+		snprintf(key, sizeof(key), "88.1/m%05d", i);
+		assert_int_equal(store_put(t, S(key), S("v"), 0), IDN_OK);
+	}
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	for (int i = 0; i < 3; i++)
+		put1(f->s, S("88.1/after"), S("w"), 0, IDN_OK);
+	struct log_order o = {0};
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_log_read(t, 1, 0, log_order_cb, &o), IDN_OK);
+	assert_int_equal(o.n, 2503);
+	assert_int_equal(o.bad, 0);
+	assert_int_equal(o.seq, 4);
+	memset(&o, 0, sizeof(o));
+	o.seq = 1;
+	o.next_n = 0;
+	assert_int_equal(store_log_read(t, 2, 2, log_order_cb, &o), IDN_OK);
+	assert_int_equal(o.n, 2);
+	assert_int_equal(o.seq, 3);
+	store_txn_abort(t);
+}
+
 #define STORE_SUITE_TESTS                                                                          \
 	cmocka_unit_test_setup_teardown(test_put_get_del, suite_setup, suite_teardown),            \
 	    cmocka_unit_test_setup_teardown(test_bad_input, suite_setup, suite_teardown),          \
@@ -644,6 +941,11 @@ static void test_scan_many(void **state)
 	    cmocka_unit_test_setup_teardown(test_durability, suite_setup, suite_teardown),         \
 	    cmocka_unit_test_setup_teardown(test_abort, suite_setup, suite_teardown),              \
 	    cmocka_unit_test_setup_teardown(test_reset_renew, suite_setup, suite_teardown),        \
-	    cmocka_unit_test_setup_teardown(test_count, suite_setup, suite_teardown)
+	    cmocka_unit_test_setup_teardown(test_count, suite_setup, suite_teardown),              \
+	    cmocka_unit_test_setup_teardown(test_log_changes, suite_setup, suite_teardown),        \
+	    cmocka_unit_test_setup_teardown(test_log_prune_size, suite_setup, suite_teardown),     \
+	    cmocka_unit_test_setup_teardown(test_log_prune_age, suite_setup, suite_teardown),      \
+	    cmocka_unit_test_setup_teardown(test_meta, suite_setup, suite_teardown),               \
+	    cmocka_unit_test_setup_teardown(test_log_many, suite_setup, suite_teardown)
 
 #endif

@@ -118,6 +118,20 @@ static int t_handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 		return 0;
 	} else if (n >= 4 && memcmp(m, "FAIL", 4) == 0) {
 		return IDN_EPROTO;
+	} else if (n >= 4 && (memcmp(m, "TWO!", 4) == 0 || memcmp(m, "LIE!", 4) == 0)) {
+		/*
+		 * Two whole messages back to back, as a continued list answer is
+		 * sent; with LIE! the second envelope announces a byte more than
+		 * the answer holds.
+		 */
+		env.sugg_minor = 2;
+		for (int k = 0; k < 2; k++) {
+			env.msg_len = k && m[0] == 'L' ? 5 : 4;
+			proto_env_encode(&env, out + k * (PROTO_ENV_LEN + 4));
+			memcpy(out + k * (PROTO_ENV_LEN + 4) + PROTO_ENV_LEN, k ? "two!" : "one!",
+			       4);
+		}
+		return 2 * (PROTO_ENV_LEN + 4);
 	} else {
 		alen = n;
 		for (size_t i = 0; i < n; i++)
@@ -725,6 +739,36 @@ static void test_tcp_handler_results(void **state)
 	stop(s);
 }
 
+/* An answer of several whole messages goes out whole; one whose envelopes lie ends the connection.
+ */
+static void test_tcp_multi_message_answer(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start(base_cfg(), &port);
+	int fd = client(SOCK_STREAM, "127.0.0.1", port);
+	uint8_t req[256], ans[256];
+
+	size_t l1 = build(req, 7, "TWO!", 4);
+	size_t l2 = build(req + l1, 8, "next", 4);
+	assert_int_equal(write_all(fd, req, l1 + l2), 0);
+	for (int k = 0; k < 2; k++) {
+		size_t alen = tcp_read_msg(fd, ans, sizeof(ans));
+		assert_int_equal(alen, PROTO_ENV_LEN + 4);
+		assert_int_equal(idn_be32(ans + 8), 7);
+		assert_memory_equal(ans + PROTO_ENV_LEN, k ? "two!" : "one!", 4);
+	}
+	size_t alen = tcp_read_msg(fd, ans, sizeof(ans)); /* the connection goes on */
+	check_inverted(ans, alen, req + l1, l2, 2);
+
+	l1 = build(req, 9, "LIE!", 4);
+	assert_int_equal(write_all(fd, req, l1), 0);
+	assert_true(closed_by_peer(fd));
+	close(fd);
+	EVENTUALLY(s, st_.tcp_drops == 1 && st_.tcp_conns == 0);
+	stop(s);
+}
+
 static void test_tcp_idle_timeout(void **state)
 {
 	(void)state;
@@ -1026,14 +1070,23 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_udp_single),          cmocka_unit_test(test_udp_multi_answer),
-	    cmocka_unit_test(test_udp_multi_request),   cmocka_unit_test(test_udp_garbage),
-	    cmocka_unit_test(test_tcp_oneshot),         cmocka_unit_test(test_tcp_pipelined),
-	    cmocka_unit_test(test_tcp_split),           cmocka_unit_test(test_tcp_oversized),
-	    cmocka_unit_test(test_tcp_handler_results), cmocka_unit_test(test_tcp_idle_timeout),
-	    cmocka_unit_test(test_tcp_conn_limit),      cmocka_unit_test(test_clean_stop),
-	    cmocka_unit_test(test_run_until_signal),    cmocka_unit_test(test_bad_config),
-	    cmocka_unit_test(test_worker_init_fails),   cmocka_unit_test(test_wildcard),
+	    cmocka_unit_test(test_udp_single),
+	    cmocka_unit_test(test_udp_multi_answer),
+	    cmocka_unit_test(test_udp_multi_request),
+	    cmocka_unit_test(test_udp_garbage),
+	    cmocka_unit_test(test_tcp_oneshot),
+	    cmocka_unit_test(test_tcp_pipelined),
+	    cmocka_unit_test(test_tcp_split),
+	    cmocka_unit_test(test_tcp_oversized),
+	    cmocka_unit_test(test_tcp_handler_results),
+	    cmocka_unit_test(test_tcp_multi_message_answer),
+	    cmocka_unit_test(test_tcp_idle_timeout),
+	    cmocka_unit_test(test_tcp_conn_limit),
+	    cmocka_unit_test(test_clean_stop),
+	    cmocka_unit_test(test_run_until_signal),
+	    cmocka_unit_test(test_bad_config),
+	    cmocka_unit_test(test_worker_init_fails),
+	    cmocka_unit_test(test_wildcard),
 	    cmocka_unit_test(test_concurrent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

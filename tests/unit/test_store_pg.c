@@ -12,6 +12,7 @@
  * every test and drops it at the end.
  */
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "store_suite.h"
@@ -66,7 +67,7 @@ static int uri_with_db(const char *base, const char *name, char *out, size_t cap
 
 static int pg_make(char *loc, size_t cap)
 {
-	sql1(db_uri, "DROP TABLE IF EXISTS idn_records, handles, nas CASCADE");
+	sql1(db_uri, "DROP TABLE IF EXISTS idn_records, handles, nas, idn_txlog, idn_meta CASCADE");
 	sql1(db_uri, "DROP FUNCTION IF EXISTS idn_handles_changed() CASCADE");
 	if (strlen(db_uri) >= cap)
 		return -1;
@@ -391,6 +392,80 @@ static void test_pg_two_stores(void **state)
 	store_close(s2);
 }
 
+struct log_writer {
+	store *s;
+	char tag;
+	int rc;
+};
+
+static void *log_writer_main(void *arg)
+{
+	struct log_writer *lw = arg;
+	char key[32];
+	for (int i = 0; i < 40 && !lw->rc; i++) {
+		store_txn *t;
+		snprintf(key, sizeof(key), "88.7/%c%02d", lw->tag, i);
+		lw->rc = store_txn_begin(lw->s, 0, &t);
+		if (lw->rc)
+			break;
+		lw->rc = store_put(t, S(key), S("v"), 0);
+		if (!lw->rc)
+			lw->rc = store_put(t, S("88.7/last"), idn_slice_of(&lw->tag, 1), 0);
+		lw->rc = lw->rc ? (store_txn_abort(t), lw->rc) : store_txn_commit(t);
+	}
+	return NULL;
+}
+
+struct last_put {
+	uint64_t n, prev_seq;
+	int gaps;
+	char last;
+};
+
+static int last_put_cb(void *arg, const store_change *c)
+{
+	struct last_put *lp = arg;
+	if (c->n == 0 && c->seq != lp->prev_seq + 1)
+		lp->gaps++;
+	lp->prev_seq = c->seq;
+	if (c->key.len == 9 && memcmp(c->key.p, "88.7/last", 9) == 0)
+		lp->last = (char)c->val.p[0];
+	lp->n++;
+	return 0;
+}
+
+/* Two stores (two processes) writing at once: one sequence, in commit order. */
+static void test_pg_two_writers_log(void **state)
+{
+	struct fx *f = *state;
+	store *s2 = suite_open(f->loc);
+	struct log_writer a = {.s = f->s, .tag = 'a'}, b = {.s = s2, .tag = 'b'};
+	pthread_t ta, tb;
+	assert_int_equal(pthread_create(&ta, NULL, log_writer_main, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, log_writer_main, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.rc, IDN_OK);
+	assert_int_equal(b.rc, IDN_OK);
+
+	store_txn *t;
+	struct last_put lp = {0};
+	uint64_t last, oldest;
+	idn_slice v;
+	assert_int_equal(store_txn_begin(s2, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_log_state(t, &last, &oldest), IDN_OK);
+	assert_int_equal(last, 80);
+	assert_int_equal(oldest, 1);
+	assert_int_equal(store_log_read(t, 1, 0, last_put_cb, &lp), IDN_OK);
+	assert_int_equal(lp.n, 160);
+	assert_int_equal(lp.gaps, 0);
+	/* the log's last word on a key is the data's */
+	assert_int_equal(store_get(t, S("88.7/last"), &v), IDN_OK);
+	assert_int_equal(v.p[0], lp.last);
+	store_txn_abort(t);
+	store_close(s2);
+}
+
 int main(void)
 {
 	const char *uri = getenv("IDN_TEST_PG");
@@ -416,6 +491,7 @@ int main(void)
 	                                    suite_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_reconnect, suite_setup, suite_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_two_stores, suite_setup, suite_teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_two_writers_log, suite_setup, suite_teardown),
 	};
 	suite_be = &pg_backend;
 	return cmocka_run_group_tests_name("store/postgresql", tests, group_setup, group_teardown);

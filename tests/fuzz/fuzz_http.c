@@ -1,0 +1,94 @@
+/*
+ * fuzz_http.c - any bytes, as what an HTTP client sends on one connection,
+ * through the server's framing and limits (llhttp, header and body limits,
+ * pipelining) and every route of the API: resolution, batch resolve,
+ * sessions and Basic authentication, writes and batches against a small
+ * store, the proxy and Handle-over-HTTP. The first byte picks how the bytes
+ * are cut into reads. Nothing may crash, leak or hang, and whatever comes
+ * back must be HTTP/1.1 answers.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "node/record.h"
+
+static store *st;
+static node *nd;
+static api *ap;
+static void *wctx;
+
+static void put(store_txn *t, const char *key, const proto_value *v, uint32_t n)
+{
+	uint8_t rec[4096];
+	int len = record_build(v, n, rec, sizeof(rec));
+	if (len < 0 ||
+	    store_put(t, idn_slice_of(key, strlen(key)), idn_slice_of(rec, (size_t)len), 0))
+		abort();
+}
+
+static void init(void)
+{
+	static char dir[] = "/tmp/idn-fuzz-http-XXXXXX";
+	if (!mkdtemp(dir))
+		abort();
+	store_opts so = {.no_sync = 1, .map_size = 256 << 20};
+	store_txn *t;
+	if (store_open(dir, &so, &st) || store_txn_begin(st, 0, &t))
+		abort();
+	store_home(t, IDN_SLICE("88.1000"));
+	/* HS_ADMIN: all rights (0x0FFF) for 300:88.1000/admin. */
+	static const uint8_t adm[] = "\x0f\xff\x00\x00\x00\x0d"
+	                             "88.1000/admin\x00\x00\x01\x2c";
+	proto_value v[3] = {
+	    {.index = 1, .perms = 0x0e, .type = IDN_SLICE("URL"), .data = IDN_SLICE("https://x")},
+	    {.index = 100,
+	     .perms = 0x0e,
+	     .type = IDN_SLICE("HS_ADMIN"),
+	     .data = idn_slice_of(adm, sizeof(adm) - 1)},
+	    {.index = 300, .perms = 0x0c, .type = IDN_SLICE("HS_SECKEY"), .data = IDN_SLICE("pw")},
+	};
+	put(t, "88.1000/demo1", v, 2);
+	put(t, "88.1000/admin", v, 3);
+	put(t, "0.NA/88.1000", v + 1, 1);
+	if (store_txn_commit(t))
+		abort();
+	node_config cfg;
+	node_config_init(&cfg);
+	api_config ac;
+	if (node_new(&cfg, st, &nd))
+		abort();
+	ac.n = nd;
+	ac.s = st;
+	if (api_new(&ac, &ap) || !(wctx = api_worker_init(ap, 0)))
+		abort();
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!nd)
+		init();
+	if (size < 1)
+		return 0;
+	static const size_t chunks[] = {0, 1, 2, 7, 64, 500};
+	size_t chunk = chunks[data[0] % (sizeof(chunks) / sizeof(chunks[0]))];
+	/* Small limits, so that the fuzzer reaches them with short inputs. */
+	http_config hc = {.max_header = 2048, .max_body = 4096, .handle = api_handle};
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	if (http_feed(&hc, wctx, data + 1, size - 1, chunk, &out, &out_len))
+		abort();
+	if (out_len && (out_len < 12 || memcmp(out, "HTTP/1.1 ", 9)))
+		abort();
+	free(out);
+	return 0;
+}

@@ -1,0 +1,171 @@
+"""System test of `idnode batch` (the reference GenericBatch format) against a
+real `idnode serve`: a file mixing good and bad records, under an RSA identity
+(AUTHENTICATE PUBKEY) and a secret-key one (AUTHENTICATE SECKEY). The good
+records are applied, each bad one is reported with its line and reason, the
+summary counts both, the exit status is 1, and the store shows exactly the
+good records' effects. A clean file exits 0."""
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import IDNODE, Node
+
+SECRET = b"batch-secret-2026"
+
+
+def s(b):
+    b = b.encode() if isinstance(b, str) else b
+    return struct.pack(">I", len(b)) + b
+
+
+def admin_hex(rights, index, handle):
+    return (struct.pack(">H", rights) + s(handle) + struct.pack(">I", index)).hex()
+
+
+class BatchTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="idn-batch-")
+        cls.key = os.path.join(cls.tmp, "admin.pem")
+        pub = subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", cls.key],
+                             capture_output=True, text=True, timeout=60)
+        assert pub.returncode == 0, pub.stderr
+        cls.pubpem = os.path.join(cls.tmp, "admin.pub.pem")
+        subprocess.run(["openssl", "pkey", "-in", cls.key, "-pubout", "-out", cls.pubpem],
+                       check=True, capture_output=True, timeout=30)
+        records = [
+            {"handle": "0.NA/88.100.1", "values": [
+                {"index": 100, "type": "HS_ADMIN",
+                 "data": {"format": "hex", "value": admin_hex(0x0FFF, 300, "0.NA/88.100.1")}},
+                {"index": 300, "type": "HS_PUBKEY",
+                 "data": {"format": "hex", "value": pub.stdout.strip()}}]},
+            # A secret-key identity that may only add values under 88.100.1.
+            {"handle": "88.100.1/clerk", "values": [
+                {"index": 300, "type": "HS_SECKEY", "perms": 0x0c,
+                 "data": {"format": "hex", "value": SECRET.hex()}}]},
+            {"handle": "88.100.1/existing", "values": [
+                {"index": 1, "type": "URL", "data": "http://old/"},
+                {"index": 100, "type": "HS_ADMIN",
+                 "data": {"format": "hex", "value": admin_hex(0x0040, 300, "88.100.1/clerk")}}]},
+        ]
+        cls.node = Node(records=records, homes=("88.100.1",),
+                        extra_args=["--server-admin", "300:0.NA/88.100.1"])
+        cls.server = "127.0.0.1:%d" % cls.node.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.stop()
+        cls.node.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def batch(self, text, *more):
+        path = os.path.join(self.tmp, "b%d.txt" % abs(hash(text)))
+        with open(path, "w") as f:
+            f.write(text)
+        return path, self.node.cli("batch", path, "--server", self.server, *more, timeout=60)
+
+    def resolved(self, h):
+        r = self.node.resolve(h, "--tcp")
+        return r.stdout if r.returncode == 0 else None
+
+    def test_mixed_good_and_bad(self):
+        text = (
+            "AUTHENTICATE PUBKEY:300:0.NA/88.100.1\n"               # 1
+            "%s\n"                                                  # 2
+            "\n"                                                    # 3
+            "CREATE 88.100.1/B-1\n"                                 # 4 good
+            "100 HS_ADMIN 86400 1110 ADMIN 300:111111111111:0.NA/88.100.1\n"
+            "1 URL 86400 1110 UTF8 http://example.com/b 1\n"
+            "2 HS_PUBKEY 86400 1110 FILE %s\n"
+            "\n"
+            "CREATE 88.100.1/B-2\n"                                 # 9 bad: data type
+            "1 URL 86400 1110 TEXT http://x/\n"
+            "\n"
+            "CREATE 88.100.1/existing\n"                            # 12 bad: exists
+            "1 URL 86400 1110 UTF8 http://dup/\n"
+            "\n"
+            "ADD 88.100.1/B-1\n"                                    # 15 good
+            "3 EMAIL 86400 1110 UTF8 qa@example.com\n"
+            "\n"
+            "MODIFY 88.100.1/B-1\n"                                 # 18 good
+            "1 URL 86400 1110 UTF8 http://example.com/b1-new\n"
+            "\n"
+            "REMOVE 3:88.100.1/B-1\n"                               # 21 good
+            "REMOVE 9:88.100.1/B-1\n"                               # 22 bad: no index 9
+            "DELETE 88.100.1/nowhere\n"                             # 23 bad: not found
+            "\n"
+            "FROBNICATE 88.100.1/B-1\n"                             # 25 bad: unknown op
+            "\n"
+            "CREATE 88.200/elsewhere\n"                             # 27 bad: not homed
+            "1 URL 86400 1110 UTF8 http://x/\n"
+            "\n"
+            "CREATE 88.100.1/B-3\n"                                 # 30 bad: perms
+            "1 URL 86400 11x0 UTF8 http://x/\n"
+            "\n"
+            "AUTHENTICATE SECKEY:300:88.100.1/clerk\n"              # 33
+            "%s\n"
+            "\n"
+            "ADD 88.100.1/existing\n"                               # 36 good: clerk may add
+            "2 EMAIL 86400 1110 UTF8 clerk@example.com\n"
+            "\n"
+            "DELETE 88.100.1/existing\n"                            # 39 bad: no right
+            "\n"
+            "HOME 127.0.0.1:%d:TCP\n"                               # 41 bad: not a node admin
+            "0.NA/88.300\n"
+            "\n") % (self.key, self.pubpem, SECRET.decode(), self.node.port)
+        path, r = self.batch(text)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        err = r.stderr
+        name = os.path.basename(path)
+        # Each bad record: its line and the reason.
+        for line, words in ((9, "data type: unknown"), (12, "101 HANDLE_ALREADY_EXISTS"),
+                            (22, "200"), (23, "100 HANDLE_NOT_FOUND"),
+                            (25, "unknown operation 'FROBNICATE'"),
+                            (27, "301"), (30, "permissions"),
+                            (39, "delete handle"), (42, "400")):
+            self.assertRegex(err, r"%s:%d: .*FAILED: .*%s" % (name, line, words), err)
+        # The good ones: ok lines, and their effects.
+        for line in (1, 4, 15, 18, 21, 33, 36):
+            self.assertIn("%s:%d: " % (name, line), r.stdout)
+        self.assertIn("16 records: 7 ok, 9 failed", r.stdout)
+        b1 = self.resolved("88.100.1/B-1")
+        self.assertIn("http://example.com/b1-new", b1)
+        self.assertIn("HS_PUBKEY", b1)
+        self.assertNotIn("qa@example.com", b1)
+        self.assertIsNone(self.resolved("88.100.1/B-2"))
+        self.assertIsNone(self.resolved("88.100.1/B-3"))
+        ex = self.resolved("88.100.1/existing")
+        self.assertIn("clerk@example.com", ex)
+        self.assertIn("http://old/", ex)
+
+    def test_clean_file_with_command_line_identity(self):
+        lines = []
+        for i in range(150):  # more than one pipelined window
+            lines += ["CREATE 88.100.1/C-%03d" % i,
+                      "100 HS_ADMIN 86400 1110 ADMIN 300:111111111111:0.NA/88.100.1",
+                      "1 URL 86400 1110 UTF8 http://example.com/c/%d" % i, ""]
+        path, r = self.batch("\n".join(lines) + "\n", "--id", "300:0.NA/88.100.1",
+                             "--key", self.key, "--quiet")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("150 records: 150 ok, 0 failed", r.stdout)
+        self.assertIn("http://example.com/c/149", self.resolved("88.100.1/C-149"))
+
+    def test_no_identity(self):
+        path, r = self.batch("DELETE 88.100.1/existing\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(":1: DELETE 88.100.1/existing: FAILED: no identity", r.stderr)
+        self.assertIsNotNone(self.resolved("88.100.1/existing"))
+
+    def test_usage(self):
+        r = self.node.cli("batch", "/nonexistent/file", "--server", self.server)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("/nonexistent/file", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,112 @@
+/*
+ * test_http_feed.c - the HTTP framing without a socket (http_feed, the
+ * path the fuzz target takes): pipelined requests cut into 1-byte reads,
+ * chunked bodies, keep-alive, and the refusals for bad framing, oversized
+ * headers and bodies, each answered once with a JSON message.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api/http.h"
+
+/* Echoes method, path and body length. */
+static int echo(void *wctx, const http_req *req, http_resp *r)
+{
+	(*(int *)wctx)++;
+	http_resp_printf(r, "%s %.*s %zu", req->method, (int)req->path.len,
+	                 (const char *)req->path.p, (size_t)req->body.len);
+	return 0;
+}
+
+static char *feed(const char *in, size_t len, size_t chunk, int *calls)
+{
+	http_config hc = {.max_header = 1024, .max_body = 64, .handle = echo};
+	uint8_t *out = NULL;
+	size_t n = 0;
+	*calls = 0;
+	assert_int_equal(http_feed(&hc, calls, (const uint8_t *)in, len, chunk, &out, &n), 0);
+	char *s = malloc(n + 1);
+	assert_non_null(s);
+	if (n)
+		memcpy(s, out, n);
+	s[n] = 0;
+	free(out);
+	return s;
+}
+
+static size_t count(const char *s, const char *what)
+{
+	size_t n = 0;
+	for (const char *p = s; (p = strstr(p, what)); p++)
+		n++;
+	return n;
+}
+
+static void test_pipelined_bytewise(void **state)
+{
+	(void)state;
+	static const char in[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+	                         "POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz"
+	                         "PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                         "2\r\nab\r\n1\r\nc\r\n0\r\n\r\n";
+	for (size_t chunk = 0; chunk < 4; chunk++) {
+		int calls;
+		char *s = feed(in, sizeof(in) - 1, chunk, &calls);
+		assert_int_equal(calls, 3);
+		assert_int_equal(count(s, "HTTP/1.1 200 OK"), 3);
+		assert_non_null(strstr(s, "GET /a 0"));
+		assert_non_null(strstr(s, "POST /b 3"));
+		assert_non_null(strstr(s, "PUT /c 3"));
+		assert_null(strstr(s, "Connection: close"));
+		free(s);
+	}
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		const char *status;
+	} cases[] = {
+	    {"GET /a HTTP/1.1\r\nContent-Length: x\r\n\r\n", "HTTP/1.1 400"},
+	    {"BLAH\r\n\r\n", "HTTP/1.1 400"},
+	    {"POST /a HTTP/1.1\r\nContent-Length: 65\r\n\r\n", "HTTP/1.1 413"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int calls;
+		char *s = feed(cases[i].in, strlen(cases[i].in), 0, &calls);
+		assert_int_equal(calls, 0);
+		assert_int_equal(strncmp(s, cases[i].status, strlen(cases[i].status)), 0);
+		assert_non_null(strstr(s, "\"message\":"));
+		assert_non_null(strstr(s, "Connection: close"));
+		free(s);
+	}
+	/* A header block over max_header: 431, the handler never runs. */
+	size_t n = 8192;
+	char *big = malloc(n);
+	assert_non_null(big);
+	memset(big, 'a', n);
+	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+	int calls;
+	char *s = feed(big, n, 100, &calls);
+	assert_int_equal(calls, 0);
+	assert_int_equal(strncmp(s, "HTTP/1.1 431", 12), 0);
+	free(s);
+	free(big);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pipelined_bytewise),
+	    cmocka_unit_test(test_refusals),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
