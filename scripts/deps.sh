@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config python3 clang libclang-rt-14-dev
       liblmdb-dev libpq-dev postgresql libssl-dev libjansson-dev libinih-dev libcmocka-dev
-      node-llhttp libqrencode-dev)
+      node-llhttp libqrencode-dev openssl)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -25,6 +25,7 @@
 #include "auth/verify.h"
 #include "cli/cli.h"
 #include "client/client.h"
+#include "client/admin_auth.h"
 #include "client/conn.h"
 #include "core/err.h"
 #include "proto/admin.h"
@@ -217,25 +218,6 @@ static int read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len)
 	return 0;
 }
 
-/*
- * Sends one request on the connection, returns its answer decoded (ans owned
- * by the caller). The admin request and its op 200 share one connection.
- */
-static int exchange(client_conn *cn, const uint8_t *req, size_t len, uint8_t **ans, size_t *alen,
-                    proto_env *env, proto_msg *m)
-{
-	int ret = client_conn_send(cn, req, len);
-	if (!ret)
-		ret = client_conn_recv(cn, ans, alen);
-	if (ret)
-		return ret;
-	if (proto_env_decode(*ans, *alen, env) ||
-	    proto_msg_decode(*ans + PROTO_ENV_LEN, *alen - PROTO_ENV_LEN, m) ||
-	    env->request_id != idn_be32(req + 8))
-		return IDN_EPROTO;
-	return IDN_OK;
-}
-
 /* Prints the names of one list message; IDN_EPROTO when it is malformed. */
 static int print_names(const proto_msg *m)
 {
@@ -283,8 +265,8 @@ static int run(admin_opts *o, const char *arg)
 {
 	static uint8_t req[PROTO_ENV_LEN + PROTO_MSG_MAX];
 	char handle[PROTO_HANDLE_MAX + 8];
-	uint8_t *ans = NULL, *ans2 = NULL;
-	size_t alen, alen2;
+	uint8_t *ans = NULL;
+	size_t alen;
 	client_addr addr;
 	char err[256];
 	int status = CLI_FAIL;
@@ -333,53 +315,18 @@ static int run(admin_opts *o, const char *arg)
 	int len = proto_build_end(&b, NULL, 0);
 	proto_env aenv;
 	proto_msg m;
+	client_identity ident = {.index = id_index,
+	                         .handle = idn_slice_of(id_handle, strlen(id_handle)),
+	                         .key = key,
+	                         .secret = idn_slice_of(secret, slen)};
+	/* The admin request and its op 200 share one connection. */
 	int ret = len < 0 ? len : client_conn_open(&addr, 10000, &cn);
 	if (!ret)
-		ret = exchange(cn, req, (size_t)len, &ans, &alen, &aenv, &m);
+		ret = client_admin_exchange(cn, &ident, req, (size_t)len, &ans, &alen, &aenv, &m);
 	if (ret) {
-		fprintf(stderr, "idnode %s: %s: %s\n", name, o->server, idn_strerror(ret));
+		fprintf(stderr, "idnode %s: %s: %s\n", name, o->server,
+		        ret == IDN_EPROTO ? "malformed answer or challenge" : idn_strerror(ret));
 		goto out;
-	}
-	if (m.hdr.rcode == PROTO_RC_AUTHENTICATION_NEEDED) {
-		proto_challenge c;
-		if (proto_challenge_decode(m.body, m.hdr.flags & PROTO_F_RD, &c) || !c.hash) {
-			fprintf(stderr, "idnode %s: %s: malformed challenge\n", name, o->server);
-			goto out;
-		}
-		uint8_t sig[4096];
-		wire_wr sw = wire_wr_init(sig, sizeof(sig));
-		idn_slice idh = idn_slice_of(id_handle, strlen(id_handle));
-		ret = key ? auth_respond_pubkey(key, idh, aenv.minor >= 7, c.nonce, c.digest, &sw)
-		          : auth_respond_seckey(idn_slice_of(secret, slen),
-		                                aenv.minor >= 7 ? PROTO_SECKEY_PBKDF2
-		                                                : PROTO_SECKEY_SHA1,
-		                                c.nonce, c.digest, &sw);
-		if (ret) {
-			fprintf(stderr, "idnode %s: cannot answer the challenge: %s\n", name,
-			        idn_strerror(ret));
-			goto out;
-		}
-		proto_chresp cr = {.auth_type =
-		                       key ? IDN_SLICE("HS_PUBKEY") : IDN_SLICE("HS_SECKEY"),
-		                   .handle = idh,
-		                   .index = id_index,
-		                   .signed_resp = idn_slice_of(sig, wire_wr_len(&sw))};
-		/* The answer to a challenge speaks the challenge's version, in its session. */
-		proto_env cenv = {.major = 2,
-		                  .minor = aenv.minor,
-		                  .session_id = aenv.session_id,
-		                  .request_id = client_request_id()};
-		proto_hdr chdr = {.opcode = PROTO_OP_CHALLENGE_RESPONSE,
-		                  .flags = PROTO_F_REC | PROTO_F_CA,
-		                  .site_serial = 0xFFFF};
-		proto_build_begin(&b, req, sizeof(req), &cenv, &chdr);
-		proto_chresp_encode(&b.w, &cr);
-		len = proto_build_end(&b, NULL, 0);
-		ret = len < 0 ? len : exchange(cn, req, (size_t)len, &ans2, &alen2, &aenv, &m);
-		if (ret) {
-			fprintf(stderr, "idnode %s: %s: %s\n", name, o->server, idn_strerror(ret));
-			goto out;
-		}
 	}
 	idn_slice body;
 	if (proto_answer_split(m.body, m.hdr.flags & PROTO_F_RD, NULL, NULL, &body))
@@ -408,7 +355,6 @@ static int run(admin_opts *o, const char *arg)
 out:
 	client_conn_close(cn);
 	free(ans);
-	free(ans2);
 	EVP_PKEY_free(key);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return status;

@@ -21,6 +21,7 @@
 #include "node/handle.h"
 #include "node/node.h"
 #include "node/site.h"
+#include "repl/mirror.h"
 #include "resolver/resolver.h"
 #include "store/store.h"
 
@@ -61,6 +62,11 @@ typedef struct serve_cfg {
 	char *root;
 	unsigned long cache_mb;
 	unsigned neg_ttl, stale_ttl, resolver_threads;
+	/* A mirror (repl/mirror.h): the primary, and who we are to it. */
+	char *mirror_of, *mirror_id, *mirror_key, *mirror_secret_file;
+	unsigned mirror_page_bytes; /* 0 = the default (192 KiB) */
+	/* Transaction log bounds (store.h); 0 = the defaults (64 MiB, 7 days). */
+	unsigned long log_max_bytes, log_max_age;
 } serve_cfg;
 
 static void serve_usage(FILE *f)
@@ -116,6 +122,17 @@ static void serve_usage(FILE *f)
 	    "                          (settings: recursive, root, recursive_all, cache_mb,\n"
 	    "                          neg_ttl, stale_ttl, resolver_threads; SIGUSR1 logs\n"
 	    "                          the cache statistics)\n"
+	    "      --mirror-of HOST:PORT  be a mirror of that primary: copy its store over\n"
+	    "                          TCP, follow its log, refuse writes (settings:\n"
+	    "                          mirror_of, mirror_id, mirror_key, mirror_secret_file)\n"
+	    "      --id INDEX:HANDLE   the mirror's identity, a --server-admin of the primary\n"
+	    "      --key FILE          its PEM private key (or --secret-file FILE)\n"
+	    "      --mirror-page-bytes N  answer size a mirror asks for (1024..196608;\n"
+	    "                          default 196608; setting: mirror_page_bytes)\n"
+	    "      --log-max-bytes N   transaction log kept for mirrors, at most N bytes\n"
+	    "                          (default 64 MiB; setting: log_max_bytes)\n"
+	    "      --log-max-age S     ... and at most S seconds old (default 7 days;\n"
+	    "                          setting: log_max_age)\n"
 	    "  -c, --config FILE       INI file with the same settings: data, listen, home,\n"
 	    "                          threads, case_sensitive, site_serial, max_tcp_conns,\n"
 	    "                          tcp_idle_ms, map_size_mb (in a [server] section or none)\n"
@@ -266,6 +283,22 @@ static int apply(serve_cfg *c, const char *where, const char *name, const char *
 		if (parse_uint(where, name, v, 256, &x))
 			return -1;
 		c->resolver_threads = (unsigned)x;
+	} else if (!strcmp(name, "mirror_of") || !strcmp(name, "mirror_id") ||
+	           !strcmp(name, "mirror_key") || !strcmp(name, "mirror_secret_file")) {
+		char **dst = name[7] == 'o'   ? &c->mirror_of
+		             : name[7] == 'i' ? &c->mirror_id
+		             : name[7] == 'k' ? &c->mirror_key
+		                              : &c->mirror_secret_file;
+		free(*dst);
+		*dst = strdup(v);
+	} else if (!strcmp(name, "log_max_bytes") || !strcmp(name, "log_max_age")) {
+		if (parse_uint(where, name, v, 1ul << 40, &x))
+			return -1;
+		*(name[8] == 'b' ? &c->log_max_bytes : &c->log_max_age) = x;
+	} else if (!strcmp(name, "mirror_page_bytes")) {
+		if (parse_uint(where, name, v, 196608, &x))
+			return -1;
+		c->mirror_page_bytes = (unsigned)x;
 	} else if (!strcmp(name, "map_size_mb")) {
 		if (parse_uint(where, name, v, 1ul << 30, &x))
 			return -1;
@@ -328,6 +361,10 @@ static void free_cfg(serve_cfg *c)
 	free(c->root);
 	for (unsigned i = 0; i < c->nserver_admin; i++)
 		free(c->server_admin[i]);
+	free(c->mirror_of);
+	free(c->mirror_id);
+	free(c->mirror_key);
+	free(c->mirror_secret_file);
 }
 
 /* Our HS_SITE from the settings; its length, or -1 after saying why. */
@@ -517,7 +554,14 @@ int cmd_serve(int argc, char **argv)
 		O_CACHEMB,
 		O_NEGTTL,
 		O_STALETTL,
-		O_RTHREADS
+		O_RTHREADS,
+		O_MIRROR,
+		O_MID,
+		O_MKEY,
+		O_MSECRET,
+		O_MPAGE,
+		O_LOGBYTES,
+		O_LOGAGE
 	};
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
@@ -553,6 +597,13 @@ int cmd_serve(int argc, char **argv)
 	    {"neg-ttl", required_argument, NULL, O_NEGTTL},
 	    {"stale-ttl", required_argument, NULL, O_STALETTL},
 	    {"resolver-threads", required_argument, NULL, O_RTHREADS},
+	    {"mirror-of", required_argument, NULL, O_MIRROR},
+	    {"id", required_argument, NULL, O_MID},
+	    {"key", required_argument, NULL, O_MKEY},
+	    {"secret-file", required_argument, NULL, O_MSECRET},
+	    {"mirror-page-bytes", required_argument, NULL, O_MPAGE},
+	    {"log-max-bytes", required_argument, NULL, O_LOGBYTES},
+	    {"log-max-age", required_argument, NULL, O_LOGAGE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -666,6 +717,27 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case O_RTHREADS:
 			r = apply(&flags, "--resolver-threads", "resolver_threads", optarg);
+			break;
+		case O_MIRROR:
+			r = apply(&flags, "--mirror-of", "mirror_of", optarg);
+			break;
+		case O_MID:
+			r = apply(&flags, "--id", "mirror_id", optarg);
+			break;
+		case O_MKEY:
+			r = apply(&flags, "--key", "mirror_key", optarg);
+			break;
+		case O_MSECRET:
+			r = apply(&flags, "--secret-file", "mirror_secret_file", optarg);
+			break;
+		case O_MPAGE:
+			r = apply(&flags, "--mirror-page-bytes", "mirror_page_bytes", optarg);
+			break;
+		case O_LOGBYTES:
+			r = apply(&flags, "--log-max-bytes", "log_max_bytes", optarg);
+			break;
+		case O_LOGAGE:
+			r = apply(&flags, "--log-max-age", "log_max_age", optarg);
 			break;
 		case 'h':
 			serve_usage(stdout);
@@ -792,6 +864,26 @@ int cmd_serve(int argc, char **argv)
 	c->neg_ttl = flags.neg_ttl ? flags.neg_ttl : c->neg_ttl;
 	c->stale_ttl = flags.stale_ttl ? flags.stale_ttl : c->stale_ttl;
 	c->resolver_threads = flags.resolver_threads ? flags.resolver_threads : c->resolver_threads;
+	/* Mirror settings: each flag given replaces the file's. */
+	char **mfile[] = {&c->mirror_of, &c->mirror_id, &c->mirror_key, &c->mirror_secret_file};
+	char **mflag[] = {&flags.mirror_of, &flags.mirror_id, &flags.mirror_key,
+	                  &flags.mirror_secret_file};
+	for (size_t i = 0; i < sizeof(mfile) / sizeof(mfile[0]); i++)
+		if (*mflag[i]) {
+			free(*mfile[i]);
+			*mfile[i] = *mflag[i];
+			*mflag[i] = NULL;
+		}
+	if (flags.mirror_page_bytes)
+		c->mirror_page_bytes = flags.mirror_page_bytes;
+	c->log_max_bytes = flags.log_max_bytes ? flags.log_max_bytes : c->log_max_bytes;
+	c->log_max_age = flags.log_max_age ? flags.log_max_age : c->log_max_age;
+	if (c->mirror_of &&
+	    (!c->data || !c->mirror_id || !(c->mirror_key || c->mirror_secret_file))) {
+		fprintf(stderr, "idnode serve: --mirror-of needs --data DIR (or --store URI), --id "
+		                "INDEX:HANDLE and --key FILE or --secret-file FILE\n");
+		goto out;
+	}
 	if (c->recursive && !c->root) {
 		fprintf(stderr,
 		        "idnode serve: --recursive needs --root HOST:PORT (or root = ...)\n");
@@ -816,7 +908,10 @@ int cmd_serve(int argc, char **argv)
 	api_server *hsrv = NULL;
 	pthread_t stats_thread;
 	bool stats_running = false;
-	store_opts so = {.map_size = (uint64_t)c->map_size_mb << 20, .warm = 1};
+	store_opts so = {.map_size = (uint64_t)c->map_size_mb << 20,
+	                 .warm = 1,
+	                 .log_max_bytes = c->log_max_bytes,
+	                 .log_max_age = c->log_max_age};
 	/* A recursive node may run without a store: then it only resolves. */
 	int ret = c->data ? store_open(c->data, &so, &s) : IDN_OK;
 	status = CLI_FAIL;
@@ -840,6 +935,7 @@ int cmd_serve(int argc, char **argv)
 	ncfg.server_id = c->server_id;
 	ncfg.server_admins = (const char *const *)c->server_admin;
 	ncfg.nserver_admins = c->nserver_admin;
+	ncfg.mirror_of = c->mirror_of;
 	if (c->max_auth_time)
 		ncfg.max_auth_time = c->max_auth_time;
 	if (s && (ret = node_new(&ncfg, s, &n))) {
@@ -923,6 +1019,24 @@ int cmd_serve(int argc, char **argv)
 		}
 	}
 
+	repl_mirror *mirror = NULL;
+	if (c->mirror_of) {
+		repl_mirror_opts mo = {.primary = c->mirror_of,
+		                       .id = c->mirror_id,
+		                       .key_file = c->mirror_key,
+		                       .secret_file = c->mirror_secret_file,
+		                       .page_bytes = c->mirror_page_bytes,
+		                       .errbuf = err,
+		                       .errbuf_len = sizeof(err)};
+		err[0] = 0;
+		if ((ret = repl_mirror_start(s, &mo, &mirror))) {
+			fprintf(stderr, "idnode serve: %s\n", err[0] ? err : idn_strerror(ret));
+			api_serve_stop(hsrv);
+			net_stop(srv);
+			net_wait(srv);
+			goto out_node;
+		}
+	}
 	uint64_t count = 0;
 	store_txn *t;
 	if (s && store_txn_begin(s, STORE_RDONLY, &t) == 0) {
@@ -939,12 +1053,15 @@ int cmd_serve(int argc, char **argv)
 	for (unsigned i = 0; i < c->nhttps; i++)
 		fprintf(stderr, " https %s (port %u)", c->https[i],
 		        api_serve_port(hsrv, c->nhttp + i));
+	if (mirror)
+		fprintf(stderr, "; mirror of %s", c->mirror_of);
 	if (g_resolver)
 		fprintf(stderr, "; recursive from %s%s", c->root,
 		        c->recursive_all || !s ? " (every request)" : " (REC requests)");
 	fprintf(stderr, "\n");
 
 	ret = net_run_until_signal(srv);
+	repl_mirror_stop(mirror);
 	api_serve_stop(hsrv);
 	fprintf(stderr, "idnode: stopped%s%s\n", ret ? ": " : "", ret ? idn_strerror(ret) : "");
 	status = ret ? CLI_FAIL : CLI_OK;

@@ -272,12 +272,20 @@ static int check_indexes(req *rq)
 }
 
 static int run_as_caller(req *rq);
+static bool op_writes(uint32_t opcode);
 
 int node_admin_request(req *rq)
 {
 	node *n = rq->w->node;
 	node_admin *a = n->admin;
 	idn_slice h;
+	/* A mirror's store follows its primary: a write here would be lost or diverge. */
+	if (n->cfg.mirror_of && op_writes(rq->msg.hdr.opcode)) {
+		char msg[320];
+		snprintf(msg, sizeof(msg), "this node is a mirror of %s; send writes there",
+		         n->cfg.mirror_of);
+		return node_answer_error(rq, PROTO_RC_SERVER_BACKUP, msg);
+	}
 	int has = request_handle(&rq->msg, &h);
 	if (has < 0)
 		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR, "malformed request");
@@ -1189,6 +1197,14 @@ static const struct admin_op {
     {PROTO_OP_RETRIEVE_TXN_LOG, op_repl, false},
     {PROTO_OP_DUMP_HANDLES, op_repl, false},
 };
+
+static bool op_writes(uint32_t opcode)
+{
+	for (size_t i = 0; i < sizeof(admin_ops) / sizeof(admin_ops[0]); i++)
+		if (admin_ops[i].opcode == opcode)
+			return admin_ops[i].writes;
+	return false;
+}
 
 /* Runs an authenticated request: reads on the worker's snapshot, writes in one write txn. */
 static int run_op(actx *c)

@@ -39,14 +39,20 @@ typedef struct node_config {
 	 */
 	uint32_t server_id;
 	uint8_t max_recursion; /* requests with a higher recursion count get 6; default 40 */
-	node_sign_fn sign;    /* optional: signs answers to CT requests */
+	node_sign_fn sign;     /* optional: signs answers to CT requests */
 	void *sign_arg;
 	uint32_t (*clock)(void); /* unix seconds; default time(). Tests pin it. */
 	/* Administration (node/admin.h). */
-	uint32_t max_auth_time;    /* seconds a challenged request is held; default 60 */
-	uint32_t max_pending_auth; /* challenged requests held at once; default 4096 */
+	uint32_t max_auth_time;           /* seconds a challenged request is held; default 60 */
+	uint32_t max_pending_auth;        /* challenged requests held at once; default 4096 */
 	const char *const *server_admins; /* "INDEX:HANDLE" node-wide admins; copied */
 	size_t nserver_admins;
+	/*
+	 * "HOST:PORT" when this node is a mirror (repl/mirror.h): admin writes are
+	 * refused (7, naming the primary) before any challenge. Borrowed: must
+	 * outlive the node.
+	 */
+	const char *mirror_of;
 	/* Random bytes for nonces and session ids; default OpenSSL's RAND_bytes. Tests pin it. */
 	int (*random)(uint8_t *buf, size_t len);
 } node_config;

@@ -1,0 +1,81 @@
+/*
+ * admin_auth.c - the client side of the challenge-response (admin_auth.h).
+ */
+#include "client/admin_auth.h"
+
+#include <stdlib.h>
+
+#include "auth/verify.h"
+#include "client/client.h"
+#include "core/err.h"
+#include "proto/admin.h"
+
+/* One request, its answer decoded; *ans owned by the caller even on error. */
+static int exchange_one(client_conn *cn, const uint8_t *req, size_t len, uint8_t **ans,
+                        size_t *alen, proto_env *env, proto_msg *m)
+{
+	int ret = client_conn_send(cn, req, len);
+	if (!ret)
+		ret = client_conn_recv(cn, ans, alen);
+	if (ret)
+		return ret;
+	if (*alen < PROTO_ENV_LEN || proto_env_decode(*ans, *alen, env) ||
+	    proto_msg_decode(*ans + PROTO_ENV_LEN, *alen - PROTO_ENV_LEN, m) ||
+	    env->request_id != idn_be32(req + 8))
+		return IDN_EPROTO;
+	return IDN_OK;
+}
+
+int client_admin_exchange(client_conn *cn, const client_identity *id, const uint8_t *req,
+                          size_t len, uint8_t **ans, size_t *alen, proto_env *env, proto_msg *m)
+{
+	/* A challenge response is small: a key signature and the identity. */
+	enum { CAP = PROTO_ENV_LEN + 16384 };
+	uint8_t *creq = NULL;
+	*ans = NULL;
+	int ret = exchange_one(cn, req, len, ans, alen, env, m);
+	if (ret || m->hdr.rcode != PROTO_RC_AUTHENTICATION_NEEDED)
+		return ret;
+
+	proto_challenge c;
+	if (proto_challenge_decode(m->body, m->hdr.flags & PROTO_F_RD, &c) || !c.hash)
+		return IDN_EPROTO;
+	uint8_t sig[4096];
+	wire_wr sw = wire_wr_init(sig, sizeof(sig));
+	ret =
+	    id->key
+	        ? auth_respond_pubkey(id->key, id->handle, env->minor >= 7, c.nonce, c.digest, &sw)
+	        : auth_respond_seckey(id->secret,
+	                              env->minor >= 7 ? PROTO_SECKEY_PBKDF2 : PROTO_SECKEY_SHA1,
+	                              c.nonce, c.digest, &sw);
+	if (ret)
+		return ret;
+	proto_chresp cr = {.auth_type = id->key ? IDN_SLICE("HS_PUBKEY") : IDN_SLICE("HS_SECKEY"),
+	                   .handle = id->handle,
+	                   .index = id->index,
+	                   .signed_resp = idn_slice_of(sig, wire_wr_len(&sw))};
+	/* The answer to a challenge speaks the challenge's version, in its session. */
+	proto_env cenv = {.major = 2,
+	                  .minor = env->minor,
+	                  .session_id = env->session_id,
+	                  .request_id = client_request_id()};
+	proto_hdr chdr = {.opcode = PROTO_OP_CHALLENGE_RESPONSE,
+	                  .flags = PROTO_F_REC | PROTO_F_CA,
+	                  .site_serial = 0xFFFF};
+	if (!(creq = malloc(CAP)))
+		return IDN_ENOMEM;
+	proto_build b;
+	proto_build_begin(&b, creq, CAP, &cenv, &chdr);
+	proto_chresp_encode(&b.w, &cr);
+	int clen = proto_build_end(&b, NULL, 0);
+	if (clen < 0) {
+		ret = clen;
+		goto out;
+	}
+	free(*ans);
+	*ans = NULL;
+	ret = exchange_one(cn, creq, (size_t)clen, ans, alen, env, m);
+out:
+	free(creq);
+	return ret;
+}
