@@ -85,7 +85,9 @@ static const char usage_text[] =
     "is wrong; the other lines still load. An identifier already in the store is\n"
     "replaced (all its values) unless --no-overwrite is given. When a handle is on\n"
     "several lines, the last line wins and the earlier ones are not written.\n"
-    "Everything loaded is durable when the command returns.\n"
+    "Everything loaded is durable when the command returns. A load is not written\n"
+    "to the store's transaction log (the log is emptied): mirrors of this store copy\n"
+    "it afresh.\n"
     "\n"
     "options:\n"
     "  -d, --data DIR        the store directory (required; created if missing)\n"
@@ -741,7 +743,12 @@ static int insert_run(struct loader *L, struct runsort *rs)
 		uint64_t bytes = 0, put = 0, sup = 0;
 		store_txn *t;
 		nexists = 0;
-		if ((rc = store_txn_begin(L->s, 0, &t)))
+		/*
+		 * Bulk loads bypass the transaction log (it is emptied instead):
+		 * logging a million puts would double the writes, and a mirror is
+		 * better served copying the store afresh.
+		 */
+		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
 			goto out;
 		while (bytes < (append ? TXN_BYTES : TXN_BYTES_MID) && i < n) {
 			if (i >= ready)
