@@ -8,6 +8,11 @@
  * A URL that would not be a safe Location header (control bytes, too long)
  * is shown on the page instead of redirected to.
  *
+ * A record naming a template (index 1001, type TEMPLATE) gets a section
+ * listing the template's fields in its order; the registering enterprise is
+ * the record's "manufacturer" value, else the desc attribute of the prefix's
+ * HS_SITE at 0.NA/<prefix> when this node has it, else the prefix itself.
+ *
  * Everything taken from a value goes through api_html(); only http(s) URLs
  * become links; the page carries a Content-Security-Policy that forbids
  * scripts, so even a missed escape could not run code.
@@ -21,6 +26,7 @@
 
 #include "api/internal.h"
 #include "node/handle.h"
+#include "node/template.h"
 #include "proto/special.h"
 
 enum { MAX_ALIAS_HOPS = 8, URL_MAX = 2048 };
@@ -179,6 +185,109 @@ static bool find_alias(const api_answer *ans, idn_slice *target)
 	return false;
 }
 
+/*
+ * What the page shows besides the record's values. Gathered before rendering
+ * because each resolution reuses the worker's answer buffer: everything here
+ * is owned (t by tmpl_free) or borrowed from the caller's copy of the record.
+ */
+typedef struct page_extra {
+	tmpl *t;         /* the record's template; NULL when none or unusable */
+	char tname[256]; /* its "name" for people, else its identifier */
+	idn_slice maker; /* the enterprise: borrowed from the record, or from site_desc */
+	char site_desc[256];
+	const char *maker_from; /* "manufacturer", "prefix site" or "prefix" */
+} page_extra;
+
+/* The first value of type t at index >= min_index, if any. */
+static bool find_value(idn_slice values, uint32_t n, const char *t, uint32_t min_index,
+                       proto_value *out)
+{
+	wire_rd c = wire_rd_init(values.p, values.len);
+	for (uint32_t i = 0; i < n; i++) {
+		proto_value v;
+		proto_value_get(&c, &v);
+		if (c.err)
+			return false;
+		if (v.index >= min_index && type_eq(v.type, t)) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The template named by the record (rec's values stay valid: they are a copy). */
+static void gather_template(api_worker *w, const api_answer *rec, page_extra *x)
+{
+	proto_value ref;
+	uint8_t th[PROTO_HANDLE_MAX];
+	if (!find_value(rec->values, rec->nvalues, TMPL_REF_TYPE, 0, &ref) ||
+	    ref.index != TMPL_INDEX || ref.data.len == 0 || ref.data.len > sizeof(th))
+		return;
+	memcpy(th, ref.data.p, ref.data.len);
+	idn_slice tname = idn_slice_of(th, ref.data.len);
+	idn_slice want = idn_slice_of(TMPL_DEF_TYPE, strlen(TMPL_DEF_TYPE));
+	api_answer tans;
+	proto_value def;
+	char err[160];
+	if (api_resolve(w, tname, NULL, 0, &want, 1, false, &tans) || tans.rc != PROTO_RC_SUCCESS ||
+	    !find_value(tans.values, tans.nvalues, TMPL_DEF_TYPE, 0, &def) ||
+	    tmpl_parse(def.data, &x->t, err, sizeof(err)))
+		return;
+	/* tmpl keeps no display name; the definition is already known to be valid JSON. */
+	json_t *root = json_loadb((const char *)def.data.p, def.data.len, 0, NULL);
+	const char *name = json_string_value(json_object_get(root, "name"));
+	if (name && name[0])
+		snprintf(x->tname, sizeof(x->tname), "%s", name);
+	else
+		snprintf(x->tname, sizeof(x->tname), "%.*s", (int)tname.len, (const char *)tname.p);
+	json_decref(root);
+}
+
+/* The registering enterprise: manufacturer, else the prefix's site desc, else the prefix. */
+static void gather_maker(api_worker *w, const api_answer *rec, idn_slice h, page_extra *x)
+{
+	proto_value m;
+	if (find_value(rec->values, rec->nvalues, "manufacturer", 0, &m) && m.data.len &&
+	    text_ok(m.data)) {
+		x->maker = m.data;
+		x->maker_from = "manufacturer";
+		return;
+	}
+	const uint8_t *slash = memchr(h.p, '/', h.len);
+	if (!slash)
+		return;
+	idn_slice prefix = idn_slice_of(h.p, (size_t)(slash - h.p));
+	x->maker = prefix;
+	x->maker_from = "prefix";
+	char na[PROTO_HANDLE_MAX + 8];
+	int nl = snprintf(na, sizeof(na), "0.NA/%.*s", (int)prefix.len, (const char *)prefix.p);
+	if (nl <= 0 || (size_t)nl >= sizeof(na))
+		return;
+	idn_slice want = idn_slice_of("HS_SITE", 7);
+	api_answer sans;
+	if (api_resolve(w, idn_slice_of(na, (size_t)nl), NULL, 0, &want, 1, false, &sans) ||
+	    sans.rc != PROTO_RC_SUCCESS)
+		return;
+	wire_rd c = wire_rd_init(sans.values.p, sans.values.len);
+	for (uint32_t i = 0; i < sans.nvalues; i++) {
+		proto_value v;
+		proto_site site;
+		idn_slice desc;
+		proto_value_get(&c, &v);
+		if (c.err)
+			return;
+		if (!type_eq(v.type, "HS_SITE") || proto_site_decode(v.data, &site) ||
+		    proto_site_attr_get(&site, idn_slice_of("desc", 4), &desc) != 1 || !desc.len ||
+		    desc.len >= sizeof(x->site_desc) || !text_ok(desc))
+			continue;
+		memcpy(x->site_desc, desc.p, desc.len);
+		x->maker = idn_slice_of(x->site_desc, desc.len);
+		x->maker_from = "prefix site";
+		return;
+	}
+}
+
 static const char page_head[] =
     "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
     "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>";
@@ -196,7 +305,8 @@ static const char page_style[] =
     "vertical-align:top;word-break:break-word}"
     "thead th{background:#e9eef3;font-size:.85em;text-transform:uppercase;color:#56636f}"
     "td.idx{color:#56636f;width:4em}code{font-size:.85em;word-break:break-all}"
-    "a{color:#0b62c4}"
+    "a{color:#0b62c4}h2{font-size:1.1em;margin:1.2em 0 .5em}"
+    "#fields{margin-bottom:8px}td.missing{color:#9a6700;font-style:italic}"
     ".qr{background:#fff;border-radius:8px;padding:12px;margin:16px 0;text-align:center}"
     ".qr svg{width:200px;height:200px}.qr p{font-size:.85em;word-break:break-all;margin:.4em 0 0}"
     "@media (max-width:600px){thead{display:none}table,tbody,tr,td{display:block;width:auto}"
@@ -300,8 +410,31 @@ static void value_cell(http_resp *r, const proto_value *v)
 	http_resp_puts(r, v->data.len > 96 ? "&hellip;</code>" : "</code>");
 }
 
+/* The template's fields in its order, with the record's values (index >= 2000). */
+static void fields_section(http_resp *r, const api_answer *ans, const page_extra *x)
+{
+	http_resp_puts(r, "<h2 id=\"template\">");
+	api_html(r, idn_slice_of(x->tname, strlen(x->tname)));
+	http_resp_puts(r, "</h2><table id=\"fields\"><thead><tr><th>Field</th><th>Value</th>"
+	                  "</tr></thead><tbody>");
+	for (size_t i = 0; i < tmpl_nfields(x->t); i++) {
+		const char *name = tmpl_field_name(x->t, i);
+		proto_value v;
+		http_resp_puts(r, "<tr><td class=\"type\">");
+		api_html(r, idn_slice_of(name, strlen(name)));
+		if (find_value(ans->values, ans->nvalues, name, TMPL_FIELD_FIRST, &v)) {
+			http_resp_puts(r, "</td><td class=\"data\">");
+			value_cell(r, &v);
+		} else {
+			http_resp_puts(r, "</td><td class=\"data missing\">not set");
+		}
+		http_resp_puts(r, "</td></tr>");
+	}
+	http_resp_puts(r, "</tbody></table><h2>All values</h2>");
+}
+
 static void record_page(http_resp *r, const http_req *req, idn_slice handle, idn_slice shown,
-                        const api_answer *ans, const char *url)
+                        const api_answer *ans, const char *url, const page_extra *x)
 {
 	page_begin(r, handle);
 	http_resp_puts(r, "<h1 id=\"handle\">");
@@ -319,6 +452,11 @@ static void record_page(http_resp *r, const http_req *req, idn_slice handle, idn
 		http_resp_puts(r, "</b>");
 	}
 	http_resp_printf(r, " &middot; %u value%s</p>", ans->nvalues, ans->nvalues == 1 ? "" : "s");
+	if (x->maker.len) {
+		http_resp_puts(r, "<p class=\"meta\">Registered by <b id=\"enterprise\">");
+		api_html(r, x->maker);
+		http_resp_printf(r, "</b> <small>(%s)</small></p>", x->maker_from);
+	}
 	if (url && url[0]) {
 		http_resp_puts(r, "<p class=\"meta\">Location: <a id=\"location\" href=\"");
 		idn_slice u = idn_slice_of(url, strlen(url));
@@ -328,6 +466,8 @@ static void record_page(http_resp *r, const http_req *req, idn_slice handle, idn
 		api_html(r, u);
 		http_resp_puts(r, "</a></p>");
 	}
+	if (x->t)
+		fields_section(r, ans, x);
 	http_resp_puts(r, "<table id=\"values\"><thead><tr><th>Index</th><th>Field</th>"
 	                  "<th>Value</th></tr></thead><tbody>");
 	wire_rd c = wire_rd_init(ans->values.p, ans->values.len);
@@ -425,8 +565,19 @@ int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r
 		http_resp_puts(r, "\">Moved here</a>");
 		return 0;
 	}
+	/* The template and site lookups reuse the answer buffer: keep a copy of the record. */
+	uint8_t *copy = malloc(ans.values.len ? ans.values.len : 1);
+	if (!copy)
+		return IDN_ENOMEM;
+	memcpy(copy, ans.values.p, ans.values.len);
+	ans.values = idn_slice_of(copy, ans.values.len);
+	page_extra x = {0};
+	gather_template(w, &ans, &x);
+	gather_maker(w, &ans, h, &x);
 	r->status = 200;
 	record_page(r, req, handle, h.p == handle.p ? idn_slice_of("", 0) : h, &ans,
-	            ul > 0 ? url : NULL);
+	            ul > 0 ? url : NULL, &x);
+	tmpl_free(x.t);
+	free(copy);
 	return 0;
 }

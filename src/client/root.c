@@ -16,7 +16,7 @@
 #include "proto/admin.h"
 #include "proto/special.h"
 
-enum { SITES_MAX = 8, SITE_BYTES_MAX = 8192, SEEN_MAX = 64 };
+enum { SITES_MAX = 8, SITE_BYTES_MAX = 8192, SEEN_MAX = 64, DEPTH_MAX = 64 };
 
 /* Where the next question goes: one root address, or the sites of a record. */
 typedef struct target {
@@ -241,9 +241,14 @@ static int ask_following(walk *wk, target *tg, idn_slice handle, const client_re
  */
 static int find_site(walk *wk, idn_slice na_handle, target *out, int depth)
 {
-	if (depth > 8) {
-		snprintf(wk->err, wk->errlen, "HS_SERV chain too long at %.*s", (int)na_handle.len,
-		         (const char *)na_handle.p);
+	/*
+	 * Every level asks at least one question, so the hop limit (default 40)
+	 * ends HS_SERV chains first; this guard only bounds the stack when a
+	 * caller sets max_hops above DEPTH_MAX.
+	 */
+	if (depth > DEPTH_MAX) {
+		snprintf(wk->err, wk->errlen, "HS_SERV chain deeper than %d at %.*s", DEPTH_MAX,
+		         (int)na_handle.len, (const char *)na_handle.p);
 		return IDN_ERANGE;
 	}
 	target *tg = calloc(1, sizeof(*tg));

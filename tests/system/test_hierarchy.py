@@ -160,5 +160,119 @@ class Hierarchy(unittest.TestCase):
         self.assertLess(time.time() - t0, 10)
 
 
+def serv(handle, index=1):
+    return {"index": index, "type": "HS_SERV", "data": handle}
+
+
+class LongChain(unittest.TestCase):
+    """A cycle-free chain of referrals longer than 40 hops across two nodes:
+    0.NA/66.k names its service handle 0.NA/66.<k+1> by HS_SERV; even k live on
+    node A (the root), odd k on node B, which A refers to by a 303 from 0.NA/66.
+    No question goes to the same server twice, so only the hop limit ends it.
+    The same shape but short (prefix 55) resolves, so the limit is what fails."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = []
+        ap, bp = free_port(), free_port()
+        cls.ap = ap
+        b_prefix = siteinfo("--listen", "127.0.0.1:%d" % bp, index=2, typ="HS_SITE.PREFIX")
+        a_site = siteinfo("--listen", "127.0.0.1:%d" % ap)
+        n = 60
+        a_recs = [{"handle": "0.NA/66", "values": [b_prefix]}]
+        b_recs = []
+        for k in range(n):
+            rec = {"handle": "0.NA/66.%d" % k, "values": [serv("0.NA/66.%d" % (k + 1))]}
+            (b_recs if k % 2 else a_recs).append(rec)
+        a_recs.append({"handle": "0.NA/66.%d" % n, "values": [a_site]})
+        # The short chain: 0.NA/55.0 -> 0.NA/55.1 (on B) -> ... -> 0.NA/55.4: A's site.
+        a_recs.append({"handle": "0.NA/55", "values": [b_prefix]})
+        for k in range(4):
+            rec = {"handle": "0.NA/55.%d" % k, "values": [serv("0.NA/55.%d" % (k + 1))]}
+            (b_recs if k % 2 else a_recs).append(rec)
+        a_recs.append({"handle": "0.NA/55.4", "values": [a_site]})
+        a_recs.append({"handle": "55.0/X", "values": [url(1, "https://short.example/x")]})
+        a_recs.append({"handle": "66.0/X", "values": [url(1, "https://long.example/x")]})
+        try:
+            cls.nodes.append(Node(records=a_recs, homes=("0.NA", "55.0", "66.0"),
+                                  listen=["127.0.0.1:%d" % ap]))
+            cls.nodes.append(Node(records=b_recs, homes=("0.NA",),
+                                  listen=["127.0.0.1:%d" % bp]))
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for node in cls.nodes:
+            node.close()
+
+    def test_short_chain_resolves(self):
+        out = resolve_root(self.ap, "55.0/X", timeout=20)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("https://short.example/x", out.stdout)
+
+    def test_chain_longer_than_40_ends_with_the_limit(self):
+        for transport in ("--udp", "--tcp"):
+            t0 = time.time()
+            out = resolve_root(self.ap, "66.0/X", transport, timeout=20)
+            self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+            self.assertIn("more than 40 referrals", out.stderr)
+            self.assertNotIn("loop", out.stderr)
+            self.assertLess(time.time() - t0, 10)
+
+    def test_recursive_node_answers_recursion_count_too_high(self):
+        rec = Node(homes=(), extra_args=["--recursive", "--root", "127.0.0.1:%d" % self.ap])
+        try:
+            t0 = time.time()
+            ans, _, _ = udp_exchange(rec.port, request("66.0/X"), timeout=10)
+            _, _, rc, _, body = parse_answer(ans)
+            self.assertEqual(rc, 6)
+            self.assertIn(b"more than 40 referrals", body)
+            self.assertLess(time.time() - t0, 10)
+            # The short chain through the same recursive node resolves.
+            ans, _, _ = udp_exchange(rec.port, request("55.0/X"), timeout=10)
+            self.assertEqual(parse_answer(ans)[2], 1)
+            self.assertIn(b"https://short.example/x", ans)
+        finally:
+            rec.close()
+
+
+class SecondSite(unittest.TestCase):
+    """A prefix listing two sites (two HS_SITE values): the first's server is
+    down, so resolution goes on to the second site in bounded time."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.nodes = []
+        rp, dead, live = free_port(), free_port(), free_port()
+        cls.rp = rp
+        try:
+            cls.nodes.append(Node(records=[{"handle": "0.NA/44.1", "values": [
+                siteinfo("--listen", "127.0.0.1:%d" % dead, index=1),
+                siteinfo("--listen", "127.0.0.1:%d" % live, index=2)]}],
+                homes=("0.NA",), listen=["127.0.0.1:%d" % rp]))
+            cls.nodes.append(Node(records=[{"handle": "44.1/PUMP-%d" % i, "values": [
+                url(1, "https://pump.example/%d" % i)]} for i in range(3)],
+                homes=("44.1",), listen=["127.0.0.1:%d" % live]))
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for node in cls.nodes:
+            node.close()
+
+    def test_next_site_answers_when_the_first_is_down(self):
+        for transport in ("--udp", "--tcp"):
+            t0 = time.time()
+            out = resolve_root(self.rp, "44.1/PUMP-2", transport, "--timeout", "500",
+                               timeout=20)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("https://pump.example/2", out.stdout)
+            self.assertLess(time.time() - t0, 8)
+
+
 if __name__ == "__main__":
     unittest.main()

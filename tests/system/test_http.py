@@ -283,6 +283,77 @@ class HttpRoutesTest(unittest.TestCase):
                                r'NOURL\?x=1 HTTP/1\.1" 200 \d+ \d+ms')
 
 
+def site_desc(desc):
+    """HS_SITE bytes (version 1, no servers) with one desc attribute."""
+    def lb(b):
+        return len(b).to_bytes(4, "big") + b
+    return (b"\x00\x01\x02\x0a\x00\x01\x00\x00" + lb(b"") + (1).to_bytes(4, "big") +
+            lb(b"desc") + lb(desc.encode()) + (0).to_bytes(4, "big")).hex()
+
+
+TDEF = {"name": "Motor <v2>", "fields": [
+    {"name": "serial", "type": "string"}, {"name": "model", "type": "string"},
+    {"name": "power", "type": "number"}, {"name": "datasheet", "type": "url"}]}
+PAGE_RECORDS = [
+    {"handle": "88.100.1/TEMPLATE-MOTOR", "values": [
+        {"index": 1, "type": "TEMPLATE.DEF", "data": json.dumps(TDEF)}]},
+    {"handle": "88.100.1/MOTOR-T", "values": [
+        {"index": 2, "type": "DESC", "data": "a motor"},
+        {"index": 1001, "type": "TEMPLATE", "data": "88.100.1/TEMPLATE-MOTOR"},
+        {"index": 2000, "type": "model", "data": "<script>alert(2)</script>"},
+        {"index": 2001, "type": "serial", "data": "SN-42"},
+        {"index": 2002, "type": "datasheet", "data": "https://example.com/ds.pdf"},
+        {"index": 2003, "type": "manufacturer", "data": "Acme & <Sons>"}]},
+    {"handle": "88.100.1/BADTMPL", "values": [
+        {"index": 1001, "type": "TEMPLATE", "data": "88.100.1/NO-SUCH-TEMPLATE"}]},
+    {"handle": "0.NA/88.100.2", "values": [
+        {"index": 1, "type": "HS_SITE",
+         "data": {"format": "hex", "value": site_desc("Zhejiang <Motor> Co")}}]},
+    {"handle": "88.100.2/PUMP", "values": [{"index": 1, "type": "DESC", "data": "pump"}]},
+]
+
+
+class HttpRecordPageTest(unittest.TestCase):
+    """The record page's template fields and registering enterprise."""
+
+    @classmethod
+    def setUpClass(cls):
+        # 0.NA homed: the prefix record (with its HS_SITE) is resolvable locally.
+        cls.node = HttpNode(records=PAGE_RECORDS, homes=("88.100.1", "88.100.2", "0.NA"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.close()
+
+    def page(self, h):
+        st, _, b = self.node.req("GET", "/" + h + "?noredirect")
+        self.assertEqual(st, 200)
+        return b.decode()
+
+    def test_template_fields_in_order(self):
+        page = self.page("88.100.1/MOTOR-T")
+        self.assertNotIn("<script>", page)
+        self.assertIn('<h2 id="template">Motor &lt;v2&gt;</h2>', page)
+        fields = page[page.index('id="fields"'):page.index("</table>", page.index('id="fields"'))]
+        names = re.findall(r'<td class="type">([^<]*)</td>', fields)
+        self.assertEqual(names, ["serial", "model", "power", "datasheet"])
+        self.assertIn("SN-42", fields)
+        self.assertIn("&lt;script&gt;alert(2)&lt;/script&gt;", fields)
+        self.assertIn('class="data missing">not set', fields)  # power has no value
+        self.assertIn('href="https://example.com/ds.pdf"', fields)
+        self.assertIn('<b id="enterprise">Acme &amp; &lt;Sons&gt;</b>', page)
+
+    def test_unresolvable_template_and_prefix_fallback(self):
+        page = self.page("88.100.1/BADTMPL")
+        self.assertNotIn('id="fields"', page)
+        self.assertIn('<b id="enterprise">88.100.1</b>', page)
+
+    def test_enterprise_from_site_desc(self):
+        page = self.page("88.100.2/PUMP")
+        self.assertIn('<b id="enterprise">Zhejiang &lt;Motor&gt; Co</b>', page)
+        self.assertNotIn('id="fields"', page)
+
+
 class HttpLimitsTest(unittest.TestCase):
     """A node with small limits, so that each fires within a second."""
 
