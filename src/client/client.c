@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/io.h"
 #include "proto/udp.h"
 
 int client_addr_parse(const char *s, uint16_t default_port, client_addr *out, char *err,
@@ -103,18 +104,17 @@ uint32_t client_request_id(void)
 	return id & 0x7FFFFFFF; /* the reference keeps ids positive */
 }
 
-static uint64_t now_ms(void)
+uint64_t client_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Waits for fd to become ready for ev until deadline (ms); IDN_ETIMEOUT after. */
-static int wait_fd(int fd, short ev, uint64_t deadline)
+int client_wait_fd(int fd, short ev, uint64_t deadline)
 {
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = client_now_ms();
 		if (now >= deadline)
 			return IDN_ETIMEOUT;
 		struct pollfd p = {.fd = fd, .events = ev};
@@ -151,7 +151,7 @@ static int exchange_udp(const client_addr *a, unsigned timeout_ms, const uint8_t
 		ret = idn_errno(errno);
 		goto out;
 	}
-	uint64_t end = now_ms() + timeout_ms;
+	uint64_t end = client_now_ms() + timeout_ms;
 	ret = IDN_ETIMEOUT;
 	for (size_t attempt = 0; attempt < sizeof(wait_ms) / sizeof(wait_ms[0]); attempt++) {
 		for (int i = 0; i < nfrags; i++) {
@@ -161,10 +161,10 @@ static int exchange_udp(const client_addr *a, unsigned timeout_ms, const uint8_t
 				goto out;
 			}
 		}
-		uint64_t deadline = now_ms() + wait_ms[attempt];
+		uint64_t deadline = client_now_ms() + wait_ms[attempt];
 		if (deadline > end)
 			deadline = end;
-		while (wait_fd(fd, POLLIN, deadline) == IDN_OK) {
+		while (client_wait_fd(fd, POLLIN, deadline) == IDN_OK) {
 			ssize_t n = recv(fd, pkt, sizeof(pkt), 0);
 			if (n < 0) {
 				if (errno == ECONNREFUSED) {
@@ -177,8 +177,8 @@ static int exchange_udp(const client_addr *a, unsigned timeout_ms, const uint8_t
 				continue; /* a stray or late answer to someone else */
 			const uint8_t *msg;
 			size_t msg_len;
-			if (proto_udp_rasm_add(&rasm, NULL, 0, pkt, (size_t)n, now_ms(), &msg,
-			                       &msg_len) != 1)
+			if (proto_udp_rasm_add(&rasm, NULL, 0, pkt, (size_t)n, client_now_ms(),
+			                       &msg, &msg_len) != 1)
 				continue;
 			*ans = malloc(msg_len);
 			if (!*ans) {
@@ -190,7 +190,7 @@ static int exchange_udp(const client_addr *a, unsigned timeout_ms, const uint8_t
 			ret = IDN_OK;
 			goto out;
 		}
-		if (now_ms() >= end)
+		if (client_now_ms() >= end)
 			break;
 	}
 	if (ret == IDN_ENET)
@@ -206,7 +206,7 @@ static int read_full(int fd, uint8_t *buf, size_t len, uint64_t deadline)
 {
 	size_t got = 0;
 	while (got < len) {
-		int ret = wait_fd(fd, POLLIN, deadline);
+		int ret = client_wait_fd(fd, POLLIN, deadline);
 		if (ret)
 			return ret;
 		ssize_t n = read(fd, buf + got, len - got);
@@ -225,7 +225,7 @@ static int read_full(int fd, uint8_t *buf, size_t len, uint64_t deadline)
 static int exchange_tcp(const client_addr *a, unsigned timeout_ms, const uint8_t *req, size_t len,
                         uint8_t **ans, size_t *anslen)
 {
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = client_now_ms() + timeout_ms;
 	uint8_t env[PROTO_ENV_LEN];
 	uint8_t *buf = NULL;
 	int ret;
@@ -236,7 +236,7 @@ static int exchange_tcp(const client_addr *a, unsigned timeout_ms, const uint8_t
 		ret = idn_errno(errno);
 		goto out;
 	}
-	if ((ret = wait_fd(fd, POLLOUT, deadline)))
+	if ((ret = client_wait_fd(fd, POLLOUT, deadline)))
 		goto out;
 	int soerr = 0;
 	socklen_t sl = sizeof(soerr);
@@ -249,7 +249,7 @@ static int exchange_tcp(const client_addr *a, unsigned timeout_ms, const uint8_t
 		ssize_t n = send(fd, req + sent, len - sent, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR) {
-				if ((ret = wait_fd(fd, POLLOUT, deadline)))
+				if ((ret = client_wait_fd(fd, POLLOUT, deadline)))
 					goto out;
 				continue;
 			}

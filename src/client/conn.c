@@ -4,6 +4,7 @@
  * read() per many answers.
  */
 #include "client/conn.h"
+#include "client/io.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -26,31 +27,9 @@ struct client_conn {
 	size_t off, len;
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int wait_ready(int fd, short ev, uint64_t deadline)
-{
-	for (;;) {
-		uint64_t now = mono_ms();
-		if (now >= deadline)
-			return IDN_ETIMEOUT;
-		struct pollfd p = {.fd = fd, .events = ev};
-		int n = poll(&p, 1, (int)(deadline - now));
-		if (n > 0)
-			return IDN_OK;
-		if (n < 0 && errno != EINTR)
-			return idn_errno(errno);
-	}
-}
-
 int client_conn_open(const client_addr *a, unsigned timeout_ms, client_conn **out)
 {
-	uint64_t deadline = mono_ms() + (timeout_ms ? timeout_ms : 10000);
+	uint64_t deadline = client_now_ms() + (timeout_ms ? timeout_ms : 10000);
 	int ret;
 	client_conn *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -66,7 +45,7 @@ int client_conn_open(const client_addr *a, unsigned timeout_ms, client_conn **ou
 		ret = idn_errno(errno);
 		goto fail;
 	}
-	if ((ret = wait_ready(c->fd, POLLOUT, deadline)))
+	if ((ret = client_wait_fd(c->fd, POLLOUT, deadline)))
 		goto fail;
 	int soerr = 0;
 	socklen_t sl = sizeof(soerr);
@@ -84,7 +63,7 @@ fail:
 
 int client_conn_send(client_conn *c, const uint8_t *p, size_t len)
 {
-	uint64_t deadline = mono_ms() + c->timeout_ms;
+	uint64_t deadline = client_now_ms() + c->timeout_ms;
 	for (size_t sent = 0; sent < len;) {
 		ssize_t n = send(c->fd, p + sent, len - sent, MSG_NOSIGNAL);
 		if (n >= 0) {
@@ -95,7 +74,7 @@ int client_conn_send(client_conn *c, const uint8_t *p, size_t len)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return idn_errno(errno);
-		int ret = wait_ready(c->fd, POLLOUT, deadline);
+		int ret = client_wait_fd(c->fd, POLLOUT, deadline);
 		if (ret)
 			return ret;
 	}
@@ -122,7 +101,7 @@ static int fill(client_conn *c, size_t need, uint64_t deadline)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return idn_errno(errno);
-		int ret = wait_ready(c->fd, POLLIN, deadline);
+		int ret = client_wait_fd(c->fd, POLLIN, deadline);
 		if (ret)
 			return ret;
 	}
@@ -131,7 +110,7 @@ static int fill(client_conn *c, size_t need, uint64_t deadline)
 
 int client_conn_recv(client_conn *c, uint8_t **msg, size_t *len)
 {
-	uint64_t deadline = mono_ms() + c->timeout_ms;
+	uint64_t deadline = client_now_ms() + c->timeout_ms;
 	int ret = fill(c, PROTO_ENV_LEN, deadline);
 	if (ret)
 		return ret;
