@@ -669,9 +669,16 @@ static int template_check(actx *c, const proto_value *vals, uint32_t n)
 	return 0;
 }
 
-/* Stores vals[0..n) as the record of key (the answer on failure, 0 on success). */
+/*
+ * Stores vals[0..n) as the record of key (the answer on failure, 0 on
+ * success). Every write goes through here, so every record written is
+ * checked against the template it names.
+ */
 static int put_record(actx *c, idn_slice key, const proto_value *vals, uint32_t n)
 {
+	int tret = template_check(c, vals, n);
+	if (tret)
+		return tret;
 	size_t size = record_size(vals, n);
 	/* A record must still fit in a resolution answer. */
 	if (size + PROTO_HANDLE_MAX + 1024 > PROTO_MSG_MAX)
@@ -764,8 +771,6 @@ static int op_create(actx *c)
 		ret = value_check(rq, &vals[i]);
 	}
 	if (!ret)
-		ret = template_check(c, vals, vr.nvalues);
-	if (!ret)
 		ret = put_record(c, idn_slice_of(key, (size_t)klen), vals, vr.nvalues);
 	free(vals);
 	if (ret)
@@ -854,8 +859,6 @@ static int op_add(actx *c)
 		vals[own.nvalues + i] = add[i];
 	}
 	if (!ret)
-		ret = template_check(c, vals, own.nvalues + vr.nvalues);
-	if (!ret)
 		ret =
 		    put_record(c, idn_slice_of(key, (size_t)klen), vals, own.nvalues + vr.nvalues);
 	if (!ret)
@@ -911,8 +914,6 @@ static int op_modify(actx *c)
 		ret = value_check(rq, &mod[i]);
 		vals[at[i]] = mod[i];
 	}
-	if (!ret)
-		ret = template_check(c, vals, own.nvalues);
 	if (!ret)
 		ret = put_record(c, idn_slice_of(key, (size_t)klen), vals, own.nvalues);
 	if (!ret)
@@ -972,10 +973,8 @@ static int op_remove(actx *c)
 		if (!drop)
 			vals[n++] = vals[j];
 	}
-	/* Removing a required field would leave the record outside its template. */
-	ret = template_check(c, vals, n);
-	if (!ret)
-		ret = put_record(c, idn_slice_of(key, (size_t)klen), vals, n);
+	/* put_record checks the template: a required field cannot be removed. */
+	ret = put_record(c, idn_slice_of(key, (size_t)klen), vals, n);
 	if (!ret)
 		ret = answer_ok(rq);
 out:
