@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "node/handle.h"
-#include "node/record.h"
+#include "proto/record.h"
 
 static double now_s(void)
 {

@@ -25,7 +25,7 @@
 #include "auth/verify.h"
 #include "core/err.h"
 #include "node/handle.h"
-#include "node/record.h"
+#include "proto/record.h"
 #include "proto/admin.h"
 #include "proto/special.h"
 

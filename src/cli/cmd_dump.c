@@ -17,7 +17,7 @@
  * FILE:LINE: FIELD: reason and skipped, and makes the exit status 1.
  *
  * verify reads every record of a store in one read transaction and checks
- * that it decodes whole (node/record.h record_check); it names each bad key.
+ * that it decodes whole (proto/record.h record_check); it names each bad key.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,7 +33,7 @@
 #include "core/err.h"
 #include "node/handle.h"
 #include "node/import.h"
-#include "node/record.h"
+#include "proto/record.h"
 #include "store/store.h"
 
 enum { RESTORE_BATCH = 1000, O_MERGE = 256, O_CASE };

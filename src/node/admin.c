@@ -13,7 +13,7 @@
 
 #include "auth/verify.h"
 #include "node/handle.h"
-#include "node/record.h"
+#include "proto/record.h"
 #include "node/template.h"
 #include "proto/admin.h"
 #include "proto/special.h"

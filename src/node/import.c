@@ -19,7 +19,7 @@
 #include "core/json.h"
 #include "node/handle.h"
 #include "node/import.h"
-#include "node/record.h"
+#include "proto/record.h"
 #include "store/store.h"
 
 enum {

@@ -11,7 +11,7 @@
 #include "node/admin.h"
 #include "node/handle.h"
 #include "node/internal.h"
-#include "node/record.h"
+#include "proto/record.h"
 #include "node/referral.h"
 
 /* Messages the reference sends, kept byte for byte. */

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "node/handle.h"
-#include "node/record.h"
+#include "proto/record.h"
 
 static const char NA_PREFIX[] = "0.NA/";
 

@@ -76,6 +76,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "proto/record.h"
 #include "store/pg_rows.h"
 
 enum {
@@ -888,13 +889,13 @@ static int rows_to_record(struct pg_txn *t, PGresult *r, int first, idn_slice *v
 			goto out;
 		}
 	}
-	size_t len = pg_rows_size(vals, (uint32_t)n);
+	size_t len = record_size(vals, (uint32_t)n);
 	uint8_t *buf = keep_buf(t, len);
 	if (!buf) {
 		rc = IDN_ENOMEM;
 		goto out;
 	}
-	int got = pg_rows_build(vals, (uint32_t)n, buf, len);
+	int got = record_build(vals, (uint32_t)n, buf, len);
 	if (got < 0) {
 		rc = got;
 		goto out;

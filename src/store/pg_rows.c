@@ -3,28 +3,24 @@
  */
 #include "store/pg_rows.h"
 
+#include "proto/record.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "core/err.h"
 
-enum { REC_VERSION = 1, REC_HDR = 4, REC_F_ALL_PUBLIC = 0x01 };
-
 int pg_rows_values(idn_slice raw, proto_value *vals, uint32_t cap)
 {
-	if (raw.len < REC_HDR + 4 || raw.p[0] != REC_VERSION)
+	record r;
+	if (record_check(raw) || record_parse(raw, &r))
 		return IDN_ESTORE;
-	wire_rd c = wire_rd_init(raw.p + REC_HDR, raw.len - REC_HDR);
-	uint32_t n = wire_get_count(&c, PROTO_VALUE_MIN);
-	if (c.err)
-		return IDN_ESTORE;
-	if (n > cap)
+	if (r.nvalues > cap)
 		return IDN_ESPACE;
-	for (uint32_t i = 0; i < n && !c.err; i++)
+	wire_rd c = wire_rd_init(r.values.p, r.values.len);
+	for (uint32_t i = 0; i < r.nvalues; i++)
 		proto_value_get(&c, &vals[i]);
-	if (c.err || wire_rd_left(&c))
-		return IDN_ESTORE;
-	return (int)n;
+	return (int)r.nvalues;
 }
 
 static bool utf8_ok(idn_slice s)
@@ -127,28 +123,4 @@ int pg_rows_to_value(const pg_row *r, uint8_t *refbuf, size_t cap, proto_value *
 		return w.err;
 	v->refs = idn_slice_of(refbuf, wire_wr_len(&w));
 	return IDN_OK;
-}
-
-size_t pg_rows_size(const proto_value *vals, uint32_t n)
-{
-	size_t sz = REC_HDR + 4;
-	for (uint32_t i = 0; i < n; i++)
-		sz += proto_value_size(&vals[i]);
-	return sz;
-}
-
-int pg_rows_build(const proto_value *vals, uint32_t n, uint8_t *out, size_t cap)
-{
-	wire_wr w = wire_wr_init(out, cap);
-	uint8_t flags = REC_F_ALL_PUBLIC;
-	for (uint32_t i = 0; i < n; i++)
-		if (!(vals[i].perms & PROTO_PERM_PUBLIC_READ))
-			flags &= (uint8_t)~REC_F_ALL_PUBLIC;
-	wire_put_u8(&w, REC_VERSION);
-	wire_put_u8(&w, flags);
-	wire_put_u16(&w, 0);
-	wire_put_u32(&w, n);
-	for (uint32_t i = 0; i < n; i++)
-		proto_value_put(&w, &vals[i]);
-	return w.err ? w.err : (int)wire_wr_len(&w);
 }

@@ -1,13 +1,11 @@
 /*
  * pg_rows.h - internal to the PostgreSQL backend: an idnode record (the
- * format node/record.h owns: u8 version 1, u8 flags, u16 0, u32 count, the
+ * format proto/record.h owns: u8 version 1, u8 flags, u16 0, u32 count, the
  * values in wire encoding) to and from the rows of the reference software's
  * `handles` table, one row per value.
  *
- * Only the record framing is repeated here (the store cannot link idn_node,
- * which depends on it); the values go through proto_value_get/put, and a unit
- * test checks that pg_rows_build() agrees with node's record_build() byte for
- * byte.
+ * Records are read and built with proto/record.h, the one definition of the
+ * format.
  *
  * refs: the reference keeps a value's references as text, "INDEX:HANDLE"
  * items separated by tabs. A handle holding a tab, a NUL or invalid UTF-8
@@ -50,11 +48,5 @@ int pg_rows_refs_text(const proto_value *v, char *out, size_t cap);
 
 /* Row -> value: refs parsed into refbuf (cap bytes). IDN_EINVAL on bad refs text. */
 int pg_rows_to_value(const pg_row *r, uint8_t *refbuf, size_t cap, proto_value *v);
-
-/* Encodes n values as a record into out; returns the length or IDN_ESPACE. */
-int pg_rows_build(const proto_value *vals, uint32_t n, uint8_t *out, size_t cap);
-
-/* Bytes pg_rows_build() needs. */
-size_t pg_rows_size(const proto_value *vals, uint32_t n);
 
 #endif

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "node/record.h"
+#include "proto/record.h"
 
 static store *st;
 static node *nd;

@@ -18,7 +18,7 @@
 
 #include "core/json.h"
 #include "node/import.h"
-#include "node/record.h"
+#include "proto/record.h"
 
 static import_ctx *ctx;
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "node/node.h"
-#include "node/record.h"
+#include "proto/record.h"
 #include "proto/udp.h"
 
 static store *st;

@@ -30,7 +30,7 @@
 
 #include "auth/verify.h"
 #include "node/node.h"
-#include "node/record.h"
+#include "proto/record.h"
 #include "proto/admin.h"
 #include "vectors.h"
 

@@ -19,7 +19,7 @@
 
 #include "node/handle.h"
 #include "node/import.h"
-#include "node/record.h"
+#include "proto/record.h"
 
 enum { NOW = 1700000123, DTTL = 86400, DPERMS = 0x0e };
 

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "node/handle.h"
-#include "node/record.h"
+#include "proto/record.h"
 
 static idn_slice S(const char *s)
 {

@@ -42,7 +42,7 @@
 #include "auth/sign.h"
 #include "node/handle.h"
 #include "node/node.h"
-#include "node/record.h"
+#include "proto/record.h"
 #include "proto/udp.h"
 #include "vectors.h"
 

@@ -18,7 +18,7 @@
 
 #include "node/handle.h"
 #include "node/node.h"
-#include "node/record.h"
+#include "proto/record.h"
 #include "node/referral.h"
 #include "proto/admin.h"
 #include "proto/special.h"

@@ -17,7 +17,7 @@
 
 #include "store_suite.h"
 
-#include "node/record.h"
+#include "proto/record.h"
 #include "store/pg_rows.h"
 
 static char db_uri[1024];   /* our database */
@@ -306,7 +306,7 @@ static void test_pg_rows_changed_elsewhere(void **state)
 	expect_get(f->s, S("88.100.1/CHG"), IDN_ENOTFOUND, S(""));
 }
 
-/* pg_rows_build() is node's record_build(), byte for byte. */
+/* pg_rows_values() decodes what record_build() wrote, exactly. */
 static void test_pg_rows_build_agrees(void **state)
 {
 	(void)state;
@@ -316,8 +316,8 @@ static void test_pg_rows_build_agrees(void **state)
 	assert_true(len > 0);
 	int n = pg_rows_values(idn_slice_of(a, (size_t)len), vals, 4);
 	assert_int_equal(n, 2);
-	assert_int_equal(pg_rows_size(vals, 2), (size_t)len);
-	assert_int_equal(pg_rows_build(vals, 2, b, sizeof(b)), len);
+	assert_int_equal(record_size(vals, 2), (size_t)len);
+	assert_int_equal(record_build(vals, 2, b, sizeof(b)), len);
 	assert_memory_equal(a, b, (size_t)len);
 	/* not records */
 	assert_int_equal(pg_rows_values(S("opaque"), vals, 4), IDN_ESTORE);

@@ -17,7 +17,7 @@
 
 #include "auth/verify.h"
 #include "node/node.h"
-#include "node/record.h"
+#include "proto/record.h"
 #include "node/template.h"
 #include "proto/admin.h"
 #include "proto/special.h"

@@ -13,8 +13,8 @@
  * RECORD_F_ALL_PUBLIC says every value is publicly readable, so an anonymous
  * resolution without filters copies the record without looking at a value.
  */
-#ifndef IDN_NODE_RECORD_H
-#define IDN_NODE_RECORD_H
+#ifndef IDN_PROTO_RECORD_H
+#define IDN_PROTO_RECORD_H
 
 #include "proto/proto.h"
 

@@ -1,4 +1,4 @@
-#include "node/record.h"
+#include "proto/record.h"
 
 int record_parse(idn_slice raw, record *r)
 {
