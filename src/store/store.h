@@ -3,7 +3,7 @@
  * prefixes homed on this node.
  *
  * The store keeps opaque records; what a record holds (the identifier's values
- * in wire encoding, see proto/record.h) is defined in proto/record.h. Keys are the
+ * in wire encoding) is defined in proto/record.h. Keys are the
  * normalised identifier bytes, up to STORE_KEY_MAX bytes; a backend whose
  * native key limit is lower (LMDB: 511) handles longer keys itself.
  *
