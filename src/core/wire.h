@@ -75,7 +75,8 @@ typedef struct wire_rd {
 static inline wire_rd wire_rd_init(const void *buf, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)buf;
-	return (wire_rd){p, p, p + len, IDN_OK};
+	/* An empty slice may carry a NULL pointer: no arithmetic on it. */
+	return (wire_rd){p, p, p ? p + len : p, IDN_OK};
 }
 
 static inline size_t wire_rd_left(const wire_rd *c)
@@ -165,7 +166,7 @@ typedef struct wire_wr {
 static inline wire_wr wire_wr_init(void *buf, size_t cap)
 {
 	uint8_t *p = (uint8_t *)buf;
-	return (wire_wr){p, p, p + cap, IDN_OK};
+	return (wire_wr){p, p, p ? p + cap : p, IDN_OK};
 }
 
 static inline size_t wire_wr_len(const wire_wr *w)

@@ -636,12 +636,12 @@ static int template_check(actx *c, const proto_value *vals, uint32_t n)
 	char msg[PROTO_HANDLE_MAX + 400], why[320];
 	int th = ref->data.len > PROTO_HANDLE_MAX ? PROTO_HANDLE_MAX : (int)ref->data.len;
 	const char *tn = (const char *)ref->data.p;
-	record r;
+	record r = {0};
 	int found = read_record(c, ref->data, &r);
 	if (found < 0)
 		return node_answer_error(c->rq, PROTO_RC_ERROR, "storage error");
 	idn_slice def = {0};
-	wire_rd vc = wire_rd_init(r.values.p, r.values.len);
+	wire_rd vc = wire_rd_init(r.values.p, r.values.len); /* empty unless found */
 	for (uint32_t i = 0; found && i < r.nvalues; i++) {
 		proto_value v;
 		proto_value_get(&vc, &v);
