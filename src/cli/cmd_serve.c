@@ -450,7 +450,10 @@ static void *worker_init(void *arg, unsigned idx)
 	node_worker *w;
 	if (!arg)
 		return &no_node;
-	return node_worker_new(arg, &w) ? NULL : w;
+	if (node_worker_new(arg, &w))
+		return NULL;
+	node_worker_group(w, true); /* the net workers hold answers until commit */
+	return w;
 }
 
 static void worker_fini(void *wctx)
@@ -469,6 +472,20 @@ static void batch_end(void *wctx)
 {
 	if (wctx != &no_node)
 		node_worker_end(wctx);
+}
+
+static bool pending(void *wctx)
+{
+	return wctx != &no_node && node_worker_pending(wctx);
+}
+
+static int commit(void *wctx)
+{
+	int rc = node_worker_commit(wctx);
+	if (rc < 0)
+		fprintf(stderr, "idnode: storage commit failed (%s): answers to its writes dropped\n",
+		        idn_strerror(rc));
+	return rc;
 }
 
 static int handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
@@ -982,6 +999,8 @@ int cmd_serve(int argc, char **argv)
 	    .worker_fini = worker_fini,
 	    .batch_begin = batch_begin,
 	    .batch_end = batch_end,
+	    .pending = pending,
+	    .commit = commit,
 	    .handle = handle,
 	    .arg = n,
 	    .errbuf = err,

@@ -70,10 +70,12 @@ struct net_conn {
 	bool shut;     /* refused, and our side is shut after the last answer */
 	bool closed;
 	bool on_ready;
+	bool held; /* answers wait in out for the handler's commit (net_release) */
 	uint64_t last;                  /* ms of the last byte either way */
 	struct net_conn *prev, *next;   /* the worker's list, least recently active first */
 	struct net_conn *rprev, *rnext; /* ready list: buffered requests left to handle */
 	struct net_conn *dead_next;     /* freed at the end of the turn */
+	struct net_conn *held_next;     /* the worker's held list */
 	uint8_t *in;
 	size_t inoff, inlen, incap;
 	uint8_t *out; /* answers not yet taken by the kernel */
@@ -127,6 +129,7 @@ struct net_worker {
 	struct net_conn_list conns; /* by last activity */
 	struct net_conn_list ready;
 	struct net_conn *dead;
+	struct net_conn *held; /* connections whose answers wait for commit() */
 	bool listeners_paused;
 };
 
@@ -156,6 +159,13 @@ struct net_server {
 /* worker.c */
 void *net_worker_main(void *arg);
 void net_batch_begin(struct net_worker *w);
+/* Commits what the handler has pending and lets held answers go; < 0 if the commit failed. */
+int net_release(struct net_worker *w);
+/* Whether answers must be held back now (net_config.pending). */
+static inline bool net_pending(const struct net_worker *w)
+{
+	return w->s->cfg.pending && w->s->cfg.pending(w->wctx);
+}
 int net_epoll_add(struct net_worker *w, int fd, uint32_t events, struct net_src *src);
 
 /* udp_io.c */
@@ -167,6 +177,8 @@ void net_udp_drain(struct net_worker *w, struct net_sock *sk);
 void net_tcp_accept(struct net_worker *w, struct net_sock *sk);
 void net_tcp_event(struct net_worker *w, struct net_conn *c, uint32_t events);
 void net_tcp_run_ready(struct net_worker *w);
+/* Sends the held connections' answers (rc 0) or closes them (rc < 0). */
+void net_tcp_release(struct net_worker *w, int rc);
 /* Closes idle connections; returns ms until the next may fall idle, or -1. */
 int64_t net_tcp_sweep(struct net_worker *w);
 void net_tcp_reap(struct net_worker *w);

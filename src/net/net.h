@@ -20,6 +20,7 @@
 #ifndef IDN_NET_NET_H
 #define IDN_NET_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -87,6 +88,17 @@ typedef struct net_config {
 	 */
 	void (*batch_begin)(void *wctx);
 	void (*batch_end)(void *wctx);
+	/*
+	 * Optional, both or neither: for a handler that makes writes durable
+	 * in groups (node_worker_group). While pending() says so, answers are
+	 * held back; commit() is called before any answer leaves, and at the
+	 * end of every turn that has some: on 0 the held answers go out, on
+	 * failure (< 0) their connections are closed unanswered and the UDP
+	 * answers of the batch are dropped, since they may tell of writes that
+	 * did not happen.
+	 */
+	bool (*pending)(void *wctx);
+	int (*commit)(void *wctx);
 	net_handler_fn handle;
 	void *arg;
 	/*
@@ -117,6 +129,8 @@ struct net_stats {
 	uint64_t tcp_refused; /* over max_tcp_conns */
 	uint64_t tcp_closed_idle;
 	uint64_t tcp_conns; /* open now */
+	uint64_t commits;     /* group commits (net_config.commit) */
+	uint64_t commit_fail; /* of which failed: their answers were dropped */
 };
 
 typedef struct net_server net_server;

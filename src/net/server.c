@@ -501,6 +501,8 @@ void net_stats(net_server *s, struct net_stats *st)
 		NET_SUM(tcp_requests);
 		NET_SUM(tcp_answers);
 		NET_SUM(tcp_drops);
+		NET_SUM(commits);
+		NET_SUM(commit_fail);
 		NET_SUM(tcp_bytes_in);
 		NET_SUM(tcp_bytes_out);
 		NET_SUM(tcp_accepted);

@@ -144,6 +144,8 @@ static int conn_write(struct net_worker *w, struct net_conn *c)
 	uint64_t bytes = 0;
 	int rc = 0;
 
+	if (c->held)
+		return IDN_OK; /* net_tcp_release() sends them */
 	while (c->writable && out_pending(c) > 0) {
 		size_t want = out_pending(c);
 		ssize_t n = send(c->fd, c->out + c->outoff, want, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -216,7 +218,13 @@ static int conn_flush_arena(struct net_worker *w, struct net_conn *c)
 	w->arena_used = 0;
 	if (n == 0)
 		return IDN_OK;
-	if (out_pending(c) == 0 && c->writable) {
+	if (!c->held && net_pending(w)) {
+		/* They may tell of writes not yet durable: queued until the commit. */
+		c->held = true;
+		c->held_next = w->held;
+		w->held = c;
+	}
+	if (out_pending(c) == 0 && c->writable && !c->held) {
 		for (;;) {
 			ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (k >= 0) {
@@ -574,6 +582,25 @@ void net_tcp_event(struct net_worker *w, struct net_conn *c, uint32_t events)
 		}
 	}
 	conn_run(w, c);
+}
+
+void net_tcp_release(struct net_worker *w, int rc)
+{
+	struct net_conn *c = w->held;
+
+	w->held = NULL;
+	while (c) {
+		struct net_conn *next = c->held_next;
+		c->held = false;
+		c->held_next = NULL;
+		if (c->closed)
+			;
+		else if (rc < 0 || conn_write(w, c) < 0)
+			conn_close(w, c);
+		else if (out_pending(c) == 0 && (c->eof || c->refused))
+			ready_push(w, c); /* its next go closes or shuts it */
+		c = next;
+	}
 }
 
 void net_tcp_run_ready(struct net_worker *w)

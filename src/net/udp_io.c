@@ -53,6 +53,10 @@ static void udp_flush(struct net_worker *w, struct net_sock *sk)
 	unsigned off = 0, sent = 0, fail = 0;
 	uint64_t bytes = 0;
 
+	if (net_release(w) < 0) {
+		fail = w->nsend; /* they may have read writes that did not happen */
+		off = w->nsend;
+	}
 	NET_ST_ADD(w, udp_answers, w->nsend_answers);
 	while (off < w->nsend) {
 		int n = sendmmsg(sk->fd, w->smsg + off, w->nsend - off, MSG_DONTWAIT);

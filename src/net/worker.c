@@ -43,6 +43,20 @@ void net_batch_begin(struct net_worker *w)
 		w->s->cfg.batch_begin(w->wctx);
 }
 
+int net_release(struct net_worker *w)
+{
+	int rc = IDN_OK;
+
+	if (net_pending(w)) {
+		rc = w->s->cfg.commit(w->wctx);
+		NET_ST_ADD(w, commits, 1);
+		if (rc < 0)
+			NET_ST_ADD(w, commit_fail, 1);
+	}
+	net_tcp_release(w, rc);
+	return rc;
+}
+
 static void batch_end(struct net_worker *w)
 {
 	if (!w->in_batch)
@@ -151,6 +165,7 @@ static int worker_loop(struct net_worker *w)
 		}
 		if (w->ready.head)
 			net_tcp_run_ready(w);
+		net_release(w);
 		if (w->now >= w->next_tick) {
 			w->next_tick = w->now + NET_TICK_MS;
 			proto_udp_rasm_expire(&w->rasm, w->now);

@@ -318,7 +318,7 @@ int node_admin_request(req *rq)
 				                         "invalid handle: no prefix/suffix");
 			prefix = parts.prefix;
 		}
-		int homed = prefix_homed(rq, rq->w->rtxn, prefix);
+		int homed = prefix_homed(rq, node_rtxn(rq->w), prefix);
 		if (homed < 0)
 			return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
 		if (!homed)
@@ -1205,6 +1205,26 @@ static bool op_writes(uint32_t opcode)
 	return false;
 }
 
+/*
+ * The write txn of one request: with group commit, nested in the batch's
+ * transaction (begun at its first write); else its own.
+ */
+static int write_begin(node_worker *w, store_txn **t)
+{
+	/* A thread must not hold its read snapshot while it starts a write txn. */
+	node_worker_end(w);
+	if (!w->group)
+		return store_txn_begin(w->node->store, 0, t);
+	if (!w->wtxn) {
+		int rc = store_txn_begin(w->node->store, 0, &w->wtxn);
+		if (rc) {
+			w->wtxn = NULL;
+			return rc;
+		}
+	}
+	return store_txn_nest(w->wtxn, t);
+}
+
 /* Runs an authenticated request: reads on the worker's snapshot, writes in one write txn. */
 static int run_op(actx *c)
 {
@@ -1217,16 +1237,18 @@ static int run_op(actx *c)
 		                         "unknown operation");
 	node_worker *w = c->rq->w;
 	if (!op->writes) {
-		c->t = w->rtxn;
+		c->t = node_rtxn(w);
 		return op->fn(c);
 	}
-	/* A thread must not hold its read snapshot while it starts a write txn. */
-	node_worker_end(w);
-	if (store_txn_begin(w->node->store, 0, &c->t))
+	if (write_begin(w, &c->t))
 		return node_answer_error(c->rq, PROTO_RC_SERVER_BUSY, "storage busy");
 	int ret = op->fn(c);
 	if (c->commit && ret > 0) {
-		/* Durable before the answer goes out: only then is the success true. */
+		/*
+		 * Durable before the answer goes out: only then is the success
+		 * true. In a group this reaches the batch's transaction, and the
+		 * answer waits for node_worker_commit().
+		 */
 		if (store_txn_commit(c->t))
 			return node_answer_error(c->rq, PROTO_RC_ERROR,
 			                         "storage error: the change was not saved");
@@ -1259,7 +1281,7 @@ static int identity_key(req *rq, const proto_chresp *cr, idn_slice type, idn_sli
 		return IDN_ENOTFOUND;
 	idn_slice raw;
 	record r;
-	if (store_get(rq->w->rtxn, idn_slice_of(key, (size_t)klen), &raw) || record_parse(raw, &r))
+	if (store_get(node_rtxn(rq->w), idn_slice_of(key, (size_t)klen), &raw) || record_parse(raw, &r))
 		return IDN_ENOTFOUND;
 	wire_rd vc = wire_rd_init(r.values.p, r.values.len);
 	for (uint32_t i = 0; i < r.nvalues; i++) {

@@ -28,10 +28,19 @@ struct node_worker {
 	store_txn *rtxn; /* this thread's read snapshot, reset between uses */
 	bool in_batch;
 	uint8_t key[STORE_KEY_MAX];
+	/* group commit (node_worker_group): the batch's write txn, or NULL */
+	bool group;
+	store_txn *wtxn;
 	/* node_worker_act_as: an identity the caller has authenticated (borrowed). */
 	idn_slice as_handle;
 	uint32_t as_index;
 };
+
+/* What requests read: the batch's write txn while it has one, else the snapshot. */
+static inline store_txn *node_rtxn(const node_worker *w)
+{
+	return w->wtxn ? w->wtxn : w->rtxn;
+}
 
 /* One request being answered. */
 typedef struct req {

@@ -104,14 +104,36 @@ void node_worker_free(node_worker *w)
 {
 	if (!w)
 		return;
+	if (w->wtxn)
+		store_txn_abort(w->wtxn); /* never acknowledged: see node_worker_commit */
 	store_txn_abort(w->rtxn);
 	free(w);
 }
 
 void node_worker_begin(node_worker *w)
 {
-	if (!w->in_batch && store_txn_renew(w->rtxn) == IDN_OK)
+	if (!w->in_batch && !w->wtxn && store_txn_renew(w->rtxn) == IDN_OK)
 		w->in_batch = true;
+}
+
+void node_worker_group(node_worker *w, bool on)
+{
+	w->group = on && store_can_nest(w->node->store);
+}
+
+bool node_worker_pending(const node_worker *w)
+{
+	return w->wtxn != NULL;
+}
+
+int node_worker_commit(node_worker *w)
+{
+	store_txn *t = w->wtxn;
+
+	if (!t)
+		return IDN_OK;
+	w->wtxn = NULL;
+	return store_txn_commit(t);
 }
 
 void node_worker_end(node_worker *w)
@@ -277,7 +299,7 @@ static int is_homed(req *rq, idn_slice prefix)
 	int n = handle_prefix_norm(prefix, norm, sizeof(norm));
 	if (n < 0)
 		return 0;
-	return store_is_homed(rq->w->rtxn, idn_slice_of(norm, (size_t)n));
+	return store_is_homed(node_rtxn(rq->w), idn_slice_of(norm, (size_t)n));
 }
 
 /*
@@ -291,7 +313,7 @@ static int try_referral(req *rq, idn_slice prefix)
 	if (rq->msg.hdr.flags & PROTO_F_DNRF)
 		return 0;
 	referral r;
-	int found = referral_find(w->rtxn, w->node->cfg.case_sensitive, prefix, &r);
+	int found = referral_find(node_rtxn(w), w->node->cfg.case_sensitive, prefix, &r);
 	if (found < 0)
 		return answer_error(rq, PROTO_RC_ERROR, "storage error");
 	if (!found)
@@ -325,7 +347,7 @@ static int not_homed(req *rq, idn_slice handle, idn_slice prefix)
 		               ? handle_key(idn_slice_of(name, (size_t)n),
 		                            w->node->cfg.case_sensitive, w->key)
 		               : -1;
-		if (klen > 0 && store_get(w->rtxn, idn_slice_of(w->key, (size_t)klen), &raw) == 0)
+		if (klen > 0 && store_get(node_rtxn(w), idn_slice_of(w->key, (size_t)klen), &raw) == 0)
 			return answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
 	}
 	int ret = try_referral(rq, prefix);
@@ -365,7 +387,7 @@ static int do_resolution(req *rq)
 	if (klen < 0)
 		return answer_error(rq, PROTO_RC_INVALID_HANDLE, "invalid handle");
 	idn_slice raw;
-	int ret = store_get(w->rtxn, idn_slice_of(w->key, (size_t)klen), &raw);
+	int ret = store_get(node_rtxn(w), idn_slice_of(w->key, (size_t)klen), &raw);
 	if (ret == IDN_ENOTFOUND) {
 		/* A derived prefix we do not hold: its parent may say who does (x73). */
 		idn_slice na;
@@ -529,7 +551,7 @@ int node_handle(node_worker *w, enum node_transport t, const uint8_t *in, size_t
 	if (!fn)
 		return answer_error(&rq, PROTO_RC_OPERATION_NOT_SUPPORTED, "unknown operation");
 
-	bool own_snapshot = !w->in_batch;
+	bool own_snapshot = !w->in_batch && !w->wtxn;
 	if (own_snapshot && store_txn_renew(w->rtxn))
 		return answer_error(&rq, PROTO_RC_SERVER_BUSY, "storage unavailable");
 	if (own_snapshot)

@@ -81,6 +81,26 @@ void node_worker_begin(node_worker *w);
 void node_worker_end(node_worker *w);
 
 /*
+ * Group commit, for a caller that holds every answer back until
+ * node_worker_commit() has returned 0 (the network workers do: see
+ * net_config.commit). With it on, the writes of a batch of requests run in
+ * one store write transaction, each request in a nested one (so a failed
+ * request leaves no trace and the others stand), and one commit makes them
+ * all durable: many clients writing at once share an fsync instead of
+ * queueing for one each. Requests of the batch that read see its writes.
+ * A store without nested transactions (PostgreSQL, which groups commits
+ * itself) commits each request as before.
+ *
+ * node_worker_pending: the batch has writes not yet durable (answers must
+ * wait). node_worker_commit: makes them durable; on failure (< 0) none of
+ * them happened and the answers already built for them are false: the
+ * caller must drop them (the network workers close those connections).
+ */
+void node_worker_group(node_worker *w, bool on);
+bool node_worker_pending(const node_worker *w);
+int node_worker_commit(node_worker *w);
+
+/*
  * For a caller that has already authenticated an identity itself (the REST
  * API's sessions and HTTP Basic): until cleared (handle.len 0), admin
  * requests on this worker skip the 402 challenge and run as index:handle,

@@ -93,6 +93,7 @@ struct lmdb_txn {
 	uint64_t log_bytes; /* this txn's entries */
 	uint32_t nchg;
 	bool overflow; /* more than log_max_bytes: not kept, the log is emptied at commit */
+	struct lmdb_txn *parent; /* a nested txn (store_txn_nest): commits into it */
 };
 
 enum { LOG_HDR = 8 + 1 + 4 }; /* txlog value: time_ms | op | key length */
@@ -779,9 +780,55 @@ fail:
 	return rc;
 }
 
+/*
+ * A nested write txn shares its parent's `gate` hold and sees the parent's
+ * log state; its own changes reach the parent only when it commits.
+ */
+static int lmdb_txn_nest(store_txn *bp, store_txn **out)
+{
+	struct lmdb_txn *p = T(bp), *t;
+
+	if (!out)
+		return IDN_EINVAL;
+	*out = NULL;
+	if (!p->live || p->rdonly)
+		return IDN_EINVAL;
+	t = malloc(sizeof(*t));
+	if (!t)
+		return IDN_ENOMEM;
+	*t = *p;
+	t->parent = p;
+	int mrc = mdb_txn_begin(S(bp->s)->env, p->txn, 0, &t->txn);
+	if (mrc != MDB_SUCCESS) {
+		free(t);
+		return lmdb_err(mrc);
+	}
+	*out = &t->base;
+	return IDN_OK;
+}
+
+/* Commits a nested txn into its parent: not durable until the parent commits. */
+static int nest_commit(struct lmdb_txn *t)
+{
+	struct lmdb_txn *p = t->parent;
+	int mrc = mdb_txn_commit(t->txn);
+
+	if (mrc == MDB_SUCCESS) {
+		p->seq = t->seq;
+		p->time_ms = t->time_ms;
+		p->log_bytes = t->log_bytes;
+		p->nchg = t->nchg;
+		p->overflow = t->overflow;
+	} else if (mrc == MDB_MAP_FULL) {
+		atomic_store(&S(t->base.s)->pressure, 1);
+	}
+	free(t);
+	return lmdb_err(mrc);
+}
+
 static void txn_end(struct lmdb_txn *t)
 {
-	if (t->live)
+	if (t->live && !t->parent)
 		gate_leave(S(t->base.s));
 	free(t);
 }
@@ -791,6 +838,8 @@ static int lmdb_txn_commit(store_txn *bt)
 	struct lmdb_txn *t = T(bt);
 	int rc = IDN_OK;
 
+	if (t->parent)
+		return nest_commit(t);
 	if (t->rdonly) {
 		/* Nothing to make durable; abort also frees a reset txn. */
 		mdb_txn_abort(t->txn);
@@ -1010,7 +1059,16 @@ static bool long_entry_ok(const MDB_val *k, idn_slice full)
 	return memcmp(md, (const uint8_t *)k->mv_data + LONG_HEAD, sizeof(md)) == 0;
 }
 
-static int lmdb_scan(store_txn *bt, idn_slice prefix, store_scan_cb cb, void *arg)
+/* Bytewise order, a key before its extensions (store.h's scan order). */
+static int key_order(idn_slice a, idn_slice b)
+{
+	size_t n = a.len < b.len ? a.len : b.len;
+	int c = n ? memcmp(a.p, b.p, n) : 0;
+	return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+static int lmdb_scan_from(store_txn *bt, idn_slice prefix, idn_slice start, store_scan_cb cb,
+                          void *arg)
 {
 	struct lmdb_txn *t = T(bt);
 	MDB_cursor *cur = NULL;
@@ -1018,19 +1076,27 @@ static int lmdb_scan(store_txn *bt, idn_slice prefix, store_scan_cb cb, void *ar
 	MDB_val k, v;
 	int rc, mrc;
 
-	if (!t->live || !cb || (prefix.len && !prefix.p))
+	if (!t->live || !cb || (prefix.len && !prefix.p) || (start.len && !start.p))
 		return IDN_EINVAL;
-	if (prefix.len > STORE_KEY_MAX)
+	if (prefix.len > STORE_KEY_MAX || start.len > STORE_KEY_MAX)
 		return IDN_ERANGE;
 	/* Long keys are stored under their head: seek and bound by the head of
 	 * the prefix, then filter on the full key. */
 	idn_slice head = idn_slice_of(prefix.p, prefix.len > LONG_HEAD ? LONG_HEAD : prefix.len);
+	/* Seek to the later of the prefix and the start. Keys sharing a long
+	 * head come in hash order, so the start is a filter too, not a stop. */
+	idn_slice seek = head;
+	if (start.len) {
+		idn_slice sh = idn_slice_of(start.p, start.len > LONG_HEAD ? LONG_HEAD : start.len);
+		if (key_order(sh, seek) > 0)
+			seek = sh;
+	}
 
 	mrc = mdb_cursor_open(t->txn, S(bt->s)->handles, &cur);
 	if (mrc != MDB_SUCCESS)
 		return lmdb_err(mrc);
-	k = (MDB_val){head.len, (void *)head.p};
-	mrc = mdb_cursor_get(cur, &k, &v, head.len ? MDB_SET_RANGE : MDB_FIRST);
+	k = (MDB_val){seek.len, (void *)seek.p};
+	mrc = mdb_cursor_get(cur, &k, &v, seek.len ? MDB_SET_RANGE : MDB_FIRST);
 	for (; mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (!has_prefix(idn_slice_of(k.mv_data, k.mv_size), head))
 			break;
@@ -1041,7 +1107,7 @@ static int lmdb_scan(store_txn *bt, idn_slice prefix, store_scan_cb cb, void *ar
 			rc = IDN_ESTORE;
 			goto out;
 		}
-		if (!has_prefix(full, prefix))
+		if (!has_prefix(full, prefix) || (start.len && key_order(full, start) < 0))
 			continue;
 		rc = cb(arg, full, rec);
 		if (rc != 0)
@@ -1051,6 +1117,11 @@ static int lmdb_scan(store_txn *bt, idn_slice prefix, store_scan_cb cb, void *ar
 out:
 	mdb_cursor_close(cur);
 	return rc;
+}
+
+static int lmdb_scan(store_txn *bt, idn_slice prefix, store_scan_cb cb, void *arg)
+{
+	return lmdb_scan_from(bt, prefix, idn_slice_of(NULL, 0), cb, arg);
 }
 
 /* ---- homed prefixes ---- */
@@ -1171,4 +1242,6 @@ const struct store_ops store_lmdb_ops = {
     .log_read = lmdb_log_read,
     .meta_get = lmdb_meta_get,
     .meta_put = lmdb_meta_put,
+    .scan_from = lmdb_scan_from,
+    .txn_nest = lmdb_txn_nest,
 };

@@ -1087,12 +1087,13 @@ static size_t prefix_upper(idn_slice p, uint8_t *out)
 	return n;
 }
 
-static int pg_scan(store_txn *bt, idn_slice prefix, store_scan_cb cb, void *arg)
+static int pg_scan_from(store_txn *bt, idn_slice prefix, idn_slice start, store_scan_cb cb,
+                        void *arg)
 {
 	struct pg_txn *t = (struct pg_txn *)bt;
-	if (!t->live)
+	if (!t->live || !cb || (prefix.len && !prefix.p) || (start.len && !start.p))
 		return IDN_EINVAL;
-	if (prefix.len > STORE_KEY_MAX)
+	if (prefix.len > STORE_KEY_MAX || start.len > STORE_KEY_MAX)
 		return IDN_ERANGE;
 	uint8_t upper[STORE_KEY_MAX];
 	size_t ulen = prefix_upper(prefix, upper);
@@ -1101,8 +1102,15 @@ static int pg_scan(store_txn *bt, idn_slice prefix, store_scan_cb cb, void *arg)
 	int rc = 0;
 	if (!lo)
 		return IDN_ENOMEM;
-	memcpy(lo, prefix.p ? prefix.p : (const uint8_t *)"", prefix.len);
-	size_t lolen = prefix.len;
+	/* the first page: keys >= the later of the prefix and the start (bytea
+	 * compares bytewise, a key before its extensions, as store.h orders) */
+	idn_slice from = prefix;
+	size_t common = prefix.len < start.len ? prefix.len : start.len;
+	int order = common ? memcmp(start.p, prefix.p, common) : 0;
+	if (order > 0 || (order == 0 && start.len > prefix.len))
+		from = start;
+	memcpy(lo, from.p ? from.p : (const uint8_t *)"", from.len);
+	size_t lolen = from.len;
 	for (;;) {
 		const char *pv[2] = {(const char *)lo, ulen ? (const char *)upper : NULL};
 		int pl[2] = {(int)lolen, (int)ulen};
@@ -1142,6 +1150,11 @@ static int pg_scan(store_txn *bt, idn_slice prefix, store_scan_cb cb, void *arg)
 	}
 	free(lo);
 	return rc;
+}
+
+static int pg_scan(store_txn *bt, idn_slice prefix, store_scan_cb cb, void *arg)
+{
+	return pg_scan_from(bt, prefix, idn_slice_of(NULL, 0), cb, arg);
 }
 
 /* ---- homed prefixes: nas rows "0.NA/<prefix>" ---- */
@@ -1256,6 +1269,7 @@ const struct store_ops store_pg_ops = {
     .log_read = pg_log_read,
     .meta_get = pg_meta_get,
     .meta_put = pg_meta_put,
+    .scan_from = pg_scan_from,
 };
 
 static int pg_open(const char *location, const store_opts *opts, store **out)

@@ -36,9 +36,11 @@
 #ifndef IDN_STORE_STORE_H
 #define IDN_STORE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/wire.h"
 
 enum {
@@ -150,6 +152,22 @@ struct store_ops {
 	/* Named values (name up to 64 bytes); IDN_ENOTFOUND if absent, *val as get's. */
 	int (*meta_get)(store_txn *t, const char *name, idn_slice *val);
 	int (*meta_put)(store_txn *t, const char *name, idn_slice val);
+	/*
+	 * As scan, from the first key >= start (start empty: from the first
+	 * key of the prefix). A paged reader resumes here at its last key, so
+	 * a page costs what it visits, not a walk from the prefix's start.
+	 */
+	int (*scan_from)(store_txn *t, idn_slice prefix, idn_slice start, store_scan_cb cb,
+	                 void *arg);
+	/*
+	 * Optional (NULL: IDN_ENOTSUP). A write txn nested in the write txn
+	 * parent, on the parent's thread: it sees the parent's changes, and its
+	 * own reach the parent when it commits (durable only when the parent
+	 * commits) or vanish when it aborts, the parent unharmed. One child at
+	 * a time; end it before the parent. Group commit runs each request in
+	 * a child of one transaction per batch.
+	 */
+	int (*txn_nest)(store_txn *parent, store_txn **child);
 };
 
 struct store {
@@ -212,6 +230,19 @@ static inline int store_del(store_txn *t, idn_slice key)
 static inline int store_scan(store_txn *t, idn_slice prefix, store_scan_cb cb, void *arg)
 {
 	return t->s->ops->scan(t, prefix, cb, arg);
+}
+static inline int store_scan_from(store_txn *t, idn_slice prefix, idn_slice start, store_scan_cb cb,
+                                  void *arg)
+{
+	return t->s->ops->scan_from(t, prefix, start, cb, arg);
+}
+static inline bool store_can_nest(const store *s)
+{
+	return s->ops->txn_nest != NULL;
+}
+static inline int store_txn_nest(store_txn *parent, store_txn **child)
+{
+	return parent->s->ops->txn_nest ? parent->s->ops->txn_nest(parent, child) : IDN_ENOTSUP;
 }
 static inline int store_home(store_txn *t, idn_slice prefix)
 {

@@ -14,6 +14,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -101,18 +102,24 @@ static inline void put1(store *s, idn_slice k, idn_slice v, unsigned flags, int 
 		store_txn_abort(t);
 }
 
-/* Gets k in a fresh read txn; checks the result and, if found, the value. */
-static inline void expect_get(store *s, idn_slice k, int want, idn_slice wantv)
+/* Gets k in t; checks the result and, if found, the value. */
+static inline void expect_get_in(store_txn *t, idn_slice k, int want, idn_slice wantv)
 {
-	store_txn *t;
 	idn_slice v = {0};
-	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
 	assert_int_equal(store_get(t, k, &v), want);
 	if (want == IDN_OK) {
 		assert_int_equal(v.len, wantv.len);
 		if (v.len)
 			assert_memory_equal(v.p, wantv.p, v.len);
 	}
+}
+
+/* Gets k in a fresh read txn; checks the result and, if found, the value. */
+static inline void expect_get(store *s, idn_slice k, int want, idn_slice wantv)
+{
+	store_txn *t;
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	expect_get_in(t, k, want, wantv);
 	store_txn_abort(t);
 }
 
@@ -420,6 +427,93 @@ static void test_scan(void **state)
 	free(l3);
 }
 
+/* scan_from: the keys of the prefix from the first >= start on */
+static void test_scan_from(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	struct collect c;
+	static const char *keys[] = {"88.100.2/A", "88.100.1/B", "88.1001/X", "89/Z",
+	                             "88.100.1/A", "88.100/",    "88.100.1/C"};
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		assert_int_equal(store_put(t, S(keys[i]), S("v"), 0), IDN_OK);
+	/* long keys: l2 and l3 share their first 478 bytes (and l1 sorts before both) */
+	uint8_t *l1 = make_key(600, 'x', 'A');
+	uint8_t *l2 = make_key(700, 'x', 'B');
+	uint8_t *l3 = make_key(700, 'x', 'C');
+	memcpy(l1, "88.100.1/", 9);
+	memcpy(l2, "88.100.1/", 9);
+	memcpy(l3, "88.100.1/", 9);
+	assert_int_equal(store_put(t, idn_slice_of(l1, 600), S("l1"), 0), IDN_OK);
+	assert_int_equal(store_put(t, idn_slice_of(l2, 700), S("l2"), 0), IDN_OK);
+	assert_int_equal(store_put(t, idn_slice_of(l3, 700), S("l3"), 0), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	/* an existing key is included */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan_from(t, S("88.100.1/"), S("88.100.1/B"), collect_cb, &c), 0);
+	assert_int_equal(c.n, 5);
+	assert_string_equal(c.keys[0], "88.100.1/B");
+	assert_string_equal(c.keys[1], "88.100.1/C");
+	/* a start between keys, and an extension of a key (after it) */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan_from(t, S("88.100.1/"), S("88.100.1/A\x01"), collect_cb, &c),
+	                 0);
+	assert_int_equal(c.n, 5);
+	assert_string_equal(c.keys[0], "88.100.1/B");
+	/* a start before the prefix is the prefix's start; empty is too */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan_from(t, S("88.100.1/"), S("0"), collect_cb, &c), 0);
+	assert_int_equal(c.n, 6);
+	assert_string_equal(c.keys[0], "88.100.1/A");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan_from(t, S("88.100.1/"), S(""), collect_cb, &c), 0);
+	assert_int_equal(c.n, 6);
+	/* a start after the prefix's keys: nothing */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan_from(t, S("88.100.1/"), S("88.100.2"), collect_cb, &c), 0);
+	assert_int_equal(c.n, 0);
+	/* no prefix: from the start to the end of the store */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan_from(t, S(""), S("88.100/"), collect_cb, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.keys[0], "88.100/");
+	assert_string_equal(c.keys[1], "88.1001/X");
+	assert_string_equal(c.keys[2], "89/Z");
+	/* a start among long keys sharing their head: only the keys >= it */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan_from(t, S("88.100.1/"), idn_slice_of(l2, 700), collect_cb, &c),
+	                 0);
+	assert_int_equal(c.n, 2);
+	assert_true((c.lastbyte[0] == 'B' && c.lastbyte[1] == 'C') ||
+	            (c.lastbyte[0] == 'C' && c.lastbyte[1] == 'B'));
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_scan_from(t, S("88.100.1/"), idn_slice_of(l3, 700), collect_cb, &c),
+	                 0);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.lastbyte[0], 'C');
+	/* early stop */
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 1;
+	assert_int_equal(store_scan_from(t, S("88"), S("88.100.2/A"), collect_cb, &c), 42);
+	assert_string_equal(c.keys[0], "88.100.2/A");
+	/* bad input */
+	uint8_t *big = make_key(STORE_KEY_MAX + 1, 'b', 'b');
+	assert_int_equal(
+	    store_scan_from(t, S(""), idn_slice_of(big, STORE_KEY_MAX + 1), collect_cb, &c),
+	    IDN_ERANGE);
+	assert_int_equal(store_scan_from(t, S(""), idn_slice_of(NULL, 3), collect_cb, &c),
+	                 IDN_EINVAL);
+	free(big);
+	store_txn_abort(t);
+	free(l1);
+	free(l2);
+	free(l3);
+}
+
 static void test_homed(void **state)
 {
 	struct fx *f = *state;
@@ -634,6 +728,79 @@ static void test_scan_many(void **state)
 	free(lk);
 }
 
+/* A paged reader: pages of PAGE keys, each resumed from the last key seen. */
+struct pager {
+	int n, page, in_page, bad_order;
+	uint8_t last[STORE_KEY_MAX];
+	size_t lastlen;
+	bool skip_last; /* the page starts at last itself: skip it */
+};
+
+static int pager_cb(void *arg, idn_slice key, idn_slice val)
+{
+	struct pager *p = arg;
+	(void)val;
+	if (p->skip_last) {
+		p->skip_last = false;
+		if (key.len == p->lastlen && memcmp(key.p, p->last, key.len) == 0)
+			return 0;
+		p->bad_order++; /* the resume key itself must come first */
+	}
+	if (p->n) {
+		size_t m = key.len < p->lastlen ? key.len : p->lastlen;
+		int c = memcmp(p->last, key.p, m);
+		if (c > 0 || (c == 0 && p->lastlen >= key.len))
+			p->bad_order++;
+	}
+	memcpy(p->last, key.p, key.len);
+	p->lastlen = key.len;
+	p->n++;
+	return ++p->in_page == p->page ? 1 : 0;
+}
+
+static void test_scan_pages(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	char k[32];
+	static struct pager p;
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	for (int i = 0; i < 2500; i++) {
+		snprintf(k, sizeof(k), "88.100.1/P%05d", i);
+		assert_int_equal(store_put(t, S(k), S("v"), 0), IDN_OK);
+	}
+	uint8_t *lk = make_key(STORE_KEY_MAX, 'z', 'z');
+	memcpy(lk, "88.100.1/P01499", 15);
+	assert_int_equal(store_put(t, idn_slice_of(lk, STORE_KEY_MAX), S("long"), 0), IDN_OK);
+	assert_int_equal(store_put(t, S("88.100.2/OTHER"), S("v"), 0), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	/* pages of 7 (not a divisor of anything here), 1 and 1200 (across the
+	 * backends' own internal pages) */
+	static const int sizes[] = {7, 1, 1200};
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		memset(&p, 0, sizeof(p));
+		p.page = sizes[s];
+		int pages = 0, rc;
+		assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+		do {
+			idn_slice from = idn_slice_of(p.n ? p.last : NULL, p.n ? p.lastlen : 0);
+			p.in_page = 0;
+			p.skip_last = p.n > 0;
+			rc = store_scan_from(t, S("88.100.1/"), from, pager_cb, &p);
+			assert_true(rc == 0 || rc == 1);
+			pages++;
+			assert_true(pages <= 2600);
+		} while (rc == 1);
+		store_txn_abort(t);
+		assert_int_equal(p.n, 2501);
+		assert_int_equal(p.bad_order, 0);
+		assert_int_equal(pages, 2501 / p.page + 1);
+	}
+	free(lk);
+}
+
 /* ---- the transaction log ---- */
 
 struct logged {
@@ -774,6 +941,60 @@ static void test_log_changes(void **state)
 	assert_int_equal(l.n, 8);
 	assert_int_equal(l.seq[7], 3);
 	assert_string_equal(l.key[7], "88.1/d");
+}
+
+/* Group commit: requests nested in one write txn, each kept or dropped whole. */
+static void test_nested(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t, *c;
+	struct logged l;
+
+	if (!store_can_nest(f->s)) {
+		assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+		assert_int_equal(store_txn_nest(t, &c), IDN_ENOTSUP);
+		store_txn_abort(t);
+		skip();
+	}
+	put1(f->s, S("88.1/old"), S("o"), 0, IDN_OK);
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	/* kept: its changes are seen by the parent and the children after it */
+	assert_int_equal(store_txn_nest(t, &c), IDN_OK);
+	assert_int_equal(store_put(c, S("88.1/a"), S("a"), 0), IDN_OK);
+	assert_int_equal(store_home(c, S("88.1")), IDN_OK);
+	assert_int_equal(store_txn_commit(c), IDN_OK);
+	/* dropped: a change and a delete vanish, the parent unharmed */
+	assert_int_equal(store_txn_nest(t, &c), IDN_OK);
+	expect_get_in(c, S("88.1/a"), IDN_OK, S("a"));
+	assert_int_equal(store_put(c, S("88.1/b"), S("b"), 0), IDN_OK);
+	assert_int_equal(store_del(c, S("88.1/old")), IDN_OK);
+	store_txn_abort(c);
+	expect_get_in(t, S("88.1/b"), IDN_ENOTFOUND, S(""));
+	expect_get_in(t, S("88.1/old"), IDN_OK, S("o"));
+	/* kept, after a dropped one */
+	assert_int_equal(store_txn_nest(t, &c), IDN_OK);
+	assert_int_equal(store_put(c, S("88.1/c"), S("c"), 0), IDN_OK);
+	assert_int_equal(store_txn_commit(c), IDN_OK);
+	/* nothing is visible outside, nor durable, before the parent commits */
+	expect_get(f->s, S("88.1/a"), IDN_ENOTFOUND, S(""));
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	suite_reopen(f);
+	expect_get(f->s, S("88.1/a"), IDN_OK, S("a"));
+	expect_get(f->s, S("88.1/b"), IDN_ENOTFOUND, S(""));
+	expect_get(f->s, S("88.1/c"), IDN_OK, S("c"));
+	expect_get(f->s, S("88.1/old"), IDN_OK, S("o"));
+	/* one transaction in the log, with the kept children's changes only */
+	log_state_is(f->s, 2, 1);
+	assert_int_equal(log_from(f->s, 2, 0, &l), IDN_OK);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.key[0], "88.1/a");
+	assert_int_equal(l.op[1], STORE_LOG_HOME);
+	assert_string_equal(l.key[2], "88.1/c");
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(l.seq[i], 2);
+		assert_int_equal(l.idx[i], i);
+	}
 }
 
 static void test_log_prune_size(void **state)
@@ -946,6 +1167,9 @@ static void test_log_many(void **state)
 	    cmocka_unit_test_setup_teardown(test_log_prune_size, suite_setup, suite_teardown),     \
 	    cmocka_unit_test_setup_teardown(test_log_prune_age, suite_setup, suite_teardown),      \
 	    cmocka_unit_test_setup_teardown(test_meta, suite_setup, suite_teardown),               \
-	    cmocka_unit_test_setup_teardown(test_log_many, suite_setup, suite_teardown)
+	    cmocka_unit_test_setup_teardown(test_log_many, suite_setup, suite_teardown),           \
+	    cmocka_unit_test_setup_teardown(test_scan_from, suite_setup, suite_teardown),          \
+	    cmocka_unit_test_setup_teardown(test_nested, suite_setup, suite_teardown),             \
+	    cmocka_unit_test_setup_teardown(test_scan_pages, suite_setup, suite_teardown)
 
 #endif

@@ -11,6 +11,8 @@
  *   "GROW" + u32 n  -> n bytes of a pattern derived from the request id;
  *   "NONE"          -> no answer;
  *   "FAIL"          -> an error (the TCP connection is closed);
+ *   "WRIT"          -> as anything else, and the worker has a write pending
+ *                      until commit (group commit; the test sets commit's rc);
  *   anything else   -> the message with every byte inverted.
  */
 #include <setjmp.h>
@@ -47,7 +49,13 @@ enum { TIMEOUT_MS = 3000 };
 struct wctx {
 	unsigned idx;
 	int in_batch;
+	int pending; /* a "WRIT" awaits commit */
 };
+
+/* Group commit: what commit returns, how often it ran, when it last returned. */
+static atomic_int commit_rc, n_commits, n_writes;
+static atomic_ullong committed_ms;
+static uint64_t ms_now(void);
 
 static atomic_int n_init, n_fini, batch_violations, n_batches;
 
@@ -118,6 +126,12 @@ static int t_handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 		return 0;
 	} else if (n >= 4 && memcmp(m, "FAIL", 4) == 0) {
 		return IDN_EPROTO;
+	} else if (n >= 4 && memcmp(m, "WRIT", 4) == 0) {
+		c->pending = 1;
+		atomic_fetch_add(&n_writes, 1);
+		alen = n;
+		for (size_t i = 0; i < n; i++)
+			out[PROTO_ENV_LEN + i] = (uint8_t)~m[i];
 	} else if (n >= 4 && (memcmp(m, "TWO!", 4) == 0 || memcmp(m, "LIE!", 4) == 0)) {
 		/*
 		 * Two whole messages back to back, as a continued list answer is
@@ -143,6 +157,23 @@ static int t_handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 	env.msg_len = (uint32_t)alen;
 	proto_env_encode(&env, out);
 	return (int)(PROTO_ENV_LEN + alen);
+}
+
+static bool t_pending(void *wctx)
+{
+	return ((struct wctx *)wctx)->pending;
+}
+
+static int t_commit(void *wctx)
+{
+	struct wctx *c = wctx;
+	if (!c->pending)
+		atomic_fetch_add(&batch_violations, 1); /* commit without pending writes */
+	c->pending = 0;
+	atomic_fetch_add(&n_commits, 1);
+	usleep(20 * 1000); /* an fsync */
+	atomic_store(&committed_ms, ms_now());
+	return atomic_load(&commit_rc);
 }
 
 /* ---- server set-up ---- */
@@ -606,6 +637,74 @@ static void test_tcp_pipelined(void **state)
 		check_grow(big_a, alen, 1000 + id, id % 5 == 4 ? 10 : 200000, 2);
 	}
 	close(fd);
+	stop(s);
+}
+
+/*
+ * Group commit: answers to writes leave only after commit() returned 0, and
+ * pipelined writes share commits; a failed commit closes the connection
+ * without the answers and drops the UDP ones.
+ */
+static void test_group_commit(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_config cfg = base_cfg();
+	cfg.pending = t_pending;
+	cfg.commit = t_commit;
+	atomic_store(&commit_rc, 0);
+	atomic_store(&n_commits, 0);
+	atomic_store(&n_writes, 0);
+	net_server *s = start(cfg, &port);
+	uint8_t req[128], ans[128];
+
+	/* one write: its answer comes after the commit */
+	int fd = client(SOCK_STREAM, "127.0.0.1", port);
+	size_t len = build(req, 1, "WRIT one", 8);
+	assert_int_equal(write_all(fd, req, len), 0);
+	size_t alen = tcp_read_msg(fd, ans, sizeof(ans));
+	uint64_t got = ms_now();
+	check_inverted(ans, alen, req, len, 2);
+	assert_int_equal(atomic_load(&n_commits), 1);
+	assert_true(got >= atomic_load(&committed_ms));
+
+	/* 64 pipelined writes and reads: all answered in order, in few commits */
+	static uint8_t reqs[64 * 64];
+	size_t off = 0, lens[64], offs[64];
+	for (uint32_t id = 0; id < 64; id++) {
+		offs[id] = off;
+		lens[id] = build(reqs + off, 100 + id, id % 2 ? "WRIT x" : "read x", 6);
+		off += lens[id];
+	}
+	assert_int_equal(write_all(fd, reqs, off), 0);
+	for (uint32_t id = 0; id < 64; id++) {
+		alen = tcp_read_msg(fd, ans, sizeof(ans));
+		check_inverted(ans, alen, reqs + offs[id], lens[id], 2);
+	}
+	assert_int_equal(atomic_load(&n_writes), 33);
+	assert_true(atomic_load(&n_commits) <= 1 + 8);
+
+	/* a failed commit: no answer, the connection closes */
+	atomic_store(&commit_rc, IDN_EIO);
+	len = build(req, 2, "WRIT two", 8);
+	assert_int_equal(write_all(fd, req, len), 0);
+	assert_true(closed_by_peer(fd));
+	close(fd);
+	int u = client(SOCK_DGRAM, "127.0.0.1", port);
+	set_timeout(u, 300);
+	len = build(req, 3, "WRIT udp", 8);
+	assert_int_equal(send(u, req, len, 0), (ssize_t)len);
+	assert_true(recv(u, ans, sizeof(ans), 0) < 0);
+	/* reads still answered, and writes again once commits succeed */
+	atomic_store(&commit_rc, 0);
+	set_timeout(u, TIMEOUT_MS);
+	len = build(req, 4, "WRIT ok", 7);
+	assert_int_equal(send(u, req, len, 0), (ssize_t)len);
+	ssize_t n = recv(u, ans, sizeof(ans), 0);
+	assert_true(n > 0);
+	check_inverted(ans, (size_t)n, req, len, 1);
+	close(u);
+	EVENTUALLY(s, st_.commits >= 4 && st_.commit_fail == 2);
 	stop(s);
 }
 
@@ -1077,6 +1176,7 @@ int main(void)
 	    cmocka_unit_test(test_tcp_oneshot),
 	    cmocka_unit_test(test_tcp_pipelined),
 	    cmocka_unit_test(test_tcp_split),
+	    cmocka_unit_test(test_group_commit),
 	    cmocka_unit_test(test_tcp_oversized),
 	    cmocka_unit_test(test_tcp_handler_results),
 	    cmocka_unit_test(test_tcp_multi_message_answer),
