@@ -56,9 +56,10 @@ typedef struct serve_cfg {
 	char *advertise;
 	char *server_admin[MAX_LIST]; /* "INDEX:HANDLE" node-wide administrators */
 	unsigned nserver_admin;
-	unsigned max_auth_time; /* seconds a challenged admin request is held, 0 = 60 */
+	unsigned max_auth_time;       /* seconds a challenged admin request is held, 0 = 60 */
 	/* The recursive role (resolver/resolver.h); -1 / 0 = unset in flags. */
 	int recursive, recursive_all;
+	int no_group_commit; /* 1: every write commits (and fsyncs) on its own */
 	char *root;
 	unsigned long cache_mb;
 	unsigned neg_ttl, stale_ttl, resolver_threads;
@@ -114,6 +115,8 @@ static void serve_usage(FILE *f)
 	    "                          resolution is recursive)\n"
 	    "      --root HOST:PORT    the root site a recursive node resolves from\n"
 	    "      --recursive-all     resolve every request recursively, REC or not\n"
+	    "      --no-group-commit   commit every write on its own instead of the writes\n"
+	    "                          of a worker turn together (setting: group_commit)\n"
 	    "      --cache-mb N        answer cache budget in MiB (default 64)\n"
 	    "      --neg-ttl S         seconds not-found answers are cached (default 60)\n"
 	    "      --stale-ttl S       seconds an expired answer may be served while every\n"
@@ -268,6 +271,11 @@ static int apply(serve_cfg *c, const char *where, const char *name, const char *
 		return parse_bool(where, name, v, &c->recursive);
 	} else if (!strcmp(name, "recursive_all")) {
 		return parse_bool(where, name, v, &c->recursive_all);
+	} else if (!strcmp(name, "group_commit")) {
+		int on;
+		if (parse_bool(where, name, v, &on))
+			return -1;
+		c->no_group_commit = !on;
 	} else if (!strcmp(name, "root")) {
 		free(c->root);
 		c->root = strdup(v);
@@ -443,6 +451,7 @@ fail:
  */
 static resolver *g_resolver;
 static char no_node;
+static bool g_group_commit = true; /* set before net_start */
 
 static void *worker_init(void *arg, unsigned idx)
 {
@@ -452,7 +461,7 @@ static void *worker_init(void *arg, unsigned idx)
 		return &no_node;
 	if (node_worker_new(arg, &w))
 		return NULL;
-	node_worker_group(w, true); /* the net workers hold answers until commit */
+	node_worker_group(w, g_group_commit); /* the net workers hold answers until commit */
 	return w;
 }
 
@@ -578,7 +587,8 @@ int cmd_serve(int argc, char **argv)
 		O_MSECRET,
 		O_MPAGE,
 		O_LOGBYTES,
-		O_LOGAGE
+		O_LOGAGE,
+		O_NOGROUP,
 	};
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
@@ -610,6 +620,7 @@ int cmd_serve(int argc, char **argv)
 	    {"recursive", no_argument, NULL, O_REC},
 	    {"root", required_argument, NULL, O_ROOT},
 	    {"recursive-all", no_argument, NULL, O_RECALL},
+	    {"no-group-commit", no_argument, NULL, O_NOGROUP},
 	    {"cache-mb", required_argument, NULL, O_CACHEMB},
 	    {"neg-ttl", required_argument, NULL, O_NEGTTL},
 	    {"stale-ttl", required_argument, NULL, O_STALETTL},
@@ -719,6 +730,9 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case O_RECALL:
 			flags.recursive_all = 1;
+			break;
+		case O_NOGROUP:
+			flags.no_group_commit = 1;
 			break;
 		case O_ROOT:
 			r = apply(&flags, "--root", "root", optarg);
@@ -872,6 +886,8 @@ int cmd_serve(int argc, char **argv)
 	/* Recursive settings: a flag given overrides the file's (0 = not given). */
 	c->recursive |= flags.recursive;
 	c->recursive_all |= flags.recursive_all;
+	c->no_group_commit |= flags.no_group_commit;
+	g_group_commit = !c->no_group_commit;
 	if (flags.root) {
 		free(c->root);
 		c->root = flags.root;
