@@ -19,6 +19,8 @@
  *   --count N   creates in all (default 100000), spread over the clients
  *   --rate R    open loop: at most R creates/s in all, paced per client
  *   --tag T     identifiers are PREFIX/T-<client>-<n> (default: the time)
+ *   --log FILE  one line per answered create: "HANDLE RCODE" (tests check that
+ *               every acknowledged create survives a crash of the server)
  *
  * Output ends with one machine-readable line:
  *   RESULT creates=.. ok=.. errors=.. secs=.. rate=.. p50_ms=.. p99_ms=.. max_ms=..
@@ -63,6 +65,7 @@ static struct {
 	uint64_t count;
 	double rate;
 	int quiet;
+	FILE *log;
 } cfg = {.clients = 16, .window = 16, .count = 100000, .seckey_form = PROTO_SECKEY_HMAC_SHA256};
 
 static atomic_ullong n_ok, n_err;
@@ -192,9 +195,22 @@ static void error_seen(struct client *c, const char *what, const proto_msg *m)
 		idn_slice msg = {0};
 		if (m && m->hdr.rcode != PROTO_RC_SUCCESS)
 			proto_error_decode(m->body, &msg);
-		fprintf(stderr, "hdladmin: client %u: %s%s%.*s\n", c->idx, what, msg.len ? ": " : "",
-		        (int)msg.len, (const char *)msg.p);
+		if (m)
+			fprintf(stderr, "hdladmin: client %u: %s: rc %u%s%.*s\n", c->idx, what,
+			        m->hdr.rcode, msg.len ? " " : "", (int)msg.len, (const char *)msg.p);
+		else
+			fprintf(stderr, "hdladmin: client %u: %s\n", c->idx, what);
 	}
+}
+
+static void log_answer(const struct client *c, uint64_t k, uint32_t rcode)
+{
+	if (!cfg.log)
+		return;
+	pthread_mutex_lock(&lat_mu);
+	fprintf(cfg.log, "%s/%s-%u-%llu %u\n", cfg.prefix, cfg.tag, c->idx, (unsigned long long)k,
+	        rcode);
+	pthread_mutex_unlock(&lat_mu);
 }
 
 static void *client_main(void *arg)
@@ -243,6 +259,7 @@ static void *client_main(void *arg)
 				goto broken;
 			continue;
 		}
+		log_answer(c, k, m.hdr.rcode);
 		if (m.hdr.rcode == PROTO_RC_SUCCESS) {
 			atomic_fetch_add(&n_ok, 1);
 			record((now_s() - s->t0) * 1e3);
@@ -289,7 +306,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: hdladmin --server HOST:PORT --id INDEX:HANDLE (--secret-file F | "
 	                "--key PEM) --prefix PREFIX [--clients N] [--window W] [--count N] "
-	                "[--rate R] [--tag T] [--seckey-form pbkdf2|sha1|hmac-sha256] [-q]\n");
+	                "[--rate R] [--tag T] [--seckey-form pbkdf2|sha1|hmac-sha256] [--log FILE] "
+	                "[-q]\n");
 	exit(2);
 }
 
@@ -301,7 +319,8 @@ int main(int argc, char **argv)
 	    {"prefix", required_argument, NULL, 'p'},  {"clients", required_argument, NULL, 'c'},
 	    {"window", required_argument, NULL, 'w'},  {"count", required_argument, NULL, 'n'},
 	    {"rate", required_argument, NULL, 'r'},    {"tag", required_argument, NULL, 't'},
-	    {"seckey-form", required_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
+	    {"seckey-form", required_argument, NULL, 'F'}, {"log", required_argument, NULL, 'L'},
+	    {NULL, 0, NULL, 0}};
 	const char *server = NULL, *id = NULL;
 	char err[256];
 	int o;
@@ -346,6 +365,12 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		case 'q': cfg.quiet = 1; break;
+		case 'L':
+			if (!(cfg.log = fopen(optarg, "a"))) {
+				fprintf(stderr, "hdladmin: --log %s: %s\n", optarg, strerror(errno));
+				return 2;
+			}
+			break;
 		default: usage();
 		}
 	}
@@ -387,5 +412,7 @@ int main(int argc, char **argv)
 	free(cl);
 	free(th);
 	EVP_PKEY_free(cfg.key);
+	if (cfg.log)
+		fclose(cfg.log);
 	return ok == cfg.count ? 0 : 1;
 }
