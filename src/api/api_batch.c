@@ -259,6 +259,12 @@ static int run_batch(api_worker *w, const ident *id, json_t *ops, http_resp *r)
 		return IDN_ENOMEM;
 	size_t n = json_array_size(ops), ok = 0;
 	int ret = 0;
+	/*
+	 * The items share one commit (node_worker_group): each still stands or
+	 * falls alone, and the answer, built before the commit, is only given
+	 * once it is durable.
+	 */
+	node_worker_group(w->nw, true);
 	http_resp_puts(r, "{\"responseCode\":1,\"results\":[");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
@@ -272,6 +278,13 @@ static int run_batch(api_worker *w, const ident *id, json_t *ops, http_resp *r)
 	http_resp_printf(r, "],\"succeeded\":%zu,\"failed\":%zu}", ok, n - ok);
 	r->status = ok == n ? 200 : 207;
 out:
+	node_worker_group(w->nw, false);
+	if (ret < 0) {
+		node_worker_rollback(w->nw); /* the answer will be a 500: nothing happened */
+	} else if (node_worker_commit(w->nw) < 0) {
+		http_resp_error(r, 500, PROTO_RC_ERROR,
+		                "storage error: no operation of the batch was saved");
+	}
 	free(vals);
 	return ret;
 }

@@ -1213,7 +1213,7 @@ static int write_begin(node_worker *w, store_txn **t)
 {
 	/* A thread must not hold its read snapshot while it starts a write txn. */
 	node_worker_end(w);
-	if (!w->group)
+	if (!w->group && !w->wtxn) /* (a batch's transaction still open: nest in it) */
 		return store_txn_begin(w->node->store, 0, t);
 	if (!w->wtxn) {
 		int rc = store_txn_begin(w->node->store, 0, &w->wtxn);

@@ -126,6 +126,13 @@ bool node_worker_pending(const node_worker *w)
 	return w->wtxn != NULL;
 }
 
+void node_worker_rollback(node_worker *w)
+{
+	if (w->wtxn)
+		store_txn_abort(w->wtxn);
+	w->wtxn = NULL;
+}
+
 int node_worker_commit(node_worker *w)
 {
 	store_txn *t = w->wtxn;

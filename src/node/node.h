@@ -99,6 +99,8 @@ void node_worker_end(node_worker *w);
 void node_worker_group(node_worker *w, bool on);
 bool node_worker_pending(const node_worker *w);
 int node_worker_commit(node_worker *w);
+/* Drops the pending writes (their answers were never given). */
+void node_worker_rollback(node_worker *w);
 
 /*
  * For a caller that has already authenticated an identity itself (the REST
