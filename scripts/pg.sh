@@ -8,6 +8,9 @@
 #   scripts/pg.sh stop DIR            stops the cluster and removes DIR
 #   scripts/pg.sh restart DIR         restart (tests of reconnection)
 #   scripts/pg.sh halt DIR            stop the server, keep the cluster (start DIR resumes)
+#   scripts/pg.sh replica PRIMARY_DIR DIR [PORT]
+#                                     a streaming replica (hot standby) of the
+#                                     cluster in PRIMARY_DIR; prints its URI
 #
 # The server runs as the "postgres" user (created by Debian's package),
 # because PostgreSQL refuses to run as root.
@@ -60,6 +63,22 @@ restart)
 		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
 		restart >/dev/null
 	;;
+replica)
+	# pg_basebackup -R: a copy of the primary that streams its WAL from it and
+	# answers read-only queries; stop it with `stop DIR` like any cluster
+	pdir=${2:?usage: pg.sh replica PRIMARY_DIR DIR [PORT]}
+	dir=${3:?usage: pg.sh replica PRIMARY_DIR DIR [PORT]}
+	mkdir -p "$dir"
+	[ "$(id -u)" = 0 ] && chown postgres: "$dir"
+	if [ ! -e "$dir/data/PG_VERSION" ]; then
+		as_pg "$bin/pg_basebackup" -D "$dir/data" -R -X stream -c fast -h 127.0.0.1 \
+			-p "$(cat "$pdir/port")" -U postgres >"$dir/basebackup.log" 2>&1 || {
+			cat "$dir/basebackup.log" >&2
+			exit 1
+		}
+	fi
+	exec "$0" start "$dir" ${4:-}
+	;;
 halt)
 	# stops the server, keeps the cluster: `start DIR` brings it back on its port
 	dir=${2:?usage: pg.sh halt DIR}
@@ -71,7 +90,8 @@ stop)
 	rm -rf "$dir"
 	;;
 *)
-	echo "usage: pg.sh start [DIR] [PORT] | restart DIR | halt DIR | stop DIR" >&2
+	echo "usage: pg.sh start [DIR] [PORT] | restart DIR | halt DIR | stop DIR |" \
+		"replica PRIMARY_DIR DIR [PORT]" >&2
 	exit 2
 	;;
 esac

@@ -7,8 +7,11 @@
  *   idnode home PREFIX            idnode unhome PREFIX
  *
  * each with --server HOST:PORT --id INDEX:HANDLE and --key FILE (PEM private
- * key: RSA, DSA or SM2) or --secret-file FILE (HS_SECKEY secret). One TCP
- * exchange for the request (answered 402), one for the challenge response.
+ * key: RSA, DSA or SM2) or --secret-file FILE (HS_SECKEY secret). On one TCP
+ * connection: a session setup (op 400, Diffie-Hellman; as the 9.x client,
+ * unless --no-session; --encrypt encrypts it), the request (answered 402),
+ * the challenge response, then op 401. A server that refuses sessions gets
+ * plain challenge-response.
  *
  * Value data by type: HS_ADMIN "INDEX:HANDLE" (all rights) or
  * "RIGHTS-HEX/INDEX:HANDLE"; HS_VLIST "INDEX:HANDLE,INDEX:HANDLE..."; HS_PUBKEY
@@ -27,6 +30,7 @@
 #include "client/client.h"
 #include "client/admin_auth.h"
 #include "client/conn.h"
+#include "client/session.h"
 #include "core/err.h"
 #include "proto/admin.h"
 #include "proto/special.h"
@@ -54,6 +58,7 @@ typedef struct admin_opts {
 	const struct admin_cmd *cmd;
 	const char *server, *id, *key, *secret_file;
 	uint32_t flags;
+	bool no_session, encrypt; /* sessions are the default, as the 9.x client */
 	proto_value values[MAX_VALUES];
 	uint32_t nvalues;
 	uint32_t indexes[MAX_VALUES];
@@ -73,6 +78,8 @@ static void admin_usage(FILE *f, const char *name)
 	        "  -i, --id INDEX:HANDLE    who you are, e.g. 300:0.NA/88.100\n"
 	        "  -k, --key FILE           your PEM private key (HS_PUBKEY identity)\n"
 	        "  -S, --secret-file FILE   your secret (HS_SECKEY identity)\n"
+	        "      --no-session         plain challenge-response, no session (op 400)\n"
+	        "      --encrypt            encrypt the session's messages (AES)\n"
 	        "  -v, --value INDEX:TYPE:DATA  HS_ADMIN data: INDEX:HANDLE or "
 	        "RIGHTSHEX/INDEX:HANDLE;\n"
 	        "                           HS_VLIST: INDEX:HANDLE,...; HS_PUBKEY: @PEMFILE;\n"
@@ -238,7 +245,8 @@ static int print_names(const proto_msg *m)
  * id: prints them all. Bounded by what the server sends; each read has the
  * connection's timeout.
  */
-static int print_list(client_conn *cn, const proto_env *env, const proto_msg *first)
+static int print_list(client_conn *cn, client_session *sess, const proto_env *env,
+                      const proto_msg *first)
 {
 	int ret = print_names(first);
 	bool more = first->hdr.flags & PROTO_F_CN;
@@ -248,9 +256,12 @@ static int print_list(client_conn *cn, const proto_env *env, const proto_msg *fi
 		proto_env e;
 		proto_msg m;
 		ret = client_conn_recv(cn, &a, &alen);
-		if (!ret && (proto_env_decode(a, alen, &e) ||
-		             proto_msg_decode(a + PROTO_ENV_LEN, alen - PROTO_ENV_LEN, &m) ||
-		             e.request_id != env->request_id || m.hdr.rcode != PROTO_RC_SUCCESS))
+		if (!ret && sess)
+			ret = client_session_unwrap(sess, &a, &alen, &e, &m);
+		if (!ret &&
+		    ((!sess && (proto_env_decode(a, alen, &e) ||
+		                proto_msg_decode(a + PROTO_ENV_LEN, alen - PROTO_ENV_LEN, &m))) ||
+		     e.request_id != env->request_id || m.hdr.rcode != PROTO_RC_SUCCESS))
 			ret = IDN_EPROTO;
 		if (!ret) {
 			ret = print_names(&m);
@@ -319,10 +330,19 @@ static int run(admin_opts *o, const char *arg)
 	                         .handle = idn_slice_of(id_handle, strlen(id_handle)),
 	                         .key = key,
 	                         .secret = idn_slice_of(secret, slen)};
-	/* The admin request and its op 200 share one connection. */
+	/* The admin request and its op 200 share one connection (and a session). */
+	client_session *sess = NULL;
 	int ret = len < 0 ? len : client_conn_open(&addr, 10000, &cn);
+	if (!ret && !o->no_session) {
+		client_session_opts so = {.encrypt = o->encrypt};
+		ret = client_session_open(cn, &ident, &so, &sess, NULL);
+		if (ret == IDN_ENOTSUP && !o->encrypt)
+			ret = IDN_OK; /* no sessions there: go without, as the reference */
+	}
 	if (!ret)
-		ret = client_admin_exchange(cn, &ident, req, (size_t)len, &ans, &alen, &aenv, &m);
+		ret = sess ? client_session_exchange(sess, req, (size_t)len, &ans, &alen, &aenv, &m)
+		           : client_admin_exchange(cn, &ident, req, (size_t)len, &ans, &alen, &aenv,
+		                                   &m);
 	if (ret) {
 		fprintf(stderr, "idnode %s: %s: %s\n", name, o->server,
 		        ret == IDN_EPROTO ? "malformed answer or challenge" : idn_strerror(ret));
@@ -340,7 +360,7 @@ static int run(admin_opts *o, const char *arg)
 		goto out;
 	}
 	if (o->cmd->opcode == PROTO_OP_LIST_HANDLES) {
-		ret = print_list(cn, &aenv, &m);
+		ret = print_list(cn, sess, &aenv, &m);
 		if (ret) {
 			fprintf(stderr, "idnode %s: %s: list answer: %s\n", name, o->server,
 			        idn_strerror(ret));
@@ -353,6 +373,9 @@ static int run(admin_opts *o, const char *arg)
 	}
 	status = CLI_OK;
 out:
+	if (sess && client_session_close(sess, status == CLI_OK) && status == CLI_OK)
+		fprintf(stderr, "idnode %s: %s: the session did not end cleanly\n", name,
+		        o->server);
 	client_conn_close(cn);
 	free(ans);
 	EVP_PKEY_free(key);
@@ -362,13 +385,20 @@ out:
 
 int cmd_admin(int argc, char **argv)
 {
-	enum { O_MINT = 256, O_OVRW };
+	enum { O_MINT = 256, O_OVRW, O_NOSESS, O_ENC };
 	static const struct option longopts[] = {
-	    {"server", required_argument, NULL, 's'}, {"id", required_argument, NULL, 'i'},
-	    {"key", required_argument, NULL, 'k'},    {"secret-file", required_argument, NULL, 'S'},
-	    {"value", required_argument, NULL, 'v'},  {"index", required_argument, NULL, 'n'},
-	    {"mint", no_argument, NULL, O_MINT},      {"overwrite", no_argument, NULL, O_OVRW},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"server", required_argument, NULL, 's'},
+	    {"id", required_argument, NULL, 'i'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"secret-file", required_argument, NULL, 'S'},
+	    {"value", required_argument, NULL, 'v'},
+	    {"index", required_argument, NULL, 'n'},
+	    {"mint", no_argument, NULL, O_MINT},
+	    {"overwrite", no_argument, NULL, O_OVRW},
+	    {"no-session", no_argument, NULL, O_NOSESS},
+	    {"encrypt", no_argument, NULL, O_ENC},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static admin_opts o;
 	memset(&o, 0, sizeof(o));
@@ -419,6 +449,12 @@ int cmd_admin(int argc, char **argv)
 			break;
 		case O_OVRW:
 			o.flags |= PROTO_F_OVRW;
+			break;
+		case O_NOSESS:
+			o.no_session = true;
+			break;
+		case O_ENC:
+			o.encrypt = true;
 			break;
 		case 'h':
 			admin_usage(stdout, o.cmd->name);

@@ -420,7 +420,9 @@ int cmd_restore(int argc, char **argv)
 		lineno++;
 		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
-		if (!t && (rc = store_txn_begin(s, 0, &t))) {
+		/* not logged (store.h): mirrors copy the store again rather than read a
+		 * log of every restored record; PostgreSQL writes such batches by COPY */
+		if (!t && (rc = store_txn_begin(s, STORE_NOLOG, &t))) {
 			fprintf(stderr, "idnode restore: %s: %s\n", a.where, idn_strerror(rc));
 			goto out;
 		}

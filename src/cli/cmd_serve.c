@@ -57,6 +57,7 @@ typedef struct serve_cfg {
 	char *server_admin[MAX_LIST]; /* "INDEX:HANDLE" node-wide administrators */
 	unsigned nserver_admin;
 	unsigned max_auth_time;       /* seconds a challenged admin request is held, 0 = 60 */
+	unsigned identity_timeout_ms; /* checking an identity held elsewhere, 0 = 2000 */
 	/* The recursive role (resolver/resolver.h); -1 / 0 = unset in flags. */
 	int recursive, recursive_all;
 	int no_group_commit; /* 1: every write commits (and fsyncs) on its own */
@@ -66,8 +67,10 @@ typedef struct serve_cfg {
 	/* A mirror (repl/mirror.h): the primary, and who we are to it. */
 	char *mirror_of, *mirror_id, *mirror_key, *mirror_secret_file;
 	unsigned mirror_page_bytes; /* 0 = the default (192 KiB) */
+	unsigned mirror_lag_log;    /* seconds between lag lines, 0 = the default (5) */
 	/* Transaction log bounds (store.h); 0 = the defaults (64 MiB, 7 days). */
 	unsigned long log_max_bytes, log_max_age;
+	char *store_read; /* reads from this PostgreSQL URI (a replica); NULL = the store's */
 } serve_cfg;
 
 static void serve_usage(FILE *f)
@@ -80,6 +83,9 @@ static void serve_usage(FILE *f)
 	    "  -d, --data DIR          the data directory (created if missing)\n"
 	    "      --store URI         a PostgreSQL store instead of --data:\n"
 	    "                          postgresql://USER@HOST:PORT/DB (a libpq URI)\n"
+	    "      --store-read URI    read transactions go to this PostgreSQL URI (a\n"
+	    "                          streaming replica), writes to --store (setting:\n"
+	    "                          store_read)\n"
 	    "  -l, --listen ADDR:PORT  UDP and TCP on this address; repeatable\n"
 	    "                          (default :2641, every address, IPv4 and IPv6)\n"
 	    "  -H, --home PREFIX       answer for this prefix (e.g. 88.100.1); repeatable\n"
@@ -113,7 +119,11 @@ static void serve_usage(FILE *f)
 	    "                          prefixes not homed here are resolved from --root\n"
 	    "                          and cached (--data optional: without it, every\n"
 	    "                          resolution is recursive)\n"
-	    "      --root HOST:PORT    the root site a recursive node resolves from\n"
+	    "      --root HOST:PORT    the root site a recursive node resolves from; also\n"
+	    "                          where admin identities not in our store are found\n"
+	    "      --identity-timeout-ms N  time to check such an identity (resolve its\n"
+	    "                          HS_PUBKEY, or op 201 for HS_SECKEY; default 2000;\n"
+	    "                          setting: identity_timeout_ms)\n"
 	    "      --recursive-all     resolve every request recursively, REC or not\n"
 	    "      --no-group-commit   commit every write on its own instead of the writes\n"
 	    "                          of a worker turn together (setting: group_commit)\n"
@@ -132,6 +142,8 @@ static void serve_usage(FILE *f)
 	    "      --key FILE          its PEM private key (or --secret-file FILE)\n"
 	    "      --mirror-page-bytes N  answer size a mirror asks for (1024..196608;\n"
 	    "                          default 196608; setting: mirror_page_bytes)\n"
+	    "      --mirror-lag-log S  seconds between the mirror's lag lines (default 5;\n"
+	    "                          setting: mirror_lag_log)\n"
 	    "      --log-max-bytes N   transaction log kept for mirrors, at most N bytes\n"
 	    "                          (default 64 MiB; setting: log_max_bytes)\n"
 	    "      --log-max-age S     ... and at most S seconds old (default 7 days;\n"
@@ -191,6 +203,9 @@ static int apply(serve_cfg *c, const char *where, const char *name, const char *
 	if (!strcmp(name, "data") || !strcmp(name, "store")) {
 		free(c->data);
 		c->data = strdup(v);
+	} else if (!strcmp(name, "store_read")) {
+		free(c->store_read);
+		c->store_read = strdup(v);
 	} else if (!strcmp(name, "listen")) {
 		return list_add(c->listen, &c->nlisten, where, name, v);
 	} else if (!strcmp(name, "home")) {
@@ -252,6 +267,10 @@ static int apply(serve_cfg *c, const char *where, const char *name, const char *
 		if (parse_uint(where, name, v, 86400, &x))
 			return -1;
 		c->max_auth_time = (unsigned)x;
+	} else if (!strcmp(name, "identity_timeout_ms")) {
+		if (parse_uint(where, name, v, 60000, &x))
+			return -1;
+		c->identity_timeout_ms = (unsigned)x;
 	} else if (!strcmp(name, "site_server")) {
 		return list_add(c->site_server, &c->nsite_server, where, name, v);
 	} else if (!strcmp(name, "site_hash")) {
@@ -307,6 +326,10 @@ static int apply(serve_cfg *c, const char *where, const char *name, const char *
 		if (parse_uint(where, name, v, 196608, &x))
 			return -1;
 		c->mirror_page_bytes = (unsigned)x;
+	} else if (!strcmp(name, "mirror_lag_log")) {
+		if (parse_uint(where, name, v, 86400, &x))
+			return -1;
+		c->mirror_lag_log = (unsigned)x;
 	} else if (!strcmp(name, "map_size_mb")) {
 		if (parse_uint(where, name, v, 1ul << 30, &x))
 			return -1;
@@ -373,6 +396,7 @@ static void free_cfg(serve_cfg *c)
 	free(c->mirror_id);
 	free(c->mirror_key);
 	free(c->mirror_secret_file);
+	free(c->store_read);
 }
 
 /* Our HS_SITE from the settings; its length, or -1 after saying why. */
@@ -492,9 +516,21 @@ static int commit(void *wctx)
 {
 	int rc = node_worker_commit(wctx);
 	if (rc < 0)
-		fprintf(stderr, "idnode: storage commit failed (%s): answers to its writes dropped\n",
+		fprintf(stderr,
+		        "idnode: storage commit failed (%s): answers to its writes dropped\n",
 		        idn_strerror(rc));
 	return rc;
+}
+
+/* A TCP miss of the resolver is answered later, from its pool (net_defer). */
+static void *defer_req(void *req)
+{
+	return net_defer(req);
+}
+
+static void answer_later(void *later, const uint8_t *ans, size_t len)
+{
+	net_answer(later, ans, len);
 }
 
 static int handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
@@ -521,6 +557,9 @@ static int handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 		    .peer_len = req->peer_len,
 		    .msg = req->msg,
 		    .len = req->len,
+		    .defer = defer_req,
+		    .defer_arg = (void *)req,
+		    .answer = answer_later,
 		};
 		return resolver_handle(g_resolver, &rq, out, cap);
 	}
@@ -589,6 +628,9 @@ int cmd_serve(int argc, char **argv)
 		O_LOGBYTES,
 		O_LOGAGE,
 		O_NOGROUP,
+		O_IDTIME,
+		O_STOREREAD,
+		O_MLAGLOG
 	};
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
@@ -632,6 +674,9 @@ int cmd_serve(int argc, char **argv)
 	    {"mirror-page-bytes", required_argument, NULL, O_MPAGE},
 	    {"log-max-bytes", required_argument, NULL, O_LOGBYTES},
 	    {"log-max-age", required_argument, NULL, O_LOGAGE},
+	    {"identity-timeout-ms", required_argument, NULL, O_IDTIME},
+	    {"store-read", required_argument, NULL, O_STOREREAD},
+	    {"mirror-lag-log", required_argument, NULL, O_MLAGLOG},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -652,6 +697,12 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'S': /* a PostgreSQL URI; store_open() picks the backend */
 			r = apply(&flags, "--store", "data", optarg);
+			break;
+		case O_STOREREAD:
+			r = apply(&flags, "--store-read", "store_read", optarg);
+			break;
+		case O_MLAGLOG:
+			r = apply(&flags, "--mirror-lag-log", "mirror_lag_log", optarg);
 			break;
 		case 'l':
 			r = apply(&flags, "--listen", "listen", optarg);
@@ -770,6 +821,9 @@ int cmd_serve(int argc, char **argv)
 		case O_LOGAGE:
 			r = apply(&flags, "--log-max-age", "log_max_age", optarg);
 			break;
+		case O_IDTIME:
+			r = apply(&flags, "--identity-timeout-ms", "identity_timeout_ms", optarg);
+			break;
 		case 'h':
 			serve_usage(stdout);
 			status = CLI_OK;
@@ -873,6 +927,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (flags.max_auth_time)
 		c->max_auth_time = flags.max_auth_time;
+	if (flags.identity_timeout_ms)
+		c->identity_timeout_ms = flags.identity_timeout_ms;
 	if (flags.site_desc) {
 		free(c->site_desc);
 		c->site_desc = flags.site_desc;
@@ -909,8 +965,21 @@ int cmd_serve(int argc, char **argv)
 		}
 	if (flags.mirror_page_bytes)
 		c->mirror_page_bytes = flags.mirror_page_bytes;
+	if (flags.mirror_lag_log)
+		c->mirror_lag_log = flags.mirror_lag_log;
 	c->log_max_bytes = flags.log_max_bytes ? flags.log_max_bytes : c->log_max_bytes;
 	c->log_max_age = flags.log_max_age ? flags.log_max_age : c->log_max_age;
+	if (flags.store_read) {
+		free(c->store_read);
+		c->store_read = flags.store_read;
+		flags.store_read = NULL;
+	}
+	if (c->store_read && (!c->data || (strncasecmp(c->data, "postgresql://", 13) != 0 &&
+	                                   strncasecmp(c->data, "postgres://", 11) != 0))) {
+		fprintf(stderr, "idnode serve: --store-read needs a PostgreSQL --store URI (a "
+		                "replica of that database)\n");
+		goto out;
+	}
 	if (c->mirror_of &&
 	    (!c->data || !c->mirror_id || !(c->mirror_key || c->mirror_secret_file))) {
 		fprintf(stderr, "idnode serve: --mirror-of needs --data DIR (or --store URI), --id "
@@ -944,7 +1013,8 @@ int cmd_serve(int argc, char **argv)
 	store_opts so = {.map_size = (uint64_t)c->map_size_mb << 20,
 	                 .warm = 1,
 	                 .log_max_bytes = c->log_max_bytes,
-	                 .log_max_age = c->log_max_age};
+	                 .log_max_age = c->log_max_age,
+	                 .read_location = c->store_read};
 	/* A recursive node may run without a store: then it only resolves. */
 	int ret = c->data ? store_open(c->data, &so, &s) : IDN_OK;
 	status = CLI_FAIL;
@@ -971,6 +1041,9 @@ int cmd_serve(int argc, char **argv)
 	ncfg.mirror_of = c->mirror_of;
 	if (c->max_auth_time)
 		ncfg.max_auth_time = c->max_auth_time;
+	/* Identities homed elsewhere are found from the same root (node/identity.h). */
+	ncfg.identity_root = c->root;
+	ncfg.identity_timeout_ms = c->identity_timeout_ms;
 	if (s && (ret = node_new(&ncfg, s, &n))) {
 		fprintf(stderr, "idnode serve: %s\n", idn_strerror(ret));
 		goto out_store;
@@ -1061,6 +1134,7 @@ int cmd_serve(int argc, char **argv)
 		                       .key_file = c->mirror_key,
 		                       .secret_file = c->mirror_secret_file,
 		                       .page_bytes = c->mirror_page_bytes,
+		                       .lag_log_s = c->mirror_lag_log,
 		                       .errbuf = err,
 		                       .errbuf_len = sizeof(err)};
 		err[0] = 0;

@@ -26,27 +26,22 @@ static int exchange_one(client_conn *cn, const uint8_t *req, size_t len, uint8_t
 	return IDN_OK;
 }
 
-int client_admin_exchange(client_conn *cn, const client_identity *id, const uint8_t *req,
-                          size_t len, uint8_t **ans, size_t *alen, proto_env *env, proto_msg *m)
+int client_admin_challenge_answer(const client_identity *id, const proto_env *aenv,
+                                  const proto_msg *m, uint8_t **req, size_t *len)
 {
 	/* A challenge response is small: a key signature and the identity. */
 	enum { CAP = PROTO_ENV_LEN + 16384 };
-	uint8_t *creq = NULL;
-	*ans = NULL;
-	int ret = exchange_one(cn, req, len, ans, alen, env, m);
-	if (ret || m->hdr.rcode != PROTO_RC_AUTHENTICATION_NEEDED)
-		return ret;
-
+	*req = NULL;
 	proto_challenge c;
 	if (proto_challenge_decode(m->body, m->hdr.flags & PROTO_F_RD, &c) || !c.hash)
 		return IDN_EPROTO;
 	uint8_t sig[4096];
 	wire_wr sw = wire_wr_init(sig, sizeof(sig));
-	ret =
+	int ret =
 	    id->key
-	        ? auth_respond_pubkey(id->key, id->handle, env->minor >= 7, c.nonce, c.digest, &sw)
+	        ? auth_respond_pubkey(id->key, id->handle, aenv->minor >= 7, c.nonce, c.digest, &sw)
 	        : auth_respond_seckey(id->secret,
-	                              env->minor >= 7 ? PROTO_SECKEY_PBKDF2 : PROTO_SECKEY_SHA1,
+	                              aenv->minor >= 7 ? PROTO_SECKEY_PBKDF2 : PROTO_SECKEY_SHA1,
 	                              c.nonce, c.digest, &sw);
 	if (ret)
 		return ret;
@@ -56,26 +51,42 @@ int client_admin_exchange(client_conn *cn, const client_identity *id, const uint
 	                   .signed_resp = idn_slice_of(sig, wire_wr_len(&sw))};
 	/* The answer to a challenge speaks the challenge's version, in its session. */
 	proto_env cenv = {.major = 2,
-	                  .minor = env->minor,
-	                  .session_id = env->session_id,
+	                  .minor = aenv->minor,
+	                  .session_id = aenv->session_id,
 	                  .request_id = client_request_id()};
 	proto_hdr chdr = {.opcode = PROTO_OP_CHALLENGE_RESPONSE,
 	                  .flags = PROTO_F_REC | PROTO_F_CA,
 	                  .site_serial = 0xFFFF};
-	if (!(creq = malloc(CAP)))
+	if (!(*req = malloc(CAP)))
 		return IDN_ENOMEM;
 	proto_build b;
-	proto_build_begin(&b, creq, CAP, &cenv, &chdr);
+	proto_build_begin(&b, *req, CAP, &cenv, &chdr);
 	proto_chresp_encode(&b.w, &cr);
 	int clen = proto_build_end(&b, NULL, 0);
 	if (clen < 0) {
-		ret = clen;
-		goto out;
+		free(*req);
+		*req = NULL;
+		return clen;
 	}
+	*len = (size_t)clen;
+	return IDN_OK;
+}
+
+int client_admin_exchange(client_conn *cn, const client_identity *id, const uint8_t *req,
+                          size_t len, uint8_t **ans, size_t *alen, proto_env *env, proto_msg *m)
+{
+	uint8_t *creq = NULL;
+	size_t clen = 0;
+	*ans = NULL;
+	int ret = exchange_one(cn, req, len, ans, alen, env, m);
+	if (ret || m->hdr.rcode != PROTO_RC_AUTHENTICATION_NEEDED)
+		return ret;
+	ret = client_admin_challenge_answer(id, env, m, &creq, &clen);
+	if (ret)
+		return ret;
 	free(*ans);
 	*ans = NULL;
-	ret = exchange_one(cn, creq, (size_t)clen, ans, alen, env, m);
-out:
+	ret = exchange_one(cn, creq, clen, ans, alen, env, m);
 	free(creq);
 	return ret;
 }

@@ -4,7 +4,7 @@
  * challenges it, proves the identity with a private key (HS_PUBKEY) or a
  * secret (HS_SECKEY) and returns the answer to the held request. Used by the
  * mirror thread (repl/mirror.h); `idnode create` and friends (cli/cmd_admin.c)
- * do the same exchange.
+ * do the same exchange, inside a session by default (client/session.h).
  *
  * Ownership: the identity is borrowed for the call. The answer (*ans) is
  * malloc'd and owned by the caller; env/m describe it and borrow it.
@@ -35,5 +35,14 @@ typedef struct client_identity {
  */
 int client_admin_exchange(client_conn *cn, const client_identity *id, const uint8_t *req,
                           size_t len, uint8_t **ans, size_t *alen, proto_env *env, proto_msg *m);
+
+/*
+ * The op 200 answering the 402 m (whose envelope is aenv) as identity id, in
+ * the challenge's session and version: *req (malloc'd, the caller's) holds
+ * *len bytes. IDN_EPROTO for a malformed challenge, IDN_ECRYPTO when it
+ * cannot be signed. client/session.h sends it inside a session.
+ */
+int client_admin_challenge_answer(const client_identity *id, const proto_env *aenv,
+                                  const proto_msg *m, uint8_t **req, size_t *len);
 
 #endif

@@ -80,6 +80,12 @@ int client_resolve(const client_addr *a, idn_slice handle, const client_resolve_
 typedef struct client_root_opts {
 	client_resolve_opts base; /* for the final question; prefix lookups drop its filters */
 	unsigned max_hops;
+	/*
+	 * 0: each question has base.timeout_ms. Otherwise the whole walk ends
+	 * within total_ms (each question gets what is left): IDN_ETIMEOUT.
+	 */
+	unsigned total_ms;
+	client_addr *answered_by; /* optional: set to the server of the final answer */
 } client_root_opts;
 
 int client_resolve_root(const client_addr *root, idn_slice handle, const client_root_opts *o,

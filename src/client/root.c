@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 
 #include "client/client.h"
+#include "client/io.h"
 #include "proto/admin.h"
 #include "proto/special.h"
 
@@ -31,6 +32,7 @@ typedef struct walk {
 	const client_root_opts *o;
 	client_resolve_opts plain; /* o->base without filters: for prefix lookups */
 	unsigned hops;
+	uint64_t deadline;       /* client_now_ms() by which the walk ends; 0 = none */
 	uint64_t seen[SEEN_MAX]; /* (server, question) fingerprints, to detect loops */
 	unsigned nseen;
 	char *err;
@@ -140,9 +142,25 @@ static int ask(walk *wk, const target *tg, idn_slice handle, const client_resolv
 			client_resolve_opts ro = *base;
 			ro.transport = ts[k];
 			ro.recursion = (uint8_t)(wk->hops > 255 ? 255 : wk->hops);
+			if (wk->deadline) {
+				uint64_t now = client_now_ms();
+				if (now >= wk->deadline) {
+					snprintf(wk->err, wk->errlen,
+					         "no answer within %u ms resolving %.*s",
+					         wk->o->total_ms, (int)handle.len,
+					         (const char *)handle.p);
+					return IDN_ETIMEOUT;
+				}
+				uint64_t left = wk->deadline - now;
+				unsigned per = ro.timeout_ms ? ro.timeout_ms : 3000;
+				ro.timeout_ms = per < left ? per : (unsigned)left;
+			}
 			ret = client_resolve(&a, handle, &ro, ans, anslen, env, msg);
-			if (ret == IDN_OK)
+			if (ret == IDN_OK) {
+				if (wk->o->answered_by)
+					*wk->o->answered_by = a;
 				return IDN_OK;
+			}
 			last = ret;
 			char as[64];
 			client_addr_str(&a, as, sizeof(as));
@@ -302,6 +320,8 @@ int client_resolve_root(const client_addr *root, idn_slice handle, const client_
 	if (opts.max_hops == 0)
 		opts.max_hops = 40;
 	walk wk = {.root = root, .o = &opts, .plain = o->base, .err = err, .errlen = errlen};
+	if (opts.total_ms)
+		wk.deadline = client_now_ms() + opts.total_ms;
 	wk.plain.indexes = NULL;
 	wk.plain.nindexes = 0;
 	wk.plain.types = NULL;

@@ -40,7 +40,7 @@ enum {
 	NET_TICK_MS = 500,           /* housekeeping: reassembly expiry, paused listeners */
 };
 
-enum net_src_kind { NET_SRC_STOP, NET_SRC_UDP, NET_SRC_LISTEN, NET_SRC_CONN };
+enum net_src_kind { NET_SRC_STOP, NET_SRC_UDP, NET_SRC_LISTEN, NET_SRC_CONN, NET_SRC_WAKE };
 
 /* First member of everything registered with epoll: data.ptr points at it. */
 struct net_src {
@@ -71,8 +71,10 @@ struct net_conn {
 	bool closed;
 	bool on_ready;
 	bool held; /* answers wait in out for the handler's commit (net_release) */
-	uint64_t last;                  /* ms of the last byte either way */
-	struct net_conn *prev, *next;   /* the worker's list, least recently active first */
+	struct net_worker *w;
+	struct net_later *later;      /* a deferred answer this connection waits for (net_defer) */
+	uint64_t last;                /* ms of the last byte either way */
+	struct net_conn *prev, *next; /* the worker's list, least recently active first */
 	struct net_conn *rprev, *rnext; /* ready list: buffered requests left to handle */
 	struct net_conn *dead_next;     /* freed at the end of the turn */
 	struct net_conn *held_next;     /* the worker's held list */
@@ -130,6 +132,14 @@ struct net_worker {
 	struct net_conn_list ready;
 	struct net_conn *dead;
 	struct net_conn *held; /* connections whose answers wait for commit() */
+
+	/* Deferred answers (later.c): given by other threads, taken by this one. */
+	int wakefd; /* eventfd: a deferred answer is in */
+	struct net_src wake_src;
+	pthread_mutex_t lmu; /* guards done_*, lclosed */
+	bool lmu_init;
+	struct net_later *done_head, *done_tail;
+	bool lclosed; /* the worker has stopped: answers are dropped */
 	bool listeners_paused;
 };
 
@@ -145,6 +155,11 @@ struct net_server {
 	int stopfd;
 	struct net_src stop_src;
 	atomic_uint nconns;
+
+	/* Deferred answers not yet given (net_defer .. net_answer): net_wait waits for them. */
+	pthread_mutex_t later_mu;
+	pthread_cond_t later_cv;
+	unsigned nlater;
 
 	pthread_mutex_t lock; /* start-up handshake only */
 	pthread_cond_t cond;
@@ -179,6 +194,21 @@ void net_tcp_event(struct net_worker *w, struct net_conn *c, uint32_t events);
 void net_tcp_run_ready(struct net_worker *w);
 /* Sends the held connections' answers (rc 0) or closes them (rc < 0). */
 void net_tcp_release(struct net_worker *w, int rc);
+/* A deferred answer for c is in (len 0: none; the connection ends). */
+void net_tcp_later_done(struct net_worker *w, struct net_conn *c, const uint8_t *ans, size_t len);
+/* Whether an answer of n bytes at out frames as whole messages (the envelopes' lengths). */
+bool net_answer_frames(const uint8_t *out, size_t n);
+
+/* later.c */
+int net_later_init(struct net_worker *w);
+/* Takes the deferred answers in (on the wake event). */
+void net_later_drain(struct net_worker *w);
+/* A closing connection: the answer it waited for, if any, goes nowhere. */
+void net_later_orphan(struct net_conn *c);
+/* At the worker's exit, after its connections are closed: later answers are dropped. */
+void net_later_fini(struct net_worker *w);
+/* net_wait: until every deferred answer was given. */
+void net_later_wait(struct net_server *s);
 /* Closes idle connections; returns ms until the next may fall idle, or -1. */
 int64_t net_tcp_sweep(struct net_worker *w);
 void net_tcp_reap(struct net_worker *w);

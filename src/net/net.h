@@ -41,6 +41,7 @@ typedef struct net_req {
 	 * The socket stays open until net_wait() returns.
 	 */
 	int udp_fd;
+	struct net_conn *conn; /* TCP: the connection (for net_defer); NULL on UDP */
 } net_req;
 
 /*
@@ -57,6 +58,26 @@ typedef struct net_req {
  * here; the handler writes one whole message.
  */
 typedef int (*net_handler_fn)(void *wctx, const net_req *req, uint8_t *out, size_t cap);
+
+/*
+ * Answering a TCP request later, from another thread (a recursive node's
+ * cache miss resolved by its pool): the handler calls net_defer(req) and
+ * returns 0. The connection then handles none of its further requests (they
+ * wait, buffered) until net_answer() brings this one's answer, so answers
+ * stay in request order while the worker serves its other connections.
+ *
+ * net_answer: from any thread, exactly once per net_later (which it frees),
+ * also after net_stop(): net_wait() waits for every outstanding one. The
+ * answer is checked as a handler's; len 0 (or one that does not frame) is
+ * an error: the connection ends after the answers before it. If the
+ * connection closed meanwhile, the answer is dropped.
+ *
+ * net_defer returns NULL on UDP (answer with sendto() on udp_fd), for a
+ * connection already waiting for one, or out of memory.
+ */
+typedef struct net_later net_later;
+net_later *net_defer(const net_req *req);
+void net_answer(net_later *later, const uint8_t *ans, size_t len);
 
 typedef struct net_config {
 	/*
@@ -128,7 +149,7 @@ struct net_stats {
 	uint64_t tcp_accepted;
 	uint64_t tcp_refused; /* over max_tcp_conns */
 	uint64_t tcp_closed_idle;
-	uint64_t tcp_conns; /* open now */
+	uint64_t tcp_conns;   /* open now */
 	uint64_t commits;     /* group commits (net_config.commit) */
 	uint64_t commit_fail; /* of which failed: their answers were dropped */
 };

@@ -321,6 +321,11 @@ static void server_free(struct net_server *s)
 		close(s->stopfd);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->later_mu);
+	pthread_cond_destroy(&s->later_cv);
+	for (unsigned i = 0; s->w && i < s->nthreads; i++)
+		if (s->w[i].lmu_init)
+			pthread_mutex_destroy(&s->w[i].lmu);
 	free(s->socks);
 	free(s->ports);
 	free(s->w);
@@ -345,6 +350,8 @@ int net_start(const net_config *cfg, net_server **out)
 	s->stopfd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_mutex_init(&s->later_mu, NULL);
+	pthread_cond_init(&s->later_cv, NULL);
 	s->cfg = *cfg;
 	s->cfg.listen = NULL; /* borrowed only for the duration of this call */
 	s->max_msg = cfg->max_msg ? cfg->max_msg : PROTO_MSG_MAX;
@@ -387,6 +394,7 @@ int net_start(const net_config *cfg, net_server **out)
 		w->s = s;
 		w->idx = i;
 		w->ep = -1;
+		w->wakefd = -1;
 		int e = pthread_create(&w->th, NULL, net_worker_main, w);
 		if (e != 0) {
 			set_err(cfg, "net: cannot start worker thread %u: %s", i, strerror(e));
@@ -438,6 +446,7 @@ int net_wait(net_server *s)
 		if (rc == IDN_OK && w->err < 0)
 			rc = w->err;
 	}
+	net_later_wait(s); /* a deferred answer may still be on its way */
 	server_free(s);
 	return rc;
 }

@@ -111,6 +111,7 @@ static void conn_close(struct net_worker *w, struct net_conn *c)
 	if (c->closed)
 		return;
 	c->closed = true;
+	net_later_orphan(c);
 	/* Explicit: a fork elsewhere in the process may hold the fd open. */
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -296,6 +297,26 @@ static void conn_in_reset(struct net_conn *c)
 }
 
 /*
+ * An answer is one or more whole messages back to back (a long list goes out
+ * as several continued ones). An envelope that lies about its length would
+ * desynchronise the stream: each must end where the next begins, the last
+ * exactly at n.
+ */
+bool net_answer_frames(const uint8_t *out, size_t n)
+{
+	size_t off = 0;
+	while (n - off >= PROTO_ENV_LEN) {
+		size_t mlen = idn_be32(out + off + 16);
+		if (mlen > n - off - PROTO_ENV_LEN)
+			return false;
+		off += PROTO_ENV_LEN + mlen;
+		if (off == n)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Hands one request to the handler; its answer goes to the arena. Returns 0,
  * CONN_REFUSED when the handler failed or wrote a malformed answer (the
  * connection ends after the answers before it), or < 0 when the connection
@@ -315,6 +336,7 @@ static int conn_handle(struct net_worker *w, struct net_conn *c, const uint8_t *
 	    .msg = msg,
 	    .len = len,
 	    .udp_fd = -1,
+	    .conn = c,
 	};
 	uint8_t *out = w->arena + w->arena_used;
 	size_t cap = NET_ARENA - w->arena_used;
@@ -324,22 +346,7 @@ static int conn_handle(struct net_worker *w, struct net_conn *c, const uint8_t *
 	int n = w->s->cfg.handle(w->wctx, &req, out, cap);
 	if (n == 0)
 		return IDN_OK;
-	/*
-	 * An answer is one or more whole messages back to back (a long list
-	 * goes out as several continued ones). An envelope that lies about its
-	 * length would desynchronise the stream: each must end where the next
-	 * begins, the last exactly at n.
-	 */
-	size_t off = 0;
-	while (n > 0 && (size_t)n <= cap && (size_t)n - off >= PROTO_ENV_LEN) {
-		size_t mlen = idn_be32(out + off + 16);
-		if (mlen > (size_t)n - off - PROTO_ENV_LEN)
-			break;
-		off += PROTO_ENV_LEN + mlen;
-		if (off == (size_t)n)
-			break;
-	}
-	if (n < 0 || (size_t)n > cap || off != (size_t)n) {
+	if (n < 0 || (size_t)n > cap || !net_answer_frames(out, (size_t)n)) {
 		NET_ST_ADD(w, tcp_drops, 1);
 		return CONN_REFUSED;
 	}
@@ -397,6 +404,11 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
 		size_t have = c->inlen - c->inoff;
 		size_t need = PROTO_ENV_LEN;
 
+		if (c->later) {
+			/* The rest waits for the deferred answer (net_tcp_later_done). */
+			whole = true;
+			break;
+		}
 		if (have == 0 && c->inoff > 0)
 			conn_in_reset(c);
 		if (have >= PROTO_ENV_LEN) {
@@ -562,6 +574,7 @@ void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 		 */
 		c->readable = true;
 		c->writable = true;
+		c->w = w;
 		conn_run(w, c);
 	}
 }
@@ -601,6 +614,27 @@ void net_tcp_release(struct net_worker *w, int rc)
 			ready_push(w, c); /* its next go closes or shuts it */
 		c = next;
 	}
+}
+
+void net_tcp_later_done(struct net_worker *w, struct net_conn *c, const uint8_t *ans, size_t len)
+{
+	if (c->closed)
+		return;
+	if (len == 0 || !net_answer_frames(ans, len)) {
+		/* No answer: as a handler error, the connection ends after the earlier ones. */
+		NET_ST_ADD(w, tcp_drops, 1);
+		conn_refuse(c);
+	} else if (out_append(c, ans, len) < 0) {
+		conn_close(w, c);
+		return;
+	} else {
+		NET_ST_ADD(w, tcp_answers, 1);
+	}
+	if (conn_write(w, c) < 0) {
+		conn_close(w, c);
+		return;
+	}
+	ready_push(w, c); /* the requests that waited, or the end of a refused one */
 }
 
 void net_tcp_run_ready(struct net_worker *w)

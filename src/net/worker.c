@@ -81,6 +81,9 @@ static int worker_setup(struct net_worker *w)
 	rc = net_epoll_add(w, s->stopfd, EPOLLIN, &s->stop_src);
 	if (rc < 0)
 		return rc;
+	rc = net_later_init(w);
+	if (rc < 0)
+		return rc;
 	for (unsigned i = 0; i < s->nsocks; i++) {
 		struct net_sock *sk = &s->socks[i];
 		if (sk->worker != w->idx)
@@ -161,6 +164,9 @@ static int worker_loop(struct net_worker *w)
 			case NET_SRC_CONN:
 				net_tcp_event(w, (struct net_conn *)src, ev[i].events);
 				break;
+			case NET_SRC_WAKE:
+				net_later_drain(w);
+				break;
 			}
 		}
 		if (w->ready.head)
@@ -189,6 +195,7 @@ void *net_worker_main(void *arg)
 	else
 		w->err = rc;
 	net_tcp_close_all(w);
+	net_later_fini(w);
 	if (w->inited && w->s->cfg.worker_fini)
 		w->s->cfg.worker_fini(w->wctx);
 	net_udp_fini(w);

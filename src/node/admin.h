@@ -10,7 +10,8 @@
  * 200 naming that session id (on any connection, any worker) takes the
  * request out of the table (once: a replay finds nothing), verifies the
  * signature against the identity's HS_PUBKEY / HS_SECKEY value in the local
- * store, checks the identity's rights and runs the request. Writes run in one
+ * store (or, for an identity homed elsewhere, as node/identity.h does),
+ * checks the identity's rights and runs the request. Writes run in one
  * store write transaction, committed before the answer is built; the
  * worker's read snapshot is released first (a thread must not hold a read
  * transaction while it starts a write one). LMDB serialises writers.
@@ -23,6 +24,7 @@
 #define IDN_NODE_ADMIN_H
 
 #include "node/internal.h"
+#include "proto/admin.h"
 
 typedef struct node_admin node_admin;
 
@@ -38,5 +40,13 @@ int node_admin_request(req *rq);
 
 /* Op 200: verifies the answer to a challenge and runs the held request. */
 int node_admin_challenge_response(req *rq);
+
+/*
+ * Verifies an op-200 answer to a challenge (nonce, request digest) as op 200
+ * does, for challenges held elsewhere (node/session.h). IDN_OK, IDN_EMISMATCH
+ * for a signature that does not verify, else an idn_err with why filled.
+ */
+int node_admin_verify_chresp(req *rq, const proto_chresp *cr, idn_slice nonce, idn_slice digest,
+                             char *why, size_t whylen);
 
 #endif

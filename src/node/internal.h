@@ -21,6 +21,8 @@ struct node {
 	uint8_t *site_info; /* owned copy of cfg.site_info */
 	proto_site site;    /* site_info decoded (borrows it); nservers 0 without one */
 	struct node_admin *admin;
+	struct node_identity *identity; /* node/identity.h */
+	struct node_sessions *sessions; /* node/session.h */
 };
 
 struct node_worker {
@@ -42,6 +44,17 @@ static inline store_txn *node_rtxn(const node_worker *w)
 	return w->wtxn ? w->wtxn : w->rtxn;
 }
 
+/*
+ * The session a request belongs to (node/session.h): a copy of its key, so
+ * the answer can be MACed (and encrypted) whatever happens to the session.
+ */
+typedef struct node_sess_ref {
+	uint32_t id; /* 0: not in a session */
+	uint8_t klen;
+	bool encrypt; /* answer encrypted */
+	uint8_t key[32];
+} node_sess_ref;
+
 /* One request being answered. */
 typedef struct req {
 	node_worker *w;
@@ -51,6 +64,7 @@ typedef struct req {
 	uint8_t *out;
 	size_t cap;
 	uint8_t minor; /* the version we answer in: 2.minor */
+	node_sess_ref sess;
 } req;
 
 /* Envelope + header (+ request digest when RD is set) of an answer with code rc. */

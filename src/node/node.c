@@ -10,7 +10,10 @@
 
 #include "node/admin.h"
 #include "node/handle.h"
+#include "node/identity.h"
 #include "node/internal.h"
+#include "node/session.h"
+#include "auth/session_crypto.h"
 #include "proto/record.h"
 #include "node/referral.h"
 
@@ -59,11 +62,18 @@ int node_new(const node_config *cfg, store *s, node **out)
 	if (!n->cfg.clock)
 		n->cfg.clock = wall_clock;
 	int aret = node_admin_new(&n->cfg, &n->admin);
+	if (!aret && (aret = node_identity_new(&n->cfg, &n->identity)))
+		node_admin_free(n->admin);
+	if (!aret && (aret = node_sessions_new(&n->cfg, &n->sessions))) {
+		node_identity_free(n->identity);
+		node_admin_free(n->admin);
+	}
 	if (aret) {
 		free(n->site_info);
 		free(n);
 		return aret;
 	}
+	n->cfg.identity_root = NULL; /* parsed into n->identity; the string is not kept */
 	if (n->cfg.max_minor < PROTO_MINOR_MIN || n->cfg.max_minor > PROTO_MINOR_MAX)
 		n->cfg.max_minor = PROTO_MINOR_MAX;
 	*out = n;
@@ -75,6 +85,8 @@ void node_free(node *n)
 	if (!n)
 		return;
 	node_admin_free(n->admin);
+	node_identity_free(n->identity);
+	node_sessions_free(n->sessions);
 	free(n->site_info);
 	free(n);
 }
@@ -191,13 +203,38 @@ static int answer_end(req *rq, proto_build *b)
 	const node_config *cfg = &rq->w->node->cfg;
 	if (b->w.err)
 		return b->w.err;
+	if (rq->sess.id)
+		return node_session_answer_end(rq, b); /* HS_MAC with the session key */
 	if (!(rq->msg.hdr.flags & PROTO_F_CT) || !cfg->sign)
 		return proto_build_end(b, NULL, 0);
 
-	/* Sign header + body; the credential goes after the body. */
+	/*
+	 * Sign header + body; the credential goes after the body. From 2.6 the
+	 * reference also signs envelope fields first (auth/session_crypto.h):
+	 * 9.x clients check that, the session setup answer above all.
+	 */
 	uint8_t cred[2048];
-	int n = cfg->sign(cfg->sign_arg, PROTO_MAJOR, rq->minor, proto_build_body_end(b), cred,
-	                  sizeof(cred));
+	idn_slice hb = proto_build_body_end(b);
+	uint8_t *tbs = NULL;
+	proto_env aenv;
+	proto_env_decode(b->env, PROTO_ENV_LEN, &aenv);
+	auth_msg_ctx mc = {.major = aenv.major,
+	                   .minor = aenv.minor,
+	                   .sugg_major = aenv.flags & PROTO_ENV_SUGG_MAJOR_MASK,
+	                   .sugg_minor = aenv.sugg_minor,
+	                   .session_id = aenv.session_id,
+	                   .request_id = aenv.request_id};
+	uint8_t pre[16];
+	size_t plen = hb.len ? auth_sig_prefix(&mc, pre) : 0;
+	if (plen) {
+		if (!(tbs = malloc(plen + hb.len)))
+			return IDN_ENOMEM;
+		memcpy(tbs, pre, plen);
+		memcpy(tbs + plen, hb.p, hb.len);
+		hb = idn_slice_of(tbs, plen + hb.len);
+	}
+	int n = cfg->sign(cfg->sign_arg, PROTO_MAJOR, rq->minor, hb, cred, sizeof(cred));
+	free(tbs);
 	if (n < 0)
 		return n;
 	return proto_build_end(b, cred, (uint32_t)n);
@@ -354,7 +391,8 @@ static int not_homed(req *rq, idn_slice handle, idn_slice prefix)
 		               ? handle_key(idn_slice_of(name, (size_t)n),
 		                            w->node->cfg.case_sensitive, w->key)
 		               : -1;
-		if (klen > 0 && store_get(node_rtxn(w), idn_slice_of(w->key, (size_t)klen), &raw) == 0)
+		if (klen > 0 &&
+		    store_get(node_rtxn(w), idn_slice_of(w->key, (size_t)klen), &raw) == 0)
 			return answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
 	}
 	int ret = try_referral(rq, prefix);
@@ -504,7 +542,7 @@ static const struct op {
     {PROTO_OP_LIST_HANDLES, do_admin},
     {PROTO_OP_LIST_NAS, do_admin},
     {PROTO_OP_CHALLENGE_RESPONSE, do_admin},
-    {PROTO_OP_VERIFY_RESPONSE, do_admin},
+    {PROTO_OP_VERIFY_RESPONSE, node_identity_serve_verify}, /* any transport, no auth */
     {PROTO_OP_HOME_NA, do_admin},
     {PROTO_OP_UNHOME_NA, do_admin},
     {PROTO_OP_LIST_HOMED_NAS, do_admin},
@@ -525,6 +563,8 @@ static op_fn op_lookup(uint32_t opcode)
 	return NULL;
 }
 
+static int handle_msg(req *rq, const uint8_t *in, size_t len);
+
 int node_handle(node_worker *w, enum node_transport t, const uint8_t *in, size_t len, uint8_t *out,
                 size_t cap)
 {
@@ -542,28 +582,48 @@ int node_handle(node_worker *w, enum node_transport t, const uint8_t *in, size_t
 	           : rq.env.minor > max             ? max
 	                                            : rq.env.minor;
 
-	if (proto_msg_decode(in + PROTO_ENV_LEN, len - PROTO_ENV_LEN, &rq.msg)) {
-		memset(&rq.msg, 0, sizeof(rq.msg));
-		if (len >= PROTO_ENV_LEN + 4)
-			rq.msg.hdr.opcode = idn_be32(in + PROTO_ENV_LEN);
-		return answer_error(&rq, PROTO_RC_PROTOCOL_ERROR, "malformed message");
+	/* Encrypted in a session (node/session.h): read the plaintext instead. */
+	uint8_t *plain = NULL;
+	if ((rq.env.flags & PROTO_ENV_ENCRYPTED) && !(rq.env.flags & PROTO_ENV_COMPRESSED) &&
+	    rq.env.major == PROTO_MAJOR) {
+		int dret = node_session_decrypt(&rq, in, len, &plain, &len);
+		if (dret)
+			return dret;
+		in = plain;
 	}
-	if (rq.env.major != PROTO_MAJOR)
-		return answer_error(&rq, PROTO_RC_PROTOCOL_ERROR, "unsupported protocol version");
-	if (rq.env.flags & (PROTO_ENV_ENCRYPTED | PROTO_ENV_COMPRESSED))
-		return answer_error(&rq, PROTO_RC_OPERATION_NOT_SUPPORTED,
+	int ret = handle_msg(&rq, in, len);
+	free(plain);
+	return ret;
+}
+
+static int handle_msg(req *rq, const uint8_t *in, size_t len)
+{
+	node_worker *w = rq->w;
+	if (proto_msg_decode(in + PROTO_ENV_LEN, len - PROTO_ENV_LEN, &rq->msg)) {
+		memset(&rq->msg, 0, sizeof(rq->msg));
+		if (len >= PROTO_ENV_LEN + 4)
+			rq->msg.hdr.opcode = idn_be32(in + PROTO_ENV_LEN);
+		return answer_error(rq, PROTO_RC_PROTOCOL_ERROR, "malformed message");
+	}
+	if (rq->env.major != PROTO_MAJOR)
+		return answer_error(rq, PROTO_RC_PROTOCOL_ERROR, "unsupported protocol version");
+	if (rq->env.flags & (PROTO_ENV_ENCRYPTED | PROTO_ENV_COMPRESSED))
+		return answer_error(rq, PROTO_RC_OPERATION_NOT_SUPPORTED,
 		                    "encrypted or compressed messages need a session");
 
-	op_fn fn = op_lookup(rq.msg.hdr.opcode);
+	op_fn fn = op_lookup(rq->msg.hdr.opcode);
 	if (!fn)
-		return answer_error(&rq, PROTO_RC_OPERATION_NOT_SUPPORTED, "unknown operation");
+		return answer_error(rq, PROTO_RC_OPERATION_NOT_SUPPORTED, "unknown operation");
 
 	bool own_snapshot = !w->in_batch && !w->wtxn;
 	if (own_snapshot && store_txn_renew(w->rtxn))
-		return answer_error(&rq, PROTO_RC_SERVER_BUSY, "storage unavailable");
+		return answer_error(rq, PROTO_RC_SERVER_BUSY, "storage unavailable");
 	if (own_snapshot)
 		w->in_batch = true;
-	int ret = fn(&rq);
+	/* Session setup, terminate, and requests in a session first (node/session.h). */
+	int ret = node_session_request(rq);
+	if (!ret)
+		ret = fn(rq);
 	if (own_snapshot)
 		node_worker_end(w);
 	return ret;

@@ -55,6 +55,20 @@ typedef struct node_config {
 	const char *mirror_of;
 	/* Random bytes for nonces and session ids; default OpenSSL's RAND_bytes. Tests pin it. */
 	int (*random)(uint8_t *buf, size_t len);
+	/*
+	 * Identities not in our store (node/identity.h): "HOST:PORT" of the root
+	 * their handles are resolved from (copied; NULL: none, such identities
+	 * are refused), and the time one check may take in ms (default 2000).
+	 */
+	const char *identity_root;
+	unsigned identity_timeout_ms;
+	/*
+	 * Sessions (node/session.h): how many are kept at once (default 4096,
+	 * at most 65536; the least recently used goes when full), and the
+	 * longest idle timeout a client may ask for, seconds (default 86400).
+	 */
+	uint32_t max_sessions;
+	uint32_t max_session_time;
 } node_config;
 
 /* Fills defaults. */

@@ -205,7 +205,8 @@ int repl_serve_dump(store_txn *t, const uint8_t *req, size_t len, uint8_t *out, 
 	if (w.err)
 		return w.err;
 	struct dump_page dp = {.w = &w, .budget = budget, .after = after};
-	rc = store_scan(t, idn_slice_of(NULL, 0), dump_cb, &dp);
+	/* from the resume key on (dump_cb skips the key itself): a page costs O(page) */
+	rc = store_scan_from(t, idn_slice_of(NULL, 0), after, dump_cb, &dp);
 	if (rc < 0)
 		return rc;
 	if (dp.err)

@@ -30,9 +30,12 @@ enum {
 	ANSWER_CAP = PROTO_ENV_LEN + PROTO_MSG_MAX,
 };
 
-/* A UDP miss waiting for the pool: the request copied, and where to answer. */
+/* A miss waiting for the pool: the request copied, and where to answer. */
 struct job {
 	struct job *next;
+	/* a deferred answer (answer set), else UDP to fd, peer */
+	void (*answer)(void *ctx, const uint8_t *ans, size_t len);
+	void *ctx;
 	int fd;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
@@ -323,9 +326,13 @@ static void *pool_main(void *arg)
 		if (parse(j->msg, j->len, &q) == 0 && (klen = make_key(&q, key)) > 0) {
 			int n = resolve_miss(r, &q, key, (size_t)klen, r->o.timeout_ms,
 			                     r->o.coalesce_wait_ms, out, ANSWER_CAP);
-			if (n > 0)
+			if (j->answer)
+				j->answer(j->ctx, out, n > 0 ? (size_t)n : 0);
+			else if (n > 0)
 				udp_send(j->fd, (const struct sockaddr *)&j->peer, j->peer_len, out,
 				         (size_t)n);
+		} else if (j->answer) {
+			j->answer(j->ctx, NULL, 0);
 		}
 		free(j);
 	}
@@ -370,15 +377,20 @@ int resolver_handle(resolver *r, const resolver_req *rq, uint8_t *out, size_t ca
 	int n = from_cache(r, &q, key, (size_t)klen, cache_get, out, cap, &res);
 	if (n)
 		return n;
-	if (!rq->udp)
+	void *ctx = NULL;
+	if (!rq->udp && !(rq->defer && rq->answer && (ctx = rq->defer(rq->defer_arg))))
 		/* On the worker: wait for another's query no longer than one question. */
 		return resolve_miss(r, &q, key, (size_t)klen, r->o.tcp_timeout_ms,
 		                    r->o.tcp_timeout_ms, out, cap);
 
 	struct job *j = malloc(sizeof(*j) + rq->len);
-	if (!j)
-		return answer_msg(&q, PROTO_RC_SERVER_BUSY, "out of memory", out, cap);
+	if (!j) {
+		n = answer_msg(&q, PROTO_RC_SERVER_BUSY, "out of memory", out, cap);
+		goto answer_now;
+	}
 	j->next = NULL;
+	j->answer = ctx ? rq->answer : NULL;
+	j->ctx = ctx;
 	j->fd = rq->udp_fd;
 	j->peer_len = rq->peer_len <= sizeof(j->peer) ? rq->peer_len : sizeof(j->peer);
 	memcpy(&j->peer, rq->peer, j->peer_len);
@@ -389,7 +401,8 @@ int resolver_handle(resolver *r, const resolver_req *rq, uint8_t *out, size_t ca
 		pthread_mutex_unlock(&r->mu);
 		free(j);
 		atomic_fetch_add_explicit(&r->busy, 1, memory_order_relaxed);
-		return answer_msg(&q, PROTO_RC_SERVER_BUSY, "resolver queue full", out, cap);
+		n = answer_msg(&q, PROTO_RC_SERVER_BUSY, "resolver queue full", out, cap);
+		goto answer_now;
 	}
 	if (r->tail)
 		r->tail->next = j;
@@ -401,6 +414,13 @@ int resolver_handle(resolver *r, const resolver_req *rq, uint8_t *out, size_t ca
 	pthread_mutex_unlock(&r->mu);
 	atomic_fetch_add_explicit(&r->queued, 1, memory_order_relaxed);
 	return 0;
+answer_now:
+	/* Deferred already: the answer goes the promised way. */
+	if (ctx) {
+		rq->answer(ctx, out, n > 0 ? (size_t)n : 0);
+		return 0;
+	}
+	return n;
 }
 
 int resolver_new(const resolver_opts *o, resolver **out, char *err, size_t errlen)
@@ -476,6 +496,8 @@ void resolver_free(resolver *r)
 		pthread_join(r->threads[i], NULL);
 	for (struct job *j = r->head, *nx; j; j = nx) {
 		nx = j->next;
+		if (j->answer)
+			j->answer(j->ctx, NULL, 0); /* dropped: the connection ends */
 		free(j);
 	}
 	free(r->threads);

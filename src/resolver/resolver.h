@@ -9,11 +9,12 @@
  * threads and the worker moves on (returns 0); the pool thread that resolves
  * it sends the answer itself with sendto() on the socket the request came in
  * on (net_req.udp_fd), so the reply comes from the port the client asked - a
- * connected client socket drops anything else. A TCP miss is resolved inline
- * on the worker with a short per-question timeout (tcp_timeout_ms): the net
- * layer has no way yet to queue an answer to a connection from another
- * thread, so a TCP miss stalls that worker's other requests for at most that
- * long per hop. Concurrent misses of one request are coalesced in the cache.
+ * connected client socket drops anything else. A TCP miss goes to the same
+ * pool when the caller can take an answer later (resolver_req.defer: the net
+ * layer's net_defer/net_answer, which keep the connection's answers in
+ * order); without that it is resolved inline on the worker with a short
+ * per-question timeout (tcp_timeout_ms). Concurrent misses of one request
+ * are coalesced in the cache.
  * When every upstream fails, an expired answer within the stale window is
  * served; otherwise the client gets response code 2 with the reason (6 when
  * the referral chain loops or exceeds 40 hops).
@@ -59,6 +60,15 @@ typedef struct resolver_req {
 	socklen_t peer_len;
 	const uint8_t *msg; /* envelope + message */
 	size_t len;
+	/*
+	 * Optional, for a miss not over UDP: defer(defer_arg) asks to answer
+	 * later and returns a context (NULL: resolve inline); the pool then
+	 * calls answer(ctx, ans, len) exactly once (len 0: no answer), from
+	 * its thread, also for a miss dropped when the resolver stops.
+	 */
+	void *(*defer)(void *defer_arg);
+	void *defer_arg;
+	void (*answer)(void *ctx, const uint8_t *ans, size_t len);
 } resolver_req;
 
 /*
@@ -73,7 +83,7 @@ struct resolver_stats {
 	struct cache_stats cache;
 	uint64_t upstream;      /* resolutions started from the root */
 	uint64_t upstream_fail; /* ... that failed (network, timeout, loops) */
-	uint64_t queued;        /* UDP misses handed to the pool */
+	uint64_t queued;        /* misses handed to the pool (UDP, and deferred TCP) */
 	uint64_t busy;          /* misses refused with 3: queue full */
 };
 

@@ -14,7 +14,8 @@
  * the full key is kept in the value so get/put/del can tell a hash collision
  * from a hit. Keeping the 478-byte head in clear keeps long keys next to their
  * siblings, so prefix scans stay range scans; only keys sharing the whole head
- * come out in hash order rather than key order.
+ * are stored in hash order, and a scan reads such a group whole and sorts it,
+ * so scans visit every key in key order (paged readers resume by key).
  *
  * Map growth: LMDB cannot grow its map while any transaction of this process
  * is active, so every transaction holds `gate` as a reader (read txns from
@@ -1067,6 +1068,75 @@ static int key_order(idn_slice a, idn_slice b)
 	return c ? c : (a.len > b.len) - (a.len < b.len);
 }
 
+struct group_ent {
+	uint8_t *key, *rec; /* one allocation: key then record */
+	size_t klen, rlen;
+};
+
+static int group_cmp(const void *a, const void *b)
+{
+	const struct group_ent *x = a, *y = b;
+	return key_order(idn_slice_of(x->key, x->klen), idn_slice_of(y->key, y->klen));
+}
+
+/*
+ * The long keys sharing the head the cursor is on are stored in hash order:
+ * reads them all (copies: a callback may write to the transaction), then
+ * visits them in key order. Leaves the cursor on the entry after the group
+ * (*mrc its status).
+ */
+static int scan_long_group(MDB_cursor *cur, MDB_val *k, MDB_val *v, idn_slice prefix,
+                           idn_slice start, store_scan_cb cb, void *arg, int *mrc)
+{
+	uint8_t head[LONG_HEAD];
+	struct group_ent *g = NULL;
+	size_t n = 0, cap = 0;
+	idn_slice full, rec;
+	int rc = IDN_OK;
+
+	memcpy(head, k->mv_data, LONG_HEAD);
+	do {
+		if ((rc = decode_entry(k, v, &full, &rec)) != IDN_OK)
+			goto out;
+		if (!long_entry_ok(k, full)) {
+			rc = IDN_ESTORE;
+			goto out;
+		}
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct group_ent *ng = realloc(g, ncap * sizeof(*g));
+			if (!ng) {
+				rc = IDN_ENOMEM;
+				goto out;
+			}
+			g = ng;
+			cap = ncap;
+		}
+		uint8_t *b = malloc(full.len + rec.len + 1);
+		if (!b) {
+			rc = IDN_ENOMEM;
+			goto out;
+		}
+		memcpy(b, full.p, full.len);
+		if (rec.len)
+			memcpy(b + full.len, rec.p, rec.len);
+		g[n++] = (struct group_ent){b, b + full.len, full.len, rec.len};
+		*mrc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+	} while (*mrc == MDB_SUCCESS && k->mv_size == LONG_KEY_LEN &&
+	         memcmp(k->mv_data, head, LONG_HEAD) == 0);
+	qsort(g, n, sizeof(*g), group_cmp);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		full = idn_slice_of(g[i].key, g[i].klen);
+		if (has_prefix(full, prefix) && (!start.len || key_order(full, start) >= 0))
+			rc = cb(arg, full, idn_slice_of(g[i].rec, g[i].rlen));
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(g[i].key);
+	free(g);
+	return rc;
+}
+
 static int lmdb_scan_from(store_txn *bt, idn_slice prefix, idn_slice start, store_scan_cb cb,
                           void *arg)
 {
@@ -1083,8 +1153,8 @@ static int lmdb_scan_from(store_txn *bt, idn_slice prefix, idn_slice start, stor
 	/* Long keys are stored under their head: seek and bound by the head of
 	 * the prefix, then filter on the full key. */
 	idn_slice head = idn_slice_of(prefix.p, prefix.len > LONG_HEAD ? LONG_HEAD : prefix.len);
-	/* Seek to the later of the prefix and the start. Keys sharing a long
-	 * head come in hash order, so the start is a filter too, not a stop. */
+	/* Seek to the later of the prefix and the start (a start inside a group
+	 * of long keys: the group's first entry; the group filters on it). */
 	idn_slice seek = head;
 	if (start.len) {
 		idn_slice sh = idn_slice_of(start.p, start.len > LONG_HEAD ? LONG_HEAD : start.len);
@@ -1097,21 +1167,25 @@ static int lmdb_scan_from(store_txn *bt, idn_slice prefix, idn_slice start, stor
 		return lmdb_err(mrc);
 	k = (MDB_val){seek.len, (void *)seek.p};
 	mrc = mdb_cursor_get(cur, &k, &v, seek.len ? MDB_SET_RANGE : MDB_FIRST);
-	for (; mrc == MDB_SUCCESS; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	while (mrc == MDB_SUCCESS) {
 		if (!has_prefix(idn_slice_of(k.mv_data, k.mv_size), head))
 			break;
+		if (k.mv_size == LONG_KEY_LEN) {
+			/* only long entries have keys this long (plain ones are <= LONG_HEAD) */
+			rc = scan_long_group(cur, &k, &v, prefix, start, cb, arg, &mrc);
+			if (rc != 0)
+				goto out;
+			continue;
+		}
 		rc = decode_entry(&k, &v, &full, &rec);
 		if (rc != IDN_OK)
 			goto out;
-		if (!long_entry_ok(&k, full)) {
-			rc = IDN_ESTORE;
-			goto out;
+		if (has_prefix(full, prefix) && (!start.len || key_order(full, start) >= 0)) {
+			rc = cb(arg, full, rec);
+			if (rc != 0)
+				goto out;
 		}
-		if (!has_prefix(full, prefix) || (start.len && key_order(full, start) < 0))
-			continue;
-		rc = cb(arg, full, rec);
-		if (rc != 0)
-			goto out;
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
 	rc = mrc == MDB_NOTFOUND || mrc == MDB_SUCCESS ? IDN_OK : lmdb_err(mrc);
 out:

@@ -46,11 +46,25 @@
  * Connections: a small pool per store. A transaction takes a connection
  * from the pool (or opens one) for its life and gives it back at the end, so
  * any number of threads run transactions at once and a thread may hold a
- * read transaction while it writes. Read transactions are REPEATABLE READ
+ * read transaction while it writes. A reset read transaction keeps its
+ * connection (its COMMIT sent, the answer read at renew), so the per-batch
+ * reset/renew of the hot paths costs one round trip. Read transactions are REPEATABLE READ
  * READ ONLY (one snapshot); write transactions take a transaction-level
  * advisory lock, so one writer at a time across every idnode process on the
  * database, as store.h promises. Statements are prepared once per
  * connection; parameters and results are binary.
+ *
+ * Read replicas: with store_opts.read_location, read-only transactions
+ * take their connections from a second pool on that URI (a streaming
+ * replica: hot standby), write transactions from the primary's. The schema
+ * is created on the primary only; a replica has it by replication.
+ *
+ * Bulk writes: in a STORE_NOLOG write transaction (load, restore) puts
+ * without STORE_NOOVERWRITE are not sent one by one (a round trip per
+ * record and per value) but buffered as binary COPY data and written in
+ * batches: COPY into two temporary tables, then three set statements replace
+ * the records and their rows. Any other statement of the transaction (and
+ * its commit) writes the batch first, so the transaction reads its own writes.
  *
  * Outages: a statement that fails on a broken connection makes the
  * transaction fail with IDN_ESTORE (and a message on stderr, at most once a
@@ -67,7 +81,6 @@
 #include "store/store.h"
 
 #include <ctype.h>
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -78,6 +91,7 @@
 #include "core/err.h"
 #include "proto/record.h"
 #include "store/pg_rows.h"
+#include "store/pq.h"
 
 enum {
 	POOL_MAX = 64,    /* idle connections kept */
@@ -238,10 +252,14 @@ struct pg_store {
 	bool no_sync;
 	uint64_t log_max_bytes;
 	uint64_t log_max_age_ms;
-	pthread_mutex_t mu; /* guards pool, nidle, last_log */
+	pthread_mutex_t mu; /* guards pool, nidle, rpool, rnidle, last_log */
 	PGconn *pool[POOL_MAX];
 	int nidle;
 	time_t last_log;
+	/* read-only transactions' connections: to read_uri (a replica), if set */
+	char *read_uri;
+	PGconn *rpool[POOL_MAX];
+	int rnidle;
 };
 
 struct pg_txn {
@@ -249,7 +267,8 @@ struct pg_txn {
 	struct pg_store *ps;
 	PGconn *c;
 	bool rdonly;
-	bool live; /* a transaction is open on c */
+	bool live;        /* a transaction is open on c */
+	bool commit_sent; /* reset: COMMIT sent on c, its answer not read yet */
 	/* kept until the end or reset: results and buffers borrowed by callers */
 	PGresult **res;
 	size_t nres, capres;
@@ -261,6 +280,14 @@ struct pg_txn {
 	uint64_t log_bytes;
 	uint32_t nchg;
 	bool overflow; /* more than log_max_bytes: not kept, the log is emptied at commit */
+	/* bulk writes (STORE_NOLOG): puts waiting to be copied, as COPY data */
+	bool bulk;
+	bool flushing;
+	uint64_t nbulk; /* puts buffered */
+	struct bbuf {
+		uint8_t *p;
+		size_t len, cap;
+	} brec, brows;
 };
 
 static void pg_log(struct pg_store *ps, const char *what, PGconn *c)
@@ -300,9 +327,15 @@ static int conn_prepare(PGconn *c, bool no_sync)
 	return IDN_OK;
 }
 
-static PGconn *conn_open(struct pg_store *ps)
+/* Whether a transaction's connection is to the read location (a replica). */
+static bool on_replica(const struct pg_store *ps, bool rdonly)
 {
-	PGconn *c = PQconnectdb(ps->uri);
+	return rdonly && ps->read_uri;
+}
+
+static PGconn *conn_open(struct pg_store *ps, bool replica)
+{
+	PGconn *c = PQconnectdb(replica ? ps->read_uri : ps->uri);
 	if (!c)
 		return NULL;
 	if (PQstatus(c) != CONNECTION_OK) {
@@ -318,17 +351,19 @@ static PGconn *conn_open(struct pg_store *ps)
 	return c;
 }
 
-static PGconn *pool_take(struct pg_store *ps)
+static PGconn *pool_take(struct pg_store *ps, bool replica)
 {
 	PGconn *c = NULL;
+	PGconn **pool = replica ? ps->rpool : ps->pool;
+	int *nidle = replica ? &ps->rnidle : &ps->nidle;
 	pthread_mutex_lock(&ps->mu);
-	if (ps->nidle)
-		c = ps->pool[--ps->nidle];
+	if (*nidle)
+		c = pool[--*nidle];
 	pthread_mutex_unlock(&ps->mu);
 	return c;
 }
 
-static void pool_give(struct pg_store *ps, PGconn *c)
+static void pool_give(struct pg_store *ps, PGconn *c, bool replica)
 {
 	if (!c)
 		return;
@@ -337,9 +372,11 @@ static void pool_give(struct pg_store *ps, PGconn *c)
 		PQfinish(c);
 		return;
 	}
+	PGconn **pool = replica ? ps->rpool : ps->pool;
+	int *nidle = replica ? &ps->rnidle : &ps->nidle;
 	pthread_mutex_lock(&ps->mu);
-	if (ps->nidle < POOL_MAX) {
-		ps->pool[ps->nidle++] = c;
+	if (*nidle < POOL_MAX) {
+		pool[(*nidle)++] = c;
 		c = NULL;
 	}
 	pthread_mutex_unlock(&ps->mu);
@@ -373,9 +410,9 @@ static int txn_open(struct pg_txn *t)
 {
 	for (int tries = 0; tries <= POOL_MAX + 1; tries++) {
 		if (!t->c)
-			t->c = pool_take(t->ps);
+			t->c = pool_take(t->ps, on_replica(t->ps, t->rdonly));
 		if (!t->c)
-			t->c = conn_open(t->ps);
+			t->c = conn_open(t->ps, on_replica(t->ps, t->rdonly));
 		if (!t->c)
 			return IDN_ESTORE;
 		if (exec_ok(t->c, begin_sql(t->rdonly))) {
@@ -435,11 +472,16 @@ static void *keep_buf(struct pg_txn *t, size_t len)
 	return b;
 }
 
+static int bulk_flush(struct pg_txn *t);
+
 /* Runs prepared statement s with binary parameters; NULL result = error (logged). */
 static PGresult *run(struct pg_txn *t, enum stmt s, const char *const *vals, const int *lens,
                      ExecStatusType want)
 {
 	static const int fmts[12] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+	/* buffered puts first: the statement may read what they wrote */
+	if (t->nbulk && bulk_flush(t))
+		return NULL;
 	PGresult *r = PQexecPrepared(t->c, stmts[s].name, stmts[s].nparams, vals, lens, fmts, 1);
 	if (PQresultStatus(r) == want)
 		return r;
@@ -748,8 +790,11 @@ static void pg_close(store *s)
 		return;
 	for (int i = 0; i < ps->nidle; i++)
 		PQfinish(ps->pool[i]);
+	for (int i = 0; i < ps->rnidle; i++)
+		PQfinish(ps->rpool[i]);
 	pthread_mutex_destroy(&ps->mu);
 	free(ps->uri);
+	free(ps->read_uri);
 	free(ps);
 }
 
@@ -768,6 +813,7 @@ static int pg_txn_begin(store *s, unsigned flags, store_txn **out)
 	t->ps = ps;
 	t->rdonly = (flags & STORE_RDONLY) != 0;
 	t->overflow = !t->rdonly && (flags & STORE_NOLOG);
+	t->bulk = t->overflow;
 	int rc = txn_open(t);
 	if (rc) {
 		free(t);
@@ -777,12 +823,33 @@ static int pg_txn_begin(store *s, unsigned flags, store_txn **out)
 	return IDN_OK;
 }
 
+/* Reads the answer to the COMMIT a reset sent; a connection it failed on goes. */
+static void drain_commit(struct pg_txn *t)
+{
+	if (!t->commit_sent)
+		return;
+	t->commit_sent = false;
+	bool ok = true;
+	PGresult *r;
+	while ((r = PQgetResult(t->c))) {
+		ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+	}
+	if (!ok || PQstatus(t->c) != CONNECTION_OK || PQtransactionStatus(t->c) != PQTRANS_IDLE) {
+		PQfinish(t->c);
+		t->c = NULL;
+	}
+}
+
 static void txn_free(struct pg_txn *t)
 {
+	drain_commit(t);
 	txn_release_results(t);
 	free(t->res);
 	free(t->bufs);
-	pool_give(t->ps, t->c);
+	free(t->brec.p);
+	free(t->brows.p);
+	pool_give(t->ps, t->c, on_replica(t->ps, t->rdonly));
 	free(t);
 }
 
@@ -792,6 +859,10 @@ static int pg_txn_commit(store_txn *bt)
 {
 	struct pg_txn *t = (struct pg_txn *)bt;
 	int rc = IDN_OK;
+	if (t->live && t->nbulk && (rc = bulk_flush(t)) != IDN_OK) {
+		pg_txn_abort(bt);
+		return rc;
+	}
 	if (t->live && t->seq && (rc = log_finish(t)) != IDN_OK) {
 		pg_txn_abort(bt);
 		return rc;
@@ -820,12 +891,18 @@ static void pg_txn_reset(store_txn *bt)
 	if (!t->rdonly || !t->live)
 		return;
 	txn_release_results(t);
-	/* end the snapshot; the connection goes back to the pool while idle */
-	if (PQstatus(t->c) == CONNECTION_OK)
-		exec_ok(t->c, "COMMIT");
-	pool_give(t->ps, t->c);
-	t->c = NULL;
 	t->live = false;
+	/*
+	 * End the snapshot now, but read the answer at renew: the transaction
+	 * keeps its connection, so a renew costs one round trip (BEGIN), not
+	 * two. Hot paths reset and renew around every batch.
+	 */
+	if (PQstatus(t->c) == CONNECTION_OK && PQsendQuery(t->c, "COMMIT")) {
+		t->commit_sent = true;
+		return;
+	}
+	pool_give(t->ps, t->c, on_replica(t->ps, t->rdonly));
+	t->c = NULL;
 }
 
 static int pg_txn_renew(store_txn *bt)
@@ -834,6 +911,7 @@ static int pg_txn_renew(store_txn *bt)
 	if (!t->rdonly)
 		return IDN_EINVAL;
 	pg_txn_reset(bt);
+	drain_commit(t);
 	return txn_open(t);
 }
 
@@ -1032,6 +1110,239 @@ out:
 	return rc;
 }
 
+/* ---- bulk writes: binary COPY (see the top of the file) ---- */
+
+enum {
+	BULK_RECORDS = 20000,  /* puts per batch */
+	BULK_BYTES = 16 << 20, /* COPY data per batch */
+	COPY_HDR = 11 + 4 + 4, /* signature, flags, header extension length */
+};
+
+static const char BULK_TABLES[] =
+    "SET LOCAL client_min_messages = warning;"
+    "CREATE TEMP TABLE IF NOT EXISTS idn_bulk_rec (ord int8, k bytea, rec bytea)"
+    " ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS idn_bulk_rows (ord int8, vord int4, handle bytea,"
+    " idx int4, type bytea, data bytea, ttl_type int2, ttl int4, timestamp int4, refs text,"
+    " admin_read bool, admin_write bool, pub_read bool, pub_write bool)"
+    " ON COMMIT DELETE ROWS;"
+    "TRUNCATE idn_bulk_rec, idn_bulk_rows";
+
+/*
+ * The batch's last put of a key wins (DISTINCT ON ... ord DESC), as if the
+ * puts had run one by one; a record keeps the first of two values with one
+ * index as a row (vord), as write_rows does.
+ */
+static const char BULK_APPLY[] =
+    "ANALYZE idn_bulk_rec;"
+    "DELETE FROM handles h USING (SELECT DISTINCT k FROM idn_bulk_rec) b WHERE h.handle = b.k;"
+    "INSERT INTO idn_records (k, rec) SELECT DISTINCT ON (k) k, rec FROM idn_bulk_rec"
+    " ORDER BY k, ord DESC ON CONFLICT (k) DO UPDATE SET rec = EXCLUDED.rec;"
+    "INSERT INTO handles (handle, " ROW_COLS ")"
+    " SELECT DISTINCT ON (r.handle, r.idx) r.handle, r.idx, r.type, r.data, r.ttl_type, r.ttl,"
+    " r.timestamp, r.refs, r.admin_read, r.admin_write, r.pub_read, r.pub_write"
+    " FROM idn_bulk_rows r JOIN (SELECT k, max(ord) AS ord FROM idn_bulk_rec GROUP BY k) m"
+    " ON m.k = r.handle AND m.ord = r.ord ORDER BY r.handle, r.idx, r.vord"
+    " ON CONFLICT (handle, idx) DO NOTHING";
+
+static uint8_t *bb_room(struct bbuf *b, size_t n)
+{
+	if (b->len == 0)
+		n += COPY_HDR;
+	if (b->cap - b->len < n) {
+		size_t cap = b->cap ? b->cap : 64 * 1024;
+		while (cap - b->len < n)
+			cap *= 2;
+		uint8_t *p = realloc(b->p, cap);
+		if (!p)
+			return NULL;
+		b->p = p;
+		b->cap = cap;
+	}
+	if (b->len == 0) {
+		/* COPY's binary header: signature, no flags, no extension */
+		memcpy(b->p, "PGCOPY\n\377\r\n\0", 11);
+		memset(b->p + 11, 0, 8);
+		b->len = COPY_HDR;
+	}
+	return b->p + b->len;
+}
+
+/* One field: int4 length + bytes. */
+static uint8_t *bb_field(uint8_t *w, const void *p, size_t len)
+{
+	idn_put_be32(w, (uint32_t)len);
+	if (len)
+		memcpy(w + 4, p, len);
+	return w + 4 + len;
+}
+
+static uint8_t *bb_u64(uint8_t *w, uint64_t v)
+{
+	uint8_t b[8];
+	store_put_be64(b, v);
+	return bb_field(w, b, 8);
+}
+
+static uint8_t *bb_u32(uint8_t *w, uint32_t v)
+{
+	uint8_t b[4];
+	idn_put_be32(b, v);
+	return bb_field(w, b, 4);
+}
+
+static uint8_t *bb_u16(uint8_t *w, uint16_t v)
+{
+	uint8_t b[2];
+	idn_put_be16(b, v);
+	return bb_field(w, b, 2);
+}
+
+static uint8_t *bb_bool(uint8_t *w, bool v)
+{
+	uint8_t b = v;
+	return bb_field(w, &b, 1);
+}
+
+/* Appends the rows of record rec (if it is one, and representable) to brows. */
+static int bulk_rows(struct pg_txn *t, uint64_t ord, idn_slice key, idn_slice rec)
+{
+	uint32_t cap = rec.len / PROTO_VALUE_MIN + 1;
+	proto_value *vals = calloc(cap, sizeof(*vals));
+	char *refs = NULL;
+	int rc = IDN_OK;
+	if (!vals)
+		return IDN_ENOMEM;
+	int n = pg_rows_values(rec, vals, cap);
+	if (n <= 0)
+		goto out; /* opaque bytes, not a record (or no values): no rows */
+	size_t refcap = 64;
+	for (int i = 0; i < n; i++)
+		if (vals[i].refs.len * 2 + 64 > refcap)
+			refcap = vals[i].refs.len * 2 + 64;
+	if (!(refs = malloc(refcap))) {
+		rc = IDN_ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		if (pg_rows_refs_text(&vals[i], refs, refcap) < 0)
+			goto out; /* every row representable, or none is written */
+	for (int i = 0; i < n; i++) {
+		const proto_value *v = &vals[i];
+		int rl = pg_rows_refs_text(v, refs, refcap);
+		/* 14 fields: 2 + 14 * 4 bytes of header, and the data */
+		size_t need = 2 + 14 * 4 + 8 + 4 + key.len + 4 + v->type.len + v->data.len + 2 + 4 +
+		              4 + (size_t)rl + 4;
+		uint8_t *w = bb_room(&t->brows, need);
+		if (!w) {
+			rc = IDN_ENOMEM;
+			goto out;
+		}
+		uint8_t *w0 = w;
+		idn_put_be16(w, 14);
+		w += 2;
+		w = bb_u64(w, ord);
+		w = bb_u32(w, (uint32_t)i);
+		w = bb_field(w, key.p, key.len);
+		w = bb_u32(w, v->index);
+		w = bb_field(w, v->type.p, v->type.len);
+		w = bb_field(w, v->data.p, v->data.len);
+		w = bb_u16(w, v->ttl_type);
+		w = bb_u32(w, v->ttl);
+		w = bb_u32(w, v->timestamp);
+		w = bb_field(w, refs, (size_t)rl);
+		w = bb_bool(w, (v->perms & PROTO_PERM_ADMIN_READ) != 0);
+		w = bb_bool(w, (v->perms & PROTO_PERM_ADMIN_WRITE) != 0);
+		w = bb_bool(w, (v->perms & PROTO_PERM_PUBLIC_READ) != 0);
+		w = bb_bool(w, (v->perms & PROTO_PERM_PUBLIC_WRITE) != 0);
+		t->brows.len += (size_t)(w - w0);
+	}
+out:
+	free(refs);
+	free(vals);
+	return rc;
+}
+
+static int bulk_put(struct pg_txn *t, idn_slice key, idn_slice val)
+{
+	uint64_t ord = t->nbulk;
+	uint8_t *w = bb_room(&t->brec, 2 + 3 * 4 + 8 + key.len + val.len);
+	if (!w)
+		return IDN_ENOMEM;
+	uint8_t *w0 = w;
+	idn_put_be16(w, 3);
+	w += 2;
+	w = bb_u64(w, ord);
+	w = bb_field(w, key.p, key.len);
+	w = bb_field(w, val.p, val.len);
+	t->brec.len += (size_t)(w - w0);
+	int rc = bulk_rows(t, ord, key, val);
+	if (rc)
+		return rc;
+	t->nbulk++;
+	if (t->nbulk >= BULK_RECORDS || t->brec.len + t->brows.len >= BULK_BYTES)
+		return bulk_flush(t);
+	return IDN_OK;
+}
+
+/* COPY table FROM STDIN with the data in b (header added, trailer here). */
+static int copy_in(struct pg_txn *t, const char *table, struct bbuf *b)
+{
+	char sql[96];
+	snprintf(sql, sizeof(sql), "COPY %s FROM STDIN (FORMAT binary)", table);
+	uint8_t *w = bb_room(b, 2);
+	if (!w)
+		return IDN_ENOMEM;
+	idn_put_be16(w, 0xffff); /* the trailer: field count -1 */
+	b->len += 2;
+	PGresult *r = PQexec(t->c, sql);
+	bool ok = PQresultStatus(r) == PGRES_COPY_IN;
+	PQclear(r);
+	if (ok) {
+		/* in slices: PQputCopyData takes an int length */
+		for (size_t off = 0; ok && off < b->len; off += 1 << 20) {
+			size_t n = b->len - off < (1 << 20) ? b->len - off : (1 << 20);
+			ok = PQputCopyData(t->c, (const char *)b->p + off, (int)n) == 1;
+		}
+		ok = PQputCopyEnd(t->c, ok ? NULL : "idnode: copy failed") == 1 && ok;
+		while ((r = PQgetResult(t->c))) {
+			ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
+			PQclear(r);
+		}
+	}
+	if (!ok)
+		pg_log(t->ps, PQstatus(t->c) != CONNECTION_OK ? "connection lost" : "bulk copy",
+		       t->c);
+	return ok ? IDN_OK : IDN_ESTORE;
+}
+
+/* Writes the buffered puts. */
+static int bulk_flush(struct pg_txn *t)
+{
+	if (t->flushing || !t->nbulk)
+		return IDN_OK;
+	t->flushing = true;
+	int rc = IDN_ESTORE;
+	if (!exec_ok(t->c, BULK_TABLES)) {
+		pg_log(t->ps, "bulk tables", t->c);
+		goto out;
+	}
+	if ((rc = copy_in(t, "idn_bulk_rec", &t->brec)))
+		goto out;
+	if (t->brows.len && (rc = copy_in(t, "idn_bulk_rows", &t->brows)))
+		goto out;
+	rc = IDN_OK;
+	if (!exec_ok(t->c, BULK_APPLY)) {
+		pg_log(t->ps, "bulk apply", t->c);
+		rc = IDN_ESTORE;
+	}
+out:
+	t->nbulk = 0;
+	t->brec.len = t->brows.len = 0;
+	t->flushing = false;
+	return rc;
+}
+
 static int pg_put(store_txn *bt, idn_slice key, idn_slice val, unsigned flags)
 {
 	struct pg_txn *t = (struct pg_txn *)bt;
@@ -1048,6 +1359,12 @@ static int pg_put(store_txn *bt, idn_slice key, idn_slice val, unsigned flags)
 			return rc;
 		if (rc)
 			return IDN_EEXIST;
+	}
+	/* NOOVERWRITE puts go one by one: each check would write the batch first */
+	if (t->bulk && !(flags & STORE_NOOVERWRITE)) {
+		/* the log first: its first call reads the sequence number */
+		rc = log_append(t, STORE_LOG_PUT, key, val);
+		return rc ? rc : bulk_put(t, key, val);
 	}
 	const char *pv[2] = {(const char *)key.p, val.len ? (const char *)val.p : ""};
 	int pl[2] = {(int)key.len, (int)val.len};
@@ -1276,8 +1593,13 @@ static int pg_open(const char *location, const store_opts *opts, store **out)
 {
 	int rc = IDN_ESTORE;
 	PGconn *c = NULL;
-	struct pg_store *ps = calloc(1, sizeof(*ps));
+	char err[256];
 	*out = NULL;
+	if (idn_pq_load(err, sizeof(err))) {
+		fprintf(stderr, "idnode: %s\n", err);
+		return IDN_ENOTSUP;
+	}
+	struct pg_store *ps = calloc(1, sizeof(*ps));
 	if (!ps)
 		return IDN_ENOMEM;
 	ps->base.ops = &store_pg_ops;
@@ -1287,12 +1609,15 @@ static int pg_open(const char *location, const store_opts *opts, store **out)
 	    (opts && opts->log_max_age ? opts->log_max_age : STORE_LOG_MAX_AGE) * 1000;
 	pthread_mutex_init(&ps->mu, NULL);
 	ps->uri = strdup(location);
-	if (!ps->uri) {
+	ps->read_uri = opts && opts->read_location ? strdup(opts->read_location) : NULL;
+	if (!ps->uri || (opts && opts->read_location && !ps->read_uri)) {
 		rc = IDN_ENOMEM;
 		goto out;
 	}
 	/* libpq knows the scheme in lower case only; URI schemes are case-insensitive */
 	for (char *p = ps->uri; *p && *p != ':'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	for (char *p = ps->read_uri; p && *p && *p != ':'; p++)
 		*p = (char)tolower((unsigned char)*p);
 	/* the schema first: statements are prepared against it */
 	c = PQconnectdb(ps->uri);
@@ -1316,6 +1641,16 @@ static int pg_open(const char *location, const store_opts *opts, store **out)
 	}
 	ps->pool[ps->nidle++] = c;
 	c = NULL;
+	/* a read location that does not work is a configuration error: say so now */
+	if (ps->read_uri) {
+		if (!(c = conn_open(ps, true))) {
+			fprintf(stderr, "store: postgresql: the read location is not usable (is it "
+			                "reachable, and a replica of this database?)\n");
+			goto out;
+		}
+		ps->rpool[ps->rnidle++] = c;
+		c = NULL;
+	}
 	*out = &ps->base;
 	rc = IDN_OK;
 out:

@@ -23,6 +23,8 @@ int store_open(const char *location, const store_opts *opts, store **out)
 		return IDN_EINVAL;
 	if (has_scheme(location, "postgresql://") || has_scheme(location, "postgres://"))
 		return store_pg_ops.open(location, opts, out);
+	if (opts && opts->read_location)
+		return IDN_EINVAL; /* a separate read location is PostgreSQL's (replicas) */
 	return store_lmdb_ops.open(location, opts, out);
 }
 

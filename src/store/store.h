@@ -73,6 +73,12 @@ typedef struct store_opts {
 	int warm;             /* 1: start reading the data into the page cache at open (servers) */
 	uint64_t log_max_bytes; /* transaction log bound, 0 = STORE_LOG_MAX_BYTES */
 	uint64_t log_max_age;   /* seconds, 0 = STORE_LOG_MAX_AGE */
+	/*
+	 * PostgreSQL only (NULL: none): read-only transactions run on this
+	 * location instead, e.g. a streaming replica, while writes go to the
+	 * primary. A replica lags: a read may miss a write just committed.
+	 */
+	const char *read_location;
 } store_opts;
 
 #define STORE_LOG_MAX_BYTES ((uint64_t)64 << 20)

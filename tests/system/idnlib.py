@@ -179,3 +179,30 @@ class Node:
         finally:
             self.log.close()
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---- value data the tests build (wire encodings, hex for `idnode load`) ----
+
+def s(b):
+    """A Handle str/bytes field: int4 length + the bytes."""
+    b = b.encode() if isinstance(b, str) else b
+    return struct.pack(">I", len(b)) + b
+
+
+def admin_data(rights, index, handle):
+    """HS_ADMIN data, hex: int2 rights, the admin's handle and index."""
+    return (struct.pack(">H", rights) + s(handle) + struct.pack(">I", index)).hex()
+
+
+def vlist_data(refs):
+    """HS_VLIST data, hex, from (index, handle) pairs."""
+    return (struct.pack(">I", len(refs)) +
+            b"".join(s(h) + struct.pack(">I", i) for i, h in refs)).hex()
+
+
+def hexval(index, typ, hexdata, perms=None):
+    """A value for `idnode load` with hex data (perms: the permission bits)."""
+    v = {"index": index, "type": typ, "data": {"format": "hex", "value": hexdata}}
+    if perms is not None:
+        v["perms"] = perms
+    return v

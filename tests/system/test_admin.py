@@ -13,29 +13,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import Node, parse_answer, request, tcp_exchange
+from idnlib import admin_data, hexval, s, vlist_data  # noqa: E402
 
 SECRET = b"sys-secret-2026"
-
-
-def s(b):
-    b = b.encode() if isinstance(b, str) else b
-    return struct.pack(">I", len(b)) + b
-
-
-def admin_data(rights, index, handle):
-    return (struct.pack(">H", rights) + s(handle) + struct.pack(">I", index)).hex()
-
-
-def vlist_data(refs):
-    return (struct.pack(">I", len(refs)) +
-            b"".join(s(h) + struct.pack(">I", i) for i, h in refs)).hex()
-
-
-def hexval(index, typ, hexdata, perms=None):
-    v = {"index": index, "type": typ, "data": {"format": "hex", "value": hexdata}}
-    if perms is not None:
-        v["perms"] = perms
-    return v
 
 
 def values_body(handle, values):

@@ -10,18 +10,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import Node
+from idnlib import admin_data, s  # noqa: E402
 
 N = 20000
 SECRET = b"list-secret-2026"
-
-
-def s(b):
-    b = b.encode() if isinstance(b, str) else b
-    return struct.pack(">I", len(b)) + b
-
-
-def admin_hex(rights, index, handle):
-    return (struct.pack(">H", rights) + s(handle) + struct.pack(">I", index)).hex()
 
 
 class ListTest(unittest.TestCase):
@@ -34,7 +26,7 @@ class ListTest(unittest.TestCase):
             f.write(SECRET)
         records = [{"handle": "0.NA/88.100.1", "values": [
             {"index": 100, "type": "HS_ADMIN",
-             "data": {"format": "hex", "value": admin_hex(0x0FFF, 300, "0.NA/88.100.1")}},
+             "data": {"format": "hex", "value": admin_data(0x0FFF, 300, "0.NA/88.100.1")}},
             {"index": 300, "type": "HS_SECKEY", "perms": 0x0c,
              "data": {"format": "hex", "value": SECRET.hex()}}]},
             # Another prefix that shares the first bytes: not listed.

@@ -13,6 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import Node
+from idnlib import admin_data, s  # noqa: E402
 
 SECRET = b"template-secret-2026"
 T = "88.100.1/TEMPLATE-MOTOR"
@@ -23,15 +24,6 @@ DEF = {"name": "Motor", "fields": [
     {"name": "production_date", "type": "date", "required": True},
     {"name": "manual", "type": "url"},
     {"name": "test_report", "type": "file"}]}
-
-
-def s(b):
-    b = b.encode() if isinstance(b, str) else b
-    return struct.pack(">I", len(b)) + b
-
-
-def admin_hex(rights, index, handle):
-    return (struct.pack(">H", rights) + s(handle) + struct.pack(">I", index)).hex()
 
 
 class TemplateTest(unittest.TestCase):
@@ -46,7 +38,7 @@ class TemplateTest(unittest.TestCase):
             json.dump(DEF, f)
         records = [{"handle": "0.NA/88.100.1", "values": [
             {"index": 100, "type": "HS_ADMIN",
-             "data": {"format": "hex", "value": admin_hex(0x0FFF, 300, "0.NA/88.100.1")}},
+             "data": {"format": "hex", "value": admin_data(0x0FFF, 300, "0.NA/88.100.1")}},
             {"index": 300, "type": "HS_SECKEY", "perms": 0x0c,
              "data": {"format": "hex", "value": SECRET.hex()}}]},
             {"handle": "88.100.1/PLAIN", "values": [{"index": 1, "type": "URL",

@@ -4,6 +4,7 @@ real `idnode serve`: a file mixing good and bad records, under an RSA identity
 records are applied, each bad one is reported with its line and reason, the
 summary counts both, the exit status is 1, and the store shows exactly the
 good records' effects. A clean file exits 0."""
+import json
 import os
 import shutil
 import struct
@@ -14,17 +15,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import IDNODE, Node
+from idnlib import admin_data, s  # noqa: E402
 
 SECRET = b"batch-secret-2026"
-
-
-def s(b):
-    b = b.encode() if isinstance(b, str) else b
-    return struct.pack(">I", len(b)) + b
-
-
-def admin_hex(rights, index, handle):
-    return (struct.pack(">H", rights) + s(handle) + struct.pack(">I", index)).hex()
 
 
 class BatchTest(unittest.TestCase):
@@ -41,7 +34,7 @@ class BatchTest(unittest.TestCase):
         records = [
             {"handle": "0.NA/88.100.1", "values": [
                 {"index": 100, "type": "HS_ADMIN",
-                 "data": {"format": "hex", "value": admin_hex(0x0FFF, 300, "0.NA/88.100.1")}},
+                 "data": {"format": "hex", "value": admin_data(0x0FFF, 300, "0.NA/88.100.1")}},
                 {"index": 300, "type": "HS_PUBKEY",
                  "data": {"format": "hex", "value": pub.stdout.strip()}}]},
             # A secret-key identity that may only add values under 88.100.1.
@@ -51,7 +44,7 @@ class BatchTest(unittest.TestCase):
             {"handle": "88.100.1/existing", "values": [
                 {"index": 1, "type": "URL", "data": "http://old/"},
                 {"index": 100, "type": "HS_ADMIN",
-                 "data": {"format": "hex", "value": admin_hex(0x0040, 300, "88.100.1/clerk")}}]},
+                 "data": {"format": "hex", "value": admin_data(0x0040, 300, "88.100.1/clerk")}}]},
         ]
         cls.node = Node(records=records, homes=("88.100.1",),
                         extra_args=["--server-admin", "300:0.NA/88.100.1"])
@@ -154,6 +147,40 @@ class BatchTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("150 records: 150 ok, 0 failed", r.stdout)
         self.assertIn("http://example.com/c/149", self.resolved("88.100.1/C-149"))
+
+    def test_admin_rights_digit_order(self):
+        """The 12 rights digits of an ADMIN line map to HS_ADMIN bits as the
+        reference GenericBatch maps them: digit i is bit 1 << i (read value is
+        the 11th digit, 0x0400). Anything but 12 digits is refused."""
+        cases = [("111111111111", 0x0FFF), ("100000000000", 0x0001),
+                 ("000000010000", 0x0080),  # 8th digit: modify admin
+                 ("000000000010", 0x0400),  # 11th digit: read value
+                 ("000000000001", 0x0800), ("111111100000", 0x007F),
+                 ("010011110010", 0x04F2)]
+        lines = ["CREATE 88.100.1/RIGHTS"]
+        for i, (digits, _) in enumerate(cases):
+            lines.append("%d HS_ADMIN 86400 1110 ADMIN 300:%s:0.NA/88.100.1" % (100 + i, digits))
+        lines += ["", "CREATE 88.100.1/RIGHTS-SHORT",
+                  "100 HS_ADMIN 86400 1110 ADMIN 300:11111111111:0.NA/88.100.1", "",
+                  "CREATE 88.100.1/RIGHTS-LONG",
+                  "100 HS_ADMIN 86400 1110 ADMIN 300:1111111111111:0.NA/88.100.1", ""]
+        path, r = self.batch("\n".join(lines) + "\n", "--id", "300:0.NA/88.100.1",
+                             "--key", self.key)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("3 records: 1 ok, 2 failed", r.stdout)
+        self.assertRegex(r.stderr, r":%d: .*FAILED: .*12 digits" % (len(cases) + 3))
+        self.assertRegex(r.stderr, r":%d: .*FAILED: .*12 digits" % (len(cases) + 6))
+        self.assertIsNone(self.resolved("88.100.1/RIGHTS-SHORT"))
+        self.assertIsNone(self.resolved("88.100.1/RIGHTS-LONG"))
+        out = self.node.resolve("88.100.1/RIGHTS", "--tcp", "--json")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        got = {}
+        for v in json.loads(out.stdout)["values"]:
+            data = bytes.fromhex(v["data"]["value"])
+            got[v["index"]] = struct.unpack(">H", data[:2])[0]
+        for i, (digits, rights) in enumerate(cases):
+            self.assertEqual(got[100 + i], rights, "%s -> %#06x, want %#06x"
+                             % (digits, got[100 + i], rights))
 
     def test_no_identity(self):
         path, r = self.batch("DELETE 88.100.1/existing\n")

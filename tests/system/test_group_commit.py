@@ -18,16 +18,11 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import IDNODE, Node
+from idnlib import admin_data  # noqa: E402
 
 HDLADMIN = os.path.join(os.path.dirname(IDNODE), "bench", "hdladmin")
 SECRET = b"group-commit-secret"
 ID = "300:0.NA/88.100.1"
-
-
-def admin_data(rights, index, handle):
-    h = handle.encode()
-    return (rights.to_bytes(2, "big") + len(h).to_bytes(4, "big") + h +
-            index.to_bytes(4, "big")).hex()
 
 
 PREFIX_RECORD = {"handle": "0.NA/88.100.1", "values": [

@@ -17,24 +17,9 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
 from idnlib import IDNODE  # noqa: E402
+from idnlib import admin_data, hexval, s  # noqa: E402
 
 SECRET = b"rest-secret-2026"
-
-
-def s(b):
-    b = b.encode() if isinstance(b, str) else b
-    return struct.pack(">I", len(b)) + b
-
-
-def admin_hex(rights, index, handle):
-    return (struct.pack(">H", rights) + s(handle) + struct.pack(">I", index)).hex()
-
-
-def hexval(index, typ, hexdata, perms=None):
-    v = {"index": index, "type": typ, "data": {"format": "hex", "value": hexdata}}
-    if perms is not None:
-        v["perms"] = perms
-    return v
 
 
 def basic(user, secret):
@@ -54,13 +39,13 @@ class HttpWriteTest(unittest.TestCase):
         assert subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", cls.other],
                               capture_output=True, timeout=60).returncode == 0
         prefix = {"handle": "0.NA/88.100.1", "values": [
-            hexval(100, "HS_ADMIN", admin_hex(0x0FFF, 300, "0.NA/88.100.1")),
+            hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88.100.1")),
             # The secret-key identity may create handles and add values only.
-            hexval(101, "HS_ADMIN", admin_hex(0x0041, 300, "88.100.1/sec")),
+            hexval(101, "HS_ADMIN", admin_data(0x0041, 300, "88.100.1/sec")),
             hexval(300, "HS_PUBKEY", pub.stdout.strip())]}
         sec = {"handle": "88.100.1/sec", "values": [
             hexval(300, "HS_SECKEY", SECRET.hex(), perms=0x0c),
-            hexval(100, "HS_ADMIN", admin_hex(0x0FFF, 300, "0.NA/88.100.1"))]}
+            hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88.100.1"))]}
         cls.node = HttpNode(records=[prefix, sec], homes=("88.100.1",))
 
     @classmethod

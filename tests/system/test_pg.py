@@ -1,15 +1,23 @@
 """`idnode serve --store postgresql://...`: resolution from PostgreSQL, a
-database laid out by the reference software served unchanged, and a server
-outage that gives clear errors and heals by itself.
+database laid out by the reference software served unchanged, a server
+outage that gives clear errors and heals by itself (also under writes, with a
+mirror pulling from the PostgreSQL-backed primary), and reads from a
+streaming replica (--store-read).
 
 Needs IDN_TEST_PG (a libpq URI; scripts/pg.sh start prints one, scripts/test
 exports it) and psql. Without it the tests are skipped with a message, unless
-IDN_TEST_PG_REQUIRED=1. The outage test also needs IDN_TEST_PG_DIR (the
-cluster scripts/pg.sh manages): it stops and restarts that server, which is
-safe because system tests run alone (RUN_SERIAL)."""
+IDN_TEST_PG_REQUIRED=1. The outage and replica tests also need
+IDN_TEST_PG_DIR (the cluster scripts/pg.sh manages): they stop and restart
+that server or make a replica of it, which is safe because system tests run
+alone (RUN_SERIAL)."""
+import json
 import os
+import shutil
+import struct
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import unittest
 
@@ -20,6 +28,7 @@ PG = os.environ.get("IDN_TEST_PG", "")
 PG_DIR = os.environ.get("IDN_TEST_PG_DIR", "")
 REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
 PG_SH = os.path.join(os.path.dirname(__file__), "../../scripts/pg.sh")
+ADMIN = "300:0.NA/88.100.1"
 
 
 def psql(uri, sql):
@@ -61,6 +70,26 @@ class PgCase(unittest.TestCase):
         n = idnlib.Node(store=self.uri, **kw)
         self.nodes.append(n)
         return n
+
+    def admin_identity(self, tmp):
+        """(key file, records): 0.NA/88.100.1 with an HS_ADMIN and the key's HS_PUBKEY."""
+        key = os.path.join(tmp, "admin.pem")
+        pub = subprocess.run([idnlib.IDNODE, "keygen", "--type", "rsa", "--out", key],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(pub.returncode, 0, pub.stderr)
+        prefix = b"0.NA/88.100.1"
+        admin = (struct.pack(">H", 0x0FFF) + struct.pack(">I", len(prefix)) + prefix
+                 + struct.pack(">I", 300))
+        return key, [{"handle": "0.NA/88.100.1", "values": [
+            {"index": 100, "type": "HS_ADMIN", "data": {"format": "hex", "value": admin.hex()}},
+            {"index": 300, "type": "HS_PUBKEY",
+             "data": {"format": "hex", "value": pub.stdout.strip()}}]}]
+
+    def create(self, node, key, handle, url):
+        return subprocess.run([idnlib.IDNODE, "create", handle, "--server",
+                               "127.0.0.1:%d" % node.port, "--id", ADMIN, "--key", key,
+                               "--value", "1:URL:" + url],
+                              capture_output=True, text=True, timeout=30)
 
     def test_serve_loaded(self):
         recs = [{"handle": "88.100.1/PG-%d" % i,
@@ -144,6 +173,187 @@ class PgCase(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr + n.output())
         self.assertIn("https://up/", out.stdout)
         self.assertIn("store: postgresql:", n.output())  # the outage was reported
+
+    @unittest.skipUnless(PG_DIR, "IDN_TEST_PG_DIR not set (the cluster scripts/pg.sh manages)")
+    def test_outage_under_writes_with_mirror(self):
+        """A PostgreSQL-backed primary takes authenticated creates while an
+        LMDB mirror pulls from it; PostgreSQL stops and comes back. During the
+        outage resolutions answer an error code with a message (no hang, no
+        crash) and the mirror keeps serving what it has; afterwards both heal
+        by themselves, every acknowledged create is in the database, and the
+        mirror's dump equals the primary's line by line."""
+        tmp = tempfile.mkdtemp(prefix="idn-pgm-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        key, recs = self.admin_identity(tmp)
+        recs += [{"handle": "88.100.1/BASE-%d" % i,
+                  "values": [{"index": 1, "type": "URL", "data": "https://base/%d" % i}]}
+                 for i in range(200)]
+        p = self.node(records=recs, homes=("88.100.1", "0.NA"),
+                      extra_args=["--server-admin", ADMIN])
+        pserver = "127.0.0.1:%d" % p.port
+        mdata, mport = os.path.join(tmp, "mirror"), idnlib.free_port()
+        mlog = open(os.path.join(tmp, "mirror.log"), "w+")
+        self.addCleanup(mlog.close)
+        mirror = subprocess.Popen(
+            [idnlib.IDNODE, "serve", "--data", mdata, "--threads", "1",
+             "--listen", "127.0.0.1:%d" % mport, "--mirror-of", pserver, "--id", ADMIN,
+             "--key", key], stdout=mlog, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: mirror.poll() is not None or (mirror.kill(), mirror.wait(5)))
+
+        def udp_rc(port, handle):
+            try:
+                ans = idnlib.udp_exchange(port, idnlib.request(handle), timeout=3)[0]
+            except (TimeoutError, OSError):
+                return None, b""
+            _, _, rc, _, body = idnlib.parse_answer(ans)
+            return rc, body
+
+        def dump(where):
+            out = subprocess.run([idnlib.IDNODE, "dump"] + where, capture_output=True,
+                                 text=True, timeout=120)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            return out.stdout.splitlines()
+
+        def converged(timeout):
+            deadline = time.time() + timeout
+            while True:
+                want, got = dump(["--store", self.uri]), dump(["--data", mdata])
+                if want == got or time.time() > deadline:
+                    return want, got
+                time.sleep(0.3)
+
+        want, got = converged(20)
+        self.assertEqual(got, want, "mirror did not bootstrap:\n" + mlog.read()[-2000:])
+
+        acked, failed, stop = [], [], threading.Event()
+
+        def writer(w):
+            for i in range(100000):
+                if stop.is_set():
+                    return
+                h = "88.100.1/W-%d-%05d" % (w, i)
+                r = self.create(p, key, h, "https://w/%d" % i)
+                (acked if r.returncode == 0 else failed).append(h)
+                if r.returncode:
+                    time.sleep(0.05)
+
+        def wait_acked(n, timeout):
+            deadline = time.time() + timeout
+            while len(acked) < n and time.time() < deadline:
+                time.sleep(0.02)
+            self.assertGreaterEqual(len(acked), n, "writers stalled")
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(2)]
+        for t in threads:
+            t.start()
+        try:
+            wait_acked(30, 60)
+            subprocess.run([PG_SH, "halt", PG_DIR], check=True, timeout=60)
+            try:
+                for transport in ("udp", "tcp"):
+                    t0 = time.time()
+                    if transport == "udp":
+                        rc, body = udp_rc(p.port, "88.100.1/BASE-7")
+                    else:
+                        ans = idnlib.tcp_exchange(p.port, idnlib.request("88.100.1/BASE-7"),
+                                                  timeout=10)
+                        _, _, rc, _, body = idnlib.parse_answer(ans)
+                    self.assertLess(time.time() - t0, 5)
+                    # error (2) or busy (3, "storage unavailable": worth a retry)
+                    self.assertIn(rc, (2, 3), "an error answer during the outage (%s)" % transport)
+                    msg = body[4:4 + struct.unpack(">I", body[:4])[0]].decode()
+                    self.assertIn("storage", msg)
+                self.assertTrue(p.alive())
+                # the mirror has its own store: it still answers
+                self.assertEqual(udp_rc(mport, "88.100.1/BASE-7")[0], 1)
+                time.sleep(1)  # writes and mirror pulls meet the outage
+            finally:
+                subprocess.run([PG_SH, "start", PG_DIR], check=True, timeout=60,
+                               capture_output=True)
+            deadline = time.time() + 15
+            while udp_rc(p.port, "88.100.1/BASE-7")[0] != 1 and time.time() < deadline:
+                time.sleep(0.2)
+            self.assertEqual(udp_rc(p.port, "88.100.1/BASE-7")[0], 1, p.output())
+            wait_acked(len(acked) + 30, 60)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(60)
+        self.assertGreater(len(failed), 0, "no write met the outage: nothing was tested")
+        want, got = converged(40)
+        held = {json.loads(line).get("handle") for line in want}
+        self.assertEqual([h for h in acked if h not in held], [], "acknowledged creates lost")
+        self.assertEqual(got, want, "mirror did not converge:\n" + mlog.read()[-2000:])
+        self.assertTrue(p.alive() and mirror.poll() is None)
+        self.assertIn("store: postgresql:", p.output())
+
+    @unittest.skipUnless(PG_DIR, "IDN_TEST_PG_DIR not set (the cluster scripts/pg.sh manages)")
+    def test_read_replica(self):
+        """--store-read: a streaming replica of the test cluster (pg_basebackup
+        -R on loopback) serves the reads, the primary takes the writes. With
+        the replica's replay paused, an identifier created through idnode is
+        in the primary's tables but does not resolve; resumed, it does."""
+        tmp = tempfile.mkdtemp(prefix="idn-pgr-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        # its own temp dir: the server runs as "postgres", which cannot enter tmp
+        rdir = tempfile.mkdtemp(prefix="idn-pgr-replica-")
+        t0 = time.time()
+        out = subprocess.run([PG_SH, "replica", PG_DIR, rdir], capture_output=True, text=True,
+                             timeout=60)
+        self.addCleanup(subprocess.run, [PG_SH, "stop", rdir], timeout=60, capture_output=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertLess(time.time() - t0, 20, "setting up the replica took too long")
+        rhost = out.stdout.split()[0].partition("://")[2].partition("/")[0]
+        head, _, rest = self.uri.partition("://")
+        ruri = "%s://%s/%s" % (head, rhost, rest.partition("/")[2])
+        self.assertEqual(psql(ruri, "SELECT pg_is_in_recovery()"), "t")
+
+        key, recs = self.admin_identity(tmp)
+        recs += [{"handle": "88.100.1/BASE",
+                  "values": [{"index": 1, "type": "URL", "data": "https://base/"}]}]
+        n = self.node(records=recs, homes=("88.100.1", "0.NA"),
+                      extra_args=["--server-admin", ADMIN, "--store-read", ruri])
+        deadline = time.time() + 15
+        while n.resolve("88.100.1/BASE").returncode != 0 and time.time() < deadline:
+            time.sleep(0.1)  # the load reaches the replica
+        self.assertEqual(n.resolve("88.100.1/BASE").returncode, 0, n.output())
+
+        psql(ruri, "SELECT pg_wal_replay_pause()")
+        paused = True
+        try:
+            # the write goes to the primary (a replica refuses writes) ...
+            r = self.create(n, key, "88.100.1/LATE", "https://late/")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr + n.output())
+            self.assertEqual(psql(self.uri, "SELECT count(*) FROM idn_records"
+                                            " WHERE k = '88.100.1/LATE'::bytea"), "1")
+            self.assertEqual(psql(ruri, "SELECT count(*) FROM idn_records"
+                                        " WHERE k = '88.100.1/LATE'::bytea"), "0")
+            # ... and reads come from the replica, which has not replayed it
+            self.assertEqual(n.resolve("88.100.1/LATE").returncode, 1)
+            psql(ruri, "SELECT pg_wal_replay_resume()")
+            paused = False
+        finally:
+            if paused:
+                psql(ruri, "SELECT pg_wal_replay_resume()")
+        deadline = time.time() + 15
+        while n.resolve("88.100.1/LATE").returncode != 0 and time.time() < deadline:
+            time.sleep(0.1)
+        out = n.resolve("88.100.1/LATE")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("https://late/", out.stdout)
+
+        # a read location needs a PostgreSQL store, and a usable one
+        r = subprocess.run([idnlib.IDNODE, "serve", "--data", os.path.join(tmp, "d"),
+                            "--listen", "127.0.0.1:%d" % idnlib.free_port(),
+                            "--store-read", ruri], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--store-read needs a PostgreSQL --store", r.stderr)
+        r = subprocess.run([idnlib.IDNODE, "serve", "--store", self.uri,
+                            "--listen", "127.0.0.1:%d" % idnlib.free_port(),
+                            "--store-read", db_uri("idn_no_such_db")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("read location is not usable", r.stderr)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import (IDNODE, Node, free_port, parse_answer, request, tcp_exchange,  # noqa: E402
-                    udp_exchange)
+                    tcp_read_answer, udp_exchange)
 from test_hierarchy import siteinfo, url  # noqa: E402
 
 
@@ -201,6 +202,48 @@ class Recursive(unittest.TestCase):
         self.assertNotIn("AddressSanitizer", out)
         self.assertNotIn("runtime error", out)
         self.assertIn("idnode: resolver: hits=", out)
+
+
+class TcpMissDoesNotStall(unittest.TestCase):
+    """A TCP miss waits on its upstream in the resolver's pool, not on the
+    worker: with one worker and a root that never answers, another TCP
+    client is served at once meanwhile, and the miss gets its error answer
+    on its own connection, in order, in bounded time."""
+
+    def test_tcp_miss_is_answered_later(self):
+        silent = free_port()
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", silent))
+        lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lst.bind(("127.0.0.1", silent))
+        lst.listen(16)  # accepted by the kernel, never answered
+        rec = Node(records=[{"handle": "88.300.1/LOCAL",
+                             "values": [url(1, "https://local.example/")]}],
+                   homes=("88.300.1", "88.100.1"), threads=1,  # 88.100.1: the readiness probe
+                   extra_args=["--recursive", "--root", "127.0.0.1:%d" % silent])
+        try:
+            a = socket.create_connection(("127.0.0.1", rec.port), timeout=15)
+            # The miss, then a local identifier pipelined behind it.
+            a.sendall(request("88.200.1/UNREACHABLE", req_id=11) +
+                      request("88.300.1/LOCAL", req_id=12))
+            time.sleep(0.2)
+            t0 = time.time()
+            ans = tcp_exchange(rec.port, request("88.300.1/LOCAL", req_id=13), timeout=5)
+            self.assertLess(time.time() - t0, 0.5, "the worker waited on the miss")
+            self.assertEqual(parse_answer(ans)[2], 1)
+            first = tcp_read_answer(a)
+            second = tcp_read_answer(a)
+            self.assertEqual(struct.unpack(">I", first[8:12])[0], 11)
+            self.assertEqual(parse_answer(first)[2], 2)  # upstream unreachable: error
+            self.assertEqual(struct.unpack(">I", second[8:12])[0], 12)
+            self.assertEqual(parse_answer(second)[2], 1)
+            self.assertLess(time.time() - t0, 12)
+            a.close()
+            self.assertEqual(rec.stop(signal.SIGTERM), 0, rec.output())
+        finally:
+            rec.close()
+            udp.close()
+            lst.close()
 
 
 class PureRecursive(unittest.TestCase):

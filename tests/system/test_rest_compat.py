@@ -8,12 +8,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import s  # noqa: E402
 from httplib_idn import HttpNode  # noqa: E402
-
-
-def s(b):
-    b = b.encode() if isinstance(b, str) else b
-    return struct.pack(">I", len(b)) + b
 
 
 ADMIN = struct.pack(">H", 0x0FF3) + s("0.NA/88.100.1") + struct.pack(">I", 200)

@@ -11,6 +11,8 @@
  *   "GROW" + u32 n  -> n bytes of a pattern derived from the request id;
  *   "NONE"          -> no answer;
  *   "FAIL"          -> an error (the TCP connection is closed);
+ *   "LATR" + u32 ms -> as anything else, but answered from another thread
+ *                      after ms (net_defer / net_answer); "LATZ": no answer
  *   "WRIT"          -> as anything else, and the worker has a write pending
  *                      until commit (group commit; the test sets commit's rc);
  *   anything else   -> the message with every byte inverted.
@@ -56,6 +58,7 @@ struct wctx {
 static atomic_int commit_rc, n_commits, n_writes;
 static atomic_ullong committed_ms;
 static uint64_t ms_now(void);
+static int t_defer(const net_req *req, const uint8_t *ans, size_t len, unsigned ms);
 
 static atomic_int n_init, n_fini, batch_violations, n_batches;
 
@@ -156,7 +159,47 @@ static int t_handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 	env.sugg_minor = req->transport == NET_UDP ? 1 : 2;
 	env.msg_len = (uint32_t)alen;
 	proto_env_encode(&env, out);
+	if (n >= 8 && (memcmp(m, "LATR", 4) == 0 || memcmp(m, "LATZ", 4) == 0))
+		return t_defer(req, out, m[3] == 'R' ? PROTO_ENV_LEN + alen : 0, idn_be32(m + 4));
 	return (int)(PROTO_ENV_LEN + alen);
+}
+
+/* A deferred answer, given by its own thread after a delay. */
+struct later_job {
+	net_later *l;
+	unsigned ms;
+	size_t len;
+	uint8_t ans[];
+};
+
+static atomic_int n_deferred, n_answered_later;
+
+static void *later_main(void *arg)
+{
+	struct later_job *j = arg;
+	usleep(j->ms * 1000);
+	net_answer(j->l, j->len ? j->ans : NULL, j->len);
+	atomic_fetch_add(&n_answered_later, 1);
+	free(j);
+	return NULL;
+}
+
+/* Defers the answer ans (len; 0 = none) to a thread that gives it after ms. */
+static int t_defer(const net_req *req, const uint8_t *ans, size_t len, unsigned ms)
+{
+	net_later *l = net_defer(req);
+	if (!l)
+		return IDN_EINVAL;
+	struct later_job *j = malloc(sizeof(*j) + len);
+	j->l = l;
+	j->ms = ms;
+	j->len = len;
+	memcpy(j->ans, ans, len);
+	pthread_t th;
+	pthread_create(&th, NULL, later_main, j);
+	pthread_detach(th);
+	atomic_fetch_add(&n_deferred, 1);
+	return 0;
 }
 
 static bool t_pending(void *wctx)
@@ -708,6 +751,83 @@ static void test_group_commit(void **state)
 	stop(s);
 }
 
+static size_t build_later(uint8_t *buf, uint32_t request_id, const char *kind, unsigned ms)
+{
+	uint8_t body[8];
+	memcpy(body, kind, 4);
+	idn_put_be32(body + 4, ms);
+	return build(buf, request_id, body, sizeof(body));
+}
+
+/*
+ * Deferred answers: in request order behind the requests that wait for
+ * them, the worker serving other connections meanwhile; no answer ends the
+ * connection; a connection gone before its answer, and a stop with answers
+ * outstanding, are handled (net_wait waits for them).
+ */
+static void test_tcp_deferred(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_config cfg = base_cfg();
+	cfg.threads = 1; /* one worker: the other connection is served by the same one */
+	net_server *s = start(cfg, &port);
+	uint8_t reqs[4][64], ans[128];
+	size_t lens[4];
+
+	/* pipelined: late, now, late, now - answered in that order */
+	int fd = client(SOCK_STREAM, "127.0.0.1", port);
+	lens[0] = build_later(reqs[0], 1, "LATR", 400);
+	lens[1] = build(reqs[1], 2, "now b", 5);
+	lens[2] = build_later(reqs[2], 3, "LATR", 50);
+	lens[3] = build(reqs[3], 4, "now d", 5);
+	uint8_t all[256];
+	size_t off = 0;
+	for (int i = 0; i < 4; i++) {
+		memcpy(all + off, reqs[i], lens[i]);
+		off += lens[i];
+	}
+	uint64_t t0 = ms_now();
+	assert_int_equal(write_all(fd, all, off), 0);
+	/* meanwhile another connection on the same worker is answered at once */
+	int fd2 = client(SOCK_STREAM, "127.0.0.1", port);
+	size_t len = build(ans, 9, "other", 5);
+	uint8_t other[64];
+	memcpy(other, ans, len);
+	assert_int_equal(write_all(fd2, other, len), 0);
+	size_t alen = tcp_read_msg(fd2, ans, sizeof(ans));
+	check_inverted(ans, alen, other, len, 2);
+	assert_true(ms_now() - t0 < 300); /* not behind the 400 ms one */
+	close(fd2);
+	for (int i = 0; i < 4; i++) {
+		alen = tcp_read_msg(fd, ans, sizeof(ans));
+		check_inverted(ans, alen, reqs[i], lens[i], 2);
+	}
+	assert_true(ms_now() - t0 >= 400);
+
+	/* no answer: the connection ends */
+	len = build_later(reqs[0], 5, "LATZ", 10);
+	assert_int_equal(write_all(fd, reqs[0], len), 0);
+	assert_true(closed_by_peer(fd));
+	close(fd);
+
+	/* the client leaves before its answer; then a stop with one outstanding */
+	fd = client(SOCK_STREAM, "127.0.0.1", port);
+	len = build_later(reqs[0], 6, "LATR", 100);
+	assert_int_equal(write_all(fd, reqs[0], len), 0);
+	usleep(20 * 1000);
+	close(fd);
+	fd = client(SOCK_STREAM, "127.0.0.1", port);
+	len = build_later(reqs[0], 7, "LATR", 300);
+	assert_int_equal(write_all(fd, reqs[0], len), 0);
+	usleep(50 * 1000);
+	int before = atomic_load(&n_answered_later);
+	stop(s); /* returns once the outstanding answer was given (and dropped) */
+	assert_int_equal(atomic_load(&n_answered_later), atomic_load(&n_deferred));
+	assert_true(atomic_load(&n_answered_later) > before);
+	close(fd);
+}
+
 /* A request in 1-byte writes, then two requests split across one write boundary. */
 static void test_tcp_split(void **state)
 {
@@ -1177,6 +1297,7 @@ int main(void)
 	    cmocka_unit_test(test_tcp_pipelined),
 	    cmocka_unit_test(test_tcp_split),
 	    cmocka_unit_test(test_group_commit),
+	    cmocka_unit_test(test_tcp_deferred),
 	    cmocka_unit_test(test_tcp_oversized),
 	    cmocka_unit_test(test_tcp_handler_results),
 	    cmocka_unit_test(test_tcp_multi_message_answer),

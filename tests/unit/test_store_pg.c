@@ -466,6 +466,136 @@ static void test_pg_two_writers_log(void **state)
 	store_close(s2);
 }
 
+/* ---- bulk writes (STORE_NOLOG): the same tables as one put at a time ---- */
+
+/* Record kind i % 4: the sample; opaque bytes; two values of one index; refs
+ * the reference's text cannot hold (a tab in a handle: no rows). */
+static size_t bulk_value(int i, int variant, uint8_t *out, size_t cap)
+{
+	uint8_t refbuf[128];
+	char data[64];
+	snprintf(data, sizeof(data), "https://bulk/%d/%d", i, variant);
+	proto_value v[2] = {
+	    {.index = 1,
+	     .ttl = 60,
+	     .perms = 0xf,
+	     .type = IDN_SLICE("URL"),
+	     .data = idn_slice_of(data, strlen(data))},
+	    {.index = 1,
+	     .ttl = 60,
+	     .perms = 0x3,
+	     .type = IDN_SLICE("EMAIL"),
+	     .data = IDN_SLICE("second@example.com")},
+	};
+	int len;
+	switch (i % 4) {
+	case 0:
+		len = sample_record(out, cap, refbuf);
+		break;
+	case 1:
+		len = snprintf((char *)out, cap, "opaque-%d-%d", i, variant);
+		break;
+	case 2:
+		len = record_build(v, 2, out, cap);
+		break;
+	default: {
+		wire_wr w = wire_wr_init(refbuf, sizeof(refbuf));
+		wire_put_lbytes(&w, "88.100.1/a\tb", 12);
+		wire_put_u32(&w, 1);
+		v[0].nrefs = 1;
+		v[0].refs = idn_slice_of(refbuf, wire_wr_len(&w));
+		len = record_build(v, 1, out, cap);
+	}
+	}
+	assert_true(len > 0);
+	return (size_t)len;
+}
+
+enum { BULK_N = 3000 };
+
+/* Puts, overwrites, a read of its own write, a delete: in one transaction. */
+static void bulk_ops(store *s, unsigned flags)
+{
+	store_txn *t;
+	uint8_t rec[1024];
+	char k[32];
+	assert_int_equal(store_txn_begin(s, flags, &t), IDN_OK);
+	for (int i = 0; i < BULK_N; i++) {
+		snprintf(k, sizeof(k), "88.100.1/B%05d", i);
+		size_t len = bulk_value(i, 0, rec, sizeof(rec));
+		assert_int_equal(store_put(t, S(k), idn_slice_of(rec, len), 0), IDN_OK);
+		if (i == 1500) {
+			/* a read sees the writes before it */
+			idn_slice got;
+			assert_int_equal(store_get(t, S("88.100.1/B00020"), &got), IDN_OK);
+			len = bulk_value(20, 0, rec, sizeof(rec));
+			assert_int_equal(got.len, len);
+			assert_memory_equal(got.p, rec, len);
+			assert_int_equal(store_del(t, S("88.100.1/B00021")), IDN_OK);
+		}
+	}
+	/* the last put of a key wins: a record over opaque bytes and back */
+	for (int v = 1; v <= 2; v++) {
+		size_t len = bulk_value(10 + v, v, rec, sizeof(rec));
+		assert_int_equal(store_put(t, S("88.100.1/B00010"), idn_slice_of(rec, len), 0),
+		                 IDN_OK);
+	}
+	size_t len = bulk_value(20, 9, rec, sizeof(rec));
+	assert_int_equal(store_put(t, S("88.100.1/B00022"), idn_slice_of(rec, len), 0), IDN_OK);
+	assert_int_equal(store_del(t, S("88.100.1/B00023")), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+}
+
+static void tables_digest(const char *uri, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s",
+	         sql1(uri, "SELECT md5(coalesce(string_agg(concat_ws('|', encode(handle, 'hex'),"
+	                   " idx, encode(type, 'hex'), encode(data, 'hex'), ttl_type, ttl,"
+	                   " timestamp, refs, admin_read, admin_write, pub_read, pub_write), ','"
+	                   " ORDER BY handle, idx), '')) || ':' || count(*) FROM handles"));
+	size_t n = strlen(out);
+	snprintf(out + n, cap - n, "/%s",
+	         sql1(uri, "SELECT md5(coalesce(string_agg(encode(k, 'hex') || '=' ||"
+	                   " encode(rec, 'hex'), ',' ORDER BY k), '')) || ':' || count(*)"
+	                   " FROM idn_records"));
+}
+
+static void test_pg_bulk_same_as_single(void **state)
+{
+	struct fx *f = *state;
+	char one[128], bulk[128];
+	bulk_ops(f->s, 0);
+	tables_digest(f->loc, one, sizeof(one));
+	assert_int_equal(count_of(f->s), BULK_N - 2);
+
+	store_txn *t;
+	uint64_t last, oldest;
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	for (int i = 0; i < BULK_N; i++) {
+		char k[32];
+		snprintf(k, sizeof(k), "88.100.1/B%05d", i);
+		int rc = store_del(t, S(k));
+		assert_true(rc == IDN_OK || rc == IDN_ENOTFOUND);
+	}
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	assert_int_equal(count_of(f->s), 0);
+
+	bulk_ops(f->s, STORE_NOLOG);
+	tables_digest(f->loc, bulk, sizeof(bulk));
+	assert_string_equal(bulk, one);
+	assert_int_equal(count_of(f->s), BULK_N - 2);
+	/* not logged: the log restarts after the bulk transaction */
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_log_state(t, &last, &oldest), IDN_OK);
+	assert_int_equal(oldest, last + 1);
+	store_txn_abort(t);
+	/* the rows are the reference's: they alone give back the same records */
+	sql1(f->loc, "DELETE FROM idn_records WHERE k = '88.100.1/B00000'::bytea");
+	uint8_t rec[1024];
+	size_t len = bulk_value(0, 0, rec, sizeof(rec));
+	expect_get(f->s, S("88.100.1/B00000"), IDN_OK, idn_slice_of(rec, len));
+}
+
 int main(void)
 {
 	const char *uri = getenv("IDN_TEST_PG");
@@ -492,6 +622,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pg_reconnect, suite_setup, suite_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_two_stores, suite_setup, suite_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_two_writers_log, suite_setup, suite_teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_bulk_same_as_single, suite_setup,
+	                                    suite_teardown),
 	};
 	suite_be = &pg_backend;
 	return cmocka_run_group_tests_name("store/postgresql", tests, group_setup, group_teardown);

@@ -343,6 +343,95 @@ static void test_pruned_log_rebootstraps(void **state)
 	assert_int_equal(same(x), 59);
 }
 
+/*
+ * The primary's store with its scans counted: every record a scan hands to
+ * a callback, whether the caller keeps it or skips it.
+ */
+static struct store_ops counting_ops;
+static uint64_t visited;
+
+struct counted {
+	store_scan_cb cb;
+	void *arg;
+};
+
+static int counted_cb(void *arg, idn_slice k, idn_slice v)
+{
+	struct counted *c = arg;
+	visited++;
+	return c->cb(c->arg, k, v);
+}
+
+static int counting_scan_from(store_txn *t, idn_slice prefix, idn_slice start, store_scan_cb cb,
+                              void *arg)
+{
+	struct counted c = {cb, arg};
+	return store_lmdb_ops.scan_from(t, prefix, start, counted_cb, &c);
+}
+
+static int counting_scan(store_txn *t, idn_slice prefix, store_scan_cb cb, void *arg)
+{
+	return counting_scan_from(t, prefix, idn_slice_of(NULL, 0), cb, arg);
+}
+
+/* A dump page costs O(page): it resumes at its key, not at the first record. */
+static void test_dump_page_cost(void **state)
+{
+	struct pair *x = *state;
+	repl_progress p;
+	enum { N = 4000, PAGE = 4096 };
+
+	fill(x->p, 0, N, "cost");
+	counting_ops = store_lmdb_ops;
+	counting_ops.scan = counting_scan;
+	counting_ops.scan_from = counting_scan_from;
+	x->p->ops = &counting_ops;
+	uint64_t pages = 0, records = 0, worst = 0;
+	do {
+		visited = 0;
+		assert_int_equal(step(x, PAGE, &p), IDN_OK);
+		if (!p.bootstrapping && p.applied == 0)
+			break;
+		pages++;
+		records += p.applied;
+		/* the page's records, the resume key itself and the one that did not fit */
+		uint64_t extra = visited > p.applied ? visited - p.applied : 0;
+		worst = extra > worst ? extra : worst;
+		assert_true(pages < N);
+	} while (true);
+	assert_true(pages > 100); /* many pages, so a rescan from the start would show */
+	assert_int_equal(records, N);
+	assert_true(worst <= 2);
+	x->p->ops = &store_lmdb_ops;
+	assert_int_equal(same(x), N);
+}
+
+/* Long keys sharing their first 478 bytes (LMDB keeps them by hash) cross
+ * page boundaries and arrive whole and in order. */
+static void test_long_keys_bootstrap(void **state)
+{
+	struct pair *x = *state;
+	store_txn *t;
+	uint8_t k[900];
+	char v[600];
+	memset(k, 'h', sizeof(k));
+	memcpy(k, "88.1/LONG-", 10);
+	memset(v, 'v', sizeof(v));
+	assert_int_equal(store_txn_begin(x->p, 0, &t), IDN_OK);
+	for (int i = 0; i < 60; i++) {
+		size_t len = 500 + (size_t)(i % 4) * 100;
+		k[len - 2] = (uint8_t)('A' + i / 4);
+		k[len - 1] = (uint8_t)('a' + i % 4);
+		assert_int_equal(store_put(t, idn_slice_of(k, len), idn_slice_of(v, 100 + i), 0),
+		                 IDN_OK);
+		k[len - 2] = k[len - 1] = 'h';
+	}
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	fill(x->p, 0, 20, "around");
+	sync_all(x, 2048); /* a few long records per page */
+	assert_int_equal(same(x), 80);
+}
+
 static void test_bad_input(void **state)
 {
 	struct pair *x = *state;
@@ -393,6 +482,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_resume_after_kill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pruned_log_rebootstraps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dump_page_cost, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_keys_bootstrap, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("txlog/repl", tests, NULL, NULL);
 }

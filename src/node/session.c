@@ -1,0 +1,676 @@
+/*
+ * session.c - Handle protocol sessions, server side (session.h).
+ *
+ * The flow, as the reference (Handle.Net 9.x HandleServer / hdllib) runs it:
+ *
+ *  1. Setup, op 400 (any transport; the 9.x client sends it over UDP). The
+ *     client names an identity (index:handle, may be empty), a timeout and a
+ *     key exchange mode. Mode 4: its DH_PUB_KEY (y, p, g). We make a key
+ *     pair in its group, derive the session key (auth/session_crypto.h),
+ *     store the session under a fresh random id, and answer 1 with that id
+ *     in the envelope and the body int2 4, bytes (int4 3 = AES, our
+ *     DH_PUB_KEY). The answer is signed with the node's key when CT is set
+ *     (the client always sets it), never MACed: the client cannot check a
+ *     MAC before it has the key. Other modes: 501.
+ *  2. The first admin request in the session (MACed by the client with
+ *     counter 1, 2, ...) is not yet trusted: it is held in the session and
+ *     answered 402 with a nonce, in the session (same session id).
+ *  3. The client answers with op 200 in the same session. The signature is
+ *     verified as for any challenge (node/admin.h); when the identity is the
+ *     one the session named, the session becomes authenticated. The held
+ *     request's MAC must verify (it was not checked in step 2); then the
+ *     held request runs as the identity, answered with op 200's request id
+ *     in the session.
+ *  4. Later admin requests in an authenticated session carry an HS_MAC
+ *     credential with a session counter. No MAC: 404. A MAC that does not
+ *     verify: 502. A counter seen before (or older than the replay window):
+ *     505. Otherwise they run as the session's identity with no challenge.
+ *  5. Every answer in a live session carries an HS_MAC with the session key
+ *     and our own counter; a request that came encrypted (envelope flag
+ *     0x40: AES-128-CBC, IV first) or asked for ENC is answered encrypted.
+ *  6. Op 401, MACed, ends the session. An unknown or expired session id gets
+ *     500 "Invalid session id or session time out. Please try again.".
+ *     Sessions expire after their idle timeout (the client's, capped by
+ *     node_config.max_session_time).
+ *
+ * Where idnode differs from the reference:
+ *  - Counters: the reference remembers the last 200 counters it saw; we keep
+ *    the highest and a 256-counter window below it, and refuse counter 0 on
+ *    an authenticated request (the reference skips its check for 0).
+ *  - The table is bounded (node_config.max_sessions): a setup when it is
+ *    full evicts the least recently used session (its client gets 500 and
+ *    sets up a new one, as the reference client does).
+ *  - In step 2 the reference checks a few things (homing, indexes) before
+ *    it challenges; we challenge first and run every check after step 3.
+ *  - Requests for resolution or site info with an unknown session id are
+ *    answered as if they had none (the reference answers 500).
+ *  - Only mode 4 (Diffie-Hellman), only AES (no DES / DESede), and only
+ *    clients at 2.4 or later; HS_MAC from protocol 2.5.
+ */
+#include "node/session.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/session_crypto.h"
+#include "node/admin.h"
+#include "proto/admin.h"
+#include "proto/cred.h"
+
+static const char MSG_BAD_SESSION[] = "Invalid session id or session time out. Please try again.";
+
+enum {
+	NONCE_LEN = 16,
+	WINDOW = 256,      /* counters remembered below the highest one */
+	SWEEP = 64,        /* slots looked at for expiry per setup */
+	MAX_SLOTS = 65536, /* the slot is the low 16 bits of the session id */
+	DEFAULT_SLOTS = 4096,
+	DEFAULT_TIME = 86400, /* the reference's default session timeout */
+};
+
+/* A request held by the challenge of step 2. */
+struct held {
+	bool live;
+	uint32_t expires;
+	uint8_t nonce[NONCE_LEN];
+	uint8_t hash;
+	uint8_t digest[PROTO_DIGEST_MAX];
+	uint8_t *req; /* envelope + plaintext message, owned */
+	size_t len;
+	uint8_t minor;
+};
+
+struct sess {
+	uint32_t id; /* 0: free slot */
+	uint8_t key[AUTH_SESSION_KEY_LEN];
+	uint8_t klen;
+	bool authenticated;
+	uint8_t *handle; /* identity named at setup (NULL: anonymous), owned */
+	uint32_t hlen;
+	uint32_t index;
+	uint32_t last_used, timeout;
+	uint32_t ctr_high;
+	uint64_t ctr_win[WINDOW / 64]; /* bit i: counter ctr_high - i seen */
+	uint32_t out_ctr;
+	struct held held;
+};
+
+struct node_sessions {
+	pthread_mutex_t lock;
+	struct sess *slots;
+	uint32_t nslots;
+	uint32_t max_time;
+	uint32_t max_auth_time;
+	uint32_t sweep;
+};
+
+int node_sessions_new(const node_config *cfg, node_sessions **out)
+{
+	node_sessions *s = calloc(1, sizeof(*s));
+	if (!s)
+		return IDN_ENOMEM;
+	s->nslots = cfg->max_sessions ? cfg->max_sessions : DEFAULT_SLOTS;
+	if (s->nslots > MAX_SLOTS)
+		s->nslots = MAX_SLOTS;
+	s->max_time = cfg->max_session_time ? cfg->max_session_time : DEFAULT_TIME;
+	s->max_auth_time = cfg->max_auth_time ? cfg->max_auth_time : 60;
+	s->slots = calloc(s->nslots, sizeof(*s->slots));
+	if (!s->slots) {
+		free(s);
+		return IDN_ENOMEM;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	*out = s;
+	return IDN_OK;
+}
+
+static void sess_clear(struct sess *x)
+{
+	free(x->handle);
+	free(x->held.req);
+	OPENSSL_cleanse(x, sizeof(*x));
+}
+
+void node_sessions_free(node_sessions *s)
+{
+	if (!s)
+		return;
+	for (uint32_t i = 0; i < s->nslots; i++)
+		if (s->slots[i].id)
+			sess_clear(&s->slots[i]);
+	free(s->slots);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static bool expired(const struct sess *x, uint32_t now)
+{
+	return (int32_t)(now - x->last_used) > (int32_t)x->timeout;
+}
+
+/* The live session with this id, or NULL (an expired one is dropped). Locked. */
+static struct sess *find(node_sessions *s, uint32_t id, uint32_t now)
+{
+	uint32_t slot = id & 0xFFFF;
+	if (!id || slot >= s->nslots || s->slots[slot].id != id)
+		return NULL;
+	struct sess *x = &s->slots[slot];
+	if (expired(x, now)) {
+		sess_clear(x);
+		return NULL;
+	}
+	return x;
+}
+
+size_t node_sessions_count(node *n)
+{
+	node_sessions *s = n->sessions;
+	uint32_t now = n->cfg.clock();
+	size_t c = 0;
+	pthread_mutex_lock(&s->lock);
+	for (uint32_t i = 0; i < s->nslots; i++) {
+		if (s->slots[i].id && expired(&s->slots[i], now))
+			sess_clear(&s->slots[i]);
+		c += s->slots[i].id != 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return c;
+}
+
+/* A free slot for a new session: expired ones are freed first, then the least recently used. */
+static struct sess *alloc_slot(node_sessions *s, uint32_t now)
+{
+	for (uint32_t i = 0; i < SWEEP && i < s->nslots; i++) {
+		struct sess *x = &s->slots[s->sweep];
+		if (x->id && expired(x, now))
+			sess_clear(x);
+		s->sweep = (s->sweep + 1) % s->nslots;
+	}
+	struct sess *lru = NULL;
+	for (uint32_t i = 0; i < s->nslots; i++) {
+		struct sess *x = &s->slots[i];
+		if (!x->id)
+			return x;
+		if (!lru || (int32_t)(x->last_used - lru->last_used) < 0)
+			lru = x;
+	}
+	sess_clear(lru);
+	return lru;
+}
+
+/* Records counter c; false when it was seen before or is older than the window. Locked. */
+static bool counter_accept(struct sess *x, uint32_t c, bool enforce)
+{
+	if (c == 0)
+		return !enforce;
+	if (c > x->ctr_high) {
+		uint32_t shift = c - x->ctr_high;
+		if (shift >= WINDOW) {
+			memset(x->ctr_win, 0, sizeof(x->ctr_win));
+		} else {
+			for (uint32_t k = 0; k < shift; k++) {
+				/* shift the bitmap up by one: bit i -> bit i + 1 */
+				for (int w = WINDOW / 64 - 1; w >= 0; w--) {
+					x->ctr_win[w] <<= 1;
+					if (w > 0)
+						x->ctr_win[w] |= x->ctr_win[w - 1] >> 63;
+				}
+			}
+		}
+		x->ctr_high = c;
+		x->ctr_win[0] |= 1;
+		return true;
+	}
+	uint32_t age = x->ctr_high - c;
+	if (age >= WINDOW)
+		return !enforce;
+	uint64_t bit = (uint64_t)1 << (age % 64);
+	bool seen = x->ctr_win[age / 64] & bit;
+	x->ctr_win[age / 64] |= bit;
+	return !(seen && enforce);
+}
+
+static int rnd_bytes(node *n, uint8_t *buf, size_t len)
+{
+	if (n->cfg.random)
+		return n->cfg.random(buf, len);
+	return RAND_bytes(buf, (int)len) == 1 ? IDN_OK : IDN_ECRYPTO;
+}
+
+/* ---- MAC context of a message ---- */
+
+static auth_msg_ctx msg_ctx(const proto_env *env)
+{
+	auth_msg_ctx c = {.major = env->major,
+	                  .minor = env->minor,
+	                  .sugg_major = env->flags & PROTO_ENV_SUGG_MAJOR_MASK,
+	                  .sugg_minor = env->sugg_minor,
+	                  .session_id = env->session_id,
+	                  .request_id = env->request_id};
+	/* A message without a suggestion reads as suggesting its own version. */
+	if (!c.sugg_major) {
+		c.sugg_major = env->major;
+		c.sugg_minor = env->minor;
+	}
+	return c;
+}
+
+/* Checks a request's HS_MAC; 0 ok, else the idn_err (IDN_ENOTFOUND: no credential). */
+static int check_mac(const req *rq, const proto_env *env, const proto_msg *m, uint32_t *counter)
+{
+	if (!m->cred.len)
+		return IDN_ENOTFOUND;
+	proto_cred cr;
+	if (proto_cred_decode(m->cred, &cr))
+		return IDN_EINVAL;
+	*counter = cr.signer_index;
+	auth_msg_ctx c = msg_ctx(env);
+	return auth_mac_check(rq->sess.key, rq->sess.klen, &c, m->hb, &cr);
+}
+
+/* ---- encryption of requests and answers ---- */
+
+int node_session_decrypt(req *rq, const uint8_t *in, size_t len, uint8_t **plain, size_t *plen)
+{
+	node *n = rq->w->node;
+	node_sessions *s = n->sessions;
+	pthread_mutex_lock(&s->lock);
+	struct sess *x = find(s, rq->env.session_id, n->cfg.clock());
+	if (x) {
+		rq->sess.id = x->id;
+		rq->sess.klen = x->klen;
+		memcpy(rq->sess.key, x->key, x->klen);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!x)
+		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
+	*plain = malloc(len);
+	if (!*plain)
+		return node_answer_error(rq, PROTO_RC_SERVER_BUSY, "out of memory");
+	size_t ml = 0;
+	int ret = auth_session_decrypt(rq->sess.key, in + PROTO_ENV_LEN, len - PROTO_ENV_LEN,
+	                               *plain + PROTO_ENV_LEN, len - PROTO_ENV_LEN, &ml);
+	if (ret) {
+		free(*plain);
+		*plain = NULL;
+		/* Unreadable: answer in the clear, and without a MAC the client could not check. */
+		memset(&rq->sess, 0, sizeof(rq->sess));
+		return node_answer_error(rq, PROTO_RC_SESSION_NO_KEY,
+		                         "cannot decrypt the request with the session key");
+	}
+	memcpy(*plain, in, PROTO_ENV_LEN);
+	(*plain)[2] &= (uint8_t)~PROTO_ENV_ENCRYPTED;
+	idn_put_be32(*plain + 16, (uint32_t)ml);
+	rq->env.flags &= (uint8_t)~PROTO_ENV_ENCRYPTED;
+	rq->env.msg_len = (uint32_t)ml;
+	rq->sess.encrypt = true;
+	*plen = PROTO_ENV_LEN + ml;
+	return 0;
+}
+
+int node_session_answer_end(req *rq, proto_build *b)
+{
+	node *n = rq->w->node;
+	node_sessions *s = n->sessions;
+	idn_slice hb = proto_build_body_end(b);
+	if (b->w.err)
+		return b->w.err;
+	proto_env env;
+	proto_env_decode(b->env, PROTO_ENV_LEN, &env);
+	auth_msg_ctx c = msg_ctx(&env);
+	pthread_mutex_lock(&s->lock);
+	struct sess *x = find(s, rq->sess.id, n->cfg.clock());
+	c.counter = x ? ++x->out_ctr : 0; /* 0 once the session is gone (terminated) */
+	pthread_mutex_unlock(&s->lock);
+	uint8_t cred[256];
+	wire_wr cw = wire_wr_init(cred, sizeof(cred));
+	int ret = auth_mac_cred(rq->sess.key, rq->sess.klen, &c, hb, &cw);
+	if (ret)
+		return ret;
+	int total = proto_build_end(b, cred, (uint32_t)wire_wr_len(&cw));
+	if (total < 0 || !rq->sess.encrypt)
+		return total;
+
+	/* Encrypt the message after the envelope in place (it grows by at most 32 bytes). */
+	uint8_t *msg = b->env + PROTO_ENV_LEN;
+	size_t mlen = idn_be32(b->env + 16), clen = 0;
+	uint8_t *tmp = malloc(mlen ? mlen : 1);
+	if (!tmp)
+		return IDN_ENOMEM;
+	memcpy(tmp, msg, mlen);
+	ret = auth_session_encrypt(rq->sess.key, tmp, mlen, msg, (size_t)(b->w.end - msg), &clen);
+	free(tmp);
+	if (ret)
+		return ret;
+	b->env[2] |= PROTO_ENV_ENCRYPTED;
+	idn_put_be32(b->env + 16, (uint32_t)clen);
+	return total + (int)(clen - mlen);
+}
+
+/* ---- op 400 ---- */
+
+static int do_setup(req *rq)
+{
+	node *n = rq->w->node;
+	node_sessions *s = n->sessions;
+	proto_session_req r;
+	char msg[160];
+	if (proto_session_req_decode(rq->msg.body, &r))
+		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR,
+		                         "malformed session setup request");
+	if (r.mode != PROTO_KX_DH) {
+		snprintf(msg, sizeof(msg),
+		         "key exchange mode %u is not supported here: use 4 (Diffie-Hellman)",
+		         r.mode);
+		return node_answer_error(rq, PROTO_RC_SESSION_FAILED, msg);
+	}
+	/* Older clients expect a DES key and no algorithm code in the answer. */
+	unsigned sugg =
+	    (rq->env.flags & PROTO_ENV_SUGG_MAJOR_MASK)
+	        ? proto_ver(rq->env.flags & PROTO_ENV_SUGG_MAJOR_MASK, rq->env.sugg_minor)
+	        : proto_ver(rq->env.major, rq->env.minor);
+	if (sugg < proto_ver(2, 4))
+		return node_answer_error(rq, PROTO_RC_SESSION_FAILED,
+		                         "Diffie-Hellman sessions need protocol 2.4 or later");
+	if (r.identity.len > PROTO_HANDLE_MAX)
+		return node_answer_error(rq, PROTO_RC_INVALID_HANDLE, "identity handle too long");
+
+	EVP_PKEY *peer = NULL, *mine = NULL;
+	uint8_t key[AUTH_SESSION_KEY_LEN];
+	size_t klen = 0;
+	int v = auth_dh_pub_decode(r.pubkey, &peer);
+	if (v) {
+		snprintf(msg, sizeof(msg), "%s",
+		         v == IDN_ERANGE ? "DH_PUB_KEY: p must be an odd prime of 1024 to 4096 bits"
+		                         : "DH_PUB_KEY: malformed, or y or g out of range");
+		return node_answer_error(rq, PROTO_RC_SESSION_FAILED, msg);
+	}
+	uint8_t data[1200];
+	wire_wr dw = wire_wr_init(data, sizeof(data));
+	wire_put_u32(&dw, AUTH_CIPHER_AES);
+	if (auth_dh_keygen(peer, &mine) || auth_dh_pub_encode(mine, &dw) ||
+	    auth_dh_session_key(mine, peer, key, &klen) || klen < AUTH_AES_KEY_LEN) {
+		EVP_PKEY_free(peer);
+		EVP_PKEY_free(mine);
+		return node_answer_error(rq, PROTO_RC_SESSION_FAILED,
+		                         "Error encoding public session key");
+	}
+	EVP_PKEY_free(peer);
+	EVP_PKEY_free(mine);
+
+	uint8_t *handle = NULL;
+	if (r.identity.len && !(handle = malloc(r.identity.len))) {
+		OPENSSL_cleanse(key, sizeof(key));
+		return node_answer_error(rq, PROTO_RC_SERVER_BUSY, "out of memory");
+	}
+	if (handle)
+		memcpy(handle, r.identity.p, r.identity.len);
+	uint8_t rb[2];
+	if (rnd_bytes(n, rb, sizeof(rb))) {
+		free(handle);
+		OPENSSL_cleanse(key, sizeof(key));
+		return node_answer_error(rq, PROTO_RC_ERROR, "no random bytes for a session id");
+	}
+	uint32_t now = n->cfg.clock();
+	pthread_mutex_lock(&s->lock);
+	struct sess *x = NULL;
+	if (rq->env.session_id && !find(s, rq->env.session_id, now)) {
+		/* Changing a session that is gone: the client must start over. */
+		pthread_mutex_unlock(&s->lock);
+		free(handle);
+		OPENSSL_cleanse(key, sizeof(key));
+		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
+	}
+	x = alloc_slot(s, now);
+	uint32_t slot = (uint32_t)(x - s->slots);
+	/* Positive (Java keeps it in a signed int), non-zero, slot in the low bits. */
+	uint32_t hi = (((uint32_t)rb[0] << 8 | rb[1]) & 0x7FFF) | 1;
+	x->id = hi << 16 | slot;
+	memcpy(x->key, key, klen);
+	x->klen = (uint8_t)klen;
+	x->handle = handle;
+	x->hlen = r.identity.len;
+	x->index = r.identity_index;
+	x->last_used = now;
+	x->timeout = r.timeout && r.timeout < s->max_time ? r.timeout : s->max_time;
+	uint32_t id = x->id;
+	pthread_mutex_unlock(&s->lock);
+	OPENSSL_cleanse(key, sizeof(key));
+
+	/* Signed with the node's key (CT), not MACed: the client has no key yet. */
+	rq->env.session_id = id;
+	memset(&rq->sess, 0, sizeof(rq->sess));
+	proto_build b;
+	node_answer_begin(rq, &b, PROTO_RC_SUCCESS);
+	proto_session_resp sr = {.mode = PROTO_KX_DH, .data = idn_slice_of(data, wire_wr_len(&dw))};
+	proto_session_resp_encode(&b.w, &sr);
+	return node_answer_end(rq, &b);
+}
+
+/* ---- op 401 ---- */
+
+static int do_terminate(req *rq)
+{
+	node *n = rq->w->node;
+	node_sessions *s = n->sessions;
+	uint32_t ctr = 0;
+	int v = check_mac(rq, &rq->env, &rq->msg, &ctr);
+	if (v)
+		return node_answer_error(rq, PROTO_RC_SESSION_NO_KEY, "Invalid session key.");
+	pthread_mutex_lock(&s->lock);
+	struct sess *x = find(s, rq->sess.id, n->cfg.clock());
+	if (x)
+		sess_clear(x);
+	pthread_mutex_unlock(&s->lock);
+	/* The answer is still MACed with the key (counter 0: the session is gone). */
+	if (!x)
+		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
+	proto_build b;
+	node_answer_begin(rq, &b, PROTO_RC_SUCCESS);
+	return node_answer_end(rq, &b);
+}
+
+/* ---- admin requests in a session ---- */
+
+/* Runs rq as index:handle (the admin module's usual checks and rights, no challenge). */
+static int run_as(req *rq, idn_slice handle, uint32_t index)
+{
+	node_worker *w = rq->w;
+	idn_slice prev = w->as_handle;
+	uint32_t prev_index = w->as_index;
+	node_worker_act_as(w, handle, index);
+	int ret = node_admin_request(rq);
+	node_worker_act_as(w, prev, prev_index);
+	return ret;
+}
+
+/* Step 2: hold the request in the session and challenge it. */
+static int challenge(req *rq)
+{
+	node *n = rq->w->node;
+	node_sessions *s = n->sessions;
+	uint32_t now = n->cfg.clock();
+	struct held h = {.live = true, .minor = rq->minor, .expires = now + s->max_auth_time};
+	h.hash = (uint8_t)proto_digest_alg(PROTO_MAJOR, rq->minor);
+	if (proto_digest(h.hash, rq->msg.hb.p, rq->msg.hb.len, h.digest) ||
+	    rnd_bytes(n, h.nonce, NONCE_LEN))
+		return node_answer_error(rq, PROTO_RC_ERROR, "cannot make a challenge");
+	h.len = PROTO_ENV_LEN + rq->env.msg_len;
+	if (!(h.req = malloc(h.len)))
+		return node_answer_error(rq, PROTO_RC_SERVER_BUSY, "out of memory");
+	/* The envelope as received (decrypted: flags and length already fixed by the caller). */
+	proto_env_encode(&rq->env, h.req);
+	memcpy(h.req + PROTO_ENV_LEN, rq->msg.hb.p, h.len - PROTO_ENV_LEN);
+	pthread_mutex_lock(&s->lock);
+	struct sess *x = find(s, rq->sess.id, now);
+	if (x) {
+		/* A new challenge in the session replaces an unanswered one, as the reference. */
+		free(x->held.req);
+		x->held = h;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!x) {
+		free(h.req);
+		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
+	}
+	rq->msg.hdr.flags |= PROTO_F_RD; /* a 402 always carries the request digest */
+	proto_build b;
+	node_answer_begin(rq, &b, PROTO_RC_AUTHENTICATION_NEEDED);
+	wire_put_lbytes(&b.w, h.nonce, NONCE_LEN);
+	return node_answer_end(rq, &b);
+}
+
+/* Step 3: op 200 in the session answering the challenge of step 2. */
+static int answer_challenge(req *rq, struct held *h, const uint8_t *sh, uint32_t shlen,
+                            uint32_t sindex)
+{
+	node *n = rq->w->node;
+	node_sessions *s = n->sessions;
+	int ret;
+	char why[PROTO_HANDLE_MAX + 128];
+	proto_chresp cr;
+	if (proto_chresp_decode(rq->msg.body, &cr)) {
+		ret =
+		    node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR, "malformed challenge response");
+		goto out;
+	}
+	if ((int32_t)(n->cfg.clock() - h->expires) > 0) {
+		ret = node_answer_error(rq, PROTO_RC_AUTHEN_TIMEOUT, "");
+		goto out;
+	}
+	/* From here on the answer is the held request's, in the session, with op 200's id. */
+	req held = {.w = rq->w,
+	            .transport = rq->transport,
+	            .out = rq->out,
+	            .cap = rq->cap,
+	            .minor = h->minor,
+	            .sess = rq->sess};
+	if (proto_env_decode(h->req, h->len, &held.env) ||
+	    proto_msg_decode(h->req + PROTO_ENV_LEN, h->len - PROTO_ENV_LEN, &held.msg)) {
+		ret = node_answer_error(rq, PROTO_RC_ERROR, "held request lost");
+		goto out;
+	}
+	proto_env henv = held.env; /* what its MAC covers */
+	held.env.request_id = rq->env.request_id;
+	why[0] = 0;
+	int v = node_admin_verify_chresp(rq, &cr, idn_slice_of(h->nonce, NONCE_LEN),
+	                                 idn_slice_of(h->digest, proto_digest_len(h->hash)), why,
+	                                 sizeof(why));
+	if (v) {
+		ret = node_answer_error(&held, PROTO_RC_AUTHENTICATION_FAILED,
+		                        v == IDN_EMISMATCH ? "" : why);
+		goto out;
+	}
+	uint32_t hctr = 0;
+	if (check_mac(rq, &henv, &held.msg, &hctr)) {
+		ret = node_answer_error(&held, PROTO_RC_SESSION_NO_KEY,
+		                        "The session key authentication failed.");
+		goto out;
+	}
+	bool same =
+	    sh && shlen == cr.handle.len && !memcmp(sh, cr.handle.p, shlen) && sindex == cr.index;
+	pthread_mutex_lock(&s->lock);
+	struct sess *x = find(s, rq->sess.id, n->cfg.clock());
+	if (x) {
+		/* Only the identity the session was set up for makes it authenticated. */
+		if (same)
+			x->authenticated = true;
+		counter_accept(x, hctr, false);
+	}
+	pthread_mutex_unlock(&s->lock);
+	ret = run_as(&held, cr.handle, cr.index);
+out:
+	free(h->req);
+	return ret;
+}
+
+/* Step 4: an admin request in an authenticated session. */
+static int authenticated_request(req *rq, const uint8_t *sh, uint32_t shlen, uint32_t sindex)
+{
+	node *n = rq->w->node;
+	node_sessions *s = n->sessions;
+	uint32_t ctr = 0;
+	int v = check_mac(rq, &rq->env, &rq->msg, &ctr);
+	if (v == IDN_ENOTFOUND)
+		return node_answer_error(rq, PROTO_RC_INVALID_CREDENTIAL,
+		                         "Session request missing MAC code.");
+	if (v)
+		return node_answer_error(rq, PROTO_RC_SESSION_NO_KEY,
+		                         "Session authentication failed.");
+	pthread_mutex_lock(&s->lock);
+	struct sess *x = find(s, rq->sess.id, n->cfg.clock());
+	bool ok = x && counter_accept(x, ctr, true);
+	pthread_mutex_unlock(&s->lock);
+	if (!x)
+		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
+	if (!ok) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "Duplicate session counter %u in session %u", ctr,
+		         rq->sess.id);
+		return node_answer_error(rq, PROTO_RC_SESSION_COUNTER, msg);
+	}
+	return run_as(rq, idn_slice_of(sh, shlen), sindex);
+}
+
+int node_session_request(req *rq)
+{
+	node *n = rq->w->node;
+	node_sessions *s = n->sessions;
+	uint32_t op = rq->msg.hdr.opcode;
+	if (op == PROTO_OP_SESSION_SETUP)
+		return do_setup(rq);
+	uint32_t sid = rq->env.session_id;
+	if (!sid)
+		return op == PROTO_OP_SESSION_TERMINATE
+		           ? node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION)
+		           : 0;
+
+	/* A copy of what this request needs: the session may go meanwhile. */
+	uint8_t handle[PROTO_HANDLE_MAX];
+	uint32_t hlen = 0, index = 0;
+	bool has_id = false, authed = false, pending = false;
+	struct held h = {0};
+	pthread_mutex_lock(&s->lock);
+	struct sess *x = find(s, sid, n->cfg.clock());
+	if (x) {
+		rq->sess.id = x->id;
+		rq->sess.klen = x->klen;
+		memcpy(rq->sess.key, x->key, x->klen);
+		x->last_used = n->cfg.clock();
+		has_id = x->handle != NULL;
+		if (has_id) {
+			hlen = x->hlen;
+			memcpy(handle, x->handle, hlen);
+			index = x->index;
+		}
+		authed = x->authenticated;
+		if (op == PROTO_OP_CHALLENGE_RESPONSE && x->held.live) {
+			pending = true;
+			h = x->held; /* taken: an op 200 answers a challenge once */
+			memset(&x->held, 0, sizeof(x->held));
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!x) {
+		/* Challenges outside sessions use these ids too (node/admin.h). */
+		if (op == PROTO_OP_CHALLENGE_RESPONSE || op == PROTO_OP_RESOLUTION ||
+		    op == PROTO_OP_GET_SITE_INFO || op == PROTO_OP_VERIFY_RESPONSE)
+			return 0;
+		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
+	}
+	if (rq->msg.hdr.flags & PROTO_F_ENC)
+		rq->sess.encrypt = true;
+	if (op == PROTO_OP_SESSION_TERMINATE)
+		return do_terminate(rq);
+	if (pending)
+		return answer_challenge(rq, &h, has_id ? handle : NULL, hlen, index);
+	if (rq->transport == NODE_UDP || !node_admin_is_op(op))
+		return 0; /* answered as usual, with a MAC */
+	if (authed)
+		return authenticated_request(rq, handle, hlen, index);
+	return challenge(rq);
+}

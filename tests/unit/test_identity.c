@@ -1,0 +1,285 @@
+/*
+ * test_identity.c - node/identity.h without a second node: op 201 answered by
+ * node_handle() (valid, invalid, both digest forms, unknown handle or index,
+ * every truncation of a body), and the refusals of a remote check that cannot
+ * succeed: no root configured, a root address that does not parse, and a
+ * root on loopback that never answers (IDN_ETIMEOUT within the bound).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "node/handle.h"
+#include "node/identity.h"
+#include "proto/admin.h"
+#include "proto/record.h"
+
+static char tmpdir[] = "/tmp/idn-ident-XXXXXX";
+static store *st;
+static node *nd;
+static node_worker *wk;
+static uint8_t out[PROTO_ENV_LEN + PROTO_MSG_MAX];
+static const char SECRET[] = "unit-secret";
+
+static void put_record(const char *h, const proto_value *vals, uint32_t n)
+{
+	static uint8_t rec[4096];
+	int len = record_build(vals, n, rec, sizeof(rec));
+	assert_true(len > 0);
+	uint8_t key[STORE_KEY_MAX];
+	int klen = handle_key(idn_slice_of(h, strlen(h)), true, key);
+	assert_true(klen > 0);
+	store_txn *t;
+	assert_int_equal(store_txn_begin(st, 0, &t), 0);
+	assert_int_equal(
+	    store_put(t, idn_slice_of(key, (size_t)klen), idn_slice_of(rec, (size_t)len), 0), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	assert_non_null(mkdtemp(tmpdir));
+	store_opts so = {.no_sync = 1};
+	assert_int_equal(store_open(tmpdir, &so, &st), 0);
+	proto_value vals[2] = {
+	    {.index = 300,
+	     .ttl = 86400,
+	     .perms = PROTO_PERM_ADMIN_READ | PROTO_PERM_ADMIN_WRITE,
+	     .type = IDN_SLICE("HS_SECKEY"),
+	     .data = idn_slice_of(SECRET, strlen(SECRET))},
+	    {.index = 1,
+	     .ttl = 86400,
+	     .perms = PROTO_PERM_PUBLIC_READ | PROTO_PERM_ADMIN_WRITE,
+	     .type = IDN_SLICE("URL"),
+	     .data = IDN_SLICE("https://example.com/")},
+	};
+	put_record("88.200/bob", vals, 2);
+	node_config cfg;
+	node_config_init(&cfg);
+	assert_int_equal(node_new(&cfg, st, &nd), 0);
+	assert_int_equal(node_worker_new(nd, &wk), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	node_worker_free(wk);
+	node_free(nd);
+	store_close(st);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* The legacy HS_SECKEY response: u8 2 + SHA1(secret | nonce | digest | secret). */
+static size_t legacy_mac(const char *secret, const uint8_t *nonce, const uint8_t *digest,
+                         uint8_t resp[21])
+{
+	uint8_t in[128];
+	size_t sl = strlen(secret), n = 0;
+	assert_true(2 * sl + 48 <= sizeof(in));
+	memcpy(in, secret, sl);
+	n += sl;
+	memcpy(in + n, nonce, 16);
+	n += 16;
+	memcpy(in + n, digest, 32);
+	n += 32;
+	memcpy(in + n, secret, sl);
+	n += sl;
+	resp[0] = PROTO_SECKEY_SHA1;
+	unsigned int len = 0;
+	assert_int_equal(EVP_Digest(in, n, resp + 1, &len, EVP_sha1(), NULL), 1);
+	assert_int_equal(len, 20);
+	return 21;
+}
+
+static size_t verify_body(uint8_t *buf, size_t cap, const char *h, uint32_t index,
+                          const uint8_t *nonce, uint8_t digest_alg, const uint8_t *digest,
+                          const uint8_t *resp, size_t rlen)
+{
+	wire_wr w = wire_wr_init(buf, cap);
+	proto_verify_req r = {.handle = idn_slice_of(h, strlen(h)),
+	                      .index = index,
+	                      .nonce = idn_slice_of(nonce, 16),
+	                      .digest_alg = digest_alg,
+	                      .digest = idn_slice_of(digest, 32),
+	                      .signed_resp = idn_slice_of(resp, rlen)};
+	proto_verify_req_encode(&w, &r);
+	assert_int_equal(w.err, 0);
+	return wire_wr_len(&w);
+}
+
+/* Sends op 201 with body over UDP; returns the response code and the answer body. */
+static uint32_t ask201(const uint8_t *body, size_t blen, idn_slice *ans)
+{
+	static uint8_t msg[8192];
+	proto_env env = {.major = 2, .minor = 11, .request_id = 7};
+	proto_hdr hdr = {.opcode = PROTO_OP_VERIFY_RESPONSE, .site_serial = 0xFFFF};
+	proto_build b;
+	proto_build_begin(&b, msg, sizeof(msg), &env, &hdr);
+	wire_put_data(&b.w, body, blen);
+	int n = proto_build_end(&b, NULL, 0);
+	assert_true(n > 0);
+	int len = node_handle(wk, NODE_UDP, msg, (size_t)n, out, sizeof(out));
+	assert_true(len > 0);
+	proto_msg m;
+	assert_int_equal(proto_msg_decode(out + PROTO_ENV_LEN, (size_t)len - PROTO_ENV_LEN, &m), 0);
+	assert_int_equal(m.hdr.opcode, PROTO_OP_VERIFY_RESPONSE);
+	if (ans)
+		*ans = m.body;
+	return m.hdr.rcode;
+}
+
+static void test_op201_served(void **state)
+{
+	(void)state;
+	uint8_t nonce[16], digest[32], resp[21], body[512];
+	for (int i = 0; i < 16; i++)
+		nonce[i] = (uint8_t)(i * 7 + 1);
+	for (int i = 0; i < 32; i++)
+		digest[i] = (uint8_t)(255 - i);
+	size_t rlen = legacy_mac(SECRET, nonce, digest, resp);
+	idn_slice ans;
+	bool valid;
+
+	size_t n = verify_body(body, sizeof(body), "88.200/bob", 300, nonce, 0, digest, resp, rlen);
+	assert_int_equal(ask201(body, n, &ans), PROTO_RC_SUCCESS);
+	assert_int_equal(proto_verify_resp_decode(ans, &valid), 0);
+	assert_true(valid);
+
+	/* u8 algorithm + raw digest: the other form the reference decoder reads. */
+	n = verify_body(body, sizeof(body), "88.200/bob", 300, nonce, PROTO_HASH_SHA256, digest,
+	                resp, rlen);
+	assert_int_equal(ask201(body, n, &ans), PROTO_RC_SUCCESS);
+	assert_int_equal(proto_verify_resp_decode(ans, &valid), 0);
+	assert_true(valid);
+
+	/* Another secret, another digest: answered, not valid. */
+	uint8_t bad[21];
+	legacy_mac("guess", nonce, digest, bad);
+	n = verify_body(body, sizeof(body), "88.200/bob", 300, nonce, 0, digest, bad, sizeof(bad));
+	assert_int_equal(ask201(body, n, &ans), PROTO_RC_SUCCESS);
+	assert_int_equal(proto_verify_resp_decode(ans, &valid), 0);
+	assert_false(valid);
+	uint8_t other[32];
+	memcpy(other, digest, 32);
+	other[0] ^= 1;
+	n = verify_body(body, sizeof(body), "88.200/bob", 300, nonce, 0, other, resp, rlen);
+	assert_int_equal(ask201(body, n, &ans), PROTO_RC_SUCCESS);
+	assert_int_equal(proto_verify_resp_decode(ans, &valid), 0);
+	assert_false(valid);
+
+	n = verify_body(body, sizeof(body), "88.200/nobody", 300, nonce, 0, digest, resp, rlen);
+	assert_int_equal(ask201(body, n, NULL), PROTO_RC_HANDLE_NOT_FOUND);
+	n = verify_body(body, sizeof(body), "88.200/bob", 1, nonce, 0, digest, resp, rlen);
+	assert_int_equal(ask201(body, n, NULL), PROTO_RC_VALUE_NOT_FOUND);
+
+	/* Every truncation of a valid body: a protocol error, never a crash. */
+	n = verify_body(body, sizeof(body), "88.200/bob", 300, nonce, 0, digest, resp, rlen);
+	for (size_t cut = 0; cut < n; cut++)
+		assert_int_equal(ask201(body, cut, NULL), PROTO_RC_PROTOCOL_ERROR);
+}
+
+static proto_chresp some_chresp(const char *h, const char *type)
+{
+	static uint8_t resp[21];
+	uint8_t nonce[16] = {0}, digest[32] = {0};
+	legacy_mac(SECRET, nonce, digest, resp);
+	return (proto_chresp){.auth_type = idn_slice_of(type, strlen(type)),
+	                      .handle = idn_slice_of(h, strlen(h)),
+	                      .index = 300,
+	                      .signed_resp = idn_slice_of(resp, sizeof(resp))};
+}
+
+static void test_no_root(void **state)
+{
+	(void)state;
+	uint8_t nonce[16] = {0}, digest[32] = {0};
+	char why[512];
+	proto_chresp cr = some_chresp("88.300/elsewhere", "HS_SECKEY");
+	int ret = node_identity_verify_remote(nd, &cr, idn_slice_of(nonce, 16),
+	                                      idn_slice_of(digest, 32), why, sizeof(why));
+	assert_int_equal(ret, IDN_ENOTFOUND);
+	assert_non_null(strstr(why, "300:88.300/elsewhere"));
+	assert_non_null(strstr(why, "no root configured"));
+
+	node_config cfg;
+	node_config_init(&cfg);
+	cfg.identity_root = "not an address:port:at all";
+	node *bad = NULL;
+	assert_int_equal(node_new(&cfg, st, &bad), IDN_ECONFIG);
+	assert_null(bad);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A root that takes UDP packets and TCP connections and never answers. */
+static void test_silent_root_times_out(void **state)
+{
+	(void)state;
+	int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(u >= 0 && t >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(u, (struct sockaddr *)&a, &alen), 0);
+	assert_int_equal(bind(t, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(t, 8), 0);
+	char root[32];
+	snprintf(root, sizeof(root), "127.0.0.1:%u", ntohs(a.sin_port));
+
+	node_config cfg;
+	node_config_init(&cfg);
+	cfg.identity_root = root;
+	cfg.identity_timeout_ms = 400;
+	node *n2;
+	assert_int_equal(node_new(&cfg, st, &n2), 0);
+	const char *types[] = {"HS_PUBKEY", "HS_SECKEY"};
+	for (int i = 0; i < 2; i++) {
+		uint8_t nonce[16] = {0}, digest[32] = {0};
+		char why[512];
+		proto_chresp cr = some_chresp("88.300/elsewhere", types[i]);
+		double t0 = now_s();
+		int ret = node_identity_verify_remote(n2, &cr, idn_slice_of(nonce, 16),
+		                                      idn_slice_of(digest, 32), why, sizeof(why));
+		double took = now_s() - t0;
+		assert_int_equal(ret, IDN_ETIMEOUT);
+		assert_non_null(strstr(why, "timeout"));
+		assert_non_null(strstr(why, "88.300/elsewhere"));
+		assert_true(took < 1.5);
+	}
+	assert_int_equal(node_identity_cached(n2->identity), 0);
+	node_free(n2);
+	close(u);
+	close(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_op201_served),
+	    cmocka_unit_test(test_no_root),
+	    cmocka_unit_test(test_silent_root_times_out),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
