@@ -4,9 +4,12 @@
  * only once it is durable on the server.
  *
  * Every client (one thread, one connection) keeps up to WINDOW creates in
- * flight. Authentication is the challenge-response: each create is answered
- * 402 (nonce), the client answers op 200 at once, and the server's answer to
- * that is the create's result. With an HS_SECKEY identity the MAC is
+ * flight. With --session, each client sets up one session on its connection
+ * (op 400, Diffie-Hellman; authenticated once by its first create's 402 and
+ * op 200) and every create after that carries an HS_MAC: one round trip, no
+ * challenge. Without it, authentication is the challenge-response: each
+ * create is answered 402 (nonce), the client answers op 200 at once, and the
+ * server's answer to that is the create's result. With an HS_SECKEY identity the MAC is
  * HMAC-SHA256 (form 0x13) by default (--seckey-form pbkdf2|sha1|hmac-sha256);
  * with --key (an HS_PUBKEY identity) each op 200 carries a signature.
  * Answers on a connection come in request order; they are matched by request
@@ -14,7 +17,7 @@
  *
  * usage: hdladmin --server HOST:PORT --id INDEX:HANDLE (--secret-file F | --key PEM)
  *                 --prefix PREFIX [--clients N] [--window W] [--count N]
- *                 [--rate R] [--tag T] [--seckey-form F] [-q]
+ *                 [--rate R] [--tag T] [--seckey-form F] [--session [--encrypt]] [-q]
  *
  *   --count N   creates in all (default 100000), spread over the clients
  *   --rate R    open loop: at most R creates/s in all, paced per client
@@ -45,6 +48,7 @@
 #include "auth/verify.h"
 #include "client/client.h"
 #include "client/conn.h"
+#include "client/session.h"
 #include "core/err.h"
 #include "proto/admin.h"
 #include "proto/proto.h"
@@ -66,6 +70,7 @@ static struct {
 	double rate;
 	int quiet;
 	FILE *log;
+	int session, encrypt;
 } cfg = {.clients = 16, .window = 16, .count = 100000, .seckey_form = PROTO_SECKEY_HMAC_SHA256};
 
 static atomic_ullong n_ok, n_err;
@@ -99,6 +104,7 @@ struct client {
 	unsigned idx;
 	uint64_t todo; /* creates this client makes */
 	client_conn *cn;
+	client_session *sess; /* --session */
 	struct slot slots[WINDOW_MAX];
 };
 
@@ -109,9 +115,9 @@ static uint32_t rid_of(const struct client *c, uint64_t k, int chresp)
 	       0x40000000u;
 }
 
-static int send_create(struct client *c, uint64_t k)
+/* Builds create k (handle PREFIX/TAG-client-k, a URL and a DESC) into req. */
+static int build_create(struct client *c, uint64_t k, uint8_t *req, size_t cap)
 {
-	uint8_t req[REQ_CAP];
 	char handle[512], url[256], desc[128];
 	int hl = snprintf(handle, sizeof(handle), "%s/%s-%u-%llu", cfg.prefix, cfg.tag, c->idx,
 	                  (unsigned long long)k);
@@ -132,18 +138,33 @@ static int send_create(struct client *c, uint64_t k)
 	     .data = idn_slice_of(desc, (size_t)dl)},
 	};
 	proto_env env = {.major = 2, .minor = PROTO_MINOR_MAX, .request_id = rid_of(c, k, 0)};
-	proto_hdr hdr = {
-	    .opcode = PROTO_OP_CREATE_HANDLE, .flags = PROTO_F_REC | PROTO_F_CA, .site_serial = 0xFFFF};
+	proto_hdr hdr = {.opcode = PROTO_OP_CREATE_HANDLE,
+	                 .flags = PROTO_F_REC | PROTO_F_CA,
+	                 .site_serial = 0xFFFF};
 	proto_build b;
-	proto_build_begin(&b, req, sizeof(req), &env, &hdr);
+	proto_build_begin(&b, req, cap, &env, &hdr);
 	proto_values_req_encode(&b.w, idn_slice_of(handle, (size_t)hl), v, 2);
-	int len = proto_build_end(&b, NULL, 0);
+	return proto_build_end(&b, NULL, 0);
+}
+
+static int send_create(struct client *c, uint64_t k)
+{
+	uint8_t req[REQ_CAP];
+	int len = build_create(c, k, req, sizeof(req));
 	if (len < 0)
 		return len;
 	struct slot *s = &c->slots[k % cfg.window];
 	s->k = k + 1;
 	s->t0 = now_s();
-	return client_conn_send(c->cn, req, (size_t)len);
+	if (!c->sess)
+		return client_conn_send(c->cn, req, (size_t)len);
+	uint8_t *w;
+	size_t wlen;
+	int ret = client_session_wrap(c->sess, req, (size_t)len, true, &w, &wlen);
+	if (!ret)
+		ret = client_conn_send(c->cn, w, wlen);
+	free(w);
+	return ret;
 }
 
 /* Answers a 402 to create k with op 200, in the challenge's session and version. */
@@ -197,7 +218,8 @@ static void error_seen(struct client *c, const char *what, const proto_msg *m)
 			proto_error_decode(m->body, &msg);
 		if (m)
 			fprintf(stderr, "hdladmin: client %u: %s: rc %u%s%.*s\n", c->idx, what,
-			        m->hdr.rcode, msg.len ? " " : "", (int)msg.len, (const char *)msg.p);
+			        m->hdr.rcode, msg.len ? " " : "", (int)msg.len,
+			        (const char *)msg.p);
 		else
 			fprintf(stderr, "hdladmin: client %u: %s\n", c->idx, what);
 	}
@@ -213,6 +235,45 @@ static void log_answer(const struct client *c, uint64_t k, uint32_t rcode)
 	pthread_mutex_unlock(&lat_mu);
 }
 
+/*
+ * --session: sets the session up and makes create 0 in it, waiting for its
+ * answer (its 402 and op 200 authenticate the session); 1 when done.
+ */
+static int session_start(struct client *c)
+{
+	client_identity id = {.index = cfg.id_index,
+	                      .handle = cfg.id_handle,
+	                      .key = cfg.key,
+	                      .secret = idn_slice_of(cfg.secret, cfg.secret_len)};
+	client_session_opts o = {.encrypt = cfg.encrypt};
+	uint32_t rc = 0;
+	uint8_t req[REQ_CAP], *ans = NULL;
+	size_t alen;
+	proto_env env;
+	proto_msg m;
+	double t0 = now_s();
+	int ret = client_session_open(c->cn, &id, &o, &c->sess, &rc);
+	if (ret) {
+		fprintf(stderr, "hdladmin: client %u: session setup: %s (rc %u)\n", c->idx,
+		        idn_strerror(ret), rc);
+		return ret;
+	}
+	int len = build_create(c, 0, req, sizeof(req));
+	ret = len < 0 ? len
+	              : client_session_exchange(c->sess, req, (size_t)len, &ans, &alen, &env, &m);
+	if (!ret) {
+		log_answer(c, 0, m.hdr.rcode);
+		if (m.hdr.rcode == PROTO_RC_SUCCESS) {
+			atomic_fetch_add(&n_ok, 1);
+			record((now_s() - t0) * 1e3);
+		} else {
+			error_seen(c, "create refused", &m);
+		}
+	}
+	free(ans);
+	return ret ? ret : 1;
+}
+
 static void *client_main(void *arg)
 {
 	struct client *c = arg;
@@ -223,6 +284,11 @@ static void *client_main(void *arg)
 		error_seen(c, "cannot connect", NULL);
 		atomic_fetch_add(&n_err, c->todo - 1);
 		return NULL;
+	}
+	if (cfg.session && c->todo) {
+		if (session_start(c) < 0)
+			goto broken;
+		sent = done = 1;
 	}
 	while (done < c->todo) {
 		while (sent < c->todo && sent - done < cfg.window) {
@@ -238,8 +304,9 @@ static void *client_main(void *arg)
 		proto_msg m;
 		if (client_conn_recv(c->cn, &ans, &alen))
 			goto broken;
-		if (alen < PROTO_ENV_LEN || proto_env_decode(ans, alen, &env) ||
-		    proto_msg_decode(ans + PROTO_ENV_LEN, alen - PROTO_ENV_LEN, &m)) {
+		if (c->sess ? client_session_unwrap(c->sess, &ans, &alen, &env, &m) != IDN_OK
+		            : alen < PROTO_ENV_LEN || proto_env_decode(ans, alen, &env) ||
+		                  proto_msg_decode(ans + PROTO_ENV_LEN, alen - PROTO_ENV_LEN, &m)) {
 			free(ans);
 			goto broken;
 		}
@@ -270,11 +337,13 @@ static void *client_main(void *arg)
 		done++;
 		free(ans);
 	}
+	client_session_close(c->sess, true);
 	client_conn_close(c->cn);
 	return NULL;
 broken:
 	error_seen(c, "connection broken or answer malformed", NULL);
 	atomic_fetch_add(&n_err, c->todo - done - 1);
+	client_session_close(c->sess, false);
 	client_conn_close(c->cn);
 	return NULL;
 }
@@ -307,20 +376,27 @@ static void usage(void)
 	fprintf(stderr, "usage: hdladmin --server HOST:PORT --id INDEX:HANDLE (--secret-file F | "
 	                "--key PEM) --prefix PREFIX [--clients N] [--window W] [--count N] "
 	                "[--rate R] [--tag T] [--seckey-form pbkdf2|sha1|hmac-sha256] [--log FILE] "
-	                "[-q]\n");
+	                "[--session [--encrypt]] [-q]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"server", required_argument, NULL, 's'},  {"id", required_argument, NULL, 'i'},
-	    {"secret-file", required_argument, NULL, 'S'}, {"key", required_argument, NULL, 'K'},
-	    {"prefix", required_argument, NULL, 'p'},  {"clients", required_argument, NULL, 'c'},
-	    {"window", required_argument, NULL, 'w'},  {"count", required_argument, NULL, 'n'},
-	    {"rate", required_argument, NULL, 'r'},    {"tag", required_argument, NULL, 't'},
-	    {"seckey-form", required_argument, NULL, 'F'}, {"log", required_argument, NULL, 'L'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+	                                     {"id", required_argument, NULL, 'i'},
+	                                     {"secret-file", required_argument, NULL, 'S'},
+	                                     {"key", required_argument, NULL, 'K'},
+	                                     {"prefix", required_argument, NULL, 'p'},
+	                                     {"clients", required_argument, NULL, 'c'},
+	                                     {"window", required_argument, NULL, 'w'},
+	                                     {"count", required_argument, NULL, 'n'},
+	                                     {"rate", required_argument, NULL, 'r'},
+	                                     {"tag", required_argument, NULL, 't'},
+	                                     {"seckey-form", required_argument, NULL, 'F'},
+	                                     {"log", required_argument, NULL, 'L'},
+	                                     {"session", no_argument, NULL, 'E'},
+	                                     {"encrypt", no_argument, NULL, 'X'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *server = NULL, *id = NULL;
 	char err[256];
 	int o;
@@ -328,11 +404,16 @@ int main(int argc, char **argv)
 	snprintf(cfg.tag, sizeof(cfg.tag), "b%lx", (unsigned long)time(NULL));
 	while ((o = getopt_long(argc, argv, "q", opts, NULL)) != -1) {
 		switch (o) {
-		case 's': server = optarg; break;
-		case 'i': id = optarg; break;
+		case 's':
+			server = optarg;
+			break;
+		case 'i':
+			id = optarg;
+			break;
 		case 'S':
 			if (read_file(optarg, cfg.secret, sizeof(cfg.secret), &cfg.secret_len)) {
-				fprintf(stderr, "hdladmin: --secret-file %s: %s\n", optarg, strerror(errno));
+				fprintf(stderr, "hdladmin: --secret-file %s: %s\n", optarg,
+				        strerror(errno));
 				return 2;
 			}
 			break;
@@ -342,18 +423,31 @@ int main(int argc, char **argv)
 			if (f)
 				fclose(f);
 			if (!cfg.key) {
-				fprintf(stderr, "hdladmin: --key %s: not a readable PEM private key\n",
+				fprintf(stderr,
+				        "hdladmin: --key %s: not a readable PEM private key\n",
 				        optarg);
 				return 2;
 			}
 			break;
 		}
-		case 'p': cfg.prefix = optarg; break;
-		case 'c': cfg.clients = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'w': cfg.window = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'n': cfg.count = strtoull(optarg, NULL, 10); break;
-		case 'r': cfg.rate = strtod(optarg, NULL); break;
-		case 't': snprintf(cfg.tag, sizeof(cfg.tag), "%s", optarg); break;
+		case 'p':
+			cfg.prefix = optarg;
+			break;
+		case 'c':
+			cfg.clients = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			cfg.window = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			cfg.count = strtoull(optarg, NULL, 10);
+			break;
+		case 'r':
+			cfg.rate = strtod(optarg, NULL);
+			break;
+		case 't':
+			snprintf(cfg.tag, sizeof(cfg.tag), "%s", optarg);
+			break;
 		case 'F':
 			if (!strcmp(optarg, "pbkdf2"))
 				cfg.seckey_form = PROTO_SECKEY_PBKDF2;
@@ -364,14 +458,24 @@ int main(int argc, char **argv)
 			else
 				usage();
 			break;
-		case 'q': cfg.quiet = 1; break;
+		case 'q':
+			cfg.quiet = 1;
+			break;
+		case 'E':
+			cfg.session = 1;
+			break;
+		case 'X':
+			cfg.encrypt = 1;
+			break;
 		case 'L':
 			if (!(cfg.log = fopen(optarg, "a"))) {
-				fprintf(stderr, "hdladmin: --log %s: %s\n", optarg, strerror(errno));
+				fprintf(stderr, "hdladmin: --log %s: %s\n", optarg,
+				        strerror(errno));
 				return 2;
 			}
 			break;
-		default: usage();
+		default:
+			usage();
 		}
 	}
 	const char *colon = id ? strchr(id, ':') : NULL;
@@ -403,8 +507,10 @@ int main(int argc, char **argv)
 	double secs = now_s() - t0;
 	uint64_t ok = atomic_load(&n_ok), bad = atomic_load(&n_err);
 	if (!cfg.quiet)
-		printf("hdladmin: %u clients x window %u, %llu creates in %.2f s\n", cfg.clients,
-		       cfg.window, (unsigned long long)cfg.count, secs);
+		printf("hdladmin: %u clients x window %u%s, %llu creates in %.2f s\n", cfg.clients,
+		       cfg.window,
+		       cfg.session ? (cfg.encrypt ? ", sessions, encrypted" : ", sessions") : "",
+		       (unsigned long long)cfg.count, secs);
 	printf("RESULT creates=%llu ok=%llu errors=%llu secs=%.3f rate=%.0f p50_ms=%.1f "
 	       "p99_ms=%.1f max_ms=%.1f\n",
 	       (unsigned long long)cfg.count, (unsigned long long)ok, (unsigned long long)bad, secs,

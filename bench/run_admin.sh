@@ -3,16 +3,18 @@
 # create durable (LMDB commit) before its answer, and `idnode batch` of a
 # GenericBatch file; in one run:
 #
-#   1. hdladmin, 1 client, 1 persistent TCP connection (WINDOW creates in flight)
-#   2. hdladmin, CLIENTS clients (16), each its own persistent connection
-#   3. the same as 2 against the same node with --no-group-commit: the anchor,
-#      one commit (fsync) per create, i.e. what group commit buys
-#   4. `idnode batch` of N_BATCH CREATE records (one identity, one connection)
+#   1. hdladmin, 1 client: one session over one persistent TCP connection
+#      (WINDOW creates in flight)
+#   2. hdladmin, CLIENTS clients (16), a session each on its own connection
+#   3. the same without sessions: a 402 challenge and op 200 per create
+#   4. as 2 against a node with --no-group-commit: the anchor, one commit
+#      (fsync) per create, i.e. what group commit buys
+#   5. `idnode batch` of N_BATCH CREATE records (one identity, one session)
 #
-# Every create is authenticated (challenge-response, HS_SECKEY HMAC-SHA256;
-# SESSION=1: through a session, when hdladmin supports it) and checked: the
-# run fails if any create is refused, and a sample of the created
-# identifiers is resolved afterwards.
+# Every create is authenticated (HS_SECKEY: the session's HS_MAC, or the
+# challenge's HMAC-SHA256), durable before its answer, and checked: the run
+# fails if any create is refused, and a sample of the created identifiers
+# is resolved afterwards.
 #
 #   bench/run_admin.sh [BUILD_DIR [N]]
 #
@@ -78,11 +80,13 @@ start_node() {
 	exit 1
 }
 
-# creates TAG CLIENTS WINDOW: runs hdladmin, prints its RESULT line's fields
+# creates TAG CLIENTS WINDOW [hdladmin flags]: runs hdladmin, prints its RESULT line
 creates() {
-	local out
+	local out tag=$1 clients=$2 window=$3
+	shift 3
 	out=$("$HDLADMIN" --server "$server" --id "$id" --secret-file "$dir/secret" \
-		--prefix 88.100.1 --clients "$2" --window "$3" --count "$N" --tag "$1" -q) || {
+		--prefix 88.100.1 --clients "$clients" --window "$window" --count "$N" --tag "$tag" \
+		-q "$@") || {
 		echo "hdladmin failed ($1): $out" >&2
 		exit 1
 	}
@@ -104,14 +108,16 @@ check_created() {
 
 echo "authenticated creates: N=$N per run, server threads=$THREADS, window=$WINDOW per connection"
 start_node "$dir/data"
-one=$(creates one 1 "$WINDOW")
+one=$(creates one 1 "$WINDOW" --session)
 check_created one 1
-many=$(creates many "$CLIENTS" "$WINDOW")
+many=$(creates many "$CLIENTS" "$WINDOW" --session)
 check_created many "$CLIENTS"
+chal=$(creates chal "$CLIENTS" "$WINDOW")
+check_created chal "$CLIENTS"
 stop_node
 
 start_node "$dir/data-nogroup" --no-group-commit
-anchor=$(creates anchor "$CLIENTS" "$WINDOW")
+anchor=$(creates anchor "$CLIENTS" "$WINDOW" --session)
 check_created anchor "$CLIENTS"
 stop_node
 
@@ -143,10 +149,13 @@ r1=$(field "$one" rate)
 r16=$(field "$many" rate)
 ra=$(field "$anchor" rate)
 ratio=$(awk -v a="$r16" -v b="$ra" 'BEGIN { printf "%.2f", a / b }')
-printf '\n%-46s %12s %9s %9s\n' "run" "creates/s" "p50 ms" "p99 ms"
-printf '%-46s %12s %9s %9s\n' "1 client, 1 connection, window $WINDOW" "$r1" "$(field "$one" p50_ms)" "$(field "$one" p99_ms)"
-printf '%-46s %12s %9s %9s\n' "$CLIENTS clients, group commit" "$r16" "$(field "$many" p50_ms)" "$(field "$many" p99_ms)"
-printf '%-46s %12s %9s %9s\n' "$CLIENTS clients, one commit per create (anchor)" "$ra" "$(field "$anchor" p50_ms)" "$(field "$anchor" p99_ms)"
-printf '%-46s %12s\n' "idnode batch, $N_BATCH records" "$batch_rate"
+rc=$(field "$chal" rate)
+row() { printf '%-52s %10s %9s %9s\n' "$1" "$(field "$2" rate)" "$(field "$2" p50_ms)" "$(field "$2" p99_ms)"; }
+printf '\n%-52s %10s %9s %9s\n' "run" "creates/s" "p50 ms" "p99 ms"
+row "1 session, 1 connection, window $WINDOW" "$one"
+row "$CLIENTS clients, a session each, group commit" "$many"
+row "$CLIENTS clients, challenge-response per create" "$chal"
+row "$CLIENTS clients, sessions, one commit per create (anchor)" "$anchor"
+printf '%-52s %10s\n' "idnode batch, $N_BATCH records (one session)" "$batch_rate"
 echo "ratio group commit / one commit per create: ${ratio}x"
-printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$r1" "$r16" "$ra" "$batch_rate" "$ratio" >>"$TSV"
+printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$r1" "$r16" "$rc" "$ra" "$batch_rate" "$ratio" >>"$TSV"

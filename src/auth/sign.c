@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/verify.h"
 #include "proto/cred.h"
 #include "proto/proto.h"
 
@@ -44,6 +45,11 @@ void auth_key_free(auth_key *k)
 		return;
 	EVP_PKEY_free(k->pkey);
 	free(k);
+}
+
+int auth_key_public(const auth_key *k, wire_wr *w)
+{
+	return auth_pubkey_encode(k->pkey, w);
 }
 
 int auth_sign_answer(void *arg, uint8_t major, uint8_t minor, idn_slice hb, uint8_t *out,

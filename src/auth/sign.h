@@ -22,6 +22,8 @@ typedef struct auth_key auth_key;
 /* Loads a PEM private key (PKCS#8 or traditional). err gets a reason on failure. */
 int auth_key_load(const char *path, auth_key **out, char *err, size_t errlen);
 void auth_key_free(auth_key *k);
+/* The public half as HS_PUBKEY value data (for the site's HS_SITE). */
+int auth_key_public(const auth_key *k, wire_wr *w);
 
 /*
  * A node_sign_fn: writes the credential section for hb, answered in protocol

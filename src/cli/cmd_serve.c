@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "api/api.h"
+#include "auth/sign.h"
 #include "net/net.h"
 #include "node/handle.h"
 #include "node/node.h"
@@ -66,6 +67,7 @@ typedef struct serve_cfg {
 	unsigned neg_ttl, stale_ttl, resolver_threads;
 	/* A mirror (repl/mirror.h): the primary, and who we are to it. */
 	char *mirror_of, *mirror_id, *mirror_key, *mirror_secret_file;
+	char *server_key; /* PEM private key: signs CT answers, published in our HS_SITE */
 	unsigned mirror_page_bytes; /* 0 = the default (192 KiB) */
 	unsigned mirror_lag_log;    /* seconds between lag lines, 0 = the default (5) */
 	/* Transaction log bounds (store.h); 0 = the defaults (64 MiB, 7 days). */
@@ -112,6 +114,9 @@ static void serve_usage(FILE *f)
 	    "      --site-hash prefix|suffix|all  how the site splits identifiers\n"
 	    "      --site-desc TEXT    the site's desc attribute\n"
 	    "      --advertise ADDR    the address our site names for a wildcard --listen\n"
+	    "      --server-key FILE   the node's PEM private key (idnode keygen): signs\n"
+	    "                          answers to CT requests (session setups need it) and\n"
+	    "                          its public half goes into our HS_SITE (server_key)\n"
 	    "      --server-admin INDEX:HANDLE  a node-wide administrator (repeatable), e.g.\n"
 	    "                          300:0.NA/88.1000; may home, unhome and change anything\n"
 	    "      --max-auth-time S   seconds a challenged admin request waits (default 60)\n"
@@ -290,6 +295,9 @@ static int apply(serve_cfg *c, const char *where, const char *name, const char *
 		return parse_bool(where, name, v, &c->recursive);
 	} else if (!strcmp(name, "recursive_all")) {
 		return parse_bool(where, name, v, &c->recursive_all);
+	} else if (!strcmp(name, "server_key")) {
+		free(c->server_key);
+		c->server_key = strdup(v);
 	} else if (!strcmp(name, "group_commit")) {
 		int on;
 		if (parse_bool(where, name, v, &on))
@@ -396,11 +404,13 @@ static void free_cfg(serve_cfg *c)
 	free(c->mirror_id);
 	free(c->mirror_key);
 	free(c->mirror_secret_file);
+	free(c->server_key);
 	free(c->store_read);
 }
 
-/* Our HS_SITE from the settings; its length, or -1 after saying why. */
-static int build_site(const serve_cfg *c, uint8_t *out, size_t cap)
+/* Our HS_SITE from the settings (pubkey: our key's, may be empty); its length, or -1 after saying
+ * why. */
+static int build_site(const serve_cfg *c, idn_slice pubkey, uint8_t *out, size_t cap)
 {
 	site_server srv[MAX_LIST];
 	unsigned n = 0;
@@ -424,6 +434,7 @@ static int build_site(const serve_cfg *c, uint8_t *out, size_t cap)
 	    .hash_opt = (uint8_t)(c->site_hash < 0 ? 0 : c->site_hash),
 	    .advertise_addr = c->advertise,
 	    .desc = c->site_desc,
+	    .pubkey = pubkey,
 	};
 	char err[256];
 	int len = site_build(&spec, out, cap, err, sizeof(err));
@@ -628,6 +639,7 @@ int cmd_serve(int argc, char **argv)
 		O_LOGBYTES,
 		O_LOGAGE,
 		O_NOGROUP,
+		O_SKEY,
 		O_IDTIME,
 		O_STOREREAD,
 		O_MLAGLOG
@@ -663,6 +675,7 @@ int cmd_serve(int argc, char **argv)
 	    {"root", required_argument, NULL, O_ROOT},
 	    {"recursive-all", no_argument, NULL, O_RECALL},
 	    {"no-group-commit", no_argument, NULL, O_NOGROUP},
+	    {"server-key", required_argument, NULL, O_SKEY},
 	    {"cache-mb", required_argument, NULL, O_CACHEMB},
 	    {"neg-ttl", required_argument, NULL, O_NEGTTL},
 	    {"stale-ttl", required_argument, NULL, O_STALETTL},
@@ -784,6 +797,9 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case O_NOGROUP:
 			flags.no_group_commit = 1;
+			break;
+		case O_SKEY:
+			r = apply(&flags, "--server-key", "server_key", optarg);
 			break;
 		case O_ROOT:
 			r = apply(&flags, "--root", "root", optarg);
@@ -943,6 +959,11 @@ int cmd_serve(int argc, char **argv)
 	c->recursive |= flags.recursive;
 	c->recursive_all |= flags.recursive_all;
 	c->no_group_commit |= flags.no_group_commit;
+	if (flags.server_key) {
+		free(c->server_key);
+		c->server_key = flags.server_key;
+		flags.server_key = NULL;
+	}
 	g_group_commit = !c->no_group_commit;
 	if (flags.root) {
 		free(c->root);
@@ -1006,6 +1027,7 @@ int cmd_serve(int argc, char **argv)
 
 	store *s = NULL;
 	node *n = NULL;
+	auth_key *key = NULL; /* --server-key */
 	net_server *srv = NULL;
 	api_server *hsrv = NULL;
 	pthread_t stats_thread;
@@ -1030,8 +1052,21 @@ int cmd_serve(int argc, char **argv)
 	node_config_init(&ncfg);
 	ncfg.case_sensitive = c->case_sensitive;
 	ncfg.site_serial = (uint16_t)c->site_serial;
-	static uint8_t site[8192];
-	int sitelen = build_site(c, site, sizeof(site));
+	static uint8_t site[8192], pub[4096];
+	wire_wr pw = wire_wr_init(pub, sizeof(pub));
+	if (c->server_key) {
+		char err[512];
+		if (auth_key_load(c->server_key, &key, err, sizeof(err)) ||
+		    auth_key_public(key, &pw)) {
+			fprintf(stderr, "idnode serve: server_key %s\n",
+			        key ? "has no usable public half" : err);
+			goto out_store;
+		}
+		/* Answers to CT requests (session setups above all) are signed with it. */
+		ncfg.sign = auth_sign_answer;
+		ncfg.sign_arg = key;
+	}
+	int sitelen = build_site(c, idn_slice_of(pub, wire_wr_len(&pw)), site, sizeof(site));
 	if (sitelen < 0)
 		goto out_store;
 	ncfg.site_info = idn_slice_of(site, (size_t)sitelen);
@@ -1190,6 +1225,7 @@ out_node:
 	node_free(n);
 out_store:
 	store_close(s);
+	auth_key_free(key);
 out:
 	free_cfg(&file);
 	free_cfg(&flags);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/sign.h"
 #include "cli/cli.h"
 #include "node/site.h"
 #include "proto/special.h"
@@ -20,9 +21,10 @@ static void siteinfo_usage(FILE *f)
 	fprintf(
 	    f, "usage: idnode siteinfo [--listen ADDR:PORT] [--server-id N] [--site-serial N]\n"
 	       "                       [--site-server ID@ADDR:PORT]... [--site-hash H]\n"
-	       "                       [--site-desc TEXT] [--advertise ADDR]\n"
+	       "                       [--site-desc TEXT] [--advertise ADDR] [--server-key FILE]\n"
 	       "                       [--index N] [--type T] [--json|--hex|--out FILE]\n"
-	       "  the settings as `idnode serve` takes them (first --listen, default :2641);\n"
+	       "  the settings as `idnode serve` takes them (first --listen, default :2641;\n"
+	       "  --server-key: the node's private key, whose public half the site carries);\n"
 	       "  --type HS_SITE (default) or HS_SITE.PREFIX, --index (default 1) name the value;\n"
 	       "  --json prints it as an `idnode load` value, --hex the data alone,\n"
 	       "  --out writes the raw HS_SITE bytes. Default: a summary and the JSON value.\n");
@@ -87,7 +89,8 @@ int cmd_siteinfo(int argc, char **argv)
 		O_TYPE,
 		O_JSON,
 		O_HEX,
-		O_OUT
+		O_OUT,
+		O_SKEY
 	};
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'l'},
@@ -102,6 +105,7 @@ int cmd_siteinfo(int argc, char **argv)
 	    {"json", no_argument, NULL, O_JSON},
 	    {"hex", no_argument, NULL, O_HEX},
 	    {"out", required_argument, NULL, O_OUT},
+	    {"server-key", required_argument, NULL, O_SKEY},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -111,6 +115,7 @@ int cmd_siteinfo(int argc, char **argv)
 	unsigned long server_id = 1, index = 1, x;
 	site_spec spec = {.serial = 1};
 	int mode = 0, opt, hash;
+	uint8_t pub[4096];
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "l:h", longopts, NULL)) != -1) {
@@ -155,6 +160,21 @@ int cmd_siteinfo(int argc, char **argv)
 		case O_ADV:
 			spec.advertise_addr = optarg;
 			break;
+		case O_SKEY: {
+			/* The node's key (serve --server-key): its public half goes in. */
+			char err[512];
+			auth_key *k = NULL;
+			wire_wr w = wire_wr_init(pub, sizeof(pub));
+			if (auth_key_load(optarg, &k, err, sizeof(err)) || auth_key_public(k, &w)) {
+				fprintf(stderr, "idnode siteinfo: --server-key %s\n",
+				        k ? "has no usable public half" : err);
+				auth_key_free(k);
+				return CLI_USAGE;
+			}
+			auth_key_free(k);
+			spec.pubkey = idn_slice_of(pub, wire_wr_len(&w));
+			break;
+		}
 		case O_INDEX:
 			if (parse_num("--index", optarg, 0x7FFFFFFF, &index))
 				return CLI_USAGE;
