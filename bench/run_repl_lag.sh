@@ -132,7 +132,7 @@ probe=$!
 pids+=("$probe")
 out=$(timeout $((SECONDS_ * 3 + 120)) "$HDLADMIN" --server "$primary" --id "$id" \
 	--secret-file "$WORK/secret" --prefix 88.100.1 --clients "$CLIENTS" --window "$WINDOW" \
-	--count "$count" --rate "$RATE" --tag lag -q) || { log "hdladmin failed: $out"; exit 1; }
+	--count "$count" --rate "$RATE" --tag lag --session -q) || { log "hdladmin failed: $out"; exit 1; }
 res=$(grep '^RESULT' <<<"$out")
 touch "$WORK/stop"
 wait "$probe" || true

@@ -628,6 +628,14 @@ int node_session_request(req *rq)
 		return op == PROTO_OP_SESSION_TERMINATE
 		           ? node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION)
 		           : 0;
+	if (proto_ver(PROTO_MAJOR, rq->minor) < proto_ver(2, 5)) {
+		/* No HS_MAC below 2.5: such a message cannot be in a session. */
+		if (op == PROTO_OP_CHALLENGE_RESPONSE || op == PROTO_OP_RESOLUTION ||
+		    op == PROTO_OP_GET_SITE_INFO || op == PROTO_OP_VERIFY_RESPONSE)
+			return 0;
+		return node_answer_error(rq, PROTO_RC_SESSION_FAILED,
+		                         "sessions need protocol 2.5 or later");
+	}
 
 	/* A copy of what this request needs: the session may go meanwhile. */
 	uint8_t handle[PROTO_HANDLE_MAX];

@@ -1396,7 +1396,8 @@ static int pg_del(store_txn *bt, idn_slice key)
 static size_t prefix_upper(idn_slice p, uint8_t *out)
 {
 	size_t n = p.len;
-	memcpy(out, p.p, n);
+	if (n)
+		memcpy(out, p.p, n);
 	while (n && out[n - 1] == 0xff)
 		n--;
 	if (n)

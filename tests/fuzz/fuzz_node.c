@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/err.h"
 #include "node/node.h"
 #include "proto/record.h"
 #include "proto/udp.h"
@@ -61,18 +62,33 @@ static void init(void)
 		abort();
 }
 
+/* Says what was wrong with an answer before aborting, for the crash report. */
+static void bad_answer(int len, const char *why)
+{
+	fprintf(stderr, "fuzz_node: answer of %d bytes: %s\n", len, why);
+	for (int i = 0; i < len && i < 64; i++)
+		fprintf(stderr, "%02x%s", out[i], i % 16 == 15 ? "\n" : " ");
+	fprintf(stderr, "\n");
+	abort();
+}
+
 static void check_answer(int len)
 {
 	if (len == 0)
 		return;
+	if (len < 0)
+		bad_answer(len, idn_strerror(len));
 	if (len < PROTO_ENV_LEN + PROTO_HDR_LEN)
-		abort();
+		bad_answer(len, "shorter than envelope + header");
 	proto_env env;
 	proto_msg m;
 	if (proto_env_decode(out, (size_t)len, &env) ||
-	    env.msg_len != (uint32_t)len - PROTO_ENV_LEN ||
+	    env.msg_len != (uint32_t)len - PROTO_ENV_LEN)
+		bad_answer(len, "envelope");
+	/* An answer encrypted in a session is opaque here. */
+	if (!(env.flags & PROTO_ENV_ENCRYPTED) &&
 	    proto_msg_decode(out + PROTO_ENV_LEN, (size_t)len - PROTO_ENV_LEN, &m))
-		abort();
+		bad_answer(len, "message");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -223,7 +223,9 @@ class PgCase(unittest.TestCase):
                 time.sleep(0.3)
 
         want, got = converged(20)
-        self.assertEqual(got, want, "mirror did not bootstrap:\n" + mlog.read()[-2000:])
+        mlog.seek(0)  # the mirror writes through its own descriptor
+        self.assertEqual(got, want, "mirror did not bootstrap:\n" + mlog.read()[-2000:] +
+                         "\nprimary:\n" + p.output()[-2000:])
 
         acked, failed, stop = [], [], threading.Event()
 
@@ -283,6 +285,7 @@ class PgCase(unittest.TestCase):
         want, got = converged(40)
         held = {json.loads(line).get("handle") for line in want}
         self.assertEqual([h for h in acked if h not in held], [], "acknowledged creates lost")
+        mlog.seek(0)
         self.assertEqual(got, want, "mirror did not converge:\n" + mlog.read()[-2000:])
         self.assertTrue(p.alive() and mirror.poll() is None)
         self.assertIn("store: postgresql:", p.output())
