@@ -178,8 +178,8 @@ static void *later_main(void *arg)
 {
 	struct later_job *j = arg;
 	usleep(j->ms * 1000);
+	atomic_fetch_add(&n_answered_later, 1); /* before: net_wait may return once it is in */
 	net_answer(j->l, j->len ? j->ans : NULL, j->len);
-	atomic_fetch_add(&n_answered_later, 1);
 	free(j);
 	return NULL;
 }
