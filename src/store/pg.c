@@ -194,13 +194,22 @@ static const struct {
                   12,
                   {BYTEA_OID, INT4_OID, BYTEA_OID, BYTEA_OID, INT2_OID, INT4_OID, INT4_OID,
                    TEXT_OID, BOOL_OID, BOOL_OID, BOOL_OID, BOOL_OID}},
-    /* keys >= $1 and < $2 (no bound when NULL), records or identifiers with rows only */
+    /*
+     * keys >= $1 and < $2 (no bound when NULL), records or identifiers with
+     * rows only. Each branch reads one page along its primary key: the first
+     * page of the merged order is within the first page of records and the
+     * first page of distinct handles, so a page costs a page, not a walk of
+     * every handle row after $1 (which made a dump of 1 M quadratic).
+     */
     [S_SCAN] = {"idn_scan",
-                "SELECT k, rec FROM idn_records WHERE k >= $1 AND ($2::bytea IS NULL OR k < $2)"
-                " UNION ALL SELECT DISTINCT h.handle, NULL::bytea FROM handles h"
-                " WHERE h.handle >= $1 AND ($2::bytea IS NULL OR h.handle < $2)"
-                " AND NOT EXISTS (SELECT 1 FROM idn_records r WHERE r.k = h.handle)"
-                " ORDER BY 1 LIMIT " /* SCAN_PAGE */ "1000",
+                "SELECT k, rec FROM ("
+                "(SELECT k, rec FROM idn_records WHERE k >= $1 AND ($2::bytea IS NULL OR k < $2)"
+                " ORDER BY k LIMIT " /* SCAN_PAGE */ "1000)"
+                " UNION ALL (SELECT d.handle, NULL::bytea FROM (SELECT DISTINCT handle"
+                " FROM handles WHERE handle >= $1 AND ($2::bytea IS NULL OR handle < $2)"
+                " ORDER BY handle LIMIT " /* SCAN_PAGE */ "1000) d"
+                " WHERE NOT EXISTS (SELECT 1 FROM idn_records r WHERE r.k = d.handle))"
+                ") u ORDER BY 1 LIMIT " /* SCAN_PAGE */ "1000",
                 2,
                 {BYTEA_OID, BYTEA_OID}},
     [S_COUNT] = {"idn_count",

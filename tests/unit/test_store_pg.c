@@ -280,6 +280,63 @@ static void test_pg_reference_rows(void **state)
 	expect_get(f->s, S("88.100.1/BAD"), IDN_ESTORE, S(""));
 }
 
+struct order {
+	char last[64];
+	unsigned n, rows_only;
+	bool sorted;
+};
+
+static int order_cb(void *arg, idn_slice key, idn_slice val)
+{
+	struct order *o = arg;
+	char k[64];
+	snprintf(k, sizeof(k), "%.*s", (int)key.len, (const char *)key.p);
+	if (o->n && strcmp(o->last, k) >= 0)
+		o->sorted = false;
+	snprintf(o->last, sizeof(o->last), "%s", k);
+	o->n++;
+	o->rows_only += strstr(k, "/R") != NULL && record_check(val) == IDN_OK;
+	return 0;
+}
+
+/*
+ * Scans page by page (SCAN_PAGE rows) through idnode records and rows-only
+ * identifiers interleaved, far more of either than a page: each key once,
+ * in order, from any start.
+ */
+static void test_pg_scan_pages_mixed(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+
+	/* 3000 rows-only identifiers, two rows each: 88.100.1/R0000 .. R2999 */
+	sql1(f->loc, "INSERT INTO handles SELECT convert_to('88.100.1/R' || lpad(i::text, 4, '0'),"
+	             " 'UTF8'), j, 'URL'::bytea, 'https://r/'::bytea, 0, 60, 1600000000, '',"
+	             " true, true, true, false FROM generate_series(0, 2999) i,"
+	             " generate_series(1, 2) j");
+	/* 2500 idnode records around them: 88.100.1/Q0000.., /S0000.. */
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	for (int i = 0; i < 2500; i++) {
+		char k[32];
+		snprintf(k, sizeof(k), "88.100.1/%c%04d", i % 2 ? 'S' : 'Q', i);
+		assert_int_equal(store_put(t, idn_slice_of(k, strlen(k)), S("v"), 0), IDN_OK);
+	}
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	struct order o = {.sorted = true};
+	assert_int_equal(store_scan(t, S("88.100.1/"), order_cb, &o), 0);
+	assert_int_equal(o.n, 5500);
+	assert_int_equal(o.rows_only, 3000);
+	assert_true(o.sorted);
+	/* from a start in the middle of the rows-only ones */
+	o = (struct order){.sorted = true};
+	assert_int_equal(store_scan_from(t, S("88.100.1/"), S("88.100.1/R1500"), order_cb, &o), 0);
+	assert_int_equal(o.n, 1500 + 1250);
+	assert_true(o.sorted);
+	store_txn_abort(t);
+}
+
 /* Someone else (the reference server, an SQL tool) changes rows idnode wrote. */
 static void test_pg_rows_changed_elsewhere(void **state)
 {
@@ -617,6 +674,7 @@ int main(void)
 	    cmocka_unit_test(test_pg_rows_build_agrees),
 	    cmocka_unit_test_setup_teardown(test_pg_rows_written, suite_setup, suite_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_reference_rows, suite_setup, suite_teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_scan_pages_mixed, suite_setup, suite_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_rows_changed_elsewhere, suite_setup,
 	                                    suite_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_reconnect, suite_setup, suite_teardown),
