@@ -94,8 +94,9 @@
 #include "store/pq.h"
 
 enum {
-	POOL_MAX = 64,    /* idle connections kept */
-	SCAN_PAGE = 1000, /* rows per scan round trip */
+	POOL_MAX = 64,         /* idle connections kept */
+	SCAN_PAGE = 1000,      /* rows per scan round trip */
+	ANALYZE_AFTER = 10000, /* bulk puts in one transaction that call for ANALYZE */
 	MAX_VALUES = 65536,
 	BYTEA_OID = 17,
 	INT4_OID = 23,
@@ -292,7 +293,8 @@ struct pg_txn {
 	/* bulk writes (STORE_NOLOG): puts waiting to be copied, as COPY data */
 	bool bulk;
 	bool flushing;
-	uint64_t nbulk; /* puts buffered */
+	uint64_t nbulk;       /* puts buffered */
+	uint64_t nbulk_total; /* puts of this transaction, for ANALYZE after a large one */
 	struct bbuf {
 		uint8_t *p;
 		size_t len, cap;
@@ -881,6 +883,13 @@ static int pg_txn_commit(store_txn *bt)
 		rc = IDN_ESTORE;
 		if (PQtransactionStatus(t->c) != PQTRANS_IDLE)
 			exec_ok(t->c, "ROLLBACK");
+	} else if (t->live && t->nbulk_total >= ANALYZE_AFTER) {
+		/*
+		 * A large load leaves the planner's statistics of an empty table
+		 * until autovacuum comes by; plans made meanwhile (the scan's
+		 * anti-join above all) can walk whole tables. Best effort.
+		 */
+		exec_ok(t->c, "ANALYZE idn_records, handles");
 	}
 	txn_free(t);
 	return rc;
@@ -1289,6 +1298,7 @@ static int bulk_put(struct pg_txn *t, idn_slice key, idn_slice val)
 	if (rc)
 		return rc;
 	t->nbulk++;
+	t->nbulk_total++;
 	if (t->nbulk >= BULK_RECORDS || t->brec.len + t->brows.len >= BULK_BYTES)
 		return bulk_flush(t);
 	return IDN_OK;
