@@ -86,15 +86,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_until(double t)
-{
-	double d = t - now_s();
-	if (d <= 0)
-		return;
-	struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
-	nanosleep(&ts, NULL);
-}
-
 struct slot {
 	uint64_t k; /* the create's number in this client, +1 (0: free) */
 	double t0;
@@ -279,6 +270,7 @@ static void *client_main(void *arg)
 	struct client *c = arg;
 	uint64_t sent = 0, done = 0;
 	double start = now_s(), per = cfg.rate > 0 ? cfg.clients / cfg.rate : 0;
+	const char *why = "connection broken or answer malformed";
 
 	if (client_conn_open(&cfg.addr, 10000, &c->cn)) {
 		error_seen(c, "cannot connect", NULL);
@@ -291,22 +283,37 @@ static void *client_main(void *arg)
 		sent = done = 1;
 	}
 	while (done < c->todo) {
-		while (sent < c->todo && sent - done < cfg.window) {
-			if (per > 0)
-				sleep_until(start + (double)sent * per);
+		/* Open loop (--rate): only what is due; answers are read meanwhile. */
+		while (sent < c->todo && sent - done < cfg.window &&
+		       (per == 0 || start + (double)sent * per <= now_s())) {
 			if (send_create(c, sent))
 				goto broken;
 			sent++;
 		}
+		if (per > 0 && sent < c->todo && sent - done < cfg.window) {
+			double wait = start + (double)sent * per - now_s();
+			if (wait <= 0 || client_conn_wait(c->cn, (unsigned)(wait * 1e3) + 1) == 0)
+				continue; /* nothing came in: the next create is due */
+		}
+		if (sent == done)
+			continue; /* nothing to wait for */
 		uint8_t *ans = NULL;
 		size_t alen;
 		proto_env env;
 		proto_msg m;
-		if (client_conn_recv(c->cn, &ans, &alen))
+		int r = client_conn_recv(c->cn, &ans, &alen);
+		if (r) {
+			why = idn_strerror(r);
 			goto broken;
-		if (c->sess ? client_session_unwrap(c->sess, &ans, &alen, &env, &m) != IDN_OK
-		            : alen < PROTO_ENV_LEN || proto_env_decode(ans, alen, &env) ||
-		                  proto_msg_decode(ans + PROTO_ENV_LEN, alen - PROTO_ENV_LEN, &m)) {
+		}
+		r = c->sess ? client_session_unwrap(c->sess, &ans, &alen, &env, &m)
+		    : alen < PROTO_ENV_LEN || proto_env_decode(ans, alen, &env) ||
+		            proto_msg_decode(ans + PROTO_ENV_LEN, alen - PROTO_ENV_LEN, &m)
+		        ? IDN_EPROTO
+		        : IDN_OK;
+		if (r) {
+			why =
+			    r == IDN_EMISMATCH ? "session MAC or counter refused" : idn_strerror(r);
 			free(ans);
 			goto broken;
 		}
@@ -341,7 +348,7 @@ static void *client_main(void *arg)
 	client_conn_close(c->cn);
 	return NULL;
 broken:
-	error_seen(c, "connection broken or answer malformed", NULL);
+	error_seen(c, why, NULL);
 	atomic_fetch_add(&n_err, c->todo - done - 1);
 	client_session_close(c->sess, false);
 	client_conn_close(c->cn);

@@ -35,7 +35,7 @@ int client_conn_open(const client_addr *a, unsigned timeout_ms, client_conn **ou
 	if (!c)
 		return IDN_ENOMEM;
 	c->timeout_ms = timeout_ms ? timeout_ms : 10000;
-	c->fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	c->fd = client_tcp_socket(a->ss.ss_family);
 	c->buf = malloc(CONN_BUF);
 	if (c->fd < 0 || !c->buf) {
 		ret = c->fd < 0 ? idn_errno(errno) : IDN_ENOMEM;
@@ -140,6 +140,14 @@ int client_conn_recv(client_conn *c, uint8_t **msg, size_t *len)
 	*msg = m;
 	*len = total;
 	return IDN_OK;
+}
+
+int client_conn_wait(client_conn *c, unsigned ms)
+{
+	if (c->len > c->off)
+		return 1;
+	int ret = client_wait_fd(c->fd, POLLIN, client_now_ms() + ms);
+	return ret == IDN_OK ? 1 : ret == IDN_ETIMEOUT ? 0 : ret;
 }
 
 void client_conn_close(client_conn *c)

@@ -31,6 +31,12 @@ int client_conn_send(client_conn *c, const uint8_t *p, size_t len);
  */
 int client_conn_recv(client_conn *c, uint8_t **msg, size_t *len);
 
+/*
+ * Waits at most ms for input: 1 when some is there (client_conn_recv may
+ * still wait for the rest of a message), 0 after ms, < 0 on error. For
+ * clients that also have something to send at a given time.
+ */
+int client_conn_wait(client_conn *c, unsigned ms);
 void client_conn_close(client_conn *c);
 
 #endif
