@@ -110,6 +110,55 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.stdout.startswith("88.100.1/"))
 
+    def test_dsa_and_sm2_identities_each_operation(self):
+        # The RSA admin makes each identity's handle (its HS_PUBKEY) and gives
+        # it every right on the prefix; the identity then runs each operation.
+        import subprocess
+        from idnlib import IDNODE
+        for n, typ in enumerate(("dsa", "sm2")):
+            key = os.path.join(self.tmp, typ + ".pem")
+            out = subprocess.run([IDNODE, "keygen", "--type", typ, "--out", key],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            ident = "88.100.1/%s-admin" % typ
+            r = self.rsa("create", ident, "--value", "300:HS_PUBKEY:hex:" + out.stdout.strip(),
+                         "--value", "100:HS_ADMIN:300:0.NA/88.100.1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = self.rsa("add", "0.NA/88.100.1",
+                         "--value", "%d:HS_ADMIN:0FFF/300:%s" % (110 + n, ident))
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+            def as_ident(cmd, arg, *more):
+                return self.node.cli(cmd, arg, "--server", self.server, "--id", "300:" + ident,
+                                     "--key", key, *more)
+            h = "88.100.1/%s-1" % typ
+            r = as_ident("create", h, "--value", "1:URL:https://example.com/" + typ,
+                         "--value", "100:HS_ADMIN:300:" + ident)
+            self.assertEqual(r.returncode, 0, typ + r.stderr)
+            self.assertIn("https://example.com/" + typ, self.resolved(h))
+            r = as_ident("add", h, "--value", "2:EMAIL:qa@example.com")
+            self.assertEqual(r.returncode, 0, typ + r.stderr)
+            r = as_ident("modify", h, "--value", "2:EMAIL:ops@example.com")
+            self.assertEqual(r.returncode, 0, typ + r.stderr)
+            self.assertIn("ops@example.com", self.resolved(h))
+            r = as_ident("remove", h, "--index", "2")
+            self.assertEqual(r.returncode, 0, typ + r.stderr)
+            self.assertNotIn("ops@example.com", self.resolved(h))
+            r = as_ident("list", "88.100.1")
+            self.assertEqual(r.returncode, 0, typ + r.stderr)
+            self.assertIn(h, r.stdout.split())
+            r = as_ident("delete", h)
+            self.assertEqual(r.returncode, 0, typ + r.stderr)
+            self.assertIsNone(self.resolved(h))
+            # another key of the same type is not this identity
+            other = os.path.join(self.tmp, typ + "-other.pem")
+            subprocess.run([IDNODE, "keygen", "--type", typ, "--out", other],
+                           capture_output=True, timeout=60, check=True)
+            r = self.node.cli("create", h, "--server", self.server, "--id", "300:" + ident,
+                              "--key", other, "--value", "1:URL:https://evil")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIsNone(self.resolved(h))
+
     def test_secret_key_identity(self):
         h = "88.100.1/sec-1"
         r = self.sec("create", h, "--value", "1:URL:https://example.com/s",
