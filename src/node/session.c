@@ -278,6 +278,9 @@ int node_session_decrypt(req *rq, const uint8_t *in, size_t len, uint8_t **plain
 {
 	node *n = rq->w->node;
 	node_sessions *s = n->sessions;
+	if (proto_ver(PROTO_MAJOR, rq->minor) < proto_ver(2, 5))
+		return node_answer_error(rq, PROTO_RC_SESSION_FAILED,
+		                         "sessions need protocol 2.5 or later");
 	pthread_mutex_lock(&s->lock);
 	struct sess *x = find(s, rq->env.session_id, n->cfg.clock());
 	if (x) {
@@ -321,6 +324,9 @@ int node_session_answer_end(req *rq, proto_build *b)
 		return b->w.err;
 	proto_env env;
 	proto_env_decode(b->env, PROTO_ENV_LEN, &env);
+	if (proto_ver(env.major, env.minor) < proto_ver(2, 5))
+		return proto_build_end(b, NULL,
+		                       0); /* no HS_MAC below 2.5 (callers refuse it first) */
 	auth_msg_ctx c = msg_ctx(&env);
 	pthread_mutex_lock(&s->lock);
 	struct sess *x = find(s, rq->sess.id, n->cfg.clock());
