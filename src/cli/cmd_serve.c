@@ -601,6 +601,28 @@ static void *stats_main(void *arg)
 	return NULL;
 }
 
+/* A string setting given as a flag replaces the file's; the flag's copy moves over. */
+static void take_str(char **file, char **flag)
+{
+	if (!*flag)
+		return;
+	free(*file);
+	*file = *flag;
+	*flag = NULL;
+}
+
+/* Likewise a list setting: the flag's entries replace the file's. */
+static void take_list(char **file, unsigned *nfile, char **flag, unsigned *nflag)
+{
+	if (!*nflag)
+		return;
+	for (unsigned i = 0; i < *nfile; i++)
+		free(file[i]);
+	memcpy(file, flag, (size_t)*nflag * sizeof(*flag));
+	*nfile = *nflag;
+	*nflag = 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	enum {
@@ -858,143 +880,63 @@ int cmd_serve(int argc, char **argv)
 	if (config && load_file(&file, config))
 		goto out;
 
-	/* Merge: flags over file. */
+	/* Merge: a flag given replaces the file's setting (see take_str, TAKE_*). */
 	serve_cfg *c = &file;
-	if (flags.data) {
-		free(c->data);
-		c->data = flags.data;
-		flags.data = NULL;
-	}
-	if (flags.nlisten) {
-		for (unsigned i = 0; i < c->nlisten; i++)
-			free(c->listen[i]);
-		memcpy(c->listen, flags.listen, sizeof(flags.listen));
-		c->nlisten = flags.nlisten;
-		flags.nlisten = 0;
-	}
-	if (flags.nhome) {
-		for (unsigned i = 0; i < c->nhome; i++)
-			free(c->home[i]);
-		memcpy(c->home, flags.home, sizeof(flags.home));
-		c->nhome = flags.nhome;
-		flags.nhome = 0;
-	}
-	if (flags.nhttp) {
-		for (unsigned i = 0; i < c->nhttp; i++)
-			free(c->http[i]);
-		memcpy(c->http, flags.http, sizeof(flags.http));
-		c->nhttp = flags.nhttp;
-		flags.nhttp = 0;
-	}
-	if (flags.nhttps) {
-		for (unsigned i = 0; i < c->nhttps; i++)
-			free(c->https[i]);
-		memcpy(c->https, flags.https, sizeof(flags.https));
-		c->nhttps = flags.nhttps;
-		flags.nhttps = 0;
-	}
-	if (flags.tls_cert) {
-		free(c->tls_cert);
-		c->tls_cert = flags.tls_cert;
-		flags.tls_cert = NULL;
-	}
-	if (flags.tls_key) {
-		free(c->tls_key);
-		c->tls_key = flags.tls_key;
-		flags.tls_key = NULL;
-	}
-	if (flags.access_log) {
-		free(c->access_log);
-		c->access_log = flags.access_log;
-		flags.access_log = NULL;
-	}
-	/* 0 is "the default" for the HTTP limits, so an unset flag leaves the file's. */
-	c->http_max_conns = flags.http_max_conns ? flags.http_max_conns : c->http_max_conns;
-	c->http_max_body = flags.http_max_body ? flags.http_max_body : c->http_max_body;
-	c->http_idle_ms = flags.http_idle_ms ? flags.http_idle_ms : c->http_idle_ms;
-	c->http_timeout_ms = flags.http_timeout_ms ? flags.http_timeout_ms : c->http_timeout_ms;
-	if (flags.threads != ~0u)
-		c->threads = flags.threads;
-	if (flags.case_sensitive >= 0)
-		c->case_sensitive = flags.case_sensitive;
-	if (flags.site_serial != ~0u)
-		c->site_serial = flags.site_serial;
-	if (flags.max_tcp_conns != ~0u)
-		c->max_tcp_conns = flags.max_tcp_conns;
-	if (flags.tcp_idle_ms != ~0u)
-		c->tcp_idle_ms = flags.tcp_idle_ms;
-	if (flags.server_id != ~0u)
-		c->server_id = flags.server_id;
-	if (flags.nsite_server) {
-		for (unsigned i = 0; i < c->nsite_server; i++)
-			free(c->site_server[i]);
-		memcpy(c->site_server, flags.site_server, sizeof(flags.site_server));
-		c->nsite_server = flags.nsite_server;
-		flags.nsite_server = 0;
-	}
-	if (flags.site_hash >= 0)
-		c->site_hash = flags.site_hash;
-	if (flags.nserver_admin) {
-		for (unsigned i = 0; i < c->nserver_admin; i++)
-			free(c->server_admin[i]);
-		memcpy(c->server_admin, flags.server_admin, sizeof(flags.server_admin));
-		c->nserver_admin = flags.nserver_admin;
-		flags.nserver_admin = 0;
-	}
-	if (flags.max_auth_time)
-		c->max_auth_time = flags.max_auth_time;
-	if (flags.identity_timeout_ms)
-		c->identity_timeout_ms = flags.identity_timeout_ms;
-	if (flags.site_desc) {
-		free(c->site_desc);
-		c->site_desc = flags.site_desc;
-		flags.site_desc = NULL;
-	}
-	if (flags.advertise) {
-		free(c->advertise);
-		c->advertise = flags.advertise;
-		flags.advertise = NULL;
-	}
-	/* Recursive settings: a flag given overrides the file's (0 = not given). */
+#define TAKE_STR(f)  take_str(&c->f, &flags.f)
+#define TAKE_LIST(f) take_list(c->f, &c->n##f, flags.f, &flags.n##f)
+#define TAKE_NZ(f)   (c->f = flags.f ? flags.f : c->f)        /* 0: not given */
+#define TAKE_SET(f)  (c->f = flags.f != ~0u ? flags.f : c->f) /* ~0u: not given */
+#define TAKE_POS(f)  (c->f = flags.f >= 0 ? flags.f : c->f)   /* -1: not given */
+	TAKE_STR(data);
+	TAKE_LIST(listen);
+	TAKE_LIST(home);
+	TAKE_LIST(http);
+	TAKE_LIST(https);
+	TAKE_STR(tls_cert);
+	TAKE_STR(tls_key);
+	TAKE_STR(access_log);
+	TAKE_NZ(http_max_conns);
+	TAKE_NZ(http_max_body);
+	TAKE_NZ(http_idle_ms);
+	TAKE_NZ(http_timeout_ms);
+	TAKE_SET(threads);
+	TAKE_POS(case_sensitive);
+	TAKE_SET(site_serial);
+	TAKE_SET(max_tcp_conns);
+	TAKE_SET(tcp_idle_ms);
+	TAKE_SET(server_id);
+	TAKE_LIST(site_server);
+	TAKE_POS(site_hash);
+	TAKE_LIST(server_admin);
+	TAKE_NZ(max_auth_time);
+	TAKE_NZ(identity_timeout_ms);
+	TAKE_STR(site_desc);
+	TAKE_STR(advertise);
+	TAKE_STR(server_key);
+	/* Switches: a flag turns it on whatever the file says. */
 	c->recursive |= flags.recursive;
 	c->recursive_all |= flags.recursive_all;
 	c->no_group_commit |= flags.no_group_commit;
-	if (flags.server_key) {
-		free(c->server_key);
-		c->server_key = flags.server_key;
-		flags.server_key = NULL;
-	}
 	g_group_commit = !c->no_group_commit;
-	if (flags.root) {
-		free(c->root);
-		c->root = flags.root;
-		flags.root = NULL;
-	}
-	c->cache_mb = flags.cache_mb ? flags.cache_mb : c->cache_mb;
-	c->neg_ttl = flags.neg_ttl ? flags.neg_ttl : c->neg_ttl;
-	c->stale_ttl = flags.stale_ttl ? flags.stale_ttl : c->stale_ttl;
-	c->resolver_threads = flags.resolver_threads ? flags.resolver_threads : c->resolver_threads;
-	/* Mirror settings: each flag given replaces the file's. */
-	char **mfile[] = {&c->mirror_of, &c->mirror_id, &c->mirror_key, &c->mirror_secret_file};
-	char **mflag[] = {&flags.mirror_of, &flags.mirror_id, &flags.mirror_key,
-	                  &flags.mirror_secret_file};
-	for (size_t i = 0; i < sizeof(mfile) / sizeof(mfile[0]); i++)
-		if (*mflag[i]) {
-			free(*mfile[i]);
-			*mfile[i] = *mflag[i];
-			*mflag[i] = NULL;
-		}
-	if (flags.mirror_page_bytes)
-		c->mirror_page_bytes = flags.mirror_page_bytes;
-	if (flags.mirror_lag_log)
-		c->mirror_lag_log = flags.mirror_lag_log;
-	c->log_max_bytes = flags.log_max_bytes ? flags.log_max_bytes : c->log_max_bytes;
-	c->log_max_age = flags.log_max_age ? flags.log_max_age : c->log_max_age;
-	if (flags.store_read) {
-		free(c->store_read);
-		c->store_read = flags.store_read;
-		flags.store_read = NULL;
-	}
+	TAKE_STR(root);
+	TAKE_NZ(cache_mb);
+	TAKE_NZ(neg_ttl);
+	TAKE_NZ(stale_ttl);
+	TAKE_NZ(resolver_threads);
+	TAKE_STR(mirror_of);
+	TAKE_STR(mirror_id);
+	TAKE_STR(mirror_key);
+	TAKE_STR(mirror_secret_file);
+	TAKE_NZ(mirror_page_bytes);
+	TAKE_NZ(mirror_lag_log);
+	TAKE_NZ(log_max_bytes);
+	TAKE_NZ(log_max_age);
+	TAKE_STR(store_read);
+#undef TAKE_STR
+#undef TAKE_LIST
+#undef TAKE_NZ
+#undef TAKE_SET
+#undef TAKE_POS
 	if (c->store_read && (!c->data || (strncasecmp(c->data, "postgresql://", 13) != 0 &&
 	                                   strncasecmp(c->data, "postgres://", 11) != 0))) {
 		fprintf(stderr, "idnode serve: --store-read needs a PostgreSQL --store URI (a "
