@@ -64,27 +64,13 @@ static const char *const server_admins[] = {"300:0.NA/88.1000"};
 
 static void seed_prefix_record(void)
 {
-	const struct tvec *ans = tvec_find("x61-prefix-0NA-tcp-raw/02-response");
-	assert_non_null(ans);
-	proto_msg m;
-	proto_resolve_resp rr;
-	assert_int_equal(proto_msg_decode(ans->bytes + PROTO_ENV_LEN, ans->len - PROTO_ENV_LEN, &m),
-	                 0);
-	assert_int_equal(proto_resolve_resp_decode(m.body, &rr), 0);
-	proto_value vals[16];
-	assert_true(rr.nvalues <= 16);
-	wire_rd c = wire_rd_init(rr.values.p, rr.values.len);
-	for (uint32_t i = 0; i < rr.nvalues; i++)
-		proto_value_get(&c, &vals[i]);
 	static uint8_t rec[8192];
-	int n = record_build(vals, rr.nvalues, rec, sizeof(rec));
-	assert_true(n > 0);
+	size_t n = tvec_prefix_record(rec, sizeof(rec));
 	store_txn *t;
 	assert_int_equal(store_txn_begin(st, 0, &t), 0);
 	assert_int_equal(store_home(t, IDN_SLICE("88.1000")), 0);
 	assert_int_equal(store_home(t, IDN_SLICE("0.NA")), 0);
-	assert_int_equal(store_put(t, IDN_SLICE("0.NA/88.1000"), idn_slice_of(rec, (size_t)n), 0),
-	                 0);
+	assert_int_equal(store_put(t, IDN_SLICE("0.NA/88.1000"), idn_slice_of(rec, n), 0), 0);
 	assert_int_equal(store_txn_commit(t), 0);
 }
 

@@ -1,5 +1,8 @@
 #include "vectors.h"
 
+#include "proto/proto.h"
+#include "proto/record.h"
+
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -112,4 +115,22 @@ const struct tvec *tvec_find(const char *name_prefix)
 		if (strncmp(v[i].name, name_prefix, pl) == 0)
 			return &v[i];
 	return NULL;
+}
+
+size_t tvec_prefix_record(uint8_t *rec, size_t cap)
+{
+	const struct tvec *ans = tvec_find("x61-prefix-0NA-tcp-raw/02-response");
+	proto_msg m;
+	proto_resolve_resp rr;
+	proto_value vals[16];
+	if (!ans || proto_msg_decode(ans->bytes + PROTO_ENV_LEN, ans->len - PROTO_ENV_LEN, &m) ||
+	    proto_resolve_resp_decode(m.body, &rr) || rr.nvalues > 16)
+		abort();
+	wire_rd c = wire_rd_init(rr.values.p, rr.values.len);
+	for (uint32_t i = 0; i < rr.nvalues; i++)
+		proto_value_get(&c, &vals[i]);
+	int n = record_build(vals, rr.nvalues, rec, cap);
+	if (c.err || n <= 0)
+		abort();
+	return (size_t)n;
 }

@@ -31,5 +31,11 @@ const struct tvec *tvec_find(const char *name_prefix);
 const char *tvec_shared_dir(void);
 /* Reads a file under shared/ into a malloc'd buffer; aborts on error. */
 uint8_t *tvec_read_file(const char *rel_path, size_t *len);
+/*
+ * The stored record (proto/record.h) of 0.NA/88.1000 as the reference served
+ * it in x61: its HS_ADMIN and the admin's HS_PUBKEY. Returns its length;
+ * aborts if the capture does not decode or cap is too small.
+ */
+size_t tvec_prefix_record(uint8_t *rec, size_t cap);
 
 #endif
