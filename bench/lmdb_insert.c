@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "proto/record.h"
 
 static double now_s(void)
@@ -329,7 +329,7 @@ static int parse_line(const char *p, const char *end, rec *r, uint32_t now)
 	static char types[MAXVALS][256];
 	static char *datas[MAXVALS];
 	static proto_value vals[MAXVALS];
-	static uint8_t key[STORE_KEY_MAX], *recbuf;
+	static uint8_t key[HANDLE_KEY_MAX], *recbuf;
 	static size_t reccap;
 	if (!datas[0])
 		for (int i = 0; i < MAXVALS; i++)

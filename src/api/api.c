@@ -136,7 +136,7 @@ int api_exchange(api_worker *w, const uint8_t *buf, int len, proto_msg *m)
 {
 	if (len < 0)
 		return len;
-	int n = node_handle(w->nw, NODE_HTTP, buf, (size_t)len, w->ans, ANS_CAP);
+	int n = node_answer(w->nw, NODE_HTTP, buf, (size_t)len, w->ans, ANS_CAP);
 	if (n <= PROTO_ENV_LEN)
 		return n < 0 ? n : IDN_EINVAL;
 	int ret = proto_msg_decode(w->ans + PROTO_ENV_LEN, (size_t)n - PROTO_ENV_LEN, m);
@@ -510,7 +510,7 @@ static int post_hdl(api_worker *w, const http_req *req, http_resp *r)
 		                "body must be a Handle envelope and message");
 		return 0;
 	}
-	int n = node_handle(w->nw, NODE_HTTP, req->body.p, req->body.len, w->ans, ANS_CAP);
+	int n = node_answer(w->nw, NODE_HTTP, req->body.p, req->body.len, w->ans, ANS_CAP);
 	if (n <= 0) {
 		http_resp_error(r, 400, PROTO_RC_PROTOCOL_ERROR,
 		                n == 0 ? "not a Handle request this node can answer"

@@ -4,7 +4,7 @@
  * the Handle protocol over HTTP (POST application/x-hdl-message) and the
  * proxy (GET /{handle}: a redirect, or a record page for people).
  *
- * Every read is a Handle request handed to node_handle() (transport HTTP), so
+ * Every read is a Handle request handed to node_answer() (transport HTTP), so
  * the REST answers say exactly what the binary protocol says: the same
  * homing, refusals, referrals and public-read filtering. Every write (PUT /
  * DELETE /api/handles, list, /api/batch) is a Handle admin request run by the

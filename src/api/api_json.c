@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "api/internal.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "proto/special.h"
 
 static bool type_is(const proto_value *v, const char *t)

@@ -25,7 +25,7 @@
 #include <time.h>
 
 #include "api/internal.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "node/template.h"
 #include "proto/special.h"
 

@@ -3,7 +3,7 @@
  * HTTP Basic, as the reference REST API), PUT and DELETE /api/handles/{h},
  * and GET /api/handles?prefix= (list).
  *
- * Every write is a Handle admin request (100-105) handed to node_handle(),
+ * Every write is a Handle admin request (100-105) handed to node_answer(),
  * so rights (HS_ADMIN, HS_VLIST, server admins), checks and durability are
  * exactly the binary protocol's. What HTTP adds is only who is asking: the
  * identity is authenticated here (a signature over server nonce || cnonce
@@ -24,7 +24,7 @@
 #include "api/internal.h"
 #include "auth/verify.h"
 #include "core/err.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "proto/record.h"
 #include "proto/admin.h"
 #include "proto/special.h"
@@ -175,7 +175,7 @@ static bool parse_ident(idn_slice s, ident *id)
 static int identity_value(api_worker *w, const ident *id, const char *type, uint8_t *out,
                           size_t cap, size_t *len)
 {
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	idn_slice h = idn_slice_of(id->handle, id->hlen);
 	int klen = handle_key(h, node_case_sensitive(w->a->n), key);
 	if (klen < 0)

@@ -122,7 +122,7 @@ idn_slice api_openapi_json(void);
  */
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix);
 
-/* Resolves handle (optionally filtered) through node_handle(). */
+/* Resolves handle (optionally filtered) through node_answer(). */
 int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,
                 const idn_slice *types, uint32_t ntypes, bool public_only, api_answer *ans);
 

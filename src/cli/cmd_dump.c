@@ -31,7 +31,7 @@
 
 #include "cli/cli.h"
 #include "core/err.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "node/import.h"
 #include "proto/record.h"
 #include "store/store.h"
@@ -426,7 +426,7 @@ int cmd_restore(int argc, char **argv)
 			fprintf(stderr, "idnode restore: %s: %s\n", a.where, idn_strerror(rc));
 			goto out;
 		}
-		char prefix[STORE_KEY_MAX + 1];
+		char prefix[HANDLE_KEY_MAX + 1];
 		int h = home_line(line, (size_t)len, prefix, sizeof(prefix));
 		if (h < 0) {
 			fprintf(stderr, "%s:%llu: home: must be a non-empty prefix\n", a.file,
@@ -435,7 +435,7 @@ int cmd_restore(int argc, char **argv)
 			continue;
 		}
 		if (h == 1) {
-			uint8_t norm[STORE_KEY_MAX];
+			uint8_t norm[HANDLE_KEY_MAX];
 			int nl = handle_prefix_norm(idn_slice_of(prefix, strlen(prefix)), norm,
 			                            sizeof(norm));
 			rc = nl < 0 ? nl : store_home(t, idn_slice_of(norm, (size_t)nl));

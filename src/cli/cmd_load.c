@@ -38,7 +38,7 @@
 
 #include "cli/cli.h"
 #include "core/err.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "node/import.h"
 #include "store/store.h"
 
@@ -513,7 +513,7 @@ struct loader {
 	struct runsort rs;
 	size_t run_bytes;              /* memory for one run: arenas and index */
 	size_t chunk;                  /* input parsed per round; the run is checked after each */
-	uint8_t maxkey[STORE_KEY_MAX]; /* the largest key written by this load */
+	uint8_t maxkey[HANDLE_KEY_MAX]; /* the largest key written by this load */
 	uint32_t maxklen;
 	uint64_t lines, loaded, errors, superseded;
 	struct timespec t0;
@@ -1058,7 +1058,7 @@ static int home_prefixes(struct loader *L, const char **home, int nhome)
 		return rc;
 	for (int i = 0; i < nhome; i++) {
 		idn_slice p = idn_slice_of(home[i], strlen(home[i])), na;
-		uint8_t norm[STORE_KEY_MAX];
+		uint8_t norm[HANDLE_KEY_MAX];
 		if (handle_na_prefix(p, &na) == IDN_OK) /* "0.NA/88.100" means "88.100" */
 			p = na;
 		int n = handle_prefix_norm(p, norm, sizeof(norm));

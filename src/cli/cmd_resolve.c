@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 #include "client/client.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "proto/admin.h"
 
 enum { MAX_FILTERS = 64 };

@@ -19,7 +19,7 @@
 #include "api/api.h"
 #include "auth/sign.h"
 #include "net/net.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "node/node.h"
 #include "node/site.h"
 #include "repl/mirror.h"
@@ -457,7 +457,7 @@ static int home_prefixes(store *s, const serve_cfg *c)
 		idn_slice na;
 		if (handle_na_prefix(p, &na) == IDN_OK) /* "0.NA/88.100" means "88.100" */
 			p = na;
-		uint8_t norm[STORE_KEY_MAX];
+		uint8_t norm[HANDLE_KEY_MAX];
 		int n = handle_prefix_norm(p, norm, sizeof(norm));
 		if (n <= 0 || memchr(p.p, '/', p.len)) {
 			fprintf(stderr, "idnode serve: --home '%s': not a prefix\n", c->home[i]);
@@ -552,7 +552,7 @@ static int handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 			 * Our own identifiers are answered as their authority; only
 			 * what is not homed here (301, 303) is resolved from the root.
 			 */
-			int n = node_handle(wctx, req->transport == NET_UDP ? NODE_UDP : NODE_TCP,
+			int n = node_answer(wctx, req->transport == NET_UDP ? NODE_UDP : NODE_TCP,
 			                    req->msg, req->len, out, cap);
 			if (n >= PROTO_ENV_LEN + PROTO_HDR_LEN) {
 				uint32_t rc = idn_be32(out + PROTO_ENV_LEN + 4);
@@ -572,9 +572,9 @@ static int handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 		    .defer_arg = (void *)req,
 		    .answer = answer_later,
 		};
-		return resolver_handle(g_resolver, &rq, out, cap);
+		return resolver_answer(g_resolver, &rq, out, cap);
 	}
-	return node_handle(wctx, req->transport == NET_UDP ? NODE_UDP : NODE_TCP, req->msg,
+	return node_answer(wctx, req->transport == NET_UDP ? NODE_UDP : NODE_TCP, req->msg,
 	                   req->len, out, cap);
 }
 

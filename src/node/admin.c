@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "auth/verify.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "node/identity.h"
 #include "proto/record.h"
 #include "node/template.h"
@@ -193,7 +193,7 @@ bool node_admin_is_op(uint32_t op)
 
 static int prefix_homed(req *rq, store_txn *t, idn_slice prefix)
 {
-	uint8_t norm[STORE_KEY_MAX];
+	uint8_t norm[HANDLE_KEY_MAX];
 	int n = handle_prefix_norm(prefix, norm, sizeof(norm));
 	if (n < 0)
 		return 0;
@@ -390,7 +390,7 @@ typedef struct actx {
 	store_txn *t;
 	idn_slice id_handle;
 	uint32_t id_index;
-	uint8_t id_key[STORE_KEY_MAX];
+	uint8_t id_key[HANDLE_KEY_MAX];
 	int id_klen;
 	unsigned lookups;
 	bool commit; /* set by an op that wrote to t */
@@ -405,7 +405,7 @@ static bool case_sens(const actx *c)
 /* Reads the record of handle h in c->t. 1 found, 0 not, negative error. */
 static int read_record(actx *c, idn_slice h, record *r)
 {
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	int klen = handle_key(h, case_sens(c), key);
 	if (klen < 0)
 		return 0;
@@ -420,7 +420,7 @@ static int read_record(actx *c, idn_slice h, record *r)
 
 static bool same_handle(actx *c, idn_slice h)
 {
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	int klen = handle_key(h, case_sens(c), key);
 	return klen >= 0 && klen == c->id_klen && !memcmp(key, c->id_key, (size_t)klen);
 }
@@ -736,7 +736,7 @@ static int op_create(actx *c)
 	/* MINT: the server picks the suffix, appended to what the client sent. */
 	char minted[PROTO_HANDLE_MAX + 40];
 	idn_slice h = vr.handle;
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	int klen = 0;
 	idn_slice old;
 	int ex = IDN_ENOTFOUND;
@@ -816,7 +816,7 @@ static int op_delete(actx *c)
 	idn_slice h;
 	if (proto_handle_req_decode(rq->msg.body, &h))
 		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR, "malformed request");
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	int klen;
 	record own, pr;
 	int ret = load_target(c, h, key, &klen, &own);
@@ -839,7 +839,7 @@ static int op_add(actx *c)
 	proto_values_req vr;
 	if (proto_values_req_decode(rq->msg.body, &vr))
 		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR, "malformed request");
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	int klen;
 	record own;
 	int ret = load_target(c, vr.handle, key, &klen, &own);
@@ -887,7 +887,7 @@ static int op_modify(actx *c)
 	proto_values_req vr;
 	if (proto_values_req_decode(rq->msg.body, &vr))
 		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR, "malformed request");
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	int klen;
 	record own;
 	int ret = load_target(c, vr.handle, key, &klen, &own);
@@ -943,7 +943,7 @@ static int op_remove(actx *c)
 	proto_remove_req rr;
 	if (proto_remove_req_decode(rq->msg.body, &rr))
 		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR, "malformed request");
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	int klen;
 	record own;
 	int ret = load_target(c, rr.handle, key, &klen, &own);
@@ -1123,7 +1123,7 @@ static int op_list_handles(actx *c)
 	int ret = authorize(c, NULL, pf > 0 ? &pr : NULL, PROTO_ADM_LIST_HANDLES, h);
 	if (ret)
 		return ret;
-	uint8_t want[STORE_KEY_MAX];
+	uint8_t want[HANDLE_KEY_MAX];
 	int n = handle_prefix_norm(prefix, want, sizeof(want) - 1);
 	if (n < 0)
 		return node_answer_error(rq, PROTO_RC_INVALID_HANDLE, "invalid prefix");
@@ -1146,7 +1146,7 @@ static int home_prefix(req *rq, uint8_t *norm, idn_slice *out)
 		prefix = h;
 	if (prefix.len == 0 || memchr(prefix.p, '/', prefix.len))
 		return IDN_EINVAL;
-	int n = handle_prefix_norm(prefix, norm, STORE_KEY_MAX);
+	int n = handle_prefix_norm(prefix, norm, HANDLE_KEY_MAX);
 	if (n < 0)
 		return n;
 	*out = idn_slice_of(norm, (size_t)n);
@@ -1155,7 +1155,7 @@ static int home_prefix(req *rq, uint8_t *norm, idn_slice *out)
 
 static int op_home(actx *c)
 {
-	uint8_t norm[STORE_KEY_MAX];
+	uint8_t norm[HANDLE_KEY_MAX];
 	idn_slice p;
 	int ret = authorize_server(c);
 	if (ret)
@@ -1287,7 +1287,7 @@ static int run_as_caller(req *rq)
 /* Finds the identity's key value (type HS_PUBKEY / HS_SECKEY at index). */
 static int identity_key(req *rq, const proto_chresp *cr, idn_slice type, idn_slice *data)
 {
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	int klen = handle_key(cr->handle, rq->w->node->cfg.case_sensitive, key);
 	if (klen < 0)
 		return IDN_ENOTFOUND;

@@ -14,7 +14,7 @@
 
 #include "auth/verify.h"
 #include "client/client.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "proto/record.h"
 
 enum {
@@ -218,7 +218,7 @@ static int fetch_pubkey(node *n, idn_slice handle, uint32_t index, unsigned tota
                         size_t *outlen, char *why, size_t whylen)
 {
 	node_identity *id = n->identity;
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	int klen = handle_key(handle, n->cfg.case_sensitive, key);
 	if (klen < 0) {
 		snprintf(why, whylen, "identity %u:%.*s: not a valid handle", index,
@@ -432,7 +432,7 @@ int node_identity_serve_verify(req *rq)
 	proto_verify_req vr;
 	if (proto_verify_req_decode(rq->msg.body, &vr))
 		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR, "malformed verify request");
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	int klen = handle_key(vr.handle, rq->w->node->cfg.case_sensitive, key);
 	idn_slice raw;
 	record r;

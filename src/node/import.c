@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "core/json.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "node/import.h"
 #include "proto/record.h"
 #include "store/store.h"

@@ -4,7 +4,7 @@
  * answer builders of node.c (which admin.c uses for its own answers, so that
  * every answer carries the same flags, expiration and signature).
  *
- * Lifetimes: a req lives for one node_handle() call and borrows the request
+ * Lifetimes: a req lives for one node_answer() call and borrows the request
  * bytes and the output buffer it was given.
  */
 #ifndef IDN_NODE_INTERNAL_H
@@ -29,7 +29,7 @@ struct node_worker {
 	node *node;
 	store_txn *rtxn; /* this thread's read snapshot, reset between uses */
 	bool in_batch;
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	/* group commit (node_worker_group): the batch's write txn, or NULL */
 	bool group;
 	store_txn *wtxn;

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "node/admin.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "node/identity.h"
 #include "node/internal.h"
 #include "node/session.h"
@@ -339,7 +339,7 @@ static bool value_selected(const proto_resolve_req *rr, const proto_value *v)
 
 static int is_homed(req *rq, idn_slice prefix)
 {
-	uint8_t norm[STORE_KEY_MAX];
+	uint8_t norm[HANDLE_KEY_MAX];
 	int n = handle_prefix_norm(prefix, norm, sizeof(norm));
 	if (n < 0)
 		return 0;
@@ -565,7 +565,7 @@ static op_fn op_lookup(uint32_t opcode)
 
 static int handle_msg(req *rq, const uint8_t *in, size_t len);
 
-int node_handle(node_worker *w, enum node_transport t, const uint8_t *in, size_t len, uint8_t *out,
+int node_answer(node_worker *w, enum node_transport t, const uint8_t *in, size_t len, uint8_t *out,
                 size_t cap)
 {
 	req rq = {.w = w, .transport = t, .out = out, .cap = cap};

@@ -1,7 +1,7 @@
 /*
  * node.h - what a request means: resolution, site information, refusals.
  *
- * node_handle() takes one complete request (envelope + message, reassembled
+ * node_answer() takes one complete request (envelope + message, reassembled
  * by the transport) and writes the whole answer (envelope + message) into the
  * caller's buffer. It never touches a socket, so every request path can be
  * unit-tested and fuzzed without a network.
@@ -134,7 +134,7 @@ enum node_transport { NODE_UDP = 0, NODE_TCP = 1, NODE_HTTP = 2 };
  * answer (105, 302) longer than one message is several whole messages back
  * to back (CN set on all but the last); the length returned covers them all.
  */
-int node_handle(node_worker *w, enum node_transport t, const uint8_t *req, size_t len, uint8_t *out,
+int node_answer(node_worker *w, enum node_transport t, const uint8_t *req, size_t len, uint8_t *out,
                 size_t cap);
 
 /*

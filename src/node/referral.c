@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "proto/record.h"
 
 static const char NA_PREFIX[] = "0.NA/";
@@ -42,7 +42,7 @@ static int count_referring(idn_slice values, uint32_t nvalues)
 int referral_find(store_txn *t, bool suffix_case_sensitive, idn_slice prefix, referral *r)
 {
 	uint8_t name[sizeof(NA_PREFIX) - 1 + PROTO_HANDLE_MAX];
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	size_t len = prefix.len;
 
 	if (prefix.len > PROTO_HANDLE_MAX)

@@ -15,7 +15,7 @@
 #include <strings.h>
 
 #include "core/err.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 
 enum {
 	TMPL_FIELDS_MAX = 256, /* fields per template */

@@ -15,16 +15,15 @@
 
 #include "client/client.h"
 #include "core/err.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "proto/admin.h"
 #include "proto/proto.h"
 #include "proto/udp.h"
-#include "store/store.h"
 
 enum {
 	MAX_FILTERS = 64, /* indexes or types in one request we pass upstream */
 	/* PO byte + identifier key + filters, as the request has them. */
-	KEY_MAX = 1 + STORE_KEY_MAX + 8 + 4096,
+	KEY_MAX = 1 + HANDLE_KEY_MAX + 8 + 4096,
 	/* Room before a cached body in the answer buffer: envelope, header, digest. */
 	HEAD_ROOM = PROTO_ENV_LEN + PROTO_HDR_LEN + 1 + PROTO_DIGEST_MAX,
 	ANSWER_CAP = PROTO_ENV_LEN + PROTO_MSG_MAX,
@@ -353,7 +352,7 @@ bool resolver_wants(const resolver *r, const uint8_t *msg, size_t len)
 	return r->o.all || (idn_be32(h + 8) & PROTO_F_REC);
 }
 
-int resolver_handle(resolver *r, const resolver_req *rq, uint8_t *out, size_t cap)
+int resolver_answer(resolver *r, const resolver_req *rq, uint8_t *out, size_t cap)
 {
 	parsed q;
 	uint8_t key[KEY_MAX];

@@ -4,7 +4,7 @@
  * referrals, HS_SERV, the site's hash, UDP then TCP), from a cache
  * (resolver/cache.h).
  *
- * Threads and the network: resolver_handle() runs on a net worker. A cache
+ * Threads and the network: resolver_answer() runs on a net worker. A cache
  * hit is answered inline. A UDP miss is queued to a small pool of resolver
  * threads and the worker moves on (returns 0); the pool thread that resolves
  * it sends the answer itself with sendto() on the socket the request came in
@@ -77,7 +77,7 @@ typedef struct resolver_req {
  * out, cap >= 20 + PROTO_MSG_MAX), 0 when a pool thread will answer (UDP
  * miss), or a negative idn_err (not a request we can answer: drop it).
  */
-int resolver_handle(resolver *r, const resolver_req *q, uint8_t *out, size_t cap);
+int resolver_answer(resolver *r, const resolver_req *q, uint8_t *out, size_t cap);
 
 struct resolver_stats {
 	struct cache_stats cache;

@@ -42,9 +42,10 @@
 
 #include "core/err.h"
 #include "core/wire.h"
+#include "proto/handle.h"
 
 enum {
-	STORE_KEY_MAX = 2048,
+	STORE_KEY_MAX = HANDLE_KEY_MAX,
 	STORE_VAL_MAX = 64 * 1024 * 1024,
 };
 

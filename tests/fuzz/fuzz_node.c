@@ -99,8 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		init();
 
 	/* The request path, as each transport would hand it over. */
-	check_answer(node_handle(wk, NODE_UDP, data, size, out, sizeof(out)));
-	check_answer(node_handle(wk, NODE_TCP, data, size, out, sizeof(out)));
+	check_answer(node_answer(wk, NODE_UDP, data, size, out, sizeof(out)));
+	check_answer(node_answer(wk, NODE_TCP, data, size, out, sizeof(out)));
 	if (size >= PROTO_ENV_LEN)
 		check_answer(node_bad_envelope(data, out, sizeof(out)));
 

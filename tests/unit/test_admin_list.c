@@ -116,7 +116,7 @@ static int authenticated(enum node_transport t, uint32_t op, const char *h, uint
 	proto_handle_req_encode(&b.w, idn_slice_of(h, strlen(h)));
 	int len = proto_build_end(&b, NULL, 0);
 	assert_true(len > 0);
-	int n = node_handle(wk, t, req, (size_t)len, out, sizeof(out));
+	int n = node_answer(wk, t, req, (size_t)len, out, sizeof(out));
 	assert_true(n > PROTO_ENV_LEN);
 	proto_env aenv;
 	proto_msg m;
@@ -141,7 +141,7 @@ static int authenticated(enum node_transport t, uint32_t op, const char *h, uint
 	proto_chresp_encode(&b.w, &cr);
 	len = proto_build_end(&b, NULL, 0);
 	assert_true(len > 0);
-	return node_handle(wk, t, req, (size_t)len, out, cap);
+	return node_answer(wk, t, req, (size_t)len, out, cap);
 }
 
 /*

@@ -1,6 +1,6 @@
 /*
  * test_auth_node.c - the captured administration exchanges, replayed against
- * node_handle() in capture order on one store, so that each create, edit and
+ * node_answer() in capture order on one store, so that each create, edit and
  * delete leaves what the next exchange expects (x99 lists the handles the
  * earlier ones made).
  *
@@ -175,7 +175,7 @@ static void test_replay_admin(void **state)
 		memcpy(req, v->bytes, v->len);
 		if (op == PROTO_OP_CHALLENGE_RESPONSE && strncmp(v->exchange, "x92", 3))
 			idn_put_be32(req + 4, our_sid);
-		int len = node_handle(wk, NODE_TCP, req, v->len, out, sizeof(out));
+		int len = node_answer(wk, NODE_TCP, req, v->len, out, sizeof(out));
 		assert_true(len > 0);
 		compare(ref, out, (size_t)len, rc == 402);
 		if (rc == 402)
@@ -222,7 +222,7 @@ static uint32_t rcode(const uint8_t *ans)
 static uint32_t challenge(const uint8_t *req, size_t len, uint8_t nonce[16], uint8_t digest[32],
                           size_t *dlen)
 {
-	int n = node_handle(wk, NODE_TCP, req, len, out, sizeof(out));
+	int n = node_answer(wk, NODE_TCP, req, len, out, sizeof(out));
 	assert_true(n > 0);
 	assert_int_equal(rcode(out), 402);
 	proto_msg m;
@@ -290,13 +290,13 @@ static void test_attacks(void **state)
 	size_t l = create_req(rq, "88.1000/attack-ok", 1);
 	uint32_t sid = challenge(rq, l, nonce, digest, &dlen);
 	size_t cl = chresp(cr, k, nonce, digest, dlen, sid, 2);
-	int n = node_handle(wk, NODE_TCP, cr, cl, out, sizeof(out));
+	int n = node_answer(wk, NODE_TCP, cr, cl, out, sizeof(out));
 	assert_int_equal(rcode(out), 1);
 	assert_int_equal(idn_be32(out + 8), 2); /* op 200's request id */
 	assert_int_equal(idn_be32(out + 4), 0);
 	assert_int_equal(idn_be32(out + PROTO_ENV_LEN), PROTO_OP_CREATE_HANDLE);
 	assert_int_equal(count_records(), before + 1);
-	n = node_handle(wk, NODE_TCP, cr, cl, out, sizeof(out));
+	n = node_answer(wk, NODE_TCP, cr, cl, out, sizeof(out));
 	assert_true(n > 0);
 	assert_int_equal(rcode(out), 500);
 
@@ -305,7 +305,7 @@ static void test_attacks(void **state)
 	sid = challenge(rq, l, nonce, digest, &dlen);
 	nonce[0] ^= 1;
 	cl = chresp(cr, k, nonce, digest, dlen, sid, 4);
-	node_handle(wk, NODE_TCP, cr, cl, out, sizeof(out));
+	node_answer(wk, NODE_TCP, cr, cl, out, sizeof(out));
 	assert_int_equal(rcode(out), 403);
 
 	/* An expired challenge: 500, nothing written. */
@@ -313,12 +313,12 @@ static void test_attacks(void **state)
 	sid = challenge(rq, l, nonce, digest, &dlen);
 	pinned_now += 61;
 	cl = chresp(cr, k, nonce, digest, dlen, sid, 6);
-	node_handle(wk, NODE_TCP, cr, cl, out, sizeof(out));
+	node_answer(wk, NODE_TCP, cr, cl, out, sizeof(out));
 	assert_int_equal(rcode(out), 500);
 
 	/* A prefix not homed here: 301 before any challenge. */
 	l = create_req(rq, "99.1/x", 7);
-	node_handle(wk, NODE_TCP, rq, l, out, sizeof(out));
+	node_answer(wk, NODE_TCP, rq, l, out, sizeof(out));
 	assert_int_equal(rcode(out), 301);
 
 	assert_int_equal(count_records(), before + 1);

@@ -1,6 +1,6 @@
 /*
  * test_identity.c - node/identity.h without a second node: op 201 answered by
- * node_handle() (valid, invalid, both digest forms, unknown handle or index,
+ * node_answer() (valid, invalid, both digest forms, unknown handle or index,
  * every truncation of a body), and the refusals of a remote check that cannot
  * succeed: no root configured, a root address that does not parse, and a
  * root on loopback that never answers (IDN_ETIMEOUT within the bound).
@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "node/identity.h"
 #include "proto/admin.h"
 #include "proto/record.h"
@@ -38,7 +38,7 @@ static void put_record(const char *h, const proto_value *vals, uint32_t n)
 	static uint8_t rec[4096];
 	int len = record_build(vals, n, rec, sizeof(rec));
 	assert_true(len > 0);
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	int klen = handle_key(idn_slice_of(h, strlen(h)), true, key);
 	assert_true(klen > 0);
 	store_txn *t;
@@ -135,7 +135,7 @@ static uint32_t ask201(const uint8_t *body, size_t blen, idn_slice *ans)
 	wire_put_data(&b.w, body, blen);
 	int n = proto_build_end(&b, NULL, 0);
 	assert_true(n > 0);
-	int len = node_handle(wk, NODE_UDP, msg, (size_t)n, out, sizeof(out));
+	int len = node_answer(wk, NODE_UDP, msg, (size_t)n, out, sizeof(out));
 	assert_true(len > 0);
 	proto_msg m;
 	assert_int_equal(proto_msg_decode(out + PROTO_ENV_LEN, (size_t)len - PROTO_ENV_LEN, &m), 0);

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "node/import.h"
 #include "proto/record.h"
 
@@ -51,7 +51,7 @@ struct result {
 	int rc;
 	bool bad_json;
 	char msg[IMPORT_MSG_MAX];
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	uint32_t klen;
 	uint8_t *rec; /* malloc'd */
 	uint32_t rlen, nvalues;
@@ -71,7 +71,7 @@ static struct result import_n(import_ctx *c, const char *line, size_t len)
 		assert_ptr_equal(o.key.p, h.p);
 		assert_ptr_equal(o.record.p, h.p + o.key.len);
 		assert_true(o.key.len + o.record.len <= h.len);
-		assert_true(o.key.len <= STORE_KEY_MAX);
+		assert_true(o.key.len <= HANDLE_KEY_MAX);
 		memcpy(r.key, o.key.p, o.key.len);
 		r.klen = o.key.len;
 		r.rec = malloc(o.record.len);

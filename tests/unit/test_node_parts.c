@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "proto/record.h"
 
 static idn_slice S(const char *s)
@@ -33,7 +33,7 @@ static void test_split(void **state)
 static void test_key(void **state)
 {
 	(void)state;
-	uint8_t key[STORE_KEY_MAX];
+	uint8_t key[HANDLE_KEY_MAX];
 	int n = handle_key(S("88.abc.1/Motor-x"), true, key);
 	assert_int_equal(n, 16);
 	assert_memory_equal(key, "88.ABC.1/Motor-x", 16);
@@ -43,7 +43,7 @@ static void test_key(void **state)
 	n = handle_key(S("88.1/caf\xc3\xa9"), false, key);
 	assert_memory_equal(key, "88.1/CAF\xc3\xa9", (size_t)n);
 	assert_int_equal(handle_key(S("nothing"), true, key), IDN_EINVAL);
-	static char longh[STORE_KEY_MAX + 10];
+	static char longh[HANDLE_KEY_MAX + 10];
 	memset(longh, 'x', sizeof(longh) - 1);
 	longh[2] = '/';
 	assert_int_equal(handle_key(S(longh), true, key), IDN_ERANGE);

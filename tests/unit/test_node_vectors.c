@@ -4,7 +4,7 @@
  *
  * The store is seeded from the reference's own full answers (values in
  * storage order, with their timestamps), then every captured request that the
- * resolution node handles is replayed through node_handle() and the answer
+ * resolution node handles is replayed through node_answer() and the answer
  * compared byte for byte. Allowed differences, each masked explicitly:
  *
  *  - expiration (header bytes 16..19) only where the reference built the
@@ -40,7 +40,7 @@
 #include <cmocka.h>
 
 #include "auth/sign.h"
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "node/node.h"
 #include "proto/record.h"
 #include "proto/udp.h"
@@ -322,7 +322,7 @@ static void test_replay(void **state)
 		    req->len - PROTO_ENV_LEN) /* x37: the transport read only the envelope */
 			len = node_bad_envelope(req->bytes, out, sizeof(out));
 		else
-			len = node_handle(wk, t, req->bytes, req->len, out, sizeof(out));
+			len = node_answer(wk, t, req->bytes, req->len, out, sizeof(out));
 		assert_true(len > 0);
 		compare_answer(req, ref, out, (size_t)len);
 		if (fidx >= 0) {
@@ -344,7 +344,7 @@ static void test_truncated(void **state)
 	/* x38: a handle length of 255 in a 6-byte body. */
 	const struct tvec *req = tvec_find("x38-truncated-body-udp-raw/01-request");
 	assert_non_null(req);
-	int len = node_handle(wk, NODE_UDP, req->bytes, req->len, out, sizeof(out));
+	int len = node_answer(wk, NODE_UDP, req->bytes, req->len, out, sizeof(out));
 	assert_true(len > PROTO_ENV_LEN + PROTO_HDR_LEN);
 	assert_int_equal(idn_be32(out + PROTO_ENV_LEN + 4), PROTO_RC_PROTOCOL_ERROR);
 	assert_int_equal(idn_be32(out + 8), idn_be32(req->bytes + 8));

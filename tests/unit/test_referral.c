@@ -1,6 +1,6 @@
 /*
  * test_referral.c - prefix referrals (303), the recursion limit and the split
- * of a multi-server site, through node_handle() on a real LMDB store.
+ * of a multi-server site, through node_answer() on a real LMDB store.
  *
  * The store holds 0.NA/88.1000 exactly as the reference's x61 answer shows it
  * (HS_SITE and HS_SITE.PREFIX, both public); x72's captured request must get
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "node/handle.h"
+#include "proto/handle.h"
 #include "node/node.h"
 #include "proto/record.h"
 #include "node/referral.h"
@@ -129,7 +129,7 @@ static uint32_t resolve(node_worker *w, const char *handle, uint32_t flags, uint
 	proto_resolve_req_encode(&b.w, idn_slice_of(handle, strlen(handle)), NULL, 0, NULL, 0);
 	int len = proto_build_end(&b, NULL, 0);
 	assert_true(len > 0);
-	int n = node_handle(w, NODE_UDP, req, (size_t)len, out, sizeof(out));
+	int n = node_answer(w, NODE_UDP, req, (size_t)len, out, sizeof(out));
 	assert_true(n > PROTO_ENV_LEN + PROTO_HDR_LEN);
 	assert_int_equal(proto_msg_decode(out + PROTO_ENV_LEN, (size_t)n - PROTO_ENV_LEN, m), 0);
 	return m->hdr.rcode;
@@ -149,7 +149,7 @@ static void test_x73_replay(void **state)
 	assert_true(ref->synthetic);
 	/* x73's expiration was copied from the request; our answers stamp now + 12 h. */
 	pinned_now = idn_be32(ref->bytes + PROTO_ENV_LEN + 16) - 43200;
-	int len = node_handle(w, NODE_UDP, req->bytes, req->len, out, sizeof(out));
+	int len = node_answer(w, NODE_UDP, req->bytes, req->len, out, sizeof(out));
 	assert_int_equal(len, (int)ref->len);
 	for (size_t i = 0; i < ref->len; i++)
 		if (out[i] != ref->bytes[i])

@@ -1,7 +1,7 @@
 /*
  * test_session.c - Handle protocol sessions: the cryptography
  * (auth/session_crypto.h) against independent computations, and the server
- * path (node/session.h) through node_handle(): the captured 9.3.1 setup
+ * path (node/session.h) through node_answer(): the captured 9.3.1 setup
  * (x98), a whole session (setup, 402 in the session, op 200, MACed requests
  * without challenge, encryption, terminate), and the refusals (replayed
  * counter, forged MAC, missing MAC, expired session, unknown mode).
@@ -378,7 +378,7 @@ static void test_x98_setup(void **state)
 	proto_msg rm;
 	assert_int_equal(proto_msg_decode(rqbuf + PROTO_ENV_LEN, v->len - PROTO_ENV_LEN, &rm), 0);
 	size_t before = node_sessions_count(nd);
-	int len = node_handle(wk, NODE_UDP, rqbuf, v->len, out, sizeof(out));
+	int len = node_answer(wk, NODE_UDP, rqbuf, v->len, out, sizeof(out));
 	assert_true(len > 0);
 	proto_env env;
 	proto_msg m;
@@ -443,7 +443,7 @@ static void setup_session(sess *s, uint32_t timeout, uint16_t mode)
 	proto_session_req_encode(&b.w, &r);
 	int len = proto_build_end(&b, NULL, 0);
 	assert_true(len > 0);
-	int alen = node_handle(wk, NODE_TCP, rqbuf, (size_t)len, out, sizeof(out));
+	int alen = node_answer(wk, NODE_TCP, rqbuf, (size_t)len, out, sizeof(out));
 	assert_true(alen > 0);
 	proto_env aenv;
 	proto_msg m;
@@ -516,7 +516,7 @@ static uint32_t exchange(const sess *s, const uint8_t *rqbuf, size_t len, proto_
                          proto_msg *m, bool *was_enc)
 {
 	static uint8_t plain[PROTO_ENV_LEN + PROTO_MSG_MAX];
-	int alen = node_handle(wk, NODE_TCP, rqbuf, len, out, sizeof(out));
+	int alen = node_answer(wk, NODE_TCP, rqbuf, len, out, sizeof(out));
 	assert_true(alen > 0);
 	assert_int_equal(proto_env_decode(out, (size_t)alen, aenv), 0);
 	const uint8_t *a = out;
@@ -643,7 +643,7 @@ static void test_session_flow(void **state)
 	assert_true(stored("88.1000/sess4"));
 	/* Garbage that does not decrypt: refused, nothing written. */
 	w[wl - 1] ^= 0x55;
-	int alen = node_handle(wk, NODE_TCP, w, wl, out, sizeof(out));
+	int alen = node_answer(wk, NODE_TCP, w, wl, out, sizeof(out));
 	assert_true(alen > 0);
 	assert_int_equal(idn_be32(out + PROTO_ENV_LEN + 4), PROTO_RC_SESSION_NO_KEY);
 
@@ -708,7 +708,7 @@ static bool read_full(int fd, uint8_t *p, size_t n)
 	return true;
 }
 
-/* One connection: requests answered by node_handle() until the client closes (or 5 s idle). */
+/* One connection: requests answered by node_answer() until the client closes (or 5 s idle). */
 static void *serve_one(void *arg)
 {
 	(void)arg;
@@ -724,7 +724,7 @@ static void *serve_one(void *arg)
 			uint32_t ml = idn_be32(in + 16);
 			if (ml > PROTO_MSG_MAX || !read_full(fd, in + PROTO_ENV_LEN, ml))
 				break;
-			int n = node_handle(w, NODE_TCP, in, PROTO_ENV_LEN + ml, ans, sizeof(ans));
+			int n = node_answer(w, NODE_TCP, in, PROTO_ENV_LEN + ml, ans, sizeof(ans));
 			if (n <= 0 || send(fd, ans, (size_t)n, MSG_NOSIGNAL) != n)
 				break;
 		}

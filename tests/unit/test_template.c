@@ -1,7 +1,7 @@
 /*
  * test_template.c - data templates: definitions parsed and refused with a
  * message naming the problem; field values checked by type, length, range,
- * pattern and presence; and, through node_handle() with a secret-key
+ * pattern and presence; and, through node_answer() with a secret-key
  * identity, creates/adds/modifies/removes that break the template answered
  * 202 naming the field, with the store unchanged, while good ones succeed.
  */
@@ -257,7 +257,7 @@ static uint32_t admin(uint32_t op, const uint8_t *body, size_t blen, char *why, 
 	wire_put_data(&b.w, body, blen);
 	int len = proto_build_end(&b, NULL, 0);
 	assert_true(len > 0);
-	int n = node_handle(wk, NODE_TCP, req, (size_t)len, out, sizeof(out));
+	int n = node_answer(wk, NODE_TCP, req, (size_t)len, out, sizeof(out));
 	proto_env aenv;
 	proto_msg m;
 	assert_int_equal(proto_env_decode(out, (size_t)n, &aenv), 0);
@@ -280,7 +280,7 @@ static uint32_t admin(uint32_t op, const uint8_t *body, size_t blen, char *why, 
 	proto_build_begin(&b, req, sizeof(req), &cenv, &chdr);
 	proto_chresp_encode(&b.w, &cr);
 	len = proto_build_end(&b, NULL, 0);
-	n = node_handle(wk, NODE_TCP, req, (size_t)len, out, sizeof(out));
+	n = node_answer(wk, NODE_TCP, req, (size_t)len, out, sizeof(out));
 	assert_int_equal(proto_env_decode(out, (size_t)n, &aenv), 0);
 	assert_int_equal(proto_msg_decode(out + PROTO_ENV_LEN, (size_t)n - PROTO_ENV_LEN, &m), 0);
 	why[0] = 0;

@@ -194,7 +194,7 @@ static void test_mirror_through_messages(void **state)
 	assert_non_null(memmem(msg.p, msg.len, "pruned", 6));
 }
 
-/* Through node_handle, as a peer would: never data without authentication. */
+/* Through node_answer, as a peer would: never data without authentication. */
 static void test_unauthenticated_refused(void **state)
 {
 	struct fx *f = *state;
@@ -203,14 +203,14 @@ static void test_unauthenticated_refused(void **state)
 	uint8_t dump_req[8] = {0};
 	put(f->p, "88.5/secret", "not for anyone");
 	size_t len = build(f, PROTO_OP_DUMP_HANDLES, dump_req, sizeof(dump_req));
-	int n = node_handle(f->w, NODE_TCP, f->req, len, f->out, sizeof(f->out));
+	int n = node_answer(f->w, NODE_TCP, f->req, len, f->out, sizeof(f->out));
 	assert_true(n > PROTO_ENV_LEN);
 	assert_int_equal(proto_env_decode(f->out, (size_t)n, &aenv), IDN_OK);
 	assert_int_equal(proto_msg_decode(f->out + PROTO_ENV_LEN, (size_t)n - PROTO_ENV_LEN, &am),
 	                 IDN_OK);
 	assert_int_not_equal(am.hdr.rcode, PROTO_RC_SUCCESS);
 	assert_null(memmem(f->out, (size_t)n, "not for anyone", 14));
-	n = node_handle(f->w, NODE_UDP, f->req, len, f->out, sizeof(f->out));
+	n = node_answer(f->w, NODE_UDP, f->req, len, f->out, sizeof(f->out));
 	assert_true(n > PROTO_ENV_LEN);
 	assert_int_equal(proto_msg_decode(f->out + PROTO_ENV_LEN, (size_t)n - PROTO_ENV_LEN, &am),
 	                 IDN_OK);

@@ -1,4 +1,4 @@
-#include "node/handle.h"
+#include "proto/handle.h"
 
 #include <string.h>
 
@@ -70,7 +70,7 @@ int handle_key(idn_slice h, bool suffix_case_sensitive, uint8_t *key)
 	handle_parts parts;
 	if (handle_split(h, &parts))
 		return IDN_EINVAL;
-	if (h.len > STORE_KEY_MAX)
+	if (h.len > HANDLE_KEY_MAX)
 		return IDN_ERANGE;
 	uint32_t i = 0;
 	for (; i <= parts.prefix.len; i++) /* the prefix and its '/' */

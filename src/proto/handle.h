@@ -7,13 +7,15 @@
  * case-insensitive, in which case it is upper-cased too (ASCII letters only,
  * like the reference server's storage of "88.1000/DEMO1").
  */
-#ifndef IDN_NODE_HANDLE_H
-#define IDN_NODE_HANDLE_H
+#ifndef IDN_PROTO_HANDLE_H
+#define IDN_PROTO_HANDLE_H
 
 #include <stdbool.h>
 
 #include "core/wire.h"
-#include "store/store.h"
+
+/* The longest storage key (normalised identifier) in bytes; store.h's STORE_KEY_MAX is this. */
+enum { HANDLE_KEY_MAX = 2048 };
 
 typedef struct handle_parts {
 	idn_slice prefix; /* before the first '/', borrowed */
@@ -27,7 +29,7 @@ int handle_split(idn_slice h, handle_parts *out);
 int handle_utf8_valid(idn_slice s);
 
 /*
- * Writes the storage key of h into key (STORE_KEY_MAX bytes) and returns its
+ * Writes the storage key of h into key (HANDLE_KEY_MAX bytes) and returns its
  * length, or IDN_EINVAL (no '/'), IDN_ERANGE (too long).
  */
 int handle_key(idn_slice h, bool suffix_case_sensitive, uint8_t *key);
