@@ -99,12 +99,12 @@ struct lmdb_txn {
 
 enum { LOG_HDR = 8 + 1 + 4 }; /* txlog value: time_ms | op | key length */
 
-static inline struct lmdb_store *S(store *s)
+static inline struct lmdb_store *lmdb_of(store *s)
 {
 	return (struct lmdb_store *)s;
 }
 
-static inline struct lmdb_txn *T(store_txn *t)
+static inline struct lmdb_txn *txn_of(store_txn *t)
 {
 	return (struct lmdb_txn *)t;
 }
@@ -342,7 +342,7 @@ static void lmdb_txn_abort(store_txn *bt);
 
 static void lmdb_close(store *bs)
 {
-	struct lmdb_store *s = S(bs);
+	struct lmdb_store *s = lmdb_of(bs);
 
 	if (!s)
 		return;
@@ -391,7 +391,7 @@ static int open_dbs(struct lmdb_store *s)
 
 	if (rc != IDN_OK)
 		return rc;
-	MDB_txn *txn = T(bt)->txn;
+	MDB_txn *txn = txn_of(bt)->txn;
 	int mrc = mdb_dbi_open(txn, "handles", MDB_CREATE, &s->handles);
 	if (mrc == MDB_SUCCESS)
 		mrc = mdb_dbi_open(txn, "homed", MDB_CREATE, &s->homed);
@@ -500,7 +500,7 @@ static const char META_SEQ[] = "log.seq", META_OLDEST[] = "log.oldest", META_BYT
 static int meta_u64(struct lmdb_txn *t, const char *name, uint64_t dflt, uint64_t *out)
 {
 	MDB_val k = {strlen(name), (void *)name}, v;
-	int mrc = mdb_get(t->txn, S(t->base.s)->meta, &k, &v);
+	int mrc = mdb_get(t->txn, lmdb_of(t->base.s)->meta, &k, &v);
 
 	*out = dflt;
 	if (mrc == MDB_NOTFOUND)
@@ -519,13 +519,13 @@ static int meta_put_u64(struct lmdb_txn *t, const char *name, uint64_t val)
 	MDB_val k = {strlen(name), (void *)name}, v = {8, buf};
 
 	store_put_be64(buf, val);
-	return mdb_put(t->txn, S(t->base.s)->meta, &k, &v, 0);
+	return mdb_put(t->txn, lmdb_of(t->base.s)->meta, &k, &v, 0);
 }
 
 /* Appends one change of a write txn to "txlog" (see store.h). */
 static int log_append(struct lmdb_txn *t, int op, idn_slice key, idn_slice val)
 {
-	struct lmdb_store *s = S(t->base.s);
+	struct lmdb_store *s = lmdb_of(t->base.s);
 	uint8_t kb[STORE_LOG_KEY];
 	MDB_val k = {sizeof(kb), kb}, v;
 	int mrc;
@@ -573,7 +573,7 @@ static int log_append(struct lmdb_txn *t, int op, idn_slice key, idn_slice val)
  */
 static int log_finish(struct lmdb_txn *t)
 {
-	struct lmdb_store *s = S(t->base.s);
+	struct lmdb_store *s = lmdb_of(t->base.s);
 	uint64_t bytes, oldest, now = store_now_ms();
 	uint64_t cutoff = now > s->log_max_age_ms ? now - s->log_max_age_ms : 0;
 	MDB_cursor *cur = NULL;
@@ -626,7 +626,7 @@ out:
 
 static int lmdb_log_state(store_txn *bt, uint64_t *last, uint64_t *oldest)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	int mrc;
 
 	if (!t->live || !last || !oldest)
@@ -640,7 +640,7 @@ static int lmdb_log_state(store_txn *bt, uint64_t *last, uint64_t *oldest)
 static int lmdb_log_read(store_txn *bt, uint64_t from, uint64_t max_txns, store_log_cb cb,
                          void *arg)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	uint64_t last, oldest, txns = 0, prev = 0;
 	uint8_t kb[STORE_LOG_KEY];
 	MDB_cursor *cur = NULL;
@@ -651,7 +651,7 @@ static int lmdb_log_read(store_txn *bt, uint64_t from, uint64_t max_txns, store_
 		return rc;
 	if (from < oldest || from > last + 1)
 		return IDN_ERANGE;
-	int mrc = mdb_cursor_open(t->txn, S(bt->s)->txlog, &cur);
+	int mrc = mdb_cursor_open(t->txn, lmdb_of(bt->s)->txlog, &cur);
 	if (mrc != MDB_SUCCESS)
 		return lmdb_err(mrc);
 	store_put_be64(kb, from);
@@ -704,7 +704,7 @@ static int meta_key(const char *name, char *buf, MDB_val *k)
 
 static int lmdb_meta_get(store_txn *bt, const char *name, idn_slice *val)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	char buf[STORE_META_NAME_MAX + 2];
 	MDB_val k, v;
 	int rc = meta_key(name, buf, &k);
@@ -713,7 +713,7 @@ static int lmdb_meta_get(store_txn *bt, const char *name, idn_slice *val)
 		return rc;
 	if (!t->live || !val)
 		return IDN_EINVAL;
-	rc = lmdb_err(mdb_get(t->txn, S(bt->s)->meta, &k, &v));
+	rc = lmdb_err(mdb_get(t->txn, lmdb_of(bt->s)->meta, &k, &v));
 	if (rc == IDN_OK)
 		*val = idn_slice_of(v.mv_data, v.mv_size);
 	return rc;
@@ -721,7 +721,7 @@ static int lmdb_meta_get(store_txn *bt, const char *name, idn_slice *val)
 
 static int lmdb_meta_put(store_txn *bt, const char *name, idn_slice val)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	char buf[STORE_META_NAME_MAX + 2];
 	MDB_val k, v = {val.len, (void *)val.p};
 	int rc = meta_key(name, buf, &k);
@@ -732,14 +732,14 @@ static int lmdb_meta_put(store_txn *bt, const char *name, idn_slice val)
 		return IDN_EINVAL;
 	if (val.len > 4096)
 		return IDN_ERANGE;
-	return lmdb_err(mdb_put(t->txn, S(bt->s)->meta, &k, &v, 0));
+	return lmdb_err(mdb_put(t->txn, lmdb_of(bt->s)->meta, &k, &v, 0));
 }
 
 /* ---- transactions ---- */
 
 static int lmdb_txn_begin(store *bs, unsigned flags, store_txn **out)
 {
-	struct lmdb_store *s = S(bs);
+	struct lmdb_store *s = lmdb_of(bs);
 	struct lmdb_txn *t;
 	bool rdonly = flags & STORE_RDONLY;
 	int rc;
@@ -787,7 +787,7 @@ fail:
  */
 static int lmdb_txn_nest(store_txn *bp, store_txn **out)
 {
-	struct lmdb_txn *p = T(bp), *t;
+	struct lmdb_txn *p = txn_of(bp), *t;
 
 	if (!out)
 		return IDN_EINVAL;
@@ -799,7 +799,7 @@ static int lmdb_txn_nest(store_txn *bp, store_txn **out)
 		return IDN_ENOMEM;
 	*t = *p;
 	t->parent = p;
-	int mrc = mdb_txn_begin(S(bp->s)->env, p->txn, 0, &t->txn);
+	int mrc = mdb_txn_begin(lmdb_of(bp->s)->env, p->txn, 0, &t->txn);
 	if (mrc != MDB_SUCCESS) {
 		free(t);
 		return lmdb_err(mrc);
@@ -821,7 +821,7 @@ static int nest_commit(struct lmdb_txn *t)
 		p->nchg = t->nchg;
 		p->overflow = t->overflow;
 	} else if (mrc == MDB_MAP_FULL) {
-		atomic_store(&S(t->base.s)->pressure, 1);
+		atomic_store(&lmdb_of(t->base.s)->pressure, 1);
 	}
 	free(t);
 	return lmdb_err(mrc);
@@ -830,13 +830,13 @@ static int nest_commit(struct lmdb_txn *t)
 static void txn_end(struct lmdb_txn *t)
 {
 	if (t->live && !t->parent)
-		gate_leave(S(t->base.s));
+		gate_leave(lmdb_of(t->base.s));
 	free(t);
 }
 
 static int lmdb_txn_commit(store_txn *bt)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	int rc = IDN_OK;
 
 	if (t->parent)
@@ -849,13 +849,13 @@ static int lmdb_txn_commit(store_txn *bt)
 		if (mrc != MDB_SUCCESS) {
 			mdb_txn_abort(t->txn);
 			if (mrc == MDB_MAP_FULL)
-				atomic_store(&S(bt->s)->pressure, 1);
+				atomic_store(&lmdb_of(bt->s)->pressure, 1);
 			txn_end(t);
 			return lmdb_err(mrc);
 		}
 		mrc = mdb_txn_commit(t->txn);
 		if (mrc == MDB_MAP_FULL)
-			atomic_store(&S(bt->s)->pressure, 1);
+			atomic_store(&lmdb_of(bt->s)->pressure, 1);
 		rc = lmdb_err(mrc);
 	}
 	txn_end(t);
@@ -864,7 +864,7 @@ static int lmdb_txn_commit(store_txn *bt)
 
 static void lmdb_txn_abort(store_txn *bt)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 
 	if (!t)
 		return;
@@ -874,19 +874,19 @@ static void lmdb_txn_abort(store_txn *bt)
 
 static void lmdb_txn_reset(store_txn *bt)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 
 	if (!t->rdonly || !t->live)
 		return; /* a write txn has no snapshot to release */
 	mdb_txn_reset(t->txn);
 	t->live = false;
-	gate_leave(S(bt->s));
+	gate_leave(lmdb_of(bt->s));
 }
 
 static int lmdb_txn_renew(store_txn *bt)
 {
-	struct lmdb_txn *t = T(bt);
-	struct lmdb_store *s = S(bt->s);
+	struct lmdb_txn *t = txn_of(bt);
+	struct lmdb_store *s = lmdb_of(bt->s);
 	int rc;
 
 	if (!t->rdonly)
@@ -918,7 +918,7 @@ static int lmdb_txn_renew(store_txn *bt)
 
 static int lmdb_get(store_txn *bt, idn_slice key, idn_slice *val)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	uint8_t kbuf[LONG_KEY_LEN];
 	idn_slice full, rec;
 	MDB_val k, v;
@@ -929,7 +929,7 @@ static int lmdb_get(store_txn *bt, idn_slice key, idn_slice *val)
 	if (!t->live || !val)
 		return IDN_EINVAL;
 	k = db_key(key, kbuf);
-	rc = lmdb_err(mdb_get(t->txn, S(bt->s)->handles, &k, &v));
+	rc = lmdb_err(mdb_get(t->txn, lmdb_of(bt->s)->handles, &k, &v));
 	if (rc != IDN_OK)
 		return rc;
 	rc = decode_entry(&k, &v, &full, &rec);
@@ -950,7 +950,7 @@ static int long_key_probe(struct lmdb_txn *t, idn_slice key, MDB_val *k)
 {
 	idn_slice full, rec;
 	MDB_val v;
-	int rc = lmdb_err(mdb_get(t->txn, S(t->base.s)->handles, k, &v));
+	int rc = lmdb_err(mdb_get(t->txn, lmdb_of(t->base.s)->handles, k, &v));
 
 	if (rc != IDN_OK)
 		return rc;
@@ -962,8 +962,8 @@ static int long_key_probe(struct lmdb_txn *t, idn_slice key, MDB_val *k)
 
 static int lmdb_put(store_txn *bt, idn_slice key, idn_slice val, unsigned flags)
 {
-	struct lmdb_txn *t = T(bt);
-	struct lmdb_store *s = S(bt->s);
+	struct lmdb_txn *t = txn_of(bt);
+	struct lmdb_store *s = lmdb_of(bt->s);
 	uint8_t kbuf[LONG_KEY_LEN];
 	bool is_long = key.len > LONG_HEAD;
 	size_t hdr = is_long ? LONG_HDR + key.len : 1;
@@ -1023,7 +1023,7 @@ static int lmdb_put(store_txn *bt, idn_slice key, idn_slice val, unsigned flags)
 
 static int lmdb_del(store_txn *bt, idn_slice key)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	uint8_t kbuf[LONG_KEY_LEN];
 	MDB_val k;
 	int rc = check_key(key);
@@ -1040,7 +1040,7 @@ static int lmdb_del(store_txn *bt, idn_slice key)
 		if (rc != IDN_OK)
 			return rc;
 	}
-	rc = lmdb_err(mdb_del(t->txn, S(bt->s)->handles, &k, NULL));
+	rc = lmdb_err(mdb_del(t->txn, lmdb_of(bt->s)->handles, &k, NULL));
 	return rc == IDN_OK ? log_append(t, STORE_LOG_DEL, key, idn_slice_of(NULL, 0)) : rc;
 }
 
@@ -1140,7 +1140,7 @@ out:
 static int lmdb_scan_from(store_txn *bt, idn_slice prefix, idn_slice start, store_scan_cb cb,
                           void *arg)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	MDB_cursor *cur = NULL;
 	idn_slice full, rec;
 	MDB_val k, v;
@@ -1162,7 +1162,7 @@ static int lmdb_scan_from(store_txn *bt, idn_slice prefix, idn_slice start, stor
 			seek = sh;
 	}
 
-	mrc = mdb_cursor_open(t->txn, S(bt->s)->handles, &cur);
+	mrc = mdb_cursor_open(t->txn, lmdb_of(bt->s)->handles, &cur);
 	if (mrc != MDB_SUCCESS)
 		return lmdb_err(mrc);
 	k = (MDB_val){seek.len, (void *)seek.p};
@@ -1204,7 +1204,7 @@ static int homed_key(struct lmdb_txn *t, idn_slice prefix, MDB_val *k)
 {
 	if (!t->live || prefix.len == 0 || !prefix.p)
 		return IDN_EINVAL;
-	if (prefix.len > S(t->base.s)->homed_key_max)
+	if (prefix.len > lmdb_of(t->base.s)->homed_key_max)
 		return IDN_ERANGE;
 	*k = (MDB_val){prefix.len, (void *)prefix.p};
 	return IDN_OK;
@@ -1212,7 +1212,7 @@ static int homed_key(struct lmdb_txn *t, idn_slice prefix, MDB_val *k)
 
 static int lmdb_home(store_txn *bt, idn_slice prefix)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	MDB_val k, v = {0, NULL};
 	int rc = homed_key(t, prefix, &k);
 
@@ -1220,16 +1220,16 @@ static int lmdb_home(store_txn *bt, idn_slice prefix)
 		return rc;
 	if (t->rdonly)
 		return IDN_EINVAL;
-	int mrc = mdb_put(t->txn, S(bt->s)->homed, &k, &v, 0);
+	int mrc = mdb_put(t->txn, lmdb_of(bt->s)->homed, &k, &v, 0);
 	if (mrc == MDB_MAP_FULL)
-		atomic_store(&S(bt->s)->pressure, 1);
+		atomic_store(&lmdb_of(bt->s)->pressure, 1);
 	rc = lmdb_err(mrc);
 	return rc == IDN_OK ? log_append(t, STORE_LOG_HOME, prefix, idn_slice_of(NULL, 0)) : rc;
 }
 
 static int lmdb_unhome(store_txn *bt, idn_slice prefix)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	MDB_val k;
 	int rc = homed_key(t, prefix, &k);
 
@@ -1237,19 +1237,19 @@ static int lmdb_unhome(store_txn *bt, idn_slice prefix)
 		return rc;
 	if (t->rdonly)
 		return IDN_EINVAL;
-	rc = lmdb_err(mdb_del(t->txn, S(bt->s)->homed, &k, NULL));
+	rc = lmdb_err(mdb_del(t->txn, lmdb_of(bt->s)->homed, &k, NULL));
 	return rc == IDN_OK ? log_append(t, STORE_LOG_UNHOME, prefix, idn_slice_of(NULL, 0)) : rc;
 }
 
 static int lmdb_is_homed(store_txn *bt, idn_slice prefix)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	MDB_val k, v;
 	int rc = homed_key(t, prefix, &k);
 
 	if (rc != IDN_OK)
 		return rc;
-	rc = lmdb_err(mdb_get(t->txn, S(bt->s)->homed, &k, &v));
+	rc = lmdb_err(mdb_get(t->txn, lmdb_of(bt->s)->homed, &k, &v));
 	if (rc == IDN_ENOTFOUND)
 		return 0;
 	return rc == IDN_OK ? 1 : rc;
@@ -1257,14 +1257,14 @@ static int lmdb_is_homed(store_txn *bt, idn_slice prefix)
 
 static int lmdb_list_homed(store_txn *bt, store_scan_cb cb, void *arg)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	int rc, mrc;
 
 	if (!t->live || !cb)
 		return IDN_EINVAL;
-	mrc = mdb_cursor_open(t->txn, S(bt->s)->homed, &cur);
+	mrc = mdb_cursor_open(t->txn, lmdb_of(bt->s)->homed, &cur);
 	if (mrc != MDB_SUCCESS)
 		return lmdb_err(mrc);
 	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
@@ -1282,12 +1282,12 @@ out:
 
 static int lmdb_count(store_txn *bt, uint64_t *n)
 {
-	struct lmdb_txn *t = T(bt);
+	struct lmdb_txn *t = txn_of(bt);
 	MDB_stat st;
 
 	if (!t->live || !n)
 		return IDN_EINVAL;
-	int mrc = mdb_stat(t->txn, S(bt->s)->handles, &st);
+	int mrc = mdb_stat(t->txn, lmdb_of(bt->s)->handles, &st);
 	if (mrc != MDB_SUCCESS)
 		return lmdb_err(mrc);
 	*n = st.ms_entries;
