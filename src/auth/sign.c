@@ -1,3 +1,4 @@
+/* sign.c - loading the node's key and signing CT answers (see sign.h). */
 #include "auth/sign.h"
 
 #include <openssl/err.h>

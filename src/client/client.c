@@ -1,3 +1,4 @@
+/* client.c - one Handle request and its answer over UDP or TCP, blocking (see client.h). */
 #include "client/client.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* err.c - idn_strerror() and the conversions of foreign error codes (see err.h). */
 #include "core/err.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* handle.c - identifier syntax: split, UTF-8 check, storage keys (see handle.h). */
 #include "proto/handle.h"
 
 #include <string.h>

@@ -1,3 +1,4 @@
+/* record.c - the stored form of one identifier's values (see record.h). */
 #include "proto/record.h"
 
 int record_parse(idn_slice raw, record *r)

@@ -1,3 +1,4 @@
+/* udp.c - cutting Handle messages into datagrams and reassembling them (see udp.h). */
 #include "proto/udp.h"
 
 #include <stdbool.h>
