@@ -4,7 +4,7 @@
 #include "node/repl_ops.h"
 
 #include "core/err.h"
-#include "repl/repl.h"
+#include "store/txlog_pages.h"
 
 /* Room kept after the body for what node_answer_end appends (a CT signature). */
 enum { TAIL_RESERVE = 8192 };
@@ -28,9 +28,9 @@ int node_repl_answer(req *rq, store_txn *t)
 	size_t cap = left - TAIL_RESERVE;
 	const uint8_t *body = rq->msg.body.p;
 	size_t blen = rq->msg.body.len;
-	int n = op == PROTO_OP_GET_NEXT_TXN_ID    ? repl_serve_state(t, b.w.pos, cap)
-	        : op == PROTO_OP_RETRIEVE_TXN_LOG ? repl_serve_log(t, body, blen, b.w.pos, cap)
-	                                          : repl_serve_dump(t, body, blen, b.w.pos, cap);
+	int n = op == PROTO_OP_GET_NEXT_TXN_ID    ? txlog_serve_state(t, b.w.pos, cap)
+	        : op == PROTO_OP_RETRIEVE_TXN_LOG ? txlog_serve_log(t, body, blen, b.w.pos, cap)
+	                                          : txlog_serve_dump(t, body, blen, b.w.pos, cap);
 	switch (n) {
 	case IDN_EINVAL:
 		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR,

@@ -2,7 +2,7 @@
  * repl_ops.h - the primary's answers to the replication ops 1000 (log
  * state), 1001 (retrieve the transaction log) and 1002 (dump identifiers
  * and homed prefixes), built on a read snapshot of the node's store with
- * repl/repl.h. Authentication and rights are the caller's business (the
+ * store/txlog_pages.h. Authentication and rights are the caller's business (the
  * admin module, after the challenge-response: server administrators only);
  * these functions only answer.
  */
