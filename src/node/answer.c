@@ -42,9 +42,9 @@ static int answer_end_in_session(req *rq, proto_build *b)
 		return b->w.err;
 	proto_env env;
 	proto_env_decode(b->env, PROTO_ENV_LEN, &env);
+	/* No HS_MAC below 2.5 (callers refuse it first). */
 	if (proto_ver(env.major, env.minor) < proto_ver(2, 5))
-		return proto_build_end(b, NULL,
-		                       0); /* no HS_MAC below 2.5 (callers refuse it first) */
+		return proto_build_end(b, NULL, 0);
 	auth_msg_ctx c = node_answer_mac_ctx(&env);
 	/* 0 once the session is gone (terminated) */
 	c.counter = node_sessions_next_counter(n->sessions, rq->sess.id, n->cfg.clock());

@@ -99,7 +99,11 @@ bool node_case_sensitive(const node *n)
 
 /* ---- dispatch ---- */
 
-/* Opcodes the reference knows and this node does not run (over TCP: they are admin ops there). */
+/*
+ * Opcodes this node knows and does not run (key exchange, list NAs, backup);
+ * session setup and terminate reach here only if the session step did not
+ * answer them, which it always does.
+ */
 static int answer_unsupported(req *rq)
 {
 	return node_answer_error(rq, PROTO_RC_OPERATION_NOT_SUPPORTED,

@@ -1,9 +1,9 @@
 /*
  * session.h - Handle protocol sessions, server side (op 400 setup, op 401
- * terminate, and everything a request carrying a session id means; the
- * table of sessions is node/session_table.h, the MAC of answers node/answer.h). The
- * flow, and where idnode differs from the reference, is described at the top
- * of session.c.
+ * terminate, and everything a request carrying a session id means). The
+ * table of sessions is node/session_table.h; answers in a session are MACed
+ * and encrypted by node/answer.h. The flow, and where idnode differs from
+ * the reference, is described at the top of session.c.
  *
  * Threads: the session table belongs to the node and is shared by all
  * workers behind one mutex, never held across storage or crypto work longer
