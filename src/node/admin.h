@@ -1,8 +1,10 @@
 /*
- * admin.h - administration: the admin opcodes (100-105 create, delete,
- * add/remove/modify value, list handles; 300-302 home, unhome, list homed),
- * the challenge-response that authenticates them (402 then op 200), and the
- * HS_ADMIN / HS_VLIST rights that authorise them.
+ * admin.h - administration: how the authenticated opcodes (the NODE_OP_AUTH
+ * rows of node.c: 100-105 create, delete, add/remove/modify value, list
+ * handles; 300-302 home, unhome, list homed; 1000-1002 replication) are
+ * authenticated (402 then op 200) and run. Who may do what is node/authz.h;
+ * the ops themselves are node/edit.h, node/listing.h, node/homing.h and
+ * node/repl_ops.h.
  *
  * Flow: an admin request that passes the checks the reference answers first
  * (malformed, invalid UTF-8, duplicate index, not homed here) is held in a
@@ -32,10 +34,10 @@ typedef struct node_admin node_admin;
 int node_admin_new(const node_config *cfg, node_admin **out);
 void node_admin_free(node_admin *a);
 
-/* Is opcode one of the authenticated admin operations handled here? */
-bool node_admin_is_op(uint32_t opcode);
-
-/* An admin request over TCP/HTTP: the early refusals, else the 402 challenge. */
+/*
+ * An authenticated op over TCP/HTTP: the early refusals, else the 402
+ * challenge (or, for a worker acting as an identity, the op itself).
+ */
 int node_admin_request(req *rq);
 
 /* Op 200: verifies the answer to a challenge and runs the held request. */

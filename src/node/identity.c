@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "auth/verify.h"
+#include "node/answer.h"
 #include "client/client.h"
 #include "proto/handle.h"
 #include "proto/record.h"

@@ -1,11 +1,11 @@
 /*
- * internal.h - what the files of the node module share and nobody else sees:
- * the node, the per-thread worker, the request being answered, and the
- * answer builders of node.c (which admin.c uses for its own answers, so that
- * every answer carries the same flags, expiration and signature).
+ * internal.h - the types the files of the node module share and nobody else
+ * sees: the node, the per-thread worker, the request being answered, and the
+ * row of the opcode table (node.c) every request carries. Types only: the
+ * answer builders are in node/answer.h.
  *
  * Lifetimes: a req lives for one node_answer() call and borrows the request
- * bytes and the output buffer it was given.
+ * bytes and the output buffer it was given; its op row is static.
  */
 #ifndef IDN_NODE_INTERNAL_H
 #define IDN_NODE_INTERNAL_H
@@ -14,6 +14,7 @@
 #include "proto/special.h"
 
 struct node_admin; /* node/admin.h */
+struct node_authz; /* node/authz.h: one authenticated identity's request */
 
 struct node {
 	node_config cfg;
@@ -38,6 +39,9 @@ struct node_worker {
 	uint32_t as_index;
 };
 
+/* Random bytes for nonces, session ids and minted suffixes: node_config.random, else OpenSSL's. */
+int node_random_bytes(const node *n, uint8_t *buf, size_t len);
+
 /* What requests read: the batch's write txn while it has one, else the snapshot. */
 static inline store_txn *node_rtxn(const node_worker *w)
 {
@@ -55,8 +59,51 @@ typedef struct node_sess_ref {
 	uint8_t key[32];
 } node_sess_ref;
 
+struct req;
+
+/*
+ * What is known of an opcode, in one row of the table in node.c; every file
+ * of the module reads the facts from the row the request carries (rq->op)
+ * instead of keeping its own list.
+ */
+enum node_op_flag {
+	/* Refused over UDP, as the reference does with admin requests ("non-admin port"). */
+	NODE_OP_TCP_ONLY = 1u << 0,
+	/* Runs only for an authenticated identity: challenge-response, or in a session. */
+	NODE_OP_AUTH = 1u << 1,
+	/* Writes to the store; so a mirror refuses it (its store follows the primary). */
+	NODE_OP_WRITES = 1u << 2,
+	/*
+	 * Answered as if it had no session when its session id names no live
+	 * session, or at a version below 2.5 (no HS_MAC there): challenges
+	 * outside sessions use the same ids. Every other op is refused then.
+	 */
+	NODE_OP_OUTSIDE_SESSION = 1u << 3,
+};
+
+/* What the body of an authenticated op names (the checks before its challenge). */
+enum node_op_body {
+	NODE_BODY_NONE = 0, /* no handle: node-wide (list homed, replication) */
+	NODE_BODY_HANDLE,   /* a handle (delete) */
+	NODE_BODY_VALUES,   /* a handle and values (create, add, modify): indexes checked */
+	NODE_BODY_REMOVE,   /* a handle and indexes (remove value) */
+	NODE_BODY_PREFIX,   /* a prefix handle 0.NA/<prefix> (list handles) */
+	NODE_BODY_HOME,     /* a prefix to home or unhome: not yet homed, so not checked */
+};
+
+typedef struct node_op {
+	uint32_t opcode;
+	/* What the dispatcher calls once the session step let the request through. */
+	int (*answer)(struct req *rq);
+	/* NODE_OP_AUTH: the operation, once the identity is known (node/authz.h). */
+	int (*run)(struct node_authz *c);
+	unsigned flags; /* enum node_op_flag */
+	enum node_op_body body;
+} node_op;
+
 /* One request being answered. */
 typedef struct req {
+	const node_op *op; /* its row: set by the dispatcher, kept with a held request */
 	node_worker *w;
 	enum node_transport transport;
 	proto_env env;
@@ -66,12 +113,5 @@ typedef struct req {
 	uint8_t minor; /* the version we answer in: 2.minor */
 	node_sess_ref sess;
 } req;
-
-/* Envelope + header (+ request digest when RD is set) of an answer with code rc. */
-void node_answer_begin(req *rq, proto_build *b, uint32_t rc);
-/* Finishes (and signs, for CT) the answer; returns its length or a negative idn_err. */
-int node_answer_end(req *rq, proto_build *b);
-/* A whole error answer: code + message. */
-int node_answer_error(req *rq, uint32_t rc, const char *message);
 
 #endif

@@ -1,26 +1,19 @@
 /*
- * repl_ops.c - answers to the replication ops (repl_ops.h).
+ * repl_ops.c - the answers to the replication ops (repl_ops.h).
  */
 #include "node/repl_ops.h"
 
 #include "core/err.h"
-#include "repl/repl.h"
+#include "node/answer.h"
+#include "store/txlog_pages.h"
 
 /* Room kept after the body for what node_answer_end appends (a CT signature). */
 enum { TAIL_RESERVE = 8192 };
-
-bool node_repl_is_op(uint32_t opcode)
-{
-	return opcode == PROTO_OP_GET_NEXT_TXN_ID || opcode == PROTO_OP_RETRIEVE_TXN_LOG ||
-	       opcode == PROTO_OP_DUMP_HANDLES;
-}
 
 int node_repl_answer(req *rq, store_txn *t)
 {
 	proto_build b;
 	uint32_t op = rq->msg.hdr.opcode;
-	if (!node_repl_is_op(op))
-		return node_answer_error(rq, PROTO_RC_OPERATION_NOT_SUPPORTED, "unknown operation");
 	node_answer_begin(rq, &b, PROTO_RC_SUCCESS);
 	size_t left = wire_wr_left(&b.w);
 	if (b.w.err || left <= TAIL_RESERVE)
@@ -28,9 +21,9 @@ int node_repl_answer(req *rq, store_txn *t)
 	size_t cap = left - TAIL_RESERVE;
 	const uint8_t *body = rq->msg.body.p;
 	size_t blen = rq->msg.body.len;
-	int n = op == PROTO_OP_GET_NEXT_TXN_ID    ? repl_serve_state(t, b.w.pos, cap)
-	        : op == PROTO_OP_RETRIEVE_TXN_LOG ? repl_serve_log(t, body, blen, b.w.pos, cap)
-	                                          : repl_serve_dump(t, body, blen, b.w.pos, cap);
+	int n = op == PROTO_OP_GET_NEXT_TXN_ID    ? txlog_serve_state(t, b.w.pos, cap)
+	        : op == PROTO_OP_RETRIEVE_TXN_LOG ? txlog_serve_log(t, body, blen, b.w.pos, cap)
+	                                          : txlog_serve_dump(t, body, blen, b.w.pos, cap);
 	switch (n) {
 	case IDN_EINVAL:
 		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR,
@@ -47,4 +40,13 @@ int node_repl_answer(req *rq, store_txn *t)
 	}
 	wire_put_raw(&b.w, (size_t)n);
 	return node_answer_end(rq, &b);
+}
+
+/* Replication (ops 1000-1002): for node-wide administrators only. */
+int node_repl_run(node_authz *c)
+{
+	int ret = node_authz_server(c);
+	if (ret)
+		return ret;
+	return node_repl_answer(c->rq, c->t);
 }

@@ -2,17 +2,15 @@
  * repl_ops.h - the primary's answers to the replication ops 1000 (log
  * state), 1001 (retrieve the transaction log) and 1002 (dump identifiers
  * and homed prefixes), built on a read snapshot of the node's store with
- * repl/repl.h. Authentication and rights are the caller's business (the
+ * store/txlog_pages.h. Authentication and rights are the caller's business (the
  * admin module, after the challenge-response: server administrators only);
  * these functions only answer.
  */
 #ifndef IDN_NODE_REPL_OPS_H
 #define IDN_NODE_REPL_OPS_H
 
+#include "node/authz.h"
 #include "node/internal.h"
-
-/* Is opcode one of the replication ops answered here? */
-bool node_repl_is_op(uint32_t opcode);
 
 /*
  * The answer to rq (opcode 1000-1002) read from t: its length, or a negative
@@ -21,5 +19,8 @@ bool node_repl_is_op(uint32_t opcode);
  * op 1000 for the oldest position and bootstraps again.
  */
 int node_repl_answer(req *rq, store_txn *t);
+
+/* The op of rows 1000-1002 (node.c): for server administrators, then node_repl_answer. */
+int node_repl_run(node_authz *c);
 
 #endif

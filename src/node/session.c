@@ -58,206 +58,12 @@
 
 #include "auth/session_crypto.h"
 #include "node/admin.h"
+#include "node/answer.h"
+#include "node/session_table.h"
 #include "proto/admin.h"
 #include "proto/cred.h"
 
 static const char MSG_BAD_SESSION[] = "Invalid session id or session time out. Please try again.";
-
-enum {
-	NONCE_LEN = 16,
-	WINDOW = 256,      /* counters remembered below the highest one */
-	SWEEP = 64,        /* slots looked at for expiry per setup */
-	MAX_SLOTS = 65536, /* the slot is the low 16 bits of the session id */
-	DEFAULT_SLOTS = 4096,
-	DEFAULT_TIME = 86400, /* the reference's default session timeout */
-};
-
-/* A request held by the challenge of step 2. */
-struct held {
-	bool live;
-	uint32_t expires;
-	uint8_t nonce[NONCE_LEN];
-	uint8_t hash;
-	uint8_t digest[PROTO_DIGEST_MAX];
-	uint8_t *req; /* envelope + plaintext message, owned */
-	size_t len;
-	uint8_t minor;
-};
-
-struct sess {
-	uint32_t id; /* 0: free slot */
-	uint8_t key[AUTH_SESSION_KEY_LEN];
-	uint8_t klen;
-	bool authenticated;
-	uint8_t *handle; /* identity named at setup (NULL: anonymous), owned */
-	uint32_t hlen;
-	uint32_t index;
-	uint32_t last_used, timeout;
-	uint32_t ctr_high;
-	uint64_t ctr_win[WINDOW / 64]; /* bit i: counter ctr_high - i seen */
-	uint32_t out_ctr;
-	struct held held;
-};
-
-struct node_sessions {
-	pthread_mutex_t lock;
-	struct sess *slots;
-	uint32_t nslots;
-	uint32_t max_time;
-	uint32_t max_auth_time;
-	uint32_t sweep;
-};
-
-int node_sessions_new(const node_config *cfg, node_sessions **out)
-{
-	node_sessions *s = calloc(1, sizeof(*s));
-	if (!s)
-		return IDN_ENOMEM;
-	s->nslots = cfg->max_sessions ? cfg->max_sessions : DEFAULT_SLOTS;
-	if (s->nslots > MAX_SLOTS)
-		s->nslots = MAX_SLOTS;
-	s->max_time = cfg->max_session_time ? cfg->max_session_time : DEFAULT_TIME;
-	s->max_auth_time = cfg->max_auth_time ? cfg->max_auth_time : 60;
-	s->slots = calloc(s->nslots, sizeof(*s->slots));
-	if (!s->slots) {
-		free(s);
-		return IDN_ENOMEM;
-	}
-	pthread_mutex_init(&s->lock, NULL);
-	*out = s;
-	return IDN_OK;
-}
-
-static void sess_clear(struct sess *x)
-{
-	free(x->handle);
-	free(x->held.req);
-	OPENSSL_cleanse(x, sizeof(*x));
-}
-
-void node_sessions_free(node_sessions *s)
-{
-	if (!s)
-		return;
-	for (uint32_t i = 0; i < s->nslots; i++)
-		if (s->slots[i].id)
-			sess_clear(&s->slots[i]);
-	free(s->slots);
-	pthread_mutex_destroy(&s->lock);
-	free(s);
-}
-
-static bool expired(const struct sess *x, uint32_t now)
-{
-	return (int32_t)(now - x->last_used) > (int32_t)x->timeout;
-}
-
-/* The live session with this id, or NULL (an expired one is dropped). Locked. */
-static struct sess *find(node_sessions *s, uint32_t id, uint32_t now)
-{
-	uint32_t slot = id & 0xFFFF;
-	if (!id || slot >= s->nslots || s->slots[slot].id != id)
-		return NULL;
-	struct sess *x = &s->slots[slot];
-	if (expired(x, now)) {
-		sess_clear(x);
-		return NULL;
-	}
-	return x;
-}
-
-size_t node_sessions_count(node *n)
-{
-	node_sessions *s = n->sessions;
-	uint32_t now = n->cfg.clock();
-	size_t c = 0;
-	pthread_mutex_lock(&s->lock);
-	for (uint32_t i = 0; i < s->nslots; i++) {
-		if (s->slots[i].id && expired(&s->slots[i], now))
-			sess_clear(&s->slots[i]);
-		c += s->slots[i].id != 0;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return c;
-}
-
-/* A free slot for a new session: expired ones are freed first, then the least recently used. */
-static struct sess *alloc_slot(node_sessions *s, uint32_t now)
-{
-	for (uint32_t i = 0; i < SWEEP && i < s->nslots; i++) {
-		struct sess *x = &s->slots[s->sweep];
-		if (x->id && expired(x, now))
-			sess_clear(x);
-		s->sweep = (s->sweep + 1) % s->nslots;
-	}
-	struct sess *lru = NULL;
-	for (uint32_t i = 0; i < s->nslots; i++) {
-		struct sess *x = &s->slots[i];
-		if (!x->id)
-			return x;
-		if (!lru || (int32_t)(x->last_used - lru->last_used) < 0)
-			lru = x;
-	}
-	sess_clear(lru);
-	return lru;
-}
-
-/* Records counter c; false when it was seen before or is older than the window. Locked. */
-static bool counter_accept(struct sess *x, uint32_t c, bool enforce)
-{
-	if (c == 0)
-		return !enforce;
-	if (c > x->ctr_high) {
-		uint32_t shift = c - x->ctr_high;
-		if (shift >= WINDOW) {
-			memset(x->ctr_win, 0, sizeof(x->ctr_win));
-		} else {
-			for (uint32_t k = 0; k < shift; k++) {
-				/* shift the bitmap up by one: bit i -> bit i + 1 */
-				for (int w = WINDOW / 64 - 1; w >= 0; w--) {
-					x->ctr_win[w] <<= 1;
-					if (w > 0)
-						x->ctr_win[w] |= x->ctr_win[w - 1] >> 63;
-				}
-			}
-		}
-		x->ctr_high = c;
-		x->ctr_win[0] |= 1;
-		return true;
-	}
-	uint32_t age = x->ctr_high - c;
-	if (age >= WINDOW)
-		return !enforce;
-	uint64_t bit = (uint64_t)1 << (age % 64);
-	bool seen = x->ctr_win[age / 64] & bit;
-	x->ctr_win[age / 64] |= bit;
-	return !(seen && enforce);
-}
-
-static int rnd_bytes(node *n, uint8_t *buf, size_t len)
-{
-	if (n->cfg.random)
-		return n->cfg.random(buf, len);
-	return RAND_bytes(buf, (int)len) == 1 ? IDN_OK : IDN_ECRYPTO;
-}
-
-/* ---- MAC context of a message ---- */
-
-static auth_msg_ctx msg_ctx(const proto_env *env)
-{
-	auth_msg_ctx c = {.major = env->major,
-	                  .minor = env->minor,
-	                  .sugg_major = env->flags & PROTO_ENV_SUGG_MAJOR_MASK,
-	                  .sugg_minor = env->sugg_minor,
-	                  .session_id = env->session_id,
-	                  .request_id = env->request_id};
-	/* A message without a suggestion reads as suggesting its own version. */
-	if (!c.sugg_major) {
-		c.sugg_major = env->major;
-		c.sugg_minor = env->minor;
-	}
-	return c;
-}
 
 /* Checks a request's HS_MAC; 0 ok, else the idn_err (IDN_ENOTFOUND: no credential). */
 static int check_mac(const req *rq, const proto_env *env, const proto_msg *m, uint32_t *counter)
@@ -268,7 +74,7 @@ static int check_mac(const req *rq, const proto_env *env, const proto_msg *m, ui
 	if (proto_cred_decode(m->cred, &cr))
 		return IDN_EINVAL;
 	*counter = cr.signer_index;
-	auth_msg_ctx c = msg_ctx(env);
+	auth_msg_ctx c = node_answer_mac_ctx(env);
 	return auth_mac_check(rq->sess.key, rq->sess.klen, &c, m->hb, &cr);
 }
 
@@ -282,7 +88,7 @@ int node_session_decrypt(req *rq, const uint8_t *in, size_t len, uint8_t **plain
 		return node_answer_error(rq, PROTO_RC_SESSION_FAILED,
 		                         "sessions need protocol 2.5 or later");
 	pthread_mutex_lock(&s->lock);
-	struct sess *x = find(s, rq->env.session_id, n->cfg.clock());
+	struct node_sess *x = node_sessions_find(s, rq->env.session_id, n->cfg.clock());
 	if (x) {
 		rq->sess.id = x->id;
 		rq->sess.klen = x->klen;
@@ -313,48 +119,6 @@ int node_session_decrypt(req *rq, const uint8_t *in, size_t len, uint8_t **plain
 	rq->sess.encrypt = true;
 	*plen = PROTO_ENV_LEN + ml;
 	return 0;
-}
-
-int node_session_answer_end(req *rq, proto_build *b)
-{
-	node *n = rq->w->node;
-	node_sessions *s = n->sessions;
-	idn_slice hb = proto_build_body_end(b);
-	if (b->w.err)
-		return b->w.err;
-	proto_env env;
-	proto_env_decode(b->env, PROTO_ENV_LEN, &env);
-	if (proto_ver(env.major, env.minor) < proto_ver(2, 5))
-		return proto_build_end(b, NULL,
-		                       0); /* no HS_MAC below 2.5 (callers refuse it first) */
-	auth_msg_ctx c = msg_ctx(&env);
-	pthread_mutex_lock(&s->lock);
-	struct sess *x = find(s, rq->sess.id, n->cfg.clock());
-	c.counter = x ? ++x->out_ctr : 0; /* 0 once the session is gone (terminated) */
-	pthread_mutex_unlock(&s->lock);
-	uint8_t cred[256];
-	wire_wr cw = wire_wr_init(cred, sizeof(cred));
-	int ret = auth_mac_cred(rq->sess.key, rq->sess.klen, &c, hb, &cw);
-	if (ret)
-		return ret;
-	int total = proto_build_end(b, cred, (uint32_t)wire_wr_len(&cw));
-	if (total < 0 || !rq->sess.encrypt)
-		return total;
-
-	/* Encrypt the message after the envelope in place (it grows by at most 32 bytes). */
-	uint8_t *msg = b->env + PROTO_ENV_LEN;
-	size_t mlen = idn_be32(b->env + 16), clen = 0;
-	uint8_t *tmp = malloc(mlen ? mlen : 1);
-	if (!tmp)
-		return IDN_ENOMEM;
-	memcpy(tmp, msg, mlen);
-	ret = auth_session_encrypt(rq->sess.key, tmp, mlen, msg, (size_t)(b->w.end - msg), &clen);
-	free(tmp);
-	if (ret)
-		return ret;
-	b->env[2] |= PROTO_ENV_ENCRYPTED;
-	idn_put_be32(b->env + 16, (uint32_t)clen);
-	return total + (int)(clen - mlen);
 }
 
 /* ---- op 400 ---- */
@@ -416,22 +180,22 @@ static int do_setup(req *rq)
 	if (handle)
 		memcpy(handle, r.identity.p, r.identity.len);
 	uint8_t rb[2];
-	if (rnd_bytes(n, rb, sizeof(rb))) {
+	if (node_random_bytes(n, rb, sizeof(rb))) {
 		free(handle);
 		OPENSSL_cleanse(key, sizeof(key));
 		return node_answer_error(rq, PROTO_RC_ERROR, "no random bytes for a session id");
 	}
 	uint32_t now = n->cfg.clock();
 	pthread_mutex_lock(&s->lock);
-	struct sess *x = NULL;
-	if (rq->env.session_id && !find(s, rq->env.session_id, now)) {
+	struct node_sess *x = NULL;
+	if (rq->env.session_id && !node_sessions_find(s, rq->env.session_id, now)) {
 		/* Changing a session that is gone: the client must start over. */
 		pthread_mutex_unlock(&s->lock);
 		free(handle);
 		OPENSSL_cleanse(key, sizeof(key));
 		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
 	}
-	x = alloc_slot(s, now);
+	x = node_sessions_alloc(s, now);
 	uint32_t slot = (uint32_t)(x - s->slots);
 	/* Positive (Java keeps it in a signed int), non-zero, slot in the low bits. */
 	uint32_t hi = (((uint32_t)rb[0] << 8 | rb[1]) & 0x7FFF) | 1;
@@ -468,9 +232,9 @@ static int do_terminate(req *rq)
 	if (v)
 		return node_answer_error(rq, PROTO_RC_SESSION_NO_KEY, "Invalid session key.");
 	pthread_mutex_lock(&s->lock);
-	struct sess *x = find(s, rq->sess.id, n->cfg.clock());
+	struct node_sess *x = node_sessions_find(s, rq->sess.id, n->cfg.clock());
 	if (x)
-		sess_clear(x);
+		node_sess_clear(x);
 	pthread_mutex_unlock(&s->lock);
 	/* The answer is still MACed with the key (counter 0: the session is gone). */
 	if (!x)
@@ -500,10 +264,11 @@ static int challenge(req *rq)
 	node *n = rq->w->node;
 	node_sessions *s = n->sessions;
 	uint32_t now = n->cfg.clock();
-	struct held h = {.live = true, .minor = rq->minor, .expires = now + s->max_auth_time};
+	struct node_held h = {
+	    .live = true, .op = rq->op, .minor = rq->minor, .expires = now + s->max_auth_time};
 	h.hash = (uint8_t)proto_digest_alg(PROTO_MAJOR, rq->minor);
 	if (proto_digest(h.hash, rq->msg.hb.p, rq->msg.hb.len, h.digest) ||
-	    rnd_bytes(n, h.nonce, NONCE_LEN))
+	    node_random_bytes(n, h.nonce, SESSION_NONCE_LEN))
 		return node_answer_error(rq, PROTO_RC_ERROR, "cannot make a challenge");
 	h.len = PROTO_ENV_LEN + rq->env.msg_len;
 	if (!(h.req = malloc(h.len)))
@@ -512,7 +277,7 @@ static int challenge(req *rq)
 	proto_env_encode(&rq->env, h.req);
 	memcpy(h.req + PROTO_ENV_LEN, rq->msg.hb.p, h.len - PROTO_ENV_LEN);
 	pthread_mutex_lock(&s->lock);
-	struct sess *x = find(s, rq->sess.id, now);
+	struct node_sess *x = node_sessions_find(s, rq->sess.id, now);
 	if (x) {
 		/* A new challenge in the session replaces an unanswered one, as the reference. */
 		free(x->held.req);
@@ -526,12 +291,12 @@ static int challenge(req *rq)
 	rq->msg.hdr.flags |= PROTO_F_RD; /* a 402 always carries the request digest */
 	proto_build b;
 	node_answer_begin(rq, &b, PROTO_RC_AUTHENTICATION_NEEDED);
-	wire_put_lbytes(&b.w, h.nonce, NONCE_LEN);
+	wire_put_lbytes(&b.w, h.nonce, SESSION_NONCE_LEN);
 	return node_answer_end(rq, &b);
 }
 
 /* Step 3: op 200 in the session answering the challenge of step 2. */
-static int answer_challenge(req *rq, struct held *h, const uint8_t *sh, uint32_t shlen,
+static int answer_challenge(req *rq, struct node_held *h, const uint8_t *sh, uint32_t shlen,
                             uint32_t sindex)
 {
 	node *n = rq->w->node;
@@ -549,7 +314,8 @@ static int answer_challenge(req *rq, struct held *h, const uint8_t *sh, uint32_t
 		goto out;
 	}
 	/* From here on the answer is the held request's, in the session, with op 200's id. */
-	req held = {.w = rq->w,
+	req held = {.op = h->op,
+	            .w = rq->w,
 	            .transport = rq->transport,
 	            .out = rq->out,
 	            .cap = rq->cap,
@@ -563,7 +329,7 @@ static int answer_challenge(req *rq, struct held *h, const uint8_t *sh, uint32_t
 	proto_env henv = held.env; /* what its MAC covers */
 	held.env.request_id = rq->env.request_id;
 	why[0] = 0;
-	int v = node_admin_verify_chresp(rq, &cr, idn_slice_of(h->nonce, NONCE_LEN),
+	int v = node_admin_verify_chresp(rq, &cr, idn_slice_of(h->nonce, SESSION_NONCE_LEN),
 	                                 idn_slice_of(h->digest, proto_digest_len(h->hash)), why,
 	                                 sizeof(why));
 	if (v) {
@@ -580,12 +346,12 @@ static int answer_challenge(req *rq, struct held *h, const uint8_t *sh, uint32_t
 	bool same =
 	    sh && shlen == cr.handle.len && !memcmp(sh, cr.handle.p, shlen) && sindex == cr.index;
 	pthread_mutex_lock(&s->lock);
-	struct sess *x = find(s, rq->sess.id, n->cfg.clock());
+	struct node_sess *x = node_sessions_find(s, rq->sess.id, n->cfg.clock());
 	if (x) {
 		/* Only the identity the session was set up for makes it authenticated. */
 		if (same)
 			x->authenticated = true;
-		counter_accept(x, hctr, false);
+		node_sess_counter_accept(x, hctr, false);
 	}
 	pthread_mutex_unlock(&s->lock);
 	ret = run_as(&held, cr.handle, cr.index);
@@ -608,8 +374,8 @@ static int authenticated_request(req *rq, const uint8_t *sh, uint32_t shlen, uin
 		return node_answer_error(rq, PROTO_RC_SESSION_NO_KEY,
 		                         "Session authentication failed.");
 	pthread_mutex_lock(&s->lock);
-	struct sess *x = find(s, rq->sess.id, n->cfg.clock());
-	bool ok = x && counter_accept(x, ctr, true);
+	struct node_sess *x = node_sessions_find(s, rq->sess.id, n->cfg.clock());
+	bool ok = x && node_sess_counter_accept(x, ctr, true);
 	pthread_mutex_unlock(&s->lock);
 	if (!x)
 		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
@@ -636,8 +402,7 @@ int node_session_request(req *rq)
 		           : 0;
 	if (proto_ver(PROTO_MAJOR, rq->minor) < proto_ver(2, 5)) {
 		/* No HS_MAC below 2.5: such a message cannot be in a session. */
-		if (op == PROTO_OP_CHALLENGE_RESPONSE || op == PROTO_OP_RESOLUTION ||
-		    op == PROTO_OP_GET_SITE_INFO || op == PROTO_OP_VERIFY_RESPONSE)
+		if (rq->op->flags & NODE_OP_OUTSIDE_SESSION)
 			return 0;
 		return node_answer_error(rq, PROTO_RC_SESSION_FAILED,
 		                         "sessions need protocol 2.5 or later");
@@ -647,9 +412,9 @@ int node_session_request(req *rq)
 	uint8_t handle[PROTO_HANDLE_MAX];
 	uint32_t hlen = 0, index = 0;
 	bool has_id = false, authed = false, pending = false;
-	struct held h = {0};
+	struct node_held h = {0};
 	pthread_mutex_lock(&s->lock);
-	struct sess *x = find(s, sid, n->cfg.clock());
+	struct node_sess *x = node_sessions_find(s, sid, n->cfg.clock());
 	if (x) {
 		rq->sess.id = x->id;
 		rq->sess.klen = x->klen;
@@ -671,8 +436,7 @@ int node_session_request(req *rq)
 	pthread_mutex_unlock(&s->lock);
 	if (!x) {
 		/* Challenges outside sessions use these ids too (node/admin.h). */
-		if (op == PROTO_OP_CHALLENGE_RESPONSE || op == PROTO_OP_RESOLUTION ||
-		    op == PROTO_OP_GET_SITE_INFO || op == PROTO_OP_VERIFY_RESPONSE)
+		if (rq->op->flags & NODE_OP_OUTSIDE_SESSION)
 			return 0;
 		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
 	}
@@ -682,7 +446,7 @@ int node_session_request(req *rq)
 		return do_terminate(rq);
 	if (pending)
 		return answer_challenge(rq, &h, has_id ? handle : NULL, hlen, index);
-	if (rq->transport == NODE_UDP || !node_admin_is_op(op))
+	if (rq->transport == NODE_UDP || !(rq->op->flags & NODE_OP_AUTH))
 		return 0; /* answered as usual, with a MAC */
 	if (authed)
 		return authenticated_request(rq, handle, hlen, index);

@@ -1,8 +1,9 @@
 /*
  * session.h - Handle protocol sessions, server side (op 400 setup, op 401
  * terminate, and everything a request carrying a session id means). The
- * flow, and where idnode differs from the reference, is described at the top
- * of session.c.
+ * table of sessions is node/session_table.h; answers in a session are MACed
+ * and encrypted by node/answer.h. The flow, and where idnode differs from
+ * the reference, is described at the top of session.c.
  *
  * Threads: the session table belongs to the node and is shared by all
  * workers behind one mutex, never held across storage or crypto work longer
@@ -16,13 +17,7 @@
 #define IDN_NODE_SESSION_H
 
 #include "node/internal.h"
-
-typedef struct node_sessions node_sessions;
-
-int node_sessions_new(const node_config *cfg, node_sessions **out);
-void node_sessions_free(node_sessions *s);
-/* Live sessions (after dropping expired ones), for tests and statistics. */
-size_t node_sessions_count(node *n);
+#include "node/session_table.h"
 
 /*
  * Decrypts an encrypted request (envelope flag 0x40) with its session's key
@@ -40,12 +35,5 @@ int node_session_decrypt(req *rq, const uint8_t *in, size_t len, uint8_t **plain
  * request belongs to a live session, so its answer carries an HS_MAC).
  */
 int node_session_request(req *rq);
-
-/*
- * Ends an answer built in a session: HS_MAC credential with the session key
- * and the session's next counter, then encryption when rq->sess asks for it.
- * Returns the answer length or a negative idn_err (node.c's answer_end).
- */
-int node_session_answer_end(req *rq, proto_build *b);
 
 #endif

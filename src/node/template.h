@@ -24,7 +24,7 @@
  * An identifier whose value at index 1001 has type TEMPLATE names its template
  * (the data is the template's handle); its values at index 2000 and up are
  * the fields, the value type being the field name. The node validates them
- * on create, add and modify (node/admin.c).
+ * on create, add and modify (node/edit.c).
  *
  * Ownership: tmpl_parse() allocates the template (compiled patterns
  * included); tmpl_free() releases it. It borrows nothing from its input.

@@ -1,16 +1,7 @@
 /*
- * repl.c - replication bodies and the mirror's state machine (repl.h).
- *
- * Wire formats (all integers big-endian, u64 as two u32, lbytes = u32 length
- * + bytes):
- *   1000 answer  u64 last | u64 oldest
- *   1001 request u64 seq | u32 n | u32 max bytes
- *        answer  u64 last | u64 oldest | u32 count |
- *                count x (u64 seq | u32 n | u64 time_ms | u8 op | lbytes key | lbytes val)
- *   1002 request lbytes after-key | u32 max bytes
- *        answer  u64 last | u8 done | u32 nhomed | nhomed x lbytes prefix |
- *                u32 count | count x (lbytes key | lbytes record)
- * Homed prefixes travel with the first dump page only (after-key empty).
+ * repl.c - the mirror's state machine (repl.h): what to ask the primary
+ * next, and each answer applied in one write transaction. The pages
+ * themselves are read with store/txlog_pages.h.
  *
  * Mirror meta values: repl.mode ('l' pulling the log, 'b' bootstrapping,
  * 'r' or absent: a bootstrap must start by emptying the store), repl.s0
@@ -25,198 +16,7 @@
 #include "core/err.h"
 #include "core/wire.h"
 #include "proto/proto.h"
-
-enum { CHANGE_HDR = 8 + 4 + 8 + 1 + 4 + 4, DUMP_HDR = 8 + 4 + 4 };
-
-static void put_u64(wire_wr *w, uint64_t v)
-{
-	wire_put_u32(w, (uint32_t)(v >> 32));
-	wire_put_u32(w, (uint32_t)v);
-}
-
-static uint64_t get_u64(wire_rd *c)
-{
-	uint64_t hi = wire_get_u32(c);
-	return hi << 32 | wire_get_u32(c);
-}
-
-static size_t page_budget(uint32_t max, size_t cap)
-{
-	size_t b = max ? max : REPL_PAGE_DEFAULT;
-	if (b < REPL_PAGE_MIN)
-		b = REPL_PAGE_MIN;
-	return b < cap ? b : cap;
-}
-
-/* ---- the primary ---- */
-
-int repl_serve_state(store_txn *t, uint8_t *out, size_t cap)
-{
-	uint64_t last, oldest;
-	int rc = store_log_state(t, &last, &oldest);
-	if (rc)
-		return rc;
-	wire_wr w = wire_wr_init(out, cap);
-	put_u64(&w, last);
-	put_u64(&w, oldest);
-	return w.err ? w.err : (int)wire_wr_len(&w);
-}
-
-struct log_page {
-	wire_wr *w;
-	size_t budget;
-	uint64_t seq;
-	uint32_t n;
-	uint32_t count;
-	int err;
-};
-
-static int log_page_cb(void *arg, const store_change *c)
-{
-	struct log_page *lp = arg;
-	if (c->seq == lp->seq && c->n < lp->n)
-		return 0; /* before the mirror's position inside this transaction */
-	size_t size = CHANGE_HDR + c->key.len + c->val.len;
-	if (wire_wr_len(lp->w) + size > lp->budget) {
-		/* a change larger than a whole page cannot travel in this format */
-		if (lp->count == 0)
-			lp->err = IDN_ERANGE;
-		return 1;
-	}
-	put_u64(lp->w, c->seq);
-	wire_put_u32(lp->w, c->n);
-	put_u64(lp->w, c->time_ms);
-	wire_put_u8(lp->w, (uint8_t)c->op);
-	wire_put_lbytes(lp->w, c->key.p, c->key.len);
-	wire_put_lbytes(lp->w, c->val.p, c->val.len);
-	lp->count++;
-	return 0;
-}
-
-int repl_serve_log(store_txn *t, const uint8_t *req, size_t len, uint8_t *out, size_t cap)
-{
-	wire_rd c = wire_rd_init(req, len);
-	uint64_t seq = get_u64(&c);
-	uint32_t n = wire_get_u32(&c);
-	uint32_t max = wire_get_u32(&c);
-	if (c.err || wire_rd_left(&c))
-		return IDN_EINVAL;
-	uint64_t last, oldest;
-	int rc = store_log_state(t, &last, &oldest);
-	if (rc)
-		return rc;
-	wire_wr w = wire_wr_init(out, cap);
-	put_u64(&w, last);
-	put_u64(&w, oldest);
-	uint8_t *count = wire_put_raw(&w, 4);
-	if (w.err)
-		return w.err;
-	if (seq > last) /* the mirror is up to date (or asks past the end: an empty page) */
-		seq = last + 1;
-	struct log_page lp = {.w = &w, .budget = page_budget(max, cap), .seq = seq, .n = n};
-	rc = store_log_read(t, seq, 0, log_page_cb, &lp);
-	if (rc < 0)
-		return rc;
-	if (lp.err)
-		return lp.err;
-	idn_put_be32(count, lp.count);
-	return w.err ? w.err : (int)wire_wr_len(&w);
-}
-
-static int key_cmp(idn_slice a, idn_slice b)
-{
-	size_t n = a.len < b.len ? a.len : b.len;
-	int r = n ? memcmp(a.p, b.p, n) : 0;
-	if (r)
-		return r;
-	return a.len < b.len ? -1 : a.len > b.len;
-}
-
-struct dump_page {
-	wire_wr *w;
-	size_t budget;
-	idn_slice after;
-	uint32_t count;
-	bool full;
-	int err;
-};
-
-static int dump_homed_cb(void *arg, idn_slice key, idn_slice val)
-{
-	wire_wr *w = arg;
-	(void)val;
-	wire_put_lbytes(w, key.p, key.len);
-	return w->err ? 1 : 0;
-}
-
-static int dump_cb(void *arg, idn_slice key, idn_slice val)
-{
-	struct dump_page *dp = arg;
-	if (dp->after.len && key_cmp(key, dp->after) <= 0)
-		return 0;
-	size_t size = 8 + key.len + val.len;
-	if (wire_wr_len(dp->w) + size > dp->budget) {
-		if (dp->count == 0)
-			dp->err = IDN_ERANGE;
-		dp->full = true;
-		return 1;
-	}
-	wire_put_lbytes(dp->w, key.p, key.len);
-	wire_put_lbytes(dp->w, val.p, val.len);
-	dp->count++;
-	return 0;
-}
-
-int repl_serve_dump(store_txn *t, const uint8_t *req, size_t len, uint8_t *out, size_t cap)
-{
-	wire_rd c = wire_rd_init(req, len);
-	idn_slice after = wire_get_lbytes(&c);
-	uint32_t max = wire_get_u32(&c);
-	if (c.err || wire_rd_left(&c) || after.len > STORE_KEY_MAX)
-		return IDN_EINVAL;
-	uint64_t last, oldest;
-	int rc = store_log_state(t, &last, &oldest);
-	if (rc)
-		return rc;
-	size_t budget = page_budget(max, cap);
-	wire_wr w = wire_wr_init(out, cap);
-	put_u64(&w, last);
-	uint8_t *done = wire_put_raw(&w, 1);
-	uint8_t *nhomed = wire_put_raw(&w, 4);
-	uint32_t nh = 0;
-	if (w.err)
-		return w.err;
-	if (after.len == 0) {
-		size_t before = wire_wr_len(&w);
-		rc = store_list_homed(t, dump_homed_cb, &w);
-		if (rc < 0)
-			return rc;
-		if (w.err || wire_wr_len(&w) > budget)
-			return IDN_ERANGE; /* the homed prefixes alone overflow a page */
-		/* count what was written: each entry is lbytes */
-		wire_rd hc = wire_rd_init(out + before, wire_wr_len(&w) - before);
-		while (wire_rd_left(&hc) && !hc.err) {
-			(void)wire_get_lbytes(&hc);
-			nh++;
-		}
-	}
-	idn_put_be32(nhomed, nh);
-	uint8_t *count = wire_put_raw(&w, 4);
-	if (w.err)
-		return w.err;
-	struct dump_page dp = {.w = &w, .budget = budget, .after = after};
-	/* from the resume key on (dump_cb skips the key itself): a page costs O(page) */
-	rc = store_scan_from(t, idn_slice_of(NULL, 0), after, dump_cb, &dp);
-	if (rc < 0)
-		return rc;
-	if (dp.err)
-		return dp.err;
-	*done = dp.full ? 0 : 1;
-	idn_put_be32(count, dp.count);
-	return w.err ? w.err : (int)wire_wr_len(&w);
-}
-
-/* ---- the mirror ---- */
+#include "store/txlog_pages.h"
 
 struct mstate {
 	char mode; /* 'l', 'b', or 0 (start a bootstrap) */
@@ -292,13 +92,12 @@ int repl_mirror_request(store *s, uint32_t max_bytes, repl_req *r)
 	wire_wr w = wire_wr_init(r->body, sizeof(r->body));
 	if (m.mode == 'l') {
 		r->opcode = PROTO_OP_RETRIEVE_TXN_LOG;
-		put_u64(&w, m.seq);
-		wire_put_u32(&w, m.n);
+		txlog_log_request(&w, m.seq, m.n, max_bytes);
 	} else {
 		r->opcode = PROTO_OP_DUMP_HANDLES;
-		wire_put_lbytes(&w, m.after, m.mode == 'b' ? m.after_len : 0);
+		txlog_dump_request(&w, idn_slice_of(m.after, m.mode == 'b' ? m.after_len : 0),
+		                   max_bytes);
 	}
-	wire_put_u32(&w, max_bytes);
 	r->len = wire_wr_len(&w);
 	return w.err;
 }
@@ -375,7 +174,7 @@ static int wipe(store_txn *t)
 static int apply_dump(store_txn *t, struct mstate *m, wire_rd *c, repl_progress *p)
 {
 	int rc = IDN_OK;
-	uint64_t last = get_u64(c);
+	uint64_t last = txlog_get_u64(c);
 	uint8_t done = wire_get_u8(c);
 	uint32_t nh = wire_get_count(c, 4);
 	if (c->err)
@@ -406,7 +205,7 @@ static int apply_dump(store_txn *t, struct mstate *m, wire_rd *c, repl_progress 
 		idn_slice v = wire_get_lbytes(c);
 		if (c->err || k.len == 0 || k.len > STORE_KEY_MAX)
 			return IDN_EPROTO;
-		if (key_cmp(k, idn_slice_of(m->after, m->after_len)) <= 0 && m->after_len)
+		if (txlog_key_cmp(k, idn_slice_of(m->after, m->after_len)) <= 0 && m->after_len)
 			return IDN_EPROTO; /* pages go forward only */
 		rc = store_put(t, k, v, 0);
 		memcpy(m->after, k.p, k.len);
@@ -455,28 +254,24 @@ static int apply_change(store_txn *t, int op, idn_slice k, idn_slice v)
 static int apply_log(store_txn *t, struct mstate *m, wire_rd *c, repl_progress *p)
 {
 	int rc = IDN_OK;
-	uint64_t last = get_u64(c);
-	(void)get_u64(c); /* oldest: the primary refuses a request it cannot serve */
-	uint32_t count = wire_get_count(c, CHANGE_HDR);
+	uint64_t last = txlog_get_u64(c);
+	(void)txlog_get_u64(c); /* oldest: the primary refuses a request it cannot serve */
+	uint32_t count = wire_get_count(c, TXLOG_CHANGE_HDR);
 	if (c->err || m->mode != 'l')
 		return IDN_EPROTO;
 	for (uint32_t i = 0; i < count && !rc; i++) {
-		uint64_t seq = get_u64(c);
-		uint32_t n = wire_get_u32(c);
-		(void)get_u64(c); /* time_ms */
-		uint8_t op = wire_get_u8(c);
-		idn_slice k = wire_get_lbytes(c);
-		idn_slice v = wire_get_lbytes(c);
-		if (c->err || k.len == 0 || k.len > STORE_KEY_MAX)
+		txlog_change ch;
+		txlog_get_change(c, &ch);
+		if (c->err || ch.key.len == 0 || ch.key.len > STORE_KEY_MAX)
 			return IDN_EPROTO;
 		/* exactly the next change: (seq, n) or the first of the next transaction */
-		bool next =
-		    (seq == m->seq && n == m->n) || (m->n > 0 && seq == m->seq + 1 && n == 0);
+		bool next = (ch.seq == m->seq && ch.n == m->n) ||
+		            (m->n > 0 && ch.seq == m->seq + 1 && ch.n == 0);
 		if (!next)
 			return IDN_EPROTO;
-		rc = apply_change(t, op, k, v);
-		m->seq = seq;
-		m->n = n + 1;
+		rc = apply_change(t, ch.op, ch.key, ch.val);
+		m->seq = ch.seq;
+		m->n = ch.n + 1;
 		p->applied++;
 	}
 	if (rc)

@@ -30,32 +30,14 @@
 #include <stdint.h>
 
 #include "store/store.h"
-
-enum {
-	REPL_PAGE_DEFAULT = 192 * 1024, /* answer bytes per page (under PROTO_MSG_MAX) */
-	REPL_PAGE_MIN = 1024,
-	REPL_REQ_MAX = 4 + STORE_KEY_MAX + 4, /* the largest request body */
-};
-
-/* ---- the primary: answer bodies, built on the caller's read txn ---- */
-
-/* Op 1000: u64 last | u64 oldest. Returns the length or a negative idn_err. */
-int repl_serve_state(store_txn *t, uint8_t *out, size_t cap);
-/*
- * Op 1001: request u64 seq | u32 n | u32 max bytes (0 = default); changes
- * from (seq, n) on. IDN_ERANGE when the log no longer holds them (the mirror
- * must bootstrap), IDN_EINVAL for a malformed request.
- */
-int repl_serve_log(store_txn *t, const uint8_t *req, size_t len, uint8_t *out, size_t cap);
-/* Op 1002: request lbytes after-key | u32 max bytes; records after that key. */
-int repl_serve_dump(store_txn *t, const uint8_t *req, size_t len, uint8_t *out, size_t cap);
+#include "store/txlog_pages.h"
 
 /* ---- the mirror ---- */
 
 typedef struct repl_req {
 	uint32_t opcode; /* PROTO_OP_RETRIEVE_TXN_LOG or PROTO_OP_DUMP_HANDLES */
 	size_t len;
-	uint8_t body[REPL_REQ_MAX];
+	uint8_t body[TXLOG_REQ_MAX];
 } repl_req;
 
 typedef struct repl_progress {

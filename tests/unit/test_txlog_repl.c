@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "proto/proto.h"
 #include "repl/repl.h"
+#include "store/txlog_pages.h"
 #include "store/store.h"
 
 enum { ANS_CAP = 256 * 1024 };
@@ -145,8 +146,8 @@ static int step(struct pair *x, uint32_t page, repl_progress *p)
 	assert_int_equal(repl_mirror_request(x->m, page, &r), IDN_OK);
 	assert_int_equal(store_txn_begin(x->p, STORE_RDONLY, &t), IDN_OK);
 	int n = r.opcode == PROTO_OP_DUMP_HANDLES
-	            ? repl_serve_dump(t, r.body, r.len, x->ans, ANS_CAP)
-	            : repl_serve_log(t, r.body, r.len, x->ans, ANS_CAP);
+	            ? txlog_serve_dump(t, r.body, r.len, x->ans, ANS_CAP)
+	            : txlog_serve_log(t, r.body, r.len, x->ans, ANS_CAP);
 	store_txn_abort(t);
 	if (n == IDN_ERANGE && r.opcode == PROTO_OP_RETRIEVE_TXN_LOG) {
 		assert_int_equal(repl_mirror_restart(x->m), IDN_OK);
@@ -285,7 +286,7 @@ static void test_bootstrap_while_writing(void **state)
 	repl_req r;
 	assert_int_equal(repl_mirror_request(x->m, 0, &r), IDN_OK);
 	assert_int_equal(r.opcode, PROTO_OP_RETRIEVE_TXN_LOG);
-	assert_int_equal(step(x, REPL_PAGE_MIN, &p), IDN_OK);
+	assert_int_equal(step(x, TXLOG_PAGE_MIN, &p), IDN_OK);
 	assert_false(p.bootstrapping);
 	assert_int_equal(p.applied, 4);
 	assert_int_equal(p.lag, 0);
@@ -309,12 +310,12 @@ static void test_resume_after_kill(void **state)
 
 	/* one transaction larger than a page: the mirror is killed inside it */
 	fill(x->p, 0, 40, "big-txn");
-	assert_int_equal(step(x, REPL_PAGE_MIN, &p), IDN_OK);
+	assert_int_equal(step(x, TXLOG_PAGE_MIN, &p), IDN_OK);
 	assert_true(p.applied > 0 && p.applied < 40);
 	assert_int_equal(p.lag, 0); /* started: counted as applied */
 	reopen_mirror(x);
 	reopen_primary(x);
-	sync_all(x, REPL_PAGE_MIN);
+	sync_all(x, TXLOG_PAGE_MIN);
 	assert_int_equal(same(x), 250);
 }
 
@@ -441,19 +442,19 @@ static void test_bad_input(void **state)
 
 	fill(x->p, 0, 10, "bad");
 	assert_int_equal(store_txn_begin(x->p, STORE_RDONLY, &t), IDN_OK);
-	assert_int_equal(repl_serve_log(t, junk, 15, x->ans, ANS_CAP), IDN_EINVAL);
-	assert_int_equal(repl_serve_dump(t, junk, 3, x->ans, ANS_CAP), IDN_EINVAL);
+	assert_int_equal(txlog_serve_log(t, junk, 15, x->ans, ANS_CAP), IDN_EINVAL);
+	assert_int_equal(txlog_serve_dump(t, junk, 3, x->ans, ANS_CAP), IDN_EINVAL);
 	/* a dump key length beyond the body */
 	uint8_t lied[8] = {0, 0, 1, 0, 0, 0, 0, 0};
-	assert_int_equal(repl_serve_dump(t, lied, sizeof(lied), x->ans, ANS_CAP), IDN_EINVAL);
-	int n = repl_serve_state(t, x->ans, ANS_CAP);
+	assert_int_equal(txlog_serve_dump(t, lied, sizeof(lied), x->ans, ANS_CAP), IDN_EINVAL);
+	int n = txlog_serve_state(t, x->ans, ANS_CAP);
 	assert_int_equal(n, 16);
 	assert_int_equal(store_be64(x->ans), 1);     /* last */
 	assert_int_equal(store_be64(x->ans + 8), 1); /* oldest */
 	/* asking the log from a position this primary never had */
 	uint8_t far[16] = {0};
 	store_put_be64(far, 0);
-	assert_int_equal(repl_serve_log(t, far, sizeof(far), x->ans, ANS_CAP), IDN_ERANGE);
+	assert_int_equal(txlog_serve_log(t, far, sizeof(far), x->ans, ANS_CAP), IDN_ERANGE);
 	store_txn_abort(t);
 
 	/* answers that do not decode leave the mirror as it was */
@@ -465,7 +466,7 @@ static void test_bad_input(void **state)
 	repl_req r;
 	assert_int_equal(repl_mirror_request(x->m, 0, &r), IDN_OK);
 	assert_int_equal(store_txn_begin(x->p, STORE_RDONLY, &t), IDN_OK);
-	n = repl_serve_log(t, r.body, r.len, x->ans, ANS_CAP);
+	n = txlog_serve_log(t, r.body, r.len, x->ans, ANS_CAP);
 	store_txn_abort(t);
 	assert_true(n > 20);
 	assert_int_equal(repl_mirror_apply(x->m, r.opcode, x->ans, (size_t)n - 1, &p), IDN_EPROTO);

@@ -1,0 +1,210 @@
+/*
+ * resolve.c - the answers to resolution (op 1) and site information (op 2),
+ * and the referrals a resolution may end in (resolve.h).
+ */
+#include "node/resolve.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "node/answer.h"
+#include "node/referral.h"
+#include "proto/handle.h"
+#include "proto/record.h"
+
+/* Messages the reference sends, kept byte for byte. */
+static const char MSG_NOT_HERE[] = "That naming authority doesn't live here";
+
+/*
+ * Does a value's type pass one requested type? As the reference
+ * (Util.isParentTypeInArray): exact and case-insensitive, except that a
+ * requested type ending in '.' names a family: "URL." matches "URL.us" and
+ * "URL" itself. "URL" does not match "URL.us"; an empty type matches nothing.
+ */
+static bool type_matches(idn_slice want, idn_slice type)
+{
+	const char *w = (const char *)want.p, *t = (const char *)type.p;
+	if (type.len == 0)
+		return false;
+	if (want.len && want.p[want.len - 1] == '.') {
+		if (type.len >= want.len && strncasecmp(t, w, want.len) == 0)
+			return true;
+		return type.len == want.len - 1 && strncasecmp(t, w, type.len) == 0;
+	}
+	return want.len == type.len && strncasecmp(t, w, want.len) == 0;
+}
+
+static bool value_selected(const proto_resolve_req *rr, const proto_value *v)
+{
+	if (rr->nindexes == 0 && rr->ntypes == 0)
+		return true;
+	/* Index and type filters combine as a union, as the reference does. */
+	for (uint32_t i = 0; i < rr->nindexes; i++)
+		if (idn_be32(rr->indexes + 4 * i) == v->index)
+			return true;
+	wire_rd t = wire_rd_init(rr->types.p, rr->types.len);
+	for (uint32_t i = 0; i < rr->ntypes; i++)
+		if (type_matches(wire_get_lbytes(&t), v->type))
+			return true;
+	return false;
+}
+
+static int is_homed(req *rq, idn_slice prefix)
+{
+	uint8_t norm[HANDLE_KEY_MAX];
+	int n = handle_prefix_norm(prefix, norm, sizeof(norm));
+	if (n < 0)
+		return 0;
+	return store_is_homed(node_rtxn(rq->w), idn_slice_of(norm, (size_t)n));
+}
+
+/*
+ * Refers to the site of the nearest ancestor of prefix that delegates its
+ * derived prefixes. Returns the answer length, 0 when there is nothing to
+ * refer to (or the client asked not to be referred), or a negative idn_err.
+ */
+static int try_referral(req *rq, idn_slice prefix)
+{
+	node_worker *w = rq->w;
+	if (rq->msg.hdr.flags & PROTO_F_DNRF)
+		return 0;
+	referral r;
+	int found = referral_find(node_rtxn(w), w->node->cfg.case_sensitive, prefix, &r);
+	if (found < 0)
+		return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
+	if (!found)
+		return 0;
+	proto_build b;
+	node_answer_begin(rq, &b, PROTO_RC_PREFIX_REFERRAL);
+	referral_put(&b.w, &r);
+	int ret = node_answer_end(rq, &b);
+	if (ret == IDN_ESPACE)
+		return node_answer_error(rq, PROTO_RC_ERROR, "answer too large");
+	return ret;
+}
+
+/*
+ * A handle whose prefix is not homed here: refer along the derived-prefix
+ * chain unless we hold the prefix's own record (then the client asks for
+ * 0.NA/<prefix> and goes where it says), else 301.
+ */
+static int not_homed(req *rq, idn_slice handle, idn_slice prefix)
+{
+	node_worker *w = rq->w;
+	idn_slice na;
+	if (handle_na_prefix(handle, &na) == IDN_OK)
+		prefix = na; /* 0.NA/88.100.1 here without 0.NA homed: walk from 88.100.1 */
+	else {
+		uint8_t name[PROTO_HANDLE_MAX + 8];
+		int n = snprintf((char *)name, sizeof(name), "0.NA/%.*s", (int)prefix.len,
+		                 (const char *)prefix.p);
+		idn_slice raw;
+		int klen = n > 0 && (size_t)n < sizeof(name)
+		               ? handle_key(idn_slice_of(name, (size_t)n),
+		                            w->node->cfg.case_sensitive, w->key)
+		               : -1;
+		if (klen > 0 &&
+		    store_get(node_rtxn(w), idn_slice_of(w->key, (size_t)klen), &raw) == 0)
+			return node_answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
+	}
+	int ret = try_referral(rq, prefix);
+	if (ret)
+		return ret;
+	return node_answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
+}
+
+int node_resolution_answer(req *rq)
+{
+	node_worker *w = rq->w;
+	proto_resolve_req rr;
+	handle_parts parts;
+
+	if (proto_resolve_req_decode(rq->msg.body, &rr))
+		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR,
+		                         "malformed resolution request");
+	if (handle_split(rr.handle, &parts) || parts.prefix.len == 0)
+		return node_answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
+	if (rr.handle.len > PROTO_HANDLE_MAX || memchr(rr.handle.p, 0, rr.handle.len))
+		return node_answer_error(rq, PROTO_RC_INVALID_HANDLE, "invalid handle");
+
+	if (rq->msg.hdr.recursion > w->node->cfg.max_recursion)
+		return node_answer_error(rq, PROTO_RC_RECURSION_COUNT_TOO_HIGH,
+		                         "recursion limit reached");
+
+	int homed = is_homed(rq, parts.prefix);
+	if (homed < 0)
+		return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
+	if (!homed)
+		return not_homed(rq, rr.handle, parts.prefix);
+
+	int own = referral_site_owns(&w->node->site, w->node->cfg.server_id, rr.handle);
+	if (own == 0)
+		return node_answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
+
+	int klen = handle_key(rr.handle, w->node->cfg.case_sensitive, w->key);
+	if (klen < 0)
+		return node_answer_error(rq, PROTO_RC_INVALID_HANDLE, "invalid handle");
+	idn_slice raw;
+	int ret = store_get(node_rtxn(w), idn_slice_of(w->key, (size_t)klen), &raw);
+	if (ret == IDN_ENOTFOUND) {
+		/* A derived prefix we do not hold: its parent may say who does (x73). */
+		idn_slice na;
+		if (handle_na_prefix(rr.handle, &na) == IDN_OK && (ret = try_referral(rq, na)) != 0)
+			return ret;
+		return node_answer_error(rq, PROTO_RC_HANDLE_NOT_FOUND, "");
+	}
+	record rec;
+	if (ret || record_parse(raw, &rec))
+		return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
+
+	proto_build b;
+	node_answer_begin(rq, &b, PROTO_RC_SUCCESS);
+	wire_put_slice(&b.w, rr.handle); /* the request's spelling, as the reference echoes it */
+
+	bool filtered = rr.nindexes || rr.ntypes;
+	if (!filtered && (rec.flags & RECORD_F_ALL_PUBLIC)) {
+		wire_put_data(&b.w, rec.counted.p, rec.counted.len);
+		return node_answer_end(rq, &b);
+	}
+
+	/*
+	 * Values without public read are withheld: authenticated reads come
+	 * with the administration work (challenge-response).
+	 */
+	uint8_t *count = wire_put_raw(&b.w, 4);
+	uint32_t n = 0;
+	wire_rd c = wire_rd_init(rec.values.p, rec.values.len);
+	for (uint32_t i = 0; i < rec.nvalues; i++) {
+		const uint8_t *start = c.pos;
+		proto_value v;
+		proto_value_get(&c, &v);
+		if (c.err)
+			return node_answer_error(rq, PROTO_RC_ERROR,
+			                         "storage error: damaged record");
+		if (!(v.perms & PROTO_PERM_PUBLIC_READ) || !value_selected(&rr, &v))
+			continue;
+		wire_put_data(&b.w, start, (size_t)(c.pos - start));
+		n++;
+	}
+	if (filtered && n == 0)
+		return node_answer_error(rq, PROTO_RC_VALUE_NOT_FOUND, "");
+	if (count)
+		idn_put_be32(count, n);
+	ret = node_answer_end(rq, &b);
+	if (ret == IDN_ESPACE)
+		return node_answer_error(rq, PROTO_RC_ERROR, "answer too large");
+	return ret;
+}
+
+int node_site_info_answer(req *rq)
+{
+	const node_config *cfg = &rq->w->node->cfg;
+	if (cfg->site_info.len == 0)
+		return node_answer_error(rq, PROTO_RC_OPERATION_NOT_SUPPORTED,
+		                         "no site information");
+	proto_build b;
+	node_answer_begin(rq, &b, PROTO_RC_SUCCESS);
+	wire_put_data(&b.w, cfg->site_info.p, cfg->site_info.len);
+	return node_answer_end(rq, &b);
+}

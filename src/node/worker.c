@@ -1,0 +1,89 @@
+/*
+ * worker.c - a thread's worker (node.h): its read snapshot, batching, group
+ * commit, the identity a caller has authenticated for it, and the node's
+ * source of random bytes.
+ */
+#include <openssl/rand.h>
+#include <stdlib.h>
+
+#include "node/internal.h"
+
+int node_random_bytes(const node *n, uint8_t *buf, size_t len)
+{
+	if (n->cfg.random)
+		return n->cfg.random(buf, len);
+	return RAND_bytes(buf, (int)len) == 1 ? IDN_OK : IDN_ECRYPTO;
+}
+
+int node_worker_new(node *n, node_worker **out)
+{
+	node_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return IDN_ENOMEM;
+	w->node = n;
+	int ret = store_txn_begin(n->store, STORE_RDONLY, &w->rtxn);
+	if (ret) {
+		free(w);
+		return ret;
+	}
+	store_txn_reset(w->rtxn);
+	*out = w;
+	return IDN_OK;
+}
+
+void node_worker_free(node_worker *w)
+{
+	if (!w)
+		return;
+	if (w->wtxn)
+		store_txn_abort(w->wtxn); /* never acknowledged: see node_worker_commit */
+	store_txn_abort(w->rtxn);
+	free(w);
+}
+
+void node_worker_begin(node_worker *w)
+{
+	if (!w->in_batch && !w->wtxn && store_txn_renew(w->rtxn) == IDN_OK)
+		w->in_batch = true;
+}
+
+void node_worker_group(node_worker *w, bool on)
+{
+	w->group = on && store_can_nest(w->node->store);
+}
+
+bool node_worker_pending(const node_worker *w)
+{
+	return w->wtxn != NULL;
+}
+
+void node_worker_rollback(node_worker *w)
+{
+	if (w->wtxn)
+		store_txn_abort(w->wtxn);
+	w->wtxn = NULL;
+}
+
+int node_worker_commit(node_worker *w)
+{
+	store_txn *t = w->wtxn;
+
+	if (!t)
+		return IDN_OK;
+	w->wtxn = NULL;
+	return store_txn_commit(t);
+}
+
+void node_worker_end(node_worker *w)
+{
+	if (w->in_batch) {
+		store_txn_reset(w->rtxn);
+		w->in_batch = false;
+	}
+}
+
+void node_worker_act_as(node_worker *w, idn_slice handle, uint32_t index)
+{
+	w->as_handle = handle;
+	w->as_index = index;
+}

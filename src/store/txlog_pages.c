@@ -1,0 +1,224 @@
+/*
+ * txlog_pages.c - replication pages: the primary's encoders and the
+ * mirror's request builders and readers (txlog_pages.h has the formats).
+ */
+#include "store/txlog_pages.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/wire.h"
+
+void txlog_put_u64(wire_wr *w, uint64_t v)
+{
+	wire_put_u32(w, (uint32_t)(v >> 32));
+	wire_put_u32(w, (uint32_t)v);
+}
+
+uint64_t txlog_get_u64(wire_rd *c)
+{
+	uint64_t hi = wire_get_u32(c);
+	return hi << 32 | wire_get_u32(c);
+}
+
+static size_t page_budget(uint32_t max, size_t cap)
+{
+	size_t b = max ? max : TXLOG_PAGE_DEFAULT;
+	if (b < TXLOG_PAGE_MIN)
+		b = TXLOG_PAGE_MIN;
+	return b < cap ? b : cap;
+}
+
+/* ---- the primary ---- */
+
+int txlog_serve_state(store_txn *t, uint8_t *out, size_t cap)
+{
+	uint64_t last, oldest;
+	int rc = store_log_state(t, &last, &oldest);
+	if (rc)
+		return rc;
+	wire_wr w = wire_wr_init(out, cap);
+	txlog_put_u64(&w, last);
+	txlog_put_u64(&w, oldest);
+	return w.err ? w.err : (int)wire_wr_len(&w);
+}
+
+struct log_page {
+	wire_wr *w;
+	size_t budget;
+	uint64_t seq;
+	uint32_t n;
+	uint32_t count;
+	int err;
+};
+
+static int log_page_cb(void *arg, const store_change *c)
+{
+	struct log_page *lp = arg;
+	if (c->seq == lp->seq && c->n < lp->n)
+		return 0; /* before the mirror's position inside this transaction */
+	size_t size = TXLOG_CHANGE_HDR + c->key.len + c->val.len;
+	if (wire_wr_len(lp->w) + size > lp->budget) {
+		/* a change larger than a whole page cannot travel in this format */
+		if (lp->count == 0)
+			lp->err = IDN_ERANGE;
+		return 1;
+	}
+	txlog_put_u64(lp->w, c->seq);
+	wire_put_u32(lp->w, c->n);
+	txlog_put_u64(lp->w, c->time_ms);
+	wire_put_u8(lp->w, (uint8_t)c->op);
+	wire_put_lbytes(lp->w, c->key.p, c->key.len);
+	wire_put_lbytes(lp->w, c->val.p, c->val.len);
+	lp->count++;
+	return 0;
+}
+
+int txlog_serve_log(store_txn *t, const uint8_t *req, size_t len, uint8_t *out, size_t cap)
+{
+	wire_rd c = wire_rd_init(req, len);
+	uint64_t seq = txlog_get_u64(&c);
+	uint32_t n = wire_get_u32(&c);
+	uint32_t max = wire_get_u32(&c);
+	if (c.err || wire_rd_left(&c))
+		return IDN_EINVAL;
+	uint64_t last, oldest;
+	int rc = store_log_state(t, &last, &oldest);
+	if (rc)
+		return rc;
+	wire_wr w = wire_wr_init(out, cap);
+	txlog_put_u64(&w, last);
+	txlog_put_u64(&w, oldest);
+	uint8_t *count = wire_put_raw(&w, 4);
+	if (w.err)
+		return w.err;
+	if (seq > last) /* the mirror is up to date (or asks past the end: an empty page) */
+		seq = last + 1;
+	struct log_page lp = {.w = &w, .budget = page_budget(max, cap), .seq = seq, .n = n};
+	rc = store_log_read(t, seq, 0, log_page_cb, &lp);
+	if (rc < 0)
+		return rc;
+	if (lp.err)
+		return lp.err;
+	idn_put_be32(count, lp.count);
+	return w.err ? w.err : (int)wire_wr_len(&w);
+}
+
+int txlog_key_cmp(idn_slice a, idn_slice b)
+{
+	size_t n = a.len < b.len ? a.len : b.len;
+	int r = n ? memcmp(a.p, b.p, n) : 0;
+	if (r)
+		return r;
+	return a.len < b.len ? -1 : a.len > b.len;
+}
+
+struct dump_page {
+	wire_wr *w;
+	size_t budget;
+	idn_slice after;
+	uint32_t count;
+	bool full;
+	int err;
+};
+
+static int dump_homed_cb(void *arg, idn_slice key, idn_slice val)
+{
+	wire_wr *w = arg;
+	(void)val;
+	wire_put_lbytes(w, key.p, key.len);
+	return w->err ? 1 : 0;
+}
+
+static int dump_cb(void *arg, idn_slice key, idn_slice val)
+{
+	struct dump_page *dp = arg;
+	if (dp->after.len && txlog_key_cmp(key, dp->after) <= 0)
+		return 0;
+	size_t size = 8 + key.len + val.len;
+	if (wire_wr_len(dp->w) + size > dp->budget) {
+		if (dp->count == 0)
+			dp->err = IDN_ERANGE;
+		dp->full = true;
+		return 1;
+	}
+	wire_put_lbytes(dp->w, key.p, key.len);
+	wire_put_lbytes(dp->w, val.p, val.len);
+	dp->count++;
+	return 0;
+}
+
+int txlog_serve_dump(store_txn *t, const uint8_t *req, size_t len, uint8_t *out, size_t cap)
+{
+	wire_rd c = wire_rd_init(req, len);
+	idn_slice after = wire_get_lbytes(&c);
+	uint32_t max = wire_get_u32(&c);
+	if (c.err || wire_rd_left(&c) || after.len > STORE_KEY_MAX)
+		return IDN_EINVAL;
+	uint64_t last, oldest;
+	int rc = store_log_state(t, &last, &oldest);
+	if (rc)
+		return rc;
+	size_t budget = page_budget(max, cap);
+	wire_wr w = wire_wr_init(out, cap);
+	txlog_put_u64(&w, last);
+	uint8_t *done = wire_put_raw(&w, 1);
+	uint8_t *nhomed = wire_put_raw(&w, 4);
+	uint32_t nh = 0;
+	if (w.err)
+		return w.err;
+	if (after.len == 0) {
+		size_t before = wire_wr_len(&w);
+		rc = store_list_homed(t, dump_homed_cb, &w);
+		if (rc < 0)
+			return rc;
+		if (w.err || wire_wr_len(&w) > budget)
+			return IDN_ERANGE; /* the homed prefixes alone overflow a page */
+		/* count what was written: each entry is lbytes */
+		wire_rd hc = wire_rd_init(out + before, wire_wr_len(&w) - before);
+		while (wire_rd_left(&hc) && !hc.err) {
+			(void)wire_get_lbytes(&hc);
+			nh++;
+		}
+	}
+	idn_put_be32(nhomed, nh);
+	uint8_t *count = wire_put_raw(&w, 4);
+	if (w.err)
+		return w.err;
+	struct dump_page dp = {.w = &w, .budget = budget, .after = after};
+	/* from the resume key on (dump_cb skips the key itself): a page costs O(page) */
+	rc = store_scan_from(t, idn_slice_of(NULL, 0), after, dump_cb, &dp);
+	if (rc < 0)
+		return rc;
+	if (dp.err)
+		return dp.err;
+	*done = dp.full ? 0 : 1;
+	idn_put_be32(count, dp.count);
+	return w.err ? w.err : (int)wire_wr_len(&w);
+}
+
+/* ---- the mirror's requests and readers ---- */
+
+void txlog_log_request(wire_wr *w, uint64_t seq, uint32_t n, uint32_t max_bytes)
+{
+	txlog_put_u64(w, seq);
+	wire_put_u32(w, n);
+	wire_put_u32(w, max_bytes);
+}
+
+void txlog_dump_request(wire_wr *w, idn_slice after, uint32_t max_bytes)
+{
+	wire_put_lbytes(w, after.p, after.len);
+	wire_put_u32(w, max_bytes);
+}
+
+void txlog_get_change(wire_rd *c, txlog_change *ch)
+{
+	ch->seq = txlog_get_u64(c);
+	ch->n = wire_get_u32(c);
+	ch->time_ms = txlog_get_u64(c);
+	ch->op = wire_get_u8(c);
+	ch->key = wire_get_lbytes(c);
+	ch->val = wire_get_lbytes(c);
+}
