@@ -36,6 +36,7 @@ struct node_worker {
 	/* node_worker_act_as: an identity the caller has authenticated (borrowed). */
 	idn_slice as_handle;
 	uint32_t as_index;
+	uint32_t rcode; /* of the last answer begun (node_worker_rcode) */
 };
 
 /* What requests read: the batch's write txn while it has one, else the snapshot. */

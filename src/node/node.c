@@ -194,6 +194,7 @@ static void answer_begin(req *rq, proto_build *b, uint32_t rc)
 	    .expiration = cfg->clock() + cfg->answer_ttl,
 	};
 	proto_build_begin(b, rq->out, rq->cap, &env, &hdr);
+	rq->w->rcode = rc;
 	if (rq->msg.hdr.flags & PROTO_F_RD)
 		proto_put_digest(&b->w, proto_digest_alg(PROTO_MAJOR, rq->minor), rq->msg.hb);
 }
@@ -569,6 +570,7 @@ int node_answer(node_worker *w, enum node_transport t, const uint8_t *in, size_t
                 size_t cap)
 {
 	req rq = {.w = w, .transport = t, .out = out, .cap = cap};
+	w->rcode = 0;
 
 	if (proto_env_decode(in, len, &rq.env))
 		return 0; /* not even an envelope: nothing to answer to */
@@ -594,6 +596,11 @@ int node_answer(node_worker *w, enum node_transport t, const uint8_t *in, size_t
 	int ret = handle_msg(&rq, in, len);
 	free(plain);
 	return ret;
+}
+
+uint32_t node_worker_rcode(const node_worker *w)
+{
+	return w->rcode;
 }
 
 static int handle_msg(req *rq, const uint8_t *in, size_t len)
