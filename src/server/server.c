@@ -25,6 +25,7 @@ typedef struct running {
 	api_server *http; /* the HTTP(S) listeners, NULL without any */
 	repl_mirror *mirror;
 	server_requests requests;
+	net_conn_budget budget; /* max_connections, TCP and HTTP together */
 	server_stats stats;
 	char err[256]; /* what a start step failed on, from the module that failed */
 } running;
@@ -125,12 +126,15 @@ static int start_listeners(running *r)
 	const server_settings *c = r->cfg;
 	r->requests.node = r->node;
 	r->requests.group_commit = c->group_commit;
+	r->budget.max = c->max_connections;
+	net_conn_budget *budget = c->max_connections ? &r->budget : NULL;
 	net_config nc = {
 	    .listen = (const char **)c->listen.v,
 	    .nlisten = c->listen.n,
 	    .threads = c->threads,
 	    .max_tcp_conns = c->max_tcp_conns,
 	    .tcp_idle_ms = c->tcp_idle_ms,
+	    .budget = budget,
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
 	};
@@ -153,6 +157,7 @@ static int start_listeners(running *r)
 	    .threads = c->threads,
 	    .access_log = c->access_log,
 	    .max_conns = c->http_max_conns,
+	    .budget = budget,
 	    .max_body = c->http_max_body,
 	    .idle_ms = c->http_idle_ms,
 	    .header_timeout_ms = c->http_timeout_ms,
