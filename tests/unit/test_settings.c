@@ -66,6 +66,19 @@ static int parse(server_settings *s, capture *err, const char *const *args)
 	return settings_parse_serve(s, argc, argv, err->f, err->f);
 }
 
+/*
+ * An INI file of text (its path left in path, 64 bytes), parsed as "-c path"
+ * and then flag value when flag is not NULL; the file is gone after.
+ */
+static int parse_ini(server_settings *s, capture *err, char *path, const char *text,
+                     const char *flag, const char *value)
+{
+	ini_file(path, text);
+	int ret = parse(s, err, (const char *[]){"-c", path, flag, value, NULL});
+	unlink(path);
+	return ret;
+}
+
 static void test_rows_are_whole(void **state)
 {
 	(void)state;
@@ -156,19 +169,16 @@ static void test_flag_and_file_set_it(void **state)
 	settings_free(&s);
 
 	/* the INI key */
-	ini_file(path, "[server]\ndata = /tmp/x\nmax_connections = 7\n");
-	assert_int_equal(parse(&s, &err, (const char *[]){"-c", path, NULL}), SETTINGS_OK);
+	const char *ini = "[server]\ndata = /tmp/x\nmax_connections = 7\n";
+	assert_int_equal(parse_ini(&s, &err, path, ini, NULL, NULL), SETTINGS_OK);
 	assert_int_equal(s.max_connections, 7);
 	settings_free(&s);
 
 	/* the flag over the file; the file's other settings stay */
-	assert_int_equal(
-	    parse(&s, &err, (const char *[]){"-c", path, "--max-connections", "9", NULL}),
-	    SETTINGS_OK);
+	assert_int_equal(parse_ini(&s, &err, path, ini, "--max-connections", "9"), SETTINGS_OK);
 	assert_int_equal(s.max_connections, 9);
 	assert_string_equal(s.data, "/tmp/x");
 	settings_free(&s);
-	unlink(path);
 	capture_close(&err);
 }
 
@@ -190,8 +200,9 @@ static void test_out_of_range_is_refused(void **state)
 	capture_close(&err);
 
 	capture_open(&err);
-	ini_file(path, "[server]\ndata = /tmp/x\nmax_connections = lots\n");
-	assert_int_equal(parse(&s, &err, (const char *[]){"-c", path, NULL}), SETTINGS_BAD);
+	assert_int_equal(parse_ini(&s, &err, path,
+	                           "[server]\ndata = /tmp/x\nmax_connections = lots\n", NULL, NULL),
+	                 SETTINGS_BAD);
 	const char *e = capture_text(&err);
 	char want[128];
 	snprintf(want, sizeof(want), "%s: max_connections: 'lots' is not a number", path);
@@ -199,7 +210,6 @@ static void test_out_of_range_is_refused(void **state)
 	snprintf(want, sizeof(want), "%s:3: invalid setting", path);
 	assert_non_null(strstr(e, want));
 	settings_free(&s);
-	unlink(path);
 	capture_close(&err);
 }
 
@@ -210,19 +220,18 @@ static void test_unknown_key_and_section(void **state)
 	capture err;
 	char path[64];
 	capture_open(&err);
-	ini_file(path, "data = /tmp/x\nmax_conections = 3\n");
-	assert_int_equal(parse(&s, &err, (const char *[]){"-c", path, NULL}), SETTINGS_BAD);
+	assert_int_equal(
+	    parse_ini(&s, &err, path, "data = /tmp/x\nmax_conections = 3\n", NULL, NULL),
+	    SETTINGS_BAD);
 	assert_non_null(strstr(capture_text(&err), "unknown setting 'max_conections'"));
 	settings_free(&s);
-	unlink(path);
 	capture_close(&err);
 
 	capture_open(&err);
-	ini_file(path, "[client]\ndata = /tmp/x\n");
-	assert_int_equal(parse(&s, &err, (const char *[]){"-c", path, NULL}), SETTINGS_BAD);
+	assert_int_equal(parse_ini(&s, &err, path, "[client]\ndata = /tmp/x\n", NULL, NULL),
+	                 SETTINGS_BAD);
 	assert_non_null(strstr(capture_text(&err), "unknown section [client]"));
 	settings_free(&s);
-	unlink(path);
 	capture_close(&err);
 }
 
