@@ -2,27 +2,37 @@
 """--max-connections N: TCP and HTTP connections together; the N+1st is closed at once."""
 import os
 import socket
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import Node, free_port, request, tcp_exchange  # noqa: E402
+from idnlib import IDNODE, Node, free_port, request, tcp_read_answer  # noqa: E402
 
 MOTOR = {"handle": "88.100.1/motor", "values": [
     {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://example.com/"}}]}
 
 
-def closed_at_once(port):
-    """Whether a new TCP connection to port is closed (or reset) without a word."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
-            s.settimeout(3)
-            return s.recv(1) == b""
-    except ConnectionResetError:  # the reset may come before connect() returns
-        return True
-    except socket.timeout:
-        return False
+def handle_conn(port):
+    """A Handle TCP connection that has been answered once, or None if it was closed."""
+    s = None
+    try:  # the reset may come before connect() returns
+        s = socket.create_connection(("127.0.0.1", port), timeout=3)
+        s.sendall(request(MOTOR["handle"]))
+        tcp_read_answer(s)
+        return s
+    except (ConnectionError, OSError, ValueError):
+        if s:
+            s.close()
+        return None
+
+
+def http_conn(port):
+    """An HTTP connection and the status line of its first answer (keep-alive)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    s.sendall(b"GET /api/handles/88.100.1/motor HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    return s, s.recv(4096).split(b"\r\n", 1)[0]
 
 
 class MaxConnections(unittest.TestCase):
@@ -32,28 +42,28 @@ class MaxConnections(unittest.TestCase):
                                               "--http", "127.0.0.1:%d" % hp])
         held = []
         try:
-            # two Handle TCP connections and one HTTP connection: the limit
+            s, status = http_conn(hp)
+            held.append(s)
+            self.assertIn(b"200", status)
             for _ in range(2):
-                held.append(socket.create_connection(("127.0.0.1", n.port), timeout=3))
-            held.append(socket.create_connection(("127.0.0.1", hp), timeout=3))
-            time.sleep(0.3)  # the workers accept them
-            self.assertTrue(closed_at_once(n.port))
-            # the HTTP listener refuses too (503, then closes)
-            with socket.create_connection(("127.0.0.1", hp), timeout=3) as s:
-                s.settimeout(3)
-                self.assertIn(b"503", s.recv(200))
+                s = handle_conn(n.port)
+                self.assertIsNotNone(s)
+                held.append(s)
+            # three open: the fourth, Handle or HTTP, is closed at once
+            self.assertIsNone(handle_conn(n.port))
+            s, status = http_conn(hp)
+            s.close()
+            self.assertIn(b"503", status)
             # one closed: a new one is served again
             held.pop().close()
             deadline = time.time() + 5
             while True:
-                try:
-                    ans = tcp_exchange(n.port, request(MOTOR["handle"]))
+                s = handle_conn(n.port)
+                if s or time.time() > deadline:
                     break
-                except (ConnectionResetError, ConnectionError, OSError):
-                    if time.time() > deadline:
-                        raise
-                    time.sleep(0.1)
-            self.assertTrue(ans)
+                time.sleep(0.1)
+            self.assertIsNotNone(s)
+            held.append(s)
             self.assertTrue(n.alive())
         finally:
             for s in held:
@@ -61,8 +71,6 @@ class MaxConnections(unittest.TestCase):
             n.close()
 
     def test_bad_value_is_refused(self):
-        import subprocess
-        from idnlib import IDNODE
         r = subprocess.run([IDNODE, "serve", "--data", "/tmp/x", "--max-connections", "-1"],
                            capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 2)
