@@ -525,6 +525,7 @@ static void conn_close(conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	atomic_fetch_sub(&w->s->nconns, 1);
+	net_budget_give(w->s->cfg.budget);
 	SSL_free(c->ssl);
 	free(c->in);
 	free(c->head);
@@ -745,7 +746,8 @@ static void accept_all(worker *w, unsigned li)
 		    accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		if (atomic_fetch_add(&s->nconns, 1) >= s->cfg.max_conns) {
+		if (atomic_fetch_add(&s->nconns, 1) >= s->cfg.max_conns ||
+		    !net_budget_take(s->cfg.budget)) {
 			atomic_fetch_sub(&s->nconns, 1);
 			static const char busy[] =
 			    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -771,6 +773,7 @@ static void accept_all(worker *w, unsigned li)
 			free(c);
 			close(fd);
 			atomic_fetch_sub(&s->nconns, 1);
+			net_budget_give(s->cfg.budget);
 			continue;
 		}
 		if (tls && (!(c->ssl = SSL_new(s->tls)) || !SSL_set_fd(c->ssl, fd))) {
@@ -780,6 +783,7 @@ static void accept_all(worker *w, unsigned li)
 			free(c);
 			close(fd);
 			atomic_fetch_sub(&s->nconns, 1);
+			net_budget_give(s->cfg.budget);
 			continue;
 		}
 		if (tls)
@@ -804,6 +808,7 @@ static void accept_all(worker *w, unsigned li)
 			free(c);
 			close(fd);
 			atomic_fetch_sub(&s->nconns, 1);
+			net_budget_give(s->cfg.budget);
 			continue;
 		}
 		c->next = w->conns;

@@ -40,6 +40,7 @@
 #include "core/err.h"
 #include "proto/handle.h"
 #include "node/import.h"
+#include "store/home.h"
 #include "store/store.h"
 
 enum {
@@ -1048,33 +1049,6 @@ out:
 	return rc;
 }
 
-static int home_prefixes(struct loader *L, const char **home, int nhome)
-{
-	store_txn *t;
-	int rc;
-	if (nhome == 0)
-		return IDN_OK;
-	if ((rc = store_txn_begin(L->s, 0, &t)))
-		return rc;
-	for (int i = 0; i < nhome; i++) {
-		idn_slice p = idn_slice_of(home[i], strlen(home[i])), na;
-		uint8_t norm[HANDLE_KEY_MAX];
-		if (handle_na_prefix(p, &na) == IDN_OK) /* "0.NA/88.100" means "88.100" */
-			p = na;
-		int n = handle_prefix_norm(p, norm, sizeof(norm));
-		if (n <= 0 || memchr(p.p, '/', p.len)) {
-			fprintf(stderr, "idnode load: --home '%s': not a prefix\n", home[i]);
-			store_txn_abort(t);
-			return IDN_EINVAL;
-		}
-		if ((rc = store_home(t, idn_slice_of(norm, (size_t)n)))) {
-			store_txn_abort(t);
-			return rc;
-		}
-	}
-	return store_txn_commit(t);
-}
-
 /*
  * A map that holds what the input adds, so a transaction rarely meets a full
  * map (then it is redone in a grown map). The store never maps less than it
@@ -1199,8 +1173,11 @@ int cmd_load(int argc, char **argv)
 		        idn_strerror(rc));
 		goto out;
 	}
-	if ((rc = home_prefixes(&L, home, nhome))) {
-		if (rc != IDN_EINVAL)
+	const char *bad = NULL;
+	if ((rc = store_home_prefixes(L.s, home, (size_t)nhome, &bad))) {
+		if (rc == IDN_EINVAL)
+			fprintf(stderr, "idnode load: --home '%s': not a prefix\n", bad);
+		else
 			fprintf(stderr, "idnode load: %s: homing prefixes: %s\n", data,
 			        idn_strerror(rc));
 		goto out;

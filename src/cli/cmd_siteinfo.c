@@ -9,34 +9,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/sign.h"
 #include "cli/cli.h"
-#include "node/site.h"
 #include "proto/special.h"
-
-enum { SI_MAX_SERVERS = 64 };
+#include "server/server.h"
+#include "server/settings.h"
 
 static void siteinfo_usage(FILE *f)
 {
+	fprintf(f, "usage: idnode siteinfo [site settings] [--index N] [--type T]\n"
+	           "                       [--json|--hex|--out FILE]\n"
+	           "  the site settings as `idnode serve` takes them (first --listen, default\n"
+	           "  :2641; --server-key: the node's private key, whose public half the site\n"
+	           "  carries):\n");
+	settings_usage_rows(f, SETTING_SITE);
 	fprintf(
-	    f, "usage: idnode siteinfo [--listen ADDR:PORT] [--server-id N] [--site-serial N]\n"
-	       "                       [--site-server ID@ADDR:PORT]... [--site-hash H]\n"
-	       "                       [--site-desc TEXT] [--advertise ADDR] [--server-key FILE]\n"
-	       "                       [--index N] [--type T] [--json|--hex|--out FILE]\n"
-	       "  the settings as `idnode serve` takes them (first --listen, default :2641;\n"
-	       "  --server-key: the node's private key, whose public half the site carries);\n"
-	       "  --type HS_SITE (default) or HS_SITE.PREFIX, --index (default 1) name the value;\n"
+	    f, "  --type HS_SITE (default) or HS_SITE.PREFIX, --index (default 1) name the value;\n"
 	       "  --json prints it as an `idnode load` value, --hex the data alone,\n"
 	       "  --out writes the raw HS_SITE bytes. Default: a summary and the JSON value.\n");
 }
 
-static int parse_num(const char *opt, const char *v, unsigned long max, unsigned long *out)
+static int parse_index(const char *v, unsigned long *out)
 {
 	char *end;
 	errno = 0;
 	unsigned long x = strtoul(v, &end, 10);
-	if (!*v || *end || errno || x > max || v[0] == '-') {
-		fprintf(stderr, "idnode siteinfo: %s: '%s' is not a number 0..%lu\n", opt, v, max);
+	if (!*v || *end || errno || x > 0x7FFFFFFF || v[0] == '-') {
+		fprintf(stderr, "idnode siteinfo: --index: '%s' is not a number 0..%lu\n", v,
+		        0x7FFFFFFFul);
 		return -1;
 	}
 	*out = x;
@@ -76,147 +75,13 @@ static void print_summary(const uint8_t *p, size_t n)
 	}
 }
 
-int cmd_siteinfo(int argc, char **argv)
+/* Builds the site of settings s and writes it as mode and out_path ask. */
+static int write_site(const server_settings *s, const char *out_path, int mode, unsigned long index,
+                      const char *type)
 {
-	enum {
-		O_SID = 256,
-		O_SERIAL,
-		O_SSRV,
-		O_SHASH,
-		O_SDESC,
-		O_ADV,
-		O_INDEX,
-		O_TYPE,
-		O_JSON,
-		O_HEX,
-		O_OUT,
-		O_SKEY
-	};
-	static const struct option longopts[] = {
-	    {"listen", required_argument, NULL, 'l'},
-	    {"server-id", required_argument, NULL, O_SID},
-	    {"site-serial", required_argument, NULL, O_SERIAL},
-	    {"site-server", required_argument, NULL, O_SSRV},
-	    {"site-hash", required_argument, NULL, O_SHASH},
-	    {"site-desc", required_argument, NULL, O_SDESC},
-	    {"advertise", required_argument, NULL, O_ADV},
-	    {"index", required_argument, NULL, O_INDEX},
-	    {"type", required_argument, NULL, O_TYPE},
-	    {"json", no_argument, NULL, O_JSON},
-	    {"hex", no_argument, NULL, O_HEX},
-	    {"out", required_argument, NULL, O_OUT},
-	    {"server-key", required_argument, NULL, O_SKEY},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *listen = ":2641", *out_path = NULL, *type = "HS_SITE";
-	site_server srv[SI_MAX_SERVERS];
-	unsigned nsrv = 0;
-	unsigned long server_id = 1, index = 1, x;
-	site_spec spec = {.serial = 1};
-	int mode = 0, opt, hash;
-	uint8_t pub[4096];
-
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "l:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'l':
-			listen = optarg;
-			break;
-		case O_SID:
-			if (parse_num("--server-id", optarg, 0xFFFFFFFFul, &server_id))
-				return CLI_USAGE;
-			break;
-		case O_SERIAL:
-			if (parse_num("--site-serial", optarg, 0xFFFF, &x))
-				return CLI_USAGE;
-			spec.serial = (uint16_t)x;
-			break;
-		case O_SSRV: {
-			char *at = strchr(optarg, '@'), *end;
-			unsigned long id = at ? strtoul(optarg, &end, 10) : 0;
-			if (!at || end != at || id > 0xFFFFFFFFul || nsrv == SI_MAX_SERVERS) {
-				fprintf(stderr,
-				        "idnode siteinfo: --site-server '%s': not ID@ADDR:PORT\n",
-				        optarg);
-				return CLI_USAGE;
-			}
-			srv[nsrv++] = (site_server){(uint32_t)id, at + 1};
-			break;
-		}
-		case O_SHASH:
-			if ((hash = site_hash_parse(optarg)) < 0) {
-				fprintf(
-				    stderr,
-				    "idnode siteinfo: --site-hash '%s': prefix, suffix or all\n",
-				    optarg);
-				return CLI_USAGE;
-			}
-			spec.hash_opt = (uint8_t)hash;
-			break;
-		case O_SDESC:
-			spec.desc = optarg;
-			break;
-		case O_ADV:
-			spec.advertise_addr = optarg;
-			break;
-		case O_SKEY: {
-			/* The node's key (serve --server-key): its public half goes in. */
-			char err[512];
-			auth_key *k = NULL;
-			wire_wr w = wire_wr_init(pub, sizeof(pub));
-			if (auth_key_load(optarg, &k, err, sizeof(err)) || auth_key_public(k, &w)) {
-				fprintf(stderr, "idnode siteinfo: --server-key %s\n",
-				        k ? "has no usable public half" : err);
-				auth_key_free(k);
-				return CLI_USAGE;
-			}
-			auth_key_free(k);
-			spec.pubkey = idn_slice_of(pub, wire_wr_len(&w));
-			break;
-		}
-		case O_INDEX:
-			if (parse_num("--index", optarg, 0x7FFFFFFF, &index))
-				return CLI_USAGE;
-			break;
-		case O_TYPE:
-			if (strcmp(optarg, "HS_SITE") && strcmp(optarg, "HS_SITE.PREFIX")) {
-				fprintf(stderr,
-				        "idnode siteinfo: --type '%s': HS_SITE or HS_SITE.PREFIX\n",
-				        optarg);
-				return CLI_USAGE;
-			}
-			type = optarg;
-			break;
-		case O_JSON:
-			mode = 1;
-			break;
-		case O_HEX:
-			mode = 2;
-			break;
-		case O_OUT:
-			out_path = optarg;
-			break;
-		case 'h':
-			siteinfo_usage(stdout);
-			return CLI_OK;
-		default:
-			siteinfo_usage(stderr);
-			return CLI_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "idnode siteinfo: unexpected argument '%s'\n", argv[optind]);
-		return CLI_USAGE;
-	}
-	if (nsrv == 0)
-		srv[nsrv++] = (site_server){(uint32_t)server_id, listen};
-	spec.servers = srv;
-	spec.nservers = nsrv;
-
 	static uint8_t buf[16384];
-	char err[256];
-	int n = site_build(&spec, buf, sizeof(buf), err, sizeof(err));
+	char err[640];
+	int n = server_site_info(s, NULL, buf, sizeof(buf), err, sizeof(err));
 	if (n < 0) {
 		fprintf(stderr, "idnode siteinfo: %s\n", err);
 		return CLI_USAGE;
@@ -243,4 +108,75 @@ int cmd_siteinfo(int argc, char **argv)
 	print_hex(stdout, buf, (size_t)n);
 	printf("\"}}\n");
 	return CLI_OK;
+}
+
+/* The options of siteinfo's own, after the site settings' (server/settings.h). */
+enum { O_INDEX = 256, O_TYPE, O_JSON, O_HEX, O_OUT };
+static const struct option own_options[] = {
+    {"index", required_argument, NULL, O_INDEX}, {"type", required_argument, NULL, O_TYPE},
+    {"json", no_argument, NULL, O_JSON},         {"hex", no_argument, NULL, O_HEX},
+    {"out", required_argument, NULL, O_OUT},
+};
+
+int cmd_siteinfo(int argc, char **argv)
+{
+	struct option opts[SETTINGS_ROWS_MAX + 8];
+	char shortopts[32];
+	size_t n = settings_options(SETTING_SITE, opts, SETTINGS_ROWS_MAX + 2, shortopts,
+	                            sizeof(shortopts));
+	memcpy(opts + n, own_options, sizeof(own_options));
+	opts[n + sizeof(own_options) / sizeof(own_options[0])] = (struct option){0};
+	const char *out_path = NULL, *type = "HS_SITE";
+	unsigned long index = 1;
+	int mode = 0, opt, status = CLI_USAGE;
+	server_settings set;
+	settings_init(&set);
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		int r = settings_take_option(&set, opt, optarg, "idnode siteinfo", stderr);
+		if (r < 0)
+			goto out;
+		if (r > 0)
+			continue;
+		switch (opt) {
+		case O_INDEX:
+			if (parse_index(optarg, &index))
+				goto out;
+			break;
+		case O_TYPE:
+			if (strcmp(optarg, "HS_SITE") && strcmp(optarg, "HS_SITE.PREFIX")) {
+				fprintf(stderr,
+				        "idnode siteinfo: --type '%s': HS_SITE or HS_SITE.PREFIX\n",
+				        optarg);
+				goto out;
+			}
+			type = optarg;
+			break;
+		case O_JSON:
+			mode = 1;
+			break;
+		case O_HEX:
+			mode = 2;
+			break;
+		case O_OUT:
+			out_path = optarg;
+			break;
+		case 'h':
+			siteinfo_usage(stdout);
+			status = CLI_OK;
+			goto out;
+		default:
+			siteinfo_usage(stderr);
+			goto out;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "idnode siteinfo: unexpected argument '%s'\n", argv[optind]);
+		goto out;
+	}
+	status = write_site(&set, out_path, mode, index, type);
+out:
+	settings_free(&set);
+	return status;
 }

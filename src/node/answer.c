@@ -102,6 +102,7 @@ void node_answer_begin(req *rq, proto_build *b, uint32_t rc)
 	    .expiration = cfg->clock() + cfg->answer_ttl,
 	};
 	proto_build_begin(b, rq->out, rq->cap, &env, &hdr);
+	rq->w->rcode = rc;
 	if (rq->msg.hdr.flags & PROTO_F_RD)
 		proto_put_digest(&b->w, proto_digest_alg(PROTO_MAJOR, rq->minor), rq->msg.hb);
 }

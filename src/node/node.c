@@ -168,6 +168,7 @@ int node_answer(node_worker *w, enum node_transport t, const uint8_t *in, size_t
                 size_t cap)
 {
 	req rq = {.w = w, .transport = t, .out = out, .cap = cap};
+	w->rcode = 0;
 
 	if (proto_env_decode(in, len, &rq.env))
 		return 0; /* not even an envelope: nothing to answer to */

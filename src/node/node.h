@@ -138,6 +138,14 @@ int node_answer(node_worker *w, enum node_transport t, const uint8_t *req, size_
                 size_t cap);
 
 /*
+ * The response code of the answer the last node_answer() on w wrote
+ * (PROTO_RC_*; 0 when it wrote none, or only a bare protocol error): how a
+ * recursive node tells "not homed here" (301, 303) from an answer of ours
+ * without reading the answer's bytes back.
+ */
+uint32_t node_worker_rcode(const node_worker *w);
+
+/*
  * The answer to a request whose envelope announces an unacceptable message
  * length (the transport read only the envelope): a generic error, as the
  * reference sends before it drops the connection.

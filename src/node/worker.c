@@ -82,6 +82,11 @@ void node_worker_end(node_worker *w)
 	}
 }
 
+uint32_t node_worker_rcode(const node_worker *w)
+{
+	return w->rcode;
+}
+
 void node_worker_act_as(node_worker *w, idn_slice handle, uint32_t index)
 {
 	w->as_handle = handle;

@@ -1,0 +1,42 @@
+/*
+ * internal.h - what the files of server/ share: the net callbacks that take
+ * every request to the node or the resolver (requests.c), and the thread
+ * that logs the resolver's statistics on SIGUSR1 (stats.c).
+ */
+#ifndef IDN_SERVER_INTERNAL_H
+#define IDN_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "net/net.h"
+#include "node/node.h"
+#include "resolver/resolver.h"
+
+/*
+ * Set before net_start, read-only while serving. node NULL: a recursive
+ * node without a store, whose every request goes to the resolver.
+ */
+typedef struct server_requests {
+	node *node;
+	resolver *resolver; /* NULL: not a recursive node */
+	bool group_commit;  /* the node workers group their writes (node_worker_group) */
+} server_requests;
+
+/* Fills the callbacks of nc (worker_init ... handle, arg = rq); rq must outlive the net server. */
+void server_requests_wire(server_requests *rq, net_config *nc);
+
+/*
+ * The statistics thread: SIGUSR1 is blocked in the calling thread first (so
+ * every thread started after inherits the mask), then the thread sigwaits
+ * for it. Returns whether the thread runs.
+ */
+typedef struct server_stats {
+	pthread_t thread;
+	bool running;
+} server_stats;
+void server_stats_block_signal(void);
+bool server_stats_start(server_stats *st, resolver *r);
+void server_stats_stop(server_stats *st);
+
+#endif

@@ -1,0 +1,271 @@
+/*
+ * server.c - a running node assembled from its settings (server/server.h):
+ * store, node, resolver, listeners, mirror, in that order up, in the
+ * reverse order down.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "repl/mirror.h"
+#include "server/internal.h"
+#include "server/server.h"
+#include "store/home.h"
+
+static const char prog[] = "idnode serve";
+
+/* What one run holds; torn down by stop(). */
+typedef struct running {
+	const server_settings *cfg;
+	store *store;     /* NULL: a recursive node without one */
+	node *node;       /* NULL with no store */
+	auth_key *key;    /* server_key: signs answers to CT requests */
+	net_server *net;  /* the Handle UDP/TCP listeners */
+	api_server *http; /* the HTTP(S) listeners, NULL without any */
+	repl_mirror *mirror;
+	server_requests requests;
+	net_conn_budget budget; /* max_connections, TCP and HTTP together */
+	server_stats stats;
+	char err[256]; /* what a start step failed on, from the module that failed */
+} running;
+
+static int say(running *r, int ret)
+{
+	fprintf(stderr, "%s: %s\n", prog, r->err[0] ? r->err : idn_strerror(ret));
+	return ret;
+}
+
+/* The store, with the prefixes it homes; a recursive node may have none. */
+static int open_store(running *r)
+{
+	const server_settings *c = r->cfg;
+	if (!c->data)
+		return IDN_OK;
+	store_opts so = {.map_size = (uint64_t)c->map_size_mb << 20,
+	                 .warm = 1,
+	                 .log_max_bytes = c->log_max_bytes,
+	                 .log_max_age = c->log_max_age,
+	                 .read_location = c->store_read};
+	int ret = store_open(c->data, &so, &r->store);
+	if (ret) {
+		fprintf(stderr, "%s: %s: cannot open the store: %s\n", prog, c->data,
+		        idn_strerror(ret));
+		return ret;
+	}
+	const char *bad = NULL;
+	ret = store_home_prefixes(r->store, (const char *const *)c->home.v, c->home.n, &bad);
+	if (ret == IDN_EINVAL)
+		fprintf(stderr, "%s: --home '%s': not a prefix\n", prog, bad);
+	else if (ret)
+		fprintf(stderr, "%s: %s: homing prefixes: %s\n", prog, c->data, idn_strerror(ret));
+	return ret;
+}
+
+static int make_node(running *r)
+{
+	const server_settings *c = r->cfg;
+	uint8_t site[8192]; /* node_new copies it */
+	int sitelen = server_site_info(c, &r->key, site, sizeof(site), r->err, sizeof(r->err));
+	if (sitelen < 0) {
+		say(r, IDN_EINVAL);
+		return IDN_EINVAL;
+	}
+	if (!r->store)
+		return IDN_OK;
+	node_config ncfg;
+	node_config_init(&ncfg);
+	ncfg.case_sensitive = c->case_sensitive;
+	ncfg.site_serial = (uint16_t)c->site_serial;
+	if (r->key) {
+		/* Answers to CT requests (session setups above all) are signed with it. */
+		ncfg.sign = auth_sign_answer;
+		ncfg.sign_arg = r->key;
+	}
+	ncfg.site_info = idn_slice_of(site, (size_t)sitelen);
+	ncfg.server_id = c->server_id;
+	ncfg.server_admins = (const char *const *)c->server_admin.v;
+	ncfg.nserver_admins = c->server_admin.n;
+	ncfg.mirror_of = c->mirror_of;
+	if (c->max_auth_time)
+		ncfg.max_auth_time = c->max_auth_time;
+	/* Identities homed elsewhere are found from the same root (node/identity.h). */
+	ncfg.identity_root = c->root;
+	ncfg.identity_timeout_ms = c->identity_timeout_ms;
+	int ret = node_new(&ncfg, r->store, &r->node);
+	if (ret)
+		say(r, ret);
+	return ret;
+}
+
+static int start_resolver(running *r)
+{
+	const server_settings *c = r->cfg;
+	if (!c->recursive)
+		return IDN_OK;
+	/* Before any thread starts, so only the stats thread's sigwait takes SIGUSR1. */
+	server_stats_block_signal();
+	resolver_opts ro = {
+	    .root = c->root,
+	    .threads = c->resolver_threads,
+	    .all = c->recursive_all || !r->store,
+	    .cache = {.max_bytes = (size_t)c->cache_mb << 20,
+	              .neg_ttl = c->neg_ttl,
+	              .stale_ttl = c->stale_ttl},
+	};
+	int ret = resolver_new(&ro, &r->requests.resolver, r->err, sizeof(r->err));
+	if (ret)
+		return say(r, ret);
+	server_stats_start(&r->stats, r->requests.resolver);
+	r->err[0] = 0;
+	return IDN_OK;
+}
+
+static int start_listeners(running *r)
+{
+	const server_settings *c = r->cfg;
+	r->requests.node = r->node;
+	r->requests.group_commit = c->group_commit;
+	r->budget.max = c->max_connections;
+	net_conn_budget *budget = c->max_connections ? &r->budget : NULL;
+	net_config nc = {
+	    .listen = (const char **)c->listen.v,
+	    .nlisten = c->listen.n,
+	    .threads = c->threads,
+	    .max_tcp_conns = c->max_tcp_conns,
+	    .tcp_idle_ms = c->tcp_idle_ms,
+	    .budget = budget,
+	    .errbuf = r->err,
+	    .errbuf_len = sizeof(r->err),
+	};
+	server_requests_wire(&r->requests, &nc);
+	int ret = net_start(&nc, &r->net);
+	if (ret)
+		return say(r, ret);
+	if (!c->http.n && !c->https.n)
+		return IDN_OK;
+	/* HTTP listeners first, then the HTTPS ones (api_serve_opts.ntls). */
+	const char *hl[2 * SETTINGS_LIST_MAX];
+	memcpy(hl, c->http.v, c->http.n * sizeof(hl[0]));
+	memcpy(hl + c->http.n, c->https.v, c->https.n * sizeof(hl[0]));
+	api_serve_opts ho = {
+	    .listen = hl,
+	    .nlisten = c->http.n + c->https.n,
+	    .ntls = c->https.n,
+	    .tls_cert = c->tls_cert,
+	    .tls_key = c->tls_key,
+	    .threads = c->threads,
+	    .access_log = c->access_log,
+	    .max_conns = c->http_max_conns,
+	    .budget = budget,
+	    .max_body = c->http_max_body,
+	    .idle_ms = c->http_idle_ms,
+	    .header_timeout_ms = c->http_timeout_ms,
+	    .errbuf = r->err,
+	    .errbuf_len = sizeof(r->err),
+	};
+	if ((ret = api_serve_start(r->node, r->store, &ho, &r->http)))
+		return say(r, ret);
+	return IDN_OK;
+}
+
+static int start_mirror(running *r)
+{
+	const server_settings *c = r->cfg;
+	if (!c->mirror_of)
+		return IDN_OK;
+	repl_mirror_opts mo = {.primary = c->mirror_of,
+	                       .id = c->mirror_id,
+	                       .key_file = c->mirror_key,
+	                       .secret_file = c->mirror_secret_file,
+	                       .page_bytes = c->mirror_page_bytes,
+	                       .lag_log_s = c->mirror_lag_log,
+	                       .errbuf = r->err,
+	                       .errbuf_len = sizeof(r->err)};
+	r->err[0] = 0;
+	int ret = repl_mirror_start(r->store, &mo, &r->mirror);
+	if (ret)
+		return say(r, ret);
+	return IDN_OK;
+}
+
+/* "idnode: serving N identifiers from ..., on ADDR (port P) ..." */
+static void print_banner(const running *r)
+{
+	const server_settings *c = r->cfg;
+	uint64_t count = 0;
+	store_txn *t;
+	if (r->store && store_txn_begin(r->store, STORE_RDONLY, &t) == 0) {
+		store_count(t, &count);
+		store_txn_abort(t);
+	}
+	unsigned threads = net_threads(r->net);
+	fprintf(stderr, "idnode: serving %llu identifiers from %s, %u thread%s, on",
+	        (unsigned long long)count, c->data ? c->data : "(no store)", threads,
+	        threads == 1 ? "" : "s");
+	for (unsigned i = 0; i < c->listen.n; i++)
+		fprintf(stderr, " %s (port %u)", c->listen.v[i], net_bound_port(r->net, i));
+	for (unsigned i = 0; i < c->http.n; i++)
+		fprintf(stderr, " http %s (port %u)", c->http.v[i], api_serve_port(r->http, i));
+	for (unsigned i = 0; i < c->https.n; i++)
+		fprintf(stderr, " https %s (port %u)", c->https.v[i],
+		        api_serve_port(r->http, c->http.n + i));
+	if (r->mirror)
+		fprintf(stderr, "; mirror of %s", c->mirror_of);
+	if (r->requests.resolver)
+		fprintf(stderr, "; recursive from %s%s", c->root,
+		        c->recursive_all || !r->store ? " (every request)" : " (REC requests)");
+	fprintf(stderr, "\n");
+}
+
+/* Stops and frees whatever r holds, the last started first. */
+static void stop(running *r)
+{
+	repl_mirror_stop(r->mirror);
+	api_serve_stop(r->http);
+	if (r->net) {
+		net_stop(r->net);
+		net_wait(r->net);
+	}
+	server_stats_stop(&r->stats);
+	if (r->requests.resolver) {
+		char line[512];
+		resolver_stats_line(r->requests.resolver, line, sizeof(line));
+		fprintf(stderr, "idnode: %s\n", line);
+		resolver_free(r->requests.resolver);
+	}
+	node_free(r->node);
+	store_close(r->store);
+	auth_key_free(r->key);
+}
+
+int server_run(const server_settings *s)
+{
+	running *r = calloc(1, sizeof(*r));
+	if (!r)
+		return IDN_ENOMEM;
+	r->cfg = s;
+	int ret = open_store(r);
+	if (!ret)
+		ret = make_node(r);
+	if (!ret)
+		ret = start_resolver(r);
+	if (!ret)
+		ret = start_listeners(r);
+	if (!ret)
+		ret = start_mirror(r);
+	if (!ret) {
+		print_banner(r);
+		ret = net_run_until_signal(r->net);
+		r->net = NULL; /* freed by net_run_until_signal */
+		repl_mirror_stop(r->mirror);
+		r->mirror = NULL;
+		api_serve_stop(r->http);
+		r->http = NULL;
+		fprintf(stderr, "idnode: stopped%s%s\n", ret ? ": " : "",
+		        ret ? idn_strerror(ret) : "");
+	}
+	stop(r);
+	free(r);
+	return ret;
+}

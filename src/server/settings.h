@@ -1,0 +1,154 @@
+/*
+ * settings.h - every setting of a running node, in one table.
+ *
+ * One row per setting (its INI key, its flag, its type, the field it fills,
+ * its default, its bounds, its help). From the rows come the usage text, the
+ * INI parser (libinih), the command-line flags (getopt_long), the
+ * flag-over-file merge and the validation of each value; `idnode serve`
+ * takes them all, `idnode siteinfo` the rows marked SETTING_SITE. A new
+ * setting is one field in server_settings and one row in settings.c.
+ *
+ * Errors are written to the caller's FILE, prefixed with the caller's name
+ * ("idnode serve: ..."), and name where the value came from: the flag
+ * ("--threads"), or the file (path, then "path:LINE: invalid setting").
+ *
+ * Ownership: the strings of a server_settings are its own (strdup'ed);
+ * settings_free() releases them.
+ */
+#ifndef IDN_SERVER_SETTINGS_H
+#define IDN_SERVER_SETTINGS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum { SETTINGS_LIST_MAX = 64, SETTINGS_ROWS_MAX = 96 };
+
+/* A repeatable setting: a flag given at least once replaces the file's list. */
+typedef struct settings_list {
+	char *v[SETTINGS_LIST_MAX];
+	unsigned n;
+} settings_list;
+
+typedef struct server_settings {
+	char *config;     /* -c FILE: where the file's settings came from */
+	char *data;       /* LMDB directory or PostgreSQL URI (--data, --store) */
+	char *store_read; /* reads from this PostgreSQL URI (a replica); NULL = the store's */
+	settings_list listen, home;
+	unsigned threads;
+	int case_sensitive;
+	unsigned site_serial;
+	unsigned max_tcp_conns, tcp_idle_ms;
+	unsigned max_connections; /* TCP and HTTP connections together; 0 = no limit */
+	unsigned long map_size_mb;
+	settings_list http, https; /* HTTP(S) listeners (REST API, proxy, Handle over HTTP) */
+	char *tls_cert, *tls_key;  /* PEM files for the HTTPS listeners */
+	char *access_log;          /* "-" = stderr */
+	unsigned http_max_conns, http_idle_ms, http_timeout_ms;
+	unsigned long http_max_body;
+	/* Our site (GET_SITE_INFO, the multi-server split): see node/site.h. */
+	unsigned server_id;
+	settings_list site_server; /* "ID@ADDR:PORT": a multi-server site's servers */
+	int site_hash;
+	char *site_desc;
+	char *advertise;
+	char *server_key;             /* PEM private key: signs CT answers, in our HS_SITE */
+	settings_list server_admin;   /* "INDEX:HANDLE" node-wide administrators */
+	unsigned max_auth_time;       /* seconds a challenged admin request is held, 0 = 60 */
+	unsigned identity_timeout_ms; /* checking an identity held elsewhere, 0 = 2000 */
+	/* The recursive role (resolver/resolver.h). */
+	int recursive, recursive_all;
+	int group_commit; /* 0: every write commits (and fsyncs) on its own */
+	char *root;
+	unsigned long cache_mb;
+	unsigned neg_ttl, stale_ttl, resolver_threads;
+	/* A mirror (repl/mirror.h): the primary, and who we are to it. */
+	char *mirror_of, *mirror_id, *mirror_key, *mirror_secret_file;
+	unsigned mirror_page_bytes; /* 0 = the default (192 KiB) */
+	unsigned mirror_lag_log;    /* seconds between lag lines, 0 = the default (5) */
+	/* Transaction log bounds (store.h); 0 = the defaults (64 MiB, 7 days). */
+	unsigned long log_max_bytes, log_max_age;
+	/* Which rows set this struct (flags: the ones that override the file). */
+	unsigned char given[SETTINGS_ROWS_MAX];
+} server_settings;
+
+typedef enum setting_type {
+	SETTING_STR,       /* char *; a second value replaces the first */
+	SETTING_LIST,      /* settings_list; each value adds one */
+	SETTING_UINT,      /* unsigned, min..max */
+	SETTING_ULONG,     /* unsigned long, min..max */
+	SETTING_BOOL,      /* int: yes/no, true/false, on/off, 1/0; the flag sets flag_value */
+	SETTING_SITE_HASH, /* int: prefix, suffix or all (node/site.h) */
+	SETTING_FILE,      /* the INI file (-c): a flag only */
+} setting_type;
+
+/* Which command takes a row. */
+enum { SETTING_SERVE = 1, SETTING_SITE = 2 };
+
+typedef struct setting_row {
+	const char *ini;   /* INI key; NULL = a flag only */
+	const char *alias; /* another INI key for the same setting, or NULL */
+	const char *flag;  /* long flag without "--"; NULL = the file only */
+	char short_flag;   /* 0 = none */
+	const char *arg;   /* the flag's argument in the usage; NULL for a SETTING_BOOL */
+	setting_type type;
+	size_t field; /* offsetof(server_settings, ...) */
+	unsigned long def, min, max;
+	int flag_value;   /* SETTING_BOOL: what its flag sets */
+	unsigned scope;   /* SETTING_SERVE | SETTING_SITE */
+	const char *help; /* lines separated by '\n' */
+} setting_row;
+
+/* The table, and its length. */
+extern const setting_row settings_rows[];
+extern const size_t settings_nrows;
+
+/* Every field at its row's default. */
+void settings_init(server_settings *s);
+void settings_free(server_settings *s);
+
+/*
+ * Applies one value of row r. where: the flag ("--threads") or the file's
+ * path, for the error. Returns 0 or -1 after writing why to err.
+ */
+int settings_apply(server_settings *s, const setting_row *r, const char *where, const char *v,
+                   const char *prog, FILE *err);
+
+/* Reads an INI file into s ([server] section or none). 0, or -1 after saying why. */
+int settings_load_file(server_settings *s, const char *path, const char *prog, FILE *err);
+
+/* Moves every setting given in flags over file's (a list replaces the file's list). */
+void settings_merge(server_settings *file, server_settings *flags);
+
+/*
+ * getopt_long's options of the rows of scope into opts (room for cap, the
+ * terminating zero row included), then "help"; the short ones into
+ * shortopts. A row's option value is SETTINGS_OPT_BASE + its index, or its
+ * short flag. Returns the count written, before the terminator, so a
+ * command may append its own options.
+ */
+enum { SETTINGS_OPT_BASE = 1000 };
+struct option;
+size_t settings_options(unsigned scope, struct option *opts, size_t cap, char *shortopts,
+                        size_t shortcap);
+
+/*
+ * Applies getopt_long's (opt, optarg) to s when opt is a row's. Returns 1
+ * when applied, 0 when opt is no row's, -1 on a bad value (said to err).
+ */
+int settings_take_option(server_settings *s, int opt, const char *arg, const char *prog, FILE *err);
+
+/* The rows of scope in the usage: flag, argument, help, and INI key where it differs. */
+void settings_usage_rows(FILE *f, unsigned scope);
+
+/*
+ * `idnode serve`'s arguments: the flags, the -c file under them, every
+ * value checked, and the checks between settings (a mirror needs an
+ * identity, a recursive node a root, ...); listen defaults to :2641.
+ * Returns SETTINGS_OK, SETTINGS_HELP (usage printed to out) or
+ * SETTINGS_BAD (why said to err).
+ */
+enum { SETTINGS_OK = 0, SETTINGS_HELP = 1, SETTINGS_BAD = -1 };
+int settings_parse_serve(server_settings *s, int argc, char **argv, FILE *out, FILE *err);
+void settings_usage_serve(FILE *f);
+
+#endif

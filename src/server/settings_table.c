@@ -1,0 +1,188 @@
+/*
+ * settings_table.c - the rows of server/settings.h: one per setting of a
+ * running node (INI key, flag, type, field, default, bounds, help).
+ */
+#include <stddef.h>
+
+#include "server/settings.h"
+
+#define F(f) offsetof(server_settings, f)
+#define BOTH (SETTING_SERVE | SETTING_SITE)
+
+/* clang-format off */
+const setting_row settings_rows[] = {
+    {.ini = "data", .flag = "data", .short_flag = 'd', .arg = "DIR", .type = SETTING_STR,
+     .field = F(data), .scope = SETTING_SERVE,
+     .help = "the data directory (created if missing)"},
+    {.ini = "store", .flag = "store", .arg = "URI", .type = SETTING_STR, .field = F(data),
+     .scope = SETTING_SERVE,
+     .help = "a PostgreSQL store instead of --data:\n"
+             "postgresql://USER@HOST:PORT/DB (a libpq URI)"},
+    {.ini = "store_read", .flag = "store-read", .arg = "URI", .type = SETTING_STR,
+     .field = F(store_read), .scope = SETTING_SERVE,
+     .help = "read transactions go to this PostgreSQL URI (a\n"
+             "streaming replica), writes to --store"},
+    {.ini = "listen", .flag = "listen", .short_flag = 'l', .arg = "ADDR:PORT",
+     .type = SETTING_LIST, .field = F(listen), .scope = BOTH,
+     .help = "UDP and TCP on this address; repeatable\n"
+             "(default :2641, every address, IPv4 and IPv6)"},
+    {.ini = "home", .flag = "home", .short_flag = 'H', .arg = "PREFIX", .type = SETTING_LIST,
+     .field = F(home), .scope = SETTING_SERVE,
+     .help = "answer for this prefix (e.g. 88.100.1); repeatable"},
+    {.ini = "threads", .flag = "threads", .short_flag = 't', .arg = "N", .type = SETTING_UINT,
+     .field = F(threads), .max = 1024, .scope = SETTING_SERVE,
+     .help = "worker threads (default: one per CPU)"},
+    {.ini = "case_sensitive", .flag = "case-insensitive", .type = SETTING_BOOL,
+     .field = F(case_sensitive), .def = 1, .max = 1, .flag_value = 0, .scope = SETTING_SERVE,
+     .help = "suffixes are case-insensitive (as the reference's\n"
+             "case_sensitive = no); must match how data was loaded"},
+    {.ini = "site_serial", .flag = "site-serial", .arg = "N", .type = SETTING_UINT,
+     .field = F(site_serial), .def = 1, .max = 0xFFFF, .scope = BOTH,
+     .help = "the serial of this site's HS_SITE (default 1)"},
+    {.ini = "max_tcp_conns", .flag = "max-tcp-conns", .arg = "N", .type = SETTING_UINT,
+     .field = F(max_tcp_conns), .max = 1000000, .scope = SETTING_SERVE,
+     .help = "open TCP connections at most (default 4096)"},
+    {.ini = "tcp_idle_ms", .flag = "tcp-idle-ms", .arg = "N", .type = SETTING_UINT,
+     .field = F(tcp_idle_ms), .max = 86400000, .scope = SETTING_SERVE,
+     .help = "close idle TCP connections after N ms (default 30000)"},
+    {.ini = "max_connections", .flag = "max-connections", .arg = "N", .type = SETTING_UINT,
+     .field = F(max_connections), .max = 1000000, .scope = SETTING_SERVE,
+     .help = "TCP and HTTP(S) connections open at once, all\n"
+             "listeners together; beyond it a new one is accepted\n"
+             "and closed at once (default 0: no limit but\n"
+             "--max-tcp-conns and --http-max-conns)"},
+    {.ini = "map_size_mb", .arg = "N", .type = SETTING_ULONG, .field = F(map_size_mb), .max = 1ul << 30,
+     .scope = SETTING_SERVE,
+     .help = "the initial LMDB map size in MiB (default: the store's)"},
+    {.ini = "http", .flag = "http", .arg = "ADDR:PORT", .type = SETTING_LIST, .field = F(http),
+     .scope = SETTING_SERVE,
+     .help = "serve HTTP here (REST API, proxy, Handle over HTTP);\n"
+             "repeatable"},
+    {.ini = "https", .flag = "https", .arg = "ADDR:PORT", .type = SETTING_LIST,
+     .field = F(https), .scope = SETTING_SERVE,
+     .help = "the same over TLS (repeatable)"},
+    {.ini = "tls_cert", .flag = "tls-cert", .arg = "FILE", .type = SETTING_STR,
+     .field = F(tls_cert), .scope = SETTING_SERVE,
+     .help = "PEM certificate chain for --https"},
+    {.ini = "tls_key", .flag = "tls-key", .arg = "FILE", .type = SETTING_STR,
+     .field = F(tls_key), .scope = SETTING_SERVE,
+     .help = "PEM private key for --https"},
+    {.ini = "access_log", .flag = "access-log", .arg = "FILE", .type = SETTING_STR,
+     .field = F(access_log), .scope = SETTING_SERVE,
+     .help = "one line per HTTP request ('-' = stderr)"},
+    {.ini = "http_max_conns", .flag = "http-max-conns", .arg = "N", .type = SETTING_UINT,
+     .field = F(http_max_conns), .max = 1000000, .scope = SETTING_SERVE,
+     .help = "open HTTP connections at most (default 4096)"},
+    {.ini = "http_max_body", .flag = "http-max-body", .arg = "N", .type = SETTING_ULONG,
+     .field = F(http_max_body), .max = 1ul << 31, .scope = SETTING_SERVE,
+     .help = "request body limit in bytes (default 8 MiB)"},
+    {.ini = "http_idle_ms", .flag = "http-idle-ms", .arg = "N", .type = SETTING_UINT,
+     .field = F(http_idle_ms), .max = 86400000, .scope = SETTING_SERVE,
+     .help = "close idle keep-alive connections (default 30000)"},
+    {.ini = "http_timeout_ms", .flag = "http-timeout-ms", .arg = "N", .type = SETTING_UINT,
+     .field = F(http_timeout_ms), .max = 86400000, .scope = SETTING_SERVE,
+     .help = "headers must arrive within N ms, a body within 3N\n"
+             "(default 10000; slow clients get 408)"},
+    {.ini = "server_id", .flag = "server-id", .arg = "N", .type = SETTING_UINT,
+     .field = F(server_id), .def = 1, .max = 0xFFFFFFFFul, .scope = BOTH,
+     .help = "our server id in our site (default 1)"},
+    {.ini = "site_server", .flag = "site-server", .arg = "ID@ADDR:PORT", .type = SETTING_LIST,
+     .field = F(site_server), .scope = BOTH,
+     .help = "a server of a multi-server site (repeatable;\n"
+             "default: this server alone, at its first --listen)"},
+    {.ini = "site_hash", .flag = "site-hash", .arg = "prefix|suffix|all",
+     .type = SETTING_SITE_HASH, .field = F(site_hash), .max = 2, .scope = BOTH,
+     .help = "how the site splits identifiers (default prefix)"},
+    {.ini = "site_desc", .flag = "site-desc", .arg = "TEXT", .type = SETTING_STR,
+     .field = F(site_desc), .scope = BOTH,
+     .help = "the site's desc attribute"},
+    {.ini = "advertise", .flag = "advertise", .arg = "ADDR", .type = SETTING_STR,
+     .field = F(advertise), .scope = BOTH,
+     .help = "the address our site names for a wildcard --listen"},
+    {.ini = "server_key", .flag = "server-key", .arg = "FILE", .type = SETTING_STR,
+     .field = F(server_key), .scope = BOTH,
+     .help = "the node's PEM private key (idnode keygen): signs\n"
+             "answers to CT requests (session setups need it) and\n"
+             "its public half goes into our HS_SITE"},
+    {.ini = "server_admin", .alias = "server_admins", .flag = "server-admin",
+     .arg = "INDEX:HANDLE", .type = SETTING_LIST, .field = F(server_admin),
+     .scope = SETTING_SERVE,
+     .help = "a node-wide administrator (repeatable), e.g.\n"
+             "300:0.NA/88.1000; may home, unhome and change anything"},
+    {.ini = "max_auth_time", .flag = "max-auth-time", .arg = "S", .type = SETTING_UINT,
+     .field = F(max_auth_time), .max = 86400, .scope = SETTING_SERVE,
+     .help = "seconds a challenged admin request waits (default 60)"},
+    {.ini = "recursive", .flag = "recursive", .type = SETTING_BOOL, .field = F(recursive),
+     .max = 1, .flag_value = 1, .scope = SETTING_SERVE,
+     .help = "also a recursive node: requests with REC set for\n"
+             "prefixes not homed here are resolved from --root\n"
+             "and cached (--data optional: without it, every\n"
+             "resolution is recursive; SIGUSR1 logs the cache\n"
+             "statistics)"},
+    {.ini = "root", .flag = "root", .arg = "HOST:PORT", .type = SETTING_STR, .field = F(root),
+     .scope = SETTING_SERVE,
+     .help = "the root site a recursive node resolves from; also\n"
+             "where admin identities not in our store are found"},
+    {.ini = "identity_timeout_ms", .flag = "identity-timeout-ms", .arg = "N",
+     .type = SETTING_UINT, .field = F(identity_timeout_ms), .max = 60000,
+     .scope = SETTING_SERVE,
+     .help = "time to check such an identity (resolve its\n"
+             "HS_PUBKEY, or op 201 for HS_SECKEY; default 2000)"},
+    {.ini = "recursive_all", .flag = "recursive-all", .type = SETTING_BOOL,
+     .field = F(recursive_all), .max = 1, .flag_value = 1, .scope = SETTING_SERVE,
+     .help = "resolve every request recursively, REC or not"},
+    {.ini = "group_commit", .flag = "no-group-commit", .type = SETTING_BOOL,
+     .field = F(group_commit), .def = 1, .max = 1, .flag_value = 0, .scope = SETTING_SERVE,
+     .help = "commit every write on its own instead of the writes\n"
+             "of a worker turn together"},
+    {.ini = "cache_mb", .flag = "cache-mb", .arg = "N", .type = SETTING_ULONG,
+     .field = F(cache_mb), .max = 1ul << 20, .scope = SETTING_SERVE,
+     .help = "answer cache budget in MiB (default 64)"},
+    {.ini = "neg_ttl", .flag = "neg-ttl", .arg = "S", .type = SETTING_UINT, .field = F(neg_ttl),
+     .max = 86400 * 7, .scope = SETTING_SERVE,
+     .help = "seconds not-found answers are cached (default 60)"},
+    {.ini = "stale_ttl", .flag = "stale-ttl", .arg = "S", .type = SETTING_UINT,
+     .field = F(stale_ttl), .max = 86400 * 7, .scope = SETTING_SERVE,
+     .help = "seconds an expired answer may be served while every\n"
+             "upstream fails (default 300)"},
+    {.ini = "resolver_threads", .flag = "resolver-threads", .arg = "N", .type = SETTING_UINT,
+     .field = F(resolver_threads), .max = 256, .scope = SETTING_SERVE,
+     .help = "threads resolving cache misses (default 4)"},
+    {.ini = "mirror_of", .flag = "mirror-of", .arg = "HOST:PORT", .type = SETTING_STR,
+     .field = F(mirror_of), .scope = SETTING_SERVE,
+     .help = "be a mirror of that primary: copy its store over\n"
+             "TCP, follow its log, refuse writes"},
+    {.ini = "mirror_id", .flag = "id", .arg = "INDEX:HANDLE", .type = SETTING_STR,
+     .field = F(mirror_id), .scope = SETTING_SERVE,
+     .help = "the mirror's identity, a --server-admin of the primary"},
+    {.ini = "mirror_key", .flag = "key", .arg = "FILE", .type = SETTING_STR,
+     .field = F(mirror_key), .scope = SETTING_SERVE,
+     .help = "its PEM private key (or --secret-file FILE)"},
+    {.ini = "mirror_secret_file", .flag = "secret-file", .arg = "FILE", .type = SETTING_STR,
+     .field = F(mirror_secret_file), .scope = SETTING_SERVE,
+     .help = "a file holding its secret key instead"},
+    {.ini = "mirror_page_bytes", .flag = "mirror-page-bytes", .arg = "N", .type = SETTING_UINT,
+     .field = F(mirror_page_bytes), .max = 196608, .scope = SETTING_SERVE,
+     .help = "answer size a mirror asks for (1024..196608;\n"
+             "default 196608)"},
+    {.ini = "mirror_lag_log", .flag = "mirror-lag-log", .arg = "S", .type = SETTING_UINT,
+     .field = F(mirror_lag_log), .max = 86400, .scope = SETTING_SERVE,
+     .help = "seconds between the mirror's lag lines (default 5)"},
+    {.ini = "log_max_bytes", .flag = "log-max-bytes", .arg = "N", .type = SETTING_ULONG,
+     .field = F(log_max_bytes), .max = 1ul << 40, .scope = SETTING_SERVE,
+     .help = "transaction log kept for mirrors, at most N bytes\n"
+             "(default 64 MiB)"},
+    {.ini = "log_max_age", .flag = "log-max-age", .arg = "S", .type = SETTING_ULONG,
+     .field = F(log_max_age), .max = 1ul << 40, .scope = SETTING_SERVE,
+     .help = "... and at most S seconds old (default 7 days)"},
+    {.flag = "config", .short_flag = 'c', .arg = "FILE", .type = SETTING_FILE,
+     .field = F(config), .scope = SETTING_SERVE,
+     .help = "INI file with these settings (in a [server] section\n"
+             "or none); the flags given override it"},
+};
+/* clang-format on */
+
+const size_t settings_nrows = sizeof(settings_rows) / sizeof(settings_rows[0]);
+
+_Static_assert(sizeof(settings_rows) / sizeof(settings_rows[0]) <= SETTINGS_ROWS_MAX,
+               "server_settings.given has a byte per row");

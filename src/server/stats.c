@@ -1,0 +1,57 @@
+/*
+ * stats.c - SIGUSR1 logs the resolver's cache statistics. The signal is
+ * blocked in every thread (blocked before net_start, inherited) and taken
+ * here with sigwait, so the printing runs in a normal thread, not in a
+ * handler.
+ */
+#include <signal.h>
+#include <stdio.h>
+
+#include "server/internal.h"
+
+static volatile sig_atomic_t stats_stop;
+
+static void *stats_main(void *arg)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		int sig;
+		if (sigwait(&set, &sig) || stats_stop)
+			break;
+		char line[512];
+		resolver_stats_line(arg, line, sizeof(line));
+		fprintf(stderr, "idnode: %s\n", line);
+	}
+	return NULL;
+}
+
+void server_stats_block_signal(void)
+{
+	sigset_t us;
+	sigemptyset(&us);
+	sigaddset(&us, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &us, NULL);
+}
+
+bool server_stats_start(server_stats *st, resolver *r)
+{
+	sigset_t all, old;
+	stats_stop = 0;
+	sigfillset(&all); /* the stats thread takes only its sigwait's SIGUSR1 */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	st->running = pthread_create(&st->thread, NULL, stats_main, r) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return st->running;
+}
+
+void server_stats_stop(server_stats *st)
+{
+	if (!st->running)
+		return;
+	stats_stop = 1;
+	pthread_kill(st->thread, SIGUSR1);
+	pthread_join(st->thread, NULL);
+	st->running = false;
+}
