@@ -133,7 +133,7 @@ struct net_worker {
 	struct net_conn *dead;
 	struct net_conn *held; /* connections whose answers wait for commit() */
 
-	/* Deferred answers (later.c): given by other threads, taken by this one. */
+	/* Deferred answers (deferred.c): given by other threads, taken by this one. */
 	int wakefd; /* eventfd: a deferred answer is in */
 	struct net_src wake_src;
 	pthread_mutex_t lmu; /* guards done_*, lclosed */
@@ -198,8 +198,12 @@ void net_tcp_release(struct net_worker *w, int rc);
 void net_tcp_later_done(struct net_worker *w, struct net_conn *c, const uint8_t *ans, size_t len);
 /* Whether an answer of n bytes at out frames as whole messages (the envelopes' lengths). */
 bool net_answer_frames(const uint8_t *out, size_t n);
+/* Closes idle connections; returns ms until the next may fall idle, or -1. */
+int64_t net_tcp_sweep(struct net_worker *w);
+void net_tcp_reap(struct net_worker *w);
+void net_tcp_close_all(struct net_worker *w);
 
-/* later.c */
+/* deferred.c */
 int net_later_init(struct net_worker *w);
 /* Takes the deferred answers in (on the wake event). */
 void net_later_drain(struct net_worker *w);
@@ -209,9 +213,5 @@ void net_later_orphan(struct net_conn *c);
 void net_later_fini(struct net_worker *w);
 /* net_wait: until every deferred answer was given. */
 void net_later_wait(struct net_server *s);
-/* Closes idle connections; returns ms until the next may fall idle, or -1. */
-int64_t net_tcp_sweep(struct net_worker *w);
-void net_tcp_reap(struct net_worker *w);
-void net_tcp_close_all(struct net_worker *w);
 
 #endif
