@@ -26,7 +26,7 @@
 
 #include <stdbool.h>
 
-#include "api/http.h"
+#include "net/http.h"
 #include "node/node.h"
 #include "store/store.h"
 

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/http.h"
+#include "net/http.h"
 #include "core/err.h"
 
 enum {

@@ -29,8 +29,8 @@
  * Threads: worker_init/fini and the handler run on the worker thread that
  * owns the context. http_stop() may be called from any thread.
  */
-#ifndef IDN_API_HTTP_H
-#define IDN_API_HTTP_H
+#ifndef IDN_NET_HTTP_H
+#define IDN_NET_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
