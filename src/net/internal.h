@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "net/common.h"
 #include "net/net.h"
 #include "proto/proto.h"
 #include "proto/udp.h"
@@ -161,10 +162,7 @@ struct net_server {
 	pthread_cond_t later_cv;
 	unsigned nlater;
 
-	pthread_mutex_t lock; /* start-up handshake only */
-	pthread_cond_t cond;
-	unsigned nready;
-	int start_err;
+	struct net_crew crew; /* start-up handshake only */
 };
 
 /* Counter update by the owning thread, readable by others without a race. */

@@ -17,15 +17,8 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "net/common.h"
 #include "net/internal.h"
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int net_epoll_add(struct net_worker *w, int fd, uint32_t events, struct net_src *src)
 {
@@ -103,20 +96,6 @@ static int worker_setup(struct net_worker *w)
 	return IDN_OK;
 }
 
-/* Tells net_start() how set-up went; returns whether to go on. */
-static bool worker_report(struct net_worker *w, int rc)
-{
-	struct net_server *s = w->s;
-
-	pthread_mutex_lock(&s->lock);
-	if (rc < 0 && s->start_err == 0)
-		s->start_err = rc;
-	s->nready++;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	return rc == 0;
-}
-
 /* ms epoll may sleep: until the first deadline, or forever if there is none. */
 static int worker_timeout(struct net_worker *w, int64_t idle_in)
 {
@@ -139,7 +118,7 @@ static int worker_loop(struct net_worker *w)
 	bool stop = false;
 	int64_t idle_in = -1;
 
-	w->now = now_ms();
+	w->now = net_now_ms();
 	w->next_tick = w->now + NET_TICK_MS;
 	while (!stop) {
 		int n = epoll_wait(w->ep, ev, NET_EVENTS, worker_timeout(w, idle_in));
@@ -148,7 +127,7 @@ static int worker_loop(struct net_worker *w)
 				continue;
 			return idn_errno(errno);
 		}
-		w->now = now_ms();
+		w->now = net_now_ms();
 		for (int i = 0; i < n; i++) {
 			struct net_src *src = ev[i].data.ptr;
 			switch (src->kind) {
@@ -190,7 +169,7 @@ void *net_worker_main(void *arg)
 	struct net_worker *w = arg;
 	int rc = worker_setup(w);
 
-	if (worker_report(w, rc))
+	if (net_crew_report(&w->s->crew, rc)) /* net_start() waits for this */
 		w->err = worker_loop(w);
 	else
 		w->err = rc;
