@@ -1,8 +1,8 @@
 /*
  * common.h - what net's two servers (the Handle UDP/TCP one of server.c and
- * the HTTP one of http.c) share: the clock, listen addresses and listening
- * sockets, the stop eventfd, and the start-up of worker threads. Not for use
- * outside src/net.
+ * the HTTP one of http.c) share: the event loop of a worker thread, the
+ * clock, listen addresses and listening sockets, the stop eventfd, and the
+ * start-up of worker threads. Not for use outside src/net.
  */
 #ifndef IDN_NET_COMMON_H
 #define IDN_NET_COMMON_H
@@ -63,6 +63,26 @@ int net_sock_open(const struct net_addr *a, int type, bool probe, int udp_bufsiz
  * port first (written back to *port and a). Returns net_sock_open()'s result.
  */
 int net_sock_open_first(struct net_addr *a, int type, unsigned *port, int udp_bufsize);
+
+/* ---- the event loop (loop.c) ---- */
+
+/*
+ * One worker thread's epoll loop. A turn: sleep until an event or timeout()
+ * ms (-1: no limit), read the clock into *now, hand each event's data.ptr to
+ * event(), then turn_end(). An event() that returns false (the stop eventfd)
+ * makes that turn the last.
+ */
+struct net_loop {
+	int ep;
+	uint64_t *now; /* the owner's clock, read once per turn (net_now_ms) */
+	void *ctx;     /* the owner, passed to the callbacks */
+	int (*timeout)(void *ctx);
+	bool (*event)(void *ctx, void *ptr, uint32_t events);
+	void (*turn_end)(void *ctx);
+};
+
+/* Runs turns until an event says stop; returns 0, or the idn_err of a failed epoll_wait. */
+int net_loop_run(const struct net_loop *l);
 
 /* ---- stop and worker threads (threads.c) ---- */
 

@@ -4,10 +4,11 @@
  * stop. Framing is in http_framing.c, TLS in tls.c; see http.h for the
  * contract.
  *
- * Listen addresses, sockets, the clock, the stop eventfd and the start-up of
- * the workers are the Handle server's (common.h). The loop is its own: an
- * HTTP connection needs growing buffers, a parser and a deadline each, and
- * none of that may slow the Handle hot path (see http.h).
+ * The event loop (loop.c), listen addresses and sockets, the clock, the
+ * stop eventfd and the start-up of the workers are the Handle server's
+ * (common.h); the threads are not (see http.h: an HTTP connection needs
+ * growing buffers, a parser and a deadline each, and a flood of slow HTTP
+ * clients must never delay a UDP answer).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -252,6 +253,35 @@ static void sweep(http_worker *w)
 	}
 }
 
+/* The deadlines are checked every HTTP_SWEEP_MS. */
+static int worker_timeout(void *ctx)
+{
+	(void)ctx;
+	return HTTP_SWEEP_MS;
+}
+
+static bool worker_event(void *ctx, void *ptr, uint32_t events)
+{
+	http_worker *w = ctx;
+	http_server *s = w->s;
+	if (ptr == &s->stopfd)
+		return false;
+	if ((int *)ptr >= w->lfd && (int *)ptr < w->lfd + s->nlisten)
+		accept_all(w, (unsigned)((int *)ptr - w->lfd));
+	else
+		conn_step(ptr, events & (EPOLLIN | EPOLLHUP | EPOLLERR));
+	return true;
+}
+
+static void worker_turn_end(void *ctx)
+{
+	http_worker *w = ctx;
+	if (w->now >= w->next_sweep) {
+		sweep(w);
+		w->next_sweep = w->now + HTTP_SWEEP_MS;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	http_worker *w = arg;
@@ -261,34 +291,14 @@ static void *worker_main(void *arg)
 	if (!net_crew_report(&s->crew, w->wctx ? 0 : IDN_ENOMEM))
 		return NULL;
 
-	struct epoll_event evs[64];
-	uint64_t next_sweep = net_now_ms() + HTTP_SWEEP_MS;
-	for (;;) {
-		int n = epoll_wait(w->ep, evs, 64, HTTP_SWEEP_MS);
-		if (n < 0 && errno != EINTR) {
-			w->err = idn_errno(errno);
-			break;
-		}
-		bool stop = false;
-		for (int i = 0; i < n; i++) {
-			void *ptr = evs[i].data.ptr;
-			if (ptr == &s->stopfd) {
-				stop = true;
-			} else if ((int *)ptr >= w->lfd && (int *)ptr < w->lfd + s->nlisten) {
-				accept_all(w, (unsigned)((int *)ptr - w->lfd));
-			} else {
-				http_conn *c = ptr;
-				conn_step(c, evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR));
-			}
-		}
-		if (stop)
-			break;
-		uint64_t now = net_now_ms();
-		if (now >= next_sweep) {
-			sweep(w);
-			next_sweep = now + HTTP_SWEEP_MS;
-		}
-	}
+	struct net_loop l = {.ep = w->ep,
+	                     .now = &w->now,
+	                     .ctx = w,
+	                     .timeout = worker_timeout,
+	                     .event = worker_event,
+	                     .turn_end = worker_turn_end};
+	w->next_sweep = net_now_ms() + HTTP_SWEEP_MS;
+	w->err = net_loop_run(&l);
 	while (w->conns)
 		http_conn_close(w->conns);
 	if (s->cfg.worker_fini)

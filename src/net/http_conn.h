@@ -87,6 +87,8 @@ struct http_worker {
 	http_conn *conns;
 	http_resp resp;
 	int err;
+	uint64_t now;        /* ms, read once per loop turn */
+	uint64_t next_sweep; /* when the deadlines are next checked */
 };
 
 struct http_server {

@@ -22,7 +22,6 @@
 #include "proto/udp.h"
 
 enum {
-	NET_EVENTS = 64,          /* epoll events per turn */
 	NET_UDP_BATCH = 64,       /* datagrams per recvmmsg */
 	NET_UDP_ROUNDS = 8,       /* recvmmsg calls per socket per turn, for fairness */
 	NET_UDP_DGRAM_MAX = 2048, /* larger datagrams are dropped (requests use 512) */
@@ -104,6 +103,7 @@ struct net_worker {
 	bool in_batch;
 	uint64_t now; /* ms, CLOCK_MONOTONIC_COARSE, read once per turn */
 	uint64_t next_tick;
+	int64_t idle_in; /* ms until a TCP connection may fall idle, -1 none (net_tcp_sweep) */
 
 	/* Written by this thread only, read by net_stats() with relaxed loads. */
 	struct net_stats st;

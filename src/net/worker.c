@@ -1,6 +1,7 @@
 /*
- * worker.c - one worker thread: its epoll loop over its own sockets, its
- * connections, the stop eventfd, and the housekeeping timers.
+ * worker.c - one Handle worker thread: its turns of net's event loop
+ * (loop.c) over its own sockets, its connections, the stop eventfd, and the
+ * housekeeping timers.
  *
  * A turn: wait (never longer than the next deadline), dispatch every event,
  * give ready connections their next go, housekeeping when due, batch_end,
@@ -97,11 +98,12 @@ static int worker_setup(struct net_worker *w)
 }
 
 /* ms epoll may sleep: until the first deadline, or forever if there is none. */
-static int worker_timeout(struct net_worker *w, int64_t idle_in)
+static int worker_timeout(void *ctx)
 {
+	struct net_worker *w = ctx;
 	if (w->ready.head)
 		return 0;
-	int64_t t = idle_in;
+	int64_t t = w->idle_in;
 	if (proto_udp_rasm_pending(&w->rasm) > 0 || w->listeners_paused) {
 		int64_t tick = w->next_tick > w->now ? (int64_t)(w->next_tick - w->now) : 0;
 		if (t < 0 || tick < t)
@@ -112,56 +114,60 @@ static int worker_timeout(struct net_worker *w, int64_t idle_in)
 	return t > INT_MAX ? INT_MAX : (int)t;
 }
 
+static bool worker_event(void *ctx, void *ptr, uint32_t events)
+{
+	struct net_worker *w = ctx;
+	struct net_src *src = ptr;
+	switch (src->kind) {
+	case NET_SRC_STOP:
+		return false;
+	case NET_SRC_UDP:
+		net_udp_drain(w, (struct net_sock *)src);
+		break;
+	case NET_SRC_LISTEN:
+		net_tcp_accept(w, (struct net_sock *)src);
+		break;
+	case NET_SRC_CONN:
+		net_tcp_event(w, (struct net_conn *)src, events);
+		break;
+	case NET_SRC_WAKE:
+		net_later_drain(w);
+		break;
+	}
+	return true;
+}
+
+/* After the events: ready connections, commit, housekeeping, batch_end, reaping. */
+static void worker_turn_end(void *ctx)
+{
+	struct net_worker *w = ctx;
+	if (w->ready.head)
+		net_tcp_run_ready(w);
+	net_release(w);
+	if (w->now >= w->next_tick) {
+		w->next_tick = w->now + NET_TICK_MS;
+		proto_udp_rasm_expire(&w->rasm, w->now);
+		__atomic_store_n(&w->st.udp_reasm_pending, proto_udp_rasm_pending(&w->rasm),
+		                 __ATOMIC_RELAXED);
+	}
+	w->idle_in = net_tcp_sweep(w);
+	batch_end(w);
+	net_tcp_reap(w);
+}
+
 static int worker_loop(struct net_worker *w)
 {
-	struct epoll_event ev[NET_EVENTS];
-	bool stop = false;
-	int64_t idle_in = -1;
+	struct net_loop l = {.ep = w->ep,
+	                     .now = &w->now,
+	                     .ctx = w,
+	                     .timeout = worker_timeout,
+	                     .event = worker_event,
+	                     .turn_end = worker_turn_end};
 
 	w->now = net_now_ms();
 	w->next_tick = w->now + NET_TICK_MS;
-	while (!stop) {
-		int n = epoll_wait(w->ep, ev, NET_EVENTS, worker_timeout(w, idle_in));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return idn_errno(errno);
-		}
-		w->now = net_now_ms();
-		for (int i = 0; i < n; i++) {
-			struct net_src *src = ev[i].data.ptr;
-			switch (src->kind) {
-			case NET_SRC_STOP:
-				stop = true;
-				break;
-			case NET_SRC_UDP:
-				net_udp_drain(w, (struct net_sock *)src);
-				break;
-			case NET_SRC_LISTEN:
-				net_tcp_accept(w, (struct net_sock *)src);
-				break;
-			case NET_SRC_CONN:
-				net_tcp_event(w, (struct net_conn *)src, ev[i].events);
-				break;
-			case NET_SRC_WAKE:
-				net_later_drain(w);
-				break;
-			}
-		}
-		if (w->ready.head)
-			net_tcp_run_ready(w);
-		net_release(w);
-		if (w->now >= w->next_tick) {
-			w->next_tick = w->now + NET_TICK_MS;
-			proto_udp_rasm_expire(&w->rasm, w->now);
-			__atomic_store_n(&w->st.udp_reasm_pending, proto_udp_rasm_pending(&w->rasm),
-			                 __ATOMIC_RELAXED);
-		}
-		idle_in = net_tcp_sweep(w);
-		batch_end(w);
-		net_tcp_reap(w);
-	}
-	return IDN_OK;
+	w->idle_in = -1;
+	return net_loop_run(&l);
 }
 
 void *net_worker_main(void *arg)
