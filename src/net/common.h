@@ -67,22 +67,19 @@ int net_sock_open_first(struct net_addr *a, int type, unsigned *port, int udp_bu
 /* ---- the event loop (loop.c) ---- */
 
 /*
- * One worker thread's epoll loop. A turn: sleep until an event or timeout()
- * ms (-1: no limit), read the clock into *now, hand each event's data.ptr to
- * event(), then turn_end(). An event() that returns false (the stop eventfd)
- * makes that turn the last.
+ * One worker thread's epoll loop on ep. A turn: sleep until an event or
+ * timeout() ms (-1: no limit), read the clock into *now, hand each event's
+ * data.ptr to event(), then turn_end(); ctx (the worker) is passed to each.
+ * An event() that returns false (the stop eventfd) makes that turn the last.
  */
-struct net_loop {
-	int ep;
-	uint64_t *now; /* the owner's clock, read once per turn (net_now_ms) */
-	void *ctx;     /* the owner, passed to the callbacks */
+struct net_loop_ops {
 	int (*timeout)(void *ctx);
 	bool (*event)(void *ctx, void *ptr, uint32_t events);
 	void (*turn_end)(void *ctx);
 };
 
 /* Runs turns until an event says stop; returns 0, or the idn_err of a failed epoll_wait. */
-int net_loop_run(const struct net_loop *l);
+int net_loop_run(int ep, uint64_t *now, void *ctx, const struct net_loop_ops *ops);
 
 /* ---- stop and worker threads (threads.c) ---- */
 

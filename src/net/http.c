@@ -291,14 +291,9 @@ static void *worker_main(void *arg)
 	if (!net_crew_report(&s->crew, w->wctx ? 0 : IDN_ENOMEM))
 		return NULL;
 
-	struct net_loop l = {.ep = w->ep,
-	                     .now = &w->now,
-	                     .ctx = w,
-	                     .timeout = worker_timeout,
-	                     .event = worker_event,
-	                     .turn_end = worker_turn_end};
+	static const struct net_loop_ops ops = {worker_timeout, worker_event, worker_turn_end};
 	w->next_sweep = net_now_ms() + HTTP_SWEEP_MS;
-	w->err = net_loop_run(&l);
+	w->err = net_loop_run(w->ep, &w->now, w, &ops);
 	while (w->conns)
 		http_conn_close(w->conns);
 	if (s->cfg.worker_fini)

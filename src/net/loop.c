@@ -11,24 +11,24 @@
 
 enum { NET_LOOP_EVENTS = 64 }; /* epoll events per turn */
 
-int net_loop_run(const struct net_loop *l)
+int net_loop_run(int ep, uint64_t *now, void *ctx, const struct net_loop_ops *ops)
 {
 	struct epoll_event ev[NET_LOOP_EVENTS];
 	bool stop = false;
 
-	*l->now = net_now_ms();
+	*now = net_now_ms();
 	while (!stop) {
-		int n = epoll_wait(l->ep, ev, NET_LOOP_EVENTS, l->timeout(l->ctx));
+		int n = epoll_wait(ep, ev, NET_LOOP_EVENTS, ops->timeout(ctx));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return idn_errno(errno);
 		}
-		*l->now = net_now_ms();
+		*now = net_now_ms();
 		for (int i = 0; i < n; i++)
-			if (!l->event(l->ctx, ev[i].data.ptr, ev[i].events))
+			if (!ops->event(ctx, ev[i].data.ptr, ev[i].events))
 				stop = true;
-		l->turn_end(l->ctx);
+		ops->turn_end(ctx);
 	}
 	return IDN_OK;
 }

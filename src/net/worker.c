@@ -157,17 +157,12 @@ static void worker_turn_end(void *ctx)
 
 static int worker_loop(struct net_worker *w)
 {
-	struct net_loop l = {.ep = w->ep,
-	                     .now = &w->now,
-	                     .ctx = w,
-	                     .timeout = worker_timeout,
-	                     .event = worker_event,
-	                     .turn_end = worker_turn_end};
+	static const struct net_loop_ops ops = {worker_timeout, worker_event, worker_turn_end};
 
 	w->now = net_now_ms();
 	w->next_tick = w->now + NET_TICK_MS;
 	w->idle_in = -1;
-	return net_loop_run(&l);
+	return net_loop_run(w->ep, &w->now, w, &ops);
 }
 
 void *net_worker_main(void *arg)
