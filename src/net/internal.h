@@ -1,6 +1,7 @@
 /*
- * internal.h - what the files of src/net share: the server, its workers and
- * their sockets and connections. Not for use outside src/net.
+ * internal.h - what the files of net's Handle server (server.c, worker.c,
+ * udp_io.c, tcp.c, deferred.c) share: the server, its workers and their
+ * sockets and connections. Not for use outside src/net.
  *
  * Ownership: net_start() allocates the server, its sockets and the worker
  * array; each worker allocates its own buffers, epoll set and connections on

@@ -1,6 +1,6 @@
 /*
- * server.c - the server's life: listen addresses, sockets, worker threads,
- * stop, counters.
+ * server.c - the Handle server's life: its sockets on every listen
+ * address, worker threads, stop, counters.
  *
  * Every socket is made and bound here, on the caller's thread, before any
  * worker starts, so a bad address fails net_start() with a message that names
