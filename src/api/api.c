@@ -106,6 +106,7 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	                  : o->access_log ? stderr
 	                                  : NULL,
 	    .max_conns = o->max_conns,
+	    .budget = o->budget,
 	    .max_body = o->max_body,
 	    .idle_ms = o->idle_ms,
 	    .header_timeout_ms = o->header_timeout_ms,

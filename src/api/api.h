@@ -61,6 +61,7 @@ typedef struct api_serve_opts {
 	const char *access_log;
 	/* limits, 0 = the http defaults (see http.h) */
 	unsigned max_conns;
+	net_conn_budget *budget; /* optional: shared with the Handle listeners (net/net.h) */
 	size_t max_body;
 	unsigned idle_ms;
 	unsigned header_timeout_ms; /* the body gets three times as long */

@@ -34,6 +34,7 @@ static void http_conn_close(http_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	atomic_fetch_sub(&w->s->nconns, 1);
+	net_budget_give(w->s->cfg.budget);
 	SSL_free(c->ssl);
 	free(c->in);
 	free(c->head);
@@ -153,8 +154,8 @@ static bool conn_step(http_conn *c, bool readable)
 }
 
 /*
- * A connection for the accepted fd, counted in nconns already; on failure
- * the fd is closed and the count given back.
+ * A connection for the accepted fd, counted in nconns and the budget
+ * already; on failure the fd is closed and both are given back.
  */
 static void conn_new(http_worker *w, int fd, bool tls, const struct sockaddr_storage *peer,
                      socklen_t plen)
@@ -200,6 +201,7 @@ fail:
 	}
 	close(fd);
 	atomic_fetch_sub(&s->nconns, 1);
+	net_budget_give(s->cfg.budget);
 }
 
 static void accept_all(http_worker *w, unsigned li)
@@ -214,7 +216,8 @@ static void accept_all(http_worker *w, unsigned li)
 		    accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		if (atomic_fetch_add(&s->nconns, 1) >= s->cfg.max_conns) {
+		if (atomic_fetch_add(&s->nconns, 1) >= s->cfg.max_conns ||
+		    !net_budget_take(s->cfg.budget)) {
 			atomic_fetch_sub(&s->nconns, 1);
 			static const char busy[] =
 			    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"

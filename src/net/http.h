@@ -41,6 +41,7 @@
 #include <sys/socket.h>
 
 #include "core/wire.h"
+#include "net/net.h"
 
 enum { HTTP_MAX_HEADERS = 64 };
 
@@ -96,6 +97,8 @@ typedef struct http_config {
 	/* "ADDR:PORT", "[V6]:PORT" or ":PORT" (0.0.0.0), numeric; port 0 picks one. */
 	const char **listen;
 	unsigned nlisten;
+	/* Optional: a limit on connections shared with other servers (net/net.h). */
+	net_conn_budget *budget;
 	unsigned threads;   /* 0 = 2 */
 	unsigned max_conns; /* per process; 0 = 4096 */
 	size_t max_header;  /* request line + headers; 0 = 16 KiB */

@@ -21,6 +21,7 @@
 #ifndef IDN_NET_NET_H
 #define IDN_NET_NET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +81,34 @@ typedef struct net_later net_later;
 net_later *net_defer(const net_req *req);
 void net_answer(net_later *later, const uint8_t *ans, size_t len);
 
+/*
+ * A limit on open connections shared by several servers: the Handle TCP and
+ * the HTTP listeners of one node (idnode serve --max-connections). A server
+ * given one refuses a new connection over it as over its own limit. Owned
+ * by the caller; must outlive the servers.
+ */
+typedef struct net_conn_budget {
+	atomic_uint open;
+	unsigned max;
+} net_conn_budget;
+
+/* Takes one connection of b (NULL: no limit); false when none is left. */
+static inline bool net_budget_take(net_conn_budget *b)
+{
+	if (!b)
+		return true;
+	if (atomic_fetch_add_explicit(&b->open, 1, memory_order_relaxed) < b->max)
+		return true;
+	atomic_fetch_sub_explicit(&b->open, 1, memory_order_relaxed);
+	return false;
+}
+
+static inline void net_budget_give(net_conn_budget *b)
+{
+	if (b)
+		atomic_fetch_sub_explicit(&b->open, 1, memory_order_relaxed);
+}
+
 typedef struct net_config {
 	/*
 	 * "ADDR:PORT" (IPv4), "[V6]:PORT" or ":PORT" (every address: 0.0.0.0
@@ -89,6 +118,8 @@ typedef struct net_config {
 	 */
 	const char **listen;
 	unsigned nlisten;
+	/* Optional: a limit on TCP connections shared with other servers, as above. */
+	net_conn_budget *budget;
 	unsigned threads;       /* 0 = the CPUs this process may run on */
 	size_t max_msg;         /* request limit (message, envelope excluded); 0 = PROTO_MSG_MAX */
 	unsigned max_tcp_conns; /* per process; 0 = 4096. Beyond: accepted and reset */

@@ -121,6 +121,7 @@ static void conn_close(struct net_worker *w, struct net_conn *c)
 	c->dead_next = w->dead;
 	w->dead = c;
 	atomic_fetch_sub_explicit(&w->s->nconns, 1, memory_order_relaxed);
+	net_budget_give(w->s->cfg.budget);
 }
 
 void net_tcp_reap(struct net_worker *w)
@@ -534,7 +535,8 @@ void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 			return;
 		}
 		if (atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed) >=
-		    s->max_conns) {
+		        s->max_conns ||
+		    !net_budget_take(s->cfg.budget)) {
 			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
 			/* A reset, not a FIN: the client learns at once, no TIME_WAIT here. */
 			struct linger lg = {.l_onoff = 1, .l_linger = 0};
@@ -546,6 +548,7 @@ void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 		struct net_conn *c = malloc(sizeof(*c));
 		if (!c) {
 			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+			net_budget_give(s->cfg.budget);
 			close(fd);
 			continue;
 		}
@@ -560,6 +563,7 @@ void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 		/* TCP_NODELAY comes from the listener. */
 		if (net_epoll_add(w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->src) < 0) {
 			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+			net_budget_give(s->cfg.budget);
 			close(fd);
 			free(c);
 			continue;
