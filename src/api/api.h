@@ -10,10 +10,12 @@
  * DELETE /api/handles, list, /api/batch) is a Handle admin request run by the
  * node as the identity authenticated over HTTP (sessions signed with an
  * HS_PUBKEY, or Basic with an HS_SECKEY secret), so the node's rights checks
- * decide. The routes live in one table in api.c; the JSON value shapes in
- * api_json.c; the HTML record page in api_page.c; sessions and writes in
- * api_write.c; batches and Idempotency-Key in api_batch.c; the OpenAPI
- * document (src/api/openapi.json, embedded) in api_openapi.c.
+ * decide. The api and `serve`'s HTTP side live in api.c; the routes in one
+ * table in api_routes.c (routes.h), with the helpers they share in
+ * api_reply.c (reply.h); the JSON value shapes in api_json.c; the HTML
+ * record page in api_page.c; sessions and writes in api_write.c; batches and
+ * Idempotency-Key in api_batch.c; the OpenAPI document (src/api/openapi.json,
+ * embedded) in api_openapi.c. The HTTP server itself is net's (net/http.h).
  *
  * Sessions and idempotency results live in the api (shared by the workers,
  * behind mutexes, bounded in count and bytes, expiring).
@@ -26,7 +28,7 @@
 
 #include <stdbool.h>
 
-#include "api/http.h"
+#include "net/http.h"
 #include "node/node.h"
 #include "store/store.h"
 

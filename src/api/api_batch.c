@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/internal.h"
+#include "api/routes.h"
 #include "core/err.h"
 #include "proto/admin.h"
 
@@ -303,15 +303,9 @@ int api_post_batch(api_worker *w, const http_req *req, idn_slice rest, http_resp
 		                "Idempotency-Key: 1 to 200 characters");
 		return 0;
 	}
-	json_error_t jerr;
-	json_t *doc = json_loadb((const char *)req->body.p, req->body.len, 0, &jerr);
-	if (!doc) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "invalid JSON at line %d column %d: %s", jerr.line,
-		         jerr.column, jerr.text);
-		http_resp_error(r, 400, PROTO_RC_PROTOCOL_ERROR, msg);
+	json_t *doc = api_json_body(req, r);
+	if (!doc)
 		return 0;
-	}
 	int ret = 0;
 	json_t *ops = json_is_object(doc) ? json_object_get(doc, "operations") : NULL;
 	if (!json_is_array(ops) || json_array_size(ops) > BATCH_MAX) {

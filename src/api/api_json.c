@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/internal.h"
+#include "api/reply.h"
 #include "proto/handle.h"
 #include "proto/special.h"
 

@@ -3,7 +3,7 @@
  * server does, kept as src/api/openapi.json and embedded at build time (a
  * unit test checks it against the route table both ways).
  */
-#include "api/internal.h"
+#include "api/routes.h"
 #include "openapi_json.h"
 
 idn_slice api_openapi_json(void)

@@ -24,7 +24,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "api/internal.h"
+#include "api/routes.h"
 #include "proto/handle.h"
 #include "node/template.h"
 #include "proto/special.h"

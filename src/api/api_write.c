@@ -21,7 +21,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "api/internal.h"
+#include "api/routes.h"
 #include "auth/verify.h"
 #include "core/err.h"
 #include "proto/handle.h"
@@ -730,15 +730,9 @@ int api_put_handle(api_worker *w, const http_req *req, idn_slice rest, http_resp
 	ident id;
 	if (api_need_auth(w, req, r, &id) <= 0)
 		return 0;
-	json_error_t jerr;
-	json_t *doc = json_loadb((const char *)req->body.p, req->body.len, 0, &jerr);
-	if (!doc) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "invalid JSON at line %d column %d: %s", jerr.line,
-		         jerr.column, jerr.text);
-		http_resp_error(r, 400, PROTO_RC_PROTOCOL_ERROR, msg);
+	json_t *doc = api_json_body(req, r);
+	if (!doc)
 		return 0;
-	}
 	int ret = 0;
 	uint8_t *vals = NULL;
 	json_t *jvals = body_values(doc);

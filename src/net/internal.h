@@ -1,6 +1,7 @@
 /*
- * internal.h - what the files of src/net share: the server, its workers and
- * their sockets and connections. Not for use outside src/net.
+ * internal.h - what the files of net's Handle server (server.c, worker.c,
+ * udp_io.c, tcp.c, deferred.c) share: the server, its workers and their
+ * sockets and connections. Not for use outside src/net.
  *
  * Ownership: net_start() allocates the server, its sockets and the worker
  * array; each worker allocates its own buffers, epoll set and connections on
@@ -16,12 +17,12 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "net/common.h"
 #include "net/net.h"
 #include "proto/proto.h"
 #include "proto/udp.h"
 
 enum {
-	NET_EVENTS = 64,          /* epoll events per turn */
 	NET_UDP_BATCH = 64,       /* datagrams per recvmmsg */
 	NET_UDP_ROUNDS = 8,       /* recvmmsg calls per socket per turn, for fairness */
 	NET_UDP_DGRAM_MAX = 2048, /* larger datagrams are dropped (requests use 512) */
@@ -103,6 +104,7 @@ struct net_worker {
 	bool in_batch;
 	uint64_t now; /* ms, CLOCK_MONOTONIC_COARSE, read once per turn */
 	uint64_t next_tick;
+	int64_t idle_in; /* ms until a TCP connection may fall idle, -1 none (net_tcp_sweep) */
 
 	/* Written by this thread only, read by net_stats() with relaxed loads. */
 	struct net_stats st;
@@ -133,7 +135,7 @@ struct net_worker {
 	struct net_conn *dead;
 	struct net_conn *held; /* connections whose answers wait for commit() */
 
-	/* Deferred answers (later.c): given by other threads, taken by this one. */
+	/* Deferred answers (deferred.c): given by other threads, taken by this one. */
 	int wakefd; /* eventfd: a deferred answer is in */
 	struct net_src wake_src;
 	pthread_mutex_t lmu; /* guards done_*, lclosed */
@@ -161,10 +163,7 @@ struct net_server {
 	pthread_cond_t later_cv;
 	unsigned nlater;
 
-	pthread_mutex_t lock; /* start-up handshake only */
-	pthread_cond_t cond;
-	unsigned nready;
-	int start_err;
+	struct net_crew crew; /* start-up handshake only */
 };
 
 /* Counter update by the owning thread, readable by others without a race. */
@@ -198,8 +197,12 @@ void net_tcp_release(struct net_worker *w, int rc);
 void net_tcp_later_done(struct net_worker *w, struct net_conn *c, const uint8_t *ans, size_t len);
 /* Whether an answer of n bytes at out frames as whole messages (the envelopes' lengths). */
 bool net_answer_frames(const uint8_t *out, size_t n);
+/* Closes idle connections; returns ms until the next may fall idle, or -1. */
+int64_t net_tcp_sweep(struct net_worker *w);
+void net_tcp_reap(struct net_worker *w);
+void net_tcp_close_all(struct net_worker *w);
 
-/* later.c */
+/* deferred.c */
 int net_later_init(struct net_worker *w);
 /* Takes the deferred answers in (on the wake event). */
 void net_later_drain(struct net_worker *w);
@@ -209,9 +212,5 @@ void net_later_orphan(struct net_conn *c);
 void net_later_fini(struct net_worker *w);
 /* net_wait: until every deferred answer was given. */
 void net_later_wait(struct net_server *s);
-/* Closes idle connections; returns ms until the next may fall idle, or -1. */
-int64_t net_tcp_sweep(struct net_worker *w);
-void net_tcp_reap(struct net_worker *w);
-void net_tcp_close_all(struct net_worker *w);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * net.h - the network layer: listeners, worker threads, UDP and TCP framing.
+ * net.h - the network layer: listeners, worker threads, UDP and TCP framing
+ * of Handle messages (HTTP is net's too: http.h).
  *
  * net never interprets a request. It cuts the byte streams and datagrams it
  * receives into whole Handle messages (20-byte envelope + message, multi-packet

@@ -1,6 +1,6 @@
 /*
- * server.c - the server's life: listen addresses, sockets, worker threads,
- * stop, counters.
+ * server.c - the Handle server's life: its sockets on every listen
+ * address, worker threads, stop, counters.
  *
  * Every socket is made and bound here, on the caller's thread, before any
  * worker starts, so a bad address fails net_start() with a message that names
@@ -12,23 +12,20 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/err.h"
+#include "net/common.h"
 #include "net/internal.h"
 
 enum {
@@ -36,26 +33,11 @@ enum {
 	NET_DEF_IDLE_MS = 30000,
 	NET_DEF_PIPELINE = 32,
 	NET_UDP_SOCKBUF = 4 << 20,
-	NET_LISTEN_BACKLOG = 1024,
 	NET_PORT0_TRIES = 16, /* port 0: the kernel's pick may be taken for the other protocol */
 };
 
-struct net_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	bool wildcard; /* 0.0.0.0 or [::]: answers need pktinfo */
-	bool optional; /* the [::] of ":PORT": skipped on a host without IPv6 */
-};
-
-static void set_err(const net_config *cfg, const char *fmt, ...)
-{
-	if (!cfg->errbuf || cfg->errbuf_len == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cfg->errbuf, cfg->errbuf_len, fmt, ap);
-	va_end(ap);
-}
+/* Errors of net_start(): into cfg->errbuf. */
+#define set_err(cfg, ...) net_set_err((cfg)->errbuf, (cfg)->errbuf_len, __VA_ARGS__)
 
 static unsigned ncpus(void)
 {
@@ -65,162 +47,6 @@ static unsigned ncpus(void)
 		return (unsigned)CPU_COUNT(&set);
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (unsigned)n : 1;
-}
-
-/* "ADDR:PORT", "[V6]:PORT", ":PORT" or "*:PORT" -> one or two addresses. */
-static int parse_listen(const net_config *cfg, const char *spec, struct net_addr a[2], unsigned *na,
-                        unsigned *port)
-{
-	const char *orig = spec;
-	const char *colon = spec ? strrchr(spec, ':') : NULL;
-	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-	char *end;
-
-	if (!colon || colon[1] == '\0') {
-		set_err(cfg, "listen \"%s\": expected ADDR:PORT, [V6ADDR]:PORT or :PORT",
-		        spec ? spec : "(null)");
-		return IDN_ECONFIG;
-	}
-	errno = 0;
-	unsigned long p = strtoul(colon + 1, &end, 10);
-	if (*end != '\0' || errno || p > 65535 || colon[1] == '-' || colon[1] == '+') {
-		set_err(cfg, "listen \"%s\": bad port (0..65535)", spec);
-		return IDN_ECONFIG;
-	}
-	*port = (unsigned)p;
-
-	size_t hl = (size_t)(colon - spec);
-	memset(a, 0, 2 * sizeof(*a));
-	if (hl == 0 || (hl == 1 && spec[0] == '*')) {
-		struct sockaddr_in *v4 = (struct sockaddr_in *)&a[0].ss;
-		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a[1].ss;
-		v4->sin_family = AF_INET;
-		v4->sin_addr.s_addr = htonl(INADDR_ANY);
-		a[0].len = sizeof(*v4);
-		a[0].wildcard = true;
-		v6->sin6_family = AF_INET6;
-		v6->sin6_addr = in6addr_any;
-		a[1].len = sizeof(*v6);
-		a[1].wildcard = true;
-		a[1].optional = true;
-		*na = 2;
-		return IDN_OK;
-	}
-	bool bracket = spec[0] == '[';
-	if (bracket) {
-		if (hl < 3 || spec[hl - 1] != ']') {
-			set_err(cfg, "listen \"%s\": unbalanced brackets around the IPv6 address",
-			        spec);
-			return IDN_ECONFIG;
-		}
-		spec++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host)) {
-		set_err(cfg, "listen \"%s\": address too long", orig);
-		return IDN_ECONFIG;
-	}
-	memcpy(host, spec, hl);
-	host[hl] = '\0';
-
-	struct addrinfo hints = {.ai_family = bracket ? AF_INET6 : AF_INET,
-	                         .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
-	struct addrinfo *res = NULL;
-	int rc = getaddrinfo(host, NULL, &hints, &res);
-	if (rc != 0 || !res || res->ai_addrlen > sizeof(a[0].ss)) {
-		set_err(cfg, "listen \"%s\": \"%s\" is not a numeric %s address%s", orig, host,
-		        bracket ? "IPv6" : "IPv4",
-		        bracket || !strchr(host, ':') ? ""
-		                                      : " (IPv6 goes in brackets: [::1]:2641)");
-		if (res)
-			freeaddrinfo(res);
-		return IDN_ECONFIG;
-	}
-	memcpy(&a[0].ss, res->ai_addr, res->ai_addrlen);
-	a[0].len = (socklen_t)res->ai_addrlen;
-	freeaddrinfo(res);
-	if (a[0].ss.ss_family == AF_INET)
-		a[0].wildcard =
-		    ((struct sockaddr_in *)&a[0].ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-	else
-		a[0].wildcard =
-		    IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&a[0].ss)->sin6_addr);
-	*na = 1;
-	return IDN_OK;
-}
-
-static void addr_set_port(struct net_addr *a, unsigned port)
-{
-	if (a->ss.ss_family == AF_INET)
-		((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)port);
-	else
-		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)port);
-}
-
-static unsigned sock_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return 0;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-}
-
-/*
- * One bound, non-blocking socket; -errno on failure. A probe is bound alone,
- * without SO_REUSEPORT, and closed at once: SO_REUSEPORT would let us join
- * the group of another process of the same user on that port and silently
- * share its traffic, so the probe makes "address in use" an error again.
- * (TCP probes keep SO_REUSEADDR so that TIME_WAIT leftovers do not count.)
- */
-static int sock_open(const struct net_addr *a, int type, bool probe)
-{
-	int one = 1;
-	int fd = socket(a->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	if (!probe && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-		goto fail;
-	if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		goto fail;
-	if (a->ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail;
-	if (type == SOCK_DGRAM && !probe) {
-		/* Best effort: capped by net.core.[rw]mem_max. */
-		int sz = NET_UDP_SOCKBUF;
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-		if (a->wildcard) {
-			int rc =
-			    a->ss.ss_family == AF_INET
-			        ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))
-			        : setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
-			if (rc < 0)
-				goto fail;
-		}
-	}
-	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
-		goto fail;
-	if (type == SOCK_STREAM && !probe) {
-		/*
-		 * Accepted sockets inherit it: answers are whole messages written
-		 * at once, with nothing to wait for, and one setsockopt per
-		 * connection is saved.
-		 */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (listen(fd, NET_LISTEN_BACKLOG) < 0)
-			goto fail;
-	}
-	return fd;
-fail:;
-	int err = errno;
-	close(fd);
-	return -err;
 }
 
 static void socks_close_from(struct net_server *s, unsigned from)
@@ -245,22 +71,9 @@ static int socks_open_addr(struct net_server *s, unsigned li, const char *spec, 
 	for (unsigned w = 0; w < s->nthreads; w++) {
 		for (int t = 0; t < 2; t++) {
 			int type = t == 0 ? SOCK_DGRAM : SOCK_STREAM;
-			int fd;
-			addr_set_port(a, *port);
-			if (w == 0) {
-				/* The probe also picks the port when asked for 0. */
-				fd = sock_open(a, type, true);
-				if (fd >= 0) {
-					if (*port == 0) {
-						*port = sock_port(fd);
-						addr_set_port(a, *port);
-					}
-					close(fd);
-					fd = sock_open(a, type, false);
-				}
-			} else {
-				fd = sock_open(a, type, false);
-			}
+			/* The first worker's socket probes, and picks the port when asked for 0. */
+			int fd = w == 0 ? net_sock_open_first(a, type, port, NET_UDP_SOCKBUF)
+			                : net_sock_open(a, type, false, NET_UDP_SOCKBUF);
 			if (fd < 0 && a->optional && w == 0 && t == 0 &&
 			    (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL || fd == -EPROTONOSUPPORT))
 				return OPEN_SKIP;
@@ -290,7 +103,7 @@ static int socks_open_listen(struct net_server *s, unsigned li, const char *spec
 {
 	struct net_addr a[2];
 	unsigned na, want;
-	int rc = parse_listen(&s->cfg, spec, a, &na, &want);
+	int rc = net_listen_parse("", s->cfg.errbuf, s->cfg.errbuf_len, spec, true, a, &na, &want);
 
 	if (rc < 0)
 		return rc;
@@ -319,8 +132,7 @@ static void server_free(struct net_server *s)
 	socks_close_from(s, 0);
 	if (s->stopfd >= 0)
 		close(s->stopfd);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
+	net_crew_destroy(&s->crew);
 	pthread_mutex_destroy(&s->later_mu);
 	pthread_cond_destroy(&s->later_cv);
 	for (unsigned i = 0; s->w && i < s->nthreads; i++)
@@ -335,7 +147,6 @@ static void server_free(struct net_server *s)
 int net_start(const net_config *cfg, net_server **out)
 {
 	struct net_server *s = NULL;
-	sigset_t block, old;
 	int rc;
 
 	*out = NULL;
@@ -348,8 +159,7 @@ int net_start(const net_config *cfg, net_server **out)
 	if (!s)
 		return IDN_ENOMEM;
 	s->stopfd = -1;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
+	net_crew_init(&s->crew);
 	pthread_mutex_init(&s->later_mu, NULL);
 	pthread_cond_init(&s->later_cv, NULL);
 	s->cfg = *cfg;
@@ -367,7 +177,7 @@ int net_start(const net_config *cfg, net_server **out)
 		goto fail;
 	}
 
-	s->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->stopfd = net_stopfd_new();
 	s->ports = calloc(cfg->nlisten, sizeof(*s->ports));
 	s->socks = calloc((size_t)cfg->nlisten * 2 * 2 * s->nthreads, sizeof(*s->socks));
 	s->w = calloc(s->nthreads, sizeof(*s->w));
@@ -382,11 +192,7 @@ int net_start(const net_config *cfg, net_server **out)
 			goto fail;
 	}
 
-	/* Workers inherit the mask: SIGTERM/SIGINT go to the thread that waits for them. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
+	/* SIGTERM/SIGINT are blocked in the workers: they go to the thread that waits for them. */
 	unsigned started = 0;
 	rc = IDN_OK;
 	for (unsigned i = 0; i < s->nthreads; i++) {
@@ -395,7 +201,7 @@ int net_start(const net_config *cfg, net_server **out)
 		w->idx = i;
 		w->ep = -1;
 		w->wakefd = -1;
-		int e = pthread_create(&w->th, NULL, net_worker_main, w);
+		int e = net_thread_start(&w->th, net_worker_main, w);
 		if (e != 0) {
 			set_err(cfg, "net: cannot start worker thread %u: %s", i, strerror(e));
 			rc = idn_errno(e);
@@ -404,16 +210,11 @@ int net_start(const net_config *cfg, net_server **out)
 		w->started = true;
 		started++;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-	pthread_mutex_lock(&s->lock);
-	while (s->nready < started)
-		pthread_cond_wait(&s->cond, &s->lock);
-	if (rc == IDN_OK && s->start_err < 0) {
-		rc = s->start_err;
+	int start_err = net_crew_wait(&s->crew, started);
+	if (rc == IDN_OK && start_err < 0) {
+		rc = start_err;
 		set_err(cfg, "net: worker set-up failed: %s", idn_strerror(rc));
 	}
-	pthread_mutex_unlock(&s->lock);
 	if (rc < 0) {
 		net_stop(s);
 		net_wait(s);
@@ -428,10 +229,7 @@ fail:
 
 void net_stop(net_server *s)
 {
-	/* Never read: the eventfd stays readable and wakes every worker's epoll. */
-	uint64_t one = 1;
-	ssize_t n = write(s->stopfd, &one, sizeof(one));
-	(void)n;
+	net_stopfd_raise(s->stopfd);
 }
 
 int net_wait(net_server *s)

@@ -1,6 +1,7 @@
 /*
- * worker.c - one worker thread: its epoll loop over its own sockets, its
- * connections, the stop eventfd, and the housekeeping timers.
+ * worker.c - one Handle worker thread: its turns of net's event loop
+ * (loop.c) over its own sockets, its connections, the stop eventfd, and the
+ * housekeeping timers.
  *
  * A turn: wait (never longer than the next deadline), dispatch every event,
  * give ready connections their next go, housekeeping when due, batch_end,
@@ -17,15 +18,8 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "net/common.h"
 #include "net/internal.h"
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int net_epoll_add(struct net_worker *w, int fd, uint32_t events, struct net_src *src)
 {
@@ -103,26 +97,13 @@ static int worker_setup(struct net_worker *w)
 	return IDN_OK;
 }
 
-/* Tells net_start() how set-up went; returns whether to go on. */
-static bool worker_report(struct net_worker *w, int rc)
-{
-	struct net_server *s = w->s;
-
-	pthread_mutex_lock(&s->lock);
-	if (rc < 0 && s->start_err == 0)
-		s->start_err = rc;
-	s->nready++;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	return rc == 0;
-}
-
 /* ms epoll may sleep: until the first deadline, or forever if there is none. */
-static int worker_timeout(struct net_worker *w, int64_t idle_in)
+static int worker_timeout(void *ctx)
 {
+	struct net_worker *w = ctx;
 	if (w->ready.head)
 		return 0;
-	int64_t t = idle_in;
+	int64_t t = w->idle_in;
 	if (proto_udp_rasm_pending(&w->rasm) > 0 || w->listeners_paused) {
 		int64_t tick = w->next_tick > w->now ? (int64_t)(w->next_tick - w->now) : 0;
 		if (t < 0 || tick < t)
@@ -133,56 +114,55 @@ static int worker_timeout(struct net_worker *w, int64_t idle_in)
 	return t > INT_MAX ? INT_MAX : (int)t;
 }
 
+static bool worker_event(void *ctx, void *ptr, uint32_t events)
+{
+	struct net_worker *w = ctx;
+	struct net_src *src = ptr;
+	switch (src->kind) {
+	case NET_SRC_STOP:
+		return false;
+	case NET_SRC_UDP:
+		net_udp_drain(w, (struct net_sock *)src);
+		break;
+	case NET_SRC_LISTEN:
+		net_tcp_accept(w, (struct net_sock *)src);
+		break;
+	case NET_SRC_CONN:
+		net_tcp_event(w, (struct net_conn *)src, events);
+		break;
+	case NET_SRC_WAKE:
+		net_later_drain(w);
+		break;
+	}
+	return true;
+}
+
+/* After the events: ready connections, commit, housekeeping, batch_end, reaping. */
+static void worker_turn_end(void *ctx)
+{
+	struct net_worker *w = ctx;
+	if (w->ready.head)
+		net_tcp_run_ready(w);
+	net_release(w);
+	if (w->now >= w->next_tick) {
+		w->next_tick = w->now + NET_TICK_MS;
+		proto_udp_rasm_expire(&w->rasm, w->now);
+		__atomic_store_n(&w->st.udp_reasm_pending, proto_udp_rasm_pending(&w->rasm),
+		                 __ATOMIC_RELAXED);
+	}
+	w->idle_in = net_tcp_sweep(w);
+	batch_end(w);
+	net_tcp_reap(w);
+}
+
 static int worker_loop(struct net_worker *w)
 {
-	struct epoll_event ev[NET_EVENTS];
-	bool stop = false;
-	int64_t idle_in = -1;
+	static const struct net_loop_ops ops = {worker_timeout, worker_event, worker_turn_end};
 
-	w->now = now_ms();
+	w->now = net_now_ms();
 	w->next_tick = w->now + NET_TICK_MS;
-	while (!stop) {
-		int n = epoll_wait(w->ep, ev, NET_EVENTS, worker_timeout(w, idle_in));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return idn_errno(errno);
-		}
-		w->now = now_ms();
-		for (int i = 0; i < n; i++) {
-			struct net_src *src = ev[i].data.ptr;
-			switch (src->kind) {
-			case NET_SRC_STOP:
-				stop = true;
-				break;
-			case NET_SRC_UDP:
-				net_udp_drain(w, (struct net_sock *)src);
-				break;
-			case NET_SRC_LISTEN:
-				net_tcp_accept(w, (struct net_sock *)src);
-				break;
-			case NET_SRC_CONN:
-				net_tcp_event(w, (struct net_conn *)src, ev[i].events);
-				break;
-			case NET_SRC_WAKE:
-				net_later_drain(w);
-				break;
-			}
-		}
-		if (w->ready.head)
-			net_tcp_run_ready(w);
-		net_release(w);
-		if (w->now >= w->next_tick) {
-			w->next_tick = w->now + NET_TICK_MS;
-			proto_udp_rasm_expire(&w->rasm, w->now);
-			__atomic_store_n(&w->st.udp_reasm_pending, proto_udp_rasm_pending(&w->rasm),
-			                 __ATOMIC_RELAXED);
-		}
-		idle_in = net_tcp_sweep(w);
-		batch_end(w);
-		net_tcp_reap(w);
-	}
-	return IDN_OK;
+	w->idle_in = -1;
+	return net_loop_run(w->ep, &w->now, w, &ops);
 }
 
 void *net_worker_main(void *arg)
@@ -190,7 +170,7 @@ void *net_worker_main(void *arg)
 	struct net_worker *w = arg;
 	int rc = worker_setup(w);
 
-	if (worker_report(w, rc))
+	if (net_crew_report(&w->s->crew, rc)) /* net_start() waits for this */
 		w->err = worker_loop(w);
 	else
 		w->err = rc;

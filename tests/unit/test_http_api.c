@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "api/internal.h"
+#include "api/reply.h"
 #include "proto/special.h"
 
 static const char *body(http_resp *r)

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "api/http.h"
+#include "net/http.h"
 
 /* Echoes method, path and body length. */
 static int echo(void *wctx, const http_req *req, http_resp *r)

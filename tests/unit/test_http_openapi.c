@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "api/internal.h"
+#include "api/routes.h"
 
 static json_t *load_doc(void)
 {

@@ -1,5 +1,5 @@
 /*
- * later.c - deferred TCP answers (net.h: net_defer, net_answer).
+ * deferred.c - deferred answers to TCP requests (net.h: net_defer, net_answer).
  *
  * A net_later belongs to the connection that waits for it until another
  * thread answers: net_answer() copies the answer, queues the net_later on

@@ -1,8 +1,10 @@
 /*
- * http.h - the HTTP/1.1 server idnode's REST API, Handle-over-HTTP and proxy
- * run on: listeners, connections, framing (llhttp), limits, access log.
+ * http.h - net's HTTP/1.1 server, which idnode's REST API, Handle-over-HTTP
+ * and proxy (src/api) run on: listeners, connections, framing (llhttp),
+ * limits, access log, HTTPS.
  *
- * Why its own worker threads rather than a hook in net's loops: the Handle
+ * Why its own worker threads rather than more sockets in the Handle workers
+ * (the loop code, listeners and start-up are shared, see common.h): the Handle
  * UDP/TCP workers are tuned for one thing (recvmmsg batches, no per-request
  * allocation), and HTTP needs buffers that grow, per-connection deadlines and
  * a parser state per connection. Keeping HTTP on separate epoll threads (same
@@ -29,8 +31,8 @@
  * Threads: worker_init/fini and the handler run on the worker thread that
  * owns the context. http_stop() may be called from any thread.
  */
-#ifndef IDN_API_HTTP_H
-#define IDN_API_HTTP_H
+#ifndef IDN_NET_HTTP_H
+#define IDN_NET_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>

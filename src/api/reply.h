@@ -1,9 +1,14 @@
 /*
- * internal.h - what the files of src/api share: JSON and HTML writers over an
- * http_resp, and the resolution helper. Not for use outside src/api.
+ * reply.h - what the routes of src/api share: the api and its worker
+ * context, JSON and HTML writers over an http_resp (api_json.c), resolution
+ * and admin requests through the node, query strings, errors (api_reply.c),
+ * authentication of the caller (api_write.c). Not for use outside src/api.
+ *
+ * The layering inside api/: api.c and api_routes.c call the routes
+ * (routes.h); the routes call these helpers; no helper calls a route.
  */
-#ifndef IDN_API_INTERNAL_H
-#define IDN_API_INTERNAL_H
+#ifndef IDN_API_REPLY_H
+#define IDN_API_REPLY_H
 
 #include <jansson.h>
 
@@ -36,6 +41,9 @@ typedef struct api_answer {
 enum {
 	MAX_FILTER = 64, /* type= and index= parameters per request */
 	ANS_CAP = PROTO_ENV_LEN + PROTO_MSG_MAX,
+	/* api_worker.req: the largest resolution request, filters included */
+	REQ_CAP = PROTO_ENV_LEN + PROTO_HDR_LEN + 4 + PROTO_HANDLE_MAX + 8 +
+	          MAX_FILTER * (4 + 4 + 256) + 64,
 };
 
 /* REST sessions (api_write.c): shared by all workers, behind a mutex. */
@@ -77,6 +85,8 @@ int api_query_each(idn_slice q, int (*fn)(void *arg, idn_slice name, idn_slice v
 bool api_name_is(idn_slice s, const char *name);
 /* A boolean parameter: present alone, or true/1/yes. */
 bool api_truthy(idn_slice v);
+/* The request body as JSON (the caller json_decref()s it); NULL with the 400 answer written. */
+json_t *api_json_body(const http_req *req, http_resp *r);
 /* {"responseCode":rc,"handle":h,"message":m} with the mapped HTTP status. */
 void api_handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg);
 
@@ -103,31 +113,15 @@ void api_admin_error(http_resp *r, const proto_msg *m, idn_slice h);
  */
 const char *api_value_from_json(json_t *jv, wire_wr *w, uint32_t *index, char *err, size_t errlen);
 
-/* The write routes (api_write.c); rest = the path after the route's prefix. */
-int api_post_session(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int api_session_this(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int api_put_handle(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int api_delete_handle(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int api_list_handles(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int api_post_batch(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int api_get_openapi(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-
-/* The embedded OpenAPI document (static). */
-idn_slice api_openapi_json(void);
-
 /*
- * The route table, for the OpenAPI check: route i's method and path (a
- * prefix when *prefix); 0 past the end. Besides the table, POST with
- * application/x-hdl-message (any path) and GET /{handle} (the proxy).
+ * A resolution request (op, handle, filters) in w->req, as the node takes
+ * it; returns its length, or < 0 if it does not fit.
  */
-int api_route_at(size_t i, const char **method, const char **path, bool *prefix);
-
+int api_build_request(api_worker *w, uint32_t op, idn_slice handle, const uint32_t *idx,
+                      uint32_t nidx, const idn_slice *types, uint32_t ntypes, bool public_only);
 /* Resolves handle (optionally filtered) through node_answer(). */
 int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,
                 const idn_slice *types, uint32_t ntypes, bool public_only, api_answer *ans);
-
-/* The proxy: GET /{handle} (redirect or record page). handle is decoded. */
-int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *resp);
 
 /* Percent-decoding ('+' as space when form is set); returns the length or -1 if malformed. */
 int api_pct_decode(idn_slice in, bool form, uint8_t *out, size_t cap);

@@ -1,0 +1,221 @@
+/*
+ * api_reply.c - the helpers every route calls: resolution through the node,
+ * query strings and percent-decoding, Handle response codes as HTTP status
+ * and JSON errors. Calls no route.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/reply.h"
+#include "core/err.h"
+#include "proto/admin.h"
+
+int api_http_status(uint32_t rc)
+{
+	static const struct {
+		uint32_t rc;
+		int status;
+	} map[] = {
+	    {PROTO_RC_SUCCESS, 200},
+	    {PROTO_RC_ERROR, 500},
+	    {PROTO_RC_SERVER_BUSY, 503},
+	    {PROTO_RC_PROTOCOL_ERROR, 400},
+	    {PROTO_RC_OPERATION_NOT_SUPPORTED, 501},
+	    {PROTO_RC_SERVER_BACKUP, 503},
+	    {PROTO_RC_HANDLE_NOT_FOUND, 404},
+	    {PROTO_RC_HANDLE_ALREADY_EXISTS, 409},
+	    {PROTO_RC_INVALID_HANDLE, 400},
+	    {PROTO_RC_VALUE_NOT_FOUND, 200},
+	    {PROTO_RC_VALUE_ALREADY_EXISTS, 409},
+	    {PROTO_RC_INVALID_VALUE, 400},
+	    {PROTO_RC_OUT_OF_DATE_SITE_INFO, 400},
+	    {PROTO_RC_SERVER_NOT_RESP, 400},
+	    {PROTO_RC_SERVICE_REFERRAL, 300},
+	    {PROTO_RC_PREFIX_REFERRAL, 300},
+	    {PROTO_RC_INVALID_ADMIN, 403},
+	    {PROTO_RC_INSUFFICIENT_PERMISSIONS, 403},
+	    {PROTO_RC_AUTHENTICATION_NEEDED, 401},
+	    {PROTO_RC_AUTHENTICATION_FAILED, 403},
+	    {PROTO_RC_INVALID_CREDENTIAL, 403},
+	    {PROTO_RC_AUTHEN_TIMEOUT, 401},
+	    {PROTO_RC_AUTHEN_ERROR, 401},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].rc == rc)
+			return map[i].status;
+	return 500;
+}
+
+/* ---- resolution through the node ---- */
+
+int api_build_request(api_worker *w, uint32_t op, idn_slice handle, const uint32_t *idx,
+                      uint32_t nidx, const idn_slice *types, uint32_t ntypes, bool public_only)
+{
+	proto_env env = {
+	    .major = PROTO_MAJOR, .minor = PROTO_MINOR_MAX, .request_id = w->next_id++};
+	proto_hdr hdr = {
+	    .opcode = op,
+	    .flags = public_only ? PROTO_F_PO : 0,
+	    .site_serial = 0xFFFF,
+	};
+	proto_build b;
+	proto_build_begin(&b, w->req, REQ_CAP, &env, &hdr);
+	if (op == PROTO_OP_RESOLUTION)
+		proto_resolve_req_encode(&b.w, handle, idx, nidx, types, ntypes);
+	return proto_build_end(&b, NULL, 0);
+}
+
+int api_exchange(api_worker *w, const uint8_t *buf, int len, proto_msg *m)
+{
+	if (len < 0)
+		return len;
+	int n = node_answer(w->nw, NODE_HTTP, buf, (size_t)len, w->ans, ANS_CAP);
+	if (n <= PROTO_ENV_LEN)
+		return n < 0 ? n : IDN_EINVAL;
+	int ret = proto_msg_decode(w->ans + PROTO_ENV_LEN, (size_t)n - PROTO_ENV_LEN, m);
+	if (ret)
+		return ret;
+	uint8_t alg;
+	idn_slice digest;
+	return proto_answer_split(m->body, m->hdr.flags & PROTO_F_RD, &alg, &digest, &m->body);
+}
+
+int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,
+                const idn_slice *types, uint32_t ntypes, bool public_only, api_answer *ans)
+{
+	memset(ans, 0, sizeof(*ans));
+	if (handle.len > PROTO_HANDLE_MAX) {
+		ans->rc = PROTO_RC_INVALID_HANDLE;
+		ans->message = idn_slice_of("identifier too long", 19);
+		return 0;
+	}
+	proto_msg m;
+	int ret = api_exchange(w, w->req,
+	                       api_build_request(w, PROTO_OP_RESOLUTION, handle, idx, nidx, types,
+	                                         ntypes, public_only),
+	                       &m);
+	if (ret)
+		return ret;
+	ans->rc = m.hdr.rcode;
+	if (ans->rc == PROTO_RC_SUCCESS) {
+		proto_resolve_resp rr;
+		if ((ret = proto_resolve_resp_decode(m.body, &rr)))
+			return ret;
+		ans->nvalues = rr.nvalues;
+		ans->values = rr.values;
+	} else {
+		proto_error_decode(m.body, &ans->message);
+	}
+	return 0;
+}
+
+/* ---- query strings ---- */
+
+int api_pct_decode(idn_slice in, bool form, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < in.len; i++) {
+		if (n == cap)
+			return -1;
+		uint8_t ch = in.p[i];
+		if (ch == '%') {
+			static const char hex[] = "0123456789abcdef";
+			if (i + 2 >= in.len)
+				return -1;
+			const char *h = memchr(hex, in.p[i + 1] | 0x20, 16);
+			const char *l = memchr(hex, in.p[i + 2] | 0x20, 16);
+			if (!h || !l || !in.p[i + 1] || !in.p[i + 2]) /* memchr finds the NUL */
+				return -1;
+			ch = (uint8_t)((h - hex) << 4 | (l - hex));
+			i += 2;
+		} else if (ch == '+' && form) {
+			ch = ' ';
+		}
+		out[n++] = ch;
+	}
+	return (int)n;
+}
+
+/* Calls fn for each name=value pair (raw, not decoded). */
+int api_query_each(idn_slice q, int (*fn)(void *arg, idn_slice name, idn_slice value), void *arg)
+{
+	if (!q.len) /* an empty slice may have a NULL pointer: no arithmetic on it */
+		return 0;
+	const uint8_t *p = q.p, *end = q.p + q.len;
+	while (p < end) {
+		const uint8_t *amp = memchr(p, '&', (size_t)(end - p));
+		const uint8_t *e = amp ? amp : end;
+		const uint8_t *eq = memchr(p, '=', (size_t)(e - p));
+		idn_slice name = idn_slice_of(p, (size_t)((eq ? eq : e) - p));
+		idn_slice value =
+		    eq ? idn_slice_of(eq + 1, (size_t)(e - eq - 1)) : idn_slice_of(e, 0);
+		int ret = name.len ? fn(arg, name, value) : 0;
+		if (ret)
+			return ret;
+		p = amp ? amp + 1 : end;
+	}
+	return 0;
+}
+
+bool api_name_is(idn_slice s, const char *name)
+{
+	size_t n = strlen(name);
+	return s.len == n && !memcmp(s.p, name, n);
+}
+
+struct has_ctx {
+	const char *name;
+};
+
+static int has_cb(void *arg, idn_slice name, idn_slice value)
+{
+	(void)value;
+	return api_name_is(name, ((struct has_ctx *)arg)->name);
+}
+
+int api_query_has(idn_slice query, const char *name)
+{
+	struct has_ctx c = {name};
+	return api_query_each(query, has_cb, &c);
+}
+
+bool api_truthy(idn_slice v)
+{
+	/* "publicOnly" alone, or =true/=1/=yes, as the reference's boolean params. */
+	return v.len == 0 || (v.len == 4 && !strncasecmp((const char *)v.p, "true", 4)) ||
+	       (v.len == 1 && v.p[0] == '1') ||
+	       (v.len == 3 && !strncasecmp((const char *)v.p, "yes", 3));
+}
+
+/* {"responseCode":rc,"handle":h,"message":m} with the mapped status. */
+void api_handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg)
+{
+	r->len = 0;
+	r->status = api_http_status(rc);
+	r->content_type = "application/json";
+	http_resp_printf(r, "{\"responseCode\":%u,\"handle\":", rc);
+	api_json_str(r, handle);
+	if (!msg.len) {
+		const char *name = proto_rc_name(rc);
+		msg = idn_slice_of(name, strlen(name));
+	}
+	http_resp_puts(r, ",\"message\":");
+	api_json_str(r, msg);
+	http_resp_puts(r, "}");
+}
+
+json_t *api_json_body(const http_req *req, http_resp *r)
+{
+	json_error_t jerr;
+	json_t *doc = json_loadb((const char *)req->body.p, req->body.len, 0, &jerr);
+	if (!doc) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "invalid JSON at line %d column %d: %s", jerr.line,
+		         jerr.column, jerr.text);
+		http_resp_error(r, 400, PROTO_RC_PROTOCOL_ERROR, msg);
+	}
+	return doc;
+}

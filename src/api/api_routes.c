@@ -1,0 +1,344 @@
+/*
+ * api_routes.c - the route table (api_handle), and the JSON routes that need
+ * no file of their own: /api/handles/{handle}, /api/resolve, /api/site,
+ * /api/prefixes, and Handle messages over HTTP.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/reply.h"
+#include "api/routes.h"
+#include "core/err.h"
+#include "proto/admin.h"
+
+enum {
+	MAX_BATCH = 1000, /* identifiers per POST /api/resolve */
+	TYPE_MAX = 256,
+};
+
+/* The filters of GET /api/handles/{handle}. */
+typedef struct filters {
+	uint32_t idx[MAX_FILTER];
+	uint32_t nidx;
+	idn_slice types[MAX_FILTER];
+	uint8_t tbuf[MAX_FILTER][TYPE_MAX];
+	uint32_t ntypes;
+	bool public_only;
+	char err[200];
+} filters;
+
+static int filter_cb(void *arg, idn_slice name, idn_slice value)
+{
+	filters *f = arg;
+	if (api_name_is(name, "index")) {
+		uint8_t d[16];
+		int n = api_pct_decode(value, true, d, sizeof(d) - 1);
+		char *end;
+		if (n <= 0 || d[0] == '-')
+			goto bad_index;
+		d[n] = 0;
+		unsigned long x = strtoul((char *)d, &end, 10);
+		if (*end || x > 0x7FFFFFFF)
+			goto bad_index;
+		if (f->nidx == MAX_FILTER) {
+			snprintf(f->err, sizeof(f->err), "at most %d index parameters", MAX_FILTER);
+			return 1;
+		}
+		f->idx[f->nidx++] = (uint32_t)x;
+	} else if (api_name_is(name, "type")) {
+		if (f->ntypes == MAX_FILTER) {
+			snprintf(f->err, sizeof(f->err), "at most %d type parameters", MAX_FILTER);
+			return 1;
+		}
+		int n = api_pct_decode(value, true, f->tbuf[f->ntypes], TYPE_MAX);
+		if (n <= 0) {
+			snprintf(f->err, sizeof(f->err),
+			         "type: empty, malformed or longer than %d bytes", TYPE_MAX);
+			return 1;
+		}
+		f->types[f->ntypes] = idn_slice_of(f->tbuf[f->ntypes], (size_t)n);
+		f->ntypes++;
+	} else if (api_name_is(name, "publicOnly")) {
+		f->public_only = api_truthy(value);
+	}
+	return 0;
+bad_index:
+	snprintf(f->err, sizeof(f->err), "index: '%.*s' is not a number 0..2147483647",
+	         value.len > 32 ? 32 : (int)value.len, (const char *)value.p);
+	return 1;
+}
+
+static void values_json(http_resp *r, const api_answer *ans)
+{
+	http_resp_puts(r, "[");
+	wire_rd c = wire_rd_init(ans->values.p, ans->values.len);
+	for (uint32_t i = 0; i < ans->nvalues; i++) {
+		proto_value v;
+		proto_value_get(&c, &v);
+		if (c.err)
+			break;
+		if (i)
+			http_resp_puts(r, ",");
+		api_json_value(r, &v);
+	}
+	http_resp_puts(r, "]");
+}
+
+/* ---- routes ---- */
+
+typedef int (*route_fn)(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+
+static int get_handle(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
+{
+	uint8_t hbuf[PROTO_HANDLE_MAX + 1];
+	int hn = api_pct_decode(rest, false, hbuf, sizeof(hbuf));
+	if (hn <= 0) {
+		http_resp_error(r, 400, PROTO_RC_INVALID_HANDLE,
+		                hn == 0 ? "no identifier in the path: /api/handles/PREFIX/SUFFIX"
+		                        : "identifier malformed (bad %-escape) or too long");
+		return 0;
+	}
+	idn_slice h = idn_slice_of(hbuf, (size_t)hn);
+	filters *f = calloc(1, sizeof(*f));
+	if (!f)
+		return IDN_ENOMEM;
+	int ret = 0;
+	if (api_query_each(req->query, filter_cb, f)) {
+		api_handle_error(r, PROTO_RC_INVALID_VALUE, h,
+		                 idn_slice_of(f->err, strlen(f->err)));
+		goto out;
+	}
+	api_answer ans;
+	if ((ret = api_resolve(w, h, f->idx, f->nidx, f->types, f->ntypes, f->public_only, &ans)))
+		goto out;
+	if (ans.rc != PROTO_RC_SUCCESS) {
+		api_handle_error(r, ans.rc, h, ans.message);
+		goto out;
+	}
+	r->status = 200;
+	http_resp_puts(r, "{\"responseCode\":1,\"handle\":");
+	api_json_str(r, h);
+	http_resp_puts(r, ",\"values\":");
+	values_json(r, &ans);
+	http_resp_puts(r, "}");
+out:
+	free(f);
+	return ret;
+}
+
+/* POST /api/resolve {"handles":[...]} -> {"results":[...]} in request order. */
+static int post_resolve(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
+{
+	(void)rest;
+	json_t *doc = api_json_body(req, r);
+	int ret = 0;
+	if (!doc)
+		return 0;
+	json_t *hs = json_is_object(doc) ? json_object_get(doc, "handles") : NULL;
+	if (!json_is_array(hs)) {
+		http_resp_error(r, 400, PROTO_RC_PROTOCOL_ERROR,
+		                "expected an object {\"handles\":[\"PREFIX/SUFFIX\", ...]}");
+		goto out;
+	}
+	size_t n = json_array_size(hs);
+	if (n > MAX_BATCH) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "at most %d identifiers per request, got %zu", MAX_BATCH,
+		         n);
+		http_resp_error(r, 413, PROTO_RC_PROTOCOL_ERROR, msg);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!json_is_string(json_array_get(hs, i))) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "handles[%zu]: expected a string", i);
+			http_resp_error(r, 400, PROTO_RC_PROTOCOL_ERROR, msg);
+			goto out;
+		}
+	}
+	http_resp_puts(r, "{\"results\":[");
+	for (size_t i = 0; i < n; i++) {
+		json_t *s = json_array_get(hs, i);
+		idn_slice h = idn_slice_of(json_string_value(s), json_string_length(s));
+		api_answer ans;
+		if ((ret = api_resolve(w, h, NULL, 0, NULL, 0, false, &ans)))
+			goto out;
+		http_resp_puts(r, i ? ",{\"handle\":" : "{\"handle\":");
+		api_json_str(r, h);
+		http_resp_printf(r, ",\"responseCode\":%u", ans.rc);
+		if (ans.rc == PROTO_RC_SUCCESS) {
+			http_resp_puts(r, ",\"values\":");
+			values_json(r, &ans);
+		} else {
+			const char *name = proto_rc_name(ans.rc);
+			http_resp_puts(r, ",\"message\":");
+			api_json_str(r, ans.message.len ? ans.message
+			                                : idn_slice_of(name, strlen(name)));
+		}
+		http_resp_puts(r, "}");
+	}
+	http_resp_puts(r, "]}");
+out:
+	json_decref(doc);
+	return ret;
+}
+
+static int get_site(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
+{
+	(void)req;
+	(void)rest;
+	proto_msg m;
+	int ret = api_exchange(w, w->req,
+	                       api_build_request(w, PROTO_OP_GET_SITE_INFO, idn_slice_of("", 0),
+	                                         NULL, 0, NULL, 0, false),
+	                       &m);
+	if (ret)
+		return ret;
+	if (m.hdr.rcode != PROTO_RC_SUCCESS) {
+		idn_slice msg = {0};
+		proto_error_decode(m.body, &msg);
+		api_handle_error(r, m.hdr.rcode, idn_slice_of("", 0), msg);
+		return 0;
+	}
+	http_resp_puts(r, "{\"responseCode\":1,\"site\":");
+	api_json_site(r, m.body);
+	http_resp_puts(r, "}");
+	return 0;
+}
+
+struct prefix_ctx {
+	http_resp *r;
+	int n;
+};
+
+static int prefix_cb(void *arg, idn_slice key, idn_slice val)
+{
+	(void)val;
+	struct prefix_ctx *c = arg;
+	http_resp_puts(c->r, c->n++ ? "," : "");
+	api_json_str(c->r, key);
+	return 0;
+}
+
+static int get_prefixes(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
+{
+	(void)req;
+	(void)rest;
+	store_txn *t;
+	int ret = store_txn_begin(w->a->s, STORE_RDONLY, &t);
+	if (ret)
+		return ret;
+	struct prefix_ctx c = {r, 0};
+	http_resp_puts(r, "{\"responseCode\":1,\"prefixes\":[");
+	ret = store_list_homed(t, prefix_cb, &c);
+	store_txn_abort(t);
+	http_resp_puts(r, "]}");
+	return ret;
+}
+
+/* POST application/x-hdl-message: the body is envelope + message. */
+static int post_hdl(api_worker *w, const http_req *req, http_resp *r)
+{
+	if (req->body.len < PROTO_ENV_LEN || req->body.len > PROTO_ENV_LEN + PROTO_MSG_MAX) {
+		http_resp_error(r, 400, PROTO_RC_PROTOCOL_ERROR,
+		                "body must be a Handle envelope and message");
+		return 0;
+	}
+	int n = node_answer(w->nw, NODE_HTTP, req->body.p, req->body.len, w->ans, ANS_CAP);
+	if (n <= 0) {
+		http_resp_error(r, 400, PROTO_RC_PROTOCOL_ERROR,
+		                n == 0 ? "not a Handle request this node can answer"
+		                       : idn_strerror(n));
+		return 0;
+	}
+	r->content_type = "application/x-hdl-message";
+	http_resp_append(r, w->ans, (size_t)n);
+	return 0;
+}
+
+static const struct route {
+	const char *method;
+	const char *path;
+	bool prefix; /* path is a prefix; the rest goes to the route */
+	route_fn fn;
+} routes[] = {
+    {"GET", "/api/handles/", true, get_handle},
+    {"PUT", "/api/handles/", true, api_put_handle},
+    {"DELETE", "/api/handles/", true, api_delete_handle},
+    {"GET", "/api/handles", false, api_list_handles},
+    {"POST", "/api/sessions", false, api_post_session},
+    {"GET", "/api/sessions/", true, api_session_this},
+    {"PUT", "/api/sessions/", true, api_session_this},
+    {"DELETE", "/api/sessions/", true, api_session_this},
+    {"POST", "/api/batch", false, api_post_batch},
+    {"GET", "/api/openapi.json", false, api_get_openapi},
+    {"POST", "/api/resolve", false, post_resolve},
+    {"GET", "/api/site", false, get_site},
+    {"GET", "/api/prefixes", false, get_prefixes},
+};
+
+int api_route_at(size_t i, const char **method, const char **path, bool *prefix)
+{
+	if (i >= sizeof(routes) / sizeof(routes[0]))
+		return 0;
+	*method = routes[i].method;
+	*path = routes[i].path;
+	*prefix = routes[i].prefix;
+	return 1;
+}
+
+static bool is_hdl(const http_req *req)
+{
+	idn_slice ct;
+	static const char want[] = "application/x-hdl-message";
+	return http_req_header(req, "content-type", &ct) && ct.len >= sizeof(want) - 1 &&
+	       !strncasecmp((const char *)ct.p, want, sizeof(want) - 1);
+}
+
+int api_handle(void *wctx, const http_req *req, http_resp *r)
+{
+	api_worker *w = wctx;
+	bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+	const char *method = get ? "GET" : req->method;
+	if (!strcmp(req->method, "POST") && is_hdl(req))
+		return post_hdl(w, req, r);
+	bool path_known = false;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route *rt = &routes[i];
+		size_t n = strlen(rt->path);
+		if (req->path.len < n || memcmp(req->path.p, rt->path, n) ||
+		    (!rt->prefix && req->path.len != n))
+			continue;
+		path_known = true;
+		if (strcmp(method, rt->method))
+			continue;
+		return rt->fn(w, req, idn_slice_of(req->path.p + n, req->path.len - n), r);
+	}
+	if (path_known) {
+		http_resp_error(r, 405, PROTO_RC_OPERATION_NOT_SUPPORTED,
+		                "method not allowed on this path");
+		return 0;
+	}
+	if (req->path.len >= 4 && !memcmp(req->path.p, "/api", 4) &&
+	    (req->path.len == 4 || req->path.p[4] == '/')) {
+		http_resp_error(r, 404, PROTO_RC_OPERATION_NOT_SUPPORTED, "no such API route");
+		return 0;
+	}
+	if (!get) {
+		http_resp_error(r, 405, PROTO_RC_OPERATION_NOT_SUPPORTED,
+		                "the proxy answers GET and HEAD only");
+		return 0;
+	}
+	uint8_t hbuf[PROTO_HANDLE_MAX + 1];
+	int hn = api_pct_decode(idn_slice_of(req->path.p + 1, req->path.len - 1), false, hbuf,
+	                        sizeof(hbuf));
+	if (hn < 0) {
+		http_resp_error(r, 400, PROTO_RC_INVALID_HANDLE,
+		                "identifier malformed (bad %-escape) or too long");
+		return 0;
+	}
+	return api_proxy(w, req, idn_slice_of(hbuf, (size_t)hn), r);
+}

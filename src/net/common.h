@@ -1,0 +1,115 @@
+/*
+ * common.h - what net's two servers (the Handle UDP/TCP one of server.c and
+ * the HTTP one of http.c) share: the event loop of a worker thread, the
+ * clock, listen addresses and listening sockets, the stop eventfd, and the
+ * start-up of worker threads. Not for use outside src/net.
+ */
+#ifndef IDN_NET_COMMON_H
+#define IDN_NET_COMMON_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/*
+ * ms, CLOCK_MONOTONIC_COARSE: a few ms of resolution is plenty for idle
+ * timeouts and deadlines, and cheaper than anything else.
+ */
+uint64_t net_now_ms(void);
+
+/* Writes a message into errbuf (errbuf_len bytes; nothing if NULL or 0). */
+void net_set_err(char *errbuf, size_t errbuf_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- listen addresses and sockets (listen.c) ---- */
+
+struct net_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	bool wildcard; /* 0.0.0.0 or [::]: UDP answers need pktinfo */
+	bool optional; /* the [::] of ":PORT": skipped on a host without IPv6 */
+};
+
+/*
+ * "ADDR:PORT", "[V6]:PORT", ":PORT" or "*:PORT" -> one or two addresses
+ * (*na) and the port. dual: ":PORT" and "*:PORT" mean 0.0.0.0 and [::] (the
+ * latter optional); otherwise ":PORT" means 0.0.0.0 alone and "*" is not an
+ * address. Errors (IDN_ECONFIG) go to errbuf, prefixed with who ("" or "http ").
+ */
+int net_listen_parse(const char *who, char *errbuf, size_t errbuf_len, const char *spec, bool dual,
+                     struct net_addr a[2], unsigned *na, unsigned *port);
+void net_addr_set_port(struct net_addr *a, unsigned port);
+/* The port a socket is bound to (0 if unknown). */
+unsigned net_sock_port(int fd);
+
+/* What a listening socket needs beyond bind (SOCK_STREAM: listen()). */
+enum { NET_LISTEN_BACKLOG = 1024 };
+
+/*
+ * One bound, non-blocking socket of type (SOCK_DGRAM, or SOCK_STREAM and
+ * listening); -errno on failure. A probe is bound alone, without
+ * SO_REUSEPORT, and closed at once by the caller: SO_REUSEPORT would let us
+ * join the group of another process of the same user on that port and
+ * silently share its traffic, so the probe makes "address in use" an error
+ * again. (TCP probes keep SO_REUSEADDR so that TIME_WAIT leftovers do not
+ * count.) udp_bufsize: SO_RCVBUF/SO_SNDBUF of a UDP socket (best effort).
+ */
+int net_sock_open(const struct net_addr *a, int type, bool probe, int udp_bufsize);
+
+/*
+ * The first socket of a group at *port: with port 0, a probe picks the
+ * port first (written back to *port and a). Returns net_sock_open()'s result.
+ */
+int net_sock_open_first(struct net_addr *a, int type, unsigned *port, int udp_bufsize);
+
+/* ---- the event loop (loop.c) ---- */
+
+/*
+ * One worker thread's epoll loop on ep. A turn: sleep until an event or
+ * timeout() ms (-1: no limit), read the clock into *now, hand each event's
+ * data.ptr to event(), then turn_end(); ctx (the worker) is passed to each.
+ * An event() that returns false (the stop eventfd) makes that turn the last.
+ */
+struct net_loop_ops {
+	int (*timeout)(void *ctx);
+	bool (*event)(void *ctx, void *ptr, uint32_t events);
+	void (*turn_end)(void *ctx);
+};
+
+/* Runs turns until an event says stop; returns 0, or the idn_err of a failed epoll_wait. */
+int net_loop_run(int ep, uint64_t *now, void *ctx, const struct net_loop_ops *ops);
+
+/* ---- stop and worker threads (threads.c) ---- */
+
+/* The stop signal: an eventfd that, once written, stays readable. */
+int net_stopfd_new(void);
+/* Async-signal-safe, idempotent. */
+void net_stopfd_raise(int fd);
+
+/*
+ * The start-up handshake of a server's worker threads: each reports how its
+ * set-up went, and the starter waits for all the reports.
+ */
+struct net_crew {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned nready;
+	int start_err; /* the first set-up error reported */
+};
+void net_crew_init(struct net_crew *c);
+void net_crew_destroy(struct net_crew *c);
+/* Called by a worker once its set-up is done; returns whether rc is 0 (go on). */
+bool net_crew_report(struct net_crew *c, int rc);
+/* Waits until `started` workers have reported; returns the first error, or 0. */
+int net_crew_wait(struct net_crew *c, unsigned started);
+
+/*
+ * pthread_create with SIGINT and SIGTERM (they go to the thread that waits
+ * for them) and SIGPIPE (a peer gone is EPIPE, never a killed process)
+ * blocked in the new thread. Returns 0 or an errno value.
+ */
+int net_thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
+
+#endif

@@ -1,0 +1,451 @@
+/*
+ * http.c - net's HTTP/1.1 server: its worker threads and their epoll loops,
+ * listeners, connections' reads and writes, deadlines (slowloris), start and
+ * stop. Framing is in http_framing.c, TLS in tls.c; see http.h for the
+ * contract.
+ *
+ * The event loop (loop.c), listen addresses and sockets, the clock, the
+ * stop eventfd and the start-up of the workers are the Handle server's
+ * (common.h); the threads are not (see http.h: an HTTP connection needs
+ * growing buffers, a parser and a deadline each, and a flood of slow HTTP
+ * clients must never delay a UDP answer).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "net/http_conn.h"
+
+static void http_conn_close(http_conn *c)
+{
+	http_worker *w = c->w;
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	atomic_fetch_sub(&w->s->nconns, 1);
+	net_budget_give(w->s->cfg.budget);
+	SSL_free(c->ssl);
+	free(c->in);
+	free(c->head);
+	free(c->body);
+	free(c->out);
+	free(c);
+}
+
+static void flush(http_conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = http_conn_send(c, c->out + c->out_off, c->out_len - c->out_off);
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			if (c->phase == PH_IDLE)
+				c->deadline = net_now_ms() + c->w->s->cfg.idle_ms;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		c->closing = true;
+		c->out_off = c->out_len; /* the peer is gone: nothing more to send */
+		break;
+	}
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	/* While the client does not read its answers, stop reading its requests. */
+	uint32_t events = (c->out_len || c->tls_want_write ? EPOLLOUT : 0) |
+	                  (c->out_len - c->out_off < HTTP_OUT_HIGH && !c->closing ? EPOLLIN : 0);
+	if (events != c->events) {
+		struct epoll_event ev = {.events = events, .data.ptr = c};
+		epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &ev);
+		c->events = events;
+	}
+}
+
+/*
+ * After a refusal the client may still be sending (a huge header, a body):
+ * closing with unread bytes would make the kernel send a reset, which can
+ * destroy the answer before the client reads it. So: half-close, then read
+ * and drop until the client closes or a second passes (the sweep ends it).
+ */
+static bool linger(http_conn *c)
+{
+	if (c->events != EPOLLIN) {
+		shutdown(c->fd, SHUT_WR);
+		c->phase = PH_IDLE;
+		c->deadline = net_now_ms() + 1000;
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+		epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &ev);
+		c->events = EPOLLIN;
+	}
+	uint8_t sink[4096];
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = recv(c->fd, sink, sizeof(sink), 0);
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return true;
+		break;
+	}
+	http_conn_close(c);
+	return false;
+}
+
+/* Returns false when the connection was closed. */
+static bool conn_step(http_conn *c, bool readable)
+{
+	if (c->linger) {
+		flush(c);
+		return c->out_len ? true : linger(c);
+	}
+	/* TLS may hold decrypted bytes the socket no longer signals, or wait to write. */
+	if (c->ssl && (SSL_pending(c->ssl) > 0 || c->tls_want_write)) {
+		readable = true;
+		c->tls_want_write = false;
+	}
+	while (readable && !c->closing && c->out_len - c->out_off < HTTP_OUT_HIGH) {
+		if (c->in_cap - c->in_len < HTTP_READ_CHUNK / 4) {
+			/* `in` is full of one unfinished header block: over the limit. */
+			http_refuse(c, 431, "request line and headers are too large");
+			break;
+		}
+		ssize_t n = http_conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
+		if (n > 0) {
+			c->in_len += (size_t)n;
+			http_process(c);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		/* EOF or reset: answer what is complete, then close. */
+		http_process(c);
+		c->closing = true;
+		break;
+	}
+	/* Each turn either drains output, parses buffered requests, or stops. */
+	for (;;) {
+		size_t parsed = c->parsed, pending = c->out_len - c->out_off;
+		http_process(c);
+		flush(c);
+		if (c->closing || c->parsed >= c->in_len ||
+		    (c->parsed == parsed && c->out_len - c->out_off >= pending))
+			break;
+	}
+	if (c->closing && c->out_len == 0 && c->linger)
+		return linger(c);
+	if (c->closing && c->out_len == 0) {
+		http_conn_close(c);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A connection for the accepted fd, counted in nconns and the budget
+ * already; on failure the fd is closed and both are given back.
+ */
+static void conn_new(http_worker *w, int fd, bool tls, const struct sockaddr_storage *peer,
+                     socklen_t plen)
+{
+	http_server *s = w->s;
+	size_t in_cap = s->cfg.max_header + HTTP_READ_CHUNK;
+	http_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		goto fail;
+	c->in = malloc(in_cap);
+	c->head = malloc(s->cfg.max_header + 4 * HTTP_MAX_HEADERS + 16);
+	if (!c->in || !c->head)
+		goto fail;
+	if (tls && (!(c->ssl = SSL_new(s->tls)) || !SSL_set_fd(c->ssl, fd)))
+		goto fail;
+	if (tls)
+		SSL_set_accept_state(c->ssl);
+	c->fd = fd;
+	c->w = w;
+	c->in_cap = in_cap;
+	c->peer = *peer;
+	c->peer_len = plen;
+	c->phase = PH_IDLE;
+	c->deadline = net_now_ms() + s->cfg.idle_ms;
+	http_parser_init(c);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->events = EPOLLIN;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev))
+		goto fail;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	return;
+fail:
+	if (c) {
+		SSL_free(c->ssl);
+		free(c->in);
+		free(c->head);
+		free(c);
+	}
+	close(fd);
+	atomic_fetch_sub(&s->nconns, 1);
+	net_budget_give(s->cfg.budget);
+}
+
+static void accept_all(http_worker *w, unsigned li)
+{
+	http_server *s = w->s;
+	int lfd = w->lfd[li];
+	bool tls = li >= s->nlisten - s->cfg.ntls;
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd =
+		    accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (atomic_fetch_add(&s->nconns, 1) >= s->cfg.max_conns ||
+		    !net_budget_take(s->cfg.budget)) {
+			atomic_fetch_sub(&s->nconns, 1);
+			static const char busy[] =
+			    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+			    "Content-Length: 57\r\nConnection: close\r\n\r\n"
+			    "{\"responseCode\":3,\"message\":\"too many HTTP connections\"}";
+			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+				/* best effort: the client is told if it listens */
+			}
+			close(fd);
+			continue;
+		}
+		conn_new(w, fd, tls, &peer, plen);
+	}
+}
+
+static void sweep(http_worker *w)
+{
+	uint64_t now = net_now_ms();
+	for (http_conn *c = w->conns, *next; c; c = next) {
+		next = c->next;
+		if (now < c->deadline)
+			continue;
+		if (c->phase == PH_IDLE || c->closing) {
+			http_conn_close(c);
+			continue;
+		}
+		/* A request still arriving after its deadline: slowloris or a stall. */
+		http_refuse(c, 408,
+		            c->phase == PH_HEADERS ? "request headers not received in time"
+		                                   : "request body not received in time");
+		c->deadline = now + 1000; /* one more second to take the answer */
+		c->phase = PH_IDLE;
+		flush(c);
+		if (c->out_len == 0)
+			linger(c);
+	}
+}
+
+/* The deadlines are checked every HTTP_SWEEP_MS. */
+static int worker_timeout(void *ctx)
+{
+	(void)ctx;
+	return HTTP_SWEEP_MS;
+}
+
+static bool worker_event(void *ctx, void *ptr, uint32_t events)
+{
+	http_worker *w = ctx;
+	http_server *s = w->s;
+	if (ptr == &s->stopfd)
+		return false;
+	if ((int *)ptr >= w->lfd && (int *)ptr < w->lfd + s->nlisten)
+		accept_all(w, (unsigned)((int *)ptr - w->lfd));
+	else
+		conn_step(ptr, events & (EPOLLIN | EPOLLHUP | EPOLLERR));
+	return true;
+}
+
+static void worker_turn_end(void *ctx)
+{
+	http_worker *w = ctx;
+	if (w->now >= w->next_sweep) {
+		sweep(w);
+		w->next_sweep = w->now + HTTP_SWEEP_MS;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	http_worker *w = arg;
+	http_server *s = w->s;
+	w->wctx = s->cfg.worker_init ? s->cfg.worker_init(s->cfg.arg, w->idx) : s->cfg.arg;
+	/* http_start() waits for this */
+	if (!net_crew_report(&s->crew, w->wctx ? 0 : IDN_ENOMEM))
+		return NULL;
+
+	static const struct net_loop_ops ops = {worker_timeout, worker_event, worker_turn_end};
+	w->next_sweep = net_now_ms() + HTTP_SWEEP_MS;
+	w->err = net_loop_run(w->ep, &w->now, w, &ops);
+	while (w->conns)
+		http_conn_close(w->conns);
+	if (s->cfg.worker_fini)
+		s->cfg.worker_fini(w->wctx);
+	return NULL;
+}
+
+/*
+ * Worker t's listener on address i. The first worker's probes (see
+ * net_sock_open) and picks the port when asked for 0; the others join it.
+ * ":PORT" is 0.0.0.0 alone.
+ */
+static int listen_open(http_server *s, unsigned t, unsigned i, int *fd_out)
+{
+	const char *spec = s->cfg.listen[i];
+	struct net_addr a[2];
+	unsigned na, port;
+	int fd, rc = net_listen_parse("http ", s->cfg.errbuf, s->cfg.errbuf_len, spec, false, a,
+	                              &na, &port);
+
+	if (rc < 0)
+		return rc;
+	if (t == 0) {
+		fd = net_sock_open_first(&a[0], SOCK_STREAM, &port, 0);
+		if (fd >= 0)
+			s->ports[i] = port;
+	} else {
+		net_addr_set_port(&a[0], s->ports[i]);
+		fd = net_sock_open(&a[0], SOCK_STREAM, false, 0);
+	}
+	if (fd < 0) {
+		net_set_err(s->cfg.errbuf, s->cfg.errbuf_len, "http listen %s: %s", spec,
+		            strerror(-fd));
+		return idn_errno(-fd);
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static void server_free(http_server *s)
+{
+	for (unsigned t = 0; s->w && t < s->nthreads; t++) {
+		http_worker *w = &s->w[t];
+		for (unsigned i = 0; w->lfd && i < s->nlisten; i++)
+			if (w->lfd[i] >= 0)
+				close(w->lfd[i]);
+		free(w->lfd);
+		if (w->ep >= 0)
+			close(w->ep);
+		free(w->resp.body);
+	}
+	free(s->w);
+	SSL_CTX_free(s->tls);
+	if (s->stopfd >= 0)
+		close(s->stopfd);
+	net_crew_destroy(&s->crew);
+	free(s);
+}
+
+int http_start(const http_config *cfg, http_server **out)
+{
+	static char dummy[1];
+	if (cfg->nlisten == 0 || cfg->nlisten > HTTP_MAX_LISTEN || !cfg->handle)
+		return IDN_EINVAL;
+	http_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return IDN_ENOMEM;
+	s->stopfd = -1;
+	s->cfg = *cfg;
+	if (!s->cfg.errbuf) {
+		s->cfg.errbuf = dummy;
+		s->cfg.errbuf_len = sizeof(dummy);
+	}
+	http_cfg_defaults(&s->cfg);
+	s->nlisten = cfg->nlisten;
+	s->nthreads = s->cfg.threads;
+	net_crew_init(&s->crew);
+	int ret = IDN_ENOMEM;
+	if (s->cfg.ntls > s->nlisten) {
+		ret = IDN_EINVAL;
+		goto fail;
+	}
+	if (s->cfg.ntls && (ret = http_tls_setup(s)))
+		goto fail;
+	ret = IDN_ENOMEM;
+	s->stopfd = net_stopfd_new();
+	s->w = calloc(s->nthreads, sizeof(http_worker));
+	if (s->stopfd < 0 || !s->w)
+		goto fail;
+	for (unsigned t = 0; t < s->nthreads; t++)
+		s->w[t].ep = -1;
+	for (unsigned t = 0; t < s->nthreads; t++) {
+		http_worker *w = &s->w[t];
+		w->s = s;
+		w->idx = t;
+		w->ep = epoll_create1(EPOLL_CLOEXEC);
+		w->lfd = malloc(s->nlisten * sizeof(int));
+		if (w->ep < 0 || !w->lfd)
+			goto fail;
+		for (unsigned i = 0; i < s->nlisten; i++)
+			w->lfd[i] = -1;
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->stopfd};
+		epoll_ctl(w->ep, EPOLL_CTL_ADD, s->stopfd, &ev);
+		for (unsigned i = 0; i < s->nlisten; i++) {
+			if ((ret = listen_open(s, t, i, &w->lfd[i])))
+				goto fail;
+			ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &w->lfd[i]};
+			epoll_ctl(w->ep, EPOLL_CTL_ADD, w->lfd[i], &ev);
+		}
+	}
+	/* SIGPIPE is blocked in them too: TLS writes with write(2), a peer gone is EPIPE. */
+	unsigned made = 0;
+	for (; made < s->nthreads; made++)
+		if (net_thread_start(&s->w[made].tid, worker_main, &s->w[made]))
+			break;
+	bool failed = net_crew_wait(&s->crew, made) < 0 || made < s->nthreads;
+	if (failed) {
+		net_stopfd_raise(s->stopfd);
+		for (unsigned t = 0; t < made; t++)
+			pthread_join(s->w[t].tid, NULL);
+		snprintf(s->cfg.errbuf, s->cfg.errbuf_len, "http: a worker failed to start");
+		ret = IDN_ENOMEM;
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	server_free(s);
+	return ret;
+}
+
+void http_stop(http_server *s)
+{
+	net_stopfd_raise(s->stopfd);
+}
+
+int http_wait(http_server *s)
+{
+	int ret = 0;
+	for (unsigned t = 0; t < s->nthreads; t++) {
+		pthread_join(s->w[t].tid, NULL);
+		if (!ret)
+			ret = s->w[t].err;
+	}
+	server_free(s);
+	return ret;
+}
+
+unsigned http_bound_port(const http_server *s, unsigned idx)
+{
+	return idx < s->nlisten ? s->ports[idx] : 0;
+}

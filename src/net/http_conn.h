@@ -1,0 +1,128 @@
+/*
+ * http_conn.h - what the files of net's HTTP server share: its connections,
+ * workers and server, and the functions one file gives the others. Not for
+ * use outside src/net.
+ *
+ * Files: http.c (workers, connections' I/O, deadlines, start and stop),
+ * http_framing.c (llhttp framing, limits, dispatch to the handler, access
+ * log), http_resp.c (what a handler writes its answer with), tls.c (HTTPS).
+ *
+ * Ownership: http_start() allocates the server and its workers; a connection
+ * and its buffers belong to the worker that accepted it (http_conn_close
+ * frees them).
+ */
+#ifndef IDN_NET_HTTP_CONN_H
+#define IDN_NET_HTTP_CONN_H
+
+#include <llhttp.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "net/common.h"
+#include "net/http.h"
+
+enum {
+	HTTP_MAX_LISTEN = 64,
+	HTTP_MAX_THREADS = 256,
+	HTTP_READ_CHUNK = 16384,
+	HTTP_OUT_HIGH = 4 << 20, /* pending output above this: stop parsing (back-pressure) */
+	HTTP_SWEEP_MS = 100,
+};
+
+enum http_phase { PH_IDLE, PH_HEADERS, PH_BODY };
+
+typedef struct http_span {
+	size_t off, len;
+} http_span;
+
+typedef struct http_conn http_conn;
+typedef struct http_worker http_worker;
+
+struct http_conn {
+	int fd;
+	http_worker *w;
+	http_conn *prev, *next;
+	llhttp_t parser;
+	uint8_t *in;
+	size_t in_len, in_cap, parsed, msg_start;
+	/* the request being parsed: offsets into `in` until the headers end */
+	http_span url, hname[HTTP_MAX_HEADERS], hval[HTTP_MAX_HEADERS];
+	unsigned nhdr;
+	bool in_value;
+	size_t hdr_bytes;
+	/* after the headers: copies in `head` */
+	uint8_t *head;
+	size_t head_len;
+	http_header headers[HTTP_MAX_HEADERS];
+	idn_slice target;
+	uint8_t *body;
+	size_t body_len, body_cap;
+	enum http_phase phase;
+	uint64_t deadline, msg_t0;
+	int err_status; /* set by a callback that refuses the request */
+	const char *err_msg;
+	bool complete, keep, closing;
+	bool linger;     /* refused: stop sending, read and drop until EOF or a deadline */
+	uint32_t events; /* what epoll watches for */
+	uint8_t *out;
+	size_t out_len, out_off, out_cap;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	SSL *ssl;            /* on an HTTPS listener: the handshake runs inside SSL_read */
+	bool tls_want_write; /* TLS must write (handshake) before it can read on */
+};
+
+struct http_worker {
+	http_server *s;
+	unsigned idx;
+	pthread_t tid;
+	int ep;
+	int *lfd; /* one listener per address */
+	void *wctx;
+	http_conn *conns;
+	http_resp resp;
+	int err;
+	uint64_t now;        /* ms, read once per loop turn */
+	uint64_t next_sweep; /* when the deadlines are next checked */
+};
+
+struct http_server {
+	http_config cfg;
+	unsigned nthreads, nlisten;
+	unsigned ports[HTTP_MAX_LISTEN];
+	int stopfd;
+	atomic_uint nconns;
+	http_worker *w;
+	struct net_crew crew; /* start-up handshake only */
+	SSL_CTX *tls;         /* with cfg.ntls HTTPS listeners */
+};
+
+/* http_resp.c: grows *buf (capacity *cap) to hold need bytes; false if out of memory. */
+bool http_buf_grow(uint8_t **buf, size_t *cap, size_t need);
+
+/* http_framing.c */
+/* Fills in the defaults of the limits (0 = default). */
+void http_cfg_defaults(http_config *c);
+/* A new connection's parser, its data pointing at c. */
+void http_parser_init(http_conn *c);
+/* Parses what is buffered, answering each complete request. */
+void http_process(http_conn *c);
+/* A refusal by the server itself (framing, limits): answer and close. */
+void http_refuse(http_conn *c, int status, const char *msg);
+
+/* tls.c */
+/* The HTTPS context of s: certificate chain and key, TLS 1.2 at least. */
+int http_tls_setup(http_server *s);
+/*
+ * recv/send, through TLS on an HTTPS connection: > 0 bytes, 0 end of
+ * stream, -1 with errno (EAGAIN when TLS waits for the socket).
+ */
+ssize_t http_conn_recv(http_conn *c, void *buf, size_t n);
+ssize_t http_conn_send(http_conn *c, const void *buf, size_t n);
+
+#endif

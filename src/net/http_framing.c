@@ -1,0 +1,449 @@
+/*
+ * http_framing.c - HTTP/1.1 framing with llhttp: the request's target,
+ * headers and body, the limits, dispatch to the handler in request order,
+ * the answer's serialisation, the access log; http_feed() runs it without a
+ * socket.
+ *
+ * A connection's bytes go into `in`; llhttp runs over them and its callbacks
+ * note where the target and headers are (offsets, since a span may arrive in
+ * several reads but always lies contiguous in `in`). At the end of the
+ * headers they are copied into `head`, so that `in` can be compacted while a
+ * long body streams into `body`. on_message_complete pauses the parser: the
+ * request is answered before the next pipelined one is parsed, so answers
+ * leave in request order without a queue.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "net/http_conn.h"
+
+static llhttp_settings_t settings;
+static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
+
+static const char *reason(int status)
+{
+	static const struct {
+		int code;
+		const char *text;
+	} tab[] = {
+	    {100, "Continue"},
+	    {200, "OK"},
+	    {201, "Created"},
+	    {204, "No Content"},
+	    {300, "Multiple Choices"},
+	    {301, "Moved Permanently"},
+	    {302, "Found"},
+	    {304, "Not Modified"},
+	    {400, "Bad Request"},
+	    {401, "Unauthorized"},
+	    {403, "Forbidden"},
+	    {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {408, "Request Timeout"},
+	    {409, "Conflict"},
+	    {411, "Length Required"},
+	    {413, "Content Too Large"},
+	    {414, "URI Too Long"},
+	    {415, "Unsupported Media Type"},
+	    {431, "Request Header Fields Too Large"},
+	    {500, "Internal Server Error"},
+	    {501, "Not Implemented"},
+	    {503, "Service Unavailable"},
+	};
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (tab[i].code == status)
+			return tab[i].text;
+	return "Unknown";
+}
+
+static bool out_append(http_conn *c, const void *p, size_t n)
+{
+	if (!http_buf_grow(&c->out, &c->out_cap, c->out_len + n))
+		return false;
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+	return true;
+}
+
+static void access_log(http_conn *c, const char *method, idn_slice target, int status, size_t len)
+{
+	FILE *f = c->w->s->cfg.access_log;
+	if (!f)
+		return;
+	char host[INET6_ADDRSTRLEN] = "-";
+	if (c->peer.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&c->peer)->sin_addr, host, sizeof(host));
+	else if (c->peer.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&c->peer)->sin6_addr, host,
+		          sizeof(host));
+	char ts[64];
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	/* Control bytes in the target are logged as '?', so a line stays a line. */
+	char tgt[512];
+	size_t n = target.len < sizeof(tgt) - 1 ? target.len : sizeof(tgt) - 1;
+	for (size_t i = 0; i < n; i++)
+		tgt[i] = target.p[i] < 0x20 || target.p[i] == 0x7f || target.p[i] == '"'
+		             ? '?'
+		             : (char)target.p[i];
+	tgt[n] = 0;
+	uint64_t us = c->msg_t0 ? (net_now_ms() - c->msg_t0) * 1000 : 0;
+	fprintf(f, "%s - - [%s] \"%s %s%s HTTP/1.1\" %d %zu %llums\n", host, ts, method, tgt,
+	        target.len > n ? "..." : "", status, len, (unsigned long long)(us / 1000));
+}
+
+/* Serialises resp onto the connection's output. */
+static void emit(http_conn *c, const http_resp *r, bool head_only, bool keep, int http_minor)
+{
+	char hdr[4096];
+	int n =
+	    snprintf(hdr, sizeof(hdr),
+	             "HTTP/1.1 %d %s\r\nServer: idnode\r\nContent-Type: %s\r\n"
+	             "Content-Length: %zu\r\n%s%s%s%s%s\r\n",
+	             r->status, reason(r->status), r->content_type ? r->content_type : "text/plain",
+	             r->len, r->location[0] ? "Location: " : "", r->location,
+	             r->location[0] ? "\r\n" : "", r->extra_headers ? r->extra_headers : "",
+	             !keep             ? "Connection: close\r\n"
+	             : http_minor == 0 ? "Connection: keep-alive\r\n"
+	                               : "");
+	if (n < 0 || (size_t)n >= sizeof(hdr) || !out_append(c, hdr, (size_t)n) ||
+	    (!head_only && r->len && !out_append(c, r->body, r->len)))
+		c->closing = true, c->keep = false;
+	if (!keep)
+		c->closing = true;
+}
+
+/* A refusal by the server itself (framing, limits): answer and close. */
+void http_refuse(http_conn *c, int status, const char *msg)
+{
+	http_resp *r = &c->w->resp;
+	r->len = 0;
+	r->oom = false;
+	r->location[0] = 0;
+	r->extra_headers = NULL;
+	http_resp_error(r, status, 2, msg);
+	emit(c, r, false, false, 1);
+	access_log(c, "-", idn_slice_of("-", 1), status, r->len);
+	c->closing = true;
+	c->linger = true;
+}
+
+static http_conn *conn_of(llhttp_t *p)
+{
+	return p->data;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+	http_conn *c = conn_of(p);
+	c->url = (http_span){0, 0};
+	c->nhdr = 0;
+	c->in_value = false;
+	c->hdr_bytes = 0;
+	c->body_len = 0;
+	c->phase = PH_HEADERS;
+	c->msg_t0 = net_now_ms();
+	c->deadline = c->msg_t0 + c->w->s->cfg.header_timeout_ms;
+	return 0;
+}
+
+static int count_head(http_conn *c, size_t len)
+{
+	c->hdr_bytes += len;
+	if (c->hdr_bytes > c->w->s->cfg.max_header) {
+		c->err_status = 431;
+		c->err_msg = "request line and headers are too large";
+		return HPE_USER;
+	}
+	return 0;
+}
+
+static void extend(http_span *s, http_conn *c, const char *at, size_t len)
+{
+	size_t off = (size_t)((const uint8_t *)at - c->in);
+	if (s->len == 0)
+		s->off = off;
+	s->len = off + len - s->off;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+	http_conn *c = conn_of(p);
+	extend(&c->url, c, at, len);
+	return count_head(c, len);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+	http_conn *c = conn_of(p);
+	if (c->in_value || c->nhdr == 0) {
+		if (c->nhdr == HTTP_MAX_HEADERS) {
+			c->err_status = 431;
+			c->err_msg = "too many header fields";
+			return HPE_USER;
+		}
+		c->hname[c->nhdr] = (http_span){0, 0};
+		c->hval[c->nhdr] = (http_span){0, 0};
+		c->nhdr++;
+		c->in_value = false;
+	}
+	extend(&c->hname[c->nhdr - 1], c, at, len);
+	return count_head(c, len + 4);
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+	http_conn *c = conn_of(p);
+	c->in_value = true;
+	extend(&c->hval[c->nhdr - 1], c, at, len);
+	return count_head(c, len);
+}
+
+static idn_slice copy_span(http_conn *c, http_span s)
+{
+	uint8_t *d = c->head + c->head_len;
+	memcpy(d, c->in + s.off, s.len);
+	c->head_len += s.len;
+	return idn_slice_of(d, s.len);
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+	http_conn *c = conn_of(p);
+	const http_config *cfg = &c->w->s->cfg;
+	/* hdr_bytes bounds what is copied: max_header + 4 per header. */
+	c->head_len = 0;
+	c->target = copy_span(c, c->url);
+	bool expect = false;
+	for (unsigned i = 0; i < c->nhdr; i++) {
+		c->headers[i].name = copy_span(c, c->hname[i]);
+		c->headers[i].value = copy_span(c, c->hval[i]);
+		if (c->headers[i].name.len == 6 &&
+		    !strncasecmp((const char *)c->headers[i].name.p, "expect", 6) &&
+		    c->headers[i].value.len == 12 &&
+		    !strncasecmp((const char *)c->headers[i].value.p, "100-continue", 12))
+			expect = true;
+	}
+	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > cfg->max_body) {
+		c->err_status = 413;
+		c->err_msg = "request body is too large";
+		return -1; /* on_headers_complete has no HPE_USER; err_status says why */
+	}
+	/* curl waits a second for this before sending a body of 1 KiB or more. */
+	if (expect && p->http_major == 1 && p->http_minor == 1)
+		out_append(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	c->phase = PH_BODY;
+	c->deadline = net_now_ms() + cfg->body_timeout_ms;
+	return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+	http_conn *c = conn_of(p);
+	if (c->body_len + len > c->w->s->cfg.max_body) {
+		c->err_status = 413;
+		c->err_msg = "request body is too large";
+		return HPE_USER;
+	}
+	if (!http_buf_grow(&c->body, &c->body_cap, c->body_len + len)) {
+		c->err_status = 503;
+		c->err_msg = "out of memory";
+		return HPE_USER;
+	}
+	memcpy(c->body + c->body_len, at, len);
+	c->body_len += len;
+	return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+	http_conn *c = conn_of(p);
+	c->complete = true;
+	c->keep = llhttp_should_keep_alive(p);
+	return HPE_PAUSED;
+}
+
+static void settings_init(void)
+{
+	llhttp_settings_init(&settings);
+	settings.on_message_begin = on_message_begin;
+	settings.on_url = on_url;
+	settings.on_header_field = on_header_field;
+	settings.on_header_value = on_header_value;
+	settings.on_headers_complete = on_headers_complete;
+	settings.on_body = on_body;
+	settings.on_message_complete = on_message_complete;
+}
+
+void http_parser_init(http_conn *c)
+{
+	pthread_once(&settings_once, settings_init);
+	llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+	c->parser.data = c;
+}
+
+static void dispatch(http_conn *c)
+{
+	http_worker *w = c->w;
+	http_resp *r = &w->resp;
+	r->status = 200;
+	r->content_type = "application/json";
+	r->location[0] = 0;
+	r->extra_headers = NULL;
+	r->close = false;
+	r->len = 0;
+	r->oom = false;
+	http_req req = {
+	    .method = llhttp_method_name(c->parser.method),
+	    .target = c->target,
+	    .headers = c->headers,
+	    .nheaders = c->nhdr,
+	    .body = idn_slice_of(c->body, c->body_len),
+	    .peer = (struct sockaddr *)&c->peer,
+	    .peer_len = c->peer_len,
+	    .tls = c->ssl != NULL,
+	};
+	const uint8_t *q = memchr(c->target.p, '?', c->target.len);
+	req.path = idn_slice_of(c->target.p, q ? (size_t)(q - c->target.p) : c->target.len);
+	if (q) {
+		req.has_query = true;
+		req.query = idn_slice_of(q + 1, c->target.len - req.path.len - 1);
+	}
+	int ret = w->s->cfg.handle(w->wctx, &req, r);
+	if (ret < 0 || r->oom) {
+		r->oom = false;
+		r->location[0] = 0;
+		http_resp_error(r, 500, 2, ret < 0 ? idn_strerror(ret) : "out of memory");
+	}
+	bool head = c->parser.method == HTTP_HEAD;
+	emit(c, r, head, c->keep && !r->close, c->parser.http_minor);
+	access_log(c, req.method, c->target, r->status, r->len);
+}
+
+/* Parses what is buffered, answering each complete request. */
+void http_process(http_conn *c)
+{
+	while (!c->closing && c->parsed < c->in_len && c->out_len - c->out_off < HTTP_OUT_HIGH) {
+		const char *start = (const char *)c->in + c->parsed;
+		llhttp_errno_t e = llhttp_execute(&c->parser, start, c->in_len - c->parsed);
+		if (e == HPE_OK) {
+			c->parsed = c->in_len;
+			break;
+		}
+		if (e == HPE_PAUSED && c->complete) {
+			c->parsed =
+			    (size_t)((const uint8_t *)llhttp_get_error_pos(&c->parser) - c->in);
+			llhttp_resume(&c->parser);
+			c->complete = false;
+			c->phase = PH_IDLE;
+			dispatch(c);
+			c->msg_t0 = 0;
+			c->deadline = net_now_ms() + c->w->s->cfg.idle_ms;
+			c->msg_start = c->parsed;
+			continue;
+		}
+		if (c->err_status) {
+			http_refuse(c, c->err_status, c->err_msg);
+		} else {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "malformed HTTP request: %s",
+			         llhttp_get_error_reason(&c->parser)
+			             ? llhttp_get_error_reason(&c->parser)
+			             : llhttp_errno_name(e));
+			http_refuse(c, 400, msg);
+		}
+		return;
+	}
+	/* Drop what is parsed, keeping a header block being read (its offsets). */
+	size_t keep_from = c->phase == PH_HEADERS ? c->msg_start : c->parsed;
+	if (keep_from > 0) {
+		memmove(c->in, c->in + keep_from, c->in_len - keep_from);
+		c->in_len -= keep_from;
+		c->parsed -= keep_from;
+		c->msg_start -= keep_from > c->msg_start ? c->msg_start : keep_from;
+		for (unsigned i = 0; c->phase == PH_HEADERS && i < c->nhdr; i++) {
+			c->hname[i].off -= keep_from;
+			c->hval[i].off -= keep_from;
+		}
+		if (c->phase == PH_HEADERS && c->url.len)
+			c->url.off -= keep_from;
+	}
+}
+
+void http_cfg_defaults(http_config *c)
+{
+	if (!c->threads)
+		c->threads = 2;
+	if (c->threads > HTTP_MAX_THREADS)
+		c->threads = HTTP_MAX_THREADS;
+	if (!c->max_conns)
+		c->max_conns = 4096;
+	if (!c->max_header)
+		c->max_header = 16384;
+	if (!c->max_body)
+		c->max_body = 8 << 20;
+	if (!c->idle_ms)
+		c->idle_ms = 30000;
+	if (!c->header_timeout_ms)
+		c->header_timeout_ms = 10000;
+	if (!c->body_timeout_ms)
+		c->body_timeout_ms = 30000;
+}
+
+int http_feed(const http_config *cfg, void *wctx, const uint8_t *data, size_t len, size_t chunk,
+              uint8_t **out, size_t *out_len)
+{
+	http_server s = {.stopfd = -1, .cfg = *cfg};
+	http_cfg_defaults(&s.cfg);
+	http_worker w = {.s = &s, .wctx = wctx, .ep = -1};
+	http_conn c = {.fd = -1, .w = &w, .phase = PH_IDLE};
+	int ret = IDN_ENOMEM;
+	c.in_cap = s.cfg.max_header + HTTP_READ_CHUNK;
+	c.in = malloc(c.in_cap);
+	c.head = malloc(s.cfg.max_header + 4 * HTTP_MAX_HEADERS + 16);
+	if (!c.in || !c.head)
+		goto out;
+	http_parser_init(&c);
+	if (!chunk)
+		chunk = len ? len : 1;
+	/* As conn_step, with `data` for the socket and no back-pressure. */
+	for (size_t off = 0; off < len && !c.closing;) {
+		size_t room = c.in_cap - c.in_len;
+		if (room < HTTP_READ_CHUNK / 4) {
+			http_refuse(&c, 431, "request line and headers are too large");
+			break;
+		}
+		size_t n = len - off < chunk ? len - off : chunk;
+		n = n < room ? n : room;
+		memcpy(c.in + c.in_len, data + off, n);
+		c.in_len += n;
+		off += n;
+		size_t before;
+		do {
+			before = c.parsed;
+			http_process(&c);
+		} while (!c.closing && c.parsed < c.in_len && c.parsed != before);
+	}
+	if (!c.closing)
+		http_process(&c); /* EOF: what is complete is answered */
+	*out = c.out;
+	*out_len = c.out_len;
+	c.out = NULL;
+	ret = 0;
+out:
+	free(c.in);
+	free(c.head);
+	free(c.body);
+	free(c.out);
+	free(w.resp.body);
+	return ret;
+}
