@@ -26,6 +26,14 @@ static int exchange_one(client_conn *cn, const uint8_t *req, size_t len, uint8_t
 	return IDN_OK;
 }
 
+/* The form of an HS_SECKEY answer as id to a challenge of version aenv->minor. */
+static uint8_t seckey_form(const client_identity *id, const proto_env *aenv)
+{
+	if (id->seckey_form)
+		return id->seckey_form;
+	return aenv->minor >= 7 ? PROTO_SECKEY_PBKDF2 : PROTO_SECKEY_SHA1;
+}
+
 int client_admin_challenge_answer(const client_identity *id, const proto_env *aenv,
                                   const proto_msg *m, uint8_t **req, size_t *len)
 {
@@ -40,9 +48,7 @@ int client_admin_challenge_answer(const client_identity *id, const proto_env *ae
 	int ret =
 	    id->key
 	        ? auth_respond_pubkey(id->key, id->handle, aenv->minor >= 7, c.nonce, c.digest, &sw)
-	        : auth_respond_seckey(id->secret,
-	                              aenv->minor >= 7 ? PROTO_SECKEY_PBKDF2 : PROTO_SECKEY_SHA1,
-	                              c.nonce, c.digest, &sw);
+	        : auth_respond_seckey(id->secret, seckey_form(id, aenv), c.nonce, c.digest, &sw);
 	if (ret)
 		return ret;
 	proto_chresp cr = {.auth_type = id->key ? IDN_SLICE("HS_PUBKEY") : IDN_SLICE("HS_SECKEY"),

@@ -4,7 +4,8 @@
  * challenges it, proves the identity with a private key (HS_PUBKEY) or a
  * secret (HS_SECKEY) and returns the answer to the held request. Used by the
  * mirror thread (repl/mirror.h); `idnode create` and friends (cli/cmd_admin.c)
- * do the same exchange, inside a session by default (client/session.h).
+ * do the same exchange, inside a session by default (client/session.h), and
+ * batch files (client/batch.h) answer their challenges with it.
  *
  * Ownership: the identity is borrowed for the call. The answer (*ans) is
  * malloc'd and owned by the caller; env/m describe it and borrow it.
@@ -24,6 +25,9 @@ typedef struct client_identity {
 	idn_slice handle; /* e.g. 0.NA/88.1000 */
 	EVP_PKEY *key;    /* private key, or NULL to use secret */
 	idn_slice secret; /* HS_SECKEY secret when key is NULL */
+	/* The HS_SECKEY answer's form: a PROTO_SECKEY_*, or 0 for the
+	 * challenge version's (PBKDF2 from 2.7, else SHA-1). */
+	uint8_t seckey_form;
 } client_identity;
 
 /*
