@@ -29,6 +29,7 @@
 
 #include "cli/cli.h"
 #include "client/client.h"
+#include "core/codec.h"
 #include "core/err.h"
 #include "node/site.h"
 
@@ -184,9 +185,9 @@ static int put_site(FILE *f, size_t i, unsigned base, unsigned index, const char
 	}
 	fprintf(f, "{\"index\":%u,\"type\":\"%s\",\"data\":{\"format\":\"hex\",\"value\":\"", index,
 	        type);
-	for (int k = 0; k < n; k++)
-		fprintf(f, "%02x", buf[k]);
-	fprintf(f, "\"}}");
+	char text[2 * sizeof(buf) + 1];
+	codec_hex_encode(buf, (size_t)n, text);
+	fprintf(f, "%s\"}}", text);
 	return 0;
 }
 

@@ -6,11 +6,11 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/codec.h"
 #include "core/err.h"
 #include "proto/handle.h"
 #include "proto/record.h"
@@ -35,7 +35,7 @@ static json_t *data_json(struct dumper *d, idn_slice data)
 {
 	if (is_text(data))
 		return json_stringn((const char *)data.p, data.len);
-	size_t need = 4 * ((data.len + 2) / 3) + 1;
+	size_t need = codec_base64_len(data.len) + 1;
 	if (need > d->b64cap) {
 		char *n = realloc(d->b64, need);
 		if (!n)
@@ -43,8 +43,8 @@ static json_t *data_json(struct dumper *d, idn_slice data)
 		d->b64 = n;
 		d->b64cap = need;
 	}
-	int len = EVP_EncodeBlock((unsigned char *)d->b64, data.p, (int)data.len);
-	return json_pack("{s:s, s:s%}", "format", "base64", "value", d->b64, (size_t)len);
+	size_t len = codec_base64_encode(data.p, data.len, d->b64);
+	return json_pack("{s:s, s:s%}", "format", "base64", "value", d->b64, len);
 }
 
 /* The line of one identifier, or NULL (with why) when it cannot be written. */
@@ -61,10 +61,9 @@ static json_t *record_json(struct dumper *d, idn_slice key, idn_slice val, const
 	*why = "out of memory";
 	if (!(values = json_array()))
 		return NULL;
-	wire_rd c = wire_rd_init(r.values.p, r.values.len);
-	for (uint32_t i = 0; i < r.nvalues; i++) {
-		proto_value v;
-		proto_value_get(&c, &v);
+	proto_values_it it = proto_values_begin(r.values, r.nvalues);
+	proto_value v;
+	while (proto_values_next(&it, &v) == 1) {
 		if (!handle_utf8_valid(v.type)) {
 			*why = "a value type is not UTF-8";
 			goto fail;
