@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "client/admin_auth.h"
 #include "client/batch.h"
 #include "client/client.h"
 #include "core/err.h"
@@ -68,15 +69,11 @@ static int set_identity(client_batch *b, const char *id, const char *key, const 
 		return CLI_OK;
 	}
 	uint8_t buf[4096];
-	FILE *f = fopen(secret, "rb");
-	if (!f) {
+	size_t n;
+	if (client_identity_read_secret(secret, buf, sizeof(buf), &n)) {
 		fprintf(stderr, "idnode batch: --secret-file %s: %m\n", secret);
 		return CLI_USAGE;
 	}
-	size_t n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
 	client_batch_identity_secret(b, buf, n);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return CLI_OK;

@@ -3,6 +3,7 @@
  */
 #include "client/admin_auth.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "auth/verify.h"
@@ -95,4 +96,17 @@ int client_admin_exchange(client_conn *cn, const client_identity *id, const uint
 	ret = exchange_one(cn, creq, clen, ans, alen, env, m);
 	free(creq);
 	return ret;
+}
+
+int client_identity_read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	*len = fread(buf, 1, cap, f);
+	fclose(f);
+	/* A trailing newline from an editor is not part of the secret. */
+	while (*len && (buf[*len - 1] == '\n' || buf[*len - 1] == '\r'))
+		(*len)--;
+	return 0;
 }

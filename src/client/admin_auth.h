@@ -49,4 +49,11 @@ int client_admin_exchange(client_conn *cn, const client_identity *id, const uint
 int client_admin_challenge_answer(const client_identity *id, const proto_env *aenv,
                                   const proto_msg *m, uint8_t **req, size_t *len);
 
+/*
+ * Reads an identity's secret from the file at path into buf (cap bytes; a
+ * longer file is cut), without the line ends an editor leaves at its end.
+ * -1 (errno set) when the file cannot be opened.
+ */
+int client_identity_read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len);
+
 #endif
