@@ -23,7 +23,6 @@
 #include "cli/cli.h"
 #include "core/err.h"
 #include "node/import.h"
-#include "proto/handle.h"
 #include "store/bulkload.h"
 #include "store/store.h"
 
@@ -153,33 +152,6 @@ static int parse_json_line(void *parser, const uint8_t *line, size_t len, bulklo
 		*record_len = o.record.len;
 	}
 	return rc;
-}
-
-static int home_prefixes(struct loader *L, const char **home, int nhome)
-{
-	store_txn *t;
-	int rc;
-	if (nhome == 0)
-		return IDN_OK;
-	if ((rc = store_txn_begin(L->s, 0, &t)))
-		return rc;
-	for (int i = 0; i < nhome; i++) {
-		idn_slice p = idn_slice_of(home[i], strlen(home[i])), na;
-		uint8_t norm[HANDLE_KEY_MAX];
-		if (handle_na_prefix(p, &na) == IDN_OK) /* "0.NA/88.100" means "88.100" */
-			p = na;
-		int n = handle_prefix_norm(p, norm, sizeof(norm));
-		if (n <= 0 || memchr(p.p, '/', p.len)) {
-			fprintf(stderr, "idnode load: --home '%s': not a prefix\n", home[i]);
-			store_txn_abort(t);
-			return IDN_EINVAL;
-		}
-		if ((rc = store_home(t, idn_slice_of(norm, (size_t)n)))) {
-			store_txn_abort(t);
-			return rc;
-		}
-	}
-	return store_txn_commit(t);
 }
 
 /*
@@ -343,8 +315,11 @@ int cmd_load(int argc, char **argv)
 		        idn_strerror(rc));
 		goto out;
 	}
-	if ((rc = home_prefixes(&L, a.home, a.nhome))) {
-		if (rc != IDN_EINVAL)
+	size_t bad;
+	if ((rc = store_home_prefixes(L.s, a.home, (size_t)a.nhome, &bad))) {
+		if (rc == IDN_EINVAL)
+			fprintf(stderr, "idnode load: --home '%s': not a prefix\n", a.home[bad]);
+		else
 			fprintf(stderr, "idnode load: %s: homing prefixes: %s\n", a.data,
 			        idn_strerror(rc));
 		goto out;
