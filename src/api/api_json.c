@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "api/reply.h"
+#include "core/codec.h"
 #include "proto/handle.h"
 #include "proto/special.h"
 
@@ -69,8 +70,7 @@ void api_base64(http_resp *r, idn_slice data)
 	uint8_t buf[4 * 256 + 1];
 	for (size_t off = 0; off < data.len; off += 768) {
 		size_t len = data.len - off < 768 ? data.len - off : 768;
-		int k = EVP_EncodeBlock(buf, data.p + off, (int)len);
-		http_resp_append(r, buf, (size_t)k);
+		http_resp_append(r, buf, codec_base64_encode(data.p + off, len, (char *)buf));
 	}
 }
 

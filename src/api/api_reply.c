@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "api/reply.h"
+#include "core/codec.h"
 #include "core/err.h"
 #include "proto/admin.h"
 
@@ -122,14 +123,12 @@ int api_pct_decode(idn_slice in, bool form, uint8_t *out, size_t cap)
 			return -1;
 		uint8_t ch = in.p[i];
 		if (ch == '%') {
-			static const char hex[] = "0123456789abcdef";
 			if (i + 2 >= in.len)
 				return -1;
-			const char *h = memchr(hex, in.p[i + 1] | 0x20, 16);
-			const char *l = memchr(hex, in.p[i + 2] | 0x20, 16);
-			if (!h || !l || !in.p[i + 1] || !in.p[i + 2]) /* memchr finds the NUL */
+			int h = codec_hex_digit(in.p[i + 1]), l = codec_hex_digit(in.p[i + 2]);
+			if (h < 0 || l < 0)
 				return -1;
-			ch = (uint8_t)((h - hex) << 4 | (l - hex));
+			ch = (uint8_t)(h << 4 | l);
 			i += 2;
 		} else if (ch == '+' && form) {
 			ch = ' ';

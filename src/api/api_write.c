@@ -23,6 +23,7 @@
 
 #include "api/routes.h"
 #include "auth/verify.h"
+#include "core/codec.h"
 #include "core/err.h"
 #include "proto/handle.h"
 #include "proto/record.h"
@@ -99,8 +100,7 @@ static int session_create(api_sessions *s, struct session *out)
 	uint8_t sid[SID_LEN];
 	if (RAND_bytes(sid, SID_LEN) != 1 || RAND_bytes(n.nonce, NONCE_LEN) != 1)
 		return IDN_ECRYPTO;
-	for (int i = 0; i < SID_LEN; i++)
-		snprintf(n.id + 2 * i, 3, "%02x", sid[i]);
+	codec_hex_encode(sid, SID_LEN, n.id);
 	pthread_mutex_lock(&s->lock);
 	struct session *slot = &s->slots[0];
 	for (size_t i = 0; i < SESSIONS_MAX; i++) {
@@ -120,34 +120,12 @@ static int session_create(api_sessions *s, struct session *out)
 
 /* ---- small parsers ---- */
 
-/* Base64 (standard alphabet, padding optional) into out; length or -1. */
+/* Base64 (standard or url alphabet, padding optional, blanks ignored) into out; length or -1. */
 static int b64_decode(idn_slice in, uint8_t *out, size_t cap)
 {
-	char buf[4096];
-	size_t n = 0;
-	for (size_t i = 0; i < in.len; i++) {
-		char c = (char)in.p[i];
-		if (c == ' ' || c == '\r' || c == '\n' || c == '\t' || c == '=')
-			continue;
-		if (c == '-')
-			c = '+'; /* accept base64url too */
-		else if (c == '_')
-			c = '/';
-		if (n + 4 >= sizeof(buf))
-			return -1;
-		buf[n++] = c;
-	}
-	size_t pad = (4 - n % 4) % 4;
-	if (pad == 3)
-		return -1;
-	for (size_t i = 0; i < pad; i++)
-		buf[n++] = '=';
-	if (n / 4 * 3 > cap)
-		return -1;
-	if (!n)
-		return 0;
-	int k = EVP_DecodeBlock(out, (const unsigned char *)buf, (int)n);
-	return k < 0 ? -1 : k - (int)pad;
+	ssize_t k =
+	    codec_base64_decode(in.p, in.len, CODEC_B64_URL | CODEC_B64_LOOSE, out, cap, NULL);
+	return k < 0 ? -1 : (int)k;
 }
 
 /* "INDEX:HANDLE" (already percent-decoded) into an ident. */
@@ -546,16 +524,8 @@ void api_admin_error(http_resp *r, const proto_msg *m, idn_slice h)
 
 static int hex_decode(const char *s, size_t n, uint8_t *out)
 {
-	if (n % 2)
-		return -1;
-	for (size_t i = 0; i < n; i += 2) {
-		unsigned x;
-		if (sscanf(s + i, "%2x", &x) != 1 || !strchr("0123456789abcdefABCDEF", s[i]) ||
-		    !strchr("0123456789abcdefABCDEF", s[i + 1]))
-			return -1;
-		out[i / 2] = (uint8_t)x;
-	}
-	return (int)(n / 2);
+	ssize_t k = codec_hex_decode((const uint8_t *)s, n, out, n, NULL);
+	return k < 0 ? -1 : (int)k;
 }
 
 /*

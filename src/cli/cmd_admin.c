@@ -31,6 +31,7 @@
 #include "client/admin_auth.h"
 #include "client/conn.h"
 #include "client/session.h"
+#include "core/codec.h"
 #include "core/err.h"
 #include "proto/admin.h"
 #include "proto/special.h"
@@ -159,16 +160,14 @@ static const char *value_data(admin_opts *o, proto_value *v, const char *type, c
 		if (ret)
 			return "HS_PUBKEY data: key type not supported (RSA, DSA, SM2)";
 	} else if (!strncmp(data, "hex:", 4)) {
-		const char *h = data + 4;
-		size_t n = strlen(h);
-		if (n % 2)
-			return "hex data needs an even number of digits";
-		for (size_t i = 0; i < n; i += 2) {
-			unsigned b;
-			if (sscanf(h + i, "%2x", &b) != 1)
-				return "bad hex digit";
-			wire_put_u8(&w, (uint8_t)b);
-		}
+		size_t n = strlen(data + 4);
+		ssize_t k = codec_hex_decode((const uint8_t *)data + 4, n, buf, DATA_MAX, NULL);
+		if (k == CODEC_ESPACE)
+			return "value data too long";
+		if (k < 0)
+			return k == CODEC_ELENGTH ? "hex data needs an even number of digits"
+			                          : "bad hex digit";
+		wire_put_raw(&w, (size_t)k); /* decoded in place */
 	} else {
 		wire_put_data(&w, data, strlen(data));
 	}
@@ -212,19 +211,6 @@ static int add_value(admin_opts *o, char *arg)
 	return 0;
 }
 
-static int read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	*len = fread(buf, 1, cap, f);
-	fclose(f);
-	/* A trailing newline from an editor is not part of the secret. */
-	while (*len && (buf[*len - 1] == '\n' || buf[*len - 1] == '\r'))
-		(*len)--;
-	return 0;
-}
-
 /* Prints the names of one list message; IDN_EPROTO when it is malformed. */
 static int print_names(const proto_msg *m)
 {
@@ -251,18 +237,10 @@ static int print_list(client_conn *cn, client_session *sess, const proto_env *en
 	int ret = print_names(first);
 	bool more = first->hdr.flags & PROTO_F_CN;
 	while (!ret && more) {
-		uint8_t *a = NULL;
+		uint8_t *a;
 		size_t alen;
-		proto_env e;
 		proto_msg m;
-		ret = client_conn_recv(cn, &a, &alen);
-		if (!ret && sess)
-			ret = client_session_unwrap(sess, &a, &alen, &e, &m);
-		if (!ret &&
-		    ((!sess && (proto_env_decode(a, alen, &e) ||
-		                proto_msg_decode(a + PROTO_ENV_LEN, alen - PROTO_ENV_LEN, &m))) ||
-		     e.request_id != env->request_id || m.hdr.rcode != PROTO_RC_SUCCESS))
-			ret = IDN_EPROTO;
+		ret = client_recv_continued(cn, sess, env->request_id, &a, &alen, &m);
 		if (!ret) {
 			ret = print_names(&m);
 			more = m.hdr.flags & PROTO_F_CN;
@@ -302,7 +280,8 @@ static int run(admin_opts *o, const char *arg)
 		        o->key);
 		return CLI_USAGE;
 	}
-	if (o->secret_file && read_secret(o->secret_file, secret, sizeof(secret), &slen)) {
+	if (o->secret_file &&
+	    client_identity_read_secret(o->secret_file, secret, sizeof(secret), &slen)) {
 		fprintf(stderr, "idnode %s: --secret-file %s: cannot read: %m\n", name,
 		        o->secret_file);
 		return CLI_USAGE;

@@ -29,6 +29,7 @@
 
 #include "cli/cli.h"
 #include "client/client.h"
+#include "core/codec.h"
 #include "core/err.h"
 #include "node/site.h"
 
@@ -184,9 +185,9 @@ static int put_site(FILE *f, size_t i, unsigned base, unsigned index, const char
 	}
 	fprintf(f, "{\"index\":%u,\"type\":\"%s\",\"data\":{\"format\":\"hex\",\"value\":\"", index,
 	        type);
-	for (int k = 0; k < n; k++)
-		fprintf(f, "%02x", buf[k]);
-	fprintf(f, "\"}}");
+	char text[2 * sizeof(buf) + 1];
+	codec_hex_encode(buf, (size_t)n, text);
+	fprintf(f, "%s\"}}", text);
 	return 0;
 }
 
@@ -491,6 +492,67 @@ static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
 	return 0;
 }
 
+/* What runs where, and what to try. */
+static void print_tour(const char *dir, const char *self, unsigned long base, unsigned long count)
+{
+	printf(
+	    "idnode demo: %d nodes on 127.0.0.1, %lu sample identifiers, data and logs in %s\n\n",
+	    NNODES, count, dir);
+	printf("  %-11s %-9s %-16s %s\n", "role", "prefix", "address", "");
+	for (size_t i = 0; i < NNODES; i++) {
+		const struct demo_node *d = &nodes[i];
+		char addr[32];
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port_of((unsigned)base, i));
+		printf("  %-11s %-9s %-16s %s\n", role_names[d->role], d->prefix ? d->prefix : "*",
+		       addr, d->desc);
+	}
+	const struct demo_node *ent = node_of_prefix("88.200.1");
+	printf("\nTry:\n");
+	printf("  %s resolve 88.100.1/MOTOR-2026-000001 --server 127.0.0.1:%lu\n", self, base);
+	printf("  %s resolve 88.200.1/MILK-2026-000042 --root 127.0.0.1:%lu\n", self, base + 1);
+	printf("  %s resolve 88.100.2/NO-SUCH-ITEM --server 127.0.0.1:%lu\n", self, base);
+	printf("\n(%s's values: URL, EMAIL, manufacturer, batch, TEMPLATE at 1001, fields from "
+	       "2000.)\nCtrl-C stops every node.\n",
+	       ent ? ent->desc : "each identifier");
+	fflush(stdout);
+}
+
+/* Waits for Ctrl-C (CLI_OK) or a node that stops on its own (CLI_FAIL). */
+static int wait_signals(const sigset_t *wait_set, const char *dir)
+{
+	int status = CLI_FAIL;
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(wait_set, &si);
+		if (sig < 0 && errno == EINTR)
+			continue;
+		if (sig == SIGINT || sig == SIGTERM) {
+			fprintf(stderr, "idnode demo: stopping\n");
+			status = CLI_OK;
+			break;
+		}
+		/* SIGCHLD: a node died on its own. */
+		bool died = false;
+		for (size_t i = 0; i < NNODES; i++) {
+			int st;
+			if (nodes[i].pid > 0 &&
+			    waitpid(nodes[i].pid, &st, WNOHANG) == nodes[i].pid) {
+				fprintf(stderr,
+				        "idnode demo: the %s node stopped (status %d); see "
+				        "%s/%s/serve.log\n",
+				        nodes[i].name,
+				        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), dir,
+				        nodes[i].name);
+				nodes[i].pid = 0;
+				died = true;
+			}
+		}
+		if (died)
+			break;
+	}
+	return status;
+}
+
 int cmd_demo(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -592,56 +654,8 @@ int cmd_demo(int argc, char **argv)
 		}
 	}
 
-	printf(
-	    "idnode demo: %d nodes on 127.0.0.1, %lu sample identifiers, data and logs in %s\n\n",
-	    NNODES, count, dir);
-	printf("  %-11s %-9s %-16s %s\n", "role", "prefix", "address", "");
-	for (size_t i = 0; i < NNODES; i++) {
-		const struct demo_node *d = &nodes[i];
-		char addr[32];
-		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port_of((unsigned)base, i));
-		printf("  %-11s %-9s %-16s %s\n", role_names[d->role], d->prefix ? d->prefix : "*",
-		       addr, d->desc);
-	}
-	const struct demo_node *ent = node_of_prefix("88.200.1");
-	printf("\nTry:\n");
-	printf("  %s resolve 88.100.1/MOTOR-2026-000001 --server 127.0.0.1:%lu\n", self, base);
-	printf("  %s resolve 88.200.1/MILK-2026-000042 --root 127.0.0.1:%lu\n", self, base + 1);
-	printf("  %s resolve 88.100.2/NO-SUCH-ITEM --server 127.0.0.1:%lu\n", self, base);
-	printf("\n(%s's values: URL, EMAIL, manufacturer, batch, TEMPLATE at 1001, fields from "
-	       "2000.)\nCtrl-C stops every node.\n",
-	       ent ? ent->desc : "each identifier");
-	fflush(stdout);
-
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&wait_set, &si);
-		if (sig < 0 && errno == EINTR)
-			continue;
-		if (sig == SIGINT || sig == SIGTERM) {
-			fprintf(stderr, "idnode demo: stopping\n");
-			status = CLI_OK;
-			break;
-		}
-		/* SIGCHLD: a node died on its own. */
-		bool died = false;
-		for (size_t i = 0; i < NNODES; i++) {
-			int st;
-			if (nodes[i].pid > 0 &&
-			    waitpid(nodes[i].pid, &st, WNOHANG) == nodes[i].pid) {
-				fprintf(stderr,
-				        "idnode demo: the %s node stopped (status %d); see "
-				        "%s/%s/serve.log\n",
-				        nodes[i].name,
-				        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), dir,
-				        nodes[i].name);
-				nodes[i].pid = 0;
-				died = true;
-			}
-		}
-		if (died)
-			break;
-	}
+	print_tour(dir, self, (unsigned)base, count);
+	status = wait_signals(&wait_set, dir);
 out:
 	stop_all();
 	if (tmp)

@@ -12,6 +12,7 @@
 
 #include "auth/verify.h"
 #include "cli/cli.h"
+#include "core/codec.h"
 #include "core/err.h"
 
 static void keygen_usage(FILE *f)
@@ -86,9 +87,9 @@ int cmd_keygen(int argc, char **argv)
 		        idn_strerror(ret));
 		goto out;
 	}
-	for (size_t i = 0; i < wire_wr_len(&w); i++)
-		printf("%02x", pub[i]);
-	printf("\n");
+	static char text[2 * sizeof(pub) + 1];
+	codec_hex_encode(pub, wire_wr_len(&w), text);
+	printf("%s\n", text);
 	status = CLI_OK;
 out:
 	if (f)

@@ -1,64 +1,32 @@
 /*
- * cmd_load.c - `idnode load`: bulk import of JSON Lines into the store.
- *
- * LMDB appends keys in ascending order at memory speed; in random order the
- * same puts are ~20x slower. So the load sorts before it writes:
- *
- *   input (mmap'd, or read() in big chunks)
- *     -> each chunk split in two at a newline, both halves parsed at once
- *        (this thread and a worker), each into its own arena of entries:
- *        storage key + record, built by import_line() (node/import.h)
- *     -> when the run is full (a quarter of the memory, --memory) or the
- *        input ends: splitters sampled from the run cut it into key-range
- *        buckets; a sorter thread sorts the buckets in key order while this
- *        thread writes the sorted ones with STORE_APPEND, in transactions of
- *        TXN_BYTES.
+ * cmd_load.c - `idnode load`: bulk import of JSON Lines into the store. The
+ * options, the progress display and the messages are here; the lines are
+ * parsed by import_line() (node/import.h) and sorted and written by the bulk
+ * loader (store/bulkload.h).
  *
  * Lines are parsed by import_line() with our own JSON parser (core/json.h),
  * not jansson: jansson takes ~6.5 us per 300-byte line here, which alone
  * would cap the load at ~300k lines/s on two cores.
- *
- * Duplicates: entries sort by (key, line number), so among lines with the
- * same handle the last one is written ("last wins"), across runs too, since
- * runs are written in order.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/err.h"
-#include "proto/handle.h"
 #include "node/import.h"
-#include "store/home.h"
+#include "store/bulkload.h"
 #include "store/store.h"
 
-enum {
-	CHUNK = 16 << 20,         /* input read per round */
-	CHUNK_MIN = 64 << 10,     /* the same, with a tiny --memory */
-	MAX_LINE = STORE_VAL_MAX, /* a longer line is an error */
-	THREAD_MIN = 256 << 10,   /* chunks smaller than this are parsed by one thread */
-	BLOCK_MIN = 4 << 20,      /* first arena block */
-	BLOCK = 64 << 20,         /* largest arena block */
-	TXN_BYTES = 64 << 20,     /* record bytes per write transaction, appending */
-	TXN_BYTES_MID = 1 << 30,  /* the same, inserting between existing keys */
-	REF_BYTES = 2 * 40 + 2,   /* index memory per entry: refs, out, bucket id */
-	MSG_MAX = IMPORT_MSG_MAX, /* one error message */
-	MAX_HOME = 64,
-	STORE_RETRIES = 8, /* a batch redone after the map filled up */
-};
-#define RUN_MIN ((uint64_t)256 << 20)
-#define RUN_MAX ((uint64_t)16 << 30)
+enum { MAX_HOME = 64 };
 
 static const char usage_text[] =
     "usage: idnode load --data DIR [OPTIONS] FILE\n"
@@ -109,418 +77,15 @@ static const char usage_text[] =
     "exit status: 0 every line loaded; 1 some lines failed (the others are loaded);\n"
     "2 usage error, or the input or the store failed.\n";
 
-/* ------------------------------------------------------------------------ */
-/* arena and entries                                                        */
-
-/* One parsed identifier: storage key then record, 8-aligned in an arena. */
-struct ent {
-	uint32_t klen;
-	uint32_t rlen;
-	uint8_t bytes[]; /* key, record */
-};
-
-/*
- * What the sort moves: the 24 key bytes after the run's common prefix inline
- * (big-endian words, zero-padded; keys hold no NUL, so padding is never
- * ambiguous), so most comparisons never touch the arena.
- */
-struct sref {
-	uint64_t w[3];
-	const struct ent *e;
-	uint64_t lk; /* line number << 24 | word offset << 12 | key length (<= 2048) */
-};
-#define LK_LINE(lk) ((lk) >> 24)
-#define LK_OFF(lk)  ((size_t)((lk) >> 12 & 0xfff))
-#define LK_KLEN(lk) ((uint32_t)((lk)&0xfff))
-
-struct block {
-	struct block *next;
-	size_t cap, used;
-	uint8_t data[];
-};
-
-/* ------------------------------------------------------------------------ */
-/* per-thread parser state                                                  */
-
-struct part {
-	import_ctx *imp;
-
-	/* arena (kept across runs) and this run's entries */
-	struct block *blocks, *cur;
-	size_t arena_used;
-	struct sref *refs;
-	size_t nrefs, caprefs;
-	struct ent *last; /* the entry import_line() allocated last */
-
-	/* the chunk half being parsed */
-	const uint8_t *in, *in_end;
-	size_t chunk_first_ref;
-	uint64_t nlines, nerr;
-	/* its errors: u64 local line, NUL-terminated message, repeated */
-	char *errs;
-	size_t elen, ecap;
-	int fatal; /* IDN_ENOMEM */
-
-	/* common key prefix of this run's entries so far, against its first key */
-	const uint8_t *ref_key;
-	size_t lcp;
-
-	/* partitioning the run into key ranges (see flush_run) */
-	const struct runsort *rs;
-	uint16_t *bid; /* bucket of each entry */
-	size_t bidcap;
-	size_t *cnt; /* entries per bucket, then where the next one goes */
-	pthread_t th;
-};
-
-static void *xrealloc_array(void *p, size_t n, size_t size)
-{
-	if (size && n > SIZE_MAX / size)
-		return NULL;
-	return realloc(p, n * size);
-}
-
-/*
- * Blocks are mapped with MAP_POPULATE: on these VMs the first touch of fresh
- * memory costs more than parsing (0.7-2 ms per MB page by page, 2-4 ms with
- * transparent huge pages, 0.55 ms populated in one call). Sizes double from
- * BLOCK_MIN, so a small load does not populate much.
- */
-static struct block *block_new(size_t cap)
-{
-	size_t len = (sizeof(struct block) + cap + 4095) & ~(size_t)4095;
-	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (m == MAP_FAILED)
-		return NULL;
-	struct block *b = m;
-	b->next = NULL;
-	b->cap = len - sizeof(struct block);
-	b->used = 0;
-	return b;
-}
-
-static struct ent *arena_alloc(struct part *w, size_t len)
-{
-	len = (len + 7) & ~(size_t)7;
-	struct block *b = w->cur;
-	while (b && b->cap - b->used < len)
-		b = b->next; /* blocks are reused in order after a run */
-	if (!b) {
-		size_t cap = w->cur ? w->cur->cap * 2 : BLOCK_MIN;
-		if (cap > BLOCK)
-			cap = BLOCK;
-		if (cap < len)
-			cap = len;
-		if (!(b = block_new(cap)))
-			return NULL;
-		if (w->cur) {
-			b->next = w->cur->next;
-			w->cur->next = b;
-		} else {
-			w->blocks = b;
-		}
-	}
-	w->cur = b;
-	struct ent *e = (struct ent *)(b->data + b->used);
-	b->used += len;
-	w->arena_used += len;
-	return e;
-}
-
-static void arena_reset(struct part *w)
-{
-	for (struct block *b = w->blocks; b; b = b->next)
-		b->used = 0;
-	w->cur = w->blocks;
-	w->arena_used = 0;
-	w->nrefs = 0;
-	w->ref_key = NULL;
-}
-
-static void part_free(struct part *w)
-{
-	struct block *b = w->blocks;
-	while (b) {
-		struct block *n = b->next;
-		munmap(b, sizeof(*b) + b->cap);
-		b = n;
-	}
-	import_free(w->imp);
-	free(w->refs);
-	free(w->errs);
-	free(w->bid);
-	free(w->cnt);
-}
-
-/* Key bytes [off, off + 8) as a big-endian word, zero-padded past the key. */
-static inline uint64_t be_word(const uint8_t *k, size_t len, size_t off)
-{
-	uint8_t b[8] = {0};
-	if (off + 8 <= len) {
-		memcpy(b, k + off, 8);
-	} else if (off < len) {
-		memcpy(b, k + off, len - off);
-	}
-	return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 |
-	       (uint64_t)b[3] << 32 | (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 |
-	       (uint64_t)b[6] << 8 | b[7];
-}
-
-/* Fills r's words from key offset off. */
-static inline void set_words(struct sref *r, size_t off)
-{
-	size_t l = LK_KLEN(r->lk);
-	for (int q = 0; q < 3; q++)
-		r->w[q] = be_word(r->e->bytes, l, off + 8 * (size_t)q);
-	r->lk = (r->lk & ~((uint64_t)0xfff << 12)) | (uint64_t)off << 12;
-}
-
-/* ------------------------------------------------------------------------ */
-/* parsing                                                                  */
-
-/* import_line()'s allocator: an entry in w's arena, key and record after its header. */
-static void *ent_alloc(void *arg, size_t len)
-{
-	struct part *w = arg;
-	struct ent *e = arena_alloc(w, sizeof(struct ent) + len);
-	w->last = e;
-	return e ? e->bytes : NULL;
-}
-
-/*
- * Parses one line into w's arena: IDN_OK (an entry was added), IMPORT_BLANK,
- * IDN_EINVAL (import_msg() says why) or IDN_ENOMEM.
- */
-static int parse_line(struct part *w, const uint8_t *line, size_t len, uint64_t lineno)
-{
-	import_out o;
-	int rc = import_line(w->imp, line, len, ent_alloc, w, &o);
-	if (rc != IDN_OK)
-		return rc;
-	struct ent *e = w->last;
-	uint32_t klen = o.key.len;
-	e->klen = klen;
-	e->rlen = o.record.len;
-	if (w->nrefs == w->caprefs) {
-		size_t cap = w->caprefs ? w->caprefs * 2 : 65536;
-		struct sref *r = xrealloc_array(w->refs, cap, sizeof(*r));
-		if (!r)
-			return IDN_ENOMEM;
-		w->refs = r;
-		w->caprefs = cap;
-	}
-	/* The words hold the key after the run's common prefix; a key that
-	 * shortens the prefix makes refill_part redo the entries before it. */
-	if (!w->ref_key) {
-		w->ref_key = e->bytes;
-		w->lcp = klen;
-	} else {
-		size_t c = 0, m = klen < w->lcp ? klen : w->lcp;
-		while (c < m && e->bytes[c] == w->ref_key[c])
-			c++;
-		w->lcp = c;
-	}
-	struct sref *r = &w->refs[w->nrefs++];
-	r->e = e;
-	r->lk = lineno << 24 | klen;
-	set_words(r, w->lcp);
-	return IDN_OK;
-}
-
-static void add_err(struct part *w, uint64_t line, const char *msg)
-{
-	size_t n = strlen(msg) + 1;
-	if (w->ecap - w->elen < 8 + n) {
-		size_t cap = (w->ecap ? w->ecap * 2 : 4096) + 8 + n;
-		char *e = realloc(w->errs, cap);
-		if (!e) {
-			w->fatal = IDN_ENOMEM;
-			return;
-		}
-		w->errs = e;
-		w->ecap = cap;
-	}
-	memcpy(w->errs + w->elen, &line, 8);
-	memcpy(w->errs + w->elen + 8, msg, n);
-	w->elen += 8 + n;
-}
-
-/* Parses w->in .. w->in_end; line numbers are local (1 = the first line). */
-static void *parse_part(void *arg)
-{
-	struct part *w = arg;
-	const uint8_t *p = w->in, *end = w->in_end;
-	char msg[MSG_MAX];
-
-	w->nlines = w->nerr = 0;
-	w->elen = 0;
-	w->chunk_first_ref = w->nrefs;
-	while (p < end && !w->fatal) {
-		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-		const uint8_t *le = nl ? nl : end;
-		w->nlines++;
-		int rc = IDN_EINVAL;
-		const char *why = msg;
-		if (le - p > MAX_LINE)
-			snprintf(msg, sizeof(msg), "line longer than %d bytes", MAX_LINE);
-		else if ((rc = parse_line(w, p, (size_t)(le - p), w->nlines)) == IDN_EINVAL)
-			why = import_msg(w->imp);
-		if (rc == IDN_ENOMEM) {
-			w->fatal = IDN_ENOMEM;
-		} else if (rc == IDN_EINVAL) {
-			w->nerr++;
-			add_err(w, w->nlines, why);
-		}
-		p = nl ? nl + 1 : end;
-	}
-	return NULL;
-}
-
-/* ------------------------------------------------------------------------ */
-/* sorting                                                                  */
-
-/* Key order of two entries whose words were taken at the same lcp. */
-static inline int sref_keycmp(const struct sref *a, const struct sref *b, size_t lcp)
-{
-	for (int i = 0; i < 3; i++)
-		if (a->w[i] != b->w[i])
-			return a->w[i] < b->w[i] ? -1 : 1;
-	/* Equal words: the rest decides, else the shorter key (the words are
-	 * zero-padded and keys hold no NUL, so a key that ends inside them is a
-	 * prefix of the other). */
-	uint32_t la = LK_KLEN(a->lk), lb = LK_KLEN(b->lk);
-	size_t in = lcp + 24;
-	if (la > in && lb > in) {
-		uint32_t m = la < lb ? la : lb;
-		int c = memcmp(a->e->bytes + in, b->e->bytes + in, m - in);
-		if (c)
-			return c;
-	}
-	return la < lb ? -1 : la > lb;
-}
-
-/* Key order, then line order. */
-static inline int sref_cmp(const struct sref *a, const struct sref *b, size_t lcp)
-{
-	int c = sref_keycmp(a, b, lcp);
-	if (c)
-		return c;
-	return LK_LINE(a->lk) < LK_LINE(b->lk) ? -1 : LK_LINE(a->lk) > LK_LINE(b->lk);
-}
-
-/* Bottom-up merge sort of a[0..n) with tmp[n]; already-ordered pairs of runs are not merged. */
-static void sort_refs(struct sref *a, size_t n, struct sref *tmp, size_t lcp)
-{
-	enum { INS = 24 };
-	size_t i;
-	for (i = 1; i < n; i++)
-		if (sref_cmp(&a[i - 1], &a[i], lcp) > 0)
-			break;
-	if (i >= n)
-		return; /* already sorted: common for generated input */
-
-	for (size_t lo = 0; lo < n; lo += INS) {
-		size_t hi = lo + INS < n ? lo + INS : n;
-		for (size_t k = lo + 1; k < hi; k++) {
-			struct sref x = a[k];
-			size_t m = k;
-			while (m > lo && sref_cmp(&a[m - 1], &x, lcp) > 0) {
-				a[m] = a[m - 1];
-				m--;
-			}
-			a[m] = x;
-		}
-	}
-	struct sref *src = a, *dst = tmp;
-	for (size_t width = INS; width < n; width *= 2) {
-		for (size_t lo = 0; lo < n; lo += 2 * width) {
-			size_t mid = lo + width < n ? lo + width : n;
-			size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
-			if (mid >= hi || sref_cmp(&src[mid - 1], &src[mid], lcp) <= 0) {
-				memcpy(dst + lo, src + lo, (hi - lo) * sizeof(*src));
-				continue;
-			}
-			size_t x = lo, y = mid, o = lo;
-			while (x < mid && y < hi)
-				dst[o++] =
-				    sref_cmp(&src[y], &src[x], lcp) < 0 ? src[y++] : src[x++];
-			while (x < mid)
-				dst[o++] = src[x++];
-			while (y < hi)
-				dst[o++] = src[y++];
-		}
-		struct sref *t = src;
-		src = dst;
-		dst = t;
-	}
-	if (src != a)
-		memcpy(a, src, n * sizeof(*a));
-}
-
-/* Refills the words of entries taken at another offset than the run's lcp. */
-static void *refill_part(void *arg)
-{
-	struct part *w = arg;
-	for (size_t i = 0; i < w->nrefs; i++)
-		if (LK_OFF(w->refs[i].lk) != w->lcp)
-			set_words(&w->refs[i], w->lcp);
-	return NULL;
-}
-
-/* Runs fn on both parts, on two threads when both have enough work. */
-static void both_parts(struct part *a, struct part *b, void *(*fn)(void *))
-{
-	bool threaded =
-	    a->nrefs > 4096 && b->nrefs > 4096 && pthread_create(&a->th, NULL, fn, a) == 0;
-	if (!threaded)
-		fn(a);
-	fn(b);
-	if (threaded)
-		pthread_join(a->th, NULL);
-}
-
-/* ------------------------------------------------------------------------ */
-/* the load                                                                 */
-
-/*
- * The run's entries are sorted by key range so that writing can start early:
- * splitters sampled from the run cut it into buckets of ~BUCKET entries;
- * both threads scatter their entries into `out`, bucket after bucket; then a
- * sorter thread sorts the buckets in key order while this thread writes the
- * ones already sorted. Equal keys share a bucket, so duplicates are adjacent.
- */
-enum { BUCKET = 4096, SAMPLE_PER_BUCKET = 32, MAX_BUCKETS = 16384, THREAD_RUN = 65536 };
-
-struct runsort {
-	struct sref *out; /* the run, bucket after bucket */
-	size_t cap;       /* entries out can hold */
-	size_t n, lcp, nb;
-	struct sref *split; /* nb - 1 splitters */
-	size_t *bstart;     /* nb + 1 bucket boundaries in out */
-	struct sref *tmp;   /* merge sort scratch, the largest bucket */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	size_t ready; /* out[0 .. ready) is sorted; under mu */
-	pthread_t th;
-};
-
+/* What the command shows while the loader runs. */
 struct loader {
 	const char *name; /* FILE as shown in messages */
-	import_opts opts;
-	bool no_overwrite, quiet, tty, shown;
+	bool quiet, tty, shown;
 	store *s;
-	struct part part[2];
-	struct runsort rs;
-	size_t run_bytes;              /* memory for one run: arenas and index */
-	size_t chunk;                  /* input parsed per round; the run is checked after each */
-	uint8_t maxkey[HANDLE_KEY_MAX]; /* the largest key written by this load */
-	uint32_t maxklen;
-	uint64_t lines, loaded, errors, superseded;
+	bulkload_stats st; /* as last reported */
 	struct timespec t0;
 	double last_progress;
 	int progress_len;
-	int fatal; /* idn_err that stopped the load */
 };
 
 static double elapsed(const struct loader *L)
@@ -541,8 +106,8 @@ static void progress(struct loader *L, bool force)
 	char buf[160];
 	int n =
 	    snprintf(buf, sizeof(buf), "%llu lines read, %llu loaded, %llu errors, %.0f lines/s",
-	             (unsigned long long)L->lines, (unsigned long long)L->loaded,
-	             (unsigned long long)L->errors, t > 0 ? (double)L->lines / t : 0.0);
+	             (unsigned long long)L->st.lines, (unsigned long long)L->st.loaded,
+	             (unsigned long long)L->st.errors, t > 0 ? (double)L->st.lines / t : 0.0);
 	fprintf(stderr, "\r%s%*s", buf, L->progress_len > n ? L->progress_len - n : 0, "");
 	L->progress_len = n;
 	L->shown = true;
@@ -557,495 +122,35 @@ static void progress_clear(struct loader *L)
 	}
 }
 
-static void line_error(struct loader *L, uint64_t line, const char *msg)
+static void on_progress(void *arg, const bulkload_stats *st)
 {
-	progress_clear(L);
-	fprintf(stderr, "%s:%llu: %s\n", L->name, (unsigned long long)line, msg);
-}
-
-/* Which bucket r goes to: the number of splitters not above its key. */
-static inline size_t bucket_of(const struct runsort *rs, const struct sref *r)
-{
-	size_t lo = 0, hi = rs->nb - 1;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (sref_keycmp(&rs->split[mid], r, rs->lcp) <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static void *count_part(void *arg)
-{
-	struct part *w = arg;
-	const struct runsort *rs = w->rs;
-	memset(w->cnt, 0, rs->nb * sizeof(*w->cnt));
-	for (size_t i = 0; i < w->nrefs; i++) {
-		size_t b = rs->nb > 1 ? bucket_of(rs, &w->refs[i]) : 0;
-		w->bid[i] = (uint16_t)b;
-		w->cnt[b]++;
-	}
-	return NULL;
-}
-
-static void *scatter_part(void *arg)
-{
-	struct part *w = arg;
-	struct sref *out = w->rs->out;
-	for (size_t i = 0; i < w->nrefs; i++)
-		out[w->cnt[w->bid[i]]++] = w->refs[i];
-	return NULL;
-}
-
-static void *sort_buckets(void *arg)
-{
-	struct runsort *rs = arg;
-	for (size_t k = 0; k < rs->nb; k++) {
-		sort_refs(rs->out + rs->bstart[k], rs->bstart[k + 1] - rs->bstart[k], rs->tmp,
-		          rs->lcp);
-		pthread_mutex_lock(&rs->mu);
-		rs->ready = rs->bstart[k + 1];
-		pthread_cond_signal(&rs->cv);
-		pthread_mutex_unlock(&rs->mu);
-	}
-	return NULL;
-}
-
-static void runsort_free(struct runsort *rs)
-{
-	if (rs->out)
-		munmap(rs->out, rs->cap * sizeof(*rs->out));
-	free(rs->split);
-	free(rs->bstart);
-	free(rs->tmp);
-}
-
-/*
- * Partitions both parts into rs->out and starts sorting the buckets: on a
- * sorter thread (*threaded) for a big run, else here, before returning.
- */
-static int partition_run(struct runsort *rs, struct part *a, struct part *b, bool *threaded)
-{
-	size_t n = a->nrefs + b->nrefs;
-	*threaded = false;
-	rs->n = n;
-	rs->lcp = a->lcp;
-	rs->ready = 0;
-	rs->nb = n / BUCKET < 1 ? 1 : n / BUCKET > MAX_BUCKETS ? MAX_BUCKETS : n / BUCKET;
-
-	if (rs->cap < n) {
-		if (rs->out)
-			munmap(rs->out, rs->cap * sizeof(*rs->out));
-		size_t cap = n + n / 4;
-		rs->out = mmap(NULL, cap * sizeof(*rs->out), PROT_READ | PROT_WRITE,
-		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (rs->out == MAP_FAILED) {
-			rs->out = NULL;
-			rs->cap = 0;
-			return IDN_ENOMEM;
-		}
-		rs->cap = cap;
-	}
-	free(rs->split);
-	free(rs->bstart);
-	rs->split = malloc(rs->nb * sizeof(*rs->split));
-	rs->bstart = malloc((rs->nb + 1) * sizeof(*rs->bstart));
-	if (!rs->split || !rs->bstart)
-		return IDN_ENOMEM;
-
-	/* Splitters: an even sample of the run, sorted, cut in nb. */
-	if (rs->nb > 1) {
-		size_t ns = rs->nb * SAMPLE_PER_BUCKET < n ? rs->nb * SAMPLE_PER_BUCKET : n;
-		struct sref *sample = malloc(2 * ns * sizeof(*sample));
-		if (!sample)
-			return IDN_ENOMEM;
-		for (size_t j = 0; j < ns; j++) {
-			size_t g = (size_t)((uint64_t)j * n / ns);
-			sample[j] = g < a->nrefs ? a->refs[g] : b->refs[g - a->nrefs];
-		}
-		sort_refs(sample, ns, sample + ns, rs->lcp);
-		for (size_t k = 1; k < rs->nb; k++)
-			rs->split[k - 1] = sample[k * ns / rs->nb];
-		free(sample);
-	}
-
-	/* Bucket of every entry and the counts, then where each bucket starts. */
-	for (int i = 0; i < 2; i++) {
-		struct part *w = i ? b : a;
-		w->rs = rs;
-		if (w->bidcap < w->nrefs) {
-			uint16_t *bid = xrealloc_array(w->bid, w->nrefs, sizeof(*bid));
-			if (!bid)
-				return IDN_ENOMEM;
-			w->bid = bid;
-			w->bidcap = w->nrefs;
-		}
-		size_t *cnt = xrealloc_array(w->cnt, rs->nb, sizeof(*cnt));
-		if (!cnt)
-			return IDN_ENOMEM;
-		w->cnt = cnt;
-	}
-	both_parts(a, b, count_part);
-	size_t at = 0, most = 0;
-	for (size_t k = 0; k < rs->nb; k++) {
-		size_t ca = a->cnt[k], cb = b->cnt[k];
-		rs->bstart[k] = at;
-		a->cnt[k] = at;      /* a's entries of bucket k go first, */
-		b->cnt[k] = at + ca; /* then b's */
-		at += ca + cb;
-		if (ca + cb > most)
-			most = ca + cb;
-	}
-	rs->bstart[rs->nb] = at;
-	both_parts(a, b, scatter_part);
-
-	free(rs->tmp);
-	if (!(rs->tmp = malloc((most ? most : 1) * sizeof(*rs->tmp))))
-		return IDN_ENOMEM;
-	if (n >= THREAD_RUN && pthread_create(&rs->th, NULL, sort_buckets, rs) == 0)
-		*threaded = true;
-	else
-		sort_buckets(rs);
-	return IDN_OK;
-}
-
-/* Waits until out[i] is sorted; returns how far out is sorted. */
-static size_t wait_sorted(struct runsort *rs, size_t i)
-{
-	pthread_mutex_lock(&rs->mu);
-	while (rs->ready <= i)
-		pthread_cond_wait(&rs->cv, &rs->mu);
-	size_t ready = rs->ready;
-	pthread_mutex_unlock(&rs->mu);
-	return ready;
-}
-
-/* Writes the run, in key order, as its buckets get sorted. */
-static int insert_run(struct loader *L, struct runsort *rs)
-{
-	const struct sref *out = rs->out;
-	size_t n = rs->n, i = 0, ready = 0;
-	unsigned flags = L->no_overwrite ? STORE_NOOVERWRITE : 0;
-	/*
-	 * A key above all this load wrote so far is appended. Below it (a second
-	 * run) the put lands between existing keys: no APPEND attempt that would
-	 * fail, and big transactions, since each one rewrites the pages it
-	 * touches all over the tree.
-	 */
-	bool append = L->maxklen == 0;
-	const struct sref **exists = NULL; /* lines refused by --no-overwrite, this batch */
-	size_t nexists = 0, capexists = 0;
-	int rc = IDN_OK, retries = 0;
-
-	while (i < n) {
-		size_t start = i;
-		uint64_t bytes = 0, put = 0, sup = 0;
-		store_txn *t;
-		nexists = 0;
-		/*
-		 * Bulk loads bypass the transaction log (it is emptied instead):
-		 * logging a million puts would double the writes, and a mirror is
-		 * better served copying the store afresh.
-		 */
-		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
-			goto out;
-		while (bytes < (append ? TXN_BYTES : TXN_BYTES_MID) && i < n) {
-			if (i >= ready)
-				ready = wait_sorted(rs, i);
-			const struct sref *r = &out[i++];
-			/* Entries come in key order, scattered over the arena. */
-			enum { AHEAD = 8 };
-			if (i + AHEAD < ready)
-				__builtin_prefetch(out[i + AHEAD].e);
-			/* A later line with the same handle follows (in the same bucket). */
-			if (i < ready && sref_keycmp(r, &out[i], rs->lcp) == 0) {
-				sup++;
-				continue;
-			}
-			const struct ent *e = r->e;
-			if (!append) {
-				uint32_t m = e->klen < L->maxklen ? e->klen : L->maxklen;
-				int c = memcmp(e->bytes, L->maxkey, m);
-				append = c > 0 || (c == 0 && e->klen > L->maxklen);
-			}
-			rc = store_put(t, idn_slice_of(e->bytes, e->klen),
-			               idn_slice_of(e->bytes + e->klen, e->rlen),
-			               flags | (append ? STORE_APPEND : 0));
-			if (rc == IDN_EEXIST && L->no_overwrite) {
-				if (nexists == capexists) {
-					size_t cap = capexists ? capexists * 2 : 256;
-					const struct sref **x =
-					    xrealloc_array(exists, cap, sizeof(*x));
-					if (!x) {
-						store_txn_abort(t);
-						rc = IDN_ENOMEM;
-						goto out;
-					}
-					exists = x;
-					capexists = cap;
-				}
-				exists[nexists++] = r;
-				rc = IDN_OK;
-				continue;
-			}
-			if (rc)
-				break;
-			bytes += e->klen + e->rlen;
-			put++;
-			if ((put & 0xffff) == 0) {
-				uint64_t saved = L->loaded;
-				L->loaded += put;
-				progress(L, false);
-				L->loaded = saved;
-			}
-		}
-		if (rc) {
-			store_txn_abort(t);
-		} else {
-			rc = store_txn_commit(t);
-		}
-		if (rc == IDN_ESTORE_FULL && retries++ < STORE_RETRIES) {
-			i = start; /* the next transaction grows the map first */
-			rc = IDN_OK;
-			continue;
-		}
-		if (rc)
-			goto out;
-		retries = 0;
-		L->loaded += put;
-		L->superseded += sup;
-		for (size_t k = 0; k < nexists; k++) {
-			char msg[MSG_MAX];
-			const struct ent *e = exists[k]->e;
-			snprintf(msg, sizeof(msg),
-			         "handle: %.*s is already in the store (--no-overwrite)",
-			         (int)(e->klen > 200 ? 200 : e->klen), (const char *)e->bytes);
-			line_error(L, LK_LINE(exists[k]->lk), msg);
-		}
-		L->errors += nexists;
-		progress(L, false);
-	}
-	if (rc == IDN_OK && n) {
-		/* The run's last key is its largest; keep the largest of all runs. */
-		const struct ent *e = out[n - 1].e;
-		uint32_t m = e->klen < L->maxklen ? e->klen : L->maxklen;
-		int c = memcmp(e->bytes, L->maxkey, m);
-		if (c > 0 || (c == 0 && e->klen > L->maxklen)) {
-			memcpy(L->maxkey, e->bytes, e->klen);
-			L->maxklen = e->klen;
-		}
-	}
-out:
-	free(exists);
-	return rc;
-}
-
-/* Sorts the run and writes it; the arenas are empty afterwards. */
-static int flush_run(struct loader *L)
-{
-	struct part *a = &L->part[0], *b = &L->part[1];
-	struct runsort *rs = &L->rs;
-	bool threaded = false;
-	int rc;
-
-	if (a->nrefs + b->nrefs == 0)
-		return IDN_OK;
-	/* One word offset for the whole run: the common prefix of both parts. */
-	if (a->nrefs && b->nrefs) {
-		size_t l = a->lcp < b->lcp ? a->lcp : b->lcp, c = 0;
-		while (c < l && a->ref_key[c] == b->ref_key[c])
-			c++;
-		a->lcp = b->lcp = c;
-	} else {
-		a->lcp = b->lcp = a->nrefs ? a->lcp : b->lcp;
-	}
-	both_parts(a, b, refill_part);
-	rc = partition_run(rs, a, b, &threaded);
-	if (rc == IDN_OK)
-		rc = insert_run(L, rs);
-	if (threaded)
-		pthread_join(rs->th, NULL);
-	arena_reset(a);
-	arena_reset(b);
-	return rc;
-}
-
-/* Parses buf[0..len) (whole lines) with both parts; first line is L->lines + 1. */
-static int parse_chunk(struct loader *L, const uint8_t *buf, size_t len)
-{
-	struct part *a = &L->part[0], *b = &L->part[1];
-	const uint8_t *mid = buf + len / 2, *cut = NULL;
-	if (len >= THREAD_MIN)
-		cut = memchr(mid, '\n', (size_t)(buf + len - mid));
-	a->in = buf;
-	a->in_end = cut ? cut + 1 : buf + len;
-	b->in = b->in_end = a->in_end;
-	if (cut)
-		b->in_end = buf + len;
-
-	bool threaded = cut && pthread_create(&a->th, NULL, parse_part, a) == 0;
-	if (!threaded)
-		parse_part(a);
-	parse_part(b);
-	if (threaded)
-		pthread_join(a->th, NULL);
-	if (a->fatal || b->fatal)
-		return IDN_ENOMEM;
-
-	/* Local line numbers become the file's. */
-	uint64_t base[2] = {L->lines, L->lines + a->nlines};
-	for (int i = 0; i < 2; i++) {
-		struct part *w = &L->part[i];
-		for (size_t k = w->chunk_first_ref; k < w->nrefs; k++)
-			w->refs[k].lk += base[i] << 24;
-		for (size_t o = 0; o < w->elen;) {
-			uint64_t line;
-			memcpy(&line, w->errs + o, 8);
-			const char *msg = w->errs + o + 8;
-			line_error(L, base[i] + line, msg);
-			o += 8 + strlen(msg) + 1;
-		}
-		L->errors += w->nerr;
-	}
-	L->lines += a->nlines + b->nlines;
+	struct loader *L = arg;
+	L->st = *st;
 	progress(L, false);
-	if (a->arena_used + b->arena_used + (a->nrefs + b->nrefs) * REF_BYTES >= L->run_bytes)
-		return flush_run(L);
-	return IDN_OK;
 }
 
-/* Reads fd to the end, parsing whole lines chunk by chunk. */
-static int read_input(struct loader *L, int fd)
+static void on_line_error(void *arg, uint64_t line, int code, const char *msg)
 {
-	size_t chunk = L->chunk, cap = chunk, len = 0;
-	uint8_t *buf = malloc(cap);
-	bool eof = false, skipping = false, first = true;
-	int rc = IDN_OK;
-
-	if (!buf)
-		return IDN_ENOMEM;
-	while (!eof) {
-		while (len < cap) {
-			ssize_t n = read(fd, buf + len, cap - len);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				progress_clear(L);
-				fprintf(stderr, "idnode load: %s: %s\n", L->name, strerror(errno));
-				rc = IDN_EIO;
-				goto out;
-			}
-			if (n == 0) {
-				eof = true;
-				break;
-			}
-			len += (size_t)n;
-		}
-		size_t off = 0;
-		if (first && len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3))
-			off = 3; /* a UTF-8 byte order mark */
-		first = false;
-		if (skipping) {
-			/* the rest of a line that was too long */
-			uint8_t *nl = memchr(buf, '\n', len);
-			if (!nl) {
-				len = 0;
-				continue;
-			}
-			off = (size_t)(nl - buf) + 1;
-			skipping = false;
-		}
-		size_t end = len;
-		if (!eof) {
-			uint8_t *nl = len > off ? memrchr(buf + off, '\n', len - off) : NULL;
-			if (!nl && off > 0) {
-				/* a line starts after a skipped part: keep it, read more */
-				memmove(buf, buf + off, len - off);
-				len -= off;
-				continue;
-			}
-			if (!nl) {
-				/* one line fills the buffer */
-				if (cap < MAX_LINE + 1) {
-					size_t ncap =
-					    cap * 2 > MAX_LINE + 1 ? MAX_LINE + 1 : cap * 2;
-					uint8_t *nb = realloc(buf, ncap);
-					if (!nb) {
-						rc = IDN_ENOMEM;
-						goto out;
-					}
-					buf = nb;
-					cap = ncap;
-					continue;
-				}
-				L->lines++;
-				L->errors++;
-				char msg[MSG_MAX];
-				snprintf(msg, sizeof(msg), "line longer than %d bytes", MAX_LINE);
-				line_error(L, L->lines, msg);
-				skipping = true;
-				len = 0;
-				continue;
-			}
-			end = (size_t)(nl - buf) + 1;
-		}
-		if (end > off && (rc = parse_chunk(L, buf + off, end - off)))
-			goto out;
-		memmove(buf, buf + end, len - end);
-		len -= end;
-		if (cap > chunk && len < chunk / 2) {
-			uint8_t *nb = realloc(buf, chunk);
-			if (nb) {
-				buf = nb;
-				cap = chunk;
-			}
-		}
-	}
-	rc = flush_run(L);
-out:
-	free(buf);
-	return rc;
+	struct loader *L = arg;
+	progress_clear(L);
+	fprintf(stderr, "%s:%llu: %s%s\n", L->name, (unsigned long long)line, msg,
+	        code == IDN_EEXIST ? " (--no-overwrite)" : "");
 }
 
-/*
- * A regular file is mapped rather than read: no copy, and the pages are the
- * page cache's own. (Truncating the file during the load kills the loader
- * with SIGBUS, as with any mapped input.)
- */
-static int map_input(struct loader *L, int fd, size_t size, bool *done)
+/* The loader's parser: one JSON line by import_line(). */
+static int parse_json_line(void *parser, const uint8_t *line, size_t len, bulkload_alloc_fn alloc,
+                           void *alloc_arg, size_t *key_len, size_t *record_len, const char **why)
 {
-	const uint8_t *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-	size_t pos = 0;
-	int rc;
-
-	*done = false;
-	if (map == MAP_FAILED)
-		return IDN_OK; /* read() it instead */
-	*done = true;
-	madvise((void *)map, size, MADV_SEQUENTIAL);
-	if (size >= 3 && !memcmp(map, "\xEF\xBB\xBF", 3))
-		pos = 3; /* a UTF-8 byte order mark */
-	while (pos < size) {
-		size_t end = size - pos > L->chunk ? pos + L->chunk : size;
-		if (end < size) {
-			const uint8_t *nl = memchr(map + end - 1, '\n', size - end + 1);
-			end = nl ? (size_t)(nl - map) + 1 : size;
-		}
-		if (end < size) {
-			/* start reading the next chunk from disk while this one is parsed */
-			size_t pg = (size_t)sysconf(_SC_PAGESIZE), a = end & ~(pg - 1);
-			madvise((void *)(map + a), size - a < L->chunk ? size - a : L->chunk,
-			        MADV_WILLNEED);
-		}
-		if ((rc = parse_chunk(L, map + pos, end - pos)))
-			goto out;
-		pos = end;
+	import_out o;
+	int rc = import_line(parser, line, len, alloc, alloc_arg, &o);
+	if (rc == IMPORT_BLANK)
+		return BULKLOAD_SKIP;
+	if (rc == IDN_EINVAL)
+		*why = import_msg(parser);
+	if (rc == IDN_OK) {
+		*key_len = o.key.len;
+		*record_len = o.record.len;
 	}
-	rc = flush_run(L);
-out:
-	munmap((void *)map, size);
 	return rc;
 }
 
@@ -1063,7 +168,16 @@ static uint64_t map_size_for(int fd)
 	return (want + mib64 - 1) / mib64 * mib64;
 }
 
-int cmd_load(int argc, char **argv)
+/* What the command line asks for. */
+struct load_args {
+	const char *data, *home[MAX_HOME], *file;
+	int nhome;
+	bool case_insensitive, no_overwrite, quiet;
+	uint64_t memory; /* bytes; 0: the loader's default */
+};
+
+/* Parses argv into a; -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct load_args *a)
 {
 	enum { O_CASE = 256, O_NOOVER, O_MEMORY };
 	static const struct option longopts[] = {
@@ -1077,31 +191,27 @@ int cmd_load(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct loader L = {.opts = {.case_sensitive = true},
-	                   .rs = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER}};
-	const char *data = NULL, *home[MAX_HOME], *file;
-	int nhome = 0, opt, fd = -1, status = CLI_USAGE, rc;
-	uint64_t memory = 0;
+	int opt;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "d:H:qh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
-			data = optarg;
+			a->data = optarg;
 			break;
 		case 'H':
-			if (nhome == MAX_HOME) {
+			if (a->nhome == MAX_HOME) {
 				fprintf(stderr, "idnode load: at most %d --home prefixes\n",
 				        MAX_HOME);
 				return CLI_USAGE;
 			}
-			home[nhome++] = optarg;
+			a->home[a->nhome++] = optarg;
 			break;
 		case O_CASE:
-			L.opts.case_sensitive = false;
+			a->case_insensitive = true;
 			break;
 		case O_NOOVER:
-			L.no_overwrite = true;
+			a->no_overwrite = true;
 			break;
 		case O_MEMORY: {
 			char *end;
@@ -1112,11 +222,11 @@ int cmd_load(int argc, char **argv)
 				        optarg);
 				return CLI_USAGE;
 			}
-			memory = mib << 20;
+			a->memory = mib << 20;
 			break;
 		}
 		case 'q':
-			L.quiet = true;
+			a->quiet = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -1126,7 +236,7 @@ int cmd_load(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
-	if (!data) {
+	if (!a->data) {
 		fprintf(stderr, "idnode load: no store: give --data DIR or --store URI\n");
 		return CLI_USAGE;
 	}
@@ -1135,95 +245,116 @@ int cmd_load(int argc, char **argv)
 		        optind == argc ? "no input file" : "one input file only");
 		return CLI_USAGE;
 	}
-	file = argv[optind];
-	if (!strcmp(file, "-")) {
+	a->file = argv[optind];
+	return -1;
+}
+
+/* The summary, and the exit status. */
+static int summary(struct loader *L)
+{
+	double t = elapsed(L);
+	if (!L->quiet) {
+		if (L->st.superseded)
+			fprintf(stderr,
+			        "idnode load: %llu line%s not written: a later line has the same "
+			        "handle\n",
+			        (unsigned long long)L->st.superseded,
+			        L->st.superseded == 1 ? "" : "s");
+		printf("loaded %llu identifiers (%llu errors) in %.2f s: %.0f identifiers/s\n",
+		       (unsigned long long)L->st.loaded, (unsigned long long)L->st.errors, t,
+		       t > 0 ? (double)L->st.loaded / t : 0.0);
+		fflush(stdout);
+	}
+	if (L->st.errors) {
+		fprintf(stderr, "idnode load: %s: %llu of %llu lines failed and were not loaded\n",
+		        L->name, (unsigned long long)L->st.errors, (unsigned long long)L->st.lines);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+int cmd_load(int argc, char **argv)
+{
+	struct load_args a = {0};
+	struct loader L = {0};
+	import_opts io = {.case_sensitive = true};
+	import_ctx *imp[2] = {NULL, NULL};
+	bulkload *bl = NULL;
+	int fd = -1, status, rc;
+
+	if ((status = parse_args(argc, argv, &a)) >= 0)
+		return status;
+	status = CLI_USAGE;
+	io.case_sensitive = !a.case_insensitive;
+	L.quiet = a.quiet;
+	if (!strcmp(a.file, "-")) {
 		fd = STDIN_FILENO;
 		L.name = "<stdin>";
 	} else {
-		fd = open(file, O_RDONLY | O_CLOEXEC);
+		fd = open(a.file, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
-			fprintf(stderr, "idnode load: %s: %s\n", file, strerror(errno));
+			fprintf(stderr, "idnode load: %s: %s\n", a.file, strerror(errno));
 			return CLI_USAGE;
 		}
-		L.name = file;
+		L.name = a.file;
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	}
 
 	clock_gettime(CLOCK_MONOTONIC, &L.t0);
-	L.opts.now = (uint32_t)time(NULL);
+	io.now = (uint32_t)time(NULL);
 	L.tty = !L.quiet && isatty(STDERR_FILENO);
-	L.part[0].imp = import_new(&L.opts);
-	L.part[1].imp = import_new(&L.opts);
-	if (!L.part[0].imp || !L.part[1].imp) {
+	imp[0] = import_new(&io);
+	imp[1] = import_new(&io);
+	if (!imp[0] || !imp[1]) {
 		fprintf(stderr, "idnode load: %s\n", idn_strerror(IDN_ENOMEM));
 		goto out;
 	}
-	/* Runs as big as a quarter of the memory: one run for most loads. */
-	if (!memory) {
-		uint64_t phys = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
-		memory = phys / 4 < RUN_MIN ? RUN_MIN : phys / 4 > RUN_MAX ? RUN_MAX : phys / 4;
-	}
-	L.run_bytes = memory > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)memory;
-	L.chunk = L.run_bytes / 8;
-	L.chunk = L.chunk > CHUNK ? CHUNK : L.chunk < CHUNK_MIN ? CHUNK_MIN : L.chunk;
-
 	store_opts so = {.map_size = map_size_for(fd)};
-	if ((rc = store_open(data, &so, &L.s))) {
-		fprintf(stderr, "idnode load: %s: cannot open the store: %s\n", data,
+	if ((rc = store_open(a.data, &so, &L.s))) {
+		fprintf(stderr, "idnode load: %s: cannot open the store: %s\n", a.data,
 		        idn_strerror(rc));
 		goto out;
 	}
-	const char *bad = NULL;
-	if ((rc = store_home_prefixes(L.s, home, (size_t)nhome, &bad))) {
+	size_t bad;
+	if ((rc = store_home_prefixes(L.s, a.home, (size_t)a.nhome, &bad))) {
 		if (rc == IDN_EINVAL)
-			fprintf(stderr, "idnode load: --home '%s': not a prefix\n", bad);
+			fprintf(stderr, "idnode load: --home '%s': not a prefix\n", a.home[bad]);
 		else
-			fprintf(stderr, "idnode load: %s: homing prefixes: %s\n", data,
+			fprintf(stderr, "idnode load: %s: homing prefixes: %s\n", a.data,
 			        idn_strerror(rc));
 		goto out;
 	}
-	struct stat st;
-	bool mapped = false;
-	rc = IDN_OK;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    (uint64_t)st.st_size <= SIZE_MAX)
-		rc = map_input(&L, fd, (size_t)st.st_size, &mapped);
-	if (!mapped)
-		rc = read_input(&L, fd);
+	bulkload_opts bo = {.no_overwrite = a.no_overwrite,
+	                    .memory = a.memory,
+	                    .parse = parse_json_line,
+	                    .parser = {imp[0], imp[1]},
+	                    .on_error = on_line_error,
+	                    .on_progress = on_progress,
+	                    .arg = &L};
+	if ((rc = bulkload_new(L.s, &bo, &bl)) == IDN_OK &&
+	    (rc = bulkload_read_fd(bl, fd)) == IDN_OK)
+		rc = bulkload_finish(bl);
+	if (bl)
+		L.st = *bulkload_stats_of(bl);
 	progress_clear(&L);
-	if (rc) {
-		if (rc != IDN_EIO)
-			fprintf(stderr,
-			        "idnode load: %s: %s; identifiers committed before this "
-			        "are in the store\n",
-			        data, idn_strerror(rc));
+	if (rc == IDN_EIO && bl && bulkload_errno(bl)) {
+		fprintf(stderr, "idnode load: %s: %s\n", L.name, strerror(bulkload_errno(bl)));
 		goto out;
 	}
-	double t = elapsed(&L);
-	if (!L.quiet) {
-		if (L.superseded)
-			fprintf(stderr,
-			        "idnode load: %llu line%s not written: a later line has the same "
-			        "handle\n",
-			        (unsigned long long)L.superseded, L.superseded == 1 ? "" : "s");
-		printf("loaded %llu identifiers (%llu errors) in %.2f s: %.0f identifiers/s\n",
-		       (unsigned long long)L.loaded, (unsigned long long)L.errors, t,
-		       t > 0 ? (double)L.loaded / t : 0.0);
-		fflush(stdout);
+	if (rc) {
+		fprintf(stderr,
+		        "idnode load: %s: %s; identifiers committed before this "
+		        "are in the store\n",
+		        a.data, idn_strerror(rc));
+		goto out;
 	}
-	if (L.errors) {
-		fprintf(stderr, "idnode load: %s: %llu of %llu lines failed and were not loaded\n",
-		        L.name, (unsigned long long)L.errors, (unsigned long long)L.lines);
-		status = CLI_FAIL;
-	} else {
-		status = CLI_OK;
-	}
+	status = summary(&L);
 out:
+	bulkload_free(bl);
 	store_close(L.s);
 	if (fd > STDIN_FILENO)
 		close(fd);
-	part_free(&L.part[0]);
-	part_free(&L.part[1]);
-	runsort_free(&L.rs);
+	import_free(imp[0]);
+	import_free(imp[1]);
 	return status;
 }

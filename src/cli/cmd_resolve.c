@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "client/client.h"
+#include "core/codec.h"
 #include "proto/handle.h"
 #include "proto/admin.h"
 
@@ -46,9 +47,7 @@ static char *hex_of(idn_slice d)
 	char *s = malloc((size_t)d.len * 2 + 1);
 	if (!s)
 		return NULL;
-	for (uint32_t i = 0; i < d.len; i++)
-		sprintf(s + 2 * i, "%02x", d.p[i]);
-	s[2 * d.len] = 0;
+	codec_hex_encode(d.p, d.len, s);
 	return s;
 }
 
@@ -152,10 +151,9 @@ static int print_answer(const char *handle, const proto_msg *m, int as_json)
 	if (!as_json)
 		printf("%.*s: %u value%s\n", (int)rr.handle.len, (const char *)rr.handle.p,
 		       rr.nvalues, rr.nvalues == 1 ? "" : "s");
-	wire_rd vc = wire_rd_init(rr.values.p, rr.values.len);
-	for (uint32_t i = 0; i < rr.nvalues; i++) {
-		proto_value v;
-		proto_value_get(&vc, &v);
+	proto_values_it it = proto_values_begin(rr.values, rr.nvalues);
+	proto_value v;
+	while (proto_values_next(&it, &v) == 1) {
 		if (as_json)
 			json_array_append_new(vals, value_json(&v));
 		else

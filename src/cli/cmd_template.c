@@ -159,13 +159,11 @@ static int template_show(int argc, char **argv)
 		goto out;
 	}
 	if (!none) {
-		wire_rd c = wire_rd_init(rr.values.p, rr.values.len);
-		for (uint32_t i = 0; i < rr.nvalues; i++) {
-			proto_value v;
-			proto_value_get(&c, &v);
-			if (!c.err && idn_slice_eq(v.type, type))
-				def = v.data;
-		}
+		proto_values_it it = proto_values_begin(rr.values, rr.nvalues);
+		proto_values_match want = {.type = type};
+		proto_value v;
+		while (proto_values_find(&it, &want, &v) == 1)
+			def = v.data;
 	}
 	if (!def.p) {
 		fprintf(stderr, "idnode template: %s has no %s value: not a template\n", handle,

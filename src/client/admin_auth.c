@@ -3,6 +3,7 @@
  */
 #include "client/admin_auth.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "auth/verify.h"
@@ -26,6 +27,14 @@ static int exchange_one(client_conn *cn, const uint8_t *req, size_t len, uint8_t
 	return IDN_OK;
 }
 
+/* The form of an HS_SECKEY answer as id to a challenge of version aenv->minor. */
+static uint8_t seckey_form(const client_identity *id, const proto_env *aenv)
+{
+	if (id->seckey_form)
+		return id->seckey_form;
+	return aenv->minor >= 7 ? PROTO_SECKEY_PBKDF2 : PROTO_SECKEY_SHA1;
+}
+
 int client_admin_challenge_answer(const client_identity *id, const proto_env *aenv,
                                   const proto_msg *m, uint8_t **req, size_t *len)
 {
@@ -40,9 +49,7 @@ int client_admin_challenge_answer(const client_identity *id, const proto_env *ae
 	int ret =
 	    id->key
 	        ? auth_respond_pubkey(id->key, id->handle, aenv->minor >= 7, c.nonce, c.digest, &sw)
-	        : auth_respond_seckey(id->secret,
-	                              aenv->minor >= 7 ? PROTO_SECKEY_PBKDF2 : PROTO_SECKEY_SHA1,
-	                              c.nonce, c.digest, &sw);
+	        : auth_respond_seckey(id->secret, seckey_form(id, aenv), c.nonce, c.digest, &sw);
 	if (ret)
 		return ret;
 	proto_chresp cr = {.auth_type = id->key ? IDN_SLICE("HS_PUBKEY") : IDN_SLICE("HS_SECKEY"),
@@ -89,4 +96,17 @@ int client_admin_exchange(client_conn *cn, const client_identity *id, const uint
 	ret = exchange_one(cn, creq, clen, ans, alen, env, m);
 	free(creq);
 	return ret;
+}
+
+int client_identity_read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	*len = fread(buf, 1, cap, f);
+	fclose(f);
+	/* A trailing newline from an editor is not part of the secret. */
+	while (*len && (buf[*len - 1] == '\n' || buf[*len - 1] == '\r'))
+		(*len)--;
+	return 0;
 }

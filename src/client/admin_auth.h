@@ -4,7 +4,8 @@
  * challenges it, proves the identity with a private key (HS_PUBKEY) or a
  * secret (HS_SECKEY) and returns the answer to the held request. Used by the
  * mirror thread (repl/mirror.h); `idnode create` and friends (cli/cmd_admin.c)
- * do the same exchange, inside a session by default (client/session.h).
+ * do the same exchange, inside a session by default (client/session.h), and
+ * batch files (client/batch.h) answer their challenges with it.
  *
  * Ownership: the identity is borrowed for the call. The answer (*ans) is
  * malloc'd and owned by the caller; env/m describe it and borrow it.
@@ -24,6 +25,9 @@ typedef struct client_identity {
 	idn_slice handle; /* e.g. 0.NA/88.1000 */
 	EVP_PKEY *key;    /* private key, or NULL to use secret */
 	idn_slice secret; /* HS_SECKEY secret when key is NULL */
+	/* The HS_SECKEY answer's form: a PROTO_SECKEY_*, or 0 for the
+	 * challenge version's (PBKDF2 from 2.7, else SHA-1). */
+	uint8_t seckey_form;
 } client_identity;
 
 /*
@@ -44,5 +48,12 @@ int client_admin_exchange(client_conn *cn, const client_identity *id, const uint
  */
 int client_admin_challenge_answer(const client_identity *id, const proto_env *aenv,
                                   const proto_msg *m, uint8_t **req, size_t *len);
+
+/*
+ * Reads an identity's secret from the file at path into buf (cap bytes; a
+ * longer file is cut), without the line ends an editor leaves at its end.
+ * -1 (errno set) when the file cannot be opened.
+ */
+int client_identity_read_secret(const char *path, uint8_t *buf, size_t cap, size_t *len);
 
 #endif

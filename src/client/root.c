@@ -176,12 +176,9 @@ static void take_sites(target *tg, idn_slice values, uint32_t n, const char *typ
                        const char *serv_type)
 {
 	memset(tg, 0, offsetof(target, site));
-	wire_rd c = wire_rd_init(values.p, values.len);
-	for (uint32_t i = 0; i < n; i++) {
-		proto_value v;
-		proto_value_get(&c, &v);
-		if (c.err)
-			return;
+	proto_values_it it = proto_values_begin(values, n);
+	proto_value v;
+	while (proto_values_next(&it, &v) == 1) {
 		if (type_is(v.type, type) && tg->nsites < SITES_MAX &&
 		    v.data.len <= SITE_BYTES_MAX) {
 			memcpy(tg->site[tg->nsites], v.data.p, v.data.len);

@@ -394,3 +394,18 @@ int client_session_close(client_session *s, bool terminate)
 	OPENSSL_clear_free(s, sizeof(*s));
 	return ret;
 }
+
+int client_recv_continued(client_conn *cn, client_session *s, uint32_t request_id, uint8_t **ans,
+                          size_t *alen, proto_msg *m)
+{
+	proto_env e;
+	*ans = NULL;
+	int ret = client_conn_recv(cn, ans, alen);
+	if (!ret && s)
+		ret = client_session_unwrap(s, ans, alen, &e, m);
+	if (!ret && ((!s && (proto_env_decode(*ans, *alen, &e) ||
+	                     proto_msg_decode(*ans + PROTO_ENV_LEN, *alen - PROTO_ENV_LEN, m))) ||
+	             e.request_id != request_id || m->hdr.rcode != PROTO_RC_SUCCESS))
+		ret = IDN_EPROTO;
+	return ret;
+}

@@ -69,7 +69,7 @@ int client_session_unwrap(client_session *s, uint8_t **ans, size_t *alen, proto_
 
 /*
  * The op 200 answering the 402 m in the session, wrapped (not MACed, as the
- * reference sends it): for callers that pipeline (cli/cmd_batch.c).
+ * reference sends it): for callers that pipeline (client/batch.c).
  */
 int client_session_answer_challenge(client_session *s, const proto_env *aenv, const proto_msg *m,
                                     uint8_t **out, size_t *olen);
@@ -81,6 +81,15 @@ int client_session_answer_challenge(client_session *s, const proto_env *aenv, co
  */
 int client_session_exchange(client_session *s, const uint8_t *req, size_t len, uint8_t **ans,
                             size_t *alen, proto_env *env, proto_msg *m);
+
+/*
+ * The next message of a successful answer continued (CN set) on cn, in the
+ * session s (NULL: none): *ans (the caller's, even on error) and m, which
+ * borrows it. IDN_EPROTO for a message that does not decode, answers
+ * another request than request_id, or is no success.
+ */
+int client_recv_continued(client_conn *cn, client_session *s, uint32_t request_id, uint8_t **ans,
+                          size_t *alen, proto_msg *m);
 
 /* Sends op 401 when terminate (and reads its answer), then frees s. NULL is fine. */
 int client_session_close(client_session *s, bool terminate);

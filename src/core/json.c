@@ -9,6 +9,8 @@
 
 #include "core/json.h"
 
+#include "core/codec.h"
+
 const char jp_bad_utf8[] = "invalid UTF-8 in a string";
 
 int jp_fail(jp *j, const char *what)
@@ -87,23 +89,13 @@ static inline int utf8_seq(const uint8_t *p, const uint8_t *end)
 	return 0;
 }
 
-static inline int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static int read_u4(jp *j, const uint8_t *p, uint32_t *out)
 {
 	if (j->end - p < 4)
 		return -1;
 	uint32_t v = 0;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
+		int h = codec_hex_digit(p[i]);
 		if (h < 0)
 			return -1;
 		v = v << 4 | (uint32_t)h;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/codec.h"
 #include "core/json.h"
 #include "proto/handle.h"
 #include "node/import.h"
@@ -61,16 +62,6 @@ static void *xrealloc_array(void *p, size_t n, size_t size)
 	if (size && n > SIZE_MAX / size)
 		return NULL;
 	return realloc(p, n * size);
-}
-
-static inline int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* Key or format text fit for a message: controls escaped, capped at ~40 bytes. */
@@ -240,63 +231,28 @@ static int64_t parse_iso(idn_slice s)
 
 static int hex_decode(struct lp *l, idn_slice in, idn_slice *out)
 {
-	if (in.len % 2)
+	size_t bad;
+	ssize_t n = codec_hex_decode(in.p, in.len, l->j.sp, in.len, &bad);
+	if (n == CODEC_ELENGTH)
 		return sem(l, "value", "odd number of hex digits");
-	uint8_t *o = l->j.sp;
-	for (uint32_t i = 0; i < in.len; i += 2) {
-		int hi = hexval(in.p[i]), lo = hexval(in.p[i + 1]);
-		if (hi < 0 || lo < 0)
-			return sem(l, "value", "bad hex digit at offset %u", hi < 0 ? i : i + 1);
-		o[i / 2] = (uint8_t)(hi << 4 | lo);
-	}
-	*out = idn_slice_of(o, in.len / 2);
-	l->j.sp += in.len / 2;
+	if (n < 0)
+		return sem(l, "value", "bad hex digit at offset %u", (unsigned)bad);
+	*out = idn_slice_of(l->j.sp, (size_t)n);
+	l->j.sp += n;
 	return J_OK;
-}
-
-static int b64val(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
 }
 
 /* Standard base64; the '=' padding may be left out. */
 static int b64_decode(struct lp *l, idn_slice in, idn_slice *out)
 {
-	uint32_t n = in.len;
-	if (n % 4 == 0 && n >= 1 && in.p[n - 1] == '=') {
-		n--;
-		if (in.p[n - 1] == '=')
-			n--;
-	}
-	if (n % 4 == 1)
+	size_t bad;
+	ssize_t n = codec_base64_decode(in.p, in.len, 0, l->j.sp, in.len, &bad);
+	if (n == CODEC_ELENGTH)
 		return sem(l, "value", "bad base64: wrong length");
-	uint8_t *o = l->j.sp;
-	size_t len = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		int v = b64val(in.p[i]);
-		if (v < 0)
-			return sem(l, "value", "bad base64 character at offset %u", i);
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			o[len++] = (uint8_t)(acc >> bits);
-		}
-	}
-	*out = idn_slice_of(o, len);
-	l->j.sp += len;
+	if (n < 0)
+		return sem(l, "value", "bad base64 character at offset %u", (unsigned)bad);
+	*out = idn_slice_of(l->j.sp, (size_t)n);
+	l->j.sp += n;
 	return J_OK;
 }
 

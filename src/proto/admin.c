@@ -51,12 +51,7 @@ int proto_handle_req_decode(idn_slice body, idn_slice *handle)
 static void get_values(wire_rd *c, uint32_t *n, idn_slice *raw)
 {
 	*n = wire_get_count(c, PROTO_VALUE_MIN);
-	const uint8_t *start = c->pos;
-	for (uint32_t i = 0; i < *n && c->err == IDN_OK; i++) {
-		proto_value v;
-		proto_value_get(c, &v);
-	}
-	*raw = c->err ? (idn_slice){NULL, 0} : idn_slice_of(start, (size_t)(c->pos - start));
+	proto_values_span(c, *n, raw);
 }
 
 int proto_values_req_decode(idn_slice body, proto_values_req *r)

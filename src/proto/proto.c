@@ -6,6 +6,8 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <string.h>
+#include <strings.h>
 
 int proto_env_decode(const uint8_t *p, size_t len, proto_env *env)
 {
@@ -183,6 +185,51 @@ void proto_value_get(wire_rd *c, proto_value *v)
 	v->refs = c->err ? (idn_slice){NULL, 0} : idn_slice_of(refs, (size_t)(c->pos - refs));
 }
 
+int proto_values_next(proto_values_it *it, proto_value *v)
+{
+	if (it->c.err)
+		return it->c.err;
+	if (it->left == 0)
+		return 0;
+	const uint8_t *start = it->c.pos;
+	proto_value_get(&it->c, v);
+	if (it->c.err)
+		return it->c.err;
+	it->left--;
+	it->raw = idn_slice_of(start, (size_t)(it->c.pos - start));
+	return 1;
+}
+
+static bool type_matches(idn_slice t, const proto_values_match *m)
+{
+	if (m->type.len == 0)
+		return true;
+	if (t.len != m->type.len)
+		return false;
+	if (!m->type_nocase)
+		return memcmp(t.p, m->type.p, t.len) == 0;
+	return strncasecmp((const char *)t.p, (const char *)m->type.p, t.len) == 0;
+}
+
+int proto_values_find(proto_values_it *it, const proto_values_match *m, proto_value *v)
+{
+	int rc;
+	while ((rc = proto_values_next(it, v)) == 1)
+		if ((m->index == 0 || v->index == m->index) && type_matches(v->type, m))
+			return 1;
+	return rc;
+}
+
+void proto_values_span(wire_rd *c, uint32_t n, idn_slice *raw)
+{
+	const uint8_t *start = c->pos;
+	for (uint32_t i = 0; i < n && c->err == IDN_OK; i++) {
+		proto_value v;
+		proto_value_get(c, &v);
+	}
+	*raw = c->err ? (idn_slice){NULL, 0} : idn_slice_of(start, (size_t)(c->pos - start));
+}
+
 void proto_value_put(wire_wr *w, const proto_value *v)
 {
 	wire_put_u32(w, v->index);
@@ -247,12 +294,7 @@ int proto_resolve_resp_decode(idn_slice body, proto_resolve_resp *r)
 
 	r->handle = wire_get_lbytes(&c);
 	r->nvalues = wire_get_count(&c, PROTO_VALUE_MIN);
-	const uint8_t *vals = c.pos;
-	for (uint32_t i = 0; i < r->nvalues && c.err == IDN_OK; i++) {
-		proto_value v;
-		proto_value_get(&c, &v);
-	}
-	r->values = c.err ? (idn_slice){NULL, 0} : idn_slice_of(vals, (size_t)(c.pos - vals));
+	proto_values_span(&c, r->nvalues, &r->values);
 	return c.err;
 }
 

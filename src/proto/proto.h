@@ -255,6 +255,44 @@ typedef struct proto_ref {
 /* Iterates refs: returns 1 with *r filled, 0 at the end, negative on error. */
 int proto_ref_next(wire_rd *refs, proto_ref *r);
 
+/*
+ * A walk over n encoded values (a record's, an answer's), all of them or
+ * only those of one index and one type: the loop written once.
+ *   proto_values_it it = proto_values_begin(values, n);
+ *   while ((rc = proto_values_next(&it, &v)) == 1) ...
+ * rc < 0 after the loop: the values are malformed. The values borrow the
+ * bytes walked; it.raw is the encoding of the value last returned.
+ */
+typedef struct proto_values_it {
+	wire_rd c;     /* after the value last returned */
+	uint32_t left; /* values not yet walked */
+	idn_slice raw; /* the value last returned, encoded */
+} proto_values_it;
+
+/* Which values proto_values_find() returns. */
+typedef struct proto_values_match {
+	uint32_t index;   /* 0: any index */
+	idn_slice type;   /* empty: any type */
+	bool type_nocase; /* types compared ignoring ASCII case (the reference's way) */
+} proto_values_match;
+
+static inline proto_values_it proto_values_begin(idn_slice values, uint32_t n)
+{
+	return (proto_values_it){.c = wire_rd_init(values.p, values.len), .left = n};
+}
+
+/* 1: *v is the next value; 0: no more; negative: the values are malformed. */
+int proto_values_next(proto_values_it *it, proto_value *v);
+
+/* As proto_values_next(), skipping the values that m does not match. */
+int proto_values_find(proto_values_it *it, const proto_values_match *m, proto_value *v);
+
+/*
+ * Reads n values from c and checks them; *raw is their bytes (empty when c
+ * failed, the error is then c's).
+ */
+void proto_values_span(wire_rd *c, uint32_t n, idn_slice *raw);
+
 /* ---- bodies ---- */
 
 /* Op 1 request: str handle, int4[] indexes, str[] types. */

@@ -25,12 +25,11 @@ int record_check(idn_slice raw)
 	int ret = record_parse(raw, &r);
 	if (ret)
 		return ret;
-	wire_rd c = wire_rd_init(r.values.p, r.values.len);
-	for (uint32_t i = 0; i < r.nvalues && c.err == IDN_OK; i++) {
-		proto_value v;
-		proto_value_get(&c, &v);
-	}
-	return c.err || wire_rd_left(&c) ? IDN_ESTORE : IDN_OK;
+	proto_values_it it = proto_values_begin(r.values, r.nvalues);
+	proto_value v;
+	while ((ret = proto_values_next(&it, &v)) == 1)
+		;
+	return ret || wire_rd_left(&it.c) ? IDN_ESTORE : IDN_OK;
 }
 
 size_t record_size(const proto_value *vals, uint32_t n)

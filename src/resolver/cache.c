@@ -425,19 +425,19 @@ int cache_put(cache *c, const uint8_t *key, size_t klen, uint32_t rcode, const u
 
 int cache_values_ttl(idn_slice values, uint32_t n, uint32_t now, uint32_t max_ttl, uint32_t *ttl)
 {
-	wire_rd rd = wire_rd_init(values.p, values.len);
+	proto_values_it it = proto_values_begin(values, n);
+	proto_value v;
 	uint32_t best = max_ttl;
-	for (uint32_t i = 0; i < n; i++) {
-		proto_value v;
-		proto_value_get(&rd, &v);
-		if (rd.err)
-			return rd.err;
+	int rc;
+	while ((rc = proto_values_next(&it, &v)) == 1) {
 		uint32_t t = v.ttl;
 		if (v.ttl_type == 1) /* absolute: an expiry time */
 			t = v.ttl > now ? v.ttl - now : 0;
 		if (t < best)
 			best = t;
 	}
+	if (rc)
+		return rc;
 	*ttl = best;
 	return IDN_OK;
 }

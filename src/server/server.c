@@ -11,7 +11,6 @@
 #include "repl/mirror.h"
 #include "server/internal.h"
 #include "server/server.h"
-#include "store/home.h"
 
 static const char prog[] = "idnode serve";
 
@@ -53,10 +52,10 @@ static int open_store(running *r)
 		        idn_strerror(ret));
 		return ret;
 	}
-	const char *bad = NULL;
+	size_t bad = 0;
 	ret = store_home_prefixes(r->store, (const char *const *)c->home.v, c->home.n, &bad);
 	if (ret == IDN_EINVAL)
-		fprintf(stderr, "%s: --home '%s': not a prefix\n", prog, bad);
+		fprintf(stderr, "%s: --home '%s': not a prefix\n", prog, c->home.v[bad]);
 	else if (ret)
 		fprintf(stderr, "%s: %s: homing prefixes: %s\n", prog, c->data, idn_strerror(ret));
 	return ret;

@@ -17,10 +17,11 @@ int pg_rows_values(idn_slice raw, proto_value *vals, uint32_t cap)
 		return IDN_ESTORE;
 	if (r.nvalues > cap)
 		return IDN_ESPACE;
-	wire_rd c = wire_rd_init(r.values.p, r.values.len);
-	for (uint32_t i = 0; i < r.nvalues; i++)
-		proto_value_get(&c, &vals[i]);
-	return (int)r.nvalues;
+	proto_values_it it = proto_values_begin(r.values, r.nvalues);
+	uint32_t n = 0;
+	while (proto_values_next(&it, &vals[n]) == 1)
+		n++;
+	return (int)n;
 }
 
 static bool utf8_ok(idn_slice s)

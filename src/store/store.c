@@ -1,8 +1,10 @@
 /*
- * store.c - picks the backend for a store location.
+ * store.c - picks the backend for a store location; homes prefixes given as
+ * text.
  */
 #include "store/store.h"
 
+#include <string.h>
 #include <strings.h>
 #include <time.h>
 
@@ -44,4 +46,31 @@ void store_put_be64(uint8_t *p, uint64_t v)
 uint64_t store_be64(const uint8_t *p)
 {
 	return ((uint64_t)idn_be32(p) << 32) | idn_be32(p + 4);
+}
+
+int store_home_prefixes(store *s, const char *const *prefixes, size_t n, size_t *bad)
+{
+	store_txn *t;
+	int rc;
+	if (n == 0)
+		return IDN_OK;
+	if ((rc = store_txn_begin(s, 0, &t)))
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		idn_slice p = idn_slice_of(prefixes[i], strlen(prefixes[i])), na;
+		uint8_t norm[HANDLE_KEY_MAX];
+		if (handle_na_prefix(p, &na) == IDN_OK) /* "0.NA/88.100" means "88.100" */
+			p = na;
+		int len = handle_prefix_norm(p, norm, sizeof(norm));
+		if (len <= 0 || memchr(p.p, '/', p.len)) {
+			*bad = i;
+			store_txn_abort(t);
+			return IDN_EINVAL;
+		}
+		if ((rc = store_home(t, idn_slice_of(norm, (size_t)len)))) {
+			store_txn_abort(t);
+			return rc;
+		}
+	}
+	return store_txn_commit(t);
 }

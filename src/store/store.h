@@ -289,6 +289,13 @@ static inline int store_meta_put(store_txn *t, const char *name, idn_slice val)
 	return t->s->ops->meta_put(t, name, val);
 }
 
+/*
+ * Homes the prefixes given as text ("88.100.1", or "0.NA/88.100.1") in one
+ * write transaction: all or none. IDN_EINVAL with *bad = i when prefixes[i]
+ * is not a prefix; else IDN_OK or a store error.
+ */
+int store_home_prefixes(store *s, const char *const *prefixes, size_t n, size_t *bad);
+
 /* ---- helpers shared by the backends (store.c) ---- */
 
 enum { STORE_META_NAME_MAX = 64, STORE_LOG_KEY = 12 /* be64 seq | be32 n */ };

@@ -1,0 +1,128 @@
+/*
+ * bulkload.h - the bulk loader: many identifiers written into a store at
+ * append speed, sorted before they are written.
+ *
+ * LMDB appends keys in ascending order at memory speed; in random order the
+ * same puts are ~20x slower. So the loader collects entries (storage key +
+ * record) into a run, and when the run is full (opts.memory) or the load
+ * ends, sorts it by key and writes it with STORE_APPEND in big transactions
+ * that bypass the transaction log (it is emptied: mirrors copy the store
+ * afresh).
+ *
+ * Entries come in two ways, mixable in one load:
+ *   - bulkload_add(): one already-built entry from memory (a REST or
+ *     management batch);
+ *   - bulkload_lines() / bulkload_read_fd(): lines of text, parsed on two
+ *     threads by the caller's parser (opts.parse, e.g. node/import.h's
+ *     import_line for JSON Lines), which writes each entry straight into the
+ *     loader's arena.
+ * Every entry has a line number (1, 2, ... in the order entries and lines
+ * came); errors are reported with it through opts.on_error.
+ *
+ * Duplicates: entries sort by (key, line number), so among entries with the
+ * same key the last one is written ("last wins"), across runs too, since runs
+ * are written in order; the others count as superseded.
+ *
+ * Ownership: bulkload_new() borrows the store (it must outlive the loader);
+ * bulkload_free() frees the loader. What was committed stays in the store
+ * whatever happens later; everything is durable when bulkload_finish()
+ * returns IDN_OK. A loader is used by one thread (it starts its own helpers).
+ */
+#ifndef IDN_STORE_BULKLOAD_H
+#define IDN_STORE_BULKLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/wire.h"
+#include "store/store.h"
+
+enum {
+	BULKLOAD_MSG_MAX = 512,            /* a message given to on_error, NUL included */
+	BULKLOAD_SKIP = 1,                 /* opts.parse: the line holds nothing (blank) */
+	BULKLOAD_LINE_MAX = STORE_VAL_MAX, /* a longer line is an error */
+};
+
+typedef struct bulkload bulkload;
+
+typedef struct bulkload_stats {
+	uint64_t lines;      /* lines and entries seen, blank lines included */
+	uint64_t loaded;     /* identifiers written */
+	uint64_t errors;     /* lines refused (each reported to on_error) */
+	uint64_t superseded; /* entries not written: a later one has the same key */
+} bulkload_stats;
+
+/* Returns memory for len bytes, or NULL when there is none. */
+typedef void *(*bulkload_alloc_fn)(void *arg, size_t len);
+
+/*
+ * Parses one line (without its newline) with the parser state `parser`.
+ * Returns IDN_OK after calling alloc(alloc_arg, n) once and writing the
+ * storage key (*key_len bytes, no NUL byte) then the record (*record_len
+ * bytes) at its start; BULKLOAD_SKIP for a line with nothing to store;
+ * IDN_EINVAL with *why set (valid until the next call on parser); or
+ * IDN_ENOMEM.
+ */
+typedef int (*bulkload_parse_fn)(void *parser, const uint8_t *line, size_t len,
+                                 bulkload_alloc_fn alloc, void *alloc_arg, size_t *key_len,
+                                 size_t *record_len, const char **why);
+
+typedef struct bulkload_opts {
+	bool no_overwrite; /* keep keys already in the store: their lines are errors */
+	/* Bytes for one run (arenas and index); 0: a quarter of the RAM,
+	 * within 256 MiB .. 16 GiB. A bigger load is written in several runs;
+	 * runs after the first are slower to write. */
+	uint64_t memory;
+	/* For bulkload_lines() and bulkload_read_fd(): the parser, and one
+	 * parser state per thread (parser[0] and parser[1] run at once). */
+	bulkload_parse_fn parse;
+	void *parser[2];
+	/*
+	 * A refused line: code IDN_EINVAL (msg says what is wrong with it) or
+	 * IDN_EEXIST (no_overwrite and the key is in the store; msg is "handle:
+	 * KEY is already in the store"). Called on the loader's thread.
+	 */
+	void (*on_error)(void *arg, uint64_t line, int code, const char *msg);
+	/* Now and then during the load (NULL: none), on the loader's thread. */
+	void (*on_progress)(void *arg, const bulkload_stats *stats);
+	void *arg;
+} bulkload_opts;
+
+/* A loader writing into s; opts is copied. IDN_OK, or IDN_ENOMEM. */
+int bulkload_new(store *s, const bulkload_opts *opts, bulkload **out);
+void bulkload_free(bulkload *b);
+
+/*
+ * One entry: key (1 .. STORE_KEY_MAX bytes, no NUL byte) and record (up to
+ * STORE_VAL_MAX bytes), both copied; its line number is the next one. May
+ * write a full run. IDN_OK, IDN_EINVAL (a bad key or record, nothing added),
+ * or a store error that stopped the load.
+ */
+int bulkload_add(bulkload *b, idn_slice key, idn_slice record);
+
+/*
+ * Whole lines buf[0 .. len) (the last one may lack its newline), parsed by
+ * opts.parse; line numbers go on from the lines and entries before. May
+ * write full runs. IDN_OK (lines refused went to on_error), IDN_EINVAL
+ * without opts.parse, or an error that stopped the load.
+ */
+int bulkload_lines(bulkload *b, const uint8_t *buf, size_t len);
+
+/*
+ * Lines from fd to its end (a regular file is mapped, anything else read in
+ * big chunks; a leading UTF-8 byte order mark is skipped), as
+ * bulkload_lines(). IDN_EIO when reading failed: bulkload_errno() says why.
+ */
+int bulkload_read_fd(bulkload *b, int fd);
+
+/* Writes what is left; IDN_OK: everything loaded is durable. */
+int bulkload_finish(bulkload *b);
+
+/* The counts so far; the pointer lives as long as b. */
+const bulkload_stats *bulkload_stats_of(const bulkload *b);
+
+/* The errno of the read that made bulkload_read_fd() fail with IDN_EIO. */
+int bulkload_errno(const bulkload *b);
+
+#endif

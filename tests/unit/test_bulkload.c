@@ -1,0 +1,325 @@
+/*
+ * test_bulkload.c - the bulk loader (store/bulkload.h) on an LMDB store:
+ * key order, duplicates (last wins, across runs too), loading into a store
+ * that already holds keys (replace, or --no-overwrite errors), refused lines
+ * and bad entries. Every test gets a fresh directory under /tmp.
+ */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "store/bulkload.h"
+#include "store/store.h"
+
+struct fixture {
+	char dir[32];
+	store *s;
+};
+
+/* What the loader told the test. */
+struct seen {
+	int nerr;
+	uint64_t line[16];
+	int code[16];
+	char msg[16][BULKLOAD_MSG_MAX];
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	store_opts so = {.map_size = 64 << 20, .no_sync = 1};
+	strcpy(f->dir, "/tmp/idn_bulkload_XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(store_open(f->dir, &so, &f->s), IDN_OK);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	store_close(f->s);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void on_error(void *arg, uint64_t line, int code, const char *msg)
+{
+	struct seen *w = arg;
+	if (w->nerr < 16) {
+		w->line[w->nerr] = line;
+		w->code[w->nerr] = code;
+		snprintf(w->msg[w->nerr], sizeof(w->msg[0]), "%s", msg);
+	}
+	w->nerr++;
+}
+
+static idn_slice str(const char *s)
+{
+	return idn_slice_of(s, strlen(s));
+}
+
+static void put(store *s, const char *key, const char *val)
+{
+	store_txn *t;
+	assert_int_equal(store_txn_begin(s, 0, &t), IDN_OK);
+	assert_int_equal(store_put(t, str(key), str(val), 0), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+}
+
+/* Asserts that key holds val (NULL: that key is absent). */
+static void expect(store *s, const char *key, const char *val)
+{
+	store_txn *t;
+	idn_slice v;
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	int rc = store_get(t, str(key), &v);
+	if (!val) {
+		assert_int_equal(rc, IDN_ENOTFOUND);
+	} else {
+		assert_int_equal(rc, IDN_OK);
+		assert_int_equal(v.len, strlen(val));
+		assert_memory_equal(v.p, val, v.len);
+	}
+	store_txn_abort(t);
+}
+
+struct order {
+	char last[64];
+	size_t n;
+	int bad;
+};
+
+static int check_order(void *arg, idn_slice key, idn_slice val)
+{
+	struct order *o = arg;
+	char k[64];
+	snprintf(k, sizeof(k), "%.*s", (int)key.len, (const char *)key.p);
+	if (o->n && strcmp(o->last, k) >= 0)
+		o->bad++;
+	/* each record is "V" and the digits of its key */
+	if (val.len != key.len - 6 || memcmp(val.p, "V", 1) != 0 ||
+	    memcmp((const uint8_t *)val.p + 1, (const uint8_t *)key.p + 7, key.len - 7) != 0)
+		o->bad++;
+	strcpy(o->last, k);
+	o->n++;
+	return 0;
+}
+
+/* Loads n keys in a shuffled order, with runs small enough to need several. */
+static void load_shuffled(store *s, size_t n, uint64_t memory)
+{
+	bulkload *b;
+	bulkload_opts o = {.memory = memory};
+	assert_int_equal(bulkload_new(s, &o, &b), IDN_OK);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = (i * 7919) % n; /* 7919 is prime, n is not its multiple */
+		char key[32], val[32];
+		snprintf(key, sizeof(key), "88.100/%06zu", k);
+		snprintf(val, sizeof(val), "V%06zu", k);
+		assert_int_equal(bulkload_add(b, str(key), str(val)), IDN_OK);
+	}
+	assert_int_equal(bulkload_finish(b), IDN_OK);
+	const bulkload_stats *st = bulkload_stats_of(b);
+	assert_int_equal(st->lines, n);
+	assert_int_equal(st->loaded, n);
+	assert_int_equal(st->errors, 0);
+	assert_int_equal(st->superseded, 0);
+	bulkload_free(b);
+}
+
+/* Loads 20000 shuffled keys and checks that all are there, in key order. */
+static void expect_ordered_load(store *s, uint64_t memory)
+{
+	load_shuffled(s, 20000, memory);
+	struct order o = {0};
+	store_txn *t;
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_scan(t, str("88.100/"), check_order, &o), IDN_OK);
+	store_txn_abort(t);
+	assert_int_equal(o.n, 20000);
+	assert_int_equal(o.bad, 0);
+}
+
+static void test_order_one_run(void **state)
+{
+	struct fixture *f = *state;
+	expect_ordered_load(f->s, 0);
+}
+
+static void test_order_many_runs(void **state)
+{
+	struct fixture *f = *state;
+	/* 64 KiB runs: about 600 entries each, so some 30 runs */
+	expect_ordered_load(f->s, 64 << 10);
+}
+
+static void test_duplicates_last_wins(void **state)
+{
+	struct fixture *f = *state;
+	bulkload *b;
+	bulkload_opts o = {.memory = 64 << 10};
+	assert_int_equal(bulkload_new(f->s, &o, &b), IDN_OK);
+	assert_int_equal(bulkload_add(b, str("88.100/A"), str("first")), IDN_OK);
+	assert_int_equal(bulkload_add(b, str("88.100/B"), str("b")), IDN_OK);
+	assert_int_equal(bulkload_add(b, str("88.100/A"), str("second")), IDN_OK);
+	/* enough entries between them to put the last A in a later run */
+	for (int i = 0; i < 5000; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "88.100/F%05d", i);
+		assert_int_equal(bulkload_add(b, str(key), str("f")), IDN_OK);
+	}
+	assert_int_equal(bulkload_add(b, str("88.100/A"), str("last")), IDN_OK);
+	assert_int_equal(bulkload_finish(b), IDN_OK);
+	const bulkload_stats *st = bulkload_stats_of(b);
+	assert_int_equal(st->lines, 5004);
+	assert_int_equal(st->superseded, 1); /* the two A of the first run */
+	bulkload_free(b);
+	expect(f->s, "88.100/A", "last");
+	expect(f->s, "88.100/B", "b");
+}
+
+static void test_merge_replaces(void **state)
+{
+	struct fixture *f = *state;
+	put(f->s, "88.100/X", "old x");
+	put(f->s, "88.100/Z", "old z");
+	bulkload *b;
+	bulkload_opts o = {0};
+	assert_int_equal(bulkload_new(f->s, &o, &b), IDN_OK);
+	assert_int_equal(bulkload_add(b, str("88.100/Y"), str("new y")), IDN_OK);
+	assert_int_equal(bulkload_add(b, str("88.100/X"), str("new x")), IDN_OK);
+	assert_int_equal(bulkload_add(b, str("88.100/A"), str("new a")), IDN_OK);
+	assert_int_equal(bulkload_finish(b), IDN_OK);
+	assert_int_equal(bulkload_stats_of(b)->loaded, 3);
+	bulkload_free(b);
+	expect(f->s, "88.100/A", "new a");
+	expect(f->s, "88.100/X", "new x");
+	expect(f->s, "88.100/Y", "new y");
+	expect(f->s, "88.100/Z", "old z");
+}
+
+static void test_merge_no_overwrite(void **state)
+{
+	struct fixture *f = *state;
+	put(f->s, "88.100/X", "old x");
+	struct seen w = {0};
+	bulkload *b;
+	bulkload_opts o = {.no_overwrite = true, .on_error = on_error, .arg = &w};
+	assert_int_equal(bulkload_new(f->s, &o, &b), IDN_OK);
+	assert_int_equal(bulkload_add(b, str("88.100/Y"), str("new y")), IDN_OK);
+	assert_int_equal(bulkload_add(b, str("88.100/X"), str("new x")), IDN_OK);
+	assert_int_equal(bulkload_finish(b), IDN_OK);
+	const bulkload_stats *st = bulkload_stats_of(b);
+	assert_int_equal(st->loaded, 1);
+	assert_int_equal(st->errors, 1);
+	bulkload_free(b);
+	assert_int_equal(w.nerr, 1);
+	assert_int_equal(w.line[0], 2);
+	assert_int_equal(w.code[0], IDN_EEXIST);
+	assert_string_equal(w.msg[0], "handle: 88.100/X is already in the store");
+	expect(f->s, "88.100/X", "old x");
+	expect(f->s, "88.100/Y", "new y");
+}
+
+/* A test parser: "KEY=RECORD"; a blank line is skipped; anything else is wrong. */
+static int parse_kv(void *parser, const uint8_t *line, size_t len, bulkload_alloc_fn alloc,
+                    void *alloc_arg, size_t *key_len, size_t *record_len, const char **why)
+{
+	(void)parser;
+	if (len == 0)
+		return BULKLOAD_SKIP;
+	const uint8_t *eq = memchr(line, '=', len);
+	if (!eq || eq == line) {
+		*why = "no KEY=RECORD";
+		return IDN_EINVAL;
+	}
+	uint8_t *m = alloc(alloc_arg, len - 1);
+	if (!m)
+		return IDN_ENOMEM;
+	*key_len = (size_t)(eq - line);
+	*record_len = len - *key_len - 1;
+	memcpy(m, line, *key_len);
+	memcpy(m + *key_len, eq + 1, *record_len);
+	return IDN_OK;
+}
+
+static void test_lines_and_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct seen w = {0};
+	bulkload *b;
+	bulkload_opts o = {.parse = parse_kv, .on_error = on_error, .arg = &w};
+	const char text[] = "88.100/L2=two\n"
+	                    "\n"
+	                    "broken\n"
+	                    "88.100/L1=one\n"
+	                    "=nokey";
+	assert_int_equal(bulkload_new(f->s, &o, &b), IDN_OK);
+	/* an entry from memory first: the lines are numbered after it */
+	assert_int_equal(bulkload_add(b, str("88.100/M"), str("mem")), IDN_OK);
+	assert_int_equal(bulkload_lines(b, (const uint8_t *)text, sizeof(text) - 1), IDN_OK);
+	assert_int_equal(bulkload_finish(b), IDN_OK);
+	const bulkload_stats *st = bulkload_stats_of(b);
+	assert_int_equal(st->lines, 6);
+	assert_int_equal(st->loaded, 3);
+	assert_int_equal(st->errors, 2);
+	bulkload_free(b);
+	assert_int_equal(w.nerr, 2);
+	assert_int_equal(w.line[0], 4);
+	assert_int_equal(w.code[0], IDN_EINVAL);
+	assert_string_equal(w.msg[0], "no KEY=RECORD");
+	assert_int_equal(w.line[1], 6);
+	expect(f->s, "88.100/L1", "one");
+	expect(f->s, "88.100/L2", "two");
+	expect(f->s, "88.100/M", "mem");
+	expect(f->s, "broken", NULL);
+}
+
+static void test_bad_entries(void **state)
+{
+	struct fixture *f = *state;
+	bulkload *b;
+	bulkload_opts o = {0};
+	assert_int_equal(bulkload_new(f->s, &o, &b), IDN_OK);
+	assert_int_equal(bulkload_add(b, idn_slice_of("a\0b", 3), str("x")), IDN_EINVAL);
+	assert_int_equal(bulkload_add(b, str(""), str("x")), IDN_EINVAL);
+	/* no parser: lines cannot be loaded */
+	assert_int_equal(bulkload_lines(b, (const uint8_t *)"k=v\n", 4), IDN_EINVAL);
+	assert_int_equal(bulkload_finish(b), IDN_OK);
+	assert_int_equal(bulkload_stats_of(b)->lines, 0);
+	assert_int_equal(bulkload_stats_of(b)->loaded, 0);
+	bulkload_free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_order_one_run, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_many_runs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicates_last_wins, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_merge_replaces, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_merge_no_overwrite, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lines_and_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
