@@ -645,6 +645,41 @@ static int grow_values(import_ctx *c)
 	return IDN_OK;
 }
 
+/*
+ * The "values" array of a line into c->vals: 0, IDN_ENOMEM, or an error of
+ * the line (J_SYNTAX, J_SEM) for import_line to report.
+ */
+static int parse_values(struct lp *l, uint8_t **rp, uint32_t *nv)
+{
+	import_ctx *c = l->c;
+	int more;
+
+	if (*l->j.p != '[')
+		return sem(l, "values", "must be an array of values");
+	if ((more = jp_open(&l->j, ']')) < 0)
+		return more;
+	if (!more)
+		return sem(l, "values", "must not be empty");
+	while (more) {
+		int rc;
+		jp_ws(&l->j);
+		l->at = AT_VALUE;
+		l->vi = *nv;
+		if (l->j.p >= l->j.end)
+			return jp_fail(&l->j, "unexpected end of line");
+		if (*l->j.p != '{')
+			return sem(l, "", "must be an object");
+		if (*nv == c->vcap && grow_values(c))
+			return IDN_ENOMEM;
+		if ((rc = parse_value(l, rp, &c->vals[*nv])))
+			return rc;
+		(*nv)++;
+		if ((more = jp_next(&l->j, ']')) < 0)
+			return more;
+	}
+	return J_OK;
+}
+
 static const char text_after[] = "text after the object (one object per line)";
 
 int import_line(import_ctx *c, const void *text, size_t len, import_alloc_fn alloc, void *arg,
@@ -695,40 +730,10 @@ int import_line(import_ctx *c, const void *text, size_t len, import_alloc_fn all
 				goto fail;
 			}
 			have_values = true;
-			if (*l.j.p != '[') {
-				rc = sem(&l, "values", "must be an array of values");
+			if ((rc = parse_values(&l, &rp, &nv)) == IDN_ENOMEM)
+				return rc;
+			if (rc)
 				goto fail;
-			}
-			if ((more = jp_open(&l.j, ']')) < 0) {
-				rc = more;
-				goto fail;
-			}
-			if (!more) {
-				rc = sem(&l, "values", "must not be empty");
-				goto fail;
-			}
-			while (more) {
-				jp_ws(&l.j);
-				l.at = AT_VALUE;
-				l.vi = nv;
-				if (l.j.p >= l.j.end) {
-					rc = jp_fail(&l.j, "unexpected end of line");
-					goto fail;
-				}
-				if (*l.j.p != '{') {
-					rc = sem(&l, "", "must be an object");
-					goto fail;
-				}
-				if (nv == c->vcap && grow_values(c))
-					return IDN_ENOMEM;
-				if ((rc = parse_value(&l, &rp, &c->vals[nv])))
-					goto fail;
-				nv++;
-				if ((more = jp_next(&l.j, ']')) < 0) {
-					rc = more;
-					goto fail;
-				}
-			}
 		} else {
 			if ((rc = jp_skip(&l.j)))
 				goto fail;
