@@ -146,13 +146,10 @@ static int loc_choose(idn_slice xml, char *out, size_t cap)
 /* The redirect target: 10320/loc, else the first URL value. */
 static int choose_url(const api_answer *ans, char *out, size_t cap)
 {
-	wire_rd c = wire_rd_init(ans->values.p, ans->values.len);
+	proto_values_it it = proto_values_begin(ans->values, ans->nvalues);
+	proto_value v;
 	idn_slice first_url = {0};
-	for (uint32_t i = 0; i < ans->nvalues; i++) {
-		proto_value v;
-		proto_value_get(&c, &v);
-		if (c.err)
-			break;
+	while (proto_values_next(&it, &v) == 1) {
 		if (type_eq(v.type, "10320/loc")) {
 			int n = loc_choose(v.data, out, cap);
 			if (n > 0)
@@ -171,17 +168,14 @@ static int choose_url(const api_answer *ans, char *out, size_t cap)
 /* The target of an HS_ALIAS value, if any. */
 static bool find_alias(const api_answer *ans, idn_slice *target)
 {
-	wire_rd c = wire_rd_init(ans->values.p, ans->values.len);
-	for (uint32_t i = 0; i < ans->nvalues; i++) {
-		proto_value v;
-		proto_value_get(&c, &v);
-		if (c.err)
-			return false;
-		if (type_eq(v.type, "HS_ALIAS") && v.data.len) {
+	proto_values_match aliases = {.type = IDN_SLICE("HS_ALIAS")};
+	proto_values_it it = proto_values_begin(ans->values, ans->nvalues);
+	proto_value v;
+	while (proto_values_find(&it, &aliases, &v) == 1)
+		if (v.data.len) {
 			*target = proto_serv_handle(v.data);
 			return true;
 		}
-	}
 	return false;
 }
 
@@ -202,17 +196,14 @@ typedef struct page_extra {
 static bool find_value(idn_slice values, uint32_t n, const char *t, uint32_t min_index,
                        proto_value *out)
 {
-	wire_rd c = wire_rd_init(values.p, values.len);
-	for (uint32_t i = 0; i < n; i++) {
-		proto_value v;
-		proto_value_get(&c, &v);
-		if (c.err)
-			return false;
-		if (v.index >= min_index && type_eq(v.type, t)) {
+	proto_values_match of_type = {.type = idn_slice_of(t, strlen(t))};
+	proto_values_it it = proto_values_begin(values, n);
+	proto_value v;
+	while (proto_values_find(&it, &of_type, &v) == 1)
+		if (v.index >= min_index) {
 			*out = v;
 			return true;
 		}
-	}
 	return false;
 }
 
@@ -269,15 +260,13 @@ static void gather_maker(api_worker *w, const api_answer *rec, idn_slice h, page
 	if (api_resolve(w, idn_slice_of(na, (size_t)nl), NULL, 0, &want, 1, false, &sans) ||
 	    sans.rc != PROTO_RC_SUCCESS)
 		return;
-	wire_rd c = wire_rd_init(sans.values.p, sans.values.len);
-	for (uint32_t i = 0; i < sans.nvalues; i++) {
-		proto_value v;
+	proto_values_match sites = {.type = want};
+	proto_values_it it = proto_values_begin(sans.values, sans.nvalues);
+	proto_value v;
+	while (proto_values_find(&it, &sites, &v) == 1) {
 		proto_site site;
 		idn_slice desc;
-		proto_value_get(&c, &v);
-		if (c.err)
-			return;
-		if (!type_eq(v.type, "HS_SITE") || proto_site_decode(v.data, &site) ||
+		if (proto_site_decode(v.data, &site) ||
 		    proto_site_attr_get(&site, idn_slice_of("desc", 4), &desc) != 1 || !desc.len ||
 		    desc.len >= sizeof(x->site_desc) || !text_ok(desc))
 			continue;
@@ -470,12 +459,9 @@ static void record_page(http_resp *r, const http_req *req, idn_slice handle, idn
 		fields_section(r, ans, x);
 	http_resp_puts(r, "<table id=\"values\"><thead><tr><th>Index</th><th>Field</th>"
 	                  "<th>Value</th></tr></thead><tbody>");
-	wire_rd c = wire_rd_init(ans->values.p, ans->values.len);
-	for (uint32_t i = 0; i < ans->nvalues; i++) {
-		proto_value v;
-		proto_value_get(&c, &v);
-		if (c.err)
-			break;
+	proto_values_it it = proto_values_begin(ans->values, ans->nvalues);
+	proto_value v;
+	while (proto_values_next(&it, &v) == 1) {
 		http_resp_printf(r, "<tr><td class=\"idx\">%u</td><td class=\"type\">", v.index);
 		api_html(r, v.type);
 		http_resp_puts(r, "</td><td class=\"data\">");

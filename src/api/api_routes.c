@@ -74,12 +74,9 @@ bad_index:
 static void values_json(http_resp *r, const api_answer *ans)
 {
 	http_resp_puts(r, "[");
-	wire_rd c = wire_rd_init(ans->values.p, ans->values.len);
-	for (uint32_t i = 0; i < ans->nvalues; i++) {
-		proto_value v;
-		proto_value_get(&c, &v);
-		if (c.err)
-			break;
+	proto_values_it it = proto_values_begin(ans->values, ans->nvalues);
+	proto_value v;
+	for (uint32_t i = 0; proto_values_next(&it, &v) == 1; i++) {
 		if (i)
 			http_resp_puts(r, ",");
 		api_json_value(r, &v);

@@ -167,14 +167,12 @@ static int identity_value(api_worker *w, const ident *id, const char *type, uint
 	ret = IDN_ENOTFOUND;
 	if (store_get(t, idn_slice_of(key, (size_t)klen), &raw) || record_parse(raw, &r))
 		goto out;
-	wire_rd vc = wire_rd_init(r.values.p, r.values.len);
-	for (uint32_t i = 0; i < r.nvalues; i++) {
-		proto_value v;
-		proto_value_get(&vc, &v);
-		if (vc.err)
-			break;
-		if (v.index == id->index && v.type.len == strlen(type) &&
-		    !memcmp(v.type.p, type, v.type.len)) {
+	/* Not proto_values_find(): its index 0 is any index, id->index 0 is index 0. */
+	proto_values_it it = proto_values_begin(r.values, r.nvalues);
+	proto_value v;
+	while (proto_values_next(&it, &v) == 1) {
+		if (v.index == id->index &&
+		    idn_slice_eq(v.type, idn_slice_of(type, strlen(type)))) {
 			if (v.data.len > cap) {
 				ret = IDN_ERANGE;
 				goto out;
@@ -754,12 +752,10 @@ int api_put_handle(api_worker *w, const http_req *req, idn_slice rest, http_resp
 			goto out;
 		if (m.hdr.rcode == PROTO_RC_VALUE_ALREADY_EXISTS && o.overwrite) {
 			/* Some exist: modify those, add the rest, one value at a time. */
-			wire_rd rd = wire_rd_init(raw.p, raw.len);
-			for (uint32_t i = 0; i < nv; i++) {
-				const uint8_t *start = rd.pos;
-				proto_value pv;
-				proto_value_get(&rd, &pv);
-				idn_slice one = idn_slice_of(start, (size_t)(rd.pos - start));
+			proto_values_it it = proto_values_begin(raw, nv);
+			proto_value pv;
+			while (proto_values_next(&it, &pv) == 1) {
+				idn_slice one = it.raw;
 				api_admin_begin(w, &b, PROTO_OP_MODIFY_VALUE, 0);
 				proto_values_req_encode_raw(&b.w, h, 1, one);
 				if ((ret = api_admin_run(w, &b, &id, &m)))

@@ -221,11 +221,14 @@ static int check_indexes(req *rq)
 		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR, "malformed values");
 	if (!dup)
 		dpos = UINT32_MAX;
-	wire_rd c = wire_rd_init(vr.values.p, vr.values.len);
+	/*
+	 * proto_values_find_dup() has read the values up to dpos (all of them when
+	 * none repeats), so this walk cannot end short of an npos that counts.
+	 */
+	proto_values_it it = proto_values_begin(vr.values, vr.nvalues);
+	proto_value v;
 	int32_t bad = 0;
-	for (uint32_t i = 0; i < vr.nvalues && npos == UINT32_MAX; i++) {
-		proto_value v;
-		proto_value_get(&c, &v);
+	for (uint32_t i = 0; npos == UINT32_MAX && proto_values_next(&it, &v) == 1; i++) {
 		if ((int32_t)v.index <= 0) {
 			npos = i;
 			bad = (int32_t)v.index;
@@ -412,18 +415,16 @@ static int identity_key(req *rq, const proto_chresp *cr, idn_slice type, idn_sli
 	if (store_get(node_rtxn(rq->w), idn_slice_of(key, (size_t)klen), &raw) ||
 	    record_parse(raw, &r))
 		return IDN_ENOTFOUND;
-	wire_rd vc = wire_rd_init(r.values.p, r.values.len);
-	for (uint32_t i = 0; i < r.nvalues; i++) {
-		proto_value v;
-		proto_value_get(&vc, &v);
-		if (vc.err)
-			return IDN_ESTORE;
+	/* Not proto_values_find(): its index 0 is any index, cr->index 0 is index 0. */
+	proto_values_it it = proto_values_begin(r.values, r.nvalues);
+	proto_value v;
+	int vrc;
+	while ((vrc = proto_values_next(&it, &v)) == 1)
 		if (v.index == cr->index && idn_slice_eq(v.type, type)) {
 			*data = v.data;
 			return IDN_OK;
 		}
-	}
-	return IDN_ENOTFOUND;
+	return vrc ? IDN_ESTORE : IDN_ENOTFOUND;
 }
 
 int node_admin_challenge_response(req *rq)

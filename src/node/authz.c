@@ -59,14 +59,11 @@ static int is_member(node_authz *c, idn_slice h, uint32_t index, int depth)
 	int found = node_authz_read_record(c, h, &r);
 	if (found <= 0)
 		return found;
-	wire_rd vc = wire_rd_init(r.values.p, r.values.len);
-	for (uint32_t i = 0; i < r.nvalues; i++) {
-		proto_value v;
-		proto_value_get(&vc, &v);
-		if (vc.err)
-			return IDN_ESTORE;
-		if ((index && v.index != index) || !idn_slice_eq(v.type, IDN_SLICE("HS_VLIST")))
-			continue;
+	proto_values_match vlists = {.index = index, .type = IDN_SLICE("HS_VLIST")};
+	proto_values_it it = proto_values_begin(r.values, r.nvalues);
+	proto_value v;
+	int vrc;
+	while ((vrc = proto_values_find(&it, &vlists, &v)) == 1) {
 		proto_vlist vl;
 		if (proto_vlist_decode(v.data, &vl))
 			continue;
@@ -78,7 +75,7 @@ static int is_member(node_authz *c, idn_slice h, uint32_t index, int depth)
 				return m;
 		}
 	}
-	return 0;
+	return vrc ? IDN_ESTORE : 0;
 }
 
 static int is_server_admin(node_authz *c)
@@ -98,14 +95,13 @@ static int is_server_admin(node_authz *c)
  */
 static int rights_in(node_authz *c, const record *r, uint16_t *rights, bool *admin)
 {
-	wire_rd vc = wire_rd_init(r->values.p, r->values.len);
-	for (uint32_t i = 0; i < r->nvalues; i++) {
-		proto_value v;
-		proto_value_get(&vc, &v);
-		if (vc.err)
-			return IDN_ESTORE;
+	proto_values_match admins = {.type = IDN_SLICE("HS_ADMIN")};
+	proto_values_it it = proto_values_begin(r->values, r->nvalues);
+	proto_value v;
+	int vrc;
+	while ((vrc = proto_values_find(&it, &admins, &v)) == 1) {
 		proto_admin ad;
-		if (!idn_slice_eq(v.type, IDN_SLICE("HS_ADMIN")) || proto_admin_decode(v.data, &ad))
+		if (proto_admin_decode(v.data, &ad))
 			continue;
 		int m = is_member(c, ad.handle, ad.index, 0);
 		if (m < 0)
@@ -115,7 +111,7 @@ static int rights_in(node_authz *c, const record *r, uint16_t *rights, bool *adm
 			*rights |= ad.rights;
 		}
 	}
-	return IDN_OK;
+	return vrc ? IDN_ESTORE : IDN_OK;
 }
 
 static const struct {

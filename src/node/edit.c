@@ -86,14 +86,13 @@ static int template_check(node_authz *c, const proto_value *vals, uint32_t n)
 	int found = node_authz_read_record(c, ref->data, &r);
 	if (found < 0)
 		return node_answer_error(c->rq, PROTO_RC_ERROR, "storage error");
+	/* The last definition; a damaged value ends the walk, as no error. */
 	idn_slice def = {0};
-	wire_rd vc = wire_rd_init(r.values.p, r.values.len); /* empty unless found */
-	for (uint32_t i = 0; found && i < r.nvalues; i++) {
-		proto_value v;
-		proto_value_get(&vc, &v);
-		if (!vc.err && idn_slice_eq(v.type, IDN_SLICE(TMPL_DEF_TYPE)))
-			def = v.data;
-	}
+	proto_values_match defs = {.type = IDN_SLICE(TMPL_DEF_TYPE)};
+	proto_values_it it = proto_values_begin(r.values, found ? r.nvalues : 0);
+	proto_value v;
+	while (proto_values_find(&it, &defs, &v) == 1)
+		def = v.data;
 	if (!found || !def.p) {
 		snprintf(msg, sizeof(msg),
 		         "TEMPLATE (index %d) names %.*s, which is not a template on this node (no "

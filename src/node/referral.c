@@ -26,17 +26,13 @@ bool referral_value_refers(const proto_value *v)
 /* Counts the referring values of a record; negative if it is damaged. */
 static int count_referring(idn_slice values, uint32_t nvalues)
 {
-	wire_rd c = wire_rd_init(values.p, values.len);
-	int n = 0;
-	for (uint32_t i = 0; i < nvalues; i++) {
-		proto_value v;
-		proto_value_get(&c, &v);
-		if (c.err)
-			return c.err;
+	proto_values_it it = proto_values_begin(values, nvalues);
+	proto_value v;
+	int n = 0, rc;
+	while ((rc = proto_values_next(&it, &v)) == 1)
 		if (referral_value_refers(&v))
 			n++;
-	}
-	return n;
+	return rc ? rc : n;
 }
 
 int referral_find(store_txn *t, bool suffix_case_sensitive, idn_slice prefix, referral *r)
@@ -86,16 +82,12 @@ void referral_put(wire_wr *w, const referral *r)
 {
 	wire_put_u32(w, 0); /* empty handle */
 	wire_put_u32(w, r->nrefer);
-	wire_rd c = wire_rd_init(r->values.p, r->values.len);
-	for (uint32_t i = 0; i < r->nvalues; i++) {
-		const uint8_t *start = c.pos;
-		proto_value v;
-		proto_value_get(&c, &v);
-		if (c.err)
-			return; /* referral_find() checked the record */
+	proto_values_it it = proto_values_begin(r->values, r->nvalues);
+	proto_value v;
+	/* A damaged value ends the walk: referral_find() checked the record. */
+	while (proto_values_next(&it, &v) == 1)
 		if (referral_value_refers(&v))
-			wire_put_data(w, start, (size_t)(c.pos - start));
-	}
+			wire_put_data(w, it.raw.p, it.raw.len);
 }
 
 int referral_site_owns(const proto_site *site, uint32_t own_id, idn_slice handle)

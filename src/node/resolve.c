@@ -174,19 +174,17 @@ int node_resolution_answer(req *rq)
 	 */
 	uint8_t *count = wire_put_raw(&b.w, 4);
 	uint32_t n = 0;
-	wire_rd c = wire_rd_init(rec.values.p, rec.values.len);
-	for (uint32_t i = 0; i < rec.nvalues; i++) {
-		const uint8_t *start = c.pos;
-		proto_value v;
-		proto_value_get(&c, &v);
-		if (c.err)
-			return node_answer_error(rq, PROTO_RC_ERROR,
-			                         "storage error: damaged record");
+	proto_values_it it = proto_values_begin(rec.values, rec.nvalues);
+	proto_value v;
+	int vrc;
+	while ((vrc = proto_values_next(&it, &v)) == 1) {
 		if (!(v.perms & PROTO_PERM_PUBLIC_READ) || !value_selected(&rr, &v))
 			continue;
-		wire_put_data(&b.w, start, (size_t)(c.pos - start));
+		wire_put_data(&b.w, it.raw.p, it.raw.len);
 		n++;
 	}
+	if (vrc)
+		return node_answer_error(rq, PROTO_RC_ERROR, "storage error: damaged record");
 	if (filtered && n == 0)
 		return node_answer_error(rq, PROTO_RC_VALUE_NOT_FOUND, "");
 	if (count)
