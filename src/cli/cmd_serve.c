@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "api/api.h"
 #include "auth/sign.h"
+#include "client/identity_lookup.h"
 #include "net/net.h"
 #include "proto/handle.h"
 #include "node/node.h"
@@ -574,8 +575,9 @@ static int handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 		};
 		return resolver_answer(g_resolver, &rq, out, cap);
 	}
-	return node_answer(wctx, req->transport == NET_UDP ? NODE_UDP : NODE_TCP, req->msg,
-	                   req->len, out, cap);
+	return node_answer_deferrable(wctx, req->transport == NET_UDP ? NODE_UDP : NODE_TCP,
+	                              req->msg, req->len, out, cap,
+	                              &(node_later){defer_req, (void *)req, answer_later});
 }
 
 /*
@@ -969,7 +971,8 @@ int cmd_serve(int argc, char **argv)
 
 	store *s = NULL;
 	node *n = NULL;
-	auth_key *key = NULL; /* --server-key */
+	client_identity_lookup *lookup = NULL; /* identities homed elsewhere, from --root */
+	auth_key *key = NULL;                  /* --server-key */
 	net_server *srv = NULL;
 	api_server *hsrv = NULL;
 	pthread_t stats_thread;
@@ -1018,9 +1021,14 @@ int cmd_serve(int argc, char **argv)
 	ncfg.mirror_of = c->mirror_of;
 	if (c->max_auth_time)
 		ncfg.max_auth_time = c->max_auth_time;
-	/* Identities homed elsewhere are found from the same root (node/identity.h). */
-	ncfg.identity_root = c->root;
-	ncfg.identity_timeout_ms = c->identity_timeout_ms;
+	/* Identities homed elsewhere are found from the same root (client/identity_lookup.h). */
+	client_identity_lookup_opts lo = {c->root, c->identity_timeout_ms, c->case_sensitive};
+	if (s && c->root && c->root[0] && (ret = client_identity_lookup_new(&lo, &lookup))) {
+		fprintf(stderr, "idnode serve: %s\n", idn_strerror(ret));
+		goto out_store;
+	}
+	ncfg.identity_lookup = lookup ? client_identity_lookup_start : NULL;
+	ncfg.identity_lookup_arg = lookup;
 	if (s && (ret = node_new(&ncfg, s, &n))) {
 		fprintf(stderr, "idnode serve: %s\n", idn_strerror(ret));
 		goto out_store;
@@ -1165,6 +1173,7 @@ out_node:
 		g_resolver = NULL;
 	}
 	node_free(n);
+	client_identity_lookup_free(lookup);
 out_store:
 	store_close(s);
 	auth_key_free(key);

@@ -36,6 +36,8 @@ struct node_worker {
 	/* node_worker_act_as: an identity the caller has authenticated (borrowed). */
 	idn_slice as_handle;
 	uint32_t as_index;
+	const node_later *later; /* node_answer_deferrable: for that call only */
+	bool deferred;           /* this request is answered later (node/identity.h) */
 };
 
 /* What requests read: the batch's write txn while it has one, else the snapshot. */

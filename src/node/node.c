@@ -73,7 +73,6 @@ int node_new(const node_config *cfg, store *s, node **out)
 		free(n);
 		return aret;
 	}
-	n->cfg.identity_root = NULL; /* parsed into n->identity; the string is not kept */
 	if (n->cfg.max_minor < PROTO_MINOR_MIN || n->cfg.max_minor > PROTO_MINOR_MAX)
 		n->cfg.max_minor = PROTO_MINOR_MAX;
 	*out = n;
@@ -622,7 +621,7 @@ static int handle_msg(req *rq, const uint8_t *in, size_t len)
 		w->in_batch = true;
 	/* Session setup, terminate, and requests in a session first (node/session.h). */
 	int ret = node_session_request(rq);
-	if (!ret)
+	if (!ret && !w->deferred)
 		ret = fn(rq);
 	if (own_snapshot)
 		node_worker_end(w);

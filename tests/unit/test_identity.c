@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client/identity_lookup.h"
 #include "proto/handle.h"
 #include "node/identity.h"
 #include "proto/admin.h"
@@ -218,11 +219,9 @@ static void test_no_root(void **state)
 	assert_non_null(strstr(why, "300:88.300/elsewhere"));
 	assert_non_null(strstr(why, "no root configured"));
 
-	node_config cfg;
-	node_config_init(&cfg);
-	cfg.identity_root = "not an address:port:at all";
-	node *bad = NULL;
-	assert_int_equal(node_new(&cfg, st, &bad), IDN_ECONFIG);
+	client_identity_lookup_opts lo = {.root = "not an address:port:at all"};
+	client_identity_lookup *bad = NULL;
+	assert_int_equal(client_identity_lookup_new(&lo, &bad), IDN_ECONFIG);
 	assert_null(bad);
 }
 
@@ -248,10 +247,13 @@ static void test_silent_root_times_out(void **state)
 	char root[32];
 	snprintf(root, sizeof(root), "127.0.0.1:%u", ntohs(a.sin_port));
 
+	client_identity_lookup_opts lo = {.root = root, .timeout_ms = 400, .case_sensitive = true};
+	client_identity_lookup *lk;
+	assert_int_equal(client_identity_lookup_new(&lo, &lk), 0);
 	node_config cfg;
 	node_config_init(&cfg);
-	cfg.identity_root = root;
-	cfg.identity_timeout_ms = 400;
+	cfg.identity_lookup = client_identity_lookup_start;
+	cfg.identity_lookup_arg = lk;
 	node *n2;
 	assert_int_equal(node_new(&cfg, st, &n2), 0);
 	const char *types[] = {"HS_PUBKEY", "HS_SECKEY"};
@@ -268,8 +270,9 @@ static void test_silent_root_times_out(void **state)
 		assert_non_null(strstr(why, "88.300/elsewhere"));
 		assert_true(took < 1.5);
 	}
-	assert_int_equal(node_identity_cached(n2->identity), 0);
+	assert_int_equal(client_identity_lookup_cached(lk), 0);
 	node_free(n2);
+	client_identity_lookup_free(lk);
 	close(u);
 	close(t);
 }
