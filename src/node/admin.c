@@ -427,6 +427,26 @@ static int identity_key(req *rq, const proto_chresp *cr, idn_slice type, idn_sli
 	return vrc ? IDN_ESTORE : IDN_ENOTFOUND;
 }
 
+/* node_identity_finish_fn of op 200: the held request runs as index:handle once verified. */
+static int run_verified(req *held, const void *ctx, idn_slice handle, uint32_t index, int verdict,
+                        const char *why)
+{
+	(void)ctx;
+	/* A signature that does not verify gets the reference's empty 403 (x88). */
+	if (verdict)
+		return node_answer_error(held, PROTO_RC_AUTHENTICATION_FAILED,
+		                         verdict == IDN_EMISMATCH ? "" : why);
+	node *n = held->w->node;
+	node_authz c = {.rq = held,
+	                .admins = n->admin->admins,
+	                .nadmins = n->admin->nadmins,
+	                .id_handle = handle,
+	                .id_index = index,
+	                .now = n->cfg.clock()};
+	c.id_klen = handle_key(handle, n->cfg.case_sensitive, c.id_key);
+	return run_op(&c);
+}
+
 int node_admin_challenge_response(req *rq)
 {
 	node *n = rq->w->node;
@@ -454,75 +474,36 @@ int node_admin_challenge_response(req *rq)
 	}
 	held.env.request_id = rq->env.request_id;
 	held.env.session_id = 0;
-	int ret;
-	char msg[PROTO_HANDLE_MAX + 128];
-	idn_slice keydata;
-	bool pub = idn_slice_eq(cr.auth_type, IDN_SLICE("HS_PUBKEY"));
-	if (!pub && !idn_slice_eq(cr.auth_type, IDN_SLICE("HS_SECKEY"))) {
-		ret = node_answer_error(&held, PROTO_RC_AUTHENTICATION_FAILED,
-		                        "unknown authentication type (HS_PUBKEY or HS_SECKEY)");
-		goto out;
-	}
 	idn_slice nonce = idn_slice_of(p.nonce, NONCE_LEN);
 	idn_slice digest = idn_slice_of(p.digest, proto_digest_len(p.hash));
-	int v;
-	/*
-	 * Identities are looked up in this node's store first; one homed on
-	 * another node is checked there (node/identity.h: resolution or op 201,
-	 * this worker waiting at most the identity timeout).
-	 */
-	if (identity_key(rq, &cr, pub ? IDN_SLICE("HS_PUBKEY") : IDN_SLICE("HS_SECKEY"),
-	                 &keydata)) {
-		v = node_identity_verify_remote(n, &cr, nonce, digest, msg, sizeof(msg));
-		if (v && v != IDN_EMISMATCH) {
-			ret = node_answer_error(&held, PROTO_RC_AUTHENTICATION_FAILED, msg);
-			goto out;
-		}
-	} else {
-		v = pub ? auth_verify_pubkey(keydata, cr.handle, nonce, digest, cr.signed_resp)
-		        : auth_verify_seckey(keydata, nonce, digest, cr.signed_resp);
-	}
-	if (v) {
-		/* A signature that does not verify gets the reference's empty 403 (x88). */
-		const char *why = v == IDN_EMISMATCH ? ""
-		                  : v == IDN_ENOTSUP ? "unsupported signature algorithm or key type"
-		                  : v == IDN_ERANGE  ? "key derivation parameters over the limits"
-		                                     : "malformed signed response or key";
-		ret = node_answer_error(&held, PROTO_RC_AUTHENTICATION_FAILED, why);
-		goto out;
-	}
-
-	/* Authenticated: run the held request. */
-	node_authz c = {.rq = &held,
-	                .admins = n->admin->admins,
-	                .nadmins = n->admin->nadmins,
-	                .id_handle = cr.handle,
-	                .id_index = cr.index,
-	                .now = n->cfg.clock()};
-	c.id_klen = handle_key(cr.handle, n->cfg.case_sensitive, c.id_key);
-	ret = run_op(&c);
-out:
-	free(p.req);
+	int ret =
+	    node_admin_check_chresp(rq, &held, &p.req, &cr, nonce, digest, run_verified, NULL, 0);
+	free(p.req); /* NULL when the answer is built later (node/identity.h) */
 	return ret;
 }
 
-int node_admin_verify_chresp(req *rq, const proto_chresp *cr, idn_slice nonce, idn_slice digest,
-                             char *why, size_t whylen)
+int node_admin_check_chresp(req *rq, req *held, uint8_t **held_bytes, const proto_chresp *cr,
+                            idn_slice nonce, idn_slice digest, node_identity_finish_fn finish,
+                            const void *ctx, size_t ctxlen)
 {
 	bool pub = idn_slice_eq(cr->auth_type, IDN_SLICE("HS_PUBKEY"));
-	if (!pub && !idn_slice_eq(cr->auth_type, IDN_SLICE("HS_SECKEY"))) {
-		snprintf(why, whylen, "unknown authentication type (HS_PUBKEY or HS_SECKEY)");
-		return IDN_EINVAL;
-	}
+	if (!pub && !idn_slice_eq(cr->auth_type, IDN_SLICE("HS_SECKEY")))
+		return finish(held, ctx, cr->handle, cr->index, IDN_EINVAL,
+		              "unknown authentication type (HS_PUBKEY or HS_SECKEY)");
+	/*
+	 * Identities are looked up in this node's store first; one homed on
+	 * another node is checked there (node/identity.h: resolution or op 201,
+	 * off this worker's thread when the caller can answer later).
+	 */
 	idn_slice keydata;
 	if (identity_key(rq, cr, pub ? IDN_SLICE("HS_PUBKEY") : IDN_SLICE("HS_SECKEY"), &keydata))
-		return node_identity_verify_remote(rq->w->node, cr, nonce, digest, why, whylen);
+		return node_identity_check(rq, held, held_bytes, cr, nonce, digest, finish, ctx,
+		                           ctxlen);
 	int v = pub ? auth_verify_pubkey(keydata, cr->handle, nonce, digest, cr->signed_resp)
 	            : auth_verify_seckey(keydata, nonce, digest, cr->signed_resp);
-	if (v && v != IDN_EMISMATCH)
-		snprintf(why, whylen, "%s",
-		         v == IDN_ENOTSUP  ? "unsupported signature algorithm or key type"
-		         : v == IDN_ERANGE ? "key derivation parameters over the limits"
-		                           : "malformed signed response or key");
-	return v;
+	const char *why = v == IDN_EMISMATCH ? ""
+	                  : v == IDN_ENOTSUP ? "unsupported signature algorithm or key type"
+	                  : v == IDN_ERANGE  ? "key derivation parameters over the limits"
+	                                     : "malformed signed response or key";
+	return finish(held, ctx, cr->handle, cr->index, v, why);
 }

@@ -25,6 +25,7 @@
 #ifndef IDN_NODE_ADMIN_H
 #define IDN_NODE_ADMIN_H
 
+#include "node/identity.h"
 #include "node/internal.h"
 #include "proto/admin.h"
 
@@ -44,11 +45,14 @@ int node_admin_request(req *rq);
 int node_admin_challenge_response(req *rq);
 
 /*
- * Verifies an op-200 answer to a challenge (nonce, request digest) as op 200
- * does, for challenges held elsewhere (node/session.h). IDN_OK, IDN_EMISMATCH
- * for a signature that does not verify, else an idn_err with why filled.
+ * Checks an op-200 answer to a challenge (nonce, request digest) as op 200
+ * does, also for challenges held elsewhere (node/session.h), and answers the
+ * held request with finish (node/identity.h: at once, or later when the
+ * identity is checked on another node and the caller can answer later; then
+ * *held_bytes is taken and 0 returned).
  */
-int node_admin_verify_chresp(req *rq, const proto_chresp *cr, idn_slice nonce, idn_slice digest,
-                             char *why, size_t whylen);
+int node_admin_check_chresp(req *rq, req *held, uint8_t **held_bytes, const proto_chresp *cr,
+                            idn_slice nonce, idn_slice digest, node_identity_finish_fn finish,
+                            const void *ctx, size_t ctxlen);
 
 #endif

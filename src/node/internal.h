@@ -37,7 +37,9 @@ struct node_worker {
 	/* node_worker_act_as: an identity the caller has authenticated (borrowed). */
 	idn_slice as_handle;
 	uint32_t as_index;
-	uint32_t rcode; /* of the last answer begun (node_worker_rcode) */
+	uint32_t rcode;          /* of the last answer begun (node_worker_rcode) */
+	const node_later *later; /* node_answer_deferrable: for that call only */
+	bool deferred;           /* this request is answered later (node/identity.h) */
 };
 
 /* Random bytes for nonces, session ids and minted suffixes: node_config.random, else OpenSSL's. */

@@ -74,7 +74,6 @@ int node_new(const node_config *cfg, store *s, node **out)
 		free(n);
 		return aret;
 	}
-	n->cfg.identity_root = NULL; /* parsed into n->identity; the string is not kept */
 	if (n->cfg.max_minor < PROTO_MINOR_MIN || n->cfg.max_minor > PROTO_MINOR_MAX)
 		n->cfg.max_minor = PROTO_MINOR_MAX;
 	*out = n;
@@ -223,7 +222,9 @@ static int answer_msg(req *rq, const uint8_t *in, size_t len)
 		w->in_batch = true;
 	/* Session setup, terminate, and requests in a session first (node/session.h). */
 	int ret = node_session_request(rq);
-	if (!ret && (rq->op->flags & NODE_OP_TCP_ONLY) && rq->transport == NODE_UDP)
+	if (!ret && w->deferred)
+		; /* answered later (node/identity.h) */
+	else if (!ret && (rq->op->flags & NODE_OP_TCP_ONLY) && rq->transport == NODE_UDP)
 		ret = node_answer_bare_error(&rq->env, rq->msg.hdr.opcode, PROTO_RC_PROTOCOL_ERROR,
 		                             MSG_ADMIN_UDP, rq->out, rq->cap);
 	else if (!ret)

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 
+#include "proto/admin.h"
 #include "proto/proto.h"
 #include "store/store.h"
 
@@ -25,6 +26,22 @@
  */
 typedef int (*node_sign_fn)(void *arg, uint8_t major, uint8_t minor, idn_slice hb, uint8_t *out,
                             size_t cap);
+
+/*
+ * The verdict on a challenge response checked elsewhere: IDN_OK (it
+ * verifies), IDN_EMISMATCH (it does not), or another idn_err with why, a
+ * sentence naming the identity and the reason (borrowed for the call).
+ */
+typedef void (*node_identity_done_fn)(void *done_arg, int verdict, const char *why);
+/*
+ * Checks cr (signed over nonce and the request digest) for an identity not in
+ * our store, without blocking: copies what it needs and returns 0 when it
+ * will call done(done_arg, ...) exactly once, from another thread; any other
+ * idn_err when it cannot (done is then never called).
+ */
+typedef int (*node_identity_lookup_fn)(void *arg, const proto_chresp *cr, idn_slice nonce,
+                                       idn_slice digest, node_identity_done_fn done,
+                                       void *done_arg);
 
 typedef struct node_config {
 	bool case_sensitive;  /* suffixes case-sensitive (prefixes never are); default true */
@@ -56,12 +73,12 @@ typedef struct node_config {
 	/* Random bytes for nonces and session ids; default OpenSSL's RAND_bytes. Tests pin it. */
 	int (*random)(uint8_t *buf, size_t len);
 	/*
-	 * Identities not in our store (node/identity.h): "HOST:PORT" of the root
-	 * their handles are resolved from (copied; NULL: none, such identities
-	 * are refused), and the time one check may take in ms (default 2000).
+	 * Identities not in our store (node/identity.h) are checked by this
+	 * callback off the worker's thread (the server wires it to
+	 * client/identity_lookup.h); NULL: such identities are refused.
 	 */
-	const char *identity_root;
-	unsigned identity_timeout_ms;
+	node_identity_lookup_fn identity_lookup;
+	void *identity_lookup_arg;
 	/*
 	 * Sessions (node/session.h): how many are kept at once (default 4096,
 	 * at most 65536; the least recently used goes when full), and the
@@ -144,6 +161,26 @@ int node_answer(node_worker *w, enum node_transport t, const uint8_t *req, size_
  * without reading the answer's bytes back.
  */
 uint32_t node_worker_rcode(const node_worker *w);
+
+/*
+ * node_answer for a caller that can send an answer later, from another
+ * thread: a challenge response whose identity lives on another node is then
+ * answered once node_config.identity_lookup has checked it, and no worker
+ * waits for the network (node_answer itself waits, bounded by the lookup's
+ * deadline). defer(arg) is called during the call, at most once: it returns
+ * a token for answer, or NULL when this request cannot be answered later.
+ * When it gave one, this returns 0 and answer(token, ans, len) is called
+ * exactly once, from any thread (len 0: no answer, the request is dropped);
+ * ans is borrowed for that call.
+ */
+typedef struct node_later {
+	void *(*defer)(void *arg);
+	void *arg;
+	void (*answer)(void *token, const uint8_t *ans, size_t len);
+} node_later;
+
+int node_answer_deferrable(node_worker *w, enum node_transport t, const uint8_t *req, size_t len,
+                           uint8_t *out, size_t cap, const node_later *later);
 
 /*
  * The answer to a request whose envelope announces an unacceptable message

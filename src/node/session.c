@@ -295,14 +295,47 @@ static int challenge(req *rq)
 	return node_answer_end(rq, &b);
 }
 
+/* What step 3 needs once the challenge response is verified (node_identity_finish_fn's ctx). */
+struct verified_ctx {
+	proto_env henv; /* the held request's envelope as received: what its MAC covers */
+	bool has_id;    /* the session was set up for an identity: */
+	uint32_t shlen, sindex;
+	uint8_t sh[PROTO_HANDLE_MAX];
+};
+
+/* Step 3, once verified: the held request runs as index:handle, in the session. */
+static int run_verified(req *held, const void *ctx, idn_slice handle, uint32_t index, int verdict,
+                        const char *why)
+{
+	const struct verified_ctx *x = ctx;
+	node_sessions *s = held->w->node->sessions;
+	if (verdict)
+		return node_answer_error(held, PROTO_RC_AUTHENTICATION_FAILED,
+		                         verdict == IDN_EMISMATCH ? "" : why);
+	uint32_t hctr = 0;
+	if (check_mac(held, &x->henv, &held->msg, &hctr))
+		return node_answer_error(held, PROTO_RC_SESSION_NO_KEY,
+		                         "The session key authentication failed.");
+	bool same = x->has_id && x->shlen == handle.len && !memcmp(x->sh, handle.p, x->shlen) &&
+	            x->sindex == index;
+	pthread_mutex_lock(&s->lock);
+	struct node_sess *sx = node_sessions_find(s, held->sess.id, held->w->node->cfg.clock());
+	if (sx) {
+		/* Only the identity the session was set up for makes it authenticated. */
+		if (same)
+			sx->authenticated = true;
+		node_sess_counter_accept(sx, hctr, false);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return run_as(held, handle, index);
+}
+
 /* Step 3: op 200 in the session answering the challenge of step 2. */
 static int answer_challenge(req *rq, struct node_held *h, const uint8_t *sh, uint32_t shlen,
                             uint32_t sindex)
 {
 	node *n = rq->w->node;
-	node_sessions *s = n->sessions;
 	int ret;
-	char why[PROTO_HANDLE_MAX + 128];
 	proto_chresp cr;
 	if (proto_chresp_decode(rq->msg.body, &cr)) {
 		ret =
@@ -326,37 +359,16 @@ static int answer_challenge(req *rq, struct node_held *h, const uint8_t *sh, uin
 		ret = node_answer_error(rq, PROTO_RC_ERROR, "held request lost");
 		goto out;
 	}
-	proto_env henv = held.env; /* what its MAC covers */
+	struct verified_ctx x = {
+	    .henv = held.env, .has_id = sh != NULL, .shlen = shlen, .sindex = sindex};
+	if (sh)
+		memcpy(x.sh, sh, shlen);
 	held.env.request_id = rq->env.request_id;
-	why[0] = 0;
-	int v = node_admin_verify_chresp(rq, &cr, idn_slice_of(h->nonce, SESSION_NONCE_LEN),
-	                                 idn_slice_of(h->digest, proto_digest_len(h->hash)), why,
-	                                 sizeof(why));
-	if (v) {
-		ret = node_answer_error(&held, PROTO_RC_AUTHENTICATION_FAILED,
-		                        v == IDN_EMISMATCH ? "" : why);
-		goto out;
-	}
-	uint32_t hctr = 0;
-	if (check_mac(rq, &henv, &held.msg, &hctr)) {
-		ret = node_answer_error(&held, PROTO_RC_SESSION_NO_KEY,
-		                        "The session key authentication failed.");
-		goto out;
-	}
-	bool same =
-	    sh && shlen == cr.handle.len && !memcmp(sh, cr.handle.p, shlen) && sindex == cr.index;
-	pthread_mutex_lock(&s->lock);
-	struct node_sess *x = node_sessions_find(s, rq->sess.id, n->cfg.clock());
-	if (x) {
-		/* Only the identity the session was set up for makes it authenticated. */
-		if (same)
-			x->authenticated = true;
-		node_sess_counter_accept(x, hctr, false);
-	}
-	pthread_mutex_unlock(&s->lock);
-	ret = run_as(&held, cr.handle, cr.index);
+	ret = node_admin_check_chresp(
+	    rq, &held, &h->req, &cr, idn_slice_of(h->nonce, SESSION_NONCE_LEN),
+	    idn_slice_of(h->digest, proto_digest_len(h->hash)), run_verified, &x, sizeof(x));
 out:
-	free(h->req);
+	free(h->req); /* NULL when the answer is built later (node/identity.h) */
 	return ret;
 }
 

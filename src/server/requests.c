@@ -100,16 +100,24 @@ static int resolve(resolver *r, const net_req *req, uint8_t *out, size_t cap)
 	return resolver_answer(r, &rq, out, cap);
 }
 
+/* Our node's answer; one waiting for an identity held elsewhere comes later (net_defer). */
+static int answer_here(server_worker *sw, enum node_transport t, const net_req *req, uint8_t *out,
+                       size_t cap)
+{
+	return node_answer_deferrable(sw->nw, t, req->msg, req->len, out, cap,
+	                              &(node_later){defer_req, (void *)req, answer_later});
+}
+
 static int answer(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 {
 	server_worker *sw = wctx;
 	enum node_transport t = req->transport == NET_UDP ? NODE_UDP : NODE_TCP;
 	if (!sw->resolver)
-		return node_answer(sw->nw, t, req->msg, req->len, out, cap);
+		return answer_here(sw, t, req, out, cap);
 	if (!sw->nw)
 		return resolve(sw->resolver, req, out, cap);
 	if (!resolver_wants(sw->resolver, req->msg, req->len))
-		return node_answer(sw->nw, t, req->msg, req->len, out, cap);
+		return answer_here(sw, t, req, out, cap);
 	/*
 	 * Our own identifiers are answered as their authority; only what is
 	 * not homed here (301, 303) is resolved from the root.

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "client/identity_lookup.h"
 #include "repl/mirror.h"
 #include "server/internal.h"
 #include "server/server.h"
@@ -17,11 +18,12 @@ static const char prog[] = "idnode serve";
 /* What one run holds; torn down by stop(). */
 typedef struct running {
 	const server_settings *cfg;
-	store *store;     /* NULL: a recursive node without one */
-	node *node;       /* NULL with no store */
-	auth_key *key;    /* server_key: signs answers to CT requests */
-	net_server *net;  /* the Handle UDP/TCP listeners */
-	api_server *http; /* the HTTP(S) listeners, NULL without any */
+	store *store;                   /* NULL: a recursive node without one */
+	node *node;                     /* NULL with no store */
+	client_identity_lookup *lookup; /* identities homed elsewhere, from --root */
+	auth_key *key;                  /* server_key: signs answers to CT requests */
+	net_server *net;                /* the Handle UDP/TCP listeners */
+	api_server *http;               /* the HTTP(S) listeners, NULL without any */
 	repl_mirror *mirror;
 	server_requests requests;
 	net_conn_budget budget; /* max_connections, TCP and HTTP together */
@@ -88,10 +90,13 @@ static int make_node(running *r)
 	ncfg.mirror_of = c->mirror_of;
 	if (c->max_auth_time)
 		ncfg.max_auth_time = c->max_auth_time;
-	/* Identities homed elsewhere are found from the same root (node/identity.h). */
-	ncfg.identity_root = c->root;
-	ncfg.identity_timeout_ms = c->identity_timeout_ms;
-	int ret = node_new(&ncfg, r->store, &r->node);
+	/* Identities homed elsewhere are found from the same root (client/identity_lookup.h). */
+	client_identity_lookup_opts lo = {c->root, c->identity_timeout_ms, c->case_sensitive};
+	int ret = c->root && c->root[0] ? client_identity_lookup_new(&lo, &r->lookup) : IDN_OK;
+	ncfg.identity_lookup = r->lookup ? client_identity_lookup_start : NULL;
+	ncfg.identity_lookup_arg = r->lookup;
+	if (!ret)
+		ret = node_new(&ncfg, r->store, &r->node);
 	if (ret)
 		say(r, ret);
 	return ret;
@@ -234,6 +239,7 @@ static void stop(running *r)
 		resolver_free(r->requests.resolver);
 	}
 	node_free(r->node);
+	client_identity_lookup_free(r->lookup);
 	store_close(r->store);
 	auth_key_free(r->key);
 }

@@ -3,8 +3,11 @@
  * node_answer() (valid, invalid, both digest forms, unknown handle or index,
  * every truncation of a body), and the refusals of a remote check that cannot
  * succeed: no root configured, a root address that does not parse, and a
- * root on loopback that never answers (IDN_ETIMEOUT within the bound).
+ * root on loopback that never answers (IDN_ETIMEOUT within the bound); and
+ * an admin request of an identity checked elsewhere, answered later from the
+ * lookup's thread (node_answer_deferrable) or at once by node_answer.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client/identity_lookup.h"
 #include "proto/handle.h"
 #include "node/identity.h"
 #include "proto/admin.h"
@@ -218,11 +222,9 @@ static void test_no_root(void **state)
 	assert_non_null(strstr(why, "300:88.300/elsewhere"));
 	assert_non_null(strstr(why, "no root configured"));
 
-	node_config cfg;
-	node_config_init(&cfg);
-	cfg.identity_root = "not an address:port:at all";
-	node *bad = NULL;
-	assert_int_equal(node_new(&cfg, st, &bad), IDN_ECONFIG);
+	client_identity_lookup_opts lo = {.root = "not an address:port:at all"};
+	client_identity_lookup *bad = NULL;
+	assert_int_equal(client_identity_lookup_new(&lo, &bad), IDN_ECONFIG);
 	assert_null(bad);
 }
 
@@ -248,10 +250,13 @@ static void test_silent_root_times_out(void **state)
 	char root[32];
 	snprintf(root, sizeof(root), "127.0.0.1:%u", ntohs(a.sin_port));
 
+	client_identity_lookup_opts lo = {.root = root, .timeout_ms = 400, .case_sensitive = true};
+	client_identity_lookup *lk;
+	assert_int_equal(client_identity_lookup_new(&lo, &lk), 0);
 	node_config cfg;
 	node_config_init(&cfg);
-	cfg.identity_root = root;
-	cfg.identity_timeout_ms = 400;
+	cfg.identity_lookup = client_identity_lookup_start;
+	cfg.identity_lookup_arg = lk;
 	node *n2;
 	assert_int_equal(node_new(&cfg, st, &n2), 0);
 	const char *types[] = {"HS_PUBKEY", "HS_SECKEY"};
@@ -268,10 +273,156 @@ static void test_silent_root_times_out(void **state)
 		assert_non_null(strstr(why, "88.300/elsewhere"));
 		assert_true(took < 1.5);
 	}
-	assert_int_equal(node_identity_cached(n2->identity), 0);
+	assert_int_equal(client_identity_lookup_cached(lk), 0);
 	node_free(n2);
+	client_identity_lookup_free(lk);
 	close(u);
 	close(t);
+}
+
+/* ---- answering later (node_answer_deferrable) ---- */
+
+/* A lookup that says yes from a thread of its own, as client_identity_lookup_start does. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int calls;
+	char handle[64];
+	pthread_t thread;
+	node_identity_done_fn done;
+	void *done_arg;
+	uint8_t ans[1024];
+	size_t len;
+	bool answered;
+} later = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *say_yes(void *arg)
+{
+	(void)arg;
+	later.done(later.done_arg, IDN_OK, "");
+	return NULL;
+}
+
+static int yes_lookup(void *arg, const proto_chresp *cr, idn_slice nonce, idn_slice digest,
+                      node_identity_done_fn done, void *done_arg)
+{
+	(void)arg, (void)nonce, (void)digest;
+	later.calls++;
+	snprintf(later.handle, sizeof(later.handle), "%u:%.*s", cr->index, (int)cr->handle.len,
+	         (const char *)cr->handle.p);
+	later.done = done;
+	later.done_arg = done_arg;
+	return pthread_create(&later.thread, NULL, say_yes, NULL) ? IDN_ENOMEM : IDN_OK;
+}
+
+static void *defer_token(void *arg)
+{
+	return arg;
+}
+
+static void answer_later(void *token, const uint8_t *ans, size_t len)
+{
+	assert_ptr_equal(token, &later);
+	pthread_mutex_lock(&later.mu);
+	assert_true(len <= sizeof(later.ans));
+	memcpy(later.ans, ans, len);
+	later.len = len;
+	later.answered = true;
+	pthread_cond_signal(&later.cv);
+	pthread_mutex_unlock(&later.mu);
+}
+
+static size_t admin_msg(uint8_t *buf, uint32_t op, uint32_t sid, uint32_t rid, const uint8_t *body,
+                        size_t blen)
+{
+	proto_env env = {.major = 2, .minor = 5, .session_id = sid, .request_id = rid};
+	proto_hdr hdr = {.opcode = op, .site_serial = 0xFFFF};
+	proto_build b;
+	proto_build_begin(&b, buf, PROTO_ENV_LEN + PROTO_MSG_MAX, &env, &hdr);
+	wire_put_data(&b.w, body, blen);
+	int n = proto_build_end(&b, NULL, 0);
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+/*
+ * Creates handle as 300:88.300/elsewhere (a server admin whose key lives on
+ * another node): the 402, then op 200 with request id 8. Returns what
+ * node_answer(_deferrable) returned for op 200.
+ */
+static int create_as_remote(node_worker *w, const char *handle, const node_later *nl)
+{
+	static uint8_t msg[1024];
+	uint8_t body[512];
+	wire_wr bw = wire_wr_init(body, sizeof(body));
+	proto_value v = {
+	    .index = 1, .perms = 0x0e, .type = IDN_SLICE("URL"), .data = IDN_SLICE("x")};
+	proto_values_req_encode(&bw, idn_slice_of(handle, strlen(handle)), &v, 1);
+	size_t len = admin_msg(msg, PROTO_OP_CREATE_HANDLE, 0, 7, body, wire_wr_len(&bw));
+	int n = node_answer(w, NODE_TCP, msg, len, out, sizeof(out));
+	assert_true(n > PROTO_ENV_LEN);
+	assert_int_equal(idn_be32(out + PROTO_ENV_LEN + 4), PROTO_RC_AUTHENTICATION_NEEDED);
+	uint32_t sid = idn_be32(out + 4);
+
+	proto_chresp cr = some_chresp("88.300/elsewhere", "HS_SECKEY");
+	bw = wire_wr_init(body, sizeof(body));
+	proto_chresp_encode(&bw, &cr);
+	len = admin_msg(msg, PROTO_OP_CHALLENGE_RESPONSE, sid, 8, body, wire_wr_len(&bw));
+	return nl ? node_answer_deferrable(w, NODE_TCP, msg, len, out, sizeof(out), nl)
+	          : node_answer(w, NODE_TCP, msg, len, out, sizeof(out));
+}
+
+static void test_answered_later(void **state)
+{
+	(void)state;
+	store_txn *t;
+	assert_int_equal(store_txn_begin(st, 0, &t), 0);
+	assert_int_equal(store_home(t, IDN_SLICE("88.100")), 0);
+	assert_int_equal(store_txn_commit(t), 0);
+	static const char *const admins[] = {"300:88.300/elsewhere"};
+	node_config cfg;
+	node_config_init(&cfg);
+	cfg.server_admins = admins;
+	cfg.nserver_admins = 1;
+	cfg.identity_lookup = yes_lookup;
+	node *n3;
+	node_worker *w3;
+	assert_int_equal(node_new(&cfg, st, &n3), 0);
+	assert_int_equal(node_worker_new(n3, &w3), 0);
+
+	/* Deferred: nothing now, the answer comes from the lookup's thread. */
+	node_later nl = {defer_token, &later, answer_later};
+	assert_int_equal(create_as_remote(w3, "88.100/later", &nl), 0);
+	pthread_mutex_lock(&later.mu);
+	while (!later.answered)
+		pthread_cond_wait(&later.cv, &later.mu);
+	pthread_mutex_unlock(&later.mu);
+	pthread_join(later.thread, NULL);
+	assert_int_equal(later.calls, 1);
+	assert_string_equal(later.handle, "300:88.300/elsewhere");
+	assert_true(later.len > PROTO_ENV_LEN + 8);
+	assert_int_equal(idn_be32(later.ans + 8), 8); /* op 200's request id */
+	assert_int_equal(idn_be32(later.ans + PROTO_ENV_LEN + 4), PROTO_RC_SUCCESS);
+
+	/* A caller that cannot answer later gets the answer from node_answer, as before. */
+	int n = create_as_remote(w3, "88.100/now", NULL);
+	pthread_join(later.thread, NULL);
+	assert_int_equal(later.calls, 2);
+	assert_true(n > PROTO_ENV_LEN + 8);
+	assert_int_equal(idn_be32(out + PROTO_ENV_LEN + 4), PROTO_RC_SUCCESS);
+
+	/* Both were written. */
+	assert_int_equal(store_txn_begin(st, STORE_RDONLY, &t), 0);
+	const char *made[] = {"88.100/later", "88.100/now"};
+	for (int i = 0; i < 2; i++) {
+		uint8_t key[HANDLE_KEY_MAX];
+		int klen = handle_key(idn_slice_of(made[i], strlen(made[i])), true, key);
+		idn_slice raw;
+		assert_int_equal(store_get(t, idn_slice_of(key, (size_t)klen), &raw), 0);
+	}
+	store_txn_abort(t);
+	node_worker_free(w3);
+	node_free(n3);
 }
 
 int main(void)
@@ -280,6 +431,7 @@ int main(void)
 	    cmocka_unit_test(test_op201_served),
 	    cmocka_unit_test(test_no_root),
 	    cmocka_unit_test(test_silent_root_times_out),
+	    cmocka_unit_test(test_answered_later),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
