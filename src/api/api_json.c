@@ -18,7 +18,7 @@
 #include "api/reply.h"
 #include "core/codec.h"
 #include "proto/handle.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 static bool type_is(const proto_value *v, const char *t)
 {

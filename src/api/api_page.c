@@ -27,7 +27,7 @@
 #include "api/routes.h"
 #include "proto/handle.h"
 #include "node/template.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 enum { MAX_ALIAS_HOPS = 8, URL_MAX = 2048 };
 

@@ -28,7 +28,7 @@
 #include "proto/handle.h"
 #include "proto/record.h"
 #include "proto/admin.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 enum {
 	SESSIONS_MAX = 1024, /* sessions held at once; the oldest idle one is dropped */

@@ -17,7 +17,7 @@
 
 #include "core/err.h"
 #include "proto/admin.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 /* nonce || digest, what every form signs; both are short (16 + 32 from the reference). */
 enum { AUTH_MSG_MAX = 512 };

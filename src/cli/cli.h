@@ -9,13 +9,13 @@
 int cmd_serve(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
-int cmd_dump(int argc, char **argv);    /* cmd_dump.c: backups */
+int cmd_dump(int argc, char **argv); /* cmd_dump.c: backups */
 int cmd_restore(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_siteinfo(int argc, char **argv);
 int cmd_demo(int argc, char **argv); /* cmd_demo.c: the whole hierarchy on loopback */
 int cmd_keygen(int argc, char **argv);
-int cmd_admin(int argc, char **argv); /* create add modify remove delete list home unhome */
+int cmd_admin(int argc, char **argv);    /* create add modify remove delete list home unhome */
 int cmd_template(int argc, char **argv); /* cmd_template.c: data templates */
 int cmd_batch(int argc, char **argv);    /* cmd_batch.c: GenericBatch files */
 

@@ -34,7 +34,7 @@
 #include "core/codec.h"
 #include "core/err.h"
 #include "proto/admin.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 enum { MAX_VALUES = 256, DATA_MAX = 16384 };
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 #include "server/server.h"
 #include "server/settings.h"
 

@@ -20,7 +20,7 @@
 #include "client/session.h"
 #include "core/err.h"
 #include "proto/admin.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 enum {
 	WINDOW = 64,           /* records in flight on the connection */

@@ -15,7 +15,7 @@
 #include "client/client.h"
 #include "client/io.h"
 #include "proto/admin.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 enum { SITES_MAX = 8, SITE_BYTES_MAX = 8192, SEEN_MAX = 64, DEPTH_MAX = 64 };
 

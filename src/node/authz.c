@@ -10,7 +10,7 @@
 #include "node/answer.h"
 #include "proto/admin.h"
 #include "proto/handle.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 enum {
 	VLIST_DEPTH = 8,     /* how deep HS_VLIST groups nest */

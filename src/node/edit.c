@@ -13,7 +13,7 @@
 #include "proto/admin.h"
 #include "proto/handle.h"
 #include "proto/record.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 enum { MINT_TRIES = 8 };
 

@@ -11,7 +11,7 @@
 #define IDN_NODE_INTERNAL_H
 
 #include "node/node.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 struct node_admin; /* node/admin.h */
 struct node_authz; /* node/authz.h: one authenticated identity's request */

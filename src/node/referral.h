@@ -18,7 +18,7 @@
 
 #include <stdbool.h>
 
-#include "proto/special.h"
+#include "proto/reserved.h"
 #include "store/store.h"
 
 /* The values a 303 refers with: the matching values of one ancestor record. */

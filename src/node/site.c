@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "core/err.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 enum { SITE_MAX_SERVERS = 64 };
 

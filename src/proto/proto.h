@@ -10,7 +10,7 @@
  * A message on the wire is: envelope (20) + header (24) + body + int4
  * credential length + credential. See ../shared/PROTOCOL.md.
  *
- * Special value types live in proto/special.h, UDP fragmentation in
+ * Special value types live in proto/reserved.h, UDP fragmentation in
  * proto/udp.h, credential sections in proto/cred.h.
  */
 #ifndef IDN_PROTO_PROTO_H

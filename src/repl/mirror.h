@@ -30,8 +30,9 @@ typedef struct repl_mirror_opts {
 	const char *secret_file; /* its HS_SECKEY secret */
 	unsigned poll_ms;        /* idle poll of the log; 0 = 200 */
 	unsigned lag_log_s;      /* seconds between lag lines; 0 = 5 */
-	uint32_t page_bytes;     /* answer size asked for; 0 = TXLOG_PAGE_DEFAULT (store/txlog_pages.h) */
-	char *errbuf;            /* why start failed (optional) */
+	uint32_t
+	    page_bytes; /* answer size asked for; 0 = TXLOG_PAGE_DEFAULT (store/txlog_pages.h) */
+	char *errbuf;   /* why start failed (optional) */
 	size_t errbuf_len;
 } repl_mirror_opts;
 

@@ -9,7 +9,7 @@
 
 #include "proto/admin.h"
 #include "proto/cred.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 static void walk_site(idn_slice d)
 {

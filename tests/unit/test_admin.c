@@ -17,7 +17,7 @@
 #include "proto/admin.h"
 #include "proto/cred.h"
 #include "proto/proto.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 #include "vectors.h"
 
 /* ---- helpers ---- */

@@ -20,7 +20,7 @@
 #include "node/node.h"
 #include "proto/record.h"
 #include "proto/admin.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 enum { NHANDLES = 20000 };
 

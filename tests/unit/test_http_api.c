@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "api/reply.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 static const char *body(http_resp *r)
 {

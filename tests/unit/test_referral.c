@@ -21,7 +21,7 @@
 #include "proto/record.h"
 #include "node/referral.h"
 #include "proto/admin.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 #include "vectors.h"
 
 static char tmpdir[] = "/tmp/idn-ref-XXXXXX";

@@ -20,7 +20,7 @@
 #include "proto/record.h"
 #include "node/template.h"
 #include "proto/admin.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 static const char MOTOR[] =
     "{\"name\":\"Motor\",\"fields\":["

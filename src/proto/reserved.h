@@ -1,5 +1,5 @@
 /*
- * special.h - the data of the reserved value types: HS_ADMIN, HS_SITE (and
+ * reserved.h - the data of the reserved value types: HS_ADMIN, HS_SITE (and
  * HS_SITE.PREFIX), HS_VLIST, HS_SERV / HS_SERV.PREFIX / HS_ALIAS and
  * HS_PUBKEY, plus the hash that spreads handles across the servers of a site.
  *
@@ -13,8 +13,8 @@
  * against ../shared/vectors. Turning key material into OpenSSL keys is the
  * auth module's job, not this one's.
  */
-#ifndef IDN_PROTO_SPECIAL_H
-#define IDN_PROTO_SPECIAL_H
+#ifndef IDN_PROTO_RESERVED_H
+#define IDN_PROTO_RESERVED_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -203,7 +203,7 @@ void proto_site_put(wire_wr *w, const proto_site_desc *d);
 /*
  * Which server of a site (0 .. nservers-1, in record order) is responsible for
  * handle, given the site's hash option. Negative idn_err for an unknown hash
- * option or no servers. See special.c for the exact reference behaviour.
+ * option or no servers. See reserved.c for the exact reference behaviour.
  */
 int proto_site_server_index(idn_slice handle, uint8_t hash_opt, uint32_t nservers);
 

@@ -1,7 +1,7 @@
 /*
- * special.c - HS_ADMIN, HS_VLIST, HS_SITE, HS_PUBKEY data and the site hash.
+ * reserved.c - HS_ADMIN, HS_VLIST, HS_SITE, HS_PUBKEY data and the site hash.
  */
-#include "proto/special.h"
+#include "proto/reserved.h"
 
 #include <openssl/evp.h>
 

@@ -1,5 +1,5 @@
 /*
- * test_special.c - HS_ADMIN, HS_VLIST, HS_SITE, HS_PUBKEY data and the site
+ * test_reserved.c - HS_ADMIN, HS_VLIST, HS_SITE, HS_PUBKEY data and the site
  * hash, against the reference captures in shared/vectors.
  */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "proto/proto.h"
-#include "proto/special.h"
+#include "proto/reserved.h"
 #include "vectors.h"
 
 /* ---- helpers ---- */
@@ -467,7 +467,7 @@ static void test_serv_and_addr(void **state)
 static void test_server_index(void **state)
 {
 	/*
-	 * Expected values computed with the reference's rules (see special.c):
+	 * Expected values computed with the reference's rules (see reserved.c):
 	 * abs(signed int4 of MD5 bytes 12..15 of the upper-cased part) % n.
 	 */
 	static const struct {
