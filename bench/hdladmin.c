@@ -366,18 +366,6 @@ static double pct(double p, uint64_t total)
 	return (double)LAT_BUCKETS / 10;
 }
 
-static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	*len = fread(buf, 1, cap, f);
-	fclose(f);
-	while (*len && (buf[*len - 1] == '\n' || buf[*len - 1] == '\r'))
-		(*len)--;
-	return 0;
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: hdladmin --server HOST:PORT --id INDEX:HANDLE (--secret-file F | "
@@ -418,7 +406,8 @@ int main(int argc, char **argv)
 			id = optarg;
 			break;
 		case 'S':
-			if (read_file(optarg, cfg.secret, sizeof(cfg.secret), &cfg.secret_len)) {
+			if (client_identity_read_secret(optarg, cfg.secret, sizeof(cfg.secret),
+			                                &cfg.secret_len)) {
 				fprintf(stderr, "hdladmin: --secret-file %s: %s\n", optarg,
 				        strerror(errno));
 				return 2;

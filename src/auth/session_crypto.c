@@ -168,6 +168,22 @@ out:
 
 /* ---- what MACs and signatures cover ---- */
 
+auth_msg_ctx auth_msg_ctx_of(const proto_env *env)
+{
+	auth_msg_ctx c = {.major = env->major,
+	                  .minor = env->minor,
+	                  .sugg_major = env->flags & PROTO_ENV_SUGG_MAJOR_MASK,
+	                  .sugg_minor = env->sugg_minor,
+	                  .session_id = env->session_id,
+	                  .request_id = env->request_id};
+	/* A message without a suggestion reads as suggesting its own version. */
+	if (!c.sugg_major) {
+		c.sugg_major = env->major;
+		c.sugg_minor = env->minor;
+	}
+	return c;
+}
+
 size_t auth_sig_prefix(const auth_msg_ctx *c, uint8_t out[16])
 {
 	unsigned v = proto_ver(c->major, c->minor);

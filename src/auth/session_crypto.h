@@ -32,6 +32,7 @@
 
 #include "core/wire.h"
 #include "proto/cred.h"
+#include "proto/proto.h"
 
 enum {
 	AUTH_SESSION_KEY_LEN = 32, /* session key bytes kept from the DH secret */
@@ -65,6 +66,9 @@ typedef struct auth_msg_ctx {
 	uint8_t sugg_major, sugg_minor;
 	uint32_t session_id, request_id, counter;
 } auth_msg_ctx;
+
+/* The context of a message with envelope env (no suggestion: its own version). */
+auth_msg_ctx auth_msg_ctx_of(const proto_env *env);
 
 /* What a server signature covers before header + body; 0 bytes below 2.6. */
 size_t auth_sig_prefix(const auth_msg_ctx *c, uint8_t out[16]);

@@ -299,16 +299,7 @@ int client_session_unwrap(client_session *s, uint8_t **ans, size_t *alen, proto_
 		/* Errors from outside the session (unknown session, bad envelope) carry no MAC. */
 		return m->hdr.rcode == PROTO_RC_SUCCESS ? IDN_EMISMATCH : IDN_OK;
 	}
-	auth_msg_ctx c = {.major = env->major,
-	                  .minor = env->minor,
-	                  .sugg_major = env->flags & PROTO_ENV_SUGG_MAJOR_MASK,
-	                  .sugg_minor = env->sugg_minor,
-	                  .session_id = env->session_id,
-	                  .request_id = env->request_id};
-	if (!c.sugg_major) {
-		c.sugg_major = env->major;
-		c.sugg_minor = env->minor;
-	}
+	auth_msg_ctx c = auth_msg_ctx_of(env);
 	if (auth_mac_check(s->key, s->klen, &c, m->hb, &cr) || !peer_counter(s, cr.signer_index))
 		return IDN_EMISMATCH;
 	return IDN_OK;

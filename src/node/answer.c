@@ -14,22 +14,6 @@
 /* Messages the reference sends, kept byte for byte. */
 static const char MSG_SERVER_ERROR[] = "Server error processing request, see server logs";
 
-auth_msg_ctx node_answer_mac_ctx(const proto_env *env)
-{
-	auth_msg_ctx c = {.major = env->major,
-	                  .minor = env->minor,
-	                  .sugg_major = env->flags & PROTO_ENV_SUGG_MAJOR_MASK,
-	                  .sugg_minor = env->sugg_minor,
-	                  .session_id = env->session_id,
-	                  .request_id = env->request_id};
-	/* A message without a suggestion reads as suggesting its own version. */
-	if (!c.sugg_major) {
-		c.sugg_major = env->major;
-		c.sugg_minor = env->minor;
-	}
-	return c;
-}
-
 /*
  * Ends an answer built in a session: HS_MAC credential with the session key
  * and the session's next counter, then encryption when rq->sess asks for it.
@@ -45,7 +29,7 @@ static int answer_end_in_session(req *rq, proto_build *b)
 	/* No HS_MAC below 2.5 (callers refuse it first). */
 	if (proto_ver(env.major, env.minor) < proto_ver(2, 5))
 		return proto_build_end(b, NULL, 0);
-	auth_msg_ctx c = node_answer_mac_ctx(&env);
+	auth_msg_ctx c = auth_msg_ctx_of(&env);
 	/* 0 once the session is gone (terminated) */
 	c.counter = node_sessions_next_counter(n->sessions, rq->sess.id, n->cfg.clock());
 	uint8_t cred[256];

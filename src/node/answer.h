@@ -29,7 +29,4 @@ int node_answer_ok(req *rq);
 int node_answer_bare_error(const proto_env *renv, uint32_t opcode, uint32_t rc, const char *message,
                            uint8_t *out, size_t cap);
 
-/* The MAC context of a message with envelope env (no suggestion: its own version). */
-auth_msg_ctx node_answer_mac_ctx(const proto_env *env);
-
 #endif

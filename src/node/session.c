@@ -74,7 +74,7 @@ static int check_mac(const req *rq, const proto_env *env, const proto_msg *m, ui
 	if (proto_cred_decode(m->cred, &cr))
 		return IDN_EINVAL;
 	*counter = cr.signer_index;
-	auth_msg_ctx c = node_answer_mac_ctx(env);
+	auth_msg_ctx c = auth_msg_ctx_of(env);
 	return auth_mac_check(rq->sess.key, rq->sess.klen, &c, m->hb, &cr);
 }
 
