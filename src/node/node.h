@@ -96,7 +96,7 @@ typedef struct node_worker node_worker;
 
 /* The node borrows the store; it must outlive the node. */
 int node_new(const node_config *cfg, store *s, node **out);
-/* Whether suffixes are case-sensitive (how store keys are made, node/handle.h). */
+/* Whether suffixes are case-sensitive (how store keys are made, proto/handle.h). */
 bool node_case_sensitive(const node *n);
 void node_free(node *n);
 
