@@ -283,7 +283,7 @@ static bool worker_event(void *ctx, void *ptr, uint32_t events)
 	http_server *s = w->s;
 	if (ptr == &s->stopfd)
 		return false;
-	if (ptr == &w->wakefd) {
+	if (ptr == &w->lq) {
 		w->woken = true; /* the answers go out at the turn's end (http_later_drain) */
 		return true;
 	}
@@ -384,15 +384,11 @@ static void server_free(http_server *s)
 		free(w->lfd);
 		if (w->ep >= 0)
 			close(w->ep);
-		if (w->wakefd >= 0)
-			close(w->wakefd);
-		if (w->lmu_init)
-			pthread_mutex_destroy(&w->lmu);
+		net_later_q_destroy(&w->lq);
 		free(w->resp.body);
 	}
 	free(s->w);
-	pthread_mutex_destroy(&s->later_mu);
-	pthread_cond_destroy(&s->later_cv);
+	net_later_count_destroy(&s->nlater);
 	SSL_CTX_free(s->tls);
 	if (s->stopfd >= 0)
 		close(s->stopfd);
@@ -418,8 +414,7 @@ int http_start(const http_config *cfg, http_server **out)
 	s->nlisten = cfg->nlisten;
 	s->nthreads = s->cfg.threads;
 	net_crew_init(&s->crew);
-	pthread_mutex_init(&s->later_mu, NULL);
-	pthread_cond_init(&s->later_cv, NULL);
+	net_later_count_init(&s->nlater);
 	int ret = IDN_ENOMEM;
 	if (s->cfg.ntls > s->nlisten) {
 		ret = IDN_EINVAL;
@@ -433,7 +428,7 @@ int http_start(const http_config *cfg, http_server **out)
 	if (s->stopfd < 0 || !s->w)
 		goto fail;
 	for (unsigned t = 0; t < s->nthreads; t++)
-		s->w[t].ep = s->w[t].wakefd = -1;
+		s->w[t].ep = s->w[t].lq.wakefd = -1;
 	for (unsigned t = 0; t < s->nthreads; t++) {
 		http_worker *w = &s->w[t];
 		w->s = s;
@@ -444,7 +439,7 @@ int http_start(const http_config *cfg, http_server **out)
 			goto fail;
 		for (unsigned i = 0; i < s->nlisten; i++)
 			w->lfd[i] = -1;
-		if ((ret = http_later_init(w)))
+		if ((ret = net_later_q_init(&w->lq, w->ep, &w->lq)))
 			goto fail;
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->stopfd};
 		epoll_ctl(w->ep, EPOLL_CTL_ADD, s->stopfd, &ev);
@@ -489,7 +484,8 @@ int http_wait(http_server *s)
 		if (!ret)
 			ret = s->w[t].err;
 	}
-	http_later_wait(s); /* each worker frees the answers that come in once it stopped */
+	/* each worker frees the answers that come in once it stopped */
+	net_later_count_wait(&s->nlater);
 	server_free(s);
 	return ret;
 }

@@ -84,9 +84,9 @@ struct http_conn {
 
 /* A deferred answer (http.h: http_defer, http_answer). */
 struct http_later {
+	struct net_later_link link; /* on the worker's queue (first) */
 	http_worker *w;
 	http_conn *c; /* the worker's: NULL once the connection is gone */
-	struct http_later *next;
 	/* the request, noted by http_defer */
 	const char *method;
 	bool head_only, keep;
@@ -110,11 +110,8 @@ struct http_worker {
 	uint64_t now;        /* ms, read once per loop turn */
 	uint64_t next_sweep; /* when the deadlines are next checked */
 	/* deferred answers: http_answer queues them, the worker takes them in */
-	int wakefd; /* eventfd; -1 under http_feed */
-	bool woken; /* its event came this turn: drain at the turn's end */
-	pthread_mutex_t lmu;
-	bool lmu_init, lclosed; /* lclosed: the worker has stopped, answers are freed */
-	struct http_later *done_head, *done_tail;
+	struct net_later_q lq; /* wakefd -1 under http_feed; closed once the worker stopped */
+	bool woken;            /* its event came this turn: drain at the turn's end */
 };
 
 struct http_server {
@@ -124,11 +121,9 @@ struct http_server {
 	int stopfd;
 	atomic_uint nconns;
 	http_worker *w;
-	struct net_crew crew;     /* start-up handshake only */
-	SSL_CTX *tls;             /* with cfg.ntls HTTPS listeners */
-	pthread_mutex_t later_mu; /* http_laters outstanding, for http_wait */
-	pthread_cond_t later_cv;
-	unsigned nlater;
+	struct net_crew crew;          /* start-up handshake only */
+	SSL_CTX *tls;                  /* with cfg.ntls HTTPS listeners */
+	struct net_later_count nlater; /* http_laters outstanding, for http_wait */
 };
 
 /* http_resp.c: grows *buf (capacity *cap) to hold need bytes; false if out of memory. */
@@ -151,16 +146,12 @@ void http_later_emit(http_conn *c, struct http_later *l);
 void http_conn_resume(http_conn *c);
 
 /* http_later.c */
-/* The worker's eventfd and queue (before its thread starts). */
-int http_later_init(http_worker *w);
 /* Writes the answers that came in (at the end of a turn the wake event came in). */
 void http_later_drain(http_worker *w);
 /* Called when c closes: its answer, when it comes, has nowhere to go. */
 void http_later_orphan(http_conn *c);
 /* At the worker's exit, after its connections are closed: later answers are freed. */
 void http_later_fini(http_worker *w);
-/* Waits until no http_later is outstanding. */
-void http_later_wait(http_server *s);
 
 /* tls.c */
 /* The HTTPS context of s: certificate chain and key, TLS 1.2 at least. */

@@ -429,7 +429,7 @@ int http_feed(const http_config *cfg, void *wctx, const uint8_t *data, size_t le
 {
 	http_server s = {.stopfd = -1, .cfg = *cfg};
 	http_cfg_defaults(&s.cfg);
-	http_worker w = {.s = &s, .wctx = wctx, .ep = -1, .wakefd = -1};
+	http_worker w = {.s = &s, .wctx = wctx, .ep = -1, .lq = {.wakefd = -1}};
 	http_conn c = {.fd = -1, .w = &w, .phase = PH_IDLE};
 	int ret = IDN_ENOMEM;
 	c.in_cap = s.cfg.max_header + HTTP_READ_CHUNK;

@@ -4,36 +4,21 @@
  *
  * An http_later belongs to the connection that waits for it until another
  * thread answers: http_answer() copies the answer, queues the http_later on
- * the connection's worker and wakes it through the worker's eventfd; at the
- * end of that loop turn the worker takes the queue in (http_later_drain),
- * writes each answer on its connection and lets the connection go on. Only
+ * the connection's worker and wakes it (the queue and eventfd of later_q.c,
+ * shared with deferred.c); at the end of that loop turn the worker takes
+ * the queue in (http_later_drain), writes each answer on its connection and
+ * lets the connection go on. Only
  * the worker touches its connections: `c` is read and cleared (when the
  * connection closes first) on the worker thread alone.
  *
  * Counting: the server counts http_laters from http_defer to their free, and
  * http_wait() waits for zero, so that a late http_answer() never finds the
- * worker freed. A worker that has stopped (lclosed) frees what comes in.
+ * worker freed. A worker that has stopped (its queue closed) frees what comes in.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
-#include "core/err.h"
 #include "net/http_conn.h"
-
-int http_later_init(http_worker *w)
-{
-	w->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (w->wakefd < 0)
-		return idn_errno(errno);
-	pthread_mutex_init(&w->lmu, NULL);
-	w->lmu_init = true;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->wakefd};
-	return epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wakefd, &ev) ? idn_errno(errno) : 0;
-}
 
 static void later_free(struct http_later *l)
 {
@@ -42,17 +27,14 @@ static void later_free(struct http_later *l)
 	free(l->resp.body);
 	free(l->text);
 	free(l);
-	pthread_mutex_lock(&s->later_mu);
-	if (--s->nlater == 0)
-		pthread_cond_broadcast(&s->later_cv);
-	pthread_mutex_unlock(&s->later_mu);
+	net_later_count_done(&s->nlater);
 }
 
 http_later *http_defer(http_resp *r)
 {
 	http_conn *c = r->conn;
 
-	if (!c || c->later || c->w->wakefd < 0)
+	if (!c || c->later || c->w->lq.wakefd < 0)
 		return NULL;
 	struct http_later *l = calloc(1, sizeof(*l));
 	if (!l)
@@ -64,10 +46,7 @@ http_later *http_defer(http_resp *r)
 	l->keep = c->keep;
 	l->http_minor = c->parser.http_minor;
 	c->later = l;
-	http_server *s = c->w->s;
-	pthread_mutex_lock(&s->later_mu);
-	s->nlater++;
-	pthread_mutex_unlock(&s->later_mu);
+	net_later_count_add(&c->w->s->nlater);
 	return l;
 }
 
@@ -94,36 +73,17 @@ static bool later_fill(struct http_later *l, int status, const char *content_typ
 void http_answer(http_later *l, int status, const char *content_type, const char *extra_headers,
                  const void *body, size_t len)
 {
-	http_worker *w = l->w;
-
 	l->oom = !later_fill(l, status, content_type, extra_headers, body, len);
-	l->next = NULL;
-	pthread_mutex_lock(&w->lmu);
-	if (w->lclosed) {
-		pthread_mutex_unlock(&w->lmu);
-		later_free(l);
-		return;
-	}
-	if (w->done_tail)
-		w->done_tail->next = l;
-	else
-		w->done_head = l;
-	w->done_tail = l;
-	pthread_mutex_unlock(&w->lmu);
-	uint64_t one = 1;
-	(void)!write(w->wakefd, &one, sizeof(one));
+	if (!net_later_q_push(&l->w->lq, &l->link))
+		later_free(l); /* the worker has stopped */
 }
 
 void http_later_drain(http_worker *w)
 {
-	uint64_t n;
-	(void)!read(w->wakefd, &n, sizeof(n));
-	pthread_mutex_lock(&w->lmu);
-	struct http_later *l = w->done_head;
-	w->done_head = w->done_tail = NULL;
-	pthread_mutex_unlock(&w->lmu);
-	while (l) {
-		struct http_later *next = l->next;
+	struct net_later_link *k = net_later_q_take(&w->lq);
+	while (k) {
+		struct http_later *l = (struct http_later *)k;
+		k = k->next;
 		http_conn *c = l->c;
 		if (c) {
 			c->later = NULL;
@@ -132,7 +92,6 @@ void http_later_drain(http_worker *w)
 		later_free(l);
 		if (c)
 			http_conn_resume(c); /* may close and free c */
-		l = next;
 	}
 }
 
@@ -146,24 +105,10 @@ void http_later_orphan(http_conn *c)
 
 void http_later_fini(http_worker *w)
 {
-	if (!w->lmu_init)
-		return;
-	pthread_mutex_lock(&w->lmu);
-	w->lclosed = true;
-	struct http_later *l = w->done_head;
-	w->done_head = w->done_tail = NULL;
-	pthread_mutex_unlock(&w->lmu);
-	while (l) {
-		struct http_later *next = l->next;
+	struct net_later_link *k = net_later_q_close(&w->lq);
+	while (k) {
+		struct http_later *l = (struct http_later *)k;
+		k = k->next;
 		later_free(l);
-		l = next;
 	}
-}
-
-void http_later_wait(http_server *s)
-{
-	pthread_mutex_lock(&s->later_mu);
-	while (s->nlater > 0)
-		pthread_cond_wait(&s->later_cv, &s->later_mu);
-	pthread_mutex_unlock(&s->later_mu);
 }
