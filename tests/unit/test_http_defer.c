@@ -2,7 +2,8 @@
  * test_http_defer.c - HTTP answers given later (http_defer, http_answer) on
  * a real server over loopback: others served meanwhile, pipelined requests
  * in order after the deferred one, the peer gone before the answer, stopping
- * with an answer outstanding, and http_feed's fallback (no deferral).
+ * with an answer outstanding, over HTTPS, and http_feed's fallback (no
+ * deferral).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,10 +22,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/ssl.h>
 
 #include "net/http.h"
 
-enum { MAX_LATER_THREADS = 16, LATER_MS = 400 };
+enum { MAX_LATER_THREADS = 16, LATER_MS = 400, SLOW_MS = 1500 };
 
 static pthread_mutex_t threads_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t later_tids[MAX_LATER_THREADS];
@@ -65,14 +67,16 @@ static void join_all(void)
 }
 
 /*
- * /later/X: answered "later X" by another thread after LATER_MS;
+ * /later/X: answered "later X" by another thread after LATER_MS (/slow/X:
+ * "later /slow/X" after SLOW_MS);
  * /inline/X: deferred and answered before the handler returns;
  * anything else: answered at once, "now PATH".
  */
 static int handler(void *wctx, const http_req *req, http_resp *r)
 {
 	(void)wctx;
-	int later = req->path.len > 7 && !memcmp(req->path.p, "/later/", 7);
+	int slow = req->path.len > 6 && !memcmp(req->path.p, "/slow/", 6);
+	int later = slow || (req->path.len > 7 && !memcmp(req->path.p, "/later/", 7));
 	int inl = req->path.len > 8 && !memcmp(req->path.p, "/inline/", 8);
 	http_later *l = later || inl ? http_defer(r) : NULL;
 	if (!l) {
@@ -83,7 +87,7 @@ static int handler(void *wctx, const http_req *req, http_resp *r)
 	later_job *j = malloc(sizeof(*j));
 	assert_non_null(j);
 	j->l = l;
-	j->ms = LATER_MS;
+	j->ms = slow ? SLOW_MS : LATER_MS;
 	snprintf(j->body, sizeof(j->body), "later %.*s", (int)req->path.len,
 	         (const char *)req->path.p);
 	if (inl) {
@@ -99,11 +103,15 @@ static int handler(void *wctx, const http_req *req, http_resp *r)
 	return -1; /* ignored once deferred */
 }
 
-static http_server *start(unsigned threads, unsigned idle_ms, unsigned *port)
+static http_server *start_tls(unsigned threads, unsigned idle_ms, unsigned *port, const char *cert,
+                              const char *key)
 {
 	static const char *listen[] = {"127.0.0.1:0"};
 	http_config hc = {.listen = listen,
 	                  .nlisten = 1,
+	                  .ntls = cert ? 1 : 0,
+	                  .tls_cert = cert,
+	                  .tls_key = key,
 	                  .threads = threads,
 	                  .idle_ms = idle_ms,
 	                  .header_timeout_ms = idle_ms,
@@ -115,6 +123,11 @@ static http_server *start(unsigned threads, unsigned idle_ms, unsigned *port)
 	atomic_store(&deferred, 0);
 	atomic_store(&answered, 0);
 	return s;
+}
+
+static http_server *start(unsigned threads, unsigned idle_ms, unsigned *port)
+{
+	return start_tls(threads, idle_ms, port, NULL, NULL);
 }
 
 static int dial(unsigned port)
@@ -135,12 +148,23 @@ static void send_all(int fd, const char *s)
 	assert_int_equal(send(fd, s, n, MSG_NOSIGNAL), (ssize_t)n);
 }
 
+/* Where answers are read from: a socket, or TLS on it. */
+typedef struct reader {
+	int fd;
+	SSL *ssl;
+} reader;
+
+static ssize_t rd(const reader *r, void *buf, size_t n)
+{
+	return r->ssl ? SSL_read(r->ssl, buf, (int)n) : recv(r->fd, buf, n, 0);
+}
+
 /*
  * Reads n whole responses; bodies[i] gets each body (NUL-ended), heads[i] its
  * head. Bit i of head_only: answer i is to a HEAD (no body).
  */
-static void read_answers(int fd, unsigned n, char bodies[][128], char heads[][512],
-                         unsigned head_only)
+static void read_from(const reader *rr, unsigned n, char bodies[][128], char heads[][512],
+                      unsigned head_only)
 {
 	static char buf[65536];
 	size_t len = 0;
@@ -165,11 +189,18 @@ static void read_answers(int fd, unsigned n, char bodies[][128], char heads[][51
 				len -= hlen + blen;
 				break;
 			}
-			ssize_t r = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+			ssize_t r = rd(rr, buf + len, sizeof(buf) - 1 - len);
 			assert_true(r > 0); /* an answer, not EOF or the 5 s timeout */
 			len += (size_t)r;
 		}
 	}
+}
+
+static void read_answers(int fd, unsigned n, char bodies[][128], char heads[][512],
+                         unsigned head_only)
+{
+	reader r = {fd, NULL};
+	read_from(&r, n, bodies, heads, head_only);
 }
 
 /*
@@ -298,6 +329,50 @@ static void test_stop_outstanding(void **state)
 	join_all();
 }
 
+/*
+ * Over HTTPS: the deferred answer and the pipelined one after it, through
+ * TLS; the wait outlives the idle deadline (generous enough for a handshake
+ * under valgrind).
+ */
+static void test_tls(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/idn-http-defer-XXXXXX", cmd[512], cert[64], key[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+	         "-subj /CN=localhost -keyout %s -out %s >/dev/null 2>&1",
+	         key, cert);
+	assert_int_equal(system(cmd), 0);
+	unsigned port;
+	http_server *s = start_tls(1, 700, &port, cert, key);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	SSL *ssl = SSL_new(ctx);
+	int a = dial(port);
+	SSL_set_fd(ssl, a);
+	assert_int_equal(SSL_connect(ssl), 1);
+	static const char req[] = "GET /slow/t HTTP/1.1\r\nHost: x\r\n\r\n"
+	                          "GET /now/u HTTP/1.1\r\nHost: x\r\n\r\n";
+	assert_int_equal(SSL_write(ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
+	char bodies[2][128];
+	reader r = {a, ssl};
+	read_from(&r, 2, bodies, NULL, 0);
+	assert_string_equal(bodies[0], "later /slow/t");
+	assert_string_equal(bodies[1], "now /now/u");
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(a);
+	http_stop(s);
+	assert_int_equal(http_wait(s), 0);
+	join_all();
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
 /* Under http_feed nothing can be deferred: http_defer is NULL, the handler answers. */
 static void test_feed_no_defer(void **state)
 {
@@ -327,6 +402,7 @@ int main(void)
 	    cmocka_unit_test(test_pipelined_in_order),
 	    cmocka_unit_test(test_peer_gone),
 	    cmocka_unit_test(test_stop_outstanding),
+	    cmocka_unit_test(test_tls),
 	    cmocka_unit_test(test_feed_no_defer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
