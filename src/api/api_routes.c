@@ -237,6 +237,39 @@ static int get_prefixes(api_worker *w, const http_req *req, idn_slice rest, http
 }
 
 /* POST application/x-hdl-message: the body is envelope + message. */
+/* Handle over HTTP answered later: http_defer / http_answer behind node_later. */
+typedef struct hdl_later {
+	http_resp *r;
+	bool deferred;
+} hdl_later;
+
+static void *hdl_defer(void *arg)
+{
+	hdl_later *hl = arg;
+	http_later *l = http_defer(hl->r);
+	hl->deferred = l != NULL;
+	return l;
+}
+
+static const char hdl_unanswered[] = "not a Handle request this node can answer";
+
+static void hdl_answer(void *token, const uint8_t *ans, size_t len)
+{
+	if (len) {
+		http_answer(token, 200, "application/x-hdl-message", NULL, ans, len);
+		return;
+	}
+	char body[128];
+	int n = snprintf(body, sizeof(body), "{\"responseCode\":%d,\"message\":\"%s\"}",
+	                 PROTO_RC_PROTOCOL_ERROR, hdl_unanswered);
+	http_answer(token, 400, "application/json", NULL, body, (size_t)n);
+}
+
+/*
+ * A challenge answer whose identity lives on another node is answered
+ * later (node_answer_deferrable), so this worker serves others meanwhile;
+ * where it cannot be deferred, node_answer waits for the lookup.
+ */
 static int post_hdl(api_worker *w, const http_req *req, http_resp *r)
 {
 	if (req->body.len < PROTO_ENV_LEN || req->body.len > PROTO_ENV_LEN + PROTO_MSG_MAX) {
@@ -244,11 +277,14 @@ static int post_hdl(api_worker *w, const http_req *req, http_resp *r)
 		                "body must be a Handle envelope and message");
 		return 0;
 	}
-	int n = node_answer(w->nw, NODE_HTTP, req->body.p, req->body.len, w->ans, ANS_CAP);
+	hdl_later hl = {r, false};
+	int n = node_answer_deferrable(w->nw, NODE_HTTP, req->body.p, req->body.len, w->ans,
+	                               ANS_CAP, &(node_later){hdl_defer, &hl, hdl_answer});
+	if (hl.deferred)
+		return 0; /* hdl_answer answers */
 	if (n <= 0) {
 		http_resp_error(r, 400, PROTO_RC_PROTOCOL_ERROR,
-		                n == 0 ? "not a Handle request this node can answer"
-		                       : idn_strerror(n));
+		                n == 0 ? hdl_unanswered : idn_strerror(n));
 		return 0;
 	}
 	r->content_type = "application/x-hdl-message";

@@ -1,8 +1,9 @@
 /*
  * common.h - what net's two servers (the Handle UDP/TCP one of server.c and
  * the HTTP one of http.c) share: the event loop of a worker thread, the
- * clock, listen addresses and listening sockets, the stop eventfd, and the
- * start-up of worker threads. Not for use outside src/net.
+ * clock, listen addresses and listening sockets, the stop eventfd, the
+ * queues of answers given later, and the start-up of worker threads. Not for
+ * use outside src/net.
  */
 #ifndef IDN_NET_COMMON_H
 #define IDN_NET_COMMON_H
@@ -80,6 +81,48 @@ struct net_loop_ops {
 
 /* Runs turns until an event says stop; returns 0, or the idn_err of a failed epoll_wait. */
 int net_loop_run(int ep, uint64_t *now, void *ctx, const struct net_loop_ops *ops);
+
+/* ---- answers given later by other threads (later_q.c) ---- */
+
+/*
+ * A worker's queue of answers given by other threads (deferred.c for TCP,
+ * http_later.c for HTTP) and the eventfd that wakes the worker. An entry
+ * begins with a net_later_link. Once the queue is closed (the worker has
+ * stopped), push refuses and the giver frees its entry.
+ */
+struct net_later_link {
+	struct net_later_link *next;
+};
+struct net_later_q {
+	int wakefd;         /* -1 until net_later_q_init */
+	pthread_mutex_t mu; /* guards head, tail, closed */
+	bool mu_init, closed;
+	struct net_later_link *head, *tail;
+};
+/* The eventfd, added to ep with data.ptr = ptr, and the lock. */
+int net_later_q_init(struct net_later_q *q, int ep, void *ptr);
+/* Any thread: queues l and wakes the worker; false when closed (nothing queued). */
+bool net_later_q_push(struct net_later_q *q, struct net_later_link *l);
+/* The worker, on the wake event: the entries queued so far, in order. */
+struct net_later_link *net_later_q_take(struct net_later_q *q);
+/* The worker, at its exit: closes q and returns the entries left. */
+struct net_later_link *net_later_q_close(struct net_later_q *q);
+/* When the server is freed: the eventfd and the lock. */
+void net_later_q_destroy(struct net_later_q *q);
+
+/* A server's count of entries outstanding (from defer to free), for its wait. */
+struct net_later_count {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned n;
+};
+void net_later_count_init(struct net_later_count *c);
+void net_later_count_destroy(struct net_later_count *c);
+void net_later_count_add(struct net_later_count *c);
+/* One fewer; the last wakes net_later_count_wait. */
+void net_later_count_done(struct net_later_count *c);
+/* Waits until none is outstanding. */
+void net_later_count_wait(struct net_later_count *c);
 
 /* ---- stop and worker threads (threads.c) ---- */
 

@@ -25,6 +25,7 @@
 static void http_conn_close(http_conn *c)
 {
 	http_worker *w = c->w;
+	http_later_orphan(c);
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->prev)
@@ -41,6 +42,12 @@ static void http_conn_close(http_conn *c)
 	free(c->body);
 	free(c->out);
 	free(c);
+}
+
+/* `in` has no room for another read. */
+static bool in_full(const http_conn *c)
+{
+	return c->in_cap - c->in_len < HTTP_READ_CHUNK / 4;
 }
 
 static void flush(http_conn *c)
@@ -63,9 +70,13 @@ static void flush(http_conn *c)
 	}
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
-	/* While the client does not read its answers, stop reading its requests. */
-	uint32_t events = (c->out_len || c->tls_want_write ? EPOLLOUT : 0) |
-	                  (c->out_len - c->out_off < HTTP_OUT_HIGH && !c->closing ? EPOLLIN : 0);
+	/*
+	 * While the client does not read its answers, stop reading its requests;
+	 * while it waits for a deferred answer, once its requests fill `in`.
+	 */
+	bool more =
+	    c->out_len - c->out_off < HTTP_OUT_HIGH && !c->closing && !(c->later && in_full(c));
+	uint32_t events = (c->out_len || c->tls_want_write ? EPOLLOUT : 0) | (more ? EPOLLIN : 0);
 	if (events != c->events) {
 		struct epoll_event ev = {.events = events, .data.ptr = c};
 		epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &ev);
@@ -115,7 +126,9 @@ static bool conn_step(http_conn *c, bool readable)
 		c->tls_want_write = false;
 	}
 	while (readable && !c->closing && c->out_len - c->out_off < HTTP_OUT_HIGH) {
-		if (c->in_cap - c->in_len < HTTP_READ_CHUNK / 4) {
+		if (in_full(c)) {
+			if (c->later)
+				break; /* full of requests waiting for the deferred answer */
 			/* `in` is full of one unfinished header block: over the limit. */
 			http_refuse(c, 431, "request line and headers are too large");
 			break;
@@ -238,7 +251,8 @@ static void sweep(http_worker *w)
 	uint64_t now = net_now_ms();
 	for (http_conn *c = w->conns, *next; c; c = next) {
 		next = c->next;
-		if (now < c->deadline)
+		/* A deferred answer's wait is bounded by whoever answers it. */
+		if (now < c->deadline || (c->later && !c->closing))
 			continue;
 		if (c->phase == PH_IDLE || c->closing) {
 			http_conn_close(c);
@@ -269,16 +283,39 @@ static bool worker_event(void *ctx, void *ptr, uint32_t events)
 	http_server *s = w->s;
 	if (ptr == &s->stopfd)
 		return false;
-	if ((int *)ptr >= w->lfd && (int *)ptr < w->lfd + s->nlisten)
+	if (ptr == &w->lq) {
+		w->woken = true; /* the answers go out at the turn's end (http_later_drain) */
+		return true;
+	}
+	if ((int *)ptr >= w->lfd && (int *)ptr < w->lfd + s->nlisten) {
 		accept_all(w, (unsigned)((int *)ptr - w->lfd));
-	else
-		conn_step(ptr, events & (EPOLLIN | EPOLLHUP | EPOLLERR));
+		return true;
+	}
+	http_conn *c = ptr;
+	if (c->later && (events & (EPOLLHUP | EPOLLERR))) {
+		http_conn_close(c); /* the peer is gone: the deferred answer is dropped */
+		return true;
+	}
+	conn_step(c, events & (EPOLLIN | EPOLLHUP | EPOLLERR));
 	return true;
+}
+
+void http_conn_resume(http_conn *c)
+{
+	c->deadline = net_now_ms() + c->w->s->cfg.idle_ms;
+	/* The requests that waited first: `in` may be full of them. */
+	http_process(c);
+	flush(c);
+	conn_step(c, !c->closing);
 }
 
 static void worker_turn_end(void *ctx)
 {
 	http_worker *w = ctx;
+	if (w->woken) {
+		w->woken = false;
+		http_later_drain(w);
+	}
 	if (w->now >= w->next_sweep) {
 		sweep(w);
 		w->next_sweep = w->now + HTTP_SWEEP_MS;
@@ -299,6 +336,7 @@ static void *worker_main(void *arg)
 	w->err = net_loop_run(w->ep, &w->now, w, &ops);
 	while (w->conns)
 		http_conn_close(w->conns);
+	http_later_fini(w);
 	if (s->cfg.worker_fini)
 		s->cfg.worker_fini(w->wctx);
 	return NULL;
@@ -346,9 +384,11 @@ static void server_free(http_server *s)
 		free(w->lfd);
 		if (w->ep >= 0)
 			close(w->ep);
+		net_later_q_destroy(&w->lq);
 		free(w->resp.body);
 	}
 	free(s->w);
+	net_later_count_destroy(&s->nlater);
 	SSL_CTX_free(s->tls);
 	if (s->stopfd >= 0)
 		close(s->stopfd);
@@ -374,6 +414,7 @@ int http_start(const http_config *cfg, http_server **out)
 	s->nlisten = cfg->nlisten;
 	s->nthreads = s->cfg.threads;
 	net_crew_init(&s->crew);
+	net_later_count_init(&s->nlater);
 	int ret = IDN_ENOMEM;
 	if (s->cfg.ntls > s->nlisten) {
 		ret = IDN_EINVAL;
@@ -387,7 +428,7 @@ int http_start(const http_config *cfg, http_server **out)
 	if (s->stopfd < 0 || !s->w)
 		goto fail;
 	for (unsigned t = 0; t < s->nthreads; t++)
-		s->w[t].ep = -1;
+		s->w[t].ep = s->w[t].lq.wakefd = -1;
 	for (unsigned t = 0; t < s->nthreads; t++) {
 		http_worker *w = &s->w[t];
 		w->s = s;
@@ -398,6 +439,8 @@ int http_start(const http_config *cfg, http_server **out)
 			goto fail;
 		for (unsigned i = 0; i < s->nlisten; i++)
 			w->lfd[i] = -1;
+		if ((ret = net_later_q_init(&w->lq, w->ep, &w->lq)))
+			goto fail;
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->stopfd};
 		epoll_ctl(w->ep, EPOLL_CTL_ADD, s->stopfd, &ev);
 		for (unsigned i = 0; i < s->nlisten; i++) {
@@ -441,6 +484,8 @@ int http_wait(http_server *s)
 		if (!ret)
 			ret = s->w[t].err;
 	}
+	/* each worker frees the answers that come in once it stopped */
+	net_later_count_wait(&s->nlater);
 	server_free(s);
 	return ret;
 }

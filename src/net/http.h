@@ -78,7 +78,8 @@ typedef struct http_resp {
 	bool close;                /* close the connection after this answer */
 	uint8_t *body;
 	size_t len, cap;
-	bool oom; /* an append failed: the server answers 500 instead */
+	bool oom;               /* an append failed: the server answers 500 instead */
+	struct http_conn *conn; /* net's own: the connection being answered (http_defer) */
 } http_resp;
 
 void http_resp_append(http_resp *r, const void *p, size_t n);
@@ -92,6 +93,33 @@ int http_req_header(const http_req *req, const char *name, idn_slice *value);
 
 /* Returns 0; a negative value makes the server answer 500. */
 typedef int (*http_handler_fn)(void *wctx, const http_req *req, http_resp *resp);
+
+/*
+ * Answering a request later, from another thread (a Handle challenge answer
+ * whose identity lives on another node): the handler calls http_defer(resp)
+ * and returns; what it wrote in resp and its return value are then ignored.
+ * The connection handles none of its further requests (they wait, buffered:
+ * reading stops when the buffer is full) until http_answer() brings this
+ * one's answer, so answers stay in request order while the worker serves its
+ * other connections. The idle and slowloris deadlines do not run while a
+ * connection waits: the caller bounds the wait (it must answer).
+ *
+ * http_answer: from any thread (the handler's own too, before it returns),
+ * exactly once per http_later, which it frees; also after http_stop():
+ * http_wait() waits for every outstanding one. status, content_type,
+ * extra_headers (raw "Name: value\r\n" lines, NULL = none) and body are
+ * copied. The answer is written by the connection's worker with the request's
+ * keep-alive, then its pipelined requests go on. If the connection closed
+ * meanwhile (peer gone, EOF, error, the server stopping), the answer is dropped.
+ *
+ * http_defer returns NULL when the request cannot be answered later: under
+ * http_feed() (no worker to wake), for a resp the server did not pass to the
+ * handler, or out of memory. The handler then answers in resp as usual.
+ */
+typedef struct http_later http_later;
+http_later *http_defer(http_resp *resp);
+void http_answer(http_later *later, int status, const char *content_type, const char *extra_headers,
+                 const void *body, size_t len);
 
 typedef struct http_config {
 	/* "ADDR:PORT", "[V6]:PORT" or ":PORT" (0.0.0.0), numeric; port 0 picks one. */
@@ -128,7 +156,10 @@ typedef struct http_server http_server;
 int http_start(const http_config *cfg, http_server **out);
 /* Asks the workers to stop; idempotent, any thread. */
 void http_stop(http_server *s);
-/* Waits for the workers, closes everything, frees s. */
+/*
+ * Waits for the workers, then for every outstanding http_answer() (their
+ * answers are dropped), closes everything, frees s.
+ */
 int http_wait(http_server *s);
 unsigned http_bound_port(const http_server *s, unsigned idx);
 
@@ -137,7 +168,8 @@ unsigned http_bound_port(const http_server *s, unsigned idx);
  * and dispatch one connection uses, in pieces of chunk bytes (0 = at once),
  * then EOF. The handler runs with wctx; cfg gives the limits (0 = defaults;
  * listen, threads and timeouts are not used). *out (malloc'd, the caller
- * frees it) gets the bytes the connection would have sent.
+ * frees it) gets the bytes the connection would have sent. http_defer()
+ * returns NULL here: a handler under http_feed answers at once.
  */
 int http_feed(const http_config *cfg, void *wctx, const uint8_t *data, size_t len, size_t chunk,
               uint8_t **out, size_t *out_len);

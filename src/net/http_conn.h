@@ -5,11 +5,15 @@
  *
  * Files: http.c (workers, connections' I/O, deadlines, start and stop),
  * http_framing.c (llhttp framing, limits, dispatch to the handler, access
- * log), http_resp.c (what a handler writes its answer with), tls.c (HTTPS).
+ * log), http_resp.c (what a handler writes its answer with), http_later.c
+ * (answers given later: http_defer, http_answer), tls.c (HTTPS).
  *
  * Ownership: http_start() allocates the server and its workers; a connection
  * and its buffers belong to the worker that accepted it (http_conn_close
- * frees them).
+ * frees them). An http_later is counted in the server from http_defer to
+ * its free (by the worker once answered, or by http_answer when the worker
+ * has stopped); while its connection lives, c->later and l->c point at each
+ * other (worker thread only).
  */
 #ifndef IDN_NET_HTTP_CONN_H
 #define IDN_NET_HTTP_CONN_H
@@ -73,8 +77,24 @@ struct http_conn {
 	size_t out_len, out_off, out_cap;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
-	SSL *ssl;            /* on an HTTPS listener: the handshake runs inside SSL_read */
-	bool tls_want_write; /* TLS must write (handshake) before it can read on */
+	SSL *ssl;                 /* on an HTTPS listener: the handshake runs inside SSL_read */
+	bool tls_want_write;      /* TLS must write (handshake) before it can read on */
+	struct http_later *later; /* a deferred answer this connection waits for */
+};
+
+/* A deferred answer (http.h: http_defer, http_answer). */
+struct http_later {
+	struct net_later_link link; /* on the worker's queue (first) */
+	http_worker *w;
+	http_conn *c; /* the worker's: NULL once the connection is gone */
+	/* the request, noted by http_defer */
+	const char *method;
+	bool head_only, keep;
+	int http_minor;
+	/* the answer, from http_answer: resp.body and text owned */
+	http_resp resp;
+	char *text; /* content type and extra headers */
+	bool oom;   /* a copy failed: the worker answers 500 */
 };
 
 struct http_worker {
@@ -89,6 +109,9 @@ struct http_worker {
 	int err;
 	uint64_t now;        /* ms, read once per loop turn */
 	uint64_t next_sweep; /* when the deadlines are next checked */
+	/* deferred answers: http_answer queues them, the worker takes them in */
+	struct net_later_q lq; /* wakefd -1 under http_feed; closed once the worker stopped */
+	bool woken;            /* its event came this turn: drain at the turn's end */
 };
 
 struct http_server {
@@ -98,8 +121,9 @@ struct http_server {
 	int stopfd;
 	atomic_uint nconns;
 	http_worker *w;
-	struct net_crew crew; /* start-up handshake only */
-	SSL_CTX *tls;         /* with cfg.ntls HTTPS listeners */
+	struct net_crew crew;          /* start-up handshake only */
+	SSL_CTX *tls;                  /* with cfg.ntls HTTPS listeners */
+	struct net_later_count nlater; /* http_laters outstanding, for http_wait */
 };
 
 /* http_resp.c: grows *buf (capacity *cap) to hold need bytes; false if out of memory. */
@@ -114,6 +138,20 @@ void http_parser_init(http_conn *c);
 void http_process(http_conn *c);
 /* A refusal by the server itself (framing, limits): answer and close. */
 void http_refuse(http_conn *c, int status, const char *msg);
+
+/* http_framing.c: writes l's answer on its connection, as dispatch would have. */
+void http_later_emit(http_conn *c, struct http_later *l);
+
+/* http.c: after a deferred answer is written, the connection goes on. */
+void http_conn_resume(http_conn *c);
+
+/* http_later.c */
+/* Writes the answers that came in (at the end of a turn the wake event came in). */
+void http_later_drain(http_worker *w);
+/* Called when c closes: its answer, when it comes, has nowhere to go. */
+void http_later_orphan(http_conn *c);
+/* At the worker's exit, after its connections are closed: later answers are freed. */
+void http_later_fini(http_worker *w);
 
 /* tls.c */
 /* The HTTPS context of s: certificate chain and key, TLS 1.2 at least. */

@@ -291,7 +291,23 @@ void http_parser_init(http_conn *c)
 	c->parser.data = c;
 }
 
-static void dispatch(http_conn *c)
+void http_later_emit(http_conn *c, struct http_later *l)
+{
+	http_resp *r = &l->resp;
+	if (l->oom) {
+		r = &c->w->resp;
+		r->location[0] = 0;
+		r->extra_headers = NULL;
+		r->oom = false;
+		http_resp_error(r, 500, 2, "out of memory");
+	}
+	emit(c, r, l->head_only, l->keep, l->http_minor);
+	access_log(c, l->method, c->target, r->status, r->len);
+	c->msg_t0 = 0;
+}
+
+/* Answers the request parsed; false when the handler deferred its answer (http_defer). */
+static bool dispatch(http_conn *c)
 {
 	http_worker *w = c->w;
 	http_resp *r = &w->resp;
@@ -302,6 +318,7 @@ static void dispatch(http_conn *c)
 	r->close = false;
 	r->len = 0;
 	r->oom = false;
+	r->conn = c;
 	http_req req = {
 	    .method = llhttp_method_name(c->parser.method),
 	    .target = c->target,
@@ -319,6 +336,9 @@ static void dispatch(http_conn *c)
 		req.query = idn_slice_of(q + 1, c->target.len - req.path.len - 1);
 	}
 	int ret = w->s->cfg.handle(w->wctx, &req, r);
+	r->conn = NULL;
+	if (c->later)
+		return false; /* http_later_emit writes it */
 	if (ret < 0 || r->oom) {
 		r->oom = false;
 		r->location[0] = 0;
@@ -327,12 +347,17 @@ static void dispatch(http_conn *c)
 	bool head = c->parser.method == HTTP_HEAD;
 	emit(c, r, head, c->keep && !r->close, c->parser.http_minor);
 	access_log(c, req.method, c->target, r->status, r->len);
+	return true;
 }
 
-/* Parses what is buffered, answering each complete request. */
+/*
+ * Parses what is buffered, answering each complete request. While a request
+ * waits for its deferred answer, the rest stays buffered.
+ */
 void http_process(http_conn *c)
 {
-	while (!c->closing && c->parsed < c->in_len && c->out_len - c->out_off < HTTP_OUT_HIGH) {
+	while (!c->closing && !c->later && c->parsed < c->in_len &&
+	       c->out_len - c->out_off < HTTP_OUT_HIGH) {
 		const char *start = (const char *)c->in + c->parsed;
 		llhttp_errno_t e = llhttp_execute(&c->parser, start, c->in_len - c->parsed);
 		if (e == HPE_OK) {
@@ -345,8 +370,8 @@ void http_process(http_conn *c)
 			llhttp_resume(&c->parser);
 			c->complete = false;
 			c->phase = PH_IDLE;
-			dispatch(c);
-			c->msg_t0 = 0;
+			if (dispatch(c))
+				c->msg_t0 = 0;
 			c->deadline = net_now_ms() + c->w->s->cfg.idle_ms;
 			c->msg_start = c->parsed;
 			continue;
@@ -404,7 +429,7 @@ int http_feed(const http_config *cfg, void *wctx, const uint8_t *data, size_t le
 {
 	http_server s = {.stopfd = -1, .cfg = *cfg};
 	http_cfg_defaults(&s.cfg);
-	http_worker w = {.s = &s, .wctx = wctx, .ep = -1};
+	http_worker w = {.s = &s, .wctx = wctx, .ep = -1, .lq = {.wakefd = -1}};
 	http_conn c = {.fd = -1, .w = &w, .phase = PH_IDLE};
 	int ret = IDN_ENOMEM;
 	c.in_cap = s.cfg.max_header + HTTP_READ_CHUNK;

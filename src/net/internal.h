@@ -136,12 +136,8 @@ struct net_worker {
 	struct net_conn *held; /* connections whose answers wait for commit() */
 
 	/* Deferred answers (deferred.c): given by other threads, taken by this one. */
-	int wakefd; /* eventfd: a deferred answer is in */
+	struct net_later_q lq; /* closed when the worker has stopped: answers are dropped */
 	struct net_src wake_src;
-	pthread_mutex_t lmu; /* guards done_*, lclosed */
-	bool lmu_init;
-	struct net_later *done_head, *done_tail;
-	bool lclosed; /* the worker has stopped: answers are dropped */
 	bool listeners_paused;
 };
 
@@ -159,9 +155,7 @@ struct net_server {
 	atomic_uint nconns;
 
 	/* Deferred answers not yet given (net_defer .. net_answer): net_wait waits for them. */
-	pthread_mutex_t later_mu;
-	pthread_cond_t later_cv;
-	unsigned nlater;
+	struct net_later_count nlater;
 
 	struct net_crew crew; /* start-up handshake only */
 };

@@ -133,11 +133,9 @@ static void server_free(struct net_server *s)
 	if (s->stopfd >= 0)
 		close(s->stopfd);
 	net_crew_destroy(&s->crew);
-	pthread_mutex_destroy(&s->later_mu);
-	pthread_cond_destroy(&s->later_cv);
+	net_later_count_destroy(&s->nlater);
 	for (unsigned i = 0; s->w && i < s->nthreads; i++)
-		if (s->w[i].lmu_init)
-			pthread_mutex_destroy(&s->w[i].lmu);
+		net_later_q_destroy(&s->w[i].lq);
 	free(s->socks);
 	free(s->ports);
 	free(s->w);
@@ -160,8 +158,7 @@ int net_start(const net_config *cfg, net_server **out)
 		return IDN_ENOMEM;
 	s->stopfd = -1;
 	net_crew_init(&s->crew);
-	pthread_mutex_init(&s->later_mu, NULL);
-	pthread_cond_init(&s->later_cv, NULL);
+	net_later_count_init(&s->nlater);
 	s->cfg = *cfg;
 	s->cfg.listen = NULL; /* borrowed only for the duration of this call */
 	s->max_msg = cfg->max_msg ? cfg->max_msg : PROTO_MSG_MAX;
@@ -200,7 +197,7 @@ int net_start(const net_config *cfg, net_server **out)
 		w->s = s;
 		w->idx = i;
 		w->ep = -1;
-		w->wakefd = -1;
+		w->lq.wakefd = -1;
 		int e = net_thread_start(&w->th, net_worker_main, w);
 		if (e != 0) {
 			set_err(cfg, "net: cannot start worker thread %u: %s", i, strerror(e));

@@ -128,7 +128,12 @@ class Node:
         if config:
             args += ["-c", config]
         args += list(extra_args)
-        self.log = open(os.path.join(self.dir, "serve.log"), "w+")
+        # The child writes through its own copy of this descriptor, sharing
+        # the file offset: output() reads through another one (seeking this
+        # one would move the child's next write back over the log), and
+        # O_APPEND puts every write at the end whatever the offset.
+        self.logpath = os.path.join(self.dir, "serve.log")
+        self.log = open(self.logpath, "a")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self.wait_ready()
 
@@ -146,9 +151,8 @@ class Node:
         raise RuntimeError("idnode serve not ready: " + self.output())
 
     def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
+        with open(self.logpath) as f:
+            return f.read()
 
     def alive(self):
         return self.proc.poll() is None

@@ -1,0 +1,409 @@
+/*
+ * test_http_defer.c - HTTP answers given later (http_defer, http_answer) on
+ * a real server over loopback: others served meanwhile, pipelined requests
+ * in order after the deferred one, the peer gone before the answer, stopping
+ * with an answer outstanding, over HTTPS, and http_feed's fallback (no
+ * deferral).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/ssl.h>
+
+#include "net/http.h"
+
+enum { MAX_LATER_THREADS = 16, LATER_MS = 400, SLOW_MS = 1500 };
+
+static pthread_mutex_t threads_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t later_tids[MAX_LATER_THREADS];
+static unsigned nthreads;
+static atomic_uint deferred; /* requests deferred so far */
+static atomic_uint answered; /* http_answer calls made */
+
+typedef struct later_job {
+	http_later *l;
+	unsigned ms;
+	char body[128];
+} later_job;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void *later_thread(void *arg)
+{
+	later_job *j = arg;
+	usleep(j->ms * 1000);
+	http_answer(j->l, 200, "text/plain", "X-Later: yes\r\n", j->body, strlen(j->body));
+	atomic_fetch_add(&answered, 1);
+	free(j);
+	return NULL;
+}
+
+static void join_all(void)
+{
+	pthread_mutex_lock(&threads_mu);
+	for (unsigned i = 0; i < nthreads; i++)
+		pthread_join(later_tids[i], NULL);
+	nthreads = 0;
+	pthread_mutex_unlock(&threads_mu);
+}
+
+/*
+ * /later/X: answered "later X" by another thread after LATER_MS (/slow/X:
+ * "later /slow/X" after SLOW_MS);
+ * /inline/X: deferred and answered before the handler returns;
+ * anything else: answered at once, "now PATH".
+ */
+static int handler(void *wctx, const http_req *req, http_resp *r)
+{
+	(void)wctx;
+	int slow = req->path.len > 6 && !memcmp(req->path.p, "/slow/", 6);
+	int later = slow || (req->path.len > 7 && !memcmp(req->path.p, "/later/", 7));
+	int inl = req->path.len > 8 && !memcmp(req->path.p, "/inline/", 8);
+	http_later *l = later || inl ? http_defer(r) : NULL;
+	if (!l) {
+		http_resp_printf(r, "now %.*s", (int)req->path.len, (const char *)req->path.p);
+		return 0;
+	}
+	atomic_fetch_add(&deferred, 1);
+	later_job *j = malloc(sizeof(*j));
+	assert_non_null(j);
+	j->l = l;
+	j->ms = slow ? SLOW_MS : LATER_MS;
+	snprintf(j->body, sizeof(j->body), "later %.*s", (int)req->path.len,
+	         (const char *)req->path.p);
+	if (inl) {
+		http_answer(l, 200, "text/plain", NULL, j->body, strlen(j->body));
+		atomic_fetch_add(&answered, 1);
+		free(j);
+		return 0;
+	}
+	pthread_mutex_lock(&threads_mu);
+	assert_true(nthreads < MAX_LATER_THREADS);
+	assert_int_equal(pthread_create(&later_tids[nthreads++], NULL, later_thread, j), 0);
+	pthread_mutex_unlock(&threads_mu);
+	return -1; /* ignored once deferred */
+}
+
+static http_server *start_tls(unsigned threads, unsigned idle_ms, unsigned *port, const char *cert,
+                              const char *key)
+{
+	static const char *listen[] = {"127.0.0.1:0"};
+	http_config hc = {.listen = listen,
+	                  .nlisten = 1,
+	                  .ntls = cert ? 1 : 0,
+	                  .tls_cert = cert,
+	                  .tls_key = key,
+	                  .threads = threads,
+	                  .idle_ms = idle_ms,
+	                  .header_timeout_ms = idle_ms,
+	                  .handle = handler,
+	                  .arg = &later_tids}; /* a context is required */
+	http_server *s = NULL;
+	assert_int_equal(http_start(&hc, &s), 0);
+	*port = http_bound_port(s, 0);
+	atomic_store(&deferred, 0);
+	atomic_store(&answered, 0);
+	return s;
+}
+
+static http_server *start(unsigned threads, unsigned idle_ms, unsigned *port)
+{
+	return start_tls(threads, idle_ms, port, NULL, NULL);
+}
+
+static int dial(unsigned port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void send_all(int fd, const char *s)
+{
+	size_t n = strlen(s);
+	assert_int_equal(send(fd, s, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Where answers are read from: a socket, or TLS on it. */
+typedef struct reader {
+	int fd;
+	SSL *ssl;
+} reader;
+
+static ssize_t rd(const reader *r, void *buf, size_t n)
+{
+	return r->ssl ? SSL_read(r->ssl, buf, (int)n) : recv(r->fd, buf, n, 0);
+}
+
+/*
+ * Reads n whole responses; bodies[i] gets each body (NUL-ended), heads[i] its
+ * head. Bit i of head_only: answer i is to a HEAD (no body).
+ */
+static void read_from(const reader *rr, unsigned n, char bodies[][128], char heads[][512],
+                      unsigned head_only)
+{
+	static char buf[65536];
+	size_t len = 0;
+	for (unsigned i = 0; i < n; i++) {
+		for (;;) {
+			buf[len] = 0;
+			char *end = strstr(buf, "\r\n\r\n");
+			char *cl = end ? strstr(buf, "Content-Length: ") : NULL;
+			size_t blen = cl && cl < end && !(head_only >> i & 1)
+			                  ? strtoul(cl + 16, NULL, 10)
+			                  : 0;
+			size_t hlen = end ? (size_t)(end + 4 - buf) : 0;
+			if (end && len >= hlen + blen) {
+				assert_true(blen < 128 && hlen < 512);
+				memcpy(bodies[i], end + 4, blen);
+				bodies[i][blen] = 0;
+				if (heads) {
+					memcpy(heads[i], buf, hlen);
+					heads[i][hlen] = 0;
+				}
+				memmove(buf, buf + hlen + blen, len - hlen - blen);
+				len -= hlen + blen;
+				break;
+			}
+			ssize_t r = rd(rr, buf + len, sizeof(buf) - 1 - len);
+			assert_true(r > 0); /* an answer, not EOF or the 5 s timeout */
+			len += (size_t)r;
+		}
+	}
+}
+
+static void read_answers(int fd, unsigned n, char bodies[][128], char heads[][512],
+                         unsigned head_only)
+{
+	reader r = {fd, NULL};
+	read_from(&r, n, bodies, heads, head_only);
+}
+
+/*
+ * One worker: a request deferred on one connection while another connection
+ * is answered; the deferred one outlives the idle deadline (200 ms) and
+ * keeps its connection alive for the next request.
+ */
+static void test_other_served_meanwhile(void **state)
+{
+	(void)state;
+	unsigned port;
+	http_server *s = start(1, 200, &port);
+	int a = dial(port), b = dial(port);
+	uint64_t t0 = now_ms();
+	send_all(a, "GET /later/a HTTP/1.1\r\nHost: x\r\n\r\n");
+	while (atomic_load(&deferred) == 0)
+		usleep(1000);
+	char bodies[2][128], heads[2][512];
+	send_all(b, "GET /now/b HTTP/1.1\r\nHost: x\r\n\r\n");
+	read_answers(b, 1, bodies, NULL, 0);
+	uint64_t tb = now_ms() - t0;
+	assert_string_equal(bodies[0], "now /now/b");
+	assert_int_equal(atomic_load(&answered), 0); /* b came first */
+	read_answers(a, 1, bodies, heads, 0);
+	uint64_t ta = now_ms() - t0;
+	assert_string_equal(bodies[0], "later /later/a");
+	assert_non_null(strstr(heads[0], "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(heads[0], "Content-Type: text/plain\r\n"));
+	assert_non_null(strstr(heads[0], "X-Later: yes\r\n"));
+	assert_null(strstr(heads[0], "Connection: close"));
+	assert_true(tb < ta);
+	assert_true(ta >= LATER_MS);
+	/* the connection goes on */
+	send_all(a, "GET /now/again HTTP/1.1\r\nHost: x\r\n\r\n");
+	read_answers(a, 1, bodies, NULL, 0);
+	assert_string_equal(bodies[0], "now /now/again");
+	close(a);
+	close(b);
+	http_stop(s);
+	assert_int_equal(http_wait(s), 0);
+	join_all();
+}
+
+/* Pipelined requests wait for the deferred one and are answered in order. */
+static void test_pipelined_in_order(void **state)
+{
+	(void)state;
+	unsigned port;
+	http_server *s = start(1, 0, &port);
+	int a = dial(port);
+	send_all(a, "GET /later/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+	            "GET /now/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+	            "GET /inline/3 HTTP/1.1\r\nHost: x\r\n\r\n"
+	            "HEAD /later/4 HTTP/1.1\r\nHost: x\r\n\r\n"
+	            "GET /later/5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+	            "GET /now/6 HTTP/1.1\r\nHost: x\r\n\r\n");
+	char bodies[5][128], heads[5][512];
+	read_answers(a, 4, bodies, heads, 1u << 3);
+	assert_string_equal(bodies[0], "later /later/1");
+	assert_string_equal(bodies[1], "now /now/2");
+	assert_string_equal(bodies[2], "later /inline/3");
+	/* HEAD: the length of the body, without it */
+	assert_string_equal(bodies[3], "");
+	assert_non_null(strstr(heads[3], "Content-Length: 14\r\n"));
+	read_answers(a, 1, bodies + 4, heads + 4, 0);
+	assert_string_equal(bodies[4], "later /later/5");
+	assert_non_null(strstr(heads[4], "Connection: close\r\n"));
+	char c;
+	assert_int_equal(recv(a, &c, 1, 0), 0); /* closed after it: /now/6 is not answered */
+	close(a);
+	http_stop(s);
+	assert_int_equal(http_wait(s), 0);
+	join_all();
+	assert_int_equal(atomic_load(&deferred), 4);
+}
+
+/* The peer closes before the answer: it is dropped, the server goes on. */
+static void test_peer_gone(void **state)
+{
+	(void)state;
+	unsigned port;
+	http_server *s = start(1, 0, &port);
+	int a = dial(port);
+	send_all(a, "GET /later/gone HTTP/1.1\r\nHost: x\r\n\r\n");
+	while (atomic_load(&deferred) == 0)
+		usleep(1000);
+	close(a);
+	/* a second one resets instead of closing */
+	int b = dial(port);
+	send_all(b, "GET /later/reset HTTP/1.1\r\nHost: x\r\n\r\n");
+	while (atomic_load(&deferred) < 2)
+		usleep(1000);
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(b, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(b);
+	join_all(); /* both answered, to connections gone */
+	assert_int_equal(atomic_load(&answered), 2);
+	int c = dial(port);
+	char bodies[1][128];
+	send_all(c, "GET /now/c HTTP/1.1\r\nHost: x\r\n\r\n");
+	read_answers(c, 1, bodies, NULL, 0);
+	assert_string_equal(bodies[0], "now /now/c");
+	close(c);
+	http_stop(s);
+	assert_int_equal(http_wait(s), 0);
+}
+
+/* http_stop with an answer outstanding: http_wait waits for it, then frees. */
+static void test_stop_outstanding(void **state)
+{
+	(void)state;
+	unsigned port;
+	http_server *s = start(2, 0, &port);
+	int a = dial(port);
+	send_all(a, "GET /later/stop HTTP/1.1\r\nHost: x\r\n\r\n");
+	while (atomic_load(&deferred) == 0)
+		usleep(1000);
+	uint64_t t0 = now_ms();
+	http_stop(s);
+	assert_int_equal(http_wait(s), 0);
+	assert_int_equal(atomic_load(&answered), 1); /* http_wait waited for it */
+	assert_true(now_ms() - t0 >= LATER_MS / 2);
+	char c;
+	assert_true(recv(a, &c, 1, 0) <= 0); /* closed unanswered */
+	close(a);
+	join_all();
+}
+
+/*
+ * Over HTTPS: the deferred answer and the pipelined one after it, through
+ * TLS; the wait outlives the idle deadline (generous enough for a handshake
+ * under valgrind).
+ */
+static void test_tls(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/idn-http-defer-XXXXXX", cmd[512], cert[64], key[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+	         "-subj /CN=localhost -keyout %s -out %s >/dev/null 2>&1",
+	         key, cert);
+	assert_int_equal(system(cmd), 0);
+	unsigned port;
+	http_server *s = start_tls(1, 700, &port, cert, key);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	SSL *ssl = SSL_new(ctx);
+	int a = dial(port);
+	SSL_set_fd(ssl, a);
+	assert_int_equal(SSL_connect(ssl), 1);
+	static const char req[] = "GET /slow/t HTTP/1.1\r\nHost: x\r\n\r\n"
+	                          "GET /now/u HTTP/1.1\r\nHost: x\r\n\r\n";
+	assert_int_equal(SSL_write(ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
+	char bodies[2][128];
+	reader r = {a, ssl};
+	read_from(&r, 2, bodies, NULL, 0);
+	assert_string_equal(bodies[0], "later /slow/t");
+	assert_string_equal(bodies[1], "now /now/u");
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(a);
+	http_stop(s);
+	assert_int_equal(http_wait(s), 0);
+	join_all();
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
+/* Under http_feed nothing can be deferred: http_defer is NULL, the handler answers. */
+static void test_feed_no_defer(void **state)
+{
+	(void)state;
+	static const char in[] = "GET /later/f HTTP/1.1\r\nHost: x\r\n\r\n"
+	                         "GET /inline/g HTTP/1.1\r\nHost: x\r\n\r\n";
+	http_config hc = {.handle = handler};
+	uint8_t *out = NULL;
+	size_t n = 0;
+	atomic_store(&deferred, 0);
+	assert_int_equal(http_feed(&hc, NULL, (const uint8_t *)in, sizeof(in) - 1, 0, &out, &n), 0);
+	char *text = malloc(n + 1);
+	assert_non_null(text);
+	memcpy(text, out, n);
+	text[n] = 0;
+	assert_non_null(strstr(text, "now /later/f"));
+	assert_non_null(strstr(text, "now /inline/g"));
+	assert_int_equal(atomic_load(&deferred), 0);
+	free(text);
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_other_served_meanwhile),
+	    cmocka_unit_test(test_pipelined_in_order),
+	    cmocka_unit_test(test_peer_gone),
+	    cmocka_unit_test(test_stop_outstanding),
+	    cmocka_unit_test(test_tls),
+	    cmocka_unit_test(test_feed_no_defer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
