@@ -157,6 +157,7 @@ struct ini_ctx {
 	server_settings *s;
 	const char *path, *prog;
 	FILE *err;
+	bool said; /* the handler printed why it refused a line */
 };
 
 static int on_ini_line(void *user, const char *section, const char *name, const char *value)
@@ -164,26 +165,36 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
 	struct ini_ctx *ic = user;
 	if (section[0] && strcmp(section, "server")) {
 		fprintf(ic->err, "%s: %s: unknown section [%s]\n", ic->prog, ic->path, section);
+		ic->said = true;
 		return 0;
 	}
 	const setting_row *r = row_of_key(name);
 	if (!r) {
 		fprintf(ic->err, "%s: %s: unknown setting '%s'\n", ic->prog, ic->path, name);
+		ic->said = true;
 		return 0;
 	}
-	return settings_apply(ic->s, r, ic->path, value, ic->prog, ic->err) == 0;
+	if (settings_apply(ic->s, r, ic->path, value, ic->prog, ic->err)) {
+		ic->said = true;
+		return 0;
+	}
+	return 1;
 }
 
 int settings_load_file(server_settings *s, const char *path, const char *prog, FILE *err)
 {
-	struct ini_ctx ic = {s, path, prog, err};
+	struct ini_ctx ic = {s, path, prog, err, false};
 	int line = ini_parse(path, on_ini_line, &ic);
 	if (line == -1) {
 		fprintf(err, "%s: %s: %s\n", prog, path, strerror(errno));
 		return -1;
 	}
 	if (line != 0) {
-		fprintf(err, "%s: %s:%d: invalid setting (see above)\n", prog, path, line);
+		if (ic.said)
+			fprintf(err, "%s: %s:%d: invalid setting (see above)\n", prog, path, line);
+		else /* inih's own refusal: no '=' or ':', an unclosed [section] */
+			fprintf(err, "%s: %s:%d: not a 'key = value' line or a [section]\n", prog,
+			        path, line);
 		return -1;
 	}
 	return 0;

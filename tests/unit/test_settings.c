@@ -233,6 +233,15 @@ static void test_unknown_key_and_section(void **state)
 	assert_non_null(strstr(capture_text(&err), "unknown section [client]"));
 	settings_free(&s);
 	capture_close(&err);
+
+	/* A line inih itself refuses is named, not referred to an error never printed. */
+	capture_open(&err);
+	assert_int_equal(parse_ini(&s, &err, path, "data = /tmp/x\nthreads\n", NULL, NULL),
+	                 SETTINGS_BAD);
+	assert_non_null(strstr(capture_text(&err), ":2: not a 'key = value' line"));
+	assert_null(strstr(capture_text(&err), "see above"));
+	settings_free(&s);
+	capture_close(&err);
 }
 
 /* Switches, aliases, and a list flag replacing the file's list. */
