@@ -30,6 +30,19 @@ static size_t page_budget(uint32_t max, size_t cap)
 	return b < cap ? b : cap;
 }
 
+/*
+ * Whether an entry of size bytes no longer fits the page of w; an entry
+ * larger than a whole page (none written yet) cannot travel: *err = IDN_ERANGE.
+ */
+static bool page_full(const wire_wr *w, size_t budget, size_t size, uint32_t count, int *err)
+{
+	if (wire_wr_len(w) + size <= budget)
+		return false;
+	if (count == 0)
+		*err = IDN_ERANGE;
+	return true;
+}
+
 /* ---- the primary ---- */
 
 int txlog_serve_state(store_txn *t, uint8_t *out, size_t cap)
@@ -59,12 +72,8 @@ static int log_page_cb(void *arg, const store_change *c)
 	if (c->seq == lp->seq && c->n < lp->n)
 		return 0; /* before the mirror's position inside this transaction */
 	size_t size = TXLOG_CHANGE_HDR + c->key.len + c->val.len;
-	if (wire_wr_len(lp->w) + size > lp->budget) {
-		/* a change larger than a whole page cannot travel in this format */
-		if (lp->count == 0)
-			lp->err = IDN_ERANGE;
+	if (page_full(lp->w, lp->budget, size, lp->count, &lp->err))
 		return 1;
-	}
 	txlog_put_u64(lp->w, c->seq);
 	wire_put_u32(lp->w, c->n);
 	txlog_put_u64(lp->w, c->time_ms);
@@ -123,12 +132,18 @@ struct dump_page {
 	int err;
 };
 
+struct homed_list {
+	wire_wr *w;
+	uint32_t count;
+};
+
 static int dump_homed_cb(void *arg, idn_slice key, idn_slice val)
 {
-	wire_wr *w = arg;
+	struct homed_list *hl = arg;
 	(void)val;
-	wire_put_lbytes(w, key.p, key.len);
-	return w->err ? 1 : 0;
+	wire_put_lbytes(hl->w, key.p, key.len);
+	hl->count++;
+	return hl->w->err ? 1 : 0;
 }
 
 static int dump_cb(void *arg, idn_slice key, idn_slice val)
@@ -136,10 +151,7 @@ static int dump_cb(void *arg, idn_slice key, idn_slice val)
 	struct dump_page *dp = arg;
 	if (dp->after.len && txlog_key_cmp(key, dp->after) <= 0)
 		return 0;
-	size_t size = 8 + key.len + val.len;
-	if (wire_wr_len(dp->w) + size > dp->budget) {
-		if (dp->count == 0)
-			dp->err = IDN_ERANGE;
+	if (page_full(dp->w, dp->budget, 8 + key.len + val.len, dp->count, &dp->err)) {
 		dp->full = true;
 		return 1;
 	}
@@ -169,18 +181,13 @@ int txlog_serve_dump(store_txn *t, const uint8_t *req, size_t len, uint8_t *out,
 	if (w.err)
 		return w.err;
 	if (after.len == 0) {
-		size_t before = wire_wr_len(&w);
-		rc = store_list_homed(t, dump_homed_cb, &w);
+		struct homed_list hl = {.w = &w};
+		rc = store_list_homed(t, dump_homed_cb, &hl);
 		if (rc < 0)
 			return rc;
 		if (w.err || wire_wr_len(&w) > budget)
 			return IDN_ERANGE; /* the homed prefixes alone overflow a page */
-		/* count what was written: each entry is lbytes */
-		wire_rd hc = wire_rd_init(out + before, wire_wr_len(&w) - before);
-		while (wire_rd_left(&hc) && !hc.err) {
-			(void)wire_get_lbytes(&hc);
-			nh++;
-		}
+		nh = hl.count;
 	}
 	idn_put_be32(nhomed, nh);
 	uint8_t *count = wire_put_raw(&w, 4);
