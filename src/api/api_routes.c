@@ -236,7 +236,6 @@ static int get_prefixes(api_worker *w, const http_req *req, idn_slice rest, http
 	return ret;
 }
 
-/* POST application/x-hdl-message: the body is envelope + message. */
 /* Handle over HTTP answered later: http_defer / http_answer behind node_later. */
 typedef struct hdl_later {
 	http_resp *r;
@@ -259,13 +258,15 @@ static void hdl_answer(void *token, const uint8_t *ans, size_t len)
 		http_answer(token, 200, "application/x-hdl-message", NULL, ans, len);
 		return;
 	}
-	char body[128];
-	int n = snprintf(body, sizeof(body), "{\"responseCode\":%d,\"message\":\"%s\"}",
-	                 PROTO_RC_PROTOCOL_ERROR, hdl_unanswered);
-	http_answer(token, 400, "application/json", NULL, body, (size_t)n);
+	/* The same error as an answer given at once (post_hdl). */
+	http_resp e = {0};
+	http_resp_error(&e, 400, PROTO_RC_PROTOCOL_ERROR, hdl_unanswered);
+	http_answer(token, e.oom ? 500 : e.status, e.content_type, NULL, e.body, e.len);
+	free(e.body);
 }
 
 /*
+ * POST application/x-hdl-message: the body is envelope + message.
  * A challenge answer whose identity lives on another node is answered
  * later (node_answer_deferrable), so this worker serves others meanwhile;
  * where it cannot be deferred, node_answer waits for the lookup.
