@@ -38,5 +38,7 @@ typedef struct server_stats {
 void server_stats_block_signal(void);
 bool server_stats_start(server_stats *st, resolver *r);
 void server_stats_stop(server_stats *st);
+/* Logs the resolver's cache line (when r) and the protective limits' counters. */
+void server_stats_log(resolver *r);
 
 #endif

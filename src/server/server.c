@@ -232,12 +232,8 @@ static void stop(running *r)
 		net_wait(r->net);
 	}
 	server_stats_stop(&r->stats);
-	if (r->requests.resolver) {
-		char line[512];
-		resolver_stats_line(r->requests.resolver, line, sizeof(line));
-		fprintf(stderr, "idnode: %s\n", line);
-		resolver_free(r->requests.resolver);
-	}
+	server_stats_log(r->requests.resolver);
+	resolver_free(r->requests.resolver);
 	node_free(r->node);
 	client_identity_lookup_free(r->lookup);
 	store_close(r->store);

@@ -1,5 +1,6 @@
 /*
- * stats.c - SIGUSR1 logs the resolver's cache statistics. The signal is
+ * stats.c - SIGUSR1 logs the resolver's cache statistics and how often each
+ * protective limit acted (core/limit.h). The signal is
  * blocked in every thread (blocked before net_start, inherited) and taken
  * here with sigwait, so the printing runs in a normal thread, not in a
  * handler.
@@ -7,9 +8,21 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "core/limit.h"
 #include "server/internal.h"
 
 static volatile sig_atomic_t stats_stop;
+
+void server_stats_log(resolver *r)
+{
+	char line[1024];
+	if (r) {
+		resolver_stats_line(r, line, sizeof(line));
+		fprintf(stderr, "idnode: %s\n", line);
+	}
+	limit_line(line, sizeof(line));
+	fprintf(stderr, "idnode: %s\n", line);
+}
 
 static void *stats_main(void *arg)
 {
@@ -20,9 +33,7 @@ static void *stats_main(void *arg)
 		int sig;
 		if (sigwait(&set, &sig) || stats_stop)
 			break;
-		char line[512];
-		resolver_stats_line(arg, line, sizeof(line));
-		fprintf(stderr, "idnode: %s\n", line);
+		server_stats_log(arg);
 	}
 	return NULL;
 }
