@@ -224,9 +224,8 @@ static int read_full(const client_addr *a, int fd, uint8_t *buf, size_t len, uin
 			return ret == IDN_ETIMEOUT ? client_fail(a, CLIENT_FAIL_WAITING, timeout_ms)
 			                           : ret;
 		ssize_t n = read(fd, buf + got, len - got);
-		if (n == 0)
-			return client_fail(a, CLIENT_FAIL_EOF,
-			                   0); /* closed before a whole message */
+		if (n == 0) /* closed before a whole message */
+			return client_fail(a, CLIENT_FAIL_EOF, 0);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
