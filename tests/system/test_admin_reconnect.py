@@ -59,7 +59,8 @@ class CloseAfterAnswerServer:
         self.thread.start()
 
     def run(self):
-        while not self.stopping:
+        # bounded: until stop(), and at most 500 connections (the tests make about 40)
+        while not self.stopping and self.connections < 500:
             try:
                 c, _ = self.sock.accept()
             except socket.timeout:
