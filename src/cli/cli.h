@@ -19,6 +19,13 @@ int cmd_admin(int argc, char **argv);    /* create add modify remove delete list
 int cmd_template(int argc, char **argv); /* cmd_template.c: data templates */
 int cmd_batch(int argc, char **argv);    /* cmd_batch.c: GenericBatch files */
 
+/*
+ * (main.c) A failed exchange with a server, for what (an identifier):
+ * "idnode CMD: WHAT: connection to 127.0.0.1:2641 refused" (client_strerror),
+ * or "idnode CMD: WHAT: SERVER: timed out" when the client recorded no detail.
+ */
+void cli_client_error(const char *cmd, const char *what, const char *server, int ret);
+
 /* Exit statuses. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 

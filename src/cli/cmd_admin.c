@@ -323,8 +323,11 @@ static int run(admin_opts *o, const char *arg)
 		           : client_admin_exchange(cn, &ident, req, (size_t)len, &ans, &alen, &aenv,
 		                                   &m);
 	if (ret) {
-		fprintf(stderr, "idnode %s: %s: %s\n", name, o->server,
-		        ret == IDN_EPROTO ? "malformed answer or challenge" : idn_strerror(ret));
+		if (ret == IDN_EPROTO)
+			fprintf(stderr, "idnode %s: %s: %s: malformed answer or challenge\n", name,
+			        handle, o->server);
+		else
+			cli_client_error(name, handle, o->server, ret);
 		goto out;
 	}
 	idn_slice body;
@@ -341,8 +344,7 @@ static int run(admin_opts *o, const char *arg)
 	if (o->cmd->opcode == PROTO_OP_LIST_HANDLES) {
 		ret = print_list(cn, sess, &aenv, &m);
 		if (ret) {
-			fprintf(stderr, "idnode %s: %s: list answer: %s\n", name, o->server,
-			        idn_strerror(ret));
+			cli_client_error(name, handle, o->server, ret);
 			goto out;
 		}
 	} else if (o->cmd->opcode == PROTO_OP_CREATE_HANDLE && (o->flags & PROTO_F_MINT)) {

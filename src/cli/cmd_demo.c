@@ -9,7 +9,9 @@
  * settings describe (site_build, as `idnode siteinfo`), and the enterprises
  * get generated sample data (products, batches, machines). Ctrl-C or SIGTERM
  * stops every child (SIGTERM, then SIGKILL after a bounded wait) and reaps
- * it; a child that dies early stops the demo with its log's path.
+ * it; a child that dies early stops the demo with its log's path and the
+ * log's end, and a demo that fails keeps its temporary directory, so the
+ * log it names is there to read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -134,8 +136,9 @@ static void demo_usage(FILE *f)
 	        "  nodes 88.100 (equipment) and 88.200 (food), three enterprise nodes and a\n"
 	        "  recursive node, with sample identifiers; Ctrl-C stops them all.\n"
 	        "  --dir DIR       where the nodes keep their data and logs (default: a new\n"
-	        "                  temporary directory, removed at the end; DIR's node\n"
-	        "                  subdirectories are replaced, DIR itself kept)\n"
+	        "                  temporary directory, removed at the end unless the demo\n"
+	        "                  fails; DIR's node subdirectories are replaced, DIR\n"
+	        "                  itself kept)\n"
 	        "  --base-port N   the recursive node's port; the others take the next six\n"
 	        "                  (default 2641)\n"
 	        "  --scale N       sample data in percent of the default (~3600 identifiers;\n"
@@ -399,8 +402,12 @@ static void stop_all(void)
 	}
 }
 
-/* Waits (bounded) until a node answers handle with a response code. */
-static int wait_answer(unsigned port, const char *handle, unsigned timeout_ms)
+/*
+ * Waits (bounded) until node d answers handle with a response code: -1 after
+ * timeout_ms, -2 when d exited first (*st its wait status; d->pid cleared).
+ */
+static int wait_answer(struct demo_node *d, unsigned port, const char *handle, unsigned timeout_ms,
+                       int *st)
 {
 	client_addr a;
 	char addr[32];
@@ -420,6 +427,10 @@ static int wait_answer(unsigned port, const char *handle, unsigned timeout_ms)
 		free(ans);
 		if (ret == 0)
 			return (int)msg.hdr.rcode;
+		if (d->pid > 0 && waitpid(d->pid, st, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return -2;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms)
 			return -1;
@@ -517,6 +528,36 @@ static void print_tour(const char *dir, const char *self, unsigned long base, un
 	fflush(stdout);
 }
 
+/* The exit status a shell would show for wait status st. */
+static int exit_code(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/*
+ * Says why node d failed, names its log (which the demo keeps: see
+ * cmd_demo) and copies the log's end, where the node said why.
+ */
+static void node_failed(const char *dir, const struct demo_node *d, const char *what)
+{
+	char log[PATH_MAX + 48], tail[2048];
+	snprintf(log, sizeof(log), "%s/%s/serve.log", dir, d->name);
+	fprintf(stderr, "idnode demo: the %s node %s; its log is %s\n", d->name, what, log);
+	FILE *f = fopen(log, "r");
+	if (!f)
+		return;
+	if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (long)sizeof(tail) - 1)
+		fseek(f, -(long)sizeof(tail) + 1, SEEK_END);
+	else
+		rewind(f);
+	size_t n = fread(tail, 1, sizeof(tail) - 1, f);
+	fclose(f);
+	tail[n] = 0;
+	if (n)
+		fprintf(stderr, "--- %s (end) ---\n%s%s--- end of %s ---\n", log, tail,
+		        tail[n - 1] == '\n' ? "" : "\n", log);
+}
+
 /* Waits for Ctrl-C (CLI_OK) or a node that stops on its own (CLI_FAIL). */
 static int wait_signals(const sigset_t *wait_set, const char *dir)
 {
@@ -537,12 +578,9 @@ static int wait_signals(const sigset_t *wait_set, const char *dir)
 			int st;
 			if (nodes[i].pid > 0 &&
 			    waitpid(nodes[i].pid, &st, WNOHANG) == nodes[i].pid) {
-				fprintf(stderr,
-				        "idnode demo: the %s node stopped (status %d); see "
-				        "%s/%s/serve.log\n",
-				        nodes[i].name,
-				        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), dir,
-				        nodes[i].name);
+				char what[64];
+				snprintf(what, sizeof(what), "stopped (status %d)", exit_code(st));
+				node_failed(dir, &nodes[i], what);
 				nodes[i].pid = 0;
 				died = true;
 			}
@@ -641,15 +679,18 @@ int cmd_demo(int argc, char **argv)
 		if (start_node(i, dir, (unsigned)base, (unsigned)scale, &old, &count))
 			goto out;
 	for (size_t i = 0; i < NNODES; i++) {
-		char probe[64];
-		const struct demo_node *d = &nodes[i];
+		char probe[64], what[64] = "does not answer within 15 s";
+		struct demo_node *d = &nodes[i];
+		int st = 0;
 		/* The recursive node is ready when it resolves through the whole chain. */
 		snprintf(probe, sizeof(probe), "%s/ABOUT",
 		         d->role == ROLE_RECURSIVE ? "88.100" : d->prefix);
-		if (wait_answer(port_of((unsigned)base, i), probe, 15000) < 0) {
-			fprintf(stderr,
-			        "idnode demo: the %s node does not answer; see %s/%s/serve.log\n",
-			        d->name, dir, d->name);
+		int rc = wait_answer(d, port_of((unsigned)base, i), probe, 15000, &st);
+		if (rc < 0) {
+			if (rc == -2)
+				snprintf(what, sizeof(what), "stopped (status %d) at start",
+				         exit_code(st));
+			node_failed(dir, d, what);
 			goto out;
 		}
 	}
@@ -658,8 +699,11 @@ int cmd_demo(int argc, char **argv)
 	status = wait_signals(&wait_set, dir);
 out:
 	stop_all();
-	if (tmp)
+	/* A failed demo keeps its logs: the message above names one of them. */
+	if (tmp && status == CLI_OK)
 		rm_tree(dir);
+	else if (tmp)
+		fprintf(stderr, "idnode demo: kept %s for its logs; remove it when done\n", dir);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return status;
 }

@@ -6,6 +6,8 @@
  * NAME.tmp, fsync'd, renamed). restore reads a dump into an empty store
  * (--merge: any store); a bad line is reported as FILE:LINE: FIELD: reason
  * and skipped, and makes the exit status 1. verify names each bad key.
+ * dump and verify read a store that exists: on a path that holds none they
+ * say "no store at PATH" and exit 2, and make nothing there.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -54,7 +56,7 @@ static const char *const usage_restore =
 static const char *const usage_verify =
     "usage: idnode verify (--data DIR | --store URI)\n"
     "  checks that every record of the store decodes; names each bad key.\n"
-    "exit status: 0 all good, 1 bad records or a store error, 2 usage\n";
+    "exit status: 0 all good, 1 bad records or a store error, 2 usage or no store there\n";
 
 static int parse_args(const char *cmd, const char *usage, int argc, char **argv,
                       struct dump_args *a, int want_file)
@@ -108,14 +110,26 @@ static int parse_args(const char *cmd, const char *usage, int argc, char **argv,
 	return CLI_OK;
 }
 
-static int open_store(const char *cmd, const char *where, store **s)
+/*
+ * Opens the store at where; a command that only reads one (must_exist) never
+ * makes it: a mistyped path is "no store at PATH" and exit status 2.
+ * Returns a CLI status.
+ */
+static int open_store(const char *cmd, const char *where, int must_exist, store **s)
 {
-	store_opts so = {0};
+	store_opts so = {.must_exist = must_exist};
 	int rc = store_open(where, &so, s);
+	if (rc == IDN_ENOTFOUND && must_exist) {
+		fprintf(stderr,
+		        "idnode %s: no store at %s (check the path; `idnode load`, `idnode "
+		        "restore` and `idnode serve` create stores)\n",
+		        cmd, where);
+		return CLI_USAGE;
+	}
 	if (rc)
 		fprintf(stderr, "idnode %s: %s: cannot open the store: %s\n", cmd, where,
 		        idn_strerror(rc));
-	return rc;
+	return rc ? CLI_FAIL : CLI_OK;
 }
 
 /* A key for a message: printable ASCII kept, other bytes as \xHH. */
@@ -147,9 +161,9 @@ int cmd_dump(int argc, char **argv)
 	int status = parse_args("dump", usage_dump, argc, argv, &a, 0);
 	if (status)
 		return status == CLI_OK + 100 ? CLI_OK : status;
-	status = CLI_FAIL;
-	if (open_store("dump", a.where, &s))
+	if ((status = open_store("dump", a.where, 1, &s)))
 		goto out;
+	status = CLI_FAIL;
 	if (a.output && strcmp(a.output, "-") != 0) {
 		if (asprintf(&tmp, "%s.tmp", a.output) < 0) {
 			tmp = NULL;
@@ -239,7 +253,7 @@ int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "idnode restore: %s: %s\n", a.file, strerror(errno));
 		goto out;
 	}
-	if (open_store("restore", a.where, &s))
+	if (open_store("restore", a.where, 0, &s))
 		goto out;
 	if (!a.merge) {
 		uint64_t cnt = 0, homes = 0;
@@ -281,9 +295,9 @@ int cmd_verify(int argc, char **argv)
 	int rc, status = parse_args("verify", usage_verify, argc, argv, &a, 0);
 	if (status)
 		return status == CLI_OK + 100 ? CLI_OK : status;
-	status = CLI_FAIL;
-	if (open_store("verify", a.where, &s))
+	if ((status = open_store("verify", a.where, 1, &s)))
 		goto out;
+	status = CLI_FAIL;
 	if ((rc = store_txn_begin(s, STORE_RDONLY, &t)) ||
 	    (rc = backup_verify(t, print_skipped, "verify", &c))) {
 		fprintf(stderr, "idnode verify: %s: %s\n", a.where, idn_strerror(rc));

@@ -295,10 +295,10 @@ int cmd_resolve(int argc, char **argv)
 	ret = client_resolve(&addr, idn_slice_of(handle, strlen(handle)), &o, &ans, &anslen, &env,
 	                     &msg);
 	if (ret) {
-		char as[80];
+		char as[96];
 		client_addr_str(&addr, as, sizeof(as));
-		fprintf(stderr, "idnode resolve: %s over %s: %s\n", as,
-		        o.transport == CLIENT_UDP ? "UDP" : "TCP", idn_strerror(ret));
+		strcat(as, o.transport == CLIENT_UDP ? " over UDP" : " over TCP");
+		cli_client_error("resolve", handle, as, ret);
 		return CLI_USAGE;
 	}
 	ret = print_answer(handle, &msg, as_json);

@@ -146,7 +146,8 @@ static int template_show(int argc, char **argv)
 	int ret =
 	    client_resolve(&addr, idn_slice_of(handle, strlen(handle)), &o, &ans, &alen, &env, &m);
 	if (ret) {
-		fprintf(stderr, "idnode template: %s: %s\n", server, idn_strerror(ret));
+		fprintf(stderr, "idnode template: %s: %s: %s\n", handle, server,
+		        client_strerror(ret));
 		goto out;
 	}
 	proto_resolve_resp rr;

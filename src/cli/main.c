@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "client/client.h"
+#include "core/err.h"
 
 static const struct subcommand {
 	const char *name;
@@ -32,6 +34,15 @@ static const struct subcommand {
     {"template", cmd_template, "create or show a data template (field definitions)"},
     {"batch", cmd_batch, "run a GenericBatch file of admin operations (authenticated)"},
 };
+
+void cli_client_error(const char *cmd, const char *what, const char *server, int ret)
+{
+	const char *why = client_strerror(ret);
+	if (why != idn_strerror(ret)) /* it names the peer and what happened */
+		fprintf(stderr, "idnode %s: %s: %s\n", cmd, what, why);
+	else
+		fprintf(stderr, "idnode %s: %s: %s: %s\n", cmd, what, server, why);
+}
 
 static void usage(FILE *f)
 {

@@ -214,20 +214,22 @@ out_fd:
 	return ret;
 }
 
-static int read_full(int fd, uint8_t *buf, size_t len, uint64_t deadline)
+static int read_full(const client_addr *a, int fd, uint8_t *buf, size_t len, uint64_t deadline,
+                     unsigned timeout_ms)
 {
 	size_t got = 0;
 	while (got < len) {
 		int ret = client_wait_fd(fd, POLLIN, deadline);
 		if (ret)
-			return ret;
+			return ret == IDN_ETIMEOUT ? client_fail(a, CLIENT_FAIL_WAITING, timeout_ms)
+			                           : ret;
 		ssize_t n = read(fd, buf + got, len - got);
-		if (n == 0)
-			return IDN_ENET; /* closed before a whole message */
+		if (n == 0) /* closed before a whole message */
+			return client_fail(a, CLIENT_FAIL_EOF, 0);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			return idn_errno(errno);
+			return client_fail(a, errno, 0);
 		}
 		got += (size_t)n;
 	}
@@ -243,18 +245,21 @@ static int exchange_tcp(const client_addr *a, unsigned timeout_ms, const uint8_t
 	int ret;
 	int fd = client_tcp_socket(a->ss.ss_family);
 	if (fd < 0)
-		return idn_errno(errno);
+		return client_fail(a, errno, 0);
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0 && errno != EINPROGRESS) {
-		ret = idn_errno(errno);
+		ret = client_fail(a, errno, 0);
 		goto out;
 	}
-	if ((ret = client_wait_fd(fd, POLLOUT, deadline)))
+	if ((ret = client_wait_fd(fd, POLLOUT, deadline))) {
+		if (ret == IDN_ETIMEOUT)
+			ret = client_fail(a, CLIENT_FAIL_CONNECTING, timeout_ms);
 		goto out;
+	}
 	int soerr = 0;
 	socklen_t sl = sizeof(soerr);
 	getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
 	if (soerr) {
-		ret = idn_errno(soerr);
+		ret = client_fail(a, soerr, 0);
 		goto out;
 	}
 	for (size_t sent = 0; sent < len;) {
@@ -265,14 +270,14 @@ static int exchange_tcp(const client_addr *a, unsigned timeout_ms, const uint8_t
 					goto out;
 				continue;
 			}
-			ret = idn_errno(errno);
+			ret = client_fail(a, errno, 0);
 			goto out;
 		}
 		sent += (size_t)n;
 	}
 	uint32_t req_id = idn_be32(req + 8);
 	for (;;) { /* skip answers that are not ours (none expected) */
-		if ((ret = read_full(fd, env, sizeof(env), deadline)))
+		if ((ret = read_full(a, fd, env, sizeof(env), deadline, timeout_ms)))
 			goto out;
 		uint32_t mlen = idn_be32(env + 16);
 		if (mlen > PROTO_MSG_MAX) {
@@ -285,7 +290,7 @@ static int exchange_tcp(const client_addr *a, unsigned timeout_ms, const uint8_t
 			goto out;
 		}
 		memcpy(buf, env, PROTO_ENV_LEN);
-		if ((ret = read_full(fd, buf + PROTO_ENV_LEN, mlen, deadline)))
+		if ((ret = read_full(a, fd, buf + PROTO_ENV_LEN, mlen, deadline, timeout_ms)))
 			goto out;
 		if (idn_be32(env + 8) == req_id) {
 			*ans = buf;
@@ -310,6 +315,7 @@ int client_exchange(const client_addr *a, enum client_transport t, unsigned time
 		return IDN_EINVAL;
 	if (timeout_ms == 0)
 		timeout_ms = 3000;
+	client_fail_clear();
 	if (t == CLIENT_UDP)
 		return exchange_udp(a, timeout_ms, req, len, ans, anslen);
 	return exchange_tcp(a, timeout_ms, req, len, ans, anslen);

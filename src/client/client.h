@@ -42,6 +42,14 @@ void client_addr_str(const client_addr *a, char *out, size_t len);
 int client_exchange(const client_addr *a, enum client_transport t, unsigned timeout_ms,
                     const uint8_t *req, size_t len, uint8_t **ans, size_t *anslen);
 
+/*
+ * What the last failed exchange or connection (client/conn.h) of this thread
+ * met, naming the peer: "connection to 127.0.0.1:2641 refused", "... reset
+ * by peer", "... timed out after 3000 ms (connecting)"; idn_strerror(ret)
+ * when the failure recorded is not the one ret reports.
+ */
+const char *client_strerror(int ret);
+
 /* A fresh, unpredictable request id. */
 uint32_t client_request_id(void);
 

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "client/client.h"
+
 /* Monotonic milliseconds. */
 uint64_t client_now_ms(void);
 
@@ -19,5 +21,18 @@ int client_tcp_socket(int family);
 
 /* Waits until fd is ready for ev (POLLIN/POLLOUT) or the deadline (ms) passes: IDN_ETIMEOUT. */
 int client_wait_fd(int fd, short ev, uint64_t deadline);
+
+/*
+ * Records why an exchange with a failed, for client_strerror(): why is an
+ * errno or one of these; ms the time waited. Returns the idn_err it means
+ * (IDN_ENET, IDN_ETIMEOUT, or idn_errno(why)).
+ */
+enum {
+	CLIENT_FAIL_EOF = -1,        /* the peer closed before a whole answer */
+	CLIENT_FAIL_CONNECTING = -2, /* no connection within ms */
+	CLIENT_FAIL_WAITING = -3,    /* no (whole) answer, or no room to send, within ms */
+};
+int client_fail(const client_addr *a, int why, unsigned ms);
+void client_fail_clear(void);
 
 #endif

@@ -173,6 +173,53 @@ static int start_listeners(running *r)
 	return IDN_OK;
 }
 
+static int stop_at_first(void *arg, idn_slice key, idn_slice val)
+{
+	return 1;
+}
+
+/*
+ * A node answers only for the prefixes homed in its store: with none, no
+ * --home, no recursive role and no primary to mirror, every request would
+ * be answered 301 (not homed). That is a mistake, not a node: refuse, and
+ * say what to add. Server administrators can still home a prefix later
+ * (`idnode home`), so with some the node starts, with a warning.
+ */
+static int check_something_to_serve(running *r)
+{
+	const server_settings *c = r->cfg;
+	store_txn *t;
+	if (!r->store || c->home.n || c->recursive || c->mirror_of)
+		return IDN_OK;
+	int ret = store_txn_begin(r->store, STORE_RDONLY, &t);
+	if (!ret) {
+		ret = store_list_homed(t, stop_at_first, NULL);
+		store_txn_abort(t);
+	}
+	if (ret == 1)
+		return IDN_OK;
+	if (ret) {
+		fprintf(stderr, "%s: %s: reading the homed prefixes: %s\n", prog, c->data,
+		        idn_strerror(ret));
+		return ret;
+	}
+	if (c->server_admin.n) {
+		fprintf(stderr,
+		        "%s: warning: no prefix is homed in %s: every request is answered 301 (not "
+		        "homed) until a server administrator homes one (idnode home PREFIX)\n",
+		        prog, c->data);
+		return IDN_OK;
+	}
+	fprintf(stderr,
+	        "%s: nothing to serve: no prefix is homed in %s and no --home was given, so "
+	        "every request would be answered 301 (not homed). Add --home PREFIX (or load "
+	        "a dump that homes prefixes), or run as --recursive --root HOST:PORT, or as "
+	        "--mirror-of HOST:PORT, or name a --server-admin INDEX:HANDLE who will home "
+	        "prefixes (idnode home)\n",
+	        prog, c->data);
+	return IDN_ECONFIG;
+}
+
 static int start_mirror(running *r)
 {
 	const server_settings *c = r->cfg;
@@ -253,6 +300,8 @@ int server_run(const server_settings *s)
 		ret = start_resolver(r);
 	if (!ret)
 		ret = start_listeners(r);
+	if (!ret)
+		ret = check_something_to_serve(r);
 	if (!ret)
 		ret = start_mirror(r);
 	if (!ret) {

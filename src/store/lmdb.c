@@ -39,6 +39,7 @@
 #include <lmdb.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -406,6 +407,18 @@ static int open_dbs(struct lmdb_store *s)
 	return lmdb_txn_commit(bt);
 }
 
+/* A store made by an earlier open: the directory holds LMDB's data file. */
+static int store_exists(const char *location)
+{
+	struct stat st;
+	char *data = NULL;
+	if (asprintf(&data, "%s/data.mdb", location) < 0)
+		return IDN_ENOMEM;
+	int rc = stat(data, &st) == 0 && S_ISREG(st.st_mode) ? IDN_OK : IDN_ENOTFOUND;
+	free(data);
+	return rc;
+}
+
 static int lmdb_open(const char *location, const store_opts *opts, store **out)
 {
 	static const store_opts defaults;
@@ -424,7 +437,7 @@ static int lmdb_open(const char *location, const store_opts *opts, store **out)
 	if (opts->map_size > SIZE_MAX)
 		return IDN_ERANGE;
 
-	rc = make_dirs(location);
+	rc = opts->must_exist ? store_exists(location) : make_dirs(location);
 	if (rc != IDN_OK)
 		return rc;
 

@@ -80,6 +80,12 @@ typedef struct store_opts {
 	 * primary. A replica lags: a read may miss a write just committed.
 	 */
 	const char *read_location;
+	/*
+	 * 1: open only a store that exists (LMDB: the directory holds a data
+	 * file), IDN_ENOTFOUND otherwise: for commands that read one (dump,
+	 * verify), where a mistyped path must not make an empty store.
+	 */
+	int must_exist;
 } store_opts;
 
 #define STORE_LOG_MAX_BYTES ((uint64_t)64 << 20)
@@ -185,7 +191,7 @@ struct store_txn {
 	store *s;
 };
 
-/* The LMDB backend. location = a directory (created if missing). */
+/* The LMDB backend. location = a directory (created if missing, unless must_exist). */
 extern const struct store_ops store_lmdb_ops;
 /*
  * The PostgreSQL backend (pg.c says how). location = a libpq connection URI;
