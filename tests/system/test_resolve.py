@@ -32,7 +32,10 @@ LOWER = {"handle": "88.100.1/lower", "values": [{"index": 1, "type": "URL", "dat
 class ResolveTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.node = Node(records=[MOTOR, BIG, LOWER, FAMILY])
+        # Multi-packet answers are looked at on the wire here: this node lets
+        # UDP answers be large (test_abuse_udp holds the default budget).
+        cls.node = Node(records=[MOTOR, BIG, LOWER, FAMILY],
+                        extra_args=["--udp-answer-max", "262144", "--udp-amplification", "1000"])
 
     @classmethod
     def tearDownClass(cls):
