@@ -220,6 +220,44 @@ class AnswerBudget(unittest.TestCase):
                       "budget, bytes", self.node.output())
 
 
+class RecursiveBudget(unittest.TestCase):
+    """A recursive node answers its cache misses from its resolver pool, not
+    through the net layer: the same budget holds there, and its client takes
+    the big record from upstream over TCP."""
+
+    @classmethod
+    def setUpClass(cls):
+        ep = free_port()
+        cls.ent = Node(records=[BIG], homes=("88.1",), listen=["127.0.0.1:%d" % ep],
+                       extra_args=["--udp-rate-limit", "0"])
+        cls.addClassCleanup(cls.ent.close)
+        site = siteinfo("--listen", "127.0.0.1:%d" % ep)
+        cls.root = Node(records=[{"handle": "0.NA/88.1", "values": [site]}], homes=("0.NA",),
+                        extra_args=["--udp-rate-limit", "0"])
+        cls.addClassCleanup(cls.root.close)
+        cls.rec = Node(homes=(), extra_args=["--recursive", "--root",
+                                             "127.0.0.1:%d" % cls.root.port,
+                                             "--udp-rate-limit", "0"])
+        cls.addClassCleanup(cls.rec.close)
+
+    def test_b_recursive_miss_and_hit(self):
+        # The first request is a miss answered by the pool, the others hits.
+        reqs = [[request(BIG["handle"], req_id=i + 1)] for i in range(10)]
+        sent, got, answers = exchange_counted(self.rec.port, reqs, quiet=5.0)
+        print("recursive: bytes in %d, out %d (x%.2f)" % (sent, got, got / sent))
+        self.assertEqual(len(answers), 10)
+        self.assertLessEqual(got, RATIO * sent)
+        for dgrams in answers.values():
+            _, _, rc, _, body = parse_answer(whole(dgrams))
+            self.assertEqual(rc, 2)
+            self.assertIn(b"ask over TCP", body)
+        # Over TCP the recursive node has the whole record: it fetched it over TCP.
+        _, _, rc, _, body = parse_answer(tcp_exchange(self.rec.port, request(BIG["handle"]),
+                                                      timeout=10))
+        self.assertEqual(rc, 1)
+        self.assertGreater(len(body), 15 * 16000)
+
+
 class RateLimit(unittest.TestCase):
     RATE = 50
 
