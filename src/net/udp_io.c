@@ -151,7 +151,7 @@ static size_t udp_peer_key(const struct net_sock *sk, const struct sockaddr_stor
  * length written to out, 0 for none.
  */
 static int udp_over_rate(struct net_worker *w, uint64_t prefix, const uint8_t *req, size_t len,
-                         uint8_t *out, size_t cap)
+                         size_t wire, uint8_t *out, size_t cap)
 {
 	const struct net_server *s = w->s;
 	net_rrl_hit(LIM_UDP_RATE, prefix, "answers over the rate limit per second of",
@@ -160,7 +160,7 @@ static int udp_over_rate(struct net_worker *w, uint64_t prefix, const uint8_t *r
 		return 0;
 	int n = proto_udp_refusal(
 	    req, len, NULL, "too many answers to your network over UDP; ask over TCP", out, cap);
-	size_t allow = proto_udp_allowance(s->udp_answer_max, s->udp_ratio, len);
+	size_t allow = proto_udp_allowance(s->udp_answer_max, s->udp_ratio, wire);
 	return n > 0 && proto_udp_wire_len((size_t)n) <= allow ? n : 0;
 }
 
@@ -182,24 +182,25 @@ static int udp_over_budget(const struct sockaddr *peer, const uint8_t *req, size
 }
 
 /*
- * The answer to a whole request from peer, written to out: the handler's,
- * within the source's rate and the answer budget. 0: none; < 0: dropped.
+ * The answer to a whole request from peer, whose datagrams carried wire
+ * bytes, written to out: the handler's, within the source's rate and the
+ * answer budget. 0: none; < 0: dropped.
  */
-static int udp_answer(struct net_worker *w, const net_req *req, uint8_t *out, size_t cap,
-                      uint64_t *requests)
+static int udp_answer(struct net_worker *w, const net_req *req, size_t wire, uint8_t *out,
+                      size_t cap, uint64_t *requests)
 {
 	struct net_server *s = w->s;
 	if (net_rrl_on(&s->rrl)) {
 		uint64_t prefix = net_rrl_prefix(req->peer);
 		if (!net_rrl_take(&s->rrl, prefix, w->now * 1000000))
-			return udp_over_rate(w, prefix, req->msg, req->len, out, cap);
+			return udp_over_rate(w, prefix, req->msg, req->len, wire, out, cap);
 	}
 	net_batch_begin(w);
 	(*requests)++;
 	int n = s->cfg.handle(w->wctx, req, out, cap);
 	if (n <= 0 || (size_t)n > cap)
 		return n <= 0 ? n : -1;
-	size_t allow = proto_udp_allowance(s->udp_answer_max, s->udp_ratio, req->len);
+	size_t allow = proto_udp_allowance(s->udp_answer_max, s->udp_ratio, wire);
 	if (proto_udp_wire_len((size_t)n) > allow)
 		return udp_over_budget(req->peer, req->msg, req->len, out, (size_t)n, allow);
 	return n;
@@ -248,7 +249,9 @@ static void udp_one(struct net_worker *w, struct net_sock *sk, unsigned i, uint6
 	};
 	uint8_t *out = w->arena + w->arena_used;
 	size_t cap = NET_ARENA - w->arena_used;
-	int n = udp_answer(w, &req, out, cap, requests);
+	/* A request in one datagram (even one over 512 bytes) carried len bytes. */
+	size_t wire = msg == pkt ? len : proto_udp_wire_len(msg_len);
+	int n = udp_answer(w, &req, wire, out, cap, requests);
 	if (n == 0)
 		return;
 	if (n < 0) {

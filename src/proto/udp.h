@@ -76,13 +76,13 @@ static inline size_t proto_udp_wire_len(size_t len)
 }
 
 /*
- * The most an answer to a request of req_len bytes (envelope + message,
- * reassembled) may put on the wire: min(answer_max, ratio x the request's
- * bytes on the wire).
+ * The most an answer to a request that put req_wire bytes on the wire (its
+ * datagrams' payloads; proto_udp_wire_len() of the reassembled request when
+ * they are not known) may put there: min(answer_max, ratio x req_wire).
  */
-static inline size_t proto_udp_allowance(size_t answer_max, unsigned ratio, size_t req_len)
+static inline size_t proto_udp_allowance(size_t answer_max, unsigned ratio, size_t req_wire)
 {
-	size_t by_ratio = (size_t)ratio * proto_udp_wire_len(req_len);
+	size_t by_ratio = (size_t)ratio * req_wire;
 	return by_ratio < answer_max ? by_ratio : answer_max;
 }
 

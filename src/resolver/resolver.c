@@ -294,7 +294,8 @@ static void udp_send(const resolver *r, const struct job *j, const uint8_t *ans,
 {
 	static __thread proto_udp_frag frags[PROTO_UDP_MAX_PKTS];
 	const struct sockaddr *peer = (const struct sockaddr *)&j->peer;
-	size_t allow = proto_udp_allowance(r->o.udp_answer_max, r->o.udp_amplification, j->len);
+	size_t allow = proto_udp_allowance(r->o.udp_answer_max, r->o.udp_amplification,
+	                                   proto_udp_wire_len(j->len));
 	uint8_t refusal[PROTO_UDP_REFUSAL_MAX];
 	if (proto_udp_wire_len(len) > allow) {
 		limit_hit(LIM_UDP_ANSWER_SIZE, "recursive answer of %zu bytes over the UDP budget",

@@ -171,7 +171,8 @@ static void test_budget(void **state)
 	/* min(cap, ratio x request) */
 	assert_int_equal(proto_udp_allowance(1232, 10, 69), 690);
 	assert_int_equal(proto_udp_allowance(1232, 10, 200), 1232);
-	assert_int_equal(proto_udp_allowance(100000, 10, 20 + 1000), 10 * (1000 + 60));
+	assert_int_equal(proto_udp_allowance(100000, 10, proto_udp_wire_len(20 + 1000)),
+	                 10 * (1000 + 60));
 }
 
 static void test_refusal(void **state)
@@ -181,8 +182,8 @@ static void test_refusal(void **state)
 	/* With RD: the request's digest, in the answer's version's algorithm, leads the body. */
 	size_t rlen = resolution("a/b", PROTO_F_RD | PROTO_F_PO, 11, req, sizeof(req));
 	uint8_t ans_env[PROTO_ENV_LEN] = {2, 5, 0x02, 11};
-	int n = proto_udp_oversize(req, rlen, ans_env, 250000, proto_udp_allowance(1232, 10, rlen),
-	                           out);
+	int n = proto_udp_oversize(req, rlen, ans_env, 250000,
+	                           proto_udp_allowance(1232, 10, proto_udp_wire_len(rlen)), out);
 	assert_true(n > 0 && (size_t)n <= PROTO_UDP_REFUSAL_MAX);
 	proto_env env;
 	proto_msg m;
