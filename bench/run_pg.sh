@@ -98,8 +98,9 @@ log "   load: LMDB $(secs "$t0" "$t1") s, PostgreSQL $(secs "$t1" "$t2") s"
 run() {
 	local label=$1 out res c0 c1 p0 p1 t0 t1 perfpid=
 	shift
+	# One source sends every request: a limit per source network high enough for them all.
 	"${pin[@]}" "$IDNODE" serve "$@" --listen "127.0.0.1:$PORT" --home "$PREFIX" \
-		--threads "$THREADS" >"$WORK/serve-$label.log" 2>&1 </dev/null &
+		--threads "$THREADS" --udp-rate-limit 100000000 >"$WORK/serve-$label.log" 2>&1 </dev/null &
 	pid=$!
 	local first
 	first=$(head -1 "$WORK/queries.txt")

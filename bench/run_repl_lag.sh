@@ -82,9 +82,10 @@ wait_up() {  # PORT PID LOG
 	--home 88.100.1 --home 0.NA --server-admin "$id" >"$WORK/primary.log" 2>&1 </dev/null &
 pids+=($!)
 wait_up "$PORT" "${pids[-1]}" "$WORK/primary.log"
+# Polled every 2 ms from one source: over the default UDP rate per source network.
 "$IDNODE" serve --data "$WORK/mirror" --threads 1 --listen "127.0.0.1:$((PORT + 1))" \
 	--mirror-of "$primary" --id "$id" --secret-file "$WORK/secret" --mirror-lag-log 1 \
-	>"$WORK/mirror.log" 2>&1 </dev/null &
+	--udp-rate-limit 100000000 >"$WORK/mirror.log" 2>&1 </dev/null &
 pids+=($!)
 mirror_pid=${pids[-1]}
 wait_up "$((PORT + 1))" "$mirror_pid" "$WORK/mirror.log"

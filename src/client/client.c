@@ -308,6 +308,18 @@ out:
 	return ret;
 }
 
+/*
+ * Whether a UDP answer is a response code 2 (RC_ERROR): what a node sends
+ * instead of an answer over its UDP budget or rate ("ask over TCP"), and
+ * what the reference client (HandleResolver) takes as a failure of the UDP
+ * interface, moving on to TCP. An encrypted answer's header cannot be read.
+ */
+static bool udp_refused(const uint8_t *ans, size_t len)
+{
+	return len >= PROTO_ENV_LEN + PROTO_HDR_LEN && !(ans[2] & PROTO_ENV_ENCRYPTED) &&
+	       idn_be32(ans + PROTO_ENV_LEN + 4) == PROTO_RC_ERROR;
+}
+
 int client_exchange(const client_addr *a, enum client_transport t, unsigned timeout_ms,
                     const uint8_t *req, size_t len, uint8_t **ans, size_t *anslen)
 {
@@ -316,9 +328,23 @@ int client_exchange(const client_addr *a, enum client_transport t, unsigned time
 	if (timeout_ms == 0)
 		timeout_ms = 3000;
 	client_fail_clear();
-	if (t == CLIENT_UDP)
-		return exchange_udp(a, timeout_ms, req, len, ans, anslen);
-	return exchange_tcp(a, timeout_ms, req, len, ans, anslen);
+	if (t != CLIENT_UDP)
+		return exchange_tcp(a, timeout_ms, req, len, ans, anslen);
+	uint64_t start = client_now_ms();
+	int ret = exchange_udp(a, timeout_ms, req, len, ans, anslen);
+	if (ret || !udp_refused(*ans, *anslen))
+		return ret;
+	/* The same request over TCP at once, in what is left of the time. */
+	uint64_t spent = client_now_ms() - start;
+	uint8_t *tans;
+	size_t tlen;
+	if (spent >= timeout_ms ||
+	    exchange_tcp(a, (unsigned)(timeout_ms - spent), req, len, &tans, &tlen) != IDN_OK)
+		return IDN_OK; /* the UDP answer says why */
+	free(*ans);
+	*ans = tans;
+	*anslen = tlen;
+	return IDN_OK;
 }
 
 int client_resolve(const client_addr *a, idn_slice handle, const client_resolve_opts *o,

@@ -38,6 +38,11 @@ void client_addr_str(const client_addr *a, char *out, size_t len);
  * whichever ends first); TCP connects, sends, and reads one whole message.
  * *ans (malloc'd) holds envelope + message. IDN_ETIMEOUT, IDN_ENET,
  * IDN_EPROTO (the peer sent something that is not an answer).
+ * A UDP answer with response code 2 (RC_ERROR: what a node sends for an
+ * answer over its UDP budget or rate, "ask over TCP") is asked again over
+ * TCP at once, in what is left of timeout_ms, as the reference client moves
+ * to its next protocol; *ans is then the TCP answer, or the UDP one if TCP
+ * failed.
  */
 int client_exchange(const client_addr *a, enum client_transport t, unsigned timeout_ms,
                     const uint8_t *req, size_t len, uint8_t **ans, size_t *anslen);

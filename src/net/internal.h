@@ -19,6 +19,7 @@
 
 #include "net/common.h"
 #include "net/net.h"
+#include "net/rrl.h"
 #include "proto/proto.h"
 #include "proto/udp.h"
 
@@ -128,6 +129,7 @@ struct net_worker {
 	size_t arena_used;
 
 	proto_udp_rasm rasm;
+	uint64_t rate_over; /* answers over their source's rate: every slip-th is sent */
 
 	/* TCP */
 	struct net_conn_list conns; /* by last activity */
@@ -156,6 +158,11 @@ struct net_server {
 
 	/* Deferred answers not yet given (net_defer .. net_answer): net_wait waits for them. */
 	struct net_later_count nlater;
+
+	/* UDP answers: the budget and the rate limit (rrl.h), shared by the workers. */
+	size_t udp_answer_max;
+	unsigned udp_ratio, udp_slip;
+	net_rrl rrl;
 
 	struct net_crew crew; /* start-up handshake only */
 };

@@ -127,6 +127,18 @@ typedef struct net_config {
 	unsigned tcp_max_pipeline; /* requests one connection may have handled per loop turn
 	                              before others get a go; 0 = 32 */
 	/*
+	 * UDP answers (docs/security.md, "UDP: answer budget and response rate
+	 * limiting"). An answer whose datagrams would put more than
+	 * min(udp_answer_max, udp_amplification x the request's datagrams) bytes
+	 * on the wire is replaced by a short RC_ERROR asking for TCP; 0 = 1232
+	 * and 10. udp_rate_limit: answers per second to one source prefix (IPv4
+	 * /24, IPv6 /56), one second's worth at once; 0 = no limit. Over it, an
+	 * answer is dropped, except every udp_rate_slip-th (0: none), which is
+	 * the short RC_ERROR asking for TCP.
+	 */
+	unsigned udp_answer_max, udp_amplification;
+	unsigned udp_rate_limit, udp_rate_slip;
+	/*
 	 * Per-thread context for the handler, made on the worker thread. NULL
 	 * worker_init: the context is arg. A worker_init that returns NULL makes
 	 * net_start() fail.

@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -134,6 +136,7 @@ static void server_free(struct net_server *s)
 		close(s->stopfd);
 	net_crew_destroy(&s->crew);
 	net_later_count_destroy(&s->nlater);
+	net_rrl_free(&s->rrl);
 	for (unsigned i = 0; s->w && i < s->nthreads; i++)
 		net_later_q_destroy(&s->w[i].lq);
 	free(s->socks);
@@ -166,6 +169,9 @@ int net_start(const net_config *cfg, net_server **out)
 	s->idle_ms = cfg->tcp_idle_ms ? cfg->tcp_idle_ms : NET_DEF_IDLE_MS;
 	s->max_pipeline = cfg->tcp_max_pipeline ? cfg->tcp_max_pipeline : NET_DEF_PIPELINE;
 	s->nthreads = cfg->threads ? cfg->threads : ncpus();
+	s->udp_answer_max = cfg->udp_answer_max ? cfg->udp_answer_max : PROTO_UDP_ANSWER_MAX_DEF;
+	s->udp_ratio = cfg->udp_amplification ? cfg->udp_amplification : PROTO_UDP_RATIO_DEF;
+	s->udp_slip = cfg->udp_rate_slip;
 	s->stop_src.kind = NET_SRC_STOP;
 	atomic_init(&s->nconns, 0);
 	if (s->max_msg > UINT32_MAX) {
@@ -174,6 +180,14 @@ int net_start(const net_config *cfg, net_server **out)
 		goto fail;
 	}
 
+	uint64_t seed;
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+		seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
+	if (net_rrl_init(&s->rrl, cfg->udp_rate_limit, 0, 0, seed) < 0) {
+		set_err(cfg, "net: out of memory for the UDP rate limit table");
+		rc = IDN_ENOMEM;
+		goto fail;
+	}
 	s->stopfd = net_stopfd_new();
 	s->ports = calloc(cfg->nlisten, sizeof(*s->ports));
 	s->socks = calloc((size_t)cfg->nlisten * 2 * 2 * s->nthreads, sizeof(*s->socks));

@@ -4,6 +4,11 @@
  * at start; the payload of an answer is written once by the handler and
  * copied once by the kernel (a multi-packet answer is two iovecs per
  * datagram: its own envelope and a slice of the answer).
+ *
+ * Every answer is held to the UDP budget and every source prefix to its
+ * answer rate here, whatever the handler answered (docs/security.md, "UDP:
+ * answer budget and response rate limiting"): a few arithmetic operations
+ * and, with the rate limit on, one compare-and-swap per request.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -12,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "core/err.h"
+#include "core/limit.h"
 #include "net/internal.h"
 
 int net_udp_init(struct net_worker *w)
@@ -138,6 +144,68 @@ static size_t udp_peer_key(const struct net_sock *sk, const struct sockaddr_stor
 	return n;
 }
 
+/*
+ * A request from a source over its rate (rrl.h): no answer, except every
+ * slip-th time the short RC_ERROR that sends the client to TCP, so that a
+ * client sharing the prefix with a flood still gets through. Returns the
+ * length written to out, 0 for none.
+ */
+static int udp_over_rate(struct net_worker *w, uint64_t prefix, const uint8_t *req, size_t len,
+                         size_t wire, uint8_t *out, size_t cap)
+{
+	const struct net_server *s = w->s;
+	net_rrl_hit(LIM_UDP_RATE, prefix, "answers over the rate limit per second of",
+	            s->cfg.udp_rate_limit);
+	if (!s->udp_slip || ++w->rate_over % s->udp_slip)
+		return 0;
+	int n = proto_udp_refusal(
+	    req, len, NULL, "too many answers to your network over UDP; ask over TCP", out, cap);
+	size_t allow = proto_udp_allowance(s->udp_answer_max, s->udp_ratio, wire);
+	return n > 0 && proto_udp_wire_len((size_t)n) <= allow ? n : 0;
+}
+
+/*
+ * An answer of n bytes at out whose datagrams would be over allow bytes:
+ * replaced in place by the short RC_ERROR that sends the client to TCP, in
+ * the answer's version. Returns its length, or 0 when even that is over.
+ */
+static int udp_over_budget(const struct sockaddr *peer, const uint8_t *req, size_t len,
+                           uint8_t *out, size_t n, size_t allow)
+{
+	uint8_t refusal[PROTO_UDP_REFUSAL_MAX];
+
+	net_rrl_hit(LIM_UDP_ANSWER_SIZE, net_rrl_prefix(peer), "answer over the UDP budget, bytes",
+	            (unsigned long)proto_udp_wire_len(n));
+	int r = proto_udp_oversize(req, len, out, n, allow, refusal);
+	memcpy(out, refusal, (size_t)r);
+	return r;
+}
+
+/*
+ * The answer to a whole request from peer, whose datagrams carried wire
+ * bytes, written to out: the handler's, within the source's rate and the
+ * answer budget. 0: none; < 0: dropped.
+ */
+static int udp_answer(struct net_worker *w, const net_req *req, size_t wire, uint8_t *out,
+                      size_t cap, uint64_t *requests)
+{
+	struct net_server *s = w->s;
+	if (net_rrl_on(&s->rrl)) {
+		uint64_t prefix = net_rrl_prefix(req->peer);
+		if (!net_rrl_take(&s->rrl, prefix, w->now * 1000000))
+			return udp_over_rate(w, prefix, req->msg, req->len, wire, out, cap);
+	}
+	net_batch_begin(w);
+	(*requests)++;
+	int n = s->cfg.handle(w->wctx, req, out, cap);
+	if (n <= 0 || (size_t)n > cap)
+		return n <= 0 ? n : -1;
+	size_t allow = proto_udp_allowance(s->udp_answer_max, s->udp_ratio, wire);
+	if (proto_udp_wire_len((size_t)n) > allow)
+		return udp_over_budget(req->peer, req->msg, req->len, out, (size_t)n, allow);
+	return n;
+}
+
 /* Handles datagram i of the batch; queues its answer. */
 static void udp_one(struct net_worker *w, struct net_sock *sk, unsigned i, uint64_t *drops,
                     uint64_t *requests)
@@ -181,12 +249,12 @@ static void udp_one(struct net_worker *w, struct net_sock *sk, unsigned i, uint6
 	};
 	uint8_t *out = w->arena + w->arena_used;
 	size_t cap = NET_ARENA - w->arena_used;
-	net_batch_begin(w);
-	(*requests)++;
-	int n = w->s->cfg.handle(w->wctx, &req, out, cap);
+	/* A request in one datagram (even one over 512 bytes) carried len bytes. */
+	size_t wire = msg == pkt ? len : proto_udp_wire_len(msg_len);
+	int n = udp_answer(w, &req, wire, out, cap, requests);
 	if (n == 0)
 		return;
-	if (n < 0 || (size_t)n > cap) {
+	if (n < 0) {
 		(*drops)++;
 		return;
 	}

@@ -2,6 +2,7 @@
 #include "proto/udp.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,70 @@ size_t proto_udp_frag_copy(const proto_udp_frag *f, uint8_t out[PROTO_UDP_PKT])
 	if (f->len)
 		memcpy(out + PROTO_ENV_LEN, f->data, f->len);
 	return PROTO_ENV_LEN + (size_t)f->len;
+}
+
+int proto_udp_refusal(const uint8_t *req, size_t req_len, const uint8_t *env_like, const char *text,
+                      uint8_t *out, size_t cap)
+{
+	proto_env renv, env;
+	proto_msg m;
+
+	if (proto_env_decode(req, req_len, &renv) != IDN_OK)
+		return IDN_ETRUNC;
+	if (env_like) {
+		proto_env_decode(env_like, PROTO_ENV_LEN, &env);
+	} else {
+		uint8_t minor = renv.minor;
+		if (renv.major != PROTO_MAJOR || minor > PROTO_MINOR_MAX)
+			minor = PROTO_MINOR_MAX;
+		else if (minor < PROTO_MINOR_MIN)
+			minor = PROTO_MINOR_MIN;
+		env = (proto_env){
+		    .major = PROTO_MAJOR, .minor = minor, .sugg_minor = PROTO_MINOR_MAX};
+		env.flags = PROTO_MAJOR & PROTO_ENV_SUGG_MAJOR_MASK;
+	}
+	env.flags &= PROTO_ENV_SUGG_MAJOR_MASK; /* one plain datagram */
+	env.session_id = renv.session_id;
+	env.request_id = renv.request_id;
+	env.seq = 0;
+
+	/* The request's header, unless it cannot be read (encrypted, cut short). */
+	bool readable =
+	    !(renv.flags & (PROTO_ENV_ENCRYPTED | PROTO_ENV_COMPRESSED)) &&
+	    proto_msg_decode(req + PROTO_ENV_LEN, req_len - PROTO_ENV_LEN, &m) == IDN_OK;
+	const uint32_t echo = PROTO_F_CA | PROTO_F_PO | PROTO_F_RD;
+	proto_hdr hdr = {
+	    .rcode = PROTO_RC_ERROR,
+	    .flags = PROTO_F_AT | PROTO_F_REC,
+	    .site_serial = 0xFFFF,
+	};
+	if (readable) {
+		hdr.opcode = m.hdr.opcode;
+		hdr.flags |= m.hdr.flags & echo;
+		hdr.recursion = m.hdr.recursion;
+		hdr.expiration = m.hdr.expiration;
+	}
+	size_t tlen = strlen(text);
+	if (tlen > 96)
+		tlen = 96;
+	proto_build b;
+	proto_build_begin(&b, out, cap, &env, &hdr);
+	if (hdr.flags & PROTO_F_RD)
+		proto_put_digest(&b.w, proto_digest_alg(env.major, env.minor), m.hb);
+	wire_put_lbytes(&b.w, text, tlen);
+	return proto_build_end(&b, NULL, 0);
+}
+
+int proto_udp_oversize(const uint8_t *req, size_t req_len, const uint8_t *ans, size_t ans_len,
+                       size_t allow, uint8_t out[PROTO_UDP_REFUSAL_MAX])
+{
+	char text[96];
+	snprintf(text, sizeof(text),
+	         "answer of %zu bytes is over this node's UDP limit; ask over TCP",
+	         proto_udp_wire_len(ans_len));
+	int n = proto_udp_refusal(req, req_len, ans_len >= PROTO_ENV_LEN ? ans : NULL, text, out,
+	                          PROTO_UDP_REFUSAL_MAX);
+	return n > 0 && proto_udp_wire_len((size_t)n) <= allow ? n : 0;
 }
 
 int proto_udp_check(const uint8_t *pkt, size_t len, size_t max_msg, proto_env *env)

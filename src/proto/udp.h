@@ -62,6 +62,61 @@ int proto_udp_fragment(const uint8_t *msg, size_t len, proto_udp_frag *frags, si
 /* Writes one fragment as a contiguous datagram into out; returns its length. */
 size_t proto_udp_frag_copy(const proto_udp_frag *f, uint8_t out[PROTO_UDP_PKT]);
 
+/* ---- the answer budget (docs/security.md, "UDP: answer budget ...") ---- */
+
+/*
+ * Bytes a message of len bytes (envelope + message, as a handler writes it)
+ * puts on the wire over UDP: its datagrams' payloads, each with its own
+ * 20-byte envelope.
+ */
+static inline size_t proto_udp_wire_len(size_t len)
+{
+	size_t body = len > PROTO_ENV_LEN ? len - PROTO_ENV_LEN : 0;
+	return body + PROTO_ENV_LEN * proto_udp_npackets(body);
+}
+
+/*
+ * The most an answer to a request that put req_wire bytes on the wire (its
+ * datagrams' payloads; proto_udp_wire_len() of the reassembled request when
+ * they are not known) may put there: min(answer_max, ratio x req_wire).
+ */
+static inline size_t proto_udp_allowance(size_t answer_max, unsigned ratio, size_t req_wire)
+{
+	size_t by_ratio = (size_t)ratio * req_wire;
+	return by_ratio < answer_max ? by_ratio : answer_max;
+}
+
+enum {
+	PROTO_UDP_ANSWER_MAX_DEF = 1232, /* bytes, as DNS over UDP with EDNS (Knot, NSD) */
+	PROTO_UDP_RATIO_DEF = 10,        /* answer bytes per request byte */
+	/* The longest proto_udp_refusal() writes (a SHA-256 request digest, the message). */
+	PROTO_UDP_REFUSAL_MAX = PROTO_ENV_LEN + PROTO_HDR_LEN + 1 + PROTO_DIGEST_MAX + 4 + 96 + 4,
+};
+
+/*
+ * The short answer that stands for one the node will not send over UDP (over
+ * the budget, or over the source's rate): response code 2 (RC_ERROR) and
+ * text (at most 96 bytes are kept), which the reference client takes as a
+ * failure of the UDP interface and asks again over TCP. It answers req
+ * (envelope + message, reassembled): same request id, session id, op code,
+ * recursion count and request digest (RD), in the version of env_like when
+ * given (the real answer's envelope) or else the version the node answers
+ * req in (the request's, capped at ours). Unsigned, never encrypted. Writes
+ * at most PROTO_UDP_REFUSAL_MAX bytes to out and returns the length, or a
+ * negative idn_err (IDN_ETRUNC: req has no envelope).
+ */
+int proto_udp_refusal(const uint8_t *req, size_t req_len, const uint8_t *env_like, const char *text,
+                      uint8_t *out, size_t cap);
+
+/*
+ * The refusal that replaces an answer ans (ans_len bytes, envelope + message)
+ * to req whose datagrams are over allow bytes: "answer of N bytes is over
+ * this node's UDP limit; ask over TCP", in the answer's version. Returns its
+ * length, or 0 when even the refusal is over allow (then nothing is sent).
+ */
+int proto_udp_oversize(const uint8_t *req, size_t req_len, const uint8_t *ans, size_t ans_len,
+                       size_t allow, uint8_t out[PROTO_UDP_REFUSAL_MAX]);
+
 /* ---- received datagrams ---- */
 
 /*

@@ -15,6 +15,7 @@
 
 #include "client/client.h"
 #include "core/err.h"
+#include "core/limit.h"
 #include "proto/handle.h"
 #include "proto/admin.h"
 #include "proto/proto.h"
@@ -284,17 +285,33 @@ out:
 	return n;
 }
 
-/* Sends a whole answer to peer as Handle datagrams. */
-static void udp_send(int fd, const struct sockaddr *peer, socklen_t plen, const uint8_t *ans,
-                     size_t len)
+/*
+ * Sends a whole answer to the UDP request j as Handle datagrams, within the
+ * budget of the net layer's answers: over it, the short RC_ERROR that sends
+ * the client to TCP goes instead.
+ */
+static void udp_send(const resolver *r, const struct job *j, const uint8_t *ans, size_t len)
 {
 	static __thread proto_udp_frag frags[PROTO_UDP_MAX_PKTS];
+	const struct sockaddr *peer = (const struct sockaddr *)&j->peer;
+	size_t allow = proto_udp_allowance(r->o.udp_answer_max, r->o.udp_amplification,
+	                                   proto_udp_wire_len(j->len));
+	uint8_t refusal[PROTO_UDP_REFUSAL_MAX];
+	if (proto_udp_wire_len(len) > allow) {
+		limit_hit(LIM_UDP_ANSWER_SIZE, "recursive answer of %zu bytes over the UDP budget",
+		          proto_udp_wire_len(len));
+		int n = proto_udp_oversize(j->msg, j->len, ans, len, allow, refusal);
+		if (n == 0)
+			return;
+		ans = refusal;
+		len = (size_t)n;
+	}
 	int n = proto_udp_fragment(ans, len, frags, PROTO_UDP_MAX_PKTS);
 	for (int i = 0; i < n; i++) {
 		uint8_t pkt[PROTO_UDP_PKT];
 		size_t pl = proto_udp_frag_copy(&frags[i], pkt);
 		/* Best effort, as UDP: the client retries a lost answer. */
-		(void)!sendto(fd, pkt, pl, MSG_DONTWAIT, peer, plen);
+		(void)!sendto(j->fd, pkt, pl, MSG_DONTWAIT, peer, j->peer_len);
 	}
 }
 
@@ -328,8 +345,7 @@ static void *pool_main(void *arg)
 			if (j->answer)
 				j->answer(j->ctx, out, n > 0 ? (size_t)n : 0);
 			else if (n > 0)
-				udp_send(j->fd, (const struct sockaddr *)&j->peer, j->peer_len, out,
-				         (size_t)n);
+				udp_send(r, j, out, (size_t)n);
 		} else if (j->answer) {
 			j->answer(j->ctx, NULL, 0);
 		}
@@ -435,6 +451,10 @@ int resolver_new(const resolver_opts *o, resolver **out, char *err, size_t errle
 		r->o.queue_max = 1024;
 	if (!r->o.timeout_ms)
 		r->o.timeout_ms = 1000;
+	if (!r->o.udp_answer_max)
+		r->o.udp_answer_max = PROTO_UDP_ANSWER_MAX_DEF;
+	if (!r->o.udp_amplification)
+		r->o.udp_amplification = PROTO_UDP_RATIO_DEF;
 	if (!r->o.tcp_timeout_ms)
 		r->o.tcp_timeout_ms = 500;
 	if (!r->o.coalesce_wait_ms)

@@ -41,6 +41,8 @@ typedef struct resolver_opts {
 	unsigned timeout_ms;       /* per upstream question (UDP misses); 0 = 1000 */
 	unsigned tcp_timeout_ms;   /* per upstream question (TCP misses, inline); 0 = 500 */
 	unsigned coalesce_wait_ms; /* a coalesced miss waits for the leader at most; 0 = 3000 */
+	/* A UDP answer sent from the pool keeps to the net layer's budget (net.h); 0 = 1232, 10. */
+	unsigned udp_answer_max, udp_amplification;
 	bool all; /* resolve every resolution request, not only those with REC set */
 } resolver_opts;
 

@@ -40,6 +40,8 @@ typedef struct server_settings {
 	unsigned max_tcp_conns, tcp_idle_ms;
 	unsigned max_connections; /* TCP and HTTP connections together; 0 = no limit */
 	unsigned long map_size_mb;
+	/* UDP answers (net.h): the budget, and the rate per source network with its slip. */
+	unsigned udp_answer_max, udp_amplification, udp_rate_limit, udp_rate_slip;
 	settings_list http, https; /* HTTP(S) listeners (REST API, proxy, Handle over HTTP) */
 	char *tls_cert, *tls_key;  /* PEM files for the HTTPS listeners */
 	char *access_log;          /* "-" = stderr */

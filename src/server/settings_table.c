@@ -51,6 +51,24 @@ const setting_row settings_rows[] = {
              "listeners together; beyond it a new one is accepted\n"
              "and closed at once (default 0: no limit but\n"
              "--max-tcp-conns and --http-max-conns)"},
+    {.ini = "udp_answer_max", .flag = "udp-answer-max", .arg = "BYTES", .type = SETTING_UINT,
+     .field = F(udp_answer_max), .def = 1232, .min = 512, .max = 1 << 20,
+     .scope = SETTING_SERVE,
+     .help = "a UDP answer puts at most BYTES on the wire (all its\n"
+             "datagrams); a longer one is an RC_ERROR asking for\n"
+             "TCP (default 1232, as DNS over UDP)"},
+    {.ini = "udp_amplification", .flag = "udp-amplification", .arg = "N", .type = SETTING_UINT,
+     .field = F(udp_amplification), .def = 10, .min = 1, .max = 1000, .scope = SETTING_SERVE,
+     .help = "... and at most N times the request's bytes (default 10)"},
+    {.ini = "udp_rate_limit", .flag = "udp-rate-limit", .arg = "N", .type = SETTING_UINT,
+     .field = F(udp_rate_limit), .def = 200, .max = 100000000, .scope = SETTING_SERVE,
+     .help = "UDP answers per second to one source network (IPv4\n"
+             "/24, IPv6 /56), a second's worth at once; 0: no limit\n"
+             "(default 200)"},
+    {.ini = "udp_rate_slip", .flag = "udp-rate-slip", .arg = "N", .type = SETTING_UINT,
+     .field = F(udp_rate_slip), .def = 2, .max = 100, .scope = SETTING_SERVE,
+     .help = "over that rate, every N-th answer is an RC_ERROR asking\n"
+             "for TCP, the others are dropped; 0: drop all (default 2)"},
     {.ini = "map_size_mb", .arg = "N", .type = SETTING_ULONG, .field = F(map_size_mb), .max = 1ul << 30,
      .scope = SETTING_SERVE,
      .help = "the initial LMDB map size in MiB (default: the store's)"},

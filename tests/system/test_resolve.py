@@ -32,7 +32,12 @@ LOWER = {"handle": "88.100.1/lower", "values": [{"index": 1, "type": "URL", "dat
 class ResolveTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.node = Node(records=[MOTOR, BIG, LOWER, FAMILY])
+        # Multi-packet answers are looked at on the wire here, and thousands of
+        # datagrams come from one source: this node lets UDP answers be large
+        # and has no rate limit (test_abuse_udp holds the defaults).
+        cls.node = Node(records=[MOTOR, BIG, LOWER, FAMILY],
+                        extra_args=["--udp-answer-max", "262144", "--udp-amplification", "1000",
+                                    "--udp-rate-limit", "0"])
 
     @classmethod
     def tearDownClass(cls):

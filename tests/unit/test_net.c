@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/limit.h"
 #include "net/net.h"
 #include "proto/proto.h"
 #include "proto/udp.h"
@@ -234,6 +235,9 @@ static net_config base_cfg(void)
 	    .batch_begin = t_batch_begin,
 	    .batch_end = t_batch_end,
 	    .handle = t_handle,
+	    /* Framing: answers far longer than their requests (the budget's own test sets it). */
+	    .udp_answer_max = 1 << 20,
+	    .udp_amplification = 1000000,
 	};
 }
 
@@ -479,6 +483,101 @@ static uint8_t big_a[PROTO_ENV_LEN + PROTO_MSG_MAX];
 static uint8_t big_b[PROTO_ENV_LEN + PROTO_MSG_MAX];
 
 /* ---- tests ---- */
+
+/* Whether a UDP answer is the short RC_ERROR standing for one not sent (net.h). */
+static bool is_refusal(const uint8_t *ans, size_t len, uint32_t request_id, const char *says)
+{
+	proto_msg m;
+	idn_slice text;
+	if (len < PROTO_ENV_LEN || idn_be32(ans + 8) != request_id ||
+	    proto_msg_decode(ans + PROTO_ENV_LEN, len - PROTO_ENV_LEN, &m) ||
+	    m.hdr.rcode != PROTO_RC_ERROR || proto_error_decode(m.body, &text))
+		return false;
+	return memmem(text.p, text.len, says, strlen(says)) != NULL;
+}
+
+/*
+ * The UDP answer budget at its defaults: an answer over 10 x its request's
+ * bytes (or 1232) is the short RC_ERROR asking for TCP, one datagram with
+ * the request's id; one within it is unchanged.
+ */
+static void test_udp_budget(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_config cfg = base_cfg();
+	cfg.udp_answer_max = 0;
+	cfg.udp_amplification = 0;
+	net_server *s = start(cfg, &port);
+	int fd = client(SOCK_DGRAM, "127.0.0.1", port);
+	uint8_t req[64];
+	int npkts;
+
+	/* A 28-byte request: 280 bytes of answer at most. */
+	size_t len = build_grow(req, 5, 260);
+	send(fd, req, len, 0);
+	assert_int_equal(udp_recv_msg(fd, big_a, sizeof(big_a), &npkts, 0), 280);
+	check_grow(big_a, 280, 5, 260, 1);
+	len = build_grow(req, 6, 261);
+	send(fd, req, len, 0);
+	size_t alen = udp_recv_msg(fd, big_a, sizeof(big_a), &npkts, 0);
+	assert_int_equal(npkts, 1);
+	assert_true(alen <= 280);
+	assert_true(
+	    is_refusal(big_a, alen, 6, "answer of 281 bytes is over this node's UDP limit"));
+	/* 100 kB, which used to be 204 datagrams: one short one. */
+	len = build_grow(req, 7, 100000);
+	send(fd, req, len, 0);
+	alen = udp_recv_msg(fd, big_a, sizeof(big_a), &npkts, 0);
+	assert_int_equal(npkts, 1);
+	assert_true(is_refusal(big_a, alen, 7, "ask over TCP"));
+	EVENTUALLY(s, st_.udp_pkts_out == 3);
+	assert_true(limit_count(LIM_UDP_ANSWER_SIZE) >= 2);
+	close(fd);
+	net_stop(s);
+	assert_int_equal(net_wait(s), 0);
+}
+
+/*
+ * The rate limit: 10 answers a second to one source network, a second's
+ * worth at once; over it every third is the RC_ERROR asking for TCP, the
+ * others nothing.
+ */
+static void test_udp_rate(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_config cfg = base_cfg();
+	cfg.udp_rate_limit = 10;
+	cfg.udp_rate_slip = 3;
+	net_server *s = start(cfg, &port);
+	int fd = client(SOCK_DGRAM, "127.0.0.1", port);
+	set_timeout(fd, 300);
+	uint8_t req[64], ans[600], body[8] = "PING";
+	uint64_t before = limit_count(LIM_UDP_RATE);
+
+	for (uint32_t id = 1; id <= 60; id++) {
+		size_t len = build(req, id, body, sizeof(body));
+		assert_int_equal(send(fd, req, len, 0), (ssize_t)len);
+	}
+	unsigned ok = 0, slips = 0;
+	for (int i = 0; i < 60; i++) {
+		ssize_t n = recv(fd, ans, sizeof(ans), 0);
+		if (n < 0)
+			break;
+		if (is_refusal(ans, (size_t)n, idn_be32(ans + 8), "ask over TCP"))
+			slips++;
+		else
+			ok++;
+	}
+	/* Sent within well under a tenth of a second: the burst, perhaps one more. */
+	assert_in_range(ok, 10, 11);
+	assert_in_range(slips, (60 - ok) / 3 - 1, (60 - ok) / 3 + 1);
+	assert_int_equal(limit_count(LIM_UDP_RATE) - before, 60 - ok);
+	close(fd);
+	net_stop(s);
+	assert_int_equal(net_wait(s), 0);
+}
 
 static void test_udp_single(void **state)
 {
@@ -1293,6 +1392,8 @@ int main(void)
 	    cmocka_unit_test(test_udp_multi_answer),
 	    cmocka_unit_test(test_udp_multi_request),
 	    cmocka_unit_test(test_udp_garbage),
+	    cmocka_unit_test(test_udp_budget),
+	    cmocka_unit_test(test_udp_rate),
 	    cmocka_unit_test(test_tcp_oneshot),
 	    cmocka_unit_test(test_tcp_pipelined),
 	    cmocka_unit_test(test_tcp_split),
