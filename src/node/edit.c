@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/limit.h"
 #include "node/answer.h"
 #include "node/template.h"
 #include "proto/admin.h"
@@ -39,6 +40,12 @@ static int value_check(req *rq, const proto_value *v)
 	char msg[96];
 	proto_admin ad;
 	proto_vlist vl;
+	const char *bad;
+	if (proto_type_check(v->type, &bad)) {
+		limit_hit(LIM_VALUE_SYNTAX, "value type at index %u %s", v->index, bad);
+		snprintf(msg, sizeof(msg), "value at index %u: its type %s", v->index, bad);
+		return node_answer_error(rq, PROTO_RC_INVALID_VALUE, msg);
+	}
 	if (idn_slice_eq(v->type, IDN_SLICE("HS_ADMIN")) && proto_admin_decode(v->data, &ad)) {
 		snprintf(msg, sizeof(msg), "invalid HS_ADMIN data at index %u", v->index);
 		return node_answer_error(rq, PROTO_RC_INVALID_VALUE, msg);
