@@ -1,0 +1,293 @@
+"""Issue 16, findings G, H and K, replayed against the real binary.
+
+G: value types that would show as another type (a NUL, a trailing or leading
+space, a control character, bytes that are not UTF-8, a reserved type in
+another case) are refused at every door: Handle add/create/modify by a user
+holding only add_value (202 naming the index), REST writes (400 naming the
+value), `idnode load` (FILE:LINE naming the field); the store is unchanged
+(`idnode dump` before and after). A type an older node stored is shown
+escaped by `idnode resolve`.
+
+H: the proxy redirects only to absolute http(s) URLs with a host; for
+javascript:, data:, //host and a URL with CR/LF it serves the record page
+(200, no Location), while an https URL still redirects.
+
+K: a full disk (a small tmpfs in a private mount namespace) answers every
+write with an error (Handle 2 "storage full", HTTP 507), never a closed
+connection; everything acknowledged is there afterwards, reads keep
+working, and writes succeed again once space is freed.
+
+Requests are sent raw and answered with the legacy secret-key MAC, so each
+check sees the server's own answer code. Every loop is bounded."""
+import base64
+import hashlib
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(__file__))
+from httplib_idn import HttpNode  # noqa: E402
+from idnlib import IDNODE, parse_answer, request, tcp_read_answer  # noqa: E402
+from idnlib import admin_data, hexval, s  # noqa: E402
+
+BOSS = b"boss-secret-2026"
+ADDER = b"adder-secret-2026"
+P = "88.100.1/"
+
+BAD_TYPES = [
+    (b"HS_ADMIN\x00", "NUL"),
+    (b"HS_ADMIN ", "whitespace"),
+    (b" URL", "whitespace"),
+    (b"A\x01B", "control"),
+    (b"URL\xff\xfe", "UTF-8"),
+    (b"hs_admin", "case"),
+    (b"HS_ADMIN\xe2\x80\x8b", "invisible"),  # a zero-width space
+]
+
+
+def value(index, typ, data):
+    typ = typ.encode() if isinstance(typ, str) else typ
+    data = data.encode() if isinstance(data, str) else data
+    return struct.pack(">IIBIB", index, 0, 0, 86400, 0x0e) + s(typ) + s(data) + struct.pack(">I", 0)
+
+
+def values_body(handle, vals):
+    return s(handle) + struct.pack(">I", len(vals)) + b"".join(vals)
+
+
+def basic(user, secret):
+    tok = base64.b64encode(urllib.parse.quote(user, safe="/").encode() + b":" + secret)
+    return {"Authorization": "Basic " + tok.decode()}
+
+
+def error_message(body):
+    """The message of an error answer body (str message, no request digest)."""
+    if len(body) < 4:
+        return b""
+    n = struct.unpack(">I", body[:4])[0]
+    return body[4:4 + n]
+
+
+class Admin:
+    """Raw authenticated Handle requests on one TCP connection."""
+
+    def __init__(self, port, handle, secret):
+        self.port, self.handle, self.secret = port, handle, secret
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+
+    def close(self):
+        self.sock.close()
+
+    def xchg(self, req):
+        self.sock.sendall(req)
+        return parse_answer(tcp_read_answer(self.sock))
+
+    def run(self, op, body):
+        """(response code, body) of the final answer; raises if the connection closes."""
+        env, _, rc, _, ans = self.xchg(request("", op=op, flags=0x18000000, body=body))
+        if rc != 402:
+            return rc, ans
+        dlen = {2: 20, 3: 32}[ans[0]]
+        digest = ans[1:1 + dlen]
+        nlen = struct.unpack(">I", ans[1 + dlen:5 + dlen])[0]
+        nonce = ans[5 + dlen:5 + dlen + nlen]
+        mac = hashlib.sha1(self.secret + nonce + digest + self.secret).digest()
+        cr = s("HS_SECKEY") + s(self.handle) + struct.pack(">I", 300) + s(b"\x02" + mac)
+        _, _, rc, _, ans = self.xchg(request("", op=200, flags=0x18000000, body=cr,
+                                             session=env["session"]))
+        return rc, ans
+
+
+def base_records():
+    return [
+        {"handle": "0.NA/88.100.1", "values": [
+            hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, P + "boss"))]},
+        {"handle": P + "boss", "values": [hexval(300, "HS_SECKEY", BOSS.hex(), perms=0x0c)]},
+        {"handle": P + "adder", "values": [hexval(300, "HS_SECKEY", ADDER.hex(), perms=0x0c)]},
+        # The adder holds only add_value on the target.
+        {"handle": P + "target", "values": [
+            {"index": 1, "type": "URL", "data": "https://example.com/target"},
+            hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, P + "boss")),
+            hexval(101, "HS_ADMIN", admin_data(0x0040, 300, P + "adder"))]},
+        # H: URL values the proxy must not redirect to, and one it must.
+        {"handle": P + "js", "values": [{"index": 1, "type": "URL",
+                                         "data": "javascript:alert(1)"}]},
+        {"handle": P + "data", "values": [{"index": 1, "type": "URL",
+                                           "data": "data:text/html,<script>alert(1)</script>"}]},
+        {"handle": P + "schemeless", "values": [{"index": 1, "type": "URL",
+                                                 "data": "//evil.example/x"}]},
+        {"handle": P + "split", "values": [{"index": 1, "type": "URL",
+                                            "data": "http://ok.example/\r\nSet-Cookie: x=1"}]},
+        {"handle": P + "nohost", "values": [{"index": 1, "type": "URL",
+                                             "data": "https:///path-only"}]},
+        {"handle": P + "vbs", "values": [{"index": 1, "type": "URL",
+                                          "data": "VBScript:msgbox(1)"}]},
+        {"handle": P + "good", "values": [{"index": 1, "type": "URL",
+                                           "data": "https://ok.example/product?id=7"}]},
+    ]
+
+
+class ValueTypesAndRedirects(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.node = HttpNode(records=base_records(), homes=("88.100.1",))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.stop()
+        cls.node.close()
+
+    def dump(self):
+        out = subprocess.run([IDNODE, "dump", "--data", self.node.data], capture_output=True,
+                             timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout
+
+    def http(self, method, path, body=None, headers=None):
+        c = self.node.conn(timeout=60)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            c.close()
+
+    # ---- G ----
+
+    def test_handle_add_refuses_each_bad_type(self):
+        a = Admin(self.node.port, P + "adder", ADDER)
+        try:
+            for n, (typ, what) in enumerate(BAD_TYPES):
+                before = self.dump()
+                rc, ans = a.run(102, values_body(P + "target", [value(50 + n, typ, "x")]))
+                self.assertEqual(rc, 202, "%r: %d %r" % (typ, rc, ans))
+                msg = error_message(ans)
+                self.assertIn(b"index %d" % (50 + n), msg, typ)
+                self.assertIn(what.encode(), msg, typ)
+                self.assertEqual(self.dump(), before, typ)
+            # Positive control: the same user may add an ordinary value.
+            rc, ans = a.run(102, values_body(P + "target", [value(60, "EMAIL", "qa@example")]))
+            self.assertEqual(rc, 1, ans)
+        finally:
+            a.close()
+        self.assertIn(b"qa@example", self.dump())
+        self.assertIn("value-syntax", self.node.output())
+        self.assertTrue(self.node.alive())
+
+    def test_handle_create_and_modify_refuse(self):
+        a = Admin(self.node.port, P + "boss", BOSS)
+        try:
+            before = self.dump()
+            rc, ans = a.run(100, values_body(P + "new-bad", [
+                value(1, "URL", "https://x"), value(2, b"HS_ADMIN ", "y")]))
+            self.assertEqual(rc, 202, ans)
+            self.assertIn(b"index 2", error_message(ans))
+            rc, ans = a.run(104, values_body(P + "target", [value(1, b"URL\x00", "z")]))
+            self.assertEqual(rc, 202, ans)
+            self.assertIn(b"index 1", error_message(ans))
+            self.assertEqual(self.dump(), before)
+        finally:
+            a.close()
+
+    def test_rest_refuses_bad_types(self):
+        auth = dict(basic("300:" + P + "adder", ADDER), **{"Content-Type": "application/json"})
+        path = "/api/handles/" + P + "target?index=70"
+        for typ in ("HS_ADMIN ", " URL", "A\u0001B", "hs_admin", "HS_ADMIN\u200b"):
+            before = self.dump()
+            body = json.dumps({"values": [{"index": 70, "type": typ, "data": "x"}]})
+            st, _, b = self.http("PUT", path, body, auth)
+            self.assertEqual(st, 400, (typ, b))
+            j = json.loads(b)
+            self.assertIn("values[0]: type", j["message"], typ)
+            self.assertEqual(self.dump(), before, typ)
+        # NUL and bytes that are not UTF-8 do not even parse as JSON text.
+        for raw in (b'{"values":[{"index":70,"type":"HS_ADMIN\\u0000","data":"x"}]}',
+                    b'{"values":[{"index":70,"type":"URL\xff","data":"x"}]}'):
+            before = self.dump()
+            st, _, b = self.http("PUT", path, raw, auth)
+            self.assertEqual(st, 400, (raw, b))
+            self.assertIn("message", json.loads(b))
+            self.assertEqual(self.dump(), before)
+        # Positive control.
+        st, _, b = self.http("PUT", path, json.dumps(
+            {"values": [{"index": 70, "type": "EMAIL", "data": "rest@example"}]}), auth)
+        self.assertEqual(st, 200, b)
+
+    def test_load_names_file_line_and_field(self):
+        tmp = tempfile.mkdtemp(prefix="idn-abuse-load-")
+        try:
+            for typ, what in (("HS_ADMIN ", "whitespace"), ("HS_ADMIN\u0000", "NUL"),
+                              ("A\u0001B", "control"), ("hs_Admin", "case")):
+                path = os.path.join(tmp, "in.jsonl")
+                with open(path, "w") as f:
+                    f.write(json.dumps({"handle": P + "ok", "values": [
+                        {"index": 1, "type": "URL", "data": "https://ok"}]}) + "\n")
+                    f.write(json.dumps({"handle": P + "bad", "values": [
+                        {"index": 1, "type": "URL", "data": "https://ok"},
+                        {"index": 2, "type": typ, "data": "x"}]}) + "\n")
+                data = os.path.join(tmp, "data-%d" % len(what))
+                out = subprocess.run([IDNODE, "load", "--data", data, path],
+                                     capture_output=True, text=True, timeout=60)
+                self.assertNotEqual(out.returncode, 0, typ)
+                self.assertIn(path + ":2:", out.stderr, out.stderr)
+                self.assertIn("values[1].type", out.stderr)
+                self.assertIn(what, out.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_resolve_escapes_a_type_an_older_node_stored(self):
+        # A dump of an older node holding such types restores as it was ...
+        from idnlib import Node
+        old = Node(homes=("88.100.1",))
+        try:
+            old.stop()
+            path = os.path.join(old.dir, "old.jsonl")
+            with open(path, "w") as f:
+                f.write(json.dumps({"handle": P + "old", "values": [
+                    {"index": 1, "type": "HS_ADMIN\u0000", "data": "x"},
+                    {"index": 2, "type": "HS_ADMIN ", "data": "y"}]}) + "\n")
+            out = subprocess.run([IDNODE, "restore", "--merge", "--data", old.data, path],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            old.proc = subprocess.Popen([IDNODE, "serve", "--data", old.data, "--home",
+                                         "88.100.1", "--listen", "127.0.0.1:%d" % old.port],
+                                        stdout=old.log, stderr=subprocess.STDOUT)
+            old.wait_ready()
+            out = old.resolve(P + "old", "--tcp")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            # ... and is shown escaped, never as HS_ADMIN.
+            self.assertIn("HS_ADMIN\\x00", out.stdout)
+            self.assertIn("HS_ADMIN\\x20", out.stdout)
+            self.assertNotRegex(out.stdout, r"\bHS_ADMIN\s")
+        finally:
+            old.stop()
+            old.close()
+
+    # ---- H ----
+
+    def test_proxy_does_not_redirect_to_unsafe_urls(self):
+        for name in ("js", "data", "schemeless", "split", "nohost", "vbs"):
+            st, hd, body = self.http("GET", "/" + P + name)
+            self.assertEqual(st, 200, (name, st, hd))
+            self.assertNotIn("location", hd, name)
+            self.assertNotIn("set-cookie", hd, name)
+            self.assertIn(b"values", body, name)  # the record page
+            self.assertNotIn(b'href="javascript', body.lower(), name)
+            self.assertNotIn(b'href="data:', body, name)
+            self.assertNotIn(b'href="//evil', body, name)
+        self.assertIn("redirect-scheme", self.node.output())
+        st, hd, _ = self.http("GET", "/" + P + "good")
+        self.assertEqual(st, 302)
+        self.assertEqual(hd.get("location"), "https://ok.example/product?id=7")
+
+
+if __name__ == "__main__":
+    unittest.main()
