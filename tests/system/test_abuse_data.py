@@ -53,6 +53,19 @@ BAD_TYPES = [
 ]
 
 
+# H: URL values the proxy must not redirect to.
+UNSAFE_URLS = [
+    ("js", "javascript:alert(1)"),
+    ("data", "data:text/html,<script>alert(1)</script>"),
+    ("schemeless", "//evil.example/x"),
+    ("split", "http://ok.example/\r\nSet-Cookie: x=1"),
+    ("nohost", "https:///path-only"),
+    ("vbs", "VBScript:msgbox(1)"),
+    ("file", "file:///etc/passwd"),
+    ("space", "https://ok.example/ x"),
+]
+
+
 def value(index, typ, data):
     typ = typ.encode() if isinstance(typ, str) else typ
     data = data.encode() if isinstance(data, str) else data
@@ -117,22 +130,8 @@ def base_records():
             {"index": 1, "type": "URL", "data": "https://example.com/target"},
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, P + "boss")),
             hexval(101, "HS_ADMIN", admin_data(0x0040, 300, P + "adder"))]},
-        # H: URL values the proxy must not redirect to, and one it must.
-        {"handle": P + "js", "values": [{"index": 1, "type": "URL",
-                                         "data": "javascript:alert(1)"}]},
-        {"handle": P + "data", "values": [{"index": 1, "type": "URL",
-                                           "data": "data:text/html,<script>alert(1)</script>"}]},
-        {"handle": P + "schemeless", "values": [{"index": 1, "type": "URL",
-                                                 "data": "//evil.example/x"}]},
-        {"handle": P + "split", "values": [{"index": 1, "type": "URL",
-                                            "data": "http://ok.example/\r\nSet-Cookie: x=1"}]},
-        {"handle": P + "nohost", "values": [{"index": 1, "type": "URL",
-                                             "data": "https:///path-only"}]},
-        {"handle": P + "vbs", "values": [{"index": 1, "type": "URL",
-                                          "data": "VBScript:msgbox(1)"}]},
-        {"handle": P + "good", "values": [{"index": 1, "type": "URL",
-                                           "data": "https://ok.example/product?id=7"}]},
-    ]
+    ] + [{"handle": P + name, "values": [{"index": 1, "type": "URL", "data": url}]}
+         for name, url in UNSAFE_URLS + [("good", "https://ok.example/product?id=7")]]
 
 
 class ValueTypesAndRedirects(unittest.TestCase):
@@ -146,19 +145,10 @@ class ValueTypesAndRedirects(unittest.TestCase):
         cls.node.close()
 
     def dump(self):
-        out = subprocess.run([IDNODE, "dump", "--data", self.node.data], capture_output=True,
-                             timeout=60)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        return out.stdout
+        return self.node.dump()
 
     def http(self, method, path, body=None, headers=None):
-        c = self.node.conn(timeout=60)
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-        finally:
-            c.close()
+        return self.node.req(method, path, body, headers)
 
     # ---- G ----
 
@@ -274,7 +264,7 @@ class ValueTypesAndRedirects(unittest.TestCase):
     # ---- H ----
 
     def test_proxy_does_not_redirect_to_unsafe_urls(self):
-        for name in ("js", "data", "schemeless", "split", "nohost", "vbs"):
+        for name, _ in UNSAFE_URLS:
             st, hd, body = self.http("GET", "/" + P + name)
             self.assertEqual(st, 200, (name, st, hd))
             self.assertNotIn("location", hd, name)
