@@ -4,6 +4,7 @@
  */
 #include "node/answer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -142,6 +143,14 @@ int node_answer_error(req *rq, uint32_t rc, const char *message)
 	if (ret == IDN_ESPACE && rc != PROTO_RC_ERROR)
 		return node_answer_error(rq, PROTO_RC_ERROR, "answer too large");
 	return ret;
+}
+
+int node_answer_store_error(req *rq, int err, const char *what)
+{
+	char msg[200];
+	snprintf(msg, sizeof(msg), "%s: %s",
+	         idn_err_full(err) ? NODE_MSG_STORAGE_FULL : "storage error", what);
+	return node_answer_error(rq, PROTO_RC_ERROR, msg);
 }
 
 int node_answer_ok(req *rq)

@@ -143,7 +143,7 @@ static int put_record(node_authz *c, idn_slice key, const proto_value *vals, uin
 	int ret = len < 0 ? len : store_put(c->t, key, idn_slice_of(buf, (size_t)len), 0);
 	free(buf);
 	if (ret)
-		return node_answer_error(c->rq, PROTO_RC_ERROR, "storage error: write failed");
+		return node_answer_store_error(c->rq, ret, "the change was not saved");
 	c->commit = true;
 	return 0;
 }
@@ -256,8 +256,8 @@ int node_edit_delete(node_authz *c)
 		return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
 	if ((ret = node_authz_check(c, &own, pf > 0 ? &pr : NULL, PROTO_ADM_DELETE_HANDLE, h)))
 		return ret;
-	if (store_del(c->t, idn_slice_of(key, (size_t)klen)))
-		return node_answer_error(rq, PROTO_RC_ERROR, "storage error: delete failed");
+	if ((ret = store_del(c->t, idn_slice_of(key, (size_t)klen))))
+		return node_answer_store_error(rq, ret, "the delete was not saved");
 	c->commit = true;
 	return node_answer_ok(rq);
 }

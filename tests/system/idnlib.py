@@ -134,6 +134,7 @@ class Node:
         # O_APPEND puts every write at the end whatever the offset.
         self.logpath = os.path.join(self.dir, "serve.log")
         self.log = open(self.logpath, "a")
+        self.args = args  # to start it again on the same store
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self.wait_ready()
 

@@ -279,5 +279,169 @@ class ValueTypesAndRedirects(unittest.TestCase):
         self.assertEqual(hd.get("location"), "https://ok.example/product?id=7")
 
 
+
+CLONE_NEWNS = 0x00020000
+
+
+def private_tmpfs(size_kib):
+    """Moves this process into a mount namespace of its own and mounts a tmpfs
+    of size_kib there; returns its path, or (None, why) when it cannot."""
+    if os.geteuid() != 0:
+        return None, "needs root (a private mount namespace and a tmpfs)"
+    if not shutil.which("mount"):
+        return None, "no mount command"
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNS) != 0:
+        return None, "unshare(CLONE_NEWNS) failed: %s" % os.strerror(ctypes.get_errno())
+    # Mounts made here must not reach the machine's namespace.
+    if subprocess.run(["mount", "--make-rprivate", "/"], capture_output=True).returncode:
+        return None, "mount --make-rprivate / failed"
+    where = tempfile.mkdtemp(prefix="idn-full-")
+    out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dk" % size_kib, "tmpfs", where],
+                         capture_output=True, text=True)
+    if out.returncode:
+        return None, "mount -t tmpfs failed: " + out.stderr.strip()
+    return where, None
+
+
+def fill(path, limit_mib=64):
+    """Writes path until the file system is full (bounded); returns bytes written."""
+    n = 0
+    chunk = b"\xa5" * 65536
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        while n < limit_mib << 20:
+            try:
+                n += os.write(fd, chunk[:65536 if n % 65536 == 0 else 4096])
+            except OSError:
+                # Then the last pages, 4 KiB at a time.
+                try:
+                    n += os.write(fd, chunk[:4096])
+                    continue
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
+    return n
+
+
+class FullDisk(unittest.TestCase):
+    """K: the node's data directory on a small tmpfs that a filler file fills."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mnt, why = private_tmpfs(16 * 1024)
+        if not cls.mnt:
+            raise unittest.SkipTest(why)
+        cls.node = HttpNode(records=base_records(), homes=("88.100.1",))
+        # The data directory moves onto the tmpfs: stop, copy, start on it.
+        cls.node.stop()
+        data = os.path.join(cls.mnt, "data")
+        shutil.copytree(cls.node.data, data)
+        shutil.rmtree(cls.node.data)
+        os.symlink(data, cls.node.data)
+        cls.node.proc = subprocess.Popen(cls.node.args, stdout=cls.node.log,
+                                         stderr=subprocess.STDOUT)
+        cls.node.wait_ready()
+        cls.node.wait_http()
+        cls.filler = os.path.join(cls.mnt, "filler")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.stop()
+        cls.node.close()
+        subprocess.run(["umount", cls.mnt], capture_output=True)
+
+    def write_until_errors(self, a, tag, errors_wanted=3, max_writes=400):
+        """Adds 8 KB values one at a time until errors_wanted writes were refused.
+        Returns (acknowledged indexes, error answers). Any closed connection fails."""
+        acked, errors = [], []
+        for i in range(max_writes):
+            if len(errors) >= errors_wanted:
+                break
+            idx = 1000 + i
+            try:
+                rc, ans = a.run(102, values_body(P + tag, [
+                    value(idx, "BLOB", ("%s-%d-" % (tag, idx)).encode() * 600)]))
+            except (ConnectionError, OSError, struct.error) as e:
+                self.fail("write %d: the connection closed instead of an answer (%r); "
+                          "%d acknowledged before" % (i, e, len(acked)))
+            if rc == 1:
+                acked.append(idx)
+            else:
+                errors.append((rc, error_message(ans)))
+        return acked, errors
+
+    def present(self, tag):
+        st, _, b = self.node.req("GET", "/api/handles/" + P + tag)
+        self.assertEqual(st, 200, b)
+        return {v["index"] for v in json.loads(b)["values"]}
+
+    def test_full_disk_answers_errors_and_loses_nothing(self):
+        boss = Admin(self.node.port, P + "boss", BOSS)
+        try:
+            for tag in ("full-tcp", "full-rest"):
+                rc, ans = boss.run(100, values_body(P + tag, [
+                    value(1, "URL", "https://example.com/" + tag),
+                    value(100, "HS_ADMIN", bytes.fromhex(admin_data(0x0FFF, 300, P + "boss")))]))
+                self.assertEqual(rc, 1, ans)
+            filled = fill(self.filler)
+            self.assertGreater(filled, 0)
+            # Room for a few writes: some are acknowledged before the disk is full.
+            os.truncate(self.filler, max(0, filled - (96 << 10)))
+            # Handle over TCP: every write answered, the ones that did not fit refused.
+            acked, errors = self.write_until_errors(boss, "full-tcp")
+            self.assertEqual(len(errors), 3, "the disk never filled: %d acknowledged" % len(acked))
+            self.assertGreater(len(acked), 0, errors)  # the room left took some
+            for rc, msg in errors:
+                self.assertEqual(rc, 2, msg)
+                self.assertIn(b"storage full", msg)
+            # Reads keep working, over UDP and HTTP.
+            out = self.node.resolve(P + "target")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(self.node.req("GET", "/" + P + "good")[0], 302)
+            # REST: 507 with a JSON message, the connection answered.
+            auth = dict(basic("300:" + P + "boss", BOSS), **{"Content-Type": "application/json"})
+            rest_acked, rest_errors = [], []
+            for i in range(100):
+                if len(rest_errors) >= 2:
+                    break
+                idx = 2000 + i
+                body = json.dumps({"values": [{"index": idx, "type": "BLOB",
+                                               "data": "r%d-" % idx * 2000}]})
+                st, _, b = self.node.req("PUT", "/api/handles/%sfull-rest?index=%d" % (P, idx),
+                                         body, auth)
+                if st == 200:
+                    rest_acked.append(idx)
+                else:
+                    self.assertEqual(st, 507, b)
+                    self.assertIn("storage full", json.loads(b)["message"])
+                    rest_errors.append(st)
+            self.assertEqual(len(rest_errors), 2)
+            print("full disk: %d Handle writes acknowledged, then %s; %d REST, then 507"
+                  % (len(acked), [rc for rc, _ in errors], len(rest_acked)), file=sys.stderr)
+            # Everything acknowledged is there, while the disk is still full.
+            self.assertLessEqual(set(acked), self.present("full-tcp"))
+            self.assertLessEqual(set(rest_acked), self.present("full-rest"))
+            self.assertIn("storage", self.node.output())
+            # Space freed: writes succeed again, on the same connection.
+            os.unlink(self.filler)
+            rc, ans = boss.run(102, values_body(P + "full-tcp", [value(3000, "EMAIL", "back")]))
+            self.assertEqual(rc, 1, ans)
+        finally:
+            boss.close()
+        st, _, b = self.node.req("PUT", "/api/handles/%sfull-rest?index=3001" % P, json.dumps(
+            {"values": [{"index": 3001, "type": "EMAIL", "data": "back"}]}), auth)
+        self.assertEqual(st, 200, b)
+        # And all of it survives a restart.
+        self.node.stop()
+        self.node.proc = subprocess.Popen(self.node.args, stdout=self.node.log,
+                                          stderr=subprocess.STDOUT)
+        self.node.wait_ready()
+        self.node.wait_http()
+        self.assertLessEqual(set(acked) | {3000}, self.present("full-tcp"))
+        self.assertLessEqual(set(rest_acked) | {3001}, self.present("full-rest"))
+
 if __name__ == "__main__":
     unittest.main()
