@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "auth/session_crypto.h"
+#include "core/limit.h"
 #include "node/session_table.h"
 
 /* Messages the reference sends, kept byte for byte. */
@@ -148,6 +149,8 @@ int node_answer_error(req *rq, uint32_t rc, const char *message)
 int node_answer_store_error(req *rq, int err, const char *what)
 {
 	char msg[200];
+	if (idn_err_full(err))
+		limit_hit(LIM_STORAGE_FULL, "a write refused: %s", idn_strerror(err));
 	snprintf(msg, sizeof(msg), "%s: %s",
 	         idn_err_full(err) ? NODE_MSG_STORAGE_FULL : "storage error", what);
 	return node_answer_error(rq, PROTO_RC_ERROR, msg);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/limit.h"
 #include "node/answer.h"
 #include "node/internal.h"
 
@@ -90,6 +91,8 @@ int node_worker_unsaved(const uint8_t *ans, size_t len, int err, uint8_t *out, s
 	    (env.flags & PROTO_ENV_ENCRYPTED))
 		return IDN_EINVAL;
 	char msg[160];
+	if (idn_err_full(err))
+		limit_hit(LIM_STORAGE_FULL, "a batch's writes refused: %s", idn_strerror(err));
 	snprintf(msg, sizeof(msg), "%s: the change was not saved (%s)",
 	         idn_err_full(err) ? NODE_MSG_STORAGE_FULL : "storage error", idn_strerror(err));
 	return node_answer_bare_error(&env, idn_be32(ans + PROTO_ENV_LEN), PROTO_RC_ERROR, msg, out,

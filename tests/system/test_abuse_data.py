@@ -352,6 +352,7 @@ class FullDisk(unittest.TestCase):
         cls.node.stop()
         cls.node.close()
         subprocess.run(["umount", cls.mnt], capture_output=True)
+        shutil.rmtree(cls.mnt, ignore_errors=True)
 
     def write_until_errors(self, a, tag, errors_wanted=3, max_writes=400):
         """Adds 8 KB values one at a time until errors_wanted writes were refused.
@@ -424,7 +425,7 @@ class FullDisk(unittest.TestCase):
             # Everything acknowledged is there, while the disk is still full.
             self.assertLessEqual(set(acked), self.present("full-tcp"))
             self.assertLessEqual(set(rest_acked), self.present("full-rest"))
-            self.assertIn("storage", self.node.output())
+            self.assertIn("limit storage-full", self.node.output())
             # Space freed: writes succeed again, on the same connection.
             os.unlink(self.filler)
             rc, ans = boss.run(102, values_body(P + "full-tcp", [value(3000, "EMAIL", "back")]))
@@ -442,6 +443,44 @@ class FullDisk(unittest.TestCase):
         self.node.wait_http()
         self.assertLessEqual(set(acked) | {3000}, self.present("full-tcp"))
         self.assertLessEqual(set(rest_acked) | {3001}, self.present("full-rest"))
+
+
+class MapFull(unittest.TestCase):
+    """K, LMDB's own limit: a map of 1 MiB (map_size_mb) that the writes outgrow."""
+
+    def test_small_map_grows_and_answers_every_write(self):
+        tmp = tempfile.mkdtemp(prefix="idn-map-")
+        ini = os.path.join(tmp, "node.ini")
+        with open(ini, "w") as f:
+            f.write("[server]\nmap_size_mb = 1\n")
+        node = HttpNode(records=base_records(), homes=("88.100.1",), config=ini)
+        boss = Admin(node.port, P + "boss", BOSS)
+        try:
+            acked, refused = [], []
+            for i in range(300):  # 300 x 8 KB: more than twice the map
+                try:
+                    rc, ans = boss.run(100, values_body(P + "map-%d" % i, [
+                        value(1, "BLOB", b"m%04d" % i * 1600)]))
+                except (ConnectionError, OSError) as e:
+                    self.fail("write %d: connection closed (%r)" % (i, e))
+                if rc == 1:
+                    acked.append(i)
+                else:
+                    self.assertEqual(rc, 2, ans)
+                    self.assertIn(b"storage full", error_message(ans))
+                    refused.append(i)
+            print("map of 1 MiB: %d writes acknowledged, %d refused" % (len(acked), len(refused)),
+                  file=sys.stderr)
+            # The map grows: at most a few writes meet it full, and they are told so.
+            self.assertLess(len(refused), 10, refused)
+            for i in acked:
+                st, _, b = node.req("GET", "/api/handles/%smap-%d" % (P, i))
+                self.assertEqual(st, 200, (i, b))
+        finally:
+            boss.close()
+            node.stop()
+            node.close()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 if __name__ == "__main__":
     unittest.main()
