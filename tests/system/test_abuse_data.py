@@ -445,6 +445,56 @@ class FullDisk(unittest.TestCase):
         self.assertLessEqual(set(rest_acked) | {3001}, self.present("full-rest"))
 
 
+    def test_postgresql_disk_full(self):
+        """The same over the PostgreSQL store: its tables in a tablespace on the
+        tmpfs (the WAL stays on the ordinary disk), a cluster of our own."""
+        pg_sh = os.path.join(os.path.dirname(__file__), "../../scripts/pg.sh")
+        import glob
+        if not glob.glob("/usr/lib/postgresql/*/bin/initdb") or not shutil.which("psql"):
+            self.skipTest("PostgreSQL server binaries or psql not installed")
+        pgdir = tempfile.mkdtemp(prefix="idn-full-pg-")
+        out = subprocess.run([pg_sh, "start", pgdir], capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.addCleanup(lambda: subprocess.run([pg_sh, "stop", pgdir], capture_output=True,
+                                               timeout=60))
+        uri = out.stdout.strip().splitlines()[-1]
+        ts = os.path.join(self.mnt, "pgts")
+        os.mkdir(ts)
+        shutil.chown(ts, "postgres", "postgres")
+        for sql in ("CREATE TABLESPACE small LOCATION '%s'" % ts,
+                    "CREATE DATABASE idnfull TABLESPACE small"):
+            out = subprocess.run(["psql", uri, "-v", "ON_ERROR_STOP=1", "-c", sql],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+        node = HttpNode(records=base_records(), homes=("88.100.1",),
+                        store=uri.rsplit("/", 1)[0] + "/idnfull")
+        self.addCleanup(node.close)
+        self.addCleanup(node.stop)
+        filler = os.path.join(self.mnt, "pg-filler")
+        self.addCleanup(lambda: os.path.exists(filler) and os.unlink(filler))
+        boss = Admin(node.port, P + "boss", BOSS)
+        self.addCleanup(boss.close)
+        rc, ans = boss.run(100, values_body(P + "full-pg", [
+            value(1, "URL", "https://example.com/pg"),
+            value(100, "HS_ADMIN", bytes.fromhex(admin_data(0x0FFF, 300, P + "boss")))]))
+        self.assertEqual(rc, 1, ans)
+        filled = fill(filler)
+        os.truncate(filler, max(0, filled - (96 << 10)))
+        acked, errors = self.write_until_errors(boss, "full-pg", max_writes=600)
+        print("PostgreSQL, full disk: %d writes acknowledged, then %s"
+              % (len(acked), [m for _, m in errors][:1]), file=sys.stderr)
+        self.assertEqual(len(errors), 3, "the disk never filled: %d acknowledged" % len(acked))
+        for rc, msg in errors:
+            self.assertEqual(rc, 2, msg)
+            self.assertIn(b"storage full", msg)
+        st, _, b = node.req("GET", "/api/handles/" + P + "full-pg")
+        self.assertEqual(st, 200, b)
+        self.assertLessEqual(set(acked), {v["index"] for v in json.loads(b)["values"]})
+        os.unlink(filler)
+        rc, ans = boss.run(102, values_body(P + "full-pg", [value(3000, "EMAIL", "back")]))
+        self.assertEqual(rc, 1, ans)
+
+
 class MapFull(unittest.TestCase):
     """K, LMDB's own limit: a map of 1 MiB (map_size_mb) that the writes outgrow."""
 
