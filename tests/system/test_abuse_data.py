@@ -422,6 +422,13 @@ class FullDisk(unittest.TestCase):
             self.assertEqual(len(rest_errors), 2)
             print("full disk: %d Handle writes acknowledged, then %s; %d REST, then 507"
                   % (len(acked), [rc for rc, _ in errors], len(rest_acked)), file=sys.stderr)
+            # A REST batch: its one commit fails, 507, nothing of it saved.
+            ops = [{"op": "add", "handle": P + "full-rest", "values": [
+                {"index": 2500 + i, "type": "BLOB", "data": "b%d-" % i * 3000}]} for i in range(3)]
+            st, _, b = self.node.req("POST", "/api/batch", json.dumps({"operations": ops}), auth)
+            self.assertEqual(st, 507, b)
+            self.assertIn("storage full", json.loads(b)["message"])
+            self.assertFalse({2500, 2501, 2502} & self.present("full-rest"))
             # Everything acknowledged is there, while the disk is still full.
             self.assertLessEqual(set(acked), self.present("full-tcp"))
             self.assertLessEqual(set(rest_acked), self.present("full-rest"))
