@@ -40,8 +40,9 @@ static int value_check(req *rq, const proto_value *v)
 	char msg[96];
 	proto_admin ad;
 	proto_vlist vl;
-	const char *bad;
-	if (proto_type_check(v->type, &bad)) {
+	const char *bad = "is longer than value_type_max";
+	uint32_t max = rq->w->node->cfg.value_type_max ? rq->w->node->cfg.value_type_max : 1024;
+	if (v->type.len > max || proto_type_check(v->type, &bad)) {
 		limit_hit(LIM_VALUE_SYNTAX, "value type at index %u %s", v->index, bad);
 		snprintf(msg, sizeof(msg), "value at index %u: its type %s", v->index, bad);
 		return node_answer_error(rq, PROTO_RC_INVALID_VALUE, msg);

@@ -86,6 +86,8 @@ typedef struct node_config {
 	 */
 	uint32_t max_sessions;
 	uint32_t max_session_time;
+	/* The longest value type a write may give, bytes (value-syntax); 0 = 1024. */
+	uint32_t value_type_max;
 } node_config;
 
 /* Fills defaults. */

@@ -50,6 +50,7 @@ BAD_TYPES = [
     (b"URL\xff\xfe", "UTF-8"),
     (b"hs_admin", "case"),
     (b"HS_ADMIN\xe2\x80\x8b", "invisible"),  # a zero-width space
+    (b"T" * 1100, "value_type_max"),  # over the default 1024 bytes
 ]
 
 
