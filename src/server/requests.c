@@ -66,7 +66,9 @@ static int commit(void *wctx)
 {
 	server_worker *sw = wctx;
 	int rc = node_worker_commit(sw->nw);
-	if (rc < 0)
+	/* For want of room, the answers say so and storage-full counts them (node_worker_unsaved).
+	 */
+	if (rc < 0 && !idn_err_full(rc))
 		fprintf(stderr,
 		        "idnode: storage commit failed (%s): its writes are answered with errors\n",
 		        idn_strerror(rc));
