@@ -281,9 +281,15 @@ out:
 	node_worker_group(w->nw, false);
 	if (ret < 0) {
 		node_worker_rollback(w->nw); /* the answer will be a 500: nothing happened */
-	} else if (node_worker_commit(w->nw) < 0) {
-		http_resp_error(r, 500, PROTO_RC_ERROR,
-		                "storage error: no operation of the batch was saved");
+	} else {
+		int err = node_worker_commit(w->nw);
+		if (idn_err_full(err))
+			http_resp_error(r, 507, PROTO_RC_ERROR,
+			                NODE_MSG_STORAGE_FULL
+			                ": no operation of the batch was saved (disk or map full)");
+		else if (err < 0)
+			http_resp_error(r, 500, PROTO_RC_ERROR,
+			                "storage error: no operation of the batch was saved");
 	}
 	free(vals);
 	return ret;

@@ -5,8 +5,9 @@
  * The redirect target is chosen as the reference proxy does: a 10320/loc
  * value's <location> entries by weight (weight="0" never, default 1), else
  * the first URL value; HS_ALIAS is followed first (a bounded number of hops).
- * A URL that would not be a safe Location header (control bytes, too long)
- * is shown on the page instead of redirected to.
+ * Only an absolute http(s) URL with a host is redirected to (is_http_url);
+ * any other (javascript:, data:, //host, control bytes or spaces, too long)
+ * is shown on the page instead, counted as LIM_REDIRECT_SCHEME.
  *
  * A record naming a template (index 1001, type TEMPLATE) gets a section
  * listing the template's fields in its order; the registering enterprise is
@@ -25,6 +26,7 @@
 #include <time.h>
 
 #include "api/routes.h"
+#include "core/limit.h"
 #include "proto/handle.h"
 #include "node/template.h"
 #include "proto/reserved.h"
@@ -47,20 +49,29 @@ static bool text_ok(idn_slice d)
 	return handle_utf8_valid(d) && !memchr(d.p, 0, d.len);
 }
 
+/*
+ * The one rule for a URL the proxy redirects to or a page links to: an
+ * absolute http:// or https:// URL with a host, no control byte, space or
+ * DEL anywhere (so a Location header cannot be split), shorter than
+ * URL_MAX. javascript:, data:, vbscript:, file: and scheme-relative //host
+ * are not.
+ */
 static bool is_http_url(idn_slice d)
 {
-	return (d.len > 7 && !strncasecmp((const char *)d.p, "http://", 7)) ||
-	       (d.len > 8 && !strncasecmp((const char *)d.p, "https://", 8));
-}
-
-static bool header_safe(idn_slice u)
-{
-	if (u.len == 0 || u.len >= URL_MAX)
+	size_t at = d.len > 7 && !strncasecmp((const char *)d.p, "http://", 7)    ? 7
+	            : d.len > 8 && !strncasecmp((const char *)d.p, "https://", 8) ? 8
+	                                                                          : 0;
+	if (!at || d.len >= URL_MAX)
 		return false;
-	for (size_t i = 0; i < u.len; i++)
-		if (u.p[i] < 0x20 || u.p[i] == 0x7f)
+	for (size_t i = 0; i < d.len; i++)
+		if (d.p[i] <= ' ' || d.p[i] == 0x7f)
 			return false;
-	return true;
+	/* The host: after any user info, before the port, path, query or fragment. */
+	size_t host = at, end = at;
+	for (; end < d.len && !memchr("/?#\\", d.p[end], 4); end++)
+		if (d.p[end] == '@')
+			host = end + 1;
+	return host < end && d.p[host] != ':';
 }
 
 /* Value of attribute name="..." inside one tag [p, end); decoded into out. */
@@ -540,8 +551,13 @@ int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r
 	}
 	char url[URL_MAX];
 	int ul = choose_url(&ans, url, sizeof(url));
-	bool can_redirect = ul > 0 && header_safe(idn_slice_of(url, (size_t)ul));
-	if (can_redirect && !api_query_has(req->query, "noredirect")) {
+	bool can_redirect = ul > 0 && is_http_url(idn_slice_of(url, (size_t)ul));
+	bool redirect = ul > 0 && !api_query_has(req->query, "noredirect");
+	if (redirect && !can_redirect)
+		limit_hit(
+		    LIM_REDIRECT_SCHEME,
+		    "a URL value that is not an absolute http(s) URL with a host: page served");
+	if (redirect && can_redirect) {
 		r->status = 302;
 		r->content_type = "text/html; charset=utf-8";
 		r->extra_headers = page_csp;

@@ -194,6 +194,10 @@ void api_handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg
 {
 	r->len = 0;
 	r->status = api_http_status(rc);
+	/* A write refused for want of room (map or disk full): 507, not a server fault. */
+	size_t full = strlen(NODE_MSG_STORAGE_FULL);
+	if (rc == PROTO_RC_ERROR && msg.len >= full && !memcmp(msg.p, NODE_MSG_STORAGE_FULL, full))
+		r->status = 507;
 	r->content_type = "application/json";
 	http_resp_printf(r, "{\"responseCode\":%u,\"handle\":", rc);
 	api_json_str(r, handle);

@@ -25,6 +25,7 @@
 #include "auth/verify.h"
 #include "core/codec.h"
 #include "core/err.h"
+#include "core/limit.h"
 #include "proto/handle.h"
 #include "proto/record.h"
 #include "proto/admin.h"
@@ -542,6 +543,12 @@ const char *api_value_from_json(json_t *jv, wire_wr *w, uint32_t *index, char *e
 		return "index: expected an integer 1..2147483647";
 	if (!json_is_string(jt) || !json_string_length(jt) || json_string_length(jt) > 1024)
 		return "type: expected a non-empty string";
+	const char *bad;
+	if (proto_type_check(idn_slice_of(json_string_value(jt), json_string_length(jt)), &bad)) {
+		limit_hit(LIM_VALUE_SYNTAX, "value type of a REST write %s", bad);
+		snprintf(err, errlen, "type %s", bad);
+		return err;
+	}
 	if (jttl && (!json_is_integer(jttl) || json_integer_value(jttl) < 0 ||
 	             json_integer_value(jttl) > 0x7FFFFFFF))
 		return "ttl: expected a non-negative integer";

@@ -13,6 +13,7 @@
 #include "core/codec.h"
 #include "proto/handle.h"
 #include "proto/admin.h"
+#include "proto/reserved.h"
 
 enum { MAX_FILTERS = 64 };
 
@@ -59,13 +60,38 @@ static void iso_time(uint32_t t, char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * The type as it may be shown: as is when proto_type_check() accepts it,
+ * else with every byte outside printable ASCII, a backslash and a space
+ * written \xHH, so a stored "HS_ADMIN\0" or "HS_ADMIN " (by an older node)
+ * never shows as HS_ADMIN.
+ */
+static const char *shown_type(idn_slice t, char *out, size_t cap)
+{
+	const char *why;
+	size_t o = 0;
+	bool plain = proto_type_check(t, &why) == IDN_OK;
+	for (size_t i = 0; i < t.len && o + 5 < cap; i++) {
+		uint8_t b = t.p[i];
+		if (plain || (b > ' ' && b < 0x7F && b != '\\'))
+			out[o++] = (char)b;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", b);
+	}
+	out[o] = 0;
+	return out;
+}
+
 static json_t *value_json(const proto_value *v)
 {
 	json_t *o = json_object();
 	json_t *data = json_object();
 	char ts[32];
 	json_object_set_new(o, "index", json_integer(v->index));
-	json_object_set_new(o, "type", json_stringn((const char *)v->type.p, v->type.len));
+	char shown[1024];
+	json_t *type = json_stringn((const char *)v->type.p, v->type.len);
+	json_object_set_new(o, "type",
+	                    type ? type : json_string(shown_type(v->type, shown, sizeof(shown))));
 	if (is_text(v->data)) {
 		json_object_set_new(data, "format", json_string("string"));
 		json_object_set_new(data, "value",
@@ -101,7 +127,8 @@ static json_t *value_json(const proto_value *v)
 
 static void print_text_value(const proto_value *v)
 {
-	printf("  %-6u %-16.*s ", v->index, (int)v->type.len, (const char *)v->type.p);
+	char shown[1024];
+	printf("  %-6u %-16s ", v->index, shown_type(v->type, shown, sizeof(shown)));
 	if (is_text(v->data)) {
 		printf("%.*s", (int)v->data.len, (const char *)v->data.p);
 	} else {

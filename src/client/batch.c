@@ -506,7 +506,10 @@ static const char *value_line(char *line, proto_value *v, wire_wr *w, const char
 		if (tok[3][i] == '1')
 			perms |= (uint8_t)(0x08 >> i);
 	*v = (proto_value){.index = (uint32_t)idx, .ttl = (uint32_t)ttl, .perms = perms};
-	v->type = idn_slice_of(tok[1], strlen(tok[1]));
+	/* The line buffer is reused for the next line: the type is kept with the data. */
+	uint8_t *type = w->pos;
+	wire_put_data(w, tok[1], strlen(tok[1]));
+	v->type = idn_slice_of(type, strlen(tok[1]));
 	uint8_t *start = w->pos;
 	const char *dt = tok[4];
 	*field = "data";

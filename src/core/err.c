@@ -46,6 +46,8 @@ const char *idn_strerror(int err)
 		return "answer does not match the request";
 	case IDN_ESTORE_FULL:
 		return "storage full";
+	case IDN_EDISK_FULL:
+		return "disk full";
 	}
 	return "unknown error";
 }

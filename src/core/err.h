@@ -29,7 +29,14 @@ enum idn_err {
 	IDN_EVERSION = -17,    /* unsupported protocol version */
 	IDN_EMISMATCH = -18,   /* answer does not match the request */
 	IDN_ESTORE_FULL = -19, /* storage map full and could not grow */
+	IDN_EDISK_FULL = -20,  /* no space left on the disk, or over quota */
 };
+
+/* A write failed for want of room (map or disk): answered "storage full". */
+static inline int idn_err_full(int err)
+{
+	return err == IDN_ESTORE_FULL || err == IDN_EDISK_FULL;
+}
 
 /* A static, human-readable description of an idn_err code. */
 const char *idn_strerror(int err);

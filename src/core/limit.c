@@ -21,6 +21,7 @@ static const char *const names[LIM_COUNT] = {
     [LIM_VALUE_SYNTAX] = "value-syntax",
     [LIM_RECORD_SIZE] = "record-size",
     [LIM_REDIRECT_SCHEME] = "redirect-scheme",
+    [LIM_STORAGE_FULL] = "storage-full",
 };
 
 static struct {

@@ -56,6 +56,7 @@ static const char *reason(int status)
 	    {500, "Internal Server Error"},
 	    {501, "Not Implemented"},
 	    {503, "Service Unavailable"},
+	    {507, "Insufficient Storage"},
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (tab[i].code == status)

@@ -72,7 +72,8 @@ struct net_conn {
 	bool shut;     /* refused, and our side is shut after the last answer */
 	bool closed;
 	bool on_ready;
-	bool held; /* answers wait in out for the handler's commit (net_release) */
+	bool held;       /* answers wait in out for the handler's commit (net_release) */
+	size_t held_pre; /* bytes of out before the held answers (nothing is sent while held) */
 	struct net_worker *w;
 	struct net_later *later;      /* a deferred answer this connection waits for (net_defer) */
 	uint64_t last;                /* ms of the last byte either way */

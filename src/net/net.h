@@ -158,12 +158,17 @@ typedef struct net_config {
 	 * in groups (node_worker_group). While pending() says so, answers are
 	 * held back; commit() is called before any answer leaves, and at the
 	 * end of every turn that has some: on 0 the held answers go out, on
-	 * failure (< 0) their connections are closed unanswered and the UDP
-	 * answers of the batch are dropped, since they may tell of writes that
-	 * did not happen.
+	 * failure (< 0) the UDP answers of the batch are dropped, since they
+	 * may tell of writes that did not happen, and each held TCP answer is
+	 * replaced by unsaved()'s (an error to the same request), or without
+	 * it (or when it fails, < 0) its connection is closed unanswered.
 	 */
 	bool (*pending)(void *wctx);
 	int (*commit)(void *wctx);
+	/* Optional: the answer (length in out) to send instead of ans after commit() failed with
+	 * err. */
+	int (*unsaved)(void *wctx, const uint8_t *ans, size_t len, int err, uint8_t *out,
+	               size_t cap);
 	net_handler_fn handle;
 	void *arg;
 	/*

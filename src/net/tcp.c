@@ -223,6 +223,7 @@ static int conn_flush_arena(struct net_worker *w, struct net_conn *c)
 	if (!c->held && net_pending(w)) {
 		/* They may tell of writes not yet durable: queued until the commit. */
 		c->held = true;
+		c->held_pre = out_pending(c);
 		c->held_next = w->held;
 		w->held = c;
 	}
@@ -601,6 +602,43 @@ void net_tcp_event(struct net_worker *w, struct net_conn *c, uint32_t events)
 	conn_run(w, c);
 }
 
+enum { UNSAVED_MAX = 512 }; /* room for one error answer */
+
+/*
+ * After a failed commit (err): each held answer of c, which may tell of a
+ * write that was lost, replaced by the handler's error to its request
+ * (net_config.unsaved). < 0 when that cannot be done: c must close.
+ */
+static int conn_unsaved(struct net_worker *w, struct net_conn *c, int err)
+{
+	size_t start = c->outoff + c->held_pre, end = c->outlen, frames = 0;
+	if (!w->s->cfg.unsaved || start > end || !net_answer_frames(c->out + start, end - start))
+		return start == end ? IDN_OK : IDN_EINVAL;
+	for (size_t at = start; at < end; frames++)
+		at += PROTO_ENV_LEN + idn_be32(c->out + at + 16);
+	size_t cap = start + frames * UNSAVED_MAX;
+	uint8_t *b = malloc(cap);
+	if (!b)
+		return IDN_ENOMEM;
+	memcpy(b, c->out, start);
+	size_t o = start;
+	for (size_t at = start; at < end;) {
+		size_t flen = PROTO_ENV_LEN + idn_be32(c->out + at + 16);
+		int n = w->s->cfg.unsaved(w->wctx, c->out + at, flen, err, b + o, cap - o);
+		if (n < 0) {
+			free(b);
+			return n;
+		}
+		o += (size_t)n;
+		at += flen;
+	}
+	free(c->out);
+	c->out = b;
+	c->outlen = o;
+	c->outcap = cap;
+	return IDN_OK;
+}
+
 void net_tcp_release(struct net_worker *w, int rc)
 {
 	struct net_conn *c = w->held;
@@ -612,7 +650,7 @@ void net_tcp_release(struct net_worker *w, int rc)
 		c->held_next = NULL;
 		if (c->closed)
 			;
-		else if (rc < 0 || conn_write(w, c) < 0)
+		else if ((rc < 0 && conn_unsaved(w, c, rc) < 0) || conn_write(w, c) < 0)
 			conn_close(w, c);
 		else if (out_pending(c) == 0 && (c->eof || c->refused))
 			ready_push(w, c); /* its next go closes or shuts it */

@@ -379,9 +379,10 @@ static int run_op(node_authz *c)
 		 * true. In a group this reaches the batch's transaction, and the
 		 * answer waits for node_worker_commit().
 		 */
-		if (store_txn_commit(c->t))
-			return node_answer_error(c->rq, PROTO_RC_ERROR,
-			                         "storage error: the change was not saved");
+		int err = store_txn_commit(c->t);
+		if (err)
+			return node_answer_store_error(c->rq, err, "the change was not saved");
+		node_worker_saved(w);
 	} else {
 		store_txn_abort(c->t);
 	}

@@ -4,11 +4,13 @@
  */
 #include "node/answer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "auth/session_crypto.h"
+#include "core/limit.h"
 #include "node/session_table.h"
 
 /* Messages the reference sends, kept byte for byte. */
@@ -142,6 +144,16 @@ int node_answer_error(req *rq, uint32_t rc, const char *message)
 	if (ret == IDN_ESPACE && rc != PROTO_RC_ERROR)
 		return node_answer_error(rq, PROTO_RC_ERROR, "answer too large");
 	return ret;
+}
+
+int node_answer_store_error(req *rq, int err, const char *what)
+{
+	char msg[200];
+	if (idn_err_full(err))
+		limit_hit(LIM_STORAGE_FULL, "a write refused: %s", idn_strerror(err));
+	snprintf(msg, sizeof(msg), "%s: %s",
+	         idn_err_full(err) ? NODE_MSG_STORAGE_FULL : "storage error", what);
+	return node_answer_error(rq, PROTO_RC_ERROR, msg);
 }
 
 int node_answer_ok(req *rq)

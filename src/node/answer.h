@@ -18,6 +18,12 @@ void node_answer_begin(req *rq, proto_build *b, uint32_t rc);
 int node_answer_end(req *rq, proto_build *b);
 /* A whole error answer: code + message ("answer too large" when that does not fit). */
 int node_answer_error(req *rq, uint32_t rc, const char *message);
+/*
+ * A write the store refused (err < 0): 2 ERROR, "storage full: what" when
+ * the map or the disk is full (NODE_MSG_STORAGE_FULL), else "storage error:
+ * what".
+ */
+int node_answer_store_error(req *rq, int err, const char *what);
 /* A success with an empty body. */
 int node_answer_ok(req *rq);
 

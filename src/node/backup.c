@@ -284,7 +284,9 @@ int backup_restore(store *s, FILE *in, const import_opts *import,
 	uint64_t inbatch = 0;
 	ssize_t len;
 	int rc = IDN_ENOMEM;
-	import_ctx *ic = import_new(import);
+	import_opts io = *import;
+	io.any_type = true; /* what was stored is restored as it was */
+	import_ctx *ic = import_new(&io);
 
 	*r = (backup_restore_result){0};
 	if (!ic)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/limit.h"
 #include "node/answer.h"
 #include "node/template.h"
 #include "proto/admin.h"
@@ -39,6 +40,13 @@ static int value_check(req *rq, const proto_value *v)
 	char msg[96];
 	proto_admin ad;
 	proto_vlist vl;
+	const char *bad = "is longer than value_type_max";
+	uint32_t max = rq->w->node->cfg.value_type_max ? rq->w->node->cfg.value_type_max : 1024;
+	if (v->type.len > max || proto_type_check(v->type, &bad)) {
+		limit_hit(LIM_VALUE_SYNTAX, "value type at index %u %s", v->index, bad);
+		snprintf(msg, sizeof(msg), "value at index %u: its type %s", v->index, bad);
+		return node_answer_error(rq, PROTO_RC_INVALID_VALUE, msg);
+	}
 	if (idn_slice_eq(v->type, IDN_SLICE("HS_ADMIN")) && proto_admin_decode(v->data, &ad)) {
 		snprintf(msg, sizeof(msg), "invalid HS_ADMIN data at index %u", v->index);
 		return node_answer_error(rq, PROTO_RC_INVALID_VALUE, msg);
@@ -136,7 +144,7 @@ static int put_record(node_authz *c, idn_slice key, const proto_value *vals, uin
 	int ret = len < 0 ? len : store_put(c->t, key, idn_slice_of(buf, (size_t)len), 0);
 	free(buf);
 	if (ret)
-		return node_answer_error(c->rq, PROTO_RC_ERROR, "storage error: write failed");
+		return node_answer_store_error(c->rq, ret, "the change was not saved");
 	c->commit = true;
 	return 0;
 }
@@ -249,8 +257,8 @@ int node_edit_delete(node_authz *c)
 		return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
 	if ((ret = node_authz_check(c, &own, pf > 0 ? &pr : NULL, PROTO_ADM_DELETE_HANDLE, h)))
 		return ret;
-	if (store_del(c->t, idn_slice_of(key, (size_t)klen)))
-		return node_answer_error(rq, PROTO_RC_ERROR, "storage error: delete failed");
+	if ((ret = store_del(c->t, idn_slice_of(key, (size_t)klen))))
+		return node_answer_store_error(rq, ret, "the delete was not saved");
 	c->commit = true;
 	return node_answer_ok(rq);
 }

@@ -19,6 +19,7 @@
 #include "core/codec.h"
 #include "core/json.h"
 #include "proto/handle.h"
+#include "proto/reserved.h"
 #include "node/import.h"
 #include "proto/record.h"
 #include "store/store.h"
@@ -444,8 +445,9 @@ static int parse_value(struct lp *l, uint8_t **rp, proto_value *v)
 					return rc;
 				if (v->type.len == 0)
 					return sem(l, "type", "must not be empty");
-				if (memchr(v->type.p, 0, v->type.len))
-					return sem(l, "type", "must not contain NUL (\\u0000)");
+				const char *why;
+				if (!l->c->opts.any_type && proto_type_check(v->type, &why))
+					return sem(l, "type", "%s", why);
 				goto next;
 			}
 			if (KEY(key, "data")) {

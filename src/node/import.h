@@ -44,6 +44,12 @@ enum {
 typedef struct import_opts {
 	bool case_sensitive; /* suffixes kept as given; else upper-cased (handle_key) */
 	uint32_t now;        /* timestamp of a value that gives none */
+	/*
+	 * Types as stored, unchecked: a backup restores what a node (maybe an
+	 * older one) accepted. Otherwise a type proto_type_check() refuses is an
+	 * error of the line.
+	 */
+	bool any_type;
 } import_opts;
 
 typedef struct import_ctx import_ctx;

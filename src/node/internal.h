@@ -33,6 +33,7 @@ struct node_worker {
 	uint8_t key[HANDLE_KEY_MAX];
 	/* group commit (node_worker_group): the batch's write txn, or NULL */
 	bool group;
+	bool group_on; /* asked for; off (group false) while the store is full */
 	store_txn *wtxn;
 	/* node_worker_act_as: an identity the caller has authenticated (borrowed). */
 	idn_slice as_handle;
@@ -41,6 +42,12 @@ struct node_worker {
 	const node_later *later; /* node_answer_deferrable: for that call only */
 	bool deferred;           /* this request is answered later (node/identity.h) */
 };
+
+/* A write committed on its own was saved: group commit again if asked for. */
+static inline void node_worker_saved(node_worker *w)
+{
+	w->group = w->group_on;
+}
 
 /* Random bytes for nonces, session ids and minted suffixes: node_config.random, else OpenSSL's. */
 int node_random_bytes(const node *n, uint8_t *buf, size_t len);

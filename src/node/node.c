@@ -39,6 +39,7 @@ void node_config_init(node_config *cfg)
 	cfg->max_recursion = 40;
 	cfg->max_auth_time = 60;
 	cfg->max_pending_auth = 4096;
+	cfg->value_type_max = 1024;
 }
 
 int node_new(const node_config *cfg, store *s, node **out)

@@ -86,6 +86,8 @@ typedef struct node_config {
 	 */
 	uint32_t max_sessions;
 	uint32_t max_session_time;
+	/* The longest value type a write may give, bytes (value-syntax); 0 = 1024. */
+	uint32_t value_type_max;
 } node_config;
 
 /* Fills defaults. */
@@ -99,6 +101,12 @@ int node_new(const node_config *cfg, store *s, node **out);
 /* Whether suffixes are case-sensitive (how store keys are made, proto/handle.h). */
 bool node_case_sensitive(const node *n);
 void node_free(node *n);
+
+/*
+ * How a write refused for want of room begins its message (after code 2
+ * ERROR): the HTTP API answers those 507 Insufficient Storage.
+ */
+#define NODE_MSG_STORAGE_FULL "storage full"
 
 int node_worker_new(node *n, node_worker **out);
 void node_worker_free(node_worker *w);
@@ -130,6 +138,15 @@ void node_worker_end(node_worker *w);
 void node_worker_group(node_worker *w, bool on);
 bool node_worker_pending(const node_worker *w);
 int node_worker_commit(node_worker *w);
+/*
+ * What to send instead of ans, an answer built in a batch whose commit
+ * failed with err (it may tell of a write that was lost, or a read of one):
+ * code 2 ERROR to the same request, "storage full: the change was not
+ * saved (...)" when the map or the disk is full (NODE_MSG_STORAGE_FULL).
+ * Returns its length in out, or < 0 when ans is not a plain answer (an
+ * encrypted one cannot be rewritten: its connection must close).
+ */
+int node_worker_unsaved(const uint8_t *ans, size_t len, int err, uint8_t *out, size_t cap);
 /* Drops the pending writes (their answers were never given). */
 void node_worker_rollback(node_worker *w);
 

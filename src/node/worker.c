@@ -4,8 +4,11 @@
  * source of random bytes.
  */
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "core/limit.h"
+#include "node/answer.h"
 #include "node/internal.h"
 
 int node_random_bytes(const node *n, uint8_t *buf, size_t len)
@@ -49,7 +52,7 @@ void node_worker_begin(node_worker *w)
 
 void node_worker_group(node_worker *w, bool on)
 {
-	w->group = on && store_can_nest(w->node->store);
+	w->group = w->group_on = on && store_can_nest(w->node->store);
 }
 
 bool node_worker_pending(const node_worker *w)
@@ -71,7 +74,29 @@ int node_worker_commit(node_worker *w)
 	if (!t)
 		return IDN_OK;
 	w->wtxn = NULL;
-	return store_txn_commit(t);
+	int rc = store_txn_commit(t);
+	/*
+	 * Full: until a write is saved again, each commits on its own, so each
+	 * is answered for itself and no read sees a write that may be lost.
+	 */
+	if (idn_err_full(rc))
+		w->group = false;
+	return rc;
+}
+
+int node_worker_unsaved(const uint8_t *ans, size_t len, int err, uint8_t *out, size_t cap)
+{
+	proto_env env;
+	if (len < PROTO_ENV_LEN + PROTO_HDR_LEN || proto_env_decode(ans, len, &env) ||
+	    (env.flags & PROTO_ENV_ENCRYPTED))
+		return IDN_EINVAL;
+	char msg[160];
+	if (idn_err_full(err))
+		limit_hit(LIM_STORAGE_FULL, "a batch's writes refused: %s", idn_strerror(err));
+	snprintf(msg, sizeof(msg), "%s: the change was not saved (%s)",
+	         idn_err_full(err) ? NODE_MSG_STORAGE_FULL : "storage error", idn_strerror(err));
+	return node_answer_bare_error(&env, idn_be32(ans + PROTO_ENV_LEN), PROTO_RC_ERROR, msg, out,
+	                              cap);
 }
 
 void node_worker_end(node_worker *w)

@@ -4,6 +4,106 @@
 #include "proto/reserved.h"
 
 #include <openssl/evp.h>
+#include <string.h>
+
+/* ---- value types ---- */
+
+/* The types the node or the reference gives a meaning to. */
+static const char *const reserved_types[] = {
+    "HS_ADMIN", "HS_SITE",      "HS_SITE.PREFIX", "HS_PUBKEY",      "HS_SECKEY",
+    "HS_VLIST", "HS_ALIAS",     "HS_SERV",        "HS_SERV.PREFIX", "HS_NA_DELEGATE",
+    "HS_CERT",  "HS_SIGNATURE", "HS_SIGNED",      "HS_MAC",
+};
+
+/*
+ * The code point of the UTF-8 sequence at p[0..left), its length in *n;
+ * -1 when it is not valid UTF-8 (cut short, overlong, surrogate, too big).
+ */
+static int32_t utf8_next(const uint8_t *p, size_t left, size_t *n)
+{
+	static const int32_t min[4] = {0, 0x80, 0x800, 0x10000};
+	uint8_t b = p[0];
+	size_t len = b < 0x80             ? 1
+	             : (b & 0xE0) == 0xC0 ? 2
+	             : (b & 0xF0) == 0xE0 ? 3
+	             : (b & 0xF8) == 0xF0 ? 4
+	                                  : 0;
+	if (!len || len > left)
+		return -1;
+	int32_t cp = len == 1 ? b : b & (0x7F >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (p[i] & 0x3F);
+	}
+	if (cp < min[len - 1] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return -1;
+	*n = len;
+	return cp;
+}
+
+static bool is_space(int32_t cp)
+{
+	return cp == ' ' || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+	       cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+/* Characters that show as nothing: zero-width, bidirectional controls, BOM. */
+static bool is_invisible(int32_t cp)
+{
+	return (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
+	       (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF ||
+	       cp == 0xAD;
+}
+
+static bool eq_nocase(idn_slice a, const char *b)
+{
+	size_t n = strlen(b);
+	if (a.len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t x = a.p[i], y = (uint8_t)b[i];
+		if ((x >= 'a' && x <= 'z' ? x - 32 : x) != (y >= 'a' && y <= 'z' ? y - 32 : y))
+			return false;
+	}
+	return true;
+}
+
+int proto_type_check(idn_slice type, const char **why)
+{
+	int32_t first = -1, last = -1;
+	for (size_t i = 0, n = 0; i < type.len; i += n) {
+		int32_t cp = utf8_next(type.p + i, type.len - i, &n);
+		if (cp < 0)
+			*why = "is not valid UTF-8";
+		else if (cp == 0)
+			*why = "contains a NUL byte";
+		else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+			*why = "contains a control character";
+		else if (is_invisible(cp))
+			*why = "contains an invisible character";
+		else
+			*why = NULL;
+		if (*why)
+			return IDN_EINVAL;
+		if (first < 0)
+			first = cp;
+		last = cp;
+	}
+	*why = "has whitespace at its start or end";
+	if (type.len && (is_space(first) || is_space(last)))
+		return IDN_EINVAL;
+	for (size_t i = 0; i < sizeof(reserved_types) / sizeof(reserved_types[0]); i++) {
+		if (idn_slice_eq(type, idn_slice_of(reserved_types[i], strlen(reserved_types[i]))))
+			break;
+		if (eq_nocase(type, reserved_types[i])) {
+			*why = "differs from a reserved type only by case";
+			return IDN_EINVAL;
+		}
+	}
+	*why = NULL;
+	return IDN_OK;
+}
 
 /* ---- HS_ADMIN ---- */
 

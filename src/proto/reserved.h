@@ -22,6 +22,20 @@
 #include "core/wire.h"
 #include "proto/proto.h"
 
+/* ---- value types: what may be stored ---- */
+
+/*
+ * Whether type may be the type of a stored value. Refused (IDN_EINVAL, *why
+ * says what is wrong, as "contains a NUL byte"): a NUL, C0 or DEL control
+ * character, or C1 control; an invisible format character (zero-width,
+ * bidirectional override, BOM) anywhere; whitespace at either end; bytes
+ * that are not valid UTF-8 (overlong, surrogate, over U+10FFFF, cut short);
+ * a type that differs from a reserved one (HS_ADMIN, HS_SITE, ...) only by
+ * case. Each of these would show as another type on a screen or to a
+ * client reading C strings. The empty type is left to the caller.
+ */
+int proto_type_check(idn_slice type, const char **why);
+
 /* ---- HS_ADMIN: int2 rights, str admin handle, int4 admin index ---- */
 
 /* Rights bits, as the reference software assigns them. */

@@ -66,11 +66,19 @@ static int commit(void *wctx)
 {
 	server_worker *sw = wctx;
 	int rc = node_worker_commit(sw->nw);
-	if (rc < 0)
+	/* For want of room, the answers say so and storage-full counts them (node_worker_unsaved).
+	 */
+	if (rc < 0 && !idn_err_full(rc))
 		fprintf(stderr,
-		        "idnode: storage commit failed (%s): answers to its writes dropped\n",
+		        "idnode: storage commit failed (%s): its writes are answered with errors\n",
 		        idn_strerror(rc));
 	return rc;
+}
+
+static int unsaved(void *wctx, const uint8_t *ans, size_t len, int err, uint8_t *out, size_t cap)
+{
+	(void)wctx;
+	return node_worker_unsaved(ans, len, err, out, cap);
 }
 
 /* A TCP miss of the resolver is answered later, from its pool (net_defer). */
@@ -137,6 +145,7 @@ void server_requests_wire(server_requests *rq, net_config *nc)
 	nc->batch_end = batch_end;
 	nc->pending = pending;
 	nc->commit = commit;
+	nc->unsaved = unsaved;
 	nc->handle = answer;
 	nc->arg = rq;
 }

@@ -90,6 +90,7 @@ static int make_node(running *r)
 	ncfg.mirror_of = c->mirror_of;
 	if (c->max_auth_time)
 		ncfg.max_auth_time = c->max_auth_time;
+	ncfg.value_type_max = c->value_type_max;
 	/* Identities homed elsewhere are found from the same root (client/identity_lookup.h). */
 	client_identity_lookup_opts lo = {c->root, c->identity_timeout_ms, c->case_sensitive};
 	int ret = c->root && c->root[0] ? client_identity_lookup_new(&lo, &r->lookup) : IDN_OK;

@@ -56,6 +56,7 @@ typedef struct server_settings {
 	char *server_key;             /* PEM private key: signs CT answers, in our HS_SITE */
 	settings_list server_admin;   /* "INDEX:HANDLE" node-wide administrators */
 	unsigned max_auth_time;       /* seconds a challenged admin request is held, 0 = 60 */
+	unsigned value_type_max;      /* longest value type a write may give, bytes */
 	unsigned identity_timeout_ms; /* checking an identity held elsewhere, 0 = 2000 */
 	/* The recursive role (resolver/resolver.h). */
 	int recursive, recursive_all;

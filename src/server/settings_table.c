@@ -127,6 +127,10 @@ const setting_row settings_rows[] = {
      .scope = SETTING_SERVE,
      .help = "a node-wide administrator (repeatable), e.g.\n"
              "300:0.NA/88.1000; may home, unhome and change anything"},
+    {.ini = "value_type_max", .flag = "value-type-max", .arg = "N", .type = SETTING_UINT,
+     .field = F(value_type_max), .def = 1024, .min = 8, .max = 65535, .scope = SETTING_SERVE,
+     .help = "the longest value type a write may give, bytes\n"
+             "(default 1024; longer is refused 202 / HTTP 400)"},
     {.ini = "max_auth_time", .flag = "max-auth-time", .arg = "S", .type = SETTING_UINT,
      .field = F(max_auth_time), .max = 86400, .scope = SETTING_SERVE,
      .help = "seconds a challenged admin request waits (default 60)"},

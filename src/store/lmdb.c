@@ -46,6 +46,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "core/err.h"
@@ -125,8 +126,10 @@ static int lmdb_err(int rc)
 	case ENOMEM:
 		return IDN_ENOMEM;
 	case EIO:
+		return IDN_EIO;
 	case ENOSPC:
-		return IDN_EIO; /* the disk, not the map: growing will not help */
+	case EDQUOT:
+		return IDN_EDISK_FULL; /* the disk, not the map: growing will not help */
 	}
 	return IDN_ESTORE;
 }
@@ -847,9 +850,30 @@ static void txn_end(struct lmdb_txn *t)
 	free(t);
 }
 
+/*
+ * The error of a failed commit. LMDB answers a short write, which is how a
+ * file system that fills up mid-commit shows, with EIO ("short write,
+ * filesystem full?"): when the data file's file system has almost no room
+ * left, that EIO is the full disk it probably is, answered as such.
+ */
+static int commit_err(struct lmdb_store *s, int mrc)
+{
+	enum { NEARLY_FULL = 1 << 20 };
+	mdb_filehandle_t fd;
+	struct statvfs vs;
+
+	if (mrc == MDB_MAP_FULL)
+		atomic_store(&s->pressure, 1);
+	if (mrc == EIO && mdb_env_get_fd(s->env, &fd) == MDB_SUCCESS && fstatvfs(fd, &vs) == 0 &&
+	    (uint64_t)vs.f_bavail * vs.f_frsize < NEARLY_FULL)
+		return IDN_EDISK_FULL;
+	return lmdb_err(mrc);
+}
+
 static int lmdb_txn_commit(store_txn *bt)
 {
 	struct lmdb_txn *t = txn_of(bt);
+	struct lmdb_store *s = lmdb_of(bt->s);
 	int rc = IDN_OK;
 
 	if (t->parent)
@@ -861,15 +885,11 @@ static int lmdb_txn_commit(store_txn *bt)
 		int mrc = t->seq ? log_finish(t) : MDB_SUCCESS;
 		if (mrc != MDB_SUCCESS) {
 			mdb_txn_abort(t->txn);
-			if (mrc == MDB_MAP_FULL)
-				atomic_store(&lmdb_of(bt->s)->pressure, 1);
 			txn_end(t);
-			return lmdb_err(mrc);
+			return commit_err(s, mrc);
 		}
 		mrc = mdb_txn_commit(t->txn);
-		if (mrc == MDB_MAP_FULL)
-			atomic_store(&lmdb_of(bt->s)->pressure, 1);
-		rc = lmdb_err(mrc);
+		rc = mrc == MDB_SUCCESS ? IDN_OK : commit_err(s, mrc);
 	}
 	txn_end(t);
 	return rc;

@@ -289,7 +289,8 @@ struct pg_txn {
 	uint64_t time_ms;
 	uint64_t log_bytes;
 	uint32_t nchg;
-	bool overflow; /* more than log_max_bytes: not kept, the log is emptied at commit */
+	bool overflow;  /* more than log_max_bytes: not kept, the log is emptied at commit */
+	bool disk_full; /* a statement failed with SQLSTATE 53100 (disk_full) */
 	/* bulk writes (STORE_NOLOG): puts waiting to be copied, as COPY data */
 	bool bulk;
 	bool flushing;
@@ -483,6 +484,14 @@ static void *keep_buf(struct pg_txn *t, size_t len)
 	return b;
 }
 
+/* A failed statement's result: notes a full disk (SQLSTATE 53100, disk_full). */
+static void note_full(struct pg_txn *t, const PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (state && !strcmp(state, "53100"))
+		t->disk_full = true;
+}
+
 static int bulk_flush(struct pg_txn *t);
 
 /* Runs prepared statement s with binary parameters; NULL result = error (logged). */
@@ -496,6 +505,7 @@ static PGresult *run(struct pg_txn *t, enum stmt s, const char *const *vals, con
 	PGresult *r = PQexecPrepared(t->c, stmts[s].name, stmts[s].nparams, vals, lens, fmts, 1);
 	if (PQresultStatus(r) == want)
 		return r;
+	note_full(t, r);
 	if (PQstatus(t->c) != CONNECTION_OK)
 		pg_log(t->ps, "connection lost", t->c);
 	else
@@ -866,21 +876,36 @@ static void txn_free(struct pg_txn *t)
 
 static void pg_txn_abort(store_txn *bt);
 
+static int write_err(const struct pg_txn *t, int rc);
+
+/* COMMIT; false when it failed (disk_full set when for want of room). */
+static bool commit_ok(struct pg_txn *t)
+{
+	PGresult *r = PQexec(t->c, "COMMIT");
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		note_full(t, r);
+	PQclear(r);
+	return ok;
+}
+
 static int pg_txn_commit(store_txn *bt)
 {
 	struct pg_txn *t = (struct pg_txn *)bt;
 	int rc = IDN_OK;
 	if (t->live && t->nbulk && (rc = bulk_flush(t)) != IDN_OK) {
+		rc = write_err(t, rc);
 		pg_txn_abort(bt);
 		return rc;
 	}
 	if (t->live && t->seq && (rc = log_finish(t)) != IDN_OK) {
+		rc = write_err(t, rc);
 		pg_txn_abort(bt);
 		return rc;
 	}
-	if (t->live && !exec_ok(t->c, "COMMIT")) {
+	if (t->live && !commit_ok(t)) {
 		pg_log(t->ps, "commit failed", t->c);
-		rc = IDN_ESTORE;
+		rc = write_err(t, IDN_ESTORE);
 		if (PQtransactionStatus(t->c) != PQTRANS_IDLE)
 			exec_ok(t->c, "ROLLBACK");
 	} else if (t->live && t->nbulk_total >= ANALYZE_AFTER) {
@@ -1362,9 +1387,22 @@ out:
 	return rc;
 }
 
+/* A write's storage error: IDN_EDISK_FULL when the server said its disk is full. */
+static int write_err(const struct pg_txn *t, int rc)
+{
+	return rc == IDN_ESTORE && t->disk_full ? IDN_EDISK_FULL : rc;
+}
+
+static int pg_put_one(struct pg_txn *t, idn_slice key, idn_slice val, unsigned flags);
+
 static int pg_put(store_txn *bt, idn_slice key, idn_slice val, unsigned flags)
 {
 	struct pg_txn *t = (struct pg_txn *)bt;
+	return write_err(t, pg_put_one(t, key, val, flags));
+}
+
+static int pg_put_one(struct pg_txn *t, idn_slice key, idn_slice val, unsigned flags)
+{
 	int rc = check_key(key);
 	if (rc)
 		return rc;
@@ -1405,10 +1443,10 @@ static int pg_del(store_txn *bt, idn_slice key)
 	if (t->rdonly || !t->live)
 		return IDN_EINVAL;
 	if ((rc = simple(t, S_DELREC, key, &a)) || (rc = simple(t, S_DELROWS, key, &b)))
-		return rc;
+		return write_err(t, rc);
 	if (!a && !b)
 		return IDN_ENOTFOUND;
-	return log_append(t, STORE_LOG_DEL, key, idn_slice_of(NULL, 0));
+	return write_err(t, log_append(t, STORE_LOG_DEL, key, idn_slice_of(NULL, 0)));
 }
 
 /* The smallest key above every key starting with p; 0 when there is none. */

@@ -25,6 +25,7 @@
 	X(PQexecParams)                                                                            \
 	X(PQresultStatus)                                                                          \
 	X(PQresultErrorMessage)                                                                    \
+	X(PQresultErrorField)                                                                      \
 	X(PQntuples)                                                                               \
 	X(PQnfields)                                                                               \
 	X(PQgetvalue)                                                                              \
@@ -78,6 +79,7 @@ int idn_pq_load(char *err, size_t errlen);
 #define PQexecParams         idn_pq.PQexecParams
 #define PQresultStatus       idn_pq.PQresultStatus
 #define PQresultErrorMessage idn_pq.PQresultErrorMessage
+#define PQresultErrorField   idn_pq.PQresultErrorField
 #define PQntuples            idn_pq.PQntuples
 #define PQnfields            idn_pq.PQnfields
 #define PQgetvalue           idn_pq.PQgetvalue

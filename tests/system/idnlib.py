@@ -134,6 +134,7 @@ class Node:
         # O_APPEND puts every write at the end whatever the offset.
         self.logpath = os.path.join(self.dir, "serve.log")
         self.log = open(self.logpath, "a")
+        self.args = args  # to start it again on the same store
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self.wait_ready()
 
@@ -160,6 +161,13 @@ class Node:
     def cli(self, *args, timeout=30):
         return subprocess.run([IDNODE] + list(args), capture_output=True, text=True,
                               timeout=timeout)
+
+    def dump(self):
+        """`idnode dump` of the live store (bytes); raises if it fails."""
+        out = subprocess.run([IDNODE, "dump"] + self.where, capture_output=True, timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError("dump failed: " + out.stderr.decode(errors="replace"))
+        return out.stdout
 
     def resolve(self, handle, *args):
         return self.cli("resolve", handle, "--server", "127.0.0.1:%d" % self.port, *args)

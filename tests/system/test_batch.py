@@ -147,6 +147,8 @@ class BatchTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("150 records: 150 ok, 0 failed", r.stdout)
         self.assertIn("http://example.com/c/149", self.resolved("88.100.1/C-149"))
+        # The first value's type is sent as written, not read from the line after it.
+        self.assertRegex(self.resolved("88.100.1/C-149"), r"\b100\s+HS_ADMIN\s")
 
     def test_admin_rights_digit_order(self):
         """The 12 rights digits of an ADMIN line map to HS_ADMIN bits as the

@@ -423,7 +423,13 @@ static const struct {
     /* type */
     {LINE("{\"index\":1,\"type\":\"\",\"data\":\"u\"}"), "values[0].type: must not be empty"},
     {LINE("{\"index\":1,\"type\":\"a\\u0000\",\"data\":\"u\"}"),
-     "values[0].type: must not contain NUL (\\u0000)"},
+     "values[0].type: contains a NUL byte"},
+    {LINE("{\"index\":1,\"type\":\"HS_ADMIN \",\"data\":\"u\"}"),
+     "values[0].type: has whitespace at its start or end"},
+    {LINE("{\"index\":1,\"type\":\"A\\u0001B\",\"data\":\"u\"}"),
+     "values[0].type: contains a control character"},
+    {LINE("{\"index\":1,\"type\":\"hs_vlist\",\"data\":\"u\"}"),
+     "values[0].type: differs from a reserved type only by case"},
     {LINE("{\"index\":1,\"type\":1,\"data\":\"u\"}"), "values[0].type: must be a string"},
     {LINE(VAL(",\"type\":\"V\"")), "values[0].type: given twice"},
     /* data */

@@ -850,6 +850,86 @@ static void test_group_commit(void **state)
 	stop(s);
 }
 
+/* unsaved(): an error to the same request ("LOST" + the commit's error), or < 0 when told. */
+static atomic_int unsaved_rc, n_unsaved;
+
+static int t_unsaved(void *wctx, const uint8_t *ans, size_t len, int err, uint8_t *out, size_t cap)
+{
+	(void)wctx;
+	atomic_fetch_add(&n_unsaved, 1);
+	if (atomic_load(&unsaved_rc) < 0 || len < PROTO_ENV_LEN || cap < PROTO_ENV_LEN + 8)
+		return atomic_load(&unsaved_rc) < 0 ? atomic_load(&unsaved_rc) : IDN_ESPACE;
+	memcpy(out, ans, PROTO_ENV_LEN);
+	idn_put_be32(out + 16, 8);
+	memcpy(out + PROTO_ENV_LEN, "LOST", 4);
+	idn_put_be32(out + PROTO_ENV_LEN + 4, (uint32_t)err);
+	return PROTO_ENV_LEN + 8;
+}
+
+/* The answer t_unsaved() makes for req after a commit failed with err. */
+static void check_lost(const uint8_t *ans, size_t len, const uint8_t *req, int err)
+{
+	assert_int_equal(len, PROTO_ENV_LEN + 8);
+	assert_int_equal(idn_be32(ans + 8), idn_be32(req + 8));
+	assert_memory_equal(ans + PROTO_ENV_LEN, "LOST", 4);
+	assert_int_equal((int32_t)idn_be32(ans + PROTO_ENV_LEN + 4), err);
+}
+
+/*
+ * A failed group commit with unsaved(): every held answer of the turn (the
+ * write's and the pipelined read's) is replaced by unsaved()'s, in order,
+ * and the connection stays open for the next write; when unsaved() fails,
+ * the connection closes as without it.
+ */
+static void test_group_commit_unsaved(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_config cfg = base_cfg();
+	cfg.pending = t_pending;
+	cfg.commit = t_commit;
+	cfg.unsaved = t_unsaved;
+	atomic_store(&commit_rc, IDN_EDISK_FULL);
+	atomic_store(&unsaved_rc, 0);
+	atomic_store(&n_unsaved, 0);
+	net_server *s = start(cfg, &port);
+	uint8_t reqs[3][64], ans[128];
+	size_t lens[3];
+	lens[0] = build(reqs[0], 7, "WRIT full", 9);
+	lens[1] = build(reqs[1], 8, "read x", 6);
+	lens[2] = build(reqs[2], 9, "WRIT ok", 7);
+
+	int fd = client(SOCK_STREAM, "127.0.0.1", port);
+	uint8_t both[128];
+	memcpy(both, reqs[0], lens[0]);
+	memcpy(both + lens[0], reqs[1], lens[1]);
+	assert_int_equal(write_all(fd, both, lens[0] + lens[1]), 0);
+	size_t alen = tcp_read_msg(fd, ans, sizeof(ans));
+	check_lost(ans, alen, reqs[0], IDN_EDISK_FULL);
+	/* the read came in the same turn or the next one (then answered as usual) */
+	alen = tcp_read_msg(fd, ans, sizeof(ans));
+	if (alen == PROTO_ENV_LEN + 8)
+		check_lost(ans, alen, reqs[1], IDN_EDISK_FULL);
+	else
+		check_inverted(ans, alen, reqs[1], lens[1], 2);
+	assert_true(atomic_load(&n_unsaved) >= 1);
+
+	/* space again: the next write on the same connection is answered as usual */
+	atomic_store(&commit_rc, 0);
+	assert_int_equal(write_all(fd, reqs[2], lens[2]), 0);
+	alen = tcp_read_msg(fd, ans, sizeof(ans));
+	check_inverted(ans, alen, reqs[2], lens[2], 2);
+
+	/* unsaved() cannot answer: the connection closes unanswered */
+	atomic_store(&commit_rc, IDN_EDISK_FULL);
+	atomic_store(&unsaved_rc, IDN_EINVAL);
+	assert_int_equal(write_all(fd, reqs[0], lens[0]), 0);
+	assert_true(closed_by_peer(fd));
+	close(fd);
+	atomic_store(&commit_rc, 0);
+	stop(s);
+}
+
 static size_t build_later(uint8_t *buf, uint32_t request_id, const char *kind, unsigned ms)
 {
 	uint8_t body[8];
@@ -1398,6 +1478,7 @@ int main(void)
 	    cmocka_unit_test(test_tcp_pipelined),
 	    cmocka_unit_test(test_tcp_split),
 	    cmocka_unit_test(test_group_commit),
+	    cmocka_unit_test(test_group_commit_unsaved),
 	    cmocka_unit_test(test_tcp_deferred),
 	    cmocka_unit_test(test_tcp_oversized),
 	    cmocka_unit_test(test_tcp_handler_results),

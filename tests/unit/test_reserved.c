@@ -692,6 +692,60 @@ static void test_short_output(void **state)
 	}
 }
 
+/* The rule for value types: each way a type could pass for another is refused. */
+static void test_type_check(void **state)
+{
+	static const struct {
+		const char *t;
+		size_t len;
+		const char *why; /* a word of the reason; NULL when accepted */
+	} cases[] = {
+	    {"URL", 3, NULL},
+	    {"HS_ADMIN", 8, NULL},
+	    {"10320/loc", 9, NULL},
+	    {"EMAIL ADDRESS", 13, NULL},     /* a space inside is fine */
+	    {"d\xc3\xa9j\xc3\xa0", 6, NULL}, /* UTF-8 */
+	    {"\xf0\x9f\x98\x80", 4, NULL},   /* 4-byte UTF-8 */
+	    {"", 0, NULL},                   /* the caller decides */
+	    {"hs_admin_x", 10, NULL},        /* not a reserved type */
+	    {"HS_ADMIN\0", 9, "NUL"},
+	    {"HS_\0ADMIN", 9, "NUL"},
+	    {"HS_ADMIN ", 9, "whitespace"},
+	    {" URL", 4, "whitespace"},
+	    {"URL\xc2\xa0", 5, "whitespace"}, /* no-break space */
+	    {"A\x01"
+	     "B",
+	     3, "control"},
+	    {"URL\t", 4, "control"},
+	    {"URL\n", 4, "control"},
+	    {"URL\x7f", 4, "control"},
+	    {"URL\xc2\x85", 5, "control"}, /* C1 NEL */
+	    {"URL\xff", 4, "UTF-8"},
+	    {"URL\xc3", 4, "UTF-8"},                   /* cut short */
+	    {"\xc0\xaf", 2, "UTF-8"},                  /* overlong '/' */
+	    {"\xed\xa0\x80", 3, "UTF-8"},              /* a surrogate */
+	    {"\xf4\x90\x80\x80", 4, "UTF-8"},          /* over U+10FFFF */
+	    {"HS_ADMIN\xe2\x80\x8b", 11, "invisible"}, /* zero-width space */
+	    {"\xe2\x80\xaeNIMDA_SH", 11, "invisible"}, /* right-to-left override */
+	    {"hs_admin", 8, "case"},
+	    {"Hs_Site.Prefix", 14, "case"},
+	    {"HS_pubkey", 9, "case"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *why = "unset";
+		int rc = proto_type_check(idn_slice_of(cases[i].t, cases[i].len), &why);
+		if (!cases[i].why) {
+			if (rc != IDN_OK || why)
+				fail_msg("case %zu refused: %s", i, why);
+		} else {
+			assert_int_equal(rc, IDN_EINVAL);
+			assert_non_null(why);
+			if (!strstr(why, cases[i].why))
+				fail_msg("case %zu: \"%s\" does not say %s", i, why, cases[i].why);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -701,6 +755,7 @@ int main(void)
 	    cmocka_unit_test(test_serv_and_addr),     cmocka_unit_test(test_server_index),
 	    cmocka_unit_test(test_truncations),       cmocka_unit_test(test_huge_counts),
 	    cmocka_unit_test(test_garbage),           cmocka_unit_test(test_short_output),
+	    cmocka_unit_test(test_type_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
