@@ -165,6 +165,7 @@ static int start_listeners(running *r)
 	    .max_body = c->http_max_body,
 	    .idle_ms = c->http_idle_ms,
 	    .header_timeout_ms = c->http_timeout_ms,
+	    .resolve_max = c->http_resolve_max,
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
 	};

@@ -76,6 +76,10 @@ const setting_row settings_rows[] = {
     {.ini = "http_max_body", .flag = "http-max-body", .arg = "N", .type = SETTING_ULONG,
      .field = F(http_max_body), .max = 1ul << 31, .scope = SETTING_SERVE,
      .help = "request body limit in bytes (default 8 MiB)"},
+    {.ini = "http_resolve_max", .flag = "http-resolve-max", .arg = "N", .type = SETTING_UINT,
+     .field = F(http_resolve_max), .max = 1000000, .scope = SETTING_SERVE,
+     .help = "identifiers per POST /api/resolve at most\n"
+             "(default 1000; more get 413)"},
     {.ini = "http_idle_ms", .flag = "http-idle-ms", .arg = "N", .type = SETTING_UINT,
      .field = F(http_idle_ms), .max = 86400000, .scope = SETTING_SERVE,
      .help = "close idle keep-alive connections (default 30000)"},
