@@ -155,6 +155,25 @@ int node_answer(node_worker *w, enum node_transport t, const uint8_t *req, size_
                 size_t cap);
 
 /*
+ * A list answer (105) in parts, for a caller that sends each part when the
+ * client has taken the one before (TCP): with node_worker_allow_more(w,
+ * true), a list over NODE_TCP that outgrows the caller's buffer stops after
+ * whole messages (CN set on the last one too) and leaves a continuation
+ * that node_worker_take_more() hands over, once (NULL when the answer was
+ * whole). node_more_next() writes the next part into out (cap as for
+ * node_answer), its messages CN-continued but the list's very last, and
+ * sets *last with that one; it reads the worker's current snapshot, from
+ * the key where the last part stopped, so each handle comes once, in order.
+ * node_more_free() frees one (NULL is fine). Without allow_more, a list
+ * must fit the buffer, as before.
+ */
+typedef struct node_more node_more;
+void node_worker_allow_more(node_worker *w, bool on);
+node_more *node_worker_take_more(node_worker *w);
+int node_more_next(node_worker *w, node_more *m, uint8_t *out, size_t cap, bool *last);
+void node_more_free(node_more *m);
+
+/*
  * The response code of the answer the last node_answer() on w wrote
  * (PROTO_RC_*; 0 when it wrote none, or only a bare protocol error): how a
  * recursive node tells "not homed here" (301, 303) from an answer of ours
