@@ -44,7 +44,16 @@ enum {
 typedef struct import_opts {
 	bool case_sensitive; /* suffixes kept as given; else upper-cased (handle_key) */
 	uint32_t now;        /* timestamp of a value that gives none */
+	/*
+	 * Records larger are refused (record_write_max): 0 = what one answer
+	 * carries; IMPORT_ANY_SIZE = only the store's limit (a restore of a
+	 * backup made before the check: its records are kept, and answered
+	 * with an error when too big to serve).
+	 */
+	size_t max_record;
 } import_opts;
+
+#define IMPORT_ANY_SIZE ((size_t)-1)
 
 typedef struct import_ctx import_ctx;
 

@@ -56,7 +56,9 @@ typedef struct node_config {
 	 */
 	uint32_t server_id;
 	uint8_t max_recursion; /* requests with a higher recursion count get 6; default 40 */
-	node_sign_fn sign;     /* optional: signs answers to CT requests */
+	/* records larger are refused when written (record_write_max); 0 = what an answer carries */
+	size_t max_record;
+	node_sign_fn sign; /* optional: signs answers to CT requests */
 	void *sign_arg;
 	uint32_t (*clock)(void); /* unix seconds; default time(). Tests pin it. */
 	/* Administration (node/admin.h). */

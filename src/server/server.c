@@ -88,6 +88,7 @@ static int make_node(running *r)
 	ncfg.server_admins = (const char *const *)c->server_admin.v;
 	ncfg.nserver_admins = c->server_admin.n;
 	ncfg.mirror_of = c->mirror_of;
+	ncfg.max_record = c->max_record_bytes;
 	if (c->max_auth_time)
 		ncfg.max_auth_time = c->max_auth_time;
 	/* Identities homed elsewhere are found from the same root (client/identity_lookup.h). */

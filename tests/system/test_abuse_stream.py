@@ -197,18 +197,34 @@ LIST_N = int(os.environ.get("IDN_LIST_N", "616000"))
 LIST_RSS_BOUND_KB = 12 * 1024
 
 
-class ListTest(unittest.TestCase):
+class AdminTest(unittest.TestCase):
+    """A node whose prefix 0.NA/88.100.1 has the secret-key admin 300:0.NA/88.100.1."""
+
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="idn-abuse-list-")
+    def identity(cls):
+        """Writes the secret file into cls.tmp; the prefix record to load."""
         cls.secret = os.path.join(cls.tmp, "secret")
         with open(cls.secret, "wb") as f:
             f.write(SECRET)
-        admin = {"handle": "0.NA/88.100.1", "values": [
+        return {"handle": "0.NA/88.100.1", "values": [
             {"index": 100, "type": "HS_ADMIN",
              "data": {"format": "hex", "value": admin_data(0x0FFF, 300, "0.NA/88.100.1")}},
             {"index": 300, "type": "HS_SECKEY", "perms": 0x0c,
              "data": {"format": "hex", "value": SECRET.hex()}}]}
+
+    def admin(self, *args, port=None):
+        """`idnode ARGS` as the admin, against the node (or another port)."""
+        return subprocess.run([IDNODE] + list(args) + [
+            "--server", "127.0.0.1:%d" % (port or self.node.port), "--id",
+            "300:0.NA/88.100.1", "--secret-file", self.secret],
+            capture_output=True, text=True, timeout=120)
+
+
+class ListTest(AdminTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="idn-abuse-list-")
+        admin = cls.identity()
         many = ({"handle": "88.100.1/L-%07d" % i,
                  "values": [{"index": 1, "type": "URL", "data": "http://x/%d" % i}]}
                 for i in range(LIST_N))
@@ -227,7 +243,6 @@ class ListTest(unittest.TestCase):
     def test_i_list_all_over_tcp(self):
         pid = self.node.proc.pid
         base = rss_anon(pid)
-        out = os.path.join(self.tmp, "list.out")
         peak = [0]
         done = threading.Event()
 
@@ -238,18 +253,13 @@ class ListTest(unittest.TestCase):
         th.start()
         t0 = time.time()
         try:
-            with open(out, "w") as f:
-                r = subprocess.run([IDNODE, "list", "88.100.1", "--server",
-                                    "127.0.0.1:%d" % self.node.port, "--id", "300:0.NA/88.100.1",
-                                    "--secret-file", self.secret],
-                                   stdout=f, stderr=subprocess.PIPE, text=True, timeout=120)
+            r = self.admin("list", "88.100.1")
         finally:
             done.set()
             th.join()
         took = time.time() - t0
         self.assertEqual(r.returncode, 0, r.stderr)
-        with open(out) as f:
-            names = f.read().split()
+        names = r.stdout.split()
         print("I: listed %d handles in %.1f s; RssAnon base %d kB, peak %d kB"
               % (len(names), took, base, peak[0]), file=sys.stderr)
         self.assertEqual(len(names), LIST_N)
@@ -268,6 +278,117 @@ class ListTest(unittest.TestCase):
             self.assertEqual(bool(flags & 0x04000000), i < len(msgs) - 1, (i, hex(flags)))
             self.assertLessEqual(mlen, 262144)
         self.assertEqual(sum(n for _, n, _ in msgs), LIST_N)
+
+
+HUGE = "88.100.1/HUGE"
+
+
+def huge_record():
+    """Finding J: 39 values of 60,000 bytes, ~2.3 MB: no answer could carry it."""
+    return {"handle": HUGE, "values": [
+        {"index": i, "type": "DESC", "data": "x" * 60000} for i in range(1, 40)]}
+
+
+def over_values(n=17, size=15200, ch="y"):
+    """--value arguments (the CLI takes 16 KB a value) whose record (~259 KB)
+    is just over what an answer carries, while the request still fits a message."""
+    return [a for i in range(1, n + 1) for a in ("--value", "%d:DESC:%s" % (i, ch * size))]
+
+
+class RecordSizeTest(AdminTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="idn-abuse-rec-")
+        admin = cls.identity()
+        # A store from before the check: restore keeps a record too big to serve.
+        dump = os.path.join(cls.tmp, "old.jsonl")
+        with open(dump, "w") as f:
+            for r in (admin, huge_record()):
+                f.write(json.dumps(r) + "\n")
+        cls.data = os.path.join(cls.tmp, "data")
+        r = subprocess.run([IDNODE, "restore", "--data", cls.data, dump],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        cls.node = HttpNode(records=(), threads=2, extra_args=("--data", cls.data))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.stop()
+        cls.node.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+
+    def test_j_load_refused_with_file_line_field(self):
+        path = os.path.join(self.tmp, "in.jsonl")
+        with open(path, "w") as f:
+            f.write(json.dumps({"handle": "88.100.1/ok", "values": [
+                {"index": 1, "type": "URL", "data": "http://ok/"}]}) + "\n")
+            f.write(json.dumps(huge_record()) + "\n")
+        r = self.node.cli("load", "--data", os.path.join(self.tmp, "fresh"), path)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("in.jsonl:2: values: the record (2341178 bytes) is too large to serve",
+                      r.stderr)
+        self.assertIn("loaded 1 identifiers (1 errors)", r.stdout)
+        # A lower bound, as a setting.
+        r = self.node.cli("load", "--data", os.path.join(self.tmp, "fresh2"),
+                          "--max-record-bytes", "40", path)
+        self.assertIn("in.jsonl:1: values:", r.stderr)
+
+    def test_j_create_and_add_refused_over_handle(self):
+        r = self.admin("create", "88.100.1/TOO", *over_values())
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("record too large to serve", r.stderr)
+        self.assertIn("88.100.1/TOO: 202 INVALID_VALUE", r.stderr)
+        ans = udp_exchange(self.node.port, request("88.100.1/TOO"))[0]
+        self.assertEqual(parse_answer(ans)[2], 100)  # not created
+        # Grown by add or modify: sixteen values fit, seventeen would not.
+        r = self.admin("create", "88.100.1/GROW", "--value", "100:HS_ADMIN:300:0.NA/88.100.1",
+                       *over_values(16))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.admin("add", "88.100.1/GROW", "--value", "17:DESC:" + "z" * 15200)
+        self.assertIn("record too large to serve", r.stderr)
+        r = self.admin("modify", "88.100.1/GROW", *over_values(16, 16200, "m"))
+        self.assertIn("record too large to serve", r.stderr)
+        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
+            s.sendall(request("88.100.1/GROW"))
+            env, op, rc, flags, body = parse_answer(tcp_read_answer(s))
+        self.assertEqual(rc, 1)
+        self.assertEqual(struct.unpack(">I", body[4 + 13:4 + 13 + 4])[0], 17)
+        self.assertIn(b"y" * 15200, body)
+        self.assertNotIn(b"m" * 16200, body)
+
+    def test_j_rest_put_refused(self):
+        import base64
+        auth = base64.b64encode(b"300%3A0.NA/88.100.1:" + SECRET).decode()
+        body = json.dumps({"values": [{"index": i, "type": "DESC", "data": "w" * 51700}
+                                      for i in range(1, 6)]})
+        st, _, b = self.node.req("PUT", "/api/handles/88.100.1/TOO2", body,
+                                 {"Authorization": "Basic " + auth,
+                                  "Content-Type": "application/json"})
+        self.assertEqual(st, 400, b)
+        self.assertIn("record too large to serve", json.loads(b)["message"])
+
+    def test_j_stored_too_big_gets_an_error_everywhere(self):
+        ans = udp_exchange(self.node.port, request(HUGE), timeout=3)[0]
+        env, op, rc, flags, body = parse_answer(ans)
+        self.assertEqual(rc, 2)
+        self.assertIn(b"record too large to serve", body)
+        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
+            s.sendall(request(HUGE))
+            env, op, rc, flags, body = parse_answer(tcp_read_answer(s))
+            self.assertEqual(rc, 2)
+            self.assertIn(b"record too large to serve", body)
+            # The connection goes on.
+            s.sendall(request("88.100.1/none"))
+            self.assertEqual(parse_answer(tcp_read_answer(s))[2], 100)
+        st, _, b = self.node.req("GET", "/api/handles/" + HUGE)
+        self.assertEqual(st, 500)
+        self.assertIn("record too large to serve", json.loads(b)["message"])
+        st, _, b = self.node.req("POST", "/api/resolve", json.dumps({"handles": [HUGE]}))
+        self.assertEqual(st, 200)
+        res = json.loads(b)["results"][0]
+        self.assertEqual(res["responseCode"], 2)
+        self.assertIn("record too large to serve", res["message"])
 
 
 def relay_list(test):
@@ -309,10 +430,7 @@ def relay_list(test):
     th = threading.Thread(target=pump)
     th.start()
     try:
-        r = subprocess.run([IDNODE, "list", "88.100.1", "--server", "127.0.0.1:%d" % port,
-                            "--id", "300:0.NA/88.100.1", "--secret-file", test.secret],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                           timeout=120)
+        r = test.admin("list", "88.100.1", port=port)
     finally:
         stop.set()
         th.join()
