@@ -480,6 +480,7 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
 				rc = IDN_OK;
 				break; /* the connection ends after what was sent */
 			}
+			continue;
 		}
 		if (have == 0 && c->inoff > 0)
 			conn_in_reset(c);
