@@ -187,6 +187,40 @@ class StreamTest(unittest.TestCase):
         finally:
             node.close()
 
+    def test_b_stalled_reader_closed(self):
+        # A reader that stops reading stops its stream; the idle deadline ends it.
+        node = HttpNode(records=[big_record()], threads=2, http_args=("--http-idle-ms", "1000"))
+        try:
+            body = json.dumps({"handles": [BIG] * COPIES}).encode()
+            with socket.create_connection(("127.0.0.1", node.http_port), timeout=5) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+                base = rss_anon(node.proc.pid)
+                s.sendall(post_head(node.http_port, body))
+                peak = 0
+                for _ in range(30):  # 3 s without reading
+                    peak = max(peak, rss_anon(node.proc.pid))
+                    time.sleep(0.1)
+                got, tail, deadline = 0, b"", time.time() + 20
+                while time.time() < deadline:
+                    try:
+                        d = s.recv(1 << 20)
+                    except (ConnectionResetError, socket.timeout):
+                        break
+                    if not d:
+                        break
+                    got += len(d)
+                    tail = (tail + d)[-16:]
+            print("B: a stalled reader got %d bytes before the node closed it; RssAnon "
+                  "base %d kB, peak %d kB" % (got, base, peak), file=sys.stderr)
+            self.assertLess(peak - base, STREAM_RSS_BOUND_KB)
+            self.assertLess(time.time(), deadline)  # closed, not timed out
+            self.assertLess(got, 20 * 1000 * 1000)  # of the 240 MB answer
+            self.assertFalse(tail.endswith(b"0\r\n\r\n"))  # cut short, and visibly so
+            st, _, b = node.req("GET", "/api/handles/" + BIG)
+            self.assertEqual(st, 200)
+        finally:
+            node.close()
+
 
 # Handles under one prefix for the LIST test: finding I was 616,000. The
 # load and the list of that many take ~15 s here; IDN_LIST_N can lower it.
