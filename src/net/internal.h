@@ -78,6 +78,7 @@ struct net_conn {
 	net_more_fn more;
 	void (*more_done)(void *arg);
 	void *more_arg;
+	bool more_paused;               /* it waited for its reader (counted once) */
 	uint64_t last;                  /* ms of the last byte either way */
 	struct net_conn *prev, *next;   /* the worker's list, least recently active first */
 	struct net_conn *rprev, *rnext; /* ready list: buffered requests left to handle */

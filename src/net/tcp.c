@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/limit.h"
 #include "core/wire.h"
 #include "net/internal.h"
 
@@ -126,6 +127,7 @@ bool net_more(const net_req *req, net_more_fn next, void (*done)(void *arg), voi
 	c->more = next;
 	c->more_done = done;
 	c->more_arg = arg;
+	c->more_paused = false;
 	return true;
 }
 
@@ -558,6 +560,13 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
 	 */
 	if (c->more && c->writable && out_pending(c) < NET_TCP_OUT_HIGH)
 		ready_push(w, c);
+	if (c->more && !c->writable && !c->more_paused) {
+		c->more_paused = true; /* its socket is full: it waits for its reader */
+		limit_hit(LIM_ANSWER_STREAM,
+		          "an answer in parts waits for its TCP reader (%zu "
+		          "bytes unsent)",
+		          out_pending(c));
+	}
 	if (c->refused) {
 		rc = conn_discard(w, c);
 		if (rc < 0 || (c->eof && out_pending(c) == 0)) {

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/limit.h"
 #include "net/net.h"
 #include "proto/proto.h"
 #include "proto/udp.h"
@@ -1386,6 +1387,7 @@ static void test_tcp_parts(void **state)
 	assert_int_equal(atomic_load(&n_more_done), 1);
 	close(fd);
 
+	uint64_t paused = limit_count(LIM_ANSWER_STREAM);
 	/* 200 MB asked for, nothing read: the parts stop (kernel buffers + the high mark). */
 	fd = client(SOCK_STREAM, "127.0.0.1", port);
 	len = build_parts(req, 9, 1000, 200000);
@@ -1396,6 +1398,8 @@ static void test_tcp_parts(void **state)
 	assert_true(made > 0 && made < 100);
 	nanosleep(&pause, NULL);
 	assert_int_equal(atomic_load(&n_more_calls) - 39, made);
+	/* A reader that stopped: counted once (answer-stream). */
+	assert_int_equal(limit_count(LIM_ANSWER_STREAM), paused + 1);
 	close(fd);
 	EVENTUALLY(s, st_.tcp_conns == 0);
 	assert_int_equal(atomic_load(&n_more_done), 2);
