@@ -18,6 +18,7 @@ int api_new(const api_config *cfg, api **out)
 		return IDN_ENOMEM;
 	a->n = cfg->n;
 	a->s = cfg->s;
+	a->resolve_max = cfg->resolve_max ? cfg->resolve_max : API_RESOLVE_MAX;
 	int ret = api_sessions_new(&a->sessions);
 	if (!ret && (ret = api_idem_new(&a->idem)))
 		api_sessions_free(a->sessions);
@@ -82,7 +83,7 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	if (!hs)
 		return IDN_ENOMEM;
 	int ret;
-	api_config ac = {.n = n, .s = s};
+	api_config ac = {.n = n, .s = s, .resolve_max = o->resolve_max};
 	if ((ret = api_new(&ac, &hs->a)))
 		goto fail;
 	if (o->access_log && strcmp(o->access_log, "-")) {

@@ -35,7 +35,10 @@
 typedef struct api_config {
 	node *n;
 	store *s;
+	unsigned resolve_max; /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
 } api_config;
+
+enum { API_RESOLVE_MAX = 1000 };
 
 typedef struct api api;
 
@@ -65,6 +68,7 @@ typedef struct api_serve_opts {
 	size_t max_body;
 	unsigned idle_ms;
 	unsigned header_timeout_ms; /* the body gets three times as long */
+	unsigned resolve_max;       /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
 	char *errbuf;               /* what went wrong, naming the address or file */
 	size_t errbuf_len;
 } api_serve_opts;

@@ -12,10 +12,10 @@
 #include "api/reply.h"
 #include "api/routes.h"
 #include "core/err.h"
+#include "core/limit.h"
 #include "proto/admin.h"
 
 enum {
-	MAX_BATCH = 1000, /* identifiers per POST /api/resolve */
 	TYPE_MAX = 256,
 };
 
@@ -126,12 +126,68 @@ out:
 	return ret;
 }
 
-/* POST /api/resolve {"handles":[...]} -> {"results":[...]} in request order. */
+/* One result of POST /api/resolve: {"handle":..,"responseCode":..,"values"|"message":..}. */
+static void resolve_item(api_worker *w, json_t *s, http_resp *r)
+{
+	idn_slice h = idn_slice_of(json_string_value(s), json_string_length(s));
+	api_answer ans;
+	int ret = api_resolve(w, h, NULL, 0, NULL, 0, false, &ans);
+	if (ret < 0) {
+		const char *why = idn_strerror(ret);
+		ans = (api_answer){.rc = PROTO_RC_ERROR, .message = idn_slice_of(why, strlen(why))};
+	}
+	http_resp_puts(r, "{\"handle\":");
+	api_json_str(r, h);
+	http_resp_printf(r, ",\"responseCode\":%u", ans.rc);
+	if (ans.rc == PROTO_RC_SUCCESS) {
+		http_resp_puts(r, ",\"values\":");
+		values_json(r, &ans);
+	} else {
+		const char *name = proto_rc_name(ans.rc);
+		http_resp_puts(r, ",\"message\":");
+		api_json_str(r, ans.message.len ? ans.message : idn_slice_of(name, strlen(name)));
+	}
+	http_resp_puts(r, "}");
+}
+
+/* A POST /api/resolve answer being streamed: one identifier per part. */
+typedef struct resolve_stream {
+	api_worker *w;
+	json_t *doc, *hs;
+	size_t i, n;
+} resolve_stream;
+
+static int resolve_next(void *arg, http_resp *part)
+{
+	resolve_stream *rs = arg;
+	if (rs->i < rs->n) {
+		if (rs->i)
+			http_resp_puts(part, ",");
+		resolve_item(rs->w, json_array_get(rs->hs, rs->i), part);
+		rs->i++;
+	}
+	if (rs->i < rs->n)
+		return 1;
+	http_resp_puts(part, "]}");
+	return 0;
+}
+
+static void resolve_done(void *arg)
+{
+	resolve_stream *rs = arg;
+	json_decref(rs->doc);
+	free(rs);
+}
+
+/*
+ * POST /api/resolve {"handles":[...]} -> {"results":[...]} in request order,
+ * streamed: each identifier is resolved as the client takes the answer, so
+ * a batch of large records costs one record's answer, not the batch's.
+ */
 static int post_resolve(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
 {
 	(void)rest;
 	json_t *doc = api_json_body(req, r);
-	int ret = 0;
 	if (!doc)
 		return 0;
 	json_t *hs = json_is_object(doc) ? json_object_get(doc, "handles") : NULL;
@@ -141,10 +197,12 @@ static int post_resolve(api_worker *w, const http_req *req, idn_slice rest, http
 		goto out;
 	}
 	size_t n = json_array_size(hs);
-	if (n > MAX_BATCH) {
-		char msg[96];
-		snprintf(msg, sizeof(msg), "at most %d identifiers per request, got %zu", MAX_BATCH,
-		         n);
+	if (n > w->a->resolve_max) {
+		char msg[160];
+		snprintf(msg, sizeof(msg),
+		         "at most %u identifiers per request (http-resolve-max), got %zu",
+		         w->a->resolve_max, n);
+		limit_hit(LIM_ANSWER_STREAM, "POST /api/resolve of %zu identifiers refused", n);
 		http_resp_error(r, 413, PROTO_RC_PROTOCOL_ERROR, msg);
 		goto out;
 	}
@@ -156,31 +214,18 @@ static int post_resolve(api_worker *w, const http_req *req, idn_slice rest, http
 			goto out;
 		}
 	}
-	http_resp_puts(r, "{\"results\":[");
-	for (size_t i = 0; i < n; i++) {
-		json_t *s = json_array_get(hs, i);
-		idn_slice h = idn_slice_of(json_string_value(s), json_string_length(s));
-		api_answer ans;
-		if ((ret = api_resolve(w, h, NULL, 0, NULL, 0, false, &ans)))
-			goto out;
-		http_resp_puts(r, i ? ",{\"handle\":" : "{\"handle\":");
-		api_json_str(r, h);
-		http_resp_printf(r, ",\"responseCode\":%u", ans.rc);
-		if (ans.rc == PROTO_RC_SUCCESS) {
-			http_resp_puts(r, ",\"values\":");
-			values_json(r, &ans);
-		} else {
-			const char *name = proto_rc_name(ans.rc);
-			http_resp_puts(r, ",\"message\":");
-			api_json_str(r, ans.message.len ? ans.message
-			                                : idn_slice_of(name, strlen(name)));
-		}
-		http_resp_puts(r, "}");
+	resolve_stream *rs = malloc(sizeof(*rs));
+	if (!rs) {
+		json_decref(doc);
+		return IDN_ENOMEM;
 	}
-	http_resp_puts(r, "]}");
+	*rs = (resolve_stream){.w = w, .doc = doc, .hs = hs, .n = n};
+	http_resp_puts(r, "{\"results\":[");
+	http_resp_stream(r, resolve_next, resolve_done, rs);
+	return 0;
 out:
 	json_decref(doc);
-	return ret;
+	return 0;
 }
 
 static int get_site(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)

@@ -61,6 +61,7 @@ struct api {
 	store *s;
 	api_sessions *sessions;
 	api_idem *idem;
+	unsigned resolve_max; /* identifiers per POST /api/resolve */
 };
 
 /* One HTTP worker thread's context. */

@@ -270,7 +270,10 @@ int cmd_restore(int argc, char **argv)
 			goto out;
 		}
 	}
-	import_opts io = {.case_sensitive = !a.case_insensitive, .now = (uint32_t)time(NULL)};
+	/* A backup is restored whole: one from before records were checked may hold one too big. */
+	import_opts io = {.case_sensitive = !a.case_insensitive,
+	                  .now = (uint32_t)time(NULL),
+	                  .max_record = IMPORT_ANY_SIZE};
 	if ((rc = backup_restore(s, in, &io, print_bad_line, (void *)a.file, &r))) {
 		restore_failed(&a, &r, rc);
 		goto out;

@@ -66,6 +66,9 @@ static const char usage_text[] =
     "                        setting\n"
     "      --no-overwrite    keep identifiers already in the store and report their\n"
     "                        lines as errors\n"
+    "      --max-record-bytes N  refuse a line whose record is larger than N bytes\n"
+    "                        (default and at most: what one answer carries, ~258 KB\n"
+    "                        less the handle; a larger one could never be served)\n"
     "      --memory MIB      memory for sorting (default: a quarter of the RAM, at\n"
     "                        most 16 GiB). A bigger input is sorted and written in\n"
     "                        runs of this size; runs after the first are slower to\n"
@@ -173,13 +176,14 @@ struct load_args {
 	const char *data, *home[MAX_HOME], *file;
 	int nhome;
 	bool case_insensitive, no_overwrite, quiet;
-	uint64_t memory; /* bytes; 0: the loader's default */
+	uint64_t memory;   /* bytes; 0: the loader's default */
+	size_t max_record; /* import_opts.max_record; 0: what one answer carries */
 };
 
 /* Parses argv into a; -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct load_args *a)
 {
-	enum { O_CASE = 256, O_NOOVER, O_MEMORY };
+	enum { O_CASE = 256, O_NOOVER, O_MEMORY, O_MAXREC };
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
 	    {"store", required_argument, NULL, 'd'}, /* a PostgreSQL URI; store_open() picks */
@@ -187,6 +191,7 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 	    {"case-insensitive", no_argument, NULL, O_CASE},
 	    {"no-overwrite", no_argument, NULL, O_NOOVER},
 	    {"memory", required_argument, NULL, O_MEMORY},
+	    {"max-record-bytes", required_argument, NULL, O_MAXREC},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -223,6 +228,21 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 				return CLI_USAGE;
 			}
 			a->memory = mib << 20;
+			break;
+		}
+		case O_MAXREC: {
+			char *end;
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || n == 0 || n > PROTO_MSG_MAX) {
+				fprintf(
+				    stderr,
+				    "idnode load: --max-record-bytes '%s': a number of bytes, 1 to "
+				    "%d\n",
+				    optarg, PROTO_MSG_MAX);
+				return CLI_USAGE;
+			}
+			a->max_record = n;
 			break;
 		}
 		case 'q':
@@ -286,6 +306,7 @@ int cmd_load(int argc, char **argv)
 		return status;
 	status = CLI_USAGE;
 	io.case_sensitive = !a.case_insensitive;
+	io.max_record = a.max_record;
 	L.quiet = a.quiet;
 	if (!strcmp(a.file, "-")) {
 		fd = STDIN_FILENO;

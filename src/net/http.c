@@ -26,6 +26,7 @@ static void http_conn_close(http_conn *c)
 {
 	http_worker *w = c->w;
 	http_later_orphan(c);
+	http_stream_end(c, false);
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->prev)
@@ -74,9 +75,11 @@ static void flush(http_conn *c)
 	 * While the client does not read its answers, stop reading its requests;
 	 * while it waits for a deferred answer, once its requests fill `in`.
 	 */
-	bool more =
-	    c->out_len - c->out_off < HTTP_OUT_HIGH && !c->closing && !(c->later && in_full(c));
-	uint32_t events = (c->out_len || c->tls_want_write ? EPOLLOUT : 0) | (more ? EPOLLIN : 0);
+	bool more = c->out_len - c->out_off < HTTP_OUT_HIGH && !c->closing &&
+	            !((c->later || c->stream) && in_full(c)) && !(c->stream && c->stream_close);
+	/* A stream is produced when the socket can take more (http_stream_fill). */
+	uint32_t events =
+	    (c->out_len || c->tls_want_write || c->stream ? EPOLLOUT : 0) | (more ? EPOLLIN : 0);
 	if (events != c->events) {
 		struct epoll_event ev = {.events = events, .data.ptr = c};
 		epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &ev);
@@ -127,8 +130,8 @@ static bool conn_step(http_conn *c, bool readable)
 	}
 	while (readable && !c->closing && c->out_len - c->out_off < HTTP_OUT_HIGH) {
 		if (in_full(c)) {
-			if (c->later)
-				break; /* full of requests waiting for the deferred answer */
+			if (c->later || c->stream)
+				break; /* full of requests waiting for the answer before */
 			/* `in` is full of one unfinished header block: over the limit. */
 			http_refuse(c, 431, "request line and headers are too large");
 			break;
@@ -145,18 +148,27 @@ static bool conn_step(http_conn *c, bool readable)
 			break;
 		/* EOF or reset: answer what is complete, then close. */
 		http_process(c);
-		c->closing = true;
+		if (c->stream)
+			c->stream_close = true; /* its body goes on, then the connection closes */
+		else
+			c->closing = true;
 		break;
 	}
-	/* Each turn either drains output, parses buffered requests, or stops. */
-	for (;;) {
+	/*
+	 * Each turn either drains output, parses buffered requests, or stops. A
+	 * stream gets a few rounds, then the others get a go (EPOLLOUT brings it back).
+	 */
+	for (unsigned rounds = 0;;) {
 		size_t parsed = c->parsed, pending = c->out_len - c->out_off;
 		http_process(c);
+		bool streamed = http_stream_fill(c, HTTP_STREAM_LOW);
 		flush(c);
-		if (c->closing || c->parsed >= c->in_len ||
-		    (c->parsed == parsed && c->out_len - c->out_off >= pending))
+		if (c->closing || (streamed && ++rounds >= 8) ||
+		    (!streamed && (c->parsed >= c->in_len ||
+		                   (c->parsed == parsed && c->out_len - c->out_off >= pending))))
 			break;
 	}
+	http_stream_note_pause(c);
 	if (c->closing && c->out_len == 0 && c->linger)
 		return linger(c);
 	if (c->closing && c->out_len == 0) {
@@ -386,6 +398,7 @@ static void server_free(http_server *s)
 			close(w->ep);
 		net_later_q_destroy(&w->lq);
 		free(w->resp.body);
+		free(w->part.body);
 	}
 	free(s->w);
 	net_later_count_destroy(&s->nlater);

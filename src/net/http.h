@@ -64,13 +64,23 @@ typedef struct http_req {
 	bool tls; /* arrived on an HTTPS listener */
 } http_req;
 
+typedef struct http_resp http_resp;
+
+/*
+ * A streamed body's producer (http_resp_stream): appends the next part of the
+ * body to part (emptied before each call) and returns 1 when more follows,
+ * 0 when that was the last part, < 0 on failure (the connection is closed
+ * with the body cut short, so the client sees it incomplete).
+ */
+typedef int (*http_stream_fn)(void *arg, http_resp *part);
+
 /*
  * The answer. The handler sets status, content_type (static text or a string
  * that lives until the connection handles its next request) and appends the
  * body with http_resp_append/printf; location is sent as a Location header
  * when set. body is owned by the server and reused across requests.
  */
-typedef struct http_resp {
+struct http_resp {
 	int status;
 	const char *content_type;
 	char location[2048 + 512];
@@ -80,13 +90,30 @@ typedef struct http_resp {
 	size_t len, cap;
 	bool oom;               /* an append failed: the server answers 500 instead */
 	struct http_conn *conn; /* net's own: the connection being answered (http_defer) */
-} http_resp;
+	/* a streamed body (http_resp_stream); NULL: the body above is all */
+	http_stream_fn stream;
+	void (*stream_done)(void *arg);
+	void *stream_arg;
+};
 
 void http_resp_append(http_resp *r, const void *p, size_t n);
 void http_resp_puts(http_resp *r, const char *s);
 void http_resp_printf(http_resp *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Replaces any body with {"responseCode":rc,"message":msg} and sets status. */
 void http_resp_error(http_resp *r, int status, int rc, const char *msg);
+
+/*
+ * Answers with a streamed body: what the handler appended to r is its first
+ * part, then next(arg, part) is called on the worker thread for each further
+ * part whenever the connection's unsent output is below HTTP_STREAM_LOW, so
+ * a connection holds at most that much plus one part however long the body
+ * is; a reader that stops reading stops the producer (and the idle deadline
+ * closes it). HTTP/1.1 gets chunked transfer encoding; HTTP/1.0 a body ended
+ * by closing the connection. done(arg) is called exactly once, when the body
+ * is complete, the connection closes, or the request was HEAD (then next is
+ * never called). The connection's next request waits for the stream's end.
+ */
+void http_resp_stream(http_resp *r, http_stream_fn next, void (*done)(void *arg), void *arg);
 
 /* Case-insensitive header lookup; 1 and *value if present. */
 int http_req_header(const http_req *req, const char *name, idn_slice *value);

@@ -36,6 +36,7 @@ enum {
 	HTTP_READ_CHUNK = 16384,
 	HTTP_OUT_HIGH = 4 << 20, /* pending output above this: stop parsing (back-pressure) */
 	HTTP_SWEEP_MS = 100,
+	HTTP_STREAM_LOW = 256 << 10, /* a streamed body is produced while less is unsent */
 };
 
 enum http_phase { PH_IDLE, PH_HEADERS, PH_BODY };
@@ -80,6 +81,11 @@ struct http_conn {
 	SSL *ssl;                 /* on an HTTPS listener: the handshake runs inside SSL_read */
 	bool tls_want_write;      /* TLS must write (handshake) before it can read on */
 	struct http_later *later; /* a deferred answer this connection waits for */
+	/* a streamed body being sent (http_stream.c) */
+	http_stream_fn stream;
+	void (*stream_done)(void *arg);
+	void *stream_arg;
+	bool stream_chunked, stream_close, stream_paused;
 };
 
 /* A deferred answer (http.h: http_defer, http_answer). */
@@ -106,6 +112,7 @@ struct http_worker {
 	void *wctx;
 	http_conn *conns;
 	http_resp resp;
+	http_resp part; /* a streamed body's next part (http_stream.c) */
 	int err;
 	uint64_t now;        /* ms, read once per loop turn */
 	uint64_t next_sweep; /* when the deadlines are next checked */
@@ -152,6 +159,26 @@ void http_later_drain(http_worker *w);
 void http_later_orphan(http_conn *c);
 /* At the worker's exit, after its connections are closed: later answers are freed. */
 void http_later_fini(http_worker *w);
+
+/* http_stream.c */
+/* Takes r's stream (and its first part, r's body) onto c; chunked for HTTP/1.1. */
+void http_stream_begin(http_conn *c, http_resp *r, bool chunked, bool close_after);
+/*
+ * Produces parts while less than low bytes are unsent; true when it wrote
+ * any. At the end writes the last chunk and lets the connection go on.
+ */
+bool http_stream_fill(http_conn *c, size_t low);
+/*
+ * After a flush: counts (once per stream, LIM_ANSWER_STREAM) a stream held
+ * back because its reader is slower than the node (the socket took not all).
+ */
+void http_stream_note_pause(http_conn *c);
+/* Ends c's stream: complete (ok) or cut short (the connection closes). */
+void http_stream_end(http_conn *c, bool ok);
+/* Drops a stream the handler set but that will not be sent (HEAD, an error). */
+void http_resp_stream_drop(http_resp *r);
+/* Appends to c's output; false when out of memory. */
+bool http_out_append(http_conn *c, const void *p, size_t n);
 
 /* tls.c */
 /* The HTTPS context of s: certificate chain and key, TLS 1.2 at least. */

@@ -73,6 +73,11 @@ static bool out_append(http_conn *c, const void *p, size_t n)
 	return true;
 }
 
+bool http_out_append(http_conn *c, const void *p, size_t n)
+{
+	return out_append(c, p, n);
+}
+
 static void access_log(http_conn *c, const char *method, idn_slice target, int status, size_t len)
 {
 	FILE *f = c->w->s->cfg.access_log;
@@ -102,22 +107,44 @@ static void access_log(http_conn *c, const char *method, idn_slice target, int s
 	        target.len > n ? "..." : "", status, len, (unsigned long long)(us / 1000));
 }
 
-/* Serialises resp onto the connection's output. */
-static void emit(http_conn *c, const http_resp *r, bool head_only, bool keep, int http_minor)
+/*
+ * Serialises resp onto the connection's output. A streamed body goes on
+ * after the headers (http_stream.c); HTTP/1.0 has no chunks: its body ends
+ * with the connection.
+ */
+static void emit(http_conn *c, http_resp *r, bool head_only, bool keep, int http_minor)
 {
+	bool stream = r->stream && !head_only;
+	if (stream && http_minor == 0)
+		keep = false;
+	char length[64];
+	if (r->stream)
+		snprintf(length, sizeof(length), "%s",
+		         http_minor ? "Transfer-Encoding: chunked\r\n" : "");
+	else
+		snprintf(length, sizeof(length), "Content-Length: %zu\r\n", r->len);
 	char hdr[4096];
 	int n =
 	    snprintf(hdr, sizeof(hdr),
 	             "HTTP/1.1 %d %s\r\nServer: idnode\r\nContent-Type: %s\r\n"
-	             "Content-Length: %zu\r\n%s%s%s%s%s\r\n",
+	             "%s%s%s%s%s%s\r\n",
 	             r->status, reason(r->status), r->content_type ? r->content_type : "text/plain",
-	             r->len, r->location[0] ? "Location: " : "", r->location,
+	             length, r->location[0] ? "Location: " : "", r->location,
 	             r->location[0] ? "\r\n" : "", r->extra_headers ? r->extra_headers : "",
 	             !keep             ? "Connection: close\r\n"
 	             : http_minor == 0 ? "Connection: keep-alive\r\n"
 	                               : "");
-	if (n < 0 || (size_t)n >= sizeof(hdr) || !out_append(c, hdr, (size_t)n) ||
-	    (!head_only && r->len && !out_append(c, r->body, r->len)))
+	if (n < 0 || (size_t)n >= sizeof(hdr) || !out_append(c, hdr, (size_t)n)) {
+		c->closing = true, c->keep = false;
+		http_resp_stream_drop(r);
+		return;
+	}
+	if (stream) {
+		http_stream_begin(c, r, http_minor > 0, !keep);
+		return;
+	}
+	http_resp_stream_drop(r);
+	if (!head_only && r->len && !out_append(c, r->body, r->len))
 		c->closing = true, c->keep = false;
 	if (!keep)
 		c->closing = true;
@@ -320,6 +347,7 @@ static bool dispatch(http_conn *c)
 	r->len = 0;
 	r->oom = false;
 	r->conn = c;
+	http_resp_stream_drop(r);
 	http_req req = {
 	    .method = llhttp_method_name(c->parser.method),
 	    .target = c->target,
@@ -338,9 +366,12 @@ static bool dispatch(http_conn *c)
 	}
 	int ret = w->s->cfg.handle(w->wctx, &req, r);
 	r->conn = NULL;
-	if (c->later)
+	if (c->later) {
+		http_resp_stream_drop(r);
 		return false; /* http_later_emit writes it */
+	}
 	if (ret < 0 || r->oom) {
+		http_resp_stream_drop(r);
 		r->oom = false;
 		r->location[0] = 0;
 		http_resp_error(r, 500, 2, ret < 0 ? idn_strerror(ret) : "out of memory");
@@ -357,7 +388,7 @@ static bool dispatch(http_conn *c)
  */
 void http_process(http_conn *c)
 {
-	while (!c->closing && !c->later && c->parsed < c->in_len &&
+	while (!c->closing && !c->later && !c->stream && c->parsed < c->in_len &&
 	       c->out_len - c->out_off < HTTP_OUT_HIGH) {
 		const char *start = (const char *)c->in + c->parsed;
 		llhttp_errno_t e = llhttp_execute(&c->parser, start, c->in_len - c->parsed);
@@ -457,10 +488,15 @@ int http_feed(const http_config *cfg, void *wctx, const uint8_t *data, size_t le
 		do {
 			before = c.parsed;
 			http_process(&c);
+			while (http_stream_fill(&c, (size_t)-1))
+				;
 		} while (!c.closing && c.parsed < c.in_len && c.parsed != before);
 	}
 	if (!c.closing)
 		http_process(&c); /* EOF: what is complete is answered */
+	while (http_stream_fill(&c, (size_t)-1))
+		;
+	http_stream_end(&c, false);
 	*out = c.out;
 	*out_len = c.out_len;
 	c.out = NULL;
@@ -471,5 +507,6 @@ out:
 	free(c.body);
 	free(c.out);
 	free(w.resp.body);
+	free(w.part.body);
 	return ret;
 }

@@ -75,9 +75,14 @@ struct net_conn {
 	bool held;       /* answers wait in out for the handler's commit (net_release) */
 	size_t held_pre; /* bytes of out before the held answers (nothing is sent while held) */
 	struct net_worker *w;
-	struct net_later *later;      /* a deferred answer this connection waits for (net_defer) */
-	uint64_t last;                /* ms of the last byte either way */
-	struct net_conn *prev, *next; /* the worker's list, least recently active first */
+	struct net_later *later; /* a deferred answer this connection waits for (net_defer) */
+	/* an answer in parts (net_more): its producer, until the last part */
+	net_more_fn more;
+	void (*more_done)(void *arg);
+	void *more_arg;
+	bool more_paused;               /* it waited for its reader (counted once) */
+	uint64_t last;                  /* ms of the last byte either way */
+	struct net_conn *prev, *next;   /* the worker's list, least recently active first */
 	struct net_conn *rprev, *rnext; /* ready list: buffered requests left to handle */
 	struct net_conn *dead_next;     /* freed at the end of the turn */
 	struct net_conn *held_next;     /* the worker's held list */

@@ -82,6 +82,23 @@ net_later *net_defer(const net_req *req);
 void net_answer(net_later *later, const uint8_t *ans, size_t len);
 
 /*
+ * A TCP answer in parts (a list too long to build at once): the handler
+ * writes the first part as its answer and calls net_more(req, next, done,
+ * arg). Whenever the connection's unsent answers are below
+ * NET_TCP_OUT_HIGH, next(wctx, arg, out, cap) writes the next part (whole
+ * messages, checked as a handler's answer; cap as a handler's) and returns
+ * its length, setting *last on the final one; < 0 or a malformed part ends
+ * the connection after what was sent. So a connection holds about one part
+ * and the high mark however long the answer, and a client that stops
+ * reading stops the parts (the idle deadline then closes it). Its further
+ * requests wait. done(arg) is called exactly once: after the last part, or
+ * when the connection closes. Returns false, calling nothing, on UDP or
+ * when the connection already has one.
+ */
+typedef int (*net_more_fn)(void *wctx, void *arg, uint8_t *out, size_t cap, bool *last);
+bool net_more(const net_req *req, net_more_fn next, void (*done)(void *arg), void *arg);
+
+/*
  * A limit on open connections shared by several servers: the Handle TCP and
  * the HTTP listeners of one node (idnode serve --max-connections). A server
  * given one refuses a new connection over it as over its own limit. Owned

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/limit.h"
 #include "core/wire.h"
 #include "net/internal.h"
 
@@ -105,6 +106,31 @@ static void conn_free(struct net_conn *c)
 	free(c);
 }
 
+/* An answer in parts is over (all sent, or the connection closed). */
+static void more_end(struct net_conn *c)
+{
+	void (*done)(void *) = c->more_done;
+	void *arg = c->more_arg;
+	bool had = c->more != NULL;
+	c->more = NULL;
+	c->more_done = NULL;
+	c->more_arg = NULL;
+	if (had && done)
+		done(arg);
+}
+
+bool net_more(const net_req *req, net_more_fn next, void (*done)(void *arg), void *arg)
+{
+	struct net_conn *c = req->conn;
+	if (!c || c->more || !next)
+		return false;
+	c->more = next;
+	c->more_done = done;
+	c->more_arg = arg;
+	c->more_paused = false;
+	return true;
+}
+
 /* Closes now; the memory goes at the end of the turn (events may still name it). */
 static void conn_close(struct net_worker *w, struct net_conn *c)
 {
@@ -112,6 +138,7 @@ static void conn_close(struct net_worker *w, struct net_conn *c)
 		return;
 	c->closed = true;
 	net_later_orphan(c);
+	more_end(c);
 	/* Explicit: a fork elsewhere in the process may hold the fd open. */
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -371,6 +398,35 @@ static void conn_refuse(struct net_conn *c)
 	c->inoff = c->inlen = 0;
 }
 
+/*
+ * The next part of an answer in parts into the arena; as conn_handle, but a
+ * failure refuses the connection itself (CONN_REFUSED).
+ */
+static int conn_more(struct net_worker *w, struct net_conn *c)
+{
+	if (NET_ARENA - w->arena_used < NET_ANSWER_MAX) {
+		int rc = conn_flush_arena(w, c);
+		if (rc < 0)
+			return rc;
+	}
+	uint8_t *out = w->arena + w->arena_used;
+	size_t cap = NET_ARENA - w->arena_used;
+	bool last = false;
+
+	net_batch_begin(w);
+	int n = c->more(w->wctx, c->more_arg, out, cap, &last);
+	if (n < 0 || (size_t)n > cap || (n > 0 && !net_answer_frames(out, (size_t)n))) {
+		NET_ST_ADD(w, tcp_drops, 1);
+		more_end(c);
+		conn_refuse(c);
+		return CONN_REFUSED;
+	}
+	w->arena_used += (size_t)n;
+	if (last)
+		more_end(c);
+	return IDN_OK;
+}
+
 /* Reads and drops input of a refused connection; < 0 when it broke. */
 static int conn_discard(struct net_worker *w, struct net_conn *c)
 {
@@ -410,6 +466,24 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
 			/* The rest waits for the deferred answer (net_tcp_later_done). */
 			whole = true;
 			break;
+		}
+		if (c->more) {
+			/* The rest waits for the parts of the answer before it. */
+			whole = true;
+			if (out_pending(c) + w->arena_used >= NET_TCP_OUT_HIGH)
+				break; /* resumed by EPOLLOUT */
+			if (budget == 0) {
+				ready_push(w, c);
+				break;
+			}
+			budget--;
+			if ((rc = conn_more(w, c)) < 0)
+				goto out;
+			if (rc == CONN_REFUSED) {
+				rc = IDN_OK;
+				break; /* the connection ends after what was sent */
+			}
+			continue;
 		}
 		if (have == 0 && c->inoff > 0)
 			conn_in_reset(c);
@@ -481,6 +555,19 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
 	rc = conn_flush_arena(w, c);
 	if (rc < 0)
 		goto out;
+	/*
+	 * The kernel took the parts without filling up: no EPOLLOUT edge will
+	 * come, so the next parts get their go at the end of the turn.
+	 */
+	if (c->more && c->writable && out_pending(c) < NET_TCP_OUT_HIGH)
+		ready_push(w, c);
+	if (c->more && !c->writable && !c->more_paused) {
+		c->more_paused = true; /* its socket is full: it waits for its reader */
+		limit_hit(LIM_ANSWER_STREAM,
+		          "an answer in parts waits for its TCP reader (%zu "
+		          "bytes unsent)",
+		          out_pending(c));
+	}
 	if (c->refused) {
 		rc = conn_discard(w, c);
 		if (rc < 0 || (c->eof && out_pending(c) == 0)) {

@@ -133,10 +133,18 @@ static int put_record(node_authz *c, idn_slice key, const proto_value *vals, uin
 	if (tret)
 		return tret;
 	size_t size = record_size(vals, n);
-	/* A record must still fit in a resolution answer. */
-	if (size + PROTO_HANDLE_MAX + 1024 > PROTO_MSG_MAX)
-		return node_answer_error(c->rq, PROTO_RC_INVALID_VALUE,
-		                         "record too large: the values would not fit in an answer");
+	/* A record must still fit in a resolution answer, on every transport. */
+	/* The key is as long as the handle an answer echoes (handle_key changes case only). */
+	size_t max = record_write_max(key.len, c->rq->w->node->cfg.max_record);
+	if (size > max) {
+		char msg[160];
+		snprintf(msg, sizeof(msg),
+		         "record too large to serve: %zu bytes of values, at most %zu fit in an "
+		         "answer",
+		         size, max);
+		limit_hit(LIM_RECORD_SIZE, "a write of a %zu-byte record refused", size);
+		return node_answer_error(c->rq, PROTO_RC_INVALID_VALUE, msg);
+	}
 	uint8_t *buf = malloc(size);
 	if (!buf)
 		return node_answer_error(c->rq, PROTO_RC_SERVER_BUSY, "out of memory");

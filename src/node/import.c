@@ -767,6 +767,14 @@ int import_line(import_ctx *c, const void *text, size_t len, import_alloc_fn all
 		rc = sem(&l, "values", "the record would be larger than %d bytes", STORE_VAL_MAX);
 		goto fail;
 	}
+	size_t max = record_write_max(handle.len, c->opts.max_record);
+	if (c->opts.max_record != IMPORT_ANY_SIZE && rlen > max) {
+		rc = sem(&l, "values",
+		         "the record (%zu bytes) is too large to serve: at most %zu bytes fit in "
+		         "one answer",
+		         rlen, max);
+		goto fail;
+	}
 	/* The key is as long as the handle (handle_key() changes case only). */
 	uint8_t *mem = alloc(arg, handle.len + rlen);
 	if (!mem)

@@ -50,7 +50,16 @@ typedef struct import_opts {
 	 * error of the line.
 	 */
 	bool any_type;
+	/*
+	 * Records larger are refused (record_write_max): 0 = what one answer
+	 * carries; IMPORT_ANY_SIZE = only the store's limit (a restore of a
+	 * backup made before the check: its records are kept, and answered
+	 * with an error when too big to serve).
+	 */
+	size_t max_record;
 } import_opts;
+
+#define IMPORT_ANY_SIZE ((size_t)-1)
 
 typedef struct import_ctx import_ctx;
 

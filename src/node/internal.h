@@ -41,6 +41,9 @@ struct node_worker {
 	uint32_t rcode;          /* of the last answer begun (node_worker_rcode) */
 	const node_later *later; /* node_answer_deferrable: for that call only */
 	bool deferred;           /* this request is answered later (node/identity.h) */
+	/* node_worker_allow_more: a long list may stop part way, leaving `more` */
+	bool more_ok;
+	struct node_more *more;
 };
 
 /* A write committed on its own was saved: group commit again if asked for. */

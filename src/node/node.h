@@ -56,7 +56,9 @@ typedef struct node_config {
 	 */
 	uint32_t server_id;
 	uint8_t max_recursion; /* requests with a higher recursion count get 6; default 40 */
-	node_sign_fn sign;     /* optional: signs answers to CT requests */
+	/* records larger are refused when written (record_write_max); 0 = what an answer carries */
+	size_t max_record;
+	node_sign_fn sign; /* optional: signs answers to CT requests */
 	void *sign_arg;
 	uint32_t (*clock)(void); /* unix seconds; default time(). Tests pin it. */
 	/* Administration (node/admin.h). */
@@ -170,6 +172,25 @@ enum node_transport { NODE_UDP = 0, NODE_TCP = 1, NODE_HTTP = 2 };
  */
 int node_answer(node_worker *w, enum node_transport t, const uint8_t *req, size_t len, uint8_t *out,
                 size_t cap);
+
+/*
+ * A list answer (105) in parts, for a caller that sends each part when the
+ * client has taken the one before (TCP): with node_worker_allow_more(w,
+ * true), a list over NODE_TCP that outgrows the caller's buffer stops after
+ * whole messages (CN set on the last one too) and leaves a continuation
+ * that node_worker_take_more() hands over, once (NULL when the answer was
+ * whole). node_more_next() writes the next part into out (cap as for
+ * node_answer), its messages CN-continued but the list's very last, and
+ * sets *last with that one; it reads the worker's current snapshot, from
+ * the key where the last part stopped, so each handle comes once, in order.
+ * node_more_free() frees one (NULL is fine). Without allow_more, a list
+ * must fit the buffer, as before.
+ */
+typedef struct node_more node_more;
+void node_worker_allow_more(node_worker *w, bool on);
+node_more *node_worker_take_more(node_worker *w);
+int node_more_next(node_worker *w, node_more *m, uint8_t *out, size_t cap, bool *last);
+void node_more_free(node_more *m);
 
 /*
  * The response code of the answer the last node_answer() on w wrote

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/limit.h"
 #include "node/answer.h"
 #include "node/referral.h"
 #include "proto/handle.h"
@@ -114,6 +115,24 @@ static int not_homed(req *rq, idn_slice handle, idn_slice prefix)
 	return node_answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
 }
 
+/*
+ * An answer that does not fit one message (ret IDN_ESPACE): a record stored
+ * before records were checked when written. The client is told, on every
+ * transport, instead of getting nothing.
+ */
+static int too_big(req *rq, idn_slice handle, size_t rlen, int ret)
+{
+	if (ret != IDN_ESPACE)
+		return ret;
+	limit_hit(LIM_RECORD_SIZE, "%.*s: a %zu-byte record is too large to serve", (int)handle.len,
+	          (const char *)handle.p, rlen);
+	char msg[160];
+	snprintf(msg, sizeof(msg),
+	         "record too large to serve: %zu bytes, more than one answer (%d bytes) carries",
+	         rlen, PROTO_MSG_MAX);
+	return node_answer_error(rq, PROTO_RC_ERROR, msg);
+}
+
 int node_resolution_answer(req *rq)
 {
 	node_worker *w = rq->w;
@@ -157,6 +176,9 @@ int node_resolution_answer(req *rq)
 	record rec;
 	if (ret || record_parse(raw, &rec))
 		return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
+	/* One message on every transport, however large the caller's buffer. */
+	if (rq->cap > PROTO_ENV_LEN + PROTO_MSG_MAX)
+		rq->cap = PROTO_ENV_LEN + PROTO_MSG_MAX;
 
 	proto_build b;
 	node_answer_begin(rq, &b, PROTO_RC_SUCCESS);
@@ -165,7 +187,7 @@ int node_resolution_answer(req *rq)
 	bool filtered = rr.nindexes || rr.ntypes;
 	if (!filtered && (rec.flags & RECORD_F_ALL_PUBLIC)) {
 		wire_put_data(&b.w, rec.counted.p, rec.counted.len);
-		return node_answer_end(rq, &b);
+		return too_big(rq, rr.handle, raw.len, node_answer_end(rq, &b));
 	}
 
 	/*
@@ -189,10 +211,7 @@ int node_resolution_answer(req *rq)
 		return node_answer_error(rq, PROTO_RC_VALUE_NOT_FOUND, "");
 	if (count)
 		idn_put_be32(count, n);
-	ret = node_answer_end(rq, &b);
-	if (ret == IDN_ESPACE)
-		return node_answer_error(rq, PROTO_RC_ERROR, "answer too large");
-	return ret;
+	return too_big(rq, rr.handle, raw.len, node_answer_end(rq, &b));
 }
 
 int node_site_info_answer(req *rq)

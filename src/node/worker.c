@@ -40,6 +40,7 @@ void node_worker_free(node_worker *w)
 		return;
 	if (w->wtxn)
 		store_txn_abort(w->wtxn); /* never acknowledged: see node_worker_commit */
+	node_more_free(w->more);
 	store_txn_abort(w->rtxn);
 	free(w);
 }
@@ -110,6 +111,18 @@ void node_worker_end(node_worker *w)
 uint32_t node_worker_rcode(const node_worker *w)
 {
 	return w->rcode;
+}
+
+void node_worker_allow_more(node_worker *w, bool on)
+{
+	w->more_ok = on;
+}
+
+node_more *node_worker_take_more(node_worker *w)
+{
+	node_more *m = w->more;
+	w->more = NULL;
+	return m;
 }
 
 void node_worker_act_as(node_worker *w, idn_slice handle, uint32_t index)

@@ -40,4 +40,27 @@ int record_build(const proto_value *vals, uint32_t n, uint8_t *out, size_t cap);
 /* Size record_build() needs. */
 size_t record_size(const proto_value *vals, uint32_t n);
 
+/*
+ * Records too big to serve. A resolution answer is one Handle message
+ * (PROTO_MSG_MAX) on every transport: UDP fragments it, TCP frames it, and
+ * HTTP makes its JSON from it. It holds the header, the request digest, the
+ * handle, the values (the record less its header) and a credential (a
+ * signature, or a session MAC and the encryption's padding);
+ * RECORD_ANSWER_RESERVE covers all of it but the handle and the values.
+ */
+enum { RECORD_ANSWER_RESERVE = 4096 };
+
+/* The largest record (record_size) whose answer for a handle of hlen bytes fits a message. */
+static inline size_t record_servable_max(size_t hlen)
+{
+	return PROTO_MSG_MAX - RECORD_ANSWER_RESERVE - 4 - hlen + RECORD_HDR_LEN;
+}
+
+/* That, lowered to max when max is not 0 (a setting). */
+static inline size_t record_write_max(size_t hlen, size_t max)
+{
+	size_t servable = record_servable_max(hlen);
+	return max && max < servable ? max : servable;
+}
+
 #endif

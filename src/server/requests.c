@@ -30,6 +30,8 @@ static void *worker_init(void *arg, unsigned idx)
 		}
 		/* The net workers hold answers until commit. */
 		node_worker_group(sw->nw, rq->group_commit);
+		/* A long list goes out over TCP in parts, as the client reads them. */
+		node_worker_allow_more(sw->nw, true);
 	}
 	return sw;
 }
@@ -108,12 +110,34 @@ static int resolve(resolver *r, const net_req *req, uint8_t *out, size_t cap)
 	return resolver_answer(r, &rq, out, cap);
 }
 
-/* Our node's answer; one waiting for an identity held elsewhere comes later (net_defer). */
+/* The next part of a list answered in parts (net_more, node_more_next). */
+static int more_next(void *wctx, void *arg, uint8_t *out, size_t cap, bool *last)
+{
+	server_worker *sw = wctx;
+	return node_more_next(sw->nw, arg, out, cap, last);
+}
+
+static void more_done(void *arg)
+{
+	node_more_free(arg);
+}
+
+/*
+ * Our node's answer; one waiting for an identity held elsewhere comes later
+ * (net_defer), a long list in parts (net_more).
+ */
 static int answer_here(server_worker *sw, enum node_transport t, const net_req *req, uint8_t *out,
                        size_t cap)
 {
-	return node_answer_deferrable(sw->nw, t, req->msg, req->len, out, cap,
-	                              &(node_later){defer_req, (void *)req, answer_later});
+	int n = node_answer_deferrable(sw->nw, t, req->msg, req->len, out, cap,
+	                               &(node_later){defer_req, (void *)req, answer_later});
+	node_more *m = node_worker_take_more(sw->nw);
+	if (m && (n <= 0 || !net_more(req, more_next, more_done, m))) {
+		/* Cannot go on: the answer would end with CN set and nothing after it. */
+		node_more_free(m);
+		return IDN_ENOMEM;
+	}
+	return n;
 }
 
 static int answer(void *wctx, const net_req *req, uint8_t *out, size_t cap)

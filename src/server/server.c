@@ -88,6 +88,7 @@ static int make_node(running *r)
 	ncfg.server_admins = (const char *const *)c->server_admin.v;
 	ncfg.nserver_admins = c->server_admin.n;
 	ncfg.mirror_of = c->mirror_of;
+	ncfg.max_record = c->max_record_bytes;
 	if (c->max_auth_time)
 		ncfg.max_auth_time = c->max_auth_time;
 	ncfg.value_type_max = c->value_type_max;
@@ -172,6 +173,7 @@ static int start_listeners(running *r)
 	    .max_body = c->http_max_body,
 	    .idle_ms = c->http_idle_ms,
 	    .header_timeout_ms = c->http_timeout_ms,
+	    .resolve_max = c->http_resolve_max,
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
 	};

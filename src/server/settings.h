@@ -47,6 +47,8 @@ typedef struct server_settings {
 	char *access_log;          /* "-" = stderr */
 	unsigned http_max_conns, http_idle_ms, http_timeout_ms;
 	unsigned long http_max_body;
+	unsigned http_resolve_max; /* identifiers per POST /api/resolve */
+	unsigned max_record_bytes; /* records larger are refused when written */
 	/* Our site (GET_SITE_INFO, the multi-server split): see node/site.h. */
 	unsigned server_id;
 	settings_list site_server; /* "ID@ADDR:PORT": a multi-server site's servers */

@@ -94,6 +94,15 @@ const setting_row settings_rows[] = {
     {.ini = "http_max_body", .flag = "http-max-body", .arg = "N", .type = SETTING_ULONG,
      .field = F(http_max_body), .max = 1ul << 31, .scope = SETTING_SERVE,
      .help = "request body limit in bytes (default 8 MiB)"},
+    {.ini = "http_resolve_max", .flag = "http-resolve-max", .arg = "N", .type = SETTING_UINT,
+     .field = F(http_resolve_max), .max = 1000000, .scope = SETTING_SERVE,
+     .help = "identifiers per POST /api/resolve at most\n"
+             "(default 1000; more get 413)"},
+    {.ini = "max_record_bytes", .flag = "max-record-bytes", .arg = "N", .type = SETTING_UINT,
+     .field = F(max_record_bytes), .max = 262144, .scope = SETTING_SERVE,
+     .help = "refuse to write a record larger than N bytes\n"
+             "(default and at most: what one answer carries,\n"
+             "~258 KB less the handle)"},
     {.ini = "http_idle_ms", .flag = "http-idle-ms", .arg = "N", .type = SETTING_UINT,
      .field = F(http_idle_ms), .max = 86400000, .scope = SETTING_SERVE,
      .help = "close idle keep-alive connections (default 30000)"},

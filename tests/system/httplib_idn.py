@@ -70,8 +70,8 @@ class HttpNode(Node):
 
 
 def split_responses(data):
-    """Cuts a byte stream of HTTP/1.1 responses (Content-Length framed) apart:
-    a list of (status, headers dict, body)."""
+    """Cuts a byte stream of HTTP/1.1 responses (Content-Length or chunked
+    framed) apart: a list of (status, headers dict, body)."""
     out = []
     while data:
         head, sep, rest = data.partition(b"\r\n\r\n")
@@ -83,6 +83,17 @@ def split_responses(data):
         for l in lines[1:]:
             k, _, v = l.partition(":")
             hdrs[k.strip().lower()] = v.strip()
+        if hdrs.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size, sep, rest = rest.partition(b"\r\n")
+                n = int(size, 16) if sep else 0
+                body, rest = body + rest[:n], rest[n + 2:]
+                if n == 0:
+                    break
+            out.append((status, hdrs, body))
+            data = rest
+            continue
         n = int(hdrs.get("content-length", "0"))
         out.append((status, hdrs, rest[:n]))
         data = rest[n:]

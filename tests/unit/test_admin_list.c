@@ -149,7 +149,8 @@ static int authenticated(enum node_transport t, uint32_t op, const char *h, uint
  * chain and the counts; marks each name in seen (for handles) or counts
  * names. Returns the number of messages.
  */
-static int walk(int n, uint32_t reqid, uint32_t op, unsigned char *seen, uint32_t *names)
+static int walk_part(int n, uint32_t reqid, uint32_t op, unsigned char *seen, uint32_t *names,
+                     bool final)
 {
 	size_t off = 0;
 	int msgs = 0;
@@ -193,8 +194,13 @@ static int walk(int n, uint32_t reqid, uint32_t op, unsigned char *seen, uint32_
 		off += total;
 		msgs++;
 	}
-	assert_false(more); /* the last message ends the list */
+	assert_int_equal(more, !final); /* the last message ends the list, or says more follow */
 	return msgs;
+}
+
+static int walk(int n, uint32_t reqid, uint32_t op, unsigned char *seen, uint32_t *names)
+{
+	return walk_part(n, reqid, op, seen, names, true);
 }
 
 static void test_list_many_tcp(void **state)
@@ -254,6 +260,41 @@ static void test_list_buffer_too_small(void **state)
 	assert_false(m.hdr.flags & PROTO_F_CN);
 }
 
+/*
+ * A caller that takes parts (node_worker_allow_more): a buffer of one
+ * message's size holds the first part; node_more_next gives the others,
+ * each ending with CN but the last, every handle once in all.
+ */
+static void test_list_in_parts(void **state)
+{
+	(void)state;
+	node_worker_allow_more(wk, true);
+	size_t cap = PROTO_ENV_LEN + PROTO_MSG_MAX;
+	int n = authenticated(NODE_TCP, PROTO_OP_LIST_HANDLES, "0.NA/88.200", 5000, cap);
+	node_more *more = node_worker_take_more(wk);
+	assert_non_null(more);
+	assert_null(node_worker_take_more(wk)); /* handed over once */
+	static unsigned char seen[NHANDLES];
+	memset(seen, 0, sizeof(seen));
+	uint32_t names, total = 0;
+	walk_part(n, 5001, PROTO_OP_LIST_HANDLES, seen, &names, false);
+	total += names;
+	int parts = 1;
+	for (bool last = false; !last; parts++) {
+		assert_true(parts < 100);
+		n = node_more_next(wk, more, out, cap, &last);
+		assert_true(n > 0);
+		walk_part(n, 5001, PROTO_OP_LIST_HANDLES, seen, &names, last);
+		total += names;
+	}
+	node_more_free(more);
+	node_worker_allow_more(wk, false);
+	assert_true(parts >= 2);
+	assert_int_equal(total, NHANDLES);
+	for (int i = 0; i < NHANDLES; i++)
+		assert_int_equal(seen[i], 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +302,7 @@ int main(void)
 	    cmocka_unit_test(test_list_many_http_refused),
 	    cmocka_unit_test(test_list_homed_one_message),
 	    cmocka_unit_test(test_list_buffer_too_small),
+	    cmocka_unit_test(test_list_in_parts),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

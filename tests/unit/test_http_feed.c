@@ -102,11 +102,87 @@ static void test_refusals(void **state)
 	free(big);
 }
 
+/* A streamed answer: "<" + "part1".."part3" + ">", counting its producer's calls. */
+struct counted_stream {
+	int next, done;
+};
+
+static int stream_next(void *arg, http_resp *part)
+{
+	struct counted_stream *cs = arg;
+	cs->next++;
+	http_resp_printf(part, "part%d", cs->next);
+	if (cs->next < 3)
+		return 1;
+	http_resp_puts(part, ">");
+	return 0;
+}
+
+static void stream_done(void *arg)
+{
+	((struct counted_stream *)arg)->done++;
+}
+
+static int streamer(void *wctx, const http_req *req, http_resp *r)
+{
+	(void)req;
+	http_resp_puts(r, "<");
+	http_resp_stream(r, stream_next, stream_done, wctx);
+	return 0;
+}
+
+static char *feed_stream(const char *in, struct counted_stream *cs)
+{
+	http_config hc = {.handle = streamer};
+	uint8_t *out = NULL;
+	size_t n = 0;
+	*cs = (struct counted_stream){0};
+	assert_int_equal(http_feed(&hc, cs, (const uint8_t *)in, strlen(in), 0, &out, &n), 0);
+	char *s = calloc(1, n + 1);
+	assert_non_null(s);
+	memcpy(s, out, n);
+	free(out);
+	return s;
+}
+
+/*
+ * http_resp_stream: HTTP/1.1 gets the parts as chunks and the request after
+ * it its answer in turn; HTTP/1.0 a body ended by closing; HEAD none, and
+ * the producer never runs. done is called once each time.
+ */
+static void test_streamed_body(void **state)
+{
+	(void)state;
+	struct counted_stream cs;
+	char *s = feed_stream("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", &cs);
+	assert_non_null(strstr(s, "Transfer-Encoding: chunked\r\n"));
+	assert_null(strstr(s, "Content-Length"));
+	assert_non_null(
+	    strstr(s, "\r\n\r\n1\r\n<\r\n5\r\npart1\r\n5\r\npart2\r\n6\r\npart3>\r\n0\r\n\r\n"
+	              "HTTP/1.1 200"));
+	assert_int_equal(count(s, "HTTP/1.1 200 OK"), 2);
+	assert_int_equal(cs.done, 2);
+	free(s);
+
+	s = feed_stream("GET /a HTTP/1.0\r\n\r\n", &cs);
+	assert_non_null(strstr(s, "Connection: close\r\n\r\n<part1part2part3>"));
+	assert_null(strstr(s, "chunked"));
+	assert_int_equal(cs.done, 1);
+	free(s);
+
+	s = feed_stream("HEAD /a HTTP/1.1\r\n\r\n", &cs);
+	assert_null(strstr(s, "part"));
+	assert_int_equal(cs.next, 0);
+	assert_int_equal(cs.done, 1);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pipelined_bytewise),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_streamed_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

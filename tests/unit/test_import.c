@@ -576,6 +576,63 @@ static void test_long_handle(void **state)
 }
 
 /*
+ * A record whose answer no transport carries is refused at the exact bound
+ * (record_servable_max, or a lower max_record), naming "values"; a restore
+ * (IMPORT_ANY_SIZE) keeps it.
+ */
+static void test_record_too_big(void **state)
+{
+	(void)state;
+	static const char h[] = "88.1/BIG";
+	size_t max = record_servable_max(sizeof(h) - 1);
+	enum { CAP = 300000 };
+	char *line = malloc(CAP), *data = malloc(CAP);
+	/* A record of one value is a fixed overhead plus the data: measured on one byte. */
+	snprintf(line, CAP,
+	         "{\"handle\":\"%s\",\"values\":[{\"index\":1,\"type\":\"U\",\"data\":\"x\"}]}", h);
+	import_ctx *c1 = ctx(true);
+	struct result one = import_s(c1, line);
+	assert_int_equal(one.rc, IDN_OK);
+	size_t data_fit = max - (one.rlen - 1);
+	free(one.rec);
+	import_free(c1);
+	for (size_t d = data_fit; d <= data_fit + 1; d++) {
+		memset(data, 'x', d);
+		data[d] = 0;
+		snprintf(
+		    line, CAP,
+		    "{\"handle\":\"%s\",\"values\":[{\"index\":1,\"type\":\"U\",\"data\":\"%s\"}]}",
+		    h, data);
+		import_ctx *c = ctx(true);
+		struct result r = import_s(c, line);
+		if (d == data_fit) {
+			assert_int_equal(r.rc, IDN_OK);
+			assert_int_equal(r.rlen, max);
+		} else {
+			assert_int_equal(r.rc, IDN_EINVAL);
+			assert_non_null(strstr(r.msg, "values: the record ("));
+			assert_non_null(strstr(r.msg, "is too large to serve"));
+		}
+		free(r.rec);
+		import_free(c);
+		import_opts any = {
+		    .case_sensitive = true, .now = NOW, .max_record = IMPORT_ANY_SIZE};
+		c = import_new(&any);
+		r = import_s(c, line);
+		assert_int_equal(r.rc, IDN_OK);
+		free(r.rec);
+		import_free(c);
+		import_opts low = {.case_sensitive = true, .now = NOW, .max_record = 100};
+		c = import_new(&low);
+		r = import_s(c, line);
+		assert_int_equal(r.rc, IDN_EINVAL);
+		import_free(c);
+	}
+	free(line);
+	free(data);
+}
+
+/*
  * Every prefix of good lines is refused as broken JSON (or is blank), from an
  * exact-size copy; and the whole line still loads after all of them.
  */
@@ -639,13 +696,10 @@ static void test_nomem_and_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_good),
-	    cmocka_unit_test(test_many),
-	    cmocka_unit_test(test_blank),
-	    cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_long_handle),
-	    cmocka_unit_test(test_truncation),
-	    cmocka_unit_test(test_nomem_and_format),
+	    cmocka_unit_test(test_good),        cmocka_unit_test(test_many),
+	    cmocka_unit_test(test_blank),       cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_long_handle), cmocka_unit_test(test_record_too_big),
+	    cmocka_unit_test(test_truncation),  cmocka_unit_test(test_nomem_and_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,6 +60,8 @@ static atomic_int commit_rc, n_commits, n_writes;
 static atomic_ullong committed_ms;
 static uint64_t ms_now(void);
 static int t_defer(const net_req *req, const uint8_t *ans, size_t len, unsigned ms);
+static int t_parts(const net_req *req, uint32_t request_id, uint32_t parts, uint32_t size,
+                   uint8_t *out);
 
 static atomic_int n_init, n_fini, batch_violations, n_batches;
 
@@ -126,6 +128,8 @@ static int t_handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 			return -1;
 		for (size_t i = 0; i < alen; i++)
 			out[PROTO_ENV_LEN + i] = pattern(env.request_id, i);
+	} else if (n >= 12 && memcmp(m, "PART", 4) == 0) {
+		return t_parts(req, env.request_id, idn_be32(m + 4), idn_be32(m + 8), out);
 	} else if (n >= 4 && memcmp(m, "NONE", 4) == 0) {
 		return 0;
 	} else if (n >= 4 && memcmp(m, "FAIL", 4) == 0) {
@@ -163,6 +167,62 @@ static int t_handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 	if (n >= 8 && (memcmp(m, "LATR", 4) == 0 || memcmp(m, "LATZ", 4) == 0))
 		return t_defer(req, out, m[3] == 'R' ? PROTO_ENV_LEN + alen : 0, idn_be32(m + 4));
 	return (int)(PROTO_ENV_LEN + alen);
+}
+
+/*
+ * An answer in parts (net_more): "PART" int4 parts int4 size is answered
+ * with `parts` messages of `size` bytes, the first from the handler, the
+ * others from t_more; each message's body starts with its part number.
+ */
+struct parts_job {
+	uint32_t request_id, parts, size, next;
+};
+
+static atomic_int n_more_calls, n_more_done;
+
+static size_t part_msg(const struct parts_job *j, uint8_t *out)
+{
+	proto_env env = {2, 5, 0, 2, 0x1234, j->request_id, 0, j->size};
+	proto_env_encode(&env, out);
+	idn_put_be32(out + PROTO_ENV_LEN, j->next);
+	for (size_t i = 4; i < j->size; i++)
+		out[PROTO_ENV_LEN + i] = pattern(j->next, i);
+	return PROTO_ENV_LEN + j->size;
+}
+
+static int t_more(void *wctx, void *arg, uint8_t *out, size_t cap, bool *last)
+{
+	(void)wctx;
+	struct parts_job *j = arg;
+	atomic_fetch_add(&n_more_calls, 1);
+	if (cap < PROTO_ENV_LEN + j->size)
+		return -1;
+	j->next++;
+	*last = j->next == j->parts - 1;
+	return (int)part_msg(j, out);
+}
+
+static void t_more_done(void *arg)
+{
+	atomic_fetch_add(&n_more_done, 1);
+	free(arg);
+}
+
+static int t_parts(const net_req *req, uint32_t request_id, uint32_t parts, uint32_t size,
+                   uint8_t *out)
+{
+	struct parts_job *j = malloc(sizeof(*j));
+	if (!j || parts < 2 || size < 4 || size > PROTO_MSG_MAX) {
+		free(j);
+		return -1;
+	}
+	*j = (struct parts_job){request_id, parts, size, 0};
+	size_t len = part_msg(j, out);
+	if (!net_more(req, t_more, t_more_done, j)) {
+		free(j);
+		return -1;
+	}
+	return (int)len;
 }
 
 /* A deferred answer, given by its own thread after a delay. */
@@ -1464,6 +1524,66 @@ static void test_concurrent(void **state)
 	stop(s);
 }
 
+static size_t build_parts(uint8_t *buf, uint32_t request_id, uint32_t parts, uint32_t size)
+{
+	uint8_t body[12] = {'P', 'A', 'R', 'T'};
+	idn_put_be32(body + 4, parts);
+	idn_put_be32(body + 8, size);
+	return build(buf, request_id, body, sizeof(body));
+}
+
+/*
+ * net_more: a long answer goes out in parts as the client reads them, in
+ * order, and the request pipelined behind it is answered after its last
+ * part; a client that stops reading stops the parts (a bounded number is
+ * made), and closing ends the answer (done called once each time).
+ */
+static void test_tcp_parts(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start(base_cfg(), &port);
+	uint8_t req[256], ans[128];
+	atomic_store(&n_more_calls, 0);
+	atomic_store(&n_more_done, 0);
+
+	int fd = client(SOCK_STREAM, "127.0.0.1", port);
+	size_t len = build_parts(req, 7, 40, 200000);
+	size_t len2 = build(req + len, 8, "after", 5);
+	assert_int_equal(write_all(fd, req, len + len2), 0);
+	for (uint32_t k = 0; k < 40; k++) {
+		size_t alen = tcp_read_msg(fd, big_a, sizeof(big_a));
+		assert_int_equal(alen, PROTO_ENV_LEN + 200000);
+		assert_int_equal(idn_be32(big_a + 8), 7);
+		assert_int_equal(idn_be32(big_a + PROTO_ENV_LEN), k);
+		for (size_t i = 4; i < 200000; i += 997)
+			assert_int_equal(big_a[PROTO_ENV_LEN + i], pattern(k, i));
+	}
+	size_t alen = tcp_read_msg(fd, ans, sizeof(ans));
+	check_inverted(ans, alen, req + len, len2, 2);
+	assert_int_equal(atomic_load(&n_more_calls), 39);
+	assert_int_equal(atomic_load(&n_more_done), 1);
+	close(fd);
+
+	uint64_t paused = limit_count(LIM_ANSWER_STREAM);
+	/* 200 MB asked for, nothing read: the parts stop (kernel buffers + the high mark). */
+	fd = client(SOCK_STREAM, "127.0.0.1", port);
+	len = build_parts(req, 9, 1000, 200000);
+	assert_int_equal(write_all(fd, req, len), 0);
+	struct timespec pause = {0, 500 * 1000 * 1000};
+	nanosleep(&pause, NULL);
+	int made = atomic_load(&n_more_calls) - 39;
+	assert_true(made > 0 && made < 100);
+	nanosleep(&pause, NULL);
+	assert_int_equal(atomic_load(&n_more_calls) - 39, made);
+	/* A reader that stopped: counted once (answer-stream). */
+	assert_int_equal(limit_count(LIM_ANSWER_STREAM), paused + 1);
+	close(fd);
+	EVENTUALLY(s, st_.tcp_conns == 0);
+	assert_int_equal(atomic_load(&n_more_done), 2);
+	stop(s);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1491,6 +1611,7 @@ int main(void)
 	    cmocka_unit_test(test_worker_init_fails),
 	    cmocka_unit_test(test_wildcard),
 	    cmocka_unit_test(test_concurrent),
+	    cmocka_unit_test(test_tcp_parts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
