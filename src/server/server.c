@@ -109,8 +109,6 @@ static int start_resolver(running *r)
 	const server_settings *c = r->cfg;
 	if (!c->recursive)
 		return IDN_OK;
-	/* Before any thread starts, so only the stats thread's sigwait takes SIGUSR1. */
-	server_stats_block_signal();
 	resolver_opts ro = {
 	    .root = c->root,
 	    .threads = c->resolver_threads,
@@ -124,7 +122,6 @@ static int start_resolver(running *r)
 	int ret = resolver_new(&ro, &r->requests.resolver, r->err, sizeof(r->err));
 	if (ret)
 		return say(r, ret);
-	server_stats_start(&r->stats, r->requests.resolver);
 	r->err[0] = 0;
 	return IDN_OK;
 }
@@ -302,11 +299,15 @@ int server_run(const server_settings *s)
 	if (!r)
 		return IDN_ENOMEM;
 	r->cfg = s;
+	/* Before any thread starts, so only the stats thread's sigwait takes SIGUSR1. */
+	server_stats_block_signal();
 	int ret = open_store(r);
 	if (!ret)
 		ret = make_node(r);
 	if (!ret)
 		ret = start_resolver(r);
+	if (!ret) /* kill -USR1: the cache (recursive nodes) and the limits' counters */
+		server_stats_start(&r->stats, r->requests.resolver);
 	if (!ret)
 		ret = start_listeners(r);
 	if (!ret)
