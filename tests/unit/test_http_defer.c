@@ -32,7 +32,7 @@ static pthread_mutex_t threads_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t later_tids[MAX_LATER_THREADS];
 static unsigned nthreads;
 static atomic_uint deferred; /* requests deferred so far */
-static atomic_uint answered; /* http_answer calls made */
+static atomic_uint answered; /* http_answer calls made (counted just before) */
 
 typedef struct later_job {
 	http_later *l;
@@ -51,8 +51,9 @@ static void *later_thread(void *arg)
 {
 	later_job *j = arg;
 	usleep(j->ms * 1000);
-	http_answer(j->l, 200, "text/plain", "X-Later: yes\r\n", j->body, strlen(j->body));
+	/* Counted first: http_wait may return as soon as http_answer has handed it over. */
 	atomic_fetch_add(&answered, 1);
+	http_answer(j->l, 200, "text/plain", "X-Later: yes\r\n", j->body, strlen(j->body));
 	free(j);
 	return NULL;
 }
@@ -91,8 +92,8 @@ static int handler(void *wctx, const http_req *req, http_resp *r)
 	snprintf(j->body, sizeof(j->body), "later %.*s", (int)req->path.len,
 	         (const char *)req->path.p);
 	if (inl) {
-		http_answer(l, 200, "text/plain", NULL, j->body, strlen(j->body));
 		atomic_fetch_add(&answered, 1);
+		http_answer(l, 200, "text/plain", NULL, j->body, strlen(j->body));
 		free(j);
 		return 0;
 	}
