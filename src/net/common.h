@@ -65,6 +65,34 @@ int net_sock_open(const struct net_addr *a, int type, bool probe, int udp_bufsiz
  */
 int net_sock_open_first(struct net_addr *a, int type, unsigned *port, int udp_bufsize);
 
+/* ---- sources and descriptors (budget.c) ---- */
+
+/* A connection's source as the per-source share counts it: IPv4 address, IPv6 /64. */
+void net_src_key(const struct sockaddr_storage *peer, uint8_t key[16]);
+/* Its address as text, for the log (cap: INET6_ADDRSTRLEN). */
+void net_src_name(const struct sockaddr_storage *peer, char *out, size_t cap);
+
+/*
+ * One descriptor per process kept open in reserve (net_fd_reserve, at each
+ * server's start), so that when accept() says EMFILE or ENFILE the listener
+ * can still take the newcomer off its queue: net_fd_shed closes the reserve,
+ * accepts and resets the newcomer, reopens the reserve, and counts and logs
+ * LIM_FD_EXHAUSTED naming who ("tcp", "http"). Returns whether one was shed.
+ */
+void net_fd_reserve(void);
+bool net_fd_shed(int lfd, const char *who);
+
+/*
+ * When a connection must be closed to admit another (a cap reached, or out
+ * of descriptors): the one cheapest to lose. Candidates are looked at, at
+ * most NET_EVICT_SCAN, from the one that made progress (a whole request or
+ * answer) longest ago; one with a request in flight is not a candidate.
+ */
+enum { NET_EVICT_SCAN = 64 };
+
+/* A listener that accept() fails on for want of descriptors or memory rests this long. */
+enum { NET_ACCEPT_PAUSE_MS = 100 };
+
 /* ---- the event loop (loop.c) ---- */
 
 /*

@@ -10,6 +10,7 @@
  * growing buffers, a parser and a deadline each, and a flood of slow HTTP
  * clients must never delay a UDP answer).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,7 +21,42 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/limit.h"
 #include "net/http_conn.h"
+
+static void conns_del(http_worker *w, http_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		w->conns_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void conns_push(http_worker *w, http_conn *c)
+{
+	c->next = NULL;
+	c->prev = w->conns_tail;
+	if (w->conns_tail)
+		w->conns_tail->next = c;
+	else
+		w->conns = c;
+	w->conns_tail = c;
+}
+
+void http_conn_progress(http_conn *c)
+{
+	http_worker *w = c->w;
+	c->progress = w->now;
+	if (c->fd >= 0 && w->conns_tail != c) { /* http_feed's has no list */
+		conns_del(w, c);
+		conns_push(w, c);
+	}
+}
 
 static void http_conn_close(http_conn *c)
 {
@@ -28,14 +64,10 @@ static void http_conn_close(http_conn *c)
 	http_later_orphan(c);
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	conns_del(w, c);
 	atomic_fetch_sub(&w->s->nconns, 1);
 	net_budget_give(w->s->cfg.budget);
+	net_budget_src_give(w->s->cfg.budget, &c->peer);
 	SSL_free(c->ssl);
 	free(c->in);
 	free(c->head);
@@ -56,6 +88,7 @@ static void flush(http_conn *c)
 		ssize_t n = http_conn_send(c, c->out + c->out_off, c->out_len - c->out_off);
 		if (n > 0) {
 			c->out_off += (size_t)n;
+			http_conn_progress(c);
 			if (c->phase == PH_IDLE)
 				c->deadline = net_now_ms() + c->w->s->cfg.idle_ms;
 			continue;
@@ -200,10 +233,8 @@ static void conn_new(http_worker *w, int fd, bool tls, const struct sockaddr_sto
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev))
 		goto fail;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
+	c->progress = w->now;
+	conns_push(w, c);
 	return;
 fail:
 	if (c) {
@@ -215,6 +246,97 @@ fail:
 	close(fd);
 	atomic_fetch_sub(&s->nconns, 1);
 	net_budget_give(s->cfg.budget);
+	net_budget_src_give(s->cfg.budget, peer);
+}
+
+/*
+ * Closes the connection of this worker cheapest to lose (common.h:
+ * NET_EVICT_SCAN) to admit another; false when every one has a request in
+ * flight. The list is in order of progress: the first that may go is it.
+ */
+static bool conn_evict(http_worker *w, const char *why)
+{
+	int n = 0;
+	for (http_conn *c = w->conns; c && n < NET_EVICT_SCAN; c = c->next, n++) {
+		if (c->later || c->out_len > c->out_off)
+			continue;
+		limit_hit(LIM_CONN_EVICTED,
+		          "http: %s: closed a connection without progress for %llu ms", why,
+		          (unsigned long long)(w->now - c->progress));
+		http_conn_close(c);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Counts the newcomer in the server's and the budget's connections; at
+ * either cap, one of this worker's connections makes room. NULL: admitted,
+ * else why it is refused.
+ */
+static const char *conn_admit(http_worker *w, const struct sockaddr_storage *peer)
+{
+	http_server *s = w->s;
+	if (!net_budget_src_take(s->cfg.budget, peer)) {
+		char host[INET6_ADDRSTRLEN];
+		net_src_name(peer, host, sizeof(host));
+		limit_hit(LIM_CONN_PER_SOURCE, "http: %s holds %u connections already", host,
+		          s->cfg.budget->per_source);
+		return "too many connections from your address";
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (atomic_fetch_add(&s->nconns, 1) < s->cfg.max_conns) {
+			if (net_budget_take(s->cfg.budget))
+				return NULL;
+			atomic_fetch_sub(&s->nconns, 1);
+			if (attempt == 0 && conn_evict(w, "max-connections reached"))
+				continue;
+			break;
+		}
+		atomic_fetch_sub(&s->nconns, 1);
+		if (attempt > 0 || !conn_evict(w, "http-max-conns reached"))
+			break;
+	}
+	net_budget_src_give(s->cfg.budget, peer);
+	return "too many HTTP connections";
+}
+
+/* A refused newcomer is told why, if it listens, and closed. */
+static void refuse_fd(int fd, const char *why)
+{
+	char busy[256];
+	char body[128];
+	int blen = snprintf(body, sizeof(body), "{\"responseCode\":3,\"message\":\"%s\"}", why);
+	int n = snprintf(busy, sizeof(busy),
+	                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+	                 blen, body);
+	if (send(fd, busy, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* best effort: the client is told if it listens */
+	}
+	close(fd);
+}
+
+/* Listener li rests: out of descriptors, epoll would report it forever. */
+static void listener_pause(http_worker *w, unsigned li)
+{
+	struct epoll_event ev = {.events = 0, .data.ptr = &w->lfd[li]};
+	if (epoll_ctl(w->ep, EPOLL_CTL_MOD, w->lfd[li], &ev) == 0) {
+		w->paused |= 1ull << li;
+		w->paused_until = net_now_ms() + NET_ACCEPT_PAUSE_MS;
+	}
+}
+
+static void listeners_resume(http_worker *w)
+{
+	if (!w->paused || net_now_ms() < w->paused_until)
+		return;
+	for (unsigned li = 0; li < w->s->nlisten; li++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->lfd[li]};
+		if ((w->paused & (1ull << li)) &&
+		    epoll_ctl(w->ep, EPOLL_CTL_MOD, w->lfd[li], &ev) == 0)
+			w->paused &= ~(1ull << li);
+	}
 }
 
 static void accept_all(http_worker *w, unsigned li)
@@ -227,19 +349,25 @@ static void accept_all(http_worker *w, unsigned li)
 		socklen_t plen = sizeof(peer);
 		int fd =
 		    accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED || errno == EPROTO))
+			continue;
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			/* One of ours makes room, or the newcomer is shed and the listener rests.
+			 */
+			if (conn_evict(w, "out of file descriptors"))
+				continue;
+			net_fd_shed(lfd, "http");
+			listener_pause(w, li);
 			return;
-		if (atomic_fetch_add(&s->nconns, 1) >= s->cfg.max_conns ||
-		    !net_budget_take(s->cfg.budget)) {
-			atomic_fetch_sub(&s->nconns, 1);
-			static const char busy[] =
-			    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-			    "Content-Length: 57\r\nConnection: close\r\n\r\n"
-			    "{\"responseCode\":3,\"message\":\"too many HTTP connections\"}";
-			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-				/* best effort: the client is told if it listens */
-			}
-			close(fd);
+		}
+		if (fd < 0) {
+			if (errno == ENOBUFS || errno == ENOMEM)
+				listener_pause(w, li);
+			return;
+		}
+		const char *why = conn_admit(w, &peer);
+		if (why) {
+			refuse_fd(fd, why);
 			continue;
 		}
 		conn_new(w, fd, tls, &peer, plen);
@@ -249,6 +377,7 @@ static void accept_all(http_worker *w, unsigned li)
 static void sweep(http_worker *w)
 {
 	uint64_t now = net_now_ms();
+	listeners_resume(w);
 	for (http_conn *c = w->conns, *next; c; c = next) {
 		next = c->next;
 		/* A deferred answer's wait is bounded by whoever answers it. */
@@ -413,6 +542,7 @@ int http_start(const http_config *cfg, http_server **out)
 	http_cfg_defaults(&s->cfg);
 	s->nlisten = cfg->nlisten;
 	s->nthreads = s->cfg.threads;
+	net_fd_reserve();
 	net_crew_init(&s->crew);
 	net_later_count_init(&s->nlater);
 	int ret = IDN_ENOMEM;

@@ -68,7 +68,8 @@ struct http_conn {
 	size_t body_len, body_cap;
 	enum http_phase phase;
 	uint64_t deadline, msg_t0;
-	int err_status; /* set by a callback that refuses the request */
+	uint64_t progress; /* ms of the last whole request or answer bytes sent (eviction) */
+	int err_status;    /* set by a callback that refuses the request */
 	const char *err_msg;
 	bool complete, keep, closing;
 	bool linger;     /* refused: stop sending, read and drop until EOF or a deadline */
@@ -104,7 +105,9 @@ struct http_worker {
 	int ep;
 	int *lfd; /* one listener per address */
 	void *wctx;
-	http_conn *conns;
+	http_conn *conns, *conns_tail; /* by progress: the least recent first */
+	uint64_t paused;               /* listeners resting after EMFILE (bit per address) */
+	uint64_t paused_until;
 	http_resp resp;
 	int err;
 	uint64_t now;        /* ms, read once per loop turn */
@@ -144,6 +147,8 @@ void http_later_emit(http_conn *c, struct http_later *l);
 
 /* http.c: after a deferred answer is written, the connection goes on. */
 void http_conn_resume(http_conn *c);
+/* http.c: a whole request came in, or answer bytes went out (eviction order). */
+void http_conn_progress(http_conn *c);
 
 /* http_later.c */
 /* Writes the answers that came in (at the end of a turn the wake event came in). */

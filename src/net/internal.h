@@ -37,7 +37,6 @@ enum {
 	NET_TCP_OUT_HIGH = 1 << 20,  /* stop handling a connection's requests above this */
 	NET_TCP_OUT_KEEP = 64 << 10, /* drained output buffers above this are freed */
 	NET_TCP_ACCEPTS = 64,        /* accepts per listener per turn */
-	NET_ACCEPT_PAUSE_MS = 100,   /* after EMFILE and friends */
 	NET_TICK_MS = 500,           /* housekeeping: reassembly expiry, paused listeners */
 };
 
@@ -73,9 +72,12 @@ struct net_conn {
 	bool on_ready;
 	bool held; /* answers wait in out for the handler's commit (net_release) */
 	struct net_worker *w;
-	struct net_later *later;      /* a deferred answer this connection waits for (net_defer) */
-	uint64_t last;                /* ms of the last byte either way */
-	struct net_conn *prev, *next; /* the worker's list, least recently active first */
+	struct net_later *later; /* a deferred answer this connection waits for (net_defer) */
+	uint64_t last;           /* ms of the last progress: a whole request, answer bytes */
+	uint64_t msg_t0;         /* ms of the first byte of the request being read */
+	bool partial;            /* on the worker's partial list (reading a request) */
+	/* The worker's conns list (least recent progress first), or its partial list. */
+	struct net_conn *prev, *next;
 	struct net_conn *rprev, *rnext; /* ready list: buffered requests left to handle */
 	struct net_conn *dead_next;     /* freed at the end of the turn */
 	struct net_conn *held_next;     /* the worker's held list */
@@ -130,7 +132,8 @@ struct net_worker {
 	proto_udp_rasm rasm;
 
 	/* TCP */
-	struct net_conn_list conns; /* by last activity */
+	struct net_conn_list conns;   /* between requests, by last progress */
+	struct net_conn_list partial; /* reading a request, by its first byte (msg_t0) */
 	struct net_conn_list ready;
 	struct net_conn *dead;
 	struct net_conn *held; /* connections whose answers wait for commit() */
@@ -144,7 +147,7 @@ struct net_worker {
 struct net_server {
 	net_config cfg; /* defaults filled in; listen strings not kept */
 	size_t max_msg;
-	unsigned max_conns, idle_ms, max_pipeline;
+	unsigned max_conns, idle_ms, msg_ms, max_pipeline;
 	unsigned nthreads;
 	struct net_worker *w;
 	struct net_sock *socks;

@@ -29,8 +29,8 @@
 #include "net/internal.h"
 
 enum {
-	NET_DEF_CONNS = 4096,
 	NET_DEF_IDLE_MS = 30000,
+	NET_DEF_MESSAGE_MS = 5000,
 	NET_DEF_PIPELINE = 32,
 	NET_UDP_SOCKBUF = 4 << 20,
 	NET_PORT0_TRIES = 16, /* port 0: the kernel's pick may be taken for the other protocol */
@@ -164,6 +164,7 @@ int net_start(const net_config *cfg, net_server **out)
 	s->max_msg = cfg->max_msg ? cfg->max_msg : PROTO_MSG_MAX;
 	s->max_conns = cfg->max_tcp_conns ? cfg->max_tcp_conns : NET_DEF_CONNS;
 	s->idle_ms = cfg->tcp_idle_ms ? cfg->tcp_idle_ms : NET_DEF_IDLE_MS;
+	s->msg_ms = cfg->tcp_message_ms ? cfg->tcp_message_ms : NET_DEF_MESSAGE_MS;
 	s->max_pipeline = cfg->tcp_max_pipeline ? cfg->tcp_max_pipeline : NET_DEF_PIPELINE;
 	s->nthreads = cfg->threads ? cfg->threads : ncpus();
 	s->stop_src.kind = NET_SRC_STOP;
@@ -174,6 +175,7 @@ int net_start(const net_config *cfg, net_server **out)
 		goto fail;
 	}
 
+	net_fd_reserve();
 	s->stopfd = net_stopfd_new();
 	s->ports = calloc(cfg->nlisten, sizeof(*s->ports));
 	s->socks = calloc((size_t)cfg->nlisten * 2 * 2 * s->nthreads, sizeof(*s->socks));

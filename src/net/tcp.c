@@ -19,6 +19,7 @@
  * send() when the connection has nothing queued; only what the kernel does
  * not take is copied into the connection's own output buffer.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/limit.h"
 #include "core/wire.h"
 #include "net/internal.h"
 
@@ -87,14 +89,41 @@ static void ready_del(struct net_worker *w, struct net_conn *c)
 	c->on_ready = false;
 }
 
-/* Something moved: the connection is the most recently active. */
+/*
+ * Progress (a whole request read, answer bytes taken by the peer): the
+ * connection is the most recently useful. Bytes of a request still being
+ * read are not progress: a peer trickling them keeps its place.
+ */
 static void conn_touch(struct net_worker *w, struct net_conn *c)
 {
 	c->last = w->now;
-	if (w->conns.tail != c) {
+	if (!c->partial && w->conns.tail != c) {
 		list_del(&w->conns, c);
 		list_push(&w->conns, c);
 	}
+}
+
+/*
+ * Whether the connection is reading a request (or was refused and drops
+ * what it is sent): then it is on the partial list and must be done within
+ * msg_ms of that request's first byte, whatever it trickles meanwhile.
+ * Leaving it means a request became whole: progress.
+ */
+static void conn_set_partial(struct net_worker *w, struct net_conn *c, bool partial)
+{
+	if (partial == c->partial)
+		return;
+	if (partial) {
+		list_del(&w->conns, c);
+		list_push(&w->partial, c);
+		c->msg_t0 = w->now;
+	} else {
+		list_del(&w->partial, c);
+		c->last = w->now;
+		list_push(&w->conns, c);
+		c->msg_t0 = 0;
+	}
+	c->partial = partial;
 }
 
 static void conn_free(struct net_conn *c)
@@ -116,12 +145,13 @@ static void conn_close(struct net_worker *w, struct net_conn *c)
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
-	list_del(&w->conns, c);
+	list_del(c->partial ? &w->partial : &w->conns, c);
 	ready_del(w, c);
 	c->dead_next = w->dead;
 	w->dead = c;
 	atomic_fetch_sub_explicit(&w->s->nconns, 1, memory_order_relaxed);
 	net_budget_give(w->s->cfg.budget);
+	net_budget_src_give(w->s->cfg.budget, &c->peer);
 }
 
 void net_tcp_reap(struct net_worker *w)
@@ -444,6 +474,8 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
 				c->inoff += need;
 				budget--;
 				whole = false;
+				conn_set_partial(w, c,
+				                 false); /* the next request's clock starts anew */
 				continue;
 			}
 		}
@@ -473,10 +505,9 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
 			goto out;
 		}
 	}
-	if (bytes) {
+	if (bytes)
 		NET_ST_ADD(w, tcp_bytes_in, bytes);
-		conn_touch(w, c);
-	}
+	conn_set_partial(w, c, c->refused || (!whole && c->inlen > c->inoff));
 	rc = conn_flush_arena(w, c);
 	if (rc < 0)
 		goto out;
@@ -516,6 +547,107 @@ static void listener_pause(struct net_worker *w, struct net_sock *sk)
 	}
 }
 
+/* What conn_admit took, given back (the connection could not be set up). */
+static void conn_unadmit(struct net_server *s, const struct sockaddr_storage *peer)
+{
+	atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+	net_budget_give(s->cfg.budget);
+	net_budget_src_give(s->cfg.budget, peer);
+}
+
+/* Whether c may be closed to make room: no request of it is in flight. */
+static bool conn_evictable(const struct net_conn *c)
+{
+	return !c->later && !c->held && !c->on_ready && out_pending(c) == 0;
+}
+
+/*
+ * The connection of this worker cheapest to lose (common.h: NET_EVICT_SCAN),
+ * or NULL: the one that made progress longest ago, from either list.
+ */
+static struct net_conn *evict_pick(struct net_worker *w)
+{
+	struct net_conn *best = NULL;
+	const struct net_conn_list *lists[2] = {&w->conns, &w->partial};
+	for (int l = 0; l < 2; l++) {
+		int n = 0;
+		for (struct net_conn *c = lists[l]->head; c && n < NET_EVICT_SCAN; c = c->next, n++)
+			if (conn_evictable(c)) {
+				if (!best || c->last < best->last)
+					best = c;
+				/* The conns list is in order of progress: the first is its best. */
+				if (l == 0)
+					break;
+			}
+	}
+	return best;
+}
+
+/* Closes the connection cheapest to lose to admit another; false if none may go. */
+static bool conn_evict(struct net_worker *w, const char *why)
+{
+	struct net_conn *c = evict_pick(w);
+	if (!c)
+		return false;
+	limit_hit(LIM_CONN_EVICTED, "tcp: %s: closed a connection without progress for %llu ms",
+	          why, (unsigned long long)(w->now - c->last));
+	conn_close(w, c);
+	return true;
+}
+
+/* A reset, not a FIN: the client learns at once, no TIME_WAIT here. */
+static void conn_reset_fd(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/*
+ * Counts the newcomer in the server's and the budget's connections; at
+ * either cap, one of this worker's connections makes room. False: refused.
+ */
+static bool conn_admit(struct net_worker *w, const struct sockaddr_storage *peer)
+{
+	struct net_server *s = w->s;
+	if (!net_budget_src_take(s->cfg.budget, peer)) {
+		char host[INET6_ADDRSTRLEN];
+		net_src_name(peer, host, sizeof(host));
+		limit_hit(LIM_CONN_PER_SOURCE, "tcp: %s holds %u connections already", host,
+		          s->cfg.budget->per_source);
+		return false;
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed) < s->max_conns) {
+			if (net_budget_take(s->cfg.budget))
+				return true;
+			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+			if (attempt == 0 && conn_evict(w, "max-connections reached"))
+				continue;
+			break;
+		}
+		atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
+		if (attempt > 0 || !conn_evict(w, "max-tcp-conns reached"))
+			break;
+	}
+	net_budget_src_give(s->cfg.budget, peer);
+	return false;
+}
+
+/*
+ * accept() found no descriptor: one of this worker's connections makes room
+ * (true: accept again), else the newcomer is shed and the listener rests for
+ * NET_ACCEPT_PAUSE_MS, since epoll would report it forever.
+ */
+static bool accept_exhausted(struct net_worker *w, struct net_sock *sk)
+{
+	if (conn_evict(w, "out of file descriptors"))
+		return true;
+	net_fd_shed(sk->fd, "tcp");
+	listener_pause(w, sk);
+	return false;
+}
+
 void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 {
 	struct net_server *s = w->s;
@@ -528,27 +660,20 @@ void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM)
-				/* Out of descriptors: epoll would report the listener forever. */
+			if ((errno == EMFILE || errno == ENFILE) && accept_exhausted(w, sk))
+				continue;
+			if (errno == ENOBUFS || errno == ENOMEM)
 				listener_pause(w, sk);
 			return;
 		}
-		if (atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed) >=
-		        s->max_conns ||
-		    !net_budget_take(s->cfg.budget)) {
-			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-			/* A reset, not a FIN: the client learns at once, no TIME_WAIT here. */
-			struct linger lg = {.l_onoff = 1, .l_linger = 0};
-			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-			close(fd);
+		if (!conn_admit(w, &peer)) {
+			conn_reset_fd(fd);
 			NET_ST_ADD(w, tcp_refused, 1);
 			continue;
 		}
 		struct net_conn *c = malloc(sizeof(*c));
 		if (!c) {
-			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-			net_budget_give(s->cfg.budget);
+			conn_unadmit(s, &peer);
 			close(fd);
 			continue;
 		}
@@ -562,8 +687,7 @@ void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 		c->last = w->now;
 		/* TCP_NODELAY comes from the listener. */
 		if (net_epoll_add(w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->src) < 0) {
-			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-			net_budget_give(s->cfg.budget);
+			conn_unadmit(s, &peer);
 			close(fd);
 			free(c);
 			continue;
@@ -672,19 +796,38 @@ int64_t net_tcp_sweep(struct net_worker *w)
 			w->listeners_paused |= sk->paused;
 		}
 	}
+	int64_t next = -1;
+	while (w->partial.head) {
+		struct net_conn *c = w->partial.head;
+		uint64_t deadline = c->msg_t0 + s->msg_ms;
+		if (w->now < deadline) {
+			next = (int64_t)(deadline - w->now);
+			break;
+		}
+		if (!c->refused)
+			limit_hit(
+			    LIM_MSG_DEADLINE,
+			    "tcp: a request not whole %u ms after its first byte (%zu bytes read)",
+			    s->msg_ms, c->inlen - c->inoff);
+		conn_close(w, c);
+	}
 	while (w->conns.head) {
 		struct net_conn *c = w->conns.head;
 		uint64_t deadline = c->last + s->idle_ms;
-		if (w->now < deadline)
-			return (int64_t)(deadline - w->now);
+		if (w->now < deadline) {
+			int64_t in = (int64_t)(deadline - w->now);
+			return next < 0 || in < next ? in : next;
+		}
 		NET_ST_ADD(w, tcp_closed_idle, 1);
 		conn_close(w, c);
 	}
-	return -1;
+	return next;
 }
 
 void net_tcp_close_all(struct net_worker *w)
 {
+	while (w->partial.head)
+		conn_close(w, w->partial.head);
 	while (w->conns.head)
 		conn_close(w, w->conns.head);
 	net_tcp_reap(w);
