@@ -288,9 +288,13 @@ static const char *conn_admit(http_worker *w, const struct sockaddr_storage *pee
 		if (atomic_fetch_add(&s->nconns, 1) < s->cfg.max_conns) {
 			if (net_budget_take(s->cfg.budget))
 				return NULL;
-			atomic_fetch_sub(&s->nconns, 1);
-			if (attempt == 0 && conn_evict(w, "max-connections reached"))
+			if (attempt == 0 && conn_evict(w, "max-connections reached")) {
+				atomic_fetch_sub(&s->nconns, 1);
 				continue;
+			}
+			if (net_budget_take_over(s->cfg.budget))
+				return NULL; /* the Handle server owes one back */
+			atomic_fetch_sub(&s->nconns, 1);
 			break;
 		}
 		atomic_fetch_sub(&s->nconns, 1);
@@ -378,6 +382,14 @@ static void sweep(http_worker *w)
 {
 	uint64_t now = net_now_ms();
 	listeners_resume(w);
+	/* Connections over the shared budget, owed back by whoever has one to close. */
+	net_conn_budget *b = w->s->cfg.budget;
+	while (b && atomic_load(&b->debt) && w->conns && net_budget_owed(b)) {
+		if (!conn_evict(w, "max-connections passed by the other listener")) {
+			net_budget_unowe(b);
+			break;
+		}
+	}
 	for (http_conn *c = w->conns, *next; c; c = next) {
 		next = c->next;
 		/* A deferred answer's wait is bounded by whoever answers it. */

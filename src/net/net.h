@@ -94,11 +94,13 @@ struct net_src_table;
 enum {
 	NET_DEF_CONNS = 4096,           /* max_tcp_conns, and HTTP's max_conns, when 0 */
 	NET_DEF_CONNS_PER_SOURCE = 256, /* a NATed office's worth */
+	NET_BUDGET_DEBT_MAX = 32,       /* connections over max at once, owed back */
 };
 typedef struct net_conn_budget {
 	atomic_uint open;
 	unsigned max;              /* 0: no limit on the total */
 	unsigned per_source;       /* 0: no limit per source */
+	atomic_uint debt;          /* connections over max, one of each server's to close */
 	struct net_src_table *src; /* net_budget_init: the count of each source */
 } net_conn_budget;
 
@@ -125,6 +127,18 @@ static inline void net_budget_give(net_conn_budget *b)
 	if (b)
 		atomic_fetch_sub_explicit(&b->open, 1, memory_order_relaxed);
 }
+
+/*
+ * The budget is spent and the caller, one server, has no connection it may
+ * close to make room (the other server holds them): rather than refuse, it
+ * takes one over max and the servers owe one back (false: NET_BUDGET_DEBT_MAX
+ * are owed already). Whichever server next has a connection that may go pays:
+ * net_budget_owed says one is due, net_budget_unowe gives it back when there
+ * was none to close. So no server of a node can starve the other.
+ */
+bool net_budget_take_over(net_conn_budget *b);
+bool net_budget_owed(net_conn_budget *b);
+void net_budget_unowe(net_conn_budget *b);
 
 /*
  * One more connection from peer's source; false (nothing taken) when the

@@ -621,9 +621,13 @@ static bool conn_admit(struct net_worker *w, const struct sockaddr_storage *peer
 		if (atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed) < s->max_conns) {
 			if (net_budget_take(s->cfg.budget))
 				return true;
-			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-			if (attempt == 0 && conn_evict(w, "max-connections reached"))
+			if (attempt == 0 && conn_evict(w, "max-connections reached")) {
+				atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
 				continue;
+			}
+			if (net_budget_take_over(s->cfg.budget))
+				return true; /* the HTTP server owes one back */
+			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
 			break;
 		}
 		atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
@@ -796,6 +800,11 @@ int64_t net_tcp_sweep(struct net_worker *w)
 			w->listeners_paused |= sk->paused;
 		}
 	}
+	/* Connections over the shared budget, owed back by whoever has one to close. */
+	while (s->cfg.budget && atomic_load_explicit(&s->cfg.budget->debt, memory_order_relaxed) &&
+	       evict_pick(w) && net_budget_owed(s->cfg.budget))
+		if (!conn_evict(w, "max-connections passed by the other listener"))
+			net_budget_unowe(s->cfg.budget);
 	int64_t next = -1;
 	while (w->partial.head) {
 		struct net_conn *c = w->partial.head;
