@@ -264,7 +264,8 @@ static int on_chunk_header(llhttp_t *p)
 {
 	http_conn *c = conn_of(p);
 	if (p->content_length > c->w->s->cfg.max_body - c->body_len) {
-		body_too_large(c, p->content_length);
+		uint64_t n = p->content_length;
+		body_too_large(c, n > UINT64_MAX - c->body_len ? UINT64_MAX : n + c->body_len);
 		return HPE_USER;
 	}
 	return 0;
