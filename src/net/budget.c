@@ -86,7 +86,8 @@ static size_t slot_of(const struct net_src_table *t, const uint8_t key[16])
 int net_budget_init(net_conn_budget *b, unsigned max, unsigned per_source, unsigned conns)
 {
 	atomic_init(&b->open, 0);
-	atomic_init(&b->debt, 0);
+	atomic_init(&b->debt[NET_BUDGET_TCP], 0);
+	atomic_init(&b->debt[NET_BUDGET_HTTP], 0);
 	b->max = max;
 	b->per_source = per_source;
 	b->src = NULL;
@@ -184,34 +185,35 @@ void net_budget_src_give(net_conn_budget *b, const struct sockaddr_storage *peer
 
 /* ---- connections over the budget, owed back ---- */
 
-bool net_budget_take_over(net_conn_budget *b)
+bool net_budget_take_over(net_conn_budget *b, enum net_budget_who who)
 {
 	if (!b)
 		return true;
-	unsigned d = atomic_load_explicit(&b->debt, memory_order_relaxed);
+	_Atomic unsigned *debt = &b->debt[who == NET_BUDGET_TCP ? NET_BUDGET_HTTP : NET_BUDGET_TCP];
+	unsigned d = atomic_load_explicit(debt, memory_order_relaxed);
 	do {
 		if (d >= NET_BUDGET_DEBT_MAX)
 			return false;
-	} while (!atomic_compare_exchange_weak(&b->debt, &d, d + 1));
+	} while (!atomic_compare_exchange_weak(debt, &d, d + 1));
 	atomic_fetch_add_explicit(&b->open, 1, memory_order_relaxed);
 	return true;
 }
 
-bool net_budget_owed(net_conn_budget *b)
+bool net_budget_owed(net_conn_budget *b, enum net_budget_who who)
 {
 	if (!b)
 		return false;
-	unsigned d = atomic_load_explicit(&b->debt, memory_order_relaxed);
+	unsigned d = atomic_load_explicit(&b->debt[who], memory_order_relaxed);
 	do {
 		if (d == 0)
 			return false;
-	} while (!atomic_compare_exchange_weak(&b->debt, &d, d - 1));
+	} while (!atomic_compare_exchange_weak(&b->debt[who], &d, d - 1));
 	return true;
 }
 
-void net_budget_unowe(net_conn_budget *b)
+void net_budget_unowe(net_conn_budget *b, enum net_budget_who who)
 {
-	atomic_fetch_add_explicit(&b->debt, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&b->debt[who], 1, memory_order_relaxed);
 }
 
 /* ---- the descriptor in reserve ---- */

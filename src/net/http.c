@@ -292,7 +292,7 @@ static const char *conn_admit(http_worker *w, const struct sockaddr_storage *pee
 				atomic_fetch_sub(&s->nconns, 1);
 				continue;
 			}
-			if (net_budget_take_over(s->cfg.budget))
+			if (net_budget_take_over(s->cfg.budget, NET_BUDGET_HTTP))
 				return NULL; /* the Handle server owes one back */
 			atomic_fetch_sub(&s->nconns, 1);
 			break;
@@ -384,9 +384,10 @@ static void sweep(http_worker *w)
 	listeners_resume(w);
 	/* Connections over the shared budget, owed back by whoever has one to close. */
 	net_conn_budget *b = w->s->cfg.budget;
-	while (b && atomic_load(&b->debt) && w->conns && net_budget_owed(b)) {
+	while (net_budget_owes(b, NET_BUDGET_HTTP) && w->conns &&
+	       net_budget_owed(b, NET_BUDGET_HTTP)) {
 		if (!conn_evict(w, "max-connections passed by the other listener")) {
-			net_budget_unowe(b);
+			net_budget_unowe(b, NET_BUDGET_HTTP);
 			break;
 		}
 	}
@@ -400,6 +401,8 @@ static void sweep(http_worker *w)
 			continue;
 		}
 		/* A request still arriving after its deadline: slowloris or a stall. */
+		limit_hit(LIM_MSG_DEADLINE, "http: request %s not whole in time",
+		          c->phase == PH_HEADERS ? "headers" : "body");
 		http_refuse(c, 408,
 		            c->phase == PH_HEADERS ? "request headers not received in time"
 		                                   : "request body not received in time");

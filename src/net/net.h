@@ -98,9 +98,10 @@ enum {
 };
 typedef struct net_conn_budget {
 	atomic_uint open;
-	unsigned max;              /* 0: no limit on the total */
-	unsigned per_source;       /* 0: no limit per source */
-	atomic_uint debt;          /* connections over max, one of each server's to close */
+	unsigned max;        /* 0: no limit on the total */
+	unsigned per_source; /* 0: no limit per source */
+	atomic_uint
+	    debt[2]; /* connections over max, the NET_BUDGET_TCP / _HTTP server's to close */
 	struct net_src_table *src; /* net_budget_init: the count of each source */
 } net_conn_budget;
 
@@ -129,16 +130,23 @@ static inline void net_budget_give(net_conn_budget *b)
 }
 
 /*
- * The budget is spent and the caller, one server, has no connection it may
+ * The budget is spent and the caller, server `who`, has no connection it may
  * close to make room (the other server holds them): rather than refuse, it
- * takes one over max and the servers owe one back (false: NET_BUDGET_DEBT_MAX
- * are owed already). Whichever server next has a connection that may go pays:
- * net_budget_owed says one is due, net_budget_unowe gives it back when there
- * was none to close. So no server of a node can starve the other.
+ * takes one over max and the other server owes one back (false:
+ * NET_BUDGET_DEBT_MAX are owed already). The other pays when it next has a
+ * connection that may go: net_budget_owed says one of who's is due,
+ * net_budget_unowe gives it back when there was none to close. So neither
+ * server of a node can starve the other.
  */
-bool net_budget_take_over(net_conn_budget *b);
-bool net_budget_owed(net_conn_budget *b);
-void net_budget_unowe(net_conn_budget *b);
+enum net_budget_who { NET_BUDGET_TCP, NET_BUDGET_HTTP };
+bool net_budget_take_over(net_conn_budget *b, enum net_budget_who who);
+bool net_budget_owed(net_conn_budget *b, enum net_budget_who who);
+void net_budget_unowe(net_conn_budget *b, enum net_budget_who who);
+/* Whether server who owes connections now (a relaxed look). */
+static inline bool net_budget_owes(net_conn_budget *b, enum net_budget_who who)
+{
+	return b && atomic_load_explicit(&b->debt[who], memory_order_relaxed) > 0;
+}
 
 /*
  * One more connection from peer's source; false (nothing taken) when the

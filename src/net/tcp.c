@@ -625,7 +625,7 @@ static bool conn_admit(struct net_worker *w, const struct sockaddr_storage *peer
 				atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
 				continue;
 			}
-			if (net_budget_take_over(s->cfg.budget))
+			if (net_budget_take_over(s->cfg.budget, NET_BUDGET_TCP))
 				return true; /* the HTTP server owes one back */
 			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
 			break;
@@ -801,10 +801,10 @@ int64_t net_tcp_sweep(struct net_worker *w)
 		}
 	}
 	/* Connections over the shared budget, owed back by whoever has one to close. */
-	while (s->cfg.budget && atomic_load_explicit(&s->cfg.budget->debt, memory_order_relaxed) &&
-	       evict_pick(w) && net_budget_owed(s->cfg.budget))
+	while (net_budget_owes(s->cfg.budget, NET_BUDGET_TCP) && evict_pick(w) &&
+	       net_budget_owed(s->cfg.budget, NET_BUDGET_TCP))
 		if (!conn_evict(w, "max-connections passed by the other listener"))
-			net_budget_unowe(s->cfg.budget);
+			net_budget_unowe(s->cfg.budget, NET_BUDGET_TCP);
 	int64_t next = -1;
 	while (w->partial.head) {
 		struct net_conn *c = w->partial.head;

@@ -29,6 +29,7 @@
 
 #include "core/limit.h"
 #include "core/wire.h"
+#include "net/http.h"
 #include "net/net.h"
 #include "proto/proto.h"
 
@@ -337,6 +338,57 @@ static void test_source_table(void **state)
 	net_budget_fini(&b);
 }
 
+static int http_ok(void *wctx, const http_req *req, http_resp *resp)
+{
+	(void)wctx;
+	(void)req;
+	http_resp_puts(resp, "ok");
+	return 0;
+}
+
+/*
+ * --max-connections spent by idle HTTP connections: a Handle client is still
+ * served, and the HTTP server gives one back (the budget's debt).
+ */
+static void test_budget_shared_fairly(void **state)
+{
+	(void)state;
+	net_conn_budget b = {0};
+	assert_int_equal(net_budget_init(&b, 4, 0, 0), 0);
+	unsigned port;
+	net_server *s = serve((net_config){.budget = &b}, &port);
+	static const char *hl[] = {"127.0.0.1:0"};
+	http_config hc = {
+	    .listen = hl, .nlisten = 1, .threads = 1, .budget = &b, .handle = http_ok, .arg = &b};
+	http_server *h = NULL;
+	assert_int_equal(http_start(&hc, &h), 0);
+	unsigned hport = http_bound_port(h, 0);
+	int idle[4];
+	for (int i = 0; i < 4; i++)
+		assert_true((idle[i] = dial("127.0.0.1", hport)) >= 0);
+	usleep(100000);
+	assert_int_equal(atomic_load(&b.open), 4);
+
+	int c = dial("127.0.0.1", port);
+	assert_true(ask(c, "over the budget, not refused"));
+	int closed = 0;
+	for (int i = 0; i < 4; i++) {
+		struct timeval tv = {.tv_sec = 1};
+		setsockopt(idle[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		closed += gone(idle[i]);
+	}
+	assert_int_equal(closed, 1); /* the debt paid by the HTTP server */
+	assert_int_equal(atomic_load(&b.open), 4);
+	assert_int_equal(atomic_load(&b.debt[NET_BUDGET_HTTP]), 0);
+	for (int i = 0; i < 4; i++)
+		close(idle[i]);
+	close(c);
+	http_stop(h);
+	assert_int_equal(http_wait(h), 0);
+	finish(s);
+	net_budget_fini(&b);
+}
+
 static uint64_t cpu_ms(void)
 {
 	struct rusage ru;
@@ -409,6 +461,7 @@ int main(void)
 	    cmocka_unit_test(test_per_source),
 	    cmocka_unit_test(test_source_table),
 	    cmocka_unit_test(test_out_of_descriptors),
+	    cmocka_unit_test(test_budget_shared_fairly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
