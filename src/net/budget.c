@@ -216,6 +216,49 @@ void net_budget_unowe(net_conn_budget *b, enum net_budget_who who)
 	atomic_fetch_add_explicit(&b->debt[who], 1, memory_order_relaxed);
 }
 
+/* ---- admission ---- */
+
+enum net_admit net_admit(const struct net_admit_to *to, const struct sockaddr_storage *peer)
+{
+	net_conn_budget *b = to->budget;
+	if (!net_budget_src_take(b, peer)) {
+		char host[INET6_ADDRSTRLEN];
+		net_src_name(peer, host, sizeof(host));
+		limit_hit(LIM_CONN_PER_SOURCE, "%s: %s holds %u connections already", to->name,
+		          host, b->per_source);
+		return NET_ADMIT_SOURCE;
+	}
+	/* Each turn makes room or ends: other workers may take the room first. */
+	for (int i = 0; i < NET_ADMIT_TRIES; i++) {
+		if (atomic_fetch_add_explicit(to->nconns, 1, memory_order_relaxed) >= to->max) {
+			atomic_fetch_sub_explicit(to->nconns, 1, memory_order_relaxed);
+			if (to->evict(to->ctx, to->cap_name))
+				continue;
+			break;
+		}
+		if (net_budget_take(b))
+			return NET_ADMIT_OK;
+		if (to->evict(to->ctx, "max-connections reached")) {
+			atomic_fetch_sub_explicit(to->nconns, 1, memory_order_relaxed);
+			continue;
+		}
+		/* Nothing of ours may go: the other server holds the budget and owes one. */
+		if (net_budget_take_over(b, to->who))
+			return NET_ADMIT_OK;
+		atomic_fetch_sub_explicit(to->nconns, 1, memory_order_relaxed);
+		break;
+	}
+	net_budget_src_give(b, peer);
+	return NET_ADMIT_FULL;
+}
+
+void net_unadmit(const struct net_admit_to *to, const struct sockaddr_storage *peer)
+{
+	atomic_fetch_sub_explicit(to->nconns, 1, memory_order_relaxed);
+	net_budget_give(to->budget);
+	net_budget_src_give(to->budget, peer);
+}
+
 /* ---- the descriptor in reserve ---- */
 
 static pthread_mutex_t reserve_mu = PTHREAD_MUTEX_INITIALIZER;

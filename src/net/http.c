@@ -269,40 +269,9 @@ static bool conn_evict(http_worker *w, const char *why)
 	return false;
 }
 
-/*
- * Counts the newcomer in the server's and the budget's connections; at
- * either cap, one of this worker's connections makes room. NULL: admitted,
- * else why it is refused.
- */
-static const char *conn_admit(http_worker *w, const struct sockaddr_storage *peer)
+static bool evict_cb(void *w, const char *why)
 {
-	http_server *s = w->s;
-	if (!net_budget_src_take(s->cfg.budget, peer)) {
-		char host[INET6_ADDRSTRLEN];
-		net_src_name(peer, host, sizeof(host));
-		limit_hit(LIM_CONN_PER_SOURCE, "http: %s holds %u connections already", host,
-		          s->cfg.budget->per_source);
-		return "too many connections from your address";
-	}
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (atomic_fetch_add(&s->nconns, 1) < s->cfg.max_conns) {
-			if (net_budget_take(s->cfg.budget))
-				return NULL;
-			if (attempt == 0 && conn_evict(w, "max-connections reached")) {
-				atomic_fetch_sub(&s->nconns, 1);
-				continue;
-			}
-			if (net_budget_take_over(s->cfg.budget, NET_BUDGET_HTTP))
-				return NULL; /* the Handle server owes one back */
-			atomic_fetch_sub(&s->nconns, 1);
-			break;
-		}
-		atomic_fetch_sub(&s->nconns, 1);
-		if (attempt > 0 || !conn_evict(w, "http-max-conns reached"))
-			break;
-	}
-	net_budget_src_give(s->cfg.budget, peer);
-	return "too many HTTP connections";
+	return conn_evict(w, why);
 }
 
 /* A refused newcomer is told why, if it listens, and closed. */
@@ -369,9 +338,19 @@ static void accept_all(http_worker *w, unsigned li)
 				listener_pause(w, li);
 			return;
 		}
-		const char *why = conn_admit(w, &peer);
-		if (why) {
-			refuse_fd(fd, why);
+		struct net_admit_to to = {.name = "http",
+		                          .cap_name = "http-max-conns reached",
+		                          .who = NET_BUDGET_HTTP,
+		                          .budget = s->cfg.budget,
+		                          .nconns = &s->nconns,
+		                          .max = s->cfg.max_conns,
+		                          .evict = evict_cb,
+		                          .ctx = w};
+		enum net_admit a = net_admit(&to, &peer);
+		if (a != NET_ADMIT_OK) {
+			refuse_fd(fd, a == NET_ADMIT_SOURCE
+			                  ? "too many connections from your address"
+			                  : "too many HTTP connections");
 			continue;
 		}
 		conn_new(w, fd, tls, &peer, plen);
@@ -518,6 +497,30 @@ static int listen_open(http_server *s, unsigned t, unsigned i, int *fd_out)
 	return 0;
 }
 
+/*
+ * Each address's listeners are ours alone: a process that probed at the same
+ * instant as ours has not joined their SO_REUSEPORT group (common.h).
+ */
+static int listen_check(http_server *s)
+{
+	int fds[HTTP_MAX_THREADS];
+	for (unsigned i = 0; i < s->nlisten; i++) {
+		struct net_addr a[2];
+		unsigned na, port;
+		if (net_listen_parse("http ", NULL, 0, s->cfg.listen[i], false, a, &na, &port) < 0)
+			continue; /* parsed by listen_open already */
+		for (unsigned t = 0; t < s->nthreads; t++)
+			fds[t] = s->w[t].lfd[i];
+		if (net_listen_shared(&a[0], s->ports[i], fds, s->nthreads)) {
+			net_set_err(s->cfg.errbuf, s->cfg.errbuf_len,
+			            "http listen %s: %s (by another process at the same time)",
+			            s->cfg.listen[i], strerror(EADDRINUSE));
+			return idn_errno(EADDRINUSE);
+		}
+	}
+	return 0;
+}
+
 static void server_free(http_server *s)
 {
 	for (unsigned t = 0; s->w && t < s->nthreads; t++) {
@@ -595,6 +598,8 @@ int http_start(const http_config *cfg, http_server **out)
 			epoll_ctl(w->ep, EPOLL_CTL_ADD, w->lfd[i], &ev);
 		}
 	}
+	if ((ret = listen_check(s)))
+		goto fail;
 	/* SIGPIPE is blocked in them too: TLS writes with write(2), a peer gone is EPIPE. */
 	unsigned made = 0;
 	for (; made < s->nthreads; made++)

@@ -68,6 +68,7 @@ enum { OPEN_OK, OPEN_SKIP, OPEN_RETRY };
 static int socks_open_addr(struct net_server *s, unsigned li, const char *spec, struct net_addr *a,
                            bool pick, unsigned *port)
 {
+	unsigned first = s->nsocks;
 	for (unsigned w = 0; w < s->nthreads; w++) {
 		for (int t = 0; t < 2; t++) {
 			int type = t == 0 ? SOCK_DGRAM : SOCK_STREAM;
@@ -94,6 +95,17 @@ static int socks_open_addr(struct net_server *s, unsigned li, const char *spec, 
 			sk->listen_idx = li;
 			sk->worker = w;
 		}
+	}
+	/* Our listeners alone: a process that probed at the same instant has not joined them. */
+	int fds[2 * s->nthreads];
+	unsigned nfds = 0;
+	for (unsigned i = first; i < s->nsocks; i++)
+		if (s->socks[i].type == SOCK_STREAM)
+			fds[nfds++] = s->socks[i].fd;
+	if (net_listen_shared(a, *port, fds, nfds)) {
+		set_err(&s->cfg, "listen %s (%s, tcp): %s (by another process at the same time)",
+		        spec, a->ss.ss_family == AF_INET ? "IPv4" : "IPv6", strerror(EADDRINUSE));
+		return idn_errno(EADDRINUSE);
 	}
 	return OPEN_OK;
 }

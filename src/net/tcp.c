@@ -547,14 +547,6 @@ static void listener_pause(struct net_worker *w, struct net_sock *sk)
 	}
 }
 
-/* What conn_admit took, given back (the connection could not be set up). */
-static void conn_unadmit(struct net_server *s, const struct sockaddr_storage *peer)
-{
-	atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-	net_budget_give(s->cfg.budget);
-	net_budget_src_give(s->cfg.budget, peer);
-}
-
 /* Whether c may be closed to make room: no request of it is in flight. */
 static bool conn_evictable(const struct net_conn *c)
 {
@@ -603,39 +595,23 @@ static void conn_reset_fd(int fd)
 	close(fd);
 }
 
-/*
- * Counts the newcomer in the server's and the budget's connections; at
- * either cap, one of this worker's connections makes room. False: refused.
- */
-static bool conn_admit(struct net_worker *w, const struct sockaddr_storage *peer)
+static bool evict_cb(void *w, const char *why)
+{
+	return conn_evict(w, why);
+}
+
+/* How this worker's newcomers are admitted (common.h: net_admit). */
+static struct net_admit_to admit_to(struct net_worker *w)
 {
 	struct net_server *s = w->s;
-	if (!net_budget_src_take(s->cfg.budget, peer)) {
-		char host[INET6_ADDRSTRLEN];
-		net_src_name(peer, host, sizeof(host));
-		limit_hit(LIM_CONN_PER_SOURCE, "tcp: %s holds %u connections already", host,
-		          s->cfg.budget->per_source);
-		return false;
-	}
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed) < s->max_conns) {
-			if (net_budget_take(s->cfg.budget))
-				return true;
-			if (attempt == 0 && conn_evict(w, "max-connections reached")) {
-				atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-				continue;
-			}
-			if (net_budget_take_over(s->cfg.budget, NET_BUDGET_TCP))
-				return true; /* the HTTP server owes one back */
-			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-			break;
-		}
-		atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-		if (attempt > 0 || !conn_evict(w, "max-tcp-conns reached"))
-			break;
-	}
-	net_budget_src_give(s->cfg.budget, peer);
-	return false;
+	return (struct net_admit_to){.name = "tcp",
+	                             .cap_name = "max-tcp-conns reached",
+	                             .who = NET_BUDGET_TCP,
+	                             .budget = s->cfg.budget,
+	                             .nconns = &s->nconns,
+	                             .max = s->max_conns,
+	                             .evict = evict_cb,
+	                             .ctx = w};
 }
 
 /*
@@ -654,7 +630,7 @@ static bool accept_exhausted(struct net_worker *w, struct net_sock *sk)
 
 void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 {
-	struct net_server *s = w->s;
+	struct net_admit_to to = admit_to(w);
 
 	for (int i = 0; i < NET_TCP_ACCEPTS; i++) {
 		struct sockaddr_storage peer;
@@ -670,14 +646,14 @@ void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 				listener_pause(w, sk);
 			return;
 		}
-		if (!conn_admit(w, &peer)) {
+		if (net_admit(&to, &peer) != NET_ADMIT_OK) {
 			conn_reset_fd(fd);
 			NET_ST_ADD(w, tcp_refused, 1);
 			continue;
 		}
 		struct net_conn *c = malloc(sizeof(*c));
 		if (!c) {
-			conn_unadmit(s, &peer);
+			net_unadmit(&to, &peer);
 			close(fd);
 			continue;
 		}
@@ -691,7 +667,7 @@ void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 		c->last = w->now;
 		/* TCP_NODELAY comes from the listener. */
 		if (net_epoll_add(w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->src) < 0) {
-			conn_unadmit(s, &peer);
+			net_unadmit(&to, &peer);
 			close(fd);
 			free(c);
 			continue;

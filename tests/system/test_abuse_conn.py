@@ -306,8 +306,8 @@ class AbuseConn(unittest.TestCase):
             self.assertEqual(rc, 1)
             self.assertIn("file descriptors", n.output())
             # Served meanwhile too: an idle connection makes room.
-            self.assertIsNotNone(resolve_tcp(n.port))
-            self.assertIsNotNone(get_http(n.http_port))
+            self.assertIsNotNone(resolve_tcp(n.port), n.output()[-3000:])
+            self.assertIsNotNone(get_http(n.http_port), n.output()[-3000:])
             for s in held:
                 s.close()
             held = []

@@ -29,6 +29,7 @@
 
 #include "core/limit.h"
 #include "core/wire.h"
+#include "net/common.h"
 #include "net/http.h"
 #include "net/net.h"
 #include "proto/proto.h"
@@ -389,6 +390,47 @@ static void test_budget_shared_fairly(void **state)
 	net_budget_fini(&b);
 }
 
+/* A listener on 127.0.0.1:port in the SO_REUSEPORT group there (0: pick one). */
+static int group_listener(unsigned *port)
+{
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	*port = net_sock_port(fd);
+	return fd;
+}
+
+/*
+ * Two nodes whose probes passed at the same instant both join one
+ * SO_REUSEPORT group: each sees a listener there that is not its own.
+ */
+static void test_listen_shared(void **state)
+{
+	(void)state;
+	unsigned port = 0;
+	int mine = group_listener(&port);
+	struct net_addr a[2];
+	unsigned na, p;
+	char spec[32];
+	snprintf(spec, sizeof(spec), "127.0.0.1:%u", port);
+	assert_int_equal(net_listen_parse("", NULL, 0, spec, false, a, &na, &p), 0);
+	assert_false(net_listen_shared(&a[0], port, &mine, 1));
+	int theirs = group_listener(&port);
+	assert_true(net_listen_shared(&a[0], port, &mine, 1));
+	int both[2] = {mine, theirs};
+	assert_false(net_listen_shared(&a[0], port, both, 2));
+	/* A wildcard listener of the family on the port is shared with too. */
+	close(theirs);
+	snprintf(spec, sizeof(spec), ":%u", port);
+	assert_int_equal(net_listen_parse("", NULL, 0, spec, false, a, &na, &p), 0);
+	assert_true(net_listen_shared(&a[0], port, NULL, 0));
+	close(mine);
+	assert_false(net_listen_shared(&a[0], port, NULL, 0));
+}
+
 static uint64_t cpu_ms(void)
 {
 	struct rusage ru;
@@ -462,6 +504,7 @@ int main(void)
 	    cmocka_unit_test(test_source_table),
 	    cmocka_unit_test(test_out_of_descriptors),
 	    cmocka_unit_test(test_budget_shared_fairly),
+	    cmocka_unit_test(test_listen_shared),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
