@@ -325,8 +325,7 @@ static void accept_all(http_worker *w, unsigned li)
 		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED || errno == EPROTO))
 			continue;
 		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
-			/* One of ours makes room, or the newcomer is shed and the listener rests.
-			 */
+			/* One of ours makes room, or the newcomer is shed and we rest. */
 			if (conn_evict(w, "out of file descriptors"))
 				continue;
 			net_fd_shed(lfd, "http");

@@ -194,7 +194,11 @@ void net_tcp_release(struct net_worker *w, int rc);
 void net_tcp_later_done(struct net_worker *w, struct net_conn *c, const uint8_t *ans, size_t len);
 /* Whether an answer of n bytes at out frames as whole messages (the envelopes' lengths). */
 bool net_answer_frames(const uint8_t *out, size_t n);
-/* Closes idle connections; returns ms until the next may fall idle, or -1. */
+/*
+ * Closes connections idle between requests and those past a request's
+ * deadline, pays what the budget says this server owes; returns ms until the
+ * next deadline, or -1.
+ */
 int64_t net_tcp_sweep(struct net_worker *w);
 void net_tcp_reap(struct net_worker *w);
 void net_tcp_close_all(struct net_worker *w);

@@ -240,7 +240,7 @@ struct net_stats {
 	uint64_t tcp_bytes_in;
 	uint64_t tcp_bytes_out;
 	uint64_t tcp_accepted;
-	uint64_t tcp_refused; /* over max_tcp_conns */
+	uint64_t tcp_refused; /* over a source's share, or at a cap with none to close */
 	uint64_t tcp_closed_idle;
 	uint64_t tcp_conns;   /* open now */
 	uint64_t commits;     /* group commits (net_config.commit) */

@@ -390,7 +390,8 @@ static int conn_handle(struct net_worker *w, struct net_conn *c, const uint8_t *
  * After a request that cannot be answered (an announced length over the
  * limit, a handler error): no more requests are read, the answers to the
  * earlier ones still go out, then our side is shut and what the peer still
- * sends is read and dropped until it closes (or falls idle). Closing at once
+ * sends is read and dropped until it closes (or its deadline, tcp_message_ms,
+ * passes: a refused connection stays on the partial list). Closing at once
  * with unread input would make the kernel send a reset and throw away the
  * answers still queued.
  */
@@ -412,7 +413,7 @@ static int conn_discard(struct net_worker *w, struct net_conn *c)
 		else if (n < 0 && errno != EINTR)
 			return IDN_ENET;
 	}
-	/* Not touched: a peer that only sends garbage still falls idle. */
+	/* Not progress: a peer that only sends garbage meets its deadline. */
 	if (c->readable && !c->eof)
 		ready_push(w, c);
 	return IDN_OK;
@@ -474,8 +475,8 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
 				c->inoff += need;
 				budget--;
 				whole = false;
-				conn_set_partial(w, c,
-				                 false); /* the next request's clock starts anew */
+				/* Progress; the next request's clock starts anew. */
+				conn_set_partial(w, c, false);
 				continue;
 			}
 		}
