@@ -6,7 +6,7 @@ against the real binary:
     trickled a byte every 2 s, idle HTTP connections, HTTP headers trickled)
     fill --max-connections 4096; a well-behaved client on 127.0.0.1 still
     gets 200 TCP resolutions and 200 HTTP GETs with p99 under 100 ms, each
-    on a new connection, and the node's RSS stays under RSS_BOUND_MB;
+    on a new connection, and the node's RSS grows by less than RSS_BOUND_MB;
 (b) a Handle request trickled a byte at a time is cut off at its deadline
     (--tcp-message-ms, default 5 s), however often bytes come;
 (c) under RLIMIT_NOFILE 1024 with the default caps, 2,000 idle HTTP
@@ -40,7 +40,7 @@ MOTOR = {"handle": "88.100.1/MOTOR-1", "values": [
     {"index": 1, "type": "URL", "data": "https://example.com/motor/1"}]}
 ATTACK = 4096
 SOURCES = ["127.0.0.%d" % i for i in range(2, 18)]
-RSS_BOUND_MB = 150
+RSS_BOUND_MB = 100  # growth for the 4,096 connections: 25 KiB each
 P99_MS = 100.0
 GET = b"GET /api/handles/88.100.1/MOTOR-1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
@@ -205,6 +205,7 @@ class AbuseConn(unittest.TestCase):
         att = ctx.Process(target=attacker,
                           args=(n.port, n.http_port, ATTACK, 60, ready, stop, report))
         try:
+            rss0 = rss_mb(n.proc.pid)
             att.start()
             self.assertTrue(ready.wait(60), "the attacker could not open its connections")
             time.sleep(1.0)
@@ -219,12 +220,12 @@ class AbuseConn(unittest.TestCase):
                 h = get_http(n.http_port)
                 http_fail += h is None
                 http_ms.append(h if h is not None else 1e9)
-            rss = rss_mb(n.proc.pid)
+            rss = rss_mb(n.proc.pid) - rss0
             stop.set()
             att.join(30)
             stats = report.get(timeout=5)
             print("\n(a) attacker %s; TCP p99 %.1f ms (max %.1f, %d failed), HTTP p99 %.1f ms "
-                  "(max %.1f, %d failed); RSS %.0f MB" %
+                  "(max %.1f, %d failed); RSS grew %.0f MB" %
                   (stats, p99(tcp_ms), max(tcp_ms), tcp_fail, p99(http_ms), max(http_ms),
                    http_fail, rss), file=sys.stderr)
             self.assertGreaterEqual(stats["opened"] - stats["reopened"], ATTACK * 0.95)
@@ -232,7 +233,8 @@ class AbuseConn(unittest.TestCase):
             self.assertEqual(http_fail, 0)
             self.assertLess(p99(tcp_ms), P99_MS)
             self.assertLess(p99(http_ms), P99_MS)
-            self.assertLess(rss, RSS_BOUND_MB)
+            if os.environ.get("IDN_SANITIZE") != "1":  # ASan's quarantine and redzones
+                self.assertLess(rss, RSS_BOUND_MB)
             self.assertTrue(n.alive())
             self.assertIn("limit conn-evicted", n.output())
         finally:
