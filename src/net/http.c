@@ -58,7 +58,8 @@ void http_conn_progress(http_conn *c)
 	}
 }
 
-static void http_conn_close(http_conn *c)
+/* Closes the socket and gives back what the connection held; the memory stays. */
+static void conn_shut(http_conn *c)
 {
 	http_worker *w = c->w;
 	http_later_orphan(c);
@@ -68,12 +69,44 @@ static void http_conn_close(http_conn *c)
 	atomic_fetch_sub(&w->s->nconns, 1);
 	net_budget_give(w->s->cfg.budget);
 	net_budget_src_give(w->s->cfg.budget, &c->peer);
+}
+
+static void conn_free(http_conn *c)
+{
 	SSL_free(c->ssl);
 	free(c->in);
 	free(c->head);
 	free(c->body);
 	free(c->out);
 	free(c);
+}
+
+static void http_conn_close(http_conn *c)
+{
+	conn_shut(c);
+	conn_free(c);
+}
+
+/*
+ * Closes a connection other than the one whose event is being handled (to
+ * make room): an event of this turn may still name it, so its memory goes at
+ * the end of the turn (reap).
+ */
+static void conn_close_later(http_conn *c)
+{
+	conn_shut(c);
+	c->dead = true;
+	c->next = c->w->dead;
+	c->w->dead = c;
+}
+
+static void reap(http_worker *w)
+{
+	while (w->dead) {
+		http_conn *c = w->dead;
+		w->dead = c->next;
+		conn_free(c);
+	}
 }
 
 /* `in` has no room for another read. */
@@ -263,7 +296,7 @@ static bool conn_evict(http_worker *w, const char *why)
 		limit_hit(LIM_CONN_EVICTED,
 		          "http: %s: closed a connection without progress for %llu ms", why,
 		          (unsigned long long)(w->now - c->progress));
-		http_conn_close(c);
+		conn_close_later(c);
 		return true;
 	}
 	return false;
@@ -414,6 +447,8 @@ static bool worker_event(void *ctx, void *ptr, uint32_t events)
 		return true;
 	}
 	http_conn *c = ptr;
+	if (c->dead)
+		return true; /* closed to make room this turn */
 	if (c->later && (events & (EPOLLHUP | EPOLLERR))) {
 		http_conn_close(c); /* the peer is gone: the deferred answer is dropped */
 		return true;
@@ -442,6 +477,7 @@ static void worker_turn_end(void *ctx)
 		sweep(w);
 		w->next_sweep = w->now + HTTP_SWEEP_MS;
 	}
+	reap(w);
 }
 
 static void *worker_main(void *arg)
@@ -458,6 +494,7 @@ static void *worker_main(void *arg)
 	w->err = net_loop_run(w->ep, &w->now, w, &ops);
 	while (w->conns)
 		http_conn_close(w->conns);
+	reap(w);
 	http_later_fini(w);
 	if (s->cfg.worker_fini)
 		s->cfg.worker_fini(w->wctx);

@@ -73,6 +73,7 @@ struct http_conn {
 	const char *err_msg;
 	bool complete, keep, closing;
 	bool linger;     /* refused: stop sending, read and drop until EOF or a deadline */
+	bool dead;       /* closed to make room: freed at the end of the turn */
 	uint32_t events; /* what epoll watches for */
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
@@ -106,6 +107,7 @@ struct http_worker {
 	int *lfd; /* one listener per address */
 	void *wctx;
 	http_conn *conns, *conns_tail; /* by progress: the least recent first */
+	http_conn *dead;               /* closed this turn, freed at its end (via next) */
 	uint64_t paused;               /* listeners resting after EMFILE (bit per address) */
 	uint64_t paused_until;
 	http_resp resp;
