@@ -2,11 +2,13 @@
 """Issue 16, connections (findings C, D, M and the shared HTTP port), replayed
 against the real binary:
 
-(a) 4,096 slow or idle connections from 127.0.0.2-.17 (Handle TCP requests
-    trickled a byte every 2 s, idle HTTP connections, HTTP headers trickled)
-    fill --max-connections 4096; a well-behaved client on 127.0.0.1 still
-    gets 200 TCP resolutions and 200 HTTP GETs with p99 under 100 ms, each
-    on a new connection, and the node's RSS grows by less than RSS_BOUND_MB;
+(a) 4,096 slow or idle connections from 127.0.0.2-.17 (a1: Handle TCP
+    requests trickled a byte every 2 s, idle HTTP connections, HTTP headers
+    trickled, filling --max-connections 4096; a2: finding C as reported,
+    4,096 Handle requests trickled against the default --max-tcp-conns); a
+    well-behaved client on 127.0.0.1 still gets 200 TCP resolutions and 200
+    HTTP GETs with p99 under 100 ms, each on a new connection, and the node's
+    RSS grows by less than RSS_BOUND_MB;
 (b) a Handle request trickled a byte at a time is cut off at its deadline
     (--tcp-message-ms, default 5 s), however often bytes come;
 (c) under RLIMIT_NOFILE 1024 with the default caps, 2,000 idle HTTP
@@ -132,10 +134,10 @@ def _open(kind, src, port, hport):
     return s
 
 
-def attacker(port, hport, n, seconds, ready, stop, report):
-    """Holds n connections: kinds in turn Handle trickle, HTTP idle, HTTP
-    trickle, Handle trickle; one closed by the node is opened again at once."""
-    kinds = ["tcp", "idle", "slow", "tcp"]
+def attacker(port, hport, n, kinds, seconds, ready, stop, report):
+    """Holds n connections of kinds in turn ("tcp": a Handle request trickled,
+    "idle": HTTP, "slow": HTTP headers trickled); one closed by the node is
+    opened again at once."""
     req = request(MOTOR["handle"])
     sel = selectors.DefaultSelector()
     conns = {}  # socket -> [kind, src, bytes sent]
@@ -157,7 +159,7 @@ def attacker(port, hport, n, seconds, ready, stop, report):
 
     start = time.time()
     for i in range(n):
-        open_one(kinds[i % 4], SOURCES[i % len(SOURCES)], start)
+        open_one(kinds[i % len(kinds)], SOURCES[i % len(SOURCES)], start)
     ready.set()
     end = time.time() + seconds
     while time.time() < end and not stop.is_set():
@@ -195,15 +197,17 @@ def attacker(port, hport, n, seconds, ready, stop, report):
 
 
 class AbuseConn(unittest.TestCase):
-    def test_a_slow_and_idle_flood(self):
+    def flood(self, name, kinds, args):
+        """Holds ATTACK connections of kinds from SOURCES against a node with
+        args, while the client on 127.0.0.1 resolves over TCP and GETs."""
         if not raise_nofile(ATTACK + 1024):
             self.skipTest("RLIMIT_NOFILE hard limit under %d: cannot hold the attack's "
                           "sockets" % (ATTACK + 1024))
-        n = HttpNode(records=[MOTOR], http_args=["--max-connections", str(ATTACK)])
+        n = HttpNode(records=[MOTOR], http_args=args)
         ctx = multiprocessing.get_context("fork")
         ready, stop, report = ctx.Event(), ctx.Event(), ctx.Queue()
         att = ctx.Process(target=attacker,
-                          args=(n.port, n.http_port, ATTACK, 60, ready, stop, report))
+                          args=(n.port, n.http_port, ATTACK, kinds, 60, ready, stop, report))
         try:
             rss0 = rss_mb(n.proc.pid)
             att.start()
@@ -224,9 +228,9 @@ class AbuseConn(unittest.TestCase):
             stop.set()
             att.join(30)
             stats = report.get(timeout=5)
-            print("\n(a) attacker %s; TCP p99 %.1f ms (max %.1f, %d failed), HTTP p99 %.1f ms "
+            print("\n(%s) attacker %s; TCP p99 %.1f ms (max %.1f, %d failed), HTTP p99 %.1f ms "
                   "(max %.1f, %d failed); RSS grew %.0f MB" %
-                  (stats, p99(tcp_ms), max(tcp_ms), tcp_fail, p99(http_ms), max(http_ms),
+                  (name, stats, p99(tcp_ms), max(tcp_ms), tcp_fail, p99(http_ms), max(http_ms),
                    http_fail, rss), file=sys.stderr)
             self.assertGreaterEqual(stats["opened"] - stats["reopened"], ATTACK * 0.95)
             self.assertEqual(tcp_fail, 0)
@@ -242,6 +246,16 @@ class AbuseConn(unittest.TestCase):
                 att.kill()
                 att.join(5)
             n.close()
+
+    def test_a1_slow_and_idle_flood(self):
+        # Handle requests trickled, idle HTTP and trickled HTTP headers fill
+        # --max-connections, Handle and HTTP alike.
+        self.flood("a1", ["tcp", "idle", "slow", "tcp"], ["--max-connections", str(ATTACK)])
+
+    def test_a2_handle_trickle_flood(self):
+        # Finding C as reported: 4,096 Handle requests trickled, default settings
+        # (--max-tcp-conns 4096).
+        self.flood("a2", ["tcp"], [])
 
     def test_b_message_deadline(self):
         n = idnlib.Node(records=[MOTOR], extra_args=["--tcp-idle-ms", "60000"])
