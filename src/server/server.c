@@ -140,7 +140,13 @@ static int make_budget(running *r)
 	unsigned long long threads = c->threads ? c->threads
 	                             : cpus > 0 ? (unsigned long long)cpus
 	                                        : 1;
-	unsigned long long spare = 128 + 16 * threads;
+	/*
+	 * Beside connections: per worker thread its UDP and TCP sockets on each
+	 * Handle address (two families at most), its HTTP listeners, epoll,
+	 * eventfds and a store connection; then the store's files, logs, the
+	 * resolver's sockets.
+	 */
+	unsigned long long spare = 64 + threads * (4ull * c->listen.n + c->http.n + c->https.n + 6);
 	unsigned long long room = fds > spare + 16 ? fds - spare : 16;
 	unsigned long long tcp = c->max_tcp_conns ? c->max_tcp_conns : NET_DEF_CONNS;
 	unsigned long long http = c->http.n + c->https.n == 0 ? 0
