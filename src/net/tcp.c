@@ -545,6 +545,9 @@ static void listener_pause(struct net_worker *w, struct net_sock *sk)
 		sk->paused = true;
 		sk->paused_until = w->now + NET_ACCEPT_PAUSE_MS;
 		w->listeners_paused = true;
+		/* The housekeeping that resumes it comes then, not a whole tick later. */
+		if (w->next_tick > sk->paused_until)
+			w->next_tick = sk->paused_until;
 	}
 }
 
