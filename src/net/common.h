@@ -9,10 +9,13 @@
 #define IDN_NET_COMMON_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include "net/net.h"
 
 /*
  * ms, CLOCK_MONOTONIC_COARSE: a few ms of resolution is plenty for idle
@@ -64,6 +67,65 @@ int net_sock_open(const struct net_addr *a, int type, bool probe, int udp_bufsiz
  * port first (written back to *port and a). Returns net_sock_open()'s result.
  */
 int net_sock_open_first(struct net_addr *a, int type, unsigned *port, int udp_bufsize);
+
+/* ---- sources and descriptors (budget.c) ---- */
+
+/* A connection's source as the per-source share counts it: IPv4 address, IPv6 /64. */
+void net_src_key(const struct sockaddr_storage *peer, uint8_t key[16]);
+/* Its address as text, for the log (cap: INET6_ADDRSTRLEN). */
+void net_src_name(const struct sockaddr_storage *peer, char *out, size_t cap);
+
+/*
+ * One descriptor per process kept open in reserve (net_fd_reserve, at each
+ * server's start), so that when accept() says EMFILE or ENFILE the listener
+ * can still take the newcomer off its queue: net_fd_shed closes the reserve,
+ * accepts and resets the newcomer, reopens the reserve, and counts and logs
+ * LIM_FD_EXHAUSTED naming who ("tcp", "http"). Returns whether one was shed.
+ */
+void net_fd_reserve(void);
+bool net_fd_shed(int lfd, const char *who);
+
+/*
+ * When a connection must be closed to admit another (a cap reached, or out
+ * of descriptors): the one cheapest to lose. Candidates are looked at, at
+ * most NET_EVICT_SCAN, from the one that made progress (a whole request or
+ * answer) longest ago; one with a request in flight is not a candidate.
+ */
+enum { NET_EVICT_SCAN = 64 };
+
+/*
+ * A newcomer at a server (TCP or HTTP): counted in its source's share, the
+ * server's connections (nconns, at most max: cap_name says which setting)
+ * and the budget. At a cap, evict(ctx, why) closes one of the worker's
+ * connections to make room (false when none may go); when the budget is
+ * spent and the worker has none to close, it takes one over the budget, owed
+ * by the other server (net.h). net_unadmit gives back what was taken.
+ */
+enum { NET_ADMIT_TRIES = 4 };
+enum net_admit { NET_ADMIT_OK, NET_ADMIT_SOURCE, NET_ADMIT_FULL };
+struct net_admit_to {
+	const char *name; /* "tcp", "http": for the log */
+	const char *cap_name;
+	enum net_budget_who who;
+	net_conn_budget *budget;
+	atomic_uint *nconns;
+	unsigned max;
+	bool (*evict)(void *ctx, const char *why);
+	void *ctx;
+};
+enum net_admit net_admit(const struct net_admit_to *to, const struct sockaddr_storage *peer);
+void net_unadmit(const struct net_admit_to *to, const struct sockaddr_storage *peer);
+
+/* A listener that accept() fails on for want of descriptors or memory rests this long. */
+enum { NET_ACCEPT_PAUSE_MS = 100 };
+
+/*
+ * Whether a listening TCP socket other than fds (ours) is on a's port and
+ * address (or a wildcard of the family): another process whose probe passed
+ * at the same instant as ours and joined our SO_REUSEPORT group. Read from
+ * /proc/net/tcp{,6} once the group is listening; false without /proc.
+ */
+bool net_listen_shared(const struct net_addr *a, unsigned port, const int *fds, unsigned nfds);
 
 /* ---- the event loop (loop.c) ---- */
 

@@ -10,6 +10,7 @@
  * growing buffers, a parser and a deadline each, and a flood of slow HTTP
  * clients must never delay a UDP answer).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,29 +21,93 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/limit.h"
 #include "net/http_conn.h"
 
-static void http_conn_close(http_conn *c)
+static void conns_del(http_worker *w, http_conn *c)
 {
-	http_worker *w = c->w;
-	http_later_orphan(c);
-	http_stream_end(c, false);
-	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
 		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	else
+		w->conns_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void conns_push(http_worker *w, http_conn *c)
+{
+	c->next = NULL;
+	c->prev = w->conns_tail;
+	if (w->conns_tail)
+		w->conns_tail->next = c;
+	else
+		w->conns = c;
+	w->conns_tail = c;
+}
+
+void http_conn_progress(http_conn *c)
+{
+	http_worker *w = c->w;
+	c->progress = w->now;
+	if (c->fd >= 0 && w->conns_tail != c) { /* http_feed's has no list */
+		conns_del(w, c);
+		conns_push(w, c);
+	}
+}
+
+/* Closes the socket and gives back what the connection held; the memory stays. */
+static void conn_shut(http_conn *c)
+{
+	http_worker *w = c->w;
+	http_later_orphan(c);
+	http_stream_end(c, false);
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	conns_del(w, c);
 	atomic_fetch_sub(&w->s->nconns, 1);
 	net_budget_give(w->s->cfg.budget);
+	net_budget_src_give(w->s->cfg.budget, &c->peer);
+}
+
+static void conn_free(http_conn *c)
+{
 	SSL_free(c->ssl);
 	free(c->in);
 	free(c->head);
 	free(c->body);
 	free(c->out);
 	free(c);
+}
+
+static void http_conn_close(http_conn *c)
+{
+	conn_shut(c);
+	conn_free(c);
+}
+
+/*
+ * Closes a connection other than the one whose event is being handled (to
+ * make room): an event of this turn may still name it, so its memory goes at
+ * the end of the turn (reap).
+ */
+static void conn_close_later(http_conn *c)
+{
+	conn_shut(c);
+	c->dead = true;
+	c->next = c->w->dead;
+	c->w->dead = c;
+}
+
+static void reap(http_worker *w)
+{
+	while (w->dead) {
+		http_conn *c = w->dead;
+		w->dead = c->next;
+		conn_free(c);
+	}
 }
 
 /* `in` has no room for another read. */
@@ -57,6 +122,7 @@ static void flush(http_conn *c)
 		ssize_t n = http_conn_send(c, c->out + c->out_off, c->out_len - c->out_off);
 		if (n > 0) {
 			c->out_off += (size_t)n;
+			http_conn_progress(c);
 			if (c->phase == PH_IDLE)
 				c->deadline = net_now_ms() + c->w->s->cfg.idle_ms;
 			continue;
@@ -212,10 +278,8 @@ static void conn_new(http_worker *w, int fd, bool tls, const struct sockaddr_sto
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev))
 		goto fail;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
+	c->progress = w->now;
+	conns_push(w, c);
 	return;
 fail:
 	if (c) {
@@ -227,6 +291,70 @@ fail:
 	close(fd);
 	atomic_fetch_sub(&s->nconns, 1);
 	net_budget_give(s->cfg.budget);
+	net_budget_src_give(s->cfg.budget, peer);
+}
+
+/*
+ * Closes the connection of this worker cheapest to lose (common.h:
+ * NET_EVICT_SCAN) to admit another; false when every one has a request in
+ * flight. The list is in order of progress: the first that may go is it.
+ */
+static bool conn_evict(http_worker *w, const char *why)
+{
+	int n = 0;
+	for (http_conn *c = w->conns; c && n < NET_EVICT_SCAN; c = c->next, n++) {
+		if (c->later || c->stream || c->out_len > c->out_off)
+			continue;
+		limit_hit(LIM_CONN_EVICTED,
+		          "http: %s: closed a connection without progress for %llu ms", why,
+		          (unsigned long long)(w->now - c->progress));
+		conn_close_later(c);
+		return true;
+	}
+	return false;
+}
+
+static bool evict_cb(void *w, const char *why)
+{
+	return conn_evict(w, why);
+}
+
+/* A refused newcomer is told why, if it listens, and closed. */
+static void refuse_fd(int fd, const char *why)
+{
+	char busy[256];
+	char body[128];
+	int blen = snprintf(body, sizeof(body), "{\"responseCode\":3,\"message\":\"%s\"}", why);
+	int n = snprintf(busy, sizeof(busy),
+	                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+	                 blen, body);
+	if (send(fd, busy, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* best effort: the client is told if it listens */
+	}
+	close(fd);
+}
+
+/* Listener li rests: out of descriptors, epoll would report it forever. */
+static void listener_pause(http_worker *w, unsigned li)
+{
+	struct epoll_event ev = {.events = 0, .data.ptr = &w->lfd[li]};
+	if (epoll_ctl(w->ep, EPOLL_CTL_MOD, w->lfd[li], &ev) == 0) {
+		w->paused |= 1ull << li;
+		w->paused_until = net_now_ms() + NET_ACCEPT_PAUSE_MS;
+	}
+}
+
+static void listeners_resume(http_worker *w)
+{
+	if (!w->paused || net_now_ms() < w->paused_until)
+		return;
+	for (unsigned li = 0; li < w->s->nlisten; li++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->lfd[li]};
+		if ((w->paused & (1ull << li)) &&
+		    epoll_ctl(w->ep, EPOLL_CTL_MOD, w->lfd[li], &ev) == 0)
+			w->paused &= ~(1ull << li);
+	}
 }
 
 static void accept_all(http_worker *w, unsigned li)
@@ -239,19 +367,34 @@ static void accept_all(http_worker *w, unsigned li)
 		socklen_t plen = sizeof(peer);
 		int fd =
 		    accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED || errno == EPROTO))
+			continue;
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			/* One of ours makes room, or the newcomer is shed and we rest. */
+			if (conn_evict(w, "out of file descriptors"))
+				continue;
+			net_fd_shed(lfd, "http");
+			listener_pause(w, li);
 			return;
-		if (atomic_fetch_add(&s->nconns, 1) >= s->cfg.max_conns ||
-		    !net_budget_take(s->cfg.budget)) {
-			atomic_fetch_sub(&s->nconns, 1);
-			static const char busy[] =
-			    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-			    "Content-Length: 57\r\nConnection: close\r\n\r\n"
-			    "{\"responseCode\":3,\"message\":\"too many HTTP connections\"}";
-			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-				/* best effort: the client is told if it listens */
-			}
-			close(fd);
+		}
+		if (fd < 0) {
+			if (errno == ENOBUFS || errno == ENOMEM)
+				listener_pause(w, li);
+			return;
+		}
+		struct net_admit_to to = {.name = "http",
+		                          .cap_name = "http-max-conns reached",
+		                          .who = NET_BUDGET_HTTP,
+		                          .budget = s->cfg.budget,
+		                          .nconns = &s->nconns,
+		                          .max = s->cfg.max_conns,
+		                          .evict = evict_cb,
+		                          .ctx = w};
+		enum net_admit a = net_admit(&to, &peer);
+		if (a != NET_ADMIT_OK) {
+			refuse_fd(fd, a == NET_ADMIT_SOURCE
+			                  ? "too many connections from your address"
+			                  : "too many HTTP connections");
 			continue;
 		}
 		conn_new(w, fd, tls, &peer, plen);
@@ -261,6 +404,16 @@ static void accept_all(http_worker *w, unsigned li)
 static void sweep(http_worker *w)
 {
 	uint64_t now = net_now_ms();
+	listeners_resume(w);
+	/* Connections over the shared budget, owed back by whoever has one to close. */
+	net_conn_budget *b = w->s->cfg.budget;
+	while (net_budget_owes(b, NET_BUDGET_HTTP) && w->conns &&
+	       net_budget_owed(b, NET_BUDGET_HTTP)) {
+		if (!conn_evict(w, "max-connections passed by the other listener")) {
+			net_budget_unowe(b, NET_BUDGET_HTTP);
+			break;
+		}
+	}
 	for (http_conn *c = w->conns, *next; c; c = next) {
 		next = c->next;
 		/* A deferred answer's wait is bounded by whoever answers it. */
@@ -271,6 +424,8 @@ static void sweep(http_worker *w)
 			continue;
 		}
 		/* A request still arriving after its deadline: slowloris or a stall. */
+		limit_hit(LIM_MSG_DEADLINE, "http: request %s not whole in time",
+		          c->phase == PH_HEADERS ? "headers" : "body");
 		http_refuse(c, 408,
 		            c->phase == PH_HEADERS ? "request headers not received in time"
 		                                   : "request body not received in time");
@@ -304,6 +459,8 @@ static bool worker_event(void *ctx, void *ptr, uint32_t events)
 		return true;
 	}
 	http_conn *c = ptr;
+	if (c->dead)
+		return true; /* closed to make room this turn */
 	if (c->later && (events & (EPOLLHUP | EPOLLERR))) {
 		http_conn_close(c); /* the peer is gone: the deferred answer is dropped */
 		return true;
@@ -332,6 +489,7 @@ static void worker_turn_end(void *ctx)
 		sweep(w);
 		w->next_sweep = w->now + HTTP_SWEEP_MS;
 	}
+	reap(w);
 }
 
 static void *worker_main(void *arg)
@@ -348,6 +506,7 @@ static void *worker_main(void *arg)
 	w->err = net_loop_run(w->ep, &w->now, w, &ops);
 	while (w->conns)
 		http_conn_close(w->conns);
+	reap(w);
 	http_later_fini(w);
 	if (s->cfg.worker_fini)
 		s->cfg.worker_fini(w->wctx);
@@ -383,6 +542,30 @@ static int listen_open(http_server *s, unsigned t, unsigned i, int *fd_out)
 		return idn_errno(-fd);
 	}
 	*fd_out = fd;
+	return 0;
+}
+
+/*
+ * Each address's listeners are ours alone: a process that probed at the same
+ * instant as ours has not joined their SO_REUSEPORT group (common.h).
+ */
+static int listen_check(http_server *s)
+{
+	int fds[HTTP_MAX_THREADS];
+	for (unsigned i = 0; i < s->nlisten; i++) {
+		struct net_addr a[2];
+		unsigned na, port;
+		if (net_listen_parse("http ", NULL, 0, s->cfg.listen[i], false, a, &na, &port) < 0)
+			continue; /* parsed by listen_open already */
+		for (unsigned t = 0; t < s->nthreads; t++)
+			fds[t] = s->w[t].lfd[i];
+		if (net_listen_shared(&a[0], s->ports[i], fds, s->nthreads)) {
+			net_set_err(s->cfg.errbuf, s->cfg.errbuf_len,
+			            "http listen %s: %s (by another process at the same time)",
+			            s->cfg.listen[i], strerror(EADDRINUSE));
+			return idn_errno(EADDRINUSE);
+		}
+	}
 	return 0;
 }
 
@@ -426,6 +609,7 @@ int http_start(const http_config *cfg, http_server **out)
 	http_cfg_defaults(&s->cfg);
 	s->nlisten = cfg->nlisten;
 	s->nthreads = s->cfg.threads;
+	net_fd_reserve();
 	net_crew_init(&s->crew);
 	net_later_count_init(&s->nlater);
 	int ret = IDN_ENOMEM;
@@ -463,6 +647,8 @@ int http_start(const http_config *cfg, http_server **out)
 			epoll_ctl(w->ep, EPOLL_CTL_ADD, w->lfd[i], &ev);
 		}
 	}
+	if ((ret = listen_check(s)))
+		goto fail;
 	/* SIGPIPE is blocked in them too: TLS writes with write(2), a peer gone is EPIPE. */
 	unsigned made = 0;
 	for (; made < s->nthreads; made++)

@@ -155,7 +155,7 @@ typedef struct http_config {
 	/* Optional: a limit on connections shared with other servers (net/net.h). */
 	net_conn_budget *budget;
 	unsigned threads;   /* 0 = 2 */
-	unsigned max_conns; /* per process; 0 = 4096 */
+	unsigned max_conns; /* per process; 0 = 4096; beyond, the idlest goes (net.h) */
 	size_t max_header;  /* request line + headers; 0 = 16 KiB */
 	size_t max_body;    /* 0 = 8 MiB */
 	unsigned idle_ms;   /* keep-alive idle; 0 = 30000 */

@@ -69,10 +69,12 @@ struct http_conn {
 	size_t body_len, body_cap;
 	enum http_phase phase;
 	uint64_t deadline, msg_t0;
-	int err_status; /* set by a callback that refuses the request */
+	uint64_t progress; /* ms of the last whole request or answer bytes sent (eviction) */
+	int err_status;    /* set by a callback that refuses the request */
 	const char *err_msg;
 	bool complete, keep, closing;
 	bool linger;     /* refused: stop sending, read and drop until EOF or a deadline */
+	bool dead;       /* closed to make room: freed at the end of the turn */
 	uint32_t events; /* what epoll watches for */
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
@@ -110,7 +112,10 @@ struct http_worker {
 	int ep;
 	int *lfd; /* one listener per address */
 	void *wctx;
-	http_conn *conns;
+	http_conn *conns, *conns_tail; /* by progress: the least recent first */
+	http_conn *dead;               /* closed this turn, freed at its end (via next) */
+	uint64_t paused;               /* listeners resting after EMFILE (bit per address) */
+	uint64_t paused_until;
 	http_resp resp;
 	http_resp part; /* a streamed body's next part (http_stream.c) */
 	int err;
@@ -151,6 +156,8 @@ void http_later_emit(http_conn *c, struct http_later *l);
 
 /* http.c: after a deferred answer is written, the connection goes on. */
 void http_conn_resume(http_conn *c);
+/* http.c: a whole request came in, or answer bytes went out (eviction order). */
+void http_conn_progress(http_conn *c);
 
 /* http_later.c */
 /* Writes the answers that came in (at the end of a turn the wake event came in). */

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/limit.h"
 #include "net/http_conn.h"
 
 static llhttp_settings_t settings;
@@ -244,6 +245,15 @@ static idn_slice copy_span(http_conn *c, http_span s)
 	return idn_slice_of(d, s.len);
 }
 
+/* 413: the body (or a chunk of it, announced as n bytes) is over max_body. */
+static void body_too_large(http_conn *c, uint64_t n)
+{
+	c->err_status = 413;
+	c->err_msg = "request body is too large";
+	limit_hit(LIM_HTTP_BODY, "http: a body of %llu bytes or more refused (http-max-body %zu)",
+	          (unsigned long long)n, c->w->s->cfg.max_body);
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
 	http_conn *c = conn_of(p);
@@ -262,8 +272,7 @@ static int on_headers_complete(llhttp_t *p)
 			expect = true;
 	}
 	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > cfg->max_body) {
-		c->err_status = 413;
-		c->err_msg = "request body is too large";
+		body_too_large(c, p->content_length);
 		return -1; /* on_headers_complete has no HPE_USER; err_status says why */
 	}
 	/* curl waits a second for this before sending a body of 1 KiB or more. */
@@ -274,12 +283,27 @@ static int on_headers_complete(llhttp_t *p)
 	return 0;
 }
 
+/*
+ * A chunk announced: refused at once when the body would pass max_body with
+ * it, rather than waiting for bytes that would be refused anyway (or never
+ * come: a size of FFFFFFFFFFFFFFFF). llhttp keeps the size in content_length.
+ */
+static int on_chunk_header(llhttp_t *p)
+{
+	http_conn *c = conn_of(p);
+	if (p->content_length > c->w->s->cfg.max_body - c->body_len) {
+		uint64_t n = p->content_length;
+		body_too_large(c, n > UINT64_MAX - c->body_len ? UINT64_MAX : n + c->body_len);
+		return HPE_USER;
+	}
+	return 0;
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
 	http_conn *c = conn_of(p);
 	if (c->body_len + len > c->w->s->cfg.max_body) {
-		c->err_status = 413;
-		c->err_msg = "request body is too large";
+		body_too_large(c, c->body_len + len);
 		return HPE_USER;
 	}
 	if (!http_buf_grow(&c->body, &c->body_cap, c->body_len + len)) {
@@ -308,6 +332,7 @@ static void settings_init(void)
 	settings.on_header_field = on_header_field;
 	settings.on_header_value = on_header_value;
 	settings.on_headers_complete = on_headers_complete;
+	settings.on_chunk_header = on_chunk_header;
 	settings.on_body = on_body;
 	settings.on_message_complete = on_message_complete;
 }
@@ -402,6 +427,7 @@ void http_process(http_conn *c)
 			llhttp_resume(&c->parser);
 			c->complete = false;
 			c->phase = PH_IDLE;
+			http_conn_progress(c);
 			if (dispatch(c))
 				c->msg_t0 = 0;
 			c->deadline = net_now_ms() + c->w->s->cfg.idle_ms;
@@ -443,7 +469,7 @@ void http_cfg_defaults(http_config *c)
 	if (c->threads > HTTP_MAX_THREADS)
 		c->threads = HTTP_MAX_THREADS;
 	if (!c->max_conns)
-		c->max_conns = 4096;
+		c->max_conns = NET_DEF_CONNS;
 	if (!c->max_header)
 		c->max_header = 16384;
 	if (!c->max_body)

@@ -38,7 +38,6 @@ enum {
 	NET_TCP_OUT_HIGH = 1 << 20,  /* stop handling a connection's requests above this */
 	NET_TCP_OUT_KEEP = 64 << 10, /* drained output buffers above this are freed */
 	NET_TCP_ACCEPTS = 64,        /* accepts per listener per turn */
-	NET_ACCEPT_PAUSE_MS = 100,   /* after EMFILE and friends */
 	NET_TICK_MS = 500,           /* housekeeping: reassembly expiry, paused listeners */
 };
 
@@ -80,9 +79,12 @@ struct net_conn {
 	net_more_fn more;
 	void (*more_done)(void *arg);
 	void *more_arg;
-	bool more_paused;               /* it waited for its reader (counted once) */
-	uint64_t last;                  /* ms of the last byte either way */
-	struct net_conn *prev, *next;   /* the worker's list, least recently active first */
+	bool more_paused; /* it waited for its reader (counted once) */
+	uint64_t last;    /* ms of the last progress: a whole request, answer bytes */
+	uint64_t msg_t0;  /* ms of the first byte of the request being read */
+	bool partial;     /* on the worker's partial list (reading a request) */
+	/* The worker's conns list (least recent progress first), or its partial list. */
+	struct net_conn *prev, *next;
 	struct net_conn *rprev, *rnext; /* ready list: buffered requests left to handle */
 	struct net_conn *dead_next;     /* freed at the end of the turn */
 	struct net_conn *held_next;     /* the worker's held list */
@@ -138,7 +140,8 @@ struct net_worker {
 	uint64_t rate_over; /* answers over their source's rate: every slip-th is sent */
 
 	/* TCP */
-	struct net_conn_list conns; /* by last activity */
+	struct net_conn_list conns;   /* between requests, by last progress */
+	struct net_conn_list partial; /* reading a request, by its first byte (msg_t0) */
 	struct net_conn_list ready;
 	struct net_conn *dead;
 	struct net_conn *held; /* connections whose answers wait for commit() */
@@ -152,7 +155,7 @@ struct net_worker {
 struct net_server {
 	net_config cfg; /* defaults filled in; listen strings not kept */
 	size_t max_msg;
-	unsigned max_conns, idle_ms, max_pipeline;
+	unsigned max_conns, idle_ms, msg_ms, max_pipeline;
 	unsigned nthreads;
 	struct net_worker *w;
 	struct net_sock *socks;
@@ -204,7 +207,11 @@ void net_tcp_release(struct net_worker *w, int rc);
 void net_tcp_later_done(struct net_worker *w, struct net_conn *c, const uint8_t *ans, size_t len);
 /* Whether an answer of n bytes at out frames as whole messages (the envelopes' lengths). */
 bool net_answer_frames(const uint8_t *out, size_t n);
-/* Closes idle connections; returns ms until the next may fall idle, or -1. */
+/*
+ * Closes connections idle between requests and those past a request's
+ * deadline, pays what the budget says this server owes; returns ms until the
+ * next deadline, or -1.
+ */
 int64_t net_tcp_sweep(struct net_worker *w);
 void net_tcp_reap(struct net_worker *w);
 void net_tcp_close_all(struct net_worker *w);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -207,4 +208,54 @@ int net_sock_open_first(struct net_addr *a, int type, unsigned *port, int udp_bu
 	}
 	close(fd);
 	return net_sock_open(a, type, false, udp_bufsize);
+}
+
+/* a's address as /proc/net/tcp{,6} prints it: each 32-bit word as a host integer in hex. */
+static void proc_hex(const struct net_addr *a, char *out, size_t cap)
+{
+	uint32_t w[4];
+	unsigned n = 1;
+	if (a->ss.ss_family == AF_INET) {
+		memcpy(w, &((const struct sockaddr_in *)&a->ss)->sin_addr, 4);
+	} else {
+		memcpy(w, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, 16);
+		n = 4;
+	}
+	out[0] = 0;
+	for (unsigned i = 0; i < n; i++)
+		snprintf(out + 8 * i, cap - 8 * i, "%08X", w[i]);
+}
+
+static bool all_zero(const char *hex)
+{
+	return hex[strspn(hex, "0")] == '\0';
+}
+
+bool net_listen_shared(const struct net_addr *a, unsigned port, const int *fds, unsigned nfds)
+{
+	FILE *f = fopen(a->ss.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", "r");
+	if (!f)
+		return false; /* no /proc: the probe is all there is */
+	char want[33], line[512];
+	proc_hex(a, want, sizeof(want));
+	bool shared = false;
+	while (!shared && fgets(line, sizeof(line), f)) {
+		char addr[33];
+		unsigned lport, st;
+		unsigned long inode;
+		if (sscanf(line, " %*u: %32[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu", addr,
+		           &lport, &st, &inode) != 4 ||
+		    st != 0x0A || lport != port)
+			continue;
+		if (strcmp(addr, want) && !all_zero(addr) && !all_zero(want))
+			continue; /* another address of the host */
+		bool ours = false;
+		for (unsigned i = 0; i < nfds && !ours; i++) {
+			struct stat sb;
+			ours = fstat(fds[i], &sb) == 0 && (unsigned long)sb.st_ino == inode;
+		}
+		shared = !ours;
+	}
+	fclose(f);
+	return shared;
 }

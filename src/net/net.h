@@ -100,21 +100,41 @@ bool net_more(const net_req *req, net_more_fn next, void (*done)(void *arg), voi
 
 /*
  * A limit on open connections shared by several servers: the Handle TCP and
- * the HTTP listeners of one node (idnode serve --max-connections). A server
- * given one refuses a new connection over it as over its own limit. Owned
- * by the caller; must outlive the servers.
+ * the HTTP listeners of one node (idnode serve --max-connections), and the
+ * share of one source (--max-conns-per-source: an IPv4 address or an IPv6
+ * /64) across all of them. A server given one refuses a new connection from
+ * a source over its share, and treats the budget being spent as its own
+ * limit (it makes room by closing its least useful connection, or refuses).
+ * Owned by the caller; must outlive the servers.
  */
+struct net_src_table;
+enum {
+	NET_DEF_CONNS = 4096,           /* max_tcp_conns, and HTTP's max_conns, when 0 */
+	NET_DEF_CONNS_PER_SOURCE = 256, /* a NATed office's worth */
+	NET_BUDGET_DEBT_MAX = 32,       /* connections over max at once, owed back */
+};
 typedef struct net_conn_budget {
 	atomic_uint open;
-	unsigned max;
+	unsigned max;        /* 0: no limit on the total */
+	unsigned per_source; /* 0: no limit per source */
+	atomic_uint
+	    debt[2]; /* connections over max, the NET_BUDGET_TCP / _HTTP server's to close */
+	struct net_src_table *src; /* net_budget_init: the count of each source */
 } net_conn_budget;
+
+/*
+ * Sets the limits of b (zeroed by the caller) and, with per_source, makes its
+ * table for up to `conns` connections open at once. IDN_ENOMEM or 0.
+ */
+int net_budget_init(net_conn_budget *b, unsigned max, unsigned per_source, unsigned conns);
+void net_budget_fini(net_conn_budget *b);
 
 /* Takes one connection of b (NULL: no limit); false when none is left. */
 static inline bool net_budget_take(net_conn_budget *b)
 {
 	if (!b)
 		return true;
-	if (atomic_fetch_add_explicit(&b->open, 1, memory_order_relaxed) < b->max)
+	if (atomic_fetch_add_explicit(&b->open, 1, memory_order_relaxed) < b->max || !b->max)
 		return true;
 	atomic_fetch_sub_explicit(&b->open, 1, memory_order_relaxed);
 	return false;
@@ -125,6 +145,40 @@ static inline void net_budget_give(net_conn_budget *b)
 	if (b)
 		atomic_fetch_sub_explicit(&b->open, 1, memory_order_relaxed);
 }
+
+/*
+ * The budget is spent and the caller, server `who`, has no connection it may
+ * close to make room (the other server holds them): rather than refuse, it
+ * takes one over max and the other server owes one back (false:
+ * NET_BUDGET_DEBT_MAX are owed already). The other pays when it next has a
+ * connection that may go: net_budget_owed says one of who's is due,
+ * net_budget_unowe gives it back when there was none to close. So neither
+ * server of a node can starve the other.
+ */
+enum net_budget_who { NET_BUDGET_TCP, NET_BUDGET_HTTP };
+bool net_budget_take_over(net_conn_budget *b, enum net_budget_who who);
+bool net_budget_owed(net_conn_budget *b, enum net_budget_who who);
+void net_budget_unowe(net_conn_budget *b, enum net_budget_who who);
+/* Whether server who owes connections now (a relaxed look). */
+static inline bool net_budget_owes(net_conn_budget *b, enum net_budget_who who)
+{
+	return b && atomic_load_explicit(&b->debt[who], memory_order_relaxed) > 0;
+}
+
+/*
+ * One more connection from peer's source; false (nothing taken) when the
+ * source holds per_source already. True without a table (NULL b too).
+ */
+bool net_budget_src_take(net_conn_budget *b, const struct sockaddr_storage *peer);
+/* The connection from peer taken by net_budget_src_take is gone. */
+void net_budget_src_give(net_conn_budget *b, const struct sockaddr_storage *peer);
+
+/*
+ * RLIMIT_NOFILE: net_fd_raise lifts the soft limit to the hard one (best
+ * effort) and returns the limit in force; net_fd_limit only reads it.
+ */
+unsigned long long net_fd_raise(void);
+unsigned long long net_fd_limit(void);
 
 typedef struct net_config {
 	/*
@@ -137,10 +191,17 @@ typedef struct net_config {
 	unsigned nlisten;
 	/* Optional: a limit on TCP connections shared with other servers, as above. */
 	net_conn_budget *budget;
-	unsigned threads;       /* 0 = the CPUs this process may run on */
-	size_t max_msg;         /* request limit (message, envelope excluded); 0 = PROTO_MSG_MAX */
-	unsigned max_tcp_conns; /* per process; 0 = 4096. Beyond: accepted and reset */
-	unsigned tcp_idle_ms;   /* no byte either way for this long closes; 0 = 30000 */
+	unsigned threads; /* 0 = the CPUs this process may run on */
+	size_t max_msg;   /* request limit (message, envelope excluded); 0 = PROTO_MSG_MAX */
+	/*
+	 * Per process; 0 = NET_DEF_CONNS. Beyond, the worker's connection that
+	 * made progress longest ago and has no request in flight is closed to
+	 * admit the new one; if none may go, the new one is accepted and reset.
+	 */
+	unsigned max_tcp_conns;
+	unsigned tcp_idle_ms;      /* no whole message either way for this long closes; 0 = 30000 */
+	unsigned tcp_message_ms;   /* a request must be whole this long after its first byte;
+	                              0 = 5000 */
 	unsigned tcp_max_pipeline; /* requests one connection may have handled per loop turn
 	                              before others get a go; 0 = 32 */
 	/*
@@ -213,7 +274,7 @@ struct net_stats {
 	uint64_t tcp_bytes_in;
 	uint64_t tcp_bytes_out;
 	uint64_t tcp_accepted;
-	uint64_t tcp_refused; /* over max_tcp_conns */
+	uint64_t tcp_refused; /* over a source's share, or at a cap with none to close */
 	uint64_t tcp_closed_idle;
 	uint64_t tcp_conns;   /* open now */
 	uint64_t commits;     /* group commits (net_config.commit) */

@@ -31,8 +31,8 @@
 #include "net/internal.h"
 
 enum {
-	NET_DEF_CONNS = 4096,
 	NET_DEF_IDLE_MS = 30000,
+	NET_DEF_MESSAGE_MS = 5000,
 	NET_DEF_PIPELINE = 32,
 	NET_UDP_SOCKBUF = 4 << 20,
 	NET_PORT0_TRIES = 16, /* port 0: the kernel's pick may be taken for the other protocol */
@@ -70,6 +70,7 @@ enum { OPEN_OK, OPEN_SKIP, OPEN_RETRY };
 static int socks_open_addr(struct net_server *s, unsigned li, const char *spec, struct net_addr *a,
                            bool pick, unsigned *port)
 {
+	unsigned first = s->nsocks;
 	for (unsigned w = 0; w < s->nthreads; w++) {
 		for (int t = 0; t < 2; t++) {
 			int type = t == 0 ? SOCK_DGRAM : SOCK_STREAM;
@@ -96,6 +97,17 @@ static int socks_open_addr(struct net_server *s, unsigned li, const char *spec, 
 			sk->listen_idx = li;
 			sk->worker = w;
 		}
+	}
+	/* Our listeners alone: a process that probed at the same instant has not joined them. */
+	int fds[2 * s->nthreads];
+	unsigned nfds = 0;
+	for (unsigned i = first; i < s->nsocks; i++)
+		if (s->socks[i].type == SOCK_STREAM)
+			fds[nfds++] = s->socks[i].fd;
+	if (net_listen_shared(a, *port, fds, nfds)) {
+		set_err(&s->cfg, "listen %s (%s, tcp): %s (by another process at the same time)",
+		        spec, a->ss.ss_family == AF_INET ? "IPv4" : "IPv6", strerror(EADDRINUSE));
+		return idn_errno(EADDRINUSE);
 	}
 	return OPEN_OK;
 }
@@ -167,6 +179,7 @@ int net_start(const net_config *cfg, net_server **out)
 	s->max_msg = cfg->max_msg ? cfg->max_msg : PROTO_MSG_MAX;
 	s->max_conns = cfg->max_tcp_conns ? cfg->max_tcp_conns : NET_DEF_CONNS;
 	s->idle_ms = cfg->tcp_idle_ms ? cfg->tcp_idle_ms : NET_DEF_IDLE_MS;
+	s->msg_ms = cfg->tcp_message_ms ? cfg->tcp_message_ms : NET_DEF_MESSAGE_MS;
 	s->max_pipeline = cfg->tcp_max_pipeline ? cfg->tcp_max_pipeline : NET_DEF_PIPELINE;
 	s->nthreads = cfg->threads ? cfg->threads : ncpus();
 	s->udp_answer_max = cfg->udp_answer_max ? cfg->udp_answer_max : PROTO_UDP_ANSWER_MAX_DEF;
@@ -188,6 +201,7 @@ int net_start(const net_config *cfg, net_server **out)
 		rc = IDN_ENOMEM;
 		goto fail;
 	}
+	net_fd_reserve();
 	s->stopfd = net_stopfd_new();
 	s->ports = calloc(cfg->nlisten, sizeof(*s->ports));
 	s->socks = calloc((size_t)cfg->nlisten * 2 * 2 * s->nthreads, sizeof(*s->socks));

@@ -19,6 +19,7 @@
  * send() when the connection has nothing queued; only what the kernel does
  * not take is copied into the connection's own output buffer.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -88,14 +89,41 @@ static void ready_del(struct net_worker *w, struct net_conn *c)
 	c->on_ready = false;
 }
 
-/* Something moved: the connection is the most recently active. */
+/*
+ * Progress (a whole request read, answer bytes taken by the peer): the
+ * connection is the most recently useful. Bytes of a request still being
+ * read are not progress: a peer trickling them keeps its place.
+ */
 static void conn_touch(struct net_worker *w, struct net_conn *c)
 {
 	c->last = w->now;
-	if (w->conns.tail != c) {
+	if (!c->partial && w->conns.tail != c) {
 		list_del(&w->conns, c);
 		list_push(&w->conns, c);
 	}
+}
+
+/*
+ * Whether the connection is reading a request (or was refused and drops
+ * what it is sent): then it is on the partial list and must be done within
+ * msg_ms of that request's first byte, whatever it trickles meanwhile.
+ * Leaving it means a request became whole: progress.
+ */
+static void conn_set_partial(struct net_worker *w, struct net_conn *c, bool partial)
+{
+	if (partial == c->partial)
+		return;
+	if (partial) {
+		list_del(&w->conns, c);
+		list_push(&w->partial, c);
+		c->msg_t0 = w->now;
+	} else {
+		list_del(&w->partial, c);
+		c->last = w->now;
+		list_push(&w->conns, c);
+		c->msg_t0 = 0;
+	}
+	c->partial = partial;
 }
 
 static void conn_free(struct net_conn *c)
@@ -143,12 +171,13 @@ static void conn_close(struct net_worker *w, struct net_conn *c)
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
-	list_del(&w->conns, c);
+	list_del(c->partial ? &w->partial : &w->conns, c);
 	ready_del(w, c);
 	c->dead_next = w->dead;
 	w->dead = c;
 	atomic_fetch_sub_explicit(&w->s->nconns, 1, memory_order_relaxed);
 	net_budget_give(w->s->cfg.budget);
+	net_budget_src_give(w->s->cfg.budget, &c->peer);
 }
 
 void net_tcp_reap(struct net_worker *w)
@@ -388,7 +417,8 @@ static int conn_handle(struct net_worker *w, struct net_conn *c, const uint8_t *
  * After a request that cannot be answered (an announced length over the
  * limit, a handler error): no more requests are read, the answers to the
  * earlier ones still go out, then our side is shut and what the peer still
- * sends is read and dropped until it closes (or falls idle). Closing at once
+ * sends is read and dropped until it closes (or its deadline, tcp_message_ms,
+ * passes: a refused connection stays on the partial list). Closing at once
  * with unread input would make the kernel send a reset and throw away the
  * answers still queued.
  */
@@ -439,7 +469,7 @@ static int conn_discard(struct net_worker *w, struct net_conn *c)
 		else if (n < 0 && errno != EINTR)
 			return IDN_ENET;
 	}
-	/* Not touched: a peer that only sends garbage still falls idle. */
+	/* Not progress: a peer that only sends garbage meets its deadline. */
 	if (c->readable && !c->eof)
 		ready_push(w, c);
 	return IDN_OK;
@@ -519,6 +549,8 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
 				c->inoff += need;
 				budget--;
 				whole = false;
+				/* Progress; the next request's clock starts anew. */
+				conn_set_partial(w, c, false);
 				continue;
 			}
 		}
@@ -548,10 +580,9 @@ static void conn_run(struct net_worker *w, struct net_conn *c)
 			goto out;
 		}
 	}
-	if (bytes) {
+	if (bytes)
 		NET_ST_ADD(w, tcp_bytes_in, bytes);
-		conn_touch(w, c);
-	}
+	conn_set_partial(w, c, c->refused || (!whole && c->inlen > c->inoff));
 	rc = conn_flush_arena(w, c);
 	if (rc < 0)
 		goto out;
@@ -601,12 +632,96 @@ static void listener_pause(struct net_worker *w, struct net_sock *sk)
 		sk->paused = true;
 		sk->paused_until = w->now + NET_ACCEPT_PAUSE_MS;
 		w->listeners_paused = true;
+		/* The housekeeping that resumes it comes then, not a whole tick later. */
+		if (w->next_tick > sk->paused_until)
+			w->next_tick = sk->paused_until;
 	}
+}
+
+/* Whether c may be closed to make room: no request of it is in flight. */
+static bool conn_evictable(const struct net_conn *c)
+{
+	return !c->later && !c->held && !c->more && !c->on_ready && out_pending(c) == 0;
+}
+
+/*
+ * The connection of this worker cheapest to lose (common.h: NET_EVICT_SCAN),
+ * or NULL: the one that made progress longest ago, from either list.
+ */
+static struct net_conn *evict_pick(struct net_worker *w)
+{
+	struct net_conn *best = NULL;
+	const struct net_conn_list *lists[2] = {&w->conns, &w->partial};
+	for (int l = 0; l < 2; l++) {
+		int n = 0;
+		for (struct net_conn *c = lists[l]->head; c && n < NET_EVICT_SCAN; c = c->next, n++)
+			if (conn_evictable(c)) {
+				if (!best || c->last < best->last)
+					best = c;
+				/* The conns list is in order of progress: the first is its best. */
+				if (l == 0)
+					break;
+			}
+	}
+	return best;
+}
+
+/* Closes the connection cheapest to lose to admit another; false if none may go. */
+static bool conn_evict(struct net_worker *w, const char *why)
+{
+	struct net_conn *c = evict_pick(w);
+	if (!c)
+		return false;
+	limit_hit(LIM_CONN_EVICTED, "tcp: %s: closed a connection without progress for %llu ms",
+	          why, (unsigned long long)(w->now - c->last));
+	conn_close(w, c);
+	return true;
+}
+
+/* A reset, not a FIN: the client learns at once, no TIME_WAIT here. */
+static void conn_reset_fd(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+static bool evict_cb(void *w, const char *why)
+{
+	return conn_evict(w, why);
+}
+
+/* How this worker's newcomers are admitted (common.h: net_admit). */
+static struct net_admit_to admit_to(struct net_worker *w)
+{
+	struct net_server *s = w->s;
+	return (struct net_admit_to){.name = "tcp",
+	                             .cap_name = "max-tcp-conns reached",
+	                             .who = NET_BUDGET_TCP,
+	                             .budget = s->cfg.budget,
+	                             .nconns = &s->nconns,
+	                             .max = s->max_conns,
+	                             .evict = evict_cb,
+	                             .ctx = w};
+}
+
+/*
+ * accept() found no descriptor: one of this worker's connections makes room
+ * (true: accept again), else the newcomer is shed and the listener rests for
+ * NET_ACCEPT_PAUSE_MS, since epoll would report it forever.
+ */
+static bool accept_exhausted(struct net_worker *w, struct net_sock *sk)
+{
+	if (conn_evict(w, "out of file descriptors"))
+		return true;
+	net_fd_shed(sk->fd, "tcp");
+	listener_pause(w, sk);
+	return false;
 }
 
 void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 {
-	struct net_server *s = w->s;
+	struct net_admit_to to = admit_to(w);
 
 	for (int i = 0; i < NET_TCP_ACCEPTS; i++) {
 		struct sockaddr_storage peer;
@@ -616,27 +731,20 @@ void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM)
-				/* Out of descriptors: epoll would report the listener forever. */
+			if ((errno == EMFILE || errno == ENFILE) && accept_exhausted(w, sk))
+				continue;
+			if (errno == ENOBUFS || errno == ENOMEM)
 				listener_pause(w, sk);
 			return;
 		}
-		if (atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed) >=
-		        s->max_conns ||
-		    !net_budget_take(s->cfg.budget)) {
-			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-			/* A reset, not a FIN: the client learns at once, no TIME_WAIT here. */
-			struct linger lg = {.l_onoff = 1, .l_linger = 0};
-			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-			close(fd);
+		if (net_admit(&to, &peer) != NET_ADMIT_OK) {
+			conn_reset_fd(fd);
 			NET_ST_ADD(w, tcp_refused, 1);
 			continue;
 		}
 		struct net_conn *c = malloc(sizeof(*c));
 		if (!c) {
-			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-			net_budget_give(s->cfg.budget);
+			net_unadmit(&to, &peer);
 			close(fd);
 			continue;
 		}
@@ -650,8 +758,7 @@ void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 		c->last = w->now;
 		/* TCP_NODELAY comes from the listener. */
 		if (net_epoll_add(w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->src) < 0) {
-			atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_relaxed);
-			net_budget_give(s->cfg.budget);
+			net_unadmit(&to, &peer);
 			close(fd);
 			free(c);
 			continue;
@@ -797,19 +904,43 @@ int64_t net_tcp_sweep(struct net_worker *w)
 			w->listeners_paused |= sk->paused;
 		}
 	}
+	/* Connections over the shared budget, owed back by whoever has one to close. */
+	while (net_budget_owes(s->cfg.budget, NET_BUDGET_TCP) && evict_pick(w) &&
+	       net_budget_owed(s->cfg.budget, NET_BUDGET_TCP))
+		if (!conn_evict(w, "max-connections passed by the other listener"))
+			net_budget_unowe(s->cfg.budget, NET_BUDGET_TCP);
+	int64_t next = -1;
+	while (w->partial.head) {
+		struct net_conn *c = w->partial.head;
+		uint64_t deadline = c->msg_t0 + s->msg_ms;
+		if (w->now < deadline) {
+			next = (int64_t)(deadline - w->now);
+			break;
+		}
+		if (!c->refused)
+			limit_hit(
+			    LIM_MSG_DEADLINE,
+			    "tcp: a request not whole %u ms after its first byte (%zu bytes read)",
+			    s->msg_ms, c->inlen - c->inoff);
+		conn_close(w, c);
+	}
 	while (w->conns.head) {
 		struct net_conn *c = w->conns.head;
 		uint64_t deadline = c->last + s->idle_ms;
-		if (w->now < deadline)
-			return (int64_t)(deadline - w->now);
+		if (w->now < deadline) {
+			int64_t in = (int64_t)(deadline - w->now);
+			return next < 0 || in < next ? in : next;
+		}
 		NET_ST_ADD(w, tcp_closed_idle, 1);
 		conn_close(w, c);
 	}
-	return -1;
+	return next;
 }
 
 void net_tcp_close_all(struct net_worker *w)
 {
+	while (w->partial.head)
+		conn_close(w, w->partial.head);
 	while (w->conns.head)
 		conn_close(w, w->conns.head);
 	net_tcp_reap(w);

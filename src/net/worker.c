@@ -104,7 +104,8 @@ static int worker_timeout(void *ctx)
 	if (w->ready.head)
 		return 0;
 	int64_t t = w->idle_in;
-	if (proto_udp_rasm_pending(&w->rasm) > 0 || w->listeners_paused) {
+	if (proto_udp_rasm_pending(&w->rasm) > 0 || w->listeners_paused ||
+	    net_budget_owes(w->s->cfg.budget, NET_BUDGET_TCP)) {
 		int64_t tick = w->next_tick > w->now ? (int64_t)(w->next_tick - w->now) : 0;
 		if (t < 0 || tick < t)
 			t = tick;

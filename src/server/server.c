@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "client/identity_lookup.h"
@@ -126,13 +127,61 @@ static int start_resolver(running *r)
 	return IDN_OK;
 }
 
+/*
+ * The connections TCP and HTTP share: --max-connections, the share of one
+ * source, and what the descriptors allow. RLIMIT_NOFILE is raised to its hard
+ * limit; if the connection caps still do not fit under it (beside the fds of
+ * listeners, store and threads), the total is lowered to fit, and said once.
+ */
+static int make_budget(running *r)
+{
+	const server_settings *c = r->cfg;
+	unsigned long long fds = net_fd_raise();
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned long long threads = c->threads ? c->threads
+	                             : cpus > 0 ? (unsigned long long)cpus
+	                                        : 1;
+	/*
+	 * Beside connections: per worker thread its UDP and TCP sockets on each
+	 * Handle address (two families at most), its HTTP listeners, epoll,
+	 * eventfds and a store connection; then the store's files, logs, the
+	 * resolver's sockets.
+	 */
+	unsigned long long spare = 64 + threads * (4ull * c->listen.n + c->http.n + c->https.n + 6);
+	unsigned long long room = fds > spare + 16 ? fds - spare : 16;
+	unsigned long long tcp = c->max_tcp_conns ? c->max_tcp_conns : NET_DEF_CONNS;
+	unsigned long long http = c->http.n + c->https.n == 0 ? 0
+	                          : c->http_max_conns         ? c->http_max_conns
+	                                                      : NET_DEF_CONNS;
+	unsigned long long want =
+	    c->max_connections && c->max_connections < tcp + http ? c->max_connections : tcp + http;
+	unsigned max = c->max_connections;
+	if (want > room) {
+		max = (unsigned)room;
+		fprintf(
+		    stderr,
+		    "%s: %llu file descriptors (RLIMIT_NOFILE): connections capped at %u in all, "
+		    "not %llu\n",
+		    prog, fds, max, want);
+	}
+	unsigned per_source =
+	    c->max_conns_per_source ? c->max_conns_per_source : NET_DEF_CONNS_PER_SOURCE;
+	int ret =
+	    net_budget_init(&r->budget, max, per_source, (unsigned)(want < room ? want : room));
+	if (ret)
+		say(r, ret);
+	return ret;
+}
+
 static int start_listeners(running *r)
 {
 	const server_settings *c = r->cfg;
 	r->requests.node = r->node;
 	r->requests.group_commit = c->group_commit;
-	r->budget.max = c->max_connections;
-	net_conn_budget *budget = c->max_connections ? &r->budget : NULL;
+	int ret = make_budget(r);
+	if (ret)
+		return ret;
+	net_conn_budget *budget = &r->budget;
 	net_config nc = {
 	    .listen = (const char **)c->listen.v,
 	    .nlisten = c->listen.n,
@@ -143,12 +192,13 @@ static int start_listeners(running *r)
 	    .udp_amplification = c->udp_amplification,
 	    .udp_rate_limit = c->udp_rate_limit,
 	    .udp_rate_slip = c->udp_rate_slip,
+	    .tcp_message_ms = c->tcp_message_ms,
 	    .budget = budget,
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
 	};
 	server_requests_wire(&r->requests, &nc);
-	int ret = net_start(&nc, &r->net);
+	ret = net_start(&nc, &r->net);
 	if (ret)
 		return say(r, ret);
 	if (!c->http.n && !c->https.n)
@@ -291,6 +341,7 @@ static void stop(running *r)
 	client_identity_lookup_free(r->lookup);
 	store_close(r->store);
 	auth_key_free(r->key);
+	net_budget_fini(&r->budget);
 }
 
 int server_run(const server_settings *s)

@@ -37,8 +37,9 @@ typedef struct server_settings {
 	unsigned threads;
 	int case_sensitive;
 	unsigned site_serial;
-	unsigned max_tcp_conns, tcp_idle_ms;
-	unsigned max_connections; /* TCP and HTTP connections together; 0 = no limit */
+	unsigned max_tcp_conns, tcp_idle_ms, tcp_message_ms;
+	unsigned max_conns_per_source; /* TCP and HTTP from one address; 0 = net's default */
+	unsigned max_connections;      /* TCP and HTTP connections together; 0 = no limit */
 	unsigned long map_size_mb;
 	/* UDP answers (net.h): the budget, and the rate per source network with its slip. */
 	unsigned udp_answer_max, udp_amplification, udp_rate_limit, udp_rate_slip;

@@ -41,16 +41,26 @@ const setting_row settings_rows[] = {
      .help = "the serial of this site's HS_SITE (default 1)"},
     {.ini = "max_tcp_conns", .flag = "max-tcp-conns", .arg = "N", .type = SETTING_UINT,
      .field = F(max_tcp_conns), .max = 1000000, .scope = SETTING_SERVE,
-     .help = "open TCP connections at most (default 4096)"},
+     .help = "open TCP connections at most; beyond, the idlest\n"
+             "one goes (default 4096)"},
     {.ini = "tcp_idle_ms", .flag = "tcp-idle-ms", .arg = "N", .type = SETTING_UINT,
      .field = F(tcp_idle_ms), .max = 86400000, .scope = SETTING_SERVE,
      .help = "close idle TCP connections after N ms (default 30000)"},
+    {.ini = "tcp_message_ms", .flag = "tcp-message-ms", .arg = "N", .type = SETTING_UINT,
+     .field = F(tcp_message_ms), .max = 86400000, .scope = SETTING_SERVE,
+     .help = "a TCP request must be whole N ms after its first\n"
+             "byte, or the connection is closed (default 5000)"},
+    {.ini = "max_conns_per_source", .flag = "max-conns-per-source", .arg = "N",
+     .type = SETTING_UINT, .field = F(max_conns_per_source), .max = 1000000,
+     .scope = SETTING_SERVE,
+     .help = "TCP and HTTP(S) connections from one IPv4 address\n"
+             "or IPv6 /64 at once; beyond, refused (default 256)"},
     {.ini = "max_connections", .flag = "max-connections", .arg = "N", .type = SETTING_UINT,
      .field = F(max_connections), .max = 1000000, .scope = SETTING_SERVE,
      .help = "TCP and HTTP(S) connections open at once, all\n"
-             "listeners together; beyond it a new one is accepted\n"
-             "and closed at once (default 0: no limit but\n"
-             "--max-tcp-conns and --http-max-conns)"},
+             "listeners together; beyond it the idlest one goes\n"
+             "(default 0: no limit but --max-tcp-conns,\n"
+             "--http-max-conns and the descriptors there are)"},
     {.ini = "udp_answer_max", .flag = "udp-answer-max", .arg = "BYTES", .type = SETTING_UINT,
      .field = F(udp_answer_max), .def = 1232, .min = 512, .max = 1 << 20,
      .scope = SETTING_SERVE,
@@ -90,7 +100,8 @@ const setting_row settings_rows[] = {
      .help = "one line per HTTP request ('-' = stderr)"},
     {.ini = "http_max_conns", .flag = "http-max-conns", .arg = "N", .type = SETTING_UINT,
      .field = F(http_max_conns), .max = 1000000, .scope = SETTING_SERVE,
-     .help = "open HTTP connections at most (default 4096)"},
+     .help = "open HTTP connections at most; beyond, the idlest\n"
+             "one goes (default 4096)"},
     {.ini = "http_max_body", .flag = "http-max-body", .arg = "N", .type = SETTING_ULONG,
      .field = F(http_max_body), .max = 1ul << 31, .scope = SETTING_SERVE,
      .help = "request body limit in bytes (default 8 MiB)"},

@@ -78,6 +78,14 @@ static void test_refusals(void **state)
 	    {"GET /a HTTP/1.1\r\nContent-Length: x\r\n\r\n", "HTTP/1.1 400"},
 	    {"BLAH\r\n\r\n", "HTTP/1.1 400"},
 	    {"POST /a HTTP/1.1\r\nContent-Length: 65\r\n\r\n", "HTTP/1.1 413"},
+	    /* A chunk over max_body is refused when announced, before its bytes come. */
+	    {"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\n",
+	     "HTTP/1.1 413"},
+	    {"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n"
+	     "0123456789abcdef0123456789abcdef\r\n21\r\n",
+	     "HTTP/1.1 413"},
+	    {"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1FFFFFFFFFFFFFFFF\r\n",
+	     "HTTP/1.1 400"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int calls;
