@@ -18,7 +18,7 @@ int api_new(const api_config *cfg, api **out)
 		return IDN_ENOMEM;
 	a->n = cfg->n;
 	a->s = cfg->s;
-	int ret = api_sessions_new(&a->sessions);
+	int ret = api_sessions_new(cfg->n, &a->sessions);
 	if (!ret && (ret = api_idem_new(&a->idem)))
 		api_sessions_free(a->sessions);
 	if (ret) {

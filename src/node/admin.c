@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "auth/verify.h"
+#include "core/limit.h"
 #include "node/answer.h"
 #include "node/authz.h"
 #include "node/identity.h"
@@ -35,12 +36,27 @@ struct pending {
 	size_t len;
 	uint8_t minor;
 	const node_op *op; /* the held request's row of the opcode table */
+	node_source src;   /* who sent it */
+};
+
+/* A slot in the order challenges were made: stale once its slot's id is another. */
+struct order {
+	uint32_t slot, session_id;
 };
 
 struct node_admin {
 	pthread_mutex_t lock;
 	struct pending *slots;
 	size_t nslots;
+	/*
+	 * Challenges oldest first (a ring of 2 * nslots; entries whose slot was
+	 * taken since are skipped, and squeezed out when it fills). Every
+	 * challenge lives max_auth_time, so the oldest is also the first to expire.
+	 */
+	struct order *order;
+	size_t head, count;
+	size_t bytes, max_bytes; /* held request bytes, and their bound */
+	uint32_t per_source;
 	uint32_t max_auth_time;
 	node_server_admin *admins;
 	size_t nadmins;
@@ -66,9 +82,15 @@ int node_admin_new(const node_config *cfg, node_admin **out)
 	pthread_mutex_init(&a->lock, NULL);
 	a->max_auth_time = cfg->max_auth_time ? cfg->max_auth_time : 60;
 	a->nslots = cfg->max_pending_auth ? cfg->max_pending_auth : 4096;
+	a->max_bytes = cfg->pending_auth_bytes ? cfg->pending_auth_bytes : (size_t)8 << 20;
+	/* One whole message must fit, or no large admin request could ever be challenged. */
+	if (a->max_bytes < PROTO_ENV_LEN + PROTO_MSG_MAX)
+		a->max_bytes = PROTO_ENV_LEN + PROTO_MSG_MAX;
+	a->per_source = cfg->pending_auth_per_source ? cfg->pending_auth_per_source : 64;
 	a->slots = calloc(a->nslots, sizeof(*a->slots));
+	a->order = calloc(a->nslots * 2, sizeof(*a->order));
 	a->admins = calloc(cfg->nserver_admins + 1, sizeof(*a->admins));
-	if (!a->slots || !a->admins) {
+	if (!a->slots || !a->order || !a->admins) {
 		node_admin_free(a);
 		return IDN_ENOMEM;
 	}
@@ -93,6 +115,7 @@ void node_admin_free(node_admin *a)
 	for (size_t i = 0; a->admins && i < a->nadmins; i++)
 		free(a->admins[i].handle);
 	free(a->slots);
+	free(a->order);
 	free(a->admins);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -100,29 +123,144 @@ void node_admin_free(node_admin *a)
 
 /* ---- the pending table ---- */
 
-/* Holds p (taking its req buffer); IDN_EBUSY when every slot is live. */
-static int pending_put(node_admin *a, uint32_t now, struct pending *p)
+/* Frees slot s. Locked. */
+static void pending_drop(node_admin *a, struct pending *s)
 {
-	int ret = IDN_EBUSY;
+	a->bytes -= s->len;
+	free(s->req);
+	memset(s, 0, sizeof(*s));
+}
+
+static struct order *order_at(node_admin *a, size_t i)
+{
+	return &a->order[(a->head + i) % (a->nslots * 2)];
+}
+
+static bool order_live(const node_admin *a, const struct order *o)
+{
+	return a->slots[o->slot].session_id == o->session_id;
+}
+
+/* Squeezes the stale entries out of the order (they keep it full otherwise). Locked. */
+static void order_squeeze(node_admin *a)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < a->count; i++) {
+		struct order o = *order_at(a, i);
+		if (order_live(a, &o))
+			*order_at(a, n++) = o;
+	}
+	a->count = n;
+}
+
+/* The oldest live challenge, or NULL; stale entries before it are popped. Locked. */
+static struct pending *pending_oldest(node_admin *a)
+{
+	while (a->count) {
+		struct order *o = order_at(a, 0);
+		if (order_live(a, o))
+			return &a->slots[o->slot];
+		a->head = (a->head + 1) % (a->nslots * 2);
+		a->count--;
+	}
+	return NULL;
+}
+
+/* Frees up to max expired challenges, oldest first; how many it freed. Locked. */
+static size_t pending_expire(node_admin *a, uint32_t now, size_t max)
+{
+	size_t n = 0;
+	struct pending *s;
+	while (n < max && (s = pending_oldest(a)) && (int32_t)(now - s->expires) > 0) {
+		pending_drop(a, s);
+		n++;
+	}
+	return n;
+}
+
+void node_admin_sweep(node_admin *a, uint32_t now, size_t max)
+{
 	pthread_mutex_lock(&a->lock);
-	struct pending *free_slot = NULL;
+	size_t n = pending_expire(a, now, max);
+	pthread_mutex_unlock(&a->lock);
+	if (n)
+		node_trim_memory();
+}
+
+size_t node_admin_pending_bytes(node_admin *a)
+{
+	pthread_mutex_lock(&a->lock);
+	size_t b = a->bytes;
+	pthread_mutex_unlock(&a->lock);
+	return b;
+}
+
+/*
+ * What a new challenge of p's source finds: a free slot, or EEXIST on an id
+ * collision; how many its source holds and the oldest of them. Locked.
+ */
+static int pending_scan(node_admin *a, const struct pending *p, struct pending **free_slot,
+                        uint32_t *nsrc, struct pending **oldest_src)
+{
+	*free_slot = *oldest_src = NULL;
+	*nsrc = 0;
 	for (size_t i = 0; i < a->nslots; i++) {
 		struct pending *s = &a->slots[i];
-		if (s->session_id && (int32_t)(now - s->expires) > 0) {
-			free(s->req);
-			memset(s, 0, sizeof(*s));
+		if (!s->session_id) {
+			if (!*free_slot)
+				*free_slot = s;
+			continue;
 		}
-		if (!s->session_id && !free_slot)
-			free_slot = s;
-		if (s->session_id == p->session_id) {
-			ret = IDN_EEXIST; /* an id collision: the caller draws again */
-			goto out;
+		if (s->session_id == p->session_id)
+			return IDN_EEXIST; /* an id collision: the caller draws again */
+		if (p->src.known && !memcmp(s->src.addr, p->src.addr, sizeof(s->src.addr))) {
+			++*nsrc;
+			if (!*oldest_src || (int32_t)(s->expires - (*oldest_src)->expires) < 0)
+				*oldest_src = s;
 		}
 	}
-	if (free_slot) {
-		*free_slot = *p;
-		ret = IDN_OK;
+	return IDN_OK;
+}
+
+/*
+ * Holds p (taking its req buffer). When its source already holds its share,
+ * its own oldest challenge gives way; when the table is full in entries or
+ * bytes, the oldest challenges give way (no source holds more than its
+ * share of them). Expired ones go first.
+ */
+static int pending_put(node_admin *a, uint32_t now, struct pending *p)
+{
+	pthread_mutex_lock(&a->lock);
+	pending_expire(a, now, SIZE_MAX);
+	struct pending *slot, *oldest_src;
+	uint32_t nsrc;
+	int ret = pending_scan(a, p, &slot, &nsrc, &oldest_src);
+	if (ret)
+		goto out;
+	if (oldest_src && nsrc >= a->per_source) {
+		limit_hit(LIM_PENDING_AUTH, "a source holding %u challenges: its oldest evicted",
+		          nsrc);
+		pending_drop(a, oldest_src);
+		slot = slot ? slot : oldest_src;
 	}
+	while (!slot || a->bytes + p->len > a->max_bytes) {
+		struct pending *old = pending_oldest(a);
+		if (!old)
+			break; /* (cannot be: one message fits max_bytes) */
+		limit_hit(LIM_PENDING_AUTH, "%zu challenges, %zu bytes held: the oldest evicted",
+		          a->count, a->bytes);
+		pending_drop(a, old);
+		slot = slot ? slot : old;
+	}
+	if (!slot || a->bytes + p->len > a->max_bytes) {
+		ret = IDN_EBUSY;
+		goto out;
+	}
+	if (a->count == a->nslots * 2)
+		order_squeeze(a);
+	*slot = *p;
+	a->bytes += p->len;
+	*order_at(a, a->count++) = (struct order){(uint32_t)(slot - a->slots), p->session_id};
 out:
 	pthread_mutex_unlock(&a->lock);
 	return ret;
@@ -140,13 +278,14 @@ static int pending_take(node_admin *a, uint32_t now, uint32_t session_id, struct
 		if (s->session_id != session_id)
 			continue;
 		if ((int32_t)(now - s->expires) > 0) {
-			free(s->req);
+			pending_drop(a, s);
 			ret = IDN_ETIMEOUT;
 		} else {
 			*out = *s;
+			a->bytes -= s->len;
+			memset(s, 0, sizeof(*s));
 			ret = IDN_OK;
 		}
-		memset(s, 0, sizeof(*s));
 		break;
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -304,7 +443,8 @@ int node_admin_request(req *rq)
 
 	/* The challenge: hold the request, send a nonce. */
 	uint32_t now = n->cfg.clock();
-	struct pending p = {.minor = rq->minor, .op = rq->op, .expires = now + a->max_auth_time};
+	struct pending p = {
+	    .minor = rq->minor, .op = rq->op, .expires = now + a->max_auth_time, .src = rq->w->src};
 	p.hash = (uint8_t)proto_digest_alg(PROTO_MAJOR, rq->minor);
 	if (proto_digest(p.hash, rq->msg.hb.p, rq->msg.hb.len, p.digest) ||
 	    node_random_bytes(n, p.nonce, NONCE_LEN))
@@ -495,12 +635,23 @@ int node_admin_check_chresp(req *rq, req *held, uint8_t **held_bytes, const prot
 	 * another node is checked there (node/identity.h: resolution or op 201,
 	 * off this worker's thread when the caller can answer later).
 	 */
+	/* Repeated failures from this address, or as this identity from it: wait first. */
+	node *n = rq->w->node;
+	const node_source *src = &rq->w->src;
+	uint32_t wait = node_login_wait(n, src, cr->handle, cr->index);
+	if (wait) {
+		char why[128];
+		snprintf(why, sizeof(why),
+		         "too many failed authentications from this address: retry in %u s", wait);
+		return finish(held, ctx, cr->handle, cr->index, IDN_EBUSY, why);
+	}
 	idn_slice keydata;
 	if (identity_key(rq, cr, pub ? IDN_SLICE("HS_PUBKEY") : IDN_SLICE("HS_SECKEY"), &keydata))
 		return node_identity_check(rq, held, held_bytes, cr, nonce, digest, finish, ctx,
 		                           ctxlen);
 	int v = pub ? auth_verify_pubkey(keydata, cr->handle, nonce, digest, cr->signed_resp)
 	            : auth_verify_seckey(keydata, nonce, digest, cr->signed_resp);
+	node_login_result(n, src, cr->handle, cr->index, v == IDN_OK);
 	const char *why = v == IDN_EMISMATCH ? ""
 	                  : v == IDN_ENOTSUP ? "unsupported signature algorithm or key type"
 	                  : v == IDN_ERANGE  ? "key derivation parameters over the limits"

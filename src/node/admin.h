@@ -36,6 +36,14 @@ int node_admin_new(const node_config *cfg, node_admin **out);
 void node_admin_free(node_admin *a);
 
 /*
+ * Frees up to max expired challenges, oldest first (node_sweep; every new
+ * challenge frees all of them first). Gives freed memory back to the system.
+ */
+void node_admin_sweep(node_admin *a, uint32_t now, size_t max);
+/* The bytes of challenged requests held now (tests). */
+size_t node_admin_pending_bytes(node_admin *a);
+
+/*
  * An authenticated op over TCP/HTTP: the early refusals, else the 402
  * challenge (or, for a worker acting as an identity, the op itself).
  */

@@ -24,6 +24,7 @@ struct node {
 	struct node_admin *admin;
 	struct node_identity *identity; /* node/identity.h */
 	struct node_sessions *sessions; /* node/session.h */
+	struct login_guard *logins;     /* node/login_guard.h */
 };
 
 struct node_worker {
@@ -40,10 +41,14 @@ struct node_worker {
 	uint32_t rcode;          /* of the last answer begun (node_worker_rcode) */
 	const node_later *later; /* node_answer_deferrable: for that call only */
 	bool deferred;           /* this request is answered later (node/identity.h) */
+	node_source src;         /* node_worker_source */
 };
 
 /* Random bytes for nonces, session ids and minted suffixes: node_config.random, else OpenSSL's. */
 int node_random_bytes(const node *n, uint8_t *buf, size_t len);
+
+/* Gives memory freed in bulk (a sweep of expired entries) back to the system. */
+void node_trim_memory(void);
 
 /* What requests read: the batch's write txn while it has one, else the snapshot. */
 static inline store_txn *node_rtxn(const node_worker *w)

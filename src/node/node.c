@@ -9,12 +9,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/limit.h"
+
 #include "node/admin.h"
 #include "node/answer.h"
 #include "node/edit.h"
 #include "node/homing.h"
 #include "node/identity.h"
 #include "node/internal.h"
+#include "node/login_guard.h"
 #include "node/listing.h"
 #include "node/repl_ops.h"
 #include "node/resolve.h"
@@ -39,6 +42,12 @@ void node_config_init(node_config *cfg)
 	cfg->max_recursion = 40;
 	cfg->max_auth_time = 60;
 	cfg->max_pending_auth = 4096;
+	cfg->pending_auth_bytes = (size_t)8 << 20;
+	cfg->pending_auth_per_source = 64;
+	cfg->unauth_sessions = 1024;
+	cfg->unauth_sessions_per_source = 64;
+	cfg->login_free_failures = 5;
+	cfg->login_backoff_max = 60;
 }
 
 int node_new(const node_config *cfg, store *s, node **out)
@@ -69,6 +78,14 @@ int node_new(const node_config *cfg, store *s, node **out)
 		node_identity_free(n->identity);
 		node_admin_free(n->admin);
 	}
+	login_guard_cfg lg = {.entries = 16384,
+	                      .free_failures = n->cfg.login_free_failures,
+	                      .backoff_max_ms = n->cfg.login_backoff_max * 1000};
+	if (!aret && (aret = login_guard_new(&lg, &n->logins))) {
+		node_sessions_free(n->sessions);
+		node_identity_free(n->identity);
+		node_admin_free(n->admin);
+	}
 	if (aret) {
 		free(n->site_info);
 		free(n);
@@ -87,8 +104,44 @@ void node_free(node *n)
 	node_admin_free(n->admin);
 	node_identity_free(n->identity);
 	node_sessions_free(n->sessions);
+	login_guard_free(n->logins);
 	free(n->site_info);
 	free(n);
+}
+
+uint32_t node_login_wait(node *n, const node_source *src, idn_slice handle, uint32_t index)
+{
+	if (!src->known)
+		return 0;
+	int64_t ms = login_guard_wait(n->logins, src, login_account(handle, index), limit_now_ms());
+	if (ms <= 0)
+		return 0;
+	limit_hit(LIM_LOGIN_FAILURES, "a login refused for %lld ms more after repeated failures",
+	          (long long)ms);
+	return (uint32_t)((ms + 999) / 1000);
+}
+
+void node_login_result(node *n, const node_source *src, idn_slice handle, uint32_t index, bool ok)
+{
+	if (!src->known)
+		return;
+	uint64_t acct = login_account(handle, index);
+	if (ok)
+		login_guard_succeeded(n->logins, src, acct, limit_now_ms());
+	else
+		login_guard_failed(n->logins, src, acct, limit_now_ms());
+}
+
+void node_session_limits(const node *n, uint32_t *unauth, uint32_t *per_source)
+{
+	*unauth = n->cfg.unauth_sessions ? n->cfg.unauth_sessions : 1024;
+	*per_source = n->cfg.unauth_sessions_per_source ? n->cfg.unauth_sessions_per_source : 64;
+}
+
+void node_sweep(node *n)
+{
+	node_admin_sweep(n->admin, n->cfg.clock(), SIZE_MAX);
+	node_sessions_count(n);
 }
 
 bool node_case_sensitive(const node *n)

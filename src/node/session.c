@@ -195,7 +195,14 @@ static int do_setup(req *rq)
 		OPENSSL_cleanse(key, sizeof(key));
 		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
 	}
-	x = node_sessions_alloc(s, now);
+	x = node_sessions_alloc(s, now, &rq->w->src);
+	if (!x) {
+		pthread_mutex_unlock(&s->lock);
+		free(handle);
+		OPENSSL_cleanse(key, sizeof(key));
+		return node_answer_error(rq, PROTO_RC_SERVER_BUSY,
+		                         "too many sessions: try again later");
+	}
 	uint32_t slot = (uint32_t)(x - s->slots);
 	/* Positive (Java keeps it in a signed int), non-zero, slot in the low bits. */
 	uint32_t hi = (((uint32_t)rb[0] << 8 | rb[1]) & 0x7FFF) | 1;
@@ -207,6 +214,7 @@ static int do_setup(req *rq)
 	x->index = r.identity_index;
 	x->last_used = now;
 	x->timeout = r.timeout && r.timeout < s->max_time ? r.timeout : s->max_time;
+	x->src = rq->w->src;
 	uint32_t id = x->id;
 	pthread_mutex_unlock(&s->lock);
 	OPENSSL_cleanse(key, sizeof(key));
@@ -234,7 +242,7 @@ static int do_terminate(req *rq)
 	pthread_mutex_lock(&s->lock);
 	struct node_sess *x = node_sessions_find(s, rq->sess.id, n->cfg.clock());
 	if (x)
-		node_sess_clear(x);
+		node_sess_clear(s, x);
 	pthread_mutex_unlock(&s->lock);
 	/* The answer is still MACed with the key (counter 0: the session is gone). */
 	if (!x)
@@ -278,15 +286,23 @@ static int challenge(req *rq)
 	memcpy(h.req + PROTO_ENV_LEN, rq->msg.hb.p, h.len - PROTO_ENV_LEN);
 	pthread_mutex_lock(&s->lock);
 	struct node_sess *x = node_sessions_find(s, rq->sess.id, now);
+	bool room = false;
 	if (x) {
 		/* A new challenge in the session replaces an unanswered one, as the reference. */
-		free(x->held.req);
-		x->held = h;
+		node_sess_drop_held(s, x);
+		room = node_sessions_hold_room(s, x, h.len);
+		if (room) {
+			x->held = h;
+			s->held_bytes += h.len;
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (!x) {
+	if (!x || !room) {
 		free(h.req);
-		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
+		return x ? node_answer_error(
+		               rq, PROTO_RC_SERVER_BUSY,
+		               "too many authentications in progress, try again later")
+		         : node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
 	}
 	rq->msg.hdr.flags |= PROTO_F_RD; /* a 402 always carries the request digest */
 	proto_build b;
@@ -442,6 +458,7 @@ int node_session_request(req *rq)
 		if (op == PROTO_OP_CHALLENGE_RESPONSE && x->held.live) {
 			pending = true;
 			h = x->held; /* taken: an op 200 answers a challenge once */
+			s->held_bytes -= h.len;
 			memset(&x->held, 0, sizeof(x->held));
 		}
 	}

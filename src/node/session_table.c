@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/limit.h"
+
 enum {
 	SWEEP = 64,        /* slots looked at for expiry per setup */
 	MAX_SLOTS = 65536, /* the slot is the low 16 bits of the session id */
@@ -24,6 +26,14 @@ int node_sessions_new(const node_config *cfg, node_sessions **out)
 		s->nslots = MAX_SLOTS;
 	s->max_time = cfg->max_session_time ? cfg->max_session_time : DEFAULT_TIME;
 	s->max_auth_time = cfg->max_auth_time ? cfg->max_auth_time : 60;
+	/* At most half the table: the other half is always there for authenticated ones. */
+	s->unauth_max = cfg->unauth_sessions ? cfg->unauth_sessions : 1024;
+	if (s->unauth_max > s->nslots / 2)
+		s->unauth_max = s->nslots / 2 ? s->nslots / 2 : 1;
+	s->per_source = cfg->unauth_sessions_per_source ? cfg->unauth_sessions_per_source : 64;
+	s->max_held = cfg->pending_auth_bytes ? cfg->pending_auth_bytes : (size_t)8 << 20;
+	if (s->max_held < PROTO_ENV_LEN + PROTO_MSG_MAX)
+		s->max_held = PROTO_ENV_LEN + PROTO_MSG_MAX;
 	s->slots = calloc(s->nslots, sizeof(*s->slots));
 	if (!s->slots) {
 		free(s);
@@ -34,10 +44,18 @@ int node_sessions_new(const node_config *cfg, node_sessions **out)
 	return IDN_OK;
 }
 
-void node_sess_clear(struct node_sess *x)
+void node_sess_drop_held(node_sessions *s, struct node_sess *x)
 {
-	free(x->handle);
+	if (x->held.req)
+		s->held_bytes -= x->held.len;
 	free(x->held.req);
+	memset(&x->held, 0, sizeof(x->held));
+}
+
+void node_sess_clear(node_sessions *s, struct node_sess *x)
+{
+	node_sess_drop_held(s, x);
+	free(x->handle);
 	OPENSSL_cleanse(x, sizeof(*x));
 }
 
@@ -47,7 +65,7 @@ void node_sessions_free(node_sessions *s)
 		return;
 	for (uint32_t i = 0; i < s->nslots; i++)
 		if (s->slots[i].id)
-			node_sess_clear(&s->slots[i]);
+			node_sess_clear(s, &s->slots[i]);
 	free(s->slots);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -65,7 +83,7 @@ struct node_sess *node_sessions_find(node_sessions *s, uint32_t id, uint32_t now
 		return NULL;
 	struct node_sess *x = &s->slots[slot];
 	if (expired(x, now)) {
-		node_sess_clear(x);
+		node_sess_clear(s, x);
 		return NULL;
 	}
 	return x;
@@ -79,31 +97,87 @@ size_t node_sessions_count(node *n)
 	pthread_mutex_lock(&s->lock);
 	for (uint32_t i = 0; i < s->nslots; i++) {
 		if (s->slots[i].id && expired(&s->slots[i], now))
-			node_sess_clear(&s->slots[i]);
+			node_sess_clear(s, &s->slots[i]);
 		c += s->slots[i].id != 0;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return c;
 }
 
-struct node_sess *node_sessions_alloc(node_sessions *s, uint32_t now)
+static bool older(const struct node_sess *x, const struct node_sess *than)
+{
+	return !than || (int32_t)(x->last_used - than->last_used) < 0;
+}
+
+struct node_sess *node_sessions_alloc(node_sessions *s, uint32_t now, const node_source *src)
 {
 	for (uint32_t i = 0; i < SWEEP && i < s->nslots; i++) {
 		struct node_sess *x = &s->slots[s->sweep];
 		if (x->id && expired(x, now))
-			node_sess_clear(x);
+			node_sess_clear(s, x);
 		s->sweep = (s->sweep + 1) % s->nslots;
 	}
-	struct node_sess *lru = NULL;
+	struct node_sess *free_slot = NULL, *lru = NULL, *lru_src = NULL;
+	uint32_t unauth = 0, nsrc = 0;
 	for (uint32_t i = 0; i < s->nslots; i++) {
 		struct node_sess *x = &s->slots[i];
-		if (!x->id)
-			return x;
-		if (!lru || (int32_t)(x->last_used - lru->last_used) < 0)
+		if (!x->id) {
+			if (!free_slot)
+				free_slot = x;
+			continue;
+		}
+		if (x->authenticated)
+			continue;
+		unauth++;
+		if (older(x, lru))
 			lru = x;
+		if (src->known && !memcmp(x->src.addr, src->addr, sizeof(src->addr))) {
+			nsrc++;
+			if (older(x, lru_src))
+				lru_src = x;
+		}
 	}
-	node_sess_clear(lru);
-	return lru;
+	struct node_sess *victim = NULL;
+	if (lru_src && nsrc >= s->per_source) {
+		victim = lru_src;
+		limit_hit(LIM_SESSIONS,
+		          "a source with %u sessions not authenticated: its oldest "
+		          "evicted",
+		          nsrc);
+	} else if (lru && (unauth >= s->unauth_max || !free_slot)) {
+		victim = lru;
+		limit_hit(LIM_SESSIONS, "%u sessions not authenticated: the oldest evicted",
+		          unauth);
+	}
+	if (victim) {
+		node_sess_clear(s, victim);
+		return victim;
+	}
+	if (!free_slot)
+		limit_hit(LIM_SESSIONS, "a session setup refused: every session is authenticated");
+	return free_slot;
+}
+
+bool node_sessions_hold_room(node_sessions *s, const struct node_sess *x, size_t len)
+{
+	/* Each pass drops the held request that expires first; a few passes at most. */
+	for (int pass = 0; pass < 64 && s->held_bytes + len > s->max_held; pass++) {
+		struct node_sess *first = NULL;
+		for (uint32_t i = 0; i < s->nslots; i++) {
+			struct node_sess *y = &s->slots[i];
+			if (y != x && y->id && y->held.req &&
+			    (!first || (int32_t)(y->held.expires - first->held.expires) < 0))
+				first = y;
+		}
+		if (!first)
+			break;
+		limit_hit(LIM_PENDING_AUTH,
+		          "%zu bytes held by session challenges: the oldest "
+		          "dropped",
+		          s->held_bytes);
+		node_sess_drop_held(s, first);
+	}
+	return s->held_bytes + len <= s->max_held;
 }
 
 bool node_sess_counter_accept(struct node_sess *x, uint32_t c, bool enforce)
