@@ -39,6 +39,14 @@ struct pending {
 	node_source src;   /* who sent it */
 };
 
+/* What one source holds, tallied afresh by each new challenge (gen). */
+struct tally {
+	uint32_t gen;
+	uint8_t addr[16];
+	uint32_t n;
+	size_t bytes;
+};
+
 /* A slot in the order challenges were made: stale once its slot's id is another. */
 struct order {
 	uint32_t slot, session_id;
@@ -57,6 +65,9 @@ struct node_admin {
 	size_t head, count;
 	size_t bytes, max_bytes; /* held request bytes, and their bound */
 	uint32_t per_source;
+	struct tally *tally; /* open addressing, ntally (a power of two >= 2 * nslots) */
+	size_t ntally;
+	uint32_t gen;
 	uint32_t max_auth_time;
 	node_server_admin *admins;
 	size_t nadmins;
@@ -89,8 +100,11 @@ int node_admin_new(const node_config *cfg, node_admin **out)
 	a->per_source = cfg->pending_auth_per_source ? cfg->pending_auth_per_source : 64;
 	a->slots = calloc(a->nslots, sizeof(*a->slots));
 	a->order = calloc(a->nslots * 2, sizeof(*a->order));
+	for (a->ntally = 16; a->ntally < a->nslots * 2;)
+		a->ntally <<= 1;
+	a->tally = calloc(a->ntally, sizeof(*a->tally));
 	a->admins = calloc(cfg->nserver_admins + 1, sizeof(*a->admins));
-	if (!a->slots || !a->order || !a->admins) {
+	if (!a->slots || !a->order || !a->tally || !a->admins) {
 		node_admin_free(a);
 		return IDN_ENOMEM;
 	}
@@ -116,6 +130,7 @@ void node_admin_free(node_admin *a)
 		free(a->admins[i].handle);
 	free(a->slots);
 	free(a->order);
+	free(a->tally);
 	free(a->admins);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -195,15 +210,35 @@ size_t node_admin_pending_bytes(node_admin *a)
 	return b;
 }
 
-/*
- * What a new challenge of p's source finds: a free slot, or EEXIST on an id
- * collision; how many its source holds and the oldest of them. Locked.
- */
-static int pending_scan(node_admin *a, const struct pending *p, struct pending **free_slot,
-                        uint32_t *nsrc, struct pending **oldest_src)
+/* The tally of src in this generation (made empty when new). Locked. */
+static struct tally *tally_of(node_admin *a, const node_source *src)
 {
-	*free_slot = *oldest_src = NULL;
-	*nsrc = 0;
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < sizeof(src->addr); i++)
+		h = (h ^ src->addr[i]) * 0x100000001b3ull;
+	for (size_t i = (size_t)(h >> 16) & (a->ntally - 1);; i = (i + 1) & (a->ntally - 1)) {
+		struct tally *x = &a->tally[i];
+		if (x->gen != a->gen) {
+			*x = (struct tally){.gen = a->gen};
+			memcpy(x->addr, src->addr, sizeof(x->addr));
+			return x;
+		}
+		if (!memcmp(x->addr, src->addr, sizeof(x->addr)))
+			return x;
+	}
+}
+
+/*
+ * Tallies what each source holds, and finds a free slot; EEXIST when p's id
+ * is taken (the caller draws again). Locked.
+ */
+static int pending_tally(node_admin *a, const struct pending *p, struct pending **free_slot)
+{
+	if (++a->gen == 0) { /* (a wrap: no stale entry may look current) */
+		memset(a->tally, 0, a->ntally * sizeof(*a->tally));
+		a->gen = 1;
+	}
+	*free_slot = NULL;
 	for (size_t i = 0; i < a->nslots; i++) {
 		struct pending *s = &a->slots[i];
 		if (!s->session_id) {
@@ -212,44 +247,73 @@ static int pending_scan(node_admin *a, const struct pending *p, struct pending *
 			continue;
 		}
 		if (s->session_id == p->session_id)
-			return IDN_EEXIST; /* an id collision: the caller draws again */
-		if (p->src.known && !memcmp(s->src.addr, p->src.addr, sizeof(s->src.addr))) {
-			++*nsrc;
-			if (!*oldest_src || (int32_t)(s->expires - (*oldest_src)->expires) < 0)
-				*oldest_src = s;
-		}
+			return IDN_EEXIST;
+		struct tally *x = tally_of(a, &s->src);
+		x->n++;
+		x->bytes += s->len;
 	}
 	return IDN_OK;
+}
+
+/* The source holding the most bytes. Locked, after pending_tally. */
+static struct tally *tally_top(node_admin *a)
+{
+	struct tally *top = NULL;
+	for (size_t i = 0; i < a->ntally; i++) {
+		struct tally *x = &a->tally[i];
+		if (x->gen == a->gen && x->n && (!top || x->bytes > top->bytes))
+			top = x;
+	}
+	return top;
+}
+
+/* Drops the oldest challenge of x's source (it holds one); returns its slot. Locked. */
+static struct pending *evict_oldest_of(node_admin *a, struct tally *x)
+{
+	struct pending *old = NULL;
+	for (size_t i = 0; i < a->nslots; i++) {
+		struct pending *s = &a->slots[i];
+		if (s->session_id && !memcmp(s->src.addr, x->addr, sizeof(x->addr)) &&
+		    (!old || (int32_t)(s->expires - old->expires) < 0))
+			old = s;
+	}
+	x->n--;
+	x->bytes -= old->len;
+	pending_drop(a, old);
+	return old;
 }
 
 /*
  * Holds p (taking its req buffer). When its source already holds its share,
  * its own oldest challenge gives way; when the table is full in entries or
- * bytes, the oldest challenges give way (no source holds more than its
- * share of them). Expired ones go first.
+ * bytes, the oldest challenges of the source holding the most bytes give
+ * way, so one client's challenge outlives a flood from others. Expired ones
+ * go first.
  */
 static int pending_put(node_admin *a, uint32_t now, struct pending *p)
 {
 	pthread_mutex_lock(&a->lock);
 	pending_expire(a, now, SIZE_MAX);
-	struct pending *slot, *oldest_src;
-	uint32_t nsrc;
-	int ret = pending_scan(a, p, &slot, &nsrc, &oldest_src);
+	struct pending *slot;
+	int ret = pending_tally(a, p, &slot);
 	if (ret)
 		goto out;
-	if (oldest_src && nsrc >= a->per_source) {
+	struct tally *mine = tally_of(a, &p->src);
+	if (p->src.known && mine->n >= a->per_source) {
 		limit_hit(LIM_PENDING_AUTH, "a source holding %u challenges: its oldest evicted",
-		          nsrc);
-		pending_drop(a, oldest_src);
-		slot = slot ? slot : oldest_src;
+		          mine->n);
+		struct pending *old = evict_oldest_of(a, mine);
+		slot = slot ? slot : old;
 	}
 	while (!slot || a->bytes + p->len > a->max_bytes) {
-		struct pending *old = pending_oldest(a);
-		if (!old)
+		struct tally *top = tally_top(a);
+		if (!top)
 			break; /* (cannot be: one message fits max_bytes) */
-		limit_hit(LIM_PENDING_AUTH, "%zu challenges, %zu bytes held: the oldest evicted",
-		          a->count, a->bytes);
-		pending_drop(a, old);
+		limit_hit(LIM_PENDING_AUTH,
+		          "%zu bytes held by challenges: the oldest of the source holding most "
+		          "(%zu bytes) evicted",
+		          a->bytes, top->bytes);
+		struct pending *old = evict_oldest_of(a, top);
 		slot = slot ? slot : old;
 	}
 	if (!slot || a->bytes + p->len > a->max_bytes) {
