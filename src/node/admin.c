@@ -631,11 +631,23 @@ static int identity_key(req *rq, const proto_chresp *cr, idn_slice type, idn_sli
 	return vrc ? IDN_ESTORE : IDN_ENOTFOUND;
 }
 
-/* node_identity_finish_fn of op 200: the held request runs as index:handle once verified. */
+void node_admin_login_verdict(node *n, const node_source *src, idn_slice handle, uint32_t index,
+                              int verdict)
+{
+	/* What the client got wrong counts; a lookup elsewhere that failed, or a wait, does not. */
+	if (verdict == IDN_OK || verdict == IDN_EMISMATCH || verdict == IDN_EINVAL ||
+	    verdict == IDN_ENOTFOUND)
+		node_login_result(n, src, handle, index, verdict == IDN_OK);
+}
+
+/*
+ * node_identity_finish_fn of op 200 (ctx: the source of op 200): the held
+ * request runs as index:handle once verified.
+ */
 static int run_verified(req *held, const void *ctx, idn_slice handle, uint32_t index, int verdict,
                         const char *why)
 {
-	(void)ctx;
+	node_admin_login_verdict(held->w->node, ctx, handle, index, verdict);
 	/* A signature that does not verify gets the reference's empty 403 (x88). */
 	if (verdict)
 		return node_answer_error(held, PROTO_RC_AUTHENTICATION_FAILED,
@@ -680,8 +692,8 @@ int node_admin_challenge_response(req *rq)
 	held.env.session_id = 0;
 	idn_slice nonce = idn_slice_of(p.nonce, NONCE_LEN);
 	idn_slice digest = idn_slice_of(p.digest, proto_digest_len(p.hash));
-	int ret =
-	    node_admin_check_chresp(rq, &held, &p.req, &cr, nonce, digest, run_verified, NULL, 0);
+	int ret = node_admin_check_chresp(rq, &held, &p.req, &cr, nonce, digest, run_verified,
+	                                  &rq->w->src, sizeof(rq->w->src));
 	free(p.req); /* NULL when the answer is built later (node/identity.h) */
 	return ret;
 }
@@ -715,7 +727,6 @@ int node_admin_check_chresp(req *rq, req *held, uint8_t **held_bytes, const prot
 		                           ctxlen);
 	int v = pub ? auth_verify_pubkey(keydata, cr->handle, nonce, digest, cr->signed_resp)
 	            : auth_verify_seckey(keydata, nonce, digest, cr->signed_resp);
-	node_login_result(n, src, cr->handle, cr->index, v == IDN_OK);
 	const char *why = v == IDN_EMISMATCH ? ""
 	                  : v == IDN_ENOTSUP ? "unsupported signature algorithm or key type"
 	                  : v == IDN_ERANGE  ? "key derivation parameters over the limits"

@@ -53,6 +53,16 @@ int node_admin_request(req *rq);
 int node_admin_challenge_response(req *rq);
 
 /*
+ * Records the verdict on an op-200 answer from src as a login
+ * (node_login_result): a success, or a failure the client made (a signature
+ * that does not verify, a malformed one, no such identity or key). Called
+ * by the finish functions, where the verdict lands, also when it comes
+ * later from a lookup elsewhere.
+ */
+void node_admin_login_verdict(node *n, const node_source *src, idn_slice handle, uint32_t index,
+                              int verdict);
+
+/*
  * Checks an op-200 answer to a challenge (nonce, request digest) as op 200
  * does, also for challenges held elsewhere (node/session.h), and answers the
  * held request with finish (node/identity.h: at once, or later when the

@@ -37,9 +37,14 @@
  *  - Counters: the reference remembers the last 200 counters it saw; we keep
  *    the highest and a 256-counter window below it, and refuse counter 0 on
  *    an authenticated request (the reference skips its check for 0).
- *  - The table is bounded (node_config.max_sessions): a setup when it is
- *    full evicts the least recently used session (its client gets 500 and
- *    sets up a new one, as the reference client does).
+ *  - The table is bounded (node_config.max_sessions), and sessions not yet
+ *    authenticated have their own smaller share of it and a per-source
+ *    share (node_config.unauth_sessions*): a setup over either evicts the
+ *    least recently used session not authenticated (its client gets 500 and
+ *    sets up a new one, as the reference client does); an authenticated
+ *    session is never evicted by a setup (docs/security.md, "Sessions").
+ *    The requests held by challenges in sessions share a byte budget
+ *    (node_config.pending_auth_bytes), the oldest dropped first.
  *  - In step 2 the reference checks a few things (homing, indexes) before
  *    it challenges; we challenge first and run every check after step 3.
  *  - Requests for resolution or site info with an unknown session id are
@@ -313,8 +318,9 @@ static int challenge(req *rq)
 
 /* What step 3 needs once the challenge response is verified (node_identity_finish_fn's ctx). */
 struct verified_ctx {
-	proto_env henv; /* the held request's envelope as received: what its MAC covers */
-	bool has_id;    /* the session was set up for an identity: */
+	proto_env henv;  /* the held request's envelope as received: what its MAC covers */
+	node_source src; /* who sent op 200 (its verdict counts as a login) */
+	bool has_id;     /* the session was set up for an identity: */
 	uint32_t shlen, sindex;
 	uint8_t sh[PROTO_HANDLE_MAX];
 };
@@ -325,6 +331,7 @@ static int run_verified(req *held, const void *ctx, idn_slice handle, uint32_t i
 {
 	const struct verified_ctx *x = ctx;
 	node_sessions *s = held->w->node->sessions;
+	node_admin_login_verdict(held->w->node, &x->src, handle, index, verdict);
 	if (verdict)
 		return node_answer_error(held, PROTO_RC_AUTHENTICATION_FAILED,
 		                         verdict == IDN_EMISMATCH ? "" : why);
@@ -375,8 +382,11 @@ static int answer_challenge(req *rq, struct node_held *h, const uint8_t *sh, uin
 		ret = node_answer_error(rq, PROTO_RC_ERROR, "held request lost");
 		goto out;
 	}
-	struct verified_ctx x = {
-	    .henv = held.env, .has_id = sh != NULL, .shlen = shlen, .sindex = sindex};
+	struct verified_ctx x = {.henv = held.env,
+	                         .src = rq->w->src,
+	                         .has_id = sh != NULL,
+	                         .shlen = shlen,
+	                         .sindex = sindex};
 	if (sh)
 		memcpy(x.sh, sh, shlen);
 	held.env.request_id = rq->env.request_id;
