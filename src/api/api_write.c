@@ -63,7 +63,7 @@ int api_sessions_new(const node *n, api_sessions **out)
 	if (!s)
 		return IDN_ENOMEM;
 	s->unauth_max = SESSIONS_MAX / 4;
-	s->per_source = 64;
+	s->per_source = NODE_UNAUTH_PER_SOURCE;
 	if (n)
 		node_session_limits(n, &s->unauth_max, &s->per_source);
 	/* At most half the table: the other half is always there for authenticated ones. */

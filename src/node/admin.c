@@ -93,11 +93,13 @@ int node_admin_new(const node_config *cfg, node_admin **out)
 	pthread_mutex_init(&a->lock, NULL);
 	a->max_auth_time = cfg->max_auth_time ? cfg->max_auth_time : 60;
 	a->nslots = cfg->max_pending_auth ? cfg->max_pending_auth : 4096;
-	a->max_bytes = cfg->pending_auth_bytes ? cfg->pending_auth_bytes : (size_t)8 << 20;
+	a->max_bytes =
+	    cfg->pending_auth_bytes ? cfg->pending_auth_bytes : (size_t)NODE_PENDING_AUTH_MB << 20;
 	/* One whole message must fit, or no large admin request could ever be challenged. */
 	if (a->max_bytes < PROTO_ENV_LEN + PROTO_MSG_MAX)
 		a->max_bytes = PROTO_ENV_LEN + PROTO_MSG_MAX;
-	a->per_source = cfg->pending_auth_per_source ? cfg->pending_auth_per_source : 64;
+	a->per_source =
+	    cfg->pending_auth_per_source ? cfg->pending_auth_per_source : NODE_PENDING_PER_SOURCE;
 	a->slots = calloc(a->nslots, sizeof(*a->slots));
 	a->order = calloc(a->nslots * 2, sizeof(*a->order));
 	for (a->ntally = 16; a->ntally < a->nslots * 2;)
@@ -277,6 +279,8 @@ static struct pending *evict_oldest_of(node_admin *a, struct tally *x)
 		    (!old || (int32_t)(s->expires - old->expires) < 0))
 			old = s;
 	}
+	if (!old) /* (cannot be: the tally counted one) */
+		return NULL;
 	x->n--;
 	x->bytes -= old->len;
 	pending_drop(a, old);
@@ -309,11 +313,13 @@ static int pending_put(node_admin *a, uint32_t now, struct pending *p)
 		struct tally *top = tally_top(a);
 		if (!top)
 			break; /* (cannot be: one message fits max_bytes) */
-		limit_hit(LIM_PENDING_AUTH,
-		          "%zu bytes held by challenges: the oldest of the source holding most "
-		          "(%zu bytes) evicted",
-		          a->bytes, top->bytes);
 		struct pending *old = evict_oldest_of(a, top);
+		if (!old)
+			break;
+		limit_hit(LIM_PENDING_AUTH,
+		          "challenges over their budget: the oldest of the source holding most "
+		          "evicted (it holds %zu bytes now, all %zu)",
+		          top->bytes, a->bytes);
 		slot = slot ? slot : old;
 	}
 	if (!slot || a->bytes + p->len > a->max_bytes) {

@@ -42,12 +42,12 @@ void node_config_init(node_config *cfg)
 	cfg->max_recursion = 40;
 	cfg->max_auth_time = 60;
 	cfg->max_pending_auth = 4096;
-	cfg->pending_auth_bytes = (size_t)8 << 20;
-	cfg->pending_auth_per_source = 64;
-	cfg->unauth_sessions = 1024;
-	cfg->unauth_sessions_per_source = 64;
-	cfg->login_free_failures = 5;
-	cfg->login_backoff_max = 60;
+	cfg->pending_auth_bytes = (size_t)NODE_PENDING_AUTH_MB << 20;
+	cfg->pending_auth_per_source = NODE_PENDING_PER_SOURCE;
+	cfg->unauth_sessions = NODE_UNAUTH_SESSIONS;
+	cfg->unauth_sessions_per_source = NODE_UNAUTH_PER_SOURCE;
+	cfg->login_free_failures = NODE_LOGIN_FREE_FAILURES;
+	cfg->login_backoff_max = NODE_LOGIN_BACKOFF_MAX;
 }
 
 int node_new(const node_config *cfg, store *s, node **out)
@@ -134,8 +134,9 @@ void node_login_result(node *n, const node_source *src, idn_slice handle, uint32
 
 void node_session_limits(const node *n, uint32_t *unauth, uint32_t *per_source)
 {
-	*unauth = n->cfg.unauth_sessions ? n->cfg.unauth_sessions : 1024;
-	*per_source = n->cfg.unauth_sessions_per_source ? n->cfg.unauth_sessions_per_source : 64;
+	*unauth = n->cfg.unauth_sessions ? n->cfg.unauth_sessions : NODE_UNAUTH_SESSIONS;
+	*per_source = n->cfg.unauth_sessions_per_source ? n->cfg.unauth_sessions_per_source
+	                                                : NODE_UNAUTH_PER_SOURCE;
 }
 
 void node_sweep(node *n)

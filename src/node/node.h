@@ -44,6 +44,16 @@ typedef int (*node_identity_lookup_fn)(void *arg, const proto_chresp *cr, idn_sl
                                        idn_slice digest, node_identity_done_fn done,
                                        void *done_arg);
 
+/* The defaults of node_config's limits on what strangers make the node hold. */
+enum {
+	NODE_PENDING_AUTH_MB = 8,
+	NODE_PENDING_PER_SOURCE = 1024, /* above what one host's bulk admin tool keeps in flight */
+	NODE_UNAUTH_SESSIONS = 1024,
+	NODE_UNAUTH_PER_SOURCE = 256,
+	NODE_LOGIN_FREE_FAILURES = 5,
+	NODE_LOGIN_BACKOFF_MAX = 60,
+};
+
 typedef struct node_config {
 	bool case_sensitive;  /* suffixes case-sensitive (prefixes never are); default true */
 	uint16_t site_serial; /* the serial of our HS_SITE, put in every answer; default 1 */
@@ -88,13 +98,11 @@ typedef struct node_config {
 	uint32_t max_sessions;
 	uint32_t max_session_time;
 	/*
-	 * Limits on what a stranger can make the node hold (docs/security.md):
-	 * bytes of challenged requests held at once (default 8 MiB) and
-	 * challenges held per source (default 64); sessions not yet
-	 * authenticated held at once (default 1024, at most half of
-	 * max_sessions) and per source (default 64); failed logins per
-	 * (account, address) before the back-off (default 5) and its cap in
-	 * seconds (default 60).
+	 * Limits on what a stranger can make the node hold (docs/security.md;
+	 * defaults NODE_*): bytes of challenged requests held at once and
+	 * challenges held per source; sessions not yet authenticated held at
+	 * once (at most half of max_sessions) and per source; failed logins per
+	 * (account, address) before the back-off, and its cap in seconds.
 	 */
 	size_t pending_auth_bytes;
 	uint32_t pending_auth_per_source;

@@ -27,11 +27,13 @@ int node_sessions_new(const node_config *cfg, node_sessions **out)
 	s->max_time = cfg->max_session_time ? cfg->max_session_time : DEFAULT_TIME;
 	s->max_auth_time = cfg->max_auth_time ? cfg->max_auth_time : 60;
 	/* At most half the table: the other half is always there for authenticated ones. */
-	s->unauth_max = cfg->unauth_sessions ? cfg->unauth_sessions : 1024;
+	s->unauth_max = cfg->unauth_sessions ? cfg->unauth_sessions : NODE_UNAUTH_SESSIONS;
 	if (s->unauth_max > s->nslots / 2)
 		s->unauth_max = s->nslots / 2 ? s->nslots / 2 : 1;
-	s->per_source = cfg->unauth_sessions_per_source ? cfg->unauth_sessions_per_source : 64;
-	s->max_held = cfg->pending_auth_bytes ? cfg->pending_auth_bytes : (size_t)8 << 20;
+	s->per_source = cfg->unauth_sessions_per_source ? cfg->unauth_sessions_per_source
+	                                                : NODE_UNAUTH_PER_SOURCE;
+	s->max_held =
+	    cfg->pending_auth_bytes ? cfg->pending_auth_bytes : (size_t)NODE_PENDING_AUTH_MB << 20;
 	if (s->max_held < PROTO_ENV_LEN + PROTO_MSG_MAX)
 		s->max_held = PROTO_ENV_LEN + PROTO_MSG_MAX;
 	s->slots = calloc(s->nslots, sizeof(*s->slots));

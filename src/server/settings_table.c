@@ -120,7 +120,8 @@ const setting_row settings_rows[] = {
      .type = SETTING_UINT, .field = F(pending_auth_per_source), .max = 1000000,
      .scope = SETTING_SERVE,
      .help = "challenged requests held per client address\n"
-             "(IPv6: per /64); its oldest gives way (default 64)"},
+             "(IPv6: per /64); its oldest gives way (default\n"
+             "1024)"},
     {.ini = "unauth_sessions", .flag = "unauth-sessions", .arg = "N", .type = SETTING_UINT,
      .field = F(unauth_sessions), .max = 65536, .scope = SETTING_SERVE,
      .help = "Handle and REST sessions not yet authenticated,\n"
@@ -130,7 +131,7 @@ const setting_row settings_rows[] = {
      .type = SETTING_UINT, .field = F(unauth_sessions_per_source), .max = 65536,
      .scope = SETTING_SERVE,
      .help = "sessions not yet authenticated per client\n"
-             "address (default 64)"},
+             "address (default 256)"},
     {.ini = "login_free_failures", .flag = "login-free-failures", .arg = "N",
      .type = SETTING_UINT, .field = F(login_free_failures), .max = 1000, .scope = SETTING_SERVE,
      .help = "failed logins of one account from one address\n"
