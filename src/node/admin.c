@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +33,9 @@ struct pending {
 	uint8_t nonce[NONCE_LEN];
 	uint8_t hash;
 	uint8_t digest[PROTO_DIGEST_MAX];
-	uint8_t *req; /* envelope + message, owned */
+	uint8_t *req; /* envelope + message, owned (held_alloc) */
 	size_t len;
+	size_t cost; /* the memory it holds (held_cost) */
 	uint8_t minor;
 	const node_op *op; /* the held request's row of the opcode table */
 	node_source src;   /* who sent it */
@@ -72,6 +74,8 @@ struct node_admin {
 	node_server_admin *admins;
 	size_t nadmins;
 };
+
+static void held_free(uint8_t *p, size_t len);
 
 /* Parses "300:0.NA/88.1000". */
 static int parse_admin(const char *s, node_server_admin *a)
@@ -127,7 +131,7 @@ void node_admin_free(node_admin *a)
 	if (!a)
 		return;
 	for (size_t i = 0; a->slots && i < a->nslots; i++)
-		free(a->slots[i].req);
+		held_free(a->slots[i].req, a->slots[i].len);
 	for (size_t i = 0; a->admins && i < a->nadmins; i++)
 		free(a->admins[i].handle);
 	free(a->slots);
@@ -140,11 +144,39 @@ void node_admin_free(node_admin *a)
 
 /* ---- the pending table ---- */
 
+/*
+ * A held request of HELD_MAP_MIN bytes or more gets a mapping of its own:
+ * freeing it gives the memory back to the system at once, whatever else the
+ * heap holds, and what it costs is its pages.
+ */
+enum { HELD_MAP_MIN = 16384, PAGE = 4096 };
+
+static size_t held_cost(size_t len)
+{
+	return len >= HELD_MAP_MIN ? (len + PAGE - 1) / PAGE * PAGE : len;
+}
+
+static uint8_t *held_alloc(size_t len)
+{
+	if (len < HELD_MAP_MIN)
+		return malloc(len);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void held_free(uint8_t *p, size_t len)
+{
+	if (p && len >= HELD_MAP_MIN)
+		munmap(p, len);
+	else
+		free(p);
+}
+
 /* Frees slot s. Locked. */
 static void pending_drop(node_admin *a, struct pending *s)
 {
-	a->bytes -= s->len;
-	free(s->req);
+	a->bytes -= s->cost;
+	held_free(s->req, s->len);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -252,7 +284,7 @@ static int pending_tally(node_admin *a, const struct pending *p, struct pending 
 			return IDN_EEXIST;
 		struct tally *x = tally_of(a, &s->src);
 		x->n++;
-		x->bytes += s->len;
+		x->bytes += s->cost;
 	}
 	return IDN_OK;
 }
@@ -282,7 +314,7 @@ static struct pending *evict_oldest_of(node_admin *a, struct tally *x)
 	if (!old) /* (cannot be: the tally counted one) */
 		return NULL;
 	x->n--;
-	x->bytes -= old->len;
+	x->bytes -= old->cost;
 	pending_drop(a, old);
 	return old;
 }
@@ -309,7 +341,7 @@ static int pending_put(node_admin *a, uint32_t now, struct pending *p)
 		struct pending *old = evict_oldest_of(a, mine);
 		slot = slot ? slot : old;
 	}
-	while (!slot || a->bytes + p->len > a->max_bytes) {
+	while (!slot || a->bytes + p->cost > a->max_bytes) {
 		struct tally *top = tally_top(a);
 		if (!top)
 			break; /* (cannot be: one message fits max_bytes) */
@@ -322,14 +354,14 @@ static int pending_put(node_admin *a, uint32_t now, struct pending *p)
 		          top->bytes, a->bytes);
 		slot = slot ? slot : old;
 	}
-	if (!slot || a->bytes + p->len > a->max_bytes) {
+	if (!slot || a->bytes + p->cost > a->max_bytes) {
 		ret = IDN_EBUSY;
 		goto out;
 	}
 	if (a->count == a->nslots * 2)
 		order_squeeze(a);
 	*slot = *p;
-	a->bytes += p->len;
+	a->bytes += p->cost;
 	*order_at(a, a->count++) = (struct order){(uint32_t)(slot - a->slots), p->session_id};
 out:
 	pthread_mutex_unlock(&a->lock);
@@ -352,7 +384,7 @@ static int pending_take(node_admin *a, uint32_t now, uint32_t session_id, struct
 			ret = IDN_ETIMEOUT;
 		} else {
 			*out = *s;
-			a->bytes -= s->len;
+			a->bytes -= s->cost;
 			memset(s, 0, sizeof(*s));
 			ret = IDN_OK;
 		}
@@ -520,7 +552,8 @@ int node_admin_request(req *rq)
 	    node_random_bytes(n, p.nonce, NONCE_LEN))
 		return node_answer_error(rq, PROTO_RC_ERROR, "cannot make a challenge");
 	p.len = PROTO_ENV_LEN + rq->env.msg_len;
-	p.req = malloc(p.len);
+	p.req = held_alloc(p.len);
+	p.cost = held_cost(p.len);
 	if (!p.req)
 		return node_answer_error(rq, PROTO_RC_SERVER_BUSY, "out of memory");
 	memcpy(p.req, rq->msg.hb.p - PROTO_ENV_LEN, p.len);
@@ -534,7 +567,7 @@ int node_admin_request(req *rq)
 		ret = p.session_id ? pending_put(a, now, &p) : IDN_EEXIST;
 	}
 	if (ret) {
-		free(p.req);
+		held_free(p.req, p.len);
 		return node_answer_error(rq, PROTO_RC_SERVER_BUSY,
 		                         "too many authentications in progress, try again later");
 	}
@@ -679,6 +712,14 @@ int node_admin_challenge_response(req *rq)
 	struct pending p;
 	if (pending_take(n->admin, n->cfg.clock(), rq->env.session_id, &p))
 		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
+	/* From here on the held bytes are malloc'd (node/identity.h may keep and free them). */
+	uint8_t *copy = p.len >= HELD_MAP_MIN ? malloc(p.len) : p.req;
+	if (copy && copy != p.req)
+		memcpy(copy, p.req, p.len);
+	if (copy != p.req)
+		held_free(p.req, p.len);
+	if (!(p.req = copy))
+		return node_answer_error(rq, PROTO_RC_SERVER_BUSY, "out of memory");
 	/*
 	 * From here on every answer, refusals included, is the answer to the held
 	 * request: its opcode and flags, op 200's request id, session id 0.

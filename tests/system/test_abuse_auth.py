@@ -205,11 +205,13 @@ class PendingChallengesTest(unittest.TestCase):
             while time.time() < deadline:
                 time.sleep(0.5)
                 low = min(low, rss_anon_kb(pid))
-                if full - low >= 6 * 1024:
+                if low - base <= 2048:
                     break
             print("E: RssAnon %d kB after the flood, %d kB once the challenges expired"
                   % (full, low), file=sys.stderr)
-            self.assertGreaterEqual(full - low, 6 * 1024, "the held challenges were not freed")
+            # Back to within 2 MiB of before (the held requests live in their own
+            # mappings, so freeing them gives the memory back at once).
+            self.assertLessEqual(low - base, 2048, "the held challenges were not freed")
             node.stop()
             self.assertGreater(limit_counts(node.output())["pending-auth"], 0)
         finally:
