@@ -45,6 +45,10 @@ ATTACKERS = ["127.0.0.%d" % i for i in (2, 3, 4, 5)]
 # buffers of the connections and allocator slack. Unbounded, the flood holds
 # 5,000 x 128 KiB = 640 MiB.
 RSS_BOUND_KB = 32 * 1024
+# F: the bound during 10,000 session setups. The session tables are made at
+# start (4,096 Handle, 1,024 REST slots); what a setup adds is its identity's
+# name, so the growth is small.
+RSS_SESSIONS_KB = 16 * 1024
 FLOOD = 5000
 BIG = 128 * 1024
 
@@ -114,6 +118,25 @@ def resolves(port, handle):
         return parse_answer(tcp_read_answer(sock))[2] == 1
     finally:
         sock.close()
+
+
+class RssSampler(threading.Thread):
+    """The peak RssAnon of pid, sampled every 20 ms until stopped."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, rss_anon_kb(pid), False
+
+    def run(self):
+        deadline = time.time() + 600
+        while not self.done and time.time() < deadline:
+            self.peak = max(self.peak, rss_anon_kb(self.pid))
+            time.sleep(0.02)
+
+    def stop(self):
+        self.done = True
+        self.join(5)
+        return max(self.peak, rss_anon_kb(self.pid))
 
 
 class Flood(threading.Thread):
@@ -308,6 +331,9 @@ class SessionsTest(unittest.TestCase):
             # 5,000 unauthenticated Handle setups from four addresses (a fixed
             # DH public key: what the node spends is the same).
             setup = setup_bytes(node.port, ADMIN, 300)
+            base = rss_anon_kb(node.proc.pid)
+            rss = RssSampler(node.proc.pid)
+            rss.start()
             t0 = time.time()
             floods = [Flood(node.port, src, FLOOD // len(ATTACKERS), lambda i: setup, batch=8)
                       for src in ATTACKERS]
@@ -332,8 +358,12 @@ class SessionsTest(unittest.TestCase):
                                               [http_req("POST", "/api/sessions")] *
                                               (FLOOD // len(ATTACKERS))):
                     rcodes[st] = rcodes.get(st, 0) + 1
-            print("F: %d REST sessions in %.1f s, statuses %s"
-                  % (sum(rcodes.values()), time.time() - t0, rcodes), file=sys.stderr)
+            peak = rss.stop()
+            print("F: %d REST sessions in %.1f s, statuses %s; RssAnon %d kB before, peak %d kB "
+                  "(+%d kB, bound +%d kB)" % (sum(rcodes.values()), time.time() - t0, rcodes,
+                                              base, peak, peak - base, RSS_SESSIONS_KB),
+                  file=sys.stderr)
+            self.assertLessEqual(peak - base, RSS_SESSIONS_KB)
             self.assertEqual(rcodes.get(201, 0), FLOOD, rcodes)
 
             # Both authenticated sessions still work, without a new login.
