@@ -162,6 +162,8 @@ struct node_sess *node_sessions_alloc(node_sessions *s, uint32_t now, const node
 
 bool node_sessions_hold_room(node_sessions *s, const struct node_sess *x, size_t len)
 {
+	if (len > s->max_held)
+		return false;
 	/* Each pass drops the held request that expires first; a few passes at most. */
 	for (int pass = 0; pass < 64 && s->held_bytes + len > s->max_held; pass++) {
 		struct node_sess *first = NULL;

@@ -335,6 +335,44 @@ static void test_sessions_split(void **state)
 	node_sessions_free(s);
 }
 
+/* Requests held by challenges in sessions share one byte budget, oldest dropped first. */
+static void test_session_held_budget(void **state)
+{
+	(void)state;
+	node_config cfg;
+	node_config_init(&cfg);
+	cfg.max_sessions = 16;
+	cfg.pending_auth_bytes = 1; /* raised to one whole message */
+	node_sessions *s;
+	assert_int_equal(node_sessions_new(&cfg, &s), 0);
+	size_t whole = PROTO_ENV_LEN + PROTO_MSG_MAX, len = whole / 3;
+	assert_int_equal(s->max_held, whole);
+	node_source src = src_of("192.0.2.5");
+	struct node_sess *x[5];
+	for (uint32_t i = 0; i < 5; i++) {
+		x[i] = node_sessions_alloc(s, 100, &src);
+		x[i]->id = (i + 1) << 16 | (uint32_t)(x[i] - s->slots);
+		x[i]->last_used = 100;
+		x[i]->timeout = 600;
+		assert_true(node_sessions_hold_room(s, x[i], len));
+		x[i]->held = (struct node_held){.live = true, .expires = 200 + i, .len = len};
+		x[i]->held.req = malloc(len);
+		assert_non_null(x[i]->held.req);
+		s->held_bytes += len;
+		assert_true(s->held_bytes <= s->max_held);
+	}
+	/* Three fit; each later one dropped the one that expires first. */
+	assert_null(x[0]->held.req);
+	assert_null(x[1]->held.req);
+	for (int i = 2; i < 5; i++)
+		assert_non_null(x[i]->held.req);
+	assert_int_equal(s->held_bytes, 3 * len);
+	/* More than the whole budget never fits, and drops nothing trying. */
+	assert_false(node_sessions_hold_room(s, x[4], whole + 1));
+	assert_int_equal(s->held_bytes, 3 * len);
+	node_sessions_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +380,7 @@ int main(void)
 	    cmocka_unit_test(test_login_table_bounded),
 	    cmocka_unit_test_setup_teardown(test_pending_bounded, setup, teardown),
 	    cmocka_unit_test(test_sessions_split),
+	    cmocka_unit_test(test_session_held_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
