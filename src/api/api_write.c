@@ -26,6 +26,7 @@
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/limit.h"
+#include "node/source_tally.h"
 #include "proto/handle.h"
 #include "proto/record.h"
 #include "proto/admin.h"
@@ -54,6 +55,7 @@ struct session {
 struct api_sessions {
 	pthread_mutex_t lock;
 	uint32_t unauth_max, per_source; /* sessions not authenticated: at once, per source */
+	source_tally *tally;             /* ... counted per source */
 	struct session slots[SESSIONS_MAX];
 };
 
@@ -69,6 +71,10 @@ int api_sessions_new(const node *n, api_sessions **out)
 	/* At most half the table: the other half is always there for authenticated ones. */
 	if (s->unauth_max > SESSIONS_MAX / 2)
 		s->unauth_max = SESSIONS_MAX / 2;
+	if (source_tally_new(SESSIONS_MAX + 1, &s->tally)) {
+		free(s);
+		return IDN_ENOMEM;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	*out = s;
 	return 0;
@@ -79,6 +85,7 @@ void api_sessions_free(api_sessions *s)
 	if (!s)
 		return;
 	pthread_mutex_destroy(&s->lock);
+	source_tally_free(s->tally);
 	free(s);
 }
 
@@ -109,19 +116,33 @@ static struct session *lru_of(struct session *a, struct session *b)
 	return !a || (b && b->last < a->last) ? b : a;
 }
 
+/* The least recently used session not authenticated of c's source (lock held). */
+static struct session *lru_from(api_sessions *s, const source_count *c)
+{
+	struct session *lru = NULL;
+	for (size_t i = 0; i < SESSIONS_MAX; i++) {
+		struct session *x = &s->slots[i];
+		if (x->id[0] && !x->authed && source_is(c, &x->src))
+			lru = lru_of(lru, x);
+	}
+	return lru;
+}
+
 /*
  * The slot a new session takes (lock held), NULL when none may. One not
  * authenticated takes a free slot unless its source holds its share (then
  * that source's least recently used one not authenticated gives way) or the
- * sessions not authenticated are at their bound or fill the table (then
- * their least recently used gives way): never an authenticated one. An
- * authenticated one (Basic) takes a free slot, else the least recently used
- * one not authenticated, else the least recently used of all.
+ * sessions not authenticated are at their bound or fill the table (then the
+ * least recently used one of the source holding the most of them gives
+ * way): never an authenticated one. An authenticated one (Basic) takes a
+ * free slot, else the least recently used one not authenticated, else the
+ * least recently used of all.
  */
 static struct session *session_slot(api_sessions *s, const struct session *n)
 {
-	struct session *free_slot = NULL, *lru = NULL, *lru_src = NULL, *lru_auth = NULL;
-	uint32_t unauth = 0, nsrc = 0;
+	struct session *free_slot = NULL, *lru = NULL, *lru_auth = NULL;
+	uint32_t unauth = 0;
+	source_tally_reset(s->tally);
 	for (size_t i = 0; i < SESSIONS_MAX; i++) {
 		struct session *x = &s->slots[i];
 		if (x->id[0] && n->last - x->last > SESSION_IDLE_S)
@@ -133,9 +154,7 @@ static struct session *session_slot(api_sessions *s, const struct session *n)
 		} else {
 			unauth++;
 			lru = lru_of(lru, x);
-			if (n->src.known &&
-			    !memcmp(x->src.addr, n->src.addr, sizeof(x->src.addr)) && ++nsrc)
-				lru_src = lru_of(lru_src, x);
+			source_count_add(source_tally_of(s->tally, &x->src), 0, x->last);
 		}
 	}
 	if (n->authed) {
@@ -143,17 +162,20 @@ static struct session *session_slot(api_sessions *s, const struct session *n)
 			limit_hit(LIM_SESSIONS, "REST session table full: the oldest evicted");
 		return free_slot ? free_slot : lru ? lru : lru_auth;
 	}
-	if (lru_src && nsrc >= s->per_source) {
+	source_count *mine = source_tally_of(s->tally, &n->src);
+	if (n->src.known && mine->n >= s->per_source) {
 		limit_hit(LIM_SESSIONS,
-		          "a source with %u REST sessions not authenticated: its "
-		          "oldest evicted",
-		          nsrc);
-		return lru_src;
+		          "a source with %u REST sessions not authenticated: its oldest evicted",
+		          mine->n);
+		return lru_from(s, mine);
 	}
-	if (lru && (unauth >= s->unauth_max || !free_slot)) {
-		limit_hit(LIM_SESSIONS, "%u REST sessions not authenticated: the oldest evicted",
-		          unauth);
-		return lru;
+	if (unauth && (unauth >= s->unauth_max || !free_slot)) {
+		source_count *top = source_tally_top(s->tally, false);
+		limit_hit(LIM_SESSIONS,
+		          "%u REST sessions not authenticated: the oldest of the source holding "
+		          "most (%u) evicted",
+		          unauth, top->n);
+		return lru_from(s, top);
 	}
 	if (!free_slot)
 		limit_hit(LIM_SESSIONS, "a REST session refused: every session is authenticated");

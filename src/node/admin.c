@@ -16,6 +16,7 @@
 #include "node/answer.h"
 #include "node/authz.h"
 #include "node/identity.h"
+#include "node/source_tally.h"
 #include "proto/admin.h"
 #include "proto/handle.h"
 #include "proto/record.h"
@@ -41,14 +42,6 @@ struct pending {
 	node_source src;   /* who sent it */
 };
 
-/* What one source holds, tallied afresh by each new challenge (gen). */
-struct tally {
-	uint32_t gen;
-	uint8_t addr[16];
-	uint32_t n;
-	size_t bytes;
-};
-
 /* A slot in the order challenges were made: stale once its slot's id is another. */
 struct order {
 	uint32_t slot, session_id;
@@ -67,9 +60,7 @@ struct node_admin {
 	size_t head, count;
 	size_t bytes, max_bytes; /* held request bytes, and their bound */
 	uint32_t per_source;
-	struct tally *tally; /* open addressing, ntally (a power of two >= 2 * nslots) */
-	size_t ntally;
-	uint32_t gen;
+	source_tally *tally; /* what each source holds, counted afresh by each new challenge */
 	uint32_t max_auth_time;
 	node_server_admin *admins;
 	size_t nadmins;
@@ -106,11 +97,8 @@ int node_admin_new(const node_config *cfg, node_admin **out)
 	    cfg->pending_auth_per_source ? cfg->pending_auth_per_source : NODE_PENDING_PER_SOURCE;
 	a->slots = calloc(a->nslots, sizeof(*a->slots));
 	a->order = calloc(a->nslots * 2, sizeof(*a->order));
-	for (a->ntally = 16; a->ntally < a->nslots * 2;)
-		a->ntally <<= 1;
-	a->tally = calloc(a->ntally, sizeof(*a->tally));
 	a->admins = calloc(cfg->nserver_admins + 1, sizeof(*a->admins));
-	if (!a->slots || !a->order || !a->tally || !a->admins) {
+	if (!a->slots || !a->order || !a->admins || source_tally_new(a->nslots + 1, &a->tally)) {
 		node_admin_free(a);
 		return IDN_ENOMEM;
 	}
@@ -136,7 +124,7 @@ void node_admin_free(node_admin *a)
 		free(a->admins[i].handle);
 	free(a->slots);
 	free(a->order);
-	free(a->tally);
+	source_tally_free(a->tally);
 	free(a->admins);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -244,34 +232,13 @@ size_t node_admin_pending_bytes(node_admin *a)
 	return b;
 }
 
-/* The tally of src in this generation (made empty when new). Locked. */
-static struct tally *tally_of(node_admin *a, const node_source *src)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < sizeof(src->addr); i++)
-		h = (h ^ src->addr[i]) * 0x100000001b3ull;
-	for (size_t i = (size_t)(h >> 16) & (a->ntally - 1);; i = (i + 1) & (a->ntally - 1)) {
-		struct tally *x = &a->tally[i];
-		if (x->gen != a->gen) {
-			*x = (struct tally){.gen = a->gen};
-			memcpy(x->addr, src->addr, sizeof(x->addr));
-			return x;
-		}
-		if (!memcmp(x->addr, src->addr, sizeof(x->addr)))
-			return x;
-	}
-}
-
 /*
  * Tallies what each source holds, and finds a free slot; EEXIST when p's id
  * is taken (the caller draws again). Locked.
  */
 static int pending_tally(node_admin *a, const struct pending *p, struct pending **free_slot)
 {
-	if (++a->gen == 0) { /* (a wrap: no stale entry may look current) */
-		memset(a->tally, 0, a->ntally * sizeof(*a->tally));
-		a->gen = 1;
-	}
+	source_tally_reset(a->tally);
 	*free_slot = NULL;
 	for (size_t i = 0; i < a->nslots; i++) {
 		struct pending *s = &a->slots[i];
@@ -282,32 +249,18 @@ static int pending_tally(node_admin *a, const struct pending *p, struct pending 
 		}
 		if (s->session_id == p->session_id)
 			return IDN_EEXIST;
-		struct tally *x = tally_of(a, &s->src);
-		x->n++;
-		x->bytes += s->cost;
+		source_count_add(source_tally_of(a->tally, &s->src), s->cost, s->expires);
 	}
 	return IDN_OK;
 }
 
-/* The source holding the most bytes. Locked, after pending_tally. */
-static struct tally *tally_top(node_admin *a)
-{
-	struct tally *top = NULL;
-	for (size_t i = 0; i < a->ntally; i++) {
-		struct tally *x = &a->tally[i];
-		if (x->gen == a->gen && x->n && (!top || x->bytes > top->bytes))
-			top = x;
-	}
-	return top;
-}
-
 /* Drops the oldest challenge of x's source (it holds one); returns its slot. Locked. */
-static struct pending *evict_oldest_of(node_admin *a, struct tally *x)
+static struct pending *evict_oldest_of(node_admin *a, source_count *x)
 {
 	struct pending *old = NULL;
 	for (size_t i = 0; i < a->nslots; i++) {
 		struct pending *s = &a->slots[i];
-		if (s->session_id && !memcmp(s->src.addr, x->addr, sizeof(x->addr)) &&
+		if (s->session_id && source_is(x, &s->src) &&
 		    (!old || (int32_t)(s->expires - old->expires) < 0))
 			old = s;
 	}
@@ -334,7 +287,7 @@ static int pending_put(node_admin *a, uint32_t now, struct pending *p)
 	int ret = pending_tally(a, p, &slot);
 	if (ret)
 		goto out;
-	struct tally *mine = tally_of(a, &p->src);
+	source_count *mine = source_tally_of(a->tally, &p->src);
 	if (p->src.known && mine->n >= a->per_source) {
 		limit_hit(LIM_PENDING_AUTH, "a source holding %u challenges: its oldest evicted",
 		          mine->n);
@@ -342,7 +295,7 @@ static int pending_put(node_admin *a, uint32_t now, struct pending *p)
 		slot = slot ? slot : old;
 	}
 	while (!slot || a->bytes + p->cost > a->max_bytes) {
-		struct tally *top = tally_top(a);
+		source_count *top = source_tally_top(a->tally, true);
 		if (!top)
 			break; /* (cannot be: one message fits max_bytes) */
 		struct pending *old = evict_oldest_of(a, top);

@@ -37,7 +37,8 @@ int node_sessions_new(const node_config *cfg, node_sessions **out)
 	if (s->max_held < PROTO_ENV_LEN + PROTO_MSG_MAX)
 		s->max_held = PROTO_ENV_LEN + PROTO_MSG_MAX;
 	s->slots = calloc(s->nslots, sizeof(*s->slots));
-	if (!s->slots) {
+	if (!s->slots || source_tally_new(s->nslots + 1, &s->tally)) {
+		free(s->slots);
 		free(s);
 		return IDN_ENOMEM;
 	}
@@ -69,6 +70,7 @@ void node_sessions_free(node_sessions *s)
 		if (s->slots[i].id)
 			node_sess_clear(s, &s->slots[i]);
 	free(s->slots);
+	source_tally_free(s->tally);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -111,7 +113,20 @@ static bool older(const struct node_sess *x, const struct node_sess *than)
 	return !than || (int32_t)(x->last_used - than->last_used) < 0;
 }
 
-struct node_sess *node_sessions_alloc(node_sessions *s, uint32_t now, const node_source *src)
+/* The least recently used session not authenticated of c's source. Locked. */
+static struct node_sess *lru_of(node_sessions *s, const source_count *c)
+{
+	struct node_sess *lru = NULL;
+	for (uint32_t i = 0; i < s->nslots; i++) {
+		struct node_sess *x = &s->slots[i];
+		if (x->id && !x->authenticated && source_is(c, &x->src) && older(x, lru))
+			lru = x;
+	}
+	return lru;
+}
+
+/* Frees what expired among the next SWEEP slots; counts per source the ones not authenticated. */
+static struct node_sess *tally(node_sessions *s, uint32_t now, uint32_t *unauth)
 {
 	for (uint32_t i = 0; i < SWEEP && i < s->nslots; i++) {
 		struct node_sess *x = &s->slots[s->sweep];
@@ -119,37 +134,37 @@ struct node_sess *node_sessions_alloc(node_sessions *s, uint32_t now, const node
 			node_sess_clear(s, x);
 		s->sweep = (s->sweep + 1) % s->nslots;
 	}
-	struct node_sess *free_slot = NULL, *lru = NULL, *lru_src = NULL;
-	uint32_t unauth = 0, nsrc = 0;
+	source_tally_reset(s->tally);
+	struct node_sess *free_slot = NULL;
+	*unauth = 0;
 	for (uint32_t i = 0; i < s->nslots; i++) {
 		struct node_sess *x = &s->slots[i];
-		if (!x->id) {
-			if (!free_slot)
-				free_slot = x;
-			continue;
-		}
-		if (x->authenticated)
-			continue;
-		unauth++;
-		if (older(x, lru))
-			lru = x;
-		if (src->known && !memcmp(x->src.addr, src->addr, sizeof(src->addr))) {
-			nsrc++;
-			if (older(x, lru_src))
-				lru_src = x;
-		}
+		if (!x->id)
+			free_slot = free_slot ? free_slot : x;
+		else if (!x->authenticated && ++*unauth)
+			source_count_add(source_tally_of(s->tally, &x->src), 0, x->last_used);
 	}
-	struct node_sess *victim = NULL;
-	if (lru_src && nsrc >= s->per_source) {
-		victim = lru_src;
+	return free_slot;
+}
+
+struct node_sess *node_sessions_alloc(node_sessions *s, uint32_t now, const node_source *src)
+{
+	uint32_t unauth;
+	struct node_sess *free_slot = tally(s, now, &unauth), *victim = NULL;
+	source_count *mine = source_tally_of(s->tally, src);
+	if (src->known && mine->n >= s->per_source) {
+		victim = lru_of(s, mine);
 		limit_hit(LIM_SESSIONS,
-		          "a source with %u sessions not authenticated: its oldest "
-		          "evicted",
-		          nsrc);
-	} else if (lru && (unauth >= s->unauth_max || !free_slot)) {
-		victim = lru;
-		limit_hit(LIM_SESSIONS, "%u sessions not authenticated: the oldest evicted",
-		          unauth);
+		          "a source with %u sessions not authenticated: its oldest evicted",
+		          mine->n);
+	} else if (unauth && (unauth >= s->unauth_max || !free_slot)) {
+		source_count *top = source_tally_top(s->tally, false);
+		victim = lru_of(s, top);
+		limit_hit(
+		    LIM_SESSIONS,
+		    "%u sessions not authenticated: the oldest of the source holding most (%u) "
+		    "evicted",
+		    unauth, top->n);
 	}
 	if (victim) {
 		node_sess_clear(s, victim);

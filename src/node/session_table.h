@@ -16,6 +16,7 @@
 
 #include "auth/session_crypto.h"
 #include "node/internal.h"
+#include "node/source_tally.h"
 
 enum {
 	SESSION_NONCE_LEN = 16,
@@ -61,6 +62,7 @@ struct node_sessions {
 	uint32_t unauth_max;         /* sessions not authenticated held at once */
 	uint32_t per_source;         /* ... per source */
 	size_t held_bytes, max_held; /* bytes of requests held by challenges (step 2) */
+	source_tally *tally;         /* sessions not authenticated per source */
 };
 
 typedef struct node_sessions node_sessions;
@@ -77,7 +79,8 @@ struct node_sess *node_sessions_find(node_sessions *s, uint32_t id, uint32_t now
  * ones are freed first. When src already holds its share of the sessions
  * not authenticated, its least recently used one gives way; when the
  * sessions not authenticated are at their bound, or the table is full, the
- * least recently used of them gives way. An authenticated session never
+ * least recently used one of the source holding the most of them gives way
+ * (so one client's setup outlives a flood from others). An authenticated session never
  * does: NULL when every slot holds one. Locked.
  */
 struct node_sess *node_sessions_alloc(node_sessions *s, uint32_t now, const node_source *src);

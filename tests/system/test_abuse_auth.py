@@ -262,19 +262,18 @@ def setup_bytes(port, identity, index):
     return sent[0]
 
 
-def authenticated_session(port):
-    """A Handle session for the administrator: its first admin request is
-    challenged in the session, op 200 (HS_SECKEY) answers it."""
-    c = ts.RawSession(port)
-    c.setup(ADMIN, 300)
-    env, rc, body = c.request(100, create_body("88.100.1/sess-1", "https://example.org/s"))
-    assert rc == 402, rc
+def authenticate(c, handle):
+    """Authenticates the session c: its first admin request (a create of
+    handle) is challenged in the session, op 200 (HS_SECKEY) answers it.
+    Returns the 402's rcode, or op 200's."""
+    env, rc, body = c.request(100, create_body(handle, "https://example.org/s"))
+    if rc != 402:
+        return rc
     digest, nonce = body[1:33], body[37:53]
     mac = hmac.new(SECRET, nonce + digest, hashlib.sha256).digest()
     b = s("HS_SECKEY") + s(ADMIN) + struct.pack(">I", 300) + s(bytes([0x13]) + mac)
     env, rc, body = c.request(200, b, mac=False)
-    assert rc == 1, rc
-    return c
+    return rc
 
 
 def basic(user, secret):
@@ -320,13 +319,23 @@ class SessionsTest(unittest.TestCase):
                         extra_args=["--server-admin", "300:" + ADMIN])
         try:
             # An authenticated Handle session, then idle.
-            c = authenticated_session(node.port)
+            c = ts.RawSession(node.port)
+            c.setup(ADMIN, 300)
+            self.assertEqual(authenticate(c, "88.100.1/sess-1"), 1)
+            # And a client that has set one up but not yet authenticated it.
+            late = ts.RawSession(node.port)
+            late.setup(ADMIN, 300)
             # An authenticated REST session (Basic on POST /api/sessions).
             (st, _, b), = http_exchange(node.http_port, "127.0.0.1", [http_req(
                 "POST", "/api/sessions", [("Authorization", basic("300:" + ADMIN, SECRET))])])
             self.assertEqual(st, 201)
             rest_sid = json.loads(b)["sessionId"]
             self.assertTrue(json.loads(b)["authenticated"])
+            # And a REST session not yet authenticated (its nonce to sign).
+            (st, _, b), = http_exchange(node.http_port, "127.0.0.1", [http_req(
+                "POST", "/api/sessions")])
+            self.assertEqual(st, 201)
+            late_sid = json.loads(b)["sessionId"]
 
             # 5,000 unauthenticated Handle setups from four addresses (a fixed
             # DH public key: what the node spends is the same).
@@ -375,13 +384,23 @@ class SessionsTest(unittest.TestCase):
                 "PUT", "/api/handles/88.100.1/rest-1",
                 [("Authorization", 'Handle sessionId="%s"' % rest_sid),
                  ("Content-Type", "application/json")], body.encode())])
+            # The lone client's sessions not yet authenticated outlived the
+            # flood too: the flooding sources gave way to themselves.
+            late_rc = authenticate(late, "88.100.1/sess-late")
+            (late_st, _, _), = http_exchange(node.http_port, "127.0.0.1", [http_req(
+                "GET", "/api/sessions/this", [("Authorization", 'Handle sessionId="%s"' % late_sid)])])
             print("F: then the authenticated Handle session's create: %d, the authenticated "
-                  "REST session's PUT: %d" % (rc, st), file=sys.stderr)
+                  "REST session's PUT: %d; the session set up before the flood authenticates: "
+                  "%d; the REST session not authenticated is still known: %d"
+                  % (rc, st, late_rc, late_st), file=sys.stderr)
+            self.assertEqual(late_rc, 1)
+            self.assertEqual(late_st, 200)
             self.assertEqual(rc, 1, "the authenticated Handle session was evicted")
             self.assertIn(st, (200, 201), b)
             self.assertTrue(resolves(node.port, "88.100.1/sess-2"))
             self.assertTrue(resolves(node.port, "88.100.1/rest-1"))
-            c.sock.close()
+            c.close()
+            late.close()
             node.stop()
             self.assertGreater(limit_counts(node.output())["sessions"], 0)
         finally:

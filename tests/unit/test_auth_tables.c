@@ -320,18 +320,33 @@ static void test_sessions_split(void **state)
 	assert_int_equal(authed, 40);
 	assert_int_equal(unauth, 16);
 	assert_true(from0 <= 4);
-	/* One source alone: held to its share, its own oldest gives way. */
-	for (uint32_t i = 0; i < 100; i++) {
-		struct node_sess *x = node_sessions_alloc(s, now + 6000 + i, &s0);
+	/*
+	 * A client's one setup, not yet authenticated, outlives a flood from two
+	 * other sources: each flooding source is soon the one holding the most,
+	 * and loses its own oldest; neither ever holds more than its share.
+	 */
+	node_source lone = src_of("192.0.2.200"), s1 = src_of("203.0.113.1");
+	struct node_sess *mine = node_sessions_alloc(s, now + 5500, &lone);
+	uint32_t mine_id = 1 << 30 | (uint32_t)(mine - s->slots);
+	*mine = (struct node_sess){.id = mine_id, .last_used = now + 5500, .timeout = 86400};
+	mine->src = lone;
+	for (uint32_t i = 0; i < 1000; i++) {
+		const node_source *src = i % 2 ? &s0 : &s1;
+		struct node_sess *x = node_sessions_alloc(s, now + 6000 + i, src);
+		assert_non_null(x);
+		assert_int_not_equal(x - s->slots, mine - s->slots);
 		x->id = (i + 9000) << 16 | (uint32_t)(x - s->slots);
 		x->last_used = now + 6000 + i;
 		x->timeout = 86400;
-		x->src = s0;
+		x->src = *src;
+		uint32_t n0 = 0, n1 = 0;
+		for (uint32_t k = 0; k < s->nslots; k++) {
+			n0 += s->slots[k].id && !memcmp(s->slots[k].src.addr, s0.addr, 16);
+			n1 += s->slots[k].id && !memcmp(s->slots[k].src.addr, s1.addr, 16);
+		}
+		assert_true(n0 <= 4 && n1 <= 4);
 	}
-	from0 = 0;
-	for (uint32_t i = 0; i < s->nslots; i++)
-		from0 += s->slots[i].id && !memcmp(s->slots[i].src.addr, s0.addr, 16);
-	assert_int_equal(from0, 4);
+	assert_int_equal(mine->id, mine_id);
 	node_sessions_free(s);
 }
 
