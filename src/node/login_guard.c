@@ -13,8 +13,9 @@ struct entry {
 	uint8_t addr[16];
 	uint64_t account; /* 0: the address alone */
 	uint32_t failures;
-	int64_t last;  /* the last failure */
+	int64_t last;  /* the last failure, or success */
 	int64_t until; /* no attempt before */
+	bool ok;       /* a pair whose last attempt succeeded */
 	bool used;
 };
 
@@ -103,15 +104,16 @@ static struct entry *lookup(login_guard *g, const node_source *src, uint64_t acc
 
 int64_t login_guard_wait(login_guard *g, const node_source *src, uint64_t account, int64_t now)
 {
-	int64_t wait = 0;
 	pthread_mutex_lock(&g->lock);
-	for (int k = 0; k < 2; k++) {
-		struct entry *x = lookup(g, src, k ? account : 0, now, false);
-		if (x && x->until - now > wait)
-			wait = x->until - now;
-	}
+	struct entry *pair = lookup(g, src, account, now, false);
+	struct entry *addr = lookup(g, src, 0, now, false);
+	int64_t wait = pair ? pair->until - now : 0;
+	/* An account that logged in from this address lately is not held back by others' failures.
+	 */
+	if (addr && !(pair && pair->ok) && addr->until - now > wait)
+		wait = addr->until - now;
 	pthread_mutex_unlock(&g->lock);
-	return wait;
+	return wait > 0 ? wait : 0;
 }
 
 void login_guard_failed(login_guard *g, const node_source *src, uint64_t account, int64_t now)
@@ -123,6 +125,7 @@ void login_guard_failed(login_guard *g, const node_source *src, uint64_t account
 		if (x->failures < UINT32_MAX)
 			x->failures++;
 		x->last = now;
+		x->ok = false;
 		if (x->failures <= free_n)
 			continue;
 		uint32_t over = x->failures - free_n - 1;
@@ -135,8 +138,10 @@ void login_guard_failed(login_guard *g, const node_source *src, uint64_t account
 void login_guard_succeeded(login_guard *g, const node_source *src, uint64_t account, int64_t now)
 {
 	pthread_mutex_lock(&g->lock);
-	struct entry *x = lookup(g, src, account, now, false);
-	if (x)
-		memset(x, 0, sizeof(*x));
+	struct entry *x = lookup(g, src, account, now, true);
+	x->failures = 0;
+	x->until = 0;
+	x->last = now;
+	x->ok = true;
 	pthread_mutex_unlock(&g->lock);
 }

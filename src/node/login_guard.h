@@ -8,9 +8,12 @@
  * many for an address alone) every further attempt must wait a back-off that
  * starts at one second and doubles per failure up to backoff_max_ms; an
  * attempt made while it runs is refused without being checked (and counts
- * nothing). A success clears the pair's count. A key whose last failure is
- * older than the forget time (ten times the cap, at least ten minutes)
- * starts again from zero.
+ * nothing). A success clears the pair's count and marks it: until its next
+ * failure, or the forget time, that account at that address is held back
+ * only by its own failures, not by the address's (others behind the same
+ * address guessing). A key whose last failure (or success) is older than
+ * the forget time (ten times the cap, at least ten minutes) starts again
+ * from zero.
  *
  * Counting per (account, address), not per account, means an attacker at one
  * address never locks the account's owner out at another.
@@ -46,7 +49,7 @@ void login_guard_free(login_guard *g);
 int64_t login_guard_wait(login_guard *g, const node_source *src, uint64_t account, int64_t now);
 /* A failed attempt: counts it for the address and the pair. */
 void login_guard_failed(login_guard *g, const node_source *src, uint64_t account, int64_t now);
-/* A successful one: the pair starts again from zero. */
+/* A successful one: the pair starts again from zero, exempt from the address's back-off. */
 void login_guard_succeeded(login_guard *g, const node_source *src, uint64_t account, int64_t now);
 
 /* The account key of index:handle (never 0). */

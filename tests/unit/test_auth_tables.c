@@ -54,6 +54,9 @@ static void test_login_backoff(void **state)
 	uint64_t other = login_account(IDN_SLICE("88.1/other"), 300);
 	assert_int_not_equal(acct, other);
 	int64_t now = 1000000;
+	/* Someone else behind a logs in as "trusted" first. */
+	uint64_t trusted = login_account(IDN_SLICE("88.1/trusted"), 300);
+	login_guard_succeeded(g, &a, trusted, now);
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(login_guard_wait(g, &a, acct, now), 0);
 		login_guard_failed(g, &a, acct, now);
@@ -78,6 +81,11 @@ static void test_login_backoff(void **state)
 	assert_true(login_guard_wait(g, &a, other, now) > 0);
 	assert_true(login_guard_wait(g, &a, login_account(IDN_SLICE("x/y"), 1), now) > 0);
 	assert_int_equal(login_guard_wait(g, &b, other, now), 0);
+	/* ... but not the account that logged in from a: only its own failures count. */
+	assert_int_equal(login_guard_wait(g, &a, trusted, now), 0);
+	for (int i = 0; i < 5; i++)
+		login_guard_failed(g, &a, trusted, now);
+	assert_true(login_guard_wait(g, &a, trusted, now) > 0);
 	/* A success clears the pair (the address's count decays on its own). */
 	login_guard_succeeded(g, &b, acct, now);
 	now += 8000;
