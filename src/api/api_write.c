@@ -26,11 +26,11 @@
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/limit.h"
-#include "node/source_tally.h"
 #include "proto/handle.h"
 #include "proto/record.h"
 #include "proto/admin.h"
 #include "proto/reserved.h"
+#include "node/source_tally.h"
 
 enum {
 	SESSIONS_MAX = 1024, /* sessions held at once; the oldest idle one is dropped */

@@ -37,17 +37,17 @@ void node_config_init(node_config *cfg)
 	cfg->case_sensitive = true;
 	cfg->site_serial = 1;
 	cfg->answer_ttl = 43200;
-	cfg->max_minor = PROTO_MINOR_MAX;
-	cfg->clock = wall_clock;
-	cfg->max_recursion = 40;
-	cfg->max_auth_time = 60;
-	cfg->max_pending_auth = 4096;
 	cfg->pending_auth_bytes = (size_t)NODE_PENDING_AUTH_MB << 20;
 	cfg->pending_auth_per_source = NODE_PENDING_PER_SOURCE;
 	cfg->unauth_sessions = NODE_UNAUTH_SESSIONS;
 	cfg->unauth_sessions_per_source = NODE_UNAUTH_PER_SOURCE;
 	cfg->login_free_failures = NODE_LOGIN_FREE_FAILURES;
 	cfg->login_backoff_max = NODE_LOGIN_BACKOFF_MAX;
+	cfg->max_minor = PROTO_MINOR_MAX;
+	cfg->clock = wall_clock;
+	cfg->max_recursion = 40;
+	cfg->max_auth_time = 60;
+	cfg->max_pending_auth = 4096;
 }
 
 int node_new(const node_config *cfg, store *s, node **out)

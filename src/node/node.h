@@ -76,6 +76,19 @@ typedef struct node_config {
 	const char *const *server_admins; /* "INDEX:HANDLE" node-wide admins; copied */
 	size_t nserver_admins;
 	/*
+	 * Limits on what a stranger can make the node hold (docs/security.md;
+	 * defaults NODE_*): bytes of challenged requests held at once and
+	 * challenges held per source; sessions not yet authenticated held at
+	 * once (at most half of max_sessions) and per source; failed logins per
+	 * (account, address) before the back-off, and its cap in seconds.
+	 */
+	size_t pending_auth_bytes;
+	uint32_t pending_auth_per_source;
+	uint32_t unauth_sessions;
+	uint32_t unauth_sessions_per_source;
+	uint32_t login_free_failures;
+	uint32_t login_backoff_max;
+	/*
 	 * "HOST:PORT" when this node is a mirror (repl/mirror.h): admin writes are
 	 * refused (7, naming the primary) before any challenge. Borrowed: must
 	 * outlive the node.
@@ -97,19 +110,6 @@ typedef struct node_config {
 	 */
 	uint32_t max_sessions;
 	uint32_t max_session_time;
-	/*
-	 * Limits on what a stranger can make the node hold (docs/security.md;
-	 * defaults NODE_*): bytes of challenged requests held at once and
-	 * challenges held per source; sessions not yet authenticated held at
-	 * once (at most half of max_sessions) and per source; failed logins per
-	 * (account, address) before the back-off, and its cap in seconds.
-	 */
-	size_t pending_auth_bytes;
-	uint32_t pending_auth_per_source;
-	uint32_t unauth_sessions;
-	uint32_t unauth_sessions_per_source;
-	uint32_t login_free_failures;
-	uint32_t login_backoff_max;
 } node_config;
 
 /* Fills defaults. */

@@ -51,14 +51,14 @@ typedef struct server_settings {
 	int site_hash;
 	char *site_desc;
 	char *advertise;
-	char *server_key;           /* PEM private key: signs CT answers, in our HS_SITE */
-	settings_list server_admin; /* "INDEX:HANDLE" node-wide administrators */
-	unsigned max_auth_time;     /* seconds a challenged admin request is held, 0 = 60 */
+	char *server_key;             /* PEM private key: signs CT answers, in our HS_SITE */
+	settings_list server_admin;   /* "INDEX:HANDLE" node-wide administrators */
+	unsigned max_auth_time;       /* seconds a challenged admin request is held, 0 = 60 */
+	unsigned identity_timeout_ms; /* checking an identity held elsewhere, 0 = 2000 */
 	/* What strangers make the node hold (node_config; 0 = the node's defaults). */
 	unsigned pending_auth_mb, pending_auth_per_source;
 	unsigned unauth_sessions, unauth_sessions_per_source;
 	unsigned login_free_failures, login_backoff_max;
-	unsigned identity_timeout_ms; /* checking an identity held elsewhere, 0 = 2000 */
 	/* The recursive role (resolver/resolver.h). */
 	int recursive, recursive_all;
 	int group_commit; /* 0: every write commits (and fsyncs) on its own */
