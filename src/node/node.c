@@ -43,6 +43,7 @@ void node_config_init(node_config *cfg)
 	cfg->unauth_sessions_per_source = NODE_UNAUTH_PER_SOURCE;
 	cfg->login_free_failures = NODE_LOGIN_FREE_FAILURES;
 	cfg->login_backoff_max = NODE_LOGIN_BACKOFF_MAX;
+	cfg->login_entries = NODE_LOGIN_ENTRIES;
 	cfg->max_minor = PROTO_MINOR_MAX;
 	cfg->clock = wall_clock;
 	cfg->max_recursion = 40;
@@ -78,7 +79,8 @@ int node_new(const node_config *cfg, store *s, node **out)
 		node_identity_free(n->identity);
 		node_admin_free(n->admin);
 	}
-	login_guard_cfg lg = {.entries = 16384,
+	login_guard_cfg lg = {.entries =
+	                          n->cfg.login_entries ? n->cfg.login_entries : NODE_LOGIN_ENTRIES,
 	                      .free_failures = n->cfg.login_free_failures,
 	                      .backoff_max_ms = n->cfg.login_backoff_max * 1000};
 	if (!aret && (aret = login_guard_new(&lg, &n->logins))) {

@@ -52,6 +52,7 @@ enum {
 	NODE_UNAUTH_PER_SOURCE = 256,
 	NODE_LOGIN_FREE_FAILURES = 5,
 	NODE_LOGIN_BACKOFF_MAX = 60,
+	NODE_LOGIN_ENTRIES = 16384,
 };
 
 typedef struct node_config {
@@ -88,6 +89,7 @@ typedef struct node_config {
 	uint32_t unauth_sessions_per_source;
 	uint32_t login_free_failures;
 	uint32_t login_backoff_max;
+	uint32_t login_entries; /* addresses and (account, address) pairs remembered */
 	/*
 	 * "HOST:PORT" when this node is a mirror (repl/mirror.h): admin writes are
 	 * refused (7, naming the primary) before any challenge. Borrowed: must

@@ -54,6 +54,8 @@ static void node_limits(const server_settings *c, node_config *n)
 		n->login_free_failures = c->login_free_failures;
 	if (c->login_backoff_max)
 		n->login_backoff_max = c->login_backoff_max;
+	if (c->login_entries)
+		n->login_entries = c->login_entries;
 }
 
 /* The store, with the prefixes it homes; a recursive node may have none. */

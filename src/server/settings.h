@@ -58,7 +58,7 @@ typedef struct server_settings {
 	/* What strangers make the node hold (node_config; 0 = the node's defaults). */
 	unsigned pending_auth_mb, pending_auth_per_source;
 	unsigned unauth_sessions, unauth_sessions_per_source;
-	unsigned login_free_failures, login_backoff_max;
+	unsigned login_free_failures, login_backoff_max, login_entries;
 	/* The recursive role (resolver/resolver.h). */
 	int recursive, recursive_all;
 	int group_commit; /* 0: every write commits (and fsyncs) on its own */

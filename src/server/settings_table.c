@@ -141,6 +141,11 @@ const setting_row settings_rows[] = {
      .field = F(login_backoff_max), .max = 86400, .scope = SETTING_SERVE,
      .help = "the longest back-off after failed logins,\n"
              "seconds (default 60)"},
+    {.ini = "login_entries", .flag = "login-entries", .arg = "N", .type = SETTING_UINT,
+     .field = F(login_entries), .max = 8388608, .scope = SETTING_SERVE,
+     .help = "addresses and (account, address) pairs whose\n"
+             "failed logins are remembered; the stalest gives\n"
+             "way (default 16384, 56 bytes each)"},
     {.ini = "recursive", .flag = "recursive", .type = SETTING_BOOL, .field = F(recursive),
      .max = 1, .flag_value = 1, .scope = SETTING_SERVE,
      .help = "also a recursive node: requests with REC set for\n"
