@@ -19,7 +19,7 @@ int api_new(const api_config *cfg, api **out)
 	a->n = cfg->n;
 	a->s = cfg->s;
 	a->resolve_max = cfg->resolve_max ? cfg->resolve_max : API_RESOLVE_MAX;
-	int ret = api_sessions_new(&a->sessions);
+	int ret = api_sessions_new(cfg->n, &a->sessions);
 	if (!ret && (ret = api_idem_new(&a->idem)))
 		api_sessions_free(a->sessions);
 	if (ret) {

@@ -380,6 +380,9 @@ static bool is_hdl(const http_req *req)
 int api_handle(void *wctx, const http_req *req, http_resp *r)
 {
 	api_worker *w = wctx;
+	/* What the caller may hold in the node's tables, and its failed logins, count against it.
+	 */
+	node_worker_source(w->nw, req->peer, req->peer_len);
 	bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
 	const char *method = get ? "GET" : req->method;
 	if (!strcmp(req->method, "POST") && is_hdl(req))

@@ -30,6 +30,7 @@
 #include "proto/record.h"
 #include "proto/admin.h"
 #include "proto/reserved.h"
+#include "node/source_tally.h"
 
 enum {
 	SESSIONS_MAX = 1024, /* sessions held at once; the oldest idle one is dropped */
@@ -48,18 +49,32 @@ struct session {
 	time_t last;
 	bool authed;
 	ident who;
+	node_source src; /* who made it */
 };
 
 struct api_sessions {
 	pthread_mutex_t lock;
+	uint32_t unauth_max, per_source; /* sessions not authenticated: at once, per source */
+	source_tally *tally;             /* ... counted per source */
 	struct session slots[SESSIONS_MAX];
 };
 
-int api_sessions_new(api_sessions **out)
+int api_sessions_new(const node *n, api_sessions **out)
 {
 	api_sessions *s = calloc(1, sizeof(*s));
 	if (!s)
 		return IDN_ENOMEM;
+	s->unauth_max = SESSIONS_MAX / 4;
+	s->per_source = NODE_UNAUTH_PER_SOURCE;
+	if (n)
+		node_session_limits(n, &s->unauth_max, &s->per_source);
+	/* At most half the table: the other half is always there for authenticated ones. */
+	if (s->unauth_max > SESSIONS_MAX / 2)
+		s->unauth_max = SESSIONS_MAX / 2;
+	if (source_tally_new(SESSIONS_MAX + 1, &s->tally)) {
+		free(s);
+		return IDN_ENOMEM;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	*out = s;
 	return 0;
@@ -70,6 +85,7 @@ void api_sessions_free(api_sessions *s)
 	if (!s)
 		return;
 	pthread_mutex_destroy(&s->lock);
+	source_tally_free(s->tally);
 	free(s);
 }
 
@@ -94,29 +110,96 @@ static struct session *session_find(api_sessions *s, idn_slice id, time_t now)
 	return NULL;
 }
 
-/* A new session into out (a copy); the oldest idle one makes room. */
-static int session_create(api_sessions *s, struct session *out)
+/* The least recently used of a and b (either may be NULL). */
+static struct session *lru_of(struct session *a, struct session *b)
 {
-	struct session n = {.last = time(NULL)};
+	return !a || (b && b->last < a->last) ? b : a;
+}
+
+/* The least recently used session not authenticated of c's source (lock held). */
+static struct session *lru_from(api_sessions *s, const source_count *c)
+{
+	struct session *lru = NULL;
+	for (size_t i = 0; i < SESSIONS_MAX; i++) {
+		struct session *x = &s->slots[i];
+		if (x->id[0] && !x->authed && source_is(c, &x->src))
+			lru = lru_of(lru, x);
+	}
+	return lru;
+}
+
+/*
+ * The slot a new session takes (lock held), NULL when none may. One not
+ * authenticated takes a free slot unless its source holds its share (then
+ * that source's least recently used one not authenticated gives way) or the
+ * sessions not authenticated are at their bound or fill the table (then the
+ * least recently used one of the source holding the most of them gives
+ * way): never an authenticated one. An authenticated one (Basic) takes a
+ * free slot, else the least recently used one not authenticated, else the
+ * least recently used of all.
+ */
+static struct session *session_slot(api_sessions *s, const struct session *n)
+{
+	struct session *free_slot = NULL, *lru = NULL, *lru_auth = NULL;
+	uint32_t unauth = 0;
+	source_tally_reset(s->tally);
+	for (size_t i = 0; i < SESSIONS_MAX; i++) {
+		struct session *x = &s->slots[i];
+		if (x->id[0] && n->last - x->last > SESSION_IDLE_S)
+			x->id[0] = 0;
+		if (!x->id[0]) {
+			free_slot = free_slot ? free_slot : x;
+		} else if (x->authed) {
+			lru_auth = lru_of(lru_auth, x);
+		} else {
+			unauth++;
+			lru = lru_of(lru, x);
+			source_count_add(source_tally_of(s->tally, &x->src), 0, x->last);
+		}
+	}
+	if (n->authed) {
+		if (!free_slot)
+			limit_hit(LIM_SESSIONS, "REST session table full: the oldest evicted");
+		return free_slot ? free_slot : lru ? lru : lru_auth;
+	}
+	source_count *mine = source_tally_of(s->tally, &n->src);
+	if (n->src.known && mine->n >= s->per_source) {
+		limit_hit(LIM_SESSIONS,
+		          "a source with %u REST sessions not authenticated: its oldest evicted",
+		          mine->n);
+		return lru_from(s, mine);
+	}
+	if (unauth && (unauth >= s->unauth_max || !free_slot)) {
+		source_count *top = source_tally_top(s->tally, false);
+		limit_hit(LIM_SESSIONS,
+		          "%u REST sessions not authenticated: the oldest of the source holding "
+		          "most (%u) evicted",
+		          unauth, top->n);
+		return lru_from(s, top);
+	}
+	if (!free_slot)
+		limit_hit(LIM_SESSIONS, "a REST session refused: every session is authenticated");
+	return free_slot;
+}
+
+/* A new session from src (authenticated as who unless NULL) into out (a copy). */
+static int session_create(api_sessions *s, const node_source *src, const ident *who,
+                          struct session *out)
+{
+	struct session n = {.last = time(NULL), .src = *src, .authed = who != NULL};
+	if (who)
+		n.who = *who;
 	uint8_t sid[SID_LEN];
 	if (RAND_bytes(sid, SID_LEN) != 1 || RAND_bytes(n.nonce, NONCE_LEN) != 1)
 		return IDN_ECRYPTO;
 	codec_hex_encode(sid, SID_LEN, n.id);
 	pthread_mutex_lock(&s->lock);
-	struct session *slot = &s->slots[0];
-	for (size_t i = 0; i < SESSIONS_MAX; i++) {
-		struct session *x = &s->slots[i];
-		if (!x->id[0] || n.last - x->last > SESSION_IDLE_S) {
-			slot = x;
-			break;
-		}
-		if (x->last < slot->last)
-			slot = x;
-	}
-	*slot = n;
-	*out = n;
+	struct session *slot = session_slot(s, &n);
+	if (slot)
+		*slot = n;
 	pthread_mutex_unlock(&s->lock);
-	return 0;
+	*out = n;
+	return slot ? 0 : IDN_EBUSY;
 }
 
 /* ---- small parsers ---- */
@@ -254,10 +337,38 @@ static void unauthorized(http_resp *r, uint32_t rc, const char *msg)
 }
 
 /*
+ * Whether a login as id from the caller must wait after repeated failures
+ * (node_login_wait): then the 429 answer, with Retry-After, is written.
+ */
+static bool login_throttled(api_worker *w, const http_req *req, const ident *id, http_resp *r)
+{
+	node_source src;
+	node_source_of(req->peer, req->peer_len, &src);
+	uint32_t wait =
+	    node_login_wait(w->a->n, &src, idn_slice_of(id->handle, id->hlen), id->index);
+	if (!wait)
+		return false;
+	char msg[128];
+	snprintf(msg, sizeof(msg), "too many failed logins from this address: retry in %u s", wait);
+	http_resp_error(r, 429, PROTO_RC_AUTHENTICATION_FAILED, msg);
+	snprintf(w->hdrs, sizeof(w->hdrs), "Retry-After: %u\r\n", wait);
+	r->extra_headers = w->hdrs;
+	return true;
+}
+
+/* Records how a login as id from the caller went. */
+static void login_result(api_worker *w, const http_req *req, const ident *id, bool ok)
+{
+	node_source src;
+	node_source_of(req->peer, req->peer_len, &src);
+	node_login_result(w->a->n, &src, idn_slice_of(id->handle, id->hlen), id->index, ok);
+}
+
+/*
  * HTTP Basic: user = percent-encoded "INDEX:HANDLE", password = the
  * HS_SECKEY secret at that index. 1 ok, -1 refused (answer written).
  */
-static int auth_basic(api_worker *w, idn_slice cred, http_resp *r, ident *id)
+static int auth_basic(api_worker *w, const http_req *req, idn_slice cred, http_resp *r, ident *id)
 {
 	uint8_t dec[1024], user[PROTO_HANDLE_MAX + 16];
 	int n = b64_decode(cred, dec, sizeof(dec));
@@ -271,11 +382,16 @@ static int auth_basic(api_worker *w, idn_slice cred, http_resp *r, ident *id)
 		             "Basic credentials must be INDEX%3AHANDLE:SECRET (base64)");
 		return -1;
 	}
+	if (login_throttled(w, req, id, r))
+		return -1;
 	idn_slice secret = idn_slice_of(colon + 1, (size_t)(dec + n - colon - 1));
 	uint8_t key[1024];
 	size_t klen = 0;
-	if (identity_value(w, id, "HS_SECKEY", key, sizeof(key), &klen) || klen != secret.len ||
-	    CRYPTO_memcmp(key, secret.p, klen)) {
+	bool ok = !identity_value(w, id, "HS_SECKEY", key, sizeof(key), &klen) &&
+	          klen == secret.len && !CRYPTO_memcmp(key, secret.p, klen);
+	OPENSSL_cleanse(key, sizeof(key));
+	login_result(w, req, id, ok);
+	if (!ok) {
 		unauthorized(r, PROTO_RC_AUTHENTICATION_FAILED,
 		             "authentication failed: no such HS_SECKEY identity or wrong secret");
 		return -1;
@@ -288,7 +404,7 @@ static int auth_basic(api_worker *w, idn_slice cred, http_resp *r, ident *id)
  * (which then authenticates the session) or just sessionId= of a session
  * authenticated before. 1 ok (id filled), -1 refused (answer written).
  */
-static int auth_handle(api_worker *w, idn_slice v, http_resp *r, ident *id)
+static int auth_handle(api_worker *w, const http_req *req, idn_slice v, http_resp *r, ident *id)
 {
 	handle_auth ha;
 	parse_handle_auth(v, &ha);
@@ -330,9 +446,12 @@ static int auth_handle(api_worker *w, idn_slice v, http_resp *r, ident *id)
 		             "type: only HS_PUBKEY signs a session; use Basic for HS_SECKEY");
 		return -1;
 	}
+	if (login_throttled(w, req, id, r))
+		return -1;
 	uint8_t key[8192];
 	size_t klen = 0;
 	if (identity_value(w, id, "HS_PUBKEY", key, sizeof(key), &klen)) {
+		login_result(w, req, id, false);
 		unauthorized(r, PROTO_RC_AUTHENTICATION_FAILED,
 		             "authentication failed: no HS_PUBKEY at that index:handle here");
 		return -1;
@@ -347,6 +466,7 @@ static int auth_handle(api_worker *w, idn_slice v, http_resp *r, ident *id)
 	                      idn_slice_of(key, klen), idn_slice_of(id->handle, id->hlen),
 	                      idn_slice_of(copy.nonce, NONCE_LEN), idn_slice_of(cnonce, (size_t)cl),
 	                      idn_slice_of(resp, wire_wr_len(&rw)));
+	login_result(w, req, id, vr == 0);
 	if (vr) {
 		unauthorized(r, PROTO_RC_AUTHENTICATION_FAILED,
 		             vr == IDN_EMISMATCH ? "authentication failed: bad signature"
@@ -370,9 +490,9 @@ static int authenticate(api_worker *w, const http_req *req, http_resp *r, ident 
 	if (!http_req_header(req, "authorization", &v))
 		return 0;
 	if (v.len > 6 && !strncasecmp((const char *)v.p, "Basic ", 6))
-		return auth_basic(w, idn_slice_of(v.p + 6, v.len - 6), r, id);
+		return auth_basic(w, req, idn_slice_of(v.p + 6, v.len - 6), r, id);
 	if (v.len > 7 && !strncasecmp((const char *)v.p, "Handle ", 7))
-		return auth_handle(w, idn_slice_of(v.p + 7, v.len - 7), r, id);
+		return auth_handle(w, req, idn_slice_of(v.p + 7, v.len - 7), r, id);
 	unauthorized(r, PROTO_RC_AUTHENTICATION_FAILED,
 	             "Authorization: use the Handle or the Basic scheme");
 	return -1;
@@ -409,30 +529,30 @@ static void session_json(http_resp *r, const struct session *s)
 	http_resp_puts(r, "}");
 }
 
-/* POST /api/sessions: a new session and its nonce (authenticated at once if signed). */
+/*
+ * POST /api/sessions: a new session and its nonce; with Basic credentials
+ * (checked first) it is authenticated at once.
+ */
 int api_post_session(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
 {
 	(void)rest;
+	idn_slice v;
+	ident id;
+	bool basic = http_req_header(req, "authorization", &v) && v.len > 6 &&
+	             !strncasecmp((const char *)v.p, "Basic ", 6);
+	if (basic && auth_basic(w, req, idn_slice_of(v.p + 6, v.len - 6), r, &id) < 0)
+		return 0;
+	node_source src;
+	node_source_of(req->peer, req->peer_len, &src);
 	struct session s;
-	int ret = session_create(w->a->sessions, &s);
+	int ret = session_create(w->a->sessions, &src, basic ? &id : NULL, &s);
+	if (ret == IDN_EBUSY) {
+		http_resp_error(r, 503, PROTO_RC_SERVER_BUSY,
+		                "too many sessions: authenticate with Basic or try again later");
+		return 0;
+	}
 	if (ret)
 		return ret;
-	idn_slice v;
-	if (http_req_header(req, "authorization", &v) && v.len > 6 &&
-	    !strncasecmp((const char *)v.p, "Basic ", 6)) {
-		ident id;
-		if (auth_basic(w, idn_slice_of(v.p + 6, v.len - 6), r, &id) < 0)
-			return 0;
-		api_sessions *ss = w->a->sessions;
-		pthread_mutex_lock(&ss->lock);
-		struct session *x = session_find(ss, idn_slice_of(s.id, SID_LEN * 2), time(NULL));
-		if (x) {
-			x->authed = true;
-			x->who = id;
-			s = *x;
-		}
-		pthread_mutex_unlock(&ss->lock);
-	}
 	r->status = 201;
 	session_json(r, &s);
 	return 0;
@@ -473,7 +593,7 @@ int api_session_this(api_worker *w, const http_req *req, idn_slice rest, http_re
 	}
 	if (!strcmp(req->method, "PUT") || ha.signature.len) {
 		ident id;
-		if (auth_handle(w, idn_slice_of(v.p + 7, v.len - 7), r, &id) < 0)
+		if (auth_handle(w, req, idn_slice_of(v.p + 7, v.len - 7), r, &id) < 0)
 			return 0;
 	}
 	struct session copy;

@@ -48,7 +48,9 @@ enum {
 
 /* REST sessions (api_write.c): shared by all workers, behind a mutex. */
 typedef struct api_sessions api_sessions;
-int api_sessions_new(api_sessions **out);
+/* Sessions not authenticated are bounded as the node's Handle sessions are (node_session_limits).
+ */
+int api_sessions_new(const node *n, api_sessions **out);
 void api_sessions_free(api_sessions *s);
 
 /* Idempotency-Key results of batches (api_batch.c): shared, behind a mutex. */
@@ -72,6 +74,7 @@ typedef struct api_worker {
 	uint8_t *ans;  /* the node's answer, ANS_CAP bytes */
 	uint8_t *wreq; /* admin requests, ANS_CAP bytes */
 	uint32_t next_id;
+	char hdrs[64]; /* extra headers of the answer being built (Retry-After) */
 } api_worker;
 
 /*

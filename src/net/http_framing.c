@@ -53,6 +53,7 @@ static const char *reason(int status)
 	    {413, "Content Too Large"},
 	    {414, "URI Too Long"},
 	    {415, "Unsupported Media Type"},
+	    {429, "Too Many Requests"},
 	    {431, "Request Header Fields Too Large"},
 	    {500, "Internal Server Error"},
 	    {501, "Not Implemented"},

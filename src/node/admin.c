@@ -7,13 +7,16 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/verify.h"
+#include "core/limit.h"
 #include "node/answer.h"
 #include "node/authz.h"
 #include "node/identity.h"
+#include "node/source_tally.h"
 #include "proto/admin.h"
 #include "proto/handle.h"
 #include "proto/record.h"
@@ -31,20 +34,39 @@ struct pending {
 	uint8_t nonce[NONCE_LEN];
 	uint8_t hash;
 	uint8_t digest[PROTO_DIGEST_MAX];
-	uint8_t *req; /* envelope + message, owned */
+	uint8_t *req; /* envelope + message, owned (held_alloc) */
 	size_t len;
+	size_t cost; /* the memory it holds (held_cost) */
 	uint8_t minor;
 	const node_op *op; /* the held request's row of the opcode table */
+	node_source src;   /* who sent it */
+};
+
+/* A slot in the order challenges were made: stale once its slot's id is another. */
+struct order {
+	uint32_t slot, session_id;
 };
 
 struct node_admin {
 	pthread_mutex_t lock;
 	struct pending *slots;
 	size_t nslots;
+	/*
+	 * Challenges oldest first (a ring of 2 * nslots; entries whose slot was
+	 * taken since are skipped, and squeezed out when it fills). Every
+	 * challenge lives max_auth_time, so the oldest is also the first to expire.
+	 */
+	struct order *order;
+	size_t head, count;
+	size_t bytes, max_bytes; /* held request bytes, and their bound */
+	uint32_t per_source;
+	source_tally *tally; /* what each source holds, counted afresh by each new challenge */
 	uint32_t max_auth_time;
 	node_server_admin *admins;
 	size_t nadmins;
 };
+
+static void held_free(uint8_t *p, size_t len);
 
 /* Parses "300:0.NA/88.1000". */
 static int parse_admin(const char *s, node_server_admin *a)
@@ -66,9 +88,17 @@ int node_admin_new(const node_config *cfg, node_admin **out)
 	pthread_mutex_init(&a->lock, NULL);
 	a->max_auth_time = cfg->max_auth_time ? cfg->max_auth_time : 60;
 	a->nslots = cfg->max_pending_auth ? cfg->max_pending_auth : 4096;
+	a->max_bytes =
+	    cfg->pending_auth_bytes ? cfg->pending_auth_bytes : (size_t)NODE_PENDING_AUTH_MB << 20;
+	/* One whole message must fit, or no large admin request could ever be challenged. */
+	if (a->max_bytes < PROTO_ENV_LEN + PROTO_MSG_MAX)
+		a->max_bytes = PROTO_ENV_LEN + PROTO_MSG_MAX;
+	a->per_source =
+	    cfg->pending_auth_per_source ? cfg->pending_auth_per_source : NODE_PENDING_PER_SOURCE;
 	a->slots = calloc(a->nslots, sizeof(*a->slots));
+	a->order = calloc(a->nslots * 2, sizeof(*a->order));
 	a->admins = calloc(cfg->nserver_admins + 1, sizeof(*a->admins));
-	if (!a->slots || !a->admins) {
+	if (!a->slots || !a->order || !a->admins || source_tally_new(a->nslots + 1, &a->tally)) {
 		node_admin_free(a);
 		return IDN_ENOMEM;
 	}
@@ -89,10 +119,12 @@ void node_admin_free(node_admin *a)
 	if (!a)
 		return;
 	for (size_t i = 0; a->slots && i < a->nslots; i++)
-		free(a->slots[i].req);
+		held_free(a->slots[i].req, a->slots[i].len);
 	for (size_t i = 0; a->admins && i < a->nadmins; i++)
 		free(a->admins[i].handle);
 	free(a->slots);
+	free(a->order);
+	source_tally_free(a->tally);
 	free(a->admins);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -100,29 +132,190 @@ void node_admin_free(node_admin *a)
 
 /* ---- the pending table ---- */
 
-/* Holds p (taking its req buffer); IDN_EBUSY when every slot is live. */
-static int pending_put(node_admin *a, uint32_t now, struct pending *p)
+/*
+ * A held request of HELD_MAP_MIN bytes or more gets a mapping of its own:
+ * freeing it gives the memory back to the system at once, whatever else the
+ * heap holds, and what it costs is its pages.
+ */
+enum { HELD_MAP_MIN = 16384, PAGE = 4096 };
+
+static size_t held_cost(size_t len)
 {
-	int ret = IDN_EBUSY;
+	return len >= HELD_MAP_MIN ? (len + PAGE - 1) / PAGE * PAGE : len;
+}
+
+static uint8_t *held_alloc(size_t len)
+{
+	if (len < HELD_MAP_MIN)
+		return malloc(len);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void held_free(uint8_t *p, size_t len)
+{
+	if (p && len >= HELD_MAP_MIN)
+		munmap(p, len);
+	else
+		free(p);
+}
+
+/* Frees slot s. Locked. */
+static void pending_drop(node_admin *a, struct pending *s)
+{
+	a->bytes -= s->cost;
+	held_free(s->req, s->len);
+	memset(s, 0, sizeof(*s));
+}
+
+static struct order *order_at(node_admin *a, size_t i)
+{
+	return &a->order[(a->head + i) % (a->nslots * 2)];
+}
+
+static bool order_live(const node_admin *a, const struct order *o)
+{
+	return a->slots[o->slot].session_id == o->session_id;
+}
+
+/* Squeezes the stale entries out of the order (they keep it full otherwise). Locked. */
+static void order_squeeze(node_admin *a)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < a->count; i++) {
+		struct order o = *order_at(a, i);
+		if (order_live(a, &o))
+			*order_at(a, n++) = o;
+	}
+	a->count = n;
+}
+
+/* The oldest live challenge, or NULL; stale entries before it are popped. Locked. */
+static struct pending *pending_oldest(node_admin *a)
+{
+	while (a->count) {
+		struct order *o = order_at(a, 0);
+		if (order_live(a, o))
+			return &a->slots[o->slot];
+		a->head = (a->head + 1) % (a->nslots * 2);
+		a->count--;
+	}
+	return NULL;
+}
+
+/* Frees up to max expired challenges, oldest first; how many it freed. Locked. */
+static size_t pending_expire(node_admin *a, uint32_t now, size_t max)
+{
+	size_t n = 0;
+	struct pending *s;
+	while (n < max && (s = pending_oldest(a)) && (int32_t)(now - s->expires) > 0) {
+		pending_drop(a, s);
+		n++;
+	}
+	return n;
+}
+
+void node_admin_sweep(node_admin *a, uint32_t now, size_t max)
+{
 	pthread_mutex_lock(&a->lock);
-	struct pending *free_slot = NULL;
+	size_t n = pending_expire(a, now, max);
+	pthread_mutex_unlock(&a->lock);
+	if (n)
+		node_trim_memory();
+}
+
+size_t node_admin_pending_bytes(node_admin *a)
+{
+	pthread_mutex_lock(&a->lock);
+	size_t b = a->bytes;
+	pthread_mutex_unlock(&a->lock);
+	return b;
+}
+
+/*
+ * Tallies what each source holds, and finds a free slot; EEXIST when p's id
+ * is taken (the caller draws again). Locked.
+ */
+static int pending_tally(node_admin *a, const struct pending *p, struct pending **free_slot)
+{
+	source_tally_reset(a->tally);
+	*free_slot = NULL;
 	for (size_t i = 0; i < a->nslots; i++) {
 		struct pending *s = &a->slots[i];
-		if (s->session_id && (int32_t)(now - s->expires) > 0) {
-			free(s->req);
-			memset(s, 0, sizeof(*s));
+		if (!s->session_id) {
+			if (!*free_slot)
+				*free_slot = s;
+			continue;
 		}
-		if (!s->session_id && !free_slot)
-			free_slot = s;
-		if (s->session_id == p->session_id) {
-			ret = IDN_EEXIST; /* an id collision: the caller draws again */
-			goto out;
-		}
+		if (s->session_id == p->session_id)
+			return IDN_EEXIST;
+		source_count_add(source_tally_of(a->tally, &s->src), s->cost, s->expires);
 	}
-	if (free_slot) {
-		*free_slot = *p;
-		ret = IDN_OK;
+	return IDN_OK;
+}
+
+/* Drops the oldest challenge of x's source (it holds one); returns its slot. Locked. */
+static struct pending *evict_oldest_of(node_admin *a, source_count *x)
+{
+	struct pending *old = NULL;
+	for (size_t i = 0; i < a->nslots; i++) {
+		struct pending *s = &a->slots[i];
+		if (s->session_id && source_is(x, &s->src) &&
+		    (!old || (int32_t)(s->expires - old->expires) < 0))
+			old = s;
 	}
+	if (!old) /* (cannot be: the tally counted one) */
+		return NULL;
+	x->n--;
+	x->bytes -= old->cost;
+	pending_drop(a, old);
+	return old;
+}
+
+/*
+ * Holds p (taking its req buffer). When its source already holds its share,
+ * its own oldest challenge gives way; when the table is full in entries or
+ * bytes, the oldest challenges of the source holding the most bytes give
+ * way, so one client's challenge outlives a flood from others. Expired ones
+ * go first.
+ */
+static int pending_put(node_admin *a, uint32_t now, struct pending *p)
+{
+	pthread_mutex_lock(&a->lock);
+	pending_expire(a, now, SIZE_MAX);
+	struct pending *slot;
+	int ret = pending_tally(a, p, &slot);
+	if (ret)
+		goto out;
+	source_count *mine = source_tally_of(a->tally, &p->src);
+	if (p->src.known && mine->n >= a->per_source) {
+		limit_hit(LIM_PENDING_AUTH, "a source holding %u challenges: its oldest evicted",
+		          mine->n);
+		struct pending *old = evict_oldest_of(a, mine);
+		slot = slot ? slot : old;
+	}
+	while (!slot || a->bytes + p->cost > a->max_bytes) {
+		source_count *top = source_tally_top(a->tally, true);
+		if (!top)
+			break; /* (cannot be: one message fits max_bytes) */
+		struct pending *old = evict_oldest_of(a, top);
+		if (!old)
+			break;
+		limit_hit(LIM_PENDING_AUTH,
+		          "challenges over their budget: the oldest of the source holding most "
+		          "evicted (it holds %zu bytes now, all %zu)",
+		          top->bytes, a->bytes);
+		slot = slot ? slot : old;
+	}
+	if (!slot || a->bytes + p->cost > a->max_bytes) {
+		ret = IDN_EBUSY;
+		goto out;
+	}
+	if (a->count == a->nslots * 2)
+		order_squeeze(a);
+	*slot = *p;
+	a->bytes += p->cost;
+	*order_at(a, a->count++) = (struct order){(uint32_t)(slot - a->slots), p->session_id};
 out:
 	pthread_mutex_unlock(&a->lock);
 	return ret;
@@ -140,13 +333,14 @@ static int pending_take(node_admin *a, uint32_t now, uint32_t session_id, struct
 		if (s->session_id != session_id)
 			continue;
 		if ((int32_t)(now - s->expires) > 0) {
-			free(s->req);
+			pending_drop(a, s);
 			ret = IDN_ETIMEOUT;
 		} else {
 			*out = *s;
+			a->bytes -= s->cost;
+			memset(s, 0, sizeof(*s));
 			ret = IDN_OK;
 		}
-		memset(s, 0, sizeof(*s));
 		break;
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -304,13 +498,15 @@ int node_admin_request(req *rq)
 
 	/* The challenge: hold the request, send a nonce. */
 	uint32_t now = n->cfg.clock();
-	struct pending p = {.minor = rq->minor, .op = rq->op, .expires = now + a->max_auth_time};
+	struct pending p = {
+	    .minor = rq->minor, .op = rq->op, .expires = now + a->max_auth_time, .src = rq->w->src};
 	p.hash = (uint8_t)proto_digest_alg(PROTO_MAJOR, rq->minor);
 	if (proto_digest(p.hash, rq->msg.hb.p, rq->msg.hb.len, p.digest) ||
 	    node_random_bytes(n, p.nonce, NONCE_LEN))
 		return node_answer_error(rq, PROTO_RC_ERROR, "cannot make a challenge");
 	p.len = PROTO_ENV_LEN + rq->env.msg_len;
-	p.req = malloc(p.len);
+	p.req = held_alloc(p.len);
+	p.cost = held_cost(p.len);
 	if (!p.req)
 		return node_answer_error(rq, PROTO_RC_SERVER_BUSY, "out of memory");
 	memcpy(p.req, rq->msg.hb.p - PROTO_ENV_LEN, p.len);
@@ -324,7 +520,7 @@ int node_admin_request(req *rq)
 		ret = p.session_id ? pending_put(a, now, &p) : IDN_EEXIST;
 	}
 	if (ret) {
-		free(p.req);
+		held_free(p.req, p.len);
 		return node_answer_error(rq, PROTO_RC_SERVER_BUSY,
 		                         "too many authentications in progress, try again later");
 	}
@@ -428,11 +624,23 @@ static int identity_key(req *rq, const proto_chresp *cr, idn_slice type, idn_sli
 	return vrc ? IDN_ESTORE : IDN_ENOTFOUND;
 }
 
-/* node_identity_finish_fn of op 200: the held request runs as index:handle once verified. */
+void node_admin_login_verdict(node *n, const node_source *src, idn_slice handle, uint32_t index,
+                              int verdict)
+{
+	/* What the client got wrong counts; a lookup elsewhere that failed, or a wait, does not. */
+	if (verdict == IDN_OK || verdict == IDN_EMISMATCH || verdict == IDN_EINVAL ||
+	    verdict == IDN_ENOTFOUND)
+		node_login_result(n, src, handle, index, verdict == IDN_OK);
+}
+
+/*
+ * node_identity_finish_fn of op 200 (ctx: the source of op 200): the held
+ * request runs as index:handle once verified.
+ */
 static int run_verified(req *held, const void *ctx, idn_slice handle, uint32_t index, int verdict,
                         const char *why)
 {
-	(void)ctx;
+	node_admin_login_verdict(held->w->node, ctx, handle, index, verdict);
 	/* A signature that does not verify gets the reference's empty 403 (x88). */
 	if (verdict)
 		return node_answer_error(held, PROTO_RC_AUTHENTICATION_FAILED,
@@ -458,6 +666,14 @@ int node_admin_challenge_response(req *rq)
 	struct pending p;
 	if (pending_take(n->admin, n->cfg.clock(), rq->env.session_id, &p))
 		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
+	/* From here on the held bytes are malloc'd (node/identity.h may keep and free them). */
+	uint8_t *copy = p.len >= HELD_MAP_MIN ? malloc(p.len) : p.req;
+	if (copy && copy != p.req)
+		memcpy(copy, p.req, p.len);
+	if (copy != p.req)
+		held_free(p.req, p.len);
+	if (!(p.req = copy))
+		return node_answer_error(rq, PROTO_RC_SERVER_BUSY, "out of memory");
 	/*
 	 * From here on every answer, refusals included, is the answer to the held
 	 * request: its opcode and flags, op 200's request id, session id 0.
@@ -477,8 +693,8 @@ int node_admin_challenge_response(req *rq)
 	held.env.session_id = 0;
 	idn_slice nonce = idn_slice_of(p.nonce, NONCE_LEN);
 	idn_slice digest = idn_slice_of(p.digest, proto_digest_len(p.hash));
-	int ret =
-	    node_admin_check_chresp(rq, &held, &p.req, &cr, nonce, digest, run_verified, NULL, 0);
+	int ret = node_admin_check_chresp(rq, &held, &p.req, &cr, nonce, digest, run_verified,
+	                                  &rq->w->src, sizeof(rq->w->src));
 	free(p.req); /* NULL when the answer is built later (node/identity.h) */
 	return ret;
 }
@@ -496,6 +712,16 @@ int node_admin_check_chresp(req *rq, req *held, uint8_t **held_bytes, const prot
 	 * another node is checked there (node/identity.h: resolution or op 201,
 	 * off this worker's thread when the caller can answer later).
 	 */
+	/* Repeated failures from this address, or as this identity from it: wait first. */
+	node *n = rq->w->node;
+	const node_source *src = &rq->w->src;
+	uint32_t wait = node_login_wait(n, src, cr->handle, cr->index);
+	if (wait) {
+		char why[128];
+		snprintf(why, sizeof(why),
+		         "too many failed authentications from this address: retry in %u s", wait);
+		return finish(held, ctx, cr->handle, cr->index, IDN_EBUSY, why);
+	}
 	idn_slice keydata;
 	if (identity_key(rq, cr, pub ? IDN_SLICE("HS_PUBKEY") : IDN_SLICE("HS_SECKEY"), &keydata))
 		return node_identity_check(rq, held, held_bytes, cr, nonce, digest, finish, ctx,

@@ -36,6 +36,14 @@ int node_admin_new(const node_config *cfg, node_admin **out);
 void node_admin_free(node_admin *a);
 
 /*
+ * Frees up to max expired challenges, oldest first (node_sweep; every new
+ * challenge frees all of them first). Gives freed memory back to the system.
+ */
+void node_admin_sweep(node_admin *a, uint32_t now, size_t max);
+/* The bytes of challenged requests held now (tests). */
+size_t node_admin_pending_bytes(node_admin *a);
+
+/*
  * An authenticated op over TCP/HTTP: the early refusals, else the 402
  * challenge (or, for a worker acting as an identity, the op itself).
  */
@@ -43,6 +51,16 @@ int node_admin_request(req *rq);
 
 /* Op 200: verifies the answer to a challenge and runs the held request. */
 int node_admin_challenge_response(req *rq);
+
+/*
+ * Records the verdict on an op-200 answer from src as a login
+ * (node_login_result): a success, or a failure the client made (a signature
+ * that does not verify, a malformed one, no such identity or key). Called
+ * by the finish functions, where the verdict lands, also when it comes
+ * later from a lookup elsewhere.
+ */
+void node_admin_login_verdict(node *n, const node_source *src, idn_slice handle, uint32_t index,
+                              int verdict);
 
 /*
  * Checks an op-200 answer to a challenge (nonce, request digest) as op 200

@@ -24,6 +24,7 @@ struct node {
 	struct node_admin *admin;
 	struct node_identity *identity; /* node/identity.h */
 	struct node_sessions *sessions; /* node/session.h */
+	struct login_guard *logins;     /* node/login_guard.h */
 };
 
 struct node_worker {
@@ -44,6 +45,7 @@ struct node_worker {
 	/* node_worker_allow_more: a long list may stop part way, leaving `more` */
 	bool more_ok;
 	struct node_more *more;
+	node_source src; /* node_worker_source */
 };
 
 /* A write committed on its own was saved: group commit again if asked for. */
@@ -54,6 +56,9 @@ static inline void node_worker_saved(node_worker *w)
 
 /* Random bytes for nonces, session ids and minted suffixes: node_config.random, else OpenSSL's. */
 int node_random_bytes(const node *n, uint8_t *buf, size_t len);
+
+/* Gives memory freed in bulk (a sweep of expired entries) back to the system. */
+void node_trim_memory(void);
 
 /* What requests read: the batch's write txn while it has one, else the snapshot. */
 static inline store_txn *node_rtxn(const node_worker *w)

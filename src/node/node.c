@@ -9,12 +9,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/limit.h"
+
 #include "node/admin.h"
 #include "node/answer.h"
 #include "node/edit.h"
 #include "node/homing.h"
 #include "node/identity.h"
 #include "node/internal.h"
+#include "node/login_guard.h"
 #include "node/listing.h"
 #include "node/repl_ops.h"
 #include "node/resolve.h"
@@ -34,6 +37,13 @@ void node_config_init(node_config *cfg)
 	cfg->case_sensitive = true;
 	cfg->site_serial = 1;
 	cfg->answer_ttl = 43200;
+	cfg->pending_auth_bytes = (size_t)NODE_PENDING_AUTH_MB << 20;
+	cfg->pending_auth_per_source = NODE_PENDING_PER_SOURCE;
+	cfg->unauth_sessions = NODE_UNAUTH_SESSIONS;
+	cfg->unauth_sessions_per_source = NODE_UNAUTH_PER_SOURCE;
+	cfg->login_free_failures = NODE_LOGIN_FREE_FAILURES;
+	cfg->login_backoff_max = NODE_LOGIN_BACKOFF_MAX;
+	cfg->login_entries = NODE_LOGIN_ENTRIES;
 	cfg->max_minor = PROTO_MINOR_MAX;
 	cfg->clock = wall_clock;
 	cfg->max_recursion = 40;
@@ -70,6 +80,15 @@ int node_new(const node_config *cfg, store *s, node **out)
 		node_identity_free(n->identity);
 		node_admin_free(n->admin);
 	}
+	login_guard_cfg lg = {.entries =
+	                          n->cfg.login_entries ? n->cfg.login_entries : NODE_LOGIN_ENTRIES,
+	                      .free_failures = n->cfg.login_free_failures,
+	                      .backoff_max_ms = n->cfg.login_backoff_max * 1000};
+	if (!aret && (aret = login_guard_new(&lg, &n->logins))) {
+		node_sessions_free(n->sessions);
+		node_identity_free(n->identity);
+		node_admin_free(n->admin);
+	}
 	if (aret) {
 		free(n->site_info);
 		free(n);
@@ -88,8 +107,45 @@ void node_free(node *n)
 	node_admin_free(n->admin);
 	node_identity_free(n->identity);
 	node_sessions_free(n->sessions);
+	login_guard_free(n->logins);
 	free(n->site_info);
 	free(n);
+}
+
+uint32_t node_login_wait(node *n, const node_source *src, idn_slice handle, uint32_t index)
+{
+	if (!src->known)
+		return 0;
+	int64_t ms = login_guard_wait(n->logins, src, login_account(handle, index), limit_now_ms());
+	if (ms <= 0)
+		return 0;
+	limit_hit(LIM_LOGIN_FAILURES, "a login refused for %lld ms more after repeated failures",
+	          (long long)ms);
+	return (uint32_t)((ms + 999) / 1000);
+}
+
+void node_login_result(node *n, const node_source *src, idn_slice handle, uint32_t index, bool ok)
+{
+	if (!src->known)
+		return;
+	uint64_t acct = login_account(handle, index);
+	if (ok)
+		login_guard_succeeded(n->logins, src, acct, limit_now_ms());
+	else
+		login_guard_failed(n->logins, src, acct, limit_now_ms());
+}
+
+void node_session_limits(const node *n, uint32_t *unauth, uint32_t *per_source)
+{
+	*unauth = n->cfg.unauth_sessions ? n->cfg.unauth_sessions : NODE_UNAUTH_SESSIONS;
+	*per_source = n->cfg.unauth_sessions_per_source ? n->cfg.unauth_sessions_per_source
+	                                                : NODE_UNAUTH_PER_SOURCE;
+}
+
+void node_sweep(node *n)
+{
+	node_admin_sweep(n->admin, n->cfg.clock(), SIZE_MAX);
+	node_sessions_count(n);
 }
 
 bool node_case_sensitive(const node *n)

@@ -14,6 +14,7 @@
 #define IDN_NODE_NODE_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 
 #include "proto/admin.h"
 #include "proto/proto.h"
@@ -43,6 +44,17 @@ typedef int (*node_identity_lookup_fn)(void *arg, const proto_chresp *cr, idn_sl
                                        idn_slice digest, node_identity_done_fn done,
                                        void *done_arg);
 
+/* The defaults of node_config's limits on what strangers make the node hold. */
+enum {
+	NODE_PENDING_AUTH_MB = 8,
+	NODE_PENDING_PER_SOURCE = 1024, /* above what one host's bulk admin tool keeps in flight */
+	NODE_UNAUTH_SESSIONS = 1024,
+	NODE_UNAUTH_PER_SOURCE = 256,
+	NODE_LOGIN_FREE_FAILURES = 5,
+	NODE_LOGIN_BACKOFF_MAX = 60,
+	NODE_LOGIN_ENTRIES = 16384,
+};
+
 typedef struct node_config {
 	bool case_sensitive;  /* suffixes case-sensitive (prefixes never are); default true */
 	uint16_t site_serial; /* the serial of our HS_SITE, put in every answer; default 1 */
@@ -66,6 +78,20 @@ typedef struct node_config {
 	uint32_t max_pending_auth;        /* challenged requests held at once; default 4096 */
 	const char *const *server_admins; /* "INDEX:HANDLE" node-wide admins; copied */
 	size_t nserver_admins;
+	/*
+	 * Limits on what a stranger can make the node hold (docs/security.md;
+	 * defaults NODE_*): bytes of challenged requests held at once and
+	 * challenges held per source; sessions not yet authenticated held at
+	 * once (at most half of max_sessions) and per source; failed logins per
+	 * (account, address) before the back-off, and its cap in seconds.
+	 */
+	size_t pending_auth_bytes;
+	uint32_t pending_auth_per_source;
+	uint32_t unauth_sessions;
+	uint32_t unauth_sessions_per_source;
+	uint32_t login_free_failures;
+	uint32_t login_backoff_max;
+	uint32_t login_entries; /* addresses and (account, address) pairs remembered */
 	/*
 	 * "HOST:PORT" when this node is a mirror (repl/mirror.h): admin writes are
 	 * refused (7, naming the primary) before any challenge. Borrowed: must
@@ -160,6 +186,49 @@ void node_worker_rollback(node_worker *w);
  * until cleared. Never set it from what a peer merely claims.
  */
 void node_worker_act_as(node_worker *w, idn_slice handle, uint32_t index);
+
+/*
+ * Where a request comes from: an IPv4 address, or an IPv6 one cut to its
+ * /64 (one site's share), as 16 bytes; known false when the caller gave none.
+ */
+typedef struct node_source {
+	uint8_t addr[16];
+	bool known;
+} node_source;
+
+void node_source_of(const struct sockaddr *sa, socklen_t len, node_source *out);
+
+/*
+ * The source of the requests this worker answers next (the caller sets it
+ * before node_answer; NULL: unknown). What a source may hold in the node's
+ * tables (pending challenges, sessions) and its failed logins count against
+ * it.
+ */
+void node_worker_source(node_worker *w, const struct sockaddr *sa, socklen_t len);
+
+/*
+ * Failed logins (HTTP Basic, REST session signatures, op 200), slowed down
+ * per address and per (account, address) (node/login_guard.h):
+ * node_login_wait returns the seconds (rounded up) an attempt as
+ * index:handle from src must still wait, 0 to go ahead; a wait is counted
+ * (LIM_LOGIN_FAILURES). node_login_result records the attempt's outcome.
+ * Both do nothing for an unknown source.
+ */
+uint32_t node_login_wait(node *n, const node_source *src, idn_slice handle, uint32_t index);
+void node_login_result(node *n, const node_source *src, idn_slice handle, uint32_t index, bool ok);
+
+/*
+ * The bounds of sessions not yet authenticated (node_config.unauth_sessions
+ * and unauth_sessions_per_source), for the REST API's sessions.
+ */
+void node_session_limits(const node *n, uint32_t *unauth, uint32_t *per_source);
+
+/*
+ * Frees what expired in the node's tables (pending challenges, sessions),
+ * bounded in work; the server calls it about once a second so memory held
+ * by strangers falls back without waiting for the next request.
+ */
+void node_sweep(node *n);
 
 enum node_transport { NODE_UDP = 0, NODE_TCP = 1, NODE_HTTP = 2 };
 

@@ -37,9 +37,14 @@
  *  - Counters: the reference remembers the last 200 counters it saw; we keep
  *    the highest and a 256-counter window below it, and refuse counter 0 on
  *    an authenticated request (the reference skips its check for 0).
- *  - The table is bounded (node_config.max_sessions): a setup when it is
- *    full evicts the least recently used session (its client gets 500 and
- *    sets up a new one, as the reference client does).
+ *  - The table is bounded (node_config.max_sessions), and sessions not yet
+ *    authenticated have their own smaller share of it and a per-source
+ *    share (node_config.unauth_sessions*): a setup over either evicts the
+ *    least recently used session not authenticated (its client gets 500 and
+ *    sets up a new one, as the reference client does); an authenticated
+ *    session is never evicted by a setup (docs/security.md, "Sessions").
+ *    The requests held by challenges in sessions share a byte budget
+ *    (node_config.pending_auth_bytes), the oldest dropped first.
  *  - In step 2 the reference checks a few things (homing, indexes) before
  *    it challenges; we challenge first and run every check after step 3.
  *  - Requests for resolution or site info with an unknown session id are
@@ -195,7 +200,14 @@ static int do_setup(req *rq)
 		OPENSSL_cleanse(key, sizeof(key));
 		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
 	}
-	x = node_sessions_alloc(s, now);
+	x = node_sessions_alloc(s, now, &rq->w->src);
+	if (!x) {
+		pthread_mutex_unlock(&s->lock);
+		free(handle);
+		OPENSSL_cleanse(key, sizeof(key));
+		return node_answer_error(rq, PROTO_RC_SERVER_BUSY,
+		                         "too many sessions: try again later");
+	}
 	uint32_t slot = (uint32_t)(x - s->slots);
 	/* Positive (Java keeps it in a signed int), non-zero, slot in the low bits. */
 	uint32_t hi = (((uint32_t)rb[0] << 8 | rb[1]) & 0x7FFF) | 1;
@@ -207,6 +219,7 @@ static int do_setup(req *rq)
 	x->index = r.identity_index;
 	x->last_used = now;
 	x->timeout = r.timeout && r.timeout < s->max_time ? r.timeout : s->max_time;
+	x->src = rq->w->src;
 	uint32_t id = x->id;
 	pthread_mutex_unlock(&s->lock);
 	OPENSSL_cleanse(key, sizeof(key));
@@ -234,7 +247,7 @@ static int do_terminate(req *rq)
 	pthread_mutex_lock(&s->lock);
 	struct node_sess *x = node_sessions_find(s, rq->sess.id, n->cfg.clock());
 	if (x)
-		node_sess_clear(x);
+		node_sess_clear(s, x);
 	pthread_mutex_unlock(&s->lock);
 	/* The answer is still MACed with the key (counter 0: the session is gone). */
 	if (!x)
@@ -278,15 +291,23 @@ static int challenge(req *rq)
 	memcpy(h.req + PROTO_ENV_LEN, rq->msg.hb.p, h.len - PROTO_ENV_LEN);
 	pthread_mutex_lock(&s->lock);
 	struct node_sess *x = node_sessions_find(s, rq->sess.id, now);
+	bool room = false;
 	if (x) {
 		/* A new challenge in the session replaces an unanswered one, as the reference. */
-		free(x->held.req);
-		x->held = h;
+		node_sess_drop_held(s, x);
+		room = node_sessions_hold_room(s, x, h.len);
+		if (room) {
+			x->held = h;
+			s->held_bytes += h.len;
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (!x) {
+	if (!x || !room) {
 		free(h.req);
-		return node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
+		return x ? node_answer_error(
+		               rq, PROTO_RC_SERVER_BUSY,
+		               "too many authentications in progress, try again later")
+		         : node_answer_error(rq, PROTO_RC_SESSION_TIMEOUT, MSG_BAD_SESSION);
 	}
 	rq->msg.hdr.flags |= PROTO_F_RD; /* a 402 always carries the request digest */
 	proto_build b;
@@ -297,8 +318,9 @@ static int challenge(req *rq)
 
 /* What step 3 needs once the challenge response is verified (node_identity_finish_fn's ctx). */
 struct verified_ctx {
-	proto_env henv; /* the held request's envelope as received: what its MAC covers */
-	bool has_id;    /* the session was set up for an identity: */
+	proto_env henv;  /* the held request's envelope as received: what its MAC covers */
+	node_source src; /* who sent op 200 (its verdict counts as a login) */
+	bool has_id;     /* the session was set up for an identity: */
 	uint32_t shlen, sindex;
 	uint8_t sh[PROTO_HANDLE_MAX];
 };
@@ -309,6 +331,7 @@ static int run_verified(req *held, const void *ctx, idn_slice handle, uint32_t i
 {
 	const struct verified_ctx *x = ctx;
 	node_sessions *s = held->w->node->sessions;
+	node_admin_login_verdict(held->w->node, &x->src, handle, index, verdict);
 	if (verdict)
 		return node_answer_error(held, PROTO_RC_AUTHENTICATION_FAILED,
 		                         verdict == IDN_EMISMATCH ? "" : why);
@@ -359,8 +382,11 @@ static int answer_challenge(req *rq, struct node_held *h, const uint8_t *sh, uin
 		ret = node_answer_error(rq, PROTO_RC_ERROR, "held request lost");
 		goto out;
 	}
-	struct verified_ctx x = {
-	    .henv = held.env, .has_id = sh != NULL, .shlen = shlen, .sindex = sindex};
+	struct verified_ctx x = {.henv = held.env,
+	                         .src = rq->w->src,
+	                         .has_id = sh != NULL,
+	                         .shlen = shlen,
+	                         .sindex = sindex};
 	if (sh)
 		memcpy(x.sh, sh, shlen);
 	held.env.request_id = rq->env.request_id;
@@ -442,6 +468,7 @@ int node_session_request(req *rq)
 		if (op == PROTO_OP_CHALLENGE_RESPONSE && x->held.live) {
 			pending = true;
 			h = x->held; /* taken: an op 200 answers a challenge once */
+			s->held_bytes -= h.len;
 			memset(&x->held, 0, sizeof(x->held));
 		}
 	}

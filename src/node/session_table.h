@@ -16,6 +16,7 @@
 
 #include "auth/session_crypto.h"
 #include "node/internal.h"
+#include "node/source_tally.h"
 
 enum {
 	SESSION_NONCE_LEN = 16,
@@ -48,6 +49,7 @@ struct node_sess {
 	uint64_t ctr_win[SESSION_WINDOW / 64]; /* bit i: counter ctr_high - i seen */
 	uint32_t out_ctr;
 	struct node_held held;
+	node_source src; /* who set it up */
 };
 
 struct node_sessions {
@@ -57,6 +59,10 @@ struct node_sessions {
 	uint32_t max_time;
 	uint32_t max_auth_time;
 	uint32_t sweep;
+	uint32_t unauth_max;         /* sessions not authenticated held at once */
+	uint32_t per_source;         /* ... per source */
+	size_t held_bytes, max_held; /* bytes of requests held by challenges (step 2) */
+	source_tally *tally;         /* sessions not authenticated per source */
 };
 
 typedef struct node_sessions node_sessions;
@@ -68,10 +74,26 @@ size_t node_sessions_count(node *n);
 
 /* The live session with this id, or NULL (an expired one is dropped). Locked. */
 struct node_sess *node_sessions_find(node_sessions *s, uint32_t id, uint32_t now);
-/* A free slot for a new session: expired ones are freed first, then the least recently used. */
-struct node_sess *node_sessions_alloc(node_sessions *s, uint32_t now);
+/*
+ * A free slot for a new (not yet authenticated) session from src. Expired
+ * ones are freed first. When src already holds its share of the sessions
+ * not authenticated, its least recently used one gives way; when the
+ * sessions not authenticated are at their bound, or the table is full, the
+ * least recently used one of the source holding the most of them gives way
+ * (so one client's setup outlives a flood from others). An authenticated session never
+ * does: NULL when every slot holds one. Locked.
+ */
+struct node_sess *node_sessions_alloc(node_sessions *s, uint32_t now, const node_source *src);
+/*
+ * Makes room for a held request of len bytes (node_held) within max_held,
+ * dropping the oldest held requests of other sessions (not x's); false when
+ * it cannot. Locked.
+ */
+bool node_sessions_hold_room(node_sessions *s, const struct node_sess *x, size_t len);
 /* Frees what a session owns and wipes its key. Locked. */
-void node_sess_clear(struct node_sess *x);
+void node_sess_clear(node_sessions *s, struct node_sess *x);
+/* Frees the request x holds for its challenge, if any. Locked. */
+void node_sess_drop_held(node_sessions *s, struct node_sess *x);
 /* Records counter c; false when it was seen before or is older than the window. Locked. */
 bool node_sess_counter_accept(struct node_sess *x, uint32_t c, bool enforce);
 /* The session's next answer counter (0 once the session is gone). Takes the lock. */

@@ -3,9 +3,12 @@
  * commit, the identity a caller has authenticated for it, and the node's
  * source of random bytes.
  */
+#include <malloc.h>
+#include <netinet/in.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/limit.h"
 #include "node/answer.h"
@@ -129,4 +132,34 @@ void node_worker_act_as(node_worker *w, idn_slice handle, uint32_t index)
 {
 	w->as_handle = handle;
 	w->as_index = index;
+}
+
+void node_source_of(const struct sockaddr *sa, socklen_t len, node_source *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (sa && sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		out->addr[10] = out->addr[11] = 0xFF; /* as ::ffff:a.b.c.d */
+		memcpy(out->addr + 12, &in->sin_addr, 4);
+		out->known = true;
+	} else if (sa && sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		const uint8_t *a = in6->sin6_addr.s6_addr;
+		bool v4 = !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
+		/* One IPv6 site has a /64 to draw from: its share is the /64's. */
+		memcpy(out->addr, a, v4 ? 16 : 8);
+		out->known = true;
+	}
+}
+
+void node_worker_source(node_worker *w, const struct sockaddr *sa, socklen_t len)
+{
+	node_source_of(sa, len, &w->src);
+}
+
+void node_trim_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
 }

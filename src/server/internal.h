@@ -27,6 +27,20 @@ typedef struct server_requests {
 void server_requests_wire(server_requests *rq, net_config *nc);
 
 /*
+ * The sweeper: a thread that calls node_sweep() about once a second, so
+ * what expired in the node's tables is freed without waiting for a request.
+ */
+typedef struct server_sweeper {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	node *node;
+	bool running, stop;
+} server_sweeper;
+bool server_sweeper_start(server_sweeper *sw, node *n);
+void server_sweeper_stop(server_sweeper *sw);
+
+/*
  * The statistics thread: SIGUSR1 is blocked in the calling thread first (so
  * every thread started after inherits the mask), then the thread sigwaits
  * for it. Returns whether the thread runs.

@@ -144,6 +144,8 @@ static int answer(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 {
 	server_worker *sw = wctx;
 	enum node_transport t = req->transport == NET_UDP ? NODE_UDP : NODE_TCP;
+	if (sw->nw) /* what the peer holds in the node's tables counts against it */
+		node_worker_source(sw->nw, req->peer, req->peer_len);
 	if (!sw->resolver)
 		return answer_here(sw, t, req, out, cap);
 	if (!sw->nw)

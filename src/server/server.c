@@ -29,13 +29,34 @@ typedef struct running {
 	server_requests requests;
 	net_conn_budget budget; /* max_connections, TCP and HTTP together */
 	server_stats stats;
-	char err[256]; /* what a start step failed on, from the module that failed */
+	server_sweeper sweeper; /* frees what expired in the node's tables */
+	char err[256];          /* what a start step failed on, from the module that failed */
 } running;
 
 static int say(running *r, int ret)
 {
 	fprintf(stderr, "%s: %s\n", prog, r->err[0] ? r->err : idn_strerror(ret));
 	return ret;
+}
+
+/* The limits on what strangers make the node hold (docs/security.md); 0 keeps the node's default.
+ */
+static void node_limits(const server_settings *c, node_config *n)
+{
+	if (c->pending_auth_mb)
+		n->pending_auth_bytes = (size_t)c->pending_auth_mb << 20;
+	if (c->pending_auth_per_source)
+		n->pending_auth_per_source = c->pending_auth_per_source;
+	if (c->unauth_sessions)
+		n->unauth_sessions = c->unauth_sessions;
+	if (c->unauth_sessions_per_source)
+		n->unauth_sessions_per_source = c->unauth_sessions_per_source;
+	if (c->login_free_failures)
+		n->login_free_failures = c->login_free_failures;
+	if (c->login_backoff_max)
+		n->login_backoff_max = c->login_backoff_max;
+	if (c->login_entries)
+		n->login_entries = c->login_entries;
 }
 
 /* The store, with the prefixes it homes; a recursive node may have none. */
@@ -98,8 +119,11 @@ static int make_node(running *r)
 	int ret = c->root && c->root[0] ? client_identity_lookup_new(&lo, &r->lookup) : IDN_OK;
 	ncfg.identity_lookup = r->lookup ? client_identity_lookup_start : NULL;
 	ncfg.identity_lookup_arg = r->lookup;
+	node_limits(c, &ncfg);
 	if (!ret)
 		ret = node_new(&ncfg, r->store, &r->node);
+	if (!ret && !server_sweeper_start(&r->sweeper, r->node))
+		ret = IDN_ENOMEM;
 	if (ret)
 		say(r, ret);
 	return ret;
@@ -337,6 +361,7 @@ static void stop(running *r)
 	server_stats_stop(&r->stats);
 	server_stats_log(r->requests.resolver);
 	resolver_free(r->requests.resolver);
+	server_sweeper_stop(&r->sweeper);
 	node_free(r->node);
 	client_identity_lookup_free(r->lookup);
 	store_close(r->store);

@@ -61,6 +61,10 @@ typedef struct server_settings {
 	unsigned max_auth_time;       /* seconds a challenged admin request is held, 0 = 60 */
 	unsigned value_type_max;      /* longest value type a write may give, bytes */
 	unsigned identity_timeout_ms; /* checking an identity held elsewhere, 0 = 2000 */
+	/* What strangers make the node hold (node_config; 0 = the node's defaults). */
+	unsigned pending_auth_mb, pending_auth_per_source;
+	unsigned unauth_sessions, unauth_sessions_per_source;
+	unsigned login_free_failures, login_backoff_max, login_entries;
 	/* The recursive role (resolver/resolver.h). */
 	int recursive, recursive_all;
 	int group_commit; /* 0: every write commits (and fsyncs) on its own */

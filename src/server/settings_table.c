@@ -154,6 +154,40 @@ const setting_row settings_rows[] = {
     {.ini = "max_auth_time", .flag = "max-auth-time", .arg = "S", .type = SETTING_UINT,
      .field = F(max_auth_time), .max = 86400, .scope = SETTING_SERVE,
      .help = "seconds a challenged admin request waits (default 60)"},
+    {.ini = "pending_auth_mb", .flag = "pending-auth-mb", .arg = "N", .type = SETTING_UINT,
+     .field = F(pending_auth_mb), .max = 65536, .scope = SETTING_SERVE,
+     .help = "MiB of challenged admin requests held at once;\n"
+             "the oldest gives way (default 8)"},
+    {.ini = "pending_auth_per_source", .flag = "pending-auth-per-source", .arg = "N",
+     .type = SETTING_UINT, .field = F(pending_auth_per_source), .max = 1000000,
+     .scope = SETTING_SERVE,
+     .help = "challenged requests held per client address\n"
+             "(IPv6: per /64); its oldest gives way (default\n"
+             "1024)"},
+    {.ini = "unauth_sessions", .flag = "unauth-sessions", .arg = "N", .type = SETTING_UINT,
+     .field = F(unauth_sessions), .max = 65536, .scope = SETTING_SERVE,
+     .help = "Handle and REST sessions not yet authenticated,\n"
+             "each table (at most half of it); the least\n"
+             "recently used gives way (default 1024)"},
+    {.ini = "unauth_sessions_per_source", .flag = "unauth-sessions-per-source", .arg = "N",
+     .type = SETTING_UINT, .field = F(unauth_sessions_per_source), .max = 65536,
+     .scope = SETTING_SERVE,
+     .help = "sessions not yet authenticated per client\n"
+             "address (default 256)"},
+    {.ini = "login_free_failures", .flag = "login-free-failures", .arg = "N",
+     .type = SETTING_UINT, .field = F(login_free_failures), .max = 1000, .scope = SETTING_SERVE,
+     .help = "failed logins of one account from one address\n"
+             "(4x for the address) before each further attempt\n"
+             "waits a back-off doubling from 1 s (default 5)"},
+    {.ini = "login_backoff_max", .flag = "login-backoff-max", .arg = "S", .type = SETTING_UINT,
+     .field = F(login_backoff_max), .max = 86400, .scope = SETTING_SERVE,
+     .help = "the longest back-off after failed logins,\n"
+             "seconds (default 60)"},
+    {.ini = "login_entries", .flag = "login-entries", .arg = "N", .type = SETTING_UINT,
+     .field = F(login_entries), .max = 8388608, .scope = SETTING_SERVE,
+     .help = "addresses and (account, address) pairs whose\n"
+             "failed logins are remembered; the stalest gives\n"
+             "way (default 16384, 56 bytes each)"},
     {.ini = "recursive", .flag = "recursive", .type = SETTING_BOOL, .field = F(recursive),
      .max = 1, .flag_value = 1, .scope = SETTING_SERVE,
      .help = "also a recursive node: requests with REC set for\n"
