@@ -205,8 +205,10 @@ static int exchange_udp(const client_addr *a, unsigned timeout_ms, const uint8_t
 		if (client_now_ms() >= end)
 			break;
 	}
-	if (ret == IDN_ENET)
-		ret = IDN_ETIMEOUT;
+	if (ret == IDN_ENET || ret == IDN_ETIMEOUT)
+		ret = client_fail(
+		    a, ret == IDN_ENET ? CLIENT_FAIL_UDP_REFUSED : CLIENT_FAIL_UDP_SILENT,
+		    (unsigned)(client_now_ms() - (end - timeout_ms)));
 out:
 	proto_udp_rasm_free(&rasm);
 out_fd:

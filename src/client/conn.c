@@ -75,6 +75,12 @@ int client_fail(const client_addr *a, int why, unsigned ms)
 		snprintf(t, n, "connection to %s timed out after %u ms (waiting for the answer)",
 		         peer, ms);
 		break;
+	case CLIENT_FAIL_UDP_SILENT:
+		snprintf(t, n, "no answer from %s over UDP within %u ms", peer, ms);
+		break;
+	case CLIENT_FAIL_UDP_REFUSED:
+		snprintf(t, n, "nothing listens on UDP at %s (port unreachable)", peer);
+		break;
 	case ECONNREFUSED:
 		snprintf(t, n, "connection to %s refused", peer);
 		break;

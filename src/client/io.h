@@ -28,9 +28,11 @@ int client_wait_fd(int fd, short ev, uint64_t deadline);
  * (IDN_ENET, IDN_ETIMEOUT, or idn_errno(why)).
  */
 enum {
-	CLIENT_FAIL_EOF = -1,        /* the peer closed before a whole answer */
-	CLIENT_FAIL_CONNECTING = -2, /* no connection within ms */
-	CLIENT_FAIL_WAITING = -3,    /* no (whole) answer, or no room to send, within ms */
+	CLIENT_FAIL_EOF = -1,         /* the peer closed before a whole answer */
+	CLIENT_FAIL_CONNECTING = -2,  /* no connection within ms */
+	CLIENT_FAIL_WAITING = -3,     /* no (whole) answer, or no room to send, within ms */
+	CLIENT_FAIL_UDP_SILENT = -4,  /* UDP: no answer within ms (three sends) */
+	CLIENT_FAIL_UDP_REFUSED = -5, /* UDP: the peer's host said nothing listens there */
 };
 int client_fail(const client_addr *a, int why, unsigned ms);
 void client_fail_clear(void);

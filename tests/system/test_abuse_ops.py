@@ -276,6 +276,25 @@ class ClientErrorTest(Tmp):
         self.assertGreater(took, 0.6)
         self.assertLess(took, 20)
 
+    def test_udp_refused_and_silent(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # bound, never answers
+        s.bind(("127.0.0.1", 0))
+        silent = s.getsockname()[1]
+        self.addCleanup(s.close)
+        t0 = time.time()
+        r = idn("resolve", "88.100.1/x", "--udp", "--timeout", "800", "--server",
+                "127.0.0.1:%d" % silent)
+        took = time.time() - t0
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stderr, r"88\.100\.1/x: no answer from 127\.0\.0\.1:%d over UDP "
+                         r"within [0-9]+ ms" % silent)
+        self.assertGreater(took, 0.7)
+        s.close()  # now nothing listens there: the host says so (ICMP port unreachable)
+        r = idn("resolve", "88.100.1/x", "--udp", "--timeout", "800", "--server",
+                "127.0.0.1:%d" % silent)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("88.100.1/x: nothing listens on UDP at 127.0.0.1:%d" % silent, r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
