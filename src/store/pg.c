@@ -1647,6 +1647,16 @@ const struct store_ops store_pg_ops = {
     .scan_from = pg_scan_from,
 };
 
+/* Whether the database holds idnode's schema (its records table). */
+static bool schema_exists(PGconn *c)
+{
+	PGresult *r = PQexec(c, "SELECT to_regclass('idn_records') IS NOT NULL");
+	bool yes = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	           PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return yes;
+}
+
 static int pg_open(const char *location, const store_opts *opts, store **out)
 {
 	int rc = IDN_ESTORE;
@@ -1682,6 +1692,11 @@ static int pg_open(const char *location, const store_opts *opts, store **out)
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		fprintf(stderr, "store: postgresql: cannot connect: %s",
 		        c ? PQerrorMessage(c) : "out of memory\n");
+		goto out;
+	}
+	/* a command that only reads a store (dump, verify) makes none */
+	if (opts && opts->must_exist && !schema_exists(c)) {
+		rc = IDN_ENOTFOUND;
 		goto out;
 	}
 	/* several processes may open a new database at once: one creates */

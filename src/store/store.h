@@ -82,8 +82,9 @@ typedef struct store_opts {
 	const char *read_location;
 	/*
 	 * 1: open only a store that exists (LMDB: the directory holds a data
-	 * file), IDN_ENOTFOUND otherwise: for commands that read one (dump,
-	 * verify), where a mistyped path must not make an empty store.
+	 * file; PostgreSQL: the database holds idnode's tables), IDN_ENOTFOUND
+	 * otherwise, making nothing: for commands that read one (dump, verify),
+	 * where a mistyped path must not make an empty store.
 	 */
 	int must_exist;
 } store_opts;

@@ -449,6 +449,23 @@ static void test_pg_two_stores(void **state)
 	store_close(s2);
 }
 
+/* must_exist (dump, verify): a database without idnode's schema is "no store", and stays bare. */
+static void test_pg_must_exist(void **state)
+{
+	(void)state;
+	char loc[1024];
+	assert_int_equal(pg_make(loc, sizeof(loc)), 0);
+	store_opts must = {.must_exist = 1};
+	store *s = NULL;
+	assert_int_equal(store_open(loc, &must, &s), IDN_ENOTFOUND);
+	assert_null(s);
+	assert_string_equal(sql1(db_uri, "SELECT to_regclass('idn_records') IS NULL"), "t");
+	assert_int_equal(store_open(loc, NULL, &s), IDN_OK); /* serve, load: made */
+	store_close(s);
+	assert_int_equal(store_open(loc, &must, &s), IDN_OK);
+	store_close(s);
+}
+
 struct log_writer {
 	store *s;
 	char tag;
@@ -679,6 +696,7 @@ int main(void)
 	                                    suite_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_reconnect, suite_setup, suite_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_two_stores, suite_setup, suite_teardown),
+	    cmocka_unit_test(test_pg_must_exist),
 	    cmocka_unit_test_setup_teardown(test_pg_two_writers_log, suite_setup, suite_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_bulk_same_as_single, suite_setup,
 	                                    suite_teardown),
