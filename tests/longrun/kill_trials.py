@@ -25,7 +25,6 @@ and exits 1 if anything was lost or a verify failed.
 usage: kill_trials.py [--trials N] [--round N] [--seed S]
 (IDNODE: the binary; build/bench/hdladmin beside it)"""
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -40,7 +39,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "system"))
 from idnlib import IDNODE, free_port, parse_answer, request, tcp_exchange  # noqa: E402
-from idnlib import admin_data, s, udp_exchange  # noqa: E402
+from idnlib import admin_data, challenge_of, s, seckey_response, udp_exchange  # noqa: E402
 
 HDLADMIN = os.path.join(os.path.dirname(IDNODE), "bench", "hdladmin")
 SECRET = b"longrun-secret-2026"
@@ -82,14 +81,8 @@ class Mixer(threading.Thread):
         env, _, rc, _, ans = parse_answer(tcp_exchange(self.port, req, timeout=5))
         if rc != 402:
             return rc
-        alg = ans[0]
-        dlen = {2: 20, 3: 32}[alg]
-        digest = ans[1:1 + dlen]
-        nlen = struct.unpack(">I", ans[1 + dlen:5 + dlen])[0]
-        nonce = ans[5 + dlen:5 + dlen + nlen]
-        mac = hashlib.sha1(SECRET + nonce + digest + SECRET).digest()
-        cr = s("HS_SECKEY") + s(BOSS) + struct.pack(">I", 300) + s(b"\x02" + mac)
-        req = request("", op=200, flags=0x18000000, body=cr, session=env["session"])
+        nonce, digest = challenge_of(ans)
+        req = seckey_response(env["session"], nonce, digest, BOSS, SECRET)
         return parse_answer(tcp_exchange(self.port, req, timeout=5))[2]
 
     def step(self, n):

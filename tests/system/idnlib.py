@@ -201,6 +201,23 @@ def s(b):
     return struct.pack(">I", len(b)) + b
 
 
+def challenge_of(body):
+    """(nonce, digest) of a 402 answer's body: u8 digest algorithm, the digest, str nonce."""
+    dlen = {2: 20, 3: 32}[body[0]]
+    digest = body[1:1 + dlen]
+    nlen = struct.unpack(">I", body[1 + dlen:5 + dlen])[0]
+    return body[5 + dlen:5 + dlen + nlen], digest
+
+
+def seckey_response(session, nonce, digest, handle, secret, index=300):
+    """Op 200 answering a challenge as index:handle with the legacy SHA-1 MAC
+    of its HS_SECKEY secret (SHA1(secret | nonce | digest | secret))."""
+    import hashlib
+    mac = hashlib.sha1(secret + nonce + digest + secret).digest()
+    body = s("HS_SECKEY") + s(handle) + struct.pack(">I", index) + s(b"\x02" + mac)
+    return request("", op=200, flags=0x18000000, body=body, session=session)
+
+
 def admin_data(rights, index, handle):
     """HS_ADMIN data, hex: int2 rights, the admin's handle and index."""
     return (struct.pack(">H", rights) + s(handle) + struct.pack(">I", index)).hex()

@@ -20,7 +20,6 @@ working, and writes succeed again once space is freed.
 Requests are sent raw and answered with the legacy secret-key MAC, so each
 check sees the server's own answer code. Every loop is bounded."""
 import base64
-import hashlib
 import json
 import os
 import shutil
@@ -36,7 +35,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
 from idnlib import IDNODE, parse_answer, request, tcp_read_answer  # noqa: E402
-from idnlib import admin_data, hexval, s  # noqa: E402
+from idnlib import admin_data, challenge_of, hexval, s, seckey_response  # noqa: E402
 
 BOSS = b"boss-secret-2026"
 ADDER = b"adder-secret-2026"
@@ -109,14 +108,9 @@ class Admin:
         env, _, rc, _, ans = self.xchg(request("", op=op, flags=0x18000000, body=body))
         if rc != 402:
             return rc, ans
-        dlen = {2: 20, 3: 32}[ans[0]]
-        digest = ans[1:1 + dlen]
-        nlen = struct.unpack(">I", ans[1 + dlen:5 + dlen])[0]
-        nonce = ans[5 + dlen:5 + dlen + nlen]
-        mac = hashlib.sha1(self.secret + nonce + digest + self.secret).digest()
-        cr = s("HS_SECKEY") + s(self.handle) + struct.pack(">I", 300) + s(b"\x02" + mac)
-        _, _, rc, _, ans = self.xchg(request("", op=200, flags=0x18000000, body=cr,
-                                             session=env["session"]))
+        nonce, digest = challenge_of(ans)
+        _, _, rc, _, ans = self.xchg(seckey_response(env["session"], nonce, digest, self.handle,
+                                                     self.secret))
         return rc, ans
 
 

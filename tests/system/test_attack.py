@@ -11,7 +11,6 @@ real member behind a looping group) shows the groups are read at all.
 Requests are sent raw and answered with the legacy secret-key MAC
 (SHA1(secret | nonce | digest | secret)), so each check sees the server's
 own answer code. Every wait is bounded."""
-import hashlib
 import os
 import shutil
 import struct
@@ -23,7 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import IDNODE, Node, parse_answer, request, tcp_exchange  # noqa: E402
-from idnlib import admin_data, hexval, s, vlist_data  # noqa: E402
+from idnlib import admin_data, challenge_of, hexval, s, seckey_response, vlist_data  # noqa: E402
 
 BOSS = b"boss-secret-2026"
 MALLORY = b"mallory-secret-2026"
@@ -99,14 +98,8 @@ class Attack(unittest.TestCase):
         env, aop, rc, flags, ans = parse_answer(tcp_exchange(self.node.port, req, timeout=10))
         if rc != 402:
             return aop, rc, ans
-        alg = ans[0]
-        dlen = {2: 20, 3: 32}[alg]
-        digest = ans[1:1 + dlen]
-        nlen = struct.unpack(">I", ans[1 + dlen:5 + dlen])[0]
-        nonce = ans[5 + dlen:5 + dlen + nlen]
-        mac = hashlib.sha1(secret + nonce + digest + secret).digest()
-        cr = s("HS_SECKEY") + s(handle) + struct.pack(">I", 300) + s(b"\x02" + mac)
-        req = request("", op=200, flags=0x18000000, body=cr, session=env["session"])
+        nonce, digest = challenge_of(ans)
+        req = seckey_response(env["session"], nonce, digest, handle, secret)
         _, aop, rc, _, ans = parse_answer(tcp_exchange(self.node.port, req, timeout=10))
         return aop, rc, ans
 
