@@ -216,6 +216,9 @@ typedef struct net_config {
 	 */
 	unsigned udp_answer_max, udp_amplification;
 	unsigned udp_rate_limit, udp_rate_slip;
+	/* networks ("ADDR/BITS") the rate limit does not apply to (rrl.h) */
+	const char *const *udp_rate_exempt;
+	size_t n_udp_rate_exempt;
 	/*
 	 * Per-thread context for the handler, made on the worker thread. NULL
 	 * worker_init: the context is arg. A worker_init that returns NULL makes

@@ -1,7 +1,9 @@
 /* rrl.c - response rate limiting per source prefix (see rrl.h). */
 #include "net/rrl.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +30,67 @@ int net_rrl_init(net_rrl *r, unsigned rate, unsigned burst, unsigned nbuckets, u
 		r->interval_ns = 1;
 	r->burst_ns = (uint64_t)(burst ? burst : rate) * r->interval_ns;
 	return IDN_OK;
+}
+
+int net_rrl_exempt_add(net_rrl *r, const char *cidr)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(cidr, '/');
+	size_t alen = slash ? (size_t)(slash - cidr) : strlen(cidr);
+	if (alen == 0 || alen >= sizeof(addr))
+		return IDN_EINVAL;
+	memcpy(addr, cidr, alen);
+	addr[alen] = 0;
+	net_rrl_net n = {.family = strchr(addr, ':') ? AF_INET6 : AF_INET};
+	if (inet_pton(n.family, addr, n.addr) != 1)
+		return IDN_EINVAL;
+	unsigned max = n.family == AF_INET ? 32 : 128;
+	n.bits = max;
+	if (slash) {
+		char *end;
+		unsigned long b = strtoul(slash + 1, &end, 10);
+		if (end == slash + 1 || *end || b > max)
+			return IDN_EINVAL;
+		n.bits = (unsigned)b;
+	}
+	if (r->nexempt >= NET_RRL_EXEMPT_MAX)
+		return IDN_ERANGE;
+	r->exempt[r->nexempt++] = n;
+	return IDN_OK;
+}
+
+/* Whether the first bits of a and b agree. */
+static bool same_bits(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned whole = bits / 8, rest = bits % 8;
+	if (memcmp(a, b, whole))
+		return false;
+	return !rest || ((a[whole] ^ b[whole]) & (uint8_t)(0xFF00 >> rest)) == 0;
+}
+
+bool net_rrl_exempt_match(const net_rrl *r, const struct sockaddr *sa)
+{
+	if (!r->nexempt)
+		return false;
+	int family = sa->sa_family;
+	const uint8_t *a;
+	if (family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		a = a6->s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			family = AF_INET;
+			a += 12;
+		}
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < r->nexempt; i++)
+		if (r->exempt[i].family == family &&
+		    same_bits(a, r->exempt[i].addr, r->exempt[i].bits))
+			return true;
+	return false;
 }
 
 void net_rrl_free(net_rrl *r)

@@ -23,9 +23,20 @@
 
 #include "core/limit.h"
 
+/* A network the rate limit does not apply to (net_rrl_exempt_add). */
+typedef struct net_rrl_net {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned bits;
+	uint8_t addr[16];
+} net_rrl_net;
+
+enum { NET_RRL_EXEMPT_MAX = 64 };
+
 typedef struct net_rrl {
 	_Atomic uint64_t *tat; /* nbuckets; NULL when rate limiting is off */
-	uint64_t mask;         /* nbuckets - 1 */
+	net_rrl_net exempt[NET_RRL_EXEMPT_MAX];
+	size_t nexempt;
+	uint64_t mask; /* nbuckets - 1 */
 	uint64_t seed;
 	uint64_t interval_ns; /* one answer's worth of time: 1 s / rate */
 	uint64_t burst_ns;    /* burst answers' worth */
@@ -60,6 +71,17 @@ uint64_t net_rrl_prefix(const struct sockaddr *sa);
  * logged, so a flood costs a counter, not a printf per packet.
  */
 void net_rrl_hit(enum idn_limit_id id, uint64_t prefix, const char *what, unsigned long n);
+
+/*
+ * Adds a network not rate limited, "ADDR/BITS" or "ADDR" (all its bits):
+ * a recursive node or a NAT the operator knows sends more than the rate.
+ * IDN_EINVAL when it does not parse, IDN_ERANGE past NET_RRL_EXEMPT_MAX.
+ * Exemption is from the rate only: the answer budget still applies.
+ */
+int net_rrl_exempt_add(net_rrl *r, const char *cidr);
+
+/* Whether sa is in an exempt network (false at once when there is none). */
+bool net_rrl_exempt_match(const net_rrl *r, const struct sockaddr *sa);
 
 /* Takes one answer from the bucket of prefix at now_ns: false when it is empty. */
 bool net_rrl_take(net_rrl *r, uint64_t prefix, uint64_t now_ns);

@@ -201,6 +201,14 @@ int net_start(const net_config *cfg, net_server **out)
 		rc = IDN_ENOMEM;
 		goto fail;
 	}
+	for (size_t i = 0; i < cfg->n_udp_rate_exempt; i++)
+		if (net_rrl_exempt_add(&s->rrl, cfg->udp_rate_exempt[i])) {
+			set_err(cfg,
+			        "udp-rate-exempt %s: not a network ADDR/BITS (or more than %d)",
+			        cfg->udp_rate_exempt[i], NET_RRL_EXEMPT_MAX);
+			rc = IDN_ECONFIG;
+			goto fail;
+		}
 	net_fd_reserve();
 	s->stopfd = net_stopfd_new();
 	s->ports = calloc(cfg->nlisten, sizeof(*s->ports));

@@ -190,7 +190,7 @@ static int udp_answer(struct net_worker *w, const net_req *req, size_t wire, uin
                       size_t cap, uint64_t *requests)
 {
 	struct net_server *s = w->s;
-	if (net_rrl_on(&s->rrl)) {
+	if (net_rrl_on(&s->rrl) && !net_rrl_exempt_match(&s->rrl, req->peer)) {
 		uint64_t prefix = net_rrl_prefix(req->peer);
 		if (!net_rrl_take(&s->rrl, prefix, w->now * 1000000))
 			return udp_over_rate(w, prefix, req->msg, req->len, wire, out, cap);

@@ -33,7 +33,7 @@ typedef struct server_settings {
 	char *config;     /* -c FILE: where the file's settings came from */
 	char *data;       /* LMDB directory or PostgreSQL URI (--data, --store) */
 	char *store_read; /* reads from this PostgreSQL URI (a replica); NULL = the store's */
-	settings_list listen, home;
+	settings_list listen, home, udp_rate_exempt;
 	unsigned threads;
 	int case_sensitive;
 	unsigned site_serial;

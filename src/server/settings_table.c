@@ -75,6 +75,11 @@ const setting_row settings_rows[] = {
      .help = "UDP answers per second to one source network (IPv4\n"
              "/24, IPv6 /56), a second's worth at once; 0: no limit\n"
              "(default 200)"},
+    {.ini = "udp_rate_exempt", .flag = "udp-rate-exempt", .arg = "ADDR/BITS",
+     .type = SETTING_LIST, .field = F(udp_rate_exempt), .scope = SETTING_SERVE,
+     .help = "a network the UDP rate limit does not apply to (a\n"
+             "recursive node, a busy NAT); repeatable. The answer\n"
+             "budget still applies"},
     {.ini = "udp_rate_slip", .flag = "udp-rate-slip", .arg = "N", .type = SETTING_UINT,
      .field = F(udp_rate_slip), .def = 2, .max = 100, .scope = SETTING_SERVE,
      .help = "over that rate, every N-th answer is an RC_ERROR asking\n"

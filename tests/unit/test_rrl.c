@@ -113,6 +113,55 @@ static void test_off_and_bad(void **state)
 	net_rrl_free(&r);
 }
 
+/* Whether address a (IPv4, IPv6 or IPv4-mapped) is in one of r's exempt networks. */
+static bool exempt(const net_rrl *r, const char *a)
+{
+	struct sockaddr_storage ss = {0};
+	if (strchr(a, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, a, &s6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, a, &s4->sin_addr), 1);
+	}
+	return net_rrl_exempt_match(r, (const struct sockaddr *)&ss);
+}
+
+static void test_exempt(void **state)
+{
+	(void)state;
+	net_rrl r;
+	assert_int_equal(net_rrl_init(&r, 10, 0, 0, 1), 0);
+	assert_false(exempt(&r, "192.0.2.1")); /* none: no match */
+	assert_int_equal(net_rrl_exempt_add(&r, "192.0.2.0/23"), 0);
+	assert_int_equal(net_rrl_exempt_add(&r, "2001:db8:1::/48"), 0);
+	assert_int_equal(net_rrl_exempt_add(&r, "198.51.100.7"), 0);
+	assert_true(exempt(&r, "192.0.2.1"));
+	assert_true(exempt(&r, "192.0.3.255"));
+	assert_false(exempt(&r, "192.0.4.0"));
+	assert_true(exempt(&r, "::ffff:192.0.3.1")); /* IPv4-mapped: its IPv4 address */
+	assert_true(exempt(&r, "2001:db8:1:ffff::1"));
+	assert_false(exempt(&r, "2001:db8:2::1"));
+	assert_true(exempt(&r, "198.51.100.7"));
+	assert_false(exempt(&r, "198.51.100.8"));
+	const char *bad[] = {"",
+	                     "/8",
+	                     "192.0.2.0/33",
+	                     "192.0.2.0/",
+	                     "192.0.2.0/x",
+	                     "2001:db8::/129",
+	                     "example.com",
+	                     "1.2.3.4/8/9"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(net_rrl_exempt_add(&r, bad[i]), IDN_EINVAL);
+	while (r.nexempt < NET_RRL_EXEMPT_MAX)
+		assert_int_equal(net_rrl_exempt_add(&r, "10.0.0.0/8"), 0);
+	assert_int_equal(net_rrl_exempt_add(&r, "10.0.0.0/8"), IDN_ERANGE);
+	net_rrl_free(&r);
+}
+
 struct hammer {
 	net_rrl *r;
 	uint64_t prefix;
@@ -226,6 +275,7 @@ int main(void)
 	    cmocka_unit_test(test_burst_then_rate), cmocka_unit_test(test_prefixes),
 	    cmocka_unit_test(test_off_and_bad),     cmocka_unit_test(test_threads_share_exactly),
 	    cmocka_unit_test(test_budget),          cmocka_unit_test(test_refusal),
+	    cmocka_unit_test(test_exempt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
