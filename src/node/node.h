@@ -55,6 +55,18 @@ enum {
 	NODE_LOGIN_ENTRIES = 16384,
 };
 
+/*
+ * Which response codes answer what the national system's two SDKs disagree
+ * on (IDIS.md section 1; docs/national-system.md): id-pointer-sdk knows
+ * 601-605 and not 407/408/3001, ID-SDK the reverse, and the reference
+ * Handle.Net clients neither.
+ */
+enum node_codes {
+	NODE_CODES_IPS = 0, /* id-pointer-sdk: quotas as 603-605 */
+	NODE_CODES_IDS = 1, /* ID-SDK: 407 repeated login, 408 login first, 3001 bad credential */
+	NODE_CODES_HANDLE = 2, /* RFC 3652 codes only */
+};
+
 typedef struct node_config {
 	bool case_sensitive;  /* suffixes case-sensitive (prefixes never are); default true */
 	uint16_t site_serial; /* the serial of our HS_SITE, put in every answer; default 1 */
@@ -116,6 +128,7 @@ typedef struct node_config {
 	uint32_t max_session_time;
 	/* The longest value type a write may give, bytes (value-syntax); 0 = 1024. */
 	uint32_t value_type_max;
+	enum node_codes codes; /* default NODE_CODES_IPS */
 } node_config;
 
 /* Fills defaults. */

@@ -102,12 +102,3 @@ int site_build(const site_spec *spec, uint8_t *out, size_t cap, char *err, size_
 	}
 	return (int)wire_wr_len(&w);
 }
-
-int site_hash_parse(const char *s)
-{
-	static const char *names[] = {"prefix", "suffix", "all"};
-	for (int i = 0; i < 3; i++)
-		if (!strcasecmp(s, names[i]) || (s[0] == '0' + i && !s[1]))
-			return i;
-	return -1;
-}

@@ -40,7 +40,4 @@ typedef struct site_spec {
  */
 int site_build(const site_spec *spec, uint8_t *out, size_t cap, char *err, size_t errlen);
 
-/* Parses "prefix" / "suffix" / "all" (or 0/1/2) into a hash option; -1 otherwise. */
-int site_hash_parse(const char *s);
-
 #endif

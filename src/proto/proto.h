@@ -99,6 +99,15 @@ enum proto_rc {
 	PROTO_RC_SESSION_NEED_MSG = 503,
 	PROTO_RC_SESSION_INVALID_MSG = 504,
 	PROTO_RC_SESSION_COUNTER = 505,
+	/* The national system's codes (IDIS.md section 1), each known to one SDK only. */
+	PROTO_RC_IDIS_REPEAT_LOGIN = 407,    /* ID-SDK: a second login on a connection */
+	PROTO_RC_IDIS_LOGIN_FIRST = 408,     /* ID-SDK: log in first */
+	PROTO_RC_IDIS_CHANNEL_ERROR = 601,   /* id-pointer-sdk: client channel error */
+	PROTO_RC_IDIS_PROXY_FAILED = 602,    /* id-pointer-sdk: client timeout */
+	PROTO_RC_IDIS_DAILY_LIMIT = 603,     /* id-pointer-sdk: daily request limit */
+	PROTO_RC_IDIS_HANDLE_LIMIT = 604,    /* id-pointer-sdk: registration count limit */
+	PROTO_RC_IDIS_PREFIX_LIMIT = 605,    /* id-pointer-sdk: prefix limit */
+	PROTO_RC_IDIS_BAD_CREDENTIAL = 3001, /* ID-SDK: credential verification failed */
 };
 
 /* Op flags (header bytes 8..11). */
@@ -115,6 +124,10 @@ enum {
 	PROTO_F_OVRW = 0x00400000u, /* overwrite on create */
 	PROTO_F_MINT = 0x00200000u, /* mint a new suffix */
 	PROTO_F_DNRF = 0x00100000u, /* do not refer */
+	/* The national system's (IDIS.md sections 1 and 3). */
+	PROTO_F_IDIS_VERIFIED = 0x00000001u,  /* answer: the trusted result verified */
+	PROTO_F_IDIS_TRUSTED = 0x00000002u,   /* request: trusted resolution asked */
+	PROTO_F_IDIS_RECU_AUTH = 0x00000004u, /* a recursive node passes the caller's identity on */
 };
 
 /* Value permission bits. */

@@ -57,6 +57,7 @@ static void node_limits(const server_settings *c, node_config *n)
 		n->login_backoff_max = c->login_backoff_max;
 	if (c->login_entries)
 		n->login_entries = c->login_entries;
+	n->codes = (enum node_codes)c->national_codes;
 }
 
 /* The store, with the prefixes it homes; a recursive node may have none. */

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "node/site.h"
 #include "server/settings.h"
 
 #define FIELD(s, r, type) ((type *)((char *)(s) + (r)->field))
@@ -30,7 +29,7 @@ void settings_init(server_settings *s)
 			*FIELD(s, r, unsigned) = (unsigned)r->def;
 		else if (r->type == SETTING_ULONG)
 			*FIELD(s, r, unsigned long) = r->def;
-		else if (r->type == SETTING_BOOL || r->type == SETTING_SITE_HASH)
+		else if (r->type == SETTING_BOOL || r->type == SETTING_CHOICE)
 			*FIELD(s, r, int) = (int)r->def;
 	}
 }
@@ -69,6 +68,15 @@ static int parse_number(const setting_row *r, const char *where, const char *v, 
 	}
 	*out = x;
 	return 0;
+}
+
+/* A SETTING_CHOICE value: the index of the name it gives (any case) or the index itself; -1. */
+static int parse_choice(const setting_row *r, const char *v)
+{
+	for (int i = 0; r->choices[i]; i++)
+		if (!strcasecmp(v, r->choices[i]) || (v[0] == '0' + i && !v[1]))
+			return i;
+	return -1;
 }
 
 static int parse_bool(const setting_row *r, const char *where, const char *v, int *out,
@@ -129,10 +137,10 @@ int settings_apply(server_settings *s, const setting_row *r, const char *where, 
 			return -1;
 		*FIELD(s, r, int) = b;
 		break;
-	case SETTING_SITE_HASH:
-		if ((b = site_hash_parse(v)) < 0) {
-			fprintf(err, "%s: %s: %s: '%s' is not prefix, suffix or all\n", prog, where,
-			        r->ini, v);
+	case SETTING_CHOICE:
+		if ((b = parse_choice(r, v)) < 0) {
+			fprintf(err, "%s: %s: %s: '%s' is not %s\n", prog, where, r->ini, v,
+			        r->arg);
 			return -1;
 		}
 		*FIELD(s, r, int) = b;
@@ -234,7 +242,7 @@ void settings_merge(server_settings *file, server_settings *flags)
 			*FIELD(file, r, unsigned long) = *FIELD(flags, r, unsigned long);
 			break;
 		case SETTING_BOOL:
-		case SETTING_SITE_HASH:
+		case SETTING_CHOICE:
 			*FIELD(file, r, int) = *FIELD(flags, r, int);
 			break;
 		}

@@ -65,6 +65,7 @@ typedef struct server_settings {
 	unsigned pending_auth_mb, pending_auth_per_source;
 	unsigned unauth_sessions, unauth_sessions_per_source;
 	unsigned login_free_failures, login_backoff_max, login_entries;
+	int national_codes; /* enum node_codes */
 	/* The recursive role (resolver/resolver.h). */
 	int recursive, recursive_all;
 	int group_commit; /* 0: every write commits (and fsyncs) on its own */
@@ -82,13 +83,13 @@ typedef struct server_settings {
 } server_settings;
 
 typedef enum setting_type {
-	SETTING_STR,       /* char *; a second value replaces the first */
-	SETTING_LIST,      /* settings_list; each value adds one */
-	SETTING_UINT,      /* unsigned, min..max */
-	SETTING_ULONG,     /* unsigned long, min..max */
-	SETTING_BOOL,      /* int: yes/no, true/false, on/off, 1/0; the flag sets flag_value */
-	SETTING_SITE_HASH, /* int: prefix, suffix or all (node/site.h) */
-	SETTING_FILE,      /* the INI file (-c): a flag only */
+	SETTING_STR,    /* char *; a second value replaces the first */
+	SETTING_LIST,   /* settings_list; each value adds one */
+	SETTING_UINT,   /* unsigned, min..max */
+	SETTING_ULONG,  /* unsigned long, min..max */
+	SETTING_BOOL,   /* int: yes/no, true/false, on/off, 1/0; the flag sets flag_value */
+	SETTING_CHOICE, /* int: the index of one of the row's choices (or the index itself) */
+	SETTING_FILE,   /* the INI file (-c): a flag only */
 } setting_type;
 
 /* Which command takes a row. */
@@ -103,9 +104,10 @@ typedef struct setting_row {
 	setting_type type;
 	size_t field; /* offsetof(server_settings, ...) */
 	unsigned long def, min, max;
-	int flag_value;   /* SETTING_BOOL: what its flag sets */
-	unsigned scope;   /* SETTING_SERVE | SETTING_SITE */
-	const char *help; /* lines separated by '\n' */
+	int flag_value;             /* SETTING_BOOL: what its flag sets */
+	const char *const *choices; /* SETTING_CHOICE: the names, NULL-terminated */
+	unsigned scope;             /* SETTING_SERVE | SETTING_SITE */
+	const char *help;           /* lines separated by '\n' */
 } setting_row;
 
 /* The table, and its length. */

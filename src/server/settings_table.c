@@ -134,7 +134,8 @@ const setting_row settings_rows[] = {
      .help = "a server of a multi-server site (repeatable;\n"
              "default: this server alone, at its first --listen)"},
     {.ini = "site_hash", .flag = "site-hash", .arg = "prefix|suffix|all",
-     .type = SETTING_SITE_HASH, .field = F(site_hash), .max = 2, .scope = BOTH,
+     .type = SETTING_CHOICE, .choices = (const char *const[]){"prefix", "suffix", "all", NULL},
+     .field = F(site_hash), .max = 2, .scope = BOTH,
      .help = "how the site splits identifiers (default prefix)"},
     {.ini = "site_desc", .flag = "site-desc", .arg = "TEXT", .type = SETTING_STR,
      .field = F(site_desc), .scope = BOTH,
@@ -193,6 +194,13 @@ const setting_row settings_rows[] = {
      .help = "addresses and (account, address) pairs whose\n"
              "failed logins are remembered; the stalest gives\n"
              "way (default 16384, 56 bytes each)"},
+    {.ini = "national_codes", .flag = "national-codes", .arg = "ips|ids|handle",
+     .type = SETTING_CHOICE, .choices = (const char *const[]){"ips", "ids", "handle", NULL},
+     .field = F(national_codes), .max = 2, .scope = SETTING_SERVE,
+     .help = "the response codes for what the national SDKs\n"
+             "disagree on (login errors, quotas): id-pointer-sdk's,\n"
+             "ID-SDK's, or Handle codes only (default ips;\n"
+             "docs/national-system.md)"},
     {.ini = "recursive", .flag = "recursive", .type = SETTING_BOOL, .field = F(recursive),
      .max = 1, .flag_value = 1, .scope = SETTING_SERVE,
      .help = "also a recursive node: requests with REC set for\n"

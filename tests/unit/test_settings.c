@@ -92,7 +92,7 @@ static void test_rows_are_whole(void **state)
 		if (r->flag)
 			assert_true((r->arg != NULL) == (r->type != SETTING_BOOL));
 		if (r->type == SETTING_UINT || r->type == SETTING_ULONG ||
-		    r->type == SETTING_BOOL || r->type == SETTING_SITE_HASH) {
+		    r->type == SETTING_BOOL || r->type == SETTING_CHOICE) {
 			assert_true(r->min <= r->def);
 			assert_true(r->def <= r->max);
 		}
@@ -268,6 +268,37 @@ static void test_switches_aliases_lists(void **state)
 	capture_close(&err);
 }
 
+/* A choice takes one of its names in any case, or its index; anything else is named. */
+static void test_choices(void **state)
+{
+	(void)state;
+	server_settings s;
+	capture err;
+	char path[64];
+	capture_open(&err);
+	assert_int_equal(parse_ini(&s, &err, path, "data = /tmp/x\nsite_hash = Suffix\n",
+	                           "--national-codes", "ids"),
+	                 SETTINGS_OK);
+	assert_int_equal(s.site_hash, 1);
+	assert_int_equal(s.national_codes, 1);
+	settings_free(&s);
+	assert_int_equal(
+	    parse(&s, &err, (const char *[]){"--data", "/tmp/x", "--site-hash", "2", NULL}),
+	    SETTINGS_OK);
+	assert_int_equal(s.site_hash, 2);
+	assert_int_equal(s.national_codes, 0);
+	settings_free(&s);
+	capture_close(&err);
+
+	capture_open(&err);
+	assert_int_equal(
+	    parse(&s, &err, (const char *[]){"--data", "/tmp/x", "--national-codes", "gb", NULL}),
+	    SETTINGS_BAD);
+	assert_non_null(strstr(capture_text(&err), "national_codes: 'gb' is not ips|ids|handle"));
+	settings_free(&s);
+	capture_close(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +309,7 @@ int main(void)
 	    cmocka_unit_test(test_out_of_range_is_refused),
 	    cmocka_unit_test(test_unknown_key_and_section),
 	    cmocka_unit_test(test_switches_aliases_lists),
+	    cmocka_unit_test(test_choices),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
