@@ -247,32 +247,60 @@ static void test_sm2_sig_user_id(void **state)
 }
 
 /*
- * The same signature as a challenge answer (hash "SM3"), checked by the
- * node's path against the key as HS_PUBKEY with the identity handle as
- * user ID; the default-ID signature does not pass there.
+ * A challenge answer as id-pointer-sdk makes it: the SM2 signature, user ID
+ * the identity handle, of SM3(nonce || digest). Made with
+ *   openssl dgst -sm3 -binary msg.bin > m2.bin
+ *     (7c2979aba7e1537a7eaceff33eb48075d52fdb2b137bfe8c89054fb8c6cb6d88)
+ *   openssl pkeyutl -sign -rawin -digest sm3 -inkey sm2.pem -in m2.bin \
+ *     -pkeyopt distid:88.100.1/admin
+ */
+static const char SIG_ANSWER_HEX[] =
+    "3045022077c33892523a3c8f02c6495cf156fc4719f4f681bc40472dad179d07a67b20510221008adf232c"
+    "9d95c105291bc868aa00cd68299c96c3b32666877da90df6d8399e68";
+
+/*
+ * Checked by the node's path (auth_verify_pubkey, hash "SM3") against the key
+ * as HS_PUBKEY in the Handle wrapper and as PEM text: it verifies with the
+ * identity handle and not with another; signatures of the message itself
+ * (no SM3 first) do not pass.
  */
 static void test_sm2_challenge_answer(void **state)
 {
 	(void)state;
-	uint8_t msg[48], key[512], resp[128];
+	uint8_t msg[48], sig[80], keys[2][512], resp[128];
+	size_t slen = unhex(SIG_ANSWER_HEX, sig, sizeof(sig));
 	unhex(MSG_HEX, msg, sizeof(msg));
 	EVP_PKEY *pub = pem_key(SM2_PUB, 0);
-	wire_wr kw = wire_wr_init(key, sizeof(key));
-	assert_int_equal(auth_pubkey_encode(pub, &kw), IDN_OK);
-	idn_slice hs = idn_slice_of(key, wire_wr_len(&kw));
+	wire_wr kw[2] = {wire_wr_init(keys[0], 512), wire_wr_init(keys[1], 512)};
+	assert_int_equal(auth_pubkey_encode(pub, &kw[0]), IDN_OK);
+	assert_int_equal(auth_pubkey_encode_pem(pub, &kw[1]), IDN_OK);
 	idn_slice nonce = idn_slice_of(msg, 16), digest = idn_slice_of(msg + 16, 32);
-	const uint8_t *sigs[] = {SIG_HANDLE, SIG_DEFAULT};
-	size_t lens[] = {SIG_HANDLE_N, SIG_DEFAULT_N};
-	int want[] = {IDN_OK, IDN_EMISMATCH};
-	for (int i = 0; i < 2; i++) {
-		wire_wr w = wire_wr_init(resp, sizeof(resp));
-		proto_sig_resp sr = {.hash_alg = IDN_SLICE("SM3"),
-		                     .sig = idn_slice_of(sigs[i], lens[i])};
-		proto_sig_resp_put(&w, &sr);
-		assert_int_equal(w.err, IDN_OK);
-		assert_int_equal(auth_verify_pubkey(hs, IDN_SLICE("88.100.1/admin"), nonce, digest,
-		                                    idn_slice_of(resp, wire_wr_len(&w))),
-		                 want[i]);
+	struct {
+		const uint8_t *sig;
+		size_t len;
+		const char *id;
+		int want;
+	} v[] = {
+	    {sig, slen, "88.100.1/admin", IDN_OK},
+	    {sig, slen, "88.100.1/other", IDN_EMISMATCH},
+	    {sig, slen, AUTH_SM2_DEFAULT_ID, IDN_EMISMATCH},
+	    {SIG_HANDLE, SIG_HANDLE_N, "88.100.1/admin", IDN_EMISMATCH},
+	    {SIG_DEFAULT, SIG_DEFAULT_N, AUTH_SM2_DEFAULT_ID, IDN_EMISMATCH},
+	};
+	for (int k = 0; k < 2; k++) {
+		idn_slice hs = idn_slice_of(keys[k], wire_wr_len(&kw[k]));
+		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+			wire_wr w = wire_wr_init(resp, sizeof(resp));
+			proto_sig_resp sr = {.hash_alg = IDN_SLICE("SM3"),
+			                     .sig = idn_slice_of(v[i].sig, v[i].len)};
+			proto_sig_resp_put(&w, &sr);
+			assert_int_equal(w.err, IDN_OK);
+			idn_slice r = idn_slice_of(resp, wire_wr_len(&w));
+			assert_int_equal(auth_verify_pubkey(hs,
+			                                    idn_slice_of(v[i].id, strlen(v[i].id)),
+			                                    nonce, digest, r),
+			                 v[i].want);
+		}
 	}
 	EVP_PKEY_free(pub);
 }
