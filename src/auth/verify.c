@@ -270,8 +270,6 @@ static BIO *pem_text(EVP_PKEY *pk, idn_slice *text)
 int auth_pubkey_encode_pem(EVP_PKEY *pk, wire_wr *w)
 {
 	idn_slice text;
-	if (!EVP_PKEY_is_a(pk, "RSA") && !EVP_PKEY_is_a(pk, "DSA") && !EVP_PKEY_is_a(pk, "SM2"))
-		return IDN_ENOTSUP;
 	BIO *bio = pem_text(pk, &text);
 	if (!bio)
 		return IDN_ECRYPTO;

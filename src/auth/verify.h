@@ -63,7 +63,8 @@ int auth_pubkey_encode(EVP_PKEY *pk, wire_wr *w);
 /*
  * Public key -> HS_PUBKEY value data in the national SDKs' form: the PEM text
  * of its SubjectPublicKeyInfo (id-pointer-sdk client/ValueHelper.java).
- * RSA, DSA, SM2; IDN_ENOTSUP otherwise.
+ * Written for any key OpenSSL can write; auth_pubkey_parse accepts RSA, DSA
+ * and SM2 only.
  */
 int auth_pubkey_encode_pem(EVP_PKEY *pk, wire_wr *w);
 
