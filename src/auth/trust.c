@@ -379,7 +379,7 @@ static int link_parse(const char *text, size_t len, link *l, char *err, size_t e
 
 /* Checks every digest of the signature against values, and that every other value is covered. */
 static enum trust_code check_digests(const trust_claims *c, idn_slice values, uint32_t n,
-                                     trust_result *r)
+                                     bool require_all, trust_result *r)
 {
 	if (!c->digest_alg)
 		return result(r, TRUST_MALFORMED, "the signature has no \"digests\"");
@@ -412,10 +412,20 @@ static enum trust_code check_digests(const trust_claims *c, idn_slice values, ui
 		size_t i = 0;
 		while (i < c->ndigests && c->digests[i].index != v.index)
 			i++;
-		if (i == c->ndigests)
+		if (i < c->ndigests)
+			continue;
+		if (require_all)
 			return result(r, TRUST_UNSIGNED,
 			              "value %u (%.*s) is not covered by the signature", v.index,
 			              (int)v.type.len, (const char *)v.type.p);
+		size_t at = strlen(r->unsigned_list);
+		if (at + 60 < sizeof r->unsigned_list)
+			snprintf(r->unsigned_list + at, sizeof r->unsigned_list - at, "%s%u (%.*s)",
+			         r->nunsigned ? ", " : "", v.index,
+			         (int)(v.type.len > 32 ? 32 : v.type.len), (const char *)v.type.p);
+		else if (!strstr(r->unsigned_list, "..."))
+			strcat(r->unsigned_list, ", ...");
+		r->nunsigned++;
 	}
 	return TRUST_OK;
 }
@@ -646,7 +656,7 @@ enum trust_code trust_verify_signature(const trust_ctx *t, const char *handle, i
 		c = result(r, TRUST_MALFORMED, "the signature is about %.200s, not %.200s",
 		           sig.c.sub, handle);
 	else
-		c = check_digests(&sig.c, values, n, r);
+		c = check_digests(&sig.c, values, n, t->require_all, r);
 	if (!c) {
 		walk w = {.t = t, .handle = handle};
 		c = walk_chain(&w, &sig, r);
@@ -654,10 +664,11 @@ enum trust_code trust_verify_signature(const trust_ctx *t, const char *handle, i
 	}
 	link_free(&sig);
 	if (!c)
-		snprintf(
-		    r->msg, sizeof r->msg,
-		    "verified: %u values signed by %.200s, %u certificates up to the trust root",
-		    r->nsigned, r->signer, r->nlinks);
+		snprintf(r->msg, sizeof r->msg,
+		         "verified: %u values signed by %.200s, %u certificates up to the trust "
+		         "root%s%s",
+		         r->nsigned, r->signer, r->nlinks,
+		         r->nunsigned ? "; not covered by the signature: " : "", r->unsigned_list);
 	return c;
 }
 

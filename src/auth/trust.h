@@ -25,8 +25,9 @@
  * The walk ends when an issuer is the trust root's handle: that link must
  * verify with the configured root key (a self-issued root HS_CERT is checked
  * the same way). At most max_links certificates (50) and no link twice.
- * Every value the signature covers must be present with its digest; every
- * other value of the record (except HS_SIGNATURE and HS_CERT) must be covered.
+ * Every value the signature covers must be present with its digest; with
+ * require_all, every other value of the record (except HS_SIGNATURE and
+ * HS_CERT) must be covered too.
  *
  * Ownership: claims own their strings and key (trust_claims_free). Fetch
  * results are malloc'd by the callback and freed by trust. Thread-safe as
@@ -110,6 +111,12 @@ typedef struct trust_ctx {
 	trust_fetch_fn fetch;
 	void *fetch_arg;
 	unsigned max_links; /* 0: TRUST_MAX_LINKS */
+	/*
+	 * Every value of the record (but HS_SIGNATURE / HS_CERT) must be
+	 * signed: else TRUST_UNSIGNED. Without it, the values the signature does
+	 * not cover are only listed in the result (trust_result.unsigned_list).
+	 */
+	bool require_all;
 } trust_ctx;
 
 /* Why a verification failed; each has its own message. */
@@ -138,10 +145,12 @@ typedef struct trust_result {
 	enum trust_code code;
 	int link; /* where it failed: 0 the signature, 1.. the certificates up the chain */
 	char msg[512];
-	char signer[256];   /* the signature's iss */
-	uint32_t nsigned;   /* values whose digests matched */
-	uint32_t nlinks;    /* certificates walked */
-	uint32_t sig_index; /* the HS_SIGNATURE value used */
+	char signer[256];        /* the signature's iss */
+	uint32_t nsigned;        /* values whose digests matched */
+	uint32_t nlinks;         /* certificates walked */
+	uint32_t sig_index;      /* the HS_SIGNATURE value used */
+	uint32_t nunsigned;      /* values not covered (when not require_all) */
+	char unsigned_list[160]; /* "100 (HS_ADMIN), 3 (URL)", cut with ", ..." */
 } trust_result;
 
 /*

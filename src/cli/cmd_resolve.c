@@ -8,8 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/trust.h"
 #include "cli/cli.h"
 #include "client/client.h"
+#include "client/trust_fetch.h"
 #include "core/codec.h"
 #include "proto/handle.h"
 #include "proto/admin.h"
@@ -29,7 +31,13 @@ static void resolve_usage(FILE *f)
 	        "  --type T            only values of type T ('T.' matches a family); repeatable\n"
 	        "  --index N           only the value at index N; repeatable\n"
 	        "  --json              print JSON (the reference REST API's shape)\n"
-	        "exit status: 0 found, 1 not found or an error answer, 2 usage or network error\n");
+	        "  --trusted           verify the record's HS_SIGNATURE and its HS_CERT chain\n"
+	        "                      (resolved the same way) up to the trust root; prints\n"
+	        "                      \"verified: ...\" or what failed\n"
+	        "  --trust-root FILE   the root's PEM public key (needed by --trusted)\n"
+	        "  --trust-root-handle H  the root's handle (default " TRUST_ROOT_HANDLE ")\n"
+	        "exit status: 0 found (and verified), 1 not found, an error answer or not\n"
+	        "verified, 2 usage or network error\n");
 }
 
 /* Printable as text: valid UTF-8 without control characters other than tab/newline. */
@@ -199,6 +207,77 @@ static int print_answer(const char *handle, const proto_msg *m, int as_json)
 	return CLI_OK;
 }
 
+typedef struct trusted_opts {
+	bool on;
+	const char *root_file, *root_handle;
+} trusted_opts;
+
+/*
+ * Verifies the answer m for handle (--trusted): the chain's certificates are
+ * resolved from src. Prints "verified: ..." or "not verified (WHY): ...";
+ * returns the exit status.
+ */
+static int check_trusted(const trusted_opts *t, const char *handle, const proto_msg *m,
+                         client_trust_src *src)
+{
+	char err[300];
+	idn_slice values;
+	uint32_t n;
+	if (m->hdr.rcode != PROTO_RC_SUCCESS)
+		return CLI_FAIL; /* print_answer said why */
+	if (client_answer_values(m, &values, &n, err, sizeof err)) {
+		fprintf(stderr, "idnode resolve: %s: %s\n", handle, err);
+		return CLI_USAGE;
+	}
+	EVP_PKEY *root = cli_trust_key(t->root_file, false, err, sizeof err);
+	if (!root) {
+		fprintf(stderr, "idnode resolve: --trust-root %s\n", err);
+		return CLI_USAGE;
+	}
+	trust_ctx ctx = {.root_handle = t->root_handle,
+	                 .root_key = root,
+	                 .now = (int64_t)time(NULL),
+	                 .fetch = client_trust_fetch,
+	                 .fetch_arg = src};
+	trust_result r;
+	enum trust_code c = trust_verify_record(&ctx, handle, values, n, &r);
+	EVP_PKEY_free(root);
+	if (c == TRUST_OK) {
+		printf("%s (HS_SIGNATURE at index %u)\n", r.msg, r.sig_index);
+		return CLI_OK;
+	}
+	printf("not verified (%s): %s\n", trust_code_name(c), r.msg);
+	return c == TRUST_FETCH ? CLI_USAGE : CLI_FAIL;
+}
+
+/* Prints the answer and, with --trusted, verifies it (certificates resolved as the answer was). */
+static int finish(const trusted_opts *tr, const char *handle, const proto_msg *m, int as_json,
+                  const client_addr *addr, bool from_root, const client_resolve_opts *o)
+{
+	int ret = print_answer(handle, m, as_json);
+	client_trust_src src = {.addr = *addr,
+	                        .from_root = from_root,
+	                        .transport = o->transport,
+	                        .timeout_ms = o->timeout_ms};
+	if (tr->on && ret == CLI_OK)
+		ret = check_trusted(tr, handle, m, &src);
+	return ret;
+}
+
+/* The trust options of `resolve` (1 when opt was one). */
+static int trusted_opt(trusted_opts *t, int opt, const char *arg)
+{
+	if (opt == 'R')
+		t->on = true;
+	else if (opt == 'K')
+		t->root_file = arg;
+	else if (opt == 'H')
+		t->root_handle = arg;
+	else
+		return 0;
+	return 1;
+}
+
 int cmd_resolve(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -211,6 +290,9 @@ int cmd_resolve(int argc, char **argv)
 	    {"timeout", required_argument, NULL, 'w'},
 	    {"version", required_argument, NULL, 'V'},
 	    {"root", required_argument, NULL, 'r'},
+	    {"trusted", no_argument, NULL, 'R'},
+	    {"trust-root", required_argument, NULL, 'K'},
+	    {"trust-root-handle", required_argument, NULL, 'H'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -220,9 +302,12 @@ int cmd_resolve(int argc, char **argv)
 	client_resolve_opts o = {.transport = CLIENT_UDP, .indexes = indexes, .types = types};
 	int as_json = 0, opt;
 	char *end;
+	trusted_opts tr = {0};
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "s:r:utT:i:jw:V:h", longopts, NULL)) != -1) {
+		if (trusted_opt(&tr, opt, optarg))
+			continue;
 		switch (opt) {
 		case 's':
 			server = optarg;
@@ -289,6 +374,11 @@ int cmd_resolve(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	const char *handle = argv[optind];
+	if (tr.on && (!tr.root_file || o.nindexes || o.ntypes)) {
+		fprintf(stderr, "idnode resolve: --trusted needs --trust-root and the whole record "
+		                "(no --type or --index)\n");
+		return CLI_USAGE;
+	}
 	if (strlen(handle) > PROTO_HANDLE_MAX) {
 		fprintf(stderr, "idnode resolve: handle longer than %d bytes\n", PROTO_HANDLE_MAX);
 		return CLI_USAGE;
@@ -315,7 +405,7 @@ int cmd_resolve(int argc, char **argv)
 			        why[0] ? why : idn_strerror(ret));
 			return CLI_USAGE;
 		}
-		ret = print_answer(handle, &msg, as_json);
+		ret = finish(&tr, handle, &msg, as_json, &addr, true, &o);
 		free(ans);
 		return ret;
 	}
@@ -328,7 +418,7 @@ int cmd_resolve(int argc, char **argv)
 		cli_client_error("resolve", handle, as, ret);
 		return CLI_USAGE;
 	}
-	ret = print_answer(handle, &msg, as_json);
+	ret = finish(&tr, handle, &msg, as_json, &addr, false, &o);
 	free(ans);
 	return ret;
 }
