@@ -15,7 +15,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, Node, admin_data, free_port, hexval  # noqa: E402
+from idnlib import (IDNODE, Node, admin_data, free_port, hexval, parse_answer,  # noqa: E402
+                    request, tcp_exchange)
 from test_hierarchy import siteinfo, url  # noqa: E402
 
 ROOT_ISS = "300:88.111.1/0.0"
@@ -54,7 +55,7 @@ class Trust(unittest.TestCase):
             url(1, "https://motor.example/%d" % i),
             {"index": 2, "type": "EMAIL", "data": "ops%d@motor.example" % i},
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "88.100.1/admin"))]}
-            for i in range(4)]
+            for i in range(6)]
         items.append({"handle": "88.100.1/admin", "values": [
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "88.100.1/admin")),
             hexval(300, "HS_PUBKEY", ent_pub)]})
@@ -77,6 +78,11 @@ class Trust(unittest.TestCase):
             cls.ent = Node(records=items, homes=("88.100.1",), listen=["127.0.0.1:%d" % ep])
             cls.nodes.append(cls.ent)
             cls.issue_certs()
+            # A recursive node (no store) with the root's key as its trust root.
+            cls.rec = Node(homes=(), listen=["127.0.0.1:%d" % free_port()], extra_args=[
+                "--recursive", "--root", "127.0.0.1:%d" % rp,
+                "--trust-root", os.path.join(cls.tmp, "root.pub")])
+            cls.nodes.append(cls.rec)
         except Exception:
             cls.tearDownClass()
             raise
@@ -140,6 +146,46 @@ class Trust(unittest.TestCase):
                     root_pub=os.path.join(self.tmp, "other.pub"))
         # An unsigned record.
         self.expect("88.100.1/ITEM-3", 1, "not verified (no signature)")
+
+    def rec_flags(self, handle, trusted=True, **kw):
+        """rcode and the two national flag bits of the recursive node's TCP answer."""
+        flags = 0x19000000 | (0x2 if trusted else 0)
+        ans = tcp_exchange(self.rec.port, request(handle, flags=flags, **kw), timeout=20)
+        _, _, rc, fl, _ = parse_answer(ans)
+        return rc, fl & 0x3
+
+    def test_1b_recursive_node_sets_verified(self):
+        for h in ("88.100.1/ITEM-4", "88.100.1/ITEM-5"):
+            out = self.sign(h)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        # Signed and unchanged: trusted bit echoed, verified set; again from the cache.
+        self.assertEqual(self.rec_flags("88.100.1/ITEM-4"), (1, 0x3))
+        self.assertEqual(self.rec_flags("88.100.1/ITEM-4"), (1, 0x3))
+        # A question with a filter is verified on the whole record.
+        self.assertEqual(self.rec_flags("88.100.1/ITEM-4", indexes=(1,)), (1, 0x3))
+        # Not asked: neither bit.
+        self.assertEqual(self.rec_flags("88.100.1/ITEM-4", trusted=False), (1, 0))
+        # A value changed after signing: trusted echoed, not verified.
+        out = run("modify", "88.100.1/ITEM-5", "--server", "127.0.0.1:%d" % self.ports["ent"],
+                  "--id", "300:88.100.1/admin", "--key", self.ent_key,
+                  "--value", "1:URL:https://evil.example/")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertEqual(self.rec_flags("88.100.1/ITEM-5"), (1, 0x2))
+        # Unsigned; and a handle that does not exist.
+        self.assertEqual(self.rec_flags("88.100.1/ITEM-3"), (1, 0x2))
+        self.assertEqual(self.rec_flags("88.100.1/NO-SUCH"), (100, 0x2))
+        # The second question came from the cache: two verifications, not three.
+        self.assertIn("verified=2 unverified=2 ", self.rec_stats())
+
+    def rec_stats(self):
+        """The recursive node's statistics line (SIGUSR1 logs it)."""
+        import signal
+        before = self.rec.output()
+        self.rec.proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + 5
+        while time.time() < deadline and "resolver:" not in self.rec.output()[len(before):]:
+            time.sleep(0.05)
+        return self.rec.output()[len(before):]
 
     def test_2_changed_value_names_its_digest(self):
         out = self.sign("88.100.1/ITEM-1", "--index", "1,2")
