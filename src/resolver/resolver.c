@@ -320,8 +320,11 @@ static enum trust_code trust_check(resolver *r, const parsed *q, const proto_res
 	               .now = (int64_t)time(NULL),
 	               .fetch = trust_fetch,
 	               .fetch_arg = r,
+	               .max_links = r->o.trust_max_links,
 	               .require_all = true};
 	c = trust_verify_record(&t, handle, values, n, &res);
+	if (c == TRUST_TOO_LONG || c == TRUST_LOOP)
+		limit_hit(LIM_TRUST_CHAIN, "trusted query for %.200s: %s", handle, res.msg);
 done:
 	free(full);
 	atomic_fetch_add_explicit(c == TRUST_OK ? &r->verified : &r->unverified, 1,

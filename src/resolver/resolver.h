@@ -55,6 +55,9 @@ typedef struct resolver_opts {
 	 * answer; the verdict is cached with the answer (its own cache key).
 	 */
 	const char *trust_root, *trust_root_handle;
+	/* Most certificates one verification walks (0: TRUST_MAX_LINKS); over: limit trust-chain.
+	 */
+	unsigned trust_max_links;
 } resolver_opts;
 
 typedef struct resolver resolver;

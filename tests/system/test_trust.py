@@ -83,6 +83,11 @@ class Trust(unittest.TestCase):
                 "--recursive", "--root", "127.0.0.1:%d" % rp,
                 "--trust-root", os.path.join(cls.tmp, "root.pub")])
             cls.nodes.append(cls.rec)
+            # One that walks at most one certificate: our chains have two.
+            cls.rec1 = Node(homes=(), listen=["127.0.0.1:%d" % free_port()], extra_args=[
+                "--recursive", "--root", "127.0.0.1:%d" % rp, "--trust-max-links", "1",
+                "--trust-root", os.path.join(cls.tmp, "root.pub")])
+            cls.nodes.append(cls.rec1)
         except Exception:
             cls.tearDownClass()
             raise
@@ -147,10 +152,11 @@ class Trust(unittest.TestCase):
         # An unsigned record.
         self.expect("88.100.1/ITEM-3", 1, "not verified (no signature)")
 
-    def rec_flags(self, handle, trusted=True, **kw):
+    def rec_flags(self, handle, trusted=True, node=None, **kw):
         """rcode and the two national flag bits of the recursive node's TCP answer."""
         flags = 0x19000000 | (0x2 if trusted else 0)
-        ans = tcp_exchange(self.rec.port, request(handle, flags=flags, **kw), timeout=20)
+        ans = tcp_exchange((node or self.rec).port, request(handle, flags=flags, **kw),
+                           timeout=20)
         _, _, rc, fl, _ = parse_answer(ans)
         return rc, fl & 0x3
 
@@ -175,17 +181,22 @@ class Trust(unittest.TestCase):
         self.assertEqual(self.rec_flags("88.100.1/ITEM-3"), (1, 0x2))
         self.assertEqual(self.rec_flags("88.100.1/NO-SUCH"), (100, 0x2))
         # The second question came from the cache: two verifications, not three.
-        self.assertIn("verified=2 unverified=2 ", self.rec_stats())
+        self.assertIn("verified=2 unverified=2 ", self.rec_stats(self.rec))
+        # Over --trust-max-links: not verified, and the limit counted.
+        self.assertEqual(self.rec_flags("88.100.1/ITEM-4", node=self.rec1), (1, 0x2))
+        stats = self.rec_stats(self.rec1)
+        self.assertIn("verified=0 unverified=1 ", stats)
+        self.assertIn("trust-chain=1", stats)
 
-    def rec_stats(self):
-        """The recursive node's statistics line (SIGUSR1 logs it)."""
+    def rec_stats(self, node):
+        """A recursive node's statistics and limits lines (SIGUSR1 logs them)."""
         import signal
-        before = self.rec.output()
-        self.rec.proc.send_signal(signal.SIGUSR1)
+        before = len(node.output())
+        node.proc.send_signal(signal.SIGUSR1)
         deadline = time.time() + 5
-        while time.time() < deadline and "resolver:" not in self.rec.output()[len(before):]:
+        while time.time() < deadline and "limits:" not in node.output()[before:]:
             time.sleep(0.05)
-        return self.rec.output()[len(before):]
+        return node.output()[before:]
 
     def test_2_changed_value_names_its_digest(self):
         out = self.sign("88.100.1/ITEM-1", "--index", "1,2")
