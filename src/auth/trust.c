@@ -602,7 +602,8 @@ static enum trust_code walk_chain(walk *w, link *first, trust_result *r)
 {
 	const trust_ctx *t = w->t;
 	const char *root = t->root_handle ? t->root_handle : TRUST_ROOT_HANDLE;
-	unsigned max = t->max_links ? t->max_links : TRUST_MAX_LINKS;
+	unsigned max =
+	    t->max_links && t->max_links < TRUST_MAX_LINKS ? t->max_links : TRUST_MAX_LINKS;
 	link cur = *first, parent;
 	memset(first, 0, sizeof *first);
 	enum trust_code c = TRUST_OK;

@@ -110,7 +110,7 @@ typedef struct trust_ctx {
 	int64_t now; /* seconds since the epoch */
 	trust_fetch_fn fetch;
 	void *fetch_arg;
-	unsigned max_links; /* 0: TRUST_MAX_LINKS */
+	unsigned max_links; /* 0 or over TRUST_MAX_LINKS: TRUST_MAX_LINKS */
 	/*
 	 * Every value of the record (but HS_SIGNATURE / HS_CERT) must be
 	 * signed: else TRUST_UNSIGNED. Without it, the values the signature does

@@ -110,7 +110,8 @@ static int mem_fetch(void *arg, const char *handle, uint8_t **vals, size_t *len,
 }
 
 static EVP_PKEY *root_key, *sec_key, *ent_key, *other_key;
-static bool strict; /* trust_ctx.require_all */
+static bool strict;          /* trust_ctx.require_all */
+static unsigned links_bound; /* trust_ctx.max_links */
 
 static int setup(void **st)
 {
@@ -226,7 +227,11 @@ static void expect(enum trust_code code, const char *want)
 	mrec *r = rec_of("88.300.5/item1");
 	size_t len;
 	uint8_t *vals = encode(r, &len);
-	trust_ctx t = {.root_key = root_key, .now = NOW, .fetch = mem_fetch, .require_all = strict};
+	trust_ctx t = {.root_key = root_key,
+	               .now = NOW,
+	               .fetch = mem_fetch,
+	               .require_all = strict,
+	               .max_links = links_bound};
 	trust_result res;
 	enum trust_code c =
 	    trust_verify_record(&t, "88.300.5/item1", idn_slice_of(vals, len), r->n, &res);
@@ -373,6 +378,16 @@ static void test_chain_length(void **st)
 	expect(TRUST_OK, "50 certificates up to the trust root");
 	build_line(51);
 	expect(TRUST_TOO_LONG, "chain longer than 50 certificates");
+	/* A smaller bound (a recursive node's --trust-max-links); a larger one is 50. */
+	build_line(3);
+	links_bound = 2;
+	expect(TRUST_TOO_LONG, "chain longer than 2 certificates");
+	links_bound = 3;
+	expect(TRUST_OK, "3 certificates up to the trust root");
+	build_line(51);
+	links_bound = 1000;
+	expect(TRUST_TOO_LONG, "chain longer than 50 certificates");
+	links_bound = 0;
 }
 
 static void test_bad_signature_and_broken(void **st)
