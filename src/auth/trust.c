@@ -243,6 +243,14 @@ static bool eq_prefix_ci(const char *a, const char *b)
 	return !strcmp(a + pa, b + pb);
 }
 
+/* "N:handle" references of one identity: the same handle and, when both name one, index. */
+static bool same_ref(const char *a, const char *b)
+{
+	uint32_t ia, ib;
+	const char *ha = trust_link_handle(a, &ia), *hb = trust_link_handle(b, &ib);
+	return eq_prefix_ci(ha, hb) && (!ia || !ib || ia == ib);
+}
+
 static bool starts_ci(const char *s, const char *pre, size_t n)
 {
 	return strlen(s) >= n && !strncasecmp(s, pre, n);
@@ -468,9 +476,7 @@ static int find_cert(idn_slice vals, uint32_t n, uint32_t index, const char *iss
 		if (link_parse((const char *)v.data.p, v.data.len, &l, NULL, 0))
 			continue;
 		bool later = !found || (l.c.has_iat && (!out->c.has_iat || l.c.iat > out->c.iat));
-		if ((index || eq_prefix_ci(trust_link_handle(l.c.sub, &(uint32_t){0}),
-		                           trust_link_handle(issuer, &(uint32_t){0}))) &&
-		    later) {
+		if ((index || same_ref(l.c.sub, issuer)) && later) {
 			if (found)
 				link_free(out);
 			*out = l;
@@ -550,8 +556,7 @@ static enum trust_code fetch_parent(walk *w, int i, const link *cur, link *paren
 	if (!found)
 		return result(r, TRUST_BROKEN, "broken chain: no HS_CERT about %.200s at %.200s",
 		              cur->c.iss, lk);
-	if (!eq_prefix_ci(trust_link_handle(parent->c.sub, &index),
-	                  trust_link_handle(cur->c.iss, &(uint32_t){0}))) {
+	if (!same_ref(parent->c.sub, cur->c.iss)) {
 		result(r, TRUST_BROKEN,
 		       "broken chain: the certificate at %.200s is about %.200s, not %.200s", lk,
 		       parent->c.sub, cur->c.iss);

@@ -415,6 +415,12 @@ static void test_bad_signature_and_broken(void **st)
 	build();
 	put("0.NA/88.300.5", 400, "HS_CERT", strdup("not.a.jws"));
 	expect(TRUST_BROKEN, "no HS_CERT about 300:0.NA/88.300.5");
+	/* A certificate about another index of the handle: another identity. */
+	build();
+	put("0.NA/88.300.5", 400, "HS_CERT",
+	    cert("300:0.NA/88.300", "301:0.NA/88.300.5", ent_key, sec_key, ent_perms, 1, NOW - DAY,
+	         NOW + DAY));
+	expect(TRUST_BROKEN, "no HS_CERT about 300:0.NA/88.300.5 at 0.NA/88.300.5");
 }
 
 static void test_claims_malformed(void **st)
