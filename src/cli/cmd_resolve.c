@@ -147,8 +147,9 @@ static void print_text_value(const proto_value *v)
 	printf("  (ttl %u%s, perms %x)\n", v->ttl, v->ttl_type ? " absolute" : "", v->perms);
 }
 
-/* Prints the answer; returns the exit status. */
-static int print_answer(const char *handle, const proto_msg *m, int as_json)
+/* Prints the answer (with --json, trust, when given, is its "trust" member); returns the exit
+ * status. */
+static int print_answer(const char *handle, const proto_msg *m, int as_json, json_t *trust)
 {
 	uint32_t rc = m->hdr.rcode;
 	idn_slice rest;
@@ -200,6 +201,8 @@ static int print_answer(const char *handle, const proto_msg *m, int as_json)
 		json_object_set_new(o, "handle",
 		                    json_stringn((const char *)rr.handle.p, rr.handle.len));
 		json_object_set_new(o, "values", vals);
+		if (trust)
+			json_object_set_new(o, "trust", trust);
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		printf("\n");
 		json_decref(o);
@@ -213,18 +216,16 @@ typedef struct trusted_opts {
 } trusted_opts;
 
 /*
- * Verifies the answer m for handle (--trusted): the chain's certificates are
- * resolved from src. Prints "verified: ..." or "not verified (WHY): ...";
- * returns the exit status.
+ * Verifies the answer m for handle (--trusted; m is a success): the chain's
+ * certificates are resolved from src. CLI_OK with *c and *r the verdict, or
+ * CLI_USAGE after a message (a bad root key file, a malformed answer).
  */
-static int check_trusted(const trusted_opts *t, const char *handle, const proto_msg *m,
-                         client_trust_src *src)
+static int verify_answer(const trusted_opts *t, const char *handle, const proto_msg *m,
+                         client_trust_src *src, enum trust_code *c, trust_result *r)
 {
 	char err[300];
 	idn_slice values;
 	uint32_t n;
-	if (m->hdr.rcode != PROTO_RC_SUCCESS)
-		return CLI_FAIL; /* print_answer said why */
 	if (client_answer_values(m, &values, &n, err, sizeof err)) {
 		fprintf(stderr, "idnode resolve: %s: %s\n", handle, err);
 		return CLI_USAGE;
@@ -239,29 +240,42 @@ static int check_trusted(const trusted_opts *t, const char *handle, const proto_
 	                 .now = (int64_t)time(NULL),
 	                 .fetch = client_trust_fetch,
 	                 .fetch_arg = src};
-	trust_result r;
-	enum trust_code c = trust_verify_record(&ctx, handle, values, n, &r);
+	*c = trust_verify_record(&ctx, handle, values, n, r);
 	EVP_PKEY_free(root);
-	if (c == TRUST_OK) {
-		printf("%s (HS_SIGNATURE at index %u)\n", r.msg, r.sig_index);
-		return CLI_OK;
-	}
-	printf("not verified (%s): %s\n", trust_code_name(c), r.msg);
-	return c == TRUST_FETCH ? CLI_USAGE : CLI_FAIL;
+	return CLI_OK;
 }
 
-/* Prints the answer and, with --trusted, verifies it (certificates resolved as the answer was). */
+/*
+ * Prints the answer and, with --trusted, the verdict on it (certificates
+ * resolved as the answer was): a line "verified: ..." / "not verified (WHY):
+ * ...", or with --json a "trust" member {verified, code, message}.
+ */
 static int finish(const trusted_opts *tr, const char *handle, const proto_msg *m, int as_json,
                   const client_addr *addr, bool from_root, const client_resolve_opts *o)
 {
-	int ret = print_answer(handle, m, as_json);
 	client_trust_src src = {.addr = *addr,
 	                        .from_root = from_root,
 	                        .transport = o->transport,
 	                        .timeout_ms = o->timeout_ms};
-	if (tr->on && ret == CLI_OK)
-		ret = check_trusted(tr, handle, m, &src);
-	return ret;
+	bool check = tr->on && m->hdr.rcode == PROTO_RC_SUCCESS;
+	enum trust_code c = TRUST_OK;
+	trust_result r;
+	if (check && verify_answer(tr, handle, m, &src, &c, &r))
+		return CLI_USAGE;
+	if (c == TRUST_OK && check)
+		snprintf(r.msg + strlen(r.msg), sizeof r.msg - strlen(r.msg),
+		         " (HS_SIGNATURE at index %u)", r.sig_index);
+	json_t *trust = check && as_json ? json_pack("{s:b, s:s, s:s}", "verified", c == TRUST_OK,
+	                                             "code", trust_code_name(c), "message", r.msg)
+	                                 : NULL;
+	int ret = print_answer(handle, m, as_json, trust);
+	if (!check || ret != CLI_OK)
+		return ret;
+	if (!as_json && c == TRUST_OK)
+		printf("%s\n", r.msg);
+	else if (!as_json)
+		printf("not verified (%s): %s\n", trust_code_name(c), r.msg);
+	return c == TRUST_OK ? CLI_OK : c == TRUST_FETCH ? CLI_USAGE : CLI_FAIL;
 }
 
 /* The trust options of `resolve` (1 when opt was one). */

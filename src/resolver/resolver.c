@@ -561,10 +561,17 @@ int resolver_answer(resolver *r, const resolver_req *rq, uint8_t *out, size_t ca
 	if (n)
 		return n;
 	void *ctx = NULL;
-	if (!rq->udp && !(rq->defer && rq->answer && (ctx = rq->defer(rq->defer_arg))))
+	if (!rq->udp && !(rq->defer && rq->answer && (ctx = rq->defer(rq->defer_arg)))) {
+		/* A verification may ask upstream many times: never on a worker. */
+		if (q.trusted)
+			return answer_msg(
+			    &q, PROTO_RC_SERVER_BUSY,
+			    "trusted resolution cannot be answered later here; ask again", out,
+			    cap);
 		/* On the worker: wait for another's query no longer than one question. */
 		return resolve_miss(r, &q, key, (size_t)klen, r->o.tcp_timeout_ms,
 		                    r->o.tcp_timeout_ms, out, cap);
+	}
 
 	struct job *j = malloc(sizeof(*j) + rq->len);
 	if (!j) {

@@ -6,6 +6,7 @@ certificates issued root -> secondary -> enterprise with `idnode cert
 changed after signing (its digest), a wrong trust root key, an expired
 certificate, a signature whose signer's permissions do not cover the handle.
 Every wait is bounded."""
+import json
 import os
 import shutil
 import subprocess
@@ -161,9 +162,16 @@ class Trust(unittest.TestCase):
         return rc, fl & 0x3
 
     def test_1b_recursive_node_sets_verified(self):
-        for h in ("88.100.1/ITEM-4", "88.100.1/ITEM-5"):
-            out = self.sign(h)
+        for h, alg in (("88.100.1/ITEM-4", "SM2SM3"), ("88.100.1/ITEM-5", "SM2256")):
+            out = self.sign(h, "--sm2-alg", alg)
             self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        # ID-SDK's algorithm name, and the verdict in --json.
+        out = self.trusted("88.100.1/ITEM-4", None, "--json")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        doc = json.loads(out.stdout)
+        self.assertEqual((doc["trust"]["verified"], doc["trust"]["code"]), (True, "verified"))
+        self.assertIn("(HS_SIGNATURE at index 400)", doc["trust"]["message"])
+        self.assertIn('eyJhbGciOiJTTTJTTTMifQ.', out.stdout)  # {"alg":"SM2SM3"}
         # Signed and unchanged: trusted bit echoed, verified set; again from the cache.
         self.assertEqual(self.rec_flags("88.100.1/ITEM-4"), (1, 0x3))
         self.assertEqual(self.rec_flags("88.100.1/ITEM-4"), (1, 0x3))
