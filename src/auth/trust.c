@@ -412,6 +412,8 @@ static enum trust_code check_digests(const trust_claims *c, idn_slice values, ui
 			              v.index, (int)v.type.len, (const char *)v.type.p);
 		r->nsigned++;
 	}
+	if (!r->nsigned)
+		return result(r, TRUST_UNSIGNED, "the signature covers no value");
 	proto_values_it it = proto_values_begin(values, n);
 	proto_value v;
 	while (proto_values_next(&it, &v) == 1) {

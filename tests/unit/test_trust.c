@@ -281,6 +281,14 @@ static void test_missing_and_unsigned(void **st)
 	strict = true;
 	expect(TRUST_UNSIGNED, "value 3 (URL) is not covered by the signature");
 	strict = false;
+	/* A signature over nothing verifies nothing. */
+	build();
+	r = rec_of("88.300.5/item1");
+	for (uint32_t i = 0; i < r->n; i++)
+		free(r->v[i].data);
+	r->n = 0;
+	sign_record("300:0.NA/88.300.5", NULL, 0, NULL, 0, ent_key); /* the record is empty */
+	expect(TRUST_UNSIGNED, "the signature covers no value");
 }
 
 static void test_expired_and_not_yet(void **st)
