@@ -5,6 +5,7 @@
 #include "auth/jws.h"
 
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 #include <stdarg.h>
@@ -316,6 +317,7 @@ int jws_verify(const jws *j, EVP_PKEY *pub, char *err, size_t errlen)
 	}
 	EVP_MD_CTX_free(md);
 	EVP_PKEY_CTX_free(pc);
+	ERR_clear_error(); /* a bad signature leaves OpenSSL's reasons on this thread's queue */
 	if (rc == IDN_EMISMATCH)
 		return fail(err, errlen, rc, "%s signature does not verify", jws_alg_name(j->alg));
 	if (rc)
@@ -557,7 +559,16 @@ static int jwk_sm2_xy(const json_t *o, EVP_PKEY **out, char *err, size_t errlen)
 	return IDN_OK;
 }
 
+static int jwk_parse_kty(const json_t *o, EVP_PKEY **out, char *err, size_t errlen);
+
 int jwk_parse(const json_t *o, EVP_PKEY **out, char *err, size_t errlen)
+{
+	int rc = jwk_parse_kty(o, out, err, errlen);
+	ERR_clear_error(); /* a refused key leaves OpenSSL's reasons on this thread's queue */
+	return rc;
+}
+
+static int jwk_parse_kty(const json_t *o, EVP_PKEY **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	if (!json_is_object(o))
