@@ -260,6 +260,14 @@ class Trust(unittest.TestCase):
                   "300:0.NA/88.100", "--subject-key", self.sec_key, "--perm", "0.NA/88.100:all")
         self.assertEqual(out.returncode, 2)
         self.assertIn("--perm '0.NA/88.100:all'", out.stderr)
+        # The node's settings: a trust root is a recursive node's, and must be a key.
+        out = run("serve", "--data", os.path.join(self.tmp, "nodata"), "--trust-root", bad)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("--trust-root is a recursive node's: it needs --recursive", out.stderr)
+        out = run("serve", "--recursive", "--root", "127.0.0.1:%d" % self.ports["root"],
+                  "--listen", "127.0.0.1:%d" % free_port(), "--trust-root", bad)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("trust root '%s': not a PEM public key" % bad, out.stderr)
 
 
 if __name__ == "__main__":
