@@ -6,6 +6,11 @@
 #ifndef IDN_CLI_CLI_H
 #define IDN_CLI_CLI_H
 
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 int cmd_serve(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
@@ -18,6 +23,25 @@ int cmd_keygen(int argc, char **argv);
 int cmd_admin(int argc, char **argv);    /* create add modify remove delete list home unhome */
 int cmd_template(int argc, char **argv); /* cmd_template.c: data templates */
 int cmd_batch(int argc, char **argv);    /* cmd_batch.c: GenericBatch files */
+int cmd_cert(int argc, char **argv);     /* cmd_cert.c: issue an HS_CERT */
+int cmd_sign(int argc, char **argv);     /* cmd_sign.c: sign values into an HS_SIGNATURE */
+
+/* (cmd_cert.c) What the trust commands share. */
+/* The authenticated add's options, as `idnode add` takes them. */
+typedef struct cli_admin_args {
+	const char *server, *id, *key, *secret_file;
+	bool no_session;
+} cli_admin_args;
+
+/* A PEM key (private, or public: a private key file gives its public half); err on NULL. */
+EVP_PKEY *cli_trust_key(const char *path, bool priv, char *err, size_t errlen);
+/* Adds (or with replace modifies) INDEX:TYPE:DATA at handle as `idnode add` would. */
+int cli_trust_store(const char *cmd, const char *handle, uint32_t index, const char *type,
+                    const char *data, const cli_admin_args *a, bool replace);
+/* getopt codes S I A F N (--server --id --key --secret-file --no-session): 1 when taken. */
+int cli_trust_admin_opt(int opt, const char *arg, cli_admin_args *a);
+/* A number from min to max, or INT64_MIN after a message naming opt. */
+int64_t cli_trust_number(const char *cmd, const char *opt, const char *s, int64_t min, int64_t max);
 
 /*
  * (main.c) A failed exchange with a server, for what (an identifier):

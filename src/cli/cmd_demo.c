@@ -12,6 +12,14 @@
  * it; a child that dies early stops the demo with its log's path and the
  * log's end, and a demo that fails keeps its temporary directory, so the
  * log it names is there to read.
+ *
+ * Trusted resolution (auth/trust.h): the demo makes an SM2 key per node, the
+ * top-level node's being the trust root (handle 0.NA/88, public key in
+ * trust-root.pub). Each parent's 0.NA/<child> record carries the child's
+ * HS_CERT at index 400 (the top for a secondary, a secondary for an
+ * enterprise), and the first DEMO_SIGNED identifiers of each kind carry an
+ * HS_SIGNATURE over all their values at 400. The recursive node has the
+ * trust root configured.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,10 +37,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+
+#include "auth/jws.h"
+#include "auth/trust.h"
+#include "auth/verify.h"
 #include "cli/cli.h"
 #include "client/client.h"
 #include "core/codec.h"
 #include "core/err.h"
+#include "node/import.h"
 #include "node/site.h"
 
 enum role { ROLE_RECURSIVE, ROLE_TOP, ROLE_SECONDARY, ROLE_ENTERPRISE };
@@ -57,6 +71,114 @@ static struct demo_node {
     {"dairy", ROLE_ENTERPRISE, "88.200.1", "Hulunbuir Dairy Cooperative", "dairy.example.com", 0},
 };
 enum { NNODES = sizeof(nodes) / sizeof(nodes[0]) };
+
+/* Trusted resolution: the identifiers of each kind signed, the root's handle, the keys. */
+enum { DEMO_SIGNED = 5 };
+#define DEMO_ROOT_HANDLE "0.NA/88"
+static EVP_PKEY *node_keys[NNODES]; /* the top-level node's is the trust root */
+
+/* Makes every node's key and writes the root's public half to DIR/trust-root.pub. */
+static int make_keys(const char *dir)
+{
+	for (size_t i = 0; i < NNODES; i++)
+		if (nodes[i].role != ROLE_RECURSIVE && auth_keygen("sm2", &node_keys[i]))
+			return -1;
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/trust-root.pub", dir);
+	FILE *f = fopen(path, "w");
+	if (!f || !PEM_write_PUBKEY(f, node_keys[1])) {
+		fprintf(stderr, "idnode demo: %s: cannot write\n", path);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	return fclose(f) ? -1 : 0;
+}
+
+static void free_keys(void)
+{
+	for (size_t i = 0; i < NNODES; i++) {
+		EVP_PKEY_free(node_keys[i]);
+		node_keys[i] = NULL;
+	}
+}
+
+/* Writes ,{HS_CERT} for child (a secondary or an enterprise) issued by node self. */
+static int put_cert(FILE *f, size_t self, size_t child)
+{
+	char iss[64], sub[64], na[64];
+	snprintf(iss, sizeof(iss), "300:0.NA/%s", nodes[self].prefix);
+	snprintf(sub, sizeof(sub), "300:0.NA/%s", nodes[child].prefix);
+	snprintf(na, sizeof(na), "0.NA/%s", nodes[child].prefix);
+	trust_perm perms[] = {{na, TRUST_PERM_HANDLES_UNDER_PREFIX},
+	                      {na, TRUST_PERM_DERIVED_PREFIXES}};
+	int64_t now = (int64_t)time(NULL);
+	trust_issue is = {.iss = iss,
+	                  .sub = sub,
+	                  .iat = now,
+	                  .nbf = now - 3600,
+	                  .exp = now + 365 * 86400,
+	                  .perms = perms,
+	                  .nperms = nodes[child].role == ROLE_SECONDARY ? 2 : 1,
+	                  .pubkey = node_keys[child]};
+	char *payload = trust_cert_payload(&is), *sig = NULL;
+	int rc = !payload ||
+	         jws_sign(payload, strlen(payload), node_keys[self], JWS_SM2256, &sig, NULL, 0);
+	if (!rc)
+		fprintf(f, ",{\"index\":400,\"type\":\"HS_CERT\",\"data\":\"%s\"}", sig);
+	free(payload);
+	free(sig);
+	return rc ? -1 : 0;
+}
+
+static void *demo_alloc(void *arg, size_t len)
+{
+	free(*(void **)arg);
+	return *(void **)arg = malloc(len);
+}
+
+/*
+ * The HS_SIGNATURE value (",{...}") over the values of one JSON line (its
+ * values as `idnode load` makes them) by enterprise e, malloc'd; NULL on
+ * failure.
+ */
+static char *sign_line(const struct demo_node *e, size_t ei, const char *line, size_t len)
+{
+	import_opts io = {.case_sensitive = false, .now = 0};
+	import_ctx *c = import_new(&io);
+	void *mem = NULL;
+	import_out out;
+	char *payload = NULL, *sig = NULL, *value = NULL;
+	uint8_t *buf = malloc(65536);
+	if (c && buf && import_line(c, line, len, demo_alloc, &mem, &out) == IDN_OK) {
+		wire_wr w = wire_wr_init(buf, 65536);
+		for (uint32_t i = 0; i < out.nvalues; i++)
+			proto_value_put(&w, &out.values[i]);
+		char iss[64], handle[256];
+		snprintf(iss, sizeof(iss), "300:0.NA/%s", e->prefix);
+		snprintf(handle, sizeof(handle), "%.*s", (int)out.handle.len,
+		         (const char *)out.handle.p);
+		int64_t now = (int64_t)time(NULL);
+		trust_issue is = {.iss = iss,
+		                  .sub = handle,
+		                  .iat = now,
+		                  .nbf = now - 3600,
+		                  .exp = now + 365 * 86400};
+		if (!w.err &&
+		    !trust_sig_payload(&is, idn_slice_of(buf, wire_wr_len(&w)), out.nvalues, NULL,
+		                       0, &payload, NULL, 0) &&
+		    !jws_sign(payload, strlen(payload), node_keys[ei], JWS_SM2256, &sig, NULL, 0) &&
+		    asprintf(&value, ",{\"index\":400,\"type\":\"HS_SIGNATURE\",\"data\":\"%s\"}",
+		             sig) < 0)
+			value = NULL;
+	}
+	import_free(c);
+	free(mem);
+	free(buf);
+	free(payload);
+	free(sig);
+	return value;
+}
 
 /*
  * What each enterprise makes: identifier kinds, generated count times each
@@ -214,7 +336,7 @@ static int write_prefix_records(FILE *f, size_t self, unsigned base)
 			continue;
 		fprintf(f, "{\"handle\":\"0.NA/%s\",\"values\":[", p);
 		if (put_site(f, i, base, 1, "HS_SITE") || fputc(',', f) == EOF ||
-		    put_site(f, i, base, 2, "HS_SITE.PREFIX"))
+		    put_site(f, i, base, 2, "HS_SITE.PREFIX") || put_cert(f, self, i))
 			return -1;
 		fprintf(f, "]}\n");
 	}
@@ -278,6 +400,20 @@ static const char *field_type(const char *field)
 }
 
 /* The sample identifiers of enterprise node e; counts them into *count. */
+/* Writes line (a record's JSON without its closing "]}") and its HS_SIGNATURE by e. */
+static void put_signed(FILE *f, const struct demo_node *e, char *line, size_t len)
+{
+	char *whole = NULL, *sig = NULL;
+	if (asprintf(&whole, "%.*s]}", (int)len, line) >= 0)
+		sig = sign_line(e, (size_t)(e - nodes), whole, strlen(whole));
+	if (!sig)
+		fprintf(stderr, "idnode demo: could not sign a sample identifier\n");
+	fprintf(f, "%.*s%s", (int)len, line, sig ? sig : "");
+	free(whole);
+	free(sig);
+	free(line);
+}
+
 static void write_enterprise(FILE *f, const struct demo_node *e, unsigned scale,
                              unsigned long *count)
 {
@@ -289,7 +425,12 @@ static void write_enterprise(FILE *f, const struct demo_node *e, unsigned scale,
 		if (n == 0)
 			n = 1;
 		for (unsigned i = 1; i <= n; i++) {
-			char suffix[64], v[64];
+			char suffix[64], v[64], *line = NULL;
+			size_t llen = 0;
+			FILE *out = f;
+			/* The first few go through memory first: they are signed. */
+			if (i <= DEMO_SIGNED && !(f = open_memstream(&line, &llen)))
+				f = out;
 			snprintf(suffix, sizeof(suffix), kd->suffix, i);
 			fprintf(f,
 			        "{\"handle\":\"%s/%s\",\"values\":["
@@ -309,6 +450,11 @@ static void write_enterprise(FILE *f, const struct demo_node *e, unsigned scale,
 				field_value(e->prefix, kd->fields[j], i, v, sizeof(v));
 				fprintf(f, ",{\"index\":%u,\"type\":\"%s\",\"data\":\"%s\"}",
 				        2000 + j, kd->fields[j], v);
+			}
+			if (f != out) {
+				fclose(f);
+				f = out;
+				put_signed(f, e, line, llen);
 			}
 			fprintf(f, "]}\n");
 			(*count)++;
@@ -479,10 +625,16 @@ static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
 	args[n++] = listen;
 	args[n++] = "--threads";
 	args[n++] = "1";
+	char trust_root[PATH_MAX + 32];
+	snprintf(trust_root, sizeof(trust_root), "%s/trust-root.pub", dir);
 	if (d->role == ROLE_RECURSIVE) {
 		args[n++] = "--recursive";
 		args[n++] = "--root";
 		args[n++] = root;
+		args[n++] = "--trust-root";
+		args[n++] = trust_root;
+		args[n++] = "--trust-root-handle";
+		args[n++] = DEMO_ROOT_HANDLE;
 	} else {
 		args[n++] = "--data";
 		args[n++] = data;
@@ -522,9 +674,14 @@ static void print_tour(const char *dir, const char *self, unsigned long base, un
 	printf("  %s resolve 88.100.1/MOTOR-2026-000001 --server 127.0.0.1:%lu\n", self, base);
 	printf("  %s resolve 88.200.1/MILK-2026-000042 --root 127.0.0.1:%lu\n", self, base + 1);
 	printf("  %s resolve 88.100.2/NO-SUCH-ITEM --server 127.0.0.1:%lu\n", self, base);
+	printf("  %s resolve 88.100.1/MOTOR-2026-000001 --root 127.0.0.1:%lu --trusted \\\n"
+	       "      --trust-root %s/trust-root.pub --trust-root-handle %s\n",
+	       self, base + 1, dir, DEMO_ROOT_HANDLE);
 	printf("\n(%s's values: URL, EMAIL, manufacturer, batch, TEMPLATE at 1001, fields from "
-	       "2000.)\nCtrl-C stops every node.\n",
-	       ent ? ent->desc : "each identifier");
+	       "2000. The first %d of each kind are signed: an HS_SIGNATURE at 400, under HS_CERTs "
+	       "from the top-level node down; the recursive node sets the verified bit for them.)\n"
+	       "Ctrl-C stops every node.\n",
+	       ent ? ent->desc : "each identifier", DEMO_SIGNED);
 	fflush(stdout);
 }
 
@@ -674,6 +831,8 @@ int cmd_demo(int argc, char **argv)
 
 	status = CLI_FAIL;
 	unsigned long count = 0;
+	if (make_keys(dir))
+		goto out;
 	/* Parents' records name their children's sites: start from the leaves. */
 	for (size_t i = NNODES; i-- > 0;)
 		if (start_node(i, dir, (unsigned)base, (unsigned)scale, &old, &count))
@@ -699,6 +858,7 @@ int cmd_demo(int argc, char **argv)
 	status = wait_signals(&wait_set, dir);
 out:
 	stop_all();
+	free_keys();
 	/* A failed demo keeps its logs: the message above names one of them. */
 	if (tmp && status == CLI_OK)
 		rm_tree(dir);

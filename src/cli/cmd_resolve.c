@@ -8,8 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/trust.h"
 #include "cli/cli.h"
 #include "client/client.h"
+#include "client/trust_fetch.h"
 #include "core/codec.h"
 #include "proto/handle.h"
 #include "proto/admin.h"
@@ -29,7 +31,13 @@ static void resolve_usage(FILE *f)
 	        "  --type T            only values of type T ('T.' matches a family); repeatable\n"
 	        "  --index N           only the value at index N; repeatable\n"
 	        "  --json              print JSON (the reference REST API's shape)\n"
-	        "exit status: 0 found, 1 not found or an error answer, 2 usage or network error\n");
+	        "  --trusted           verify the record's HS_SIGNATURE and its HS_CERT chain\n"
+	        "                      (resolved the same way) up to the trust root; prints\n"
+	        "                      \"verified: ...\" or what failed\n"
+	        "  --trust-root FILE   the root's PEM public key (needed by --trusted)\n"
+	        "  --trust-root-handle H  the root's handle (default " TRUST_ROOT_HANDLE ")\n"
+	        "exit status: 0 found (and verified), 1 not found, an error answer or not\n"
+	        "verified, 2 usage or network error\n");
 }
 
 /* Printable as text: valid UTF-8 without control characters other than tab/newline. */
@@ -139,8 +147,9 @@ static void print_text_value(const proto_value *v)
 	printf("  (ttl %u%s, perms %x)\n", v->ttl, v->ttl_type ? " absolute" : "", v->perms);
 }
 
-/* Prints the answer; returns the exit status. */
-static int print_answer(const char *handle, const proto_msg *m, int as_json)
+/* Prints the answer (with --json, trust, when given, is its "trust" member); returns the exit
+ * status. */
+static int print_answer(const char *handle, const proto_msg *m, int as_json, json_t *trust)
 {
 	uint32_t rc = m->hdr.rcode;
 	idn_slice rest;
@@ -192,11 +201,95 @@ static int print_answer(const char *handle, const proto_msg *m, int as_json)
 		json_object_set_new(o, "handle",
 		                    json_stringn((const char *)rr.handle.p, rr.handle.len));
 		json_object_set_new(o, "values", vals);
+		if (trust)
+			json_object_set_new(o, "trust", trust);
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		printf("\n");
 		json_decref(o);
 	}
 	return CLI_OK;
+}
+
+typedef struct trusted_opts {
+	bool on;
+	const char *root_file, *root_handle;
+} trusted_opts;
+
+/*
+ * Verifies the answer m for handle (--trusted; m is a success): the chain's
+ * certificates are resolved from src. CLI_OK with *c and *r the verdict, or
+ * CLI_USAGE after a message (a bad root key file, a malformed answer).
+ */
+static int verify_answer(const trusted_opts *t, const char *handle, const proto_msg *m,
+                         client_trust_src *src, enum trust_code *c, trust_result *r)
+{
+	char err[300];
+	idn_slice values;
+	uint32_t n;
+	if (client_answer_values(m, &values, &n, err, sizeof err)) {
+		fprintf(stderr, "idnode resolve: %s: %s\n", handle, err);
+		return CLI_USAGE;
+	}
+	EVP_PKEY *root = cli_trust_key(t->root_file, false, err, sizeof err);
+	if (!root) {
+		fprintf(stderr, "idnode resolve: --trust-root %s\n", err);
+		return CLI_USAGE;
+	}
+	trust_ctx ctx = {.root_handle = t->root_handle,
+	                 .root_key = root,
+	                 .now = (int64_t)time(NULL),
+	                 .fetch = client_trust_fetch,
+	                 .fetch_arg = src};
+	*c = trust_verify_record(&ctx, handle, values, n, r);
+	EVP_PKEY_free(root);
+	return CLI_OK;
+}
+
+/*
+ * Prints the answer and, with --trusted, the verdict on it (certificates
+ * resolved as the answer was): a line "verified: ..." / "not verified (WHY):
+ * ...", or with --json a "trust" member {verified, code, message}.
+ */
+static int finish(const trusted_opts *tr, const char *handle, const proto_msg *m, int as_json,
+                  const client_addr *addr, bool from_root, const client_resolve_opts *o)
+{
+	client_trust_src src = {.addr = *addr,
+	                        .from_root = from_root,
+	                        .transport = o->transport,
+	                        .timeout_ms = o->timeout_ms};
+	bool check = tr->on && m->hdr.rcode == PROTO_RC_SUCCESS;
+	enum trust_code c = TRUST_OK;
+	trust_result r;
+	if (check && verify_answer(tr, handle, m, &src, &c, &r))
+		return CLI_USAGE;
+	if (c == TRUST_OK && check)
+		snprintf(r.msg + strlen(r.msg), sizeof r.msg - strlen(r.msg),
+		         " (HS_SIGNATURE at index %u)", r.sig_index);
+	json_t *trust = check && as_json ? json_pack("{s:b, s:s, s:s}", "verified", c == TRUST_OK,
+	                                             "code", trust_code_name(c), "message", r.msg)
+	                                 : NULL;
+	int ret = print_answer(handle, m, as_json, trust);
+	if (!check || ret != CLI_OK)
+		return ret;
+	if (!as_json && c == TRUST_OK)
+		printf("%s\n", r.msg);
+	else if (!as_json)
+		printf("not verified (%s): %s\n", trust_code_name(c), r.msg);
+	return c == TRUST_OK ? CLI_OK : c == TRUST_FETCH ? CLI_USAGE : CLI_FAIL;
+}
+
+/* The trust options of `resolve` (1 when opt was one). */
+static int trusted_opt(trusted_opts *t, int opt, const char *arg)
+{
+	if (opt == 'R')
+		t->on = true;
+	else if (opt == 'K')
+		t->root_file = arg;
+	else if (opt == 'H')
+		t->root_handle = arg;
+	else
+		return 0;
+	return 1;
 }
 
 int cmd_resolve(int argc, char **argv)
@@ -211,6 +304,9 @@ int cmd_resolve(int argc, char **argv)
 	    {"timeout", required_argument, NULL, 'w'},
 	    {"version", required_argument, NULL, 'V'},
 	    {"root", required_argument, NULL, 'r'},
+	    {"trusted", no_argument, NULL, 'R'},
+	    {"trust-root", required_argument, NULL, 'K'},
+	    {"trust-root-handle", required_argument, NULL, 'H'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -220,9 +316,12 @@ int cmd_resolve(int argc, char **argv)
 	client_resolve_opts o = {.transport = CLIENT_UDP, .indexes = indexes, .types = types};
 	int as_json = 0, opt;
 	char *end;
+	trusted_opts tr = {0};
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "s:r:utT:i:jw:V:h", longopts, NULL)) != -1) {
+		if (trusted_opt(&tr, opt, optarg))
+			continue;
 		switch (opt) {
 		case 's':
 			server = optarg;
@@ -289,6 +388,11 @@ int cmd_resolve(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	const char *handle = argv[optind];
+	if (tr.on && (!tr.root_file || o.nindexes || o.ntypes)) {
+		fprintf(stderr, "idnode resolve: --trusted needs --trust-root and the whole record "
+		                "(no --type or --index)\n");
+		return CLI_USAGE;
+	}
 	if (strlen(handle) > PROTO_HANDLE_MAX) {
 		fprintf(stderr, "idnode resolve: handle longer than %d bytes\n", PROTO_HANDLE_MAX);
 		return CLI_USAGE;
@@ -315,7 +419,7 @@ int cmd_resolve(int argc, char **argv)
 			        why[0] ? why : idn_strerror(ret));
 			return CLI_USAGE;
 		}
-		ret = print_answer(handle, &msg, as_json);
+		ret = finish(&tr, handle, &msg, as_json, &addr, true, &o);
 		free(ans);
 		return ret;
 	}
@@ -328,7 +432,7 @@ int cmd_resolve(int argc, char **argv)
 		cli_client_error("resolve", handle, as, ret);
 		return CLI_USAGE;
 	}
-	ret = print_answer(handle, &msg, as_json);
+	ret = finish(&tr, handle, &msg, as_json, &addr, false, &o);
 	free(ans);
 	return ret;
 }

@@ -33,6 +33,8 @@ static const struct subcommand {
     {"unhome", cmd_admin, "unhome a prefix (node administrators)"},
     {"template", cmd_template, "create or show a data template (field definitions)"},
     {"batch", cmd_batch, "run a GenericBatch file of admin operations (authenticated)"},
+    {"cert", cmd_cert, "issue an HS_CERT: an issuer signs a subject's key and permissions"},
+    {"sign", cmd_sign, "sign an identifier's values into an HS_SIGNATURE and store it"},
 };
 
 void cli_client_error(const char *cmd, const char *what, const char *server, int ret)

@@ -5,6 +5,7 @@
  */
 #include "resolver/resolver.h"
 
+#include <openssl/pem.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/trust.h"
 #include "client/client.h"
 #include "core/err.h"
 #include "core/limit.h"
@@ -54,7 +56,9 @@ struct resolver {
 	struct job *head, *tail;
 	unsigned queued_now;
 	bool stopping;
-	_Atomic uint64_t upstream, upstream_fail, queued, busy;
+	_Atomic uint64_t upstream, upstream_fail, queued, busy, verified, unverified;
+	EVP_PKEY *trust_root; /* NULL: trusted queries are answered as others */
+	char *trust_root_handle;
 };
 
 /* A request taken apart: what the key and the answer need. */
@@ -63,11 +67,14 @@ typedef struct parsed {
 	proto_msg msg;
 	proto_resolve_req rr;
 	uint8_t minor; /* the answer's */
+	bool trusted;  /* a trusted query (PROTO_F_IDIS_TRUSTED) and we have a trust root */
+	bool verified; /* ... and the answer verified */
 } parsed;
 
-static int parse(const uint8_t *p, size_t len, parsed *q)
+static int parse(const resolver *r, const uint8_t *p, size_t len, parsed *q)
 {
 	int ret;
+	q->verified = false;
 	if ((ret = proto_env_decode(p, len, &q->env)))
 		return ret;
 	if ((ret = proto_msg_decode(p + PROTO_ENV_LEN, len - PROTO_ENV_LEN, &q->msg)))
@@ -77,16 +84,21 @@ static int parse(const uint8_t *p, size_t len, parsed *q)
 		q->minor = PROTO_MINOR_MAX;
 	if (q->minor < PROTO_MINOR_MIN)
 		q->minor = PROTO_MINOR_MIN;
+	q->trusted = r->trust_root && (q->msg.hdr.flags & PROTO_F_IDIS_TRUSTED);
 	if (q->msg.hdr.opcode != PROTO_OP_RESOLUTION)
 		return IDN_ENOTSUP; /* still answerable: q is filled but for rr */
 	/* Answerable too, with a protocol error: only the body is bad. */
 	return proto_resolve_req_decode(q->msg.body, &q->rr) ? IDN_EPROTO : IDN_OK;
 }
 
-/* PO, the normalised identifier, then the filters as sent: one cache entry per question. */
+/*
+ * PO (and 2 for a trusted query: its entry holds the verdict), the
+ * normalised identifier, then the filters as sent: one cache entry per
+ * question.
+ */
 static int make_key(const parsed *q, uint8_t *key)
 {
-	key[0] = (q->msg.hdr.flags & PROTO_F_PO) ? 1 : 0;
+	key[0] = ((q->msg.hdr.flags & PROTO_F_PO) ? 1 : 0) | (q->trusted ? 2 : 0);
 	int n = handle_key(q->rr.handle, true, key + 1);
 	if (n < 0)
 		return n;
@@ -120,10 +132,12 @@ static int answer(const parsed *q, uint32_t rc, uint32_t ttl, const uint8_t *bod
 	};
 	/* As the node: echo CA, PO and RD. CT is not echoed: we do not sign. */
 	const uint32_t echo = PROTO_F_CA | PROTO_F_PO | PROTO_F_RD;
+	uint32_t trust =
+	    q->trusted ? PROTO_F_IDIS_TRUSTED | (q->verified ? PROTO_F_IDIS_VERIFIED : 0) : 0;
 	proto_hdr hdr = {
 	    .opcode = q->msg.hdr.opcode,
 	    .rcode = rc,
-	    .flags = PROTO_F_REC | (q->msg.hdr.flags & echo),
+	    .flags = PROTO_F_REC | (q->msg.hdr.flags & echo) | trust,
 	    .site_serial = 0xFFFF, /* a recursive node has no site of its own */
 	    .recursion = q->msg.hdr.recursion,
 	    .expiration = (uint32_t)time(NULL) + ttl,
@@ -151,8 +165,45 @@ static int answer_msg(const parsed *q, uint32_t rc, const char *message, uint8_t
 	return answer(q, rc, 0, body, n + 4, out, cap);
 }
 
+/*
+ * Answers from a cached entry in out + HEAD_ROOM: a trusted query's entry
+ * starts with its verdict byte.
+ */
+static int answer_cached(parsed *q, const cache_answer *a, uint8_t *out, size_t cap)
+{
+	uint8_t *body = out + HEAD_ROOM;
+	size_t len = a->body_len;
+	if (q->trusted) {
+		if (!len)
+			return answer_msg(q, PROTO_RC_ERROR, "bad cache entry", out, cap);
+		q->verified = body[0] == 1;
+		body++;
+		len--;
+	}
+	return answer(q, a->rcode, a->ttl_left, body, len, out, cap);
+}
+
+/* Stores an answer for q (a trusted query's with its verdict byte first). */
+static void put_answer(resolver *r, const parsed *q, const uint8_t *key, size_t klen, uint32_t rc,
+                       const uint8_t *body, size_t len, uint32_t ttl)
+{
+	if (!q->trusted) {
+		cache_put(r->cache, key, klen, rc, body, len, ttl);
+		return;
+	}
+	uint8_t *b = malloc(len + 1);
+	if (!b) {
+		cache_abandon(r->cache, key, klen);
+		return;
+	}
+	b[0] = q->verified ? 1 : 0;
+	memcpy(b + 1, body, len);
+	cache_put(r->cache, key, klen, rc, b, len + 1, ttl);
+	free(b);
+}
+
 /* Fresh from the cache straight into out; 0 on a miss. */
-static int from_cache(resolver *r, const parsed *q, const uint8_t *key, size_t klen,
+static int from_cache(resolver *r, parsed *q, const uint8_t *key, size_t klen,
                       int (*get)(cache *, const uint8_t *, size_t, cache_answer *, uint8_t *,
                                  size_t),
                       uint8_t *out, size_t cap, int *res)
@@ -163,14 +214,129 @@ static int from_cache(resolver *r, const parsed *q, const uint8_t *key, size_t k
 	*res = get(r->cache, key, klen, &a, body, bcap);
 	if ((*res != CACHE_HIT && *res != CACHE_STALE) || a.body_len > bcap)
 		return 0;
-	return answer(q, a.rcode, a.ttl_left, body, a.body_len, out, cap);
+	return answer_cached(q, &a, out, cap);
+}
+
+/* The values of a success answer body (rc, body) copied into *vals; as trust_fetch_fn returns. */
+static int body_values(uint32_t rc, idn_slice body, uint8_t **vals, size_t *len, uint32_t *n,
+                       char *err, size_t errlen)
+{
+	proto_resolve_resp rs;
+	if (rc == PROTO_RC_HANDLE_NOT_FOUND || rc == PROTO_RC_VALUE_NOT_FOUND)
+		return IDN_ENOTFOUND;
+	if (rc != PROTO_RC_SUCCESS) {
+		snprintf(err, errlen, "answered %s (%u)", proto_rc_name(rc), rc);
+		return IDN_EPROTO;
+	}
+	if (proto_resolve_resp_decode(body, &rs) || !(*vals = malloc(rs.values.len + 1))) {
+		snprintf(err, errlen, "malformed answer");
+		return IDN_EPROTO;
+	}
+	memcpy(*vals, rs.values.p, rs.values.len);
+	*len = rs.values.len;
+	*n = rs.nvalues;
+	return IDN_OK;
+}
+
+/*
+ * A trust_fetch_fn: the values of handle (a certificate holder, or a record
+ * asked with filters) as a public, unfiltered question: from the cache (the
+ * entry such a client question has), else from the root, then cached.
+ */
+static int trust_fetch(void *arg, const char *handle, uint8_t **vals, size_t *len, uint32_t *n,
+                       char *err, size_t errlen)
+{
+	resolver *r = arg;
+	idn_slice h = idn_slice_of(handle, strlen(handle));
+	uint8_t key[1 + HANDLE_KEY_MAX + 8];
+	int kl = h.len <= PROTO_HANDLE_MAX ? handle_key(h, true, key + 1) : IDN_EINVAL;
+	if (kl < 0) {
+		snprintf(err, errlen, "not PREFIX/SUFFIX");
+		return IDN_EINVAL;
+	}
+	key[0] = 1; /* PO */
+	memset(key + 1 + kl, 0, 8);
+	size_t klen = 1 + (size_t)kl + 8;
+	uint8_t *buf = malloc(ANSWER_CAP);
+	cache_answer a;
+	if (buf && cache_get(r->cache, key, klen, &a, buf, ANSWER_CAP) == CACHE_HIT &&
+	    a.body_len <= ANSWER_CAP) {
+		int rc =
+		    body_values(a.rcode, idn_slice_of(buf, a.body_len), vals, len, n, err, errlen);
+		free(buf);
+		return rc;
+	}
+	free(buf);
+	client_root_opts ro = {.base = {.transport = CLIENT_UDP,
+	                                .timeout_ms = r->o.timeout_ms,
+	                                .flags = PROTO_F_CA | PROTO_F_PO}};
+	uint8_t *ans = NULL;
+	size_t anslen;
+	proto_env env;
+	proto_msg msg;
+	atomic_fetch_add_explicit(&r->upstream, 1, memory_order_relaxed);
+	int ret = client_resolve_root(&r->root, h, &ro, &ans, &anslen, &env, &msg, err, errlen);
+	idn_slice rest;
+	if (!ret && proto_answer_split(msg.body, msg.hdr.flags & PROTO_F_RD, NULL, NULL, &rest))
+		ret = IDN_EPROTO;
+	if (!ret)
+		ret = body_values(msg.hdr.rcode, rest, vals, len, n, err, errlen);
+	uint32_t ttl = 0;
+	const cache_opts *co = cache_options(r->cache);
+	if (!ret &&
+	    !cache_values_ttl(idn_slice_of(*vals, *len), *n, co->clock(), co->max_ttl, &ttl) && ttl)
+		cache_put(r->cache, key, klen, msg.hdr.rcode, rest.p, rest.len, ttl);
+	if (ret && ret != IDN_ENOTFOUND)
+		atomic_fetch_add_explicit(&r->upstream_fail, 1, memory_order_relaxed);
+	free(ans);
+	return ret;
+}
+
+/*
+ * The verdict on a trusted query's success answer rs: the whole record
+ * (fetched unfiltered when the question had filters) against the trust root,
+ * every value signed.
+ */
+static enum trust_code trust_check(resolver *r, const parsed *q, const proto_resolve_resp *rs)
+{
+	char handle[PROTO_HANDLE_MAX + 1];
+	size_t hl = q->rr.handle.len <= PROTO_HANDLE_MAX ? q->rr.handle.len : PROTO_HANDLE_MAX;
+	memcpy(handle, q->rr.handle.p, hl);
+	handle[hl] = 0;
+	idn_slice values = rs->values;
+	uint32_t n = rs->nvalues;
+	uint8_t *full = NULL;
+	trust_result res;
+	enum trust_code c = TRUST_FETCH;
+	if (q->rr.nindexes || q->rr.ntypes) {
+		size_t len;
+		char err[256];
+		if (trust_fetch(r, handle, &full, &len, &n, err, sizeof err))
+			goto done;
+		values = idn_slice_of(full, len);
+	}
+	trust_ctx t = {.root_handle = r->trust_root_handle,
+	               .root_key = r->trust_root,
+	               .now = (int64_t)time(NULL),
+	               .fetch = trust_fetch,
+	               .fetch_arg = r,
+	               .max_links = r->o.trust_max_links,
+	               .require_all = true};
+	c = trust_verify_record(&t, handle, values, n, &res);
+	if (c == TRUST_TOO_LONG || c == TRUST_LOOP)
+		limit_hit(LIM_TRUST_CHAIN, "trusted query for %.200s: %s", handle, res.msg);
+done:
+	free(full);
+	atomic_fetch_add_explicit(c == TRUST_OK ? &r->verified : &r->unverified, 1,
+	                          memory_order_relaxed);
+	return c;
 }
 
 /*
  * Resolves q from the root (coalesced with others asking the same) and
  * writes the answer. Runs on a pool thread (UDP) or the worker (TCP).
  */
-static int resolve_miss(resolver *r, const parsed *q, const uint8_t *key, size_t klen,
+static int resolve_miss(resolver *r, parsed *q, const uint8_t *key, size_t klen,
                         unsigned timeout_ms, unsigned wait_ms, uint8_t *out, size_t cap)
 {
 	cache_answer a;
@@ -178,7 +344,7 @@ static int resolve_miss(resolver *r, const parsed *q, const uint8_t *key, size_t
 	size_t bcap = cap - HEAD_ROOM - 4;
 	int res = cache_fetch(r->cache, key, klen, wait_ms, &a, body, bcap);
 	if (res == CACHE_HIT && a.body_len <= bcap)
-		return answer(q, a.rcode, a.ttl_left, body, a.body_len, out, cap);
+		return answer_cached(q, &a, out, cap);
 	bool lead = res == CACHE_LEAD;
 
 	/* The request's filters, passed upstream. */
@@ -227,7 +393,7 @@ static int resolve_miss(resolver *r, const parsed *q, const uint8_t *key, size_t
 		memcpy(nb + 4, m, ml);
 		uint32_t nttl = cache_options(r->cache)->neg_ttl;
 		if (lead) {
-			cache_put(r->cache, key, klen, PROTO_RC_HANDLE_NOT_FOUND, nb, ml + 4, nttl);
+			put_answer(r, q, key, klen, PROTO_RC_HANDLE_NOT_FOUND, nb, ml + 4, nttl);
 			lead = false;
 		}
 		n = answer(q, PROTO_RC_HANDLE_NOT_FOUND, nttl, nb, ml + 4, out, cap);
@@ -270,11 +436,13 @@ static int resolve_miss(resolver *r, const parsed *q, const uint8_t *key, size_t
 			               cap);
 			goto out;
 		}
+		if (q->trusted)
+			q->verified = trust_check(r, q, &rs) == TRUST_OK;
 	} else if (rc == PROTO_RC_HANDLE_NOT_FOUND || rc == PROTO_RC_VALUE_NOT_FOUND) {
 		ttl = co->neg_ttl;
 	}
 	if (lead && ttl) {
-		cache_put(r->cache, key, klen, rc, rest.p, rest.len, ttl);
+		put_answer(r, q, key, klen, rc, rest.p, rest.len, ttl);
 		lead = false;
 	}
 	n = answer(q, rc, ttl, rest.p, rest.len, out, cap);
@@ -339,7 +507,7 @@ static void *pool_main(void *arg)
 
 		parsed q;
 		int klen;
-		if (parse(j->msg, j->len, &q) == 0 && (klen = make_key(&q, key)) > 0) {
+		if (parse(r, j->msg, j->len, &q) == 0 && (klen = make_key(&q, key)) > 0) {
 			int n = resolve_miss(r, &q, key, (size_t)klen, r->o.timeout_ms,
 			                     r->o.coalesce_wait_ms, out, ANSWER_CAP);
 			if (j->answer)
@@ -374,7 +542,7 @@ int resolver_answer(resolver *r, const resolver_req *rq, uint8_t *out, size_t ca
 	uint8_t key[KEY_MAX];
 	if (cap < ANSWER_CAP)
 		return IDN_EINVAL;
-	int ret = parse(rq->msg, rq->len, &q);
+	int ret = parse(r, rq->msg, rq->len, &q);
 	if (ret == IDN_ENOTSUP) /* a recursive node without a store of its own */
 		return answer_msg(&q, PROTO_RC_OPERATION_NOT_SUPPORTED,
 		                  "a recursive node only resolves identifiers", out, cap);
@@ -393,10 +561,17 @@ int resolver_answer(resolver *r, const resolver_req *rq, uint8_t *out, size_t ca
 	if (n)
 		return n;
 	void *ctx = NULL;
-	if (!rq->udp && !(rq->defer && rq->answer && (ctx = rq->defer(rq->defer_arg))))
+	if (!rq->udp && !(rq->defer && rq->answer && (ctx = rq->defer(rq->defer_arg)))) {
+		/* A verification may ask upstream many times: never on a worker. */
+		if (q.trusted)
+			return answer_msg(
+			    &q, PROTO_RC_SERVER_BUSY,
+			    "trusted resolution cannot be answered later here; ask again", out,
+			    cap);
 		/* On the worker: wait for another's query no longer than one question. */
 		return resolve_miss(r, &q, key, (size_t)klen, r->o.tcp_timeout_ms,
 		                    r->o.tcp_timeout_ms, out, cap);
+	}
 
 	struct job *j = malloc(sizeof(*j) + rq->len);
 	if (!j) {
@@ -438,6 +613,29 @@ answer_now:
 	return n;
 }
 
+/* The trust root's PEM public key (or a private key file's public half), and its handle. */
+static int load_trust_root(resolver *r, const resolver_opts *o, char *err, size_t errlen)
+{
+	FILE *f = fopen(o->trust_root, "r");
+	if (!f) {
+		snprintf(err, errlen, "trust root '%s': cannot open", o->trust_root);
+		return IDN_ECONFIG;
+	}
+	r->trust_root = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	if (!r->trust_root) {
+		rewind(f);
+		r->trust_root = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	}
+	fclose(f);
+	if (!r->trust_root) {
+		snprintf(err, errlen, "trust root '%s': not a PEM public key", o->trust_root);
+		return IDN_ECONFIG;
+	}
+	if (o->trust_root_handle && !(r->trust_root_handle = strdup(o->trust_root_handle)))
+		return IDN_ENOMEM;
+	return IDN_OK;
+}
+
 int resolver_new(const resolver_opts *o, resolver **out, char *err, size_t errlen)
 {
 	resolver *r = calloc(1, sizeof(*r));
@@ -471,6 +669,8 @@ int resolver_new(const resolver_opts *o, resolver **out, char *err, size_t errle
 		snprintf(err, errlen, "root '%s': %s", o->root, aerr);
 		goto fail;
 	}
+	if (o->trust_root && (ret = load_trust_root(r, o, err, errlen)))
+		goto fail;
 	if ((ret = cache_new(&o->cache, &r->cache))) {
 		snprintf(err, errlen, "cache: %s", idn_strerror(ret));
 		goto fail;
@@ -521,6 +721,8 @@ void resolver_free(resolver *r)
 	}
 	free(r->threads);
 	cache_free(r->cache);
+	EVP_PKEY_free(r->trust_root);
+	free(r->trust_root_handle);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
 	free(r);
@@ -533,6 +735,8 @@ void resolver_stats(resolver *r, struct resolver_stats *st)
 	st->upstream_fail = atomic_load_explicit(&r->upstream_fail, memory_order_relaxed);
 	st->queued = atomic_load_explicit(&r->queued, memory_order_relaxed);
 	st->busy = atomic_load_explicit(&r->busy, memory_order_relaxed);
+	st->verified = atomic_load_explicit(&r->verified, memory_order_relaxed);
+	st->unverified = atomic_load_explicit(&r->unverified, memory_order_relaxed);
 }
 
 void resolver_stats_line(resolver *r, char *buf, size_t len)
@@ -541,11 +745,13 @@ void resolver_stats_line(resolver *r, char *buf, size_t len)
 	resolver_stats(r, &s);
 	snprintf(buf, len,
 	         "resolver: hits=%llu misses=%llu coalesced=%llu stale=%llu evictions=%llu "
-	         "upstream=%llu upstream_fail=%llu queued=%llu busy=%llu entries=%llu bytes=%llu",
+	         "upstream=%llu upstream_fail=%llu queued=%llu busy=%llu verified=%llu "
+	         "unverified=%llu entries=%llu bytes=%llu",
 	         (unsigned long long)s.cache.hits, (unsigned long long)s.cache.misses,
 	         (unsigned long long)s.cache.coalesced, (unsigned long long)s.cache.stale,
 	         (unsigned long long)s.cache.evictions, (unsigned long long)s.upstream,
 	         (unsigned long long)s.upstream_fail, (unsigned long long)s.queued,
-	         (unsigned long long)s.busy, (unsigned long long)s.cache.entries,
+	         (unsigned long long)s.busy, (unsigned long long)s.verified,
+	         (unsigned long long)s.unverified, (unsigned long long)s.cache.entries,
 	         (unsigned long long)s.cache.bytes);
 }

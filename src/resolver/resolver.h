@@ -44,6 +44,20 @@ typedef struct resolver_opts {
 	/* A UDP answer sent from the pool keeps to the net layer's budget (net.h); 0 = 1232, 10. */
 	unsigned udp_answer_max, udp_amplification;
 	bool all; /* resolve every resolution request, not only those with REC set */
+	/*
+	 * Trusted resolution (auth/trust.h): the PEM public key file of the
+	 * trust root, and its handle (NULL: TRUST_ROOT_HANDLE). With a root, a
+	 * request carrying PROTO_F_IDIS_TRUSTED is answered with that bit
+	 * echoed and PROTO_F_IDIS_VERIFIED set only when the record's
+	 * HS_SIGNATURE covers every value (but HS_SIGNATURE / HS_CERT), the
+	 * digests match and the HS_CERT chain verifies to the root at this
+	 * moment. The certificates are fetched through the cache like any
+	 * answer; the verdict is cached with the answer (its own cache key).
+	 */
+	const char *trust_root, *trust_root_handle;
+	/* Most certificates one verification walks (0: TRUST_MAX_LINKS); over: limit trust-chain.
+	 */
+	unsigned trust_max_links;
 } resolver_opts;
 
 typedef struct resolver resolver;
@@ -87,6 +101,8 @@ struct resolver_stats {
 	uint64_t upstream_fail; /* ... that failed (network, timeout, loops) */
 	uint64_t queued;        /* misses handed to the pool (UDP, and deferred TCP) */
 	uint64_t busy;          /* misses refused with 3: queue full */
+	uint64_t verified;      /* trusted queries resolved and verified */
+	uint64_t unverified;    /* ... that did not verify */
 };
 
 void resolver_stats(resolver *r, struct resolver_stats *st);

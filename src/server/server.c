@@ -144,6 +144,9 @@ static int start_resolver(running *r)
 	    .cache = {.max_bytes = (size_t)c->cache_mb << 20,
 	              .neg_ttl = c->neg_ttl,
 	              .stale_ttl = c->stale_ttl},
+	    .trust_root = c->trust_root,
+	    .trust_root_handle = c->trust_root_handle,
+	    .trust_max_links = c->trust_max_links,
 	};
 	int ret = resolver_new(&ro, &r->requests.resolver, r->err, sizeof(r->err));
 	if (ret)

@@ -50,6 +50,11 @@ static int check(server_settings *c, FILE *err)
 		fprintf(err, "%s: --recursive needs --root HOST:PORT (or root = ...)\n", prog);
 		return -1;
 	}
+	if ((c->trust_root || c->trust_root_handle) && !c->recursive) {
+		fprintf(err, "%s: --trust-root is a recursive node's: it needs --recursive\n",
+		        prog);
+		return -1;
+	}
 	if (!c->data && (c->http.n || c->https.n)) {
 		fprintf(err, "%s: --http needs a store (--data or --store)\n", prog);
 		return -1;

@@ -234,6 +234,20 @@ const setting_row settings_rows[] = {
      .field = F(stale_ttl), .max = 86400 * 7, .scope = SETTING_SERVE,
      .help = "seconds an expired answer may be served while every\n"
              "upstream fails (default 300)"},
+    {.ini = "trust_root", .flag = "trust-root", .arg = "FILE", .type = SETTING_STR,
+     .field = F(trust_root), .scope = SETTING_SERVE,
+     .help = "a recursive node's trust root: the PEM public key\n"
+             "that HS_CERT chains end at; a request with the\n"
+             "trusted-query bit (0x2) is answered with the\n"
+             "verified bit (0x1) when the record's HS_SIGNATURE,\n"
+             "its chain and every value's digest verify"},
+    {.ini = "trust_max_links", .flag = "trust-max-links", .arg = "N", .type = SETTING_UINT,
+     .field = F(trust_max_links), .max = 50, .scope = SETTING_SERVE,
+     .help = "most HS_CERT links one trusted query may walk (each\n"
+             "may be an upstream question; default and at most 50)"},
+    {.ini = "trust_root_handle", .flag = "trust-root-handle", .arg = "HANDLE",
+     .type = SETTING_STR, .field = F(trust_root_handle), .scope = SETTING_SERVE,
+     .help = "the trust root's handle (default 88.111.1/0.0)"},
     {.ini = "resolver_threads", .flag = "resolver-threads", .arg = "N", .type = SETTING_UINT,
      .field = F(resolver_threads), .max = 256, .scope = SETTING_SERVE,
      .help = "threads resolving cache misses (default 4)"},

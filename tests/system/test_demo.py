@@ -1,7 +1,9 @@
 """`idnode demo` on free ports: it starts seven nodes, prints what runs and
-three commands; the commands work as printed (found via the recursive node,
-found from the root, not found); SIGTERM stops it cleanly, children reaped
-and the temporary directory removed. Every wait is bounded."""
+four commands; the commands work as printed (found via the recursive node,
+found from the root, not found, verified with --trusted); the recursive node
+sets the verified bit for a signed sample and not for an unsigned one;
+SIGTERM stops it cleanly, children reaped and the temporary directory
+removed. Every wait is bounded."""
 import os
 import re
 import shlex
@@ -14,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE  # noqa: E402
+from idnlib import IDNODE, parse_answer, request, tcp_exchange  # noqa: E402
 
 
 def free_base(n=7):
@@ -80,8 +82,9 @@ class Demo(unittest.TestCase):
                                      (role, re.escape(prefix)))
                 n = int(re.search(r"(\d+) sample identifiers", text).group(1))
                 self.assertGreater(n, 1000)
-                cmds = [l.strip() for l in text.splitlines() if " resolve " in l]
-                self.assertEqual(len(cmds), 3, text)
+                joined = text.replace("\\\n", " ")
+                cmds = [l.strip() for l in joined.splitlines() if " resolve " in l]
+                self.assertEqual(len(cmds), 4, text)
                 self.assertIn("--server 127.0.0.1:%d" % base, cmds[0])
                 self.assertIn("--root 127.0.0.1:%d" % (base + 1), cmds[1])
                 results = [subprocess.run(shlex.split(c), capture_output=True, text=True,
@@ -93,6 +96,15 @@ class Demo(unittest.TestCase):
                 self.assertIn("MILK-2026-000042", results[1].stdout)
                 self.assertEqual(results[2].returncode, 1, results[2].stdout)
                 self.assertIn("HANDLE_NOT_FOUND", results[2].stdout + results[2].stderr)
+                self.assertEqual(results[3].returncode, 0, results[3].stdout + results[3].stderr)
+                self.assertIn("verified: 9 values signed by 300:0.NA/88.100.1, 2 certificates",
+                              results[3].stdout)
+                # The recursive node: verified for a signed sample, not for an unsigned one.
+                for handle, bits in (("88.100.1/MOTOR-2026-000001", 0x3),
+                                     ("88.100.1/MOTOR-2026-000100", 0x2)):
+                    ans = tcp_exchange(base, request(handle, flags=0x19000002), timeout=20)
+                    _, _, rc, flags, _ = parse_answer(ans)
+                    self.assertEqual((rc, flags & 0x3), (1, bits), handle)
                 kids = children_of(proc.pid)
 
                 proc.send_signal(signal.SIGTERM)
