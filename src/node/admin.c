@@ -16,6 +16,7 @@
 #include "node/answer.h"
 #include "node/authz.h"
 #include "node/identity.h"
+#include "node/login.h"
 #include "node/source_tally.h"
 #include "proto/admin.h"
 #include "proto/handle.h"
@@ -643,7 +644,7 @@ static int run_verified(req *held, const void *ctx, idn_slice handle, uint32_t i
 	node_admin_login_verdict(held->w->node, ctx, handle, index, verdict);
 	/* A signature that does not verify gets the reference's empty 403 (x88). */
 	if (verdict)
-		return node_answer_error(held, PROTO_RC_AUTHENTICATION_FAILED,
+		return node_answer_error(held, node_login_failed_code(held),
 		                         verdict == IDN_EMISMATCH ? "" : why);
 	node *n = held->w->node;
 	node_authz c = {.rq = held,
@@ -683,7 +684,8 @@ int node_admin_challenge_response(req *rq)
 	            .transport = rq->transport,
 	            .out = rq->out,
 	            .cap = rq->cap,
-	            .minor = p.minor};
+	            .minor = p.minor,
+	            .conn = rq->conn};
 	if (proto_env_decode(p.req, p.len, &held.env) ||
 	    proto_msg_decode(p.req + PROTO_ENV_LEN, p.len - PROTO_ENV_LEN, &held.msg)) {
 		free(p.req);
