@@ -1,0 +1,52 @@
+/*
+ * login.h - the client side of the national system's login (op 2001,
+ * IDIS.md section 1), as its SDKs run it on one TCP connection:
+ * GET_SITE_INFO on "/", then 2001 naming the identity with RD set, answered
+ * 402 (opCode 2001) and op 200 as any challenge (client/admin_auth.h), and
+ * rc 1. The session id is the client's own (counting from 10001 as the
+ * SDKs do), on every later request of the connection, none challenged.
+ * See node/login.h for the server's half.
+ *
+ * Ownership: client_login_open() allocates, client_login_close() frees.
+ * The connection and the identity are borrowed and must outlive it. Not
+ * thread-safe: one login, one thread.
+ */
+#ifndef IDN_CLIENT_LOGIN_H
+#define IDN_CLIENT_LOGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/admin_auth.h"
+#include "client/conn.h"
+#include "proto/proto.h"
+
+typedef struct client_login client_login;
+
+/* The next session id of this process's logins: 10001, 10002, ... */
+uint32_t client_login_next_session(void);
+
+/*
+ * Logs in on cn as id (a private key: 2001 has no secret-key form).
+ * ids_body: send ID-SDK's body (with the trailing credential length).
+ * IDN_ENOTSUP when the server answered 2001 or op 200 with an error code
+ * (then in *rc, if rc is not NULL), IDN_EPROTO for an answer that does not
+ * decode or a success where the SDKs expect a 402.
+ */
+int client_login_open(client_conn *cn, const client_identity *id, bool ids_body, client_login **out,
+                      uint32_t *rc);
+
+uint32_t client_login_session(const client_login *l);
+
+/*
+ * Sends one request in the login (req as proto_build_end(.., NULL, 0)
+ * makes it; its session id is set here) and returns its answer decoded
+ * (*ans the caller's, even on error). Errors as client_admin_exchange.
+ */
+int client_login_exchange(client_login *l, const uint8_t *req, size_t len, uint8_t **ans,
+                          size_t *alen, proto_env *env, proto_msg *m);
+
+void client_login_close(client_login *l);
+
+#endif
