@@ -269,7 +269,8 @@ static int exchange(const admin_opts *o, client_conn *cn, const client_identity 
 	int ret;
 	if (o->login) {
 		uint32_t rc = 0;
-		ret = client_login_open(cn, ident, o->login_ids, lg, &rc);
+		client_login_opts lo = {.ids_body = o->login_ids};
+		ret = client_login_open(cn, ident, &lo, lg, &rc);
 		if (ret == IDN_ENOTSUP) {
 			fprintf(stderr, "idnode %s: %s: login (2001) refused: %u %s\n",
 			        o->cmd->name, o->server, rc, proto_rc_name(rc));

@@ -54,7 +54,8 @@ static int build_step(uint8_t *buf, uint32_t sid, const client_identity *id, boo
 }
 
 /* The site info, then 2001 and its challenge; 0 once logged in. */
-static int login_steps(client_login *l, const client_identity *id, bool ids_body, uint32_t *rc)
+static int login_steps(client_login *l, const client_identity *id, const client_login_opts *o,
+                       uint32_t *rc)
 {
 	uint8_t req[CAP], *ans = NULL, *creq = NULL;
 	size_t alen = 0, clen = 0;
@@ -67,7 +68,7 @@ static int login_steps(client_login *l, const client_identity *id, bool ids_body
 	ans = NULL;
 	if (ret)
 		return ret;
-	len = build_step(req, l->session_id, id, true, ids_body);
+	len = build_step(req, l->session_id, id, true, o->ids_body);
 	ret = len < 0 ? len : client_exchange_on(l->cn, req, (size_t)len, &ans, &alen, &env, &m);
 	if (!ret && m.hdr.rcode != PROTO_RC_AUTHENTICATION_NEEDED)
 		ret = m.hdr.rcode == PROTO_RC_SUCCESS ? IDN_EPROTO : IDN_ENOTSUP;
@@ -92,9 +93,10 @@ static int login_steps(client_login *l, const client_identity *id, bool ids_body
 	return ret;
 }
 
-int client_login_open(client_conn *cn, const client_identity *id, bool ids_body, client_login **out,
-                      uint32_t *rc)
+int client_login_open(client_conn *cn, const client_identity *id, const client_login_opts *o,
+                      client_login **out, uint32_t *rc)
 {
+	static const client_login_opts none;
 	*out = NULL;
 	if (!id->key)
 		return IDN_EINVAL;
@@ -103,7 +105,7 @@ int client_login_open(client_conn *cn, const client_identity *id, bool ids_body,
 		return IDN_ENOMEM;
 	l->cn = cn;
 	l->session_id = client_login_next_session();
-	int ret = login_steps(l, id, ids_body, rc);
+	int ret = login_steps(l, id, o ? o : &none, rc);
 	if (ret) {
 		free(l);
 		return ret;

@@ -27,15 +27,20 @@ typedef struct client_login client_login;
 /* The next session id of this process's logins: 10001, 10002, ... */
 uint32_t client_login_next_session(void);
 
+typedef struct client_login_opts {
+	bool ids_body;     /* send ID-SDK's 2001 body (with the trailing credential length) */
+	bool no_site_info; /* skip the SDKs' GET_SITE_INFO first (a benchmark's bare login) */
+} client_login_opts;
+
 /*
- * Logs in on cn as id (a private key: 2001 has no secret-key form).
- * ids_body: send ID-SDK's body (with the trailing credential length).
+ * Logs in on cn as id (a private key: 2001 has no secret-key form); o may
+ * be NULL (id-pointer-sdk's way).
  * IDN_ENOTSUP when the server answered 2001 or op 200 with an error code
  * (then in *rc, if rc is not NULL), IDN_EPROTO for an answer that does not
  * decode or a success where the SDKs expect a 402.
  */
-int client_login_open(client_conn *cn, const client_identity *id, bool ids_body, client_login **out,
-                      uint32_t *rc);
+int client_login_open(client_conn *cn, const client_identity *id, const client_login_opts *o,
+                      client_login **out, uint32_t *rc);
 
 uint32_t client_login_session(const client_login *l);
 
