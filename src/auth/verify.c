@@ -4,6 +4,7 @@
 #include "auth/verify.h"
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -11,10 +12,13 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "auth/sm.h"
 #include "core/err.h"
 #include "proto/admin.h"
 #include "proto/reserved.h"
@@ -77,45 +81,201 @@ out:
 	return ret;
 }
 
-static int sm2_from_pem(idn_slice pem, EVP_PKEY **out)
+/* Fills why (when given) with "HS_PUBKEY: " and the message; returns err. */
+static int key_fail(char *why, size_t cap, int err, const char *fmt, ...)
 {
-	BIO *bio = BIO_new_mem_buf(pem.p, (int)pem.len);
-	if (!bio)
-		return IDN_ENOMEM;
-	EVP_PKEY *pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-	BIO_free(bio);
+	ERR_clear_error(); /* what OpenSSL queued on the way is said by the message */
+	if (why && cap) {
+		int n = snprintf(why, cap, "HS_PUBKEY: ");
+		va_list ap;
+		va_start(ap, fmt);
+		if (n >= 0 && (size_t)n < cap)
+			vsnprintf(why + n, cap - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+/* The key types an identity may have; an EC key only on the SM2 curve. */
+static int key_type_check(EVP_PKEY *pk, char *why, size_t cap)
+{
+	if (EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "DSA") || EVP_PKEY_is_a(pk, "SM2")) {
+		if (EVP_PKEY_get_bits(pk) > AUTH_KEY_MAX_BITS)
+			return key_fail(
+			    why, cap, IDN_ERANGE, "%s key of %d bits: at most %d accepted",
+			    EVP_PKEY_get0_type_name(pk), EVP_PKEY_get_bits(pk), AUTH_KEY_MAX_BITS);
+		return IDN_OK;
+	}
+	if (EVP_PKEY_is_a(pk, "EC")) {
+		char curve[64] = "?";
+		size_t n;
+		EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve),
+		                               &n);
+		return key_fail(why, cap, IDN_ENOTSUP, "EC key on curve %s: only SM2 accepted",
+		                curve);
+	}
+	const char *t = EVP_PKEY_get0_type_name(pk);
+	return key_fail(why, cap, IDN_ENOTSUP, "%s key: not supported (RSA, DSA or SM2)",
+	                t ? t : "unknown");
+}
+
+/* DER X.509 SubjectPublicKeyInfo -> key. form names the encoding in messages. */
+static int spki_decode(const uint8_t *der, size_t len, const char *form, EVP_PKEY **out, char *why,
+                       size_t cap)
+{
+	const uint8_t *p = der;
+	if (len > AUTH_KEY_DATA_MAX)
+		return key_fail(why, cap, IDN_ERANGE, "%s: %zu bytes, over %d", form, len,
+		                AUTH_KEY_DATA_MAX);
+	EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)len);
 	if (!pk)
-		return IDN_EINVAL;
-	if (!EVP_PKEY_is_a(pk, "SM2")) {
+		return key_fail(why, cap, IDN_EINVAL,
+		                "%s: not an X.509 SubjectPublicKeyInfo of a known key type", form);
+	int ret = IDN_OK;
+	if (p != der + len)
+		ret = key_fail(why, cap, IDN_EINVAL, "%s: %zu byte(s) after the key", form,
+		               (size_t)(der + len - p));
+	else
+		ret = key_type_check(pk, why, cap);
+	if (ret) {
 		EVP_PKEY_free(pk);
-		return IDN_EINVAL;
+		return ret;
 	}
 	*out = pk;
 	return IDN_OK;
 }
 
-int auth_pubkey_decode(idn_slice data, EVP_PKEY **out)
+/* PEM text "-----BEGIN PUBLIC KEY-----" (LF or CRLF lines) -> key. */
+static int pem_decode(idn_slice text, EVP_PKEY **out, char *why, size_t cap)
+{
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	long len = 0;
+	if (text.len > AUTH_KEY_DATA_MAX * 2)
+		return key_fail(why, cap, IDN_ERANGE, "PEM: %zu bytes, over %d", text.len,
+		                AUTH_KEY_DATA_MAX * 2);
+	BIO *bio = BIO_new_mem_buf(text.p, (int)text.len);
+	if (!bio)
+		return IDN_ENOMEM;
+	int ok = PEM_read_bio(bio, &name, &header, &der, &len);
+	BIO_free(bio);
+	int ret;
+	if (ok != 1)
+		ret = key_fail(why, cap, IDN_EINVAL,
+		               "PEM: no complete -----BEGIN/-----END block with valid base64");
+	else if (strcmp(name, PEM_STRING_PUBLIC))
+		ret = key_fail(why, cap, IDN_EINVAL,
+		               "PEM: not a public key (-----BEGIN %.40s-----; expected BEGIN %s)",
+		               name, PEM_STRING_PUBLIC);
+	else
+		ret = spki_decode(der, (size_t)len, "PEM", out, why, cap);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	return ret;
+}
+
+static bool is_pem(idn_slice d)
+{
+	while (d.len && (d.p[0] == ' ' || d.p[0] == '\t' || d.p[0] == '\r' || d.p[0] == '\n'))
+		d = idn_slice_of(d.p + 1, d.len - 1);
+	return d.len >= 10 && !memcmp(d.p, "-----BEGIN", 10);
+}
+
+/* The Handle binary forms: RSA_PUB_KEY, DSA_PUB_KEY, SM2_PUB_KEY around PEM or DER. */
+static int binary_decode(idn_slice data, EVP_PKEY **out, char *why, size_t cap)
 {
 	proto_pubkey k;
 	if (proto_pubkey_decode(data, &k))
-		return IDN_EINVAL;
+		return key_fail(why, cap, IDN_EINVAL,
+		                "neither PEM, DER nor a Handle key encoding (str type, int2 flags, "
+		                "...): cut short");
 	switch (k.kind) {
 	case PROTO_KEY_RSA: {
 		static const char *const names[] = {OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E};
 		idn_slice vals[] = {k.rsa.n, k.rsa.e};
-		return key_from_bns("RSA", names, vals, 2, out) ? IDN_EINVAL : IDN_OK;
+		if (key_from_bns("RSA", names, vals, 2, out))
+			return key_fail(why, cap, IDN_EINVAL, "RSA_PUB_KEY: not a valid RSA key");
+		return IDN_OK;
 	}
 	case PROTO_KEY_DSA: {
 		static const char *const names[] = {OSSL_PKEY_PARAM_FFC_P, OSSL_PKEY_PARAM_FFC_Q,
 		                                    OSSL_PKEY_PARAM_FFC_G, OSSL_PKEY_PARAM_PUB_KEY};
 		idn_slice vals[] = {k.dsa.p, k.dsa.q, k.dsa.g, k.dsa.y};
-		return key_from_bns("DSA", names, vals, 4, out) ? IDN_EINVAL : IDN_OK;
+		if (key_from_bns("DSA", names, vals, 4, out))
+			return key_fail(why, cap, IDN_EINVAL, "DSA_PUB_KEY: not a valid DSA key");
+		return IDN_OK;
 	}
-	case PROTO_KEY_SM2:
-		return sm2_from_pem(k.sm2.pem, out);
+	case PROTO_KEY_SM2: {
+		EVP_PKEY *pk = NULL;
+		int ret = is_pem(k.sm2.pem) ? pem_decode(k.sm2.pem, &pk, why, cap)
+		                            : spki_decode(k.sm2.pem.p, k.sm2.pem.len,
+		                                          "SM2_PUB_KEY: DER", &pk, why, cap);
+		if (ret)
+			return ret;
+		if (!EVP_PKEY_is_a(pk, "SM2")) {
+			ret = key_fail(why, cap, IDN_EINVAL, "SM2_PUB_KEY holds a %s key",
+			               EVP_PKEY_get0_type_name(pk));
+			EVP_PKEY_free(pk);
+			return ret;
+		}
+		*out = pk;
+		return IDN_OK;
+	}
+	case PROTO_KEY_DH:
+		return key_fail(why, cap, IDN_ENOTSUP, "DH_PUB_KEY: a DH key cannot sign");
 	default:
-		return IDN_ENOTSUP;
+		return key_fail(why, cap, IDN_ENOTSUP, "unknown key type \"%.*s\"",
+		                (int)(k.type.len > 40 ? 40 : k.type.len), (const char *)k.type.p);
 	}
+}
+
+int auth_pubkey_parse(idn_slice data, EVP_PKEY **out, char *why, size_t cap)
+{
+	*out = NULL;
+	if (why && cap)
+		why[0] = 0;
+	if (data.len == 0)
+		return key_fail(why, cap, IDN_EINVAL, "empty");
+	if (is_pem(data))
+		return pem_decode(data, out, why, cap);
+	/* A Handle encoding starts with a type length below 2^24: never the 0x30 of a DER SEQUENCE.
+	 */
+	if (data.p[0] == 0x30)
+		return spki_decode(data.p, data.len, "DER", out, why, cap);
+	return binary_decode(data, out, why, cap);
+}
+
+int auth_pubkey_decode(idn_slice data, EVP_PKEY **out)
+{
+	return auth_pubkey_parse(data, out, NULL, 0);
+}
+
+/* pk's SubjectPublicKeyInfo as PEM text, in a memory BIO the caller frees. */
+static BIO *pem_text(EVP_PKEY *pk, idn_slice *text)
+{
+	char *pem = NULL;
+	BIO *bio = BIO_new(BIO_s_mem());
+	if (!bio)
+		return NULL;
+	if (PEM_write_bio_PUBKEY(bio, pk) != 1) {
+		BIO_free(bio);
+		return NULL;
+	}
+	long n = BIO_get_mem_data(bio, &pem);
+	*text = idn_slice_of(pem, (size_t)n);
+	return bio;
+}
+
+int auth_pubkey_encode_pem(EVP_PKEY *pk, wire_wr *w)
+{
+	idn_slice text;
+	BIO *bio = pem_text(pk, &text);
+	if (!bio)
+		return IDN_ECRYPTO;
+	wire_put_data(w, text.p, text.len);
+	BIO_free(bio);
+	return w->err;
 }
 
 /* A big number as Java's BigInteger.toByteArray() writes it: a 00 before a set top bit. */
@@ -141,7 +301,6 @@ int auth_pubkey_encode(EVP_PKEY *pk, wire_wr *w)
 {
 	uint8_t b[4][1040];
 	proto_pubkey k = {.flags = 0};
-	char *pem = NULL;
 	int ret;
 
 	if (EVP_PKEY_is_a(pk, "RSA")) {
@@ -160,17 +319,11 @@ int auth_pubkey_encode(EVP_PKEY *pk, wire_wr *w)
 		    (ret = get_bn(pk, OSSL_PKEY_PARAM_PUB_KEY, b[3], sizeof(b[3]), &k.dsa.y)))
 			return ret;
 	} else if (EVP_PKEY_is_a(pk, "SM2")) {
-		BIO *bio = BIO_new(BIO_s_mem());
+		BIO *bio = pem_text(pk, &k.sm2.pem);
 		if (!bio)
-			return IDN_ENOMEM;
-		if (PEM_write_bio_PUBKEY(bio, pk) != 1) {
-			BIO_free(bio);
 			return IDN_ECRYPTO;
-		}
-		long n = BIO_get_mem_data(bio, &pem);
 		k.kind = PROTO_KEY_SM2;
 		k.type = IDN_SLICE("SM2_PUB_KEY");
-		k.sm2.pem = idn_slice_of(pem, (size_t)n);
 		proto_pubkey_put(w, &k);
 		BIO_free(bio);
 		return w->err;
@@ -202,50 +355,47 @@ static enum hash_kind hash_by_name(idn_slice name)
 }
 
 /*
- * Prepares md for signing or verifying with pk: the hash must go with the key
- * type; SM2 gets the identity handle as its signer id.
+ * What an SM2 answer signs: SM3(nonce || digest), 32 bytes, as
+ * id-pointer-sdk core/PublicKeyAuthenticationInfo.java (hutool's
+ * SM2.signHex over SmUtil.sm3 of the pair, the handle as user ID).
  */
-static int digest_init(EVP_MD_CTX *md, EVP_PKEY *pk, enum hash_kind h, idn_slice identity, int sign)
+static int sm2_message(const uint8_t *msg, size_t mlen, uint8_t m[32])
 {
-	bool sm2 = EVP_PKEY_is_a(pk, "SM2");
-	if (sm2 != (h == H_SM3) || h == H_NONE)
+	return auth_sm3(msg, mlen, m);
+}
+
+/* RSA / DSA: md ready to sign or verify with pk; the hash must go with the key type. */
+static int digest_init(EVP_MD_CTX *md, EVP_PKEY *pk, enum hash_kind h, int sign)
+{
+	if (h != H_SHA1 && h != H_SHA256)
 		return IDN_ENOTSUP;
-	const EVP_MD *alg = h == H_SHA1 ? EVP_sha1() : h == H_SHA256 ? EVP_sha256() : EVP_sm3();
-	if (sm2) {
-		/* The signer id must be set on a context made for this key before init. */
-		EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(pk, NULL);
-		if (!pctx)
-			return IDN_ENOMEM;
-		if (EVP_PKEY_CTX_set1_id(pctx, identity.p, identity.len) != 1) {
-			EVP_PKEY_CTX_free(pctx);
-			return IDN_ECRYPTO;
-		}
-		EVP_MD_CTX_set_pkey_ctx(md, pctx); /* md does not take ownership */
-		int ok = sign ? EVP_DigestSignInit(md, NULL, alg, NULL, pk)
-		              : EVP_DigestVerifyInit(md, NULL, alg, NULL, pk);
-		if (ok != 1) {
-			EVP_MD_CTX_set_pkey_ctx(md, NULL);
-			EVP_PKEY_CTX_free(pctx);
-			return IDN_ECRYPTO;
-		}
-		return 1; /* md borrows pctx: digest_free() frees it */
-	}
+	const EVP_MD *alg = h == H_SHA1 ? EVP_sha1() : EVP_sha256();
 	int ok = sign ? EVP_DigestSignInit(md, NULL, alg, NULL, pk)
 	              : EVP_DigestVerifyInit(md, NULL, alg, NULL, pk);
 	return ok == 1 ? IDN_OK : IDN_ECRYPTO;
 }
 
-/* Frees an md set up by digest_init (and, for SM2, its separately owned pkey context). */
-static void digest_free(EVP_MD_CTX *md, int init_ret)
+/* Checks sig over msg with pk under hash h (SM2: the identity as user ID). */
+static int verify_sig(EVP_PKEY *pk, enum hash_kind h, idn_slice identity, const uint8_t *msg,
+                      size_t mlen, idn_slice sig)
 {
-	if (!md)
-		return;
-	if (init_ret == 1) {
-		EVP_PKEY_CTX *pctx = EVP_MD_CTX_get_pkey_ctx(md);
-		EVP_MD_CTX_set_pkey_ctx(md, NULL);
-		EVP_PKEY_CTX_free(pctx);
+	int ret;
+	if (EVP_PKEY_is_a(pk, "SM2")) {
+		uint8_t m[32];
+		if (h != H_SM3)
+			return IDN_ENOTSUP;
+		if ((ret = sm2_message(msg, mlen, m)))
+			return ret;
+		return auth_sm2_verify(pk, identity, idn_slice_of(m, sizeof(m)), sig);
 	}
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md)
+		return IDN_ENOMEM;
+	ret = digest_init(md, pk, h, 0);
+	if (!ret)
+		ret = EVP_DigestVerify(md, sig.p, sig.len, msg, mlen) == 1 ? IDN_OK : IDN_EMISMATCH;
 	EVP_MD_CTX_free(md);
+	return ret;
 }
 
 int auth_verify_pubkey(idn_slice hs_pubkey, idn_slice identity, idn_slice nonce, idn_slice digest,
@@ -255,8 +405,6 @@ int auth_verify_pubkey(idn_slice hs_pubkey, idn_slice identity, idn_slice nonce,
 	uint8_t msg[AUTH_MSG_MAX];
 	size_t mlen;
 	EVP_PKEY *pk = NULL;
-	EVP_MD_CTX *md = NULL;
-	int init = 0;
 
 	if (proto_sig_resp_decode(signed_resp, &sr))
 		return IDN_EINVAL;
@@ -265,20 +413,7 @@ int auth_verify_pubkey(idn_slice hs_pubkey, idn_slice identity, idn_slice nonce,
 		return ret;
 	if ((ret = auth_pubkey_decode(hs_pubkey, &pk)))
 		return ret;
-	md = EVP_MD_CTX_new();
-	if (!md) {
-		ret = IDN_ENOMEM;
-		goto out;
-	}
-	init = digest_init(md, pk, hash_by_name(sr.hash_alg), identity, 0);
-	if (init < 0) {
-		ret = init;
-		goto out;
-	}
-	int ok = EVP_DigestVerify(md, sr.sig.p, sr.sig.len, msg, mlen);
-	ret = ok == 1 ? IDN_OK : IDN_EMISMATCH;
-out:
-	digest_free(md, init);
+	ret = verify_sig(pk, hash_by_name(sr.hash_alg), identity, msg, mlen, sr.sig);
 	EVP_PKEY_free(pk);
 	return ret;
 }
@@ -288,34 +423,35 @@ int auth_respond_pubkey(EVP_PKEY *priv, idn_slice identity, int sha256, idn_slic
 {
 	uint8_t msg[AUTH_MSG_MAX], sig[2048];
 	size_t mlen, slen = sizeof(sig);
-	int init = 0;
 	int ret = join(nonce, digest, msg, &mlen);
 	if (ret)
 		return ret;
 	bool sm2 = EVP_PKEY_is_a(priv, "SM2");
-	enum hash_kind h = sm2 ? H_SM3 : sha256 ? H_SHA256 : H_SHA1;
 	const char *name = sm2 ? "SM3" : sha256 ? "SHA-256" : "SHA1";
 	if ((size_t)EVP_PKEY_get_size(priv) > sizeof(sig))
 		return IDN_ERANGE;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	if (!md)
-		return IDN_ENOMEM;
-	init = digest_init(md, priv, h, identity, 1);
-	if (init < 0) {
-		ret = init;
-		goto out;
-	}
-	if (EVP_DigestSign(md, sig, &slen, msg, mlen) != 1) {
-		ret = IDN_ECRYPTO;
-		goto out;
+	if (sm2) {
+		uint8_t m[32];
+		wire_wr sw = wire_wr_init(sig, sizeof(sig));
+		if ((ret = sm2_message(msg, mlen, m)) ||
+		    (ret = auth_sm2_sign(priv, identity, idn_slice_of(m, sizeof(m)), &sw)))
+			return ret;
+		slen = wire_wr_len(&sw);
+	} else {
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		if (!md)
+			return IDN_ENOMEM;
+		ret = digest_init(md, priv, sha256 ? H_SHA256 : H_SHA1, 1);
+		if (!ret && EVP_DigestSign(md, sig, &slen, msg, mlen) != 1)
+			ret = IDN_ECRYPTO;
+		EVP_MD_CTX_free(md);
+		if (ret)
+			return ret;
 	}
 	proto_sig_resp sr = {.hash_alg = idn_slice_of(name, strlen(name)),
 	                     .sig = idn_slice_of(sig, slen)};
 	proto_sig_resp_put(w, &sr);
-	ret = w->err;
-out:
-	digest_free(md, init);
-	return ret;
+	return w->err;
 }
 
 /* ---- secret keys ---- */

@@ -17,8 +17,10 @@
  *
  * Value data by type: HS_ADMIN "INDEX:HANDLE" (all rights) or
  * "RIGHTS-HEX/INDEX:HANDLE"; HS_VLIST "INDEX:HANDLE,INDEX:HANDLE..."; HS_PUBKEY
- * "@FILE" (a PEM key: its public half); anything else: the text itself, or
- * "hex:..." for raw bytes.
+ * "@FILE" (a PEM key: its public half, Handle binary form) or "pem:@FILE" (the
+ * PEM text of the public half); anything else: the text itself, or "hex:..."
+ * for raw bytes. HS_PUBKEY data in any form must decode to a key a node can
+ * verify with (auth_pubkey_parse), or the command stops saying why.
  */
 #include <getopt.h>
 #include <openssl/pem.h>
@@ -89,7 +91,9 @@ static void admin_usage(FILE *f, const char *name)
 	        "                           ID-SDK's body); no session\n"
 	        "  -v, --value INDEX:TYPE:DATA  HS_ADMIN data: INDEX:HANDLE or "
 	        "RIGHTSHEX/INDEX:HANDLE;\n"
-	        "                           HS_VLIST: INDEX:HANDLE,...; HS_PUBKEY: @PEMFILE;\n"
+	        "                           HS_VLIST: INDEX:HANDLE,...; HS_PUBKEY: @PEMFILE\n"
+	        "                           (Handle binary form) or pem:@PEMFILE (the PEM text,\n"
+	        "                           the national SDKs' form), checked before sending;\n"
 	        "                           else text, or hex:HEX\n",
 	        name);
 }
@@ -157,11 +161,15 @@ static const char *value_data(admin_opts *o, proto_value *v, const char *type, c
 		}
 		proto_vlist_put(&w, refs, n);
 		free(copy); /* refs borrowed copy: the data is already written */
-	} else if (!strcasecmp(type, "HS_PUBKEY") && data[0] == '@') {
-		EVP_PKEY *k = read_pem(data + 1, false);
+	} else if (!strcasecmp(type, "HS_PUBKEY") &&
+	           (data[0] == '@' || !strncmp(data, "pem:@", 5))) {
+		/* @FILE: the Handle binary form; pem:@FILE: the PEM text, as the national SDKs
+		 * store it. */
+		bool pem = data[0] == 'p';
+		EVP_PKEY *k = read_pem(data + (pem ? 5 : 1), false);
 		if (!k)
 			return "HS_PUBKEY data: cannot read a PEM key from the file after '@'";
-		int ret = auth_pubkey_encode(k, &w);
+		int ret = pem ? auth_pubkey_encode_pem(k, &w) : auth_pubkey_encode(k, &w);
 		EVP_PKEY_free(k);
 		if (ret)
 			return "HS_PUBKEY data: key type not supported (RSA, DSA, SM2)";
@@ -180,6 +188,12 @@ static const char *value_data(admin_opts *o, proto_value *v, const char *type, c
 	if (w.err)
 		return "value data too long";
 	v->data = idn_slice_of(buf, wire_wr_len(&w));
+	/* An identity key no node could verify with is refused here, saying why. */
+	static char why[256];
+	EVP_PKEY *k = NULL;
+	if (!strcasecmp(type, "HS_PUBKEY") && auth_pubkey_parse(v->data, &k, why, sizeof(why)))
+		return why;
+	EVP_PKEY_free(k);
 	return NULL;
 }
 

@@ -1,11 +1,15 @@
 /*
- * cmd_keygen.c - `idnode keygen --type rsa|dsa|sm2 --out FILE`: a private key
- * in PEM (PKCS#8, mode 0600) for an admin identity; the public half printed
- * as the hex of an HS_PUBKEY value, to store at the identity's handle.
+ * cmd_keygen.c - `idnode keygen --type rsa|dsa|sm2 --out FILE
+ * [--pubkey-format handle|pem]`: a private key in PEM (PKCS#8, mode 0600)
+ * for an admin identity; the public half printed as HS_PUBKEY value data to
+ * store at the identity's handle: the hex of the Handle binary form, or the
+ * PEM text of the key (the national SDKs' form, id-pointer-sdk
+ * client/ValueHelper.java).
  */
 #include <fcntl.h>
 #include <getopt.h>
 #include <openssl/pem.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,10 +21,16 @@
 
 static void keygen_usage(FILE *f)
 {
-	fprintf(f, "usage: idnode keygen --type rsa|dsa|sm2 --out FILE\n"
-	           "  -t, --type T     rsa (2048 bits), dsa (2048/256) or sm2\n"
-	           "  -o, --out FILE   where the PEM private key goes (created, mode 0600)\n"
-	           "Prints the public key as HS_PUBKEY value data in hex.\n");
+	fprintf(f,
+	        "usage: idnode keygen --type rsa|dsa|sm2 --out FILE [--pubkey-format handle|pem]\n"
+	        "  -t, --type T     rsa (2048 bits), dsa (2048/256) or sm2\n"
+	        "  -o, --out FILE   where the PEM private key goes (created, mode 0600)\n"
+	        "  -p, --pubkey-format F\n"
+	        "                   how the public key is printed as HS_PUBKEY value data:\n"
+	        "                   handle (default): the Handle binary encoding, in hex\n"
+	        "                     (store it with format \"hex\");\n"
+	        "                   pem: the PEM text of its SubjectPublicKeyInfo, as the\n"
+	        "                     national system's SDKs store it (format \"string\")\n");
 }
 
 int cmd_keygen(int argc, char **argv)
@@ -28,22 +38,26 @@ int cmd_keygen(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"type", required_argument, NULL, 't'},
 	    {"out", required_argument, NULL, 'o'},
+	    {"pubkey-format", required_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *type = NULL, *path = NULL;
+	const char *type = NULL, *path = NULL, *format = "handle";
 	int opt, status = CLI_USAGE;
 	EVP_PKEY *pk = NULL;
 	FILE *f = NULL;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "t:o:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:o:p:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 			type = optarg;
 			break;
 		case 'o':
 			path = optarg;
+			break;
+		case 'p':
+			format = optarg;
 			break;
 		case 'h':
 			keygen_usage(stdout);
@@ -55,6 +69,12 @@ int cmd_keygen(int argc, char **argv)
 	}
 	if (!type || !path || optind != argc) {
 		keygen_usage(stderr);
+		return CLI_USAGE;
+	}
+	bool pem = !strcmp(format, "pem");
+	if (!pem && strcmp(format, "handle")) {
+		fprintf(stderr, "idnode keygen: --pubkey-format %s: expected handle or pem\n",
+		        format);
 		return CLI_USAGE;
 	}
 	int ret = auth_keygen(type, &pk);
@@ -82,14 +102,18 @@ int cmd_keygen(int argc, char **argv)
 	}
 	static uint8_t pub[8192];
 	wire_wr w = wire_wr_init(pub, sizeof(pub));
-	if ((ret = auth_pubkey_encode(pk, &w))) {
+	if ((ret = pem ? auth_pubkey_encode_pem(pk, &w) : auth_pubkey_encode(pk, &w))) {
 		fprintf(stderr, "idnode keygen: cannot encode the public key: %s\n",
 		        idn_strerror(ret));
 		goto out;
 	}
 	static char text[2 * sizeof(pub) + 1];
-	codec_hex_encode(pub, wire_wr_len(&w), text);
-	printf("%s\n", text);
+	if (pem) {
+		fwrite(pub, 1, wire_wr_len(&w), stdout); /* ends with its own newline */
+	} else {
+		codec_hex_encode(pub, wire_wr_len(&w), text);
+		printf("%s\n", text);
+	}
 	status = CLI_OK;
 out:
 	if (f)

@@ -399,13 +399,13 @@ static int item_request(batch *b, item *it, uint32_t opcode, const void *body, s
 
 /* ---- parsing ---- */
 
-static EVP_PKEY *read_key(const char *path, const char *pass, bool priv)
+/* A PEM private key, with its passphrase when encrypted. */
+static EVP_PKEY *read_key(const char *path, const char *pass)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return NULL;
-	EVP_PKEY *k = priv ? PEM_read_PrivateKey(f, NULL, NULL, (void *)pass)
-	                   : PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, (void *)pass);
 	fclose(f);
 	return k;
 }
@@ -425,11 +425,17 @@ static const char *file_data(const char *path, const char *type, wire_wr *w)
 	else if (n > FILE_DATA_MAX)
 		err = "file larger than 64 KiB";
 	else if (!strcasecmp(type, "HS_PUBKEY") && n > 10 && !memcmp(buf, "-----BEGIN", 10)) {
-		/* Our keys are PEM: stored as the HS_PUBKEY encoding, as `idnode keygen` prints it.
+		/*
+		 * A PEM public key (LF or CRLF lines, RSA, DSA or SM2) is stored in the
+		 * Handle encoding, as `idnode keygen` prints it; a bad one is refused
+		 * with what is wrong (parsing is single-threaded: one message buffer).
 		 */
-		EVP_PKEY *k = read_key(path, NULL, false);
-		if (!k || auth_pubkey_encode(k, w))
-			err = "not a PEM public key of a supported type (RSA, DSA, SM2)";
+		static char why[256];
+		EVP_PKEY *k = NULL;
+		if (auth_pubkey_parse(idn_slice_of(buf, n), &k, why, sizeof(why)))
+			err = why;
+		else if (auth_pubkey_encode(k, w))
+			err = "HS_PUBKEY: cannot encode the key";
 		EVP_PKEY_free(k);
 	} else {
 		wire_put_data(w, buf, n);
@@ -740,7 +746,7 @@ static void op_auth(batch *b, const char *argl)
 		char *bar = strchr(next, '|');
 		if (bar)
 			*bar++ = 0;
-		id->key = read_key(next, bar, true);
+		id->key = read_key(next, bar);
 		if (!id->key)
 			item_fail(it, "line %u: %s: not a readable PEM private key%s", b->line,
 			          next, bar ? " (or a wrong passphrase)" : "");
@@ -842,7 +848,7 @@ static void run_file(batch *b)
 
 EVP_PKEY *client_batch_read_key(const char *path, const char *pass)
 {
-	return read_key(path, pass, true);
+	return read_key(path, pass);
 }
 
 int client_batch_new(const client_batch_opts *opts, client_batch **out)

@@ -228,7 +228,7 @@ enum proto_key_kind {
 	PROTO_KEY_RSA,       /* "RSA_PUB_KEY": bytes exponent, bytes modulus */
 	PROTO_KEY_DSA,       /* "DSA_PUB_KEY": bytes q, p, g, y */
 	PROTO_KEY_DH,        /* "DH_PUB_KEY":  bytes y, p, g (session setup) */
-	PROTO_KEY_SM2,       /* "SM2_PUB_KEY": bytes PEM text (national system) */
+	PROTO_KEY_SM2,       /* "SM2_PUB_KEY": bytes key, PEM text or DER SPKI (national system) */
 };
 
 typedef struct proto_pubkey {

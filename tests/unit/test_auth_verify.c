@@ -15,9 +15,14 @@
 
 #include <cmocka.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdbool.h>
+
 #include "auth/verify.h"
 #include "core/err.h"
 #include "proto/admin.h"
+#include "proto/reserved.h"
 #include "vectors.h"
 
 static const char SECRET[] = "vector-secret-2026";
@@ -132,38 +137,114 @@ static void test_pubkey_encoding(void **state)
 	                 IDN_EINVAL);
 }
 
-/* Round trip with a generated key of each type: sign, encode the public half, verify. */
+/* The HS_PUBKEY encodings of a key: the index names them in failure messages. */
+enum { ENC_BINARY, ENC_PEM, ENC_PEM_CRLF, ENC_DER, ENC_SM2_PEM, ENC_SM2_DER, ENC_N };
+static const char *const ENC_NAME[ENC_N] = {
+    "binary", "PEM", "PEM CRLF 76", "DER", "SM2_PUB_KEY PEM", "SM2_PUB_KEY DER"};
+
+/* SM2_PUB_KEY, flags 0, then inner as bytes. */
+static size_t sm2_wrap(idn_slice inner, uint8_t *buf, size_t cap)
+{
+	wire_wr w = wire_wr_init(buf, cap);
+	proto_pubkey k = {
+	    .type = IDN_SLICE("SM2_PUB_KEY"), .kind = PROTO_KEY_SM2, .sm2.pem = inner};
+	proto_pubkey_put(&w, &k);
+	assert_int_equal(w.err, 0);
+	return wire_wr_len(&w);
+}
+
+/*
+ * Every encoding of pk: the Handle binary form, PEM as OpenSSL writes it (LF,
+ * 64 columns), PEM as Java's KeyConverter.toX509Pem writes it (CRLF, MIME
+ * base64 in 76 columns), DER, and the SM2_PUB_KEY wrapper around PEM and DER.
+ */
+static void encodings(EVP_PKEY *pk, uint8_t bufs[ENC_N][4096], idn_slice out[ENC_N])
+{
+	wire_wr w = wire_wr_init(bufs[ENC_BINARY], 4096);
+	assert_int_equal(auth_pubkey_encode(pk, &w), 0);
+	out[ENC_BINARY] = idn_slice_of(bufs[ENC_BINARY], wire_wr_len(&w));
+	w = wire_wr_init(bufs[ENC_PEM], 4096);
+	assert_int_equal(auth_pubkey_encode_pem(pk, &w), 0);
+	out[ENC_PEM] = idn_slice_of(bufs[ENC_PEM], wire_wr_len(&w));
+
+	unsigned char *der = NULL;
+	int dlen = i2d_PUBKEY(pk, &der);
+	assert_true(dlen > 0 && dlen < 2048);
+	memcpy(bufs[ENC_DER], der, (size_t)dlen);
+	out[ENC_DER] = idn_slice_of(bufs[ENC_DER], (size_t)dlen);
+
+	char b64[4096];
+	int blen = EVP_EncodeBlock((unsigned char *)b64, der, dlen);
+	OPENSSL_free(der);
+	char *p = (char *)bufs[ENC_PEM_CRLF];
+	p += sprintf(p, "-----BEGIN PUBLIC KEY-----\r\n");
+	for (int i = 0; i < blen; i += 76)
+		p += sprintf(p, "%.*s\r\n", blen - i < 76 ? blen - i : 76, b64 + i);
+	p += sprintf(p, "-----END PUBLIC KEY-----\r\n");
+	out[ENC_PEM_CRLF] =
+	    idn_slice_of(bufs[ENC_PEM_CRLF], (size_t)(p - (char *)bufs[ENC_PEM_CRLF]));
+
+	out[ENC_SM2_PEM] =
+	    idn_slice_of(bufs[ENC_SM2_PEM], sm2_wrap(out[ENC_PEM_CRLF], bufs[ENC_SM2_PEM], 4096));
+	out[ENC_SM2_DER] =
+	    idn_slice_of(bufs[ENC_SM2_DER], sm2_wrap(out[ENC_DER], bufs[ENC_SM2_DER], 4096));
+}
+
+/*
+ * Round trip with a generated key of each type: sign a challenge, verify it
+ * against the public half in every encoding (the SM2_PUB_KEY wrapper only
+ * for SM2 keys: around an RSA or DSA key it is refused).
+ */
 static void roundtrip(const char *type)
 {
 	EVP_PKEY *priv;
 	assert_int_equal(auth_keygen(type, &priv), 0);
-	uint8_t pub[4096], resp[4096];
-	wire_wr pw = wire_wr_init(pub, sizeof(pub));
-	assert_int_equal(auth_pubkey_encode(priv, &pw), 0);
-	idn_slice pubs = idn_slice_of(pub, wire_wr_len(&pw));
+	static uint8_t bufs[ENC_N][4096];
+	idn_slice enc[ENC_N];
+	uint8_t resp[4096];
+	encodings(priv, bufs, enc);
+	bool sm2 = !strcmp(type, "sm2");
 
 	const idn_slice id = IDN_SLICE("88.1000/admin");
 	const idn_slice nonce = IDN_SLICE("0123456789abcdef");
 	const idn_slice digest = IDN_SLICE("ABCDEFGHIJKLMNOPQRST");
-	for (int sha256 = 0; sha256 < 2; sha256++) {
-		wire_wr rw = wire_wr_init(resp, sizeof(resp));
-		assert_int_equal(auth_respond_pubkey(priv, id, sha256, nonce, digest, &rw), 0);
-		idn_slice r = idn_slice_of(resp, wire_wr_len(&rw));
-		assert_int_equal(auth_verify_pubkey(pubs, id, nonce, digest, r), 0);
-		assert_int_equal(auth_verify_pubkey(pubs, id, digest, nonce, r), IDN_EMISMATCH);
-		if (!strcmp(type, "sm2")) /* the signer id is part of an SM2 signature */
-			assert_int_equal(
-			    auth_verify_pubkey(pubs, IDN_SLICE("88.1000/other"), nonce, digest, r),
-			    IDN_EMISMATCH);
+	for (int e = 0; e < ENC_N; e++) {
+		print_message("%s key as %s\n", type, ENC_NAME[e]);
+		idn_slice pubs = enc[e];
+		char why[256];
+		EVP_PKEY *pk = NULL;
+		if (!sm2 && (e == ENC_SM2_PEM || e == ENC_SM2_DER)) {
+			assert_int_equal(auth_pubkey_parse(pubs, &pk, why, sizeof(why)),
+			                 IDN_EINVAL);
+			assert_non_null(strstr(why, "HS_PUBKEY: SM2_PUB_KEY holds a"));
+			continue;
+		}
+		assert_int_equal(auth_pubkey_parse(pubs, &pk, why, sizeof(why)), 0);
+		assert_int_equal(EVP_PKEY_eq(pk, priv), 1);
+		EVP_PKEY_free(pk);
+		for (int sha256 = 0; sha256 < 2; sha256++) {
+			wire_wr rw = wire_wr_init(resp, sizeof(resp));
+			assert_int_equal(auth_respond_pubkey(priv, id, sha256, nonce, digest, &rw),
+			                 0);
+			idn_slice r = idn_slice_of(resp, wire_wr_len(&rw));
+			assert_int_equal(auth_verify_pubkey(pubs, id, nonce, digest, r), 0);
+			assert_int_equal(auth_verify_pubkey(pubs, id, digest, nonce, r),
+			                 IDN_EMISMATCH);
+			if (sm2) /* the user ID is part of an SM2 signature */
+				assert_int_equal(auth_verify_pubkey(pubs,
+				                                    IDN_SLICE("88.1000/other"),
+				                                    nonce, digest, r),
+				                 IDN_EMISMATCH);
+		}
+		/* A hash that does not go with the key is refused. */
+		uint8_t fake[64];
+		wire_wr fw = wire_wr_init(fake, sizeof(fake));
+		wire_put_cstr(&fw, sm2 ? "SHA1" : "SM3");
+		wire_put_cstr(&fw, "x");
+		assert_int_equal(auth_verify_pubkey(pubs, id, nonce, digest,
+		                                    idn_slice_of(fake, wire_wr_len(&fw))),
+		                 IDN_ENOTSUP);
 	}
-	/* A hash that does not go with the key is refused. */
-	uint8_t fake[64];
-	wire_wr fw = wire_wr_init(fake, sizeof(fake));
-	wire_put_cstr(&fw, strcmp(type, "sm2") ? "SM3" : "SHA1");
-	wire_put_cstr(&fw, "x");
-	assert_int_equal(
-	    auth_verify_pubkey(pubs, id, nonce, digest, idn_slice_of(fake, wire_wr_len(&fw))),
-	    IDN_ENOTSUP);
 	EVP_PKEY_free(priv);
 }
 
@@ -181,6 +262,117 @@ static void test_generated_sm2(void **state)
 {
 	(void)state;
 	roundtrip("sm2");
+}
+
+/* Parses data expecting err and a message containing want. */
+static void refused(idn_slice data, int err, const char *want)
+{
+	char why[256];
+	EVP_PKEY *pk = NULL;
+	int ret = auth_pubkey_parse(data, &pk, why, sizeof(why));
+	print_message("%d %s\n", ret, why);
+	assert_int_equal(ret, err);
+	assert_null(pk);
+	assert_non_null(strstr(why, want));
+}
+
+/* A key of another kind (EC on P-256, Ed25519, an SM2 private key) in PEM and DER. */
+static void other_key_pem(EVP_PKEY *pk, int priv, char *pem, size_t cap)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	assert_non_null(bio);
+	assert_int_equal(priv ? PEM_write_bio_PrivateKey(bio, pk, NULL, NULL, 0, NULL, NULL)
+	                      : PEM_write_bio_PUBKEY(bio, pk),
+	                 1);
+	char *p;
+	long n = BIO_get_mem_data(bio, &p);
+	assert_true((size_t)n < cap);
+	memcpy(pem, p, (size_t)n);
+	pem[n] = 0;
+	BIO_free(bio);
+}
+
+static void test_pubkey_malformed(void **state)
+{
+	(void)state;
+	char pem[4096];
+	refused(IDN_SLICE(""), IDN_EINVAL, "HS_PUBKEY: empty");
+
+	EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	assert_non_null(ec);
+	other_key_pem(ec, 0, pem, sizeof(pem));
+	refused(idn_slice_of(pem, strlen(pem)), IDN_ENOTSUP,
+	        "HS_PUBKEY: EC key on curve prime256v1: only SM2 accepted");
+	unsigned char *der = NULL;
+	int dlen = i2d_PUBKEY(ec, &der);
+	refused(idn_slice_of(der, (size_t)dlen), IDN_ENOTSUP, "only SM2 accepted");
+	OPENSSL_free(der);
+	EVP_PKEY_free(ec);
+
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	assert_non_null(ed);
+	other_key_pem(ed, 0, pem, sizeof(pem));
+	refused(idn_slice_of(pem, strlen(pem)), IDN_ENOTSUP,
+	        "key: not supported (RSA, DSA or SM2)");
+	EVP_PKEY_free(ed);
+
+	EVP_PKEY *sm2 = NULL;
+	assert_int_equal(auth_keygen("sm2", &sm2), 0);
+	other_key_pem(sm2, 1, pem, sizeof(pem));
+	refused(idn_slice_of(pem, strlen(pem)), IDN_EINVAL,
+	        "HS_PUBKEY: PEM: not a public key (-----BEGIN PRIVATE KEY-----");
+
+	/* Cut, garbled and padded forms of a good SM2 key. */
+	static uint8_t bufs[ENC_N][4096];
+	idn_slice enc[ENC_N];
+	encodings(sm2, bufs, enc);
+	idn_slice d = enc[ENC_DER];
+	for (size_t n = 1; n < d.len; n++) {
+		EVP_PKEY *pk = NULL;
+		assert_int_not_equal(auth_pubkey_decode(idn_slice_of(d.p, n), &pk), 0);
+		assert_null(pk);
+	}
+	refused(idn_slice_of(d.p, d.len - 1), IDN_EINVAL,
+	        "HS_PUBKEY: DER: not an X.509 SubjectPublicKeyInfo");
+	uint8_t longer[4096];
+	memcpy(longer, d.p, d.len);
+	longer[d.len] = 0;
+	refused(idn_slice_of(longer, d.len + 1), IDN_EINVAL,
+	        "HS_PUBKEY: DER: 1 byte(s) after the key");
+	/* A point off the curve. */
+	memcpy(longer, d.p, d.len);
+	longer[d.len - 1] ^= 1;
+	refused(idn_slice_of(longer, d.len), IDN_EINVAL, "DER: not an X.509");
+	/* PEM cut before its END line, or with a broken base64 body. */
+	idn_slice pm = enc[ENC_PEM];
+	size_t end_line = strlen("-----END PUBLIC KEY-----\n");
+	for (size_t n = 0; n + end_line < pm.len; n++) {
+		EVP_PKEY *pk = NULL;
+		assert_int_not_equal(auth_pubkey_decode(idn_slice_of(pm.p, n), &pk), 0);
+	}
+	refused(idn_slice_of(pm.p, pm.len - end_line), IDN_EINVAL,
+	        "HS_PUBKEY: PEM: no complete -----BEGIN/-----END block");
+	memcpy(longer, pm.p, pm.len);
+	memcpy(longer + 30, "!!!!", 4);
+	refused(idn_slice_of(longer, pm.len), IDN_EINVAL, "HS_PUBKEY: PEM:");
+	/* Inside SM2_PUB_KEY: nothing, garbage, DER with a byte less. */
+	uint8_t w[4096];
+	refused(idn_slice_of(w, sm2_wrap(IDN_SLICE(""), w, sizeof(w))), IDN_EINVAL,
+	        "HS_PUBKEY: SM2_PUB_KEY: DER: not an X.509");
+	refused(idn_slice_of(w, sm2_wrap(IDN_SLICE("hello"), w, sizeof(w))), IDN_EINVAL,
+	        "SM2_PUB_KEY: DER");
+	refused(idn_slice_of(w, sm2_wrap(idn_slice_of(d.p, d.len - 1), w, sizeof(w))), IDN_EINVAL,
+	        "SM2_PUB_KEY: DER");
+	EVP_PKEY_free(sm2);
+
+	/* Handle forms: cut short, DH, unknown. */
+	refused(IDN_SLICE("\0\0"), IDN_EINVAL, "neither PEM, DER nor a Handle key encoding");
+	refused(IDN_SLICE("\0\0\0\x0a"
+	                  "DH_PUB_KEY\0\0\0\0\0\x01\x05\0\0\0\x01\x07\0\0\0\x01\x02"),
+	        IDN_ENOTSUP, "HS_PUBKEY: DH_PUB_KEY: a DH key cannot sign");
+	refused(IDN_SLICE("\0\0\0\x03XYZ\0\0"), IDN_ENOTSUP, "HS_PUBKEY: unknown key type \"XYZ\"");
+	refused(IDN_SLICE("\0\0\0\x0bRSA_PUB_KEY\0\0\0\0\0\0\0\0\0\0"), IDN_EINVAL,
+	        "RSA_PUB_KEY: not a valid RSA key");
 }
 
 static void test_seckey_forms(void **state)
@@ -235,7 +427,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_captured_responses), cmocka_unit_test(test_pubkey_encoding),
 	    cmocka_unit_test(test_generated_rsa),      cmocka_unit_test(test_generated_dsa),
-	    cmocka_unit_test(test_generated_sm2),      cmocka_unit_test(test_seckey_forms),
+	    cmocka_unit_test(test_generated_sm2),      cmocka_unit_test(test_pubkey_malformed),
+	    cmocka_unit_test(test_seckey_forms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
