@@ -10,7 +10,6 @@ national way (`idnode create --login idis`)."""
 import hashlib
 import os
 import shutil
-import socket
 import struct
 import sys
 import tempfile
@@ -84,15 +83,12 @@ class IdisLoginTest(unittest.TestCase):
         return lg, lg.run()
 
     def resolve(self, handle, node=None):
-        """(rc, {index: (type, data)}) over UDP, as a resolver would see it."""
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(3)
+        """(rc, {index: (type, data)}) over a TCP connection of its own."""
+        c = L.Conn((node or self.node).port)
         try:
-            s.sendto(L.message(L.OP_RESOLUTION, L.resolution_body(handle)),
-                     ("127.0.0.1", (node or self.node).port))
-            a = L.Answer(s.recv(65536))
+            _, a = c.ask(L.OP_RESOLUTION, L.resolution_body(handle))
         finally:
-            s.close()
+            c.close()
         return a.rc, (L.decode_values(a.body) if a.rc == 1 else {})
 
     def state(self, *handles, node=None):
