@@ -75,27 +75,28 @@ typedef struct admin_opts {
 
 static void admin_usage(FILE *f, const char *name)
 {
-	fprintf(f,
-	        "usage: idnode %s ARG --server HOST:PORT --id INDEX:HANDLE (--key FILE | "
-	        "--secret-file FILE)\n"
-	        "  create|add|modify HANDLE --value INDEX:TYPE:DATA... [--mint] [--overwrite]\n"
-	        "  remove HANDLE --index N...     delete HANDLE\n"
-	        "  list PREFIX     home PREFIX     unhome PREFIX\n"
-	        "  -s, --server HOST:PORT   the node (TCP)\n"
-	        "  -i, --id INDEX:HANDLE    who you are, e.g. 300:0.NA/88.100\n"
-	        "  -k, --key FILE           your PEM private key (HS_PUBKEY identity)\n"
-	        "  -S, --secret-file FILE   your secret (HS_SECKEY identity)\n"
-	        "      --no-session         plain challenge-response, no session (op 400)\n"
-	        "      --encrypt            encrypt the session's messages (AES)\n"
-	        "      --login idis|idis-ids  log in as the national SDKs do (op 2001; idis-ids:\n"
-	        "                           ID-SDK's body); no session\n"
-	        "  -v, --value INDEX:TYPE:DATA  HS_ADMIN data: INDEX:HANDLE or "
-	        "RIGHTSHEX/INDEX:HANDLE;\n"
-	        "                           HS_VLIST: INDEX:HANDLE,...; HS_PUBKEY: @PEMFILE\n"
-	        "                           (Handle binary form) or pem:@PEMFILE (the PEM text,\n"
-	        "                           the national SDKs' form), checked before sending;\n"
-	        "                           else text, or hex:HEX\n",
-	        name);
+	fprintf(
+	    f,
+	    "usage: idnode %s ARG --server HOST:PORT --id INDEX:HANDLE (--key FILE | "
+	    "--secret-file FILE)\n"
+	    "  create|add|modify HANDLE --value INDEX:TYPE:DATA... [--mint] [--overwrite]\n"
+	    "  remove HANDLE --index N...     delete HANDLE\n"
+	    "  list PREFIX     home PREFIX     unhome PREFIX\n"
+	    "  -s, --server HOST:PORT   the node (TCP)\n"
+	    "  -i, --id INDEX:HANDLE    who you are, e.g. 300:0.NA/88.100\n"
+	    "  -k, --key FILE           your PEM private key (HS_PUBKEY identity)\n"
+	    "  -S, --secret-file FILE   your secret (HS_SECKEY identity)\n"
+	    "      --no-session         plain challenge-response, no session (op 400)\n"
+	    "      --encrypt            encrypt the session's messages (AES; SM4 with --login)\n"
+	    "      --login idis|idis-ids  log in as the national SDKs do (op 2001; idis-ids:\n"
+	    "                           ID-SDK's body); no session\n"
+	    "  -v, --value INDEX:TYPE:DATA  HS_ADMIN data: INDEX:HANDLE or "
+	    "RIGHTSHEX/INDEX:HANDLE;\n"
+	    "                           HS_VLIST: INDEX:HANDLE,...; HS_PUBKEY: @PEMFILE\n"
+	    "                           (Handle binary form) or pem:@PEMFILE (the PEM text,\n"
+	    "                           the national SDKs' form), checked before sending;\n"
+	    "                           else text, or hex:HEX\n",
+	    name);
 }
 
 static EVP_PKEY *read_pem(const char *path, bool priv)
@@ -251,7 +252,7 @@ static int print_names(const proto_msg *m)
  * id: prints them all. Bounded by what the server sends; each read has the
  * connection's timeout.
  */
-static int print_list(client_conn *cn, client_session *sess, const proto_env *env,
+static int print_list(client_conn *cn, client_session *sess, client_login *lg, const proto_env *env,
                       const proto_msg *first)
 {
 	int ret = print_names(first);
@@ -260,7 +261,8 @@ static int print_list(client_conn *cn, client_session *sess, const proto_env *en
 		uint8_t *a;
 		size_t alen;
 		proto_msg m;
-		ret = client_recv_continued(cn, sess, env->request_id, &a, &alen, &m);
+		ret = lg ? client_login_recv_continued(lg, env->request_id, &a, &alen, &m)
+		         : client_recv_continued(cn, sess, env->request_id, &a, &alen, &m);
 		if (!ret) {
 			ret = print_names(&m);
 			more = m.hdr.flags & PROTO_F_CN;
@@ -391,7 +393,7 @@ static int run(admin_opts *o, const char *arg)
 		goto out;
 	}
 	if (o->cmd->opcode == PROTO_OP_LIST_HANDLES) {
-		ret = print_list(cn, sess, &aenv, &m);
+		ret = print_list(cn, sess, lg, &aenv, &m);
 		if (ret) {
 			cli_client_error(name, handle, o->server, ret);
 			goto out;

@@ -45,6 +45,22 @@ int client_login_open(client_conn *cn, const client_identity *id, const client_l
 uint32_t client_login_session(const client_login *l);
 
 /*
+ * SM4 transport encryption from now on (IDIS.md section 2): op 400 with key
+ * exchange mode 3 naming id, the answer's [u32 4][key] decrypted with id's
+ * private key; later requests are sent SM4-encrypted and their answers
+ * decrypted. IDN_ENOTSUP when the server refused (code in *rc), IDN_EPROTO
+ * for an answer that does not decode or decrypt, or another algorithm.
+ */
+int client_login_encrypt(client_login *l, const client_identity *id, uint32_t *rc);
+
+/*
+ * The next message of a successful answer continued (CN) in the login,
+ * decrypted when the login encrypts; errors as client_recv_continued.
+ */
+int client_login_recv_continued(client_login *l, uint32_t request_id, uint8_t **ans, size_t *alen,
+                                proto_msg *m);
+
+/*
  * Sends one request in the login (req as proto_build_end(.., NULL, 0)
  * makes it; its session id is set here) and returns its answer decoded
  * (*ans the caller's, even on error). Errors as client_admin_exchange.

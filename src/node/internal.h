@@ -133,6 +133,8 @@ typedef struct req {
 	uint8_t minor; /* the version we answer in: 2.minor */
 	node_sess_ref sess;
 	uint64_t conn; /* the TCP connection it came on (node_worker_conn), 0 if none */
+	bool sm4;      /* it came SM4-encrypted: so goes the answer (node/login.h) */
+	uint8_t sm4_key[16];
 } req;
 
 #endif

@@ -25,6 +25,9 @@ struct entry {
 	bool begun;
 	node_login_view v; /* what it is logged in as (v.session_id, when logged) */
 	bool logged;
+	bool sm4; /* an SM4 key for key_sid's requests (node/login_crypt.c) */
+	uint32_t key_sid;
+	uint8_t key[16];
 };
 
 struct node_logins {
@@ -82,8 +85,6 @@ int node_logins_get(node_logins *l, uint64_t conn, node_login_view *v)
 	struct entry *e = *slot_of(l, conn);
 	if (e && e->logged) {
 		memcpy(v, &e->v, offsetof(node_login_view, handle) + e->v.hlen);
-		v->sm4 = e->v.sm4;
-		memcpy(v->key, e->v.key, sizeof(v->key));
 		found = 1;
 	}
 	pthread_mutex_unlock(&l->lock);
@@ -106,27 +107,29 @@ void node_logins_drop(node_logins *l, uint64_t conn)
 	}
 }
 
-/* A 2001 on conn, session sid, is being challenged (on conn's own worker: it is open). */
+/* conn's entry, made when it has none (on conn's own worker: it is open); NULL: no memory. Locked.
+ */
+static struct entry *entry_make(node_logins *l, uint64_t conn)
+{
+	struct entry **p = slot_of(l, conn);
+	if (!*p && (*p = calloc(1, sizeof(**p)))) {
+		(*p)->conn = conn;
+		l->n++;
+	}
+	return *p;
+}
+
+/* A 2001 on conn, session sid, is being challenged. */
 static int logins_begin(node_logins *l, uint64_t conn, uint32_t sid)
 {
-	int ret = IDN_OK;
 	pthread_mutex_lock(&l->lock);
-	struct entry **p = slot_of(l, conn);
-	if (!*p) {
-		*p = calloc(1, sizeof(**p));
-		if (*p) {
-			(*p)->conn = conn;
-			l->n++;
-		}
-	}
-	if (*p) {
-		(*p)->begun = true;
-		(*p)->begun_sid = sid;
-	} else {
-		ret = IDN_ENOMEM;
+	struct entry *e = entry_make(l, conn);
+	if (e) {
+		e->begun = true;
+		e->begun_sid = sid;
 	}
 	pthread_mutex_unlock(&l->lock);
-	return ret;
+	return e ? IDN_OK : IDN_ENOMEM;
 }
 
 /*
@@ -145,7 +148,7 @@ static int logins_bind(node_logins *l, uint64_t conn, uint32_t sid, idn_slice ha
 	if (e && e->begun && e->begun_sid == sid) {
 		e->begun = false;
 		e->logged = true;
-		memset(&e->v, 0, sizeof(e->v)); /* a new login: no SM4 key yet */
+		memset(&e->v, 0, sizeof(e->v));
 		e->v.session_id = sid;
 		e->v.index = index;
 		e->v.hlen = (uint32_t)handle.len;
@@ -156,22 +159,31 @@ static int logins_bind(node_logins *l, uint64_t conn, uint32_t sid, idn_slice ha
 	return ret;
 }
 
-int node_logins_set_key(node_logins *l, uint64_t conn, uint32_t session_id, const uint8_t key[16],
-                        bool on)
+int node_logins_set_key(node_logins *l, uint64_t conn, uint32_t session_id, const uint8_t key[16])
 {
-	int ret = IDN_ENOTFOUND;
 	pthread_mutex_lock(&l->lock);
-	struct entry *e = *slot_of(l, conn);
-	if (e && e->logged && e->v.session_id == session_id) {
-		e->v.sm4 = on;
-		if (on)
-			memcpy(e->v.key, key, sizeof(e->v.key));
-		else
-			memset(e->v.key, 0, sizeof(e->v.key));
-		ret = IDN_OK;
+	struct entry *e = entry_make(l, conn);
+	if (e) {
+		e->sm4 = true;
+		e->key_sid = session_id;
+		memcpy(e->key, key, sizeof(e->key));
 	}
 	pthread_mutex_unlock(&l->lock);
-	return ret;
+	return e ? IDN_OK : IDN_ENOMEM;
+}
+
+int node_logins_get_key(node_logins *l, uint64_t conn, uint32_t *session_id, uint8_t key[16])
+{
+	int found = 0;
+	pthread_mutex_lock(&l->lock);
+	struct entry *e = *slot_of(l, conn);
+	if (e && e->sm4) {
+		memcpy(key, e->key, sizeof(e->key));
+		*session_id = e->key_sid;
+		found = 1;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return found;
 }
 
 /* ---- the request steps ---- */
@@ -235,8 +247,7 @@ int node_login_run(node_authz *c)
 	return node_answer_ok(held);
 }
 
-/* Whether sid names a live Handle session (node/session.h). */
-static bool handle_session_live(node *n, uint32_t sid)
+bool node_handle_session_live(node *n, uint32_t sid)
 {
 	node_sessions *s = n->sessions;
 	pthread_mutex_lock(&s->lock);
@@ -251,6 +262,8 @@ int node_login_step(req *rq)
 	uint32_t op = rq->msg.hdr.opcode;
 	if (op == PROTO_OP_IDIS_LOGIN)
 		return login_request(rq);
+	if (op == PROTO_OP_SESSION_SETUP)
+		return node_login_setup(rq);
 	if (!(rq->op->flags & NODE_OP_AUTH) || rq->transport != NODE_TCP || !rq->conn)
 		return 0;
 	node_login_view v;
@@ -268,7 +281,7 @@ int node_login_step(req *rq)
 	}
 	/* A session id the client chose, with no login and no Handle session behind it. */
 	if (codes_of(rq) == NODE_CODES_IDS && rq->env.session_id &&
-	    !handle_session_live(n, rq->env.session_id))
+	    !node_handle_session_live(n, rq->env.session_id))
 		return node_answer_error(rq, PROTO_RC_IDIS_LOGIN_FIRST, "please login first");
 	return 0;
 }

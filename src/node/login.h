@@ -42,9 +42,6 @@ typedef struct node_login_view {
 	uint32_t index;
 	uint32_t hlen;
 	uint8_t handle[PROTO_HANDLE_MAX];
-	/* SM4 transport encryption set up in this login (node/login_crypt.c) */
-	bool sm4;
-	uint8_t key[16];
 } node_login_view;
 
 /* 1 and *v when conn has a login, 0 when not. */
@@ -53,9 +50,36 @@ int node_logins_get(node_logins *l, uint64_t conn, node_login_view *v);
 /* Drops conn's entry (the connection closed). */
 void node_logins_drop(node_logins *l, uint64_t conn);
 
-/* Sets (on) or clears the SM4 key of conn's login; IDN_ENOTFOUND when it has none. */
-int node_logins_set_key(node_logins *l, uint64_t conn, uint32_t session_id, const uint8_t key[16],
-                        bool on);
+/*
+ * The SM4 session key of conn, set up by session session_id
+ * (node/login_crypt.c): set makes conn's entry if it has none (a setup may
+ * come before the login, as id-pointer-sdk sends it; only on conn's own
+ * worker, while it is open); get copies it and that session id: 1 when
+ * there is one, else 0.
+ */
+int node_logins_set_key(node_logins *l, uint64_t conn, uint32_t session_id, const uint8_t key[16]);
+int node_logins_get_key(node_logins *l, uint64_t conn, uint32_t *session_id, uint8_t key[16]);
+
+/* Whether sid names a live Handle session (node/session.h). */
+bool node_handle_session_live(node *n, uint32_t sid);
+
+/*
+ * SM4 transport encryption (IDIS.md section 2; node/login_crypt.c).
+ * node_login_setup: op 400 with key exchange mode 3 on a TCP connection:
+ * a fresh SM4 key, sent as [u32 4][key] encrypted to the named identity's
+ * HS_PUBKEY (SM2 C1C3C2, or RSA); 0 when the request is not that (the
+ * session step answers it). node_login_decrypt: an encrypted request
+ * (envelope flag 0x40) on a connection with an SM4 key, whatever its
+ * session id (the SDK's op 200 carries the challenge's) unless that names a
+ * live Handle session of its own, is decrypted into *plain (malloc'd, the
+ * caller's) and rq->sm4 set, so the
+ * answer is encrypted too (node_login_encrypt); returns 0 with *plain NULL
+ * when it is not such a request, an answer when it cannot be read.
+ */
+int node_login_setup(req *rq);
+int node_login_decrypt(req *rq, const uint8_t *in, size_t len, uint8_t **plain, size_t *plen);
+/* Encrypts each whole message of the answer in out (n bytes, cap); its new length, or < 0. */
+int node_login_encrypt(const req *rq, uint8_t *out, size_t n, size_t cap);
 
 /*
  * The login step of a request, before the session step: answers 2001 and

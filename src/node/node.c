@@ -5,6 +5,7 @@
  */
 #include "node/node.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -249,17 +250,37 @@ int node_answer(node_worker *w, enum node_transport t, const uint8_t *in, size_t
 	           : rq.env.minor > max             ? max
 	                                            : rq.env.minor;
 
-	/* Encrypted in a session (node/session.h): read the plaintext instead. */
+	/*
+	 * Encrypted with a national login's SM4 key (node/login.h), or in a
+	 * Handle session (node/session.h): read the plaintext instead.
+	 */
 	uint8_t *plain = NULL;
 	if ((rq.env.flags & PROTO_ENV_ENCRYPTED) && !(rq.env.flags & PROTO_ENV_COMPRESSED) &&
 	    rq.env.major == PROTO_MAJOR) {
-		int dret = node_session_decrypt(&rq, in, len, &plain, &len);
+		int dret = node_login_decrypt(&rq, in, len, &plain, &len);
+		if (!dret && !plain)
+			dret = node_session_decrypt(&rq, in, len, &plain, &len);
 		if (dret)
 			return dret;
 		in = plain;
 	}
+	if (!rq.sm4) {
+		int ret = answer_msg(&rq, in, len);
+		free(plain);
+		return ret;
+	}
+	/* Answered encrypted: whole here, on this thread (no later answer, no parts). */
+	const node_later *later = w->later;
+	bool more_ok = w->more_ok;
+	w->later = NULL;
+	w->more_ok = false;
 	int ret = answer_msg(&rq, in, len);
+	w->later = later;
+	w->more_ok = more_ok;
 	free(plain);
+	if (ret > 0)
+		ret = node_login_encrypt(&rq, out, (size_t)ret, cap);
+	OPENSSL_cleanse(rq.sm4_key, sizeof(rq.sm4_key));
 	return ret;
 }
 

@@ -214,6 +214,99 @@ def challenge_of(ans):
     return ans.body[4:4 + n]
 
 
+# ---- SM4 transport encryption (IDIS.md section 2) ----
+
+KX_CIPHER_HDL, ALG_SM4 = 3, 4
+
+
+def session_setup_body(handle, index):
+    """Op 400: int2 mode 3, int4 timeout, str identity, int4 index, str key handle, int4 index."""
+    return (struct.pack(">HI", KX_CIPHER_HDL, 0) + bstr(handle) + struct.pack(">I", index) +
+            bstr(handle) + struct.pack(">I", index))
+
+
+def _der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def _der_int(b):
+    b = b.lstrip(b"\0") or b"\0"
+    if b[0] & 0x80:
+        b = b"\0" + b
+    return b"\x02" + _der_len(len(b)) + b
+
+
+def sm2_c1c3c2_to_der(raw):
+    """04 || x || y || C3 || C2 -> SEQUENCE {x, y, C3, C2}, the form openssl decrypts."""
+    if len(raw) < 97 or raw[0] != 4:
+        raise ValueError("not an SM2 C1C3C2 ciphertext")
+    x, y, c3, c2 = raw[1:33], raw[33:65], raw[65:97], raw[97:]
+    inner = (_der_int(x) + _der_int(y) + b"\x04" + _der_len(32) + c3 + b"\x04" +
+             _der_len(len(c2)) + c2)
+    return b"\x30" + _der_len(len(inner)) + inner
+
+
+def decrypt_session_key(key_path, kind, data):
+    """The setup answer's data, decrypted with the private key: (algorithm, key)."""
+    with tempfile.NamedTemporaryFile(delete=False) as f:
+        f.write(sm2_c1c3c2_to_der(data) if kind == "sm2" else data)
+        path = f.name
+    try:
+        if kind == "sm2":
+            plain = openssl("pkeyutl", "-decrypt", "-inkey", key_path, "-in", path)
+        else:
+            plain = openssl("pkeyutl", "-decrypt", "-inkey", key_path, "-pkeyopt",
+                            "rsa_padding_mode:pkcs1", "-in", path)
+    finally:
+        os.unlink(path)
+    return struct.unpack(">I", plain[:4])[0], plain[4:]
+
+
+def sm4(key, data, decrypt=False):
+    """SM4-CBC with PKCS#5 padding and IV = the key (openssl enc)."""
+    args = ["enc", "-sm4-cbc", "-K", key.hex(), "-iv", key.hex()]
+    return openssl(*(args + (["-d"] if decrypt else [])), data=data)
+
+
+class Sm4Conn(Conn):
+    """A connection whose requests, once keyed, go SM4-encrypted, answers decrypted."""
+
+    key = None
+
+    def ask(self, op, body, session=0, flags=0):
+        raw = message(op, body, session, self.next_id(), flags)
+        if self.key:
+            ct = sm4(self.key, raw[20:])
+            raw = raw[:2] + bytes([raw[2] | ENV_ENCRYPTED]) + raw[3:16] + \
+                struct.pack(">I", len(ct)) + ct
+        self.send(raw)
+        return raw, self.read_answer()
+
+    def read_answer(self):
+        raw = self.recv_raw()
+        self.last_encrypted = bool(raw[2] & ENV_ENCRYPTED)
+        if self.last_encrypted:
+            plain = sm4(self.key, raw[20:], decrypt=True)
+            raw = raw[:2] + bytes([raw[2] & ~ENV_ENCRYPTED]) + raw[3:16] + \
+                struct.pack(">I", len(plain)) + plain
+        return Answer(raw)
+
+    def setup(self, handle, index, key_path, kind, session):
+        """Op 400 mode 3; keys the connection; returns the answer."""
+        _, a = self.ask(OP_SESSION_SETUP, session_setup_body(handle, index), session)
+        if a.rc == 1:
+            mode = struct.unpack(">H", a.body[:2])[0]
+            n = struct.unpack(">I", a.body[2:6])[0]
+            alg, key = decrypt_session_key(key_path, kind, a.body[6:6 + n])
+            if (mode, alg, len(key)) != (KX_CIPHER_HDL, ALG_SM4, 16):
+                raise AssertionError("setup answer: mode %d, algorithm %d" % (mode, alg))
+            self.key = key
+        return a
+
+
 class Login:
     """The SDKs' login on one connection (IDIS.md section 1, steps 1-5).
 

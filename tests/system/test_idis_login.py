@@ -221,6 +221,55 @@ class IdisLoginTest(unittest.TestCase):
         self.assertEqual(lg2.answer(key_path=self.keys["other-rsa"]).rc, 3001)
         self.assertEqual(self.state(PREFIX + "/ids-x", node=self.ids), before)
 
+    # ---- SM4 transport encryption ----
+
+    def test_sm4_session(self):
+        for ident, kind in ((RSA_ID, "rsa"), (SM2_ID, "sm2")):
+            c = L.Sm4Conn(self.node.port)
+            self.addCleanup(c.close)
+            sid = self.next_session()
+            # As id-pointer-sdk: the setup first, then the login, all encrypted.
+            a = c.setup(ident, 300, self.keys[kind], kind, sid)
+            self.assertEqual(a.rc, 1, a.message_text())
+            lg = L.Login(c, ident, 300, self.keys[kind], kind, sid)
+            ok = lg.run()
+            self.assertEqual((ok.rc, ok.op), (1, L.OP_LOGIN), ok.message_text())
+            self.assertTrue(c.last_encrypted)
+            h = "%s/sm4-%s" % (PREFIX, kind)
+            own = L.value(100, "HS_ADMIN", L.admin_data(ALL, 300, ident))
+            _, a = c.ask(L.OP_CREATE, L.values_body(h, [L.value(1, "URL", "https://sm4/"), own]),
+                         sid)
+            self.assertEqual(a.rc, 1, a.message_text())
+            self.assertTrue(c.last_encrypted)
+            _, a = c.ask(L.OP_RESOLUTION, L.resolution_body(h), sid)
+            self.assertEqual((a.rc, L.decode_values(a.body)[1]), (1, ("URL", b"https://sm4/")))
+            self.assertTrue(c.last_encrypted)
+            before = self.state(h, PREFIX + "/sm4-bad")
+            # A wrong key: answered in the clear with a session error, nothing done.
+            right, c.key = c.key, bytes(16)
+            _, a = c.ask(L.OP_CREATE, L.values_body(PREFIX + "/sm4-bad",
+                                                    [L.value(1, "URL", "x"), own]), sid)
+            self.assertEqual(a.rc, 502, a.message_text())
+            self.assertFalse(c.last_encrypted)
+            c.key = right
+            # Damaged: not whole blocks; and a last block whose padding is wrong.
+            for ct in (b"\x01" * 21, L.sm4(right, b"x" * 40)[:32] + bytes(16)):
+                raw = L.message(L.OP_DELETE, L.bstr(h), sid, c.next_id())
+                c.send(raw[:2] + bytes([raw[2] | L.ENV_ENCRYPTED]) + raw[3:16] +
+                       struct.pack(">I", len(ct)) + ct)
+                a = c.read_answer()
+                self.assertEqual(a.rc, 502)
+            self.assertEqual(self.state(h, PREFIX + "/sm4-bad"), before)
+            # The right key still works on the same connection.
+            _, a = c.ask(L.OP_DELETE, L.bstr(h), sid)
+            self.assertEqual(a.rc, 1, a.message_text())
+            self.assertEqual(self.resolve(h)[0], 100)
+        # A setup naming an identity with no key here: a session error.
+        c = L.Sm4Conn(self.node.port)
+        self.addCleanup(c.close)
+        a = c.setup(PREFIX + "/nobody", 300, self.keys["rsa"], "rsa", self.next_session())
+        self.assertEqual(a.rc, 501)
+
     # ---- resolution as the SDKs send it ----
 
     def test_keepalive_not_logged(self):
@@ -264,6 +313,14 @@ class IdisLoginTest(unittest.TestCase):
                                 "--login", mode)
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertEqual(self.resolve(h)[0], 100)
+        # SM4-encrypted, after the login.
+        for ident, kind in ((RSA_ID, "rsa"), (SM2_ID, "sm2")):
+            h = "%s/cli-enc-%s" % (PREFIX, kind)
+            out = self.node.cli("create", h, "--server", "127.0.0.1:%d" % self.node.port,
+                                "--id", "300:" + ident, "--key", self.keys[kind],
+                                "--login", "idis", "--encrypt", "--value", "1:URL:https://e/")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(self.resolve(h)[1][1], ("URL", b"https://e/"))
         # The wrong key: refused, named, nothing written.
         out = self.node.cli("create", PREFIX + "/cli-bad", "--server",
                             "127.0.0.1:%d" % self.node.port, "--id", "300:" + RSA_ID, "--key",
