@@ -23,6 +23,7 @@
 #include <cmocka.h>
 #include <openssl/pem.h>
 
+#include "auth/sm.h"
 #include "auth/verify.h"
 #include "node/node.h"
 #include "proto/admin.h"
@@ -409,12 +410,96 @@ static void test_keepalive_and_flags(void **state)
 	node_down();
 }
 
+/* Envelope flag 0x40 and SM4 over the message (IV = key), as IDIS.md section 2 says. */
+static size_t sm4_wrap(uint8_t *dst, const uint8_t *msg, size_t len, const uint8_t key[16])
+{
+	size_t clen = 0;
+	memcpy(dst, msg, PROTO_ENV_LEN);
+	assert_int_equal(auth_sm4_encrypt(key, msg + PROTO_ENV_LEN, len - PROTO_ENV_LEN,
+	                                  dst + PROTO_ENV_LEN, len, &clen),
+	                 0);
+	dst[2] |= PROTO_ENV_ENCRYPTED;
+	idn_put_be32(dst + 16, (uint32_t)clen);
+	return PROTO_ENV_LEN + clen;
+}
+
+static void test_sm4_setup_and_envelopes(void **state)
+{
+	(void)state;
+	static uint8_t rq[2048], enc[2048];
+	node_up(NODE_CODES_IPS);
+	/* Op 400, mode 3, naming 300:0.NA/88.1000 (an RSA key): [u32 4][key] to its public key. */
+	uint8_t body[256];
+	wire_wr bw = wire_wr_init(body, sizeof(body));
+	proto_session_req sr = {.mode = PROTO_KX_CIPHER_HDL,
+	                        .identity = IDN_SLICE("0.NA/88.1000"),
+	                        .identity_index = 300,
+	                        .key_handle = IDN_SLICE("0.NA/88.1000"),
+	                        .key_index = 300};
+	proto_session_req_encode(&bw, &sr);
+	size_t l = build(rq, PROTO_OP_SESSION_SETUP, 0, 10001, 1, body, wire_wr_len(&bw));
+	assert_int_equal(ask(4, rq, l), 1);
+	proto_session_resp resp;
+	assert_int_equal(proto_session_resp_decode(answer_rest(), &resp), 0);
+	assert_int_equal(resp.mode, PROTO_KX_CIPHER_HDL);
+	uint8_t plain[64], key[16];
+	size_t plen = 0;
+	assert_int_equal(auth_privkey_decrypt(admin, resp.data, plain, sizeof(plain), &plen), 0);
+	assert_int_equal(plen, 20);
+	assert_int_equal(idn_be32(plain), 4); /* ENCRYPT_ALG_SM4 */
+	memcpy(key, plain + 4, 16);
+
+	/* An encrypted resolution: answered encrypted with the same key. */
+	uint8_t rb[64];
+	wire_wr rw = wire_wr_init(rb, sizeof(rb));
+	proto_resolve_req_encode(&rw, IDN_SLICE("0.NA/88.1000"), NULL, 0, NULL, 0);
+	l = build(rq, PROTO_OP_RESOLUTION, 0, 10001, 2, rb, wire_wr_len(&rw));
+	size_t el = sm4_wrap(enc, rq, l, key);
+	node_worker_conn(wk, 4);
+	int n = node_answer(wk, NODE_TCP, enc, el, out, sizeof(out));
+	assert_true(n > PROTO_ENV_LEN);
+	assert_true(out[2] & PROTO_ENV_ENCRYPTED);
+	size_t ml = 0;
+	assert_int_equal(auth_sm4_decrypt(key, out + PROTO_ENV_LEN, (size_t)n - PROTO_ENV_LEN,
+	                                  out + PROTO_ENV_LEN, (size_t)n, &ml),
+	                 0);
+	assert_int_equal(idn_be32(out + PROTO_ENV_LEN + 4), PROTO_RC_SUCCESS);
+	assert_int_equal(idn_be32(out + 8), 2);
+
+	/* The same on another connection (no key there): not SM4, a session error. */
+	assert_int_equal(ask(5, enc, el), PROTO_RC_SESSION_TIMEOUT);
+	/* A wrong key, not whole blocks, a bad last block: 502 in the clear. */
+	static const uint8_t zero[16];
+	el = sm4_wrap(enc, rq, l, zero);
+	assert_int_equal(ask(4, enc, el), PROTO_RC_SESSION_NO_KEY);
+	assert_false(out[2] & PROTO_ENV_ENCRYPTED);
+	el = sm4_wrap(enc, rq, l, key);
+	idn_put_be32(enc + 16, idn_be32(enc + 16) - 5);
+	assert_int_equal(ask(4, enc, el - 5), PROTO_RC_SESSION_NO_KEY);
+	el = sm4_wrap(enc, rq, l, key);
+	enc[el - 1] ^= 0x5a;
+	assert_int_equal(ask(4, enc, el), PROTO_RC_SESSION_NO_KEY);
+	/* A setup naming an identity without a key here: 501. */
+	bw = wire_wr_init(body, sizeof(body));
+	sr.key_handle = IDN_SLICE("88.1000/nobody");
+	proto_session_req_encode(&bw, &sr);
+	l = build(rq, PROTO_OP_SESSION_SETUP, 0, 10002, 3, body, wire_wr_len(&bw));
+	assert_int_equal(ask(6, rq, l), PROTO_RC_SESSION_FAILED);
+	node_conn_closed(wk, 4);
+	node_conn_closed(wk, 6);
+	assert_int_equal(node_logins_open(nd), 0);
+	node_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_login_body),          cmocka_unit_test(test_resolution_trailer),
-	    cmocka_unit_test(test_login_flow),          cmocka_unit_test(test_login_ids_codes),
+	    cmocka_unit_test(test_login_body),
+	    cmocka_unit_test(test_resolution_trailer),
+	    cmocka_unit_test(test_login_flow),
+	    cmocka_unit_test(test_login_ids_codes),
 	    cmocka_unit_test(test_keepalive_and_flags),
+	    cmocka_unit_test(test_sm4_setup_and_envelopes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
