@@ -40,7 +40,8 @@ static size_t login_body(uint8_t *b, const char *h, uint32_t index, const uint8_
 	idn_put_be32(b, (uint32_t)hl);
 	memcpy(b + 4, h, hl);
 	idn_put_be32(b + 4 + hl, index);
-	memcpy(b + 8 + hl, extra, elen);
+	if (elen)
+		memcpy(b + 8 + hl, extra, elen);
 	return 8 + hl + elen;
 }
 
@@ -96,7 +97,8 @@ static size_t resolve_body(uint8_t *b, const char *h, const uint8_t *trailer, si
 	idn_put_be32(b + 8 + hl, 1);
 	idn_put_be32(b + 12 + hl, 7);
 	memcpy(b + 16 + hl, "HS_CERT", 7);
-	memcpy(b + 23 + hl, trailer, tlen);
+	if (tlen)
+		memcpy(b + 23 + hl, trailer, tlen);
 	return 23 + hl + tlen;
 }
 
