@@ -21,7 +21,8 @@ enum { BUCKETS = 1024 };
 struct entry {
 	struct entry *next;
 	uint64_t conn;
-	uint32_t begun_sid; /* session id of the latest 2001 (challenged) */
+	uint32_t begun_sid;     /* session id of the latest 2001 (challenged) */
+	uint32_t challenge_sid; /* the session id of its 402 */
 	bool begun;
 	node_login_view v; /* what it is logged in as (v.session_id, when logged) */
 	bool logged;
@@ -127,9 +128,35 @@ static int logins_begin(node_logins *l, uint64_t conn, uint32_t sid)
 	if (e) {
 		e->begun = true;
 		e->begun_sid = sid;
+		e->challenge_sid = 0;
 	}
 	pthread_mutex_unlock(&l->lock);
 	return e ? IDN_OK : IDN_ENOMEM;
+}
+
+/* conn's 2001 of session sid was answered 402 in session csid. */
+static void logins_challenged(node_logins *l, uint64_t conn, uint32_t sid, uint32_t csid)
+{
+	pthread_mutex_lock(&l->lock);
+	struct entry *e = *slot_of(l, conn);
+	if (e && e->begun && e->begun_sid == sid)
+		e->challenge_sid = csid;
+	pthread_mutex_unlock(&l->lock);
+}
+
+/*
+ * ID-SDK sends the op 200 of its login in its own session id, not the
+ * challenge's: the challenge's session id when sid is that of conn's
+ * challenged 2001, else sid.
+ */
+static uint32_t logins_challenge_of(node_logins *l, uint64_t conn, uint32_t sid)
+{
+	pthread_mutex_lock(&l->lock);
+	struct entry *e = *slot_of(l, conn);
+	if (e && e->begun && e->begun_sid == sid && e->challenge_sid)
+		sid = e->challenge_sid;
+	pthread_mutex_unlock(&l->lock);
+	return sid;
 }
 
 /*
@@ -224,9 +251,13 @@ static int login_request(req *rq)
 	if (codes_of(rq) == NODE_CODES_IDS && node_logins_get(n->conn_logins, rq->conn, &v))
 		return node_answer_error(rq, PROTO_RC_IDIS_REPEAT_LOGIN,
 		                         "client repeat login: this connection is logged in");
-	if (logins_begin(n->conn_logins, rq->conn, rq->env.session_id))
+	uint32_t sid = rq->env.session_id;
+	if (logins_begin(n->conn_logins, rq->conn, sid))
 		return node_answer_error(rq, PROTO_RC_SERVER_BUSY, "out of memory");
-	return node_admin_request(rq);
+	int ret = node_admin_request(rq);
+	if (rq->w->rcode == PROTO_RC_AUTHENTICATION_NEEDED)
+		logins_challenged(n->conn_logins, rq->conn, sid, rq->env.session_id);
+	return ret;
 }
 
 int node_login_run(node_authz *c)
@@ -264,7 +295,14 @@ int node_login_step(req *rq)
 		return login_request(rq);
 	if (op == PROTO_OP_SESSION_SETUP)
 		return node_login_setup(rq);
-	if (!(rq->op->flags & NODE_OP_AUTH) || rq->transport != NODE_TCP || !rq->conn)
+	if (rq->transport != NODE_TCP || !rq->conn)
+		return 0;
+	if (op == PROTO_OP_CHALLENGE_RESPONSE) {
+		rq->env.session_id =
+		    logins_challenge_of(n->conn_logins, rq->conn, rq->env.session_id);
+		return 0;
+	}
+	if (!(rq->op->flags & NODE_OP_AUTH))
 		return 0;
 	node_login_view v;
 	if (node_logins_get(n->conn_logins, rq->conn, &v) && v.session_id == rq->env.session_id) {

@@ -6,7 +6,10 @@
  * (id-pointer-sdk counts up from 10001). The connection's entry is begun
  * (that session id, no identity yet) and the request is challenged like
  * any authenticated op (node/admin.h: 402 with a nonce, opCode 2001). The
- * client's op 200 is verified as any; when it verifies, on the same
+ * client's op 200 comes in the 402's session id (id-pointer-sdk) or in its
+ * own (ID-SDK, which sends every request of a connection in one session id:
+ * on the connection that sent the 2001, that id leads to the 402's). It is
+ * verified as any; when it verifies, on the same
  * connection, the connection is logged in as index:handle under the
  * session id of the 2001 and the answer is 1 with an empty body, opCode
  * 2001. From then on every authenticated request on that connection

@@ -308,7 +308,8 @@ class Sm4Conn(Conn):
 
 
 class Login:
-    """The SDKs' login on one connection (IDIS.md section 1, steps 1-5).
+    """The SDKs' login on one connection (IDIS.md section 1, steps 1-5); ids: as
+    ID-SDK (the trailing credential length, op 200 in the client's session id).
 
     After run(): self.final is the answer to op 200; self.challenge the 402;
     self.signed the signed response sent (to replay in tests)."""
@@ -334,9 +335,11 @@ class Login:
                                     challenge_of(c) if nonce is None else nonce,
                                     c.digest if digest is None else digest)
         self.signed = signed
+        # ID-SDK sends every request of its connection in its own session id,
+        # op 200 included; id-pointer-sdk answers in the challenge's.
         _, self.final = self.conn.ask(OP_CHALLENGE_RESPONSE,
                                       challenge_response_body(self.handle, self.index, signed),
-                                      c.session, F_RD)
+                                      self.session if self.ids else c.session, F_RD)
         return self.final
 
     def run(self):

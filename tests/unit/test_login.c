@@ -257,7 +257,9 @@ static uint32_t login(uint64_t conn, uint32_t sid, bool ids_body, bool sig_ok, u
 	                    .signed_resp = idn_slice_of(sig, wire_wr_len(&sw))};
 	wire_wr bw = wire_wr_init(crb, sizeof(crb));
 	proto_chresp_encode(&bw, &chr);
-	l = build(cr, PROTO_OP_CHALLENGE_RESPONSE, PROTO_F_RD, csid, 2, crb, wire_wr_len(&bw));
+	/* ID-SDK answers in its own session id, id-pointer-sdk in the challenge's. */
+	l = build(cr, PROTO_OP_CHALLENGE_RESPONSE, PROTO_F_RD, ids_body ? sid : csid, 2, crb,
+	          wire_wr_len(&bw));
 	rc = ask(op200_conn, cr, l);
 	assert_int_equal(answer_op(), PROTO_OP_IDIS_LOGIN);
 	return rc;
