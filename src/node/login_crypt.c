@@ -112,6 +112,9 @@ int node_login_decrypt(req *rq, const uint8_t *in, size_t len, uint8_t **plain, 
 int node_login_encrypt(const req *rq, uint8_t *out, size_t n, size_t cap)
 {
 	/* Each message grows by 1 to 16 bytes; a list is several messages. */
+	size_t room = n + AUTH_SM4_BLOCK * (n / (PROTO_ENV_LEN + PROTO_HDR_LEN) + 1);
+	if (room < cap)
+		cap = room;
 	uint8_t *tmp = malloc(cap);
 	if (!tmp)
 		return IDN_ENOMEM;

@@ -321,6 +321,13 @@ class IdisLoginTest(unittest.TestCase):
                                 "--login", "idis", "--encrypt", "--value", "1:URL:https://e/")
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertEqual(self.resolve(h)[1][1], ("URL", b"https://e/"))
+        # A list, answered encrypted.
+        out = self.node.cli("list", PREFIX, "--server", "127.0.0.1:%d" % self.node.port,
+                            "--id", "300:" + RSA_ID, "--key", self.keys["rsa"], "--login",
+                            "idis", "--encrypt")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(PREFIX + "/cli-enc-sm2", out.stdout.split())
+        self.assertIn(PREFIX + "/keep", out.stdout.split())
         # The wrong key: refused, named, nothing written.
         out = self.node.cli("create", PREFIX + "/cli-bad", "--server",
                             "127.0.0.1:%d" % self.node.port, "--id", "300:" + RSA_ID, "--key",

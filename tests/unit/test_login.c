@@ -27,6 +27,7 @@
 #include "auth/verify.h"
 #include "node/node.h"
 #include "proto/admin.h"
+#include "proto/handle.h"
 #include "proto/record.h"
 #include "vectors.h"
 
@@ -483,6 +484,50 @@ static void test_sm4_setup_and_envelopes(void **state)
 	el = sm4_wrap(enc, rq, l, key);
 	enc[el - 1] ^= 0x5a;
 	assert_int_equal(ask(4, enc, el), PROTO_RC_SESSION_NO_KEY);
+	/* Logged in on it, a list of several messages comes back each encrypted. */
+	assert_int_equal(login(4, 10001, false, true, 4), 1);
+	enum { NAMES = 2600 };
+	store_txn *t;
+	assert_int_equal(store_txn_begin(st, 0, &t), 0);
+	for (int i = 0; i < NAMES; i++) {
+		char h[160];
+		snprintf(h, sizeof(h), "88.1000/list-%04d-%0120d", i, 0);
+		uint8_t k[256], rec[64];
+		int kl = handle_key(idn_slice_of(h, strlen(h)), false, k);
+		int rl = record_build(NULL, 0, rec, sizeof(rec));
+		assert_true(kl > 0 && rl > 0);
+		assert_int_equal(
+		    store_put(t, idn_slice_of(k, (size_t)kl), idn_slice_of(rec, (size_t)rl), 0), 0);
+	}
+	assert_int_equal(store_txn_commit(t), 0);
+	wire_wr lw = wire_wr_init(rb, sizeof(rb));
+	wire_put_slice(&lw, IDN_SLICE("0.NA/88.1000"));
+	l = build(rq, PROTO_OP_LIST_HANDLES, 0, 10001, 7, rb, wire_wr_len(&lw));
+	el = sm4_wrap(enc, rq, l, key);
+	node_worker_conn(wk, 4);
+	static uint8_t big[4 << 20]; /* as net's arena: room for several messages */
+	n = node_answer(wk, NODE_TCP, enc, el, big, sizeof(big));
+	assert_true(n > 0);
+	size_t at = 0, msgs = 0, names = 0;
+	while (at < (size_t)n) {
+		assert_true(big[at + 2] & PROTO_ENV_ENCRYPTED);
+		size_t clen = idn_be32(big + at + 16), pl = 0;
+		static uint8_t dec[PROTO_ENV_LEN + PROTO_MSG_MAX];
+		assert_int_equal(
+		    auth_sm4_decrypt(key, big + at + PROTO_ENV_LEN, clen, dec, sizeof(dec), &pl),
+		    0);
+		proto_msg m;
+		proto_list_resp lr;
+		assert_int_equal(proto_msg_decode(dec, pl, &m), 0);
+		assert_int_equal(m.hdr.rcode, PROTO_RC_SUCCESS);
+		assert_int_equal(proto_list_resp_decode(m.body, &lr), 0);
+		names += lr.n;
+		msgs++;
+		at += PROTO_ENV_LEN + clen;
+	}
+	assert_int_equal(at, (size_t)n);
+	assert_true(msgs >= 2);
+	assert_true(names >= NAMES);
 	/* A setup naming an identity without a key here: 501. */
 	bw = wire_wr_init(body, sizeof(body));
 	sr.key_handle = IDN_SLICE("88.1000/nobody");
