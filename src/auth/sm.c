@@ -6,6 +6,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/obj_mac.h>
 #include <openssl/rsa.h>
 #include <stdbool.h>
@@ -30,6 +31,7 @@ static int sm4_run(int enc, const uint8_t key[16], const uint8_t *in, size_t len
 		goto out;
 	if (EVP_CipherFinal_ex(c, out + n1, &n2) != 1) {
 		ret = enc ? IDN_ECRYPTO : IDN_EMISMATCH; /* decrypting: the padding is wrong */
+		ERR_clear_error(); /* the peer's mistake, said by the return code */
 		goto out;
 	}
 	*olen = (size_t)n1 + (size_t)n2;
@@ -160,8 +162,10 @@ static int sm2_raw_to_der(idn_slice in, wire_wr *w)
 	               EC_POINT_is_on_curve(g, pt, NULL) == 1;
 	EC_POINT_free(pt);
 	EC_GROUP_free(g);
-	if (!on_curve)
+	if (!on_curve) {
+		ERR_clear_error();
 		return IDN_EINVAL;
+	}
 
 	uint8_t x[33], y[33];
 	size_t xl = der_uint(in.p + 1, x), yl = der_uint(in.p + 33, y);
@@ -262,6 +266,7 @@ int auth_privkey_decrypt(EVP_PKEY *priv, idn_slice in, uint8_t *out, size_t cap,
 	if (EVP_PKEY_decrypt(c, NULL, &n, ct.p, ct.len) != 1 || n > sizeof(buf) ||
 	    EVP_PKEY_decrypt(c, buf, &n, ct.p, ct.len) != 1) {
 		ret = IDN_EMISMATCH;
+		ERR_clear_error();
 		goto out;
 	}
 	if (n > cap) {
@@ -330,8 +335,10 @@ int auth_sm2_verify(EVP_PKEY *pub, idn_slice id, idn_slice msg, idn_slice sig)
 	if (!md)
 		return IDN_ENOMEM;
 	int ret = sm2_md_init(md, pub, id, 0, &pctx);
-	if (!ret && EVP_DigestVerify(md, sig.p, sig.len, msg.p, msg.len) != 1)
+	if (!ret && EVP_DigestVerify(md, sig.p, sig.len, msg.p, msg.len) != 1) {
 		ret = IDN_EMISMATCH;
+		ERR_clear_error();
+	}
 	sm2_md_free(md, pctx);
 	return ret;
 }

@@ -58,7 +58,7 @@ static int key_from_bns(const char *name, const char *const *names, const idn_sl
 	if (!bld)
 		return IDN_ENOMEM;
 	for (int i = 0; i < n; i++) {
-		if (vals[i].len == 0 || vals[i].len > 2048) {
+		if (vals[i].len == 0 || vals[i].len > AUTH_KEY_MAX_BITS / 8 + 1) {
 			ret = IDN_EINVAL;
 			goto out;
 		}
@@ -182,6 +182,17 @@ static bool is_pem(idn_slice d)
 	return d.len >= 10 && !memcmp(d.p, "-----BEGIN", 10);
 }
 
+/* key_type_check on *out; a refused key is freed. */
+static int checked(EVP_PKEY **out, char *why, size_t cap)
+{
+	int ret = key_type_check(*out, why, cap);
+	if (ret) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
 /* The Handle binary forms: RSA_PUB_KEY, DSA_PUB_KEY, SM2_PUB_KEY around PEM or DER. */
 static int binary_decode(idn_slice data, EVP_PKEY **out, char *why, size_t cap)
 {
@@ -196,7 +207,7 @@ static int binary_decode(idn_slice data, EVP_PKEY **out, char *why, size_t cap)
 		idn_slice vals[] = {k.rsa.n, k.rsa.e};
 		if (key_from_bns("RSA", names, vals, 2, out))
 			return key_fail(why, cap, IDN_EINVAL, "RSA_PUB_KEY: not a valid RSA key");
-		return IDN_OK;
+		return checked(out, why, cap);
 	}
 	case PROTO_KEY_DSA: {
 		static const char *const names[] = {OSSL_PKEY_PARAM_FFC_P, OSSL_PKEY_PARAM_FFC_Q,
@@ -204,7 +215,7 @@ static int binary_decode(idn_slice data, EVP_PKEY **out, char *why, size_t cap)
 		idn_slice vals[] = {k.dsa.p, k.dsa.q, k.dsa.g, k.dsa.y};
 		if (key_from_bns("DSA", names, vals, 4, out))
 			return key_fail(why, cap, IDN_EINVAL, "DSA_PUB_KEY: not a valid DSA key");
-		return IDN_OK;
+		return checked(out, why, cap);
 	}
 	case PROTO_KEY_SM2: {
 		EVP_PKEY *pk = NULL;
@@ -299,7 +310,7 @@ static int get_bn(EVP_PKEY *pk, const char *name, uint8_t *buf, size_t cap, idn_
 
 int auth_pubkey_encode(EVP_PKEY *pk, wire_wr *w)
 {
-	uint8_t b[4][1040];
+	uint8_t b[4][AUTH_KEY_MAX_BITS / 8 + 1]; /* a 00 may precede the top byte */
 	proto_pubkey k = {.flags = 0};
 	int ret;
 
