@@ -11,7 +11,9 @@
  * connection: a session setup (op 400, Diffie-Hellman; as the 9.x client,
  * unless --no-session; --encrypt encrypts it), the request (answered 402),
  * the challenge response, then op 401. A server that refuses sessions gets
- * plain challenge-response.
+ * plain challenge-response. With --login idis (or idis-ids, ID-SDK's body)
+ * the national system's login instead (client/login.h): GET_SITE_INFO, 2001
+ * answered as a challenge, then the request in the login, unchallenged.
  *
  * Value data by type: HS_ADMIN "INDEX:HANDLE" (all rights) or
  * "RIGHTS-HEX/INDEX:HANDLE"; HS_VLIST "INDEX:HANDLE,INDEX:HANDLE..."; HS_PUBKEY
@@ -32,6 +34,7 @@
 #include "client/client.h"
 #include "client/admin_auth.h"
 #include "client/conn.h"
+#include "client/login.h"
 #include "client/session.h"
 #include "core/codec.h"
 #include "core/err.h"
@@ -62,6 +65,7 @@ typedef struct admin_opts {
 	const char *server, *id, *key, *secret_file;
 	uint32_t flags;
 	bool no_session, encrypt; /* sessions are the default, as the 9.x client */
+	bool login, login_ids;    /* --login idis / idis-ids: op 2001 (client/login.h) */
 	proto_value values[MAX_VALUES];
 	uint32_t nvalues;
 	uint32_t indexes[MAX_VALUES];
@@ -71,25 +75,28 @@ typedef struct admin_opts {
 
 static void admin_usage(FILE *f, const char *name)
 {
-	fprintf(f,
-	        "usage: idnode %s ARG --server HOST:PORT --id INDEX:HANDLE (--key FILE | "
-	        "--secret-file FILE)\n"
-	        "  create|add|modify HANDLE --value INDEX:TYPE:DATA... [--mint] [--overwrite]\n"
-	        "  remove HANDLE --index N...     delete HANDLE\n"
-	        "  list PREFIX     home PREFIX     unhome PREFIX\n"
-	        "  -s, --server HOST:PORT   the node (TCP)\n"
-	        "  -i, --id INDEX:HANDLE    who you are, e.g. 300:0.NA/88.100\n"
-	        "  -k, --key FILE           your PEM private key (HS_PUBKEY identity)\n"
-	        "  -S, --secret-file FILE   your secret (HS_SECKEY identity)\n"
-	        "      --no-session         plain challenge-response, no session (op 400)\n"
-	        "      --encrypt            encrypt the session's messages (AES)\n"
-	        "  -v, --value INDEX:TYPE:DATA  HS_ADMIN data: INDEX:HANDLE or "
-	        "RIGHTSHEX/INDEX:HANDLE;\n"
-	        "                           HS_VLIST: INDEX:HANDLE,...; HS_PUBKEY: @PEMFILE\n"
-	        "                           (Handle binary form) or pem:@PEMFILE (the PEM text,\n"
-	        "                           the national SDKs' form), checked before sending;\n"
-	        "                           else text, or hex:HEX\n",
-	        name);
+	fprintf(
+	    f,
+	    "usage: idnode %s ARG --server HOST:PORT --id INDEX:HANDLE (--key FILE | "
+	    "--secret-file FILE)\n"
+	    "  create|add|modify HANDLE --value INDEX:TYPE:DATA... [--mint] [--overwrite]\n"
+	    "  remove HANDLE --index N...     delete HANDLE\n"
+	    "  list PREFIX     home PREFIX     unhome PREFIX\n"
+	    "  -s, --server HOST:PORT   the node (TCP)\n"
+	    "  -i, --id INDEX:HANDLE    who you are, e.g. 300:0.NA/88.100\n"
+	    "  -k, --key FILE           your PEM private key (HS_PUBKEY identity)\n"
+	    "  -S, --secret-file FILE   your secret (HS_SECKEY identity)\n"
+	    "      --no-session         plain challenge-response, no session (op 400)\n"
+	    "      --encrypt            encrypt the session's messages (AES; SM4 with --login)\n"
+	    "      --login idis|idis-ids  log in as the national SDKs do (op 2001; idis-ids:\n"
+	    "                           ID-SDK's body); no session\n"
+	    "  -v, --value INDEX:TYPE:DATA  HS_ADMIN data: INDEX:HANDLE or "
+	    "RIGHTSHEX/INDEX:HANDLE;\n"
+	    "                           HS_VLIST: INDEX:HANDLE,...; HS_PUBKEY: @PEMFILE\n"
+	    "                           (Handle binary form) or pem:@PEMFILE (the PEM text,\n"
+	    "                           the national SDKs' form), checked before sending;\n"
+	    "                           else text, or hex:HEX\n",
+	    name);
 }
 
 static EVP_PKEY *read_pem(const char *path, bool priv)
@@ -245,7 +252,7 @@ static int print_names(const proto_msg *m)
  * id: prints them all. Bounded by what the server sends; each read has the
  * connection's timeout.
  */
-static int print_list(client_conn *cn, client_session *sess, const proto_env *env,
+static int print_list(client_conn *cn, client_session *sess, client_login *lg, const proto_env *env,
                       const proto_msg *first)
 {
 	int ret = print_names(first);
@@ -254,7 +261,8 @@ static int print_list(client_conn *cn, client_session *sess, const proto_env *en
 		uint8_t *a;
 		size_t alen;
 		proto_msg m;
-		ret = client_recv_continued(cn, sess, env->request_id, &a, &alen, &m);
+		ret = lg ? client_login_recv_continued(lg, env->request_id, &a, &alen, &m)
+		         : client_recv_continued(cn, sess, env->request_id, &a, &alen, &m);
 		if (!ret) {
 			ret = print_names(&m);
 			more = m.hdr.flags & PROTO_F_CN;
@@ -262,6 +270,40 @@ static int print_list(client_conn *cn, client_session *sess, const proto_env *en
 		free(a);
 	}
 	return ret;
+}
+
+enum { LOGIN_REFUSED = 1 }; /* (said already) */
+
+/*
+ * Opens what the request goes in (a login, a session, or neither) on cn and
+ * sends it; the answer in ans, aenv and m.
+ */
+static int exchange(const admin_opts *o, client_conn *cn, const client_identity *ident,
+                    const uint8_t *req, size_t len, client_session **sess, client_login **lg,
+                    uint8_t **ans, size_t *alen, proto_env *aenv, proto_msg *m)
+{
+	int ret;
+	if (o->login) {
+		uint32_t rc = 0;
+		client_login_opts lo = {.ids_body = o->login_ids};
+		ret = client_login_open(cn, ident, &lo, lg, &rc);
+		if (ret == IDN_ENOTSUP) {
+			fprintf(stderr, "idnode %s: %s: login (2001) refused: %u %s\n",
+			        o->cmd->name, o->server, rc, proto_rc_name(rc));
+			return LOGIN_REFUSED;
+		}
+		return ret ? ret : client_login_exchange(*lg, req, len, ans, alen, aenv, m);
+	}
+	if (!o->no_session) {
+		client_session_opts so = {.encrypt = o->encrypt};
+		ret = client_session_open(cn, ident, &so, sess, NULL);
+		if (ret == IDN_ENOTSUP && !o->encrypt)
+			ret = IDN_OK; /* no sessions there: go without, as the reference */
+		if (ret)
+			return ret;
+	}
+	return *sess ? client_session_exchange(*sess, req, len, ans, alen, aenv, m)
+	             : client_admin_exchange(cn, ident, req, len, ans, alen, aenv, m);
 }
 
 static int run(admin_opts *o, const char *arg)
@@ -323,19 +365,14 @@ static int run(admin_opts *o, const char *arg)
 	                         .handle = idn_slice_of(id_handle, strlen(id_handle)),
 	                         .key = key,
 	                         .secret = idn_slice_of(secret, slen)};
-	/* The admin request and its op 200 share one connection (and a session). */
+	/* The admin request and its op 200 share one connection (and a session or login). */
 	client_session *sess = NULL;
+	client_login *lg = NULL;
 	int ret = len < 0 ? len : client_conn_open(&addr, 10000, &cn);
-	if (!ret && !o->no_session) {
-		client_session_opts so = {.encrypt = o->encrypt};
-		ret = client_session_open(cn, &ident, &so, &sess, NULL);
-		if (ret == IDN_ENOTSUP && !o->encrypt)
-			ret = IDN_OK; /* no sessions there: go without, as the reference */
-	}
 	if (!ret)
-		ret = sess ? client_session_exchange(sess, req, (size_t)len, &ans, &alen, &aenv, &m)
-		           : client_admin_exchange(cn, &ident, req, (size_t)len, &ans, &alen, &aenv,
-		                                   &m);
+		ret = exchange(o, cn, &ident, req, (size_t)len, &sess, &lg, &ans, &alen, &aenv, &m);
+	if (ret == LOGIN_REFUSED)
+		goto out;
 	if (ret) {
 		if (ret == IDN_EPROTO)
 			fprintf(stderr, "idnode %s: %s: %s: malformed answer or challenge\n", name,
@@ -356,7 +393,7 @@ static int run(admin_opts *o, const char *arg)
 		goto out;
 	}
 	if (o->cmd->opcode == PROTO_OP_LIST_HANDLES) {
-		ret = print_list(cn, sess, &aenv, &m);
+		ret = print_list(cn, sess, lg, &aenv, &m);
 		if (ret) {
 			cli_client_error(name, handle, o->server, ret);
 			goto out;
@@ -368,6 +405,7 @@ static int run(admin_opts *o, const char *arg)
 	}
 	status = CLI_OK;
 out:
+	client_login_close(lg);
 	if (sess && client_session_close(sess, status == CLI_OK) && status == CLI_OK)
 		fprintf(stderr, "idnode %s: %s: the session did not end cleanly\n", name,
 		        o->server);
@@ -380,7 +418,7 @@ out:
 
 int cmd_admin(int argc, char **argv)
 {
-	enum { O_MINT = 256, O_OVRW, O_NOSESS, O_ENC };
+	enum { O_MINT = 256, O_OVRW, O_NOSESS, O_ENC, O_LOGIN };
 	static const struct option longopts[] = {
 	    {"server", required_argument, NULL, 's'},
 	    {"id", required_argument, NULL, 'i'},
@@ -392,6 +430,7 @@ int cmd_admin(int argc, char **argv)
 	    {"overwrite", no_argument, NULL, O_OVRW},
 	    {"no-session", no_argument, NULL, O_NOSESS},
 	    {"encrypt", no_argument, NULL, O_ENC},
+	    {"login", required_argument, NULL, O_LOGIN},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -451,6 +490,16 @@ int cmd_admin(int argc, char **argv)
 		case O_ENC:
 			o.encrypt = true;
 			break;
+		case O_LOGIN:
+			o.login = true;
+			o.login_ids = !strcmp(optarg, "idis-ids");
+			if (!o.login_ids && strcmp(optarg, "idis")) {
+				fprintf(stderr,
+				        "idnode %s: --login %s: expected idis or idis-ids\n",
+				        o.cmd->name, optarg);
+				goto out;
+			}
+			break;
 		case 'h':
 			admin_usage(stdout, o.cmd->name);
 			status = CLI_OK;
@@ -466,6 +515,11 @@ int cmd_admin(int argc, char **argv)
 		        "or --secret-file\n",
 		        o.cmd->name);
 		admin_usage(stderr, o.cmd->name);
+		goto out;
+	}
+	if (o.login && !o.key) {
+		fprintf(stderr, "idnode %s: --login needs --key (2001 proves a public key)\n",
+		        o.cmd->name);
 		goto out;
 	}
 	if (o.cmd->indexes && o.nindexes == 0) {

@@ -11,9 +11,8 @@
 #include "core/err.h"
 #include "proto/admin.h"
 
-/* One request, its answer decoded; *ans owned by the caller even on error. */
-static int exchange_one(client_conn *cn, const uint8_t *req, size_t len, uint8_t **ans,
-                        size_t *alen, proto_env *env, proto_msg *m)
+int client_exchange_on(client_conn *cn, const uint8_t *req, size_t len, uint8_t **ans, size_t *alen,
+                       proto_env *env, proto_msg *m)
 {
 	int ret = client_conn_send(cn, req, len);
 	if (!ret)
@@ -85,7 +84,7 @@ int client_admin_exchange(client_conn *cn, const client_identity *id, const uint
 	uint8_t *creq = NULL;
 	size_t clen = 0;
 	*ans = NULL;
-	int ret = exchange_one(cn, req, len, ans, alen, env, m);
+	int ret = client_exchange_on(cn, req, len, ans, alen, env, m);
 	if (ret || m->hdr.rcode != PROTO_RC_AUTHENTICATION_NEEDED)
 		return ret;
 	ret = client_admin_challenge_answer(id, env, m, &creq, &clen);
@@ -93,7 +92,7 @@ int client_admin_exchange(client_conn *cn, const client_identity *id, const uint
 		return ret;
 	free(*ans);
 	*ans = NULL;
-	ret = exchange_one(cn, creq, clen, ans, alen, env, m);
+	ret = client_exchange_on(cn, creq, clen, ans, alen, env, m);
 	free(creq);
 	return ret;
 }

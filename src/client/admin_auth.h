@@ -41,6 +41,14 @@ int client_admin_exchange(client_conn *cn, const client_identity *id, const uint
                           size_t len, uint8_t **ans, size_t *alen, proto_env *env, proto_msg *m);
 
 /*
+ * Sends req on cn and reads one answer, decoded into env and m (borrowing
+ * *ans, the caller's even on error). IDN_EPROTO for an answer that does not
+ * decode or answers another request id.
+ */
+int client_exchange_on(client_conn *cn, const uint8_t *req, size_t len, uint8_t **ans, size_t *alen,
+                       proto_env *env, proto_msg *m);
+
+/*
  * The op 200 answering the 402 m (whose envelope is aenv) as identity id, in
  * the challenge's session and version: *req (malloc'd, the caller's) holds
  * *len bytes. IDN_EPROTO for a malformed challenge, IDN_ECRYPTO when it

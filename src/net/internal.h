@@ -63,6 +63,7 @@ struct net_sock {
 struct net_conn {
 	struct net_src src;
 	int fd;
+	uint64_t id;   /* net_req.conn_id */
 	bool readable; /* edge-triggered: true until read() says EAGAIN */
 	bool writable; /* likewise for send() */
 	bool eof;      /* the peer will send no more */
@@ -164,6 +165,7 @@ struct net_server {
 	int stopfd;
 	struct net_src stop_src;
 	atomic_uint nconns;
+	atomic_uint_least64_t conn_ids; /* the last connection id given */
 
 	/* Deferred answers not yet given (net_defer .. net_answer): net_wait waits for them. */
 	struct net_later_count nlater;

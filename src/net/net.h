@@ -44,6 +44,12 @@ typedef struct net_req {
 	 */
 	int udp_fd;
 	struct net_conn *conn; /* TCP: the connection (for net_defer); NULL on UDP */
+	/*
+	 * TCP: the connection's id, unique in the process and never reused (from
+	 * 1), so state a handler binds to a connection (a login) can be named
+	 * and freed by net_config.conn_closed; 0 on UDP.
+	 */
+	uint64_t conn_id;
 } net_req;
 
 /*
@@ -252,6 +258,13 @@ typedef struct net_config {
 	               size_t cap);
 	net_handler_fn handle;
 	void *arg;
+	/*
+	 * Optional: a TCP connection whose requests carried conn_id is closed
+	 * (by either side, for any reason, also at net_wait). Called exactly
+	 * once per connection, on the worker thread that owned it, with that
+	 * worker's context, before worker_fini.
+	 */
+	void (*conn_closed)(void *wctx, uint64_t conn_id);
 	/*
 	 * Optional: where net_start() writes what went wrong, naming the
 	 * address ("listen 10.0.0.1:2641 (udp): Address already in use").

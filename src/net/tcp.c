@@ -178,6 +178,8 @@ static void conn_close(struct net_worker *w, struct net_conn *c)
 	atomic_fetch_sub_explicit(&w->s->nconns, 1, memory_order_relaxed);
 	net_budget_give(w->s->cfg.budget);
 	net_budget_src_give(w->s->cfg.budget, &c->peer);
+	if (w->inited && w->s->cfg.conn_closed)
+		w->s->cfg.conn_closed(w->wctx, c->id);
 }
 
 void net_tcp_reap(struct net_worker *w)
@@ -395,6 +397,7 @@ static int conn_handle(struct net_worker *w, struct net_conn *c, const uint8_t *
 	    .len = len,
 	    .udp_fd = -1,
 	    .conn = c,
+	    .conn_id = c->id,
 	};
 	uint8_t *out = w->arena + w->arena_used;
 	size_t cap = NET_ARENA - w->arena_used;
@@ -756,6 +759,7 @@ void net_tcp_accept(struct net_worker *w, struct net_sock *sk)
 		c->peer = peer;
 		c->peer_len = peer_len;
 		c->last = w->now;
+		c->id = atomic_fetch_add_explicit(&w->s->conn_ids, 1, memory_order_relaxed) + 1;
 		/* TCP_NODELAY comes from the listener. */
 		if (net_epoll_add(w, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c->src) < 0) {
 			net_unadmit(&to, &peer);

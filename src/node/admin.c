@@ -16,6 +16,7 @@
 #include "node/answer.h"
 #include "node/authz.h"
 #include "node/identity.h"
+#include "node/login.h"
 #include "node/source_tally.h"
 #include "proto/admin.h"
 #include "proto/handle.h"
@@ -600,11 +601,11 @@ static int run_as_caller(req *rq)
 
 /* ---- op 200 ---- */
 
-/* Finds the identity's key value (type HS_PUBKEY / HS_SECKEY at index). */
-static int identity_key(req *rq, const proto_chresp *cr, idn_slice type, idn_slice *data)
+int node_admin_identity_key(req *rq, idn_slice handle, uint32_t index, idn_slice type,
+                            idn_slice *data)
 {
 	uint8_t key[HANDLE_KEY_MAX];
-	int klen = handle_key(cr->handle, rq->w->node->cfg.case_sensitive, key);
+	int klen = handle_key(handle, rq->w->node->cfg.case_sensitive, key);
 	if (klen < 0)
 		return IDN_ENOTFOUND;
 	idn_slice raw;
@@ -612,12 +613,12 @@ static int identity_key(req *rq, const proto_chresp *cr, idn_slice type, idn_sli
 	if (store_get(node_rtxn(rq->w), idn_slice_of(key, (size_t)klen), &raw) ||
 	    record_parse(raw, &r))
 		return IDN_ENOTFOUND;
-	/* Not proto_values_find(): its index 0 is any index, cr->index 0 is index 0. */
+	/* Not proto_values_find(): its index 0 is any index, index 0 here is index 0. */
 	proto_values_it it = proto_values_begin(r.values, r.nvalues);
 	proto_value v;
 	int vrc;
 	while ((vrc = proto_values_next(&it, &v)) == 1)
-		if (v.index == cr->index && idn_slice_eq(v.type, type)) {
+		if (v.index == index && idn_slice_eq(v.type, type)) {
 			*data = v.data;
 			return IDN_OK;
 		}
@@ -643,7 +644,7 @@ static int run_verified(req *held, const void *ctx, idn_slice handle, uint32_t i
 	node_admin_login_verdict(held->w->node, ctx, handle, index, verdict);
 	/* A signature that does not verify gets the reference's empty 403 (x88). */
 	if (verdict)
-		return node_answer_error(held, PROTO_RC_AUTHENTICATION_FAILED,
+		return node_answer_error(held, node_login_failed_code(held),
 		                         verdict == IDN_EMISMATCH ? "" : why);
 	node *n = held->w->node;
 	node_authz c = {.rq = held,
@@ -683,7 +684,8 @@ int node_admin_challenge_response(req *rq)
 	            .transport = rq->transport,
 	            .out = rq->out,
 	            .cap = rq->cap,
-	            .minor = p.minor};
+	            .minor = p.minor,
+	            .conn = rq->conn};
 	if (proto_env_decode(p.req, p.len, &held.env) ||
 	    proto_msg_decode(p.req + PROTO_ENV_LEN, p.len - PROTO_ENV_LEN, &held.msg)) {
 		free(p.req);
@@ -723,7 +725,9 @@ int node_admin_check_chresp(req *rq, req *held, uint8_t **held_bytes, const prot
 		return finish(held, ctx, cr->handle, cr->index, IDN_EBUSY, why);
 	}
 	idn_slice keydata;
-	if (identity_key(rq, cr, pub ? IDN_SLICE("HS_PUBKEY") : IDN_SLICE("HS_SECKEY"), &keydata))
+	if (node_admin_identity_key(rq, cr->handle, cr->index,
+	                            pub ? IDN_SLICE("HS_PUBKEY") : IDN_SLICE("HS_SECKEY"),
+	                            &keydata))
 		return node_identity_check(rq, held, held_bytes, cr, nonce, digest, finish, ctx,
 		                           ctxlen);
 	int v = pub ? auth_verify_pubkey(keydata, cr->handle, nonce, digest, cr->signed_resp)

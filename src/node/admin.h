@@ -49,6 +49,14 @@ size_t node_admin_pending_bytes(node_admin *a);
  */
 int node_admin_request(req *rq);
 
+/*
+ * The data of identity index:handle's value of type (HS_PUBKEY, HS_SECKEY)
+ * in this node's store, borrowed from the worker's snapshot. IDN_ENOTFOUND
+ * when there is none here, IDN_ESTORE for a damaged record.
+ */
+int node_admin_identity_key(req *rq, idn_slice handle, uint32_t index, idn_slice type,
+                            idn_slice *data);
+
 /* Op 200: verifies the answer to a challenge and runs the held request. */
 int node_admin_challenge_response(req *rq);
 

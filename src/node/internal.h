@@ -22,9 +22,10 @@ struct node {
 	uint8_t *site_info; /* owned copy of cfg.site_info */
 	proto_site site;    /* site_info decoded (borrows it); nservers 0 without one */
 	struct node_admin *admin;
-	struct node_identity *identity; /* node/identity.h */
-	struct node_sessions *sessions; /* node/session.h */
-	struct login_guard *logins;     /* node/login_guard.h */
+	struct node_identity *identity;  /* node/identity.h */
+	struct node_sessions *sessions;  /* node/session.h */
+	struct login_guard *logins;      /* node/login_guard.h */
+	struct node_logins *conn_logins; /* node/login.h: logged-in connections (op 2001) */
 };
 
 struct node_worker {
@@ -46,6 +47,7 @@ struct node_worker {
 	bool more_ok;
 	struct node_more *more;
 	node_source src; /* node_worker_source */
+	uint64_t conn;   /* node_worker_conn: the TCP connection of the next requests */
 };
 
 /* A write committed on its own was saved: group commit again if asked for. */
@@ -130,6 +132,9 @@ typedef struct req {
 	size_t cap;
 	uint8_t minor; /* the version we answer in: 2.minor */
 	node_sess_ref sess;
+	uint64_t conn; /* the TCP connection it came on (node_worker_conn), 0 if none */
+	bool sm4;      /* it came SM4-encrypted: so goes the answer (node/login.h) */
+	uint8_t sm4_key[16];
 } req;
 
 #endif

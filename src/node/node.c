@@ -5,6 +5,7 @@
  */
 #include "node/node.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include "node/homing.h"
 #include "node/identity.h"
 #include "node/internal.h"
+#include "node/login.h"
 #include "node/login_guard.h"
 #include "node/listing.h"
 #include "node/repl_ops.h"
@@ -89,6 +91,12 @@ int node_new(const node_config *cfg, store *s, node **out)
 		node_identity_free(n->identity);
 		node_admin_free(n->admin);
 	}
+	if (!aret && (aret = node_logins_new(&n->conn_logins))) {
+		login_guard_free(n->logins);
+		node_sessions_free(n->sessions);
+		node_identity_free(n->identity);
+		node_admin_free(n->admin);
+	}
 	if (aret) {
 		free(n->site_info);
 		free(n);
@@ -108,6 +116,7 @@ void node_free(node *n)
 	node_identity_free(n->identity);
 	node_sessions_free(n->sessions);
 	login_guard_free(n->logins);
+	node_logins_free(n->conn_logins);
 	free(n->site_info);
 	free(n);
 }
@@ -208,6 +217,9 @@ static const node_op ops[] = {
     {PROTO_OP_RETRIEVE_TXN_LOG, node_admin_request, node_repl_run, TCP | AUTH, NODE_BODY_NONE},
     {PROTO_OP_DUMP_HANDLES, node_admin_request, node_repl_run, TCP | AUTH, NODE_BODY_NONE},
     {PROTO_OP_BACKUP_SERVER, answer_unsupported, NULL, TCP, NODE_BODY_NONE},
+    /* The national system's (node/login.h): 2001 is answered by the login step. */
+    {PROTO_OP_IDIS_LOGIN, node_login_step, node_login_run, TCP | AUTH, NODE_BODY_NONE},
+    {PROTO_OP_IDIS_PASSWORD_LOGIN, node_login_password, NULL, OUTSIDE, NODE_BODY_NONE},
 };
 
 static const node_op *op_lookup(uint32_t opcode)
@@ -223,7 +235,7 @@ static int answer_msg(req *rq, const uint8_t *in, size_t len);
 int node_answer(node_worker *w, enum node_transport t, const uint8_t *in, size_t len, uint8_t *out,
                 size_t cap)
 {
-	req rq = {.w = w, .transport = t, .out = out, .cap = cap};
+	req rq = {.w = w, .transport = t, .out = out, .cap = cap, .conn = w->conn};
 	w->rcode = 0;
 
 	if (proto_env_decode(in, len, &rq.env))
@@ -238,17 +250,37 @@ int node_answer(node_worker *w, enum node_transport t, const uint8_t *in, size_t
 	           : rq.env.minor > max             ? max
 	                                            : rq.env.minor;
 
-	/* Encrypted in a session (node/session.h): read the plaintext instead. */
+	/*
+	 * Encrypted with a national login's SM4 key (node/login.h), or in a
+	 * Handle session (node/session.h): read the plaintext instead.
+	 */
 	uint8_t *plain = NULL;
 	if ((rq.env.flags & PROTO_ENV_ENCRYPTED) && !(rq.env.flags & PROTO_ENV_COMPRESSED) &&
 	    rq.env.major == PROTO_MAJOR) {
-		int dret = node_session_decrypt(&rq, in, len, &plain, &len);
+		int dret = node_login_decrypt(&rq, in, len, &plain, &len);
+		if (!dret && !plain)
+			dret = node_session_decrypt(&rq, in, len, &plain, &len);
 		if (dret)
 			return dret;
 		in = plain;
 	}
+	if (!rq.sm4) {
+		int ret = answer_msg(&rq, in, len);
+		free(plain);
+		return ret;
+	}
+	/* Answered encrypted: whole here, on this thread (no later answer, no parts). */
+	const node_later *later = w->later;
+	bool more_ok = w->more_ok;
+	w->later = NULL;
+	w->more_ok = false;
 	int ret = answer_msg(&rq, in, len);
+	w->later = later;
+	w->more_ok = more_ok;
 	free(plain);
+	if (ret > 0)
+		ret = node_login_encrypt(&rq, out, (size_t)ret, cap);
+	OPENSSL_cleanse(rq.sm4_key, sizeof(rq.sm4_key));
 	return ret;
 }
 
@@ -277,8 +309,13 @@ static int answer_msg(req *rq, const uint8_t *in, size_t len)
 		return node_answer_error(rq, PROTO_RC_SERVER_BUSY, "storage unavailable");
 	if (own_snapshot)
 		w->in_batch = true;
-	/* Session setup, terminate, and requests in a session first (node/session.h). */
-	int ret = node_session_request(rq);
+	/*
+	 * Logins (2001) and requests on a logged-in connection (node/login.h),
+	 * then session setup, terminate, and requests in a session (node/session.h).
+	 */
+	int ret = node_login_step(rq);
+	if (!ret)
+		ret = node_session_request(rq);
 	if (!ret && w->deferred)
 		; /* answered later (node/identity.h) */
 	else if (!ret && (rq->op->flags & NODE_OP_TCP_ONLY) && rq->transport == NODE_UDP)

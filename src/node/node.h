@@ -220,6 +220,17 @@ void node_source_of(const struct sockaddr *sa, socklen_t len, node_source *out);
 void node_worker_source(node_worker *w, const struct sockaddr *sa, socklen_t len);
 
 /*
+ * The TCP connection the requests this worker answers next come on (net's
+ * net_req.conn_id; 0: none, as UDP and HTTP): a login (op 2001, node/login.h)
+ * belongs to it. node_conn_closed: that connection is gone; what is bound
+ * to it goes too. Both on the thread that owns w.
+ */
+void node_worker_conn(node_worker *w, uint64_t conn_id);
+void node_conn_closed(node_worker *w, uint64_t conn_id);
+/* Connections logged in, or with a login being challenged (tests and statistics). */
+size_t node_logins_open(node *n);
+
+/*
  * Failed logins (HTTP Basic, REST session signatures, op 200), slowed down
  * per address and per (account, address) (node/login_guard.h):
  * node_login_wait returns the seconds (rounded up) an attempt as

@@ -142,6 +142,9 @@ int node_resolution_answer(req *rq)
 	if (proto_resolve_req_decode(rq->msg.body, &rr))
 		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR,
 		                         "malformed resolution request");
+	/* The national SDKs' keep-alive (IDIS.md section 1): answered here, at once. */
+	if (rr.handle.len == 1 && rr.handle.p[0] == '0')
+		return node_answer_error(rq, PROTO_RC_HANDLE_NOT_FOUND, "");
 	if (handle_split(rr.handle, &parts) || parts.prefix.len == 0)
 		return node_answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
 	if (rr.handle.len > PROTO_HANDLE_MAX || memchr(rr.handle.p, 0, rr.handle.len))

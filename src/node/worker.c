@@ -13,6 +13,7 @@
 #include "core/limit.h"
 #include "node/answer.h"
 #include "node/internal.h"
+#include "node/login.h"
 
 int node_random_bytes(const node *n, uint8_t *buf, size_t len)
 {
@@ -155,6 +156,24 @@ void node_source_of(const struct sockaddr *sa, socklen_t len, node_source *out)
 void node_worker_source(node_worker *w, const struct sockaddr *sa, socklen_t len)
 {
 	node_source_of(sa, len, &w->src);
+}
+
+void node_worker_conn(node_worker *w, uint64_t conn_id)
+{
+	w->conn = conn_id;
+}
+
+void node_conn_closed(node_worker *w, uint64_t conn_id)
+{
+	if (conn_id)
+		node_logins_drop(w->node->conn_logins, conn_id);
+	if (w->conn == conn_id)
+		w->conn = 0;
+}
+
+size_t node_logins_open(node *n)
+{
+	return node_logins_count(n->conn_logins);
 }
 
 void node_trim_memory(void)

@@ -215,6 +215,30 @@ uint32_t proto_list_fit(const idn_slice *names, uint32_t n, size_t room)
 
 /* ---- challenge response ---- */
 
+int proto_login_req_decode(idn_slice body, proto_login_req *r)
+{
+	wire_rd c = wire_rd_init(body.p, body.len);
+
+	r->handle = wire_get_lbytes(&c);
+	r->index = wire_get_u32(&c);
+	r->cred_len = false;
+	if (!c.err && wire_rd_left(&c)) {
+		r->cred_len = true;
+		wire_get_lbytes(&c); /* what it counts: nothing, from the SDK */
+		if (!c.err && wire_rd_left(&c))
+			return IDN_EINVAL;
+	}
+	return c.err;
+}
+
+void proto_login_req_encode(wire_wr *w, const proto_login_req *r)
+{
+	wire_put_slice(w, r->handle);
+	wire_put_u32(w, r->index);
+	if (r->cred_len)
+		wire_put_u32(w, 0);
+}
+
 int proto_chresp_decode(idn_slice body, proto_chresp *r)
 {
 	wire_rd c = wire_rd_init(body.p, body.len);

@@ -135,6 +135,23 @@ void proto_list_resp_encode(wire_wr *w, const idn_slice *names, uint32_t n);
  */
 uint32_t proto_list_fit(const idn_slice *names, uint32_t n, size_t room);
 
+/* ---- 2001 login (the national system's, IDIS.md section 1) ---- */
+
+/*
+ * Body: str identity handle, int4 index of its key; id-pointer-sdk stops
+ * there, ID-SDK appends a credential length (int4, 0) and so may any
+ * client the bytes it counts. Anything else after the index, or a length
+ * that overruns the body, is malformed (IDN_EINVAL / the cursor's error).
+ */
+typedef struct proto_login_req {
+	idn_slice handle;
+	uint32_t index;
+	bool cred_len; /* the trailing int4 was there (ID-SDK's form) */
+} proto_login_req;
+
+int proto_login_req_decode(idn_slice body, proto_login_req *r);
+void proto_login_req_encode(wire_wr *w, const proto_login_req *r);
+
 /* ---- 200 challenge response ---- */
 
 typedef struct proto_chresp {

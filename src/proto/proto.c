@@ -279,6 +279,9 @@ int proto_resolve_req_decode(idn_slice body, proto_resolve_req *r)
 	for (uint32_t i = 0; i < r->ntypes && c.err == IDN_OK; i++)
 		wire_get_lbytes(&c);
 	r->types = c.err ? (idn_slice){NULL, 0} : idn_slice_of(types, (size_t)(c.pos - types));
+	r->auth = (idn_slice){NULL, 0};
+	if (!c.err && wire_rd_left(&c))
+		r->auth = wire_get_lbytes(&c);
 	return c.err;
 }
 

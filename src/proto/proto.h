@@ -64,6 +64,7 @@ enum proto_op {
 	PROTO_OP_RETRIEVE_TXN_LOG = 1001,
 	PROTO_OP_DUMP_HANDLES = 1002,
 	PROTO_OP_BACKUP_SERVER = 1003,
+	PROTO_OP_IDIS_PASSWORD_LOGIN = 2000, /* ID-SDK's legacy user/password login */
 	PROTO_OP_IDIS_LOGIN = 2001,
 };
 
@@ -308,13 +309,20 @@ void proto_values_span(wire_rd *c, uint32_t n, idn_slice *raw);
 
 /* ---- bodies ---- */
 
-/* Op 1 request: str handle, int4[] indexes, str[] types. */
+/*
+ * Op 1 request: str handle, int4[] indexes, str[] types; id-pointer-sdk
+ * appends bytes auth (int4 length, 0 when unused, else a JWT naming the
+ * caller: IDIS.md section 1). The decoder takes the body with or without
+ * that trailer; a trailer of under 4 bytes, or whose length overruns the
+ * body, is malformed. Bytes after it are tolerated, as after a credential.
+ */
 typedef struct proto_resolve_req {
 	idn_slice handle;
 	uint32_t nindexes;
 	const uint8_t *indexes; /* nindexes × int4, raw */
 	uint32_t ntypes;
 	idn_slice types; /* ntypes × str, raw */
+	idn_slice auth;  /* the trailer's bytes: empty when absent or 0 */
 } proto_resolve_req;
 
 int proto_resolve_req_decode(idn_slice body, proto_resolve_req *r);

@@ -144,8 +144,10 @@ static int answer(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 {
 	server_worker *sw = wctx;
 	enum node_transport t = req->transport == NET_UDP ? NODE_UDP : NODE_TCP;
-	if (sw->nw) /* what the peer holds in the node's tables counts against it */
+	if (sw->nw) { /* what the peer holds in the node's tables counts against it */
 		node_worker_source(sw->nw, req->peer, req->peer_len);
+		node_worker_conn(sw->nw, req->conn_id); /* a login belongs to its connection */
+	}
 	if (!sw->resolver)
 		return answer_here(sw, t, req, out, cap);
 	if (!sw->nw)
@@ -163,8 +165,17 @@ static int answer(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 	return resolve(sw->resolver, req, out, cap);
 }
 
+/* A TCP connection closed: its login goes (node/login.h). */
+static void conn_closed(void *wctx, uint64_t conn_id)
+{
+	server_worker *sw = wctx;
+	if (sw->nw)
+		node_conn_closed(sw->nw, conn_id);
+}
+
 void server_requests_wire(server_requests *rq, net_config *nc)
 {
+	nc->conn_closed = conn_closed;
 	nc->worker_init = worker_init;
 	nc->worker_fini = worker_fini;
 	nc->batch_begin = batch_begin;

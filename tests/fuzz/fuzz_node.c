@@ -3,6 +3,12 @@
  * request path (decode, dispatch, resolution against a small store, encode),
  * and through every body decoder of the codec. Nothing may crash, read out of
  * bounds or leak; every answer must be a well-formed message.
+ *
+ * Over TCP the request comes on connection 1, which holds the SM4 key
+ * FUZZ_SM4_KEY (node/login.h): an encrypted envelope goes through the SM4
+ * decryption, and a 2001 through the login's checks and challenge. The
+ * seeds in seeds/fuzz_node/ include 2001 in both SDKs' bodies and requests
+ * encrypted with that key (tests/fuzz/seeds/fuzz_node/README).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,7 +17,10 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "node/internal.h"
+#include "node/login.h"
 #include "node/node.h"
+#include "proto/admin.h"
 #include "proto/record.h"
 #include "proto/udp.h"
 
@@ -19,6 +28,9 @@ static store *st;
 static node *nd;
 static node_worker *wk;
 static uint8_t out[PROTO_ENV_LEN + PROTO_MSG_MAX];
+
+/* The SM4 key of connection 1: 00 01 .. 0f (the seeds are encrypted with it). */
+static const uint8_t FUZZ_SM4_KEY[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
 static void put(store_txn *t, const char *key, const proto_value *v, uint32_t n)
 {
@@ -53,7 +65,8 @@ static void init(void)
 	node_config cfg;
 	node_config_init(&cfg);
 	cfg.site_info = IDN_SLICE("\x00\x01\x02\x05");
-	if (node_new(&cfg, st, &nd) || node_worker_new(nd, &wk))
+	if (node_new(&cfg, st, &nd) || node_worker_new(nd, &wk) ||
+	    node_logins_set_key(nd->conn_logins, 1, 10001, FUZZ_SM4_KEY))
 		abort();
 	/* The store directory is not needed on disk once open. */
 	char cmd[64];
@@ -99,7 +112,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		init();
 
 	/* The request path, as each transport would hand it over. */
+	node_worker_conn(wk, 0);
 	check_answer(node_answer(wk, NODE_UDP, data, size, out, sizeof(out)));
+	node_worker_conn(wk, 1);
 	check_answer(node_answer(wk, NODE_TCP, data, size, out, sizeof(out)));
 	if (size >= PROTO_ENV_LEN)
 		check_answer(node_bad_envelope(data, out, sizeof(out)));
@@ -110,6 +125,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	proto_resolve_resp rs;
 	idn_slice msg;
 	proto_resolve_req_decode(body, &rq);
+	proto_login_req lr;
+	proto_login_req_decode(body, &lr);
+	proto_session_req sr;
+	proto_session_req_decode(body, &sr);
 	proto_resolve_resp_decode(body, &rs);
 	proto_error_decode(body, &msg);
 	record r;

@@ -62,25 +62,13 @@ static int test_random(uint8_t *buf, size_t len)
 
 static const char *const server_admins[] = {"300:0.NA/88.1000"};
 
-static void seed_prefix_record(void)
-{
-	static uint8_t rec[8192];
-	size_t n = tvec_prefix_record(rec, sizeof(rec));
-	store_txn *t;
-	assert_int_equal(store_txn_begin(st, 0, &t), 0);
-	assert_int_equal(store_home(t, IDN_SLICE("88.1000")), 0);
-	assert_int_equal(store_home(t, IDN_SLICE("0.NA")), 0);
-	assert_int_equal(store_put(t, IDN_SLICE("0.NA/88.1000"), idn_slice_of(rec, n), 0), 0);
-	assert_int_equal(store_txn_commit(t), 0);
-}
-
 static int setup(void **state)
 {
 	(void)state;
 	assert_non_null(mkdtemp(tmpdir));
 	store_opts so = {.no_sync = 1};
 	assert_int_equal(store_open(tmpdir, &so, &st), 0);
-	seed_prefix_record();
+	tvec_seed_admin_prefix(st);
 	node_config cfg;
 	node_config_init(&cfg);
 	cfg.case_sensitive = false;
@@ -187,18 +175,6 @@ static void test_replay_admin(void **state)
 
 /* ---- attacks, on a node built like the reference, after the replay ---- */
 
-static EVP_PKEY *admin_key(void)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/vectors/keys/admin_rsa_priv_pkcs8.pem", tvec_shared_dir());
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	assert_non_null(k);
-	return k;
-}
-
 /* Builds a request: op, flags, body. */
 static size_t build(uint8_t *buf, uint32_t op, uint32_t sid, uint32_t rid, const uint8_t *body,
                     size_t blen)
@@ -267,13 +243,8 @@ static int count_records(void)
 static size_t create_req(uint8_t *buf, const char *handle, uint32_t rid)
 {
 	uint8_t body[512];
-	wire_wr w = wire_wr_init(body, sizeof(body));
-	proto_value v = {.index = 1,
-	                 .perms = 0x0e,
-	                 .type = IDN_SLICE("URL"),
-	                 .data = IDN_SLICE("https://example.org/")};
-	proto_values_req_encode(&w, idn_slice_of(handle, strlen(handle)), &v, 1);
-	return build(buf, PROTO_OP_CREATE_HANDLE, 0, rid, body, wire_wr_len(&w));
+	size_t n = tvec_create_body(body, sizeof(body), handle);
+	return build(buf, PROTO_OP_CREATE_HANDLE, 0, rid, body, n);
 }
 
 static void test_attacks(void **state)
@@ -282,7 +253,7 @@ static void test_attacks(void **state)
 	static uint8_t rq[4096], cr[4096];
 	uint8_t nonce[16], digest[32];
 	size_t dlen;
-	EVP_PKEY *k = admin_key();
+	EVP_PKEY *k = tvec_admin_key();
 	int before = count_records();
 	pinned_now = 1800000000;
 

@@ -1,7 +1,11 @@
 #include "vectors.h"
 
 #include "proto/proto.h"
+#include "proto/admin.h"
 #include "proto/record.h"
+#include "store/store.h"
+
+#include <openssl/pem.h>
 
 #include <jansson.h>
 #include <limits.h>
@@ -133,4 +137,42 @@ size_t tvec_prefix_record(uint8_t *rec, size_t cap)
 	if (c.err || n <= 0)
 		abort();
 	return (size_t)n;
+}
+
+void tvec_seed_admin_prefix(store *st)
+{
+	static uint8_t rec[8192];
+	size_t n = tvec_prefix_record(rec, sizeof(rec));
+	store_txn *t;
+	if (store_txn_begin(st, 0, &t))
+		abort();
+	if (store_home(t, IDN_SLICE("88.1000")) || store_home(t, IDN_SLICE("0.NA")) ||
+	    store_put(t, IDN_SLICE("0.NA/88.1000"), idn_slice_of(rec, n), 0) || store_txn_commit(t))
+		abort();
+}
+
+EVP_PKEY *tvec_admin_key(void)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/vectors/keys/admin_rsa_priv_pkcs8.pem", tvec_shared_dir());
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	if (!k)
+		abort();
+	return k;
+}
+
+size_t tvec_create_body(uint8_t *body, size_t cap, const char *handle)
+{
+	wire_wr w = wire_wr_init(body, cap);
+	proto_value v = {.index = 1,
+	                 .perms = 0x0e,
+	                 .type = IDN_SLICE("URL"),
+	                 .data = IDN_SLICE("https://example.org/")};
+	proto_values_req_encode(&w, idn_slice_of(handle, strlen(handle)), &v, 1);
+	if (w.err)
+		abort();
+	return wire_wr_len(&w);
 }

@@ -38,4 +38,16 @@ uint8_t *tvec_read_file(const char *rel_path, size_t *len);
  */
 size_t tvec_prefix_record(uint8_t *rec, size_t cap);
 
+struct store;
+struct evp_pkey_st;
+/*
+ * Homes 88.1000 and 0.NA in st and stores 0.NA/88.1000 as above (the admin
+ * 300:0.NA/88.1000); aborts on error.
+ */
+void tvec_seed_admin_prefix(struct store *st);
+/* The private key of that admin (vectors/keys/admin_rsa_priv_pkcs8.pem); aborts if unreadable. */
+struct evp_pkey_st *tvec_admin_key(void);
+/* The body of a create of handle with one public URL value at index 1. */
+size_t tvec_create_body(uint8_t *body, size_t cap, const char *handle);
+
 #endif
