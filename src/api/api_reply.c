@@ -12,6 +12,7 @@
 #include "api/reply.h"
 #include "core/codec.h"
 #include "core/err.h"
+#include "node/quota.h"
 #include "proto/admin.h"
 
 int api_http_status(uint32_t rc)
@@ -43,6 +44,9 @@ int api_http_status(uint32_t rc)
 	    {PROTO_RC_INVALID_CREDENTIAL, 403},
 	    {PROTO_RC_AUTHEN_TIMEOUT, 401},
 	    {PROTO_RC_AUTHEN_ERROR, 401},
+	    {PROTO_RC_IDIS_DAILY_LIMIT, 429},
+	    {PROTO_RC_IDIS_HANDLE_LIMIT, 409},
+	    {PROTO_RC_IDIS_PREFIX_LIMIT, 409},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (map[i].rc == rc)
@@ -190,6 +194,12 @@ bool api_truthy(idn_slice v)
 }
 
 /* {"responseCode":rc,"handle":h,"message":m} with the mapped status. */
+static bool msg_starts(idn_slice msg, const char *with)
+{
+	size_t n = strlen(with);
+	return msg.len >= n && !memcmp(msg.p, with, n);
+}
+
 void api_handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg)
 {
 	r->len = 0;
@@ -198,6 +208,9 @@ void api_handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg
 	size_t full = strlen(NODE_MSG_STORAGE_FULL);
 	if (rc == PROTO_RC_ERROR && msg.len >= full && !memcmp(msg.p, NODE_MSG_STORAGE_FULL, full))
 		r->status = 507;
+	/* A quota, whichever code the node sends for it (node/quota.h): 429 daily, else 409. */
+	if (msg_starts(msg, NODE_MSG_QUOTA))
+		r->status = msg_starts(msg, NODE_MSG_QUOTA_DAILY) ? 429 : 409;
 	r->content_type = "application/json";
 	http_resp_printf(r, "{\"responseCode\":%u,\"handle\":", rc);
 	api_json_str(r, handle);

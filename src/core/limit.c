@@ -22,6 +22,7 @@ static const char *const names[LIM_COUNT] = {
     [LIM_RECORD_SIZE] = "record-size",
     [LIM_REDIRECT_SCHEME] = "redirect-scheme",
     [LIM_STORAGE_FULL] = "storage-full",
+    [LIM_QUOTA] = "quota",
 };
 
 static struct {

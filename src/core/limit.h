@@ -36,6 +36,7 @@ enum idn_limit_id {
 	LIM_RECORD_SIZE,     /* a record refused that no answer could carry */
 	LIM_REDIRECT_SCHEME, /* a proxy redirect refused for its URL scheme */
 	LIM_STORAGE_FULL,    /* a write refused: the disk or the LMDB map is full */
+	LIM_QUOTA,           /* a request refused by a quota (603-605, node/quota.h) */
 	LIM_COUNT
 };
 

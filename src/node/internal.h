@@ -25,6 +25,7 @@ struct node {
 	struct node_identity *identity; /* node/identity.h */
 	struct node_sessions *sessions; /* node/session.h */
 	struct login_guard *logins;     /* node/login_guard.h */
+	struct node_quota *quota;       /* node/quota.h */
 };
 
 struct node_worker {

@@ -18,6 +18,7 @@
 #include "node/identity.h"
 #include "node/internal.h"
 #include "node/login_guard.h"
+#include "node/quota.h"
 #include "node/listing.h"
 #include "node/repl_ops.h"
 #include "node/resolve.h"
@@ -89,6 +90,12 @@ int node_new(const node_config *cfg, store *s, node **out)
 		node_identity_free(n->identity);
 		node_admin_free(n->admin);
 	}
+	if (!aret && (aret = node_quota_new(&n->cfg, &n->quota))) {
+		login_guard_free(n->logins);
+		node_sessions_free(n->sessions);
+		node_identity_free(n->identity);
+		node_admin_free(n->admin);
+	}
 	if (aret) {
 		free(n->site_info);
 		free(n);
@@ -108,6 +115,8 @@ void node_free(node *n)
 	node_identity_free(n->identity);
 	node_sessions_free(n->sessions);
 	login_guard_free(n->logins);
+	node_quota_flush(n, true); /* the day's request counts, for the next start */
+	node_quota_free(n->quota);
 	free(n->site_info);
 	free(n);
 }
@@ -146,6 +155,7 @@ void node_sweep(node *n)
 {
 	node_admin_sweep(n->admin, n->cfg.clock(), SIZE_MAX);
 	node_sessions_count(n);
+	node_quota_flush(n, false);
 }
 
 bool node_case_sensitive(const node *n)
