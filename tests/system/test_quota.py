@@ -23,6 +23,7 @@ from httplib_idn import HttpNode  # noqa: E402
 from idnlib import admin_data, challenge_of, hexval, parse_answer, request  # noqa: E402
 from idnlib import s, tcp_read_answer, vlist_data  # noqa: E402
 from test_admin import values_body  # noqa: E402
+from test_pg import PG, db_uri, psql  # noqa: E402
 
 SECRET = b"quota-secret-2026"
 ADMIN = "88.900/admin"  # the node admin (--server-admin)
@@ -49,10 +50,10 @@ def basic(user):
 
 
 class QuotaNode(HttpNode):
-    def __init__(self, codes, *flags):
+    def __init__(self, codes, *flags, store=None):
         super().__init__(records=records(), homes=("88.100.1", "88.900", "0.NA"),
                          extra_args=["--server-admin", "300:" + ADMIN,
-                                     "--national-codes", codes] + list(flags))
+                                     "--national-codes", codes] + list(flags), store=store)
 
     def admin_op(self, who, op, handle, body):
         """An authenticated request as 300:who: (rcode, message or b"")."""
@@ -270,6 +271,43 @@ class QuotaIdsTest(unittest.TestCase):
         st, j = n.rest("PUT", "/api/handles/88.100.1/c", "88.900/u-rest",
                        {"values": [{"index": 1, "type": "URL", "data": "https://r"}]})
         self.assertEqual((st, j["responseCode"]), (409, 2), j)
+
+
+class QuotaPgTest(unittest.TestCase):
+    """The counts and overrides on a PostgreSQL store, across a restart (IDN_TEST_PG)."""
+
+    def setUp(self):
+        if not PG:
+            self.skipTest("IDN_TEST_PG is not set: run scripts/pg.sh start and export "
+                          "IDN_TEST_PG=<the URI it prints>")
+        self.db = "idn_quota_%d" % os.getpid()
+        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
+        psql(PG, "CREATE DATABASE %s" % self.db)
+        self.node = None
+
+    def tearDown(self):
+        if self.node:
+            self.node.close()
+        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
+
+    def test_pg_restart_and_raise(self):
+        n = self.node = QuotaNode("ips", "--quota-daily-requests", "2", "--quota-identifiers",
+                                  "1", store=db_uri(self.db))
+        # 0: no daily limit for this identity, whatever the default.
+        st, q = n.quota("PUT", "daily/300:88.900/u-ids", body={"limit": 0})
+        self.assertEqual((st, q["limit"], q["override"]), (200, 0, True), q)
+        self.assertEqual(n.lists("88.900/u-daily"), 1)
+        self.assertEqual(n.lists("88.900/u-daily"), 1)
+        self.assertEqual(n.lists("88.900/u-daily"), 603)
+        self.assertEqual(n.create("88.900/u-ids", "88.100.1/p1"), (1, b""))
+        self.assertEqual(n.create("88.900/u-ids", "88.100.1/p2")[0], 604)
+        n.restart()
+        self.assertEqual(n.lists("88.900/u-daily"), 603)
+        self.assertEqual(n.create("88.900/u-ids", "88.100.1/p2")[0], 604)
+        st, q = n.quota("PUT", "identifiers/88.100.1", body={"limit": 2})
+        self.assertEqual(st, 200, q)
+        self.assertEqual(n.create("88.900/u-ids", "88.100.1/p2"), (1, b""))
+        n.stop()
 
 
 if __name__ == "__main__":
