@@ -2,7 +2,8 @@
  * api_quota.c - GET, PUT and DELETE /api/quotas/{kind}/{key}: a node admin
  * looks at or changes one quota at runtime (node/quota.h). kind is daily
  * (key INDEX:HANDLE), identifiers or child-prefixes (key a prefix). PUT
- * takes {"limit": N} (0 = no limit), DELETE returns the key to the default;
+ * takes {"limit": N} (0 = no limit) and/or {"recount": true} (a prefix
+ * counted again from its records), DELETE returns the key to the default;
  * each answers what is then in force: {"kind","key","limit","default",
  * "override","used","counted"[,"resets"]}. Authorization as for writes
  * (Basic or a Handle session); only node-wide admins (--server-admin).
@@ -30,19 +31,22 @@ static void info_json(http_resp *r, enum node_quota_kind kind, const node_quota_
 	http_resp_puts(r, "}");
 }
 
-/* The limit of a PUT body {"limit": N}; -1 with the 400 written. */
-static long long body_limit(const http_req *req, http_resp *r)
+/* What a PUT body asks: {"limit": N} (else *limit -1), {"recount": true}. 0, or -1 with the 400. */
+static int put_body(const http_req *req, http_resp *r, long long *limit, bool *recount)
 {
 	json_t *doc = api_json_body(req, r);
 	if (!doc)
 		return -1;
-	json_t *jl = json_object_get(doc, "limit");
-	long long v = json_is_integer(jl) ? json_integer_value(jl) : -1;
+	json_t *jl = json_object_get(doc, "limit"), *jr = json_object_get(doc, "recount");
+	*limit = json_is_integer(jl) ? json_integer_value(jl) : -1;
+	*recount = json_is_true(jr);
+	bool bad = (jl && *limit < 0) || (jr && !json_is_boolean(jr)) || (!jl && !*recount);
 	json_decref(doc);
-	if (v < 0)
+	if (bad)
 		http_resp_error(r, 400, PROTO_RC_INVALID_VALUE,
-		                "expected {\"limit\": N}, N a whole number >= 0 (0: no limit)");
-	return v;
+		                "expected {\"limit\": N} (N a whole number >= 0, 0: no limit) "
+		                "and/or {\"recount\": true}");
+	return bad ? -1 : 0;
 }
 
 int api_quota(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
@@ -70,14 +74,20 @@ int api_quota(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
 	ident id;
 	if (api_need_auth(w, req, r, &id) <= 0)
 		return 0;
-	long long limit = op == QUOTA_SET ? body_limit(req, r) : 0;
-	if (limit < 0)
+	long long limit = 0;
+	bool recount = false;
+	if (op == QUOTA_SET && put_body(req, r, &limit, &recount))
 		return 0;
 	node_quota_info in;
 	char why[160];
-	int ret = node_quota_admin(w->nw, idn_slice_of(id.handle, id.hlen), id.index, kind,
-	                           idn_slice_of(key, (size_t)kl), op, (uint64_t)limit, &in, why,
-	                           sizeof(why));
+	idn_slice who = idn_slice_of(id.handle, id.hlen), k = idn_slice_of(key, (size_t)kl);
+	int ret = IDN_OK;
+	if (op != QUOTA_SET || limit >= 0)
+		ret = node_quota_admin(w->nw, who, id.index, kind, k, op, (uint64_t)limit, &in, why,
+		                       sizeof(why));
+	if (!ret && recount)
+		ret = node_quota_admin(w->nw, who, id.index, kind, k, QUOTA_RECOUNT, 0, &in, why,
+		                       sizeof(why));
 	if (ret == QUOTA_NOT_ADMIN)
 		http_resp_error(r, 403, PROTO_RC_INSUFFICIENT_PERMISSIONS,
 		                "quotas are a node admin's (--server-admin)");

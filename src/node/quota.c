@@ -678,22 +678,42 @@ static int admin_used(node_quota *q, store_txn *t, enum node_quota_kind k, idn_s
 	return IDN_OK;
 }
 
-/* The change itself, in t; then what is in force. */
-static int admin_apply(node_quota *q, store_txn *t, enum node_quota_kind k, idn_slice key,
-                       enum node_quota_op op, uint64_t limit, uint32_t now, node_quota_info *out)
+/* A prefix counted again from what the store holds (after a bulk load or restore). */
+static int admin_recount(node_authz *c, enum node_quota_kind k, idn_slice key, char *why,
+                         size_t whylen)
 {
+	if (k == QUOTA_DAILY) {
+		snprintf(why, whylen,
+		         "only a prefix's counts are recounted (identifiers, child-prefixes)");
+		return IDN_EINVAL;
+	}
+	char name[NAME_LEN];
+	meta_name(name, k == QUOTA_IDENTIFIERS ? "qi." : "qc.", key);
+	uint64_t n;
+	int ret = establish(c, k, key, &n);
+	return ret ? ret : counter_put(c->t, name, n);
+}
+
+/* The change itself, in c->t; then what is in force. */
+static int admin_apply(node_authz *c, enum node_quota_kind k, idn_slice key, enum node_quota_op op,
+                       uint64_t limit, node_quota_info *out, char *why, size_t whylen)
+{
+	node_quota *q = c->rq->w->node->quota;
+	store_txn *t = c->t;
 	char name[NAME_LEN];
 	override_name(name, k, key);
 	uint8_t v[8];
 	store_put_be64(v, limit);
 	int ret = IDN_OK;
-	if (op != QUOTA_GET)
+	if (op == QUOTA_SET || op == QUOTA_UNSET)
 		ret = store_meta_put(t, name, idn_slice_of(v, op == QUOTA_SET ? 8 : 0));
+	else if (op == QUOTA_RECOUNT)
+		ret = admin_recount(c, k, key, why, whylen);
 	if (!ret)
 		ret = limit_of(q, t, k, key, &out->limit, &out->override);
 	out->dflt = q->dflt[k];
 	if (!ret)
-		ret = admin_used(q, t, k, key, now, out);
+		ret = admin_used(q, t, k, key, c->now, out);
 	int kl = key.len < sizeof(out->key) ? (int)key.len : (int)sizeof(out->key) - 1;
 	memcpy(out->key, key.p, (size_t)kl);
 	out->key[kl] = 0;
@@ -724,8 +744,8 @@ int node_quota_admin(node_worker *w, idn_slice id_handle, uint32_t id_index,
 	int sa = c.id_klen < 0 ? 0 : node_authz_is_server_admin(&c);
 	ret = sa < 0 ? sa : !sa ? QUOTA_NOT_ADMIN : kl < 0 ? kl : IDN_OK;
 	if (!ret)
-		ret = admin_apply(n->quota, c.t, kind, idn_slice_of(kb, (size_t)kl), op, limit,
-		                  c.now, out);
+		ret = admin_apply(&c, kind, idn_slice_of(kb, (size_t)kl), op, limit, out, why,
+		                  whylen);
 	if (!ret && op != QUOTA_GET) {
 		ret = store_txn_commit(c.t);
 		atomic_fetch_add(&n->quota->gen, 1); /* cached daily limits are read again */

@@ -82,7 +82,7 @@ typedef struct node_quota_info {
 	char key[PROTO_HANDLE_MAX + 16]; /* the key as normalised, NUL-terminated */
 } node_quota_info;
 
-enum node_quota_op { QUOTA_GET, QUOTA_SET, QUOTA_UNSET };
+enum node_quota_op { QUOTA_GET, QUOTA_SET, QUOTA_UNSET, QUOTA_RECOUNT };
 
 /*
  * A node admin's look at or change of one key's quota, as index:handle (an
@@ -91,7 +91,10 @@ enum node_quota_op { QUOTA_GET, QUOTA_SET, QUOTA_UNSET };
  * (server_admins, directly or through HS_VLIST); IDN_EINVAL when key is not
  * a prefix (or INDEX:HANDLE for daily), with why; another idn_err from the
  * store. QUOTA_SET sets the limit (0 = no limit, whatever the default);
- * QUOTA_UNSET returns the key to the default. Changes are durable at once.
+ * QUOTA_UNSET returns the key to the default; QUOTA_RECOUNT counts a
+ * prefix again from its records by one scan (after `idnode load` or
+ * `restore` wrote beneath the counters, or --home at start homed a child).
+ * Changes are durable at once.
  */
 enum { QUOTA_NOT_ADMIN = 1 };
 int node_quota_admin(node_worker *w, idn_slice id_handle, uint32_t id_index,

@@ -235,8 +235,16 @@ class QuotaIpsTest(unittest.TestCase):
         self.assertEqual(st, 400, j)
         st, j = n.quota("PUT", "identifiers/88.100.1", body={"max": 3})
         self.assertEqual(st, 400, j)
+        st, j = n.quota("PUT", "identifiers/88.100.1", body={"recount": "yes"})
+        self.assertEqual(st, 400, j)
+        st, j = n.quota("PUT", "daily/300:88.900/u-ids", body={"recount": True})
+        self.assertEqual(st, 400, j)
         st, j = n.rest("GET", "/api/quotas/identifiers/88.100.1", "88.900/nobody")
         self.assertEqual(st, 401, j)
+        # A recount finds what the counter holds (every write went through it).
+        before = n.quota("GET", "identifiers/88.100.1")[1]["used"]
+        st, q = n.quota("PUT", "identifiers/88.100.1", body={"recount": True})
+        self.assertEqual((st, q["used"]), (200, before), q)
 
 
 class QuotaIdsTest(unittest.TestCase):

@@ -432,6 +432,34 @@ static void test_admin_changes(void **state)
 	                 6);
 }
 
+/* Records written beneath the counters (a bulk load): a recount makes the count exact again. */
+static void test_recount(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.quota_identifiers = 10;
+	f->cfg.quota_children = 10;
+	start_node(f);
+	assert_int_equal(create(f, "88.100.1/a"), PROTO_RC_SUCCESS);
+	assert_int_equal(create(f, "0.NA/88.100.1.1"), PROTO_RC_SUCCESS);
+	url_record(f->s, "88.100.1/loaded-1");
+	url_record(f->s, "88.100.1/loaded-2");
+	url_record(f->s, "0.NA/88.100.1.2");
+	home(f->s, "88.100.1.3");
+	assert_int_equal(
+	    look(f, "88.900/boss", QUOTA_IDENTIFIERS, "88.100.1", QUOTA_GET, 0, 0).used, 1);
+	look(f, "88.900/u", QUOTA_IDENTIFIERS, "88.100.1", QUOTA_RECOUNT, 0, QUOTA_NOT_ADMIN);
+	node_quota_info in =
+	    look(f, "88.900/boss", QUOTA_IDENTIFIERS, "88.100.1", QUOTA_RECOUNT, 0, 0);
+	assert_int_equal(in.used, 3);
+	in = look(f, "88.900/boss", QUOTA_CHILDREN, "88.100.1", QUOTA_RECOUNT, 0, 0);
+	assert_int_equal(in.used, 3);
+	look(f, "88.900/boss", QUOTA_DAILY, "300:88.900/u", QUOTA_RECOUNT, 0, IDN_EINVAL);
+	/* A recount is a count like the first: a prefix never counted gets one. */
+	in = look(f, "88.900/boss", QUOTA_IDENTIFIERS, "88.999", QUOTA_RECOUNT, 0, 0);
+	assert_true(in.counted);
+	assert_int_equal(in.used, 0);
+}
+
 static int pg_group_setup(void **state)
 {
 	(void)state;
@@ -470,6 +498,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_identifiers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_child_prefixes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recount, setup, teardown),
 	};
 	int fails = cmocka_run_group_tests_name("quota/lmdb", tests, NULL, NULL);
 	pg_base = getenv("IDN_TEST_PG");
