@@ -18,6 +18,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_admin(int argc, char **argv);    /* create add modify remove delete list home unhome */
 int cmd_template(int argc, char **argv); /* cmd_template.c: data templates */
 int cmd_batch(int argc, char **argv);    /* cmd_batch.c: GenericBatch files */
+int cmd_quota(int argc, char **argv);    /* cmd_quota.c: quotas of a running node (REST) */
 
 /*
  * (main.c) A failed exchange with a server, for what (an identifier):

@@ -33,6 +33,7 @@ static const struct subcommand {
     {"unhome", cmd_admin, "unhome a prefix (node administrators)"},
     {"template", cmd_template, "create or show a data template (field definitions)"},
     {"batch", cmd_batch, "run a GenericBatch file of admin operations (authenticated)"},
+    {"quota", cmd_quota, "look at or change a running node's quotas (node administrators)"},
 };
 
 void cli_client_error(const char *cmd, const char *what, const char *server, int ret)

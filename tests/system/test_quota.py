@@ -13,15 +13,17 @@ import os
 import signal
 import socket
 import struct
+import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
 from idnlib import admin_data, challenge_of, hexval, parse_answer, request  # noqa: E402
-from idnlib import s, tcp_read_answer, vlist_data  # noqa: E402
+from idnlib import IDNODE, s, tcp_read_answer, vlist_data  # noqa: E402
 from test_admin import values_body  # noqa: E402
 from test_pg import PG, db_uri, psql  # noqa: E402
 
@@ -30,7 +32,7 @@ ADMIN = "88.900/admin"  # the node admin (--server-admin)
 USERS = ("88.900/u-ids", "88.900/u-daily", "88.900/u-kids", "88.900/u-rest")
 
 
-def records():
+def records(rsa_pub=None):
     """Identities under 88.900 (not counted against 88.100.1), a group with
     every right on 88.100.1 and on 0.NA (prefix records)."""
     group = [(300, u) for u in USERS]
@@ -41,7 +43,15 @@ def records():
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 200, "0.NA/88.900")),
             hexval(101, "HS_ADMIN", admin_data(0x0FFF, 300, ADMIN))]})
     out.append({"handle": "0.NA/88.900", "values": [hexval(200, "HS_VLIST", vlist_data(group))]})
+    if rsa_pub:  # a second node admin, with a key pair
+        out.append({"handle": "88.900/rsa-admin", "values": [hexval(300, "HS_PUBKEY", rsa_pub)]})
     return out
+
+
+def keygen(path):
+    """A fresh RSA key pair in path; its HS_PUBKEY data, hex."""
+    return subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", path], check=True,
+                          capture_output=True, text=True, timeout=60).stdout.strip()
 
 
 def basic(user):
@@ -50,9 +60,10 @@ def basic(user):
 
 
 class QuotaNode(HttpNode):
-    def __init__(self, codes, *flags, store=None):
-        super().__init__(records=records(), homes=("88.100.1", "88.900", "0.NA"),
+    def __init__(self, codes, *flags, store=None, rsa_pub=None):
+        super().__init__(records=records(rsa_pub), homes=("88.100.1", "88.900", "0.NA"),
                          extra_args=["--server-admin", "300:" + ADMIN,
+                                     "--server-admin", "300:88.900/rsa-admin",
                                      "--national-codes", codes] + list(flags), store=store)
 
     def admin_op(self, who, op, handle, body):
@@ -117,13 +128,18 @@ class QuotaIpsTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="idn-quota-")
+        cls.key, cls.secret = (os.path.join(cls.tmp, f) for f in ("admin.pem", "secret"))
+        with open(cls.secret, "wb") as f:
+            f.write(SECRET)
         cls.node = QuotaNode("ips", "--quota-daily-requests", "20", "--quota-identifiers", "3",
-                             "--quota-child-prefixes", "2")
+                             "--quota-child-prefixes", "2", rsa_pub=keygen(cls.key))
 
     @classmethod
     def tearDownClass(cls):
         cls.node.stop()
         cls.node.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def resolves(self, handle):
         return self.node.resolve(handle, "--tcp").returncode == 0
@@ -245,6 +261,48 @@ class QuotaIpsTest(unittest.TestCase):
         before = n.quota("GET", "identifiers/88.100.1")[1]["used"]
         st, q = n.quota("PUT", "identifiers/88.100.1", body={"recount": True})
         self.assertEqual((st, q["used"]), (200, before), q)
+
+    def test_7_cli(self):
+        n = self.node
+        http = "127.0.0.1:%d" % n.http_port
+
+        def cli(*args, who=ADMIN, cred=None):
+            cred = cred or ["--secret-file", self.secret]
+            return n.cli("quota", *args, "--http", http, "--id", "300:" + who, *cred)
+        # A secret-key admin (HTTP Basic) sets; a key-pair admin (a signed session) reads.
+        r = cli("set", "identifiers", "88.100.1", "9")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["limit"], 9)
+        r = cli("get", "identifiers", "0.NA/88.100.1", who="88.900/rsa-admin",
+                cred=["--key", self.key])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        q = json.loads(r.stdout)
+        self.assertEqual((q["limit"], q["override"], q["key"]), (9, True, "88.100.1"), q)
+        used = q["used"]
+        r = cli("recount", "identifiers", "88.100.1", who="88.900/rsa-admin",
+                cred=["--key", self.key])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["used"], used)
+        r = cli("unset", "identifiers", "88.100.1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["limit"], 3)
+        # Refusals: not an admin, a key that is not the identity's, bad arguments.
+        r = cli("set", "identifiers", "88.100.1", "100", who="88.900/u-ids")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("HTTP 403", r.stderr)
+        other = os.path.join(self.tmp, "other.pem")
+        keygen(other)
+        r = cli("set", "identifiers", "88.100.1", "100", who="88.900/rsa-admin",
+                cred=["--key", other])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("HTTP 401", r.stderr)
+        self.assertEqual(n.quota("GET", "identifiers/88.100.1")[1]["limit"], 3)
+        for bad in (["set", "identifiers", "88.100.1", "-1"], ["set", "daily", "x"],
+                    ["weekly", "daily", "x"]):
+            self.assertEqual(cli(*bad).returncode, 2, bad)
+        r = cli("get", "daily", "no-index")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("HTTP 400", r.stderr)
 
 
 class QuotaIdsTest(unittest.TestCase):
