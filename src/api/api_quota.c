@@ -93,6 +93,9 @@ int api_quota(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
 		                "quotas are a node admin's (--server-admin)");
 	else if (ret == IDN_EINVAL)
 		http_resp_error(r, 400, PROTO_RC_INVALID_VALUE, why);
+	else if (ret == IDN_ENOTSUP)
+		http_resp_error(r, 501, PROTO_RC_OPERATION_NOT_SUPPORTED,
+		                "this node has no store (--data or --store): no quotas");
 	else if (ret)
 		http_resp_error(r, 500, PROTO_RC_ERROR, idn_strerror(ret));
 	else

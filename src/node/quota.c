@@ -447,6 +447,16 @@ static int na_key(node_authz *c, idn_slice p, uint8_t *key)
 	return handle_key(idn_slice_of(h, p.len + 5), node_authz_case_sensitive(c), key);
 }
 
+/* Whether 0.NA/<p> (p normalised) has a record: 1, 0, or a negative error. */
+static int has_na_record(node_authz *c, idn_slice p)
+{
+	uint8_t key[HANDLE_KEY_MAX];
+	idn_slice v;
+	int kl = na_key(c, p, key);
+	int g = kl < 0 ? IDN_ENOTFOUND : store_get(c->t, idn_slice_of(key, (size_t)kl), &v);
+	return g == IDN_ENOTFOUND ? 0 : g ? g : 1;
+}
+
 /* Homed children of a prefix that have no 0.NA record (those count by their record). */
 typedef struct homed_scan {
 	node_authz *c;
@@ -463,14 +473,10 @@ static int homed_cb(void *arg, idn_slice p, idn_slice val)
 	if (p.len <= pl + 1 || memcmp(p.p, hs->parent.p, pl) || p.p[pl] != '.' ||
 	    memchr(p.p + pl + 1, '.', p.len - pl - 1))
 		return 0;
-	uint8_t key[HANDLE_KEY_MAX];
-	idn_slice v;
-	int kl = na_key(hs->c, p, key);
-	int g = kl < 0 ? IDN_ENOTFOUND : store_get(hs->c->t, idn_slice_of(key, (size_t)kl), &v);
-	if (g == IDN_ENOTFOUND)
-		hs->n++;
-	else if (g)
+	int g = has_na_record(hs->c, p);
+	if (g < 0)
 		return hs->err = g;
+	hs->n += g == 0;
 	return 0;
 }
 
@@ -549,21 +555,21 @@ static int child_change(node_authz *c, idn_slice cn, int delta, bool by_home)
 	const uint8_t *dot = memrchr(cn.p, '.', cn.len);
 	if (!dot || dot == cn.p || memchr(cn.p, '/', cn.len))
 		return 0;
-	int other;
-	if (by_home) {
-		uint8_t key[HANDLE_KEY_MAX];
-		idn_slice v;
-		int kl = na_key(c, cn, key);
-		other = kl < 0 ? 0 : store_get(c->t, idn_slice_of(key, (size_t)kl), &v);
-		other = other == IDN_ENOTFOUND ? 0 : other ? other : 1;
-	} else {
-		other = store_is_homed(c->t, cn);
-	}
-	if (other < 0)
-		return node_answer_store_error(c->rq, other, "quota count");
-	if (other)
+	idn_slice parent = idn_slice_of(cn.p, (size_t)(dot - cn.p));
+	int other = by_home ? has_na_record(c, cn) : store_is_homed(c->t, cn);
+	/*
+	 * Only a prefix this node knows (homed here, or with its 0.NA record
+	 * here) has children to count: an enterprise node homing 88.100.1 and
+	 * 88.100.2 does not count them against 88.100, which lives elsewhere.
+	 */
+	int known = other ? 0 : store_is_homed(c->t, parent);
+	if (!other && !known)
+		known = has_na_record(c, parent);
+	if (other < 0 || known < 0)
+		return node_answer_store_error(c->rq, other < 0 ? other : known, "quota count");
+	if (other || !known)
 		return 0;
-	return count_change(c, QUOTA_CHILDREN, idn_slice_of(cn.p, (size_t)(dot - cn.p)), delta);
+	return count_change(c, QUOTA_CHILDREN, parent, delta);
 }
 
 /* A record h made or removed: counted under its prefix, or for 0.NA/P.C as a child of P. */
@@ -727,6 +733,8 @@ int node_quota_admin(node_worker *w, idn_slice id_handle, uint32_t id_index,
 	node *n = w->node;
 	if (!n->quota || (unsigned)kind >= QUOTA_KINDS)
 		return IDN_EINVAL;
+	if (!n->store)
+		return IDN_ENOTSUP; /* a recursive node without a store keeps no quotas */
 	memset(out, 0, sizeof(*out));
 	why[0] = 0;
 	req rq = {.w = w};

@@ -379,6 +379,15 @@ static void test_child_prefixes(void **state)
 	assert_int_equal(create(f, "0.NA/88.100.1.4"), PROTO_RC_SUCCESS);
 	assert_int_equal(
 	    look(f, "88.900/boss", QUOTA_CHILDREN, "0.NA/88.100.1", QUOTA_GET, 0, 0).used, 3);
+	/* A parent this node does not know (not homed, no 0.NA record) is not counted. */
+	for (int i = 1; i <= 4; i++) {
+		char p[32];
+		snprintf(p, sizeof(p), "0.NA/88.777.%d", i);
+		node_worker_act_as(f->w, IDN_SLICE("88.900/boss"), 300);
+		assert_int_equal(run(f, PROTO_OP_HOME_NA, p, false), PROTO_RC_SUCCESS);
+		node_worker_act_as(f->w, IDN_SLICE("88.900/u"), 300);
+	}
+	assert_false(look(f, "88.900/boss", QUOTA_CHILDREN, "88.777", QUOTA_GET, 0, 0).counted);
 	/* 0.NA records are prefixes, not identifiers of the prefix 0.NA. */
 	assert_false(look(f, "88.900/boss", QUOTA_IDENTIFIERS, "0.NA", QUOTA_GET, 0, 0).counted);
 }
