@@ -290,8 +290,9 @@ int node_quota_request(node_authz *c)
 	if (!e) {
 		pthread_mutex_unlock(&s->lock);
 		limit_hit(LIM_QUOTA,
-		          "an identity's requests not counted: %zu identities counted today",
-		          atomic_load(&q->entries));
+		          "a request not counted: %zu identities counted today (at most %d), no "
+		          "memory, or a store error",
+		          atomic_load(&q->entries), MAX_IDENTITIES);
 		return 0;
 	}
 	uint64_t limit = e->limit;
@@ -314,14 +315,17 @@ int node_quota_request(node_authz *c)
 
 /* ---- the flush ---- */
 
+/* A count to write. Entries are freed only under flush_lock, so e stays valid. */
 struct flush_item {
-	char name[NAME_LEN];
-	uint8_t val[12];
+	struct day_entry *e;
+	struct shard *s;
+	uint32_t day;
+	uint64_t count;
 };
 
 /*
- * Takes the dirty counts (clearing their mark) into *items and drops the
- * entries of days past that are written. The number taken, or -1.
+ * Takes the dirty counts into *items (they stay dirty until written) and
+ * frees the entries of days past that are written. The number taken, or -1.
  */
 static long flush_collect(node_quota *q, uint32_t today, struct flush_item **items)
 {
@@ -334,13 +338,10 @@ static long flush_collect(node_quota *q, uint32_t today, struct flush_item **ite
 		pthread_mutex_lock(&s->lock);
 		for (int b = 0; b < BUCKETS; b++) {
 			for (struct day_entry **pe = &s->b[b], *e; (e = *pe);) {
-				if (e->dirty && n < cap) {
-					memcpy(it[n].name, e->name, NAME_LEN);
-					idn_put_be32(it[n].val, e->day);
-					store_put_be64(it[n].val + 4, e->count);
-					n++;
-					e->dirty = false;
-				}
+				if (e->dirty && n < cap)
+					it[n++] = (struct flush_item){e, s, e->day, e->count};
+				else if (e->dirty) /* (came since cap was taken: the next flush) */
+					atomic_store(&q->dirty, true);
 				if (!e->dirty && e->day < today) {
 					*pe = e->next;
 					free(e);
@@ -357,19 +358,24 @@ static long flush_collect(node_quota *q, uint32_t today, struct flush_item **ite
 	return (long)n;
 }
 
-/* A write that failed: the counts it carried are marked to write again. */
-static void flush_undo(node_quota *q, const struct flush_item *it, long n)
+/* Writes the items in one transaction. */
+static int flush_write(store *st, const struct flush_item *it, long n)
 {
-	for (int i = 0; i < QUOTA_SHARDS; i++) {
-		struct shard *s = &q->shards[i];
-		pthread_mutex_lock(&s->lock);
-		for (int b = 0; b < BUCKETS; b++)
-			for (struct day_entry *e = s->b[b]; e; e = e->next)
-				for (long j = 0; j < n && !e->dirty; j++)
-					e->dirty = !strcmp(e->name, it[j].name);
-		pthread_mutex_unlock(&s->lock);
+	store_txn *t;
+	int ret = store_txn_begin(st, 0, &t);
+	if (ret)
+		return ret;
+	for (long i = 0; i < n && !ret; i++) {
+		uint8_t v[12];
+		idn_put_be32(v, it[i].day);
+		store_put_be64(v + 4, it[i].count);
+		ret = store_meta_put(t, it[i].e->name, idn_slice_of(v, sizeof(v)));
 	}
-	atomic_store(&q->dirty, true);
+	if (ret) {
+		store_txn_abort(t);
+		return ret;
+	}
+	return store_txn_commit(t);
 }
 
 int node_quota_flush(node *n, bool force)
@@ -386,26 +392,22 @@ int node_quota_flush(node *n, bool force)
 	q->last_flush = now;
 	struct flush_item *it;
 	long cnt = flush_collect(q, now / DAY_S, &it);
-	if (cnt < 0) {
-		atomic_store(&q->dirty, true);
-		ret = IDN_ENOMEM;
-		goto out;
-	}
-	store_txn *t = NULL;
-	ret = cnt ? store_txn_begin(n->store, 0, &t) : IDN_OK;
-	for (long i = 0; i < cnt && !ret; i++)
-		ret = store_meta_put(t, it[i].name, idn_slice_of(it[i].val, sizeof(it[i].val)));
-	if (t && !ret)
-		ret = store_txn_commit(t);
-	else if (t)
-		store_txn_abort(t);
+	ret = cnt < 0 ? IDN_ENOMEM : cnt ? flush_write(n->store, it, cnt) : IDN_OK;
 	if (ret) {
 		fprintf(stderr,
 		        "idnode: quota: the day's request counts not saved (%s); retrying\n",
 		        idn_strerror(ret));
-		flush_undo(q, it, cnt);
+		atomic_store(&q->dirty, true);
 	}
-	free(it);
+	/* Written: clean, unless counted again meanwhile. */
+	for (long i = 0; !ret && i < cnt; i++) {
+		pthread_mutex_lock(&it[i].s->lock);
+		if (it[i].e->day == it[i].day && it[i].e->count == it[i].count)
+			it[i].e->dirty = false;
+		pthread_mutex_unlock(&it[i].s->lock);
+	}
+	if (cnt >= 0)
+		free(it);
 out:
 	pthread_mutex_unlock(&q->flush_lock);
 	return ret;
