@@ -531,16 +531,23 @@ static int count_change(node_authz *c, enum node_quota_kind k, idn_slice p, int 
 	char name[NAME_LEN];
 	meta_name(name, k == QUOTA_IDENTIFIERS ? "qi." : "qc.", p);
 	uint64_t limit, n = 0;
-	bool ov;
+	bool ov, fresh = false;
 	int ret = limit_of(q, c->t, k, p, &limit, &ov);
-	if (!ret && (ret = counter_get(c->t, name, &n)) == IDN_ENOTFOUND)
+	if (!ret && (ret = counter_get(c->t, name, &n)) == IDN_ENOTFOUND) {
 		ret = limit ? establish(c, k, p, &n) : 1;
+		fresh = ret == IDN_OK;
+	}
 	if (ret == 1) /* not counted, no limit */
 		return 0;
 	if (ret)
 		return node_answer_store_error(c->rq, ret, "quota count");
-	if (delta > 0 && limit && n + 1 > limit)
+	if (delta > 0 && limit && n + 1 > limit) {
+		/* A fresh count stands though the change does not: the next refusal scans nothing.
+		 */
+		if (fresh && counter_put(c->t, name, n) == IDN_OK)
+			c->commit = true;
 		return refuse(c, k, p, limit);
+	}
 	n = delta > 0 ? n + 1 : (n ? n - 1 : 0);
 	if ((ret = counter_put(c->t, name, n)))
 		return node_answer_store_error(c->rq, ret, "quota count");

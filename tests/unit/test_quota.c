@@ -325,6 +325,15 @@ static void test_identifiers(void **state)
 	start_node(f);
 	assert_false(
 	    look(f, "88.900/boss", QUOTA_IDENTIFIERS, "88.100.1", QUOTA_GET, 0, 0).counted);
+	/* Over the limit from the start: the refusal keeps the count it made (no scan again). */
+	look(f, "88.900/boss", QUOTA_IDENTIFIERS, "88.100.1", QUOTA_SET, 2, 0);
+	assert_int_equal(create(f, "88.100.1/new-0"), PROTO_RC_IDIS_HANDLE_LIMIT);
+	node_quota_info in0 =
+	    look(f, "88.900/boss", QUOTA_IDENTIFIERS, "88.100.1", QUOTA_GET, 0, 0);
+	assert_true(in0.counted);
+	assert_int_equal(in0.used, 3);
+	assert_int_equal(del(f, "88.100.1/new-0"), PROTO_RC_HANDLE_NOT_FOUND);
+	look(f, "88.900/boss", QUOTA_IDENTIFIERS, "88.100.1", QUOTA_UNSET, 0, 0);
 	assert_int_equal(create(f, "88.100.1/new-1"), PROTO_RC_SUCCESS); /* the 4th */
 	assert_int_equal(create(f, "88.100.1/new-2"), PROTO_RC_IDIS_HANDLE_LIMIT);
 	assert_string_equal(f->msg, "quota: identifiers under prefix 88.100.1: limit 4 reached");
