@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api/reply.h"
 #include "core/codec.h"
@@ -208,9 +209,20 @@ void api_handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg
 	size_t full = strlen(NODE_MSG_STORAGE_FULL);
 	if (rc == PROTO_RC_ERROR && msg.len >= full && !memcmp(msg.p, NODE_MSG_STORAGE_FULL, full))
 		r->status = 507;
-	/* A quota, whichever code the node sends for it (node/quota.h): 429 daily, else 409. */
+	/*
+	 * A quota, whichever code the node sends for it (node/quota.h): 409, or
+	 * 429 for the daily one, with Retry-After: the seconds to 00:00 UTC.
+	 * (The answer is sent before this thread builds another.)
+	 */
 	if (msg_starts(msg, NODE_MSG_QUOTA))
-		r->status = msg_starts(msg, NODE_MSG_QUOTA_DAILY) ? 429 : 409;
+		r->status = 409;
+	if (msg_starts(msg, NODE_MSG_QUOTA_DAILY)) {
+		static _Thread_local char retry[40];
+		snprintf(retry, sizeof(retry), "Retry-After: %ld\r\n",
+		         86400L - (long)(time(NULL) % 86400));
+		r->status = 429;
+		r->extra_headers = retry;
+	}
 	r->content_type = "application/json";
 	http_resp_printf(r, "{\"responseCode\":%u,\"handle\":", rc);
 	api_json_str(r, handle);

@@ -232,10 +232,13 @@ class QuotaIpsTest(unittest.TestCase):
         st, q = n.quota("DELETE", DAILY)
         self.assertEqual((st, q["limit"], q["override"], q["used"]), (200, 20, False, 21), q)
         self.assertEqual(n.lists("88.900/u-daily"), 603)
-        # Over REST the daily quota is 429.
-        st, j = n.rest("PUT", "/api/handles/88.100.1/r1", "88.900/u-daily",
-                       {"values": [{"index": 1, "type": "URL", "data": "https://r"}]})
-        self.assertEqual((st, j["responseCode"]), (429, 603), j)
+        # Over REST the daily quota is 429, Retry-After the seconds to 00:00 UTC.
+        hd = dict(basic("88.900/u-daily"), **{"Content-Type": "application/json"})
+        body = json.dumps({"values": [{"index": 1, "type": "URL", "data": "https://r"}]})
+        st, h, b = n.req("PUT", "/api/handles/88.100.1/r1", body, hd)
+        self.assertEqual((st, json.loads(b)["responseCode"]), (429, 603), b)
+        left = 86400 - int(time.time()) % 86400
+        self.assertLessEqual(abs(int(h["retry-after"]) - left), 5, h)
         # Raised limits hold across a restart too.
         n.restart()
         self.assertEqual(n.quota("GET", "identifiers/88.100.1")[1]["limit"], 4)
