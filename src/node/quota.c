@@ -735,6 +735,20 @@ static int admin_apply(node_authz *c, enum node_quota_kind k, idn_slice key, enu
 	return ret;
 }
 
+/* The admin check and the look or change, in c->t. */
+static int admin_in(node_authz *c, enum node_quota_kind kind, idn_slice key, enum node_quota_op op,
+                    uint64_t limit, node_quota_info *out, char *why, size_t whylen)
+{
+	uint8_t kb[QKEY_MAX];
+	int kl = admin_key(c, kind, key, kb, why, whylen);
+	int sa = c->id_klen < 0 ? 0 : node_authz_is_server_admin(c);
+	int ret = sa < 0 ? sa : !sa ? QUOTA_NOT_ADMIN : kl < 0 ? kl : IDN_OK;
+	if (!ret)
+		ret =
+		    admin_apply(c, kind, idn_slice_of(kb, (size_t)kl), op, limit, out, why, whylen);
+	return ret;
+}
+
 int node_quota_admin(node_worker *w, idn_slice id_handle, uint32_t id_index,
                      enum node_quota_kind kind, idn_slice key, enum node_quota_op op,
                      uint64_t limit, node_quota_info *out, char *why, size_t whylen)
@@ -751,23 +765,26 @@ int node_quota_admin(node_worker *w, idn_slice id_handle, uint32_t id_index,
 	    .rq = &rq, .id_handle = id_handle, .id_index = id_index, .now = n->cfg.clock()};
 	c.admins = node_admin_list(n, &c.nadmins);
 	c.id_klen = handle_key(id_handle, n->cfg.case_sensitive, c.id_key);
-	/* One write transaction (a look, too): the admin check and the change see one state. */
+	/* A look, and every refusal, on a read snapshot: no writer's lock for them. */
+	bool began = !w->in_batch && !w->wtxn;
+	node_worker_begin(w);
+	c.t = node_rtxn(w);
+	int ret = admin_in(&c, kind, key, QUOTA_GET, 0, out, why, whylen);
+	if (began)
+		node_worker_end(w);
+	if (ret || op == QUOTA_GET)
+		return ret;
+	/* A change: checked again in its write transaction, which it commits. */
 	node_worker_end(w);
-	int ret = w->wtxn ? store_txn_nest(w->wtxn, &c.t) : store_txn_begin(n->store, 0, &c.t);
+	ret = w->wtxn ? store_txn_nest(w->wtxn, &c.t) : store_txn_begin(n->store, 0, &c.t);
 	if (ret)
 		return ret;
-	uint8_t kb[QKEY_MAX];
-	int kl = admin_key(&c, kind, key, kb, why, whylen);
-	int sa = c.id_klen < 0 ? 0 : node_authz_is_server_admin(&c);
-	ret = sa < 0 ? sa : !sa ? QUOTA_NOT_ADMIN : kl < 0 ? kl : IDN_OK;
-	if (!ret)
-		ret = admin_apply(&c, kind, idn_slice_of(kb, (size_t)kl), op, limit, out, why,
-		                  whylen);
-	if (!ret && op != QUOTA_GET) {
-		ret = store_txn_commit(c.t);
-		atomic_fetch_add(&n->quota->gen, 1); /* cached daily limits are read again */
-	} else {
+	ret = admin_in(&c, kind, key, op, limit, out, why, whylen);
+	if (ret) {
 		store_txn_abort(c.t);
+		return ret;
 	}
+	ret = store_txn_commit(c.t);
+	atomic_fetch_add(&n->quota->gen, 1); /* cached daily limits are read again */
 	return ret;
 }
