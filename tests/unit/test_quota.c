@@ -358,6 +358,28 @@ static void test_identifiers(void **state)
 	assert_string_equal(f->msg, "quota: identifiers under prefix 88.100.1: limit 4 reached");
 }
 
+/* Group commit: each request in a nested transaction; a refusal undoes only its own. */
+static void test_identifiers_group_commit(void **state)
+{
+	struct fx *f = *state;
+	url_record(f->s, "88.100.1/old-1");
+	f->cfg.quota_identifiers = 3;
+	start_node(f);
+	node_worker_group(f->w, true);
+	assert_int_equal(create(f, "88.100.1/g1"), PROTO_RC_SUCCESS);
+	assert_int_equal(create(f, "88.100.1/g2"), PROTO_RC_SUCCESS);
+	assert_int_equal(create(f, "88.100.1/g3"), PROTO_RC_IDIS_HANDLE_LIMIT);
+	assert_int_equal(del(f, "88.100.1/g1"), PROTO_RC_SUCCESS);
+	assert_int_equal(create(f, "88.100.1/g3"), PROTO_RC_SUCCESS);
+	assert_int_equal(node_worker_commit(f->w), IDN_OK);
+	node_worker_group(f->w, false);
+	node_quota_info in = look(f, "88.900/boss", QUOTA_IDENTIFIERS, "88.100.1", QUOTA_GET, 0, 0);
+	assert_int_equal(in.used, 3);
+	assert_int_equal(create(f, "88.100.1/g4"), PROTO_RC_IDIS_HANDLE_LIMIT);
+	assert_int_equal(del(f, "88.100.1/g2"), PROTO_RC_SUCCESS);
+	assert_int_equal(del(f, "88.100.1/g1"), PROTO_RC_HANDLE_NOT_FOUND);
+}
+
 /* ---- child prefixes ---- */
 
 static void test_child_prefixes(void **state)
@@ -514,6 +536,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_daily_codes_and_admins, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_daily_flush_by_sweep, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_identifiers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_identifiers_group_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_child_prefixes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recount, setup, teardown),
