@@ -55,7 +55,6 @@ struct day_entry {
 struct shard {
 	pthread_mutex_t lock;
 	struct day_entry *b[BUCKETS];
-	size_t n;
 };
 
 struct node_quota {
@@ -245,7 +244,6 @@ static struct day_entry *entry_load(node_quota *q, struct shard *s, store_txn *t
 		e->count = store_be64(v.p + 4);
 	e->next = s->b[h % BUCKETS];
 	s->b[h % BUCKETS] = e;
-	s->n++;
 	atomic_fetch_add(&q->entries, 1);
 	return e;
 }
@@ -345,7 +343,6 @@ static long flush_collect(node_quota *q, uint32_t today, struct flush_item **ite
 				if (!e->dirty && e->day < today) {
 					*pe = e->next;
 					free(e);
-					s->n--;
 					atomic_fetch_sub(&q->entries, 1);
 				} else {
 					pe = &e->next;
