@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api/reply.h"
 #include "core/codec.h"
 #include "core/err.h"
+#include "node/quota.h"
 #include "proto/admin.h"
 
 int api_http_status(uint32_t rc)
@@ -43,6 +45,9 @@ int api_http_status(uint32_t rc)
 	    {PROTO_RC_INVALID_CREDENTIAL, 403},
 	    {PROTO_RC_AUTHEN_TIMEOUT, 401},
 	    {PROTO_RC_AUTHEN_ERROR, 401},
+	    {PROTO_RC_IDIS_DAILY_LIMIT, 429},
+	    {PROTO_RC_IDIS_HANDLE_LIMIT, 409},
+	    {PROTO_RC_IDIS_PREFIX_LIMIT, 409},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (map[i].rc == rc)
@@ -190,6 +195,12 @@ bool api_truthy(idn_slice v)
 }
 
 /* {"responseCode":rc,"handle":h,"message":m} with the mapped status. */
+static bool msg_starts(idn_slice msg, const char *with)
+{
+	size_t n = strlen(with);
+	return msg.len >= n && !memcmp(msg.p, with, n);
+}
+
 void api_handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg)
 {
 	r->len = 0;
@@ -198,6 +209,20 @@ void api_handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg
 	size_t full = strlen(NODE_MSG_STORAGE_FULL);
 	if (rc == PROTO_RC_ERROR && msg.len >= full && !memcmp(msg.p, NODE_MSG_STORAGE_FULL, full))
 		r->status = 507;
+	/*
+	 * A quota, whichever code the node sends for it (node/quota.h): 409, or
+	 * 429 for the daily one, with Retry-After: the seconds to 00:00 UTC.
+	 * (The answer is sent before this thread builds another.)
+	 */
+	if (msg_starts(msg, NODE_MSG_QUOTA))
+		r->status = 409;
+	if (msg_starts(msg, NODE_MSG_QUOTA_DAILY)) {
+		static _Thread_local char retry[40];
+		snprintf(retry, sizeof(retry), "Retry-After: %ld\r\n",
+		         86400L - (long)(time(NULL) % 86400));
+		r->status = 429;
+		r->extra_headers = retry;
+	}
 	r->content_type = "application/json";
 	http_resp_printf(r, "{\"responseCode\":%u,\"handle\":", rc);
 	api_json_str(r, handle);

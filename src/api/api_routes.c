@@ -357,6 +357,9 @@ static const struct route {
     {"POST", "/api/resolve", false, post_resolve},
     {"GET", "/api/site", false, get_site},
     {"GET", "/api/prefixes", false, get_prefixes},
+    {"GET", "/api/quotas/", true, api_quota},
+    {"PUT", "/api/quotas/", true, api_quota},
+    {"DELETE", "/api/quotas/", true, api_quota},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)

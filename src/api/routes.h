@@ -18,6 +18,8 @@ int api_delete_handle(api_worker *w, const http_req *req, idn_slice rest, http_r
 int api_list_handles(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int api_post_batch(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int api_get_openapi(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+/* GET, PUT and DELETE /api/quotas/{kind}/{key} (api_quota.c). */
+int api_quota(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 
 /* The embedded OpenAPI document (static). */
 idn_slice api_openapi_json(void);

@@ -23,6 +23,7 @@ static const char *const names[LIM_COUNT] = {
     [LIM_REDIRECT_SCHEME] = "redirect-scheme",
     [LIM_STORAGE_FULL] = "storage-full",
     [LIM_TRUST_CHAIN] = "trust-chain",
+    [LIM_QUOTA] = "quota",
 };
 
 static struct {

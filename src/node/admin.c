@@ -17,6 +17,7 @@
 #include "node/authz.h"
 #include "node/identity.h"
 #include "node/login.h"
+#include "node/quota.h"
 #include "node/source_tally.h"
 #include "proto/admin.h"
 #include "proto/handle.h"
@@ -565,11 +566,14 @@ static int run_op(node_authz *c)
 	node_worker *w = c->rq->w;
 	if (!(op->flags & NODE_OP_WRITES)) {
 		c->t = node_rtxn(w);
-		return op->run(c);
+		int q = node_quota_request(c); /* the identity's daily requests */
+		return q ? q : op->run(c);
 	}
 	if (write_begin(w, &c->t))
 		return node_answer_error(c->rq, PROTO_RC_SERVER_BUSY, "storage busy");
-	int ret = op->run(c);
+	int ret = node_quota_request(c);
+	if (!ret)
+		ret = op->run(c);
 	if (c->commit && ret > 0) {
 		/*
 		 * Durable before the answer goes out: only then is the success
@@ -737,4 +741,10 @@ int node_admin_check_chresp(req *rq, req *held, uint8_t **held_bytes, const prot
 	                  : v == IDN_ERANGE  ? "key derivation parameters over the limits"
 	                                     : "malformed signed response or key";
 	return finish(held, ctx, cr->handle, cr->index, v, why);
+}
+
+const node_server_admin *node_admin_list(const node *n, size_t *count)
+{
+	*count = n->admin->nadmins;
+	return n->admin->admins;
 }

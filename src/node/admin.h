@@ -25,6 +25,7 @@
 #ifndef IDN_NODE_ADMIN_H
 #define IDN_NODE_ADMIN_H
 
+#include "node/authz.h"
 #include "node/identity.h"
 #include "node/internal.h"
 #include "proto/admin.h"
@@ -80,5 +81,8 @@ void node_admin_login_verdict(node *n, const node_source *src, idn_slice handle,
 int node_admin_check_chresp(req *rq, req *held, uint8_t **held_bytes, const proto_chresp *cr,
                             idn_slice nonce, idn_slice digest, node_identity_finish_fn finish,
                             const void *ctx, size_t ctxlen);
+
+/* The node-wide administrators (node_config.server_admins), for a node_authz. */
+const node_server_admin *node_admin_list(const node *n, size_t *count);
 
 #endif

@@ -174,6 +174,11 @@ int node_authz_check(node_authz *c, const record *own, const record *prefix, uin
 }
 
 /* Node-wide operations (home, unhome, list homed): server admins only. */
+int node_authz_is_server_admin(node_authz *c)
+{
+	return is_server_admin(c);
+}
+
 int node_authz_server(node_authz *c)
 {
 	int sa = is_server_admin(c);

@@ -50,6 +50,8 @@ int node_authz_read_prefix_record(node_authz *c, idn_slice h, record *r);
  */
 int node_authz_check(node_authz *c, const record *own, const record *prefix, uint16_t need,
                      idn_slice what);
+/* Whether the identity is a node-wide admin: 1 yes, 0 no, negative error. */
+int node_authz_is_server_admin(node_authz *c);
 /* Node-wide operations (home, unhome, list homed, replication): server admins only. */
 int node_authz_server(node_authz *c);
 

@@ -10,6 +10,7 @@
 
 #include "core/limit.h"
 #include "node/answer.h"
+#include "node/quota.h"
 #include "node/template.h"
 #include "proto/admin.h"
 #include "proto/handle.h"
@@ -220,6 +221,8 @@ int node_edit_create(node_authz *c)
 		vals[i].timestamp = c->now;
 		ret = value_check(rq, &vals[i]);
 	}
+	if (!ret && !exists) /* a new record: its prefix's quota (604, 605) */
+		ret = node_quota_created(c, h);
 	if (!ret)
 		ret = put_record(c, idn_slice_of(key, (size_t)klen), vals, vr.nvalues);
 	free(vals);
@@ -264,6 +267,8 @@ int node_edit_delete(node_authz *c)
 	if (pf < 0)
 		return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
 	if ((ret = node_authz_check(c, &own, pf > 0 ? &pr : NULL, PROTO_ADM_DELETE_HANDLE, h)))
+		return ret;
+	if ((ret = node_quota_deleting(c, h)))
 		return ret;
 	if ((ret = store_del(c->t, idn_slice_of(key, (size_t)klen))))
 		return node_answer_store_error(rq, ret, "the delete was not saved");

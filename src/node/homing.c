@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "node/answer.h"
+#include "node/quota.h"
 #include "proto/admin.h"
 #include "proto/handle.h"
 
@@ -38,7 +39,10 @@ int node_home(node_authz *c)
 		return ret;
 	if (home_prefix(c->rq, norm, &p))
 		return node_answer_error(c->rq, PROTO_RC_INVALID_HANDLE, "expected 0.NA/<prefix>");
-	if (c->rq->msg.hdr.opcode == PROTO_OP_HOME_NA)
+	bool home = c->rq->msg.hdr.opcode == PROTO_OP_HOME_NA;
+	if ((ret = node_quota_homing(c, p, home))) /* a child prefix's quota (605) */
+		return ret;
+	if (home)
 		ret = store_home(c->t, p);
 	else if ((ret = store_unhome(c->t, p)) == IDN_ENOTFOUND)
 		return node_answer_error(c->rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);

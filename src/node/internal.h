@@ -26,6 +26,7 @@ struct node {
 	struct node_sessions *sessions;  /* node/session.h */
 	struct login_guard *logins;      /* node/login_guard.h */
 	struct node_logins *conn_logins; /* node/login.h: logged-in connections (op 2001) */
+	struct node_quota *quota;        /* node/quota.h */
 };
 
 struct node_worker {

@@ -20,6 +20,7 @@
 #include "node/internal.h"
 #include "node/login.h"
 #include "node/login_guard.h"
+#include "node/quota.h"
 #include "node/listing.h"
 #include "node/repl_ops.h"
 #include "node/resolve.h"
@@ -54,6 +55,8 @@ void node_config_init(node_config *cfg)
 	cfg->value_type_max = 1024;
 }
 
+static void node_parts_free(node *n);
+
 int node_new(const node_config *cfg, store *s, node **out)
 {
 	node *n = calloc(1, sizeof(*n));
@@ -75,31 +78,23 @@ int node_new(const node_config *cfg, store *s, node **out)
 	}
 	if (!n->cfg.clock)
 		n->cfg.clock = wall_clock;
-	int aret = node_admin_new(&n->cfg, &n->admin);
-	if (!aret && (aret = node_identity_new(&n->cfg, &n->identity)))
-		node_admin_free(n->admin);
-	if (!aret && (aret = node_sessions_new(&n->cfg, &n->sessions))) {
-		node_identity_free(n->identity);
-		node_admin_free(n->admin);
-	}
 	login_guard_cfg lg = {.entries =
 	                          n->cfg.login_entries ? n->cfg.login_entries : NODE_LOGIN_ENTRIES,
 	                      .free_failures = n->cfg.login_free_failures,
 	                      .backoff_max_ms = n->cfg.login_backoff_max * 1000};
-	if (!aret && (aret = login_guard_new(&lg, &n->logins))) {
-		node_sessions_free(n->sessions);
-		node_identity_free(n->identity);
-		node_admin_free(n->admin);
-	}
-	if (!aret && (aret = node_logins_new(&n->conn_logins))) {
-		login_guard_free(n->logins);
-		node_sessions_free(n->sessions);
-		node_identity_free(n->identity);
-		node_admin_free(n->admin);
-	}
+	int aret = node_admin_new(&n->cfg, &n->admin);
+	if (!aret)
+		aret = node_identity_new(&n->cfg, &n->identity);
+	if (!aret)
+		aret = node_sessions_new(&n->cfg, &n->sessions);
+	if (!aret)
+		aret = login_guard_new(&lg, &n->logins);
+	if (!aret)
+		aret = node_logins_new(&n->conn_logins);
+	if (!aret)
+		aret = node_quota_new(&n->cfg, &n->quota);
 	if (aret) {
-		free(n->site_info);
-		free(n);
+		node_parts_free(n);
 		return aret;
 	}
 	if (n->cfg.max_minor < PROTO_MINOR_MIN || n->cfg.max_minor > PROTO_MINOR_MAX)
@@ -108,17 +103,25 @@ int node_new(const node_config *cfg, store *s, node **out)
 	return IDN_OK;
 }
 
-void node_free(node *n)
+/* Frees what node_new made (each part may be NULL) and n. */
+static void node_parts_free(node *n)
 {
-	if (!n)
-		return;
 	node_admin_free(n->admin);
 	node_identity_free(n->identity);
 	node_sessions_free(n->sessions);
 	login_guard_free(n->logins);
 	node_logins_free(n->conn_logins);
+	node_quota_free(n->quota);
 	free(n->site_info);
 	free(n);
+}
+
+void node_free(node *n)
+{
+	if (!n)
+		return;
+	node_quota_flush(n, true); /* the day's request counts, for the next start */
+	node_parts_free(n);
 }
 
 uint32_t node_login_wait(node *n, const node_source *src, idn_slice handle, uint32_t index)
@@ -155,6 +158,7 @@ void node_sweep(node *n)
 {
 	node_admin_sweep(n->admin, n->cfg.clock(), SIZE_MAX);
 	node_sessions_count(n);
+	node_quota_flush(n, false);
 }
 
 bool node_case_sensitive(const node *n)

@@ -129,6 +129,12 @@ typedef struct node_config {
 	/* The longest value type a write may give, bytes (value-syntax); 0 = 1024. */
 	uint32_t value_type_max;
 	enum node_codes codes; /* default NODE_CODES_IPS */
+	/*
+	 * Quotas (node/quota.h), 0 = none: requests an identity may make a
+	 * UTC day, identifiers under a prefix, child prefixes of a prefix. A
+	 * node admin overrides them per identity / prefix at runtime.
+	 */
+	uint64_t quota_daily, quota_identifiers, quota_children;
 } node_config;
 
 /* Fills defaults. */

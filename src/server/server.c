@@ -58,6 +58,9 @@ static void node_limits(const server_settings *c, node_config *n)
 	if (c->login_entries)
 		n->login_entries = c->login_entries;
 	n->codes = (enum node_codes)c->national_codes;
+	n->quota_daily = c->quota_daily;
+	n->quota_identifiers = c->quota_identifiers;
+	n->quota_children = c->quota_children;
 }
 
 /* The store, with the prefixes it homes; a recursive node may have none. */

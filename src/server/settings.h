@@ -66,6 +66,8 @@ typedef struct server_settings {
 	unsigned unauth_sessions, unauth_sessions_per_source;
 	unsigned login_free_failures, login_backoff_max, login_entries;
 	int national_codes; /* enum node_codes */
+	/* The quotas' defaults (node/quota.h); 0 = none. */
+	unsigned long quota_daily, quota_identifiers, quota_children;
 	/* The recursive role (resolver/resolver.h). */
 	int recursive, recursive_all;
 	int group_commit; /* 0: every write commits (and fsyncs) on its own */

@@ -201,6 +201,22 @@ const setting_row settings_rows[] = {
              "disagree on (login errors, quotas): id-pointer-sdk's,\n"
              "ID-SDK's, or Handle codes only (default ips;\n"
              "docs/national-system.md)"},
+    {.ini = "quota_daily_requests", .flag = "quota-daily-requests", .arg = "N",
+     .type = SETTING_ULONG, .field = F(quota_daily), .max = 1ul << 40, .scope = SETTING_SERVE,
+     .help = "authenticated requests one identity may make a\n"
+             "UTC day, past which 603 (3 with --national-codes\n"
+             "ids|handle); default 0: no limit. A node admin sets\n"
+             "one identity's or prefix's quota at runtime:\n"
+             "idnode quota, or PUT /api/quotas/KIND/KEY"},
+    {.ini = "quota_identifiers", .flag = "quota-identifiers", .arg = "N", .type = SETTING_ULONG,
+     .field = F(quota_identifiers), .max = 1ul << 40, .scope = SETTING_SERVE,
+     .help = "identifiers a prefix may hold, past which a\n"
+             "create gets 604 (or 2; default 0: no limit)"},
+    {.ini = "quota_child_prefixes", .flag = "quota-child-prefixes", .arg = "N",
+     .type = SETTING_ULONG, .field = F(quota_children), .max = 1ul << 40,
+     .scope = SETTING_SERVE,
+     .help = "child prefixes (0.NA/P.C records or homed P.C) a\n"
+             "prefix P may have, past which 605 (or 2; default 0)"},
     {.ini = "recursive", .flag = "recursive", .type = SETTING_BOOL, .field = F(recursive),
      .max = 1, .flag_value = 1, .scope = SETTING_SERVE,
      .help = "also a recursive node: requests with REC set for\n"

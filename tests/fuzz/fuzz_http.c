@@ -3,7 +3,8 @@
  * through the server's framing and limits (llhttp, header and body limits,
  * pipelining) and every route of the API: resolution, batch resolve,
  * sessions and Basic authentication, writes and batches against a small
- * store, the proxy and Handle-over-HTTP. The first byte picks how the bytes
+ * store (with quotas, and its admin a node admin: /api/quotas), the proxy
+ * and Handle-over-HTTP. The first byte picks how the bytes
  * are cut into reads. Nothing may crash, leak or hang, and whatever comes
  * back must be HTTP/1.1 answers.
  */
@@ -58,6 +59,12 @@ static void init(void)
 		abort();
 	node_config cfg;
 	node_config_init(&cfg);
+	/* A node admin with quotas, so /api/quotas and the quota hooks are reached. */
+	static const char *const admins[] = {"300:88.1000/admin"};
+	cfg.server_admins = admins;
+	cfg.nserver_admins = 1;
+	cfg.quota_identifiers = 4;
+	cfg.quota_children = 2;
 	api_config ac;
 	if (node_new(&cfg, st, &nd))
 		abort();
