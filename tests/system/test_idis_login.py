@@ -337,5 +337,37 @@ class IdisLoginTest(unittest.TestCase):
         self.assertEqual(self.resolve(PREFIX + "/cli-bad")[0], 100)
 
 
+class IdisQuotaTest(unittest.TestCase):
+    """Requests in a 2001 login count against the identity's daily quota (603), the login too."""
+
+    def test_daily_quota_in_login(self):
+        tmp = tempfile.mkdtemp(prefix="idn-idis-quota-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        rsa = os.path.join(tmp, "rsa.pem")
+        sm2 = os.path.join(tmp, "sm2.pem")
+        node = Node(records=records(L.genkey(rsa, "rsa"), L.genkey(sm2, "sm2")),
+                    homes=(PREFIX, "0.NA"), extra_args=("--quota-daily-requests", "3"))
+        self.addCleanup(node.close)
+        c = L.Conn(node.port)
+        self.addCleanup(c.close)
+        lg = L.Login(c, SM2_ID, 300, sm2, "sm2", 10001)
+        self.assertEqual(lg.run().rc, 1)
+        own = L.value(100, "HS_ADMIN", L.admin_data(ALL, 300, SM2_ID))
+        for i in range(3):  # the login was the first of the day's 3
+            h = "%s/quota-%d" % (PREFIX, i)
+            _, a = c.ask(L.OP_CREATE, L.values_body(h, [L.value(1, "URL", "https://q/"), own]),
+                         lg.session)
+            if i < 2:
+                self.assertEqual(a.rc, 1, a.message_text())
+            else:
+                self.assertEqual(a.rc, 603, a.message_text())
+                self.assertIn("daily requests of 300:" + SM2_ID, a.message_text())
+        # The refused create wrote nothing.
+        r = L.Conn(node.port)
+        self.addCleanup(r.close)
+        _, a = r.ask(L.OP_RESOLUTION, L.resolution_body(PREFIX + "/quota-2"))
+        self.assertEqual(a.rc, 100)
+
+
 if __name__ == "__main__":
     unittest.main()
