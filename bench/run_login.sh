@@ -6,6 +6,11 @@
 #
 #   bench/run_login.sh [BUILD_DIR]
 #
+# Besides logins per second it prints the node's CPU per login (user + system
+# from /proc) and, as the anchor, openssl speed's verifications per second on
+# one core: the ratio is logins per node-CPU-second over that, 1.00 when a
+# login costs the node no more than its one signature check.
+#
 # Environment (defaults in brackets): SECONDS_EACH [3] per key type,
 # CLIENTS [16], THREADS [2] server threads, WORK [/tmp/idn-bench], PORT [26420].
 set -euo pipefail
@@ -46,13 +51,34 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
+# The server's CPU time so far (user + system), in clock ticks, from /proc.
+server_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+hz=$(getconf CLK_TCK)
+# The anchor: what one core of this machine verifies per second (openssl speed),
+# the one public-key operation a login costs the node.
+verify_rate() {
+	openssl speed -seconds 2 "$1" 2>/dev/null | awk '/bits/ {print $NF}' | tail -1
+}
+
 echo "national logins (2001, 402, op 200, rc 1; a new connection each): $CLIENTS clients," \
 	"$SECONDS_EACH s each, server threads=$THREADS"
+echo "(the clients' signing shares the machine with the node: logins/s is bound by it;"
+echo " the node's own cost is its CPU per login, against openssl's verify on one core)"
 for kind in rsa sm2; do
+	t0=$(server_ticks)
 	out=$("$BENCH" --server "$server" --id "300:88.100.1/$kind" --key "$dir/$kind.pem" \
 		--clients "$CLIENTS" --seconds "$SECONDS_EACH") || {
 		echo "login_bench ($kind) failed: $out" >&2
 		exit 1
 	}
-	printf '%-8s %s\n' "$kind" "$out"
+	t1=$(server_ticks)
+	n=$(sed -n 's/.*logins=\([0-9]*\).*/\1/p' <<<"$out")
+	alg=$([ "$kind" = rsa ] && echo rsa2048 || echo sm2)
+	vr=$(verify_rate "$alg")
+	awk -v k="$kind" -v out="$out" -v n="$n" -v t="$((t1 - t0))" -v hz="$hz" -v vr="$vr" -v alg="$alg" 'BEGIN {
+		cpu = t / hz; per = cpu > 0 ? n / cpu : 0
+		printf "%-4s %s\n", k, out
+		printf "     node CPU %.2f s: %.0f us per login, %.0f logins per node CPU second\n", cpu, n ? cpu * 1e6 / n : 0, per
+		printf "     anchor: openssl speed %s verify %.0f/s on one core (%.0f us); ratio %.2f\n", alg, vr, 1e6 / vr, per / vr
+	}'
 done

@@ -55,7 +55,11 @@ enum { AUTH_KEY_MAX_BITS = 16384, AUTH_KEY_DATA_MAX = 8192 };
  * "HS_PUBKEY: EC key on curve prime256v1: only SM2 accepted".
  */
 int auth_pubkey_parse(idn_slice data, EVP_PKEY **out, char *why, size_t cap);
-/* The same without the message. */
+/*
+ * The same without the message, for the checks of every login: the keys
+ * decoded last (512 slots) are kept and shared, so a key logging in again
+ * is not decoded again. *out is a reference of the caller's (EVP_PKEY_free).
+ */
 int auth_pubkey_decode(idn_slice data, EVP_PKEY **out);
 
 /* Public key -> HS_PUBKEY value data (RSA with the reference's 4 pad bytes, DSA, SM2 PEM). */

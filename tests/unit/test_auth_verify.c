@@ -422,13 +422,38 @@ static void test_seckey_forms(void **state)
 	                 IDN_ERANGE);
 }
 
+/* A key decoded again comes from the cache: the same key, each caller holding a reference. */
+static void test_pubkey_cache(void **state)
+{
+	(void)state;
+	size_t klen;
+	uint8_t *pub = tvec_read_file("vectors/keys/admin_rsa_pub.bin", &klen);
+	EVP_PKEY *a, *b, *c;
+	assert_int_equal(auth_pubkey_decode(idn_slice_of(pub, klen), &a), 0);
+	assert_int_equal(auth_pubkey_decode(idn_slice_of(pub, klen), &b), 0);
+	assert_ptr_equal(a, b);
+	EVP_PKEY_free(a);
+	/* The data is compared whole: one byte changed is another key, or none. */
+	pub[klen - 1] ^= 1;
+	int ret = auth_pubkey_decode(idn_slice_of(pub, klen), &c);
+	if (!ret) {
+		assert_ptr_not_equal(c, b);
+		EVP_PKEY_free(c);
+	}
+	pub[klen - 1] ^= 1;
+	/* b outlives the caller's copy of the data and still verifies keys' sizes. */
+	free(pub);
+	assert_int_equal(EVP_PKEY_get_bits(b), 2048);
+	EVP_PKEY_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_captured_responses), cmocka_unit_test(test_pubkey_encoding),
 	    cmocka_unit_test(test_generated_rsa),      cmocka_unit_test(test_generated_dsa),
 	    cmocka_unit_test(test_generated_sm2),      cmocka_unit_test(test_pubkey_malformed),
-	    cmocka_unit_test(test_seckey_forms),
+	    cmocka_unit_test(test_seckey_forms),       cmocka_unit_test(test_pubkey_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
