@@ -156,4 +156,12 @@ for kind in plain trusted; do
 	printf '%-15s %s\n' "$kind-cached" "$cached"
 	printf '%-15s %s\n' "" "$(stats "rec-$kind.log")"
 	stop_rec
+	declare "${kind}_cold=$cold" "${kind}_cached=$cached"
 done
+# The ratios: trusted against plain, on the same node in this run.
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+awk -v pc="$(field p50_us "$plain_cold")" -v tc="$(field p50_us "$trusted_cold")" \
+	-v pq="$(field qps "$plain_cached")" -v tq="$(field qps "$trusted_cached")" 'BEGIN {
+	printf "ratio cold p50 latency, trusted/plain: %.2f (%.0f / %.0f us)\n", tc / pc, tc, pc
+	printf "ratio cached answers/s, trusted/plain: %.2f (%.0f / %.0f)\n", tq / pq, tq, pq
+}' 
