@@ -1,0 +1,200 @@
+"""System test of moving an enterprise node's prefix to idnode
+(docs/national/migrate.md): an "old" node holds 88.100.1 with a few thousand
+identifiers (URL, EMAIL, a Chinese DESC, HS_ADMIN readable by admins only, a
+non-public value, HS_SECKEY, explicit timestamps and TTLs) and an admin
+identity whose HS_PUBKEY is PEM text (`idnode keygen --pubkey-format pem`).
+`idnode export` copies it over the network; `idnode restore` loads the file
+into a fresh store; that store, served as the new node, dumps byte for byte
+as the old one, takes the same admin key, and `idnode export
+--verify-against` finds no difference (and finds a changed value). Also: an
+identifier deleted between list and read is reported and skipped, a wrong key
+stops at once, and the export leaves the old node unchanged."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import IDNODE, Node, admin_data, hexval  # noqa: E402
+
+PREFIX = "88.100.1"
+ADMIN = "88.100.1/admin"
+COUNT = int(os.environ.get("IDN_MIGRATE_COUNT", "3000"))
+
+
+def run(*args, timeout=120, inp=None):
+    return subprocess.run([IDNODE] + list(args), capture_output=True, text=True,
+                          timeout=timeout, input=inp)
+
+
+def records(pem):
+    """The old node's identifiers: every kind of value a migration must keep."""
+    admin_ro = admin_data(0x0FFF, 300, ADMIN)
+    out = [
+        {"handle": "0.NA/" + PREFIX, "values": [hexval(100, "HS_ADMIN", admin_ro)]},
+        {"handle": ADMIN, "values": [
+            {"index": 300, "type": "HS_PUBKEY", "data": pem, "ttl": 86400},
+            hexval(100, "HS_ADMIN", admin_ro, perms=0x0e)]},
+    ]
+    for i in range(COUNT):
+        vals = [
+            {"index": 1, "type": "URL", "data": "https://example.cn/p/%05d" % i,
+             "ttl": 3600 + i % 7, "timestamp": 1700000000 + i},
+            {"index": 2, "type": "EMAIL", "data": "ops%d@example.cn" % i,
+             "timestamp": 1700000000 + i},
+            {"index": 3, "type": "DESC", "data": "工业互联网标识 电机 第%d号" % i,
+             "timestamp": 1700000100 + i},
+            # Admins may read it, the public may not.
+            hexval(100, "HS_ADMIN", admin_ro, perms=0x0c),
+        ]
+        if i % 3 == 0:  # a value only an admin may read
+            vals.append({"index": 5, "type": "INTERNAL", "data": "cost %d" % i,
+                         "perms": 0x08, "ttl_type": 1, "ttl": 1900000000})
+        if i % 50 == 0:
+            vals.append(hexval(300, "HS_SECKEY", ("secret-%d" % i).encode().hex(),
+                               perms=0x0c))
+        out.append({"handle": "%s/item-%05d" % (PREFIX, i), "values": vals})
+    return out
+
+
+class MigrateTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="idn-mig-")
+        cls.key = os.path.join(cls.tmp, "admin.pem")
+        cls.wrong = os.path.join(cls.tmp, "wrong.pem")
+        k = run("keygen", "--type", "sm2", "--out", cls.key, "--pubkey-format", "pem")
+        assert k.returncode == 0, k.stderr
+        assert k.stdout.startswith("-----BEGIN PUBLIC KEY-----"), k.stdout
+        w = run("keygen", "--type", "sm2", "--out", cls.wrong)
+        assert w.returncode == 0, w.stderr
+        cls.old = Node(records=records(k.stdout), homes=(PREFIX, "0.NA"))
+        cls.server = "127.0.0.1:%d" % cls.old.port
+        cls.auth = ["--id", "300:" + ADMIN, "--key", cls.key]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.old.close()
+        import shutil
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def export(self, *args, server=None):
+        return run("export", PREFIX, "--server", server or self.server, *self.auth, *args)
+
+    def test_1_export_load_serve_verify(self):
+        before = self.old.dump()
+        out = os.path.join(self.tmp, "export.jsonl")
+        t0 = time.monotonic()
+        r = self.export("-o", out)
+        took = time.monotonic() - t0
+        self.assertEqual(r.returncode, 0, r.stderr)
+        n = COUNT + 2  # the items, the admin identity, 0.NA/88.100.1
+        self.assertIn("%d identifiers" % n, r.stderr)
+        print("\nexport: %d identifiers in %.2f s: %.0f identifiers/s (whole command)"
+              % (n, took, n / took), file=sys.stderr)
+        with open(out, encoding="utf-8") as f:
+            lines = [json.loads(x) for x in f]
+        self.assertEqual(lines[0], {"home": PREFIX})
+        item = next(x for x in lines if x.get("handle") == PREFIX + "/item-00003")
+        by = {v["index"]: v for v in item["values"]}
+        self.assertEqual(by[3]["data"], "工业互联网标识 电机 第3号")
+        self.assertEqual(by[5]["perms"], 0x08)  # not public: read as an admin
+        self.assertEqual(by[100]["perms"], 0x0c)
+        self.assertEqual(by[1]["timestamp"], 1700000003)
+        self.assertEqual(by[1]["ttl"], 3603)
+        # The export changed nothing on the old node.
+        self.assertEqual(self.old.dump(), before)
+
+        # Load into a fresh store: it dumps exactly as the old node's store.
+        newdir = os.path.join(self.tmp, "new")
+        r = run("restore", "--data", newdir, out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = subprocess.run([IDNODE, "dump", "--data", newdir], capture_output=True, timeout=60)
+        self.assertEqual(d.returncode, 0, d.stderr)
+        self.assertEqual(d.stdout, before)
+
+        new = Node(store=newdir, homes=(PREFIX, "0.NA"))
+        try:
+            nserver = "127.0.0.1:%d" % new.port
+            # The same admin key works on the new node (the HS_PUBKEY came along).
+            c = new.cli("create", PREFIX + "/after-move", "--server", nserver, *self.auth,
+                        "--value", "1:URL:https://example.cn/new")
+            self.assertEqual(c.returncode, 0, c.stderr)
+            # The new node answers every identifier as the file holds it...
+            v = self.export("--verify-against", out, server=nserver)
+            self.assertEqual(v.returncode, 1, v.stderr)  # ...but for the one just made
+            self.assertIn(PREFIX + "/after-move: on the node, not in the file", v.stderr)
+            self.assertIn("%d equal, 0 differ, 1 on the node only" % n, v.stderr)
+            d = new.cli("delete", PREFIX + "/after-move", "--server", nserver, *self.auth)
+            self.assertEqual(d.returncode, 0, d.stderr)
+            v = self.export("--verify-against", out, server=nserver)
+            self.assertEqual(v.returncode, 0, v.stderr)
+            # A changed value is found, naming the identifier and the index.
+            m = new.cli("modify", PREFIX + "/item-00007", "--server", nserver, *self.auth,
+                        "--value", "1:URL:https://example.cn/changed")
+            self.assertEqual(m.returncode, 0, m.stderr)
+            v = self.export("--verify-against", out, server=nserver)
+            self.assertEqual(v.returncode, 1, v.stderr)
+            self.assertIn(PREFIX + "/item-00007: index 1: data", v.stderr)
+            self.assertIn("1 differ", v.stderr)
+        finally:
+            new.close()
+
+    def test_2_wrong_key_stops_at_once(self):
+        before = self.old.dump()
+        out = os.path.join(self.tmp, "wrong.jsonl")
+        r = run("export", PREFIX, "--server", self.server, "--id", "300:" + ADMIN,
+                "--key", self.wrong, "-o", out)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("403", r.stderr)
+        self.assertIn("is not the one the node holds", r.stderr)
+        self.assertFalse(os.path.exists(out))
+        self.assertFalse(os.path.exists(out + ".tmp"))
+        self.assertEqual(self.old.dump(), before)
+
+    def test_3_deleted_between_list_and_read(self):
+        """Identifiers deleted while the export reads: reported, skipped, the rest kept.
+        The export writes to a pipe this test stops reading after the first line
+        (written once the list is done): it blocks there, well before the last
+        identifiers, which are deleted meanwhile."""
+        victims = [PREFIX + "/item-%05d" % i for i in (COUNT - 1, COUNT - 2)]
+        proc = subprocess.Popen([IDNODE, "export", PREFIX, "--server", self.server,
+                                 *self.auth], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            first = proc.stdout.readline()
+            self.assertEqual(json.loads(first), {"home": PREFIX})
+            for h in victims:
+                d = self.old.cli("delete", h, "--server", self.server, *self.auth)
+                self.assertEqual(d.returncode, 0, d.stderr)
+            # Bounded: the export is killed if it has not ended within 120 s.
+            timer = threading.Timer(120, proc.kill)
+            timer.start()
+            rest = proc.stdout.read()
+            err = proc.stderr.read()
+            proc.wait(10)
+            timer.cancel()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            proc.stdout.close()
+            proc.stderr.close()
+        err = err.decode()
+        self.assertEqual(proc.returncode, 0, err)
+        for h in victims:
+            self.assertIn("%s: listed but gone when read: skipped" % h, err)
+        self.assertIn("2 listed but gone", err)
+        handles = [json.loads(x).get("handle") for x in rest.decode().splitlines()]
+        self.assertNotIn(victims[0], handles)
+        self.assertNotIn(victims[1], handles)
+        self.assertIn(PREFIX + "/item-%05d" % (COUNT - 3), handles)
+        # The other items, the admin identity, 0.NA/88.100.1 (after its home line).
+        self.assertEqual(len([h for h in handles if h]), COUNT - 2 + 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
