@@ -222,6 +222,9 @@ static int round_trip(client_reader *r, struct item **its, size_t n, client_read
 				                                                &it->req, &it->len)
 				              : client_admin_challenge_answer(r->id, &env, &m,
 				                                              &it->req, &it->len);
+				/* The final answer comes with the op 200's request id. */
+				if (!ret && it->len >= PROTO_ENV_LEN)
+					it->rid = idn_be32(it->req + 8);
 				(*again)++;
 			} else {
 				it->done = true;

@@ -278,8 +278,19 @@ int node_resolution_run(node_authz *c)
 		return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
 	if (!found)
 		return node_answer_error(rq, PROTO_RC_HANDLE_NOT_FOUND, "");
-	/* The reference's READ_VAL_PERM: the handle's own HS_ADMIN values (or a node admin). */
-	int ret = node_authz_check(c, &rec, NULL, PROTO_ADM_READ_VALUE, rr.handle);
+	/*
+	 * Restricted values need the reference's READ_VAL_PERM: the handle's own
+	 * HS_ADMIN values (or a node admin). A record with none is answered
+	 * whole to anyone (the reference asks the right of any reader in a
+	 * session; the values are public anyway).
+	 */
+	int need = restricted(&rec);
+	if (need < 0)
+		return node_answer_error(rq, PROTO_RC_ERROR, "storage error: damaged record");
+	if (need == 2)
+		return node_answer_error(rq, PROTO_RC_INSUFFICIENT_PERMISSIONS,
+		                         "a value is readable by nobody");
+	int ret = need ? node_authz_check(c, &rec, NULL, PROTO_ADM_READ_VALUE, rr.handle) : 0;
 	if (ret)
 		return ret;
 	if (rq->cap > PROTO_ENV_LEN + PROTO_MSG_MAX)

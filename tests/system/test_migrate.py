@@ -11,6 +11,7 @@ identifier deleted between list and read is reported and skipped, a wrong key
 stops at once, and the export leaves the old node unchanged."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, Node, admin_data, hexval  # noqa: E402
+from idnlib import IDNODE, Node, admin_data, hexval, parse_answer, request  # noqa: E402
+from idnlib import tcp_exchange, udp_exchange  # noqa: E402
 
 PREFIX = "88.100.1"
 ADMIN = "88.100.1/admin"
@@ -70,8 +72,9 @@ class MigrateTest(unittest.TestCase):
         k = run("keygen", "--type", "sm2", "--out", cls.key, "--pubkey-format", "pem")
         assert k.returncode == 0, k.stderr
         assert k.stdout.startswith("-----BEGIN PUBLIC KEY-----"), k.stdout
-        w = run("keygen", "--type", "sm2", "--out", cls.wrong)
+        w = run("keygen", "--type", "rsa", "--out", cls.wrong, "--pubkey-format", "pem")
         assert w.returncode == 0, w.stderr
+        cls.pem, cls.wrong_pem = k.stdout, w.stdout
         cls.old = Node(records=records(k.stdout), homes=(PREFIX, "0.NA"))
         cls.server = "127.0.0.1:%d" % cls.old.port
         cls.auth = ["--id", "300:" + ADMIN, "--key", cls.key]
@@ -194,6 +197,110 @@ class MigrateTest(unittest.TestCase):
         self.assertIn(PREFIX + "/item-%05d" % (COUNT - 3), handles)
         # The other items, the admin identity, 0.NA/88.100.1 (after its home line).
         self.assertEqual(len([h for h in handles if h]), COUNT - 2 + 2)
+
+    def test_4_no_session(self):
+        """Without a session every read is challenged and answered: the same file."""
+        a, b = (os.path.join(self.tmp, x) for x in ("sess.jsonl", "nosess.jsonl"))
+        r = self.export("-o", a)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.export("-o", b, "--no-session")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            self.assertEqual(fa.read(), fb.read())
+
+    def test_5_reads_need_the_read_right(self):
+        """What the node answers a resolution without PO, as the reference's checkReadAccess."""
+        admin = admin_data(0x0FFF, 300, ADMIN)
+        recs = [
+            {"handle": "0.NA/" + PREFIX, "values": [
+                hexval(100, "HS_ADMIN", admin),
+                # The reader may list the prefix, nothing else.
+                hexval(101, "HS_ADMIN", admin_data(0x0800, 300, PREFIX + "/reader"))]},
+            {"handle": ADMIN, "values": [
+                {"index": 300, "type": "HS_PUBKEY", "data": self.pem},
+                hexval(100, "HS_ADMIN", admin)]},
+            {"handle": PREFIX + "/reader", "values": [
+                {"index": 300, "type": "HS_PUBKEY", "data": self.wrong_pem}]},
+            {"handle": PREFIX + "/secretive", "values": [
+                {"index": 1, "type": "URL", "data": "https://example.cn/s"},
+                {"index": 2, "type": "INTERNAL", "data": "admins only", "perms": 0x08},
+                hexval(100, "HS_ADMIN", admin, perms=0x0c)]},
+            {"handle": PREFIX + "/sealed", "values": [
+                {"index": 1, "type": "URL", "data": "https://example.cn/x"},
+                {"index": 2, "type": "INTERNAL", "data": "nobody", "perms": 0x00}]},
+        ]
+        node = Node(records=recs, homes=(PREFIX, "0.NA"))
+        try:
+            def ask(handle, flags, udp=False):
+                req = request(handle, flags=flags, minor=11)
+                a = udp_exchange(node.port, req)[0] if udp else tcp_exchange(node.port, req)
+                return parse_answer(a)
+            sec = PREFIX + "/secretive"
+            self.assertEqual(ask(sec, 0x08000000)[2], 402)  # no PO: prove who you are
+            _, _, rc, _, body = ask(sec, 0x09000000)  # PO: the public values
+            self.assertEqual(rc, 1)
+            self.assertNotIn(b"admins only", body)
+            _, _, rc, _, body = ask(sec, 0x08000000, udp=True)  # UDP: public values
+            self.assertEqual(rc, 1)
+            self.assertNotIn(b"admins only", body)
+            self.assertEqual(ask(PREFIX + "/sealed", 0x08000000)[2], 401)
+            self.assertEqual(ask(ADMIN, 0x08000000)[2], 1)  # all public: no challenge
+            server = "127.0.0.1:%d" % node.port
+            # The reader may list, and read what is public, not the rest: those
+            # identifiers fail, the run goes on.
+            r = run("export", PREFIX, "--server", server, "--id", "300:%s/reader" % PREFIX,
+                    "--key", self.wrong)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(sec + ": 400 INVALID_ADMIN", r.stderr)
+            self.assertIn(PREFIX + "/sealed: 401 INSUFFICIENT_PERMISSIONS", r.stderr)
+            self.assertIn("3 identifiers", r.stderr)  # 0.NA/88.100.1, admin, reader
+            self.assertNotIn("admins only", r.stdout)
+            # The admin reads everything but the value nobody may read.
+            r = run("export", PREFIX, "--server", server, *self.auth)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(PREFIX + "/sealed: 401 INSUFFICIENT_PERMISSIONS", r.stderr)
+            self.assertIn("admins only", r.stdout)
+            self.assertIn("4 identifiers", r.stderr)
+        finally:
+            node.close()
+
+    def test_6_network_failure(self):
+        """The node goes away mid-export: the peer and the reads in flight are named,
+        exit 2, and no summary as if it had ended."""
+        admin = admin_data(0x0FFF, 300, ADMIN)
+        recs = [{"handle": ADMIN, "values": [
+            {"index": 300, "type": "HS_PUBKEY", "data": self.pem},
+            hexval(100, "HS_ADMIN", admin)]},
+                {"handle": "0.NA/" + PREFIX, "values": [hexval(100, "HS_ADMIN", admin)]}]
+        recs += [{"handle": "%s/n-%05d" % (PREFIX, i), "values": [
+            {"index": 1, "type": "URL", "data": "https://example.cn/" + "x" * 200}]}
+            for i in range(2000)]
+        node = Node(records=recs, homes=(PREFIX, "0.NA"))
+        try:
+            server = "127.0.0.1:%d" % node.port
+            proc = subprocess.Popen([IDNODE, "export", PREFIX, "--server", server, *self.auth],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                self.assertEqual(json.loads(proc.stdout.readline()), {"home": PREFIX})
+                node.stop(signal.SIGKILL)  # while the export waits on its full pipe
+                timer = threading.Timer(120, proc.kill)
+                timer.start()
+                proc.stdout.read()
+                err = proc.stderr.read().decode()
+                proc.wait(10)
+                timer.cancel()
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(5)
+                proc.stdout.close()
+                proc.stderr.close()
+            self.assertEqual(proc.returncode, 2, err)
+            self.assertRegex(err, r"\d+ reads in flight \(%s/n-\d+ \.\. %s/n-\d+\): .*%s"
+                             % (PREFIX, PREFIX, server))
+            self.assertNotIn("identifiers/s", err)  # no summary as if it had ended
+        finally:
+            node.close()
 
 
 if __name__ == "__main__":
