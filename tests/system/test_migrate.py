@@ -25,12 +25,20 @@ from idnlib import tcp_exchange, udp_exchange  # noqa: E402
 
 PREFIX = "88.100.1"
 ADMIN = "88.100.1/admin"
+PARENT = "0.NA/88.100"  # the parent node's administrator
 COUNT = int(os.environ.get("IDN_MIGRATE_COUNT", "3000"))
 
 
 def run(*args, timeout=120, inp=None):
     return subprocess.run([IDNODE] + list(args), capture_output=True, text=True,
                           timeout=timeout, input=inp)
+
+
+def siteinfo(*args):
+    """The HS_SITE data (hex) `idnode siteinfo` makes for these settings."""
+    r = run("siteinfo", "--hex", *args)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
 
 
 def records(pem):
@@ -75,13 +83,32 @@ class MigrateTest(unittest.TestCase):
         w = run("keygen", "--type", "rsa", "--out", cls.wrong, "--pubkey-format", "pem")
         assert w.returncode == 0, w.stderr
         cls.pem, cls.wrong_pem = k.stdout, w.stdout
+        cls.parent_key = os.path.join(cls.tmp, "parent.pem")
+        p = run("keygen", "--type", "rsa", "--out", cls.parent_key, "--pubkey-format", "pem")
+        assert p.returncode == 0, p.stderr
         cls.old = Node(records=records(k.stdout), homes=(PREFIX, "0.NA"))
         cls.server = "127.0.0.1:%d" % cls.old.port
         cls.auth = ["--id", "300:" + ADMIN, "--key", cls.key]
+        # The parent (secondary) node: its 0.NA/88.100.1 HS_SITE points at the old node.
+        site = siteinfo("--listen", cls.server)
+        padmin = admin_data(0x0FFF, 300, PARENT)
+        try:
+            cls.parent = Node(records=[
+                {"handle": "0.NA/" + PREFIX, "values": [
+                    {"index": 1, "type": "HS_SITE", "data": {"format": "hex", "value": site}},
+                    hexval(100, "HS_ADMIN", padmin)]},
+                {"handle": PARENT, "values": [
+                    {"index": 300, "type": "HS_PUBKEY", "data": p.stdout},
+                    hexval(100, "HS_ADMIN", padmin)]}], homes=("0.NA",))
+        except Exception:
+            cls.old.close()
+            raise
+        cls.root = "127.0.0.1:%d" % cls.parent.port
 
     @classmethod
     def tearDownClass(cls):
         cls.old.close()
+        cls.parent.close()
         import shutil
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
@@ -132,6 +159,17 @@ class MigrateTest(unittest.TestCase):
             self.assertEqual(v.returncode, 1, v.stderr)  # ...but for the one just made
             self.assertIn(PREFIX + "/after-move: on the node, not in the file", v.stderr)
             self.assertIn("%d equal, 0 differ, 1 on the node only" % n, v.stderr)
+            # The parent still sends resolvers to the old node...
+            r = run("resolve", PREFIX + "/after-move", "--root", self.root)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            # ...until its 0.NA/88.100.1 HS_SITE names the new one (`idnode siteinfo`).
+            m = run("modify", "0.NA/" + PREFIX, "--server", self.root, "--id", "300:" + PARENT,
+                    "--key", self.parent_key, "--value",
+                    "1:HS_SITE:hex:" + siteinfo("--listen", nserver))
+            self.assertEqual(m.returncode, 0, m.stderr)
+            r = run("resolve", PREFIX + "/after-move", "--root", self.root)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("https://example.cn/new", r.stdout)
             d = new.cli("delete", PREFIX + "/after-move", "--server", nserver, *self.auth)
             self.assertEqual(d.returncode, 0, d.stderr)
             v = self.export("--verify-against", out, server=nserver)
