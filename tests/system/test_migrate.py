@@ -147,6 +147,17 @@ class MigrateTest(unittest.TestCase):
         self.assertEqual(d.returncode, 0, d.stderr)
         self.assertEqual(d.stdout, before)
 
+        # `idnode load` (the bulk loader) takes the same lines but for the home lines.
+        loaddir = os.path.join(self.tmp, "loaded")
+        with open(out, encoding="utf-8") as f:
+            body = "".join(x for x in f if not x.startswith('{"home"'))
+        r = run("load", "--data", loaddir, "--home", PREFIX, "--home", "0.NA", "-q", "-",
+                inp=body)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = subprocess.run([IDNODE, "dump", "--data", loaddir], capture_output=True, timeout=60)
+        self.assertEqual(d.returncode, 0, d.stderr)
+        self.assertEqual(d.stdout, before)
+
         new = Node(store=newdir, homes=(PREFIX, "0.NA"))
         try:
             nserver = "127.0.0.1:%d" % new.port
