@@ -167,8 +167,11 @@ static json_t *by_index(json_t *values, json_int_t index)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(values, i, v) if (json_integer_value(json_object_get(v, "index")) ==
-	                                     index) return v;
+	json_array_foreach(values, i, v)
+	{
+		if (json_integer_value(json_object_get(v, "index")) == index)
+			return v;
+	}
 	return NULL;
 }
 
@@ -177,9 +180,12 @@ static const char *field_differs(json_t *want, json_t *got)
 {
 	static const char *const fields[] = {"type",  "data",      "ttl",       "ttl_type",
 	                                     "perms", "timestamp", "references"};
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if (!json_equal(json_object_get(want, fields[i]), json_object_get(got, fields[i])))
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		json_t *a = json_object_get(want, fields[i]), *b = json_object_get(got, fields[i]);
+		/* Absent from both is equal (json_equal says otherwise). */
+		if ((a || b) && !json_equal(a, b))
 			return fields[i];
+	}
 	return NULL;
 }
 
@@ -209,12 +215,14 @@ static void compare_line(exporter *e, const char *name, const char *want_s, cons
 			free(d);
 		}
 	}
-	json_array_foreach(gv, i,
-	                   v) if (!by_index(wv, json_integer_value(json_object_get(v, "index"))))
+	json_array_foreach(gv, i, v)
 	{
-		diffs++;
-		report(e, "%s: index %lld: on the node, not in the file", name,
-		       (long long)json_integer_value(json_object_get(v, "index")));
+		json_int_t idx = json_integer_value(json_object_get(v, "index"));
+		if (!by_index(wv, idx)) {
+			diffs++;
+			report(e, "%s: index %lld: on the node, not in the file", name,
+			       (long long)idx);
+		}
 	}
 	if (!want || !got) {
 		diffs++;
