@@ -423,8 +423,7 @@ static int list_prefix(exporter *e, client_reader *r, namelist *l)
 		        e->a.server, rc, proto_rc_name(rc), *msg ? ": " : "", msg);
 		if (rc == PROTO_RC_AUTHENTICATION_FAILED)
 			fprintf(stderr,
-			        "idnode export: the key of %s is not the one the node holds: "
-			        "nothing read\n",
+			        "idnode export: the node did not take %s's key: nothing read\n",
 			        e->a.id);
 		return CLI_USAGE;
 	}

@@ -203,10 +203,18 @@ class MigrateTest(unittest.TestCase):
                 "--key", self.wrong, "-o", out)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("403", r.stderr)
-        self.assertIn("is not the one the node holds", r.stderr)
+        self.assertIn("listing 88.100.1 on %s: 403 AUTHENTICATION_FAILED" % self.server, r.stderr)
+        self.assertIn("the node did not take 300:%s's key: nothing read" % ADMIN, r.stderr)
         self.assertFalse(os.path.exists(out))
         self.assertFalse(os.path.exists(out + ".tmp"))
         self.assertEqual(self.old.dump(), before)
+        # Usage: said, exit 2.
+        r = run("export", PREFIX, "--server", self.server, "--key", self.key)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("needs PREFIX, --server, --id and either --key or --secret-file", r.stderr)
+        r = self.export("--window", "0")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--window '0': a number from 1 to 4096", r.stderr)
 
     def test_3_deleted_between_list_and_read(self):
         """Identifiers deleted while the export reads: reported, skipped, the rest kept.
