@@ -57,6 +57,7 @@ typedef struct exporter {
 	const char *prefix, *output, *verify;
 	long window;
 	bool quiet;
+	bool progress_open; /* a progress line is on the terminal, not yet ended */
 	FILE *out;
 	char *tmp;       /* the output is written here, renamed when complete */
 	namelist names;  /* what is read, in order */
@@ -133,8 +134,17 @@ static int list_cb(void *arg, idn_slice h)
 
 /* A problem with one identifier: shown up to MAX_SHOWN times, then only counted. */
 static void report(exporter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Ends a progress line on the terminal before anything else is said. */
+static void end_progress(exporter *e)
+{
+	if (e->progress_open)
+		fputc('\n', stderr);
+	e->progress_open = false;
+}
+
 static void report(exporter *e, const char *fmt, ...)
 {
+	end_progress(e);
 	if (e->shown++ == MAX_SHOWN)
 		fprintf(stderr, "idnode export: (further problems counted, not shown)\n");
 	if (e->shown > MAX_SHOWN)
@@ -157,8 +167,9 @@ static void progress(exporter *e, size_t done)
 		return;
 	last = t;
 	fprintf(stderr, "\ridnode export: %zu/%zu identifiers", done, e->names.n);
+	e->progress_open = true;
 	if (done >= e->names.n)
-		fputc('\n', stderr);
+		end_progress(e);
 }
 
 /* ---- verifying: one identifier's values against the file's ---- */
@@ -266,6 +277,7 @@ static int got(void *arg, size_t i, const proto_msg *m, idn_slice body)
 	uint32_t rc = m->hdr.rcode;
 	progress(e, i + 1);
 	if (rc != PROTO_RC_SUCCESS && i < e->first) {
+		end_progress(e);
 		if (!e->quiet)
 			fprintf(
 			    stderr,
@@ -306,6 +318,7 @@ static int got(void *arg, size_t i, const proto_msg *m, idn_slice body)
 		ret = backup_write_values(e->out, idn_slice_of(x->name, strlen(x->name)),
 		                          rr.nvalues, rr.values, &why);
 	if (ret == IDN_EIO || ret == IDN_ENOMEM) {
+		end_progress(e);
 		fprintf(stderr, "idnode export: %s: cannot write: %m\n",
 		        e->output ? e->output : "stdout");
 		return IDN_EIO;
@@ -447,6 +460,7 @@ static int read_names(exporter *e, client_reader *r)
 	size_t done = 0, end = 0;
 	int ret = client_reader_read(r, v, e->names.n, got, e, &done, &end);
 	free(v);
+	end_progress(e);
 	if (!ret)
 		return CLI_OK;
 	if (ret == IDN_EIO)
