@@ -71,6 +71,32 @@ def records(pem):
     return out
 
 
+def paused_export(server, auth, meanwhile):
+    """Runs `idnode export` to a pipe this test stops reading after the first
+    line (written once the list is done): the export blocks there, well
+    before the end; meanwhile() runs then. Returns (exit status, the rest of
+    stdout, stderr); the export is killed if it has not ended within 120 s."""
+    proc = subprocess.Popen([IDNODE, "export", PREFIX, "--server", server, *auth],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        first = proc.stdout.readline()
+        meanwhile()
+        timer = threading.Timer(120, proc.kill)
+        timer.start()
+        rest = proc.stdout.read()
+        err = proc.stderr.read().decode()
+        proc.wait(10)
+        timer.cancel()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert json.loads(first) == {"home": PREFIX}, first
+    return proc.returncode, rest.decode(), err
+
+
 class MigrateTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -217,38 +243,20 @@ class MigrateTest(unittest.TestCase):
         self.assertIn("--window '0': a number from 1 to 4096", r.stderr)
 
     def test_3_deleted_between_list_and_read(self):
-        """Identifiers deleted while the export reads: reported, skipped, the rest kept.
-        The export writes to a pipe this test stops reading after the first line
-        (written once the list is done): it blocks there, well before the last
-        identifiers, which are deleted meanwhile."""
+        """Identifiers deleted while the export reads (the last ones listed, while
+        it waits on its pipe): reported, skipped, the rest kept."""
         victims = [PREFIX + "/item-%05d" % i for i in (COUNT - 1, COUNT - 2)]
-        proc = subprocess.Popen([IDNODE, "export", PREFIX, "--server", self.server,
-                                 *self.auth], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            first = proc.stdout.readline()
-            self.assertEqual(json.loads(first), {"home": PREFIX})
+
+        def delete():
             for h in victims:
                 d = self.old.cli("delete", h, "--server", self.server, *self.auth)
                 self.assertEqual(d.returncode, 0, d.stderr)
-            # Bounded: the export is killed if it has not ended within 120 s.
-            timer = threading.Timer(120, proc.kill)
-            timer.start()
-            rest = proc.stdout.read()
-            err = proc.stderr.read()
-            proc.wait(10)
-            timer.cancel()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
-            proc.stdout.close()
-            proc.stderr.close()
-        err = err.decode()
-        self.assertEqual(proc.returncode, 0, err)
+        rc, rest, err = paused_export(self.server, self.auth, delete)
+        self.assertEqual(rc, 0, err)
         for h in victims:
             self.assertIn("%s: listed but gone when read: skipped" % h, err)
         self.assertIn("2 listed but gone", err)
-        handles = [json.loads(x).get("handle") for x in rest.decode().splitlines()]
+        handles = [json.loads(x).get("handle") for x in rest.splitlines()]
         self.assertNotIn(victims[0], handles)
         self.assertNotIn(victims[1], handles)
         self.assertIn(PREFIX + "/item-%05d" % (COUNT - 3), handles)
@@ -335,24 +343,9 @@ class MigrateTest(unittest.TestCase):
         node = Node(records=recs, homes=(PREFIX, "0.NA"))
         try:
             server = "127.0.0.1:%d" % node.port
-            proc = subprocess.Popen([IDNODE, "export", PREFIX, "--server", server, *self.auth],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            try:
-                self.assertEqual(json.loads(proc.stdout.readline()), {"home": PREFIX})
-                node.stop(signal.SIGKILL)  # while the export waits on its full pipe
-                timer = threading.Timer(120, proc.kill)
-                timer.start()
-                proc.stdout.read()
-                err = proc.stderr.read().decode()
-                proc.wait(10)
-                timer.cancel()
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(5)
-                proc.stdout.close()
-                proc.stderr.close()
-            self.assertEqual(proc.returncode, 2, err)
+            # The node dies while the export waits on its full pipe.
+            rc, _, err = paused_export(server, self.auth, lambda: node.stop(signal.SIGKILL))
+            self.assertEqual(rc, 2, err)
             # The window it was in: from its first name to its last.
             self.assertRegex(err, r"\d+ reads in flight \(\S+ \.\. %s/n-\d+\): .*%s"
                              % (PREFIX, server))
