@@ -47,14 +47,11 @@ static json_t *data_json(struct dumper *d, idn_slice data)
 	return json_pack("{s:s, s:s%}", "format", "base64", "value", d->b64, len);
 }
 
-/* The line of one identifier, or NULL (with why) when it cannot be written. */
-static json_t *record_json(struct dumper *d, idn_slice key, idn_slice val, const char **why)
+/* The line of one identifier, from its values, or NULL (with why) when it cannot be written. */
+static json_t *values_json(struct dumper *d, idn_slice key, const record *rp, const char **why)
 {
-	record r;
+	record r = *rp;
 	json_t *values = NULL, *line = NULL;
-	*why = "not a record";
-	if (record_check(val) || record_parse(val, &r))
-		return NULL;
 	*why = "the identifier is not UTF-8";
 	if (!handle_utf8_valid(key))
 		return NULL;
@@ -97,6 +94,22 @@ fail:
 	return NULL;
 }
 
+static json_t *record_json(struct dumper *d, idn_slice key, idn_slice val, const char **why)
+{
+	record r;
+	*why = "not a record";
+	if (record_check(val) || record_parse(val, &r))
+		return NULL;
+	return values_json(d, key, &r, why);
+}
+
+static int write_line(FILE *out, json_t *line)
+{
+	int rc = json_dumpf(line, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(line);
+	return rc || fputc('\n', out) == EOF ? IDN_EIO : 0;
+}
+
 static int dump_cb(void *arg, idn_slice key, idn_slice val)
 {
 	struct dumper *d = arg;
@@ -108,24 +121,48 @@ static int dump_cb(void *arg, idn_slice key, idn_slice val)
 		d->c->bad++;
 		return 0;
 	}
-	int rc = json_dumpf(line, d->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(line);
-	if (rc || fputc('\n', d->out) == EOF)
+	if (write_line(d->out, line))
 		return IDN_EIO;
 	d->c->records++;
 	return 0;
+}
+
+int backup_write_values(FILE *out, idn_slice handle, uint32_t nvalues, idn_slice values,
+                        const char **why)
+{
+	struct dumper d = {.out = out};
+	record r = {.nvalues = nvalues, .values = values};
+	proto_values_it it = proto_values_begin(values, nvalues);
+	proto_value v;
+	int vrc;
+	while ((vrc = proto_values_next(&it, &v)) == 1)
+		;
+	*why = "the values do not decode";
+	if (vrc)
+		return IDN_EINVAL;
+	json_t *line = values_json(&d, handle, &r, why);
+	free(d.b64);
+	if (!line)
+		return IDN_EINVAL;
+	*why = "cannot write";
+	return write_line(out, line);
+}
+
+int backup_write_home(FILE *out, idn_slice prefix)
+{
+	json_t *line = json_pack("{s:s%}", "home", prefix.p, (size_t)prefix.len);
+	if (!line)
+		return IDN_ENOMEM;
+	int rc = json_dumpf(line, out, JSON_COMPACT);
+	json_decref(line);
+	return rc || fputc('\n', out) == EOF ? IDN_EIO : 0;
 }
 
 static int home_cb(void *arg, idn_slice prefix, idn_slice val)
 {
 	struct dumper *d = arg;
 	(void)val;
-	json_t *line = json_pack("{s:s%}", "home", prefix.p, (size_t)prefix.len);
-	if (!line)
-		return IDN_ENOMEM;
-	int rc = json_dumpf(line, d->out, JSON_COMPACT);
-	json_decref(line);
-	return rc || fputc('\n', d->out) == EOF ? IDN_EIO : 0;
+	return backup_write_home(d->out, prefix);
 }
 
 int backup_dump(store_txn *t, idn_slice prefix, bool homes, FILE *out, backup_bad_fn bad, void *arg,

@@ -51,6 +51,17 @@ typedef void (*backup_bad_fn)(void *arg, idn_slice key, const char *why);
 int backup_dump(store_txn *t, idn_slice prefix, bool homes, FILE *out, backup_bad_fn bad, void *arg,
                 backup_counts *c);
 
+/*
+ * Writes one identifier's line as a dump writes it, from its nvalues values
+ * in wire encoding (what a resolution answers): `idnode export`. IDN_OK,
+ * IDN_EINVAL (why says what: values that do not decode, a name or type not
+ * UTF-8, out of memory) or IDN_EIO.
+ */
+int backup_write_values(FILE *out, idn_slice handle, uint32_t nvalues, idn_slice values,
+                        const char **why);
+/* Writes the line {"home":"PREFIX"}. IDN_OK, IDN_ENOMEM or IDN_EIO. */
+int backup_write_home(FILE *out, idn_slice prefix);
+
 /* Checks every record of t; bad ones go to bad. IDN_OK or a store error. */
 int backup_verify(store_txn *t, backup_bad_fn bad, void *arg, backup_counts *c);
 

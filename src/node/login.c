@@ -11,6 +11,7 @@
 
 #include "node/admin.h"
 #include "node/answer.h"
+#include "node/resolve.h"
 #include "node/session_table.h"
 #include "proto/admin.h"
 #include "proto/handle.h"
@@ -302,7 +303,9 @@ int node_login_step(req *rq)
 		    logins_challenge_of(n->conn_logins, rq->conn, rq->env.session_id);
 		return 0;
 	}
-	if (!(rq->op->flags & NODE_OP_AUTH))
+	/* A resolution asking for every value runs as the login's identity too (node/resolve.h). */
+	bool read_all = node_resolution_wants_auth(rq);
+	if (!(rq->op->flags & NODE_OP_AUTH) && !read_all)
 		return 0;
 	node_login_view v;
 	if (node_logins_get(n->conn_logins, rq->conn, &v) && v.session_id == rq->env.session_id) {
@@ -317,8 +320,12 @@ int node_login_step(req *rq)
 		w->as_index = as_index;
 		return ret;
 	}
-	/* A session id the client chose, with no login and no Handle session behind it. */
-	if (codes_of(rq) == NODE_CODES_IDS && rq->env.session_id &&
+	/*
+	 * A session id the client chose, with no login and no Handle session
+	 * behind it. (A resolution needs a login only for restricted values:
+	 * it is answered as usual, challenged when it comes to them.)
+	 */
+	if (!read_all && codes_of(rq) == NODE_CODES_IDS && rq->env.session_id &&
 	    !node_handle_session_live(n, rq->env.session_id))
 		return node_answer_error(rq, PROTO_RC_IDIS_LOGIN_FIRST, "please login first");
 	return 0;

@@ -194,7 +194,7 @@ enum {
  * are answered by the session step (node/session.h) before their handler.
  */
 static const node_op ops[] = {
-    {PROTO_OP_RESOLUTION, node_resolution_answer, NULL, OUTSIDE, NODE_BODY_NONE},
+    {PROTO_OP_RESOLUTION, node_resolution_answer, node_resolution_run, OUTSIDE, NODE_BODY_HANDLE},
     {PROTO_OP_GET_SITE_INFO, node_site_info_answer, NULL, OUTSIDE, NODE_BODY_NONE},
     {PROTO_OP_CREATE_HANDLE, node_admin_request, node_edit_create, TCP | AUTH | WRITES,
      NODE_BODY_VALUES},

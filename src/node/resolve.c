@@ -9,7 +9,9 @@
 #include <strings.h>
 
 #include "core/limit.h"
+#include "node/admin.h"
 #include "node/answer.h"
+#include "node/authz.h"
 #include "node/referral.h"
 #include "proto/handle.h"
 #include "proto/record.h"
@@ -133,6 +135,63 @@ static int too_big(req *rq, idn_slice handle, size_t rlen, int ret)
 	return node_answer_error(rq, PROTO_RC_ERROR, msg);
 }
 
+/*
+ * The values of rec the request selects: the publicly readable ones, or
+ * with all (an authenticated reader's) every one. The handle is echoed as
+ * the request spells it, as the reference does.
+ */
+static int answer_values(req *rq, const proto_resolve_req *rr, const record *rec, size_t rlen,
+                         bool all)
+{
+	proto_build b;
+	node_answer_begin(rq, &b, PROTO_RC_SUCCESS);
+	wire_put_slice(&b.w, rr->handle);
+
+	bool filtered = rr->nindexes || rr->ntypes;
+	if (!filtered && (all || (rec->flags & RECORD_F_ALL_PUBLIC))) {
+		wire_put_data(&b.w, rec->counted.p, rec->counted.len);
+		return too_big(rq, rr->handle, rlen, node_answer_end(rq, &b));
+	}
+	uint8_t *count = wire_put_raw(&b.w, 4);
+	uint32_t n = 0;
+	proto_values_it it = proto_values_begin(rec->values, rec->nvalues);
+	proto_value v;
+	int vrc;
+	while ((vrc = proto_values_next(&it, &v)) == 1) {
+		if ((!all && !(v.perms & PROTO_PERM_PUBLIC_READ)) || !value_selected(rr, &v))
+			continue;
+		wire_put_data(&b.w, it.raw.p, it.raw.len);
+		n++;
+	}
+	if (vrc)
+		return node_answer_error(rq, PROTO_RC_ERROR, "storage error: damaged record");
+	if (filtered && n == 0)
+		return node_answer_error(rq, PROTO_RC_VALUE_NOT_FOUND, "");
+	if (count)
+		idn_put_be32(count, n);
+	return too_big(rq, rr->handle, rlen, node_answer_end(rq, &b));
+}
+
+/*
+ * Does rec hold a value an anonymous reader may not see? 0 no, 1 yes (an
+ * admin may read it), 2 one not even an admin may read (the reference's
+ * checkReadAccess refuses those), negative for a damaged record.
+ */
+static int restricted(const record *rec)
+{
+	proto_values_it it = proto_values_begin(rec->values, rec->nvalues);
+	proto_value v;
+	int vrc, need = 0;
+	while ((vrc = proto_values_next(&it, &v)) == 1) {
+		if (v.perms & PROTO_PERM_PUBLIC_READ)
+			continue;
+		if (!(v.perms & PROTO_PERM_ADMIN_READ))
+			return 2;
+		need = 1;
+	}
+	return vrc ? IDN_ESTORE : need;
+}
+
 int node_resolution_answer(req *rq)
 {
 	node_worker *w = rq->w;
@@ -183,38 +242,63 @@ int node_resolution_answer(req *rq)
 	if (rq->cap > PROTO_ENV_LEN + PROTO_MSG_MAX)
 		rq->cap = PROTO_ENV_LEN + PROTO_MSG_MAX;
 
-	proto_build b;
-	node_answer_begin(rq, &b, PROTO_RC_SUCCESS);
-	wire_put_slice(&b.w, rr.handle); /* the request's spelling, as the reference echoes it */
-
-	bool filtered = rr.nindexes || rr.ntypes;
-	if (!filtered && (rec.flags & RECORD_F_ALL_PUBLIC)) {
-		wire_put_data(&b.w, rec.counted.p, rec.counted.len);
-		return too_big(rq, rr.handle, raw.len, node_answer_end(rq, &b));
-	}
-
 	/*
-	 * Values without public read are withheld: authenticated reads come
-	 * with the administration work (challenge-response).
+	 * Asked for every value over TCP (no PO flag): as the reference, an
+	 * identity with the read-value right must prove itself when some are
+	 * restricted (402, then node_resolution_run), and a value nobody may
+	 * read is refused (401).
 	 */
-	uint8_t *count = wire_put_raw(&b.w, 4);
-	uint32_t n = 0;
-	proto_values_it it = proto_values_begin(rec.values, rec.nvalues);
-	proto_value v;
-	int vrc;
-	while ((vrc = proto_values_next(&it, &v)) == 1) {
-		if (!(v.perms & PROTO_PERM_PUBLIC_READ) || !value_selected(&rr, &v))
-			continue;
-		wire_put_data(&b.w, it.raw.p, it.raw.len);
-		n++;
+	if (node_resolution_wants_auth(rq) && !(rec.flags & RECORD_F_ALL_PUBLIC)) {
+		int need = restricted(&rec);
+		if (need < 0)
+			return node_answer_error(rq, PROTO_RC_ERROR,
+			                         "storage error: damaged record");
+		if (need == 2)
+			return node_answer_error(rq, PROTO_RC_INSUFFICIENT_PERMISSIONS,
+			                         "a value is readable by nobody");
+		if (need)
+			return node_admin_request(rq);
 	}
-	if (vrc)
+	return answer_values(rq, &rr, &rec, raw.len, false);
+}
+
+bool node_resolution_wants_auth(const req *rq)
+{
+	return rq->msg.hdr.opcode == PROTO_OP_RESOLUTION && rq->transport == NODE_TCP &&
+	       !(rq->msg.hdr.flags & PROTO_F_PO);
+}
+
+int node_resolution_run(node_authz *c)
+{
+	req *rq = c->rq;
+	proto_resolve_req rr;
+	if (proto_resolve_req_decode(rq->msg.body, &rr))
+		return node_answer_error(rq, PROTO_RC_PROTOCOL_ERROR,
+		                         "malformed resolution request");
+	record rec;
+	int found = node_authz_read_record(c, rr.handle, &rec);
+	if (found < 0)
+		return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
+	if (!found)
+		return node_answer_error(rq, PROTO_RC_HANDLE_NOT_FOUND, "");
+	/*
+	 * Restricted values need the reference's READ_VAL_PERM: the handle's own
+	 * HS_ADMIN values (or a node admin). A record with none is answered
+	 * whole to anyone (the reference asks the right of any reader in a
+	 * session; the values are public anyway).
+	 */
+	int need = restricted(&rec);
+	if (need < 0)
 		return node_answer_error(rq, PROTO_RC_ERROR, "storage error: damaged record");
-	if (filtered && n == 0)
-		return node_answer_error(rq, PROTO_RC_VALUE_NOT_FOUND, "");
-	if (count)
-		idn_put_be32(count, n);
-	return too_big(rq, rr.handle, raw.len, node_answer_end(rq, &b));
+	if (need == 2)
+		return node_answer_error(rq, PROTO_RC_INSUFFICIENT_PERMISSIONS,
+		                         "a value is readable by nobody");
+	int ret = need ? node_authz_check(c, &rec, NULL, PROTO_ADM_READ_VALUE, rr.handle) : 0;
+	if (ret)
+		return ret;
+	if (rq->cap > PROTO_ENV_LEN + PROTO_MSG_MAX)
+		rq->cap = PROTO_ENV_LEN + PROTO_MSG_MAX;
+	return answer_values(rq, &rr, &rec, rec.values.len, true);
 }
 
 int node_site_info_answer(req *rq)

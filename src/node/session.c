@@ -64,6 +64,7 @@
 #include "auth/session_crypto.h"
 #include "node/admin.h"
 #include "node/answer.h"
+#include "node/resolve.h"
 #include "node/session_table.h"
 #include "proto/admin.h"
 #include "proto/cred.h"
@@ -485,7 +486,9 @@ int node_session_request(req *rq)
 		return do_terminate(rq);
 	if (pending)
 		return answer_challenge(rq, &h, has_id ? handle : NULL, hlen, index);
-	if (rq->transport == NODE_UDP || !(rq->op->flags & NODE_OP_AUTH))
+	/* A resolution asking for every value runs as the session's identity (node/resolve.h). */
+	if (rq->transport == NODE_UDP ||
+	    !((rq->op->flags & NODE_OP_AUTH) || node_resolution_wants_auth(rq)))
 		return 0; /* answered as usual, with a MAC */
 	if (authed)
 		return authenticated_request(rq, handle, hlen, index);

@@ -41,6 +41,11 @@ def records(rsa_pem, sm2_pem):
         {"handle": SM2_ID, "values": [hexval(300, "HS_PUBKEY", L.hs_pubkey_pem(sm2_pem)),
                                       hexval(100, "HS_ADMIN", L.admin_data(ALL, 300, SM2_ID))]},
         {"handle": PREFIX + "/keep", "values": [hexval(1, "URL", b"https://example.org/keep")]},
+        # A record with a value only its administrators may read (perms: admin read/write).
+        {"handle": PREFIX + "/restricted", "values": [
+            hexval(1, "URL", b"https://example.org/r"),
+            hexval(2, "SERIAL", b"internal-7731", perms=0x0c),
+            hexval(100, "HS_ADMIN", L.admin_data(ALL, 300, SM2_ID))]},
     ]
 
 
@@ -134,6 +139,31 @@ class IdisLoginTest(unittest.TestCase):
 
     def test_sm2_pem_ids_body(self):
         self.check_login(SM2_ID, "sm2", True)
+
+    def test_restricted_read_in_login(self):
+        """A resolution without PO reads restricted values as the login's identity."""
+        h = PREFIX + "/restricted"
+        # Not logged in: the restricted value needs a proof (402), as the reference asks it.
+        c = self.conn()
+        _, a = c.ask(L.OP_RESOLUTION, L.resolution_body(h), self.next_session())
+        self.assertEqual(a.rc, 402, a.message_text())
+        # Logged in: every value, no challenge.
+        lg, ok = self.login(c, SM2_ID, "sm2")
+        self.assertEqual(ok.rc, 1)
+        _, a = c.ask(L.OP_RESOLUTION, L.resolution_body(h), lg.session)
+        self.assertEqual(a.rc, 1, a.message_text())
+        vals = L.decode_values(a.body)
+        self.assertEqual(vals[2], ("SERIAL", b"internal-7731"))
+        # With PO (public only), the public values alone, logged in or not.
+        _, a = c.ask(L.OP_RESOLUTION, L.resolution_body(h), lg.session, L.F_PO)
+        self.assertEqual(a.rc, 1, a.message_text())
+        self.assertEqual(sorted(L.decode_values(a.body)), [1, 100])
+        # Another identity without the read right is refused, not answered.
+        c2 = self.conn()
+        lg2, ok = self.login(c2, RSA_ID, "rsa")
+        self.assertEqual(ok.rc, 1)
+        _, a = c2.ask(L.OP_RESOLUTION, L.resolution_body(h), lg2.session)
+        self.assertNotEqual(a.rc, 1, a.message_text())
 
     # ---- refusals: the store unchanged after each ----
 
