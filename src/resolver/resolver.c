@@ -366,7 +366,13 @@ static int resolve_miss(resolver *r, parsed *q, const uint8_t *key, size_t klen,
 	        {
 	            .transport = CLIENT_UDP,
 	            .timeout_ms = timeout_ms,
-	            .flags = PROTO_F_CA | (q->msg.hdr.flags & PROTO_F_PO),
+	            /*
+	             * Public values only, whatever the client asked: a recursive
+	             * node reads as anyone, and a node asked without PO over TCP
+	             * (the retry of an answer over its UDP budget) would
+	             * challenge for restricted values (node/resolve.c).
+	             */
+	            .flags = PROTO_F_CA | PROTO_F_PO,
 	            .indexes = idx,
 	            .nindexes = q->rr.nindexes,
 	            .types = types,

@@ -73,6 +73,12 @@ class Recursive(unittest.TestCase):
             # Short-lived: expires within the test, then only the stale window serves it.
             recs.append({"handle": "88.100.1/SHORT",
                          "values": [dict(url(1, "https://motor.example/short"), ttl=1)]})
+            # Over the UDP answer budget (so asked again over TCP), with a value only
+            # its administrators may read.
+            recs.append({"handle": "88.100.1/BIG-RESTRICTED", "values": [
+                url(1, "https://motor.example/big"),
+                {"index": 2, "type": "DESC", "data": "d" * 1500},
+                {"index": 3, "type": "SERIAL", "data": "internal", "perms": 0x0c}]})
             cls.ent = Node(records=recs, homes=("88.100.1",), listen=["127.0.0.1:%d" % ep])
             cls.nodes.append(cls.ent)
             # The recursive node: the root, and a store of its own with one prefix
@@ -106,6 +112,21 @@ class Recursive(unittest.TestCase):
         self.assertTrue(flags & 0x10000000)
         self.assertFalse(flags & 0x80000000)
         self.assertIn(b"https://motor.example/8", body)
+
+    def test_1b_restricted_record_over_tcp_without_po(self):
+        """A recursive node reads upstream as anyone: public only, even over TCP."""
+        for transport in ("udp", "tcp"):
+            req = request("88.100.1/BIG-RESTRICTED", flags=0x18000000)  # REC|CA, no PO
+            if transport == "udp":
+                ans, _, _ = udp_exchange(self.rec.port, req)
+            else:
+                ans = tcp_exchange(self.rec.port, req)
+            _, op, rc, _, body = parse_answer(ans)
+            if transport == "udp" and rc == 2:
+                continue  # over our own UDP budget: "ask over TCP"
+            self.assertEqual((op, rc), (1, 1), transport)
+            self.assertIn(b"d" * 1500, body)
+            self.assertNotIn(b"internal", body)
 
     def test_2_second_resolution_comes_from_the_cache(self):
         out = self.rec.resolve("88.100.1/MOTOR-3")
