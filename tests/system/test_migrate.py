@@ -196,6 +196,10 @@ class MigrateTest(unittest.TestCase):
             self.assertEqual(v.returncode, 1, v.stderr)  # ...but for the one just made
             self.assertIn(PREFIX + "/after-move: on the node, not in the file", v.stderr)
             self.assertIn("%d equal, 0 differ, 1 on the node only" % n, v.stderr)
+            # An SDK's login (op 2001) with the same key works too (step 7).
+            c = new.cli("create", PREFIX + "/after-move-2001", "--server", nserver, *self.auth,
+                        "--login", "idis", "--value", "1:URL:https://example.cn/2001")
+            self.assertEqual(c.returncode, 0, c.stderr)
             # The parent still sends resolvers to the old node...
             r = run("resolve", PREFIX + "/after-move", "--root", self.root)
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
@@ -207,8 +211,9 @@ class MigrateTest(unittest.TestCase):
             r = run("resolve", PREFIX + "/after-move", "--root", self.root)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn("https://example.cn/new", r.stdout)
-            d = new.cli("delete", PREFIX + "/after-move", "--server", nserver, *self.auth)
-            self.assertEqual(d.returncode, 0, d.stderr)
+            for h in ("/after-move", "/after-move-2001"):
+                d = new.cli("delete", PREFIX + h, "--server", nserver, *self.auth)
+                self.assertEqual(d.returncode, 0, d.stderr)
             v = self.export("--verify-against", out, server=nserver)
             self.assertEqual(v.returncode, 0, v.stderr)
             # A changed value is found, naming the identifier and the index.
