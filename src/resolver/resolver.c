@@ -292,22 +292,44 @@ static int trust_fetch(void *arg, const char *handle, uint8_t **vals, size_t *le
 	return ret;
 }
 
+/* Whether every value of part is, byte for byte, one of whole's. */
+static bool values_within(idn_slice part, uint32_t np, idn_slice whole, uint32_t nw)
+{
+	proto_values_it it = proto_values_begin(part, np);
+	proto_value v, w;
+	int rc;
+	while ((rc = proto_values_next(&it, &v)) == 1) {
+		proto_values_it jt = proto_values_begin(whole, nw);
+		bool found = false;
+		while (!found && proto_values_next(&jt, &w) == 1)
+			found = idn_slice_eq(it.raw, jt.raw);
+		if (!found)
+			return false;
+	}
+	return rc == 0;
+}
+
 /*
  * The verdict on a trusted query's success answer rs: the whole record
- * (fetched unfiltered when the question had filters) against the trust root,
- * every value signed.
+ * (fetched unfiltered when the question had filters, perhaps from the
+ * cache) against the trust root, every value signed; a filtered answer's
+ * values must then be that record's, byte for byte.
  */
 static enum trust_code trust_check(resolver *r, const parsed *q, const proto_resolve_resp *rs)
 {
 	char handle[PROTO_HANDLE_MAX + 1];
-	size_t hl = q->rr.handle.len <= PROTO_HANDLE_MAX ? q->rr.handle.len : PROTO_HANDLE_MAX;
-	memcpy(handle, q->rr.handle.p, hl);
-	handle[hl] = 0;
+	size_t hl = q->rr.handle.len;
 	idn_slice values = rs->values;
 	uint32_t n = rs->nvalues;
 	uint8_t *full = NULL;
 	trust_result res;
-	enum trust_code c = TRUST_FETCH;
+	enum trust_code c = TRUST_MALFORMED;
+	/* A C string names the handle verified: it must be the whole question's. */
+	if (hl > PROTO_HANDLE_MAX || memchr(q->rr.handle.p, 0, hl))
+		goto done;
+	memcpy(handle, q->rr.handle.p, hl);
+	handle[hl] = 0;
+	c = TRUST_FETCH;
 	if (q->rr.nindexes || q->rr.ntypes) {
 		size_t len;
 		char err[256];
@@ -325,6 +347,8 @@ static enum trust_code trust_check(resolver *r, const parsed *q, const proto_res
 	c = trust_verify_record(&t, handle, values, n, &res);
 	if (c == TRUST_TOO_LONG || c == TRUST_LOOP)
 		limit_hit(LIM_TRUST_CHAIN, "trusted query for %.200s: %s", handle, res.msg);
+	if (c == TRUST_OK && full && !values_within(rs->values, rs->nvalues, values, n))
+		c = TRUST_DIGEST; /* the answer is not the record that verified */
 done:
 	free(full);
 	atomic_fetch_add_explicit(c == TRUST_OK ? &r->verified : &r->unverified, 1,

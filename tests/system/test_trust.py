@@ -56,7 +56,7 @@ class Trust(unittest.TestCase):
             url(1, "https://motor.example/%d" % i),
             {"index": 2, "type": "EMAIL", "data": "ops%d@motor.example" % i},
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "88.100.1/admin"))]}
-            for i in range(6)]
+            for i in range(7)]
         items.append({"handle": "88.100.1/admin", "values": [
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "88.100.1/admin")),
             hexval(300, "HS_PUBKEY", ent_pub)]})
@@ -195,6 +195,28 @@ class Trust(unittest.TestCase):
         stats = self.rec_stats(self.rec1)
         self.assertIn("verified=0 unverified=1 ", stats)
         self.assertIn("trust-chain=1", stats)
+
+    def test_1c_filtered_answer_must_be_the_verified_record(self):
+        """A filtered trusted question is verified on the whole record, which the
+        recursive node may take from its cache: the values it answers must be in
+        that record byte for byte, or the answer is not verified."""
+        h = "88.100.1/ITEM-6"
+        out = self.sign(h)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        # Verified; the whole record (fetched for the check) is now in the cache.
+        self.assertEqual(self.rec_flags(h, indexes=(1,)), (1, 0x3))
+        out = run("modify", h, "--server", "127.0.0.1:%d" % self.ports["ent"],
+                  "--id", "300:88.100.1/admin", "--key", self.ent_key,
+                  "--value", "1:URL:https://evil.example/6")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        # Another filter: a new question upstream, answered with the changed value,
+        # which the cached (signed) record does not hold.
+        ans = tcp_exchange(self.rec.port, request(h, flags=0x19000002, types=("URL",)),
+                           timeout=20)
+        _, _, rc, fl, body = parse_answer(ans)
+        self.assertEqual(rc, 1)
+        self.assertIn(b"https://evil.example/6", body)
+        self.assertEqual(fl & 0x3, 0x2)
 
     def rec_stats(self, node):
         """A recursive node's statistics and limits lines (SIGUSR1 logs them)."""
