@@ -167,16 +167,17 @@ static int answer_msg(const parsed *q, uint32_t rc, const char *message, uint8_t
 
 /*
  * Answers from a cached entry in out + HEAD_ROOM: a trusted query's entry
- * starts with its verdict byte.
+ * starts with its verdict byte. A stale entry is past the time its verdict
+ * held (its certificates may have expired since): never verified.
  */
-static int answer_cached(parsed *q, const cache_answer *a, uint8_t *out, size_t cap)
+static int answer_cached(parsed *q, const cache_answer *a, bool stale, uint8_t *out, size_t cap)
 {
 	uint8_t *body = out + HEAD_ROOM;
 	size_t len = a->body_len;
 	if (q->trusted) {
 		if (!len)
 			return answer_msg(q, PROTO_RC_ERROR, "bad cache entry", out, cap);
-		q->verified = body[0] == 1;
+		q->verified = body[0] == 1 && !stale;
 		body++;
 		len--;
 	}
@@ -214,7 +215,7 @@ static int from_cache(resolver *r, parsed *q, const uint8_t *key, size_t klen,
 	*res = get(r->cache, key, klen, &a, body, bcap);
 	if ((*res != CACHE_HIT && *res != CACHE_STALE) || a.body_len > bcap)
 		return 0;
-	return answer_cached(q, &a, out, cap);
+	return answer_cached(q, &a, *res == CACHE_STALE, out, cap);
 }
 
 /* The values of a success answer body (rc, body) copied into *vals; as trust_fetch_fn returns. */
@@ -313,9 +314,11 @@ static bool values_within(idn_slice part, uint32_t np, idn_slice whole, uint32_t
  * The verdict on a trusted query's success answer rs: the whole record
  * (fetched unfiltered when the question had filters, perhaps from the
  * cache) against the trust root, every value signed; a filtered answer's
- * values must then be that record's, byte for byte.
+ * values must then be that record's, byte for byte. *until: when the
+ * first link of the chain expires (0: none does).
  */
-static enum trust_code trust_check(resolver *r, const parsed *q, const proto_resolve_resp *rs)
+static enum trust_code trust_check(resolver *r, const parsed *q, const proto_resolve_resp *rs,
+                                   int64_t *until)
 {
 	char handle[PROTO_HANDLE_MAX + 1];
 	size_t hl = q->rr.handle.len;
@@ -345,6 +348,7 @@ static enum trust_code trust_check(resolver *r, const parsed *q, const proto_res
 	               .max_links = r->o.trust_max_links,
 	               .require_all = true};
 	c = trust_verify_record(&t, handle, values, n, &res);
+	*until = res.expires;
 	if (c == TRUST_TOO_LONG || c == TRUST_LOOP)
 		limit_hit(LIM_TRUST_CHAIN, "trusted query for %.200s: %s", handle, res.msg);
 	if (c == TRUST_OK && full && !values_within(rs->values, rs->nvalues, values, n))
@@ -368,7 +372,7 @@ static int resolve_miss(resolver *r, parsed *q, const uint8_t *key, size_t klen,
 	size_t bcap = cap - HEAD_ROOM - 4;
 	int res = cache_fetch(r->cache, key, klen, wait_ms, &a, body, bcap);
 	if (res == CACHE_HIT && a.body_len <= bcap)
-		return answer_cached(q, &a, out, cap);
+		return answer_cached(q, &a, false, out, cap);
 	bool lead = res == CACHE_LEAD;
 
 	/* The request's filters, passed upstream. */
@@ -460,8 +464,10 @@ static int resolve_miss(resolver *r, parsed *q, const uint8_t *key, size_t klen,
 			               cap);
 			goto out;
 		}
-		if (q->trusted)
-			q->verified = trust_check(r, q, &rs) == TRUST_OK;
+		int64_t until = 0, left;
+		if (q->trusted && (q->verified = trust_check(r, q, &rs, &until) == TRUST_OK) &&
+		    until && (left = until - (int64_t)time(NULL)) < (int64_t)ttl)
+			ttl = left > 0 ? (uint32_t)left : 0; /* cached no longer than it holds */
 	} else if (rc == PROTO_RC_HANDLE_NOT_FOUND || rc == PROTO_RC_VALUE_NOT_FOUND) {
 		ttl = co->neg_ttl;
 	}

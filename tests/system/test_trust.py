@@ -218,6 +218,32 @@ class Trust(unittest.TestCase):
         self.assertIn(b"https://evil.example/6", body)
         self.assertEqual(fl & 0x3, 0x2)
 
+    def test_1d_verdict_cached_no_longer_than_the_chain_holds(self):
+        """A verified answer stays in the recursive node's cache only until the
+        first certificate of its chain expires: asked again after that, it is
+        verified anew (and fails, expired)."""
+        h = "88.100.1/ITEM-4"  # signed by test_1b
+        ent_cert = [self.sec_key, "300:0.NA/88.100", "300:0.NA/88.100.1", self.ent_key,
+                    ["0.NA/88.100.1:handlesUnderThisPrefix"],
+                    "127.0.0.1:%d" % self.ports["sec"], self.ent_key]
+        # The enterprise's certificate replaced by one that expires in 3 seconds.
+        ends = int(time.time()) + 3
+        out = self.cert(*ent_cert, "--not-before", str(ends - 86400), "--days", "1",
+                        "--replace")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        # A recursive node of its own, whose cache has not seen the old certificate.
+        rec = Node(homes=(), listen=["127.0.0.1:%d" % free_port()], extra_args=[
+            "--recursive", "--root", "127.0.0.1:%d" % self.ports["root"],
+            "--trust-root", os.path.join(self.tmp, "root.pub")])
+        try:
+            self.assertEqual(self.rec_flags(h, node=rec), (1, 0x3))
+            time.sleep(max(0.0, ends + 1.5 - time.time()))
+            self.assertEqual(self.rec_flags(h, node=rec), (1, 0x2))
+        finally:
+            rec.close()
+            out = self.cert(*ent_cert, "--replace")
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
     def rec_stats(self, node):
         """A recursive node's statistics and limits lines (SIGUSR1 logs them)."""
         import signal
