@@ -239,15 +239,24 @@ static int body_values(uint32_t rc, idn_slice body, uint8_t **vals, size_t *len,
 	return IDN_OK;
 }
 
+/* One verification's fetches: their resolver and deadline (limit_now_ms). */
+typedef struct trust_run {
+	resolver *r;
+	int64_t deadline;
+	bool over; /* a fetch found the budget spent */
+} trust_run;
+
 /*
  * A trust_fetch_fn: the values of handle (a certificate holder, or a record
  * asked with filters) as a public, unfiltered question: from the cache (the
- * entry such a client question has), else from the root, then cached.
+ * entry such a client question has), else from the root within what is
+ * left of the verification's time budget, then cached.
  */
 static int trust_fetch(void *arg, const char *handle, uint8_t **vals, size_t *len, uint32_t *n,
                        char *err, size_t errlen)
 {
-	resolver *r = arg;
+	trust_run *tr = arg;
+	resolver *r = tr->r;
 	idn_slice h = idn_slice_of(handle, strlen(handle));
 	uint8_t key[1 + HANDLE_KEY_MAX + 8];
 	int kl = h.len <= PROTO_HANDLE_MAX ? handle_key(h, true, key + 1) : IDN_EINVAL;
@@ -268,15 +277,25 @@ static int trust_fetch(void *arg, const char *handle, uint8_t **vals, size_t *le
 		return rc;
 	}
 	free(buf);
-	client_root_opts ro = {.base = {.transport = CLIENT_UDP,
-	                                .timeout_ms = r->o.timeout_ms,
-	                                .flags = PROTO_F_CA | PROTO_F_PO}};
+	int64_t left = tr->deadline - limit_now_ms();
+	if (left <= 0) {
+		tr->over = true;
+		snprintf(err, errlen, "over the verification's time budget (%u ms)",
+		         r->o.trust_budget_ms);
+		return IDN_ETIMEOUT;
+	}
+	client_root_opts ro = {
+	    .base = {.transport = CLIENT_UDP,
+	             .timeout_ms = left < r->o.timeout_ms ? (unsigned)left : r->o.timeout_ms,
+	             .flags = PROTO_F_CA | PROTO_F_PO}};
 	uint8_t *ans = NULL;
 	size_t anslen;
 	proto_env env;
 	proto_msg msg;
 	atomic_fetch_add_explicit(&r->upstream, 1, memory_order_relaxed);
 	int ret = client_resolve_root(&r->root, h, &ro, &ans, &anslen, &env, &msg, err, errlen);
+	if (ret && limit_now_ms() >= tr->deadline)
+		tr->over = true; /* cut short by the budget */
 	idn_slice rest;
 	if (!ret && proto_answer_split(msg.body, msg.hdr.flags & PROTO_F_RD, NULL, NULL, &rest))
 		ret = IDN_EPROTO;
@@ -333,24 +352,29 @@ static enum trust_code trust_check(resolver *r, const parsed *q, const proto_res
 	memcpy(handle, q->rr.handle.p, hl);
 	handle[hl] = 0;
 	c = TRUST_FETCH;
+	trust_run run = {.r = r, .deadline = limit_now_ms() + r->o.trust_budget_ms};
 	if (q->rr.nindexes || q->rr.ntypes) {
 		size_t len;
 		char err[256];
-		if (trust_fetch(r, handle, &full, &len, &n, err, sizeof err))
-			goto done;
+		if (trust_fetch(&run, handle, &full, &len, &n, err, sizeof err))
+			goto over;
 		values = idn_slice_of(full, len);
 	}
 	trust_ctx t = {.root_handle = r->trust_root_handle,
 	               .root_key = r->trust_root,
 	               .now = (int64_t)time(NULL),
 	               .fetch = trust_fetch,
-	               .fetch_arg = r,
+	               .fetch_arg = &run,
 	               .max_links = r->o.trust_max_links,
 	               .require_all = true};
 	c = trust_verify_record(&t, handle, values, n, &res);
 	*until = res.expires;
 	if (c == TRUST_TOO_LONG || c == TRUST_LOOP)
 		limit_hit(LIM_TRUST_CHAIN, "trusted query for %.200s: %s", handle, res.msg);
+over:
+	if (run.over)
+		limit_hit(LIM_TRUST_CHAIN, "trusted query for %.200s: over its time budget (%u ms)",
+		          handle, r->o.trust_budget_ms);
 	if (c == TRUST_OK && full && !values_within(rs->values, rs->nvalues, values, n))
 		c = TRUST_DIGEST; /* the answer is not the record that verified */
 done:
@@ -685,6 +709,8 @@ int resolver_new(const resolver_opts *o, resolver **out, char *err, size_t errle
 		r->o.udp_amplification = PROTO_UDP_RATIO_DEF;
 	if (!r->o.tcp_timeout_ms)
 		r->o.tcp_timeout_ms = 500;
+	if (!r->o.trust_budget_ms)
+		r->o.trust_budget_ms = 3000;
 	if (!r->o.coalesce_wait_ms)
 		r->o.coalesce_wait_ms = 3000;
 	pthread_mutex_init(&r->mu, NULL);

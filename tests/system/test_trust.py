@@ -11,7 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
+import socket
 import tempfile
+import threading
 import time
 import unittest
 
@@ -25,6 +27,91 @@ ROOT_ISS = "300:88.111.1/0.0"
 
 def run(*args, timeout=60):
     return subprocess.run([IDNODE] + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+class DelayProxy:
+    """A UDP and TCP relay on loopback that forwards each datagram (each TCP
+    connection) to target_port after delay seconds and relays the answers
+    back; every relay is bounded in time."""
+
+    def __init__(self, target_port, delay):
+        self.target, self.delay, self.stopped = target_port, delay, False
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind(("127.0.0.1", self.port))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.threads = [threading.Thread(target=self.loop, daemon=True),
+                        threading.Thread(target=self.accept, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def loop(self):
+        while not self.stopped:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self.relay, args=(data, addr), daemon=True).start()
+
+    def accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self.pipe, args=(c,), daemon=True).start()
+
+    def pipe(self, c):
+        """One TCP connection: each chunk the client sends goes on after the delay."""
+        deadline = time.time() + 5
+        with c, socket.create_connection(("127.0.0.1", self.target), timeout=2) as up:
+            c.settimeout(0.05)
+            up.settimeout(0.05)
+            while time.time() < deadline and not self.stopped:
+                try:
+                    data = c.recv(65535)
+                    if not data:
+                        return
+                    time.sleep(self.delay)
+                    up.sendall(data)
+                except socket.timeout:
+                    pass
+                try:
+                    data = up.recv(65535)
+                    if not data:
+                        return
+                    c.sendall(data)
+                except socket.timeout:
+                    pass
+
+    def relay(self, data, addr):
+        time.sleep(self.delay)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
+            up.settimeout(1.0)
+            up.sendto(data, ("127.0.0.1", self.target))
+            deadline = time.time() + 3
+            while time.time() < deadline:
+                try:
+                    ans, _ = up.recvfrom(65535)
+                    self.sock.sendto(ans, addr)
+                except (socket.timeout, OSError):
+                    return
+                up.settimeout(0.2)
+
+    def close(self):
+        self.stopped = True
+        for t in self.threads:
+            t.join(timeout=2)
+        self.sock.close()
+        self.lsock.close()
 
 
 class Trust(unittest.TestCase):
@@ -243,6 +330,36 @@ class Trust(unittest.TestCase):
             rec.close()
             out = self.cert(*ent_cert, "--replace")
             self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+    def test_1e_verification_time_budget(self):
+        """The certificate fetches of one verification share a time budget
+        (--trust-budget-ms): over it, the answer goes without the verified bit
+        and the trust-chain limit counts it, so a chain of slow links cannot
+        hold a resolver thread for max-links times the upstream timeout."""
+        h = "88.100.1/ITEM-4"  # signed by test_1b
+        proxy = DelayProxy(self.ports["root"], 0.35)  # every question to the root waits
+        nodes = []
+        try:
+            for budget in (5000, 500):
+                nodes.append(Node(homes=(), listen=["127.0.0.1:%d" % free_port()], extra_args=[
+                    "--recursive", "--root", "127.0.0.1:%d" % proxy.port,
+                    "--trust-budget-ms", str(budget),
+                    "--trust-root", os.path.join(self.tmp, "root.pub")]))
+            # Two certificates, each fetched through the slow root: 0.7 s.
+            t0 = time.time()
+            self.assertEqual(self.rec_flags(h, node=nodes[0]), (1, 0x3))
+            took = time.time() - t0
+            self.assertGreater(took, 1.0)  # the record and two certificates, each 0.35 s late
+            t0 = time.time()
+            self.assertEqual(self.rec_flags(h, node=nodes[1]), (1, 0x2))
+            self.assertLess(time.time() - t0, took)
+            stats = self.rec_stats(nodes[1])
+            self.assertIn("verified=0 unverified=1 ", stats)
+            self.assertIn("trust-chain=1", stats)
+        finally:
+            for n in nodes:
+                n.close()
+            proxy.close()
 
     def rec_stats(self, node):
         """A recursive node's statistics and limits lines (SIGUSR1 logs them)."""
