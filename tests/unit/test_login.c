@@ -434,31 +434,48 @@ static size_t sm4_wrap(uint8_t *dst, const uint8_t *msg, size_t len, const uint8
 	return PROTO_ENV_LEN + clen;
 }
 
-static void test_sm4_setup_and_envelopes(void **state)
+/* Op 400, mode 3, for 300:0.NA/88.1000, naming the exchange key at 300:key_handle. */
+static size_t setup_req(uint8_t *rq, const char *key_handle, uint32_t sid, uint32_t rid)
 {
-	(void)state;
-	static uint8_t rq[2048], enc[2048];
-	node_up(NODE_CODES_IPS);
-	/* Op 400, mode 3, naming 300:0.NA/88.1000 (an RSA key): [u32 4][key] to its public key. */
 	uint8_t body[256];
 	wire_wr bw = wire_wr_init(body, sizeof(body));
 	proto_session_req sr = {.mode = PROTO_KX_CIPHER_HDL,
 	                        .identity = IDN_SLICE("0.NA/88.1000"),
 	                        .identity_index = 300,
-	                        .key_handle = IDN_SLICE("0.NA/88.1000"),
+	                        .key_handle = idn_slice_of(key_handle, strlen(key_handle)),
 	                        .key_index = 300};
 	proto_session_req_encode(&bw, &sr);
-	size_t l = build(rq, PROTO_OP_SESSION_SETUP, 0, 10001, 1, body, wire_wr_len(&bw));
-	assert_int_equal(ask(4, rq, l), 1);
+	return build(rq, PROTO_OP_SESSION_SETUP, 0, sid, rid, body, wire_wr_len(&bw));
+}
+
+/*
+ * The setup on conn (session 10001) naming 300:0.NA/88.1000 (an RSA key):
+ * the SM4 key, sent back as [u32 4][key] encrypted to its public key.
+ */
+static void sm4_setup(uint64_t conn, uint8_t key[16])
+{
+	static uint8_t rq[2048];
+	size_t l = setup_req(rq, "0.NA/88.1000", 10001, 1);
+	assert_int_equal(ask(conn, rq, l), 1);
 	proto_session_resp resp;
 	assert_int_equal(proto_session_resp_decode(answer_rest(), &resp), 0);
 	assert_int_equal(resp.mode, PROTO_KX_CIPHER_HDL);
-	uint8_t plain[64], key[16];
+	uint8_t plain[64];
 	size_t plen = 0;
 	assert_int_equal(auth_privkey_decrypt(admin, resp.data, plain, sizeof(plain), &plen), 0);
 	assert_int_equal(plen, 20);
 	assert_int_equal(idn_be32(plain), 4); /* ENCRYPT_ALG_SM4 */
 	memcpy(key, plain + 4, 16);
+}
+
+static void test_sm4_setup_and_envelopes(void **state)
+{
+	(void)state;
+	static uint8_t rq[2048], enc[2048];
+	node_up(NODE_CODES_IPS);
+	uint8_t key[16];
+	sm4_setup(4, key);
+	size_t l;
 
 	/* An encrypted resolution: answered encrypted with the same key. */
 	uint8_t rb[64];
@@ -535,10 +552,7 @@ static void test_sm4_setup_and_envelopes(void **state)
 	assert_true(msgs >= 2);
 	assert_true(names >= NAMES);
 	/* A setup naming an identity without a key here: 501. */
-	bw = wire_wr_init(body, sizeof(body));
-	sr.key_handle = IDN_SLICE("88.1000/nobody");
-	proto_session_req_encode(&bw, &sr);
-	l = build(rq, PROTO_OP_SESSION_SETUP, 0, 10002, 3, body, wire_wr_len(&bw));
+	l = setup_req(rq, "88.1000/nobody", 10002, 3);
 	assert_int_equal(ask(6, rq, l), PROTO_RC_SESSION_FAILED);
 	node_conn_closed(wk, 4);
 	node_conn_closed(wk, 6);
@@ -625,26 +639,12 @@ static void test_sm4_login_remote_identity(void **state)
 	up_lookup = remote_lookup;
 	node_up(NODE_CODES_IPS);
 	up_lookup = NULL;
-	/* The SM4 key, to the local admin's RSA key (as test_sm4_setup_and_envelopes). */
-	uint8_t body[256], key[16], plain[64];
-	wire_wr bw = wire_wr_init(body, sizeof(body));
-	proto_session_req sr = {.mode = PROTO_KX_CIPHER_HDL,
-	                        .identity = IDN_SLICE("0.NA/88.1000"),
-	                        .identity_index = 300,
-	                        .key_handle = IDN_SLICE("0.NA/88.1000"),
-	                        .key_index = 300};
-	proto_session_req_encode(&bw, &sr);
-	size_t l = build(rq, PROTO_OP_SESSION_SETUP, 0, 10001, 1, body, wire_wr_len(&bw));
-	assert_int_equal(ask(8, rq, l), 1);
-	proto_session_resp resp;
-	size_t plen = 0;
-	assert_int_equal(proto_session_resp_decode(answer_rest(), &resp), 0);
-	assert_int_equal(auth_privkey_decrypt(admin, resp.data, plain, sizeof(plain), &plen), 0);
-	memcpy(key, plain + 4, 16);
+	uint8_t body[256], key[16];
+	sm4_setup(8, key);
 	/* 2001 for 300:0.NA/88.2000 (held elsewhere): 402, encrypted. */
 	static const uint8_t zero[4] = {0};
 	size_t bl = login_body(body, "0.NA/88.2000", 300, zero, 0);
-	l = build(rq, PROTO_OP_IDIS_LOGIN, PROTO_F_RD, 10001, 2, body, bl);
+	size_t l = build(rq, PROTO_OP_IDIS_LOGIN, PROTO_F_RD, 10001, 2, body, bl);
 	int n = ask_sm4_later(rq, l, key);
 	assert_true(n > PROTO_ENV_LEN && (out[2] & PROTO_ENV_ENCRYPTED));
 	size_t ml = 0;
