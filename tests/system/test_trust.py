@@ -313,8 +313,8 @@ class Trust(unittest.TestCase):
         ent_cert = [self.sec_key, "300:0.NA/88.100", "300:0.NA/88.100.1", self.ent_key,
                     ["0.NA/88.100.1:handlesUnderThisPrefix"],
                     "127.0.0.1:%d" % self.ports["sec"], self.ent_key]
-        # The enterprise's certificate replaced by one that expires in 3 seconds.
-        ends = int(time.time()) + 3
+        # The enterprise's certificate replaced by one that expires in 6 seconds.
+        ends = int(time.time()) + 6
         out = self.cert(*ent_cert, "--not-before", str(ends - 86400), "--days", "1",
                         "--replace")
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
