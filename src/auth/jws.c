@@ -496,7 +496,20 @@ static int jwk_dsa(const json_t *o, EVP_PKEY **out, char *err, size_t errlen)
 	static const char *const names[] = {"p", "q", "g", "y"};
 	static const char *const keys[] = {OSSL_PKEY_PARAM_FFC_P, OSSL_PKEY_PARAM_FFC_Q,
 	                                   OSSL_PKEY_PARAM_FFC_G, OSSL_PKEY_PARAM_PUB_KEY};
-	int rc = jwk_ints_key(o, "DSA", names, keys, 4, 1, out, err, errlen);
+	/*
+	 * q first: DSA signs with a q of 160, 224 or 256 bits (FIPS 186-4), and
+	 * the key's check raises y to q mod p, which a long q makes costly.
+	 */
+	BIGNUM *q = NULL;
+	int rc = jwk_int(o, "q", &q, err, errlen);
+	int qbits = rc ? 0 : BN_num_bits(q);
+	BN_free(q);
+	if (rc)
+		return rc;
+	if (qbits != 160 && qbits != 224 && qbits != 256)
+		return fail(err, errlen, IDN_EINVAL, "JWK DSA key: q of %d bits (160, 224 or 256)",
+		            qbits);
+	rc = jwk_ints_key(o, "DSA", names, keys, 4, 1, out, err, errlen);
 	int bits = rc ? 0 : EVP_PKEY_get_bits(*out);
 	if (!rc && (bits < 1024 || bits > 16384)) {
 		EVP_PKEY_free(*out);

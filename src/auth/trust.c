@@ -453,6 +453,8 @@ static const char *link_name(int i, const trust_claims *c, char *buf, size_t cap
 static enum trust_code check_time(const trust_ctx *t, int i, const trust_claims *c, trust_result *r)
 {
 	char nm[500];
+	if (c->has_exp && (!r->expires || c->exp < r->expires))
+		r->expires = c->exp;
 	if (c->has_exp && t->now > c->exp)
 		return result(r, TRUST_EXPIRED, "%s expired at %lld (now %lld)",
 		              link_name(i, c, nm, sizeof nm), (long long)c->exp, (long long)t->now);

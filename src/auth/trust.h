@@ -150,6 +150,7 @@ typedef struct trust_result {
 	uint32_t nlinks;         /* certificates walked */
 	uint32_t sig_index;      /* the HS_SIGNATURE value used */
 	uint32_t nunsigned;      /* values not covered (when not require_all) */
+	int64_t expires;         /* the earliest exp of the links checked (0: none has one) */
 	char unsigned_list[160]; /* "100 (HS_ADMIN), 3 (URL)", cut with ", ..." */
 } trust_result;
 

@@ -5,6 +5,7 @@
  */
 #include "node/admin.h"
 
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -697,11 +698,15 @@ int node_admin_challenge_response(req *rq)
 	}
 	held.env.request_id = rq->env.request_id;
 	held.env.session_id = 0;
+	/* Op 200 came SM4-encrypted (node/login.h): so goes the answer, also a later one. */
+	held.sm4 = rq->sm4;
+	memcpy(held.sm4_key, rq->sm4_key, sizeof(held.sm4_key));
 	idn_slice nonce = idn_slice_of(p.nonce, NONCE_LEN);
 	idn_slice digest = idn_slice_of(p.digest, proto_digest_len(p.hash));
 	int ret = node_admin_check_chresp(rq, &held, &p.req, &cr, nonce, digest, run_verified,
 	                                  &rq->w->src, sizeof(rq->w->src));
 	free(p.req); /* NULL when the answer is built later (node/identity.h) */
+	OPENSSL_cleanse(held.sm4_key, sizeof(held.sm4_key));
 	return ret;
 }
 

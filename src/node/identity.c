@@ -5,6 +5,7 @@
  */
 #include "node/identity.h"
 
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "auth/verify.h"
 #include "node/answer.h"
+#include "node/login.h"
 #include "proto/handle.h"
 #include "proto/record.h"
 
@@ -133,7 +135,11 @@ static int later_build(struct later_check *lc, node_worker *w, uint8_t *out, siz
 	lc->held.out = out;
 	lc->held.cap = cap;
 	idn_slice handle = idn_slice_of((uint8_t *)lc->ctx + lc->ctxlen, lc->hlen);
-	return lc->finish(&lc->held, lc->ctx, handle, lc->index, verdict, why);
+	int len = lc->finish(&lc->held, lc->ctx, handle, lc->index, verdict, why);
+	/* It came SM4-encrypted (node/login.h): so goes its answer. */
+	if (len > 0 && lc->held.sm4)
+		len = node_login_encrypt(&lc->held, out, (size_t)len, cap);
+	return len;
 }
 
 /* Hands the answer (len <= 0: none, the request is dropped) over and frees lc. */
@@ -143,6 +149,7 @@ static void later_hand_over(struct later_check *lc, const uint8_t *ans, int len)
 	void (*answer)(void *, const uint8_t *, size_t) = lc->answer;
 	void *token = lc->token;
 	free(lc->held_bytes);
+	OPENSSL_cleanse(lc->held.sm4_key, sizeof(lc->held.sm4_key));
 	free(lc);
 	answer(token, ans, len > 0 ? (size_t)len : 0);
 	pthread_mutex_lock(&id->mu);

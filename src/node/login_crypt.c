@@ -88,6 +88,13 @@ int node_login_decrypt(req *rq, const uint8_t *in, size_t len, uint8_t **plain, 
 	int ret = p ? auth_sm4_decrypt(rq->sm4_key, in + PROTO_ENV_LEN, len - PROTO_ENV_LEN,
 	                               p + PROTO_ENV_LEN, len - PROTO_ENV_LEN, &ml)
 	            : IDN_ENOMEM;
+	/*
+	 * No MAC: a wrong key passes the padding check about once in 256; what
+	 * it gives is not a message (header and lengths), and is refused as such.
+	 */
+	proto_msg m;
+	if (!ret && proto_msg_decode(p + PROTO_ENV_LEN, ml, &m))
+		ret = IDN_EMISMATCH;
 	if (ret) {
 		free(p);
 		OPENSSL_cleanse(rq->sm4_key, sizeof(rq->sm4_key));

@@ -273,13 +273,13 @@ int node_answer(node_worker *w, enum node_transport t, const uint8_t *in, size_t
 		free(plain);
 		return ret;
 	}
-	/* Answered encrypted: whole here, on this thread (no later answer, no parts). */
-	const node_later *later = w->later;
+	/*
+	 * Answered encrypted, in one piece (no parts); an answer given later, when
+	 * an identity held elsewhere was checked, is encrypted there (node/identity.c).
+	 */
 	bool more_ok = w->more_ok;
-	w->later = NULL;
 	w->more_ok = false;
 	int ret = answer_msg(&rq, in, len);
-	w->later = later;
 	w->more_ok = more_ok;
 	free(plain);
 	if (ret > 0)

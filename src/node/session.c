@@ -377,7 +377,9 @@ static int answer_challenge(req *rq, struct node_held *h, const uint8_t *sh, uin
 	            .out = rq->out,
 	            .cap = rq->cap,
 	            .minor = h->minor,
-	            .sess = rq->sess};
+	            .sess = rq->sess,
+	            .sm4 = rq->sm4}; /* an SM4 request's answer (node/login.h), also a later one */
+	memcpy(held.sm4_key, rq->sm4_key, sizeof(held.sm4_key));
 	if (proto_env_decode(h->req, h->len, &held.env) ||
 	    proto_msg_decode(h->req + PROTO_ENV_LEN, h->len - PROTO_ENV_LEN, &held.msg)) {
 		ret = node_answer_error(rq, PROTO_RC_ERROR, "held request lost");

@@ -167,16 +167,17 @@ static int answer_msg(const parsed *q, uint32_t rc, const char *message, uint8_t
 
 /*
  * Answers from a cached entry in out + HEAD_ROOM: a trusted query's entry
- * starts with its verdict byte.
+ * starts with its verdict byte. A stale entry is past the time its verdict
+ * held (its certificates may have expired since): never verified.
  */
-static int answer_cached(parsed *q, const cache_answer *a, uint8_t *out, size_t cap)
+static int answer_cached(parsed *q, const cache_answer *a, bool stale, uint8_t *out, size_t cap)
 {
 	uint8_t *body = out + HEAD_ROOM;
 	size_t len = a->body_len;
 	if (q->trusted) {
 		if (!len)
 			return answer_msg(q, PROTO_RC_ERROR, "bad cache entry", out, cap);
-		q->verified = body[0] == 1;
+		q->verified = body[0] == 1 && !stale;
 		body++;
 		len--;
 	}
@@ -214,7 +215,7 @@ static int from_cache(resolver *r, parsed *q, const uint8_t *key, size_t klen,
 	*res = get(r->cache, key, klen, &a, body, bcap);
 	if ((*res != CACHE_HIT && *res != CACHE_STALE) || a.body_len > bcap)
 		return 0;
-	return answer_cached(q, &a, out, cap);
+	return answer_cached(q, &a, *res == CACHE_STALE, out, cap);
 }
 
 /* The values of a success answer body (rc, body) copied into *vals; as trust_fetch_fn returns. */
@@ -238,15 +239,24 @@ static int body_values(uint32_t rc, idn_slice body, uint8_t **vals, size_t *len,
 	return IDN_OK;
 }
 
+/* One verification's fetches: their resolver and deadline (limit_now_ms). */
+typedef struct trust_run {
+	resolver *r;
+	int64_t deadline;
+	bool over; /* a fetch found the budget spent */
+} trust_run;
+
 /*
  * A trust_fetch_fn: the values of handle (a certificate holder, or a record
  * asked with filters) as a public, unfiltered question: from the cache (the
- * entry such a client question has), else from the root, then cached.
+ * entry such a client question has), else from the root within what is
+ * left of the verification's time budget, then cached.
  */
 static int trust_fetch(void *arg, const char *handle, uint8_t **vals, size_t *len, uint32_t *n,
                        char *err, size_t errlen)
 {
-	resolver *r = arg;
+	trust_run *tr = arg;
+	resolver *r = tr->r;
 	idn_slice h = idn_slice_of(handle, strlen(handle));
 	uint8_t key[1 + HANDLE_KEY_MAX + 8];
 	int kl = h.len <= PROTO_HANDLE_MAX ? handle_key(h, true, key + 1) : IDN_EINVAL;
@@ -267,15 +277,25 @@ static int trust_fetch(void *arg, const char *handle, uint8_t **vals, size_t *le
 		return rc;
 	}
 	free(buf);
-	client_root_opts ro = {.base = {.transport = CLIENT_UDP,
-	                                .timeout_ms = r->o.timeout_ms,
-	                                .flags = PROTO_F_CA | PROTO_F_PO}};
+	int64_t left = tr->deadline - limit_now_ms();
+	if (left <= 0) {
+		tr->over = true;
+		snprintf(err, errlen, "over the verification's time budget (%u ms)",
+		         r->o.trust_budget_ms);
+		return IDN_ETIMEOUT;
+	}
+	client_root_opts ro = {
+	    .base = {.transport = CLIENT_UDP,
+	             .timeout_ms = left < r->o.timeout_ms ? (unsigned)left : r->o.timeout_ms,
+	             .flags = PROTO_F_CA | PROTO_F_PO}};
 	uint8_t *ans = NULL;
 	size_t anslen;
 	proto_env env;
 	proto_msg msg;
 	atomic_fetch_add_explicit(&r->upstream, 1, memory_order_relaxed);
 	int ret = client_resolve_root(&r->root, h, &ro, &ans, &anslen, &env, &msg, err, errlen);
+	if (ret && limit_now_ms() >= tr->deadline)
+		tr->over = true; /* cut short by the budget */
 	idn_slice rest;
 	if (!ret && proto_answer_split(msg.body, msg.hdr.flags & PROTO_F_RD, NULL, NULL, &rest))
 		ret = IDN_EPROTO;
@@ -292,39 +312,71 @@ static int trust_fetch(void *arg, const char *handle, uint8_t **vals, size_t *le
 	return ret;
 }
 
+/* Whether every value of part is, byte for byte, one of whole's. */
+static bool values_within(idn_slice part, uint32_t np, idn_slice whole, uint32_t nw)
+{
+	proto_values_it it = proto_values_begin(part, np);
+	proto_value v, w;
+	int rc;
+	while ((rc = proto_values_next(&it, &v)) == 1) {
+		proto_values_it jt = proto_values_begin(whole, nw);
+		bool found = false;
+		while (!found && proto_values_next(&jt, &w) == 1)
+			found = idn_slice_eq(it.raw, jt.raw);
+		if (!found)
+			return false;
+	}
+	return rc == 0;
+}
+
 /*
  * The verdict on a trusted query's success answer rs: the whole record
- * (fetched unfiltered when the question had filters) against the trust root,
- * every value signed.
+ * (fetched unfiltered when the question had filters, perhaps from the
+ * cache) against the trust root, every value signed; a filtered answer's
+ * values must then be that record's, byte for byte. *until: when the
+ * first link of the chain expires (0: none does).
  */
-static enum trust_code trust_check(resolver *r, const parsed *q, const proto_resolve_resp *rs)
+static enum trust_code trust_check(resolver *r, const parsed *q, const proto_resolve_resp *rs,
+                                   int64_t *until)
 {
 	char handle[PROTO_HANDLE_MAX + 1];
-	size_t hl = q->rr.handle.len <= PROTO_HANDLE_MAX ? q->rr.handle.len : PROTO_HANDLE_MAX;
-	memcpy(handle, q->rr.handle.p, hl);
-	handle[hl] = 0;
+	size_t hl = q->rr.handle.len;
 	idn_slice values = rs->values;
 	uint32_t n = rs->nvalues;
 	uint8_t *full = NULL;
 	trust_result res;
-	enum trust_code c = TRUST_FETCH;
+	enum trust_code c = TRUST_MALFORMED;
+	/* A C string names the handle verified: it must be the whole question's. */
+	if (hl > PROTO_HANDLE_MAX || memchr(q->rr.handle.p, 0, hl))
+		goto done;
+	memcpy(handle, q->rr.handle.p, hl);
+	handle[hl] = 0;
+	c = TRUST_FETCH;
+	trust_run run = {.r = r, .deadline = limit_now_ms() + r->o.trust_budget_ms};
 	if (q->rr.nindexes || q->rr.ntypes) {
 		size_t len;
 		char err[256];
-		if (trust_fetch(r, handle, &full, &len, &n, err, sizeof err))
-			goto done;
+		if (trust_fetch(&run, handle, &full, &len, &n, err, sizeof err))
+			goto over;
 		values = idn_slice_of(full, len);
 	}
 	trust_ctx t = {.root_handle = r->trust_root_handle,
 	               .root_key = r->trust_root,
 	               .now = (int64_t)time(NULL),
 	               .fetch = trust_fetch,
-	               .fetch_arg = r,
+	               .fetch_arg = &run,
 	               .max_links = r->o.trust_max_links,
 	               .require_all = true};
 	c = trust_verify_record(&t, handle, values, n, &res);
+	*until = res.expires;
 	if (c == TRUST_TOO_LONG || c == TRUST_LOOP)
 		limit_hit(LIM_TRUST_CHAIN, "trusted query for %.200s: %s", handle, res.msg);
+over:
+	if (run.over)
+		limit_hit(LIM_TRUST_CHAIN, "trusted query for %.200s: over its time budget (%u ms)",
+		          handle, r->o.trust_budget_ms);
+	if (c == TRUST_OK && full && !values_within(rs->values, rs->nvalues, values, n))
+		c = TRUST_DIGEST; /* the answer is not the record that verified */
 done:
 	free(full);
 	atomic_fetch_add_explicit(c == TRUST_OK ? &r->verified : &r->unverified, 1,
@@ -344,7 +396,7 @@ static int resolve_miss(resolver *r, parsed *q, const uint8_t *key, size_t klen,
 	size_t bcap = cap - HEAD_ROOM - 4;
 	int res = cache_fetch(r->cache, key, klen, wait_ms, &a, body, bcap);
 	if (res == CACHE_HIT && a.body_len <= bcap)
-		return answer_cached(q, &a, out, cap);
+		return answer_cached(q, &a, false, out, cap);
 	bool lead = res == CACHE_LEAD;
 
 	/* The request's filters, passed upstream. */
@@ -442,8 +494,10 @@ static int resolve_miss(resolver *r, parsed *q, const uint8_t *key, size_t klen,
 			               cap);
 			goto out;
 		}
-		if (q->trusted)
-			q->verified = trust_check(r, q, &rs) == TRUST_OK;
+		int64_t until = 0, left;
+		if (q->trusted && (q->verified = trust_check(r, q, &rs, &until) == TRUST_OK) &&
+		    until && (left = until - (int64_t)time(NULL)) < (int64_t)ttl)
+			ttl = left > 0 ? (uint32_t)left : 0; /* cached no longer than it holds */
 	} else if (rc == PROTO_RC_HANDLE_NOT_FOUND || rc == PROTO_RC_VALUE_NOT_FOUND) {
 		ttl = co->neg_ttl;
 	}
@@ -661,6 +715,8 @@ int resolver_new(const resolver_opts *o, resolver **out, char *err, size_t errle
 		r->o.udp_amplification = PROTO_UDP_RATIO_DEF;
 	if (!r->o.tcp_timeout_ms)
 		r->o.tcp_timeout_ms = 500;
+	if (!r->o.trust_budget_ms)
+		r->o.trust_budget_ms = 3000;
 	if (!r->o.coalesce_wait_ms)
 		r->o.coalesce_wait_ms = 3000;
 	pthread_mutex_init(&r->mu, NULL);

@@ -58,6 +58,11 @@ typedef struct resolver_opts {
 	/* Most certificates one verification walks (0: TRUST_MAX_LINKS); over: limit trust-chain.
 	 */
 	unsigned trust_max_links;
+	/*
+	 * The time all the upstream questions of one verification may take
+	 * together (0: 3000 ms); over it, not verified: limit trust-chain.
+	 */
+	unsigned trust_budget_ms;
 } resolver_opts;
 
 typedef struct resolver resolver;

@@ -150,6 +150,7 @@ static int start_resolver(running *r)
 	    .trust_root = c->trust_root,
 	    .trust_root_handle = c->trust_root_handle,
 	    .trust_max_links = c->trust_max_links,
+	    .trust_budget_ms = c->trust_budget_ms,
 	};
 	int ret = resolver_new(&ro, &r->requests.resolver, r->err, sizeof(r->err));
 	if (ret)

@@ -76,6 +76,7 @@ typedef struct server_settings {
 	unsigned neg_ttl, stale_ttl, resolver_threads;
 	char *trust_root, *trust_root_handle; /* trusted resolution (resolver.h) */
 	unsigned trust_max_links;             /* 0 = TRUST_MAX_LINKS */
+	unsigned trust_budget_ms;             /* 0 = resolver's default */
 	/* A mirror (repl/mirror.h): the primary, and who we are to it. */
 	char *mirror_of, *mirror_id, *mirror_key, *mirror_secret_file;
 	unsigned mirror_page_bytes; /* 0 = the default (192 KiB) */

@@ -261,6 +261,10 @@ const setting_row settings_rows[] = {
      .field = F(trust_max_links), .max = 50, .scope = SETTING_SERVE,
      .help = "most HS_CERT links one trusted query may walk (each\n"
              "may be an upstream question; default and at most 50)"},
+    {.ini = "trust_budget_ms", .flag = "trust-budget-ms", .arg = "N", .type = SETTING_UINT,
+     .field = F(trust_budget_ms), .max = 600000, .scope = SETTING_SERVE,
+     .help = "most time the upstream questions of one trusted\n"
+             "query's verification may take together (default 3000)"},
     {.ini = "trust_root_handle", .flag = "trust-root-handle", .arg = "HANDLE",
      .type = SETTING_STR, .field = F(trust_root_handle), .scope = SETTING_SERVE,
      .help = "the trust root's handle (default 88.111.1/0.0)"},

@@ -11,7 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
+import socket
 import tempfile
+import threading
 import time
 import unittest
 
@@ -25,6 +27,91 @@ ROOT_ISS = "300:88.111.1/0.0"
 
 def run(*args, timeout=60):
     return subprocess.run([IDNODE] + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+class DelayProxy:
+    """A UDP and TCP relay on loopback that forwards each datagram (each TCP
+    connection) to target_port after delay seconds and relays the answers
+    back; every relay is bounded in time."""
+
+    def __init__(self, target_port, delay):
+        self.target, self.delay, self.stopped = target_port, delay, False
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind(("127.0.0.1", self.port))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.threads = [threading.Thread(target=self.loop, daemon=True),
+                        threading.Thread(target=self.accept, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def loop(self):
+        while not self.stopped:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self.relay, args=(data, addr), daemon=True).start()
+
+    def accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self.pipe, args=(c,), daemon=True).start()
+
+    def pipe(self, c):
+        """One TCP connection: each chunk the client sends goes on after the delay."""
+        deadline = time.time() + 5
+        with c, socket.create_connection(("127.0.0.1", self.target), timeout=2) as up:
+            c.settimeout(0.05)
+            up.settimeout(0.05)
+            while time.time() < deadline and not self.stopped:
+                try:
+                    data = c.recv(65535)
+                    if not data:
+                        return
+                    time.sleep(self.delay)
+                    up.sendall(data)
+                except socket.timeout:
+                    pass
+                try:
+                    data = up.recv(65535)
+                    if not data:
+                        return
+                    c.sendall(data)
+                except socket.timeout:
+                    pass
+
+    def relay(self, data, addr):
+        time.sleep(self.delay)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
+            up.settimeout(1.0)
+            up.sendto(data, ("127.0.0.1", self.target))
+            deadline = time.time() + 3
+            while time.time() < deadline:
+                try:
+                    ans, _ = up.recvfrom(65535)
+                    self.sock.sendto(ans, addr)
+                except (socket.timeout, OSError):
+                    return
+                up.settimeout(0.2)
+
+    def close(self):
+        self.stopped = True
+        for t in self.threads:
+            t.join(timeout=2)
+        self.sock.close()
+        self.lsock.close()
 
 
 class Trust(unittest.TestCase):
@@ -56,7 +143,7 @@ class Trust(unittest.TestCase):
             url(1, "https://motor.example/%d" % i),
             {"index": 2, "type": "EMAIL", "data": "ops%d@motor.example" % i},
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "88.100.1/admin"))]}
-            for i in range(6)]
+            for i in range(7)]
         items.append({"handle": "88.100.1/admin", "values": [
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "88.100.1/admin")),
             hexval(300, "HS_PUBKEY", ent_pub)]})
@@ -195,6 +282,84 @@ class Trust(unittest.TestCase):
         stats = self.rec_stats(self.rec1)
         self.assertIn("verified=0 unverified=1 ", stats)
         self.assertIn("trust-chain=1", stats)
+
+    def test_1c_filtered_answer_must_be_the_verified_record(self):
+        """A filtered trusted question is verified on the whole record, which the
+        recursive node may take from its cache: the values it answers must be in
+        that record byte for byte, or the answer is not verified."""
+        h = "88.100.1/ITEM-6"
+        out = self.sign(h)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        # Verified; the whole record (fetched for the check) is now in the cache.
+        self.assertEqual(self.rec_flags(h, indexes=(1,)), (1, 0x3))
+        out = run("modify", h, "--server", "127.0.0.1:%d" % self.ports["ent"],
+                  "--id", "300:88.100.1/admin", "--key", self.ent_key,
+                  "--value", "1:URL:https://evil.example/6")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        # Another filter: a new question upstream, answered with the changed value,
+        # which the cached (signed) record does not hold.
+        ans = tcp_exchange(self.rec.port, request(h, flags=0x19000002, types=("URL",)),
+                           timeout=20)
+        _, _, rc, fl, body = parse_answer(ans)
+        self.assertEqual(rc, 1)
+        self.assertIn(b"https://evil.example/6", body)
+        self.assertEqual(fl & 0x3, 0x2)
+
+    def test_1d_verdict_cached_no_longer_than_the_chain_holds(self):
+        """A verified answer stays in the recursive node's cache only until the
+        first certificate of its chain expires: asked again after that, it is
+        verified anew (and fails, expired)."""
+        h = "88.100.1/ITEM-4"  # signed by test_1b
+        ent_cert = [self.sec_key, "300:0.NA/88.100", "300:0.NA/88.100.1", self.ent_key,
+                    ["0.NA/88.100.1:handlesUnderThisPrefix"],
+                    "127.0.0.1:%d" % self.ports["sec"], self.ent_key]
+        # The enterprise's certificate replaced by one that expires in 6 seconds.
+        ends = int(time.time()) + 6
+        out = self.cert(*ent_cert, "--not-before", str(ends - 86400), "--days", "1",
+                        "--replace")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        # A recursive node of its own, whose cache has not seen the old certificate.
+        rec = Node(homes=(), listen=["127.0.0.1:%d" % free_port()], extra_args=[
+            "--recursive", "--root", "127.0.0.1:%d" % self.ports["root"],
+            "--trust-root", os.path.join(self.tmp, "root.pub")])
+        try:
+            self.assertEqual(self.rec_flags(h, node=rec), (1, 0x3))
+            time.sleep(max(0.0, ends + 1.5 - time.time()))
+            self.assertEqual(self.rec_flags(h, node=rec), (1, 0x2))
+        finally:
+            rec.close()
+            out = self.cert(*ent_cert, "--replace")
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+    def test_1e_verification_time_budget(self):
+        """The certificate fetches of one verification share a time budget
+        (--trust-budget-ms): over it, the answer goes without the verified bit
+        and the trust-chain limit counts it, so a chain of slow links cannot
+        hold a resolver thread for max-links times the upstream timeout."""
+        h = "88.100.1/ITEM-4"  # signed by test_1b
+        proxy = DelayProxy(self.ports["root"], 0.35)  # every question to the root waits
+        nodes = []
+        try:
+            for budget in (5000, 500):
+                nodes.append(Node(homes=(), listen=["127.0.0.1:%d" % free_port()], extra_args=[
+                    "--recursive", "--root", "127.0.0.1:%d" % proxy.port,
+                    "--trust-budget-ms", str(budget),
+                    "--trust-root", os.path.join(self.tmp, "root.pub")]))
+            # Two certificates, each fetched through the slow root: 0.7 s.
+            t0 = time.time()
+            self.assertEqual(self.rec_flags(h, node=nodes[0]), (1, 0x3))
+            took = time.time() - t0
+            self.assertGreater(took, 1.0)  # the record and two certificates, each 0.35 s late
+            t0 = time.time()
+            self.assertEqual(self.rec_flags(h, node=nodes[1]), (1, 0x2))
+            self.assertLess(time.time() - t0, took)
+            stats = self.rec_stats(nodes[1])
+            self.assertIn("verified=0 unverified=1 ", stats)
+            self.assertIn("trust-chain=1", stats)
+        finally:
+            for n in nodes:
+                n.close()
+            proxy.close()
 
     def rec_stats(self, node):
         """A recursive node's statistics and limits lines (SIGUSR1 logs them)."""

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <openssl/pem.h>
@@ -344,12 +345,55 @@ static void test_malformed_jwk(void **st)
 	               "DSA");
 }
 
+/* b64url of n bytes of value v (n a multiple of 3: no padding to strip), malloc'd. */
+static char *b64_fill(size_t n, uint8_t first, uint8_t v, uint8_t last)
+{
+	uint8_t *b = malloc(n);
+	assert_non_null(b);
+	memset(b, v, n);
+	b[0] = first;
+	b[n - 1] = last;
+	char *s = jws_b64url_encode(b, n);
+	free(b);
+	assert_non_null(s);
+	return s;
+}
+
+/*
+ * A DSA JWK (p of 8184 bits) whose q has 7991 bits: its public-key check
+ * raises y to q mod p, a quarter second of CPU (measured before the fix) for
+ * each such key in a stranger's HS_CERT or HS_SIGNATURE, which a trusted
+ * resolution parses by the dozen. DSA signs with a q of 160, 224 or 256
+ * bits only: refused for its q, before any arithmetic.
+ */
+static void test_dsa_jwk_long_q(void **st)
+{
+	(void)st;
+	char *p = b64_fill(1023, 0xFF, 0xFF, 0xFF), *q = b64_fill(999, 0x7F, 0xFF, 0xFD);
+	char *text = NULL;
+	assert_true(asprintf(&text,
+	                     "{\"kty\":\"DSA\",\"p\":\"%s\",\"q\":\"%s\",\"g\":\"Ag\","
+	                     "\"y\":\"Aw\"}",
+	                     p, q) > 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	expect_bad_jwk(text, "q of 7991 bits");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	print_message("DSA JWK with a 7991-bit q refused in %.3f s\n", s);
+	assert_true(s < 0.05);
+	free(p);
+	free(q);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rfc7515_a2),    cmocka_unit_test(test_sm2_openssl),
-	    cmocka_unit_test(test_dsa_openssl),   cmocka_unit_test(test_sign_roundtrip),
-	    cmocka_unit_test(test_malformed_jws), cmocka_unit_test(test_malformed_jwk),
+	    cmocka_unit_test(test_rfc7515_a2),     cmocka_unit_test(test_sm2_openssl),
+	    cmocka_unit_test(test_dsa_openssl),    cmocka_unit_test(test_sign_roundtrip),
+	    cmocka_unit_test(test_malformed_jws),  cmocka_unit_test(test_malformed_jwk),
+	    cmocka_unit_test(test_dsa_jwk_long_q),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

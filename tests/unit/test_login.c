@@ -12,6 +12,7 @@
  * The identity is 300:0.NA/88.1000 of the shared vectors (its key in
  * ../shared/vectors/keys), a node-wide admin here.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/pem.h>
@@ -171,10 +174,13 @@ static int teardown(void **state)
 	return 0;
 }
 
+static node_identity_lookup_fn up_lookup; /* node_up's identity lookup (NULL: none) */
+
 static void node_up(enum node_codes codes)
 {
 	node_config cfg;
 	node_config_init(&cfg);
+	cfg.identity_lookup = up_lookup;
 	cfg.case_sensitive = false;
 	cfg.server_admins = server_admins;
 	cfg.nserver_admins = 1;
@@ -428,31 +434,48 @@ static size_t sm4_wrap(uint8_t *dst, const uint8_t *msg, size_t len, const uint8
 	return PROTO_ENV_LEN + clen;
 }
 
-static void test_sm4_setup_and_envelopes(void **state)
+/* Op 400, mode 3, for 300:0.NA/88.1000, naming the exchange key at 300:key_handle. */
+static size_t setup_req(uint8_t *rq, const char *key_handle, uint32_t sid, uint32_t rid)
 {
-	(void)state;
-	static uint8_t rq[2048], enc[2048];
-	node_up(NODE_CODES_IPS);
-	/* Op 400, mode 3, naming 300:0.NA/88.1000 (an RSA key): [u32 4][key] to its public key. */
 	uint8_t body[256];
 	wire_wr bw = wire_wr_init(body, sizeof(body));
 	proto_session_req sr = {.mode = PROTO_KX_CIPHER_HDL,
 	                        .identity = IDN_SLICE("0.NA/88.1000"),
 	                        .identity_index = 300,
-	                        .key_handle = IDN_SLICE("0.NA/88.1000"),
+	                        .key_handle = idn_slice_of(key_handle, strlen(key_handle)),
 	                        .key_index = 300};
 	proto_session_req_encode(&bw, &sr);
-	size_t l = build(rq, PROTO_OP_SESSION_SETUP, 0, 10001, 1, body, wire_wr_len(&bw));
-	assert_int_equal(ask(4, rq, l), 1);
+	return build(rq, PROTO_OP_SESSION_SETUP, 0, sid, rid, body, wire_wr_len(&bw));
+}
+
+/*
+ * The setup on conn (session 10001) naming 300:0.NA/88.1000 (an RSA key):
+ * the SM4 key, sent back as [u32 4][key] encrypted to its public key.
+ */
+static void sm4_setup(uint64_t conn, uint8_t key[16])
+{
+	static uint8_t rq[2048];
+	size_t l = setup_req(rq, "0.NA/88.1000", 10001, 1);
+	assert_int_equal(ask(conn, rq, l), 1);
 	proto_session_resp resp;
 	assert_int_equal(proto_session_resp_decode(answer_rest(), &resp), 0);
 	assert_int_equal(resp.mode, PROTO_KX_CIPHER_HDL);
-	uint8_t plain[64], key[16];
+	uint8_t plain[64];
 	size_t plen = 0;
 	assert_int_equal(auth_privkey_decrypt(admin, resp.data, plain, sizeof(plain), &plen), 0);
 	assert_int_equal(plen, 20);
 	assert_int_equal(idn_be32(plain), 4); /* ENCRYPT_ALG_SM4 */
 	memcpy(key, plain + 4, 16);
+}
+
+static void test_sm4_setup_and_envelopes(void **state)
+{
+	(void)state;
+	static uint8_t rq[2048], enc[2048];
+	node_up(NODE_CODES_IPS);
+	uint8_t key[16];
+	sm4_setup(4, key);
+	size_t l;
 
 	/* An encrypted resolution: answered encrypted with the same key. */
 	uint8_t rb[64];
@@ -484,6 +507,17 @@ static void test_sm4_setup_and_envelopes(void **state)
 	el = sm4_wrap(enc, rq, l, key);
 	enc[el - 1] ^= 0x5a;
 	assert_int_equal(ask(4, enc, el), PROTO_RC_SESSION_NO_KEY);
+	/*
+	 * Well padded but no message (what a wrong key gives about once in 256
+	 * tries: the padding check alone cannot tell): 502 in the clear too.
+	 */
+	static uint8_t junk[PROTO_ENV_LEN + 40];
+	memcpy(junk, rq, PROTO_ENV_LEN);
+	memset(junk + PROTO_ENV_LEN, 'x', 40);
+	idn_put_be32(junk + 16, 40);
+	el = sm4_wrap(enc, junk, sizeof(junk), key);
+	assert_int_equal(ask(4, enc, el), PROTO_RC_SESSION_NO_KEY);
+	assert_false(out[2] & PROTO_ENV_ENCRYPTED);
 	/* Logged in on it, a list of several messages comes back each encrypted. */
 	assert_int_equal(login(4, 10001, false, true, 4), 1);
 	enum { NAMES = 2600 };
@@ -529,14 +563,147 @@ static void test_sm4_setup_and_envelopes(void **state)
 	assert_true(msgs >= 2);
 	assert_true(names >= NAMES);
 	/* A setup naming an identity without a key here: 501. */
-	bw = wire_wr_init(body, sizeof(body));
-	sr.key_handle = IDN_SLICE("88.1000/nobody");
-	proto_session_req_encode(&bw, &sr);
-	l = build(rq, PROTO_OP_SESSION_SETUP, 0, 10002, 3, body, wire_wr_len(&bw));
+	l = setup_req(rq, "88.1000/nobody", 10002, 3);
 	assert_int_equal(ask(6, rq, l), PROTO_RC_SESSION_FAILED);
 	node_conn_closed(wk, 4);
 	node_conn_closed(wk, 6);
 	assert_int_equal(node_logins_open(nd), 0);
+	node_down();
+}
+
+/* ---- an SM4 login whose identity is held elsewhere: answered later, encrypted ---- */
+
+/* A stand-in for the remote check: says yes from its own thread, 50 ms later. */
+struct remote_check {
+	node_identity_done_fn done;
+	void *arg;
+};
+
+static void *remote_check_main(void *p)
+{
+	struct remote_check rc = *(struct remote_check *)p;
+	free(p);
+	usleep(50 * 1000);
+	rc.done(rc.arg, 0, "");
+	return NULL;
+}
+
+static int remote_lookup(void *arg, const proto_chresp *cr, idn_slice nonce, idn_slice digest,
+                         node_identity_done_fn done, void *done_arg)
+{
+	(void)arg, (void)cr, (void)nonce, (void)digest;
+	struct remote_check *rc = malloc(sizeof(*rc));
+	pthread_t t;
+	if (!rc)
+		return IDN_ENOMEM;
+	*rc = (struct remote_check){done, done_arg};
+	if (pthread_create(&t, NULL, remote_check_main, rc)) {
+		free(rc);
+		return IDN_ENOMEM;
+	}
+	pthread_detach(t);
+	return 0;
+}
+
+/* The later answer, as net would send it. */
+static pthread_mutex_t later_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t later_buf[PROTO_ENV_LEN + PROTO_MSG_MAX + 64];
+static size_t later_len;
+static bool later_done;
+
+static void *later_defer(void *arg)
+{
+	return arg;
+}
+
+static void later_answer(void *token, const uint8_t *ans, size_t len)
+{
+	(void)token;
+	pthread_mutex_lock(&later_mu);
+	later_len = len <= sizeof(later_buf) ? len : 0;
+	memcpy(later_buf, ans, later_len);
+	later_done = true;
+	pthread_mutex_unlock(&later_mu);
+}
+
+/* Sends msg SM4-encrypted on conn 8 through node_answer_deferrable; its return. */
+static int ask_sm4_later(const uint8_t *msg, size_t len, const uint8_t key[16])
+{
+	static uint8_t enc[4096];
+	static int token;
+	node_later later = {.defer = later_defer, .arg = &token, .answer = later_answer};
+	size_t el = sm4_wrap(enc, msg, len, key);
+	node_worker_conn(wk, 8);
+	return node_answer_deferrable(wk, NODE_TCP, enc, el, out, sizeof(out), &later);
+}
+
+/*
+ * A 2001 and its op 200 SM4-encrypted, for an identity this node does not
+ * hold: the op 200 is not checked on the worker (which would wait for the
+ * remote check, and with it every connection of that worker) but answered
+ * later, and that answer is SM4-encrypted like any other on the connection.
+ */
+static void test_sm4_login_remote_identity(void **state)
+{
+	(void)state;
+	static uint8_t rq[4096];
+	up_lookup = remote_lookup;
+	node_up(NODE_CODES_IPS);
+	up_lookup = NULL;
+	uint8_t body[256], key[16];
+	sm4_setup(8, key);
+	/* 2001 for 300:0.NA/88.2000 (held elsewhere): 402, encrypted. */
+	static const uint8_t zero[4] = {0};
+	size_t bl = login_body(body, "0.NA/88.2000", 300, zero, 0);
+	size_t l = build(rq, PROTO_OP_IDIS_LOGIN, PROTO_F_RD, 10001, 2, body, bl);
+	int n = ask_sm4_later(rq, l, key);
+	assert_true(n > PROTO_ENV_LEN && (out[2] & PROTO_ENV_ENCRYPTED));
+	size_t ml = 0;
+	assert_int_equal(auth_sm4_decrypt(key, out + PROTO_ENV_LEN, (size_t)n - PROTO_ENV_LEN,
+	                                  out + PROTO_ENV_LEN, (size_t)n, &ml),
+	                 0);
+	proto_msg m;
+	proto_challenge c;
+	assert_int_equal(proto_msg_decode(out + PROTO_ENV_LEN, ml, &m), 0);
+	assert_int_equal(m.hdr.rcode, PROTO_RC_AUTHENTICATION_NEEDED);
+	assert_int_equal(proto_challenge_decode(m.body, true, &c), 0);
+	uint32_t csid = idn_be32(out + 4);
+	/* Op 200 naming that identity (the stand-in checks nothing but says yes). */
+	uint8_t sig[1024], crb[2048];
+	wire_wr sw = wire_wr_init(sig, sizeof(sig));
+	assert_int_equal(
+	    auth_respond_pubkey(admin, IDN_SLICE("0.NA/88.2000"), 0, c.nonce, c.digest, &sw), 0);
+	proto_chresp chr = {.auth_type = IDN_SLICE("HS_PUBKEY"),
+	                    .handle = IDN_SLICE("0.NA/88.2000"),
+	                    .index = 300,
+	                    .signed_resp = idn_slice_of(sig, wire_wr_len(&sw))};
+	wire_wr cw = wire_wr_init(crb, sizeof(crb));
+	proto_chresp_encode(&cw, &chr);
+	l = build(rq, PROTO_OP_CHALLENGE_RESPONSE, PROTO_F_RD, csid, 3, crb, wire_wr_len(&cw));
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	n = ask_sm4_later(rq, l, key);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	print_message("SM4 op 200 for a remote identity: returned %d after %.3f s\n", n, took);
+	assert_int_equal(n, 0); /* answered later */
+	bool done = false;
+	for (int i = 0; i < 500 && !done; i++) { /* at most 5 s */
+		pthread_mutex_lock(&later_mu);
+		done = later_done;
+		pthread_mutex_unlock(&later_mu);
+		if (!done)
+			usleep(10 * 1000);
+	}
+	assert_true(done);
+	assert_true(later_len > PROTO_ENV_LEN && (later_buf[2] & PROTO_ENV_ENCRYPTED));
+	assert_int_equal(auth_sm4_decrypt(key, later_buf + PROTO_ENV_LEN, later_len - PROTO_ENV_LEN,
+	                                  later_buf + PROTO_ENV_LEN, later_len, &ml),
+	                 0);
+	assert_int_equal(proto_msg_decode(later_buf + PROTO_ENV_LEN, ml, &m), 0);
+	assert_int_equal(m.hdr.opcode, PROTO_OP_IDIS_LOGIN);
+	assert_int_equal(m.hdr.rcode, PROTO_RC_SUCCESS);
+	node_conn_closed(wk, 8);
 	node_down();
 }
 
@@ -549,6 +716,7 @@ int main(void)
 	    cmocka_unit_test(test_login_ids_codes),
 	    cmocka_unit_test(test_keepalive_and_flags),
 	    cmocka_unit_test(test_sm4_setup_and_envelopes),
+	    cmocka_unit_test(test_sm4_login_remote_identity),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
