@@ -5,7 +5,7 @@
  * (node_config.quota_*), the overrides a node admin sets at runtime, and the
  * counts, all kept in the store's meta values so they survive a restart.
  *
- * What counts (docs/national/quota.md):
+ * What counts (docs/national-system.md, "Quotas"):
  * - daily: every request an identity makes that passed authentication
  *   (op 200, a session, the REST API's act-as, a login) and reached its
  *   operation, whatever the operation then answers; resolution is not

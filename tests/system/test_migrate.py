@@ -1,5 +1,6 @@
 """System test of moving an enterprise node's prefix to idnode
-(docs/national/migrate.md): an "old" node holds 88.100.1 with a few thousand
+(docs/national-system.md, "Moving an enterprise node to idnode"): an "old" node
+holds 88.100.1 with a few thousand
 identifiers (URL, EMAIL, a Chinese DESC, HS_ADMIN readable by admins only, a
 non-public value, HS_SECKEY, explicit timestamps and TTLs) and an admin
 identity whose HS_PUBKEY is PEM text (`idnode keygen --pubkey-format pem`).
