@@ -3,8 +3,9 @@
 # through a recursive node, against plain resolution on the same node, in one
 # short run with the same client (bench/hdlblast, TCP: a signed record is over
 # the UDP answer budget) and CPU pinning:
-#   plain-cold    a fresh recursive node, REC only, open loop at RATE/s over
-#                 the signed identifiers (root -> secondary -> enterprise)
+#   plain-cold    a fresh recursive node, REC only, open loop at RATE/s, each
+#                 signed identifier asked once, so every question is a miss
+#                 resolved root -> secondary -> enterprise
 #   trusted-cold  a fresh recursive node (the trust root configured), REC and
 #                 the trusted-query bit (0x2): each miss is resolved, then its
 #                 HS_SIGNATURE, digests and two-link HS_CERT chain verified
@@ -18,7 +19,7 @@
 #   bench/run_trusted.sh [BUILD_DIR [M [SECONDS]]]
 #
 # Environment: BUILD [./build] M [300] signed identifiers (N [5000] in all)
-#   DUR [5] RATE [200] WORK [/tmp/idn-bench-trust] CLIENT_CPU [0] SERVER_CPU [1]
+#   DUR [5] RATE [100] WORK [/tmp/idn-bench-trust] CLIENT_CPU [0] SERVER_CPU [1]
 #   BASE_PORT [27641]
 # Every client run is bounded; servers are stopped on exit (trap).
 set -euo pipefail
@@ -29,7 +30,7 @@ BUILD=${1:-${BUILD:-$repo/build}}
 M=${2:-${M:-300}}
 DUR=${3:-${DUR:-5}}
 N=${N:-5000}
-RATE=${RATE:-200}
+RATE=${RATE:-100}
 WORK=${WORK:-/tmp/idn-bench-trust}
 CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
@@ -124,10 +125,15 @@ recursive() { # recursive LOG [ARGS...]
 		sleep 0.1
 	done
 }
-blast() { # blast ARGS...
-	timeout $((DUR * 3 + 30)) taskset -c "$CLIENT_CPU" "$BLAST" -m tcp -p "$rec_port" \
-		-f queries.txt -l "$DUR" -q "$@" | tail -n1
+blast() { # blast SECONDS ARGS...
+	local secs=$1
+	shift
+	timeout $((secs * 3 + 30)) taskset -c "$CLIENT_CPU" "$BLAST" -m tcp -p "$rec_port" \
+		-f queries.txt -l "$secs" -q "$@" | tail -n1
 }
+# The cold run asks each signed identifier once: every question a miss.
+COLD=$((M / RATE))
+[ "$COLD" -ge 1 ] || { echo "M ($M) must be at least RATE ($RATE)" >&2; exit 2; }
 stats() {
 	kill -USR1 "$rec_pid"
 	sleep 0.3
@@ -138,7 +144,8 @@ stop_rec() {
 	wait "$rec_pid" 2>/dev/null || true
 }
 
-echo "M=$M signed identifiers, DUR=$DUR s, cold at $RATE/s, server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU"
+echo "M=$M signed identifiers, cold: each once at $RATE/s ($COLD s), cached: DUR=$DUR s," \
+	"server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU"
 for kind in plain trusted; do
 	flags=0x10000000
 	extra=()
@@ -147,12 +154,12 @@ for kind in plain trusted; do
 		extra=(--trust-root root.pub)
 	fi
 	recursive "rec-$kind.log" "${extra[@]}"
-	cold=$(blast -r "$RATE" -t 1 -k 4 -T 2000 -F $flags)
+	cold=$(blast "$COLD" -r "$RATE" -t 1 -k 4 -T 2000 -F $flags)
 	printf '%-15s %s\n' "$kind-cold" "$cold"
 	printf '%-15s %s\n' "" "$(stats "rec-$kind.log")"
 	# Fill what the paced run did not ask, then measure from the cache.
-	blast -t 1 -k 4 -c 16 -F $flags >/dev/null
-	cached=$(blast -t 1 -k 4 -c 64 -F $flags)
+	blast 1 -t 1 -k 4 -c 16 -F $flags >/dev/null
+	cached=$(blast "$DUR" -t 1 -k 4 -c 64 -F $flags)
 	printf '%-15s %s\n' "$kind-cached" "$cached"
 	printf '%-15s %s\n' "" "$(stats "rec-$kind.log")"
 	stop_rec

@@ -276,6 +276,35 @@ static void test_sign_roundtrip(void **st)
 	}
 }
 
+/* A signature that verified is remembered; what differs in any byte is checked again. */
+static void test_verified_remembered(void **st)
+{
+	(void)st;
+	static const char payload[] = "{\"sub\":\"1:88.111.1/y\"}";
+	EVP_PKEY *k = NULL;
+	assert_int_equal(auth_keygen("sm2", &k), IDN_OK);
+	char *out = NULL;
+	assert_int_equal(jws_sign(payload, strlen(payload), k, JWS_SM2256, &out, NULL, 0), IDN_OK);
+	check_jws(out, JWS_SM2256, payload, k, IDN_OK);
+	check_jws(out, JWS_SM2256, payload, k, IDN_OK);
+	/* The last signature character changed: the DER signature no longer verifies. */
+	size_t n = strlen(out);
+	char *bad = altered(out, n - 2, out[n - 2] == 'A' ? 'B' : 'A');
+	jws j;
+	char err[200];
+	assert_int_equal(jws_parse(bad, strlen(bad), &j, err, sizeof err), IDN_OK);
+	assert_int_not_equal(jws_verify(&j, k, err, sizeof err), IDN_OK);
+	jws_free(&j);
+	free(bad);
+	/* The same JWS under another key of the same type. */
+	EVP_PKEY *other = NULL;
+	assert_int_equal(auth_keygen("sm2", &other), IDN_OK);
+	check_jws(out, JWS_SM2256, payload, other, IDN_EMISMATCH);
+	EVP_PKEY_free(other);
+	free(out);
+	EVP_PKEY_free(k);
+}
+
 static void expect_bad(const char *text, const char *why)
 {
 	jws j;
@@ -393,7 +422,7 @@ int main(void)
 	    cmocka_unit_test(test_rfc7515_a2),     cmocka_unit_test(test_sm2_openssl),
 	    cmocka_unit_test(test_dsa_openssl),    cmocka_unit_test(test_sign_roundtrip),
 	    cmocka_unit_test(test_malformed_jws),  cmocka_unit_test(test_malformed_jwk),
-	    cmocka_unit_test(test_dsa_jwk_long_q),
+	    cmocka_unit_test(test_dsa_jwk_long_q), cmocka_unit_test(test_verified_remembered),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
