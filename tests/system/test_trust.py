@@ -36,12 +36,23 @@ class DelayProxy:
 
     def __init__(self, target_port, delay):
         self.target, self.delay, self.stopped = target_port, delay, False
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        # One port for both: a UDP port free may be taken for TCP (by a test
+        # running beside this one), so a few tries, each on a fresh port.
+        for attempt in range(20):
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sock.bind(("127.0.0.1", 0))
+            self.port = self.sock.getsockname()[1]
+            self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                self.lsock.bind(("127.0.0.1", self.port))
+                break
+            except OSError:
+                self.sock.close()
+                self.lsock.close()
+                if attempt == 19:
+                    raise
         self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.bind(("127.0.0.1", self.port))
         self.lsock.listen(16)
         self.lsock.settimeout(0.2)
         self.threads = [threading.Thread(target=self.loop, daemon=True),
