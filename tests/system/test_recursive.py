@@ -23,12 +23,16 @@ from test_hierarchy import siteinfo, url  # noqa: E402
 
 def stats(node, timeout=5.0):
     """The recursive node's counters: SIGUSR1, then the next 'resolver:' log line."""
-    before = node.output().count("resolver:")
+    def whole_lines():
+        # Only lines the node has finished writing: a read may meet the
+        # first bytes of a line whose rest is not in the file yet.
+        return [l for l in node.output().split("\n")[:-1] if "resolver:" in l]
+
+    before = len(whole_lines())
     node.proc.send_signal(signal.SIGUSR1)
     deadline = time.time() + timeout
     while time.time() < deadline:
-        out = node.output()
-        lines = [l for l in out.splitlines() if "resolver:" in l]
+        lines = whole_lines()
         if len(lines) > before:
             return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", lines[-1])}
         time.sleep(0.05)

@@ -28,7 +28,7 @@ class StatsSignal(unittest.TestCase):
             deadline = time.time() + 5
             line = None
             while time.time() < deadline and not line:
-                line = re.search(r"idnode: limits: .*", node.output())
+                line = re.search(r"idnode: limits: .*(?=\n)", node.output())  # whole
                 time.sleep(0.05)
             self.assertTrue(line, node.output())
             rate = int(re.search(r" udp-rate=(\d+)", line.group(0)).group(1))
