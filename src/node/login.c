@@ -11,7 +11,6 @@
 
 #include "node/admin.h"
 #include "node/answer.h"
-#include "node/resolve.h"
 #include "node/session_table.h"
 #include "proto/admin.h"
 #include "proto/handle.h"
@@ -288,6 +287,37 @@ bool node_handle_session_live(node *n, uint32_t sid)
 	return live;
 }
 
+/*
+ * Runs fn(rq) as the identity of the connection's login when rq carries the
+ * login's session id (node_admin_request's act-as path); *ran says whether
+ * it did.
+ */
+static int as_login(req *rq, int (*fn)(req *), bool *ran)
+{
+	node_login_view v;
+	*ran = rq->transport == NODE_TCP && rq->conn &&
+	       node_logins_get(rq->w->node->conn_logins, rq->conn, &v) &&
+	       v.session_id == rq->env.session_id;
+	if (!*ran)
+		return 0;
+	node_worker *w = rq->w;
+	idn_slice as = w->as_handle;
+	uint32_t as_index = w->as_index;
+	w->as_handle = idn_slice_of(v.handle, v.hlen);
+	w->as_index = v.index;
+	int ret = fn(rq);
+	w->as_handle = as;
+	w->as_index = as_index;
+	return ret;
+}
+
+int node_login_challenge(req *rq)
+{
+	bool ran;
+	int ret = as_login(rq, node_admin_request, &ran);
+	return ran ? ret : node_admin_request(rq);
+}
+
 int node_login_step(req *rq)
 {
 	node *n = rq->w->node;
@@ -303,29 +333,18 @@ int node_login_step(req *rq)
 		    logins_challenge_of(n->conn_logins, rq->conn, rq->env.session_id);
 		return 0;
 	}
-	/* A resolution asking for every value runs as the login's identity too (node/resolve.h). */
-	bool read_all = node_resolution_wants_auth(rq);
-	if (!(rq->op->flags & NODE_OP_AUTH) && !read_all)
-		return 0;
-	node_login_view v;
-	if (node_logins_get(n->conn_logins, rq->conn, &v) && v.session_id == rq->env.session_id) {
-		/* Logged in: run as the identity (node_admin_request's act-as path). */
-		node_worker *w = rq->w;
-		idn_slice as = w->as_handle;
-		uint32_t as_index = w->as_index;
-		w->as_handle = idn_slice_of(v.handle, v.hlen);
-		w->as_index = v.index;
-		int ret = rq->op->answer(rq);
-		w->as_handle = as;
-		w->as_index = as_index;
-		return ret;
-	}
 	/*
-	 * A session id the client chose, with no login and no Handle session
-	 * behind it. (A resolution needs a login only for restricted values:
-	 * it is answered as usual, challenged when it comes to them.)
+	 * Resolutions look for the login only when they come to restricted
+	 * values (node_login_challenge), so a plain one takes no lock here.
 	 */
-	if (!read_all && codes_of(rq) == NODE_CODES_IDS && rq->env.session_id &&
+	if (!(rq->op->flags & NODE_OP_AUTH))
+		return 0;
+	bool ran;
+	int ret = as_login(rq, rq->op->answer, &ran);
+	if (ran)
+		return ret;
+	/* A session id the client chose, with no login and no Handle session behind it. */
+	if (codes_of(rq) == NODE_CODES_IDS && rq->env.session_id &&
 	    !node_handle_session_live(n, rq->env.session_id))
 		return node_answer_error(rq, PROTO_RC_IDIS_LOGIN_FIRST, "please login first");
 	return 0;

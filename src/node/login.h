@@ -93,6 +93,13 @@ int node_login_encrypt(const req *rq, uint8_t *out, size_t n, size_t cap);
  */
 int node_login_step(req *rq);
 
+/*
+ * The challenge of a resolution that comes to restricted values
+ * (node/resolve.c): run as the connection's login when the request carries
+ * its session id, else challenged as any admin request (node_admin_request).
+ */
+int node_login_challenge(req *rq);
+
 /* The run of the 2001 row (node/authz.h): the identity is proven; binds it. */
 int node_login_run(node_authz *c);
 

@@ -12,6 +12,7 @@
 #include "node/admin.h"
 #include "node/answer.h"
 #include "node/authz.h"
+#include "node/login.h"
 #include "node/referral.h"
 #include "proto/handle.h"
 #include "proto/record.h"
@@ -257,7 +258,7 @@ int node_resolution_answer(req *rq)
 			return node_answer_error(rq, PROTO_RC_INSUFFICIENT_PERMISSIONS,
 			                         "a value is readable by nobody");
 		if (need)
-			return node_admin_request(rq);
+			return node_login_challenge(rq); /* as the connection's login, if any */
 	}
 	return answer_values(rq, &rr, &rec, raw.len, false);
 }
