@@ -4,6 +4,7 @@
 #include "auth/verify.h"
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -98,6 +99,36 @@ static int key_fail(char *why, size_t cap, int err, const char *fmt, ...)
 	return err;
 }
 
+/*
+ * RSA's and DSA's public numbers must be positive, and DSA's y below p: DER
+ * integers may be negative, and such a key decodes but can neither verify
+ * nor be written back.
+ */
+static int numbers_check(EVP_PKEY *pk, char *why, size_t cap)
+{
+	static const char *const rsa[] = {OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, NULL};
+	static const char *const dsa[] = {OSSL_PKEY_PARAM_PUB_KEY, OSSL_PKEY_PARAM_FFC_P,
+	                                  OSSL_PKEY_PARAM_FFC_Q, OSSL_PKEY_PARAM_FFC_G, NULL};
+	bool is_dsa = EVP_PKEY_is_a(pk, "DSA");
+	BIGNUM *bn[4] = {NULL};
+	int ret = IDN_OK;
+	for (int i = 0; (is_dsa ? dsa : rsa)[i]; i++) {
+		const char *name = (is_dsa ? dsa : rsa)[i];
+		if (EVP_PKEY_get_bn_param(pk, name, &bn[i]) != 1 || BN_is_negative(bn[i]) ||
+		    BN_is_zero(bn[i])) {
+			ret = key_fail(why, cap, IDN_EINVAL, "%s key: %s is not a positive number",
+			               is_dsa ? "DSA" : "RSA", name);
+			break;
+		}
+	}
+	if (!ret && is_dsa && BN_cmp(bn[0], bn[1]) >= 0)
+		ret = key_fail(why, cap, IDN_EINVAL, "DSA key: y is not below p");
+	for (int i = 0; i < 4; i++)
+		BN_free(bn[i]);
+	ERR_clear_error();
+	return ret;
+}
+
 /* The key types an identity may have; an EC key only on the SM2 curve. */
 static int key_type_check(EVP_PKEY *pk, char *why, size_t cap)
 {
@@ -106,7 +137,7 @@ static int key_type_check(EVP_PKEY *pk, char *why, size_t cap)
 			return key_fail(
 			    why, cap, IDN_ERANGE, "%s key of %d bits: at most %d accepted",
 			    EVP_PKEY_get0_type_name(pk), EVP_PKEY_get_bits(pk), AUTH_KEY_MAX_BITS);
-		return IDN_OK;
+		return EVP_PKEY_is_a(pk, "SM2") ? IDN_OK : numbers_check(pk, why, cap);
 	}
 	if (EVP_PKEY_is_a(pk, "EC")) {
 		char curve[64] = "?";

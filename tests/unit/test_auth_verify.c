@@ -447,13 +447,38 @@ static void test_pubkey_cache(void **state)
 	EVP_PKEY_free(b);
 }
 
+/* A DSA key whose y is a negative DER integer (found by fuzz_keys) is refused, saying why. */
+static void test_pubkey_negative_number(void **state)
+{
+	(void)state;
+	static const char pem[] =
+	    "-----BEGIN PUBLIC KEY-----\n"
+	    "MIIBvjCCATMGByqGSM44BAEwggEmAoGBAIf+ntiaQQ8aAFfw3BtIBFgw/De65HAU\n"
+	    "+zbQu32J8WLSz663HGsPwjYsyFfNh6W5NX2Aud/OeNsDCFI5pdTuBZgxseYrhyt3\n"
+	    "9YI9y2tkqrI7MNnLyevArUtCxr6RioV2OaSERkgYQoxkDztCeUqn1nKli91T+jjb\n"
+	    "O4Cid/XxRPFjAh0A+JyKTocNWVz5rI/25Kku4ZeiwkBmPcGbCWGV9QKBgAeRpfM2\n"
+	    "MEGj4eyaQrO3UNw5qirFs0Hyc7TR/HKko2JmzN2vUn/rQWjynSgmeKAc8BEBM3Ba\n"
+	    "HaafMYAvCEwgvts7cny136zcF2zqfkhb1bUyYqE0veIJa58vL7EFuDLz2has+dY5\n"
+	    "HR2kLaXrJdNUejLXxYAlc5FDB+2n7QWZ25XtA4GEAAKBX6g+yEqga/Aol4AkJRhP\n"
+	    "C3J0fBNMdUUaf5W6i99ara7tct0ISNsYZrAXEWrGP428SLxqPyfODM56A8kmYpym\n"
+	    "40jRt7er7oD7J1NcJGm2DDUX80CVHf1vACozOwbIHjsnkZD/WgPQx23DHn2b5o6q\n"
+	    "7zFKO1HeEok04TfJRumS4bhs\n"
+	    "-----END PUBLIC KEY-----\n";
+	EVP_PKEY *pk = NULL;
+	char why[256];
+	assert_int_equal(auth_pubkey_parse(IDN_SLICE(pem), &pk, why, sizeof(why)), IDN_EINVAL);
+	assert_null(pk);
+	assert_non_null(strstr(why, "is not a positive number"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_captured_responses), cmocka_unit_test(test_pubkey_encoding),
-	    cmocka_unit_test(test_generated_rsa),      cmocka_unit_test(test_generated_dsa),
-	    cmocka_unit_test(test_generated_sm2),      cmocka_unit_test(test_pubkey_malformed),
-	    cmocka_unit_test(test_seckey_forms),       cmocka_unit_test(test_pubkey_cache),
+	    cmocka_unit_test(test_captured_responses),     cmocka_unit_test(test_pubkey_encoding),
+	    cmocka_unit_test(test_generated_rsa),          cmocka_unit_test(test_generated_dsa),
+	    cmocka_unit_test(test_generated_sm2),          cmocka_unit_test(test_pubkey_malformed),
+	    cmocka_unit_test(test_seckey_forms),           cmocka_unit_test(test_pubkey_cache),
+	    cmocka_unit_test(test_pubkey_negative_number),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
