@@ -28,6 +28,19 @@ void api_html(http_resp *r, idn_slice s);
 void api_base64(http_resp *r, idn_slice data);
 
 /*
+ * Where an answer came from, for the record page: this node's own store, or
+ * (on a recursive node, the public gateway) the node that answered the
+ * resolver, when, and whether the answer is served past its TTL because
+ * every upstream failed. All zero: this node, now.
+ */
+typedef struct api_source {
+	char node[64];    /* "127.0.0.1:2641" of the server that answered; "" = this node */
+	uint32_t fetched; /* unix seconds the answer was fetched there; 0 = now */
+	bool stale;       /* served past its TTL: the node holding it did not answer */
+	bool down;        /* no answer at all: the node holding it did not answer (rc 2) */
+} api_source;
+
+/*
  * A resolution's outcome. values is a raw value[] (nvalues entries) borrowed
  * from the worker's answer buffer: valid until its next resolution.
  */
@@ -36,6 +49,7 @@ typedef struct api_answer {
 	uint32_t nvalues;
 	idn_slice values;
 	idn_slice message; /* error text from the node, may be empty */
+	api_source src;
 } api_answer;
 
 enum {
