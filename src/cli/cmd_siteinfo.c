@@ -69,8 +69,9 @@ static void print_summary(const uint8_t *p, size_t n)
 		printf("  server %u at %s:", srv.id, addr);
 		wire_rd ii = proto_server_ifaces(&srv);
 		proto_iface ifc;
+		static const char *proto[] = {"udp", "tcp", "http", "https"};
 		while (proto_server_next_iface(&ii, &ifc) == 1)
-			printf(" %s/%u", ifc.proto == PROTO_IF_UDP ? "udp" : "tcp", ifc.port);
+			printf(" %s/%u", ifc.proto < 4 ? proto[ifc.proto] : "?", ifc.port);
 		printf("\n");
 	}
 }

@@ -56,10 +56,23 @@ bad:
 	return IDN_EINVAL;
 }
 
+/* The port of an HTTP(S) listener; 0 when there is none or it is picked at start. */
+static int web_port(const char *ep, uint32_t *port, char *err, size_t errlen)
+{
+	uint8_t addr[16];
+	*port = 0;
+	return ep ? endpoint_parse(ep, NULL, addr, port, err, errlen) : IDN_OK;
+}
+
 int site_build(const site_spec *spec, uint8_t *out, size_t cap, char *err, size_t errlen)
 {
 	proto_server_desc srv[SITE_MAX_SERVERS];
-	proto_iface ifs[SITE_MAX_SERVERS][2];
+	proto_iface ifs[SITE_MAX_SERVERS][4];
+	uint32_t http_port, https_port;
+	int ret;
+	if ((ret = web_port(spec->http, &http_port, err, errlen)) ||
+	    (ret = web_port(spec->https, &https_port, err, errlen)))
+		return ret;
 	if (spec->nservers == 0 || spec->nservers > SITE_MAX_SERVERS) {
 		snprintf(err, errlen, "a site has 1 to %d servers, not %u", SITE_MAX_SERVERS,
 		         spec->nservers);
@@ -68,8 +81,8 @@ int site_build(const site_spec *spec, uint8_t *out, size_t cap, char *err, size_
 	memset(srv, 0, sizeof(srv));
 	for (unsigned i = 0; i < spec->nservers; i++) {
 		uint32_t port;
-		int ret = endpoint_parse(spec->servers[i].endpoint, spec->advertise_addr,
-		                         srv[i].addr, &port, err, errlen);
+		ret = endpoint_parse(spec->servers[i].endpoint, spec->advertise_addr, srv[i].addr,
+		                     &port, err, errlen);
 		if (ret)
 			return ret;
 		/* Every server answers queries and admin requests on UDP and TCP. */
@@ -79,6 +92,12 @@ int site_build(const site_spec *spec, uint8_t *out, size_t cap, char *err, size_
 		srv[i].pubkey = spec->pubkey;
 		srv[i].ifaces = ifs[i];
 		srv[i].nifaces = 2;
+		if (http_port)
+			ifs[i][srv[i].nifaces++] =
+			    (proto_iface){PROTO_IF_BOTH, PROTO_IF_HTTP, http_port};
+		if (https_port)
+			ifs[i][srv[i].nifaces++] =
+			    (proto_iface){PROTO_IF_BOTH, PROTO_IF_HTTPS, https_port};
 	}
 	proto_site_attr attr = {IDN_SLICE("desc"), {0}};
 	if (spec->desc)

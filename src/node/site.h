@@ -4,9 +4,10 @@
  * 0.NA/<prefix> record.
  *
  * One server per listen endpoint group: every server of the site gets a UDP
- * and a TCP query+admin interface on its port. A multi-server site lists its
- * servers explicitly (site_server entries); a single-server site is derived
- * from the listen addresses.
+ * and a TCP query+admin interface on its port, and HTTP / HTTPS interfaces
+ * when the node serves them (the servers of one site are configured alike). A multi-server site
+ * lists its servers explicitly (site_server entries); a single-server site is derived from the
+ * listen addresses.
  *
  * Ownership: site_build() writes into the caller's buffer; the spec and its
  * strings are borrowed for the call only.
@@ -32,6 +33,13 @@ typedef struct site_spec {
 	const char *advertise_addr; /* for wildcard endpoints; NULL = 127.0.0.1 */
 	const char *desc;           /* "desc" attribute, may be NULL */
 	idn_slice pubkey;           /* HS_PUBKEY data of the servers' key, may be empty */
+	/*
+	 * The HTTP and HTTPS listeners ("ADDR:PORT" as configured, NULL = none):
+	 * every server then lists a query+admin interface on that port, as the
+	 * reference server lists its HTTP interface. Port 0 (picked at start) is
+	 * not advertised: no one could reach it from the record.
+	 */
+	const char *http, *https;
 } site_spec;
 
 /*

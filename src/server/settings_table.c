@@ -88,12 +88,13 @@ const setting_row settings_rows[] = {
      .scope = SETTING_SERVE,
      .help = "the initial LMDB map size in MiB (default: the store's)"},
     {.ini = "http", .flag = "http", .arg = "ADDR:PORT", .type = SETTING_LIST, .field = F(http),
-     .scope = SETTING_SERVE,
+     .scope = SETTING_SERVE | SETTING_SITE,
      .help = "serve HTTP here (REST API, proxy, Handle over HTTP);\n"
-             "repeatable"},
+             "repeatable; the first is our site's HTTP interface"},
     {.ini = "https", .flag = "https", .arg = "ADDR:PORT", .type = SETTING_LIST,
-     .field = F(https), .scope = SETTING_SERVE,
-     .help = "the same over TLS (repeatable)"},
+     .field = F(https), .scope = SETTING_SERVE | SETTING_SITE,
+     .help = "the same over TLS (repeatable; the first is our\n"
+             "site's HTTPS interface)"},
     {.ini = "tls_cert", .flag = "tls-cert", .arg = "FILE", .type = SETTING_STR,
      .field = F(tls_cert), .scope = SETTING_SERVE,
      .help = "PEM certificate chain for --https"},

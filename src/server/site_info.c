@@ -48,6 +48,8 @@ int server_site_info(const server_settings *s, auth_key **key, uint8_t *out, siz
 	    .advertise_addr = s->advertise,
 	    .desc = s->site_desc,
 	    .pubkey = idn_slice_of(pub, wire_wr_len(&pw)),
+	    .http = s->http.n ? s->http.v[0] : NULL,
+	    .https = s->https.n ? s->https.v[0] : NULL,
 	};
 	char serr[256];
 	if ((len = site_build(&spec, out, cap, serr, sizeof(serr))) < 0) {

@@ -6,13 +6,14 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode, split_responses  # noqa: E402
-from idnlib import parse_answer, request  # noqa: E402
+from idnlib import IDNODE, parse_answer, request  # noqa: E402
 
 MOTOR = {"handle": "88.100.1/MOTOR-1", "values": [
     {"index": 1, "type": "URL", "data": "https://example.com/motor/1"},
@@ -131,6 +132,19 @@ class HttpRoutesTest(unittest.TestCase):
         srv = doc["site"]["servers"][0]
         self.assertEqual(srv["address"], "127.0.0.1")
         self.assertIn(self.node.port, [i["port"] for i in srv["interfaces"]])
+        # The HTTP listener is an interface of the site, as the reference lists it.
+        web = [i for i in srv["interfaces"] if i["protocol"] == "HTTP"]
+        self.assertEqual(web, [{"query": True, "admin": True, "protocol": "HTTP",
+                                "port": self.node.http_port}])
+        # ... and `idnode siteinfo` writes it for the parent's record; a port picked at
+        # start (0) cannot be advertised.
+        out = subprocess.run([IDNODE, "siteinfo", "--listen", "127.0.0.1:2641", "--http", ":8080",
+                              "--https", "127.0.0.1:8443"], capture_output=True, text=True,
+                             timeout=10)
+        self.assertIn("tcp/2641 udp/2641 http/8080 https/8443", out.stdout)
+        out = subprocess.run([IDNODE, "siteinfo", "--listen", "127.0.0.1:2641", "--http", ":0"],
+                             capture_output=True, text=True, timeout=10)
+        self.assertIn("tcp/2641 udp/2641\n", out.stdout)
         st, doc = self.node.get_json("/api/prefixes")
         self.assertEqual((st, doc["prefixes"]), (200, ["88.100.1"]))
 
