@@ -35,10 +35,20 @@
 typedef struct api_config {
 	node *n;
 	store *s;
-	unsigned resolve_max; /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
+	unsigned resolve_max;      /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
+	const char *proxy_schemes; /* "ftp,sftp": more URL schemes the proxy redirects to */
 } api_config;
 
-enum { API_RESOLVE_MAX = 1000 };
+enum { API_RESOLVE_MAX = 1000, API_SCHEMES_MAX = 16, API_SCHEME_MAX = 32 };
+
+/*
+ * Checks a --proxy-schemes list (comma-separated, RFC 3986 scheme syntax, at
+ * most API_SCHEMES_MAX of at most API_SCHEME_MAX bytes; javascript, data,
+ * vbscript and file are never allowed): 0, or IDN_EINVAL with err saying
+ * which scheme and why. With out, the schemes are copied there (lower case).
+ */
+int api_proxy_schemes_parse(const char *list, char (*out)[API_SCHEME_MAX + 1], unsigned *n,
+                            char *err, size_t errlen);
 
 typedef struct api api;
 
@@ -69,6 +79,7 @@ typedef struct api_serve_opts {
 	unsigned idle_ms;
 	unsigned header_timeout_ms; /* the body gets three times as long */
 	unsigned resolve_max;       /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
+	const char *proxy_schemes;  /* api_config.proxy_schemes */
 	char *errbuf;               /* what went wrong, naming the address or file */
 	size_t errbuf_len;
 } api_serve_opts;

@@ -255,6 +255,7 @@ static int start_listeners(running *r)
 	    .idle_ms = c->http_idle_ms,
 	    .header_timeout_ms = c->http_timeout_ms,
 	    .resolve_max = c->http_resolve_max,
+	    .proxy_schemes = c->proxy_schemes,
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
 	};
