@@ -3,11 +3,14 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config python3 clang libclang-rt-14-dev
       liblmdb-dev libpq-dev postgresql libssl-dev libjansson-dev libinih-dev libcmocka-dev
-      node-llhttp libqrencode-dev openssl)
+      node-llhttp libqrencode-dev openssl
+      chromium) # the browser test (tests/system/test_http_browser.py), with npm below
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm (for playwright-core): Debian's package, unless a nodejs that brings its own is installed.
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
 	echo "installing: ${missing[*]}"
 	sudo=""

@@ -413,21 +413,24 @@ static void page_begin(http_resp *r, int status, idn_slice title)
 	http_resp_puts(r, page_style);
 }
 
-/* Where the answer came from, at the foot of every page of an answer. */
+/* Where the answer came from (or who did not answer), at the foot of the page. */
 static void page_source(http_resp *r, const api_source *src)
 {
-	http_resp_puts(r, "<footer id=\"source\">Answered by ");
-	if (src->node[0]) {
-		http_resp_puts(r, "node <b id=\"source-node\">");
-		api_html(r, idn_slice_of(src->node, strnlen(src->node, sizeof(src->node))));
-		http_resp_puts(r, "</b>");
+	idn_slice who = idn_slice_of(src->node, strnlen(src->node, sizeof(src->node)));
+	http_resp_puts(r, "<footer id=\"source\">");
+	if (src->down && !who.len) {
+		http_resp_puts(r, "No answer from the node holding it");
 	} else {
-		http_resp_puts(r, "<b id=\"source-node\">this node</b>");
+		http_resp_puts(r, src->down ? "Asked " : "Answered by ");
+		http_resp_puts(r,
+		               who.len ? "node <b id=\"source-node\">" : "<b id=\"source-node\">");
+		api_html(r, who.len ? who : cstr("this node"));
+		http_resp_puts(r, "</b>");
 	}
 	http_resp_puts(r, src->fetched ? ", fetched " : ", ");
 	put_time(r, src->fetched);
-	if (src->stale)
-		http_resp_puts(r, " (stale)");
+	if (src->stale || src->down)
+		http_resp_puts(r, src->down ? " (no answer)" : " (stale)");
 	http_resp_puts(r, "</footer>");
 }
 
@@ -504,18 +507,22 @@ static void record_head(http_resp *r, idn_slice handle, const api_answer *ans,
 	stale_banner(r, &ans->src);
 	http_resp_puts(r, "<h1 id=\"handle\">");
 	api_html(r, handle);
-	http_resp_puts(r, "</h1><p class=\"sub\">");
-	if (x->tdef) {
-		http_resp_puts(r, "<span id=\"kind\">");
-		api_html(r, cstr(x->tname));
-		http_resp_puts(r, "</span> &middot; ");
+	http_resp_puts(r, "</h1>");
+	if (x->tdef || x->alias_target.len) {
+		http_resp_puts(r, "<p class=\"sub\">");
+		if (x->tdef) {
+			http_resp_puts(r, "<span id=\"kind\">");
+			api_html(r, cstr(x->tname));
+			http_resp_puts(r, "</span>");
+		}
+		if (x->alias_target.len) {
+			http_resp_puts(r, x->tdef ? " &middot; an alias: values of <b id=\"alias\">"
+			                          : "an alias: values of <b id=\"alias\">");
+			api_html(r, x->alias_target);
+			http_resp_puts(r, "</b>");
+		}
+		http_resp_puts(r, "</p>");
 	}
-	if (x->alias_target.len) {
-		http_resp_puts(r, "an alias: values of <b id=\"alias\">");
-		api_html(r, x->alias_target);
-		http_resp_puts(r, "</b> &middot; ");
-	}
-	http_resp_printf(r, "%u value%s</p>", ans->nvalues, ans->nvalues == 1 ? "" : "s");
 	if (x->enterprise[0]) {
 		http_resp_puts(r, "<dl class=\"card\" id=\"maker\">");
 		maker_row(r, "Registered by", "enterprise", x->enterprise, x->enterprise_named);
@@ -708,7 +715,8 @@ void api_page_error(http_resp *r, idn_slice handle, const api_answer *ans)
 	if (ans->src.down) {
 		page_begin(r, 504, cstr("Node not answering"));
 		message_body(r, "down", "The node holding this identifier is not answering", handle,
-		             "its record cannot be fetched now. Try again in a few minutes.");
+		             "its record cannot be fetched now, and no copy of it is kept here. "
+		             "Try again in a few minutes.");
 	} else if (ans->rc == PROTO_RC_HANDLE_NOT_FOUND) {
 		page_begin(r, 404, cstr("Identifier not found"));
 		message_body(r, "card", "Identifier not found", handle,
