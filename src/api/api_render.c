@@ -389,6 +389,8 @@ static const char page_style[] =
     "table{width:100%;border-collapse:collapse;font-size:.85em;margin-bottom:10px}"
     "th,td{text-align:left;padding:6px 6px 6px 0;border-top:1px solid #e7eaee;"
     "vertical-align:top;overflow-wrap:anywhere}th{color:#56636f;font-weight:600}"
+    "#values .idx,#values .ts{white-space:nowrap}#values .type{overflow-wrap:break-word;"
+    "font-weight:600}#values .ts{color:#56636f}"
     "code{font:.9em ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere;"
     "word-break:break-all}"
     ".qr{background:#fff;border-radius:12px;padding:14px;margin:14px 0;text-align:center;"
@@ -397,6 +399,7 @@ static const char page_style[] =
     "footer{color:#56636f;font-size:.85em;margin-top:18px;overflow-wrap:anywhere}"
     "@media (max-width:600px){#values thead{display:none}#values tr,#values td{display:block}"
     "#values tr{border-top:1px solid #e7eaee;padding:6px 0}#values td{border:0;padding:1px 0}"
+    "#values td.idx,#values td.type{display:inline;margin-right:.5em}"
     "#values td.idx:before{content:'#'}}"
     "@media (min-width:601px){main{padding-top:28px}.card>div{display:grid;"
     "grid-template-columns:36% 1fr;gap:14px}dt{font-size:.9em;margin:0}}"
@@ -621,11 +624,12 @@ static void info_section(http_resp *r, const api_answer *ans, const api_page_ext
 /* Every value, HS_ ones and binary data included, behind a closed fold. */
 static void tech_section(http_resp *r, const api_answer *ans)
 {
-	http_resp_printf(r,
-	                 "<details id=\"tech\"><summary>Technical details (%u value%s)</summary>"
-	                 "<table id=\"values\"><thead><tr><th>Index</th><th>Type</th><th>Value"
-	                 "</th><th>Updated</th></tr></thead><tbody>",
-	                 ans->nvalues, ans->nvalues == 1 ? "" : "s");
+	http_resp_printf(
+	    r,
+	    "<details id=\"tech\"><summary>Technical details (%u value%s)</summary>"
+	    "<table id=\"values\"><thead><tr><th class=\"idx\">Index</th><th class=\"type\">"
+	    "Type</th><th>Value</th><th class=\"ts\">Updated</th></tr></thead><tbody>",
+	    ans->nvalues, ans->nvalues == 1 ? "" : "s");
 	proto_values_it it = proto_values_begin(ans->values, ans->nvalues);
 	proto_value v;
 	while (proto_values_next(&it, &v) == 1) {
@@ -650,6 +654,17 @@ void api_page_record(http_resp *r, const http_req *req, idn_slice handle, const 
 		fields_section(r, ans, x);
 	info_section(r, ans, x);
 	tech_section(r, ans);
+	/* The newest value's timestamp: when the record last changed. */
+	uint32_t newest = 0;
+	proto_values_it it = proto_values_begin(ans->values, ans->nvalues);
+	proto_value v;
+	while (proto_values_next(&it, &v) == 1)
+		newest = v.timestamp > newest ? v.timestamp : newest;
+	if (newest) {
+		http_resp_puts(r, "<p class=\"sub\" id=\"updated\">Record last changed ");
+		put_time(r, newest);
+		http_resp_puts(r, "</p>");
+	}
 	http_resp_puts(r, "<div class=\"qr\" id=\"qr\">");
 	char purl[URL_MAX + 512];
 	page_url(req, handle, purl, sizeof(purl));
