@@ -232,8 +232,7 @@ static void value_html(http_resp *r, const proto_value *v, const char *ftype)
 		binary_html(r, d);
 	} else if (api_is_http_url(d)) {
 		link_html(r, "", d, d);
-	} else if ((type_ieq(v->type, "EMAIL") || (ftype && !strcmp(ftype, "email"))) &&
-	           email_ok(d)) {
+	} else if (type_ieq(v->type, "EMAIL") && email_ok(d)) {
 		link_html(r, "mailto:", d, d);
 	} else if (ftype && !strcmp(ftype, "file") && looks_like_handle(d)) {
 		char href[PROTO_HANDLE_MAX * 3 + 8] = "/";
