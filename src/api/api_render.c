@@ -372,7 +372,7 @@ static const char page_style[] =
     "padding:2px 16px;margin:0 0 12px}"
     "dl{margin:0}.card>div{padding:10px 0;border-bottom:1px solid #e7eaee}"
     ".card>div:last-child{border-bottom:0}"
-    "dt{font-size:.82em;color:#56636f;margin:0 0 1px}"
+    "dt{font-size:.85em;color:#56636f;margin:0 0 1px}"
     "dt .name{color:#7d8893;font:.9em ui-monospace,Menlo,Consolas,monospace;margin-left:.4em}"
     "dd{margin:0;overflow-wrap:anywhere;white-space:pre-wrap}"
     "dd.missing{color:#8a6100;font-style:italic}a{color:#0a58b0}"

@@ -145,6 +145,9 @@ class BrowserTest(unittest.TestCase):
             raise RuntimeError("record_page.mjs: " + r.stderr[-2000:])
         cls.pages = {p["name"]: p for p in json.loads(r.stdout.strip().splitlines()[-1])}
         for p in cls.pages.values():
+            print("%s: %d, width %d of %d px, smallest font %.1f px" % (
+                p["name"], p["status"], p["scrollWidth"], p["innerWidth"], p["minFont"]),
+                file=sys.stderr)
             for shot in p["shots"]:
                 print("screenshot: " + shot, file=sys.stderr)
 
