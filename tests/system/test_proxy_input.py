@@ -148,12 +148,16 @@ class ProxyInput(unittest.TestCase):
 
 
 class ProxySchemesSetting(unittest.TestCase):
-    def serve(self, schemes):
+    def serve(self, schemes, ini=False):
         with tempfile.TemporaryDirectory() as d:
+            conf = os.path.join(d, "node.ini")
+            with open(conf, "w") as f:
+                f.write("proxy_schemes = %s\n" % schemes)
             return subprocess.run(
-                [IDNODE, "serve", "--data", d, "--home", "88.100.1",
+                [IDNODE, "serve", "--data", os.path.join(d, "data"), "--home", "88.100.1",
                  "--listen", "127.0.0.1:%d" % free_port(),
-                 "--http", "127.0.0.1:%d" % free_port(), "--proxy-schemes", schemes],
+                 "--http", "127.0.0.1:%d" % free_port()] +
+                (["-c", conf] if ini else ["--proxy-schemes", schemes]),
                 capture_output=True, text=True, timeout=20)
 
     def test_forbidden_schemes_refused_at_start(self):
@@ -166,6 +170,11 @@ class ProxySchemesSetting(unittest.TestCase):
             out = self.serve(schemes)
             self.assertNotEqual(out.returncode, 0, schemes)
             self.assertIn("--proxy-schemes: " + why, out.stderr + out.stdout, schemes)
+
+    def test_the_ini_key_too(self):
+        out = self.serve("ftp, data", ini=True)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("--proxy-schemes: 'data': never allowed", out.stderr + out.stdout)
 
 
 if __name__ == "__main__":
