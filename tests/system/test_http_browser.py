@@ -41,7 +41,8 @@ TDEF = {"name": "电机 Motor", "fields": [
     {"name": "model", "type": "string", "description": "型号 Model"},
     {"name": "made", "type": "date", "description": "生产日期 Production date"},
     {"name": "power", "type": "number", "description": "额定功率 Rated power (kW)"},
-    {"name": "datasheet", "type": "url", "description": "产品说明书 Datasheet"}]}
+    {"name": "datasheet", "type": "url", "description": "产品说明书 Datasheet"},
+    {"name": "产地", "type": "string"}]}
 MOTOR = "88.100.1/MOTOR-2026-000001"
 RECORDS = [
     {"handle": "88.100.1/TEMPLATE-MOTOR", "values": [
@@ -59,7 +60,8 @@ RECORDS = [
         {"index": 2001, "type": "serial", "data": "SN-2026-000001"},
         {"index": 2002, "type": "made", "data": "2026-03-14"},
         {"index": 2003, "type": "datasheet",
-         "data": "https://example.com/" + "very-long-path-segment-" * 8 + ".pdf"}]},
+         "data": "https://example.com/" + "very-long-path-segment-" * 8 + ".pdf"},
+        {"index": 2004, "type": "产地", "data": "浙江温州 Wenzhou, Zhejiang"}]},
     {"handle": "0.NA/88.100.1", "values": [
         {"index": 1, "type": "HS_SITE",
          "data": {"format": "hex", "value": site_desc("浙江电机有限公司 Zhejiang Motor Co.")}}]},
@@ -176,14 +178,16 @@ class BrowserTest(unittest.TestCase):
             self.assertEqual(p["handle"], MOTOR)
             self.assertEqual(p["kind"], "电机 Motor")
             self.assertEqual([f["name"] for f in p["fields"]],
-                             ["serial", "model", "made", "power", "datasheet"])
+                             ["serial", "model", "made", "power", "datasheet", "产地"])
+            # The label: the field's description, else its name (a Chinese value type here).
             self.assertEqual([f["label"] for f in p["fields"]],
-                             [f["description"] for f in TDEF["fields"]])
+                             [f.get("description", f["name"]) for f in TDEF["fields"]])
             vals = [f["value"] for f in p["fields"]]
             self.assertEqual(vals[0], "SN-2026-000001")
             self.assertEqual(vals[1], "YE3-132M-4 \"><script>alert(3)</script>")
             self.assertEqual(vals[2], "14 Mar 2026")
             self.assertEqual(vals[3], "not set")
+            self.assertEqual(vals[5], "浙江温州 Wenzhou, Zhejiang")
             self.assertEqual(p["enterprise"], "浙江电机有限公司 Zhejiang Motor Co.")
             self.assertEqual(p["industry"], "电机制造业 Motor manufacturing")
             self.assertIn("Three-phase asynchronous motor <img src=x onerror=alert(1)>",
