@@ -741,6 +741,11 @@ void api_page_error(http_resp *r, idn_slice handle, const api_answer *ans)
 		message_body(r, "down", "Not a valid identifier", handle,
 		             "an identifier is a prefix and a suffix, e.g. "
 		             "<code>88.100.1/MOTOR-2026-000001</code>.");
+	} else if (ans->rc == PROTO_RC_SERVER_NOT_RESP) {
+		page_begin(r, 404, cstr("Not held here"));
+		message_body(r, "card", "Not held on this node", handle,
+		             "this node does not serve its prefix. Open it on the public "
+		             "gateway (a recursive node), which finds the node that does.");
 	} else {
 		int st = api_http_status(ans->rc);
 		page_begin(r, st == 200 || st < 400 ? 502 : st,

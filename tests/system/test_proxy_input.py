@@ -83,8 +83,8 @@ class ProxyInput(unittest.TestCase):
         self.assert_page(b"/88.100.1/../MOTOR", 404, b"Identifier not found",
                          b'<b id="handle">88.100.1/../MOTOR</b>')
         self.assert_page(b"/88.100.1/%2E%2E/MOTOR", 404, b"88.100.1/../MOTOR")
-        # '..' as the prefix: not homed here, said so (400), nothing read from disk.
-        self.assert_page(b"/../../etc/passwd", 400, b"Cannot resolve this identifier",
+        # '..' as the prefix: not homed here, said so (404), nothing read from disk.
+        self.assert_page(b"/../../etc/passwd", 404, b"Not held on this node",
                          b"../../etc/passwd")
 
     def test_encoded_slash_is_the_separator(self):

@@ -225,7 +225,7 @@ static void test_error_pages(void **state)
 	    {PROTO_RC_HANDLE_NOT_FOUND, false, 404, "Identifier not found"},
 	    {PROTO_RC_INVALID_HANDLE, false, 400, "Not a valid identifier"},
 	    {PROTO_RC_ERROR, false, 500, "Cannot resolve this identifier"},
-	    {PROTO_RC_SERVER_NOT_RESP, false, 400, "Cannot resolve this identifier"},
+	    {PROTO_RC_SERVER_NOT_RESP, false, 404, "Not held on this node"},
 	    {PROTO_RC_SERVICE_REFERRAL, false, 502, "Cannot resolve this identifier"},
 	};
 	const char *h = "88.100.1/<img src=x onerror=alert(1)>";
