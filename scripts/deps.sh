@@ -3,13 +3,14 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config python3 clang libclang-rt-14-dev
       liblmdb-dev libpq-dev postgresql libssl-dev libjansson-dev libinih-dev libcmocka-dev
-      node-llhttp libqrencode-dev openssl
-      chromium) # the browser test (tests/system/test_http_browser.py), with npm below
+      node-llhttp libqrencode-dev openssl)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# npm (for playwright-core): Debian's package, unless a nodejs that brings its own is installed.
+# The browser test (tests/system/test_http_browser.py): Debian's chromium, and npm for
+# playwright-core (Debian's, unless a nodejs that brings its own is installed).
+dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
 	echo "installing: ${missing[*]}"

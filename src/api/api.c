@@ -7,64 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api/reply.h"
 #include "core/err.h"
-
-static int schemes_fail(char *err, size_t errlen, const char *s, size_t n, const char *why)
-{
-	if (err)
-		snprintf(err, errlen, "--proxy-schemes: '%.*s': %s", (int)(n > 40 ? 40 : n), s,
-		         why);
-	return IDN_EINVAL;
-}
-
-int api_proxy_schemes_parse(const char *list, char (*out)[API_SCHEME_MAX + 1], unsigned *n,
-                            char *err, size_t errlen)
-{
-	static const char *const never[] = {"javascript", "data", "vbscript", "file"};
-	unsigned k = 0;
-	for (const char *p = list ? list : ""; *p;) {
-		size_t len = strcspn(p, ",");
-		const char *s = p;
-		p += len + (p[len] == ',');
-		while (len && (*s == ' ' || *s == '\t'))
-			s++, len--;
-		while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-			len--;
-		if (!len)
-			continue;
-		/* RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
-		bool ok = len <= API_SCHEME_MAX && ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z');
-		for (size_t i = 1; ok && i < len; i++)
-			ok = ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') ||
-			     (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' ||
-			     s[i] == '.';
-		if (!ok)
-			return schemes_fail(
-			    err, errlen, s, len,
-			    "not a URL scheme (a letter, then letters, digits, + - ., "
-			    "at most 32)");
-		for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
-			if (strlen(never[i]) == len && !strncasecmp(s, never[i], len))
-				return schemes_fail(
-				    err, errlen, s, len,
-				    "never allowed (it can run code or read files in the "
-				    "browser)");
-		if (k == API_SCHEMES_MAX)
-			return schemes_fail(err, errlen, s, len, "too many schemes (at most 16)");
-		if (out) {
-			for (size_t i = 0; i < len; i++)
-				out[k][i] = (char)(s[i] | (s[i] >= 'A' && s[i] <= 'Z' ? 0x20 : 0));
-			out[k][len] = 0;
-		}
-		k++;
-	}
-	if (n)
-		*n = k;
-	return 0;
-}
 
 int api_new(const api_config *cfg, api **out)
 {
@@ -74,12 +19,7 @@ int api_new(const api_config *cfg, api **out)
 	a->n = cfg->n;
 	a->s = cfg->s;
 	a->resolve_max = cfg->resolve_max ? cfg->resolve_max : API_RESOLVE_MAX;
-	int ret = api_proxy_schemes_parse(cfg->proxy_schemes, a->schemes, &a->nschemes, NULL, 0);
-	if (ret) {
-		free(a);
-		return ret;
-	}
-	ret = api_sessions_new(cfg->n, &a->sessions);
+	int ret = api_sessions_new(cfg->n, &a->sessions);
 	if (!ret && (ret = api_idem_new(&a->idem)))
 		api_sessions_free(a->sessions);
 	if (ret) {
@@ -143,11 +83,12 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	if (!hs)
 		return IDN_ENOMEM;
 	int ret;
-	api_config ac = {
-	    .n = n, .s = s, .resolve_max = o->resolve_max, .proxy_schemes = o->proxy_schemes};
-	if ((ret =
-	         api_proxy_schemes_parse(o->proxy_schemes, NULL, NULL, o->errbuf, o->errbuf_len)) ||
-	    (ret = api_new(&ac, &hs->a)))
+	api_config ac = {.n = n, .s = s, .resolve_max = o->resolve_max};
+	if ((ret = api_new(&ac, &hs->a)))
+		goto fail;
+	/* The proxy's extra schemes, checked at start (javascript and friends refused). */
+	if ((ret = api_proxy_schemes_parse(o->proxy_schemes, hs->a->schemes, &hs->a->nschemes,
+	                                   o->errbuf, o->errbuf_len)))
 		goto fail;
 	if (o->access_log && strcmp(o->access_log, "-")) {
 		hs->log = fopen(o->access_log, "a");

@@ -35,20 +35,10 @@
 typedef struct api_config {
 	node *n;
 	store *s;
-	unsigned resolve_max;      /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
-	const char *proxy_schemes; /* "ftp,sftp": more URL schemes the proxy redirects to */
+	unsigned resolve_max; /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
 } api_config;
 
-enum { API_RESOLVE_MAX = 1000, API_SCHEMES_MAX = 16, API_SCHEME_MAX = 32 };
-
-/*
- * Checks a --proxy-schemes list (comma-separated, RFC 3986 scheme syntax, at
- * most API_SCHEMES_MAX of at most API_SCHEME_MAX bytes; javascript, data,
- * vbscript and file are never allowed): 0, or IDN_EINVAL with err saying
- * which scheme and why. With out, the schemes are copied there (lower case).
- */
-int api_proxy_schemes_parse(const char *list, char (*out)[API_SCHEME_MAX + 1], unsigned *n,
-                            char *err, size_t errlen);
+enum { API_RESOLVE_MAX = 1000 };
 
 typedef struct api api;
 
@@ -72,6 +62,7 @@ typedef struct api_serve_opts {
 	const char *tls_cert, *tls_key;
 	unsigned threads; /* 0 = the http default */
 	const char *access_log;
+	const char *proxy_schemes; /* "ftp,sftp": more URL schemes the proxy redirects to */
 	/* limits, 0 = the http defaults (see http.h) */
 	unsigned max_conns;
 	net_conn_budget *budget; /* optional: shared with the Handle listeners (net/net.h) */
@@ -79,7 +70,6 @@ typedef struct api_serve_opts {
 	unsigned idle_ms;
 	unsigned header_timeout_ms; /* the body gets three times as long */
 	unsigned resolve_max;       /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
-	const char *proxy_schemes;  /* api_config.proxy_schemes */
 	char *errbuf;               /* what went wrong, naming the address or file */
 	size_t errbuf_len;
 } api_serve_opts;
@@ -93,5 +83,17 @@ void api_serve_stop(api_server *hs);
 
 /* The HTTP status the reference REST API gives a Handle response code. */
 int api_http_status(uint32_t rc);
+
+enum { API_SCHEMES_MAX = 16, API_SCHEME_MAX = 32 };
+
+/*
+ * Checks a --proxy-schemes list (comma-separated, RFC 3986 scheme syntax, at
+ * most API_SCHEMES_MAX of at most API_SCHEME_MAX bytes; javascript, data,
+ * vbscript and file are never allowed): 0, or IDN_EINVAL with err saying
+ * which scheme and why. With out, the schemes are copied there (lower case)
+ * and *n is their number (api_page.c).
+ */
+int api_proxy_schemes_parse(const char *list, char (*out)[API_SCHEME_MAX + 1], unsigned *n,
+                            char *err, size_t errlen);
 
 #endif

@@ -42,6 +42,60 @@ static bool text_ok(idn_slice d)
 	return handle_utf8_valid(d) && !memchr(d.p, 0, d.len);
 }
 
+static int schemes_fail(char *err, size_t errlen, const char *s, size_t n, const char *why)
+{
+	if (err)
+		snprintf(err, errlen, "--proxy-schemes: '%.*s': %s", (int)(n > 40 ? 40 : n), s,
+		         why);
+	return IDN_EINVAL;
+}
+
+int api_proxy_schemes_parse(const char *list, char (*out)[API_SCHEME_MAX + 1], unsigned *n,
+                            char *err, size_t errlen)
+{
+	static const char *const never[] = {"javascript", "data", "vbscript", "file"};
+	unsigned k = 0;
+	for (const char *p = list ? list : ""; *p;) {
+		size_t len = strcspn(p, ",");
+		const char *s = p;
+		p += len + (p[len] == ',');
+		while (len && (*s == ' ' || *s == '\t'))
+			s++, len--;
+		while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		if (!len)
+			continue;
+		/* RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+		bool ok = len <= API_SCHEME_MAX && ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z');
+		for (size_t i = 1; ok && i < len; i++)
+			ok = ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') ||
+			     (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' ||
+			     s[i] == '.';
+		if (!ok)
+			return schemes_fail(
+			    err, errlen, s, len,
+			    "not a URL scheme (a letter, then letters, digits, + - ., "
+			    "at most 32)");
+		for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+			if (strlen(never[i]) == len && !strncasecmp(s, never[i], len))
+				return schemes_fail(
+				    err, errlen, s, len,
+				    "never allowed (it can run code or read files in the "
+				    "browser)");
+		if (k == API_SCHEMES_MAX)
+			return schemes_fail(err, errlen, s, len, "too many schemes (at most 16)");
+		if (out) {
+			for (size_t i = 0; i < len; i++)
+				out[k][i] = (char)(s[i] | (s[i] >= 'A' && s[i] <= 'Z' ? 0x20 : 0));
+			out[k][len] = 0;
+		}
+		k++;
+	}
+	if (n)
+		*n = k;
+	return 0;
+}
+
 /* A URL of a scheme in the --proxy-schemes allow-list: scheme ":" rest, ASCII, no space. */
 static bool allowed_scheme_url(const api *a, idn_slice d)
 {

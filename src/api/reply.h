@@ -76,11 +76,11 @@ struct api {
 	node *n;
 	store *s;
 	api_sessions *sessions;
-	api_idem *idem;
-	unsigned resolve_max; /* identifiers per POST /api/resolve */
 	/* URL schemes the proxy redirects to besides http and https (--proxy-schemes) */
 	char schemes[API_SCHEMES_MAX][API_SCHEME_MAX + 1];
 	unsigned nschemes;
+	api_idem *idem;
+	unsigned resolve_max; /* identifiers per POST /api/resolve */
 };
 
 /* One HTTP worker thread's context. */
