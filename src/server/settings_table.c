@@ -103,6 +103,11 @@ const setting_row settings_rows[] = {
     {.ini = "access_log", .flag = "access-log", .arg = "FILE", .type = SETTING_STR,
      .field = F(access_log), .scope = SETTING_SERVE,
      .help = "one line per HTTP request ('-' = stderr)"},
+    {.ini = "proxy_schemes", .flag = "proxy-schemes", .arg = "LIST", .type = SETTING_STR,
+     .field = F(proxy_schemes), .scope = SETTING_SERVE,
+     .help = "URL schemes the proxy redirects to besides http\n"
+             "and https, e.g. ftp,sftp (default none; javascript,\n"
+             "data, vbscript and file are refused)"},
     {.ini = "http_max_conns", .flag = "http-max-conns", .arg = "N", .type = SETTING_UINT,
      .field = F(http_max_conns), .max = 1000000, .scope = SETTING_SERVE,
      .help = "open HTTP connections at most; beyond, the idlest\n"
@@ -114,11 +119,6 @@ const setting_row settings_rows[] = {
      .field = F(http_resolve_max), .max = 1000000, .scope = SETTING_SERVE,
      .help = "identifiers per POST /api/resolve at most\n"
              "(default 1000; more get 413)"},
-    {.ini = "proxy_schemes", .flag = "proxy-schemes", .arg = "LIST", .type = SETTING_STR,
-     .field = F(proxy_schemes), .scope = SETTING_SERVE,
-     .help = "URL schemes the proxy redirects to besides http\n"
-             "and https, e.g. ftp,sftp (default none; javascript,\n"
-             "data, vbscript and file are refused)"},
     {.ini = "max_record_bytes", .flag = "max-record-bytes", .arg = "N", .type = SETTING_UINT,
      .field = F(max_record_bytes), .max = 262144, .scope = SETTING_SERVE,
      .help = "refuse to write a record larger than N bytes\n"
