@@ -13,9 +13,9 @@
  * decide. The api and `serve`'s HTTP side live in api.c; the routes in one
  * table in api_routes.c (routes.h), with the helpers they share in
  * api_reply.c (reply.h); the JSON value shapes in api_json.c; the HTML
- * record page in api_page.c; sessions and writes in api_write.c; batches and
- * Idempotency-Key in api_batch.c; the OpenAPI document (src/api/openapi.json,
- * embedded) in api_openapi.c. The HTTP server itself is net's (net/http.h).
+ * record page in api_page.c (its HTML in api_render.c); sessions and writes in api_write.c; batches
+ * and Idempotency-Key in api_batch.c; the OpenAPI document (src/api/openapi.json, embedded) in
+ * api_openapi.c. The HTTP server itself is net's (net/http.h).
  *
  * Sessions and idempotency results live in the api (shared by the workers,
  * behind mutexes, bounded in count and bytes, expiring).
