@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the browser test needs, if missing: Debian's chromium and
-# playwright-core (npm, into tests/browser/node_modules). Kept apart from
-# deps.sh because chromium is large; tests/system/test_http_browser.py runs
-# it and skips itself, saying why, when this fails (offline, no root).
+# playwright-core (npm, into tests/browser/node_modules). scripts/deps.sh
+# installs chromium and npm too (scripts/test requires the browser test:
+# IDN_BROWSER_REQUIRED=1); tests/system/test_http_browser.py runs this and,
+# outside scripts/test, skips itself, saying why, when it fails (offline, no root).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ ! -x /usr/bin/chromium ]; then

@@ -8,6 +8,10 @@ missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The browser test (tests/system/test_http_browser.py): Debian's chromium, and npm for
+# playwright-core (Debian's, unless a nodejs that brings its own is installed).
+dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" || missing+=(chromium)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
 	echo "installing: ${missing[*]}"
 	sudo=""

@@ -86,6 +86,10 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	api_config ac = {.n = n, .s = s, .resolve_max = o->resolve_max};
 	if ((ret = api_new(&ac, &hs->a)))
 		goto fail;
+	/* The proxy's extra schemes, checked at start (javascript and friends refused). */
+	if ((ret = api_proxy_schemes_parse(o->proxy_schemes, hs->a->schemes, &hs->a->nschemes,
+	                                   o->errbuf, o->errbuf_len)))
+		goto fail;
 	if (o->access_log && strcmp(o->access_log, "-")) {
 		hs->log = fopen(o->access_log, "a");
 		if (!hs->log) {

@@ -13,9 +13,9 @@
  * decide. The api and `serve`'s HTTP side live in api.c; the routes in one
  * table in api_routes.c (routes.h), with the helpers they share in
  * api_reply.c (reply.h); the JSON value shapes in api_json.c; the HTML
- * record page in api_page.c; sessions and writes in api_write.c; batches and
- * Idempotency-Key in api_batch.c; the OpenAPI document (src/api/openapi.json,
- * embedded) in api_openapi.c. The HTTP server itself is net's (net/http.h).
+ * record page in api_page.c (its HTML in api_render.c); sessions and writes in api_write.c; batches
+ * and Idempotency-Key in api_batch.c; the OpenAPI document (src/api/openapi.json, embedded) in
+ * api_openapi.c. The HTTP server itself is net's (net/http.h).
  *
  * Sessions and idempotency results live in the api (shared by the workers,
  * behind mutexes, bounded in count and bytes, expiring).
@@ -62,6 +62,7 @@ typedef struct api_serve_opts {
 	const char *tls_cert, *tls_key;
 	unsigned threads; /* 0 = the http default */
 	const char *access_log;
+	const char *proxy_schemes; /* "ftp,sftp": more URL schemes the proxy redirects to */
 	/* limits, 0 = the http defaults (see http.h) */
 	unsigned max_conns;
 	net_conn_budget *budget; /* optional: shared with the Handle listeners (net/net.h) */
@@ -82,5 +83,17 @@ void api_serve_stop(api_server *hs);
 
 /* The HTTP status the reference REST API gives a Handle response code. */
 int api_http_status(uint32_t rc);
+
+enum { API_SCHEMES_MAX = 16, API_SCHEME_MAX = 32 };
+
+/*
+ * Checks a --proxy-schemes list (comma-separated, RFC 3986 scheme syntax, at
+ * most API_SCHEMES_MAX of at most API_SCHEME_MAX bytes; javascript, data,
+ * vbscript and file are never allowed): 0, or IDN_EINVAL with err saying
+ * which scheme and why. With out, the schemes are copied there (lower case)
+ * and *n is their number (api_page.c).
+ */
+int api_proxy_schemes_parse(const char *list, char (*out)[API_SCHEME_MAX + 1], unsigned *n,
+                            char *err, size_t errlen);
 
 #endif

@@ -421,8 +421,8 @@ int api_handle(void *wctx, const http_req *req, http_resp *r)
 	int hn = api_pct_decode(idn_slice_of(req->path.p + 1, req->path.len - 1), false, hbuf,
 	                        sizeof(hbuf));
 	if (hn < 0) {
-		http_resp_error(r, 400, PROTO_RC_INVALID_HANDLE,
-		                "identifier malformed (bad %-escape) or too long");
+		api_page_invalid(r, idn_slice_of(req->path.p + 1, req->path.len - 1),
+		                 "malformed (a bad %-escape) or longer than an identifier may be.");
 		return 0;
 	}
 	return api_proxy(w, req, idn_slice_of(hbuf, (size_t)hn), r);

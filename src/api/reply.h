@@ -76,6 +76,9 @@ struct api {
 	node *n;
 	store *s;
 	api_sessions *sessions;
+	/* URL schemes the proxy redirects to besides http and https (--proxy-schemes) */
+	char schemes[API_SCHEMES_MAX][API_SCHEME_MAX + 1];
+	unsigned nschemes;
 	api_idem *idem;
 	unsigned resolve_max; /* identifiers per POST /api/resolve */
 };

@@ -249,6 +249,7 @@ static int start_listeners(running *r)
 	    .tls_key = c->tls_key,
 	    .threads = c->threads,
 	    .access_log = c->access_log,
+	    .proxy_schemes = c->proxy_schemes,
 	    .max_conns = c->http_max_conns,
 	    .budget = budget,
 	    .max_body = c->http_max_body,

@@ -46,6 +46,7 @@ typedef struct server_settings {
 	settings_list http, https; /* HTTP(S) listeners (REST API, proxy, Handle over HTTP) */
 	char *tls_cert, *tls_key;  /* PEM files for the HTTPS listeners */
 	char *access_log;          /* "-" = stderr */
+	char *proxy_schemes;       /* URL schemes the proxy redirects to besides http(s) */
 	unsigned http_max_conns, http_idle_ms, http_timeout_ms;
 	unsigned long http_max_body;
 	unsigned http_resolve_max; /* identifiers per POST /api/resolve */

@@ -104,6 +104,11 @@ const setting_row settings_rows[] = {
     {.ini = "access_log", .flag = "access-log", .arg = "FILE", .type = SETTING_STR,
      .field = F(access_log), .scope = SETTING_SERVE,
      .help = "one line per HTTP request ('-' = stderr)"},
+    {.ini = "proxy_schemes", .flag = "proxy-schemes", .arg = "LIST", .type = SETTING_STR,
+     .field = F(proxy_schemes), .scope = SETTING_SERVE,
+     .help = "URL schemes the proxy redirects to besides http\n"
+             "and https, e.g. ftp,sftp (default none; javascript,\n"
+             "data, vbscript and file are refused)"},
     {.ini = "http_max_conns", .flag = "http-max-conns", .arg = "N", .type = SETTING_UINT,
      .field = F(http_max_conns), .max = 1000000, .scope = SETTING_SERVE,
      .help = "open HTTP connections at most; beyond, the idlest\n"

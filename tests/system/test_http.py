@@ -348,14 +348,18 @@ class HttpRecordPageTest(unittest.TestCase):
         page = self.page("88.100.1/MOTOR-T")
         self.assertNotIn("<script>", page)
         self.assertIn('<h2 id="template">Motor &lt;v2&gt;</h2>', page)
-        fields = page[page.index('id="fields"'):page.index("</table>", page.index('id="fields"'))]
-        names = re.findall(r'<td class="type">([^<]*)</td>', fields)
+        fields = page[page.index('id="fields"'):page.index("</dl>", page.index('id="fields"'))]
+        names = re.findall(r'<div data-field="([^"]*)">', fields)
         self.assertEqual(names, ["serial", "model", "power", "datasheet"])
         self.assertIn("SN-42", fields)
         self.assertIn("&lt;script&gt;alert(2)&lt;/script&gt;", fields)
         self.assertIn('class="data missing">not set', fields)  # power has no value
         self.assertIn('href="https://example.com/ds.pdf"', fields)
-        self.assertIn('<b id="enterprise">Acme &amp; &lt;Sons&gt;</b>', page)
+        # The manufacturer value is one of the record's details; the registering
+        # enterprise is the prefix's (no 0.NA/88.100.1 site here: the prefix).
+        self.assertIn("Acme &amp; &lt;Sons&gt;", page)
+        self.assertIn('<b id="enterprise">88.100.1</b>', page)
+        self.assertIn('<b id="industry">88.100</b>', page)
 
     def test_unresolvable_template_and_prefix_fallback(self):
         page = self.page("88.100.1/BADTMPL")
