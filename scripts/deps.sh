@@ -8,6 +8,9 @@ missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# node and npm, for the GS1 cross-check (tests/gs1/run.sh installs its npm package)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
 	echo "installing: ${missing[*]}"
 	sudo=""
