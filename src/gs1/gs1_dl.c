@@ -338,12 +338,20 @@ static int take_param(span kv, gs1_dl *dl, char *err, size_t errlen)
 		return -1;
 	}
 	span k = {kv.p, (size_t)(eq - kv.p)}, v = {eq + 1, kv.n - k.n - 1};
-	bool numeric = k.n > 0 && strspn(k.p, "0123456789") >= k.n;
-	if (numeric) {
-		const gs1_ai *a = span_ai(k);
+	char name[GS1_OTHER_KEY_MAX + 1]; /* decoded: "1%37" is 17 */
+	if (k.n == 0) {
+		snprintf(err, errlen, "query: parameter with an empty name");
+		return -1;
+	}
+	if (pct_decode("query parameter name", k.p, k.n, false, name, sizeof name, err, errlen) !=
+	    0)
+		return -1;
+	size_t nl = strlen(name);
+	if (nl > 0 && strspn(name, "0123456789") == nl) {
+		const gs1_ai *a = span_ai((span){name, nl});
 		if (!a) {
-			snprintf(err, errlen, "query: %.*s is not a GS1 application identifier",
-			         (int)(k.n < 8 ? k.n : 8), k.p);
+			snprintf(err, errlen, "query: %.8s is not a GS1 application identifier",
+			         name);
 			return -1;
 		}
 		if (!a->attr) {
@@ -373,13 +381,8 @@ static int take_param(span kv, gs1_dl *dl, char *err, size_t errlen)
 		return -1;
 	}
 	gs1_other *o = &dl->other[dl->nother];
-	if (k.n == 0) {
-		snprintf(err, errlen, "query: parameter with an empty name");
-		return -1;
-	}
-	if (pct_decode("query parameter name", k.p, k.n, false, o->key, sizeof o->key, err,
-	               errlen) != 0 ||
-	    pct_decode(o->key, v.p, v.n, false, o->value, sizeof o->value, err, errlen) != 0)
+	memcpy(o->key, name, nl + 1);
+	if (pct_decode(o->key, v.p, v.n, false, o->value, sizeof o->value, err, errlen) != 0)
 		return -1;
 	dl->nother++;
 	return 0;
@@ -387,18 +390,19 @@ static int take_param(span kv, gs1_dl *dl, char *err, size_t errlen)
 
 static int parse_query(span q, gs1_dl *dl, char *err, size_t errlen)
 {
+	if (!q.p) /* no '?' */
+		return 0;
 	const char *p = q.p, *end = q.p + q.n;
-	while (p && p <= end && q.n) {
+	for (;;) {
 		const char *e = p;
 		while (e < end && *e != '&' && *e != ';')
 			e++;
 		if (take_param((span){p, (size_t)(e - p)}, dl, err, errlen) != 0)
 			return -1;
 		if (e == end)
-			break;
+			return 0;
 		p = e + 1;
 	}
-	return 0;
 }
 
 int gs1_dl_parse(const char *uri, gs1_dl *out, char *err, size_t errlen)

@@ -2,41 +2,25 @@
  * a rule is for one GS1 company prefix and one primary key, and its template
  * ("88.100.1/01.{01}.21.{21}") names the AIs whose values make the handle.
  * A value is escaped so the handle can be read back: %XX for any character
- * that is not a letter, a digit, - . or _, and for any character of the
- * template's own text after the handle prefix, so a value never contains the
- * text that ends it. */
+ * that is not a letter, a digit, - . or _, and for the character that ends
+ * the placeholder in the template (the first of the text after it), so a
+ * value never contains the text that ends it. */
 #include "gs1/gs1.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/codec.h"
 
-/* The character set of the template's literal text after the prefix. */
-static void literal_chars(const char *tmpl, bool set[256])
-{
-	memset(set, 0, 256 * sizeof set[0]);
-	const char *p = strchr(tmpl, '/');
-	if (!p)
-		return;
-	for (p++; *p; p++) {
-		if (*p == '{') {
-			const char *e = strchr(p, '}');
-			if (!e)
-				return;
-			p = e;
-			continue;
-		}
-		set[(unsigned char)*p] = true;
-	}
-}
-
-static bool plain(unsigned char c, const bool lit[256])
+/* Whether c goes into a handle as it is: a letter, a digit, - . or _, and
+ * not the character that ends the placeholder (term; letters either case). */
+static bool plain(unsigned char c, char term)
 {
 	bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 	          c == '-' || c == '.' || c == '_';
-	return ok && !lit[c];
+	return ok && tolower(c) != tolower((unsigned char)term);
 }
 
 /* Key offset of the GS1 company prefix in a key's value: after the indicator
@@ -123,11 +107,9 @@ const gs1_rule *gs1_rule_find(const gs1_rule *rules, int n, const gs1_dl *dl)
 
 int gs1_rule_apply(const gs1_rule *r, const gs1_dl *dl, char *buf, size_t buflen)
 {
-	bool lit[256];
 	size_t o = 0;
 	if (strcmp(r->key, dl->key.ai) != 0)
 		return 0;
-	literal_chars(r->tmpl, lit);
 	const char *slash = strchr(r->tmpl, '/');
 	for (const char *p = r->tmpl; *p; p++) {
 		if (*p == '{' && slash && p > slash) {
@@ -142,7 +124,7 @@ int gs1_rule_apply(const gs1_rule *r, const gs1_dl *dl, char *buf, size_t buflen
 				return 0;
 			for (const char *c = v->value; *c; c++) {
 				unsigned char ch = (unsigned char)*c;
-				size_t need = plain(ch, lit) ? 1 : 3;
+				size_t need = plain(ch, e[1]) ? 1 : 3;
 				if (o + need >= buflen)
 					return -1;
 				if (need == 1)
@@ -200,13 +182,11 @@ static int place(const gs1_ai *key, const gs1_ai *a, const char *value, gs1_dl *
 
 int gs1_rule_match(const gs1_rule *r, const char *handle, gs1_dl *dl, char *err, size_t errlen)
 {
-	bool lit[256];
 	memset(dl, 0, sizeof *dl);
 	const gs1_ai *key = gs1_ai_find(r->key);
 	const char *slash = strchr(r->tmpl, '/');
 	if (!key || !slash)
 		return 0;
-	literal_chars(r->tmpl, lit);
 	const char *h = handle;
 	for (const char *p = r->tmpl; *p; p++) {
 		if (!(*p == '{' && p > slash)) {
@@ -225,7 +205,7 @@ int gs1_rule_match(const gs1_rule *r, const char *handle, gs1_dl *dl, char *err,
 		const gs1_ai *a = gs1_ai_find(ai);
 		if (!a)
 			return 0;
-		while (*h && !lit[(unsigned char)*h]) {
+		while (*h && tolower((unsigned char)*h) != tolower((unsigned char)e[1])) {
 			char c = *h++;
 			if (c == '%') {
 				if (unhex(h[0]) < 0 || unhex(h[1]) < 0)
