@@ -83,9 +83,9 @@ typedef struct {
 } gs1_dl;
 
 /* Parses a GS1 Digital Link URI ("https://host/stem/01/…?17=…") or a path
- * with its query ("/01/…?…", as an HTTP request line carries it). 0, or -1
- * with err naming the element at fault. A compressed URI is refused with a
- * message saying so (decompression is not supported yet). */
+ * with its query ("/01/…?…", as an HTTP request line carries it), in the
+ * uncompressed or the compressed form (a last path segment of base64url:
+ * gs1_zip.c). 0, or -1 with err naming the element at fault. */
 int gs1_dl_parse(const char *uri, gs1_dl *out, char *err, size_t errlen);
 
 /* The element of dl with this AI (primary key, qualifier or attribute), or

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gs1/internal.h"
 #include "gs1_ai_table.h"
 
 #define GS1_TABLE_MAX 600
@@ -275,6 +276,15 @@ bool gs1_ai_qualifies(const char *ai)
 				if (strcmp(table[i].seq[s][q], ai) == 0)
 					return true;
 	return false;
+}
+
+size_t gs1_ai_len(const char *ai)
+{
+	pthread_once(&table_once, load_table);
+	for (int i = 0; i < ntable; i++)
+		if (table[i].ai[0] == ai[0] && table[i].ai[1] == ai[1])
+			return strlen(table[i].ai);
+	return 0;
 }
 
 int gs1_mod10(const char *s, size_t n)

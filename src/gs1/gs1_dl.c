@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "core/codec.h"
+#include "gs1/internal.h"
 
 #define SEG_MAX 64
 
@@ -269,8 +270,9 @@ static bool looks_compressed(span s)
 	return !digits;
 }
 
-/* The error when no primary key was found: as precise as the path allows. */
-static void no_key(const span *seg, int nseg, char *err, size_t errlen)
+/* The error when no primary key was found, as precise as the path allows;
+ * false (no error written) when the last segment may be a compressed URI. */
+static bool no_key(const span *seg, int nseg, char *err, size_t errlen)
 {
 	for (int i = 0; i < nseg; i++) {
 		const gs1_ai *a = span_ai(seg[i]);
@@ -289,15 +291,13 @@ static void no_key(const span *seg, int nseg, char *err, size_t errlen)
 			else
 				snprintf(err, errlen, "path after /%s: expected AI/value pairs",
 				         a->ai);
-			return;
+			return true;
 		}
 	}
-	if (nseg > 0 && looks_compressed(seg[nseg - 1])) {
-		snprintf(err, errlen,
-		         "compressed GS1 Digital Link URI: decompression is not supported yet");
-		return;
-	}
+	if (nseg > 0 && looks_compressed(seg[nseg - 1]))
+		return false;
 	snprintf(err, errlen, "no GS1 primary key (such as /01/ with a GTIN) in the path");
+	return true;
 }
 
 /* The stem: scheme://host and the custom path before the key. */
@@ -405,6 +405,75 @@ static int parse_query(span q, gs1_dl *dl, char *err, size_t errlen)
 	}
 }
 
+/* The AIs of a decompressed URI, all in dl->attr, put in their places: the
+ * first primary key is the key, its qualifiers go to the path in the
+ * standard's order, the rest stay data attributes; each value checked. */
+static int sort_unzipped(gs1_dl *dl, char *err, size_t errlen)
+{
+	gs1_elem all[GS1_ATTR_MAX];
+	int n = dl->nattr, k = -1;
+	memcpy(all, dl->attr, sizeof all);
+	for (int i = 0; i < n && k < 0; i++)
+		if (gs1_ai_find(all[i].ai)->key)
+			k = i;
+	if (k < 0) {
+		snprintf(err, errlen, "compressed: no GS1 primary key among its AIs");
+		return -1;
+	}
+	const gs1_ai *key = gs1_ai_find(all[k].ai);
+	dl->key = all[k];
+	dl->nattr = dl->nqual = 0;
+	for (int s = 0; s < key->nseq; s++) /* qualifiers, in sequence order */
+		for (int q = 0; q < key->seqlen[s]; q++)
+			for (int i = 0; i < n; i++)
+				if (i != k && strcmp(all[i].ai, key->seq[s][q]) == 0 &&
+				    dl->nqual < GS1_QUAL_MAX)
+					dl->qual[dl->nqual++] = all[i];
+	for (int i = 0; i < n; i++) {
+		const gs1_ai *a = gs1_ai_find(all[i].ai);
+		if (i == k || is_qualifier_of(key, a->ai, NULL, NULL))
+			continue;
+		if (!a->attr) {
+			snprintf(err, errlen, "%s: a key qualifier, not a data attribute", a->ai);
+			return -1;
+		}
+		dl->attr[dl->nattr++] = all[i];
+	}
+	for (int i = 0; i < n; i++) {
+		for (int j = 0; j < i; j++)
+			if (strcmp(all[i].ai, all[j].ai) == 0) {
+				snprintf(err, errlen, "%s: duplicate", all[i].ai);
+				return -1;
+			}
+		if (gs1_ai_check(gs1_ai_find(all[i].ai), all[i].value, err, errlen) != 0)
+			return -1;
+	}
+	return check_qualifiers(key, dl, err, errlen);
+}
+
+/* A URI whose last path segment is the compressed form. */
+static int parse_compressed(const char *uri, const span *seg, int nseg, span query, gs1_dl *dl,
+                            char *err, size_t errlen)
+{
+	span z = seg[nseg - 1];
+	char why[200];
+	size_t n = (size_t)(z.p - 1 - uri);
+	if (n > GS1_STEM_MAX) {
+		snprintf(err, errlen, "stem: longer than %d characters", GS1_STEM_MAX);
+		return -1;
+	}
+	memcpy(dl->stem, uri, n);
+	dl->stem[n] = '\0';
+	if (gs1_unzip(z.p, z.n, dl, why, sizeof why) != 0) {
+		snprintf(err, errlen, "no GS1 primary key in the path, nor a compressed URI (%s)",
+		         why);
+		return -1;
+	}
+	if (sort_unzipped(dl, err, errlen) != 0)
+		return -1;
+	return parse_query(query, dl, err, errlen);
+}
+
 int gs1_dl_parse(const char *uri, gs1_dl *out, char *err, size_t errlen)
 {
 	span seg[SEG_MAX], query;
@@ -423,7 +492,8 @@ int gs1_dl_parse(const char *uri, gs1_dl *out, char *err, size_t errlen)
 		return -1;
 	int k = find_key(seg, nseg);
 	if (k < 0) {
-		no_key(seg, nseg, err, errlen);
+		if (!no_key(seg, nseg, err, errlen))
+			return parse_compressed(uri, seg, nseg, query, out, err, errlen);
 		return -1;
 	}
 	if (take_stem(uri, seg, k, out, err, errlen) != 0)
