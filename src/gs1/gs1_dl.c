@@ -300,13 +300,19 @@ static bool no_key(const span *seg, int nseg, char *err, size_t errlen)
 	return true;
 }
 
-/* The stem: scheme://host and the custom path before the key. */
-static int take_stem(const char *uri, const span *seg, int k, gs1_dl *dl, char *err, size_t errlen)
+/* The stem: scheme://host and the nstem custom path segments before at (the
+ * key, or the compressed segment). Bounded so that the canonical URI, which
+ * adds at most 8 segments to it, still parses. */
+static int take_stem(const char *uri, span at, int nstem, gs1_dl *dl, char *err, size_t errlen)
 {
-	size_t n = k > 0 ? (size_t)(seg[k - 1].p + seg[k - 1].n - uri)
-	                 : (size_t)(seg[0].p - 1 - uri); /* up to the '/' before the key */
+	size_t n = (size_t)(at.p - 1 - uri); /* up to the '/' before at */
 	if (n > GS1_STEM_MAX) {
 		snprintf(err, errlen, "stem: longer than %d characters", GS1_STEM_MAX);
+		return -1;
+	}
+	if (nstem > SEG_MAX - 2 * (GS1_QUAL_MAX + 1)) {
+		snprintf(err, errlen, "stem: more than %d path segments",
+		         SEG_MAX - 2 * (GS1_QUAL_MAX + 1));
 		return -1;
 	}
 	memcpy(dl->stem, uri, n);
@@ -457,13 +463,8 @@ static int parse_compressed(const char *uri, const span *seg, int nseg, span que
 {
 	span z = seg[nseg - 1];
 	char why[200];
-	size_t n = (size_t)(z.p - 1 - uri);
-	if (n > GS1_STEM_MAX) {
-		snprintf(err, errlen, "stem: longer than %d characters", GS1_STEM_MAX);
+	if (take_stem(uri, z, nseg - 1, dl, err, errlen) != 0)
 		return -1;
-	}
-	memcpy(dl->stem, uri, n);
-	dl->stem[n] = '\0';
 	if (gs1_unzip(z.p, z.n, dl, why, sizeof why) != 0) {
 		snprintf(err, errlen, "no GS1 primary key in the path, nor a compressed URI (%s)",
 		         why);
@@ -496,7 +497,7 @@ int gs1_dl_parse(const char *uri, gs1_dl *out, char *err, size_t errlen)
 			return parse_compressed(uri, seg, nseg, query, out, err, errlen);
 		return -1;
 	}
-	if (take_stem(uri, seg, k, out, err, errlen) != 0)
+	if (take_stem(uri, seg[k], k, out, err, errlen) != 0)
 		return -1;
 	const gs1_ai *key = span_ai(seg[k]);
 	if (take_elem(key, seg[k + 1], &out->key, err, errlen) != 0)

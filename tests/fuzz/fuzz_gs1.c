@@ -1,7 +1,8 @@
 /*
  * fuzz_gs1.c - any bytes through the GS1 Digital Link parser (gs1/gs1.h).
  * Nothing may crash or read out of bounds; what parses must survive a round
- * trip (the canonical URI parses again to the same elements, its JSON fits),
+ * trip (the canonical URI, when within the parser's bound, parses again to
+ * the same elements; its JSON fits),
  * and a handle made by a rule must read back through the same rule to the
  * same key.
  */
@@ -39,9 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (gs1_dl_build(&dl, built, sizeof built) < 0 || gs1_dl_json(&dl, json, sizeof json) < 0)
 		abort();
-	if (gs1_dl_parse(built, &again, err, sizeof err) != 0)
-		abort();
-	same(&dl, &again);
+	/* the canonical URI may be longer than the input (decompressed, other
+	 * parameters percent-encoded): within the bound, it parses the same */
+	if (strlen(built) <= GS1_URI_MAX) {
+		if (gs1_dl_parse(built, &again, err, sizeof err) != 0)
+			abort();
+		same(&dl, &again);
+	}
 	static const gs1_rule rules[] = {
 	    {"0", "01", "88.100.1/01.{01}.21.{21}"}, {"9", "01", "88.100.1/{01}"},
 	    {"0", "00", "88.100.1/sscc-{00}"},       {"1", "00", "88.100.1/sscc-{00}"},

@@ -171,6 +171,14 @@ static void test_bounds(void **state)
 	assert_int_equal(gs1_dl_parse(big, &dl, err, sizeof err), -1);
 	assert_string_equal(err, "path: more than 64 segments");
 
+	/* the stem leaves room for the key and three qualifiers */
+	o = (size_t)snprintf(big, sizeof big, "https://example.com");
+	for (int i = 0; i < 57; i++)
+		o += (size_t)snprintf(big + o, sizeof big - o, "/s");
+	strcat(big, "/01/09520123456788");
+	assert_int_equal(gs1_dl_parse(big, &dl, err, sizeof err), -1);
+	assert_string_equal(err, "stem: more than 56 path segments");
+
 	o = (size_t)snprintf(big, sizeof big, "https://example.com/%0600d/01/09520123456788", 0);
 	assert_int_equal(gs1_dl_parse(big, &dl, err, sizeof err), -1);
 	assert_string_equal(err, "stem: longer than 512 characters");
