@@ -247,6 +247,11 @@ static int take_other(bits *b, unsigned long h2, gs1_dl *dl)
 	if (take_chars(b, 3, klen, o->key, sizeof o->key) != 0 || take(b, 3, &enc) != 0 ||
 	    take(b, 7, &n) != 0 || take_chars(b, enc, (unsigned)n, o->value, sizeof o->value) != 0)
 		return -1;
+	if (strspn(o->key, "0123456789") == klen) { /* a name of digits is an AI's */
+		snprintf(b->err, b->errlen, "compressed: parameter '%s' is named like an AI",
+		         o->key);
+		return -1;
+	}
 	dl->nother++;
 	return 0;
 }
