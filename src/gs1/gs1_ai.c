@@ -267,14 +267,26 @@ const gs1_ai *gs1_ai_find(const char *ai)
 	return NULL;
 }
 
+bool gs1_key_takes(const gs1_ai *key, const char *ai, int *seq, int *idx)
+{
+	for (int s = 0; s < key->nseq; s++)
+		for (int q = 0; q < key->seqlen[s]; q++)
+			if (strcmp(key->seq[s][q], ai) == 0) {
+				if (seq)
+					*seq = s;
+				if (idx)
+					*idx = q;
+				return true;
+			}
+	return false;
+}
+
 bool gs1_ai_qualifies(const char *ai)
 {
 	pthread_once(&table_once, load_table);
 	for (int i = 0; i < ntable; i++)
-		for (int s = 0; s < table[i].nseq; s++)
-			for (int q = 0; q < table[i].seqlen[s]; q++)
-				if (strcmp(table[i].seq[s][q], ai) == 0)
-					return true;
+		if (gs1_key_takes(&table[i], ai, NULL, NULL))
+			return true;
 	return false;
 }
 

@@ -93,20 +93,6 @@ static const gs1_ai *span_ai(span s)
 	return gs1_ai_find(ai);
 }
 
-static bool is_qualifier_of(const gs1_ai *key, const char *ai, int *seq, int *idx)
-{
-	for (int s = 0; s < key->nseq; s++)
-		for (int q = 0; q < key->seqlen[s]; q++)
-			if (strcmp(key->seq[s][q], ai) == 0) {
-				if (seq)
-					*seq = s;
-				if (idx)
-					*idx = q;
-				return true;
-			}
-	return false;
-}
-
 /* "22,10,21 or 235": the qualifiers key takes, for messages. */
 static void seq_text(const gs1_ai *key, char *buf, size_t len)
 {
@@ -148,7 +134,7 @@ static int check_qualifiers(const gs1_ai *key, const gs1_dl *dl, char *err, size
 	seq_text(key, want, sizeof want);
 	for (int i = 0; i < dl->nqual; i++) {
 		const char *q = dl->qual[i].ai;
-		if (!is_qualifier_of(key, q, NULL, NULL)) {
+		if (!gs1_key_takes(key, q, NULL, NULL)) {
 			if (key->nseq)
 				snprintf(err, errlen, "%s: not a key qualifier of %s (%s takes %s)",
 				         q, key->ai, key->ai, want);
@@ -167,7 +153,7 @@ static int check_qualifiers(const gs1_ai *key, const gs1_dl *dl, char *err, size
 	int seq0 = -1, idx0 = -1;
 	for (int i = 0; i < dl->nqual; i++) {
 		int seq = 0, idx = 0;
-		is_qualifier_of(key, dl->qual[i].ai, &seq, &idx);
+		gs1_key_takes(key, dl->qual[i].ai, &seq, &idx);
 		if (i > 0 && seq != seq0) {
 			snprintf(err, errlen,
 			         "%s with %s: qualifiers of different sequences (%s takes %s)",
@@ -437,7 +423,7 @@ static int sort_unzipped(gs1_dl *dl, char *err, size_t errlen)
 					dl->qual[dl->nqual++] = all[i];
 	for (int i = 0; i < n; i++) {
 		const gs1_ai *a = gs1_ai_find(all[i].ai);
-		if (i == k || is_qualifier_of(key, a->ai, NULL, NULL))
+		if (i == k || gs1_key_takes(key, a->ai, NULL, NULL))
 			continue;
 		if (!a->attr) {
 			snprintf(err, errlen, "%s: a key qualifier, not a data attribute", a->ai);

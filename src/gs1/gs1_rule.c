@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "core/codec.h"
+#include "gs1/internal.h"
 
 /* Whether c goes into a handle as it is: a letter, a digit, - . or _, and
  * not the character that ends the placeholder (term; letters either case). */
@@ -149,15 +150,6 @@ static int unhex(char c)
 	return codec_hex_digit((uint8_t)c);
 }
 
-static bool qualifies(const gs1_ai *key, const char *ai)
-{
-	for (int s = 0; s < key->nseq; s++)
-		for (int q = 0; q < key->seqlen[s]; q++)
-			if (strcmp(key->seq[s][q], ai) == 0)
-				return true;
-	return false;
-}
-
 /* Puts the AI's value into dl where it belongs: key, qualifier, attribute. */
 static int place(const gs1_ai *key, const gs1_ai *a, const char *value, gs1_dl *dl, char *err,
                  size_t errlen)
@@ -169,7 +161,7 @@ static int place(const gs1_ai *key, const gs1_ai *a, const char *value, gs1_dl *
 	}
 	if (a == key)
 		e = &dl->key;
-	else if (qualifies(key, a->ai) && dl->nqual < GS1_QUAL_MAX)
+	else if (gs1_key_takes(key, a->ai, NULL, NULL) && dl->nqual < GS1_QUAL_MAX)
 		e = &dl->qual[dl->nqual++];
 	else if (dl->nattr < GS1_ATTR_MAX)
 		e = &dl->attr[dl->nattr++];
