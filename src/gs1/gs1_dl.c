@@ -1,4 +1,5 @@
-/* gs1_dl.c - the GS1 Digital Link URI parser (uncompressed form) and its
+/* gs1_dl.c - the GS1 Digital Link URI parser (the compressed form's bits are
+ * read by gs1_zip.c, then checked here as the uncompressed form) and its
  * writers: the canonical URI (gs1_dl_build) and JSON (gs1_dl_json). The
  * syntax follows the GS1 Digital Link URI Syntax standard (the ABNF of its
  * version 1.4): an http(s) stem with an optional custom path, the primary key
