@@ -11,6 +11,8 @@ done
 # The browser test (tests/system/test_http_browser.py): Debian's chromium, and npm for
 # playwright-core (Debian's, unless a nodejs that brings its own is installed).
 dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" || missing+=(chromium)
+# node and npm, for the GS1 cross-check (tests/gs1/run.sh installs its npm package)
+command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
 	echo "installing: ${missing[*]}"

@@ -36,6 +36,7 @@ static const struct subcommand {
     {"cert", cmd_cert, "issue an HS_CERT: an issuer signs a subject's key and permissions"},
     {"sign", cmd_sign, "sign an identifier's values into an HS_SIGNATURE and store it"},
     {"quota", cmd_quota, "look at or change a running node's quotas (node administrators)"},
+    {"gs1", cmd_gs1, "parse a GS1 Digital Link URI; map it to an identifier and back"},
     {"export", cmd_export, "copy a prefix's identifiers off a running node, or verify a node"},
 };
 
