@@ -218,24 +218,30 @@ static bool find_value(idn_slice values, uint32_t n, const char *t, uint32_t min
 	return false;
 }
 
-/* The template named by the record (rec's values stay valid: they are a copy). */
-static void gather_template(api_worker *w, const api_answer *rec, page_extra *x)
+/*
+ * The template named by the record (rec's values stay valid: they are a
+ * copy). IDN_EAGAIN: not cached on a gateway (api_resolve), else 0.
+ */
+static int gather_template(api_worker *w, const api_answer *rec, page_extra *x)
 {
 	proto_value ref;
 	uint8_t th[PROTO_HANDLE_MAX];
 	if (!find_value(rec->values, rec->nvalues, TMPL_REF_TYPE, 0, &ref) ||
 	    ref.index != TMPL_INDEX || ref.data.len == 0 || ref.data.len > sizeof(th))
-		return;
+		return 0;
 	memcpy(th, ref.data.p, ref.data.len);
 	idn_slice tname = idn_slice_of(th, ref.data.len);
 	idn_slice want = idn_slice_of(TMPL_DEF_TYPE, strlen(TMPL_DEF_TYPE));
 	api_answer tans;
 	proto_value def;
 	char err[160];
-	if (api_resolve(w, tname, NULL, 0, &want, 1, false, &tans) || tans.rc != PROTO_RC_SUCCESS ||
+	int ret = api_resolve(w, tname, NULL, 0, &want, 1, false, &tans);
+	if (ret == IDN_EAGAIN)
+		return ret;
+	if (ret || tans.rc != PROTO_RC_SUCCESS ||
 	    !find_value(tans.values, tans.nvalues, TMPL_DEF_TYPE, 0, &def) ||
 	    tmpl_parse(def.data, &x->t, err, sizeof(err)))
-		return;
+		return 0;
 	/* tmpl keeps no display name; the definition is already known to be valid JSON. */
 	json_t *root = json_loadb((const char *)def.data.p, def.data.len, 0, NULL);
 	const char *name = json_string_value(json_object_get(root, "name"));
@@ -244,33 +250,39 @@ static void gather_template(api_worker *w, const api_answer *rec, page_extra *x)
 	else
 		snprintf(x->tname, sizeof(x->tname), "%.*s", (int)tname.len, (const char *)tname.p);
 	json_decref(root);
+	return 0;
 }
 
-/* The registering enterprise: manufacturer, else the prefix's site desc, else the prefix. */
-static void gather_maker(api_worker *w, const api_answer *rec, idn_slice h, page_extra *x)
+/*
+ * The registering enterprise: manufacturer, else the prefix's site desc,
+ * else the prefix. IDN_EAGAIN: not cached on a gateway, else 0.
+ */
+static int gather_maker(api_worker *w, const api_answer *rec, idn_slice h, page_extra *x)
 {
 	proto_value m;
 	if (find_value(rec->values, rec->nvalues, "manufacturer", 0, &m) && m.data.len &&
 	    text_ok(m.data)) {
 		x->maker = m.data;
 		x->maker_from = "manufacturer";
-		return;
+		return 0;
 	}
 	const uint8_t *slash = memchr(h.p, '/', h.len);
 	if (!slash)
-		return;
+		return 0;
 	idn_slice prefix = idn_slice_of(h.p, (size_t)(slash - h.p));
 	x->maker = prefix;
 	x->maker_from = "prefix";
 	char na[PROTO_HANDLE_MAX + 8];
 	int nl = snprintf(na, sizeof(na), "0.NA/%.*s", (int)prefix.len, (const char *)prefix.p);
 	if (nl <= 0 || (size_t)nl >= sizeof(na))
-		return;
+		return 0;
 	idn_slice want = idn_slice_of("HS_SITE", 7);
 	api_answer sans;
-	if (api_resolve(w, idn_slice_of(na, (size_t)nl), NULL, 0, &want, 1, false, &sans) ||
-	    sans.rc != PROTO_RC_SUCCESS)
-		return;
+	int ret = api_resolve(w, idn_slice_of(na, (size_t)nl), NULL, 0, &want, 1, false, &sans);
+	if (ret == IDN_EAGAIN)
+		return ret;
+	if (ret || sans.rc != PROTO_RC_SUCCESS)
+		return 0;
 	proto_values_match sites = {.type = want};
 	proto_values_it it = proto_values_begin(sans.values, sans.nvalues);
 	proto_value v;
@@ -284,8 +296,9 @@ static void gather_maker(api_worker *w, const api_answer *rec, idn_slice h, page
 		memcpy(x->site_desc, desc.p, desc.len);
 		x->maker = idn_slice_of(x->site_desc, desc.len);
 		x->maker_from = "prefix site";
-		return;
+		return 0;
 	}
+	return 0;
 }
 
 static const char page_head[] =
@@ -541,6 +554,16 @@ int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r
 		             "(the part after the / is case-sensitive).");
 		return 0;
 	}
+	if (ans.src.down) {
+		/* The gateway: the node holding it did not answer, and nothing was cached. */
+		char text[400];
+		snprintf(text, sizeof(text),
+		         "the node that holds this identifier%s%s%s is not answering, and no "
+		         "earlier answer is kept here. Try again later.",
+		         ans.src.node[0] ? " (" : "", ans.src.node, ans.src.node[0] ? ")" : "");
+		message_page(r, 504, "Node not answering", h, text);
+		return 0;
+	}
 	if (ans.rc != PROTO_RC_SUCCESS) {
 		char text[300];
 		snprintf(text, sizeof(text), "the node answered %u (%s).", ans.rc,
@@ -561,6 +584,7 @@ int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r
 		r->status = 302;
 		r->content_type = "text/html; charset=utf-8";
 		r->extra_headers = page_csp;
+		api_source_headers(w, &ans.src, r);
 		snprintf(r->location, sizeof(r->location), "%s", url);
 		http_resp_puts(r, "<!doctype html><title>Redirect</title><a href=\"");
 		api_html(r, idn_slice_of(url, (size_t)ul));
@@ -574,11 +598,16 @@ int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r
 	memcpy(copy, ans.values.p, ans.values.len);
 	ans.values = idn_slice_of(copy, ans.values.len);
 	page_extra x = {0};
-	gather_template(w, &ans, &x);
-	gather_maker(w, &ans, h, &x);
+	api_source src = ans.src; /* the lookups below overwrite w's answer, not ans */
+	if ((ret = gather_template(w, &ans, &x)) || (ret = gather_maker(w, &ans, h, &x))) {
+		tmpl_free(x.t);
+		free(copy);
+		return ret; /* IDN_EAGAIN: run again by the gateway's threads */
+	}
 	r->status = 200;
 	record_page(r, req, handle, h.p == handle.p ? idn_slice_of("", 0) : h, &ans,
 	            ul > 0 ? url : NULL, &x);
+	api_source_headers(w, &src, r);
 	tmpl_free(x.t);
 	free(copy);
 	return 0;

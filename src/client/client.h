@@ -9,6 +9,7 @@
 #ifndef IDN_CLIENT_CLIENT_H
 #define IDN_CLIENT_CLIENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -99,6 +100,19 @@ typedef struct client_root_opts {
 	 */
 	unsigned total_ms;
 	client_addr *answered_by; /* optional: set to the server of the final answer */
+	/*
+	 * Optional hooks around every question to a server, so a caller can
+	 * keep servers that stopped answering aside (the resolver's hold-down,
+	 * resolver/holddown.h) while this library stays stateless: before a
+	 * question, may_ask() returning false skips that server and transport
+	 * as if it had failed, with why (NUL-terminated, whylen bytes) as the
+	 * walk's error; after one, asked() gets the exchange's result (0 or an
+	 * idn_err such as IDN_ETIMEOUT).
+	 */
+	bool (*may_ask)(void *arg, const client_addr *a, enum client_transport t, char *why,
+	                size_t whylen);
+	void (*asked)(void *arg, const client_addr *a, enum client_transport t, int ret);
+	void *hook_arg;
 } client_root_opts;
 
 int client_resolve_root(const client_addr *root, idn_slice handle, const client_root_opts *o,

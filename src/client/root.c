@@ -155,7 +155,14 @@ static int ask(walk *wk, const target *tg, idn_slice handle, const client_resolv
 				unsigned per = ro.timeout_ms ? ro.timeout_ms : 3000;
 				ro.timeout_ms = per < left ? per : (unsigned)left;
 			}
+			if (wk->o->may_ask &&
+			    !wk->o->may_ask(wk->o->hook_arg, &a, ts[k], wk->err, wk->errlen)) {
+				last = IDN_ETIMEOUT; /* held aside: as if it had not answered */
+				continue;
+			}
 			ret = client_resolve(&a, handle, &ro, ans, anslen, env, msg);
+			if (wk->o->asked)
+				wk->o->asked(wk->o->hook_arg, &a, ts[k], ret);
 			if (ret == IDN_OK) {
 				if (wk->o->answered_by)
 					*wk->o->answered_by = a;
