@@ -102,13 +102,13 @@ int api_exchange(api_worker *w, const uint8_t *buf, int len, proto_msg *m)
  * (the rule of server/requests.c: only 301 and 303 go on), else through the
  * resolver, cache only unless this worker may wait.
  */
-static int resolve_exchange(api_worker *w, int len, proto_msg *m, api_source *src)
+static int resolve_exchange(api_worker *w, int len, bool here, proto_msg *m, api_source *src)
 {
 	if (len < 0)
 		return len;
 	if (w->nw) {
 		int ret = api_exchange(w, w->req, len, m);
-		if (ret || !w->a->res ||
+		if (ret || here || !w->a->res ||
 		    (m->hdr.rcode != PROTO_RC_SERVER_NOT_RESP &&
 		     m->hdr.rcode != PROTO_RC_PREFIX_REFERRAL))
 			return ret;
@@ -127,8 +127,9 @@ static int resolve_exchange(api_worker *w, int len, proto_msg *m, api_source *sr
 	return decode_answer(w, n, m);
 }
 
-int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,
-                const idn_slice *types, uint32_t ntypes, bool public_only, api_answer *ans)
+static int resolve_in(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,
+                      const idn_slice *types, uint32_t ntypes, bool public_only, bool here,
+                      api_answer *ans)
 {
 	memset(ans, 0, sizeof(*ans));
 	if (handle.len > PROTO_HANDLE_MAX) {
@@ -140,7 +141,7 @@ int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t n
 	int ret = resolve_exchange(w,
 	                           api_build_request(w, PROTO_OP_RESOLUTION, handle, idx, nidx,
 	                                             types, ntypes, public_only),
-	                           &m, &ans->src);
+	                           here, &m, &ans->src);
 	if (ret)
 		return ret;
 	ans->rc = m.hdr.rcode;
@@ -154,6 +155,17 @@ int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t n
 		proto_error_decode(m.body, &ans->message);
 	}
 	return 0;
+}
+
+int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,
+                const idn_slice *types, uint32_t ntypes, bool public_only, api_answer *ans)
+{
+	return resolve_in(w, handle, idx, nidx, types, ntypes, public_only, false, ans);
+}
+
+int api_resolve_here(api_worker *w, idn_slice handle, api_answer *ans)
+{
+	return resolve_in(w, handle, NULL, 0, NULL, 0, false, true, ans);
 }
 
 void api_source_headers(api_worker *w, const api_source *src, http_resp *r)

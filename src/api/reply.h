@@ -184,6 +184,8 @@ int api_build_request(api_worker *w, uint32_t op, idn_slice handle, const uint32
  */
 int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,
                 const idn_slice *types, uint32_t ntypes, bool public_only, api_answer *ans);
+/* Through this node's store only, never the resolver: what a write reads. */
+int api_resolve_here(api_worker *w, idn_slice handle, api_answer *ans);
 
 /* Percent-decoding ('+' as space when form is set); returns the length or -1 if malformed. */
 int api_pct_decode(idn_slice in, bool form, uint8_t *out, size_t cap);

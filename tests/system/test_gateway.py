@@ -12,6 +12,7 @@ and loop is bounded."""
 import http.client
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -209,10 +210,55 @@ class Gateway(unittest.TestCase):
             self.assertEqual(st, 504)
             self.assertIn("127.0.0.1:%d" % self.e2_port, b.decode())
             self.dead_and_live(port)
+            self.queue_bound()
             st = stats(self.gw)
             self.assertGreater(st["held"], 0)  # questions to the held-down node not sent
         finally:
             self.ent2.proc.send_signal(signal.SIGCONT)
+
+    def queue_bound(self):
+        """The gateway's queue is bounded (limit gateway-queue): one thread, a queue
+        of one; the first miss to the stopped node holds the thread for its
+        timeouts, the second waits, the others are refused at once, 503 with
+        Retry-After."""
+        rp = self.root.port
+        gw = HttpNode(nostore=True, threads=1, extra_args=[
+            "--recursive", "--root", "127.0.0.1:%d" % rp, "--http-gateway-threads", "1",
+            "--http-gateway-queue", "1"])
+        try:
+            out, errors = [], []
+
+            def run(path):
+                try:
+                    out.append(get(gw.http_port, path, timeout=30.0))
+                except Exception as e:  # noqa: BLE001 - reported below
+                    errors.append(repr(e))
+
+            first = threading.Thread(target=run, args=("/api/handles/88.100.2/PUMP-1",))
+            first.start()
+            time.sleep(0.3)  # the first holds the only thread
+            ts = [threading.Thread(target=run, args=("/api/handles/88.100.2/PUMP-%d" % i,))
+                  for i in range(2, 7)]
+            for t in ts:
+                t.start()
+            for t in ts + [first]:
+                t.join(40)
+            self.assertEqual(errors, [])
+            refused = [o for o in out if o[0] == 503]
+            self.assertGreaterEqual(len(refused), 3, [o[0] for o in out])
+            for st, hd, b, secs in refused:
+                self.assertEqual(hd.get("retry-after"), "1")
+                self.assertIn("http-gateway-queue", json.loads(b)["message"])
+                self.assertLess(secs, 1.0)
+            self.assertEqual({o[0] for o in out} - {503}, {504})
+            gw.proc.send_signal(signal.SIGUSR1)
+            deadline = time.time() + 5
+            while "gateway-queue=" not in gw.output() and time.time() < deadline:
+                time.sleep(0.05)
+            counts = dict(re.findall(r"(gateway-queue)=(\d+)", gw.output()))
+            self.assertGreaterEqual(int(counts.get("gateway-queue", 0)), 3)
+        finally:
+            gw.close()
 
     def dead_and_live(self, port):
         """50 concurrent reads of the stopped node's identifiers while 200 reads

@@ -326,9 +326,9 @@ static void test_origin_kept(void **state)
 	(void)state;
 	cache *c = mk(1 << 20, 2);
 	cache_origin from = {.port = 2641, .family = AF_INET, .addr = {127, 0, 0, 9}};
-	assert_int_equal(cache_put_from(c, (const uint8_t *)"k1", 2, 1, (const uint8_t *)"v", 1, 10,
-	                                &from),
-	                 IDN_OK);
+	assert_int_equal(
+	    cache_put_from(c, (const uint8_t *)"k1", 2, 1, (const uint8_t *)"v", 1, 10, &from),
+	    IDN_OK);
 	put(c, "k2", 1, "w", 10); /* no origin: unknown server, fetched now */
 	uint32_t t0 = atomic_load(&now);
 	atomic_fetch_add(&now, 4);
@@ -351,9 +351,9 @@ static void test_origin_kept(void **state)
 	/* A given fetch time is kept as given; a replacement has its own. */
 	from.fetched = t0 - 100;
 	from.port = 2642;
-	assert_int_equal(cache_put_from(c, (const uint8_t *)"k1", 2, 1, (const uint8_t *)"x", 1, 10,
-	                                &from),
-	                 IDN_OK);
+	assert_int_equal(
+	    cache_put_from(c, (const uint8_t *)"k1", 2, 1, (const uint8_t *)"x", 1, 10, &from),
+	    IDN_OK);
 	assert_int_equal(get(c, "k1", &a, buf), CACHE_HIT);
 	assert_int_equal(a.from.fetched, t0 - 100);
 	assert_int_equal(a.from.port, 2642);

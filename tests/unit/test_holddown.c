@@ -64,7 +64,7 @@ static void test_held_then_probe_then_doubling(void **state)
 	ms += 1;
 	assert_true(may(h, "a"));  /* the probe */
 	assert_false(may(h, "a")); /* only one while it is out */
-	timeout(h, "a");              /* the probe timed out: 2000 ms now */
+	timeout(h, "a");           /* the probe timed out: 2000 ms now */
 	ms += 1999;
 	assert_false(may(h, "a"));
 	ms += 1;
