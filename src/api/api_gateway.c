@@ -49,7 +49,7 @@ static idn_slice copy_slice(uint8_t **p, idn_slice s)
 
 static struct gw_job *job_copy(const http_req *req)
 {
-	size_t n = req->path.len + req->query.len + req->body.len;
+	size_t n = req->target.len + req->path.len + req->query.len + req->body.len;
 	unsigned nh = req->nheaders < HTTP_MAX_HEADERS ? req->nheaders : HTTP_MAX_HEADERS;
 	for (unsigned i = 0; i < nh; i++)
 		n += req->headers[i].name.len + req->headers[i].value.len;
@@ -58,8 +58,8 @@ static struct gw_job *job_copy(const http_req *req)
 		return NULL;
 	uint8_t *p = j->data;
 	j->req = *req;
+	j->req.target = copy_slice(&p, req->target);
 	j->req.path = copy_slice(&p, req->path);
-	j->req.target = j->req.path; /* the routes read path and query */
 	j->req.query = copy_slice(&p, req->query);
 	for (unsigned i = 0; i < nh; i++) {
 		j->headers[i].name = copy_slice(&p, req->headers[i].name);

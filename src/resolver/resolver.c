@@ -758,20 +758,17 @@ int resolver_lookup(resolver *r, const uint8_t *msg, size_t len, enum resolver_w
                     uint8_t *out, size_t cap, resolver_meta *meta)
 {
 	parsed q;
-	uint8_t *key = malloc(KEY_MAX);
+	uint8_t key[KEY_MAX];
 	int klen = 0, res;
-	if (!key)
-		return IDN_ENOMEM;
 	if (meta)
 		*meta = (resolver_meta){0};
 	int n = prepare(r, msg, len, &q, key, &klen, out, cap);
-	if (!n && !(n = from_cache(r, &q, key, (size_t)klen, cache_get, out, cap, &res, meta)))
-		n = wait == RESOLVER_CACHED
-		        ? IDN_EAGAIN
-		        : resolve_miss(r, &q, key, (size_t)klen, r->o.timeout_ms,
-		                       r->o.coalesce_wait_ms, out, cap, meta);
-	free(key);
-	return n;
+	if (n || (n = from_cache(r, &q, key, (size_t)klen, cache_get, out, cap, &res, meta)))
+		return n;
+	if (wait == RESOLVER_CACHED)
+		return IDN_EAGAIN;
+	return resolve_miss(r, &q, key, (size_t)klen, r->o.timeout_ms, r->o.coalesce_wait_ms, out,
+	                    cap, meta);
 }
 
 int resolver_answer(resolver *r, const resolver_req *rq, uint8_t *out, size_t cap)

@@ -149,8 +149,8 @@ class Gateway(unittest.TestCase):
                 self.assertIn(want, abody)
 
     def test_4_proxy_and_record_page(self):
-        for h, want in (("88.100.1/MOTOR-5", "https://motor.example/5"),
-                        ("88.100.2/PUMP-5", "https://pump.example/5")):
+        for h, want, maker in (("88.100.1/MOTOR-5", "https://motor.example/5", "Motor works"),
+                               ("88.100.2/PUMP-5", "https://pump.example/5", "Pump works")):
             st, hd, b, _ = get(self.gw.http_port, "/" + h)
             self.assertEqual((st, hd.get("location")), (302, want), b)
             st, hd, b, _ = get(self.gw.http_port, "/" + h + "?noredirect")
@@ -158,6 +158,8 @@ class Gateway(unittest.TestCase):
             page = b.decode()
             self.assertIn(h, page)
             self.assertIn(want, page)
+            # The page's own lookup of 0.NA/<prefix> went through the hierarchy too.
+            self.assertIn(maker, page)
             self.assertIn("content-security-policy", hd)
             self.assertIn("age", hd)
         st, hd, b, _ = get(self.gw.http_port, "/88.100.2/NOPE?noredirect")
