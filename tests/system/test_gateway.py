@@ -21,7 +21,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import Node, free_port, parse_answer, request  # noqa: E402
+from idnlib import Node, free_port, parse_answer, request, udp_exchange  # noqa: E402
 from test_hierarchy import siteinfo, url  # noqa: E402
 from test_recursive import stats, stats_until  # noqa: E402
 
@@ -211,6 +211,13 @@ class Gateway(unittest.TestCase):
             st, hd, b, _ = get(port, "/88.100.2/PUMP-71?noredirect")
             self.assertEqual(st, 504)
             self.assertIn("127.0.0.1:%d" % self.e2_port, b.decode())
+            # The hold-down serves UDP as well: an answer at once, naming the node.
+            t0 = time.time()
+            ans, _, _ = udp_exchange(self.gw.port, request("88.100.2/PUMP-75"), timeout=5.0)
+            _, op, rc, flags, body = parse_answer(ans)
+            self.assertEqual(rc, 2)
+            self.assertIn(b"127.0.0.1:%d is not answering" % self.e2_port, body)
+            self.assertLess(time.time() - t0, 0.9)
             self.dead_and_live(port)
             self.queue_bound()
             st = stats(self.gw)
