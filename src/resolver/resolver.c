@@ -301,7 +301,7 @@ static bool hd_may_ask(void *arg, const client_addr *a, enum client_transport t,
 	walk_ctx *wc = arg;
 	uint8_t key[HOLDDOWN_KEY_MAX];
 	uint32_t since = 0;
-	if (holddown_may_ask(wc->r->hd, key, hd_key(a, t, key), &since))
+	if (!wc->r->hd || holddown_may_ask(wc->r->hd, key, hd_key(a, t, key), &since))
 		return true;
 	atomic_fetch_add_explicit(&wc->r->held, 1, memory_order_relaxed);
 	wc->failed = *a;
@@ -325,19 +325,21 @@ static void hd_asked(void *arg, const client_addr *a, enum client_transport t, i
 	}
 	/* Only a timeout holds a server down: a refusal fails fast by itself. */
 	uint8_t key[HOLDDOWN_KEY_MAX];
-	holddown_result(wc->r->hd, key, hd_key(a, t, key), ret != IDN_ETIMEOUT);
+	if (wc->r->hd)
+		holddown_result(wc->r->hd, key, hd_key(a, t, key), ret != IDN_ETIMEOUT);
 }
 
-/* Walk options with the hold-down hooks (when on) and answered_by into wc. */
+/*
+ * Walk options with the hooks (the hold-down when on; the server that
+ * failed, always) and answered_by into wc.
+ */
 static void walk_opts(resolver *r, walk_ctx *wc, client_root_opts *ro)
 {
 	*wc = (walk_ctx){.r = r};
 	ro->answered_by = &wc->answered_by;
-	if (r->hd) {
-		ro->may_ask = hd_may_ask;
-		ro->asked = hd_asked;
-		ro->hook_arg = wc;
-	}
+	ro->may_ask = hd_may_ask;
+	ro->asked = hd_asked;
+	ro->hook_arg = wc;
 }
 
 /* One verification's fetches: their resolver and deadline (limit_now_ms). */
