@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -21,7 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import Node, free_port, parse_answer, request, udp_exchange  # noqa: E402
+from idnlib import IDNODE, Node, free_port, parse_answer, request, udp_exchange  # noqa: E402
 from test_hierarchy import siteinfo, url  # noqa: E402
 from test_recursive import stats, stats_until  # noqa: E402
 
@@ -186,6 +187,13 @@ class Gateway(unittest.TestCase):
         # Writes stay the store's: a write without credentials is refused as before.
         st, hd, b = self.gws.req("PUT", "/api/handles/88.300.1/NEW", "{}")
         self.assertIn(st, (400, 401))
+
+    def test_7_http_without_store_needs_recursive(self):
+        out = subprocess.run([IDNODE, "serve", "--http", "127.0.0.1:0", "--listen",
+                              "127.0.0.1:0"], capture_output=True, text=True, timeout=10)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("--http needs a store", out.stderr)
+        self.assertIn("--recursive", out.stderr)
 
     def test_9_one_enterprise_stopped(self):
         port = self.gw.http_port
