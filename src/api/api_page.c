@@ -598,7 +598,6 @@ int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r
 	memcpy(copy, ans.values.p, ans.values.len);
 	ans.values = idn_slice_of(copy, ans.values.len);
 	page_extra x = {0};
-	api_source src = ans.src; /* the lookups below overwrite w's answer, not ans */
 	if ((ret = gather_template(w, &ans, &x)) || (ret = gather_maker(w, &ans, h, &x))) {
 		tmpl_free(x.t);
 		free(copy);
@@ -607,7 +606,7 @@ int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r
 	r->status = 200;
 	record_page(r, req, handle, h.p == handle.p ? idn_slice_of("", 0) : h, &ans,
 	            ul > 0 ? url : NULL, &x);
-	api_source_headers(w, &src, r);
+	api_source_headers(w, &ans.src, r);
 	tmpl_free(x.t);
 	free(copy);
 	return 0;
