@@ -195,6 +195,27 @@ class Gateway(unittest.TestCase):
         self.assertIn("--http needs a store", out.stderr)
         self.assertIn("--recursive", out.stderr)
 
+    def test_8_bad_input(self):
+        """Malformed identifiers get a 4xx JSON answer (or the not-found page), never a
+        crash or a wait; the gateway keeps answering."""
+        port = self.gw.http_port
+        for path in ("/api/handles/NOSLASH", "/api/handles/%FF%FE/x", "/api/handles/%ZZ",
+                     "/api/handles/88.100.1/" + "A" * 300,
+                     "/api/handles/" + "9" * 2000 + "/x",
+                     "/api/handles/88.100.1/..%2F..%2Fetc", "/api/handles/%2F%2F",
+                     "/api/handles/88.100.1/MOTOR-1?index=-1", "/api/handles/88.100.1/X?type="):
+            st, hd, b, secs = get(port, path)
+            self.assertTrue(400 <= st < 500, (path, st, b))
+            self.assertIn("message", json.loads(b), path)
+            self.assertLess(secs, 5.0, path)
+        for path in ("/%FF%FE/x?noredirect", "/" + "B" * 3000, "/..%2F..%2F"):
+            st, hd, b, _ = get(port, path)
+            self.assertTrue(400 <= st < 500, (path, st))
+        st, _, b = self.gw.req("POST", "/", b"\x00\x02" + b"x" * 40, HDL)
+        self.assertEqual(st, 400)
+        self.assertTrue(self.gw.alive())
+        self.assertEqual(get(port, "/api/handles/88.100.1/MOTOR-1")[0], 200)
+
     def test_9_one_enterprise_stopped(self):
         port = self.gw.http_port
         for i in range(3):  # cached before the stop (TTL 1 s)
