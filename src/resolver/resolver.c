@@ -33,6 +33,8 @@ enum {
 	/* Room before a cached body in the answer buffer: envelope, header, digest. */
 	HEAD_ROOM = PROTO_ENV_LEN + PROTO_HDR_LEN + 1 + PROTO_DIGEST_MAX,
 	ANSWER_CAP = PROTO_ENV_LEN + PROTO_MSG_MAX,
+	SITE_ENTRY_MAX = 65536, /* a prefix's record kept for walks: larger ones are asked again */
+	SITES_BYTES = 4u << 20, /* the site cache's budget */
 };
 
 /* A miss waiting for the pool: the request copied, and where to answer. */
@@ -61,6 +63,7 @@ struct resolver {
 	bool stopping;
 	_Atomic uint64_t upstream, upstream_fail, queued, busy, verified, unverified, held;
 	holddown *hd;         /* NULL: no hold-down */
+	cache *sites;         /* the records of prefix and service handles walks read (site_get) */
 	EVP_PKEY *trust_root; /* NULL: trusted queries are answered as others */
 	char *trust_root_handle;
 };
@@ -329,9 +332,50 @@ static void hd_asked(void *arg, const client_addr *a, enum client_transport t, i
 		holddown_result(wc->r->hd, key, hd_key(a, t, key), ret != IDN_ETIMEOUT);
 }
 
+/* The site cache's entry: n (4 bytes), then the values. */
+static int site_get(void *arg, idn_slice handle, uint8_t **values, size_t *len, uint32_t *n)
+{
+	walk_ctx *wc = arg;
+	uint8_t key[HANDLE_KEY_MAX];
+	int kl = handle.len <= PROTO_HANDLE_MAX ? handle_key(handle, true, key) : IDN_EINVAL;
+	uint8_t *buf = kl > 0 ? malloc(SITE_ENTRY_MAX) : NULL;
+	cache_answer a;
+	if (!buf ||
+	    cache_get(wc->r->sites, key, (size_t)kl, &a, buf, SITE_ENTRY_MAX) != CACHE_HIT ||
+	    a.body_len > SITE_ENTRY_MAX || a.body_len < 4) {
+		free(buf);
+		return 0;
+	}
+	*n = idn_be32(buf);
+	*len = a.body_len - 4;
+	memmove(buf, buf + 4, *len);
+	*values = buf;
+	return 1;
+}
+
+static void site_put(void *arg, idn_slice handle, idn_slice values, uint32_t n)
+{
+	walk_ctx *wc = arg;
+	cache *c = wc->r->sites;
+	const cache_opts *co = cache_options(c);
+	uint8_t key[HANDLE_KEY_MAX];
+	uint32_t ttl;
+	int kl = handle.len <= PROTO_HANDLE_MAX ? handle_key(handle, true, key) : IDN_EINVAL;
+	if (kl <= 0 || values.len + 4 > SITE_ENTRY_MAX ||
+	    cache_values_ttl(values, n, co->clock(), co->max_ttl, &ttl) || !ttl)
+		return;
+	uint8_t *b = malloc(values.len + 4);
+	if (!b)
+		return;
+	idn_put_be32(b, n);
+	memcpy(b + 4, values.p, values.len);
+	cache_put(c, key, (size_t)kl, PROTO_RC_SUCCESS, b, values.len + 4, ttl);
+	free(b);
+}
+
 /*
  * Walk options with the hooks (the hold-down when on; the server that
- * failed, always) and answered_by into wc.
+ * failed, always; the site cache) and answered_by into wc.
  */
 static void walk_opts(resolver *r, walk_ctx *wc, client_root_opts *ro)
 {
@@ -339,6 +383,8 @@ static void walk_opts(resolver *r, walk_ctx *wc, client_root_opts *ro)
 	ro->answered_by = &wc->answered_by;
 	ro->may_ask = hd_may_ask;
 	ro->asked = hd_asked;
+	ro->site_get = site_get;
+	ro->site_put = site_put;
 	ro->hook_arg = wc;
 }
 
@@ -901,6 +947,12 @@ int resolver_new(const resolver_opts *o, resolver **out, char *err, size_t errle
 	                                                             .max_ms = o->holddown_max_ms},
 	                                            &r->hd)))
 		goto fail;
+	cache_opts so = {.max_bytes = SITES_BYTES,
+	                 .max_ttl = o->cache.max_ttl,
+	                 .shards = 8,
+	                 .clock = o->cache.clock};
+	if ((ret = cache_new(&so, &r->sites)))
+		goto fail;
 	if ((ret = cache_new(&o->cache, &r->cache))) {
 		snprintf(err, errlen, "cache: %s", idn_strerror(ret));
 		goto fail;
@@ -951,6 +1003,7 @@ void resolver_free(resolver *r)
 	}
 	free(r->threads);
 	cache_free(r->cache);
+	cache_free(r->sites);
 	holddown_free(r->hd);
 	EVP_PKEY_free(r->trust_root);
 	free(r->trust_root_handle);

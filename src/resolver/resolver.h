@@ -15,6 +15,9 @@
  * order); without that it is resolved inline on the worker with a short
  * per-question timeout (tcp_timeout_ms). Concurrent misses of one request
  * are coalesced in the cache.
+ * The records a walk reads to find a prefix's site (0.NA/<prefix>, HS_SERV
+ * handles) are kept for their TTL in a small cache of their own, so a miss
+ * of a known prefix asks its site only.
  * When every upstream fails, an expired answer within the stale window is
  * served; otherwise the client gets response code 2 with the reason (6 when
  * the referral chain loops or exceeds 40 hops).
