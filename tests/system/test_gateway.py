@@ -195,6 +195,23 @@ class Gateway(unittest.TestCase):
         self.assertIn("--http needs a store", out.stderr)
         self.assertIn("--recursive", out.stderr)
 
+    def test_7b_known_prefix_needs_only_its_site(self):
+        """The site of a prefix is kept from an earlier walk: with the root and the
+        secondary stopped, a new identifier of a known prefix still resolves."""
+        port = self.gw.http_port
+        self.assertEqual(get(port, "/api/handles/88.100.1/MOTOR-8")[0], 200)
+        for n in (self.root, self.sec):
+            n.proc.send_signal(signal.SIGSTOP)
+        try:
+            st, hd, b, secs = get(port, "/api/handles/88.100.1/MOTOR-9")
+            self.assertEqual(st, 200, b)
+            self.assertEqual(json.loads(b)["values"][0]["data"]["value"],
+                             "https://motor.example/9")
+            self.assertLess(secs, 0.9)  # no question to the stopped root (its timeout: 1 s)
+        finally:
+            for n in (self.root, self.sec):
+                n.proc.send_signal(signal.SIGCONT)
+
     def test_8_bad_input(self):
         """Malformed identifiers get a 4xx JSON answer (or the not-found page), never a
         crash or a wait; the gateway keeps answering."""
