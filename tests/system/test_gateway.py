@@ -21,7 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from httplib_idn import HttpNode  # noqa: E402
+from httplib_idn import HttpNode, split_responses  # noqa: E402
 from idnlib import IDNODE, Node, free_port, parse_answer, request, udp_exchange  # noqa: E402
 from test_hierarchy import siteinfo, url  # noqa: E402
 from test_recursive import stats, stats_until  # noqa: E402
@@ -165,6 +165,23 @@ class Gateway(unittest.TestCase):
             self.assertIn("age", hd)
         st, hd, b, _ = get(self.gw.http_port, "/88.100.2/NOPE?noredirect")
         self.assertEqual(st, 404)
+        # HEAD of an identifier not cached yet: answered later, headers only.
+        st, hd, b = self.gw.req("HEAD", "/88.100.1/MOTOR-10")
+        self.assertEqual((st, hd.get("location"), b), (302, "https://motor.example/10", b""))
+
+    def test_4b_pipelined_answers_stay_in_order(self):
+        """A miss answered later and hits behind it on one keep-alive connection:
+        the answers come back in request order."""
+        reqs = b"".join(b"GET /api/handles/%s HTTP/1.1\r\nHost: x\r\n\r\n" % h.encode()
+                        for h in ("88.100.1/MOTOR-11", "88.100.1/MOTOR-1", "88.100.2/PUMP-62",
+                                  "88.100.1/MOTOR-1"))
+        out = split_responses(self.gw.raw(reqs + b"GET /api/handles/88.100.1/MOTOR-1 "
+                                                 b"HTTP/1.1\r\nHost: x\r\nConnection: close"
+                                                 b"\r\n\r\n", timeout=10.0))
+        self.assertEqual([o[0] for o in out], [200] * 5)
+        self.assertEqual([json.loads(o[2])["handle"] for o in out],
+                         ["88.100.1/MOTOR-11", "88.100.1/MOTOR-1", "88.100.2/PUMP-62",
+                          "88.100.1/MOTOR-1", "88.100.1/MOTOR-1"])
 
     def test_5_no_store_routes_say_so(self):
         for method, path in (("PUT", "/api/handles/88.100.1/X"), ("GET", "/api/prefixes"),
