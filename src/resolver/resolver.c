@@ -1023,6 +1023,9 @@ void resolver_stats(resolver *r, struct resolver_stats *st)
 	st->unverified = atomic_load_explicit(&r->unverified, memory_order_relaxed);
 	st->held = atomic_load_explicit(&r->held, memory_order_relaxed);
 	st->held_now = r->hd ? holddown_count(r->hd) : 0;
+	struct cache_stats ss;
+	cache_stats(r->sites, &ss);
+	st->sites = ss.entries;
 }
 
 void resolver_stats_line(resolver *r, char *buf, size_t len)
@@ -1032,7 +1035,7 @@ void resolver_stats_line(resolver *r, char *buf, size_t len)
 	snprintf(buf, len,
 	         "resolver: hits=%llu misses=%llu coalesced=%llu stale=%llu evictions=%llu "
 	         "upstream=%llu upstream_fail=%llu queued=%llu busy=%llu verified=%llu "
-	         "unverified=%llu entries=%llu bytes=%llu held=%llu held_now=%llu",
+	         "unverified=%llu entries=%llu bytes=%llu held=%llu held_now=%llu sites=%llu",
 	         (unsigned long long)s.cache.hits, (unsigned long long)s.cache.misses,
 	         (unsigned long long)s.cache.coalesced, (unsigned long long)s.cache.stale,
 	         (unsigned long long)s.cache.evictions, (unsigned long long)s.upstream,
@@ -1040,5 +1043,5 @@ void resolver_stats_line(resolver *r, char *buf, size_t len)
 	         (unsigned long long)s.busy, (unsigned long long)s.verified,
 	         (unsigned long long)s.unverified, (unsigned long long)s.cache.entries,
 	         (unsigned long long)s.cache.bytes, (unsigned long long)s.held,
-	         (unsigned long long)s.held_now);
+	         (unsigned long long)s.held_now, (unsigned long long)s.sites);
 }

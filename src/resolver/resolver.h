@@ -153,6 +153,7 @@ struct resolver_stats {
 	uint64_t unverified;    /* ... that did not verify */
 	uint64_t held;          /* questions not sent: their server was held down */
 	uint64_t held_now;      /* servers held down now */
+	uint64_t sites;         /* prefix and service records kept for walks (the site cache) */
 };
 
 void resolver_stats(resolver *r, struct resolver_stats *st);

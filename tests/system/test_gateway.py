@@ -126,6 +126,7 @@ class Gateway(unittest.TestCase):
         self.assertGreaterEqual(after["hits"] - before["hits"], 5)
         self.assertEqual(after["upstream"], before["upstream"])
         self.assertEqual(after["misses"], before["misses"])
+        self.assertGreaterEqual(after["sites"], 1)  # 0.NA/88.100.1 kept for walks
 
     def test_3_post_resolve_and_handle_over_http(self):
         body = json.dumps({"handles": ["88.100.1/MOTOR-3", "88.100.2/PUMP-3",
