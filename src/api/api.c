@@ -18,12 +18,18 @@ int api_new(const api_config *cfg, api **out)
 		return IDN_ENOMEM;
 	a->n = cfg->n;
 	a->s = cfg->s;
+	a->res = cfg->res;
 	a->resolve_max = cfg->resolve_max ? cfg->resolve_max : API_RESOLVE_MAX;
 	int ret = api_sessions_new(cfg->n, &a->sessions);
 	if (!ret && (ret = api_idem_new(&a->idem)))
 		api_sessions_free(a->sessions);
 	if (ret) {
 		free(a);
+		return ret;
+	}
+	if (a->res &&
+	    (ret = api_gateway_new(a, cfg->gateway_threads, cfg->gateway_queue, &a->gw))) {
+		api_free(a);
 		return ret;
 	}
 	*out = a;
@@ -34,6 +40,7 @@ void api_free(api *a)
 {
 	if (!a)
 		return;
+	api_gateway_free(a->gw);
 	api_sessions_free(a->sessions);
 	api_idem_free(a->idem);
 	free(a);
@@ -49,7 +56,7 @@ void *api_worker_init(void *arg, unsigned idx)
 	w->req = malloc(REQ_CAP);
 	w->ans = malloc(ANS_CAP);
 	w->wreq = malloc(ANS_CAP);
-	if (!w->req || !w->ans || !w->wreq || node_worker_new(w->a->n, &w->nw)) {
+	if (!w->req || !w->ans || !w->wreq || (w->a->n && node_worker_new(w->a->n, &w->nw))) {
 		api_worker_fini(w);
 		return NULL;
 	}
@@ -83,7 +90,12 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	if (!hs)
 		return IDN_ENOMEM;
 	int ret;
-	api_config ac = {.n = n, .s = s, .resolve_max = o->resolve_max};
+	api_config ac = {.n = n,
+	                 .s = s,
+	                 .res = o->res,
+	                 .resolve_max = o->resolve_max,
+	                 .gateway_threads = o->gateway_threads,
+	                 .gateway_queue = o->gateway_queue};
 	if ((ret = api_new(&ac, &hs->a)))
 		goto fail;
 	/* The proxy's extra schemes, checked at start (javascript and friends refused). */
@@ -143,6 +155,8 @@ void api_serve_stop(api_server *hs)
 		return;
 	if (hs->srv) {
 		http_stop(hs->srv);
+		/* The gateway's threads answer what they hold before http_wait waits for it. */
+		api_gateway_stop(hs->a->gw);
 		http_wait(hs->srv);
 	}
 	if (hs->log)

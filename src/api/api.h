@@ -30,15 +30,29 @@
 
 #include "net/http.h"
 #include "node/node.h"
+#include "resolver/resolver.h"
 #include "store/store.h"
 
+/*
+ * The public gateway: with a resolver (a recursive node), every read
+ * (REST, /api/resolve, Handle over HTTP, the proxy and its page) resolves
+ * what the node does not hold itself (answered 301/303, or every identifier
+ * when there is no node) through the resolver's cache, as UDP/TCP do. A
+ * read that would wait for the network is not run on the HTTP worker: it
+ * is queued (at most gateway_queue, beyond: 503) to gateway_threads threads
+ * that run it again, blocking, and answer it through http_defer/http_answer
+ * (api_gateway.c).
+ */
 typedef struct api_config {
-	node *n;
-	store *s;
-	unsigned resolve_max; /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
+	node *n;                  /* NULL: no store (a gateway only; routes that need one say so) */
+	store *s;                 /* NULL with n */
+	resolver *res;            /* borrowed, optional */
+	unsigned resolve_max;     /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
+	unsigned gateway_threads; /* 0 = API_GATEWAY_THREADS */
+	unsigned gateway_queue;   /* 0 = API_GATEWAY_QUEUE */
 } api_config;
 
-enum { API_RESOLVE_MAX = 1000 };
+enum { API_RESOLVE_MAX = 1000, API_GATEWAY_THREADS = 16, API_GATEWAY_QUEUE = 1024 };
 
 typedef struct api api;
 
@@ -70,7 +84,9 @@ typedef struct api_serve_opts {
 	unsigned idle_ms;
 	unsigned header_timeout_ms; /* the body gets three times as long */
 	unsigned resolve_max;       /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
-	char *errbuf;               /* what went wrong, naming the address or file */
+	resolver *res;              /* a recursive node's: the gateway (api_config) */
+	unsigned gateway_threads, gateway_queue;
+	char *errbuf; /* what went wrong, naming the address or file */
 	size_t errbuf_len;
 } api_serve_opts;
 

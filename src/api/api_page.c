@@ -248,38 +248,48 @@ static bool find_value(idn_slice values, uint32_t n, const char *t, uint32_t min
 /*
  * The template named by the record (rec's values stay valid: they are a
  * copy). Gathered before rendering because each resolution reuses the
- * worker's answer buffer: x owns what it keeps.
+ * worker's answer buffer: x owns what it keeps. IDN_EAGAIN: not cached on a
+ * gateway (api_resolve), else 0.
  */
-static void gather_template(api_worker *w, const api_answer *rec, api_page_extra *x)
+static int gather_template(api_worker *w, const api_answer *rec, api_page_extra *x)
 {
 	proto_value ref;
 	uint8_t th[PROTO_HANDLE_MAX];
 	if (!find_value(rec->values, rec->nvalues, TMPL_REF_TYPE, 0, &ref) ||
 	    ref.index != TMPL_INDEX || ref.data.len == 0 || ref.data.len > sizeof(th))
-		return;
+		return 0;
 	memcpy(th, ref.data.p, ref.data.len);
 	idn_slice tname = idn_slice_of(th, ref.data.len);
 	idn_slice want = idn_slice_of(TMPL_DEF_TYPE, strlen(TMPL_DEF_TYPE));
 	api_answer tans;
 	proto_value def;
-	if (api_resolve(w, tname, NULL, 0, &want, 1, false, &tans) || tans.rc != PROTO_RC_SUCCESS ||
+	int ret = api_resolve(w, tname, NULL, 0, &want, 1, false, &tans);
+	if (ret == IDN_EAGAIN)
+		return ret;
+	if (ret || tans.rc != PROTO_RC_SUCCESS ||
 	    !find_value(tans.values, tans.nvalues, TMPL_DEF_TYPE, 0, &def))
-		return;
+		return 0;
 	api_page_template(x, def.data, tname);
+	return 0;
 }
 
-/* The desc of 0.NA/<prefix>'s HS_SITE into name (cap bytes): true if there is one. */
-static bool site_name(api_worker *w, const char *prefix, char *name, size_t cap)
+/*
+ * The desc of 0.NA/<prefix>'s HS_SITE into name (cap bytes): 1 if there is
+ * one, 0 if not, IDN_EAGAIN when not cached on a gateway.
+ */
+static int site_name(api_worker *w, const char *prefix, char *name, size_t cap)
 {
 	char na[PROTO_HANDLE_MAX + 8];
 	int nl = snprintf(na, sizeof(na), "0.NA/%s", prefix);
 	if (nl <= 0 || (size_t)nl >= sizeof(na))
-		return false;
+		return 0;
 	idn_slice want = idn_slice_of("HS_SITE", 7);
 	api_answer sans;
-	if (api_resolve(w, idn_slice_of(na, (size_t)nl), NULL, 0, &want, 1, false, &sans) ||
-	    sans.rc != PROTO_RC_SUCCESS)
-		return false;
+	int ret = api_resolve(w, idn_slice_of(na, (size_t)nl), NULL, 0, &want, 1, false, &sans);
+	if (ret == IDN_EAGAIN)
+		return ret;
+	if (ret || sans.rc != PROTO_RC_SUCCESS)
+		return 0;
 	proto_values_match sites = {.type = want};
 	proto_values_it it = proto_values_begin(sans.values, sans.nvalues);
 	proto_value v;
@@ -292,21 +302,27 @@ static bool site_name(api_worker *w, const char *prefix, char *name, size_t cap)
 			continue;
 		memcpy(name, desc.p, desc.len);
 		name[desc.len] = 0;
-		return true;
+		return 1;
 	}
-	return false;
+	return 0;
 }
 
-/* The registering enterprise and its industry: their sites' desc, else the prefixes. */
-static void gather_maker(api_worker *w, const api_answer *rec, idn_slice h, api_page_extra *x)
+/*
+ * The registering enterprise and its industry: their sites' desc, else the
+ * prefixes. IDN_EAGAIN: not cached on a gateway, else 0.
+ */
+static int gather_maker(api_worker *w, const api_answer *rec, idn_slice h, api_page_extra *x)
 {
 	(void)rec;
 	api_page_prefixes(x, h);
-	if (x->enterprise[0])
-		x->enterprise_named =
-		    site_name(w, x->enterprise, x->enterprise, sizeof(x->enterprise));
-	if (x->industry[0])
-		x->industry_named = site_name(w, x->industry, x->industry, sizeof(x->industry));
+	int ret = 0;
+	if (x->enterprise[0] &&
+	    (ret = site_name(w, x->enterprise, x->enterprise, sizeof(x->enterprise))) >= 0)
+		x->enterprise_named = ret == 1;
+	if (ret >= 0 && x->industry[0] &&
+	    (ret = site_name(w, x->industry, x->industry, sizeof(x->industry))) >= 0)
+		x->industry_named = ret == 1;
+	return ret < 0 ? ret : 0;
 }
 
 int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r)
@@ -343,6 +359,7 @@ int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r
 		h = idn_slice_of(cur, target.len);
 	}
 	if (ans.rc != PROTO_RC_SUCCESS) {
+		/* src.down (the gateway: the node holding it did not answer) gives 504. */
 		api_page_error(r, h, &ans);
 		return 0;
 	}
@@ -357,6 +374,7 @@ int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r
 		          "with a host nor of an allowed scheme: page served");
 	if (redirect && can_redirect) {
 		api_page_redirect(r, u);
+		api_source_headers(w, &ans.src, r);
 		return 0;
 	}
 	/* The template and site lookups reuse the answer buffer: keep a copy of the record. */
@@ -367,9 +385,13 @@ int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r
 	ans.values = idn_slice_of(copy, ans.values.len);
 	api_page_extra x = {.url = ul > 0 ? url : NULL,
 	                    .alias_target = h.p == handle.p ? idn_slice_of("", 0) : h};
-	gather_template(w, &ans, &x);
-	gather_maker(w, &ans, h, &x);
+	if ((ret = gather_template(w, &ans, &x)) || (ret = gather_maker(w, &ans, h, &x))) {
+		api_page_extra_free(&x);
+		free(copy);
+		return ret; /* IDN_EAGAIN: run again by the gateway's threads */
+	}
 	api_page_record(r, req, handle, &ans, &x);
+	api_source_headers(w, &ans.src, r);
 	api_page_extra_free(&x);
 	free(copy);
 	return 0;

@@ -74,11 +74,9 @@ int api_build_request(api_worker *w, uint32_t op, idn_slice handle, const uint32
 	return proto_build_end(&b, NULL, 0);
 }
 
-int api_exchange(api_worker *w, const uint8_t *buf, int len, proto_msg *m)
+/* Decodes the answer of n bytes in w->ans into m, the request digest split off. */
+static int decode_answer(api_worker *w, int n, proto_msg *m)
 {
-	if (len < 0)
-		return len;
-	int n = node_answer(w->nw, NODE_HTTP, buf, (size_t)len, w->ans, ANS_CAP);
 	if (n <= PROTO_ENV_LEN)
 		return n < 0 ? n : IDN_EINVAL;
 	int ret = proto_msg_decode(w->ans + PROTO_ENV_LEN, (size_t)n - PROTO_ENV_LEN, m);
@@ -89,8 +87,49 @@ int api_exchange(api_worker *w, const uint8_t *buf, int len, proto_msg *m)
 	return proto_answer_split(m->body, m->hdr.flags & PROTO_F_RD, &alg, &digest, &m->body);
 }
 
-int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,
-                const idn_slice *types, uint32_t ntypes, bool public_only, api_answer *ans)
+int api_exchange(api_worker *w, const uint8_t *buf, int len, proto_msg *m)
+{
+	if (len < 0)
+		return len;
+	if (!w->nw)
+		return IDN_ENOTSUP;
+	return decode_answer(w, node_answer(w->nw, NODE_HTTP, buf, (size_t)len, w->ans, ANS_CAP),
+	                     m);
+}
+
+/*
+ * A resolution request in w->req: through the node when it may be ours
+ * (the rule of server/requests.c: only 301 and 303 go on), else through the
+ * resolver, cache only unless this worker may wait.
+ */
+static int resolve_exchange(api_worker *w, int len, bool here, proto_msg *m, api_source *src)
+{
+	if (len < 0)
+		return len;
+	if (w->nw) {
+		int ret = api_exchange(w, w->req, len, m);
+		if (ret || here || !w->a->res ||
+		    (m->hdr.rcode != PROTO_RC_SERVER_NOT_RESP &&
+		     m->hdr.rcode != PROTO_RC_PREFIX_REFERRAL))
+			return ret;
+	} else if (!w->a->res) {
+		return IDN_ENOTSUP;
+	}
+	resolver_meta meta;
+	int n = resolver_lookup(w->a->res, w->req, (size_t)len,
+	                        w->wait ? RESOLVER_BLOCK : RESOLVER_CACHED, w->ans, ANS_CAP, &meta);
+	if (n < 0)
+		return n;
+	snprintf(src->node, sizeof(src->node), "%s", meta.node);
+	src->fetched = meta.fetched;
+	src->stale = meta.stale;
+	src->down = meta.down;
+	return decode_answer(w, n, m);
+}
+
+static int resolve_in(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,
+                      const idn_slice *types, uint32_t ntypes, bool public_only, bool here,
+                      api_answer *ans)
 {
 	memset(ans, 0, sizeof(*ans));
 	if (handle.len > PROTO_HANDLE_MAX) {
@@ -99,10 +138,10 @@ int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t n
 		return 0;
 	}
 	proto_msg m;
-	int ret = api_exchange(w, w->req,
-	                       api_build_request(w, PROTO_OP_RESOLUTION, handle, idx, nidx, types,
-	                                         ntypes, public_only),
-	                       &m);
+	int ret = resolve_exchange(w,
+	                           api_build_request(w, PROTO_OP_RESOLUTION, handle, idx, nidx,
+	                                             types, ntypes, public_only),
+	                           here, &m, &ans->src);
 	if (ret)
 		return ret;
 	ans->rc = m.hdr.rcode;
@@ -116,6 +155,32 @@ int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t n
 		proto_error_decode(m.body, &ans->message);
 	}
 	return 0;
+}
+
+int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,
+                const idn_slice *types, uint32_t ntypes, bool public_only, api_answer *ans)
+{
+	return resolve_in(w, handle, idx, nidx, types, ntypes, public_only, false, ans);
+}
+
+int api_resolve_here(api_worker *w, idn_slice handle, api_answer *ans)
+{
+	return resolve_in(w, handle, NULL, 0, NULL, 0, false, true, ans);
+}
+
+void api_source_headers(api_worker *w, const api_source *src, http_resp *r)
+{
+	if (!src->fetched)
+		return;
+	uint32_t now = (uint32_t)time(NULL);
+	unsigned age = now > src->fetched ? now - src->fetched : 0;
+	char prev[sizeof(w->hdrs) - 64];
+	int n = snprintf(prev, sizeof(prev), "%s", r->extra_headers ? r->extra_headers : "");
+	if (n < 0 || (size_t)n >= sizeof(prev))
+		return; /* not cut short: those headers are kept whole */
+	snprintf(w->hdrs, sizeof(w->hdrs), "%s%sAge: %u\r\n", prev,
+	         src->stale ? "Warning: 110 - \"Response is Stale\"\r\n" : "", age);
+	r->extra_headers = w->hdrs;
 }
 
 /* ---- query strings ---- */
@@ -233,6 +298,14 @@ void api_handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg
 	http_resp_puts(r, ",\"message\":");
 	api_json_str(r, msg);
 	http_resp_puts(r, "}");
+}
+
+void api_answer_error(http_resp *r, const api_answer *ans, idn_slice handle)
+{
+	api_handle_error(r, ans->rc, handle, ans->message);
+	/* The node holding it did not answer, and nothing was cached: a gateway timeout. */
+	if (ans->src.down)
+		r->status = 504;
 }
 
 json_t *api_json_body(const http_req *req, http_resp *r)

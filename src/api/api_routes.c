@@ -112,10 +112,11 @@ static int get_handle(api_worker *w, const http_req *req, idn_slice rest, http_r
 	if ((ret = api_resolve(w, h, f->idx, f->nidx, f->types, f->ntypes, f->public_only, &ans)))
 		goto out;
 	if (ans.rc != PROTO_RC_SUCCESS) {
-		api_handle_error(r, ans.rc, h, ans.message);
+		api_answer_error(r, &ans, h);
 		goto out;
 	}
 	r->status = 200;
+	api_source_headers(w, &ans.src, r);
 	http_resp_puts(r, "{\"responseCode\":1,\"handle\":");
 	api_json_str(r, h);
 	http_resp_puts(r, ",\"values\":");
@@ -132,7 +133,10 @@ static void resolve_item(api_worker *w, json_t *s, http_resp *r)
 	idn_slice h = idn_slice_of(json_string_value(s), json_string_length(s));
 	api_answer ans;
 	int ret = api_resolve(w, h, NULL, 0, NULL, 0, false, &ans);
-	if (ret < 0) {
+	if (ret == IDN_EAGAIN) /* cached when the request came, expired since: rare */
+		ans = (api_answer){.rc = PROTO_RC_SERVER_BUSY,
+		                   .message = idn_slice_of("not cached any more: ask again", 30)};
+	else if (ret < 0) {
 		const char *why = idn_strerror(ret);
 		ans = (api_answer){.rc = PROTO_RC_ERROR, .message = idn_slice_of(why, strlen(why))};
 	}
@@ -212,6 +216,20 @@ static int post_resolve(api_worker *w, const http_req *req, idn_slice rest, http
 			snprintf(msg, sizeof(msg), "handles[%zu]: expected a string", i);
 			http_resp_error(r, 400, PROTO_RC_PROTOCOL_ERROR, msg);
 			goto out;
+		}
+	}
+	/*
+	 * An HTTP worker of a gateway answers here only what is cached: any
+	 * identifier that is not goes to the gateway's threads (the whole
+	 * request, api_gateway.c).
+	 */
+	for (size_t i = 0; w->a->res && !w->wait && i < n; i++) {
+		json_t *s = json_array_get(hs, i);
+		api_answer ans;
+		if (api_resolve(w, idn_slice_of(json_string_value(s), json_string_length(s)), NULL,
+		                0, NULL, 0, false, &ans) == IDN_EAGAIN) {
+			json_decref(doc);
+			return IDN_EAGAIN;
 		}
 	}
 	resolve_stream *rs = malloc(sizeof(*rs));
@@ -311,6 +329,24 @@ static void hdl_answer(void *token, const uint8_t *ans, size_t len)
 }
 
 /*
+ * A Handle resolution posted to a gateway, for what the node does not hold
+ * (or all, without one): the resolver answers from its cache at once, or
+ * later from its pool through http_defer (hdl_answer); 0 when deferred.
+ */
+static int hdl_resolve(api_worker *w, const http_req *req, http_resp *r)
+{
+	hdl_later hl = {r, false};
+	resolver_req rq = {.peer = req->peer,
+	                   .peer_len = req->peer_len,
+	                   .msg = req->body.p,
+	                   .len = req->body.len,
+	                   .defer = hdl_defer,
+	                   .defer_arg = &hl,
+	                   .answer = hdl_answer};
+	return resolver_answer(w->a->res, &rq, w->ans, ANS_CAP);
+}
+
+/*
  * POST application/x-hdl-message: the body is envelope + message.
  * A challenge answer whose identity lives on another node is answered
  * later (node_answer_deferrable), so this worker serves others meanwhile;
@@ -324,10 +360,25 @@ static int post_hdl(api_worker *w, const http_req *req, http_resp *r)
 		return 0;
 	}
 	hdl_later hl = {r, false};
-	int n = node_answer_deferrable(w->nw, NODE_HTTP, req->body.p, req->body.len, w->ans,
-	                               ANS_CAP, &(node_later){hdl_defer, &hl, hdl_answer});
-	if (hl.deferred)
-		return 0; /* hdl_answer answers */
+	int n = 0;
+	bool res = w->a->res && resolver_wants(w->a->res, req->body.p, req->body.len);
+	if (w->nw) {
+		n = node_answer_deferrable(w->nw, NODE_HTTP, req->body.p, req->body.len, w->ans,
+		                           ANS_CAP, &(node_later){hdl_defer, &hl, hdl_answer});
+		if (hl.deferred)
+			return 0; /* hdl_answer answers */
+		/* As over UDP/TCP (server/requests.c): only what is not homed here goes on. */
+		uint32_t rc = node_worker_rcode(w->nw);
+		res = res && n > 0 &&
+		      (rc == PROTO_RC_SERVER_NOT_RESP || rc == PROTO_RC_PREFIX_REFERRAL);
+	} else if (!w->a->res) {
+		n = IDN_ENOTSUP;
+	}
+	if (res || (!w->nw && w->a->res)) {
+		n = hdl_resolve(w, req, r);
+		if (n == 0)
+			return 0; /* answered later (hdl_answer) */
+	}
 	if (n <= 0) {
 		http_resp_error(r, 400, PROTO_RC_PROTOCOL_ERROR,
 		                n == 0 ? hdl_unanswered : idn_strerror(n));
@@ -343,23 +394,24 @@ static const struct route {
 	const char *path;
 	bool prefix; /* path is a prefix; the rest goes to the route */
 	route_fn fn;
+	bool store; /* needs this node's store: a gateway without one refuses it */
 } routes[] = {
-    {"GET", "/api/handles/", true, get_handle},
-    {"PUT", "/api/handles/", true, api_put_handle},
-    {"DELETE", "/api/handles/", true, api_delete_handle},
-    {"GET", "/api/handles", false, api_list_handles},
-    {"POST", "/api/sessions", false, api_post_session},
-    {"GET", "/api/sessions/", true, api_session_this},
-    {"PUT", "/api/sessions/", true, api_session_this},
-    {"DELETE", "/api/sessions/", true, api_session_this},
-    {"POST", "/api/batch", false, api_post_batch},
-    {"GET", "/api/openapi.json", false, api_get_openapi},
-    {"POST", "/api/resolve", false, post_resolve},
-    {"GET", "/api/site", false, get_site},
-    {"GET", "/api/prefixes", false, get_prefixes},
-    {"GET", "/api/quotas/", true, api_quota},
-    {"PUT", "/api/quotas/", true, api_quota},
-    {"DELETE", "/api/quotas/", true, api_quota},
+    {"GET", "/api/handles/", true, get_handle, false},
+    {"PUT", "/api/handles/", true, api_put_handle, true},
+    {"DELETE", "/api/handles/", true, api_delete_handle, true},
+    {"GET", "/api/handles", false, api_list_handles, true},
+    {"POST", "/api/sessions", false, api_post_session, true},
+    {"GET", "/api/sessions/", true, api_session_this, true},
+    {"PUT", "/api/sessions/", true, api_session_this, true},
+    {"DELETE", "/api/sessions/", true, api_session_this, true},
+    {"POST", "/api/batch", false, api_post_batch, true},
+    {"GET", "/api/openapi.json", false, api_get_openapi, false},
+    {"POST", "/api/resolve", false, post_resolve, false},
+    {"GET", "/api/site", false, get_site, true},
+    {"GET", "/api/prefixes", false, get_prefixes, true},
+    {"GET", "/api/quotas/", true, api_quota, true},
+    {"PUT", "/api/quotas/", true, api_quota, true},
+    {"DELETE", "/api/quotas/", true, api_quota, true},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)
@@ -383,9 +435,29 @@ static bool is_hdl(const http_req *req)
 int api_handle(void *wctx, const http_req *req, http_resp *r)
 {
 	api_worker *w = wctx;
+	int ret = api_route(w, req, r);
+	if (ret != IDN_EAGAIN)
+		return ret;
+	/* A gateway's read that would wait: run again, and answered, by the gateway's threads. */
+	r->status = 200;
+	r->content_type = "application/json";
+	r->len = 0;
+	r->location[0] = 0;
+	r->extra_headers = NULL;
+	if ((ret = api_gateway_defer(w->a->gw, req, r)) != IDN_EAGAIN)
+		return ret;
+	w->wait = true; /* cannot be answered later here (http_feed): wait */
+	ret = api_route(w, req, r);
+	w->wait = false;
+	return ret;
+}
+
+int api_route(api_worker *w, const http_req *req, http_resp *r)
+{
 	/* What the caller may hold in the node's tables, and its failed logins, count against it.
 	 */
-	node_worker_source(w->nw, req->peer, req->peer_len);
+	if (w->nw)
+		node_worker_source(w->nw, req->peer, req->peer_len);
 	bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
 	const char *method = get ? "GET" : req->method;
 	if (!strcmp(req->method, "POST") && is_hdl(req))
@@ -400,6 +472,14 @@ int api_handle(void *wctx, const http_req *req, http_resp *r)
 		path_known = true;
 		if (strcmp(method, rt->method))
 			continue;
+		if (rt->store && !w->nw) {
+			http_resp_error(
+			    r, 501, PROTO_RC_OPERATION_NOT_SUPPORTED,
+			    "this node has no store: it is a recursive gateway, which "
+			    "only resolves (GET /api/handles/{handle}, POST /api/resolve, "
+			    "/{handle})");
+			return 0;
+		}
 		return rt->fn(w, req, idn_slice_of(req->path.p + n, req->path.len - n), r);
 	}
 	if (path_known) {

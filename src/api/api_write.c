@@ -901,7 +901,7 @@ int api_put_handle(api_worker *w, const http_req *req, idn_slice rest, http_resp
 		if (!o.mint && o.overwrite) {
 			/* The reference answers 201 only for a new identifier. */
 			api_answer ans;
-			if ((ret = api_resolve(w, h, NULL, 0, NULL, 0, false, &ans)))
+			if ((ret = api_resolve_here(w, h, &ans)))
 				goto out;
 			created = ans.rc == PROTO_RC_HANDLE_NOT_FOUND;
 		} else {

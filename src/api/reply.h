@@ -72,9 +72,14 @@ typedef struct api_idem api_idem;
 int api_idem_new(api_idem **out);
 void api_idem_free(api_idem *d);
 
+/* The gateway's pool (api_gateway.c): requests that would wait, run again on threads that may. */
+typedef struct api_gateway api_gateway;
+
 struct api {
-	node *n;
+	node *n; /* NULL: a gateway without a store */
 	store *s;
+	resolver *res; /* NULL: not a recursive node */
+	api_gateway *gw;
 	api_sessions *sessions;
 	/* URL schemes the proxy redirects to besides http and https (--proxy-schemes) */
 	char schemes[API_SCHEMES_MAX][API_SCHEME_MAX + 1];
@@ -91,7 +96,13 @@ typedef struct api_worker {
 	uint8_t *ans;  /* the node's answer, ANS_CAP bytes */
 	uint8_t *wreq; /* admin requests, ANS_CAP bytes */
 	uint32_t next_id;
-	char hdrs[64]; /* extra headers of the answer being built (Retry-After) */
+	char hdrs[512]; /* extra headers of the answer being built (Retry-After, Warning) */
+	/*
+	 * A gateway thread's worker: resolver lookups wait for the network.
+	 * Else (an HTTP worker) a lookup the cache cannot answer is IDN_EAGAIN,
+	 * and api_handle hands the request to the gateway's threads.
+	 */
+	bool wait;
 } api_worker;
 
 /*
@@ -110,6 +121,33 @@ bool api_truthy(idn_slice v);
 json_t *api_json_body(const http_req *req, http_resp *r);
 /* {"responseCode":rc,"handle":h,"message":m} with the mapped HTTP status. */
 void api_handle_error(http_resp *r, uint32_t rc, idn_slice handle, idn_slice msg);
+/*
+ * As api_handle_error() for a resolution's answer: a node that did not
+ * answer (src.down) is 504 naming it.
+ */
+void api_answer_error(http_resp *r, const api_answer *ans, idn_slice handle);
+/*
+ * The headers of an answer that came through the gateway, into w->hdrs
+ * (r->extra_headers, after any already there): a stale one says so
+ * (Warning: 110, Age), others their Age. Nothing for this node's own answers.
+ */
+void api_source_headers(api_worker *w, const api_source *src, http_resp *r);
+
+/* The gateway's pool (api_gateway.c). */
+int api_gateway_new(api *a, unsigned threads, unsigned queue_max, api_gateway **out);
+/*
+ * Stops the threads (once; waits for those answering); queued requests
+ * are answered 503, as are any deferred after it.
+ */
+void api_gateway_stop(api_gateway *g);
+void api_gateway_free(api_gateway *g); /* stops it first */
+/*
+ * Hands req to the pool (copied) and defers r: a thread runs the route
+ * again with w->wait set and answers it. Over the queue: 503 in r.
+ */
+int api_gateway_defer(api_gateway *g, const http_req *req, http_resp *r);
+/* The route table without the gateway's hand-off (api_routes.c): what a gateway thread runs. */
+int api_route(api_worker *w, const http_req *req, http_resp *r);
 
 /* An identity that proved who it is: index:handle. */
 typedef struct ident {
@@ -140,9 +178,17 @@ const char *api_value_from_json(json_t *jv, wire_wr *w, uint32_t *index, char *e
  */
 int api_build_request(api_worker *w, uint32_t op, idn_slice handle, const uint32_t *idx,
                       uint32_t nidx, const idn_slice *types, uint32_t ntypes, bool public_only);
-/* Resolves handle (optionally filtered) through node_answer(). */
+/*
+ * Resolves handle (optionally filtered) through node_answer(); on a
+ * recursive node what is not homed here (301/303), or everything without a
+ * node, through the resolver (ans->src says where from). IDN_EAGAIN: not
+ * cached, and this worker may not wait (w->wait false): the caller gives
+ * up, and the request is run again where it may.
+ */
 int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t nidx,
                 const idn_slice *types, uint32_t ntypes, bool public_only, api_answer *ans);
+/* Through this node's store only, never the resolver: what a write reads. */
+int api_resolve_here(api_worker *w, idn_slice handle, api_answer *ans);
 
 /* Percent-decoding ('+' as space when form is set); returns the length or -1 if malformed. */
 int api_pct_decode(idn_slice in, bool form, uint8_t *out, size_t cap);

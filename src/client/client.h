@@ -9,6 +9,7 @@
 #ifndef IDN_CLIENT_CLIENT_H
 #define IDN_CLIENT_CLIENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -99,6 +100,31 @@ typedef struct client_root_opts {
 	 */
 	unsigned total_ms;
 	client_addr *answered_by; /* optional: set to the server of the final answer */
+	/*
+	 * Optional hooks around every question to a server, so a caller can
+	 * keep servers that stopped answering aside (the resolver's hold-down,
+	 * resolver/holddown.h) while this library stays stateless: before a
+	 * question, may_ask() returning false skips that server and transport
+	 * as if it had failed, with why (NUL-terminated, whylen bytes) as the
+	 * walk's error; after one, asked() gets the exchange's result (0 or an
+	 * idn_err such as IDN_ETIMEOUT).
+	 */
+	bool (*may_ask)(void *arg, const client_addr *a, enum client_transport t, char *why,
+	                size_t whylen);
+	void (*asked)(void *arg, const client_addr *a, enum client_transport t, int ret);
+	void *hook_arg;
+	/*
+	 * Optional: a cache of the records the walk reads to find a site
+	 * (prefix handles 0.NA/<prefix>, and the HS_SERV handles they name),
+	 * so a resolver asks the root and the secondaries once per prefix and
+	 * TTL, not once per identifier. site_get(hook_arg, handle, &values,
+	 * &len, &n) returns 1 with a malloc'd copy of the record's values
+	 * (value[] in wire encoding, n of them; the walk frees it), else 0;
+	 * site_put(hook_arg, handle, values, n) is called with each such record
+	 * the walk was answered (response code 1).
+	 */
+	int (*site_get)(void *arg, idn_slice handle, uint8_t **values, size_t *len, uint32_t *n);
+	void (*site_put)(void *arg, idn_slice handle, idn_slice values, uint32_t n);
 } client_root_opts;
 
 int client_resolve_root(const client_addr *root, idn_slice handle, const client_root_opts *o,

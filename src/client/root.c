@@ -155,7 +155,14 @@ static int ask(walk *wk, const target *tg, idn_slice handle, const client_resolv
 				unsigned per = ro.timeout_ms ? ro.timeout_ms : 3000;
 				ro.timeout_ms = per < left ? per : (unsigned)left;
 			}
+			if (wk->o->may_ask &&
+			    !wk->o->may_ask(wk->o->hook_arg, &a, ts[k], wk->err, wk->errlen)) {
+				last = IDN_ETIMEOUT; /* held aside: as if it had not answered */
+				continue;
+			}
 			ret = client_resolve(&a, handle, &ro, ans, anslen, env, msg);
+			if (wk->o->asked)
+				wk->o->asked(wk->o->hook_arg, &a, ts[k], ret);
 			if (ret == IDN_OK) {
 				if (wk->o->answered_by)
 					*wk->o->answered_by = a;
@@ -251,6 +258,35 @@ static int ask_following(walk *wk, target *tg, idn_slice handle, const client_re
 }
 
 /*
+ * Asks the root (following referrals) for the record of na_handle, which
+ * must be there (response 1): its values in *rr, borrowing *ans; offered
+ * to the site cache. *tg is the walk's target (the caller frees it).
+ */
+static int ask_site(walk *wk, idn_slice na_handle, uint8_t **ans, size_t *anslen,
+                    proto_resolve_resp *rr, int depth, target **tg)
+{
+	if (!(*tg = calloc(1, sizeof(**tg))))
+		return IDN_ENOMEM;
+	(*tg)->direct = true;
+	proto_env env;
+	proto_msg msg;
+	int ret = ask_following(wk, *tg, na_handle, &wk->plain, ans, anslen, &env, &msg, depth);
+	if (ret)
+		return ret;
+	if (msg.hdr.rcode != PROTO_RC_SUCCESS) {
+		snprintf(wk->err, wk->errlen, "%.*s: %s", (int)na_handle.len,
+		         (const char *)na_handle.p, proto_rc_name(msg.hdr.rcode));
+		return IDN_ENOTFOUND;
+	}
+	idn_slice body;
+	if (answer_body(&msg, &body) || proto_resolve_resp_decode(body, rr))
+		return IDN_EPROTO;
+	if (wk->o->site_put)
+		wk->o->site_put(wk->o->hook_arg, na_handle, rr->values, rr->nvalues);
+	return IDN_OK;
+}
+
+/*
  * The sites of a service handle (HS_SERV target) or of prefix handle
  * 0.NA/<prefix>: resolved from the root, following referrals and HS_SERV.
  */
@@ -266,27 +302,17 @@ static int find_site(walk *wk, idn_slice na_handle, target *out, int depth)
 		         (int)na_handle.len, (const char *)na_handle.p);
 		return IDN_ERANGE;
 	}
-	target *tg = calloc(1, sizeof(*tg));
-	if (!tg)
-		return IDN_ENOMEM;
-	tg->direct = true;
-	uint8_t *ans = NULL;
-	size_t anslen;
-	proto_env env;
-	proto_msg msg;
-	int ret = ask_following(wk, tg, na_handle, &wk->plain, &ans, &anslen, &env, &msg, depth);
-	if (ret)
-		goto out;
-	if (msg.hdr.rcode != PROTO_RC_SUCCESS) {
-		snprintf(wk->err, wk->errlen, "%.*s: %s", (int)na_handle.len,
-		         (const char *)na_handle.p, proto_rc_name(msg.hdr.rcode));
-		ret = IDN_ENOTFOUND;
-		goto out;
-	}
-	idn_slice body;
+	uint8_t *ans = NULL, *cached = NULL;
+	size_t anslen, clen;
+	uint32_t cn;
+	target *tg = NULL;
+	int ret = IDN_OK;
 	proto_resolve_resp rr;
-	if (answer_body(&msg, &body) || proto_resolve_resp_decode(body, &rr)) {
-		ret = IDN_EPROTO;
+	if (wk->o->site_get &&
+	    wk->o->site_get(wk->o->hook_arg, na_handle, &cached, &clen, &cn) == 1) {
+		rr.values = idn_slice_of(cached, clen);
+		rr.nvalues = cn;
+	} else if ((ret = ask_site(wk, na_handle, &ans, &anslen, &rr, depth, &tg))) {
 		goto out;
 	}
 	idn_slice serv = {0};
@@ -305,6 +331,7 @@ static int find_site(walk *wk, idn_slice na_handle, target *out, int depth)
 	}
 out:
 	free(ans);
+	free(cached);
 	free(tg);
 	return ret;
 }

@@ -44,6 +44,8 @@ const char *idn_strerror(int err)
 		return "unsupported protocol version";
 	case IDN_EMISMATCH:
 		return "answer does not match the request";
+	case IDN_EAGAIN:
+		return "would wait: to be answered later";
 	case IDN_ESTORE_FULL:
 		return "storage full";
 	case IDN_EDISK_FULL:

@@ -30,6 +30,7 @@ enum idn_err {
 	IDN_EMISMATCH = -18,   /* answer does not match the request */
 	IDN_ESTORE_FULL = -19, /* storage map full and could not grow */
 	IDN_EDISK_FULL = -20,  /* no space left on the disk, or over quota */
+	IDN_EAGAIN = -21,      /* cannot answer without waiting: ask again where waiting is fine */
 };
 
 /* A write failed for want of room (map or disk): answered "storage full". */

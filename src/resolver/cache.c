@@ -26,7 +26,8 @@ struct entry {
 	uint32_t klen, blen, rcode;
 	uint32_t expires;     /* unix seconds: fresh before */
 	uint32_t stale_until; /* usable as stale before */
-	uint8_t data[];       /* key, then body */
+	cache_origin from;
+	uint8_t data[]; /* key, then body */
 };
 
 /* A miss someone is asking upstream about; waiters sleep on the shard's cv. */
@@ -197,6 +198,7 @@ static void copy_out(const struct entry *e, uint32_t now, cache_answer *a, uint8
 	a->rcode = e->rcode;
 	a->ttl_left = now < e->expires ? e->expires - now : 0;
 	a->body_len = e->blen;
+	a->from = e->from;
 	if (e->blen <= cap)
 		memcpy(buf, e->data + e->klen, e->blen);
 }
@@ -372,6 +374,12 @@ static void maybe_grow(struct shard *s)
 int cache_put(cache *c, const uint8_t *key, size_t klen, uint32_t rcode, const uint8_t *body,
               size_t body_len, uint32_t ttl)
 {
+	return cache_put_from(c, key, klen, rcode, body, body_len, ttl, NULL);
+}
+
+int cache_put_from(cache *c, const uint8_t *key, size_t klen, uint32_t rcode, const uint8_t *body,
+                   size_t body_len, uint32_t ttl, const cache_origin *from)
+{
 	uint64_t h = key_hash(key, klen);
 	struct shard *s = shard_of(c, h);
 	size_t sz = entry_size(klen, body_len);
@@ -394,6 +402,10 @@ int cache_put(cache *c, const uint8_t *key, size_t klen, uint32_t rcode, const u
 		                    .rcode = rcode,
 		                    .expires = now + ttl,
 		                    .stale_until = now + ttl + c->o.stale_ttl};
+		if (from)
+			e->from = *from;
+		if (!e->from.fetched)
+			e->from.fetched = now;
 		memcpy(e->data, key, klen);
 		if (body_len)
 			memcpy(e->data + klen, body, body_len);

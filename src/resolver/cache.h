@@ -47,11 +47,24 @@ enum cache_result {
 	CACHE_LEAD = 3,  /* a miss the caller now owns: cache_put() or cache_abandon() */
 };
 
+/*
+ * Where an answer came from: the server that gave it and when. Kept with
+ * the entry (20 bytes, copied out with the answer: a hit costs no more
+ * lookups), so a gateway can say which node answered and when.
+ */
+typedef struct cache_origin {
+	uint32_t fetched; /* unix seconds (the cache's clock) the answer was stored */
+	uint16_t port;
+	uint8_t family; /* AF_INET or AF_INET6; 0: not known */
+	uint8_t addr[16];
+} cache_origin;
+
 /* What a lookup copies out: the body goes to buf. */
 typedef struct cache_answer {
 	uint32_t rcode;
 	uint32_t ttl_left; /* seconds until expiry (0 when stale) */
 	size_t body_len;   /* bytes written to buf; larger than cap: did not fit, not copied */
+	cache_origin from; /* who answered, when */
 } cache_answer;
 
 /*
@@ -82,6 +95,12 @@ int cache_get_stale(cache *c, const uint8_t *key, size_t klen, cache_answer *a, 
  */
 int cache_put(cache *c, const uint8_t *key, size_t klen, uint32_t rcode, const uint8_t *body,
               size_t body_len, uint32_t ttl);
+/*
+ * As cache_put(), remembering from (its fetched 0: now); cache_put() is
+ * this with from NULL (origin unknown, fetched now).
+ */
+int cache_put_from(cache *c, const uint8_t *key, size_t klen, uint32_t rcode, const uint8_t *body,
+                   size_t body_len, uint32_t ttl, const cache_origin *from);
 
 /* Ends a lead without an answer (upstream failed); waiters return CACHE_MISS. */
 void cache_abandon(cache *c, const uint8_t *key, size_t klen);

@@ -5,6 +5,8 @@
  */
 #include "resolver/resolver.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/pem.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 #include "proto/admin.h"
 #include "proto/proto.h"
 #include "proto/udp.h"
+#include "resolver/holddown.h"
 
 enum {
 	MAX_FILTERS = 64, /* indexes or types in one request we pass upstream */
@@ -30,6 +33,8 @@ enum {
 	/* Room before a cached body in the answer buffer: envelope, header, digest. */
 	HEAD_ROOM = PROTO_ENV_LEN + PROTO_HDR_LEN + 1 + PROTO_DIGEST_MAX,
 	ANSWER_CAP = PROTO_ENV_LEN + PROTO_MSG_MAX,
+	SITE_ENTRY_MAX = 65536, /* a prefix's record kept for walks: larger ones are asked again */
+	SITES_BYTES = 4u << 20, /* the site cache's budget */
 };
 
 /* A miss waiting for the pool: the request copied, and where to answer. */
@@ -56,7 +61,9 @@ struct resolver {
 	struct job *head, *tail;
 	unsigned queued_now;
 	bool stopping;
-	_Atomic uint64_t upstream, upstream_fail, queued, busy, verified, unverified;
+	_Atomic uint64_t upstream, upstream_fail, queued, busy, verified, unverified, held;
+	holddown *hd;         /* NULL: no hold-down */
+	cache *sites;         /* the records of prefix and service handles walks read (site_get) */
 	EVP_PKEY *trust_root; /* NULL: trusted queries are answered as others */
 	char *trust_root_handle;
 };
@@ -184,12 +191,42 @@ static int answer_cached(parsed *q, const cache_answer *a, bool stale, uint8_t *
 	return answer(q, a->rcode, a->ttl_left, body, len, out, cap);
 }
 
-/* Stores an answer for q (a trusted query's with its verdict byte first). */
+/* The cache's record of a server (fetched: now). */
+static cache_origin origin_of(const client_addr *a)
+{
+	cache_origin o = {0};
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&a->ss;
+		o.family = AF_INET;
+		o.port = ntohs(in->sin_port);
+		memcpy(o.addr, &in->sin_addr, 4);
+	} else if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
+		o.family = AF_INET6;
+		o.port = ntohs(in6->sin6_port);
+		memcpy(o.addr, &in6->sin6_addr, 16);
+	}
+	return o;
+}
+
+/* meta from a cached answer's origin. */
+static void meta_of(resolver_meta *m, const cache_origin *o, bool stale)
+{
+	if (!m)
+		return;
+	*m = (resolver_meta){.fetched = o->fetched, .stale = stale};
+	char ip[INET6_ADDRSTRLEN];
+	if (o->family && inet_ntop(o->family, o->addr, ip, sizeof(ip)))
+		snprintf(m->node, sizeof(m->node), o->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+		         o->port);
+}
+
+/* Stores an answer for q (a trusted query's with its verdict byte first), from `from`. */
 static void put_answer(resolver *r, const parsed *q, const uint8_t *key, size_t klen, uint32_t rc,
-                       const uint8_t *body, size_t len, uint32_t ttl)
+                       const uint8_t *body, size_t len, uint32_t ttl, const cache_origin *from)
 {
 	if (!q->trusted) {
-		cache_put(r->cache, key, klen, rc, body, len, ttl);
+		cache_put_from(r->cache, key, klen, rc, body, len, ttl, from);
 		return;
 	}
 	uint8_t *b = malloc(len + 1);
@@ -199,7 +236,7 @@ static void put_answer(resolver *r, const parsed *q, const uint8_t *key, size_t 
 	}
 	b[0] = q->verified ? 1 : 0;
 	memcpy(b + 1, body, len);
-	cache_put(r->cache, key, klen, rc, b, len + 1, ttl);
+	cache_put_from(r->cache, key, klen, rc, b, len + 1, ttl, from);
 	free(b);
 }
 
@@ -207,7 +244,7 @@ static void put_answer(resolver *r, const parsed *q, const uint8_t *key, size_t 
 static int from_cache(resolver *r, parsed *q, const uint8_t *key, size_t klen,
                       int (*get)(cache *, const uint8_t *, size_t, cache_answer *, uint8_t *,
                                  size_t),
-                      uint8_t *out, size_t cap, int *res)
+                      uint8_t *out, size_t cap, int *res, resolver_meta *meta)
 {
 	cache_answer a;
 	uint8_t *body = out + HEAD_ROOM;
@@ -215,6 +252,7 @@ static int from_cache(resolver *r, parsed *q, const uint8_t *key, size_t klen,
 	*res = get(r->cache, key, klen, &a, body, bcap);
 	if ((*res != CACHE_HIT && *res != CACHE_STALE) || a.body_len > bcap)
 		return 0;
+	meta_of(meta, &a.from, *res == CACHE_STALE);
 	return answer_cached(q, &a, *res == CACHE_STALE, out, cap);
 }
 
@@ -237,6 +275,117 @@ static int body_values(uint32_t rc, idn_slice body, uint8_t **vals, size_t *len,
 	*len = rs.values.len;
 	*n = rs.nvalues;
 	return IDN_OK;
+}
+
+/*
+ * One upstream walk's hold-down hooks (client_root_opts.may_ask / asked):
+ * the resolver, where the answer came from, and the last server that failed.
+ */
+typedef struct walk_ctx {
+	resolver *r;
+	client_addr answered_by, failed;
+	bool has_failed;
+} walk_ctx;
+
+/* The hold-down's key of a server: family, port, address, transport. */
+static size_t hd_key(const client_addr *a, enum client_transport t, uint8_t *key)
+{
+	cache_origin o = origin_of(a);
+	key[0] = (uint8_t)t;
+	key[1] = o.family;
+	idn_put_be32(key + 2, o.port);
+	memcpy(key + 6, o.addr, 16);
+	return 22;
+}
+
+static bool hd_may_ask(void *arg, const client_addr *a, enum client_transport t, char *why,
+                       size_t whylen)
+{
+	walk_ctx *wc = arg;
+	uint8_t key[HOLDDOWN_KEY_MAX];
+	uint32_t since = 0;
+	if (!wc->r->hd || holddown_may_ask(wc->r->hd, key, hd_key(a, t, key), &since))
+		return true;
+	atomic_fetch_add_explicit(&wc->r->held, 1, memory_order_relaxed);
+	wc->failed = *a;
+	wc->has_failed = true;
+	char as[64];
+	client_addr_str(a, as, sizeof(as));
+	time_t ts = (time_t)since;
+	struct tm tm;
+	gmtime_r(&ts, &tm);
+	snprintf(why, whylen, "node %s is not answering (since %02d:%02d:%02d UTC)", as, tm.tm_hour,
+	         tm.tm_min, tm.tm_sec);
+	return false;
+}
+
+static void hd_asked(void *arg, const client_addr *a, enum client_transport t, int ret)
+{
+	walk_ctx *wc = arg;
+	if (ret) {
+		wc->failed = *a;
+		wc->has_failed = true;
+	}
+	/* Only a timeout holds a server down: a refusal fails fast by itself. */
+	uint8_t key[HOLDDOWN_KEY_MAX];
+	if (wc->r->hd)
+		holddown_result(wc->r->hd, key, hd_key(a, t, key), ret != IDN_ETIMEOUT);
+}
+
+/* The site cache's entry: n (4 bytes), then the values. */
+static int site_get(void *arg, idn_slice handle, uint8_t **values, size_t *len, uint32_t *n)
+{
+	walk_ctx *wc = arg;
+	uint8_t key[HANDLE_KEY_MAX];
+	int kl = handle.len <= PROTO_HANDLE_MAX ? handle_key(handle, true, key) : IDN_EINVAL;
+	uint8_t *buf = kl > 0 ? malloc(SITE_ENTRY_MAX) : NULL;
+	cache_answer a;
+	if (!buf ||
+	    cache_get(wc->r->sites, key, (size_t)kl, &a, buf, SITE_ENTRY_MAX) != CACHE_HIT ||
+	    a.body_len > SITE_ENTRY_MAX || a.body_len < 4) {
+		free(buf);
+		return 0;
+	}
+	*n = idn_be32(buf);
+	*len = a.body_len - 4;
+	memmove(buf, buf + 4, *len);
+	*values = buf;
+	return 1;
+}
+
+static void site_put(void *arg, idn_slice handle, idn_slice values, uint32_t n)
+{
+	walk_ctx *wc = arg;
+	cache *c = wc->r->sites;
+	const cache_opts *co = cache_options(c);
+	uint8_t key[HANDLE_KEY_MAX];
+	uint32_t ttl;
+	int kl = handle.len <= PROTO_HANDLE_MAX ? handle_key(handle, true, key) : IDN_EINVAL;
+	if (kl <= 0 || values.len + 4 > SITE_ENTRY_MAX ||
+	    cache_values_ttl(values, n, co->clock(), co->max_ttl, &ttl) || !ttl)
+		return;
+	uint8_t *b = malloc(values.len + 4);
+	if (!b)
+		return;
+	idn_put_be32(b, n);
+	memcpy(b + 4, values.p, values.len);
+	cache_put(c, key, (size_t)kl, PROTO_RC_SUCCESS, b, values.len + 4, ttl);
+	free(b);
+}
+
+/*
+ * Walk options with the hooks (the hold-down when on; the server that
+ * failed, always; the site cache) and answered_by into wc.
+ */
+static void walk_opts(resolver *r, walk_ctx *wc, client_root_opts *ro)
+{
+	*wc = (walk_ctx){.r = r};
+	ro->answered_by = &wc->answered_by;
+	ro->may_ask = hd_may_ask;
+	ro->asked = hd_asked;
+	ro->site_get = site_get;
+	ro->site_put = site_put;
+	ro->hook_arg = wc;
 }
 
 /* One verification's fetches: their resolver and deadline (limit_now_ms). */
@@ -288,6 +437,8 @@ static int trust_fetch(void *arg, const char *handle, uint8_t **vals, size_t *le
 	    .base = {.transport = CLIENT_UDP,
 	             .timeout_ms = left < r->o.timeout_ms ? (unsigned)left : r->o.timeout_ms,
 	             .flags = PROTO_F_CA | PROTO_F_PO}};
+	walk_ctx wc;
+	walk_opts(r, &wc, &ro);
 	uint8_t *ans = NULL;
 	size_t anslen;
 	proto_env env;
@@ -304,8 +455,11 @@ static int trust_fetch(void *arg, const char *handle, uint8_t **vals, size_t *le
 	uint32_t ttl = 0;
 	const cache_opts *co = cache_options(r->cache);
 	if (!ret &&
-	    !cache_values_ttl(idn_slice_of(*vals, *len), *n, co->clock(), co->max_ttl, &ttl) && ttl)
-		cache_put(r->cache, key, klen, msg.hdr.rcode, rest.p, rest.len, ttl);
+	    !cache_values_ttl(idn_slice_of(*vals, *len), *n, co->clock(), co->max_ttl, &ttl) &&
+	    ttl) {
+		cache_origin from = origin_of(&wc.answered_by);
+		cache_put_from(r->cache, key, klen, msg.hdr.rcode, rest.p, rest.len, ttl, &from);
+	}
 	if (ret && ret != IDN_ENOTFOUND)
 		atomic_fetch_add_explicit(&r->upstream_fail, 1, memory_order_relaxed);
 	free(ans);
@@ -385,18 +539,47 @@ done:
 }
 
 /*
+ * Every upstream failed (ret, err): a stale answer if there is one, else
+ * rc 2 (6 for a referral loop) with the reason; meta says which.
+ */
+static int upstream_failed(resolver *r, parsed *q, const uint8_t *key, size_t klen, int ret,
+                           const char *err, const walk_ctx *wc, uint8_t *out, size_t cap,
+                           resolver_meta *meta)
+{
+	int sres, n;
+	atomic_fetch_add_explicit(&r->upstream_fail, 1, memory_order_relaxed);
+	if ((n = from_cache(r, q, key, klen, cache_get_stale, out, cap, &sres, meta)) != 0)
+		return n;
+	if (meta) {
+		*meta = (resolver_meta){.down = true};
+		if (wc->has_failed)
+			client_addr_str(&wc->failed, meta->node, sizeof(meta->node));
+	}
+	char m[400];
+	snprintf(m, sizeof(m), "recursive resolution of %.*s failed: %s",
+	         (int)(q->rr.handle.len > 200 ? 200 : q->rr.handle.len),
+	         (const char *)q->rr.handle.p, err[0] ? err : idn_strerror(ret));
+	return answer_msg(q, ret == IDN_ERANGE ? PROTO_RC_RECURSION_COUNT_TOO_HIGH : PROTO_RC_ERROR,
+	                  m, out, cap);
+}
+
+/*
  * Resolves q from the root (coalesced with others asking the same) and
- * writes the answer. Runs on a pool thread (UDP) or the worker (TCP).
+ * writes the answer. Runs on a pool thread (UDP), the worker (TCP) or a
+ * gateway thread (resolver_lookup); meta (optional) says where it came from.
  */
 static int resolve_miss(resolver *r, parsed *q, const uint8_t *key, size_t klen,
-                        unsigned timeout_ms, unsigned wait_ms, uint8_t *out, size_t cap)
+                        unsigned timeout_ms, unsigned wait_ms, uint8_t *out, size_t cap,
+                        resolver_meta *meta)
 {
 	cache_answer a;
 	uint8_t *body = out + HEAD_ROOM;
 	size_t bcap = cap - HEAD_ROOM - 4;
 	int res = cache_fetch(r->cache, key, klen, wait_ms, &a, body, bcap);
-	if (res == CACHE_HIT && a.body_len <= bcap)
+	if (res == CACHE_HIT && a.body_len <= bcap) {
+		meta_of(meta, &a.from, false);
 		return answer_cached(q, &a, false, out, cap);
+	}
 	bool lead = res == CACHE_LEAD;
 
 	/* The request's filters, passed upstream. */
@@ -432,6 +615,8 @@ static int resolve_miss(resolver *r, parsed *q, const uint8_t *key, size_t klen,
 	            .recursion = q->msg.hdr.recursion,
 	        },
 	};
+	walk_ctx wc;
+	walk_opts(r, &wc, &ro);
 	uint8_t *ans = NULL;
 	size_t anslen;
 	proto_env env;
@@ -440,6 +625,10 @@ static int resolve_miss(resolver *r, parsed *q, const uint8_t *key, size_t klen,
 	atomic_fetch_add_explicit(&r->upstream, 1, memory_order_relaxed);
 	int ret = client_resolve_root(&r->root, q->rr.handle, &ro, &ans, &anslen, &env, &msg, err,
 	                              sizeof(err));
+	cache_origin from = origin_of(&wc.answered_by);
+	from.fetched = cache_options(r->cache)->clock();
+	if (!ret || ret == IDN_ENOTFOUND)
+		meta_of(meta, &from, false);
 	int n;
 	if (ret == IDN_ENOTFOUND) {
 		/* The prefix is unknown along the chain: the identifier does not exist. */
@@ -451,28 +640,19 @@ static int resolve_miss(resolver *r, parsed *q, const uint8_t *key, size_t klen,
 		memcpy(nb + 4, m, ml);
 		uint32_t nttl = cache_options(r->cache)->neg_ttl;
 		if (lead) {
-			put_answer(r, q, key, klen, PROTO_RC_HANDLE_NOT_FOUND, nb, ml + 4, nttl);
+			put_answer(r, q, key, klen, PROTO_RC_HANDLE_NOT_FOUND, nb, ml + 4, nttl,
+			           &from);
 			lead = false;
 		}
 		n = answer(q, PROTO_RC_HANDLE_NOT_FOUND, nttl, nb, ml + 4, out, cap);
 		goto out;
 	}
 	if (ret) {
-		atomic_fetch_add_explicit(&r->upstream_fail, 1, memory_order_relaxed);
 		if (lead) {
 			cache_abandon(r->cache, key, klen);
 			lead = false;
 		}
-		int sres;
-		if ((n = from_cache(r, q, key, klen, cache_get_stale, out, cap, &sres)) != 0)
-			goto out;
-		char m[400];
-		snprintf(m, sizeof(m), "recursive resolution of %.*s failed: %s",
-		         (int)(q->rr.handle.len > 200 ? 200 : q->rr.handle.len),
-		         (const char *)q->rr.handle.p, err[0] ? err : idn_strerror(ret));
-		n = answer_msg(
-		    q, ret == IDN_ERANGE ? PROTO_RC_RECURSION_COUNT_TOO_HIGH : PROTO_RC_ERROR, m,
-		    out, cap);
+		n = upstream_failed(r, q, key, klen, ret, err, &wc, out, cap, meta);
 		goto out;
 	}
 
@@ -502,7 +682,7 @@ static int resolve_miss(resolver *r, parsed *q, const uint8_t *key, size_t klen,
 		ttl = co->neg_ttl;
 	}
 	if (lead && ttl) {
-		put_answer(r, q, key, klen, rc, rest.p, rest.len, ttl);
+		put_answer(r, q, key, klen, rc, rest.p, rest.len, ttl, &from);
 		lead = false;
 	}
 	n = answer(q, rc, ttl, rest.p, rest.len, out, cap);
@@ -569,7 +749,7 @@ static void *pool_main(void *arg)
 		int klen;
 		if (parse(r, j->msg, j->len, &q) == 0 && (klen = make_key(&q, key)) > 0) {
 			int n = resolve_miss(r, &q, key, (size_t)klen, r->o.timeout_ms,
-			                     r->o.coalesce_wait_ms, out, ANSWER_CAP);
+			                     r->o.coalesce_wait_ms, out, ANSWER_CAP, NULL);
 			if (j->answer)
 				j->answer(j->ctx, out, n > 0 ? (size_t)n : 0);
 			else if (n > 0)
@@ -596,28 +776,58 @@ bool resolver_wants(const resolver *r, const uint8_t *msg, size_t len)
 	return r->o.all || (idn_be32(h + 8) & PROTO_F_REC);
 }
 
+/*
+ * Takes the request apart and makes its key: 0 and *klen, or the answer
+ * already written (> 0: a request we refuse), or < 0 (drop it).
+ */
+static int prepare(resolver *r, const uint8_t *msg, size_t len, parsed *q, uint8_t *key, int *klen,
+                   uint8_t *out, size_t cap)
+{
+	if (cap < ANSWER_CAP)
+		return IDN_EINVAL;
+	int ret = parse(r, msg, len, q);
+	if (ret == IDN_ENOTSUP) /* a recursive node without a store of its own */
+		return answer_msg(q, PROTO_RC_OPERATION_NOT_SUPPORTED,
+		                  "a recursive node only resolves identifiers", out, cap);
+	if (ret == IDN_EPROTO)
+		return answer_msg(q, PROTO_RC_PROTOCOL_ERROR, "malformed resolution request", out,
+		                  cap);
+	if (ret)
+		return IDN_EINVAL; /* no envelope or header to answer to: dropped */
+	*klen = make_key(q, key);
+	if (*klen == IDN_EINVAL)
+		return answer_msg(q, PROTO_RC_INVALID_HANDLE, "not PREFIX/SUFFIX", out, cap);
+	if (*klen < 0)
+		return answer_msg(q, PROTO_RC_ERROR, "identifier or filters too long", out, cap);
+	return 0;
+}
+
+int resolver_lookup(resolver *r, const uint8_t *msg, size_t len, enum resolver_wait wait,
+                    uint8_t *out, size_t cap, resolver_meta *meta)
+{
+	parsed q;
+	uint8_t key[KEY_MAX];
+	int klen = 0, res;
+	if (meta)
+		*meta = (resolver_meta){0};
+	int n = prepare(r, msg, len, &q, key, &klen, out, cap);
+	if (n || (n = from_cache(r, &q, key, (size_t)klen, cache_get, out, cap, &res, meta)))
+		return n;
+	if (wait == RESOLVER_CACHED)
+		return IDN_EAGAIN;
+	return resolve_miss(r, &q, key, (size_t)klen, r->o.timeout_ms, r->o.coalesce_wait_ms, out,
+	                    cap, meta);
+}
+
 int resolver_answer(resolver *r, const resolver_req *rq, uint8_t *out, size_t cap)
 {
 	parsed q;
 	uint8_t key[KEY_MAX];
-	if (cap < ANSWER_CAP)
-		return IDN_EINVAL;
-	int ret = parse(r, rq->msg, rq->len, &q);
-	if (ret == IDN_ENOTSUP) /* a recursive node without a store of its own */
-		return answer_msg(&q, PROTO_RC_OPERATION_NOT_SUPPORTED,
-		                  "a recursive node only resolves identifiers", out, cap);
-	if (ret == IDN_EPROTO)
-		return answer_msg(&q, PROTO_RC_PROTOCOL_ERROR, "malformed resolution request", out,
-		                  cap);
-	if (ret)
-		return IDN_EINVAL; /* no envelope or header to answer to: dropped */
-	int klen = make_key(&q, key);
-	if (klen == IDN_EINVAL)
-		return answer_msg(&q, PROTO_RC_INVALID_HANDLE, "not PREFIX/SUFFIX", out, cap);
-	if (klen < 0)
-		return answer_msg(&q, PROTO_RC_ERROR, "identifier or filters too long", out, cap);
-	int res;
-	int n = from_cache(r, &q, key, (size_t)klen, cache_get, out, cap, &res);
+	int klen = 0, res;
+	int n = prepare(r, rq->msg, rq->len, &q, key, &klen, out, cap);
+	if (n)
+		return n;
+	n = from_cache(r, &q, key, (size_t)klen, cache_get, out, cap, &res, NULL);
 	if (n)
 		return n;
 	void *ctx = NULL;
@@ -630,7 +840,7 @@ int resolver_answer(resolver *r, const resolver_req *rq, uint8_t *out, size_t ca
 			    cap);
 		/* On the worker: wait for another's query no longer than one question. */
 		return resolve_miss(r, &q, key, (size_t)klen, r->o.tcp_timeout_ms,
-		                    r->o.tcp_timeout_ms, out, cap);
+		                    r->o.tcp_timeout_ms, out, cap, NULL);
 	}
 
 	struct job *j = malloc(sizeof(*j) + rq->len);
@@ -733,6 +943,16 @@ int resolver_new(const resolver_opts *o, resolver **out, char *err, size_t errle
 	}
 	if (o->trust_root && (ret = load_trust_root(r, o, err, errlen)))
 		goto fail;
+	if (!o->holddown_off && (ret = holddown_new(&(holddown_opts){.first_ms = o->holddown_ms,
+	                                                             .max_ms = o->holddown_max_ms},
+	                                            &r->hd)))
+		goto fail;
+	cache_opts so = {.max_bytes = SITES_BYTES,
+	                 .max_ttl = o->cache.max_ttl,
+	                 .shards = 8,
+	                 .clock = o->cache.clock};
+	if ((ret = cache_new(&so, &r->sites)))
+		goto fail;
 	if ((ret = cache_new(&o->cache, &r->cache))) {
 		snprintf(err, errlen, "cache: %s", idn_strerror(ret));
 		goto fail;
@@ -783,6 +1003,8 @@ void resolver_free(resolver *r)
 	}
 	free(r->threads);
 	cache_free(r->cache);
+	cache_free(r->sites);
+	holddown_free(r->hd);
 	EVP_PKEY_free(r->trust_root);
 	free(r->trust_root_handle);
 	pthread_mutex_destroy(&r->mu);
@@ -799,6 +1021,11 @@ void resolver_stats(resolver *r, struct resolver_stats *st)
 	st->busy = atomic_load_explicit(&r->busy, memory_order_relaxed);
 	st->verified = atomic_load_explicit(&r->verified, memory_order_relaxed);
 	st->unverified = atomic_load_explicit(&r->unverified, memory_order_relaxed);
+	st->held = atomic_load_explicit(&r->held, memory_order_relaxed);
+	st->held_now = r->hd ? holddown_count(r->hd) : 0;
+	struct cache_stats ss;
+	cache_stats(r->sites, &ss);
+	st->sites = ss.entries;
 }
 
 void resolver_stats_line(resolver *r, char *buf, size_t len)
@@ -808,12 +1035,13 @@ void resolver_stats_line(resolver *r, char *buf, size_t len)
 	snprintf(buf, len,
 	         "resolver: hits=%llu misses=%llu coalesced=%llu stale=%llu evictions=%llu "
 	         "upstream=%llu upstream_fail=%llu queued=%llu busy=%llu verified=%llu "
-	         "unverified=%llu entries=%llu bytes=%llu",
+	         "unverified=%llu entries=%llu bytes=%llu held=%llu held_now=%llu sites=%llu",
 	         (unsigned long long)s.cache.hits, (unsigned long long)s.cache.misses,
 	         (unsigned long long)s.cache.coalesced, (unsigned long long)s.cache.stale,
 	         (unsigned long long)s.cache.evictions, (unsigned long long)s.upstream,
 	         (unsigned long long)s.upstream_fail, (unsigned long long)s.queued,
 	         (unsigned long long)s.busy, (unsigned long long)s.verified,
 	         (unsigned long long)s.unverified, (unsigned long long)s.cache.entries,
-	         (unsigned long long)s.cache.bytes);
+	         (unsigned long long)s.cache.bytes, (unsigned long long)s.held,
+	         (unsigned long long)s.held_now, (unsigned long long)s.sites);
 }

@@ -15,6 +15,9 @@
  * order); without that it is resolved inline on the worker with a short
  * per-question timeout (tcp_timeout_ms). Concurrent misses of one request
  * are coalesced in the cache.
+ * The records a walk reads to find a prefix's site (0.NA/<prefix>, HS_SERV
+ * handles) are kept for their TTL in a small cache of their own, so a miss
+ * of a known prefix asks its site only.
  * When every upstream fails, an expired answer within the stale window is
  * served; otherwise the client gets response code 2 with the reason (6 when
  * the referral chain loops or exceeds 40 hops).
@@ -63,6 +66,16 @@ typedef struct resolver_opts {
 	 * together (0: 3000 ms); over it, not verified: limit trust-chain.
 	 */
 	unsigned trust_budget_ms;
+	/*
+	 * The upstream hold-down (resolver/holddown.h): a server whose
+	 * question timed out is asked nothing for holddown_ms (0: 1000),
+	 * doubling after each failed probe up to holddown_max_ms (0: 60000);
+	 * questions to it fail at once meanwhile ("node ADDR is not answering
+	 * (since HH:MM:SS)"), so a stale answer or that error comes without
+	 * waiting. holddown_off: no hold-down.
+	 */
+	unsigned holddown_ms, holddown_max_ms;
+	bool holddown_off;
 } resolver_opts;
 
 typedef struct resolver resolver;
@@ -100,6 +113,36 @@ typedef struct resolver_req {
  */
 int resolver_answer(resolver *r, const resolver_req *q, uint8_t *out, size_t cap);
 
+/*
+ * Where an answer came from (resolver_lookup): the server that gave it, or
+ * for a failure the one that did not answer.
+ */
+typedef struct resolver_meta {
+	char node[64];    /* "127.0.0.1:2641"; "" when not known */
+	uint32_t fetched; /* unix seconds the answer was fetched there; 0: no answer */
+	bool stale;       /* an expired answer served because every upstream failed */
+	bool down;        /* upstream failed and nothing was cached: the answer is rc 2 */
+} resolver_meta;
+
+enum resolver_wait {
+	RESOLVER_CACHED = 0, /* from the cache only: IDN_EAGAIN when not cached fresh */
+	RESOLVER_BLOCK = 1,  /* on a miss, ask upstream on the caller's thread */
+};
+
+/*
+ * A resolution request (envelope + message) from this process (the HTTP
+ * gateway, src/api), answered as resolver_answer() answers (same cache,
+ * TTLs, negative and stale answers, coalescing, hold-down), whatever its
+ * REC flag. RESOLVER_CACHED never waits: a fresh hit is answered, anything
+ * else is IDN_EAGAIN (nothing is asked). RESOLVER_BLOCK asks upstream on
+ * the caller's thread with timeout_ms per question and coalesce_wait_ms
+ * behind another's question: for threads that may wait (not a net
+ * worker). meta (optional) is filled for every answer. Returns the answer's
+ * length, or a negative idn_err.
+ */
+int resolver_lookup(resolver *r, const uint8_t *msg, size_t len, enum resolver_wait wait,
+                    uint8_t *out, size_t cap, resolver_meta *meta);
+
 struct resolver_stats {
 	struct cache_stats cache;
 	uint64_t upstream;      /* resolutions started from the root */
@@ -108,6 +151,9 @@ struct resolver_stats {
 	uint64_t busy;          /* misses refused with 3: queue full */
 	uint64_t verified;      /* trusted queries resolved and verified */
 	uint64_t unverified;    /* ... that did not verify */
+	uint64_t held;          /* questions not sent: their server was held down */
+	uint64_t held_now;      /* servers held down now */
+	uint64_t sites;         /* prefix and service records kept for walks (the site cache) */
 };
 
 void resolver_stats(resolver *r, struct resolver_stats *st);

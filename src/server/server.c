@@ -151,6 +151,8 @@ static int start_resolver(running *r)
 	    .trust_root_handle = c->trust_root_handle,
 	    .trust_max_links = c->trust_max_links,
 	    .trust_budget_ms = c->trust_budget_ms,
+	    .holddown_ms = c->holddown_ms,
+	    .holddown_max_ms = c->holddown_max_ms,
 	};
 	int ret = resolver_new(&ro, &r->requests.resolver, r->err, sizeof(r->err));
 	if (ret)
@@ -256,6 +258,9 @@ static int start_listeners(running *r)
 	    .idle_ms = c->http_idle_ms,
 	    .header_timeout_ms = c->http_timeout_ms,
 	    .resolve_max = c->http_resolve_max,
+	    .res = r->requests.resolver, /* a recursive node's HTTP is the public gateway */
+	    .gateway_threads = c->http_gateway_threads,
+	    .gateway_queue = c->http_gateway_queue,
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
 	};

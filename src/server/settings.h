@@ -75,9 +75,11 @@ typedef struct server_settings {
 	char *root;
 	unsigned long cache_mb;
 	unsigned neg_ttl, stale_ttl, resolver_threads;
-	char *trust_root, *trust_root_handle; /* trusted resolution (resolver.h) */
-	unsigned trust_max_links;             /* 0 = TRUST_MAX_LINKS */
-	unsigned trust_budget_ms;             /* 0 = resolver's default */
+	unsigned holddown_ms, holddown_max_ms;             /* 0 = the resolver's defaults */
+	unsigned http_gateway_threads, http_gateway_queue; /* 0 = the api's defaults */
+	char *trust_root, *trust_root_handle;              /* trusted resolution (resolver.h) */
+	unsigned trust_max_links;                          /* 0 = TRUST_MAX_LINKS */
+	unsigned trust_budget_ms;                          /* 0 = resolver's default */
 	/* A mirror (repl/mirror.h): the primary, and who we are to it. */
 	char *mirror_of, *mirror_id, *mirror_key, *mirror_secret_file;
 	unsigned mirror_page_bytes; /* 0 = the default (192 KiB) */

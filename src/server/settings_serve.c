@@ -55,8 +55,11 @@ static int check(server_settings *c, FILE *err)
 		        prog);
 		return -1;
 	}
-	if (!c->data && (c->http.n || c->https.n)) {
-		fprintf(err, "%s: --http needs a store (--data or --store)\n", prog);
+	if (!c->data && !c->recursive && (c->http.n || c->https.n)) {
+		fprintf(err,
+		        "%s: --http needs a store (--data or --store), or --recursive (a "
+		        "gateway)\n",
+		        prog);
 		return -1;
 	}
 	if (!c->data && !c->recursive) {

@@ -277,6 +277,22 @@ const setting_row settings_rows[] = {
     {.ini = "resolver_threads", .flag = "resolver-threads", .arg = "N", .type = SETTING_UINT,
      .field = F(resolver_threads), .max = 256, .scope = SETTING_SERVE,
      .help = "threads resolving cache misses (default 4)"},
+    {.ini = "upstream_holddown_ms", .flag = "upstream-holddown-ms", .arg = "MS",
+     .type = SETTING_UINT, .field = F(holddown_ms), .max = 3600000, .scope = SETTING_SERVE,
+     .help = "a node whose question timed out is not asked for\n"
+             "this long (doubling to the max; 0: 1000)"},
+    {.ini = "upstream_holddown_max_ms", .flag = "upstream-holddown-max-ms", .arg = "MS",
+     .type = SETTING_UINT, .field = F(holddown_max_ms), .max = 86400000,
+     .scope = SETTING_SERVE, .help = "the longest hold-down (0: 60000)"},
+    {.ini = "http_gateway_threads", .flag = "http-gateway-threads", .arg = "N",
+     .type = SETTING_UINT, .field = F(http_gateway_threads), .max = 1024,
+     .scope = SETTING_SERVE,
+     .help = "threads answering HTTP reads that wait for other\n"
+             "nodes (recursive nodes; 0: 16)"},
+    {.ini = "http_gateway_queue", .flag = "http-gateway-queue", .arg = "N",
+     .type = SETTING_UINT, .field = F(http_gateway_queue), .max = 1000000,
+     .scope = SETTING_SERVE,
+     .help = "HTTP reads waiting for those threads; beyond: 503\n(0: 1024)"},
     {.ini = "mirror_of", .flag = "mirror-of", .arg = "HOST:PORT", .type = SETTING_STR,
      .field = F(mirror_of), .scope = SETTING_SERVE,
      .help = "be a mirror of that primary: copy its store over\n"

@@ -65,7 +65,7 @@ static void init(void)
 	cfg.nserver_admins = 1;
 	cfg.quota_identifiers = 4;
 	cfg.quota_children = 2;
-	api_config ac;
+	api_config ac = {0}; /* no resolver: not a gateway */
 	if (node_new(&cfg, st, &nd))
 		abort();
 	ac.n = nd;

@@ -104,11 +104,12 @@ class Node:
     """A running `idnode serve` on a fresh data directory."""
 
     def __init__(self, records=(), homes=("88.100.1",), extra_args=(), threads=2, listen=None,
-                 config=None, store=None):
+                 config=None, store=None, nostore=False):
         self.dir = tempfile.mkdtemp(prefix="idn-sys-")
         self.data = os.path.join(self.dir, "data")
-        # store: a PostgreSQL URI (--store) instead of the data directory
-        self.where = ["--store", store] if store else ["--data", self.data]
+        # store: a PostgreSQL URI (--store) instead of the data directory;
+        # nostore: none at all (a recursive node: no records, no homes)
+        self.where = [] if nostore else ["--store", store] if store else ["--data", self.data]
         # The port readiness is checked on: the first --listen's, if given.
         self.port = int(listen[0].rsplit(":", 1)[1]) if listen else free_port()
         if records:

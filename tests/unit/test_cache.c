@@ -2,7 +2,8 @@
  * test_cache.c - the recursive node's answer cache (resolver/cache.h): TTL
  * expiry on an injected clock, the stale window, negative answers, LRU
  * eviction within the byte budget, TTLs from values, and concurrent misses
- * coalesced into one leader (real threads, bounded waits).
+ * coalesced into one leader (real threads, bounded waits), and the origin
+ * (server, fetch time) each answer keeps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <netinet/in.h>
 #include <time.h>
 
 #include "core/err.h"
@@ -318,6 +320,47 @@ static void test_coalescing_wait_is_bounded(void **state)
 	cache_free(c);
 }
 
+/* An answer keeps who gave it and when, through hits and the stale window. */
+static void test_origin_kept(void **state)
+{
+	(void)state;
+	cache *c = mk(1 << 20, 2);
+	cache_origin from = {.port = 2641, .family = AF_INET, .addr = {127, 0, 0, 9}};
+	assert_int_equal(
+	    cache_put_from(c, (const uint8_t *)"k1", 2, 1, (const uint8_t *)"v", 1, 10, &from),
+	    IDN_OK);
+	put(c, "k2", 1, "w", 10); /* no origin: unknown server, fetched now */
+	uint32_t t0 = atomic_load(&now);
+	atomic_fetch_add(&now, 4);
+	cache_answer a;
+	char buf[64];
+	assert_int_equal(get(c, "k1", &a, buf), CACHE_HIT);
+	assert_int_equal(a.from.fetched, t0);
+	assert_int_equal(a.from.port, 2641);
+	assert_int_equal(a.from.family, AF_INET);
+	assert_memory_equal(a.from.addr, from.addr, 16);
+	assert_int_equal(get(c, "k2", &a, buf), CACHE_HIT);
+	assert_int_equal(a.from.fetched, t0);
+	assert_int_equal(a.from.family, 0);
+	/* Expired: the stale copy still says where and when it came from. */
+	atomic_fetch_add(&now, 20);
+	assert_int_equal(cache_get_stale(c, (const uint8_t *)"k1", 2, &a, (uint8_t *)buf, 63),
+	                 CACHE_STALE);
+	assert_int_equal(a.from.fetched, t0);
+	assert_int_equal(a.from.port, 2641);
+	/* A given fetch time is kept as given; a replacement has its own. */
+	from.fetched = t0 - 100;
+	from.port = 2642;
+	assert_int_equal(
+	    cache_put_from(c, (const uint8_t *)"k1", 2, 1, (const uint8_t *)"x", 1, 10, &from),
+	    IDN_OK);
+	assert_int_equal(get(c, "k1", &a, buf), CACHE_HIT);
+	assert_int_equal(a.from.fetched, t0 - 100);
+	assert_int_equal(a.from.port, 2642);
+	assert_string_equal(buf, "x");
+	cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +371,7 @@ int main(void)
 	    cmocka_unit_test(test_coalescing_answered),
 	    cmocka_unit_test(test_coalescing_abandoned),
 	    cmocka_unit_test(test_coalescing_wait_is_bounded),
+	    cmocka_unit_test(test_origin_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
