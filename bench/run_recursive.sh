@@ -31,39 +31,13 @@ UDP_ARGS=${UDP_ARGS:-"-k 16 -w 8 -b 32"}
 IDN=$BUILD/idnode
 BLAST=$BUILD/bench/hdlblast
 
-root_port=$BASE_PORT sec_port=$((BASE_PORT + 1)) ent_port=$((BASE_PORT + 2))
-rec_port=$((BASE_PORT + 3))
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-site() { # site PORT [INDEX TYPE]
-	"$IDN" siteinfo --json --listen "127.0.0.1:$1" --index "${2:-1}" --type "${3:-HS_SITE}"
-}
-
 rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
+. "$here/hier.sh"
 "$BUILD/bench/gendata" -n "$N" -p 88.100.1 -o ent.jsonl -q queries.txt >/dev/null
-printf '{"handle":"0.NA/88.100","values":[%s,%s]}\n' "$(site $sec_port)" \
-	"$(site $sec_port 2 HS_SITE.PREFIX)" >root.jsonl
-printf '{"handle":"0.NA/88.100.1","values":[%s]}\n' "$(site $ent_port)" >sec.jsonl
-"$IDN" load --data root -q root.jsonl
-"$IDN" load --data sec -q sec.jsonl
-"$IDN" load --data ent -q ent.jsonl
-
-serve() { # serve LOG ARGS...
-	local log=$1
-	shift
-	taskset -c "$SERVER_CPU" "$IDN" serve --threads 1 "$@" 2>"$log" &
-	pids+=($!)
-}
-serve root.log --data root --home 88 --home 0.NA --listen 127.0.0.1:$root_port
-serve sec.log --data sec --home 88.100 --home 0.NA --listen 127.0.0.1:$sec_port
-serve ent.log --data ent --home 88.100.1 --listen 127.0.0.1:$ent_port
+hier_load
+hier_start
 recursive() {
 	serve "$1" --recursive --root 127.0.0.1:$root_port --listen 127.0.0.1:$rec_port \
 		--cache-mb 1024
@@ -82,11 +56,7 @@ blast() { # blast PORT ARGS...
 	timeout $((DUR * 3 + 30)) taskset -c "$CLIENT_CPU" "$BLAST" -m udp -p "$port" \
 		-f queries.txt -l "$DUR" -q "$@" | tail -n1
 }
-stats() {
-	kill -USR1 "$rec_pid"
-	sleep 0.3
-	grep 'resolver:' "$1" | tail -n1 | sed 's/^idnode: //'
-}
+stats() { rec_stats "$@"; }
 
 echo "N=$N DUR=$DUR s, server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU"
 auth=$(blast $ent_port $UDP_ARGS)

@@ -41,18 +41,6 @@ BLAST=$BUILD/bench/hdlblast
 [ -x "$IDN" ] && [ -x "$BLAST" ] && [ -x "$BUILD/bench/gendata" ] ||
 	cmake --build "$BUILD" --target idnode hdlblast gendata -j2 >/dev/null
 
-root_port=$BASE_PORT sec_port=$((BASE_PORT + 1)) ent_port=$((BASE_PORT + 2))
-rec_port=$((BASE_PORT + 3))
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-site() { # site PORT [INDEX TYPE]
-	"$IDN" siteinfo --json --listen "127.0.0.1:$1" --index "${2:-1}" --type "${3:-HS_SITE}"
-}
 pubhex() { "$IDN" keygen --type sm2 --out "$1"; } # writes the key, prints HS_PUBKEY hex
 cert() { # cert ISSUER_KEY ISSUER SUBJECT SUBJECT_KEY PERM...
 	local ik=$1 iss=$2 sub=$3 sk=$4
@@ -66,6 +54,7 @@ cert() { # cert ISSUER_KEY ISSUER SUBJECT SUBJECT_KEY PERM...
 rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
+. "$here/hier.sh"
 pubhex root.pem >/dev/null
 openssl pkey -in root.pem -pubout -out root.pub
 pubhex sec.pem >/dev/null
@@ -77,24 +66,9 @@ ent_cert=$(cert sec.pem 300:0.NA/88.100 300:0.NA/88.100.1 ent.pem \
 "$BUILD/bench/gendata" -n "$N" -p 88.100.1 -o ent.jsonl -q all_queries.txt >/dev/null
 printf '{"handle":"88.100.1/admin","values":[{"index":300,"type":"HS_PUBKEY","data":{"format":"hex","value":"%s"}}]}\n' \
 	"$ent_pub" >>ent.jsonl
-printf '{"handle":"0.NA/88.100","values":[%s,%s,{"index":400,"type":"HS_CERT","data":"%s"}]}\n' \
-	"$(site $sec_port)" "$(site $sec_port 2 HS_SITE.PREFIX)" "$sec_cert" >root.jsonl
-printf '{"handle":"0.NA/88.100.1","values":[%s,{"index":400,"type":"HS_CERT","data":"%s"}]}\n' \
-	"$(site $ent_port)" "$ent_cert" >sec.jsonl
-"$IDN" load --data root -q root.jsonl
-"$IDN" load --data sec -q sec.jsonl
-"$IDN" load --data ent -q ent.jsonl
-
-serve() { # serve LOG ARGS...
-	local log=$1
-	shift
-	taskset -c "$SERVER_CPU" "$IDN" serve --threads 1 "$@" 2>"$log" &
-	pids+=($!)
-}
-serve root.log --data root --home 88 --home 0.NA --listen 127.0.0.1:$root_port
-serve sec.log --data sec --home 88.100 --home 0.NA --listen 127.0.0.1:$sec_port
-serve ent.log --data ent --home 88.100.1 --listen 127.0.0.1:$ent_port \
-	--server-admin 300:88.100.1/admin
+hier_load "{\"index\":400,\"type\":\"HS_CERT\",\"data\":\"$sec_cert\"}" \
+	"{\"index\":400,\"type\":\"HS_CERT\",\"data\":\"$ent_cert\"}"
+hier_start --server-admin 300:88.100.1/admin
 for _ in $(seq 1 100); do
 	"$IDN" resolve 88.100.1/admin --server 127.0.0.1:$ent_port >/dev/null 2>&1 && break
 	sleep 0.1
@@ -134,11 +108,7 @@ blast() { # blast SECONDS ARGS...
 # The cold run asks each signed identifier once: every question a miss.
 COLD=$((M / RATE))
 [ "$COLD" -ge 1 ] || { echo "M ($M) must be at least RATE ($RATE)" >&2; exit 2; }
-stats() {
-	kill -USR1 "$rec_pid"
-	sleep 0.3
-	grep 'resolver:' "$1" | tail -n1 | sed 's/^idnode: //'
-}
+stats() { rec_stats "$@"; }
 stop_rec() {
 	kill "$rec_pid"
 	wait "$rec_pid" 2>/dev/null || true

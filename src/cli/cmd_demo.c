@@ -20,6 +20,10 @@
  * enterprise), and the first DEMO_SIGNED identifiers of each kind carry an
  * HS_SIGNATURE over all their values at 400. The recursive node has the
  * trust root configured.
+ *
+ * The public gateway: the recursive node also serves HTTP (--http-port,
+ * default 8080): the REST API, the proxy and the record page for every
+ * identifier of the hierarchy, resolved through its cache.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,7 +79,8 @@ enum { NNODES = sizeof(nodes) / sizeof(nodes[0]) };
 /* Trusted resolution: the identifiers of each kind signed, the root's handle, the keys. */
 enum { DEMO_SIGNED = 5 };
 #define DEMO_ROOT_HANDLE "0.NA/88"
-static EVP_PKEY *node_keys[NNODES]; /* the top-level node's is the trust root */
+static EVP_PKEY *node_keys[NNODES];         /* the top-level node's is the trust root */
+static unsigned long demo_http_port = 8080; /* the gateway's; 0 = none */
 
 /* Makes every node's key and writes the root's public half to DIR/trust-root.pub. */
 static int make_keys(const char *dir)
@@ -253,7 +258,7 @@ static const char *const people[] = {"Li Wei", "Wang Fang", "Zhang Min", "Chen J
 static void demo_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: idnode demo [--dir DIR] [--base-port N] [--scale N]\n"
+	        "usage: idnode demo [--dir DIR] [--base-port N] [--http-port N] [--scale N]\n"
 	        "  runs a resolution hierarchy on 127.0.0.1: a top-level node for 88, secondary\n"
 	        "  nodes 88.100 (equipment) and 88.200 (food), three enterprise nodes and a\n"
 	        "  recursive node, with sample identifiers; Ctrl-C stops them all.\n"
@@ -263,6 +268,8 @@ static void demo_usage(FILE *f)
 	        "                  itself kept)\n"
 	        "  --base-port N   the recursive node's port; the others take the next six\n"
 	        "                  (default 2641)\n"
+	        "  --http-port N   the public gateway on the recursive node: REST API, proxy\n"
+	        "                  and record pages (default 8080; 0: none)\n"
 	        "  --scale N       sample data in percent of the default (~3600 identifiers;\n"
 	        "                  default 100)\n");
 }
@@ -590,7 +597,7 @@ static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
 {
 	struct demo_node *d = &nodes[i];
 	char nd[PATH_MAX + 32], data[PATH_MAX + 48], in[PATH_MAX + 48], log[PATH_MAX + 48];
-	char listen[32], root[32];
+	char listen[32], root[32], http[32];
 	snprintf(nd, sizeof(nd), "%s/%s", dir, d->name);
 	rm_tree(nd);
 	if (mkdir(nd, 0755)) {
@@ -635,6 +642,11 @@ static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
 		args[n++] = trust_root;
 		args[n++] = "--trust-root-handle";
 		args[n++] = DEMO_ROOT_HANDLE;
+		if (demo_http_port) {
+			snprintf(http, sizeof(http), "127.0.0.1:%lu", demo_http_port);
+			args[n++] = "--http";
+			args[n++] = http;
+		}
 	} else {
 		args[n++] = "--data";
 		args[n++] = data;
@@ -670,6 +682,17 @@ static void print_tour(const char *dir, const char *self, unsigned long base, un
 		       addr, d->desc);
 	}
 	const struct demo_node *ent = node_of_prefix("88.200.1");
+	if (demo_http_port) {
+		const char *gw = "http://127.0.0.1";
+		printf("\nOpen in a browser the page a phone shows for a scanned product:\n");
+		printf("  %s:%lu/88.100.1/MOTOR-2026-000001?noredirect\n", gw, demo_http_port);
+		printf(
+		    "The proxy, as a scanned QR code uses it (a redirect to the product's URL):\n");
+		printf("  curl -i %s:%lu/88.200.1/MILK-2026-000042\n", gw, demo_http_port);
+		printf("The REST API (JSON):\n");
+		printf("  curl %s:%lu/api/handles/88.100.2/BEARING-6204-000007\n", gw,
+		       demo_http_port);
+	}
 	printf("\nTry:\n");
 	printf("  %s resolve 88.100.1/MOTOR-2026-000001 --server 127.0.0.1:%lu\n", self, base);
 	printf("  %s resolve 88.200.1/MILK-2026-000042 --root 127.0.0.1:%lu\n", self, base + 1);
@@ -751,11 +774,9 @@ static int wait_signals(const sigset_t *wait_set, const char *dir)
 int cmd_demo(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"dir", required_argument, NULL, 'd'},
-	    {"base-port", required_argument, NULL, 'p'},
-	    {"scale", required_argument, NULL, 's'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"dir", required_argument, NULL, 'd'},   {"base-port", required_argument, NULL, 'p'},
+	    {"scale", required_argument, NULL, 's'}, {"http-port", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
 	};
 	const char *dir_opt = NULL;
 	unsigned long base = 2641, scale = 100;
@@ -779,6 +800,15 @@ int cmd_demo(int argc, char **argv)
 			scale = strtoul(optarg, &end, 10);
 			if (*end || scale < 1 || scale > 10000) {
 				fprintf(stderr, "idnode demo: --scale '%s': not 1..10000\n",
+				        optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'w':
+			demo_http_port = strtoul(optarg, &end, 10);
+			if (*end || demo_http_port > 65535) {
+				fprintf(stderr,
+				        "idnode demo: --http-port '%s': not a port 0..65535\n",
 				        optarg);
 				return CLI_USAGE;
 			}

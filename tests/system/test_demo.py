@@ -2,8 +2,11 @@
 four commands; the commands work as printed (found via the recursive node,
 found from the root, not found, verified with --trusted); the recursive node
 sets the verified bit for a signed sample and not for an unsigned one;
-SIGTERM stops it cleanly, children reaped and the temporary directory
+the public gateway on the recursive node answers the three URLs it prints
+(record page first, then the proxy, then REST) for identifiers of three
+enterprises; SIGTERM stops it cleanly, children reaped and the temporary directory
 removed. Every wait is bounded."""
+import json
 import os
 import re
 import shlex
@@ -14,6 +17,8 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import IDNODE, parse_answer, request, tcp_exchange  # noqa: E402
@@ -58,12 +63,14 @@ def children_of(pid):
 
 class Demo(unittest.TestCase):
     def test_demo_runs_prints_commands_and_stops(self):
-        base = free_base()
+        base = free_base(8)
+        http_port = base + 7
         tmp = tempfile.mkdtemp(prefix="idn-demo-test-")
         env = dict(os.environ, TMPDIR=tmp)
         out_path = os.path.join(tmp, "demo.out")
         with open(out_path, "w+") as out:
-            proc = subprocess.Popen([IDNODE, "demo", "--base-port", str(base), "--scale", "30"],
+            proc = subprocess.Popen([IDNODE, "demo", "--base-port", str(base), "--scale", "30",
+                                     "--http-port", str(http_port)],
                                     stdout=out, stderr=subprocess.STDOUT, env=env)
             try:
                 deadline, text = time.time() + 60, ""
@@ -105,6 +112,7 @@ class Demo(unittest.TestCase):
                     ans = tcp_exchange(base, request(handle, flags=0x19000002), timeout=20)
                     _, _, rc, flags, _ = parse_answer(ans)
                     self.assertEqual((rc, flags & 0x3), (1, bits), handle)
+                self.check_gateway(text, http_port)
                 kids = children_of(proc.pid)
 
                 proc.send_signal(signal.SIGTERM)
@@ -123,6 +131,36 @@ class Demo(unittest.TestCase):
                     proc.kill()
                     proc.wait(5)
                 subprocess.run(["rm", "-rf", tmp])
+
+    def check_gateway(self, text, http_port):
+        """The gateway's URLs as printed: the browser's first, each answering."""
+        urls = re.findall(r"(http://127\.0\.0\.1:%d/\S+)" % http_port, text)
+        self.assertEqual(len(urls), 3, text)
+        page, proxy, rest = urls
+        self.assertLess(text.index("browser"), text.index(page), text)
+        self.assertTrue(page.endswith("?noredirect"), page)
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args):
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        with opener.open(page, timeout=30) as r:
+            body = r.read().decode()
+            self.assertEqual(r.status, 200)
+            self.assertIn("text/html", r.headers["Content-Type"])
+        self.assertIn("MOTOR-2026-000001", body)
+        self.assertIn("Suzhou Motor Works", body)
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            opener.open(proxy, timeout=30)
+        self.assertEqual(cm.exception.code, 302)
+        self.assertTrue(cm.exception.headers["Location"].startswith("https://dairy.example.com"),
+                        cm.exception.headers["Location"])
+        with opener.open(rest, timeout=30) as r:
+            doc = json.loads(r.read())
+        self.assertEqual((doc["responseCode"], doc["handle"]),
+                         (1, "88.100.2/BEARING-6204-000007"))
+        self.assertIn("URL", [v["type"] for v in doc["values"]])
 
     def test_bad_option(self):
         out = subprocess.run([IDNODE, "demo", "--base-port", "x"], capture_output=True,
