@@ -66,10 +66,10 @@ static struct demo_node {
 	const char *domain; /* enterprises: the company's web domain */
 	pid_t pid;
 } nodes[] = {
-    {"recursive", ROLE_RECURSIVE, NULL, "recursive resolver with a cache", NULL, 0},
-    {"top", ROLE_TOP, "88", "top-level node 88", NULL, 0},
-    {"equipment", ROLE_SECONDARY, "88.100", "secondary node: equipment manufacturing", NULL, 0},
-    {"food", ROLE_SECONDARY, "88.200", "secondary node: food", NULL, 0},
+    {"recursive", ROLE_RECURSIVE, NULL, "Recursive resolver and public gateway", NULL, 0},
+    {"top", ROLE_TOP, "88", "Top-level node 88", NULL, 0},
+    {"equipment", ROLE_SECONDARY, "88.100", "Equipment manufacturing", NULL, 0},
+    {"food", ROLE_SECONDARY, "88.200", "Food industry", NULL, 0},
     {"motors", ROLE_ENTERPRISE, "88.100.1", "Suzhou Motor Works", "motors.example.com", 0},
     {"bearings", ROLE_ENTERPRISE, "88.100.2", "Wuxi Precision Bearings", "bearings.example.com", 0},
     {"dairy", ROLE_ENTERPRISE, "88.200.1", "Hulunbuir Dairy Cooperative", "dairy.example.com", 0},
@@ -406,6 +406,39 @@ static const char *field_type(const char *field)
 	return "string";
 }
 
+/* What a person reads for a field or a template: Chinese, then English (the record page's labels).
+ */
+static const char *demo_label(const char *name)
+{
+	static const char *const labels[][2] = {
+	    {"model", "型号 Model"},
+	    {"rated_power_kw", "额定功率 Rated power (kW)"},
+	    {"production_date", "生产日期 Production date"},
+	    {"serial_plate", "铭牌序列号 Serial plate"},
+	    {"line", "产线 Production line"},
+	    {"quantity", "数量 Quantity"},
+	    {"inspector", "检验员 Inspector"},
+	    {"workshop", "车间 Workshop"},
+	    {"commissioned", "投用日期 Commissioned"},
+	    {"maintenance_interval_h", "保养周期 (小时) Maintenance interval (h)"},
+	    {"bore_mm", "内径 Bore (mm)"},
+	    {"steel_grade", "钢种 Steel grade"},
+	    {"product", "产品 Product"},
+	    {"volume_ml", "容量 Volume (ml)"},
+	    {"best_before", "保质期至 Best before"},
+	    {"farm", "牧场 Farm"},
+	    {"TEMPLATE-MOTOR", "电机 Motor"},
+	    {"TEMPLATE-BATCH", "批次 Batch"},
+	    {"TEMPLATE-MACHINE", "设备 Machine"},
+	    {"TEMPLATE-BEARING", "轴承 Bearing"},
+	    {"TEMPLATE-MILK", "乳制品 Dairy product"},
+	};
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+		if (!strcmp(labels[i][0], name))
+			return labels[i][1];
+	return name;
+}
+
 /* The sample identifiers of enterprise node e; counts them into *count. */
 /* Writes line (a record's JSON without its closing "]}") and its HS_SIGNATURE by e. */
 static void put_signed(FILE *f, const struct demo_node *e, char *line, size_t len)
@@ -474,12 +507,13 @@ static void write_enterprise(FILE *f, const struct demo_node *e, unsigned scale,
 		fprintf(f,
 		        "{\"handle\":\"%s/%s\",\"values\":[{\"index\":1,\"type\":\"TEMPLATE.DEF\","
 		        "\"data\":\"{\\\"name\\\":\\\"%s\\\",\\\"fields\\\":[",
-		        e->prefix, kd->tmpl, kd->tmpl);
+		        e->prefix, kd->tmpl, demo_label(kd->tmpl));
 		for (unsigned j = 0; j < 4; j++)
 			fprintf(f,
-			        "%s{\\\"name\\\":\\\"%s\\\",\\\"type\\\":\\\"%s\\\","
-			        "\\\"required\\\":true}",
-			        j ? "," : "", kd->fields[j], field_type(kd->fields[j]));
+			        "%s{\\\"name\\\":\\\"%s\\\",\\\"description\\\":\\\"%s\\\","
+			        "\\\"type\\\":\\\"%s\\\",\\\"required\\\":true}",
+			        j ? "," : "", kd->fields[j], demo_label(kd->fields[j]),
+			        field_type(kd->fields[j]));
 		fprintf(f, "]}\"}");
 		for (unsigned j = 0; j < 4; j++)
 			fprintf(f, ",{\"index\":%u,\"type\":\"FIELD\",\"data\":\"%s\"}", 2000 + j,
