@@ -5,8 +5,7 @@
 # wrk on CLIENT_CPU):
 #   auth     GET /api/handles/{random} on the enterprise node (the authority)
 #   cached   the same on the gateway, every answer from its cache (filled
-#            first over UDP with hdlblast: HTTP reads share the cache the
-#            Handle transports use)
+#            first with POST /api/resolve batches of every identifier)
 #   cold     a fresh gateway, each identifier asked once (gateway_walk.lua),
 #            resolved root -> secondary -> enterprise: latency percentiles
 #
@@ -59,12 +58,12 @@ for port in $ent_http $gw_http; do
 	done
 done
 
-wrk_run() { # wrk_run PORT SECONDS SCRIPT ARGS... -> "req/s p50 p99"
-	local port=$1 secs=$2 script=$3
-	shift 3
+wrk_run() { # wrk_run PORT SECONDS SCRIPT QUERIES ARGS... -> "req/s p50 p99"
+	local port=$1 secs=$2 script=$3 queries=$4
+	shift 4
 	local out
 	out=$(timeout $((secs + 30)) taskset -c "$CLIENT_CPU" wrk "$@" -d "${secs}s" --latency \
-		-s "$here/$script" "http://127.0.0.1:$port" -- "$WORK/queries.txt")
+		-s "$here/$script" "http://127.0.0.1:$port" -- "$WORK/$queries")
 	if grep -q 'Non-2xx' <<<"$out"; then
 		echo "wrk on port $port: answers other than 2xx:" >&2
 		grep -E 'Non-2xx|Socket errors' <<<"$out" >&2
@@ -74,26 +73,28 @@ wrk_run() { # wrk_run PORT SECONDS SCRIPT ARGS... -> "req/s p50 p99"
 }
 
 echo "N=$N DUR=$DUR s, wrk $WRK_ARGS, server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU"
-# Fill the gateway's cache: UDP passes (REC, no PO: the key a REST GET without
-# publicOnly uses) until the upstream count stops growing.
-prev=-1
-for _ in $(seq 1 20); do
-	timeout 120 taskset -c "$CLIENT_CPU" "$BLAST" -m udp -p "$rec_port" -f queries.txt -l 3 -q \
-		-k 16 -w 8 -b 32 -F 0x10000000 >/dev/null
-	up=$(rec_stats gw.log | sed -n 's/.* upstream=\([0-9]*\).*/\1/p')
-	[ "$up" -le $((prev + prev / 200)) ] && break
-	prev=$up
+# Fill the gateway's cache through HTTP itself: every identifier once, in
+# POST /api/resolve batches of 1000.
+sort -u queries.txt | shuf >distinct.txt
+split -l 1000 distinct.txt fill.
+for f in fill.*; do
+	python3 -c 'import json,sys; print(json.dumps({"handles": sys.stdin.read().split()}))' \
+		<"$f" >"$f.json"
+	curl -sf -m 120 -H 'Content-Type: application/json' --data-binary "@$f.json" \
+		"http://127.0.0.1:$gw_http/api/resolve" -o /dev/null
 done
 echo "filled   $(rec_stats gw.log)"
-read -r auth a50 a99 <<<"$(wrk_run $ent_http "$DUR" http_random.lua $WRK_ARGS)"
+read -r auth a50 a99 <<<"$(wrk_run $ent_http "$DUR" http_random.lua queries.txt $WRK_ARGS)"
 echo "auth     GET /api/handles/{random} on the enterprise node: $auth req/s p50 $a50 p99 $a99"
-read -r cached c50 c99 <<<"$(wrk_run $gw_http "$DUR" http_random.lua $WRK_ARGS)"
+read -r cached c50 c99 <<<"$(wrk_run $gw_http "$DUR" http_random.lua queries.txt $WRK_ARGS)"
 echo "cached   the same on the gateway, from its cache:         $cached req/s p50 $c50 p99 $c99"
 echo "         $(rec_stats gw.log)"
 awk -v a="$auth" -v c="$cached" \
 	'BEGIN { printf "ratio gateway cached / authoritative: %.2fx (goal >= 0.9x)\n", c / a }'
 
-# Cold: a fresh gateway, each identifier asked once through the three levels.
+# Cold: a fresh gateway, each identifier asked once through the three levels
+# (distinct identifiers in random order; the run stops before the walk wraps
+# when COLD_DUR x rate < N: compare misses= with the requests).
 kill "$rec_pid"
 wait "$rec_pid" 2>/dev/null || true
 gateway gw-cold.log
@@ -102,6 +103,6 @@ for _ in $(seq 1 100); do
 	curl -s -o /dev/null "http://127.0.0.1:$gw_http/" && break
 	sleep 0.1
 done
-read -r cold k50 k99 <<<"$(wrk_run $gw_http "$COLD_DUR" gateway_walk.lua $COLD_ARGS)"
+read -r cold k50 k99 <<<"$(wrk_run $gw_http "$COLD_DUR" gateway_walk.lua distinct.txt $COLD_ARGS)"
 echo "cold     wrk $COLD_ARGS, each identifier once:              $cold req/s p50 $k50 p99 $k99"
 echo "         $(rec_stats gw-cold.log)"
