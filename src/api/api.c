@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/label.h"
 #include "api/reply.h"
 #include "core/err.h"
 
@@ -19,10 +20,14 @@ int api_new(const api_config *cfg, api **out)
 	a->n = cfg->n;
 	a->s = cfg->s;
 	a->resolve_max = cfg->resolve_max ? cfg->resolve_max : API_RESOLVE_MAX;
-	int ret = api_sessions_new(cfg->n, &a->sessions);
+	a->label_max = cfg->label_max ? cfg->label_max : API_LABEL_MAX;
+	int ret = api_label_bases(a, cfg->label_base, cfg->nlabel_base);
+	if (!ret)
+		ret = api_sessions_new(cfg->n, &a->sessions);
 	if (!ret && (ret = api_idem_new(&a->idem)))
 		api_sessions_free(a->sessions);
 	if (ret) {
+		api_label_bases(a, NULL, 0);
 		free(a);
 		return ret;
 	}
@@ -36,6 +41,7 @@ void api_free(api *a)
 		return;
 	api_sessions_free(a->sessions);
 	api_idem_free(a->idem);
+	api_label_bases(a, NULL, 0);
 	free(a);
 }
 
@@ -67,6 +73,7 @@ void api_worker_fini(void *wctx)
 	free(w->ans);
 	free(w->wreq);
 	free(w);
+	label_thread_done(); /* workers are threads of their own: their caption fonts go too */
 }
 
 /* ---- the HTTP side of `idnode serve` ---- */
@@ -83,7 +90,21 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	if (!hs)
 		return IDN_ENOMEM;
 	int ret;
-	api_config ac = {.n = n, .s = s, .resolve_max = o->resolve_max};
+	api_config ac = {.n = n,
+	                 .s = s,
+	                 .resolve_max = o->resolve_max,
+	                 .label_base = o->label_base,
+	                 .nlabel_base = o->nlabel_base,
+	                 .label_max = o->label_max};
+	for (unsigned i = 0; i < o->nlabel_base; i++) {
+		const char *why = label_base_check(o->label_base[i]);
+		if (why) {
+			snprintf(o->errbuf, o->errbuf_len, "--label-base %s: %s", o->label_base[i],
+			         why);
+			ret = IDN_ECONFIG;
+			goto fail;
+		}
+	}
 	if ((ret = api_new(&ac, &hs->a)))
 		goto fail;
 	if (o->access_log && strcmp(o->access_log, "-")) {

@@ -36,9 +36,14 @@ typedef struct api_config {
 	node *n;
 	store *s;
 	unsigned resolve_max; /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
+	/* QR labels: the base URLs they may point under (the first by default; none:
+	 * from the request's Host), and identifiers per POST /api/labels (0 = API_LABEL_MAX). */
+	const char *const *label_base;
+	unsigned nlabel_base;
+	unsigned label_max;
 } api_config;
 
-enum { API_RESOLVE_MAX = 1000 };
+enum { API_RESOLVE_MAX = 1000, API_LABEL_MAX = 1000 };
 
 typedef struct api api;
 
@@ -71,6 +76,10 @@ typedef struct api_serve_opts {
 	unsigned resolve_max;       /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
 	char *errbuf;               /* what went wrong, naming the address or file */
 	size_t errbuf_len;
+
+	/* QR labels: as api_config's */
+	const char *const *label_base;
+	unsigned nlabel_base, label_max;
 } api_serve_opts;
 
 typedef struct api_server api_server;

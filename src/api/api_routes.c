@@ -360,6 +360,8 @@ static const struct route {
     {"GET", "/api/quotas/", true, api_quota},
     {"PUT", "/api/quotas/", true, api_quota},
     {"DELETE", "/api/quotas/", true, api_quota},
+    {"GET", "/api/labels/", true, api_get_label},
+    {"POST", "/api/labels", false, api_post_labels},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)

@@ -24,6 +24,7 @@ static const char *const names[LIM_COUNT] = {
     [LIM_STORAGE_FULL] = "storage-full",
     [LIM_TRUST_CHAIN] = "trust-chain",
     [LIM_QUOTA] = "quota",
+    [LIM_LABEL_BATCH] = "label-batch",
 };
 
 static struct {

@@ -38,6 +38,7 @@ enum idn_limit_id {
 	LIM_STORAGE_FULL,    /* a write refused: the disk or the LMDB map is full */
 	LIM_TRUST_CHAIN,     /* a trusted query's chain walk stopped: too many links, a loop */
 	LIM_QUOTA,           /* a request refused by a quota (603-605, node/quota.h) */
+	LIM_LABEL_BATCH,     /* a POST /api/labels over --label-max identifiers */
 	LIM_COUNT
 };
 

@@ -255,6 +255,9 @@ static int start_listeners(running *r)
 	    .idle_ms = c->http_idle_ms,
 	    .header_timeout_ms = c->http_timeout_ms,
 	    .resolve_max = c->http_resolve_max,
+	    .label_base = (const char *const *)c->label_base.v,
+	    .nlabel_base = c->label_base.n,
+	    .label_max = c->label_max,
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
 	};
