@@ -282,10 +282,19 @@ int label_png(const char *url, idn_slice caption, const label_opts *o, label_sin
 		return IDN_EINVAL;
 	}
 	unsigned h = o->px + (o->text ? caption_band(o->px) : 0);
-	cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)o->px, (int)h);
+	/*
+	 * A grey image, 1 bit a pixel (8 with a caption, for its antialiased
+	 * glyphs): cairo writes an A1/A8 surface as a grey PNG whose opaque pixels
+	 * are white, so the page is painted opaque and the ink clears it. A
+	 * quarter to a 32nd of RGB's bytes: encoding is that much faster.
+	 */
+	cairo_surface_t *s = cairo_image_surface_create(o->text ? CAIRO_FORMAT_A8 : CAIRO_FORMAT_A1,
+	                                                (int)o->px, (int)h);
 	cairo_t *cr = cairo_create(s);
-	cairo_set_source_rgb(cr, 1, 1, 1);
+	cairo_set_source_rgba(cr, 0, 0, 0, 1);
+	cairo_set_operator(cr, CAIRO_OPERATOR_SOURCE);
 	cairo_paint(cr);
+	cairo_set_operator(cr, CAIRO_OPERATOR_CLEAR);
 	cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
 	unsigned off = (o->px - m * (unsigned)q->width) / 2;
 	label_modules(cr, q, off, off, m);
