@@ -162,8 +162,8 @@ static const char single_headers[] =
 /* GET /api/labels/{handle}.svg|.png */
 int api_get_label(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
 {
-	bool svg = rest.len > 4 && !memcmp(rest.p + rest.len - 4, ".svg", 4);
-	bool png = rest.len > 4 && !memcmp(rest.p + rest.len - 4, ".png", 4);
+	bool svg = rest.len >= 4 && !memcmp(rest.p + rest.len - 4, ".svg", 4);
+	bool png = rest.len >= 4 && !memcmp(rest.p + rest.len - 4, ".png", 4);
 	if (!svg && !png) {
 		http_resp_error(r, 400, PROTO_RC_INVALID_VALUE,
 		                "format: the path must be /api/labels/PREFIX/SUFFIX.svg or .png");
@@ -249,7 +249,8 @@ static int batch_next(void *arg, http_resp *part)
 {
 	label_batch *b = arg;
 	b->part = part;
-	size_t step = b->zip ? 8 : (size_t)b->a.so.columns * b->a.so.rows;
+	/* Small parts (an image, a row of a sheet): the worker serves others in between. */
+	size_t step = b->zip ? 1 : b->a.so.columns;
 	for (size_t k = 0; k < step && b->i < b->n; k++, b->i++)
 		if (batch_one(b))
 			return -1;

@@ -216,6 +216,21 @@ void label_modules(cairo_t *cr, const QRcode *q, double x0, double y0, double mo
 	cairo_fill(cr);
 }
 
+cairo_surface_t *label_code_mask(const QRcode *q)
+{
+	cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_A1, q->width, q->width);
+	cairo_t *cr = cairo_create(s);
+	cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
+	label_modules(cr, q, 0, 0, 1);
+	bool ok = cairo_status(cr) == CAIRO_STATUS_SUCCESS;
+	cairo_destroy(cr);
+	if (!ok) {
+		cairo_surface_destroy(s);
+		return NULL;
+	}
+	return s;
+}
+
 void label_caption(cairo_t *cr, PangoLayout *lay, idn_slice text, double x, double y, double width,
                    double font)
 {

@@ -24,6 +24,15 @@ QRcode *label_encode(const char *url, char ecc, char *err, size_t errlen);
 void label_runs(const QRcode *q, void (*fn)(void *arg, int x, int y, int len), void *arg);
 /* Fills the dark modules black, the first module's corner at (x0, y0), mod units each. */
 void label_modules(cairo_t *cr, const QRcode *q, double x0, double y0, double mod);
+/*
+ * The code as a 1-bit mask of one pixel a module (the dark ones set, no
+ * quiet zone), to be painted through scaled: a PDF gets it as an image mask
+ * (stencil), which viewers draw with crisp modules at any scale, where
+ * rectangles at fractional places get antialiased seams and a small image
+ * is interpolated into a blur, both of which scanners trip on. NULL when
+ * out of memory.
+ */
+cairo_surface_t *label_code_mask(const QRcode *q);
 /* text centred in width from (x, y) down, at most two lines (then an ellipsis). */
 void label_caption(cairo_t *cr, PangoLayout *lay, idn_slice text, double x, double y, double width,
                    double font);

@@ -97,8 +97,20 @@ int label_sheet_add(label_sheet *s, const char *url, idn_slice caption, char *er
 	double y = PAGE_MM * MM + (double)(at / s->o.columns) * s->cell_h;
 	double mod = s->side / (q->width + 2 * (int)s->o.margin);
 	double cx = x + (s->cell_w - s->side) / 2, cy = y + s->pad;
-	label_modules(s->cr, q, cx + s->o.margin * mod, cy + s->o.margin * mod, mod);
+	cairo_surface_t *mask = label_code_mask(q);
 	QRcode_free(q);
+	if (!mask)
+		return IDN_ENOMEM;
+	cairo_save(s->cr);
+	cairo_translate(s->cr, cx + s->o.margin * mod, cy + s->o.margin * mod);
+	cairo_scale(s->cr, mod, mod);
+	cairo_pattern_t *pat = cairo_pattern_create_for_surface(mask);
+	cairo_pattern_set_filter(pat, CAIRO_FILTER_NEAREST);
+	cairo_set_source_rgb(s->cr, 0, 0, 0);
+	cairo_mask(s->cr, pat);
+	cairo_pattern_destroy(pat);
+	cairo_restore(s->cr);
+	cairo_surface_destroy(mask);
 	if (s->o.text)
 		label_caption(s->cr, s->lay, caption, x + s->pad, cy + s->side + s->pad / 2,
 		              s->cell_w - 2 * s->pad, s->font);
