@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config python3 clang libclang-rt-14-dev
       liblmdb-dev libpq-dev postgresql libssl-dev libjansson-dev libinih-dev libcmocka-dev
       node-llhttp libqrencode-dev openssl
-      libcairo2-dev libpango1.0-dev libarchive-dev fonts-dejavu-core fonts-wqy-microhei
+      libcairo2-dev libpango1.0-dev libpng-dev libarchive-dev fonts-dejavu-core fonts-wqy-microhei
       poppler-utils zbar-tools qrencode)
 missing=()
 for p in "${pkgs[@]}"; do
