@@ -5,6 +5,7 @@
  */
 #include <cairo.h>
 #include <errno.h>
+#include <fontconfig/fontconfig.h>
 #include <pango/pangocairo.h>
 #include <png.h>
 #include <qrencode.h>
@@ -293,6 +294,19 @@ static void png_write_cb(png_structp png, png_bytep data, size_t n)
 		png_error(png, "the sink failed");
 }
 
+/* libpng's failures are the caller's to report (IDN_EIO), not stderr's. */
+static void png_error_cb(png_structp png, png_const_charp msg)
+{
+	(void)msg;
+	png_longjmp(png, 1);
+}
+
+static void png_warning_cb(png_structp png, png_const_charp msg)
+{
+	(void)png;
+	(void)msg;
+}
+
 static void png_flush_cb(png_structp png)
 {
 	(void)png;
@@ -311,7 +325,8 @@ static int png_of(cairo_surface_t *s, bool bilevel, const label_out *out)
 	int stride = cairo_image_surface_get_stride(s);
 	const uint8_t *data = cairo_image_surface_get_data(s);
 	uint8_t *row = malloc((size_t)w);
-	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+	png_structp png =
+	    png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_error_cb, png_warning_cb);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	if (!row || !info) {
 		png_destroy_write_struct(&png, &info);
@@ -497,4 +512,11 @@ int label_svg(const char *url, idn_slice caption, const label_opts *o, label_sin
 void label_thread_done(void)
 {
 	pango_cairo_font_map_set_default(NULL);
+}
+
+void label_process_done(void)
+{
+	label_thread_done();
+	cairo_debug_reset_static_data();
+	FcFini();
 }

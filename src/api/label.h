@@ -130,5 +130,10 @@ void label_zip_name(size_t i, idn_slice handle, const char *ext, char *out, size
 
 /* Frees what this thread holds for captions (pango's font map). */
 void label_thread_done(void);
+/*
+ * At exit, once no thread draws labels any more: frees what cairo and
+ * fontconfig keep for the process, so a leak checker sees none of it.
+ */
+void label_process_done(void);
 
 #endif

@@ -314,6 +314,6 @@ int main(void)
 	    cmocka_unit_test(test_url),
 	};
 	int ret = cmocka_run_group_tests(tests, NULL, NULL);
-	label_thread_done();
+	label_process_done();
 	return ret;
 }
