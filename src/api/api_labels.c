@@ -249,8 +249,8 @@ static int batch_next(void *arg, http_resp *part)
 {
 	label_batch *b = arg;
 	b->part = part;
-	/* Small parts (an image, a row of a sheet): the worker serves others in between. */
-	size_t step = b->zip ? 1 : b->a.so.columns;
+	/* Small parts (an image, a few labels): the worker serves others in between. */
+	size_t step = b->zip ? 1 : 4;
 	for (size_t k = 0; k < step && b->i < b->n; k++, b->i++)
 		if (batch_one(b))
 			return -1;
@@ -321,6 +321,14 @@ static int batch_member(label_batch *b, const char *key, json_t *v, bool *column
 		if (json_uint(v, key, 1000000, &a->o.margin, err, el))
 			return -1;
 		a->so.margin = a->o.margin;
+	} else if (!strcmp(key, "width_mm") || !strcmp(key, "height_mm")) {
+		if (!json_is_number(v)) {
+			snprintf(err, el, "%s: expected a number of millimetres", key);
+			return -1;
+		}
+		*columns_rows = true;
+		*(!strcmp(key, "width_mm") ? &a->so.width_mm : &a->so.height_mm) =
+		    json_number_value(v);
 	} else if (!strcmp(key, "columns") || !strcmp(key, "rows")) {
 		*columns_rows = true;
 		return json_uint(v, key, 1000000,
@@ -350,13 +358,14 @@ static int batch_parse(api_worker *w, label_batch *b)
 		snprintf(a->err, sizeof(a->err), "expected an object {\"handles\":[...], ...}");
 		return -1;
 	}
-	bool columns_rows = false, has_image = false, has_size = false;
+	bool columns_rows = false, has_image = false, has_size = false, has_grid = false;
 	const char *key;
 	json_t *v;
 	json_object_foreach(b->doc, key, v)
 	{
 		has_image |= !strcmp(key, "image");
 		has_size |= !strcmp(key, "size");
+		has_grid |= !strcmp(key, "columns") || !strcmp(key, "rows");
 		if (batch_member(b, key, v, &columns_rows))
 			return -1;
 	}
@@ -370,7 +379,9 @@ static int batch_parse(api_worker *w, label_batch *b)
 		          ? "image: only for format \"zip\""
 		          : "size: only for format \"zip\" (a sheet is set by columns and rows)";
 	else if (b->zip && columns_rows)
-		why = "columns, rows: only for format \"pdf\"";
+		why = "columns, rows, width_mm, height_mm: only for format \"pdf\"";
+	else if ((a->so.width_mm || a->so.height_mm) && has_grid)
+		why = "columns, rows: not with width_mm and height_mm (they set the grid)";
 	else
 		why = b->zip ? label_opts_check(&a->o) : label_sheet_opts_check(&a->so);
 	if (why) {

@@ -45,9 +45,14 @@ typedef struct label_opts {
 	bool text;       /* the caption (the identifier) under the code */
 } label_opts;
 
-/* An A4 sheet: columns x rows labels per page, each code with its caption. */
+/*
+ * An A4 sheet: columns x rows labels per page within 10 mm margins, each
+ * code with its caption; or labels of exactly width_mm x height_mm, as many
+ * as fit there, the grid centred on the page.
+ */
 typedef struct label_sheet_opts {
-	unsigned columns, rows; /* 1..LABEL_COLUMNS_MAX, 1..LABEL_ROWS_MAX */
+	unsigned columns, rows;     /* 1..LABEL_COLUMNS_MAX, 1..LABEL_ROWS_MAX */
+	double width_mm, height_mm; /* 0: from columns and rows; else 10..190, 10..277 */
 	unsigned margin;
 	char ecc;
 	bool text;

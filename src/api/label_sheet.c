@@ -32,7 +32,12 @@ label_sheet_opts label_sheet_opts_default(void)
 
 const char *label_sheet_opts_check(const label_sheet_opts *o)
 {
-	if (o->columns < 1 || o->columns > LABEL_COLUMNS_MAX)
+	if (o->width_mm || o->height_mm) {
+		if (!(o->width_mm >= 10 && o->width_mm <= 190))
+			return "width_mm: must be 10..190 (with height_mm)";
+		if (!(o->height_mm >= 10 && o->height_mm <= 277))
+			return "height_mm: must be 10..277 (with width_mm)";
+	} else if (o->columns < 1 || o->columns > LABEL_COLUMNS_MAX)
 		return "columns: must be 1..12";
 	if (o->rows < 1 || o->rows > LABEL_ROWS_MAX)
 		return "rows: must be 1..20";
@@ -49,6 +54,7 @@ struct label_sheet {
 	cairo_t *cr;
 	PangoLayout *lay;
 	size_t count;
+	double x0, y0; /* the grid's top left corner */
 	double cell_w, cell_h, pad, font, side;
 };
 
@@ -68,8 +74,18 @@ int label_sheet_new(const label_sheet_opts *o, label_sink sink, void *arg, label
 		label_sheet_free(s);
 		return IDN_ENOMEM;
 	}
-	s->cell_w = (A4_W - 2 * PAGE_MM * MM) / o->columns;
-	s->cell_h = (A4_H - 2 * PAGE_MM * MM) / o->rows;
+	double aw = A4_W - 2 * PAGE_MM * MM, ah = A4_H - 2 * PAGE_MM * MM;
+	if (o->width_mm) {
+		s->cell_w = o->width_mm * MM;
+		s->cell_h = o->height_mm * MM;
+		s->o.columns = (unsigned)(aw / s->cell_w + 1e-6);
+		s->o.rows = (unsigned)(ah / s->cell_h + 1e-6);
+	} else {
+		s->cell_w = aw / o->columns;
+		s->cell_h = ah / o->rows;
+	}
+	s->x0 = (A4_W - s->o.columns * s->cell_w) / 2;
+	s->y0 = (A4_H - s->o.rows * s->cell_h) / 2;
 	double small = s->cell_w < s->cell_h ? s->cell_w : s->cell_h;
 	s->pad = small * 0.05;
 	s->font = s->cell_h * 0.07 < 5 ? 5 : s->cell_h * 0.07 > 9 ? 9 : s->cell_h * 0.07;
@@ -93,8 +109,8 @@ int label_sheet_add(label_sheet *s, const char *url, idn_slice caption, char *er
 	size_t per_page = (size_t)s->o.columns * s->o.rows, at = s->count % per_page;
 	if (s->count && !at)
 		cairo_show_page(s->cr); /* the full page goes out through the sink now */
-	double x = PAGE_MM * MM + (double)(at % s->o.columns) * s->cell_w;
-	double y = PAGE_MM * MM + (double)(at / s->o.columns) * s->cell_h;
+	double x = s->x0 + (double)(at % s->o.columns) * s->cell_w;
+	double y = s->y0 + (double)(at / s->o.columns) * s->cell_h;
 	double mod = s->side / (q->width + 2 * (int)s->o.margin);
 	double cx = x + (s->cell_w - s->side) / 2, cy = y + s->pad;
 	cairo_surface_t *mask = label_code_mask(q);

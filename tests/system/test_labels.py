@@ -166,6 +166,23 @@ class LabelsTest(unittest.TestCase):
                               capture_output=True, timeout=60).stdout.decode()
         self.assertNotIn("88.100.1/G-", text)
 
+    def test_pdf_label_size_in_mm(self):
+        # 50 x 30 mm labels: 3 across 190 mm, 9 down 277 mm: 27 a page
+        handles = ["88.100.1/MM-%02d" % i for i in range(30)]
+        st, hd, pdf = self.node.req("POST", "/api/labels", body=json.dumps(
+            {"handles": handles, "width_mm": 50, "height_mm": 30.5}).encode())
+        self.assertEqual(st, 200, pdf[:300])
+        with open(self.path("mm.pdf"), "wb") as f:
+            f.write(pdf)
+        subprocess.run([TOOLS["pdftoppm"], "-r", "150", "-png", self.path("mm.pdf"),
+                        self.path("mm")], check=True, timeout=120)
+        pages = sorted(p for p in os.listdir(self.tmp) if p.startswith("mm-"))
+        self.assertEqual(len(pages), 2)
+        found = []
+        for p in pages:
+            found += zbar(self.path(p))
+        self.assertEqual(sorted(found), sorted(proxy_url(self.base, h) for h in handles))
+
     def zip_of(self, handles, image, size=None):
         req = {"handles": handles, "format": "zip", "image": image}
         if size:
@@ -304,6 +321,12 @@ class LabelsTest(unittest.TestCase):
             ({"handles": h, "text": "yes"}, 400, "text"),
             ({"handles": h, "base": "http://evil.example/"}, 400, "base"),
             ({"handles": h, "colour": "red"}, 400, "colour"),
+            ({"handles": h, "width_mm": 50}, 400, "height_mm"),
+            ({"handles": h, "width_mm": 5, "height_mm": 30}, 400, "width_mm"),
+            ({"handles": h, "width_mm": "50", "height_mm": 30}, 400, "width_mm"),
+            ({"handles": h, "width_mm": 50, "height_mm": 30, "columns": 2}, 400, "columns"),
+            ({"handles": h, "format": "zip", "width_mm": 50, "height_mm": 30}, 400,
+             "width_mm"),
             ({"handles": ["88.100.1/N-%d" % i for i in range(1001)]}, 413, "at most 1000"),
         ]
         for body, status, field in cases:

@@ -240,6 +240,18 @@ static void test_bad_options(void **state)
 	so.rows = 21;
 	assert_non_null(strstr(label_sheet_opts_check(&so), "rows"));
 	so = label_sheet_opts_default();
+	so.width_mm = 50;
+	assert_non_null(strstr(label_sheet_opts_check(&so), "height_mm"));
+	so.height_mm = 30;
+	assert_null(label_sheet_opts_check(&so));
+	so.width_mm = 9.5;
+	assert_non_null(strstr(label_sheet_opts_check(&so), "width_mm"));
+	so.width_mm = 190.5;
+	assert_non_null(strstr(label_sheet_opts_check(&so), "width_mm"));
+	so.width_mm = 50;
+	so.height_mm = 278;
+	assert_non_null(strstr(label_sheet_opts_check(&so), "height_mm"));
+	so = label_sheet_opts_default();
 	so.ecc = 'm';
 	assert_non_null(strstr(label_sheet_opts_check(&so), "ecc"));
 }
