@@ -208,7 +208,7 @@ bad:
 
 /* ---- POST /api/labels ---- */
 
-/* A batch being streamed: one PDF page, or a few images, per part. */
+/* A batch being streamed: four labels of a PDF, or one image of a ZIP, per part. */
 typedef struct label_batch {
 	json_t *doc, *hs;
 	size_t i, n;
