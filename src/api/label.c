@@ -233,19 +233,33 @@ cairo_surface_t *label_code_mask(const QRcode *q)
 	return s;
 }
 
-void label_caption(cairo_t *cr, PangoLayout *lay, idn_slice text, double x, double y, double width,
-                   double font)
+static void caption_font_set(PangoLayout *lay, double font)
 {
 	PangoFontDescription *fd = pango_font_description_from_string("Sans");
 	pango_font_description_set_absolute_size(fd, font * PANGO_SCALE);
 	pango_layout_set_font_description(lay, fd);
 	pango_font_description_free(fd);
-	pango_layout_set_width(lay, (int)(width * PANGO_SCALE));
-	pango_layout_set_wrap(lay, PANGO_WRAP_WORD_CHAR);
-	pango_layout_set_height(lay, -2); /* two lines at most, then an ellipsis */
-	pango_layout_set_ellipsize(lay, PANGO_ELLIPSIZE_MIDDLE);
-	pango_layout_set_alignment(lay, PANGO_ALIGN_CENTER);
+}
+
+void label_caption(cairo_t *cr, PangoLayout *lay, idn_slice text, double x, double y, double width,
+                   double font)
+{
 	pango_layout_set_text(lay, (const char *)text.p, (int)text.len);
+	pango_layout_set_alignment(lay, PANGO_ALIGN_CENTER);
+	/* One line if the font may shrink to a third less for it; else two, then an ellipsis. */
+	caption_font_set(lay, font);
+	pango_layout_set_width(lay, -1);
+	pango_layout_set_height(lay, -1);
+	pango_layout_set_ellipsize(lay, PANGO_ELLIPSIZE_NONE);
+	PangoRectangle ink, logical;
+	pango_layout_get_extents(lay, &ink, &logical);
+	double need = (double)logical.width / PANGO_SCALE;
+	if (need > width && need * 2 / 3 <= width)
+		caption_font_set(lay, font * width / need * 0.98);
+	pango_layout_set_width(lay, (int)(width * PANGO_SCALE));
+	pango_layout_set_wrap(lay, PANGO_WRAP_CHAR);
+	pango_layout_set_height(lay, -2);
+	pango_layout_set_ellipsize(lay, PANGO_ELLIPSIZE_MIDDLE);
 	cairo_set_source_rgb(cr, 0, 0, 0);
 	cairo_move_to(cr, x, y);
 	pango_cairo_show_layout(cr, lay);
