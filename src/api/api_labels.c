@@ -192,6 +192,11 @@ int api_get_label(api_worker *w, const http_req *req, idn_slice rest, http_resp 
 	if (choose_base(w, req, a) ||
 	    label_url_for(a, a->o.ecc, h, "handle", url, sizeof(url), a->err, sizeof(a->err)))
 		goto bad;
+	if (png && (why = label_unavailable())) {
+		http_resp_error(r, 503, PROTO_RC_ERROR, why);
+		free(a);
+		return 0;
+	}
 	r->content_type = svg ? "image/svg+xml" : "image/png";
 	r->extra_headers = single_headers;
 	int ret =
@@ -456,6 +461,12 @@ int api_post_labels(api_worker *w, const http_req *req, idn_slice rest, http_res
 	b->a.o.text = true;
 	b->a.so = label_sheet_opts_default();
 	int ret = batch_parse(w, b);
+	const char *why = ret ? NULL : label_unavailable();
+	if (why) {
+		http_resp_error(r, 503, PROTO_RC_ERROR, why);
+		batch_done(b);
+		return 0;
+	}
 	if (!ret && !(ret = choose_base(w, req, &b->a)))
 		ret = batch_check(b);
 	if (ret) {

@@ -3,11 +3,7 @@
  * (options, identifier, base URL) and the proxy URL a label encodes. The
  * PDF sheets and ZIPs of many labels are in label_sheet.c.
  */
-#include <cairo.h>
 #include <errno.h>
-#include <fontconfig/fontconfig.h>
-#include <pango/pangocairo.h>
-#include <png.h>
 #include <qrencode.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,6 +374,11 @@ static int png_of(cairo_surface_t *s, bool bilevel, const label_out *out)
 int label_png(const char *url, idn_slice caption, const label_opts *o, label_sink sink, void *arg,
               char *err, size_t errlen)
 {
+	const char *why = label_libs_load();
+	if (why) {
+		snprintf(err, errlen, "%s", why);
+		return IDN_ENOTSUP;
+	}
 	QRcode *q = label_encode(url, o->ecc, err, errlen);
 	if (!q)
 		return IDN_EINVAL;
@@ -523,13 +524,21 @@ int label_svg(const char *url, idn_slice caption, const label_opts *o, label_sin
 	return ret;
 }
 
+const char *label_unavailable(void)
+{
+	return label_libs_load();
+}
+
 void label_thread_done(void)
 {
-	pango_cairo_font_map_set_default(NULL);
+	if (label_libs_loaded())
+		pango_cairo_font_map_set_default(NULL);
 }
 
 void label_process_done(void)
 {
+	if (!label_libs_loaded())
+		return;
 	label_thread_done();
 	cairo_debug_reset_static_data();
 	FcFini();

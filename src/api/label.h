@@ -133,6 +133,14 @@ void label_zip_free(label_zip *z);
 /* The name of label i of handle in a ZIP: "0001-88.100.1_MOTOR-1.png" (ASCII, no '/'). */
 void label_zip_name(size_t i, idn_slice handle, const char *ext, char *out, size_t cap);
 
+/*
+ * NULL when PNG, PDF and ZIP labels can be made, else why not (the library
+ * to install). The libraries are loaded on first use (label_libs.h); SVG
+ * needs none of them. label_png, label_sheet_new and label_zip_new give
+ * IDN_ENOTSUP without them.
+ */
+const char *label_unavailable(void);
+
 /* Frees what this thread holds for captions (pango's font map). */
 void label_thread_done(void);
 /*

@@ -6,11 +6,10 @@
 #ifndef IDN_API_LABEL_DRAW_H
 #define IDN_API_LABEL_DRAW_H
 
-#include <cairo.h>
-#include <pango/pangocairo.h>
 #include <qrencode.h>
 
 #include "api/label.h"
+#include "api/label_libs.h"
 
 /* A sink and its argument, as cairo's write closure. */
 typedef struct label_out {

@@ -4,9 +4,6 @@
  * pango with the fonts fontconfig finds for their script), and ZIPs of
  * images (libarchive, written entry by entry).
  */
-#include <archive.h>
-#include <archive_entry.h>
-#include <cairo-pdf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +57,8 @@ struct label_sheet {
 
 int label_sheet_new(const label_sheet_opts *o, label_sink sink, void *arg, label_sheet **out)
 {
+	if (label_libs_load())
+		return IDN_ENOTSUP;
 	label_sheet *s = calloc(1, sizeof(*s));
 	if (!s)
 		return IDN_ENOMEM;
@@ -187,6 +186,8 @@ static la_ssize_t zip_write(struct archive *a, void *arg, const void *p, size_t 
 
 int label_zip_new(bool compress, label_sink sink, void *arg, label_zip **out)
 {
+	if (label_libs_load())
+		return IDN_ENOTSUP;
 	label_zip *z = calloc(1, sizeof(*z));
 	if (!z || !(z->a = archive_write_new())) {
 		free(z);
