@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/label.h"
 #include "api/reply.h"
 #include "core/err.h"
 
@@ -20,10 +21,14 @@ int api_new(const api_config *cfg, api **out)
 	a->s = cfg->s;
 	a->res = cfg->res;
 	a->resolve_max = cfg->resolve_max ? cfg->resolve_max : API_RESOLVE_MAX;
-	int ret = api_sessions_new(cfg->n, &a->sessions);
+	a->label_max = cfg->label_max ? cfg->label_max : API_LABEL_MAX;
+	int ret = api_label_bases(a, cfg->label_base, cfg->nlabel_base);
+	if (!ret)
+		ret = api_sessions_new(cfg->n, &a->sessions);
 	if (!ret && (ret = api_idem_new(&a->idem)))
 		api_sessions_free(a->sessions);
 	if (ret) {
+		api_label_bases(a, NULL, 0);
 		free(a);
 		return ret;
 	}
@@ -43,6 +48,7 @@ void api_free(api *a)
 	api_gateway_free(a->gw);
 	api_sessions_free(a->sessions);
 	api_idem_free(a->idem);
+	api_label_bases(a, NULL, 0);
 	free(a);
 }
 
@@ -74,6 +80,7 @@ void api_worker_fini(void *wctx)
 	free(w->ans);
 	free(w->wreq);
 	free(w);
+	label_thread_done(); /* workers are threads of their own: their caption fonts go too */
 }
 
 /* ---- the HTTP side of `idnode serve` ---- */
@@ -95,7 +102,19 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	                 .res = o->res,
 	                 .resolve_max = o->resolve_max,
 	                 .gateway_threads = o->gateway_threads,
-	                 .gateway_queue = o->gateway_queue};
+	                 .gateway_queue = o->gateway_queue,
+	                 .label_base = o->label_base,
+	                 .nlabel_base = o->nlabel_base,
+	                 .label_max = o->label_max};
+	for (unsigned i = 0; i < o->nlabel_base; i++) {
+		const char *why = label_base_check(o->label_base[i]);
+		if (why) {
+			snprintf(o->errbuf, o->errbuf_len, "--label-base %s: %s", o->label_base[i],
+			         why);
+			ret = IDN_ECONFIG;
+			goto fail;
+		}
+	}
 	if ((ret = api_new(&ac, &hs->a)))
 		goto fail;
 	/* The proxy's extra schemes, checked at start (javascript and friends refused). */

@@ -50,9 +50,19 @@ typedef struct api_config {
 	unsigned resolve_max;     /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
 	unsigned gateway_threads; /* 0 = API_GATEWAY_THREADS */
 	unsigned gateway_queue;   /* 0 = API_GATEWAY_QUEUE */
+	/* QR labels: the base URLs they may point under (the first by default; none:
+	 * from the request's Host), and identifiers per POST /api/labels (0 = API_LABEL_MAX). */
+	const char *const *label_base;
+	unsigned nlabel_base;
+	unsigned label_max;
 } api_config;
 
-enum { API_RESOLVE_MAX = 1000, API_GATEWAY_THREADS = 16, API_GATEWAY_QUEUE = 1024 };
+enum {
+	API_RESOLVE_MAX = 1000,
+	API_GATEWAY_THREADS = 16,
+	API_GATEWAY_QUEUE = 1024,
+	API_LABEL_MAX = 1000
+};
 
 typedef struct api api;
 
@@ -88,6 +98,10 @@ typedef struct api_serve_opts {
 	unsigned gateway_threads, gateway_queue;
 	char *errbuf; /* what went wrong, naming the address or file */
 	size_t errbuf_len;
+
+	/* QR labels: as api_config's */
+	const char *const *label_base;
+	unsigned nlabel_base, label_max;
 } api_serve_opts;
 
 typedef struct api_server api_server;

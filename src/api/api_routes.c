@@ -412,6 +412,8 @@ static const struct route {
     {"GET", "/api/quotas/", true, api_quota, true},
     {"PUT", "/api/quotas/", true, api_quota, true},
     {"DELETE", "/api/quotas/", true, api_quota, true},
+    {"GET", "/api/labels/", true, api_get_label, false},
+    {"POST", "/api/labels", false, api_post_labels, false},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)

@@ -86,6 +86,9 @@ struct api {
 	unsigned nschemes;
 	api_idem *idem;
 	unsigned resolve_max; /* identifiers per POST /api/resolve */
+	char **label_base;    /* QR labels' base URLs, each ending in '/' (api_labels.c) */
+	unsigned nlabel_base;
+	unsigned label_max; /* identifiers per POST /api/labels */
 };
 
 /* One HTTP worker thread's context. */
@@ -189,6 +192,13 @@ int api_resolve(api_worker *w, idn_slice handle, const uint32_t *idx, uint32_t n
                 const idn_slice *types, uint32_t ntypes, bool public_only, api_answer *ans);
 /* Through this node's store only, never the resolver: what a write reads. */
 int api_resolve_here(api_worker *w, idn_slice handle, api_answer *ans);
+
+/*
+ * Sets a's QR label bases to copies of base[0..n) (each checked, given a
+ * final '/'), freeing those it had; (NULL, 0) frees them. IDN_ECONFIG when
+ * one is not a base URL (label.h label_base_check), IDN_ENOMEM.
+ */
+int api_label_bases(api *a, const char *const *base, unsigned n);
 
 /* Percent-decoding ('+' as space when form is set); returns the length or -1 if malformed. */
 int api_pct_decode(idn_slice in, bool form, uint8_t *out, size_t cap);

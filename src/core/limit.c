@@ -25,6 +25,7 @@ static const char *const names[LIM_COUNT] = {
     [LIM_TRUST_CHAIN] = "trust-chain",
     [LIM_QUOTA] = "quota",
     [LIM_GATEWAY_QUEUE] = "gateway-queue",
+    [LIM_LABEL_BATCH] = "label-batch",
 };
 
 static struct {

@@ -37,6 +37,8 @@ enum {
 	HTTP_OUT_HIGH = 4 << 20, /* pending output above this: stop parsing (back-pressure) */
 	HTTP_SWEEP_MS = 100,
 	HTTP_STREAM_LOW = 256 << 10, /* a streamed body is produced while less is unsent */
+	/* ... and for this long at most per fill, so slow parts (QR labels) share the worker */
+	HTTP_STREAM_SLICE_US = 5000,
 };
 
 enum http_phase { PH_IDLE, PH_HEADERS, PH_BODY };
@@ -171,7 +173,8 @@ void http_later_fini(http_worker *w);
 /* Takes r's stream (and its first part, r's body) onto c; chunked for HTTP/1.1. */
 void http_stream_begin(http_conn *c, http_resp *r, bool chunked, bool close_after);
 /*
- * Produces parts while less than low bytes are unsent; true when it wrote
+ * Produces parts while less than low bytes are unsent, for
+ * HTTP_STREAM_SLICE_US at most (the rest at the next turn); true when it wrote
  * any. At the end writes the last chunk and lets the connection go on.
  */
 bool http_stream_fill(http_conn *c, size_t low);

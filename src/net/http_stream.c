@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/limit.h"
 #include "net/http_conn.h"
@@ -111,6 +112,8 @@ bool http_stream_fill(http_conn *c, size_t low)
 	if (c->out_len >= low)
 		return false;
 	http_resp *part = &c->w->part;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (c->stream && c->out_len < low) {
 		part->len = 0;
 		part->oom = false;
@@ -121,6 +124,11 @@ bool http_stream_fill(http_conn *c, size_t low)
 		}
 		if (!more)
 			http_stream_end(c, true);
+		/* Parts that are slow to make yield the worker: the rest at its next turn. */
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 >=
+		    HTTP_STREAM_SLICE_US)
+			break;
 	}
 	return true;
 }

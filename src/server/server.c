@@ -261,6 +261,9 @@ static int start_listeners(running *r)
 	    .res = r->requests.resolver, /* a recursive node's HTTP is the public gateway */
 	    .gateway_threads = c->http_gateway_threads,
 	    .gateway_queue = c->http_gateway_queue,
+	    .label_base = (const char *const *)c->label_base.v,
+	    .nlabel_base = c->label_base.n,
+	    .label_max = c->label_max,
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
 	};

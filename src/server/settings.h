@@ -50,6 +50,8 @@ typedef struct server_settings {
 	unsigned http_max_conns, http_idle_ms, http_timeout_ms;
 	unsigned long http_max_body;
 	unsigned http_resolve_max; /* identifiers per POST /api/resolve */
+	settings_list label_base;  /* QR labels point under these URLs (api_labels.c) */
+	unsigned label_max;        /* identifiers per POST /api/labels */
 	unsigned max_record_bytes; /* records larger are refused when written */
 	/* Our site (GET_SITE_INFO, the multi-server split): see node/site.h. */
 	unsigned server_id;

@@ -120,6 +120,16 @@ const setting_row settings_rows[] = {
      .field = F(http_resolve_max), .max = 1000000, .scope = SETTING_SERVE,
      .help = "identifiers per POST /api/resolve at most\n"
              "(default 1000; more get 413)"},
+    {.ini = "label_base", .flag = "label-base", .arg = "URL", .type = SETTING_LIST,
+     .field = F(label_base), .scope = SETTING_SERVE,
+     .help = "QR labels encode URL + the identifier (e.g.\n"
+             "https://id.example.com/); repeatable: the first is the\n"
+             "default, the others may be asked for with base=\n"
+             "(default: http(s)://HOST/ of the request's Host)"},
+    {.ini = "label_max", .flag = "label-max", .arg = "N", .type = SETTING_UINT,
+     .field = F(label_max), .max = 100000, .scope = SETTING_SERVE,
+     .help = "identifiers per POST /api/labels at most\n"
+             "(default 1000; more get 413)"},
     {.ini = "max_record_bytes", .flag = "max-record-bytes", .arg = "N", .type = SETTING_UINT,
      .field = F(max_record_bytes), .max = 262144, .scope = SETTING_SERVE,
      .help = "refuse to write a record larger than N bytes\n"

@@ -3,10 +3,10 @@
  * through the server's framing and limits (llhttp, header and body limits,
  * pipelining) and every route of the API: resolution, batch resolve,
  * sessions and Basic authentication, writes and batches against a small
- * store (with quotas, and its admin a node admin: /api/quotas), the proxy
- * and Handle-over-HTTP. The first byte picks how the bytes
- * are cut into reads. Nothing may crash, leak or hang, and whatever comes
- * back must be HTTP/1.1 answers.
+ * store (with quotas, and its admin a node admin: /api/quotas), the proxy,
+ * Handle-over-HTTP and QR labels (SVG, PNG, PDF and ZIP batches). The first
+ * byte picks how the bytes are cut into reads. Nothing may crash, leak or
+ * hang, and whatever comes back must be HTTP/1.1 answers.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -15,5 +15,7 @@ PY
 fi
 extra=()
 [ -d "$seeds/$(basename "$target")" ] && extra+=("$seeds/$(basename "$target")")
+# fontconfig's caches (QR label captions) are not leaks of ours: lsan.supp
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 exec "$target" -runs="$runs" -max_total_time=300 -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
 	-print_final_stats=1 "$corpus" "${extra[@]}"
