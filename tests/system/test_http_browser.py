@@ -7,6 +7,9 @@ phone's size (390x844) and a desktop's (1280x800):
   industry from their 0.NA sites, links (http(s) and mailto only), the
   "Technical details" fold closed and holding HS_ADMIN, no sideways scroll,
   readable fonts, and value text that cannot inject markup or script;
+- the same record through the public gateway (a recursive node without a
+  store in front of that node, which is also the root of its little
+  hierarchy): the same page, saying which node answered;
 - the not-found page of the same node (404);
 - a stale record page and a node-down page (504): these need a gateway whose
   upstream stops answering, so they are rendered by the page code itself
@@ -28,7 +31,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import admin_data, hexval  # noqa: E402
+from idnlib import admin_data, free_port, hexval  # noqa: E402
+from test_hierarchy import siteinfo  # noqa: E402
 from test_http import site_desc  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
@@ -62,9 +66,6 @@ RECORDS = [
         {"index": 2003, "type": "datasheet",
          "data": "https://example.com/" + "very-long-path-segment-" * 8 + ".pdf"},
         {"index": 2004, "type": "产地", "data": "浙江温州 Wenzhou, Zhejiang"}]},
-    {"handle": "0.NA/88.100.1", "values": [
-        {"index": 1, "type": "HS_SITE",
-         "data": {"format": "hex", "value": site_desc("浙江电机有限公司 Zhejiang Motor Co.")}}]},
     {"handle": "0.NA/88.100", "values": [
         {"index": 1, "type": "HS_SITE",
          "data": {"format": "hex", "value": site_desc("电机制造业 Motor manufacturing")}}]},
@@ -121,7 +122,15 @@ class BrowserTest(unittest.TestCase):
             if os.environ.get("IDN_BROWSER_REQUIRED") == "1":
                 raise RuntimeError("browser test required (IDN_BROWSER_REQUIRED=1): " + why)
             raise unittest.SkipTest("browser test skipped: " + why)
-        cls.node = HttpNode(records=RECORDS, homes=("88.100.1", "0.NA"))
+        # The node is the root of its hierarchy too: 0.NA/88.100.1 names its own site.
+        port = free_port()
+        site = siteinfo("--listen", "127.0.0.1:%d" % port, "--site-desc",
+                        "浙江电机有限公司 Zhejiang Motor Co.")
+        cls.node_addr = "127.0.0.1:%d" % port
+        cls.node = HttpNode(records=RECORDS + [{"handle": "0.NA/88.100.1", "values": [site]}],
+                            homes=("88.100.1", "0.NA"), listen=[cls.node_addr])
+        cls.gateway = HttpNode(nostore=True, homes=(),
+                               extra_args=["--recursive", "--root", cls.node_addr])
         cls.tmp = tempfile.TemporaryDirectory()
         r = subprocess.run([os.path.join(BUILD, "tests/test_page"), "--write", cls.tmp.name],
                            capture_output=True, text=True, timeout=30)
@@ -132,7 +141,9 @@ class BrowserTest(unittest.TestCase):
         threading.Thread(target=cls.fixture.serve_forever, daemon=True).start()
         base = "http://127.0.0.1:%d" % cls.node.http_port
         fixture = "http://127.0.0.1:%d" % cls.fixture.server_address[1]
+        gateway = "http://127.0.0.1:%d" % cls.gateway.http_port
         urls = {"record": base + "/" + MOTOR + "?noredirect",
+                "gateway": gateway + "/" + MOTOR + "?noredirect",
                 "notfound": base + "/88.100.1/NO-SUCH-%3Cb%3E",
                 "stale": fixture + "/stale", "down": fixture + "/down"}
         spec = [{"name": "%s-%s" % (page, size), "url": url, "width": w, "height": h,
@@ -158,6 +169,7 @@ class BrowserTest(unittest.TestCase):
         cls.fixture.shutdown()
         cls.fixture.server_close()
         cls.tmp.cleanup()
+        cls.gateway.close()
         cls.node.close()
 
     def each(self, page):
@@ -172,7 +184,13 @@ class BrowserTest(unittest.TestCase):
         self.assertEqual(p["dialogs"], [])
 
     def test_template_record(self):
-        for size, p in self.each("record"):
+        self.check_record("record", "Answered by this node")
+
+    def test_through_the_gateway(self):
+        self.check_record("gateway", "Answered by node " + self.node_addr)
+
+    def check_record(self, page, source):
+        for size, p in self.each(page):
             self.assertEqual(p["status"], 200)
             self.assert_fits(p)
             self.assertEqual(p["handle"], MOTOR)
@@ -207,7 +225,7 @@ class BrowserTest(unittest.TestCase):
             self.assertIs(p["techOpenedByTap"], True)
             self.assertTrue(p["adminShownOpen"])
             self.assertLessEqual(p["scrollWidthOpen"], p["innerWidth"], p["wideOpen"])
-            self.assertIn("Answered by this node", p["source"])
+            self.assertIn(source, p["source"])
             self.assertIsNone(p["stale"])
             self.assertGreaterEqual(p["qr"]["width"], 150)
             self.assertGreater(os.path.getsize(p["shots"][0]), 10000)
