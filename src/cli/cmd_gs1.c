@@ -1,6 +1,6 @@
 /*
  * cmd_gs1.c - `idnode gs1`: GS1 Digital Link URIs on the command line (see
- * docs/gs1/syntax.md).
+ * docs/gs1.md).
  *
  *   idnode gs1 parse URI...
  *       parses each URI and prints it as JSON, one line each; exits 1 after

@@ -2,7 +2,7 @@
  * parser of GS1 Digital Link URIs (uncompressed form), and the rules that map
  * a GS1 key to a Handle identifier and back. Pure: no I/O, no allocation
  * after the AI table is read (once, from the copy of src/gs1/ai_table.txt
- * compiled in). docs/gs1/syntax.md describes what is accepted and why. */
+ * compiled in). docs/gs1.md describes what is accepted and why. */
 #ifndef IDN_GS1_H
 #define IDN_GS1_H
 
