@@ -248,12 +248,26 @@ int api_gateway_defer(api_gateway *g, const http_req *req, http_resp *r)
 	}
 	j->later = l;
 	pthread_mutex_lock(&g->mu);
-	if (g->tail)
-		g->tail->next = j;
-	else
-		g->head = j;
-	g->tail = j;
-	pthread_cond_signal(&g->cv);
+	/*
+	 * api_gateway_stop may have run since the place was taken (an HTTP worker
+	 * still in its handler after http_stop): its threads are gone and the
+	 * queue drained, so nobody would answer j and http_wait would wait forever.
+	 */
+	bool stopped = g->stopping;
+	if (stopped) {
+		g->queued--;
+	} else {
+		if (g->tail)
+			g->tail->next = j;
+		else
+			g->head = j;
+		g->tail = j;
+		pthread_cond_signal(&g->cv);
+	}
 	pthread_mutex_unlock(&g->mu);
+	if (stopped) {
+		answer_error(l, 503, NULL, "the gateway is stopping");
+		free(j);
+	}
 	return 0;
 }

@@ -284,6 +284,7 @@ class Gateway(unittest.TestCase):
             self.assertLess(time.time() - t0, 0.9)
             self.dead_and_live(port)
             self.queue_bound()
+            self.stop_while_busy()
             st = stats(self.gw)
             self.assertGreater(st["held"], 0)  # questions to the held-down node not sent
         finally:
@@ -330,6 +331,40 @@ class Gateway(unittest.TestCase):
                 time.sleep(0.05)
             counts = dict(re.findall(r"(gateway-queue)=(\d+)", gw.output()))
             self.assertGreaterEqual(int(counts.get("gateway-queue", 0)), 3)
+        finally:
+            gw.close()
+
+    def stop_while_busy(self):
+        """SIGTERM while a gateway thread waits on the stopped node and reads are
+        queued behind it: every client gets an answer or a closed connection, and
+        the process exits (no deferred read is left unanswered for http_wait)."""
+        gw = HttpNode(nostore=True, threads=1, extra_args=[
+            "--recursive", "--root", "127.0.0.1:%d" % self.root.port,
+            "--http-gateway-threads", "1", "--http-gateway-queue", "8"])
+        try:
+            out, errors = [], []
+
+            def run(path):
+                try:
+                    out.append(get(gw.http_port, path, timeout=20.0)[0])
+                except Exception as e:  # noqa: BLE001 - a closed connection is fine
+                    errors.append(repr(e))
+
+            ts = [threading.Thread(target=run, args=("/api/handles/88.100.2/PUMP-%d" % i,))
+                  for i in range(20, 25)]
+            for t in ts:
+                t.start()
+                time.sleep(0.05)
+            time.sleep(0.3)  # one waits on the dead node, the others are queued
+            t0 = time.time()
+            self.assertEqual(gw.stop(timeout=15), 0, gw.output())
+            stopped = time.time() - t0
+            for t in ts:
+                t.join(20)
+            self.assertEqual([t for t in ts if t.is_alive()], [])
+            self.assertEqual(len(out) + len(errors), 5)
+            self.assertTrue(set(out) <= {503, 504}, out)
+            self.assertLess(stopped, 10.0)
         finally:
             gw.close()
 
