@@ -377,5 +377,54 @@ class LabelsTest(unittest.TestCase):
             node.close()
 
 
+class PageQrTest(unittest.TestCase):
+    """The record page's QR code carries the URL a printed label of the same
+    identifier carries (label_url under --label-base, else under a Host
+    label_host_base accepts); a Host a label refuses gives the page hdl:."""
+
+    @classmethod
+    def setUpClass(cls):
+        recs = [{"handle": h, "values": [{"index": 1, "type": "EMAIL", "data": "a@b.example"}]}
+                for h in ODD]
+        cls.plain = HttpNode(records=recs)
+        try:
+            cls.based = HttpNode(records=recs, http_args=["--label-base",
+                                                          "https://id.example.com/gw"])
+        except Exception:
+            cls.plain.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.plain.close()
+        cls.based.close()
+
+    def page_qr(self, node, handle, host=None):
+        q = urllib.parse.quote(handle.encode(), safe="/")
+        st, _, body = node.req("GET", "/%s?noredirect" % q,
+                               headers={"Host": host} if host is not None else None)
+        self.assertEqual(st, 200, body[:300])
+        m = re.search(r'<div class="qr" id="qr">.*?<p>([^<]*)</p></div>', body.decode())
+        self.assertIsNotNone(m, body[-2000:])
+        return m.group(1).replace("&amp;", "&")
+
+    def test_page_code_is_the_label_url(self):
+        for h in ODD:
+            self.assertEqual(self.page_qr(self.based, h),
+                             proxy_url("https://id.example.com/gw/", h))
+            self.assertEqual(self.page_qr(self.plain, h),
+                             proxy_url("http://127.0.0.1:%d/" % self.plain.http_port, h))
+            self.assertEqual(self.page_qr(self.plain, h, host="id.example.org:8443"),
+                             proxy_url("http://id.example.org:8443/", h))
+
+    def test_host_a_label_refuses(self):
+        for host in ("a:b:c", "[[x]]", "h:123456", "[::1]x"):
+            st, _, _ = self.plain.req("GET", "/api/labels/88.100.1/A.svg",
+                                      headers={"Host": host})
+            self.assertEqual(st, 400, host)
+            self.assertEqual(self.page_qr(self.plain, ODD[0], host=host),
+                             "hdl:" + proxy_url("", ODD[0]), host)
+
+
 if __name__ == "__main__":
     unittest.main()
