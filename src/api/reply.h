@@ -89,6 +89,9 @@ struct api {
 	char **label_base;    /* QR labels' base URLs, each ending in '/' (api_labels.c) */
 	unsigned nlabel_base;
 	unsigned label_max; /* identifiers per POST /api/labels */
+
+	/* bytes of an answer a gateway thread builds whole (api_gateway.c) */
+	size_t gateway_answer_max;
 };
 
 /* One HTTP worker thread's context. */

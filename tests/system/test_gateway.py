@@ -150,6 +150,40 @@ class Gateway(unittest.TestCase):
                 self.assertEqual((op, rc), (1, 1))
                 self.assertIn(want, abody)
 
+    def test_3b_gateway_answer_bounded(self):
+        """A POST /api/resolve with misses is answered whole by a gateway thread:
+        its body is bounded by --http-gateway-answer-max (413 beyond, limit
+        gateway-answer); once cached, the same batch streams from the HTTP worker."""
+        gw = HttpNode(nostore=True, threads=1, extra_args=[
+            "--recursive", "--root", "127.0.0.1:%d" % self.root.port,
+            "--http-gateway-answer-max", "2000"])
+        try:
+            ct = {"Content-Type": "application/json"}
+            small = json.dumps({"handles": ["88.100.1/MOTOR-%d" % i for i in range(200, 203)]})
+            st, _, b = gw.req("POST", "/api/resolve", small, ct)
+            self.assertEqual(st, 200, b)
+            self.assertEqual([r["responseCode"] for r in json.loads(b)["results"]], [1, 1, 1])
+            big = json.dumps({"handles": ["88.100.1/MOTOR-%d" % i for i in range(210, 250)]})
+            st, _, b = gw.req("POST", "/api/resolve", big, ct)
+            self.assertEqual(st, 413, b[:300])
+            self.assertIn("http-gateway-answer-max", json.loads(b)["message"])
+            # In batches that fit, then all at once: cached, streamed inline, not bounded.
+            for i in range(210, 250, 4):
+                part = json.dumps({"handles": ["88.100.1/MOTOR-%d" % k for k in range(i, i + 4)]})
+                st, _, b = gw.req("POST", "/api/resolve", part, ct)
+                self.assertEqual(st, 200, b[:300])
+            st, _, b = gw.req("POST", "/api/resolve", big, ct)
+            self.assertEqual(st, 200, b[:300])
+            self.assertEqual({r["responseCode"] for r in json.loads(b)["results"]}, {1})
+            self.assertGreater(len(b), 2000)
+            gw.proc.send_signal(signal.SIGUSR1)
+            deadline = time.time() + 5
+            while "gateway-answer=" not in gw.output() and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(re.findall(r"gateway-answer=(\d+)", gw.output())[-1:], ["1"])
+        finally:
+            gw.close()
+
     def test_4_proxy_and_record_page(self):
         for h, want, maker in (("88.100.1/MOTOR-5", "https://motor.example/5", "Motor works"),
                                ("88.100.2/PUMP-5", "https://pump.example/5", "Pump works")):
