@@ -109,6 +109,7 @@ typedef struct api_worker {
 	 * and api_handle hands the request to the gateway's threads.
 	 */
 	bool wait;
+	bool probe; /* cache-only lookups counted nowhere: a check before the real ones */
 } api_worker;
 
 /*

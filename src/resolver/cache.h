@@ -79,6 +79,9 @@ int cache_get(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_
  */
 int cache_peek(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf,
                size_t cap);
+/* As cache_get(), counting nothing: a check before the lookup that counts. */
+int cache_probe(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf,
+                size_t cap);
 
 /*
  * As cache_get(), but on a miss: when nobody is asking upstream for key,

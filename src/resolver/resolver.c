@@ -813,10 +813,12 @@ int resolver_lookup(resolver *r, const uint8_t *msg, size_t len, enum resolver_w
 	int n = prepare(r, msg, len, &q, key, &klen, out, cap);
 	/* Cache-only: the miss is counted when the request is looked up again, waiting. */
 	if (n || (n = from_cache(r, &q, key, (size_t)klen,
-	                         wait == RESOLVER_CACHED ? cache_peek : cache_get, out, cap, &res,
-	                         meta)))
+	                         wait == RESOLVER_BLOCK   ? cache_get
+	                         : wait == RESOLVER_PROBE ? cache_probe
+	                                                  : cache_peek,
+	                         out, cap, &res, meta)))
 		return n;
-	if (wait == RESOLVER_CACHED)
+	if (wait != RESOLVER_BLOCK)
 		return IDN_EAGAIN;
 	return resolve_miss(r, &q, key, (size_t)klen, r->o.timeout_ms, r->o.coalesce_wait_ms, out,
 	                    cap, meta);

@@ -127,6 +127,7 @@ typedef struct resolver_meta {
 enum resolver_wait {
 	RESOLVER_CACHED = 0, /* from the cache only: IDN_EAGAIN when not cached fresh */
 	RESOLVER_BLOCK = 1,  /* on a miss, ask upstream on the caller's thread */
+	RESOLVER_PROBE = 2,  /* as RESOLVER_CACHED, counted in no statistic: a check only */
 };
 
 /*

@@ -160,9 +160,14 @@ class Gateway(unittest.TestCase):
         try:
             ct = {"Content-Type": "application/json"}
             small = json.dumps({"handles": ["88.100.1/MOTOR-%d" % i for i in range(200, 203)]})
+            st0 = stats(gw)
             st, _, b = gw.req("POST", "/api/resolve", small, ct)
             self.assertEqual(st, 200, b)
             self.assertEqual([r["responseCode"] for r in json.loads(b)["results"]], [1, 1, 1])
+            # Looked at on the HTTP worker, then resolved on a gateway thread: 3 misses.
+            st1 = stats(gw)
+            self.assertEqual([st1[k] - st0[k] for k in ("misses", "upstream", "hits")],
+                             [3, 3, 0])
             big = json.dumps({"handles": ["88.100.1/MOTOR-%d" % i for i in range(210, 250)]})
             st, _, b = gw.req("POST", "/api/resolve", big, ct)
             self.assertEqual(st, 413, b[:300])
@@ -172,10 +177,14 @@ class Gateway(unittest.TestCase):
                 part = json.dumps({"handles": ["88.100.1/MOTOR-%d" % k for k in range(i, i + 4)]})
                 st, _, b = gw.req("POST", "/api/resolve", part, ct)
                 self.assertEqual(st, 200, b[:300])
+            before = stats(gw)
             st, _, b = gw.req("POST", "/api/resolve", big, ct)
             self.assertEqual(st, 200, b[:300])
             self.assertEqual({r["responseCode"] for r in json.loads(b)["results"]}, {1})
             self.assertGreater(len(b), 2000)
+            after = stats(gw)  # one hit each, no miss
+            self.assertEqual((after["hits"] - before["hits"], after["misses"] - before["misses"]),
+                             (40, 0))
             gw.proc.send_signal(signal.SIGUSR1)
             deadline = time.time() + 5
             while "gateway-answer=" not in gw.output() and time.time() < deadline:
