@@ -377,6 +377,45 @@ class LabelsTest(unittest.TestCase):
             node.close()
 
 
+class LabelLibsMissingTest(unittest.TestCase):
+    """The drawing libraries are loaded on the first PNG, PDF or ZIP label:
+    when one cannot be loaded (here libcairo.so.2 is an empty file found first
+    through LD_LIBRARY_PATH), those labels answer 503 naming the Debian
+    package, the node keeps serving, and SVG labels (which need none) work."""
+
+    def test_503_names_the_package(self):
+        tmp = tempfile.mkdtemp(prefix="idn-nolibs-")
+        open(os.path.join(tmp, "libcairo.so.2"), "wb").close()
+        old = os.environ.get("LD_LIBRARY_PATH")
+        os.environ["LD_LIBRARY_PATH"] = tmp + (":" + old if old else "")
+        try:
+            node = HttpNode()
+        finally:
+            if old is None:
+                del os.environ["LD_LIBRARY_PATH"]
+            else:
+                os.environ["LD_LIBRARY_PATH"] = old
+        try:
+            for _ in range(2):  # the failed load is remembered, not retried
+                st, hd, body = node.req("GET", "/api/labels/88.100.1/A.png")
+                self.assertEqual(st, 503, body[:300])
+                msg = json.loads(body)["message"]
+                self.assertIn("libcairo2", msg)
+                self.assertIn("apt-get install", msg)
+            for fmt in ("pdf", "zip"):
+                st, _, body = node.req("POST", "/api/labels", json.dumps(
+                    {"handles": ["88.100.1/A", "88.100.1/B"], "format": fmt}),
+                    {"Content-Type": "application/json"})
+                self.assertEqual(st, 503, (fmt, body[:300]))
+                self.assertIn("libcairo2", json.loads(body)["message"])
+            st, hd, body = node.req("GET", "/api/labels/88.100.1/A.svg")
+            self.assertEqual((st, hd["content-type"]), (200, "image/svg+xml"), body[:300])
+            self.assertTrue(node.alive())
+        finally:
+            node.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class PageQrTest(unittest.TestCase):
     """The record page's QR code carries the URL a printed label of the same
     identifier carries (label_url under --label-base, else under a Host
