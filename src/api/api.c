@@ -22,6 +22,8 @@ int api_new(const api_config *cfg, api **out)
 	a->res = cfg->res;
 	a->resolve_max = cfg->resolve_max ? cfg->resolve_max : API_RESOLVE_MAX;
 	a->label_max = cfg->label_max ? cfg->label_max : API_LABEL_MAX;
+	a->gateway_answer_max =
+	    cfg->gateway_answer_max ? cfg->gateway_answer_max : API_GATEWAY_ANSWER_MAX;
 	int ret = api_label_bases(a, cfg->label_base, cfg->nlabel_base);
 	if (!ret)
 		ret = api_sessions_new(cfg->n, &a->sessions);
@@ -103,6 +105,7 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	                 .resolve_max = o->resolve_max,
 	                 .gateway_threads = o->gateway_threads,
 	                 .gateway_queue = o->gateway_queue,
+	                 .gateway_answer_max = o->gateway_answer_max,
 	                 .label_base = o->label_base,
 	                 .nlabel_base = o->nlabel_base,
 	                 .label_max = o->label_max};

@@ -50,6 +50,9 @@ typedef struct api_config {
 	unsigned resolve_max;     /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
 	unsigned gateway_threads; /* 0 = API_GATEWAY_THREADS */
 	unsigned gateway_queue;   /* 0 = API_GATEWAY_QUEUE */
+	/* bytes of an answer a gateway thread builds whole (a streamed body drained
+	 * for http_answer); 0 = API_GATEWAY_ANSWER_MAX */
+	size_t gateway_answer_max;
 	/* QR labels: the base URLs they may point under (the first by default; none:
 	 * from the request's Host), and identifiers per POST /api/labels (0 = API_LABEL_MAX). */
 	const char *const *label_base;
@@ -61,7 +64,8 @@ enum {
 	API_RESOLVE_MAX = 1000,
 	API_GATEWAY_THREADS = 16,
 	API_GATEWAY_QUEUE = 1024,
-	API_LABEL_MAX = 1000
+	API_LABEL_MAX = 1000,
+	API_GATEWAY_ANSWER_MAX = 16 << 20
 };
 
 typedef struct api api;
@@ -96,6 +100,7 @@ typedef struct api_serve_opts {
 	unsigned resolve_max;       /* identifiers per POST /api/resolve; 0 = API_RESOLVE_MAX */
 	resolver *res;              /* a recursive node's: the gateway (api_config) */
 	unsigned gateway_threads, gateway_queue;
+	size_t gateway_answer_max;
 	char *errbuf; /* what went wrong, naming the address or file */
 	size_t errbuf_len;
 

@@ -84,6 +84,30 @@ static void answer_error(http_later *l, int status, const char *extra, const cha
 	free(e.body);
 }
 
+/*
+ * Drains r's streamed body (POST /api/resolve) into r->body, stopping once
+ * it passes max bytes (then false): the body is held whole, and copied by
+ * http_answer, on this thread.
+ */
+static bool drain(http_resp *r, size_t max)
+{
+	http_resp part = {0};
+	int more = 1;
+	while (more == 1 && !r->oom && r->len <= max) {
+		part.len = 0;
+		more = r->stream(r->stream_arg, &part);
+		http_resp_append(r, part.body, part.len);
+		r->oom |= part.oom;
+	}
+	if (r->stream_done)
+		r->stream_done(r->stream_arg);
+	r->stream = NULL;
+	free(part.body);
+	if (more < 0)
+		r->oom = true;
+	return r->len <= max;
+}
+
 /* Runs j's route on w (which waits) and answers it; a streamed body is drained into one. */
 static void run_job(api_worker *w, struct gw_job *j)
 {
@@ -94,21 +118,15 @@ static void run_job(api_worker *w, struct gw_job *j)
 		r.stream = NULL;
 		http_resp_error(&r, 500, PROTO_RC_ERROR, idn_strerror(ret));
 	}
-	if (r.stream) {
-		/* POST /api/resolve: bounded by http-resolve-max identifiers. */
-		http_resp part = {0};
-		int more = 1;
-		while (more == 1 && !r.oom) {
-			part.len = 0;
-			more = r.stream(r.stream_arg, &part);
-			http_resp_append(&r, part.body, part.len);
-			r.oom |= part.oom;
-		}
-		if (r.stream_done)
-			r.stream_done(r.stream_arg);
-		free(part.body);
-		if (more < 0)
-			r.oom = true;
+	size_t max = w->a->gateway_answer_max;
+	if (r.stream && !drain(&r, max) && !r.oom) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+		         "the answer passed %zu bytes (http-gateway-answer-max): ask for fewer "
+		         "identifiers at a time",
+		         max);
+		limit_hit(LIM_GATEWAY_ANSWER, "a gateway answer passed %zu bytes", max);
+		http_resp_error(&r, 413, PROTO_RC_PROTOCOL_ERROR, msg);
 	}
 	char extra[sizeof(r.location) + 256];
 	snprintf(extra, sizeof(extra), "%s", r.extra_headers ? r.extra_headers : "");
@@ -248,12 +266,26 @@ int api_gateway_defer(api_gateway *g, const http_req *req, http_resp *r)
 	}
 	j->later = l;
 	pthread_mutex_lock(&g->mu);
-	if (g->tail)
-		g->tail->next = j;
-	else
-		g->head = j;
-	g->tail = j;
-	pthread_cond_signal(&g->cv);
+	/*
+	 * api_gateway_stop may have run since the place was taken (an HTTP worker
+	 * still in its handler after http_stop): its threads are gone and the
+	 * queue drained, so nobody would answer j and http_wait would wait forever.
+	 */
+	bool stopped = g->stopping;
+	if (stopped) {
+		g->queued--;
+	} else {
+		if (g->tail)
+			g->tail->next = j;
+		else
+			g->head = j;
+		g->tail = j;
+		pthread_cond_signal(&g->cv);
+	}
 	pthread_mutex_unlock(&g->mu);
+	if (stopped) {
+		answer_error(l, 503, NULL, "the gateway is stopping");
+		free(j);
+	}
 	return 0;
 }

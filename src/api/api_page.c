@@ -384,7 +384,8 @@ int api_proxy(api_worker *w, const http_req *req, idn_slice handle, http_resp *r
 	memcpy(copy, ans.values.p, ans.values.len);
 	ans.values = idn_slice_of(copy, ans.values.len);
 	api_page_extra x = {.url = ul > 0 ? url : NULL,
-	                    .alias_target = h.p == handle.p ? idn_slice_of("", 0) : h};
+	                    .alias_target = h.p == handle.p ? idn_slice_of("", 0) : h,
+	                    .qr_base = w->a->nlabel_base ? w->a->label_base[0] : NULL};
 	if ((ret = gather_template(w, &ans, &x)) || (ret = gather_maker(w, &ans, h, &x))) {
 		api_page_extra_free(&x);
 		free(copy);

@@ -25,6 +25,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "api/label.h"
 #include "api/routes.h"
 #include "core/err.h"
 #include "node/template.h"
@@ -463,20 +464,22 @@ static void qr_svg(http_resp *r, const char *text)
 	QRcode_free(q);
 }
 
-/* The absolute proxy URL of handle, for the QR code; Host is checked first. */
-static void page_url(const http_req *req, idn_slice handle, char *out, size_t cap)
+/*
+ * The absolute proxy URL of handle, for the QR code: the URL a printed label
+ * of it carries (label_url under the first --label-base, else under Host as
+ * label_host_base checks it), so the page's code and the label's agree;
+ * hdl:handle when Host is missing or malformed.
+ */
+static void page_url(const http_req *req, const char *base, idn_slice handle, char *out, size_t cap)
 {
+	char hb[LABEL_BASE_MAX + 16];
 	idn_slice host;
-	size_t o = 0;
-	bool ok = req && http_req_header(req, "host", &host) && host.len && host.len < 256;
-	for (size_t i = 0; ok && i < host.len; i++)
-		ok = is_alnum(host.p[i]) || strchr(".-:[]", host.p[i]);
-	if (ok)
-		o = (size_t)snprintf(out, cap, "%s://%.*s/", req->tls ? "https" : "http",
-		                     (int)host.len, (const char *)host.p);
-	else
-		o = (size_t)snprintf(out, cap, "hdl:");
-	pct_handle(out, o, cap, handle);
+	if (!base && req && http_req_header(req, "host", &host) &&
+	    label_host_base(req->tls, host, hb, sizeof(hb)) > 0)
+		base = hb;
+	if (base && label_url(base, handle, out, cap) >= 0)
+		return;
+	pct_handle(out, (size_t)snprintf(out, cap, "hdl:"), cap, handle);
 }
 
 /* ---- the record page ---- */
@@ -666,7 +669,7 @@ void api_page_record(http_resp *r, const http_req *req, idn_slice handle, const 
 	}
 	http_resp_puts(r, "<div class=\"qr\" id=\"qr\">");
 	char purl[URL_MAX + 512];
-	page_url(req, handle, purl, sizeof(purl));
+	page_url(req, x->qr_base, handle, purl, sizeof(purl));
 	qr_svg(r, purl);
 	http_resp_puts(r, "<p>");
 	api_html(r, cstr(purl));

@@ -117,7 +117,10 @@ static int resolve_exchange(api_worker *w, int len, bool here, proto_msg *m, api
 	}
 	resolver_meta meta;
 	int n = resolver_lookup(w->a->res, w->req, (size_t)len,
-	                        w->wait ? RESOLVER_BLOCK : RESOLVER_CACHED, w->ans, ANS_CAP, &meta);
+	                        w->wait    ? RESOLVER_BLOCK
+	                        : w->probe ? RESOLVER_PROBE
+	                                   : RESOLVER_CACHED,
+	                        w->ans, ANS_CAP, &meta);
 	if (n < 0)
 		return n;
 	snprintf(src->node, sizeof(src->node), "%s", meta.node);

@@ -223,14 +223,18 @@ static int post_resolve(api_worker *w, const http_req *req, idn_slice rest, http
 	 * identifier that is not goes to the gateway's threads (the whole
 	 * request, api_gateway.c).
 	 */
-	for (size_t i = 0; w->a->res && !w->wait && i < n; i++) {
+	int miss = 0;
+	w->probe = true; /* the lookups that count are the stream's */
+	for (size_t i = 0; w->a->res && !w->wait && !miss && i < n; i++) {
 		json_t *s = json_array_get(hs, i);
 		api_answer ans;
-		if (api_resolve(w, idn_slice_of(json_string_value(s), json_string_length(s)), NULL,
-		                0, NULL, 0, false, &ans) == IDN_EAGAIN) {
-			json_decref(doc);
-			return IDN_EAGAIN;
-		}
+		miss = api_resolve(w, idn_slice_of(json_string_value(s), json_string_length(s)),
+		                   NULL, 0, NULL, 0, false, &ans) == IDN_EAGAIN;
+	}
+	w->probe = false;
+	if (miss) {
+		json_decref(doc);
+		return IDN_EAGAIN;
 	}
 	resolve_stream *rs = malloc(sizeof(*rs));
 	if (!rs) {

@@ -89,6 +89,9 @@ struct api {
 	char **label_base;    /* QR labels' base URLs, each ending in '/' (api_labels.c) */
 	unsigned nlabel_base;
 	unsigned label_max; /* identifiers per POST /api/labels */
+
+	/* bytes of an answer a gateway thread builds whole (api_gateway.c) */
+	size_t gateway_answer_max;
 };
 
 /* One HTTP worker thread's context. */
@@ -106,6 +109,7 @@ typedef struct api_worker {
 	 * and api_handle hands the request to the gateway's threads.
 	 */
 	bool wait;
+	bool probe; /* cache-only lookups counted nowhere: a check before the real ones */
 } api_worker;
 
 /*

@@ -58,7 +58,8 @@ typedef struct api_page_extra {
 	bool industry_named;
 	const char *url; /* the redirect target chosen (any scheme), NULL if none */
 	idn_slice
-	    alias_target; /* when handle is an HS_ALIAS: the identifier whose record this is */
+	    alias_target;    /* when handle is an HS_ALIAS: the identifier whose record this is */
+	const char *qr_base; /* the labels' first --label-base, NULL: from Host as labels do */
 } api_page_extra;
 
 /* Sets x->tdef from a TEMPLATE.DEF's data: 0, or IDN_EINVAL if it is not a valid template. */

@@ -26,6 +26,7 @@ static const char *const names[LIM_COUNT] = {
     [LIM_QUOTA] = "quota",
     [LIM_GATEWAY_QUEUE] = "gateway-queue",
     [LIM_LABEL_BATCH] = "label-batch",
+    [LIM_GATEWAY_ANSWER] = "gateway-answer",
 };
 
 static struct {

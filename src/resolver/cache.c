@@ -231,18 +231,35 @@ static int lookup_locked(cache *c, struct shard *s, uint64_t h, const uint8_t *k
 	return CACHE_STALE;
 }
 
-int cache_get(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf, size_t cap)
+static int get_counting(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf,
+                        size_t cap, bool count_hit, bool count_miss)
 {
 	uint64_t h = key_hash(key, klen);
 	struct shard *s = shard_of(c, h);
 	pthread_mutex_lock(&s->mu);
 	int r = lookup_locked(c, s, h, key, klen, false, a, buf, cap);
 	if (r == CACHE_HIT)
-		s->hits++;
-	else
+		s->hits += count_hit;
+	else if (count_miss)
 		s->misses++;
 	pthread_mutex_unlock(&s->mu);
 	return r;
+}
+
+int cache_get(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf, size_t cap)
+{
+	return get_counting(c, key, klen, a, buf, cap, true, true);
+}
+
+int cache_peek(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf, size_t cap)
+{
+	return get_counting(c, key, klen, a, buf, cap, true, false);
+}
+
+int cache_probe(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf,
+                size_t cap)
+{
+	return get_counting(c, key, klen, a, buf, cap, false, false);
 }
 
 int cache_get_stale(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf,

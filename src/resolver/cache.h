@@ -72,6 +72,16 @@ typedef struct cache_answer {
  * path a worker takes inline.
  */
 int cache_get(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf, size_t cap);
+/*
+ * As cache_get(), but a miss is not counted: the caller looks again where it
+ * may wait (a gateway's HTTP worker hands its request to a gateway thread),
+ * and that lookup counts it, so a request's miss counts once.
+ */
+int cache_peek(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf,
+               size_t cap);
+/* As cache_get(), counting nothing: a check before the lookup that counts. */
+int cache_probe(cache *c, const uint8_t *key, size_t klen, cache_answer *a, uint8_t *buf,
+                size_t cap);
 
 /*
  * As cache_get(), but on a miss: when nobody is asking upstream for key,

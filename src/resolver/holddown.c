@@ -106,7 +106,9 @@ static struct hd_entry *take_slot(holddown *h)
 		struct hd_entry *e = &h->e[i];
 		if (!e->klen)
 			return e;
-		if (!best || e->until < best->until)
+		/* A probed one keeps its interval: its result doubles it (or forgets it). */
+		if (!best || (best->probing && !e->probing) ||
+		    (best->probing == e->probing && e->until < best->until))
 			best = e;
 	}
 	return best;

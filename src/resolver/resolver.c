@@ -811,9 +811,14 @@ int resolver_lookup(resolver *r, const uint8_t *msg, size_t len, enum resolver_w
 	if (meta)
 		*meta = (resolver_meta){0};
 	int n = prepare(r, msg, len, &q, key, &klen, out, cap);
-	if (n || (n = from_cache(r, &q, key, (size_t)klen, cache_get, out, cap, &res, meta)))
+	/* Cache-only: the miss is counted when the request is looked up again, waiting. */
+	if (n || (n = from_cache(r, &q, key, (size_t)klen,
+	                         wait == RESOLVER_BLOCK   ? cache_get
+	                         : wait == RESOLVER_PROBE ? cache_probe
+	                                                  : cache_peek,
+	                         out, cap, &res, meta)))
 		return n;
-	if (wait == RESOLVER_CACHED)
+	if (wait != RESOLVER_BLOCK)
 		return IDN_EAGAIN;
 	return resolve_miss(r, &q, key, (size_t)klen, r->o.timeout_ms, r->o.coalesce_wait_ms, out,
 	                    cap, meta);

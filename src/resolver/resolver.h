@@ -127,6 +127,7 @@ typedef struct resolver_meta {
 enum resolver_wait {
 	RESOLVER_CACHED = 0, /* from the cache only: IDN_EAGAIN when not cached fresh */
 	RESOLVER_BLOCK = 1,  /* on a miss, ask upstream on the caller's thread */
+	RESOLVER_PROBE = 2,  /* as RESOLVER_CACHED, counted in no statistic: a check only */
 };
 
 /*
@@ -134,7 +135,8 @@ enum resolver_wait {
  * gateway, src/api), answered as resolver_answer() answers (same cache,
  * TTLs, negative and stale answers, coalescing, hold-down), whatever its
  * REC flag. RESOLVER_CACHED never waits: a fresh hit is answered, anything
- * else is IDN_EAGAIN (nothing is asked). RESOLVER_BLOCK asks upstream on
+ * else is IDN_EAGAIN (nothing is asked, and the miss is not counted: the
+ * caller asks again, waiting, and that counts it). RESOLVER_BLOCK asks upstream on
  * the caller's thread with timeout_ms per question and coalesce_wait_ms
  * behind another's question: for threads that may wait (not a net
  * worker). meta (optional) is filled for every answer. Returns the answer's

@@ -261,6 +261,7 @@ static int start_listeners(running *r)
 	    .res = r->requests.resolver, /* a recursive node's HTTP is the public gateway */
 	    .gateway_threads = c->http_gateway_threads,
 	    .gateway_queue = c->http_gateway_queue,
+	    .gateway_answer_max = c->http_gateway_answer_max,
 	    .label_base = (const char *const *)c->label_base.v,
 	    .nlabel_base = c->label_base.n,
 	    .label_max = c->label_max,

@@ -82,6 +82,8 @@ typedef struct server_settings {
 	char *trust_root, *trust_root_handle;              /* trusted resolution (resolver.h) */
 	unsigned trust_max_links;                          /* 0 = TRUST_MAX_LINKS */
 	unsigned trust_budget_ms;                          /* 0 = resolver's default */
+	/* bytes of one answer a gateway thread builds whole; 0 = the api's default */
+	unsigned long http_gateway_answer_max;
 	/* A mirror (repl/mirror.h): the primary, and who we are to it. */
 	char *mirror_of, *mirror_id, *mirror_key, *mirror_secret_file;
 	unsigned mirror_page_bytes; /* 0 = the default (192 KiB) */

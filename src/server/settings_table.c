@@ -303,6 +303,11 @@ const setting_row settings_rows[] = {
      .type = SETTING_UINT, .field = F(http_gateway_queue), .max = 1000000,
      .scope = SETTING_SERVE,
      .help = "HTTP reads waiting for those threads; beyond: 503\n(0: 1024)"},
+    {.ini = "http_gateway_answer_max", .flag = "http-gateway-answer-max", .arg = "N",
+     .type = SETTING_ULONG, .field = F(http_gateway_answer_max), .max = 1ul << 31,
+     .scope = SETTING_SERVE,
+     .help = "bytes of a POST /api/resolve answer a gateway\n"
+             "thread builds whole; beyond: 413 (0: 16 MiB)"},
     {.ini = "mirror_of", .flag = "mirror-of", .arg = "HOST:PORT", .type = SETTING_STR,
      .field = F(mirror_of), .scope = SETTING_SERVE,
      .help = "be a mirror of that primary: copy its store over\n"

@@ -150,6 +150,49 @@ class Gateway(unittest.TestCase):
                 self.assertEqual((op, rc), (1, 1))
                 self.assertIn(want, abody)
 
+    def test_3b_gateway_answer_bounded(self):
+        """A POST /api/resolve with misses is answered whole by a gateway thread:
+        its body is bounded by --http-gateway-answer-max (413 beyond, limit
+        gateway-answer); once cached, the same batch streams from the HTTP worker."""
+        gw = HttpNode(nostore=True, threads=1, extra_args=[
+            "--recursive", "--root", "127.0.0.1:%d" % self.root.port,
+            "--http-gateway-answer-max", "2000"])
+        try:
+            ct = {"Content-Type": "application/json"}
+            small = json.dumps({"handles": ["88.100.1/MOTOR-%d" % i for i in range(200, 203)]})
+            st0 = stats(gw)
+            st, _, b = gw.req("POST", "/api/resolve", small, ct)
+            self.assertEqual(st, 200, b)
+            self.assertEqual([r["responseCode"] for r in json.loads(b)["results"]], [1, 1, 1])
+            # Looked at on the HTTP worker, then resolved on a gateway thread: 3 misses.
+            st1 = stats(gw)
+            self.assertEqual([st1[k] - st0[k] for k in ("misses", "upstream", "hits")],
+                             [3, 3, 0])
+            big = json.dumps({"handles": ["88.100.1/MOTOR-%d" % i for i in range(210, 250)]})
+            st, _, b = gw.req("POST", "/api/resolve", big, ct)
+            self.assertEqual(st, 413, b[:300])
+            self.assertIn("http-gateway-answer-max", json.loads(b)["message"])
+            # In batches that fit, then all at once: cached, streamed inline, not bounded.
+            for i in range(210, 250, 4):
+                part = json.dumps({"handles": ["88.100.1/MOTOR-%d" % k for k in range(i, i + 4)]})
+                st, _, b = gw.req("POST", "/api/resolve", part, ct)
+                self.assertEqual(st, 200, b[:300])
+            before = stats(gw)
+            st, _, b = gw.req("POST", "/api/resolve", big, ct)
+            self.assertEqual(st, 200, b[:300])
+            self.assertEqual({r["responseCode"] for r in json.loads(b)["results"]}, {1})
+            self.assertGreater(len(b), 2000)
+            after = stats(gw)  # one hit each, no miss
+            self.assertEqual((after["hits"] - before["hits"], after["misses"] - before["misses"]),
+                             (40, 0))
+            gw.proc.send_signal(signal.SIGUSR1)
+            deadline = time.time() + 5
+            while "gateway-answer=" not in gw.output() and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(re.findall(r"gateway-answer=(\d+)", gw.output())[-1:], ["1"])
+        finally:
+            gw.close()
+
     def test_4_proxy_and_record_page(self):
         for h, want, maker in (("88.100.1/MOTOR-5", "https://motor.example/5", "Motor works"),
                                ("88.100.2/PUMP-5", "https://pump.example/5", "Pump works")):
@@ -284,6 +327,7 @@ class Gateway(unittest.TestCase):
             self.assertLess(time.time() - t0, 0.9)
             self.dead_and_live(port)
             self.queue_bound()
+            self.stop_while_busy()
             st = stats(self.gw)
             self.assertGreater(st["held"], 0)  # questions to the held-down node not sent
         finally:
@@ -330,6 +374,40 @@ class Gateway(unittest.TestCase):
                 time.sleep(0.05)
             counts = dict(re.findall(r"(gateway-queue)=(\d+)", gw.output()))
             self.assertGreaterEqual(int(counts.get("gateway-queue", 0)), 3)
+        finally:
+            gw.close()
+
+    def stop_while_busy(self):
+        """SIGTERM while a gateway thread waits on the stopped node and reads are
+        queued behind it: every client gets an answer or a closed connection, and
+        the process exits (no deferred read is left unanswered for http_wait)."""
+        gw = HttpNode(nostore=True, threads=1, extra_args=[
+            "--recursive", "--root", "127.0.0.1:%d" % self.root.port,
+            "--http-gateway-threads", "1", "--http-gateway-queue", "8"])
+        try:
+            out, errors = [], []
+
+            def run(path):
+                try:
+                    out.append(get(gw.http_port, path, timeout=20.0)[0])
+                except Exception as e:  # noqa: BLE001 - a closed connection is fine
+                    errors.append(repr(e))
+
+            ts = [threading.Thread(target=run, args=("/api/handles/88.100.2/PUMP-%d" % i,))
+                  for i in range(20, 25)]
+            for t in ts:
+                t.start()
+                time.sleep(0.05)
+            time.sleep(0.3)  # one waits on the dead node, the others are queued
+            t0 = time.time()
+            self.assertEqual(gw.stop(timeout=15), 0, gw.output())
+            stopped = time.time() - t0
+            for t in ts:
+                t.join(20)
+            self.assertEqual([t for t in ts if t.is_alive()], [])
+            self.assertEqual(len(out) + len(errors), 5)
+            self.assertTrue(set(out) <= {503, 504}, out)
+            self.assertLess(stopped, 10.0)
         finally:
             gw.close()
 

@@ -377,5 +377,93 @@ class LabelsTest(unittest.TestCase):
             node.close()
 
 
+class LabelLibsMissingTest(unittest.TestCase):
+    """The drawing libraries are loaded on the first PNG, PDF or ZIP label:
+    when one cannot be loaded (here libcairo.so.2 is an empty file found first
+    through LD_LIBRARY_PATH), those labels answer 503 naming the Debian
+    package, the node keeps serving, and SVG labels (which need none) work."""
+
+    def test_503_names_the_package(self):
+        tmp = tempfile.mkdtemp(prefix="idn-nolibs-")
+        open(os.path.join(tmp, "libcairo.so.2"), "wb").close()
+        old = os.environ.get("LD_LIBRARY_PATH")
+        os.environ["LD_LIBRARY_PATH"] = tmp + (":" + old if old else "")
+        try:
+            node = HttpNode()
+        finally:
+            if old is None:
+                del os.environ["LD_LIBRARY_PATH"]
+            else:
+                os.environ["LD_LIBRARY_PATH"] = old
+        try:
+            for _ in range(2):  # the failed load is remembered, not retried
+                st, hd, body = node.req("GET", "/api/labels/88.100.1/A.png")
+                self.assertEqual(st, 503, body[:300])
+                msg = json.loads(body)["message"]
+                self.assertIn("libcairo2", msg)
+                self.assertIn("apt-get install", msg)
+            for fmt in ("pdf", "zip"):
+                st, _, body = node.req("POST", "/api/labels", json.dumps(
+                    {"handles": ["88.100.1/A", "88.100.1/B"], "format": fmt}),
+                    {"Content-Type": "application/json"})
+                self.assertEqual(st, 503, (fmt, body[:300]))
+                self.assertIn("libcairo2", json.loads(body)["message"])
+            st, hd, body = node.req("GET", "/api/labels/88.100.1/A.svg")
+            self.assertEqual((st, hd["content-type"]), (200, "image/svg+xml"), body[:300])
+            self.assertTrue(node.alive())
+        finally:
+            node.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class PageQrTest(unittest.TestCase):
+    """The record page's QR code carries the URL a printed label of the same
+    identifier carries (label_url under --label-base, else under a Host
+    label_host_base accepts); a Host a label refuses gives the page hdl:."""
+
+    @classmethod
+    def setUpClass(cls):
+        recs = [{"handle": h, "values": [{"index": 1, "type": "EMAIL", "data": "a@b.example"}]}
+                for h in ODD]
+        cls.plain = HttpNode(records=recs)
+        try:
+            cls.based = HttpNode(records=recs, http_args=["--label-base",
+                                                          "https://id.example.com/gw"])
+        except Exception:
+            cls.plain.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.plain.close()
+        cls.based.close()
+
+    def page_qr(self, node, handle, host=None):
+        q = urllib.parse.quote(handle.encode(), safe="/")
+        st, _, body = node.req("GET", "/%s?noredirect" % q,
+                               headers={"Host": host} if host is not None else None)
+        self.assertEqual(st, 200, body[:300])
+        m = re.search(r'<div class="qr" id="qr">.*?<p>([^<]*)</p></div>', body.decode())
+        self.assertIsNotNone(m, body[-2000:])
+        return m.group(1).replace("&amp;", "&")
+
+    def test_page_code_is_the_label_url(self):
+        for h in ODD:
+            self.assertEqual(self.page_qr(self.based, h),
+                             proxy_url("https://id.example.com/gw/", h))
+            self.assertEqual(self.page_qr(self.plain, h),
+                             proxy_url("http://127.0.0.1:%d/" % self.plain.http_port, h))
+            self.assertEqual(self.page_qr(self.plain, h, host="id.example.org:8443"),
+                             proxy_url("http://id.example.org:8443/", h))
+
+    def test_host_a_label_refuses(self):
+        for host in ("a:b:c", "[[x]]", "h:123456", "[::1]x"):
+            st, _, _ = self.plain.req("GET", "/api/labels/88.100.1/A.svg",
+                                      headers={"Host": host})
+            self.assertEqual(st, 400, host)
+            self.assertEqual(self.page_qr(self.plain, ODD[0], host=host),
+                             "hdl:" + proxy_url("", ODD[0]), host)
+
+
 if __name__ == "__main__":
     unittest.main()

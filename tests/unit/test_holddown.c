@@ -121,12 +121,34 @@ static void test_bounded_table(void **state)
 	holddown_free(h);
 }
 
+/* A full table gives way with one not being probed: the probe's failure still doubles. */
+static void test_probed_one_not_replaced(void **state)
+{
+	(void)state;
+	holddown *h = mk(2, 1000, 60000);
+	timeout(h, "a");
+	ms += 10;
+	timeout(h, "b");
+	ms += 1000;
+	assert_true(may(h, "a")); /* a's probe is out; a ends first */
+	timeout(h, "c");          /* the table is full: b gives way, not a */
+	assert_false(may(h, "c"));
+	assert_true(may(h, "b"));
+	timeout(h, "a"); /* the probe failed: 2000 ms */
+	ms += 1500;
+	assert_false(may(h, "a"));
+	ms += 500;
+	assert_true(may(h, "a"));
+	holddown_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_held_then_probe_then_doubling),
 	    cmocka_unit_test(test_stragglers_do_not_extend),
 	    cmocka_unit_test(test_bounded_table),
+	    cmocka_unit_test(test_probed_one_not_replaced),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

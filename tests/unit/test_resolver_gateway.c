@@ -5,6 +5,7 @@
  * UDP and TCP socket on loopback that nobody reads) fails with rc 2 and
  * meta.down naming the server, and the next one fails at once because the
  * server is held down ("is not answering (since ...)"), counted in held=.
+ * A request looked up cache-only, then again waiting, counts one miss.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -97,6 +98,10 @@ static void test_cached_only_then_down_then_held(void **state)
 	assert_false(meta.stale);
 	assert_string_equal(meta.node, node);
 	assert_true(took >= 250);
+	/* The cache-only look and the waiting one are one request: one miss. */
+	resolver_stats(r, &st);
+	assert_int_equal(st.cache.misses, 1);
+	assert_int_equal(st.upstream, 1);
 
 	/* Held down now: the next question fails at once, saying since when. */
 	len = request("88.100.1/Y", req, sizeof(req));
@@ -111,6 +116,7 @@ static void test_cached_only_then_down_then_held(void **state)
 	snprintf(want, sizeof(want), "node %s is not answering (since ", node);
 	assert_non_null(memmem(ans, (size_t)n, want, strlen(want)));
 	resolver_stats(r, &st);
+	assert_int_equal(st.cache.misses, 2);
 	assert_true(st.held >= 1);
 	assert_true(st.held_now >= 1);
 	char line[512];
