@@ -24,11 +24,14 @@ int api_new(const api_config *cfg, api **out)
 	a->label_max = cfg->label_max ? cfg->label_max : API_LABEL_MAX;
 	int ret = api_label_bases(a, cfg->label_base, cfg->nlabel_base);
 	if (!ret)
+		ret = api_gs1_registries(a, cfg->gs1_registry, cfg->ngs1_registry);
+	if (!ret)
 		ret = api_sessions_new(cfg->n, &a->sessions);
 	if (!ret && (ret = api_idem_new(&a->idem)))
 		api_sessions_free(a->sessions);
 	if (ret) {
 		api_label_bases(a, NULL, 0);
+		api_gs1_registries(a, NULL, 0);
 		free(a);
 		return ret;
 	}
@@ -49,6 +52,7 @@ void api_free(api *a)
 	api_sessions_free(a->sessions);
 	api_idem_free(a->idem);
 	api_label_bases(a, NULL, 0);
+	api_gs1_registries(a, NULL, 0);
 	free(a);
 }
 
@@ -105,7 +109,9 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	                 .gateway_queue = o->gateway_queue,
 	                 .label_base = o->label_base,
 	                 .nlabel_base = o->nlabel_base,
-	                 .label_max = o->label_max};
+	                 .label_max = o->label_max,
+	                 .gs1_registry = o->gs1_registry,
+	                 .ngs1_registry = o->ngs1_registry};
 	for (unsigned i = 0; i < o->nlabel_base; i++) {
 		const char *why = label_base_check(o->label_base[i]);
 		if (why) {

@@ -56,6 +56,7 @@ typedef struct label_ask {
 	char base_want[BASE_CAP]; /* base= as given, "" = none */
 	char base[BASE_CAP];      /* the base chosen */
 	char err[ERR_CAP];
+	bool gs1; /* gs1=1: the identifier's GS1 Digital Link URI (api_gs1_rules.c) */
 } label_ask;
 
 /* The base the labels point under; 0, or -1 with a->err set. */
@@ -120,6 +121,8 @@ static int query_cb(void *arg, idn_slice name, idn_slice value)
 		a->o.ecc = value.len == 1 ? (char)(value.p[0] & ~0x20) : '?';
 	} else if (api_name_is(name, "text")) {
 		a->o.text = api_truthy(value);
+	} else if (api_name_is(name, "gs1")) {
+		a->gs1 = api_truthy(value);
 	} else if (api_name_is(name, "base")) {
 		int n =
 		    api_pct_decode(value, true, (uint8_t *)a->base_want, sizeof(a->base_want) - 1);
@@ -189,9 +192,24 @@ int api_get_label(api_worker *w, const http_req *req, idn_slice rest, http_resp 
 		goto bad;
 	}
 	char url[LABEL_URL_MAX];
-	if (choose_base(w, req, a) ||
-	    label_url_for(a, a->o.ecc, h, "handle", url, sizeof(url), a->err, sizeof(a->err)))
+	if (choose_base(w, req, a))
 		goto bad;
+	if (a->gs1) {
+		int ret = api_gs1_uri_of(w, h, a->base, url, sizeof(url), a->err, sizeof(a->err));
+		if (ret && ret != IDN_EINVAL) {
+			free(a);
+			return ret; /* IDN_EAGAIN: the rules are not cached; run again where it may
+			               wait */
+		}
+		if (!ret && strlen(url) > label_capacity(a->o.ecc))
+			snprintf(a->err, sizeof(a->err),
+			         "gs1: the URI does not fit a QR code at ecc %c", a->o.ecc);
+		if (ret || a->err[0])
+			goto bad;
+	} else if (label_url_for(a, a->o.ecc, h, "handle", url, sizeof(url), a->err,
+	                         sizeof(a->err))) {
+		goto bad;
+	}
 	if (png && (why = label_unavailable())) {
 		http_resp_error(r, 503, PROTO_RC_ERROR, why);
 		free(a);
