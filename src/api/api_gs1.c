@@ -13,8 +13,11 @@
  * page of the identifier (gs1:pip when the record has none, else rel
  * describedby; the default link when there is nothing else). The answer is
  * a 307 to the link chosen by linkType, Accept-Language and Accept, with
- * the query string passed on (linkType dropped), or with linkType=all (or
- * Accept: application/linkset+json) the RFC 9264 linkset. Every answer
+ * the query string passed on, or with linkType=linkset (or all, or Accept:
+ * application/linkset+json) the RFC 9264 linkset. A key with qualifiers is
+ * looked up at each level (the whole key, ..., the key alone), each mapped
+ * by its own rule: the most specific level with a link answers, the linkset
+ * lists every level. Every answer
  * carries CORS headers; malformed URIs are 400 with the parser's reason.
  * docs/gs1-resolver.md.
  */
@@ -53,18 +56,31 @@ typedef struct link {
 	char lang[32]; /* "en" or "en,fr"; "" = any */
 	char type[64]; /* "text/html"; "" = unknown */
 	idn_slice title;
+	int level; /* of g->level[] */
 } link;
+
+/* One level of the request's key: the key, then with each of its qualifiers. */
+typedef struct level {
+	char handle[PROTO_HANDLE_MAX + 1]; /* "" when no rule maps this level */
+	char anchor[GS1_URI_MAX + 1];      /* its canonical URI under this resolver */
+	char page[URL_CAP];                /* the identifier's record page */
+	char page_title[PROTO_HANDLE_MAX + 32];
+	uint8_t *values; /* a copy of the record's values; NULL when it does not resolve */
+	uint32_t nvalues;
+	size_t vlen;
+	uint32_t rc;
+	bool down;
+} level;
 
 typedef struct gs1_req {
 	gs1_dl dl;
-	api_gs1_rules rules;
+	api_gs1_rules rules, cand;
 	char uri[GS1_URI_MAX + 1];
-	char base[GS1_STEM_MAX + 1];  /* "https://host" (no final '/') */
-	char anchor[GS1_URI_MAX + 1]; /* the canonical uncompressed URI */
-	char handle[PROTO_HANDLE_MAX + 1];
-	char page[URL_CAP]; /* the identifier's record page */
-	char page_title[PROTO_HANDLE_MAX + 32];
+	char base[GS1_STEM_MAX + 1]; /* "https://host" (no final '/') */
 	bool compressed;
+	level
+	    level[GS1_QUAL_MAX + 1]; /* [0]: the whole key (all qualifiers), last: the key alone */
+	int nlevel;
 	link links[LINKS_MAX];
 	int nlinks;
 	bool html; /* Accept prefers HTML: error pages are pages */
@@ -89,7 +105,8 @@ static void hdr_line(http_resp *r, const char *line)
 /* CORS and Vary, after whatever the answer already has (Age, Warning). */
 static void hdr_begin(http_resp *r)
 {
-	snprintf(tl_hdrs, sizeof(tl_hdrs), "%s", r->extra_headers ? r->extra_headers : "");
+	if (r->extra_headers != tl_hdrs)
+		snprintf(tl_hdrs, sizeof(tl_hdrs), "%s", r->extra_headers ? r->extra_headers : "");
 	r->extra_headers = tl_hdrs;
 	hdr_line(r, cors);
 	hdr_line(r, "Vary: Accept, Accept-Language\r\n");
@@ -261,7 +278,7 @@ static bool link_parse(idn_slice d, link *l)
 	return true;
 }
 
-static void add_link(gs1_req *g, const char *rel, idn_slice href, idn_slice title)
+static void add_link(gs1_req *g, int lv, const char *rel, idn_slice href, idn_slice title)
 {
 	if (g->nlinks == LINKS_MAX)
 		return;
@@ -270,22 +287,29 @@ static void add_link(gs1_req *g, const char *rel, idn_slice href, idn_slice titl
 	snprintf(l->rel, sizeof(l->rel), "%s", rel);
 	l->href = href;
 	l->title = title;
+	l->level = lv;
 	snprintf(l->type, sizeof(l->type), "text/html");
 }
 
-static bool has_rel(const gs1_req *g, const char *rel)
+static bool has_rel(const gs1_req *g, int lv, const char *rel)
 {
 	for (int i = 0; i < g->nlinks; i++)
-		if (!strcmp(g->links[i].rel, rel))
+		if (g->links[i].level == lv && !strcmp(g->links[i].rel, rel))
 			return true;
 	return false;
 }
 
-/* The links of the record's values, then the default link and the record page. */
-static void collect_links(gs1_req *g, const api_answer *ans)
+/*
+ * The links of level lv's record: its GS1.LINK.* values; the first URL value
+ * as the default link (and gs1:pip) when there is no GS1.LINK.defaultLink;
+ * the record page as gs1:pip when there is none (else "describedby"), and as
+ * the default link when there is nothing else.
+ */
+static void collect_links(gs1_req *g, int lv)
 {
 	static const char pre[] = "GS1.LINK.";
-	proto_values_it it = proto_values_begin(ans->values, ans->nvalues);
+	level *L = &g->level[lv];
+	proto_values_it it = proto_values_begin(idn_slice_of(L->values, L->vlen), L->nvalues);
 	proto_value v;
 	idn_slice url = {0};
 	while (proto_values_next(&it, &v) == 1 && g->nlinks < LINKS_MAX) {
@@ -297,14 +321,19 @@ static void collect_links(gs1_req *g, const api_answer *ans)
 		link *l = &g->links[g->nlinks];
 		memset(l, 0, sizeof(*l));
 		memcpy(l->rel, v.type.p + sizeof(pre) - 1, v.type.len - (sizeof(pre) - 1));
+		l->level = lv;
 		if (token_ok(l->rel, "_-") && link_parse(v.data, l))
 			g->nlinks++;
 	}
-	idn_slice page = idn_slice_of(g->page, strlen(g->page));
-	idn_slice pt = idn_slice_of(g->page_title, strlen(g->page_title));
-	if (!has_rel(g, "defaultLink"))
-		add_link(g, "defaultLink", url.p ? url : page, url.p ? idn_slice_of("", 0) : pt);
-	add_link(g, has_rel(g, "pip") ? "describedby" : "pip", page, pt);
+	idn_slice page = idn_slice_of(L->page, strlen(L->page));
+	idn_slice pt = idn_slice_of(L->page_title, strlen(L->page_title));
+	if (!has_rel(g, lv, "defaultLink")) {
+		add_link(g, lv, "defaultLink", url.p ? url : page,
+		         url.p ? idn_slice_of("", 0) : pt);
+		if (url.p && !has_rel(g, lv, "pip"))
+			add_link(g, lv, "pip", url, idn_slice_of("", 0));
+	}
+	add_link(g, lv, has_rel(g, lv, "pip") ? "describedby" : "pip", page, pt);
 }
 
 /* ---- negotiation ---- */
@@ -385,69 +414,85 @@ static double suit(const char *have, const pref *prefs, int n, bool lang)
 }
 
 /*
- * The link of rel that suits the request best, or -1: languages first
- * (Accept-Language), then media types (Accept); the first listed on a tie.
+ * The link of rel that suits the request best, or -1: the most specific
+ * level that has one; among its links, languages first (Accept-Language),
+ * then media types (Accept); the first listed on a tie.
  */
 static int choose(const gs1_req *g, const http_req *req, const char *rel)
 {
 	pref langs[LANGS_MAX], types[LANGS_MAX];
 	int nl = prefs_parse(req, "accept-language", langs, LANGS_MAX);
 	int nt = prefs_parse(req, "accept", types, LANGS_MAX);
-	int best = -1;
-	double bs = -1;
-	for (int i = 0; i < g->nlinks; i++) {
-		const link *l = &g->links[i];
-		if (strcmp(l->rel, rel))
-			continue;
-		double s = suit(l->lang, langs, nl, true) * 10 + suit(l->type, types, nt, false);
-		if (s > bs)
-			bs = s, best = i;
+	for (int lv = 0; lv < g->nlevel; lv++) {
+		int best = -1;
+		double bs = -1;
+		for (int i = 0; i < g->nlinks; i++) {
+			const link *l = &g->links[i];
+			if (l->level != lv || strcmp(l->rel, rel))
+				continue;
+			double s =
+			    suit(l->lang, langs, nl, true) * 10 + suit(l->type, types, nt, false);
+			if (s > bs)
+				bs = s, best = i;
+		}
+		if (best >= 0)
+			return best;
 	}
-	return best;
+	return -1;
 }
 
 /* ---- answers ---- */
 
-/* A linkset (RFC 9264 JSON) of g's links. */
+/* One link object of a linkset: href, title, type, hreflang. */
+static json_t *link_json(const link *l)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "href", json_stringn((const char *)l->href.p, l->href.len));
+	json_t *t = l->title.len ? json_stringn((const char *)l->title.p, l->title.len) : NULL;
+	json_object_set_new(o, "title", t ? t : json_string(l->rel));
+	if (l->type[0])
+		json_object_set_new(o, "type", json_string(l->type));
+	if (l->lang[0]) {
+		json_t *hl = json_array();
+		for (const char *p = l->lang; *p;) {
+			size_t n = strcspn(p, ",");
+			json_array_append_new(hl, json_stringn(p, n));
+			p += n + (p[n] == ',');
+		}
+		json_object_set_new(o, "hreflang", hl);
+	}
+	return o;
+}
+
+/* A linkset (RFC 9264 JSON): one context object per level that has a record. */
 static void linkset(http_resp *r, const gs1_req *g)
 {
-	json_t *ctx = json_object();
-	json_object_set_new(ctx, "anchor", json_string(g->anchor));
-	for (int i = 0; i < g->nlinks; i++) {
-		const link *l = &g->links[i];
-		char rel[sizeof(voc) + REL_MAX];
-		snprintf(rel, sizeof(rel), "%s%s", strcmp(l->rel, "describedby") ? voc : "",
-		         l->rel);
-		json_t *arr = json_object_get(ctx, rel);
-		if (!arr)
-			json_object_set_new(ctx, rel, arr = json_array());
-		json_t *o = json_object();
-		json_object_set_new(o, "href", json_stringn((const char *)l->href.p, l->href.len));
-		json_t *t =
-		    l->title.len ? json_stringn((const char *)l->title.p, l->title.len) : NULL;
-		json_object_set_new(o, "title", t ? t : json_string(l->rel));
-		if (l->type[0])
-			json_object_set_new(o, "type", json_string(l->type));
-		if (l->lang[0]) {
-			json_t *hl = json_array();
-			for (const char *p = l->lang; *p;) {
-				size_t n = strcspn(p, ",");
-				json_array_append_new(hl, json_stringn(p, n));
-				p += n + (p[n] == ',');
-			}
-			json_object_set_new(o, "hreflang", hl);
-		}
-		json_array_append_new(arr, o);
-	}
-	json_t *same = json_array(), *so = json_object();
-	json_object_set_new(so, "href", json_string(g->anchor));
-	json_array_append_new(same, so);
-	if (g->compressed)
-		json_object_set_new(ctx, "http://www.w3.org/2002/07/owl#sameAs", same);
-	else
-		json_decref(same);
 	json_t *doc = json_object(), *ls = json_array();
-	json_array_append_new(ls, ctx);
+	for (int lv = 0; lv < g->nlevel; lv++) {
+		if (!g->level[lv].values)
+			continue;
+		json_t *ctx = json_object();
+		json_object_set_new(ctx, "anchor", json_string(g->level[lv].anchor));
+		for (int i = 0; i < g->nlinks; i++) {
+			const link *l = &g->links[i];
+			if (l->level != lv)
+				continue;
+			char rel[sizeof(voc) + REL_MAX];
+			snprintf(rel, sizeof(rel), "%s%s", strcmp(l->rel, "describedby") ? voc : "",
+			         l->rel);
+			json_t *arr = json_object_get(ctx, rel);
+			if (!arr)
+				json_object_set_new(ctx, rel, arr = json_array());
+			json_array_append_new(arr, link_json(l));
+		}
+		if (g->compressed && lv == 0) {
+			json_t *same = json_array(), *so = json_object();
+			json_object_set_new(so, "href", json_string(g->level[0].anchor));
+			json_array_append_new(same, so);
+			json_object_set_new(ctx, "http://www.w3.org/2002/07/owl#sameAs", same);
+		}
+		json_array_append_new(ls, ctx);
+	}
 	json_object_set_new(doc, "linkset", ls);
 	json_answer(r, doc, "application/linkset+json");
 }
@@ -461,76 +506,67 @@ static bool hdr_text(idn_slice s)
 	return true;
 }
 
-/* The Link header: the linkset, the uncompressed URI, and with all the links themselves. */
+/* ", <href>; rel=...; hreflang=...; type=...; title=..." of l into out; its length or -1. */
+static int link_param(const link *l, char *out, size_t cap)
+{
+	bool t = l->title.len && l->title.len < 256 && hdr_text(l->title);
+	if (strchr(l->lang, ','))
+		return -1; /* several languages: the linkset in the body has it */
+	return snprintf(out, cap, ", <%.*s>; rel=\"%s%s\"%s%s%s%s%s%s%s%.*s%s", (int)l->href.len,
+	                (const char *)l->href.p, strcmp(l->rel, "describedby") ? voc : "", l->rel,
+	                l->lang[0] ? "; hreflang=\"" : "", l->lang, l->lang[0] ? "\"" : "",
+	                l->type[0] ? "; type=\"" : "", l->type, l->type[0] ? "\"" : "",
+	                t ? "; title=\"" : "", t ? (int)l->title.len : 0,
+	                t ? (const char *)l->title.p : "", t ? "\"" : "");
+}
+
+/*
+ * The Link header: the linkset, the uncompressed URI of a compressed request
+ * (owl:sameAs); with all, the JSON-LD context and the links themselves (as
+ * many as fit).
+ */
 static void link_header(http_resp *r, const gs1_req *g, bool all)
 {
+	const char *anchor = g->level[0].anchor;
 	char h[LINK_HDR_MAX + 256];
 	int n = snprintf(h, sizeof(h),
-	                 "Link: <%s?linkType=all>; rel=\"linkset\"; "
+	                 "Link: <%s?linkType=linkset>; rel=\"linkset\"; "
 	                 "type=\"application/linkset+json\"",
-	                 g->anchor);
+	                 anchor);
 	if (n < 0 || n >= LINK_HDR_MAX)
 		return;
 	size_t len = (size_t)n;
-	if (g->compressed) {
-		n = snprintf(h + len, sizeof(h) - len, ", <%s>; rel=\"owl:sameAs\"", g->anchor);
-		len += n > 0 && len + (size_t)n < LINK_HDR_MAX ? (size_t)n : 0;
-		h[len] = 0;
-	}
+	char one[URL_CAP + 512];
+	n = snprintf(one, sizeof(one), ", <%s>; rel=\"owl:sameAs\"", anchor);
+	if (g->compressed && n > 0 && len + (size_t)n < LINK_HDR_MAX)
+		memcpy(h + len, one, (size_t)n + 1), len += (size_t)n;
+	n = snprintf(one, sizeof(one),
+	             ", <%s>; rel=\"http://www.w3.org/ns/json-ld#context\"; "
+	             "type=\"application/ld+json\"",
+	             "https://ref.gs1.org/standards/resolver/linkset-context");
+	if (all && n > 0 && len + (size_t)n < LINK_HDR_MAX)
+		memcpy(h + len, one, (size_t)n + 1), len += (size_t)n;
 	for (int i = 0; all && i < g->nlinks; i++) {
-		const link *l = &g->links[i];
-		char one[URL_CAP + 512];
-		bool t = l->title.len && l->title.len < 256 && hdr_text(l->title);
-		n = snprintf(one, sizeof(one), ", <%.*s>; rel=\"%s%s\"%s%s%s%s%s%s%s%.*s%s",
-		             (int)l->href.len, (const char *)l->href.p,
-		             strcmp(l->rel, "describedby") ? voc : "", l->rel,
-		             l->lang[0] ? "; hreflang=\"" : "", l->lang, l->lang[0] ? "\"" : "",
-		             l->type[0] ? "; type=\"" : "", l->type, l->type[0] ? "\"" : "",
-		             t ? "; title=\"" : "", t ? (int)l->title.len : 0,
-		             t ? (const char *)l->title.p : "", t ? "\"" : "");
-		if (n < 0 || len + (size_t)n >= LINK_HDR_MAX || strchr(l->lang, ','))
-			continue; /* the linkset in the body has it */
-		memcpy(h + len, one, (size_t)n + 1);
-		len += (size_t)n;
+		n = link_param(&g->links[i], one, sizeof(one));
+		if (n > 0 && len + (size_t)n < LINK_HDR_MAX)
+			memcpy(h + len, one, (size_t)n + 1), len += (size_t)n;
 	}
 	memcpy(h + len, "\r\n", 3);
 	hdr_add(r, h, len + 2);
 }
 
-typedef struct qpass {
-	char *out;
-	size_t len, cap;
-	bool full;
-} qpass;
-
-/* The query passed on: every parameter but linkType. */
-static int pass_cb(void *arg, idn_slice name, idn_slice value)
-{
-	qpass *q = arg;
-	if (api_name_is(name, "linkType"))
-		return 0;
-	int n =
-	    snprintf(q->out + q->len, q->cap - q->len, "%s%.*s%s%.*s",
-	             strchr(q->out, '?') ? "&" : "?", (int)name.len, (const char *)name.p,
-	             value.p > name.p + name.len ? "=" : "", (int)value.len, (const char *)value.p);
-	if (n < 0 || q->len + (size_t)n >= q->cap) {
-		q->full = true;
-		return 1;
-	}
-	q->len += (size_t)n;
-	return 0;
-}
-
+/* 307 to l's target, the request's query string passed on. */
 static void redirect(http_resp *r, const http_req *req, const gs1_req *g, const link *l)
 {
 	r->status = 307;
 	r->content_type = "text/html; charset=utf-8";
-	qpass q = {r->location, 0, sizeof(r->location), false};
-	snprintf(r->location, sizeof(r->location), "%.*s", (int)l->href.len,
-	         (const char *)l->href.p);
-	q.len = strlen(r->location);
-	api_query_each(req->query, pass_cb, &q);
-	if (q.full) /* too long with the query: the link alone */
+	int n = snprintf(r->location, sizeof(r->location), "%.*s%s%.*s", (int)l->href.len,
+	                 (const char *)l->href.p,
+	                 !req->query.len                       ? ""
+	                 : memchr(l->href.p, '?', l->href.len) ? "&"
+	                                                       : "?",
+	                 (int)req->query.len, (const char *)req->query.p);
+	if (n < 0 || (size_t)n >= sizeof(r->location)) /* too long with the query: the link alone */
 		snprintf(r->location, sizeof(r->location), "%.*s", (int)l->href.len,
 		         (const char *)l->href.p);
 	http_resp_puts(r, "<!doctype html><title>Redirect</title><a href=\"");
@@ -587,9 +623,8 @@ static int base_of(api_worker *w, const http_req *req, char *out, size_t cap)
 {
 	idn_slice host;
 	int n = w->a->nlabel_base ? snprintf(out, cap, "%s", w->a->label_base[0])
-	                          : (http_req_header(req, "host", &host)
-	                                 ? label_host_base(req->tls, host, out, cap)
-	                                 : -1);
+	        : http_req_header(req, "host", &host) ? label_host_base(req->tls, host, out, cap)
+	                                              : -1;
 	if (n <= 0 || (size_t)n >= cap)
 		return -1;
 	while (n && out[n - 1] == '/')
@@ -597,82 +632,161 @@ static int base_of(api_worker *w, const http_req *req, char *out, size_t cap)
 	return 0;
 }
 
-/* The identifier of g->dl by the registries' rules; 0, IDN_EAGAIN, or 1 when answered (404). */
-static int map_key(api_worker *w, gs1_req *g, http_resp *r)
+/* Whether the template of r names AI ai. */
+static bool names_ai(const gs1_rule *r, const char *ai)
 {
-	int ret = api_gs1_rules_get(w, &g->rules);
-	if (ret)
-		return ret;
-	char msg[512];
-	const gs1_rule *rule = gs1_rule_find(g->rules.r, g->rules.n, &g->dl);
-	if (!rule) {
-		snprintf(msg, sizeof(msg),
-		         "no enterprise has registered a rule for the company prefix of %s %s "
-		         "with this resolver's operator",
-		         g->dl.key.ai, g->dl.key.value);
-		fail(r, g, 404, PROTO_RC_HANDLE_NOT_FOUND, "No link for this GS1 key", msg);
-		return 1;
+	char ph[GS1_AI_MAX + 3];
+	snprintf(ph, sizeof(ph), "{%s}", ai);
+	return strstr(r->tmpl, ph) != NULL;
+}
+
+/*
+ * The levels of g->dl (the whole key, then without its last qualifier, ...,
+ * the key alone), each with the identifier the rules map it to: at a level,
+ * the rules that apply to it and name its last qualifier; among them the
+ * one of the longest company prefix. Returns how many levels are mapped.
+ */
+static int map_levels(gs1_req *g)
+{
+	int mapped = 0;
+	g->nlevel = g->dl.nqual + 1;
+	for (int lv = 0; lv < g->nlevel; lv++) {
+		level *L = &g->level[lv];
+		gs1_dl *d = malloc(sizeof(*d));
+		if (!d)
+			return mapped;
+		*d = g->dl;
+		d->nqual = g->dl.nqual - lv;
+		d->nattr = d->nother = 0;
+		snprintf(d->stem, sizeof(d->stem), "%s", g->base);
+		if (gs1_dl_build(d, L->anchor, sizeof(L->anchor)) < 0)
+			snprintf(L->anchor, sizeof(L->anchor), "%s", g->base);
+		g->cand.n = 0;
+		for (int i = 0; i < g->rules.n; i++) {
+			const gs1_rule *r = &g->rules.r[i];
+			if (gs1_rule_apply(r, d, L->handle, sizeof(L->handle)) > 0 &&
+			    (!d->nqual || names_ai(r, d->qual[d->nqual - 1].ai)))
+				g->cand.r[g->cand.n++] = *r;
+		}
+		L->handle[0] = 0;
+		const gs1_rule *r = gs1_rule_find(g->cand.r, g->cand.n, d);
+		if (r && gs1_rule_apply(r, d, L->handle, sizeof(L->handle)) > 0)
+			mapped++;
+		else
+			L->handle[0] = 0;
+		free(d);
 	}
-	int n = gs1_rule_apply(rule, &g->dl, g->handle, sizeof(g->handle));
-	if (n <= 0) {
-		snprintf(msg, sizeof(msg),
-		         "the rule of company prefix %s maps only URIs with every AI of %s; "
-		         "this one lacks some",
-		         rule->gcp, rule->tmpl);
-		fail(r, g, 404, PROTO_RC_HANDLE_NOT_FOUND, "No link for this GS1 key", msg);
-		return 1;
+	return mapped;
+}
+
+/*
+ * Resolves each mapped level's identifier (copying its values: each
+ * resolution reuses the answer buffer). 0, or IDN_EAGAIN / an error.
+ */
+static int resolve_levels(api_worker *w, gs1_req *g, http_resp *r)
+{
+	for (int lv = 0; lv < g->nlevel; lv++) {
+		level *L = &g->level[lv];
+		if (!L->handle[0])
+			continue;
+		idn_slice h = idn_slice_of(L->handle, strlen(L->handle));
+		api_answer ans;
+		int ret = api_resolve(w, h, NULL, 0, NULL, 0, false, &ans);
+		if (ret)
+			return ret; /* IDN_EAGAIN: run again by the gateway's threads */
+		L->rc = ans.rc;
+		L->down = ans.src.down;
+		if (ans.rc != PROTO_RC_SUCCESS)
+			continue;
+		if (!(L->values = malloc(ans.values.len ? ans.values.len : 1)))
+			return IDN_ENOMEM;
+		memcpy(L->values, ans.values.p, ans.values.len);
+		L->vlen = ans.values.len;
+		L->nvalues = ans.nvalues;
+		if (lv == 0)
+			api_source_headers(w, &ans.src, r);
+		char base[GS1_STEM_MAX + 2];
+		snprintf(base, sizeof(base), "%s/", g->base);
+		if (label_url(base, h, L->page, sizeof(L->page)) < 0)
+			L->page[0] = 0;
+		snprintf(L->page_title, sizeof(L->page_title), "Record %s", L->handle);
+		collect_links(g, lv);
 	}
 	return 0;
 }
 
-/* The answer of a parsed DL: links from the identifier's values. */
-static int answer(api_worker *w, const http_req *req, gs1_req *g, const char *lt, http_resp *r)
+/* 404 (or 504 when a node did not answer): why no level has a record. */
+static void not_found(http_resp *r, gs1_req *g, int mapped)
 {
-	int ret = map_key(w, g, r);
-	if (ret)
-		return ret > 0 ? 0 : ret;
-	idn_slice h = idn_slice_of(g->handle, strlen(g->handle));
-	api_answer ans;
-	if ((ret = api_resolve(w, h, NULL, 0, NULL, 0, false, &ans)))
-		return ret; /* IDN_EAGAIN: run again by the gateway's threads */
-	if (ans.rc != PROTO_RC_SUCCESS) {
-		char msg[PROTO_HANDLE_MAX + 256];
+	char msg[PROTO_HANDLE_MAX + 512];
+	const level *L = &g->level[0];
+	for (int lv = 0; lv < g->nlevel && !L->handle[0]; lv++)
+		L = &g->level[lv];
+	if (!mapped)
 		snprintf(msg, sizeof(msg),
-		         ans.src.down ? "the node holding identifier %s did not answer"
-		         : ans.rc == PROTO_RC_HANDLE_NOT_FOUND
+		         "no enterprise has registered a rule for the company prefix of %s %s "
+		         "with this resolver's operator",
+		         g->dl.key.ai, g->dl.key.value);
+	else
+		snprintf(msg, sizeof(msg),
+		         L->down ? "the node holding identifier %s did not answer"
+		         : L->rc == PROTO_RC_HANDLE_NOT_FOUND
 		             ? "this GS1 key maps to identifier %s, which is not registered"
 		             : "identifier %s did not resolve",
-		         g->handle);
-		int st = ans.src.down ? 504 : ans.rc == PROTO_RC_HANDLE_NOT_FOUND ? 404 : 502;
-		fail(r, g, st, ans.rc, "No link for this GS1 key", msg);
+		         L->handle);
+	fail(r, g, L->down ? 504 : 404, PROTO_RC_HANDLE_NOT_FOUND, "No link for this GS1 key", msg);
+}
+
+/* The answer of a parsed DL: links from the levels' identifiers. */
+static int answer(api_worker *w, const http_req *req, gs1_req *g, const char *lt, http_resp *r)
+{
+	int ret = api_gs1_rules_get(w, &g->rules);
+	if (ret)
+		return ret;
+	int mapped = map_levels(g);
+	if ((ret = resolve_levels(w, g, r)))
+		return ret;
+	if (!g->nlinks) {
+		not_found(r, g, mapped);
 		return 0;
 	}
-	char base[GS1_STEM_MAX + 2];
-	snprintf(base, sizeof(base), "%s/", g->base);
-	if (label_url(base, h, g->page, sizeof(g->page)) < 0)
-		g->page[0] = 0;
-	snprintf(g->page_title, sizeof(g->page_title), "Record %s", g->handle);
-	collect_links(g, &ans);
-	api_source_headers(w, &ans.src, r);
-	bool all = !strcmp(lt, "all") || (!lt[0] && accepts(req, "application/linkset+json"));
+	bool all = !strcmp(lt, "all") || !strcmp(lt, "linkset") ||
+	           (!lt[0] && accepts(req, "application/linkset+json"));
 	if (all) {
 		linkset(r, g);
 		hdr_begin(r);
 		link_header(r, g, true);
 		return 0;
 	}
-	int i = lt[0] ? choose(g, req, lt) : -1;
-	if (i < 0)
-		i = choose(g, req, "defaultLink");
+	int i = choose(g, req, lt[0] ? lt : "defaultLink");
+	if (i < 0) {
+		char msg[REL_MAX + 128];
+		snprintf(msg, sizeof(msg),
+		         "no link of type gs1:%s for this item (?linkType=linkset lists its links)",
+		         lt);
+		fail(r, g, 404, PROTO_RC_VALUE_NOT_FOUND, "No link of this type", msg);
+		link_header(r, g, false);
+		return 0;
+	}
 	redirect(r, req, g, &g->links[i]);
 	return 0;
+}
+
+/* The request's URI, a trailing '/' of the path dropped (tolerated). */
+static bool request_uri(const http_req *req, char *out, size_t cap)
+{
+	if (!target_str(req, out, cap))
+		return false;
+	size_t pl = req->path.len;
+	if (pl > 1 && out[pl - 1] == '/')
+		memmove(out + pl - 1, out + pl, strlen(out + pl) + 1);
+	return true;
 }
 
 int api_gs1(api_worker *w, const http_req *req, http_resp *r)
 {
 	tl_hdrs[0] = 0;
 	r->extra_headers = NULL;
-	bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
 	if (!strcmp(req->method, "OPTIONS")) {
 		r->status = 204;
 		r->len = 0;
@@ -680,7 +794,7 @@ int api_gs1(api_worker *w, const http_req *req, http_resp *r)
 		hdr_line(r, "Allow: GET, HEAD, OPTIONS\r\nAccess-Control-Max-Age: 86400\r\n");
 		return 0;
 	}
-	if (!get) {
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
 		fail(r, NULL, 405, PROTO_RC_OPERATION_NOT_SUPPORTED, "",
 		     "a GS1 resolver answers GET, HEAD and OPTIONS");
 		hdr_line(r, "Allow: GET, HEAD, OPTIONS\r\n");
@@ -697,25 +811,21 @@ int api_gs1(api_worker *w, const http_req *req, http_resp *r)
 		     "Host: missing or not HOST[:PORT]; this resolver's URIs are made from it");
 	} else if (slice_is(req->path, well_known)) {
 		describe(r, g->base);
-	} else if (!target_str(req, g->uri, sizeof(g->uri))) {
+	} else if (!request_uri(req, g->uri, sizeof(g->uri))) {
 		fail(r, g, 400, PROTO_RC_INVALID_HANDLE, "Not a GS1 Digital Link URI",
 		     "the URI is longer than 4096 characters");
 	} else if (gs1_dl_parse(g->uri, &g->dl, err, sizeof(err))) {
 		fail(r, g, 400, PROTO_RC_INVALID_HANDLE, "Not a GS1 Digital Link URI", err);
 	} else if (link_type(req, lt, sizeof(lt))) {
 		fail(r, g, 400, PROTO_RC_INVALID_VALUE, "Not a GS1 Digital Link URI",
-		     "linkType: expected all, or a link type such as gs1:pip");
+		     "linkType: expected linkset, all, or a link type such as gs1:pip");
 	} else {
-		/* The canonical URI under this resolver: key and qualifiers, no query. */
-		gs1_dl c = g->dl;
-		c.nattr = c.nother = 0;
-		snprintf(c.stem, sizeof(c.stem), "%s", g->base);
-		if (gs1_dl_build(&c, g->anchor, sizeof(g->anchor)) < 0)
-			snprintf(g->anchor, sizeof(g->anchor), "%s", g->base);
 		size_t pl = strcspn(g->uri, "?");
 		g->compressed = !memchr(g->uri + 1, '/', pl > 1 ? pl - 1 : 0);
 		ret = answer(w, req, g, lt, r);
 	}
+	for (int lv = 0; lv < g->nlevel; lv++)
+		free(g->level[lv].values);
 	free(g);
 	return ret;
 }

@@ -41,6 +41,7 @@ def gtin(body13):
 G1 = gtin("0061414112345")   # company prefix 0614141
 G2 = gtin("0061414199999")   # same prefix, no record registered
 G_ADD = "09520123456788"     # company prefix 9520123: its rule is added by the test
+G3 = gtin("0061414155555")   # same prefix: a GTIN-level record, one serial's record
 G_ZIP = "09780345418913"     # the compressed URI's GTIN (prefix 978034)
 ZIP_PATH = "/DBHKVAdpQgqrCg"  # = /01/09780345418913/21/43786 (URI Syntax's example)
 
@@ -50,6 +51,11 @@ def val(index, typ, data, ttl=None):
     if ttl is not None:
         v["ttl"] = ttl
     return v
+
+
+def where(hd):
+    """A redirect's target without the query passed on to it."""
+    return hd.get("location", "").split("?")[0]
 
 
 def h(g, serial):
@@ -74,6 +80,12 @@ ENTERPRISE = [
     {"handle": h(G_ZIP, "43786"), "values": [url(1, "https://motor.example/zip")]},
     {"handle": h(G_ADD, "12345"), "values": [url(1, "https://motor.example/added")]},
     {"handle": "88.100.1/MOTOR-1", "values": [url(1, "https://motor.example/plain")]},
+    # The GTIN-level record (rule "0614141 88.100.1/01.{01}"): links of every serial.
+    {"handle": "88.100.1/01.%s" % G3, "values": [
+        url(1, "https://motor.example/g3"),
+        val(2, "GS1.LINK.certificationInfo", "https://motor.example/g3/ce title=CE")]},
+    {"handle": h(G3, "L1"), "values": [
+        val(1, "GS1.LINK.instructions", "https://motor.example/g3/l1/manual title=Manual")]},
 ]
 
 
@@ -97,6 +109,7 @@ class Resolver(unittest.TestCase):
             # ttl 1: a rule the operator adds is seen by the gateway a second later
             val(1, "GS1.RULE", "0614141 88.100.1/01.{01}.21.{21}", ttl=1),
             val(2, "GS1.RULE", "978034 01 88.100.1/01.{01}.21.{21}", ttl=1),
+            val(4, "GS1.RULE", "0614141 88.100.1/01.{01}", ttl=1),
             val(3, "GS1.RULE", "not a rule", ttl=1),  # skipped, logged once
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88"))]}
         cls.root = Node(records=[
@@ -221,24 +234,30 @@ class Resolver(unittest.TestCase):
         self.assertIn(b"service@motor.example", b)
 
     def test_06_link_type(self):
-        """Resolver standard, "linkType": with linkType=<type> (as gs1:type or
-        the full https://gs1.org/voc/type URI) the resolver SHALL redirect to a
-        link of that type; a type the item lacks gets the default link."""
+        """Resolver standard: "SHALL redirect to the requested type of link if
+        available" (linkType as gs1:type or the full https://gs1.org/voc/type
+        URI) and "SHALL return a 404 Not Found message if a link of the
+        requested type is not available"."""
         for lt in ("gs1:instructions", "https://gs1.org/voc/instructions"):
             st, hd, b = self.get("/01/%s/21/S1?linkType=%s" % (G1, lt))
-            self.assertEqual((st, hd.get("location")),
+            self.assertEqual((st, where(hd)),
                              (307, "https://motor.example/s1/manual.html"), lt)
         st, hd, b = self.get("/01/%s/21/S1?linkType=gs1:recallStatus" % G1)
-        self.assertEqual((st, hd.get("location")), (307, "https://motor.example/s1"))
+        self.assertEqual(st, 404, b)
+        self.assertNotIn("location", hd)
+        self.assertIn("gs1:recallStatus", json.loads(b)["message"])
         st, hd, b = self.get("/01/%s/21/S1?linkType=gs1:%%20x" % G1)
         self.assertEqual(st, 400, b)
 
     def test_07_linkset(self):
-        """Resolver standard, "linkType=all": the resolver SHALL answer the
-        item's links as a linkset (RFC 9264, application/linkset+json) and
-        SHALL list them in a Link header (RFC 8288); Accept:
-        application/linkset+json asks for the same."""
-        st, hd, b = self.get("/01/%s/21/S1?linkType=all" % G1)
+        """Resolver standard: "SHALL respond to a query parameter of linkType set
+        to linkset and/or a request with the HTTP Accept header set to
+        application/linkset+json by returning a list of links ... as per
+        RFC9264"; "All links in the linkset SHALL include the target URL, the
+        link type and a link title"; "SHOULD expose link to the linkset in an
+        HTTP Link header, even when redirecting" (linkType=all, the older
+        name, too)."""
+        st, hd, b = self.get("/01/%s/21/S1?linkType=linkset" % G1)
         self.assertEqual((st, hd["content-type"]), (200, "application/linkset+json"), b)
         ls = json.loads(b)["linkset"]
         self.assertEqual(len(ls), 1)
@@ -263,11 +282,13 @@ class Resolver(unittest.TestCase):
         self.assertIn('rel="linkset"', link)
         self.assertIn('<https://motor.example/s1/manual.pdf>; '
                       'rel="https://gs1.org/voc/instructions"', link)
-        st2, hd2, b2 = self.get("/01/%s/21/S1" % G1, Accept="application/linkset+json")
-        self.assertEqual((st2, json.loads(b2)), (200, json.loads(b)))
+        for path, acc in (("/01/%s/21/S1" % G1, "application/linkset+json"),
+                          ("/01/%s/21/S1?linkType=all" % G1, "*/*")):
+            st2, hd2, b2 = self.get(path, Accept=acc)
+            self.assertEqual((st2, json.loads(b2)), (200, json.loads(b)))
         # A redirect's Link header points at the linkset.
         st, hd, b = self.get("/01/%s/21/S1" % G1)
-        self.assertIn("<http://127.0.0.1:%d/01/%s/21/S1?linkType=all>; rel=\"linkset\""
+        self.assertIn("<http://127.0.0.1:%d/01/%s/21/S1?linkType=linkset>; rel=\"linkset\""
                       % (self.gw.http_port, G1), hd.get("link", ""))
 
     def test_08_language_negotiation(self):
@@ -279,7 +300,7 @@ class Resolver(unittest.TestCase):
                          ("en;q=0.2, zh;q=0.8", "zh"), (None, "en")):
             hdrs = {"Accept-Language": al} if al else {}
             st, hd, b = self.req("GET", path, hdrs)
-            self.assertEqual((st, hd.get("location")),
+            self.assertEqual((st, where(hd)),
                              (307, "https://motor.example/s1/" + want), al)
             self.assertIn("Accept-Language", hd.get("vary", ""))
 
@@ -290,7 +311,7 @@ class Resolver(unittest.TestCase):
         for acc, want in (("application/pdf", "manual.pdf"), ("text/html", "manual.html"),
                           ("application/*", "manual.pdf"), ("*/*", "manual.html")):
             st, hd, b = self.get(path, Accept=acc)
-            self.assertEqual((st, hd.get("location")),
+            self.assertEqual((st, where(hd)),
                              (307, "https://motor.example/s1/" + want), acc)
 
     def test_10_compressed_uri(self):
@@ -308,12 +329,15 @@ class Resolver(unittest.TestCase):
         self.assertNotIn("http://www.w3.org/2002/07/owl#sameAs", json.loads(b)["linkset"][0])
 
     def test_11_query_string_passed_on(self):
-        """Resolver standard, "Query strings": the query string of the request
-        SHALL be passed on to the target of the redirect (linkType, which the
-        resolver itself consumed, is not)."""
-        st, hd, b = self.get("/01/%s/21/S2?17=261231&utm_source=label&linkType=gs1:x" % G1)
+        """Resolver standard: "By default, SHALL pass on all key=value pairs in
+        the query string of the request URI (if present) when redirecting"."""
+        st, hd, b = self.get("/01/%s/21/S2?17=261231&utm_source=label" % G1)
         self.assertEqual((st, hd.get("location")),
                          (307, "https://motor.example/default2?17=261231&utm_source=label"))
+        st, hd, b = self.get("/01/%s/21/S1?linkType=gs1:instructions&x=1" % G1,
+                             Accept="text/html")
+        self.assertEqual(hd.get("location"), "https://motor.example/s1/manual.html"
+                         "?linkType=gs1:instructions&x=1")
 
     def test_12_no_link_404(self):
         """Resolver standard, "Not found": when no link exists for the key the
@@ -321,7 +345,7 @@ class Resolver(unittest.TestCase):
         JSON otherwise); never a redirect."""
         cases = (("/01/%s/21/NOPE" % G1, "not registered"),
                  ("/01/%s/21/S1" % G2, "not registered"),
-                 ("/01/%s" % G1, "lacks some"),
+                 ("/01/%s" % G1, "not registered"),
                  ("/01/09506000134352/21/X", "no enterprise has registered a rule"))
         for path, why in cases:
             st, hd, b = self.get(path)
@@ -355,6 +379,34 @@ class Resolver(unittest.TestCase):
             msg = json.loads(b)["message"]
             self.assertIn(why, msg, path)
         self.assertTrue(self.gw.alive())
+
+    def test_13b_trailing_slash(self):
+        """Resolver standard: "SHOULD tolerate trailing slashes at the end of GS1
+        Digital Link URIs"."""
+        st, hd, b = self.get("/01/%s/21/S2/" % G1)
+        self.assertEqual((st, hd.get("location")), (307, "https://motor.example/default2"))
+
+    def test_13c_levels_up_to_the_primary_key(self):
+        """Resolver standard: "If the request GS1 Digital Link URI includes one or
+        more key qualifiers, any links associated with each level up to the
+        primary key SHALL be included in the linkset"; "For any request URI,
+        no matter how granular, there SHALL be a default link at the entry
+        level or higher up the tree"."""
+        base = "http://127.0.0.1:%d" % self.gw.http_port
+        st, hd, b = self.get("/01/%s/21/L1?linkType=linkset" % G3)
+        self.assertEqual(st, 200, b)
+        ls = json.loads(b)["linkset"]
+        self.assertEqual([c["anchor"] for c in ls],
+                         [base + "/01/%s/21/L1" % G3, base + "/01/%s" % G3])
+        self.assertEqual(ls[1]["https://gs1.org/voc/certificationInfo"][0]["href"],
+                         "https://motor.example/g3/ce")
+        # The serial's own link, a link only the GTIN has, and a serial without a record.
+        for path, want in (("/01/%s/21/L1?linkType=gs1:instructions" % G3, "g3/l1/manual"),
+                           ("/01/%s/21/L1?linkType=gs1:certificationInfo" % G3, "g3/ce"),
+                           ("/01/%s/21/L2" % G3, "g3"), ("/01/%s" % G3, "g3")):
+            st, hd, b = self.get(path)
+            self.assertEqual((st, hd.get("location", "").split("?")[0]),
+                             (307, "https://motor.example/" + want), path)
 
     def test_14_ordinary_identifiers_still_proxied(self):
         """Not a GS1 statement: idnode's own proxy keeps answering identifiers
