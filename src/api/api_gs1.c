@@ -327,11 +327,11 @@ static void collect_links(gs1_req *g, int lv)
 	}
 	idn_slice page = idn_slice_of(L->page, strlen(L->page));
 	idn_slice pt = idn_slice_of(L->page_title, strlen(L->page_title));
+	idn_slice web = idn_slice_of("Web page", 8);
 	if (!has_rel(g, lv, "defaultLink")) {
-		add_link(g, lv, "defaultLink", url.p ? url : page,
-		         url.p ? idn_slice_of("", 0) : pt);
+		add_link(g, lv, "defaultLink", url.p ? url : page, url.p ? web : pt);
 		if (url.p && !has_rel(g, lv, "pip"))
-			add_link(g, lv, "pip", url, idn_slice_of("", 0));
+			add_link(g, lv, "pip", url, web);
 	}
 	add_link(g, lv, has_rel(g, lv, "pip") ? "describedby" : "pip", page, pt);
 }
