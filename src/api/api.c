@@ -83,6 +83,7 @@ void api_worker_fini(void *wctx)
 	free(w->req);
 	free(w->ans);
 	free(w->wreq);
+	api_gs1_cache_free(w);
 	free(w);
 	label_thread_done(); /* workers are threads of their own: their caption fonts go too */
 }

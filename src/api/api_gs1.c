@@ -74,7 +74,8 @@ typedef struct level {
 
 typedef struct gs1_req {
 	gs1_dl dl;
-	api_gs1_rules rules, cand;
+	gs1_dl tmp;                 /* one level of dl */
+	const api_gs1_rules *rules; /* the worker's (api_gs1_rules_get) */
 	char uri[GS1_URI_MAX + 1];
 	char base[GS1_STEM_MAX + 1]; /* "https://host" (no final '/') */
 	bool compressed;
@@ -105,8 +106,12 @@ static void hdr_line(http_resp *r, const char *line)
 /* CORS and Vary, after whatever the answer already has (Age, Warning). */
 static void hdr_begin(http_resp *r)
 {
-	if (r->extra_headers != tl_hdrs)
-		snprintf(tl_hdrs, sizeof(tl_hdrs), "%s", r->extra_headers ? r->extra_headers : "");
+	if (r->extra_headers != tl_hdrs) {
+		size_t n = r->extra_headers ? strlen(r->extra_headers) : 0;
+		n = n < sizeof(tl_hdrs) ? n : 0; /* never cut short */
+		memcpy(tl_hdrs, r->extra_headers ? r->extra_headers : "", n);
+		tl_hdrs[n] = 0;
+	}
 	r->extra_headers = tl_hdrs;
 	hdr_line(r, cors);
 	hdr_line(r, "Vary: Accept, Accept-Language\r\n");
@@ -640,6 +645,26 @@ static bool names_ai(const gs1_rule *r, const char *ai)
 	return strstr(r->tmpl, ph) != NULL;
 }
 
+/* Level lv of g->dl (its key and first qualifiers, no query) in g->tmp. */
+static const gs1_dl *level_dl(gs1_req *g, int lv)
+{
+	gs1_dl *d = &g->tmp;
+	d->key = g->dl.key;
+	d->nqual = g->dl.nqual - lv;
+	memcpy(d->qual, g->dl.qual, sizeof(d->qual[0]) * (size_t)d->nqual);
+	d->nattr = d->nother = 0;
+	snprintf(d->stem, sizeof(d->stem), "%s", g->base);
+	return d;
+}
+
+/* The canonical URI of level lv under this resolver. */
+static void level_anchor(gs1_req *g, int lv)
+{
+	level *L = &g->level[lv];
+	if (gs1_dl_build(level_dl(g, lv), L->anchor, sizeof(L->anchor)) < 0)
+		snprintf(L->anchor, sizeof(L->anchor), "%s", g->base);
+}
+
 /*
  * The levels of g->dl (the whole key, then without its last qualifier, ...,
  * the key alone), each with the identifier the rules map it to: at a level,
@@ -652,38 +677,37 @@ static int map_levels(gs1_req *g)
 	g->nlevel = g->dl.nqual + 1;
 	for (int lv = 0; lv < g->nlevel; lv++) {
 		level *L = &g->level[lv];
-		gs1_dl *d = malloc(sizeof(*d));
-		if (!d)
-			return mapped;
-		*d = g->dl;
-		d->nqual = g->dl.nqual - lv;
-		d->nattr = d->nother = 0;
-		snprintf(d->stem, sizeof(d->stem), "%s", g->base);
-		if (gs1_dl_build(d, L->anchor, sizeof(L->anchor)) < 0)
-			snprintf(L->anchor, sizeof(L->anchor), "%s", g->base);
-		g->cand.n = 0;
-		for (int i = 0; i < g->rules.n; i++) {
-			const gs1_rule *r = &g->rules.r[i];
-			if (gs1_rule_apply(r, d, L->handle, sizeof(L->handle)) > 0 &&
-			    (!d->nqual || names_ai(r, d->qual[d->nqual - 1].ai)))
-				g->cand.r[g->cand.n++] = *r;
+		L->values = NULL;
+		L->rc = 0;
+		L->down = false;
+		L->page[0] = L->page_title[0] = L->anchor[0] = 0;
+		if (lv == 0)
+			level_anchor(g, 0);
+		const gs1_dl *d = level_dl(g, lv);
+		const gs1_rule *best = NULL;
+		for (int i = 0; i < g->rules->n; i++) {
+			const gs1_rule *r = &g->rules->r[i];
+			if (gs1_rule_find(r, 1, d) &&
+			    (!best || strlen(r->gcp) > strlen(best->gcp)) &&
+			    (!d->nqual || names_ai(r, d->qual[d->nqual - 1].ai)) &&
+			    gs1_rule_apply(r, d, L->handle, sizeof(L->handle)) > 0)
+				best = r;
 		}
 		L->handle[0] = 0;
-		const gs1_rule *r = gs1_rule_find(g->cand.r, g->cand.n, d);
-		if (r && gs1_rule_apply(r, d, L->handle, sizeof(L->handle)) > 0)
+		if (best && gs1_rule_apply(best, d, L->handle, sizeof(L->handle)) > 0)
 			mapped++;
 		else
 			L->handle[0] = 0;
-		free(d);
 	}
 	return mapped;
 }
 
 /*
- * Resolves each mapped level's identifier (copying its values: each
- * resolution reuses the answer buffer). 0, or IDN_EAGAIN / an error.
+ * Resolves the mapped levels' identifiers, the most specific first (copying
+ * its values: each resolution reuses the answer buffer), until one has a
+ * link of type want (NULL: all of them). 0, or IDN_EAGAIN / an error.
  */
-static int resolve_levels(api_worker *w, gs1_req *g, http_resp *r)
+static int resolve_levels(api_worker *w, gs1_req *g, const char *want, http_resp *r)
 {
 	for (int lv = 0; lv < g->nlevel; lv++) {
 		level *L = &g->level[lv];
@@ -710,7 +734,11 @@ static int resolve_levels(api_worker *w, gs1_req *g, http_resp *r)
 		if (label_url(base, h, L->page, sizeof(L->page)) < 0)
 			L->page[0] = 0;
 		snprintf(L->page_title, sizeof(L->page_title), "Record %s", L->handle);
+		if (!L->anchor[0])
+			level_anchor(g, lv);
 		collect_links(g, lv);
+		if (want && has_rel(g, lv, want))
+			break;
 	}
 	return 0;
 }
@@ -744,14 +772,14 @@ static int answer(api_worker *w, const http_req *req, gs1_req *g, const char *lt
 	if (ret)
 		return ret;
 	int mapped = map_levels(g);
-	if ((ret = resolve_levels(w, g, r)))
+	bool all = !strcmp(lt, "all") || !strcmp(lt, "linkset") ||
+	           (!lt[0] && accepts(req, "application/linkset+json"));
+	if ((ret = resolve_levels(w, g, all ? NULL : lt[0] ? lt : "defaultLink", r)))
 		return ret;
 	if (!g->nlinks) {
 		not_found(r, g, mapped);
 		return 0;
 	}
-	bool all = !strcmp(lt, "all") || !strcmp(lt, "linkset") ||
-	           (!lt[0] && accepts(req, "application/linkset+json"));
 	if (all) {
 		linkset(r, g);
 		hdr_begin(r);
@@ -800,9 +828,11 @@ int api_gs1(api_worker *w, const http_req *req, http_resp *r)
 		hdr_line(r, "Allow: GET, HEAD, OPTIONS\r\n");
 		return 0;
 	}
-	gs1_req *g = calloc(1, sizeof(*g));
+	gs1_req *g = malloc(sizeof(*g)); /* large: only what is read is set */
 	if (!g)
 		return IDN_ENOMEM;
+	g->nlevel = g->nlinks = 0;
+	g->compressed = false;
 	g->html = accepts(req, "text/html");
 	int ret = 0;
 	char lt[REL_MAX + 32], err[256];

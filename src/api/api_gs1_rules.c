@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/reply.h"
 #include "core/err.h"
@@ -111,17 +112,21 @@ int api_gs1_rule_parse(idn_slice data, gs1_rule *r, char *err, size_t errlen)
 	return gs1_rule_check(r, err, errlen);
 }
 
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
 /* A bad value is logged once per process (by a hash of registry and value). */
 static void log_once(const char *reg, idn_slice data, const char *why)
 {
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	static uint64_t logged[LOGGED_MAX];
 	static unsigned nlogged;
-	uint64_t h = 1469598103934665603ull;
-	for (const char *p = reg; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	for (size_t i = 0; i < data.len; i++)
-		h = (h ^ data.p[i]) * 1099511628211ull;
+	uint64_t h =
+	    fnv(fnv(1469598103934665603ull, (const uint8_t *)reg, strlen(reg)), data.p, data.len);
 	pthread_mutex_lock(&mu);
 	bool seen = false;
 	for (unsigned i = 0; i < nlogged && !seen; i++)
@@ -134,54 +139,112 @@ static void log_once(const char *reg, idn_slice data, const char *why)
 		        data.len > 200 ? 200 : (int)data.len, (const char *)data.p, why);
 }
 
-int api_gs1_rules_get(api_worker *w, api_gs1_rules *out)
+/* The rules a worker parsed last, and what they were parsed from (a hash of the values). */
+struct api_gs1_cache {
+	uint64_t hash;
+	bool valid;
+	uint32_t until; /* unix seconds: the registries' answers are good till then (TTL) */
+	api_gs1_rules rules;
+};
+
+/* When ans (fetched at src.fetched, 0 = now) expires: its GS1.RULE values' shortest TTL. */
+static uint32_t expiry(const api_answer *ans, uint32_t now)
 {
-	out->n = 0;
-	idn_slice want = idn_slice_of(rule_type, RULE_TYPE_LEN);
-	for (unsigned k = 0; k < w->a->ngs1_registry; k++) {
-		const char *reg = w->a->gs1_registry[k];
-		api_answer ans;
-		int ret =
-		    api_resolve(w, idn_slice_of(reg, strlen(reg)), NULL, 0, &want, 1, false, &ans);
-		if (ret)
-			return ret;
-		if (ans.rc != PROTO_RC_SUCCESS) {
-			log_once(reg, idn_slice_of("", 0), "the registry record did not resolve");
+	if (ans->rc != PROTO_RC_SUCCESS)
+		return now;
+	uint32_t from = ans->src.fetched ? ans->src.fetched : now, until = UINT32_MAX;
+	proto_values_match rules = {.type = idn_slice_of(rule_type, RULE_TYPE_LEN)};
+	proto_values_it it = proto_values_begin(ans->values, ans->nvalues);
+	proto_value v;
+	while (proto_values_find(&it, &rules, &v) == 1) {
+		uint32_t e = v.ttl_type ? v.ttl : from + v.ttl;
+		until = e < until ? e : until;
+	}
+	return until == UINT32_MAX ? now : until;
+}
+
+void api_gs1_cache_free(api_worker *w)
+{
+	free(w->gs1);
+	w->gs1 = NULL;
+}
+
+/* Parses the GS1.RULE values of one registry's answer into out (appended). */
+static void rules_parse(const char *reg, const api_answer *ans, api_gs1_rules *out)
+{
+	proto_values_match rules = {.type = idn_slice_of(rule_type, RULE_TYPE_LEN)};
+	proto_values_it it = proto_values_begin(ans->values, ans->nvalues);
+	proto_value v;
+	while (proto_values_find(&it, &rules, &v) == 1) {
+		char err[256];
+		if (out->n == API_GS1_RULES_MAX) {
+			log_once(reg, v.data, "more than 64 rules in all");
 			continue;
 		}
-		proto_values_match rules = {.type = want};
-		proto_values_it it = proto_values_begin(ans.values, ans.nvalues);
-		proto_value v;
-		while (proto_values_find(&it, &rules, &v) == 1) {
-			char err[256];
-			if (out->n == API_GS1_RULES_MAX) {
-				log_once(reg, v.data, "more than 64 rules in all");
-				continue;
-			}
-			if (api_gs1_rule_parse(v.data, &out->r[out->n], err, sizeof(err))) {
-				log_once(reg, v.data, err);
-				continue;
-			}
-			out->n++;
+		if (api_gs1_rule_parse(v.data, &out->r[out->n], err, sizeof(err))) {
+			log_once(reg, v.data, err);
+			continue;
+		}
+		out->n++;
+	}
+}
+
+int api_gs1_rules_get(api_worker *w, const api_gs1_rules **out)
+{
+	if (!w->gs1 && !(w->gs1 = calloc(1, sizeof(*w->gs1))))
+		return IDN_ENOMEM;
+	struct api_gs1_cache *c = w->gs1;
+	uint32_t now = (uint32_t)time(NULL), until = UINT32_MAX;
+	*out = &c->rules;
+	if (c->valid && now < c->until)
+		return 0; /* what the resolver's cache would answer again */
+	idn_slice want = idn_slice_of(rule_type, RULE_TYPE_LEN);
+	uint64_t h = 1469598103934665603ull;
+	bool parse = false;
+	/* Two passes: the values' hash (each resolution a cache hit), then, if it changed, parse.
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1 && !(parse = !c->valid || c->hash != h))
+			break;
+		c->rules.n = pass == 1 ? 0 : c->rules.n;
+		for (unsigned k = 0; k < w->a->ngs1_registry; k++) {
+			const char *reg = w->a->gs1_registry[k];
+			api_answer ans;
+			int ret = api_resolve(w, idn_slice_of(reg, strlen(reg)), NULL, 0, &want, 1,
+			                      false, &ans);
+			if (ret)
+				return ret;
+			if (pass == 0 && expiry(&ans, now) < until)
+				until = expiry(&ans, now);
+			if (pass == 0)
+				h = fnv(fnv(h, (const uint8_t *)&ans.rc, sizeof(ans.rc)),
+				        ans.values.p,
+				        ans.rc == PROTO_RC_SUCCESS ? ans.values.len : 0);
+			else if (ans.rc != PROTO_RC_SUCCESS)
+				log_once(reg, idn_slice_of("", 0),
+				         "the registry record did not resolve");
+			else
+				rules_parse(reg, &ans, &c->rules);
 		}
 	}
+	if (parse) {
+		c->hash = h;
+		c->valid = true;
+	}
+	c->until = until;
 	return 0;
 }
 
 int api_gs1_uri_of(api_worker *w, idn_slice handle, const char *base, char *out, size_t cap,
                    char *err, size_t errlen)
 {
-	api_gs1_rules *rs = malloc(sizeof(*rs));
-	if (!rs)
-		return IDN_ENOMEM;
-	int ret = api_gs1_rules_get(w, rs);
+	const api_gs1_rules *rs;
+	int ret = api_gs1_rules_get(w, &rs);
 	char h[PROTO_HANDLE_MAX + 1];
 	if (!ret && handle.len >= sizeof(h))
 		ret = rule_fail(err, errlen, "the identifier is too long");
-	if (ret) {
-		free(rs);
+	if (ret)
 		return ret;
-	}
 	memcpy(h, handle.p, handle.len);
 	h[handle.len] = 0;
 	gs1_dl *dl = calloc(1, sizeof(*dl));
@@ -207,6 +270,5 @@ int api_gs1_uri_of(api_worker *w, idn_slice handle, const char *base, char *out,
 		snprintf(err, errlen, "no GS1 rule of the registries (%u) matches this identifier",
 		         w->a->ngs1_registry);
 	free(dl);
-	free(rs);
 	return ret;
 }

@@ -109,6 +109,7 @@ typedef struct api_worker {
 	 * and api_handle hands the request to the gateway's threads.
 	 */
 	bool wait;
+	struct api_gs1_cache *gs1; /* the GS1 rules last read (api_gs1_rules.c), owned */
 } api_worker;
 
 /*
@@ -216,10 +217,12 @@ typedef struct api_gs1_rules {
 } api_gs1_rules;
 /*
  * The rules of the registries' GS1.RULE values (a value the rules cannot
- * use is skipped and logged once). 0, IDN_EAGAIN (not cached: run again
- * where it may wait), or another error.
+ * use is skipped and logged once), in *out until w's next call (parsed
+ * again only when the registries' values change). 0, IDN_EAGAIN (not
+ * cached: run again where it may wait), or another error.
  */
-int api_gs1_rules_get(api_worker *w, api_gs1_rules *out);
+int api_gs1_rules_get(api_worker *w, const api_gs1_rules **out);
+void api_gs1_cache_free(api_worker *w);
 /*
  * One GS1.RULE value's data: "GCP TEMPLATE" or "GCP KEY TEMPLATE" (the key
  * AI defaults to the template's first placeholder that is a primary key).
