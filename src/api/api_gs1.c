@@ -42,10 +42,14 @@ enum {
 
 static const char voc[] = "https://gs1.org/voc/";
 static const char well_known[] = "/.well-known/gs1resolver";
+/* CORS: every answer may be read by any origin's scripts, Link header included. */
 static const char cors[] = "Access-Control-Allow-Origin: *\r\n"
-                           "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
-                           "Access-Control-Allow-Headers: Accept, Accept-Language\r\n"
-                           "Access-Control-Expose-Headers: Link, Location, Content-Type\r\n";
+                           "Access-Control-Expose-Headers: Link\r\n";
+/* ... and a preflight (OPTIONS) allows the methods and headers a resolver takes. */
+static const char cors_preflight[] =
+    "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
+    "Access-Control-Allow-Headers: Accept, Accept-Language\r\n"
+    "Access-Control-Max-Age: 86400\r\nAllow: GET, HEAD, OPTIONS\r\n";
 
 /* The headers of the answer being built: the gateway's threads copy them before answering. */
 static _Thread_local char tl_hdrs[HDRS_CAP];
@@ -542,8 +546,8 @@ static void link_header(http_resp *r, const gs1_req *g, bool all)
 		return;
 	size_t len = (size_t)n;
 	char one[URL_CAP + 512];
-	n = snprintf(one, sizeof(one), ", <%s>; rel=\"owl:sameAs\"", anchor);
-	if (g->compressed && n > 0 && len + (size_t)n < LINK_HDR_MAX)
+	n = g->compressed ? snprintf(one, sizeof(one), ", <%s>; rel=\"owl:sameAs\"", anchor) : 0;
+	if (n > 0 && len + (size_t)n < LINK_HDR_MAX)
 		memcpy(h + len, one, (size_t)n + 1), len += (size_t)n;
 	n = snprintf(one, sizeof(one),
 	             ", <%s>; rel=\"http://www.w3.org/ns/json-ld#context\"; "
@@ -576,9 +580,7 @@ static void redirect(http_resp *r, const http_req *req, const gs1_req *g, const 
 		         (const char *)l->href.p);
 	http_resp_puts(r, "<!doctype html><title>Redirect</title><a href=\"");
 	api_html(r, idn_slice_of(r->location, strlen(r->location)));
-	http_resp_puts(r, "\">");
-	api_html(r, idn_slice_of(r->location, strlen(r->location)));
-	http_resp_puts(r, "</a>");
+	http_resp_puts(r, "\">Moved here</a>");
 	hdr_begin(r);
 	link_header(r, g, false);
 }
@@ -819,7 +821,7 @@ int api_gs1(api_worker *w, const http_req *req, http_resp *r)
 		r->status = 204;
 		r->len = 0;
 		hdr_begin(r);
-		hdr_line(r, "Allow: GET, HEAD, OPTIONS\r\nAccess-Control-Max-Age: 86400\r\n");
+		hdr_line(r, cors_preflight);
 		return 0;
 	}
 	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
