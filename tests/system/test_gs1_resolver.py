@@ -9,6 +9,7 @@ Each test names the statement of the GS1-Conformant Resolver standard
 node runs on LMDB, and in the PgResolver class on PostgreSQL (IDN_TEST_PG;
 skipped without it unless IDN_TEST_PG_REQUIRED=1). Every wait is bounded."""
 import http.client
+import io
 import json
 import os
 import shutil
@@ -19,11 +20,13 @@ import sys
 import tempfile
 import time
 import unittest
+import zipfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
 from idnlib import IDNODE, Node, admin_data, free_port, hexval  # noqa: E402
 from test_hierarchy import siteinfo, url  # noqa: E402
+from test_labels import svg_to_pgm, zbar  # noqa: E402
 
 PG = os.environ.get("IDN_TEST_PG", "")
 PG_REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
@@ -450,7 +453,6 @@ class Resolver(unittest.TestCase):
         st, hd, b = self.get("/api/labels/88.100.1/01.%s.21.S1.svg?gs1=1" % G1)
         self.assertEqual(st, 200, b)
         if shutil.which("zbarimg"):  # scripts/deps.sh installs it (zbar-tools)
-            from test_labels import svg_to_pgm, zbar
             pgm = os.path.join(self.tmp, "label.pgm")
             svg_to_pgm(b.decode(), pgm)
             want = "http://127.0.0.1:%d/01/%s/21/S1" % (self.gw.http_port, G1)
@@ -461,6 +463,29 @@ class Resolver(unittest.TestCase):
         st, hd, b = self.get("/api/labels/88.100.1/MOTOR-1.svg?gs1=1")
         self.assertEqual(st, 400, b)
         self.assertIn("no GS1 rule", json.loads(b)["message"])
+        # POST /api/labels with "gs1": true: a ZIP of codes, each the identifier's GS1 URI.
+        hs = [h(G1, "S2"), h(G_ZIP, "43786")]
+        body = json.dumps({"handles": hs, "format": "zip", "image": "svg", "gs1": True})
+        st, hd, b = self.gw.req("POST", "/api/labels", body,
+                                {"Content-Type": "application/json"})
+        self.assertEqual(st, 200, b)
+        with zipfile.ZipFile(io.BytesIO(b)) as z:
+            svgs = [z.read(n).decode() for n in sorted(z.namelist())]
+        self.assertEqual(len(svgs), 2)
+        if shutil.which("zbarimg"):
+            got = []
+            for i, svg in enumerate(svgs):
+                pgm = os.path.join(self.tmp, "zip%d.pgm" % i)
+                svg_to_pgm(svg, pgm)
+                got += zbar(pgm)
+            base = "http://127.0.0.1:%d" % self.gw.http_port
+            self.assertEqual(sorted(got), sorted([base + "/01/%s/21/S2" % G1,
+                                                  base + "/01/%s/21/43786" % G_ZIP]))
+        body = json.dumps({"handles": [hs[0], "88.100.1/MOTOR-1"], "gs1": True})
+        st, hd, b = self.gw.req("POST", "/api/labels", body,
+                                {"Content-Type": "application/json"})
+        self.assertEqual(st, 400, b)
+        self.assertIn("handles[1]: gs1: no GS1 rule", json.loads(b)["message"])
 
 
 class PgResolver(Resolver):
