@@ -97,7 +97,7 @@ int api_gs1_rule_parse(idn_slice data, gs1_rule *r, char *err, size_t errlen)
 		                 "expected \"GCP TEMPLATE\" or \"GCP KEY TEMPLATE\", e.g. "
 		                 "\"9520123 88.100.1/01.{01}.21.{21}\"");
 	if (strlen(w[0]) >= sizeof(r->gcp))
-		return rule_fail(err, errlen, "GCP: a GS1 company prefix is 4 to 12 digits");
+		return rule_fail(err, errlen, "GCP: a GS1 company prefix is 1 to 12 digits");
 	snprintf(r->gcp, sizeof(r->gcp), "%s", w[0]);
 	const char *tmpl = w[nw - 1];
 	if (nw == 3) {
