@@ -37,6 +37,8 @@ enum {
 	LANGS_MAX = 16,
 	HDRS_CAP = 2200, /* our headers: the gateway's copy takes Location + 256 more */
 	LINK_HDR_MAX = 1600,
+	/* all headers besides the fixed ones: what the gateway's copy (Location + 256) holds */
+	HDRS_BUDGET = 2560 + 256 - 64,
 	URL_CAP = 2048,
 };
 
@@ -537,27 +539,31 @@ static int link_param(const link *l, char *out, size_t cap)
 static void link_header(http_resp *r, const gs1_req *g, bool all)
 {
 	const char *anchor = g->level[0].anchor;
-	char h[LINK_HDR_MAX + 256];
+	char h[GS1_URI_MAX + LINK_HDR_MAX];
+	/* Location and the headers already there come first: the Link header is a SHOULD. */
+	size_t used = strlen(tl_hdrs) + strlen(r->location) + 16;
+	size_t max = used >= HDRS_BUDGET ? 0 : HDRS_BUDGET - used;
+	max = max < LINK_HDR_MAX ? max : LINK_HDR_MAX;
 	int n = snprintf(h, sizeof(h),
 	                 "Link: <%s?linkType=linkset>; rel=\"linkset\"; "
 	                 "type=\"application/linkset+json\"",
 	                 anchor);
-	if (n < 0 || n >= LINK_HDR_MAX)
+	if (n < 0 || (size_t)n >= max)
 		return;
 	size_t len = (size_t)n;
 	char one[URL_CAP + 512];
 	n = g->compressed ? snprintf(one, sizeof(one), ", <%s>; rel=\"owl:sameAs\"", anchor) : 0;
-	if (n > 0 && len + (size_t)n < LINK_HDR_MAX)
+	if (n > 0 && len + (size_t)n < max)
 		memcpy(h + len, one, (size_t)n + 1), len += (size_t)n;
 	n = snprintf(one, sizeof(one),
 	             ", <%s>; rel=\"http://www.w3.org/ns/json-ld#context\"; "
 	             "type=\"application/ld+json\"",
 	             "https://ref.gs1.org/standards/resolver/linkset-context");
-	if (all && n > 0 && len + (size_t)n < LINK_HDR_MAX)
+	if (all && n > 0 && len + (size_t)n < max)
 		memcpy(h + len, one, (size_t)n + 1), len += (size_t)n;
 	for (int i = 0; all && i < g->nlinks; i++) {
 		n = link_param(&g->links[i], one, sizeof(one));
-		if (n > 0 && len + (size_t)n < LINK_HDR_MAX)
+		if (n > 0 && len + (size_t)n < max)
 			memcpy(h + len, one, (size_t)n + 1), len += (size_t)n;
 	}
 	memcpy(h + len, "\r\n", 3);

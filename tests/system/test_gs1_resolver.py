@@ -80,6 +80,7 @@ ENTERPRISE = [
         url(1, "https://motor.example/url2"),
         val(2, "GS1.LINK.defaultLink", "https://motor.example/default2 title=Default")]},
     {"handle": h(G1, "S3"), "values": [val(1, "EMAIL", "service@motor.example")]},
+    {"handle": h(G1, "LONG"), "values": [url(1, "https://motor.example/" + "a" * 1900)]},
     {"handle": h(G_ZIP, "43786"), "values": [url(1, "https://motor.example/zip")]},
     {"handle": h(G_ADD, "12345"), "values": [url(1, "https://motor.example/added")]},
     {"handle": "88.100.1/MOTOR-1", "values": [url(1, "https://motor.example/plain")]},
@@ -339,6 +340,12 @@ class Resolver(unittest.TestCase):
         st, hd, b = self.get("/01/%s/21/S2?17=261231&utm_source=label" % G1)
         self.assertEqual((st, hd.get("location")),
                          (307, "https://motor.example/default2?17=261231&utm_source=label"))
+        # A long target and a long query, answered by the gateway's threads (not
+        # cached yet): Location whole, the optional Link header dropped if need be.
+        q = "?x=" + "b" * 500
+        st, hd, b = self.get("/01/%s/21/LONG%s" % (G1, q))
+        self.assertEqual((st, hd.get("location")),
+                         (307, "https://motor.example/" + "a" * 1900 + q))
         st, hd, b = self.get("/01/%s/21/S1?linkType=gs1:instructions&x=1" % G1,
                              Accept="text/html")
         self.assertEqual(hd.get("location"), "https://motor.example/s1/manual.html"
