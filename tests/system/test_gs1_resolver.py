@@ -342,7 +342,7 @@ class Resolver(unittest.TestCase):
                          (307, "https://motor.example/default2?17=261231&utm_source=label"))
         # A long target and a long query, answered by the gateway's threads (not
         # cached yet): Location whole, the optional Link header dropped if need be.
-        q = "?x=" + "b" * 500
+        q = "?" + "&".join("p%d=%s" % (i, "b" * 120) for i in range(4))
         st, hd, b = self.get("/01/%s/21/LONG%s" % (G1, q))
         self.assertEqual((st, hd.get("location")),
                          (307, "https://motor.example/" + "a" * 1900 + q))
