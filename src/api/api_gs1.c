@@ -87,7 +87,7 @@ typedef struct gs1_req {
 	bool compressed;
 	level
 	    level[GS1_QUAL_MAX + 1]; /* [0]: the whole key (all qualifiers), last: the key alone */
-	int nlevel;
+	int nlevel, mapped;
 	link links[LINKS_MAX];
 	int nlinks;
 	bool html; /* Accept prefers HTML: error pages are pages */
@@ -648,9 +648,11 @@ static int base_of(api_worker *w, const http_req *req, char *out, size_t cap)
 /* Whether the template of r names AI ai. */
 static bool names_ai(const gs1_rule *r, const char *ai)
 {
-	char ph[GS1_AI_MAX + 3];
-	snprintf(ph, sizeof(ph), "{%s}", ai);
-	return strstr(r->tmpl, ph) != NULL;
+	size_t n = strlen(ai);
+	for (const char *p = strchr(r->tmpl, '{'); p; p = strchr(p + 1, '{'))
+		if (!strncmp(p + 1, ai, n) && p[n + 1] == '}')
+			return true;
+	return false;
 }
 
 /* Level lv of g->dl (its key and first qualifiers, no query) in g->tmp. */
@@ -660,8 +662,7 @@ static const gs1_dl *level_dl(gs1_req *g, int lv)
 	d->key = g->dl.key;
 	d->nqual = g->dl.nqual - lv;
 	memcpy(d->qual, g->dl.qual, sizeof(d->qual[0]) * (size_t)d->nqual);
-	d->nattr = d->nother = 0;
-	snprintf(d->stem, sizeof(d->stem), "%s", g->base);
+	d->nattr = d->nother = 0; /* d->stem: g->base (answer) */
 	return d;
 }
 
@@ -674,40 +675,28 @@ static void level_anchor(gs1_req *g, int lv)
 }
 
 /*
- * The levels of g->dl (the whole key, then without its last qualifier, ...,
- * the key alone), each with the identifier the rules map it to: at a level,
- * the rules that apply to it and name its last qualifier; among them the
- * one of the longest company prefix. Returns how many levels are mapped.
+ * Level lv of g->dl (0: the whole key, then without its last qualifier, ...,
+ * the key alone) with the identifier the rules map it to: the rules that
+ * apply to it and name its last qualifier; among them the one of the
+ * longest company prefix. 1 when mapped (g->mapped counts them).
  */
-static int map_levels(gs1_req *g)
+static int map_level(gs1_req *g, int lv)
 {
-	int mapped = 0;
-	g->nlevel = g->dl.nqual + 1;
-	for (int lv = 0; lv < g->nlevel; lv++) {
-		level *L = &g->level[lv];
-		L->values = NULL;
-		L->rc = 0;
-		L->down = false;
-		L->page[0] = L->page_title[0] = L->anchor[0] = 0;
-		if (lv == 0)
-			level_anchor(g, 0);
-		const gs1_dl *d = level_dl(g, lv);
-		const gs1_rule *best = NULL;
-		for (int i = 0; i < g->rules->n; i++) {
-			const gs1_rule *r = &g->rules->r[i];
-			if (gs1_rule_find(r, 1, d) &&
-			    (!best || strlen(r->gcp) > strlen(best->gcp)) &&
-			    (!d->nqual || names_ai(r, d->qual[d->nqual - 1].ai)) &&
-			    gs1_rule_apply(r, d, L->handle, sizeof(L->handle)) > 0)
-				best = r;
-		}
-		L->handle[0] = 0;
-		if (best && gs1_rule_apply(best, d, L->handle, sizeof(L->handle)) > 0)
-			mapped++;
-		else
-			L->handle[0] = 0;
+	level *L = &g->level[lv];
+	const gs1_dl *d = level_dl(g, lv);
+	const gs1_rule *best = NULL;
+	for (int i = 0; i < g->rules->n; i++) {
+		const gs1_rule *r = &g->rules->r[i];
+		if (gs1_rule_find(r, 1, d) && (!best || strlen(r->gcp) > strlen(best->gcp)) &&
+		    (!d->nqual || names_ai(r, d->qual[d->nqual - 1].ai)) &&
+		    gs1_rule_apply(r, d, L->handle, sizeof(L->handle)) > 0)
+			best = r;
 	}
-	return mapped;
+	L->handle[0] = 0;
+	if (best && gs1_rule_apply(best, d, L->handle, sizeof(L->handle)) > 0)
+		return ++g->mapped, 1;
+	L->handle[0] = 0;
+	return 0;
 }
 
 /*
@@ -719,7 +708,7 @@ static int resolve_levels(api_worker *w, gs1_req *g, const char *want, http_resp
 {
 	for (int lv = 0; lv < g->nlevel; lv++) {
 		level *L = &g->level[lv];
-		if (!L->handle[0])
+		if (!map_level(g, lv))
 			continue;
 		idn_slice h = idn_slice_of(L->handle, strlen(L->handle));
 		api_answer ans;
@@ -779,13 +768,24 @@ static int answer(api_worker *w, const http_req *req, gs1_req *g, const char *lt
 	int ret = api_gs1_rules_get(w, &g->rules);
 	if (ret)
 		return ret;
-	int mapped = map_levels(g);
+	/* The levels: each mapped (map_level) as it is reached (resolve_levels). */
+	g->nlevel = g->dl.nqual + 1;
+	g->mapped = 0;
+	snprintf(g->tmp.stem, sizeof(g->tmp.stem), "%s", g->base);
+	for (int lv = 0; lv < g->nlevel; lv++) {
+		level *L = &g->level[lv];
+		L->values = NULL;
+		L->rc = 0;
+		L->down = false;
+		L->handle[0] = L->page[0] = L->page_title[0] = L->anchor[0] = 0;
+	}
+	level_anchor(g, 0);
 	bool all = !strcmp(lt, "all") || !strcmp(lt, "linkset") ||
 	           (!lt[0] && accepts(req, "application/linkset+json"));
 	if ((ret = resolve_levels(w, g, all ? NULL : lt[0] ? lt : "defaultLink", r)))
 		return ret;
 	if (!g->nlinks) {
-		not_found(r, g, mapped);
+		not_found(r, g, g->mapped);
 		return 0;
 	}
 	if (all) {
