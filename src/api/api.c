@@ -122,6 +122,17 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 			goto fail;
 		}
 	}
+	for (unsigned i = 0; i < o->ngs1_registry; i++) {
+		const char *g = o->gs1_registry[i], *slash = strchr(g, '/');
+		if (!slash || slash == g || !slash[1] || strlen(g) > PROTO_HANDLE_MAX) {
+			snprintf(o->errbuf, o->errbuf_len,
+			         "--gs1-registry %s: not an identifier PREFIX/SUFFIX (the record "
+			         "holding the GS1.RULE values, e.g. 88/GS1-REGISTRY)",
+			         g);
+			ret = IDN_ECONFIG;
+			goto fail;
+		}
+	}
 	if ((ret = api_new(&ac, &hs->a)))
 		goto fail;
 	/* The proxy's extra schemes, checked at start (javascript and friends refused). */

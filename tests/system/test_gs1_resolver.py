@@ -495,6 +495,18 @@ class Resolver(unittest.TestCase):
         self.assertIn("handles[1]: gs1: no GS1 rule", json.loads(b)["message"])
 
 
+    def test_17_bad_registry_setting(self):
+        """A --gs1-registry that is not an identifier stops `serve` at start,
+        naming the flag (no resolver runs on a setting it cannot use)."""
+        out = subprocess.run([IDNODE, "serve", "--data", os.path.join(self.tmp, "bad"),
+                              "--listen", "127.0.0.1:%d" % free_port(),
+                              "--http", "127.0.0.1:%d" % free_port(),
+                              "--gs1-registry", "GS1-REGISTRY"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("--gs1-registry GS1-REGISTRY: not an identifier", out.stderr)
+
+
 class PgResolver(Resolver):
     """The same, with the enterprise's records on PostgreSQL."""
 
