@@ -209,6 +209,9 @@ static void fail(http_resp *r, const gs1_req *g, int status, uint32_t rc, const 
 		http_resp_error(r, status, (int)rc, msg);
 	}
 	hdr_begin(r);
+	if (g && g->html)
+		hdr_line(r, "Content-Security-Policy: default-src 'none'\r\n"
+		            "X-Content-Type-Options: nosniff\r\n");
 }
 
 /* 200 with doc (taken) as the body, in order. */
@@ -299,7 +302,9 @@ static void add_link(gs1_req *g, int lv, const char *rel, idn_slice href, idn_sl
 	l->href = href;
 	l->title = title;
 	l->level = lv;
-	snprintf(l->type, sizeof(l->type), "text/html");
+	/* "The default link SHALL NOT have any optional attributes" */
+	if (strcmp(rel, "defaultLink"))
+		snprintf(l->type, sizeof(l->type), "text/html");
 }
 
 static bool has_rel(const gs1_req *g, int lv, const char *rel)

@@ -275,8 +275,9 @@ class Resolver(unittest.TestCase):
                          ["https://motor.example/s1/en", "https://motor.example/s1/zh"])
         self.assertEqual((pip[1]["hreflang"], pip[1]["title"], pip[1]["type"]),
                          (["zh"], "电机 M1", "text/html"))
-        self.assertEqual(ctx["https://gs1.org/voc/defaultLink"][0]["href"],
-                         "https://motor.example/s1")
+        # "The default link SHALL NOT have any optional attributes"
+        self.assertEqual(ctx["https://gs1.org/voc/defaultLink"],
+                         [{"href": "https://motor.example/s1", "title": "Web page"}])
         self.assertEqual(len(ctx["https://gs1.org/voc/instructions"]), 2)
         # The record page: gs1:pip is taken, so it is "describedby".
         self.assertIn("/88.100.1/01.%s.21.S1" % G1, ctx["describedby"][0]["href"])
@@ -367,6 +368,8 @@ class Resolver(unittest.TestCase):
         st, hd, b = self.get(cases[0][0], Accept="text/html,*/*")
         self.assertEqual((st, hd["content-type"]), (404, "text/html; charset=utf-8"))
         self.assertIn(b"not registered", b)
+        self.assertIn("default-src 'none'", hd.get("content-security-policy", ""))
+        self.assert_cors(hd)
 
     def test_13_bad_uris_400(self):
         """GS1 Digital Link URI Syntax, as the resolver standard requires of a
