@@ -26,11 +26,14 @@ int api_new(const api_config *cfg, api **out)
 	    cfg->gateway_answer_max ? cfg->gateway_answer_max : API_GATEWAY_ANSWER_MAX;
 	int ret = api_label_bases(a, cfg->label_base, cfg->nlabel_base);
 	if (!ret)
+		ret = api_gs1_registries(a, cfg->gs1_registry, cfg->ngs1_registry);
+	if (!ret)
 		ret = api_sessions_new(cfg->n, &a->sessions);
 	if (!ret && (ret = api_idem_new(&a->idem)))
 		api_sessions_free(a->sessions);
 	if (ret) {
 		api_label_bases(a, NULL, 0);
+		api_gs1_registries(a, NULL, 0);
 		free(a);
 		return ret;
 	}
@@ -51,6 +54,7 @@ void api_free(api *a)
 	api_sessions_free(a->sessions);
 	api_idem_free(a->idem);
 	api_label_bases(a, NULL, 0);
+	api_gs1_registries(a, NULL, 0);
 	free(a);
 }
 
@@ -81,6 +85,7 @@ void api_worker_fini(void *wctx)
 	free(w->req);
 	free(w->ans);
 	free(w->wreq);
+	api_gs1_cache_free(w);
 	free(w);
 	label_thread_done(); /* workers are threads of their own: their caption fonts go too */
 }
@@ -108,12 +113,25 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	                 .gateway_answer_max = o->gateway_answer_max,
 	                 .label_base = o->label_base,
 	                 .nlabel_base = o->nlabel_base,
-	                 .label_max = o->label_max};
+	                 .label_max = o->label_max,
+	                 .gs1_registry = o->gs1_registry,
+	                 .ngs1_registry = o->ngs1_registry};
 	for (unsigned i = 0; i < o->nlabel_base; i++) {
 		const char *why = label_base_check(o->label_base[i]);
 		if (why) {
 			snprintf(o->errbuf, o->errbuf_len, "--label-base %s: %s", o->label_base[i],
 			         why);
+			ret = IDN_ECONFIG;
+			goto fail;
+		}
+	}
+	for (unsigned i = 0; i < o->ngs1_registry; i++) {
+		const char *g = o->gs1_registry[i], *slash = strchr(g, '/');
+		if (!slash || slash == g || !slash[1] || strlen(g) > PROTO_HANDLE_MAX) {
+			snprintf(o->errbuf, o->errbuf_len,
+			         "--gs1-registry %s: not an identifier PREFIX/SUFFIX (the record "
+			         "holding the GS1.RULE values, e.g. 88/GS1-REGISTRY)",
+			         g);
 			ret = IDN_ECONFIG;
 			goto fail;
 		}

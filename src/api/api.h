@@ -58,6 +58,9 @@ typedef struct api_config {
 	const char *const *label_base;
 	unsigned nlabel_base;
 	unsigned label_max;
+	/* GS1 Digital Link: the records holding the GS1.RULE values; none: not served */
+	const char *const *gs1_registry;
+	unsigned ngs1_registry;
 } api_config;
 
 enum {
@@ -107,6 +110,9 @@ typedef struct api_serve_opts {
 	/* QR labels: as api_config's */
 	const char *const *label_base;
 	unsigned nlabel_base, label_max;
+	/* GS1 Digital Link: the records holding the GS1.RULE values (docs/gs1-resolver.md) */
+	const char *const *gs1_registry;
+	unsigned ngs1_registry;
 } api_serve_opts;
 
 typedef struct api_server api_server;

@@ -56,6 +56,7 @@ typedef struct label_ask {
 	char base_want[BASE_CAP]; /* base= as given, "" = none */
 	char base[BASE_CAP];      /* the base chosen */
 	char err[ERR_CAP];
+	bool gs1; /* gs1=1: the identifier's GS1 Digital Link URI (api_gs1_rules.c) */
 } label_ask;
 
 /* The base the labels point under; 0, or -1 with a->err set. */
@@ -120,6 +121,8 @@ static int query_cb(void *arg, idn_slice name, idn_slice value)
 		a->o.ecc = value.len == 1 ? (char)(value.p[0] & ~0x20) : '?';
 	} else if (api_name_is(name, "text")) {
 		a->o.text = api_truthy(value);
+	} else if (api_name_is(name, "gs1")) {
+		a->gs1 = api_truthy(value);
 	} else if (api_name_is(name, "base")) {
 		int n =
 		    api_pct_decode(value, true, (uint8_t *)a->base_want, sizeof(a->base_want) - 1);
@@ -153,6 +156,28 @@ static int label_url_for(const label_ask *a, char ecc, idn_slice h, const char *
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The URL a label of h encodes: its proxy URL, or with gs1 its GS1 Digital
+ * Link URI (api_gs1_uri_of). 0; IDN_EINVAL with a->err naming field; or
+ * IDN_EAGAIN (the GS1 rules are not cached) / another error.
+ */
+static int label_url_any(api_worker *w, label_ask *a, idn_slice h, const char *field, char *url,
+                         size_t cap)
+{
+	if (!a->gs1)
+		return label_url_for(a, a->o.ecc, h, field, url, cap, a->err, sizeof(a->err))
+		           ? IDN_EINVAL
+		           : 0;
+	char why[ERR_CAP - 64];
+	int ret = api_gs1_uri_of(w, h, a->base, url, cap, why, sizeof(why));
+	if (ret == IDN_EINVAL)
+		snprintf(a->err, sizeof(a->err), "%s: gs1: %s", field, why);
+	else if (!ret && strlen(url) > label_capacity(a->o.ecc))
+		snprintf(a->err, sizeof(a->err),
+		         "%s: gs1: the URI does not fit a QR code at ecc %c", field, a->o.ecc);
+	return ret ? ret : a->err[0] ? IDN_EINVAL : 0;
 }
 
 static const char single_headers[] =
@@ -189,8 +214,15 @@ int api_get_label(api_worker *w, const http_req *req, idn_slice rest, http_resp 
 		goto bad;
 	}
 	char url[LABEL_URL_MAX];
-	if (choose_base(w, req, a) ||
-	    label_url_for(a, a->o.ecc, h, "handle", url, sizeof(url), a->err, sizeof(a->err)))
+	if (choose_base(w, req, a))
+		goto bad;
+	int ret = label_url_any(w, a, h, "handle", url, sizeof(url));
+	if (ret && ret != IDN_EINVAL) {
+		free(a);
+		return ret; /* IDN_EAGAIN: the GS1 rules are not cached; run again where it may wait
+		             */
+	}
+	if (ret)
 		goto bad;
 	if (png && (why = label_unavailable())) {
 		http_resp_error(r, 503, PROTO_RC_ERROR, why);
@@ -199,8 +231,7 @@ int api_get_label(api_worker *w, const http_req *req, idn_slice rest, http_resp 
 	}
 	r->content_type = svg ? "image/svg+xml" : "image/png";
 	r->extra_headers = single_headers;
-	int ret =
-	    (svg ? label_svg : label_png)(url, h, &a->o, resp_sink, r, a->err, sizeof(a->err));
+	ret = (svg ? label_svg : label_png)(url, h, &a->o, resp_sink, r, a->err, sizeof(a->err));
 	if (ret == IDN_EINVAL)
 		goto bad;
 	free(a);
@@ -222,6 +253,7 @@ typedef struct label_batch {
 	label_sheet *sheet;
 	label_zip *z;
 	http_resp *part; /* where the sheet's or the ZIP's bytes go now */
+	json_t *urls;    /* with gs1: each identifier's GS1 URI, found before the answer */
 	http_resp img;   /* one image of the ZIP, before it is added */
 } label_batch;
 
@@ -236,7 +268,9 @@ static int batch_one(label_batch *b)
 	json_t *s = json_array_get(b->hs, b->i);
 	idn_slice h = idn_slice_of(json_string_value(s), json_string_length(s));
 	char url[LABEL_URL_MAX], err[ERR_CAP];
-	if (label_url(b->a.base, h, url, sizeof(url)) < 0)
+	if (b->urls)
+		snprintf(url, sizeof(url), "%s", json_string_value(json_array_get(b->urls, b->i)));
+	else if (label_url(b->a.base, h, url, sizeof(url)) < 0)
 		return IDN_EINVAL; /* checked before the answer began */
 	if (!b->zip)
 		return label_sheet_add(b->sheet, url, h, err, sizeof(err));
@@ -273,6 +307,7 @@ static void batch_done(void *arg)
 	label_sheet_free(b->sheet);
 	label_zip_free(b->z);
 	json_decref(b->doc);
+	json_decref(b->urls);
 	free(b->img.body);
 	free(b);
 }
@@ -320,6 +355,12 @@ static int batch_member(label_batch *b, const char *key, json_t *v, bool *column
 		if (!sv || strlen(sv) >= sizeof(a->base_want) || !sv[0])
 			goto bad_choice;
 		snprintf(a->base_want, sizeof(a->base_want), "%s", sv);
+	} else if (!strcmp(key, "gs1")) {
+		if (!json_is_boolean(v)) {
+			snprintf(err, el, "gs1: expected true or false");
+			return -1;
+		}
+		a->gs1 = json_is_true(v);
 	} else if (!strcmp(key, "size")) {
 		return json_uint(v, key, 1000000, &a->o.px, err, el);
 	} else if (!strcmp(key, "margin")) {
@@ -407,11 +448,13 @@ static int batch_parse(api_worker *w, label_batch *b)
  * Every identifier checked, and its URL fits a code; a ZIP of PNGs also
  * needs the largest code (the longest URL's) to fit the size asked.
  */
-static int batch_check(label_batch *b)
+static int batch_check(api_worker *w, label_batch *b)
 {
 	label_ask *a = &b->a;
 	char field[48], url[LABEL_URL_MAX];
 	size_t longest = 0, at = 0;
+	if (a->gs1 && !(b->urls = json_array()))
+		return IDN_ENOMEM;
 	for (size_t i = 0; i < b->n; i++) {
 		json_t *s = json_array_get(b->hs, i);
 		snprintf(field, sizeof(field), "handles[%zu]", i);
@@ -425,8 +468,11 @@ static int batch_check(label_batch *b)
 			snprintf(a->err, sizeof(a->err), "%s: %s", field, why);
 			return -1;
 		}
-		if (label_url_for(a, a->o.ecc, h, field, url, sizeof(url), a->err, sizeof(a->err)))
-			return -1;
+		int ret = label_url_any(w, a, h, field, url, sizeof(url));
+		if (ret)
+			return ret;
+		if (b->urls && json_array_append_new(b->urls, json_string(url)))
+			return IDN_ENOMEM;
 		if (strlen(url) > longest) {
 			longest = strlen(url);
 			at = i;
@@ -436,7 +482,10 @@ static int batch_check(label_batch *b)
 		return 0;
 	json_t *s = json_array_get(b->hs, at);
 	idn_slice h = idn_slice_of(json_string_value(s), json_string_length(s));
-	label_url(a->base, h, url, sizeof(url));
+	if (b->urls)
+		snprintf(url, sizeof(url), "%s", json_string_value(json_array_get(b->urls, at)));
+	else
+		label_url(a->base, h, url, sizeof(url));
 	b->img.len = 0;
 	int ret = label_png(url, h, &a->o, resp_sink, &b->img, a->err, sizeof(a->err));
 	if (ret == IDN_EINVAL)
@@ -468,7 +517,7 @@ int api_post_labels(api_worker *w, const http_req *req, idn_slice rest, http_res
 		return 0;
 	}
 	if (!ret && !(ret = choose_base(w, req, &b->a)))
-		ret = batch_check(b);
+		ret = batch_check(w, b);
 	if (ret) {
 		if (ret < 0 && ret != -1) {
 			batch_done(b);

@@ -498,6 +498,8 @@ int api_route(api_worker *w, const http_req *req, http_resp *r)
 		http_resp_error(r, 404, PROTO_RC_OPERATION_NOT_SUPPORTED, "no such API route");
 		return 0;
 	}
+	if (api_gs1_wants(w->a, req)) /* GS1 Digital Link URIs (docs/gs1-resolver.md) */
+		return api_gs1(w, req, r);
 	if (!get) {
 		http_resp_error(r, 405, PROTO_RC_OPERATION_NOT_SUPPORTED,
 		                "the proxy answers GET and HEAD only");

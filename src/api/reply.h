@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "gs1/gs1.h"
 #include "proto/proto.h"
 
 /* A JSON string (quotes included); invalid UTF-8 bytes become U+FFFD. */
@@ -92,6 +93,8 @@ struct api {
 
 	/* bytes of an answer a gateway thread builds whole (api_gateway.c) */
 	size_t gateway_answer_max;
+	char **gs1_registry; /* records of GS1.RULE values (api_gs1_rules.c); none: no GS1 */
+	unsigned ngs1_registry;
 };
 
 /* One HTTP worker thread's context. */
@@ -110,6 +113,7 @@ typedef struct api_worker {
 	 */
 	bool wait;
 	bool probe; /* cache-only lookups counted nowhere: a check before the real ones */
+	struct api_gs1_cache *gs1; /* the GS1 rules last read (api_gs1_rules.c), owned */
 } api_worker;
 
 /*
@@ -203,6 +207,40 @@ int api_resolve_here(api_worker *w, idn_slice handle, api_answer *ans);
  * one is not a base URL (label.h label_base_check), IDN_ENOMEM.
  */
 int api_label_bases(api *a, const char *const *base, unsigned n);
+
+/*
+ * GS1 Digital Link (api_gs1_rules.c). Sets a's GS1 registries to copies of
+ * reg[0..n) (each a handle); (NULL, 0) frees them. IDN_EINVAL when one is
+ * not PREFIX/SUFFIX, IDN_ENOMEM.
+ */
+int api_gs1_registries(api *a, const char *const *reg, unsigned n);
+enum { API_GS1_RULES_MAX = 64 };
+typedef struct api_gs1_rules {
+	gs1_rule r[API_GS1_RULES_MAX];
+	int n;
+} api_gs1_rules;
+/*
+ * The rules of the registries' GS1.RULE values (a value the rules cannot
+ * use is skipped and logged once), in *out until w's next call (parsed
+ * again only when the registries' values change). 0, IDN_EAGAIN (not
+ * cached: run again where it may wait), or another error.
+ */
+int api_gs1_rules_get(api_worker *w, const api_gs1_rules **out);
+void api_gs1_cache_free(api_worker *w);
+/*
+ * One GS1.RULE value's data: "GCP TEMPLATE" or "GCP KEY TEMPLATE" (the key
+ * AI defaults to the template's first placeholder that is a primary key).
+ * 0, or -1 with err.
+ */
+int api_gs1_rule_parse(idn_slice data, gs1_rule *r, char *err, size_t errlen);
+/*
+ * The GS1 Digital Link URI of handle under base (an absolute base URL,
+ * a final '/' dropped), by the first rule whose template it matches:
+ * 0, IDN_EAGAIN, or -1 with err saying why (no rule matches, a value is
+ * not valid for its AI, too long).
+ */
+int api_gs1_uri_of(api_worker *w, idn_slice handle, const char *base, char *out, size_t cap,
+                   char *err, size_t errlen);
 
 /* Percent-decoding ('+' as space when form is set); returns the length or -1 if malformed. */
 int api_pct_decode(idn_slice in, bool form, uint8_t *out, size_t cap);

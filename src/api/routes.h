@@ -25,6 +25,15 @@ int api_quota(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int api_get_label(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int api_post_labels(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 
+/*
+ * The GS1-conformant resolver (api_gs1.c), on a node with --gs1-registry:
+ * whether req is for it (/.well-known/gs1resolver, a path whose first
+ * segment is a GS1 primary key AI, or one segment that is a compressed GS1
+ * Digital Link URI), and its answer (GET, HEAD, OPTIONS).
+ */
+bool api_gs1_wants(const api *a, const http_req *req);
+int api_gs1(api_worker *w, const http_req *req, http_resp *r);
+
 /* The embedded OpenAPI document (static). */
 idn_slice api_openapi_json(void);
 

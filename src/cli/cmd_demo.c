@@ -23,7 +23,10 @@
  *
  * The public gateway: the recursive node also serves HTTP (--http-port,
  * default 8080): the REST API, the proxy and the record page for every
- * identifier of the hierarchy, resolved through its cache.
+ * identifier of the hierarchy, resolved through its cache. It is a GS1
+ * resolver too (--gs1-registry 88/GS1-REGISTRY): the top-level node's
+ * registry record maps the motor works' GS1 company prefix 0614141 to its
+ * identifiers, and a few motors carry GTINs (write_gs1_products).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,7 +81,11 @@ enum { NNODES = sizeof(nodes) / sizeof(nodes[0]) };
 
 /* Trusted resolution: the identifiers of each kind signed, the root's handle, the keys. */
 enum { DEMO_SIGNED = 5 };
-#define DEMO_ROOT_HANDLE "0.NA/88"
+#define DEMO_ROOT_HANDLE  "0.NA/88"
+#define DEMO_GS1_REGISTRY "88/GS1-REGISTRY"
+/* The demo's GS1 products: GTINs of company prefix 0614141 (GS1's example), serials. */
+static const char *const demo_gtins[] = {"00614141100019", "00614141100026"};
+#define DEMO_GS1_SERIALS 3
 static EVP_PKEY *node_keys[NNODES];         /* the top-level node's is the trust root */
 static unsigned long demo_http_port = 8080; /* the gateway's; 0 = none */
 
@@ -347,6 +354,15 @@ static int write_prefix_records(FILE *f, size_t self, unsigned base)
 			return -1;
 		fprintf(f, "]}\n");
 	}
+	if (!strcmp(nodes[self].prefix, "88"))
+		/* GS1 company prefixes' rules; the top-level operator (300:0.NA/88) writes them. */
+		fprintf(f,
+		        "{\"handle\":\"" DEMO_GS1_REGISTRY "\",\"values\":["
+		        "{\"index\":1,\"type\":\"GS1.RULE\",\"data\":\"0614141 "
+		        "88.100.1/01.{01}.21.{21}\"},"
+		        "{\"index\":2,\"type\":\"GS1.RULE\",\"data\":\"0614141 88.100.1/01.{01}\"},"
+		        "{\"index\":100,\"type\":\"HS_ADMIN\",\"data\":{\"format\":\"hex\","
+		        "\"value\":\"0fff00000007302e4e412f38380000012c\"}}]}\n");
 	fprintf(
 	    f,
 	    "{\"handle\":\"%s/ABOUT\",\"values\":[{\"index\":1,\"type\":\"URL\",\"data\":"
@@ -454,9 +470,47 @@ static void put_signed(FILE *f, const struct demo_node *e, char *line, size_t le
 	free(line);
 }
 
+/*
+ * The motor works' GS1 products: per GTIN a product record (88.100.1/01.GTIN:
+ * its page in English and Chinese, its manual) and a few serials
+ * (88.100.1/01.GTIN.21.SERIAL: the unit's own page and service record).
+ */
+static void write_gs1_products(FILE *f, const struct demo_node *e, unsigned long *count)
+{
+	for (size_t g = 0; g < sizeof(demo_gtins) / sizeof(demo_gtins[0]); g++) {
+		const char *gt = demo_gtins[g];
+		fprintf(
+		    f,
+		    "{\"handle\":\"%s/01.%s\",\"values\":["
+		    "{\"index\":1,\"type\":\"URL\",\"data\":\"https://%s/products/%s\"},"
+		    "{\"index\":2,\"type\":\"GS1.LINK.pip\",\"data\":\"https://%s/products/%s "
+		    "lang=en type=text/html title=Motor M%zu\"},"
+		    "{\"index\":3,\"type\":\"GS1.LINK.pip\",\"data\":\"https://%s/zh/products/%s "
+		    "lang=zh type=text/html title=电机 M%zu\"},"
+		    "{\"index\":4,\"type\":\"GS1.LINK.instructions\",\"data\":"
+		    "\"https://%s/manuals/%s.pdf type=application/pdf title=Manual\"}]}\n",
+		    e->prefix, gt, e->domain, gt, e->domain, gt, g + 1, e->domain, gt, g + 1,
+		    e->domain, gt);
+		(*count)++;
+		for (unsigned i = 1; i <= DEMO_GS1_SERIALS; i++) {
+			fprintf(f,
+			        "{\"handle\":\"%s/01.%s.21.SN%04u\",\"values\":["
+			        "{\"index\":1,\"type\":\"URL\",\"data\":\"https://%s/units/%s/"
+			        "SN%04u\"},"
+			        "{\"index\":2,\"type\":\"GS1.LINK.serviceInfo\",\"data\":"
+			        "\"https://%s/service/%s/SN%04u title=Service record\"},"
+			        "{\"index\":3,\"type\":\"EMAIL\",\"data\":\"service@%s\"}]}\n",
+			        e->prefix, gt, i, e->domain, gt, i, e->domain, gt, i, e->domain);
+			(*count)++;
+		}
+	}
+}
+
 static void write_enterprise(FILE *f, const struct demo_node *e, unsigned scale,
                              unsigned long *count)
 {
+	if (!strcmp(e->prefix, "88.100.1"))
+		write_gs1_products(f, e, count);
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		const struct kind *kd = &kinds[k];
 		if (strcmp(kd->ent, e->prefix))
@@ -680,6 +734,8 @@ static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
 			snprintf(http, sizeof(http), "127.0.0.1:%lu", demo_http_port);
 			args[n++] = "--http";
 			args[n++] = http;
+			args[n++] = "--gs1-registry";
+			args[n++] = DEMO_GS1_REGISTRY;
 		}
 	} else {
 		args[n++] = "--data";
@@ -726,6 +782,13 @@ static void print_tour(const char *dir, const char *self, unsigned long base, un
 		printf("The REST API (JSON):\n");
 		printf("  curl %s:%lu/api/handles/88.100.2/BEARING-6204-000007\n", gw,
 		       demo_http_port);
+		printf("A GS1 Digital Link (the QR code on a motor's box: GTIN and serial), its "
+		       "links, its QR label:\n");
+		printf("  curl -i %s:%lu/01/%s/21/SN0001\n", gw, demo_http_port, demo_gtins[0]);
+		printf("  curl '%s:%lu/01/%s/21/SN0001?linkType=linkset'\n", gw, demo_http_port,
+		       demo_gtins[0]);
+		printf("  %s:%lu/api/labels/88.100.1/01.%s.21.SN0001.svg?gs1=1\n", gw,
+		       demo_http_port, demo_gtins[0]);
 	}
 	printf("\nTry:\n");
 	printf("  %s resolve 88.100.1/MOTOR-2026-000001 --server 127.0.0.1:%lu\n", self, base);

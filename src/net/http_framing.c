@@ -42,6 +42,7 @@ static const char *reason(int status)
 	    {301, "Moved Permanently"},
 	    {302, "Found"},
 	    {304, "Not Modified"},
+	    {307, "Temporary Redirect"},
 	    {400, "Bad Request"},
 	    {401, "Unauthorized"},
 	    {403, "Forbidden"},

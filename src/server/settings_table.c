@@ -126,6 +126,11 @@ const setting_row settings_rows[] = {
              "https://id.example.com/); repeatable: the first is the\n"
              "default, the others may be asked for with base=\n"
              "(default: http(s)://HOST/ of the request's Host)"},
+    {.ini = "gs1_registry", .flag = "gs1-registry", .arg = "HANDLE", .type = SETTING_LIST,
+     .field = F(gs1_registry), .scope = SETTING_SERVE,
+     .help = "serve GS1 Digital Link URIs over HTTP, mapped to\n"
+             "identifiers by the GS1.RULE values of this record\n"
+             "(repeatable; docs/gs1-resolver.md)"},
     {.ini = "label_max", .flag = "label-max", .arg = "N", .type = SETTING_UINT,
      .field = F(label_max), .max = 100000, .scope = SETTING_SERVE,
      .help = "identifiers per POST /api/labels at most\n"

@@ -134,9 +134,10 @@ class Demo(unittest.TestCase):
 
     def check_gateway(self, text, http_port):
         """The gateway's URLs as printed: the browser's first, each answering."""
-        urls = re.findall(r"(http://127\.0\.0\.1:%d/\S+)" % http_port, text)
-        self.assertEqual(len(urls), 3, text)
-        page, proxy, rest = urls
+        urls = re.findall(r"(http://127\.0\.0\.1:%d/[^\s']+)" % http_port, text)
+        self.assertEqual(len(urls), 6, text)
+        page, proxy, rest = urls[:3]
+        self.check_gs1(urls[3:])
         self.assertLess(text.index("browser"), text.index(page), text)
         self.assertTrue(page.endswith("?noredirect"), page)
 
@@ -161,6 +162,28 @@ class Demo(unittest.TestCase):
         self.assertEqual((doc["responseCode"], doc["handle"]),
                          (1, "88.100.2/BEARING-6204-000007"))
         self.assertIn("URL", [v["type"] for v in doc["values"]])
+
+    def check_gs1(self, urls):
+        """The GS1 Digital Link printed (issue 19 point 4): a 307 to the unit's
+        page, its linkset, and a QR label of the GS1 URI."""
+        dl, linkset, label = urls
+        req = urllib.request.Request(dl, method="HEAD")
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args):
+                return None
+
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.build_opener(NoRedirect).open(req, timeout=30)
+        self.assertEqual(cm.exception.code, 307)
+        self.assertTrue(cm.exception.headers["Location"].startswith("https://motor"),
+                        cm.exception.headers["Location"])
+        with urllib.request.urlopen(linkset, timeout=30) as r:
+            ls = json.loads(r.read())["linkset"]
+        self.assertIn("https://gs1.org/voc/serviceInfo", ls[0])
+        self.assertIn("https://gs1.org/voc/instructions", ls[1])  # the GTIN's level
+        with urllib.request.urlopen(label, timeout=30) as r:
+            self.assertEqual(r.headers["Content-Type"], "image/svg+xml")
 
     def test_bad_option(self):
         out = subprocess.run([IDNODE, "demo", "--base-port", "x"], capture_output=True,
