@@ -31,7 +31,7 @@ static void check(const http_resp *r)
 	const char *p = (const char *)r->body, *end = p + r->len;
 	if (memmem(p, r->len, "<x-", 3))
 		abort();
-	for (const char *h = p; (h = memmem(h, (size_t)(end - h), "href=\"", 6)); h += 6) {
+	for (const char *h = p; (h = memmem(h, (size_t)(end - h), "href=\"", 6));) {
 		const char *u = h + 6;
 		size_t left = (size_t)(end - u);
 		if (!(left > 7 && !strncasecmp(u, "http://", 7)) &&
@@ -39,6 +39,11 @@ static void check(const http_resp *r)
 		    !(left > 7 && !strncmp(u, "mailto:", 7)) &&
 		    !(left > 1 && u[0] == '/' && u[1] != '/'))
 			abort();
+		/* On past the attribute: its value may hold "href=" itself (a URL's query). */
+		const char *q = memchr(u, '"', left);
+		if (!q)
+			abort();
+		h = q + 1;
 	}
 }
 
