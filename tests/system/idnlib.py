@@ -14,19 +14,62 @@ import time
 IDNODE = os.environ.get("IDNODE", os.path.join(os.path.dirname(__file__), "../../build/idnode"))
 
 
+_handed_out = set()
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(100):
-        port = random.randint(20000, 60000)
+    """A port free for both UDP and TCP on 127.0.0.1, below the kernel's
+    ephemeral range (so no outgoing connection of a test running beside
+    takes it before the node binds it), and never the same twice in one
+    test process."""
+    lo = _ephemeral_range()[0]
+    top = lo - 1 if lo > 12000 else 60000
+    for _ in range(200):
+        port = random.randint(10000, top)
+        if port in _handed_out:
+            continue
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
                     socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                 t.bind(("127.0.0.1", port))
                 u.bind(("127.0.0.1", port))
+                _handed_out.add(port)
                 return port
         except OSError:
             continue
     raise RuntimeError("no free port")
+
+
+def free_port_run(n):
+    """A base port with n free consecutive ports (TCP and UDP), or None."""
+    for _ in range(20):  # bounded: 20 candidates
+        base = free_port()
+        if base + n > 65535:
+            continue
+        socks = []
+        try:
+            for p in range(base, base + n):
+                for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                    s = socket.socket(socket.AF_INET, kind)
+                    socks.append(s)
+                    s.bind(("127.0.0.1", p))
+            _handed_out.update(range(base, base + n))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    return None
 
 
 def request(handle, op=1, indexes=(), types=(), flags=0x19000000, minor=5, req_id=None,

@@ -26,7 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, free_port, request, udp_exchange  # noqa: E402
+from idnlib import IDNODE, free_port, free_port_run, request, udp_exchange  # noqa: E402
 
 
 def idn(*args, timeout=30, env=None):
@@ -143,28 +143,6 @@ class NothingToServeTest(Tmp):
         self.assertEqual(struct.unpack(">I", ans[24:28])[0], 1)  # found
         log.seek(0)
         self.assertNotIn("warning", log.read())
-
-
-def free_port_run(n):
-    """A base port with n free consecutive ports (TCP and UDP), or None."""
-    for _ in range(20):  # bounded: 20 candidates
-        base = free_port()
-        if base + n > 65535:
-            continue
-        socks = []
-        try:
-            for p in range(base, base + n):
-                for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                    s = socket.socket(socket.AF_INET, kind)
-                    socks.append(s)
-                    s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    return None
 
 
 class DemoLogTest(Tmp):

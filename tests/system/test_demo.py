@@ -11,7 +11,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,28 +20,15 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, parse_answer, request, tcp_exchange  # noqa: E402
+from idnlib import IDNODE, free_port_run, parse_answer, request, tcp_exchange  # noqa: E402
 
 
 def free_base(n=7):
     """A base port with the n ports from it free (UDP and TCP), best effort."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n >= 65535:
-            continue
-        ok = True
-        for p in range(base, base + n):
-            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                with socket.socket(socket.AF_INET, kind) as t:
-                    try:
-                        t.bind(("127.0.0.1", p))
-                    except OSError:
-                        ok = False
-        if ok:
-            return base
-    raise RuntimeError("no free port range")
+    base = free_port_run(n)
+    if base is None:
+        raise RuntimeError("no free port range")
+    return base
 
 
 def children_of(pid):
