@@ -247,6 +247,11 @@ static int apply_change(store_txn *t, int op, idn_slice k, idn_slice v)
 	case STORE_LOG_UNHOME:
 		rc = store_unhome(t, k);
 		return rc == IDN_ENOTFOUND ? IDN_OK : rc;
+	case STORE_LOG_TAB_PUT:
+		return store_tab_put(t, k.p[0], idn_slice_of(k.p + 1, k.len - 1), v, 0);
+	case STORE_LOG_TAB_DEL:
+		rc = store_tab_del(t, k.p[0], idn_slice_of(k.p + 1, k.len - 1));
+		return rc == IDN_ENOTFOUND ? IDN_OK : rc;
 	}
 	return IDN_EPROTO;
 }

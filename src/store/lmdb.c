@@ -3,7 +3,8 @@
  * "handles" (identifier -> record) and "homed" (prefix -> empty), and for
  * the transaction log (store.h) "txlog" (be64 seq | be32 n -> be64 time_ms |
  * op | be32 key length | key | record) and "meta" ("log.seq", "log.oldest",
- * "log.bytes" as be64; callers' meta values under "u." + name).
+ * "log.bytes" as be64; callers' meta values under "u." + name), and "tabs"
+ * for the tables (table byte | key -> value).
  *
  * Value layout in "handles": every LMDB value starts with a kind byte.
  *   kind 0 (plain):    0x00 | record
@@ -72,6 +73,7 @@ struct lmdb_store {
 	MDB_dbi homed;
 	MDB_dbi txlog;
 	MDB_dbi meta;
+	MDB_dbi tabs;
 	uint64_t log_max_bytes;
 	uint64_t log_max_age_ms;
 	unsigned psize;
@@ -403,6 +405,8 @@ static int open_dbs(struct lmdb_store *s)
 		mrc = mdb_dbi_open(txn, "txlog", MDB_CREATE, &s->txlog);
 	if (mrc == MDB_SUCCESS)
 		mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta);
+	if (mrc == MDB_SUCCESS)
+		mrc = mdb_dbi_open(txn, "tabs", MDB_CREATE, &s->tabs);
 	if (mrc != MDB_SUCCESS) {
 		lmdb_txn_abort(bt);
 		return lmdb_err(mrc);
@@ -1327,6 +1331,105 @@ static int lmdb_count(store_txn *bt, uint64_t *n)
 	return IDN_OK;
 }
 
+/* ---- tables ---- */
+
+static int lmdb_tab_get(store_txn *bt, unsigned tab, idn_slice key, idn_slice *val)
+{
+	struct lmdb_txn *t = txn_of(bt);
+	uint8_t kb[STORE_TAB_KEY_MAX + 1];
+	idn_slice tk;
+	int rc = store_tab_key(tab, key, kb, &tk);
+
+	if (rc != IDN_OK)
+		return rc;
+	if (!t->live || !val)
+		return IDN_EINVAL;
+	MDB_val k = {tk.len, (void *)tk.p}, v;
+	rc = lmdb_err(mdb_get(t->txn, lmdb_of(bt->s)->tabs, &k, &v));
+	if (rc == IDN_OK)
+		*val = idn_slice_of(v.mv_data, v.mv_size);
+	return rc;
+}
+
+static int lmdb_tab_put(store_txn *bt, unsigned tab, idn_slice key, idn_slice val, unsigned flags)
+{
+	struct lmdb_txn *t = txn_of(bt);
+	struct lmdb_store *s = lmdb_of(bt->s);
+	uint8_t kb[STORE_TAB_KEY_MAX + 1];
+	idn_slice tk;
+	int rc = store_tab_key(tab, key, kb, &tk);
+
+	if (rc != IDN_OK)
+		return rc;
+	if (!t->live || t->rdonly || (val.len && !val.p))
+		return IDN_EINVAL;
+	if (val.len > STORE_TAB_VAL_MAX)
+		return IDN_ERANGE;
+	MDB_val k = {tk.len, (void *)tk.p}, v = {val.len, (void *)val.p};
+	int mrc =
+	    mdb_put(t->txn, s->tabs, &k, &v, (flags & STORE_NOOVERWRITE) ? MDB_NOOVERWRITE : 0);
+	if (mrc == MDB_MAP_FULL)
+		atomic_store(&s->pressure, 1);
+	rc = lmdb_err(mrc);
+	if (rc != IDN_OK || !store_tab_logged(tab))
+		return rc;
+	return log_append(t, STORE_LOG_TAB_PUT, tk, val);
+}
+
+static int lmdb_tab_del(store_txn *bt, unsigned tab, idn_slice key)
+{
+	struct lmdb_txn *t = txn_of(bt);
+	uint8_t kb[STORE_TAB_KEY_MAX + 1];
+	idn_slice tk;
+	int rc = store_tab_key(tab, key, kb, &tk);
+
+	if (rc != IDN_OK)
+		return rc;
+	if (!t->live || t->rdonly)
+		return IDN_EINVAL;
+	MDB_val k = {tk.len, (void *)tk.p};
+	rc = lmdb_err(mdb_del(t->txn, lmdb_of(bt->s)->tabs, &k, NULL));
+	if (rc != IDN_OK || !store_tab_logged(tab))
+		return rc;
+	return log_append(t, STORE_LOG_TAB_DEL, tk, idn_slice_of(NULL, 0));
+}
+
+static int lmdb_tab_scan(store_txn *bt, unsigned tab, idn_slice prefix, idn_slice start,
+                         store_scan_cb cb, void *arg)
+{
+	struct lmdb_txn *t = txn_of(bt);
+	uint8_t pb[STORE_TAB_KEY_MAX + 1], sb[STORE_TAB_KEY_MAX + 1];
+	idn_slice tp, ts;
+	MDB_cursor *cur = NULL;
+	int rc = store_tab_key(tab, prefix, pb, &tp);
+
+	if (rc == IDN_OK)
+		rc = store_tab_key(tab, start, sb, &ts);
+	if (rc != IDN_OK)
+		return rc;
+	if (!t->live || !cb)
+		return IDN_EINVAL;
+	idn_slice seek = key_order(ts, tp) > 0 ? ts : tp;
+	int mrc = mdb_cursor_open(t->txn, lmdb_of(bt->s)->tabs, &cur);
+	if (mrc != MDB_SUCCESS)
+		return lmdb_err(mrc);
+	MDB_val k = {seek.len, (void *)seek.p}, v;
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == MDB_SUCCESS;
+	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		idn_slice key = idn_slice_of(k.mv_data, k.mv_size);
+		if (!has_prefix(key, tp))
+			break;
+		rc = cb(arg, idn_slice_of(key.p + 1, key.len - 1),
+		        idn_slice_of(v.mv_data, v.mv_size));
+		if (rc != 0)
+			goto out;
+	}
+	rc = mrc == MDB_NOTFOUND || mrc == MDB_SUCCESS ? IDN_OK : lmdb_err(mrc);
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 const struct store_ops store_lmdb_ops = {
     .name = "lmdb",
     .open = lmdb_open,
@@ -1351,4 +1454,8 @@ const struct store_ops store_lmdb_ops = {
     .meta_put = lmdb_meta_put,
     .scan_from = lmdb_scan_from,
     .txn_nest = lmdb_txn_nest,
+    .tab_get = lmdb_tab_get,
+    .tab_put = lmdb_tab_put,
+    .tab_del = lmdb_tab_del,
+    .tab_scan = lmdb_tab_scan,
 };

@@ -31,6 +31,10 @@
  * The reference's optional index on handles(data) is not created: btree
  * entries are limited to ~2.7 kB, and idnode never searches by data.
  *
+ * and for the tables (store.h)
+ *
+ *   idn_tab(k bytea primary key, v bytea)      table byte | key -> value
+ *
  * and for the transaction log (store.h)
  *
  *   idn_txlog(seq int8, n int4, at int8, op int2, k bytea, v bytea,
@@ -120,6 +124,7 @@ static const char SCHEMA_SQL[] =
     "CREATE TABLE IF NOT EXISTS idn_txlog (seq int8 NOT NULL, n int4 NOT NULL, at int8 NOT NULL,"
     " op int2 NOT NULL, k bytea NOT NULL, v bytea NOT NULL, PRIMARY KEY (seq, n));"
     "CREATE TABLE IF NOT EXISTS idn_meta (name text PRIMARY KEY, val bytea NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS idn_tab (k bytea PRIMARY KEY, v bytea NOT NULL);"
     "CREATE OR REPLACE FUNCTION idn_handles_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
     " BEGIN"
     "  IF current_setting('idnode.writer', true) IS DISTINCT FROM 'on' THEN"
@@ -156,6 +161,11 @@ enum stmt {
 	S_LOG_HEAD,
 	S_LOG_FIRST_AT,
 	S_LOG_DROP_BELOW,
+	S_TAB_GET,
+	S_TAB_PUT,
+	S_TAB_INS,
+	S_TAB_DEL,
+	S_TAB_SCAN,
 	S_COUNT_STMTS
 };
 
@@ -254,6 +264,23 @@ static const struct {
                         0,
                         {0}},
     [S_LOG_DROP_BELOW] = {"idn_log_drop", "DELETE FROM idn_txlog WHERE seq < $1", 1, {INT8_OID}},
+    [S_TAB_GET] = {"idn_tab_get", "SELECT v FROM idn_tab WHERE k = $1", 1, {BYTEA_OID}},
+    [S_TAB_PUT] = {"idn_tab_put",
+                   "INSERT INTO idn_tab (k, v) VALUES ($1, $2)"
+                   " ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+                   2,
+                   {BYTEA_OID, BYTEA_OID}},
+    [S_TAB_INS] = {"idn_tab_ins",
+                   "INSERT INTO idn_tab (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING",
+                   2,
+                   {BYTEA_OID, BYTEA_OID}},
+    [S_TAB_DEL] = {"idn_tab_del", "DELETE FROM idn_tab WHERE k = $1", 1, {BYTEA_OID}},
+    /* keys >= $1 and < $2 (no bound when NULL), a page at a time */
+    [S_TAB_SCAN] = {"idn_tab_scan",
+                    "SELECT k, v FROM idn_tab WHERE k >= $1 AND ($2::bytea IS NULL OR k < $2)"
+                    " ORDER BY k LIMIT " /* SCAN_PAGE */ "1000",
+                    2,
+                    {BYTEA_OID, BYTEA_OID}},
 };
 
 struct pg_store {
@@ -1622,6 +1649,130 @@ static int pg_count(store_txn *bt, uint64_t *n)
 	return IDN_OK;
 }
 
+/* ---- tables ---- */
+
+static int pg_tab_get(store_txn *bt, unsigned tab, idn_slice key, idn_slice *val)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	uint8_t kb[STORE_TAB_KEY_MAX + 1];
+	idn_slice tk;
+	int rc = store_tab_key(tab, key, kb, &tk);
+	if (rc)
+		return rc;
+	if (!t->live || !val)
+		return IDN_EINVAL;
+	const char *pv[1] = {(const char *)tk.p};
+	int pl[1] = {(int)tk.len};
+	PGresult *r = run(t, S_TAB_GET, pv, pl, PGRES_TUPLES_OK);
+	if (!r)
+		return IDN_ESTORE;
+	if ((rc = keep_res(t, r)))
+		return rc;
+	if (PQntuples(r) == 0)
+		return IDN_ENOTFOUND;
+	*val = idn_slice_of(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+	return IDN_OK;
+}
+
+/* Runs a table write; the number of rows it changed, or an error. */
+static int tab_write(struct pg_txn *t, enum stmt s, idn_slice tk, idn_slice val)
+{
+	const char *pv[2] = {(const char *)tk.p, val.len ? (const char *)val.p : ""};
+	int pl[2] = {(int)tk.len, (int)val.len};
+	PGresult *r = run(t, s, pv, pl, PGRES_COMMAND_OK);
+	if (!r)
+		return write_err(t, IDN_ESTORE);
+	int n = (int)strtol(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return n;
+}
+
+static int pg_tab_put(store_txn *bt, unsigned tab, idn_slice key, idn_slice val, unsigned flags)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	uint8_t kb[STORE_TAB_KEY_MAX + 1];
+	idn_slice tk;
+	int rc = store_tab_key(tab, key, kb, &tk);
+	if (rc)
+		return rc;
+	if (!t->live || t->rdonly || (val.len && !val.p))
+		return IDN_EINVAL;
+	if (val.len > STORE_TAB_VAL_MAX)
+		return IDN_ERANGE;
+	int n = tab_write(t, (flags & STORE_NOOVERWRITE) ? S_TAB_INS : S_TAB_PUT, tk, val);
+	if (n < 0)
+		return n;
+	if (n == 0)
+		return IDN_EEXIST;
+	return store_tab_logged(tab) ? log_append(t, STORE_LOG_TAB_PUT, tk, val) : IDN_OK;
+}
+
+static int pg_tab_del(store_txn *bt, unsigned tab, idn_slice key)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	uint8_t kb[STORE_TAB_KEY_MAX + 1];
+	idn_slice tk;
+	int rc = store_tab_key(tab, key, kb, &tk);
+	if (rc)
+		return rc;
+	if (!t->live || t->rdonly)
+		return IDN_EINVAL;
+	int n = tab_write(t, S_TAB_DEL, tk, idn_slice_of(NULL, 0));
+	if (n < 0)
+		return n;
+	if (n == 0)
+		return IDN_ENOTFOUND;
+	return store_tab_logged(tab) ? log_append(t, STORE_LOG_TAB_DEL, tk, idn_slice_of(NULL, 0))
+	                             : IDN_OK;
+}
+
+static int pg_tab_scan(store_txn *bt, unsigned tab, idn_slice prefix, idn_slice start,
+                       store_scan_cb cb, void *arg)
+{
+	struct pg_txn *t = (struct pg_txn *)bt;
+	uint8_t pb[STORE_TAB_KEY_MAX + 1], lo[STORE_TAB_KEY_MAX + 2], upper[STORE_TAB_KEY_MAX + 1];
+	idn_slice tp, ts;
+	int rc = store_tab_key(tab, prefix, pb, &tp);
+	if (!rc)
+		rc = store_tab_key(tab, start, lo, &ts);
+	if (rc)
+		return rc;
+	if (!t->live || !cb)
+		return IDN_EINVAL;
+	size_t ulen = prefix_upper(tp, upper);
+	size_t common = tp.len < ts.len ? tp.len : ts.len;
+	int order = memcmp(ts.p, tp.p, common);
+	if (order < 0 || (order == 0 && ts.len < tp.len))
+		memcpy(lo, tp.p, tp.len), ts.len = tp.len;
+	size_t lolen = ts.len;
+	for (;;) {
+		const char *pv[2] = {(const char *)lo, ulen ? (const char *)upper : NULL};
+		int pl[2] = {(int)lolen, (int)ulen};
+		PGresult *r = run(t, S_TAB_SCAN, pv, pl, PGRES_TUPLES_OK);
+		if (!r)
+			return IDN_ESTORE;
+		int n = PQntuples(r);
+		for (int i = 0; i < n && !rc; i++) {
+			const uint8_t *k = (const uint8_t *)PQgetvalue(r, i, 0);
+			size_t klen = (size_t)PQgetlength(r, i, 0);
+			if (klen == 0 || klen > STORE_TAB_KEY_MAX + 1) {
+				rc = IDN_ESTORE;
+				break;
+			}
+			rc = cb(arg, idn_slice_of(k + 1, klen - 1),
+			        idn_slice_of(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1)));
+			if (i == n - 1) {
+				memcpy(lo, k, klen);
+				lo[klen] = 0;
+				lolen = klen + 1;
+			}
+		}
+		PQclear(r);
+		if (rc || n < SCAN_PAGE)
+			return rc;
+	}
+}
+
 const struct store_ops store_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -1644,6 +1795,10 @@ const struct store_ops store_pg_ops = {
     .log_read = pg_log_read,
     .meta_get = pg_meta_get,
     .meta_put = pg_meta_put,
+    .tab_get = pg_tab_get,
+    .tab_put = pg_tab_put,
+    .tab_del = pg_tab_del,
+    .tab_scan = pg_tab_scan,
     .scan_from = pg_scan_from,
 };
 

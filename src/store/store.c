@@ -48,6 +48,19 @@ uint64_t store_be64(const uint8_t *p)
 	return ((uint64_t)idn_be32(p) << 32) | idn_be32(p + 4);
 }
 
+int store_tab_key(unsigned tab, idn_slice key, uint8_t *buf, idn_slice *out)
+{
+	if (tab == 0 || tab > STORE_TAB_MAX || (key.len && !key.p))
+		return IDN_EINVAL;
+	if (key.len > STORE_TAB_KEY_MAX)
+		return IDN_ERANGE;
+	buf[0] = (uint8_t)tab;
+	if (key.len)
+		memcpy(buf + 1, key.p, key.len);
+	*out = idn_slice_of(buf, key.len + 1);
+	return IDN_OK;
+}
+
 int store_home_prefixes(store *s, const char *const *prefixes, size_t n, size_t *bad)
 {
 	store_txn *t;

@@ -94,10 +94,35 @@ typedef struct store_opts {
 
 /* Kinds of logged change. */
 enum store_log_op {
-	STORE_LOG_PUT = 1,    /* key = identifier, val = its new record */
-	STORE_LOG_DEL = 2,    /* key = identifier */
-	STORE_LOG_HOME = 3,   /* key = prefix */
-	STORE_LOG_UNHOME = 4, /* key = prefix */
+	STORE_LOG_PUT = 1,     /* key = identifier, val = its new record */
+	STORE_LOG_DEL = 2,     /* key = identifier */
+	STORE_LOG_HOME = 3,    /* key = prefix */
+	STORE_LOG_UNHOME = 4,  /* key = prefix */
+	STORE_LOG_TAB_PUT = 5, /* key = table byte | key, val = the new value */
+	STORE_LOG_TAB_DEL = 6, /* key = table byte | key */
+};
+
+/*
+ * Tables: small ordered key spaces beside the records, for what a node keeps
+ * about its own business (accounts, the audit log, statistics) and for what
+ * it derives from the records (the search index). Keys are bytes, up to
+ * STORE_TAB_KEY_MAX, in bytewise order; values up to STORE_TAB_VAL_MAX.
+ * Changes to tables below STORE_TAB_UNLOGGED are logged (STORE_LOG_TAB_*), so
+ * mirrors replicate them; the others are not: a mirror derives the index from
+ * the records it applies, and statistics are each node's own.
+ */
+enum store_tab {
+	STORE_TAB_ACCOUNT = 1, /* management accounts, applications, token keys */
+	STORE_TAB_AUDIT = 2,   /* the audit log */
+	STORE_TAB_UNLOGGED = 16,
+	STORE_TAB_INDEX = 16, /* the search index */
+	STORE_TAB_STATS = 17, /* statistics counters */
+	STORE_TAB_MAX = 31,
+};
+
+enum {
+	STORE_TAB_KEY_MAX = 480,
+	STORE_TAB_VAL_MAX = 1024 * 1024,
 };
 
 /* One logged change; key and val are borrowed for the callback only. */
@@ -182,6 +207,19 @@ struct store_ops {
 	 * a child of one transaction per batch.
 	 */
 	int (*txn_nest)(store_txn *parent, store_txn **child);
+
+	/*
+	 * Tables (enum store_tab). tab_get: IDN_ENOTFOUND if absent, *val as
+	 * get's. tab_put: flags STORE_NOOVERWRITE (IDN_EEXIST if present).
+	 * tab_del: IDN_ENOTFOUND if absent. tab_scan: keys starting with prefix,
+	 * from the first >= start, in order; key and val valid during the
+	 * callback only, which must not write to the table it scans.
+	 */
+	int (*tab_get)(store_txn *t, unsigned tab, idn_slice key, idn_slice *val);
+	int (*tab_put)(store_txn *t, unsigned tab, idn_slice key, idn_slice val, unsigned flags);
+	int (*tab_del)(store_txn *t, unsigned tab, idn_slice key);
+	int (*tab_scan)(store_txn *t, unsigned tab, idn_slice prefix, idn_slice start,
+	                store_scan_cb cb, void *arg);
 };
 
 struct store {
@@ -296,6 +334,25 @@ static inline int store_meta_put(store_txn *t, const char *name, idn_slice val)
 	return t->s->ops->meta_put(t, name, val);
 }
 
+static inline int store_tab_get(store_txn *t, unsigned tab, idn_slice key, idn_slice *val)
+{
+	return t->s->ops->tab_get(t, tab, key, val);
+}
+static inline int store_tab_put(store_txn *t, unsigned tab, idn_slice key, idn_slice val,
+                                unsigned flags)
+{
+	return t->s->ops->tab_put(t, tab, key, val, flags);
+}
+static inline int store_tab_del(store_txn *t, unsigned tab, idn_slice key)
+{
+	return t->s->ops->tab_del(t, tab, key);
+}
+static inline int store_tab_scan(store_txn *t, unsigned tab, idn_slice prefix, idn_slice start,
+                                 store_scan_cb cb, void *arg)
+{
+	return t->s->ops->tab_scan(t, tab, prefix, start, cb, arg);
+}
+
 /*
  * Homes the prefixes given as text ("88.100.1", or "0.NA/88.100.1") in one
  * write transaction: all or none. IDN_EINVAL with *bad = i when prefixes[i]
@@ -311,5 +368,15 @@ enum { STORE_META_NAME_MAX = 64, STORE_LOG_KEY = 12 /* be64 seq | be32 n */ };
 uint64_t store_now_ms(void);
 void store_put_be64(uint8_t *p, uint64_t v);
 uint64_t store_be64(const uint8_t *p);
+/*
+ * A table key as the backends keep it: the table's byte, then the key, in
+ * buf (STORE_TAB_KEY_MAX + 1 bytes). IDN_EINVAL for a bad table, IDN_ERANGE
+ * for a key too long.
+ */
+int store_tab_key(unsigned tab, idn_slice key, uint8_t *buf, idn_slice *out);
+static inline bool store_tab_logged(unsigned tab)
+{
+	return tab < STORE_TAB_UNLOGGED;
+}
 
 #endif

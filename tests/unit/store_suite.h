@@ -1167,6 +1167,74 @@ static void test_log_many(void **state)
 	store_txn_abort(t);
 }
 
+/* Tables: keyed, ordered, paged past what a backend fetches at once; logged or not by table. */
+static void test_tables(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	idn_slice v;
+	char key[32];
+	uint8_t big[STORE_TAB_KEY_MAX + 1];
+
+	memset(big, 'k', sizeof(big));
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_tab_get(t, STORE_TAB_ACCOUNT, S("alice"), &v), IDN_ENOTFOUND);
+	assert_int_equal(store_tab_put(t, STORE_TAB_ACCOUNT, S("alice"), S("a1"), 0), IDN_OK);
+	assert_int_equal(
+	    store_tab_put(t, STORE_TAB_ACCOUNT, S("alice"), S("a2"), STORE_NOOVERWRITE),
+	    IDN_EEXIST);
+	assert_int_equal(store_tab_put(t, STORE_TAB_ACCOUNT, S("bob"), S("b1"), 0), IDN_OK);
+	/* the same key in another table is another entry */
+	assert_int_equal(store_tab_put(t, STORE_TAB_INDEX, S("alice"), S("i1"), 0), IDN_OK);
+	for (int i = 0; i < 2100; i++) {
+		snprintf(key, sizeof(key), "k%05d", i);
+		assert_int_equal(store_tab_put(t, STORE_TAB_INDEX, S(key), S(""), 0), IDN_OK);
+	}
+	assert_int_equal(store_tab_put(t, 0, S("x"), S("x"), 0), IDN_EINVAL);
+	assert_int_equal(store_tab_put(t, STORE_TAB_MAX + 1, S("x"), S("x"), 0), IDN_EINVAL);
+	assert_int_equal(
+	    store_tab_put(t, STORE_TAB_AUDIT, idn_slice_of(big, sizeof(big)), S("x"), 0),
+	    IDN_ERANGE);
+	assert_int_equal(store_tab_del(t, STORE_TAB_ACCOUNT, S("carol")), IDN_ENOTFOUND);
+	assert_int_equal(store_tab_del(t, STORE_TAB_ACCOUNT, S("bob")), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+
+	/* account changes are logged (put alice, put bob, del bob); index ones not */
+	struct logged l;
+	assert_int_equal(log_from(f->s, 1, 0, &l), IDN_OK);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.op[0], STORE_LOG_TAB_PUT);
+	assert_int_equal(l.op[2], STORE_LOG_TAB_DEL);
+
+	suite_reopen(f);
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_tab_get(t, STORE_TAB_ACCOUNT, S("alice"), &v), IDN_OK);
+	assert_int_equal(v.len, 2);
+	assert_memory_equal(v.p, "a1", 2);
+	assert_int_equal(store_tab_get(t, STORE_TAB_ACCOUNT, S("bob"), &v), IDN_ENOTFOUND);
+	assert_int_equal(store_tab_put(t, STORE_TAB_ACCOUNT, S("x"), S("x"), 0), IDN_EINVAL);
+	struct collect c = {0};
+	assert_int_equal(store_tab_scan(t, STORE_TAB_INDEX, S("k"), S(""), collect_cb, &c), 0);
+	assert_int_equal(c.n, 2100);
+	assert_string_equal(c.keys[0], "k00000");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_tab_scan(t, STORE_TAB_INDEX, S("k"), S("k02090"), collect_cb, &c),
+	                 0);
+	assert_int_equal(c.n, 10);
+	assert_string_equal(c.keys[0], "k02090");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_tab_scan(t, STORE_TAB_INDEX, S(""), S(""), collect_cb, &c), 0);
+	assert_int_equal(c.n, 2101);
+	assert_string_equal(c.keys[0], "alice");
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 3;
+	assert_int_equal(store_tab_scan(t, STORE_TAB_INDEX, S("k"), S("a"), collect_cb, &c), 42);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_tab_scan(t, STORE_TAB_AUDIT, S(""), S(""), collect_cb, &c), 0);
+	assert_int_equal(c.n, 0);
+	store_txn_abort(t);
+}
+
 #define STORE_SUITE_TESTS                                                                          \
 	cmocka_unit_test_setup_teardown(test_put_get_del, suite_setup, suite_teardown),            \
 	    cmocka_unit_test_setup_teardown(test_bad_input, suite_setup, suite_teardown),          \
@@ -1186,6 +1254,7 @@ static void test_log_many(void **state)
 	    cmocka_unit_test_setup_teardown(test_log_many, suite_setup, suite_teardown),           \
 	    cmocka_unit_test_setup_teardown(test_scan_from, suite_setup, suite_teardown),          \
 	    cmocka_unit_test_setup_teardown(test_nested, suite_setup, suite_teardown),             \
-	    cmocka_unit_test_setup_teardown(test_scan_pages, suite_setup, suite_teardown)
+	    cmocka_unit_test_setup_teardown(test_scan_pages, suite_setup, suite_teardown),         \
+	    cmocka_unit_test_setup_teardown(test_tables, suite_setup, suite_teardown)
 
 #endif
