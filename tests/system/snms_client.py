@@ -24,7 +24,8 @@ import ssl
 import time
 import urllib.parse
 
-# At most this many items a batch ([G] v5/handle-operate.md; IDIS.md section 4).
+# At most this many items a batch ([G] docs/dev-tools/snms/v5/handle-operate.md;
+# IDIS.md section 4).
 MAX_BATCH = 2000
 
 # SNMS status codes (IDIS.md section 4).
@@ -221,7 +222,7 @@ def identifier(handle, template_version, fields, auth=""):
                        "data": {"format": "string", "value": v}} for i, t, v in fields]}
 
 
-# -- the retry rule (IDIS.md section 4; [G] v5/handle-operate.md notes) ------
+# -- the retry rule (IDIS.md section 4; [G] docs/dev-tools/snms/v5/handle-operate.md)
 
 ItemOutcome = collections.namedtuple("ItemOutcome", "handle outcome attempt msg")
 # outcome: "created"         this call created it (success on the attempt shown)

@@ -115,6 +115,13 @@ class ClientUnitTest(unittest.TestCase):
         self.assertEqual(sc.v1_password("Secret-1", self.day), hand)
         self.assertNotEqual(sc.v1_password("Secret-1", datetime.date(2024, 3, 6)), hand)
 
+    def test_v1_password_published_example(self):
+        # [G] docs/openApi/v5/identity-auth.md's example answer; its note says
+        # sha256(sha256('12345') + '2019-08-15'), but the value is that of '123456'
+        # (the plain-login example's password): checked with sha256sum.
+        self.assertEqual(sc.v1_password("123456", datetime.date(2019, 8, 15)),
+                         "58e2c92c46485fdbc35fdcd0814d6c0f000cad5aa156848ca5edaf29406b7661")
+
     def test_login_v1_request_uses_injected_date(self):
         self.srv.answers.append(canned({"status": 1, "message": "success",
                                         "data": {"token": "tv1"}}))
