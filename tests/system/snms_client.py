@@ -248,6 +248,8 @@ def _classify(ok, msg, unknown_before, attempt):
 
 def _retrying(call, attempts, delay, sleep):
     """call() until it gives an answer; returns (answer, attempt, unknown_before)."""
+    if attempts < 1:
+        raise ValueError("attempts must be at least 1")
     for attempt in range(1, attempts + 1):
         try:
             return call(), attempt, attempt > 1
