@@ -24,6 +24,8 @@ int cmd_serve(int argc, char **argv)
 		status = CLI_OK;
 		break;
 	case SETTINGS_OK:
+		s.argc = argc; /* SIGHUP reads the file and the flags again */
+		s.argv = argv;
 		status = server_run(&s) ? CLI_FAIL : CLI_OK;
 		break;
 	default:

@@ -91,6 +91,9 @@ typedef struct server_settings {
 	unsigned mirror_lag_log;    /* seconds between lag lines, 0 = the default (5) */
 	/* Transaction log bounds (store.h); 0 = the defaults (64 MiB, 7 days). */
 	unsigned long log_max_bytes, log_max_age;
+	/* The command line it came from, read again on SIGHUP (set by the caller). */
+	int argc;
+	char **argv;
 	/* Which rows set this struct (flags: the ones that override the file). */
 	unsigned char given[SETTINGS_ROWS_MAX];
 } server_settings;
