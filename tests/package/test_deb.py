@@ -61,6 +61,11 @@ def source_files():
     return files
 
 
+def text(path):
+    with open(path) as f:
+        return f.read()
+
+
 def purge():
     sh("dpkg", "--purge", "idnode", timeout=120, check=False)
 
@@ -161,7 +166,7 @@ class DebianPackage(unittest.TestCase):
         self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait(5)))
         deadline = time.time() + 15
         while time.time() < deadline:
-            self.assertIsNone(proc.poll(), open(log.name).read())
+            self.assertIsNone(proc.poll(), text(log.name))
             try:
                 udp_exchange(port, request("88.100.1/deb"), timeout=0.3)
                 break
@@ -180,13 +185,13 @@ class DebianPackage(unittest.TestCase):
         # ExecReload: kill -HUP $MAINPID; the node lives on and says what it did.
         os.kill(pid, signal.SIGHUP)
         deadline = time.time() + 10
-        while time.time() < deadline and "reload" not in open(log.name).read():
+        while time.time() < deadline and "reload: done" not in text(log.name):
             time.sleep(0.1)
-        self.assertIn("idnode: reload", open(log.name).read())
+        self.assertIn("idnode: reload: done: 0 settings applied, 0 need a restart", text(log.name))
         self.assertIsNone(proc.poll())
         udp_exchange(port, request("88.100.1/deb"), timeout=2)
         os.kill(pid, signal.SIGTERM)
-        self.assertEqual(proc.wait(15), 0, open(log.name).read())
+        self.assertEqual(proc.wait(15), 0, text(log.name))
 
 
 def main():
