@@ -106,8 +106,10 @@ static void man_row(FILE *f, const setting_row *r)
 	if (r->flag) {
 		fprintf(f, "Flag: \\fB\\-\\-");
 		roff_text(f, r->flag, strlen(r->flag));
-		fprintf(f, "\\fR%s.\n",
-		        r->type == SETTING_BOOL ? " (sets it to its opposite)" : "");
+		if (r->type == SETTING_BOOL)
+			fprintf(f, "\\fR (sets it to %s).\n", r->flag_value ? "yes" : "no");
+		else
+			fprintf(f, "\\fR.\n");
 	}
 	if (r->alias)
 		fprintf(f, "Also spelt \\fB%s\\fR.\n", r->alias);
