@@ -432,7 +432,8 @@ int server_run(server_settings *s)
 		print_banner(r);
 		__atomic_store_n(&r->serving, true, __ATOMIC_RELEASE);
 		ret = net_run_until_signal(r->net);
-		r->net = NULL; /* freed by net_run_until_signal */
+		r->net = NULL;                /* freed by net_run_until_signal */
+		server_stats_stop(&r->stats); /* a reload in progress ends before what it uses */
 		repl_mirror_stop(r->mirror);
 		r->mirror = NULL;
 		api_serve_stop(r->http);
