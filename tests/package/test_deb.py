@@ -200,7 +200,8 @@ def main():
     why = ("not root" if os.geteuid() != 0 else
            "missing " + ", ".join(missing) if missing else None)
     if why:
-        print("test_deb: skipped: %s (scripts/deps.sh installs the tools; run as root)" % why)
+        print("test_deb: %s: %s (scripts/deps.sh installs the tools; run as root)"
+              % ("cannot run" if required else "skipped", why))
         sys.exit(1 if required else 77)
     unittest.main()
 
