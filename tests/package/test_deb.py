@@ -5,8 +5,9 @@ the conffile and the data directory, starts `idnode serve -c
 /etc/idnode/idnode.conf` as the user idnode the way the unit's ExecStart does
 (on loopback ports of the test's choosing), resolves through it over UDP and
 HTTP, reloads it with SIGHUP as the unit's ExecReload does, verifies the
-installed units with systemd-analyze, purges the package and checks nothing of
-it is left but the system user (kept: docs/packaging.md).
+installed units with systemd-analyze, installs it again over an edited
+conffile (kept), purges the package and checks nothing of it is left but the
+system user (kept: docs/packaging.md).
 
 Exit 77 (ctest: skipped) when not root or the Debian tools are missing, unless
 IDN_PACKAGE_REQUIRED=1."""
@@ -121,14 +122,22 @@ class DebianPackage(unittest.TestCase):
             self.assertIn("data = /var/lib/idnode\n", f.read())
         for unit in ("idnode.service", "idnode@.service"):
             with open("/lib/systemd/system/" + unit) as f:
-                text = f.read()
+                body = f.read()
             for d in HARDENING:
-                self.assertIn(d, text, unit)
-            self.assertNotIn("\nAmbientCapabilities", text)
+                self.assertIn(d, body, unit)
+            self.assertNotIn("\nAmbientCapabilities", body)
         with open("/lib/systemd/system/idnode@.service") as f:
             self.assertIn("ExecStart=/usr/bin/idnode serve -c /etc/idnode/%i.conf", f.read())
         self.check_units_verify()
         self.check_serves_as_the_unit_does(u)
+        # Installed again over itself (as an upgrade does): the edited conffile and
+        # the user stay, the data directory keeps its store.
+        with open("/etc/idnode/idnode.conf", "a") as f:
+            f.write("# edited by the operator\n")
+        sh("dpkg", "-i", "--force-confold", self.deb, timeout=300)
+        self.assertIn("# edited by the operator\n", text("/etc/idnode/idnode.conf"))
+        self.assertEqual(pwd.getpwnam("idnode").pw_uid, u.pw_uid)
+        self.assertTrue(os.path.isfile("/var/lib/idnode/data.mdb"))
         # Purge: nothing of the package is left; the user stays (docs/packaging.md).
         sh("dpkg", "--purge", "idnode", timeout=120)
         status = sh("dpkg-query", "-W", "-f=${Status}", "idnode", check=False).stdout
