@@ -204,7 +204,8 @@ extern const struct store_ops store_pg_ops;
 /*
  * Picks a backend by location ("postgresql://..." or a directory) and opens
  * it, then checks its on-disk format version, the meta value
- * STORE_FORMAT_META (LMDB's meta database; PostgreSQL's idn_meta table):
+ * STORE_FORMAT_META (kept as "u.store.format", as callers' meta values are:
+ * LMDB's meta database; PostgreSQL's idn_meta table):
  * - absent (a store written before versions were kept, or a new one): the
  *   store is migrated from there and stamped STORE_FORMAT_VERSION;
  * - older: migrated, one version at a time, and stamped;
