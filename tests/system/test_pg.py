@@ -144,7 +144,7 @@ class PgCase(unittest.TestCase):
         # idnode created only its own tables beside them (records, transaction log, meta)
         tables = psql(self.uri, "SELECT string_agg(tablename, ',' ORDER BY tablename)"
                                 " FROM pg_tables WHERE schemaname = 'public'")
-        self.assertEqual(tables, "handles,idn_meta,idn_records,idn_txlog,nas")
+        self.assertEqual(tables, "handles,idn_meta,idn_records,idn_tab,idn_txlog,nas")
 
     @unittest.skipUnless(PG_DIR, "IDN_TEST_PG_DIR not set (the cluster scripts/pg.sh manages)")
     def test_server_outage(self):
