@@ -168,8 +168,9 @@ int account_reject(store_txn *t, uint64_t id, const char *by, const char *reason
  * that the identity id_handle/id_index holds PROTO_ADM_ADD_DERIVED_PREFIX on
  * the parent prefix's record (0.NA/<parent>) or is a node admin
  * (node_authz_check, as the Handle protocol), then account_approve. 0,
- * IDN_EPERM (why says which right), or account_approve's errors.
+ * ACCOUNT_NO_RIGHT (why says which right), or account_approve's errors.
  */
+enum { ACCOUNT_NO_RIGHT = 1 };
 int account_approve_as(node_worker *w, idn_slice id_handle, uint32_t id_index, uint64_t app_id,
                        const char *by, int64_t now_ms, char *prefix_out, size_t cap, char *why,
                        size_t whylen);
