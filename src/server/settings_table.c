@@ -136,7 +136,7 @@ const setting_row settings_rows[] = {
      .help = "identifiers per POST /api/labels at most\n"
              "(default 1000; more get 413)"},
     {.ini = "token_life", .flag = "token-life", .arg = "SECONDS", .type = SETTING_UINT,
-     .field = F(token_life), .def = 86400, .min = 60, .max = 30 * 86400, .scope = SETTING_SERVE,
+     .field = F(token_life), .def = 86400, .min = 1, .max = 30 * 86400, .scope = SETTING_SERVE,
      .help = "management API bearer tokens last this long\n"
              "(default 86400, 24 h as SNMS)"},
     {.ini = "audit_days", .flag = "audit-days", .arg = "N", .type = SETTING_UINT,
