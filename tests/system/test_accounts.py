@@ -329,6 +329,38 @@ class AdmissionTest(unittest.TestCase):
             n.close()
 
 
+class ApplicationsBoundTest(unittest.TestCase):
+    def test_pending_bounded(self):
+        """--applications-max 3: a fourth pending application is refused (429) before
+        anything is hashed or kept; once one is decided there is room again. One
+        address holds at most 10, which the bound of 3 hides here."""
+        n = AcctNode("--applications-max", "3")
+        try:
+            n.add("op1", "operator", OP_ID, "op1-pass")
+            for i in range(3):
+                st, _, j = n.call("POST", "/snms/api/idn/apply", {
+                    "company": "C%d" % i, "username": "u%d" % i, "password": "p",
+                    "parent": "88.100"})
+                self.assertEqual((st, j["status"]), (200, 1), j)
+            st, _, j = n.call("POST", "/snms/api/idn/apply", {
+                "company": "C3", "username": "u3", "password": "p", "parent": "88.100"})
+            self.assertEqual((st, j["status"]), (429, -2), j)
+            self.assertIn("--applications-max", j["message"])
+            op = n.token("op1", "op1-pass")
+            st, _, j = n.call("POST", "/snms/api/idn/applications/1/reject", {"reason": "no"},
+                              token=op)
+            self.assertEqual((st, j["data"]["state"]), (200, "rejected"), j)
+            st, _, j = n.call("POST", "/snms/api/idn/apply", {
+                "company": "C3", "username": "u3", "password": "p", "parent": "88.100"})
+            self.assertEqual((st, j["status"]), (200, 1), j)
+            st, _, j = n.call("GET", "/snms/api/idn/applications?state=rejected", token=op)
+            self.assertEqual([(a["id"], a["reason"]) for a in j["data"]["items"]], [(1, "no")])
+            n.stop()
+            self.assertIn("applications=1", n.output())
+        finally:
+            n.close()
+
+
 class AdmissionPgTest(unittest.TestCase):
     """The same workflow on a PostgreSQL store (IDN_TEST_PG)."""
 
