@@ -325,6 +325,7 @@ class AdmissionTest(unittest.TestCase):
             n.add("op1", "operator", OP_ID, "op1-pass")
             with tempfile.TemporaryDirectory() as d:
                 admission(self, n, d)
+            self.assertEqual(n.stop(), 0, n.output())  # under ASan: no leak, no error
         finally:
             n.close()
 
@@ -355,7 +356,7 @@ class ApplicationsBoundTest(unittest.TestCase):
             self.assertEqual((st, j["status"]), (200, 1), j)
             st, _, j = n.call("GET", "/snms/api/idn/applications?state=rejected", token=op)
             self.assertEqual([(a["id"], a["reason"]) for a in j["data"]["items"]], [(1, "no")])
-            n.stop()
+            self.assertEqual(n.stop(), 0, n.output())  # under ASan: no leak, no error
             self.assertIn("applications=1", n.output())
         finally:
             n.close()
@@ -381,6 +382,7 @@ class AdmissionPgTest(unittest.TestCase):
             n.add("op1", "operator", OP_ID, "op1-pass")
             with tempfile.TemporaryDirectory() as d:
                 admission(self, n, d)
+            self.assertEqual(n.stop(), 0, n.output())  # under ASan: no leak, no error
         finally:
             n.close()
 
