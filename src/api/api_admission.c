@@ -292,10 +292,12 @@ static void decided(api_worker *w, const http_req *req, const api_caller *c, boo
 {
 	char target[64];
 	snprintf(target, sizeof(target), "application %llu", id);
-	int st = ret == ACCOUNT_NO_RIGHT ? SNMS_NO_PERMISSION
-	         : ret == IDN_ENOTFOUND || ret == IDN_EINVAL || ret == IDN_EEXIST ? SNMS_BUSINESS
-	         : ret                                                            ? SNMS_INTERNAL
-	                                                                          : SNMS_OK;
+	int st =
+	    ret == ACCOUNT_NO_RIGHT ? SNMS_NO_PERMISSION
+	    : ret == IDN_ENOTFOUND || ret == IDN_EINVAL || ret == IDN_EEXIST || ret == ACCOUNT_QUOTA
+	        ? SNMS_BUSINESS
+	    : ret ? SNMS_INTERNAL
+	          : SNMS_OK;
 	const char *msg = ret ? (why[0] ? why : idn_strerror(ret)) : approve ? prefix : "rejected";
 	api_audit(w, req, c, approve ? "application.approve" : "application.reject",
 	          idn_slice_of(target, strlen(target)), st, msg);

@@ -362,6 +362,32 @@ class ApplicationsBoundTest(unittest.TestCase):
             n.close()
 
 
+class ApprovalQuotaTest(unittest.TestCase):
+    def test_child_prefix_quota(self):
+        """--quota-child-prefixes 1: an approval counts as the Handle create of
+        0.NA/<prefix> would; the second is refused (409, -2) and writes nothing."""
+        n = AcctNode("--quota-child-prefixes", "1")
+        try:
+            n.add("op1", "operator", OP_ID, "op1-pass")
+            for u in ("a1", "a2"):
+                st, _, j = n.call("POST", "/snms/api/idn/apply", {
+                    "company": u, "username": u, "password": "p", "parent": "88.100"})
+                self.assertEqual(st, 200, j)
+            op = n.token("op1", "op1-pass")
+            st, _, j = n.call("POST", "/snms/api/idn/applications/1/approve", token=op)
+            self.assertEqual((st, j["data"]["prefix"]), (200, "88.100.1"), j)
+            st, _, j = n.call("POST", "/snms/api/idn/applications/2/approve", token=op)
+            self.assertEqual((st, j["status"]), (409, -2), j)
+            self.assertIn("quota", j["message"])
+            self.assertEqual(n.login("a2", "p")[2]["status"], -1)  # no account made
+            self.assertIn("HS_ADMIN", n.resolve("0.NA/88.100.1").stdout)
+            r = n.resolve("0.NA/88.100.2")
+            self.assertNotIn("HS_ADMIN", r.stdout)
+            self.assertNotEqual(r.returncode, 0)
+        finally:
+            n.close()
+
+
 class AdmissionPgTest(unittest.TestCase):
     """The same workflow on a PostgreSQL store (IDN_TEST_PG)."""
 
