@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -297,6 +298,33 @@ static void test_admission(void **state)
 	assert_string_equal(prefix, "88.100.2");
 }
 
+static double secs(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* An unknown name costs what a wrong password of the default cost does (no name probing). */
+static void test_unknown_name_timing(void **state)
+{
+	struct fx *f = *state;
+	account a = {.role = ACCOUNT_OPERATOR, .id_index = 300};
+	snprintf(a.name, sizeof(a.name), "real");
+	snprintf(a.id_handle, sizeof(a.id_handle), "0.NA/88.100");
+	assert_int_equal(account_add(f->t, &a, "pw", 2, false, NULL, T0), 0);
+	account out;
+	assert_int_equal(account_check_password(f->t, "nobody", "pw", 2, &out), 0); /* warm */
+	double t0 = secs();
+	assert_int_equal(account_check_password(f->t, "real", "wrong", 5, &out), 0);
+	double wrong = secs() - t0;
+	t0 = secs();
+	assert_int_equal(account_check_password(f->t, "nobody", "wrong", 5, &out), 0);
+	double unknown = secs() - t0;
+	print_message("wrong password %.3f s, unknown name %.3f s\n", wrong, unknown);
+	assert_true(unknown > wrong * 0.3);
+}
+
 static void test_owns(void **state)
 {
 	(void)state;
@@ -381,6 +409,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
 	    cmocka_unit_test(test_owns),
+	    cmocka_unit_test_setup_teardown(test_unknown_name_timing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_paging, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
