@@ -327,11 +327,14 @@ static int decide(api_worker *w, const http_req *req, idn_slice rest, const api_
 	char path[64], *end;
 	snprintf(path, sizeof(path), "%.*s", (int)(rest.len < 63 ? rest.len : 63),
 	         (const char *)rest.p);
-	unsigned long long id = strtoull(path, &end, 10);
+	size_t digits = strspn(path, "0123456789");
+	unsigned long long id = digits && digits <= 15 ? strtoull(path, &end, 10) : 0;
+	end = path + digits;
 	bool approve = !strcmp(end, "/approve");
-	if (end == path || (!approve && strcmp(end, "/reject"))) {
+	if (!id || (!approve && strcmp(end, "/reject"))) {
 		api_snms_answer(r, 404, SNMS_BUSINESS,
-		                "expected /snms/api/idn/applications/{id}/approve or .../reject");
+		                "expected /snms/api/idn/applications/{id}/approve or .../reject, "
+		                "{id} an application's number");
 		return 0;
 	}
 	json_t *doc = api_snms_body(req, r, true);

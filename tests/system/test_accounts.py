@@ -271,6 +271,10 @@ def admission(tc, n, key_dir):
     tc.assertEqual((st, j["data"]["prefix"]), (200, "88.100.1"), j)
     st, _, j = n.call("POST", "/snms/api/idn/applications/999/reject", token=op)
     tc.assertEqual((st, j["status"]), (404, -2), j)
+    for bad in ("-1/reject", "1/approveX", "/approve", "99999999999999999999/approve"):
+        st, _, j = n.call("POST", "/snms/api/idn/applications/" + bad, token=op)
+        tc.assertEqual((st, j["status"]), (404, -2), (bad, j))
+        tc.assertIn("{id} an application's number", j["message"])
 
     # The enterprise logs in (both variants); operators' routes are not its.
     ent = n.token("motor", "motor-pass")
