@@ -13,6 +13,7 @@ import datetime
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -125,6 +126,48 @@ class AccountsTest(unittest.TestCase):
         self.assertIn("op1\toperator\t300:0.NA/88.100", r.stdout)
         self.assertIn("op2\toperator", r.stdout)
         self.assertNotIn("argon2", r.stdout)
+
+    def test_password_prompt_without_echo(self):
+        """On a terminal the password is asked twice and never echoed."""
+        import pty
+        import select
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(IDNODE, [IDNODE, "account", "add", "tty1", "--role", "operator", "--id",
+                              OP_ID, *KDF] + self.n.loc())
+        seen = b""
+        deadline = time.monotonic() + 20
+        sent = 0
+        try:
+            while time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 0.5)
+                if r:
+                    try:
+                        d = os.read(fd, 4096)
+                    except OSError:
+                        break
+                    if not d:
+                        break
+                    seen += d
+                if sent < 2 and seen.count(b":") > sent:  # "password:" then "again:"
+                    os.write(fd, b"tty-secret\n")
+                    sent += 1
+        finally:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            for _ in range(50):  # up to 5 s for it to exit after closing the terminal
+                if done:
+                    break
+                time.sleep(0.1)
+                done, status = os.waitpid(pid, os.WNOHANG)
+            if not done:  # still running: a hang, which fails below
+                os.kill(pid, signal.SIGKILL)
+                _, status = os.waitpid(pid, 0)
+            os.close(fd)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, seen)
+        self.assertIn(b"password:", seen)
+        self.assertIn(b"again:", seen)
+        self.assertNotIn(b"tty-secret", seen)
+        self.assertEqual(self.n.login("tty1", "tty-secret")[2]["status"], 1)
 
     def test_login_both_variants(self):
         n = self.n
