@@ -85,9 +85,11 @@ class AcctNode(HttpNode):
 
 
 class AccountsTest(unittest.TestCase):
+    store = None
+
     def setUp(self):
         self.n = AcctNode("--login-free-failures", "2", "--login-backoff-max", "2",
-                          "--token-life", "3")
+                          "--token-life", "3", store=self.store)
         self.n.add("op1", "operator", OP_ID, "op1-pass")
 
     def tearDown(self):
@@ -433,6 +435,24 @@ class ApprovalQuotaTest(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0)
         finally:
             n.close()
+
+
+class AccountsPgTest(AccountsTest):
+    """AccountsTest on a PostgreSQL store (IDN_TEST_PG), a database per test."""
+
+    def setUp(self):
+        if not PG:
+            self.skipTest("IDN_TEST_PG is not set: run scripts/pg.sh start and export "
+                          "IDN_TEST_PG=<the URI it prints>")
+        self.db = "idn_accts_%d" % os.getpid()
+        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
+        psql(PG, "CREATE DATABASE %s" % self.db)
+        self.store = db_uri(self.db)
+        super().setUp()
+
+    def tearDown(self):
+        super().tearDown()
+        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
 
 
 class AdmissionPgTest(unittest.TestCase):
