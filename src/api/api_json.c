@@ -302,6 +302,19 @@ void api_json_value(http_resp *r, const proto_value *v)
 	http_resp_puts(r, "}");
 }
 
+void api_json_values(http_resp *r, idn_slice values, uint32_t n)
+{
+	http_resp_puts(r, "[");
+	proto_values_it it = proto_values_begin(values, n);
+	proto_value v;
+	for (uint32_t i = 0; proto_values_next(&it, &v) == 1; i++) {
+		if (i)
+			http_resp_puts(r, ",");
+		api_json_value(r, &v);
+	}
+	http_resp_puts(r, "]");
+}
+
 void api_html(http_resp *r, idn_slice s)
 {
 	if (!s.len) /* its pointer may be NULL */
