@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -192,10 +193,42 @@ static void test_template_record(void **state)
 	free(r.body);
 }
 
+/* Timestamps over the whole uint32 range, leap days and year ends, as gmtime_r says. */
+static void test_timestamps(void **state)
+{
+	(void)state;
+	http_resp r = {0};
+	uint32_t fixed[] = {0,          59,         86399,      86400, 951782400, /* 2000-02-29 */
+	                    951868799,  4107542400,                               /* 2100-03-01 */
+	                    1767225599, 1767225600, 4294967295u};
+	uint32_t t = 12345;
+	for (int i = 0; i < 2000; i++) {
+		uint32_t ts = i < (int)(sizeof(fixed) / sizeof(fixed[0]))
+		                  ? fixed[i]
+		                  : (t = t * 2654435761u + 1);
+		proto_value v = {.index = 1, .timestamp = ts, .ttl = 1};
+		v.type = idn_slice_of("X", 1);
+		r.len = 0;
+		api_json_value(&r, &v);
+		char want[64];
+		time_t tt = (time_t)ts;
+		struct tm tm;
+		gmtime_r(&tt, &tm);
+		strftime(want, sizeof(want), "\"timestamp\":\"%Y-%m-%dT%H:%M:%SZ\"}", &tm);
+		size_t wl = strlen(want);
+		assert_true(r.len > wl);
+		if (memcmp(r.body + r.len - wl, want, wl))
+			fail_msg("timestamp %u: got %.*s, want %s", ts, (int)wl,
+			         (const char *)r.body + r.len - wl, want);
+	}
+	free(r.body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_template_record),
+	    cmocka_unit_test(test_timestamps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
