@@ -8,14 +8,19 @@
 #   bench/run_http.sh [BUILD_DIR [N [SECONDS]]]
 #
 # Environment (defaults in brackets):
+#   PROFILE [minimal]  the records (bench/gendata --profile): minimal, template
+#                  or mixed
 #   BUILD [./build]  N [1000000]  DUR [20] seconds per wrk run  REPEAT [1]
 #   WRK_ARGS ["-t1 -c64"] (the anchors' nginx setting)  BATCH [1000]
 #   BATCH_ARGS ["-t1 -c4"]  WORK [/tmp/idn-bench-http]  SHARED [<repo>/../shared]
 #   CLIENT_CPU [0]  SERVER_CPU [1]  NGINX_PORT [8300]  IDN_PORT [8301]
 #   PREFIX [88.100.1]
 #
-# The nginx body is a real answer of idnode's, padded to the mean size of
-# 200 sampled answers, so both send the same bytes. Every run is bounded
+# The nginx body is a real answer of idnode's of the median size of 200
+# sampled answers (the sampled answer nearest the median, padded inside the
+# JSON up to it), so both send the same bytes for the profile. The profile and
+# its answer-size distributions (gendata's over all records, and the sample's)
+# are printed with the result. Every run is bounded
 # (timeout); servers are stopped on exit. Results: stdout and
 # $WORK/http_results.tsv.
 set -euo pipefail
@@ -36,6 +41,7 @@ SERVER_CPU=${SERVER_CPU:-1}
 NGINX_PORT=${NGINX_PORT:-8300}
 IDN_PORT=${IDN_PORT:-8301}
 PREFIX=${PREFIX:-88.100.1}
+PROFILE=${PROFILE:-minimal}
 
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "no build directory $BUILD" >&2; exit 2; }
 GENDATA=$BUILD/bench/gendata
@@ -55,14 +61,19 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 # ---- data ----
-ddir=$WORK/n$N
+ddir=$WORK/$PROFILE-n$N
+[ "$PROFILE" = minimal ] && [ -f "$WORK/n$N/loaded" ] && [ ! -e "$ddir" ] && ddir=$WORK/n$N # older runs
 if [ ! -f "$ddir/loaded" ]; then
-  log "-- $N identifiers: generate, load"
+  log "-- $N identifiers, profile $PROFILE: generate, load"
   rm -rf "$ddir"; mkdir -p "$ddir"
-  "$GENDATA" -n "$N" -p "$PREFIX" -o "$ddir/ids.jsonl" -q "$ddir/queries.txt" -Q 1000000 >/dev/null
+  "$GENDATA" -n "$N" --profile "$PROFILE" -p "$PREFIX" -o "$ddir/ids.jsonl" -q "$ddir/queries.txt" \
+    -Q 1000000 2>"$ddir/sizes.txt" >/dev/null
   "$IDNODE" load --data "$ddir/data" -H "$PREFIX" "$ddir/ids.jsonl" >&2
+  rm -f "$ddir/ids.jsonl"
   touch "$ddir/loaded"
 fi
+[ -f "$ddir/sizes.txt" ] || "$GENDATA" -n "$N" --profile "$PROFILE" -p "$PREFIX" -o /dev/null 2>"$ddir/sizes.txt" >/dev/null
+sed 's/^/   /' "$ddir/sizes.txt" >&2
 
 # ---- idnode ----
 setsid taskset -c "$SERVER_CPU" "$IDNODE" serve --data "$ddir/data" --threads 1 \
@@ -74,26 +85,28 @@ for _ in $(seq 300); do
   curl -sf "http://127.0.0.1:$IDN_PORT/api/handles/$first" >/dev/null && break; sleep 0.1
 done
 
-# ---- the nginx body: an idnode answer padded to the mean answer size ----
-total=0
-while read -r h; do
-  n=$(curl -sf "http://127.0.0.1:$IDN_PORT/api/handles/$h" | wc -c); total=$((total + n))
-done < <(head -200 "$ddir/queries.txt")
-mean=$((total / 200))
-curl -sf "http://127.0.0.1:$IDN_PORT/api/handles/$first" >"$WORK/body.json"
-python3 - "$WORK/body.json" "$mean" <<'PY'
-import json, sys
-path, size = sys.argv[1], int(sys.argv[2])
-doc = json.load(open(path))
-body = json.dumps(doc, separators=(",", ":"))
-if len(body) < size:  # pad inside the JSON so it stays valid
+# ---- the nginx body: an idnode answer of the median answer size ----
+head -200 "$ddir/queries.txt" | while read -r h; do
+  curl -sf "http://127.0.0.1:$IDN_PORT/api/handles/$h" >"$WORK/a.json" && printf '%s\t%s\n' "$(wc -c <"$WORK/a.json")" "$h"
+done >"$WORK/sample.tsv"
+python3 - "$WORK/sample.tsv" "$WORK/body.json" "http://127.0.0.1:$IDN_PORT/api/handles/" <<'PY'
+import json, statistics, sys, urllib.request
+rows = [l.split('\t') for l in open(sys.argv[1]).read().splitlines()]
+sizes = sorted(int(n) for n, _ in rows)
+med = int(statistics.median_low(sizes))
+n, h = min(((int(n), h) for n, h in rows), key=lambda x: (abs(x[0] - med), x[0]))
+doc = json.loads(urllib.request.urlopen(sys.argv[3] + h).read())
+body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+if len(body.encode()) < med:  # pad inside the JSON so it stays valid
     doc["pad"] = ""
-    body = json.dumps(doc, separators=(",", ":"))
-    doc["pad"] = "x" * max(0, size - len(body))
-    body = json.dumps(doc, separators=(",", ":"))
-open(path, "w").write(body)
+    body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    doc["pad"] = "x" * max(0, med - len(body.encode()))
+    body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+open(sys.argv[2], "w").write(body)
+p90 = sizes[len(sizes) * 9 // 10]
+print(f"   sampled JSON answers (200): min {sizes[0]} median {med} p90 {p90} max {sizes[-1]};"
+      f" nginx body {len(body.encode())} bytes", file=sys.stderr)
 PY
-log "   answer size: mean $mean bytes; nginx body $(wc -c <"$WORK/body.json") bytes"
 NGINX_PID=$("$anchors" nginx "$WORK" "$NGINX_PORT" "$SERVER_CPU" "$WORK/body.json")
 pids+=("$NGINX_PID")
 
@@ -114,7 +127,7 @@ run() {  # label port extra-args... -> requests/s
 }
 
 printf 'run\trequests_per_s\tp99\terrors\n' >"$TSV"
-log "== run_http: N=$N DUR=${DUR}s wrk $WRK_ARGS, server CPU $SERVER_CPU, client CPU $CLIENT_CPU"
+log "== run_http: PROFILE=$PROFILE N=$N DUR=${DUR}s wrk $WRK_ARGS, server CPU $SERVER_CPU, client CPU $CLIENT_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 ratios=()
 for r in $(seq "$REPEAT"); do
   # alternate which server goes first
@@ -125,6 +138,7 @@ for r in $(seq "$REPEAT"); do
   fi
   ratios+=("$(awk -v a="$id" -v b="$ng" 'BEGIN{printf "%.2f", a/b}')")
 done
+log "== profile $PROFILE, $(grep -o 'JSON answer bytes:.*' "$ddir/sizes.txt")"
 log "== GET /api/handles/{random}: idnode/nginx = ${ratios[*]}"
 
 BATCH_MODE=1
