@@ -48,6 +48,10 @@ static bool type_is(const proto_value *v, const char *t)
 
 static void put_u32(http_resp *r, uint32_t v)
 {
+	if (v < 10 && r->cap > r->len) { /* index 1, 2, 3 ... */
+		r->body[r->len++] = (uint8_t)('0' + v);
+		return;
+	}
 	char b[CODEC_DEC_MAX];
 	app(r, b, codec_dec(v, b));
 }
@@ -61,6 +65,13 @@ static void two(char *o, unsigned v)
 /* Unix seconds as YYYY-MM-DDTHH:MM:SSZ (the civil calendar of days since 1970). */
 static void put_time(http_resp *r, uint32_t t)
 {
+	/* a record's values mostly share their timestamp: the last one is kept */
+	static _Thread_local uint32_t last_t = 1;
+	static _Thread_local char last[20];
+	if (t == last_t) {
+		app(r, last, sizeof(last));
+		return;
+	}
 	uint32_t days = t / 86400, sec = t % 86400;
 	/* Howard Hinnant's civil_from_days, for days >= 0 */
 	uint32_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
@@ -82,6 +93,8 @@ static void put_time(http_resp *r, uint32_t t)
 	o[16] = ':';
 	two(o + 17, sec % 60);
 	o[19] = 'Z';
+	memcpy(last, o, sizeof(o));
+	last_t = t;
 	app(r, o, sizeof(o));
 }
 
@@ -140,6 +153,21 @@ static void json_str(http_resp *r, idn_slice s, bool utf8)
 }
 
 /*
+ * handle_utf8_seq(), with the three-byte sequences of CJK text (U+0800 to
+ * U+FFFF less the surrogates) checked here.
+ */
+static inline size_t utf8_len(const uint8_t *p, const uint8_t *end)
+{
+	if ((p[0] & 0xF0) == 0xE0 && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
+	    (p[2] & 0xC0) == 0x80) {
+		uint32_t cp = (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6;
+		if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF))
+			return 3;
+	}
+	return handle_utf8_seq(p, end);
+}
+
+/*
  * s escaped between quotes in one pass, when it is valid UTF-8 (and has no
  * NUL byte unless nul_ok): the runs that need no escape are copied whole.
  * false, with nothing written, when it is not.
@@ -174,7 +202,7 @@ static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
 			uint8_t k = esc_class[*q];
 			if (!k)
 				q++;
-			else if (k == ESC_HIGH && (n = handle_utf8_seq(q, end)))
+			else if (k == ESC_HIGH && (n = utf8_len(q, end)))
 				q += n;
 			else
 				break;
