@@ -45,13 +45,7 @@ mkdir -p "$WORK"
 cd "$WORK"
 . "$here/hier.sh"
 ent_http=$((BASE_PORT + 4)) gw_http=$((BASE_PORT + 5))
-PROFILE=${PROFILE:-minimal}
-big=()
-[ "$PROFILE" = minimal ] || big=(--udp-answer-max 4096 --udp-amplification 100)
-"$BUILD/bench/gendata" -n "$N" --profile "$PROFILE" -p 88.100.1 -o ent.jsonl -q queries.txt \
-	2>sizes.txt >/dev/null
-echo "profile $PROFILE, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-sed 's/^gendata: /  /' sizes.txt
+hier_gendata
 hier_load
 hier_start --http 127.0.0.1:$ent_http "${big[@]}"
 gateway() { # gateway LOG

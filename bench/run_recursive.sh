@@ -40,13 +40,7 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
 . "$here/hier.sh"
-PROFILE=${PROFILE:-minimal}
-big=()
-[ "$PROFILE" = minimal ] || big=(--udp-answer-max 4096 --udp-amplification 100)
-"$BUILD/bench/gendata" -n "$N" --profile "$PROFILE" -p 88.100.1 -o ent.jsonl -q queries.txt \
-	2>sizes.txt >/dev/null
-echo "profile $PROFILE, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-sed 's/^gendata: /  /' sizes.txt
+hier_gendata
 hier_load
 hier_start "${big[@]}"
 # The client asks from one loopback address, far over the recursive node's
