@@ -46,14 +46,27 @@ static bool type_is(const proto_value *v, const char *t)
 	return v->type.len == n && !memcmp(v->type.p, t, n);
 }
 
+/* v in decimal, two digits a step from a table (indexes, TTLs: ~40 a record). */
 static void put_u32(http_resp *r, uint32_t v)
 {
-	if (v < 10 && r->cap > r->len) { /* index 1, 2, 3 ... */
-		r->body[r->len++] = (uint8_t)('0' + v);
-		return;
+	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+	                               "25262728293031323334353637383940414243444546474849"
+	                               "50515253545556575859606162636465666768697071727374"
+	                               "75767778798081828384858687888990919293949596979899";
+	char b[10];
+	size_t i = sizeof(b);
+	while (v >= 100) {
+		i -= 2;
+		memcpy(b + i, pairs + 2 * (v % 100), 2);
+		v /= 100;
 	}
-	char b[CODEC_DEC_MAX];
-	app(r, b, codec_dec(v, b));
+	if (v >= 10) {
+		i -= 2;
+		memcpy(b + i, pairs + 2 * v, 2);
+	} else {
+		b[--i] = (char)('0' + v);
+	}
+	app(r, b + i, sizeof(b) - i);
 }
 
 static void two(char *o, unsigned v)
