@@ -12,15 +12,15 @@
  * Rendered straight from the answer's wire form into the response buffer:
  * no allocation per value, no printf or strftime (numbers and timestamps
  * are written by hand), strings escaped through a table with the runs that
- * need no escape copied whole, UTF-8 checked once per string (a word at a
- * time while it is ASCII). tests/unit/test_json_pinned.c holds the output
- * of a template record byte for byte.
+ * need no escape copied whole (8 bytes at a time while they are plain
+ * ASCII), UTF-8 checked as it is copied rather than in a pass of its own.
+ * tests/unit/test_json_pinned.c holds the output of a template record byte
+ * for byte, and the escaping to what it was.
  */
 #include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/reply.h"
 #include "core/codec.h"
@@ -79,7 +79,7 @@ static void two(char *o, unsigned v)
 static void put_time(http_resp *r, uint32_t t)
 {
 	/* a record's values mostly share their timestamp: the last one is kept */
-	static _Thread_local uint32_t last_t = 1;
+	static _Thread_local uint64_t last_t = UINT64_MAX; /* none yet */
 	static _Thread_local char last[20];
 	if (t == last_t) {
 		app(r, last, sizeof(last));
@@ -123,41 +123,47 @@ static const uint8_t esc_class[256] = {
     [0x80 ... 0xff] = ESC_HIGH,
 };
 
-/* s escaped between quotes; utf8: s is valid UTF-8 (its bytes >= 0x80 pass). */
-static void json_str(http_resp *r, idn_slice s, bool utf8)
+/* The escape of byte c, a control byte, '"' or '\\', at o; returns its end. */
+static char *esc_byte(char *o, uint8_t c)
+{
+	static const char hex[] = "0123456789abcdef";
+	static const char simple[][2] = {[ESC_QUOTE] = "\\\"",
+	                                 [ESC_BSLASH] = "\\\\",
+	                                 [ESC_N] = "\\n",
+	                                 [ESC_R] = "\\r",
+	                                 [ESC_T] = "\\t"};
+	uint8_t k = esc_class[c];
+	if (k != ESC_CTRL) {
+		memcpy(o, simple[k], 2);
+		return o + 2;
+	}
+	memcpy(o, "\\u00", 4);
+	o[4] = hex[c >> 4];
+	o[5] = hex[c & 15];
+	return o + 6;
+}
+
+/* s, which is not valid UTF-8, escaped between quotes: each byte >= 0x80 is U+FFFD. */
+static void json_str_replacing(http_resp *r, idn_slice s)
 {
 	char *o0 = (char *)http_resp_room(r, 6 * s.len + 2), *o = o0;
 	if (!o)
 		return;
 	*o++ = '"';
 	const uint8_t *p = s.p, *end = s.p + s.len;
-	uint8_t pass = utf8 ? ESC_HIGH : 0; /* the class that is copied as it is */
 	while (p < end) {
 		const uint8_t *q = p;
-		while (q < end && (esc_class[*q] == 0 || esc_class[*q] == pass))
+		while (q < end && esc_class[*q] == 0)
 			q++;
 		memcpy(o, p, (size_t)(q - p));
 		o += q - p;
 		if (q == end)
 			break;
-		static const char hex[] = "0123456789abcdef";
-		static const char simple[][2] = {[ESC_QUOTE] = "\\\"",
-		                                 [ESC_BSLASH] = "\\\\",
-		                                 [ESC_N] = "\\n",
-		                                 [ESC_R] = "\\r",
-		                                 [ESC_T] = "\\t"};
-		uint8_t c = *q, k = esc_class[c];
-		if (k == ESC_HIGH) {
+		if (esc_class[*q] == ESC_HIGH) {
 			memcpy(o, "\\ufffd", 6);
 			o += 6;
-		} else if (k == ESC_CTRL) {
-			memcpy(o, "\\u00", 4);
-			o[4] = hex[c >> 4];
-			o[5] = hex[c & 15];
-			o += 6;
 		} else {
-			memcpy(o, simple[k], 2);
-			o += 2;
+			o = esc_byte(o, *q);
 		}
 		p = q + 1;
 	}
@@ -180,6 +186,23 @@ static inline size_t utf8_len(const uint8_t *p, const uint8_t *end)
 	return handle_utf8_seq(p, end);
 }
 
+/* Past the 8-byte words from q on that need no escape (plain ASCII, no '"', '\\' or DEL). */
+static inline const uint8_t *skip_plain8(const uint8_t *q, const uint8_t *end)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	while (end - q >= 8) {
+		uint64_t w;
+		memcpy(&w, q, 8);
+		/* a byte < 0x20, equal to '"', '\\' or 0x7f, or >= 0x80 sets its high bit here */
+		uint64_t hit = (w - ones * 0x20) | ((w ^ (ones * '"')) - ones) |
+		               ((w ^ (ones * '\\')) - ones) | ((w ^ (ones * 0x7f)) - ones) | w;
+		if (hit & high)
+			break;
+		q += 8;
+	}
+	return q;
+}
+
 /*
  * s escaped between quotes in one pass, when it is valid UTF-8 (and has no
  * NUL byte unless nul_ok): the runs that need no escape are copied whole.
@@ -196,20 +219,7 @@ static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
 		const uint8_t *q = p;
 		size_t n;
 		while (q < end) {
-			/* eight plain ASCII bytes at a time: none < 0x20, '"', '\\', DEL or >= 0x80
-			 */
-			while (end - q >= 8) {
-				uint64_t w;
-				memcpy(&w, q, 8);
-				const uint64_t ones = 0x0101010101010101ull,
-				               high = 0x8080808080808080ull;
-				uint64_t hit = (w - ones * 0x20) | ((w ^ (ones * '"')) - ones) |
-				               ((w ^ (ones * '\\')) - ones) |
-				               ((w ^ (ones * 0x7f)) - ones) | w;
-				if (hit & high)
-					break;
-				q += 8;
-			}
+			q = skip_plain8(q, end);
 			if (q == end)
 				break;
 			uint8_t k = esc_class[*q];
@@ -227,21 +237,7 @@ static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
 		uint8_t c = *q, k = esc_class[c];
 		if (k == ESC_HIGH || (c == 0 && !nul_ok))
 			return false;
-		if (k == ESC_CTRL) {
-			static const char hex[] = "0123456789abcdef";
-			memcpy(o, "\\u00", 4);
-			o[4] = hex[c >> 4];
-			o[5] = hex[c & 15];
-			o += 6;
-		} else {
-			static const char simple[][2] = {[ESC_QUOTE] = "\\\"",
-			                                 [ESC_BSLASH] = "\\\\",
-			                                 [ESC_N] = "\\n",
-			                                 [ESC_R] = "\\r",
-			                                 [ESC_T] = "\\t"};
-			memcpy(o, simple[k], 2);
-			o += 2;
-		}
+		o = esc_byte(o, c);
 		p = q + 1;
 	}
 	*o++ = '"';
@@ -256,7 +252,7 @@ void api_json_str(http_resp *r, idn_slice s)
 		return;
 	}
 	if (!json_text(r, s, true))
-		json_str(r, s, false);
+		json_str_replacing(r, s);
 }
 
 void api_base64(http_resp *r, idn_slice data)

@@ -9,6 +9,7 @@
  * text was produced by the renderer before it was optimised, so speed work
  * cannot change the output.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -194,11 +195,26 @@ static void test_template_record(void **state)
 	free(r.body);
 }
 
+/* A thread's first timestamp, whatever it is, is rendered (not a cached one). */
+static void *first_stamp(void *arg)
+{
+	http_resp *r = arg;
+	proto_value v = {.index = 1, .timestamp = 1, .ttl = 1};
+	v.type = idn_slice_of("X", 1);
+	api_json_value(r, &v);
+	return NULL;
+}
+
 /* Timestamps over the whole uint32 range, leap days and year ends, as gmtime_r says. */
 static void test_timestamps(void **state)
 {
 	(void)state;
 	http_resp r = {0};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, first_stamp, &r), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	http_resp_append(&r, "", 1);
+	assert_non_null(strstr((const char *)r.body, "\"timestamp\":\"1970-01-01T00:00:01Z\""));
 	uint32_t fixed[] = {0,          59,         86399,      86400, 951782400, /* 2000-02-29 */
 	                    951868799,  4107542400,                               /* 2100-03-01 */
 	                    1767225599, 1767225600, 4294967295u};
