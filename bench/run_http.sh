@@ -98,8 +98,9 @@ import json, sys, urllib.request
 rows = [l.split('\t') for l in open(sys.argv[1]).read().splitlines()]
 target = int(sys.argv[4])
 sizes = sorted(int(n) for n, _ in rows)
-# the largest sampled answer not over the target, padded up to it
-n, h = max(((int(n), h) for n, h in rows if int(n) <= target), default=min((int(n), h) for n, h in rows))
+# the largest sampled answer with room for ',"pad":""' under the target, padded up to it
+n, h = max(((int(n), h) for n, h in rows if int(n) + 9 <= target),
+           default=min((int(n), h) for n, h in rows))
 doc = json.loads(urllib.request.urlopen(sys.argv[3] + h).read())
 body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 if len(body.encode()) < target:  # pad inside the JSON so it stays valid
