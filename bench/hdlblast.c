@@ -12,7 +12,7 @@
  * usage: hdlblast -f QUERYFILE [-m udp|tcp|tcp1|dnsudp|dnstcp] [-s HOST] [-p PORT]
  *                 [-l SECS] [-t THREADS] [-k SOCKETS] [-c OUTSTANDING] [-w WINDOW]
  *                 [-b BATCH] [-r RATE] [-v MINOR] [-T TIMEOUT_MS] [-u WARMUP_SECS]
- *                 [-F OPFLAGS] [-V] [-q]
+ *                 [-F OPFLAGS] [-e EDNS_BUFSIZE] [-V] [-q]
  *
  *   -m udp     Handle over UDP (default), port 2641
  *      tcp     Handle over TCP, -k persistent connections per thread, requests
@@ -32,6 +32,9 @@
  *   -u   warm-up seconds before measuring (default 0); requests sent during
  *        the warm-up and answered after it count as answered, not as sent
  *   -F   op flags of the requests, e.g. 0x02000000 (default 0)
+ *   -e   DNS: an EDNS OPT record with this UDP payload size in every query
+ *        (for answers over 512 bytes; default none); a truncated (TC) answer
+ *        counts as bad
  *   -V   full check: decode every value of every success answer
  *   -q   print only the RESULT line
  *
@@ -78,7 +81,7 @@ static const char *const mode_names[] = {"udp", "tcp", "tcp1", "dnsudp", "dnstcp
 enum {
 	MAXBATCH = 256,
 	MAXCONN = 1024,
-	RBUF = 2048,           /* one datagram */
+	RBUF = 4096,           /* one datagram (DNS with EDNS: up to 4096) */
 	TCP_IBUF = 256 * 1024, /* per persistent connection */
 	TCP1_BUF = 4096,       /* per one-shot connection: head of the answer */
 	RC_MAX = 1024,
@@ -90,6 +93,7 @@ static enum mode opt_mode = M_UDP;
 static const char *opt_host = "127.0.0.1";
 static int opt_port = -1, opt_secs = 10, opt_threads = 1, opt_socks = -1, opt_conc = -1,
            opt_win = -1;
+static int opt_edns = 0;
 static int opt_batch = 32, opt_minor = 5, opt_timeout_ms = 200, opt_warm = 0, opt_full = 0,
            opt_quiet = 0;
 static uint32_t opt_flags = 0;
@@ -162,10 +166,11 @@ static int encode_dns(const char *line, uint8_t *b, size_t cap, query *q)
 	size_t L = strlen(name);
 	if (L && name[L - 1] == '.')
 		name[--L] = 0;
-	if (L + 18 > cap)
+	if (L + 18 + 11 > cap)
 		return -1;
 	memset(b, 0, 12);
-	b[5] = 1; /* QDCOUNT 1, RD 0 */
+	b[5] = 1;                 /* QDCOUNT 1, RD 0 */
+	b[11] = opt_edns ? 1 : 0; /* ARCOUNT: the OPT record */
 	size_t o = 12;
 	for (char *p = name; *p;) {
 		char *d = strchr(p, '.');
@@ -187,6 +192,13 @@ static int encode_dns(const char *line, uint8_t *b, size_t cap, query *q)
 	b[o++] = 1;
 	q->eoff = 12;
 	q->elen = (uint16_t)(o - 12);
+	if (opt_edns) { /* root name, type OPT (41), class = payload size, TTL 0, no data */
+		static const uint8_t opt[11] = {0, 0, 41};
+		memcpy(b + o, opt, sizeof(opt));
+		b[o + 3] = (uint8_t)(opt_edns >> 8);
+		b[o + 4] = (uint8_t)opt_edns;
+		o += sizeof(opt);
+	}
 	return (int)o;
 }
 
@@ -444,7 +456,7 @@ static int check_hdl(const uint8_t *p, size_t avail, const query *q, bool comple
 /* DNS answer: QR set, question echoed; rc = RCODE. */
 static int check_dns(const uint8_t *p, size_t len, const query *q, uint32_t *rc)
 {
-	if (len < 12 || !(p[2] & 0x80))
+	if (len < 12 || !(p[2] & 0x80) || (p[2] & 0x02)) /* not an answer, or truncated */
 		return CHK_BAD;
 	*rc = p[3] & 15;
 	if (len < (size_t)q->eoff + q->elen || idn_be16(p + 4) != 1)
@@ -1146,7 +1158,7 @@ static void usage(void)
 	        "                [-l SECS] [-t THREADS] [-k SOCKETS] [-c OUTSTANDING] [-w WINDOW]\n"
 	        "                [-b BATCH] [-r RATE] [-v MINOR] [-T TIMEOUT_MS] [-u WARMUP] [-F "
 	        "FLAGS]\n"
-	        "                [-V] [-q]   (see the head of bench/hdlblast.c)\n");
+	        "                [-e EDNS] [-V] [-q]   (see the head of bench/hdlblast.c)\n");
 	exit(2);
 }
 
@@ -1154,7 +1166,7 @@ int main(int argc, char **argv)
 {
 	const char *qf = NULL;
 	int o;
-	while ((o = getopt(argc, argv, "s:p:f:l:t:k:c:w:b:m:r:v:T:u:F:Vqh")) != -1) {
+	while ((o = getopt(argc, argv, "s:p:f:l:t:k:c:w:b:m:r:v:T:u:F:e:Vqh")) != -1) {
 		switch (o) {
 		case 's':
 			opt_host = optarg;
@@ -1197,6 +1209,9 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			opt_flags = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'e':
+			opt_edns = atoi(optarg);
 			break;
 		case 'V':
 			opt_full = 1;

@@ -25,6 +25,20 @@ serve() { # serve LOG ARGS...: one server thread pinned to SERVER_CPU; $! is its
 	pids+=($!)
 }
 
+# hier_gendata: ent.jsonl and queries.txt, N identifiers of 88.100.1 of
+# PROFILE (bench/gendata --profile; default minimal), their answer sizes
+# printed; sets big, the serve options a profile other than minimal needs
+# (UDP answers up to 4096 bytes). Needs BUILD and N.
+hier_gendata() {
+	PROFILE=${PROFILE:-minimal}
+	big=()
+	[ "$PROFILE" = minimal ] || big=(--udp-answer-max 4096 --udp-amplification 100)
+	"$BUILD/bench/gendata" -n "$N" --profile "$PROFILE" -p 88.100.1 -o ent.jsonl \
+		-q queries.txt 2>sizes.txt >/dev/null
+	echo "profile $PROFILE, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	sed 's/^gendata: /  /' sizes.txt
+}
+
 # hier_load [ROOT_EXTRA SEC_EXTRA]: the prefix records of the plain hierarchy
 # (extra values, JSON, appended to 0.NA/88.100 and 0.NA/88.100.1), and the
 # three stores root, sec, ent (ent.jsonl written by the caller).

@@ -14,6 +14,10 @@
 # Environment: BUILD [./build] N [100000] DUR [10] WRK_ARGS ["-t1 -c64"]
 #   COLD_ARGS ["-t1 -c8"] COLD_DUR [3] WORK [/tmp/idn-bench-gw]
 #   CLIENT_CPU [0] SERVER_CPU [1] BASE_PORT [28641]
+#   PROFILE [minimal]  the enterprise node's records (bench/gendata --profile
+#   minimal|template|mixed); any but minimal lets UDP answers up to 4096
+#   bytes through (--udp-answer-max 4096 --udp-amplification 100 on the
+#   enterprise and the recursive node), as run_resolve.sh does
 # Every client run is bounded; servers are stopped on exit (trap).
 set -euo pipefail
 
@@ -41,12 +45,12 @@ mkdir -p "$WORK"
 cd "$WORK"
 . "$here/hier.sh"
 ent_http=$((BASE_PORT + 4)) gw_http=$((BASE_PORT + 5))
-"$BUILD/bench/gendata" -n "$N" -p 88.100.1 -o ent.jsonl -q queries.txt >/dev/null
+hier_gendata
 hier_load
-hier_start --http 127.0.0.1:$ent_http
+hier_start --http 127.0.0.1:$ent_http "${big[@]}"
 gateway() { # gateway LOG
 	serve "$1" --recursive --root 127.0.0.1:$root_port --listen 127.0.0.1:$rec_port \
-		--http 127.0.0.1:$gw_http --cache-mb 1024
+		--http 127.0.0.1:$gw_http --cache-mb 1024 "${big[@]}"
 	rec_pid=$!
 }
 gateway gw.log

@@ -8,16 +8,24 @@
 #   bench/run_http.sh [BUILD_DIR [N [SECONDS]]]
 #
 # Environment (defaults in brackets):
+#   PROFILE [minimal]  the records (bench/gendata --profile): minimal, template
+#                  or mixed
 #   BUILD [./build]  N [1000000]  DUR [20] seconds per wrk run  REPEAT [1]
 #   WRK_ARGS ["-t1 -c64"] (the anchors' nginx setting)  BATCH [1000]
 #   BATCH_ARGS ["-t1 -c4"]  WORK [/tmp/idn-bench-http]  SHARED [<repo>/../shared]
 #   CLIENT_CPU [0]  SERVER_CPU [1]  NGINX_PORT [8300]  IDN_PORT [8301]
 #   PREFIX [88.100.1]
 #
-# The nginx body is a real answer of idnode's, padded to the mean size of
-# 200 sampled answers, so both send the same bytes. Every run is bounded
+# The nginx body is a real answer of idnode's of the mean JSON answer size
+# over all the profile's records (gendata's exact figure; the largest of 200
+# sampled answers not over it, padded inside the JSON up to it), so both send
+# the same bytes on average. (The mean, not the median: the minimal profile's
+# sizes are bimodal, its median 347 bytes against a mean of 307, and a body
+# of the median would have nginx send 13% more than idnode.) The profile and
+# its answer-size distributions (gendata's over all records, and the sample's)
+# are printed with the result. Every run is bounded
 # (timeout); servers are stopped on exit. Results: stdout and
-# $WORK/http_results.tsv.
+# $WORK/http_results.tsv. BATCH=0 skips the batch run.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +44,7 @@ SERVER_CPU=${SERVER_CPU:-1}
 NGINX_PORT=${NGINX_PORT:-8300}
 IDN_PORT=${IDN_PORT:-8301}
 PREFIX=${PREFIX:-88.100.1}
+PROFILE=${PROFILE:-minimal}
 
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "no build directory $BUILD" >&2; exit 2; }
 GENDATA=$BUILD/bench/gendata
@@ -55,14 +64,19 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 # ---- data ----
-ddir=$WORK/n$N
+ddir=$WORK/$PROFILE-n$N
+[ "$PROFILE" = minimal ] && [ -f "$WORK/n$N/loaded" ] && [ ! -e "$ddir" ] && ddir=$WORK/n$N # older runs
 if [ ! -f "$ddir/loaded" ]; then
-  log "-- $N identifiers: generate, load"
+  log "-- $N identifiers, profile $PROFILE: generate, load"
   rm -rf "$ddir"; mkdir -p "$ddir"
-  "$GENDATA" -n "$N" -p "$PREFIX" -o "$ddir/ids.jsonl" -q "$ddir/queries.txt" -Q 1000000 >/dev/null
+  "$GENDATA" -n "$N" --profile "$PROFILE" -p "$PREFIX" -o "$ddir/ids.jsonl" -q "$ddir/queries.txt" \
+    -Q 1000000 2>"$ddir/sizes.txt" >/dev/null
   "$IDNODE" load --data "$ddir/data" -H "$PREFIX" "$ddir/ids.jsonl" >&2
+  rm -f "$ddir/ids.jsonl"
   touch "$ddir/loaded"
 fi
+[ -f "$ddir/sizes.txt" ] || "$GENDATA" -n "$N" --profile "$PROFILE" -p "$PREFIX" -o /dev/null 2>"$ddir/sizes.txt" >/dev/null
+sed 's/^/   /' "$ddir/sizes.txt" >&2
 
 # ---- idnode ----
 setsid taskset -c "$SERVER_CPU" "$IDNODE" serve --data "$ddir/data" --threads 1 \
@@ -74,59 +88,80 @@ for _ in $(seq 300); do
   curl -sf "http://127.0.0.1:$IDN_PORT/api/handles/$first" >/dev/null && break; sleep 0.1
 done
 
-# ---- the nginx body: an idnode answer padded to the mean answer size ----
-total=0
-while read -r h; do
-  n=$(curl -sf "http://127.0.0.1:$IDN_PORT/api/handles/$h" | wc -c); total=$((total + n))
-done < <(head -200 "$ddir/queries.txt")
-mean=$((total / 200))
-curl -sf "http://127.0.0.1:$IDN_PORT/api/handles/$first" >"$WORK/body.json"
-python3 - "$WORK/body.json" "$mean" <<'PY'
-import json, sys
-path, size = sys.argv[1], int(sys.argv[2])
-doc = json.load(open(path))
-body = json.dumps(doc, separators=(",", ":"))
-if len(body) < size:  # pad inside the JSON so it stays valid
+# ---- the nginx body: an idnode answer of the profile's mean JSON answer size ----
+head -200 "$ddir/queries.txt" | while read -r h; do
+  curl -sf "http://127.0.0.1:$IDN_PORT/api/handles/$h" >"$WORK/a.json" && printf '%s\t%s\n' "$(wc -c <"$WORK/a.json")" "$h"
+done >"$WORK/sample.tsv"
+mean=$(grep -o 'JSON answer bytes:.*' "$ddir/sizes.txt" | sed 's/.*mean \([0-9]*\).*/\1/')
+python3 - "$WORK/sample.tsv" "$WORK/body.json" "http://127.0.0.1:$IDN_PORT/api/handles/" "$mean" <<'PY'
+import json, sys, urllib.request
+rows = [l.split('\t') for l in open(sys.argv[1]).read().splitlines()]
+target = int(sys.argv[4])
+sizes = sorted(int(n) for n, _ in rows)
+# the largest sampled answer with room for ',"pad":""' under the target, padded up to it
+n, h = max(((int(n), h) for n, h in rows if int(n) + 9 <= target),
+           default=min((int(n), h) for n, h in rows))
+doc = json.loads(urllib.request.urlopen(sys.argv[3] + h).read())
+body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+if len(body.encode()) < target:  # pad inside the JSON so it stays valid
     doc["pad"] = ""
-    body = json.dumps(doc, separators=(",", ":"))
-    doc["pad"] = "x" * max(0, size - len(body))
-    body = json.dumps(doc, separators=(",", ":"))
-open(path, "w").write(body)
+    body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    doc["pad"] = "x" * max(0, target - len(body.encode()))
+    body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+open(sys.argv[2], "w").write(body)
+print(f"   sampled JSON answers (200): min {sizes[0]} median {sizes[len(sizes) // 2]} max {sizes[-1]};"
+      f" nginx body {len(body.encode())} bytes (the profile's mean JSON answer: {target})",
+      file=sys.stderr)
 PY
-log "   answer size: mean $mean bytes; nginx body $(wc -c <"$WORK/body.json") bytes"
 NGINX_PID=$("$anchors" nginx "$WORK" "$NGINX_PORT" "$SERVER_CPU" "$WORK/body.json")
 pids+=("$NGINX_PID")
 
 # ---- runs ----
-run() {  # label port extra-args... -> requests/s
-  local label=$1 port=$2; shift 2
-  local out
+# Besides requests/s, requests per second of the server's own CPU time (user
+# + system, /proc): on a machine other jobs share, a server that got less of
+# its core serves fewer requests/s but not fewer per CPU-second.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
+run() {  # label port pid extra-args... -> "requests/s requests-per-cpu-second"
+  local label=$1 port=$2 pid=$3; shift 3
+  local out c0 c1
+  c0=$(cpu_ticks "$pid")
   out=$(timeout $((DUR + 30)) taskset -c "$CLIENT_CPU" wrk "$@" -d "${DUR}s" --latency \
     -s "$here/http_random.lua" "http://127.0.0.1:$port" -- "$ddir/queries.txt" \
     ${BATCH_MODE:+batch $BATCH})
-  local rps p99 errs
+  c1=$(cpu_ticks "$pid")
+  local rps p99 errs reqs percpu cpu
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-  log "   $label: $rps req/s p99 $p99 ${errs}"
-  printf '%s\t%s\t%s\t%s\n' "$label" "$rps" "$p99" "$errs" >>"$TSV"
-  echo "$rps"
+  cpu=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN{printf "%.2f", (b-a)/t}')
+  percpu=$(awk -v n="$reqs" -v c="$cpu" 'BEGIN{printf "%.0f", (c > 0 ? n / c : 0)}')
+  log "   $label: $rps req/s p99 $p99, server CPU ${cpu} s: $percpu req per CPU-second ${errs}"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$rps" "$p99" "$percpu" "$errs" >>"$TSV"
+  echo "$rps $percpu"
 }
 
-printf 'run\trequests_per_s\tp99\terrors\n' >"$TSV"
-log "== run_http: N=$N DUR=${DUR}s wrk $WRK_ARGS, server CPU $SERVER_CPU, client CPU $CLIENT_CPU"
-ratios=()
+printf 'run\trequests_per_s\tp99\trequests_per_cpu_s\terrors\n' >"$TSV"
+log "== run_http: PROFILE=$PROFILE N=$N DUR=${DUR}s wrk $WRK_ARGS, server CPU $SERVER_CPU, client CPU $CLIENT_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+ratios=() cratios=()
 for r in $(seq "$REPEAT"); do
   # alternate which server goes first
   if [ $((r % 2)) -eq 1 ]; then
-    ng=$(run "nginx#$r" "$NGINX_PORT" $WRK_ARGS); id=$(run "idnode#$r" "$IDN_PORT" $WRK_ARGS)
+    read -r ng ngc <<<"$(run "nginx#$r" "$NGINX_PORT" "$NGINX_WORKER" $WRK_ARGS)"
+    read -r id idc <<<"$(run "idnode#$r" "$IDN_PORT" "$IDN_PID" $WRK_ARGS)"
   else
-    id=$(run "idnode#$r" "$IDN_PORT" $WRK_ARGS); ng=$(run "nginx#$r" "$NGINX_PORT" $WRK_ARGS)
+    read -r id idc <<<"$(run "idnode#$r" "$IDN_PORT" "$IDN_PID" $WRK_ARGS)"
+    read -r ng ngc <<<"$(run "nginx#$r" "$NGINX_PORT" "$NGINX_WORKER" $WRK_ARGS)"
   fi
   ratios+=("$(awk -v a="$id" -v b="$ng" 'BEGIN{printf "%.2f", a/b}')")
+  cratios+=("$(awk -v a="$idc" -v b="$ngc" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}')")
 done
-log "== GET /api/handles/{random}: idnode/nginx = ${ratios[*]}"
+log "== profile $PROFILE, $(grep -o 'JSON answer bytes:.*' "$ddir/sizes.txt"); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+log "== GET /api/handles/{random}: idnode/nginx = ${ratios[*]} (requests/s); ${cratios[*]} (requests per CPU-second)"
 
+[ "$BATCH" = 0 ] && exit 0
 BATCH_MODE=1
-b=$(run "idnode-batch$BATCH" "$IDN_PORT" $BATCH_ARGS)
+read -r b _ <<<"$(run "idnode-batch$BATCH" "$IDN_PORT" "$IDN_PID" $BATCH_ARGS)"
 log "== POST /api/resolve x$BATCH: $(awk -v a="$b" -v n="$BATCH" 'BEGIN{printf "%.0f", a*n}') identifiers/s"

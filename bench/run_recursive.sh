@@ -14,6 +14,10 @@
 # Environment: BUILD [./build] N [100000] DUR [10] COLD_RATE [2000]
 #   WORK [/tmp/idn-bench-rec] CLIENT_CPU [0] SERVER_CPU [1] BASE_PORT [26641]
 #   UDP_ARGS ["-k 16 -w 8 -b 32"]
+#   PROFILE [minimal]  the enterprise node's records (bench/gendata --profile
+#   minimal|template|mixed); any but minimal lets UDP answers up to 4096
+#   bytes through (--udp-answer-max 4096 --udp-amplification 100 on the
+#   enterprise and the recursive node), as run_resolve.sh does
 # Every client run is bounded; servers are stopped on exit (trap).
 set -euo pipefail
 
@@ -28,6 +32,7 @@ CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
 BASE_PORT=${BASE_PORT:-26641}
 UDP_ARGS=${UDP_ARGS:-"-k 16 -w 8 -b 32"}
+BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "no build directory $BUILD" >&2; exit 2; }
 IDN=$BUILD/idnode
 BLAST=$BUILD/bench/hdlblast
 
@@ -35,12 +40,16 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
 . "$here/hier.sh"
-"$BUILD/bench/gendata" -n "$N" -p 88.100.1 -o ent.jsonl -q queries.txt >/dev/null
+hier_gendata
 hier_load
-hier_start
+hier_start "${big[@]}"
+# The client asks from one loopback address, far over the recursive node's
+# default UDP rate limit per source (200/s: every other answer would be an
+# error or a slip); a high limit keeps its cost on every request, as
+# run_resolve.sh does for the authoritative node.
 recursive() {
 	serve "$1" --recursive --root 127.0.0.1:$root_port --listen 127.0.0.1:$rec_port \
-		--cache-mb 1024
+		--cache-mb 1024 --udp-rate-limit 100000000 "${big[@]}"
 	rec_pid=$!
 }
 recursive rec.log

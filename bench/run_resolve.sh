@@ -7,6 +7,16 @@
 #   bench/run_resolve.sh [BUILD_DIR [N [SECONDS]]]
 #
 # Environment (defaults in brackets):
+#   PROFILE [minimal]  the records (bench/gendata --profile minimal|template|
+#                    mixed). minimal: Knot serves the anchors' zone (~212-byte
+#                    answers, as idnode's 150-250); any other: Knot serves
+#                    gendata's zone of the same N, one TXT record per
+#                    identifier with a DNS answer as long as that identifier's
+#                    Handle answer, and answers over 512 bytes are allowed on
+#                    both sides over UDP (Knot udp-max-payload 4096 with EDNS
+#                    queries, hdlblast -e 4096; idnode --udp-answer-max 4096
+#                    --udp-amplification 100: a Handle answer goes out as
+#                    512-byte datagrams, a DNS answer as one)
 #   BUILD [./build]  N [1000000]  DUR [20] seconds per client run
 #   REPEAT [1]       runs per server and mode; the two servers alternate, and
 #                    which goes first alternates too; medians are reported
@@ -46,6 +56,11 @@ PREFIX=${PREFIX:-88.100.1}
 SKIP_KNOT=${SKIP_KNOT:-0}
 SKIP_IDNODE=${SKIP_IDNODE:-0}
 UDPBLAST=${UDPBLAST:-1}
+PROFILE=${PROFILE:-minimal}
+case $PROFILE in minimal | template | mixed) ;; *) echo "PROFILE=$PROFILE: minimal, template or mixed" >&2; exit 2 ;; esac
+big=$([ "$PROFILE" = minimal ] && echo 0 || echo 1)
+# where each profile's data and zone live (minimal: the paths of older runs)
+sfx=$([ "$PROFILE" = minimal ] && echo "" || echo "-$PROFILE")
 
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "no build directory $BUILD (cmake -B build && cmake --build build)" >&2; exit 2; }
 anchors=$SHARED/bench/anchors.sh
@@ -108,16 +123,36 @@ run_client() {  # label pid mode port queries args...
   log "  $(printf '%-6s %-7s' "$label" "$mode") qps=$(field qps "$res") p50=$(field p50_us "$res")us p99=$(field p99_us "$res")us p99.9=$(field p999_us "$res")us lost=$(field lost "$res") ok=$(field ok "$res") notfound=$(field notfound "$res") errors=$(field errors "$res") mismatch=$(field mismatch "$res") server_cpu=${scpu}% client_cpu=$(field client_cpu_pct "$res")%"
 }
 
-log "== run_resolve: N=$N DUR=${DUR}s REPEAT=$REPEAT MODES='$MODES' server CPU $SERVER_CPU, client CPU $CLIENT_CPU"
+log "== run_resolve: PROFILE=$PROFILE N=$N DUR=${DUR}s REPEAT=$REPEAT MODES='$MODES' server CPU $SERVER_CPU, client CPU $CLIENT_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 log "   udp: $UDP_ARGS   tcp: $TCP_ARGS   tcp1: $TCP1_ARGS   (hdlblast options, same for both servers)"
 printf 'repeat\tserver\tmode\tqps\tp50_us\tp99_us\tp999_us\tlost\terrors\tserver_cpu_pct\tclient_cpu_pct\n' >"$TSV"
+
+# ---- data: idnode's identifiers (and, for a profile other than minimal, Knot's zone) ----
+ddir=$WORK/idnode$sfx
+zdir=$WORK/anchor$sfx
+mkdir -p "$ddir"
+if [ "$SKIP_IDNODE" != 1 ] || [ "$big" = 1 ]; then
+  if [ "$(cat "$ddir/n" 2>/dev/null)" != "$N" ] || [ ! -d "$ddir/data" ]; then
+    log "-- $N identifiers, profile $PROFILE: generate, load"
+    rm -rf "$ddir/data" "$ddir/n"
+    zargs=()
+    [ "$big" = 1 ] && { rm -rf "$zdir"; zargs=(-Z "$zdir"); }
+    "$GENDATA" -n "$N" --profile "$PROFILE" -p "$PREFIX" -o "$ddir/ids.jsonl" -q "$ddir/queries.txt" \
+      -Q 1000000 "${zargs[@]}" 2>"$ddir/sizes.txt" >/dev/null
+    [ "$big" = 1 ] && echo "$N" >"$zdir/n"
+    "$IDNODE" load --data "$ddir/data" -H "$PREFIX" "$ddir/ids.jsonl" >&2
+    rm -f "$ddir/ids.jsonl"
+    echo "$N" >"$ddir/n"
+  fi
+  [ -f "$ddir/sizes.txt" ] || "$GENDATA" -n "$N" --profile "$PROFILE" -p "$PREFIX" -o /dev/null 2>"$ddir/sizes.txt" >/dev/null
+  sed 's/^/   /' "$ddir/sizes.txt" >&2
+fi
 
 # ---- Knot ----
 KNOT_PID=
 if [ "$SKIP_KNOT" != 1 ]; then
   if ! command -v knotd >/dev/null || ! command -v kdig >/dev/null; then "$anchors" setup >&2; fi
-  zdir=$WORK/anchor
-  if [ "$(cat "$zdir/n" 2>/dev/null)" != "$N" ]; then
+  if [ "$big" != 1 ] && [ "$(cat "$zdir/n" 2>/dev/null)" != "$N" ]; then
     log "-- zone of $N TXT records"
     rm -rf "$zdir"
     "$anchors" zone "$zdir" "$N" >&2
@@ -127,29 +162,41 @@ if [ "$SKIP_KNOT" != 1 ]; then
   t0=$(date +%s.%N)
   KNOT_PID=$("$anchors" knot "$zdir" "$KNOT_PORT" "$SERVER_CPU")
   pids+=("$KNOT_PID")
+  if [ "$big" = 1 ]; then
+    # the anchors' configuration, with UDP answers up to 4096 bytes (EDNS)
+    kill "$KNOT_PID"
+    for _ in $(seq 50); do kill -0 "$KNOT_PID" 2>/dev/null || break; sleep 0.1; done
+    grep -q udp-max-payload "$zdir/knot/knot.conf" ||
+      sed -i 's/^server:$/server:\n    udp-max-payload: 4096/' "$zdir/knot/knot.conf"
+    setsid taskset -c "$SERVER_CPU" knotd -c "$zdir/knot/knot.conf" -s "$zdir/knot/run/knot.sock" \
+      >"$zdir/knot/log" 2>&1 </dev/null &
+    KNOT_PID=$!
+    pids+=("$KNOT_PID")
+    q1=$(head -1 "$zdir/queries.txt" | cut -d' ' -f1)
+    for i in $(seq 300); do
+      kdig +retry=0 +timeout=1 +bufsize=4096 @127.0.0.1 -p "$KNOT_PORT" "$q1" TXT 2>/dev/null | grep -q NOERROR && break
+      [ "$i" = 300 ] && { log "knot does not answer"; exit 1; }
+      sleep 0.1
+    done
+    taskset -a -p -c "$SERVER_CPU" "$KNOT_PID" >/dev/null
+    log "   knot: $(kdig +bufsize=4096 @127.0.0.1 -p "$KNOT_PORT" "$q1" TXT | grep -o 'Received [0-9]* B')"
+  fi
   log "   knot pid $KNOT_PID answering after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s; memory after zone load: $(mem "$KNOT_PID")"
 fi
 
 # ---- idnode ----
 IDN_PID=
 if [ "$SKIP_IDNODE" != 1 ]; then
-  ddir=$WORK/idnode
-  mkdir -p "$ddir"
-  if [ "$(cat "$ddir/n" 2>/dev/null)" != "$N" ] || [ ! -d "$ddir/data" ]; then
-    log "-- $N identifiers: generate, load"
-    rm -rf "$ddir/data" "$ddir/n"
-    "$GENDATA" -n "$N" -p "$PREFIX" -o "$ddir/ids.jsonl" -q "$ddir/queries.txt" -Q 1000000 >/dev/null
-    "$IDNODE" load --data "$ddir/data" -H "$PREFIX" "$ddir/ids.jsonl" >&2
-    echo "$N" >"$ddir/n"
-  fi
   log "-- starting idnode on CPU $SERVER_CPU"
+  udp_big=()
+  [ "$big" = 1 ] && udp_big=(--udp-answer-max 4096 --udp-amplification 100)
   # The client sends ~200k requests/s from one loopback source: over the
   # default UDP rate limit per source network (200/s). An explicit high limit
   # keeps every answer while the limit still runs per packet (its cost is
   # measured); the UDP answer budget keeps its default (the bench's answers,
   # 160-250 bytes to ~85-byte requests, are within 10x).
   setsid taskset -c "$SERVER_CPU" "$IDNODE" serve --data "$ddir/data" --listen "127.0.0.1:$IDN_PORT" \
-    --home "$PREFIX" --threads 1 --udp-rate-limit 100000000 >"$WORK/idnode.log" 2>&1 </dev/null &
+    --home "$PREFIX" --threads 1 --udp-rate-limit 100000000 "${udp_big[@]}" >"$WORK/idnode.log" 2>&1 </dev/null &
   IDN_PID=$!
   pids+=("$IDN_PID")
   first=$(head -1 "$ddir/queries.txt")
@@ -164,6 +211,7 @@ if [ "$SKIP_IDNODE" != 1 ]; then
 fi
 
 # ---- the runs, alternating servers ----
+dns_extra=$([ "$big" = 1 ] && echo "-e 4096" || true)
 for rep in $(seq "$REPEAT"); do
   log "-- repeat $rep/$REPEAT"
   for m in $MODES; do
@@ -178,20 +226,21 @@ for rep in $(seq "$REPEAT"); do
     for s in $order; do
       # shellcheck disable=SC2086
       if [ "$s" = knot ] && [ -n "$KNOT_PID" ] && [ -n "$dmode" ]; then
-        run_client knot "$KNOT_PID" "$dmode" "$KNOT_PORT" "$WORK/anchor/queries.txt" $args
+        run_client knot "$KNOT_PID" "$dmode" "$KNOT_PORT" "$zdir/queries.txt" $args $dns_extra
       elif [ "$s" = idnode ] && [ -n "$IDN_PID" ]; then
-        run_client idnode "$IDN_PID" "$m" "$IDN_PORT" "$WORK/idnode/queries.txt" $args
+        run_client idnode "$IDN_PID" "$m" "$IDN_PORT" "$ddir/queries.txt" $args
       fi
     done
   done
 done
 
-if [ -n "$KNOT_PID" ] && [ "$UDPBLAST" = 1 ]; then
-  ub=$("$anchors" udpblast "$WORK/anchor")
+# (udpblast sends no EDNS: on a profile's long answers Knot would only say TC)
+if [ -n "$KNOT_PID" ] && [ "$UDPBLAST" = 1 ] && [ "$big" != 1 ]; then
+  ub=$("$anchors" udpblast "$zdir")
   # the anchors' own client, same setting, as a check that hdlblast is not the limit
   ubargs=${UDP_ARGS//-k /-c }
   # shellcheck disable=SC2086
-  out=$(timeout $((DUR + 60)) taskset -c "$CLIENT_CPU" "$ub" -p "$KNOT_PORT" -f "$WORK/anchor/queries.txt" -l "$DUR" $ubargs 2>&1 | tail -1) || true
+  out=$(timeout $((DUR + 60)) taskset -c "$CLIENT_CPU" "$ub" -p "$KNOT_PORT" -f "$zdir/queries.txt" -l "$DUR" $ubargs 2>&1 | tail -1) || true
   log "  knot   udpblast $ubargs: $out"
   printf '0\tknot\tudpblast\t%s\t%s\t%s\t%s\t\t\t\t\n' "$(sed -n 's/.*QPS \([0-9]*\).*/\1/p' <<<"$out")" \
     "$(sed -n 's/.*p50_us \([0-9]*\).*/\1/p' <<<"$out")" "$(sed -n 's/.*p99_us \([0-9]*\).*/\1/p' <<<"$out")" \
@@ -235,4 +284,5 @@ if ub:
 print("(medians over repeats; /core = answers per second of server CPU time; a server below ~95% cpu"
       " with the client below ~95% too was short of CPU: another process held a core)")
 PY
+[ -f "$ddir/sizes.txt" ] && sed 's/^gendata: /profile '"$PROFILE"': /' "$ddir/sizes.txt" | grep bytes
 echo "(per run: $TSV)"

@@ -8,17 +8,37 @@
  * HS_SITE / HS_SITE.PREFIX "site", HS_PUBKEY "key" (a JWK for RSA and DSA),
  * other data "string" when it is UTF-8 text, else "base64". Data a special
  * type cannot decode falls back to base64, so nothing is ever lost.
+ *
+ * Rendered straight from the answer's wire form into the response buffer:
+ * no allocation per value, no printf or strftime (numbers and timestamps
+ * are written by hand), strings escaped through a table with the runs that
+ * need no escape copied whole (8 bytes at a time while they are plain
+ * ASCII), UTF-8 checked as it is copied rather than in a pass of its own.
+ * tests/unit/test_json_pinned.c holds the output of a template record byte
+ * for byte, and the escaping to what it was.
  */
 #include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/reply.h"
 #include "core/codec.h"
 #include "proto/handle.h"
 #include "proto/reserved.h"
+
+/* Appends n bytes; literals and numbers mostly land in room reserved already. */
+static inline void app(http_resp *r, const void *p, size_t n)
+{
+	if (r->cap - r->len >= n) {
+		memcpy(r->body + r->len, p, n);
+		r->len += n;
+	} else {
+		http_resp_append(r, p, n);
+	}
+}
+
+#define LIT(r, s) app((r), (s), sizeof(s) - 1)
 
 static bool type_is(const proto_value *v, const char *t)
 {
@@ -26,42 +46,213 @@ static bool type_is(const proto_value *v, const char *t)
 	return v->type.len == n && !memcmp(v->type.p, t, n);
 }
 
+/* v in decimal, two digits a step from a table (indexes, TTLs: ~40 a record). */
+static void put_u32(http_resp *r, uint32_t v)
+{
+	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+	                               "25262728293031323334353637383940414243444546474849"
+	                               "50515253545556575859606162636465666768697071727374"
+	                               "75767778798081828384858687888990919293949596979899";
+	char b[10];
+	size_t i = sizeof(b);
+	while (v >= 100) {
+		i -= 2;
+		memcpy(b + i, pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(b + i, pairs + 2 * v, 2);
+	} else {
+		b[--i] = (char)('0' + v);
+	}
+	app(r, b + i, sizeof(b) - i);
+}
+
+static void two(char *o, unsigned v)
+{
+	o[0] = (char)('0' + v / 10);
+	o[1] = (char)('0' + v % 10);
+}
+
+/* Unix seconds as YYYY-MM-DDTHH:MM:SSZ (the civil calendar of days since 1970). */
+static void put_time(http_resp *r, uint32_t t)
+{
+	/* a record's values mostly share their timestamp: the last one is kept */
+	static _Thread_local uint64_t last_t = UINT64_MAX; /* none yet */
+	static _Thread_local char last[20];
+	if (t == last_t) {
+		app(r, last, sizeof(last));
+		return;
+	}
+	uint32_t days = t / 86400, sec = t % 86400;
+	/* Howard Hinnant's civil_from_days, for days >= 0 */
+	uint32_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+	uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	uint32_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+	uint32_t y = yoe + era * 400 + (m <= 2);
+	char o[20];
+	two(o, y / 100);
+	two(o + 2, y % 100);
+	o[4] = '-';
+	two(o + 5, m);
+	o[7] = '-';
+	two(o + 8, d);
+	o[10] = 'T';
+	two(o + 11, sec / 3600);
+	o[13] = ':';
+	two(o + 14, sec / 60 % 60);
+	o[16] = ':';
+	two(o + 17, sec % 60);
+	o[19] = 'Z';
+	memcpy(last, o, sizeof(o));
+	last_t = t;
+	app(r, o, sizeof(o));
+}
+
+/*
+ * What a byte becomes inside a JSON string: 0 itself, else one of these.
+ * HIGH is a byte of 0x80 and above: itself in valid UTF-8, else U+FFFD.
+ */
+enum { ESC_QUOTE = 1, ESC_BSLASH, ESC_N, ESC_R, ESC_T, ESC_CTRL, ESC_HIGH };
+static const uint8_t esc_class[256] = {
+    [0 ... 8] = ESC_CTRL,       ['\t'] = ESC_T,      ['\n'] = ESC_N,
+    [11 ... 12] = ESC_CTRL,     ['\r'] = ESC_R,      [14 ... 0x1f] = ESC_CTRL,
+    ['"'] = ESC_QUOTE,          ['\\'] = ESC_BSLASH, [0x7f] = ESC_CTRL,
+    [0x80 ... 0xff] = ESC_HIGH,
+};
+
+/* The escape of byte c, a control byte, '"' or '\\', at o; returns its end. */
+static char *esc_byte(char *o, uint8_t c)
+{
+	static const char hex[] = "0123456789abcdef";
+	static const char simple[][2] = {[ESC_QUOTE] = "\\\"",
+	                                 [ESC_BSLASH] = "\\\\",
+	                                 [ESC_N] = "\\n",
+	                                 [ESC_R] = "\\r",
+	                                 [ESC_T] = "\\t"};
+	uint8_t k = esc_class[c];
+	if (k != ESC_CTRL) {
+		memcpy(o, simple[k], 2);
+		return o + 2;
+	}
+	memcpy(o, "\\u00", 4);
+	o[4] = hex[c >> 4];
+	o[5] = hex[c & 15];
+	return o + 6;
+}
+
+/* s, which is not valid UTF-8, escaped between quotes: each byte >= 0x80 is U+FFFD. */
+static void json_str_replacing(http_resp *r, idn_slice s)
+{
+	char *o0 = (char *)http_resp_room(r, 6 * s.len + 2), *o = o0;
+	if (!o)
+		return;
+	*o++ = '"';
+	const uint8_t *p = s.p, *end = s.p + s.len;
+	while (p < end) {
+		const uint8_t *q = p;
+		while (q < end && esc_class[*q] == 0)
+			q++;
+		memcpy(o, p, (size_t)(q - p));
+		o += q - p;
+		if (q == end)
+			break;
+		if (esc_class[*q] == ESC_HIGH) {
+			memcpy(o, "\\ufffd", 6);
+			o += 6;
+		} else {
+			o = esc_byte(o, *q);
+		}
+		p = q + 1;
+	}
+	*o++ = '"';
+	r->len += (size_t)(o - o0);
+}
+
+/*
+ * handle_utf8_seq(), with the three-byte sequences of CJK text (U+0800 to
+ * U+FFFF less the surrogates) checked here.
+ */
+static inline size_t utf8_len(const uint8_t *p, const uint8_t *end)
+{
+	if ((p[0] & 0xF0) == 0xE0 && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
+	    (p[2] & 0xC0) == 0x80) {
+		uint32_t cp = (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6;
+		if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF))
+			return 3;
+	}
+	return handle_utf8_seq(p, end);
+}
+
+/* Past the 8-byte words from q on that need no escape (plain ASCII, no '"', '\\' or DEL). */
+static inline const uint8_t *skip_plain8(const uint8_t *q, const uint8_t *end)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	while (end - q >= 8) {
+		uint64_t w;
+		memcpy(&w, q, 8);
+		/* a byte < 0x20, equal to '"', '\\' or 0x7f, or >= 0x80 sets its high bit here */
+		uint64_t hit = (w - ones * 0x20) | ((w ^ (ones * '"')) - ones) |
+		               ((w ^ (ones * '\\')) - ones) | ((w ^ (ones * 0x7f)) - ones) | w;
+		if (hit & high)
+			break;
+		q += 8;
+	}
+	return q;
+}
+
+/*
+ * s escaped between quotes in one pass, when it is valid UTF-8 (and has no
+ * NUL byte unless nul_ok): the runs that need no escape are copied whole.
+ * false, with nothing written, when it is not.
+ */
+static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
+{
+	char *o0 = (char *)http_resp_room(r, 6 * s.len + 2), *o = o0;
+	if (!o)
+		return true; /* out of memory: r->oom says it */
+	*o++ = '"';
+	const uint8_t *p = s.p, *end = s.p + s.len;
+	while (p < end) {
+		const uint8_t *q = p;
+		size_t n;
+		while (q < end) {
+			q = skip_plain8(q, end);
+			if (q == end)
+				break;
+			uint8_t k = esc_class[*q];
+			if (!k)
+				q++;
+			else if (k == ESC_HIGH && (n = utf8_len(q, end)))
+				q += n;
+			else
+				break;
+		}
+		memcpy(o, p, (size_t)(q - p));
+		o += q - p;
+		if (q == end)
+			break;
+		uint8_t c = *q, k = esc_class[c];
+		if (k == ESC_HIGH || (c == 0 && !nul_ok))
+			return false;
+		o = esc_byte(o, c);
+		p = q + 1;
+	}
+	*o++ = '"';
+	r->len += (size_t)(o - o0);
+	return true;
+}
+
 void api_json_str(http_resp *r, idn_slice s)
 {
 	if (!s.len) { /* its pointer may be NULL */
-		http_resp_append(r, "\"\"", 2);
+		LIT(r, "\"\"");
 		return;
 	}
-	bool utf8 = handle_utf8_valid(s);
-	http_resp_append(r, "\"", 1);
-	size_t from = 0; /* start of the bytes not yet copied */
-	for (size_t i = 0; i < s.len; i++) {
-		uint8_t ch = s.p[i];
-		const char *esc = NULL;
-		char u[8];
-		if (ch == '"')
-			esc = "\\\"";
-		else if (ch == '\\')
-			esc = "\\\\";
-		else if (ch == '\n')
-			esc = "\\n";
-		else if (ch == '\r')
-			esc = "\\r";
-		else if (ch == '\t')
-			esc = "\\t";
-		else if (ch < 0x20 || ch == 0x7f) {
-			snprintf(u, sizeof(u), "\\u%04x", ch);
-			esc = u;
-		} else if (ch >= 0x80 && !utf8)
-			esc = "\\ufffd";
-		if (!esc)
-			continue;
-		http_resp_append(r, s.p + from, i - from);
-		http_resp_puts(r, esc);
-		from = i + 1;
-	}
-	http_resp_append(r, s.p + from, s.len - from);
-	http_resp_append(r, "\"", 1);
+	if (!json_text(r, s, true))
+		json_str_replacing(r, s);
 }
 
 void api_base64(http_resp *r, idn_slice data)
@@ -102,15 +293,35 @@ static bool admin_json(http_resp *r, idn_slice data)
 	proto_admin a;
 	if (proto_admin_decode(data, &a))
 		return false;
-	char bits[13];
+	char bits[12];
 	for (int i = 0; i < 12; i++)
 		bits[i] = (a.rights >> (11 - i)) & 1 ? '1' : '0';
-	bits[12] = 0;
-	data_obj(r, "admin");
-	http_resp_puts(r, "{\"handle\":");
+	LIT(r, "{\"format\":\"admin\",\"value\":{\"handle\":");
 	api_json_str(r, a.handle);
-	http_resp_printf(r, ",\"index\":%u,\"permissions\":\"%s\"}}", a.index, bits);
+	LIT(r, ",\"index\":");
+	put_u32(r, a.index);
+	LIT(r, ",\"permissions\":\"");
+	http_resp_append(r, bits, sizeof(bits));
+	LIT(r, "\"}}");
 	return true;
+}
+
+/* [{"handle":..,"index":..},...] of raw references. */
+static void refs_json(http_resp *r, idn_slice refs)
+{
+	LIT(r, "[");
+	wire_rd it = wire_rd_init(refs.p, refs.len);
+	proto_ref ref;
+	for (uint32_t i = 0; proto_ref_next(&it, &ref) == 1; i++) {
+		if (i)
+			LIT(r, ",");
+		LIT(r, "{\"handle\":");
+		api_json_str(r, ref.handle);
+		LIT(r, ",\"index\":");
+		put_u32(r, ref.index);
+		LIT(r, "}");
+	}
+	LIT(r, "]");
 }
 
 static bool vlist_json(http_resp *r, idn_slice data)
@@ -119,15 +330,8 @@ static bool vlist_json(http_resp *r, idn_slice data)
 	if (proto_vlist_decode(data, &v))
 		return false;
 	data_obj(r, "vlist");
-	http_resp_puts(r, "[");
-	wire_rd it = wire_rd_init(v.refs.p, v.refs.len);
-	proto_ref ref;
-	for (uint32_t i = 0; proto_ref_next(&it, &ref) == 1; i++) {
-		http_resp_puts(r, i ? ",{\"handle\":" : "{\"handle\":");
-		api_json_str(r, ref.handle);
-		http_resp_printf(r, ",\"index\":%u}", ref.index);
-	}
-	http_resp_puts(r, "]}");
+	refs_json(r, v.refs);
+	http_resp_puts(r, "}");
 	return true;
 }
 
@@ -244,62 +448,84 @@ void api_json_site(http_resp *r, idn_slice data)
 	http_resp_puts(r, "]}");
 }
 
-static void data_json(http_resp *r, const proto_value *v)
+/* The special formats of HS_ types; false: shown as a string or base64. */
+static bool special_json(http_resp *r, const proto_value *v)
 {
-	if (type_is(v, "HS_ADMIN") && admin_json(r, v->data))
-		return;
-	if (type_is(v, "HS_VLIST") && vlist_json(r, v->data))
-		return;
-	if (type_is(v, "HS_PUBKEY") && key_json(r, v->data))
-		return;
+	if (type_is(v, "HS_ADMIN"))
+		return admin_json(r, v->data);
+	if (type_is(v, "HS_VLIST"))
+		return vlist_json(r, v->data);
+	if (type_is(v, "HS_PUBKEY"))
+		return key_json(r, v->data);
 	if (type_is(v, "HS_SITE") || type_is(v, "HS_SITE.PREFIX")) {
 		proto_site s;
 		if (proto_site_decode(v->data, &s) == 0) {
 			data_obj(r, "site");
 			api_json_site(r, v->data);
 			http_resp_puts(r, "}");
-			return;
+			return true;
 		}
 	}
+	return false;
+}
+
+static void data_json(http_resp *r, const proto_value *v)
+{
+	if (v->type.len > 3 && !memcmp(v->type.p, "HS_", 3) && special_json(r, v))
+		return;
 	/* Text is shown as text; NUL bytes or invalid UTF-8 make it binary. */
-	if (handle_utf8_valid(v->data) && !memchr(v->data.p, 0, v->data.len)) {
-		data_obj(r, "string");
-		api_json_str(r, v->data);
-	} else {
-		data_obj(r, "base64");
-		http_resp_puts(r, "\"");
-		api_base64(r, v->data);
-		http_resp_puts(r, "\"");
+	if (!v->data.len) {
+		LIT(r, "{\"format\":\"string\",\"value\":\"\"}");
+		return;
 	}
-	http_resp_puts(r, "}");
+	size_t at = r->len;
+	LIT(r, "{\"format\":\"string\",\"value\":");
+	if (json_text(r, v->data, false)) {
+		LIT(r, "}");
+	} else {
+		r->len = at;
+		LIT(r, "{\"format\":\"base64\",\"value\":\"");
+		api_base64(r, v->data);
+		LIT(r, "\"}");
+	}
 }
 
 void api_json_value(http_resp *r, const proto_value *v)
 {
-	http_resp_printf(r, "{\"index\":%u,\"type\":", v->index);
+	LIT(r, "{\"index\":");
+	put_u32(r, v->index);
+	LIT(r, ",\"type\":");
 	api_json_str(r, v->type);
-	http_resp_puts(r, ",\"data\":");
+	LIT(r, ",\"data\":");
 	data_json(r, v);
-	char ts[32];
-	time_t t = (time_t)v->timestamp;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	http_resp_printf(r, ",\"ttl\":%u,\"timestamp\":\"%s\"", v->ttl, ts);
+	LIT(r, ",\"ttl\":");
+	put_u32(r, v->ttl);
+	LIT(r, ",\"timestamp\":\"");
+	put_time(r, v->timestamp);
+	LIT(r, "\"");
 	if (v->ttl_type == 1)
-		http_resp_puts(r, ",\"ttlType\":1");
+		LIT(r, ",\"ttlType\":1");
 	if (v->nrefs) {
-		http_resp_puts(r, ",\"refs\":[");
-		wire_rd it = wire_rd_init(v->refs.p, v->refs.len);
-		proto_ref ref;
-		for (int i = 0; proto_ref_next(&it, &ref) == 1; i++) {
-			http_resp_puts(r, i ? ",{\"handle\":" : "{\"handle\":");
-			api_json_str(r, ref.handle);
-			http_resp_printf(r, ",\"index\":%u}", ref.index);
-		}
-		http_resp_puts(r, "]");
+		LIT(r, ",\"refs\":");
+		refs_json(r, v->refs);
 	}
-	http_resp_puts(r, "}");
+	LIT(r, "}");
+}
+
+void api_json_values(http_resp *r, idn_slice values, uint32_t n)
+{
+	/* the whole answer's room at once: it is about 2.5 times the wire form */
+	if (!http_resp_room(r, values.len * 3 + 64))
+		return;
+	LIT(r, "[");
+	proto_values_it it = proto_values_begin(values, n);
+	proto_value v;
+	for (uint32_t i = 0; proto_values_next(&it, &v) == 1; i++) {
+		if (i)
+			LIT(r, ",");
+		api_json_value(r, &v);
+	}
+	LIT(r, "]");
 }
 
 void api_html(http_resp *r, idn_slice s)

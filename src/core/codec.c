@@ -1,10 +1,24 @@
 /*
- * codec.c - hex and base64 (codec.h).
+ * codec.c - hex, base64 and decimal numbers (codec.h).
  */
+#include <string.h>
+
 #include "core/codec.h"
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t codec_dec(uint64_t v, char *out)
+{
+	char b[CODEC_DEC_MAX];
+	size_t i = sizeof(b);
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(out, b + i, sizeof(b) - i);
+	return sizeof(b) - i;
+}
 
 int codec_hex_digit(uint8_t c)
 {

@@ -1,5 +1,6 @@
 /*
- * codec.h - hex and base64 (RFC 4648), encoded and decoded in one place.
+ * codec.h - hex and base64 (RFC 4648), encoded and decoded in one place, and
+ * unsigned decimal numbers written without printf (hot paths: REST answers).
  *
  * Written here rather than taken from OpenSSL (EVP_EncodeBlock /
  * EVP_DecodeBlock): core links nothing, and those calls take int lengths,
@@ -33,6 +34,9 @@ enum {
 
 /* The value of hex digit c (either case), or -1. */
 int codec_hex_digit(uint8_t c);
+/* v in decimal at out (room for CODEC_DEC_MAX bytes); returns its length. */
+enum { CODEC_DEC_MAX = 20 };
+size_t codec_dec(uint64_t v, char *out);
 
 /* Writes the 2n lowercase hex digits of in[0 .. n), then a NUL (out: 2n + 1 bytes). */
 void codec_hex_encode(const uint8_t *in, size_t n, char *out);

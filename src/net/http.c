@@ -202,10 +202,19 @@ static bool conn_step(http_conn *c, bool readable)
 			http_refuse(c, 431, "request line and headers are too large");
 			break;
 		}
-		ssize_t n = http_conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
+		size_t room = c->in_cap - c->in_len;
+		ssize_t n = http_conn_recv(c, c->in + c->in_len, room);
 		if (n > 0) {
 			c->in_len += (size_t)n;
 			http_process(c);
+			/*
+			 * A short read drained the socket: no second recv() just to
+			 * hear EAGAIN (one system call less per request; epoll is
+			 * level-triggered and says when more comes). TLS may hold
+			 * more than the socket shows: it reads on.
+			 */
+			if ((size_t)n < room && !c->ssl)
+				break;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

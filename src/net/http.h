@@ -97,6 +97,11 @@ struct http_resp {
 };
 
 void http_resp_append(http_resp *r, const void *p, size_t n);
+/*
+ * Room for n more bytes after the body, to write in place and then count in
+ * r->len; NULL (and r->oom set) when there is none.
+ */
+uint8_t *http_resp_room(http_resp *r, size_t n);
 void http_resp_puts(http_resp *r, const char *s);
 void http_resp_printf(http_resp *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Replaces any body with {"responseCode":rc,"message":msg} and sets status. */

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/codec.h"
 #include "core/limit.h"
 #include "net/http_conn.h"
 
@@ -120,24 +121,46 @@ static void emit(http_conn *c, http_resp *r, bool head_only, bool keep, int http
 	bool stream = r->stream && !head_only;
 	if (stream && http_minor == 0)
 		keep = false;
-	char length[64];
-	if (r->stream)
-		snprintf(length, sizeof(length), "%s",
-		         http_minor ? "Transfer-Encoding: chunked\r\n" : "");
-	else
-		snprintf(length, sizeof(length), "Content-Length: %zu\r\n", r->len);
-	char hdr[4096];
-	int n =
-	    snprintf(hdr, sizeof(hdr),
-	             "HTTP/1.1 %d %s\r\nServer: idnode\r\nContent-Type: %s\r\n"
-	             "%s%s%s%s%s%s\r\n",
-	             r->status, reason(r->status), r->content_type ? r->content_type : "text/plain",
-	             length, r->location[0] ? "Location: " : "", r->location,
-	             r->location[0] ? "\r\n" : "", r->extra_headers ? r->extra_headers : "",
-	             !keep             ? "Connection: close\r\n"
-	             : http_minor == 0 ? "Connection: keep-alive\r\n"
-	                               : "");
-	if (n < 0 || (size_t)n >= sizeof(hdr) || !out_append(c, hdr, (size_t)n)) {
+	/* The header, built with copies (no printf: this runs for every answer). */
+	char hdr[4096], num[CODEC_DEC_MAX];
+	size_t n = 0;
+	bool fits = true;
+#define HDR_PUT(s, l)                                                                              \
+	do {                                                                                       \
+		size_t l_ = (l);                                                                   \
+		if (fits && l_ <= sizeof(hdr) - n)                                                 \
+			memcpy(hdr + n, (s), l_), n += l_;                                         \
+		else                                                                               \
+			fits = false;                                                              \
+	} while (0)
+#define HDR_STR(s) HDR_PUT((s), strlen(s))
+	HDR_STR("HTTP/1.1 ");
+	HDR_PUT(num, codec_dec(r->status < 0 ? 0 : (uint64_t)r->status, num));
+	HDR_STR(" ");
+	HDR_STR(reason(r->status));
+	HDR_STR("\r\nServer: idnode\r\nContent-Type: ");
+	HDR_STR(r->content_type ? r->content_type : "text/plain");
+	HDR_STR("\r\n");
+	if (!r->stream) {
+		HDR_STR("Content-Length: ");
+		HDR_PUT(num, codec_dec(r->len, num));
+		HDR_STR("\r\n");
+	} else if (http_minor) {
+		HDR_STR("Transfer-Encoding: chunked\r\n");
+	}
+	if (r->location[0]) {
+		HDR_STR("Location: ");
+		HDR_STR(r->location);
+		HDR_STR("\r\n");
+	}
+	if (r->extra_headers)
+		HDR_STR(r->extra_headers);
+	HDR_STR(!keep             ? "Connection: close\r\n\r\n"
+	        : http_minor == 0 ? "Connection: keep-alive\r\n\r\n"
+	                          : "\r\n");
+#undef HDR_STR
+#undef HDR_PUT
+	if (!fits || !out_append(c, hdr, n)) {
 		c->closing = true, c->keep = false;
 		http_resp_stream_drop(r);
 		return;

@@ -25,15 +25,23 @@ bool http_buf_grow(uint8_t **buf, size_t *cap, size_t need)
 	return true;
 }
 
+uint8_t *http_resp_room(http_resp *r, size_t n)
+{
+	if (r->oom || !http_buf_grow(&r->body, &r->cap, r->len + n)) {
+		r->oom = true;
+		return NULL;
+	}
+	return r->body + r->len;
+}
+
 void http_resp_append(http_resp *r, const void *p, size_t n)
 {
 	if (!n)
 		return;
-	if (r->oom || !http_buf_grow(&r->body, &r->cap, r->len + n)) {
-		r->oom = true;
+	uint8_t *o = http_resp_room(r, n);
+	if (!o)
 		return;
-	}
-	memcpy(r->body + r->len, p, n);
+	memcpy(o, p, n);
 	r->len += n;
 }
 

@@ -19,40 +19,50 @@ int handle_split(idn_slice h, handle_parts *out)
 	return IDN_OK;
 }
 
+size_t handle_utf8_seq(const uint8_t *p, const uint8_t *end)
+{
+	uint8_t c = *p;
+	if (c < 0x80)
+		return 1;
+	uint32_t cp;
+	size_t n;
+	if ((c & 0xE0) == 0xC0) {
+		cp = c & 0x1F;
+		n = 1;
+	} else if ((c & 0xF0) == 0xE0) {
+		cp = c & 0x0F;
+		n = 2;
+	} else if ((c & 0xF8) == 0xF0) {
+		cp = c & 0x07;
+		n = 3;
+	} else {
+		return 0;
+	}
+	if ((size_t)(end - p) <= n)
+		return 0;
+	for (size_t i = 1; i <= n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3F);
+	}
+	static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
+	if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n + 1;
+}
+
 int handle_utf8_valid(idn_slice s)
 {
 	const uint8_t *p = s.p, *end = s.p + s.len;
 	while (p < end) {
-		uint8_t c = *p;
-		if (c < 0x80) {
+		if (*p < 0x80) {
 			p++;
 			continue;
 		}
-		uint32_t cp;
-		int n;
-		if ((c & 0xE0) == 0xC0) {
-			cp = c & 0x1F;
-			n = 1;
-		} else if ((c & 0xF0) == 0xE0) {
-			cp = c & 0x0F;
-			n = 2;
-		} else if ((c & 0xF8) == 0xF0) {
-			cp = c & 0x07;
-			n = 3;
-		} else {
+		size_t n = handle_utf8_seq(p, end);
+		if (!n)
 			return 0;
-		}
-		if (end - p <= n)
-			return 0;
-		for (int i = 1; i <= n; i++) {
-			if ((p[i] & 0xC0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[i] & 0x3F);
-		}
-		static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
-		if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return 0;
-		p += n + 1;
+		p += n;
 	}
 	return 1;
 }

@@ -27,6 +27,12 @@ int handle_split(idn_slice h, handle_parts *out);
 
 /* 1 if s is well-formed UTF-8 (no overlongs, no surrogates), else 0. */
 int handle_utf8_valid(idn_slice s);
+/*
+ * Length of the UTF-8 sequence at p (p < end), 0 when it is not valid by
+ * handle_utf8_valid()'s rules (no overlong forms, surrogates or code points
+ * above U+10FFFF).
+ */
+size_t handle_utf8_seq(const uint8_t *p, const uint8_t *end);
 
 /*
  * Writes the storage key of h into key (HANDLE_KEY_MAX bytes) and returns its
