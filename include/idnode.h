@@ -254,7 +254,7 @@ enum idnode_create_flags {
 };
 
 /*
- * Creates handle with vs. With IDNODE_CREATE_MINT and minted non-NULL,
+ * Creates handle with vs (NULL: no values). With IDNODE_CREATE_MINT and minted non-NULL,
  * *minted is the handle the server made (malloc'd: idnode_free()).
  * IDNODE_EEXIST, IDNODE_EDENIED, IDNODE_ESERVER, IDNODE_ENOIDENTITY, or a
  * network error; idnode_client_error() says more.

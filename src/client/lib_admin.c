@@ -21,7 +21,8 @@ typedef struct lib_op {
 	uint32_t flags;
 	const char *what;        /* the handle or prefix as given, for messages */
 	idn_slice handle;        /* as sent */
-	const idnode_values *vs; /* create, add, modify */
+	bool has_values;         /* create, add, modify: */
+	const idnode_values *vs; /* these (NULL: none) */
 	const uint32_t *indexes; /* remove */
 	uint32_t nindexes;
 	bool na; /* a prefix: sent as 0.NA/<prefix> */
@@ -87,9 +88,9 @@ static int build(const lib_op *op, uint8_t *req, size_t cap, uint32_t request_id
 	                 .site_serial = 0xFFFF};
 	proto_build b;
 	proto_build_begin(&b, req, cap, &env, &hdr);
-	if (op->vs) {
-		uint32_t n;
-		const proto_value *v = lib_values(op->vs, &n);
+	if (op->has_values) {
+		uint32_t n = 0;
+		const proto_value *v = op->vs ? lib_values(op->vs, &n) : NULL;
 		proto_values_req_encode(&b.w, op->handle, v, n);
 	} else if (op->indexes) {
 		proto_remove_req_encode(&b.w, op->handle, op->indexes, op->nindexes);
@@ -135,9 +136,9 @@ static int run_op(idnode_client *c, const lib_op *op, uint8_t **ans, proto_env *
 	if (ret)
 		lib_drop(c, false);
 	if (ret && !c->err[0]) {
-		return ret == IDN_EPROTO ? lib_fail(c, ret, "%s: %s: malformed answer or challenge",
-		                                    op->what, c->server_name)
-		                         : lib_net_fail(c, ret, c->server_name);
+		return ret == IDN_EPROTO
+		           ? lib_fail(c, ret, "%s: malformed answer or challenge", c->server_name)
+		           : lib_net_fail(c, ret, c->server_name);
 	}
 	return ret ? lib_err(ret) : IDNODE_OK;
 }
@@ -183,10 +184,11 @@ static int values_op(idnode_client *c, uint32_t opcode, uint32_t flags, const ch
                      const idnode_values *vs, char **minted)
 {
 	char buf[PROTO_HANDLE_MAX + 8];
-	lib_op op = {.opcode = opcode, .flags = flags, .vs = vs};
+	lib_op op = {.opcode = opcode,
+	             .flags = flags,
+	             .has_values = opcode != PROTO_OP_DELETE_HANDLE,
+	             .vs = vs};
 	int ret = op_handle(c, &op, handle, buf, sizeof buf);
-	if (!ret && vs && idnode_values_count(vs) == 0)
-		ret = lib_fail(c, IDN_EINVAL, "%s: no values", handle);
 	return ret ? ret : simple_op(c, &op, minted);
 }
 
