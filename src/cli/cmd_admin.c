@@ -91,8 +91,7 @@ static void admin_usage(FILE *f, const char *name)
 	    name);
 }
 
-/* "300:0.NA/88.1000" -> index, handle (borrowed from s). */
-static int parse_ref(const char *s, uint32_t *index, const char **handle)
+int cli_identity_ref(const char *s, uint32_t *index, const char **handle)
 {
 	char *end;
 	unsigned long v = strtoul(s, &end, 10);
@@ -128,7 +127,7 @@ static int setup(const admin_opts *o, idnode_client *c)
 {
 	const char *name = o->cmd->name, *id_handle, *opt = "--server";
 	uint32_t id_index;
-	if (parse_ref(o->id, &id_index, &id_handle)) {
+	if (cli_identity_ref(o->id, &id_index, &id_handle)) {
 		fprintf(stderr, "idnode %s: --id %s: expected INDEX:HANDLE\n", name, o->id);
 		return CLI_USAGE;
 	}

@@ -18,6 +18,7 @@
 #include "client/conn.h"
 #include "client/login.h"
 #include "client/session.h"
+#include "client/trust_fetch.h"
 #include "idnode.h"
 #include "proto/proto.h"
 
@@ -87,6 +88,9 @@ int lib_answer(idnode_client *c, const proto_msg *m, idn_slice *rest);
 
 /* A value list's entries (lib_values.c), for lib_admin.c. */
 const proto_value *lib_values(const idnode_values *vs, uint32_t *n);
+
+/* Where c resolves (its server or root, transport, timeout), for trust chains. */
+void lib_trust_src(const idnode_client *c, client_trust_src *src);
 
 /* The values of r in wire form (n of them), as the server sent them: borrowed from r. */
 void lib_record_wire(const idnode_record *r, idn_slice *values, uint32_t *n);

@@ -541,3 +541,11 @@ void lib_record_wire(const idnode_record *r, idn_slice *values, uint32_t *n)
 	*values = r->wire;
 	*n = r->nwire;
 }
+
+void lib_trust_src(const idnode_client *c, client_trust_src *src)
+{
+	*src = (client_trust_src){.addr = c->from_root ? c->root : c->server,
+	                          .from_root = c->from_root,
+	                          .transport = c->transport,
+	                          .timeout_ms = c->timeout_ms};
+}
