@@ -254,7 +254,8 @@ enum idnode_create_flags {
 };
 
 /*
- * Creates handle with vs (NULL: no values). With IDNODE_CREATE_MINT and minted non-NULL,
+ * Creates handle with vs (NULL: no values). With IDNODE_CREATE_MINT (handle
+ * is then the prefix and a slash, "88.100.1/") and minted non-NULL,
  * *minted is the handle the server made (malloc'd: idnode_free()).
  * IDNODE_EEXIST, IDNODE_EDENIED, IDNODE_ESERVER, IDNODE_ENOIDENTITY, or a
  * network error; idnode_client_error() says more.
