@@ -263,19 +263,18 @@ class Client:
         self._lib.idnode_free(minted)
         return name
 
-    def add_values(self, handle, values):
+    def _with_values(self, fn, handle, values):
         vs = self._values(values)
         try:
-            self._check(self._lib.idnode_add_values(self._c, _b(handle), vs))
+            self._check(fn(self._c, _b(handle), vs))
         finally:
             self._lib.idnode_values_free(vs)
 
+    def add_values(self, handle, values):
+        self._with_values(self._lib.idnode_add_values, handle, values)
+
     def modify_values(self, handle, values):
-        vs = self._values(values)
-        try:
-            self._check(self._lib.idnode_modify_values(self._c, _b(handle), vs))
-        finally:
-            self._lib.idnode_values_free(vs)
+        self._with_values(self._lib.idnode_modify_values, handle, values)
 
     def remove_values(self, handle, indexes):
         arr = (c_uint32 * len(indexes))(*indexes)
