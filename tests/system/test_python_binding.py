@@ -94,6 +94,21 @@ class PythonBinding(unittest.TestCase):
                               self.nodes.server], capture_output=True, text=True, timeout=30)
         self.assertIn("https://example.com/minted", out.stdout)
 
+    def test_kept_session_survives_a_restart(self):
+        """The client keeps its connection and session between calls; when the
+        node restarted in between, the next call opens them again by itself."""
+        ent = self.nodes.ent
+        with self.admin() as c:
+            c.create("88.100.1/PY-R1", [(1, "URL", "https://example.com/r1")])
+            self.assertEqual(ent.stop(), 0)
+            ent.proc = subprocess.Popen(ent.args, stdout=ent.log, stderr=subprocess.STDOUT)
+            ent.wait_ready()
+            c.create("88.100.1/PY-R2", [(1, "URL", "https://example.com/r2")])
+            self.assertEqual(c.resolve("88.100.1/PY-R1").find("URL").text,
+                             "https://example.com/r1")
+            self.assertEqual(c.resolve("88.100.1/PY-R2").find("URL").text,
+                             "https://example.com/r2")
+
     def test_bad_input_raises(self):
         with self.assertRaises(idnode.IdnodeError) as e:
             idnode.Client(server="127.0.0.1:99999")
