@@ -227,8 +227,9 @@ IDNODE_API void idnode_values_free(idnode_values *vs);
 
 /*
  * Adds a value as given (type and data copied; ttl 0 means 86400, perms 0
- * means admin read/write and public read). IDNODE_EINVAL for index 0 or a
- * type the protocol refuses, IDNODE_ERANGE past 256 values or 16384 bytes.
+ * means admin read/write and public read). IDNODE_EINVAL for index 0 or no
+ * type (the server judges the rest), IDNODE_ERANGE past 256 values or 16384
+ * bytes of data.
  */
 IDNODE_API int idnode_values_add(idnode_values *vs, const idnode_value *v);
 

@@ -272,7 +272,7 @@ int idnode_client_set_identity_secret(idnode_client *c, uint32_t index, const ch
 	int ret = set_identity(c, index, handle);
 	if (ret)
 		return ret;
-	if (!secret || len > LIB_SECRET_MAX)
+	if (!secret || len == 0 || len > LIB_SECRET_MAX)
 		return lib_fail(c, IDN_ERANGE, "a secret of 1 .. %d bytes", LIB_SECRET_MAX);
 	memcpy(c->secret, secret, len);
 	c->slen = len;

@@ -24,6 +24,8 @@ if SANITIZE and "IDN_PY_PRELOADED" not in os.environ:
                ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0")
     sys.exit(subprocess.run([sys.executable] + sys.argv, env=env, timeout=300).returncode)
 
+# The runtime is in this process now; the nodes and the CLI this test starts bring their own.
+os.environ.pop("LD_PRELOAD", None)
 os.environ["IDNODE_LIBRARY"] = os.path.join(BUILD, "libidnode.so.0")
 sys.path.insert(0, os.path.join(SRC, "bindings", "python"))
 import idnode  # noqa: E402
