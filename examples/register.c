@@ -43,8 +43,10 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = idnode_client_set_identity_key(c, index, strchr(argv[2], ':') + 1, argv[3],
 		                                     NULL);
-	if (ret)
+	if (ret) {
+		idnode_values_free(vs);
 		return fail(c, "setup", ret);
+	}
 
 	idnode_value url = {
 	    .index = 1, .type = "URL", .data = (const uint8_t *)argv[5], .len = strlen(argv[5])};

@@ -275,6 +275,8 @@ int idnode_list(idnode_client *c, const char *prefix, int (*name)(void *arg, con
 	char buf[PROTO_HANDLE_MAX + 8];
 	lib_op op = {.opcode = PROTO_OP_LIST_HANDLES, .na = true};
 	int ret = op_handle(c, &op, prefix, buf, sizeof buf);
+	if (!ret && !name)
+		ret = lib_fail(c, IDN_EINVAL, "no function to call with the names");
 	uint8_t *ans = NULL;
 	proto_env aenv;
 	proto_msg m;

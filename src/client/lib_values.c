@@ -229,12 +229,12 @@ int idnode_values_add_text(idnode_values *vs, const char *spec, char *err, size_
 		         spec);
 		return IDNODE_EINVAL;
 	}
-	char type[256];
-	snprintf(type, sizeof type, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+	char *type = strndup(c1 + 1, (size_t)(c2 - c1 - 1));
 	uint8_t *data;
-	proto_value *v = next_value(vs, (uint32_t)idx, type, strlen(type), &data);
+	proto_value *v = type ? next_value(vs, (uint32_t)idx, type, strlen(type), &data) : NULL;
 	if (!v) {
-		snprintf(err, errlen, "out of memory");
+		free(type);
+		snprintf(err, errlen, "out of memory, or a type over %d bytes", DATA_MAX);
 		return IDNODE_ENOMEM;
 	}
 	if (!strcasecmp(type, "HS_SECKEY"))
@@ -242,10 +242,12 @@ int idnode_values_add_text(idnode_values *vs, const char *spec, char *err, size_
 	const char *msg = value_data(v, data, type, c2 + 1, why, sizeof why);
 	if (msg) {
 		snprintf(err, errlen, "%ld:%s: %s", idx, type, msg);
+		free(type);
 		free(vs->bufs[vs->n]);
 		vs->bufs[vs->n] = NULL;
 		return IDNODE_EINVAL;
 	}
+	free(type);
 	vs->n++;
 	return IDNODE_OK;
 }

@@ -91,6 +91,7 @@ static void test_identity_is_checked_before_the_network(void **state)
 	assert_int_equal(idnode_delete(c, longh), IDNODE_ERANGE);
 	assert_int_equal(idnode_resolve(c, "", NULL, 0, NULL, 0, &r), IDNODE_EINVAL);
 	assert_int_equal(idnode_remove_values(c, "88.1/X", NULL, 0), IDNODE_EINVAL);
+	assert_int_equal(idnode_list(c, "88.1", NULL, NULL), IDNODE_EINVAL);
 	assert_int_equal(idnode_batch_file(c, "/nonexistent.batch", NULL, NULL, NULL, NULL),
 	                 IDNODE_EIO);
 	assert_int_equal(idnode_client_set_auth(c, IDNODE_AUTH_IDIS), IDNODE_OK);
@@ -162,6 +163,18 @@ static void test_values_from_text(void **state)
 			fail_msg("%s: '%s' lacks '%s'", bad[i].spec, err, bad[i].why);
 	}
 	assert_int_equal(idnode_values_count(vs), 1);
+	idnode_values_free(vs);
+
+	/* A long type is kept whole (the server judges it). */
+	char spec[400];
+	memset(spec, 'T', sizeof spec);
+	memcpy(spec, "9:", 2);
+	memcpy(spec + 302, ":data", 6);
+	assert_int_equal(idnode_values_new(&vs), IDNODE_OK);
+	assert_int_equal(idnode_values_add_text(vs, spec, err, sizeof err), IDNODE_OK);
+	v = only_value(vs);
+	assert_int_equal(v->type.len, 300);
+	assert_memory_equal(v->data.p, "data", 4);
 	idnode_values_free(vs);
 }
 
