@@ -75,11 +75,13 @@ enum idnode_transport { IDNODE_UDP = 0, IDNODE_TCP = 1 };
 
 /* How authenticated calls prove the identity. */
 enum idnode_auth {
-	IDNODE_AUTH_SESSION = 0,   /* a session (op 400), as the 9.x client; plain if refused */
-	IDNODE_AUTH_ENCRYPTED = 1, /* an encrypted session (AES); an error if refused */
-	IDNODE_AUTH_PLAIN = 2,     /* challenge-response (402 / op 200) on each request */
-	IDNODE_AUTH_IDIS = 3,      /* the national login (op 2001), id-pointer-sdk's body */
-	IDNODE_AUTH_IDIS_IDS = 4,  /* the national login with ID-SDK's body */
+	IDNODE_AUTH_SESSION = 0,      /* a session (op 400), as the 9.x client; plain if refused */
+	IDNODE_AUTH_ENCRYPTED = 1,    /* an encrypted session (AES); an error if refused */
+	IDNODE_AUTH_PLAIN = 2,        /* challenge-response (402 / op 200) on each request */
+	IDNODE_AUTH_IDIS = 3,         /* the national login (op 2001), id-pointer-sdk's body */
+	IDNODE_AUTH_IDIS_IDS = 4,     /* the national login with ID-SDK's body */
+	IDNODE_AUTH_IDIS_SM4 = 5,     /* IDNODE_AUTH_IDIS, then SM4 transport encryption (op 400) */
+	IDNODE_AUTH_IDIS_IDS_SM4 = 6, /* IDNODE_AUTH_IDIS_IDS, then SM4 encryption */
 };
 
 /*

@@ -140,7 +140,10 @@ static int setup(const admin_opts *o, idnode_client *c)
 		ret =
 		    idnode_client_set_identity_secret_file(c, id_index, id_handle, o->secret_file);
 	}
-	int auth = o->login        ? (o->login_ids ? IDNODE_AUTH_IDIS_IDS : IDNODE_AUTH_IDIS)
+	int login = o->login_ids ? IDNODE_AUTH_IDIS_IDS : IDNODE_AUTH_IDIS;
+	if (o->encrypt) /* SM4 after the login */
+		login = o->login_ids ? IDNODE_AUTH_IDIS_IDS_SM4 : IDNODE_AUTH_IDIS_SM4;
+	int auth = o->login        ? login
 	           : o->encrypt    ? IDNODE_AUTH_ENCRYPTED
 	           : o->no_session ? IDNODE_AUTH_PLAIN
 	                           : IDNODE_AUTH_SESSION;

@@ -28,6 +28,29 @@ typedef struct lib_op {
 	bool na; /* a prefix: sent as 0.NA/<prefix> */
 } lib_op;
 
+/* Logs in on c's new connection as the national SDKs do, with SM4 after it when asked. */
+static int open_login(idnode_client *c)
+{
+	bool ids = c->auth == IDNODE_AUTH_IDIS_IDS || c->auth == IDNODE_AUTH_IDIS_IDS_SM4;
+	bool sm4 = c->auth == IDNODE_AUTH_IDIS_SM4 || c->auth == IDNODE_AUTH_IDIS_IDS_SM4;
+	client_login_opts lo = {.ids_body = ids};
+	uint32_t rc = 0;
+	int ret = client_login_open(c->cn, &c->ident, &lo, &c->lg, &rc);
+	if (ret == IDN_ENOTSUP) {
+		c->rcode = rc;
+		return lib_fail(c, IDNODE_EDENIED, "%s: login (2001) refused: %u %s",
+		                c->server_name, rc, proto_rc_name(rc));
+	}
+	if (!ret && sm4)
+		ret = client_login_encrypt(c->lg, &c->ident, &rc);
+	if (ret == IDN_ENOTSUP) {
+		c->rcode = rc;
+		return lib_fail(c, ret, "%s: SM4 encryption (op 400) refused: %u %s",
+		                c->server_name, rc, proto_rc_name(rc));
+	}
+	return ret;
+}
+
 /* Opens c's connection and its session or login, when none is open. */
 static int open_conn(idnode_client *c, bool *fresh)
 {
@@ -40,14 +63,8 @@ static int open_conn(idnode_client *c, bool *fresh)
 		return lib_net_fail(c, ret, c->server_name);
 	*fresh = true;
 	uint32_t rc = 0;
-	if (c->auth == IDNODE_AUTH_IDIS || c->auth == IDNODE_AUTH_IDIS_IDS) {
-		client_login_opts lo = {.ids_body = c->auth == IDNODE_AUTH_IDIS_IDS};
-		ret = client_login_open(c->cn, &c->ident, &lo, &c->lg, &rc);
-		if (ret == IDN_ENOTSUP) {
-			c->rcode = rc;
-			ret = lib_fail(c, IDNODE_EDENIED, "%s: login (2001) refused: %u %s",
-			               c->server_name, rc, proto_rc_name(rc));
-		}
+	if (c->auth >= IDNODE_AUTH_IDIS) {
+		ret = open_login(c);
 	} else if (c->auth != IDNODE_AUTH_PLAIN) {
 		bool enc = c->auth == IDNODE_AUTH_ENCRYPTED;
 		client_session_opts so = {.encrypt = enc};

@@ -224,7 +224,7 @@ int idnode_client_set_protocol_minor(idnode_client *c, unsigned minor)
 int idnode_client_set_auth(idnode_client *c, int auth)
 {
 	lib_clear(c);
-	if (auth < IDNODE_AUTH_SESSION || auth > IDNODE_AUTH_IDIS_IDS)
+	if (auth < IDNODE_AUTH_SESSION || auth > IDNODE_AUTH_IDIS_IDS_SM4)
 		return lib_fail(c, IDN_EINVAL, "authentication mode %d unknown", auth);
 	idnode_client_end_session(c);
 	c->auth = auth;

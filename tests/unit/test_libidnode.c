@@ -56,7 +56,7 @@ static void test_settings_out_of_bounds(void **state)
 	assert_int_equal(idnode_client_set_transport(c, 2), IDNODE_ENOTSUP);
 	assert_int_equal(idnode_client_set_protocol_minor(c, 12), IDNODE_EINVAL);
 	assert_int_equal(idnode_client_set_protocol_minor(c, 0), IDNODE_EINVAL);
-	assert_int_equal(idnode_client_set_auth(c, 5), IDNODE_EINVAL);
+	assert_int_equal(idnode_client_set_auth(c, 7), IDNODE_EINVAL);
 	assert_int_equal(idnode_client_set_auth(c, -1), IDNODE_EINVAL);
 	assert_int_equal(idnode_client_set_auth(c, IDNODE_AUTH_IDIS), IDNODE_OK);
 	idnode_client_free(c);
