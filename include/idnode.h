@@ -46,7 +46,7 @@ enum idnode_error {
 	IDNODE_EINVAL = -1,     /* a bad argument: idnode_client_error() says which */
 	IDNODE_ENOMEM = -2,     /* out of memory */
 	IDNODE_ENOTFOUND = -5,  /* the server answered "handle not found" or "values not found" */
-	IDNODE_EEXIST = -6,     /* the server answered "handle already exists" */
+	IDNODE_EEXIST = -6,     /* the server answered "handle (or value) already exists" */
 	IDNODE_EIO = -7,        /* a file could not be read */
 	IDNODE_ETIMEOUT = -9,   /* no answer in time */
 	IDNODE_ENET = -10,      /* the network failed: refused, reset, unreachable */
@@ -56,7 +56,7 @@ enum idnode_error {
 	IDNODE_ENOTSUP = -14,   /* not supported here (a transport, a login with a secret) */
 	IDNODE_EMISMATCH = -18, /* an answer that does not match (a MAC, a session) */
 	IDNODE_ESERVER = -100,  /* the server answered another error code: idnode_client_rcode() */
-	IDNODE_EDENIED = -101,  /* the server refused the identity or its rights (rc 400..404) */
+	IDNODE_EDENIED = -101,  /* the server refused the identity or its rights (rc 400..406) */
 	IDNODE_ENOIDENTITY = -102, /* an authenticated call on a client without identity */
 };
 
@@ -109,7 +109,7 @@ IDNODE_API int idnode_client_set_root(idnode_client *c, const char *hostport);
 /* UDP or TCP for resolution (administration is always TCP). IDNODE_ENOTSUP otherwise. */
 IDNODE_API int idnode_client_set_transport(idnode_client *c, int transport);
 
-/* Milliseconds each question may wait, 1 .. 600000 (default 3000). */
+/* Milliseconds each question (each network wait) may take, 1 .. 600000 (default 3000). */
 IDNODE_API int idnode_client_set_timeout(idnode_client *c, unsigned ms);
 
 /* The protocol version 2.minor asked with, minor 1 .. 11 (default 11). */

@@ -35,6 +35,10 @@ static int open_login(idnode_client *c)
 	bool sm4 = c->auth == IDNODE_AUTH_IDIS_SM4 || c->auth == IDNODE_AUTH_IDIS_IDS_SM4;
 	client_login_opts lo = {.ids_body = ids};
 	uint32_t rc = 0;
+	if (!c->key)
+		return lib_fail(c, IDN_ENOTSUP,
+		                "the national login (2001) proves a private key, "
+		                "not a secret: idnode_client_set_identity_key");
 	int ret = client_login_open(c->cn, &c->ident, &lo, &c->lg, &rc);
 	if (ret == IDN_ENOTSUP) {
 		c->rcode = rc;
@@ -57,6 +61,10 @@ static int open_conn(idnode_client *c, bool *fresh)
 	*fresh = false;
 	if (c->cn)
 		return IDN_OK;
+	if (c->auth >= IDNODE_AUTH_IDIS && !c->key)
+		return lib_fail(c, IDN_ENOTSUP,
+		                "the national login (2001) proves a private key, "
+		                "not a secret: idnode_client_set_identity_key");
 	c->ident = lib_identity(c);
 	int ret = client_conn_open(&c->server, c->timeout_ms, &c->cn);
 	if (ret)

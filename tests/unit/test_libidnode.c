@@ -97,6 +97,9 @@ static void test_identity_is_checked_before_the_network(void **state)
 	assert_int_equal(idnode_client_set_auth(c, IDNODE_AUTH_IDIS), IDNODE_OK);
 	assert_int_equal(idnode_batch_file(c, "/nonexistent.batch", NULL, NULL, NULL, NULL),
 	                 IDNODE_ENOTSUP);
+	/* The national login proves a key: with a secret it is refused before connecting. */
+	assert_int_equal(idnode_delete(c, "88.100.1/X"), IDNODE_ENOTSUP);
+	assert_non_null(strstr(idnode_client_error(c), "private key"));
 	idnode_client_free(c);
 }
 
