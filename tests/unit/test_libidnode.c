@@ -37,7 +37,8 @@ static void test_every_error_has_a_text(void **state)
 		for (size_t k = 0; k < i; k++)
 			assert_string_not_equal(t, idnode_strerror(codes[k]));
 	}
-	assert_string_equal(idnode_version(), "0.1.0");
+	unsigned maj, min, patch;
+	assert_int_equal(sscanf(idnode_version(), "%u.%u.%u", &maj, &min, &patch), 3);
 }
 
 static void test_settings_out_of_bounds(void **state)
