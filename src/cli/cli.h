@@ -56,6 +56,10 @@ int cmd_quota(int argc, char **argv); /* cmd_quota.c: quotas of a running node (
  */
 void cli_client_error(const char *cmd, const char *what, const char *server, int ret);
 
+/* (cmd_admin.c) --id INDEX:HANDLE ("300:0.NA/88.1000") -> index, handle (borrowed from s); -1 if
+ * not. */
+int cli_identity_ref(const char *s, uint32_t *index, const char **handle);
+
 /* Exit statuses. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 

@@ -1,21 +1,17 @@
 /*
  * cmd_batch.c - `idnode batch FILE`: runs a batch file in the reference's
- * GenericBatch format against one node (client/batch.h runs it); here the
+ * GenericBatch format against one node (libidnode's idnode_batch_file,
+ * over client/batch.h, runs it); here the
  * options, the identity from the command line, and the results printed:
  * failures to stderr with the reason, a summary to stdout, exit status 1
  * when any record failed.
  */
 #include <getopt.h>
-#include <openssl/crypto.h>
+#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "cli/cli.h"
-#include "client/admin_auth.h"
-#include "client/batch.h"
-#include "client/client.h"
-#include "core/err.h"
+#include "idnode.h"
 
 /* What the results are printed with. */
 struct printer {
@@ -39,43 +35,30 @@ static void print_result(void *arg, unsigned line, const char *op, const char *h
                          const char *err)
 {
 	const struct printer *p = arg;
-	if (err)
+	if (!op) /* a remark on the file that is no record's result */
+		fprintf(stderr, "%s:%u: %s\n", p->path, line, err);
+	else if (err)
 		fprintf(stderr, "%s:%u: %s %s: FAILED: %s\n", p->path, line, op, handle, err);
 	else if (!p->quiet)
 		printf("%s:%u: %s %s: ok\n", p->path, line, op, handle);
 }
 
-static void print_notice(void *arg, unsigned line, const char *msg)
-{
-	const struct printer *p = arg;
-	fprintf(stderr, "%s:%u: %s\n", p->path, line, msg);
-}
-
 /* The identity of --id with --key or --secret-file; CLI_OK or the exit status. */
-static int set_identity(client_batch *b, const char *id, const char *key, const char *secret)
+static int set_identity(idnode_client *c, const char *id, const char *key, const char *secret)
 {
-	if (client_batch_identity(b, id)) {
+	uint32_t index;
+	const char *handle;
+	if (cli_identity_ref(id, &index, &handle)) {
 		fprintf(stderr, "idnode batch: --id %s: expected INDEX:HANDLE\n", id);
 		return CLI_USAGE;
 	}
-	if (key) {
-		EVP_PKEY *k = client_batch_read_key(key, NULL);
-		if (!k) {
-			fprintf(stderr, "idnode batch: --key %s: not a readable PEM private key\n",
-			        key);
-			return CLI_USAGE;
-		}
-		client_batch_identity_key(b, k);
-		return CLI_OK;
-	}
-	uint8_t buf[4096];
-	size_t n;
-	if (client_identity_read_secret(secret, buf, sizeof(buf), &n)) {
-		fprintf(stderr, "idnode batch: --secret-file %s: %m\n", secret);
+	int ret = key ? idnode_client_set_identity_key(c, index, handle, key, NULL)
+	              : idnode_client_set_identity_secret_file(c, index, handle, secret);
+	if (ret) {
+		fprintf(stderr, "idnode batch: %s %s\n", key ? "--key" : "--secret-file",
+		        idnode_client_error(c));
 		return CLI_USAGE;
 	}
-	client_batch_identity_secret(b, buf, n);
-	OPENSSL_cleanse(buf, sizeof(buf));
 	return CLI_OK;
 }
 
@@ -93,16 +76,14 @@ int cmd_batch(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct printer pr = {0};
-	client_batch_opts bo = {.on_result = print_result, .on_notice = print_notice, .arg = &pr};
-	client_batch *b = NULL;
-	const char *id = NULL, *key = NULL, *secret = NULL;
-	FILE *f = NULL;
-	int opt, status = CLI_USAGE;
+	const char *id = NULL, *key = NULL, *secret = NULL, *server = NULL;
+	bool no_session = false;
+	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "s:i:k:S:qh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			bo.server_name = optarg;
+			server = optarg;
 			break;
 		case 'i':
 			id = optarg;
@@ -117,10 +98,10 @@ int cmd_batch(int argc, char **argv)
 			pr.quiet = true;
 			break;
 		case 256: /* --session: the default */
-			bo.no_session = false;
+			no_session = false;
 			break;
 		case 257:
-			bo.no_session = true;
+			no_session = true;
 			break;
 		case 'h':
 			batch_usage(stdout);
@@ -130,39 +111,29 @@ int cmd_batch(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
-	if (optind + 1 != argc || !bo.server_name || (id && !key == !secret) ||
-	    (!id && (key || secret))) {
+	if (optind + 1 != argc || !server || (id && !key == !secret) || (!id && (key || secret))) {
 		batch_usage(stderr);
 		return CLI_USAGE;
 	}
-	char err[256];
-	if (client_addr_parse(bo.server_name, 2641, &bo.server, err, sizeof(err))) {
-		fprintf(stderr, "idnode batch: --server %s: %s\n", bo.server_name, err);
-		return CLI_USAGE;
-	}
 	pr.path = argv[optind];
-	if (client_batch_new(&bo, &b)) {
-		fprintf(stderr, "idnode batch: %s\n", idn_strerror(IDN_ENOMEM));
+	idnode_client *c;
+	if (idnode_client_new(&c)) {
+		fprintf(stderr, "idnode batch: out of memory\n");
 		return CLI_USAGE;
 	}
-	if (id && (status = set_identity(b, id, key, secret)) != CLI_OK) {
-		status = CLI_USAGE;
-		goto out;
-	}
-	status = CLI_USAGE;
-	f = strcmp(pr.path, "-") ? fopen(pr.path, "r") : stdin;
-	if (!f) {
-		fprintf(stderr, "idnode batch: %s: %m\n", pr.path);
-		goto out;
-	}
-	client_batch_run(b, f);
+	int status = CLI_USAGE;
 	unsigned ok, failed;
-	client_batch_counts(b, &ok, &failed);
-	printf("%u records: %u ok, %u failed\n", ok + failed, ok, failed);
-	status = failed ? CLI_FAIL : CLI_OK;
-out:
-	if (f && f != stdin)
-		fclose(f);
-	client_batch_free(b);
+	idnode_client_set_auth(c, no_session ? IDNODE_AUTH_PLAIN : IDNODE_AUTH_SESSION);
+	if (idnode_client_set_server(c, server)) {
+		fprintf(stderr, "idnode batch: --%s\n", idnode_client_error(c));
+	} else if (!id || set_identity(c, id, key, secret) == CLI_OK) {
+		if (idnode_batch_file(c, pr.path, print_result, &pr, &ok, &failed)) {
+			fprintf(stderr, "idnode batch: %s\n", idnode_client_error(c));
+		} else {
+			printf("%u records: %u ok, %u failed\n", ok + failed, ok, failed);
+			status = failed ? CLI_FAIL : CLI_OK;
+		}
+	}
+	idnode_client_free(c);
 	return status;
 }

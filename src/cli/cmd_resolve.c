@@ -1,5 +1,8 @@
 /*
  * cmd_resolve.c - `idnode resolve HANDLE`: asks a node, prints the values.
+ * The question goes through libidnode's public API (include/idnode.h:
+ * idnode_resolve, from a server or through a root); --trusted verifies the
+ * record's values as the server sent them (client/lib.h).
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -10,11 +13,10 @@
 
 #include "auth/trust.h"
 #include "cli/cli.h"
-#include "client/client.h"
+#include "client/lib.h"
 #include "client/trust_fetch.h"
 #include "core/codec.h"
-#include "proto/handle.h"
-#include "proto/admin.h"
+#include "idnode.h"
 #include "proto/reserved.h"
 
 enum { MAX_FILTERS = 64 };
@@ -38,17 +40,6 @@ static void resolve_usage(FILE *f)
 	        "  --trust-root-handle H  the root's handle (default " TRUST_ROOT_HANDLE ")\n"
 	        "exit status: 0 found (and verified), 1 not found, an error answer or not\n"
 	        "verified, 2 usage or network error\n");
-}
-
-/* Printable as text: valid UTF-8 without control characters other than tab/newline. */
-static int is_text(idn_slice d)
-{
-	if (!handle_utf8_valid(d))
-		return 0;
-	for (uint32_t i = 0; i < d.len; i++)
-		if (d.p[i] < 0x20 && d.p[i] != '\t' && d.p[i] != '\n' && d.p[i] != '\r')
-			return 0;
-	return 1;
 }
 
 static char *hex_of(idn_slice d)
@@ -90,124 +81,100 @@ static const char *shown_type(idn_slice t, char *out, size_t cap)
 	return out;
 }
 
-static json_t *value_json(const proto_value *v)
+static json_t *value_json(const idnode_value *v)
 {
 	json_t *o = json_object();
 	json_t *data = json_object();
 	char ts[32];
 	json_object_set_new(o, "index", json_integer(v->index));
 	char shown[1024];
-	json_t *type = json_stringn((const char *)v->type.p, v->type.len);
+	idn_slice t = idn_slice_of(v->type, v->type_len);
+	json_t *type = json_stringn(v->type, v->type_len);
 	json_object_set_new(o, "type",
-	                    type ? type : json_string(shown_type(v->type, shown, sizeof(shown))));
-	if (is_text(v->data)) {
+	                    type ? type : json_string(shown_type(t, shown, sizeof(shown))));
+	if (idnode_value_is_text(v)) {
 		json_object_set_new(data, "format", json_string("string"));
-		json_object_set_new(data, "value",
-		                    json_stringn((const char *)v->data.p, v->data.len));
+		json_object_set_new(data, "value", json_stringn((const char *)v->data, v->len));
 	} else {
-		char *h = hex_of(v->data);
+		char *h = hex_of(idn_slice_of(v->data, v->len));
 		json_object_set_new(data, "format", json_string("hex"));
 		json_object_set_new(data, "value", json_string(h ? h : ""));
 		free(h);
 	}
 	json_object_set_new(o, "data", data);
 	json_object_set_new(o, "ttl", json_integer(v->ttl));
-	if (v->ttl_type)
-		json_object_set_new(o, "ttlType", json_integer(v->ttl_type));
+	if (v->ttl_absolute)
+		json_object_set_new(o, "ttlType", json_integer(v->ttl_absolute));
 	iso_time(v->timestamp, ts, sizeof(ts));
 	json_object_set_new(o, "timestamp", json_string(ts));
 	json_object_set_new(o, "permissions", json_integer(v->perms));
 	if (v->nrefs) {
 		json_t *refs = json_array();
-		wire_rd c = wire_rd_init(v->refs.p, v->refs.len);
-		proto_ref r;
-		while (proto_ref_next(&c, &r) == 1) {
-			json_t *ro = json_object();
-			json_object_set_new(ro, "handle",
-			                    json_stringn((const char *)r.handle.p, r.handle.len));
-			json_object_set_new(ro, "index", json_integer(r.index));
-			json_array_append_new(refs, ro);
-		}
+		for (size_t i = 0; i < v->nrefs; i++)
+			json_array_append_new(refs,
+			                      json_pack("{s:s, s:I}", "handle", v->refs[i].handle,
+			                                "index", (json_int_t)v->refs[i].index));
 		json_object_set_new(o, "references", refs);
 	}
 	return o;
 }
 
-static void print_text_value(const proto_value *v)
+static void print_text_value(const idnode_value *v)
 {
 	char shown[1024];
-	printf("  %-6u %-16s ", v->index, shown_type(v->type, shown, sizeof(shown)));
-	if (is_text(v->data)) {
-		printf("%.*s", (int)v->data.len, (const char *)v->data.p);
+	printf("  %-6u %-16s ", v->index,
+	       shown_type(idn_slice_of(v->type, v->type_len), shown, sizeof(shown)));
+	if (idnode_value_is_text(v)) {
+		printf("%.*s", (int)v->len, (const char *)v->data);
 	} else {
-		char *h = hex_of(v->data);
+		char *h = hex_of(idn_slice_of(v->data, v->len));
 		printf("0x%s", h ? h : "");
 		free(h);
 	}
-	printf("  (ttl %u%s, perms %x)\n", v->ttl, v->ttl_type ? " absolute" : "", v->perms);
+	printf("  (ttl %u%s, perms %x)\n", v->ttl, v->ttl_absolute ? " absolute" : "", v->perms);
 }
 
-/* Prints the answer (with --json, trust, when given, is its "trust" member); returns the exit
- * status. */
-static int print_answer(const char *handle, const proto_msg *m, int as_json, json_t *trust)
+/* Prints an error answer (rc, the server's message text) for handle; the exit status. */
+static int print_error(const char *handle, uint32_t rc, const char *text, int as_json)
 {
-	uint32_t rc = m->hdr.rcode;
-	idn_slice rest;
-	if (proto_answer_split(m->body, m->hdr.flags & PROTO_F_RD, NULL, NULL, &rest)) {
-		fprintf(stderr, "%s: malformed answer from the server\n", handle);
-		return CLI_USAGE;
-	}
-
-	if (rc != PROTO_RC_SUCCESS) {
-		idn_slice text = {NULL, 0};
-		proto_error_decode(rest, &text);
-		if (as_json) {
-			json_t *o = json_object();
-			json_object_set_new(o, "responseCode", json_integer(rc));
-			json_object_set_new(o, "handle", json_string(handle));
-			if (text.len)
-				json_object_set_new(o, "message",
-				                    json_stringn((const char *)text.p, text.len));
-			json_dumpf(o, stdout, JSON_INDENT(2));
-			printf("\n");
-			json_decref(o);
-		} else {
-			fprintf(stderr, "%s: %s (%u)%s%.*s\n", handle, proto_rc_name(rc), rc,
-			        text.len ? ": " : "", (int)text.len, (const char *)text.p);
-		}
-		return CLI_FAIL;
-	}
-
-	proto_resolve_resp rr;
-	if (proto_resolve_resp_decode(rest, &rr)) {
-		fprintf(stderr, "%s: malformed answer from the server\n", handle);
-		return CLI_USAGE;
-	}
-	json_t *vals = as_json ? json_array() : NULL;
-	if (!as_json)
-		printf("%.*s: %u value%s\n", (int)rr.handle.len, (const char *)rr.handle.p,
-		       rr.nvalues, rr.nvalues == 1 ? "" : "s");
-	proto_values_it it = proto_values_begin(rr.values, rr.nvalues);
-	proto_value v;
-	while (proto_values_next(&it, &v) == 1) {
-		if (as_json)
-			json_array_append_new(vals, value_json(&v));
-		else
-			print_text_value(&v);
-	}
 	if (as_json) {
 		json_t *o = json_object();
 		json_object_set_new(o, "responseCode", json_integer(rc));
-		json_object_set_new(o, "handle",
-		                    json_stringn((const char *)rr.handle.p, rr.handle.len));
-		json_object_set_new(o, "values", vals);
-		if (trust)
-			json_object_set_new(o, "trust", trust);
+		json_object_set_new(o, "handle", json_string(handle));
+		if (*text)
+			json_object_set_new(o, "message", json_string(text));
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		printf("\n");
 		json_decref(o);
+	} else {
+		fprintf(stderr, "%s: %s (%u)%s%s\n", handle, proto_rc_name(rc), rc,
+		        *text ? ": " : "", text);
 	}
-	return CLI_OK;
+	return CLI_FAIL;
+}
+
+/* Prints the record (with --json, trust, when given, is its "trust" member). */
+static void print_record(const idnode_record *r, int as_json, json_t *trust)
+{
+	size_t n = idnode_record_count(r);
+	if (!as_json) {
+		printf("%s: %zu value%s\n", idnode_record_handle(r), n, n == 1 ? "" : "s");
+		for (size_t i = 0; i < n; i++)
+			print_text_value(idnode_record_value(r, i));
+		return;
+	}
+	json_t *vals = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(vals, value_json(idnode_record_value(r, i)));
+	json_t *o = json_object();
+	json_object_set_new(o, "responseCode", json_integer(PROTO_RC_SUCCESS));
+	json_object_set_new(o, "handle", json_string(idnode_record_handle(r)));
+	json_object_set_new(o, "values", vals);
+	if (trust)
+		json_object_set_new(o, "trust", trust);
+	json_dumpf(o, stdout, JSON_INDENT(2));
+	printf("\n");
+	json_decref(o);
 }
 
 typedef struct trusted_opts {
@@ -216,20 +183,17 @@ typedef struct trusted_opts {
 } trusted_opts;
 
 /*
- * Verifies the answer m for handle (--trusted; m is a success): the chain's
- * certificates are resolved from src. CLI_OK with *c and *r the verdict, or
- * CLI_USAGE after a message (a bad root key file, a malformed answer).
+ * Verifies the record r resolved for handle (--trusted): the chain's
+ * certificates are resolved from src. CLI_OK with *c and *res the verdict,
+ * or CLI_USAGE after a message (a bad root key file).
  */
-static int verify_answer(const trusted_opts *t, const char *handle, const proto_msg *m,
-                         client_trust_src *src, enum trust_code *c, trust_result *r)
+static int verify_record(const trusted_opts *t, const char *handle, const idnode_record *r,
+                         client_trust_src *src, enum trust_code *c, trust_result *res)
 {
 	char err[300];
 	idn_slice values;
 	uint32_t n;
-	if (client_answer_values(m, &values, &n, err, sizeof err)) {
-		fprintf(stderr, "idnode resolve: %s: %s\n", handle, err);
-		return CLI_USAGE;
-	}
+	lib_record_wire(r, &values, &n);
 	EVP_PKEY *root = cli_trust_key(t->root_file, false, err, sizeof err);
 	if (!root) {
 		fprintf(stderr, "idnode resolve: --trust-root %s\n", err);
@@ -240,37 +204,35 @@ static int verify_answer(const trusted_opts *t, const char *handle, const proto_
 	                 .now = (int64_t)time(NULL),
 	                 .fetch = client_trust_fetch,
 	                 .fetch_arg = src};
-	*c = trust_verify_record(&ctx, handle, values, n, r);
+	*c = trust_verify_record(&ctx, handle, values, n, res);
 	EVP_PKEY_free(root);
 	return CLI_OK;
 }
 
 /*
- * Prints the answer and, with --trusted, the verdict on it (certificates
- * resolved as the answer was): a line "verified: ..." / "not verified (WHY):
- * ...", or with --json a "trust" member {verified, code, message}.
+ * Prints the record and, with --trusted, the verdict on it (certificates
+ * resolved as the record was, from the client's server or root): a line
+ * "verified: ..." / "not verified (WHY): ...", or with --json a "trust"
+ * member {verified, code, message}.
  */
-static int finish(const trusted_opts *tr, const char *handle, const proto_msg *m, int as_json,
-                  const client_addr *addr, bool from_root, const client_resolve_opts *o)
+static int finish(const trusted_opts *tr, const char *handle, const idnode_record *rec, int as_json,
+                  const idnode_client *cl)
 {
-	client_trust_src src = {.addr = *addr,
-	                        .from_root = from_root,
-	                        .transport = o->transport,
-	                        .timeout_ms = o->timeout_ms};
-	bool check = tr->on && m->hdr.rcode == PROTO_RC_SUCCESS;
+	client_trust_src src;
+	lib_trust_src(cl, &src);
 	enum trust_code c = TRUST_OK;
 	trust_result r;
-	if (check && verify_answer(tr, handle, m, &src, &c, &r))
+	if (tr->on && verify_record(tr, handle, rec, &src, &c, &r))
 		return CLI_USAGE;
-	if (c == TRUST_OK && check)
+	if (c == TRUST_OK && tr->on)
 		snprintf(r.msg + strlen(r.msg), sizeof r.msg - strlen(r.msg),
 		         " (HS_SIGNATURE at index %u)", r.sig_index);
-	json_t *trust = check && as_json ? json_pack("{s:b, s:s, s:s}", "verified", c == TRUST_OK,
-	                                             "code", trust_code_name(c), "message", r.msg)
-	                                 : NULL;
-	int ret = print_answer(handle, m, as_json, trust);
-	if (!check || ret != CLI_OK)
-		return ret;
+	json_t *trust = tr->on && as_json ? json_pack("{s:b, s:s, s:s}", "verified", c == TRUST_OK,
+	                                              "code", trust_code_name(c), "message", r.msg)
+	                                  : NULL;
+	print_record(rec, as_json, trust);
+	if (!tr->on)
+		return CLI_OK;
 	if (!as_json && c == TRUST_OK)
 		printf("%s\n", r.msg);
 	else if (!as_json)
@@ -292,6 +254,56 @@ static int trusted_opt(trusted_opts *t, int opt, const char *arg)
 	return 1;
 }
 
+/* What the options set on the client (include/idnode.h). */
+typedef struct resolve_args {
+	const char *server, *root;
+	int transport;
+	unsigned timeout_ms, minor;
+	const char *types[MAX_FILTERS];
+	uint32_t indexes[MAX_FILTERS];
+	size_t ntypes, nindexes;
+} resolve_args;
+
+/* Resolves handle as a says through the library and prints it; the exit status. */
+static int resolve(const resolve_args *a, const trusted_opts *tr, const char *handle, int as_json)
+{
+	idnode_client *c;
+	idnode_record *r = NULL;
+	if (idnode_client_new(&c)) {
+		fprintf(stderr, "idnode resolve: out of memory\n");
+		return CLI_USAGE;
+	}
+	int ret =
+	    a->root ? idnode_client_set_root(c, a->root) : idnode_client_set_server(c, a->server);
+	if (ret) {
+		fprintf(stderr, "idnode resolve: --%s\n", idnode_client_error(c));
+		idnode_client_free(c);
+		return CLI_USAGE;
+	}
+	idnode_client_set_transport(c, a->transport);
+	if (a->timeout_ms)
+		idnode_client_set_timeout(c, a->timeout_ms);
+	if (a->minor)
+		idnode_client_set_protocol_minor(c, a->minor);
+	ret = idnode_resolve(c, handle, a->types, a->ntypes, a->indexes, a->nindexes, &r);
+	int status;
+	if (!ret)
+		status = finish(tr, handle, r, as_json, c);
+	else if ((ret == IDNODE_ENOTFOUND || ret == IDNODE_EEXIST || ret == IDNODE_EDENIED ||
+	          ret == IDNODE_ESERVER) &&
+	         idnode_client_rcode(c) > PROTO_RC_SUCCESS) /* an error answer, not a failed walk */
+		status = print_error(handle, idnode_client_rcode(c),
+		                     idnode_client_server_message(c), as_json);
+	else {
+		fprintf(stderr, "idnode resolve: %s%s%s\n", handle, a->root ? " " : ": ",
+		        idnode_client_error(c));
+		status = CLI_USAGE;
+	}
+	idnode_record_free(r);
+	idnode_client_free(c);
+	return status;
+}
+
 int cmd_resolve(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -310,10 +322,7 @@ int cmd_resolve(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *server = "127.0.0.1:2641", *root = NULL;
-	uint32_t indexes[MAX_FILTERS];
-	idn_slice types[MAX_FILTERS];
-	client_resolve_opts o = {.transport = CLIENT_UDP, .indexes = indexes, .types = types};
+	resolve_args a = {.server = "127.0.0.1:2641", .transport = IDNODE_UDP};
 	int as_json = 0, opt;
 	char *end;
 	trusted_opts tr = {0};
@@ -324,43 +333,44 @@ int cmd_resolve(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 's':
-			server = optarg;
+			a.server = optarg;
 			break;
 		case 'r':
-			root = optarg;
+			a.root = optarg;
 			break;
 		case 'u':
-			o.transport = CLIENT_UDP;
+			a.transport = IDNODE_UDP;
 			break;
 		case 't':
-			o.transport = CLIENT_TCP;
+			a.transport = IDNODE_TCP;
 			break;
 		case 'j':
 			as_json = 1;
 			break;
 		case 'T':
-			if (o.ntypes == MAX_FILTERS) {
+			if (a.ntypes == MAX_FILTERS) {
 				fprintf(stderr, "idnode resolve: at most %d --type\n", MAX_FILTERS);
 				return CLI_USAGE;
 			}
-			types[o.ntypes++] = idn_slice_of(optarg, strlen(optarg));
+			a.types[a.ntypes++] = optarg;
 			break;
 		case 'i': {
 			unsigned long v = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || v > 0xFFFFFFFFul || o.nindexes == MAX_FILTERS) {
+			if (!*optarg || *end || v > 0xFFFFFFFFul || a.nindexes == MAX_FILTERS) {
 				fprintf(stderr, "idnode resolve: --index '%s': not an index\n",
 				        optarg);
 				return CLI_USAGE;
 			}
-			indexes[o.nindexes++] = (uint32_t)v;
+			a.indexes[a.nindexes++] = (uint32_t)v;
 			break;
 		}
 		case 'w':
-			o.timeout_ms = (unsigned)strtoul(optarg, &end, 10);
-			if (!*optarg || *end || o.timeout_ms == 0) {
-				fprintf(stderr,
-				        "idnode resolve: --timeout '%s': milliseconds > 0\n",
-				        optarg);
+			a.timeout_ms = (unsigned)strtoul(optarg, &end, 10);
+			if (!*optarg || *end || a.timeout_ms == 0 || a.timeout_ms > 600000) {
+				fprintf(
+				    stderr,
+				    "idnode resolve: --timeout '%s': milliseconds, 1 .. 600000\n",
+				    optarg);
 				return CLI_USAGE;
 			}
 			break;
@@ -372,7 +382,7 @@ int cmd_resolve(int argc, char **argv)
 				        optarg);
 				return CLI_USAGE;
 			}
-			o.minor = (uint8_t)min;
+			a.minor = min;
 			break;
 		}
 		case 'h':
@@ -388,7 +398,7 @@ int cmd_resolve(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	const char *handle = argv[optind];
-	if (tr.on && (!tr.root_file || o.nindexes || o.ntypes)) {
+	if (tr.on && (!tr.root_file || a.nindexes || a.ntypes)) {
 		fprintf(stderr, "idnode resolve: --trusted needs --trust-root and the whole record "
 		                "(no --type or --index)\n");
 		return CLI_USAGE;
@@ -397,42 +407,5 @@ int cmd_resolve(int argc, char **argv)
 		fprintf(stderr, "idnode resolve: handle longer than %d bytes\n", PROTO_HANDLE_MAX);
 		return CLI_USAGE;
 	}
-
-	client_addr addr;
-	char err[256];
-	if (client_addr_parse(root ? root : server, 2641, &addr, err, sizeof(err))) {
-		fprintf(stderr, "idnode resolve: --%s %s\n", root ? "root" : "server", err);
-		return CLI_USAGE;
-	}
-	uint8_t *ans = NULL;
-	size_t anslen;
-	proto_env env;
-	proto_msg msg;
-	int ret;
-	if (root) {
-		client_root_opts ro = {.base = o};
-		char why[512];
-		ret = client_resolve_root(&addr, idn_slice_of(handle, strlen(handle)), &ro, &ans,
-		                          &anslen, &env, &msg, why, sizeof(why));
-		if (ret) {
-			fprintf(stderr, "idnode resolve: %s from root %s: %s\n", handle, root,
-			        why[0] ? why : idn_strerror(ret));
-			return CLI_USAGE;
-		}
-		ret = finish(&tr, handle, &msg, as_json, &addr, true, &o);
-		free(ans);
-		return ret;
-	}
-	ret = client_resolve(&addr, idn_slice_of(handle, strlen(handle)), &o, &ans, &anslen, &env,
-	                     &msg);
-	if (ret) {
-		char as[96];
-		client_addr_str(&addr, as, sizeof(as));
-		strcat(as, o.transport == CLIENT_UDP ? " over UDP" : " over TCP");
-		cli_client_error("resolve", handle, as, ret);
-		return CLI_USAGE;
-	}
-	ret = finish(&tr, handle, &msg, as_json, &addr, false, &o);
-	free(ans);
-	return ret;
+	return resolve(&a, &tr, handle, as_json);
 }
