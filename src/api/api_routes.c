@@ -11,6 +11,7 @@
 
 #include "api/reply.h"
 #include "api/routes.h"
+#include "api/snms.h"
 #include "core/err.h"
 #include "core/limit.h"
 #include "proto/admin.h"
@@ -418,6 +419,14 @@ static const struct route {
     {"DELETE", "/api/quotas/", true, api_quota, true},
     {"GET", "/api/labels/", true, api_get_label, false},
     {"POST", "/api/labels", false, api_post_labels, false},
+    /* The SNMS management API (api_snms*.c, docs/secondary-node/api.md). */
+    {"GET", "/identityv2/data/detail", false, snms_detail, true},
+    {"POST", "/identityv2/data", false, snms_create, true},
+    {"PUT", "/identityv2/data", false, snms_update, true},
+    {"DELETE", "/identityv2/data", false, snms_delete, true},
+    {"POST", "/identityv2/data/batchCreate", false, snms_batch_create, true},
+    {"PUT", "/identityv2/data/batchUpdate", false, snms_batch_update, true},
+    {"DELETE", "/identityv2/data/batchDelete", false, snms_batch_delete, true},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)
