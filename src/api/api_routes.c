@@ -427,6 +427,13 @@ static const struct route {
     {"POST", "/identityv2/data/batchCreate", false, snms_batch_create, true},
     {"PUT", "/identityv2/data/batchUpdate", false, snms_batch_update, true},
     {"DELETE", "/identityv2/data/batchDelete", false, snms_batch_delete, true},
+    {"GET", "/snms/api/v5/template", false, snms_template, true},
+    {"POST", "/snms/api/v5/template", false, snms_template, true},
+    {"PUT", "/snms/api/v5/template", false, snms_template, true},
+    {"DELETE", "/snms/api/v5/template", false, snms_template, true},
+    {"POST", "/snms/api/ent/config", false, snms_ent_config, true},
+    {"GET", "/snms/api/prefix/query", false, snms_prefix_query, true},
+    {"GET", "/snms/api/prefix/page", false, snms_prefix_page, true},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)

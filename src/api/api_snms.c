@@ -32,77 +32,6 @@
 #include "proto/reserved.h"
 #include "proto/handle.h"
 
-/* ---- answers ---- */
-
-int snms_http_status(int status)
-{
-	switch (status) {
-	case SNMS_NOT_LOGGED_IN:
-		return 401;
-	case SNMS_NO_PERMISSION:
-		return 403;
-	case SNMS_INTERNAL:
-		return 500;
-	default:
-		return 200;
-	}
-}
-
-void snms_fail(http_resp *r, int status, const char *fmt, ...)
-{
-	char msg[SNMS_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	r->len = 0;
-	r->status = snms_http_status(status);
-	r->content_type = "application/json";
-	http_resp_printf(r, "{\"status\":%d,\"message\":", status);
-	api_json_str(r, idn_slice_of(msg, strlen(msg)));
-	http_resp_puts(r, ",\"data\":null}");
-}
-
-void snms_ok_begin(http_resp *r)
-{
-	r->len = 0;
-	r->status = 200;
-	r->content_type = "application/json";
-	http_resp_puts(r, "{\"status\":1,\"message\":\"success\",\"data\":");
-}
-
-int snms_status_of_rc(uint32_t rc)
-{
-	switch (rc) {
-	case PROTO_RC_SUCCESS:
-		return SNMS_OK;
-	case PROTO_RC_INVALID_ADMIN:
-	case PROTO_RC_INSUFFICIENT_PERMISSIONS:
-	case PROTO_RC_AUTHENTICATION_FAILED:
-	case PROTO_RC_AUTHENTICATION_NEEDED:
-		return SNMS_NO_PERMISSION;
-	case PROTO_RC_ERROR:
-	case PROTO_RC_SERVER_BUSY:
-	case PROTO_RC_SERVER_BACKUP:
-		return SNMS_INTERNAL;
-	default:
-		return SNMS_BUSINESS;
-	}
-}
-
-json_t *snms_body(const http_req *req, http_resp *r)
-{
-	json_error_t jerr;
-	json_t *doc =
-	    json_loadb((const char *)req->body.p, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!doc) {
-		snms_fail(r, SNMS_BUSINESS, "body: invalid JSON at line %d column %d: %s",
-		          jerr.line, jerr.column, jerr.text);
-		r->status = 400;
-	}
-	return doc;
-}
-
 /* ---- the caller ---- */
 
 int snms_auth(api_worker *w, const http_req *req, http_resp *r, snms_caller *c)
@@ -115,6 +44,9 @@ int snms_auth(api_worker *w, const http_req *req, http_resp *r, snms_caller *c)
 		    "not logged in: send Authorization: Bearer <token> (POST /identity/token)");
 		return 0;
 	}
+	if (az.len >= 7 && !strncasecmp((const char *)az.p, "Bearer ", 7))
+		return api_snms_auth(w, req, r, c);
+	/* The REST API's own credentials: a Handle identity, no account. */
 	int ret = api_need_auth(w, req, r, &c->id);
 	if (ret <= 0) {
 		if (ret == 0)
@@ -122,19 +54,22 @@ int snms_auth(api_worker *w, const http_req *req, http_resp *r, snms_caller *c)
 			          "not logged in: the credentials of Authorization were refused");
 		return ret;
 	}
-	snprintf(c->name, sizeof(c->name), "%u:%.*s", c->id.index, (int)c->id.hlen,
+	snprintf(c->acct.name, sizeof(c->acct.name), "%u:%.*s", c->id.index,
+	         c->id.hlen > ACCOUNT_NAME_MAX - 12 ? ACCOUNT_NAME_MAX - 12 : (int)c->id.hlen,
 	         (const char *)c->id.handle);
+	api_peer_text(req, c->from, sizeof(c->from));
 	return 1;
 }
 
 /* Whether the caller may act on what (see snms_may); why says why not. */
 static bool may(const snms_caller *c, idn_slice what, char *why, size_t whylen)
 {
-	(void)c;
-	(void)what;
-	(void)why;
-	(void)whylen;
-	return true;
+	if (!c->acct.role || api_caller_may(c, what))
+		return true;
+	snprintf(why, whylen,
+	         "no permission: %.*s is not under a prefix of account %s (another enterprise's)",
+	         (int)what.len, (const char *)what.p, c->acct.name);
+	return false;
 }
 
 int snms_may(const snms_caller *c, idn_slice what, http_resp *r)
@@ -366,6 +301,29 @@ static int run_delete(snms_run *s, idn_slice h, item_res *res)
 	return 0;
 }
 
+int snms_write_one(api_worker *w, const snms_caller *c, json_t *doc, bool update, int *status,
+                   char *msg, size_t msglen)
+{
+	snms_run s = {.w = w, .c = c, .vals = malloc(ANS_CAP)};
+	item_res res = {0};
+	int ret = s.vals ? run_write(&s, doc, update, "", &res) : IDN_ENOMEM;
+	free(s.vals);
+	*status = res.status;
+	snprintf(msg, msglen, "%s", res.msg);
+	return ret;
+}
+
+int snms_delete_one(api_worker *w, const snms_caller *c, idn_slice h, int *status, char *msg,
+                    size_t msglen)
+{
+	snms_run s = {.w = w, .c = c};
+	item_res res = {0};
+	int ret = run_delete(&s, h, &res);
+	*status = res.status;
+	snprintf(msg, msglen, "%s", res.msg);
+	return ret;
+}
+
 /* The handle member of doc, or empty. */
 static idn_slice handle_of(json_t *doc)
 {
@@ -416,6 +374,9 @@ static int single_write(api_worker *w, const http_req *req, http_resp *r, bool u
 	} else if (!ret) {
 		snms_fail(r, res.status, "%s", res.msg);
 	}
+	if (!ret)
+		api_audit(w, req, &c, update ? "identity.update" : "identity.create",
+		          handle_of(doc), res.status, res.msg);
 	free(s.vals);
 	json_decref(doc);
 	return ret;
@@ -460,6 +421,7 @@ int snms_delete(api_worker *w, const http_req *req, idn_slice rest, http_resp *r
 	item_res res = {0};
 	if ((ret = run_delete(&s, h, &res)))
 		goto out;
+	api_audit(w, req, &c, "identity.delete", h, res.status, res.msg);
 	if (res.status == SNMS_OK) {
 		snms_ok_begin(r);
 		http_resp_puts(r, "null}");
@@ -525,7 +487,7 @@ int snms_detail(api_worker *w, const http_req *req, idn_slice rest, http_resp *r
 enum batch_kind { BATCH_CREATE, BATCH_UPDATE, BATCH_DELETE };
 
 /* Runs every item of a into r's data array under one group commit. */
-static int run_batch(snms_run *s, json_t *a, enum batch_kind kind, http_resp *r)
+static int run_batch(snms_run *s, json_t *a, enum batch_kind kind, http_resp *r, size_t *okp)
 {
 	size_t n = json_array_size(a), ok = 0;
 	int ret = 0;
@@ -572,6 +534,7 @@ static int run_batch(snms_run *s, json_t *a, enum batch_kind kind, http_resp *r)
 		          idn_err_full(err) ? NODE_MSG_STORAGE_FULL : "storage error");
 		return 0;
 	}
+	*okp = ok;
 	/* The message counts; each item's code says how it went. */
 	http_resp_printf(r, "],\"message\":\"%zu succeeded, %zu failed\"}", ok, n - ok);
 	return 0;
@@ -595,9 +558,20 @@ static int batch(api_worker *w, const http_req *req, http_resp *r, enum batch_ki
 	} else if (!json_array_size(a)) {
 		snms_fail(r, SNMS_BUSINESS, "body: an empty batch");
 	} else {
+		static const char *const ops[] = {"identity.batchCreate", "identity.batchUpdate",
+		                                  "identity.batchDelete"};
 		snms_run s = {.w = w, .c = &c, .vals = malloc(ANS_CAP)};
-		ret = s.vals ? run_batch(&s, a, kind, r) : IDN_ENOMEM;
+		size_t ok = 0, n = json_array_size(a);
+		ret = s.vals ? run_batch(&s, a, kind, r, &ok) : IDN_ENOMEM;
 		free(s.vals);
+		char msg[96], target[PROTO_HANDLE_MAX + 32];
+		idn_slice first = handle_of(json_array_get(a, 0));
+		snprintf(msg, sizeof(msg), "%zu succeeded, %zu failed", ok, n - ok);
+		snprintf(target, sizeof(target), "%.*s (+%zu more)", (int)first.len,
+		         (const char *)first.p, n - 1);
+		if (!ret)
+			api_audit(w, req, &c, ops[kind], idn_slice_of(target, strlen(target)),
+			          ok == n ? SNMS_OK : SNMS_BUSINESS, msg);
 	}
 	json_decref(doc);
 	return ret;

@@ -1,8 +1,8 @@
 /*
- * api_snms_map.c - the pure mappings of the SNMS management API (snms.h):
- * an identifier's body {handle, templateVersion, value:[..]} to Handle
- * values and back, the comparison a retried create needs, and SNMS
- * templates to idnode's TEMPLATE.DEF definitions and back. No I/O.
+ * api_snms_map.c - the pure parts of the SNMS management API (snms.h): the
+ * {"status","message","data"} answers, an identifier's body {handle, templateVersion, value:[..]}
+ * to Handle values and back, the comparison a retried create needs, and SNMS templates to idnode's
+ * TEMPLATE.DEF definitions and back. No I/O.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +30,79 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
+
+/* ---- answers ---- */
+
+int snms_http_status(int status)
+{
+	switch (status) {
+	case SNMS_NOT_LOGGED_IN:
+		return 401;
+	case SNMS_NO_PERMISSION:
+		return 403;
+	case SNMS_INTERNAL:
+		return 500;
+	default:
+		return 200;
+	}
+}
+
+void snms_fail(http_resp *r, int status, const char *fmt, ...)
+{
+	char msg[SNMS_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->len = 0;
+	r->status = snms_http_status(status);
+	r->content_type = "application/json";
+	http_resp_printf(r, "{\"status\":%d,\"message\":", status);
+	api_json_str(r, idn_slice_of(msg, strlen(msg)));
+	http_resp_puts(r, ",\"data\":null}");
+}
+
+void snms_ok_begin(http_resp *r)
+{
+	r->len = 0;
+	r->status = 200;
+	r->content_type = "application/json";
+	http_resp_puts(r, "{\"status\":1,\"message\":\"success\",\"data\":");
+}
+
+int snms_status_of_rc(uint32_t rc)
+{
+	switch (rc) {
+	case PROTO_RC_SUCCESS:
+		return SNMS_OK;
+	case PROTO_RC_INVALID_ADMIN:
+	case PROTO_RC_INSUFFICIENT_PERMISSIONS:
+	case PROTO_RC_AUTHENTICATION_FAILED:
+	case PROTO_RC_AUTHENTICATION_NEEDED:
+		return SNMS_NO_PERMISSION;
+	case PROTO_RC_ERROR:
+	case PROTO_RC_SERVER_BUSY:
+	case PROTO_RC_SERVER_BACKUP:
+		return SNMS_INTERNAL;
+	default:
+		return SNMS_BUSINESS;
+	}
+}
+
+json_t *snms_body(const http_req *req, http_resp *r)
+{
+	json_error_t jerr;
+	json_t *doc =
+	    json_loadb((const char *)req->body.p, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc) {
+		snms_fail(r, SNMS_BUSINESS, "body: invalid JSON at line %d column %d: %s",
+		          jerr.line, jerr.column, jerr.text);
+		r->status = 400;
+	}
+	return doc;
+}
+
+/* ---- identifiers ---- */
 
 /* The first key of o not in known[] (NULL-terminated), or NULL. */
 static const char *unknown_key(json_t *o, const char *const *known)

@@ -19,14 +19,11 @@
 
 #include <jansson.h>
 
+#include "api/api_account.h"
 #include "api/reply.h"
 
+/* The statuses SNMS_OK .. SNMS_INTERNAL are api/api_account.h's. */
 enum {
-	SNMS_OK = 1,
-	SNMS_NOT_LOGGED_IN = -1,
-	SNMS_BUSINESS = -2,
-	SNMS_NO_PERMISSION = -3,
-	SNMS_INTERNAL = -4,
 	SNMS_BATCH_MAX = 2000,     /* items of one batch (IDIS.md §4) */
 	SNMS_ADMIN_INDEX = 100,    /* where the HS_ADMIN added for the caller goes */
 	SNMS_TMPL_ID_INDEX = 1000, /* TEMPLATE_ID: reserved */
@@ -57,12 +54,12 @@ json_t *snms_body(const http_req *req, http_resp *r);
 
 /* ---- the caller ---- */
 
-typedef struct snms_caller {
-	ident id;        /* the Handle identity writes run as */
-	bool operator;   /* an operator account (or a Handle identity: the node's rights decide) */
-	char name[80];   /* account name, or "INDEX:HANDLE" when authenticated without one */
-	const void *acc; /* the account (node/account.h) when logged in with a token, else NULL */
-} snms_caller;
+/*
+ * The caller: an account logged in with a token (api/api_account.h), or, with
+ * acct.role 0, a Handle identity authenticated as the REST API does (the
+ * node's rights alone decide what it may do).
+ */
+typedef api_caller snms_caller;
 
 /*
  * Authenticates the caller: Authorization: Bearer <token> (POST
@@ -76,9 +73,17 @@ int snms_auth(api_worker *w, const http_req *req, http_resp *r, snms_caller *c);
  * 0 with the -3 answer written.
  */
 int snms_may(const snms_caller *c, idn_slice what, http_resp *r);
-/* Appends an audit entry for what the caller did (best effort, logged on failure). */
-void snms_audit(api_worker *w, const http_req *req, const snms_caller *c, const char *op,
-                idn_slice target, int status, const char *msg);
+/* Changes are audited with api_audit (api/api_account.h): op "identity.create", ... */
+
+/*
+ * One identifier written as c (api_snms.c): a create or (update) a
+ * replacement of doc {handle, templateVersion, value}, or a delete of h.
+ * 0 with *status (SNMS) and msg, < 0 fatal.
+ */
+int snms_write_one(api_worker *w, const snms_caller *c, json_t *doc, bool update, int *status,
+                   char *msg, size_t msglen);
+int snms_delete_one(api_worker *w, const snms_caller *c, idn_slice h, int *status, char *msg,
+                    size_t msglen);
 
 /* ---- mappings (api_snms_map.c), pure ---- */
 
