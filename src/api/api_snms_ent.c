@@ -32,7 +32,7 @@ enum {
 /* A port member: 1..65535 (0 too when optional); -1 when bad, 0 when absent and optional. */
 static long port_of(json_t *j, bool optional)
 {
-	if ((!j || json_is_null(j)) && optional)
+	if ((!j || json_is_null(j) || (json_is_string(j) && !json_string_length(j))) && optional)
 		return 0;
 	long long x = -1;
 	if (json_is_integer(j))
@@ -54,6 +54,10 @@ static int ent_parse(json_t *b, ent_cfg *e, char *err, size_t errlen)
 {
 	static const char *const known[] = {"entPrefix", "hdlType", "ip",       "ipType",
 	                                    "tcpPort",   "udpPort", "httpPort", NULL};
+	/* SNMS clients nest it: {"entPrefixConfig": {...}}; the flat form is taken too. */
+	if (json_is_object(b) && json_object_size(b) == 1 &&
+	    json_is_object(json_object_get(b, "entPrefixConfig")))
+		b = json_object_get(b, "entPrefixConfig");
 	if (!json_is_object(b))
 		return snprintf(err, errlen, "body: expected an object {entPrefix, ip, ...}"), -1;
 	const char *key;
@@ -392,14 +396,15 @@ static int list_cb(void *arg, idn_slice name, idn_slice value)
 	if (api_name_is(name, "entPrefix") || api_name_is(name, "prefix")) {
 		q->flen = api_pct_decode(value, true, q->filter, sizeof(q->filter));
 		q->bad = q->bad || q->flen < 0;
-	} else if (api_name_is(name, "pageNum") || api_name_is(name, "pageSize")) {
+	} else if (api_name_is(name, "currentPage") || api_name_is(name, "pageNum") ||
+	           api_name_is(name, "pageSize")) {
 		char buf[16];
 		int n = api_pct_decode(value, true, (uint8_t *)buf, sizeof(buf) - 1);
 		char *end = buf;
 		long x = n > 0 ? (buf[n] = 0, strtol(buf, &end, 10)) : -1;
 		if (n <= 0 || *end || x < 1)
 			q->bad = true;
-		*(api_name_is(name, "pageNum") ? &q->page : &q->size) = x;
+		*(api_name_is(name, "pageSize") ? &q->size : &q->page) = x;
 	}
 	return 0;
 }
@@ -415,7 +420,8 @@ static int prefix_list(api_worker *w, const http_req *req, http_resp *r, bool pa
 	api_query_each(req->query, list_cb, &q);
 	if (q.bad || (paged && q.size > PAGE_SIZE_MAX)) {
 		snms_fail(r, SNMS_BUSINESS,
-		          "pageNum, pageSize: expected integers from 1 (pageSize at most %d); "
+		          "currentPage (or pageNum), pageSize: expected integers from 1 (pageSize "
+		          "at most %d); "
 		          "entPrefix: a prefix",
 		          PAGE_SIZE_MAX);
 		return 0;

@@ -163,10 +163,10 @@ int snms_item_parse(json_t *doc, bool need_value, const char *where, snms_item *
 	return 0;
 }
 
-/* auth: 0/"0"/absent public read, 1/"1" administrators only; -1 otherwise. */
+/* auth: 0/"0"/""/absent public read, 1/"1" administrators only; -1 otherwise. */
 static int auth_perms(json_t *a)
 {
-	if (!a || json_is_null(a))
+	if (!a || json_is_null(a) || (json_is_string(a) && !json_string_length(a)))
 		return PERMS_PUBLIC;
 	long long x = -1;
 	if (json_is_integer(a))
