@@ -22,6 +22,9 @@ int api_new(const api_config *cfg, api **out)
 	a->res = cfg->res;
 	a->resolve_max = cfg->resolve_max ? cfg->resolve_max : API_RESOLVE_MAX;
 	a->label_max = cfg->label_max ? cfg->label_max : API_LABEL_MAX;
+	a->token_life_s = cfg->token_life_s ? cfg->token_life_s : 86400;
+	a->audit_days = cfg->audit_days;
+	a->applications_max = cfg->applications_max ? cfg->applications_max : 1000;
 	a->gateway_answer_max =
 	    cfg->gateway_answer_max ? cfg->gateway_answer_max : API_GATEWAY_ANSWER_MAX;
 	int ret = api_label_bases(a, cfg->label_base, cfg->nlabel_base);
@@ -115,7 +118,10 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	                 .nlabel_base = o->nlabel_base,
 	                 .label_max = o->label_max,
 	                 .gs1_registry = o->gs1_registry,
-	                 .ngs1_registry = o->ngs1_registry};
+	                 .ngs1_registry = o->ngs1_registry,
+	                 .token_life_s = o->token_life_s,
+	                 .audit_days = o->audit_days,
+	                 .applications_max = o->applications_max};
 	for (unsigned i = 0; i < o->nlabel_base; i++) {
 		const char *why = label_base_check(o->label_base[i]);
 		if (why) {

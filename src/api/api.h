@@ -61,6 +61,9 @@ typedef struct api_config {
 	/* GS1 Digital Link: the records holding the GS1.RULE values; none: not served */
 	const char *const *gs1_registry;
 	unsigned ngs1_registry;
+	/* management accounts (api_account.c): token lifetime (0 = 86400 s), audit
+	 * retention in days (0: forever), pending applications (0 = 1000) */
+	unsigned token_life_s, audit_days, applications_max;
 } api_config;
 
 enum {
@@ -113,6 +116,7 @@ typedef struct api_serve_opts {
 	/* GS1 Digital Link: the records holding the GS1.RULE values (docs/gs1-resolver.md) */
 	const char *const *gs1_registry;
 	unsigned ngs1_registry;
+	unsigned token_life_s, audit_days, applications_max; /* as api_config's */
 } api_serve_opts;
 
 typedef struct api_server api_server;

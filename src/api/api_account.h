@@ -53,6 +53,19 @@ void api_snms_answer(http_resp *r, int http, int status, const char *msg);
 /* An answer with data: begin writes {"status":1,"message":"success","data": ; end the "}". */
 void api_snms_begin(http_resp *r);
 void api_snms_end(http_resp *r);
+/*
+ * The body as a JSON object (the caller json_decref()s it; an empty body is
+ * {} when empty_ok), else NULL with the 400 (-2) answer written.
+ */
+json_t *api_snms_body(const http_req *req, http_resp *r, bool empty_ok);
+/*
+ * The string field key of doc: NULL when absent and optional; NULL with *bad
+ * set and the 400 (-2) naming the field when missing (required), not a
+ * string, empty (required), over max bytes or holding a NUL. Does nothing
+ * once *bad is set, so several fields are taken in a row.
+ */
+const char *api_snms_field(json_t *doc, const char *key, bool required, size_t max, http_resp *r,
+                           bool *bad);
 /* The client's address of req as text into out (64 bytes). */
 void api_peer_text(const http_req *req, char *out, size_t cap);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/api_account.h"
 #include "api/reply.h"
 #include "api/routes.h"
 #include "api/snms.h"
@@ -419,6 +420,12 @@ static const struct route {
     {"DELETE", "/api/quotas/", true, api_quota, true},
     {"GET", "/api/labels/", true, api_get_label, false},
     {"POST", "/api/labels", false, api_post_labels, false},
+    {"POST", "/identity/token", false, api_identity_token, true},
+    {"POST", "/identity/token/v1", false, api_identity_token_v1, true},
+    {"POST", "/snms/api/idn/apply", false, api_snms_apply, true},
+    {"GET", "/snms/api/idn/applications", true, api_snms_applications, true},
+    {"POST", "/snms/api/idn/applications/", true, api_snms_applications, true},
+    {"GET", "/snms/api/idn/audit", false, api_snms_audit, true},
     /* The SNMS management API (api_snms*.c, docs/secondary-node/api.md). */
     {"GET", "/identityv2/data/detail", false, snms_detail, true},
     {"POST", "/identityv2/data", false, snms_create, true},

@@ -98,6 +98,7 @@ struct api {
 	/* management accounts (api_account.c): token lifetime, audit retention (0: forever) */
 	uint32_t token_life_s;
 	uint32_t audit_days;
+	uint32_t applications_max; /* pending enterprise applications */
 };
 
 /* One HTTP worker thread's context. */

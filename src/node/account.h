@@ -175,6 +175,17 @@ int account_approve_as(node_worker *w, idn_slice id_handle, uint32_t id_index, u
                        const char *by, int64_t now_ms, char *prefix_out, size_t cap, char *why,
                        size_t whylen);
 
+/*
+ * A transaction of w's store for the API (the node worker's batch when it
+ * has one, so group commit holds): account_txn_begin (write or read only),
+ * account_txn_end commits a write when ret is 0, else aborts; returns the
+ * commit's error, or ret.
+ */
+int account_txn_begin(node_worker *w, bool write, store_txn **t);
+int account_txn_end(store_txn *t, bool write, int ret);
+/* Pending applications: in all, and made from address `from`. */
+int account_pending_count(store_txn *t, const char *from, unsigned *total, unsigned *from_n);
+
 /* --- audit log --- */
 
 typedef struct audit_entry {

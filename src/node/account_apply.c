@@ -476,3 +476,45 @@ int account_approve_as(node_worker *w, idn_slice id_handle, uint32_t id_index, u
 	}
 	return store_txn_commit(c.t);
 }
+
+int account_txn_begin(node_worker *w, bool write, store_txn **t)
+{
+	node *n = w->node;
+	if (!n->store)
+		return IDN_ENOTSUP;
+	node_worker_end(w);
+	if (w->wtxn)
+		return store_txn_nest(w->wtxn, t);
+	return store_txn_begin(n->store, write ? 0 : STORE_RDONLY, t);
+}
+
+int account_txn_end(store_txn *t, bool write, int ret)
+{
+	if (ret || !write) {
+		store_txn_abort(t);
+		return ret;
+	}
+	return store_txn_commit(t);
+}
+
+struct pending_arg {
+	const char *from;
+	unsigned total, mine;
+};
+
+static int pending_cb(void *arg, const application *app)
+{
+	struct pending_arg *p = arg;
+	p->total++;
+	p->mine += !strcmp(app->from, p->from);
+	return p->total > APP_SCAN_MAX;
+}
+
+int account_pending_count(store_txn *t, const char *from, unsigned *total, unsigned *from_n)
+{
+	struct pending_arg p = {from, 0, 0};
+	int ret = account_applications(t, APP_PENDING, 0, pending_cb, &p);
+	*total = p.total;
+	*from_n = p.mine;
+	return ret < 0 ? ret : 0;
+}

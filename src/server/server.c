@@ -267,6 +267,9 @@ static int start_listeners(running *r)
 	    .label_max = c->label_max,
 	    .gs1_registry = (const char *const *)c->gs1_registry.v,
 	    .ngs1_registry = c->gs1_registry.n,
+	    .token_life_s = c->token_life,
+	    .audit_days = c->audit_days,
+	    .applications_max = c->applications_max,
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
 	};

@@ -49,9 +49,11 @@ typedef struct server_settings {
 	char *proxy_schemes;       /* URL schemes the proxy redirects to besides http(s) */
 	unsigned http_max_conns, http_idle_ms, http_timeout_ms;
 	unsigned long http_max_body;
-	unsigned http_resolve_max;  /* identifiers per POST /api/resolve */
-	settings_list label_base;   /* QR labels point under these URLs (api_labels.c) */
-	unsigned label_max;         /* identifiers per POST /api/labels */
+	unsigned http_resolve_max; /* identifiers per POST /api/resolve */
+	settings_list label_base;  /* QR labels point under these URLs (api_labels.c) */
+	unsigned label_max;        /* identifiers per POST /api/labels */
+	/* management accounts: token lifetime (s), audit retention (days), pending applications */
+	unsigned token_life, audit_days, applications_max;
 	settings_list gs1_registry; /* records of GS1.RULE values (api_gs1_rules.c) */
 	unsigned max_record_bytes;  /* records larger are refused when written */
 	/* Our site (GET_SITE_INFO, the multi-server split): see node/site.h. */

@@ -135,6 +135,19 @@ const setting_row settings_rows[] = {
      .field = F(label_max), .max = 100000, .scope = SETTING_SERVE,
      .help = "identifiers per POST /api/labels at most\n"
              "(default 1000; more get 413)"},
+    {.ini = "token_life", .flag = "token-life", .arg = "SECONDS", .type = SETTING_UINT,
+     .field = F(token_life), .def = 86400, .min = 60, .max = 30 * 86400, .scope = SETTING_SERVE,
+     .help = "management API bearer tokens last this long\n"
+             "(default 86400, 24 h as SNMS)"},
+    {.ini = "audit_days", .flag = "audit-days", .arg = "N", .type = SETTING_UINT,
+     .field = F(audit_days), .def = 365, .max = 36500, .scope = SETTING_SERVE,
+     .help = "keep audit log entries N days (default 365;\n"
+             "0: forever); older ones are pruned as new come"},
+    {.ini = "applications_max", .flag = "applications-max", .arg = "N", .type = SETTING_UINT,
+     .field = F(applications_max), .def = 1000, .min = 1, .max = 1000000,
+     .scope = SETTING_SERVE,
+     .help = "pending enterprise applications at most\n"
+             "(default 1000; more get 429)"},
     {.ini = "max_record_bytes", .flag = "max-record-bytes", .arg = "N", .type = SETTING_UINT,
      .field = F(max_record_bytes), .max = 262144, .scope = SETTING_SERVE,
      .help = "refuse to write a record larger than N bytes\n"
