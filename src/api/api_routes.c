@@ -428,19 +428,19 @@ static const struct route {
     {"GET", "/snms/api/idn/audit", false, api_snms_audit, true},
     /* The SNMS management API (api_snms*.c, docs/secondary-node/api.md). */
     {"GET", "/identityv2/data/detail", false, snms_detail, true},
-    {"POST", "/identityv2/data", false, snms_create, true},
-    {"PUT", "/identityv2/data", false, snms_update, true},
-    {"DELETE", "/identityv2/data", false, snms_delete, true},
-    {"POST", "/identityv2/data/batchCreate", false, snms_batch_create, true},
-    {"PUT", "/identityv2/data/batchUpdate", false, snms_batch_update, true},
-    {"DELETE", "/identityv2/data/batchDelete", false, snms_batch_delete, true},
+    {"POST", "/identityv2/data", false, snms_data, true},
+    {"PUT", "/identityv2/data", false, snms_data, true},
+    {"DELETE", "/identityv2/data", false, snms_data, true},
+    {"POST", "/identityv2/data/batchCreate", false, snms_batch, true},
+    {"PUT", "/identityv2/data/batchUpdate", false, snms_batch, true},
+    {"DELETE", "/identityv2/data/batchDelete", false, snms_batch, true},
     {"GET", "/snms/api/v5/template", false, snms_template, true},
     {"POST", "/snms/api/v5/template", false, snms_template, true},
     {"PUT", "/snms/api/v5/template", false, snms_template, true},
     {"DELETE", "/snms/api/v5/template", false, snms_template, true},
     {"POST", "/snms/api/ent/config", false, snms_ent_config, true},
-    {"GET", "/snms/api/prefix/query", false, snms_prefix_query, true},
-    {"GET", "/snms/api/prefix/page", false, snms_prefix_page, true},
+    {"GET", "/snms/api/prefix/query", false, snms_prefix_list, true},
+    {"GET", "/snms/api/prefix/page", false, snms_prefix_list, true},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)

@@ -382,21 +382,8 @@ static int single_write(api_worker *w, const http_req *req, http_resp *r, bool u
 	return ret;
 }
 
-int snms_create(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
+static int single_delete(api_worker *w, const http_req *req, http_resp *r)
 {
-	(void)rest;
-	return single_write(w, req, r, false);
-}
-
-int snms_update(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
-{
-	(void)rest;
-	return single_write(w, req, r, true);
-}
-
-int snms_delete(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
-{
-	(void)rest;
 	snms_caller c;
 	int ret;
 	json_t *doc = begin(w, req, r, &c, &ret);
@@ -577,20 +564,19 @@ static int batch(api_worker *w, const http_req *req, http_resp *r, enum batch_ki
 	return ret;
 }
 
-int snms_batch_create(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
+int snms_data(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
 {
 	(void)rest;
-	return batch(w, req, r, BATCH_CREATE);
+	if (!strcmp(req->method, "DELETE"))
+		return single_delete(w, req, r);
+	return single_write(w, req, r, !strcmp(req->method, "PUT"));
 }
 
-int snms_batch_update(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
+int snms_batch(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
 {
 	(void)rest;
-	return batch(w, req, r, BATCH_UPDATE);
-}
-
-int snms_batch_delete(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
-{
-	(void)rest;
-	return batch(w, req, r, BATCH_DELETE);
+	enum batch_kind k = !strcmp(req->method, "POST")  ? BATCH_CREATE
+	                    : !strcmp(req->method, "PUT") ? BATCH_UPDATE
+	                                                  : BATCH_DELETE;
+	return batch(w, req, r, k);
 }

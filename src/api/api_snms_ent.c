@@ -456,14 +456,11 @@ static int prefix_list(api_worker *w, const http_req *req, http_resp *r, bool pa
 	return ret;
 }
 
-int snms_prefix_query(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
+int snms_prefix_list(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
 {
 	(void)rest;
-	return prefix_list(w, req, r, false);
-}
-
-int snms_prefix_page(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
-{
-	(void)rest;
-	return prefix_list(w, req, r, true);
+	static const char page[] = "/page";
+	size_t n = sizeof(page) - 1;
+	return prefix_list(w, req, r,
+	                   req->path.len >= n && !memcmp(req->path.p + req->path.len - n, page, n));
 }

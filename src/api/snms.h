@@ -154,15 +154,13 @@ json_t *snms_tmpl_from_def(idn_slice def, idn_slice meta, idn_slice prefix, idn_
 /* ---- routes ---- */
 
 int snms_detail(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int snms_create(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int snms_update(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int snms_delete(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int snms_batch_create(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int snms_batch_update(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int snms_batch_delete(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+/* /identityv2/data: POST create, PUT update, DELETE delete. */
+int snms_data(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+/* POST .../batchCreate, PUT .../batchUpdate, DELETE .../batchDelete (by the method). */
+int snms_batch(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int snms_template(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int snms_ent_config(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int snms_prefix_query(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
-int snms_prefix_page(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+/* GET /snms/api/prefix/query (every match) and /snms/api/prefix/page (one page). */
+int snms_prefix_list(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 
 #endif

@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
 from idnlib import IDNODE, Node, admin_data, free_port, hexval  # noqa: E402
 from snms_client import SnmsClient, batch_with_retry, identifier  # noqa: E402
+from test_hierarchy import siteinfo  # noqa: E402
 
 PG = os.environ.get("IDN_TEST_PG", "")
 PG_REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
@@ -42,14 +43,6 @@ TEMPLATE = {"prefix": "88.100", "version": "1.0", "industryCategory": "C",
                        "metadata": {"type": "string", "minLength": 2, "maxLength": 16}},
                       {"name": "made", "idIndex": 2001, "required": 0,
                        "metadata": {"type": "date"}}]}
-
-
-def siteinfo(*args, index=1, typ="HS_SITE"):
-    out = subprocess.run([IDNODE, "siteinfo", "--json", "--index", str(index), "--type", typ]
-                         + list(args), capture_output=True, text=True, timeout=10)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr)
-    return json.loads(out.stdout)
 
 
 def motor(i, model=None, made="2026-03-01"):
