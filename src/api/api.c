@@ -22,6 +22,7 @@ int api_new(const api_config *cfg, api **out)
 	a->res = cfg->res;
 	a->resolve_max = cfg->resolve_max ? cfg->resolve_max : API_RESOLVE_MAX;
 	a->label_max = cfg->label_max ? cfg->label_max : API_LABEL_MAX;
+	a->search_scan_max = cfg->search_scan_max;
 	a->gateway_answer_max =
 	    cfg->gateway_answer_max ? cfg->gateway_answer_max : API_GATEWAY_ANSWER_MAX;
 	int ret = api_label_bases(a, cfg->label_base, cfg->nlabel_base);
@@ -114,6 +115,7 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	                 .label_base = o->label_base,
 	                 .nlabel_base = o->nlabel_base,
 	                 .label_max = o->label_max,
+	                 .search_scan_max = o->search_scan_max,
 	                 .gs1_registry = o->gs1_registry,
 	                 .ngs1_registry = o->ngs1_registry};
 	for (unsigned i = 0; i < o->nlabel_base; i++) {

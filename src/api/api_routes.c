@@ -418,6 +418,10 @@ static const struct route {
     {"DELETE", "/api/quotas/", true, api_quota, true},
     {"GET", "/api/labels/", true, api_get_label, false},
     {"POST", "/api/labels", false, api_post_labels, false},
+    {"GET", "/api/search", false, api_search, true},
+    {"GET", "/hrls/handles", false, api_hrls_handles, true},
+    {"GET", "/hrls/handles/", true, api_hrls_handles, true},
+    {"GET", "/hrls/ping", false, api_hrls_ping, true},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)
