@@ -441,6 +441,10 @@ static const struct route {
     {"POST", "/snms/api/ent/config", false, snms_ent_config, true},
     {"GET", "/snms/api/prefix/query", false, snms_prefix_list, true},
     {"GET", "/snms/api/prefix/page", false, snms_prefix_list, true},
+    {"GET", "/api/search", false, api_search, true},
+    {"GET", "/hrls/handles", false, api_hrls_handles, true},
+    {"GET", "/hrls/handles/", true, api_hrls_handles, true},
+    {"GET", "/hrls/ping", false, api_hrls_ping, true},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)

@@ -29,6 +29,7 @@ int cmd_export(int argc, char **argv);   /* cmd_export.c: copy a prefix off a no
 int cmd_gs1(int argc, char **argv);      /* cmd_gs1.c: GS1 Digital Link URIs */
 int cmd_account(int argc, char **argv);  /* cmd_account.c: management accounts, admission */
 int cmd_audit(int argc, char **argv);    /* cmd_account.c: the audit log */
+int cmd_index(int argc, char **argv);    /* cmd_index.c: the search index of a store */
 
 /* (cmd_cert.c) What the trust commands share. */
 /* The authenticated add's options, as `idnode add` takes them. */

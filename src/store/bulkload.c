@@ -26,6 +26,7 @@
 #include "core/err.h"
 #include "proto/handle.h"
 #include "store/bulkload.h"
+#include "store/index.h"
 #include "store/store.h"
 
 enum {
@@ -1054,7 +1055,9 @@ int bulkload_read_fd(bulkload *L, int fd)
 
 int bulkload_finish(bulkload *L)
 {
-	return flush_run(L);
+	int rc = flush_run(L);
+	/* the load's txns left the search index stale: one rebuild (index.h) */
+	return rc ? rc : store_index_refresh(L->s);
 }
 
 const bulkload_stats *bulkload_stats_of(const bulkload *L)
