@@ -428,6 +428,7 @@ static const struct route {
     {"GET", "/snms/api/idn/audit", false, api_snms_audit, true},
     /* The SNMS management API (api_snms*.c, docs/secondary-node/api.md). */
     {"GET", "/identityv2/data/detail", false, snms_detail, true},
+    {"GET", "/identityv2/data/search", false, snms_search, true},
     {"POST", "/identityv2/data", false, snms_data, true},
     {"PUT", "/identityv2/data", false, snms_data, true},
     {"DELETE", "/identityv2/data", false, snms_data, true},

@@ -1,7 +1,8 @@
 /*
  * snms.h - the management API of the national system's secondary nodes
  * (SNMS, ../shared/IDIS.md §4) on the node's HTTP listener: its routes
- * (api_snms.c: identifiers one by one and in batches; api_snms_tmpl.c:
+ * (api_snms.c: identifiers one by one and in batches; api_snms_search.c:
+ * finding them by value; api_snms_tmpl.c:
  * templates; api_snms_ent.c: enterprise node registration and the prefix
  * lists), the answer shape they share, the caller's authentication, and the
  * pure mappings between SNMS bodies and Handle values (api_snms_map.c,
@@ -160,6 +161,8 @@ int snms_data(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int snms_batch(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int snms_template(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int snms_ent_config(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+/* GET /identityv2/data/search?term=&prefix=&pageSize=&cursor= (api_snms_search.c). */
+int snms_search(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 /* GET /snms/api/prefix/query (every match) and /snms/api/prefix/page (one page). */
 int snms_prefix_list(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 

@@ -242,8 +242,30 @@ class SecondaryNodeFlow:
         ans = ent.batch_delete(["88.100.7/MOTOR-4", "88.100.7/MOTOR-3"])
         self.assertEqual([i["code"] for i in ans.data], [1, -2])
 
-        # TODO(wt13-search): search finding the identifiers (the management API's
-        # search route and /hrls/handles) once the search index lands.
+        # Search finds them, by a template field and by a date range, paged.
+        ans = ent.request("GET", "/identityv2/data/search", params={"term": "model=YE3-7"})
+        self.assertEqual(ans.status, 1, ans.raw)
+        self.assertEqual(sorted(ans.data["handles"]),
+                         ["88.100.7/MOTOR-%d" % i for i in (1007, 2007, 3007, 7)])
+        got, cursor = [], None
+        for _ in range(10):
+            ans = ent.request("GET", "/identityv2/data/search",
+                              params={"term": "model=YE3-12*", "pageSize": 10,
+                                      "cursor": cursor})
+            self.assertEqual(ans.status, 1, ans.raw)
+            got += ans.data["handles"]
+            cursor = ans.data["next"]
+            if cursor is None:
+                break
+        self.assertEqual(len(got), 4 * 11)  # YE3-12, YE3-120..129, in each thousand
+        ans = op.request("GET", "/identityv2/data/search",
+                         params={"term": "made>=2026-02-01", "prefix": "88.100.7",
+                                 "pageSize": 10000})
+        self.assertEqual(ans.status, 1, ans.raw)
+        self.assertEqual(len(ans.data["handles"]), 4001 - 2 + 1)  # 0..4000, -3, -4, +20001
+        ans = ent.request("GET", "/identityv2/data/search", params={"term": "model*"})
+        self.assertEqual(ans.status, -2)
+        self.assertIn("term", ans.message)
 
         # Another enterprise: refused on 88.100.7, whatever the route.
         ans = other.create(identifier("88.100.7/INTRUDER", "1.0", [(2000, "model", "YE3")]))
@@ -256,6 +278,9 @@ class SecondaryNodeFlow:
         self.assertEqual(other.ent_config("88.100.7", "127.0.0.1", 4, tcp_port=1,
                                           udp_port=1).status, -3)
         self.assertEqual(other.prefix_query("88.100.7").data, [])
+        ans = other.request("GET", "/identityv2/data/search",
+                            params={"term": "model=YE3-7", "prefix": "88.100.7"})
+        self.assertEqual(ans.status, -3, ans.raw)
         self.assertEqual(ent.detail("88.100.7/MOTOR-5").status, 1)
         # Its own prefix works.
         ans = other.create(identifier("88.100.8/PUMP-1", "1.0", [(2000, "model", "P8")]))
