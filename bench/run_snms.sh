@@ -16,8 +16,11 @@
 #   PERF [""]: set, the node runs under `perf record -g` ($WORK/perf-MODE.data)
 #
 # The bodies are made before the clock starts; the client only sends them
-# and reads the answers (every item's code is checked to be 1). Results:
-# stdout and $WORK/snms_results.tsv.
+# and reads the answers (every item's code is checked to be 1). Besides the
+# wall-clock rate, the node's own CPU time over the run (utime + stime of
+# /proc/PID/stat) gives identifiers per CPU-second: on a machine shared with
+# other work that figure is the steadier one. Results: stdout and
+# $WORK/snms_results.tsv.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,9 +53,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# utime + stime of a process, in clock ticks
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-[ -f "$TSV" ] || printf 'date\tsearch\tbatches\tconc\tidentifiers\tseconds\tids_per_s\n' >"$TSV"
+[ -f "$TSV" ] || printf 'date\tsearch\tbatches\tconc\tidentifiers\tseconds\tids_per_s\tnode_cpu_s\tids_per_cpu_s\n' >"$TSV"
 
 for mode in $SEARCH; do
 	data=$WORK/data-$mode
@@ -87,6 +93,7 @@ EOF
 		python3 -c "import socket; socket.create_connection(('127.0.0.1',$hport),0.2)" 2>/dev/null && break
 		sleep 0.1
 	done
+	cpu0=$(cpu_ticks "$pid")
 	line=$(pin "$CLIENT_CPU" timeout 600 python3 - "$hport" "$BATCHES" "$CONC" "$mode" "${TMPL:-1}" <<'EOF'
 import http.client, json, sys, threading, time
 port, batches, conc, mode = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -136,6 +143,10 @@ n = batches * 2000
 print("%s%s\t%d\t%d\t%d\t%.3f\t%.0f" % (mode, "" if tmpl else "-notemplate", batches, conc, n, dt, n / dt))
 EOF
 )
+	cpu1=$(cpu_ticks "$pid")
 	cleanup
-	printf '%s\t%s\n' "$(date -u +%FT%TZ)" "$line" | tee -a "$TSV"
+	n=$((BATCHES * 2000))
+	per_cpu=$(awk -v n=$n -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "%.2f\t%.0f", t / hz, t ? n * hz / t : 0 }')
+	printf '%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$line" "$per_cpu" | tee -a "$TSV"
 done

@@ -474,9 +474,43 @@ int snms_detail(api_worker *w, const http_req *req, idn_slice rest, http_resp *r
 enum batch_kind { BATCH_CREATE, BATCH_UPDATE, BATCH_DELETE };
 
 /* Runs every item of a into r's data array under one group commit. */
-static int run_batch(snms_run *s, json_t *a, enum batch_kind kind, http_resp *r, size_t *okp)
+/* A batch: the body and its items' byte ranges. */
+typedef struct batch_in {
+	idn_slice body;
+	const snms_span *sp;
+	size_t n;
+} batch_in;
+
+/* Item i of a batch, parsed alone; NULL with res set when it is not JSON. */
+static json_t *batch_item(const batch_in *in, size_t i, item_res *res)
 {
-	size_t n = json_array_size(a), ok = 0;
+	json_error_t jerr;
+	json_t *it = json_loadb((const char *)in->body.p + in->sp[i].off, in->sp[i].len,
+	                        JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	if (!it)
+		res_set(res, SNMS_BUSINESS, "[%zu]: invalid JSON: %s", i, jerr.text);
+	return it;
+}
+
+/* Runs one item of a batch into res: 0, or < 0 fatal. */
+static int batch_one(snms_run *s, json_t *it, size_t i, enum batch_kind kind, item_res *res)
+{
+	char where[32];
+	snprintf(where, sizeof(where), "[%zu].", i);
+	if (kind != BATCH_DELETE)
+		return run_write(s, it, kind == BATCH_UPDATE, where, res);
+	idn_slice h = handle_of(it);
+	if (h.len && h.len <= PROTO_HANDLE_MAX)
+		return run_delete(s, h, res);
+	res_set(res, SNMS_BUSINESS, "[%zu]: expected a handle PREFIX/SUFFIX", i);
+	return 0;
+}
+
+/* Runs every item of in into r's data array under one group commit. */
+static int run_batch(snms_run *s, const batch_in *in, enum batch_kind kind, http_resp *r,
+                     size_t *okp)
+{
+	size_t ok = 0;
 	int ret = 0;
 	item_res *res = malloc(sizeof(*res));
 	if (!res)
@@ -485,29 +519,18 @@ static int run_batch(snms_run *s, json_t *a, enum batch_kind kind, http_resp *r,
 	r->status = 200;
 	r->content_type = "application/json";
 	http_resp_puts(r, "{\"status\":1,\"data\":[");
-	for (size_t i = 0; i < n; i++) {
-		json_t *it = json_array_get(a, i);
-		char where[32];
-		snprintf(where, sizeof(where), "[%zu].", i);
+	for (size_t i = 0; i < in->n && ret >= 0; i++) {
 		*res = (item_res){0};
-		if (kind == BATCH_DELETE) {
-			idn_slice h = handle_of(it);
-			if (!h.len || h.len > PROTO_HANDLE_MAX)
-				res_set(res, SNMS_BUSINESS,
-				        "[%zu]: expected a handle PREFIX/SUFFIX", i);
-			else
-				ret = run_delete(s, h, res);
-		} else {
-			ret = run_write(s, it, kind == BATCH_UPDATE, where, res);
-		}
-		if (ret < 0)
-			break;
+		json_t *it = batch_item(in, i, res);
+		if (it)
+			ret = batch_one(s, it, i, kind, res);
 		ok += res->status == SNMS_OK;
 		http_resp_puts(r, i ? ",{\"handle\":" : "{\"handle\":");
 		api_json_str(r, handle_of(it));
 		http_resp_printf(r, ",\"code\":%d,\"msg\":", res->status);
 		api_json_str(r, idn_slice_of(res->msg, strlen(res->msg)));
 		http_resp_puts(r, "}");
+		json_decref(it);
 	}
 	free(res);
 	node_worker_group(s->w->nw, false);
@@ -523,44 +546,62 @@ static int run_batch(snms_run *s, json_t *a, enum batch_kind kind, http_resp *r,
 	}
 	*okp = ok;
 	/* The message counts; each item's code says how it went. */
-	http_resp_printf(r, "],\"message\":\"%zu succeeded, %zu failed\"}", ok, n - ok);
+	http_resp_printf(r, "],\"message\":\"%zu succeeded, %zu failed\"}", ok, in->n - ok);
 	return 0;
+}
+
+/* The audit entry of a batch: its first identifier, how many, how it went. */
+static void batch_audit(api_worker *w, const http_req *req, const snms_caller *c,
+                        const batch_in *in, enum batch_kind kind, size_t ok)
+{
+	static const char *const ops[] = {"identity.batchCreate", "identity.batchUpdate",
+	                                  "identity.batchDelete"};
+	item_res res;
+	json_t *it = batch_item(in, 0, &res);
+	idn_slice first = handle_of(it);
+	char msg[96], target[PROTO_HANDLE_MAX + 32];
+	snprintf(msg, sizeof(msg), "%zu succeeded, %zu failed", ok, in->n - ok);
+	snprintf(target, sizeof(target), "%.*s (+%zu more)", (int)first.len, (const char *)first.p,
+	         in->n - 1);
+	json_decref(it);
+	api_audit(w, req, c, ops[kind], idn_slice_of(target, strlen(target)),
+	          ok == in->n ? SNMS_OK : SNMS_BUSINESS, msg);
 }
 
 static int batch(api_worker *w, const http_req *req, http_resp *r, enum batch_kind kind)
 {
 	snms_caller c;
-	int ret;
-	json_t *doc = begin(w, req, r, &c, &ret);
-	if (!doc)
+	int ret = snms_auth(w, req, r, &c);
+	if (ret <= 0)
 		return ret;
-	json_t *a = doc;
-	if (!json_is_array(a)) {
+	snms_span *sp = malloc((SNMS_BATCH_MAX + 1) * sizeof(*sp));
+	if (!sp)
+		return IDN_ENOMEM;
+	batch_in in = {.body = req->body, .sp = sp};
+	long n = snms_array_split(req->body, sp, SNMS_BATCH_MAX + 1);
+	json_t *doc = NULL;
+	if (n < 0 && !(doc = snms_body(req, r))) {
+		/* not JSON: answered */
+	} else if (n < 0) {
 		snms_fail(r, SNMS_BUSINESS, "body: expected an array of %s",
 		          kind == BATCH_DELETE ? "handles" : "{handle, templateVersion, value}");
-	} else if (json_array_size(a) > SNMS_BATCH_MAX) {
+	} else if (n > SNMS_BATCH_MAX) {
 		snms_fail(r, SNMS_BUSINESS,
-		          "body: %zu items, at most %d a batch (nothing was written)",
-		          json_array_size(a), SNMS_BATCH_MAX);
-	} else if (!json_array_size(a)) {
+		          "body: %ld items, at most %d a batch (nothing was written)", n,
+		          SNMS_BATCH_MAX);
+	} else if (!n) {
 		snms_fail(r, SNMS_BUSINESS, "body: an empty batch");
 	} else {
-		static const char *const ops[] = {"identity.batchCreate", "identity.batchUpdate",
-		                                  "identity.batchDelete"};
 		snms_run s = {.w = w, .c = &c, .vals = malloc(ANS_CAP)};
-		size_t ok = 0, n = json_array_size(a);
-		ret = s.vals ? run_batch(&s, a, kind, r, &ok) : IDN_ENOMEM;
+		size_t ok = 0;
+		in.n = (size_t)n;
+		ret = s.vals ? run_batch(&s, &in, kind, r, &ok) : IDN_ENOMEM;
 		free(s.vals);
-		char msg[96], target[PROTO_HANDLE_MAX + 32];
-		idn_slice first = handle_of(json_array_get(a, 0));
-		snprintf(msg, sizeof(msg), "%zu succeeded, %zu failed", ok, n - ok);
-		snprintf(target, sizeof(target), "%.*s (+%zu more)", (int)first.len,
-		         (const char *)first.p, n - 1);
 		if (!ret)
-			api_audit(w, req, &c, ops[kind], idn_slice_of(target, strlen(target)),
-			          ok == n ? SNMS_OK : SNMS_BUSINESS, msg);
+			batch_audit(w, req, &c, &in, kind, ok);
 	}
 	json_decref(doc);
+	free(sp);
 	return ret;
 }
 

@@ -104,6 +104,53 @@ json_t *snms_body(const http_req *req, http_resp *r)
 
 /* ---- identifiers ---- */
 
+/* JSON whitespace (a NUL is not). */
+static bool is_ws(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+long snms_array_split(idn_slice b, snms_span *out, size_t cap)
+{
+	size_t i = 0, start, n = 0;
+	int depth = 1;
+	bool in_str = false, blank = true;
+	while (i < b.len && is_ws(b.p[i]))
+		i++;
+	if (i == b.len || b.p[i] != '[')
+		return -1;
+	start = ++i;
+	for (; i < b.len && depth; i++) {
+		uint8_t c = b.p[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"')
+			in_str = true;
+		else if (c == '[' || c == '{')
+			depth++;
+		else if (c == ']' || c == '}')
+			depth--;
+		if ((c == ',' && depth == 1) || !depth) {
+			if (blank && (c == ',' || n))
+				return -1; /* an empty element: "[1,,2]", "[1,]" */
+			if (!blank && n++ < cap)
+				out[n - 1] = (snms_span){start, i - start};
+			start = i + 1;
+			blank = true;
+			continue;
+		}
+		blank = blank && is_ws(c);
+	}
+	while (i < b.len && is_ws(b.p[i]))
+		i++;
+	return depth || in_str || i != b.len ? -1 : (long)n;
+}
+
 /* The first key of o not in known[] (NULL-terminated), or NULL. */
 static const char *unknown_key(json_t *o, const char *const *known)
 {

@@ -88,6 +88,18 @@ int snms_delete_one(api_worker *w, const snms_caller *c, idn_slice h, int *statu
 
 /* ---- mappings (api_snms_map.c), pure ---- */
 
+/*
+ * A batch's body is parsed one item at a time (a DOM of 2,000 items would
+ * cost more than running them): snms_array_split gives the byte range of
+ * each element of a JSON array (strings and nesting skipped, the elements
+ * not otherwise checked: each is parsed alone). At most cap are recorded,
+ * all counted. The count, or -1 when body is not one array.
+ */
+typedef struct snms_span {
+	size_t off, len;
+} snms_span;
+long snms_array_split(idn_slice body, snms_span *out, size_t cap);
+
 /* One identifier's body: {handle, templateVersion, value:[..]}. Borrows the JSON. */
 typedef struct snms_item {
 	idn_slice handle;

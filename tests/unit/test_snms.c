@@ -287,6 +287,46 @@ static void test_template_refusals(void **state)
 	json_decref(t);
 }
 
+static void test_array_split(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		long n;
+		const char *second; /* the second element's text, if any */
+	} cases[] = {
+	    {"[]", 0, NULL},
+	    {" [ ] \n", 0, NULL},
+	    {"[1]", 1, NULL},
+	    {"[{\"a\":[1,2],\"b\":\"x,]}\"}, \"q\\\",\" ]", 2, " \"q\\\",\" "},
+	    {"[[1,[2]],{\"k\":{}}]", 2, "{\"k\":{}}"},
+	    {"[1,]", -1, NULL},
+	    {"[,1]", -1, NULL},
+	    {"[1,,2]", -1, NULL},
+	    {"[1", -1, NULL},
+	    {"[\"abc]", -1, NULL},
+	    {"[1] x", -1, NULL},
+	    {"{\"a\":1}", -1, NULL},
+	    {"", -1, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snms_span sp[4];
+		idn_slice in = idn_slice_of(cases[i].in, strlen(cases[i].in));
+		long n = snms_array_split(in, sp, 4);
+		if (n != cases[i].n)
+			fail_msg("'%s': %ld elements, want %ld", cases[i].in, n, cases[i].n);
+		if (cases[i].second) {
+			assert_int_equal(sp[1].len, strlen(cases[i].second));
+			assert_memory_equal(cases[i].in + sp[1].off, cases[i].second, sp[1].len);
+		}
+	}
+	/* A NUL is not whitespace; more elements than recorded are still counted. */
+	assert_int_equal(snms_array_split(idn_slice_of("[1]\0", 4), NULL, 0), -1);
+	snms_span one[1];
+	assert_int_equal(snms_array_split(IDN_SLICE("[1,2,3]"), one, 1), 3);
+	assert_int_equal(one[0].len, 1);
+}
+
 static void test_answers(void **state)
 {
 	(void)state;
@@ -317,6 +357,7 @@ int main(void)
 	    cmocka_unit_test(test_body_to_values),    cmocka_unit_test(test_body_refusals),
 	    cmocka_unit_test(test_retry_compare),     cmocka_unit_test(test_template_both_ways),
 	    cmocka_unit_test(test_template_refusals), cmocka_unit_test(test_answers),
+	    cmocka_unit_test(test_array_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
