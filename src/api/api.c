@@ -192,6 +192,12 @@ fail:
 	return ret;
 }
 
+int api_serve_reload_tls(api_server *hs, const char *cert, const char *key, char *err,
+                         size_t errlen)
+{
+	return http_tls_reload(hs->srv, cert, key, err, errlen);
+}
+
 unsigned api_serve_port(const api_server *hs, unsigned idx)
 {
 	return http_bound_port(hs->srv, idx);

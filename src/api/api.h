@@ -125,6 +125,9 @@ typedef struct api_server api_server;
 
 int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out);
 unsigned api_serve_port(const api_server *hs, unsigned idx);
+/* The HTTPS certificate and key again (SIGHUP; http_tls_reload): 0, or why in err. */
+int api_serve_reload_tls(api_server *hs, const char *cert, const char *key, char *err,
+                         size_t errlen);
 /* Stops the workers, waits for them, frees hs (NULL is fine). */
 void api_serve_stop(api_server *hs);
 

@@ -173,9 +173,9 @@ static int token_login(api_worker *w, const http_req *req, http_resp *r, bool v1
 			ok = account_token_issue(t, &a, w->a->token_life_s, now, token) ?: 1;
 		account_txn_end(t, false, 0);
 	}
-	json_decref(doc);
 	if (ok >= 0 && w->a->n)
 		node_login_result(w->a->n, &src, who, LOGIN_INDEX, ok == 1);
+	json_decref(doc); /* name (who) lives in it */
 	if (ok < 0)
 		storage_error(r, ok);
 	else if (!ok)

@@ -292,10 +292,12 @@ static void decided(api_worker *w, const http_req *req, const api_caller *c, boo
 {
 	char target[64];
 	snprintf(target, sizeof(target), "application %llu", id);
-	int st = ret == ACCOUNT_NO_RIGHT ? SNMS_NO_PERMISSION
-	         : ret == IDN_ENOTFOUND || ret == IDN_EINVAL || ret == IDN_EEXIST ? SNMS_BUSINESS
-	         : ret                                                            ? SNMS_INTERNAL
-	                                                                          : SNMS_OK;
+	int st =
+	    ret == ACCOUNT_NO_RIGHT ? SNMS_NO_PERMISSION
+	    : ret == IDN_ENOTFOUND || ret == IDN_EINVAL || ret == IDN_EEXIST || ret == ACCOUNT_QUOTA
+	        ? SNMS_BUSINESS
+	    : ret ? SNMS_INTERNAL
+	          : SNMS_OK;
 	const char *msg = ret ? (why[0] ? why : idn_strerror(ret)) : approve ? prefix : "rejected";
 	api_audit(w, req, c, approve ? "application.approve" : "application.reject",
 	          idn_slice_of(target, strlen(target)), st, msg);
@@ -325,11 +327,14 @@ static int decide(api_worker *w, const http_req *req, idn_slice rest, const api_
 	char path[64], *end;
 	snprintf(path, sizeof(path), "%.*s", (int)(rest.len < 63 ? rest.len : 63),
 	         (const char *)rest.p);
-	unsigned long long id = strtoull(path, &end, 10);
+	size_t digits = strspn(path, "0123456789");
+	unsigned long long id = digits && digits <= 15 ? strtoull(path, &end, 10) : 0;
+	end = path + digits;
 	bool approve = !strcmp(end, "/approve");
-	if (end == path || (!approve && strcmp(end, "/reject"))) {
+	if (!id || (!approve && strcmp(end, "/reject"))) {
 		api_snms_answer(r, 404, SNMS_BUSINESS,
-		                "expected /snms/api/idn/applications/{id}/approve or .../reject");
+		                "expected /snms/api/idn/applications/{id}/approve or .../reject, "
+		                "{id} an application's number");
 		return 0;
 	}
 	json_t *doc = api_snms_body(req, r, true);

@@ -423,7 +423,7 @@ static const struct route {
     {"POST", "/identity/token", false, api_identity_token, true},
     {"POST", "/identity/token/v1", false, api_identity_token_v1, true},
     {"POST", "/snms/api/idn/apply", false, api_snms_apply, true},
-    {"GET", "/snms/api/idn/applications", true, api_snms_applications, true},
+    {"GET", "/snms/api/idn/applications", false, api_snms_applications, true},
     {"POST", "/snms/api/idn/applications/", true, api_snms_applications, true},
     {"GET", "/snms/api/idn/audit", false, api_snms_audit, true},
     /* The SNMS management API (api_snms*.c, docs/secondary-node/api.md). */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 int cmd_serve(int argc, char **argv);
+int cmd_settings_doc(int argc, char **argv); /* cmd_serve.c: the settings as documents */
 int cmd_load(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 int cmd_dump(int argc, char **argv); /* cmd_dump.c: backups */

@@ -40,7 +40,7 @@ typedef struct acct_opts {
 	    *reason, *account, *cursor;
 	const char *prefixes[ACCOUNT_PREFIXES_MAX];
 	unsigned nprefixes;
-	bool pw_stdin, no_v1, all;
+	bool pw_stdin, no_v1, all, case_insensitive;
 	account_kdf kdf;
 	int64_t from_ms, to_ms;
 	long limit;
@@ -57,7 +57,7 @@ static const char usage_text[] =
     "                            (--prefix P | --under PARENT) [--contact X] [--pubkey FILE]\n"
     "                            [password options]\n"
     "       idnode account applications --data LOC [--all]\n"
-    "       idnode account approve ID --data LOC\n"
+    "       idnode account approve ID --data LOC [--case-insensitive (as the node serves)]\n"
     "       idnode account reject ID --data LOC [--reason TEXT]\n"
     "       idnode audit --data LOC [--from T] [--to T] [--account NAME] [--limit N]\n"
     "                    [--cursor C]   (T: unix ms, or YYYY-MM-DD[THH:MM:SS] UTC)\n"
@@ -180,6 +180,7 @@ enum {
 	O_ACCOUNT,
 	O_LIMIT,
 	O_CURSOR,
+	O_CASEINS,
 };
 
 static const struct option longopts[] = {
@@ -204,6 +205,7 @@ static const struct option longopts[] = {
     {"account", required_argument, NULL, O_ACCOUNT},
     {"limit", required_argument, NULL, O_LIMIT},
     {"cursor", required_argument, NULL, O_CURSOR},
+    {"case-insensitive", no_argument, NULL, O_CASEINS},
     {"help", no_argument, NULL, 'h'},
     {0, 0, 0, 0},
 };
@@ -304,6 +306,9 @@ static int take_opt(acct_opts *o, int c, const char *arg)
 		return number_opt(o, "limit", arg, 1, 1000, &o->limit);
 	case O_CURSOR:
 		o->cursor = arg;
+		return 0;
+	case O_CASEINS:
+		o->case_insensitive = true;
 		return 0;
 	default:
 		fputs(usage_text, stderr);
@@ -626,8 +631,8 @@ static int do_decide(acct_opts *o, const char *idtext, bool approve)
 	char prefix[ACCOUNT_PREFIX_MAX + 16] = "", why[256] = "", by[80];
 	cli_who(by, sizeof(by));
 	int ret = approve
-	              ? account_approve(t, (uint64_t)id, by, now_ms(), true, prefix, sizeof(prefix),
-	                                why, sizeof(why))
+	              ? account_approve(t, (uint64_t)id, by, now_ms(), !o->case_insensitive, prefix,
+	                                sizeof(prefix), why, sizeof(why))
 	              : account_reject(t, (uint64_t)id, by, o->reason ? o->reason : "", now_ms());
 	if (ret && !why[0])
 		snprintf(why, sizeof(why), "%s",

@@ -74,6 +74,8 @@ int main(int argc, char **argv)
 		printf("idnode %s\n", IDN_VERSION);
 		return CLI_OK;
 	}
+	if (!strcmp(argv[1], "settings-doc")) /* the build's, for idnode.conf(5): not listed */
+		return cmd_settings_doc(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (!strcmp(argv[1], subcommands[i].name))
 			return subcommands[i].fn(argc - 1, argv + 1);

@@ -15,6 +15,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,11 +411,37 @@ int account_each(store_txn *t, int (*fn)(void *arg, const account *a), void *arg
 	return store_tab_scan(t, STORE_TAB_ACCOUNT, IDN_SLICE("a/"), IDN_SLICE(""), each_cb, &e);
 }
 
+/* A hash of the default cost no password matches, for names that are no account. */
+static char dummy_hash[128];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_make(void)
+{
+	static const uint8_t salt[SALT_LEN] = "idnode no-such!";
+	const account_kdf *k = &account_kdf_default;
+	if (argon2id_hash_encoded(k->t_cost, k->m_cost, k->lanes, "-", 1, salt, sizeof(salt),
+	                          HASH_LEN, dummy_hash, sizeof(dummy_hash)) != ARGON2_OK)
+		dummy_hash[0] = 0;
+}
+
+/*
+ * An unknown name costs what a wrong password does, so the time of an
+ * answer does not tell which names are accounts.
+ */
+static void spend_as_verify(const char *password, size_t plen)
+{
+	pthread_once(&dummy_once, dummy_make);
+	if (dummy_hash[0] && plen && plen <= ACCOUNT_PASSWORD_MAX)
+		(void)argon2id_verify(dummy_hash, password, plen);
+}
+
 int account_check_password(store_txn *t, const char *name, const char *password, size_t plen,
                            account *out)
 {
 	int ret;
 	json_t *j = get_row(t, name, &ret);
+	if (!j && ret == IDN_ENOTFOUND)
+		spend_as_verify(password, plen);
 	if (!j)
 		return ret == IDN_ENOTFOUND ? 0 : ret;
 	const char *enc = jstr(j, "pw");

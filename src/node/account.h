@@ -168,9 +168,14 @@ int account_reject(store_txn *t, uint64_t id, const char *by, const char *reason
  * that the identity id_handle/id_index holds PROTO_ADM_ADD_DERIVED_PREFIX on
  * the parent prefix's record (0.NA/<parent>) or is a node admin
  * (node_authz_check, as the Handle protocol), then account_approve. 0,
- * ACCOUNT_NO_RIGHT (why says which right), or account_approve's errors.
+ * ACCOUNT_NO_RIGHT (why says which right), ACCOUNT_QUOTA (the node's quota
+ * of child prefixes, --quota-child-prefixes, as a Handle create of the
+ * record would count it), or account_approve's errors.
  */
-enum { ACCOUNT_NO_RIGHT = 1 };
+enum {
+	ACCOUNT_NO_RIGHT = 1, /* the approver's identity lacks the right */
+	ACCOUNT_QUOTA = 2,    /* a quota of child prefixes refuses it (node/quota.h) */
+};
 int account_approve_as(node_worker *w, idn_slice id_handle, uint32_t id_index, uint64_t app_id,
                        const char *by, int64_t now_ms, char *prefix_out, size_t cap, char *why,
                        size_t whylen);

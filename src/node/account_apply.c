@@ -18,6 +18,7 @@
 #include "node/admin.h"
 #include "node/answer.h"
 #include "node/authz.h"
+#include "node/quota.h"
 #include "proto/handle.h"
 #include "proto/record.h"
 #include "proto/reserved.h"
@@ -432,6 +433,26 @@ static void parent_of(const application *app, char *out, size_t cap)
 		*dot = 0;
 }
 
+/*
+ * The node's quota of child prefixes (node/quota.h), as a Handle create of
+ * 0.NA/<prefix> counts it: before the record is put (homing it after does not
+ * count it again). 0, ACCOUNT_QUOTA with why, or a store error.
+ */
+static int approve_quota(node_authz *c, const application *app, char *why, size_t whylen)
+{
+	char prefix[ACCOUNT_PREFIX_MAX + 16], h[ACCOUNT_PREFIX_MAX + 24];
+	int ret =
+	    choose_prefix(c->t, app, c->rq->w->node->cfg.case_sensitive, prefix, sizeof(prefix));
+	if (ret)
+		return ret == IDN_EEXIST ? 0 : ret; /* account_approve says why */
+	int hl = snprintf(h, sizeof(h), "0.NA/%s", prefix);
+	if (!node_quota_created(c, idn_slice_of(h, (size_t)hl)))
+		return 0;
+	snprintf(why, whylen, "a quota of this node refuses %s (response code %u)", h,
+	         node_worker_rcode(c->rq->w));
+	return ACCOUNT_QUOTA;
+}
+
 int account_approve_as(node_worker *w, idn_slice id_handle, uint32_t id_index, uint64_t app_id,
                        const char *by, int64_t now_ms, char *prefix_out, size_t cap, char *why,
                        size_t whylen)
@@ -467,6 +488,8 @@ int account_approve_as(node_worker *w, idn_slice id_handle, uint32_t id_index, u
 		         id_index, (int)id_handle.len, (const char *)id_handle.p, ph);
 		ret = ACCOUNT_NO_RIGHT;
 	}
+	if (!ret)
+		ret = approve_quota(&c, &app, why, whylen);
 	if (!ret)
 		ret = account_approve(c.t, app_id, by, now_ms, n->cfg.case_sensitive, prefix_out,
 		                      cap, why, whylen);
