@@ -28,6 +28,7 @@
 #include "proto/record.h"
 #include "store/bulkload.h"
 #include "store/index.h"
+#include "index_assert.h"
 #include "store/store.h"
 
 struct suite_backend {
@@ -1256,18 +1257,6 @@ static idn_slice ix_record(uint8_t *buf, size_t cap, size_t n, const char *const
 	return idn_slice_of(buf, (size_t)len);
 }
 
-/* The index equals the one the records make. */
-static void ix_consistent(store *s)
-{
-	store_txn *t;
-	uint64_t missing, extra;
-	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
-	assert_int_equal(store_index_check(t, &missing, &extra), IDN_OK);
-	store_txn_abort(t);
-	assert_int_equal(missing, 0);
-	assert_int_equal(extra, 0);
-}
-
 static int ix_count_cb(void *arg, idn_slice key, idn_slice val)
 {
 	(void)key;
@@ -1318,25 +1307,25 @@ static void test_index(void **state)
 	/* put: URL, batch and EMAIL are searchable, HS_ADMIN and bad UTF-8 are not */
 	put1(f->s, S("88.1/a"), ix_record(b1, sizeof(b1), 5, ty, d1, pub), 0, IDN_OK);
 	assert_int_equal(ix_entries(f->s), 3);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 	/* overwrite: the old URL's entry goes, the batch's stays */
 	const char *d2[] = {"http://a.example/2", "B7"};
 	put1(f->s, S("88.1/a"), ix_record(b2, sizeof(b2), 2, ty, d2, pub), 0, IDN_OK);
 	assert_int_equal(ix_entries(f->s), 2);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 	/* a long value is indexed by its head */
 	memset(longurl, 'u', sizeof(longurl) - 1);
 	longurl[sizeof(longurl) - 1] = 0;
 	const char *d3[] = {longurl, "B7"};
 	put1(f->s, S("88.1/b"), ix_record(b1, sizeof(b1), 2, ty, d3, pub), 0, IDN_OK);
 	assert_int_equal(ix_entries(f->s), 4);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 	/* del */
 	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
 	assert_int_equal(store_del(t, S("88.1/b")), IDN_OK);
 	assert_int_equal(store_txn_commit(t), IDN_OK);
 	assert_int_equal(ix_entries(f->s), 2);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 	/* a nested child that aborts leaves no entry; one that commits keeps its own */
 	if (store_can_nest(f->s)) {
 		assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
@@ -1353,14 +1342,14 @@ static void test_index(void **state)
 		assert_int_equal(store_txn_commit(c), IDN_OK);
 		assert_int_equal(store_txn_commit(t), IDN_OK);
 		assert_int_equal(ix_entries(f->s), 3);
-		ix_consistent(f->s);
+		index_assert_consistent(f->s);
 	}
 	/* a whole aborted txn */
 	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
 	assert_int_equal(store_put(t, S("88.1/e"), ix_record(b1, sizeof(b1), 2, ty, d1, pub), 0),
 	                 IDN_OK);
 	store_txn_abort(t);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 	/* off: no entries, writes make none; on again: built for what is there */
 	size_t on = ix_entries(f->s);
 	ix_set(f->s, INDEX_OFF);
@@ -1370,7 +1359,7 @@ static void test_index(void **state)
 	assert_int_equal(ix_entries(f->s), 0);
 	ix_set(f->s, INDEX_ON);
 	assert_int_equal(ix_entries(f->s), on + 2);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 	/* a bulk (STORE_NOLOG) txn leaves it stale; the refresh rebuilds it */
 	assert_int_equal(store_txn_begin(f->s, STORE_NOLOG, &t), IDN_OK);
 	assert_int_equal(store_put(t, S("88.1/g"), ix_record(b1, sizeof(b1), 2, ty, d1, pub), 0),
@@ -1381,7 +1370,7 @@ static void test_index(void **state)
 	assert_int_equal(store_index_refresh(f->s), IDN_OK);
 	assert_int_equal(ix_state(f->s), INDEX_ON);
 	assert_int_equal(ix_entries(f->s), on + 2);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 }
 
 /* The bulk loader's records are in the index when the load returns. */
@@ -1408,7 +1397,7 @@ static void test_index_bulk(void **state)
 	bulkload_free(L);
 	assert_int_equal(ix_state(f->s), INDEX_ON);
 	assert_int_equal(ix_entries(f->s), 6000);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 }
 
 #define STORE_SUITE_TESTS                                                                          \
