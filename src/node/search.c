@@ -169,6 +169,8 @@ typedef struct run {
 	const search_term *drv;
 	uint8_t pfx[STORE_TAB_KEY_MAX];
 	size_t pfx_len;
+	uint8_t seen[INDEX_ID_MAX]; /* the last identifier the exact walk looked at */
+	size_t seen_len;
 	/* non-exact drivers: the identifiers found, sorted before they are checked */
 	struct cand *c;
 	size_t nc, capc;
@@ -337,12 +339,14 @@ static int exact_cb(void *arg, idn_slice key, idn_slice val)
 	run *r = arg;
 	idn_slice id = idn_slice_of(key.p + r->pfx_len, key.len - r->pfx_len);
 	if (over_budget(r)) {
-		/* the page ends here; the next one goes on after id */
+		/* the page ends before id: the next one goes on after the last id looked at */
 		r->pg->more = true;
-		memcpy(r->pg->next, id.p, id.len);
-		r->pg->next_len = id.len;
+		memcpy(r->pg->next, r->seen, r->seen_len);
+		r->pg->next_len = r->seen_len;
 		return 1;
 	}
+	memcpy(r->seen, id.p, id.len);
+	r->seen_len = id.len;
 	if (r->q->prefix_len && slice_lt(idn_slice_of(r->q->prefix, r->q->prefix_len), id) &&
 	    (id.len < r->q->prefix_len || memcmp(id.p, r->q->prefix, r->q->prefix_len)))
 		return 1; /* past the prefix's identifiers */
