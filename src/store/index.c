@@ -420,65 +420,84 @@ int store_index_set(store_txn *t, enum index_state st)
 
 int store_index_refresh(store *s)
 {
-	store_txn *t;
-	enum index_state st;
-	int rc = store_txn_begin(s, 0, &t);
-	if (rc)
-		return rc;
-	rc = store_index_state(t, &st);
-	if (rc == IDN_OK && st == INDEX_STALE)
-		rc = store_index_set(t, INDEX_ON);
-	if (rc) {
-		store_txn_abort(t);
-		return rc;
-	}
-	return store_txn_commit(t);
+	return store_index_apply(s, INDEX_ON, true);
 }
 
 /* ---- the check ---- */
 
-static int all_cb(void *arg, idn_slice key, idn_slice val)
+typedef struct check {
+	store_txn *t;
+	uint64_t missing, found;
+} check;
+
+/* Each entry the records make, looked up in the index. */
+static int check_batch(void *arg, ix_ents *es)
 {
-	ix_ents *es = arg;
-	if (ents_grow(es) || key.len > STORE_TAB_KEY_MAX || val.len != INDEX_VAL_LEN)
-		return IDN_ENOMEM;
-	ix_ent *e = &es->e[es->n++];
-	memcpy(e->key, key.p, key.len);
-	e->klen = (uint16_t)key.len;
-	memcpy(e->val, val.p, INDEX_VAL_LEN);
-	return 0;
+	check *c = arg;
+	for (size_t i = 0; i < es->n; i++) {
+		idn_slice v;
+		int rc = store_tab_get(c->t, STORE_TAB_INDEX,
+		                       idn_slice_of(es->e[i].key, es->e[i].klen), &v);
+		if (rc == IDN_ENOTFOUND) {
+			c->missing++;
+			continue;
+		}
+		if (rc)
+			return rc;
+		c->found++;
+		if (v.len != INDEX_VAL_LEN || memcmp(v.p, es->e[i].val, INDEX_VAL_LEN))
+			c->missing++;
+	}
+	return IDN_OK;
 }
 
-static int made_cb(void *arg, idn_slice key, idn_slice val)
+static int count_cb(void *arg, idn_slice key, idn_slice val)
 {
-	return ents_of(key, val, arg) ? 1 : 0;
+	(void)key;
+	(void)val;
+	++*(uint64_t *)arg;
+	return 0;
 }
 
 int store_index_check(store_txn *t, uint64_t *missing, uint64_t *extra)
 {
-	ix_ents made = {0}, held = {0};
+	check c = {.t = t};
+	uint64_t held = 0;
 	*missing = *extra = 0;
-	int rc = store_scan(t, idn_slice_of(NULL, 0), made_cb, &made);
+	int rc = each_batch(t, check_batch, &c);
 	if (rc == IDN_OK)
 		rc = store_tab_scan(t, STORE_TAB_INDEX, idn_slice_of(NULL, 0),
-		                    idn_slice_of(NULL, 0), all_cb, &held);
-	if (rc == IDN_OK) {
-		ents_sort(&made, 0);
-		size_t i = 0, j = 0;
-		while (i < made.n || j < held.n) {
-			int c = i == made.n   ? 1
-			        : j == held.n ? -1
-			                      : ent_cmp(&made.e[i], &held.e[j]);
-			if (c < 0 ||
-			    (c == 0 && memcmp(made.e[i].val, held.e[j].val, INDEX_VAL_LEN)))
-				++*missing;
-			if (c > 0)
-				++*extra;
-			i += c <= 0;
-			j += c >= 0;
+		                    idn_slice_of(NULL, 0), count_cb, &held);
+	if (rc)
+		return rc;
+	*missing = c.missing;
+	*extra = held - c.found;
+	return IDN_OK;
+}
+
+int store_index_apply(store *s, enum index_state st, bool only_stale)
+{
+	/* one transaction; a map too small for it grows (doubling) at the next begin */
+	enum { TRIES = 8 };
+	int rc = IDN_OK;
+	for (int i = 0; i < TRIES; i++) {
+		store_txn *t;
+		enum index_state now;
+		if ((rc = store_txn_begin(s, 0, &t)))
+			return rc;
+		rc = store_index_state(t, &now);
+		if (rc == IDN_OK && only_stale && now != INDEX_STALE) {
+			store_txn_abort(t);
+			return IDN_OK;
 		}
+		if (rc == IDN_OK)
+			rc = store_index_set(t, st);
+		if (rc == IDN_OK)
+			rc = store_txn_commit(t);
+		else
+			store_txn_abort(t);
+		if (rc != IDN_ESTORE_FULL)
+			return rc;
 	}
-	free(made.e);
-	free(held.e);
-	return rc < 0 ? rc : rc ? IDN_ENOMEM : IDN_OK;
+	return rc;
 }

@@ -63,7 +63,13 @@ int store_index_state(store_txn *t, enum index_state *st);
  */
 int store_index_set(store_txn *t, enum index_state st);
 
-/* In its own write transaction: rebuilds the index if it is stale. */
+/*
+ * store_index_set in its own write transaction (only if the index is stale,
+ * with only_stale), tried again when the store was too small for it (LMDB
+ * grows its map at the next begin).
+ */
+int store_index_apply(store *s, enum index_state st, bool only_stale);
+/* store_index_apply(s, INDEX_ON, true): rebuilds the index if it is stale. */
 int store_index_refresh(store *s);
 
 /* Whether values of this type are searchable (by type only). */
