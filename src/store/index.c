@@ -109,25 +109,48 @@ static int ent_cmp(const void *a, const void *b)
 	return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
+static int ent_pcmp(const void *a, const void *b)
+{
+	return ent_cmp(*(const ix_ent *const *)a, *(const ix_ent *const *)b);
+}
+
 /* Sorts es[from ..) and merges equal keys, a public value winning. */
-static void ents_sort(ix_ents *es, size_t from)
+static int ents_sort(ix_ents *es, size_t from)
 {
 	size_t n = es->n - from, w = 0;
-	ix_ent *e = es->e + from;
 	if (n < 2)
-		return;
-	qsort(e, n, sizeof(*e), ent_cmp);
-	for (size_t i = 1; i < n; i++) {
-		if (ent_cmp(&e[w], &e[i]) == 0) {
-			if (!(e[w].val[4] & PROTO_PERM_PUBLIC_READ) &&
-			    (e[i].val[4] & PROTO_PERM_PUBLIC_READ))
-				e[w] = e[i];
+		return IDN_OK;
+	/* entries are big: sort pointers, then copy them once in order (a
+	 * record's few on the stack, a rebuild's batch on the heap) */
+	enum { SMALL = 16 };
+	ix_ent *pbuf[SMALL], obuf[SMALL];
+	bool small = n <= SMALL;
+	ix_ent **p = small ? pbuf : malloc(n * sizeof(*p));
+	ix_ent *out = small ? obuf : malloc(n * sizeof(*out));
+	if (!p || !out) {
+		free(p);
+		free(out);
+		return IDN_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i] = &es->e[from + i];
+	qsort(p, n, sizeof(*p), ent_pcmp);
+	for (size_t i = 0; i < n; i++) {
+		if (w && ent_cmp(&out[w - 1], p[i]) == 0) {
+			if (!(out[w - 1].val[4] & PROTO_PERM_PUBLIC_READ) &&
+			    (p[i]->val[4] & PROTO_PERM_PUBLIC_READ))
+				out[w - 1] = *p[i];
 			continue;
 		}
-		if (++w != i)
-			e[w] = e[i];
+		out[w++] = *p[i];
 	}
-	es->n = from + w + 1;
+	memcpy(es->e + from, out, w * sizeof(*out));
+	es->n = from + w;
+	if (!small) {
+		free(p);
+		free(out);
+	}
+	return IDN_OK;
 }
 
 /* Appends the entries of record rec of identifier id to es (unsorted). */
@@ -241,7 +264,7 @@ static int old_ents(store_txn *t, idn_slice key, ix_ents *es)
 	if (rc == IDN_ENOTFOUND)
 		return IDN_OK;
 	if (rc == IDN_OK && (rc = ents_of(key, rec, es)) == IDN_OK)
-		ents_sort(es, 0);
+		rc = ents_sort(es, 0);
 	return rc;
 }
 
@@ -282,10 +305,8 @@ int store_index_put(store_txn *t, idn_slice key, idn_slice val, unsigned flags)
 	ix_ents a = {0}, b = {0};
 	if ((rc = old_ents(t, key, &a)) == IDN_OK &&
 	    (rc = t->s->ops->put(t, key, val, flags)) == IDN_OK &&
-	    (rc = ents_of(key, val, &b)) == IDN_OK) {
-		ents_sort(&b, 0);
+	    (rc = ents_of(key, val, &b)) == IDN_OK && (rc = ents_sort(&b, 0)) == IDN_OK)
 		rc = apply_diff(t, &a, &b);
-	}
 	free(a.e);
 	free(b.e);
 	return rc;
@@ -385,7 +406,8 @@ static int each_batch(store_txn *t, int (*fn)(void *arg, ix_ents *es), void *arg
 		rc = s < 0 ? s : b->rc;
 		if (rc)
 			break;
-		ents_sort(&b->es, 0);
+		if ((rc = ents_sort(&b->es, 0)))
+			break;
 		rc = fn(arg, &b->es);
 		if (!b->more)
 			break;
