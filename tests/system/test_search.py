@@ -245,6 +245,16 @@ class SearchLmdbTest(SearchBase, unittest.TestCase):
             out = self.node.cli("index", "on", "--data", d)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(len(self.search("q=batch=B1")["handles"]), N // 4)
+        # a restore leaves the index whole (rebuilt once at its end)
+        dump = os.path.join(self.node.dir, "backup.jsonl")
+        self.assertEqual(self.node.cli("dump", "--data", d, "-o", dump).returncode, 0)
+        copy = os.path.join(self.node.dir, "restored")
+        out = self.node.cli("restore", "--data", copy, dump)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        want = self.node.cli("index", "status", "--data", d).stdout
+        self.assertEqual(self.node.cli("index", "status", "--data", copy).stdout, want)
+        out = self.node.cli("index", "verify", "--data", copy)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         for bad in (["index", "sideways", "--data", d], ["index", "on"],
                     ["index", "status", "--data", os.path.join(self.node.dir, "nothing")]):
             out = self.node.cli(*bad)
