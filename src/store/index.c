@@ -339,7 +339,8 @@ static int batch_cb(void *arg, idn_slice key, idn_slice val)
 {
 	(void)val;
 	key_batch *b = arg;
-	memcpy(b->k[b->n], key.p, key.len);
+	if (key.len)
+		memcpy(b->k[b->n], key.p, key.len);
 	b->len[b->n++] = (uint16_t)key.len;
 	return b->n == CLEAR_BATCH;
 }

@@ -171,7 +171,8 @@ static int tab_cb(void *arg, idn_slice key, idn_slice val)
 {
 	struct tab_page *tp = arg;
 	tp->key[0] = (uint8_t)tp->tab;
-	memcpy(tp->key + 1, key.p, key.len);
+	if (key.len)
+		memcpy(tp->key + 1, key.p, key.len);
 	return dump_cb(tp->dp, idn_slice_of(tp->key, key.len + 1), val);
 }
 

@@ -141,10 +141,10 @@ class PgCase(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr + n.output())
         self.assertIn("https://written.by/reference", out.stdout)
         self.assertNotIn("hidden", out.stdout)  # not publicly readable
-        # idnode created only its own tables beside them (records, transaction log, meta)
+        # idnode created only its own tables beside them (records, tables, transaction log, meta)
         tables = psql(self.uri, "SELECT string_agg(tablename, ',' ORDER BY tablename)"
                                 " FROM pg_tables WHERE schemaname = 'public'")
-        self.assertEqual(tables, "handles,idn_meta,idn_records,idn_txlog,nas")
+        self.assertEqual(tables, "handles,idn_meta,idn_records,idn_tab,idn_txlog,nas")
 
     @unittest.skipUnless(PG_DIR, "IDN_TEST_PG_DIR not set (the cluster scripts/pg.sh manages)")
     def test_server_outage(self):
