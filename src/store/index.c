@@ -225,8 +225,8 @@ static int state_write(store_txn *t, enum index_state st)
 	const char *n = names[st];
 	int rc = store_meta_put(t, INDEX_META, idn_slice_of(n, strlen(n)));
 	if (rc == IDN_OK)
-		t->ix = (t->ix & STORE_IX_NOLOG) | IX_KNOWN | (st == INDEX_ON ? IX_ON : 0) |
-		        (st == INDEX_STALE ? IX_STALE : 0);
+		t->ix = (t->ix & (STORE_IX_NOLOG | STORE_IX_KEEP)) | IX_KNOWN |
+		        (st == INDEX_ON ? IX_ON : 0) | (st == INDEX_STALE ? IX_STALE : 0);
 	return rc;
 }
 
@@ -241,10 +241,10 @@ static int write_state(store_txn *t, enum index_state *st)
 	int rc = state_read(t, st, &absent);
 	if (rc)
 		return rc;
-	if (absent || (*st == INDEX_ON && (t->ix & STORE_IX_NOLOG))) {
+	bool bulk = (t->ix & STORE_IX_NOLOG) && !(t->ix & STORE_IX_KEEP);
+	if (absent || (*st == INDEX_ON && bulk)) {
 		/* a bulk txn leaves the index to a rebuild after it */
-		enum index_state w =
-		    (t->ix & STORE_IX_NOLOG) && *st == INDEX_ON ? INDEX_STALE : *st;
+		enum index_state w = bulk && *st == INDEX_ON ? INDEX_STALE : *st;
 		if ((rc = state_write(t, w)))
 			return rc;
 		*st = w;

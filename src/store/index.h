@@ -19,10 +19,10 @@
  * Upkeep: store_put() and store_del() (store.h) keep the entries current in
  * the same transaction as the write, nested transactions included (an
  * aborted child takes its entries with it). In a STORE_NOLOG transaction
- * (bulk load, restore) they do not: the first write marks the index stale
- * in that transaction, and the loader rebuilds it once at the end
- * (store_index_refresh), as a crash in the middle leaves it for
- * `idnode index rebuild`. Searches refuse a stale index.
+ * (bulk load, restore) they do not, unless it asked (store_index_keep): the
+ * first write marks the index stale in that transaction, and the loader
+ * rebuilds it once at the end (store_index_refresh), as a crash in the
+ * middle leaves it for `idnode index rebuild`. Searches refuse a stale index.
  */
 #ifndef IDN_STORE_INDEX_H
 #define IDN_STORE_INDEX_H
@@ -47,6 +47,17 @@ enum index_state {
 	INDEX_ON = 1,
 	INDEX_STALE = 2, /* on, but behind the records: rebuild before searching */
 };
+
+/*
+ * In a STORE_NOLOG transaction: keep the index current on each put and del
+ * instead of leaving it stale, for bulk writes too small to be worth a
+ * rebuild of the whole index (bulkload.h's index_keep_max).
+ */
+enum { STORE_IX_KEEP = 16 };
+static inline void store_index_keep(store_txn *t)
+{
+	t->ix |= STORE_IX_KEEP;
+}
 
 /* The meta value (store_meta_*) holding the state: "on", "off" or "stale". */
 #define INDEX_META "index"

@@ -1373,30 +1373,46 @@ static void test_index(void **state)
 	index_assert_consistent(f->s);
 }
 
-/* The bulk loader's records are in the index when the load returns. */
-static void test_index_bulk(void **state)
+/* One bulk load of n records from first (URL and an odd/even batch). */
+static void ix_bulk(store *s, int first, int n, uint64_t keep_max)
 {
-	struct fx *f = *state;
 	uint8_t b[4096];
 	char key[32], url[64];
 	const char *ty[] = {"URL", "batch"};
 	const uint8_t pub[] = {0x0e, 0x0e};
 	bulkload *L;
-	bulkload_opts o = {.memory = 1 << 20}; /* several runs */
+	bulkload_opts o = {.memory = 1 << 20, .index_keep_max = keep_max}; /* several runs */
 
-	put1(f->s, S("88.1/x00001"), S("not a record"), 0, IDN_OK);
-	assert_int_equal(bulkload_new(f->s, &o, &L), IDN_OK);
-	for (int i = 0; i < 3000; i++) {
-		snprintf(key, sizeof(key), "88.1/x%05d", (i * 7919) % 3000);
-		snprintf(url, sizeof(url), "http://example.org/%d", i);
+	assert_int_equal(bulkload_new(s, &o, &L), IDN_OK);
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "88.1/x%05d", first + (i * 7919) % n);
+		snprintf(url, sizeof(url), "http://example.org/%d", first + i);
 		const char *d[] = {url, i % 2 ? "odd" : "even"};
 		assert_int_equal(bulkload_add(L, S(key), ix_record(b, sizeof(b), 2, ty, d, pub)),
 		                 IDN_OK);
 	}
 	assert_int_equal(bulkload_finish(L), IDN_OK);
 	bulkload_free(L);
+}
+
+/*
+ * The bulk loader's records are in the index when the load returns: a big
+ * run leaves it to one rebuild (forced here by index_keep_max 1), a small
+ * one keeps it as it writes.
+ */
+static void test_index_bulk(void **state)
+{
+	struct fx *f = *state;
+
+	put1(f->s, S("88.1/x00001"), S("not a record"), 0, IDN_OK);
+	ix_bulk(f->s, 0, 3000, 1);
 	assert_int_equal(ix_state(f->s), INDEX_ON);
 	assert_int_equal(ix_entries(f->s), 6000);
+	index_assert_consistent(f->s);
+	/* small: overwrites half of them and adds 500, the index kept all along */
+	ix_bulk(f->s, 2500, 1000, 0);
+	assert_int_equal(ix_state(f->s), INDEX_ON);
+	assert_int_equal(ix_entries(f->s), 7000);
 	index_assert_consistent(f->s);
 }
 
