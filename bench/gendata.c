@@ -13,6 +13,9 @@
  *        random, with replacement
  *   -x   percentage of queries for handles that do not exist (default 0)
  *   -T   add a "timestamp" to each value
+ *   -S   searchable fields (docs/search.md): a "batch" shared by 1,000
+ *        records (LOT-<i / 1000>) and a "produced" date (2026, one day of
+ *        the year by i % 365), at indexes 2000 and 2001
  *
  * Identifiers look like an industrial-internet product trace record:
  * 88.100.1/MOTOR-2026-000042 with a URL, usually a contact EMAIL (ttl 3600)
@@ -66,9 +69,10 @@ static size_t value_size(size_t tlen, size_t dlen)
 
 static void usage(void)
 {
-	fprintf(stderr,
-	        "usage: gendata -n N -o OUT.jsonl [-p PREFIX[,..]] [-k K] [-s SEED]\n"
-	        "               [-q QUERYFILE] [-Q NQUERIES] [-x MISS_PCT] [-H HOMESFILE] [-T]\n");
+	fprintf(
+	    stderr,
+	    "usage: gendata -n N -o OUT.jsonl [-p PREFIX[,..]] [-k K] [-s SEED]\n"
+	    "               [-q QUERYFILE] [-Q NQUERIES] [-x MISS_PCT] [-H HOMESFILE] [-T] [-S]\n");
 	exit(2);
 }
 
@@ -98,9 +102,10 @@ int main(int argc, char **argv)
 	const char *prefix_arg = "88.100.1", *out_fn = NULL, *q_fn = NULL, *homes_fn = NULL;
 	int k = 1, with_ts = 0;
 	double miss_pct = 0;
+	int fields = 0;
 	uint64_t seed = 42;
 	int o;
-	while ((o = getopt(argc, argv, "n:p:k:s:o:q:Q:x:H:T")) != -1) {
+	while ((o = getopt(argc, argv, "n:p:k:s:o:q:Q:x:H:TS")) != -1) {
 		switch (o) {
 		case 'n':
 			n = atol(optarg);
@@ -131,6 +136,9 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			with_ts = 1;
+			break;
+		case 'S':
+			fields = 1;
 			break;
 		default:
 			usage();
@@ -246,6 +254,17 @@ int main(int argc, char **argv)
 				p += snprintf(p, (size_t)(end - p), ",\"timestamp\":%u",
 				              ts_base + rnd_below(86400 * 300));
 			*p++ = '}';
+		}
+		if (fields) {
+			static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+			int d = (int)(i % 365), m = 0;
+			while (d >= mdays[m])
+				d -= mdays[m++];
+			p += snprintf(p, (size_t)(end - p),
+			              ",{\"index\":2000,\"type\":\"batch\",\"data\":\"LOT-%05u\"}"
+			              ",{\"index\":2001,\"type\":\"produced\",\"data\":"
+			              "\"2026-%02d-%02d\"}",
+			              i / 1000, m + 1, d + 1);
 		}
 		p += snprintf(p, (size_t)(end - p), "]}\n");
 		fwrite(line, 1, (size_t)(p - line), f);

@@ -72,20 +72,12 @@ static int verify(store_txn *t, int *status)
 /* on, off, rebuild: one write transaction */
 static int change(store *s, const char *what)
 {
-	store_txn *t;
 	enum index_state st = !strcmp(what, "off") ? INDEX_OFF : INDEX_ON;
 	double t0 = now_s();
-	int rc = store_txn_begin(s, 0, &t);
-	if (rc)
-		return rc;
-	if ((rc = store_index_set(t, st))) {
-		store_txn_abort(t);
-		return rc;
-	}
-	if ((rc = store_txn_commit(t)))
-		return rc;
-	printf("index %s in %.1f s\n", st == INDEX_OFF ? "off" : "built", now_s() - t0);
-	return IDN_OK;
+	int rc = store_index_apply(s, st, false);
+	if (rc == IDN_OK)
+		printf("index %s in %.1f s\n", st == INDEX_OFF ? "off" : "built", now_s() - t0);
+	return rc;
 }
 
 int cmd_index(int argc, char **argv)

@@ -23,6 +23,13 @@ void search_query_init(search_query *q)
 	q->limit = SEARCH_LIMIT_DEFAULT;
 }
 
+/* memcpy of n bytes, nothing when n is 0 (src may then be NULL) */
+static void copy(void *dst, const void *src, size_t n)
+{
+	if (n)
+		memcpy(dst, src, n);
+}
+
 /* ---- parsing ---- */
 
 static int bad(char *why, const char *fmt, idn_slice what)
@@ -169,6 +176,8 @@ typedef struct run {
 	const search_term *drv;
 	uint8_t pfx[STORE_TAB_KEY_MAX];
 	size_t pfx_len;
+	uint8_t seen[INDEX_ID_MAX]; /* the last identifier the exact walk looked at */
+	size_t seen_len;
 	/* non-exact drivers: the identifiers found, sorted before they are checked */
 	struct cand *c;
 	size_t nc, capc;
@@ -275,7 +284,7 @@ static int emit(run *r, idn_slice id)
 		return 1;
 	}
 	pg->found++;
-	memcpy(pg->next, id.p, id.len);
+	copy(pg->next, id.p, id.len);
 	pg->next_len = id.len;
 	if (r->hit(r->arg, id)) {
 		r->stop = true;
@@ -337,12 +346,14 @@ static int exact_cb(void *arg, idn_slice key, idn_slice val)
 	run *r = arg;
 	idn_slice id = idn_slice_of(key.p + r->pfx_len, key.len - r->pfx_len);
 	if (over_budget(r)) {
-		/* the page ends here; the next one goes on after id */
+		/* the page ends before id: the next one goes on after the last id looked at */
 		r->pg->more = true;
-		memcpy(r->pg->next, id.p, id.len);
-		r->pg->next_len = id.len;
+		copy(r->pg->next, r->seen, r->seen_len);
+		r->pg->next_len = r->seen_len;
 		return 1;
 	}
+	copy(r->seen, id.p, id.len);
+	r->seen_len = id.len;
 	if (r->q->prefix_len && slice_lt(idn_slice_of(r->q->prefix, r->q->prefix_len), id) &&
 	    (id.len < r->q->prefix_len || memcmp(id.p, r->q->prefix, r->q->prefix_len)))
 		return 1; /* past the prefix's identifiers */
@@ -359,7 +370,7 @@ static int walk_exact(run *r)
 	size_t dl = d->value.len > INDEX_DATA_MAX ? INDEX_DATA_MAX : d->value.len;
 	memcpy(r->pfx, d->type, d->type_len);
 	r->pfx[d->type_len] = 0;
-	memcpy(r->pfx + d->type_len + 1, d->value.p, dl);
+	copy(r->pfx + d->type_len + 1, d->value.p, dl);
 	r->pfx[d->type_len + 1 + dl] = 0;
 	r->pfx_len = d->type_len + 2 + dl;
 	/* start at the cursor or the prefix, whichever is further */
@@ -371,7 +382,7 @@ static int walk_exact(run *r)
 	if (from.len > sizeof(start) - r->pfx_len)
 		from.len = sizeof(start) - r->pfx_len;
 	memcpy(start, r->pfx, r->pfx_len);
-	memcpy(start + r->pfx_len, from.p, from.len);
+	copy(start + r->pfx_len, from.p, from.len);
 	int rc = store_tab_scan(r->t, STORE_TAB_INDEX, idn_slice_of(r->pfx, r->pfx_len),
 	                        idn_slice_of(start, r->pfx_len + from.len), exact_cb, r);
 	return rc < 0 ? rc : r->rc;
@@ -405,7 +416,7 @@ static int gather_cb(void *arg, idn_slice key, idn_slice val)
 		r->capc = cap;
 	}
 	struct cand *c = &r->c[r->nc++];
-	memcpy(c->id, id.p, id.len);
+	copy(c->id, id.p, id.len);
 	c->len = (uint8_t)id.len;
 	c->sure = entry_sure(r, val);
 	return 0;
@@ -431,10 +442,10 @@ static int walk_gather(run *r)
 	                 : d->op == SEARCH_RANGE ? d->lo
 	                                         : (idn_slice){0};
 	size_t hl = head.len > INDEX_DATA_MAX ? INDEX_DATA_MAX : head.len;
-	memcpy(start + start_len, head.p, hl);
+	copy(start + start_len, head.p, hl);
 	start_len += hl;
 	if (d->op == SEARCH_PREFIX) {
-		memcpy(r->pfx + r->pfx_len, head.p, hl);
+		copy(r->pfx + r->pfx_len, head.p, hl);
 		r->pfx_len += hl;
 	}
 	int rc = store_tab_scan(r->t, STORE_TAB_INDEX, idn_slice_of(r->pfx, r->pfx_len),

@@ -636,6 +636,19 @@ static size_t wait_sorted(struct runsort *rs, size_t i)
 	return ready;
 }
 
+/*
+ * Whether a run of n entries keeps the search index current as it goes
+ * (small, or small beside the store) rather than leaving it to one rebuild.
+ */
+static bool keep_index(struct bulkload *L, store_txn *t, size_t n)
+{
+	uint64_t max = L->opts.index_keep_max ? L->opts.index_keep_max : BULKLOAD_INDEX_KEEP_MAX;
+	uint64_t have = 0;
+	if (n < max)
+		return true;
+	return store_count(t, &have) == IDN_OK && n < have / 4;
+}
+
 /* Writes the run, in key order, as its buckets get sorted. */
 static int insert_run(struct bulkload *L, struct runsort *rs)
 {
@@ -665,6 +678,8 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 		 */
 		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
 			goto out;
+		if (keep_index(L, t, n))
+			store_index_keep(t);
 		while (bytes < (append ? TXN_BYTES : TXN_BYTES_MID) && i < n) {
 			if (i >= ready)
 				ready = wait_sorted(rs, i);

@@ -109,25 +109,48 @@ static int ent_cmp(const void *a, const void *b)
 	return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
+static int ent_pcmp(const void *a, const void *b)
+{
+	return ent_cmp(*(const ix_ent *const *)a, *(const ix_ent *const *)b);
+}
+
 /* Sorts es[from ..) and merges equal keys, a public value winning. */
-static void ents_sort(ix_ents *es, size_t from)
+static int ents_sort(ix_ents *es, size_t from)
 {
 	size_t n = es->n - from, w = 0;
-	ix_ent *e = es->e + from;
 	if (n < 2)
-		return;
-	qsort(e, n, sizeof(*e), ent_cmp);
-	for (size_t i = 1; i < n; i++) {
-		if (ent_cmp(&e[w], &e[i]) == 0) {
-			if (!(e[w].val[4] & PROTO_PERM_PUBLIC_READ) &&
-			    (e[i].val[4] & PROTO_PERM_PUBLIC_READ))
-				e[w] = e[i];
+		return IDN_OK;
+	/* entries are big: sort pointers, then copy them once in order (a
+	 * record's few on the stack, a rebuild's batch on the heap) */
+	enum { SMALL = 16 };
+	ix_ent *pbuf[SMALL], obuf[SMALL];
+	bool small = n <= SMALL;
+	ix_ent **p = small ? pbuf : malloc(n * sizeof(*p));
+	ix_ent *out = small ? obuf : malloc(n * sizeof(*out));
+	if (!p || !out) {
+		free(p);
+		free(out);
+		return IDN_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i] = &es->e[from + i];
+	qsort(p, n, sizeof(*p), ent_pcmp);
+	for (size_t i = 0; i < n; i++) {
+		if (w && ent_cmp(&out[w - 1], p[i]) == 0) {
+			if (!(out[w - 1].val[4] & PROTO_PERM_PUBLIC_READ) &&
+			    (p[i]->val[4] & PROTO_PERM_PUBLIC_READ))
+				out[w - 1] = *p[i];
 			continue;
 		}
-		if (++w != i)
-			e[w] = e[i];
+		out[w++] = *p[i];
 	}
-	es->n = from + w + 1;
+	memcpy(es->e + from, out, w * sizeof(*out));
+	es->n = from + w;
+	if (!small) {
+		free(p);
+		free(out);
+	}
+	return IDN_OK;
 }
 
 /* Appends the entries of record rec of identifier id to es (unsorted). */
@@ -202,8 +225,8 @@ static int state_write(store_txn *t, enum index_state st)
 	const char *n = names[st];
 	int rc = store_meta_put(t, INDEX_META, idn_slice_of(n, strlen(n)));
 	if (rc == IDN_OK)
-		t->ix = (t->ix & STORE_IX_NOLOG) | IX_KNOWN | (st == INDEX_ON ? IX_ON : 0) |
-		        (st == INDEX_STALE ? IX_STALE : 0);
+		t->ix = (t->ix & (STORE_IX_NOLOG | STORE_IX_KEEP)) | IX_KNOWN |
+		        (st == INDEX_ON ? IX_ON : 0) | (st == INDEX_STALE ? IX_STALE : 0);
 	return rc;
 }
 
@@ -218,10 +241,10 @@ static int write_state(store_txn *t, enum index_state *st)
 	int rc = state_read(t, st, &absent);
 	if (rc)
 		return rc;
-	if (absent || (*st == INDEX_ON && (t->ix & STORE_IX_NOLOG))) {
+	bool bulk = (t->ix & STORE_IX_NOLOG) && !(t->ix & STORE_IX_KEEP);
+	if (absent || (*st == INDEX_ON && bulk)) {
 		/* a bulk txn leaves the index to a rebuild after it */
-		enum index_state w =
-		    (t->ix & STORE_IX_NOLOG) && *st == INDEX_ON ? INDEX_STALE : *st;
+		enum index_state w = bulk && *st == INDEX_ON ? INDEX_STALE : *st;
 		if ((rc = state_write(t, w)))
 			return rc;
 		*st = w;
@@ -241,7 +264,7 @@ static int old_ents(store_txn *t, idn_slice key, ix_ents *es)
 	if (rc == IDN_ENOTFOUND)
 		return IDN_OK;
 	if (rc == IDN_OK && (rc = ents_of(key, rec, es)) == IDN_OK)
-		ents_sort(es, 0);
+		rc = ents_sort(es, 0);
 	return rc;
 }
 
@@ -282,10 +305,8 @@ int store_index_put(store_txn *t, idn_slice key, idn_slice val, unsigned flags)
 	ix_ents a = {0}, b = {0};
 	if ((rc = old_ents(t, key, &a)) == IDN_OK &&
 	    (rc = t->s->ops->put(t, key, val, flags)) == IDN_OK &&
-	    (rc = ents_of(key, val, &b)) == IDN_OK) {
-		ents_sort(&b, 0);
+	    (rc = ents_of(key, val, &b)) == IDN_OK && (rc = ents_sort(&b, 0)) == IDN_OK)
 		rc = apply_diff(t, &a, &b);
-	}
 	free(a.e);
 	free(b.e);
 	return rc;
@@ -318,7 +339,8 @@ static int batch_cb(void *arg, idn_slice key, idn_slice val)
 {
 	(void)val;
 	key_batch *b = arg;
-	memcpy(b->k[b->n], key.p, key.len);
+	if (key.len)
+		memcpy(b->k[b->n], key.p, key.len);
 	b->len[b->n++] = (uint16_t)key.len;
 	return b->n == CLEAR_BATCH;
 }
@@ -385,7 +407,8 @@ static int each_batch(store_txn *t, int (*fn)(void *arg, ix_ents *es), void *arg
 		rc = s < 0 ? s : b->rc;
 		if (rc)
 			break;
-		ents_sort(&b->es, 0);
+		if ((rc = ents_sort(&b->es, 0)))
+			break;
 		rc = fn(arg, &b->es);
 		if (!b->more)
 			break;
@@ -420,65 +443,84 @@ int store_index_set(store_txn *t, enum index_state st)
 
 int store_index_refresh(store *s)
 {
-	store_txn *t;
-	enum index_state st;
-	int rc = store_txn_begin(s, 0, &t);
-	if (rc)
-		return rc;
-	rc = store_index_state(t, &st);
-	if (rc == IDN_OK && st == INDEX_STALE)
-		rc = store_index_set(t, INDEX_ON);
-	if (rc) {
-		store_txn_abort(t);
-		return rc;
-	}
-	return store_txn_commit(t);
+	return store_index_apply(s, INDEX_ON, true);
 }
 
 /* ---- the check ---- */
 
-static int all_cb(void *arg, idn_slice key, idn_slice val)
+typedef struct check {
+	store_txn *t;
+	uint64_t missing, found;
+} check;
+
+/* Each entry the records make, looked up in the index. */
+static int check_batch(void *arg, ix_ents *es)
 {
-	ix_ents *es = arg;
-	if (ents_grow(es) || key.len > STORE_TAB_KEY_MAX || val.len != INDEX_VAL_LEN)
-		return IDN_ENOMEM;
-	ix_ent *e = &es->e[es->n++];
-	memcpy(e->key, key.p, key.len);
-	e->klen = (uint16_t)key.len;
-	memcpy(e->val, val.p, INDEX_VAL_LEN);
-	return 0;
+	check *c = arg;
+	for (size_t i = 0; i < es->n; i++) {
+		idn_slice v;
+		int rc = store_tab_get(c->t, STORE_TAB_INDEX,
+		                       idn_slice_of(es->e[i].key, es->e[i].klen), &v);
+		if (rc == IDN_ENOTFOUND) {
+			c->missing++;
+			continue;
+		}
+		if (rc)
+			return rc;
+		c->found++;
+		if (v.len != INDEX_VAL_LEN || memcmp(v.p, es->e[i].val, INDEX_VAL_LEN))
+			c->missing++;
+	}
+	return IDN_OK;
 }
 
-static int made_cb(void *arg, idn_slice key, idn_slice val)
+static int count_cb(void *arg, idn_slice key, idn_slice val)
 {
-	return ents_of(key, val, arg) ? 1 : 0;
+	(void)key;
+	(void)val;
+	++*(uint64_t *)arg;
+	return 0;
 }
 
 int store_index_check(store_txn *t, uint64_t *missing, uint64_t *extra)
 {
-	ix_ents made = {0}, held = {0};
+	check c = {.t = t};
+	uint64_t held = 0;
 	*missing = *extra = 0;
-	int rc = store_scan(t, idn_slice_of(NULL, 0), made_cb, &made);
+	int rc = each_batch(t, check_batch, &c);
 	if (rc == IDN_OK)
 		rc = store_tab_scan(t, STORE_TAB_INDEX, idn_slice_of(NULL, 0),
-		                    idn_slice_of(NULL, 0), all_cb, &held);
-	if (rc == IDN_OK) {
-		ents_sort(&made, 0);
-		size_t i = 0, j = 0;
-		while (i < made.n || j < held.n) {
-			int c = i == made.n   ? 1
-			        : j == held.n ? -1
-			                      : ent_cmp(&made.e[i], &held.e[j]);
-			if (c < 0 ||
-			    (c == 0 && memcmp(made.e[i].val, held.e[j].val, INDEX_VAL_LEN)))
-				++*missing;
-			if (c > 0)
-				++*extra;
-			i += c <= 0;
-			j += c >= 0;
+		                    idn_slice_of(NULL, 0), count_cb, &held);
+	if (rc)
+		return rc;
+	*missing = c.missing;
+	*extra = held - c.found;
+	return IDN_OK;
+}
+
+int store_index_apply(store *s, enum index_state st, bool only_stale)
+{
+	/* one transaction; a map too small for it grows (doubling) at the next begin */
+	enum { TRIES = 8 };
+	int rc = IDN_OK;
+	for (int i = 0; i < TRIES; i++) {
+		store_txn *t;
+		enum index_state now;
+		if ((rc = store_txn_begin(s, 0, &t)))
+			return rc;
+		rc = store_index_state(t, &now);
+		if (rc == IDN_OK && only_stale && now != INDEX_STALE) {
+			store_txn_abort(t);
+			return IDN_OK;
 		}
+		if (rc == IDN_OK)
+			rc = store_index_set(t, st);
+		if (rc == IDN_OK)
+			rc = store_txn_commit(t);
+		else
+			store_txn_abort(t);
+		if (rc != IDN_ESTORE_FULL)
+			return rc;
 	}
-	free(made.e);
-	free(held.e);
-	return rc < 0 ? rc : rc ? IDN_ENOMEM : IDN_OK;
+	return rc;
 }

@@ -19,10 +19,10 @@
  * Upkeep: store_put() and store_del() (store.h) keep the entries current in
  * the same transaction as the write, nested transactions included (an
  * aborted child takes its entries with it). In a STORE_NOLOG transaction
- * (bulk load, restore) they do not: the first write marks the index stale
- * in that transaction, and the loader rebuilds it once at the end
- * (store_index_refresh), as a crash in the middle leaves it for
- * `idnode index rebuild`. Searches refuse a stale index.
+ * (bulk load, restore) they do not, unless it asked (store_index_keep): the
+ * first write marks the index stale in that transaction, and the loader
+ * rebuilds it once at the end (store_index_refresh), as a crash in the
+ * middle leaves it for `idnode index rebuild`. Searches refuse a stale index.
  */
 #ifndef IDN_STORE_INDEX_H
 #define IDN_STORE_INDEX_H
@@ -48,6 +48,17 @@ enum index_state {
 	INDEX_STALE = 2, /* on, but behind the records: rebuild before searching */
 };
 
+/*
+ * In a STORE_NOLOG transaction: keep the index current on each put and del
+ * instead of leaving it stale, for bulk writes too small to be worth a
+ * rebuild of the whole index (bulkload.h's index_keep_max).
+ */
+enum { STORE_IX_KEEP = 16 };
+static inline void store_index_keep(store_txn *t)
+{
+	t->ix |= STORE_IX_KEEP;
+}
+
 /* The meta value (store_meta_*) holding the state: "on", "off" or "stale". */
 #define INDEX_META "index"
 
@@ -63,7 +74,13 @@ int store_index_state(store_txn *t, enum index_state *st);
  */
 int store_index_set(store_txn *t, enum index_state st);
 
-/* In its own write transaction: rebuilds the index if it is stale. */
+/*
+ * store_index_set in its own write transaction (only if the index is stale,
+ * with only_stale), tried again when the store was too small for it (LMDB
+ * grows its map at the next begin).
+ */
+int store_index_apply(store *s, enum index_state st, bool only_stale);
+/* store_index_apply(s, INDEX_ON, true): rebuilds the index if it is stale. */
 int store_index_refresh(store *s);
 
 /* Whether values of this type are searchable (by type only). */

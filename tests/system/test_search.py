@@ -7,16 +7,20 @@ permissions (an admin-only value is found only by a caller with the read
 right); the index follows writes made through the REST API; bad input is a
 400 naming what is wrong."""
 import base64
+import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import admin_data, hexval  # noqa: E402
+from idnlib import IDNODE, admin_data, free_port, hexval  # noqa: E402
 
 PG = os.environ.get("IDN_TEST_PG", "")
 REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
@@ -241,6 +245,16 @@ class SearchLmdbTest(SearchBase, unittest.TestCase):
             out = self.node.cli("index", "on", "--data", d)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(len(self.search("q=batch=B1")["handles"]), N // 4)
+        # a restore leaves the index whole (rebuilt once at its end)
+        dump = os.path.join(self.node.dir, "backup.jsonl")
+        self.assertEqual(self.node.cli("dump", "--data", d, "-o", dump).returncode, 0)
+        copy = os.path.join(self.node.dir, "restored")
+        out = self.node.cli("restore", "--data", copy, dump)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        want = self.node.cli("index", "status", "--data", d).stdout
+        self.assertEqual(self.node.cli("index", "status", "--data", copy).stdout, want)
+        out = self.node.cli("index", "verify", "--data", copy)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         for bad in (["index", "sideways", "--data", d], ["index", "on"],
                     ["index", "status", "--data", os.path.join(self.node.dir, "nothing")]):
             out = self.node.cli(*bad)
@@ -276,6 +290,68 @@ class SearchPgTest(SearchBase, unittest.TestCase):
         if out.returncode != 0:
             raise RuntimeError("psql: %s: %s" % (sql, out.stderr))
 
+
+
+class SearchMirrorTest(unittest.TestCase):
+    """A mirror builds its index from what it applies: the same searches, the same answers."""
+
+    def test_mirror_answers_the_same(self):
+        tmp = tempfile.mkdtemp(prefix="idn-search-mirror-")
+        key = os.path.join(tmp, "repl.pem")
+        pub = subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", key],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(pub.returncode, 0, pub.stderr)
+        recs = records()
+        recs[0]["values"] += [hexval(101, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88.100.1")),
+                              hexval(300, "HS_PUBKEY", pub.stdout.strip())]
+        primary = HttpNode(records=recs, homes=("88.100.1", "88.100.2", "0.NA"),
+                           extra_args=["--server-admin", "300:0.NA/88.100.1"])
+        mport, hport = free_port(), free_port()
+        log = open(os.path.join(tmp, "mirror.log"), "a")
+        mirror = subprocess.Popen(
+            [IDNODE, "serve", "--data", os.path.join(tmp, "m"), "--threads", "1",
+             "--listen", "127.0.0.1:%d" % mport, "--http", "127.0.0.1:%d" % hport,
+             "--mirror-of", "127.0.0.1:%d" % primary.port, "--id", "300:0.NA/88.100.1",
+             "--key", key], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            queries = ["q=batch=B1", "q=URL=http://example.org/item/1*",
+                       "q=produced>=2026-01-05&q=produced<=2026-01-08", "q=owner=acme"]
+            # a write after the mirror started comes through the log
+            body = json.dumps({"values": [sval(2000, "batch", "B1")]})
+            h = dict(AUTH, **{"Content-Type": "application/json"})
+            st, _, b = primary.req("PUT", "/api/handles/88.100.1/LATE", body, h)
+            self.assertIn(st, (200, 201), b)
+            want = {q: self.search(primary.http_port, q, AUTH) for q in queries}
+            self.assertIn("88.100.1/LATE", want["q=batch=B1"])
+            got, deadline = None, time.time() + 60
+            while time.time() < deadline and mirror.poll() is None:
+                try:
+                    got = {q: self.search(hport, q, AUTH) for q in queries}
+                except (OSError, AssertionError, ValueError):
+                    got = None
+                if got == want:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(got, want)
+        finally:
+            mirror.kill()
+            mirror.wait(10)
+            log.close()
+            primary.stop()
+            primary.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def search(self, port, query, headers):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            c.request("GET", "/api/search?" + query, headers=headers)
+            r = c.getresponse()
+            b = json.loads(r.read())
+        finally:
+            c.close()
+        if r.status != 200:
+            raise AssertionError(b)
+        return b["handles"]
 
 if __name__ == "__main__":
     unittest.main()

@@ -28,6 +28,7 @@
 #include "proto/record.h"
 #include "store/bulkload.h"
 #include "store/index.h"
+#include "index_assert.h"
 #include "store/store.h"
 
 struct suite_backend {
@@ -1346,18 +1347,6 @@ static idn_slice ix_record(uint8_t *buf, size_t cap, size_t n, const char *const
 	return idn_slice_of(buf, (size_t)len);
 }
 
-/* The index equals the one the records make. */
-static void ix_consistent(store *s)
-{
-	store_txn *t;
-	uint64_t missing, extra;
-	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
-	assert_int_equal(store_index_check(t, &missing, &extra), IDN_OK);
-	store_txn_abort(t);
-	assert_int_equal(missing, 0);
-	assert_int_equal(extra, 0);
-}
-
 static int ix_count_cb(void *arg, idn_slice key, idn_slice val)
 {
 	(void)key;
@@ -1408,25 +1397,25 @@ static void test_index(void **state)
 	/* put: URL, batch and EMAIL are searchable, HS_ADMIN and bad UTF-8 are not */
 	put1(f->s, S("88.1/a"), ix_record(b1, sizeof(b1), 5, ty, d1, pub), 0, IDN_OK);
 	assert_int_equal(ix_entries(f->s), 3);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 	/* overwrite: the old URL's entry goes, the batch's stays */
 	const char *d2[] = {"http://a.example/2", "B7"};
 	put1(f->s, S("88.1/a"), ix_record(b2, sizeof(b2), 2, ty, d2, pub), 0, IDN_OK);
 	assert_int_equal(ix_entries(f->s), 2);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 	/* a long value is indexed by its head */
 	memset(longurl, 'u', sizeof(longurl) - 1);
 	longurl[sizeof(longurl) - 1] = 0;
 	const char *d3[] = {longurl, "B7"};
 	put1(f->s, S("88.1/b"), ix_record(b1, sizeof(b1), 2, ty, d3, pub), 0, IDN_OK);
 	assert_int_equal(ix_entries(f->s), 4);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 	/* del */
 	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
 	assert_int_equal(store_del(t, S("88.1/b")), IDN_OK);
 	assert_int_equal(store_txn_commit(t), IDN_OK);
 	assert_int_equal(ix_entries(f->s), 2);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 	/* a nested child that aborts leaves no entry; one that commits keeps its own */
 	if (store_can_nest(f->s)) {
 		assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
@@ -1443,14 +1432,14 @@ static void test_index(void **state)
 		assert_int_equal(store_txn_commit(c), IDN_OK);
 		assert_int_equal(store_txn_commit(t), IDN_OK);
 		assert_int_equal(ix_entries(f->s), 3);
-		ix_consistent(f->s);
+		index_assert_consistent(f->s);
 	}
 	/* a whole aborted txn */
 	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
 	assert_int_equal(store_put(t, S("88.1/e"), ix_record(b1, sizeof(b1), 2, ty, d1, pub), 0),
 	                 IDN_OK);
 	store_txn_abort(t);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 	/* off: no entries, writes make none; on again: built for what is there */
 	size_t on = ix_entries(f->s);
 	ix_set(f->s, INDEX_OFF);
@@ -1460,7 +1449,7 @@ static void test_index(void **state)
 	assert_int_equal(ix_entries(f->s), 0);
 	ix_set(f->s, INDEX_ON);
 	assert_int_equal(ix_entries(f->s), on + 2);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 	/* a bulk (STORE_NOLOG) txn leaves it stale; the refresh rebuilds it */
 	assert_int_equal(store_txn_begin(f->s, STORE_NOLOG, &t), IDN_OK);
 	assert_int_equal(store_put(t, S("88.1/g"), ix_record(b1, sizeof(b1), 2, ty, d1, pub), 0),
@@ -1471,34 +1460,50 @@ static void test_index(void **state)
 	assert_int_equal(store_index_refresh(f->s), IDN_OK);
 	assert_int_equal(ix_state(f->s), INDEX_ON);
 	assert_int_equal(ix_entries(f->s), on + 2);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
 }
 
-/* The bulk loader's records are in the index when the load returns. */
-static void test_index_bulk(void **state)
+/* One bulk load of n records from first (URL and an odd/even batch). */
+static void ix_bulk(store *s, int first, int n, uint64_t keep_max)
 {
-	struct fx *f = *state;
 	uint8_t b[4096];
 	char key[32], url[64];
 	const char *ty[] = {"URL", "batch"};
 	const uint8_t pub[] = {0x0e, 0x0e};
 	bulkload *L;
-	bulkload_opts o = {.memory = 1 << 20}; /* several runs */
+	bulkload_opts o = {.memory = 1 << 20, .index_keep_max = keep_max}; /* several runs */
 
-	put1(f->s, S("88.1/x00001"), S("not a record"), 0, IDN_OK);
-	assert_int_equal(bulkload_new(f->s, &o, &L), IDN_OK);
-	for (int i = 0; i < 3000; i++) {
-		snprintf(key, sizeof(key), "88.1/x%05d", (i * 7919) % 3000);
-		snprintf(url, sizeof(url), "http://example.org/%d", i);
+	assert_int_equal(bulkload_new(s, &o, &L), IDN_OK);
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "88.1/x%05d", first + (i * 7919) % n);
+		snprintf(url, sizeof(url), "http://example.org/%d", first + i);
 		const char *d[] = {url, i % 2 ? "odd" : "even"};
 		assert_int_equal(bulkload_add(L, S(key), ix_record(b, sizeof(b), 2, ty, d, pub)),
 		                 IDN_OK);
 	}
 	assert_int_equal(bulkload_finish(L), IDN_OK);
 	bulkload_free(L);
+}
+
+/*
+ * The bulk loader's records are in the index when the load returns: a big
+ * run leaves it to one rebuild (forced here by index_keep_max 1), a small
+ * one keeps it as it writes.
+ */
+static void test_index_bulk(void **state)
+{
+	struct fx *f = *state;
+
+	put1(f->s, S("88.1/x00001"), S("not a record"), 0, IDN_OK);
+	ix_bulk(f->s, 0, 3000, 1);
 	assert_int_equal(ix_state(f->s), INDEX_ON);
 	assert_int_equal(ix_entries(f->s), 6000);
-	ix_consistent(f->s);
+	index_assert_consistent(f->s);
+	/* small: overwrites half of them and adds 500, the index kept all along */
+	ix_bulk(f->s, 2500, 1000, 0);
+	assert_int_equal(ix_state(f->s), INDEX_ON);
+	assert_int_equal(ix_entries(f->s), 7000);
+	index_assert_consistent(f->s);
 }
 
 #define STORE_SUITE_TESTS                                                                          \
