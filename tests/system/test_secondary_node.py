@@ -29,6 +29,7 @@ from httplib_idn import HttpNode  # noqa: E402
 from idnlib import IDNODE, Node, admin_data, free_port, hexval  # noqa: E402
 from snms_client import SnmsClient, batch_with_retry, identifier  # noqa: E402
 from test_hierarchy import siteinfo  # noqa: E402
+from test_pg import db_uri, psql  # noqa: E402
 
 PG = os.environ.get("IDN_TEST_PG", "")
 PG_REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
@@ -56,20 +57,6 @@ def motor(i, model=None, made="2026-03-01"):
 def values(ans):
     """{index: data value} of a detail answer."""
     return {v["index"]: v["data"]["value"] for v in ans.data["value"]}
-
-
-def pg_db_uri(name):
-    head, _, rest = PG.partition("://")
-    host, _, tail = rest.partition("/")
-    query = tail.partition("?")[2]
-    return "%s://%s/%s%s" % (head, host, name, "?" + query if query else "")
-
-
-def psql(uri, sql):
-    out = subprocess.run(["psql", uri, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
-                         capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr)
 
 
 class SecondaryNodeFlow:
@@ -343,7 +330,7 @@ class SecondaryNodePg(SecondaryNodeFlow, unittest.TestCase):
         cls.db = "idn_snms_%d" % os.getpid()
         psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
         psql(PG, "CREATE DATABASE %s" % cls.db)
-        cls.store = pg_db_uri(cls.db)
+        cls.store = db_uri(cls.db)
         super().setUpClass()
 
     @classmethod
