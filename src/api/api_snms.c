@@ -358,19 +358,7 @@ static int single_write(api_worker *w, const http_req *req, http_resp *r, bool u
 	else
 		ret = run_write(&s, doc, update, "", &res);
 	if (!ret && res.status == SNMS_OK) {
-		snms_ok_begin(r);
-		http_resp_puts(r, "{\"handle\":");
-		api_json_str(r, handle_of(doc));
-		http_resp_puts(r, "}}");
-		/* The message says what happened (a retried create says so). */
-		if (strcmp(res.msg, "success")) {
-			r->len = 0;
-			http_resp_puts(r, "{\"status\":1,\"message\":");
-			api_json_str(r, idn_slice_of(res.msg, strlen(res.msg)));
-			http_resp_puts(r, ",\"data\":{\"handle\":");
-			api_json_str(r, handle_of(doc));
-			http_resp_puts(r, "}}");
-		}
+		snms_ok_handle(r, res.msg, handle_of(doc));
 	} else if (!ret) {
 		snms_fail(r, res.status, "%s", res.msg);
 	}

@@ -70,6 +70,18 @@ void snms_ok_begin(http_resp *r)
 	http_resp_puts(r, "{\"status\":1,\"message\":\"success\",\"data\":");
 }
 
+void snms_ok_handle(http_resp *r, const char *msg, idn_slice h)
+{
+	r->len = 0;
+	r->status = 200;
+	r->content_type = "application/json";
+	http_resp_puts(r, "{\"status\":1,\"message\":");
+	api_json_str(r, idn_slice_of(msg, strlen(msg)));
+	http_resp_puts(r, ",\"data\":{\"handle\":");
+	api_json_str(r, h);
+	http_resp_puts(r, "}}");
+}
+
 int snms_status_of_rc(uint32_t rc)
 {
 	switch (rc) {

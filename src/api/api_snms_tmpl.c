@@ -153,10 +153,7 @@ static int tmpl_put(api_worker *w, const http_req *req, http_resp *r, const snms
 		snms_fail(r, status, "%s", err);
 		goto out;
 	}
-	snms_ok_begin(r);
-	http_resp_puts(r, "{\"handle\":");
-	api_json_str(r, idn_slice_of(h, (size_t)hl));
-	http_resp_puts(r, "}}");
+	snms_ok_handle(r, err, idn_slice_of(h, (size_t)hl));
 out:
 	json_decref(body);
 	json_decref(def);

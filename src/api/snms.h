@@ -48,6 +48,12 @@ void snms_fail(http_resp *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Begins {"status":1,"message":"success","data": - the caller writes data and ends with "}". */
 void snms_ok_begin(http_resp *r);
+/*
+ * {"status":1,"message":msg,"data":{"handle":h}}: a write's success, msg
+ * saying what happened ("success", or a retried create's "already exists:
+ * identical values ...").
+ */
+void snms_ok_handle(http_resp *r, const char *msg, idn_slice h);
 /* The SNMS status of a Handle response code (401/400 rights: -3, server errors: -4, else -2). */
 int snms_status_of_rc(uint32_t rc);
 /* The body as a JSON document, or NULL with the -2 answer (HTTP 400) naming what is wrong. */

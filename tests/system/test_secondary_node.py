@@ -155,6 +155,12 @@ class SecondaryNodeFlow:
                          [("88.100.7", True, self.ep)])
         st, body = self.gateway_get("88.100.7/NODE-1")
         self.assertEqual(st, 200, body)
+        # The operator's lists: both enterprises, paged.
+        pages = [op.prefix_page(current_page=n, page_size=1) for n in (1, 2, 3)]
+        self.assertEqual([p.data["total"] for p in pages], [2, 2, 2], pages[0].raw)
+        self.assertEqual([[e["entPrefix"] for e in p.data["list"]] for p in pages],
+                         [["88.100.7"], ["88.100.8"], []])
+        self.assertEqual(pages[1].data["list"][0]["registered"], False)
         self.assertEqual(body["values"][0]["data"]["value"], "https://motor7.example/node")
 
         # The operator publishes the industry's template; it reads back.
@@ -164,6 +170,19 @@ class SecondaryNodeFlow:
         self.assertEqual([(i["name"], i["idIndex"]) for i in got.data["items"]],
                          [("model", 2000), ("made", 2001)])
         self.assertEqual(got.data["industrySubclass"], "3811")
+        # Published twice (a retry): identical, so it took effect; a template of the
+        # enterprise's own, replaced and deleted.
+        again = op.template_create(TEMPLATE)
+        self.assertEqual(again.status, 1, again.raw)
+        self.assertIn("identical", again.message)
+        own = dict(TEMPLATE, prefix="88.100.7", version="own")
+        self.assertEqual(ent.template_create(own).status, 1)
+        own["items"] = own["items"][:1]
+        self.assertEqual(ent.template_update(own).status, 1)
+        self.assertEqual(len(ent.template_get("88.100.7", "own").data["items"]), 1)
+        self.assertEqual(ent.template_delete("88.100.7", "own").status, 1)
+        self.assertEqual(ent.template_get("88.100.7", "own").status, -2)
+        self.assertEqual(ent.template_create(dict(TEMPLATE, version="x")).status, -3)
         bad = dict(TEMPLATE, version="bad", items=[dict(TEMPLATE["items"][0], idIndex=1001)])
         ans = op.template_create(bad)
         self.assertEqual(ans.status, -2)
