@@ -104,6 +104,54 @@ static void resay(http_resp *r)
 	json_decref(e);
 }
 
+/* Collected identifiers (snms_search_keys). */
+typedef struct keys {
+	char **k;
+	size_t n, cap;
+} keys;
+
+static int key_hit(void *arg, idn_slice id)
+{
+	keys *ks = arg;
+	if (ks->n == ks->cap)
+		return 1;
+	if (!(ks->k[ks->n] = strndup((const char *)id.p, id.len)))
+		return IDN_ENOMEM;
+	ks->n++;
+	return 0;
+}
+
+int snms_search_keys(api_worker *w, const snms_caller *c, idn_slice term, idn_slice prefix,
+                     size_t max, char ***out, size_t *n, http_resp *r)
+{
+	char why[SEARCH_WHY_MAX];
+	search_query q;
+	search_query_init(&q);
+	q.limit = (uint32_t)max;
+	keys ks = {calloc(max ? max : 1, sizeof(char *)), 0, max};
+	*out = NULL;
+	*n = 0;
+	if (!ks.k)
+		return IDN_ENOMEM;
+	if (search_add_term(&q, term, why) || search_set_prefix(&q, prefix, why)) {
+		snms_fail(r, SNMS_BUSINESS, "prefix: %s", why);
+		free(ks.k);
+		return 1;
+	}
+	search_page pg;
+	if (api_search_run(w, idn_slice_of(c->id.handle, c->id.hlen), c->id.index, &q, key_hit, &ks,
+	                   &pg, r)) {
+		resay(r);
+		for (size_t i = 0; i < ks.n; i++)
+			free(ks.k[i]);
+		free(ks.k);
+		return 1;
+	}
+	*out = ks.k;
+	*n = ks.n;
+	return 0;
+}
+
 int snms_search(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
 {
 	(void)rest;

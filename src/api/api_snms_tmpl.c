@@ -11,15 +11,19 @@
  * the Handle protocol or REST reads back here too (idIndex 2000 + its rank).
  *
  * GET and DELETE take ?prefix=&version= (DELETE also a body {prefix,
- * version}); POST (create) and PUT (replace) the template body.
+ * version}); GET with ?prefix= alone lists the prefix's templates (found
+ * through the search index); POST (create) and PUT (replace) the body.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/snms.h"
 #include "core/err.h"
 #include "node/template.h"
+
+enum { TMPL_LIST_MAX = 1000 }; /* templates a GET without version lists */
 
 /* The prefix and version of a query string. */
 typedef struct pv_query {
@@ -65,19 +69,12 @@ static idn_slice str_of(json_t *j)
 	                         : idn_slice_of("", 0);
 }
 
-static int tmpl_get(api_worker *w, const http_req *req, http_resp *r, const snms_caller *c)
+/* The SNMS template held by h (prefix, version its parts): 0 with *out (NULL: none), < 0. */
+static int tmpl_read(api_worker *w, idn_slice h, idn_slice prefix, idn_slice version, json_t **out)
 {
-	(void)c;
-	pv_query q = {0};
-	api_query_each(req->query, pv_cb, &q);
-	char h[PROTO_HANDLE_MAX + 1];
-	idn_slice prefix = idn_slice_of(q.prefix, q.plen > 0 ? (size_t)q.plen : 0);
-	idn_slice version = idn_slice_of(q.version, q.vlen > 0 ? (size_t)q.vlen : 0);
-	int hl = tmpl_id(r, prefix, version, h, sizeof(h));
-	if (!hl)
-		return 0;
 	api_answer ans;
-	int ret = api_resolve_here(w, idn_slice_of(h, (size_t)hl), &ans);
+	*out = NULL;
+	int ret = api_resolve_here(w, h, &ans);
 	if (ret)
 		return ret;
 	idn_slice def = {0}, meta = {0};
@@ -89,13 +86,13 @@ static int tmpl_get(api_worker *w, const http_req *req, http_resp *r, const snms
 		else if (idn_slice_eq(v.type, IDN_SLICE(SNMS_TMPL_META_TYPE)))
 			meta = v.data;
 	}
-	json_t *t = def.p ? snms_tmpl_from_def(def, meta, prefix, version) : NULL;
-	if (!t) {
-		snms_fail(r, SNMS_BUSINESS, "no template %.*s of prefix %.*s here (%s)",
-		          (int)version.len, (const char *)version.p, (int)prefix.len,
-		          (const char *)prefix.p, h);
-		return 0;
-	}
+	*out = def.p ? snms_tmpl_from_def(def, meta, prefix, version) : NULL;
+	return 0;
+}
+
+/* Writes t as the answer's data (freed). */
+static int tmpl_answer(http_resp *r, json_t *t)
+{
 	char *js = json_dumps(t, JSON_COMPACT);
 	json_decref(t);
 	if (!js)
@@ -105,6 +102,61 @@ static int tmpl_get(api_worker *w, const http_req *req, http_resp *r, const snms
 	http_resp_puts(r, "}");
 	free(js);
 	return 0;
+}
+
+/* GET ?prefix=P alone: every template P/TEMPLATE.<version> (found by the search index). */
+static int tmpl_list(api_worker *w, http_resp *r, const snms_caller *c, idn_slice prefix)
+{
+	char **k;
+	size_t n;
+	int ret =
+	    snms_search_keys(w, c, IDN_SLICE(TMPL_DEF_TYPE "=*"), prefix, TMPL_LIST_MAX, &k, &n, r);
+	if (ret)
+		return ret > 0 ? 0 : ret;
+	json_t *all = json_array();
+	for (size_t i = 0; i < n && !ret; i++) {
+		const char *slash = strchr(k[i], '/');
+		size_t sl = sizeof(SNMS_TMPL_SUFFIX) - 1;
+		json_t *t = NULL;
+		if (slash && !strncasecmp(slash + 1, SNMS_TMPL_SUFFIX, sl))
+			ret = tmpl_read(w, idn_slice_of(k[i], strlen(k[i])), prefix,
+			                idn_slice_of(slash + 1 + sl, strlen(slash + 1 + sl)), &t);
+		if (t)
+			json_array_append_new(all, t);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(k[i]);
+	free(k);
+	if (ret) {
+		json_decref(all);
+		return ret;
+	}
+	return tmpl_answer(r, all);
+}
+
+static int tmpl_get(api_worker *w, const http_req *req, http_resp *r, const snms_caller *c)
+{
+	pv_query q = {0};
+	api_query_each(req->query, pv_cb, &q);
+	char h[PROTO_HANDLE_MAX + 1];
+	idn_slice prefix = idn_slice_of(q.prefix, q.plen > 0 ? (size_t)q.plen : 0);
+	idn_slice version = idn_slice_of(q.version, q.vlen > 0 ? (size_t)q.vlen : 0);
+	if (prefix.len && !version.len && q.vlen <= 0)
+		return tmpl_list(w, r, c, prefix);
+	int hl = tmpl_id(r, prefix, version, h, sizeof(h));
+	if (!hl)
+		return 0;
+	json_t *t;
+	int ret = tmpl_read(w, idn_slice_of(h, (size_t)hl), prefix, version, &t);
+	if (ret)
+		return ret;
+	if (!t) {
+		snms_fail(r, SNMS_BUSINESS, "no template %.*s of prefix %.*s here (%s)",
+		          (int)version.len, (const char *)version.p, (int)prefix.len,
+		          (const char *)prefix.p, h);
+		return 0;
+	}
+	return tmpl_answer(r, t);
 }
 
 /* {index, type, data:{format:"string", value: dump(j)}} */

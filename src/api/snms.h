@@ -181,6 +181,13 @@ int snms_template(api_worker *w, const http_req *req, idn_slice rest, http_resp 
 int snms_ent_config(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 /* GET /identityv2/data/search?term=&prefix=&pageSize=&cursor= (api_snms_search.c). */
 int snms_search(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+/*
+ * The identifiers (store keys, each malloc'd, the array too) under prefix
+ * with a value matching term, at most max, found as c (api_snms_search.c):
+ * 0, 1 with the SNMS answer written (index off or being rebuilt), < 0 fatal.
+ */
+int snms_search_keys(api_worker *w, const snms_caller *c, idn_slice term, idn_slice prefix,
+                     size_t max, char ***out, size_t *n, http_resp *r);
 /* GET /snms/api/prefix/query (every match) and /snms/api/prefix/page (one page). */
 int snms_prefix_list(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 

@@ -180,6 +180,12 @@ class SecondaryNodeFlow:
         own["items"] = own["items"][:1]
         self.assertEqual(ent.template_update(own).status, 1)
         self.assertEqual(len(ent.template_get("88.100.7", "own").data["items"]), 1)
+        own2 = dict(TEMPLATE, prefix="88.100.7", version="own2")
+        self.assertEqual(ent.template_create(own2).status, 1)
+        listed = ent.request("GET", "/snms/api/v5/template", params={"prefix": "88.100.7"})
+        self.assertEqual(listed.status, 1, listed.raw)
+        self.assertEqual(sorted(t["version"].lower() for t in listed.data), ["own", "own2"])
+        self.assertEqual(ent.template_delete("88.100.7", "own2").status, 1)
         self.assertEqual(ent.template_delete("88.100.7", "own").status, 1)
         self.assertEqual(ent.template_get("88.100.7", "own").status, -2)
         self.assertEqual(ent.template_create(dict(TEMPLATE, version="x")).status, -3)
