@@ -9,6 +9,8 @@
 #           registry record (88/GS1-REGISTRY) and the GTIN-level identifier
 #           resolved too (both cached), the rule applied, the links chosen
 # The two alternate ROUNDS times (a machine shared with other work drifts);
+# each also measures the gateway's own CPU time (/proc: user + system), so the
+# cost per request compares even when other work takes the CPU away;
 # each round's ratio gs1 / proxy, and their median, are printed (goal >= 0.9).
 #
 #   bench/run_gs1.sh [BUILD_DIR [N [SECONDS]]]
@@ -97,25 +99,36 @@ echo "proxy: $p"
 echo "gs1:   $d"
 [ "${p#* }" = "${d#* }" ] || { echo "the two redirects differ" >&2; exit 1; }
 
-wrk_run() { # wrk_run PATHS -> "req/s p50 p99 status-counts"
-	local out
+cpu_ticks() { # the gateway's CPU time so far (user + system), in clock ticks
+	awk '{ print $14 + $15 }' "/proc/$rec_pid/stat"
+}
+wrk_run() { # wrk_run PATHS -> "req/s p50 p99 status-counts req-per-cpu-second"
+	local out t0 t1 n
+	t0=$(cpu_ticks)
 	out=$(timeout $((DUR + 30)) taskset -c "$CLIENT_CPU" wrk $WRK_ARGS -d "${DUR}s" --latency \
 		-s "$here/gs1_paths.lua" "http://127.0.0.1:$gw_http" -- "$WORK/$1")
-	printf '%s %s %s %s\n' "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")" \
+	t1=$(cpu_ticks)
+	n=$(awk '/requests in/ {print $1}' <<<"$out")
+	printf '%s %s %s %s %s\n' "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")" \
 		"$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" \
-		"$(sed -n 's/^status: //p' <<<"$out" | tr ' ' ',')"
+		"$(sed -n 's/^status: //p' <<<"$out" | tr ' ' ',')" \
+		"$(awk -v n="$n" -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+			'BEGIN { printf "%.0f", t ? n / (t / hz) : 0 }')"
 }
 
 echo "N=$N DUR=$DUR s x $ROUNDS rounds (alternating; medians), wrk $WRK_ARGS," \
 	"server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU"
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-pxs=() gss=() ratios=()
+pxs=() gss=() ratios=() cratios=()
 for round in $(seq 1 "$ROUNDS"); do
-	read -r px p50 p99 pcodes <<<"$(wrk_run proxy.txt)"
-	echo "proxy    GET /{handle}, 302:                  $px req/s p50 $p50 p99 $p99 ($pcodes)"
-	read -r gs g50 g99 gcodes <<<"$(wrk_run dl.txt)"
+	read -r px p50 p99 pcodes pcpu <<<"$(wrk_run proxy.txt)"
+	echo "proxy    GET /{handle}, 302:                  $px req/s p50 $p50 p99 $p99 ($pcodes)" \
+		"$pcpu req/CPU-s"
+	read -r gs g50 g99 gcodes gcpu <<<"$(wrk_run dl.txt)"
 	echo "gs1      GET /01/{gtin}/21/{serial}, 307:      $gs req/s p50 $g50 p99 $g99 ($gcodes)" \
-		"ratio $(awk -v p="$px" -v g="$gs" 'BEGIN { printf "%.2f", g / p }')"
+		"$gcpu req/CPU-s; ratio $(awk -v p="$px" -v g="$gs" 'BEGIN { printf "%.2f", g / p }')," \
+		"per CPU-s $(awk -v p="$pcpu" -v g="$gcpu" 'BEGIN { printf "%.2f", p ? g / p : 0 }')"
+	cratios+=("$(awk -v p="$pcpu" -v g="$gcpu" 'BEGIN { print p ? g / p : 0 }')")
 	case "$pcodes" in 302=*) ;; *) echo "proxy answers other than 302: $pcodes" >&2; exit 1 ;; esac
 	case "$gcodes" in 307=*) ;; *) echo "gs1 answers other than 307: $gcodes" >&2; exit 1 ;; esac
 	pxs+=("$px") gss+=("$gs") ratios+=("$(awk -v p="$px" -v g="$gs" 'BEGIN { print g / p }')")
@@ -123,5 +136,8 @@ done
 echo "         $(rec_stats gw.log)"
 px=$(printf '%s\n' "${pxs[@]}" | median) gs=$(printf '%s\n' "${gss[@]}" | median)
 ratio=$(printf '%s\n' "${ratios[@]}" | median)
+cratio=$(printf '%s\n' "${cratios[@]}" | median)
 awk -v p="$px" -v g="$gs" -v r="$ratio" 'BEGIN { printf "median proxy %.0f req/s, gs1 " \
 	"%.0f req/s; median of the rounds'"'"' ratios gs1 / proxy: %.2fx (goal >= 0.9x)\n", p, g, r }'
+echo "median ratio of requests per second of the gateway's CPU (user + system), gs1 / proxy:" \
+	"$(awk -v c="$cratio" 'BEGIN { printf "%.2f", c }')x"

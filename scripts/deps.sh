@@ -2,10 +2,11 @@
 # Installs the Debian packages idnode needs to build and test, if missing.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config python3 clang libclang-rt-14-dev
-      liblmdb-dev libpq-dev postgresql libssl-dev libjansson-dev libinih-dev libcmocka-dev
+      liblmdb-dev libpq-dev postgresql libssl-dev libjansson-dev libinih-dev libcmocka-dev libargon2-dev
       node-llhttp libqrencode-dev openssl
       libcairo2-dev libpango1.0-dev libpng-dev libarchive-dev fonts-dejavu-core fonts-wqy-microhei
-      poppler-utils zbar-tools qrencode)
+      poppler-utils zbar-tools qrencode
+      debhelper dpkg-dev lintian systemd) # the Debian package (tests/package/test_deb.py)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

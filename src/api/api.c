@@ -23,6 +23,9 @@ int api_new(const api_config *cfg, api **out)
 	a->resolve_max = cfg->resolve_max ? cfg->resolve_max : API_RESOLVE_MAX;
 	a->label_max = cfg->label_max ? cfg->label_max : API_LABEL_MAX;
 	a->search_scan_max = cfg->search_scan_max;
+	a->token_life_s = cfg->token_life_s ? cfg->token_life_s : 86400;
+	a->audit_days = cfg->audit_days;
+	a->applications_max = cfg->applications_max ? cfg->applications_max : 1000;
 	a->gateway_answer_max =
 	    cfg->gateway_answer_max ? cfg->gateway_answer_max : API_GATEWAY_ANSWER_MAX;
 	int ret = api_label_bases(a, cfg->label_base, cfg->nlabel_base);
@@ -117,7 +120,10 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	                 .label_max = o->label_max,
 	                 .search_scan_max = o->search_scan_max,
 	                 .gs1_registry = o->gs1_registry,
-	                 .ngs1_registry = o->ngs1_registry};
+	                 .ngs1_registry = o->ngs1_registry,
+	                 .token_life_s = o->token_life_s,
+	                 .audit_days = o->audit_days,
+	                 .applications_max = o->applications_max};
 	for (unsigned i = 0; i < o->nlabel_base; i++) {
 		const char *why = label_base_check(o->label_base[i]);
 		if (why) {
@@ -184,6 +190,12 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 fail:
 	api_serve_stop(hs);
 	return ret;
+}
+
+int api_serve_reload_tls(api_server *hs, const char *cert, const char *key, char *err,
+                         size_t errlen)
+{
+	return http_tls_reload(hs->srv, cert, key, err, errlen);
 }
 
 unsigned api_serve_port(const api_server *hs, unsigned idx)

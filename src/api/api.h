@@ -62,6 +62,9 @@ typedef struct api_config {
 	/* GS1 Digital Link: the records holding the GS1.RULE values; none: not served */
 	const char *const *gs1_registry;
 	unsigned ngs1_registry;
+	/* management accounts (api_account.c): token lifetime (0 = 86400 s), audit
+	 * retention in days (0: forever), pending applications (0 = 1000) */
+	unsigned token_life_s, audit_days, applications_max;
 } api_config;
 
 enum {
@@ -115,12 +118,16 @@ typedef struct api_serve_opts {
 	/* GS1 Digital Link: the records holding the GS1.RULE values (docs/gs1-resolver.md) */
 	const char *const *gs1_registry;
 	unsigned ngs1_registry;
+	unsigned token_life_s, audit_days, applications_max; /* as api_config's */
 } api_serve_opts;
 
 typedef struct api_server api_server;
 
 int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out);
 unsigned api_serve_port(const api_server *hs, unsigned idx);
+/* The HTTPS certificate and key again (SIGHUP; http_tls_reload): 0, or why in err. */
+int api_serve_reload_tls(api_server *hs, const char *cert, const char *key, char *err,
+                         size_t errlen);
 /* Stops the workers, waits for them, frees hs (NULL is fine). */
 void api_serve_stop(api_server *hs);
 

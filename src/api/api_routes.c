@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/api_account.h"
 #include "api/reply.h"
 #include "api/routes.h"
 #include "core/err.h"
@@ -422,6 +423,12 @@ static const struct route {
     {"GET", "/hrls/handles", false, api_hrls_handles, true},
     {"GET", "/hrls/handles/", true, api_hrls_handles, true},
     {"GET", "/hrls/ping", false, api_hrls_ping, true},
+    {"POST", "/identity/token", false, api_identity_token, true},
+    {"POST", "/identity/token/v1", false, api_identity_token_v1, true},
+    {"POST", "/snms/api/idn/apply", false, api_snms_apply, true},
+    {"GET", "/snms/api/idn/applications", false, api_snms_applications, true},
+    {"POST", "/snms/api/idn/applications/", true, api_snms_applications, true},
+    {"GET", "/snms/api/idn/audit", false, api_snms_audit, true},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)

@@ -126,9 +126,13 @@ int label_host_base(bool tls, idn_slice host, char *out, size_t cap)
 	if (!host.len || host.len > 255 ||
 	    host_port_len((const char *)host.p, host.len) != host.len)
 		return -1;
-	int n = snprintf(out, cap, "%s://%.*s/", tls ? "https" : "http", (int)host.len,
-	                 (const char *)host.p);
-	return n > 0 && (size_t)n < cap ? n : -1;
+	size_t sl = tls ? 8 : 7, n = sl + host.len + 1; /* "https://" or "http://", host, '/' */
+	if (n >= cap)
+		return -1;
+	memcpy(out, tls ? "https://" : "http://", sl);
+	memcpy(out + sl, host.p, host.len);
+	memcpy(out + n - 1, "/", 2);
+	return (int)n;
 }
 
 size_t label_capacity(char ecc)

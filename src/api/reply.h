@@ -96,6 +96,10 @@ struct api {
 	size_t gateway_answer_max;
 	char **gs1_registry; /* records of GS1.RULE values (api_gs1_rules.c); none: no GS1 */
 	unsigned ngs1_registry;
+	/* management accounts (api_account.c): token lifetime, audit retention (0: forever) */
+	uint32_t token_life_s;
+	uint32_t audit_days;
+	uint32_t applications_max; /* pending enterprise applications */
 };
 
 /* One HTTP worker thread's context. */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 int cmd_serve(int argc, char **argv);
+int cmd_settings_doc(int argc, char **argv); /* cmd_serve.c: the settings as documents */
 int cmd_load(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 int cmd_dump(int argc, char **argv); /* cmd_dump.c: backups */
@@ -28,6 +29,8 @@ int cmd_sign(int argc, char **argv);     /* cmd_sign.c: sign values into an HS_S
 int cmd_export(int argc, char **argv);   /* cmd_export.c: copy a prefix off a node, or verify */
 int cmd_gs1(int argc, char **argv);      /* cmd_gs1.c: GS1 Digital Link URIs */
 int cmd_index(int argc, char **argv);    /* cmd_index.c: the search index of a store */
+int cmd_account(int argc, char **argv);  /* cmd_account.c: management accounts, admission */
+int cmd_audit(int argc, char **argv);    /* cmd_account.c: the audit log */
 
 /* (cmd_cert.c) What the trust commands share. */
 /* The authenticated add's options, as `idnode add` takes them. */

@@ -7,6 +7,9 @@
  * itself is assembled and run by server/server.h.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "server/server.h"
@@ -21,6 +24,8 @@ int cmd_serve(int argc, char **argv)
 		status = CLI_OK;
 		break;
 	case SETTINGS_OK:
+		s.argc = argc; /* SIGHUP reads the file and the flags again */
+		s.argv = argv;
 		status = server_run(&s) ? CLI_FAIL : CLI_OK;
 		break;
 	default:
@@ -28,4 +33,29 @@ int cmd_serve(int argc, char **argv)
 	}
 	settings_free(&s);
 	return status;
+}
+
+/*
+ * `idnode settings-doc man|ini|keys` (not in the usage: the build's): the
+ * settings table as idnode.conf(5), as an example file, or as its keys. The
+ * page's date is SOURCE_DATE_EPOCH's when set (reproducible builds), else today.
+ */
+int cmd_settings_doc(int argc, char **argv)
+{
+	static const char *const names[] = {
+	    [SETTINGS_DOC_MAN] = "man", [SETTINGS_DOC_INI] = "ini", [SETTINGS_DOC_KEYS] = "keys"};
+	for (int w = 0; argc == 2 && w < 3; w++) {
+		if (strcmp(argv[1], names[w]))
+			continue;
+		const char *epoch = getenv("SOURCE_DATE_EPOCH");
+		time_t t = epoch ? (time_t)strtoll(epoch, NULL, 10) : time(NULL);
+		struct tm tm;
+		char date[32];
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+		settings_doc(stdout, (enum settings_doc)w, IDN_VERSION, date);
+		return fflush(stdout) ? CLI_FAIL : CLI_OK;
+	}
+	fprintf(stderr, "usage: idnode settings-doc man|ini|keys\n");
+	return CLI_USAGE;
 }

@@ -38,6 +38,8 @@ static const struct subcommand {
     {"sign", cmd_sign, "sign an identifier's values into an HS_SIGNATURE and store it"},
     {"quota", cmd_quota, "look at or change a running node's quotas (node administrators)"},
     {"gs1", cmd_gs1, "parse a GS1 Digital Link URI; map it to an identifier and back"},
+    {"account", cmd_account, "management accounts and enterprise admission (secondary nodes)"},
+    {"audit", cmd_audit, "read the audit log of management changes"},
     {"export", cmd_export, "copy a prefix's identifiers off a running node, or verify a node"},
 };
 
@@ -72,6 +74,8 @@ int main(int argc, char **argv)
 		printf("idnode %s\n", IDN_VERSION);
 		return CLI_OK;
 	}
+	if (!strcmp(argv[1], "settings-doc")) /* the build's, for idnode.conf(5): not listed */
+		return cmd_settings_doc(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (!strcmp(argv[1], subcommands[i].name))
 			return subcommands[i].fn(argc - 1, argv + 1);

@@ -42,6 +42,7 @@ enum idn_limit_id {
 	LIM_LABEL_BATCH,     /* a POST /api/labels over --label-max identifiers */
 	LIM_GATEWAY_ANSWER,  /* a gateway's whole answer (a drained stream) over its byte bound */
 	LIM_SEARCH_SCAN,     /* a search stopped at its bound of index entries visited */
+	LIM_APPLICATIONS,    /* an enterprise application refused: too many pending */
 	LIM_COUNT
 };
 

@@ -131,11 +131,11 @@ static int take_elem(const gs1_ai *a, span v, gs1_elem *e, char *err, size_t err
 /* The qualifiers of the path, in order, against key's sequences. */
 static int check_qualifiers(const gs1_ai *key, const gs1_dl *dl, char *err, size_t errlen)
 {
-	char want[64];
-	seq_text(key, want, sizeof want);
+	char want[64]; /* for messages only: made when one is written */
 	for (int i = 0; i < dl->nqual; i++) {
 		const char *q = dl->qual[i].ai;
 		if (!gs1_key_takes(key, q, NULL, NULL)) {
+			seq_text(key, want, sizeof want);
 			if (key->nseq)
 				snprintf(err, errlen, "%s: not a key qualifier of %s (%s takes %s)",
 				         q, key->ai, key->ai, want);
@@ -155,6 +155,8 @@ static int check_qualifiers(const gs1_ai *key, const gs1_dl *dl, char *err, size
 	for (int i = 0; i < dl->nqual; i++) {
 		int seq = 0, idx = 0;
 		gs1_key_takes(key, dl->qual[i].ai, &seq, &idx);
+		if (i > 0 && (seq != seq0 || idx <= idx0))
+			seq_text(key, want, sizeof want);
 		if (i > 0 && seq != seq0) {
 			snprintf(err, errlen,
 			         "%s with %s: qualifiers of different sequences (%s takes %s)",

@@ -260,7 +260,8 @@ static void conn_new(http_worker *w, int fd, bool tls, const struct sockaddr_sto
 	c->head = malloc(s->cfg.max_header + 4 * HTTP_MAX_HEADERS + 16);
 	if (!c->in || !c->head)
 		goto fail;
-	if (tls && (!(c->ssl = SSL_new(s->tls)) || !SSL_set_fd(c->ssl, fd)))
+	if (tls && (!(c->ssl = SSL_new(__atomic_load_n(&s->tls, __ATOMIC_ACQUIRE))) ||
+	            !SSL_set_fd(c->ssl, fd)))
 		goto fail;
 	if (tls)
 		SSL_set_accept_state(c->ssl);
@@ -586,6 +587,8 @@ static void server_free(http_server *s)
 	free(s->w);
 	net_later_count_destroy(&s->nlater);
 	SSL_CTX_free(s->tls);
+	for (unsigned i = 0; i < HTTP_TLS_RETIRED; i++)
+		SSL_CTX_free(s->tls_retired[i]);
 	if (s->stopfd >= 0)
 		close(s->stopfd);
 	net_crew_destroy(&s->crew);

@@ -189,6 +189,12 @@ void http_stop(http_server *s);
  */
 int http_wait(http_server *s);
 unsigned http_bound_port(const http_server *s, unsigned idx);
+/*
+ * Loads the HTTPS certificate chain and key again (SIGHUP): connections
+ * accepted from now on use them, those open keep theirs. Any thread. 0, or
+ * an idn_err with why in err (the running certificate stays).
+ */
+int http_tls_reload(http_server *s, const char *cert, const char *key, char *err, size_t errlen);
 
 /*
  * Without a socket (fuzzing, tests): data goes through the framing, limits

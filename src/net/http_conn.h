@@ -128,6 +128,8 @@ struct http_worker {
 	bool woken;            /* its event came this turn: drain at the turn's end */
 };
 
+enum { HTTP_TLS_RETIRED = 8 };
+
 struct http_server {
 	http_config cfg;
 	unsigned nthreads, nlisten;
@@ -135,9 +137,10 @@ struct http_server {
 	int stopfd;
 	atomic_uint nconns;
 	http_worker *w;
-	struct net_crew crew;          /* start-up handshake only */
-	SSL_CTX *tls;                  /* with cfg.ntls HTTPS listeners */
-	struct net_later_count nlater; /* http_laters outstanding, for http_wait */
+	struct net_crew crew; /* start-up handshake only */
+	SSL_CTX *tls;         /* with cfg.ntls HTTPS listeners (atomic: reloads) */
+	SSL_CTX *tls_retired[HTTP_TLS_RETIRED]; /* replaced by http_tls_reload, newest first */
+	struct net_later_count nlater;          /* http_laters outstanding, for http_wait */
 };
 
 /* http_resp.c: grows *buf (capacity *cap) to hold need bytes; false if out of memory. */

@@ -60,7 +60,7 @@ struct shard {
 struct node_quota {
 	uint64_t dflt[QUOTA_KINDS];
 	struct shard shards[QUOTA_SHARDS];
-	atomic_uint gen;   /* bumped by every override change */
+	atomic_uint gen;   /* bumped by every override change and new default */
 	atomic_bool dirty; /* some entry is dirty */
 	atomic_size_t entries;
 	pthread_mutex_t flush_lock;
@@ -80,6 +80,17 @@ int node_quota_new(const node_config *cfg, node_quota **out)
 	pthread_mutex_init(&q->flush_lock, NULL);
 	*out = q;
 	return IDN_OK;
+}
+
+void node_quota_set_defaults(node *n, uint64_t daily, uint64_t identifiers, uint64_t children)
+{
+	node_quota *q = n->quota;
+	if (!q)
+		return;
+	__atomic_store_n(&q->dflt[QUOTA_DAILY], daily, __ATOMIC_RELAXED);
+	__atomic_store_n(&q->dflt[QUOTA_IDENTIFIERS], identifiers, __ATOMIC_RELAXED);
+	__atomic_store_n(&q->dflt[QUOTA_CHILDREN], children, __ATOMIC_RELAXED);
+	atomic_fetch_add(&q->gen, 1); /* cached daily limits are read again */
 }
 
 void node_quota_free(node_quota *q)
@@ -141,7 +152,7 @@ static int limit_of(node_quota *q, store_txn *t, enum node_quota_kind k, idn_sli
 	if (ret && ret != IDN_ENOTFOUND)
 		return ret;
 	*override = !ret && v.len == 8;
-	*limit = *override ? store_be64(v.p) : q->dflt[k];
+	*limit = *override ? store_be64(v.p) : __atomic_load_n(&q->dflt[k], __ATOMIC_RELAXED);
 	return IDN_OK;
 }
 
@@ -723,7 +734,7 @@ static int admin_apply(node_authz *c, enum node_quota_kind k, idn_slice key, enu
 		ret = admin_recount(c, k, key, why, whylen);
 	if (!ret)
 		ret = limit_of(q, t, k, key, &out->limit, &out->override);
-	out->dflt = q->dflt[k];
+	out->dflt = __atomic_load_n(&q->dflt[k], __ATOMIC_RELAXED);
 	if (!ret)
 		ret = admin_used(q, t, k, key, c->now, out);
 	int kl = key.len < sizeof(out->key) ? (int)key.len : (int)sizeof(out->key) - 1;

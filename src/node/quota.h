@@ -59,6 +59,8 @@ typedef struct node_quota node_quota;
 
 int node_quota_new(const node_config *cfg, node_quota **out);
 void node_quota_free(node_quota *q);
+/* The defaults again (node_config.quota_*; SIGHUP): any thread, from the next request on. */
+void node_quota_set_defaults(node *n, uint64_t daily, uint64_t identifiers, uint64_t children);
 
 /* "daily", "identifiers", "child-prefixes" -> the kind, or -1. */
 int node_quota_kind(const char *name, size_t len);

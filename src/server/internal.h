@@ -1,7 +1,8 @@
 /*
  * internal.h - what the files of server/ share: the net callbacks that take
- * every request to the node or the resolver (requests.c), and the thread
- * that logs the resolver's statistics on SIGUSR1 (stats.c).
+ * every request to the node or the resolver (requests.c), the thread
+ * that logs the resolver's statistics on SIGUSR1 and reloads on SIGHUP
+ * (stats.c), and the reload (reload.c).
  */
 #ifndef IDN_SERVER_INTERNAL_H
 #define IDN_SERVER_INTERNAL_H
@@ -9,9 +10,11 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "api/api.h"
 #include "net/net.h"
 #include "node/node.h"
 #include "resolver/resolver.h"
+#include "server/settings.h"
 
 /*
  * Set before net_start, read-only while serving. node NULL: a recursive
@@ -48,11 +51,25 @@ void server_sweeper_stop(server_sweeper *sw);
 typedef struct server_stats {
 	pthread_t thread;
 	bool running;
+	resolver *res;
+	void (*reload)(void *arg); /* SIGHUP (reload.c), on this thread */
+	void *arg;
 } server_stats;
+/* SIGUSR1 and SIGHUP. */
 void server_stats_block_signal(void);
-bool server_stats_start(server_stats *st, resolver *r);
+/* st->res, reload and arg set by the caller. */
+bool server_stats_start(server_stats *st);
 void server_stats_stop(server_stats *st);
 /* Logs the resolver's cache line (when r) and the protective limits' counters. */
 void server_stats_log(resolver *r);
+
+/*
+ * (reload.c) SIGHUP: the -c file and the flags read again. The settings
+ * marked reload in the table take their new values (cur keeps them); the
+ * HTTPS certificate and key are loaded again even when their paths did not
+ * change (a renewed certificate); each other changed setting is logged as
+ * needing a restart. A file that does not parse changes nothing.
+ */
+void server_reload(server_settings *cur, node *n, api_server *http);
 
 #endif

@@ -18,7 +18,7 @@ static const char prog[] = "idnode serve";
 
 /* What one run holds; torn down by stop(). */
 typedef struct running {
-	const server_settings *cfg;
+	server_settings *cfg;           /* reloadable settings change on SIGHUP (reload.c) */
 	store *store;                   /* NULL: a recursive node without one */
 	node *node;                     /* NULL with no store */
 	client_identity_lookup *lookup; /* identities homed elsewhere, from --root */
@@ -31,6 +31,7 @@ typedef struct running {
 	server_stats stats;
 	server_sweeper sweeper; /* frees what expired in the node's tables */
 	char err[256];          /* what a start step failed on, from the module that failed */
+	bool serving;           /* every part started: SIGHUP may reload (atomic) */
 } running;
 
 static int say(running *r, int ret)
@@ -268,6 +269,9 @@ static int start_listeners(running *r)
 	    .search_scan_max = c->search_scan_max,
 	    .gs1_registry = (const char *const *)c->gs1_registry.v,
 	    .ngs1_registry = c->gs1_registry.n,
+	    .token_life_s = c->token_life,
+	    .audit_days = c->audit_days,
+	    .applications_max = c->applications_max,
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
 	};
@@ -392,7 +396,18 @@ static void stop(running *r)
 	net_budget_fini(&r->budget);
 }
 
-int server_run(const server_settings *s)
+/* SIGHUP: what can change while running does (reload.c); the listeners are up by then. */
+static void reload(void *arg)
+{
+	running *r = arg;
+	if (!__atomic_load_n(&r->serving, __ATOMIC_ACQUIRE)) {
+		fprintf(stderr, "idnode: reload: still starting: SIGHUP ignored\n");
+		return;
+	}
+	server_reload(r->cfg, r->node, r->http);
+}
+
+int server_run(server_settings *s)
 {
 	running *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -405,8 +420,12 @@ int server_run(const server_settings *s)
 		ret = make_node(r);
 	if (!ret)
 		ret = start_resolver(r);
-	if (!ret) /* kill -USR1: the cache (recursive nodes) and the limits' counters */
-		server_stats_start(&r->stats, r->requests.resolver);
+	if (!ret) { /* kill -USR1: the cache (recursive nodes) and the limits' counters */
+		r->stats.res = r->requests.resolver;
+		r->stats.reload = reload; /* kill -HUP */
+		r->stats.arg = r;
+		server_stats_start(&r->stats);
+	}
 	if (!ret)
 		ret = start_listeners(r);
 	if (!ret)
@@ -415,8 +434,10 @@ int server_run(const server_settings *s)
 		ret = start_mirror(r);
 	if (!ret) {
 		print_banner(r);
+		__atomic_store_n(&r->serving, true, __ATOMIC_RELEASE);
 		ret = net_run_until_signal(r->net);
-		r->net = NULL; /* freed by net_run_until_signal */
+		r->net = NULL;                /* freed by net_run_until_signal */
+		server_stats_stop(&r->stats); /* a reload in progress ends before what it uses */
 		repl_mirror_stop(r->mirror);
 		r->mirror = NULL;
 		api_serve_stop(r->http);

@@ -20,9 +20,10 @@
  * Runs a node until a signal stops it. Everything it started is stopped and
  * freed before it returns. Returns 0 after a clean stop, or a negative
  * idn_err after saying on stderr what failed ("idnode serve: ...").
- * s is borrowed for the whole run.
+ * s is borrowed for the whole run; on SIGHUP its reloadable settings change
+ * (server/internal.h, server_reload).
  */
-int server_run(const server_settings *s);
+int server_run(server_settings *s);
 
 /*
  * Our HS_SITE record from the site settings (listen, server_id, site_serial,

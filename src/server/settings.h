@@ -49,10 +49,12 @@ typedef struct server_settings {
 	char *proxy_schemes;       /* URL schemes the proxy redirects to besides http(s) */
 	unsigned http_max_conns, http_idle_ms, http_timeout_ms;
 	unsigned long http_max_body;
-	unsigned http_resolve_max;  /* identifiers per POST /api/resolve */
-	settings_list label_base;   /* QR labels point under these URLs (api_labels.c) */
-	unsigned label_max;         /* identifiers per POST /api/labels */
-	unsigned search_scan_max;   /* index entries a search visits at most */
+	unsigned http_resolve_max; /* identifiers per POST /api/resolve */
+	settings_list label_base;  /* QR labels point under these URLs (api_labels.c) */
+	unsigned label_max;        /* identifiers per POST /api/labels */
+	unsigned search_scan_max;  /* index entries a search visits at most */
+	/* management accounts: token lifetime (s), audit retention (days), pending applications */
+	unsigned token_life, audit_days, applications_max;
 	settings_list gs1_registry; /* records of GS1.RULE values (api_gs1_rules.c) */
 	unsigned max_record_bytes;  /* records larger are refused when written */
 	/* Our site (GET_SITE_INFO, the multi-server split): see node/site.h. */
@@ -92,6 +94,9 @@ typedef struct server_settings {
 	unsigned mirror_lag_log;    /* seconds between lag lines, 0 = the default (5) */
 	/* Transaction log bounds (store.h); 0 = the defaults (64 MiB, 7 days). */
 	unsigned long log_max_bytes, log_max_age;
+	/* The command line it came from, read again on SIGHUP (set by the caller). */
+	int argc;
+	char **argv;
 	/* Which rows set this struct (flags: the ones that override the file). */
 	unsigned char given[SETTINGS_ROWS_MAX];
 } server_settings;
@@ -122,6 +127,7 @@ typedef struct setting_row {
 	const char *const *choices; /* SETTING_CHOICE: the names, NULL-terminated */
 	unsigned scope;             /* SETTING_SERVE | SETTING_SITE */
 	const char *help;           /* lines separated by '\n' */
+	int reload;                 /* 1: a running node takes a new value on SIGHUP */
 } setting_row;
 
 /* The table, and its length. */
@@ -176,5 +182,14 @@ void settings_usage_rows(FILE *f, unsigned scope);
 enum { SETTINGS_OK = 0, SETTINGS_HELP = 1, SETTINGS_BAD = -1 };
 int settings_parse_serve(server_settings *s, int argc, char **argv, FILE *out, FILE *err);
 void settings_usage_serve(FILE *f);
+
+/*
+ * (settings_doc.c) The table as documents, so they never drift from it:
+ * idnode.conf(5) in roff (SETTINGS_DOC_MAN), an example INI file with every
+ * setting commented out at its default (SETTINGS_DOC_INI), or the INI keys,
+ * one a line (SETTINGS_DOC_KEYS). date: the pages' date (e.g. "2026-12-07").
+ */
+enum settings_doc { SETTINGS_DOC_MAN, SETTINGS_DOC_INI, SETTINGS_DOC_KEYS };
+void settings_doc(FILE *f, enum settings_doc what, const char *version, const char *date);
 
 #endif

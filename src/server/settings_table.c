@@ -96,10 +96,10 @@ const setting_row settings_rows[] = {
      .help = "the same over TLS (repeatable; the first is our\n"
              "site's HTTPS interface)"},
     {.ini = "tls_cert", .flag = "tls-cert", .arg = "FILE", .type = SETTING_STR,
-     .field = F(tls_cert), .scope = SETTING_SERVE,
+     .field = F(tls_cert), .scope = SETTING_SERVE, .reload = 1,
      .help = "PEM certificate chain for --https"},
     {.ini = "tls_key", .flag = "tls-key", .arg = "FILE", .type = SETTING_STR,
-     .field = F(tls_key), .scope = SETTING_SERVE,
+     .field = F(tls_key), .scope = SETTING_SERVE, .reload = 1,
      .help = "PEM private key for --https"},
     {.ini = "access_log", .flag = "access-log", .arg = "FILE", .type = SETTING_STR,
      .field = F(access_log), .scope = SETTING_SERVE,
@@ -139,6 +139,19 @@ const setting_row settings_rows[] = {
      .field = F(search_scan_max), .max = 100000000, .scope = SETTING_SERVE,
      .help = "index entries one search visits at most (default\n"
              "100000; a broader query gets 400, docs/search.md)"},
+    {.ini = "token_life", .flag = "token-life", .arg = "SECONDS", .type = SETTING_UINT,
+     .field = F(token_life), .def = 86400, .min = 1, .max = 30 * 86400, .scope = SETTING_SERVE,
+     .help = "management API bearer tokens last this long\n"
+             "(default 86400, 24 h as SNMS)"},
+    {.ini = "audit_days", .flag = "audit-days", .arg = "N", .type = SETTING_UINT,
+     .field = F(audit_days), .def = 365, .max = 36500, .scope = SETTING_SERVE,
+     .help = "keep audit log entries N days (default 365;\n"
+             "0: forever); older ones are pruned as new come"},
+    {.ini = "applications_max", .flag = "applications-max", .arg = "N", .type = SETTING_UINT,
+     .field = F(applications_max), .def = 1000, .min = 1, .max = 1000000,
+     .scope = SETTING_SERVE,
+     .help = "pending enterprise applications at most\n"
+             "(default 1000; more get 429)"},
     {.ini = "max_record_bytes", .flag = "max-record-bytes", .arg = "N", .type = SETTING_UINT,
      .field = F(max_record_bytes), .max = 262144, .scope = SETTING_SERVE,
      .help = "refuse to write a record larger than N bytes\n"
@@ -227,19 +240,19 @@ const setting_row settings_rows[] = {
              "ID-SDK's, or Handle codes only (default ips;\n"
              "docs/national-system.md)"},
     {.ini = "quota_daily_requests", .flag = "quota-daily-requests", .arg = "N",
-     .type = SETTING_ULONG, .field = F(quota_daily), .max = 1ul << 40, .scope = SETTING_SERVE,
+     .type = SETTING_ULONG, .field = F(quota_daily), .max = 1ul << 40, .scope = SETTING_SERVE, .reload = 1,
      .help = "authenticated requests one identity may make a\n"
              "UTC day, past which 603 (3 with --national-codes\n"
              "ids|handle); default 0: no limit. A node admin sets\n"
              "one identity's or prefix's quota at runtime:\n"
              "idnode quota, or PUT /api/quotas/KIND/KEY"},
     {.ini = "quota_identifiers", .flag = "quota-identifiers", .arg = "N", .type = SETTING_ULONG,
-     .field = F(quota_identifiers), .max = 1ul << 40, .scope = SETTING_SERVE,
+     .field = F(quota_identifiers), .max = 1ul << 40, .scope = SETTING_SERVE, .reload = 1,
      .help = "identifiers a prefix may hold, past which a\n"
              "create gets 604 (or 2; default 0: no limit)"},
     {.ini = "quota_child_prefixes", .flag = "quota-child-prefixes", .arg = "N",
      .type = SETTING_ULONG, .field = F(quota_children), .max = 1ul << 40,
-     .scope = SETTING_SERVE,
+     .scope = SETTING_SERVE, .reload = 1,
      .help = "child prefixes (0.NA/P.C records or homed P.C) a\n"
              "prefix P may have, past which 605 (or 2; default 0)"},
     {.ini = "recursive", .flag = "recursive", .type = SETTING_BOOL, .field = F(recursive),

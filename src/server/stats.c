@@ -1,9 +1,9 @@
 /*
  * stats.c - SIGUSR1 logs the resolver's cache statistics and how often each
- * protective limit acted (core/limit.h). The signal is
- * blocked in every thread (blocked before net_start, inherited) and taken
- * here with sigwait, so the printing runs in a normal thread, not in a
- * handler.
+ * protective limit acted (core/limit.h); SIGHUP reloads the settings
+ * (reload.c). The signals are blocked in every thread (blocked before
+ * net_start, inherited) and taken here with sigwait, so the printing and the
+ * reload run in a normal thread, not in a handler.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -26,14 +26,19 @@ void server_stats_log(resolver *r)
 
 static void *stats_main(void *arg)
 {
+	server_stats *st = arg;
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
 	for (;;) {
 		int sig;
 		if (sigwait(&set, &sig) || stats_stop)
 			break;
-		server_stats_log(arg);
+		if (sig == SIGHUP && st->reload)
+			st->reload(st->arg);
+		else if (sig == SIGUSR1)
+			server_stats_log(st->res);
 	}
 	return NULL;
 }
@@ -43,16 +48,17 @@ void server_stats_block_signal(void)
 	sigset_t us;
 	sigemptyset(&us);
 	sigaddset(&us, SIGUSR1);
+	sigaddset(&us, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &us, NULL);
 }
 
-bool server_stats_start(server_stats *st, resolver *r)
+bool server_stats_start(server_stats *st)
 {
 	sigset_t all, old;
 	stats_stop = 0;
 	sigfillset(&all); /* the stats thread takes only its sigwait's SIGUSR1 */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	st->running = pthread_create(&st->thread, NULL, stats_main, r) == 0;
+	st->running = pthread_create(&st->thread, NULL, stats_main, st) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return st->running;
 }

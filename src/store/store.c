@@ -1,9 +1,10 @@
 /*
- * store.c - picks the backend for a store location; homes prefixes given as
- * text.
+ * store.c - picks the backend for a store location and checks the store's
+ * format version (migrating an older one); homes prefixes given as text.
  */
 #include "store/store.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -16,6 +17,71 @@ static int has_scheme(const char *location, const char *scheme)
 	return strncasecmp(location, scheme, strlen(scheme)) == 0;
 }
 
+/*
+ * The migrations, in order: migrations[v] takes a store of version v to v + 1
+ * inside the transaction that stamps it. Version 0 is a store written before
+ * versions were kept, whose layout is version 1's: nothing to change.
+ */
+static int (*const migrations[STORE_FORMAT_VERSION])(store_txn *t) = {NULL};
+
+/* The store's format version (0: none yet), from t. */
+static int format_of(store_txn *t, uint64_t *v)
+{
+	idn_slice val;
+	int rc = store_meta_get(t, STORE_FORMAT_META, &val);
+	if (rc == IDN_ENOTFOUND) {
+		*v = 0;
+		return IDN_OK;
+	}
+	if (rc)
+		return rc;
+	if (val.len != 8) {
+		fprintf(stderr,
+		        "store: the format version (meta value %s) is %u bytes, not 8: "
+		        "not a store this idnode understands\n",
+		        STORE_FORMAT_META, (unsigned)val.len);
+		return IDN_EVERSION;
+	}
+	*v = store_be64(val.p);
+	return IDN_OK;
+}
+
+/* Refuses a newer store; migrates an older one and stamps it, in one write transaction. */
+static int format_check(store *s)
+{
+	store_txn *t;
+	uint64_t v;
+	int rc = store_txn_begin(s, STORE_RDONLY, &t);
+	if (rc)
+		return rc;
+	rc = format_of(t, &v);
+	store_txn_abort(t);
+	if (rc || v == STORE_FORMAT_VERSION)
+		return rc;
+	if (v > STORE_FORMAT_VERSION) {
+		fprintf(stderr,
+		        "store: format version %llu is newer than this idnode understands (%d): "
+		        "upgrade idnode to open it\n",
+		        (unsigned long long)v, STORE_FORMAT_VERSION);
+		return IDN_EVERSION;
+	}
+	if ((rc = store_txn_begin(s, 0, &t)))
+		return rc;
+	rc = format_of(t, &v); /* another process may have stamped it meanwhile */
+	for (; !rc && v < STORE_FORMAT_VERSION; v++)
+		if (migrations[v])
+			rc = migrations[v](t);
+	uint8_t be[8];
+	store_put_be64(be, STORE_FORMAT_VERSION);
+	if (!rc)
+		rc = store_meta_put(t, STORE_FORMAT_META, idn_slice_of(be, sizeof(be)));
+	if (rc) {
+		store_txn_abort(t);
+		return rc;
+	}
+	return store_txn_commit(t);
+}
+
 int store_open(const char *location, const store_opts *opts, store **out)
 {
 	if (!out)
@@ -23,11 +89,20 @@ int store_open(const char *location, const store_opts *opts, store **out)
 	*out = NULL;
 	if (!location || !*location)
 		return IDN_EINVAL;
+	int rc;
 	if (has_scheme(location, "postgresql://") || has_scheme(location, "postgres://"))
-		return store_pg_ops.open(location, opts, out);
-	if (opts && opts->read_location)
+		rc = store_pg_ops.open(location, opts, out);
+	else if (opts && opts->read_location)
 		return IDN_EINVAL; /* a separate read location is PostgreSQL's (replicas) */
-	return store_lmdb_ops.open(location, opts, out);
+	else
+		rc = store_lmdb_ops.open(location, opts, out);
+	if (rc)
+		return rc;
+	if ((rc = format_check(*out))) {
+		store_close(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 uint64_t store_now_ms(void)

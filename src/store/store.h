@@ -245,8 +245,27 @@ extern const struct store_ops store_lmdb_ops;
  */
 extern const struct store_ops store_pg_ops;
 
-/* Picks a backend by location ("postgresql://..." or a directory) and opens it. */
+/*
+ * Picks a backend by location ("postgresql://..." or a directory) and opens
+ * it, then checks its on-disk format version, the meta value
+ * STORE_FORMAT_META (kept as "u.store.format", as callers' meta values are:
+ * LMDB's meta database; PostgreSQL's idn_meta table):
+ * - absent (a store written before versions were kept, or a new one): the
+ *   store is migrated from there and stamped STORE_FORMAT_VERSION;
+ * - older: migrated, one version at a time, and stamped;
+ * - newer, or unreadable: refused, IDN_EVERSION, after a line on stderr
+ *   naming both versions ("upgrade idnode").
+ */
 int store_open(const char *location, const store_opts *opts, store **out);
+
+/*
+ * The format this idnode writes. Version 1: the layout of the first
+ * release (handles, homed, txlog and meta; PostgreSQL's tables of pg.c).
+ * A change a previous idnode cannot read bumps it and adds its migration
+ * to store.c's table.
+ */
+enum { STORE_FORMAT_VERSION = 1 };
+#define STORE_FORMAT_META "store.format" /* be64 */
 
 static inline void store_close(store *s)
 {

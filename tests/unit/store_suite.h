@@ -1123,6 +1123,96 @@ static void test_meta(void **state)
 	log_state_is(f->s, 1, 1);
 }
 
+/* The store's format version, read through the meta API; 0 when absent. */
+static inline uint64_t format_version(store *s)
+{
+	store_txn *t;
+	idn_slice v;
+	uint64_t ver = 0;
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	int rc = store_meta_get(t, STORE_FORMAT_META, &v);
+	if (rc == IDN_OK) {
+		assert_int_equal(v.len, 8);
+		ver = store_be64(v.p);
+	} else {
+		assert_int_equal(rc, IDN_ENOTFOUND);
+	}
+	store_txn_abort(t);
+	return ver;
+}
+
+/* The backend's own open, without store_open's format check. */
+static inline store *raw_open(const char *loc)
+{
+	store *s = NULL;
+	const struct store_ops *ops = strncmp(loc, "postgres", 8) ? &store_lmdb_ops : &store_pg_ops;
+	assert_int_equal(ops->open(loc, NULL, &s), IDN_OK);
+	return s;
+}
+
+static inline void raw_format(const char *loc, uint64_t ver, size_t len)
+{
+	store *s = raw_open(loc);
+	store_txn *t;
+	uint8_t be[8];
+	store_put_be64(be, ver);
+	assert_int_equal(store_txn_begin(s, 0, &t), IDN_OK);
+	assert_int_equal(store_meta_put(t, STORE_FORMAT_META, idn_slice_of(be, len)), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	store_close(s);
+}
+
+/*
+ * The on-disk format version: a new store is stamped; a store written
+ * without one (as by the release before versions: records, a homed prefix,
+ * no format value) opens with its data and is stamped; a newer one, or an
+ * unreadable value, is refused and left as it was.
+ */
+static void test_format_version(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(format_version(f->s), STORE_FORMAT_VERSION);
+	store_close(f->s);
+	f->s = NULL;
+	suite_be->destroy(f->loc);
+	assert_int_equal(suite_be->make(f->loc, sizeof(f->loc)), 0);
+
+	/* Written by the backend alone, as before versions were kept. */
+	store *old = raw_open(f->loc);
+	put1(old, S("88.1/old"), S("old record"), 0, IDN_OK);
+	const char *pfx = "88.1";
+	size_t bad;
+	assert_int_equal(store_home_prefixes(old, &pfx, 1, &bad), IDN_OK);
+	assert_int_equal(format_version(old), 0);
+	store_close(old);
+
+	f->s = suite_open(f->loc);
+	assert_int_equal(format_version(f->s), STORE_FORMAT_VERSION);
+	store_txn *t;
+	idn_slice v;
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_get(t, S("88.1/old"), &v), IDN_OK);
+	assert_memory_equal(v.p, "old record", 10);
+	assert_int_equal(store_is_homed(t, S("88.1")), 1);
+	store_txn_abort(t);
+	store_close(f->s);
+	f->s = NULL;
+
+	/* A newer store: refused, untouched. */
+	raw_format(f->loc, STORE_FORMAT_VERSION + 1, 8);
+	store *s = (store *)0x1;
+	assert_int_equal(store_open(f->loc, NULL, &s), IDN_EVERSION);
+	assert_null(s);
+	s = raw_open(f->loc);
+	assert_int_equal(format_version(s), STORE_FORMAT_VERSION + 1);
+	store_close(s);
+	/* A value that is no version: refused. */
+	raw_format(f->loc, 1, 3);
+	assert_int_equal(store_open(f->loc, NULL, &s), IDN_EVERSION);
+	raw_format(f->loc, STORE_FORMAT_VERSION, 8);
+	f->s = suite_open(f->loc);
+}
+
 struct log_order {
 	uint64_t n, seq;
 	uint32_t next_n;
@@ -1438,6 +1528,7 @@ static void test_index_bulk(void **state)
 	    cmocka_unit_test_setup_teardown(test_scan_pages, suite_setup, suite_teardown),         \
 	    cmocka_unit_test_setup_teardown(test_tables, suite_setup, suite_teardown),             \
 	    cmocka_unit_test_setup_teardown(test_index, suite_setup, suite_teardown),              \
-	    cmocka_unit_test_setup_teardown(test_index_bulk, suite_setup, suite_teardown)
+	    cmocka_unit_test_setup_teardown(test_index_bulk, suite_setup, suite_teardown),         \
+	    cmocka_unit_test_setup_teardown(test_format_version, suite_setup, suite_teardown)
 
 #endif

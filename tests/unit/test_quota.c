@@ -464,6 +464,16 @@ static void test_admin_changes(void **state)
 	assert_int_equal(in.used, 6); /* 5 creates (2 refused by their quota) and a list */
 	assert_int_equal(in.resets, (now_s / DAY + 1) * DAY);
 	assert_int_equal(list(f), PROTO_RC_IDIS_DAILY_LIMIT);
+	/* A new default (SIGHUP) reaches keys without an override, counted ones too. */
+	look(f, "88.900/boss", QUOTA_DAILY, "300:88.900/u", QUOTA_UNSET, 0, 0);
+	assert_int_equal(list(f), PROTO_RC_SUCCESS); /* the 7th of 100 */
+	node_quota_set_defaults(f->n, 7, 1, 0);      /* the 8th is one too many */
+	assert_int_equal(list(f), PROTO_RC_IDIS_DAILY_LIMIT);
+	in = look(f, "88.900/boss", QUOTA_IDENTIFIERS, "88.100.1", QUOTA_GET, 0, 0);
+	assert_int_equal(in.dflt, 1);
+	node_quota_set_defaults(f->n, 100, 1, 0);
+	assert_int_equal(list(f), PROTO_RC_SUCCESS);
+	look(f, "88.900/boss", QUOTA_DAILY, "300:88.900/u", QUOTA_SET, 6, 0);
 	/* Overrides are in the store: a restart keeps them. */
 	stop_node(f);
 	start_node(f);

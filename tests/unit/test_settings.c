@@ -2,7 +2,8 @@
  * test_settings.c - the settings table (server/settings.h): every row is
  * documented, its flags and INI keys unique, its defaults within bounds;
  * and max_connections, the row added to show that a new setting is one
- * row: its help, its flag, its INI key, its bounds, flag over file.
+ * row: its help, its flag, its INI key, its bounds, flag over file; the
+ * documents made from the table (settings_doc.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -98,6 +99,10 @@ static void test_rows_are_whole(void **state)
 		}
 		if (r->type == SETTING_UINT)
 			assert_true(r->max <= 0xFFFFFFFFul);
+		/* server/reload.c takes new values of these types only, from the file */
+		if (r->reload)
+			assert_true(r->ini && (r->type == SETTING_STR || r->type == SETTING_UINT ||
+			                       r->type == SETTING_ULONG));
 		for (size_t j = i + 1; j < settings_nrows; j++) {
 			const setting_row *o = &settings_rows[j];
 			if (r->flag && o->flag)
@@ -269,6 +274,42 @@ static void test_switches_aliases_lists(void **state)
 }
 
 /* A choice takes one of its names in any case, or its index; anything else is named. */
+/* idnode.conf(5) has a .TP entry per key, the example file a commented line per key. */
+static void test_documents_have_every_key(void **state)
+{
+	(void)state;
+	capture man, ini;
+	capture_open(&man);
+	settings_doc(man.f, SETTINGS_DOC_MAN, "9.9", "2026-01-02");
+	capture_open(&ini);
+	settings_doc(ini.f, SETTINGS_DOC_INI, "9.9", "2026-01-02");
+	const char *mt = capture_text(&man), *it = capture_text(&ini);
+	assert_non_null(strstr(mt, ".TH IDNODE.CONF 5 \"2026-01-02\" \"idnode 9.9\""));
+	size_t keys = 0;
+	for (size_t i = 0; i < settings_nrows; i++) {
+		const setting_row *r = &settings_rows[i];
+		if (!r->ini)
+			continue;
+		char want[128];
+		snprintf(want, sizeof(want), ".TP\n.B %s\n", r->ini);
+		assert_non_null(strstr(mt, want));
+		snprintf(want, sizeof(want), "\n#%s = ", r->ini);
+		assert_non_null(strstr(it, want));
+		keys++;
+	}
+	size_t tp = 0;
+	for (const char *p = mt; (p = strstr(p, ".TP\n.B ")); p++)
+		tp++;
+	assert_int_equal(tp, keys);
+	/* defaults: a row's own, and one the help gives */
+	assert_non_null(strstr(it, "\n#udp_answer_max = 1232\n"));
+	assert_non_null(strstr(it, "\n#max_tcp_conns = 4096\n"));
+	assert_non_null(strstr(it, "\n#site_hash = prefix\n"));
+	assert_non_null(strstr(mt, "Reloaded on SIGHUP."));
+	capture_close(&man);
+	capture_close(&ini);
+}
+
 static void test_choices(void **state)
 {
 	(void)state;
@@ -310,6 +351,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_key_and_section),
 	    cmocka_unit_test(test_switches_aliases_lists),
 	    cmocka_unit_test(test_choices),
+	    cmocka_unit_test(test_documents_have_every_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

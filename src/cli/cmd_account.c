@@ -1,0 +1,749 @@
+/*
+ * cmd_account.c - the management accounts of a secondary node, on its store
+ * directly (docs/secondary-node/accounts.md):
+ *
+ *   idnode account add NAME --data LOC --role operator|enterprise --id INDEX:HANDLE
+ *                           [--prefix P]... [password options]
+ *   idnode account passwd NAME --data LOC [password options]
+ *   idnode account list --data LOC
+ *   idnode account disable|enable NAME --data LOC
+ *   idnode account apply --data LOC --company C --account NAME (--prefix P | --under PARENT)
+ *                        [--contact X] [--pubkey FILE] [password options]
+ *   idnode account applications --data LOC [--all]
+ *   idnode account approve|reject ID --data LOC [--reason TEXT]
+ *   idnode audit --data LOC [--from T] [--to T] [--account NAME] [--limit N] [--cursor C]
+ *
+ * Password options: a prompt without echo on the terminal (the default),
+ * --password-stdin (the first line of standard input) or --password-file
+ * FILE (its first line); never on the command line. --no-v1: keep no v1
+ * login secret. --kdf-mib N, --kdf-passes N: Argon2id's memory and passes.
+ * Every change is written to the audit log as "cli:$USER", in the same
+ * transaction.
+ */
+#include <getopt.h>
+#include <pwd.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/verify.h"
+#include "cli/cli.h"
+#include "core/codec.h"
+#include "node/account.h"
+
+typedef struct acct_opts {
+	const char *cmd, *data, *role, *id, *pw_file, *company, *contact, *prefix, *under, *pubkey,
+	    *reason, *account, *cursor;
+	const char *prefixes[ACCOUNT_PREFIXES_MAX];
+	unsigned nprefixes;
+	bool pw_stdin, no_v1, all, case_insensitive;
+	account_kdf kdf;
+	int64_t from_ms, to_ms;
+	long limit;
+} acct_opts;
+
+static const char usage_text[] =
+    "usage: idnode account add NAME --data LOC --role operator|enterprise --id INDEX:HANDLE\n"
+    "                          [--prefix P]... [--password-stdin | --password-file FILE]\n"
+    "                          [--no-v1] [--kdf-mib N] [--kdf-passes N]\n"
+    "       idnode account passwd NAME --data LOC [password options]\n"
+    "       idnode account list --data LOC\n"
+    "       idnode account disable|enable NAME --data LOC\n"
+    "       idnode account apply --data LOC --company C --account NAME\n"
+    "                            (--prefix P | --under PARENT) [--contact X] [--pubkey FILE]\n"
+    "                            [password options]\n"
+    "       idnode account applications --data LOC [--all]\n"
+    "       idnode account approve ID --data LOC [--case-insensitive (as the node serves)]\n"
+    "       idnode account reject ID --data LOC [--reason TEXT]\n"
+    "       idnode audit --data LOC [--from T] [--to T] [--account NAME] [--limit N]\n"
+    "                    [--cursor C]   (T: unix ms, or YYYY-MM-DD[THH:MM:SS] UTC)\n"
+    "  without --password-stdin or --password-file the password is asked on the terminal\n";
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads one line (without its newline) from f into buf; its length, or -1. */
+static int read_line(FILE *f, char *buf, size_t cap)
+{
+	if (!fgets(buf, (int)cap, f))
+		return -1;
+	size_t n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[--n] = 0;
+	if (n && buf[n - 1] == '\r')
+		buf[--n] = 0;
+	return (int)n;
+}
+
+/* The password as the options say, into buf: its length, or -1 after a message. */
+static int get_password(const acct_opts *o, bool confirm, char *buf, size_t cap)
+{
+	int n;
+	if (o->pw_stdin || o->pw_file) {
+		FILE *f = o->pw_stdin ? stdin : fopen(o->pw_file, "r");
+		if (!f) {
+			fprintf(stderr, "idnode %s: %s: cannot open the password file\n", o->cmd,
+			        o->pw_file);
+			return -1;
+		}
+		n = read_line(f, buf, cap);
+		if (f != stdin)
+			fclose(f);
+	} else {
+		FILE *tty = fopen("/dev/tty", "r+");
+		if (!tty) {
+			fprintf(stderr,
+			        "idnode %s: no terminal to ask the password on: use "
+			        "--password-stdin or --password-file FILE\n",
+			        o->cmd);
+			return -1;
+		}
+		struct termios old, quiet;
+		tcgetattr(fileno(tty), &old);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+		fputs("password: ", tty);
+		fflush(tty);
+		n = read_line(tty, buf, cap);
+		if (n >= 0 && confirm) {
+			char again[ACCOUNT_PASSWORD_MAX + 2];
+			fputs("\nagain: ", tty);
+			fflush(tty);
+			if (read_line(tty, again, sizeof(again)) != n || strcmp(again, buf))
+				n = -2;
+			OPENSSL_cleanse(again, sizeof(again));
+		}
+		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+		fputs("\n", tty);
+		fclose(tty);
+		if (n == -2) {
+			fprintf(stderr, "idnode %s: the passwords differ\n", o->cmd);
+			return -1;
+		}
+	}
+	if (n <= 0 || n > ACCOUNT_PASSWORD_MAX) {
+		fprintf(stderr, "idnode %s: the password must be 1 to %d bytes (got %s)\n", o->cmd,
+		        ACCOUNT_PASSWORD_MAX,
+		        n == 0  ? "an empty one"
+		        : n < 0 ? "none"
+		                : "more");
+		return -1;
+	}
+	return n;
+}
+
+/* A time: unix milliseconds, or YYYY-MM-DD[THH:MM[:SS]] in UTC. INT64_MIN if neither. */
+static int64_t parse_time(const char *s)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (*s && !*end && strlen(s) > 10)
+		return v;
+	struct tm tm = {0};
+	const char *r = strptime(s, "%Y-%m-%d", &tm);
+	if (r && *r == 'T')
+		r = strptime(r + 1, "%H:%M", &tm);
+	if (r && *r == ':')
+		r = strptime(r + 1, "%S", &tm);
+	if (!r || *r)
+		return INT64_MIN;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+enum {
+	O_DATA = 256,
+	O_ROLE,
+	O_ID,
+	O_PREFIX,
+	O_PWSTDIN,
+	O_PWFILE,
+	O_NOV1,
+	O_KDFMIB,
+	O_KDFPASS,
+	O_COMPANY,
+	O_CONTACT,
+	O_UNDER,
+	O_PUBKEY,
+	O_REASON,
+	O_ALL,
+	O_FROM,
+	O_TO,
+	O_ACCOUNT,
+	O_LIMIT,
+	O_CURSOR,
+	O_CASEINS,
+};
+
+static const struct option longopts[] = {
+    {"data", required_argument, NULL, O_DATA},
+    {"store", required_argument, NULL, O_DATA},
+    {"role", required_argument, NULL, O_ROLE},
+    {"id", required_argument, NULL, O_ID},
+    {"prefix", required_argument, NULL, O_PREFIX},
+    {"password-stdin", no_argument, NULL, O_PWSTDIN},
+    {"password-file", required_argument, NULL, O_PWFILE},
+    {"no-v1", no_argument, NULL, O_NOV1},
+    {"kdf-mib", required_argument, NULL, O_KDFMIB},
+    {"kdf-passes", required_argument, NULL, O_KDFPASS},
+    {"company", required_argument, NULL, O_COMPANY},
+    {"contact", required_argument, NULL, O_CONTACT},
+    {"under", required_argument, NULL, O_UNDER},
+    {"pubkey", required_argument, NULL, O_PUBKEY},
+    {"reason", required_argument, NULL, O_REASON},
+    {"all", no_argument, NULL, O_ALL},
+    {"from", required_argument, NULL, O_FROM},
+    {"to", required_argument, NULL, O_TO},
+    {"account", required_argument, NULL, O_ACCOUNT},
+    {"limit", required_argument, NULL, O_LIMIT},
+    {"cursor", required_argument, NULL, O_CURSOR},
+    {"case-insensitive", no_argument, NULL, O_CASEINS},
+    {"help", no_argument, NULL, 'h'},
+    {0, 0, 0, 0},
+};
+
+static int number_opt(acct_opts *o, const char *name, const char *arg, long min, long max,
+                      long *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+	if (!*arg || *end || v < min || v > max) {
+		fprintf(stderr,
+		        "idnode %s: --%s: expected a whole number from %ld to %ld, not '%s'\n",
+		        o->cmd, name, min, max, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int time_opt(acct_opts *o, const char *name, const char *arg, int64_t *out)
+{
+	*out = parse_time(arg);
+	if (*out != INT64_MIN)
+		return 0;
+	fprintf(stderr,
+	        "idnode %s: --%s: expected unix milliseconds or YYYY-MM-DD[THH:MM:SS], not '%s'\n",
+	        o->cmd, name, arg);
+	return -1;
+}
+
+/* One option into o: 0, or -1 after a message. */
+static int take_opt(acct_opts *o, int c, const char *arg)
+{
+	long v;
+	switch (c) {
+	case O_DATA:
+		o->data = arg;
+		return 0;
+	case O_ROLE:
+		o->role = arg;
+		return 0;
+	case O_ID:
+		o->id = arg;
+		return 0;
+	case O_PREFIX:
+		if (o->nprefixes == ACCOUNT_PREFIXES_MAX) {
+			fprintf(stderr, "idnode %s: at most %d --prefix\n", o->cmd,
+			        ACCOUNT_PREFIXES_MAX);
+			return -1;
+		}
+		o->prefix = o->prefixes[o->nprefixes++] = arg;
+		return 0;
+	case O_PWSTDIN:
+		o->pw_stdin = true;
+		return 0;
+	case O_PWFILE:
+		o->pw_file = arg;
+		return 0;
+	case O_NOV1:
+		o->no_v1 = true;
+		return 0;
+	case O_KDFMIB:
+		if (number_opt(o, "kdf-mib", arg, 1, 4096, &v))
+			return -1;
+		o->kdf.m_cost = (uint32_t)v * 1024;
+		return 0;
+	case O_KDFPASS:
+		if (number_opt(o, "kdf-passes", arg, 1, 100, &v))
+			return -1;
+		o->kdf.t_cost = (uint32_t)v;
+		return 0;
+	case O_COMPANY:
+		o->company = arg;
+		return 0;
+	case O_CONTACT:
+		o->contact = arg;
+		return 0;
+	case O_UNDER:
+		o->under = arg;
+		return 0;
+	case O_PUBKEY:
+		o->pubkey = arg;
+		return 0;
+	case O_REASON:
+		o->reason = arg;
+		return 0;
+	case O_ALL:
+		o->all = true;
+		return 0;
+	case O_FROM:
+		return time_opt(o, "from", arg, &o->from_ms);
+	case O_TO:
+		return time_opt(o, "to", arg, &o->to_ms);
+	case O_ACCOUNT:
+		o->account = arg;
+		return 0;
+	case O_LIMIT:
+		return number_opt(o, "limit", arg, 1, 1000, &o->limit);
+	case O_CURSOR:
+		o->cursor = arg;
+		return 0;
+	case O_CASEINS:
+		o->case_insensitive = true;
+		return 0;
+	default:
+		fputs(usage_text, stderr);
+		return -1;
+	}
+}
+
+/* Parses the options; the positional arguments left in argv[*first .. argc). */
+static int parse(acct_opts *o, int argc, char **argv, int *first)
+{
+	o->kdf = account_kdf_default;
+	o->limit = 100;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage_text, stdout);
+			return CLI_OK + 100;
+		}
+		if (take_opt(o, c, optarg))
+			return CLI_USAGE;
+	}
+	if (!o->data) {
+		fprintf(stderr, "idnode %s: --data LOC (the node's store) is required\n%s", o->cmd,
+		        usage_text);
+		return CLI_USAGE;
+	}
+	*first = optind;
+	return CLI_OK;
+}
+
+/* "cli:USER" of who runs the command. */
+static void cli_who(char *out, size_t cap)
+{
+	const char *user = getenv("USER");
+	struct passwd *pw = user && *user ? NULL : getpwuid(getuid());
+	snprintf(out, cap, "cli:%s", user && *user ? user : pw ? pw->pw_name : "?");
+}
+
+/* The audit entry of a command's change, in t. */
+static int audit_cli(store_txn *t, const char *op, const char *target, int result, const char *msg)
+{
+	audit_entry e = {.result = result};
+	cli_who(e.who, sizeof(e.who));
+	snprintf(e.op, sizeof(e.op), "%s", op);
+	snprintf(e.target, sizeof(e.target), "%s", target);
+	snprintf(e.message, sizeof(e.message), "%s", msg ? msg : "");
+	return audit_append(t, &e, now_ms(), 0);
+}
+
+/* Opens the store and begins a transaction (write unless ro). A CLI status. */
+static int begin(const acct_opts *o, bool ro, store **s, store_txn **t)
+{
+	store_opts so = {.must_exist = ro};
+	int rc = store_open(o->data, &so, s);
+	if (rc) {
+		fprintf(stderr, "idnode %s: %s: cannot open the store: %s\n", o->cmd, o->data,
+		        idn_strerror(rc));
+		return CLI_USAGE;
+	}
+	rc = store_txn_begin(*s, ro ? STORE_RDONLY : 0, t);
+	if (rc) {
+		fprintf(stderr, "idnode %s: %s: %s\n", o->cmd, o->data, idn_strerror(rc));
+		store_close(*s);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+/* Commits (ret 0) or aborts, closes; a CLI status, with what failed said. */
+static int finish(const acct_opts *o, store *s, store_txn *t, int ret, const char *what)
+{
+	if (!ret)
+		ret = store_txn_commit(t);
+	else
+		store_txn_abort(t);
+	store_close(s);
+	if (ret)
+		fprintf(stderr, "idnode %s: %s: %s\n", o->cmd, what, idn_strerror(ret));
+	return ret ? CLI_FAIL : CLI_OK;
+}
+
+static int do_add(acct_opts *o, const char *name)
+{
+	char why[160];
+	account a = {.role = 0};
+	if (account_name_check(name, why, sizeof(why))) {
+		fprintf(stderr, "idnode %s: %s\n", o->cmd, why);
+		return CLI_USAGE;
+	}
+	snprintf(a.name, sizeof(a.name), "%s", name);
+	if (!o->role || (strcmp(o->role, "operator") && strcmp(o->role, "enterprise"))) {
+		fprintf(stderr, "idnode %s: --role operator or --role enterprise is required\n",
+		        o->cmd);
+		return CLI_USAGE;
+	}
+	a.role = strcmp(o->role, "operator") ? ACCOUNT_ENTERPRISE : ACCOUNT_OPERATOR;
+	if (!o->id ||
+	    account_identity_parse(o->id, a.id_handle, sizeof(a.id_handle), &a.id_index)) {
+		fprintf(stderr,
+		        "idnode %s: --id: expected INDEX:HANDLE (e.g. 300:0.NA/88.100), not '%s'\n",
+		        o->cmd, o->id ? o->id : "(none)");
+		return CLI_USAGE;
+	}
+	if (a.role == ACCOUNT_ENTERPRISE && !o->nprefixes) {
+		fprintf(stderr, "idnode %s: an enterprise account needs its --prefix\n", o->cmd);
+		return CLI_USAGE;
+	}
+	for (unsigned i = 0; i < o->nprefixes; i++) {
+		if (!*o->prefixes[i] || strlen(o->prefixes[i]) > ACCOUNT_PREFIX_MAX ||
+		    strchr(o->prefixes[i], '/')) {
+			fprintf(stderr, "idnode %s: --prefix '%s': not a prefix\n", o->cmd,
+			        o->prefixes[i]);
+			return CLI_USAGE;
+		}
+		snprintf(a.prefixes[a.nprefixes++], ACCOUNT_PREFIX_MAX + 1, "%s", o->prefixes[i]);
+	}
+	char pw[ACCOUNT_PASSWORD_MAX + 2];
+	int pl = get_password(o, true, pw, sizeof(pw));
+	if (pl < 0)
+		return CLI_USAGE;
+	store *s;
+	store_txn *t;
+	int rc = begin(o, false, &s, &t);
+	if (rc) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		return rc;
+	}
+	int ret = account_add(t, &a, pw, (size_t)pl, !o->no_v1, &o->kdf, now_ms());
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (ret == IDN_EEXIST) {
+		store_txn_abort(t);
+		store_close(s);
+		fprintf(stderr, "idnode %s: account %s exists already (idnode account passwd %s)\n",
+		        o->cmd, name, name);
+		return CLI_FAIL;
+	}
+	if (!ret)
+		ret = audit_cli(t, "account.add", name, 1, o->role);
+	rc = finish(o, s, t, ret, name);
+	if (!rc)
+		printf("account %s (%s, acts as %u:%s) added\n", name, o->role, a.id_index,
+		       a.id_handle);
+	return rc;
+}
+
+static int do_passwd(acct_opts *o, const char *name)
+{
+	char pw[ACCOUNT_PASSWORD_MAX + 2];
+	int pl = get_password(o, true, pw, sizeof(pw));
+	if (pl < 0)
+		return CLI_USAGE;
+	store *s;
+	store_txn *t;
+	int rc = begin(o, false, &s, &t);
+	if (rc) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		return rc;
+	}
+	int ret = account_passwd(t, name, pw, (size_t)pl, !o->no_v1, &o->kdf);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (!ret)
+		ret = audit_cli(t, "account.passwd", name, 1, "tokens revoked");
+	if (ret == IDN_ENOTFOUND) {
+		finish(o, s, t, ret, name);
+		return CLI_FAIL;
+	}
+	rc = finish(o, s, t, ret, name);
+	if (!rc)
+		printf("password of %s changed; its tokens are void\n", name);
+	return rc;
+}
+
+static int do_disable(acct_opts *o, const char *name, bool disable)
+{
+	store *s;
+	store_txn *t;
+	int rc = begin(o, false, &s, &t);
+	if (rc)
+		return rc;
+	int ret = account_set_disabled(t, name, disable);
+	if (!ret)
+		ret = audit_cli(t, disable ? "account.disable" : "account.enable", name, 1, "");
+	rc = finish(o, s, t, ret, name);
+	if (!rc)
+		printf("account %s %s\n", name,
+		       disable ? "disabled; its tokens are void" : "enabled");
+	return rc;
+}
+
+static int print_account(void *arg, const account *a)
+{
+	(void)arg;
+	printf("%s\t%s\t%u:%s\t", a->name, a->role == ACCOUNT_OPERATOR ? "operator" : "enterprise",
+	       a->id_index, a->id_handle);
+	for (unsigned i = 0; i < a->nprefixes; i++)
+		printf("%s%s", i ? "," : "", a->prefixes[i]);
+	printf("%s\t%s%s\n", a->nprefixes ? "" : "-", a->disabled ? "disabled" : "active",
+	       a->v1 ? "" : ",no-v1");
+	return 0;
+}
+
+static int do_list(acct_opts *o)
+{
+	store *s;
+	store_txn *t;
+	int rc = begin(o, true, &s, &t);
+	if (rc)
+		return rc;
+	printf("NAME\tROLE\tIDENTITY\tPREFIXES\tSTATE\n");
+	return finish(o, s, t, account_each(t, print_account, NULL), "list");
+}
+
+/* The HS_PUBKEY data of a PEM key file, hex, into out. */
+static int pubkey_hex(acct_opts *o, char *out, size_t cap)
+{
+	char err[256];
+	EVP_PKEY *pk = cli_trust_key(o->pubkey, false, err, sizeof(err));
+	if (!pk) {
+		fprintf(stderr, "idnode %s: --pubkey: %s\n", o->cmd, err);
+		return -1;
+	}
+	uint8_t buf[1024];
+	wire_wr w = wire_wr_init(buf, sizeof(buf));
+	int ret = auth_pubkey_encode(pk, &w);
+	EVP_PKEY_free(pk);
+	if (ret || w.err || 2 * wire_wr_len(&w) + 1 > cap) {
+		fprintf(stderr, "idnode %s: --pubkey %s: cannot encode the key\n", o->cmd,
+		        o->pubkey);
+		return -1;
+	}
+	codec_hex_encode(buf, wire_wr_len(&w), out);
+	return 0;
+}
+
+static int do_apply(acct_opts *o)
+{
+	application app = {0};
+	if (!o->company || !o->account || !!o->prefix == !!o->under) {
+		fprintf(stderr,
+		        "idnode %s: --company, --account and one of --prefix P or --under "
+		        "PARENT are required\n",
+		        o->cmd);
+		return CLI_USAGE;
+	}
+	snprintf(app.company, sizeof(app.company), "%s", o->company);
+	snprintf(app.contact, sizeof(app.contact), "%s", o->contact ? o->contact : "");
+	snprintf(app.account, sizeof(app.account), "%s", o->account);
+	snprintf(app.prefix, sizeof(app.prefix), "%s", o->prefix ? o->prefix : "");
+	snprintf(app.parent, sizeof(app.parent), "%s", o->under ? o->under : "");
+	if (o->pubkey && pubkey_hex(o, app.pubkey_hex, sizeof(app.pubkey_hex)))
+		return CLI_USAGE;
+	char pw[ACCOUNT_PASSWORD_MAX + 2];
+	int pl = 0;
+	if (!o->pubkey || o->pw_stdin || o->pw_file)
+		pl = get_password(o, true, pw, sizeof(pw));
+	if (pl < 0)
+		return CLI_USAGE;
+	store *s;
+	store_txn *t;
+	int rc = begin(o, false, &s, &t);
+	int ret = rc ? 0 : account_apply(t, &app, pw, (size_t)pl, &o->kdf, now_ms());
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (rc)
+		return rc;
+	char target[64];
+	snprintf(target, sizeof(target), "application %llu", (unsigned long long)app.id);
+	if (!ret)
+		ret = audit_cli(t, "application.apply", target, 1, app.account);
+	if (ret == IDN_EINVAL || ret == IDN_EEXIST) {
+		store_txn_abort(t);
+		store_close(s);
+		fprintf(stderr, "idnode %s: %s\n", o->cmd,
+		        ret == IDN_EEXIST
+		            ? "that account name is taken or applied for"
+		            : "--account, --prefix/--under or --company is malformed");
+		return CLI_FAIL;
+	}
+	rc = finish(o, s, t, ret, "apply");
+	if (!rc)
+		printf("application %llu: %s asks for %s%s\n", (unsigned long long)app.id,
+		       app.company, app.prefix[0] ? app.prefix : "the next prefix under ",
+		       app.prefix[0] ? "" : app.parent);
+	return rc;
+}
+
+static int print_app(void *arg, const application *a)
+{
+	(void)arg;
+	static const char *st[] = {"pending", "approved", "rejected"};
+	printf("%llu\t%s\t%s\t%s%s\t%s\t%s\t%s\n", (unsigned long long)a->id, st[a->state],
+	       a->company, a->prefix[0] ? a->prefix : "next under ", a->prefix[0] ? "" : a->parent,
+	       a->account, a->contact[0] ? a->contact : "-", a->reason[0] ? a->reason : "");
+	return 0;
+}
+
+static int do_applications(acct_opts *o)
+{
+	store *s;
+	store_txn *t;
+	int rc = begin(o, true, &s, &t);
+	if (rc)
+		return rc;
+	printf("ID\tSTATE\tCOMPANY\tPREFIX\tACCOUNT\tCONTACT\tREASON\n");
+	return finish(o, s, t,
+	              account_applications(t, o->all ? -1 : APP_PENDING, 0, print_app, NULL),
+	              "applications");
+}
+
+static int do_decide(acct_opts *o, const char *idtext, bool approve)
+{
+	long id;
+	if (number_opt(o, "ID", idtext, 1, 0x7fffffff, &id))
+		return CLI_USAGE;
+	store *s;
+	store_txn *t;
+	int rc = begin(o, false, &s, &t);
+	if (rc)
+		return rc;
+	char prefix[ACCOUNT_PREFIX_MAX + 16] = "", why[256] = "", by[80];
+	cli_who(by, sizeof(by));
+	int ret = approve
+	              ? account_approve(t, (uint64_t)id, by, now_ms(), !o->case_insensitive, prefix,
+	                                sizeof(prefix), why, sizeof(why))
+	              : account_reject(t, (uint64_t)id, by, o->reason ? o->reason : "", now_ms());
+	if (ret && !why[0])
+		snprintf(why, sizeof(why), "%s",
+		         ret == IDN_ENOTFOUND ? "no such application"
+		         : ret == IDN_EINVAL  ? "not pending"
+		                              : idn_strerror(ret));
+	if (ret) {
+		store_txn_abort(t);
+		store_close(s);
+		fprintf(stderr, "idnode %s: application %ld: %s\n", o->cmd, id, why);
+		return CLI_FAIL;
+	}
+	char target[64];
+	snprintf(target, sizeof(target), "application %ld", id);
+	ret = audit_cli(t, approve ? "application.approve" : "application.reject", target, 1,
+	                approve ? prefix : (o->reason ? o->reason : ""));
+	rc = finish(o, s, t, ret, target);
+	if (!rc && approve)
+		printf(
+		    "application %ld approved: prefix %s, 0.NA/%s created and homed, its account "
+		    "made\n",
+		    id, prefix, prefix);
+	else if (!rc)
+		printf("application %ld rejected\n", id);
+	return rc;
+}
+
+int cmd_account(int argc, char **argv)
+{
+	acct_opts o = {.cmd = "account"};
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_USAGE : CLI_OK;
+	}
+	const char *sub = argv[1];
+	int first, rc = parse(&o, argc - 1, argv + 1, &first);
+	if (rc)
+		return rc == CLI_OK + 100 ? CLI_OK : rc;
+	int npos = argc - 1 - first;
+	const char *arg = npos ? argv[1 + first] : NULL;
+	bool wants_arg = !strcmp(sub, "add") || !strcmp(sub, "passwd") || !strcmp(sub, "disable") ||
+	                 !strcmp(sub, "enable") || !strcmp(sub, "approve") ||
+	                 !strcmp(sub, "reject");
+	if (npos != (wants_arg ? 1 : 0)) {
+		fprintf(stderr, "idnode account %s: %s\n%s", sub,
+		        wants_arg ? "expected one NAME or ID" : "unexpected argument", usage_text);
+		return CLI_USAGE;
+	}
+	if (!strcmp(sub, "add"))
+		return do_add(&o, arg);
+	if (!strcmp(sub, "passwd"))
+		return do_passwd(&o, arg);
+	if (!strcmp(sub, "disable") || !strcmp(sub, "enable"))
+		return do_disable(&o, arg, !strcmp(sub, "disable"));
+	if (!strcmp(sub, "list"))
+		return do_list(&o);
+	if (!strcmp(sub, "apply"))
+		return do_apply(&o);
+	if (!strcmp(sub, "applications"))
+		return do_applications(&o);
+	if (!strcmp(sub, "approve") || !strcmp(sub, "reject"))
+		return do_decide(&o, arg, !strcmp(sub, "approve"));
+	fprintf(stderr, "idnode account: unknown subcommand '%s'\n%s", sub, usage_text);
+	return CLI_USAGE;
+}
+
+static int print_audit(void *arg, const audit_entry *e)
+{
+	(void)arg;
+	time_t s = (time_t)(e->time_ms / 1000);
+	struct tm tm;
+	char when[32];
+	gmtime_r(&s, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	printf("%s.%03dZ\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", when, (int)(e->time_ms % 1000), e->who,
+	       e->identity[0] ? e->identity : "-", e->op, e->target, e->result,
+	       e->from[0] ? e->from : "-", e->message);
+	return 0;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+	acct_opts o = {.cmd = "audit"};
+	int first, rc = parse(&o, argc, argv, &first);
+	if (rc)
+		return rc == CLI_OK + 100 ? CLI_OK : rc;
+	if (first != argc) {
+		fprintf(stderr, "idnode audit: unexpected argument '%s'\n%s", argv[first],
+		        usage_text);
+		return CLI_USAGE;
+	}
+	store *s;
+	store_txn *t;
+	if ((rc = begin(&o, true, &s, &t)))
+		return rc;
+	audit_query q = {.from_ms = o.from_ms,
+	                 .to_ms = o.to_ms,
+	                 .account = o.account,
+	                 .limit = (unsigned)o.limit,
+	                 .cursor = o.cursor ? o.cursor : ""};
+	char next[64];
+	printf("TIME\tWHO\tIDENTITY\tOP\tTARGET\tRESULT\tFROM\tMESSAGE\n");
+	int ret = audit_read(t, &q, print_audit, NULL, next, sizeof(next));
+	if (ret == IDN_EINVAL) {
+		store_txn_abort(t);
+		store_close(s);
+		fprintf(stderr, "idnode audit: --cursor: not a cursor this command printed\n");
+		return CLI_USAGE;
+	}
+	rc = finish(&o, s, t, ret, "audit");
+	if (!rc && next[0])
+		printf("# more: --cursor %s\n", next);
+	return rc;
+}

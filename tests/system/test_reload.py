@@ -1,0 +1,111 @@
+"""SIGHUP reloads a running node (the units' ExecReload): the -c file and the
+flags are read again; a certificate renewed in place and the quotas' defaults
+take effect, a changed setting that needs a restart is named in the log, and a
+file that does not parse, or a key that does not match its certificate,
+changes nothing while the node serves on."""
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import Node, free_port, request, udp_exchange  # noqa: E402
+
+REC = {"handle": "88.100.1/r", "values": [{"index": 1, "type": "URL",
+                                             "data": "https://example.com/r"}]}
+
+
+def make_cert(cert, key, cn):
+    out = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                          "2", "-subj", "/CN=" + cn, "-keyout", key, "-out", cert],
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
+def served_cn(port):
+    """The CN of the certificate a new TLS connection gets."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        with ctx.wrap_socket(s) as t:
+            der = t.getpeercert(binary_form=True)
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    out = subprocess.run(["openssl", "x509", "-noout", "-subject"], input=pem.encode(),
+                         capture_output=True, timeout=30)
+    return out.stdout.decode().strip().rsplit("=", 1)[1].strip()
+
+
+class Reload(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="idn-reload-")
+        d = self.tmp.name
+        self.cert, self.key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        make_cert(self.cert, self.key, "first")
+        self.conf = os.path.join(d, "node.conf")
+        self.write_conf(quota=5, rate=200)
+        self.https = free_port()
+        self.node = Node(records=[REC], config=self.conf,
+                         extra_args=["--https", "127.0.0.1:%d" % self.https])
+        self.addCleanup(self.node.close)
+        self.addCleanup(self.tmp.cleanup)
+
+    def write_conf(self, quota, rate, extra=""):
+        with open(self.conf, "w") as f:
+            f.write("[server]\ntls_cert = %s\ntls_key = %s\nquota_daily_requests = %d\n"
+                    "udp_rate_limit = %d\n%s" % (self.cert, self.key, quota, rate, extra))
+
+    def hup(self, n):
+        """SIGHUP, then the log once the n-th reload has ended (bounded wait)."""
+        self.node.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            out = self.node.output()
+            ends = out.count("idnode: reload: done") + out.count("do not parse: nothing changed")
+            if ends >= n:
+                return out
+            time.sleep(0.05)
+        self.fail("no end of reload %d in: %s" % (n, self.node.output()))
+
+    def test_reload(self):
+        self.assertEqual(served_cn(self.https), "first")
+        # Nothing changed: the certificate is loaded again all the same.
+        out = self.hup(1)
+        self.assertIn("idnode: reload: done: 0 settings applied, 0 need a restart", out)
+        # A renewed certificate at the same path, a new quota default, a new rate.
+        make_cert(self.cert, self.key, "renewed")
+        self.write_conf(quota=7, rate=300)
+        out = self.hup(2)
+        self.assertIn("idnode: reload: quota_daily_requests changed: applied", out)
+        self.assertIn("idnode: reload: udp_rate_limit changed: takes effect at the next restart",
+                      out)
+        self.assertIn("idnode: reload: TLS certificate %s and key %s loaded" %
+                      (self.cert, self.key), out)
+        self.assertIn("idnode: reload: done: 1 setting applied, 1 needs a restart", out)
+        self.assertEqual(served_cn(self.https), "renewed")
+        # A file that does not parse: said, nothing changes.
+        self.write_conf(quota=9, rate=300, extra="threads = lots\n")
+        out = self.hup(3)
+        self.assertIn("'lots' is not a number", out)
+        self.assertIn("idnode: reload: the settings above do not parse: nothing changed", out)
+        # A key that does not match the certificate: the running one stays.
+        other_key = os.path.join(self.tmp.name, "other.pem")
+        make_cert(os.path.join(self.tmp.name, "other-cert.pem"), other_key, "other")
+        with open(other_key) as src, open(self.key, "w") as dst:
+            dst.write(src.read())
+        self.write_conf(quota=7, rate=300)
+        out = self.hup(4)
+        self.assertIn("the running certificate stays", out)
+        self.assertEqual(served_cn(self.https), "renewed")
+        self.assertTrue(self.node.alive())
+        udp_exchange(self.node.port, request("88.100.1/r"))
+        self.assertEqual(self.node.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
