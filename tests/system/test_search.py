@@ -143,6 +143,14 @@ class SearchBase:
             st, b = self.get("/hrls/handles?" + q)
             self.assertEqual(st, 400, (q, b))
             self.assertIn(word, b["message"], q)
+        # the whole reason, and up to 8 pairs
+        st, b = self.get("/hrls/handles?URL=*x")
+        self.assertIn("search by a value or its beginning (text*)", b["message"])
+        st, b = self.get("/hrls/handles?" + "&".join("t%d=v" % i for i in range(8)))
+        self.assertEqual((st, b), (200, []))
+        st, b = self.get("/hrls/handles?" + "&".join("t%d=v" % i for i in range(9)))
+        self.assertEqual(st, 400, b)
+        self.assertIn("at most 8", b["message"])
         st, b = self.get("/hrls/handles?URL=x", basic("300:88.100.1/sec", b"wrong"))
         self.assertEqual(st, 401, b)
 
