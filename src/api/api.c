@@ -22,10 +22,10 @@ int api_new(const api_config *cfg, api **out)
 	a->res = cfg->res;
 	a->resolve_max = cfg->resolve_max ? cfg->resolve_max : API_RESOLVE_MAX;
 	a->label_max = cfg->label_max ? cfg->label_max : API_LABEL_MAX;
+	a->search_scan_max = cfg->search_scan_max;
 	a->token_life_s = cfg->token_life_s ? cfg->token_life_s : 86400;
 	a->audit_days = cfg->audit_days;
 	a->applications_max = cfg->applications_max ? cfg->applications_max : 1000;
-	a->search_scan_max = cfg->search_scan_max;
 	a->gateway_answer_max =
 	    cfg->gateway_answer_max ? cfg->gateway_answer_max : API_GATEWAY_ANSWER_MAX;
 	int ret = api_label_bases(a, cfg->label_base, cfg->nlabel_base);

@@ -18,6 +18,8 @@
 enum {
 	HRLS_LIMIT_DEFAULT = 1000, /* the servlet's default page */
 	TEXT_MAX = 4096,           /* a decoded parameter */
+	/* a term's text, or an /hrls term's type and value, and a prefix */
+	TEXT_SLOTS = 2 * SEARCH_TERMS_MAX + 1,
 };
 
 /* ---- shared ---- */
@@ -78,7 +80,7 @@ int api_search_run(api_worker *w, idn_slice id_handle, uint32_t id_index, const 
 
 typedef struct params {
 	search_query q;
-	uint8_t text[SEARCH_TERMS_MAX][TEXT_MAX]; /* decoded terms: q borrows them */
+	uint8_t text[TEXT_SLOTS][TEXT_MAX]; /* decoded terms: q borrows them */
 	size_t nt;
 	long limit, page;
 	bool hrls;
@@ -98,7 +100,7 @@ static int param_bad(params *p, const char *fmt, idn_slice name)
 /* Decodes v into the next text slot. */
 static int decode(params *p, idn_slice name, idn_slice v, idn_slice *out)
 {
-	if (p->nt == SEARCH_TERMS_MAX) {
+	if (p->nt == TEXT_SLOTS) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "at most %d terms", SEARCH_TERMS_MAX);
 		return param_bad(p, msg, name);
@@ -114,7 +116,9 @@ static int term_done(params *p, int rc, const char *why)
 {
 	if (rc == IDN_OK)
 		return 0;
-	return param_bad(p, "%.*s", idn_slice_of(why, strlen(why)));
+	http_resp_error(p->r, 400, PROTO_RC_INVALID_VALUE, why);
+	p->bad = 1;
+	return 1;
 }
 
 /* limit, page and prefix: both routes' */

@@ -143,6 +143,14 @@ class SearchBase:
             st, b = self.get("/hrls/handles?" + q)
             self.assertEqual(st, 400, (q, b))
             self.assertIn(word, b["message"], q)
+        # the whole reason, and up to 8 pairs
+        st, b = self.get("/hrls/handles?URL=*x")
+        self.assertIn("search by a value or its beginning (text*)", b["message"])
+        st, b = self.get("/hrls/handles?" + "&".join("t%d=v" % i for i in range(8)))
+        self.assertEqual((st, b), (200, []))
+        st, b = self.get("/hrls/handles?" + "&".join("t%d=v" % i for i in range(9)))
+        self.assertEqual(st, 400, b)
+        self.assertIn("at most 8", b["message"])
         st, b = self.get("/hrls/handles?URL=x", basic("300:88.100.1/sec", b"wrong"))
         self.assertEqual(st, 401, b)
 
@@ -222,44 +230,45 @@ class SearchBase:
         self.assertEqual(st, 200, b)
         self.assertEqual(self.search("q=URL=http://example.org/changed")["handles"], [])
 
-
-class SearchLmdbTest(SearchBase, unittest.TestCase):
     def test_index_cli(self):
         # the index's state on the command line, beside the running node
-        d = self.node.data
-        out = self.node.cli("index", "status", "--data", d)
+        where = self.node.where
+        out = self.node.cli("index", "status", *where)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertRegex(out.stdout, r"index: on, \d+ entries")
-        out = self.node.cli("index", "verify", "--data", d)
+        out = self.node.cli("index", "verify", *where)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertIn("0 entries missing or different, 0 extra", out.stdout)
         try:
-            out = self.node.cli("index", "off", "--data", d)
+            out = self.node.cli("index", "off", *where)
             self.assertEqual(out.returncode, 0, out.stderr)
             st, b = self.get("/api/search?q=batch=B1")
             self.assertEqual(st, 501, b)
             self.assertIn("index is off", b["message"])
-            self.assertIn("off, 0 entries", self.node.cli("index", "status", "--data",
-                                                          d).stdout)
+            self.assertIn("off, 0 entries", self.node.cli("index", "status", *where).stdout)
         finally:
-            out = self.node.cli("index", "on", "--data", d)
+            out = self.node.cli("index", "on", *where)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(len(self.search("q=batch=B1")["handles"]), N // 4)
         # a restore leaves the index whole (rebuilt once at its end)
         dump = os.path.join(self.node.dir, "backup.jsonl")
-        self.assertEqual(self.node.cli("dump", "--data", d, "-o", dump).returncode, 0)
+        self.assertEqual(self.node.cli("dump", *where, "-o", dump).returncode, 0)
         copy = os.path.join(self.node.dir, "restored")
         out = self.node.cli("restore", "--data", copy, dump)
         self.assertEqual(out.returncode, 0, out.stderr)
-        want = self.node.cli("index", "status", "--data", d).stdout
+        want = self.node.cli("index", "status", *where).stdout
         self.assertEqual(self.node.cli("index", "status", "--data", copy).stdout, want)
         out = self.node.cli("index", "verify", "--data", copy)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-        for bad in (["index", "sideways", "--data", d], ["index", "on"],
+        for bad in (["index", "sideways"] + where, ["index", "on"],
                     ["index", "status", "--data", os.path.join(self.node.dir, "nothing")]):
             out = self.node.cli(*bad)
             self.assertEqual(out.returncode, 2, bad)
             self.assertIn("idnode index", out.stderr)
+
+
+class SearchLmdbTest(SearchBase, unittest.TestCase):
+    """The tests on an LMDB store (--data)."""
 
 
 @unittest.skipUnless(PG or REQUIRED, "IDN_TEST_PG is not set: run scripts/pg.sh start and "

@@ -1528,7 +1528,7 @@ static void test_index_bulk(void **state)
 	    cmocka_unit_test_setup_teardown(test_scan_pages, suite_setup, suite_teardown),         \
 	    cmocka_unit_test_setup_teardown(test_tables, suite_setup, suite_teardown),             \
 	    cmocka_unit_test_setup_teardown(test_index, suite_setup, suite_teardown),              \
-	    cmocka_unit_test_setup_teardown(test_index_bulk, suite_setup, suite_teardown),              \
+	    cmocka_unit_test_setup_teardown(test_index_bulk, suite_setup, suite_teardown),         \
 	    cmocka_unit_test_setup_teardown(test_format_version, suite_setup, suite_teardown)
 
 #endif
