@@ -32,6 +32,10 @@
  *        has the byte size of that identifier's Handle answer, and 1,000,000
  *        random queries (dnsperf format), so Knot is measured on answers of
  *        the profile's sizes
+ *   -S   searchable fields (docs/search.md): a "batch" shared by 1,000
+ *        records (LOT-<i / 1000>) and a "produced" date (2026, one day of
+ *        the year by i % 365), at indexes 3000 and 3001 (after any template
+ *        field)
  *
  * Identifiers look like an industrial-internet product trace record:
  * 88.100.1/MOTOR-2026-000042. Records are written in random order (a loader
@@ -161,6 +165,20 @@ static void str_value(rec *r, const char *sep, uint32_t index, const char *type,
 	value_end(r);
 	r->wire += value_size(tl, dl);
 	r->json += json_value(index, tl, ttl, json_str(dl));
+}
+
+/* -S: a batch shared by 1,000 records and a production date in 2026. */
+static void search_fields(rec *r, uint32_t i)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int d = (int)(i % 365), m = 0;
+	char batch[16], date[16];
+	while (d >= mdays[m])
+		d -= mdays[m++];
+	snprintf(batch, sizeof batch, "LOT-%05u", i / 1000);
+	snprintf(date, sizeof date, "2026-%02d-%02d", m + 1, d + 1);
+	str_value(r, ",", 3000, "batch", batch, 86400);
+	str_value(r, ",", 3001, "produced", date, 86400);
 }
 
 /* Today's record: URL, EMAIL when it fits, DESC filling up to 150-250 bytes. */
@@ -364,7 +382,7 @@ static void usage(void)
 	fprintf(stderr,
 	        "usage: gendata -n N -o OUT.jsonl [--profile minimal|template|mixed]\n"
 	        "               [-p PREFIX[,..]] [-k K] [-s SEED] [-q QUERYFILE] [-Q NQUERIES]\n"
-	        "               [-x MISS_PCT] [-H HOMESFILE] [-T] [-Z ZONEDIR]\n");
+	        "               [-x MISS_PCT] [-H HOMESFILE] [-T] [-S] [-Z ZONEDIR]\n");
 	exit(2);
 }
 
@@ -459,11 +477,12 @@ int main(int argc, char **argv)
 	const char *zone_dir = NULL;
 	int k = 1, with_ts = 0, profile = P_MINIMAL;
 	double miss_pct = 0;
+	int with_fields = 0;
 	uint64_t seed = 42;
 	int o;
 	static const struct option longopts[] = {{"profile", required_argument, NULL, 'P'},
 	                                         {NULL, 0, NULL, 0}};
-	while ((o = getopt_long(argc, argv, "n:p:k:s:o:q:Q:x:H:TP:Z:", longopts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "n:p:k:s:o:q:Q:x:H:TSP:Z:", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'n':
 			n = atol(optarg);
@@ -494,6 +513,9 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			with_ts = 1;
+			break;
+		case 'S':
+			with_fields = 1;
 			break;
 		case 'Z':
 			zone_dir = optarg;
@@ -571,6 +593,8 @@ int main(int argc, char **argv)
 			gen_template(&rc, handle, (size_t)hl, pfx, kind);
 		else
 			gen_minimal(&rc, handle, (size_t)hl);
+		if (with_fields)
+			search_fields(&rc, i);
 		put(&rc, "]}\n");
 		fwrite(line, 1, (size_t)(rc.p - line), f);
 		wire[i] = (uint32_t)rc.wire;

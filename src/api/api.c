@@ -22,6 +22,7 @@ int api_new(const api_config *cfg, api **out)
 	a->res = cfg->res;
 	a->resolve_max = cfg->resolve_max ? cfg->resolve_max : API_RESOLVE_MAX;
 	a->label_max = cfg->label_max ? cfg->label_max : API_LABEL_MAX;
+	a->search_scan_max = cfg->search_scan_max;
 	a->token_life_s = cfg->token_life_s ? cfg->token_life_s : 86400;
 	a->audit_days = cfg->audit_days;
 	a->applications_max = cfg->applications_max ? cfg->applications_max : 1000;
@@ -117,6 +118,7 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	                 .label_base = o->label_base,
 	                 .nlabel_base = o->nlabel_base,
 	                 .label_max = o->label_max,
+	                 .search_scan_max = o->search_scan_max,
 	                 .gs1_registry = o->gs1_registry,
 	                 .ngs1_registry = o->ngs1_registry,
 	                 .token_life_s = o->token_life_s,

@@ -58,6 +58,7 @@ typedef struct api_config {
 	const char *const *label_base;
 	unsigned nlabel_base;
 	unsigned label_max;
+	unsigned search_scan_max; /* index entries a search visits; 0 = SEARCH_SCAN_DEFAULT */
 	/* GS1 Digital Link: the records holding the GS1.RULE values; none: not served */
 	const char *const *gs1_registry;
 	unsigned ngs1_registry;
@@ -113,6 +114,7 @@ typedef struct api_serve_opts {
 	/* QR labels: as api_config's */
 	const char *const *label_base;
 	unsigned nlabel_base, label_max;
+	unsigned search_scan_max; /* as api_config's */
 	/* GS1 Digital Link: the records holding the GS1.RULE values (docs/gs1-resolver.md) */
 	const char *const *gs1_registry;
 	unsigned ngs1_registry;

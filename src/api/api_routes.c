@@ -12,6 +12,7 @@
 #include "api/api_account.h"
 #include "api/reply.h"
 #include "api/routes.h"
+#include "api/snms.h"
 #include "core/err.h"
 #include "core/limit.h"
 #include "proto/admin.h"
@@ -408,6 +409,26 @@ static const struct route {
     {"DELETE", "/api/quotas/", true, api_quota, true},
     {"GET", "/api/labels/", true, api_get_label, false},
     {"POST", "/api/labels", false, api_post_labels, false},
+    {"GET", "/api/search", false, api_search, true},
+    {"GET", "/hrls/handles", false, api_hrls_handles, true},
+    {"GET", "/hrls/handles/", true, api_hrls_handles, true},
+    {"GET", "/hrls/ping", false, api_hrls_ping, true},
+    /* The SNMS management API (api_snms*.c, docs/secondary-node/api.md). */
+    {"GET", "/identityv2/data/detail", false, snms_detail, true},
+    {"GET", "/identityv2/data/search", false, snms_search, true},
+    {"POST", "/identityv2/data", false, snms_data, true},
+    {"PUT", "/identityv2/data", false, snms_data, true},
+    {"DELETE", "/identityv2/data", false, snms_data, true},
+    {"POST", "/identityv2/data/batchCreate", false, snms_batch, true},
+    {"PUT", "/identityv2/data/batchUpdate", false, snms_batch, true},
+    {"DELETE", "/identityv2/data/batchDelete", false, snms_batch, true},
+    {"GET", "/snms/api/v5/template", false, snms_template, true},
+    {"POST", "/snms/api/v5/template", false, snms_template, true},
+    {"PUT", "/snms/api/v5/template", false, snms_template, true},
+    {"DELETE", "/snms/api/v5/template", false, snms_template, true},
+    {"POST", "/snms/api/ent/config", false, snms_ent_config, true},
+    {"GET", "/snms/api/prefix/query", false, snms_prefix_list, true},
+    {"GET", "/snms/api/prefix/page", false, snms_prefix_list, true},
     {"POST", "/identity/token", false, api_identity_token, true},
     {"POST", "/identity/token/v1", false, api_identity_token_v1, true},
     {"POST", "/snms/api/idn/apply", false, api_snms_apply, true},

@@ -509,6 +509,11 @@ int api_need_auth(api_worker *w, const http_req *req, http_resp *r, ident *id)
 	return a;
 }
 
+int api_auth_optional(api_worker *w, const http_req *req, http_resp *r, ident *id)
+{
+	return authenticate(w, req, r, id);
+}
+
 /* ---- sessions ---- */
 
 static void session_json(http_resp *r, const struct session *s)
@@ -977,7 +982,7 @@ typedef struct list_opts {
 	bool bad;
 } list_opts;
 
-static long small_num(idn_slice v)
+long api_small_num(idn_slice v)
 {
 	long x = 0;
 	if (!v.len || v.len > 9)
@@ -996,9 +1001,9 @@ static int list_opt_cb(void *arg, idn_slice name, idn_slice value)
 	if (api_name_is(name, "prefix"))
 		o->prefix = value;
 	else if (api_name_is(name, "page"))
-		o->page = small_num(value);
+		o->page = api_small_num(value);
 	else if (api_name_is(name, "pageSize"))
-		o->page_size = small_num(value);
+		o->page_size = api_small_num(value);
 	return 0;
 }
 

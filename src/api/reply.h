@@ -91,7 +91,8 @@ struct api {
 	unsigned resolve_max; /* identifiers per POST /api/resolve */
 	char **label_base;    /* QR labels' base URLs, each ending in '/' (api_labels.c) */
 	unsigned nlabel_base;
-	unsigned label_max; /* identifiers per POST /api/labels */
+	unsigned label_max;       /* identifiers per POST /api/labels */
+	unsigned search_scan_max; /* index entries a search visits (0: SEARCH_SCAN_DEFAULT) */
 
 	/* bytes of an answer a gateway thread builds whole (api_gateway.c) */
 	size_t gateway_answer_max;
@@ -132,6 +133,8 @@ int api_exchange(api_worker *w, const uint8_t *buf, int len, proto_msg *m);
 /* Query strings: fn is called per name=value (raw); a non-zero return stops. */
 int api_query_each(idn_slice q, int (*fn)(void *arg, idn_slice name, idn_slice value), void *arg);
 bool api_name_is(idn_slice s, const char *name);
+/* A parameter's number 0 .. 999999999, or -2 when it is not one. */
+long api_small_num(idn_slice v);
 /* A boolean parameter: present alone, or true/1/yes. */
 bool api_truthy(idn_slice v);
 /* The request body as JSON (the caller json_decref()s it); NULL with the 400 answer written. */
@@ -178,6 +181,8 @@ typedef struct ident {
  * else <= 0 with the 401 answer written.
  */
 int api_need_auth(api_worker *w, const http_req *req, http_resp *r, ident *id);
+/* As api_need_auth, the header optional: 0 without one (anonymous), 1, or -1 answered. */
+int api_auth_optional(api_worker *w, const http_req *req, http_resp *r, ident *id);
 /* Admin requests: begin one of op in w->wreq, write its body through b->w, run it as id. */
 void api_admin_begin(api_worker *w, proto_build *b, uint32_t op, uint32_t flags);
 int api_admin_run(api_worker *w, proto_build *b, const ident *id, proto_msg *m);

@@ -21,6 +21,11 @@ int api_get_openapi(api_worker *w, const http_req *req, idn_slice rest, http_res
 /* GET, PUT and DELETE /api/quotas/{kind}/{key} (api_quota.c). */
 int api_quota(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 
+/* Search (api_search.c): GET /api/search, GET /hrls/handles[/PREFIX], GET /hrls/ping. */
+int api_search(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+int api_hrls_handles(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+int api_hrls_ping(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+
 /* QR labels (api_labels.c): GET /api/labels/{handle}.svg|.png, POST /api/labels. */
 int api_get_label(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int api_post_labels(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);

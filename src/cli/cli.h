@@ -28,6 +28,7 @@ int cmd_cert(int argc, char **argv);     /* cmd_cert.c: issue an HS_CERT */
 int cmd_sign(int argc, char **argv);     /* cmd_sign.c: sign values into an HS_SIGNATURE */
 int cmd_export(int argc, char **argv);   /* cmd_export.c: copy a prefix off a node, or verify */
 int cmd_gs1(int argc, char **argv);      /* cmd_gs1.c: GS1 Digital Link URIs */
+int cmd_index(int argc, char **argv);    /* cmd_index.c: the search index of a store */
 int cmd_account(int argc, char **argv);  /* cmd_account.c: management accounts, admission */
 int cmd_audit(int argc, char **argv);    /* cmd_account.c: the audit log */
 

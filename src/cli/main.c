@@ -20,6 +20,7 @@ static const struct subcommand {
     {"dump", cmd_dump, "write a store's identifiers as JSON Lines (a consistent snapshot)"},
     {"restore", cmd_restore, "load a dump into an empty store"},
     {"verify", cmd_verify, "check that every record of a store decodes"},
+    {"index", cmd_index, "turn a store's search index on or off, rebuild or check it"},
     {"siteinfo", cmd_siteinfo, "print or write the HS_SITE a node's settings describe"},
     {"keygen", cmd_keygen, "generate an admin key pair (rsa, dsa, sm2)"},
     {"demo", cmd_demo, "run a whole hierarchy with sample data on loopback ports"},

@@ -41,6 +41,7 @@ enum idn_limit_id {
 	LIM_GATEWAY_QUEUE,   /* an HTTP read refused: the gateway's queue of waiting ones is full */
 	LIM_LABEL_BATCH,     /* a POST /api/labels over --label-max identifiers */
 	LIM_GATEWAY_ANSWER,  /* a gateway's whole answer (a drained stream) over its byte bound */
+	LIM_SEARCH_SCAN,     /* a search stopped at its bound of index entries visited */
 	LIM_APPLICATIONS,    /* an enterprise application refused: too many pending */
 	LIM_COUNT
 };

@@ -173,6 +173,22 @@ int node_authz_check(node_authz *c, const record *own, const record *prefix, uin
 	return node_answer_error(c->rq, PROTO_RC_INSUFFICIENT_PERMISSIONS, msg);
 }
 
+int node_authz_rights(node_authz *c, const record *own, const record *prefix, uint16_t *rights)
+{
+	bool admin = false;
+	int ret = is_server_admin(c);
+	*rights = 0;
+	if (ret) {
+		*rights = ret > 0 ? 0xffff : 0;
+		return ret;
+	}
+	if (own)
+		ret = rights_in(c, own, rights, &admin);
+	if (!ret && prefix)
+		ret = rights_in(c, prefix, rights, &admin);
+	return ret ? ret : admin;
+}
+
 /* Node-wide operations (home, unhome, list homed): server admins only. */
 int node_authz_is_server_admin(node_authz *c)
 {

@@ -50,6 +50,12 @@ int node_authz_read_prefix_record(node_authz *c, idn_slice h, record *r);
  */
 int node_authz_check(node_authz *c, const record *own, const record *prefix, uint16_t need,
                      idn_slice what);
+/*
+ * The rights the identity holds through the HS_ADMIN values of own and
+ * prefix (either may be NULL), writing no answer: 1 when one names it (or it
+ * is a node-wide admin: every right), 0 when none does, negative error.
+ */
+int node_authz_rights(node_authz *c, const record *own, const record *prefix, uint16_t *rights);
 /* Whether the identity is a node-wide admin: 1 yes, 0 no, negative error. */
 int node_authz_is_server_admin(node_authz *c);
 /* Node-wide operations (home, unhome, list homed, replication): server admins only. */

@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "proto/handle.h"
 #include "proto/record.h"
+#include "store/index.h"
 
 /* ---- dump ---- */
 
@@ -373,6 +374,8 @@ int backup_restore(store *s, FILE *in, const import_opts *import,
 		rc = store_txn_commit(t);
 		t = NULL;
 	}
+	if (rc == IDN_OK)
+		rc = store_index_refresh(s); /* the restore left the search index stale */
 out:
 	if (t)
 		store_txn_abort(t);

@@ -159,12 +159,14 @@ static int step(repl_mirror *m, client_conn *cn, bool *idle)
 		log_answer_error(m, r.opcode, rc, body);
 		ret = rc == PROTO_RC_ERROR && r.opcode == PROTO_OP_RETRIEVE_TXN_LOG
 		          ? check_pruned(m, cn, &r)
+		      : rc == PROTO_RC_PROTOCOL_ERROR && r.tables
+		          ? repl_mirror_skip_tables(m->store) /* an older primary */
 		          : IDN_EPROTO;
 		goto out;
 	}
 	if ((ret = repl_mirror_apply(m->store, r.opcode, body.p, body.len, &p)))
 		goto out;
-	*idle = !p.bootstrapping && p.applied == 0;
+	*idle = !p.bootstrapping && p.applied == 0 && r.opcode == PROTO_OP_RETRIEVE_TXN_LOG;
 	pthread_mutex_lock(&m->lock);
 	if (r.opcode == PROTO_OP_DUMP_HANDLES && r.body[0] == 0 && r.body[1] == 0 &&
 	    r.body[2] == 0 && r.body[3] == 0)

@@ -3,10 +3,14 @@
  * next, and each answer applied in one write transaction. The pages
  * themselves are read with store/txlog_pages.h.
  *
- * Mirror meta values: repl.mode ('l' pulling the log, 'b' bootstrapping,
- * 'r' or absent: a bootstrap must start by emptying the store), repl.s0
- * (the primary's sequence number at the first dump page), repl.after (the
- * last key copied), repl.seq + repl.n (the next change wanted).
+ * Mirror meta values: repl.mode ('l' pulling the log, 'b' bootstrapping the
+ * records, 't' then the logged tables, 'r' or absent: a bootstrap must
+ * start by emptying the store), repl.s0 (the primary's sequence number at
+ * the first dump page), repl.after (the last key copied: a record's, or in
+ * 't' a table byte | key), repl.seq + repl.n (the next change wanted).
+ *
+ * The search index is not copied: the mirror's puts and deletes make it
+ * (store/index.h), as they do on the primary.
  */
 #include "repl/repl.h"
 
@@ -55,13 +59,14 @@ static int state_read(store_txn *t, struct mstate *m)
 		return IDN_OK;
 	if (rc)
 		return rc;
-	m->mode = v.len == 1 && (v.p[0] == 'l' || v.p[0] == 'b') ? (char)v.p[0] : 0;
+	m->mode =
+	    v.len == 1 && (v.p[0] == 'l' || v.p[0] == 'b' || v.p[0] == 't') ? (char)v.p[0] : 0;
 	if (m->mode == 'l') {
 		uint64_t n;
 		if ((rc = meta_u64(t, "repl.seq", &m->seq)) || (rc = meta_u64(t, "repl.n", &n)))
 			return rc == IDN_ENOTFOUND ? IDN_ESTORE : rc;
 		m->n = (uint32_t)n;
-	} else if (m->mode == 'b') {
+	} else if (m->mode == 'b' || m->mode == 't') {
 		if ((rc = meta_u64(t, "repl.s0", &m->s0)) ||
 		    (rc = store_meta_get(t, "repl.after", &v)))
 			return rc == IDN_ENOTFOUND ? IDN_ESTORE : rc;
@@ -90,9 +95,13 @@ int repl_mirror_request(store *s, uint32_t max_bytes, repl_req *r)
 	if (rc)
 		return rc;
 	wire_wr w = wire_wr_init(r->body, sizeof(r->body));
+	r->tables = m.mode == 't';
 	if (m.mode == 'l') {
 		r->opcode = PROTO_OP_RETRIEVE_TXN_LOG;
 		txlog_log_request(&w, m.seq, m.n, max_bytes);
+	} else if (m.mode == 't') {
+		r->opcode = PROTO_OP_DUMP_HANDLES;
+		txlog_dump_tables_request(&w, idn_slice_of(m.after, m.after_len), max_bytes);
 	} else {
 		r->opcode = PROTO_OP_DUMP_HANDLES;
 		txlog_dump_request(&w, idn_slice_of(m.after, m.mode == 'b' ? m.after_len : 0),
@@ -155,20 +164,49 @@ static void keylist_free(struct keylist *l)
 	free(l->len);
 }
 
-/* A new bootstrap: the mirror's records and homed prefixes go. */
+/* A new bootstrap: the mirror's records, homed prefixes and logged tables go. */
 static int wipe(store_txn *t)
 {
-	struct keylist recs = {0}, homed = {0};
+	struct keylist recs = {0}, homed = {0}, tabs[STORE_TAB_UNLOGGED] = {{0}};
 	int rc = store_scan(t, idn_slice_of(NULL, 0), keylist_cb, &recs);
 	if (!rc)
 		rc = store_list_homed(t, keylist_cb, &homed);
+	for (unsigned tab = 1; !rc && tab < STORE_TAB_UNLOGGED; tab++)
+		rc = store_tab_scan(t, tab, idn_slice_of(NULL, 0), idn_slice_of(NULL, 0),
+		                    keylist_cb, &tabs[tab]);
 	for (size_t i = 0; !rc && i < recs.n; i++)
 		rc = store_del(t, idn_slice_of(recs.k[i], recs.len[i]));
 	for (size_t i = 0; !rc && i < homed.n; i++)
 		rc = store_unhome(t, idn_slice_of(homed.k[i], homed.len[i]));
+	for (unsigned tab = 1; tab < STORE_TAB_UNLOGGED; tab++) {
+		for (size_t i = 0; !rc && i < tabs[tab].n; i++)
+			rc = store_tab_del(t, tab, idn_slice_of(tabs[tab].k[i], tabs[tab].len[i]));
+		keylist_free(&tabs[tab]);
+	}
 	keylist_free(&recs);
 	keylist_free(&homed);
 	return rc;
+}
+
+/* One entry of a tables page: table byte | key -> value, in a logged table. */
+static int put_table(store_txn *t, idn_slice k, idn_slice v)
+{
+	if (k.len < 1 || k.len > STORE_TAB_KEY_MAX + 1 || !k.p[0] || !store_tab_logged(k.p[0]))
+		return IDN_EPROTO;
+	return store_tab_put(t, k.p[0], idn_slice_of(k.p + 1, k.len - 1), v, 0);
+}
+
+/* The dump is copied: the log from the first page's snapshot on brings it up to date. */
+static int to_log(store_txn *t, struct mstate *m)
+{
+	int rc;
+	m->mode = 'l';
+	m->seq = m->s0 + 1;
+	m->n = 0;
+	if ((rc = set_mode(t, 'l')) || (rc = put_meta_u64(t, "repl.seq", m->seq)) ||
+	    (rc = put_meta_u64(t, "repl.n", 0)))
+		return rc;
+	return IDN_OK;
 }
 
 static int apply_dump(store_txn *t, struct mstate *m, wire_rd *c, repl_progress *p)
@@ -181,7 +219,8 @@ static int apply_dump(store_txn *t, struct mstate *m, wire_rd *c, repl_progress 
 		return IDN_EPROTO;
 	if (m->mode == 'l')
 		return IDN_EPROTO; /* a dump answer to a mirror pulling the log */
-	if (m->mode != 'b') {
+	bool tables = m->mode == 't';
+	if (m->mode != 'b' && !tables) {
 		if ((rc = wipe(t)))
 			return rc;
 		m->s0 = last;
@@ -207,7 +246,7 @@ static int apply_dump(store_txn *t, struct mstate *m, wire_rd *c, repl_progress 
 			return IDN_EPROTO;
 		if (txlog_key_cmp(k, idn_slice_of(m->after, m->after_len)) <= 0 && m->after_len)
 			return IDN_EPROTO; /* pages go forward only */
-		rc = store_put(t, k, v, 0);
+		rc = tables ? put_table(t, k, v) : store_put(t, k, v, 0);
 		memcpy(m->after, k.p, k.len);
 		m->after_len = k.len;
 		p->applied++;
@@ -217,20 +256,34 @@ static int apply_dump(store_txn *t, struct mstate *m, wire_rd *c, repl_progress 
 	if (wire_rd_left(c) || done > 1)
 		return IDN_EPROTO;
 	p->primary_seq = last;
+	if (done && tables)
+		return to_log(t, m);
 	if (done) {
-		/* copied: the log from the first page's snapshot on brings it up to date */
-		m->mode = 'l';
-		m->seq = m->s0 + 1;
-		m->n = 0;
-		if ((rc = set_mode(t, 'l')) || (rc = put_meta_u64(t, "repl.seq", m->seq)) ||
-		    (rc = put_meta_u64(t, "repl.n", 0)))
-			return rc;
-		return IDN_OK;
+		/* the records are copied: the logged tables next, from their first key */
+		m->after_len = 0;
 	}
-	if ((rc = set_mode(t, 'b')))
+	char mode = done || tables ? 't' : 'b';
+	if ((rc = set_mode(t, mode)))
 		return rc;
-	m->mode = 'b';
+	m->mode = mode;
 	return store_meta_put(t, "repl.after", idn_slice_of(m->after, m->after_len));
+}
+
+int repl_mirror_skip_tables(store *s)
+{
+	store_txn *t;
+	struct mstate m;
+	int rc = store_txn_begin(s, 0, &t);
+	if (rc)
+		return rc;
+	rc = state_read(t, &m);
+	if (!rc && m.mode == 't')
+		rc = to_log(t, &m);
+	if (rc) {
+		store_txn_abort(t);
+		return rc;
+	}
+	return store_txn_commit(t);
 }
 
 static int apply_change(store_txn *t, int op, idn_slice k, idn_slice v)

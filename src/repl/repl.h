@@ -36,6 +36,7 @@
 
 typedef struct repl_req {
 	uint32_t opcode; /* PROTO_OP_RETRIEVE_TXN_LOG or PROTO_OP_DUMP_HANDLES */
+	bool tables;     /* a dump page of the logged tables (txlog_pages.h, part 1) */
 	size_t len;
 	uint8_t body[TXLOG_REQ_MAX];
 } repl_req;
@@ -56,6 +57,11 @@ int repl_mirror_request(store *s, uint32_t max_bytes, repl_req *r);
  * or does not continue where the mirror stands.
  */
 int repl_mirror_apply(store *s, uint32_t opcode, const uint8_t *ans, size_t len, repl_progress *p);
+/*
+ * The primary refused the tables' dump (a primary before version 2 of
+ * txlog_pages.h): the mirror follows the log without the tables' history.
+ */
+int repl_mirror_skip_tables(store *s);
 /* The primary no longer has the log the mirror needs: bootstrap again. */
 int repl_mirror_restart(store *s);
 

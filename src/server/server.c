@@ -266,6 +266,7 @@ static int start_listeners(running *r)
 	    .label_base = (const char *const *)c->label_base.v,
 	    .nlabel_base = c->label_base.n,
 	    .label_max = c->label_max,
+	    .search_scan_max = c->search_scan_max,
 	    .gs1_registry = (const char *const *)c->gs1_registry.v,
 	    .ngs1_registry = c->gs1_registry.n,
 	    .token_life_s = c->token_life,

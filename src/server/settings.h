@@ -52,6 +52,7 @@ typedef struct server_settings {
 	unsigned http_resolve_max; /* identifiers per POST /api/resolve */
 	settings_list label_base;  /* QR labels point under these URLs (api_labels.c) */
 	unsigned label_max;        /* identifiers per POST /api/labels */
+	unsigned search_scan_max;  /* index entries a search visits at most */
 	/* management accounts: token lifetime (s), audit retention (days), pending applications */
 	unsigned token_life, audit_days, applications_max;
 	settings_list gs1_registry; /* records of GS1.RULE values (api_gs1_rules.c) */

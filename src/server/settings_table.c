@@ -135,6 +135,10 @@ const setting_row settings_rows[] = {
      .field = F(label_max), .max = 100000, .scope = SETTING_SERVE,
      .help = "identifiers per POST /api/labels at most\n"
              "(default 1000; more get 413)"},
+    {.ini = "search_scan_max", .flag = "search-scan-max", .arg = "N", .type = SETTING_UINT,
+     .field = F(search_scan_max), .max = 100000000, .scope = SETTING_SERVE,
+     .help = "index entries one search visits at most (default\n"
+             "100000; a broader query gets 400, docs/search.md)"},
     {.ini = "token_life", .flag = "token-life", .arg = "SECONDS", .type = SETTING_UINT,
      .field = F(token_life), .def = 86400, .min = 1, .max = 30 * 86400, .scope = SETTING_SERVE,
      .help = "management API bearer tokens last this long\n"

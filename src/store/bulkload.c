@@ -26,6 +26,7 @@
 #include "core/err.h"
 #include "proto/handle.h"
 #include "store/bulkload.h"
+#include "store/index.h"
 #include "store/store.h"
 
 enum {
@@ -635,6 +636,19 @@ static size_t wait_sorted(struct runsort *rs, size_t i)
 	return ready;
 }
 
+/*
+ * Whether a run of n entries keeps the search index current as it goes
+ * (small, or small beside the store) rather than leaving it to one rebuild.
+ */
+static bool keep_index(struct bulkload *L, store_txn *t, size_t n)
+{
+	uint64_t max = L->opts.index_keep_max ? L->opts.index_keep_max : BULKLOAD_INDEX_KEEP_MAX;
+	uint64_t have = 0;
+	if (n < max)
+		return true;
+	return store_count(t, &have) == IDN_OK && n < have / 4;
+}
+
 /* Writes the run, in key order, as its buckets get sorted. */
 static int insert_run(struct bulkload *L, struct runsort *rs)
 {
@@ -664,6 +678,8 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 		 */
 		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
 			goto out;
+		if (keep_index(L, t, n))
+			store_index_keep(t);
 		while (bytes < (append ? TXN_BYTES : TXN_BYTES_MID) && i < n) {
 			if (i >= ready)
 				ready = wait_sorted(rs, i);
@@ -1054,7 +1070,9 @@ int bulkload_read_fd(bulkload *L, int fd)
 
 int bulkload_finish(bulkload *L)
 {
-	return flush_run(L);
+	int rc = flush_run(L);
+	/* the load's txns left the search index stale: one rebuild (index.h) */
+	return rc ? rc : store_index_refresh(L->s);
 }
 
 const bulkload_stats *bulkload_stats_of(const bulkload *L)

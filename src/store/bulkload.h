@@ -42,6 +42,7 @@ enum {
 	BULKLOAD_MSG_MAX = 512,            /* a message given to on_error, NUL included */
 	BULKLOAD_SKIP = 1,                 /* opts.parse: the line holds nothing (blank) */
 	BULKLOAD_LINE_MAX = STORE_VAL_MAX, /* a longer line is an error */
+	BULKLOAD_INDEX_KEEP_MAX = 50000,   /* bulkload_opts.index_keep_max's default */
 };
 
 typedef struct bulkload bulkload;
@@ -84,6 +85,13 @@ typedef struct bulkload_opts {
 	 * KEY is already in the store"). Called on the loader's thread.
 	 */
 	void (*on_error)(void *arg, uint64_t line, int code, const char *msg);
+	/*
+	 * The search index (index.h): a run of fewer entries than this, or
+	 * under a quarter of the records already stored, keeps the index
+	 * current as it is written; a bigger one leaves it to one rebuild at
+	 * bulkload_finish. 0: BULKLOAD_INDEX_KEEP_MAX.
+	 */
+	uint64_t index_keep_max;
 	/* Now and then during the load (NULL: none), on the loader's thread. */
 	void (*on_progress)(void *arg, const bulkload_stats *stats);
 	void *arg;

@@ -228,7 +228,13 @@ struct store {
 
 struct store_txn {
 	store *s;
+	unsigned ix; /* the search index's upkeep in this txn (index.c), set by store_txn_begin */
 };
+
+/* The write and its search index upkeep (index.h). */
+int store_index_put(store_txn *t, idn_slice key, idn_slice val, unsigned flags);
+int store_index_del(store_txn *t, idn_slice key);
+enum { STORE_IX_NOLOG = 1 };
 
 /* The LMDB backend. location = a directory (created if missing, unless must_exist). */
 extern const struct store_ops store_lmdb_ops;
@@ -268,7 +274,10 @@ static inline void store_close(store *s)
 }
 static inline int store_txn_begin(store *s, unsigned flags, store_txn **out)
 {
-	return s->ops->txn_begin(s, flags, out);
+	int rc = s->ops->txn_begin(s, flags, out);
+	if (rc == IDN_OK)
+		(*out)->ix = (flags & STORE_NOLOG) ? STORE_IX_NOLOG : 0;
+	return rc;
 }
 static inline int store_txn_commit(store_txn *t)
 {
@@ -290,13 +299,14 @@ static inline int store_get(store_txn *t, idn_slice key, idn_slice *val)
 {
 	return t->s->ops->get(t, key, val);
 }
+/* put and del keep the search index current (index.h) */
 static inline int store_put(store_txn *t, idn_slice key, idn_slice val, unsigned flags)
 {
-	return t->s->ops->put(t, key, val, flags);
+	return store_index_put(t, key, val, flags);
 }
 static inline int store_del(store_txn *t, idn_slice key)
 {
-	return t->s->ops->del(t, key);
+	return store_index_del(t, key);
 }
 static inline int store_scan(store_txn *t, idn_slice prefix, store_scan_cb cb, void *arg)
 {

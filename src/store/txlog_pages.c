@@ -161,12 +161,48 @@ static int dump_cb(void *arg, idn_slice key, idn_slice val)
 	return 0;
 }
 
+struct tab_page {
+	struct dump_page *dp;
+	unsigned tab;
+	uint8_t *key; /* table byte | key */
+};
+
+static int tab_cb(void *arg, idn_slice key, idn_slice val)
+{
+	struct tab_page *tp = arg;
+	tp->key[0] = (uint8_t)tp->tab;
+	if (key.len)
+		memcpy(tp->key + 1, key.p, key.len);
+	return dump_cb(tp->dp, idn_slice_of(tp->key, key.len + 1), val);
+}
+
+/* The logged tables' entries after dp->after (table byte | key), in order. */
+static int dump_tables(store_txn *t, struct dump_page *dp)
+{
+	uint8_t kb[STORE_TAB_KEY_MAX + 1];
+	unsigned first = dp->after.len ? dp->after.p[0] : 1;
+	for (unsigned tab = first ? first : 1; tab < STORE_TAB_UNLOGGED && !dp->full; tab++) {
+		struct tab_page tp = {.dp = dp, .tab = tab, .key = kb};
+		idn_slice start = tab == first && dp->after.len
+		                      ? idn_slice_of(dp->after.p + 1, dp->after.len - 1)
+		                      : idn_slice_of(NULL, 0);
+		int rc = store_tab_scan(t, tab, idn_slice_of(NULL, 0), start, tab_cb, &tp);
+		if (rc < 0)
+			return rc;
+		if (dp->err)
+			return dp->err;
+	}
+	return IDN_OK;
+}
+
 int txlog_serve_dump(store_txn *t, const uint8_t *req, size_t len, uint8_t *out, size_t cap)
 {
 	wire_rd c = wire_rd_init(req, len);
 	idn_slice after = wire_get_lbytes(&c);
 	uint32_t max = wire_get_u32(&c);
-	if (c.err || wire_rd_left(&c) || after.len > STORE_KEY_MAX)
+	uint8_t part = wire_rd_left(&c) == 1 ? wire_get_u8(&c) : TXLOG_PART_RECORDS;
+	if (c.err || wire_rd_left(&c) || after.len > STORE_KEY_MAX || part > TXLOG_PART_TABLES ||
+	    (part == TXLOG_PART_TABLES && after.len > STORE_TAB_KEY_MAX + 1))
 		return IDN_EINVAL;
 	uint64_t last, oldest;
 	int rc = store_log_state(t, &last, &oldest);
@@ -180,7 +216,7 @@ int txlog_serve_dump(store_txn *t, const uint8_t *req, size_t len, uint8_t *out,
 	uint32_t nh = 0;
 	if (w.err)
 		return w.err;
-	if (after.len == 0) {
+	if (after.len == 0 && part == TXLOG_PART_RECORDS) {
 		struct homed_list hl = {.w = &w};
 		rc = store_list_homed(t, dump_homed_cb, &hl);
 		if (rc < 0)
@@ -195,7 +231,9 @@ int txlog_serve_dump(store_txn *t, const uint8_t *req, size_t len, uint8_t *out,
 		return w.err;
 	struct dump_page dp = {.w = &w, .budget = budget, .after = after};
 	/* from the resume key on (dump_cb skips the key itself): a page costs O(page) */
-	rc = store_scan_from(t, idn_slice_of(NULL, 0), after, dump_cb, &dp);
+	rc = part == TXLOG_PART_TABLES
+	         ? dump_tables(t, &dp)
+	         : store_scan_from(t, idn_slice_of(NULL, 0), after, dump_cb, &dp);
 	if (rc < 0)
 		return rc;
 	if (dp.err)
@@ -218,6 +256,12 @@ void txlog_dump_request(wire_wr *w, idn_slice after, uint32_t max_bytes)
 {
 	wire_put_lbytes(w, after.p, after.len);
 	wire_put_u32(w, max_bytes);
+}
+
+void txlog_dump_tables_request(wire_wr *w, idn_slice after, uint32_t max_bytes)
+{
+	txlog_dump_request(w, after, max_bytes);
+	wire_put_u8(w, TXLOG_PART_TABLES);
 }
 
 void txlog_get_change(wire_rd *c, txlog_change *ch)

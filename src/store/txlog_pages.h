@@ -13,10 +13,17 @@
  *   1001 request u64 seq | u32 n | u32 max bytes
  *        answer  u64 last | u64 oldest | u32 count |
  *                count x (u64 seq | u32 n | u64 time_ms | u8 op | lbytes key | lbytes val)
- *   1002 request lbytes after-key | u32 max bytes
+ *   1002 request lbytes after-key | u32 max bytes [| u8 part]
  *        answer  u64 last | u8 done | u32 nhomed | nhomed x lbytes prefix |
  *                u32 count | count x (lbytes key | lbytes record)
  * Homed prefixes travel with the first dump page only (after-key empty).
+ *
+ * Version 2 (the optional part byte): part 0 (or absent, as version 1
+ * mirrors send it) is the records as above; part 1 is the logged tables
+ * (store.h: accounts, audit log), copied after the records: keys are table
+ * byte | key, values the table values, nhomed 0, after-key the last such key.
+ * A version 1 primary answers part 1 as a malformed request (protocol
+ * error); a mirror then follows the log without the tables' history.
  *
  * Ownership: every function borrows its buffers for the call only; decoded
  * slices point into the page being read.
@@ -34,7 +41,9 @@
 enum {
 	TXLOG_PAGE_DEFAULT = 192 * 1024, /* answer bytes per page (under PROTO_MSG_MAX) */
 	TXLOG_PAGE_MIN = 1024,
-	TXLOG_REQ_MAX = 4 + STORE_KEY_MAX + 4, /* the largest request body */
+	TXLOG_REQ_MAX = 4 + STORE_KEY_MAX + 4 + 1, /* the largest request body */
+	TXLOG_PART_RECORDS = 0,
+	TXLOG_PART_TABLES = 1,
 	/* The fixed part of one change in a log page (count checks use it). */
 	TXLOG_CHANGE_HDR = 8 + 4 + 8 + 1 + 4 + 4,
 };
@@ -60,6 +69,8 @@ uint64_t txlog_get_u64(wire_rd *c);
 /* Request bodies of ops 1001 and 1002 (after may be empty: from the start). */
 void txlog_log_request(wire_wr *w, uint64_t seq, uint32_t n, uint32_t max_bytes);
 void txlog_dump_request(wire_wr *w, idn_slice after, uint32_t max_bytes);
+/* Op 1002 for the logged tables (part 1), after the table key after (empty: from the first). */
+void txlog_dump_tables_request(wire_wr *w, idn_slice after, uint32_t max_bytes);
 
 /* One change of a log page, as txlog_serve_log wrote it. */
 typedef struct txlog_change {

@@ -25,6 +25,10 @@
 #include <cmocka.h>
 
 #include "core/err.h"
+#include "proto/record.h"
+#include "store/bulkload.h"
+#include "store/index.h"
+#include "index_assert.h"
 #include "store/store.h"
 
 struct suite_backend {
@@ -1325,6 +1329,183 @@ static void test_tables(void **state)
 	store_txn_abort(t);
 }
 
+/* ---- the search index (index.h) ---- */
+
+/* A record of n values: types[i] = data[i], index 100 + i, perms[i]. */
+static idn_slice ix_record(uint8_t *buf, size_t cap, size_t n, const char *const *types,
+                           const char *const *data, const uint8_t *perms)
+{
+	proto_value v[8];
+	assert_true(n <= 8);
+	for (size_t i = 0; i < n; i++)
+		v[i] = (proto_value){.index = (uint32_t)(100 + i),
+		                     .perms = perms[i],
+		                     .type = idn_slice_of(types[i], strlen(types[i])),
+		                     .data = idn_slice_of(data[i], strlen(data[i]))};
+	int len = record_build(v, (uint32_t)n, buf, cap);
+	assert_true(len > 0);
+	return idn_slice_of(buf, (size_t)len);
+}
+
+static int ix_count_cb(void *arg, idn_slice key, idn_slice val)
+{
+	(void)key;
+	(void)val;
+	++*(size_t *)arg;
+	return 0;
+}
+
+static size_t ix_entries(store *s)
+{
+	store_txn *t;
+	size_t n = 0;
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_tab_scan(t, STORE_TAB_INDEX, S(""), S(""), ix_count_cb, &n), IDN_OK);
+	store_txn_abort(t);
+	return n;
+}
+
+static enum index_state ix_state(store *s)
+{
+	store_txn *t;
+	enum index_state st;
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_index_state(t, &st), IDN_OK);
+	store_txn_abort(t);
+	return st;
+}
+
+static void ix_set(store *s, enum index_state st)
+{
+	store_txn *t;
+	assert_int_equal(store_txn_begin(s, 0, &t), IDN_OK);
+	assert_int_equal(store_index_set(t, st), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+}
+
+static void test_index(void **state)
+{
+	struct fx *f = *state;
+	uint8_t b1[4096], b2[4096];
+	char longurl[400];
+	const char *ty[] = {"URL", "batch", "HS_ADMIN", "EMAIL", "bin"};
+	const char *d1[] = {"http://a.example/1", "B7", "\x0f\xff", "x@example.org", "\xff\xfe"};
+	const uint8_t pub[] = {0x0e, 0x0e, 0x0e, 0x0c, 0x0e}; /* EMAIL: admins only */
+	store_txn *t, *c;
+
+	assert_int_equal(ix_state(f->s), INDEX_ON); /* a new store */
+	/* put: URL, batch and EMAIL are searchable, HS_ADMIN and bad UTF-8 are not */
+	put1(f->s, S("88.1/a"), ix_record(b1, sizeof(b1), 5, ty, d1, pub), 0, IDN_OK);
+	assert_int_equal(ix_entries(f->s), 3);
+	index_assert_consistent(f->s);
+	/* overwrite: the old URL's entry goes, the batch's stays */
+	const char *d2[] = {"http://a.example/2", "B7"};
+	put1(f->s, S("88.1/a"), ix_record(b2, sizeof(b2), 2, ty, d2, pub), 0, IDN_OK);
+	assert_int_equal(ix_entries(f->s), 2);
+	index_assert_consistent(f->s);
+	/* a long value is indexed by its head */
+	memset(longurl, 'u', sizeof(longurl) - 1);
+	longurl[sizeof(longurl) - 1] = 0;
+	const char *d3[] = {longurl, "B7"};
+	put1(f->s, S("88.1/b"), ix_record(b1, sizeof(b1), 2, ty, d3, pub), 0, IDN_OK);
+	assert_int_equal(ix_entries(f->s), 4);
+	index_assert_consistent(f->s);
+	/* del */
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_del(t, S("88.1/b")), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	assert_int_equal(ix_entries(f->s), 2);
+	index_assert_consistent(f->s);
+	/* a nested child that aborts leaves no entry; one that commits keeps its own */
+	if (store_can_nest(f->s)) {
+		assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+		assert_int_equal(store_txn_nest(t, &c), IDN_OK);
+		assert_int_equal(
+		    store_put(c, S("88.1/c"), ix_record(b1, sizeof(b1), 2, ty, d1, pub), 0),
+		    IDN_OK);
+		assert_int_equal(store_del(c, S("88.1/a")), IDN_OK);
+		store_txn_abort(c);
+		assert_int_equal(store_txn_nest(t, &c), IDN_OK);
+		assert_int_equal(
+		    store_put(c, S("88.1/d"), ix_record(b1, sizeof(b1), 1, ty, d1, pub), 0),
+		    IDN_OK);
+		assert_int_equal(store_txn_commit(c), IDN_OK);
+		assert_int_equal(store_txn_commit(t), IDN_OK);
+		assert_int_equal(ix_entries(f->s), 3);
+		index_assert_consistent(f->s);
+	}
+	/* a whole aborted txn */
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_put(t, S("88.1/e"), ix_record(b1, sizeof(b1), 2, ty, d1, pub), 0),
+	                 IDN_OK);
+	store_txn_abort(t);
+	index_assert_consistent(f->s);
+	/* off: no entries, writes make none; on again: built for what is there */
+	size_t on = ix_entries(f->s);
+	ix_set(f->s, INDEX_OFF);
+	assert_int_equal(ix_state(f->s), INDEX_OFF);
+	assert_int_equal(ix_entries(f->s), 0);
+	put1(f->s, S("88.1/f"), ix_record(b1, sizeof(b1), 2, ty, d1, pub), 0, IDN_OK);
+	assert_int_equal(ix_entries(f->s), 0);
+	ix_set(f->s, INDEX_ON);
+	assert_int_equal(ix_entries(f->s), on + 2);
+	index_assert_consistent(f->s);
+	/* a bulk (STORE_NOLOG) txn leaves it stale; the refresh rebuilds it */
+	assert_int_equal(store_txn_begin(f->s, STORE_NOLOG, &t), IDN_OK);
+	assert_int_equal(store_put(t, S("88.1/g"), ix_record(b1, sizeof(b1), 2, ty, d1, pub), 0),
+	                 IDN_OK);
+	assert_int_equal(store_del(t, S("88.1/f")), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	assert_int_equal(ix_state(f->s), INDEX_STALE);
+	assert_int_equal(store_index_refresh(f->s), IDN_OK);
+	assert_int_equal(ix_state(f->s), INDEX_ON);
+	assert_int_equal(ix_entries(f->s), on + 2);
+	index_assert_consistent(f->s);
+}
+
+/* One bulk load of n records from first (URL and an odd/even batch). */
+static void ix_bulk(store *s, int first, int n, uint64_t keep_max)
+{
+	uint8_t b[4096];
+	char key[32], url[64];
+	const char *ty[] = {"URL", "batch"};
+	const uint8_t pub[] = {0x0e, 0x0e};
+	bulkload *L;
+	bulkload_opts o = {.memory = 1 << 20, .index_keep_max = keep_max}; /* several runs */
+
+	assert_int_equal(bulkload_new(s, &o, &L), IDN_OK);
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "88.1/x%05d", first + (i * 7919) % n);
+		snprintf(url, sizeof(url), "http://example.org/%d", first + i);
+		const char *d[] = {url, i % 2 ? "odd" : "even"};
+		assert_int_equal(bulkload_add(L, S(key), ix_record(b, sizeof(b), 2, ty, d, pub)),
+		                 IDN_OK);
+	}
+	assert_int_equal(bulkload_finish(L), IDN_OK);
+	bulkload_free(L);
+}
+
+/*
+ * The bulk loader's records are in the index when the load returns: a big
+ * run leaves it to one rebuild (forced here by index_keep_max 1), a small
+ * one keeps it as it writes.
+ */
+static void test_index_bulk(void **state)
+{
+	struct fx *f = *state;
+
+	put1(f->s, S("88.1/x00001"), S("not a record"), 0, IDN_OK);
+	ix_bulk(f->s, 0, 3000, 1);
+	assert_int_equal(ix_state(f->s), INDEX_ON);
+	assert_int_equal(ix_entries(f->s), 6000);
+	index_assert_consistent(f->s);
+	/* small: overwrites half of them and adds 500, the index kept all along */
+	ix_bulk(f->s, 2500, 1000, 0);
+	assert_int_equal(ix_state(f->s), INDEX_ON);
+	assert_int_equal(ix_entries(f->s), 7000);
+	index_assert_consistent(f->s);
+}
+
 #define STORE_SUITE_TESTS                                                                          \
 	cmocka_unit_test_setup_teardown(test_put_get_del, suite_setup, suite_teardown),            \
 	    cmocka_unit_test_setup_teardown(test_bad_input, suite_setup, suite_teardown),          \
@@ -1346,6 +1527,8 @@ static void test_tables(void **state)
 	    cmocka_unit_test_setup_teardown(test_nested, suite_setup, suite_teardown),             \
 	    cmocka_unit_test_setup_teardown(test_scan_pages, suite_setup, suite_teardown),         \
 	    cmocka_unit_test_setup_teardown(test_tables, suite_setup, suite_teardown),             \
+	    cmocka_unit_test_setup_teardown(test_index, suite_setup, suite_teardown),              \
+	    cmocka_unit_test_setup_teardown(test_index_bulk, suite_setup, suite_teardown),         \
 	    cmocka_unit_test_setup_teardown(test_format_version, suite_setup, suite_teardown)
 
 #endif

@@ -67,7 +67,9 @@ static int uri_with_db(const char *base, const char *name, char *out, size_t cap
 
 static int pg_make(char *loc, size_t cap)
 {
-	sql1(db_uri, "DROP TABLE IF EXISTS idn_records, handles, nas, idn_txlog, idn_meta CASCADE");
+	sql1(
+	    db_uri,
+	    "DROP TABLE IF EXISTS idn_records, handles, nas, idn_txlog, idn_meta, idn_tab CASCADE");
 	sql1(db_uri, "DROP FUNCTION IF EXISTS idn_handles_changed() CASCADE");
 	if (strlen(db_uri) >= cap)
 		return -1;

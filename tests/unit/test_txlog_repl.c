@@ -21,6 +21,9 @@
 #include "proto/proto.h"
 #include "repl/repl.h"
 #include "store/txlog_pages.h"
+#include "proto/record.h"
+#include "store/index.h"
+#include "index_assert.h"
 #include "store/store.h"
 
 enum { ANS_CAP = 256 * 1024 };
@@ -138,12 +141,16 @@ static void fill(store *s, int from, int to, const char *tag)
 	assert_int_equal(store_txn_commit(t), IDN_OK);
 }
 
+/* The last round's opcode: a dump page is never "nothing new" (the tables' last may copy none). */
+static uint32_t last_op;
+
 /* One request/answer round; returns the mirror's progress. */
 static int step(struct pair *x, uint32_t page, repl_progress *p)
 {
 	repl_req r;
 	store_txn *t;
 	assert_int_equal(repl_mirror_request(x->m, page, &r), IDN_OK);
+	last_op = r.opcode;
 	assert_int_equal(store_txn_begin(x->p, STORE_RDONLY, &t), IDN_OK);
 	int n = r.opcode == PROTO_OP_DUMP_HANDLES
 	            ? txlog_serve_dump(t, r.body, r.len, x->ans, ANS_CAP)
@@ -166,7 +173,7 @@ static int sync_all(struct pair *x, uint32_t page)
 		if (rc == IDN_ERANGE)
 			continue;
 		assert_int_equal(rc, IDN_OK);
-		if (!p.bootstrapping && p.applied == 0) {
+		if (!p.bootstrapping && p.applied == 0 && last_op == PROTO_OP_RETRIEVE_TXN_LOG) {
 			assert_int_equal(p.lag, 0);
 			return rounds;
 		}
@@ -249,6 +256,133 @@ static size_t same(struct pair *x)
 }
 
 /* ---- tests ---- */
+
+/* A table's entries as a snap. */
+static void snap_tab(store *st, unsigned tab, struct snap *out)
+{
+	store_txn *t;
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(store_txn_begin(st, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_tab_scan(t, tab, S(""), S(""), snap_cb, out), IDN_OK);
+	store_txn_abort(t);
+}
+
+/* Table tab is the same on both stores; returns its entries. */
+static size_t same_tab(struct pair *x, unsigned tab)
+{
+	struct snap a, b;
+	snap_tab(x->p, tab, &a);
+	snap_tab(x->m, tab, &b);
+	snap_equal(&a, &b);
+	size_t n = a.n;
+	snap_free(&a);
+	snap_free(&b);
+	return n;
+}
+
+static void tab_put1(store *s, unsigned tab, const char *k, const char *v)
+{
+	store_txn *t;
+	assert_int_equal(store_txn_begin(s, 0, &t), IDN_OK);
+	assert_int_equal(store_tab_put(t, tab, S(k), S(v), 0), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+}
+
+/* Records with searchable values: URL and batch. */
+static void fill_indexed(store *s, int from, int to)
+{
+	store_txn *t;
+	char k[64], url[64], batch[16];
+	uint8_t rec[512];
+	assert_int_equal(store_txn_begin(s, 0, &t), IDN_OK);
+	for (int i = from; i < to; i++) {
+		snprintf(k, sizeof(k), "88.1/I%05d", i);
+		snprintf(url, sizeof(url), "http://example.org/%d", i);
+		snprintf(batch, sizeof(batch), "B%d", i % 7);
+		proto_value v[2] = {
+		    {.index = 1, .perms = 0x0e, .type = S("URL"), .data = S(url)},
+		    {.index = 2000, .perms = 0x0e, .type = S("batch"), .data = S(batch)}};
+		int len = record_build(v, 2, rec, sizeof(rec));
+		assert_true(len > 0);
+		assert_int_equal(store_put(t, S(k), idn_slice_of(rec, (size_t)len), 0), IDN_OK);
+	}
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+}
+
+/*
+ * A bootstrap copies the logged tables (accounts, audit) after the records,
+ * not the index: the mirror makes its own from the records it applies, the
+ * same as the primary's; later changes of both come through the log.
+ */
+static void test_tables_and_index(void **state)
+{
+	struct pair *x = *state;
+	char k[32];
+
+	fill_indexed(x->p, 0, 400);
+	for (int i = 0; i < 300; i++) {
+		snprintf(k, sizeof(k), "acct-%04d", i);
+		tab_put1(x->p, STORE_TAB_ACCOUNT, k, "an account's bytes");
+	}
+	tab_put1(x->p, STORE_TAB_AUDIT, "0001", "first");
+	tab_put1(x->p, STORE_TAB_STATS, "hits", "the primary's own");
+	tab_put1(x->m, STORE_TAB_ACCOUNT, "leftover", "goes at bootstrap");
+	/* small pages: the tables take several */
+	int rounds = sync_all(x, 4096);
+	assert_true(rounds > 10);
+	assert_int_equal(same(x), 400);
+	assert_int_equal(same_tab(x, STORE_TAB_ACCOUNT), 300);
+	assert_int_equal(same_tab(x, STORE_TAB_AUDIT), 1);
+	assert_int_equal(same_tab(x, STORE_TAB_INDEX), 800);
+	index_assert_consistent(x->m);
+	struct snap st;
+	snap_tab(x->m, STORE_TAB_STATS, &st);
+	assert_int_equal(st.n, 0); /* statistics are each node's own */
+	snap_free(&st);
+
+	/* then the log: records, their index, and the tables */
+	fill_indexed(x->p, 390, 420);
+	store_txn *t;
+	assert_int_equal(store_txn_begin(x->p, 0, &t), IDN_OK);
+	assert_int_equal(store_del(t, S("88.1/I00000")), IDN_OK);
+	assert_int_equal(store_tab_del(t, STORE_TAB_ACCOUNT, S("acct-0000")), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	tab_put1(x->p, STORE_TAB_AUDIT, "0002", "second");
+	sync_all(x, 0);
+	assert_int_equal(same(x), 419);
+	assert_int_equal(same_tab(x, STORE_TAB_ACCOUNT), 299);
+	assert_int_equal(same_tab(x, STORE_TAB_AUDIT), 2);
+	assert_int_equal(same_tab(x, STORE_TAB_INDEX), 838);
+	index_assert_consistent(x->m);
+}
+
+/* A primary before the tables' dump refuses it: the mirror goes on with the log. */
+static void test_tables_refused(void **state)
+{
+	struct pair *x = *state;
+	repl_progress p;
+	repl_req r;
+
+	fill(x->p, 0, 10, "old");
+	assert_int_equal(step(x, 0, &p), IDN_OK); /* the records: one page */
+	assert_int_equal(repl_mirror_request(x->m, 0, &r), IDN_OK);
+	assert_true(r.tables);
+	assert_int_equal(r.body[r.len - 1], TXLOG_PART_TABLES);
+	/* what a version 1 primary says of the extra byte */
+	store_txn *t;
+	assert_int_equal(store_txn_begin(x->p, STORE_RDONLY, &t), IDN_OK);
+	uint8_t v1[TXLOG_REQ_MAX];
+	memcpy(v1, r.body, r.len);
+	v1[r.len - 1] = 2; /* no such part */
+	assert_int_equal(txlog_serve_dump(t, v1, r.len, x->ans, ANS_CAP), IDN_EINVAL);
+	store_txn_abort(t);
+	assert_int_equal(repl_mirror_skip_tables(x->m), IDN_OK);
+	assert_int_equal(repl_mirror_request(x->m, 0, &r), IDN_OK);
+	assert_int_equal(r.opcode, PROTO_OP_RETRIEVE_TXN_LOG);
+	put(x->p, "88.1/after", "through the log");
+	sync_all(x, 0);
+	assert_int_equal(same(x), 11);
+}
 
 static void test_bootstrap_while_writing(void **state)
 {
@@ -485,6 +619,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dump_page_cost, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_long_keys_bootstrap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tables_and_index, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tables_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("txlog/repl", tests, NULL, NULL);
 }
