@@ -172,7 +172,7 @@ static void search_fields(rec *r, uint32_t i)
 {
 	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	int d = (int)(i % 365), m = 0;
-	char batch[16], date[16];
+	char batch[24], date[32];
 	while (d >= mdays[m])
 		d -= mdays[m++];
 	snprintf(batch, sizeof batch, "LOT-%05u", i / 1000);
