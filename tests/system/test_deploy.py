@@ -211,6 +211,20 @@ class Deploy(unittest.TestCase):
                 self.assertEqual(prev, "run", "deploy.md:%d: a text block after no commands" % line)
             prev = kind if kind != "other" else prev
 
+    def test_sm2_server_key_refused(self):
+        """The guide's note: an SM2 server key is refused at start, with why."""
+        key = os.path.join(self.root, "sm2.pem")
+        subprocess.run([IDNODE, "keygen", "--type", "sm2", "--out", key], check=True,
+                       capture_output=True, timeout=30)
+        for args, rc in ((["siteinfo"], 2),
+                         (["serve", "--data", os.path.join(self.root, "d"), "--listen",
+                           "127.0.2.1:%d" % free_port()], 1)):
+            p = subprocess.run([IDNODE] + args + ["--server-key", key], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(p.returncode, rc, p.stderr)
+            self.assertIn("sm2.pem: this key cannot sign the node's answers", p.stderr)
+            self.assertIn("idnode keygen --type rsa", p.stderr)
+
     def test_guide(self):
         with open(GUIDE) as f:
             blocks = parse_guide(f.read())
