@@ -5,10 +5,13 @@ order with bash on that "machine" (a directory of its own: /etc/idnode,
 lines in order). So the guide and this test cannot drift: the commands are
 read from the guide itself.
 
-Machines are told apart by address: 192.0.2.N becomes the loopback address
-127.0.2.N (all of 127/8 is local on Linux, no root needed), so the HS_SITE
-records carry distinct addresses; each (address, port) of the guide gets a
-free port. `systemctl enable --now|start|restart|reload|stop idnode` runs
+Machines are told apart by address. As root (CI), each machine is a network
+namespace with the guide's own address 192.0.2.N on a veth to a bridge in a
+namespace of its own (nothing reaches the host's network), so the commands
+run with the guide's addresses and ports unchanged. Without root or `ip
+netns` (or with IDN_DEPLOY_NET=loopback), 192.0.2.N becomes the loopback
+address 127.0.2.N (all of 127/8 is local on Linux) and each (address, port)
+a free port; the HS_SITE records still carry distinct addresses. `systemctl enable --now|start|restart|reload|stop idnode` runs
 what the unit runs (`idnode serve -c /etc/idnode/idnode.conf`, SIGHUP,
 SIGTERM); `scp HOST:PATH` copies from that machine's directory; `sudo -u
 idnode` and `chgrp idnode` are dropped (there is no user idnode here);
@@ -32,6 +35,7 @@ from idnlib import IDNODE, free_port  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUIDE = os.path.join(HERE, "..", "..", "docs", "deploy.md")
 MACHINES = {"top": 1, "sec": 2, "ent": 3, "gw": 4, "sec2": 5, "desk": 6}
+NETNS_PREFIX = "idn%d-" % os.getpid()
 NAMES = {n: m for m, n in MACHINES.items()}
 BLOCK_TIMEOUT = 120
 
@@ -107,8 +111,9 @@ systemctl() {
 class Guide:
     """The guide's text mapped onto this test's machines and ports."""
 
-    def __init__(self, root):
+    def __init__(self, root, netns):
         self.root = root
+        self.netns = netns  # the guide's addresses are real: map nothing but paths
         self.ports = {}
 
     def mdir(self, n):
@@ -130,6 +135,14 @@ class Guide:
             return os.path.join(self.mdir(n), "root", path)
 
         text = re.sub(r"192\.0\.2\.(\d+):((?!\d+\b)[\w./~-]+)", remote_path, text)
+        if not self.netns:
+            text = self.sub_addresses(text)
+        if m:
+            text = re.sub(r"(?<![\w/.-])(/etc/idnode|/var/lib/idnode|/var/backups)",
+                          lambda mo: m + mo.group(1), text)
+        return text.replace("sudo -u idnode ", "")
+
+    def sub_addresses(self, text):
         text = re.sub(r"192\.0\.2\.(\d+):(\d+)",
                       lambda mo: "127.0.2.%s:%d" % (mo.group(1),
                                                     self.port(int(mo.group(1)), int(mo.group(2)))),
@@ -143,11 +156,39 @@ class Guide:
                               lambda mo: "%s/%d" % (mo.group(1), self.port(n, int(mo.group(2)))),
                               line)
             lines.append(line)
-        text = re.sub(r"192\.0\.2\.(\d+)", r"127.0.2.\1", "\n".join(lines))
-        if m:
-            text = re.sub(r"(?<![\w/.-])(/etc/idnode|/var/lib/idnode|/var/backups)",
-                          lambda mo: m + mo.group(1), text)
-        return text.replace("sudo -u idnode ", "")
+        return re.sub(r"192\.0\.2\.(\d+)", r"127.0.2.\1", "\n".join(lines))
+
+
+def ip(*args):
+    return subprocess.run(["ip"] + list(args), capture_output=True, text=True, timeout=10)
+
+
+def netns_up():
+    """The namespaces: a switch (a bridge) and one per machine on it at 192.0.2.N.
+    Returns the namespaces made (to delete) and why it failed, or None."""
+    made = []
+    if os.environ.get("IDN_DEPLOY_NET") == "loopback":
+        return made, "IDN_DEPLOY_NET=loopback"
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        return made, "not root, or no ip(8)"
+    sw = NETNS_PREFIX + "sw"
+    steps = [("netns", "add", sw), ("-n", sw, "link", "add", "br0", "type", "bridge"),
+             ("-n", sw, "link", "set", "br0", "up")]
+    for name, n in MACHINES.items():
+        ns = NETNS_PREFIX + name
+        steps += [("netns", "add", ns),
+                  ("-n", sw, "link", "add", "v-" + name, "type", "veth", "peer", "name", "eth0",
+                   "netns", ns),
+                  ("-n", sw, "link", "set", "v-" + name, "master", "br0", "up"),
+                  ("-n", ns, "addr", "add", "192.0.2.%d/24" % n, "dev", "eth0"),
+                  ("-n", ns, "link", "set", "eth0", "up"), ("-n", ns, "link", "set", "lo", "up")]
+    for step in steps:
+        r = ip(*step)
+        if step[0] == "netns" and r.returncode == 0:
+            made.append(step[2])
+        if r.returncode != 0:
+            return made, "ip %s: %s" % (" ".join(step), r.stderr.strip())
+    return made, None
 
 
 def expect_pattern(line):
@@ -159,12 +200,8 @@ class Deploy(unittest.TestCase):
         for tool in ("bash", "openssl", "curl"):
             if not shutil.which(tool):
                 self.skipTest("%s is not installed (scripts/deps.sh installs it)" % tool)
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.bind(("127.0.2.5", 0))
-        except OSError as e:
-            self.skipTest("cannot bind 127.0.2.x on loopback: %s" % e)
         self.root = tempfile.mkdtemp(prefix="idn-deploy-")
+        self.namespaces = []
         for name in MACHINES:
             for d in ("etc/idnode", "var/lib", "var/backups", "root"):
                 os.makedirs(os.path.join(self.root, name, d), exist_ok=True)
@@ -181,6 +218,8 @@ class Deploy(unittest.TestCase):
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        for ns in reversed(self.namespaces):
+            ip("netns", "del", ns)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def logs(self):
@@ -228,7 +267,23 @@ class Deploy(unittest.TestCase):
     def test_guide(self):
         with open(GUIDE) as f:
             blocks = parse_guide(f.read())
-        g = Guide(self.root)
+        self.namespaces, why = netns_up()
+        if why:
+            for ns in reversed(self.namespaces):
+                ip("netns", "del", ns)
+            self.namespaces = []
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.bind(("127.0.2.5", 0))
+            except OSError as e:
+                self.skipTest("no network namespaces (%s), and cannot bind 127.0.2.x: %s"
+                              % (why, e))
+            sys.stderr.write("test_deploy: on loopback 127.0.2.N, ports mapped (no network "
+                             "namespaces: %s)\n" % why)
+        else:
+            sys.stderr.write("test_deploy: each machine in its own network namespace at "
+                             "192.0.2.N, the guide's ports\n")
+        g = Guide(self.root, netns=not why)
         env = dict(os.environ, IDN_BIN=os.path.dirname(os.path.abspath(IDNODE)))
         out, where = None, None
         ran = 0
@@ -238,7 +293,8 @@ class Deploy(unittest.TestCase):
                 env["M"] = os.path.join(self.root, on)
                 t0 = time.time()
                 try:
-                    p = subprocess.run(["bash", "-c", PREAMBLE + script], env=env,
+                    netns = ["ip", "netns", "exec", NETNS_PREFIX + on] if g.netns else []
+                    p = subprocess.run(netns + ["bash", "-c", PREAMBLE + script], env=env,
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                        text=True, timeout=BLOCK_TIMEOUT)
                 except subprocess.TimeoutExpired:
