@@ -11,11 +11,13 @@ namespace of its own (nothing reaches the host's network), so the commands
 run with the guide's addresses and ports unchanged. Without root or `ip
 netns` (or with IDN_DEPLOY_NET=loopback), 192.0.2.N becomes the loopback
 address 127.0.2.N (all of 127/8 is local on Linux) and each (address, port)
-a free port; the HS_SITE records still carry distinct addresses. `systemctl enable --now|start|restart|reload|stop idnode` runs
-what the unit runs (`idnode serve -c /etc/idnode/idnode.conf`, SIGHUP,
-SIGTERM); `scp HOST:PATH` copies from that machine's directory; `sudo -u
-idnode` and `chgrp idnode` are dropped (there is no user idnode here);
-`apt` is not run (tests/package/test_deb.py installs the package). An
+a free port; the HS_SITE records still carry distinct addresses.
+`systemctl enable --now|start|restart|reload|stop idnode` runs what the unit
+runs (`idnode serve -c /etc/idnode/idnode.conf`, SIGHUP, SIGTERM); `scp
+HOST:PATH` copies from that machine's directory; `sudo -u idnode` and
+`chgrp idnode` are dropped (there is no user idnode here); `journalctl -u
+idnode` is the node's log; `apt` is not run (tests/package/test_deb.py
+installs the package). An
 untagged ```sh block may hold only `apt install` lines. Every wait is
 bounded; every node started is killed at the end, even on failure."""
 import os
@@ -74,6 +76,7 @@ cd "$HOME"
 apt() { echo "apt $*: not run by test_deploy (tests/package/test_deb.py installs it)"; }
 chgrp() { :; }
 scp() { cp "$@"; }
+journalctl() { cat "$M/serve.log"; }
 _idn_stop() {
   [ -f "$M/serve.pid" ] || return 0
   local pid; pid=$(cat "$M/serve.pid"); rm -f "$M/serve.pid"
