@@ -253,6 +253,30 @@ class Deploy(unittest.TestCase):
                 self.assertEqual(prev, "run", "deploy.md:%d: a text block after no commands" % line)
             prev = kind if kind != "other" else prev
 
+    def test_siteinfo_reads_the_nodes_file(self):
+        """`siteinfo -c FILE`, as the guide uses it: the file's site settings, the
+        flags over them, other keys ignored; a bad file named with its line."""
+        conf = os.path.join(self.root, "node.conf")
+        with open(conf, "w") as f:
+            f.write("[server]\ndata = %s/d\nhome = 88\nlisten = 127.0.2.9:2641\n"
+                    "http = 127.0.2.9:8000\nsite_desc = From the file\n" % self.root)
+
+        def siteinfo(*args):
+            return subprocess.run([IDNODE, "siteinfo", "-c", conf] + list(args),
+                                  capture_output=True, text=True, timeout=30)
+        p = siteinfo()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("server 1 at 127.0.2.9: tcp/2641 udp/2641 http/8000", p.stdout)
+        self.assertIn("From the file".encode().hex(), p.stdout)
+        p = siteinfo("--listen", "127.0.2.8:3000")
+        self.assertIn("server 1 at 127.0.2.8: tcp/3000 udp/3000 http/8000", p.stdout)
+        with open(conf, "a") as f:
+            f.write("no_such_setting = 1\n")
+        p = siteinfo()
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("node.conf:7", p.stderr)
+        self.assertIn("no_such_setting", p.stderr)
+
     def test_sm2_server_key_refused(self):
         """The guide's note: an SM2 server key is refused at start, with why."""
         key = os.path.join(self.root, "sm2.pem")
