@@ -191,7 +191,8 @@ def netns_up():
             made.append(step[2])
         if r.returncode != 0:
             return made, "ip %s: %s" % (" ".join(step), r.stderr.strip())
-    return made, None
+    r = ip("netns", "exec", NETNS_PREFIX + "desk", "true")  # some containers cannot
+    return made, r.returncode and "ip netns exec: %s" % r.stderr.strip() or None
 
 
 def expect_pattern(line):
