@@ -36,6 +36,21 @@ int auth_key_load(const char *path, auth_key **out, char *err, size_t errlen)
 		return IDN_ENOMEM;
 	}
 	k->pkey = pkey;
+	/*
+	 * A key must sign an answer (SHA-256, as from 2.7): OpenSSL's SM2 signs
+	 * with SM3 only, so an SM2 key fails here, at start, and not at each
+	 * session setup (which would close the connection unanswered).
+	 */
+	uint8_t probe[1200];
+	if (auth_sign_answer(k, 2, 10, IDN_SLICE("probe"), probe, sizeof(probe)) < 0) {
+		snprintf(err, errlen,
+		         "%s: this key cannot sign the node's answers with SHA-256 (an SM2 key "
+		         "cannot): make an RSA or DSA key (idnode keygen --type rsa)",
+		         path);
+		ERR_clear_error();
+		auth_key_free(k);
+		return IDN_ENOTSUP;
+	}
 	*out = k;
 	return IDN_OK;
 }

@@ -19,7 +19,11 @@
 
 typedef struct auth_key auth_key;
 
-/* Loads a PEM private key (PKCS#8 or traditional). err gets a reason on failure. */
+/*
+ * Loads a PEM private key (PKCS#8 or traditional). err gets a reason on
+ * failure; a key that cannot sign an answer (SM2: OpenSSL signs it with SM3
+ * only) is IDN_ENOTSUP.
+ */
 int auth_key_load(const char *path, auth_key **out, char *err, size_t errlen);
 void auth_key_free(auth_key *k);
 /* The public half as HS_PUBKEY value data (for the site's HS_SITE). */

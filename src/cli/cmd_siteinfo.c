@@ -20,7 +20,7 @@ static void siteinfo_usage(FILE *f)
 	           "                       [--json|--hex|--out FILE]\n"
 	           "  the site settings as `idnode serve` takes them (first --listen, default\n"
 	           "  :2641; --server-key: the node's private key, whose public half the site\n"
-	           "  carries):\n");
+	           "  carries; -c: the node's own file, other keys of it ignored):\n");
 	settings_usage_rows(f, SETTING_SITE);
 	fprintf(
 	    f, "  --type HS_SITE (default) or HS_SITE.PREFIX, --index (default 1) name the value;\n"
@@ -176,7 +176,16 @@ int cmd_siteinfo(int argc, char **argv)
 		fprintf(stderr, "idnode siteinfo: unexpected argument '%s'\n", argv[optind]);
 		goto out;
 	}
-	status = write_site(&set, out_path, mode, index, type);
+	if (set.config) { /* the node's file, as serve reads it; the flags override it */
+		server_settings file;
+		settings_init(&file);
+		if (!settings_load_file(&file, set.config, "idnode siteinfo", stderr)) {
+			settings_merge(&file, &set);
+			status = write_site(&file, out_path, mode, index, type);
+		}
+		settings_free(&file);
+	} else
+		status = write_site(&set, out_path, mode, index, type);
 out:
 	settings_free(&set);
 	return status;

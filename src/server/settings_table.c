@@ -358,7 +358,7 @@ const setting_row settings_rows[] = {
      .field = F(log_max_age), .max = 1ul << 40, .scope = SETTING_SERVE,
      .help = "... and at most S seconds old (default 7 days)"},
     {.flag = "config", .short_flag = 'c', .arg = "FILE", .type = SETTING_FILE,
-     .field = F(config), .scope = SETTING_SERVE,
+     .field = F(config), .scope = SETTING_SERVE | SETTING_SITE,
      .help = "INI file with these settings (in a [server] section\n"
              "or none); the flags given override it"},
 };
