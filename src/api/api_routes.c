@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api/reply.h"
 #include "api/routes.h"
 #include "core/err.h"
 #include "core/limit.h"
+#include "node/stats.h"
 #include "proto/admin.h"
 
 enum {
@@ -418,6 +420,8 @@ static const struct route {
     {"DELETE", "/api/quotas/", true, api_quota, true},
     {"GET", "/api/labels/", true, api_get_label, false},
     {"POST", "/api/labels", false, api_post_labels, false},
+    {"GET", "/api/stats", false, api_get_stats, true},
+    {"GET", "/metrics", false, api_get_metrics, false},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)
@@ -438,9 +442,26 @@ static bool is_hdl(const http_req *req)
 	       !strncasecmp((const char *)ct.p, want, sizeof(want) - 1);
 }
 
+static int handle(api_worker *w, const http_req *req, http_resp *r);
+
+/* Each request timed for the HTTP latency histogram (node/stats.h). */
 int api_handle(void *wctx, const http_req *req, http_resp *r)
 {
 	api_worker *w = wctx;
+	if (!w->nw || !node_worker_counts(w->nw))
+		return handle(w, req, r);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int ret = handle(w, req, r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	node_worker_observe(
+	    w->nw, NODE_HTTP, 1,
+	    (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec)));
+	return ret;
+}
+
+static int handle(api_worker *w, const http_req *req, http_resp *r)
+{
 	int ret = api_route(w, req, r);
 	if (ret != IDN_EAGAIN)
 		return ret;

@@ -95,7 +95,12 @@ struct api {
 	size_t gateway_answer_max;
 	char **gs1_registry; /* records of GS1.RULE values (api_gs1_rules.c); none: no GS1 */
 	unsigned ngs1_registry;
+	struct api_stats *stats; /* GET /api/stats and /metrics (api_stats.c) */
 };
+
+/* Checks and keeps o (the networks /metrics answers); frees them. */
+int api_stats_setup(api *a, const api_stats_opts *o, char *err, size_t errlen);
+void api_stats_free(api *a);
 
 /* One HTTP worker thread's context. */
 typedef struct api_worker {

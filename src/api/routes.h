@@ -21,6 +21,10 @@ int api_get_openapi(api_worker *w, const http_req *req, idn_slice rest, http_res
 /* GET, PUT and DELETE /api/quotas/{kind}/{key} (api_quota.c). */
 int api_quota(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 
+/* Statistics (api_stats.c): GET /api/stats, GET /metrics. */
+int api_get_stats(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+int api_get_metrics(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+
 /* QR labels (api_labels.c): GET /api/labels/{handle}.svg|.png, POST /api/labels. */
 int api_get_label(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int api_post_labels(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);

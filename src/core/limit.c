@@ -27,6 +27,7 @@ static const char *const names[LIM_COUNT] = {
     [LIM_GATEWAY_QUEUE] = "gateway-queue",
     [LIM_LABEL_BATCH] = "label-batch",
     [LIM_GATEWAY_ANSWER] = "gateway-answer",
+    [LIM_STATS_PREFIXES] = "stats-prefixes",
 };
 
 static struct {

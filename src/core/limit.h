@@ -41,6 +41,7 @@ enum idn_limit_id {
 	LIM_GATEWAY_QUEUE,   /* an HTTP read refused: the gateway's queue of waiting ones is full */
 	LIM_LABEL_BATCH,     /* a POST /api/labels over --label-max identifiers */
 	LIM_GATEWAY_ANSWER,  /* a gateway's whole answer (a drained stream) over its byte bound */
+	LIM_STATS_PREFIXES,  /* a prefix beyond the statistics' bound, counted under "other" */
 	LIM_COUNT
 };
 

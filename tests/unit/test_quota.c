@@ -28,6 +28,7 @@
 #include "proto/admin.h"
 #include "proto/record.h"
 #include "proto/reserved.h"
+#include "unit_msgs.h"
 
 enum { BUF = PROTO_ENV_LEN + PROTO_MSG_MAX, DAY = 86400 };
 
@@ -64,19 +65,6 @@ static void sql(const char *uri, const char *q)
 	PQfinish(c);
 }
 
-static void put_record(store *s, const char *h, const proto_value *v, uint32_t n)
-{
-	uint8_t rec[4096], key[HANDLE_KEY_MAX];
-	int len = record_build(v, n, rec, sizeof(rec));
-	int kl = handle_key(idn_slice_of(h, strlen(h)), true, key);
-	assert_true(len > 0 && kl > 0);
-	store_txn *t;
-	assert_int_equal(store_txn_begin(s, 0, &t), IDN_OK);
-	assert_int_equal(
-	    store_put(t, idn_slice_of(key, (size_t)kl), idn_slice_of(rec, (size_t)len), 0), IDN_OK);
-	assert_int_equal(store_txn_commit(t), IDN_OK);
-}
-
 /* A record whose only value is an HS_ADMIN giving every right to 300:88.900/u. */
 static void admin_record(store *s, const char *h)
 {
@@ -95,14 +83,6 @@ static void url_record(store *s, const char *h)
 {
 	proto_value v = {.index = 1, .type = IDN_SLICE("URL"), .data = IDN_SLICE("https://x")};
 	put_record(s, h, &v, 1);
-}
-
-static void home(store *s, const char *p)
-{
-	store_txn *t;
-	assert_int_equal(store_txn_begin(s, 0, &t), IDN_OK);
-	assert_int_equal(store_home(t, idn_slice_of(p, strlen(p))), IDN_OK);
-	assert_int_equal(store_txn_commit(t), IDN_OK);
 }
 
 static void start_node(struct fx *f)
