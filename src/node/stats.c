@@ -378,7 +378,9 @@ size_t node_stats_tracked(node *n)
 int node_worker_is_server_admin(node_worker *w, idn_slice handle, uint32_t index)
 {
 	node *n = w->node;
-	node_authz c = {.admins = node_admin_list(n, &c.nadmins),
+	req rq = {.w = w}; /* what node_authz reads of a request: its worker */
+	node_authz c = {.rq = &rq,
+	                .admins = node_admin_list(n, &c.nadmins),
 	                .id_handle = handle,
 	                .id_index = index,
 	                .now = n->cfg.clock()};
