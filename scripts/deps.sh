@@ -5,7 +5,8 @@ pkgs=(build-essential cmake ninja-build pkg-config python3 clang libclang-rt-14-
       liblmdb-dev libpq-dev postgresql libssl-dev libjansson-dev libinih-dev libcmocka-dev
       node-llhttp libqrencode-dev openssl
       libcairo2-dev libpango1.0-dev libpng-dev libarchive-dev fonts-dejavu-core fonts-wqy-microhei
-      poppler-utils zbar-tools qrencode)
+      poppler-utils zbar-tools qrencode
+      prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
