@@ -4,7 +4,6 @@
  * node's list of workers and what freed workers left; the sums /metrics
  * and node_stats_flush (stats_store.c) read.
  */
-#include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -40,7 +39,10 @@ _Static_assert(sizeof(wmetrics) == sizeof(node_metrics), "wmetrics mirrors node_
 struct node_stats_w {
 	struct node_stats_w *next, *prev; /* the node's list */
 	uint32_t mask, nused, max;
-	st_slot *last; /* the slot found last: a run of one prefix skips the hash */
+	_Atomic uint32_t npub; /* slots listed in order[] for the reader (released after them) */
+	uint32_t *order;       /* the slots used, in the order they came */
+	st_slot *last;         /* the slot found last: a run of one prefix skips the hash */
+	uint8_t last_len, last_raw[NODE_STATS_KEY_MAX]; /* its prefix as the request wrote it */
 	st_slot other;
 	wmetrics m;
 	st_slot slots[]; /* mask + 1 */
@@ -110,6 +112,14 @@ static inline uint64_t get(const counter *c)
 
 /* ---- the node's side ---- */
 
+static void node_stats_maps_fini(struct node_stats *s)
+{
+	stats_map_fini(&s->gone);
+	stats_map_fini(&s->last);
+	stats_map_fini(&s->cur);
+	stats_map_fini(&s->ind);
+}
+
 int node_stats_new(node *n)
 {
 	if (!n->cfg.stats_prefixes)
@@ -119,8 +129,10 @@ int node_stats_new(node *n)
 		return IDN_ENOMEM;
 	s->max = n->cfg.stats_prefixes;
 	pthread_mutex_init(&s->lock, NULL);
-	if (stats_map_init(&s->gone, s->max) || stats_map_init(&s->last, s->max)) {
-		stats_map_fini(&s->gone);
+	/* the sums of the workers may hold what several of them track (4x): see take_deltas */
+	if (stats_map_init(&s->gone, 4 * s->max) || stats_map_init(&s->last, s->max) ||
+	    stats_map_init(&s->cur, 4 * s->max) || stats_map_init(&s->ind, s->max + 1)) {
+		node_stats_maps_fini(s);
 		free(s);
 		return IDN_ENOMEM;
 	}
@@ -133,8 +145,7 @@ void node_stats_free(node *n)
 	struct node_stats *s = n->stats;
 	if (!s)
 		return;
-	stats_map_fini(&s->gone);
-	stats_map_fini(&s->last);
+	node_stats_maps_fini(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	n->stats = NULL;
@@ -164,10 +175,10 @@ static void add_slot(stats_map *m, const st_slot *sl, size_t klen)
 /* Adds w's prefix counts into m. */
 static void add_prefixes(stats_map *m, const struct node_stats_w *w)
 {
-	for (uint32_t i = 0; i <= w->mask; i++) {
-		const st_slot *sl = &w->slots[i];
-		if (atomic_load_explicit((_Atomic uint8_t *)&sl->used, memory_order_acquire))
-			add_slot(m, sl, sl->klen);
+	uint32_t n = atomic_load_explicit((_Atomic uint32_t *)&w->npub, memory_order_acquire);
+	for (uint32_t k = 0; k < n; k++) {
+		const st_slot *sl = &w->slots[w->order[k]];
+		add_slot(m, sl, sl->klen);
 	}
 	add_slot(m, &w->other, strlen(NODE_STATS_OTHER));
 }
@@ -182,8 +193,10 @@ int node_stats_worker_new(node_worker *w)
 		cap <<= 1;
 	/* calloc: a table's pages are touched only as prefixes come */
 	struct node_stats_w *sw = calloc(1, sizeof(*sw) + (size_t)cap * sizeof(st_slot));
-	if (!sw)
+	if (!sw || !(sw->order = malloc((size_t)s->max * sizeof(uint32_t)))) {
+		free(sw);
 		return IDN_ENOMEM;
+	}
 	sw->mask = cap - 1;
 	sw->max = s->max;
 	memcpy(sw->other.key, NODE_STATS_OTHER, strlen(NODE_STATS_OTHER));
@@ -213,6 +226,7 @@ void node_stats_worker_free(node_worker *w)
 	if (sw->next)
 		sw->next->prev = sw->prev;
 	pthread_mutex_unlock(&s->lock);
+	free(sw->order);
 	free(sw);
 	w->st = NULL;
 }
@@ -248,36 +262,38 @@ bool node_worker_counts(const node_worker *w)
 	return w->st != NULL;
 }
 
+/* ASCII upper case without the locale's table: prefixes are keyed as the store keys them. */
+static inline uint8_t up(uint8_t c)
+{
+	return c >= 'a' && c <= 'z' ? (uint8_t)(c - 32) : c;
+}
+
 static uint32_t hash_upper(const uint8_t *p, size_t n)
 {
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)toupper(p[i])) * 16777619u;
+		h = (h ^ up(p[i])) * 16777619u;
 	return h;
 }
 
-static bool same(const st_slot *sl, const uint8_t *p, size_t n)
+static inline bool same(const st_slot *sl, const uint8_t *p, size_t n)
 {
 	if (sl->klen != n)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (sl->key[i] != (char)toupper(p[i]))
+		if ((uint8_t)sl->key[i] != up(p[i]))
 			return false;
 	return true;
 }
 
 /* The slot of prefix p (upper-cased as the store keys it), made on first sight. */
-static st_slot *slot_of(struct node_stats_w *sw, const uint8_t *p, size_t n)
+static st_slot *find_slot(struct node_stats_w *sw, const uint8_t *p, size_t n)
 {
-	if (sw->last && same(sw->last, p, n))
-		return sw->last;
-	if (n == 0 || n > NODE_STATS_KEY_MAX)
-		return &sw->other;
 	for (uint32_t i = hash_upper(p, n) & sw->mask;; i = (i + 1) & sw->mask) {
 		st_slot *sl = &sw->slots[i];
 		if (atomic_load_explicit(&sl->used, memory_order_relaxed)) {
 			if (same(sl, p, n))
-				return sw->last = sl;
+				return sl;
 			continue;
 		}
 		if (sw->nused >= sw->max) {
@@ -286,12 +302,26 @@ static st_slot *slot_of(struct node_stats_w *sw, const uint8_t *p, size_t n)
 			return &sw->other;
 		}
 		for (size_t k = 0; k < n; k++)
-			sl->key[k] = (char)toupper(p[k]);
+			sl->key[k] = (char)up(p[k]);
 		sl->klen = (uint8_t)n;
-		atomic_store_explicit(&sl->used, 1, memory_order_release);
-		sw->nused++;
-		return sw->last = sl;
+		atomic_store_explicit(&sl->used, 1, memory_order_relaxed);
+		sw->order[sw->nused++] = i;
+		atomic_store_explicit(&sw->npub, sw->nused, memory_order_release);
+		return sl;
 	}
+}
+
+/* As find_slot, the last prefix first, byte for byte as its request wrote it (one memcmp). */
+static inline st_slot *slot_of(struct node_stats_w *sw, const uint8_t *p, size_t n)
+{
+	if (n == sw->last_len && sw->last && !memcmp(sw->last_raw, p, n))
+		return sw->last;
+	if (n == 0 || n > NODE_STATS_KEY_MAX)
+		return &sw->other;
+	st_slot *sl = find_slot(sw, p, n);
+	memcpy(sw->last_raw, p, n);
+	sw->last_len = (uint8_t)n;
+	return sw->last = sl;
 }
 
 void node_stats_count(node_worker *w, idn_slice h, unsigned stat)
@@ -339,9 +369,11 @@ void node_worker_observe(node_worker *w, enum node_transport t, uint64_t n, uint
 	struct node_stats_w *sw = w ? w->st : NULL;
 	if (!sw || !n)
 		return;
-	double s = (double)ns / 1e9;
+	static const uint64_t bound_ns[NODE_LAT_BUCKETS] = {
+	    50000,    100000,   250000,   500000,    1000000,   2500000,   5000000,
+	    10000000, 25000000, 50000000, 100000000, 250000000, 500000000, 1000000000};
 	unsigned b = 0;
-	while (b < NODE_LAT_BUCKETS && s > node_lat_bounds[b])
+	while (b < NODE_LAT_BUCKETS && ns > bound_ns[b])
 		b++;
 	bump(&sw->m.lat[t][b], n);
 	bump(&sw->m.lat_sum_ns[t], ns * n);
@@ -353,10 +385,8 @@ void node_stats_each(node *n, void (*fn)(void *arg, const node_stats_total *t), 
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->lock);
-	for (uint32_t i = 0; i <= s->last.mask; i++) {
-		const stats_ent *e = &s->last.e[i];
-		if (!e->used)
-			continue;
+	for (uint32_t i = 0; i < s->last.n; i++) {
+		const stats_ent *e = stats_map_at(&s->last, i);
 		node_stats_total t = {.prefix = e->key, .held = e->held};
 		memcpy(t.c, e->c, sizeof(t.c));
 		fn(arg, &t);

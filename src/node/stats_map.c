@@ -12,21 +12,28 @@ int stats_map_init(stats_map *m, uint32_t max)
 	while (cap < 2 * (max + 1))
 		cap <<= 1;
 	m->e = calloc(cap, sizeof(stats_ent));
+	m->idx = malloc(((size_t)max + 1) * sizeof(uint32_t));
 	m->mask = cap - 1;
 	m->n = 0;
 	m->max = max;
-	return m->e ? IDN_OK : IDN_ENOMEM;
+	if (m->e && m->idx)
+		return IDN_OK;
+	stats_map_fini(m);
+	return IDN_ENOMEM;
 }
 
 void stats_map_fini(stats_map *m)
 {
 	free(m->e);
+	free(m->idx);
 	m->e = NULL;
+	m->idx = NULL;
 }
 
 void stats_map_clear(stats_map *m)
 {
-	memset(m->e, 0, ((size_t)m->mask + 1) * sizeof(stats_ent));
+	for (uint32_t k = 0; k < m->n; k++)
+		memset(stats_map_at(m, k), 0, sizeof(stats_ent));
 	m->n = 0;
 }
 
@@ -68,6 +75,7 @@ stats_ent *stats_map_get(stats_map *m, const char *k, size_t n)
 	}
 	stats_ent *e = lookup(m, k, n);
 	if (!e->used) {
+		m->idx[m->n] = (uint32_t)(e - m->e);
 		e->used = true;
 		e->klen = (uint8_t)n;
 		memcpy(e->key, k, n);
@@ -91,7 +99,8 @@ void stats_map_add(stats_map *m, const char *k, size_t n, const uint64_t c[NST_C
 
 void stats_map_merge(stats_map *into, const stats_map *from)
 {
-	for (uint32_t i = 0; i <= from->mask; i++)
-		if (from->e[i].used)
-			stats_map_add(into, from->e[i].key, from->e[i].klen, from->e[i].c);
+	for (uint32_t k = 0; k < from->n; k++) {
+		const stats_ent *e = stats_map_at(from, k);
+		stats_map_add(into, e->key, e->klen, e->c);
+	}
 }

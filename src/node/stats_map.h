@@ -25,8 +25,16 @@ typedef struct stats_ent {
 
 typedef struct stats_map {
 	stats_ent *e;
+	uint32_t *idx; /* where the n entries are, in the order they came: walks cost n, not the
+	                  capacity */
 	uint32_t mask, n, max;
 } stats_map;
+
+/* The k-th entry (k < m->n). */
+static inline stats_ent *stats_map_at(const stats_map *m, uint32_t k)
+{
+	return &m->e[m->idx[k]];
+}
 
 int stats_map_init(stats_map *m, uint32_t max);
 void stats_map_fini(stats_map *m);
@@ -48,6 +56,7 @@ struct node_stats {
 	stats_map gone;      /* what freed workers counted, by prefix */
 	node_metrics gone_m; /* and their metrics */
 	stats_map last;      /* the totals as of the last flush, and the identifiers held */
+	stats_map cur, ind;  /* node_stats_flush's: the sums now, and the industries' */
 	uint32_t last_hour, last_day;
 	bool held_counted;
 };

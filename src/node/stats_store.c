@@ -82,11 +82,8 @@ static int homed_cb(void *arg, idn_slice key, idn_slice val)
 {
 	(void)val;
 	stats_map *last = arg;
-	if (key.len && key.len <= NODE_STATS_KEY_MAX &&
-	    (last->n < last->max || stats_map_find(last, (const char *)key.p, key.len))) {
-		stats_ent *e = stats_map_get(last, (const char *)key.p, key.len);
-		e->held_known = false; /* counted again below */
-	}
+	if (key.len && key.len <= NODE_STATS_KEY_MAX && last->n < last->max)
+		stats_map_get(last, (const char *)key.p, key.len); /* new: counted below */
 	return 0;
 }
 
@@ -97,9 +94,9 @@ static void count_held(store *s, stats_map *last)
 	if (store_txn_begin(s, STORE_RDONLY, &t))
 		return;
 	store_list_homed(t, homed_cb, last);
-	for (uint32_t i = 0; i <= last->mask; i++) {
-		stats_ent *e = &last->e[i];
-		if (e->used && !e->held_known && strcmp(e->key, NODE_STATS_OTHER)) {
+	for (uint32_t k = 0; k < last->n; k++) {
+		stats_ent *e = stats_map_at(last, k);
+		if (!e->held_known && strcmp(e->key, NODE_STATS_OTHER)) {
 			e->held = count_prefix(t, e->key, e->klen);
 			e->held_known = e->fresh = true;
 		}
@@ -115,10 +112,8 @@ static void take_deltas(stats_map *cur, stats_map *last)
 {
 	stats_ent *other = NULL;
 	uint64_t other_tot[NST_COUNT] = {0};
-	for (uint32_t i = 0; i <= cur->mask; i++) {
-		stats_ent *e = &cur->e[i];
-		if (!e->used)
-			continue;
+	for (uint32_t i = 0; i < cur->n; i++) {
+		stats_ent *e = stats_map_at(cur, i);
 		stats_ent *l = stats_map_find(last, e->key, e->klen);
 		bool is_other = !strcmp(e->key, NODE_STATS_OTHER);
 		if (!l && !is_other && last->n < last->max)
@@ -126,7 +121,7 @@ static void take_deltas(stats_map *cur, stats_map *last)
 		if (!l || is_other) {
 			for (int k = 0; k < NST_COUNT; k++)
 				other_tot[k] += e->c[k];
-			e->used = false; /* summed into other below */
+			memset(e->c, 0, sizeof(e->c)); /* summed into other below */
 			continue;
 		}
 		for (int k = 0; k < NST_COUNT; k++) {
@@ -163,10 +158,8 @@ static int write_prefixes(store_txn *t, stats_map *last, const stats_map *cur, s
 {
 	static const uint64_t zero[NST_COUNT];
 	int ret = IDN_OK;
-	for (uint32_t i = 0; i <= last->mask && !ret; i++) {
-		stats_ent *l = &last->e[i];
-		if (!l->used)
-			continue;
+	for (uint32_t i = 0; i < last->n && !ret; i++) {
+		stats_ent *l = stats_map_at(last, i);
 		const stats_ent *d = stats_map_find(cur, l->key, l->klen);
 		const uint64_t *delta = d ? d->c : zero;
 		if (l->fresh)
@@ -187,9 +180,9 @@ static int write_prefixes(store_txn *t, stats_map *last, const stats_map *cur, s
 		if (!ret)
 			ret = add_bucket(t, 'd', day, l->key, l->klen, delta, l->held);
 	}
-	for (uint32_t i = 0; i <= ind->mask && !ret; i++) {
-		stats_ent *e = &ind->e[i];
-		if (!e->used || !e->held_known) /* (held_known: touched) */
+	for (uint32_t i = 0; i < ind->n && !ret; i++) {
+		stats_ent *e = stats_map_at(ind, i);
+		if (!e->held_known) /* (held_known: touched) */
 			continue;
 		ret = add_bucket(t, 'H', hour, e->key, e->klen, e->c, e->held);
 		if (!ret)
@@ -203,27 +196,25 @@ int node_stats_flush(node *n, uint32_t now)
 	struct node_stats *s = node_stats_of(n);
 	if (!s)
 		return IDN_OK;
-	stats_map cur, ind;
-	if (stats_map_init(&cur, 4 * s->max))
-		return IDN_ENOMEM;
-	if (stats_map_init(&ind, 4 * s->max)) {
-		stats_map_fini(&cur);
-		return IDN_ENOMEM;
-	}
-	node_stats_sum(s, &cur);
+	stats_map_clear(&s->cur);
+	stats_map_clear(&s->ind);
+	node_stats_sum(s, &s->cur);
 	uint32_t hour = now / 3600, day = now / 86400;
 	/* A new day counts the identifiers held again (and the first flush counts them). */
 	bool all = !s->held_counted || hour != s->last_hour;
 	pthread_mutex_lock(&s->lock);
-	take_deltas(&cur, &s->last);
+	take_deltas(&s->cur, &s->last);
+	bool any = all;
+	for (uint32_t i = 0; i < s->cur.n && !any; i++)
+		any = nonzero(stats_map_at(&s->cur, i)->c);
 	if (!s->held_counted || day != s->last_day)
-		for (uint32_t i = 0; i <= s->last.mask; i++)
-			s->last.e[i].held_known = false;
+		for (uint32_t i = 0; i < s->last.n; i++)
+			stats_map_at(&s->last, i)->held_known = false;
 	count_held(n->store, &s->last); /* all again, or the prefixes new since */
 	store_txn *t;
-	int ret = store_txn_begin(n->store, 0, &t);
-	if (!ret) {
-		ret = write_prefixes(t, &s->last, &cur, &ind, hour, day, all);
+	int ret = any ? store_txn_begin(n->store, 0, &t) : IDN_OK; /* nothing new: no write */
+	if (!ret && any) {
+		ret = write_prefixes(t, &s->last, &s->cur, &s->ind, hour, day, all);
 		if (ret)
 			store_txn_abort(t);
 		else
@@ -235,7 +226,5 @@ int node_stats_flush(node *n, uint32_t now)
 		s->last_day = day;
 	}
 	pthread_mutex_unlock(&s->lock);
-	stats_map_fini(&cur);
-	stats_map_fini(&ind);
 	return ret;
 }
