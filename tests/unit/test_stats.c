@@ -7,7 +7,8 @@
  * bound on prefixes (the rest under "other", LIM_STATS_PREFIXES counted);
  * retention pruning of hourly and daily buckets; the filters' errors and
  * the CSV and JSON rows; and resolutions through node_answer() counted by
- * transport and outcome.
+ * transport and outcome. On LMDB, and on PostgreSQL when IDN_TEST_PG names
+ * a server (a database of its own, dropped at the end).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,12 +26,13 @@
 #include "proto/handle.h"
 #include "proto/record.h"
 #include "unit_msgs.h"
+#include "unit_pg.h"
 
 /* 2026-12-07 23:59:50 UTC: ten seconds before a new day. */
 enum { T0 = 1796687990u, DAY = 86400 };
 
 struct fx {
-	char loc[64];
+	char loc[1024];
 	store *s;
 	node *n;
 	node_worker *w[2];
@@ -54,9 +56,18 @@ static void start(struct fx *f, uint32_t prefixes)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	strcpy(f->loc, "/tmp/idn_stats_XXXXXX");
-	if (!f || !mkdtemp(f->loc))
+	if (!f)
 		return -1;
+	if (use_pg) {
+		sql(pg_uri, "DROP TABLE IF EXISTS idn_records, handles, nas, idn_txlog, idn_meta, "
+		            "idn_tab CASCADE");
+		sql(pg_uri, "DROP FUNCTION IF EXISTS idn_handles_changed() CASCADE");
+		snprintf(f->loc, sizeof(f->loc), "%s", pg_uri);
+	} else {
+		strcpy(f->loc, "/tmp/idn_stats_XXXXXX");
+		if (!mkdtemp(f->loc))
+			return -1;
+	}
 	store_opts o = {.no_sync = 1};
 	if (store_open(f->loc, &o, &f->s))
 		return -1;
@@ -76,9 +87,9 @@ static int teardown(void **state)
 		node_worker_free(f->w[i]);
 	node_free(f->n);
 	store_close(f->s);
-	char cmd[128];
+	char cmd[1100];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->loc);
-	if (system(cmd)) {
+	if (!use_pg && system(cmd)) {
 	}
 	free(f);
 	return 0;
@@ -338,5 +349,13 @@ int main(void)
 	    cmocka_unit_test(test_query_errors),
 	    cmocka_unit_test(test_rows),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	pg_db_name = "idn_stats";
+	int fails = cmocka_run_group_tests_name("stats/lmdb", tests, NULL, NULL);
+	pg_base = getenv("IDN_TEST_PG");
+	if (!pg_base || !*pg_base) {
+		printf("SKIP stats/postgresql: IDN_TEST_PG is not set (scripts/pg.sh start)\n");
+		return fails;
+	}
+	return fails + cmocka_run_group_tests_name("stats/postgresql", tests, pg_group_setup,
+	                                           pg_group_teardown);
 }
