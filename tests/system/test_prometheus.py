@@ -8,12 +8,15 @@ started here on loopback ports with a temporary configuration and storage
 API gives back N for the resolutions counter and for the requests counter;
 every metric name the Grafana dashboard (dist/grafana/idnode.json) uses is
 in a real scrape and in Prometheus; /metrics is 404 without --metrics and
-403 to an address outside --metrics-allow. Skipped, saying why, when the
-prometheus binary is missing."""
+403 to an address outside --metrics-allow; on a mirror, the lag metrics
+follow its primary (connected, 0 transactions behind once caught up, the
+primary's identifiers). The real-Prometheus case is skipped, saying why,
+when the prometheus binary is missing."""
 import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -24,7 +27,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import free_port, hexval, request, udp_exchange  # noqa: E402
+from idnlib import Node, free_port, hexval, request, s, udp_exchange  # noqa: E402
+from test_mirror import ADMIN, Mirror, idn  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DASHBOARD = os.path.join(HERE, "../../dist/grafana/idnode.json")
@@ -140,6 +144,54 @@ class MetricsText(unittest.TestCase):
                               "10.0.0.0/33"], capture_output=True, text=True, timeout=30)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("--metrics-allow 10.0.0.0/33", out.stderr)
+
+
+class MirrorMetrics(unittest.TestCase):
+    def test_mirror_lag(self):
+        tmp = tempfile.mkdtemp(prefix="idn-mm-")
+        key = os.path.join(tmp, "repl.pem")
+        pub = idn("keygen", "--type", "rsa", "--out", key)
+        self.assertEqual(pub.returncode, 0, pub.stderr)
+        admin = (struct.pack(">H", 0x0FFF) + s("0.NA/88.100.1") + struct.pack(">I", 300)).hex()
+        records = [{"handle": "0.NA/88.100.1", "values": [
+            hexval(100, "HS_ADMIN", admin), hexval(300, "HS_PUBKEY", pub.stdout.strip())]}]
+        records += [{"handle": "88.100.1/m-%d" % i,
+                     "values": [hexval(1, "URL", b"https://m".hex())]} for i in range(50)]
+        primary = Node(records=records, homes=("88.100.1", "0.NA"),
+                       extra_args=["--server-admin", ADMIN])
+        http = free_port()
+        ini = os.path.join(tmp, "mirror.ini")
+        with open(ini, "w") as f:
+            f.write("[server]\nmirror_of = 127.0.0.1:%d\nmirror_id = %s\nmirror_key = %s\n"
+                    "http = 127.0.0.1:%d\nmetrics = true\n" % (primary.port, ADMIN, key, http))
+        mirror = None
+        try:
+            mirror = Mirror(os.path.join(tmp, "m"), primary.port, key,
+                            os.path.join(tmp, "m.log"), ini)
+            out = idn("create", "88.100.1/after", "--server", "127.0.0.1:%d" % primary.port,
+                      "--id", ADMIN, "--key", key, "--value", "1:URL:https://after")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            deadline, got = time.time() + 30, {}
+            while time.time() < deadline:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http,
+                                            timeout=5) as r:
+                    _, samples = families(r.read().decode())
+                got = {n: v for n, l, v in samples if n.startswith(("idnode_mirror_",
+                                                                     "idnode_store_iden"))}
+                if got.get("idnode_mirror_connected") == 1 and \
+                        got.get("idnode_mirror_lag_transactions") == 0 and \
+                        got.get("idnode_store_identifiers") == 52:
+                    break
+                time.sleep(0.3)
+            self.assertEqual(got.get("idnode_mirror_connected"), 1, got)
+            self.assertEqual(got.get("idnode_mirror_lag_transactions"), 0, got)
+            self.assertEqual(got.get("idnode_store_identifiers"), 52, got)
+            self.assertIn("idnode_mirror_lag_seconds", got)
+        finally:
+            if mirror:
+                mirror.kill()
+            primary.close()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 @unittest.skipUnless(PROMETHEUS, "the prometheus binary is missing: scripts/deps.sh installs "
