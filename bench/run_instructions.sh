@@ -17,6 +17,8 @@
 #
 # Environment (defaults in brackets): N [1000000] identifiers, MODE [udp|tcp: udp]
 # RATE [1500] SHORT [2] LONG [12] WORK [/tmp/idn-bench] PREFIX [88.100.1]
+# STATS_OFF [0]: 1 runs each build also with --no-stats (the statistics'
+# cost: docs/statistics.md), the two alternating
 set -euo pipefail
 
 [ $# -ge 1 ] || { sed -n '2,11p' "$0" >&2; exit 2; }
@@ -51,6 +53,7 @@ fi
 # run BUILD SECONDS -> "answers instructions"
 run() {
 	local build=$1 secs=$2 port=$((30000 + RANDOM % 20000)) out answers
+	local extra=(${3:-})
 	rm -f "$tmp"/cg.*
 	# All requests come from one source: a build with a UDP rate limit per
 	# source network gets one high enough to answer them all (the limit still
@@ -61,7 +64,7 @@ run() {
 	fi
 	valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "$build/idnode" serve \
 		--data "$ddir/data" --listen "127.0.0.1:$port" --home "$PREFIX" --threads 1 \
-		"${limit[@]}" >"$tmp/server.log" 2>&1 &
+		"${limit[@]}" "${extra[@]}" >"$tmp/server.log" 2>&1 &
 	vpid=$!
 	# ready when it answers (callgrind starts slowly); bounded
 	for _ in $(seq 60); do
@@ -81,11 +84,16 @@ run() {
 }
 
 printf '%-40s %10s %14s %12s\n' build answers instructions "per answer"
+variants=("")
+[ "${STATS_OFF:-0}" = 1 ] && variants=("" "--no-stats")
 for b in "$@"; do
 	build=$(cd "$b" && pwd)
-	read -r a1 i1 < <(run "$build" "$SHORT")
-	read -r a2 i2 < <(run "$build" "$LONG")
-	per=$(awk -v a1="$a1" -v a2="$a2" -v i1="$i1" -v i2="$i2" \
-		'BEGIN{ if (a2 > a1) printf "%.0f", (i2 - i1) / (a2 - a1); else print "n/a" }')
-	printf '%-40s %10s %14s %12s\n' "$build ($MODE)" "$((a2 - a1))" "$((i2 - i1))" "$per"
+	for v in "${variants[@]}"; do
+		read -r a1 i1 < <(run "$build" "$SHORT" "$v")
+		read -r a2 i2 < <(run "$build" "$LONG" "$v")
+		per=$(awk -v a1="$a1" -v a2="$a2" -v i1="$i1" -v i2="$i2" \
+			'BEGIN{ if (a2 > a1) printf "%.0f", (i2 - i1) / (a2 - a1); else print "n/a" }')
+		printf '%-40s %10s %14s %12s\n' "$build ($MODE${v:+ $v})" "$((a2 - a1))" \
+			"$((i2 - i1))" "$per"
+	done
 done

@@ -31,6 +31,10 @@
 #   KNOT_PORT [5300]  IDN_PORT [2641]  PREFIX [88.100.1]
 #   SKIP_KNOT / SKIP_IDNODE [0]  UDPBLAST [1]: also run the anchors' udpblast
 #   on Knot once, to show hdlblast is not the bottleneck
+#   STATS_OFF [0]: 1 also starts a second idnode on the same store with
+#   --no-stats (IDN_PORT + 1, same CPU) and runs it beside the first (whose
+#   statistics are on, the default), alternating which goes first: the cost
+#   of the statistics, each run and the medians (SKIP_KNOT=1 to leave Knot out)
 #
 # Every client run is bounded (timeout), servers are stopped on exit (trap).
 # Results: a table on stdout and $WORK/resolve_results.tsv.
@@ -55,6 +59,7 @@ IDN_PORT=${IDN_PORT:-2641}
 PREFIX=${PREFIX:-88.100.1}
 SKIP_KNOT=${SKIP_KNOT:-0}
 SKIP_IDNODE=${SKIP_IDNODE:-0}
+STATS_OFF=${STATS_OFF:-0}
 UDPBLAST=${UDPBLAST:-1}
 PROFILE=${PROFILE:-minimal}
 case $PROFILE in minimal | template | mixed) ;; *) echo "PROFILE=$PROFILE: minimal, template or mixed" >&2; exit 2 ;; esac
@@ -209,6 +214,22 @@ if [ "$SKIP_IDNODE" != 1 ]; then
   taskset -a -p -c "$SERVER_CPU" "$IDN_PID" >/dev/null
   log "   idnode pid $IDN_PID; memory after start: $(mem "$IDN_PID")"
 fi
+OFF_PID=
+if [ "$STATS_OFF" = 1 ] && [ -n "$IDN_PID" ]; then
+  # the same node and store without statistics, idle while the other runs
+  setsid taskset -c "$SERVER_CPU" "$IDNODE" serve --data "$ddir/data" --listen "127.0.0.1:$((IDN_PORT + 1))" \
+    --home "$PREFIX" --threads 1 --udp-rate-limit 100000000 "${udp_big[@]}" --no-stats \
+    >"$WORK/idnode-nostats.log" 2>&1 </dev/null &
+  OFF_PID=$!
+  pids+=("$OFF_PID")
+  for i in $(seq 100); do
+    "$IDNODE" resolve "$first" --server "127.0.0.1:$((IDN_PORT + 1))" --timeout 300 >/dev/null 2>&1 && break
+    [ "$i" = 100 ] && { log "idnode --no-stats does not answer"; exit 1; }
+    sleep 0.1
+  done
+  taskset -a -p -c "$SERVER_CPU" "$OFF_PID" >/dev/null
+  log "   idnode --no-stats pid $OFF_PID on port $((IDN_PORT + 1))"
+fi
 
 # ---- the runs, alternating servers ----
 dns_extra=$([ "$big" = 1 ] && echo "-e 4096" || true)
@@ -221,14 +242,16 @@ for rep in $(seq "$REPEAT"); do
       tcp1) args=$TCP1_ARGS dmode= ;;
       *) log "unknown mode $m"; exit 2 ;;
     esac
-    order="knot idnode"
-    [ $((rep % 2)) = 0 ] && order="idnode knot"
+    order="knot idnode nostats"
+    [ $((rep % 2)) = 0 ] && order="nostats idnode knot"
     for s in $order; do
       # shellcheck disable=SC2086
       if [ "$s" = knot ] && [ -n "$KNOT_PID" ] && [ -n "$dmode" ]; then
         run_client knot "$KNOT_PID" "$dmode" "$KNOT_PORT" "$zdir/queries.txt" $args $dns_extra
       elif [ "$s" = idnode ] && [ -n "$IDN_PID" ]; then
         run_client idnode "$IDN_PID" "$m" "$IDN_PORT" "$ddir/queries.txt" $args
+      elif [ "$s" = nostats ] && [ -n "$OFF_PID" ]; then
+        run_client nostats "$OFF_PID" "$m" "$((IDN_PORT + 1))" "$ddir/queries.txt" $args
       fi
     done
   done
@@ -278,6 +301,15 @@ for hm, dm in (('udp', 'dnsudp'), ('tcp', 'dnstcp'), ('tcp1', None)):
           f"{f(med('knot', dm, 'p99_us')):>10} {f(med('idnode', hm, 'p99_us')):>12} | "
           f"{f(med('knot', dm, 'server_cpu_pct')):>9} {f(med('idnode', hm, 'server_cpu_pct')):>11} "
           f"{f(med('knot', dm, 'client_cpu_pct')) + '/' + f(med('idnode', hm, 'client_cpu_pct')):>15}")
+for hm in ('udp', 'tcp', 'tcp1'):
+    on, off = vals('idnode', hm, 'qps'), vals('nostats', hm, 'qps')
+    if on and off:
+        pairs = ' '.join(f'{a:.0f}/{b:.0f}' for a, b in zip(on, off))
+        print(f"{hm:5} statistics on/off answers/s per repeat: {pairs}; medians "
+              f"{statistics.median(on):.0f}/{statistics.median(off):.0f} = "
+              f"{statistics.median(on) / statistics.median(off):.3f}; per core "
+              f"{f(per_core('idnode', hm))}/{f(per_core('nostats', hm))} = "
+              f"{r(per_core('idnode', hm), per_core('nostats', hm))}")
 ub = med('knot', 'udpblast', 'qps')
 if ub:
     print(f"knot with the anchors' udpblast (same setting): {ub:.0f} qps")

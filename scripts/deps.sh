@@ -7,7 +7,8 @@ pkgs=(build-essential cmake ninja-build pkg-config python3 clang libclang-rt-14-
       libcairo2-dev libpango1.0-dev libpng-dev libarchive-dev fonts-dejavu-core fonts-wqy-microhei
       poppler-utils zbar-tools qrencode
       debhelper dpkg-dev lintian systemd # the Debian package (tests/package/test_deb.py)
-      curl iproute2) # the deploy guide's commands and its network namespaces (test_deploy.py)
+      curl iproute2 # the deploy guide's commands and its network namespaces (test_deploy.py)
+      prometheus) # the real Prometheus scraping /metrics (test_prometheus.py)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -59,6 +59,7 @@ void api_free(api *a)
 	api_idem_free(a->idem);
 	api_label_bases(a, NULL, 0);
 	api_gs1_registries(a, NULL, 0);
+	api_stats_free(a);
 	free(a);
 }
 
@@ -145,6 +146,8 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 		}
 	}
 	if ((ret = api_new(&ac, &hs->a)))
+		goto fail;
+	if ((ret = api_stats_setup(hs->a, &o->stats, o->errbuf, o->errbuf_len)))
 		goto fail;
 	/* The proxy's extra schemes, checked at start (javascript and friends refused). */
 	if ((ret = api_proxy_schemes_parse(o->proxy_schemes, hs->a->schemes, &hs->a->nschemes,

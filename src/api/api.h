@@ -89,6 +89,21 @@ int api_handle(void *wctx, const http_req *req, http_resp *resp);
  * The whole HTTP side of `idnode serve`: an api plus an http server on the
  * given listeners. access_log: a file appended to, "-" = stderr, NULL = none.
  */
+/*
+ * Statistics over HTTP (api_stats.c, docs/statistics.md): GET /api/stats
+ * (node admins only unless public) and GET /metrics, served when metrics is
+ * set, to the networks of metrics_allow only ("ADDR" or "ADDR/BITS"; none:
+ * loopback, 127.0.0.0/8 and ::1).
+ */
+typedef struct api_stats_opts {
+	bool stats_public; /* GET /api/stats without authentication */
+	void (*metrics)(void *arg,
+	                http_resp *r); /* writes the exposition text; NULL: no /metrics */
+	void *metrics_arg;
+	const char *const *metrics_allow;
+	unsigned nmetrics_allow;
+} api_stats_opts;
+
 typedef struct api_serve_opts {
 	const char **listen;
 	unsigned nlisten;
@@ -119,6 +134,7 @@ typedef struct api_serve_opts {
 	const char *const *gs1_registry;
 	unsigned ngs1_registry;
 	unsigned token_life_s, audit_days, applications_max; /* as api_config's */
+	api_stats_opts stats;                                /* GET /api/stats, GET /metrics */
 } api_serve_opts;
 
 typedef struct api_server api_server;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "api/api_account.h"
 #include "api/reply.h"
@@ -15,6 +16,7 @@
 #include "api/snms.h"
 #include "core/err.h"
 #include "core/limit.h"
+#include "node/stats.h"
 #include "proto/admin.h"
 
 enum {
@@ -435,6 +437,8 @@ static const struct route {
     {"GET", "/snms/api/idn/applications", false, api_snms_applications, true},
     {"POST", "/snms/api/idn/applications/", true, api_snms_applications, true},
     {"GET", "/snms/api/idn/audit", false, api_snms_audit, true},
+    {"GET", "/api/stats", false, api_get_stats, true},
+    {"GET", "/metrics", false, api_get_metrics, false},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)
@@ -455,9 +459,26 @@ static bool is_hdl(const http_req *req)
 	       !strncasecmp((const char *)ct.p, want, sizeof(want) - 1);
 }
 
+static int handle(api_worker *w, const http_req *req, http_resp *r);
+
+/* Each request timed for the HTTP latency histogram (node/stats.h). */
 int api_handle(void *wctx, const http_req *req, http_resp *r)
 {
 	api_worker *w = wctx;
+	if (!w->nw || !node_worker_counts(w->nw))
+		return handle(w, req, r);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int ret = handle(w, req, r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	node_worker_observe(
+	    w->nw, NODE_HTTP, 1,
+	    (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec)));
+	return ret;
+}
+
+static int handle(api_worker *w, const http_req *req, http_resp *r)
+{
 	int ret = api_route(w, req, r);
 	if (ret != IDN_EAGAIN)
 		return ret;

@@ -102,7 +102,12 @@ struct api {
 	uint32_t token_life_s;
 	uint32_t audit_days;
 	uint32_t applications_max; /* pending enterprise applications */
+	struct api_stats *stats;   /* GET /api/stats and /metrics (api_stats.c) */
 };
+
+/* Checks and keeps o (the networks /metrics answers); frees them. */
+int api_stats_setup(api *a, const api_stats_opts *o, char *err, size_t errlen);
+void api_stats_free(api *a);
 
 /* One HTTP worker thread's context. */
 typedef struct api_worker {

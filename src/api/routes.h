@@ -25,6 +25,9 @@ int api_quota(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int api_search(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int api_hrls_handles(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int api_hrls_ping(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+/* Statistics (api_stats.c): GET /api/stats, GET /metrics. */
+int api_get_stats(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+int api_get_metrics(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 
 /* QR labels (api_labels.c): GET /api/labels/{handle}.svg|.png, POST /api/labels. */
 int api_get_label(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);

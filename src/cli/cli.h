@@ -48,6 +48,7 @@ int cli_trust_store(const char *cmd, const char *handle, uint32_t index, const c
 int cli_trust_admin_opt(int opt, const char *arg, cli_admin_args *a);
 /* A number from min to max, or INT64_MIN after a message naming opt. */
 int64_t cli_trust_number(const char *cmd, const char *opt, const char *s, int64_t min, int64_t max);
+int cmd_stats(int argc, char **argv); /* cmd_stats.c: statistics from a store */
 int cmd_quota(int argc, char **argv); /* cmd_quota.c: quotas of a running node (REST) */
 
 /*

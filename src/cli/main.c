@@ -40,6 +40,7 @@ static const struct subcommand {
     {"gs1", cmd_gs1, "parse a GS1 Digital Link URI; map it to an identifier and back"},
     {"account", cmd_account, "management accounts and enterprise admission (secondary nodes)"},
     {"audit", cmd_audit, "read the audit log of management changes"},
+    {"stats", cmd_stats, "print a node's statistics per prefix, industry, day or hour"},
     {"export", cmd_export, "copy a prefix's identifiers off a running node, or verify a node"},
 };
 

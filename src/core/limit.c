@@ -29,6 +29,7 @@ static const char *const names[LIM_COUNT] = {
     [LIM_GATEWAY_ANSWER] = "gateway-answer",
     [LIM_SEARCH_SCAN] = "search-scan",
     [LIM_APPLICATIONS] = "applications",
+    [LIM_STATS_PREFIXES] = "stats-prefixes",
 };
 
 static struct {

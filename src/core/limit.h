@@ -43,6 +43,7 @@ enum idn_limit_id {
 	LIM_GATEWAY_ANSWER,  /* a gateway's whole answer (a drained stream) over its byte bound */
 	LIM_SEARCH_SCAN,     /* a search stopped at its bound of index entries visited */
 	LIM_APPLICATIONS,    /* an enterprise application refused: too many pending */
+	LIM_STATS_PREFIXES,  /* a prefix beyond the statistics' bound, counted under "other" */
 	LIM_COUNT
 };
 

@@ -20,6 +20,7 @@
 #include "node/login.h"
 #include "node/quota.h"
 #include "node/source_tally.h"
+#include "node/stats_int.h"
 #include "proto/admin.h"
 #include "proto/handle.h"
 #include "proto/record.h"
@@ -537,6 +538,8 @@ int node_admin_request(req *rq)
 
 /* ---- authorisation ---- */
 
+static int run_op_saved(node_authz *c, bool *saved);
+
 /*
  * The write txn of one request: with group commit, nested in the batch's
  * transaction (begun at its first write); else its own.
@@ -545,8 +548,11 @@ static int write_begin(node_worker *w, store_txn **t)
 {
 	/* A thread must not hold its read snapshot while it starts a write txn. */
 	node_worker_end(w);
-	if (!w->group && !w->wtxn) /* (a batch's transaction still open: nest in it) */
+	if (!w->group && !w->wtxn) { /* (a batch's transaction still open: nest in it) */
+		node_stats_commit(w, 1);
 		return store_txn_begin(w->node->store, 0, t);
+	}
+	w->group_n++;
 	if (!w->wtxn) {
 		int rc = store_txn_begin(w->node->store, 0, &w->wtxn);
 		if (rc) {
@@ -557,8 +563,47 @@ static int write_begin(node_worker *w, store_txn **t)
 	return store_txn_nest(w->wtxn, t);
 }
 
+/*
+ * The statistics of an authenticated request (node/stats.h), for the prefix
+ * it names: refused for its rights (400, 401) a failure, else a success;
+ * a write saved counts as registered, deleted or modified.
+ */
+static void count_op(req *rq, bool failed, bool saved)
+{
+	node_worker *w = rq->w;
+	idn_slice h, na;
+	if (!w->st || rq->op->body == NODE_BODY_NONE || proto_handle_req_decode(rq->msg.body, &h))
+		return;
+	if (rq->op->body == NODE_BODY_PREFIX && handle_na_prefix(h, &na) == IDN_OK)
+		h = na;
+	uint32_t rc = w->rcode;
+	if (failed || rc == PROTO_RC_INVALID_ADMIN || rc == PROTO_RC_INSUFFICIENT_PERMISSIONS) {
+		node_stats_count(w, h, NST_AUTH_FAIL);
+		return;
+	}
+	node_stats_count(w, h, NST_AUTH_OK);
+	if (!saved || rc != PROTO_RC_SUCCESS)
+		return;
+	uint32_t op = rq->op->opcode;
+	node_stats_count(w, h,
+	                 op == PROTO_OP_CREATE_HANDLE   ? NST_REGISTERED
+	                 : op == PROTO_OP_DELETE_HANDLE ? NST_DELETED
+	                 : op == PROTO_OP_ADD_VALUE || op == PROTO_OP_REMOVE_VALUE ||
+	                         op == PROTO_OP_MODIFY_VALUE
+	                     ? NST_MODIFIED
+	                     : NST_COUNT);
+}
+
 /* Runs an authenticated request: reads on the worker's snapshot, writes in one write txn. */
 static int run_op(node_authz *c)
+{
+	bool saved = false;
+	int ret = run_op_saved(c, &saved);
+	count_op(c->rq, false, saved);
+	return ret;
+}
+
+static int run_op_saved(node_authz *c, bool *saved)
 {
 	const node_op *op = c->rq->op;
 	if (!op->run)
@@ -585,6 +630,7 @@ static int run_op(node_authz *c)
 		if (err)
 			return node_answer_store_error(c->rq, err, "the change was not saved");
 		node_worker_saved(w);
+		*saved = true;
 	} else {
 		store_txn_abort(c->t);
 	}
@@ -648,9 +694,12 @@ static int run_verified(req *held, const void *ctx, idn_slice handle, uint32_t i
 {
 	node_admin_login_verdict(held->w->node, ctx, handle, index, verdict);
 	/* A signature that does not verify gets the reference's empty 403 (x88). */
-	if (verdict)
-		return node_answer_error(held, node_login_failed_code(held),
-		                         verdict == IDN_EMISMATCH ? "" : why);
+	if (verdict) {
+		int ret = node_answer_error(held, node_login_failed_code(held),
+		                            verdict == IDN_EMISMATCH ? "" : why);
+		count_op(held, true, false);
+		return ret;
+	}
 	node *n = held->w->node;
 	node_authz c = {.rq = held,
 	                .admins = n->admin->admins,

@@ -27,6 +27,7 @@ struct node {
 	struct login_guard *logins;      /* node/login_guard.h */
 	struct node_logins *conn_logins; /* node/login.h: logged-in connections (op 2001) */
 	struct node_quota *quota;        /* node/quota.h */
+	struct node_stats *stats;        /* node/stats.h; NULL without statistics */
 };
 
 struct node_worker {
@@ -47,8 +48,11 @@ struct node_worker {
 	/* node_worker_allow_more: a long list may stop part way, leaving `more` */
 	bool more_ok;
 	struct node_more *more;
-	node_source src; /* node_worker_source */
-	uint64_t conn;   /* node_worker_conn: the TCP connection of the next requests */
+	node_source src;         /* node_worker_source */
+	uint64_t conn;           /* node_worker_conn: the TCP connection of the next requests */
+	struct node_stats_w *st; /* node/stats.h: this worker's counters, NULL without */
+	idn_slice st_prefix;     /* the prefix of the resolution being answered (borrowed) */
+	unsigned group_n;        /* writes in the batch's transaction (group commit) */
 };
 
 /* A write committed on its own was saved: group commit again if asked for. */

@@ -25,6 +25,7 @@
 #include "node/repl_ops.h"
 #include "node/resolve.h"
 #include "node/session.h"
+#include "node/stats_int.h"
 
 /* Messages the reference sends, kept byte for byte. */
 static const char MSG_ADMIN_UDP[] = "Received admin request on non-admin port ";
@@ -93,6 +94,8 @@ int node_new(const node_config *cfg, store *s, node **out)
 		aret = node_logins_new(&n->conn_logins);
 	if (!aret)
 		aret = node_quota_new(&n->cfg, &n->quota);
+	if (!aret)
+		aret = node_stats_new(n);
 	if (aret) {
 		node_parts_free(n);
 		return aret;
@@ -112,6 +115,7 @@ static void node_parts_free(node *n)
 	login_guard_free(n->logins);
 	node_logins_free(n->conn_logins);
 	node_quota_free(n->quota);
+	node_stats_free(n);
 	free(n->site_info);
 	free(n);
 }
@@ -225,6 +229,12 @@ static const node_op ops[] = {
     {PROTO_OP_IDIS_LOGIN, node_login_step, node_login_run, TCP | AUTH, NODE_BODY_NONE},
     {PROTO_OP_IDIS_PASSWORD_LOGIN, node_login_password, NULL, OUTSIDE, NODE_BODY_NONE},
 };
+_Static_assert(sizeof(ops) / sizeof(ops[0]) < NODE_OP_SLOTS, "a metrics slot per row, and other");
+
+uint32_t node_metrics_opcode(unsigned i)
+{
+	return i < sizeof(ops) / sizeof(ops[0]) ? ops[i].opcode : UINT32_MAX;
+}
 
 static const node_op *op_lookup(uint32_t opcode)
 {
@@ -288,7 +298,20 @@ int node_answer(node_worker *w, enum node_transport t, const uint8_t *in, size_t
 	return ret;
 }
 
+static int answer_msg_op(req *rq, const uint8_t *in, size_t len);
+
+/* The answer, counted (node/stats.h) by opcode row, transport and response code. */
 static int answer_msg(req *rq, const uint8_t *in, size_t len)
+{
+	int ret = answer_msg_op(rq, in, len);
+	if (rq->w->st)
+		node_stats_answered(rq->w, rq->transport,
+		                    rq->op ? (unsigned)(rq->op - ops) : NODE_OP_SLOTS - 1,
+		                    rq->w->rcode);
+	return ret;
+}
+
+static int answer_msg_op(req *rq, const uint8_t *in, size_t len)
 {
 	node_worker *w = rq->w;
 	if (proto_msg_decode(in + PROTO_ENV_LEN, len - PROTO_ENV_LEN, &rq->msg)) {

@@ -135,6 +135,8 @@ typedef struct node_config {
 	 * node admin overrides them per identity / prefix at runtime.
 	 */
 	uint64_t quota_daily, quota_identifiers, quota_children;
+	/* Statistics (node/stats.h): prefixes tracked at most; 0 = no statistics (the default). */
+	uint32_t stats_prefixes;
 } node_config;
 
 /* Fills defaults. */

@@ -207,6 +207,7 @@ int node_resolution_answer(req *rq)
 		return node_answer_error(rq, PROTO_RC_HANDLE_NOT_FOUND, "");
 	if (handle_split(rr.handle, &parts) || parts.prefix.len == 0)
 		return node_answer_error(rq, PROTO_RC_SERVER_NOT_RESP, MSG_NOT_HERE);
+	w->st_prefix = parts.prefix; /* counted by outcome once answered (node/stats.h) */
 	if (rr.handle.len > PROTO_HANDLE_MAX || memchr(rr.handle.p, 0, rr.handle.len))
 		return node_answer_error(rq, PROTO_RC_INVALID_HANDLE, "invalid handle");
 

@@ -14,6 +14,7 @@
 #include "node/answer.h"
 #include "node/internal.h"
 #include "node/login.h"
+#include "node/stats_int.h"
 
 int node_random_bytes(const node *n, uint8_t *buf, size_t len)
 {
@@ -34,6 +35,11 @@ int node_worker_new(node *n, node_worker **out)
 		return ret;
 	}
 	store_txn_reset(w->rtxn);
+	if ((ret = node_stats_worker_new(w))) {
+		store_txn_abort(w->rtxn);
+		free(w);
+		return ret;
+	}
 	*out = w;
 	return IDN_OK;
 }
@@ -45,6 +51,7 @@ void node_worker_free(node_worker *w)
 	if (w->wtxn)
 		store_txn_abort(w->wtxn); /* never acknowledged: see node_worker_commit */
 	node_more_free(w->more);
+	node_stats_worker_free(w);
 	store_txn_abort(w->rtxn);
 	free(w);
 }
@@ -70,6 +77,7 @@ void node_worker_rollback(node_worker *w)
 	if (w->wtxn)
 		store_txn_abort(w->wtxn);
 	w->wtxn = NULL;
+	w->group_n = 0;
 }
 
 int node_worker_commit(node_worker *w)
@@ -79,6 +87,8 @@ int node_worker_commit(node_worker *w)
 	if (!t)
 		return IDN_OK;
 	w->wtxn = NULL;
+	node_stats_commit(w, w->group_n);
+	w->group_n = 0;
 	int rc = store_txn_commit(t);
 	/*
 	 * Full: until a write is saved again, each commits on its own, so each

@@ -11,8 +11,10 @@
 #include <stdbool.h>
 
 #include "api/api.h"
+#include "net/http.h"
 #include "net/net.h"
 #include "node/node.h"
+#include "repl/mirror.h"
 #include "resolver/resolver.h"
 #include "server/settings.h"
 
@@ -71,5 +73,36 @@ void server_stats_log(resolver *r);
  * needing a restart. A file that does not parse changes nothing.
  */
 void server_reload(server_settings *cur, node *n, api_server *http);
+*The statistics' writer (node/stats.h): a thread that flushes the *
+    counters to the store every flush_s seconds and at stop,
+    and prunes *buckets past their retention every hour.clock : unix seconds(time() * when NULL).* /
+        typedef struct server_flusher {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	node *node;
+	store *store;
+	unsigned flush_s, hour_days, day_days;
+	bool running, stop;
+} server_flusher;
+bool server_flusher_start(server_flusher *f, node *n, store *s, unsigned flush_s,
+                          unsigned hour_days, unsigned day_days);
+/* Stops the thread after one last flush (nothing when it never ran). */
+void server_flusher_stop(server_flusher *f);
+
+/* What GET /metrics reads (metrics.c); mirror under lock, set and cleared by the server. */
+typedef struct server_metrics {
+	node *node;
+	store *store;
+	resolver *resolver;
+	net_conn_budget *budget;
+	const char *data_dir; /* LMDB's directory, NULL with PostgreSQL */
+	time_t started;
+	pthread_mutex_t lock;
+	repl_mirror *mirror;
+} server_metrics;
+/* api_stats_opts.metrics: the exposition text into r. */
+void server_metrics_write(void *arg, http_resp *r);
+void server_metrics_mirror(server_metrics *sm, repl_mirror *m);
 
 #endif

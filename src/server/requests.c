@@ -6,13 +6,19 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include "node/stats.h"
 #include "server/internal.h"
 
 /* A net worker's context: its node worker (NULL without a store). */
 typedef struct server_worker {
 	node_worker *nw;
 	resolver *resolver;
+	/* the batch being timed (node_worker_observe): its start, its requests per transport */
+	bool timing;
+	struct timespec t0;
+	uint64_t n[2];
 } server_worker;
 
 static void *worker_init(void *arg, unsigned idx)
@@ -47,15 +53,30 @@ static void worker_fini(void *wctx)
 static void batch_begin(void *wctx)
 {
 	server_worker *sw = wctx;
-	if (sw->nw)
-		node_worker_begin(sw->nw);
+	if (!sw->nw)
+		return;
+	node_worker_begin(sw->nw);
+	/* One timestamp per batch, not per request: the latency histogram's. */
+	if ((sw->timing = node_worker_counts(sw->nw)))
+		clock_gettime(CLOCK_MONOTONIC, &sw->t0);
 }
 
 static void batch_end(void *wctx)
 {
 	server_worker *sw = wctx;
-	if (sw->nw)
-		node_worker_end(sw->nw);
+	if (!sw->nw)
+		return;
+	node_worker_end(sw->nw);
+	if (!sw->timing || !(sw->n[0] | sw->n[1]))
+		return;
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	uint64_t ns =
+	    (uint64_t)((t1.tv_sec - sw->t0.tv_sec) * 1000000000ll + (t1.tv_nsec - sw->t0.tv_nsec));
+	node_worker_observe(sw->nw, NODE_UDP, sw->n[0], ns);
+	node_worker_observe(sw->nw, NODE_TCP, sw->n[1], ns);
+	sw->n[0] = sw->n[1] = 0;
+	sw->timing = false;
 }
 
 static bool pending(void *wctx)
@@ -144,6 +165,7 @@ static int answer(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 {
 	server_worker *sw = wctx;
 	enum node_transport t = req->transport == NET_UDP ? NODE_UDP : NODE_TCP;
+	sw->n[t]++;
 	if (sw->nw) { /* what the peer holds in the node's tables counts against it */
 		node_worker_source(sw->nw, req->peer, req->peer_len);
 		node_worker_conn(sw->nw, req->conn_id); /* a login belongs to its connection */

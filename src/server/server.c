@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -30,6 +31,8 @@ typedef struct running {
 	net_conn_budget budget; /* max_connections, TCP and HTTP together */
 	server_stats stats;
 	server_sweeper sweeper; /* frees what expired in the node's tables */
+	server_flusher flusher; /* writes the statistics (node/stats.h) */
+	server_metrics metrics; /* what GET /metrics reads */
 	char err[256];          /* what a start step failed on, from the module that failed */
 	bool serving;           /* every part started: SIGHUP may reload (atomic) */
 } running;
@@ -125,8 +128,13 @@ static int make_node(running *r)
 	ncfg.identity_lookup = r->lookup ? client_identity_lookup_start : NULL;
 	ncfg.identity_lookup_arg = r->lookup;
 	node_limits(c, &ncfg);
+	ncfg.stats_prefixes = c->stats ? c->stats_prefixes : 0;
 	if (!ret)
 		ret = node_new(&ncfg, r->store, &r->node);
+	if (!ret && c->stats &&
+	    !server_flusher_start(&r->flusher, r->node, r->store, c->stats_flush_s,
+	                          c->stats_hour_days, c->stats_day_days))
+		ret = IDN_ENOMEM;
 	if (!ret && !server_sweeper_start(&r->sweeper, r->node))
 		ret = IDN_ENOMEM;
 	if (ret)
@@ -240,6 +248,12 @@ static int start_listeners(running *r)
 		return say(r, ret);
 	if (!c->http.n && !c->https.n)
 		return IDN_OK;
+	r->metrics.node = r->node;
+	r->metrics.store = r->store;
+	r->metrics.resolver = r->requests.resolver;
+	r->metrics.budget = budget;
+	r->metrics.data_dir = c->data && strncmp(c->data, "postgres", 8) ? c->data : NULL;
+	r->metrics.started = time(NULL);
 	/* HTTP listeners first, then the HTTPS ones (api_serve_opts.ntls). */
 	const char *hl[2 * SETTINGS_LIST_MAX];
 	memcpy(hl, c->http.v, c->http.n * sizeof(hl[0]));
@@ -272,6 +286,11 @@ static int start_listeners(running *r)
 	    .token_life_s = c->token_life,
 	    .audit_days = c->audit_days,
 	    .applications_max = c->applications_max,
+	    .stats = {.stats_public = c->stats_public,
+	              .metrics = c->metrics ? server_metrics_write : NULL,
+	              .metrics_arg = &r->metrics,
+	              .metrics_allow = (const char *const *)c->metrics_allow.v,
+	              .nmetrics_allow = c->metrics_allow.n},
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
 	};
@@ -344,6 +363,7 @@ static int start_mirror(running *r)
 	int ret = repl_mirror_start(r->store, &mo, &r->mirror);
 	if (ret)
 		return say(r, ret);
+	server_metrics_mirror(&r->metrics, r->mirror);
 	return IDN_OK;
 }
 
@@ -379,6 +399,7 @@ static void print_banner(const running *r)
 /* Stops and frees whatever r holds, the last started first. */
 static void stop(running *r)
 {
+	server_metrics_mirror(&r->metrics, NULL);
 	repl_mirror_stop(r->mirror);
 	api_serve_stop(r->http);
 	if (r->net) {
@@ -386,6 +407,7 @@ static void stop(running *r)
 		net_wait(r->net);
 	}
 	server_stats_stop(&r->stats);
+	server_flusher_stop(&r->flusher); /* the last counts, before the node goes */
 	server_stats_log(r->requests.resolver);
 	resolver_free(r->requests.resolver);
 	server_sweeper_stop(&r->sweeper);
@@ -413,6 +435,7 @@ int server_run(server_settings *s)
 	if (!r)
 		return IDN_ENOMEM;
 	r->cfg = s;
+	pthread_mutex_init(&r->metrics.lock, NULL);
 	/* Before any thread starts, so only the stats thread's sigwait takes SIGUSR1. */
 	server_stats_block_signal();
 	int ret = open_store(r);
@@ -438,6 +461,7 @@ int server_run(server_settings *s)
 		ret = net_run_until_signal(r->net);
 		r->net = NULL;                /* freed by net_run_until_signal */
 		server_stats_stop(&r->stats); /* a reload in progress ends before what it uses */
+		server_metrics_mirror(&r->metrics, NULL);
 		repl_mirror_stop(r->mirror);
 		r->mirror = NULL;
 		api_serve_stop(r->http);

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum { SETTINGS_LIST_MAX = 64, SETTINGS_ROWS_MAX = 96 };
+enum { SETTINGS_LIST_MAX = 64, SETTINGS_ROWS_MAX = 128 };
 
 /* A repeatable setting: a flag given at least once replaces the file's list. */
 typedef struct settings_list {
@@ -92,6 +92,10 @@ typedef struct server_settings {
 	char *mirror_of, *mirror_id, *mirror_key, *mirror_secret_file;
 	unsigned mirror_page_bytes; /* 0 = the default (192 KiB) */
 	unsigned mirror_lag_log;    /* seconds between lag lines, 0 = the default (5) */
+	/* Statistics and metrics (node/stats.h, docs/statistics.md). */
+	int stats, stats_public, metrics;
+	unsigned stats_prefixes, stats_flush_s, stats_hour_days, stats_day_days;
+	settings_list metrics_allow;
 	/* Transaction log bounds (store.h); 0 = the defaults (64 MiB, 7 days). */
 	unsigned long log_max_bytes, log_max_age;
 	/* The command line it came from, read again on SIGHUP (set by the caller). */

@@ -357,6 +357,37 @@ const setting_row settings_rows[] = {
     {.ini = "log_max_age", .flag = "log-max-age", .arg = "S", .type = SETTING_ULONG,
      .field = F(log_max_age), .max = 1ul << 40, .scope = SETTING_SERVE,
      .help = "... and at most S seconds old (default 7 days)"},
+    {.ini = "stats", .flag = "no-stats", .type = SETTING_BOOL, .field = F(stats), .def = 1,
+     .max = 1, .flag_value = 0, .scope = SETTING_SERVE,
+     .help = "keep no statistics (counts per prefix, industry,\n"
+             "hour and day; docs/statistics.md)"},
+    {.ini = "stats_prefixes", .flag = "stats-prefixes", .arg = "N", .type = SETTING_UINT,
+     .field = F(stats_prefixes), .def = 10000, .min = 1, .max = 1000000,
+     .scope = SETTING_SERVE,
+     .help = "prefixes the statistics track at most; beyond,\n"
+             "counted under \"other\" (default 10000)"},
+    {.ini = "stats_flush_s", .flag = "stats-flush-s", .arg = "S", .type = SETTING_UINT,
+     .field = F(stats_flush_s), .def = 5, .min = 1, .max = 3600, .scope = SETTING_SERVE,
+     .help = "seconds between the statistics' writes to the\n"
+             "store (default 5; and at shutdown)"},
+    {.ini = "stats_hour_days", .flag = "stats-hour-days", .arg = "N", .type = SETTING_UINT,
+     .field = F(stats_hour_days), .def = 31, .max = 36500, .scope = SETTING_SERVE,
+     .help = "days of hourly statistics kept (default 31; 0: all)"},
+    {.ini = "stats_day_days", .flag = "stats-day-days", .arg = "N", .type = SETTING_UINT,
+     .field = F(stats_day_days), .def = 1096, .max = 36500, .scope = SETTING_SERVE,
+     .help = "days of daily statistics kept (default 1096; 0: all)"},
+    {.ini = "stats_public", .flag = "stats-public", .type = SETTING_BOOL,
+     .field = F(stats_public), .max = 1, .flag_value = 1, .scope = SETTING_SERVE,
+     .help = "GET /api/stats for anyone (default: node admins,\n"
+             "--server-admin, only)"},
+    {.ini = "metrics", .flag = "metrics", .type = SETTING_BOOL, .field = F(metrics), .max = 1,
+     .flag_value = 1, .scope = SETTING_SERVE,
+     .help = "serve GET /metrics (Prometheus) on the HTTP\n"
+             "listeners, to --metrics-allow"},
+    {.ini = "metrics_allow", .flag = "metrics-allow", .arg = "ADDR/BITS", .type = SETTING_LIST,
+     .field = F(metrics_allow), .scope = SETTING_SERVE,
+     .help = "networks /metrics answers; repeatable (default\n"
+             "loopback: 127.0.0.0/8 and ::1)"},
     {.flag = "config", .short_flag = 'c', .arg = "FILE", .type = SETTING_FILE,
      .field = F(config), .scope = SETTING_SERVE | SETTING_SITE,
      .help = "INI file with these settings (in a [server] section\n"

@@ -1,14 +1,18 @@
 /*
- * stats.c - SIGUSR1 logs the resolver's cache statistics and how often each
- * protective limit acted (core/limit.h); SIGHUP reloads the settings
- * (reload.c). The signals are blocked in every thread (blocked before
- * net_start, inherited) and taken here with sigwait, so the printing and the
- * reload run in a normal thread, not in a handler.
+ * stats.c - the statistics' writer thread (node_stats_flush every few
+ * seconds and at stop, node_stats_prune every hour); SIGUSR1, which logs the
+ * resolver's cache statistics and how often each protective limit acted
+ * (core/limit.h); SIGHUP, which reloads the settings (reload.c). The signals
+ * are blocked in every thread (blocked before net_start, inherited) and taken
+ * here with sigwait, so the printing and the reload run in a normal thread,
+ * not in a handler.
  */
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "core/limit.h"
+#include "node/stats.h"
 #include "server/internal.h"
 
 static volatile sig_atomic_t stats_stop;
@@ -71,4 +75,76 @@ void server_stats_stop(server_stats *st)
 	pthread_kill(st->thread, SIGUSR1);
 	pthread_join(st->thread, NULL);
 	st->running = false;
+}
+
+/* ---- the statistics' writer ---- */
+
+static void flush_now(server_flusher *f)
+{
+	int ret = node_stats_flush(f->node, (uint32_t)time(NULL));
+	if (ret)
+		fprintf(stderr, "idnode: statistics not saved: %s\n", idn_strerror(ret));
+}
+
+static void *flusher_main(void *arg)
+{
+	server_flusher *f = arg;
+	time_t next_prune = 0;
+	pthread_mutex_lock(&f->lock);
+	while (!f->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += f->flush_s;
+		while (!f->stop && pthread_cond_timedwait(&f->wake, &f->lock, &ts) == 0)
+			;
+		if (f->stop)
+			break;
+		pthread_mutex_unlock(&f->lock);
+		flush_now(f);
+		time_t now = time(NULL);
+		if (now >= next_prune) {
+			size_t gone = 0;
+			int ret = node_stats_prune(f->store, (uint32_t)now, f->hour_days,
+			                           f->day_days, 0, &gone);
+			if (ret)
+				fprintf(stderr, "idnode: statistics not pruned: %s\n",
+				        idn_strerror(ret));
+			next_prune = now + 3600;
+		}
+		pthread_mutex_lock(&f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+bool server_flusher_start(server_flusher *f, node *n, store *s, unsigned flush_s,
+                          unsigned hour_days, unsigned day_days)
+{
+	f->node = n;
+	f->store = s;
+	f->flush_s = flush_s ? flush_s : 5;
+	f->hour_days = hour_days;
+	f->day_days = day_days;
+	f->stop = false;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->wake, NULL);
+	sigset_t all, old;
+	sigfillset(&all); /* signals are the main thread's and the stats thread's */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	f->running = pthread_create(&f->thread, NULL, flusher_main, f) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return f->running;
+}
+
+void server_flusher_stop(server_flusher *f)
+{
+	if (!f->running)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stop = true;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	flush_now(f); /* what came since the last one */
+	f->running = false;
 }

@@ -28,6 +28,8 @@
 #include "proto/admin.h"
 #include "proto/record.h"
 #include "proto/reserved.h"
+#include "unit_msgs.h"
+#include "unit_pg.h"
 
 enum { BUF = PROTO_ENV_LEN + PROTO_MSG_MAX, DAY = 86400 };
 
@@ -38,10 +40,6 @@ static uint32_t test_clock(void)
 	return now_s;
 }
 
-static const char *pg_base; /* IDN_TEST_PG, or NULL: LMDB only */
-static char pg_uri[1024], pg_db[64];
-static bool use_pg;
-
 struct fx {
 	char loc[1024];
 	store *s;
@@ -51,31 +49,6 @@ struct fx {
 	uint8_t req[BUF], out[BUF];
 	char msg[512];
 };
-
-static void sql(const char *uri, const char *q)
-{
-	PGconn *c = PQconnectdb(uri);
-	assert_int_equal(PQstatus(c), CONNECTION_OK);
-	PGresult *r = PQexec(c, q);
-	ExecStatusType st = PQresultStatus(r);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", q, PQerrorMessage(c));
-	PQclear(r);
-	PQfinish(c);
-}
-
-static void put_record(store *s, const char *h, const proto_value *v, uint32_t n)
-{
-	uint8_t rec[4096], key[HANDLE_KEY_MAX];
-	int len = record_build(v, n, rec, sizeof(rec));
-	int kl = handle_key(idn_slice_of(h, strlen(h)), true, key);
-	assert_true(len > 0 && kl > 0);
-	store_txn *t;
-	assert_int_equal(store_txn_begin(s, 0, &t), IDN_OK);
-	assert_int_equal(
-	    store_put(t, idn_slice_of(key, (size_t)kl), idn_slice_of(rec, (size_t)len), 0), IDN_OK);
-	assert_int_equal(store_txn_commit(t), IDN_OK);
-}
 
 /* A record whose only value is an HS_ADMIN giving every right to 300:88.900/u. */
 static void admin_record(store *s, const char *h)
@@ -95,14 +68,6 @@ static void url_record(store *s, const char *h)
 {
 	proto_value v = {.index = 1, .type = IDN_SLICE("URL"), .data = IDN_SLICE("https://x")};
 	put_record(s, h, &v, 1);
-}
-
-static void home(store *s, const char *p)
-{
-	store_txn *t;
-	assert_int_equal(store_txn_begin(s, 0, &t), IDN_OK);
-	assert_int_equal(store_home(t, idn_slice_of(p, strlen(p))), IDN_OK);
-	assert_int_equal(store_txn_commit(t), IDN_OK);
 }
 
 static void start_node(struct fx *f)
@@ -510,35 +475,6 @@ static void test_recount(void **state)
 	assert_int_equal(in.used, 0);
 }
 
-static int pg_group_setup(void **state)
-{
-	(void)state;
-	snprintf(pg_db, sizeof(pg_db), "idn_quota_%ld", (long)getpid());
-	const char *at = strstr(pg_base, "://"), *slash = at ? strchr(at + 3, '/') : NULL;
-	const char *q = at ? strchr(at + 3, '?') : NULL;
-	size_t head = slash ? (size_t)(slash - pg_base)
-	              : q   ? (size_t)(q - pg_base)
-	                    : strlen(pg_base);
-	snprintf(pg_uri, sizeof(pg_uri), "%.*s/%s%s", (int)head, pg_base, pg_db, q ? q : "");
-	char s[128];
-	snprintf(s, sizeof(s), "DROP DATABASE IF EXISTS %s", pg_db);
-	sql(pg_base, s);
-	snprintf(s, sizeof(s), "CREATE DATABASE %s", pg_db);
-	sql(pg_base, s);
-	use_pg = true;
-	return 0;
-}
-
-static int pg_group_teardown(void **state)
-{
-	(void)state;
-	char s[128];
-	snprintf(s, sizeof(s), "DROP DATABASE IF EXISTS %s WITH (FORCE)", pg_db);
-	sql(pg_base, s);
-	use_pg = false;
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -551,6 +487,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_admin_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recount, setup, teardown),
 	};
+	pg_db_name = "idn_quota";
 	int fails = cmocka_run_group_tests_name("quota/lmdb", tests, NULL, NULL);
 	pg_base = getenv("IDN_TEST_PG");
 	if (!pg_base || !*pg_base) {

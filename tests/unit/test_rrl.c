@@ -21,6 +21,7 @@
 #include "core/err.h"
 #include "net/rrl.h"
 #include "proto/udp.h"
+#include "unit_msgs.h"
 
 enum { SEC = 1000000000 };
 static const uint64_t T0 = 1000ull * SEC; /* any monotonic start */
@@ -193,20 +194,6 @@ static void test_threads_share_exactly(void **state)
 	}
 	assert_int_equal(total, 5000);
 	net_rrl_free(&r);
-}
-
-/* A resolution request for handle, as a client sends it (envelope + message). */
-static size_t resolution(const char *handle, uint32_t flags, uint8_t minor, uint8_t *out,
-                         size_t cap)
-{
-	proto_env env = {.major = 2, .minor = minor, .request_id = 0x01020304, .session_id = 9};
-	proto_hdr hdr = {.opcode = PROTO_OP_RESOLUTION, .flags = flags, .site_serial = 0xFFFF};
-	proto_build b;
-	proto_build_begin(&b, out, cap, &env, &hdr);
-	proto_resolve_req_encode(&b.w, idn_slice_of(handle, strlen(handle)), NULL, 0, NULL, 0);
-	int n = proto_build_end(&b, NULL, 0);
-	assert_true(n > 0);
-	return (size_t)n;
 }
 
 static void test_budget(void **state)
