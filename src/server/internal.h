@@ -73,10 +73,14 @@ void server_stats_log(resolver *r);
  * needing a restart. A file that does not parse changes nothing.
  */
 void server_reload(server_settings *cur, node *n, api_server *http);
-*The statistics' writer (node/stats.h): a thread that flushes the *
-    counters to the store every flush_s seconds and at stop,
-    and prunes *buckets past their retention every hour.clock : unix seconds(time() * when NULL).* /
-        typedef struct server_flusher {
+
+/*
+ * The statistics' writer (node/stats.h): a thread that flushes the
+ * counters to the store every flush_s seconds and at stop, and prunes
+ * buckets past their retention every hour. clock: unix seconds (time()
+ * when NULL).
+ */
+typedef struct server_flusher {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
