@@ -17,8 +17,8 @@
 enum { IX_KNOWN = 2, IX_ON = 4, IX_STALE = 8 };
 
 enum {
-	CLEAR_BATCH = 4096,   /* index keys removed per scan */
-	BUILD_BATCH = 200000, /* entries made per record scan of a rebuild */
+	CLEAR_BATCH = 4096,  /* index keys removed per scan */
+	BUILD_BATCH = 50000, /* entries made per record scan of a rebuild */
 };
 
 typedef struct ix_ent {
