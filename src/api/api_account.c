@@ -11,7 +11,7 @@
  * takes is 400 (-2, naming the field), a missing or void token 401 (-1),
  * another's prefix or an operator's route 403 (-3), a login during its
  * back-off 429 with Retry-After (-1), a state conflict 409 (-2), a failure
- * of the node 500 (-4). docs/secondary-node/accounts.md.
+ * of the node 500 (-4). docs/secondary-node.md.
  */
 #include <arpa/inet.h>
 #include <jansson.h>

@@ -415,7 +415,7 @@ static const struct route {
     {"GET", "/hrls/handles", false, api_hrls_handles, true},
     {"GET", "/hrls/handles/", true, api_hrls_handles, true},
     {"GET", "/hrls/ping", false, api_hrls_ping, true},
-    /* The SNMS management API (api_snms*.c, docs/secondary-node/api.md). */
+    /* The SNMS management API (api_snms*.c, docs/secondary-node.md). */
     {"GET", "/identityv2/data/detail", false, snms_detail, true},
     {"GET", "/identityv2/data/search", false, snms_search, true},
     {"POST", "/identityv2/data", false, snms_data, true},

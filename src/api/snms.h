@@ -6,7 +6,7 @@
  * templates; api_snms_ent.c: enterprise node registration and the prefix
  * lists), the answer shape they share, the caller's authentication, and the
  * pure mappings between SNMS bodies and Handle values (api_snms_map.c,
- * unit-tested on their own). docs/secondary-node/api.md documents them.
+ * unit-tested on their own). docs/secondary-node.md documents them.
  *
  * Every answer is {"status":..,"message":..,"data":..}: status 1 ok, -1 not
  * logged in (HTTP 401), -2 a business error (HTTP 200, or 400 for a body

@@ -1,6 +1,6 @@
 /*
  * cmd_account.c - the management accounts of a secondary node, on its store
- * directly (docs/secondary-node/accounts.md):
+ * directly (docs/secondary-node.md):
  *
  *   idnode account add NAME --data LOC --role operator|enterprise --id INDEX:HANDLE
  *                           [--prefix P]... [password options]

@@ -16,7 +16,7 @@
  * generation and expiry, under the node key, so they survive a restart and
  * passwd/disable (which bump the generation) revoke them; the v1 login's
  * secret sha256hex(pwd) is kept AES-256-GCM-encrypted under the node key
- * (docs/secondary-node/accounts.md says what that does and does not protect).
+ * (docs/secondary-node.md says what that does and does not protect).
  *
  * The functions taking a store_txn work inside the caller's transaction
  * (both the CLI and the API call them); those taking a store begin and

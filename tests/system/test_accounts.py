@@ -1,4 +1,4 @@
-"""Management accounts of a secondary node (docs/secondary-node/accounts.md),
+"""Management accounts of a secondary node (docs/secondary-node.md),
 against the real binary: accounts made with `idnode account add`, token
 login over HTTP in both variants of ../shared/IDIS.md §4 (v1's digest
 computed here with hashlib from the spec's formula), a wrong password
