@@ -30,6 +30,7 @@
 #include "api/label.h"
 #include "api/routes.h"
 #include "core/err.h"
+#include "node/search.h"
 
 enum {
 	LINKS_MAX = 64,
@@ -698,23 +699,69 @@ static void level_anchor(gs1_req *g, int lv)
 		snprintf(L->anchor, sizeof(L->anchor), "%s", g->base);
 }
 
+static int search_hit(void *arg, idn_slice id)
+{
+	level *L = arg;
+	if (id.len < sizeof(L->handle)) {
+		memcpy(L->handle, id.p, id.len);
+		L->handle[id.len] = 0;
+	}
+	return 1; /* the first is enough */
+}
+
+/*
+ * A search rule (api_gs1_rule_is_search): the identifier under the rule's
+ * prefix holding a public GS1 value equal to d's path, found through this
+ * node's search index. Nothing when the node has no store or no index: the
+ * rule applies where the identifiers are.
+ */
+static void search_level(api_worker *w, gs1_req *g, const gs1_rule *r, level *L)
+{
+	gs1_dl *d = &g->tmp; /* the level's (level_dl) */
+	static const char host[] = "https://id.gs1.org";
+	char uri[GS1_URI_MAX + 1], why[SEARCH_WHY_MAX];
+	char stem[sizeof(d->stem)];
+	memcpy(stem, d->stem, sizeof(stem));
+	d->stem[0] = 0; /* the canonical URI under id.gs1.org: its path follows the host */
+	int n = gs1_dl_build(d, uri, sizeof(uri));
+	memcpy(d->stem, stem, sizeof(stem));
+	const char *pfx = r->tmpl + sizeof(API_GS1_SEARCH) - 1;
+	search_query q;
+	search_query_init(&q);
+	q.limit = 1;
+	search_page pg;
+	if (!w->nw || n <= (int)sizeof(host) - 1 || strncmp(uri, host, sizeof(host) - 1) ||
+	    search_add_pair(&q, idn_slice_of(API_GS1_VALUE_TYPE, sizeof(API_GS1_VALUE_TYPE) - 1),
+	                    idn_slice_of(uri + sizeof(host) - 1, (size_t)n - (sizeof(host) - 1)),
+	                    why) ||
+	    search_set_prefix(&q, idn_slice_of(pfx, strlen(pfx)), why))
+		return;
+	node_search(w->nw, idn_slice_of(NULL, 0), 0, &q, w->a->search_scan_max, search_hit, L, &pg);
+}
+
 /*
  * Level lv of g->dl (0: the whole key, then without its last qualifier, ...,
  * the key alone) with the identifier the rules map it to: the rules that
  * apply to it and name its last qualifier; among them the one of the
  * longest company prefix. 1 when mapped (g->mapped counts them).
  */
-static int map_level(gs1_req *g, int lv)
+static int map_level(api_worker *w, gs1_req *g, int lv)
 {
 	level *L = &g->level[lv];
 	const gs1_dl *d = level_dl(g, lv);
 	size_t best = 0; /* the length of the company prefix of the rule applied */
+	const gs1_rule *search = NULL;
 	char h[sizeof(L->handle)];
 	L->handle[0] = 0;
 	for (int i = 0; i < g->rules->n; i++) {
 		const gs1_rule *r = &g->rules->r[i];
 		size_t gl = strlen(r->gcp);
 		int n;
+		if (api_gs1_rule_is_search(r)) {
+			if (gs1_rule_find(r, 1, d) && (!search || gl > strlen(search->gcp)))
+				search = r;
+			continue;
+		}
 		if (gs1_rule_find(r, 1, d) && gl > best &&
 		    (!d->nqual || names_ai(r, d->qual[d->nqual - 1].ai)) &&
 		    (n = gs1_rule_apply(r, d, h, sizeof(h))) > 0) {
@@ -722,6 +769,8 @@ static int map_level(gs1_req *g, int lv)
 			best = gl;
 		}
 	}
+	if (!L->handle[0] && search)
+		search_level(w, g, search, L);
 	return L->handle[0] ? (++g->mapped, 1) : 0;
 }
 
@@ -734,7 +783,7 @@ static int resolve_levels(api_worker *w, gs1_req *g, const char *want, http_resp
 {
 	for (int lv = 0; lv < g->nlevel; lv++) {
 		level *L = &g->level[lv];
-		if (!map_level(g, lv))
+		if (!map_level(w, g, lv))
 			continue;
 		idn_slice h = idn_slice_of(L->handle, strlen(L->handle));
 		api_answer ans;

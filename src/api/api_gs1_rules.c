@@ -108,8 +108,25 @@ int api_gs1_rule_parse(idn_slice data, gs1_rule *r, char *err, size_t errlen)
 		return rule_fail(err, errlen,
 		                 "the template names no GS1 primary key ({01}, {00}, {414}, ...)");
 	}
+	if (!strncmp(tmpl, API_GS1_SEARCH, sizeof(API_GS1_SEARCH) - 1)) {
+		/* "GCP KEY search:PREFIX": checked as the rule "GCP KEY PREFIX/{KEY}" */
+		const char *pfx = tmpl + sizeof(API_GS1_SEARCH) - 1;
+		if (nw != 3 || !*pfx || strlen(pfx) > 200 ||
+		    strspn(pfx, "0123456789.") != strlen(pfx))
+			return rule_fail(err, errlen,
+			                 "a search rule is \"GCP KEY search:PREFIX\", e.g. "
+			                 "\"9520123 01 search:88.100.1\"");
+		snprintf(r->tmpl, sizeof(r->tmpl), "%.200s/{%.8s}", pfx, r->key);
+		if (gs1_rule_check(r, err, errlen))
+			return -1;
+	}
 	snprintf(r->tmpl, sizeof(r->tmpl), "%s", tmpl);
-	return gs1_rule_check(r, err, errlen);
+	return api_gs1_rule_is_search(r) ? 0 : gs1_rule_check(r, err, errlen);
+}
+
+bool api_gs1_rule_is_search(const gs1_rule *r)
+{
+	return !strncmp(r->tmpl, API_GS1_SEARCH, sizeof(API_GS1_SEARCH) - 1);
 }
 
 static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)

@@ -231,6 +231,15 @@ int api_label_bases(api *a, const char *const *base, unsigned n);
  */
 int api_gs1_registries(api *a, const char *const *reg, unsigned n);
 enum { API_GS1_RULES_MAX = 64 };
+/*
+ * A rule "GCP KEY search:PREFIX" maps a key by the search index instead of a
+ * template: the identifier under PREFIX holding a public value of type GS1
+ * (API_GS1_VALUE_TYPE) whose data is the key's path ("/01/09520123456788",
+ * "/01/09520123456788/21/A1": the canonical URI without its host).
+ */
+#define API_GS1_SEARCH     "search:"
+#define API_GS1_VALUE_TYPE "GS1"
+bool api_gs1_rule_is_search(const gs1_rule *r);
 typedef struct api_gs1_rules {
 	gs1_rule r[API_GS1_RULES_MAX];
 	int n;

@@ -37,6 +37,12 @@ static void test_accepted_forms(void **state)
 	assert_int_equal(parse("0614141 8004 88.100.1/ASSET.{8004}", &r, err, sizeof(err)), 0);
 	assert_string_equal(r.key, "8004");
 	assert_string_equal(r.tmpl, "88.100.1/ASSET.{8004}");
+	assert_false(api_gs1_rule_is_search(&r));
+	/* A search rule: the key given, the prefix digits and dots. */
+	assert_int_equal(parse("0614141 01 search:88.100.1", &r, err, sizeof(err)), 0);
+	assert_string_equal(r.key, "01");
+	assert_string_equal(r.tmpl, "search:88.100.1");
+	assert_true(api_gs1_rule_is_search(&r));
 }
 
 static void test_refused_with_reason(void **state)
@@ -55,6 +61,11 @@ static void test_refused_with_reason(void **state)
 	    {"0614141 01 88.100.1/SERIAL.{21}", "01"},
 	    {"0614141 99999 88.100.1/01.{01}", "KEY"},
 	    {"0614141 01 01.{01}", "prefix"},
+	    {"0614141 search:88.100.1", "names no GS1 primary key"},
+	    {"0614141 01 search:", "search:PREFIX"},
+	    {"0614141 01 search:88.100.1/x", "search:PREFIX"},
+	    {"0614141 99999 search:88.100.1", "KEY"},
+	    {"0614141 21 search:88.100.1", "not a GS1 Digital Link primary key"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		gs1_rule r;
