@@ -7,12 +7,12 @@ the registry, the records and the resolver; on LMDB, and on PostgreSQL in
 PgGs1Search (IDN_TEST_PG; skipped without it unless IDN_TEST_PG_REQUIRED=1).
 Every wait is bounded."""
 import os
-import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
+from test_pg import db_uri, psql  # noqa: E402
 
 PG = os.environ.get("IDN_TEST_PG", "")
 PG_REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
@@ -112,25 +112,15 @@ class PgGs1Search(Gs1Search):
         if not PG:
             raise AssertionError("IDN_TEST_PG is not set but required")
         cls.db = "idn_gs1search_%d" % os.getpid()
-        psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
-        psql("CREATE DATABASE %s" % cls.db)
-        head, _, rest = PG.partition("://")
-        host, _, tail = rest.partition("/")
-        query = tail.partition("?")[2]
-        cls.store = "%s://%s/%s%s" % (head, host, cls.db, "?" + query if query else "")
+        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
+        psql(PG, "CREATE DATABASE %s" % cls.db)
+        cls.store = db_uri(cls.db)
         super().setUpClass()
 
     @classmethod
     def tearDownClass(cls):
         super().tearDownClass()
-        psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
-
-
-def psql(sql):
-    out = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", PG, "-c", sql],
-                         capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        raise RuntimeError("psql: %s: %s" % (sql, out.stderr))
+        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
 
 
 if __name__ == "__main__":
