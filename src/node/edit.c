@@ -79,6 +79,37 @@ static int value_check(req *rq, const proto_value *v)
  * store in the write transaction. Returns 0 or the answer (202 naming the
  * field and the rule).
  */
+/*
+ * The parsed template of definition def: the worker's, kept from the last
+ * write that named the same definition (the same bytes: a batch of
+ * identifiers of one template parses it once), else parsed now and kept.
+ * *out is borrowed from the worker. tmpl_parse's codes.
+ */
+static int worker_tmpl(node_worker *w, idn_slice def, tmpl **out, char *why, size_t whylen)
+{
+	if (w->tmpl && w->tmpl_def_len == def.len && !memcmp(w->tmpl_def, def.p, def.len)) {
+		*out = w->tmpl;
+		return 0;
+	}
+	tmpl *t = NULL;
+	int ret = tmpl_parse(def, &t, why, whylen);
+	if (ret)
+		return ret;
+	uint8_t *copy = malloc(def.len ? def.len : 1);
+	if (!copy) {
+		tmpl_free(t);
+		return IDN_ENOMEM;
+	}
+	memcpy(copy, def.p, def.len);
+	tmpl_free(w->tmpl);
+	free(w->tmpl_def);
+	w->tmpl = t;
+	w->tmpl_def = copy;
+	w->tmpl_def_len = def.len;
+	*out = t;
+	return 0;
+}
+
 static int template_check(node_authz *c, const proto_value *vals, uint32_t n)
 {
 	const proto_value *ref = NULL;
@@ -110,10 +141,9 @@ static int template_check(node_authz *c, const proto_value *vals, uint32_t n)
 		return node_answer_error(c->rq, PROTO_RC_INVALID_VALUE, msg);
 	}
 	tmpl *t = NULL;
-	int ret = tmpl_parse(def, &t, why, sizeof(why));
+	int ret = worker_tmpl(c->rq->w, def, &t, why, sizeof(why));
 	if (!ret)
 		ret = tmpl_check(t, vals, n, why, sizeof(why));
-	tmpl_free(t);
 	if (ret == IDN_ENOMEM)
 		return node_answer_error(c->rq, PROTO_RC_SERVER_BUSY, "out of memory");
 	if (ret) {

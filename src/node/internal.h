@@ -53,6 +53,10 @@ struct node_worker {
 	struct node_stats_w *st; /* node/stats.h: this worker's counters, NULL without */
 	idn_slice st_prefix;     /* the prefix of the resolution being answered (borrowed) */
 	unsigned group_n;        /* writes in the batch's transaction (group commit) */
+	/* the template definition last parsed (edit.c), kept while writes name it */
+	uint8_t *tmpl_def;
+	size_t tmpl_def_len;
+	struct tmpl *tmpl;
 };
 
 /* A write committed on its own was saved: group commit again if asked for. */

@@ -131,8 +131,12 @@ static void meta_name(char *out, const char *tag, idn_slice key)
 	proto_digest(PROTO_HASH_SHA256, key.p, key.len, d);
 	size_t n = strlen(tag);
 	memcpy(out, tag, n);
-	for (int i = 0; i < HEX_LEN / 2; i++)
-		snprintf(out + n + 2 * i, 3, "%02x", d[i]);
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 0; i < HEX_LEN / 2; i++) {
+		out[n + 2 * i] = hex[d[i] >> 4];
+		out[n + 2 * i + 1] = hex[d[i] & 15];
+	}
+	out[n + HEX_LEN] = 0;
 }
 
 static void override_name(char *out, enum node_quota_kind k, idn_slice key)

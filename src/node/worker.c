@@ -13,6 +13,7 @@
 #include "core/limit.h"
 #include "node/answer.h"
 #include "node/internal.h"
+#include "node/template.h"
 #include "node/login.h"
 #include "node/stats_int.h"
 
@@ -53,6 +54,8 @@ void node_worker_free(node_worker *w)
 	node_more_free(w->more);
 	node_stats_worker_free(w);
 	store_txn_abort(w->rtxn);
+	tmpl_free(w->tmpl);
+	free(w->tmpl_def);
 	free(w);
 }
 
