@@ -20,6 +20,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
+import snms_client  # noqa: E402
 from idnlib import IDNODE, admin_data, free_port, hexval  # noqa: E402
 
 PG = os.environ.get("IDN_TEST_PG", "")
@@ -118,6 +119,22 @@ class SearchBase:
         self.assertEqual((st, b), (200, []))
         st, b = self.get("/hrls/ping", AUTH)
         self.assertEqual((st, b), (200, b"OK"))
+
+    def test_hrls_with_the_independent_pyhandle_client(self):
+        # snms_client.search_handle: PYHANDLE's search_handle rewritten from its
+        # published behaviour, not from idnode's code (tests/system/snms_client.md)
+        base = "http://127.0.0.1:%d" % self.node.http_port
+        auth = ("300:88.100.1/sec", SECRET.decode())
+        self.assertEqual(snms_client.search_handle(base, URL="http://example.org/item/3",
+                                                   auth=auth), [item(3), "88.100.2/X"])
+        self.assertEqual(snms_client.search_handle(base, prefix="88.100.2",
+                                                   URL="http://example.org/item/3", auth=auth),
+                         ["88.100.2/X"])
+        self.assertEqual(snms_client.search_handle(base, URL="http://example.org/item/1*",
+                                                   auth=auth),
+                         [item(1)] + [item(i) for i in range(10, 20)])
+        self.assertEqual(snms_client.search_handle(base, URL="http://nowhere.example/",
+                                                   auth=auth), [])
 
     def test_hrls_wildcard_and_pages(self):
         st, b = self.get("/hrls/handles?URL=http://example.org/item/1*")
