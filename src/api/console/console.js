@@ -22,9 +22,9 @@
       top: 'Top enterprises by resolutions', topInd: 'Industries by resolutions',
       search: 'Search', query: 'Query (TYPE=VALUE, * at the end: any)', record: 'record page',
       none: 'Nothing found.', more: 'More', uptime: 'Uptime', threads: 'Threads',
-      cache: 'Resolver cache (entries / hits / misses)', lag: 'Replication lag (s)',
+      cache: 'Resolver cache (entries / hits / misses)', lag: 'Replication lag (seconds / transactions; 0 when not a mirror)',
       store: 'Store size', storeIds: 'Identifiers stored', conns: 'Open connections',
-      quota: 'Quota refusals', requests: 'Requests answered', notMirror: 'not a mirror',
+      quota: 'Quota refusals', requests: 'Requests answered',
       badLogin: 'Login failed: ', loading: 'Loading…', operatorOnly: 'Operators only.',
       choose: 'Choose', role_1: 'operator', role_2: 'enterprise', demo: 'demo data',
       modified: 'Modified', deleted: 'Deleted', failedAuth: 'Failed logins'
@@ -38,9 +38,9 @@
       industry: '行业', enterprise: '企业', trend: '趋势', top: '企业解析量排行',
       topInd: '行业解析量排行', search: '搜索', query: '查询（类型=值，末尾 * 表示任意）',
       record: '记录页', none: '没有找到。', more: '更多', uptime: '运行时间', threads: '线程数',
-      cache: '解析缓存（条目 / 命中 / 未命中）', lag: '复制延迟（秒）', store: '存储大小',
+      cache: '解析缓存（条目 / 命中 / 未命中）', lag: '复制延迟（秒 / 事务数；非镜像为 0）', store: '存储大小',
       storeIds: '已存储标识', conns: '当前连接', quota: '配额拒绝次数', requests: '已应答请求',
-      notMirror: '非镜像节点', badLogin: '登录失败：', loading: '加载中…',
+      badLogin: '登录失败：', loading: '加载中…',
       operatorOnly: '仅限运营者。', choose: '选择', role_1: '运营者', role_2: '企业',
       demo: '演示数据', modified: '修改量', deleted: '删除量', failedAuth: '认证失败'
     }
@@ -66,8 +66,10 @@
 
   /* ---- the API ---- */
 
-  async function api(path) {
-    const r = await fetch(path, {headers: {Authorization: 'Bearer ' + store.getItem('idn.token')}});
+  /* GET path with the token (anonymous: without, as /api/search takes no bearer token). */
+  async function api(path, anonymous) {
+    const headers = anonymous ? {} : {Authorization: 'Bearer ' + store.getItem('idn.token')};
+    const r = await fetch(path, {headers});
     if (r.status === 401) { logout(); throw new Error('401'); }
     const ct = r.headers.get('content-type') || '';
     const body = ct.startsWith('application/json') ? await r.json() : await r.text();
@@ -98,7 +100,7 @@
     return {p, rows: all};
   }
 
-  /* Sums rows per key(row): {key: {held (of the last day), registered, resolutions, ..., day: {}}} */
+  /* Sums rows per key(row): {key: {heldNow, registered, resolutions, ..., regDay, resDay}} */
   function group(rs, key) {
     const g = {};
     for (const r of rs) {
@@ -111,12 +113,12 @@
       e.resolutions += n;
       e.regDay[r.period] = (e.regDay[r.period] || 0) + r.registered;
       e.resDay[r.period] = (e.resDay[r.period] || 0) + n;
-      e.held[r.period] = (e.held[r.period] || 0) + r.held;
+      const l = e.held[r.prefix];
+      if (!l || l[0] <= r.period) e.held[r.prefix] = [r.period, r.held];
     }
-    for (const e of Object.values(g)) {
-      const ds = Object.keys(e.held).sort();
-      e.heldNow = ds.length ? e.held[ds[ds.length - 1]] : 0;
-    }
+    /* Identifiers held now: each prefix's of its latest day, summed. */
+    for (const e of Object.values(g))
+      e.heldNow = Object.values(e.held).reduce((a, [, n]) => a + n, 0);
     return g;
   }
 
@@ -242,7 +244,7 @@
       if (inPrefix.value) url += `&prefix=${encodeURIComponent(inPrefix.value)}`;
       if (cursor) url += `&cursor=${encodeURIComponent(cursor)}`;
       if (!cursor) out.textContent = t('loading');
-      const res = await api(url);
+      const res = await api(url, true);
       if (!cursor) out.textContent = '';
       if (!res.handles.length && !cursor) out.append(h('p', {}, t('none')));
       out.append(h('ul', {class: 'handles'}, res.handles.map((hd) =>
@@ -278,7 +280,7 @@
     const up = Math.max(0, Date.now() / 1000 - one('idnode_start_time_seconds'));
     const d = Math.floor(up / 86400), hh = Math.floor(up % 86400 / 3600),
           mm = Math.floor(up % 3600 / 60);
-    const lag = m.idnode_mirror_lag_seconds ? fmt(one('idnode_mirror_lag_seconds')) : t('notMirror');
+    const lag = `${fmt(one('idnode_mirror_lag_seconds'))} s / ${fmt(one('idnode_mirror_lag_transactions'))}`;
     const rowsH = [
       [t('uptime'), `${d}d ${hh}h ${mm}m`, 'uptime'],
       [t('threads'), fmt(one('idnode_process_threads')), 'threads'],
@@ -314,16 +316,21 @@
     $('lang').textContent = lang === 'zh' ? 'English' : '中文';
   }
 
+  let showGen = 0;
+
+  /* Draws the page of location.hash; a later call (a click meanwhile) wins. */
   async function show() {
+    const gen = ++showGen;
     applyText();
     const token = store.getItem('idn.token');
     $('login').hidden = !!token;
     $('logout').hidden = !token;
     const view = $('view');
+    view.setAttribute('aria-busy', 'true');
     view.textContent = '';
     $('nav').textContent = '';
     $('who').textContent = '';
-    if (!token) return;
+    if (!token) { view.removeAttribute('data-page'); return; }
     const me = JSON.parse(store.getItem('idn.me'));
     $('who').textContent = `${me.name} (${t('role_' + me.role)})`;
     const [page, arg] = (location.hash.slice(1) || 'overview').split('/');
@@ -331,11 +338,17 @@
     const cur = pages.find(([n]) => n === page) || pages[0];
     for (const [n] of pages)
       $('nav').append(h('a', {href: '#' + n, class: n === cur[0] ? 'on' : '', 'data-page': n}, t(n)));
-    view.setAttribute('data-page', cur[0]);
-    view.setAttribute('aria-busy', 'true');
+    const body = h('div', {});
     try {
-      await cur[1](view, arg ? decodeURIComponent(arg) : undefined);
-    } catch (e) { fail(e); }
+      await cur[1](body, arg ? decodeURIComponent(arg) : undefined);
+    } catch (e) {
+      if (e.message === '401') return;
+      body.append(h('p', {class: 'error', role: 'alert'}, String(e.message || e)));
+    }
+    if (gen !== showGen) return;
+    view.textContent = '';
+    view.append(body);
+    view.setAttribute('data-page', cur[0]);
     view.setAttribute('aria-busy', 'false');
   }
 
