@@ -26,6 +26,7 @@ function look() {
     lang: document.documentElement.lang,
     title: document.title,
     page: document.querySelector("#view")?.dataset.page ?? null,
+    loginVisible: document.querySelector("#login").checkVisibility(),
     nav: [...document.querySelectorAll("#nav a")].map((a) => a.textContent),
     who: txt(document.querySelector("#who")),
     errors: [...document.querySelectorAll(".error")].map(txt).filter((s) => s),

@@ -200,6 +200,8 @@ class ConsoleBrowserTest(unittest.TestCase):
             self.assertTrue(run["token"])
             self.assertEqual(run["afterLogout"], {"login": True, "token": None})
             self.assertEqual(run["failed"], [], name)
+            for page in run["pages"].values():  # logged in: the form is gone
+                self.assertFalse(page["loginVisible"], (name, page["page"]))
         self.assertEqual(self.runs["en-desktop"]["loginTitle"], "Log in")
         self.assertEqual(self.runs["zh-phone"]["loginTitle"], "登录")
 
