@@ -288,6 +288,12 @@ class ConsoleBrowserTest(unittest.TestCase):
         for i in ids:
             self.assertTrue(i["handle"].startswith("88.100.1/"), i)
             self.assertEqual(i["link"], "/" + i["handle"] + "?noredirect")
+        # The record page the link opens, served by the same node.
+        motor = next(i for i in ids if "/MOTOR-" in i["handle"])
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.console + 1, motor["link"]),
+                                    timeout=30) as r:
+            self.assertEqual(r.status, 200)
+            self.assertIn(motor["handle"], r.read().decode())
 
     def test_screenshots(self):
         n = 0
