@@ -144,9 +144,11 @@
                             height: bh.toFixed(1), 'data-day': days[i], 'data-value': v},
                    h('title', {}, `${days[i]}: ${fmt(v)}`)));
     });
-    for (const i of [0, Math.floor(vals.length / 2), vals.length - 1])
-      svg.append(h('text', {x: L + i * bw + bw / 2, y: H - 6, 'text-anchor': 'middle'},
-                   days[i].slice(5)));
+    /* First, middle and last day, kept inside the chart at any text size. */
+    [[0, 'start', L], [Math.floor(vals.length / 2), 'middle'], [vals.length - 1, 'end', W - 8]]
+      .forEach(([i, anchor, x]) => svg.append(h('text', {
+        x: x === undefined ? L + i * bw + bw / 2 : x, y: H - 4, 'text-anchor': anchor},
+        days[i].slice(5))));
     return h('div', {class: 'card chart'}, h('h2', {}, title), svg);
   }
 
