@@ -100,6 +100,7 @@ typedef struct api_stats_opts {
 	void (*metrics)(void *arg,
 	                http_resp *r); /* writes the exposition text; NULL: no /metrics */
 	void *metrics_arg;
+	void (*status)(void *arg, http_resp *r); /* the same text for the console's health page */
 	const char *const *metrics_allow;
 	unsigned nmetrics_allow;
 } api_stats_opts;

@@ -439,6 +439,10 @@ static const struct route {
     {"GET", "/snms/api/idn/audit", false, api_snms_audit, true},
     {"GET", "/api/stats", false, api_get_stats, true},
     {"GET", "/metrics", false, api_get_metrics, false},
+    {"GET", "/console", false, api_console, false},
+    {"GET", "/console/", true, api_console, false},
+    {"GET", "/api/console/me", false, api_console_me, true},
+    {"GET", "/api/console/health", false, api_console_health, true},
 };
 
 int api_route_at(size_t i, const char **method, const char **path, bool *prefix)

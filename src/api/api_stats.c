@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "api/api_account.h"
 #include "api/reply.h"
 #include "api/routes.h"
 #include "node/stats.h"
@@ -189,11 +191,32 @@ static int row_cb(void *arg, const node_stats_row *row)
 	return 0;
 }
 
-/* Per-prefix statistics are a node admin's unless --stats-public: 1 go on, else answered. */
-static int stats_allowed(api_worker *w, const http_req *req, http_resp *r)
+/*
+ * Per-prefix statistics are a node admin's unless --stats-public; with a
+ * bearer token (the console, docs/console.md) an operator's, or an
+ * enterprise's for one of its own prefixes: 1 go on, else answered.
+ */
+static int stats_allowed(api_worker *w, const http_req *req, http_resp *r,
+                         const node_stats_query *q)
 {
 	if (w->a->stats && w->a->stats->o.stats_public)
 		return 1;
+	idn_slice bearer;
+	if (http_req_header(req, "authorization", &bearer) && bearer.len > 7 &&
+	    !strncasecmp((const char *)bearer.p, "Bearer ", 7)) {
+		api_caller c;
+		if (!api_snms_auth(w, req, r, &c))
+			return 0;
+		if (c.acct.role == ACCOUNT_OPERATOR ||
+		    (q->name && !q->industry &&
+		     api_caller_may(&c, idn_slice_of(q->name, strlen(q->name)))))
+			return 1;
+		http_resp_error(
+		    r, 403, PROTO_RC_INSUFFICIENT_PERMISSIONS,
+		    "an enterprise account sees the statistics of its own prefixes only: "
+		    "name one with prefix=");
+		return 0;
+	}
 	ident id;
 	if (api_need_auth(w, req, r, &id) <= 0)
 		return 0;
@@ -206,6 +229,37 @@ static int stats_allowed(api_worker *w, const http_req *req, http_resp *r)
 		http_resp_error(r, 403, PROTO_RC_INSUFFICIENT_PERMISSIONS,
 		                "statistics are a node admin's (--server-admin), unless the node "
 		                "runs with --stats-public");
+	return 0;
+}
+
+/* GET /api/console/health: the metrics text for an operator's bearer token, /metrics on or not. */
+int api_console_health(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
+{
+	(void)rest;
+	api_caller c;
+	if (!api_snms_auth(w, req, r, &c) || !api_snms_need_operator(&c, r))
+		return 0;
+	const struct api_stats *st = w->a->stats;
+	if (!st || !st->o.status) {
+		http_resp_error(r, 404, PROTO_RC_OPERATION_NOT_SUPPORTED, "no health on this node");
+		return 0;
+	}
+	r->status = 200;
+	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	st->o.status(st->o.metrics_arg, r);
+	/* The process's threads, which /metrics does not say. */
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	unsigned threads = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %u", &threads) == 1)
+			break;
+	if (f)
+		fclose(f);
+	http_resp_printf(r,
+	                 "# HELP idnode_process_threads Threads of the node's process.\n"
+	                 "# TYPE idnode_process_threads gauge\nidnode_process_threads %u\n",
+	                 threads);
 	return 0;
 }
 
@@ -230,7 +284,7 @@ int api_get_stats(api_worker *w, const http_req *req, idn_slice rest, http_resp 
 		http_resp_error(r, 400, PROTO_RC_INVALID_VALUE, err);
 		return 0;
 	}
-	if (stats_allowed(w, req, r) <= 0)
+	if (stats_allowed(w, req, r, &q) <= 0)
 		return 0;
 	q.max_rows = API_STATS_ROWS;
 	stats_out o = {.r = r, .csv = fmt[0] == 'c'};

@@ -28,6 +28,13 @@ int api_hrls_ping(api_worker *w, const http_req *req, idn_slice rest, http_resp 
 /* Statistics (api_stats.c): GET /api/stats, GET /metrics. */
 int api_get_stats(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int api_get_metrics(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+/*
+ * The console (docs/console.md): its files and GET /api/console/me (api_console.c),
+ * GET /api/console/health (api_stats.c).
+ */
+int api_console(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+int api_console_me(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+int api_console_health(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 
 /* QR labels (api_labels.c): GET /api/labels/{handle}.svg|.png, POST /api/labels. */
 int api_get_label(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);

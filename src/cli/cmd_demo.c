@@ -50,6 +50,7 @@
 #include "auth/trust.h"
 #include "auth/verify.h"
 #include "cli/cli.h"
+#include "cli/demo.h"
 #include "client/client.h"
 #include "core/codec.h"
 #include "core/err.h"
@@ -88,6 +89,22 @@ static const char *const demo_gtins[] = {"00614141100019", "00614141100026"};
 #define DEMO_GS1_SERIALS 3
 static EVP_PKEY *node_keys[NNODES];         /* the top-level node's is the trust root */
 static unsigned long demo_http_port = 8080; /* the gateway's; 0 = none */
+/*
+ * The consoles (docs/console.md): the top-level node's on this port, the
+ * motor works' on the next; 0 = none. Each has a back-filled history
+ * (demo_history.c) and an account whose password the demo makes.
+ */
+static unsigned long demo_console_port = 8081;
+static char demo_password[24];
+/* The history's enterprises and their weights; the motor works' console has its own row. */
+static const demo_ent demo_ents[] = {{"88.100.1", 3}, {"88.100.2", 2}, {"88.200.1", 4}};
+/* The console's account of node i: name, role, identity, prefix (NULL: no console there). */
+static const struct demo_console {
+	const char *node, *account, *role, *id, *prefix;
+} demo_consoles[] = {
+    {"top", "operator", "operator", "300:0.NA/88", NULL},
+    {"motors", "motors", "enterprise", "300:0.NA/88.100.1", "88.100.1"},
+};
 
 /* Makes every node's key and writes the root's public half to DIR/trust-root.pub. */
 static int make_keys(const char *dir)
@@ -264,21 +281,27 @@ static const char *const people[] = {"Li Wei", "Wang Fang", "Zhang Min", "Chen J
 
 static void demo_usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: idnode demo [--dir DIR] [--base-port N] [--http-port N] [--scale N]\n"
-	        "  runs a resolution hierarchy on 127.0.0.1: a top-level node for 88, secondary\n"
-	        "  nodes 88.100 (equipment) and 88.200 (food), three enterprise nodes and a\n"
-	        "  recursive node, with sample identifiers; Ctrl-C stops them all.\n"
-	        "  --dir DIR       where the nodes keep their data and logs (default: a new\n"
-	        "                  temporary directory, removed at the end unless the demo\n"
-	        "                  fails; DIR's node subdirectories are replaced, DIR\n"
-	        "                  itself kept)\n"
-	        "  --base-port N   the recursive node's port; the others take the next six\n"
-	        "                  (default 2641)\n"
-	        "  --http-port N   the public gateway on the recursive node: REST API, proxy\n"
-	        "                  and record pages (default 8080; 0: none)\n"
-	        "  --scale N       sample data in percent of the default (~3600 identifiers;\n"
-	        "                  default 100)\n");
+	fprintf(
+	    f,
+	    "usage: idnode demo [--dir DIR] [--base-port N] [--http-port N] [--console-port N]\n"
+	    "                   [--scale N]\n"
+	    "  runs a resolution hierarchy on 127.0.0.1: a top-level node for 88, secondary\n"
+	    "  nodes 88.100 (equipment) and 88.200 (food), three enterprise nodes and a\n"
+	    "  recursive node, with sample identifiers; Ctrl-C stops them all.\n"
+	    "  --dir DIR       where the nodes keep their data and logs (default: a new\n"
+	    "                  temporary directory, removed at the end unless the demo\n"
+	    "                  fails; DIR's node subdirectories are replaced, DIR\n"
+	    "                  itself kept)\n"
+	    "  --base-port N   the recursive node's port; the others take the next six\n"
+	    "                  (default 2641)\n"
+	    "  --http-port N   the public gateway on the recursive node: REST API, proxy\n"
+	    "                  and record pages (default 8080; 0: none)\n"
+	    "  --console-port N  the web console of the top-level node (N) and of the\n"
+	    "                  motor works (N+1), with %d days of made-up statistics\n"
+	    "                  (default 8081; 0: none)\n"
+	    "  --scale N       sample data in percent of the default (~3600 identifiers;\n"
+	    "                  default 100)\n",
+	    DEMO_HISTORY_DAYS);
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -679,6 +702,106 @@ static int wait_answer(struct demo_node *d, unsigned port, const char *handle, u
 	}
 }
 
+/* The console of node d, NULL if none. */
+static const struct demo_console *console_of(const struct demo_node *d)
+{
+	for (size_t k = 0;
+	     demo_console_port && k < sizeof(demo_consoles) / sizeof(demo_consoles[0]); k++)
+		if (!strcmp(demo_consoles[k].node, d->name))
+			return &demo_consoles[k];
+	return NULL;
+}
+
+/* The console's port of console c. */
+static unsigned console_port(const struct demo_console *c)
+{
+	return (unsigned)demo_console_port + (unsigned)(c - demo_consoles);
+}
+
+/* The record that marks the history as demo data (a line of node d's records). */
+static void put_history_mark(FILE *f, const struct demo_node *d)
+{
+	fprintf(f,
+	        "{\"handle\":\"%s/DEMO-STATISTICS\",\"values\":[{\"index\":1,\"type\":\"DESC\","
+	        "\"data\":\"The statistics of the %d days up to the demo's start are demo data, "
+	        "made up by idnode demo (docs/console.md)\"}]}\n",
+	        d->prefix, DEMO_HISTORY_DAYS);
+}
+
+/* Console c's history and account, in node d's store at data (before the node starts). */
+static int setup_console(const struct demo_console *c, const struct demo_node *d, const char *dir,
+                         const char *data, unsigned scale, const sigset_t *mask)
+{
+	demo_ent one[1];
+	const demo_ent *ents = demo_ents;
+	size_t n = sizeof(demo_ents) / sizeof(demo_ents[0]);
+	for (size_t k = 0; c->prefix && k < n; k++)
+		if (!strcmp(demo_ents[k].prefix, c->prefix)) {
+			one[0] = demo_ents[k];
+			ents = one;
+			n = 1;
+		}
+	char err[256];
+	if (demo_history(data, ents, n, scale, DEMO_HISTORY_DAYS, (uint32_t)time(NULL), err,
+	                 sizeof(err))) {
+		fprintf(stderr, "idnode demo: the %s node's history: %s\n", d->name, err);
+		return -1;
+	}
+	char pw[PATH_MAX + 32];
+	snprintf(pw, sizeof(pw), "%s/console-password", dir);
+	char *args[] = {"idnode",
+	                "account",
+	                "add",
+	                (char *)c->account,
+	                "--data",
+	                (char *)data,
+	                "--role",
+	                (char *)c->role,
+	                "--id",
+	                (char *)c->id,
+	                "--password-file",
+	                pw,
+	                "--no-v1",
+	                c->prefix ? "--prefix" : NULL,
+	                (char *)c->prefix,
+	                NULL};
+	char log[PATH_MAX + 48];
+	snprintf(log, sizeof(log), "%s/%s/account.log", dir, d->name);
+	pid_t pid = spawn(args, log, mask);
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		fprintf(stderr, "idnode demo: the %s node's console account failed; see %s\n",
+		        d->name, log);
+		return -1;
+	}
+	return 0;
+}
+
+/* A password for the consoles' accounts, in dir/console-password (0600). */
+static int make_password(const char *dir)
+{
+	static const char abc[] = "abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY3479";
+	unsigned char raw[16];
+	FILE *r = fopen("/dev/urandom", "rb");
+	bool ok = r && fread(raw, 1, sizeof(raw), r) == sizeof(raw);
+	if (r)
+		fclose(r);
+	if (!ok)
+		return -1;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		demo_password[i] = abc[raw[i] % (sizeof(abc) - 1)];
+	demo_password[sizeof(raw)] = 0;
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/console-password", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f || fprintf(f, "%s\n", demo_password) < 0 || fclose(f)) {
+		fprintf(stderr, "idnode demo: %s: cannot write\n", path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Sets up node i's data directory and starts it. */
 static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
                       const sigset_t *mask, unsigned long *count)
@@ -709,7 +832,11 @@ static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
 			write_enterprise(f, d, scale, count);
 		else
 			r = write_prefix_records(f, i, base);
+		if (console_of(d))
+			put_history_mark(f, d);
 		if (fclose(f) || r || run_load(data, in, mask))
+			return -1;
+		if (console_of(d) && setup_console(console_of(d), d, dir, data, scale, mask))
 			return -1;
 	}
 	char *args[24];
@@ -748,6 +875,11 @@ static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
 		}
 		args[n++] = "--site-desc";
 		args[n++] = (char *)d->desc;
+		if (console_of(d)) {
+			snprintf(http, sizeof(http), "127.0.0.1:%u", console_port(console_of(d)));
+			args[n++] = "--http";
+			args[n++] = http;
+		}
 	}
 	args[n] = NULL;
 	if ((d->pid = spawn(args, log, mask)) < 0) {
@@ -789,6 +921,17 @@ static void print_tour(const char *dir, const char *self, unsigned long base, un
 		       demo_gtins[0]);
 		printf("  %s:%lu/api/labels/88.100.1/01.%s.21.SN0001.svg?gs1=1\n", gw,
 		       demo_http_port, demo_gtins[0]);
+	}
+	for (size_t k = 0;
+	     demo_console_port && k < sizeof(demo_consoles) / sizeof(demo_consoles[0]); k++) {
+		const struct demo_console *c = &demo_consoles[k];
+		if (!k)
+			printf("\nThe web console (statistics of the last %d days are demo data; "
+			       "password also in %s/console-password):\n",
+			       DEMO_HISTORY_DAYS, dir);
+		printf("  http://127.0.0.1:%u/console/  user %s, password %s (%s%s%s)\n",
+		       console_port(c), c->account, demo_password, c->role,
+		       c->prefix ? " of " : ", all prefixes", c->prefix ? c->prefix : "");
 	}
 	printf("\nTry:\n");
 	printf("  %s resolve 88.100.1/MOTOR-2026-000001 --server 127.0.0.1:%lu\n", self, base);
@@ -871,9 +1014,13 @@ static int wait_signals(const sigset_t *wait_set, const char *dir)
 int cmd_demo(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"dir", required_argument, NULL, 'd'},   {"base-port", required_argument, NULL, 'p'},
-	    {"scale", required_argument, NULL, 's'}, {"http-port", required_argument, NULL, 'w'},
-	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	    {"dir", required_argument, NULL, 'd'},
+	    {"base-port", required_argument, NULL, 'p'},
+	    {"scale", required_argument, NULL, 's'},
+	    {"http-port", required_argument, NULL, 'w'},
+	    {"console-port", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *dir_opt = NULL;
 	unsigned long base = 2641, scale = 100;
@@ -906,6 +1053,15 @@ int cmd_demo(int argc, char **argv)
 			if (*end || demo_http_port > 65535) {
 				fprintf(stderr,
 				        "idnode demo: --http-port '%s': not a port 0..65535\n",
+				        optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'c':
+			demo_console_port = strtoul(optarg, &end, 10);
+			if (*end || demo_console_port > 65534) {
+				fprintf(stderr,
+				        "idnode demo: --console-port '%s': not a port 0..65534\n",
 				        optarg);
 				return CLI_USAGE;
 			}
@@ -958,7 +1114,7 @@ int cmd_demo(int argc, char **argv)
 
 	status = CLI_FAIL;
 	unsigned long count = 0;
-	if (make_keys(dir))
+	if (make_keys(dir) || (demo_console_port && make_password(dir)))
 		goto out;
 	/* Parents' records name their children's sites: start from the leaves. */
 	for (size_t i = NNODES; i-- > 0;)

@@ -128,6 +128,14 @@ int node_stats_flush(node *n, uint32_t now);
 int node_stats_prune(store *s, uint32_t now, unsigned hour_days, unsigned day_days, size_t max,
                      size_t *deleted);
 
+/*
+ * Adds c to one bucket (hour or day, of a prefix or an industry, bucket as
+ * in the table keys) and sets its identifiers held, in t: what a flush
+ * writes, for a history made elsewhere (`idnode demo`'s back-filled days).
+ */
+int node_stats_add(store_txn *t, bool hourly, bool industry, uint32_t bucket, const char *name,
+                   uint64_t held, const uint64_t c[NST_COUNT]);
+
 /* ---- reading ---- */
 
 typedef struct node_stats_query {

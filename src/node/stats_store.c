@@ -59,6 +59,16 @@ static int add_bucket(store_txn *t, char kind, uint32_t bucket, const char *name
 	return store_tab_put(t, STORE_TAB_STATS, k, idn_slice_of(val, VAL_LEN), 0);
 }
 
+int node_stats_add(store_txn *t, bool hourly, bool industry, uint32_t bucket, const char *name,
+                   uint64_t held, const uint64_t c[NST_COUNT])
+{
+	size_t n = strlen(name);
+	if (!n || n > NODE_STATS_KEY_MAX)
+		return IDN_EINVAL;
+	char kind = hourly ? 'h' : 'd';
+	return add_bucket(t, industry ? (char)(kind - 'a' + 'A') : kind, bucket, name, n, c, held);
+}
+
 static int count_cb(void *arg, idn_slice key, idn_slice val)
 {
 	(void)key;

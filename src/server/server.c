@@ -289,6 +289,7 @@ static int start_listeners(running *r)
 	    .stats = {.stats_public = c->stats_public,
 	              .metrics = c->metrics ? server_metrics_write : NULL,
 	              .metrics_arg = &r->metrics,
+	              .status = server_metrics_write,
 	              .metrics_allow = (const char *const *)c->metrics_allow.v,
 	              .nmetrics_allow = c->metrics_allow.n},
 	    .errbuf = r->err,

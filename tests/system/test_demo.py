@@ -49,14 +49,15 @@ def children_of(pid):
 
 class Demo(unittest.TestCase):
     def test_demo_runs_prints_commands_and_stops(self):
-        base = free_base(8)
-        http_port = base + 7
+        base = free_base(10)
+        http_port = base + 7  # and base + 8, + 9: the consoles
         tmp = tempfile.mkdtemp(prefix="idn-demo-test-")
         env = dict(os.environ, TMPDIR=tmp)
         out_path = os.path.join(tmp, "demo.out")
         with open(out_path, "w+") as out:
             proc = subprocess.Popen([IDNODE, "demo", "--base-port", str(base), "--scale", "30",
-                                     "--http-port", str(http_port)],
+                                     "--http-port", str(http_port),
+                                     "--console-port", str(base + 8)],
                                     stdout=out, stderr=subprocess.STDOUT, env=env)
             try:
                 deadline, text = time.time() + 60, ""

@@ -258,6 +258,37 @@ static void test_prune(void **state)
 	assert_int_equal(gone, 1);
 }
 
+/* node_stats_add (a history written elsewhere, as idnode demo's): adds, sets held, both kinds. */
+static void test_add(void **state)
+{
+	struct fx *f = *state;
+	uint64_t c[NST_COUNT] = {0};
+	c[NST_REGISTERED] = 5;
+	c[NST_RES_FIRST + NST_FOUND] = 40;
+	uint32_t day = T0 / DAY - 3;
+	store_txn *t;
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(node_stats_add(t, false, false, day, "88.100.1", 100, c), IDN_OK);
+	assert_int_equal(node_stats_add(t, false, false, day, "88.100.1", 105, c), IDN_OK);
+	assert_int_equal(node_stats_add(t, false, true, day, "88.100", 300, c), IDN_OK);
+	assert_int_equal(node_stats_add(t, true, false, day * 24, "88.100.2", 7, c), IDN_OK);
+	assert_int_equal(node_stats_add(t, false, false, day, "", 1, c), IDN_EINVAL);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	got g = one(f->s, "88.100.1", false, false, day * DAY);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.last.held, 105); /* the last held given */
+	assert_int_equal(g.last.c[NST_REGISTERED], 10);
+	assert_int_equal(g.last.c[NST_RES_FIRST + NST_FOUND], 80);
+	g = one(f->s, "88.100", true, false, day * DAY);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.last.held, 300);
+	assert_int_equal(g.last.c[NST_REGISTERED], 5);
+	g = one(f->s, "88.100.2", false, true, day * DAY);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.last.held, 7);
+	assert_int_equal(one(f->s, "88.100.2", false, false, day * DAY).n, 0); /* hour only */
+}
+
 static void test_query_errors(void **state)
 {
 	(void)state;
@@ -346,6 +377,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_prefix_bound, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resolutions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add, setup, teardown),
 	    cmocka_unit_test(test_query_errors),
 	    cmocka_unit_test(test_rows),
 	};
