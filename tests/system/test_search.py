@@ -133,6 +133,15 @@ class SearchBase:
         st, b = self.get("/hrls/handles?URL=http://example.org/item/3&prefix=88.100.1")
         self.assertEqual(b, [item(3)])
 
+    def test_gather_finds_nothing(self):
+        # a beginning or a range no entry has: the walk gathers no candidate (its
+        # list was sorted from NULL: UBSan stopped the node there)
+        for q in ("/hrls/handles?URL=zzz-none*", "/api/search?q=produced>=2099-01-01"):
+            st, b = self.get(q)
+            self.assertEqual(st, 200, b)
+            self.assertIn(b, ([], {"responseCode": 1, "handles": [], "next": None}))
+        self.assertTrue(self.node.alive(), self.node.output())
+
     def test_hrls_bad_input(self):
         for q, word in (("URL=*example*", "leading wildcard"), ("URL=http*x*", "'*'"),
                         ("URL=*&limit=100001", "limit"), ("URL=x&limit=0", "limit"),
