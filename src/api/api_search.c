@@ -7,9 +7,16 @@
  */
 #include "api/api_search.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/routes.h"
 #include "core/codec.h"
@@ -24,18 +31,90 @@ enum {
 
 /* ---- shared ---- */
 
+/*
+ * A cursor is sealed: TAG || (id XOR STREAM), TAG = HMAC(key, "c" id) cut
+ * to 16 bytes, STREAM = HMAC(key, "s" TAG i) blocks, key random for the
+ * process's life. The identifier a walk stopped at may be one whose value
+ * the caller may not read: in clear, the cursor would name it.
+ */
+enum { CURSOR_TAG = 16 };
+
+static uint8_t cursor_key[32];
+static pthread_once_t cursor_once = PTHREAD_ONCE_INIT;
+
+static void cursor_key_make(void)
+{
+	if (RAND_bytes(cursor_key, sizeof(cursor_key)) == 1)
+		return;
+	/* no randomness: still unguessable enough to hide an identifier from a page */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint8_t seed[sizeof(ts) + sizeof(void *)];
+	void *self = &ts;
+	memcpy(seed, &ts, sizeof(ts));
+	memcpy(seed + sizeof(ts), &self, sizeof(self));
+	SHA256(seed, sizeof(seed), cursor_key);
+}
+
+static void cursor_mac(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                       uint8_t out[32])
+{
+	uint8_t msg[1 + CURSOR_TAG + INDEX_ID_MAX + 1];
+	memcpy(msg, a, alen);
+	if (blen)
+		memcpy(msg + alen, b, blen);
+	unsigned len = 32;
+	HMAC(EVP_sha256(), cursor_key, sizeof(cursor_key), msg, alen + blen, out, &len);
+}
+
+/* out[i] = in[i] XOR the stream of tag */
+static void cursor_xor(const uint8_t *tag, const uint8_t *in, size_t n, uint8_t *out)
+{
+	uint8_t blk[32], head[2 + CURSOR_TAG];
+	head[0] = 's';
+	memcpy(head + 1, tag, CURSOR_TAG);
+	for (size_t i = 0; i < n; i++) {
+		if (i % 32 == 0) {
+			head[1 + CURSOR_TAG] = (uint8_t)(i / 32);
+			cursor_mac(head, sizeof(head), NULL, 0, blk);
+		}
+		out[i] = in[i] ^ blk[i % 32];
+	}
+}
+
+static void cursor_tag(const uint8_t *id, size_t n, uint8_t tag[CURSOR_TAG])
+{
+	uint8_t mac[32];
+	cursor_mac((const uint8_t *)"c", 1, id, n, mac);
+	memcpy(tag, mac, CURSOR_TAG);
+}
+
 void api_search_cursor(const search_page *pg, char *out)
 {
-	codec_hex_encode(pg->next, pg->next_len, out);
+	uint8_t sealed[CURSOR_TAG + INDEX_ID_MAX];
+	size_t n = pg->next_len < INDEX_ID_MAX ? pg->next_len : INDEX_ID_MAX;
+	pthread_once(&cursor_once, cursor_key_make);
+	cursor_tag(pg->next, n, sealed);
+	cursor_xor(sealed, pg->next, n, sealed + CURSOR_TAG);
+	codec_hex_encode(sealed, CURSOR_TAG + n, out);
 }
 
 int api_search_cursor_set(search_query *q, idn_slice text)
 {
+	uint8_t sealed[CURSOR_TAG + INDEX_ID_MAX], tag[CURSOR_TAG];
 	size_t bad;
-	ssize_t n = codec_hex_decode(text.p, text.len, q->cursor, sizeof(q->cursor), &bad);
-	if (n <= 0)
+	ssize_t n = codec_hex_decode(text.p, text.len, sealed, sizeof(sealed), &bad);
+	if (n <= CURSOR_TAG)
 		return IDN_EINVAL;
-	q->cursor_len = (size_t)n;
+	size_t idl = (size_t)n - CURSOR_TAG;
+	pthread_once(&cursor_once, cursor_key_make);
+	cursor_xor(sealed, sealed + CURSOR_TAG, idl, q->cursor);
+	cursor_tag(q->cursor, idl, tag);
+	if (CRYPTO_memcmp(tag, sealed, CURSOR_TAG)) {
+		q->cursor_len = 0;
+		return IDN_EINVAL;
+	}
+	q->cursor_len = idl;
 	return IDN_OK;
 }
 

@@ -21,7 +21,8 @@
 #include "api/reply.h"
 #include "node/search.h"
 
-enum { API_SEARCH_CURSOR_MAX = 2 * INDEX_ID_MAX + 1 };
+/* a cursor's text: hex of a 16-byte tag and the sealed identifier (api_search.c) */
+enum { API_SEARCH_CURSOR_MAX = 2 * (16 + INDEX_ID_MAX) + 1 };
 
 /*
  * Runs q as the identity id_handle:id_index (empty handle: anonymous), each
@@ -32,7 +33,10 @@ enum { API_SEARCH_CURSOR_MAX = 2 * INDEX_ID_MAX + 1 };
 int api_search_run(api_worker *w, idn_slice id_handle, uint32_t id_index, const search_query *q,
                    search_hit_fn hit, void *arg, search_page *pg, http_resp *r);
 
-/* The cursor of the page after pg as text (hex), into out (API_SEARCH_CURSOR_MAX). */
+/*
+ * The cursor of the page after pg as text (hex), into out (API_SEARCH_CURSOR_MAX):
+ * sealed, so it names no identifier; valid while this process runs.
+ */
 void api_search_cursor(const search_page *pg, char *out);
 /* Sets q's cursor from its text: IDN_OK, or IDN_EINVAL when it is not one. */
 int api_search_cursor_set(search_query *q, idn_slice text);

@@ -104,7 +104,8 @@ int lib_answer(idnode_client *c, const proto_msg *m, idn_slice *rest)
 	idn_slice text = {NULL, 0};
 	proto_error_decode(body, &text);
 	size_t tl = text.len < sizeof c->server_msg ? text.len : sizeof c->server_msg - 1;
-	memcpy(c->server_msg, text.p, tl);
+	if (tl) /* no message at all: text.p is NULL */
+		memcpy(c->server_msg, text.p, tl);
 	c->server_msg[tl] = 0;
 	int err = rc == PROTO_RC_HANDLE_NOT_FOUND || rc == PROTO_RC_VALUE_NOT_FOUND
 	              ? IDNODE_ENOTFOUND

@@ -12,6 +12,7 @@
 
 #include "core/codec.h"
 #include "node/account.h"
+#include "proto/handle.h"
 
 enum {
 	AUDIT_KEY_LEN = 12,
@@ -64,8 +65,29 @@ static int prune(store_txn *t, int64_t now_ms, uint32_t days)
 	return ret == IDN_ENOTFOUND ? 0 : ret;
 }
 
+/*
+ * Makes s valid UTF-8 in place (JSON takes nothing else): a byte that starts
+ * no valid sequence becomes '?', so a field cut at its size in the middle of
+ * a character, or bytes a caller sent, cannot make the entry unwritable.
+ */
+static void utf8_fix(char *s)
+{
+	uint8_t *p = (uint8_t *)s, *end = p + strlen(s);
+	while (p < end) {
+		size_t n = handle_utf8_seq(p, end);
+		if (!n) {
+			*p = '?';
+			n = 1;
+		}
+		p += n;
+	}
+}
+
 int audit_append(store_txn *t, audit_entry *e, int64_t now_ms, uint32_t retention_days)
 {
+	char *text[] = {e->who, e->identity, e->op, e->target, e->message, e->from};
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+		utf8_fix(text[i]);
 	e->time_ms = now_ms;
 	e->seq = atomic_fetch_add(&audit_seq, 1);
 	uint8_t key[AUDIT_KEY_LEN];

@@ -452,7 +452,8 @@ static int walk_gather(run *r)
 	                        idn_slice_of(start, start_len), gather_cb, r);
 	if (rc < 0 || r->rc)
 		return rc < 0 ? rc : r->rc;
-	qsort(r->c, r->nc, sizeof(*r->c), cand_cmp);
+	if (r->nc) /* r->c is NULL when nothing was gathered */
+		qsort(r->c, r->nc, sizeof(*r->c), cand_cmp);
 	for (size_t i = 0; i < r->nc && !r->stop && !r->rc; i++) {
 		bool sure = r->c[i].sure;
 		while (i + 1 < r->nc && !cand_cmp(&r->c[i], &r->c[i + 1]))

@@ -316,7 +316,9 @@ static inline st_slot *slot_of(struct node_stats_w *sw, const uint8_t *p, size_t
 {
 	if (n == sw->last_len && sw->last && !memcmp(sw->last_raw, p, n))
 		return sw->last;
-	if (n == 0 || n > NODE_STATS_KEY_MAX)
+	/* a prefix that is not UTF-8 (or holds a NUL) would make answers naming it malformed */
+	if (n == 0 || n > NODE_STATS_KEY_MAX || memchr(p, 0, n) ||
+	    !handle_utf8_valid(idn_slice_of(p, n)))
 		return &sw->other;
 	st_slot *sl = find_slot(sw, p, n);
 	memcpy(sw->last_raw, p, n);

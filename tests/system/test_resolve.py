@@ -104,6 +104,33 @@ class ResolveTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("HANDLE_NOT_FOUND", r.stderr)
 
+    def test_error_without_message(self):
+        # a server (not idnode) answering an error with no message at all, as some
+        # do: the client says the code (it copied the message from NULL: UBSan
+        # stopped it there)
+        import subprocess
+        import threading
+        from idnlib import IDNODE, free_port
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", port))
+            s.settimeout(30)
+
+            def answer():
+                data, addr = s.recvfrom(65536)
+                rid, op = struct.unpack(">I", data[8:12])[0], struct.unpack(">I", data[20:24])[0]
+                msg = struct.pack(">IIIHBBII", op, 100, 0, 0, 0, 0, 0, 0) + struct.pack(">I", 0)
+                s.sendto(struct.pack(">BBBBIIII", 2, 5, 0, 0, 0, rid, 0, len(msg)) + msg, addr)
+
+            t = threading.Thread(target=answer)
+            t.start()
+            r = subprocess.run([IDNODE, "resolve", "88.1/x", "--server", "127.0.0.1:%d" % port],
+                               capture_output=True, text=True, timeout=30)
+            t.join(30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("88.1/x: HANDLE_NOT_FOUND (100)", r.stderr)
+        self.assertNotIn("runtime error", r.stderr)
+
     def test_case(self):
         # Prefix case-insensitive, suffix case-sensitive (the default).
         r, j = self.resolve_json("88.100.1/lower")

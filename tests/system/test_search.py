@@ -150,6 +150,15 @@ class SearchBase:
         st, b = self.get("/hrls/handles?URL=http://example.org/item/3&prefix=88.100.1")
         self.assertEqual(b, [item(3)])
 
+    def test_gather_finds_nothing(self):
+        # a beginning or a range no entry has: the walk gathers no candidate (its
+        # list was sorted from NULL: UBSan stopped the node there)
+        for q in ("/hrls/handles?URL=zzz-none*", "/api/search?q=produced>=2099-01-01"):
+            st, b = self.get(q)
+            self.assertEqual(st, 200, b)
+            self.assertIn(b, ([], {"responseCode": 1, "handles": [], "next": None}))
+        self.assertTrue(self.node.alive(), self.node.output())
+
     def test_hrls_bad_input(self):
         for q, word in (("URL=*example*", "leading wildcard"), ("URL=http*x*", "'*'"),
                         ("URL=*&limit=100001", "limit"), ("URL=x&limit=0", "limit"),
@@ -316,6 +325,40 @@ class SearchPgTest(SearchBase, unittest.TestCase):
         if out.returncode != 0:
             raise RuntimeError("psql: %s: %s" % (sql, out.stderr))
 
+
+
+class SearchCursorTest(unittest.TestCase):
+    """A page's cursor names no identifier the caller may not read."""
+
+    def test_cursor_hides_what_it_passed(self):
+        # five identifiers whose owner only admins read, one public: with a budget of
+        # 3 entries the anonymous walk stops among the hidden ones (its cursor was
+        # their identifier in hex: 88.100.1/S2 had owner=acme, told to anyone)
+        recs = [{"handle": "88.100.1/S%d" % i, "values": [sval(1, "owner", "acme", perms=0x0c)]}
+                for i in range(5)]
+        recs.append({"handle": "88.100.1/T", "values": [sval(1, "owner", "acme")]})
+        node = HttpNode(records=recs, homes=("88.100.1",), extra_args=["--search-scan-max", "3"])
+        try:
+            found, cursor, pages = [], None, 0
+            while pages < 10:
+                q = "/api/search?q=owner=acme" + ("&cursor=" + cursor if cursor else "")
+                st, _, b = node.req("GET", q)
+                self.assertEqual(st, 200, b)
+                b = json.loads(b)
+                found += b["handles"]
+                cursor, pages = b["next"], pages + 1
+                if not cursor:
+                    break
+                self.assertNotIn(b"88.100.1/S".hex(), cursor)
+                self.assertNotIn(b"88.100.1/S".hex().upper(), cursor.upper())
+            self.assertEqual(found, ["88.100.1/T"])
+            self.assertLess(pages, 10)
+            # a cursor altered, or one no page gave, is refused
+            st, _, b = node.req("GET", "/api/search?q=owner=acme&cursor=" +
+                                b"88.100.1/S3".hex())
+            self.assertEqual(st, 400, b)
+        finally:
+            node.close()
 
 
 class SearchMirrorTest(unittest.TestCase):

@@ -167,6 +167,21 @@ class StatsTest(unittest.TestCase):
         finally:
             n.close()
 
+    def test_prefix_not_utf8(self):
+        # a stranger's request under a prefix that is not UTF-8: counted under
+        # "other", and every statistics answer stays JSON (its bytes broke them)
+        n = self.node
+        udp_exchange(n.port, request(b"\xff\xfe\x22/x"))
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            st, _, body = self.stats("")
+            self.assertEqual(st, 200, body)
+            rows = json.loads(body.decode("utf-8"))["rows"]
+            if any(r.get("prefix") == "other" for r in rows):
+                break
+            time.sleep(0.2)
+        self.assertTrue(any(r.get("prefix") == "other" for r in rows), rows)
+
     def test_who_may_read(self):
         st, _, body = self.stats("prefix=" + P, who=None)
         self.assertEqual(st, 401, body)

@@ -401,6 +401,27 @@ static void test_audit_paging(void **state)
 	assert_string_equal(seen, "t99,");
 }
 
+/*
+ * A field cut at its size in the middle of a character (the API cuts a long
+ * identifier so), or holding bytes that are not UTF-8: the entry is written,
+ * those bytes as '?' (it was refused as "out of memory": a change unaudited).
+ */
+static void test_audit_not_utf8(void **state)
+{
+	struct fx *f = *state;
+	audit_entry e = {.result = 1};
+	snprintf(e.who, sizeof(e.who), "ent7");
+	snprintf(e.op, sizeof(e.op), "identity.create");
+	snprintf(e.target, sizeof(e.target), "88.100.7/a\xc3");
+	snprintf(e.message, sizeof(e.message), "x\xff\xe9\x80y \xc3\xa9");
+	assert_int_equal(audit_append(f->t, &e, T0, 0), 0);
+	char seen[4096] = "", next[64];
+	audit_query q = {.limit = 10, .cursor = ""};
+	assert_int_equal(audit_read(f->t, &q, collect, seen, next, sizeof(next)), 0);
+	assert_string_equal(seen, "88.100.7/a?,");
+	assert_string_equal(e.message, "x???y \xc3\xa9");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +432,7 @@ int main(void)
 	    cmocka_unit_test(test_owns),
 	    cmocka_unit_test_setup_teardown(test_unknown_name_timing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_paging, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_not_utf8, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
