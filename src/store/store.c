@@ -47,6 +47,15 @@ static int format_of(store_txn *t, uint64_t *v)
 }
 
 /* Refuses a newer store; migrates an older one and stamps it, in one write transaction. */
+static int format_newer(uint64_t v)
+{
+	fprintf(stderr,
+	        "store: format version %llu is newer than this idnode understands (%d): "
+	        "upgrade idnode to open it\n",
+	        (unsigned long long)v, STORE_FORMAT_VERSION);
+	return IDN_EVERSION;
+}
+
 static int format_check(store *s)
 {
 	store_txn *t;
@@ -58,16 +67,15 @@ static int format_check(store *s)
 	store_txn_abort(t);
 	if (rc || v == STORE_FORMAT_VERSION)
 		return rc;
-	if (v > STORE_FORMAT_VERSION) {
-		fprintf(stderr,
-		        "store: format version %llu is newer than this idnode understands (%d): "
-		        "upgrade idnode to open it\n",
-		        (unsigned long long)v, STORE_FORMAT_VERSION);
-		return IDN_EVERSION;
-	}
+	if (v > STORE_FORMAT_VERSION)
+		return format_newer(v);
 	if ((rc = store_txn_begin(s, 0, &t)))
 		return rc;
-	rc = format_of(t, &v); /* another process may have stamped it meanwhile */
+	rc = format_of(t, &v);                 /* another process may have stamped it meanwhile */
+	if (!rc && v > STORE_FORMAT_VERSION) { /* ... even a newer idnode: never stamp it back */
+		store_txn_abort(t);
+		return format_newer(v);
+	}
 	for (; !rc && v < STORE_FORMAT_VERSION; v++)
 		if (migrations[v])
 			rc = migrations[v](t);
