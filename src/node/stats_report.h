@@ -62,6 +62,12 @@ typedef struct node_report {
 int node_report_build(store *s, const char *prefix, uint32_t day, EVP_PKEY *priv, node_report *out);
 /* The parent acknowledged r: recorded in s ('a' row). */
 int node_report_acked(store *s, const char *prefix, uint32_t day, const node_report *r);
+/*
+ * The parent refused r as a replay (it holds r's sequence with other rows:
+ * its answer to an earlier send was lost): r's sequence is recorded as
+ * used, not its rows, so the next build sends a higher one, which replaces it.
+ */
+int node_report_used(store *s, const char *prefix, uint32_t day, const node_report *r);
 void node_report_free(node_report *r);
 
 /* What node_report_accept found. */

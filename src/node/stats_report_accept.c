@@ -298,11 +298,14 @@ int node_report_accept(store *s, const uint8_t *env, size_t len, bool case_sensi
 	if (!ret)
 		SHA256((const uint8_t *)doc, strlen(doc), rp.digest);
 	free(doc);
+	/* Checked on a reader: a stranger's forgeries never wait for the writer. */
 	store_txn *t = NULL;
 	if (!ret)
-		ret = store_txn_begin(s, 0, &t);
+		ret = store_txn_begin(s, STORE_RDONLY, &t);
 	if (!ret) {
 		int v = verify(t, &rp, sig, siglen, case_sensitive);
+		store_txn_abort(t);
+		t = NULL;
 		if (v == IDN_ENOTFOUND || v == IDN_EMISMATCH)
 			snprintf(err, errlen, "report for %s: %s", rp.prefix,
 			         v == IDN_ENOTFOUND ? "no record 0.NA/<prefix> here"
@@ -310,6 +313,8 @@ int node_report_accept(store *s, const uint8_t *env, size_t len, bool case_sensi
 			                              "0.NA/<prefix>'s HS_PUBKEY");
 		ret = v == IDN_ENOTFOUND ? IDN_EMISMATCH : v;
 	}
+	if (!ret)
+		ret = store_txn_begin(s, 0, &t);
 	if (!ret)
 		ret = keep(t, &rp, outcome, err, errlen);
 	if (t && (ret || *outcome == NODE_REPORT_DUPLICATE))

@@ -114,12 +114,8 @@ static bool report_day(server_reporter *rp, const char *prefix, uint32_t day)
 	if (ok && (ret = node_report_acked(rp->store, prefix, day, &r)))
 		fprintf(stderr, "idnode: statistics report acknowledgement not saved: %s\n",
 		        idn_strerror(ret));
-	else if (status == 409) {
-		/* The parent has this sequence with other rows (its answer to the last one
-		 * was lost): the next cycle sends a newer one, which replaces it. */
-		memset(r.digest, 0, sizeof(r.digest));
-		node_report_acked(rp->store, prefix, day, &r);
-	}
+	else if (status == 409) /* a replay to the parent: the next cycle sends a newer one */
+		node_report_used(rp->store, prefix, day, &r);
 	if (!ok)
 		fprintf(stderr, "idnode: statistics report of %s to %s: %s %s\n", prefix,
 		        rp->parent, status < 0 ? "parent unreachable" : "refused", msg);

@@ -9,7 +9,8 @@
  * sequence with another body) is refused; a newer report of a day replaces
  * the older one (exactly once); days accepted out of order each keep their
  * own rows; malformed and oversized envelopes are refused; the child sends
- * nothing for a day the parent acknowledged until its rows change.
+ * nothing for a day the parent acknowledged until its rows change, and after
+ * a replay refusal sends a higher sequence that replaces the day's report.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -221,6 +222,17 @@ static void test_replay(void **state)
 	assert_int_equal(take(f, &r1, &o), IDN_EEXIST);  /* an older one */
 	assert_int_equal(reported(f, "88.100.1", false, day).c[NST_REGISTERED], 2);
 	assert_int_equal(reported(f, "88.100", true, day).c[NST_REGISTERED], 2);
+	/* the child learns its sequence 2 was used (the parent's answer lost): 3 replaces it */
+	assert_int_equal(node_report_used(f->child, "88.100.1", day, &r2b), IDN_OK);
+	node_report r3;
+	assert_int_equal(node_report_build(f->child, "88.100.1", day, f->key, &r3), 1);
+	assert_int_equal(r3.seq, 3);
+	enum node_report_outcome o3;
+	assert_int_equal(take(f, &r3, &o3), IDN_OK);
+	assert_int_equal(o3, NODE_REPORT_ACCEPTED);
+	assert_int_equal(reported(f, "88.100.1", false, day).c[NST_REGISTERED], 3);
+	assert_int_equal(reported(f, "88.100", true, day).c[NST_REGISTERED], 3);
+	node_report_free(&r3);
 	node_report_free(&r1);
 	node_report_free(&r2);
 	node_report_free(&r2b);
