@@ -126,6 +126,18 @@ static int take(struct fx *f, const node_report *r, enum node_report_outcome *o)
 	return ret;
 }
 
+/* Builds the day's report of 88.100.1 (sequence seq), has the parent accept it as new. */
+static void send_new(struct fx *f, uint32_t day, uint64_t seq)
+{
+	node_report r;
+	enum node_report_outcome o;
+	assert_int_equal(node_report_build(f->child, "88.100.1", day, f->key, &r), 1);
+	assert_int_equal(r.seq, seq);
+	assert_int_equal(take(f, &r, &o), IDN_OK);
+	assert_int_equal(o, NODE_REPORT_ACCEPTED);
+	node_report_free(&r);
+}
+
 static void test_signed_and_duplicate(void **state)
 {
 	struct fx *f = *state;
@@ -152,10 +164,7 @@ static void test_signed_and_duplicate(void **state)
 	node_report_free(&r);
 	assert_int_equal(node_report_build(f->child, "88.100.1", day, f->key, &r), 0);
 	count(f, "88.100.1/b", NST_REGISTERED, 1, T0 + 20);
-	assert_int_equal(node_report_build(f->child, "88.100.1", day, f->key, &r), 1);
-	assert_int_equal(r.seq, 2);
-	assert_int_equal(take(f, &r, &o), IDN_OK);
-	assert_int_equal(o, NODE_REPORT_ACCEPTED);
+	send_new(f, day, 2);
 	/* replaced, not added: 4, not 3 + 4 */
 	assert_int_equal(reported(f, "88.100.1", false, day).c[NST_REGISTERED], 4);
 	assert_int_equal(reported(f, "88.100", true, day).c[NST_REGISTERED], 4);
@@ -224,15 +233,9 @@ static void test_replay(void **state)
 	assert_int_equal(reported(f, "88.100", true, day).c[NST_REGISTERED], 2);
 	/* the child learns its sequence 2 was used (the parent's answer lost): 3 replaces it */
 	assert_int_equal(node_report_used(f->child, "88.100.1", day, &r2b), IDN_OK);
-	node_report r3;
-	assert_int_equal(node_report_build(f->child, "88.100.1", day, f->key, &r3), 1);
-	assert_int_equal(r3.seq, 3);
-	enum node_report_outcome o3;
-	assert_int_equal(take(f, &r3, &o3), IDN_OK);
-	assert_int_equal(o3, NODE_REPORT_ACCEPTED);
+	send_new(f, day, 3);
 	assert_int_equal(reported(f, "88.100.1", false, day).c[NST_REGISTERED], 3);
 	assert_int_equal(reported(f, "88.100", true, day).c[NST_REGISTERED], 3);
-	node_report_free(&r3);
 	node_report_free(&r1);
 	node_report_free(&r2);
 	node_report_free(&r2b);
