@@ -130,7 +130,9 @@ class ReportTest(unittest.TestCase):
     def test_3_parent_down_then_back_exactly_once(self):
         base = wait_row(self.sec, "prefix=" + ENT, lambda r: r["resolved_udp_found"] >= 5)
         n0 = base["resolved_udp_found"]
-        self.sec.stop(signal.SIGTERM)
+        self.assertEqual(self.sec.stop(signal.SIGTERM), 0, self.sec.output())
+        for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            self.assertNotIn(bad, self.sec.output())
         resolve_udp(self.ent.port, ENT + "/REP-2", 4)
         deadline = time.time() + 20
         while time.time() < deadline and "parent unreachable" not in self.ent.output():
