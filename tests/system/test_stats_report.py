@@ -126,6 +126,10 @@ class ReportTest(unittest.TestCase):
         st, _, body = self.sec.req("POST", "/api/stats/report", body=b"{nope")
         self.assertEqual(st, 400, body)
         self.assertIn("responseCode", json.loads(body))
+        for q in ("source=bogus", "source=reported&granularity=hour"):
+            st, _, body = self.sec.req("GET", "/api/stats?" + q)
+            self.assertEqual(st, 400, body)
+            self.assertIn("source", json.loads(body)["message"])
 
     def test_3_parent_down_then_back_exactly_once(self):
         base = wait_row(self.sec, "prefix=" + ENT, lambda r: r["resolved_udp_found"] >= 5)
