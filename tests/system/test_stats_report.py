@@ -20,7 +20,7 @@ import shutil
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import Node, free_port, hexval, parse_answer, request, udp_exchange  # noqa: E402
+from idnlib import Node, hexval, parse_answer, request, udp_exchange  # noqa: E402
 from test_quota import ADMIN, QuotaNode, keygen  # noqa: E402
 
 ENT = "88.100.1"
