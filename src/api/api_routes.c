@@ -438,6 +438,7 @@ static const struct route {
     {"POST", "/snms/api/idn/applications/", true, api_snms_applications, true},
     {"GET", "/snms/api/idn/audit", false, api_snms_audit, true},
     {"GET", "/api/stats", false, api_get_stats, true},
+    {"POST", "/api/stats/report", false, api_post_stats_report, true},
     {"GET", "/metrics", false, api_get_metrics, false},
     {"GET", "/console", false, api_console, false},
     {"GET", "/console/", true, api_console, false},

@@ -16,7 +16,9 @@
 #include "api/api_account.h"
 #include "api/reply.h"
 #include "api/routes.h"
+#include "core/limit.h"
 #include "node/stats.h"
+#include "node/stats_report.h"
 
 enum { NETS_MAX = 64, API_STATS_ROWS = 50000 };
 
@@ -141,18 +143,18 @@ int api_get_metrics(api_worker *w, const http_req *req, idn_slice rest, http_res
 /* ---- GET /api/stats ---- */
 
 typedef struct stats_params {
-	char v[6][80]; /* prefix, industry, from, to, granularity, format */
-	bool has[6];
+	char v[7][80]; /* prefix, industry, from, to, granularity, format, source */
+	bool has[7];
 	char bad[80]; /* an unknown or malformed parameter */
 } stats_params;
 
-static const char *const param_names[6] = {"prefix", "industry",    "from",
-                                           "to",     "granularity", "format"};
+static const char *const param_names[7] = {"prefix",      "industry", "from",  "to",
+                                           "granularity", "format",   "source"};
 
 static int param_cb(void *arg, idn_slice name, idn_slice value)
 {
 	stats_params *p = arg;
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		if (!api_name_is(name, param_names[i]))
 			continue;
 		int n = api_pct_decode(value, true, (uint8_t *)p->v[i], sizeof(p->v[i]) - 1);
@@ -284,6 +286,13 @@ int api_get_stats(api_worker *w, const http_req *req, idn_slice rest, http_resp 
 		http_resp_error(r, 400, PROTO_RC_INVALID_VALUE, err);
 		return 0;
 	}
+	const char *src = p.has[6] ? p.v[6] : "own";
+	q.reported = !strcmp(src, "reported");
+	if ((strcmp(src, "own") && !q.reported) || (q.reported && q.hourly)) {
+		http_resp_error(r, 400, PROTO_RC_INVALID_VALUE,
+		                "source: expected own or reported (reported: granularity=day)");
+		return 0;
+	}
 	if (stats_allowed(w, req, r, &q) <= 0)
 		return 0;
 	q.max_rows = API_STATS_ROWS;
@@ -302,8 +311,10 @@ int api_get_stats(api_worker *w, const http_req *req, idn_slice rest, http_resp 
 		node_stats_period(&b, to, sizeof(to));
 		r->content_type = "application/json";
 		http_resp_printf(r,
-		                 "{\"granularity\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"rows\":[",
-		                 q.hourly ? "hour" : "day", from, to);
+		                 "{\"granularity\":\"%s\",\"source\":\"%s\",\"from\":\"%s\","
+		                 "\"to\":\"%s\",\"rows\":[",
+		                 q.hourly ? "hour" : "day", q.reported ? "reported" : "own", from,
+		                 to);
 	}
 	int ret = node_stats_read(w->a->s, &q, row_cb, &o);
 	if (ret == IDN_ERANGE) {
@@ -318,5 +329,44 @@ int api_get_stats(api_worker *w, const http_req *req, idn_slice rest, http_resp 
 	} else if (!o.csv) {
 		http_resp_puts(r, "]}");
 	}
+	return 0;
+}
+
+/*
+ * POST /api/stats/report: a child's signed daily report (node/stats_report.h).
+ * No HTTP credentials: the signature against 0.NA/<prefix> is the
+ * authentication. 200 accepted or the same again; 400 malformed; 403 forged;
+ * 409 replayed; 413 oversized. Every refusal is logged and counted
+ * (the stats-reports limit) and changes nothing.
+ */
+int api_post_stats_report(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
+{
+	(void)rest;
+	enum node_report_outcome o = NODE_REPORT_ACCEPTED;
+	char err[256] = "";
+	int ret = node_report_accept(w->a->s, req->body.p, req->body.len,
+	                             node_case_sensitive(w->a->n), &o, err, sizeof(err));
+	if (!ret) {
+		r->status = 200;
+		r->content_type = "application/json";
+		http_resp_printf(r, "{\"responseCode\":1,\"message\":\"%s\"}",
+		                 o == NODE_REPORT_DUPLICATE ? "duplicate: already counted"
+		                                            : "accepted");
+		return 0;
+	}
+	int status = ret == IDN_EINVAL      ? 400
+	             : ret == IDN_ERANGE    ? 413
+	             : ret == IDN_EMISMATCH ? 403
+	             : ret == IDN_EEXIST    ? 409
+	                                    : 500;
+	if (status == 500)
+		snprintf(err, sizeof(err), "%s", idn_strerror(ret));
+	else
+		limit_hit(LIM_STATS_REPORTS, "statistics report refused (%d): %s", status, err);
+	http_resp_error(r, status,
+	                status == 403   ? PROTO_RC_AUTHENTICATION_FAILED
+	                : status == 500 ? PROTO_RC_ERROR
+	                                : PROTO_RC_INVALID_VALUE,
+	                err);
 	return 0;
 }

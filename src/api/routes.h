@@ -27,6 +27,8 @@ int api_hrls_handles(api_worker *w, const http_req *req, idn_slice rest, http_re
 int api_hrls_ping(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 /* Statistics (api_stats.c): GET /api/stats, GET /metrics. */
 int api_get_stats(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
+/* POST /api/stats/report: a child node's signed statistics (node/stats_report.h). */
+int api_post_stats_report(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 int api_get_metrics(api_worker *w, const http_req *req, idn_slice rest, http_resp *r);
 /*
  * The console (docs/console.md): its files and GET /api/console/me (api_console.c),

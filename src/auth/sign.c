@@ -55,6 +55,11 @@ int auth_key_load(const char *path, auth_key **out, char *err, size_t errlen)
 	return IDN_OK;
 }
 
+EVP_PKEY *auth_key_pkey(const auth_key *k)
+{
+	return k ? k->pkey : NULL;
+}
+
 void auth_key_free(auth_key *k)
 {
 	if (!k)

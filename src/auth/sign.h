@@ -12,6 +12,7 @@
 #ifndef IDN_AUTH_SIGN_H
 #define IDN_AUTH_SIGN_H
 
+#include <openssl/evp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,8 @@ typedef struct auth_key auth_key;
  */
 int auth_key_load(const char *path, auth_key **out, char *err, size_t errlen);
 void auth_key_free(auth_key *k);
+/* The key itself, borrowed (signing other documents: node/stats_report.h). */
+EVP_PKEY *auth_key_pkey(const auth_key *k);
 /* The public half as HS_PUBKEY value data (for the site's HS_SITE). */
 int auth_key_public(const auth_key *k, wire_wr *w);
 

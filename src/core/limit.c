@@ -30,6 +30,7 @@ static const char *const names[LIM_COUNT] = {
     [LIM_SEARCH_SCAN] = "search-scan",
     [LIM_APPLICATIONS] = "applications",
     [LIM_STATS_PREFIXES] = "stats-prefixes",
+    [LIM_STATS_REPORTS] = "stats-reports",
 };
 
 static struct {

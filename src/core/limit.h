@@ -44,6 +44,8 @@ enum idn_limit_id {
 	LIM_SEARCH_SCAN,     /* a search stopped at its bound of index entries visited */
 	LIM_APPLICATIONS,    /* an enterprise application refused: too many pending */
 	LIM_STATS_PREFIXES,  /* a prefix beyond the statistics' bound, counted under "other" */
+	LIM_STATS_REPORTS,   /* a child's statistics report refused: forged, replayed, oversized,
+	                        malformed */
 	LIM_COUNT
 };
 

@@ -141,6 +141,7 @@ int node_stats_add(store_txn *t, bool hourly, bool industry, uint32_t bucket, co
 typedef struct node_stats_query {
 	bool hourly;       /* hour buckets, else day ones */
 	bool industry;     /* industry rows, else prefix rows */
+	bool reported;     /* what children reported ('x', 'X'; daily only), else own counts */
 	const char *name;  /* one prefix or industry; NULL: all */
 	uint32_t from, to; /* buckets (unix time / 3600 or / 86400), inclusive */
 	size_t max_rows;   /* 0: NODE_STATS_MAX_ROWS */

@@ -27,4 +27,10 @@ void node_stats_answered(node_worker *w, enum node_transport t, unsigned op_slot
 /* A commit of n writes (1: a write committed on its own). */
 void node_stats_commit(node_worker *w, unsigned n);
 
+/*
+ * Writes the STORE_TAB_STATS key kind | be32 bucket | name (n bytes) into key
+ * (5 + n bytes) and returns its length. Kinds: docs/statistics.md.
+ */
+size_t node_stats_key(uint8_t *key, char kind, uint32_t bucket, const char *name, size_t n);
+
 #endif

@@ -78,11 +78,12 @@ static int prune_kind(store *s, char kind, uint32_t cutoff, size_t max, size_t *
 int node_stats_prune(store *s, uint32_t now, unsigned hour_days, unsigned day_days, size_t max,
                      size_t *deleted)
 {
-	static const char kinds[] = "hHdD";
+	/* hours; days, the children's reports, kept ('r') and acknowledged ('a') ones */
+	static const char kinds[] = "hHdDxXra";
 	*deleted = 0;
 	if (!max)
 		max = SIZE_MAX;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 8; i++) {
 		unsigned keep = i < 2 ? hour_days : day_days;
 		if (!keep)
 			continue;
@@ -143,6 +144,8 @@ static int read_in(store_txn *t, read_scan *rs)
 {
 	const node_stats_query *q = rs->q;
 	char kind = q->hourly ? (q->industry ? 'H' : 'h') : (q->industry ? 'D' : 'd');
+	if (q->reported) /* children's reports (node/stats_report.h): days only */
+		kind = q->industry ? 'X' : 'x';
 	uint8_t key[KEY_HDR + NODE_STATS_KEY_MAX];
 	if (!q->name) {
 		put_bucket(key, kind, q->from);

@@ -11,7 +11,7 @@
 
 enum { KEY_HDR = 5, VAL_LEN = 1 + 8 * (1 + NST_COUNT) };
 
-static size_t bucket_key(uint8_t *key, char kind, uint32_t bucket, const char *name, size_t n)
+size_t node_stats_key(uint8_t *key, char kind, uint32_t bucket, const char *name, size_t n)
 {
 	key[0] = (uint8_t)kind;
 	key[1] = (uint8_t)(bucket >> 24);
@@ -45,7 +45,7 @@ static int add_bucket(store_txn *t, char kind, uint32_t bucket, const char *name
                       const uint64_t delta[NST_COUNT], uint64_t held)
 {
 	uint8_t key[KEY_HDR + NODE_STATS_KEY_MAX], val[VAL_LEN];
-	idn_slice k = idn_slice_of(key, bucket_key(key, kind, bucket, name, n)), old;
+	idn_slice k = idn_slice_of(key, node_stats_key(key, kind, bucket, name, n)), old;
 	uint64_t c[NST_COUNT] = {0}, h;
 	int ret = store_tab_get(t, STORE_TAB_STATS, k, &old);
 	if (ret && ret != IDN_ENOTFOUND)

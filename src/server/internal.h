@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "api/api.h"
+#include "auth/sign.h"
 #include "net/http.h"
 #include "net/net.h"
 #include "node/node.h"
@@ -93,6 +94,29 @@ bool server_flusher_start(server_flusher *f, node *n, store *s, unsigned flush_s
                           unsigned hour_days, unsigned day_days);
 /* Stops the thread after one last flush (nothing when it never ran). */
 void server_flusher_stop(server_flusher *f);
+
+/*
+ * The reports to the parent (stats_report.c, node/stats_report.h): a thread
+ * that sends the days of prefixes not yet acknowledged to parent
+ * ("HOST:PORT" of its HTTP listener) every interval_s seconds, signed with
+ * key, retrying with back-off. Borrows every argument until stopped.
+ */
+typedef struct server_reporter {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	store *store;
+	EVP_PKEY *key;
+	const char *parent;
+	const char *const *prefixes;
+	size_t nprefixes;
+	unsigned interval_s, days;
+	bool running, stop;
+} server_reporter;
+bool server_reporter_start(server_reporter *rp, store *s, const auth_key *key, const char *parent,
+                           const char *const *prefixes, size_t n, unsigned interval_s,
+                           unsigned days);
+void server_reporter_stop(server_reporter *rp);
 
 /* What GET /metrics reads (metrics.c); mirror under lock, set and cleared by the server. */
 typedef struct server_metrics {

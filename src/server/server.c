@@ -30,11 +30,12 @@ typedef struct running {
 	server_requests requests;
 	net_conn_budget budget; /* max_connections, TCP and HTTP together */
 	server_stats stats;
-	server_sweeper sweeper; /* frees what expired in the node's tables */
-	server_flusher flusher; /* writes the statistics (node/stats.h) */
-	server_metrics metrics; /* what GET /metrics reads */
-	char err[256];          /* what a start step failed on, from the module that failed */
-	bool serving;           /* every part started: SIGHUP may reload (atomic) */
+	server_sweeper sweeper;   /* frees what expired in the node's tables */
+	server_flusher flusher;   /* writes the statistics (node/stats.h) */
+	server_reporter reporter; /* sends them to --stats-parent */
+	server_metrics metrics;   /* what GET /metrics reads */
+	char err[256];            /* what a start step failed on, from the module that failed */
+	bool serving;             /* every part started: SIGHUP may reload (atomic) */
 } running;
 
 static int say(running *r, int ret)
@@ -93,6 +94,25 @@ static int open_store(running *r)
 	return ret;
 }
 
+/* The reports to --stats-parent (stats_report.c), when one is named. */
+static int start_reporter(running *r)
+{
+	const server_settings *c = r->cfg;
+	if (!c->stats_parent || !c->stats_parent[0])
+		return IDN_OK;
+	if (!c->stats || !r->key || !c->stats_report.n) {
+		snprintf(r->err, sizeof(r->err),
+		         "stats_parent: needs statistics on, server_key (the reports are signed "
+		         "with it) and at least one stats_report prefix");
+		return IDN_ECONFIG;
+	}
+	if (!server_reporter_start(&r->reporter, r->store, r->key, c->stats_parent,
+	                           (const char *const *)c->stats_report.v, c->stats_report.n,
+	                           c->stats_report_s, c->stats_report_days))
+		return IDN_ENOMEM;
+	return IDN_OK;
+}
+
 static int make_node(running *r)
 {
 	const server_settings *c = r->cfg;
@@ -137,6 +157,8 @@ static int make_node(running *r)
 		ret = IDN_ENOMEM;
 	if (!ret && !server_sweeper_start(&r->sweeper, r->node))
 		ret = IDN_ENOMEM;
+	if (!ret)
+		ret = start_reporter(r);
 	if (ret)
 		say(r, ret);
 	return ret;
@@ -408,6 +430,7 @@ static void stop(running *r)
 		net_wait(r->net);
 	}
 	server_stats_stop(&r->stats);
+	server_reporter_stop(&r->reporter);
 	server_flusher_stop(&r->flusher); /* the last counts, before the node goes */
 	server_stats_log(r->requests.resolver);
 	resolver_free(r->requests.resolver);

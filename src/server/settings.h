@@ -95,6 +95,10 @@ typedef struct server_settings {
 	/* Statistics and metrics (node/stats.h, docs/statistics.md). */
 	int stats, stats_public, metrics;
 	unsigned stats_prefixes, stats_flush_s, stats_hour_days, stats_day_days;
+	/* Reports to the parent (node/stats_report.h): its HTTP HOST:PORT, the prefixes. */
+	char *stats_parent;
+	settings_list stats_report;
+	unsigned stats_report_s, stats_report_days;
 	settings_list metrics_allow;
 	/* Transaction log bounds (store.h); 0 = the defaults (64 MiB, 7 days). */
 	unsigned long log_max_bytes, log_max_age;

@@ -380,6 +380,23 @@ const setting_row settings_rows[] = {
      .field = F(stats_public), .max = 1, .flag_value = 1, .scope = SETTING_SERVE,
      .help = "GET /api/stats for anyone (default: node admins,\n"
              "--server-admin, only)"},
+    {.ini = "stats_parent", .flag = "stats-parent", .arg = "HOST:PORT", .type = SETTING_STR,
+     .field = F(stats_parent), .scope = SETTING_SERVE,
+     .help = "the parent node's HTTP listener: daily statistics\n"
+             "of --stats-report prefixes go there, signed with\n"
+             "--server-key (docs/statistics.md)"},
+    {.ini = "stats_report", .flag = "stats-report", .arg = "PREFIX", .type = SETTING_LIST,
+     .field = F(stats_report), .scope = SETTING_SERVE,
+     .help = "a prefix this node reports for (repeatable): its\n"
+             "0.NA record at the parent holds our key"},
+    {.ini = "stats_report_s", .flag = "stats-report-s", .arg = "S", .type = SETTING_UINT,
+     .field = F(stats_report_s), .def = 86400, .min = 1, .max = 86400, .scope = SETTING_SERVE,
+     .help = "seconds between reports to the parent (default\n"
+             "86400; retried with back-off while it is down)"},
+    {.ini = "stats_report_days", .flag = "stats-report-days", .arg = "N", .type = SETTING_UINT,
+     .field = F(stats_report_days), .def = 7, .min = 1, .max = 366, .scope = SETTING_SERVE,
+     .help = "days back a report cycle sends, if not yet\n"
+             "acknowledged or changed since (default 7)"},
     {.ini = "metrics", .flag = "metrics", .type = SETTING_BOOL, .field = F(metrics), .max = 1,
      .flag_value = 1, .scope = SETTING_SERVE,
      .help = "serve GET /metrics (Prometheus) on the HTTP\n"
