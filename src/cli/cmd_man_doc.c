@@ -261,17 +261,19 @@ static enum kind classify(struct scan *st, const char *line)
 	return K_TEXT;
 }
 
-/* The smallest indent of the help's free text. */
-static size_t text_indent(const char *help)
+/* The smallest indent of a run of text lines: line, then those of rest up to a blank
+ * or an option line. */
+static size_t run_indent(const char *line, const char *rest)
 {
-	char *copy = strdup(help), *rest = copy, *line;
-	size_t least = SIZE_MAX;
-	struct scan st = {0};
-	while (copy && (line = next_line(&rest)))
-		if (classify(&st, line) == K_TEXT && indent_of(line) < least)
-			least = indent_of(line);
-	free(copy);
-	return least == SIZE_MAX ? 0 : least;
+	size_t least = indent_of(line);
+	while (*rest && rest[indent_of(rest)] != '\n' && rest[indent_of(rest)] &&
+	       !is_option(rest)) {
+		if (indent_of(rest) < least)
+			least = indent_of(rest);
+		const char *nl = strchr(rest, '\n');
+		rest = nl ? nl + 1 : rest + strlen(rest);
+	}
+	return least;
 }
 
 enum mode { M_NONE, M_TEXT, M_NOFILL, M_OPTION };
@@ -308,16 +310,22 @@ static void option(FILE *f, const char *p)
 }
 
 /* The help after its usage block: options as .TP entries, the rest as paragraphs
- * (lines indented more than the text around them kept as they are). */
+ * (lines indented more than the rest of their paragraph, or in columns, kept as
+ * they are). */
 static void body(FILE *f, const char *help)
 {
-	size_t base = text_indent(help);
+	size_t base = 0;
+	enum kind last = K_BLANK;
 	char *copy = strdup(help), *rest = copy, *line;
 	enum mode mode = M_NONE;
 	struct scan st = {0};
 	while (copy && (line = next_line(&rest))) {
 		const char *p = line + indent_of(line), *s = p;
-		switch (classify(&st, line)) {
+		enum kind k = classify(&st, line);
+		if (k == K_TEXT && last != K_TEXT)
+			base = run_indent(line, rest);
+		last = k;
+		switch (k) {
 		case K_USAGE:
 			continue;
 		case K_BLANK:
