@@ -7,6 +7,7 @@ pkgs=(build-essential cmake ninja-build pkg-config python3 clang libclang-rt-14-
       libcairo2-dev libpango1.0-dev libpng-dev libarchive-dev fonts-dejavu-core fonts-wqy-microhei
       poppler-utils zbar-tools qrencode
       debhelper dpkg-dev lintian systemd # the Debian package (tests/package/test_deb.py)
+      groff-base # the manual pages rendered without warnings (test_manpages.py)
       curl iproute2 # the deploy guide's commands and its network namespaces (test_deploy.py)
       prometheus) # the real Prometheus scraping /metrics (test_prometheus.py)
 missing=()

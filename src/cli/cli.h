@@ -11,8 +11,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* (main.c) The table of subcommands `idnode --help` lists, n of them. */
+struct cli_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+const struct cli_command *cli_commands(size_t *n);
+
 int cmd_serve(int argc, char **argv);
 int cmd_settings_doc(int argc, char **argv); /* cmd_serve.c: the settings as documents */
+int cmd_man_doc(int argc, char **argv);      /* cmd_man_doc.c: a group's manual page */
+/* (cmd_man_doc.c) A document's date: SOURCE_DATE_EPOCH's when set, else today. */
+void cli_doc_date(char *date, size_t len);
 int cmd_load(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 int cmd_dump(int argc, char **argv); /* cmd_dump.c: backups */

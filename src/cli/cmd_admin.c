@@ -65,30 +65,29 @@ typedef struct admin_opts {
 	uint32_t nindexes;
 } admin_opts;
 
-static void admin_usage(FILE *f, const char *name)
+static void admin_usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: idnode %s ARG --server HOST:PORT --id INDEX:HANDLE (--key FILE | "
-	    "--secret-file FILE)\n"
-	    "  create|add|modify HANDLE --value INDEX:TYPE:DATA... [--mint] [--overwrite]\n"
-	    "  remove HANDLE --index N...     delete HANDLE\n"
-	    "  list PREFIX     home PREFIX     unhome PREFIX\n"
-	    "  -s, --server HOST:PORT   the node (TCP)\n"
-	    "  -i, --id INDEX:HANDLE    who you are, e.g. 300:0.NA/88.100\n"
-	    "  -k, --key FILE           your PEM private key (HS_PUBKEY identity)\n"
-	    "  -S, --secret-file FILE   your secret (HS_SECKEY identity)\n"
-	    "      --no-session         plain challenge-response, no session (op 400)\n"
-	    "      --encrypt            encrypt the session's messages (AES; SM4 with --login)\n"
-	    "      --login idis|idis-ids  log in as the national SDKs do (op 2001; idis-ids:\n"
-	    "                           ID-SDK's body); no session\n"
-	    "  -v, --value INDEX:TYPE:DATA  HS_ADMIN data: INDEX:HANDLE or "
-	    "RIGHTSHEX/INDEX:HANDLE;\n"
-	    "                           HS_VLIST: INDEX:HANDLE,...; HS_PUBKEY: @PEMFILE\n"
-	    "                           (Handle binary form) or pem:@PEMFILE (the PEM text,\n"
-	    "                           the national SDKs' form), checked before sending;\n"
-	    "                           else text, or hex:HEX\n",
-	    name);
+	fputs("usage: idnode create|add|modify HANDLE --value INDEX:TYPE:DATA... [--mint] "
+	      "[--overwrite] AUTH\n"
+	      "       idnode remove HANDLE --index N... AUTH\n"
+	      "       idnode delete HANDLE AUTH\n"
+	      "       idnode list|home|unhome PREFIX AUTH\n"
+	      "AUTH: --server HOST:PORT --id INDEX:HANDLE (--key FILE | --secret-file FILE)\n"
+	      "  -s, --server HOST:PORT   the node (TCP)\n"
+	      "  -i, --id INDEX:HANDLE    who you are, e.g. 300:0.NA/88.100\n"
+	      "  -k, --key FILE           your PEM private key (HS_PUBKEY identity)\n"
+	      "  -S, --secret-file FILE   your secret (HS_SECKEY identity)\n"
+	      "      --no-session         plain challenge-response, no session (op 400)\n"
+	      "      --encrypt            encrypt the session's messages (AES; SM4 with --login)\n"
+	      "      --login idis|idis-ids  log in as the national SDKs do (op 2001; idis-ids:\n"
+	      "                           ID-SDK's body); no session\n"
+	      "  -v, --value INDEX:TYPE:DATA  HS_ADMIN data: INDEX:HANDLE or "
+	      "RIGHTSHEX/INDEX:HANDLE;\n"
+	      "                           HS_VLIST: INDEX:HANDLE,...; HS_PUBKEY: @PEMFILE\n"
+	      "                           (Handle binary form) or pem:@PEMFILE (the PEM text,\n"
+	      "                           the national SDKs' form), checked before sending;\n"
+	      "                           else text, or hex:HEX\n",
+	      f);
 }
 
 int cli_identity_ref(const char *s, uint32_t *index, const char **handle)
@@ -303,11 +302,11 @@ int cmd_admin(int argc, char **argv)
 			}
 			break;
 		case 'h':
-			admin_usage(stdout, o.cmd->name);
+			admin_usage(stdout);
 			status = CLI_OK;
 			goto out;
 		default:
-			admin_usage(stderr, o.cmd->name);
+			admin_usage(stderr);
 			goto out;
 		}
 	}
@@ -316,7 +315,7 @@ int cmd_admin(int argc, char **argv)
 		        "idnode %s: needs one argument, --server, --id and either --key "
 		        "or --secret-file\n",
 		        o.cmd->name);
-		admin_usage(stderr, o.cmd->name);
+		admin_usage(stderr);
 		goto out;
 	}
 	if (o.login && !o.key) {

@@ -7,9 +7,7 @@
  * itself is assembled and run by server/server.h.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "server/server.h"
@@ -47,12 +45,8 @@ int cmd_settings_doc(int argc, char **argv)
 	for (int w = 0; argc == 2 && w < 3; w++) {
 		if (strcmp(argv[1], names[w]))
 			continue;
-		const char *epoch = getenv("SOURCE_DATE_EPOCH");
-		time_t t = epoch ? (time_t)strtoll(epoch, NULL, 10) : time(NULL);
-		struct tm tm;
 		char date[32];
-		gmtime_r(&t, &tm);
-		strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+		cli_doc_date(date, sizeof(date));
 		settings_doc(stdout, (enum settings_doc)w, IDN_VERSION, date);
 		return fflush(stdout) ? CLI_FAIL : CLI_OK;
 	}

@@ -9,11 +9,7 @@
 #include "client/client.h"
 #include "core/err.h"
 
-static const struct subcommand {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *summary;
-} subcommands[] = {
+static const struct cli_command subcommands[] = {
     {"serve", cmd_serve, "run a node (Handle protocol over UDP and TCP)"},
     {"load", cmd_load, "bulk-import identifiers from JSON Lines into a data directory"},
     {"resolve", cmd_resolve, "resolve an identifier against a node"},
@@ -43,6 +39,12 @@ static const struct subcommand {
     {"stats", cmd_stats, "print a node's statistics per prefix, industry, day or hour"},
     {"export", cmd_export, "copy a prefix's identifiers off a running node, or verify a node"},
 };
+
+const struct cli_command *cli_commands(size_t *n)
+{
+	*n = sizeof(subcommands) / sizeof(subcommands[0]);
+	return subcommands;
+}
 
 void cli_client_error(const char *cmd, const char *what, const char *server, int ret)
 {
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "settings-doc")) /* the build's, for idnode.conf(5): not listed */
 		return cmd_settings_doc(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "man-doc")) /* the build's, for the group pages: not listed */
+		return cmd_man_doc(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (!strcmp(argv[1], subcommands[i].name))
 			return subcommands[i].fn(argc - 1, argv + 1);

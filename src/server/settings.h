@@ -197,6 +197,9 @@ void settings_usage_serve(FILE *f);
  * setting commented out at its default (SETTINGS_DOC_INI), or the INI keys,
  * one a line (SETTINGS_DOC_KEYS). date: the pages' date (e.g. "2026-12-07").
  */
+/* (settings_doc.c) s[0..n) as roff text: backslashes and hyphens escaped, a line
+ * starting with '.' or '\'' defused (also the group pages of `idnode man-doc`). */
+void roff_text(FILE *f, const char *s, size_t n);
 enum settings_doc { SETTINGS_DOC_MAN, SETTINGS_DOC_INI, SETTINGS_DOC_KEYS };
 void settings_doc(FILE *f, enum settings_doc what, const char *version, const char *date);
 

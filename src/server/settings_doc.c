@@ -17,8 +17,7 @@ static bool in_file(const setting_row *r)
 	return r->ini != NULL;
 }
 
-/* Text in roff: a backslash doubled, a line starting with '.' or '\'' escaped. */
-static void roff_text(FILE *f, const char *s, size_t n)
+void roff_text(FILE *f, const char *s, size_t n)
 {
 	if (n && (s[0] == '.' || s[0] == '\''))
 		fputs("\\&", f);

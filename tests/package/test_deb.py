@@ -35,7 +35,9 @@ FILES = ["/usr/bin/idnode", "/etc/idnode/idnode.conf", "/lib/systemd/system/idno
          "/usr/share/man/man1/idnode-serve.1.gz", "/usr/share/man/man5/idnode.conf.5.gz",
          "/usr/share/doc/idnode/examples/idnode.conf.example",
          "/usr/share/doc/idnode/examples/idnode-lowports.conf.example",
-         "/usr/share/doc/idnode/copyright"]
+         "/usr/share/doc/idnode/copyright"] + [
+    "/usr/share/man/man1/idnode-%s.1.gz" % g
+    for g in ("node", "data", "resolve", "admin", "keys", "secondary")]  # idnode man-doc
 HARDENING = ["NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
              "CapabilityBoundingSet=\n", "ExecReload=/bin/kill -HUP $MAINPID",
              "StandardError=journal", "User=idnode"]

@@ -1,7 +1,11 @@
 """The manual pages and the example configuration against the binary:
 idnode.conf(5) (made at build time from the settings table) lists exactly the
 INI keys `idnode serve --help` shows, the example file the same keys, each at
-a value the binary accepts; idnode(1) names every command `idnode --help` lists."""
+a value the binary accepts; idnode(1) names every command `idnode --help` lists;
+the group pages idnode-GROUP(1) (made at build time from each command's --help)
+hold every command exactly once, with the options of its --help, and every page
+renders without a warning."""
+import glob
 import os
 import re
 import subprocess
@@ -112,6 +116,108 @@ class ManPages(unittest.TestCase):
             words.update(w.strip('",') for w in n.split())
         missing = [c for c in commands if c not in words]
         self.assertEqual(missing, [], "commands idnode(1) does not describe")
+
+
+OPTION_LINE = re.compile(r"^ {2,8}(--?[A-Za-z0-9][\w-]*(?:, ?--?[A-Za-z0-9][\w-]*)*)")
+
+
+def help_options(text):
+    """The options of a --help: the leading -X, --NAME run of each option line."""
+    return [m.group(1).replace(" ", "") for m in map(OPTION_LINE.match, text.splitlines()) if m]
+
+
+def unroff(line):
+    return line.replace("\\fB", "").replace("\\fR", "").replace("\\-", "-").replace("\\e", "\\")
+
+
+def page_sections(path):
+    """{commands of a .SS heading: the options of its .TP entries} of a group page."""
+    with open(path) as f:
+        text = f.read()
+    body = text.split(".SH COMMANDS\n", 1)[1].split(".SH SEE ALSO", 1)[0]
+    sections = {}
+    for part in body.split(".SS ")[1:]:
+        heading, rest = part.split("\n", 1)
+        tags = re.findall(r"^\.TP\n(.*)$", rest, re.M)
+        opts = [m.group(1).replace(" ", "") for m in (OPTION_LINE.match("  " + unroff(t)) for t in tags)
+                if m]
+        sections[tuple(c.strip() for c in heading.split(","))] = opts
+    return sections
+
+
+def group_pages():
+    return sorted(glob.glob(os.path.join(BUILD, "dist", "idnode-*.1")))
+
+
+class GroupPages(unittest.TestCase):
+    def test_every_command_is_in_exactly_one_page(self):
+        rc, text = run("--help")
+        self.assertEqual(rc, 0)
+        commands = re.findall(r"^  (\w+)\s", text, re.M)
+        rc, groups = run("man-doc", "groups")
+        self.assertEqual(rc, 0, groups)
+        self.assertEqual([os.path.basename(p) for p in group_pages()],
+                         sorted("idnode-%s.1" % g for g in groups.split()))
+        placed = {"serve": ["idnode-serve.1"]}  # hand-written, man/
+        for page in group_pages():
+            for heading in page_sections(page):
+                for c in heading:
+                    placed.setdefault(c, []).append(os.path.basename(page))
+        for c in commands:
+            self.assertEqual(len(placed.get(c, [])), 1, "%s is in %s" % (c, placed.get(c)))
+        self.assertEqual(set(placed), set(commands), "pages hold commands idnode does not have")
+
+    def test_each_commands_options_are_those_of_its_help(self):
+        checked = 0
+        for page in group_pages():
+            for heading, opts in page_sections(page).items():
+                for c in heading:  # commands sharing a section share their help
+                    rc, text = run(c, "--help")
+                    self.assertEqual(rc, 0, text)
+                    self.assertEqual(opts, help_options(text), "%s in %s" % (c, page))
+                    checked += len(opts)
+        self.assertGreater(checked, 60)
+
+    def test_pages_are_the_binarys_own_and_describe_each_command(self):
+        rc, text = run("--help")
+        summaries = dict(re.findall(r"^  (\w+)\s+(.+)$", text, re.M))
+        for page in group_pages():
+            group = os.path.basename(page)[len("idnode-"):-2]
+            rc, fresh = run("man-doc", group)
+            self.assertEqual(rc, 0, fresh)
+            with open(page) as f:
+                built = f.read()
+            drop_date = lambda t: re.sub(r'^\.TH .*$', "", t, flags=re.M)  # noqa: E731
+            self.assertEqual(drop_date(built), drop_date(fresh), page)
+            described = re.findall(r"^\.TP\n\.B idnode (\w+)\n(.+)$", built, re.M)
+            self.assertEqual([c for c, _ in described],
+                             [c for h in page_sections(page) for c in h])
+            for c, summary in described:
+                self.assertEqual(unroff(summary), summaries[c])
+            synopsis = built.split(".SH SYNOPSIS\n", 1)[1].split(".SH ", 1)[0]
+            for c, _ in described:  # idnode C, or idnode A|C|B
+                self.assertRegex(unroff(synopsis), r"(?m)^idnode (\S+\|)?%s[| ]" % c, page)
+
+    def test_every_page_renders_without_warnings(self):
+        pages = group_pages() + [os.path.join(SRC, "man", "idnode.1"),
+                                 os.path.join(SRC, "man", "idnode-serve.1"),
+                                 os.path.join(BUILD, "dist", "idnode.conf.5")]
+        self.assertEqual(len(pages), 9)
+        for page in pages:
+            out = subprocess.run(["groff", "-ww", "-z", "-man", "-K", "utf-8", page],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual((out.returncode, out.stderr), (0, ""), page)
+        # Every group page is named in idnode(1)'s SEE ALSO.
+        with open(os.path.join(SRC, "man", "idnode.1")) as f:
+            see_also = f.read().split(".SH SEE ALSO", 1)[1]
+        for page in group_pages():
+            name = os.path.basename(page)[:-2].replace("-", "\\-")
+            self.assertIn(".BR %s (1)" % name, see_also)
+
+    def test_man_doc_refuses_an_unknown_group(self):
+        rc, out = run("man-doc", "serve")  # hand-written: no generated page
+        self.assertEqual(rc, 2)
+        self.assertIn("usage: idnode man-doc GROUP|groups", out)
 
 
 if __name__ == "__main__":
