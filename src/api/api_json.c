@@ -512,20 +512,22 @@ void api_json_value(http_resp *r, const proto_value *v)
 	LIT(r, "}");
 }
 
-void api_json_values(http_resp *r, idn_slice values, uint32_t n)
+int api_json_values(http_resp *r, idn_slice values, uint32_t n)
 {
 	/* the whole answer's room at once: it is about 2.5 times the wire form */
 	if (!http_resp_room(r, values.len * 3 + 64))
-		return;
+		return 0; /* r->oom: the server answers 500 */
 	LIT(r, "[");
 	proto_values_it it = proto_values_begin(values, n);
 	proto_value v;
-	for (uint32_t i = 0; proto_values_next(&it, &v) == 1; i++) {
+	int rc;
+	for (uint32_t i = 0; (rc = proto_values_next(&it, &v)) == 1; i++) {
 		if (i)
 			LIT(r, ",");
 		api_json_value(r, &v);
 	}
 	LIT(r, "]");
+	return rc;
 }
 
 void api_html(http_resp *r, idn_slice s)
