@@ -82,8 +82,8 @@ typedef int (*route_fn)(api_worker *w, const http_req *req, idn_slice rest, http
 /*
  * The unfiltered GET of a record this node holds whole and public: its JSON
  * written from the stored values (node_resolve_plain), no Handle answer built
- * and decoded in between. 1 answered, 0 not (the general path answers), or a
- * negative idn_err for a damaged record, as the general path would give.
+ * and decoded in between, into the buffer the connection sends from. 1 answered, 0 not (the general
+ * path answers), or a negative idn_err for a damaged record, as the general path would give.
  */
 static int get_plain(api_worker *w, idn_slice h, http_resp *r)
 {
@@ -94,6 +94,7 @@ static int get_plain(api_worker *w, idn_slice h, http_resp *r)
 	uint32_t n;
 	int ret = node_resolve_plain(w->nw, h, &values, &n);
 	if (ret == 1) {
+		http_resp_head_room(r); /* written where it is sent from: no copy after */
 		http_resp_puts(r, "{\"responseCode\":1,\"handle\":");
 		api_json_str(r, h);
 		http_resp_puts(r, ",\"values\":");

@@ -1,19 +1,22 @@
 """System test of the plain GET /api/handles/{h} path (api_routes.c's
 get_plain, node_resolve_plain): a record held whole and public is rendered
-from the stored values without a Handle answer in between, and must give the
-same bytes as the general path (the same GET with an index filter naming
-every value), be counted in /metrics as the general path counts, and leave
-every other case (restricted values, not found, unknown prefix, the
-keep-alive "0") to the general path's answers."""
+from the stored values without a Handle answer in between, into the buffer
+the connection sends from (http_resp_head_room), and must give the same
+bytes as the general path (the same GET with an index filter naming every
+value), alone, pipelined behind other answers and over HEAD; be counted in
+/metrics and the access log as the general path counts; and leave every
+other case (restricted values, not found, unknown prefix, the keep-alive
+"0") to the general path's answers."""
 import json
 import os
 import re
+import socket
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from httplib_idn import HttpNode  # noqa: E402
+from httplib_idn import HttpNode, split_responses  # noqa: E402
 from idnlib import admin_data, hexval  # noqa: E402
 
 TEMPLATE = {"handle": "88.100.1/PUMP-2026-000042", "values": [
@@ -34,11 +37,15 @@ FOUND = 'idnode_resolutions_total{transport="http",outcome="found"}'
 class PlainGet(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.node = HttpNode(records=[TEMPLATE, RESTRICTED], http_args=["--metrics"])
+        cls.log = os.path.join("/tmp", "idn-plain-access-%d.log" % os.getpid())
+        cls.node = HttpNode(records=[TEMPLATE, RESTRICTED],
+                            http_args=["--metrics", "--access-log", cls.log])
 
     @classmethod
     def tearDownClass(cls):
         cls.node.close()
+        if os.path.exists(cls.log):
+            os.unlink(cls.log)
 
     def get(self, path):
         st, _, body = self.node.req("GET", path)
@@ -68,6 +75,36 @@ class PlainGet(unittest.TestCase):
         self.assertEqual(doc["values"][4]["data"]["format"], "admin")
         # publicOnly changes nothing over HTTP: same bytes
         self.assertEqual(self.get("/api/handles/%s?publicOnly=true" % h), (200, plain))
+
+    def test_pipelined_and_head(self):
+        h = TEMPLATE["handle"]
+        paths = ["/api/handles/" + h, "/api/handles/%s?index=2" % h,
+                 "/api/handles/88.100.1/NOPE", "/api/handles/" + RESTRICTED["handle"]] * 8
+        alone = [self.get(p) for p in paths[:4]] * 8
+        with socket.create_connection(("127.0.0.1", self.node.http_port), timeout=5) as c:
+            c.sendall(b"".join(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % p.encode()
+                               for p in paths))
+            data, deadline = b"", time.time() + 10
+            while len(split_responses(data)) < len(paths) and time.time() < deadline:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        got = [(st, body) for st, _, body in split_responses(data)]
+        self.assertEqual(got, alone)
+        st, hdrs, body = self.node.req("HEAD", "/api/handles/" + h)
+        self.assertEqual((st, body), (200, b""))
+        self.assertEqual(int(hdrs["content-length"]), len(alone[0][1]))
+        # the access log counts the body's bytes, as for any answer
+        deadline = time.time() + 5
+        want = '"GET /api/handles/%s HTTP/1.1" 200 %d ' % (h, len(alone[0][1]))
+        while time.time() < deadline:
+            with open(self.log) as f:
+                if want in f.read():
+                    break
+            time.sleep(0.1)
+        with open(self.log) as f:
+            self.assertIn(want, f.read())
 
     def test_restricted_values_stay_hidden(self):
         st, body = self.get("/api/handles/" + RESTRICTED["handle"])
