@@ -567,8 +567,11 @@ int http_feed(const http_config *cfg, void *wctx, const uint8_t *data, size_t le
 	while (http_stream_fill(&c, (size_t)-1))
 		;
 	http_stream_end(&c, false);
+	/* an answer written in place (http_resp_head_room) starts its buffer at out_off */
+	if (c.out_off)
+		memmove(c.out, c.out + c.out_off, c.out_len - c.out_off);
 	*out = c.out;
-	*out_len = c.out_len;
+	*out_len = c.out_len - c.out_off;
 	c.out = NULL;
 	ret = 0;
 out:
