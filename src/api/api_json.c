@@ -46,27 +46,31 @@ static bool type_is(const proto_value *v, const char *t)
 	return v->type.len == n && !memcmp(v->type.p, t, n);
 }
 
-/* v in decimal, two digits a step from a table (indexes, TTLs: ~40 a record). */
+/*
+ * v in decimal, two digits a step from a table (indexes, TTLs: ~40 a record),
+ * written in place from the last digit back: no copy of a variable length.
+ */
 static void put_u32(http_resp *r, uint32_t v)
 {
 	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
 	                               "25262728293031323334353637383940414243444546474849"
 	                               "50515253545556575859606162636465666768697071727374"
 	                               "75767778798081828384858687888990919293949596979899";
-	char b[10];
-	size_t i = sizeof(b);
+	if (r->cap - r->len < 10 && !http_resp_room(r, 10))
+		return;
+	size_t n = 1 + (v >= 10) + (v >= 100) + (v >= 1000) + (v >= 10000) + (v >= 100000) +
+	           (v >= 1000000) + (v >= 10000000) + (v >= 100000000) + (v >= 1000000000);
+	char *o = (char *)r->body + r->len + n;
+	r->len += n;
 	while (v >= 100) {
-		i -= 2;
-		memcpy(b + i, pairs + 2 * (v % 100), 2);
+		o -= 2;
+		memcpy(o, pairs + 2 * (v % 100), 2);
 		v /= 100;
 	}
-	if (v >= 10) {
-		i -= 2;
-		memcpy(b + i, pairs + 2 * v, 2);
-	} else {
-		b[--i] = (char)('0' + v);
-	}
-	app(r, b + i, sizeof(b) - i);
+	if (v >= 10)
+		memcpy(o - 2, pairs + 2 * v, 2);
+	else
+		o[-1] = (char)('0' + v);
 }
 
 static void two(char *o, unsigned v)
@@ -512,20 +516,22 @@ void api_json_value(http_resp *r, const proto_value *v)
 	LIT(r, "}");
 }
 
-void api_json_values(http_resp *r, idn_slice values, uint32_t n)
+int api_json_values(http_resp *r, idn_slice values, uint32_t n)
 {
 	/* the whole answer's room at once: it is about 2.5 times the wire form */
 	if (!http_resp_room(r, values.len * 3 + 64))
-		return;
+		return 0; /* r->oom: the server answers 500 */
 	LIT(r, "[");
 	proto_values_it it = proto_values_begin(values, n);
 	proto_value v;
-	for (uint32_t i = 0; proto_values_next(&it, &v) == 1; i++) {
+	int rc;
+	for (uint32_t i = 0; (rc = proto_values_next(&it, &v)) == 1; i++) {
 		if (i)
 			LIT(r, ",");
 		api_json_value(r, &v);
 	}
 	LIT(r, "]");
+	return rc;
 }
 
 void api_html(http_resp *r, idn_slice s)

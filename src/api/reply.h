@@ -21,8 +21,12 @@ void api_json_str(http_resp *r, idn_slice s);
 /* One value in the reference REST shape:
  * {"index":..,"type":..,"data":{..},"ttl":..,"timestamp":..}. */
 void api_json_value(http_resp *r, const proto_value *v);
-/* The n encoded values (an answer's value[]) as a JSON array of api_json_value. */
-void api_json_values(http_resp *r, idn_slice values, uint32_t n);
+/*
+ * The n encoded values (an answer's value[]) as a JSON array of
+ * api_json_value. 0, or the decoding error of a damaged value (the array is
+ * then cut short: the caller answers the error instead).
+ */
+int api_json_values(http_resp *r, idn_slice values, uint32_t n);
 /* A decoded HS_SITE as the reference's "site" format. */
 void api_json_site(http_resp *r, idn_slice data);
 /* Text for HTML (element content and quoted attributes): & < > " ' escaped. */

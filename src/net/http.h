@@ -94,6 +94,13 @@ struct http_resp {
 	http_stream_fn stream;
 	void (*stream_done)(void *arg);
 	void *stream_arg;
+	/*
+	 * http_resp_head_room: the body starts at body + head, the bytes before
+	 * it are room for the response head (len counts them too). head_ok: the
+	 * server's own answer, that may take it (net's; false elsewhere).
+	 */
+	size_t head;
+	bool head_ok;
 };
 
 void http_resp_append(http_resp *r, const void *p, size_t n);
@@ -102,6 +109,15 @@ void http_resp_append(http_resp *r, const void *p, size_t n);
  * r->len; NULL (and r->oom set) when there is none.
  */
 uint8_t *http_resp_room(http_resp *r, size_t n);
+/*
+ * Called first, before anything is appended: keeps room for the response
+ * head before the body, so the server writes the head there and hands the
+ * buffer to the connection as its output instead of copying the body into
+ * it. True when taken; false (nothing changed) for an answer that is not
+ * the server's own (a deferred or batched one) or a body already begun.
+ * http_resp_error drops the room.
+ */
+bool http_resp_head_room(http_resp *r);
 void http_resp_puts(http_resp *r, const char *s);
 void http_resp_printf(http_resp *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Replaces any body with {"responseCode":rc,"message":msg} and sets status. */

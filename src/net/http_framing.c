@@ -143,7 +143,7 @@ static void emit(http_conn *c, http_resp *r, bool head_only, bool keep, int http
 	HDR_STR("\r\n");
 	if (!r->stream) {
 		HDR_STR("Content-Length: ");
-		HDR_PUT(num, codec_dec(r->len, num));
+		HDR_PUT(num, codec_dec(r->len - r->head, num));
 		HDR_STR("\r\n");
 	} else if (http_minor) {
 		HDR_STR("Transfer-Encoding: chunked\r\n");
@@ -160,7 +160,7 @@ static void emit(http_conn *c, http_resp *r, bool head_only, bool keep, int http
 	                          : "\r\n");
 #undef HDR_STR
 #undef HDR_PUT
-	if (!fits || !out_append(c, hdr, n)) {
+	if (!fits || (stream && !out_append(c, hdr, n))) {
 		c->closing = true, c->keep = false;
 		http_resp_stream_drop(r);
 		return;
@@ -170,17 +170,33 @@ static void emit(http_conn *c, http_resp *r, bool head_only, bool keep, int http
 		return;
 	}
 	http_resp_stream_drop(r);
-	if (!head_only && r->len && !out_append(c, r->body, r->len))
-		c->closing = true, c->keep = false;
 	if (!keep)
 		c->closing = true;
+	if (r->head && !head_only && n <= r->head && c->out_len == 0) {
+		/* in place: the head just before the body, the buffer the connection's output */
+		memcpy(r->body + r->head - n, hdr, n);
+		uint8_t *spare = c->out;
+		size_t spare_cap = c->out_cap;
+		c->out = r->body, c->out_cap = r->cap;
+		c->out_off = r->head - n, c->out_len = r->len;
+		r->body = spare, r->cap = spare_cap;
+		r->len = r->head = 0;
+		return;
+	}
+	if (!out_append(c, hdr, n)) {
+		c->closing = true, c->keep = false;
+		return;
+	}
+	size_t blen = r->len - r->head;
+	if (!head_only && blen && !out_append(c, r->body + r->head, blen))
+		c->closing = true, c->keep = false;
 }
 
 /* A refusal by the server itself (framing, limits): answer and close. */
 void http_refuse(http_conn *c, int status, const char *msg)
 {
 	http_resp *r = &c->w->resp;
-	r->len = 0;
+	r->len = r->head = 0;
 	r->oom = false;
 	r->location[0] = 0;
 	r->extra_headers = NULL;
@@ -394,7 +410,8 @@ static bool dispatch(http_conn *c)
 	r->location[0] = 0;
 	r->extra_headers = NULL;
 	r->close = false;
-	r->len = 0;
+	r->len = r->head = 0;
+	r->head_ok = true; /* this answer may be written in place (http_resp_head_room) */
 	r->oom = false;
 	r->conn = c;
 	http_resp_stream_drop(r);
@@ -416,6 +433,7 @@ static bool dispatch(http_conn *c)
 	}
 	int ret = w->s->cfg.handle(w->wctx, &req, r);
 	r->conn = NULL;
+	r->head_ok = false;
 	if (c->later) {
 		http_resp_stream_drop(r);
 		return false; /* http_later_emit writes it */
@@ -427,8 +445,9 @@ static bool dispatch(http_conn *c)
 		http_resp_error(r, 500, 2, ret < 0 ? idn_strerror(ret) : "out of memory");
 	}
 	bool head = c->parser.method == HTTP_HEAD;
+	size_t blen = r->len - r->head; /* emit may hand the body over */
 	emit(c, r, head, c->keep && !r->close, c->parser.http_minor);
-	access_log(c, req.method, c->target, r->status, r->len);
+	access_log(c, req.method, c->target, r->status, blen);
 	return true;
 }
 
@@ -548,8 +567,11 @@ int http_feed(const http_config *cfg, void *wctx, const uint8_t *data, size_t le
 	while (http_stream_fill(&c, (size_t)-1))
 		;
 	http_stream_end(&c, false);
+	/* an answer written in place (http_resp_head_room) starts its buffer at out_off */
+	if (c.out_off)
+		memmove(c.out, c.out + c.out_off, c.out_len - c.out_off);
 	*out = c.out;
-	*out_len = c.out_len;
+	*out_len = c.out_len - c.out_off;
 	c.out = NULL;
 	ret = 0;
 out:

@@ -34,6 +34,18 @@ uint8_t *http_resp_room(http_resp *r, size_t n)
 	return r->body + r->len;
 }
 
+enum {
+	HEAD_ROOM = 256, /* the head of a plain JSON answer: status, type, length */
+};
+
+bool http_resp_head_room(http_resp *r)
+{
+	if (!r->head_ok || r->len || r->stream || !http_resp_room(r, HEAD_ROOM))
+		return false;
+	r->head = r->len = HEAD_ROOM;
+	return true;
+}
+
 void http_resp_append(http_resp *r, const void *p, size_t n)
 {
 	if (!n)
@@ -89,7 +101,7 @@ static void json_esc(http_resp *r, const char *s)
 
 void http_resp_error(http_resp *r, int status, int rc, const char *msg)
 {
-	r->len = 0;
+	r->len = r->head = 0;
 	r->status = status;
 	r->content_type = "application/json";
 	http_resp_printf(r, "{\"responseCode\":%d,\"message\":\"", rc);

@@ -169,6 +169,18 @@ void node_worker_begin(node_worker *w);
 void node_worker_end(node_worker *w);
 
 /*
+ * A plain resolution over HTTP (no index or type filter) answered from the
+ * store without building a Handle answer: when handle is homed here, this
+ * server's, found, and every value of its record public, *values and
+ * *nvalues are the record's values in wire form as stored (valid until
+ * node_worker_end), the answer is counted as node_answer counts a success,
+ * and 1 is returned. Else 0, nothing counted: node_answer gives the answer
+ * (not found, referral, restricted values, ...). Between node_worker_begin
+ * and node_worker_end only.
+ */
+int node_resolve_plain(node_worker *w, idn_slice handle, idn_slice *values, uint32_t *nvalues);
+
+/*
  * Group commit, for a caller that holds every answer back until
  * node_worker_commit() has returned 0 (the network workers do: see
  * net_config.commit). With it on, the writes of a batch of requests run in

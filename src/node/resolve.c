@@ -14,6 +14,8 @@
 #include "node/authz.h"
 #include "node/login.h"
 #include "node/referral.h"
+#include "node/stats.h"
+#include "node/stats_int.h"
 #include "proto/handle.h"
 #include "proto/record.h"
 
@@ -54,13 +56,13 @@ static bool value_selected(const proto_resolve_req *rr, const proto_value *v)
 	return false;
 }
 
-static int is_homed(req *rq, idn_slice prefix)
+static int is_homed(node_worker *w, idn_slice prefix)
 {
 	uint8_t norm[HANDLE_KEY_MAX];
 	int n = handle_prefix_norm(prefix, norm, sizeof(norm));
 	if (n < 0)
 		return 0;
-	return store_is_homed(node_rtxn(rq->w), idn_slice_of(norm, (size_t)n));
+	return store_is_homed(node_rtxn(w), idn_slice_of(norm, (size_t)n));
 }
 
 /*
@@ -215,7 +217,7 @@ int node_resolution_answer(req *rq)
 		return node_answer_error(rq, PROTO_RC_RECURSION_COUNT_TOO_HIGH,
 		                         "recursion limit reached");
 
-	int homed = is_homed(rq, parts.prefix);
+	int homed = is_homed(w, parts.prefix);
 	if (homed < 0)
 		return node_answer_error(rq, PROTO_RC_ERROR, "storage error");
 	if (!homed)
@@ -262,6 +264,39 @@ int node_resolution_answer(req *rq)
 			return node_login_challenge(rq); /* as the connection's login, if any */
 	}
 	return answer_values(rq, &rr, &rec, raw.len, false);
+}
+
+/*
+ * The steps of node_resolution_answer for an unfiltered HTTP resolution, each
+ * way out but a whole public record left to it (0); counted as it counts.
+ */
+int node_resolve_plain(node_worker *w, idn_slice handle, idn_slice *values, uint32_t *nvalues)
+{
+	handle_parts parts;
+	if (!w->in_batch || w->wtxn || (handle.len == 1 && handle.p[0] == '0') ||
+	    handle.len > PROTO_HANDLE_MAX || memchr(handle.p, 0, handle.len) ||
+	    handle_split(handle, &parts) || parts.prefix.len == 0 ||
+	    is_homed(w, parts.prefix) != 1 ||
+	    referral_site_owns(&w->node->site, w->node->cfg.server_id, handle) == 0)
+		return 0;
+	int klen = handle_key(handle, w->node->cfg.case_sensitive, w->key);
+	idn_slice raw;
+	record rec;
+	if (klen < 0 || store_get(node_rtxn(w), idn_slice_of(w->key, (size_t)klen), &raw) ||
+	    record_parse(raw, &rec) || !(rec.flags & RECORD_F_ALL_PUBLIC) || rec.counted.len < 4 ||
+	    PROTO_HDR_LEN + 4 + handle.len + rec.counted.len > PROTO_MSG_MAX)
+		return 0;
+	*nvalues = idn_be32(rec.counted.p);
+	*values = idn_slice_of(rec.counted.p + 4, rec.counted.len - 4);
+	w->rcode = PROTO_RC_SUCCESS;
+	if (w->st) {
+		unsigned slot = 0; /* the opcode table's row: its first */
+		while (slot < NODE_OP_SLOTS - 1 && node_metrics_opcode(slot) != PROTO_OP_RESOLUTION)
+			slot++;
+		w->st_prefix = parts.prefix;
+		node_stats_answered(w, NODE_HTTP, slot, PROTO_RC_SUCCESS);
+	}
+	return 1;
 }
 
 bool node_resolution_wants_auth(const req *rq)

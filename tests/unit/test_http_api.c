@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +96,34 @@ static void test_value_formats(void **state)
 	free(r.body);
 }
 
+/* Numbers of every length, at each side of a power of ten, as printf writes them. */
+static void test_numbers(void **state)
+{
+	(void)state;
+	http_resp r = {0};
+	uint32_t xs[40];
+	size_t n = 0;
+	xs[n++] = 0;
+	xs[n++] = UINT32_MAX;
+	for (uint64_t p = 10; p <= 1000000000; p *= 10) {
+		xs[n++] = (uint32_t)p - 1;
+		xs[n++] = (uint32_t)p;
+		xs[n++] = (uint32_t)p + 7;
+	}
+	for (size_t i = 0; i < n; i++) {
+		reset(&r);
+		proto_value v = val(xs[i], "T", "x", 1);
+		v.ttl = xs[n - 1 - i];
+		api_json_value(&r, &v);
+		char want[64];
+		snprintf(want, sizeof(want), "{\"index\":%u,", xs[i]);
+		assert_memory_equal(r.body, want, strlen(want));
+		snprintf(want, sizeof(want), ",\"ttl\":%u,", xs[n - 1 - i]);
+		assert_non_null(strstr(body(&r), want));
+	}
+	free(r.body);
+}
+
 static void test_json_string_escapes(void **state)
 {
 	(void)state;
@@ -152,9 +181,10 @@ static void test_error_body(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_status_map),          cmocka_unit_test(test_value_formats),
-	    cmocka_unit_test(test_json_string_escapes), cmocka_unit_test(test_html_escapes),
-	    cmocka_unit_test(test_pct_and_query),       cmocka_unit_test(test_error_body),
+	    cmocka_unit_test(test_status_map),   cmocka_unit_test(test_value_formats),
+	    cmocka_unit_test(test_numbers),      cmocka_unit_test(test_json_string_escapes),
+	    cmocka_unit_test(test_html_escapes), cmocka_unit_test(test_pct_and_query),
+	    cmocka_unit_test(test_error_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,56 @@ static char *feed(const char *in, size_t len, size_t chunk, int *calls)
 	return s;
 }
 
+/*
+ * /room: the body written after room for the head (http_resp_head_room);
+ * /late: room asked after the body began (refused); /err: room, then an error.
+ */
+static int roomy(void *wctx, const http_req *req, http_resp *r)
+{
+	(void)wctx;
+	r->content_type = "text/plain";
+	if (req->path.len == 5 && !memcmp(req->path.p, "/late", 5)) {
+		http_resp_puts(r, "late");
+		assert_false(http_resp_head_room(r));
+		return 0;
+	}
+	assert_true(http_resp_head_room(r));
+	http_resp_puts(r, "hello");
+	if (req->path.len == 4 && !memcmp(req->path.p, "/err", 4))
+		http_resp_error(r, 404, 100, "gone");
+	return 0;
+}
+
+static void test_head_room(void **state)
+{
+	(void)state;
+	static const char in[] = "GET /room HTTP/1.1\r\n\r\n"
+	                         "GET /late HTTP/1.1\r\n\r\n"
+	                         "HEAD /room HTTP/1.1\r\n\r\n"
+	                         "GET /err HTTP/1.1\r\n\r\n"
+	                         "GET /room HTTP/1.1\r\n\r\n";
+#define HEAD_OF(n)                                                                                 \
+	"HTTP/1.1 200 OK\r\nServer: idnode\r\nContent-Type: text/plain\r\n"                        \
+	"Content-Length: " n "\r\n\r\n"
+	static const char want[] =
+	    HEAD_OF("5") "hello" HEAD_OF("4") "late" HEAD_OF("5") /* HEAD: no body */
+	    "HTTP/1.1 404 Not Found\r\nServer: idnode\r\nContent-Type: application/json\r\n"
+	    "Content-Length: 37\r\n\r\n{\"responseCode\":100,\"message\":\"gone\"}" HEAD_OF(
+	        "5") "hello";
+#undef HEAD_OF
+	for (size_t chunk = 0; chunk < 3; chunk++) {
+		http_config hc = {.handle = roomy};
+		uint8_t *out = NULL;
+		size_t n = 0;
+		assert_int_equal(http_feed(&hc, NULL, (const uint8_t *)in, sizeof(in) - 1,
+		                           chunk ? sizeof(in) / chunk : 0, &out, &n),
+		                 0);
+		assert_int_equal(n, sizeof(want) - 1);
+		assert_memory_equal(out, want, n);
+		free(out);
+	}
+}
+
 static size_t count(const char *s, const char *what)
 {
 	size_t n = 0;
@@ -189,6 +239,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pipelined_bytewise),
+	    cmocka_unit_test(test_head_room),
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_streamed_body),
 	};
