@@ -356,6 +356,12 @@ static int summary(struct loader *L)
 {
 	double t = elapsed(L);
 	if (!L->quiet) {
+		if (L->st.runs)
+			fprintf(
+			    stderr,
+			    "idnode load: the input did not fit in --memory: sorted in %llu runs "
+			    "(%llu entries) spilled and merged\n",
+			    (unsigned long long)L->st.runs, (unsigned long long)L->st.spilled);
 		if (L->st.resumed)
 			fprintf(stderr,
 			        "idnode load: %llu identifiers were already written by the "
