@@ -113,7 +113,7 @@ static void progress(struct loader *L, bool force)
 	if (!L->tty)
 		return;
 	double t = elapsed(L);
-	if (!force && t - L->last_progress < 0.2)
+	if (!force && !L->st.indexing && t - L->last_progress < 0.2)
 		return;
 	L->last_progress = t;
 	char buf[200];
@@ -131,7 +131,10 @@ static void progress(struct loader *L, bool force)
 			f += 0.5 * (double)(L->st.loaded + L->st.resumed + L->st.superseded) /
 			     (double)todo;
 		f = f > 1 ? 1 : f;
-		if (f > 0.001)
+		if (L->st.indexing)
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+			              ", rebuilding the search index");
+		else if (f > 0.001)
 			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 			              ", %.0f%% done, %.0f s left", 100 * f, t * (1 - f) / f);
 	}
@@ -362,6 +365,12 @@ static int summary(struct loader *L)
 			    "idnode load: the input did not fit in --memory: sorted in %llu runs "
 			    "(%llu entries) spilled and merged\n",
 			    (unsigned long long)L->st.runs, (unsigned long long)L->st.spilled);
+		if (L->st.index_ms >= 1000)
+			fprintf(
+			    stderr,
+			    "idnode load: %.1f s of it rebuilding the search index; a store that "
+			    "is not searched loads faster with `idnode index off` first\n",
+			    (double)L->st.index_ms / 1000);
 		if (L->st.resumed)
 			fprintf(stderr,
 			        "idnode load: %llu identifiers were already written by the "

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -1481,8 +1482,17 @@ int bulkload_finish(bulkload *L)
 	if (rc == IDN_OK && L->nspill)
 		rc = merge_runs(L);
 	/* the load's txns left the search index stale: one rebuild (index.h) */
-	if (rc == IDN_OK)
+	if (rc == IDN_OK) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		L->st.indexing = true;
+		progress(L, 0);
 		rc = store_index_refresh(L->s);
+		L->st.indexing = false;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		L->st.index_ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
+		                 (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
+	}
 	if (rc == IDN_OK && L->opts.resume_id) {
 		store_txn *t;
 		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)) == IDN_OK) {

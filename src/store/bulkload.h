@@ -71,6 +71,8 @@ typedef struct bulkload_stats {
 	uint64_t bytes;      /* input bytes parsed (bulkload_read_fd) */
 	uint64_t spilled;    /* entries written to spill files (merged at finish) */
 	uint64_t runs;       /* spill files */
+	uint64_t index_ms;   /* milliseconds spent rebuilding the search index at the end */
+	bool indexing;       /* the rebuild is running */
 } bulkload_stats;
 
 /* The store meta value of a resumable load (see above). */
