@@ -477,6 +477,13 @@ int cmd_load(int argc, char **argv)
 	if (bl)
 		L.st = *bulkload_stats_of(bl);
 	progress_clear(&L);
+	if (rc == IDN_EIO && bl && bulkload_spill_errno(bl)) {
+		fprintf(stderr,
+		        "idnode load: --tmp %s: spilling sorted runs: %s; identifiers committed "
+		        "before this are in the store\n",
+		        spill_dir(&a), strerror(bulkload_spill_errno(bl)));
+		goto out;
+	}
 	if (rc == IDN_EIO && bl && bulkload_errno(bl)) {
 		fprintf(stderr, "idnode load: %s: %s\n", L.name, strerror(bulkload_errno(bl)));
 		goto out;

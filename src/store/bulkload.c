@@ -462,7 +462,8 @@ struct bulkload {
 	uint8_t maxkey[HANDLE_KEY_MAX]; /* the largest key written by this load */
 	uint32_t maxklen;
 	bulkload_stats st;
-	int read_errno; /* of the read that failed */
+	int read_errno;  /* of the read that failed */
+	int spill_errno; /* of the spill file write or read that failed */
 	/* spill files (opts.spill_dir), each one sorted run */
 	FILE **spill;
 	size_t nspill;
@@ -892,7 +893,7 @@ static int spill_open(struct bulkload *L, FILE **out)
 		return IDN_EINVAL;
 	int fd = mkstemp(path);
 	if (fd < 0) {
-		L->read_errno = errno;
+		L->spill_errno = errno;
 		return IDN_EIO;
 	}
 	unlink(path);
@@ -936,13 +937,13 @@ static int spill_run(struct bulkload *L, struct runsort *rs)
 		memcpy(h + 8, &line, 8);
 		if (fwrite(h, SPILL_HDR, 1, f) != 1 ||
 		    fwrite(r->e->bytes, 1, r->e->klen + r->e->rlen, f) != r->e->klen + r->e->rlen) {
-			L->read_errno = errno;
+			L->spill_errno = errno;
 			rc = IDN_EIO;
 		}
 		L->st.spilled++;
 	}
 	if (rc == IDN_OK && fflush(f)) {
-		L->read_errno = errno;
+		L->spill_errno = errno;
 		rc = IDN_EIO;
 	}
 	L->st.superseded += sup;
@@ -993,7 +994,7 @@ static int cursor_next(struct bulkload *L, struct cursor *c)
 	c->next = c->pos + SPILL_HDR + (off_t)len;
 	return IDN_OK;
 bad:
-	L->read_errno = ferror(c->f) ? errno : EIO;
+	L->spill_errno = ferror(c->f) ? errno : EIO;
 	return IDN_EIO;
 }
 
@@ -1037,7 +1038,7 @@ static int merge_seek(struct bulkload *L, struct cursor *cs, size_t *heap, size_
 		c->next = c->mark;
 		c->done = false;
 		if (fseeko(c->f, c->mark, SEEK_SET)) {
-			L->read_errno = errno;
+			L->spill_errno = errno;
 			return IDN_EIO;
 		}
 		int rc = cursor_next(L, c);
@@ -1511,4 +1512,9 @@ const bulkload_stats *bulkload_stats_of(const bulkload *L)
 int bulkload_errno(const bulkload *L)
 {
 	return L->read_errno;
+}
+
+int bulkload_spill_errno(const bulkload *L)
+{
+	return L->spill_errno;
 }

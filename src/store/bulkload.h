@@ -173,4 +173,8 @@ const bulkload_stats *bulkload_stats_of(const bulkload *b);
 /* The errno of the read that made bulkload_read_fd() fail with IDN_EIO. */
 int bulkload_errno(const bulkload *b);
 
+/* The errno of the spill file operation that made a load fail with IDN_EIO
+ * (0: it was not a spill file). */
+int bulkload_spill_errno(const bulkload *b);
+
 #endif

@@ -120,7 +120,8 @@ class LoadScale(unittest.TestCase):
         r = self.run_idnode("load", "--data", os.path.join(self.tmp, "s"), "--memory", "1",
                             "--tmp", os.path.join(self.tmp, "nowhere"), self.input)
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("No such file or directory", r.stderr)
+        self.assertIn("--tmp %s: spilling sorted runs: No such file or directory"
+                      % os.path.join(self.tmp, "nowhere"), r.stderr)
 
     def resumed(self, *opts):
         """Kills a load after ~60% of it was written, runs it again; returns
