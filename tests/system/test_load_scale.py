@@ -19,8 +19,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import IDNODE
 
 TIMEOUT = 120  # seconds, for any one command
-N = 20000      # identifiers in the file
-DUPS = 300     # handles given a second, later line (last wins)
+N = 10000      # identifiers in the file
+DUPS = 150     # handles given a second, later line (last wins)
 
 
 def line(obj):
