@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,7 +55,10 @@ static const char usage_text[] =
     "is wrong; the other lines still load. An identifier already in the store is\n"
     "replaced (all its values) unless --no-overwrite is given. When a handle is on\n"
     "several lines, the last line wins and the earlier ones are not written.\n"
-    "Everything loaded is durable when the command returns. A load is not written\n"
+    "Everything loaded is durable when the command returns. An interrupted load of\n"
+    "a FILE (killed, power lost) resumes when the same command is run again: what\n"
+    "it committed is not written again, and the result is that of one whole load.\n"
+    "A load is not written\n"
     "to the store's transaction log (the log is emptied): mirrors of this store copy\n"
     "it afresh.\n"
     "\n"
@@ -70,10 +74,14 @@ static const char usage_text[] =
     "                        (default and at most: what one answer carries, ~258 KB\n"
     "                        less the handle; a larger one could never be served)\n"
     "      --memory MIB      memory for sorting (default: a quarter of the RAM, at\n"
-    "                        most 16 GiB). A bigger input is sorted and written in\n"
-    "                        runs of this size; runs after the first are slower to\n"
-    "                        write, and with --no-overwrite a handle repeated in two\n"
-    "                        runs is reported as already in the store\n"
+    "                        most 16 GiB). A bigger input is sorted in runs of this\n"
+    "                        size spilled to --tmp, then merged into one ordered\n"
+    "                        pass of writes\n"
+    "      --load-memory MIB  the same as --memory\n"
+    "      --tmp DIR         where runs that do not fit in memory are spilled (default:\n"
+    "                        the store directory; $TMPDIR or /tmp for --store); the\n"
+    "                        files are deleted as they are made, and need about the\n"
+    "                        input's size\n"
     "  -q, --quiet           no progress display and no summary\n"
     "  -h, --help            this text\n"
     "\n"
@@ -89,6 +97,8 @@ struct loader {
 	struct timespec t0;
 	double last_progress;
 	int progress_len;
+	uint64_t size;        /* of FILE; 0: unknown (standard input) */
+	uint64_t abort_after; /* --abort-after: SIGKILL itself past this many loaded */
 };
 
 static double elapsed(const struct loader *L)
@@ -103,14 +113,31 @@ static void progress(struct loader *L, bool force)
 	if (!L->tty)
 		return;
 	double t = elapsed(L);
-	if (!force && t - L->last_progress < 0.2)
+	if (!force && !L->st.indexing && t - L->last_progress < 0.2)
 		return;
 	L->last_progress = t;
-	char buf[160];
+	char buf[200];
 	int n =
 	    snprintf(buf, sizeof(buf), "%llu lines read, %llu loaded, %llu errors, %.0f lines/s",
 	             (unsigned long long)L->st.lines, (unsigned long long)L->st.loaded,
 	             (unsigned long long)L->st.errors, t > 0 ? (double)L->st.lines / t : 0.0);
+	/* Done: half for reading (and sorting) the input, half for writing it,
+	 * which starts when the input is read; the time left assumes the rest
+	 * goes as fast as what was done. */
+	if (L->size && n > 0 && (size_t)n < sizeof(buf)) {
+		uint64_t todo = L->st.lines - L->st.errors;
+		double f = 0.5 * (double)L->st.bytes / (double)L->size;
+		if (L->st.bytes >= L->size && todo)
+			f += 0.5 * (double)(L->st.loaded + L->st.resumed + L->st.superseded) /
+			     (double)todo;
+		f = f > 1 ? 1 : f;
+		if (L->st.indexing)
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+			              ", rebuilding the search index");
+		else if (f > 0.001)
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+			              ", %.0f%% done, %.0f s left", 100 * f, t * (1 - f) / f);
+	}
 	fprintf(stderr, "\r%s%*s", buf, L->progress_len > n ? L->progress_len - n : 0, "");
 	L->progress_len = n;
 	L->shown = true;
@@ -130,6 +157,8 @@ static void on_progress(void *arg, const bulkload_stats *st)
 	struct loader *L = arg;
 	L->st = *st;
 	progress(L, false);
+	if (L->abort_after && st->loaded >= L->abort_after)
+		raise(SIGKILL); /* --abort-after: an interruption, for tests */
 }
 
 static void on_line_error(void *arg, uint64_t line, int code, const char *msg)
@@ -176,14 +205,16 @@ struct load_args {
 	const char *data, *home[MAX_HOME], *file;
 	int nhome;
 	bool case_insensitive, no_overwrite, quiet;
-	uint64_t memory;   /* bytes; 0: the loader's default */
-	size_t max_record; /* import_opts.max_record; 0: what one answer carries */
+	uint64_t memory;               /* bytes; 0: the loader's default */
+	size_t max_record;             /* import_opts.max_record; 0: what one answer carries */
+	const char *tmp;               /* spill directory; NULL: DIR, or $TMPDIR for --store */
+	uint64_t abort_after, txn_kib; /* hidden, for tests */
 };
 
 /* Parses argv into a; -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct load_args *a)
 {
-	enum { O_CASE = 256, O_NOOVER, O_MEMORY, O_MAXREC };
+	enum { O_CASE = 256, O_NOOVER, O_MEMORY, O_MAXREC, O_TMP, O_ABORT, O_TXN };
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
 	    {"store", required_argument, NULL, 'd'}, /* a PostgreSQL URI; store_open() picks */
@@ -191,6 +222,10 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 	    {"case-insensitive", no_argument, NULL, O_CASE},
 	    {"no-overwrite", no_argument, NULL, O_NOOVER},
 	    {"memory", required_argument, NULL, O_MEMORY},
+	    {"load-memory", required_argument, NULL, O_MEMORY},
+	    {"tmp", required_argument, NULL, O_TMP},
+	    {"abort-after", required_argument, NULL, O_ABORT}, /* hidden: tests */
+	    {"txn-kib", required_argument, NULL, O_TXN},       /* hidden: tests */
 	    {"max-record-bytes", required_argument, NULL, O_MAXREC},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -245,6 +280,22 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 			a->max_record = n;
 			break;
 		}
+		case O_TMP:
+			a->tmp = optarg;
+			break;
+		case O_ABORT:
+		case O_TXN: {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || v == 0) {
+				fprintf(stderr, "idnode load: %s '%s': not a positive number\n",
+				        opt == O_ABORT ? "--abort-after" : "--txn-kib", optarg);
+				return CLI_USAGE;
+			}
+			*(opt == O_ABORT ? &a->abort_after : &a->txn_kib) = v;
+			break;
+		}
 		case 'q':
 			a->quiet = true;
 			break;
@@ -269,11 +320,62 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 	return -1;
 }
 
+/*
+ * What identifies this load for resuming (bulkload.h): the input file
+ * (device, inode, size, modification time, path) and the options that
+ * change what is written. False for standard input or anything not a
+ * regular file: such a load starts afresh.
+ */
+static bool resume_id(int fd, const struct load_args *a, char *buf, size_t cap, uint64_t *size)
+{
+	struct stat st;
+	*size = 0;
+	if (fd == STDIN_FILENO || fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return false;
+	*size = (uint64_t)st.st_size;
+	int n = snprintf(buf, cap, "v1 %llu:%llu %llu %lld.%09ld ci=%d nov=%d max=%zu %s",
+	                 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+	                 (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec,
+	                 st.st_mtim.tv_nsec, a->case_insensitive, a->no_overwrite, a->max_record,
+	                 a->file);
+	if (n < 0 || (size_t)n >= cap)
+		buf[cap - 1] = 0; /* a very long path: its start is enough */
+	return true;
+}
+
+/* Where runs that do not fit in memory are spilled. */
+static const char *spill_dir(const struct load_args *a)
+{
+	if (a->tmp)
+		return a->tmp;
+	if (strncmp(a->data, "postgresql://", 13) && strncmp(a->data, "postgres://", 11))
+		return a->data;
+	const char *t = getenv("TMPDIR");
+	return t && *t ? t : "/tmp";
+}
+
 /* The summary, and the exit status. */
 static int summary(struct loader *L)
 {
 	double t = elapsed(L);
 	if (!L->quiet) {
+		if (L->st.runs)
+			fprintf(
+			    stderr,
+			    "idnode load: the input did not fit in --memory: sorted in %llu runs "
+			    "(%llu entries) spilled and merged\n",
+			    (unsigned long long)L->st.runs, (unsigned long long)L->st.spilled);
+		if (L->st.index_ms >= 1000)
+			fprintf(
+			    stderr,
+			    "idnode load: %.1f s of it rebuilding the search index; a store that "
+			    "is not searched loads faster with `idnode index off` first\n",
+			    (double)L->st.index_ms / 1000);
+		if (L->st.resumed)
+			fprintf(stderr,
+			        "idnode load: %llu identifiers were already written by the "
+			        "interrupted load\n",
+			        (unsigned long long)L->st.resumed);
 		if (L->st.superseded)
 			fprintf(stderr,
 			        "idnode load: %llu line%s not written: a later line has the same "
@@ -324,16 +426,29 @@ int cmd_load(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &L.t0);
 	io.now = (uint32_t)time(NULL);
 	L.tty = !L.quiet && isatty(STDERR_FILENO);
-	imp[0] = import_new(&io);
-	imp[1] = import_new(&io);
-	if (!imp[0] || !imp[1]) {
-		fprintf(stderr, "idnode load: %s\n", idn_strerror(IDN_ENOMEM));
-		goto out;
-	}
+	L.abort_after = a.abort_after;
 	store_opts so = {.map_size = map_size_for(fd)};
 	if ((rc = store_open(a.data, &so, &L.s))) {
 		fprintf(stderr, "idnode load: %s: cannot open the store: %s\n", a.data,
 		        idn_strerror(rc));
+		goto out;
+	}
+	char rid[BULKLOAD_RESUME_ID_MAX + 1];
+	bool resumable = resume_id(fd, &a, rid, sizeof(rid), &L.size);
+	uint32_t then;
+	size_t klen;
+	if (resumable && bulkload_resume_point(L.s, rid, &then, &klen) == IDN_OK) {
+		io.now = then; /* what the interrupted load gave records without a timestamp */
+		if (!L.quiet)
+			fprintf(stderr,
+			        "idnode load: resuming an interrupted load of %s: identifiers it "
+			        "committed are not written again\n",
+			        L.name);
+	}
+	imp[0] = import_new(&io);
+	imp[1] = import_new(&io);
+	if (!imp[0] || !imp[1]) {
+		fprintf(stderr, "idnode load: %s\n", idn_strerror(IDN_ENOMEM));
 		goto out;
 	}
 	size_t bad;
@@ -351,13 +466,24 @@ int cmd_load(int argc, char **argv)
 	                    .parser = {imp[0], imp[1]},
 	                    .on_error = on_line_error,
 	                    .on_progress = on_progress,
-	                    .arg = &L};
+	                    .arg = &L,
+	                    .spill_dir = spill_dir(&a),
+	                    .resume_id = resumable ? rid : NULL,
+	                    .resume_now = io.now,
+	                    .txn_bytes = a.txn_kib << 10};
 	if ((rc = bulkload_new(L.s, &bo, &bl)) == IDN_OK &&
 	    (rc = bulkload_read_fd(bl, fd)) == IDN_OK)
 		rc = bulkload_finish(bl);
 	if (bl)
 		L.st = *bulkload_stats_of(bl);
 	progress_clear(&L);
+	if (rc == IDN_EIO && bl && bulkload_spill_errno(bl)) {
+		fprintf(stderr,
+		        "idnode load: --tmp %s: spilling sorted runs: %s; identifiers committed "
+		        "before this are in the store\n",
+		        spill_dir(&a), strerror(bulkload_spill_errno(bl)));
+		goto out;
+	}
 	if (rc == IDN_EIO && bl && bulkload_errno(bl)) {
 		fprintf(stderr, "idnode load: %s: %s\n", L.name, strerror(bulkload_errno(bl)));
 		goto out;

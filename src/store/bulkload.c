@@ -13,6 +13,7 @@
  *        TXN_BYTES.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -41,6 +43,8 @@ enum {
 	REF_BYTES = 2 * 40 + 2,       /* index memory per entry: refs, out, bucket id */
 	MSG_MAX = BULKLOAD_MSG_MAX,   /* one error message */
 	STORE_RETRIES = 8,            /* a batch redone after the map filled up */
+	SPILL_BUF = 256 << 10,        /* stdio buffer of each spill file */
+	SPILL_HDR = 16,               /* spill entry: le32 klen, le32 rlen, le64 line */
 };
 #define RUN_MIN ((uint64_t)256 << 20)
 #define RUN_MAX ((uint64_t)16 << 30)
@@ -458,7 +462,19 @@ struct bulkload {
 	uint8_t maxkey[HANDLE_KEY_MAX]; /* the largest key written by this load */
 	uint32_t maxklen;
 	bulkload_stats st;
-	int read_errno; /* of the read that failed */
+	int read_errno;  /* of the read that failed */
+	int spill_errno; /* of the spill file write or read that failed */
+	/* spill files (opts.spill_dir), each one sorted run */
+	FILE **spill;
+	size_t nspill;
+	/* resuming (opts.resume_id): the resume point read at the first write */
+	bool resume_read;
+	uint8_t skipkey[HANDLE_KEY_MAX];
+	uint32_t skipklen; /* 0: nothing to skip */
+	/* the last key written, for the resume point */
+	uint8_t lastkey[HANDLE_KEY_MAX];
+	uint32_t lastklen;
+	struct part xerr; /* only its error list: lines refused by --no-overwrite */
 };
 
 static void line_error(struct bulkload *L, uint64_t line, int code, const char *msg)
@@ -649,6 +665,92 @@ static bool keep_index(struct bulkload *L, store_txn *t, size_t n)
 	return store_count(t, &have) == IDN_OK && n < have / 4;
 }
 
+/* Bytewise key order, the shorter first when one is a prefix of the other. */
+static int key_cmp(const uint8_t *a, uint32_t la, const uint8_t *b, uint32_t lb)
+{
+	int c = memcmp(a, b, la < lb ? la : lb);
+	return c ? c : la < lb ? -1 : la > lb;
+}
+
+/*
+ * Reads the resume point once, in the load's first write transaction: keys
+ * up to it were written by an interrupted run of this load.
+ */
+static int resume_read(struct bulkload *L, store_txn *t)
+{
+	idn_slice v;
+	if (!L->opts.resume_id || L->resume_read)
+		return IDN_OK;
+	L->resume_read = true;
+	int rc = store_meta_get(t, BULKLOAD_RESUME_META, &v);
+	if (rc == IDN_ENOTFOUND)
+		return IDN_OK;
+	if (rc)
+		return rc;
+	size_t idl = strlen(L->opts.resume_id) + 1;
+	if (v.len > idl + 4 && v.len - idl - 4 <= sizeof(L->skipkey) &&
+	    !memcmp(v.p, L->opts.resume_id, idl)) {
+		L->skipklen = (uint32_t)(v.len - idl - 4);
+		memcpy(L->skipkey, v.p + idl + 4, L->skipklen);
+	}
+	return IDN_OK;
+}
+
+/* Whether key was written by an interrupted run of this load. */
+static bool resume_skip(const struct bulkload *L, const uint8_t *key, uint32_t klen)
+{
+	return L->skipklen && key_cmp(key, klen, L->skipkey, L->skipklen) <= 0;
+}
+
+/* Records in t that the load got as far as L->lastkey; nothing without resume_id. */
+static int resume_mark(struct bulkload *L, store_txn *t, bool clear)
+{
+	if (!L->opts.resume_id || (!clear && !L->lastklen))
+		return IDN_OK;
+	uint8_t v[BULKLOAD_RESUME_ID_MAX + 1 + 4 + HANDLE_KEY_MAX];
+	size_t idl = strlen(L->opts.resume_id) + 1, n = 0;
+	if (!clear) {
+		memcpy(v, L->opts.resume_id, idl);
+		idn_put_be32(v + idl, L->opts.resume_now);
+		memcpy(v + idl + 4, L->lastkey, L->lastklen);
+		n = idl + 4 + L->lastklen;
+	}
+	return store_meta_put(t, BULKLOAD_RESUME_META, idn_slice_of(v, n));
+}
+
+static void set_lastkey(struct bulkload *L, const uint8_t *key, uint32_t klen)
+{
+	memcpy(L->lastkey, key, klen);
+	L->lastklen = klen;
+}
+
+int bulkload_resume_point(store *s, const char *resume_id, uint32_t *now, size_t *key_len)
+{
+	store_txn *t;
+	idn_slice v;
+	size_t idl = strlen(resume_id) + 1;
+	int rc = store_txn_begin(s, STORE_RDONLY, &t);
+	if (rc)
+		return rc;
+	rc = store_meta_get(t, BULKLOAD_RESUME_META, &v);
+	if (rc == IDN_OK && (v.len <= idl + 4 || memcmp(v.p, resume_id, idl)))
+		rc = IDN_ENOTFOUND;
+	if (rc == IDN_OK) {
+		*now = idn_be32(v.p + idl);
+		*key_len = v.len - idl - 4;
+	}
+	store_txn_abort(t);
+	return rc;
+}
+
+/* Record bytes per write transaction: appending, or inserting between keys. */
+static uint64_t txn_bytes(const struct bulkload *L, bool append)
+{
+	if (L->opts.txn_bytes)
+		return L->opts.txn_bytes;
+	return append ? TXN_BYTES : TXN_BYTES_MID;
+}
+
 /* Writes the run, in key order, as its buckets get sorted. */
 static int insert_run(struct bulkload *L, struct runsort *rs)
 {
@@ -668,7 +770,7 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 
 	while (i < n) {
 		size_t start = i;
-		uint64_t bytes = 0, put = 0, sup = 0;
+		uint64_t bytes = 0, put = 0, sup = 0, res = 0;
 		store_txn *t;
 		nexists = 0;
 		/*
@@ -678,9 +780,13 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 		 */
 		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
 			goto out;
+		if ((rc = resume_read(L, t))) {
+			store_txn_abort(t);
+			goto out;
+		}
 		if (keep_index(L, t, n))
 			store_index_keep(t);
-		while (bytes < (append ? TXN_BYTES : TXN_BYTES_MID) && i < n) {
+		while (bytes < txn_bytes(L, append) && i < n) {
 			if (i >= ready)
 				ready = wait_sorted(rs, i);
 			const struct sref *r = &out[i++];
@@ -694,6 +800,10 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 				continue;
 			}
 			const struct ent *e = r->e;
+			if (resume_skip(L, e->bytes, e->klen)) {
+				res++;
+				continue;
+			}
 			if (!append) {
 				uint32_t m = e->klen < L->maxklen ? e->klen : L->maxklen;
 				int c = memcmp(e->bytes, L->maxkey, m);
@@ -726,6 +836,10 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 			if ((put & 0xffff) == 0)
 				progress(L, put);
 		}
+		if (rc == IDN_OK && i > start) {
+			set_lastkey(L, out[i - 1].e->bytes, out[i - 1].e->klen);
+			rc = resume_mark(L, t, false);
+		}
 		if (rc) {
 			store_txn_abort(t);
 		} else {
@@ -741,6 +855,7 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 		retries = 0;
 		L->st.loaded += put;
 		L->st.superseded += sup;
+		L->st.resumed += res;
 		for (size_t k = 0; k < nexists; k++) {
 			char msg[MSG_MAX];
 			const struct ent *e = exists[k]->e;
@@ -766,8 +881,290 @@ out:
 	return rc;
 }
 
-/* Sorts the run and writes it; the arenas are empty afterwards. */
-static int flush_run(struct bulkload *L)
+/* ------------------------------------------------------------------------ */
+/* bounded memory: sorted runs spilled to files, merged at the end          */
+
+/* A new spill file in opts.spill_dir, unlinked at once (gone with the process). */
+static int spill_open(struct bulkload *L, FILE **out)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/.idnode-load-XXXXXX", L->opts.spill_dir) >=
+	    (int)sizeof(path))
+		return IDN_EINVAL;
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		L->spill_errno = errno;
+		return IDN_EIO;
+	}
+	unlink(path);
+	FILE *f = fdopen(fd, "w+");
+	if (!f) {
+		close(fd);
+		return IDN_ENOMEM;
+	}
+	setvbuf(f, NULL, _IOFBF, SPILL_BUF);
+	FILE **v = xrealloc_array(L->spill, L->nspill + 1, sizeof(*v));
+	if (!v) {
+		fclose(f);
+		return IDN_ENOMEM;
+	}
+	L->spill = v;
+	L->spill[L->nspill++] = f;
+	*out = f;
+	return IDN_OK;
+}
+
+/* Writes the sorted run to a new spill file, the last of equal keys only. */
+static int spill_run(struct bulkload *L, struct runsort *rs)
+{
+	FILE *f;
+	size_t n = rs->n, ready = 0;
+	uint64_t sup = 0;
+	int rc = spill_open(L, &f);
+	for (size_t i = 0; rc == IDN_OK && i < n; i++) {
+		if (i >= ready)
+			ready = wait_sorted(rs, i);
+		const struct sref *r = &rs->out[i];
+		if (i + 1 < n && (i + 1 < ready || (ready = wait_sorted(rs, i + 1))) &&
+		    sref_keycmp(r, &rs->out[i + 1], rs->lcp) == 0) {
+			sup++;
+			continue;
+		}
+		uint8_t h[SPILL_HDR];
+		uint64_t line = LK_LINE(r->lk);
+		memcpy(h, &r->e->klen, 4);
+		memcpy(h + 4, &r->e->rlen, 4);
+		memcpy(h + 8, &line, 8);
+		if (fwrite(h, SPILL_HDR, 1, f) != 1 ||
+		    fwrite(r->e->bytes, 1, r->e->klen + r->e->rlen, f) != r->e->klen + r->e->rlen) {
+			L->spill_errno = errno;
+			rc = IDN_EIO;
+		}
+		L->st.spilled++;
+	}
+	if (rc == IDN_OK && fflush(f)) {
+		L->spill_errno = errno;
+		rc = IDN_EIO;
+	}
+	L->st.superseded += sup;
+	L->st.runs++;
+	progress(L, 0);
+	return rc;
+}
+
+/* One spill file being merged: its current entry. */
+struct cursor {
+	FILE *f;
+	uint8_t *buf;
+	size_t cap;
+	uint32_t klen, rlen;
+	uint64_t line;
+	off_t pos, next; /* where the current and the next entry start */
+	bool done;
+	off_t mark; /* pos and done when the write transaction began */
+	bool mark_done;
+};
+
+static int cursor_next(struct bulkload *L, struct cursor *c)
+{
+	uint8_t h[SPILL_HDR];
+	c->pos = c->next;
+	size_t got = fread(h, 1, SPILL_HDR, c->f);
+	if (got == 0 && feof(c->f)) {
+		c->done = true;
+		return IDN_OK;
+	}
+	if (got != SPILL_HDR)
+		goto bad;
+	memcpy(&c->klen, h, 4);
+	memcpy(&c->rlen, h + 4, 4);
+	memcpy(&c->line, h + 8, 8);
+	size_t len = (size_t)c->klen + c->rlen;
+	if (c->klen == 0 || c->klen > HANDLE_KEY_MAX || c->rlen > STORE_VAL_MAX)
+		goto bad;
+	if (len > c->cap) {
+		uint8_t *nb = realloc(c->buf, len);
+		if (!nb)
+			return IDN_ENOMEM;
+		c->buf = nb;
+		c->cap = len;
+	}
+	if (len && fread(c->buf, 1, len, c->f) != len)
+		goto bad;
+	c->next = c->pos + SPILL_HDR + (off_t)len;
+	return IDN_OK;
+bad:
+	L->spill_errno = ferror(c->f) ? errno : EIO;
+	return IDN_EIO;
+}
+
+/* Merge order: key, then run (a later run holds later lines). */
+static bool cursor_less(const struct cursor *cs, size_t a, size_t b)
+{
+	int c = key_cmp(cs[a].buf, cs[a].klen, cs[b].buf, cs[b].klen);
+	return c ? c < 0 : a < b;
+}
+
+static void heap_down(const struct cursor *cs, size_t *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < n && cursor_less(cs, h[l], h[m]))
+			m = l;
+		if (l + 1 < n && cursor_less(cs, h[l + 1], h[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		size_t x = h[i];
+		h[i] = h[m];
+		h[m] = x;
+		i = m;
+	}
+}
+
+/* Every cursor to its entry at mark (start: the file's start), and the heap. */
+static int merge_seek(struct bulkload *L, struct cursor *cs, size_t *heap, size_t *hn, bool start)
+{
+	*hn = 0;
+	for (size_t i = 0; i < L->nspill; i++) {
+		struct cursor *c = &cs[i];
+		if (start) {
+			c->f = L->spill[i];
+			c->mark = 0;
+		} else if (c->mark_done) {
+			c->done = true;
+			continue;
+		}
+		c->next = c->mark;
+		c->done = false;
+		if (fseeko(c->f, c->mark, SEEK_SET)) {
+			L->spill_errno = errno;
+			return IDN_EIO;
+		}
+		int rc = cursor_next(L, c);
+		if (rc)
+			return rc;
+		if (!c->done)
+			heap[(*hn)++] = i;
+	}
+	for (size_t i = *hn / 2; i-- > 0;)
+		heap_down(cs, heap, *hn, i);
+	return IDN_OK;
+}
+
+/* Reports the lines refused by --no-overwrite, collected in L->xerr. */
+static void report_exists(struct bulkload *L)
+{
+	for (size_t o = 0; o < L->xerr.elen;) {
+		uint64_t line;
+		memcpy(&line, L->xerr.errs + o, 8);
+		const char *msg = L->xerr.errs + o + 8;
+		line_error(L, line, IDN_EEXIST, msg);
+		o += 8 + strlen(msg) + 1;
+		L->st.errors++;
+	}
+	L->xerr.elen = 0;
+}
+
+/* One write transaction of the merge; *put etc. count what it did. */
+static int merge_txn(struct bulkload *L, store_txn *t, struct cursor *cs, size_t *heap, size_t *hn,
+                     uint64_t c3[3])
+{
+	unsigned flags = STORE_APPEND | (L->opts.no_overwrite ? STORE_NOOVERWRITE : 0);
+	uint64_t bytes = 0;
+	int rc = IDN_OK;
+	while (*hn && bytes < txn_bytes(L, true)) {
+		struct cursor *c = &cs[heap[0]];
+		heap[0] = heap[--*hn];
+		heap_down(cs, heap, *hn, 0);
+		if (*hn && !key_cmp(c->buf, c->klen, cs[heap[0]].buf, cs[heap[0]].klen)) {
+			c3[1]++; /* a later run has the same key */
+		} else if (resume_skip(L, c->buf, c->klen)) {
+			c3[2]++;
+		} else {
+			rc = store_put(t, idn_slice_of(c->buf, c->klen),
+			               idn_slice_of(c->buf + c->klen, c->rlen), flags);
+			if (rc == IDN_EEXIST && L->opts.no_overwrite) {
+				char msg[MSG_MAX];
+				snprintf(msg, sizeof(msg), "handle: %.*s is already in the store",
+				         (int)(c->klen > 200 ? 200 : c->klen),
+				         (const char *)c->buf);
+				add_err(&L->xerr, c->line, msg);
+				rc = L->xerr.fatal;
+			} else if (rc == IDN_OK) {
+				bytes += c->klen + c->rlen;
+				if ((++c3[0] & 0xffff) == 0)
+					progress(L, c3[0]);
+			}
+			if (rc)
+				return rc;
+		}
+		set_lastkey(L, c->buf, c->klen);
+		if ((rc = cursor_next(L, c)))
+			return rc;
+		if (!c->done) {
+			size_t i = (*hn)++, me = (size_t)(c - cs);
+			heap[i] = me;
+			while (i && cursor_less(cs, heap[i], heap[(i - 1) / 2])) {
+				size_t p = (i - 1) / 2;
+				heap[i] = heap[p];
+				heap[p] = me;
+				i = p;
+			}
+		}
+	}
+	return resume_mark(L, t, false);
+}
+
+/* Merges the spill files into the store, one pass of ordered appends. */
+static int merge_runs(struct bulkload *L)
+{
+	struct cursor *cs = calloc(L->nspill, sizeof(*cs));
+	size_t *heap = calloc(L->nspill, sizeof(*heap)), hn = 0;
+	int rc = cs && heap ? merge_seek(L, cs, heap, &hn, true) : IDN_ENOMEM, retries = 0;
+	while (rc == IDN_OK && hn) {
+		for (size_t i = 0; i < L->nspill; i++) {
+			cs[i].mark = cs[i].pos; /* where this transaction starts */
+			cs[i].mark_done = cs[i].done;
+		}
+		store_txn *t;
+		uint64_t c3[3] = {0, 0, 0}; /* put, superseded, resumed */
+		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
+			break;
+		if ((rc = resume_read(L, t)) == IDN_OK)
+			rc = merge_txn(L, t, cs, heap, &hn, c3);
+		if (rc) {
+			store_txn_abort(t);
+		} else {
+			rc = store_txn_commit(t);
+		}
+		if (rc == IDN_ESTORE_FULL && retries++ < STORE_RETRIES) {
+			/* back to where the transaction started; the next grows the map */
+			L->xerr.elen = 0;
+			rc = merge_seek(L, cs, heap, &hn, false);
+			continue;
+		}
+		if (rc)
+			break;
+		retries = 0;
+		L->st.loaded += c3[0];
+		L->st.superseded += c3[1];
+		L->st.resumed += c3[2];
+		report_exists(L);
+		progress(L, 0);
+	}
+	for (size_t i = 0; cs && i < L->nspill; i++)
+		free(cs[i].buf);
+	free(cs);
+	free(heap);
+	return rc;
+}
+
+/*
+ * Sorts the run and writes it, to the store or (opts.spill_dir, unless it is
+ * the only run) to a spill file; the arenas are empty afterwards.
+ */
+static int flush_run(struct bulkload *L, bool last)
 {
 	struct part *a = &L->part[0], *b = &L->part[1];
 	struct runsort *rs = &L->rs;
@@ -787,7 +1184,9 @@ static int flush_run(struct bulkload *L)
 	}
 	both_parts(a, b, refill_part);
 	rc = partition_run(rs, a, b, &threaded);
-	if (rc == IDN_OK)
+	if (rc == IDN_OK && L->opts.spill_dir && (!last || L->nspill))
+		rc = spill_run(L, rs);
+	else if (rc == IDN_OK)
 		rc = insert_run(L, rs);
 	if (threaded)
 		pthread_join(rs->th, NULL);
@@ -834,9 +1233,10 @@ static int parse_chunk(struct bulkload *L, const uint8_t *buf, size_t len)
 		L->st.errors += w->nerr;
 	}
 	L->st.lines += a->nlines + b->nlines;
+	L->st.bytes += len;
 	progress(L, 0);
 	if (a->arena_used + b->arena_used + (a->nrefs + b->nrefs) * REF_BYTES >= L->run_bytes)
-		return flush_run(L);
+		return flush_run(L, false);
 	return IDN_OK;
 }
 
@@ -988,6 +1388,11 @@ int bulkload_new(store *s, const bulkload_opts *opts, bulkload **out)
 	*out = NULL;
 	if (!L)
 		return IDN_ENOMEM;
+	if (opts->resume_id &&
+	    (!opts->spill_dir || strlen(opts->resume_id) > BULKLOAD_RESUME_ID_MAX)) {
+		free(L);
+		return IDN_EINVAL; /* resuming needs one ordered pass: spilled runs */
+	}
 	L->opts = *opts;
 	L->s = s;
 	pthread_mutex_init(&L->rs.mu, NULL);
@@ -1015,6 +1420,10 @@ void bulkload_free(bulkload *L)
 		return;
 	part_free(&L->part[0]);
 	part_free(&L->part[1]);
+	part_free(&L->xerr);
+	for (size_t i = 0; i < L->nspill; i++)
+		fclose(L->spill[i]);
+	free(L->spill);
 	runsort_free(&L->rs);
 	pthread_mutex_destroy(&L->rs.mu);
 	pthread_cond_destroy(&L->rs.cv);
@@ -1042,7 +1451,7 @@ int bulkload_add(bulkload *L, idn_slice key, idn_slice record)
 	L->st.lines++;
 	struct part *b = &L->part[1];
 	if (w->arena_used + b->arena_used + (w->nrefs + b->nrefs) * REF_BYTES >= L->run_bytes)
-		return flush_run(L);
+		return flush_run(L, false);
 	return IDN_OK;
 }
 
@@ -1070,9 +1479,29 @@ int bulkload_read_fd(bulkload *L, int fd)
 
 int bulkload_finish(bulkload *L)
 {
-	int rc = flush_run(L);
+	int rc = flush_run(L, true);
+	if (rc == IDN_OK && L->nspill)
+		rc = merge_runs(L);
 	/* the load's txns left the search index stale: one rebuild (index.h) */
-	return rc ? rc : store_index_refresh(L->s);
+	if (rc == IDN_OK) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		L->st.indexing = true;
+		progress(L, 0);
+		rc = store_index_refresh(L->s);
+		L->st.indexing = false;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		L->st.index_ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
+		                 (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
+	}
+	if (rc == IDN_OK && L->opts.resume_id) {
+		store_txn *t;
+		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)) == IDN_OK) {
+			rc = resume_mark(L, t, true);
+			rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
+		}
+	}
+	return rc;
 }
 
 const bulkload_stats *bulkload_stats_of(const bulkload *L)
@@ -1083,4 +1512,9 @@ const bulkload_stats *bulkload_stats_of(const bulkload *L)
 int bulkload_errno(const bulkload *L)
 {
 	return L->read_errno;
+}
+
+int bulkload_spill_errno(const bulkload *L)
+{
+	return L->spill_errno;
 }

@@ -23,6 +23,21 @@
  * same key the last one is written ("last wins"), across runs too, since runs
  * are written in order; the others count as superseded.
  *
+ * Bounded memory (opts.spill_dir set): a run that fills opts.memory before
+ * the input ends is sorted and spilled to a temporary file there (deleted
+ * as soon as it is made, so nothing is left behind), and so is the last
+ * run; bulkload_finish() then merges the files (k-way, by key then line)
+ * into one pass of ordered appends. Without spill_dir, each full run is
+ * written to the store as it fills (runs after the first insert between
+ * keys already written, slower).
+ *
+ * Resuming (opts.resume_id set): every write transaction also records
+ * BULKLOAD_RESUME_META = resume_id, NUL, be32 resume_now, the last key
+ * written. A load is one pass in key order (one run, or spilled runs
+ * merged), so after an interruption the same load (same resume_id) skips
+ * every key up to that one: nothing committed is written again. A finished
+ * load clears the value. bulkload_resume_point() reads it back.
+ *
  * Ownership: bulkload_new() borrows the store (it must outlive the loader);
  * bulkload_free() frees the loader. What was committed stays in the store
  * whatever happens later; everything is durable when bulkload_finish()
@@ -52,7 +67,17 @@ typedef struct bulkload_stats {
 	uint64_t loaded;     /* identifiers written */
 	uint64_t errors;     /* lines refused (each reported to on_error) */
 	uint64_t superseded; /* entries not written: a later one has the same key */
+	uint64_t resumed;    /* entries skipped: an interrupted run of this load wrote them */
+	uint64_t bytes;      /* input bytes parsed (bulkload_read_fd) */
+	uint64_t spilled;    /* entries written to spill files (merged at finish) */
+	uint64_t runs;       /* spill files */
+	uint64_t index_ms;   /* milliseconds spent rebuilding the search index at the end */
+	bool indexing;       /* the rebuild is running */
 } bulkload_stats;
+
+/* The store meta value of a resumable load (see above). */
+#define BULKLOAD_RESUME_META "bulkload.resume"
+enum { BULKLOAD_RESUME_ID_MAX = 256 };
 
 /* Returns memory for len bytes, or NULL when there is none. */
 typedef void *(*bulkload_alloc_fn)(void *arg, size_t len);
@@ -92,6 +117,14 @@ typedef struct bulkload_opts {
 	 * bulkload_finish. 0: BULKLOAD_INDEX_KEEP_MAX.
 	 */
 	uint64_t index_keep_max;
+	/* A directory for spill files (see above); NULL: runs are written as they fill. */
+	const char *spill_dir;
+	/* Resumable load (see above): what identifies it (NUL-terminated, at
+	 * most BULKLOAD_RESUME_ID_MAX bytes), and a number kept with it. */
+	const char *resume_id;
+	uint32_t resume_now;
+	/* Record bytes per write transaction (0: the default, 64 MiB). */
+	uint64_t txn_bytes;
 	/* Now and then during the load (NULL: none), on the loader's thread. */
 	void (*on_progress)(void *arg, const bulkload_stats *stats);
 	void *arg;
@@ -127,10 +160,21 @@ int bulkload_read_fd(bulkload *b, int fd);
 /* Writes what is left; IDN_OK: everything loaded is durable. */
 int bulkload_finish(bulkload *b);
 
+/*
+ * The resume point of an interrupted load with this resume_id: IDN_OK and
+ * *now (its resume_now) and *key_len (the length of the last key written)
+ * when there is one; IDN_ENOTFOUND when there is none (or another load's).
+ */
+int bulkload_resume_point(store *s, const char *resume_id, uint32_t *now, size_t *key_len);
+
 /* The counts so far; the pointer lives as long as b. */
 const bulkload_stats *bulkload_stats_of(const bulkload *b);
 
 /* The errno of the read that made bulkload_read_fd() fail with IDN_EIO. */
 int bulkload_errno(const bulkload *b);
+
+/* The errno of the spill file operation that made a load fail with IDN_EIO
+ * (0: it was not a spill file). */
+int bulkload_spill_errno(const bulkload *b);
 
 #endif

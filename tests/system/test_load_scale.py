@@ -1,0 +1,232 @@
+"""System tests for `idnode load` at scale, on small data: the bounded-memory
+sort (runs spilled to --tmp and merged give the same store as one in-memory
+run), the resumable load (killed part-way by the hidden --abort-after, the same
+command run again finishes without rewriting what was committed, and the store
+equals a clean load's) and loading into a store that already holds identifiers
+(merge: the file's record replaces the stored one whole; --no-overwrite keeps
+the stored one and reports the line)."""
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import IDNODE
+
+TIMEOUT = 120  # seconds, for any one command
+N = 10000      # identifiers in the file
+DUPS = 150     # handles given a second, later line (last wins)
+
+
+def line(obj):
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def record(i, gen, ts=True):
+    """Identifier i's line; gen tells versions apart. ts=False leaves the
+    time stamp to the load."""
+    v = [{"index": 1, "type": "URL", "data": "https://example.com/%d/g%d" % (i, gen)},
+         {"index": 2, "type": "DESC", "data": "item %d %s" % (i, "x" * (i % 90))}]
+    if ts:
+        for x in v:
+            x["timestamp"] = 1700000000 + i
+    return line({"handle": "88.100.1/S-%07d" % i, "values": v})
+
+
+def write_input(path, ts=True, seed=7):
+    """N identifiers in random order, DUPS of them repeated later with a new
+    version, and two bad lines. Returns {handle: expected URL data}."""
+    rnd = random.Random(seed)
+    ids = list(range(N))
+    rnd.shuffle(ids)
+    want = {}
+    lines = []
+    for i in ids:
+        lines.append(record(i, 1, ts))
+        want["88.100.1/S-%07d" % i] = "https://example.com/%d/g1" % i
+    for i in rnd.sample(range(N), DUPS):
+        lines.append(record(i, 2, ts))
+        want["88.100.1/S-%07d" % i] = "https://example.com/%d/g2" % i
+    lines.insert(N // 2, '{"handle":"88.100.1/BAD","values":[')
+    lines.append('{"handle":"88.100.1/BAD2","values":[{"index":0,"type":"U","data":"u"}]}')
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return want
+
+
+class LoadScale(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="idn-load-scale-")
+        self.input = os.path.join(self.tmp, "ids.jsonl")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run_idnode(self, *args):
+        return subprocess.run([IDNODE, *args], capture_output=True, text=True,
+                              timeout=TIMEOUT)
+
+    def load(self, store, *opts, expect=1):
+        r = self.run_idnode("load", "--data", store, *opts, self.input)
+        self.assertEqual(r.returncode, expect, r.stderr)
+        return r
+
+    def dump(self, store):
+        r = self.run_idnode("dump", "--data", store)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def verify(self, store):
+        r = self.run_idnode("verify", "--data", store)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("0 bad", r.stdout + r.stderr)
+
+    def urls(self, dump):
+        out = {}
+        for ln in dump.splitlines():
+            o = json.loads(ln)
+            if "handle" in o:
+                out[o["handle"]] = [v["data"] for v in o["values"] if v["index"] == 1][0]
+        return out
+
+    def test_bounded_memory_sort_equals_in_memory(self):
+        want = write_input(self.input)
+        spill = os.path.join(self.tmp, "spill")
+        os.mkdir(spill)
+        a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
+        ra = self.load(a)
+        self.assertNotIn("spilled", ra.stderr)
+        rb = self.load(b, "--load-memory", "1", "--tmp", spill)
+        m = re.search(r"sorted in (\d+) runs \((\d+) entries\) spilled", rb.stderr)
+        self.assertTrue(m, rb.stderr)
+        self.assertGreaterEqual(int(m.group(1)), 3, rb.stderr)
+        for r in (ra, rb):
+            self.assertIn("loaded %d identifiers (2 errors)" % N, r.stdout)
+            self.assertIn(":%d: " % (N // 2 + 1), r.stderr)  # the bad line, by number
+            self.assertIn("%d lines not written: a later line" % DUPS, r.stderr)
+        self.assertEqual(os.listdir(spill), [], "spill files left behind")
+        da, db = self.dump(a), self.dump(b)
+        self.assertEqual(da, db)
+        self.assertEqual(self.urls(db), want)
+        self.verify(b)
+
+    def test_spill_dir_missing_is_an_error(self):
+        write_input(self.input)
+        r = self.run_idnode("load", "--data", os.path.join(self.tmp, "s"), "--memory", "1",
+                            "--tmp", os.path.join(self.tmp, "nowhere"), self.input)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--tmp %s: spilling sorted runs: No such file or directory"
+                      % os.path.join(self.tmp, "nowhere"), r.stderr)
+
+    def resumed(self, *opts):
+        """Kills a load after ~60% of it was written, runs it again; returns
+        the store and both runs' results."""
+        store = os.path.join(self.tmp, "r")
+        args = ("load", "--data", store, "--txn-kib", "256", *opts, self.input)
+        r1 = self.run_idnode(*args, "--abort-after", str(N * 6 // 10))
+        self.assertEqual(r1.returncode, -9, r1.stderr)  # SIGKILL
+        self.assertNotIn("loaded", r1.stdout)
+        r2 = self.run_idnode(*args)
+        self.assertEqual(r2.returncode, 1, r2.stderr)  # the two bad lines
+        self.assertIn("resuming an interrupted load", r2.stderr)
+        m = re.search(r"(\d+) identifiers were already written by the interrupted", r2.stderr)
+        self.assertTrue(m, r2.stderr)
+        done = int(m.group(1))
+        self.assertGreaterEqual(done, N * 6 // 10 - DUPS)
+        self.assertLess(done, N)
+        loaded = int(re.search(r"loaded (\d+) identifiers", r2.stdout).group(1))
+        self.assertEqual(done + loaded, N, r2.stdout + r2.stderr)
+        return store, r2
+
+    def check_resume(self, *opts):
+        want = write_input(self.input, ts=False)
+        store, _ = self.resumed(*opts)
+        self.verify(store)
+        clean = os.path.join(self.tmp, "clean")
+        self.load(clean, *opts)
+        got = self.dump(store)
+        # Without time stamps in the file, each load gives its start time;
+        # the resumed load takes the interrupted one's: one time stamp only.
+        stamps = set(re.findall(r'"timestamp":(\d+)', got))
+        self.assertEqual(len(stamps), 1, stamps)
+        strip = lambda d: re.sub(r'"timestamp":\d+', "", d)
+        self.assertEqual(strip(got), strip(self.dump(clean)))
+        self.assertEqual(self.urls(got), want)
+        # A third run has nothing to resume: it loads afresh, same result.
+        r3 = self.run_idnode("load", "--data", store, *opts, self.input)
+        self.assertNotIn("resuming", r3.stderr)
+        self.assertIn("loaded %d identifiers" % N, r3.stdout)
+
+    def test_resume_one_run(self):
+        self.check_resume()
+
+    def test_resume_spilled_runs(self):
+        self.check_resume("--memory", "1", "--tmp", self.tmp)
+
+    def test_resume_point_of_another_file_is_not_used(self):
+        write_input(self.input)
+        store = os.path.join(self.tmp, "o")
+        r1 = self.run_idnode("load", "--data", store, "--txn-kib", "256",
+                             "--abort-after", str(N // 2), self.input)
+        self.assertEqual(r1.returncode, -9, r1.stderr)
+        write_input(self.input, seed=8)  # another file (another order) at that path
+        r2 = self.load(store)
+        self.assertNotIn("resuming", r2.stderr)
+        self.assertIn("loaded %d identifiers" % N, r2.stdout)
+
+    def merge(self, *opts):
+        """A store holding identifiers 0 .. N/2 of an older version plus
+        others; the file loaded into it."""
+        store = os.path.join(self.tmp, "m")
+        old = os.path.join(self.tmp, "old.jsonl")
+        with open(old, "w") as f:
+            for i in range(0, N, 2):
+                f.write(record(i, 0) + "\n")
+            for i in range(N, N + 500):
+                f.write(record(i, 0) + "\n")
+        r = self.run_idnode("load", "--data", store, old)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = write_input(self.input)
+        return store, want
+
+    def check_merge(self, *opts):
+        store, want = self.merge()
+        r = self.load(store, *opts)
+        self.assertIn("loaded %d identifiers (2 errors)" % N, r.stdout)
+        got = self.urls(self.dump(store))
+        for i in range(N, N + 500):  # only in the store: kept
+            want["88.100.1/S-%07d" % i] = "https://example.com/%d/g0" % i
+        self.assertEqual(got, want)  # in both: the file's record, whole
+        self.verify(store)
+
+    def test_merge_replaces(self):
+        self.check_merge()
+
+    def test_merge_replaces_spilled(self):
+        self.check_merge("--memory", "1", "--tmp", self.tmp)
+
+    def test_merge_no_overwrite_keeps_stored(self):
+        for opts in ((), ("--memory", "1", "--tmp", self.tmp)):
+            with self.subTest(opts=opts):
+                shutil.rmtree(os.path.join(self.tmp, "m"), ignore_errors=True)
+                store, want = self.merge()
+                r = self.load(store, "--no-overwrite", *opts)
+                clash = len(range(0, N, 2))
+                self.assertIn("loaded %d identifiers (%d errors)" % (N - clash, clash + 2),
+                              r.stdout)
+                self.assertIn("is already in the store (--no-overwrite)", r.stderr)
+                got = self.urls(self.dump(store))
+                for i in range(0, N, 2):
+                    want["88.100.1/S-%07d" % i] = "https://example.com/%d/g0" % i
+                for i in range(N, N + 500):
+                    want["88.100.1/S-%07d" % i] = "https://example.com/%d/g0" % i
+                self.assertEqual(got, want)
+
+
+if __name__ == "__main__":
+    unittest.main()
