@@ -273,14 +273,9 @@ static int hrls_param(void *arg, idn_slice name, idn_slice value)
 	return term_done(p, search_add_pair(&p->q, type, v, why), why);
 }
 
-typedef struct hits {
-	http_resp *r;
-	size_t n;
-} hits;
-
-static int hit_json(void *arg, idn_slice id)
+int api_search_hit_json(void *arg, idn_slice id)
 {
-	hits *h = arg;
+	api_search_hits *h = arg;
 	http_resp_puts(h->r, h->n++ ? "," : "");
 	api_json_str(h->r, id);
 	return 0;
@@ -338,10 +333,10 @@ int api_search(api_worker *w, const http_req *req, idn_slice rest, http_resp *r)
 		return 0;
 	}
 	search_page pg;
-	hits h = {r, 0};
+	api_search_hits h = {r, 0};
 	http_resp_puts(r, "{\"responseCode\":1,\"handles\":[");
-	if (!api_search_run(w, idn_slice_of(id.handle, id.hlen), id.index, &p->q, hit_json, &h, &pg,
-	                    r)) {
+	if (!api_search_run(w, idn_slice_of(id.handle, id.hlen), id.index, &p->q,
+	                    api_search_hit_json, &h, &pg, r)) {
 		http_resp_puts(r, "],\"next\":");
 		if (pg.more) {
 			char cur[API_SEARCH_CURSOR_MAX];
@@ -385,10 +380,10 @@ int api_hrls_handles(api_worker *w, const http_req *req, idn_slice rest, http_re
 	}
 	p->q.skip = p->page > 0 ? (uint64_t)p->page * p->q.limit : 0;
 	search_page pg;
-	hits h = {r, 0};
+	api_search_hits h = {r, 0};
 	http_resp_puts(r, "[");
-	if (!api_search_run(w, idn_slice_of(id.handle, id.hlen), id.index, &p->q, hit_json, &h, &pg,
-	                    r))
+	if (!api_search_run(w, idn_slice_of(id.handle, id.hlen), id.index, &p->q,
+	                    api_search_hit_json, &h, &pg, r))
 		http_resp_puts(r, "]");
 	free(p);
 	return 0;

@@ -33,6 +33,13 @@ enum { API_SEARCH_CURSOR_MAX = 2 * (16 + INDEX_ID_MAX) + 1 };
 int api_search_run(api_worker *w, idn_slice id_handle, uint32_t id_index, const search_query *q,
                    search_hit_fn hit, void *arg, search_page *pg, http_resp *r);
 
+/* A hit callback writing each identifier as a JSON string, comma-separated, into r. */
+typedef struct api_search_hits {
+	http_resp *r;
+	size_t n; /* identifiers written */
+} api_search_hits;
+int api_search_hit_json(void *arg, idn_slice id);
+
 /*
  * The cursor of the page after pg as text (hex), into out (API_SEARCH_CURSOR_MAX):
  * sealed, so it names no identifier; valid while this process runs.

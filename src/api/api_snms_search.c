@@ -81,19 +81,6 @@ static int sq_param(void *arg, idn_slice name, idn_slice value)
 	return 0;
 }
 
-typedef struct hits {
-	http_resp *r;
-	size_t n;
-} hits;
-
-static int hit(void *arg, idn_slice id)
-{
-	hits *h = arg;
-	http_resp_puts(h->r, h->n++ ? "," : "");
-	api_json_str(h->r, id);
-	return 0;
-}
-
 /* The search's error answer (reference shape) again as an SNMS one. */
 static void resay(http_resp *r)
 {
@@ -187,11 +174,11 @@ int snms_search(api_worker *w, const http_req *req, idn_slice rest, http_resp *r
 		goto out;
 	}
 	search_page pg;
-	hits h = {r, 0};
+	api_search_hits h = {r, 0};
 	snms_ok_begin(r);
 	http_resp_puts(r, "{\"handles\":[");
-	if (api_search_run(w, idn_slice_of(c.id.handle, c.id.hlen), c.id.index, &s->q, hit, &h, &pg,
-	                   r)) {
+	if (api_search_run(w, idn_slice_of(c.id.handle, c.id.hlen), c.id.index, &s->q,
+	                   api_search_hit_json, &h, &pg, r)) {
 		resay(r);
 		goto out;
 	}
