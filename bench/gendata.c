@@ -6,7 +6,7 @@
  *
  *   gendata -n N [-P|--profile minimal|template|mixed] [-p PREFIX[,PREFIX...]]
  *           [-k K] [-s SEED] -o OUT.jsonl [-q QUERIES] [-Q NQUERIES]
- *           [-x MISS_PCT] [-H HOMES] [-T] [-Z ZONEDIR]
+ *           [-x MISS_PCT] [-H HOMES] [-T] [-Z ZONEDIR] [-z S] [--queries-only]
  *
  *   -P   the records' profile (default minimal):
  *        minimal   today's trace records: a URL, usually a contact EMAIL (ttl
@@ -26,6 +26,13 @@
  *   -Q   number of queries (default min(N, 1000000)); handles are drawn at
  *        random, with replacement
  *   -x   percentage of queries for handles that do not exist (default 0)
+ *   -z   queries Zipf-distributed with exponent S (e.g. 1) instead of
+ *        uniform: the identifier of popularity rank r is (r - 1) * P mod N
+ *        for a P prime to N, so the popular ones are spread over the key
+ *        space (rejection-inversion sampling, Hoermann and Derflinger 1996)
+ *   --queries-only  write only the query file (-q), not the records (-o is
+ *        then not needed): the queries of a store made earlier with the same
+ *        -n and -p/-k, without generating it again
  *   -T   add a "timestamp" to each value
  *   -Z   also write ZONEDIR/bench.test.zone and ZONEDIR/queries.txt: one TXT
  *        record per identifier whose DNS answer (with an EDNS OPT record)
@@ -46,6 +53,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -377,12 +385,85 @@ static void gen_template(rec *r, const char *handle, size_t hl, const char *pfx,
 	str_value(r, ",", 2000 + (uint32_t)nf - 1, rn, remarks, 86400);
 }
 
+/* ---- Zipf-distributed ranks 1..n (rejection-inversion) ---- */
+static double zipf_s;
+
+static double zipf_helper1(double x) /* log1p(x) / x */
+{
+	return fabs(x) > 1e-8 ? log1p(x) / x : 1 - x * (0.5 - x * (1.0 / 3 - 0.25 * x));
+}
+
+static double zipf_helper2(double x) /* expm1(x) / x */
+{
+	return fabs(x) > 1e-8 ? expm1(x) / x : 1 + x * 0.5 * (1 + x / 3 * (1 + 0.25 * x));
+}
+
+static double zipf_h(double x)
+{
+	return exp(-zipf_s * log(x));
+}
+
+static double zipf_hint(double x)
+{
+	double lx = log(x);
+	return zipf_helper2((1 - zipf_s) * lx) * lx;
+}
+
+static double zipf_hinv(double x)
+{
+	double t = x * (1 - zipf_s);
+	if (t < -1)
+		t = -1;
+	return exp(zipf_helper1(t) * x);
+}
+
+static uint32_t zipf_rank(uint32_t n)
+{
+	double hx1 = zipf_hint(1.5) - 1, hn = zipf_hint((double)n + 0.5);
+	double sv = 2 - zipf_hinv(zipf_hint(2.5) - zipf_h(2));
+	for (int tries = 0; tries < 1000; tries++) {
+		double u = hn + (double)(rnd() >> 11) / 9007199254740992.0 * (hx1 - hn);
+		double x = zipf_hinv(u);
+		double k = floor(x + 0.5);
+		if (k < 1)
+			k = 1;
+		if (k > n)
+			k = n;
+		if (k - x <= sv || u >= zipf_hint(k + 0.5) - zipf_h(k))
+			return (uint32_t)k;
+	}
+	return 1;
+}
+
+static uint64_t gcd(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* The identifier of the next query: uniform, or by Zipf rank spread over 0..n-1. */
+static uint32_t query_index(uint32_t n)
+{
+	static uint64_t step;
+	if (zipf_s <= 0)
+		return rnd_below(n);
+	if (!step)
+		for (step = 2654435761u % n; n > 1 && (step == 0 || gcd(step, n) != 1); step++)
+			;
+	return (uint32_t)((uint64_t)(zipf_rank(n) - 1) * step % n);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 	        "usage: gendata -n N -o OUT.jsonl [--profile minimal|template|mixed]\n"
 	        "               [-p PREFIX[,..]] [-k K] [-s SEED] [-q QUERYFILE] [-Q NQUERIES]\n"
-	        "               [-x MISS_PCT] [-H HOMESFILE] [-T] [-S] [-Z ZONEDIR]\n");
+	        "               [-x MISS_PCT] [-H HOMESFILE] [-T] [-S] [-Z ZONEDIR] [-z S]\n"
+	        "               [--queries-only]\n");
 	exit(2);
 }
 
@@ -470,6 +551,35 @@ static int write_zone(const char *dir, const uint32_t *wire, long n)
 	return fclose(q) ? (perror(fn), 1) : 0;
 }
 
+/* The query file: nq handles (default min(n, 1,000,000)), uniform or Zipf (-z). */
+static int write_queries(const char *q_fn, long n, long nq, char **prefixes, int np,
+                         double miss_pct)
+{
+	static char qbuf[1 << 20];
+	if (nq < 0)
+		nq = n < 1000000 ? n : 1000000;
+	FILE *q = fopen(q_fn, "w");
+	if (!q) {
+		perror(q_fn);
+		return 1;
+	}
+	setvbuf(q, qbuf, _IOFBF, sizeof qbuf);
+	for (long j = 0; j < nq; j++) {
+		uint32_t i = query_index((uint32_t)n);
+		const char *pfx = prefixes[i % (uint32_t)np];
+		if (miss_pct > 0 && rnd_below(1000000) < (uint32_t)(miss_pct * 10000))
+			fprintf(q, "%s/NOSUCH-2026-%06u\n", pfx, i);
+		else
+			fprintf(q, "%s/%s-2026-%06u\n", pfx,
+			        kinds[i % (sizeof kinds / sizeof *kinds)], i);
+	}
+	if (fclose(q)) {
+		perror(q_fn);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long n = 0, nq = -1;
@@ -477,12 +587,13 @@ int main(int argc, char **argv)
 	const char *zone_dir = NULL;
 	int k = 1, with_ts = 0, profile = P_MINIMAL;
 	double miss_pct = 0;
-	int with_fields = 0;
+	int with_fields = 0, queries_only = 0;
 	uint64_t seed = 42;
 	int o;
 	static const struct option longopts[] = {{"profile", required_argument, NULL, 'P'},
+	                                         {"queries-only", no_argument, NULL, 'O'},
 	                                         {NULL, 0, NULL, 0}};
-	while ((o = getopt_long(argc, argv, "n:p:k:s:o:q:Q:x:H:TSP:Z:", longopts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "n:p:k:s:o:q:Q:x:H:TSP:Z:z:", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'n':
 			n = atol(optarg);
@@ -520,6 +631,16 @@ int main(int argc, char **argv)
 		case 'Z':
 			zone_dir = optarg;
 			break;
+		case 'z':
+			zipf_s = atof(optarg);
+			if (!(zipf_s > 0 && zipf_s <= 10)) {
+				fprintf(stderr, "gendata: -z %s: an exponent in (0, 10]\n", optarg);
+				return 2;
+			}
+			break;
+		case 'O':
+			queries_only = 1;
+			break;
 		case 'P':
 			for (profile = 0; profile < 3 && strcmp(optarg, profile_names[profile]);
 			     profile++)
@@ -535,7 +656,8 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (n <= 0 || n > 100000000 || !out_fn || k < 1 || k > 100000)
+	if (n <= 0 || n > 100000000 || (!out_fn && !queries_only) || k < 1 || k > 100000 ||
+	    (queries_only && (!q_fn || zone_dir)))
 		usage();
 	rng_state = seed;
 
@@ -554,6 +676,9 @@ int main(int argc, char **argv)
 	}
 	if (np < 1)
 		usage();
+
+	if (queries_only)
+		return write_queries(q_fn, n, nq, prefixes, np, miss_pct);
 
 	/* record i gets prefix i % np and suffix KIND-2026-<i>; written in random order */
 	uint32_t *perm = malloc((size_t)n * sizeof *perm);
@@ -605,29 +730,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	if (q_fn) {
-		if (nq < 0)
-			nq = n < 1000000 ? n : 1000000;
-		FILE *q = fopen(q_fn, "w");
-		if (!q) {
-			perror(q_fn);
-			return 1;
-		}
-		setvbuf(q, fbuf, _IOFBF, sizeof fbuf);
-		for (long j = 0; j < nq; j++) {
-			uint32_t i = rnd_below((uint32_t)n);
-			const char *pfx = prefixes[i % (uint32_t)np];
-			if (miss_pct > 0 && rnd_below(1000000) < (uint32_t)(miss_pct * 10000))
-				fprintf(q, "%s/NOSUCH-2026-%06u\n", pfx, i);
-			else
-				fprintf(q, "%s/%s-2026-%06u\n", pfx,
-				        kinds[i % (sizeof kinds / sizeof *kinds)], i);
-		}
-		if (fclose(q)) {
-			perror(q_fn);
-			return 1;
-		}
-	}
+	if (q_fn && write_queries(q_fn, n, nq, prefixes, np, miss_pct))
+		return 1;
 	if (homes_fn) {
 		FILE *h = fopen(homes_fn, "w");
 		if (!h) {

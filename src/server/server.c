@@ -75,7 +75,8 @@ static int open_store(running *r)
 	if (!c->data)
 		return IDN_OK;
 	store_opts so = {.map_size = (uint64_t)c->map_size_mb << 20,
-	                 .warm = 1,
+	                 .warm = c->warm == 3 ? STORE_WARM_NONE : c->warm + 1,
+	                 .warm_rate = c->warm_rate,
 	                 .log_max_bytes = c->log_max_bytes,
 	                 .log_max_age = c->log_max_age,
 	                 .read_location = c->store_read};

@@ -87,6 +87,17 @@ const setting_row settings_rows[] = {
     {.ini = "map_size_mb", .arg = "N", .type = SETTING_ULONG, .field = F(map_size_mb), .max = 1ul << 30,
      .scope = SETTING_SERVE,
      .help = "the initial LMDB map size in MiB (default: the store's)"},
+    {.ini = "warm", .flag = "warm", .arg = "all|tree|file|off", .type = SETTING_CHOICE,
+     .choices = (const char *const[]){"all", "tree", "file", "off", NULL}, .field = F(warm),
+     .max = 3, .scope = SETTING_SERVE,
+     .help = "the store's warm-up at start, in the background:\n"
+             "tree reads the B-tree above its leaves, file the\n"
+             "data file (up to half the memory), all both (default;\n"
+             "docs/administration.md)"},
+    {.ini = "warm_rate", .flag = "warm-rate", .arg = "MB/S", .type = SETTING_UINT,
+     .field = F(warm_rate), .max = 1u << 20, .scope = SETTING_SERVE,
+     .help = "pace the warm-up's reads (default 0: as fast as\n"
+             "the disk goes)"},
     {.ini = "http", .flag = "http", .arg = "ADDR:PORT", .type = SETTING_LIST, .field = F(http),
      .scope = SETTING_SERVE | SETTING_SITE,
      .help = "serve HTTP here (REST API, proxy, Handle over HTTP);\n"

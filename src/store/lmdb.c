@@ -37,6 +37,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -82,8 +83,10 @@ struct lmdb_store {
 	pthread_key_t held;           /* per thread: transactions holding `gate` */
 	atomic_int pressure;          /* a write hit MDB_MAP_FULL: grow at the next write */
 	atomic_llong grow_not_before; /* monotonic ns; back-off after a timed-out grow */
-	pthread_t warmer;             /* reads the data file into the page cache (opts->warm) */
+	pthread_t warmer;             /* reads the data into the page cache (opts->warm) */
 	bool warming;
+	int warm;           /* enum store_warm */
+	unsigned warm_rate; /* MB/s, 0 = unpaced */
 	atomic_bool stop_warming;
 };
 
@@ -364,29 +367,209 @@ static void lmdb_close(store *bs)
 }
 
 /*
- * A server about to answer random lookups reads its data file once, in the
- * background, so that the first requests find it in the page cache instead of
- * faulting it in from disk page by page (posix_fadvise(WILLNEED) reads only a
- * few MB). Bounded by half the machine's memory; stops when the store closes.
+ * The warm-up (store_opts.warm): a server about to answer random lookups
+ * reads, in the background, first the branch pages of the identifiers'
+ * B-tree (every level above the leaves: after that a lookup of an uncached
+ * identifier costs one read, its leaf, instead of one per level), then the
+ * data file from its start, bounded by half the machine's memory, so the
+ * first requests find it in the page cache instead of faulting it in page by
+ * page. Paced at warm_rate MB/s when set; stops when the store closes.
+ *
+ * The tree walk reads LMDB 0.9's page layout from the data file: a page
+ * header of 16 bytes (pgno, pad, flags, lower, upper), then the nodes'
+ * offsets; a branch node holds its child's page number in its first 6 bytes
+ * and its flags field. The named DB's root is its record in the main DB. A
+ * page that does not look like a branch page (flags) or a child beyond the
+ * snapshot's last page stops the walk there, so a format change costs the
+ * warm-up, never a wrong read.
  */
-static void *warm_main(void *arg)
-{
-	struct lmdb_store *s = arg;
-	enum { CHUNK = 1 << 20 };
+enum { PAGE_HDR = 16, P_BRANCH_FLAG = 0x01, WARM_BATCH = 256 };
+
+struct warm_run {
+	struct lmdb_store *s;
 	mdb_filehandle_t fd;
+	int64_t start_ns;
+	uint64_t bytes;        /* read so far, for the pace */
+	uint64_t branches;     /* branch pages read */
+	uint64_t branch_total; /* the tree's, from its DB record */
+};
+
+/* Sleeps until `bytes` are within the pace; false when told to stop. */
+static bool warm_pace(struct warm_run *w)
+{
+	unsigned rate = w->s->warm_rate;
+	for (int i = 0; i < 100000; i++) {
+		if (atomic_load(&w->s->stop_warming))
+			return false;
+		if (!rate)
+			return true;
+		int64_t due =
+		    w->start_ns + (int64_t)(w->bytes * 1000 / rate); /* MB/s: 1e6 B / 1e9 ns */
+		int64_t now = now_ns();
+		if (now >= due)
+			return true;
+		struct timespec ts = {0, (due - now) < 20000000 ? (long)(due - now) : 20000000};
+		nanosleep(&ts, NULL);
+	}
+	return true;
+}
+
+/* The handles DB's root page and depth from its record in the main DB. */
+static int warm_root(MDB_txn *txn, uint64_t *root, unsigned *depth, uint64_t *branches)
+{
+	MDB_dbi main_dbi;
+	MDB_val k = {7, (void *)"handles"}, v;
+	if (mdb_dbi_open(txn, NULL, 0, &main_dbi) != MDB_SUCCESS ||
+	    mdb_get(txn, main_dbi, &k, &v) != MDB_SUCCESS || v.mv_size != 48)
+		return -1;
+	uint16_t d;
+	memcpy(&d, (char *)v.mv_data + 6, 2);
+	memcpy(branches, (char *)v.mv_data + 8, 8);
+	memcpy(root, (char *)v.mv_data + 40, 8);
+	*depth = d;
+	return 0;
+}
+
+static int cmp_pgno(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * One level: asks the kernel for its pages in batches (posix_fadvise
+ * WILLNEED: many reads in flight), touches them, and collects their
+ * children into *next. Returns the number of children, or -1 to stop.
+ */
+static long warm_level(struct warm_run *w, char *p, uint64_t last, uint64_t *pg, long n,
+                       uint64_t **next)
+{
+	unsigned ps = w->s->psize;
+	long cap = 0, nn = 0;
+	*next = NULL;
+	qsort(pg, (size_t)n, sizeof *pg, cmp_pgno);
+	for (long b = 0; b < n; b += WARM_BATCH) {
+		long e = b + WARM_BATCH < n ? b + WARM_BATCH : n;
+		for (long i = b; i < e; i++)
+			posix_fadvise(w->fd, (off_t)(pg[i] * ps), ps, POSIX_FADV_WILLNEED);
+		for (long i = b; i < e; i++) {
+			uint16_t flags, lower;
+			if (pread(w->fd, p, ps, (off_t)(pg[i] * ps)) != (ssize_t)ps)
+				return -1;
+			memcpy(&flags, p + 10, 2);
+			memcpy(&lower, p + 12, 2);
+			if (!(flags & P_BRANCH_FLAG) || lower < PAGE_HDR || lower > ps)
+				return nn;
+			long keys = (lower - PAGE_HDR) / 2;
+			if (nn + keys > cap) {
+				cap = (nn + keys) * 2;
+				uint64_t *g = realloc(*next, (size_t)cap * sizeof *g);
+				if (!g)
+					return -1;
+				*next = g;
+			}
+			for (long j = 0; j < keys; j++) {
+				uint16_t off, lo, hi, fl;
+				memcpy(&off, p + PAGE_HDR + 2 * j, 2);
+				if (off > ps - 8)
+					return -1;
+				memcpy(&lo, p + off, 2);
+				memcpy(&hi, p + off + 2, 2);
+				memcpy(&fl, p + off + 4, 2);
+				uint64_t child = lo | (uint64_t)hi << 16 | (uint64_t)fl << 32;
+				if (child > last)
+					return -1;
+				(*next)[nn++] = child;
+			}
+			w->branches++;
+			w->bytes += ps;
+		}
+		if (!warm_pace(w))
+			return -1;
+	}
+	return nn;
+}
+
+/* Reads every branch page of the handles DB, level by level, in one snapshot. */
+static void warm_tree(struct warm_run *w)
+{
+	store_txn *bt;
+	MDB_envinfo info;
+	uint64_t root, *level = NULL, *next = NULL;
+	unsigned depth;
+	char *page = malloc(w->s->psize);
+
+	if (!page || lmdb_txn_begin(&w->s->base, STORE_RDONLY, &bt) != IDN_OK) {
+		free(page);
+		return;
+	}
+	if (mdb_env_info(w->s->env, &info) != MDB_SUCCESS ||
+	    warm_root(txn_of(bt)->txn, &root, &depth, &w->branch_total) != 0 ||
+	    root > info.me_last_pgno)
+		goto out;
+	level = malloc(sizeof *level);
+	if (!level)
+		goto out;
+	level[0] = root;
+	long n = 1;
+	/* levels 1 .. depth-1 are branch pages; the last one's children are leaves */
+	for (unsigned d = 1; d < depth && n > 0; d++) {
+		long nn = warm_level(w, page, info.me_last_pgno, level, n, &next);
+		free(level);
+		level = next;
+		next = NULL;
+		if (nn < 0)
+			break;
+		n = nn;
+	}
+out:
+	free(level);
+	free(page);
+	lmdb_txn_abort(bt);
+}
+
+/* The data file from its start, bounded by half the machine's memory. */
+static void warm_file(struct warm_run *w)
+{
+	enum { CHUNK = 1 << 20 };
 	struct stat st;
 
-	if (mdb_env_get_fd(s->env, &fd) != MDB_SUCCESS || fstat(fd, &st) != 0)
-		return NULL;
+	if (fstat(w->fd, &st) != 0)
+		return;
 	uint64_t limit = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 2;
 	uint64_t end = (uint64_t)st.st_size < limit ? (uint64_t)st.st_size : limit;
 	char *buf = malloc(CHUNK);
 	if (!buf)
-		return NULL;
-	for (uint64_t off = 0; off < end && !atomic_load(&s->stop_warming); off += CHUNK)
-		if (pread(fd, buf, CHUNK, (off_t)off) <= 0)
+		return;
+	for (uint64_t off = 0; off < end && warm_pace(w); off += CHUNK) {
+		if (pread(w->fd, buf, CHUNK, (off_t)off) <= 0)
 			break;
+		w->bytes += CHUNK;
+	}
 	free(buf);
+}
+
+static void *warm_main(void *arg)
+{
+	struct warm_run w = {.s = arg, .start_ns = now_ns()};
+	static const char *const names[] = {"", "all", "tree", "file"};
+	int mode = w.s->warm;
+
+	if (mdb_env_get_fd(w.s->env, &w.fd) != MDB_SUCCESS)
+		return NULL;
+	fprintf(stderr, "store: warm-up (%s) started\n", names[mode]);
+	if (mode == STORE_WARM_ALL || mode == STORE_WARM_TREE)
+		warm_tree(&w);
+	int64_t tree_ns = now_ns() - w.start_ns;
+	if (mode == STORE_WARM_ALL || mode == STORE_WARM_FILE)
+		warm_file(&w);
+	fprintf(stderr,
+	        "store: warm-up (%s) %s: %llu of %llu branch pages in %.2f s, %llu MB read in "
+	        "%.2f s\n",
+	        names[mode], atomic_load(&w.s->stop_warming) ? "stopped" : "done",
+	        (unsigned long long)w.branches, (unsigned long long)w.branch_total,
+	        (double)tree_ns / 1e9, (unsigned long long)(w.bytes >> 20),
+	        (double)(now_ns() - w.start_ns) / 1e9);
 	return NULL;
 }
 
@@ -500,7 +683,9 @@ static int lmdb_open(const char *location, const store_opts *opts, store **out)
 	rc = open_dbs(s);
 	if (rc != IDN_OK)
 		goto fail_rc;
-	if (opts->warm)
+	s->warm = opts->warm;
+	s->warm_rate = opts->warm_rate;
+	if (opts->warm > STORE_WARM_NONE && opts->warm <= STORE_WARM_FILE)
 		s->warming = pthread_create(&s->warmer, NULL, warm_main, s) == 0;
 	*out = &s->base;
 	return IDN_OK;

@@ -67,11 +67,23 @@ enum {
 	STORE_APPEND = 2,      /* hint: keys arrive in ascending order */
 };
 
+/*
+ * The warm-up at open (LMDB; other backends ignore it), in a background
+ * thread, so serving starts at once; it stops when the store closes, and
+ * says on stderr when it starts and ends ("store: warm-up (MODE) done: N
+ * branch pages in T s, M MB read in T s"). TREE: the identifiers' B-tree
+ * above its leaves (after it, an uncached lookup costs one read); FILE: the
+ * data file from its start, up to half the machine's memory; ALL: both,
+ * the tree first.
+ */
+enum store_warm { STORE_WARM_NONE, STORE_WARM_ALL, STORE_WARM_TREE, STORE_WARM_FILE };
+
 typedef struct store_opts {
-	uint64_t map_size;    /* initial map size in bytes, 0 = default */
-	unsigned max_readers; /* 0 = default (126) */
-	int no_sync;          /* 1: skip fsync on commit (bulk loads, tests only) */
-	int warm;             /* 1: start reading the data into the page cache at open (servers) */
+	uint64_t map_size;      /* initial map size in bytes, 0 = default */
+	unsigned max_readers;   /* 0 = default (126) */
+	int no_sync;            /* 1: skip fsync on commit (bulk loads, tests only) */
+	int warm;               /* enum store_warm: read the data into the page cache (servers) */
+	unsigned warm_rate;     /* the warm-up's pace in MB/s, 0 = as fast as the disk */
 	uint64_t log_max_bytes; /* transaction log bound, 0 = STORE_LOG_MAX_BYTES */
 	uint64_t log_max_age;   /* seconds, 0 = STORE_LOG_MAX_AGE */
 	/*
