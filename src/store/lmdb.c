@@ -41,6 +41,7 @@
 #include <lmdb.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -685,8 +686,14 @@ static int lmdb_open(const char *location, const store_opts *opts, store **out)
 		goto fail_rc;
 	s->warm = opts->warm;
 	s->warm_rate = opts->warm_rate;
-	if (opts->warm > STORE_WARM_NONE && opts->warm <= STORE_WARM_FILE)
+	if (opts->warm > STORE_WARM_NONE && opts->warm <= STORE_WARM_FILE) {
+		/* the thread takes no signal: a server waits for its own (SIGTERM) */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
 		s->warming = pthread_create(&s->warmer, NULL, warm_main, s) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	*out = &s->base;
 	return IDN_OK;
 
