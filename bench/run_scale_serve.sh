@@ -97,7 +97,9 @@ row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" "$(loadavg)" 
 # stored identifier with the index off; the input is deleted once loaded ----
 store=${STORE:-$WORK/store}
 big_b=0
-[ -n "$STORE" ] || big_b=$((N * 185 + N * 180))
+if [ -z "$STORE" ] && [ ! -f "$WORK/store/data.mdb" ] && [[ " $PHASES " =~ \ (warm|cold|writes)\  ]]; then
+  big_b=$((N * 185 + N * 180))
+fi
 small_b=0
 for n in $SIZES; do small_b=$((small_b + n * 365)); done
 need_b=$((big_b + small_b + QUERIES * 80 + WRITES * 2000 + (1 << 30)))
@@ -127,6 +129,7 @@ trap 'exit 130' INT TERM
 # build_store DIR N: gendata, then `idnode load` into an empty store, index off
 build_store() {
   local dir=$1 n=$2 t0
+  made+=("$dir.jsonl" "$dir.spill")
   rm -rf "$dir"
   log "-- $n identifiers: generating (load average $(loadavg))"
   t0=$(now)
@@ -185,12 +188,13 @@ mkdir -p "$WORK/q"
 (cd "$WORK/q" && split -l 250000 -d -a 3 uniform.txt u. && split -l 250000 -d -a 3 zipf.txt z.)
 
 # ---- the N store ----
-if [ -z "$STORE" ]; then
-  if [ ! -f "$store/data.mdb" ]; then build_store "$store" "$N"; fi
+bpi_n=-
+if [[ " $PHASES " =~ \ (warm|cold|writes)\  ]]; then
+  if [ -z "$STORE" ] && [ ! -f "$store/data.mdb" ]; then build_store "$store" "$N"; fi
+  [ -f "$store/data.mdb" ] || { log "$store: no LMDB store there"; exit 2; }
+  bpi_n=$(bytes_per_id "$store" "$N")
+  log "   store $store: $(du -sb "$store" | cut -f1) bytes, $bpi_n bytes per identifier"
 fi
-[ -f "$store/data.mdb" ] || { log "$store: no LMDB store there"; exit 2; }
-bpi_n=$(bytes_per_id "$store" "$N")
-log "   store $store: $(du -sb "$store" | cut -f1) bytes, $bpi_n bytes per identifier"
 
 declare -A warm_qps
 summary=()
@@ -215,8 +219,8 @@ if [[ " $PHASES " == *" sizes "* ]]; then
 fi
 
 # ---- warm ----
-start_node "$store"
 if [[ " $PHASES " == *" warm "* ]]; then
+  start_node "$store"
   log "-- warm: getting the node warm (uniform, until two 5-second runs agree within 5%, at most 40)"
   prev=0
   for i in $(seq 40); do
