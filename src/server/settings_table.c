@@ -92,8 +92,8 @@ const setting_row settings_rows[] = {
      .max = 3, .scope = SETTING_SERVE,
      .help = "the store's warm-up at start, in the background:\n"
              "tree reads the B-tree above its leaves, file the\n"
-             "data file (up to half the memory), all both (default;\n"
-             "docs/administration.md)"},
+             "data file (up to the memory available), all both\n"
+             "(default; docs/administration.md)"},
     {.ini = "warm_rate", .flag = "warm-rate", .arg = "MB/S", .type = SETTING_UINT,
      .field = F(warm_rate), .max = 1u << 20, .scope = SETTING_SERVE,
      .help = "pace the warm-up's reads (default 0: as fast as\n"

@@ -372,7 +372,7 @@ static void lmdb_close(store *bs)
  * reads, in the background, first the branch pages of the identifiers'
  * B-tree (every level above the leaves: after that a lookup of an uncached
  * identifier costs one read, its leaf, instead of one per level), then the
- * data file from its start, bounded by half the machine's memory, so the
+ * data file from its start, bounded by the memory available, so the
  * first requests find it in the page cache instead of faulting it in page by
  * page. Paced at warm_rate MB/s when set; stops when the store closes.
  *
@@ -529,7 +529,27 @@ out:
 	lmdb_txn_abort(bt);
 }
 
-/* The data file from its start, bounded by half the machine's memory. */
+/*
+ * What the file warm-up may fill: the memory available now (MemAvailable:
+ * free plus reclaimable cache) less an eighth of the RAM, so it does not
+ * evict what the machine's other work keeps; half the RAM if unknown.
+ */
+static uint64_t warm_limit(void)
+{
+	uint64_t ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+	unsigned long long kb = 0;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "r");
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	uint64_t avail = (uint64_t)kb << 10;
+	return avail > ram / 8 ? avail - ram / 8 : ram / 2;
+}
+
+/* The data file from its start, bounded by warm_limit(). */
 static void warm_file(struct warm_run *w)
 {
 	enum { CHUNK = 1 << 20 };
@@ -537,7 +557,7 @@ static void warm_file(struct warm_run *w)
 
 	if (fstat(w->fd, &st) != 0)
 		return;
-	uint64_t limit = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 2;
+	uint64_t limit = warm_limit();
 	uint64_t end = (uint64_t)st.st_size < limit ? (uint64_t)st.st_size : limit;
 	char *buf = malloc(CHUNK);
 	if (!buf)

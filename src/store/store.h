@@ -73,7 +73,8 @@ enum {
  * says on stderr when it starts and ends ("store: warm-up (MODE) done: N
  * branch pages in T s, M MB read in T s"). TREE: the identifiers' B-tree
  * above its leaves (after it, an uncached lookup costs one read); FILE: the
- * data file from its start, up to half the machine's memory; ALL: both,
+ * data file from its start, up to the memory available (MemAvailable less an
+ * eighth of the RAM); ALL: both,
  * the tree first.
  */
 enum store_warm { STORE_WARM_NONE, STORE_WARM_ALL, STORE_WARM_TREE, STORE_WARM_FILE };
