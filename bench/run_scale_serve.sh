@@ -30,7 +30,7 @@
 #   KEEP [0]       1: keep the store built here ($WORK/store) for the next run
 #                  (it is reused when present)
 #   SIZES ["1000000 10000000"]  QUERIES [4000000] per query file
-#   ZIPF [1]  RATE [50000]  DUR [20] seconds per warm run
+#   ZIPF [1]  RATE [5000]  DUR [20] seconds per warm run
 #   COLD_MODES ["off tree all"]  WARM_FRAC [0.9]  COLD_MAX [300]
 #   CLIENTS [16]  WRITES [100000]
 #   SERVER_CPU [1]  CLIENT_CPU [0]  PORT [27641]
@@ -55,7 +55,7 @@ PHASES=${PHASES:-"sizes warm cold writes"}
 SIZES=${SIZES:-"1000000 10000000"}
 QUERIES=${QUERIES:-4000000}
 ZIPF=${ZIPF:-1}
-RATE=${RATE:-50000}
+RATE=${RATE:-5000}
 DUR=${DUR:-20}
 COLD_MODES=${COLD_MODES:-"off tree all"}
 WARM_FRAC=${WARM_FRAC:-0.9}
@@ -165,12 +165,15 @@ start_node() {
 # blast LABEL QUERYFILE SECS [hdlblast options]: one client run; prints
 # "qps per_cpu_s p50 p99 cpu_pct" and adds a row
 blast() {
-  local label=$1 set=$2 qf=$3 d=$4 c0 c1 out res qps cpu per
+  local label=$1 set=$2 qf=$3 d=$4 c0 c1 w0 out res qps cpu per
   shift 4
   c0=$(cpu_ticks "$pid")
+  w0=$(now)
   out=$(timeout $((d + 30)) taskset -c "$CLIENT_CPU" "$HDLBLAST" -m udp -p "$PORT" -f "$qf" -l "$d" \
     -k 16 -w 8 -b 32 -T 2000 -q "$@" 2>&1) || true
   c1=$(cpu_ticks "$pid")
+  # the server's CPU over the client's whole run (start-up and drain included)
+  d=$(secs "$w0" "$(now)")
   res=$(grep '^RESULT' <<<"$out" || true)
   [ -n "$res" ] || { log "   $label: no result: $out"; echo "0 0 0 0 0"; return 0; }
   qps=$(field qps "$res")
@@ -221,7 +224,12 @@ fi
 # ---- warm ----
 if [[ " $PHASES " == *" warm "* ]]; then
   start_node "$store"
-  log "-- warm: getting the node warm (uniform, until two 5-second runs agree within 5%, at most 40)"
+  log "-- warm: getting the node warm: its warm-up done, then uniform runs until two 5-second runs agree within 5% (at most 40)"
+  for i in $(seq 1200); do
+    grep -q 'warm-up (all) done' "$WORK/serve.log" && break
+    sleep 0.5
+  done
+  log "   $(grep 'warm-up' "$WORK/serve.log" | tail -1)"
   prev=0
   for i in $(seq 40); do
     read -r q _ < <(MODE=warming blast warming uniform "$WORK/q/uniform.txt" 5)
