@@ -15,7 +15,8 @@
 #          node, drop the page cache (sync; echo 3 > drop_caches: root), start
 #          it, and run 1-second closed-loop steps (a fresh slice of the query
 #          file each) until WARM_FRAC of the warm rate is reached for 3 steps
-#          in a row, or COLD_MAX seconds; the time to warm is from the start
+#          in a row, or COLD_MAX seconds from the start (each step takes 1-3 s:
+#          the client's start-up and drain); the time to warm is from the start
 #          of the node to the first of those 3 steps. Uniform queries for every
 #          mode, Zipf for the first mode
 #   writes authenticated creates (bench/hdladmin, CLIENTS clients with
@@ -172,13 +173,14 @@ blast() {
   out=$(timeout $((d + 30)) taskset -c "$CLIENT_CPU" "$HDLBLAST" -m udp -p "$PORT" -f "$qf" -l "$d" \
     -k 16 -w 8 -b 32 -T 2000 -q "$@" 2>&1) || true
   c1=$(cpu_ticks "$pid")
-  # the server's CPU over the client's whole run (start-up and drain included)
-  d=$(secs "$w0" "$(now)")
   res=$(grep '^RESULT' <<<"$out" || true)
   [ -n "$res" ] || { log "   $label: no result: $out"; echo "0 0 0 0 0"; return 0; }
   qps=$(field qps "$res")
-  cpu=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" -v d="$d" 'BEGIN{printf "%.0f", 100*(b-a)/t/d}')
-  per=$(awk -v q="$qps" -v c="$cpu" 'BEGIN{printf "%.0f", (c > 0 ? q * 100 / c : 0)}')
+  # the server's CPU over the client's whole run (start-up and drain
+  # included, when the server is idle): per CPU-second is then the answers
+  # (qps over the measured d seconds, those after it) over all of that CPU
+  cpu=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" -v w="$(secs "$w0" "$(now)")" 'BEGIN{printf "%.0f", 100*(b-a)/t/w}')
+  per=$(awk -v q="$qps" -v d="$d" -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN{printf "%.0f", (b > a ? q * d * t / (b - a) : 0)}')
   row "$label" "$set" "${MODE:-}" "${T:-}" "$qps" "$per" "$(field p50_us "$res")" "$(field p99_us "$res")" "$cpu" "$(anon_mb "$pid")"
   echo "$qps $per $(field p50_us "$res") $(field p99_us "$res") $cpu"
 }
@@ -270,6 +272,7 @@ if [[ " $PHASES " == *" cold "* ]]; then
       [ "$set" = zipf ] && pfx=z
       streak=0 warm_at=
       for step in $(seq 0 $((COLD_MAX - 1))); do
+        awk -v a="$t0" -v b="$(now)" -v m="$COLD_MAX" 'BEGIN{exit !(b - a >= m)}' && break
         sl=$(printf '%s/q/%s.%03d' "$WORK" "$pfx" $((step % 1000)))
         [ -f "$sl" ] || sl=$WORK/q/$set.txt
         T=$(secs "$t0" "$(now)")
