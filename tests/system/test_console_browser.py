@@ -21,7 +21,6 @@ import datetime
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import IDNODE  # noqa: E402
-from test_demo import children_of, free_base  # noqa: E402
+from test_demo import free_base, stop_demo, wait_started  # noqa: E402
 from test_http_browser import BROWSER_DIR, BUILD, setup_problem  # noqa: E402
 
 SCALE = 10
@@ -83,7 +82,7 @@ class ConsoleBrowserTest(unittest.TestCase):
             if os.environ.get("IDN_BROWSER_REQUIRED") == "1":
                 raise RuntimeError("browser test required (IDN_BROWSER_REQUIRED=1): " + why)
             raise unittest.SkipTest("browser test skipped: " + why)
-        base = free_base(10)
+        base = free_base(14)
         cls.console = base + 8  # the top-level node's; base + 9 the motor works'
         cls.tmp = tempfile.mkdtemp(prefix="idn-console-test-")
         out_path = os.path.join(cls.tmp, "demo.out")
@@ -100,15 +99,7 @@ class ConsoleBrowserTest(unittest.TestCase):
 
     @classmethod
     def start(cls):
-        deadline, text = time.time() + 90, ""
-        while time.time() < deadline:
-            cls.out.seek(0)
-            text = cls.out.read()
-            if "Ctrl-C" in text or cls.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        if "Ctrl-C" not in text:
-            raise RuntimeError("the demo did not start:\n" + text)
+        text = wait_started(cls.proc, cls.out)
         cls.text = text
         cls.password = re.search(r"user operator, password (\S+)", text).group(1)
         cls.today = int(time.time()) // 86400
@@ -152,15 +143,7 @@ class ConsoleBrowserTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.proc.poll() is None:
-            cls.proc.send_signal(signal.SIGTERM)
-            try:
-                cls.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                for k in children_of(cls.proc.pid):
-                    os.kill(k, signal.SIGKILL)
-                cls.proc.kill()
-                cls.proc.wait(5)
+        stop_demo(cls.proc)
         cls.out.close()
         subprocess.run(["rm", "-rf", cls.tmp])
 
