@@ -32,7 +32,8 @@
  * serves HTTP (--console-port N and up; its HS_SITE names the listener),
  * each parent's 0.NA/<child> record holds the child's HS_PUBKEY at 300,
  * and each enterprise reports to its secondary, each secondary to the top
- * level, every --report-s seconds, signed with an RSA key the demo makes
+ * level, every --report-s seconds (the parent found through the root, the
+ * top-level node: its HS_SITE's HTTP interface), signed with an RSA key the demo makes
  * for it (its --server-key, server-key.pem in the node's directory).
  */
 #include <errno.h>
@@ -902,11 +903,14 @@ static int write_key(size_t i, const char *path)
 
 /*
  * The arguments that make node i report its prefix's statistics to its
- * parent's HTTP listener, signed with its key (written to key, a buffer of
- * PATH_MAX + 48) every --report-s seconds; parent and s are the caller's
- * buffers of 32. Returns the number of arguments added to args.
+ * parent every --report-s seconds, signed with its key (written to key, a
+ * buffer of PATH_MAX + 48). The parent's HTTP listener is not named: the
+ * node finds it through the root (the top-level node at base + 1; its
+ * parent's HS_SITE in 0.NA/<parent> lists the HTTP interface). root and s
+ * are the caller's buffers of 32. Returns the number of arguments added.
  */
-static int report_args(size_t i, const char *nd, char **args, char *key, char *parent, char *s)
+static int report_args(size_t i, const char *nd, unsigned base, char **args, char *key, char *root,
+                       char *s)
 {
 	struct demo_node *d = &nodes[i], *up = parent_of(d);
 	if (!reports_on() || !up || !http_port(up))
@@ -914,15 +918,15 @@ static int report_args(size_t i, const char *nd, char **args, char *key, char *p
 	snprintf(key, PATH_MAX + 48, "%s/server-key.pem", nd);
 	if (write_key(i, key))
 		return -1;
-	snprintf(parent, 32, "127.0.0.1:%u", http_port(up));
+	snprintf(root, 32, "127.0.0.1:%u", port_of(base, 1));
 	snprintf(s, 32, "%lu", demo_report_s);
 	static char days[16];
 	snprintf(days, sizeof(days), "%d", DEMO_HISTORY_DAYS);
 	int n = 0;
 	args[n++] = "--server-key";
 	args[n++] = key;
-	args[n++] = "--stats-parent";
-	args[n++] = parent;
+	args[n++] = "--root";
+	args[n++] = root;
 	args[n++] = "--stats-report";
 	args[n++] = (char *)d->prefix;
 	args[n++] = "--stats-report-s";
@@ -1016,7 +1020,7 @@ static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
 			args[n++] = "--http";
 			args[n++] = http;
 		}
-		int k = report_args(i, nd, args + n, key, parent, every);
+		int k = report_args(i, nd, base, args + n, key, parent, every);
 		if (k < 0)
 			return -1;
 		n += k;

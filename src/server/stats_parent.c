@@ -77,8 +77,11 @@ static int ask(const client_addr *root, const char *handle, char *out, size_t ca
 	proto_resolve_resp rr;
 	ret = IDN_ENOTFOUND;
 	serv[0] = 0;
-	if (msg.hdr.rcode != PROTO_RC_SUCCESS)
-		snprintf(why, whylen, "%s: response code %u", handle, (unsigned)msg.hdr.rcode);
+	if (msg.hdr.rcode == PROTO_RC_VALUE_NOT_FOUND)
+		snprintf(why, whylen, "%s: no HS_SITE with an HTTP interface", handle);
+	else if (msg.hdr.rcode != PROTO_RC_SUCCESS)
+		snprintf(why, whylen, "%s: response code %u%s", handle, (unsigned)msg.hdr.rcode,
+		         msg.hdr.rcode == PROTO_RC_HANDLE_NOT_FOUND ? " (not found)" : "");
 	else if (proto_answer_split(msg.body, (msg.hdr.flags & PROTO_F_RD) != 0, NULL, NULL,
 	                            &body) ||
 	         proto_resolve_resp_decode(body, &rr)) {

@@ -140,9 +140,11 @@
 
   /* A bar chart of values per day, with its total; data-* say what it shows. */
   function bars(title, days, perDay, kind) {
-    const W = 600, H = 220, L = 44, B = 24, T = 26;
+    const W = 600, H = 220, B = 24, T = 26;
     const vals = days.map((d) => perDay[d] || 0);
     const max = Math.max(1, ...vals), sum = vals.reduce((a, b) => a + b, 0);
+    /* Room for the axis label at a phone's text size (18 units, ~11 a digit). */
+    const L = Math.max(44, 10 + 11 * fmt(max).length);
     const bw = (W - L - 8) / vals.length;
     const svg = h('svg', {viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title,
                           'data-kind': kind, 'data-points': vals.length, 'data-total': sum});
