@@ -83,14 +83,16 @@ class ConsoleBrowserTest(unittest.TestCase):
                 raise RuntimeError("browser test required (IDN_BROWSER_REQUIRED=1): " + why)
             raise unittest.SkipTest("browser test skipped: " + why)
         base = free_base(14)
-        cls.console = base + 8  # the top-level node's; base + 9 the motor works'
+        # the top-level node's; base + 9 the motor works', base + 10 the secondary 88.100's
+        cls.console = base + 8
         cls.tmp = tempfile.mkdtemp(prefix="idn-console-test-")
         out_path = os.path.join(cls.tmp, "demo.out")
         cls.out = open(out_path, "w+")
         cls.proc = subprocess.Popen(
             [IDNODE, "demo", "--dir", os.path.join(cls.tmp, "demo"), "--base-port", str(base),
              "--http-port", str(base + 7), "--console-port", str(cls.console),
-             "--scale", str(SCALE)], stdout=cls.out, stderr=subprocess.STDOUT)
+             "--scale", str(SCALE), "--report-s", "2"], stdout=cls.out,
+            stderr=subprocess.STDOUT)
         try:
             cls.start()
         except BaseException:
@@ -118,6 +120,10 @@ class ConsoleBrowserTest(unittest.TestCase):
             {"name": "motors", "url": motors, "user": "motors", "locale": "en-US",
              "width": 1280, "height": 800,
              "pages": ["overview", "enterprises/88.100.1", "identifiers/88.100.1"]},
+            # The secondary 88.100's console: its enterprises' reports (docs/console.md).
+            {"name": "reported-zh-phone", "url": cls.secondary_url(), "user": "operator",
+             "locale": "zh-CN", "width": 390, "height": 844, "source": "reported",
+             "pages": ["overview", "enterprises"]},
         ]
         for r in runs:
             r["password"] = cls.password
@@ -140,6 +146,25 @@ class ConsoleBrowserTest(unittest.TestCase):
         day = lambda d: str(datetime.date(1970, 1, 1) + datetime.timedelta(days=d))  # noqa: E731
         cls.rows = get_json("http://127.0.0.1:%d/api/stats?from=%s&to=%s" % (
             cls.console, day(cls.today - DAYS + 1), day(cls.today)), tok)["rows"]
+
+    @classmethod
+    def secondary_url(cls):
+        """The secondary 88.100's console, once the motor works' reports of the
+        history's 30 days are there (bounded wait)."""
+        port = cls.console + 2
+        tok = post_json("http://127.0.0.1:%d/identity/token" % port,
+                        {"username": "operator", "password": cls.password})["data"]["token"]
+        want = registered("88.100.1", cls.today)
+        q = "/api/stats?source=reported&prefix=88.100.1&from=%s&to=%s" % (min(want), max(want))
+        deadline, got = time.time() + 60, {}
+        while time.time() < deadline:
+            got = {r["period"]: r["registered"] for r in get_json(
+                "http://127.0.0.1:%d%s" % (port, q), tok)["rows"]}
+            if all(got.get(d, -1) >= n for d, n in want.items()):
+                break
+            time.sleep(0.5)
+        cls.reported = got
+        return "http://127.0.0.1:%d/console/" % port
 
     @classmethod
     def tearDownClass(cls):
@@ -278,6 +303,28 @@ class ConsoleBrowserTest(unittest.TestCase):
             self.assertEqual(r.status, 200)
             self.assertIn(motor["handle"], r.read().decode())
 
+    def test_reported_figures(self):
+        """The secondary's console, figures reported by its enterprises, on a phone
+        in Chinese: the motor works' history, day by day, and its enterprises only."""
+        run = self.runs["reported-zh-phone"]
+        p = run["pages"]["overview"]
+        self.assertEqual(p["source"], "reported")
+        charts = {c["kind"]: c for c in p["charts"]}
+        self.assertEqual(charts["registered"]["total"], sum(self.reported.values()))
+        self.assertGreaterEqual(charts["registered"]["total"],
+                                sum(registered("88.100.1", self.today).values()))
+        self.assertEqual(charts["registered"]["bars"], DAYS)
+        names = {r[0] for r in run["pages"]["enterprises"]["rows"]}
+        self.assertIn("88.100.1", names)
+        self.assertTrue(names <= {"88.100.1", "88.100.2"}, names)
+        self.assertEqual(p["errors"], [])
+
+    def test_headers_one_line(self):
+        """No table header wraps, on a phone in Chinese either (the table scrolls)."""
+        for name, page in (("zh-phone", "industries"), ("en-desktop", "enterprises"),
+                           ("reported-zh-phone", "enterprises")):
+            self.assertEqual(self.runs[name]["pages"][page]["headerLines"], 1, (name, page))
+
     def test_screenshots(self):
         n = 0
         for run in self.runs.values():
@@ -287,7 +334,7 @@ class ConsoleBrowserTest(unittest.TestCase):
                 # A blank page compresses to almost nothing; these hold charts and tables.
                 self.assertGreater(os.path.getsize(shot), 15000, shot)
                 n += 1
-        self.assertEqual(n, 6 + 1 + 4 + 3)
+        self.assertEqual(n, 6 + 1 + 4 + 3 + 2)
 
 
 if __name__ == "__main__":
