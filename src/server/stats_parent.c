@@ -118,7 +118,11 @@ int server_stats_parent_find(const char *root, const char *prefix, char *out, si
 		return IDN_EINVAL;
 	}
 	client_addr a;
-	if (!root || client_addr_parse(root, 2641, &a, why, whylen))
+	if (!root) {
+		snprintf(why, whylen, "no root to find the parent of %s through", prefix);
+		return IDN_ECONFIG;
+	}
+	if (client_addr_parse(root, 2641, &a, why, whylen))
 		return IDN_ECONFIG;
 	char handle[300], serv[300];
 	snprintf(handle, sizeof(handle), "0.NA/%.*s", (int)(dot - prefix), prefix);
