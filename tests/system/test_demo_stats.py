@@ -90,7 +90,17 @@ class DemoStats(unittest.TestCase):
     def tearDownClass(cls):
         stop_demo(cls.proc)
         cls.out.close()
-        subprocess.run(["rm", "-rf", cls.tmp])
+        bad = []  # a sanitizer's report in a node's log (the ASan tree), read after the stop
+        for name in sorted(os.listdir(cls.dir)) if os.path.isdir(cls.dir) else []:
+            log = os.path.join(cls.dir, name, "serve.log")
+            if os.path.isfile(log):
+                with open(log, errors="replace") as f:
+                    text = f.read()
+                bad += [name for w in ("AddressSanitizer", "runtime error:", "LeakSanitizer")
+                        if w in text]
+        if not bad:
+            subprocess.run(["rm", "-rf", cls.tmp])
+        assert not bad, "sanitizer reports in the logs of %s (kept in %s)" % (bad, cls.dir)
 
     def log(self, name):
         with open(os.path.join(self.dir, name, "serve.log"), errors="replace") as f:
