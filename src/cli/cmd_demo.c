@@ -795,12 +795,17 @@ static const struct demo_console *console_of(const struct demo_node *d)
 }
 
 /* The console's port of console c: its node's HTTP listener. */
-static unsigned console_port(const struct demo_console *c)
+static const struct demo_node *console_node(const struct demo_console *c)
 {
 	for (size_t i = 0; i < NNODES; i++)
 		if (!strcmp(nodes[i].name, c->node))
-			return http_port(&nodes[i]);
-	return 0;
+			return &nodes[i];
+	return NULL;
+}
+
+static unsigned console_port(const struct demo_console *c)
+{
+	return console_node(c) ? http_port(console_node(c)) : 0;
 }
 
 /* The record that marks the history as demo data (a line of node d's records). */
@@ -1073,9 +1078,11 @@ static void print_tour(const char *dir, const char *self, unsigned long base, un
 			printf("\nThe web console (statistics of the last %d days are demo data; "
 			       "password also in %s/console-password):\n",
 			       DEMO_HISTORY_DAYS, dir);
-		printf("  http://127.0.0.1:%u/console/  user %s, password %s (%s%s%s)\n",
-		       console_port(c), c->account, demo_password, c->role,
-		       c->prefix ? " of " : ", all prefixes", c->prefix ? c->prefix : "");
+		const struct demo_node *d = console_node(c);
+		printf("  http://127.0.0.1:%u/console/  user %s, password %s (%s of %s%s)\n",
+		       console_port(c), c->account, demo_password, c->role, d->prefix,
+		       d->role == ROLE_SECONDARY ? ": its enterprises' figures as \"reported\""
+		                                 : "");
 	}
 	if (reports_on())
 		printf(
