@@ -125,6 +125,13 @@ void server_reporter_stop(server_reporter *rp);
  */
 int server_stats_parent_find(const char *root, const char *prefix, char *out, size_t cap, char *why,
                              size_t whylen);
+/*
+ * The rule server_stats_parent_find applies to one HS_SITE value's data:
+ * the first server, in record order, with an HTTP interface (protocol 2),
+ * as "A.B.C.D:PORT" or "[V6]:PORT" into out. False when there is none or
+ * the data is not a site.
+ */
+bool server_site_http(idn_slice d, char *out, size_t cap);
 
 /* What GET /metrics reads (metrics.c); mirror under lock, set and cleared by the server. */
 typedef struct server_metrics {

@@ -21,8 +21,7 @@
 
 enum { PARENT_TIMEOUT_MS = 10000 };
 
-/* The first HTTP interface of site data d as "ADDR:PORT" into out; true if one. */
-static bool site_http(idn_slice d, char *out, size_t cap)
+bool server_site_http(idn_slice d, char *out, size_t cap)
 {
 	proto_site site;
 	if (proto_site_decode(d, &site))
@@ -92,7 +91,7 @@ static int ask(const client_addr *root, const char *handle, char *out, size_t ca
 		proto_value v;
 		while (ret && proto_values_next(&it, &v) == 1)
 			if (idn_slice_eq(v.type, IDN_SLICE("HS_SITE")) &&
-			    site_http(v.data, out, cap))
+			    server_site_http(v.data, out, cap))
 				ret = 1;
 			else if (idn_slice_eq(v.type, IDN_SLICE("HS_SERV")) && !serv[0] &&
 			         v.data.len < servcap)
