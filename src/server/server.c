@@ -94,21 +94,26 @@ static int open_store(running *r)
 	return ret;
 }
 
-/* The reports to --stats-parent (stats_report.c), when one is named. */
+/*
+ * The reports to --stats-parent (stats_report.c), when one is named, or to
+ * the parent found through --root when only --stats-report is given.
+ */
 static int start_reporter(running *r)
 {
 	const server_settings *c = r->cfg;
-	if (!c->stats_parent || !c->stats_parent[0])
+	bool parent = c->stats_parent && c->stats_parent[0], root = c->root && c->root[0];
+	if (!parent && !c->stats_report.n)
 		return IDN_OK;
-	if (!c->stats || !r->key || !c->stats_report.n) {
+	if (!c->stats || !r->key || !c->stats_report.n || (!parent && !root)) {
 		snprintf(r->err, sizeof(r->err),
-		         "stats_parent: needs statistics on, server_key (the reports are signed "
-		         "with it) and at least one stats_report prefix");
+		         "stats_parent, stats_report: reports need statistics on, server_key (the "
+		         "reports are signed with it), at least one stats_report prefix, and "
+		         "stats_parent or root (the parent is then found through the root)");
 		return IDN_ECONFIG;
 	}
-	if (!server_reporter_start(&r->reporter, r->store, r->key, c->stats_parent,
-	                           (const char *const *)c->stats_report.v, c->stats_report.n,
-	                           c->stats_report_s, c->stats_report_days))
+	if (!server_reporter_start(&r->reporter, r->store, r->key, parent ? c->stats_parent : NULL,
+	                           c->root, (const char *const *)c->stats_report.v,
+	                           c->stats_report.n, c->stats_report_s, c->stats_report_days))
 		return IDN_ENOMEM;
 	return IDN_OK;
 }

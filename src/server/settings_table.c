@@ -384,7 +384,8 @@ const setting_row settings_rows[] = {
      .field = F(stats_parent), .scope = SETTING_SERVE,
      .help = "the parent node's HTTP listener: daily statistics\n"
              "of --stats-report prefixes go there, signed with\n"
-             "--server-key (docs/statistics.md)"},
+             "--server-key (docs/statistics.md); without it,\n"
+             "found through --root (0.NA/<parent>'s HS_SITE)"},
     {.ini = "stats_report", .flag = "stats-report", .arg = "PREFIX", .type = SETTING_LIST,
      .field = F(stats_report), .scope = SETTING_SERVE,
      .help = "a prefix this node reports for (repeatable): its\n"
