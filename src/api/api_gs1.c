@@ -64,6 +64,7 @@ typedef struct link {
 	char type[64]; /* "text/html"; "" = unknown */
 	idn_slice title;
 	int level; /* of g->level[] */
+	bool page; /* the level's record page: href and title made when used (page_link) */
 } link;
 
 /* One level of the request's key: the key, then with each of its qualifiers. */
@@ -180,13 +181,7 @@ bool api_gs1_wants(const api *a, const http_req *req)
 	const uint8_t *sl = memchr(s, '/', n);
 	size_t seg = sl ? (size_t)(sl - s) : n;
 	if (sl && seg >= 2 && seg <= GS1_AI_MAX) {
-		char ai[GS1_AI_MAX + 1] = {0};
-		for (size_t i = 0; i < seg; i++) {
-			if (s[i] < '0' || s[i] > '9')
-				return false;
-			ai[i] = (char)s[i];
-		}
-		const gs1_ai *x = gs1_ai_find(ai);
+		const gs1_ai *x = gs1_ai_findn((const char *)s, seg);
 		return x && x->key;
 	}
 	/* One segment of base64url: a compressed DL when it decompresses to one. */
@@ -324,6 +319,7 @@ static void add_link(gs1_req *g, int lv, const char *rel, idn_slice href, idn_sl
 	l->href = href;
 	l->title = title;
 	l->level = lv;
+	l->page = !href.p;
 	/* "The default link SHALL NOT have any optional attributes" */
 	o = 0;
 	if (strcmp(rel, "defaultLink"))
@@ -364,15 +360,42 @@ static void collect_links(gs1_req *g, int lv)
 		if (token_ok(l->rel, "_-") && link_parse(v.data, l))
 			g->nlinks++;
 	}
-	idn_slice page = idn_slice_of(L->page, strlen(L->page));
-	idn_slice pt = idn_slice_of(L->page_title, strlen(L->page_title));
+	idn_slice page = idn_slice_of(NULL, 0); /* made when used: page_link */
 	idn_slice web = idn_slice_of("Web page", 8);
 	if (!has_rel(g, lv, "defaultLink")) {
-		add_link(g, lv, "defaultLink", url.p ? url : page, url.p ? web : pt);
+		add_link(g, lv, "defaultLink", url.p ? url : page, url.p ? web : page);
 		if (url.p && !has_rel(g, lv, "pip"))
 			add_link(g, lv, "pip", url, web);
 	}
-	add_link(g, lv, has_rel(g, lv, "pip") ? "describedby" : "pip", page, pt);
+	add_link(g, lv, has_rel(g, lv, "pip") ? "describedby" : "pip", page, page);
+}
+
+/* A record page link's href and title, made the first time they are needed. */
+static void page_link(gs1_req *g, link *l)
+{
+	if (!l->page)
+		return;
+	level *L = &g->level[l->level];
+	if (!L->page[0]) {
+		char base[GS1_STEM_MAX + 2];
+		size_t o = 0, hl = strlen(L->handle);
+		puts_(base, sizeof(base), &o, g->base);
+		put(base, sizeof(base), &o, "/", 1);
+		if (label_url(base, idn_slice_of(L->handle, hl), L->page, sizeof(L->page)) < 0)
+			L->page[0] = 0;
+		o = 0;
+		put(L->page_title, sizeof(L->page_title), &o, "Record ", 7);
+		put(L->page_title, sizeof(L->page_title), &o, L->handle, hl);
+	}
+	l->href = idn_slice_of(L->page, strlen(L->page));
+	l->title = idn_slice_of(L->page_title, strlen(L->page_title));
+	l->page = false;
+}
+
+static void page_links(gs1_req *g)
+{
+	for (int i = 0; i < g->nlinks; i++)
+		page_link(g, &g->links[i]);
 }
 
 /* ---- negotiation ---- */
@@ -801,15 +824,6 @@ static int resolve_levels(api_worker *w, gs1_req *g, const char *want, http_resp
 		L->nvalues = ans.nvalues;
 		if (lv == 0)
 			api_source_headers(w, &ans.src, r);
-		char base[GS1_STEM_MAX + 2];
-		size_t o = 0;
-		puts_(base, sizeof(base), &o, g->base);
-		put(base, sizeof(base), &o, "/", 1);
-		if (label_url(base, h, L->page, sizeof(L->page)) < 0)
-			L->page[0] = 0;
-		o = 0;
-		put(L->page_title, sizeof(L->page_title), &o, "Record ", 7);
-		put(L->page_title, sizeof(L->page_title), &o, h.p, h.len);
 		if (!L->anchor[0])
 			level_anchor(g, lv);
 		collect_links(g, lv);
@@ -870,6 +884,7 @@ static int answer(api_worker *w, const http_req *req, gs1_req *g, const char *lt
 		return 0;
 	}
 	if (all) {
+		page_links(g);
 		linkset(r, g);
 		hdr_begin(r);
 		link_header(r, g, true);
@@ -885,6 +900,7 @@ static int answer(api_worker *w, const http_req *req, gs1_req *g, const char *lt
 		link_header(r, g, false);
 		return 0;
 	}
+	page_link(g, &g->links[i]);
 	redirect(r, req, g, &g->links[i]);
 	return 0;
 }

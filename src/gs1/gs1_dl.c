@@ -21,10 +21,15 @@ typedef struct {
 	size_t n;
 } span;
 
+/* Letters, digits and - . _ ~: what a URI carries as it is (RFC 3986 unreserved). */
+static const bool unreserved[256] = {
+    ['A' ... 'Z'] = true, ['a' ... 'z'] = true, ['0' ... '9'] = true, ['-'] = true,
+    ['.'] = true,         ['_'] = true,         ['~'] = true,
+};
+
 static bool unreserved_value(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~';
+	return unreserved[(unsigned char)c];
 }
 
 static int hexval(char c)
@@ -49,6 +54,10 @@ static int pct_decode(const char *what, const char *s, size_t n, bool strict, ch
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
+		if (unreserved[(unsigned char)c] && o + 1 < cap) { /* most of a value */
+			out[o++] = c;
+			continue;
+		}
 		if (c == '%') {
 			if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) {
 				bad_escape(s, s + i, s + n, err, errlen);
@@ -83,15 +92,7 @@ static int pct_decode(const char *what, const char *s, size_t n, bool strict, ch
 /* The AI a path segment or query key names, if it is all digits and known. */
 static const gs1_ai *span_ai(span s)
 {
-	char ai[GS1_AI_MAX + 1];
-	if (s.n < 2 || s.n > GS1_AI_MAX)
-		return NULL;
-	for (size_t i = 0; i < s.n; i++)
-		if (s.p[i] < '0' || s.p[i] > '9')
-			return NULL;
-	memcpy(ai, s.p, s.n);
-	ai[s.n] = '\0';
-	return gs1_ai_find(ai);
+	return gs1_ai_findn(s.p, s.n);
 }
 
 /* "22,10,21 or 235": the qualifiers key takes, for messages. */
@@ -468,7 +469,10 @@ int gs1_dl_parse(const char *uri, gs1_dl *out, char *err, size_t errlen)
 {
 	span seg[SEG_MAX], query;
 	int nseg;
-	memset(out, 0, sizeof *out);
+	/* Only what is read is set (the struct is 9 KB: a memset was a third of a parse). */
+	out->stem[0] = '\0';
+	memset(&out->key, 0, sizeof out->key);
+	out->nqual = out->nattr = out->nother = 0;
 	const char *terr = gs1_table_error();
 	if (terr) {
 		snprintf(err, errlen, "%s", terr);
@@ -530,8 +534,11 @@ static bool put(char *buf, size_t len, size_t *o, const char *s, bool enc)
 			return false;
 		if (plain)
 			buf[(*o)++] = (char)c;
-		else
-			*o += (size_t)snprintf(buf + *o, len - *o, "%%%02X", c);
+		else {
+			buf[(*o)++] = '%';
+			buf[(*o)++] = "0123456789ABCDEF"[c >> 4];
+			buf[(*o)++] = "0123456789ABCDEF"[c & 15];
+		}
 	}
 	buf[*o] = '\0';
 	return true;

@@ -130,8 +130,11 @@ int gs1_rule_apply(const gs1_rule *r, const gs1_dl *dl, char *buf, size_t buflen
 					return -1;
 				if (need == 1)
 					buf[o++] = (char)ch;
-				else
-					o += (size_t)snprintf(buf + o, buflen - o, "%%%02X", ch);
+				else {
+					buf[o++] = '%';
+					buf[o++] = "0123456789ABCDEF"[ch >> 4];
+					buf[o++] = "0123456789ABCDEF"[ch & 15];
+				}
 			}
 			p = e;
 			continue;
