@@ -714,10 +714,35 @@ static const gs1_dl *level_dl(gs1_req *g, int lv)
 	return d;
 }
 
+/*
+ * The whole key's canonical URI without building it, when the request's path
+ * already is canonical: no stem, nothing percent-encoded (every byte a
+ * letter, digit, - . _ or /), a key value not lengthened (a GTIN-13 becomes
+ * a GTIN-14); the parser has checked the qualifiers' order. base + path.
+ */
+static bool anchor_as_sent(const gs1_req *g, char *out, size_t cap)
+{
+	static const char ok[] = "-./_"; /* with letters and digits */
+	size_t pl = strcspn(g->uri, "?"), kl = strlen(g->dl.key.ai), o = 0;
+	if (g->compressed || g->dl.stem[0] || pl < kl + 3)
+		return false;
+	for (size_t i = 0; i < pl; i++) {
+		char c = g->uri[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      memchr(ok, c, sizeof(ok) - 1)))
+			return false;
+	}
+	size_t vl = strcspn(g->uri + kl + 2, "/?"); /* "/01/" then the key's value */
+	return vl == strlen(g->dl.key.value) && puts_(out, cap, &o, g->base) &&
+	       put(out, cap, &o, g->uri, pl);
+}
+
 /* The canonical URI of level lv under this resolver. */
 static void level_anchor(gs1_req *g, int lv)
 {
 	level *L = &g->level[lv];
+	if (lv == 0 && anchor_as_sent(g, L->anchor, sizeof(L->anchor)))
+		return;
 	if (gs1_dl_build(level_dl(g, lv), L->anchor, sizeof(L->anchor)) < 0)
 		snprintf(L->anchor, sizeof(L->anchor), "%s", g->base);
 }

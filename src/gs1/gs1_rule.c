@@ -21,7 +21,9 @@ static bool plain(unsigned char c, char term)
 {
 	bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 	          c == '-' || c == '.' || c == '_';
-	return ok && tolower(c) != tolower((unsigned char)term);
+	unsigned char lc = c | 0x20, lt = (unsigned char)term | 0x20;
+	bool letter = lc >= 'a' && lc <= 'z';
+	return ok && (letter ? lc != lt : c != (unsigned char)term); /* tolower without a call */
 }
 
 /* Key offset of the GS1 company prefix in a key's value: after the indicator

@@ -298,6 +298,23 @@ class Resolver(unittest.TestCase):
         self.assertIn("<http://127.0.0.1:%d/01/%s/21/S1?linkType=linkset>; rel=\"linkset\""
                       % (self.gw.http_port, G1), hd.get("link", ""))
 
+    def test_07b_anchor_is_the_canonical_uri(self):
+        """Resolver standard: the linkset's anchor and the Link header's linkset
+        reference name the item by its canonical GS1 Digital Link URI, however
+        the request spelled it: a GTIN-13 as a GTIN-14, a needless %-escape
+        undone (the gateway writes a canonical request's path back as it came,
+        and builds the URI of any other)."""
+        canon = "http://127.0.0.1:%d/01/%s/21/S1" % (self.gw.http_port, G1)
+        for path in ("/01/%s/21/S1" % G1, "/01/%s/21/S1" % G1[1:], "/01/%s/21/S%%31" % G1,
+                     "/01/%s/21/S1/" % G1, "/01/%s/21/S1?17=261231" % G1):
+            sep = "&" if "?" in path else "?"
+            st, hd, b = self.get(path + sep + "linkType=linkset")
+            self.assertEqual(st, 200, (path, b))
+            self.assertEqual(json.loads(b)["linkset"][0]["anchor"], canon, path)
+            st, hd, b = self.get(path)
+            self.assertEqual(st, 307, (path, b))
+            self.assertIn("<%s?linkType=linkset>" % canon, hd.get("link", ""), path)
+
     def test_08_language_negotiation(self):
         """Resolver standard, "Language negotiation": the resolver SHALL take the
         Accept-Language header into account when choosing among links of the
