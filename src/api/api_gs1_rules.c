@@ -162,6 +162,7 @@ struct api_gs1_cache {
 	bool valid;
 	uint32_t until; /* unix seconds: the registries' answers are good till then (TTL) */
 	api_gs1_rules rules;
+	void *scratch; /* api_gs1_scratch */
 };
 
 /* When ans (fetched at src.fetched, 0 = now) expires: its GS1.RULE values' shortest TTL. */
@@ -182,6 +183,8 @@ static uint32_t expiry(const api_answer *ans, uint32_t now)
 
 void api_gs1_cache_free(api_worker *w)
 {
+	if (w->gs1)
+		free(w->gs1->scratch);
 	free(w->gs1);
 	w->gs1 = NULL;
 }
@@ -204,6 +207,15 @@ static void rules_parse(const char *reg, const api_answer *ans, api_gs1_rules *o
 		}
 		out->n++;
 	}
+}
+
+void *api_gs1_scratch(api_worker *w, size_t size)
+{
+	if (!w->gs1 && !(w->gs1 = calloc(1, sizeof(*w->gs1))))
+		return NULL;
+	if (!w->gs1->scratch)
+		w->gs1->scratch = malloc(size);
+	return w->gs1->scratch;
 }
 
 int api_gs1_rules_get(api_worker *w, const api_gs1_rules **out)

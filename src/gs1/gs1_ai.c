@@ -298,7 +298,7 @@ bool gs1_key_takes(const gs1_ai *key, const char *ai, int *seq, int *idx)
 {
 	for (int s = 0; s < key->nseq; s++)
 		for (int q = 0; q < key->seqlen[s]; q++)
-			if (strcmp(key->seq[s][q], ai) == 0) {
+			if (gs1_ai_eq(key->seq[s][q], ai)) {
 				if (seq)
 					*seq = s;
 				if (idx)

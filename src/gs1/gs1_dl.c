@@ -113,7 +113,7 @@ static void seq_text(const gs1_ai *key, char *buf, size_t len)
  * GTIN-14 (leading zeros), as the standard asks of a GTIN in a URI. */
 static int take_elem(const gs1_ai *a, span v, gs1_elem *e, char *err, size_t errlen)
 {
-	strcpy(e->ai, a->ai);
+	memcpy(e->ai, a->ai, sizeof e->ai);
 	if (v.n == 0) {
 		snprintf(err, errlen, "%s: empty value", a->ai);
 		return -1;
@@ -121,7 +121,7 @@ static int take_elem(const gs1_ai *a, span v, gs1_elem *e, char *err, size_t err
 	if (pct_decode(a->ai, v.p, v.n, true, e->value, sizeof e->value, err, errlen) != 0)
 		return -1;
 	size_t n = strlen(e->value);
-	if (strcmp(a->ai, "01") == 0 && (n == 8 || n == 12 || n == 13) &&
+	if (gs1_ai_eq(a->ai, "01") && (n == 8 || n == 12 || n == 13) &&
 	    strspn(e->value, "0123456789") == n) {
 		memmove(e->value + 14 - n, e->value, n + 1);
 		memset(e->value, '0', 14 - n);
@@ -147,7 +147,7 @@ static int check_qualifiers(const gs1_ai *key, const gs1_dl *dl, char *err, size
 			return -1;
 		}
 		for (int j = 0; j < i; j++)
-			if (strcmp(dl->qual[j].ai, q) == 0) {
+			if (gs1_ai_eq(dl->qual[j].ai, q)) {
 				snprintf(err, errlen, "%s: duplicate", q);
 				return -1;
 			}
@@ -312,10 +312,10 @@ static int take_stem(const char *uri, span at, int nstem, gs1_dl *dl, char *err,
 
 static bool in_path(const gs1_dl *dl, const char *ai)
 {
-	if (strcmp(dl->key.ai, ai) == 0)
+	if (gs1_ai_eq(dl->key.ai, ai))
 		return true;
 	for (int i = 0; i < dl->nqual; i++)
-		if (strcmp(dl->qual[i].ai, ai) == 0)
+		if (gs1_ai_eq(dl->qual[i].ai, ai))
 			return true;
 	return false;
 }
@@ -511,13 +511,13 @@ int gs1_dl_parse(const char *uri, gs1_dl *out, char *err, size_t errlen)
 
 const gs1_elem *gs1_dl_get(const gs1_dl *dl, const char *ai)
 {
-	if (strcmp(dl->key.ai, ai) == 0)
+	if (gs1_ai_eq(dl->key.ai, ai))
 		return &dl->key;
 	for (int i = 0; i < dl->nqual; i++)
-		if (strcmp(dl->qual[i].ai, ai) == 0)
+		if (gs1_ai_eq(dl->qual[i].ai, ai))
 			return &dl->qual[i];
 	for (int i = 0; i < dl->nattr; i++)
-		if (strcmp(dl->attr[i].ai, ai) == 0)
+		if (gs1_ai_eq(dl->attr[i].ai, ai))
 			return &dl->attr[i];
 	return NULL;
 }
@@ -558,7 +558,7 @@ int gs1_dl_build(const gs1_dl *dl, char *buf, size_t buflen)
 	for (int s = 0; ok && s < key->nseq; s++)
 		for (int q = 0; ok && q < key->seqlen[s]; q++)
 			for (int i = 0; ok && i < dl->nqual; i++)
-				if (strcmp(dl->qual[i].ai, key->seq[s][q]) == 0)
+				if (gs1_ai_eq(dl->qual[i].ai, key->seq[s][q]))
 					ok = put(buf, buflen, &o, "/", false) &&
 					     put(buf, buflen, &o, dl->qual[i].ai, false) &&
 					     put(buf, buflen, &o, "/", false) &&

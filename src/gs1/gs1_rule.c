@@ -99,7 +99,7 @@ const gs1_rule *gs1_rule_find(const gs1_rule *rules, int n, const gs1_dl *dl)
 	size_t off = gcp_offset(dl->key.ai), vlen = strlen(dl->key.value);
 	for (int i = 0; i < n; i++) {
 		size_t g = strlen(rules[i].gcp);
-		if (strcmp(rules[i].key, dl->key.ai) != 0 || off + g > vlen ||
+		if (!gs1_ai_eq(rules[i].key, dl->key.ai) || off + g > vlen ||
 		    memcmp(dl->key.value + off, rules[i].gcp, g) != 0)
 			continue;
 		if (!best || g > strlen(best->gcp))
@@ -111,10 +111,20 @@ const gs1_rule *gs1_rule_find(const gs1_rule *rules, int n, const gs1_dl *dl)
 int gs1_rule_apply(const gs1_rule *r, const gs1_dl *dl, char *buf, size_t buflen)
 {
 	size_t o = 0;
-	if (strcmp(r->key, dl->key.ai) != 0)
+	if (!gs1_ai_eq(r->key, dl->key.ai))
 		return 0;
 	const char *slash = strchr(r->tmpl, '/');
 	for (const char *p = r->tmpl; *p; p++) {
+		/* the literal text up to the next placeholder, copied at once */
+		const char *lit = slash && p > slash ? strchr(p, '{') : NULL;
+		size_t ln = lit ? (size_t)(lit - p) : 0;
+		if (ln) {
+			if (o + ln >= buflen)
+				return -1;
+			memcpy(buf + o, p, ln);
+			o += ln;
+			p = lit;
+		}
 		if (*p == '{' && slash && p > slash) {
 			const char *e = strchr(p, '}');
 			char ai[GS1_AI_MAX + 2];
