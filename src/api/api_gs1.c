@@ -722,16 +722,14 @@ static const gs1_dl *level_dl(gs1_req *g, int lv)
  */
 static bool anchor_as_sent(const gs1_req *g, char *out, size_t cap)
 {
-	static const char ok[] = "-./_"; /* with letters and digits */
-	size_t pl = strcspn(g->uri, "?"), kl = strlen(g->dl.key.ai), o = 0;
-	if (g->compressed || g->dl.stem[0] || pl < kl + 3)
+	static const bool ok[256] = {
+	    ['A' ... 'Z'] = true, ['a' ... 'z'] = true, ['0' ... '9'] = true, ['-'] = true,
+	    ['.'] = true,         ['/'] = true,         ['_'] = true};
+	size_t pl = 0, kl = strlen(g->dl.key.ai), o = 0;
+	while (ok[(unsigned char)g->uri[pl]])
+		pl++;
+	if (g->compressed || g->dl.stem[0] || pl < kl + 3 || (g->uri[pl] && g->uri[pl] != '?'))
 		return false;
-	for (size_t i = 0; i < pl; i++) {
-		char c = g->uri[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      memchr(ok, c, sizeof(ok) - 1)))
-			return false;
-	}
 	size_t vl = strcspn(g->uri + kl + 2, "/?"); /* "/01/" then the key's value */
 	return vl == strlen(g->dl.key.value) && puts_(out, cap, &o, g->base) &&
 	       put(out, cap, &o, g->uri, pl);
