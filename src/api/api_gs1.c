@@ -92,7 +92,9 @@ typedef struct gs1_req {
 	int nlevel, mapped;
 	link links[LINKS_MAX];
 	int nlinks;
-	bool html; /* Accept prefers HTML: error pages are pages */
+	bool handled;             /* a handledBy rule answers (handled_by) */
+	char handled_at[URL_CAP]; /* the item's URI on the resolver that handles it */
+	bool html;                /* Accept prefers HTML: error pages are pages */
 } gs1_req;
 
 /* Appends a whole line to tl_hdrs (nothing when it does not fit). */
@@ -531,7 +533,7 @@ static void linkset(http_resp *r, const gs1_req *g)
 {
 	json_t *doc = json_object(), *ls = json_array();
 	for (int lv = 0; lv < g->nlevel; lv++) {
-		if (!g->level[lv].values)
+		if (!g->level[lv].values && !(lv == 0 && g->handled))
 			continue;
 		json_t *ctx = json_object();
 		json_object_set_new(ctx, "anchor", json_string(g->level[lv].anchor));
@@ -803,6 +805,8 @@ static int map_level(api_worker *w, gs1_req *g, int lv)
 		const gs1_rule *r = &g->rules->r[i];
 		size_t gl = strlen(r->gcp);
 		int n;
+		if (api_gs1_rule_handled_by(r))
+			continue; /* handled_by's */
 		if (api_gs1_rule_is_search(r)) {
 			if (gs1_rule_find(r, 1, d) && (!search || gl > strlen(search->gcp)))
 				search = r;
@@ -878,6 +882,57 @@ static void not_found(http_resp *r, gs1_req *g, int mapped)
 	fail(r, g, L->down ? 504 : 404, PROTO_RC_HANDLE_NOT_FOUND, "No link for this GS1 key", msg);
 }
 
+/*
+ * The handledBy rule of the request's key (api_gs1_rule_handled_by): among
+ * the rules for the key, the one of the longest company prefix, when that is
+ * a handledBy rule (it wins a tie with a mapping rule); NULL when none.
+ */
+static const gs1_rule *handled_by(const gs1_req *g)
+{
+	const gs1_rule *hb = NULL;
+	size_t best = 0, hbl = 0;
+	for (int i = 0; i < g->rules->n; i++) {
+		const gs1_rule *r = &g->rules->r[i];
+		if (!gs1_rule_find(r, 1, &g->dl))
+			continue;
+		size_t gl = strlen(r->gcp);
+		if (api_gs1_rule_handled_by(r) && gl > hbl)
+			hb = r, hbl = gl;
+		else if (!api_gs1_rule_handled_by(r) && gl > best)
+			best = gl;
+	}
+	return hb && hbl >= best ? hb : NULL;
+}
+
+/*
+ * Another resolver handles the key's company prefix (gs1:handledBy): a 307
+ * there without further processing (its URL, then the request's path and
+ * query), or with linkType=linkset a linkset whose links are the item's URI
+ * there, as gs1:handledBy and as the default link.
+ */
+static void handled(http_resp *r, const http_req *req, gs1_req *g, const gs1_rule *hb, bool all)
+{
+	const char *url = api_gs1_rule_handled_by(hb);
+	size_t ul = strlen(url), o = 0;
+	while (ul && url[ul - 1] == '/')
+		ul--;
+	if (!put(g->handled_at, sizeof(g->handled_at), &o, url, ul) ||
+	    !put(g->handled_at, sizeof(g->handled_at), &o, req->path.p, req->path.len))
+		g->handled_at[ul] = 0; /* too long with the path: the resolver itself */
+	g->handled = true;
+	idn_slice at = idn_slice_of(g->handled_at, strlen(g->handled_at));
+	add_link(g, 0, "handledBy", at, idn_slice_of("Resolver that handles this item", 31));
+	add_link(g, 0, "defaultLink", at, idn_slice_of("Resolver that handles this item", 31));
+	g->links[0].type[0] = 0;
+	if (all) {
+		linkset(r, g);
+		hdr_begin(r);
+		link_header(r, g, true);
+		return;
+	}
+	redirect(r, req, g, &g->links[0]);
+}
+
 /* The answer of a parsed DL: links from the levels' identifiers. */
 static int answer(api_worker *w, const http_req *req, gs1_req *g, const char *lt, http_resp *r)
 {
@@ -900,6 +955,11 @@ static int answer(api_worker *w, const http_req *req, gs1_req *g, const char *lt
 	level_anchor(g, 0);
 	bool all = !strcmp(lt, "all") || !strcmp(lt, "linkset") ||
 	           (!lt[0] && accepts(req, "application/linkset+json"));
+	const gs1_rule *hb = handled_by(g);
+	if (hb) {
+		handled(r, req, g, hb, all);
+		return 0;
+	}
 	if ((ret = resolve_levels(w, g, all ? NULL : lt[0] ? lt : "defaultLink", r)))
 		return ret;
 	if (!g->nlinks) {
@@ -961,7 +1021,7 @@ int api_gs1(api_worker *w, const http_req *req, http_resp *r)
 	if (!g)
 		return IDN_ENOMEM;
 	g->nlevel = g->nlinks = 0;
-	g->compressed = false;
+	g->compressed = g->handled = false;
 	g->html = accepts(req, "text/html");
 	int ret = 0;
 	char lt[REL_MAX + 32], err[256];

@@ -47,6 +47,9 @@ G_ADD = "09520123456788"     # company prefix 9520123: its rule is added by the 
 G3 = gtin("0061414155555")   # same prefix: a GTIN-level record, one serial's record
 G_ZIP = "09780345418913"     # the compressed URI's GTIN (prefix 978034)
 ZIP_PATH = "/DBHKVAdpQgqrCg"  # = /01/09780345418913/21/43786 (URI Syntax's example)
+H1 = gtin("0952001000001")   # company prefix 952001: handled by another resolver
+H2 = gtin("0952001900001")   # company prefix 9520019 (longer): mapped here
+OTHER = "https://resolver.other.example"
 
 
 def val(index, typ, data, ttl=None):
@@ -115,6 +118,8 @@ class Resolver(unittest.TestCase):
             val(2, "GS1.RULE", "978034 01 88.100.1/01.{01}.21.{21}", ttl=1),
             val(4, "GS1.RULE", "0614141 88.100.1/01.{01}", ttl=1),
             val(3, "GS1.RULE", "not a rule", ttl=1),  # skipped, logged once
+            val(5, "GS1.RULE", "952001 01 handledBy:%s/" % OTHER, ttl=1),
+            val(6, "GS1.RULE", "9520019 01 88.100.1/01.{01}", ttl=1),
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88"))]}
         cls.root = Node(records=[
             {"handle": "0.NA/88", "values": [
@@ -368,6 +373,38 @@ class Resolver(unittest.TestCase):
                              Accept="text/html")
         self.assertEqual(hd.get("location"), "https://motor.example/s1/manual.html"
                          "?linkType=gs1:instructions&x=1")
+
+    def test_11b_handled_by(self):
+        """GS1 Web Vocabulary, gs1:handledBy: "Used when one resolver redirects
+        all request URIs that match a given pattern without further
+        processing, such as from GS1 to a brand-operated service" (the
+        Resolver standard's linkset lists it as a link type). A rule
+        "GCP KEY handledBy:URL": every request for the prefix's keys is a 307
+        to URL + the request's path and query, whatever linkType asks (the
+        other resolver answers it); the linkset lists the item's URI there as
+        gs1:handledBy and as the default link. A mapping rule of a longer
+        company prefix still wins."""
+        for path, q in (("/01/%s" % H1, ""), ("/01/%s/21/X-1" % H1, "?17=261231"),
+                        ("/01/%s/10/LOT" % H1, "?linkType=gs1:pip")):
+            st, hd, b = self.get(path + q)
+            self.assertEqual((st, hd.get("location")), (307, OTHER + path + q), b)
+            self.assert_cors(hd)
+            self.assertIn('rel="linkset"', hd.get("link", ""))
+        st, hd, b = self.get("/01/%s/21/X-1?linkType=linkset" % H1)
+        self.assertEqual((st, hd["content-type"]), (200, "application/linkset+json"), b)
+        ctx = json.loads(b)["linkset"]
+        self.assertEqual(len(ctx), 1, ctx)
+        at = OTHER + "/01/%s/21/X-1" % H1
+        self.assertEqual(ctx[0]["anchor"],
+                         "http://127.0.0.1:%d/01/%s/21/X-1" % (self.gw.http_port, H1))
+        self.assertEqual([x["href"] for x in ctx[0]["https://gs1.org/voc/handledBy"]], [at])
+        self.assertEqual(ctx[0]["https://gs1.org/voc/defaultLink"],
+                         [{"href": at, "title": "Resolver that handles this item"}])
+        self.assertIn("<%s>; rel=\"https://gs1.org/voc/handledBy\"" % at, hd.get("link", ""))
+        # The longer prefix 9520019 is mapped here: no record, so 404, not a redirect.
+        st, hd, b = self.get("/01/%s" % H2)
+        self.assertEqual(st, 404, b)
+        self.assertIn("88.100.1/01.%s" % H2, json.loads(b)["message"])
 
     def test_12_no_link_404(self):
         """Resolver standard, "Not found": when no link exists for the key the
