@@ -107,11 +107,13 @@ for f in fill.*; do
 		"http://127.0.0.1:$gw_http/api/resolve" -o /dev/null
 done
 # One of each, checked: the same target.
-p=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$gw_http$first")
-d=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' \
+sizes='header %{size_header} + body %{size_download} bytes'
+p=$(curl -s -o /dev/null -w "%{http_code} %{redirect_url} ($sizes)" "http://127.0.0.1:$gw_http$first")
+d=$(curl -s -o /dev/null -w "%{http_code} %{redirect_url} ($sizes)" \
 	"http://127.0.0.1:$gw_http$(head -n1 dl.txt)")
 echo "proxy: $p"
 echo "gs1:   $d"
+p=${p% (*} d=${d% (*}
 [ "${p#* }" = "${d#* }" ] || { echo "the two redirects differ" >&2; exit 1; }
 
 cpu_ticks() { # the gateway's CPU time so far (user + system), in clock ticks

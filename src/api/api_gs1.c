@@ -485,12 +485,20 @@ static double suit(const char *have, const pref *prefs, int n, bool lang)
 static int choose(const gs1_req *g, const http_req *req, const char *rel)
 {
 	pref langs[LANGS_MAX], types[LANGS_MAX];
-	int nl = prefs_parse(req, "accept-language", langs, LANGS_MAX);
-	int nt = prefs_parse(req, "accept", types, LANGS_MAX);
+	int nl = -1, nt = -1; /* the headers parsed only when links of rel compete */
 	for (int lv = 0; lv < g->nlevel; lv++) {
-		int best = -1;
+		int best = -1, n = 0;
 		double bs = -1;
-		for (int i = 0; i < g->nlinks; i++) {
+		for (int i = 0; i < g->nlinks; i++)
+			if (g->links[i].level == lv && !strcmp(g->links[i].rel, rel) && !n++)
+				best = i;
+		if (n == 1)
+			return best;
+		if (n && nl < 0) {
+			nl = prefs_parse(req, "accept-language", langs, LANGS_MAX);
+			nt = prefs_parse(req, "accept", types, LANGS_MAX);
+		}
+		for (int i = 0; n && i < g->nlinks; i++) {
 			const link *l = &g->links[i];
 			if (l->level != lv || strcmp(l->rel, rel))
 				continue;

@@ -292,6 +292,9 @@ class Resolver(unittest.TestCase):
                 self.assertTrue(link["title"])
         link = hd.get("link", "")
         self.assertIn('rel="linkset"', link)
+        # The linkset context file (the standard's artefact) makes the JSON JSON-LD.
+        self.assertIn('<https://ref.gs1.org/standards/resolver/linkset-context>; '
+                      'rel="http://www.w3.org/ns/json-ld#context"', link)
         self.assertIn('<https://motor.example/s1/manual.pdf>; '
                       'rel="https://gs1.org/voc/instructions"', link)
         for path, acc in (("/01/%s/21/S1" % G1, "application/linkset+json"),
