@@ -45,9 +45,11 @@ enum {
 
 static const char voc[] = "https://gs1.org/voc/";
 static const char well_known[] = "/.well-known/gs1resolver";
-/* CORS: every answer may be read by any origin's scripts, Link header included. */
-static const char cors[] = "Access-Control-Allow-Origin: *\r\n"
-                           "Access-Control-Expose-Headers: Link\r\n";
+/* CORS: every answer may be read by any origin's scripts, Link header included;
+ * Vary: answers differ by these request headers. */
+static const char cors_vary[] = "Access-Control-Allow-Origin: *\r\n"
+                                "Access-Control-Expose-Headers: Link\r\n"
+                                "Vary: Accept, Accept-Language\r\n";
 /* ... and a preflight (OPTIONS) allows the methods and headers a resolver takes. */
 static const char cors_preflight[] =
     "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
@@ -123,8 +125,7 @@ static void hdr_begin(http_resp *r)
 		tl_hdrs[n] = 0;
 	}
 	r->extra_headers = tl_hdrs;
-	hdr_line(r, cors);
-	hdr_line(r, "Vary: Accept, Accept-Language\r\n");
+	hdr_add(r, cors_vary, sizeof(cors_vary) - 1);
 }
 
 static bool slice_is(idn_slice s, const char *t)

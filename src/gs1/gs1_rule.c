@@ -17,13 +17,17 @@
 
 /* Whether c goes into a handle as it is: a letter, a digit, - . or _, and
  * not the character that ends the placeholder (term; letters either case). */
+static const bool handle_plain[256] = {
+    ['A' ... 'Z'] = true, ['a' ... 'z'] = true, ['0' ... '9'] = true,
+    ['-'] = true,         ['.'] = true,         ['_'] = true,
+};
+
 static bool plain(unsigned char c, char term)
 {
-	bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	          c == '-' || c == '.' || c == '_';
-	unsigned char lc = c | 0x20, lt = (unsigned char)term | 0x20;
-	bool letter = lc >= 'a' && lc <= 'z';
-	return ok && (letter ? lc != lt : c != (unsigned char)term); /* tolower without a call */
+	unsigned char t = (unsigned char)term;
+	bool letter = (t | 0x20) >= 'a' && (t | 0x20) <= 'z';
+	/* tolower without a call: a letter term ends the value in either case */
+	return handle_plain[c] && c != t && !(letter && (c ^ 0x20) == t);
 }
 
 /* Key offset of the GS1 company prefix in a key's value: after the indicator
