@@ -51,10 +51,14 @@ static void bad_escape(const char *start, const char *pct, const char *end, char
 static int pct_decode(const char *what, const char *s, size_t n, bool strict, char *out, size_t cap,
                       char *err, size_t errlen)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
+	size_t o = 0, run = 0;
+	while (run < n && run + 1 < cap && unreserved[(unsigned char)s[run]])
+		run++; /* most values: all unreserved, copied at once */
+	memcpy(out, s, run);
+	o = run;
+	for (size_t i = run; i < n; i++) {
 		char c = s[i];
-		if (unreserved[(unsigned char)c] && o + 1 < cap) { /* most of a value */
+		if (unreserved[(unsigned char)c] && o + 1 < cap) {
 			out[o++] = c;
 			continue;
 		}
