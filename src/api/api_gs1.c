@@ -94,7 +94,12 @@ typedef struct gs1_req {
 	int nlevel, mapped;
 	link links[LINKS_MAX];
 	int nlinks;
-	bool handled;             /* a handledBy rule answers (handled_by) */
+	bool handled; /* a handledBy rule answers (handled_by) */
+	/* The Host (and TLS) g->base was last made from: the next request from the
+	 * same Host reuses it (the scratch outlives requests: api_gs1_scratch). */
+	char host[256];
+	size_t host_len;
+	bool host_tls, host_ok;
 	char handled_at[URL_CAP]; /* the item's URI on the resolver that handles it */
 	bool html;                /* Accept prefers HTML: error pages are pages */
 } gs1_req;
@@ -690,17 +695,30 @@ static int link_type(const http_req *req, char *out, size_t cap)
 	return a.ret;
 }
 
-/* The base of the URIs this resolver writes: --label-base, else http(s)://Host. */
-static int base_of(api_worker *w, const http_req *req, char *out, size_t cap)
+/* The base of the URIs this resolver writes (g->base): --label-base, else http(s)://Host. */
+static int base_of(api_worker *w, const http_req *req, gs1_req *g)
 {
-	idn_slice host;
+	char *out = g->base;
+	size_t cap = sizeof(g->base);
+	idn_slice host = idn_slice_of(NULL, 0);
+	bool have = !w->a->nlabel_base && http_req_header(req, "host", &host);
+	if (have && g->host_ok && host.len == g->host_len && req->tls == g->host_tls &&
+	    !memcmp(host.p, g->host, host.len))
+		return 0; /* the same Host as the last request's: its base */
+	g->host_ok = false;
 	int n = w->a->nlabel_base ? snprintf(out, cap, "%s", w->a->label_base[0])
-	        : http_req_header(req, "host", &host) ? label_host_base(req->tls, host, out, cap)
-	                                              : -1;
+	        : have            ? label_host_base(req->tls, host, out, cap)
+	                          : -1;
 	if (n <= 0 || (size_t)n >= cap)
 		return -1;
 	while (n && out[n - 1] == '/')
 		out[--n] = 0;
+	if (have && host.len <= sizeof(g->host)) {
+		memcpy(g->host, host.p, host.len);
+		g->host_len = host.len;
+		g->host_tls = req->tls;
+		g->host_ok = true;
+	}
 	return 0;
 }
 
@@ -1034,7 +1052,7 @@ int api_gs1(api_worker *w, const http_req *req, http_resp *r)
 	g->html = accepts(req, "text/html");
 	int ret = 0;
 	char lt[REL_MAX + 32], err[256];
-	if (base_of(w, req, g->base, sizeof(g->base))) {
+	if (base_of(w, req, g)) {
 		fail(r, g, 400, PROTO_RC_PROTOCOL_ERROR, "Bad request",
 		     "Host: missing or not HOST[:PORT]; this resolver's URIs are made from it");
 	} else if (slice_is(req->path, well_known)) {

@@ -237,7 +237,7 @@ void *api_gs1_scratch(api_worker *w, size_t size)
 	if (!w->gs1 && !(w->gs1 = calloc(1, sizeof(*w->gs1))))
 		return NULL;
 	if (!w->gs1->scratch)
-		w->gs1->scratch = malloc(size);
+		w->gs1->scratch = calloc(1, size);
 	return w->gs1->scratch;
 }
 

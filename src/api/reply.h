@@ -265,8 +265,8 @@ typedef struct api_gs1_rules {
 int api_gs1_rules_get(api_worker *w, const api_gs1_rules **out);
 void api_gs1_cache_free(api_worker *w);
 /* The worker's scratch space for one GS1 request (size bytes, the same every
- * call, contents left as the last request left them), allocated once and
- * freed with the rules; NULL when out of memory. */
+ * call, zeroed at first, then as the last request left it), allocated once
+ * and freed with the rules; NULL when out of memory. */
 void *api_gs1_scratch(api_worker *w, size_t size);
 /*
  * One GS1.RULE value's data: "GCP TEMPLATE" or "GCP KEY TEMPLATE" (the key

@@ -322,6 +322,18 @@ class Resolver(unittest.TestCase):
             st, hd, b = self.get(path)
             self.assertEqual(st, 307, (path, b))
             self.assertIn("<%s?linkType=linkset>" % canon, hd.get("link", ""), path)
+        # The base follows each request's Host (a worker reuses the last one's
+        # base only for the same Host); a bad Host is 400 even after a good one.
+        for host, want in (("id.example.org:8080", "http://id.example.org:8080"),
+                           ("127.0.0.1:%d" % self.gw.http_port, canon[:canon.index("/01/")]),
+                           ("bad host", None)):
+            st, hd, b = self.req("GET", "/01/%s/21/S1?linkType=linkset" % G1, {"Host": host})
+            if want is None:
+                self.assertEqual(st, 400, b)
+                continue
+            self.assertEqual(st, 200, b)
+            self.assertEqual(json.loads(b)["linkset"][0]["anchor"],
+                             want + "/01/%s/21/S1" % G1, host)
 
     def test_08_language_negotiation(self):
         """Resolver standard, "Language negotiation": the resolver SHALL take the
