@@ -219,11 +219,14 @@ if [ "$SKIP_IDNODE" != 1 ]; then
   done
   taskset -a -p -c "$SERVER_CPU" "$IDN_PID" >/dev/null
   # The node reads its data file into the page cache at start (store warm, on
-  # a thread of its own): CPU time that is not answering. Measure after it,
-  # when the node's CPU time grows by under 3 ticks in a second (at most 120 s).
-  for i in $(seq 120); do
-    c0=$(cpu_ticks "$IDN_PID"); sleep 1; c1=$(cpu_ticks "$IDN_PID")
-    [ $((c1 - c0)) -lt 3 ] && break
+  # a thread of its own): CPU time and disk reads that are not answering.
+  # Measure after it: when in a second the node's CPU time grows by under 3
+  # ticks and it reads under 1 MB (/proc/PID/io rchar), at most 300 s.
+  rchar() { awk '/^rchar/{print $2}' "/proc/$1/io"; }
+  for i in $(seq 300); do
+    c0=$(cpu_ticks "$IDN_PID") r0=$(rchar "$IDN_PID"); sleep 1
+    c1=$(cpu_ticks "$IDN_PID") r1=$(rchar "$IDN_PID")
+    [ $((c1 - c0)) -lt 3 ] && [ $((r1 - r0)) -lt 1048576 ] && break
   done
   log "   idnode pid $IDN_PID idle after ${i} s; memory after start: $(mem "$IDN_PID")"
 fi
