@@ -262,6 +262,7 @@ static int start_listeners(running *r)
 	    .udp_amplification = c->udp_amplification,
 	    .udp_rate_limit = c->udp_rate_limit,
 	    .udp_rate_slip = c->udp_rate_slip,
+	    .udp_no_gso = !c->udp_gso,
 	    .udp_rate_exempt = (const char *const *)c->udp_rate_exempt.v,
 	    .n_udp_rate_exempt = c->udp_rate_exempt.n,
 	    .tcp_message_ms = c->tcp_message_ms,
