@@ -143,6 +143,14 @@ def tcp_exchange(port, req, timeout=3.0, host="127.0.0.1"):
         return tcp_read_answer(s)
 
 
+def cpu_s(pid):
+    """utime + stime of pid (all its threads), in seconds: what a test bounds
+    instead of wall time, which other load on the machine stretches."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Node:
     """A running `idnode serve` on a fresh data directory."""
 
@@ -201,6 +209,10 @@ class Node:
 
     def alive(self):
         return self.proc.poll() is None
+
+    def cpu(self):
+        """The node's CPU seconds so far (user + system)."""
+        return cpu_s(self.proc.pid)
 
     def cli(self, *args, timeout=30):
         return subprocess.run([IDNODE] + list(args), capture_output=True, text=True,
