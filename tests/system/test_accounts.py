@@ -22,8 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import IDNODE, admin_data, hexval  # noqa: E402
-from test_pg import PG, db_uri, psql  # noqa: E402
+from idnlib import IDNODE, admin_data, hexval, pg_database  # noqa: E402
 
 OP_ID = "300:0.NA/88.100"
 KDF = ["--kdf-mib", "1", "--kdf-passes", "1"]  # fast for tests; the default is 64 MiB, 3 passes
@@ -441,36 +440,18 @@ class AccountsPgTest(AccountsTest):
     """AccountsTest on a PostgreSQL store (IDN_TEST_PG), a database per test."""
 
     def setUp(self):
-        if not PG:
-            self.skipTest("IDN_TEST_PG is not set: run scripts/pg.sh start and export "
-                          "IDN_TEST_PG=<the URI it prints>")
-        self.db = "idn_accts_%d" % os.getpid()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
-        psql(PG, "CREATE DATABASE %s" % self.db)
-        self.store = db_uri(self.db)
+        self.store = pg_database("accts", self.addCleanup)
         super().setUp()
-
-    def tearDown(self):
-        super().tearDown()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
 
 
 class AdmissionPgTest(unittest.TestCase):
     """The same workflow on a PostgreSQL store (IDN_TEST_PG)."""
 
     def setUp(self):
-        if not PG:
-            self.skipTest("IDN_TEST_PG is not set: run scripts/pg.sh start and export "
-                          "IDN_TEST_PG=<the URI it prints>")
-        self.db = "idn_accounts_%d" % os.getpid()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
-        psql(PG, "CREATE DATABASE %s" % self.db)
-
-    def tearDown(self):
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
+        self.store = pg_database("accounts", self.addCleanup)
 
     def test_admission_pg(self):
-        n = AcctNode(store=db_uri(self.db))
+        n = AcctNode(store=self.store)
         try:
             n.add("op1", "operator", OP_ID, "op1-pass")
             with tempfile.TemporaryDirectory() as d:
