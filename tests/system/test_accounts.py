@@ -461,5 +461,35 @@ class AdmissionPgTest(unittest.TestCase):
             n.close()
 
 
+class AccountCliOptionsTest(unittest.TestCase):
+    """Bad options of `idnode account` and `idnode audit` (one table of rows
+    in cmd_account.c): exit 2 with a message naming the option and the
+    value; the store is never opened."""
+
+    def test_bad_options(self):
+        cases = [
+            (["account", "list", "--data", "/nonexistent", "--limit", "0"],
+             "idnode account: --limit '0': a number from 1 to 1000"),
+            (["audit", "--data", "/nonexistent", "--limit", "x"],
+             "idnode audit: --limit 'x': a number from 1 to 1000"),
+            (["audit", "--data", "/nonexistent", "--from", "yesterday"],
+             "idnode audit: --from: expected unix milliseconds or YYYY-MM-DD"),
+            (["account", "add", "n", "--data", "/nonexistent", "--kdf-mib", "9999"],
+             "idnode account: --kdf-mib '9999': a number from 1 to 4096"),
+            (["account", "add", "n", "--data", "/nonexistent", "--kdf-passes", "0"],
+             "idnode account: --kdf-passes '0': a number from 1 to 100"),
+            (["account", "approve", "x", "--data", "/nonexistent"],
+             "idnode account: ID 'x': a number from 1 to 2147483647"),
+            (["account", "add", "n", "--data", "/nonexistent"] + ["--prefix", "88.1"] * 99,
+             "at most"),
+            (["account", "list", "--data", "/nonexistent", "--bogus"], "usage: idnode account"),
+            (["account", "list"], "--data LOC (the node's store) is required"),
+        ]
+        for args, want in cases:
+            r = subprocess.run([IDNODE] + args, capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (args[:4], r.stderr))
+            self.assertIn(want, r.stderr, args[:4])
+
+
 if __name__ == "__main__":
     unittest.main()
