@@ -58,8 +58,6 @@ typedef struct server_stats {
 	void (*reload)(void *arg); /* SIGHUP (reload.c), on this thread */
 	void *arg;
 } server_stats;
-/* SIGUSR1 and SIGHUP. */
-void server_stats_block_signal(void);
 /* st->res, reload and arg set by the caller. */
 bool server_stats_start(server_stats *st);
 void server_stats_stop(server_stats *st);

@@ -3,6 +3,7 @@
  * store, node, resolver, listeners, mirror, in that order up, in the
  * reverse order down.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ typedef struct running {
 	server_metrics metrics;   /* what GET /metrics reads */
 	char err[256];            /* what a start step failed on, from the module that failed */
 	bool serving;             /* every part started: SIGHUP may reload (atomic) */
+	bool hup_held;            /* a SIGHUP came while starting: reload once serving (atomic) */
 } running;
 
 static int say(running *r, int ret)
@@ -448,15 +450,30 @@ static void stop(running *r)
 	net_budget_fini(&r->budget);
 }
 
-/* SIGHUP: what can change while running does (reload.c); the listeners are up by then. */
+/*
+ * SIGHUP: what can change while running does (reload.c); the listeners are up
+ * by then. One that comes while the node starts is held: marked first, then
+ * whoever of this thread and serve_held() takes the mark acts on it, so none
+ * is lost between the two.
+ */
 static void reload(void *arg)
 {
 	running *r = arg;
-	if (!__atomic_load_n(&r->serving, __ATOMIC_ACQUIRE)) {
-		fprintf(stderr, "idnode: reload: still starting: SIGHUP ignored\n");
+	__atomic_store_n(&r->hup_held, true, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&r->serving, __ATOMIC_SEQ_CST)) {
+		fprintf(stderr, "idnode: reload: still starting: held until the node serves\n");
 		return;
 	}
-	server_reload(r->cfg, r->node, r->http);
+	if (__atomic_exchange_n(&r->hup_held, false, __ATOMIC_SEQ_CST))
+		server_reload(r->cfg, r->node, r->http);
+}
+
+/* The node serves now: a SIGHUP held while it started is sent to the stats thread again. */
+static void serve_held(running *r)
+{
+	__atomic_store_n(&r->serving, true, __ATOMIC_SEQ_CST);
+	if (__atomic_exchange_n(&r->hup_held, false, __ATOMIC_SEQ_CST) && r->stats.running)
+		pthread_kill(r->stats.thread, SIGHUP);
 }
 
 int server_run(server_settings *s)
@@ -467,7 +484,7 @@ int server_run(server_settings *s)
 	r->cfg = s;
 	pthread_mutex_init(&r->metrics.lock, NULL);
 	/* Before any thread starts, so only the stats thread's sigwait takes SIGUSR1. */
-	server_stats_block_signal();
+	server_hold_signals();
 	int ret = open_store(r);
 	if (!ret)
 		ret = make_node(r);
@@ -487,7 +504,7 @@ int server_run(server_settings *s)
 		ret = start_mirror(r);
 	if (!ret) {
 		print_banner(r);
-		__atomic_store_n(&r->serving, true, __ATOMIC_RELEASE);
+		serve_held(r);
 		ret = net_run_until_signal(r->net);
 		r->net = NULL;                /* freed by net_run_until_signal */
 		server_stats_stop(&r->stats); /* a reload in progress ends before what it uses */
