@@ -74,6 +74,14 @@ void server_stats_log(resolver *r);
 void server_reload(server_settings *cur, node *n, api_server *http);
 
 /*
+ * (notify.c) The service manager's readiness protocol: state ("READY=1",
+ * "STOPPING=1") sent to $NOTIFY_SOCKET when it is set, else nothing;
+ * server_notify_reloading sends "RELOADING=1" with the monotonic clock.
+ */
+void server_notify(const char *state);
+void server_notify_reloading(void);
+
+/*
  * The statistics' writer (node/stats.h): a thread that flushes the
  * counters to the store every flush_s seconds and at stop, and prunes
  * buckets past their retention every hour. clock: unix seconds (time()

@@ -464,8 +464,11 @@ static void reload(void *arg)
 		fprintf(stderr, "idnode: reload: still starting: held until the node serves\n");
 		return;
 	}
-	if (__atomic_exchange_n(&r->hup_held, false, __ATOMIC_SEQ_CST))
+	if (__atomic_exchange_n(&r->hup_held, false, __ATOMIC_SEQ_CST)) {
+		server_notify_reloading();
 		server_reload(r->cfg, r->node, r->http);
+		server_notify("READY=1");
+	}
 }
 
 /* The node serves now: a SIGHUP held while it started is sent to the stats thread again. */
@@ -504,8 +507,10 @@ int server_run(server_settings *s)
 		ret = start_mirror(r);
 	if (!ret) {
 		print_banner(r);
+		server_notify("READY=1");
 		serve_held(r);
 		ret = net_run_until_signal(r->net);
+		server_notify("STOPPING=1");
 		r->net = NULL;                /* freed by net_run_until_signal */
 		server_stats_stop(&r->stats); /* a reload in progress ends before what it uses */
 		server_metrics_mirror(&r->metrics, NULL);

@@ -182,5 +182,71 @@ class HupWhileStarting(unittest.TestCase):
         self.assertEqual(proc.wait(10), 0, output())
 
 
+class ServiceManagerNotify(unittest.TestCase):
+    """With $NOTIFY_SOCKET (a Type=notify unit), the node says READY=1 once
+    it answers, RELOADING=1 then READY=1 around a SIGHUP's reload, and
+    STOPPING=1 when it stops: the datagrams systemd reads (sd_notify(3))."""
+
+    def _serve(self, tmp, sock_path):
+        data = os.path.join(tmp, "data")
+        path = os.path.join(tmp, "in.jsonl")
+        with open(path, "w") as f:
+            f.write('{"handle": "88.100.1/r", "values": [{"index": 1, "type": "URL", '
+                    '"data": "https://example.com/r"}]}\n')
+        out = subprocess.run([IDNODE, "load", "--data", data, "-q", path], capture_output=True,
+                             text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        port = free_port()
+        log = open(os.path.join(tmp, "serve.log"), "a")
+        self.addCleanup(log.close)
+        env = dict(os.environ, NOTIFY_SOCKET=sock_path)
+        proc = subprocess.Popen([IDNODE, "serve", "--data", data, "--home", "88.100.1",
+                                 "--listen", "127.0.0.1:%d" % port, "--threads", "1"],
+                                stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.kill)
+        return proc, port, log.name
+
+    def _next(self, sock):
+        sock.settimeout(30)
+        return sock.recv(4096).decode()
+
+    def _cycle(self, sock, sock_path):
+        tmp = tempfile.TemporaryDirectory(prefix="idn-notify-")
+        self.addCleanup(tmp.cleanup)
+        proc, port, log = self._serve(tmp.name, sock_path)
+        self.assertEqual(self._next(sock), "READY=1")
+        # Ready means answering.
+        _, _, rc, _, _ = parse_answer(udp_exchange(port, request("88.100.1/r"), timeout=5)[0])
+        self.assertEqual(rc, 1)
+        proc.send_signal(signal.SIGHUP)
+        reloading = self._next(sock)
+        self.assertTrue(reloading.startswith("RELOADING=1\nMONOTONIC_USEC="), reloading)
+        usec = int(reloading.split("MONOTONIC_USEC=")[1])
+        self.assertLess(abs(usec - time.monotonic_ns() // 1000), 60 * 1000000)
+        self.assertEqual(self._next(sock), "READY=1")
+        with open(log) as f:
+            self.assertIn("idnode: reload: done", f.read())
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self._next(sock), "STOPPING=1")
+        self.assertEqual(proc.wait(10), 0)
+
+    def test_path_socket(self):
+        tmp = tempfile.TemporaryDirectory(prefix="idn-nsock-")
+        self.addCleanup(tmp.cleanup)
+        sock_path = os.path.join(tmp.name, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(sock_path)
+        self._cycle(sock, sock_path)
+
+    def test_abstract_socket(self):
+        name = "idn-notify-%d-%d" % (os.getpid(), free_port())
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind("\0" + name)
+        self._cycle(sock, "@" + name)
+
+
 if __name__ == "__main__":
     unittest.main()
