@@ -63,16 +63,17 @@ enum {
 typedef struct bulkload bulkload;
 
 typedef struct bulkload_stats {
-	uint64_t lines;      /* lines and entries seen, blank lines included */
-	uint64_t loaded;     /* identifiers written */
-	uint64_t errors;     /* lines refused (each reported to on_error) */
-	uint64_t superseded; /* entries not written: a later one has the same key */
-	uint64_t resumed;    /* entries skipped: an interrupted run of this load wrote them */
-	uint64_t bytes;      /* input bytes parsed (bulkload_read_fd) */
-	uint64_t spilled;    /* entries written to spill files (merged at finish) */
-	uint64_t runs;       /* spill files */
-	uint64_t index_ms;   /* milliseconds spent rebuilding the search index at the end */
-	bool indexing;       /* the rebuild is running */
+	uint64_t lines;         /* lines and entries seen, blank lines included */
+	uint64_t loaded;        /* identifiers written */
+	uint64_t errors;        /* lines refused (each reported to on_error) */
+	uint64_t superseded;    /* entries not written: a later one has the same key */
+	uint64_t resumed;       /* entries skipped: an interrupted run of this load wrote them */
+	uint64_t bytes;         /* input bytes parsed (bulkload_read_fd) */
+	uint64_t spilled;       /* entries written to spill files (merged at finish) */
+	uint64_t runs;          /* spill files */
+	uint64_t index_ms;      /* milliseconds spent on the search index at the end */
+	uint64_t index_entries; /* search index entries written in key order (no rebuild) */
+	bool indexing;          /* the rebuild is running */
 } bulkload_stats;
 
 /* The store meta value of a resumable load (see above). */
