@@ -133,7 +133,7 @@ static void progress(struct loader *L, bool force)
 		f = f > 1 ? 1 : f;
 		if (L->st.indexing)
 			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-			              ", rebuilding the search index");
+			              ", writing the search index");
 		else if (f > 0.001)
 			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 			              ", %.0f%% done, %.0f s left", 100 * f, t * (1 - f) / f);

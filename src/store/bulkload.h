@@ -38,6 +38,12 @@
  * every key up to that one: nothing committed is written again. A finished
  * load clears the value. bulkload_resume_point() reads it back.
  *
+ * The search index (index.h): a load into a store whose index is on makes
+ * the entries of each record it writes, sorts them like the records (a
+ * quarter of opts.memory, runs spilled to spill_dir and merged) and writes
+ * them in key order at the end; see bulkload.c's ix_begin for when it
+ * rebuilds the index instead, or keeps it current put by put.
+ *
  * Ownership: bulkload_new() borrows the store (it must outlive the loader);
  * bulkload_free() frees the loader. What was committed stays in the store
  * whatever happens later; everything is durable when bulkload_finish()
@@ -97,7 +103,8 @@ typedef int (*bulkload_parse_fn)(void *parser, const uint8_t *line, size_t len,
 
 typedef struct bulkload_opts {
 	bool no_overwrite; /* keep keys already in the store: their lines are errors */
-	/* Bytes for one run (arenas and index); 0: a quarter of the RAM,
+	/* Bytes for one run (arenas and index; a quarter of it for the search
+	 * index's entries); 0: a quarter of the RAM,
 	 * within 256 MiB .. 16 GiB. A bigger load is written in several runs;
 	 * runs after the first are slower to write. */
 	uint64_t memory;

@@ -20,9 +20,11 @@
  * the same transaction as the write, nested transactions included (an
  * aborted child takes its entries with it). In a STORE_NOLOG transaction
  * (bulk load, restore) they do not, unless it asked (store_index_keep): the
- * first write marks the index stale in that transaction, and the loader
- * rebuilds it once at the end (store_index_refresh), as a crash in the
- * middle leaves it for `idnode index rebuild`. Searches refuse a stale index.
+ * first write marks the index stale in that transaction; the bulk loader
+ * makes the entries itself (index_ents_make) and writes them in key order
+ * at the end (store_index_mark ON), or rebuilds the index once
+ * (store_index_refresh), as a crash in the middle leaves it for `idnode
+ * index rebuild`. Searches refuse a stale index.
  */
 #ifndef IDN_STORE_INDEX_H
 #define IDN_STORE_INDEX_H
