@@ -424,6 +424,9 @@ typedef struct build_scan {
 	ix_ents es;
 	uint8_t last[STORE_KEY_MAX];
 	size_t last_len;
+	/* where the scan starts: a copy of last (the scan compares the keys it
+	 * visits with it while build_cb overwrites last) */
+	uint8_t from[STORE_KEY_MAX];
 	bool resumed; /* skip the record at `last`, made by the batch before */
 	bool more;
 	int rc;
@@ -457,8 +460,9 @@ static int each_batch(store_txn *t, int (*fn)(void *arg, ix_ents *es), void *arg
 		b->es.n = 0;
 		b->more = false;
 		b->rc = IDN_OK;
+		memcpy(b->from, b->last, b->last_len);
 		int s = store_scan_from(t, idn_slice_of(NULL, 0),
-		                        idn_slice_of(b->last, b->last_len), build_cb, b);
+		                        idn_slice_of(b->from, b->last_len), build_cb, b);
 		rc = s < 0 ? s : b->rc;
 		if (rc)
 			break;
