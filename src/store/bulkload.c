@@ -466,6 +466,8 @@ struct runsort {
 	pthread_t th;
 };
 
+enum { IX_PARTS = 4 }; /* value types sorted apart; the last part takes the rest */
+
 struct bulkload {
 	bulkload_opts opts;
 	store *s;
@@ -494,9 +496,16 @@ struct bulkload {
 	bool ix_merge;   /* EMIT into a store that held records: unmake what is replaced */
 	bool ix_multi;   /* runs written as they fill: no single ordered pass */
 	index_ents *ixe; /* one record's entries */
-	struct part ixp; /* this index run's entries (klen, rlen = INDEX_VAL_LEN) */
-	size_t ix_bytes; /* memory for one index run */
-	FILE **ixspill;  /* sorted index runs (opts.spill_dir) */
+	/* this index run's entries (klen, rlen = INDEX_VAL_LEN), one part per
+	 * value type (ix_part), so that each part's common prefix covers the
+	 * type and what its data share (a URL's scheme and host) and the sort
+	 * compares what differs */
+	struct part ixp[IX_PARTS];
+	uint8_t ixtype[IX_PARTS - 1][INDEX_TYPE_MAX];
+	size_t ixtlen[IX_PARTS - 1], nixtypes;
+	struct sref *ixout; /* the parts merged */
+	size_t ix_bytes;    /* memory for one index run */
+	FILE **ixspill;     /* sorted index runs (opts.spill_dir) */
 	size_t nixspill;
 };
 
@@ -829,6 +838,21 @@ static int ix_begin(struct bulkload *L, store_txn *t, uint64_t n)
 
 static int ix_flush(struct bulkload *L, bool last);
 
+/* The part of index entry key: its type's own, or the last one. */
+static struct part *ix_part(struct bulkload *L, idn_slice key)
+{
+	const uint8_t *z = memchr(key.p, 0, key.len);
+	size_t tl = z ? (size_t)(z - key.p) : key.len;
+	for (size_t i = 0; i < L->nixtypes; i++)
+		if (L->ixtlen[i] == tl && !memcmp(L->ixtype[i], key.p, tl))
+			return &L->ixp[i];
+	if (L->nixtypes == IX_PARTS - 1 || tl > INDEX_TYPE_MAX)
+		return &L->ixp[IX_PARTS - 1];
+	memcpy(L->ixtype[L->nixtypes], key.p, tl);
+	L->ixtlen[L->nixtypes] = tl;
+	return &L->ixp[L->nixtypes++];
+}
+
 /* Collects the index entries of key's record rec (written, or by the run resumed). */
 static int ix_emit(struct bulkload *L, const uint8_t *key, uint32_t klen, const uint8_t *rec,
                    uint32_t rlen)
@@ -837,14 +861,17 @@ static int ix_emit(struct bulkload *L, const uint8_t *key, uint32_t klen, const 
 	if (L->ixmode != IXM_EMIT)
 		return IDN_OK;
 	int rc = index_ents_make(L->ixe, idn_slice_of(key, klen), idn_slice_of(rec, rlen), &n);
-	struct part *w = &L->ixp;
 	for (size_t i = 0; rc == IDN_OK && i < n; i++) {
 		idn_slice k, v;
 		index_ents_at(L->ixe, i, &k, &v);
+		struct part *w = ix_part(L, k);
 		struct ent *e = ent_copy(w, k, v);
 		rc = e ? add_ref(w, e, 0) : IDN_ENOMEM;
 	}
-	if (rc == IDN_OK && w->arena_used + w->nrefs * REF_BYTES >= L->ix_bytes)
+	size_t used = 0;
+	for (int i = 0; i < IX_PARTS; i++)
+		used += L->ixp[i].arena_used + L->ixp[i].nrefs * REF_BYTES;
+	if (rc == IDN_OK && used >= L->ix_bytes)
 		rc = ix_flush(L, false);
 	return rc;
 }
@@ -1367,7 +1394,7 @@ static int merge_runs(struct bulkload *L, bool index)
 }
 
 /* Writes the sorted index entries r[0 .. n) into the index, in key order. */
-static int ix_write(struct bulkload *L, const struct sref *r, size_t n, size_t lcp)
+static int ix_write(struct bulkload *L, const struct sref *r, size_t n)
 {
 	size_t i = 0;
 	int rc = IDN_OK, retries = 0;
@@ -1379,7 +1406,8 @@ static int ix_write(struct bulkload *L, const struct sref *r, size_t n, size_t l
 			break;
 		for (; rc == IDN_OK && i < n && bytes < txn_bytes(L, true); i++) {
 			const struct ent *e = r[i].e;
-			if (i + 1 < n && sref_keycmp(&r[i], &r[i + 1], lcp) == 0)
+			const struct ent *x = i + 1 < n ? r[i + 1].e : NULL;
+			if (x && !key_cmp(e->bytes, e->klen, x->bytes, x->klen))
 				continue; /* made twice: a transaction was redone */
 			rc = t->s->ops->tab_put(t, STORE_TAB_INDEX, idn_slice_of(e->bytes, e->klen),
 			                        idn_slice_of(e->bytes + e->klen, e->rlen),
@@ -1399,6 +1427,59 @@ static int ix_write(struct bulkload *L, const struct sref *r, size_t n, size_t l
 	return rc;
 }
 
+/* Sorts one part of the index run (at its own common prefix). */
+static void *ix_sort_part(void *arg)
+{
+	struct part *w = arg;
+	refill_part(w);
+	struct sref *tmp = xrealloc_array(NULL, w->nrefs, sizeof(*tmp));
+	w->fatal = tmp || !w->nrefs ? IDN_OK : IDN_ENOMEM;
+	if (tmp)
+		sort_refs(w->refs, w->nrefs, tmp, w->lcp);
+	free(tmp);
+	return NULL;
+}
+
+static void *ix_sort_parts01(void *arg)
+{
+	struct part *p = arg;
+	ix_sort_part(&p[0]);
+	return ix_sort_part(&p[1]);
+}
+
+/* Sorts the index run's n entries into L->ixout: each part (two threads), then merged. */
+static int ix_sort(struct bulkload *L, size_t n)
+{
+	struct part *p = L->ixp;
+	pthread_t th;
+	bool threaded = n > 4096 && pthread_create(&th, NULL, ix_sort_parts01, p) == 0;
+	if (!threaded)
+		ix_sort_parts01(p);
+	for (int i = 2; i < IX_PARTS; i++)
+		ix_sort_part(&p[i]);
+	if (threaded)
+		pthread_join(th, NULL);
+	for (int i = 0; i < IX_PARTS; i++)
+		if (p[i].fatal)
+			return p[i].fatal;
+	if (!(L->ixout = xrealloc_array(NULL, n, sizeof(*L->ixout))))
+		return IDN_ENOMEM;
+	size_t at[IX_PARTS] = {0};
+	for (size_t o = 0; o < n; o++) {
+		int m = -1;
+		for (int i = 0; i < IX_PARTS; i++) {
+			if (at[i] == p[i].nrefs)
+				continue;
+			const struct ent *a = p[i].refs[at[i]].e;
+			const struct ent *b = m < 0 ? NULL : p[m].refs[at[m]].e;
+			if (!b || key_cmp(a->bytes, a->klen, b->bytes, b->klen) < 0)
+				m = i;
+		}
+		L->ixout[o] = p[m].refs[at[m]++];
+	}
+	return IDN_OK;
+}
+
 /*
  * Sorts the index run and writes it: to a spill file (opts.spill_dir, unless
  * it is the only run) or into the index. Without spill_dir a run that fills
@@ -1407,32 +1488,28 @@ static int ix_write(struct bulkload *L, const struct sref *r, size_t n, size_t l
  */
 static int ix_flush(struct bulkload *L, bool last)
 {
-	struct part *w = &L->ixp;
+	size_t n = 0;
 	int rc = IDN_OK;
-	if (L->ixmode != IXM_EMIT || w->nrefs == 0)
+	for (int i = 0; i < IX_PARTS; i++)
+		n += L->ixp[i].nrefs;
+	if (L->ixmode != IXM_EMIT || n == 0)
 		return IDN_OK;
 	if (!last && !L->opts.spill_dir) {
 		L->ixmode = IXM_REBUILD;
-		arena_reset(w);
-		return IDN_OK;
-	}
-	refill_part(w);
-	struct sref *tmp = xrealloc_array(NULL, w->nrefs, sizeof(*tmp));
-	if (!tmp)
-		return IDN_ENOMEM;
-	sort_refs(w->refs, w->nrefs, tmp, w->lcp);
-	free(tmp);
-	if (L->opts.spill_dir && (!last || L->nixspill)) {
+	} else if ((rc = ix_sort(L, n)) == IDN_OK && L->opts.spill_dir && (!last || L->nixspill)) {
 		FILE *f;
 		rc = spill_open(L, true, &f);
-		for (size_t i = 0; rc == IDN_OK && i < w->nrefs; i++)
-			rc = spill_put(L, f, w->refs[i].e, 0);
+		for (size_t i = 0; rc == IDN_OK && i < n; i++)
+			rc = spill_put(L, f, L->ixout[i].e, 0);
 		if (rc == IDN_OK)
 			rc = spill_flush(L, f);
-	} else {
-		rc = ix_write(L, w->refs, w->nrefs, w->lcp);
+	} else if (rc == IDN_OK) {
+		rc = ix_write(L, L->ixout, n);
 	}
-	arena_reset(w);
+	free(L->ixout);
+	L->ixout = NULL;
+	for (int i = 0; i < IX_PARTS; i++)
+		arena_reset(&L->ixp[i]);
 	return rc;
 }
 
@@ -1728,7 +1805,9 @@ void bulkload_free(bulkload *L)
 	part_free(&L->part[0]);
 	part_free(&L->part[1]);
 	part_free(&L->xerr);
-	part_free(&L->ixp);
+	for (int i = 0; i < IX_PARTS; i++)
+		part_free(&L->ixp[i]);
+	free(L->ixout);
 	index_ents_free(L->ixe);
 	for (size_t i = 0; i < L->nspill; i++)
 		fclose(L->spill[i]);
