@@ -127,6 +127,14 @@ static bool ent_wins(const ix_ent *a, const ix_ent *b)
 	return memcmp(a->val, b->val, INDEX_VAL_LEN) < 0;
 }
 
+/* *d = *s, copying only the bytes of the key in use (entries are big). */
+static inline void ent_set(ix_ent *d, const ix_ent *s)
+{
+	d->klen = s->klen;
+	memcpy(d->val, s->val, INDEX_VAL_LEN);
+	memcpy(d->key, s->key, s->klen);
+}
+
 /* Sorts es[from ..) and merges equal keys (ent_wins). */
 static int ents_sort(ix_ents *es, size_t from)
 {
@@ -151,12 +159,13 @@ static int ents_sort(ix_ents *es, size_t from)
 	for (size_t i = 0; i < n; i++) {
 		if (w && ent_cmp(&out[w - 1], p[i]) == 0) {
 			if (ent_wins(p[i], &out[w - 1]))
-				out[w - 1] = *p[i];
+				ent_set(&out[w - 1], p[i]);
 			continue;
 		}
-		out[w++] = *p[i];
+		ent_set(&out[w++], p[i]);
 	}
-	memcpy(es->e + from, out, w * sizeof(*out));
+	for (size_t i = 0; i < w; i++)
+		ent_set(&es->e[from + i], &out[i]);
 	es->n = from + w;
 	if (!small) {
 		free(p);
