@@ -179,7 +179,8 @@ static void arena_reset(struct part *w)
 	w->ref_key = NULL;
 }
 
-static void part_free(struct part *w)
+/* Unmaps w's arena and frees its index (w can take entries again after). */
+static void arena_release(struct part *w)
 {
 	struct block *b = w->blocks;
 	while (b) {
@@ -187,9 +188,20 @@ static void part_free(struct part *w)
 		munmap(b, sizeof(*b) + b->cap);
 		b = n;
 	}
+	w->blocks = w->cur = NULL;
 	free(w->refs);
-	free(w->errs);
+	w->refs = NULL;
+	w->caprefs = 0;
 	free(w->bid);
+	w->bid = NULL;
+	w->bidcap = 0;
+	arena_reset(w);
+}
+
+static void part_free(struct part *w)
+{
+	arena_release(w);
+	free(w->errs);
 	free(w->cnt);
 }
 
@@ -504,7 +516,7 @@ struct bulkload {
 	uint8_t ixtype[IX_PARTS - 1][INDEX_TYPE_MAX];
 	size_t ixtlen[IX_PARTS - 1], nixtypes;
 	struct sref *ixout; /* the parts merged */
-	size_t ix_bytes;    /* memory for one index run */
+	size_t ix_bytes;    /* memory for one index run, at least (see ix_emit) */
 	FILE **ixspill;     /* sorted index runs (opts.spill_dir) */
 	size_t nixspill;
 };
@@ -594,6 +606,9 @@ static void runsort_free(struct runsort *rs)
 	free(rs->split);
 	free(rs->bstart);
 	free(rs->tmp);
+	rs->out = rs->split = rs->tmp = NULL;
+	rs->bstart = NULL;
+	rs->cap = 0;
 }
 
 /*
@@ -868,10 +883,16 @@ static int ix_emit(struct bulkload *L, const uint8_t *key, uint32_t klen, const 
 		struct ent *e = ent_copy(w, k, v);
 		rc = e ? add_ref(w, e, 0) : IDN_ENOMEM;
 	}
-	size_t used = 0;
+	/* The index run may use what the records' run being written leaves of
+	 * the memory (all of it while spilled runs are merged: their arenas are
+	 * released then), at least ix_bytes. */
+	size_t used = 0, recs = 0;
 	for (int i = 0; i < IX_PARTS; i++)
 		used += L->ixp[i].arena_used + L->ixp[i].nrefs * REF_BYTES;
-	if (rc == IDN_OK && used >= L->ix_bytes)
+	for (int i = 0; i < 2; i++)
+		recs += L->part[i].arena_used + L->part[i].nrefs * REF_BYTES;
+	size_t all = L->run_bytes + L->ix_bytes, room = recs < all ? all - recs : 0;
+	if (rc == IDN_OK && used >= (room > L->ix_bytes ? room : L->ix_bytes))
 		rc = ix_flush(L, false);
 	return rc;
 }
@@ -1867,8 +1888,13 @@ int bulkload_finish(bulkload *L)
 {
 	struct timespec t0, t1;
 	int rc = flush_run(L, true);
-	if (rc == IDN_OK && L->nspill)
+	if (rc == IDN_OK && L->nspill) {
+		/* the runs are in the spill files: their memory goes to the index's entries */
+		arena_release(&L->part[0]);
+		arena_release(&L->part[1]);
+		runsort_free(&L->rs);
 		rc = merge_runs(L, false);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (rc == IDN_OK && L->ixmode == IXM_EMIT) {
 		/* the entries made as the records were written, in key order */

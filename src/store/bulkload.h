@@ -39,8 +39,9 @@
  * load clears the value. bulkload_resume_point() reads it back.
  *
  * The search index (index.h): a load into a store whose index is on makes
- * the entries of each record it writes, sorts them like the records (a
- * quarter of opts.memory, runs spilled to spill_dir and merged) and writes
+ * the entries of each record it writes, sorts them like the records (in
+ * what opts.memory leaves beside the records' run being written, at least
+ * a quarter of it; runs spilled to spill_dir and merged) and writes
  * them in key order at the end; see bulkload.c's ix_begin for when it
  * rebuilds the index instead, or keeps it current put by put.
  *
@@ -103,8 +104,9 @@ typedef int (*bulkload_parse_fn)(void *parser, const uint8_t *line, size_t len,
 
 typedef struct bulkload_opts {
 	bool no_overwrite; /* keep keys already in the store: their lines are errors */
-	/* Bytes for one run (arenas and index; a quarter of it for the search
-	 * index's entries); 0: a quarter of the RAM,
+	/* Bytes for one run (arenas and index; the records' run at most three
+	 * quarters of it, the search index's entries the rest, and all of it
+	 * while spilled runs are merged); 0: a quarter of the RAM,
 	 * within 256 MiB .. 16 GiB. A bigger load is written in several runs;
 	 * runs after the first are slower to write. */
 	uint64_t memory;
