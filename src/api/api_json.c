@@ -255,7 +255,10 @@ static const uint8_t utf8_lead3[256] = {[0xE1 ... 0xEC] = 1, [0xEE ... 0xEF] = 1
 static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
 {
 	const uint8_t *p = s.p, *end = s.p + s.len;
-	char *o0 = (char *)http_resp_room(r, 6 * s.len + 2 + JSON_WORD), *o = o0;
+	size_t need = 6 * s.len + 2 + JSON_WORD;
+	char *o0 = r->cap - r->len >= need ? (char *)r->body + r->len
+	                                   : (char *)http_resp_room(r, need),
+	     *o = o0;
 	if (!o)
 		return true; /* out of memory: r->oom says it */
 	*o++ = '"';
