@@ -279,6 +279,20 @@ static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
 			continue;
 		}
 		do {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* two CJK characters a step: leads at 0, 3; continuations at 1, 2, 4, 5 */
+			while (end - p >= JSON_WORD && utf8_lead3[p[0]] & utf8_lead3[p[3]]) {
+				const uint64_t cont = 0xC0C000C0C000ull, want = 0x808000808000ull;
+				uint64_t x;
+				memcpy(&x, p, JSON_WORD);
+				if ((x & cont) != want)
+					break;
+				memcpy(o, &x, JSON_WORD);
+				o += 6, p += 6;
+			}
+			if (p == end || *p < 0x80)
+				break;
+#endif
 			if (utf8_lead3[*p] && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
 			    (p[2] & 0xC0) == 0x80) {
 				o[0] = (char)p[0], o[1] = (char)p[1], o[2] = (char)p[2];

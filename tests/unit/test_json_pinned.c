@@ -327,6 +327,7 @@ static void test_text_as_before(void **state)
 	                                     "\xed\x9f\xbf",
 	                                     "\xed\xa0\x80",
 	                                     "\xe0\x9f\xbf",
+	                                     "\xe4\xb8",
 	                                     "abc",
 	                                     "x",
 	                                     "\"",
