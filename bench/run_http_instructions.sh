@@ -11,8 +11,9 @@
 # queries.txt). Each build serves DATA_DIR under callgrind, one worker thread;
 # wrk (keep-alive, CONNS connections, http_random.lua) runs SHORT and then LONG
 # seconds against two server runs. Instructions per request =
-# (Ir(LONG) - Ir(SHORT)) / (requests(LONG) - requests(SHORT)), so start-up and
-# shutdown cancel out. The kernel's share (syscalls) is not counted. With
+# (Ir(LONG) - Ir(SHORT)) / (requests(LONG) - requests(SHORT)), counted inside
+# the event loops only (the requests' whole path; not start-up, not the
+# statistics' threads). The kernel's share (syscalls) is not counted. With
 # KEEP=DIR the LONG run's callgrind file is kept there (callgrind_annotate it).
 #
 # Environment (defaults in brackets): CONNS [8] SHORT [3] LONG [13]
@@ -44,15 +45,21 @@ trap cleanup EXIT
 run() {
 	local build=$1 secs=$2 tag=$3 port=$((30000 + RANDOM % 20000)) out reqs
 	rm -f "$tmp"/cg.*
-	valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" "$build/idnode" serve \
+	# Counted inside the event loops only (net_loop_run): start-up (which reads
+	# /proc/net/tcp, as long as the machine has sockets) and the statistics'
+	# threads, whose work goes by time, not by requests, stay out.
+	valgrind --tool=callgrind --toggle-collect=net_loop_run --callgrind-out-file="$tmp/cg.%p" \
+		"$build/idnode" serve \
 		--data "$DATA" --listen "127.0.0.1:$((port + 1))" --http "127.0.0.1:$port" \
 		--home "$PREFIX" --threads 1 >"$tmp/server.log" 2>&1 &
 	vpid=$!
-	# ready when it answers (callgrind starts slowly); bounded
-	for _ in $(seq 60); do
-		curl -sf -m 5 "http://127.0.0.1:$port/api/handles/$(head -1 "$Q")" >/dev/null && break
+	# ready when it answers (callgrind starts slowly, the more on a loaded machine); bounded
+	local ready=0
+	for _ in $(seq 120); do
+		curl -sf -m 5 "http://127.0.0.1:$port/api/handles/$(head -1 "$Q")" >/dev/null && ready=1 && break
 		sleep 1
 	done
+	[ "$ready" = 1 ] || { echo "$tag: the node did not answer within 120 tries" >&2; exit 1; }
 	out=$(timeout $((secs + 30)) wrk -t1 -c"$CONNS" -d "${secs}s" -s "$here/http_random.lua" \
 		"http://127.0.0.1:$port" -- "$Q")
 	reqs=$(awk '/requests in/ {print $1}' <<<"$out")
