@@ -17,6 +17,11 @@
 #
 # Environment: BUILD [./build] N [20000] DUR [10] ROUNDS [3] WRK_ARGS ["-t1 -c64"]
 #   WORK [/tmp/idn-bench-gs1] CLIENT_CPU [0] SERVER_CPU [1] BASE_PORT [28741]
+#   INSTR [0]: 1 runs the gateway under valgrind's callgrind and prints, per
+#   round, the user-space instructions per request of each route (the counters
+#   zeroed before and dumped after each wrk run: a count the machine's load
+#   does not move; rates under callgrind mean nothing). WRK_ARGS default then
+#   "-t1 -c8".
 # Every client run is bounded; servers are stopped on exit (trap).
 set -euo pipefail
 
@@ -26,7 +31,13 @@ BUILD=${1:-${BUILD:-$repo/build}}
 N=${2:-${N:-20000}}
 DUR=${3:-${DUR:-10}}
 ROUNDS=${ROUNDS:-3}
-WRK_ARGS=${WRK_ARGS:-"-t1 -c64"}
+INSTR=${INSTR:-0}
+if [ "$INSTR" = 1 ]; then
+	WRK_ARGS=${WRK_ARGS:-"-t1 -c8"}
+	command -v callgrind_control >/dev/null || { echo "INSTR=1 needs valgrind" >&2; exit 2; }
+else
+	WRK_ARGS=${WRK_ARGS:-"-t1 -c64"}
+fi
 WORK=${WORK:-/tmp/idn-bench-gs1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
@@ -72,11 +83,15 @@ hier_load
 printf '{"handle":"0.NA/88","values":[%s]}\n' "$(site $root_port)" >>reg.jsonl
 "$IDN" load --data root -q reg.jsonl
 hier_start
-serve gw.log --recursive --root 127.0.0.1:$root_port --listen 127.0.0.1:$rec_port \
-	--http 127.0.0.1:$gw_http --cache-mb 1024 --neg-ttl 3600 --gs1-registry 88/GS1-REGISTRY
+gw=()
+[ "$INSTR" = 1 ] && gw=(valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out")
+taskset -c "$SERVER_CPU" "${gw[@]}" "$IDN" serve --threads 1 --recursive \
+	--root 127.0.0.1:$root_port --listen 127.0.0.1:$rec_port --http 127.0.0.1:$gw_http \
+	--cache-mb 1024 --neg-ttl 3600 --gs1-registry 88/GS1-REGISTRY 2>gw.log &
 rec_pid=$!
+pids+=($rec_pid)
 first=$(head -n1 proxy.txt)
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
 	curl -s -o /dev/null "http://127.0.0.1:$gw_http$first" && break
 	sleep 0.1
 done
@@ -92,28 +107,42 @@ for f in fill.*; do
 		"http://127.0.0.1:$gw_http/api/resolve" -o /dev/null
 done
 # One of each, checked: the same target.
-p=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$gw_http$first")
-d=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' \
+sizes='header %{size_header} + body %{size_download} bytes'
+p=$(curl -s -o /dev/null -w "%{http_code} %{redirect_url} ($sizes)" "http://127.0.0.1:$gw_http$first")
+d=$(curl -s -o /dev/null -w "%{http_code} %{redirect_url} ($sizes)" \
 	"http://127.0.0.1:$gw_http$(head -n1 dl.txt)")
 echo "proxy: $p"
 echo "gs1:   $d"
+p=${p% (*} d=${d% (*}
 [ "${p#* }" = "${d#* }" ] || { echo "the two redirects differ" >&2; exit 1; }
 
 cpu_ticks() { # the gateway's CPU time so far (user + system), in clock ticks
 	awk '{ print $14 + $15 }' "/proc/$rec_pid/stat"
 }
-wrk_run() { # wrk_run PATHS -> "req/s p50 p99 status-counts req-per-cpu-second"
-	local out t0 t1 n
+instr_total() { # the instructions callgrind counted since the last zeroing (dumped now)
+	rm -f "$WORK"/cg.out.*
+	callgrind_control -d "$rec_pid" >/dev/null
+	for _ in $(seq 1 100); do
+		ls "$WORK"/cg.out.* >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	sleep 0.5
+	grep -h '^summary:\|^totals:' "$WORK"/cg.out.* | head -1 | awk '{print $2}'
+}
+wrk_run() { # wrk_run PATHS -> "req/s p50 p99 status-counts req-per-cpu-second [instr/req]"
+	local out t0 t1 n i1=
+	[ "$INSTR" = 1 ] && callgrind_control -z "$rec_pid" >/dev/null
 	t0=$(cpu_ticks)
 	out=$(timeout $((DUR + 30)) taskset -c "$CLIENT_CPU" wrk $WRK_ARGS -d "${DUR}s" --latency \
 		-s "$here/gs1_paths.lua" "http://127.0.0.1:$gw_http" -- "$WORK/$1")
 	t1=$(cpu_ticks)
 	n=$(awk '/requests in/ {print $1}' <<<"$out")
-	printf '%s %s %s %s %s\n' "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")" \
+	[ "$INSTR" = 1 ] && i1=$(awk -v i="$(instr_total)" -v n="$n" 'BEGIN { printf "%.0f", i / n }')
+	printf '%s %s %s %s %s %s\n' "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")" \
 		"$(awk '$1 == "50%" {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" \
 		"$(sed -n 's/^status: //p' <<<"$out" | tr ' ' ',')" \
 		"$(awk -v n="$n" -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
-			'BEGIN { printf "%.0f", t ? n / (t / hz) : 0 }')"
+			'BEGIN { printf "%.0f", t ? n / (t / hz) : 0 }')" "$i1"
 }
 
 echo "N=$N DUR=$DUR s x $ROUNDS rounds (alternating; medians), wrk $WRK_ARGS," \
@@ -121,10 +150,12 @@ echo "N=$N DUR=$DUR s x $ROUNDS rounds (alternating; medians), wrk $WRK_ARGS," \
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 pxs=() gss=() ratios=() cratios=()
 for round in $(seq 1 "$ROUNDS"); do
-	read -r px p50 p99 pcodes pcpu <<<"$(wrk_run proxy.txt)"
+	read -r px p50 p99 pcodes pcpu pins <<<"$(wrk_run proxy.txt)"
 	echo "proxy    GET /{handle}, 302:                  $px req/s p50 $p50 p99 $p99 ($pcodes)" \
-		"$pcpu req/CPU-s"
-	read -r gs g50 g99 gcodes gcpu <<<"$(wrk_run dl.txt)"
+		"$pcpu req/CPU-s${pins:+, $pins instructions/req}"
+	read -r gs g50 g99 gcodes gcpu gins <<<"$(wrk_run dl.txt)"
+	[ -n "$gins" ] && echo "         instructions per request: proxy $pins, gs1 $gins," \
+		"gs1 / proxy $(awk -v p="$pins" -v g="$gins" 'BEGIN { printf "%.2f", g / p }')"
 	echo "gs1      GET /01/{gtin}/21/{serial}, 307:      $gs req/s p50 $g50 p99 $g99 ($gcodes)" \
 		"$gcpu req/CPU-s; ratio $(awk -v p="$px" -v g="$gs" 'BEGIN { printf "%.2f", g / p }')," \
 		"per CPU-s $(awk -v p="$pcpu" -v g="$gcpu" 'BEGIN { printf "%.2f", p ? g / p : 0 }')"

@@ -14,7 +14,7 @@
 #   WRK_ARGS ["-t1 -c64"] (the anchors' nginx setting)  BATCH [1000]
 #   BATCH_ARGS ["-t1 -c4"]  WORK [/tmp/idn-bench-http]  SHARED [<repo>/../shared]
 #   CLIENT_CPU [0]  SERVER_CPU [1]  NGINX_PORT [8300]  IDN_PORT [8301]
-#   PREFIX [88.100.1]
+#   PREFIX [88.100.1]  WARM [5] seconds of unmeasured load on each server first (0: none)
 #
 # The nginx body is a real answer of idnode's of the mean JSON answer size
 # over all the profile's records (gendata's exact figure; the largest of 200
@@ -45,6 +45,7 @@ NGINX_PORT=${NGINX_PORT:-8300}
 IDN_PORT=${IDN_PORT:-8301}
 PREFIX=${PREFIX:-88.100.1}
 PROFILE=${PROFILE:-minimal}
+WARM=${WARM:-5}
 
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "no build directory $BUILD" >&2; exit 2; }
 GENDATA=$BUILD/bench/gendata
@@ -143,6 +144,14 @@ run() {  # label port pid extra-args... -> "requests/s requests-per-cpu-second"
   echo "$rps $percpu"
 }
 
+# Unmeasured first: the node reads its data file into the page cache at start
+# (a thread of its own, counted in its CPU) and maps the pages its lookups touch.
+if [ "$WARM" != 0 ]; then
+  for port in "$IDN_PORT" "$NGINX_PORT"; do
+    timeout $((WARM + 30)) taskset -c "$CLIENT_CPU" wrk $WRK_ARGS -d "${WARM}s" \
+      -s "$here/http_random.lua" "http://127.0.0.1:$port" -- "$ddir/queries.txt" >/dev/null
+  done
+fi
 printf 'run\trequests_per_s\tp99\trequests_per_cpu_s\terrors\n' >"$TSV"
 log "== run_http: PROFILE=$PROFILE N=$N DUR=${DUR}s wrk $WRK_ARGS, server CPU $SERVER_CPU, client CPU $CLIENT_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 ratios=() cratios=()

@@ -8,13 +8,15 @@
 #
 # DATA_DIR and QUERIES as run_http.sh leaves them ($WORK/$PROFILE-n$N/data and
 # queries.txt). Environment: WRK_ARGS ["-t1 -c64"] CLIENT_CPU [0] SERVER_CPU [1]
-# PORT [18450] (PORT+1 for the second build, PORT+10.. for their Handle ports).
+# PORT [18450] (PORT+1 for the second build, PORT+10.. for their Handle ports)
+# WARM [5] seconds of unmeasured load on each first (0: none).
 set -euo pipefail
-[ $# -ge 4 ] || { sed -n '2,12p' "$0"; exit 2; }
+[ $# -ge 4 ] || { sed -n '2,13p' "$0"; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 A=$(cd "$1" && pwd)/idnode B=$(cd "$2" && pwd)/idnode DATA=$3 Q=$4 DUR=${5:-10} ROUNDS=${6:-3}
 WRK_ARGS=${WRK_ARGS:-"-t1 -c64"} CLIENT_CPU=${CLIENT_CPU:-0} SERVER_CPU=${SERVER_CPU:-1}
 PORT=${PORT:-18450}
+WARM=${WARM:-5}
 CLK_TCK=$(getconf CLK_TCK)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
@@ -30,6 +32,15 @@ first=$(head -1 "$Q")
 for port in "$PORT" $((PORT + 1)); do
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/api/handles/$first" >/dev/null && break; sleep 0.1; done
 done
+# Unmeasured first: each node reads its data file into the page cache at start
+# (a thread of its own, counted in its CPU) and maps the pages its lookups touch.
+if [ "$WARM" != 0 ]; then
+  for port in "$PORT" $((PORT + 1)); do
+    # shellcheck disable=SC2086
+    timeout $((WARM + 30)) taskset -c "$CLIENT_CPU" wrk $WRK_ARGS -d "${WARM}s" \
+      -s "$here/http_random.lua" "http://127.0.0.1:$port" -- "$Q" >/dev/null
+  done
+fi
 echo "== run_http_ab: $A against $B, $DUR s runs, wrk $WRK_ARGS; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$ROUNDS"); do
   for x in "before $pa $PORT" "after $pb $((PORT + 1))"; do

@@ -35,6 +35,10 @@
 #   --no-stats (IDN_PORT + 1, same CPU) and runs it beside the first (whose
 #   statistics are on, the default), alternating which goes first: the cost
 #   of the statistics, each run and the medians (SKIP_KNOT=1 to leave Knot out)
+#   B_ARGS [none]: a second idnode on the same store with these serve options
+#   added (e.g. "--no-udp-gso"), run beside the first as STATS_OFF=1 runs
+#   "--no-stats" (which is B_ARGS="--no-stats"): each run, the medians, and the
+#   ratio per CPU-second of the first to the second
 #
 # Every client run is bounded (timeout), servers are stopped on exit (trap).
 # Results: a table on stdout and $WORK/resolve_results.tsv.
@@ -60,6 +64,8 @@ PREFIX=${PREFIX:-88.100.1}
 SKIP_KNOT=${SKIP_KNOT:-0}
 SKIP_IDNODE=${SKIP_IDNODE:-0}
 STATS_OFF=${STATS_OFF:-0}
+B_ARGS=${B_ARGS:-}
+[ "$STATS_OFF" = 1 ] && B_ARGS="--no-stats"
 UDPBLAST=${UDPBLAST:-1}
 PROFILE=${PROFILE:-minimal}
 case $PROFILE in minimal | template | mixed) ;; *) echo "PROFILE=$PROFILE: minimal, template or mixed" >&2; exit 2 ;; esac
@@ -212,23 +218,33 @@ if [ "$SKIP_IDNODE" != 1 ]; then
     sleep 0.1
   done
   taskset -a -p -c "$SERVER_CPU" "$IDN_PID" >/dev/null
-  log "   idnode pid $IDN_PID; memory after start: $(mem "$IDN_PID")"
+  # The node reads its data file into the page cache at start (store warm, on
+  # a thread of its own): CPU time and disk reads that are not answering.
+  # Measure after it: when in a second the node's CPU time grows by under 3
+  # ticks and it reads under 1 MB (/proc/PID/io rchar), at most 300 s.
+  rchar() { awk '/^rchar/{print $2}' "/proc/$1/io"; }
+  for i in $(seq 300); do
+    c0=$(cpu_ticks "$IDN_PID") r0=$(rchar "$IDN_PID"); sleep 1
+    c1=$(cpu_ticks "$IDN_PID") r1=$(rchar "$IDN_PID")
+    [ $((c1 - c0)) -lt 3 ] && [ $((r1 - r0)) -lt 1048576 ] && break
+  done
+  log "   idnode pid $IDN_PID idle after ${i} s; memory after start: $(mem "$IDN_PID")"
 fi
 OFF_PID=
-if [ "$STATS_OFF" = 1 ] && [ -n "$IDN_PID" ]; then
-  # the same node and store without statistics, idle while the other runs
+if [ -n "$B_ARGS" ] && [ -n "$IDN_PID" ]; then
+  # the same node and store with B_ARGS, idle while the other runs
   setsid taskset -c "$SERVER_CPU" "$IDNODE" serve --data "$ddir/data" --listen "127.0.0.1:$((IDN_PORT + 1))" \
-    --home "$PREFIX" --threads 1 --udp-rate-limit 100000000 "${udp_big[@]}" --no-stats \
-    >"$WORK/idnode-nostats.log" 2>&1 </dev/null &
+    --home "$PREFIX" --threads 1 --udp-rate-limit 100000000 "${udp_big[@]}" $B_ARGS \
+    >"$WORK/idnode-b.log" 2>&1 </dev/null &
   OFF_PID=$!
   pids+=("$OFF_PID")
   for i in $(seq 100); do
     "$IDNODE" resolve "$first" --server "127.0.0.1:$((IDN_PORT + 1))" --timeout 300 >/dev/null 2>&1 && break
-    [ "$i" = 100 ] && { log "idnode --no-stats does not answer"; exit 1; }
+    [ "$i" = 100 ] && { log "idnode $B_ARGS does not answer"; exit 1; }
     sleep 0.1
   done
   taskset -a -p -c "$SERVER_CPU" "$OFF_PID" >/dev/null
-  log "   idnode --no-stats pid $OFF_PID on port $((IDN_PORT + 1))"
+  log "   idnode $B_ARGS pid $OFF_PID on port $((IDN_PORT + 1))"
 fi
 
 # ---- the runs, alternating servers ----
@@ -275,9 +291,10 @@ fi
 cleanup
 
 # ---- summary: medians per server and mode ----
-python3 - "$TSV" <<'PY'
+python3 - "$TSV" "$B_ARGS" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter='\t'))
+b_args = sys.argv[2]
 def vals(srv, mode, key):
     return [float(r[key]) for r in rows if r['server'] == srv and r['mode'] == mode and r[key] != '']
 def med(srv, mode, key):
@@ -301,11 +318,19 @@ for hm, dm in (('udp', 'dnsudp'), ('tcp', 'dnstcp'), ('tcp1', None)):
           f"{f(med('knot', dm, 'p99_us')):>10} {f(med('idnode', hm, 'p99_us')):>12} | "
           f"{f(med('knot', dm, 'server_cpu_pct')):>9} {f(med('idnode', hm, 'server_cpu_pct')):>11} "
           f"{f(med('knot', dm, 'client_cpu_pct')) + '/' + f(med('idnode', hm, 'client_cpu_pct')):>15}")
+def core_runs(srv, mode):
+    return [float(r['qps']) * 100 / float(r['server_cpu_pct']) for r in rows
+            if r['server'] == srv and r['mode'] == mode and r['server_cpu_pct'] not in ('', '0')]
+for hm, dm in (('udp', 'dnsudp'), ('tcp', 'dnstcp')):
+    ki, ii = core_runs('knot', dm), core_runs('idnode', hm)
+    if ki and ii:
+        print(f"{hm:5} per CPU-second, each repeat (knot/idnode = ratio): " + ', '.join(
+            f'{a:.0f}/{b:.0f} = {b / a:.2f}' for a, b in zip(ki, ii)))
 for hm in ('udp', 'tcp', 'tcp1'):
     on, off = vals('idnode', hm, 'qps'), vals('nostats', hm, 'qps')
     if on and off:
         pairs = ' '.join(f'{a:.0f}/{b:.0f}' for a, b in zip(on, off))
-        print(f"{hm:5} statistics on/off answers/s per repeat: {pairs}; medians "
+        print(f"{hm:5} idnode / idnode {b_args}: answers/s per repeat: {pairs}; medians "
               f"{statistics.median(on):.0f}/{statistics.median(off):.0f} = "
               f"{statistics.median(on) / statistics.median(off):.3f}; per core "
               f"{f(per_core('idnode', hm))}/{f(per_core('nostats', hm))} = "

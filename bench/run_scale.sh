@@ -10,8 +10,9 @@
 # Environment (defaults in brackets):
 #   N [100000000]  WORK [/tmp/idn-scale]  PREFIX [88.100.1]  PROFILE [minimal]
 #   MEMORY []      --load-memory MiB (empty: the loader's default, 1/4 of RAM)
-#   INDEX [on]     on: the search index is built at the end of the load, as
-#                  for a new store; off: the store's index is turned off first
+#   INDEX [on]     on: the search index is made during the load and written
+#                  at its end, as for a new store; off: the store's index is
+#                  turned off first
 #   VERIFY [1]     run `idnode verify` on the result (not timed)
 #   KEEP [0]       1: keep the input file for the next run (the store is
 #                  always removed)
@@ -58,12 +59,14 @@ cleanup() {
 trap cleanup EXIT
 
 # Disk: measured at 1 M (minimal profile): 182 B of JSON a line; the store
-# 170 B an identifier with the index off, 346 B with it on; spill files as
-# big as the input when it does not fit in memory (they are deleted as they
-# are made, so they never show in ls).
+# 170 B an identifier with the index off, 324-346 B with it on; spill files
+# as big as the input when it does not fit in memory, plus the index's
+# entries (~130 B an identifier) spilled the same way (they are deleted as
+# they are made, so they never show in ls).
 in_b=$((N * 185))
 [ "$INDEX" = on ] && st_b=$((N * 350)) || st_b=$((N * 175))
 sp_b=$in_b
+[ "$INDEX" = on ] && sp_b=$((sp_b + N * 130))
 [ -s "$input" ] && in_b=0
 need_b=$((in_b + st_b + sp_b))
 avail_b=$(( $(df -Pk "$WORK" | awk 'NR==2{print $4}') * 1024 ))

@@ -99,6 +99,18 @@ static int apply_from(json_t *doc, application *app, const char **pw, http_resp 
 	return 0;
 }
 
+/*
+ * The route's transaction (write: nested in the batch's under group
+ * commit), or false after answering 500 with the reason.
+ */
+static bool txn_or_500(api_worker *w, bool write, store_txn **t, http_resp *r)
+{
+	int ret = account_txn_begin(w->nw, write, t);
+	if (ret)
+		api_snms_answer(r, 500, SNMS_INTERNAL, idn_strerror(ret));
+	return ret == 0;
+}
+
 /* Room for one more application (total and from this address): 0, or -1 with the 429. */
 static int apply_room(api_worker *w, store_txn *t, const char *from, http_resp *r)
 {
@@ -139,11 +151,8 @@ int api_snms_apply(api_worker *w, const http_req *req, idn_slice rest, http_resp
 	int bad = apply_from(doc, &app, &pw, r);
 	api_peer_text(req, app.from, sizeof(app.from));
 	store_txn *t;
-	int ret = bad ? 0 : account_txn_begin(w->nw, true, &t);
-	if (bad || ret) {
+	if (bad || !txn_or_500(w, true, &t, r)) {
 		json_decref(doc);
-		if (ret)
-			api_snms_answer(r, 500, SNMS_INTERNAL, idn_strerror(ret));
 		return 0;
 	}
 	if (apply_room(w, t, app.from, r)) {
@@ -151,7 +160,7 @@ int api_snms_apply(api_worker *w, const http_req *req, idn_slice rest, http_resp
 		json_decref(doc);
 		return 0;
 	}
-	ret = account_apply(t, &app, pw, pw ? strlen(pw) : 0, NULL, now_ms());
+	int ret = account_apply(t, &app, pw, pw ? strlen(pw) : 0, NULL, now_ms());
 	json_decref(doc);
 	char target[64];
 	snprintf(target, sizeof(target), "application %llu", (unsigned long long)app.id);
@@ -264,15 +273,12 @@ static int list_apps(api_worker *w, const http_req *req, http_resp *r)
 		return 0;
 	}
 	store_txn *t;
-	int ret = account_txn_begin(w->nw, false, &t);
-	if (ret) {
-		api_snms_answer(r, 500, SNMS_INTERNAL, idn_strerror(ret));
+	if (!txn_or_500(w, false, &t, r))
 		return 0;
-	}
 	struct page p = {.r = r, .limit = (unsigned)q.limit};
 	api_snms_begin(r);
 	http_resp_puts(r, "{\"items\":[");
-	ret = account_applications(t, q.state, q.after, page_app, &p);
+	int ret = account_applications(t, q.state, q.after, page_app, &p);
 	account_txn_end(t, false, 0);
 	if (ret < 0) {
 		api_snms_answer(r, 500, SNMS_INTERNAL, idn_strerror(ret));
@@ -469,16 +475,13 @@ int api_snms_audit(api_worker *w, const http_req *req, idn_slice rest, http_resp
 		return 0;
 	}
 	store_txn *t;
-	int ret = account_txn_begin(w->nw, false, &t);
-	if (ret) {
-		api_snms_answer(r, 500, SNMS_INTERNAL, idn_strerror(ret));
+	if (!txn_or_500(w, false, &t, r))
 		return 0;
-	}
 	struct page p = {.r = r};
 	char next[64];
 	api_snms_begin(r);
 	http_resp_puts(r, "{\"items\":[");
-	ret = audit_read(t, &a.q, audit_item, &p, next, sizeof(next));
+	int ret = audit_read(t, &a.q, audit_item, &p, next, sizeof(next));
 	account_txn_end(t, false, 0);
 	if (ret == IDN_EINVAL)
 		api_snms_answer(r, 400, SNMS_BUSINESS, "cursor: not a cursor this route gave");

@@ -45,9 +45,11 @@ enum {
 
 static const char voc[] = "https://gs1.org/voc/";
 static const char well_known[] = "/.well-known/gs1resolver";
-/* CORS: every answer may be read by any origin's scripts, Link header included. */
-static const char cors[] = "Access-Control-Allow-Origin: *\r\n"
-                           "Access-Control-Expose-Headers: Link\r\n";
+/* CORS: every answer may be read by any origin's scripts, Link header included;
+ * Vary: answers differ by these request headers. */
+static const char cors_vary[] = "Access-Control-Allow-Origin: *\r\n"
+                                "Access-Control-Expose-Headers: Link\r\n"
+                                "Vary: Accept, Accept-Language\r\n";
 /* ... and a preflight (OPTIONS) allows the methods and headers a resolver takes. */
 static const char cors_preflight[] =
     "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
@@ -64,6 +66,7 @@ typedef struct link {
 	char type[64]; /* "text/html"; "" = unknown */
 	idn_slice title;
 	int level; /* of g->level[] */
+	bool page; /* the level's record page: href and title made when used (page_link) */
 } link;
 
 /* One level of the request's key: the key, then with each of its qualifiers. */
@@ -91,7 +94,14 @@ typedef struct gs1_req {
 	int nlevel, mapped;
 	link links[LINKS_MAX];
 	int nlinks;
-	bool html; /* Accept prefers HTML: error pages are pages */
+	bool handled; /* a handledBy rule answers (handled_by) */
+	/* The Host (and TLS) g->base was last made from: the next request from the
+	 * same Host reuses it (the scratch outlives requests: api_gs1_scratch). */
+	char host[256];
+	size_t host_len;
+	bool host_tls, host_ok;
+	char handled_at[URL_CAP]; /* the item's URI on the resolver that handles it */
+	bool html;                /* Accept prefers HTML: error pages are pages */
 } gs1_req;
 
 /* Appends a whole line to tl_hdrs (nothing when it does not fit). */
@@ -120,8 +130,7 @@ static void hdr_begin(http_resp *r)
 		tl_hdrs[n] = 0;
 	}
 	r->extra_headers = tl_hdrs;
-	hdr_line(r, cors);
-	hdr_line(r, "Vary: Accept, Accept-Language\r\n");
+	hdr_add(r, cors_vary, sizeof(cors_vary) - 1);
 }
 
 static bool slice_is(idn_slice s, const char *t)
@@ -180,13 +189,7 @@ bool api_gs1_wants(const api *a, const http_req *req)
 	const uint8_t *sl = memchr(s, '/', n);
 	size_t seg = sl ? (size_t)(sl - s) : n;
 	if (sl && seg >= 2 && seg <= GS1_AI_MAX) {
-		char ai[GS1_AI_MAX + 1] = {0};
-		for (size_t i = 0; i < seg; i++) {
-			if (s[i] < '0' || s[i] > '9')
-				return false;
-			ai[i] = (char)s[i];
-		}
-		const gs1_ai *x = gs1_ai_find(ai);
+		const gs1_ai *x = gs1_ai_findn((const char *)s, seg);
 		return x && x->key;
 	}
 	/* One segment of base64url: a compressed DL when it decompresses to one. */
@@ -324,6 +327,7 @@ static void add_link(gs1_req *g, int lv, const char *rel, idn_slice href, idn_sl
 	l->href = href;
 	l->title = title;
 	l->level = lv;
+	l->page = !href.p;
 	/* "The default link SHALL NOT have any optional attributes" */
 	o = 0;
 	if (strcmp(rel, "defaultLink"))
@@ -364,15 +368,42 @@ static void collect_links(gs1_req *g, int lv)
 		if (token_ok(l->rel, "_-") && link_parse(v.data, l))
 			g->nlinks++;
 	}
-	idn_slice page = idn_slice_of(L->page, strlen(L->page));
-	idn_slice pt = idn_slice_of(L->page_title, strlen(L->page_title));
+	idn_slice page = idn_slice_of(NULL, 0); /* made when used: page_link */
 	idn_slice web = idn_slice_of("Web page", 8);
 	if (!has_rel(g, lv, "defaultLink")) {
-		add_link(g, lv, "defaultLink", url.p ? url : page, url.p ? web : pt);
+		add_link(g, lv, "defaultLink", url.p ? url : page, url.p ? web : page);
 		if (url.p && !has_rel(g, lv, "pip"))
 			add_link(g, lv, "pip", url, web);
 	}
-	add_link(g, lv, has_rel(g, lv, "pip") ? "describedby" : "pip", page, pt);
+	add_link(g, lv, has_rel(g, lv, "pip") ? "describedby" : "pip", page, page);
+}
+
+/* A record page link's href and title, made the first time they are needed. */
+static void page_link(gs1_req *g, link *l)
+{
+	if (!l->page)
+		return;
+	level *L = &g->level[l->level];
+	if (!L->page[0]) {
+		char base[GS1_STEM_MAX + 2];
+		size_t o = 0, hl = strlen(L->handle);
+		puts_(base, sizeof(base), &o, g->base);
+		put(base, sizeof(base), &o, "/", 1);
+		if (label_url(base, idn_slice_of(L->handle, hl), L->page, sizeof(L->page)) < 0)
+			L->page[0] = 0;
+		o = 0;
+		put(L->page_title, sizeof(L->page_title), &o, "Record ", 7);
+		put(L->page_title, sizeof(L->page_title), &o, L->handle, hl);
+	}
+	l->href = idn_slice_of(L->page, strlen(L->page));
+	l->title = idn_slice_of(L->page_title, strlen(L->page_title));
+	l->page = false;
+}
+
+static void page_links(gs1_req *g)
+{
+	for (int i = 0; i < g->nlinks; i++)
+		page_link(g, &g->links[i]);
 }
 
 /* ---- negotiation ---- */
@@ -460,12 +491,20 @@ static double suit(const char *have, const pref *prefs, int n, bool lang)
 static int choose(const gs1_req *g, const http_req *req, const char *rel)
 {
 	pref langs[LANGS_MAX], types[LANGS_MAX];
-	int nl = prefs_parse(req, "accept-language", langs, LANGS_MAX);
-	int nt = prefs_parse(req, "accept", types, LANGS_MAX);
+	int nl = -1, nt = -1; /* the headers parsed only when links of rel compete */
 	for (int lv = 0; lv < g->nlevel; lv++) {
-		int best = -1;
+		int best = -1, n = 0;
 		double bs = -1;
-		for (int i = 0; i < g->nlinks; i++) {
+		for (int i = 0; i < g->nlinks; i++)
+			if (g->links[i].level == lv && !strcmp(g->links[i].rel, rel) && !n++)
+				best = i;
+		if (n == 1)
+			return best;
+		if (n && nl < 0) {
+			nl = prefs_parse(req, "accept-language", langs, LANGS_MAX);
+			nt = prefs_parse(req, "accept", types, LANGS_MAX);
+		}
+		for (int i = 0; n && i < g->nlinks; i++) {
 			const link *l = &g->links[i];
 			if (l->level != lv || strcmp(l->rel, rel))
 				continue;
@@ -508,7 +547,7 @@ static void linkset(http_resp *r, const gs1_req *g)
 {
 	json_t *doc = json_object(), *ls = json_array();
 	for (int lv = 0; lv < g->nlevel; lv++) {
-		if (!g->level[lv].values)
+		if (!g->level[lv].values && !(lv == 0 && g->handled))
 			continue;
 		json_t *ctx = json_object();
 		json_object_set_new(ctx, "anchor", json_string(g->level[lv].anchor));
@@ -656,17 +695,30 @@ static int link_type(const http_req *req, char *out, size_t cap)
 	return a.ret;
 }
 
-/* The base of the URIs this resolver writes: --label-base, else http(s)://Host. */
-static int base_of(api_worker *w, const http_req *req, char *out, size_t cap)
+/* The base of the URIs this resolver writes (g->base): --label-base, else http(s)://Host. */
+static int base_of(api_worker *w, const http_req *req, gs1_req *g)
 {
-	idn_slice host;
+	char *out = g->base;
+	size_t cap = sizeof(g->base);
+	idn_slice host = idn_slice_of(NULL, 0);
+	bool have = !w->a->nlabel_base && http_req_header(req, "host", &host);
+	if (have && g->host_ok && host.len == g->host_len && req->tls == g->host_tls &&
+	    !memcmp(host.p, g->host, host.len))
+		return 0; /* the same Host as the last request's: its base */
+	g->host_ok = false;
 	int n = w->a->nlabel_base ? snprintf(out, cap, "%s", w->a->label_base[0])
-	        : http_req_header(req, "host", &host) ? label_host_base(req->tls, host, out, cap)
-	                                              : -1;
+	        : have            ? label_host_base(req->tls, host, out, cap)
+	                          : -1;
 	if (n <= 0 || (size_t)n >= cap)
 		return -1;
 	while (n && out[n - 1] == '/')
 		out[--n] = 0;
+	if (have && host.len <= sizeof(g->host)) {
+		memcpy(g->host, host.p, host.len);
+		g->host_len = host.len;
+		g->host_tls = req->tls;
+		g->host_ok = true;
+	}
 	return 0;
 }
 
@@ -691,10 +743,33 @@ static const gs1_dl *level_dl(gs1_req *g, int lv)
 	return d;
 }
 
+/*
+ * The whole key's canonical URI without building it, when the request's path
+ * already is canonical: no stem, nothing percent-encoded (every byte a
+ * letter, digit, - . _ or /), a key value not lengthened (a GTIN-13 becomes
+ * a GTIN-14); the parser has checked the qualifiers' order. base + path.
+ */
+static bool anchor_as_sent(const gs1_req *g, char *out, size_t cap)
+{
+	static const bool ok[256] = {
+	    ['A' ... 'Z'] = true, ['a' ... 'z'] = true, ['0' ... '9'] = true, ['-'] = true,
+	    ['.'] = true,         ['/'] = true,         ['_'] = true};
+	size_t pl = 0, kl = strlen(g->dl.key.ai), o = 0;
+	while (ok[(unsigned char)g->uri[pl]])
+		pl++;
+	if (g->compressed || g->dl.stem[0] || pl < kl + 3 || (g->uri[pl] && g->uri[pl] != '?'))
+		return false;
+	size_t vl = strcspn(g->uri + kl + 2, "/?"); /* "/01/" then the key's value */
+	return vl == strlen(g->dl.key.value) && puts_(out, cap, &o, g->base) &&
+	       put(out, cap, &o, g->uri, pl);
+}
+
 /* The canonical URI of level lv under this resolver. */
 static void level_anchor(gs1_req *g, int lv)
 {
 	level *L = &g->level[lv];
+	if (lv == 0 && anchor_as_sent(g, L->anchor, sizeof(L->anchor)))
+		return;
 	if (gs1_dl_build(level_dl(g, lv), L->anchor, sizeof(L->anchor)) < 0)
 		snprintf(L->anchor, sizeof(L->anchor), "%s", g->base);
 }
@@ -757,6 +832,8 @@ static int map_level(api_worker *w, gs1_req *g, int lv)
 		const gs1_rule *r = &g->rules->r[i];
 		size_t gl = strlen(r->gcp);
 		int n;
+		if (api_gs1_rule_handled_by(r))
+			continue; /* handled_by's */
 		if (api_gs1_rule_is_search(r)) {
 			if (gs1_rule_find(r, 1, d) && (!search || gl > strlen(search->gcp)))
 				search = r;
@@ -801,15 +878,6 @@ static int resolve_levels(api_worker *w, gs1_req *g, const char *want, http_resp
 		L->nvalues = ans.nvalues;
 		if (lv == 0)
 			api_source_headers(w, &ans.src, r);
-		char base[GS1_STEM_MAX + 2];
-		size_t o = 0;
-		puts_(base, sizeof(base), &o, g->base);
-		put(base, sizeof(base), &o, "/", 1);
-		if (label_url(base, h, L->page, sizeof(L->page)) < 0)
-			L->page[0] = 0;
-		o = 0;
-		put(L->page_title, sizeof(L->page_title), &o, "Record ", 7);
-		put(L->page_title, sizeof(L->page_title), &o, h.p, h.len);
 		if (!L->anchor[0])
 			level_anchor(g, lv);
 		collect_links(g, lv);
@@ -841,6 +909,57 @@ static void not_found(http_resp *r, gs1_req *g, int mapped)
 	fail(r, g, L->down ? 504 : 404, PROTO_RC_HANDLE_NOT_FOUND, "No link for this GS1 key", msg);
 }
 
+/*
+ * The handledBy rule of the request's key (api_gs1_rule_handled_by): among
+ * the rules for the key, the one of the longest company prefix, when that is
+ * a handledBy rule (it wins a tie with a mapping rule); NULL when none.
+ */
+static const gs1_rule *handled_by(const gs1_req *g)
+{
+	const gs1_rule *hb = NULL;
+	size_t best = 0, hbl = 0;
+	for (int i = 0; i < g->rules->n; i++) {
+		const gs1_rule *r = &g->rules->r[i];
+		if (!gs1_rule_find(r, 1, &g->dl))
+			continue;
+		size_t gl = strlen(r->gcp);
+		if (api_gs1_rule_handled_by(r) && gl > hbl)
+			hb = r, hbl = gl;
+		else if (!api_gs1_rule_handled_by(r) && gl > best)
+			best = gl;
+	}
+	return hb && hbl >= best ? hb : NULL;
+}
+
+/*
+ * Another resolver handles the key's company prefix (gs1:handledBy): a 307
+ * there without further processing (its URL, then the request's path and
+ * query), or with linkType=linkset a linkset whose links are the item's URI
+ * there, as gs1:handledBy and as the default link.
+ */
+static void handled(http_resp *r, const http_req *req, gs1_req *g, const gs1_rule *hb, bool all)
+{
+	const char *url = api_gs1_rule_handled_by(hb);
+	size_t ul = strlen(url), o = 0;
+	while (ul && url[ul - 1] == '/')
+		ul--;
+	if (!put(g->handled_at, sizeof(g->handled_at), &o, url, ul) ||
+	    !put(g->handled_at, sizeof(g->handled_at), &o, req->path.p, req->path.len))
+		g->handled_at[ul] = 0; /* too long with the path: the resolver itself */
+	g->handled = true;
+	idn_slice at = idn_slice_of(g->handled_at, strlen(g->handled_at));
+	add_link(g, 0, "handledBy", at, idn_slice_of("Resolver that handles this item", 31));
+	add_link(g, 0, "defaultLink", at, idn_slice_of("Resolver that handles this item", 31));
+	g->links[0].type[0] = 0;
+	if (all) {
+		linkset(r, g);
+		hdr_begin(r);
+		link_header(r, g, true);
+		return;
+	}
+	redirect(r, req, g, &g->links[0]);
+}
+
 /* The answer of a parsed DL: links from the levels' identifiers. */
 static int answer(api_worker *w, const http_req *req, gs1_req *g, const char *lt, http_resp *r)
 {
@@ -863,6 +982,11 @@ static int answer(api_worker *w, const http_req *req, gs1_req *g, const char *lt
 	level_anchor(g, 0);
 	bool all = !strcmp(lt, "all") || !strcmp(lt, "linkset") ||
 	           (!lt[0] && accepts(req, "application/linkset+json"));
+	const gs1_rule *hb = handled_by(g);
+	if (hb) {
+		handled(r, req, g, hb, all);
+		return 0;
+	}
 	if ((ret = resolve_levels(w, g, all ? NULL : lt[0] ? lt : "defaultLink", r)))
 		return ret;
 	if (!g->nlinks) {
@@ -870,6 +994,7 @@ static int answer(api_worker *w, const http_req *req, gs1_req *g, const char *lt
 		return 0;
 	}
 	if (all) {
+		page_links(g);
 		linkset(r, g);
 		hdr_begin(r);
 		link_header(r, g, true);
@@ -885,6 +1010,7 @@ static int answer(api_worker *w, const http_req *req, gs1_req *g, const char *lt
 		link_header(r, g, false);
 		return 0;
 	}
+	page_link(g, &g->links[i]);
 	redirect(r, req, g, &g->links[i]);
 	return 0;
 }
@@ -917,15 +1043,16 @@ int api_gs1(api_worker *w, const http_req *req, http_resp *r)
 		hdr_line(r, "Allow: GET, HEAD, OPTIONS\r\n");
 		return 0;
 	}
-	gs1_req *g = malloc(sizeof(*g)); /* large: only what is read is set */
+	/* Large (45 KB): the worker's, kept; only what is read is set. */
+	gs1_req *g = api_gs1_scratch(w, sizeof(*g));
 	if (!g)
 		return IDN_ENOMEM;
 	g->nlevel = g->nlinks = 0;
-	g->compressed = false;
+	g->compressed = g->handled = false;
 	g->html = accepts(req, "text/html");
 	int ret = 0;
 	char lt[REL_MAX + 32], err[256];
-	if (base_of(w, req, g->base, sizeof(g->base))) {
+	if (base_of(w, req, g)) {
 		fail(r, g, 400, PROTO_RC_PROTOCOL_ERROR, "Bad request",
 		     "Host: missing or not HOST[:PORT]; this resolver's URIs are made from it");
 	} else if (slice_is(req->path, well_known)) {
@@ -945,6 +1072,5 @@ int api_gs1(api_worker *w, const http_req *req, http_resp *r)
 	}
 	for (int lv = 0; lv < g->nlevel; lv++)
 		free(g->level[lv].values);
-	free(g);
 	return ret;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "api/reply.h"
+#include "api/routes.h"
 #include "core/err.h"
 
 enum { RULE_TYPE_LEN = 8, LOGGED_MAX = 256 };
@@ -120,8 +121,30 @@ int api_gs1_rule_parse(idn_slice data, gs1_rule *r, char *err, size_t errlen)
 		if (gs1_rule_check(r, err, errlen))
 			return -1;
 	}
+	if (!strncmp(tmpl, API_GS1_HANDLED_BY, sizeof(API_GS1_HANDLED_BY) - 1)) {
+		/* "GCP KEY handledBy:URL": GCP and KEY checked as the rule "GCP KEY 0/{KEY}" */
+		const char *url = tmpl + sizeof(API_GS1_HANDLED_BY) - 1;
+		if (nw != 3 || !api_is_http_url(idn_slice_of(url, strlen(url))) ||
+		    strchr(url, '?') || strchr(url, '#'))
+			return rule_fail(err, errlen,
+			                 "a handledBy rule is \"GCP KEY handledBy:URL\" with an "
+			                 "absolute http(s) URL without query, e.g. \"9520123 01 "
+			                 "handledBy:https://resolver.example.com\"");
+		snprintf(r->tmpl, sizeof(r->tmpl), "0/{%.8s}", r->key);
+		if (gs1_rule_check(r, err, errlen))
+			return -1;
+	}
 	snprintf(r->tmpl, sizeof(r->tmpl), "%s", tmpl);
-	return api_gs1_rule_is_search(r) ? 0 : gs1_rule_check(r, err, errlen);
+	return api_gs1_rule_is_search(r) || api_gs1_rule_handled_by(r)
+	           ? 0
+	           : gs1_rule_check(r, err, errlen);
+}
+
+const char *api_gs1_rule_handled_by(const gs1_rule *r)
+{
+	return strncmp(r->tmpl, API_GS1_HANDLED_BY, sizeof(API_GS1_HANDLED_BY) - 1)
+	           ? NULL
+	           : r->tmpl + sizeof(API_GS1_HANDLED_BY) - 1;
 }
 
 bool api_gs1_rule_is_search(const gs1_rule *r)
@@ -162,6 +185,7 @@ struct api_gs1_cache {
 	bool valid;
 	uint32_t until; /* unix seconds: the registries' answers are good till then (TTL) */
 	api_gs1_rules rules;
+	void *scratch; /* api_gs1_scratch */
 };
 
 /* When ans (fetched at src.fetched, 0 = now) expires: its GS1.RULE values' shortest TTL. */
@@ -182,6 +206,8 @@ static uint32_t expiry(const api_answer *ans, uint32_t now)
 
 void api_gs1_cache_free(api_worker *w)
 {
+	if (w->gs1)
+		free(w->gs1->scratch);
 	free(w->gs1);
 	w->gs1 = NULL;
 }
@@ -204,6 +230,15 @@ static void rules_parse(const char *reg, const api_answer *ans, api_gs1_rules *o
 		}
 		out->n++;
 	}
+}
+
+void *api_gs1_scratch(api_worker *w, size_t size)
+{
+	if (!w->gs1 && !(w->gs1 = calloc(1, sizeof(*w->gs1))))
+		return NULL;
+	if (!w->gs1->scratch)
+		w->gs1->scratch = calloc(1, size);
+	return w->gs1->scratch;
 }
 
 int api_gs1_rules_get(api_worker *w, const api_gs1_rules **out)

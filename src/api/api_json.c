@@ -56,11 +56,16 @@ static void put_u32(http_resp *r, uint32_t v)
 	                               "25262728293031323334353637383940414243444546474849"
 	                               "50515253545556575859606162636465666768697071727374"
 	                               "75767778798081828384858687888990919293949596979899";
+	static const uint32_t pow10[10] = {1,      10,      100,      1000,      10000,
+	                                   100000, 1000000, 10000000, 100000000, 1000000000};
 	if (r->cap - r->len < 10 && !http_resp_room(r, 10))
 		return;
-	size_t n = 1 + (v >= 10) + (v >= 100) + (v >= 1000) + (v >= 10000) + (v >= 100000) +
-	           (v >= 1000000) + (v >= 10000000) + (v >= 100000000) + (v >= 1000000000);
-	char *o = (char *)r->body + r->len + n;
+	char *o = (char *)r->body + r->len;
+	/* digits: from the bit length (1233 / 4096 ~ log10 2), + 1 when v reaches the next power */
+	uint32_t bits = 32 - (uint32_t)__builtin_clz(v | 1);
+	size_t n = (bits * 1233) >> 12;
+	n += (v | 1) >= pow10[n];
+	o += n;
 	r->len += n;
 	while (v >= 100) {
 		o -= 2;
@@ -175,74 +180,132 @@ static void json_str_replacing(http_resp *r, idn_slice s)
 	r->len += (size_t)(o - o0);
 }
 
+/* The index of the first byte of an 8-byte word (as loaded) that sets a high bit of m. */
+static inline size_t first_hit(uint64_t m)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (size_t)__builtin_ctzll(m) >> 3;
+#else
+	return (size_t)__builtin_clzll(m) >> 3;
+#endif
+}
+
+enum { JSON_WORD = 8 };
+static const uint64_t ONES = 0x0101010101010101ull, HIGH = 0x8080808080808080ull;
+
 /*
- * handle_utf8_seq(), with the three-byte sequences of CJK text (U+0800 to
- * U+FFFF less the surrogates) checked here.
+ * The next word of [p, end), its bytes past end made plain ASCII (' '); *n =
+ * its bytes of s. A short tail is read in 4-, 2- and 1-byte pieces.
  */
-static inline size_t utf8_len(const uint8_t *p, const uint8_t *end)
+static inline uint64_t word_at(const uint8_t *p, const uint8_t *end, size_t *n)
 {
-	if ((p[0] & 0xF0) == 0xE0 && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
-	    (p[2] & 0xC0) == 0x80) {
-		uint32_t cp = (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6;
-		if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF))
-			return 3;
+	uint64_t w = ONES * ' ';
+	if (end - p >= JSON_WORD) {
+		*n = JSON_WORD;
+		memcpy(&w, p, JSON_WORD);
+		return w;
 	}
-	return handle_utf8_seq(p, end);
-}
-
-/* Past the 8-byte words from q on that need no escape (plain ASCII, no '"', '\\' or DEL). */
-static inline const uint8_t *skip_plain8(const uint8_t *q, const uint8_t *end)
-{
-	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-	while (end - q >= 8) {
-		uint64_t w;
-		memcpy(&w, q, 8);
-		/* a byte < 0x20, equal to '"', '\\' or 0x7f, or >= 0x80 sets its high bit here */
-		uint64_t hit = (w - ones * 0x20) | ((w ^ (ones * '"')) - ones) |
-		               ((w ^ (ones * '\\')) - ones) | ((w ^ (ones * 0x7f)) - ones) | w;
-		if (hit & high)
-			break;
-		q += 8;
+	*n = (size_t)(end - p);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t t = 0;
+	unsigned sh = 0;
+	if (*n & 4) {
+		uint32_t x;
+		memcpy(&x, p, 4);
+		t = x, p += 4, sh = 32;
 	}
-	return q;
+	if (*n & 2) {
+		uint16_t x;
+		memcpy(&x, p, 2);
+		t |= (uint64_t)x << sh, p += 2, sh += 16;
+	}
+	if (*n & 1)
+		t |= (uint64_t)*p << sh, sh += 8;
+	return t | (w >> sh << sh); /* sh < 64: the tail is under a word */
+#else
+	memcpy(&w, p, *n);
+	return w;
+#endif
 }
 
 /*
- * s escaped between quotes in one pass, when it is valid UTF-8 (and has no
- * NUL byte unless nul_ok): the runs that need no escape are copied whole.
- * false, with nothing written, when it is not.
+ * The bytes of word w that need an escape inside a JSON string (below 0x20,
+ * '"', '\\', DEL; bytes of 0x80 and above do not): the lowest byte marked is
+ * always one (a borrow only runs on past a byte that is), the bytes above it
+ * may be marked wrongly.
+ */
+static inline uint64_t esc_mask(uint64_t w)
+{
+	return ((w - ONES * 0x20) | ((w ^ (ONES * '"')) - ONES) | ((w ^ (ONES * '\\')) - ONES) |
+	        ((w ^ (ONES * 0x7f)) - ONES)) &
+	       ~w & HIGH;
+}
+
+/* Leads of three-byte sequences whose continuation bytes may be any (E1-EC, EE, EF). */
+static const uint8_t utf8_lead3[256] = {[0xE1 ... 0xEC] = 1, [0xEE ... 0xEF] = 1};
+
+/*
+ * s escaped between quotes in one pass, when it is valid UTF-8 (RFC 3629:
+ * handle_utf8_seq's rule) and has no NUL byte unless nul_ok; false, with
+ * nothing written, when it is not. A word at a time (stored whole: the room
+ * has the slack) while it is plain ASCII; a run of multi-byte characters is
+ * checked and copied a character at a time, the three-byte ones of CJK text
+ * (leads E1-EC, EE, EF: any continuation bytes) inline.
  */
 static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
 {
-	char *o0 = (char *)http_resp_room(r, 6 * s.len + 2), *o = o0;
+	const uint8_t *p = s.p, *end = s.p + s.len;
+	size_t need = 6 * s.len + 2 + JSON_WORD;
+	char *o0 = r->cap - r->len >= need ? (char *)r->body + r->len
+	                                   : (char *)http_resp_room(r, need),
+	     *o = o0;
 	if (!o)
 		return true; /* out of memory: r->oom says it */
 	*o++ = '"';
-	const uint8_t *p = s.p, *end = s.p + s.len;
 	while (p < end) {
-		const uint8_t *q = p;
 		size_t n;
-		while (q < end) {
-			q = skip_plain8(q, end);
-			if (q == end)
-				break;
-			uint8_t k = esc_class[*q];
-			if (!k)
-				q++;
-			else if (k == ESC_HIGH && (n = utf8_len(q, end)))
-				q += n;
-			else
-				break;
+		uint64_t w = word_at(p, end, &n), m = esc_mask(w) | (w & HIGH);
+		memcpy(o, &w, JSON_WORD);
+		if (!m) {
+			p += n, o += n;
+			continue;
 		}
-		memcpy(o, p, (size_t)(q - p));
-		o += q - p;
-		if (q == end)
-			break;
-		uint8_t c = *q, k = esc_class[c];
-		if (k == ESC_HIGH || (c == 0 && !nul_ok))
-			return false;
-		o = esc_byte(o, c);
-		p = q + 1;
+		size_t k = first_hit(m); /* before n: the padding is plain */
+		p += k, o += k;
+		if (*p < 0x80) {
+			if (*p == 0 && !nul_ok)
+				return false;
+			o = esc_byte(o, *p++);
+			continue;
+		}
+		do {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* two CJK characters a step: leads at 0, 3; continuations at 1, 2, 4, 5 */
+			while (end - p >= JSON_WORD && utf8_lead3[p[0]] & utf8_lead3[p[3]]) {
+				const uint64_t cont = 0xC0C000C0C000ull, want = 0x808000808000ull;
+				uint64_t x;
+				memcpy(&x, p, JSON_WORD);
+				if ((x & cont) != want)
+					break;
+				memcpy(o, &x, JSON_WORD);
+				o += 6, p += 6;
+			}
+			if (p == end || *p < 0x80)
+				break;
+#endif
+			if (utf8_lead3[*p] && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
+			    (p[2] & 0xC0) == 0x80) {
+				o[0] = (char)p[0], o[1] = (char)p[1], o[2] = (char)p[2];
+				o += 3, p += 3;
+				continue;
+			}
+			size_t len = handle_utf8_seq(p, end);
+			if (!len)
+				return false;
+			for (size_t i = 0; i < len; i++)
+				o[i] = (char)p[i];
+			o += len, p += len;
+		} while (p < end && *p >= 0x80);
 	}
 	*o++ = '"';
 	r->len += (size_t)(o - o0);
@@ -503,7 +566,20 @@ void api_json_value(http_resp *r, const proto_value *v)
 	LIT(r, ",\"data\":");
 	data_json(r, v);
 	LIT(r, ",\"ttl\":");
-	put_u32(r, v->ttl);
+	/* the last TTL written is kept: a record's values mostly share theirs */
+	static _Thread_local uint32_t ttl_v = 0;
+	static _Thread_local char ttl_s[10] = "0";
+	static _Thread_local size_t ttl_n = 1;
+	if (v->ttl == ttl_v) {
+		app(r, ttl_s, ttl_n);
+	} else {
+		size_t at = r->len;
+		put_u32(r, v->ttl);
+		if (!r->oom && r->len > at && r->len - at <= sizeof(ttl_s)) {
+			ttl_v = v->ttl, ttl_n = r->len - at;
+			memcpy(ttl_s, r->body + at, ttl_n);
+		}
+	}
 	LIT(r, ",\"timestamp\":\"");
 	put_time(r, v->timestamp);
 	LIT(r, "\"");

@@ -244,6 +244,14 @@ enum { API_GS1_RULES_MAX = 64 };
 #define API_GS1_SEARCH     "search:"
 #define API_GS1_VALUE_TYPE "GS1"
 bool api_gs1_rule_is_search(const gs1_rule *r);
+/*
+ * A rule "GCP KEY handledBy:URL" says another resolver handles the keys of
+ * the company prefix (gs1:handledBy): every request for them is redirected
+ * there, the request's path and query appended to URL, without resolving
+ * anything here; a linkset lists it. NULL, or the URL (the rule's).
+ */
+#define API_GS1_HANDLED_BY "handledBy:"
+const char *api_gs1_rule_handled_by(const gs1_rule *r);
 typedef struct api_gs1_rules {
 	gs1_rule r[API_GS1_RULES_MAX];
 	int n;
@@ -256,6 +264,10 @@ typedef struct api_gs1_rules {
  */
 int api_gs1_rules_get(api_worker *w, const api_gs1_rules **out);
 void api_gs1_cache_free(api_worker *w);
+/* The worker's scratch space for one GS1 request (size bytes, the same every
+ * call, zeroed at first, then as the last request left it), allocated once
+ * and freed with the rules; NULL when out of memory. */
+void *api_gs1_scratch(api_worker *w, size_t size);
 /*
  * One GS1.RULE value's data: "GCP TEMPLATE" or "GCP KEY TEMPLATE" (the key
  * AI defaults to the template's first placeholder that is a primary key).

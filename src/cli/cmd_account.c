@@ -21,6 +21,7 @@
  * transaction.
  */
 #include <getopt.h>
+#include <stddef.h>
 #include <pwd.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -159,98 +160,68 @@ static int64_t parse_time(const char *s)
 	return (int64_t)timegm(&tm) * 1000;
 }
 
-enum {
-	O_DATA = 256,
-	O_ROLE,
-	O_ID,
-	O_PREFIX,
-	O_PWSTDIN,
-	O_PWFILE,
-	O_NOV1,
-	O_KDFMIB,
-	O_KDFPASS,
-	O_COMPANY,
-	O_CONTACT,
-	O_UNDER,
-	O_PUBKEY,
-	O_REASON,
-	O_ALL,
-	O_FROM,
-	O_TO,
-	O_ACCOUNT,
-	O_LIMIT,
-	O_CURSOR,
-	O_CASEINS,
+/* What an option does with its argument (the rows of opts below). */
+enum opt_kind {
+	K_TEXT,     /* the argument, kept (const char * at off) */
+	K_FLAG,     /* true (bool at off) */
+	K_PREFIX,   /* one more of prefixes[] (and prefix: the last) */
+	K_LIMIT,    /* a number from min to max (long at off) */
+	K_TIME,     /* unix ms or a UTC date (int64_t at off) */
+	K_KDFMIB,   /* the password hash's memory, MiB from min to max */
+	K_KDFPASSES /* the password hash's passes, from min to max */
 };
 
-static const struct option longopts[] = {
-    {"data", required_argument, NULL, O_DATA},
-    {"store", required_argument, NULL, O_DATA},
-    {"role", required_argument, NULL, O_ROLE},
-    {"id", required_argument, NULL, O_ID},
-    {"prefix", required_argument, NULL, O_PREFIX},
-    {"password-stdin", no_argument, NULL, O_PWSTDIN},
-    {"password-file", required_argument, NULL, O_PWFILE},
-    {"no-v1", no_argument, NULL, O_NOV1},
-    {"kdf-mib", required_argument, NULL, O_KDFMIB},
-    {"kdf-passes", required_argument, NULL, O_KDFPASS},
-    {"company", required_argument, NULL, O_COMPANY},
-    {"contact", required_argument, NULL, O_CONTACT},
-    {"under", required_argument, NULL, O_UNDER},
-    {"pubkey", required_argument, NULL, O_PUBKEY},
-    {"reason", required_argument, NULL, O_REASON},
-    {"all", no_argument, NULL, O_ALL},
-    {"from", required_argument, NULL, O_FROM},
-    {"to", required_argument, NULL, O_TO},
-    {"account", required_argument, NULL, O_ACCOUNT},
-    {"limit", required_argument, NULL, O_LIMIT},
-    {"cursor", required_argument, NULL, O_CURSOR},
-    {"case-insensitive", no_argument, NULL, O_CASEINS},
-    {"help", no_argument, NULL, 'h'},
-    {0, 0, 0, 0},
+/* Every option of `idnode account` and `idnode audit`: one row each. */
+static const struct acct_opt {
+	const char *name;
+	enum opt_kind kind;
+	size_t off;
+	long min, max;
+} opts[] = {
+    {"data", K_TEXT, offsetof(acct_opts, data), 0, 0},
+    {"store", K_TEXT, offsetof(acct_opts, data), 0, 0},
+    {"role", K_TEXT, offsetof(acct_opts, role), 0, 0},
+    {"id", K_TEXT, offsetof(acct_opts, id), 0, 0},
+    {"prefix", K_PREFIX, 0, 0, 0},
+    {"password-stdin", K_FLAG, offsetof(acct_opts, pw_stdin), 0, 0},
+    {"password-file", K_TEXT, offsetof(acct_opts, pw_file), 0, 0},
+    {"no-v1", K_FLAG, offsetof(acct_opts, no_v1), 0, 0},
+    {"kdf-mib", K_KDFMIB, 0, 1, 4096},
+    {"kdf-passes", K_KDFPASSES, 0, 1, 100},
+    {"company", K_TEXT, offsetof(acct_opts, company), 0, 0},
+    {"contact", K_TEXT, offsetof(acct_opts, contact), 0, 0},
+    {"under", K_TEXT, offsetof(acct_opts, under), 0, 0},
+    {"pubkey", K_TEXT, offsetof(acct_opts, pubkey), 0, 0},
+    {"reason", K_TEXT, offsetof(acct_opts, reason), 0, 0},
+    {"all", K_FLAG, offsetof(acct_opts, all), 0, 0},
+    {"from", K_TIME, offsetof(acct_opts, from_ms), 0, 0},
+    {"to", K_TIME, offsetof(acct_opts, to_ms), 0, 0},
+    {"account", K_TEXT, offsetof(acct_opts, account), 0, 0},
+    {"limit", K_LIMIT, offsetof(acct_opts, limit), 1, 1000},
+    {"cursor", K_TEXT, offsetof(acct_opts, cursor), 0, 0},
+    {"case-insensitive", K_FLAG, offsetof(acct_opts, case_insensitive), 0, 0},
 };
+enum { NOPTS = sizeof(opts) / sizeof(opts[0]), O_FIRST = 256 };
 
-static int number_opt(acct_opts *o, const char *name, const char *arg, long min, long max,
-                      long *out)
+/* One option (row r of opts) into o: 0, or -1 after a message naming it. */
+static int take_opt(acct_opts *o, const struct acct_opt *r, const char *arg)
 {
-	char *end;
-	long v = strtol(arg, &end, 10);
-	if (!*arg || *end || v < min || v > max) {
-		fprintf(stderr,
-		        "idnode %s: --%s: expected a whole number from %ld to %ld, not '%s'\n",
-		        o->cmd, name, min, max, arg);
-		return -1;
+	char *field = (char *)o + r->off, flag[32];
+	snprintf(flag, sizeof(flag), "--%s", r->name);
+	int64_t v = 0;
+	if (r->kind == K_LIMIT || r->kind == K_KDFMIB || r->kind == K_KDFPASSES) {
+		v = cli_trust_number(o->cmd, flag, arg, r->min, r->max);
+		if (v == INT64_MIN)
+			return -1;
 	}
-	*out = v;
-	return 0;
-}
-
-static int time_opt(acct_opts *o, const char *name, const char *arg, int64_t *out)
-{
-	*out = parse_time(arg);
-	if (*out != INT64_MIN)
+	switch (r->kind) {
+	case K_TEXT:
+		*(const char **)field = arg;
 		return 0;
-	fprintf(stderr,
-	        "idnode %s: --%s: expected unix milliseconds or YYYY-MM-DD[THH:MM:SS], not '%s'\n",
-	        o->cmd, name, arg);
-	return -1;
-}
-
-/* One option into o: 0, or -1 after a message. */
-static int take_opt(acct_opts *o, int c, const char *arg)
-{
-	long v;
-	switch (c) {
-	case O_DATA:
-		o->data = arg;
+	case K_FLAG:
+		*(bool *)field = true;
 		return 0;
-	case O_ROLE:
-		o->role = arg;
-		return 0;
-	case O_ID:
-		o->id = arg;
-		return 0;
-	case O_PREFIX:
+	case K_PREFIX:
 		if (o->nprefixes == ACCOUNT_PREFIXES_MAX) {
 			fprintf(stderr, "idnode %s: at most %d --prefix\n", o->cmd,
 			        ACCOUNT_PREFIXES_MAX);
@@ -258,62 +229,25 @@ static int take_opt(acct_opts *o, int c, const char *arg)
 		}
 		o->prefix = o->prefixes[o->nprefixes++] = arg;
 		return 0;
-	case O_PWSTDIN:
-		o->pw_stdin = true;
+	case K_LIMIT:
+		*(long *)field = (long)v;
 		return 0;
-	case O_PWFILE:
-		o->pw_file = arg;
-		return 0;
-	case O_NOV1:
-		o->no_v1 = true;
-		return 0;
-	case O_KDFMIB:
-		if (number_opt(o, "kdf-mib", arg, 1, 4096, &v))
-			return -1;
+	case K_TIME:
+		if ((*(int64_t *)field = parse_time(arg)) != INT64_MIN)
+			return 0;
+		fprintf(stderr,
+		        "idnode %s: %s: expected unix milliseconds or YYYY-MM-DD[THH:MM:SS], not "
+		        "'%s'\n",
+		        o->cmd, flag, arg);
+		return -1;
+	case K_KDFMIB:
 		o->kdf.m_cost = (uint32_t)v * 1024;
 		return 0;
-	case O_KDFPASS:
-		if (number_opt(o, "kdf-passes", arg, 1, 100, &v))
-			return -1;
+	case K_KDFPASSES:
 		o->kdf.t_cost = (uint32_t)v;
 		return 0;
-	case O_COMPANY:
-		o->company = arg;
-		return 0;
-	case O_CONTACT:
-		o->contact = arg;
-		return 0;
-	case O_UNDER:
-		o->under = arg;
-		return 0;
-	case O_PUBKEY:
-		o->pubkey = arg;
-		return 0;
-	case O_REASON:
-		o->reason = arg;
-		return 0;
-	case O_ALL:
-		o->all = true;
-		return 0;
-	case O_FROM:
-		return time_opt(o, "from", arg, &o->from_ms);
-	case O_TO:
-		return time_opt(o, "to", arg, &o->to_ms);
-	case O_ACCOUNT:
-		o->account = arg;
-		return 0;
-	case O_LIMIT:
-		return number_opt(o, "limit", arg, 1, 1000, &o->limit);
-	case O_CURSOR:
-		o->cursor = arg;
-		return 0;
-	case O_CASEINS:
-		o->case_insensitive = true;
-		return 0;
-	default:
-		fputs(usage_text, stderr);
-		return -1;
 	}
+	return -1;
 }
 
 /* Parses the options; the positional arguments left in argv[*first .. argc). */
@@ -321,6 +255,14 @@ static int parse(acct_opts *o, int argc, char **argv, int *first)
 {
 	o->kdf = account_kdf_default;
 	o->limit = 100;
+	struct option longopts[NOPTS + 2];
+	for (size_t i = 0; i < NOPTS; i++) {
+		bool arg = opts[i].kind != K_FLAG;
+		longopts[i] = (struct option){opts[i].name, arg ? required_argument : no_argument,
+		                              NULL, O_FIRST + (int)i};
+	}
+	longopts[NOPTS] = (struct option){"help", no_argument, NULL, 'h'};
+	longopts[NOPTS + 1] = (struct option){0, 0, 0, 0};
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -328,7 +270,11 @@ static int parse(acct_opts *o, int argc, char **argv, int *first)
 			fputs(usage_text, stdout);
 			return CLI_OK + 100;
 		}
-		if (take_opt(o, c, optarg))
+		if (c < O_FIRST || c >= O_FIRST + NOPTS) {
+			fputs(usage_text, stderr);
+			return CLI_USAGE;
+		}
+		if (take_opt(o, &opts[c - O_FIRST], optarg))
 			return CLI_USAGE;
 	}
 	if (!o->data) {
@@ -620,9 +566,10 @@ static int do_applications(acct_opts *o)
 
 static int do_decide(acct_opts *o, const char *idtext, bool approve)
 {
-	long id;
-	if (number_opt(o, "ID", idtext, 1, 0x7fffffff, &id))
+	int64_t v = cli_trust_number(o->cmd, "ID", idtext, 1, 0x7fffffff);
+	if (v == INT64_MIN)
 		return CLI_USAGE;
+	long id = (long)v;
 	store *s;
 	store_txn *t;
 	int rc = begin(o, false, &s, &t);

@@ -27,6 +27,14 @@
  * resolver too (--gs1-registry 88/GS1-REGISTRY): the top-level node's
  * registry record maps the motor works' GS1 company prefix 0614141 to its
  * identifiers, and a few motors carry GTINs (write_gs1_products).
+ *
+ * Statistics reports (docs/statistics.md): every node of the hierarchy
+ * serves HTTP (--console-port N and up; its HS_SITE names the listener),
+ * each parent's 0.NA/<child> record holds the child's HS_PUBKEY at 300,
+ * and each enterprise reports to its secondary, each secondary to the top
+ * level, every --report-s seconds (the parent found through the root, the
+ * top-level node: its HS_SITE's HTTP interface), signed with an RSA key the demo makes
+ * for it (its --server-key, server-key.pem in the node's directory).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,15 +76,18 @@ static struct demo_node {
 	const char *prefix;
 	const char *desc;
 	const char *domain; /* enterprises: the company's web domain */
+	int http;           /* its HTTP listener: --console-port + this; -1: none */
 	pid_t pid;
 } nodes[] = {
-    {"recursive", ROLE_RECURSIVE, NULL, "Recursive resolver and public gateway", NULL, 0},
-    {"top", ROLE_TOP, "88", "Top-level node 88", NULL, 0},
-    {"equipment", ROLE_SECONDARY, "88.100", "Equipment manufacturing", NULL, 0},
-    {"food", ROLE_SECONDARY, "88.200", "Food industry", NULL, 0},
-    {"motors", ROLE_ENTERPRISE, "88.100.1", "Suzhou Motor Works", "motors.example.com", 0},
-    {"bearings", ROLE_ENTERPRISE, "88.100.2", "Wuxi Precision Bearings", "bearings.example.com", 0},
-    {"dairy", ROLE_ENTERPRISE, "88.200.1", "Hulunbuir Dairy Cooperative", "dairy.example.com", 0},
+    {"recursive", ROLE_RECURSIVE, NULL, "Recursive resolver and public gateway", NULL, -1, 0},
+    {"top", ROLE_TOP, "88", "Top-level node 88", NULL, 0, 0},
+    {"equipment", ROLE_SECONDARY, "88.100", "Equipment manufacturing", NULL, 2, 0},
+    {"food", ROLE_SECONDARY, "88.200", "Food industry", NULL, 3, 0},
+    {"motors", ROLE_ENTERPRISE, "88.100.1", "Suzhou Motor Works", "motors.example.com", 1, 0},
+    {"bearings", ROLE_ENTERPRISE, "88.100.2", "Wuxi Precision Bearings", "bearings.example.com", 4,
+     0},
+    {"dairy", ROLE_ENTERPRISE, "88.200.1", "Hulunbuir Dairy Cooperative", "dairy.example.com", 5,
+     0},
 };
 enum { NNODES = sizeof(nodes) / sizeof(nodes[0]) };
 
@@ -87,7 +98,9 @@ enum { DEMO_SIGNED = 5 };
 /* The demo's GS1 products: GTINs of company prefix 0614141 (GS1's example), serials. */
 static const char *const demo_gtins[] = {"00614141100019", "00614141100026"};
 #define DEMO_GS1_SERIALS 3
-static EVP_PKEY *node_keys[NNODES];         /* the top-level node's is the trust root */
+static EVP_PKEY *node_keys[NNODES]; /* the top-level node's is the trust root */
+/* Reporting nodes' --server-key: RSA, as a node signs its answers with it (SM2 cannot). */
+static EVP_PKEY *report_keys[NNODES];
 static unsigned long demo_http_port = 8080; /* the gateway's; 0 = none */
 /*
  * The consoles (docs/console.md): the top-level node's on this port, the
@@ -96,6 +109,18 @@ static unsigned long demo_http_port = 8080; /* the gateway's; 0 = none */
  */
 static unsigned long demo_console_port = 8081;
 static char demo_password[24];
+/*
+ * Statistics reports (docs/statistics.md): each enterprise reports to its
+ * secondary and each secondary to the top level every this many seconds,
+ * over the HTTP listeners the consoles' ports give (0 = none).
+ */
+static unsigned long demo_report_s = 60;
+
+/* Whether the demo's nodes report their statistics to their parents. */
+static bool reports_on(void)
+{
+	return demo_console_port && demo_report_s;
+}
 /* The history's enterprises and their weights; the motor works' console has its own row. */
 static const demo_ent demo_ents[] = {{"88.100.1", 3}, {"88.100.2", 2}, {"88.200.1", 4}};
 /* The console's account of node i: name, role, identity, prefix (NULL: no console there). */
@@ -104,14 +129,20 @@ static const struct demo_console {
 } demo_consoles[] = {
     {"top", "operator", "operator", "300:0.NA/88", NULL},
     {"motors", "motors", "enterprise", "300:0.NA/88.100.1", "88.100.1"},
+    {"equipment", "operator", "operator", "300:0.NA/88.100", NULL},
+    {"food", "operator", "operator", "300:0.NA/88.200", NULL},
 };
 
 /* Makes every node's key and writes the root's public half to DIR/trust-root.pub. */
 static int make_keys(const char *dir)
 {
-	for (size_t i = 0; i < NNODES; i++)
+	for (size_t i = 0; i < NNODES; i++) {
 		if (nodes[i].role != ROLE_RECURSIVE && auth_keygen("sm2", &node_keys[i]))
 			return -1;
+		if ((nodes[i].role == ROLE_SECONDARY || nodes[i].role == ROLE_ENTERPRISE) &&
+		    reports_on() && auth_keygen("rsa", &report_keys[i]))
+			return -1;
+	}
 	char path[PATH_MAX + 32];
 	snprintf(path, sizeof(path), "%s/trust-root.pub", dir);
 	FILE *f = fopen(path, "w");
@@ -128,7 +159,8 @@ static void free_keys(void)
 {
 	for (size_t i = 0; i < NNODES; i++) {
 		EVP_PKEY_free(node_keys[i]);
-		node_keys[i] = NULL;
+		EVP_PKEY_free(report_keys[i]);
+		node_keys[i] = report_keys[i] = NULL;
 	}
 }
 
@@ -296,9 +328,14 @@ static void demo_usage(FILE *f)
 	    "                  (default 2641)\n"
 	    "  --http-port N   the public gateway on the recursive node: REST API, proxy\n"
 	    "                  and record pages (default 8080; 0: none)\n"
-	    "  --console-port N  the web console of the top-level node (N) and of the\n"
-	    "                  motor works (N+1), with %d days of made-up statistics\n"
-	    "                  (default 8081; 0: none)\n"
+	    "  --console-port N  the web console of the top-level node (N), of the\n"
+	    "                  motor works (N+1) and of the secondaries 88.100 (N+2) and\n"
+	    "                  88.200 (N+3), with %d days of made-up statistics; the\n"
+	    "                  other enterprises' HTTP listeners take N+4, N+5\n"
+	    "                  (default 8081; 0: none, and no reports)\n"
+	    "  --report-s S    seconds between the statistics reports each enterprise\n"
+	    "                  sends its secondary and each secondary the top level\n"
+	    "                  (default 60; 0: none)\n"
 	    "  --scale N       sample data in percent of the default (~3600 identifiers;\n"
 	    "                  default 100)\n",
 	    DEMO_HISTORY_DAYS);
@@ -331,13 +368,36 @@ static struct demo_node *node_of_prefix(const char *prefix)
 	return NULL;
 }
 
+/* Node d's HTTP port (its console's, where reports go), 0 = none. */
+static unsigned http_port(const struct demo_node *d)
+{
+	return demo_console_port && d->http >= 0 ? (unsigned)demo_console_port + (unsigned)d->http
+	                                         : 0;
+}
+
+/* The node of d's parent prefix (a secondary's, an enterprise's), NULL for the others. */
+static struct demo_node *parent_of(const struct demo_node *d)
+{
+	char parent[32];
+	const char *dot = d->prefix ? strrchr(d->prefix, '.') : NULL;
+	if (!dot || (size_t)(dot - d->prefix) >= sizeof(parent))
+		return NULL;
+	snprintf(parent, sizeof(parent), "%.*s", (int)(dot - d->prefix), d->prefix);
+	return node_of_prefix(parent);
+}
+
 /* Writes one HS_SITE value (JSON for `idnode load`) describing node i. */
 static int put_site(FILE *f, size_t i, unsigned base, unsigned index, const char *type)
 {
-	char ep[64];
+	char ep[64], http[32];
 	snprintf(ep, sizeof(ep), "127.0.0.1:%u", port_of(base, i));
+	snprintf(http, sizeof(http), "127.0.0.1:%u", http_port(&nodes[i]));
 	site_server srv = {1, ep};
-	site_spec spec = {.servers = &srv, .nservers = 1, .serial = 1, .desc = nodes[i].desc};
+	site_spec spec = {.servers = &srv,
+	                  .nservers = 1,
+	                  .serial = 1,
+	                  .desc = nodes[i].desc,
+	                  .http = http_port(&nodes[i]) ? http : NULL};
 	uint8_t buf[4096];
 	char err[200];
 	int n = site_build(&spec, buf, sizeof(buf), err, sizeof(err));
@@ -350,6 +410,27 @@ static int put_site(FILE *f, size_t i, unsigned base, unsigned index, const char
 	char text[2 * sizeof(buf) + 1];
 	codec_hex_encode(buf, (size_t)n, text);
 	fprintf(f, "%s\"}}", text);
+	return 0;
+}
+
+/*
+ * Writes ,{HS_PUBKEY} of node i's key at index 300: what the parent checks
+ * the child's statistics reports against (docs/statistics.md).
+ */
+static int put_pubkey(FILE *f, size_t i)
+{
+	uint8_t buf[1024];
+	wire_wr w = wire_wr_init(buf, sizeof(buf));
+	if (!report_keys[i])
+		return 0;
+	if (auth_pubkey_encode(report_keys[i], &w) || w.err)
+		return -1;
+	char text[2 * sizeof(buf) + 1];
+	codec_hex_encode(buf, wire_wr_len(&w), text);
+	fprintf(f,
+	        ",{\"index\":300,\"type\":\"HS_PUBKEY\",\"data\":{\"format\":\"hex\","
+	        "\"value\":\"%s\"}}",
+	        text);
 	return 0;
 }
 
@@ -373,7 +454,8 @@ static int write_prefix_records(FILE *f, size_t self, unsigned base)
 			continue;
 		fprintf(f, "{\"handle\":\"0.NA/%s\",\"values\":[", p);
 		if (put_site(f, i, base, 1, "HS_SITE") || fputc(',', f) == EOF ||
-		    put_site(f, i, base, 2, "HS_SITE.PREFIX") || put_cert(f, self, i))
+		    put_site(f, i, base, 2, "HS_SITE.PREFIX") || put_cert(f, self, i) ||
+		    put_pubkey(f, i))
 			return -1;
 		fprintf(f, "]}\n");
 	}
@@ -712,10 +794,18 @@ static const struct demo_console *console_of(const struct demo_node *d)
 	return NULL;
 }
 
-/* The console's port of console c. */
+/* The console's port of console c: its node's HTTP listener. */
+static const struct demo_node *console_node(const struct demo_console *c)
+{
+	for (size_t i = 0; i < NNODES; i++)
+		if (!strcmp(nodes[i].name, c->node))
+			return &nodes[i];
+	return NULL;
+}
+
 static unsigned console_port(const struct demo_console *c)
 {
-	return (unsigned)demo_console_port + (unsigned)(c - demo_consoles);
+	return console_node(c) ? http_port(console_node(c)) : 0;
 }
 
 /* The record that marks the history as demo data (a line of node d's records). */
@@ -728,22 +818,23 @@ static void put_history_mark(FILE *f, const struct demo_node *d)
 	        d->prefix, DEMO_HISTORY_DAYS);
 }
 
-/* Console c's history and account, in node d's store at data (before the node starts). */
+/*
+ * Console c's history and account, in node d's store at data (before the
+ * node starts): the history of the enterprises under d's prefix (or d's
+ * own); a secondary has none of its own, it shows its enterprises' reports.
+ */
 static int setup_console(const struct demo_console *c, const struct demo_node *d, const char *dir,
                          const char *data, unsigned scale, const sigset_t *mask)
 {
-	demo_ent one[1];
-	const demo_ent *ents = demo_ents;
-	size_t n = sizeof(demo_ents) / sizeof(demo_ents[0]);
-	for (size_t k = 0; c->prefix && k < n; k++)
-		if (!strcmp(demo_ents[k].prefix, c->prefix)) {
-			one[0] = demo_ents[k];
-			ents = one;
-			n = 1;
-		}
+	demo_ent ents[sizeof(demo_ents) / sizeof(demo_ents[0])];
+	size_t n = 0, plen = strlen(d->prefix);
+	for (size_t k = 0; k < sizeof(demo_ents) / sizeof(demo_ents[0]); k++)
+		if (!strncmp(demo_ents[k].prefix, d->prefix, plen) &&
+		    (!demo_ents[k].prefix[plen] || demo_ents[k].prefix[plen] == '.'))
+			ents[n++] = demo_ents[k];
 	char err[256];
-	if (demo_history(data, ents, n, scale, DEMO_HISTORY_DAYS, (uint32_t)time(NULL), err,
-	                 sizeof(err))) {
+	if (d->role != ROLE_SECONDARY && demo_history(data, ents, n, scale, DEMO_HISTORY_DAYS,
+	                                              (uint32_t)time(NULL), err, sizeof(err))) {
 		fprintf(stderr, "idnode demo: the %s node's history: %s\n", d->name, err);
 		return -1;
 	}
@@ -802,6 +893,56 @@ static int make_password(const char *dir)
 	return 0;
 }
 
+/* Writes node d's private key (index i) to path, mode 0600: its --server-key. */
+static int write_key(size_t i, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	bool ok = f && PEM_write_PrivateKey(f, report_keys[i], NULL, NULL, 0, NULL, NULL) == 1;
+	if ((f && fclose(f)) || !ok) {
+		fprintf(stderr, "idnode demo: %s: cannot write\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The arguments that make node i report its prefix's statistics to its
+ * parent every --report-s seconds, signed with its key (written to key, a
+ * buffer of PATH_MAX + 48). The parent's HTTP listener is not named: the
+ * node finds it through the root (the top-level node at base + 1; its
+ * parent's HS_SITE in 0.NA/<parent> lists the HTTP interface). root and s
+ * are the caller's buffers of 32. Returns the number of arguments added.
+ */
+static int report_args(size_t i, const char *nd, unsigned base, char **args, char *key, char *root,
+                       char *s)
+{
+	struct demo_node *d = &nodes[i], *up = parent_of(d);
+	if (!reports_on() || !up || !http_port(up))
+		return 0;
+	snprintf(key, PATH_MAX + 48, "%s/server-key.pem", nd);
+	if (write_key(i, key))
+		return -1;
+	snprintf(root, 32, "127.0.0.1:%u", port_of(base, 1));
+	snprintf(s, 32, "%lu", demo_report_s);
+	static char days[16];
+	snprintf(days, sizeof(days), "%d", DEMO_HISTORY_DAYS);
+	int n = 0;
+	args[n++] = "--server-key";
+	args[n++] = key;
+	args[n++] = "--root";
+	args[n++] = root;
+	args[n++] = "--stats-report";
+	args[n++] = (char *)d->prefix;
+	args[n++] = "--stats-report-s";
+	args[n++] = s;
+	args[n++] = "--stats-flush-s"; /* counts reach the store before the report */
+	args[n++] = demo_report_s < 5 ? s : "5";
+	args[n++] = "--stats-report-days"; /* the history's days too */
+	args[n++] = days;
+	return n;
+}
+
 /* Sets up node i's data directory and starts it. */
 static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
                       const sigset_t *mask, unsigned long *count)
@@ -832,14 +973,14 @@ static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
 			write_enterprise(f, d, scale, count);
 		else
 			r = write_prefix_records(f, i, base);
-		if (console_of(d))
+		if (console_of(d) && d->role != ROLE_SECONDARY)
 			put_history_mark(f, d);
 		if (fclose(f) || r || run_load(data, in, mask))
 			return -1;
 		if (console_of(d) && setup_console(console_of(d), d, dir, data, scale, mask))
 			return -1;
 	}
-	char *args[24];
+	char *args[40], key[PATH_MAX + 48], parent[32], every[32], admin[48];
 	int n = 0;
 	args[n++] = "idnode";
 	args[n++] = "serve";
@@ -875,11 +1016,19 @@ static int start_node(size_t i, const char *dir, unsigned base, unsigned scale,
 		}
 		args[n++] = "--site-desc";
 		args[n++] = (char *)d->desc;
-		if (console_of(d)) {
-			snprintf(http, sizeof(http), "127.0.0.1:%u", console_port(console_of(d)));
+		/* The node's own identity (its console account's) administers it. */
+		snprintf(admin, sizeof(admin), "300:0.NA/%s", d->prefix);
+		args[n++] = "--server-admin";
+		args[n++] = admin;
+		if (http_port(d)) {
+			snprintf(http, sizeof(http), "127.0.0.1:%u", http_port(d));
 			args[n++] = "--http";
 			args[n++] = http;
 		}
+		int k = report_args(i, nd, base, args + n, key, parent, every);
+		if (k < 0)
+			return -1;
+		n += k;
 	}
 	args[n] = NULL;
 	if ((d->pid = spawn(args, log, mask)) < 0) {
@@ -929,10 +1078,17 @@ static void print_tour(const char *dir, const char *self, unsigned long base, un
 			printf("\nThe web console (statistics of the last %d days are demo data; "
 			       "password also in %s/console-password):\n",
 			       DEMO_HISTORY_DAYS, dir);
-		printf("  http://127.0.0.1:%u/console/  user %s, password %s (%s%s%s)\n",
-		       console_port(c), c->account, demo_password, c->role,
-		       c->prefix ? " of " : ", all prefixes", c->prefix ? c->prefix : "");
+		const struct demo_node *d = console_node(c);
+		printf("  http://127.0.0.1:%u/console/  user %s, password %s (%s of %s%s)\n",
+		       console_port(c), c->account, demo_password, c->role, d->prefix,
+		       d->role == ROLE_SECONDARY ? ": its enterprises' figures as \"reported\""
+		                                 : "");
 	}
+	if (reports_on())
+		printf(
+		    "Statistics reports: each enterprise to its secondary, each secondary to the "
+		    "top level, every %lu s (the consoles' \"reported\" figures)\n",
+		    demo_report_s);
 	printf("\nTry:\n");
 	printf("  %s resolve 88.100.1/MOTOR-2026-000001 --server 127.0.0.1:%lu\n", self, base);
 	printf("  %s resolve 88.200.1/MILK-2026-000042 --root 127.0.0.1:%lu\n", self, base + 1);
@@ -1019,6 +1175,7 @@ int cmd_demo(int argc, char **argv)
 	    {"scale", required_argument, NULL, 's'},
 	    {"http-port", required_argument, NULL, 'w'},
 	    {"console-port", required_argument, NULL, 'c'},
+	    {"report-s", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1059,9 +1216,17 @@ int cmd_demo(int argc, char **argv)
 			break;
 		case 'c':
 			demo_console_port = strtoul(optarg, &end, 10);
-			if (*end || demo_console_port > 65534) {
+			if (*end || demo_console_port > 65530) {
 				fprintf(stderr,
-				        "idnode demo: --console-port '%s': not a port 0..65534\n",
+				        "idnode demo: --console-port '%s': not a port 0..65530\n",
+				        optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'r':
+			demo_report_s = strtoul(optarg, &end, 10);
+			if (*end || demo_report_s > 86400) {
+				fprintf(stderr, "idnode demo: --report-s '%s': not 0..86400\n",
 				        optarg);
 				return CLI_USAGE;
 			}

@@ -133,7 +133,7 @@ static void progress(struct loader *L, bool force)
 		f = f > 1 ? 1 : f;
 		if (L->st.indexing)
 			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-			              ", rebuilding the search index");
+			              ", writing the search index");
 		else if (f > 0.001)
 			n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 			              ", %.0f%% done, %.0f s left", 100 * f, t * (1 - f) / f);
@@ -209,12 +209,13 @@ struct load_args {
 	size_t max_record;             /* import_opts.max_record; 0: what one answer carries */
 	const char *tmp;               /* spill directory; NULL: DIR, or $TMPDIR for --store */
 	uint64_t abort_after, txn_kib; /* hidden, for tests */
+	uint64_t index_keep_max;       /* hidden, for tests: bulkload_opts.index_keep_max */
 };
 
 /* Parses argv into a; -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct load_args *a)
 {
-	enum { O_CASE = 256, O_NOOVER, O_MEMORY, O_MAXREC, O_TMP, O_ABORT, O_TXN };
+	enum { O_CASE = 256, O_NOOVER, O_MEMORY, O_MAXREC, O_TMP, O_ABORT, O_TXN, O_IXKEEP };
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
 	    {"store", required_argument, NULL, 'd'}, /* a PostgreSQL URI; store_open() picks */
@@ -224,8 +225,9 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 	    {"memory", required_argument, NULL, O_MEMORY},
 	    {"load-memory", required_argument, NULL, O_MEMORY},
 	    {"tmp", required_argument, NULL, O_TMP},
-	    {"abort-after", required_argument, NULL, O_ABORT}, /* hidden: tests */
-	    {"txn-kib", required_argument, NULL, O_TXN},       /* hidden: tests */
+	    {"abort-after", required_argument, NULL, O_ABORT},     /* hidden: tests */
+	    {"txn-kib", required_argument, NULL, O_TXN},           /* hidden: tests */
+	    {"index-keep-max", required_argument, NULL, O_IXKEEP}, /* hidden: tests */
 	    {"max-record-bytes", required_argument, NULL, O_MAXREC},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -284,16 +286,22 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 			a->tmp = optarg;
 			break;
 		case O_ABORT:
-		case O_TXN: {
+		case O_TXN:
+		case O_IXKEEP: {
 			char *end;
 			errno = 0;
 			unsigned long long v = strtoull(optarg, &end, 10);
 			if (errno || end == optarg || *end || v == 0) {
 				fprintf(stderr, "idnode load: %s '%s': not a positive number\n",
-				        opt == O_ABORT ? "--abort-after" : "--txn-kib", optarg);
+				        opt == O_ABORT ? "--abort-after"
+				        : opt == O_TXN ? "--txn-kib"
+				                       : "--index-keep-max",
+				        optarg);
 				return CLI_USAGE;
 			}
-			*(opt == O_ABORT ? &a->abort_after : &a->txn_kib) = v;
+			*(opt == O_ABORT ? &a->abort_after
+			  : opt == O_TXN ? &a->txn_kib
+			                 : &a->index_keep_max) = v;
 			break;
 		}
 		case 'q':
@@ -365,7 +373,13 @@ static int summary(struct loader *L)
 			    "idnode load: the input did not fit in --memory: sorted in %llu runs "
 			    "(%llu entries) spilled and merged\n",
 			    (unsigned long long)L->st.runs, (unsigned long long)L->st.spilled);
-		if (L->st.index_ms >= 1000)
+		if (L->st.index_entries)
+			fprintf(stderr,
+			        "idnode load: search index: %llu entries made during the load, "
+			        "written in key order (%.1f s at the end)\n",
+			        (unsigned long long)L->st.index_entries,
+			        (double)L->st.index_ms / 1000);
+		else if (L->st.index_ms >= 1000)
 			fprintf(
 			    stderr,
 			    "idnode load: %.1f s of it rebuilding the search index; a store that "
@@ -470,7 +484,8 @@ int cmd_load(int argc, char **argv)
 	                    .spill_dir = spill_dir(&a),
 	                    .resume_id = resumable ? rid : NULL,
 	                    .resume_now = io.now,
-	                    .txn_bytes = a.txn_kib << 10};
+	                    .txn_bytes = a.txn_kib << 10,
+	                    .index_keep_max = a.index_keep_max};
 	if ((rc = bulkload_new(L.s, &bo, &bl)) == IDN_OK &&
 	    (rc = bulkload_read_fd(bl, fd)) == IDN_OK)
 		rc = bulkload_finish(bl);

@@ -4,7 +4,8 @@
  * The settings (server/settings.h) come from the file first (-c FILE), then
  * the flags: a flag overrides the file's setting, and a repeatable flag
  * (--listen, --home) given at least once replaces the file's list. The node
- * itself is assembled and run by server/server.h.
+ * itself is assembled and run by server/server.h. SIGHUP and SIGUSR1 are
+ * blocked before anything else, so neither kills a node that is starting.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 int cmd_serve(int argc, char **argv)
 {
+	server_hold_signals(); /* first: a SIGHUP while starting must not kill */
 	server_settings s;
 	int status = CLI_USAGE;
 	switch (settings_parse_serve(&s, argc, argv, stdout, stderr)) {

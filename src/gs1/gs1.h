@@ -45,6 +45,9 @@ typedef struct {
 /* The AI's row, or NULL when the AI is unknown (or the table did not load:
  * gs1_table_error says why). */
 const gs1_ai *gs1_ai_find(const char *ai);
+/* The same for the n characters at ai (not NUL-terminated): a direct index,
+ * no search. */
+const gs1_ai *gs1_ai_findn(const char *ai, size_t n);
 /* NULL when the compiled-in table loaded, else its first error (file line). */
 const char *gs1_table_error(void);
 /* Whether some primary key takes ai as a key qualifier (22, 10, 21, 254...). */

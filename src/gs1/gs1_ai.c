@@ -17,6 +17,15 @@
 
 static gs1_ai table[GS1_TABLE_MAX];
 static int ntable;
+/* The AIs by their digits, for a lookup without a search: an AI of 2, 3 or 4
+ * digits v is at where[v], where[100 + v] or where[1100 + v] (its row + 1; 0
+ * when unknown). */
+static short where[100 + 1000 + 10000];
+/* Whether the row's AI is some key's qualifier (gs1_ai_qualifies). */
+static bool qualifies[GS1_TABLE_MAX];
+/* The character sets a byte belongs to (CS_N, CS_X, CS_Y, CS_Z). */
+enum { CS_N = 1, CS_X = 2, CS_Y = 4, CS_Z = 8 };
+static unsigned char cset_of[256];
 static char table_err[160];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
@@ -27,22 +36,26 @@ static const char cset82[] = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRST
 /* The check characters of the pair, in value order. */
 static const char cset32[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 
-static bool in_cset(char set, char c)
+/* The sets of c, worked out once (cset_of holds them). */
+static unsigned char sets_of(unsigned char c)
 {
 	if (c == '\0')
-		return false;
-	switch (set) {
-	case 'N':
-		return c >= '0' && c <= '9';
-	case 'X':
-		return strchr(cset82, c) != NULL;
-	case 'Y': /* set 39: digits, upper case letters, # - / */
-		return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c == '#' || c == '-' ||
-		       c == '/';
-	case 'Z': /* set 64: the URL-safe base64 alphabet and '=' padding */
-		return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '=';
-	}
-	return false;
+		return 0;
+	unsigned char m = 0;
+	if (c >= '0' && c <= '9')
+		m |= CS_N;
+	if (strchr(cset82, c))
+		m |= CS_X;
+	if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c == '#' || c == '-' || c == '/')
+		m |= CS_Y; /* set 39: digits, upper case letters, # - / */
+	if (isalnum(c) || c == '-' || c == '_' || c == '=')
+		m |= CS_Z; /* set 64: the URL-safe base64 alphabet and '=' padding */
+	return m;
+}
+
+static unsigned char cset_bit(char set)
+{
+	return set == 'N' ? CS_N : set == 'X' ? CS_X : set == 'Y' ? CS_Y : set == 'Z' ? CS_Z : 0;
 }
 
 static const char *cset_name(char set)
@@ -235,7 +248,15 @@ static void load_table(void)
 					ntable = 0;
 					return;
 				}
+				qualifies[j] = true;
 			}
+	for (int i = 0; i < ntable; i++) {
+		size_t n = strlen(table[i].ai);
+		int v = atoi(table[i].ai);
+		where[(n == 2 ? 0 : n == 3 ? 100 : 1100) + v] = (short)(i + 1);
+	}
+	for (int c = 0; c < 256; c++)
+		cset_of[c] = sets_of((unsigned char)c);
 }
 
 const char *gs1_table_error(void)
@@ -250,28 +271,34 @@ int gs1_ai_count(void)
 	return ntable;
 }
 
-const gs1_ai *gs1_ai_find(const char *ai)
+const gs1_ai *gs1_ai_findn(const char *ai, size_t n)
 {
 	pthread_once(&table_once, load_table);
-	int lo = 0, hi = ntable - 1;
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		int c = strcmp(table[mid].ai, ai);
-		if (c == 0)
-			return &table[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
+	if (n < 2 || n > GS1_AI_MAX)
+		return NULL;
+	int v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (ai[i] < '0' || ai[i] > '9')
+			return NULL;
+		v = v * 10 + (ai[i] - '0');
 	}
-	return NULL;
+	int at = where[(n == 2 ? 0 : n == 3 ? 100 : 1100) + v];
+	return at ? &table[at - 1] : NULL;
+}
+
+const gs1_ai *gs1_ai_find(const char *ai)
+{
+	size_t n = 0;
+	while (n <= GS1_AI_MAX && ai[n])
+		n++;
+	return gs1_ai_findn(ai, n);
 }
 
 bool gs1_key_takes(const gs1_ai *key, const char *ai, int *seq, int *idx)
 {
 	for (int s = 0; s < key->nseq; s++)
 		for (int q = 0; q < key->seqlen[s]; q++)
-			if (strcmp(key->seq[s][q], ai) == 0) {
+			if (gs1_ai_eq(key->seq[s][q], ai)) {
 				if (seq)
 					*seq = s;
 				if (idx)
@@ -283,11 +310,8 @@ bool gs1_key_takes(const gs1_ai *key, const char *ai, int *seq, int *idx)
 
 bool gs1_ai_qualifies(const char *ai)
 {
-	pthread_once(&table_once, load_table);
-	for (int i = 0; i < ntable; i++)
-		if (gs1_key_takes(&table[i], ai, NULL, NULL))
-			return true;
-	return false;
+	const gs1_ai *a = gs1_ai_find(ai);
+	return a && qualifies[a - table];
 }
 
 size_t gs1_ai_len(const char *ai)
@@ -328,8 +352,9 @@ static void check_pair(const char *s, size_t n, char pair[2])
 static int check_comp(const gs1_ai *a, const gs1_comp *c, const char *s, size_t n, char *err,
                       size_t errlen)
 {
+	unsigned char set = cset_bit(c->cset);
 	for (size_t i = 0; i < n; i++)
-		if (!in_cset(c->cset, s[i])) {
+		if (!(cset_of[(unsigned char)s[i]] & set)) {
 			unsigned char ch = (unsigned char)s[i];
 			if (ch >= 0x21 && ch < 0x7f)
 				snprintf(err, errlen, "%s: character '%c' not in %s", a->ai, ch,

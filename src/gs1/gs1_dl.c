@@ -21,10 +21,15 @@ typedef struct {
 	size_t n;
 } span;
 
+/* Letters, digits and - . _ ~: what a URI carries as it is (RFC 3986 unreserved). */
+static const bool unreserved[256] = {
+    ['A' ... 'Z'] = true, ['a' ... 'z'] = true, ['0' ... '9'] = true, ['-'] = true,
+    ['.'] = true,         ['_'] = true,         ['~'] = true,
+};
+
 static bool unreserved_value(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~';
+	return unreserved[(unsigned char)c];
 }
 
 static int hexval(char c)
@@ -46,9 +51,17 @@ static void bad_escape(const char *start, const char *pct, const char *end, char
 static int pct_decode(const char *what, const char *s, size_t n, bool strict, char *out, size_t cap,
                       char *err, size_t errlen)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
+	size_t o = 0, run = 0;
+	while (run < n && run + 1 < cap && unreserved[(unsigned char)s[run]])
+		run++; /* most values: all unreserved, copied at once */
+	memcpy(out, s, run);
+	o = run;
+	for (size_t i = run; i < n; i++) {
 		char c = s[i];
+		if (unreserved[(unsigned char)c] && o + 1 < cap) {
+			out[o++] = c;
+			continue;
+		}
 		if (c == '%') {
 			if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) {
 				bad_escape(s, s + i, s + n, err, errlen);
@@ -83,15 +96,7 @@ static int pct_decode(const char *what, const char *s, size_t n, bool strict, ch
 /* The AI a path segment or query key names, if it is all digits and known. */
 static const gs1_ai *span_ai(span s)
 {
-	char ai[GS1_AI_MAX + 1];
-	if (s.n < 2 || s.n > GS1_AI_MAX)
-		return NULL;
-	for (size_t i = 0; i < s.n; i++)
-		if (s.p[i] < '0' || s.p[i] > '9')
-			return NULL;
-	memcpy(ai, s.p, s.n);
-	ai[s.n] = '\0';
-	return gs1_ai_find(ai);
+	return gs1_ai_findn(s.p, s.n);
 }
 
 /* "22,10,21 or 235": the qualifiers key takes, for messages. */
@@ -112,7 +117,7 @@ static void seq_text(const gs1_ai *key, char *buf, size_t len)
  * GTIN-14 (leading zeros), as the standard asks of a GTIN in a URI. */
 static int take_elem(const gs1_ai *a, span v, gs1_elem *e, char *err, size_t errlen)
 {
-	strcpy(e->ai, a->ai);
+	memcpy(e->ai, a->ai, sizeof e->ai);
 	if (v.n == 0) {
 		snprintf(err, errlen, "%s: empty value", a->ai);
 		return -1;
@@ -120,7 +125,7 @@ static int take_elem(const gs1_ai *a, span v, gs1_elem *e, char *err, size_t err
 	if (pct_decode(a->ai, v.p, v.n, true, e->value, sizeof e->value, err, errlen) != 0)
 		return -1;
 	size_t n = strlen(e->value);
-	if (strcmp(a->ai, "01") == 0 && (n == 8 || n == 12 || n == 13) &&
+	if (gs1_ai_eq(a->ai, "01") && (n == 8 || n == 12 || n == 13) &&
 	    strspn(e->value, "0123456789") == n) {
 		memmove(e->value + 14 - n, e->value, n + 1);
 		memset(e->value, '0', 14 - n);
@@ -146,7 +151,7 @@ static int check_qualifiers(const gs1_ai *key, const gs1_dl *dl, char *err, size
 			return -1;
 		}
 		for (int j = 0; j < i; j++)
-			if (strcmp(dl->qual[j].ai, q) == 0) {
+			if (gs1_ai_eq(dl->qual[j].ai, q)) {
 				snprintf(err, errlen, "%s: duplicate", q);
 				return -1;
 			}
@@ -311,10 +316,10 @@ static int take_stem(const char *uri, span at, int nstem, gs1_dl *dl, char *err,
 
 static bool in_path(const gs1_dl *dl, const char *ai)
 {
-	if (strcmp(dl->key.ai, ai) == 0)
+	if (gs1_ai_eq(dl->key.ai, ai))
 		return true;
 	for (int i = 0; i < dl->nqual; i++)
-		if (strcmp(dl->qual[i].ai, ai) == 0)
+		if (gs1_ai_eq(dl->qual[i].ai, ai))
 			return true;
 	return false;
 }
@@ -468,7 +473,10 @@ int gs1_dl_parse(const char *uri, gs1_dl *out, char *err, size_t errlen)
 {
 	span seg[SEG_MAX], query;
 	int nseg;
-	memset(out, 0, sizeof *out);
+	/* Only what is read is set (the struct is 9 KB: a memset was a third of a parse). */
+	out->stem[0] = '\0';
+	memset(&out->key, 0, sizeof out->key);
+	out->nqual = out->nattr = out->nother = 0;
 	const char *terr = gs1_table_error();
 	if (terr) {
 		snprintf(err, errlen, "%s", terr);
@@ -507,13 +515,13 @@ int gs1_dl_parse(const char *uri, gs1_dl *out, char *err, size_t errlen)
 
 const gs1_elem *gs1_dl_get(const gs1_dl *dl, const char *ai)
 {
-	if (strcmp(dl->key.ai, ai) == 0)
+	if (gs1_ai_eq(dl->key.ai, ai))
 		return &dl->key;
 	for (int i = 0; i < dl->nqual; i++)
-		if (strcmp(dl->qual[i].ai, ai) == 0)
+		if (gs1_ai_eq(dl->qual[i].ai, ai))
 			return &dl->qual[i];
 	for (int i = 0; i < dl->nattr; i++)
-		if (strcmp(dl->attr[i].ai, ai) == 0)
+		if (gs1_ai_eq(dl->attr[i].ai, ai))
 			return &dl->attr[i];
 	return NULL;
 }
@@ -530,8 +538,11 @@ static bool put(char *buf, size_t len, size_t *o, const char *s, bool enc)
 			return false;
 		if (plain)
 			buf[(*o)++] = (char)c;
-		else
-			*o += (size_t)snprintf(buf + *o, len - *o, "%%%02X", c);
+		else {
+			buf[(*o)++] = '%';
+			buf[(*o)++] = "0123456789ABCDEF"[c >> 4];
+			buf[(*o)++] = "0123456789ABCDEF"[c & 15];
+		}
 	}
 	buf[*o] = '\0';
 	return true;
@@ -551,7 +562,7 @@ int gs1_dl_build(const gs1_dl *dl, char *buf, size_t buflen)
 	for (int s = 0; ok && s < key->nseq; s++)
 		for (int q = 0; ok && q < key->seqlen[s]; q++)
 			for (int i = 0; ok && i < dl->nqual; i++)
-				if (strcmp(dl->qual[i].ai, key->seq[s][q]) == 0)
+				if (gs1_ai_eq(dl->qual[i].ai, key->seq[s][q]))
 					ok = put(buf, buflen, &o, "/", false) &&
 					     put(buf, buflen, &o, dl->qual[i].ai, false) &&
 					     put(buf, buflen, &o, "/", false) &&

@@ -17,11 +17,17 @@
 
 /* Whether c goes into a handle as it is: a letter, a digit, - . or _, and
  * not the character that ends the placeholder (term; letters either case). */
+static const bool handle_plain[256] = {
+    ['A' ... 'Z'] = true, ['a' ... 'z'] = true, ['0' ... '9'] = true,
+    ['-'] = true,         ['.'] = true,         ['_'] = true,
+};
+
 static bool plain(unsigned char c, char term)
 {
-	bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	          c == '-' || c == '.' || c == '_';
-	return ok && tolower(c) != tolower((unsigned char)term);
+	unsigned char t = (unsigned char)term;
+	bool letter = (t | 0x20) >= 'a' && (t | 0x20) <= 'z';
+	/* tolower without a call: a letter term ends the value in either case */
+	return handle_plain[c] && c != t && !(letter && (c ^ 0x20) == t);
 }
 
 /* Key offset of the GS1 company prefix in a key's value: after the indicator
@@ -97,7 +103,7 @@ const gs1_rule *gs1_rule_find(const gs1_rule *rules, int n, const gs1_dl *dl)
 	size_t off = gcp_offset(dl->key.ai), vlen = strlen(dl->key.value);
 	for (int i = 0; i < n; i++) {
 		size_t g = strlen(rules[i].gcp);
-		if (strcmp(rules[i].key, dl->key.ai) != 0 || off + g > vlen ||
+		if (!gs1_ai_eq(rules[i].key, dl->key.ai) || off + g > vlen ||
 		    memcmp(dl->key.value + off, rules[i].gcp, g) != 0)
 			continue;
 		if (!best || g > strlen(best->gcp))
@@ -109,10 +115,20 @@ const gs1_rule *gs1_rule_find(const gs1_rule *rules, int n, const gs1_dl *dl)
 int gs1_rule_apply(const gs1_rule *r, const gs1_dl *dl, char *buf, size_t buflen)
 {
 	size_t o = 0;
-	if (strcmp(r->key, dl->key.ai) != 0)
+	if (!gs1_ai_eq(r->key, dl->key.ai))
 		return 0;
 	const char *slash = strchr(r->tmpl, '/');
 	for (const char *p = r->tmpl; *p; p++) {
+		/* the literal text up to the next placeholder, copied at once */
+		const char *lit = slash && p > slash ? strchr(p, '{') : NULL;
+		size_t ln = lit ? (size_t)(lit - p) : 0;
+		if (ln) {
+			if (o + ln >= buflen)
+				return -1;
+			memcpy(buf + o, p, ln);
+			o += ln;
+			p = lit;
+		}
 		if (*p == '{' && slash && p > slash) {
 			const char *e = strchr(p, '}');
 			char ai[GS1_AI_MAX + 2];
@@ -130,8 +146,11 @@ int gs1_rule_apply(const gs1_rule *r, const gs1_dl *dl, char *buf, size_t buflen
 					return -1;
 				if (need == 1)
 					buf[o++] = (char)ch;
-				else
-					o += (size_t)snprintf(buf + o, buflen - o, "%%%02X", ch);
+				else {
+					buf[o++] = '%';
+					buf[o++] = "0123456789ABCDEF"[ch >> 4];
+					buf[o++] = "0123456789ABCDEF"[ch & 15];
+				}
 			}
 			p = e;
 			continue;

@@ -7,6 +7,20 @@
 
 #include "gs1/gs1.h"
 
+/* Whether AIs a and b (NUL-terminated, at most GS1_AI_MAX digits) are the
+ * same: the hot paths' comparison, inline (a strcmp call cost more than the
+ * few bytes it compares). */
+static inline bool gs1_ai_eq(const char *a, const char *b)
+{
+	for (int i = 0; i <= GS1_AI_MAX; i++) {
+		if (a[i] != b[i])
+			return false;
+		if (!a[i])
+			return true;
+	}
+	return true;
+}
+
 /* The length of the AIs whose first two digits are ai[0..1] (every AI of a
  * two-digit start has one length), 0 when none is known. */
 size_t gs1_ai_len(const char *ai);

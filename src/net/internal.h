@@ -29,6 +29,13 @@ enum {
 	NET_UDP_DGRAM_MAX = 2048, /* larger datagrams are dropped (requests use 512) */
 	NET_UDP_CTL = 64,         /* control buffer per datagram: one in(6)_pktinfo */
 	NET_UDP_OUT_PKTS = 1024,  /* datagrams per sendmmsg (UIO_MAXIOV) */
+	/*
+	 * A multi-packet answer of up to this many datagrams goes out as one
+	 * message the kernel cuts into PROTO_UDP_PKT-byte datagrams (UDP GSO,
+	 * UDP_SEGMENT): the kernel's limit since 4.18 (UDP_MAX_SEGMENTS).
+	 */
+	NET_UDP_GSO_SEGS = 64,
+	NET_UDP_SCTL = NET_UDP_CTL + 32, /* send control: a pktinfo and the segment size */
 	NET_UDP_REASM_SLOTS = 256,
 	NET_UDP_REASM_BYTES = 16 << 20,
 	NET_UDP_REASM_MS = 3000,                        /* clients retry at 0.5, 1, 1.5 s */
@@ -130,7 +137,11 @@ struct net_worker {
 	struct mmsghdr *smsg;
 	struct iovec *siov; /* 2 per datagram: envelope, payload slice */
 	proto_udp_frag *sfrag;
-	unsigned nsend;
+	uint8_t *sctl;  /* NET_UDP_SCTL per message: the control of a segmented one */
+	uint16_t *sgso; /* per message: its datagrams when segmented by the kernel, else 0 */
+	unsigned nsend; /* messages queued */
+	unsigned nfrag; /* datagrams queued (sfrag, siov pairs): >= nsend */
+	bool gso;       /* multi-packet answers as one segmented send (UDP GSO) */
 	unsigned nsend_answers;
 
 	/* Where the handler writes answers; emptied after every batch. */

@@ -222,6 +222,13 @@ typedef struct net_config {
 	 */
 	unsigned udp_answer_max, udp_amplification;
 	unsigned udp_rate_limit, udp_rate_slip;
+	/*
+	 * true: a multi-packet UDP answer goes out as one send per datagram.
+	 * false (the default): as one send the kernel cuts into the same
+	 * datagrams (UDP GSO), where the kernel can; the datagrams on the wire
+	 * are the same bytes either way.
+	 */
+	bool udp_no_gso;
 	/* networks ("ADDR/BITS") the rate limit does not apply to (rrl.h) */
 	const char *const *udp_rate_exempt;
 	size_t n_udp_rate_exempt;
@@ -281,6 +288,7 @@ struct net_stats {
 	uint64_t udp_pkts_in;   /* datagrams received */
 	uint64_t udp_pkts_out;  /* datagrams the kernel took */
 	uint64_t udp_send_fail; /* datagrams it refused (send buffer full, unreachable) */
+	uint64_t udp_gso;       /* multi-packet answers sent as one segmented send (UDP GSO) */
 	uint64_t udp_bytes_in;  /* datagram payloads, envelopes included */
 	uint64_t udp_bytes_out;
 	uint64_t udp_reasm_pending; /* multi-packet requests being reassembled */

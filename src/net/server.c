@@ -335,6 +335,7 @@ void net_stats(net_server *s, struct net_stats *st)
 		NET_SUM(udp_pkts_in);
 		NET_SUM(udp_pkts_out);
 		NET_SUM(udp_send_fail);
+		NET_SUM(udp_gso);
 		NET_SUM(udp_bytes_in);
 		NET_SUM(udp_bytes_out);
 		NET_SUM(udp_reasm_pending);

@@ -30,10 +30,24 @@ struct node {
 	struct node_stats *stats;        /* node/stats.h; NULL without statistics */
 };
 
+enum { NODE_HOMED_MEMO = 62 }; /* longest prefix kept in node_worker.homed_memo */
+
 struct node_worker {
 	node *node;
 	store_txn *rtxn; /* this thread's read snapshot, reset between uses */
 	bool in_batch;
+	uint64_t snap; /* counts the snapshots taken (node_worker_begin) */
+	/*
+	 * The last prefix resolution asked about and whether it is homed, as
+	 * seen in snapshot `snap` (resolve.c): the requests of a batch mostly
+	 * share their prefix, so one store lookup answers them all.
+	 */
+	struct {
+		uint64_t snap; /* 0: none */
+		uint8_t len;
+		int8_t homed;
+		uint8_t prefix[NODE_HOMED_MEMO];
+	} homed_memo;
 	uint8_t key[HANDLE_KEY_MAX];
 	/* group commit (node_worker_group): the batch's write txn, or NULL */
 	bool group;

@@ -56,13 +56,29 @@ static bool value_selected(const proto_resolve_req *rr, const proto_value *v)
 	return false;
 }
 
+/*
+ * Whether prefix is homed here. Within a batch's read snapshot (no write
+ * transaction open) the answer cannot change, so the last one is kept for
+ * the next request of the batch that asks about the same prefix.
+ */
 static int is_homed(node_worker *w, idn_slice prefix)
 {
 	uint8_t norm[HANDLE_KEY_MAX];
 	int n = handle_prefix_norm(prefix, norm, sizeof(norm));
 	if (n < 0)
 		return 0;
-	return store_is_homed(node_rtxn(w), idn_slice_of(norm, (size_t)n));
+	bool memo = w->in_batch && !w->wtxn && n <= NODE_HOMED_MEMO;
+	if (memo && w->homed_memo.snap == w->snap && w->homed_memo.len == n &&
+	    memcmp(w->homed_memo.prefix, norm, (size_t)n) == 0)
+		return w->homed_memo.homed;
+	int h = store_is_homed(node_rtxn(w), idn_slice_of(norm, (size_t)n));
+	if (memo && h >= 0) {
+		w->homed_memo.snap = w->snap;
+		w->homed_memo.len = (uint8_t)n;
+		w->homed_memo.homed = (int8_t)h;
+		memcpy(w->homed_memo.prefix, norm, (size_t)n);
+	}
+	return h;
 }
 
 /*

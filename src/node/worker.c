@@ -61,8 +61,10 @@ void node_worker_free(node_worker *w)
 
 void node_worker_begin(node_worker *w)
 {
-	if (!w->in_batch && !w->wtxn && store_txn_renew(w->rtxn) == IDN_OK)
+	if (!w->in_batch && !w->wtxn && store_txn_renew(w->rtxn) == IDN_OK) {
 		w->in_batch = true;
+		w->snap++;
+	}
 }
 
 void node_worker_group(node_worker *w, bool on)

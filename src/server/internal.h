@@ -58,8 +58,6 @@ typedef struct server_stats {
 	void (*reload)(void *arg); /* SIGHUP (reload.c), on this thread */
 	void *arg;
 } server_stats;
-/* SIGUSR1 and SIGHUP. */
-void server_stats_block_signal(void);
 /* st->res, reload and arg set by the caller. */
 bool server_stats_start(server_stats *st);
 void server_stats_stop(server_stats *st);
@@ -74,6 +72,14 @@ void server_stats_log(resolver *r);
  * needing a restart. A file that does not parse changes nothing.
  */
 void server_reload(server_settings *cur, node *n, api_server *http);
+
+/*
+ * (notify.c) The service manager's readiness protocol: state ("READY=1",
+ * "STOPPING=1") sent to $NOTIFY_SOCKET when it is set, else nothing;
+ * server_notify_reloading sends "RELOADING=1" with the monotonic clock.
+ */
+void server_notify(const char *state);
+void server_notify_reloading(void);
 
 /*
  * The statistics' writer (node/stats.h): a thread that flushes the
@@ -107,16 +113,31 @@ typedef struct server_reporter {
 	pthread_cond_t wake;
 	store *store;
 	EVP_PKEY *key;
-	const char *parent;
+	const char *parent; /* NULL: found through root (stats_parent.c) */
+	const char *root;
 	const char *const *prefixes;
 	size_t nprefixes;
 	unsigned interval_s, days;
 	bool running, stop;
 } server_reporter;
 bool server_reporter_start(server_reporter *rp, store *s, const auth_key *key, const char *parent,
-                           const char *const *prefixes, size_t n, unsigned interval_s,
-                           unsigned days);
+                           const char *root, const char *const *prefixes, size_t n,
+                           unsigned interval_s, unsigned days);
 void server_reporter_stop(server_reporter *rp);
+/*
+ * The report address ("ADDR:PORT" into out) of prefix's parent, found
+ * through root (stats_parent.c): the first HTTP interface of the HS_SITE in
+ * 0.NA/<parent prefix>. IDN_OK, or an idn_err with why.
+ */
+int server_stats_parent_find(const char *root, const char *prefix, char *out, size_t cap, char *why,
+                             size_t whylen);
+/*
+ * The rule server_stats_parent_find applies to one HS_SITE value's data:
+ * the first server, in record order, with an HTTP interface (protocol 2),
+ * as "A.B.C.D:PORT" or "[V6]:PORT" into out. False when there is none or
+ * the data is not a site.
+ */
+bool server_site_http(idn_slice d, char *out, size_t cap);
 
 /* What GET /metrics reads (metrics.c); mirror under lock, set and cleared by the server. */
 typedef struct server_metrics {

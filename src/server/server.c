@@ -3,6 +3,7 @@
  * store, node, resolver, listeners, mirror, in that order up, in the
  * reverse order down.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ typedef struct running {
 	server_metrics metrics;   /* what GET /metrics reads */
 	char err[256];            /* what a start step failed on, from the module that failed */
 	bool serving;             /* every part started: SIGHUP may reload (atomic) */
+	bool hup_held;            /* a SIGHUP came while starting: reload once serving (atomic) */
 } running;
 
 static int say(running *r, int ret)
@@ -95,21 +97,26 @@ static int open_store(running *r)
 	return ret;
 }
 
-/* The reports to --stats-parent (stats_report.c), when one is named. */
+/*
+ * The reports to --stats-parent (stats_report.c), when one is named, or to
+ * the parent found through --root when only --stats-report is given.
+ */
 static int start_reporter(running *r)
 {
 	const server_settings *c = r->cfg;
-	if (!c->stats_parent || !c->stats_parent[0])
+	bool parent = c->stats_parent && c->stats_parent[0], root = c->root && c->root[0];
+	if (!parent && !c->stats_report.n)
 		return IDN_OK;
-	if (!c->stats || !r->key || !c->stats_report.n) {
+	if (!c->stats || !r->key || !c->stats_report.n || (!parent && !root)) {
 		snprintf(r->err, sizeof(r->err),
-		         "stats_parent: needs statistics on, server_key (the reports are signed "
-		         "with it) and at least one stats_report prefix");
+		         "stats_parent, stats_report: reports need statistics on, server_key (the "
+		         "reports are signed with it), at least one stats_report prefix, and "
+		         "stats_parent or root (the parent is then found through the root)");
 		return IDN_ECONFIG;
 	}
-	if (!server_reporter_start(&r->reporter, r->store, r->key, c->stats_parent,
-	                           (const char *const *)c->stats_report.v, c->stats_report.n,
-	                           c->stats_report_s, c->stats_report_days))
+	if (!server_reporter_start(&r->reporter, r->store, r->key, parent ? c->stats_parent : NULL,
+	                           c->root, (const char *const *)c->stats_report.v,
+	                           c->stats_report.n, c->stats_report_s, c->stats_report_days))
 		return IDN_ENOMEM;
 	return IDN_OK;
 }
@@ -258,6 +265,7 @@ static int start_listeners(running *r)
 	    .udp_amplification = c->udp_amplification,
 	    .udp_rate_limit = c->udp_rate_limit,
 	    .udp_rate_slip = c->udp_rate_slip,
+	    .udp_no_gso = !c->udp_gso,
 	    .udp_rate_exempt = (const char *const *)c->udp_rate_exempt.v,
 	    .n_udp_rate_exempt = c->udp_rate_exempt.n,
 	    .tcp_message_ms = c->tcp_message_ms,
@@ -443,15 +451,33 @@ static void stop(running *r)
 	net_budget_fini(&r->budget);
 }
 
-/* SIGHUP: what can change while running does (reload.c); the listeners are up by then. */
+/*
+ * SIGHUP: what can change while running does (reload.c); the listeners are up
+ * by then. One that comes while the node starts is held: marked first, then
+ * whoever of this thread and serve_held() takes the mark acts on it, so none
+ * is lost between the two.
+ */
 static void reload(void *arg)
 {
 	running *r = arg;
-	if (!__atomic_load_n(&r->serving, __ATOMIC_ACQUIRE)) {
-		fprintf(stderr, "idnode: reload: still starting: SIGHUP ignored\n");
+	__atomic_store_n(&r->hup_held, true, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&r->serving, __ATOMIC_SEQ_CST)) {
+		fprintf(stderr, "idnode: reload: still starting: held until the node serves\n");
 		return;
 	}
-	server_reload(r->cfg, r->node, r->http);
+	if (__atomic_exchange_n(&r->hup_held, false, __ATOMIC_SEQ_CST)) {
+		server_notify_reloading();
+		server_reload(r->cfg, r->node, r->http);
+		server_notify("READY=1");
+	}
+}
+
+/* The node serves now: a SIGHUP held while it started is sent to the stats thread again. */
+static void serve_held(running *r)
+{
+	__atomic_store_n(&r->serving, true, __ATOMIC_SEQ_CST);
+	if (__atomic_exchange_n(&r->hup_held, false, __ATOMIC_SEQ_CST) && r->stats.running)
+		pthread_kill(r->stats.thread, SIGHUP);
 }
 
 int server_run(server_settings *s)
@@ -462,7 +488,7 @@ int server_run(server_settings *s)
 	r->cfg = s;
 	pthread_mutex_init(&r->metrics.lock, NULL);
 	/* Before any thread starts, so only the stats thread's sigwait takes SIGUSR1. */
-	server_stats_block_signal();
+	server_hold_signals();
 	int ret = open_store(r);
 	if (!ret)
 		ret = make_node(r);
@@ -482,8 +508,10 @@ int server_run(server_settings *s)
 		ret = start_mirror(r);
 	if (!ret) {
 		print_banner(r);
-		__atomic_store_n(&r->serving, true, __ATOMIC_RELEASE);
+		server_notify("READY=1");
+		serve_held(r);
 		ret = net_run_until_signal(r->net);
+		server_notify("STOPPING=1");
 		r->net = NULL;                /* freed by net_run_until_signal */
 		server_stats_stop(&r->stats); /* a reload in progress ends before what it uses */
 		server_metrics_mirror(&r->metrics, NULL);

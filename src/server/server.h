@@ -26,6 +26,16 @@
 int server_run(server_settings *s);
 
 /*
+ * Blocks SIGHUP and SIGUSR1 in the calling thread, and so in every thread it
+ * starts. `idnode serve` calls it first, before anything slow: from then on
+ * neither signal can kill the starting process. server_run's statistics
+ * thread takes them with sigwait once it runs; a SIGHUP that came before the
+ * node serves is held and reloads as soon as it does. (server_run calls it
+ * too, for callers that did not.)
+ */
+void server_hold_signals(void);
+
+/*
  * Our HS_SITE record from the site settings (listen, server_id, site_serial,
  * site_server, site_hash, site_desc, advertise, server_key): what the node
  * answers to GET_SITE_INFO and `idnode siteinfo` writes. Returns its length

@@ -45,6 +45,7 @@ typedef struct server_settings {
 	unsigned warm_rate; /* MB/s, 0 = unpaced */
 	/* UDP answers (net.h): the budget, and the rate per source network with its slip. */
 	unsigned udp_answer_max, udp_amplification, udp_rate_limit, udp_rate_slip;
+	int udp_gso; /* multi-packet UDP answers segmented by the kernel (net_config.udp_no_gso) */
 	settings_list http, https; /* HTTP(S) listeners (REST API, proxy, Handle over HTTP) */
 	char *tls_cert, *tls_key;  /* PEM files for the HTTPS listeners */
 	char *access_log;          /* "-" = stderr */

@@ -84,6 +84,11 @@ const setting_row settings_rows[] = {
      .field = F(udp_rate_slip), .def = 2, .max = 100, .scope = SETTING_SERVE,
      .help = "over that rate, every N-th answer is an RC_ERROR asking\n"
              "for TCP, the others are dropped; 0: drop all (default 2)"},
+    {.ini = "udp_gso", .flag = "no-udp-gso", .type = SETTING_BOOL, .field = F(udp_gso),
+     .def = 1, .max = 1, .flag_value = 0, .scope = SETTING_SERVE,
+     .help = "send a multi-packet UDP answer as one send per\n"
+             "datagram, not as one the kernel cuts into the same\n"
+             "512-byte datagrams (UDP GSO, used where it works)"},
     {.ini = "map_size_mb", .arg = "N", .type = SETTING_ULONG, .field = F(map_size_mb), .max = 1ul << 30,
      .scope = SETTING_SERVE,
      .help = "the initial LMDB map size in MiB (default: the store's)"},
@@ -395,7 +400,8 @@ const setting_row settings_rows[] = {
      .field = F(stats_parent), .scope = SETTING_SERVE,
      .help = "the parent node's HTTP listener: daily statistics\n"
              "of --stats-report prefixes go there, signed with\n"
-             "--server-key (docs/statistics.md)"},
+             "--server-key (docs/statistics.md); without it,\n"
+             "found through --root (0.NA/<parent>'s HS_SITE)"},
     {.ini = "stats_report", .flag = "stats-report", .arg = "PREFIX", .type = SETTING_LIST,
      .field = F(stats_report), .scope = SETTING_SERVE,
      .help = "a prefix this node reports for (repeatable): its\n"

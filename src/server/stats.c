@@ -14,6 +14,7 @@
 #include "core/limit.h"
 #include "node/stats.h"
 #include "server/internal.h"
+#include "server/server.h"
 
 static volatile sig_atomic_t stats_stop;
 
@@ -47,7 +48,7 @@ static void *stats_main(void *arg)
 	return NULL;
 }
 
-void server_stats_block_signal(void)
+void server_hold_signals(void)
 {
 	sigset_t us;
 	sigemptyset(&us);

@@ -4,7 +4,8 @@
  * every --stats-report-s seconds, for each --stats-report prefix and each
  * of the last --stats-report-days days, the day's report
  * (node/stats_report.h) when its rows are not yet acknowledged, POSTed to
- * the parent's /api/stats/report over plain HTTP; a 200 is recorded as
+ * the parent's /api/stats/report over plain HTTP (the parent named, or
+ * found through --root: stats_parent.c); a 200 is recorded as
  * acknowledged in the store. While the parent is down or refuses, the
  * cycle is retried with back-off (1 s doubling, at most the interval or
  * 5 minutes), and every day not acknowledged goes when it is back.
@@ -97,8 +98,8 @@ static int post(const char *parent, const char *body, size_t len, char *msg, siz
 	return status;
 }
 
-/* One day of one prefix: true when the parent has it (now or before). */
-static bool report_day(server_reporter *rp, const char *prefix, uint32_t day)
+/* One day of one prefix: true when the parent (at "HOST:PORT") has it (now or before). */
+static bool report_day(server_reporter *rp, const char *parent, const char *prefix, uint32_t day)
 {
 	node_report r;
 	int ret = node_report_build(rp->store, prefix, day, rp->key, &r);
@@ -109,7 +110,7 @@ static bool report_day(server_reporter *rp, const char *prefix, uint32_t day)
 		return ret == 0;
 	}
 	char msg[512];
-	int status = post(rp->parent, r.envelope, r.len, msg, sizeof(msg));
+	int status = post(parent, r.envelope, r.len, msg, sizeof(msg));
 	bool ok = status == 200;
 	if (ok && (ret = node_report_acked(rp->store, prefix, day, &r)))
 		fprintf(stderr, "idnode: statistics report acknowledgement not saved: %s\n",
@@ -117,20 +118,40 @@ static bool report_day(server_reporter *rp, const char *prefix, uint32_t day)
 	else if (status == 409) /* a replay to the parent: the next cycle sends a newer one */
 		node_report_used(rp->store, prefix, day, &r);
 	if (!ok)
-		fprintf(stderr, "idnode: statistics report of %s to %s: %s %s\n", prefix,
-		        rp->parent, status < 0 ? "parent unreachable" : "refused", msg);
+		fprintf(stderr, "idnode: statistics report of %s to %s: %s %s\n", prefix, parent,
+		        status < 0 ? "parent unreachable" : "refused", msg);
 	node_report_free(&r);
 	return ok && !ret;
 }
 
-/* One cycle: every prefix, every day of the window; true when all went. */
+/*
+ * One cycle: every prefix, every day of the window; true when all went.
+ * Without --stats-parent each prefix's parent is found through the root
+ * at each cycle, so a parent that moves is followed.
+ */
 static bool cycle(server_reporter *rp)
 {
 	uint32_t today = (uint32_t)(time(NULL) / 86400);
 	bool all = true;
-	for (size_t i = 0; i < rp->nprefixes; i++)
+	for (size_t i = 0; i < rp->nprefixes; i++) {
+		char found[80], why[400];
+		const char *parent = rp->parent;
+		if (!parent) {
+			int ret = server_stats_parent_find(rp->root, rp->prefixes[i], found,
+			                                   sizeof(found), why, sizeof(why));
+			if (ret) {
+				fprintf(stderr,
+				        "idnode: statistics report of %s: parent not found through "
+				        "the root %s: %s\n",
+				        rp->prefixes[i], rp->root, why);
+				all = false;
+				continue;
+			}
+			parent = found;
+		}
 		for (uint32_t d = today - rp->days + 1; d <= today; d++)
-			all &= report_day(rp, rp->prefixes[i], d);
+			all &= report_day(rp, parent, rp->prefixes[i], d);
+	}
 	return all;
 }
 
@@ -159,12 +180,13 @@ static void *reporter_main(void *arg)
 }
 
 bool server_reporter_start(server_reporter *rp, store *s, const auth_key *key, const char *parent,
-                           const char *const *prefixes, size_t n, unsigned interval_s,
-                           unsigned days)
+                           const char *root, const char *const *prefixes, size_t n,
+                           unsigned interval_s, unsigned days)
 {
 	rp->store = s;
 	rp->key = auth_key_pkey(key);
 	rp->parent = parent;
+	rp->root = root;
 	rp->prefixes = prefixes;
 	rp->nprefixes = n;
 	rp->interval_s = interval_s ? interval_s : 86400;

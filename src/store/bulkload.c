@@ -179,7 +179,8 @@ static void arena_reset(struct part *w)
 	w->ref_key = NULL;
 }
 
-static void part_free(struct part *w)
+/* Unmaps w's arena and frees its index (w can take entries again after). */
+static void arena_release(struct part *w)
 {
 	struct block *b = w->blocks;
 	while (b) {
@@ -187,9 +188,20 @@ static void part_free(struct part *w)
 		munmap(b, sizeof(*b) + b->cap);
 		b = n;
 	}
+	w->blocks = w->cur = NULL;
 	free(w->refs);
-	free(w->errs);
+	w->refs = NULL;
+	w->caprefs = 0;
 	free(w->bid);
+	w->bid = NULL;
+	w->bidcap = 0;
+	arena_reset(w);
+}
+
+static void part_free(struct part *w)
+{
+	arena_release(w);
+	free(w->errs);
 	free(w->cnt);
 }
 
@@ -226,6 +238,20 @@ static void *ent_alloc(void *arg, size_t len)
 	struct ent *e = arena_alloc(w, sizeof(struct ent) + len);
 	w->last = e;
 	return e ? e->bytes : NULL;
+}
+
+/* A new entry in w's arena holding copies of key and record; NULL: no memory. */
+static struct ent *ent_copy(struct part *w, idn_slice key, idn_slice record)
+{
+	struct ent *e = arena_alloc(w, sizeof(struct ent) + key.len + record.len);
+	if (!e)
+		return NULL;
+	e->klen = (uint32_t)key.len;
+	e->rlen = (uint32_t)record.len;
+	memcpy(e->bytes, key.p, key.len);
+	if (record.len)
+		memcpy(e->bytes + key.len, record.p, record.len);
+	return e;
 }
 
 /* Indexes entry e (its key and record written) as line lineno of the run. */
@@ -452,6 +478,8 @@ struct runsort {
 	pthread_t th;
 };
 
+enum { IX_PARTS = 4 }; /* value types sorted apart; the last part takes the rest */
+
 struct bulkload {
 	bulkload_opts opts;
 	store *s;
@@ -475,7 +503,35 @@ struct bulkload {
 	uint8_t lastkey[HANDLE_KEY_MAX];
 	uint32_t lastklen;
 	struct part xerr; /* only its error list: lines refused by --no-overwrite */
+	/* the search index (see ix_decide): what this load does about it */
+	int ixmode;
+	bool ix_merge;   /* EMIT into a store that held records: unmake what is replaced */
+	bool ix_multi;   /* runs written as they fill: no single ordered pass */
+	index_ents *ixe; /* one record's entries */
+	/* this index run's entries (klen, rlen = INDEX_VAL_LEN), one part per
+	 * value type (ix_part), so that each part's common prefix covers the
+	 * type and what its data share (a URL's scheme and host) and the sort
+	 * compares what differs */
+	struct part ixp[IX_PARTS];
+	uint8_t ixtype[IX_PARTS - 1][INDEX_TYPE_MAX];
+	size_t ixtlen[IX_PARTS - 1], nixtypes;
+	struct sref *ixout; /* the parts merged */
+	size_t ix_bytes;    /* memory for one index run, at least (see ix_emit) */
+	FILE **ixspill;     /* sorted index runs (opts.spill_dir) */
+	size_t nixspill;
 };
+
+/*
+ * What a load does about the search index, decided in its first write
+ * transaction: NONE (it is off), KEEP (kept current by each put: a small load),
+ * EMIT (the entries of every record written are collected as it goes,
+ * sorted like the records, and written in key order at the end), REBUILD
+ * (left stale, rebuilt from the records at the end: an index stale before
+ * the load, or runs written as they fill).
+ */
+enum { IXM_UNSET, IXM_NONE, IXM_KEEP, IXM_EMIT, IXM_REBUILD };
+/* meta: the resume_id of a load in EMIT mode, so that its resumption is too */
+#define IX_BULK_META "bulkload.index"
 
 static void line_error(struct bulkload *L, uint64_t line, int code, const char *msg)
 {
@@ -550,6 +606,9 @@ static void runsort_free(struct runsort *rs)
 	free(rs->split);
 	free(rs->bstart);
 	free(rs->tmp);
+	rs->out = rs->split = rs->tmp = NULL;
+	rs->bstart = NULL;
+	rs->cap = 0;
 }
 
 /*
@@ -743,6 +802,116 @@ int bulkload_resume_point(store *s, const char *resume_id, uint32_t *now, size_t
 	return rc;
 }
 
+/* Whether this load's earlier, interrupted run was in EMIT mode. */
+static bool ix_resumed_emit(struct bulkload *L, store_txn *t)
+{
+	idn_slice v;
+	if (!L->opts.resume_id || store_meta_get(t, IX_BULK_META, &v) != IDN_OK)
+		return false;
+	return v.len == strlen(L->opts.resume_id) && !memcmp(v.p, L->opts.resume_id, v.len);
+}
+
+/*
+ * Decides the index mode (above) in the load's first write transaction t,
+ * before its first put; n is the number of entries the load will write, as
+ * far as it is known. Marks t for KEEP.
+ */
+static int ix_begin(struct bulkload *L, store_txn *t, uint64_t n)
+{
+	if (L->ixmode == IXM_UNSET) {
+		enum index_state st;
+		uint64_t have = 0;
+		int rc = store_index_state(t, &st);
+		if (rc == IDN_OK)
+			rc = store_count(t, &have);
+		if (rc)
+			return rc;
+		bool lmdb = !strcmp(L->s->ops->name, "lmdb");
+		if (st == INDEX_OFF)
+			L->ixmode = IXM_NONE;
+		else if (keep_index(L, t, n))
+			L->ixmode = IXM_KEEP;
+		else if (L->ix_multi || (have && !lmdb))
+			L->ixmode = IXM_REBUILD; /* PostgreSQL: a read per put flushes COPY */
+		else if (st == INDEX_ON || (st == INDEX_STALE && ix_resumed_emit(L, t)))
+			L->ixmode = IXM_EMIT;
+		else
+			L->ixmode = IXM_REBUILD;
+		L->ix_merge = have > 0;
+		if (L->ixmode == IXM_EMIT && !(L->ixe = index_ents_new()))
+			return IDN_ENOMEM;
+		if (L->ixmode == IXM_EMIT && L->opts.resume_id &&
+		    (rc = store_meta_put(
+		         t, IX_BULK_META,
+		         idn_slice_of(L->opts.resume_id, strlen(L->opts.resume_id)))))
+			return rc;
+	}
+	if (L->ixmode == IXM_KEEP)
+		store_index_keep(t);
+	return IDN_OK;
+}
+
+static int ix_flush(struct bulkload *L, bool last);
+
+/* The part of index entry key: its type's own, or the last one. */
+static struct part *ix_part(struct bulkload *L, idn_slice key)
+{
+	const uint8_t *z = memchr(key.p, 0, key.len);
+	size_t tl = z ? (size_t)(z - key.p) : key.len;
+	for (size_t i = 0; i < L->nixtypes; i++)
+		if (L->ixtlen[i] == tl && !memcmp(L->ixtype[i], key.p, tl))
+			return &L->ixp[i];
+	if (L->nixtypes == IX_PARTS - 1 || tl > INDEX_TYPE_MAX)
+		return &L->ixp[IX_PARTS - 1];
+	memcpy(L->ixtype[L->nixtypes], key.p, tl);
+	L->ixtlen[L->nixtypes] = tl;
+	return &L->ixp[L->nixtypes++];
+}
+
+/* Collects the index entries of key's record rec (written, or by the run resumed). */
+static int ix_emit(struct bulkload *L, const uint8_t *key, uint32_t klen, const uint8_t *rec,
+                   uint32_t rlen)
+{
+	size_t n;
+	if (L->ixmode != IXM_EMIT)
+		return IDN_OK;
+	int rc = index_ents_make(L->ixe, idn_slice_of(key, klen), idn_slice_of(rec, rlen), &n);
+	for (size_t i = 0; rc == IDN_OK && i < n; i++) {
+		idn_slice k, v;
+		index_ents_at(L->ixe, i, &k, &v);
+		struct part *w = ix_part(L, k);
+		struct ent *e = ent_copy(w, k, v);
+		rc = e ? add_ref(w, e, 0) : IDN_ENOMEM;
+	}
+	/* The index run may use what the records' run being written leaves of
+	 * the memory (all of it while spilled runs are merged: their arenas are
+	 * released then), at least ix_bytes. */
+	size_t used = 0, recs = 0;
+	for (int i = 0; i < IX_PARTS; i++)
+		used += L->ixp[i].arena_used + L->ixp[i].nrefs * REF_BYTES;
+	for (int i = 0; i < 2; i++)
+		recs += L->part[i].arena_used + L->part[i].nrefs * REF_BYTES;
+	size_t all = L->run_bytes + L->ix_bytes, room = recs < all ? all - recs : 0;
+	if (rc == IDN_OK && used >= (room > L->ix_bytes ? room : L->ix_bytes))
+		rc = ix_flush(L, false);
+	return rc;
+}
+
+/*
+ * Before key's record is replaced in t (EMIT into a store that held
+ * records): removes the index entries of the record there.
+ */
+static int ix_unmake(struct bulkload *L, store_txn *t, const uint8_t *key, uint32_t klen)
+{
+	idn_slice old;
+	if (L->ixmode != IXM_EMIT || !L->ix_merge || L->opts.no_overwrite)
+		return IDN_OK;
+	int rc = store_get(t, idn_slice_of(key, klen), &old);
+	if (rc == IDN_ENOTFOUND)
+		return IDN_OK;
+	return rc ? rc : store_index_unmake(t, L->ixe, idn_slice_of(key, klen), old);
+}
+
 /* Record bytes per write transaction: appending, or inserting between keys. */
 static uint64_t txn_bytes(const struct bulkload *L, bool append)
 {
@@ -784,8 +953,10 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 			store_txn_abort(t);
 			goto out;
 		}
-		if (keep_index(L, t, n))
-			store_index_keep(t);
+		if ((rc = ix_begin(L, t, n))) {
+			store_txn_abort(t);
+			goto out;
+		}
 		while (bytes < txn_bytes(L, append) && i < n) {
 			if (i >= ready)
 				ready = wait_sorted(rs, i);
@@ -802,6 +973,9 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 			const struct ent *e = r->e;
 			if (resume_skip(L, e->bytes, e->klen)) {
 				res++;
+				if ((rc = ix_emit(L, e->bytes, e->klen, e->bytes + e->klen,
+				                  e->rlen)))
+					break;
 				continue;
 			}
 			if (!append) {
@@ -809,9 +983,13 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 				int c = memcmp(e->bytes, L->maxkey, m);
 				append = c > 0 || (c == 0 && e->klen > L->maxklen);
 			}
+			if ((rc = ix_unmake(L, t, e->bytes, e->klen)))
+				break;
 			rc = store_put(t, idn_slice_of(e->bytes, e->klen),
 			               idn_slice_of(e->bytes + e->klen, e->rlen),
 			               flags | (append ? STORE_APPEND : 0));
+			if (rc == IDN_OK)
+				rc = ix_emit(L, e->bytes, e->klen, e->bytes + e->klen, e->rlen);
 			if (rc == IDN_EEXIST && L->opts.no_overwrite) {
 				if (nexists == capexists) {
 					size_t cap = capexists ? capexists * 2 : 256;
@@ -884,9 +1062,14 @@ out:
 /* ------------------------------------------------------------------------ */
 /* bounded memory: sorted runs spilled to files, merged at the end          */
 
-/* A new spill file in opts.spill_dir, unlinked at once (gone with the process). */
-static int spill_open(struct bulkload *L, FILE **out)
+/*
+ * A new spill file in opts.spill_dir, unlinked at once (gone with the
+ * process), added to the list of record runs (or index runs: index).
+ */
+static int spill_open(struct bulkload *L, bool index, FILE **out)
 {
+	FILE ***list = index ? &L->ixspill : &L->spill;
+	size_t *n = index ? &L->nixspill : &L->nspill;
 	char path[PATH_MAX];
 	if (snprintf(path, sizeof(path), "%s/.idnode-load-XXXXXX", L->opts.spill_dir) >=
 	    (int)sizeof(path))
@@ -903,15 +1086,38 @@ static int spill_open(struct bulkload *L, FILE **out)
 		return IDN_ENOMEM;
 	}
 	setvbuf(f, NULL, _IOFBF, SPILL_BUF);
-	FILE **v = xrealloc_array(L->spill, L->nspill + 1, sizeof(*v));
+	FILE **v = xrealloc_array(*list, *n + 1, sizeof(*v));
 	if (!v) {
 		fclose(f);
 		return IDN_ENOMEM;
 	}
-	L->spill = v;
-	L->spill[L->nspill++] = f;
+	*list = v;
+	v[(*n)++] = f;
 	*out = f;
 	return IDN_OK;
+}
+
+/* Writes entry e (line: its line number) to spill file f. */
+static int spill_put(struct bulkload *L, FILE *f, const struct ent *e, uint64_t line)
+{
+	uint8_t h[SPILL_HDR];
+	memcpy(h, &e->klen, 4);
+	memcpy(h + 4, &e->rlen, 4);
+	memcpy(h + 8, &line, 8);
+	if (fwrite(h, SPILL_HDR, 1, f) != 1 ||
+	    fwrite(e->bytes, 1, e->klen + e->rlen, f) != e->klen + e->rlen) {
+		L->spill_errno = errno;
+		return IDN_EIO;
+	}
+	return IDN_OK;
+}
+
+static int spill_flush(struct bulkload *L, FILE *f)
+{
+	if (fflush(f) == 0)
+		return IDN_OK;
+	L->spill_errno = errno;
+	return IDN_EIO;
 }
 
 /* Writes the sorted run to a new spill file, the last of equal keys only. */
@@ -920,7 +1126,7 @@ static int spill_run(struct bulkload *L, struct runsort *rs)
 	FILE *f;
 	size_t n = rs->n, ready = 0;
 	uint64_t sup = 0;
-	int rc = spill_open(L, &f);
+	int rc = spill_open(L, false, &f);
 	for (size_t i = 0; rc == IDN_OK && i < n; i++) {
 		if (i >= ready)
 			ready = wait_sorted(rs, i);
@@ -930,22 +1136,11 @@ static int spill_run(struct bulkload *L, struct runsort *rs)
 			sup++;
 			continue;
 		}
-		uint8_t h[SPILL_HDR];
-		uint64_t line = LK_LINE(r->lk);
-		memcpy(h, &r->e->klen, 4);
-		memcpy(h + 4, &r->e->rlen, 4);
-		memcpy(h + 8, &line, 8);
-		if (fwrite(h, SPILL_HDR, 1, f) != 1 ||
-		    fwrite(r->e->bytes, 1, r->e->klen + r->e->rlen, f) != r->e->klen + r->e->rlen) {
-			L->spill_errno = errno;
-			rc = IDN_EIO;
-		}
+		rc = spill_put(L, f, r->e, LK_LINE(r->lk));
 		L->st.spilled++;
 	}
-	if (rc == IDN_OK && fflush(f)) {
-		L->spill_errno = errno;
-		rc = IDN_EIO;
-	}
+	if (rc == IDN_OK)
+		rc = spill_flush(L, f);
 	L->st.superseded += sup;
 	L->st.runs++;
 	progress(L, 0);
@@ -1023,13 +1218,14 @@ static void heap_down(const struct cursor *cs, size_t *h, size_t n, size_t i)
 }
 
 /* Every cursor to its entry at mark (start: the file's start), and the heap. */
-static int merge_seek(struct bulkload *L, struct cursor *cs, size_t *heap, size_t *hn, bool start)
+static int merge_seek(struct bulkload *L, FILE **files, size_t nf, struct cursor *cs, size_t *heap,
+                      size_t *hn, bool start)
 {
 	*hn = 0;
-	for (size_t i = 0; i < L->nspill; i++) {
+	for (size_t i = 0; i < nf; i++) {
 		struct cursor *c = &cs[i];
 		if (start) {
-			c->f = L->spill[i];
+			c->f = files[i];
 			c->mark = 0;
 		} else if (c->mark_done) {
 			c->done = true;
@@ -1049,6 +1245,33 @@ static int merge_seek(struct bulkload *L, struct cursor *cs, size_t *heap, size_
 	}
 	for (size_t i = *hn / 2; i-- > 0;)
 		heap_down(cs, heap, *hn, i);
+	return IDN_OK;
+}
+
+/* Takes the least cursor off the heap. */
+static struct cursor *merge_pop(struct cursor *cs, size_t *heap, size_t *hn)
+{
+	struct cursor *c = &cs[heap[0]];
+	heap[0] = heap[--*hn];
+	heap_down(cs, heap, *hn, 0);
+	return c;
+}
+
+/* Moves cursor c (off the heap) to its next entry, and back onto the heap. */
+static int merge_advance(struct bulkload *L, struct cursor *cs, size_t *heap, size_t *hn,
+                         struct cursor *c)
+{
+	int rc = cursor_next(L, c);
+	if (rc || c->done)
+		return rc;
+	size_t i = (*hn)++, me = (size_t)(c - cs);
+	heap[i] = me;
+	while (i && cursor_less(cs, heap[i], heap[(i - 1) / 2])) {
+		size_t p = (i - 1) / 2;
+		heap[i] = heap[p];
+		heap[p] = me;
+		i = p;
+	}
 	return IDN_OK;
 }
 
@@ -1074,16 +1297,20 @@ static int merge_txn(struct bulkload *L, store_txn *t, struct cursor *cs, size_t
 	uint64_t bytes = 0;
 	int rc = IDN_OK;
 	while (*hn && bytes < txn_bytes(L, true)) {
-		struct cursor *c = &cs[heap[0]];
-		heap[0] = heap[--*hn];
-		heap_down(cs, heap, *hn, 0);
+		struct cursor *c = merge_pop(cs, heap, hn);
 		if (*hn && !key_cmp(c->buf, c->klen, cs[heap[0]].buf, cs[heap[0]].klen)) {
 			c3[1]++; /* a later run has the same key */
 		} else if (resume_skip(L, c->buf, c->klen)) {
 			c3[2]++;
+			if ((rc = ix_emit(L, c->buf, c->klen, c->buf + c->klen, c->rlen)))
+				return rc;
 		} else {
+			if ((rc = ix_unmake(L, t, c->buf, c->klen)))
+				return rc;
 			rc = store_put(t, idn_slice_of(c->buf, c->klen),
 			               idn_slice_of(c->buf + c->klen, c->rlen), flags);
+			if (rc == IDN_OK)
+				rc = ix_emit(L, c->buf, c->klen, c->buf + c->klen, c->rlen);
 			if (rc == IDN_EEXIST && L->opts.no_overwrite) {
 				char msg[MSG_MAX];
 				snprintf(msg, sizeof(msg), "handle: %.*s is already in the store",
@@ -1100,30 +1327,50 @@ static int merge_txn(struct bulkload *L, store_txn *t, struct cursor *cs, size_t
 				return rc;
 		}
 		set_lastkey(L, c->buf, c->klen);
-		if ((rc = cursor_next(L, c)))
+		if ((rc = merge_advance(L, cs, heap, hn, c)))
 			return rc;
-		if (!c->done) {
-			size_t i = (*hn)++, me = (size_t)(c - cs);
-			heap[i] = me;
-			while (i && cursor_less(cs, heap[i], heap[(i - 1) / 2])) {
-				size_t p = (i - 1) / 2;
-				heap[i] = heap[p];
-				heap[p] = me;
-				i = p;
-			}
-		}
 	}
 	return resume_mark(L, t, false);
 }
 
-/* Merges the spill files into the store, one pass of ordered appends. */
-static int merge_runs(struct bulkload *L)
+/* One write transaction of the index runs' merge: their entries, in key order. */
+static int ix_merge_txn(struct bulkload *L, store_txn *t, struct cursor *cs, size_t *heap,
+                        size_t *hn, uint64_t c3[3])
 {
-	struct cursor *cs = calloc(L->nspill, sizeof(*cs));
-	size_t *heap = calloc(L->nspill, sizeof(*heap)), hn = 0;
-	int rc = cs && heap ? merge_seek(L, cs, heap, &hn, true) : IDN_ENOMEM, retries = 0;
+	uint64_t bytes = 0;
+	int rc = IDN_OK;
+	while (*hn && bytes < txn_bytes(L, true)) {
+		struct cursor *c = merge_pop(cs, heap, hn);
+		/* the same entry twice: made again after a transaction was redone */
+		if (!*hn || key_cmp(c->buf, c->klen, cs[heap[0]].buf, cs[heap[0]].klen)) {
+			rc = t->s->ops->tab_put(t, STORE_TAB_INDEX, idn_slice_of(c->buf, c->klen),
+			                        idn_slice_of(c->buf + c->klen, c->rlen),
+			                        STORE_APPEND);
+			if (rc)
+				return rc;
+			bytes += c->klen + c->rlen;
+			c3[0]++;
+		}
+		if ((rc = merge_advance(L, cs, heap, hn, c)))
+			return rc;
+	}
+	return IDN_OK;
+}
+
+/*
+ * Merges the spill files into the store, one pass of ordered appends: the
+ * records' runs, or (index) the index runs' entries.
+ */
+static int merge_runs(struct bulkload *L, bool index)
+{
+	FILE **files = index ? L->ixspill : L->spill;
+	size_t nf = index ? L->nixspill : L->nspill;
+	struct cursor *cs = calloc(nf, sizeof(*cs));
+	size_t *heap = calloc(nf, sizeof(*heap)), hn = 0;
+	int rc = cs && heap ? merge_seek(L, files, nf, cs, heap, &hn, true) : IDN_ENOMEM;
+	int retries = 0;
 	while (rc == IDN_OK && hn) {
-		for (size_t i = 0; i < L->nspill; i++) {
+		for (size_t i = 0; i < nf; i++) {
 			cs[i].mark = cs[i].pos; /* where this transaction starts */
 			cs[i].mark_done = cs[i].done;
 		}
@@ -1131,7 +1378,10 @@ static int merge_runs(struct bulkload *L)
 		uint64_t c3[3] = {0, 0, 0}; /* put, superseded, resumed */
 		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
 			break;
-		if ((rc = resume_read(L, t)) == IDN_OK)
+		if (index)
+			rc = ix_merge_txn(L, t, cs, heap, &hn, c3);
+		else if ((rc = resume_read(L, t)) == IDN_OK &&
+		         (rc = ix_begin(L, t, L->st.spilled)) == IDN_OK)
 			rc = merge_txn(L, t, cs, heap, &hn, c3);
 		if (rc) {
 			store_txn_abort(t);
@@ -1141,23 +1391,173 @@ static int merge_runs(struct bulkload *L)
 		if (rc == IDN_ESTORE_FULL && retries++ < STORE_RETRIES) {
 			/* back to where the transaction started; the next grows the map */
 			L->xerr.elen = 0;
-			rc = merge_seek(L, cs, heap, &hn, false);
+			rc = merge_seek(L, files, nf, cs, heap, &hn, false);
 			continue;
 		}
 		if (rc)
 			break;
 		retries = 0;
-		L->st.loaded += c3[0];
-		L->st.superseded += c3[1];
-		L->st.resumed += c3[2];
-		report_exists(L);
+		if (index) {
+			L->st.index_entries += c3[0];
+		} else {
+			L->st.loaded += c3[0];
+			L->st.superseded += c3[1];
+			L->st.resumed += c3[2];
+			report_exists(L);
+		}
 		progress(L, 0);
 	}
-	for (size_t i = 0; cs && i < L->nspill; i++)
+	for (size_t i = 0; cs && i < nf; i++)
 		free(cs[i].buf);
 	free(cs);
 	free(heap);
 	return rc;
+}
+
+/* Writes the sorted index entries r[0 .. n) into the index, in key order. */
+static int ix_write(struct bulkload *L, const struct sref *r, size_t n)
+{
+	size_t i = 0;
+	int rc = IDN_OK, retries = 0;
+	while (rc == IDN_OK && i < n) {
+		size_t start = i;
+		uint64_t bytes = 0, put = 0;
+		store_txn *t;
+		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
+			break;
+		for (; rc == IDN_OK && i < n && bytes < txn_bytes(L, true); i++) {
+			const struct ent *e = r[i].e;
+			const struct ent *x = i + 1 < n ? r[i + 1].e : NULL;
+			if (x && !key_cmp(e->bytes, e->klen, x->bytes, x->klen))
+				continue; /* made twice: a transaction was redone */
+			rc = t->s->ops->tab_put(t, STORE_TAB_INDEX, idn_slice_of(e->bytes, e->klen),
+			                        idn_slice_of(e->bytes + e->klen, e->rlen),
+			                        STORE_APPEND);
+			bytes += e->klen + e->rlen;
+			put++;
+		}
+		rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
+		if (rc == IDN_ESTORE_FULL && retries++ < STORE_RETRIES) {
+			i = start; /* the next transaction grows the map first */
+			rc = IDN_OK;
+			continue;
+		}
+		retries = 0;
+		L->st.index_entries += rc ? 0 : put;
+	}
+	return rc;
+}
+
+/* Sorts one part of the index run (at its own common prefix). */
+static void *ix_sort_part(void *arg)
+{
+	struct part *w = arg;
+	refill_part(w);
+	struct sref *tmp = xrealloc_array(NULL, w->nrefs, sizeof(*tmp));
+	w->fatal = tmp || !w->nrefs ? IDN_OK : IDN_ENOMEM;
+	if (tmp)
+		sort_refs(w->refs, w->nrefs, tmp, w->lcp);
+	free(tmp);
+	return NULL;
+}
+
+static void *ix_sort_parts01(void *arg)
+{
+	struct part *p = arg;
+	ix_sort_part(&p[0]);
+	return ix_sort_part(&p[1]);
+}
+
+/* Sorts the index run's n entries into L->ixout: each part (two threads), then merged. */
+static int ix_sort(struct bulkload *L, size_t n)
+{
+	struct part *p = L->ixp;
+	pthread_t th;
+	bool threaded = n > 4096 && pthread_create(&th, NULL, ix_sort_parts01, p) == 0;
+	if (!threaded)
+		ix_sort_parts01(p);
+	for (int i = 2; i < IX_PARTS; i++)
+		ix_sort_part(&p[i]);
+	if (threaded)
+		pthread_join(th, NULL);
+	for (int i = 0; i < IX_PARTS; i++)
+		if (p[i].fatal)
+			return p[i].fatal;
+	if (!(L->ixout = xrealloc_array(NULL, n, sizeof(*L->ixout))))
+		return IDN_ENOMEM;
+	size_t at[IX_PARTS] = {0};
+	for (size_t o = 0; o < n; o++) {
+		int m = -1;
+		for (int i = 0; i < IX_PARTS; i++) {
+			if (at[i] == p[i].nrefs)
+				continue;
+			const struct ent *a = p[i].refs[at[i]].e;
+			const struct ent *b = m < 0 ? NULL : p[m].refs[at[m]].e;
+			if (!b || key_cmp(a->bytes, a->klen, b->bytes, b->klen) < 0)
+				m = i;
+		}
+		L->ixout[o] = p[m].refs[at[m]++];
+	}
+	return IDN_OK;
+}
+
+/*
+ * Sorts the index run and writes it: to a spill file (opts.spill_dir, unless
+ * it is the only run) or into the index. Without spill_dir a run that fills
+ * before the end cannot be written (a write transaction of records is open):
+ * the load falls back to a rebuild at the end.
+ */
+static int ix_flush(struct bulkload *L, bool last)
+{
+	size_t n = 0;
+	int rc = IDN_OK;
+	for (int i = 0; i < IX_PARTS; i++)
+		n += L->ixp[i].nrefs;
+	if (L->ixmode != IXM_EMIT || n == 0)
+		return IDN_OK;
+	if (!last && !L->opts.spill_dir) {
+		L->ixmode = IXM_REBUILD;
+	} else if ((rc = ix_sort(L, n)) == IDN_OK && L->opts.spill_dir && (!last || L->nixspill)) {
+		FILE *f;
+		rc = spill_open(L, true, &f);
+		for (size_t i = 0; rc == IDN_OK && i < n; i++)
+			rc = spill_put(L, f, L->ixout[i].e, 0);
+		if (rc == IDN_OK)
+			rc = spill_flush(L, f);
+	} else if (rc == IDN_OK) {
+		rc = ix_write(L, L->ixout, n);
+	}
+	free(L->ixout);
+	L->ixout = NULL;
+	for (int i = 0; i < IX_PARTS; i++)
+		arena_reset(&L->ixp[i]);
+	return rc;
+}
+
+/*
+ * EMIT: writes the index entries collected (the last run, then the spilled
+ * ones merged) and marks the index on; in the transaction that does, the
+ * load's resume point (finished) and its EMIT mark are cleared.
+ */
+static int ix_finish(struct bulkload *L)
+{
+	L->st.indexing = true;
+	progress(L, 0);
+	int rc = ix_flush(L, true);
+	if (rc == IDN_OK && L->nixspill)
+		rc = merge_runs(L, true);
+	L->st.indexing = false;
+	if (rc || L->ixmode != IXM_EMIT)
+		return rc;
+	store_txn *t;
+	if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
+		return rc;
+	rc = store_index_mark(t, INDEX_ON);
+	if (rc == IDN_OK && L->opts.resume_id)
+		rc = store_meta_put(t, IX_BULK_META, idn_slice_of(NULL, 0));
+	if (rc == IDN_OK)
+		rc = resume_mark(L, t, true);
+	return rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
 }
 
 /*
@@ -1184,6 +1584,8 @@ static int flush_run(struct bulkload *L, bool last)
 	}
 	both_parts(a, b, refill_part);
 	rc = partition_run(rs, a, b, &threaded);
+	if (!last && !L->opts.spill_dir)
+		L->ix_multi = true; /* more runs written as they fill: not one ordered pass */
 	if (rc == IDN_OK && L->opts.spill_dir && (!last || L->nspill))
 		rc = spill_run(L, rs);
 	else if (rc == IDN_OK)
@@ -1408,6 +1810,9 @@ int bulkload_new(store *s, const bulkload_opts *opts, bulkload **out)
 		memory = phys / 4 < RUN_MIN ? RUN_MIN : phys / 4 > RUN_MAX ? RUN_MAX : phys / 4;
 	}
 	L->run_bytes = memory > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)memory;
+	/* a quarter of it for the search index's entries (ix_emit) */
+	L->ix_bytes = L->run_bytes / 4;
+	L->run_bytes -= L->ix_bytes;
 	L->chunk = L->run_bytes / 8;
 	L->chunk = L->chunk > CHUNK ? CHUNK : L->chunk < CHUNK_MIN ? CHUNK_MIN : L->chunk;
 	*out = L;
@@ -1421,9 +1826,16 @@ void bulkload_free(bulkload *L)
 	part_free(&L->part[0]);
 	part_free(&L->part[1]);
 	part_free(&L->xerr);
+	for (int i = 0; i < IX_PARTS; i++)
+		part_free(&L->ixp[i]);
+	free(L->ixout);
+	index_ents_free(L->ixe);
 	for (size_t i = 0; i < L->nspill; i++)
 		fclose(L->spill[i]);
 	free(L->spill);
+	for (size_t i = 0; i < L->nixspill; i++)
+		fclose(L->ixspill[i]);
+	free(L->ixspill);
 	runsort_free(&L->rs);
 	pthread_mutex_destroy(&L->rs.mu);
 	pthread_cond_destroy(&L->rs.cv);
@@ -1437,14 +1849,9 @@ int bulkload_add(bulkload *L, idn_slice key, idn_slice record)
 	if (key.len == 0 || key.len > STORE_KEY_MAX || memchr(key.p, 0, key.len) ||
 	    record.len > STORE_VAL_MAX)
 		return IDN_EINVAL;
-	struct ent *e = arena_alloc(w, sizeof(struct ent) + key.len + record.len);
+	struct ent *e = ent_copy(w, key, record);
 	if (!e)
 		return IDN_ENOMEM;
-	e->klen = (uint32_t)key.len;
-	e->rlen = (uint32_t)record.len;
-	memcpy(e->bytes, key.p, key.len);
-	if (record.len)
-		memcpy(e->bytes + key.len, record.p, record.len);
 	int rc = add_ref(w, e, L->st.lines + 1);
 	if (rc)
 		return rc;
@@ -1479,28 +1886,35 @@ int bulkload_read_fd(bulkload *L, int fd)
 
 int bulkload_finish(bulkload *L)
 {
+	struct timespec t0, t1;
 	int rc = flush_run(L, true);
-	if (rc == IDN_OK && L->nspill)
-		rc = merge_runs(L);
-	/* the load's txns left the search index stale: one rebuild (index.h) */
-	if (rc == IDN_OK) {
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (rc == IDN_OK && L->nspill) {
+		/* the runs are in the spill files: their memory goes to the index's entries */
+		arena_release(&L->part[0]);
+		arena_release(&L->part[1]);
+		runsort_free(&L->rs);
+		rc = merge_runs(L, false);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (rc == IDN_OK && L->ixmode == IXM_EMIT) {
+		/* the entries made as the records were written, in key order */
+		rc = ix_finish(L);
+	} else if (rc == IDN_OK) {
+		/* the load's txns left the search index stale: one rebuild (index.h) */
 		L->st.indexing = true;
 		progress(L, 0);
 		rc = store_index_refresh(L->s);
 		L->st.indexing = false;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		L->st.index_ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
-		                 (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
-	}
-	if (rc == IDN_OK && L->opts.resume_id) {
 		store_txn *t;
-		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)) == IDN_OK) {
+		if (rc == IDN_OK && L->opts.resume_id &&
+		    (rc = store_txn_begin(L->s, STORE_NOLOG, &t)) == IDN_OK) {
 			rc = resume_mark(L, t, true);
 			rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
 		}
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	L->st.index_ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
+	                 (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
 	return rc;
 }
 

@@ -38,6 +38,13 @@
  * every key up to that one: nothing committed is written again. A finished
  * load clears the value. bulkload_resume_point() reads it back.
  *
+ * The search index (index.h): a load into a store whose index is on makes
+ * the entries of each record it writes, sorts them like the records (in
+ * what opts.memory leaves beside the records' run being written, at least
+ * a quarter of it; runs spilled to spill_dir and merged) and writes
+ * them in key order at the end; see bulkload.c's ix_begin for when it
+ * rebuilds the index instead, or keeps it current put by put.
+ *
  * Ownership: bulkload_new() borrows the store (it must outlive the loader);
  * bulkload_free() frees the loader. What was committed stays in the store
  * whatever happens later; everything is durable when bulkload_finish()
@@ -63,16 +70,17 @@ enum {
 typedef struct bulkload bulkload;
 
 typedef struct bulkload_stats {
-	uint64_t lines;      /* lines and entries seen, blank lines included */
-	uint64_t loaded;     /* identifiers written */
-	uint64_t errors;     /* lines refused (each reported to on_error) */
-	uint64_t superseded; /* entries not written: a later one has the same key */
-	uint64_t resumed;    /* entries skipped: an interrupted run of this load wrote them */
-	uint64_t bytes;      /* input bytes parsed (bulkload_read_fd) */
-	uint64_t spilled;    /* entries written to spill files (merged at finish) */
-	uint64_t runs;       /* spill files */
-	uint64_t index_ms;   /* milliseconds spent rebuilding the search index at the end */
-	bool indexing;       /* the rebuild is running */
+	uint64_t lines;         /* lines and entries seen, blank lines included */
+	uint64_t loaded;        /* identifiers written */
+	uint64_t errors;        /* lines refused (each reported to on_error) */
+	uint64_t superseded;    /* entries not written: a later one has the same key */
+	uint64_t resumed;       /* entries skipped: an interrupted run of this load wrote them */
+	uint64_t bytes;         /* input bytes parsed (bulkload_read_fd) */
+	uint64_t spilled;       /* entries written to spill files (merged at finish) */
+	uint64_t runs;          /* spill files */
+	uint64_t index_ms;      /* milliseconds spent on the search index at the end */
+	uint64_t index_entries; /* search index entries written in key order (no rebuild) */
+	bool indexing;          /* the rebuild is running */
 } bulkload_stats;
 
 /* The store meta value of a resumable load (see above). */
@@ -96,7 +104,9 @@ typedef int (*bulkload_parse_fn)(void *parser, const uint8_t *line, size_t len,
 
 typedef struct bulkload_opts {
 	bool no_overwrite; /* keep keys already in the store: their lines are errors */
-	/* Bytes for one run (arenas and index); 0: a quarter of the RAM,
+	/* Bytes for one run (arenas and index; the records' run at most three
+	 * quarters of it, the search index's entries the rest, and all of it
+	 * while spilled runs are merged); 0: a quarter of the RAM,
 	 * within 256 MiB .. 16 GiB. A bigger load is written in several runs;
 	 * runs after the first are slower to write. */
 	uint64_t memory;

@@ -27,7 +27,7 @@ typedef struct ix_ent {
 	uint8_t key[STORE_TAB_KEY_MAX];
 } ix_ent;
 
-typedef struct ix_ents {
+typedef struct index_ents {
 	ix_ent *e;
 	size_t n, cap;
 } ix_ents;
@@ -114,7 +114,28 @@ static int ent_pcmp(const void *a, const void *b)
 	return ent_cmp(*(const ix_ent *const *)a, *(const ix_ent *const *)b);
 }
 
-/* Sorts es[from ..) and merges equal keys, a public value winning. */
+/*
+ * Of two entries with one key (one identifier's values of one type and data):
+ * a public one wins, then the lower value index, so that the result does not
+ * depend on the order they came in (a rebuild's batch, a bulk load's record).
+ */
+static bool ent_wins(const ix_ent *a, const ix_ent *b)
+{
+	bool pa = a->val[4] & PROTO_PERM_PUBLIC_READ, pb = b->val[4] & PROTO_PERM_PUBLIC_READ;
+	if (pa != pb)
+		return pa;
+	return memcmp(a->val, b->val, INDEX_VAL_LEN) < 0;
+}
+
+/* *d = *s, copying only the bytes of the key in use (entries are big). */
+static inline void ent_set(ix_ent *d, const ix_ent *s)
+{
+	d->klen = s->klen;
+	memcpy(d->val, s->val, INDEX_VAL_LEN);
+	memcpy(d->key, s->key, s->klen);
+}
+
+/* Sorts es[from ..) and merges equal keys (ent_wins). */
 static int ents_sort(ix_ents *es, size_t from)
 {
 	size_t n = es->n - from, w = 0;
@@ -137,14 +158,14 @@ static int ents_sort(ix_ents *es, size_t from)
 	qsort(p, n, sizeof(*p), ent_pcmp);
 	for (size_t i = 0; i < n; i++) {
 		if (w && ent_cmp(&out[w - 1], p[i]) == 0) {
-			if (!(out[w - 1].val[4] & PROTO_PERM_PUBLIC_READ) &&
-			    (p[i]->val[4] & PROTO_PERM_PUBLIC_READ))
-				out[w - 1] = *p[i];
+			if (ent_wins(p[i], &out[w - 1]))
+				ent_set(&out[w - 1], p[i]);
 			continue;
 		}
-		out[w++] = *p[i];
+		ent_set(&out[w++], p[i]);
 	}
-	memcpy(es->e + from, out, w * sizeof(*out));
+	for (size_t i = 0; i < w; i++)
+		ent_set(&es->e[from + i], &out[i]);
 	es->n = from + w;
 	if (!small) {
 		free(p);
@@ -185,6 +206,49 @@ static int ents_of(idn_slice id, idn_slice rec, ix_ents *es)
 		es->n++;
 	}
 	return IDN_OK; /* a damaged tail: the values before it are indexed */
+}
+
+/* ---- for bulk builds (bulkload.c) ---- */
+
+index_ents *index_ents_new(void)
+{
+	return calloc(1, sizeof(index_ents));
+}
+
+void index_ents_free(index_ents *es)
+{
+	if (es)
+		free(es->e);
+	free(es);
+}
+
+int index_ents_make(index_ents *es, idn_slice id, idn_slice rec, size_t *n)
+{
+	es->n = 0;
+	int rc = ents_of(id, rec, es);
+	if (rc == IDN_OK)
+		rc = ents_sort(es, 0);
+	*n = rc == IDN_OK ? es->n : 0;
+	return rc;
+}
+
+void index_ents_at(const index_ents *es, size_t i, idn_slice *key, idn_slice *val)
+{
+	*key = idn_slice_of(es->e[i].key, es->e[i].klen);
+	*val = idn_slice_of(es->e[i].val, INDEX_VAL_LEN);
+}
+
+int store_index_unmake(store_txn *t, index_ents *es, idn_slice id, idn_slice rec)
+{
+	size_t n;
+	int rc = index_ents_make(es, id, rec, &n);
+	for (size_t i = 0; rc == IDN_OK && i < n; i++) {
+		rc = t->s->ops->tab_del(t, STORE_TAB_INDEX,
+		                        idn_slice_of(es->e[i].key, es->e[i].klen));
+		if (rc == IDN_ENOTFOUND)
+			rc = IDN_OK;
+	}
+	return rc;
 }
 
 /* ---- state ---- */
@@ -369,6 +433,9 @@ typedef struct build_scan {
 	ix_ents es;
 	uint8_t last[STORE_KEY_MAX];
 	size_t last_len;
+	/* where the scan starts: a copy of last (the scan compares the keys it
+	 * visits with it while build_cb overwrites last) */
+	uint8_t from[STORE_KEY_MAX];
 	bool resumed; /* skip the record at `last`, made by the batch before */
 	bool more;
 	int rc;
@@ -402,8 +469,9 @@ static int each_batch(store_txn *t, int (*fn)(void *arg, ix_ents *es), void *arg
 		b->es.n = 0;
 		b->more = false;
 		b->rc = IDN_OK;
+		memcpy(b->from, b->last, b->last_len);
 		int s = store_scan_from(t, idn_slice_of(NULL, 0),
-		                        idn_slice_of(b->last, b->last_len), build_cb, b);
+		                        idn_slice_of(b->from, b->last_len), build_cb, b);
 		rc = s < 0 ? s : b->rc;
 		if (rc)
 			break;
@@ -444,6 +512,11 @@ int store_index_set(store_txn *t, enum index_state st)
 int store_index_refresh(store *s)
 {
 	return store_index_apply(s, INDEX_ON, true);
+}
+
+int store_index_mark(store_txn *t, enum index_state st)
+{
+	return state_write(t, st);
 }
 
 /* ---- the check ---- */

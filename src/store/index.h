@@ -20,9 +20,11 @@
  * the same transaction as the write, nested transactions included (an
  * aborted child takes its entries with it). In a STORE_NOLOG transaction
  * (bulk load, restore) they do not, unless it asked (store_index_keep): the
- * first write marks the index stale in that transaction, and the loader
- * rebuilds it once at the end (store_index_refresh), as a crash in the
- * middle leaves it for `idnode index rebuild`. Searches refuse a stale index.
+ * first write marks the index stale in that transaction; the bulk loader
+ * makes the entries itself (index_ents_make) and writes them in key order
+ * at the end (store_index_mark ON), or rebuilds the index once
+ * (store_index_refresh), as a crash in the middle leaves it for `idnode
+ * index rebuild`. Searches refuse a stale index.
  */
 #ifndef IDN_STORE_INDEX_H
 #define IDN_STORE_INDEX_H
@@ -82,6 +84,26 @@ int store_index_set(store_txn *t, enum index_state st);
 int store_index_apply(store *s, enum index_state st, bool only_stale);
 /* store_index_apply(s, INDEX_ON, true): rebuilds the index if it is stale. */
 int store_index_refresh(store *s);
+
+/*
+ * For a bulk load that makes the entries itself (bulkload.c), in key order,
+ * instead of a rebuild that reads every record back: it marks the index ON
+ * when they are all written (store_index_mark).
+ */
+typedef struct index_ents index_ents; /* a buffer of one record's entries */
+index_ents *index_ents_new(void);     /* NULL: no memory */
+void index_ents_free(index_ents *es);
+/*
+ * The entries record rec of identifier id makes, exactly as a rebuild makes
+ * them (sorted by key, equal keys merged): *n of them, read with
+ * index_ents_at (valid until the next make). IDN_OK or IDN_ENOMEM.
+ */
+int index_ents_make(index_ents *es, idn_slice id, idn_slice rec, size_t *n);
+void index_ents_at(const index_ents *es, size_t i, idn_slice *key, idn_slice *val);
+/* Removes from t's index the entries record rec of id makes (es: scratch). */
+int store_index_unmake(store_txn *t, index_ents *es, idn_slice id, idn_slice rec);
+/* Writes the state only, in write transaction t. */
+int store_index_mark(store_txn *t, enum index_state st);
 
 /* Whether values of this type are searchable (by type only). */
 bool index_type_searchable(idn_slice type);

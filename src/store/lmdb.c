@@ -1578,8 +1578,11 @@ static int lmdb_tab_put(store_txn *bt, unsigned tab, idn_slice key, idn_slice va
 	if (val.len > STORE_TAB_VAL_MAX)
 		return IDN_ERANGE;
 	MDB_val k = {tk.len, (void *)tk.p}, v = {val.len, (void *)val.p};
+	unsigned mflags = (flags & STORE_NOOVERWRITE) ? MDB_NOOVERWRITE : 0;
 	int mrc =
-	    mdb_put(t->txn, s->tabs, &k, &v, (flags & STORE_NOOVERWRITE) ? MDB_NOOVERWRITE : 0);
+	    mdb_put(t->txn, s->tabs, &k, &v, mflags | ((flags & STORE_APPEND) ? MDB_APPEND : 0));
+	if (mrc == MDB_KEYEXIST && (flags & STORE_APPEND))
+		mrc = mdb_put(t->txn, s->tabs, &k, &v, mflags); /* a hint, as for records */
 	if (mrc == MDB_MAP_FULL)
 		atomic_store(&s->pressure, 1);
 	rc = lmdb_err(mrc);

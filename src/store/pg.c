@@ -56,7 +56,12 @@
  * READ ONLY (one snapshot); write transactions take a transaction-level
  * advisory lock, so one writer at a time across every idnode process on the
  * database, as store.h promises. Statements are prepared once per
- * connection; parameters and results are binary.
+ * connection; parameters and results are binary. A put's statements (the
+ * record, its rows, its log entry) go in one round trip (pipeline mode).
+ *
+ * Nested write transactions (store_txn_nest: group commit, one per batch
+ * item) are SAVEPOINTs on the parent's connection: one round trip each and
+ * no commit of their own (pg_txn_nest).
  *
  * Read replicas: with store_opts.read_location, read-only transactions
  * take their connections from a second pool on that URI (a streaming
@@ -327,6 +332,12 @@ struct pg_txn {
 		uint8_t *p;
 		size_t len, cap;
 	} brec, brows;
+	/* nesting (pg_txn_nest): a child is a SAVEPOINT on its parent's connection */
+	struct pg_txn *parent; /* a child's: it borrows the parent's c */
+	bool sp_set;           /* a parent's: a child's savepoint is still set (see pg_txn_nest) */
+	/* pipeline mode (put_pipelined): run() sends and counts, the results are read after */
+	bool pipe;
+	int npipe;
 };
 
 static void pg_log(struct pg_store *ps, const char *what, PGconn *c)
@@ -529,6 +540,15 @@ static PGresult *run(struct pg_txn *t, enum stmt s, const char *const *vals, con
 	/* buffered puts first: the statement may read what they wrote */
 	if (t->nbulk && bulk_flush(t))
 		return NULL;
+	if (t->pipe) { /* sent; its answer is read by pipe_end (want: COMMAND_OK) */
+		if (!PQsendQueryPrepared(t->c, stmts[s].name, stmts[s].nparams, vals, lens, fmts,
+		                         1)) {
+			pg_log(t->ps, stmts[s].name, t->c);
+			return NULL;
+		}
+		t->npipe++;
+		return PQmakeEmptyPGresult(t->c, PGRES_COMMAND_OK);
+	}
 	PGresult *r = PQexecPrepared(t->c, stmts[s].name, stmts[s].nparams, vals, lens, fmts, 1);
 	if (PQresultStatus(r) == want)
 		return r;
@@ -609,17 +629,26 @@ static int meta_put_u64(struct pg_txn *t, const char *name, uint64_t val)
 	return meta_put_raw(t, name, idn_slice_of(b, 8));
 }
 
+/* The txn's sequence number, read at its first change. */
+static int log_start(struct pg_txn *t)
+{
+	if (t->seq)
+		return IDN_OK;
+	uint64_t last;
+	int rc = meta_u64(t, META_SEQ, 0, &last);
+	if (rc)
+		return rc;
+	t->seq = last + 1;
+	t->time_ms = store_now_ms();
+	return IDN_OK;
+}
+
 /* Appends one change of a write txn to idn_txlog (see store.h). */
 static int log_append(struct pg_txn *t, int op, idn_slice key, idn_slice val)
 {
-	if (!t->seq) {
-		uint64_t last;
-		int rc = meta_u64(t, META_SEQ, 0, &last);
-		if (rc)
-			return rc;
-		t->seq = last + 1;
-		t->time_ms = store_now_ms();
-	}
+	int rc = log_start(t);
+	if (rc)
+		return rc;
 	if (t->overflow)
 		return IDN_OK;
 	uint64_t size = 25 + key.len + val.len; /* as S_LOG_HEAD counts */
@@ -905,6 +934,82 @@ static void pg_txn_abort(store_txn *bt);
 
 static int write_err(const struct pg_txn *t, int rc);
 
+/*
+ * A write txn nested in parent (store.h): a SAVEPOINT on the parent's
+ * connection, so a child costs one round trip and no commit of its own.
+ * Group commit and the batch routes run one child per request or item.
+ *
+ * The savepoint is one name, idn_nest, set again by each child: a child
+ * that commits leaves it set (nothing to send), and the next child's
+ * "RELEASE SAVEPOINT idn_nest; SAVEPOINT idn_nest" goes in the same round
+ * trip as its own SAVEPOINT; one that aborts rolls back to it. The parent's
+ * COMMIT or ROLLBACK ends whatever is still set. The child starts from the
+ * parent's log state (sequence number, changes so far) and hands it back
+ * only when it commits; its log rows go with its savepoint otherwise.
+ */
+static int pg_txn_nest(store_txn *bp, store_txn **out)
+{
+	struct pg_txn *p = (struct pg_txn *)bp, *t;
+	if (!out)
+		return IDN_EINVAL;
+	*out = NULL;
+	if (!p->live || p->rdonly || p->bulk || p->parent)
+		return IDN_EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return IDN_ENOMEM;
+	t->base = p->base;
+	t->ps = p->ps;
+	t->c = p->c;
+	t->live = true;
+	t->parent = p;
+	t->seq = p->seq;
+	t->time_ms = p->time_ms;
+	t->log_bytes = p->log_bytes;
+	t->nchg = p->nchg;
+	t->overflow = p->overflow;
+	if (!exec_ok(p->c, p->sp_set ? "RELEASE SAVEPOINT idn_nest; SAVEPOINT idn_nest"
+	                             : "SAVEPOINT idn_nest")) {
+		pg_log(p->ps, "cannot set a savepoint", p->c);
+		free(t);
+		return IDN_ESTORE;
+	}
+	p->sp_set = true;
+	*out = &t->base;
+	return IDN_OK;
+}
+
+/*
+ * Ends child t: commit hands its changes and log state to the parent (no
+ * round trip), unless a statement of it failed, which leaves the whole
+ * transaction failed in PostgreSQL: then, as an abort, one ROLLBACK TO.
+ */
+static int nest_end(struct pg_txn *t, bool commit)
+{
+	struct pg_txn *p = t->parent;
+	int rc = IDN_OK;
+	if (commit && PQtransactionStatus(t->c) == PQTRANS_INTRANS) {
+		p->seq = t->seq;
+		p->time_ms = t->time_ms;
+		p->log_bytes = t->log_bytes;
+		p->nchg = t->nchg;
+		p->overflow = t->overflow;
+		p->base.ix = t->base.ix; /* what it learnt of the search index's state */
+	} else {
+		if (commit)
+			rc = write_err(t, IDN_ESTORE);
+		if (PQstatus(t->c) != CONNECTION_OK ||
+		    !exec_ok(t->c, "ROLLBACK TO SAVEPOINT idn_nest"))
+			pg_log(t->ps, "cannot roll back to a savepoint", t->c);
+	}
+	p->disk_full = p->disk_full || t->disk_full;
+	txn_release_results(t);
+	free(t->res);
+	free(t->bufs);
+	free(t);
+	return rc;
+}
+
 /* COMMIT; false when it failed (disk_full set when for want of room). */
 static bool commit_ok(struct pg_txn *t)
 {
@@ -920,6 +1025,8 @@ static int pg_txn_commit(store_txn *bt)
 {
 	struct pg_txn *t = (struct pg_txn *)bt;
 	int rc = IDN_OK;
+	if (t->parent)
+		return nest_end(t, true);
 	if (t->live && t->nbulk && (rc = bulk_flush(t)) != IDN_OK) {
 		rc = write_err(t, rc);
 		pg_txn_abort(bt);
@@ -950,6 +1057,10 @@ static int pg_txn_commit(store_txn *bt)
 static void pg_txn_abort(store_txn *bt)
 {
 	struct pg_txn *t = (struct pg_txn *)bt;
+	if (t->parent) {
+		nest_end(t, false);
+		return;
+	}
 	if (t->live && PQstatus(t->c) == CONNECTION_OK)
 		exec_ok(t->c, "ROLLBACK");
 	txn_free(t);
@@ -1422,6 +1533,44 @@ static int write_err(const struct pg_txn *t, int rc)
 
 static int pg_put_one(struct pg_txn *t, idn_slice key, idn_slice val, unsigned flags);
 
+/*
+ * Ends the pipeline run() sent t->npipe statements into (no-op outside
+ * one): a sync, then each statement's answer. IDN_ESTORE when any failed.
+ */
+static int pipe_end(struct pg_txn *t)
+{
+	if (!t->pipe)
+		return IDN_OK;
+	t->pipe = false;
+	bool ok = PQpipelineSync(t->c) == 1;
+	/* each statement: its result, then NULL; the sync: its result alone */
+	for (int nulls = 0; ok || nulls <= t->npipe;) {
+		PGresult *r = PQgetResult(t->c);
+		if (!r) {
+			if (++nulls > t->npipe)
+				break; /* the connection is gone: no sync will come */
+			continue;
+		}
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (st != PGRES_COMMAND_OK) {
+			note_full(t, r);
+			if (st != PGRES_PIPELINE_ABORTED)
+				pg_log(t->ps, "a pipelined statement failed", t->c);
+			ok = false;
+		}
+		PQclear(r);
+	}
+	if (PQexitPipelineMode(t->c) != 1) {
+		pg_log(t->ps, "cannot leave pipeline mode", t->c);
+		ok = false;
+	}
+	return ok ? IDN_OK : IDN_ESTORE;
+}
+
 static int pg_put(store_txn *bt, idn_slice key, idn_slice val, unsigned flags)
 {
 	struct pg_txn *t = (struct pg_txn *)bt;
@@ -1450,14 +1599,24 @@ static int pg_put_one(struct pg_txn *t, idn_slice key, idn_slice val, unsigned f
 		rc = log_append(t, STORE_LOG_PUT, key, val);
 		return rc ? rc : bulk_put(t, key, val);
 	}
+	/* the record, its rows and its log entry: one round trip */
+	if ((rc = log_start(t)))
+		return rc;
+	t->pipe = PQenterPipelineMode(t->c) == 1;
+	t->npipe = 0;
 	const char *pv[2] = {(const char *)key.p, val.len ? (const char *)val.p : ""};
 	int pl[2] = {(int)key.len, (int)val.len};
 	PGresult *r = run(t, S_PUT, pv, pl, PGRES_COMMAND_OK);
-	if (!r)
-		return IDN_ESTORE;
-	PQclear(r);
-	rc = write_rows(t, key, val);
-	return rc ? rc : log_append(t, STORE_LOG_PUT, key, val);
+	if (r) {
+		PQclear(r);
+		rc = write_rows(t, key, val);
+		if (!rc)
+			rc = log_append(t, STORE_LOG_PUT, key, val);
+	} else {
+		rc = IDN_ESTORE;
+	}
+	int prc = pipe_end(t);
+	return rc ? rc : prc;
 }
 
 static int pg_del(store_txn *bt, idn_slice key)
@@ -1800,6 +1959,7 @@ const struct store_ops store_pg_ops = {
     .tab_del = pg_tab_del,
     .tab_scan = pg_tab_scan,
     .scan_from = pg_scan_from,
+    .txn_nest = pg_txn_nest,
 };
 
 /* Whether the database holds idnode's schema (its records table). */

@@ -51,7 +51,11 @@
 	X(PQescapeLiteral)                                                                         \
 	X(PQescapeIdentifier)                                                                      \
 	X(PQserverVersion)                                                                         \
-	X(PQresStatus)
+	X(PQresStatus)                                                                             \
+	X(PQenterPipelineMode)                                                                     \
+	X(PQexitPipelineMode)                                                                      \
+	X(PQpipelineSync)                                                                          \
+	X(PQmakeEmptyPGresult)
 
 struct idn_pq {
 #define IDN_PQ_MEMBER(f) __typeof__(f) *f;
@@ -106,6 +110,10 @@ int idn_pq_load(char *err, size_t errlen);
 #define PQescapeIdentifier   idn_pq.PQescapeIdentifier
 #define PQserverVersion      idn_pq.PQserverVersion
 #define PQresStatus          idn_pq.PQresStatus
+#define PQenterPipelineMode  idn_pq.PQenterPipelineMode
+#define PQexitPipelineMode   idn_pq.PQexitPipelineMode
+#define PQpipelineSync       idn_pq.PQpipelineSync
+#define PQmakeEmptyPGresult  idn_pq.PQmakeEmptyPGresult
 #endif
 
 #endif

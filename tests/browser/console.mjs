@@ -5,7 +5,8 @@
 //   SPEC: {"shots": DIR,
 //          "runs": [{"name":..,"url":..,"user":..,"password":..,"locale":"en-US"|"zh-CN",
 //                    "width":..,"height":..,"pages":["overview","industries/88.100",..],
-//                    "switchLang": true|false}]}
+//                    "switchLang": true|false,
+//                    "source": "own"|"reported" (the figures the pages show; default own)}]}
 import { chromium } from "playwright-core";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -52,6 +53,13 @@ function look() {
       handle: txt(li.querySelector("code")), link: li.querySelector("a")?.getAttribute("href"),
     })),
     scrollWidth: document.documentElement.scrollWidth,
+    source: document.querySelector("#source")?.value ?? null,
+    // the most lines any table header's text takes (1: none wraps)
+    headerLines: Math.max(0, ...[...document.querySelectorAll("th")].map((th) => {
+      const r = document.createRange();
+      r.selectNodeContents(th);
+      return r.getClientRects().length;
+    })),
     innerWidth: window.innerWidth,
   };
 }
@@ -82,6 +90,8 @@ try {
     page.on("pageerror", (e) => failed.push("error: " + e.message));
     const res = { pages: {}, shots: [], failed };
     await page.goto(run.url, { timeout: 15000 });
+    // the figures the pages show ("own" or "reported"), as the page's switch keeps them
+    if (run.source) await page.evaluate((s) => sessionStorage.setItem("idn.source", s), run.source);
     res.loginShown = await page.isVisible("#login");
     res.loginTitle = await page.textContent("#login h1");
     await page.fill("#user", run.user);

@@ -10,8 +10,15 @@ import struct
 import subprocess
 import tempfile
 import time
+import unittest
 
 IDNODE = os.environ.get("IDNODE", os.path.join(os.path.dirname(__file__), "../../build/idnode"))
+
+# PostgreSQL for the tests that run on it too: a libpq URI (scripts/pg.sh
+# start prints one, scripts/test exports it). Without it those tests are
+# skipped, unless IDN_TEST_PG_REQUIRED=1 makes that a failure.
+PG = os.environ.get("IDN_TEST_PG", "")
+PG_REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
 
 
 _handed_out = set()
@@ -143,6 +150,51 @@ def tcp_exchange(port, req, timeout=3.0, host="127.0.0.1"):
         return tcp_read_answer(s)
 
 
+def psql(uri, sql):
+    """Runs one SQL statement with psql on uri; its output, stripped."""
+    out = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", uri, "-c", sql],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError("psql: %s: %s" % (sql, out.stderr))
+    return out.stdout.strip()
+
+
+def db_uri(name):
+    """IDN_TEST_PG with its database replaced by name."""
+    head, _, rest = PG.partition("://")
+    host, _, tail = rest.partition("/")
+    query = tail.partition("?")[2]
+    return "%s://%s/%s%s" % (head, host, name, "?" + query if query else "")
+
+
+def pg_database(tag, cleanup):
+    """A fresh, empty database idn_<tag>_<pid> on IDN_TEST_PG; its URI.
+
+    Raises unittest.SkipTest when IDN_TEST_PG is not set (a failure with
+    IDN_TEST_PG_REQUIRED=1), so it serves setUp and setUpClass alike.
+    cleanup is the test's addCleanup (or the class's addClassCleanup): the
+    database is dropped through it, after tearDown has closed the nodes."""
+    if not PG:
+        if PG_REQUIRED:
+            raise AssertionError("IDN_TEST_PG is not set but required")
+        raise unittest.SkipTest("IDN_TEST_PG is not set: run scripts/pg.sh start and export "
+                                "IDN_TEST_PG=<the URI it prints>")
+    db = "idn_%s_%d" % (tag, os.getpid())
+    drop = "DROP DATABASE IF EXISTS %s WITH (FORCE)" % db
+    psql(PG, drop)
+    psql(PG, "CREATE DATABASE %s" % db)
+    cleanup(psql, PG, drop)
+    return db_uri(db)
+
+
+def cpu_s(pid):
+    """utime + stime of pid (all its threads), in seconds: what a test bounds
+    instead of wall time, which other load on the machine stretches."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Node:
     """A running `idnode serve` on a fresh data directory."""
 
@@ -201,6 +253,10 @@ class Node:
 
     def alive(self):
         return self.proc.poll() is None
+
+    def cpu(self):
+        """The node's CPU seconds so far (user + system)."""
+        return cpu_s(self.proc.pid)
 
     def cli(self, *args, timeout=30):
         return subprocess.run([IDNODE] + list(args), capture_output=True, text=True,

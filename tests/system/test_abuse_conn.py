@@ -36,7 +36,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import idnlib  # noqa: E402
 from httplib_idn import HttpNode, split_responses  # noqa: E402
-from idnlib import parse_answer, request, tcp_read_answer, udp_exchange  # noqa: E402
+from idnlib import cpu_s, parse_answer, request, tcp_read_answer, udp_exchange  # noqa: E402
 
 MOTOR = {"handle": "88.100.1/MOTOR-1", "values": [
     {"index": 1, "type": "URL", "data": "https://example.com/motor/1"}]}
@@ -64,13 +64,6 @@ def rss_mb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024.0
     return 0.0
-
-
-def cpu_s(pid):
-    """utime + stime of pid, in seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def dial(port, src="127.0.0.1", timeout=2.0):
@@ -344,7 +337,7 @@ class AbuseConn(unittest.TestCase):
         n = HttpNode(records=[MOTOR])
         try:
             t0 = time.time()
-            with dial(n.http_port, timeout=3) as s:
+            with dial(n.http_port, timeout=20) as s:
                 s.sendall(b"POST /api/handles/88.100.1/X HTTP/1.1\r\nHost: x\r\n"
                           b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
                           b"FFFFFFFFFFFFFFFF\r\n{")
@@ -359,7 +352,9 @@ class AbuseConn(unittest.TestCase):
             print("\n(d) huge chunk: %d after %.3f s" % (st, took), file=sys.stderr)
             self.assertEqual(st, 413)
             self.assertIn("too large", json.loads(body)["message"])
-            self.assertLess(took, 1.0)
+            # refused on the size line, not at the body's deadline (30 s by
+            # default): a generous bound, which a busy machine does not reach
+            self.assertLess(took, 15.0)
             self.assertIn("limit http-body", n.output())
         finally:
             n.close()

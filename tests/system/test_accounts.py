@@ -22,8 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import IDNODE, admin_data, hexval  # noqa: E402
-from test_pg import PG, db_uri, psql  # noqa: E402
+from idnlib import IDNODE, admin_data, hexval, pg_database  # noqa: E402
 
 OP_ID = "300:0.NA/88.100"
 KDF = ["--kdf-mib", "1", "--kdf-passes", "1"]  # fast for tests; the default is 64 MiB, 3 passes
@@ -441,36 +440,18 @@ class AccountsPgTest(AccountsTest):
     """AccountsTest on a PostgreSQL store (IDN_TEST_PG), a database per test."""
 
     def setUp(self):
-        if not PG:
-            self.skipTest("IDN_TEST_PG is not set: run scripts/pg.sh start and export "
-                          "IDN_TEST_PG=<the URI it prints>")
-        self.db = "idn_accts_%d" % os.getpid()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
-        psql(PG, "CREATE DATABASE %s" % self.db)
-        self.store = db_uri(self.db)
+        self.store = pg_database("accts", self.addCleanup)
         super().setUp()
-
-    def tearDown(self):
-        super().tearDown()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
 
 
 class AdmissionPgTest(unittest.TestCase):
     """The same workflow on a PostgreSQL store (IDN_TEST_PG)."""
 
     def setUp(self):
-        if not PG:
-            self.skipTest("IDN_TEST_PG is not set: run scripts/pg.sh start and export "
-                          "IDN_TEST_PG=<the URI it prints>")
-        self.db = "idn_accounts_%d" % os.getpid()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
-        psql(PG, "CREATE DATABASE %s" % self.db)
-
-    def tearDown(self):
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
+        self.store = pg_database("accounts", self.addCleanup)
 
     def test_admission_pg(self):
-        n = AcctNode(store=db_uri(self.db))
+        n = AcctNode(store=self.store)
         try:
             n.add("op1", "operator", OP_ID, "op1-pass")
             with tempfile.TemporaryDirectory() as d:
@@ -478,6 +459,36 @@ class AdmissionPgTest(unittest.TestCase):
             self.assertEqual(n.stop(), 0, n.output())  # under ASan: no leak, no error
         finally:
             n.close()
+
+
+class AccountCliOptionsTest(unittest.TestCase):
+    """Bad options of `idnode account` and `idnode audit` (one table of rows
+    in cmd_account.c): exit 2 with a message naming the option and the
+    value; the store is never opened."""
+
+    def test_bad_options(self):
+        cases = [
+            (["account", "list", "--data", "/nonexistent", "--limit", "0"],
+             "idnode account: --limit '0': a number from 1 to 1000"),
+            (["audit", "--data", "/nonexistent", "--limit", "x"],
+             "idnode audit: --limit 'x': a number from 1 to 1000"),
+            (["audit", "--data", "/nonexistent", "--from", "yesterday"],
+             "idnode audit: --from: expected unix milliseconds or YYYY-MM-DD"),
+            (["account", "add", "n", "--data", "/nonexistent", "--kdf-mib", "9999"],
+             "idnode account: --kdf-mib '9999': a number from 1 to 4096"),
+            (["account", "add", "n", "--data", "/nonexistent", "--kdf-passes", "0"],
+             "idnode account: --kdf-passes '0': a number from 1 to 100"),
+            (["account", "approve", "x", "--data", "/nonexistent"],
+             "idnode account: ID 'x': a number from 1 to 2147483647"),
+            (["account", "add", "n", "--data", "/nonexistent"] + ["--prefix", "88.1"] * 99,
+             "at most"),
+            (["account", "list", "--data", "/nonexistent", "--bogus"], "usage: idnode account"),
+            (["account", "list"], "--data LOC (the node's store) is required"),
+        ]
+        for args, want in cases:
+            r = subprocess.run([IDNODE] + args, capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (args[:4], r.stderr))
+            self.assertIn(want, r.stderr, args[:4])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import datetime
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import IDNODE  # noqa: E402
-from test_demo import children_of, free_base  # noqa: E402
+from test_demo import free_base, stop_demo, wait_started  # noqa: E402
 from test_http_browser import BROWSER_DIR, BUILD, setup_problem  # noqa: E402
 
 SCALE = 10
@@ -83,15 +82,17 @@ class ConsoleBrowserTest(unittest.TestCase):
             if os.environ.get("IDN_BROWSER_REQUIRED") == "1":
                 raise RuntimeError("browser test required (IDN_BROWSER_REQUIRED=1): " + why)
             raise unittest.SkipTest("browser test skipped: " + why)
-        base = free_base(10)
-        cls.console = base + 8  # the top-level node's; base + 9 the motor works'
+        base = free_base(14)
+        # the top-level node's; base + 9 the motor works', base + 10 the secondary 88.100's
+        cls.console = base + 8
         cls.tmp = tempfile.mkdtemp(prefix="idn-console-test-")
         out_path = os.path.join(cls.tmp, "demo.out")
         cls.out = open(out_path, "w+")
         cls.proc = subprocess.Popen(
             [IDNODE, "demo", "--dir", os.path.join(cls.tmp, "demo"), "--base-port", str(base),
              "--http-port", str(base + 7), "--console-port", str(cls.console),
-             "--scale", str(SCALE)], stdout=cls.out, stderr=subprocess.STDOUT)
+             "--scale", str(SCALE), "--report-s", "2"], stdout=cls.out,
+            stderr=subprocess.STDOUT)
         try:
             cls.start()
         except BaseException:
@@ -100,15 +101,7 @@ class ConsoleBrowserTest(unittest.TestCase):
 
     @classmethod
     def start(cls):
-        deadline, text = time.time() + 90, ""
-        while time.time() < deadline:
-            cls.out.seek(0)
-            text = cls.out.read()
-            if "Ctrl-C" in text or cls.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        if "Ctrl-C" not in text:
-            raise RuntimeError("the demo did not start:\n" + text)
+        text = wait_started(cls.proc, cls.out)
         cls.text = text
         cls.password = re.search(r"user operator, password (\S+)", text).group(1)
         cls.today = int(time.time()) // 86400
@@ -127,6 +120,10 @@ class ConsoleBrowserTest(unittest.TestCase):
             {"name": "motors", "url": motors, "user": "motors", "locale": "en-US",
              "width": 1280, "height": 800,
              "pages": ["overview", "enterprises/88.100.1", "identifiers/88.100.1"]},
+            # The secondary 88.100's console: its enterprises' reports (docs/console.md).
+            {"name": "reported-zh-phone", "url": cls.secondary_url(), "user": "operator",
+             "locale": "zh-CN", "width": 390, "height": 844, "source": "reported",
+             "pages": ["overview", "enterprises"]},
         ]
         for r in runs:
             r["password"] = cls.password
@@ -151,16 +148,27 @@ class ConsoleBrowserTest(unittest.TestCase):
             cls.console, day(cls.today - DAYS + 1), day(cls.today)), tok)["rows"]
 
     @classmethod
+    def secondary_url(cls):
+        """The secondary 88.100's console, once the motor works' reports of the
+        history's 30 days are there (bounded wait)."""
+        port = cls.console + 2
+        tok = post_json("http://127.0.0.1:%d/identity/token" % port,
+                        {"username": "operator", "password": cls.password})["data"]["token"]
+        want = registered("88.100.1", cls.today)
+        q = "/api/stats?source=reported&prefix=88.100.1&from=%s&to=%s" % (min(want), max(want))
+        deadline, got = time.time() + 60, {}
+        while time.time() < deadline:
+            got = {r["period"]: r["registered"] for r in get_json(
+                "http://127.0.0.1:%d%s" % (port, q), tok)["rows"]}
+            if all(got.get(d, -1) >= n for d, n in want.items()):
+                break
+            time.sleep(0.5)
+        cls.reported = got
+        return "http://127.0.0.1:%d/console/" % port
+
+    @classmethod
     def tearDownClass(cls):
-        if cls.proc.poll() is None:
-            cls.proc.send_signal(signal.SIGTERM)
-            try:
-                cls.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                for k in children_of(cls.proc.pid):
-                    os.kill(k, signal.SIGKILL)
-                cls.proc.kill()
-                cls.proc.wait(5)
+        stop_demo(cls.proc)
         cls.out.close()
         subprocess.run(["rm", "-rf", cls.tmp])
 
@@ -295,6 +303,28 @@ class ConsoleBrowserTest(unittest.TestCase):
             self.assertEqual(r.status, 200)
             self.assertIn(motor["handle"], r.read().decode())
 
+    def test_reported_figures(self):
+        """The secondary's console, figures reported by its enterprises, on a phone
+        in Chinese: the motor works' history, day by day, and its enterprises only."""
+        run = self.runs["reported-zh-phone"]
+        p = run["pages"]["overview"]
+        self.assertEqual(p["source"], "reported")
+        charts = {c["kind"]: c for c in p["charts"]}
+        self.assertEqual(charts["registered"]["total"], sum(self.reported.values()))
+        self.assertGreaterEqual(charts["registered"]["total"],
+                                sum(registered("88.100.1", self.today).values()))
+        self.assertEqual(charts["registered"]["bars"], DAYS)
+        names = {r[0] for r in run["pages"]["enterprises"]["rows"]}
+        self.assertIn("88.100.1", names)
+        self.assertTrue(names <= {"88.100.1", "88.100.2"}, names)
+        self.assertEqual(p["errors"], [])
+
+    def test_headers_one_line(self):
+        """No table header wraps, on a phone in Chinese either (the table scrolls)."""
+        for name, page in (("zh-phone", "industries"), ("en-desktop", "enterprises"),
+                           ("reported-zh-phone", "enterprises")):
+            self.assertEqual(self.runs[name]["pages"][page]["headerLines"], 1, (name, page))
+
     def test_screenshots(self):
         n = 0
         for run in self.runs.values():
@@ -304,7 +334,7 @@ class ConsoleBrowserTest(unittest.TestCase):
                 # A blank page compresses to almost nothing; these hold charts and tables.
                 self.assertGreater(os.path.getsize(shot), 15000, shot)
                 n += 1
-        self.assertEqual(n, 6 + 1 + 4 + 3)
+        self.assertEqual(n, 6 + 1 + 4 + 3 + 2)
 
 
 if __name__ == "__main__":

@@ -47,10 +47,37 @@ def children_of(pid):
     return kids
 
 
+def wait_started(proc, out, timeout=90):
+    """The demo's output once it printed its tour (bounded wait), else RuntimeError."""
+    deadline, text = time.time() + timeout, ""
+    while time.time() < deadline:
+        out.seek(0)
+        text = out.read()
+        if "Ctrl-C" in text or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    if "Ctrl-C" not in text:
+        raise RuntimeError("the demo did not start:\n" + text)
+    return text
+
+
+def stop_demo(proc):
+    """SIGTERM to the demo, then SIGKILL to it and its nodes if it does not stop."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            for k in children_of(proc.pid):
+                os.kill(k, signal.SIGKILL)
+            proc.kill()
+            proc.wait(5)
+
+
 class Demo(unittest.TestCase):
     def test_demo_runs_prints_commands_and_stops(self):
-        base = free_base(10)
-        http_port = base + 7  # and base + 8, + 9: the consoles
+        base = free_base(14)
+        http_port = base + 7  # base + 8 .. + 13: the nodes' consoles and HTTP listeners
         tmp = tempfile.mkdtemp(prefix="idn-demo-test-")
         env = dict(os.environ, TMPDIR=tmp)
         out_path = os.path.join(tmp, "demo.out")
@@ -60,14 +87,7 @@ class Demo(unittest.TestCase):
                                      "--console-port", str(base + 8)],
                                     stdout=out, stderr=subprocess.STDOUT, env=env)
             try:
-                deadline, text = time.time() + 60, ""
-                while time.time() < deadline:
-                    out.seek(0)
-                    text = out.read()
-                    if "Ctrl-C" in text or proc.poll() is not None:
-                        break
-                    time.sleep(0.1)
-                self.assertIn("Ctrl-C", text, text)
+                text = wait_started(proc, out, 60)
                 self.assertEqual(len(children_of(proc.pid)), 7, text)
                 for role, prefix in (("top-level", "88"), ("secondary", "88.100"),
                                      ("secondary", "88.200"), ("enterprise", "88.100.1"),

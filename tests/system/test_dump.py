@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import idnlib  # noqa: E402
-from test_pg import PG, REQUIRED, db_uri, psql  # noqa: E402
+from idnlib import psql  # noqa: E402
 
 RECORDS = [
     {"handle": "88.100.1/PLAIN", "values": [
@@ -38,28 +38,17 @@ class DumpCase(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="idn-dump-")
         self.node = None
-        self.dbs = []
 
     def tearDown(self):
         if self.node:
             self.node.close()
         shutil.rmtree(self.dir, ignore_errors=True)
-        for db in self.dbs:
-            psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
 
     def path(self, name):
         return os.path.join(self.dir, name)
 
     def pg_store(self, tag):
-        if not PG:
-            if REQUIRED:
-                self.fail("IDN_TEST_PG is not set but required")
-            self.skipTest("IDN_TEST_PG is not set")
-        db = "idn_dump_%s_%d" % (tag, os.getpid())
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
-        psql(PG, "CREATE DATABASE %s" % db)
-        self.dbs.append(db)
-        return db_uri(db)
+        return idnlib.pg_database("dump_" + tag, self.addCleanup)
 
     def serve_and_dump(self):
         """A serving node's store, dumped while it serves."""

@@ -47,6 +47,9 @@ G_ADD = "09520123456788"     # company prefix 9520123: its rule is added by the 
 G3 = gtin("0061414155555")   # same prefix: a GTIN-level record, one serial's record
 G_ZIP = "09780345418913"     # the compressed URI's GTIN (prefix 978034)
 ZIP_PATH = "/DBHKVAdpQgqrCg"  # = /01/09780345418913/21/43786 (URI Syntax's example)
+H1 = gtin("0952001000001")   # company prefix 952001: handled by another resolver
+H2 = gtin("0952001900001")   # company prefix 9520019 (longer): mapped here
+OTHER = "https://resolver.other.example"
 
 
 def val(index, typ, data, ttl=None):
@@ -115,6 +118,8 @@ class Resolver(unittest.TestCase):
             val(2, "GS1.RULE", "978034 01 88.100.1/01.{01}.21.{21}", ttl=1),
             val(4, "GS1.RULE", "0614141 88.100.1/01.{01}", ttl=1),
             val(3, "GS1.RULE", "not a rule", ttl=1),  # skipped, logged once
+            val(5, "GS1.RULE", "952001 01 handledBy:%s/" % OTHER, ttl=1),
+            val(6, "GS1.RULE", "9520019 01 88.100.1/01.{01}", ttl=1),
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88"))]}
         cls.root = Node(records=[
             {"handle": "0.NA/88", "values": [
@@ -287,6 +292,9 @@ class Resolver(unittest.TestCase):
                 self.assertTrue(link["title"])
         link = hd.get("link", "")
         self.assertIn('rel="linkset"', link)
+        # The linkset context file (the standard's artefact) makes the JSON JSON-LD.
+        self.assertIn('<https://ref.gs1.org/standards/resolver/linkset-context>; '
+                      'rel="http://www.w3.org/ns/json-ld#context"', link)
         self.assertIn('<https://motor.example/s1/manual.pdf>; '
                       'rel="https://gs1.org/voc/instructions"', link)
         for path, acc in (("/01/%s/21/S1" % G1, "application/linkset+json"),
@@ -297,6 +305,35 @@ class Resolver(unittest.TestCase):
         st, hd, b = self.get("/01/%s/21/S1" % G1)
         self.assertIn("<http://127.0.0.1:%d/01/%s/21/S1?linkType=linkset>; rel=\"linkset\""
                       % (self.gw.http_port, G1), hd.get("link", ""))
+
+    def test_07b_anchor_is_the_canonical_uri(self):
+        """Resolver standard: the linkset's anchor and the Link header's linkset
+        reference name the item by its canonical GS1 Digital Link URI, however
+        the request spelled it: a GTIN-13 as a GTIN-14, a needless %-escape
+        undone (the gateway writes a canonical request's path back as it came,
+        and builds the URI of any other)."""
+        canon = "http://127.0.0.1:%d/01/%s/21/S1" % (self.gw.http_port, G1)
+        for path in ("/01/%s/21/S1" % G1, "/01/%s/21/S1" % G1[1:], "/01/%s/21/S%%31" % G1,
+                     "/01/%s/21/S1/" % G1, "/01/%s/21/S1?17=261231" % G1):
+            sep = "&" if "?" in path else "?"
+            st, hd, b = self.get(path + sep + "linkType=linkset")
+            self.assertEqual(st, 200, (path, b))
+            self.assertEqual(json.loads(b)["linkset"][0]["anchor"], canon, path)
+            st, hd, b = self.get(path)
+            self.assertEqual(st, 307, (path, b))
+            self.assertIn("<%s?linkType=linkset>" % canon, hd.get("link", ""), path)
+        # The base follows each request's Host (a worker reuses the last one's
+        # base only for the same Host); a bad Host is 400 even after a good one.
+        for host, want in (("id.example.org:8080", "http://id.example.org:8080"),
+                           ("127.0.0.1:%d" % self.gw.http_port, canon[:canon.index("/01/")]),
+                           ("bad host", None)):
+            st, hd, b = self.req("GET", "/01/%s/21/S1?linkType=linkset" % G1, {"Host": host})
+            if want is None:
+                self.assertEqual(st, 400, b)
+                continue
+            self.assertEqual(st, 200, b)
+            self.assertEqual(json.loads(b)["linkset"][0]["anchor"],
+                             want + "/01/%s/21/S1" % G1, host)
 
     def test_08_language_negotiation(self):
         """Resolver standard, "Language negotiation": the resolver SHALL take the
@@ -351,6 +388,38 @@ class Resolver(unittest.TestCase):
                              Accept="text/html")
         self.assertEqual(hd.get("location"), "https://motor.example/s1/manual.html"
                          "?linkType=gs1:instructions&x=1")
+
+    def test_11b_handled_by(self):
+        """GS1 Web Vocabulary, gs1:handledBy: "Used when one resolver redirects
+        all request URIs that match a given pattern without further
+        processing, such as from GS1 to a brand-operated service" (the
+        Resolver standard's linkset lists it as a link type). A rule
+        "GCP KEY handledBy:URL": every request for the prefix's keys is a 307
+        to URL + the request's path and query, whatever linkType asks (the
+        other resolver answers it); the linkset lists the item's URI there as
+        gs1:handledBy and as the default link. A mapping rule of a longer
+        company prefix still wins."""
+        for path, q in (("/01/%s" % H1, ""), ("/01/%s/21/X-1" % H1, "?17=261231"),
+                        ("/01/%s/10/LOT" % H1, "?linkType=gs1:pip")):
+            st, hd, b = self.get(path + q)
+            self.assertEqual((st, hd.get("location")), (307, OTHER + path + q), b)
+            self.assert_cors(hd)
+            self.assertIn('rel="linkset"', hd.get("link", ""))
+        st, hd, b = self.get("/01/%s/21/X-1?linkType=linkset" % H1)
+        self.assertEqual((st, hd["content-type"]), (200, "application/linkset+json"), b)
+        ctx = json.loads(b)["linkset"]
+        self.assertEqual(len(ctx), 1, ctx)
+        at = OTHER + "/01/%s/21/X-1" % H1
+        self.assertEqual(ctx[0]["anchor"],
+                         "http://127.0.0.1:%d/01/%s/21/X-1" % (self.gw.http_port, H1))
+        self.assertEqual([x["href"] for x in ctx[0]["https://gs1.org/voc/handledBy"]], [at])
+        self.assertEqual(ctx[0]["https://gs1.org/voc/defaultLink"],
+                         [{"href": at, "title": "Resolver that handles this item"}])
+        self.assertIn("<%s>; rel=\"https://gs1.org/voc/handledBy\"" % at, hd.get("link", ""))
+        # The longer prefix 9520019 is mapped here: no record, so 404, not a redirect.
+        st, hd, b = self.get("/01/%s" % H2)
+        self.assertEqual(st, 404, b)
+        self.assertIn("88.100.1/01.%s" % H2, json.loads(b)["message"])
 
     def test_12_no_link_404(self):
         """Resolver standard, "Not found": when no link exists for the key the

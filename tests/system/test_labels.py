@@ -369,8 +369,9 @@ class LabelsTest(unittest.TestCase):
             z = zipfile.ZipFile(io.BytesIO(result["body"]))
             self.assertEqual(len(z.namelist()), 1000)
             self.assertGreaterEqual(len(waits), 5, result["secs"])
-            # each waited a small share of the batch, not the batch
-            self.assertLess(max(waits), min(1.0, result["secs"] / 3), (result["secs"], waits))
+            # each waited a small share of the batch, not the batch (a share,
+            # not seconds: other load on the machine stretches both alike)
+            self.assertLess(max(waits), result["secs"] / 3, (result["secs"], waits))
             print("1000-label ZIP: %.2f s; %d GETs meanwhile waited at most %.3f s" %
                   (result["secs"], len(waits), max(waits)), file=sys.stderr)
         finally:

@@ -4,7 +4,9 @@ run), the resumable load (killed part-way by the hidden --abort-after, the same
 command run again finishes without rewriting what was committed, and the store
 equals a clean load's) and loading into a store that already holds identifiers
 (merge: the file's record replaces the stored one whole; --no-overwrite keeps
-the stored one and reports the line)."""
+the stored one and reports the line). In each, the search index the load
+makes as it writes (entries sorted like the records, written in key order at
+the end) must equal what `idnode index rebuild` makes from the records."""
 import json
 import os
 import random
@@ -19,6 +21,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import IDNODE
 
 TIMEOUT = 120  # seconds, for any one command
+# A load this small keeps the index current put by put (bulkload.h's
+# index_keep_max); this makes it build the entries as a big load does.
+BIG = ("--index-keep-max", "1")
 N = 10000      # identifiers in the file
 DUPS = 150     # handles given a second, later line (last wins)
 
@@ -86,6 +91,36 @@ class LoadScale(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("0 bad", r.stdout + r.stderr)
 
+    def index_made(self, r):
+        """The number of index entries the load wrote in key order (it made
+        them as it went, no rebuild)."""
+        m = re.search(r"search index: (\d+) entries made during the load", r.stderr)
+        self.assertTrue(m, r.stderr)
+        return int(m.group(1))
+
+    def check_index(self, store, least=2 * N):
+        """The store's search index is on and equals a rebuilt one: `index
+        verify` finds no entry missing, different or extra, and a copy
+        rebuilt from the records has the same entries. Returns the count."""
+        r = self.run_idnode("index", "verify", "--data", store)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("0 entries missing or different, 0 extra", r.stdout + r.stderr)
+        copy = store + ".rebuilt"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(store, copy)
+        st = self.run_idnode("index", "status", "--data", store)
+        self.assertEqual(st.returncode, 0, st.stderr)
+        rb = self.run_idnode("index", "rebuild", "--data", copy)
+        self.assertEqual(rb.returncode, 0, rb.stdout + rb.stderr)
+        st2 = self.run_idnode("index", "status", "--data", copy)
+        shutil.rmtree(copy, ignore_errors=True)
+        m = re.search(r"index: on, (\d+) entries", st.stdout)
+        self.assertTrue(m, st.stdout)
+        self.assertEqual(st.stdout, st2.stdout)
+        # two searchable values (URL, DESC) per identifier
+        self.assertGreaterEqual(int(m.group(1)), least)
+        return int(m.group(1))
+
     def urls(self, dump):
         out = {}
         for ln in dump.splitlines():
@@ -99,9 +134,9 @@ class LoadScale(unittest.TestCase):
         spill = os.path.join(self.tmp, "spill")
         os.mkdir(spill)
         a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
-        ra = self.load(a)
+        ra = self.load(a, *BIG)
         self.assertNotIn("spilled", ra.stderr)
-        rb = self.load(b, "--load-memory", "1", "--tmp", spill)
+        rb = self.load(b, "--load-memory", "1", "--tmp", spill, *BIG)
         m = re.search(r"sorted in (\d+) runs \((\d+) entries\) spilled", rb.stderr)
         self.assertTrue(m, rb.stderr)
         self.assertGreaterEqual(int(m.group(1)), 3, rb.stderr)
@@ -114,6 +149,28 @@ class LoadScale(unittest.TestCase):
         self.assertEqual(da, db)
         self.assertEqual(self.urls(db), want)
         self.verify(b)
+        # the index made during both loads (one run; spilled runs merged)
+        self.assertEqual(self.index_made(ra), self.check_index(a))
+        self.assertEqual(self.index_made(rb), self.check_index(b))
+
+    def test_index_equals_rebuilt_across_batches(self):
+        """Enough entries for several batches of a rebuild (50,000 entries
+        each) and keys of many lengths: the index the load makes equals a
+        rebuilt one (a rebuild once lost keys shorter than the one its batch
+        resumed from)."""
+        n = 40000
+        ids = list(range(n))
+        random.Random(3).shuffle(ids)
+        with open(self.input, "w") as f:
+            for i in ids:
+                f.write(line({"handle": "88.100.1/V-%d" % i, "values": [
+                    {"index": 1, "type": "URL", "data": "https://example.com/v/%d" % i},
+                    {"index": 2, "type": "EMAIL", "data": "u%d@example.com" % (i % 977)}]})
+                    + "\n")
+        store = os.path.join(self.tmp, "v")
+        r = self.load(store, *BIG, expect=0)
+        self.assertEqual(self.index_made(r), 2 * n)
+        self.assertEqual(self.check_index(store, 2 * n), 2 * n)
 
     def test_spill_dir_missing_is_an_error(self):
         write_input(self.input)
@@ -145,10 +202,13 @@ class LoadScale(unittest.TestCase):
 
     def check_resume(self, *opts):
         want = write_input(self.input, ts=False)
-        store, _ = self.resumed(*opts)
+        store, r2 = self.resumed(*opts)
         self.verify(store)
         clean = os.path.join(self.tmp, "clean")
-        self.load(clean, *opts)
+        rc = self.load(clean, *opts)
+        # the resumed load made the entries of what the killed one wrote too
+        self.assertEqual(self.index_made(r2), self.index_made(rc))
+        self.assertEqual(self.check_index(store), self.check_index(clean))
         got = self.dump(store)
         # Without time stamps in the file, each load gives its start time;
         # the resumed load takes the interrupted one's: one time stamp only.
@@ -161,12 +221,14 @@ class LoadScale(unittest.TestCase):
         r3 = self.run_idnode("load", "--data", store, *opts, self.input)
         self.assertNotIn("resuming", r3.stderr)
         self.assertIn("loaded %d identifiers" % N, r3.stdout)
+        # (into a store holding the same: each record replaces itself)
+        self.assertEqual(self.check_index(store), self.check_index(clean))
 
     def test_resume_one_run(self):
-        self.check_resume()
+        self.check_resume(*BIG)
 
     def test_resume_spilled_runs(self):
-        self.check_resume("--memory", "1", "--tmp", self.tmp)
+        self.check_resume("--memory", "1", "--tmp", self.tmp, *BIG)
 
     def test_resume_point_of_another_file_is_not_used(self):
         write_input(self.input)
@@ -196,13 +258,23 @@ class LoadScale(unittest.TestCase):
 
     def check_merge(self, *opts):
         store, want = self.merge()
-        r = self.load(store, *opts)
+        r = self.load(store, *BIG, *opts)
+        self.index_made(r)
+        self.check_index(store)
         self.assertIn("loaded %d identifiers (2 errors)" % N, r.stdout)
         got = self.urls(self.dump(store))
         for i in range(N, N + 500):  # only in the store: kept
             want["88.100.1/S-%07d" % i] = "https://example.com/%d/g0" % i
         self.assertEqual(got, want)  # in both: the file's record, whole
         self.verify(store)
+
+    def test_merge_keeping_index(self):
+        """The same merge, small beside the store: the index kept current by
+        each put (no entries made at the end), equal to a rebuilt one."""
+        store, _ = self.merge()
+        r = self.load(store)
+        self.assertNotIn("search index:", r.stderr)
+        self.check_index(store)
 
     def test_merge_replaces(self):
         self.check_merge()

@@ -24,47 +24,21 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import idnlib  # noqa: E402
 
-PG = os.environ.get("IDN_TEST_PG", "")
 PG_DIR = os.environ.get("IDN_TEST_PG_DIR", "")
-REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
 PG_SH = os.path.join(os.path.dirname(__file__), "../../scripts/pg.sh")
 ADMIN = "300:0.NA/88.100.1"
-
-
-def psql(uri, sql):
-    out = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", uri, "-c", sql],
-                         capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        raise RuntimeError("psql: %s: %s" % (sql, out.stderr))
-    return out.stdout.strip()
-
-
-def db_uri(name):
-    """IDN_TEST_PG with its database replaced by name."""
-    head, _, rest = PG.partition("://")
-    host, _, tail = rest.partition("/")
-    query = tail.partition("?")[2]
-    return "%s://%s/%s%s" % (head, host, name, "?" + query if query else "")
+# Other tests import these from here still (idnlib holds them).
+PG, REQUIRED, db_uri, psql = idnlib.PG, idnlib.PG_REQUIRED, idnlib.db_uri, idnlib.psql
 
 
 class PgCase(unittest.TestCase):
     def setUp(self):
-        if not PG:
-            if REQUIRED:
-                self.fail("IDN_TEST_PG is not set but required")
-            self.skipTest("IDN_TEST_PG is not set: run scripts/pg.sh start and export "
-                          "IDN_TEST_PG=<the URI it prints>")
-        self.db = "idn_sys_%d" % os.getpid()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
-        psql(PG, "CREATE DATABASE %s" % self.db)
-        self.uri = db_uri(self.db)
+        self.uri = idnlib.pg_database("sys", self.addCleanup)
         self.nodes = []
 
     def tearDown(self):
         for n in self.nodes:
             n.close()
-        if PG:
-            psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
 
     def node(self, **kw):
         n = idnlib.Node(store=self.uri, **kw)

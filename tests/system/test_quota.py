@@ -24,9 +24,8 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
 from idnlib import admin_data, challenge_of, hexval, parse_answer, request  # noqa: E402
-from idnlib import IDNODE, s, tcp_read_answer, vlist_data  # noqa: E402
+from idnlib import IDNODE, pg_database, s, tcp_read_answer, vlist_data  # noqa: E402
 from test_admin import values_body  # noqa: E402
-from test_pg import PG, db_uri, psql  # noqa: E402
 
 SECRET = b"quota-secret-2026"
 ADMIN = "88.900/admin"  # the node admin (--server-admin)
@@ -351,22 +350,16 @@ class QuotaPgTest(unittest.TestCase):
     """The counts and overrides on a PostgreSQL store, across a restart (IDN_TEST_PG)."""
 
     def setUp(self):
-        if not PG:
-            self.skipTest("IDN_TEST_PG is not set: run scripts/pg.sh start and export "
-                          "IDN_TEST_PG=<the URI it prints>")
-        self.db = "idn_quota_%d" % os.getpid()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
-        psql(PG, "CREATE DATABASE %s" % self.db)
+        self.store = pg_database("quota", self.addCleanup)
         self.node = None
 
     def tearDown(self):
         if self.node:
             self.node.close()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
 
     def test_pg_restart_and_raise(self):
         n = self.node = QuotaNode("ips", "--quota-daily-requests", "2", "--quota-identifiers",
-                                  "1", store=db_uri(self.db))
+                                  "1", store=self.store)
         # 0: no daily limit for this identity, whatever the default.
         st, q = n.quota("PUT", "daily/300:88.900/u-ids", body={"limit": 0})
         self.assertEqual((st, q["limit"], q["override"]), (200, 0, True), q)

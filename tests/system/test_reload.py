@@ -2,7 +2,9 @@
 flags are read again; a certificate renewed in place and the quotas' defaults
 take effect, a changed setting that needs a restart is named in the log, and a
 file that does not parse, or a key that does not match its certificate,
-changes nothing while the node serves on."""
+changes nothing while the node serves on. SIGHUPs sent all through a node's
+start neither kill it nor are lost: one that comes before it serves is held
+and reloads once it does."""
 import os
 import signal
 import socket
@@ -14,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import Node, free_port, request, udp_exchange  # noqa: E402
+from idnlib import IDNODE, Node, free_port, parse_answer, request, udp_exchange  # noqa: E402
 
 REC = {"handle": "88.100.1/r", "values": [{"index": 1, "type": "URL",
                                              "data": "https://example.com/r"}]}
@@ -105,6 +107,145 @@ class Reload(unittest.TestCase):
         self.assertTrue(self.node.alive())
         udp_exchange(self.node.port, request("88.100.1/r"))
         self.assertEqual(self.node.stop(), 0)
+
+
+def sighup_blocked(pid):
+    """Whether pid's own code runs and holds SIGHUP (bit 0 of SigBlk)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigBlk:"):
+                    return int(line.split()[1], 16) & 1 == 1
+    except OSError:
+        pass
+    return False
+
+
+class HupWhileStarting(unittest.TestCase):
+    """SIGHUP every 2 ms from the first instruction of idnode's own code until
+    the node says it serves: it starts, serves, and reloads once for them.
+
+    Before its own code runs (the kernel's exec and the dynamic loader, a few
+    ms, tens on a loaded machine) no program can take a signal: the test
+    starts once /proc shows SIGHUP blocked, which `idnode serve` does first."""
+
+    def test_hup_from_start(self):
+        tmp = tempfile.TemporaryDirectory(prefix="idn-hup-")
+        self.addCleanup(tmp.cleanup)
+        data = os.path.join(tmp.name, "data")
+        path = os.path.join(tmp.name, "in.jsonl")
+        with open(path, "w") as f:
+            f.write('{"handle": "88.100.1/r", "values": [{"index": 1, "type": "URL", '
+                    '"data": "https://example.com/r"}]}\n')
+        out = subprocess.run([IDNODE, "load", "--data", data, "-q", path], capture_output=True,
+                             text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        port = free_port()
+        log = open(os.path.join(tmp.name, "serve.log"), "a")
+        self.addCleanup(log.close)
+        proc = subprocess.Popen([IDNODE, "serve", "--data", data, "--home", "88.100.1",
+                                 "--listen", "127.0.0.1:%d" % port, "--threads", "2"],
+                                stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.kill)
+
+        def output():
+            with open(log.name) as f:
+                return f.read()
+
+        deadline = time.monotonic() + 30
+        while not sighup_blocked(proc.pid) and time.monotonic() < deadline:
+            self.assertIsNone(proc.poll(), output())
+            time.sleep(0.0005)
+        sent = 0
+        while sent < 15000 and time.monotonic() < deadline and "idnode: serving" not in output():
+            if proc.poll() is not None:
+                break
+            proc.send_signal(signal.SIGHUP)
+            sent += 1
+            time.sleep(0.002)
+        self.assertIsNone(proc.poll(), "exit %s after %d SIGHUPs: %s" % (proc.returncode, sent,
+                                                                          output()))
+        self.assertIn("idnode: serving", output())
+        self.assertGreater(sent, 0)
+        # It serves, and the SIGHUPs held while it started made one reload.
+        _, _, rc, _, _ = parse_answer(udp_exchange(port, request("88.100.1/r"), timeout=5)[0])
+        self.assertEqual(rc, 1)
+        while time.monotonic() < deadline and "idnode: reload: done" not in output():
+            time.sleep(0.05)
+        text = output()
+        print("\n%d SIGHUPs while starting" % sent, file=sys.stderr)
+        self.assertIn("idnode: reload: still starting: held until the node serves", text)
+        self.assertIn("idnode: reload: done", text)
+        self.assertLess(text.index("idnode: serving"), text.rindex("idnode: reload: done"))
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(10), 0, output())
+
+
+class ServiceManagerNotify(unittest.TestCase):
+    """With $NOTIFY_SOCKET (a Type=notify unit), the node says READY=1 once
+    it answers, RELOADING=1 then READY=1 around a SIGHUP's reload, and
+    STOPPING=1 when it stops: the datagrams systemd reads (sd_notify(3))."""
+
+    def _serve(self, tmp, sock_path):
+        data = os.path.join(tmp, "data")
+        path = os.path.join(tmp, "in.jsonl")
+        with open(path, "w") as f:
+            f.write('{"handle": "88.100.1/r", "values": [{"index": 1, "type": "URL", '
+                    '"data": "https://example.com/r"}]}\n')
+        out = subprocess.run([IDNODE, "load", "--data", data, "-q", path], capture_output=True,
+                             text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        port = free_port()
+        log = open(os.path.join(tmp, "serve.log"), "a")
+        self.addCleanup(log.close)
+        env = dict(os.environ, NOTIFY_SOCKET=sock_path)
+        proc = subprocess.Popen([IDNODE, "serve", "--data", data, "--home", "88.100.1",
+                                 "--listen", "127.0.0.1:%d" % port, "--threads", "1"],
+                                stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.kill)
+        return proc, port, log.name
+
+    def _next(self, sock):
+        sock.settimeout(30)
+        return sock.recv(4096).decode()
+
+    def _cycle(self, sock, sock_path):
+        tmp = tempfile.TemporaryDirectory(prefix="idn-notify-")
+        self.addCleanup(tmp.cleanup)
+        proc, port, log = self._serve(tmp.name, sock_path)
+        self.assertEqual(self._next(sock), "READY=1")
+        # Ready means answering.
+        _, _, rc, _, _ = parse_answer(udp_exchange(port, request("88.100.1/r"), timeout=5)[0])
+        self.assertEqual(rc, 1)
+        proc.send_signal(signal.SIGHUP)
+        reloading = self._next(sock)
+        self.assertTrue(reloading.startswith("RELOADING=1\nMONOTONIC_USEC="), reloading)
+        usec = int(reloading.split("MONOTONIC_USEC=")[1])
+        self.assertLess(abs(usec - time.monotonic_ns() // 1000), 60 * 1000000)
+        self.assertEqual(self._next(sock), "READY=1")
+        with open(log) as f:
+            self.assertIn("idnode: reload: done", f.read())
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self._next(sock), "STOPPING=1")
+        self.assertEqual(proc.wait(10), 0)
+
+    def test_path_socket(self):
+        tmp = tempfile.TemporaryDirectory(prefix="idn-nsock-")
+        self.addCleanup(tmp.cleanup)
+        sock_path = os.path.join(tmp.name, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(sock_path)
+        self._cycle(sock, sock_path)
+
+    def test_abstract_socket(self):
+        name = "idn-notify-%d-%d" % (os.getpid(), free_port())
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind("\0" + name)
+        self._cycle(sock, "@" + name)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,8 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
 import snms_client  # noqa: E402
-from idnlib import IDNODE, admin_data, free_port, hexval  # noqa: E402
+from idnlib import IDNODE, PG, PG_REQUIRED, admin_data, free_port, hexval, pg_database  # noqa: E402
 
-PG = os.environ.get("IDN_TEST_PG", "")
-REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
 SECRET = b"search-secret-2026"
 N = 40
 
@@ -297,34 +295,13 @@ class SearchLmdbTest(SearchBase, unittest.TestCase):
     """The tests on an LMDB store (--data)."""
 
 
-@unittest.skipUnless(PG or REQUIRED, "IDN_TEST_PG is not set: run scripts/pg.sh start and "
+@unittest.skipUnless(PG or PG_REQUIRED, "IDN_TEST_PG is not set: run scripts/pg.sh start and "
                      "export IDN_TEST_PG=<the URI it prints>")
 class SearchPgTest(SearchBase, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not PG:
-            raise AssertionError("IDN_TEST_PG is not set but required")
-        cls.db = "idn_search_%d" % os.getpid()
-        cls.psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
-        cls.psql("CREATE DATABASE %s" % cls.db)
-        head, _, rest = PG.partition("://")
-        host, _, tail = rest.partition("/")
-        query = tail.partition("?")[2]
-        cls.store = "%s://%s/%s%s" % (head, host, cls.db, "?" + query if query else "")
+        cls.store = pg_database("search", cls.addClassCleanup)
         super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        cls.psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
-
-    @staticmethod
-    def psql(sql):
-        out = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", PG, "-c", sql],
-                             capture_output=True, text=True, timeout=60)
-        if out.returncode != 0:
-            raise RuntimeError("psql: %s: %s" % (sql, out.stderr))
-
 
 
 class SearchCursorTest(unittest.TestCase):

@@ -26,13 +26,10 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import IDNODE, Node, admin_data, free_port, hexval  # noqa: E402
+from idnlib import IDNODE, Node, admin_data, free_port, hexval, pg_database  # noqa: E402
 from snms_client import SnmsClient, batch_with_retry, identifier  # noqa: E402
 from test_hierarchy import siteinfo  # noqa: E402
-from test_pg import db_uri, psql  # noqa: E402
 
-PG = os.environ.get("IDN_TEST_PG", "")
-PG_REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
 OP_PW = "operator-pass-2026"
 ENT_PW = "enterprise-7-pass"
 OTHER_PW = "enterprise-8-pass"
@@ -347,23 +344,8 @@ class SecondaryNodeLmdb(SecondaryNodeFlow, unittest.TestCase):
 class SecondaryNodePg(SecondaryNodeFlow, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not PG:
-            if PG_REQUIRED:
-                raise RuntimeError("IDN_TEST_PG is not set but required")
-            raise unittest.SkipTest("IDN_TEST_PG is not set: run scripts/pg.sh start and "
-                                    "export IDN_TEST_PG=<the URI it prints>")
-        cls.db = "idn_snms_%d" % os.getpid()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
-        psql(PG, "CREATE DATABASE %s" % cls.db)
-        cls.store = db_uri(cls.db)
+        cls.store = pg_database("snms", cls.addClassCleanup)
         super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        if PG:
-            psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
-
 
 if __name__ == "__main__":
     unittest.main()

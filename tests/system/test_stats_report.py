@@ -7,7 +7,9 @@ resolutions at the enterprise appear in the secondary's reported
 statistics and then in the top level's; a node reporting for 88.100.1 with
 another key is refused (403, logged, nothing counted); with the secondary
 down the enterprise retries, and once it is back the missed counts arrive,
-exactly once. Every wait is bounded."""
+exactly once; without --stats-parent the parent is looked up through
+--root (a record with no HTTP interface is said; tests/system/
+test_demo_stats.py has the lookup succeeding). Every wait is bounded."""
 import json
 import os
 import signal
@@ -20,7 +22,7 @@ import shutil
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import Node, hexval, parse_answer, request, udp_exchange  # noqa: E402
+from idnlib import IDNODE, Node, hexval, parse_answer, request, udp_exchange  # noqa: E402
 from test_quota import ADMIN, QuotaNode, keygen  # noqa: E402
 
 ENT = "88.100.1"
@@ -154,6 +156,28 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(reported(self.sec, "prefix=" + ENT)[-1]["resolved_udp_found"], want)
         row = wait_row(self.root, "prefix=" + ENT, lambda r: r["resolved_udp_found"] >= want)
         self.assertEqual(row["resolved_udp_found"], want)
+
+    def test_4_parent_through_the_root(self):
+        """No --stats-parent: the parent is found through --root (0.NA/88.100's
+        HS_SITE). Here that record holds no HS_SITE: said, and retried;
+        neither a parent nor a root: serve refuses to start."""
+        key = os.path.join(self.tmp, "ent.pem")
+        n = Node(homes=(ENT,), extra_args=[
+            "--server-key", key, "--root", "127.0.0.1:%d" % self.root.port,
+            "--stats-report", ENT] + REPORT)
+        self.addCleanup(n.close)
+        deadline = time.time() + 20
+        while time.time() < deadline and "parent not found" not in n.output():
+            time.sleep(0.2)
+        self.assertIn("statistics report of 88.100.1: parent not found through the root",
+                      n.output())
+        self.assertIn("0.NA/88.100: no HS_SITE with an HTTP interface", n.output())
+        out = subprocess.run([IDNODE, "serve", "--data", os.path.join(self.tmp, "none"),
+                              "--home", ENT, "--listen", "127.0.0.1:0", "--server-key", key,
+                              "--stats-report", ENT], capture_output=True, text=True,
+                             timeout=30)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("stats_parent or root", out.stderr)
 
 
 if __name__ == "__main__":

@@ -23,15 +23,20 @@ class StatsSignal(unittest.TestCase):
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 for _ in range(200):
                     s.sendto(request("88.100.1/x"), ("127.0.0.1", node.port))
-            time.sleep(0.3)
-            node.proc.send_signal(signal.SIGUSR1)
-            deadline = time.time() + 5
-            line = None
-            while time.time() < deadline and not line:
-                line = re.search(r"idnode: limits: .*(?=\n)", node.output())  # whole
-                time.sleep(0.05)
+            # Ask until the node has taken all 200 (a busy machine may take a
+            # while to): SIGUSR1 every 0.3 s, at most 20 s.
+            deadline = time.time() + 20
+            line, rate = None, 0
+            while time.time() < deadline and rate <= 100:
+                before = len(node.output())
+                node.proc.send_signal(signal.SIGUSR1)
+                for _ in range(6):
+                    time.sleep(0.05)
+                    line = re.search(r"idnode: limits: .*(?=\n)", node.output()[before:])  # whole
+                    if line:
+                        rate = int(re.search(r" udp-rate=(\d+)", line.group(0)).group(1))
+                        break
             self.assertTrue(line, node.output())
-            rate = int(re.search(r" udp-rate=(\d+)", line.group(0)).group(1))
             self.assertGreater(rate, 100, line.group(0))
             self.assertTrue(node.alive())
             time.sleep(1.2)  # the bucket refills

@@ -15,7 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import idnlib  # noqa: E402
-from test_pg import PG, REQUIRED, db_uri, psql  # noqa: E402
+from idnlib import psql  # noqa: E402
 
 REC = {"handle": "88.100.1/fmt", "values": [{"index": 1, "type": "URL",
                                                "data": "https://example.com/fmt"}]}
@@ -30,15 +30,7 @@ def cli(*args):
 
 class StoreFormat(unittest.TestCase):
     def setUp(self):
-        if not PG:
-            if REQUIRED:
-                self.fail("IDN_TEST_PG is not set but required")
-            self.skipTest("IDN_TEST_PG is not set (scripts/pg.sh start)")
-        self.db = "idn_fmt_%d" % os.getpid()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
-        psql(PG, "CREATE DATABASE %s" % self.db)
-        self.addCleanup(psql, PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.db)
-        self.uri = db_uri(self.db)
+        self.uri = idnlib.pg_database("fmt", self.addCleanup)
         with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
             f.write(json.dumps({"home": "88.100.1"}) + "\n" + json.dumps(REC) + "\n")
         self.addCleanup(os.unlink, f.name)

@@ -362,9 +362,10 @@ class Trust(unittest.TestCase):
             self.assertEqual(self.rec_flags(h, node=nodes[0]), (1, 0x3))
             took = time.time() - t0
             self.assertGreater(took, 1.0)  # the record and two certificates, each 0.35 s late
-            t0 = time.time()
+            # The 500 ms budget ends the chain early: unverified, and the limit
+            # counted (counts, not a second wall-clock duration compared with
+            # the first: other load on the machine stretches both unevenly).
             self.assertEqual(self.rec_flags(h, node=nodes[1]), (1, 0x2))
-            self.assertLess(time.time() - t0, took)
             stats = self.rec_stats(nodes[1])
             self.assertIn("verified=0 unverified=1 ", stats)
             self.assertIn("trust-chain=1", stats)

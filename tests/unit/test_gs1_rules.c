@@ -43,6 +43,13 @@ static void test_accepted_forms(void **state)
 	assert_string_equal(r.key, "01");
 	assert_string_equal(r.tmpl, "search:88.100.1");
 	assert_true(api_gs1_rule_is_search(&r));
+	assert_null(api_gs1_rule_handled_by(&r));
+	/* A handledBy rule: the key given, an absolute http(s) URL. */
+	assert_int_equal(
+	    parse("952001 01 handledBy:https://r.example.com/dl", &r, err, sizeof(err)), 0);
+	assert_string_equal(r.key, "01");
+	assert_string_equal(api_gs1_rule_handled_by(&r), "https://r.example.com/dl");
+	assert_false(api_gs1_rule_is_search(&r));
 }
 
 static void test_refused_with_reason(void **state)
@@ -66,6 +73,12 @@ static void test_refused_with_reason(void **state)
 	    {"0614141 01 search:88.100.1/x", "search:PREFIX"},
 	    {"0614141 99999 search:88.100.1", "KEY"},
 	    {"0614141 21 search:88.100.1", "not a GS1 Digital Link primary key"},
+	    {"952001 handledBy:https://r.example.com", "names no GS1 primary key"},
+	    {"952001 01 handledBy:", "handledBy:URL"},
+	    {"952001 01 handledBy:ftp://r.example.com", "handledBy:URL"},
+	    {"952001 01 handledBy:https://r.example.com/?a=1", "handledBy:URL"},
+	    {"952001 21 handledBy:https://r.example.com", "not a GS1 Digital Link primary key"},
+	    {"95A001 01 handledBy:https://r.example.com", "company prefix"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		gs1_rule r;

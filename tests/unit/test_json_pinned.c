@@ -269,6 +269,16 @@ static void ref_json_str(http_resp *r, idn_slice s)
 	http_resp_append(r, "\"", 1);
 }
 
+/* api_json_str(s) is what ref_json_str(s) writes. */
+static void same_as_before(http_resp *got, http_resp *want, idn_slice s)
+{
+	got->len = want->len = 0;
+	api_json_str(got, s);
+	ref_json_str(want, s);
+	assert_int_equal(got->len, want->len);
+	assert_memory_equal(got->body, want->body, want->len);
+}
+
 /*
  * Strings of the bytes escaping and UTF-8 checking turn on (overlong forms,
  * surrogates, truncated and 4-byte sequences, controls, quotes), at every
@@ -291,11 +301,60 @@ static void test_escapes_as_before(void **state)
 			s[j] = (x >> 16) % 4 ? (uint8_t)('A' + (x >> 8) % 26)
 			                     : alphabet[(x >> 20) % sizeof(alphabet)];
 		}
-		got.len = want.len = 0;
-		api_json_str(&got, idn_slice_of(s, n));
-		ref_json_str(&want, idn_slice_of(s, n));
-		assert_int_equal(got.len, want.len);
-		assert_memory_equal(got.body, want.body, want.len);
+		same_as_before(&got, &want, idn_slice_of(s, n));
+	}
+	free(got.body);
+	free(want.body);
+}
+
+/*
+ * Strings of whole characters (CJK, Latin, a 4-byte one, plain ASCII,
+ * escapes) with a stray byte now and then, 0 to 120 bytes: long valid runs
+ * of three-byte sequences, the fast path's own, as the byte-by-byte
+ * escaping made them.
+ */
+static void test_text_as_before(void **state)
+{
+	(void)state;
+	static const char *const tokens[] = {"\xe4\xb8\xad",
+	                                     "\xe6\x96\x87",
+	                                     "\xef\xbf\xbd",
+	                                     "\xe1\x80\x80",
+	                                     "\xec\xbf\xbf",
+	                                     "\xc3\xa9",
+	                                     "\xf0\x9f\x98\x80",
+	                                     "\xe0\xa0\x80",
+	                                     "\xed\x9f\xbf",
+	                                     "\xed\xa0\x80",
+	                                     "\xe0\x9f\xbf",
+	                                     "\xe4\xb8",
+	                                     "abc",
+	                                     "x",
+	                                     "\"",
+	                                     "\\",
+	                                     "\n",
+	                                     "\x01",
+	                                     " "};
+	static const uint8_t stray[] = {0x80, 0xbf, 0xc0, 0xe4, 0xed, 0xf5, 0xff, 0};
+	http_resp got = {0}, want = {0};
+	uint32_t x = 11;
+	for (int i = 0; i < 20000; i++) {
+		uint8_t s[128];
+		size_t n = 0, len = (size_t)(i % 121);
+		while (n < len) {
+			x = x * 1103515245u + 12345u;
+			if ((x >> 16) % 64 == 0) {
+				s[n++] = stray[(x >> 8) % sizeof(stray)];
+				continue;
+			}
+			const char *t = tokens[(x >> 20) % (sizeof(tokens) / sizeof(tokens[0]))];
+			size_t tl = strlen(t);
+			if (n + tl > len)
+				break;
+			memcpy(s + n, t, tl);
+			n += tl;
+		}
+		same_as_before(&got, &want, idn_slice_of(s, n));
 	}
 	free(got.body);
 	free(want.body);
@@ -307,6 +366,7 @@ int main(void)
 	    cmocka_unit_test(test_template_record),
 	    cmocka_unit_test(test_timestamps),
 	    cmocka_unit_test(test_escapes_as_before),
+	    cmocka_unit_test(test_text_as_before),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

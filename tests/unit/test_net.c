@@ -9,6 +9,9 @@
  * The handler answers with the request's envelope (same request id; the
  * suggested-minor byte set to 1 for UDP, 2 for TCP) and:
  *   "GROW" + u32 n  -> n bytes of a pattern derived from the request id;
+ *   "NOCK" + u32 n  -> the same, after turning UDP checksums off on the
+ *                      server's socket (SO_NO_CHECK: the kernel then refuses
+ *                      UDP GSO, and the worker falls back);
  *   "NONE"          -> no answer;
  *   "FAIL"          -> an error (the TCP connection is closed);
  *   "LATR" + u32 ms -> as anything else, but answered from another thread
@@ -122,7 +125,11 @@ static int t_handle(void *wctx, const net_req *req, uint8_t *out, size_t cap)
 		return -1;
 	const uint8_t *m = req->msg + PROTO_ENV_LEN;
 	size_t n = env.msg_len, alen;
-	if (n >= 8 && memcmp(m, "GROW", 4) == 0) {
+	if (n >= 8 && (memcmp(m, "GROW", 4) == 0 || memcmp(m, "NOCK", 4) == 0)) {
+		/* NOCK: as GROW, with UDP checksums off on the socket, which UDP GSO refuses */
+		int one = 1;
+		if (m[0] == 'N' && req->transport == NET_UDP)
+			setsockopt(req->udp_fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one));
 		alen = idn_be32(m + 4);
 		if (alen > PROTO_MSG_MAX)
 			return -1;
@@ -700,6 +707,98 @@ static void test_udp_multi_answer(void **state)
 	}
 	close(fd);
 	stop(s);
+}
+
+/*
+ * The datagrams of one answer as they arrive, each whole (up to max):
+ * concatenated into out, their lengths into lens. Returns how many came
+ * before the socket's timeout.
+ */
+static int udp_recv_raw(int fd, uint8_t *out, size_t *lens, int max)
+{
+	int n = 0;
+	while (n < max) {
+		ssize_t k = recv(fd, out, PROTO_UDP_PKT + 1, 0);
+		if (k < 0)
+			break;
+		lens[n++] = (size_t)k;
+		out += k;
+	}
+	return n;
+}
+
+/*
+ * Sends req to both servers (fg with UDP GSO, f1 without) and checks the
+ * datagrams of the two answers are the same: count (want), lengths, bytes.
+ */
+static void gso_same(int fg, int f1, const uint8_t *req, size_t len, int want)
+{
+	static size_t lens_g[80], lens_1[80];
+	assert_int_equal(send(fg, req, len, 0), (ssize_t)len);
+	assert_int_equal(udp_recv_raw(fg, big_a, lens_g, 80), want);
+	assert_int_equal(send(f1, req, len, 0), (ssize_t)len);
+	assert_int_equal(udp_recv_raw(f1, big_b, lens_1, 80), want);
+	size_t total = 0;
+	for (int j = 0; j < want; j++) {
+		assert_int_equal(lens_g[j], lens_1[j]);
+		if (j < want - 1)
+			assert_int_equal(lens_g[j], PROTO_UDP_PKT);
+		total += lens_g[j];
+	}
+	assert_int_equal(total, proto_udp_wire_len(PROTO_ENV_LEN + idn_be32(req + 24)));
+	assert_memory_equal(big_a, big_b, total);
+}
+
+/*
+ * A multi-packet answer sent with UDP GSO (one message the kernel cuts at
+ * 512 bytes) arrives as exactly the datagrams a send per datagram gives:
+ * the same count, lengths and bytes, for a 2 KB answer (5 datagrams), for
+ * the most datagrams one segmented send takes (64) and one more (65, sent
+ * one by one on both). The GSO server says it used GSO; the other never.
+ * When the kernel refuses GSO (checksums turned off on the socket), the
+ * answer still goes out as the same datagrams, and the worker stops asking.
+ */
+static void test_udp_gso_same_datagrams(void **state)
+{
+	(void)state;
+	unsigned port_gso, port_one;
+	net_config cfg = base_cfg();
+	cfg.udp_answer_max = 1 << 20;
+	cfg.udp_amplification = 100000;
+	net_server *sg = start(cfg, &port_gso);
+	cfg.udp_no_gso = true;
+	net_server *s1 = start(cfg, &port_one);
+	int fg = client(SOCK_DGRAM, "127.0.0.1", port_gso);
+	int f1 = client(SOCK_DGRAM, "127.0.0.1", port_one);
+	set_timeout(fg, 300);
+	set_timeout(f1, 300);
+	static const uint32_t sizes[] = {2048, 64 * PROTO_UDP_CHUNK, 64 * PROTO_UDP_CHUNK + 1};
+	uint8_t req[64];
+
+	for (unsigned k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t len = build_grow(req, 500 + k, sizes[k]);
+		gso_same(fg, f1, req, len, (int)proto_udp_npackets(sizes[k]));
+	}
+	EVENTUALLY(sg, st_.udp_pkts_out == 5 + 64 + 65);
+	EVENTUALLY(s1, st_.udp_pkts_out == 5 + 64 + 65);
+	assert_int_equal(stats(sg).udp_gso, 2);
+	assert_int_equal(stats(s1).udp_gso, 0);
+	assert_int_equal(stats(sg).udp_bytes_out, stats(s1).udp_bytes_out);
+
+	/* Refused: sent one by one all the same, and from then on. */
+	size_t len = build_grow(req, 600, 2048);
+	memcpy(req + PROTO_ENV_LEN, "NOCK", 4);
+	gso_same(fg, f1, req, len, 5);
+	len = build_grow(req, 601, 2048);
+	gso_same(fg, f1, req, len, 5);
+	EVENTUALLY(sg, st_.udp_pkts_out == 5 + 64 + 65 + 10);
+	assert_int_equal(stats(sg).udp_gso, 2);
+	assert_int_equal(stats(sg).udp_send_fail, 0);
+	assert_int_equal(stats(sg).udp_bytes_out, stats(s1).udp_bytes_out);
+	close(fg);
+	close(f1);
+	stop(sg);
+	stop(s1);
 }
 
 /* A 3000-byte request in 7 datagrams, sent last first; its answer is 7 too. */
@@ -1596,6 +1695,7 @@ int main(void)
 	    cmocka_unit_test(test_udp_single),
 	    cmocka_unit_test(test_udp_multi_answer),
 	    cmocka_unit_test(test_udp_multi_request),
+	    cmocka_unit_test(test_udp_gso_same_datagrams),
 	    cmocka_unit_test(test_udp_garbage),
 	    cmocka_unit_test(test_udp_budget),
 	    cmocka_unit_test(test_udp_rate),

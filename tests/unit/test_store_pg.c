@@ -672,6 +672,45 @@ static void test_pg_bulk_same_as_single(void **state)
 	expect_get(f->s, S("88.100.1/B00000"), IDN_OK, idn_slice_of(rec, len));
 }
 
+/*
+ * A put whose row the database refuses (a CHECK added here) fails, though
+ * its statements go in one pipeline. In a nested child (a batch's item) only
+ * that child is lost: its savepoint is rolled back and the parent commits
+ * the others. Outside one, the transaction fails whole.
+ */
+static void test_pg_nested_failed_put(void **state)
+{
+	struct fx *f = *state;
+	uint8_t rec[512], refbuf[128];
+	store_txn *t, *c;
+	int len = sample_record(rec, sizeof(rec), refbuf);
+	idn_slice r = idn_slice_of(rec, (size_t)len);
+	sql1(f->loc, "ALTER TABLE handles ADD CONSTRAINT idn_test_no_bad"
+	             " CHECK (handle <> '88.100.1/BAD'::bytea)");
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_txn_nest(t, &c), IDN_OK);
+	assert_int_equal(store_put(c, S("88.100.1/OK1"), r, 0), IDN_OK);
+	assert_int_equal(store_txn_commit(c), IDN_OK);
+	assert_int_equal(store_txn_nest(t, &c), IDN_OK);
+	assert_int_equal(store_put(c, S("88.100.1/BAD"), r, 0), IDN_ESTORE);
+	assert_int_equal(store_txn_commit(c), IDN_ESTORE); /* rolled back, not committed */
+	assert_int_equal(store_txn_nest(t, &c), IDN_OK);
+	assert_int_equal(store_put(c, S("88.100.1/OK2"), r, 0), IDN_OK);
+	assert_int_equal(store_txn_commit(c), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	expect_get(f->s, S("88.100.1/OK1"), IDN_OK, r);
+	expect_get(f->s, S("88.100.1/OK2"), IDN_OK, r);
+	expect_get(f->s, S("88.100.1/BAD"), IDN_ENOTFOUND, S(""));
+	assert_string_equal(sql1(f->loc, "SELECT count(DISTINCT handle) FROM handles"), "2");
+
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_put(t, S("88.100.1/OK3"), r, 0), IDN_OK);
+	assert_int_equal(store_put(t, S("88.100.1/BAD"), r, 0), IDN_ESTORE);
+	assert_int_not_equal(store_txn_commit(t), IDN_OK);
+	expect_get(f->s, S("88.100.1/OK3"), IDN_ENOTFOUND, S(""));
+	expect_get(f->s, S("88.100.1/BAD"), IDN_ENOTFOUND, S(""));
+}
+
 int main(void)
 {
 	const char *uri = getenv("IDN_TEST_PG");
@@ -702,6 +741,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pg_two_writers_log, suite_setup, suite_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_bulk_same_as_single, suite_setup,
 	                                    suite_teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_nested_failed_put, suite_setup, suite_teardown),
 	};
 	suite_be = &pg_backend;
 	return cmocka_run_group_tests_name("store/postgresql", tests, group_setup, group_teardown);

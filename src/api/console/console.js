@@ -27,7 +27,8 @@
       quota: 'Quota refusals', requests: 'Requests answered',
       badLogin: 'Login failed: ', loading: 'Loading…', operatorOnly: 'Operators only.',
       choose: 'Choose', role_1: 'operator', role_2: 'enterprise', demo: 'demo data',
-      modified: 'Modified', deleted: 'Deleted', failedAuth: 'Failed logins'
+      modified: 'Modified', deleted: 'Deleted', failedAuth: 'Failed logins',
+      source: 'Figures', src_own: 'this node\'s own', src_reported: 'reported by child nodes'
     },
     zh: {
       title: 'idnode 控制台', login: '登录', logout: '退出', username: '用户名',
@@ -42,7 +43,8 @@
       storeIds: '已存储标识', conns: '当前连接', quota: '配额拒绝次数', requests: '已应答请求',
       badLogin: '登录失败：', loading: '加载中…',
       operatorOnly: '仅限运营者。', choose: '选择', role_1: '运营者', role_2: '企业',
-      demo: '演示数据', modified: '修改量', deleted: '删除量', failedAuth: '认证失败'
+      demo: '演示数据', modified: '修改量', deleted: '删除量', failedAuth: '认证失败',
+      source: '数据来源', src_own: '本节点', src_reported: '下级节点上报'
     }
   };
   const store = window.sessionStorage;
@@ -88,12 +90,24 @@
   const resolved = (r) => Object.keys(r).filter((k) => k.startsWith('resolved_'))
                                         .reduce((s, k) => s + r[k], 0);
 
+  /*
+   * An enterprise is a prefix of three segments or more (88.100.1) not under 0
+   * (0.NA holds the prefix records); its industry is its parent (88.100). A
+   * top-level prefix (88), an industry's own (88.100), 0.NA and 'other' count
+   * in the totals but are neither (docs/console.md).
+   */
+  const isEnterprise = (r) => /^[^.]+\.[^.]+\./.test(r.prefix) && !r.prefix.startsWith('0.');
+
+  /* Which figures an operator sees: the node's own, or its children's reports. */
+  const source = () => (store.getItem('idn.source') === 'reported' ? 'reported' : 'own');
+
   /* The prefix rows of the last DAYS days this account may see. */
   async function rows() {
     const p = period();
     const q = `from=${p.from}&to=${p.to}&granularity=day`;
     const me = JSON.parse(store.getItem('idn.me'));
-    if (me.role === 1) return {p, rows: (await api(`/api/stats?${q}`)).rows};
+    if (me.role === 1)
+      return {p, rows: (await api(`/api/stats?${q}&source=${source()}`)).rows};
     const all = [];
     for (const pre of me.prefixes)
       all.push(...(await api(`/api/stats?${q}&prefix=${encodeURIComponent(pre)}`)).rows);
@@ -126,9 +140,11 @@
 
   /* A bar chart of values per day, with its total; data-* say what it shows. */
   function bars(title, days, perDay, kind) {
-    const W = 600, H = 220, L = 44, B = 24, T = 26;
+    const W = 600, H = 220, B = 24, T = 26;
     const vals = days.map((d) => perDay[d] || 0);
     const max = Math.max(1, ...vals), sum = vals.reduce((a, b) => a + b, 0);
+    /* Room for the axis label at a phone's text size (18 units, ~11 a digit). */
+    const L = Math.max(44, 10 + 11 * fmt(max).length);
     const bw = (W - L - 8) / vals.length;
     const svg = h('svg', {viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title,
                           'data-kind': kind, 'data-points': vals.length, 'data-total': sum});
@@ -168,20 +184,34 @@
 
   /* A table: head [[text, numeric?]...], body rows of cells (text or nodes). */
   function table(head, body, cls) {
-    return h('table', {class: cls || ''},
+    /* In a box that scrolls sideways when the table is wider than the screen. */
+    return h('div', {class: 'scroll'}, h('table', {class: cls || ''},
              h('thead', {}, h('tr', {}, head.map(([s, num]) => h('th', {class: num ? 'num' : ''}, s)))),
              h('tbody', {}, body.map((cells) => h('tr', {}, cells.map((c, i) =>
-               h('td', {class: head[i][1] ? 'num' : ''}, typeof c === 'number' ? fmt(c) : c))))));
+               h('td', {class: head[i][1] ? 'num' : ''}, typeof c === 'number' ? fmt(c) : c)))))));
   }
 
   /* ---- pages ---- */
+
+  /* The operator's choice of figures (a select; the page is drawn again). */
+  function sourceSwitch() {
+    const me = JSON.parse(store.getItem('idn.me'));
+    if (me.role !== 1) return null;
+    const sel = h('select', {id: 'source', 'aria-label': t('source')},
+                  ['own', 'reported'].map((s) => h('option', {value: s}, t('src_' + s))));
+    sel.value = source();
+    sel.onchange = () => { store.setItem('idn.source', sel.value); show(); };
+    return h('label', {class: 'source'}, `${t('source')}: `, sel);
+  }
 
   async function overview(view) {
     const {p, rows: rs} = await rows();
     const all = group(rs, () => 'all').all ||
                 {heldNow: 0, registered: 0, resolutions: 0, regDay: {}, resDay: {}};
-    const ents = group(rs, (r) => r.prefix), inds = group(rs, (r) => r.industry);
-    view.append(h('p', {class: 'muted'}, t('last', DAYS), ` (${p.from} – ${p.to})`),
+    const er = rs.filter(isEnterprise);
+    const ents = group(er, (r) => r.prefix), inds = group(er, (r) => r.industry);
+    view.append(h('div', {class: 'row-form'}, sourceSwitch(),
+                  h('span', {class: 'muted'}, t('last', DAYS), ` (${p.from} – ${p.to})`)),
       h('div', {class: 'totals'},
         card(all.heldNow || 0, t('held'), 'held'),
         card(all.registered || 0, t('registered'), 'registered'),
@@ -195,8 +225,8 @@
 
   /* Industries (by = 'industry') or enterprises (by = 'prefix'): a table, or one of them. */
   async function breakdown(view, by, one) {
-    const {p, rows: rs} = await rows();
-    const g = group(rs, (r) => r[by]);
+    const {p, rows: all} = await rows();
+    const rs = all.filter(isEnterprise), g = group(rs, (r) => r[by]);
     const route = by === 'industry' ? 'industries' : 'enterprises';
     if (one && g[one]) {
       const e = g[one];
@@ -216,7 +246,8 @@
       }
       return;
     }
-    view.append(topList(g, by === 'industry' ? t('topInd') : t('top'), route, p.days));
+    view.append(h('div', {class: 'row-form'}, sourceSwitch()),
+                topList(g, by === 'industry' ? t('topInd') : t('top'), route, p.days));
   }
 
   function topList(g, title, route, days) {
