@@ -801,6 +801,53 @@ static void test_udp_gso_same_datagrams(void **state)
 	stop(s1);
 }
 
+/*
+ * A multi-packet answer that cannot go to its peer (a request from source
+ * port 0, which the kernel refuses to answer: EINVAL, as it says when it
+ * refuses UDP GSO) is a failed send, and does not turn UDP GSO off: the next
+ * answer to a good peer still goes as one segmented send. Needs a raw socket
+ * (CAP_NET_RAW) to send from port 0; skipped without one.
+ */
+static void test_udp_gso_bad_peer(void **state)
+{
+	(void)state;
+	int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (raw < 0) {
+		print_message("no raw socket (%s): skipped\n", strerror(errno));
+		skip();
+	}
+	unsigned port;
+	net_config cfg = base_cfg();
+	cfg.udp_answer_max = 1 << 20;
+	cfg.udp_amplification = 100000;
+	net_server *s = start(cfg, &port);
+	int fd = client(SOCK_DGRAM, "127.0.0.1", port);
+	set_timeout(fd, 300);
+	uint8_t pkt[8 + 64], ans[PROTO_ENV_LEN + 4096];
+
+	/* From source port 0 (IPv4 allows a zero checksum): refused to the peer. */
+	size_t len = build_grow(pkt + 8, 700, 2048);
+	memset(pkt, 0, 8);
+	idn_put_be16(pkt + 2, (uint16_t)port);
+	idn_put_be16(pkt + 4, (uint16_t)(8 + len));
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(sendto(raw, pkt, 8 + len, 0, (struct sockaddr *)&to, sizeof(to)),
+	                 (ssize_t)(8 + len));
+	EVENTUALLY(s, st_.udp_send_fail == 5);
+	assert_int_equal(stats(s).udp_gso, 0);
+
+	/* A good peer: still one segmented send. */
+	len = build_grow(pkt, 701, 2048);
+	assert_int_equal(send(fd, pkt, len, 0), (ssize_t)len);
+	for (int j = 0; j < 5; j++)
+		assert_true(recv(fd, ans, sizeof(ans), 0) > 0);
+	EVENTUALLY(s, st_.udp_pkts_out == 5);
+	assert_int_equal(stats(s).udp_gso, 1);
+	close(raw);
+	close(fd);
+	stop(s);
+}
+
 /* A 3000-byte request in 7 datagrams, sent last first; its answer is 7 too. */
 static void test_udp_multi_request(void **state)
 {
@@ -1696,6 +1743,7 @@ int main(void)
 	    cmocka_unit_test(test_udp_multi_answer),
 	    cmocka_unit_test(test_udp_multi_request),
 	    cmocka_unit_test(test_udp_gso_same_datagrams),
+	    cmocka_unit_test(test_udp_gso_bad_peer),
 	    cmocka_unit_test(test_udp_garbage),
 	    cmocka_unit_test(test_udp_budget),
 	    cmocka_unit_test(test_udp_rate),
