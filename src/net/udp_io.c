@@ -85,17 +85,18 @@ void net_udp_fini(struct net_worker *w)
 }
 
 /*
- * Message m, segmented by the kernel, was refused with err: when it is the
- * kernel saying no to UDP GSO, this worker stops asking and sends m's
- * datagrams one by one (its iovecs in pairs, the pktinfo kept). Returns the
- * datagrams sent, or -1 when err is something else (m is then skipped).
+ * Message m, segmented by the kernel, was refused with err: when it may be
+ * the kernel saying no to UDP GSO, m's datagrams go one by one (its iovecs
+ * in pairs, the pktinfo kept), and when they do, this worker stops asking.
+ * When the first fails too, err was the peer's (EINVAL: source port 0), not
+ * GSO's, which stays on. Returns the datagrams sent, or -1 when err is
+ * something else (m is then skipped).
  */
 static int udp_gso_refused(struct net_worker *w, struct net_sock *sk, unsigned m, int err,
                            uint64_t *bytes)
 {
 	if (err != EIO && err != EINVAL && err != ENOPROTOOPT && err != EOPNOTSUPP)
 		return -1;
-	w->gso = false;
 	struct msghdr one = w->smsg[m].msg_hdr;
 	one.msg_controllen -= CMSG_SPACE(sizeof(uint16_t)); /* the pktinfo, first, stays */
 	if (!one.msg_controllen)
@@ -111,6 +112,8 @@ static int udp_gso_refused(struct net_worker *w, struct net_sock *sk, unsigned m
 		*bytes += (uint64_t)r;
 		sent++;
 	}
+	if (sent)
+		w->gso = false;
 	return sent;
 }
 

@@ -36,7 +36,7 @@ struct node_worker {
 	node *node;
 	store_txn *rtxn; /* this thread's read snapshot, reset between uses */
 	bool in_batch;
-	uint64_t snap; /* counts the snapshots taken (node_worker_begin) */
+	uint64_t snap; /* changes with every snapshot taken or ended */
 	/*
 	 * The last prefix resolution asked about and whether it is homed, as
 	 * seen in snapshot `snap` (resolve.c): the requests of a batch mostly

@@ -124,6 +124,9 @@ void node_worker_end(node_worker *w)
 	if (w->in_batch) {
 		store_txn_reset(w->rtxn);
 		w->in_batch = false;
+		/* What resolve.c kept (homed_memo) was this snapshot's; a request
+		 * taking its own next (node_answer) must not find it. */
+		w->snap++;
 	}
 }
 

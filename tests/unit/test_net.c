@@ -801,6 +801,114 @@ static void test_udp_gso_same_datagrams(void **state)
 	stop(s1);
 }
 
+/*
+ * A multi-packet answer that cannot go to its peer (a request from source
+ * port 0, which the kernel refuses to answer: EINVAL, as it says when it
+ * refuses UDP GSO) is a failed send, and does not turn UDP GSO off: the next
+ * answer to a good peer still goes as one segmented send. Needs a raw socket
+ * (CAP_NET_RAW) to send from port 0; skipped without one.
+ */
+static void test_udp_gso_bad_peer(void **state)
+{
+	(void)state;
+	int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (raw < 0) {
+		print_message("no raw socket (%s): skipped\n", strerror(errno));
+		skip();
+	}
+	unsigned port;
+	net_config cfg = base_cfg();
+	cfg.udp_answer_max = 1 << 20;
+	cfg.udp_amplification = 100000;
+	net_server *s = start(cfg, &port);
+	int fd = client(SOCK_DGRAM, "127.0.0.1", port);
+	set_timeout(fd, 300);
+	uint8_t pkt[8 + 64], ans[PROTO_ENV_LEN + 4096];
+
+	/* From source port 0 (IPv4 allows a zero checksum): refused to the peer. */
+	size_t len = build_grow(pkt + 8, 700, 2048);
+	memset(pkt, 0, 8);
+	idn_put_be16(pkt + 2, (uint16_t)port);
+	idn_put_be16(pkt + 4, (uint16_t)(8 + len));
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(sendto(raw, pkt, 8 + len, 0, (struct sockaddr *)&to, sizeof(to)),
+	                 (ssize_t)(8 + len));
+	EVENTUALLY(s, st_.udp_send_fail == 5);
+	assert_int_equal(stats(s).udp_gso, 0);
+
+	/* A good peer: still one segmented send. */
+	len = build_grow(pkt, 701, 2048);
+	assert_int_equal(send(fd, pkt, len, 0), (ssize_t)len);
+	for (int j = 0; j < 5; j++)
+		assert_true(recv(fd, ans, sizeof(ans), 0) > 0);
+	EVENTUALLY(s, st_.udp_pkts_out == 5);
+	assert_int_equal(stats(s).udp_gso, 1);
+	close(raw);
+	close(fd);
+	stop(s);
+}
+
+/* A server on ":0" (0.0.0.0 and [::]: answers carry their source, pktinfo). */
+static net_server *start_wildcard(unsigned *port)
+{
+	net_config cfg = base_cfg();
+	static const char *l[] = {":0"};
+	cfg.listen = l;
+	return start(cfg, port);
+}
+
+/* Whether this host has an IPv6 loopback to test with. */
+static bool ipv6_loopback(void)
+{
+	int probe = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = in6addr_loopback};
+	bool ok = probe >= 0 && bind(probe, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (probe >= 0)
+		close(probe);
+	if (!ok)
+		printf("(no IPv6 loopback here: [::1] not tested)\n");
+	return ok;
+}
+
+/*
+ * On a wildcard listener the answers carry their source address (pktinfo)
+ * beside the segment size: a multi-packet answer still goes as one
+ * segmented send, to IPv4 and IPv6 peers, and when the kernel refuses GSO
+ * the datagrams sent one by one keep the pktinfo.
+ */
+static void test_udp_gso_pktinfo(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start_wildcard(&port);
+	const char *ips[] = {"127.0.0.1", "::1"};
+	static uint8_t ans[8 * PROTO_UDP_PKT];
+	uint8_t req[64];
+	unsigned gso = 0, pkts = 0;
+
+	for (int k = 0; k < 3; k++) {
+		if (k == 1 && !ipv6_loopback())
+			continue;
+		int u = client(SOCK_DGRAM, ips[k % 2], port);
+		set_timeout(u, 300);
+		size_t len = build_grow(req, 800 + (uint32_t)k, 2048);
+		if (k == 2) /* IPv4 with checksums off: GSO refused, sent one by one */
+			memcpy(req + PROTO_ENV_LEN, "NOCK", 4);
+		assert_int_equal(send(u, req, len, 0), (ssize_t)len);
+		int n = 0;
+		while (n < 8 && recv(u, ans, sizeof(ans), 0) > 0)
+			n++;
+		assert_int_equal(n, 5);
+		close(u);
+		pkts += 5;
+		gso += k < 2;
+		EVENTUALLY(s, st_.udp_pkts_out == pkts);
+		assert_int_equal(stats(s).udp_gso, gso);
+		assert_int_equal(stats(s).udp_send_fail, 0);
+	}
+	stop(s);
+}
+
 /* A 3000-byte request in 7 datagrams, sent last first; its answer is 7 too. */
 static void test_udp_multi_request(void **state)
 {
@@ -1534,27 +1642,14 @@ static void test_wildcard(void **state)
 {
 	(void)state;
 	unsigned port;
-	net_config cfg = base_cfg();
-	const char *l[] = {":0"};
-	cfg.listen = l;
-	net_server *s = start(cfg, &port);
+	net_server *s = start_wildcard(&port);
 	uint8_t req[64], ans[64];
 	int npkts;
 	const char *ips[] = {"127.0.0.1", "::1"};
 
 	for (int k = 0; k < 2; k++) {
-		if (k == 1) {
-			int probe = socket(AF_INET6, SOCK_DGRAM, 0);
-			struct sockaddr_in6 a = {.sin6_family = AF_INET6,
-			                         .sin6_addr = in6addr_loopback};
-			int ok = probe >= 0 && bind(probe, (struct sockaddr *)&a, sizeof(a)) == 0;
-			if (probe >= 0)
-				close(probe);
-			if (!ok) {
-				printf("(no IPv6 loopback here: [::1] not tested)\n");
-				break;
-			}
-		}
+		if (k == 1 && !ipv6_loopback())
+			break;
 		/* A connected UDP socket accepts only answers from the address it asked. */
 		int u = client(SOCK_DGRAM, ips[k], port);
 		size_t len = build(req, 1, "wild", 4);
@@ -1696,6 +1791,8 @@ int main(void)
 	    cmocka_unit_test(test_udp_multi_answer),
 	    cmocka_unit_test(test_udp_multi_request),
 	    cmocka_unit_test(test_udp_gso_same_datagrams),
+	    cmocka_unit_test(test_udp_gso_bad_peer),
+	    cmocka_unit_test(test_udp_gso_pktinfo),
 	    cmocka_unit_test(test_udp_garbage),
 	    cmocka_unit_test(test_udp_budget),
 	    cmocka_unit_test(test_udp_rate),

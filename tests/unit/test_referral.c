@@ -319,6 +319,43 @@ static void test_multi_server_split(void **state)
 	node_down(lone, lw);
 }
 
+/*
+ * Whether a prefix is homed is kept for the rest of a read snapshot
+ * (resolve.c's homed_memo), never past it: a request on a snapshot of its
+ * own, or after a write ended the batch's (write_begin), sees the prefix
+ * homed by another writer in between.
+ */
+static void test_homed_memo_follows_snapshot(void **state)
+{
+	(void)state;
+	node *n;
+	node_worker *w;
+	node_up(&n, &w, (idn_slice){0}, 0);
+	proto_msg m;
+
+	/* Requests on their own snapshots (no batch). */
+	assert_int_equal(resolve(w, "61.9/x", 0, 0, &m), PROTO_RC_SERVER_NOT_RESP);
+	home("61.9");
+	assert_int_equal(resolve(w, "61.9/x", 0, 0, &m), PROTO_RC_HANDLE_NOT_FOUND);
+
+	/* In a batch whose snapshot a write ended (as write_begin does). */
+	node_worker_begin(w);
+	assert_int_equal(resolve(w, "62.9/x", 0, 0, &m), PROTO_RC_SERVER_NOT_RESP);
+	node_worker_end(w);
+	home("62.9");
+	assert_int_equal(resolve(w, "62.9/x", 0, 0, &m), PROTO_RC_HANDLE_NOT_FOUND);
+	node_worker_end(w);
+
+	/* Within one snapshot the answer is the snapshot's. */
+	node_worker_begin(w);
+	assert_int_equal(resolve(w, "63.9/x", 0, 0, &m), PROTO_RC_SERVER_NOT_RESP);
+	home("63.9");
+	assert_int_equal(resolve(w, "63.9/x", 0, 0, &m), PROTO_RC_SERVER_NOT_RESP);
+	node_worker_end(w);
+	assert_int_equal(resolve(w, "63.9/x", 0, 0, &m), PROTO_RC_HANDLE_NOT_FOUND);
+	node_down(n, w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +364,7 @@ int main(void)
 	    cmocka_unit_test(test_walk_skips_private_and_plain),
 	    cmocka_unit_test(test_recursion_limit),
 	    cmocka_unit_test(test_multi_server_split),
+	    cmocka_unit_test(test_homed_memo_follows_snapshot),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
