@@ -36,7 +36,13 @@ struct node_worker {
 	node *node;
 	store_txn *rtxn; /* this thread's read snapshot, reset between uses */
 	bool in_batch;
-	uint64_t snap; /* counts the snapshots taken (node_worker_begin) */
+	/*
+	 * The read snapshot's identity (node_worker_begin): the store's
+	 * (store_snapshot_id) or, for a store that cannot say, from the count
+	 * `snaps`; equal identities see equal data.
+	 */
+	uint64_t snap;
+	uint64_t snaps;
 	/*
 	 * The last prefix resolution asked about and whether it is homed, as
 	 * seen in snapshot `snap` (resolve.c): the requests of a batch mostly

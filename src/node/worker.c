@@ -63,7 +63,14 @@ void node_worker_begin(node_worker *w)
 {
 	if (!w->in_batch && !w->wtxn && store_txn_renew(w->rtxn) == IDN_OK) {
 		w->in_batch = true;
-		w->snap++;
+		/*
+		 * The store's identity of the snapshot when it can say (LMDB: the
+		 * same until a write commits, so the memos keyed on it live across
+		 * requests); else a count of snapshots, its top bit set so the two
+		 * never meet.
+		 */
+		uint64_t id = store_snapshot_id(w->rtxn);
+		w->snap = id ? id & ~(UINT64_C(1) << 63) : ++w->snaps | UINT64_C(1) << 63;
 	}
 }
 
