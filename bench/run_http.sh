@@ -15,6 +15,8 @@
 #   BATCH_ARGS ["-t1 -c4"]  WORK [/tmp/idn-bench-http]  SHARED [<repo>/../shared]
 #   CLIENT_CPU [0]  SERVER_CPU [1]  NGINX_PORT [8300]  IDN_PORT [8301]
 #   PREFIX [88.100.1]  WARM [5] seconds of unmeasured load on each server first (0: none)
+#   STRACE [0]  seconds: after the runs, each server under wrk that long with
+#                  strace -c -f attached: its syscalls per request (0: skip)
 #
 # The nginx body is a real answer of idnode's of the mean JSON answer size
 # over all the profile's records (gendata's exact figure; the largest of 200
@@ -123,23 +125,27 @@ pids+=("$NGINX_PID")
 # its core serves fewer requests/s but not fewer per CPU-second.
 CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
 NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 run() {  # label port pid extra-args... -> "requests/s requests-per-cpu-second"
   local label=$1 port=$2 pid=$3; shift 3
-  local out c0 c1
-  c0=$(cpu_ticks "$pid")
+  local out c0 c1 s0 s1
+  c0=$(cpu_ticks "$pid") s0=$(sys_ticks "$pid")
   out=$(timeout $((DUR + 30)) taskset -c "$CLIENT_CPU" wrk "$@" -d "${DUR}s" --latency \
     -s "$here/http_random.lua" "http://127.0.0.1:$port" -- "$ddir/queries.txt" \
     ${BATCH_MODE:+batch $BATCH})
-  c1=$(cpu_ticks "$pid")
-  local rps p99 errs reqs percpu cpu
+  c1=$(cpu_ticks "$pid") s1=$(sys_ticks "$pid")
+  local rps p99 errs reqs percpu cpu split
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
   cpu=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN{printf "%.2f", (b-a)/t}')
   percpu=$(awk -v n="$reqs" -v c="$cpu" 'BEGIN{printf "%.0f", (c > 0 ? n / c : 0)}')
-  log "   $label: $rps req/s p99 $p99, server CPU ${cpu} s: $percpu req per CPU-second ${errs}"
+  # the server's CPU per request, user and kernel (system) apart
+  split=$(awk -v n="$reqs" -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v t="$CLK_TCK" \
+    'BEGIN{printf "user %.2f + system %.2f us/req", (c-s)/t/n*1e6, s/t/n*1e6}')
+  log "   $label: $rps req/s p99 $p99, server CPU ${cpu} s: $percpu req per CPU-second ($split) ${errs}"
   printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$rps" "$p99" "$percpu" "$errs" >>"$TSV"
   echo "$rps $percpu"
 }
@@ -169,6 +175,25 @@ for r in $(seq "$REPEAT"); do
 done
 log "== profile $PROFILE, $(grep -o 'JSON answer bytes:.*' "$ddir/sizes.txt"); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 log "== GET /api/handles/{random}: idnode/nginx = ${ratios[*]} (requests/s); ${cratios[*]} (requests per CPU-second)"
+
+# Syscalls per request: strace -c on the server for the length of a wrk run.
+STRACE=${STRACE:-0}
+if [ "$STRACE" != 0 ] && command -v strace >/dev/null; then
+  for s in "nginx $NGINX_PORT $NGINX_WORKER" "idnode $IDN_PORT $IDN_PID"; do
+    read -r label port pid <<<"$s"
+    timeout $((STRACE + 30)) strace -c -f -p "$pid" -o "$WORK/strace_$label.txt" 2>/dev/null &
+    st=$!; sleep 0.5
+    n=$(timeout $((STRACE + 30)) taskset -c "$CLIENT_CPU" wrk $WRK_ARGS -d "${STRACE}s" \
+      -s "$here/http_random.lua" "http://127.0.0.1:$port" -- "$ddir/queries.txt" |
+      awk '/requests in/ {print $1}')
+    kill -INT "$st" 2>/dev/null || true; wait "$st" 2>/dev/null || true
+    log "== $label under strace -c, $n requests: syscalls per request"
+    awk -v n="$n" '$NF ~ /^[a-z_0-9]+$/ && $NF != "syscall" && $NF != "total" {
+      e = (NF == 6) ? $5 : 0  # strace -c: % seconds usecs/call calls [errors] syscall
+      printf "   %-16s %8.4f per request (%s calls, %s errors)\n", $NF, $4 / n, $4, e }' \
+      "$WORK/strace_$label.txt" >&2
+  done
+fi
 
 [ "$BATCH" = 0 ] && exit 0
 BATCH_MODE=1

@@ -36,7 +36,13 @@ struct node_worker {
 	node *node;
 	store_txn *rtxn; /* this thread's read snapshot, reset between uses */
 	bool in_batch;
-	uint64_t snap; /* changes with every snapshot taken or ended */
+	/*
+	 * The read snapshot's identity (node_worker_snapshot): the store's
+	 * (store_snapshot_id) or, for a store that cannot say, from the count
+	 * `snaps`; equal identities see equal data.
+	 */
+	uint64_t snap;
+	uint64_t snaps;
 	/*
 	 * The last prefix resolution asked about and whether it is homed, as
 	 * seen in snapshot `snap` (resolve.c): the requests of a batch mostly
@@ -78,6 +84,15 @@ static inline void node_worker_saved(node_worker *w)
 {
 	w->group = w->group_on;
 }
+
+/*
+ * Takes a fresh read snapshot (worker.c), in_batch until node_worker_end,
+ * and sets w->snap to its identity: every path that takes one (a batch's
+ * node_worker_begin, a request's own in node_answer) comes here, so what is
+ * kept per snapshot (resolve.c's homed memo) is never read in another that
+ * sees other data. 0, or the store's error.
+ */
+int node_worker_snapshot(node_worker *w);
 
 /* Random bytes for nonces, session ids and minted suffixes: node_config.random, else OpenSSL's. */
 int node_random_bytes(const node *n, uint8_t *buf, size_t len);

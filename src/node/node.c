@@ -332,10 +332,8 @@ static int answer_msg_op(req *rq, const uint8_t *in, size_t len)
 		return node_answer_error(rq, PROTO_RC_OPERATION_NOT_SUPPORTED, "unknown operation");
 
 	bool own_snapshot = !w->in_batch && !w->wtxn;
-	if (own_snapshot && store_txn_renew(w->rtxn))
+	if (own_snapshot && node_worker_snapshot(w))
 		return node_answer_error(rq, PROTO_RC_SERVER_BUSY, "storage unavailable");
-	if (own_snapshot)
-		w->in_batch = true;
 	/*
 	 * Logins (2001) and requests on a logged-in connection (node/login.h),
 	 * then session setup, terminate, and requests in a session (node/session.h).

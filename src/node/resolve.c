@@ -57,9 +57,11 @@ static bool value_selected(const proto_resolve_req *rr, const proto_value *v)
 }
 
 /*
- * Whether prefix is homed here. Within a batch's read snapshot (no write
+ * Whether prefix is homed here. Within one read snapshot (no write
  * transaction open) the answer cannot change, so the last one is kept for
- * the next request of the batch that asks about the same prefix.
+ * the next request that asks about the same prefix in a snapshot of the
+ * same identity (w->snap: on LMDB, until a write commits; elsewhere, the
+ * batch).
  */
 static int is_homed(node_worker *w, idn_slice prefix)
 {

@@ -59,12 +59,27 @@ void node_worker_free(node_worker *w)
 	free(w);
 }
 
+int node_worker_snapshot(node_worker *w)
+{
+	int ret = store_txn_renew(w->rtxn);
+	if (ret)
+		return ret;
+	w->in_batch = true;
+	/*
+	 * The store's identity of the snapshot when it can say (LMDB: the same
+	 * until a write commits, so the memos keyed on it live across
+	 * requests); else a count of snapshots, its top bit set so the two
+	 * never meet.
+	 */
+	uint64_t id = store_snapshot_id(w->rtxn);
+	w->snap = id ? id & ~(UINT64_C(1) << 63) : ++w->snaps | UINT64_C(1) << 63;
+	return IDN_OK;
+}
+
 void node_worker_begin(node_worker *w)
 {
-	if (!w->in_batch && !w->wtxn && store_txn_renew(w->rtxn) == IDN_OK) {
-		w->in_batch = true;
-		w->snap++;
-	}
+	if (!w->in_batch && !w->wtxn)
+		(void)node_worker_snapshot(w);
 }
 
 void node_worker_group(node_worker *w, bool on)
@@ -124,9 +139,6 @@ void node_worker_end(node_worker *w)
 	if (w->in_batch) {
 		store_txn_reset(w->rtxn);
 		w->in_batch = false;
-		/* What resolve.c kept (homed_memo) was this snapshot's; a request
-		 * taking its own next (node_answer) must not find it. */
-		w->snap++;
 	}
 }
 

@@ -1504,6 +1504,14 @@ static int lmdb_is_homed(store_txn *bt, idn_slice prefix)
 	return rc == IDN_OK ? 1 : rc;
 }
 
+/* LMDB's snapshot is the last committed write txn: its id, plus one (0 is "cannot say"). */
+static uint64_t lmdb_snapshot_id(store_txn *bt)
+{
+	struct lmdb_txn *t = txn_of(bt);
+
+	return t->rdonly && t->live ? (uint64_t)mdb_txn_id(t->txn) + 1 : 0;
+}
+
 static int lmdb_list_homed(store_txn *bt, store_scan_cb cb, void *arg)
 {
 	struct lmdb_txn *t = txn_of(bt);
@@ -1669,6 +1677,7 @@ const struct store_ops store_lmdb_ops = {
     .meta_put = lmdb_meta_put,
     .scan_from = lmdb_scan_from,
     .txn_nest = lmdb_txn_nest,
+    .snapshot_id = lmdb_snapshot_id,
     .tab_get = lmdb_tab_get,
     .tab_put = lmdb_tab_put,
     .tab_del = lmdb_tab_del,

@@ -220,6 +220,13 @@ struct store_ops {
 	 * a child of one transaction per batch.
 	 */
 	int (*txn_nest)(store_txn *parent, store_txn **child);
+	/*
+	 * Optional (NULL: 0). The identity of a live read txn's snapshot, not
+	 * 0: two snapshots of one store with the same identity see the same
+	 * data (no write committed between them), so what was read in one holds
+	 * in the other. 0: this store cannot say.
+	 */
+	uint64_t (*snapshot_id)(store_txn *t);
 
 	/*
 	 * Tables (enum store_tab). tab_get: IDN_ENOTFOUND if absent, *val as
@@ -333,6 +340,10 @@ static inline int store_scan_from(store_txn *t, idn_slice prefix, idn_slice star
 static inline bool store_can_nest(const store *s)
 {
 	return s->ops->txn_nest != NULL;
+}
+static inline uint64_t store_snapshot_id(store_txn *t)
+{
+	return t->s->ops->snapshot_id ? t->s->ops->snapshot_id(t) : 0;
 }
 static inline int store_txn_nest(store_txn *parent, store_txn **child)
 {

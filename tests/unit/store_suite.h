@@ -656,6 +656,50 @@ static void test_reset_renew(void **state)
 	expect_get(f->s, S("k4"), IDN_OK, S("v4"));
 }
 
+/*
+ * store_snapshot_id: a store that can say gives two snapshots with no write
+ * committed between them the same identity and a snapshot after a write
+ * another; one that cannot says 0 always.
+ */
+static void test_snapshot_id(void **state)
+{
+	struct fx *f = *state;
+	store_txn *r, *w;
+
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &r), IDN_OK);
+	uint64_t a = store_snapshot_id(r);
+	store_txn_reset(r);
+	assert_int_equal(store_snapshot_id(r), 0); /* no snapshot held */
+	assert_int_equal(store_txn_renew(r), IDN_OK);
+	assert_true(store_snapshot_id(r) == a);
+
+	/* an aborted write changes nothing */
+	assert_int_equal(store_txn_begin(f->s, 0, &w), IDN_OK);
+	assert_int_equal(store_snapshot_id(w), 0); /* a write txn has no fixed snapshot */
+	assert_int_equal(store_home(w, S("88.7")), IDN_OK);
+	store_txn_abort(w);
+	assert_int_equal(store_txn_renew(r), IDN_OK);
+	assert_true(store_snapshot_id(r) == a);
+
+	/* a committed one (homing, then a record) does */
+	assert_int_equal(store_txn_begin(f->s, 0, &w), IDN_OK);
+	assert_int_equal(store_home(w, S("88.7")), IDN_OK);
+	assert_int_equal(store_txn_commit(w), IDN_OK);
+	assert_true(store_snapshot_id(r) == a); /* the snapshot taken before */
+	assert_int_equal(store_txn_renew(r), IDN_OK);
+	uint64_t b = store_snapshot_id(r);
+	assert_int_equal(store_is_homed(r, S("88.7")), 1);
+	put1(f->s, S("k"), S("v"), 0, IDN_OK);
+	assert_int_equal(store_txn_renew(r), IDN_OK);
+	uint64_t c = store_snapshot_id(r);
+	if (a == 0) { /* cannot say */
+		assert_true(b == 0 && c == 0);
+	} else {
+		assert_true(b != 0 && c != 0 && a != b && b != c && a != c);
+	}
+	store_txn_abort(r);
+}
+
 static void test_count(void **state)
 {
 	struct fx *f = *state;
@@ -1518,6 +1562,7 @@ static void test_index_bulk(void **state)
 	    cmocka_unit_test_setup_teardown(test_abort, suite_setup, suite_teardown),              \
 	    cmocka_unit_test_setup_teardown(test_reset_renew, suite_setup, suite_teardown),        \
 	    cmocka_unit_test_setup_teardown(test_count, suite_setup, suite_teardown),              \
+	    cmocka_unit_test_setup_teardown(test_snapshot_id, suite_setup, suite_teardown),        \
 	    cmocka_unit_test_setup_teardown(test_log_changes, suite_setup, suite_teardown),        \
 	    cmocka_unit_test_setup_teardown(test_log_prune_size, suite_setup, suite_teardown),     \
 	    cmocka_unit_test_setup_teardown(test_log_prune_age, suite_setup, suite_teardown),      \
