@@ -31,7 +31,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import IDNODE  # noqa: E402
 from test_demo import free_base, stop_demo, wait_started  # noqa: E402
-from test_http_browser import BROWSER_DIR, BUILD, setup_problem  # noqa: E402
+from test_http_browser import BROWSER_DIR, BUILD, require_browser  # noqa: E402
 
 SCALE = 10
 DAYS = 30
@@ -77,11 +77,7 @@ def png_size(path):
 class ConsoleBrowserTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        why = setup_problem()
-        if why:
-            if os.environ.get("IDN_BROWSER_REQUIRED") == "1":
-                raise RuntimeError("browser test required (IDN_BROWSER_REQUIRED=1): " + why)
-            raise unittest.SkipTest("browser test skipped: " + why)
+        require_browser()
         base = free_base(14)
         # the top-level node's; base + 9 the motor works', base + 10 the secondary 88.100's
         cls.console = base + 8

@@ -88,6 +88,16 @@ def setup_problem():
     return None
 
 
+def require_browser():
+    """Returns when the browser test can run; else skips it, or fails it
+    under IDN_BROWSER_REQUIRED=1 (CI), naming the reason."""
+    why = setup_problem()
+    if why:
+        if os.environ.get("IDN_BROWSER_REQUIRED") == "1":
+            raise RuntimeError("browser test required (IDN_BROWSER_REQUIRED=1): " + why)
+        raise unittest.SkipTest("browser test skipped: " + why)
+
+
 class Fixture(http.server.BaseHTTPRequestHandler):
     """Serves DIR/NAME.html with the status in DIR/NAME.status and the
     node's page headers (the CSP that forbids scripts)."""
@@ -117,11 +127,7 @@ class Fixture(http.server.BaseHTTPRequestHandler):
 class BrowserTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        why = setup_problem()
-        if why:
-            if os.environ.get("IDN_BROWSER_REQUIRED") == "1":
-                raise RuntimeError("browser test required (IDN_BROWSER_REQUIRED=1): " + why)
-            raise unittest.SkipTest("browser test skipped: " + why)
+        require_browser()
         # The node is the root of its hierarchy too: 0.NA/88.100.1 names its own site.
         port = free_port()
         site = siteinfo("--listen", "127.0.0.1:%d" % port, "--site-desc",

@@ -121,6 +121,29 @@ def sighup_blocked(pid):
     return False
 
 
+def serve_one_record(test, tmp, threads, env=None):
+    """Loads 88.100.1/r into a store under tmp and starts `idnode serve` on
+    it (log in tmp/serve.log; stopped at the test's cleanup): (proc, port,
+    the log's path)."""
+    data = os.path.join(tmp, "data")
+    path = os.path.join(tmp, "in.jsonl")
+    with open(path, "w") as f:
+        f.write('{"handle": "88.100.1/r", "values": [{"index": 1, "type": "URL", '
+                '"data": "https://example.com/r"}]}\n')
+    out = subprocess.run([IDNODE, "load", "--data", data, "-q", path], capture_output=True,
+                         text=True, timeout=120)
+    test.assertEqual(out.returncode, 0, out.stderr)
+    port = free_port()
+    log = open(os.path.join(tmp, "serve.log"), "a")
+    test.addCleanup(log.close)
+    proc = subprocess.Popen([IDNODE, "serve", "--data", data, "--home", "88.100.1",
+                             "--listen", "127.0.0.1:%d" % port, "--threads", str(threads)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    test.addCleanup(proc.wait, 10)
+    test.addCleanup(proc.kill)
+    return proc, port, log.name
+
+
 class HupWhileStarting(unittest.TestCase):
     """SIGHUP every 2 ms from the first instruction of idnode's own code until
     the node says it serves: it starts, serves, and reloads once for them.
@@ -132,25 +155,10 @@ class HupWhileStarting(unittest.TestCase):
     def test_hup_from_start(self):
         tmp = tempfile.TemporaryDirectory(prefix="idn-hup-")
         self.addCleanup(tmp.cleanup)
-        data = os.path.join(tmp.name, "data")
-        path = os.path.join(tmp.name, "in.jsonl")
-        with open(path, "w") as f:
-            f.write('{"handle": "88.100.1/r", "values": [{"index": 1, "type": "URL", '
-                    '"data": "https://example.com/r"}]}\n')
-        out = subprocess.run([IDNODE, "load", "--data", data, "-q", path], capture_output=True,
-                             text=True, timeout=120)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        port = free_port()
-        log = open(os.path.join(tmp.name, "serve.log"), "a")
-        self.addCleanup(log.close)
-        proc = subprocess.Popen([IDNODE, "serve", "--data", data, "--home", "88.100.1",
-                                 "--listen", "127.0.0.1:%d" % port, "--threads", "2"],
-                                stdout=log, stderr=subprocess.STDOUT)
-        self.addCleanup(proc.wait, 10)
-        self.addCleanup(proc.kill)
+        proc, port, log_path = serve_one_record(self, tmp.name, 2)
 
         def output():
-            with open(log.name) as f:
+            with open(log_path) as f:
                 return f.read()
 
         deadline = time.monotonic() + 30
@@ -187,26 +195,6 @@ class ServiceManagerNotify(unittest.TestCase):
     it answers, RELOADING=1 then READY=1 around a SIGHUP's reload, and
     STOPPING=1 when it stops: the datagrams systemd reads (sd_notify(3))."""
 
-    def _serve(self, tmp, sock_path):
-        data = os.path.join(tmp, "data")
-        path = os.path.join(tmp, "in.jsonl")
-        with open(path, "w") as f:
-            f.write('{"handle": "88.100.1/r", "values": [{"index": 1, "type": "URL", '
-                    '"data": "https://example.com/r"}]}\n')
-        out = subprocess.run([IDNODE, "load", "--data", data, "-q", path], capture_output=True,
-                             text=True, timeout=120)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        port = free_port()
-        log = open(os.path.join(tmp, "serve.log"), "a")
-        self.addCleanup(log.close)
-        env = dict(os.environ, NOTIFY_SOCKET=sock_path)
-        proc = subprocess.Popen([IDNODE, "serve", "--data", data, "--home", "88.100.1",
-                                 "--listen", "127.0.0.1:%d" % port, "--threads", "1"],
-                                stdout=log, stderr=subprocess.STDOUT, env=env)
-        self.addCleanup(proc.wait, 10)
-        self.addCleanup(proc.kill)
-        return proc, port, log.name
-
     def _next(self, sock):
         sock.settimeout(30)
         return sock.recv(4096).decode()
@@ -214,7 +202,8 @@ class ServiceManagerNotify(unittest.TestCase):
     def _cycle(self, sock, sock_path):
         tmp = tempfile.TemporaryDirectory(prefix="idn-notify-")
         self.addCleanup(tmp.cleanup)
-        proc, port, log = self._serve(tmp.name, sock_path)
+        proc, port, log = serve_one_record(self, tmp.name, 1,
+                                           dict(os.environ, NOTIFY_SOCKET=sock_path))
         self.assertEqual(self._next(sock), "READY=1")
         # Ready means answering.
         _, _, rc, _, _ = parse_answer(udp_exchange(port, request("88.100.1/r"), timeout=5)[0])
