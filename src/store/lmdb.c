@@ -532,7 +532,8 @@ out:
 /*
  * What the file warm-up may fill: the memory available now (MemAvailable:
  * free plus reclaimable cache) less an eighth of the RAM, so it does not
- * evict what the machine's other work keeps; half the RAM if unknown.
+ * evict what the machine's other work keeps (nothing when less than that
+ * is available); half the RAM if unknown.
  */
 static uint64_t warm_limit(void)
 {
@@ -545,8 +546,10 @@ static uint64_t warm_limit(void)
 			break;
 	if (f)
 		fclose(f);
+	if (!kb) /* unknown */
+		return ram / 2;
 	uint64_t avail = (uint64_t)kb << 10;
-	return avail > ram / 8 ? avail - ram / 8 : ram / 2;
+	return avail > ram / 8 ? avail - ram / 8 : 0; /* short of memory: no file read */
 }
 
 /* The data file from its start, bounded by warm_limit(). */
