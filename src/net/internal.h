@@ -132,6 +132,12 @@ struct net_worker {
 	struct sockaddr_storage *rname;
 	uint8_t *rbuf; /* NET_UDP_BATCH * NET_UDP_DGRAM_MAX */
 	uint8_t *rctl; /* NET_UDP_BATCH * NET_UDP_CTL */
+	/*
+	 * The socket rmsg's headers are set up for, and how many of them the
+	 * last recvmmsg (and udp_reply_ctl) wrote to: only those are reset.
+	 */
+	const struct net_sock *rsk;
+	unsigned rdirty;
 
 	/* UDP send side: datagrams queued for one sendmmsg. */
 	struct mmsghdr *smsg;

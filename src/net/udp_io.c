@@ -402,29 +402,45 @@ static void udp_one(struct net_worker *w, struct net_sock *sk, unsigned i, uint6
 	w->nsend_answers++;
 }
 
+/*
+ * Makes rmsg's first count headers ready for recvmmsg on sk: the kernel
+ * writes only the lengths and flags of the datagrams it returns (and
+ * udp_reply_ctl moves msg_control), so after a batch of n only those n are
+ * set again, not the whole batch; all of them when the socket changes.
+ */
+static void udp_rmsg_reset(struct net_worker *w, const struct net_sock *sk)
+{
+	unsigned count = w->rsk == sk ? w->rdirty : NET_UDP_BATCH;
+
+	for (unsigned i = 0; i < count; i++) {
+		struct msghdr *mh = &w->rmsg[i].msg_hdr;
+		w->riov[i].iov_base = w->rbuf + (size_t)i * NET_UDP_DGRAM_MAX;
+		w->riov[i].iov_len = NET_UDP_DGRAM_MAX;
+		mh->msg_iov = &w->riov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_name = &w->rname[i];
+		mh->msg_namelen = sizeof(w->rname[i]);
+		mh->msg_control = sk->pktinfo ? w->rctl + (size_t)i * NET_UDP_CTL : NULL;
+		mh->msg_controllen = sk->pktinfo ? NET_UDP_CTL : 0;
+		mh->msg_flags = 0;
+	}
+	w->rsk = sk;
+	w->rdirty = 0;
+}
+
 void net_udp_drain(struct net_worker *w, struct net_sock *sk)
 {
 	for (int round = 0; round < NET_UDP_ROUNDS; round++) {
 		uint64_t drops = 0, requests = 0, bytes = 0;
 
-		for (unsigned i = 0; i < NET_UDP_BATCH; i++) {
-			struct msghdr *mh = &w->rmsg[i].msg_hdr;
-			w->riov[i].iov_base = w->rbuf + (size_t)i * NET_UDP_DGRAM_MAX;
-			w->riov[i].iov_len = NET_UDP_DGRAM_MAX;
-			mh->msg_iov = &w->riov[i];
-			mh->msg_iovlen = 1;
-			mh->msg_name = &w->rname[i];
-			mh->msg_namelen = sizeof(w->rname[i]);
-			mh->msg_control = sk->pktinfo ? w->rctl + (size_t)i * NET_UDP_CTL : NULL;
-			mh->msg_controllen = sk->pktinfo ? NET_UDP_CTL : 0;
-			mh->msg_flags = 0;
-		}
+		udp_rmsg_reset(w, sk);
 		int n = recvmmsg(sk->fd, w->rmsg, NET_UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			break; /* EAGAIN, or an error queued by ICMP: nothing to read now */
 		}
+		w->rdirty = (unsigned)n;
 		for (int i = 0; i < n; i++) {
 			bytes += w->rmsg[i].msg_len;
 			udp_one(w, sk, (unsigned)i, &drops, &requests);

@@ -1666,6 +1666,49 @@ static void test_wildcard(void **state)
 	stop(s);
 }
 
+/*
+ * The receive headers are set again after a batch only where the kernel
+ * wrote to them (udp_io.c): bursts of 1 to 12 datagrams on a wildcard
+ * listener (pktinfo), IPv4 and IPv6 in turn, each burst with an oversized
+ * datagram (dropped, MSG_TRUNC) in its middle, every other answer intact.
+ */
+static void test_udp_batches(void **state)
+{
+	(void)state;
+	unsigned port;
+	net_server *s = start_wildcard(&port);
+	const char *ips[] = {"127.0.0.1", "::1"};
+	bool v6 = ipv6_loopback();
+	uint8_t req[64], ans[64];
+	static uint8_t huge[3000];
+	uint64_t sent = 0, dropped = 0;
+	int npkts;
+
+	for (uint32_t burst = 1; burst <= 12; burst++) {
+		for (int k = 0; k < (v6 ? 2 : 1); k++) {
+			int u = client(SOCK_DGRAM, ips[k], port);
+			for (uint32_t i = 0; i < burst; i++) {
+				if (i == burst / 2) {
+					assert_int_equal(send(u, huge, sizeof(huge), 0),
+					                 (ssize_t)sizeof(huge));
+					dropped++;
+				}
+				size_t len = build(req, burst << 8 | i, &i, sizeof(i));
+				assert_int_equal(send(u, req, len, 0), (ssize_t)len);
+			}
+			for (uint32_t i = 0; i < burst; i++) {
+				size_t len = build(req, burst << 8 | i, &i, sizeof(i));
+				size_t alen = udp_recv_msg(u, ans, sizeof(ans), &npkts, 0);
+				check_inverted(ans, alen, req, len, 1);
+			}
+			sent += burst;
+			close(u);
+		}
+	}
+	EVENTUALLY(s, st_.udp_answers == sent && st_.udp_drops == dropped);
+	stop(s);
+}
+
 /* Many clients at once over both transports: counters add up, nothing is lost. */
 struct load_arg {
 	unsigned port;
@@ -1812,6 +1855,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_config),
 	    cmocka_unit_test(test_worker_init_fails),
 	    cmocka_unit_test(test_wildcard),
+	    cmocka_unit_test(test_udp_batches),
 	    cmocka_unit_test(test_concurrent),
 	    cmocka_unit_test(test_tcp_parts),
 	};
