@@ -11,20 +11,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, Node, free_port, parse_answer, request, udp_exchange  # noqa: E402
-
-
-def siteinfo(*args, index=1, typ="HS_SITE"):
-    """The value `idnode siteinfo` writes for these settings (a dict for `idnode load`)."""
-    out = subprocess.run([IDNODE, "siteinfo", "--json", "--index", str(index), "--type", typ]
-                         + list(args), capture_output=True, text=True, timeout=10)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr)
-    return json.loads(out.stdout)
-
-
-def url(index, u):
-    return {"index": index, "type": "URL", "data": u}
+from idnlib import (IDNODE, Node, free_port, parse_answer, request, siteinfo,  # noqa: E402
+                    start_hierarchy, udp_exchange, url)
 
 
 def resolve_root(root_port, handle, *args, timeout=30):
@@ -36,42 +24,28 @@ class Hierarchy(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.nodes = []
-        rp, sp, ep = free_port(), free_port(), free_port()
         m1, m2 = free_port(), free_port()
-        cls.ports = dict(root=rp, sec=sp, ent=ep, m1=m1, m2=m2)
         loop = free_port()
-        cls.ports["loop"] = loop
-        root_site = siteinfo("--listen", "127.0.0.1:%d" % rp)
-        sec_site = siteinfo("--listen", "127.0.0.1:%d" % sp)
-        sec_prefix = siteinfo("--listen", "127.0.0.1:%d" % sp, index=2, typ="HS_SITE.PREFIX")
-        ent_site = siteinfo("--listen", "127.0.0.1:%d" % ep, "--site-desc", "Motor works")
         multi = ["--site-server", "1@127.0.0.1:%d" % m1, "--site-server",
                  "2@127.0.0.1:%d" % m2, "--site-hash", "all"]
         cls.multi = multi
         multi_site = siteinfo(*multi)
         loop_prefix = siteinfo("--listen", "127.0.0.1:%d" % loop, index=2,
                                typ="HS_SITE.PREFIX")
-        cls.sec_prefix = sec_prefix
-        cls.ent_site = ent_site
         try:
-            cls.root = Node(records=[
-                {"handle": "0.NA/88", "values": [root_site]},
-                {"handle": "0.NA/88.100", "values": [sec_site, sec_prefix]},
-                {"handle": "88/COUNTRY-INFO", "values": [url(1, "https://root.example/88")]},
-            ], homes=("88", "0.NA"), listen=["127.0.0.1:%d" % rp])
-            cls.nodes.append(cls.root)
-            cls.sec = Node(records=[
-                {"handle": "0.NA/88.100.1", "values": [ent_site]},
-                {"handle": "0.NA/88.100.2", "values": [multi_site]},
-                {"handle": "88.100/INDUSTRY-1", "values": [url(1, "https://sec.example/1")]},
-            ], homes=("88.100", "0.NA"), listen=["127.0.0.1:%d" % sp])
-            cls.nodes.append(cls.sec)
-            cls.ent = Node(records=[
+            start_hierarchy(cls, [("ent", "88.100.1", [
                 {"handle": "88.100.1/MOTOR-%d" % i,
-                 "values": [url(1, "https://motor.example/%d" % i)]} for i in range(20)
-            ], homes=("88.100.1",), listen=["127.0.0.1:%d" % ep],
-                extra_args=["--site-desc", "Motor works"])
-            cls.nodes.append(cls.ent)
+                 "values": [url(1, "https://motor.example/%d" % i)]} for i in range(20)],
+                ("--site-desc", "Motor works"))],
+                root_records=[{"handle": "88/COUNTRY-INFO",
+                               "values": [url(1, "https://root.example/88")]}],
+                sec_records=[
+                    {"handle": "0.NA/88.100.2", "values": [multi_site]},
+                    {"handle": "88.100/INDUSTRY-1",
+                     "values": [url(1, "https://sec.example/1")]}])
+            cls.ports.update(m1=m1, m2=m2, loop=loop)
+            cls.sec_prefix = cls.sites["sec_prefix"]
+            cls.ent_site = cls.sites["ent"]
             recs = [{"handle": "88.100.2/PART-%d" % i,
                      "values": [url(1, "https://parts.example/%d" % i)]} for i in range(20)]
             cls.m = []
