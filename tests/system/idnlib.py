@@ -200,11 +200,24 @@ def url(index, u):
     return {"index": index, "type": "URL", "data": u}
 
 
+def _close_all(nodes):
+    for n in nodes:
+        n.close()
+
+
+def class_nodes(cls):
+    """An empty cls.nodes whose nodes are closed after the class: its tests
+    done, or its setUpClass failed part-way (a class cleanup, which unittest
+    runs either way), so setUpClass needs no try/except to close them."""
+    cls.nodes = []
+    cls.addClassCleanup(_close_all, cls.nodes)
+
+
 def start_hierarchy(cls, ents, root_values=(), root_records=(), sec_values=None,
                     sec_records=()):
     """Starts the node hierarchy of the referral tests on free loopback
-    ports, top-down, each node appended to cls.nodes as it starts (so the
-    caller's tearDownClass closes what did): cls.root, the top-level node for
+    ports, top-down, each node appended to cls.nodes (class_nodes) as it
+    starts: cls.root, the top-level node for
     88 (0.NA/88: its site; 0.NA/88.100: the secondary's site and
     HS_SITE.PREFIX, then root_values; then root_records); cls.sec, the
     secondary for 88.100 (0.NA/<prefix>: each enterprise's site, then

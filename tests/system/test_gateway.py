@@ -22,7 +22,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode, split_responses  # noqa: E402
-from idnlib import IDNODE, parse_answer, request, start_hierarchy, udp_exchange, url  # noqa: E402
+from idnlib import (IDNODE, class_nodes, parse_answer, request, start_hierarchy,  # noqa: E402
+                    udp_exchange, url)
 from test_recursive import stats, stats_until  # noqa: E402
 
 HDL = {"Content-Type": "application/x-hdl-message"}
@@ -43,41 +44,35 @@ def get(port, path, timeout=10.0):
 class Gateway(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.nodes = []
-        try:
-            motors = [{"handle": "88.100.1/MOTOR-%d" % i,
-                       "values": [url(1, "https://motor.example/%d" % i)]} for i in range(300)]
-            pumps = [{"handle": "88.100.2/PUMP-%d" % i,
-                      "values": [url(1, "https://pump.example/%d" % i)]} for i in range(80)]
-            # Short-lived: expired by the time the node is stopped, then served stale.
-            pumps += [{"handle": "88.100.2/SHORT-%d" % i,
-                       "values": [dict(url(1, "https://pump.example/short/%d" % i), ttl=1)]}
-                      for i in range(3)]
-            start_hierarchy(cls, [
-                ("ent1", "88.100.1", motors, ("--site-desc", "Motor works")),
-                ("ent2", "88.100.2", pumps, ("--site-desc", "Pump works"))])
-            rp = cls.ports["root"]
-            cls.e2_port = cls.ports["ent2"]
-            root = ["--recursive", "--root", "127.0.0.1:%d" % rp, "--stale-ttl", "300",
-                    "--neg-ttl", "30"]
-            cls.gw = HttpNode(nostore=True, threads=2, extra_args=root + [
-                "--upstream-holddown-ms", "3000", "--http-gateway-threads", "4"])
-            cls.nodes.append(cls.gw)
-            # A recursive node with a store of its own (88.300.1, unknown to the root).
-            cls.gws = HttpNode(records=[{"handle": "88.300.1/LOCAL",
-                                         "values": [url(1, "https://local.example/")]}],
-                               homes=("88.300.1",), extra_args=root)
-            cls.nodes.append(cls.gws)
-        except Exception:
-            cls.tearDownClass()
-            raise
+        class_nodes(cls)
+        motors = [{"handle": "88.100.1/MOTOR-%d" % i,
+                   "values": [url(1, "https://motor.example/%d" % i)]} for i in range(300)]
+        pumps = [{"handle": "88.100.2/PUMP-%d" % i,
+                  "values": [url(1, "https://pump.example/%d" % i)]} for i in range(80)]
+        # Short-lived: expired by the time the node is stopped, then served stale.
+        pumps += [{"handle": "88.100.2/SHORT-%d" % i,
+                   "values": [dict(url(1, "https://pump.example/short/%d" % i), ttl=1)]}
+                  for i in range(3)]
+        start_hierarchy(cls, [
+            ("ent1", "88.100.1", motors, ("--site-desc", "Motor works")),
+            ("ent2", "88.100.2", pumps, ("--site-desc", "Pump works"))])
+        rp = cls.ports["root"]
+        cls.e2_port = cls.ports["ent2"]
+        root = ["--recursive", "--root", "127.0.0.1:%d" % rp, "--stale-ttl", "300",
+                "--neg-ttl", "30"]
+        cls.gw = HttpNode(nostore=True, threads=2, extra_args=root + [
+            "--upstream-holddown-ms", "3000", "--http-gateway-threads", "4"])
+        cls.nodes.append(cls.gw)
+        # A recursive node with a store of its own (88.300.1, unknown to the root).
+        cls.gws = HttpNode(records=[{"handle": "88.300.1/LOCAL",
+                                     "values": [url(1, "https://local.example/")]}],
+                           homes=("88.300.1",), extra_args=root)
+        cls.nodes.append(cls.gws)
 
     @classmethod
     def tearDownClass(cls):
-        for n in cls.nodes:
-            if n is getattr(cls, "ent2", None) and n.alive():
-                n.proc.send_signal(signal.SIGCONT)
-            n.close()
+        if cls.ent2.alive():  # a test stops it: the class cleanup closes it
+            cls.ent2.proc.send_signal(signal.SIGCONT)
 
     def test_1_rest_both_enterprises(self):
         for h, want in (("88.100.1/MOTOR-1", "https://motor.example/1"),
