@@ -545,6 +545,7 @@ static void conn_kill(struct pg_txn *t, const char *what)
 		return; /* gone already: the results say so at once */
 	pg_log(t->ps, what, t->c);
 	shutdown(PQsocket(t->c), SHUT_RDWR);
+	PQconsumeInput(t->c); /* reads the end: libpq says CONNECTION_BAD from now on */
 }
 
 /* Runs prepared statement s with binary parameters; NULL result = error (logged). */
@@ -1589,7 +1590,8 @@ static int pipe_end(struct pg_txn *t)
 		PQclear(r);
 	}
 	if (PQexitPipelineMode(t->c) != 1) {
-		pg_log(t->ps, "cannot leave pipeline mode", t->c);
+		/* still in it: a later put would read what this one left */
+		conn_kill(t, "cannot leave pipeline mode");
 		ok = false;
 	}
 	return ok ? IDN_OK : IDN_ESTORE;

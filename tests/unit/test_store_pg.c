@@ -23,15 +23,17 @@
 #include "store/pq.h"
 
 /*
- * libpq's own PQpipelineSync and PQsendQueryPrepared, failing on demand
- * before they send anything (as when libpq runs out of memory): the
- * connection is up, a pipeline's statements went without a sync, or a put's
- * first statement went and its second did not. Put in the store's table
+ * libpq's own PQpipelineSync, PQsendQueryPrepared and PQexitPipelineMode,
+ * failing on demand before they do anything (as when libpq runs out of
+ * memory): the connection is up, a pipeline's statements went without a
+ * sync, a put's first statement went and its second did not, or the
+ * connection stays in pipeline mode. Put in the store's table
  * of libpq functions (store/pq.h) by the test that uses it.
  */
 static __typeof__(PQpipelineSync) *real_sync;
 static __typeof__(PQsendQueryPrepared) *real_send;
-static int fail_syncs, fail_send_at; /* fail_send_at: the nth send from now fails */
+static __typeof__(PQexitPipelineMode) *real_exit;
+static int fail_syncs, fail_exits, fail_send_at; /* fail_send_at: the nth send from now */
 
 static int failing_sync(PGconn *c)
 {
@@ -40,6 +42,15 @@ static int failing_sync(PGconn *c)
 		return 0;
 	}
 	return real_sync(c);
+}
+
+static int failing_exit(PGconn *c)
+{
+	if (fail_exits > 0) {
+		fail_exits--;
+		return 0;
+	}
+	return real_exit(c);
 }
 
 static int failing_send(PGconn *c, const char *name, int n, const char *const *vals,
@@ -745,11 +756,10 @@ static void test_pg_nested_failed_put(void **state)
  * The server ends the connection while a nested put is in pipeline mode
  * (group commit's children): killed from outside before the put, and by a
  * trigger on the pipeline's first statement, so the sync and the other
- * statements meet a dead connection; and the pipeline's sync or its second
- * statement fails with the connection up. The put, the child and the parent fail
- * with a clear error, none waits for results that will never come (alarm: a
- * hang ends the test as a failure), and the next transaction gets a new
- * connection.
+ * statements meet a dead connection; and the pipeline's sync, its second
+ * statement or leaving pipeline mode fails with the connection up. The put, the child and the
+ * parent fail with a clear error, none waits for results that will never come (alarm: a hang ends
+ * the test as a failure), and the next transaction gets a new connection.
  */
 static void test_pg_pipeline_conn_lost(void **state)
 {
@@ -767,7 +777,9 @@ static void test_pg_pipeline_conn_lost(void **state)
 	idn_pq.PQpipelineSync = failing_sync;
 	real_send = idn_pq.PQsendQueryPrepared;
 	idn_pq.PQsendQueryPrepared = failing_send;
-	for (int round = 0; round < 4; round++) {
+	real_exit = idn_pq.PQexitPipelineMode;
+	idn_pq.PQexitPipelineMode = failing_exit;
+	for (int round = 0; round < 5; round++) {
 		assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
 		assert_int_equal(store_txn_nest(t, &c), IDN_OK);
 		assert_int_equal(store_put(c, S("88.100.1/A"), S("a"), 0), IDN_OK);
@@ -782,8 +794,11 @@ static void test_pg_pipeline_conn_lost(void **state)
 		} else if (round == 2) { /* the sync not sent: the server would keep the answers */
 			fail_syncs = 1;
 			assert_int_equal(store_put(c, S("88.100.1/B"), S("b"), 0), IDN_ESTORE);
-		} else { /* the record sent, its rows not: half a put must not commit */
+		} else if (round == 3) { /* the record sent, its rows not: half a put */
 			fail_send_at = 2;
+			assert_int_equal(store_put(c, S("88.100.1/B"), S("b"), 0), IDN_ESTORE);
+		} else { /* still in pipeline mode: a put that failed must not commit */
+			fail_exits = 1;
 			assert_int_equal(store_put(c, S("88.100.1/B"), S("b"), 0), IDN_ESTORE);
 		}
 		assert_int_equal(store_put(c, S("88.100.1/C"), S("c"), 0), IDN_ESTORE);
@@ -794,6 +809,7 @@ static void test_pg_pipeline_conn_lost(void **state)
 	}
 	idn_pq.PQpipelineSync = real_sync;
 	idn_pq.PQsendQueryPrepared = real_send;
+	idn_pq.PQexitPipelineMode = real_exit;
 	/* usable again: a new connection */
 	put1(f->s, S("88.100.1/A"), S("a"), 0, IDN_OK);
 	expect_get(f->s, S("88.100.1/A"), IDN_OK, S("a"));
