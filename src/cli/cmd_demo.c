@@ -1135,6 +1135,28 @@ static void node_failed(const char *dir, const struct demo_node *d, const char *
 }
 
 /* Waits for Ctrl-C (CLI_OK) or a node that stops on its own (CLI_FAIL). */
+/* Starts node i and waits (15 s at most) until it answers; -1 (said) if it does not. */
+static int start_ready(size_t i, const char *dir, unsigned base, unsigned scale,
+                       const sigset_t *mask, unsigned long *count)
+{
+	char probe[64], what[64] = "does not answer within 15 s";
+	struct demo_node *d = &nodes[i];
+	int st = 0;
+	if (start_node(i, dir, base, scale, mask, count))
+		return -1;
+	/* The recursive node is ready when it resolves through the whole chain. */
+	snprintf(probe, sizeof(probe), "%s/ABOUT",
+	         d->role == ROLE_RECURSIVE ? "88.100" : d->prefix);
+	int rc = wait_answer(d, port_of(base, i), probe, 15000, &st);
+	if (rc < 0) {
+		if (rc == -2)
+			snprintf(what, sizeof(what), "stopped (status %d) at start", exit_code(st));
+		node_failed(dir, d, what);
+		return -1;
+	}
+	return 0;
+}
+
 static int wait_signals(const sigset_t *wait_set, const char *dir)
 {
 	int status = CLI_FAIL;
@@ -1281,26 +1303,20 @@ int cmd_demo(int argc, char **argv)
 	unsigned long count = 0;
 	if (make_keys(dir) || (demo_console_port && make_password(dir)))
 		goto out;
-	/* Parents' records name their children's sites: start from the leaves. */
-	for (size_t i = NNODES; i-- > 0;)
-		if (start_node(i, dir, (unsigned)base, (unsigned)scale, &old, &count))
-			goto out;
-	for (size_t i = 0; i < NNODES; i++) {
-		char probe[64], what[64] = "does not answer within 15 s";
-		struct demo_node *d = &nodes[i];
-		int st = 0;
-		/* The recursive node is ready when it resolves through the whole chain. */
-		snprintf(probe, sizeof(probe), "%s/ABOUT",
-		         d->role == ROLE_RECURSIVE ? "88.100" : d->prefix);
-		int rc = wait_answer(d, port_of((unsigned)base, i), probe, 15000, &st);
-		if (rc < 0) {
-			if (rc == -2)
-				snprintf(what, sizeof(what), "stopped (status %d) at start",
-				         exit_code(st));
-			node_failed(dir, d, what);
-			goto out;
-		}
-	}
+	/*
+	 * From the top down, the recursive node last: each node starts once
+	 * its parents answer, so its first statistics report finds its parent
+	 * through the root (started the other way, the leaves' first reports
+	 * logged "parent not found"). Records name sites by their ports, known
+	 * before any node runs.
+	 */
+	static const enum role order[] = {ROLE_TOP, ROLE_SECONDARY, ROLE_ENTERPRISE,
+	                                  ROLE_RECURSIVE};
+	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+		for (size_t i = 0; i < NNODES; i++)
+			if (nodes[i].role == order[o] &&
+			    start_ready(i, dir, (unsigned)base, (unsigned)scale, &old, &count))
+				goto out;
 
 	print_tour(dir, self, (unsigned)base, count);
 	status = wait_signals(&wait_set, dir);

@@ -99,6 +99,7 @@ struct loader {
 	int progress_len;
 	uint64_t size;        /* of FILE; 0: unknown (standard input) */
 	uint64_t abort_after; /* --abort-after: SIGKILL itself past this many loaded */
+	uint64_t abort_index; /* --abort-in-index: ... this many index entries written */
 };
 
 static double elapsed(const struct loader *L)
@@ -159,6 +160,8 @@ static void on_progress(void *arg, const bulkload_stats *st)
 	progress(L, false);
 	if (L->abort_after && st->loaded >= L->abort_after)
 		raise(SIGKILL); /* --abort-after: an interruption, for tests */
+	if (L->abort_index && st->index_entries >= L->abort_index)
+		raise(SIGKILL); /* --abort-in-index: one in the final phase */
 }
 
 static void on_line_error(void *arg, uint64_t line, int code, const char *msg)
@@ -205,17 +208,27 @@ struct load_args {
 	const char *data, *home[MAX_HOME], *file;
 	int nhome;
 	bool case_insensitive, no_overwrite, quiet;
-	uint64_t memory;               /* bytes; 0: the loader's default */
-	size_t max_record;             /* import_opts.max_record; 0: what one answer carries */
-	const char *tmp;               /* spill directory; NULL: DIR, or $TMPDIR for --store */
-	uint64_t abort_after, txn_kib; /* hidden, for tests */
-	uint64_t index_keep_max;       /* hidden, for tests: bulkload_opts.index_keep_max */
+	uint64_t memory;   /* bytes; 0: the loader's default */
+	size_t max_record; /* import_opts.max_record; 0: what one answer carries */
+	const char *tmp;   /* spill directory; NULL: DIR, or $TMPDIR for --store */
+	uint64_t abort_after, abort_index, txn_kib; /* hidden, for tests */
+	uint64_t index_keep_max; /* hidden, for tests: bulkload_opts.index_keep_max */
 };
 
 /* Parses argv into a; -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct load_args *a)
 {
-	enum { O_CASE = 256, O_NOOVER, O_MEMORY, O_MAXREC, O_TMP, O_ABORT, O_TXN, O_IXKEEP };
+	enum {
+		O_CASE = 256,
+		O_NOOVER,
+		O_MEMORY,
+		O_MAXREC,
+		O_TMP,
+		O_ABORT,
+		O_ABORT_IX,
+		O_TXN,
+		O_IXKEEP
+	};
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
 	    {"store", required_argument, NULL, 'd'}, /* a PostgreSQL URI; store_open() picks */
@@ -225,9 +238,10 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 	    {"memory", required_argument, NULL, O_MEMORY},
 	    {"load-memory", required_argument, NULL, O_MEMORY},
 	    {"tmp", required_argument, NULL, O_TMP},
-	    {"abort-after", required_argument, NULL, O_ABORT},     /* hidden: tests */
-	    {"txn-kib", required_argument, NULL, O_TXN},           /* hidden: tests */
-	    {"index-keep-max", required_argument, NULL, O_IXKEEP}, /* hidden: tests */
+	    {"abort-after", required_argument, NULL, O_ABORT},       /* hidden: tests */
+	    {"abort-in-index", required_argument, NULL, O_ABORT_IX}, /* hidden: tests */
+	    {"txn-kib", required_argument, NULL, O_TXN},             /* hidden: tests */
+	    {"index-keep-max", required_argument, NULL, O_IXKEEP},   /* hidden: tests */
 	    {"max-record-bytes", required_argument, NULL, O_MAXREC},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -286,22 +300,24 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 			a->tmp = optarg;
 			break;
 		case O_ABORT:
+		case O_ABORT_IX:
 		case O_TXN:
 		case O_IXKEEP: {
 			char *end;
 			errno = 0;
 			unsigned long long v = strtoull(optarg, &end, 10);
 			if (errno || end == optarg || *end || v == 0) {
-				fprintf(stderr, "idnode load: %s '%s': not a positive number\n",
-				        opt == O_ABORT ? "--abort-after"
-				        : opt == O_TXN ? "--txn-kib"
-				                       : "--index-keep-max",
-				        optarg);
+				const struct option *o = longopts;
+				while (o->val != opt)
+					o++;
+				fprintf(stderr, "idnode load: --%s '%s': not a positive number\n",
+				        o->name, optarg);
 				return CLI_USAGE;
 			}
-			*(opt == O_ABORT ? &a->abort_after
-			  : opt == O_TXN ? &a->txn_kib
-			                 : &a->index_keep_max) = v;
+			*(opt == O_ABORT      ? &a->abort_after
+			  : opt == O_ABORT_IX ? &a->abort_index
+			  : opt == O_TXN      ? &a->txn_kib
+			                      : &a->index_keep_max) = v;
 			break;
 		}
 		case 'q':
@@ -441,6 +457,7 @@ int cmd_load(int argc, char **argv)
 	io.now = (uint32_t)time(NULL);
 	L.tty = !L.quiet && isatty(STDERR_FILENO);
 	L.abort_after = a.abort_after;
+	L.abort_index = a.abort_index;
 	store_opts so = {.map_size = map_size_for(fd)};
 	if ((rc = store_open(a.data, &so, &L.s))) {
 		fprintf(stderr, "idnode load: %s: cannot open the store: %s\n", a.data,

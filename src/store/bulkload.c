@@ -1444,6 +1444,8 @@ static int ix_write(struct bulkload *L, const struct sref *r, size_t n)
 		}
 		retries = 0;
 		L->st.index_entries += rc ? 0 : put;
+		if (rc == IDN_OK)
+			progress(L, 0);
 	}
 	return rc;
 }

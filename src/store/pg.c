@@ -95,6 +95,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "core/err.h"
@@ -532,6 +533,21 @@ static void note_full(struct pg_txn *t, const PGresult *r)
 
 static int bulk_flush(struct pg_txn *t);
 
+/*
+ * Ends t's connection after a failure in pipeline mode that leaves the
+ * transaction in an unknown state (what = the step that failed). It cannot
+ * go on: each later call on the connection fails at once, as after a
+ * server restart, the server rolls back, and the pool drops it.
+ */
+static void conn_kill(struct pg_txn *t, const char *what)
+{
+	if (PQstatus(t->c) != CONNECTION_OK)
+		return; /* gone already: the results say so at once */
+	pg_log(t->ps, what, t->c);
+	shutdown(PQsocket(t->c), SHUT_RDWR);
+	PQconsumeInput(t->c); /* reads the end: libpq says CONNECTION_BAD from now on */
+}
+
 /* Runs prepared statement s with binary parameters; NULL result = error (logged). */
 static PGresult *run(struct pg_txn *t, enum stmt s, const char *const *vals, const int *lens,
                      ExecStatusType want)
@@ -543,7 +559,8 @@ static PGresult *run(struct pg_txn *t, enum stmt s, const char *const *vals, con
 	if (t->pipe) { /* sent; its answer is read by pipe_end (want: COMMAND_OK) */
 		if (!PQsendQueryPrepared(t->c, stmts[s].name, stmts[s].nparams, vals, lens, fmts,
 		                         1)) {
-			pg_log(t->ps, stmts[s].name, t->c);
+			/* the put's earlier statements would stay: half a put */
+			conn_kill(t, stmts[s].name);
 			return NULL;
 		}
 		t->npipe++;
@@ -1543,6 +1560,14 @@ static int pipe_end(struct pg_txn *t)
 		return IDN_OK;
 	t->pipe = false;
 	bool ok = PQpipelineSync(t->c) == 1;
+	if (!ok)
+		/*
+		 * The statements went without a sync (libpq out of memory): the
+		 * server keeps their answers until one comes, so reading them
+		 * would wait forever, and the pipeline cannot be left with them
+		 * pending.
+		 */
+		conn_kill(t, "cannot end a pipeline");
 	/* each statement: its result, then NULL; the sync: its result alone */
 	for (int nulls = 0; ok || nulls <= t->npipe;) {
 		PGresult *r = PQgetResult(t->c);
@@ -1565,7 +1590,8 @@ static int pipe_end(struct pg_txn *t)
 		PQclear(r);
 	}
 	if (PQexitPipelineMode(t->c) != 1) {
-		pg_log(t->ps, "cannot leave pipeline mode", t->c);
+		/* still in it: a later put would read what this one left */
+		conn_kill(t, "cannot leave pipeline mode");
 		ok = false;
 	}
 	return ok ? IDN_OK : IDN_ESTORE;

@@ -187,6 +187,73 @@ def pg_database(tag, cleanup):
     return db_uri(db)
 
 
+def siteinfo(*args, index=1, typ="HS_SITE"):
+    """The value `idnode siteinfo` writes for these settings (a dict for `idnode load`)."""
+    out = subprocess.run([IDNODE, "siteinfo", "--json", "--index", str(index), "--type", typ]
+                         + list(args), capture_output=True, text=True, timeout=10)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout)
+
+
+def url(index, u):
+    return {"index": index, "type": "URL", "data": u}
+
+
+def _close_all(nodes):
+    for n in nodes:
+        n.close()
+
+
+def class_nodes(cls):
+    """An empty cls.nodes whose nodes are closed after the class: its tests
+    done, or its setUpClass failed part-way (a class cleanup, which unittest
+    runs either way), so setUpClass needs no try/except to close them."""
+    cls.nodes = []
+    cls.addClassCleanup(_close_all, cls.nodes)
+
+
+def start_hierarchy(cls, ents, root_values=(), root_records=(), sec_values=None,
+                    sec_records=()):
+    """Starts the node hierarchy of the referral tests on free loopback
+    ports, top-down, each node appended to cls.nodes (class_nodes) as it
+    starts: cls.root, the top-level node for
+    88 (0.NA/88: its site; 0.NA/88.100: the secondary's site and
+    HS_SITE.PREFIX, then root_values; then root_records); cls.sec, the
+    secondary for 88.100 (0.NA/<prefix>: each enterprise's site, then
+    sec_values[prefix]; then sec_records); and one node per enterprise in
+    ents, (name, prefix, records, site_args): cls.<name>, homing prefix,
+    site_args (e.g. --site-desc) given to its siteinfo and to the node.
+    Sets cls.ports (root, sec, names) and cls.sites (the same keys, and
+    sec_prefix: the values written)."""
+    sec_values = sec_values or {}
+    cls.ports = dict(root=free_port(), sec=free_port())
+    for name, _, _, _ in ents:
+        cls.ports[name] = free_port()
+    at = {k: ["--listen", "127.0.0.1:%d" % p] for k, p in cls.ports.items()}
+    cls.sites = {k: siteinfo(*at[k]) for k in ("root", "sec")}
+    cls.sites["sec_prefix"] = siteinfo(*at["sec"], index=2, typ="HS_SITE.PREFIX")
+    for name, _, _, site_args in ents:
+        cls.sites[name] = siteinfo(*at[name], *site_args)
+    cls.root = Node(records=[
+        {"handle": "0.NA/88", "values": [cls.sites["root"]]},
+        {"handle": "0.NA/88.100",
+         "values": [cls.sites["sec"], cls.sites["sec_prefix"], *root_values]},
+        *root_records], homes=("88", "0.NA"), listen=at["root"][1:])
+    cls.nodes.append(cls.root)
+    cls.sec = Node(records=[
+        *({"handle": "0.NA/" + prefix,
+           "values": [cls.sites[name], *sec_values.get(prefix, ())]}
+          for name, prefix, _, _ in ents),
+        *sec_records], homes=("88.100", "0.NA"), listen=at["sec"][1:])
+    cls.nodes.append(cls.sec)
+    for name, prefix, records, site_args in ents:
+        node = Node(records=records, homes=(prefix,), listen=at[name][1:],
+                    extra_args=list(site_args))
+        setattr(cls, name, node)
+        cls.nodes.append(node)
+
+
 def cpu_s(pid):
     """utime + stime of pid (all its threads), in seconds: what a test bounds
     instead of wall time, which other load on the machine stretches."""

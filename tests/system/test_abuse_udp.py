@@ -24,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import IDNODE, Node, free_port, parse_answer, request, tcp_exchange  # noqa: E402
-from test_hierarchy import siteinfo  # noqa: E402
+from idnlib import siteinfo  # noqa: E402
 
 RATIO = 10
 BIG = {"handle": "88.1/BIG", "values": [

@@ -74,6 +74,30 @@ def stop_demo(proc):
             proc.wait(5)
 
 
+def start_times(pid):
+    """{prefix a child of pid serves (its first --home; "*": the recursive
+    node): its start time (clock ticks since boot)}, from /proc."""
+    out = {}
+    for k in children_of(pid):
+        with open("/proc/%d/cmdline" % k) as f:
+            args = f.read().split("\0")
+        with open("/proc/%d/stat" % k) as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        out["*" if "--recursive" in args else args[args.index("--home") + 1]] = ticks
+    return out
+
+
+def json_call(port, path, body=None, token=None):
+    """The JSON answer of a request to 127.0.0.1:port (POST with a body); fails on an HTTP error."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), headers=headers,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+
+
 class Demo(unittest.TestCase):
     def test_demo_runs_prints_commands_and_stops(self):
         base = free_base(14)
@@ -191,6 +215,56 @@ class Demo(unittest.TestCase):
         self.assertIn("https://gs1.org/voc/instructions", ls[1])  # the GTIN's level
         with urllib.request.urlopen(label, timeout=30) as r:
             self.assertEqual(r.headers["Content-Type"], "image/svg+xml")
+
+    def test_start_logs_no_error(self):
+        """A demo whose start takes a while (--scale 1000) and whose nodes
+        report every second: no node logs an error or a "not found" line as
+        it starts, nor the demo (the leaves, once started first, reported
+        before the root and their parents ran: "parent not found through the
+        root"). The nodes start from the top down (their start times), and
+        the logs are read once every enterprise's figures reached the top
+        level, so each node's first reports are done."""
+        base = free_base(14)
+        console = base + 8  # the top level's; its operator reads the reported figures
+        tmp = tempfile.mkdtemp(prefix="idn-demo-log-")
+        demo_dir = os.path.join(tmp, "demo")
+        with open(os.path.join(tmp, "demo.out"), "w+") as out:
+            proc = subprocess.Popen([IDNODE, "demo", "--dir", demo_dir, "--base-port", str(base),
+                                     "--scale", "1000", "--report-s", "1",
+                                     "--http-port", str(base + 7), "--console-port",
+                                     str(console)], stdout=out, stderr=subprocess.STDOUT)
+            try:
+                text = wait_started(proc, out, 120)
+                started = start_times(proc.pid)
+                self.assertEqual(len(started), 7, started)
+                for parent, child in (("88", "88.100"), ("88", "88.200"),
+                                      ("88.100", "88.100.1"), ("88.100", "88.100.2"),
+                                      ("88.200", "88.200.1"), ("88.100.1", "*"),
+                                      ("88.100.2", "*"), ("88.200.1", "*")):
+                    self.assertLessEqual(started[parent], started[child], (parent, child))
+                pw = re.search(r"user operator, password (\S+)", text).group(1)
+                token = json_call(console, "/identity/token",
+                                  {"username": "operator", "password": pw})["data"]["token"]
+                deadline = time.time() + 60
+                for prefix in ("88.100.1", "88.100.2", "88.200.1"):
+                    while not json_call(console, "/api/stats?source=reported&prefix=" + prefix,
+                                        token=token)["rows"]:
+                        self.assertLess(time.time(), deadline, "no report of " + prefix)
+                        time.sleep(0.25)
+                logs = {"demo": text}
+                for name in os.listdir(demo_dir):
+                    log = os.path.join(demo_dir, name, "serve.log")
+                    if os.path.isfile(log):
+                        with open(log, errors="replace") as f:
+                            logs[name] = f.read()
+                self.assertGreaterEqual(len(logs), 8, sorted(logs))
+                bad = ["%s: %s" % (name, line) for name, t in sorted(logs.items())
+                       for line in t.splitlines()
+                       if "error" in line.lower() or "not found" in line.lower()]
+                self.assertEqual(bad, [])
+            finally:
+                stop_demo(proc)
+                subprocess.run(["rm", "-rf", tmp])
 
     def test_bad_option(self):
         out = subprocess.run([IDNODE, "demo", "--base-port", "x"], capture_output=True,

@@ -22,8 +22,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode, split_responses  # noqa: E402
-from idnlib import IDNODE, Node, free_port, parse_answer, request, udp_exchange  # noqa: E402
-from test_hierarchy import siteinfo, url  # noqa: E402
+from idnlib import (IDNODE, class_nodes, parse_answer, request, start_hierarchy,  # noqa: E402
+                    udp_exchange, url)
 from test_recursive import stats, stats_until  # noqa: E402
 
 HDL = {"Content-Type": "application/x-hdl-message"}
@@ -44,58 +44,35 @@ def get(port, path, timeout=10.0):
 class Gateway(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.nodes = []
-        rp, sp, e1, e2 = free_port(), free_port(), free_port(), free_port()
-        cls.e2_port = e2
-        try:
-            cls.root = Node(records=[
-                {"handle": "0.NA/88", "values": [siteinfo("--listen", "127.0.0.1:%d" % rp)]},
-                {"handle": "0.NA/88.100",
-                 "values": [siteinfo("--listen", "127.0.0.1:%d" % sp),
-                            siteinfo("--listen", "127.0.0.1:%d" % sp, index=2,
-                                     typ="HS_SITE.PREFIX")]},
-            ], homes=("88", "0.NA"), listen=["127.0.0.1:%d" % rp])
-            cls.nodes.append(cls.root)
-            cls.sec = Node(records=[
-                {"handle": "0.NA/88.100.1", "values": [
-                    siteinfo("--listen", "127.0.0.1:%d" % e1, "--site-desc", "Motor works")]},
-                {"handle": "0.NA/88.100.2", "values": [
-                    siteinfo("--listen", "127.0.0.1:%d" % e2, "--site-desc", "Pump works")]},
-            ], homes=("88.100", "0.NA"), listen=["127.0.0.1:%d" % sp])
-            cls.nodes.append(cls.sec)
-            motors = [{"handle": "88.100.1/MOTOR-%d" % i,
-                       "values": [url(1, "https://motor.example/%d" % i)]} for i in range(300)]
-            cls.ent1 = Node(records=motors, homes=("88.100.1",),
-                            listen=["127.0.0.1:%d" % e1])
-            cls.nodes.append(cls.ent1)
-            pumps = [{"handle": "88.100.2/PUMP-%d" % i,
-                      "values": [url(1, "https://pump.example/%d" % i)]} for i in range(80)]
-            # Short-lived: expired by the time the node is stopped, then served stale.
-            pumps += [{"handle": "88.100.2/SHORT-%d" % i,
-                       "values": [dict(url(1, "https://pump.example/short/%d" % i), ttl=1)]}
-                      for i in range(3)]
-            cls.ent2 = Node(records=pumps, homes=("88.100.2",), listen=["127.0.0.1:%d" % e2])
-            cls.nodes.append(cls.ent2)
-            root = ["--recursive", "--root", "127.0.0.1:%d" % rp, "--stale-ttl", "300",
-                    "--neg-ttl", "30"]
-            cls.gw = HttpNode(nostore=True, threads=2, extra_args=root + [
-                "--upstream-holddown-ms", "3000", "--http-gateway-threads", "4"])
-            cls.nodes.append(cls.gw)
-            # A recursive node with a store of its own (88.300.1, unknown to the root).
-            cls.gws = HttpNode(records=[{"handle": "88.300.1/LOCAL",
-                                         "values": [url(1, "https://local.example/")]}],
-                               homes=("88.300.1",), extra_args=root)
-            cls.nodes.append(cls.gws)
-        except Exception:
-            cls.tearDownClass()
-            raise
+        class_nodes(cls)
+        motors = [{"handle": "88.100.1/MOTOR-%d" % i,
+                   "values": [url(1, "https://motor.example/%d" % i)]} for i in range(300)]
+        pumps = [{"handle": "88.100.2/PUMP-%d" % i,
+                  "values": [url(1, "https://pump.example/%d" % i)]} for i in range(80)]
+        # Short-lived: expired by the time the node is stopped, then served stale.
+        pumps += [{"handle": "88.100.2/SHORT-%d" % i,
+                   "values": [dict(url(1, "https://pump.example/short/%d" % i), ttl=1)]}
+                  for i in range(3)]
+        start_hierarchy(cls, [
+            ("ent1", "88.100.1", motors, ("--site-desc", "Motor works")),
+            ("ent2", "88.100.2", pumps, ("--site-desc", "Pump works"))])
+        rp = cls.ports["root"]
+        cls.e2_port = cls.ports["ent2"]
+        root = ["--recursive", "--root", "127.0.0.1:%d" % rp, "--stale-ttl", "300",
+                "--neg-ttl", "30"]
+        cls.gw = HttpNode(nostore=True, threads=2, extra_args=root + [
+            "--upstream-holddown-ms", "3000", "--http-gateway-threads", "4"])
+        cls.nodes.append(cls.gw)
+        # A recursive node with a store of its own (88.300.1, unknown to the root).
+        cls.gws = HttpNode(records=[{"handle": "88.300.1/LOCAL",
+                                     "values": [url(1, "https://local.example/")]}],
+                           homes=("88.300.1",), extra_args=root)
+        cls.nodes.append(cls.gws)
 
     @classmethod
     def tearDownClass(cls):
-        for n in cls.nodes:
-            if n is getattr(cls, "ent2", None) and n.alive():
-                n.proc.send_signal(signal.SIGCONT)
-            n.close()
+        if cls.ent2.alive():  # a test stops it: the class cleanup closes it
+            cls.ent2.proc.send_signal(signal.SIGCONT)
 
     def test_1_rest_both_enterprises(self):
         for h, want in (("88.100.1/MOTOR-1", "https://motor.example/1"),

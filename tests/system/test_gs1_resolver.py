@@ -24,12 +24,9 @@ import zipfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import IDNODE, Node, admin_data, free_port, hexval  # noqa: E402
-from test_hierarchy import siteinfo, url  # noqa: E402
+from idnlib import IDNODE, Node, admin_data, free_port, hexval, pg_database  # noqa: E402
+from idnlib import siteinfo, url  # noqa: E402
 from test_labels import svg_to_pgm, zbar  # noqa: E402
-
-PG = os.environ.get("IDN_TEST_PG", "")
-PG_REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
 SECRET = b"gs1-registry-operator-secret"
 OPERATOR = "300:0.NA/88"
 REGISTRY = "88/GS1-REGISTRY"
@@ -584,23 +581,8 @@ class PgResolver(Resolver):
 
     @classmethod
     def setUpClass(cls):
-        if not PG:
-            if PG_REQUIRED:
-                raise AssertionError("IDN_TEST_PG is not set but required")
-            raise unittest.SkipTest("IDN_TEST_PG is not set (scripts/pg.sh start)")
-        import test_pg
-        cls.db = "idn_gs1_%d" % os.getpid()
-        test_pg.psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
-        test_pg.psql(PG, "CREATE DATABASE %s" % cls.db)
-        cls.STORE = test_pg.db_uri(cls.db)
+        cls.STORE = pg_database("gs1", cls.addClassCleanup)
         super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        if PG and getattr(cls, "db", None):
-            import test_pg
-            test_pg.psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from test_pg import db_uri, psql  # noqa: E402
-
-PG = os.environ.get("IDN_TEST_PG", "")
-PG_REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
+from idnlib import pg_database  # noqa: E402
 
 
 def gtin(body13):
@@ -103,24 +100,13 @@ class Gs1Search(unittest.TestCase):
         self.assertIn(b"88.100.1/MOTOR-1", body)
 
 
-@unittest.skipUnless(PG or PG_REQUIRED, "IDN_TEST_PG is not set")
 class PgGs1Search(Gs1Search):
     """The same on PostgreSQL, in a database of its own."""
 
     @classmethod
     def setUpClass(cls):
-        if not PG:
-            raise AssertionError("IDN_TEST_PG is not set but required")
-        cls.db = "idn_gs1search_%d" % os.getpid()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
-        psql(PG, "CREATE DATABASE %s" % cls.db)
-        cls.store = db_uri(cls.db)
+        cls.store = pg_database("gs1search", cls.addClassCleanup)
         super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        psql(PG, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % cls.db)
 
 
 if __name__ == "__main__":

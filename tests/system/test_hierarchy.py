@@ -11,20 +11,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, Node, free_port, parse_answer, request, udp_exchange  # noqa: E402
-
-
-def siteinfo(*args, index=1, typ="HS_SITE"):
-    """The value `idnode siteinfo` writes for these settings (a dict for `idnode load`)."""
-    out = subprocess.run([IDNODE, "siteinfo", "--json", "--index", str(index), "--type", typ]
-                         + list(args), capture_output=True, text=True, timeout=10)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr)
-    return json.loads(out.stdout)
-
-
-def url(index, u):
-    return {"index": index, "type": "URL", "data": u}
+from idnlib import (IDNODE, Node, class_nodes, free_port, parse_answer,  # noqa: E402
+                    request, siteinfo, start_hierarchy, udp_exchange, url)
 
 
 def resolve_root(root_port, handle, *args, timeout=30):
@@ -35,63 +23,40 @@ def resolve_root(root_port, handle, *args, timeout=30):
 class Hierarchy(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.nodes = []
-        rp, sp, ep = free_port(), free_port(), free_port()
+        class_nodes(cls)
         m1, m2 = free_port(), free_port()
-        cls.ports = dict(root=rp, sec=sp, ent=ep, m1=m1, m2=m2)
         loop = free_port()
-        cls.ports["loop"] = loop
-        root_site = siteinfo("--listen", "127.0.0.1:%d" % rp)
-        sec_site = siteinfo("--listen", "127.0.0.1:%d" % sp)
-        sec_prefix = siteinfo("--listen", "127.0.0.1:%d" % sp, index=2, typ="HS_SITE.PREFIX")
-        ent_site = siteinfo("--listen", "127.0.0.1:%d" % ep, "--site-desc", "Motor works")
         multi = ["--site-server", "1@127.0.0.1:%d" % m1, "--site-server",
                  "2@127.0.0.1:%d" % m2, "--site-hash", "all"]
         cls.multi = multi
         multi_site = siteinfo(*multi)
         loop_prefix = siteinfo("--listen", "127.0.0.1:%d" % loop, index=2,
                                typ="HS_SITE.PREFIX")
-        cls.sec_prefix = sec_prefix
-        cls.ent_site = ent_site
-        try:
-            cls.root = Node(records=[
-                {"handle": "0.NA/88", "values": [root_site]},
-                {"handle": "0.NA/88.100", "values": [sec_site, sec_prefix]},
-                {"handle": "88/COUNTRY-INFO", "values": [url(1, "https://root.example/88")]},
-            ], homes=("88", "0.NA"), listen=["127.0.0.1:%d" % rp])
-            cls.nodes.append(cls.root)
-            cls.sec = Node(records=[
-                {"handle": "0.NA/88.100.1", "values": [ent_site]},
+        start_hierarchy(cls, [("ent", "88.100.1", [
+            {"handle": "88.100.1/MOTOR-%d" % i,
+             "values": [url(1, "https://motor.example/%d" % i)]} for i in range(20)],
+            ("--site-desc", "Motor works"))],
+            root_records=[{"handle": "88/COUNTRY-INFO",
+                           "values": [url(1, "https://root.example/88")]}],
+            sec_records=[
                 {"handle": "0.NA/88.100.2", "values": [multi_site]},
-                {"handle": "88.100/INDUSTRY-1", "values": [url(1, "https://sec.example/1")]},
-            ], homes=("88.100", "0.NA"), listen=["127.0.0.1:%d" % sp])
-            cls.nodes.append(cls.sec)
-            cls.ent = Node(records=[
-                {"handle": "88.100.1/MOTOR-%d" % i,
-                 "values": [url(1, "https://motor.example/%d" % i)]} for i in range(20)
-            ], homes=("88.100.1",), listen=["127.0.0.1:%d" % ep],
-                extra_args=["--site-desc", "Motor works"])
-            cls.nodes.append(cls.ent)
-            recs = [{"handle": "88.100.2/PART-%d" % i,
-                     "values": [url(1, "https://parts.example/%d" % i)]} for i in range(20)]
-            cls.m = []
-            for sid, port in ((1, m1), (2, m2)):
-                n = Node(records=recs, homes=("88.100.2",), listen=["127.0.0.1:%d" % port],
-                         extra_args=multi + ["--server-id", str(sid)])
-                cls.nodes.append(n)
-                cls.m.append(n)
-            # A node that refers its own derived prefixes back to itself.
-            cls.loop = Node(records=[{"handle": "0.NA/77", "values": [loop_prefix]}],
-                            homes=("0.NA",), listen=["127.0.0.1:%d" % loop])
-            cls.nodes.append(cls.loop)
-        except Exception:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for n in cls.nodes:
-            n.close()
+                {"handle": "88.100/INDUSTRY-1",
+                 "values": [url(1, "https://sec.example/1")]}])
+        cls.ports.update(m1=m1, m2=m2, loop=loop)
+        cls.sec_prefix = cls.sites["sec_prefix"]
+        cls.ent_site = cls.sites["ent"]
+        recs = [{"handle": "88.100.2/PART-%d" % i,
+                 "values": [url(1, "https://parts.example/%d" % i)]} for i in range(20)]
+        cls.m = []
+        for sid, port in ((1, m1), (2, m2)):
+            n = Node(records=recs, homes=("88.100.2",), listen=["127.0.0.1:%d" % port],
+                     extra_args=multi + ["--server-id", str(sid)])
+            cls.nodes.append(n)
+            cls.m.append(n)
+        # A node that refers its own derived prefixes back to itself.
+        cls.loop = Node(records=[{"handle": "0.NA/77", "values": [loop_prefix]}],
+                        homes=("0.NA",), listen=["127.0.0.1:%d" % loop])
+        cls.nodes.append(cls.loop)
 
     def test_site_info_is_the_configured_site(self):
         ans, _, _ = udp_exchange(self.ports["ent"], request("/", op=2))
@@ -173,7 +138,7 @@ class LongChain(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.nodes = []
+        class_nodes(cls)
         ap, bp = free_port(), free_port()
         cls.ap = ap
         b_prefix = siteinfo("--listen", "127.0.0.1:%d" % bp, index=2, typ="HS_SITE.PREFIX")
@@ -193,19 +158,10 @@ class LongChain(unittest.TestCase):
         a_recs.append({"handle": "0.NA/55.4", "values": [a_site]})
         a_recs.append({"handle": "55.0/X", "values": [url(1, "https://short.example/x")]})
         a_recs.append({"handle": "66.0/X", "values": [url(1, "https://long.example/x")]})
-        try:
-            cls.nodes.append(Node(records=a_recs, homes=("0.NA", "55.0", "66.0"),
-                                  listen=["127.0.0.1:%d" % ap]))
-            cls.nodes.append(Node(records=b_recs, homes=("0.NA",),
-                                  listen=["127.0.0.1:%d" % bp]))
-        except Exception:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for node in cls.nodes:
-            node.close()
+        cls.nodes.append(Node(records=a_recs, homes=("0.NA", "55.0", "66.0"),
+                              listen=["127.0.0.1:%d" % ap]))
+        cls.nodes.append(Node(records=b_recs, homes=("0.NA",),
+                              listen=["127.0.0.1:%d" % bp]))
 
     def test_short_chain_resolves(self):
         out = resolve_root(self.ap, "55.0/X", timeout=20)
@@ -244,25 +200,16 @@ class SecondSite(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.nodes = []
+        class_nodes(cls)
         rp, dead, live = free_port(), free_port(), free_port()
         cls.rp = rp
-        try:
-            cls.nodes.append(Node(records=[{"handle": "0.NA/44.1", "values": [
-                siteinfo("--listen", "127.0.0.1:%d" % dead, index=1),
-                siteinfo("--listen", "127.0.0.1:%d" % live, index=2)]}],
-                homes=("0.NA",), listen=["127.0.0.1:%d" % rp]))
-            cls.nodes.append(Node(records=[{"handle": "44.1/PUMP-%d" % i, "values": [
-                url(1, "https://pump.example/%d" % i)]} for i in range(3)],
-                homes=("44.1",), listen=["127.0.0.1:%d" % live]))
-        except Exception:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for node in cls.nodes:
-            node.close()
+        cls.nodes.append(Node(records=[{"handle": "0.NA/44.1", "values": [
+            siteinfo("--listen", "127.0.0.1:%d" % dead, index=1),
+            siteinfo("--listen", "127.0.0.1:%d" % live, index=2)]}],
+            homes=("0.NA",), listen=["127.0.0.1:%d" % rp]))
+        cls.nodes.append(Node(records=[{"handle": "44.1/PUMP-%d" % i, "values": [
+            url(1, "https://pump.example/%d" % i)]} for i in range(3)],
+            homes=("44.1",), listen=["127.0.0.1:%d" % live]))
 
     def test_next_site_answers_when_the_first_is_down(self):
         for transport in ("--udp", "--tcp"):

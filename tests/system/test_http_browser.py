@@ -32,7 +32,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
 from idnlib import admin_data, free_port, hexval  # noqa: E402
-from test_hierarchy import siteinfo  # noqa: E402
+from idnlib import siteinfo  # noqa: E402
 from test_http import site_desc  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))

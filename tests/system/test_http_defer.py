@@ -19,7 +19,7 @@ from httplib_idn import HttpNode  # noqa: E402
 from idnlib import Node, free_port, parse_answer, request  # noqa: E402
 from idnlib import admin_data, hexval, s  # noqa: E402
 from test_admin import values_body  # noqa: E402
-from test_hierarchy import siteinfo  # noqa: E402
+from idnlib import siteinfo  # noqa: E402
 
 SECRET = b"http-later-2026"
 HDL = {"Content-Type": "application/x-hdl-message"}

@@ -21,7 +21,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import IDNODE, Node, free_port, parse_answer, request, tcp_exchange, udp_exchange  # noqa: E402
 from idnlib import admin_data, hexval, s  # noqa: E402
-from test_hierarchy import siteinfo  # noqa: E402
+from idnlib import siteinfo  # noqa: E402
 
 SECRET = b"remote-secret-2026"
 

@@ -1,8 +1,8 @@
 """System tests for `idnode load` at scale, on small data: the bounded-memory
 sort (runs spilled to --tmp and merged give the same store as one in-memory
-run), the resumable load (killed part-way by the hidden --abort-after, the same
-command run again finishes without rewriting what was committed, and the store
-equals a clean load's) and loading into a store that already holds identifiers
+run), the resumable load (killed part-way by the hidden --abort-after, or in
+its final phase by --abort-in-index, the same command run again finishes
+without rewriting what was committed, and the store equals a clean load's) and loading into a store that already holds identifiers
 (merge: the file's record replaces the stored one whole; --no-overwrite keeps
 the stored one and reports the line). In each, the search index the load
 makes as it writes (entries sorted like the records, written in key order at
@@ -240,6 +240,42 @@ class LoadScale(unittest.TestCase):
         r2 = self.load(store)
         self.assertNotIn("resuming", r2.stderr)
         self.assertIn("loaded %d identifiers" % N, r2.stdout)
+
+    def check_killed_in_index(self, at, *opts, store=None):
+        """Killed in the final phase (--abort-in-index: once `at` search
+        index entries were written in key order, before the index is marked
+        on): the index is left stale, and the same command run again resumes
+        and finishes with the index on and equal to a rebuilt one."""
+        want = write_input(self.input)
+        if store is None:
+            store = os.path.join(self.tmp, "k")
+        else:  # the store holds identifiers already (merge)
+            want = {**self.urls(self.dump(store)), **want}
+        args = ("load", "--data", store, "--txn-kib", "64", *BIG, *opts, self.input)
+        r1 = self.run_idnode(*args, "--abort-in-index", str(at))
+        self.assertEqual(r1.returncode, -9, r1.stderr)  # SIGKILL
+        st = self.run_idnode("index", "status", "--data", store)
+        self.assertIn("index: stale", st.stdout)
+        r2 = self.run_idnode(*args)
+        self.assertEqual(r2.returncode, 1, r2.stderr)  # the two bad lines
+        self.assertIn("resuming an interrupted load", r2.stderr)
+        self.assertEqual(self.index_made(r2), 2 * N)
+        self.check_index(store)
+        self.verify(store)
+        self.assertEqual(self.urls(self.dump(store)), want)
+
+    def test_killed_in_index_part_written(self):
+        self.check_killed_in_index(N)
+
+    def test_killed_in_index_all_written(self):
+        self.check_killed_in_index(2 * N)  # every entry written, the index not yet on
+
+    def test_killed_in_index_spilled_runs(self):
+        self.check_killed_in_index(N, "--memory", "1", "--tmp", self.tmp)
+
+    def test_killed_in_index_merge(self):
+        store, _ = self.merge()
+        self.check_killed_in_index(N // 2, store=store)
 
     def merge(self, *opts):
         """A store holding identifiers 0 .. N/2 of an older version plus

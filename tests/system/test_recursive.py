@@ -16,9 +16,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import (IDNODE, Node, free_port, parse_answer, request, tcp_exchange,  # noqa: E402
-                    tcp_read_answer, udp_exchange)
-from test_hierarchy import siteinfo, url  # noqa: E402
+from idnlib import (IDNODE, Node, class_nodes, free_port, parse_answer,  # noqa: E402
+                    request, siteinfo, start_hierarchy, tcp_exchange, tcp_read_answer,
+                    udp_exchange, url)
 
 
 def stats(node, timeout=5.0):
@@ -53,53 +53,31 @@ def stats_until(node, key, want, timeout=3.0):
 class Recursive(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.nodes = []
-        rp, sp, ep = free_port(), free_port(), free_port()
-        try:
-            cls.root = Node(records=[
-                {"handle": "0.NA/88", "values": [siteinfo("--listen", "127.0.0.1:%d" % rp)]},
-                # HS_SITE.PREFIX: the root refers 88.100.x questions to the secondary.
-                {"handle": "0.NA/88.100",
-                 "values": [siteinfo("--listen", "127.0.0.1:%d" % sp),
-                            siteinfo("--listen", "127.0.0.1:%d" % sp, index=2,
-                                     typ="HS_SITE.PREFIX")]},
-                {"handle": "88/COUNTRY-INFO", "values": [url(1, "https://root.example/88")]},
-            ], homes=("88", "0.NA"), listen=["127.0.0.1:%d" % rp])
-            cls.nodes.append(cls.root)
-            cls.sec = Node(records=[
-                {"handle": "0.NA/88.100.1",
-                 "values": [siteinfo("--listen", "127.0.0.1:%d" % ep)]},
-                {"handle": "88.100/INDUSTRY-1", "values": [url(1, "https://sec.example/1")]},
-            ], homes=("88.100", "0.NA"), listen=["127.0.0.1:%d" % sp])
-            cls.nodes.append(cls.sec)
-            recs = [{"handle": "88.100.1/MOTOR-%d" % i,
-                     "values": [url(1, "https://motor.example/%d" % i)]} for i in range(20)]
-            # Short-lived: expires within the test, then only the stale window serves it.
-            recs.append({"handle": "88.100.1/SHORT",
-                         "values": [dict(url(1, "https://motor.example/short"), ttl=1)]})
-            # Over the UDP answer budget (so asked again over TCP), with a value only
-            # its administrators may read.
-            recs.append({"handle": "88.100.1/BIG-RESTRICTED", "values": [
-                url(1, "https://motor.example/big"),
-                {"index": 2, "type": "DESC", "data": "d" * 1500},
-                {"index": 3, "type": "SERIAL", "data": "internal", "perms": 0x0c}]})
-            cls.ent = Node(records=recs, homes=("88.100.1",), listen=["127.0.0.1:%d" % ep])
-            cls.nodes.append(cls.ent)
-            # The recursive node: the root, and a store of its own with one prefix
-            # (88.300.1, unknown to the root) it answers for itself.
-            cls.rec = Node(records=[{"handle": "88.300.1/LOCAL",
-                                     "values": [url(1, "https://local.example/")]}],
-                           homes=("88.300.1",), extra_args=["--recursive", "--root", "127.0.0.1:%d" % rp,
-                                                 "--stale-ttl", "120", "--neg-ttl", "30"])
-            cls.nodes.append(cls.rec)
-        except Exception:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for n in cls.nodes:
-            n.close()
+        class_nodes(cls)
+        recs = [{"handle": "88.100.1/MOTOR-%d" % i,
+                 "values": [url(1, "https://motor.example/%d" % i)]} for i in range(20)]
+        # Short-lived: expires within the test, then only the stale window serves it.
+        recs.append({"handle": "88.100.1/SHORT",
+                     "values": [dict(url(1, "https://motor.example/short"), ttl=1)]})
+        # Over the UDP answer budget (so asked again over TCP), with a value only
+        # its administrators may read.
+        recs.append({"handle": "88.100.1/BIG-RESTRICTED", "values": [
+            url(1, "https://motor.example/big"),
+            {"index": 2, "type": "DESC", "data": "d" * 1500},
+            {"index": 3, "type": "SERIAL", "data": "internal", "perms": 0x0c}]})
+        # HS_SITE.PREFIX at the root: it refers 88.100.x questions to the secondary.
+        start_hierarchy(cls, [("ent", "88.100.1", recs, ())], root_records=[
+            {"handle": "88/COUNTRY-INFO", "values": [url(1, "https://root.example/88")]}],
+            sec_records=[{"handle": "88.100/INDUSTRY-1",
+                          "values": [url(1, "https://sec.example/1")]}])
+        rp = cls.ports["root"]
+        # The recursive node: the root, and a store of its own with one prefix
+        # (88.300.1, unknown to the root) it answers for itself.
+        cls.rec = Node(records=[{"handle": "88.300.1/LOCAL",
+                                 "values": [url(1, "https://local.example/")]}],
+                       homes=("88.300.1",), extra_args=["--recursive", "--root", "127.0.0.1:%d" % rp,
+                                             "--stale-ttl", "120", "--neg-ttl", "30"])
+        cls.nodes.append(cls.rec)
 
     def test_1_every_level_through_the_recursive_node(self):
         for handle, want in (("88/COUNTRY-INFO", "https://root.example/88"),

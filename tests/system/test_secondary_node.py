@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
 from idnlib import IDNODE, Node, admin_data, free_port, hexval, pg_database  # noqa: E402
 from snms_client import SnmsClient, batch_with_retry, identifier  # noqa: E402
-from test_hierarchy import siteinfo  # noqa: E402
+from idnlib import siteinfo  # noqa: E402
 
 OP_PW = "operator-pass-2026"
 ENT_PW = "enterprise-7-pass"

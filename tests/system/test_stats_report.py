@@ -22,7 +22,8 @@ import shutil
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import IDNODE, Node, hexval, parse_answer, request, udp_exchange  # noqa: E402
+from idnlib import (IDNODE, Node, class_nodes, hexval, parse_answer, request,  # noqa: E402
+                    udp_exchange)
 from test_quota import ADMIN, QuotaNode, keygen  # noqa: E402
 
 ENT = "88.100.1"
@@ -59,42 +60,33 @@ class ReportTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="idn-rep-")
-        cls.nodes = []
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        class_nodes(cls)
         keys = {}
         for k in ("sec", "ent", "other"):
             keys[k] = os.path.join(cls.tmp, k + ".pem"), None
             keys[k] = keys[k][0], keygen(keys[k][0])
-        try:
-            cls.root = HttpNode(records=[
-                {"handle": "0.NA/88.100", "values": [hexval(300, "HS_PUBKEY", keys["sec"][1])]},
-            ], homes=("88", "0.NA"), http_args=["--stats-public"])
-            cls.nodes.append(cls.root)
-            cls.sec = HttpNode(records=[
-                {"handle": "0.NA/88.100.1", "values": [hexval(300, "HS_PUBKEY", keys["ent"][1])]},
-            ], homes=("88.100", "0.NA"), http_args=[
-                "--stats-public", "--server-key", keys["sec"][0],
-                "--stats-parent", "127.0.0.1:%d" % cls.root.http_port,
-                "--stats-report", "88.100"] + REPORT)
-            cls.nodes.append(cls.sec)
-            cls.ent = QuotaNode("ips", "--server-key", keys["ent"][0],
-                                "--stats-parent", "127.0.0.1:%d" % cls.sec.http_port,
-                                "--stats-report", ENT, *REPORT)
-            cls.nodes.append(cls.ent)
-            # Claims 88.100.1 with a key that is not in 0.NA/88.100.1 at the secondary.
-            cls.impostor = Node(homes=(ENT,), extra_args=[
-                "--server-key", keys["other"][0],
-                "--stats-parent", "127.0.0.1:%d" % cls.sec.http_port,
-                "--stats-report", ENT] + REPORT)
-            cls.nodes.append(cls.impostor)
-        except Exception:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for n in cls.nodes:
-            n.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.root = HttpNode(records=[
+            {"handle": "0.NA/88.100", "values": [hexval(300, "HS_PUBKEY", keys["sec"][1])]},
+        ], homes=("88", "0.NA"), http_args=["--stats-public"])
+        cls.nodes.append(cls.root)
+        cls.sec = HttpNode(records=[
+            {"handle": "0.NA/88.100.1", "values": [hexval(300, "HS_PUBKEY", keys["ent"][1])]},
+        ], homes=("88.100", "0.NA"), http_args=[
+            "--stats-public", "--server-key", keys["sec"][0],
+            "--stats-parent", "127.0.0.1:%d" % cls.root.http_port,
+            "--stats-report", "88.100"] + REPORT)
+        cls.nodes.append(cls.sec)
+        cls.ent = QuotaNode("ips", "--server-key", keys["ent"][0],
+                            "--stats-parent", "127.0.0.1:%d" % cls.sec.http_port,
+                            "--stats-report", ENT, *REPORT)
+        cls.nodes.append(cls.ent)
+        # Claims 88.100.1 with a key that is not in 0.NA/88.100.1 at the secondary.
+        cls.impostor = Node(homes=(ENT,), extra_args=[
+            "--server-key", keys["other"][0],
+            "--stats-parent", "127.0.0.1:%d" % cls.sec.http_port,
+            "--stats-report", ENT] + REPORT)
+        cls.nodes.append(cls.impostor)
 
     def test_1_enterprise_figures_reach_secondary_and_top(self):
         for i in range(3):

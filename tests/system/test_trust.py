@@ -19,9 +19,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import (IDNODE, Node, admin_data, free_port, hexval, parse_answer,  # noqa: E402
-                    request, tcp_exchange)
-from test_hierarchy import siteinfo, url  # noqa: E402
+from idnlib import (IDNODE, Node, admin_data, class_nodes, free_port, hexval, parse_answer,  # noqa: E402
+                    request, start_hierarchy, tcp_exchange, url)
 
 ROOT_ISS = "300:88.111.1/0.0"
 
@@ -140,17 +139,12 @@ class Trust(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="idn-trust-")
-        cls.nodes = []
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        class_nodes(cls)
         cls.root_key, _ = cls.keygen("root", "sm2")
         cls.other_key, _ = cls.keygen("other", "sm2")
         cls.sec_key, sec_pub = cls.keygen("sec", "rsa")
         cls.ent_key, ent_pub = cls.keygen("ent", "sm2")
-        rp, sp, ep = free_port(), free_port(), free_port()
-        cls.ports = dict(root=rp, sec=sp, ent=ep)
-        root_site = siteinfo("--listen", "127.0.0.1:%d" % rp)
-        sec_site = siteinfo("--listen", "127.0.0.1:%d" % sp)
-        sec_prefix = siteinfo("--listen", "127.0.0.1:%d" % sp, index=2, typ="HS_SITE.PREFIX")
-        ent_site = siteinfo("--listen", "127.0.0.1:%d" % ep)
         items = [{"handle": "88.100.1/ITEM-%d" % i, "values": [
             url(1, "https://motor.example/%d" % i),
             {"index": 2, "type": "EMAIL", "data": "ops%d@motor.example" % i},
@@ -159,44 +153,23 @@ class Trust(unittest.TestCase):
         items.append({"handle": "88.100.1/admin", "values": [
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "88.100.1/admin")),
             hexval(300, "HS_PUBKEY", ent_pub)]})
-        try:
-            cls.root = Node(records=[
-                {"handle": "0.NA/88", "values": [root_site]},
-                {"handle": "0.NA/88.100", "values": [
-                    sec_site, sec_prefix,
-                    hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88.100")),
-                    hexval(300, "HS_PUBKEY", sec_pub)]},
-            ], homes=("88", "0.NA"), listen=["127.0.0.1:%d" % rp])
-            cls.nodes.append(cls.root)
-            cls.sec = Node(records=[
-                {"handle": "0.NA/88.100.1", "values": [
-                    ent_site,
-                    hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88.100.1")),
-                    hexval(300, "HS_PUBKEY", ent_pub)]},
-            ], homes=("88.100", "0.NA"), listen=["127.0.0.1:%d" % sp])
-            cls.nodes.append(cls.sec)
-            cls.ent = Node(records=items, homes=("88.100.1",), listen=["127.0.0.1:%d" % ep])
-            cls.nodes.append(cls.ent)
-            cls.issue_certs()
-            # A recursive node (no store) with the root's key as its trust root.
-            cls.rec = Node(homes=(), listen=["127.0.0.1:%d" % free_port()], extra_args=[
-                "--recursive", "--root", "127.0.0.1:%d" % rp,
-                "--trust-root", os.path.join(cls.tmp, "root.pub")])
-            cls.nodes.append(cls.rec)
-            # One that walks at most one certificate: our chains have two.
-            cls.rec1 = Node(homes=(), listen=["127.0.0.1:%d" % free_port()], extra_args=[
-                "--recursive", "--root", "127.0.0.1:%d" % rp, "--trust-max-links", "1",
-                "--trust-root", os.path.join(cls.tmp, "root.pub")])
-            cls.nodes.append(cls.rec1)
-        except Exception:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for n in cls.nodes:
-            n.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        start_hierarchy(cls, [("ent", "88.100.1", items, ())], root_values=[
+            hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88.100")),
+            hexval(300, "HS_PUBKEY", sec_pub)], sec_values={"88.100.1": [
+                hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88.100.1")),
+                hexval(300, "HS_PUBKEY", ent_pub)]})
+        rp = cls.ports["root"]
+        cls.issue_certs()
+        # A recursive node (no store) with the root's key as its trust root.
+        cls.rec = Node(homes=(), listen=["127.0.0.1:%d" % free_port()], extra_args=[
+            "--recursive", "--root", "127.0.0.1:%d" % rp,
+            "--trust-root", os.path.join(cls.tmp, "root.pub")])
+        cls.nodes.append(cls.rec)
+        # One that walks at most one certificate: our chains have two.
+        cls.rec1 = Node(homes=(), listen=["127.0.0.1:%d" % free_port()], extra_args=[
+            "--recursive", "--root", "127.0.0.1:%d" % rp, "--trust-max-links", "1",
+            "--trust-root", os.path.join(cls.tmp, "root.pub")])
+        cls.nodes.append(cls.rec1)
 
     @classmethod
     def cert(cls, issuer_key, issuer, subject, subject_key, perms, server, store_key,

@@ -19,6 +19,47 @@
 
 #include "proto/record.h"
 #include "store/pg_rows.h"
+#define IDN_PQ_IMPL /* the table only: this file calls libpq itself */
+#include "store/pq.h"
+
+/*
+ * libpq's own PQpipelineSync, PQsendQueryPrepared and PQexitPipelineMode,
+ * failing on demand before they do anything (as when libpq runs out of
+ * memory): the connection is up, a pipeline's statements went without a
+ * sync, a put's first statement went and its second did not, or the
+ * connection stays in pipeline mode. Put in the store's table
+ * of libpq functions (store/pq.h) by the test that uses it.
+ */
+static __typeof__(PQpipelineSync) *real_sync;
+static __typeof__(PQsendQueryPrepared) *real_send;
+static __typeof__(PQexitPipelineMode) *real_exit;
+static int fail_syncs, fail_exits, fail_send_at; /* fail_send_at: the nth send from now */
+
+static int failing_sync(PGconn *c)
+{
+	if (fail_syncs > 0) {
+		fail_syncs--;
+		return 0;
+	}
+	return real_sync(c);
+}
+
+static int failing_exit(PGconn *c)
+{
+	if (fail_exits > 0) {
+		fail_exits--;
+		return 0;
+	}
+	return real_exit(c);
+}
+
+static int failing_send(PGconn *c, const char *name, int n, const char *const *vals,
+                        const int *lens, const int *fmts, int rfmt)
+{
+	if (fail_send_at > 0 && --fail_send_at == 0)
+		return 0;
+	return real_send(c, name, n, vals, lens, fmts, rfmt);
+}
 
 static char db_uri[1024];   /* our database */
 static char base_uri[1024]; /* IDN_TEST_PG */
@@ -711,6 +752,69 @@ static void test_pg_nested_failed_put(void **state)
 	expect_get(f->s, S("88.100.1/BAD"), IDN_ENOTFOUND, S(""));
 }
 
+/*
+ * The server ends the connection while a nested put is in pipeline mode
+ * (group commit's children): killed from outside before the put, and by a
+ * trigger on the pipeline's first statement, so the sync and the other
+ * statements meet a dead connection; and the pipeline's sync, its second
+ * statement or leaving pipeline mode fails with the connection up. The put, the child and the
+ * parent fail with a clear error, none waits for results that will never come (alarm: a hang ends
+ * the test as a failure), and the next transaction gets a new connection.
+ */
+static void test_pg_pipeline_conn_lost(void **state)
+{
+	struct fx *f = *state;
+	const char *kill_sql = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+	                       " WHERE datname = current_database() AND pid <> pg_backend_pid()";
+	sql1(f->loc, "CREATE FUNCTION idn_test_die() RETURNS trigger LANGUAGE plpgsql AS $$"
+	             " BEGIN IF NEW.k = '88.100.1/DIE'::bytea THEN"
+	             " PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(30);"
+	             " END IF; RETURN NEW; END $$");
+	sql1(f->loc, "CREATE TRIGGER idn_test_die BEFORE INSERT OR UPDATE ON idn_records"
+	             " FOR EACH ROW EXECUTE FUNCTION idn_test_die()");
+	store_txn *t, *c;
+	real_sync = idn_pq.PQpipelineSync; /* loaded when the store was opened */
+	idn_pq.PQpipelineSync = failing_sync;
+	real_send = idn_pq.PQsendQueryPrepared;
+	idn_pq.PQsendQueryPrepared = failing_send;
+	real_exit = idn_pq.PQexitPipelineMode;
+	idn_pq.PQexitPipelineMode = failing_exit;
+	for (int round = 0; round < 5; round++) {
+		assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+		assert_int_equal(store_txn_nest(t, &c), IDN_OK);
+		assert_int_equal(store_put(c, S("88.100.1/A"), S("a"), 0), IDN_OK);
+		assert_int_equal(store_txn_commit(c), IDN_OK);
+		assert_int_equal(store_txn_nest(t, &c), IDN_OK);
+		alarm(60);
+		if (round == 0) {
+			sql1(f->loc, kill_sql);
+			assert_int_equal(store_put(c, S("88.100.1/B"), S("b"), 0), IDN_ESTORE);
+		} else if (round == 1) {
+			assert_int_equal(store_put(c, S("88.100.1/DIE"), S("d"), 0), IDN_ESTORE);
+		} else if (round == 2) { /* the sync not sent: the server would keep the answers */
+			fail_syncs = 1;
+			assert_int_equal(store_put(c, S("88.100.1/B"), S("b"), 0), IDN_ESTORE);
+		} else if (round == 3) { /* the record sent, its rows not: half a put */
+			fail_send_at = 2;
+			assert_int_equal(store_put(c, S("88.100.1/B"), S("b"), 0), IDN_ESTORE);
+		} else { /* still in pipeline mode: a put that failed must not commit */
+			fail_exits = 1;
+			assert_int_equal(store_put(c, S("88.100.1/B"), S("b"), 0), IDN_ESTORE);
+		}
+		assert_int_equal(store_put(c, S("88.100.1/C"), S("c"), 0), IDN_ESTORE);
+		assert_int_equal(store_txn_commit(c), IDN_ESTORE);
+		assert_int_not_equal(store_txn_commit(t), IDN_OK);
+		alarm(0);
+		expect_get(f->s, S("88.100.1/A"), IDN_ENOTFOUND, S(""));
+	}
+	idn_pq.PQpipelineSync = real_sync;
+	idn_pq.PQsendQueryPrepared = real_send;
+	idn_pq.PQexitPipelineMode = real_exit;
+	/* usable again: a new connection */
+	put1(f->s, S("88.100.1/A"), S("a"), 0, IDN_OK);
+	expect_get(f->s, S("88.100.1/A"), IDN_OK, S("a"));
+}
+
 int main(void)
 {
 	const char *uri = getenv("IDN_TEST_PG");
@@ -742,6 +846,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pg_bulk_same_as_single, suite_setup,
 	                                    suite_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_nested_failed_put, suite_setup, suite_teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_pipeline_conn_lost, suite_setup,
+	                                    suite_teardown),
 	};
 	suite_be = &pg_backend;
 	return cmocka_run_group_tests_name("store/postgresql", tests, group_setup, group_teardown);
