@@ -322,6 +322,12 @@ class LoadTest(unittest.TestCase):
         self.assertIn(b"missing.jsonl", r.stderr)
         r = run("load", "--data", self.data, "--home", "88/x", "-", stdin=b"")
         self.assertEqual(r.returncode, 2)
+        # Numbers are refused by name, a negative one too (strtoull takes "-1").
+        for opt, val in (("--memory", "-1"), ("--memory", "0"), ("--max-record-bytes", "-1"),
+                         ("--abort-after", "-1"), ("--txn-kib", "x")):
+            r = run("load", "--data", self.data, opt, val, "-", stdin=b"")
+            self.assertEqual(r.returncode, 2, (opt, val))
+            self.assertIn(opt.encode() + b" '" + val.encode() + b"'", r.stderr)
         # An empty input is fine.
         r = run("load", "--data", self.data, "-", stdin=b"")
         self.assertEqual(r.returncode, 0, r.stderr)
