@@ -53,6 +53,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "store/lcache.h"
 
 enum {
 	KIND_PLAIN = 0,
@@ -89,6 +90,9 @@ struct lmdb_store {
 	int warm;           /* enum store_warm */
 	unsigned warm_rate; /* MB/s, 0 = unpaced */
 	atomic_bool stop_warming;
+	size_t lookup_cache; /* bytes per read txn's lookup cache (store_opts), 0 = none */
+	/* bumped at every mdb_env_set_mapsize() (with `gate` held exclusively): the map may move */
+	atomic_uint_fast64_t map_epoch;
 };
 
 struct lmdb_txn {
@@ -103,6 +107,7 @@ struct lmdb_txn {
 	uint32_t nchg;
 	bool overflow; /* more than log_max_bytes: not kept, the log is emptied at commit */
 	struct lmdb_txn *parent; /* a nested txn (store_txn_nest): commits into it */
+	lcache *cache;           /* a renewed read txn's lookups (lmdb_get), or NULL */
 };
 
 enum { LOG_HDR = 8 + 1 + 4 }; /* txlog value: time_ms | op | key length */
@@ -241,6 +246,7 @@ static void maybe_grow(struct lmdb_store *s)
 		return;
 	}
 	want = grow_target(s); /* another thread may have grown it meanwhile */
+	atomic_fetch_add(&s->map_epoch, 1);
 	if (want && mdb_env_set_mapsize(s->env, want) == MDB_SUCCESS)
 		atomic_store(&s->pressure, 0);
 	pthread_rwlock_unlock(&s->gate);
@@ -253,6 +259,7 @@ static int adopt_map_size(struct lmdb_store *s)
 
 	if (rc != IDN_OK)
 		return rc;
+	atomic_fetch_add(&s->map_epoch, 1);
 	rc = lmdb_err(mdb_env_set_mapsize(s->env, 0));
 	pthread_rwlock_unlock(&s->gate);
 	return rc;
@@ -709,6 +716,7 @@ static int lmdb_open(const char *location, const store_opts *opts, store **out)
 		goto fail_rc;
 	s->warm = opts->warm;
 	s->warm_rate = opts->warm_rate;
+	s->lookup_cache = opts->lookup_cache;
 	if (opts->warm > STORE_WARM_NONE && opts->warm <= STORE_WARM_FILE) {
 		/* the thread takes no signal: a server waits for its own (SIGTERM) */
 		sigset_t all, old;
@@ -1066,6 +1074,7 @@ static void txn_end(struct lmdb_txn *t)
 {
 	if (t->live && !t->parent)
 		gate_leave(lmdb_of(t->base.s));
+	lcache_free(t->cache);
 	free(t);
 }
 
@@ -1135,6 +1144,39 @@ static void lmdb_txn_reset(store_txn *bt)
 	gate_leave(lmdb_of(bt->s));
 }
 
+/*
+ * The lookup cache of a read txn (lcache.h) keeps pointers into the map
+ * across reset and renew: lmdb_get answers a key asked again from them
+ * without the B-tree descent. They are tagged with the view they were read
+ * in, the snapshot's txn id and the map epoch, and used only in a renewal
+ * that sees the same view. Why a pointer read in snapshot S at an earlier
+ * renewal still holds the same bytes when this renewal is again at S:
+ * - LMDB never writes a page reachable from a committed snapshot; a write
+ *   txn copies what it changes to pages from the freelist or the end of the
+ *   file. A page leaves S's tree only when a txn T > S commits without it,
+ *   and T's freed pages are reused only by a later writer, once no reader
+ *   holds a snapshot older than T (mdb_find_oldest / the freelist rule).
+ * - This renewal sees S, the last committed txn, so no T > S has committed
+ *   and S's pages are all where they were (a writer in progress writes only
+ *   to pages S does not reach; with MDB_WRITEMAP too). While the txn is
+ *   live, its reader slot holds S, so nothing S reaches is reused until
+ *   the reset.
+ * - The map's address changes only by mdb_env_set_mapsize(), done here
+ *   (maybe_grow, adopt_map_size) with `gate` held exclusively, so never
+ *   while a txn is live, and each bumps map_epoch: read under the gate at
+ *   renew, a different epoch is a different view.
+ * A write of this process or another commits a new txn id: a new view, and
+ * every entry is forgotten in O(1). Write txns have no cache.
+ */
+static void cache_view(struct lmdb_store *s, struct lmdb_txn *t)
+{
+	if (!s->lookup_cache)
+		return;
+	if (!t->cache && !(t->cache = lcache_new(s->lookup_cache)))
+		return; /* out of memory: look everything up */
+	lcache_view(t->cache, (uint64_t)mdb_txn_id(t->txn), atomic_load(&s->map_epoch));
+}
+
 static int lmdb_txn_renew(store_txn *bt)
 {
 	struct lmdb_txn *t = txn_of(bt);
@@ -1163,6 +1205,7 @@ static int lmdb_txn_renew(store_txn *bt)
 		return lmdb_err(mrc);
 	}
 	t->live = true;
+	cache_view(s, t);
 	return IDN_OK;
 }
 
@@ -1180,8 +1223,12 @@ static int lmdb_get(store_txn *bt, idn_slice key, idn_slice *val)
 		return rc;
 	if (!t->live || !val)
 		return IDN_EINVAL;
+	if (t->cache && lcache_get(t->cache, key, val)) /* see cache_view */
+		return val->p ? IDN_OK : IDN_ENOTFOUND;
 	k = db_key(key, kbuf);
 	rc = lmdb_err(mdb_get(t->txn, lmdb_of(bt->s)->handles, &k, &v));
+	if (rc == IDN_ENOTFOUND && t->cache)
+		lcache_put(t->cache, key, idn_slice_of(NULL, 0));
 	if (rc != IDN_OK)
 		return rc;
 	rc = decode_entry(&k, &v, &full, &rec);
@@ -1189,6 +1236,8 @@ static int lmdb_get(store_txn *bt, idn_slice key, idn_slice *val)
 		return rc;
 	if (!idn_slice_eq(full, key))
 		return IDN_ENOTFOUND; /* another long key with the same head and hash */
+	if (t->cache)
+		lcache_put(t->cache, key, rec);
 	*val = rec;
 	return IDN_OK;
 }
