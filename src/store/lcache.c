@@ -25,6 +25,9 @@ struct lcache {
 	uint32_t gen;     /* the current view's; never 0 */
 	uint64_t snapshot, epoch;
 	bool viewed; /* snapshot and epoch name a view */
+	/* the key of the last miss and its hash: lcache_put of it hashes no more */
+	const uint8_t *miss_p;
+	size_t miss_len, miss_hash;
 };
 
 static size_t floor_pow2(size_t n)
@@ -93,7 +96,8 @@ static size_t hash_key(idn_slice key)
 	}
 	if (i < key.len) {
 		x = 0;
-		memcpy(&x, key.p + i, key.len - i);
+		for (unsigned sh = 0; i < key.len; i++, sh += 8) /* no call for the tail */
+			x |= (uint64_t)key.p[i] << sh;
 		h = (h ^ x) * 0x94D049BB133111EBu;
 	}
 	h ^= h >> 29;
@@ -104,9 +108,14 @@ int lcache_get(lcache *c, idn_slice key, idn_slice *val)
 {
 	if (key.len > LCACHE_KEY_MAX || !c->viewed)
 		return 0;
-	const slot *s = &c->slots[hash_key(key) & c->mask];
-	if (s->gen != c->gen || s->klen != key.len || memcmp(s->key, key.p, key.len) != 0)
+	size_t h = hash_key(key);
+	const slot *s = &c->slots[h & c->mask];
+	if (s->gen != c->gen || s->klen != key.len || memcmp(s->key, key.p, key.len) != 0) {
+		c->miss_p = key.p;
+		c->miss_len = key.len;
+		c->miss_hash = h;
 		return 0;
+	}
 	*val = idn_slice_of(s->val, s->val ? s->vlen : 0);
 	return 1;
 }
@@ -132,7 +141,9 @@ void lcache_put(lcache *c, idn_slice key, idn_slice val)
 	if (key.len > LCACHE_KEY_MAX || !c->viewed || val.len > UINT32_MAX)
 		return;
 	maybe_grow(c);
-	slot *s = &c->slots[hash_key(key) & c->mask];
+	size_t h = key.p == c->miss_p && key.len == c->miss_len ? c->miss_hash : hash_key(key);
+	c->miss_p = NULL;
+	slot *s = &c->slots[h & c->mask];
 	s->gen = c->gen;
 	s->val = val.p;
 	s->vlen = (uint32_t)val.len;
