@@ -23,7 +23,7 @@ struct lcache {
 	size_t max_slots; /* the bound, in slots */
 	size_t fills;     /* new entries since the table was made */
 	uint32_t gen;     /* the current view's; never 0 */
-	uint64_t snapshot, epoch;
+	uint64_t snapshot, epoch, root;
 	bool viewed; /* snapshot and epoch name a view */
 	/* the key of the last miss and its hash: lcache_put of it hashes no more */
 	const uint8_t *miss_p;
@@ -74,13 +74,14 @@ static void forget_all(lcache *c)
 	}
 }
 
-void lcache_view(lcache *c, uint64_t snapshot, uint64_t epoch)
+void lcache_view(lcache *c, uint64_t snapshot, uint64_t epoch, uint64_t root)
 {
-	if (c->viewed && c->snapshot == snapshot && c->epoch == epoch)
+	if (c->viewed && c->snapshot == snapshot && c->epoch == epoch && c->root == root)
 		return;
 	forget_all(c);
 	c->snapshot = snapshot;
 	c->epoch = epoch;
+	c->root = root;
 	c->viewed = true;
 }
 

@@ -5,10 +5,11 @@
  * snapshot has not changed.
  *
  * The cache knows nothing of validity by itself: its owner names the view
- * (snapshot id and map epoch) the next lookups are in (lcache_view), and a
+ * (three numbers, e.g. a snapshot's id, the map's epoch and the tree's root
+ * page) the next lookups are in (lcache_view), and a
  * view other than the last drops every entry in O(1) (a generation tag per
  * slot). Only the owner can argue that a pointer kept from an earlier
- * renewal of the same view still points at the same bytes (lmdb.c does).
+ * snapshot of the same view still points at the same bytes (lmdb.c does).
  *
  * Direct-mapped: a key's hash picks one 64-byte slot; a hit compares the
  * whole key, never the hash alone. Keys longer than LCACHE_KEY_MAX are not
@@ -40,7 +41,7 @@ lcache *lcache_new(size_t max_bytes);
 void lcache_free(lcache *c);
 
 /* The lookups that follow are in this view; another than the last forgets everything. */
-void lcache_view(lcache *c, uint64_t snapshot, uint64_t epoch);
+void lcache_view(lcache *c, uint64_t snapshot, uint64_t epoch, uint64_t root);
 
 /*
  * 1 when key is known in the current view: *val is its value, or

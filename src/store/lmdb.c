@@ -108,7 +108,16 @@ struct lmdb_txn {
 	bool overflow; /* more than log_max_bytes: not kept, the log is emptied at commit */
 	struct lmdb_txn *parent; /* a nested txn (store_txn_nest): commits into it */
 	lcache *cache;           /* a renewed read txn's lookups (lmdb_get), or NULL */
+	uint64_t cache_txnid;    /* the txn id and map epoch cache_view last looked at */
+	uint64_t cache_epoch;
+	bool touched; /* a write txn that changed "handles": commits HANDLES_GEN */
 };
+
+/*
+ * meta "handles.gen": the id of the last write txn that changed "handles"
+ * (be64), written in that txn: the lookup cache's view (cache_view).
+ */
+static const char HANDLES_GEN[] = "handles.gen";
 
 enum { LOG_HDR = 8 + 1 + 4 }; /* txlog value: time_ms | op | key length */
 
@@ -1063,6 +1072,7 @@ static int nest_commit(struct lmdb_txn *t)
 		p->log_bytes = t->log_bytes;
 		p->nchg = t->nchg;
 		p->overflow = t->overflow;
+		p->touched = t->touched;
 	} else if (mrc == MDB_MAP_FULL) {
 		atomic_store(&lmdb_of(t->base.s)->pressure, 1);
 	}
@@ -1111,6 +1121,8 @@ static int lmdb_txn_commit(store_txn *bt)
 		mdb_txn_abort(t->txn);
 	} else {
 		int mrc = t->seq ? log_finish(t) : MDB_SUCCESS;
+		if (mrc == MDB_SUCCESS && t->touched)
+			mrc = meta_put_u64(t, HANDLES_GEN, (uint64_t)mdb_txn_id(t->txn));
 		if (mrc != MDB_SUCCESS) {
 			mdb_txn_abort(t->txn);
 			txn_end(t);
@@ -1148,25 +1160,31 @@ static void lmdb_txn_reset(store_txn *bt)
  * The lookup cache of a read txn (lcache.h) keeps pointers into the map
  * across reset and renew: lmdb_get answers a key asked again from them
  * without the B-tree descent. They are tagged with the view they were read
- * in, the snapshot's txn id and the map epoch, and used only in a renewal
- * that sees the same view. Why a pointer read in snapshot S at an earlier
- * renewal still holds the same bytes when this renewal is again at S:
+ * in: HANDLES_GEN (the last txn that changed "handles"), the handles DB's
+ * root page, and the map epoch; a renewal in another view forgets them all.
+ * Why a pointer read in snapshot S still holds the same bytes in a later
+ * snapshot S' of the same view:
  * - LMDB never writes a page reachable from a committed snapshot; a write
- *   txn copies what it changes to pages from the freelist or the end of the
- *   file. A page leaves S's tree only when a txn T > S commits without it,
- *   and T's freed pages are reused only by a later writer, once no reader
- *   holds a snapshot older than T (mdb_find_oldest / the freelist rule).
- * - This renewal sees S, the last committed txn, so no T > S has committed
- *   and S's pages are all where they were (a writer in progress writes only
- *   to pages S does not reach; with MDB_WRITEMAP too). While the txn is
- *   live, its reader slot holds S, so nothing S reaches is reused until
- *   the reset.
+ *   txn copies what it changes (and the path up to the root) to pages from
+ *   the freelist or the end of the file. A page is freed only by a txn that
+ *   changes the tree holding it, and reused only by a later writer, once
+ *   no reader holds a snapshot older than the txn that freed it (the
+ *   freelist rule, mdb_find_oldest).
+ * - HANDLES_GEN is the same in S and S', so no txn in (S, S'] changed
+ *   "handles" (every change goes through lmdb_put/lmdb_del, which mark the
+ *   txn, and its commit writes its id there): the tree of S is the tree of
+ *   S', none of its pages was freed, so none was reused. Writes to the
+ *   other DBs (statistics, the log) leave it alone; that is why the view is
+ *   not the txn id, which the statistics' flush moves every few seconds.
+ *   The root page is in the view too, for a writer that does not keep
+ *   HANDLES_GEN (an idnode from before it): its change moves the root.
+ * - While the txn is live its reader slot holds its snapshot, so nothing it
+ *   reaches is reused until the reset.
  * - The map's address changes only by mdb_env_set_mapsize(), done here
  *   (maybe_grow, adopt_map_size) with `gate` held exclusively, so never
- *   while a txn is live, and each bumps map_epoch: read under the gate at
- *   renew, a different epoch is a different view.
- * A write of this process or another commits a new txn id: a new view, and
- * every entry is forgotten in O(1). Write txns have no cache.
+ *   while a txn is live, and each bumps map_epoch, read under the gate.
+ * The view is read again only when the txn id or the epoch moved: a
+ * renewal that saw no commit costs two compares.
  */
 static void cache_view(struct lmdb_store *s, struct lmdb_txn *t)
 {
@@ -1174,7 +1192,19 @@ static void cache_view(struct lmdb_store *s, struct lmdb_txn *t)
 		return;
 	if (!t->cache && !(t->cache = lcache_new(s->lookup_cache)))
 		return; /* out of memory: look everything up */
-	lcache_view(t->cache, (uint64_t)mdb_txn_id(t->txn), atomic_load(&s->map_epoch));
+	uint64_t id = (uint64_t)mdb_txn_id(t->txn), epoch = atomic_load(&s->map_epoch);
+	if (id == t->cache_txnid && epoch == t->cache_epoch)
+		return;
+	uint64_t gen, root, branches;
+	unsigned depth;
+	if (meta_u64(t, HANDLES_GEN, 0, &gen) != MDB_SUCCESS ||
+	    warm_root(t->txn, &root, &depth, &branches) != 0) {
+		gen = id; /* cannot tell: this snapshot only */
+		root = UINT64_MAX;
+	}
+	lcache_view(t->cache, gen, epoch, root);
+	t->cache_txnid = id;
+	t->cache_epoch = epoch;
 }
 
 static int lmdb_txn_renew(store_txn *bt)
@@ -1297,6 +1327,7 @@ static int lmdb_put(store_txn *bt, idn_slice key, idn_slice val, unsigned flags)
 	}
 
 	v.mv_size = hdr + val.len;
+	t->touched = true;
 	int mrc = mdb_put(t->txn, s->handles, &k, &v, mflags);
 	if (mrc == MDB_KEYEXIST && (mflags & MDB_APPEND)) {
 		/* APPEND is only a hint: a key out of order takes the normal path,
@@ -1341,6 +1372,7 @@ static int lmdb_del(store_txn *bt, idn_slice key)
 		if (rc != IDN_OK)
 			return rc;
 	}
+	t->touched = true;
 	rc = lmdb_err(mdb_del(t->txn, lmdb_of(bt->s)->handles, &k, NULL));
 	return rc == IDN_OK ? log_append(t, STORE_LOG_DEL, key, idn_slice_of(NULL, 0)) : rc;
 }

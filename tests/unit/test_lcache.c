@@ -3,7 +3,8 @@
  * (store/lcache.h): on its own (keys compared in full, the bound, a new view
  * forgets), and in the store, where a worker's read txn keeps it across
  * reset and renew: a write, a delete or an insert committed between two
- * renewals is seen by the second.
+ * renewals is seen by the second, whoever made it (this store, a nested
+ * txn, another process, a writer of raw LMDB).
  */
 #include <ftw.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,7 +39,7 @@ static void test_one_slot_compares_keys(void **state)
 	idn_slice v;
 	assert_non_null(c);
 	assert_int_equal(lcache_bytes(c), LCACHE_SLOT);
-	lcache_view(c, 7, 0);
+	lcache_view(c, 7, 0, 0);
 	lcache_put(c, S("88.100.1/a"), S("value a"));
 	assert_int_equal(lcache_get(c, S("88.100.1/a"), &v), 1);
 	assert_true(idn_slice_eq(v, S("value a")));
@@ -67,7 +69,7 @@ static void test_hits_are_exact(void **state)
 	idn_slice v;
 	int hits = 0;
 	assert_non_null(c);
-	lcache_view(c, 1, 0);
+	lcache_view(c, 1, 0, 0);
 	for (int i = 0; i < 4096; i++) {
 		snprintf(k, sizeof k, "88.100.1/%d", i);
 		snprintf(vals[i], sizeof vals[i], "v%d", i);
@@ -95,7 +97,7 @@ static void test_long_key_not_kept(void **state)
 	lcache *c = lcache_new(LCACHE_SLOT);
 	assert_non_null(c);
 	memset(k, 'x', sizeof k);
-	lcache_view(c, 1, 0);
+	lcache_view(c, 1, 0, 0);
 	lcache_put(c, idn_slice_of(k, LCACHE_KEY_MAX + 1), S("long"));
 	assert_int_equal(lcache_get(c, idn_slice_of(k, LCACHE_KEY_MAX + 1), &v), 0);
 	lcache_put(c, idn_slice_of(k, LCACHE_KEY_MAX), S("max"));
@@ -112,16 +114,16 @@ static void test_view_change_forgets(void **state)
 	idn_slice v;
 	assert_non_null(c);
 	assert_int_equal(lcache_get(c, S("k"), &v), 0); /* no view yet: nothing */
-	lcache_view(c, 5, 0);
+	lcache_view(c, 5, 0, 0);
 	lcache_put(c, S("k"), S("v5"));
-	lcache_view(c, 5, 0); /* the same view again (a renewal that saw no write) */
+	lcache_view(c, 5, 0, 0); /* the same view again (a renewal that saw no write) */
 	assert_int_equal(lcache_get(c, S("k"), &v), 1);
-	lcache_view(c, 6, 0); /* a write committed */
+	lcache_view(c, 6, 0, 0); /* a write committed */
 	assert_int_equal(lcache_get(c, S("k"), &v), 0);
 	lcache_put(c, S("k"), S("v6"));
-	lcache_view(c, 6, 1); /* the map moved */
+	lcache_view(c, 6, 1, 0); /* the map moved */
 	assert_int_equal(lcache_get(c, S("k"), &v), 0);
-	lcache_view(c, 6, 0); /* back: still forgotten */
+	lcache_view(c, 6, 0, 0); /* back: still forgotten */
 	assert_int_equal(lcache_get(c, S("k"), &v), 0);
 	lcache_free(c);
 }
@@ -135,7 +137,7 @@ static void test_bound_holds(void **state)
 	lcache *c = lcache_new(bound);
 	assert_non_null(c);
 	assert_int_equal(lcache_bytes(c), LCACHE_START_BYTES);
-	lcache_view(c, 1, 0);
+	lcache_view(c, 1, 0, 0);
 	size_t most = 0;
 	for (int i = 0; i < 300000; i++) {
 		int n = snprintf(k, sizeof k, "88.100.1/%d", i);
@@ -150,7 +152,7 @@ static void test_bound_holds(void **state)
 	c = lcache_new(256 * 1024);
 	assert_non_null(c);
 	assert_int_equal(lcache_bytes(c), 256 * 1024);
-	lcache_view(c, 1, 0);
+	lcache_view(c, 1, 0, 0);
 	for (int i = 0; i < 100000; i++) {
 		int n = snprintf(k, sizeof k, "p/%d", i);
 		lcache_put(c, idn_slice_of(k, (size_t)n), S("v"));
@@ -296,6 +298,79 @@ static void test_store_live_snapshot_kept(void **state)
 	request(f, "88.100.1/l", "new");
 }
 
+/*
+ * A commit that leaves "handles" alone (a statistics flush) keeps the
+ * cache's view; the next that changes it is seen all the same.
+ */
+static void test_store_table_write_keeps_view(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t;
+	write1(f->s, "88.100.1/s", "one");
+	request(f, "88.100.1/s", "one");
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_tab_put(t, STORE_TAB_STATS, S("h-key"), S("7"), 0), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	request(f, "88.100.1/s", "one");
+	request(f, "88.100.1/none", NULL);
+	write1(f->s, "88.100.1/s", "two");
+	write1(f->s, "88.100.1/none", "now here");
+	request(f, "88.100.1/s", "two");
+	request(f, "88.100.1/none", "now here");
+}
+
+/* A write in a nested txn (group commit) marks its parent's commit. */
+static void test_store_nested_write_seen(void **state)
+{
+	struct fx *f = *state;
+	store_txn *t, *c;
+	write1(f->s, "88.100.1/n", "one");
+	request(f, "88.100.1/n", "one");
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_txn_nest(t, &c), IDN_OK);
+	assert_int_equal(store_put(c, S("88.100.1/n"), S("two"), 0), IDN_OK);
+	assert_int_equal(store_txn_commit(c), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	request(f, "88.100.1/n", "two");
+	/* an aborted child, then a table write: still "two" */
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_txn_nest(t, &c), IDN_OK);
+	assert_int_equal(store_put(c, S("88.100.1/n"), S("three"), 0), IDN_OK);
+	store_txn_abort(c);
+	assert_int_equal(store_tab_put(t, STORE_TAB_STATS, S("k"), S("v"), 0), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	request(f, "88.100.1/n", "two");
+}
+
+/*
+ * A writer that does not keep "handles.gen" (raw LMDB here, as an idnode
+ * from before it): its change moves the handles DB's root, so it is seen.
+ */
+static void test_store_raw_write_seen(void **state)
+{
+	struct fx *f = *state;
+	write1(f->s, "88.100.1/r", "one");
+	request(f, "88.100.1/r", "one");
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi dbi;
+		MDB_val k = {10, (void *)"88.100.1/r"}, v = {4, (void *)"\0raw"};
+		int ok = mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 8) == 0 &&
+		         mdb_env_open(env, f->dir, MDB_NOTLS, 0640) == 0 &&
+		         mdb_txn_begin(env, NULL, 0, &txn) == 0 &&
+		         mdb_dbi_open(txn, "handles", 0, &dbi) == 0 &&
+		         mdb_put(txn, dbi, &k, &v, 0) == 0 && mdb_txn_commit(txn) == 0;
+		_exit(ok ? 0 : 1);
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	request(f, "88.100.1/r", "raw");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +384,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_store_other_process_write_seen, fx_setup,
 	                                    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_live_snapshot_kept, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_table_write_keeps_view, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_nested_write_seen, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_raw_write_seen, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
