@@ -49,7 +49,11 @@ void lcache_view(lcache *c, uint64_t snapshot, uint64_t epoch, uint64_t root);
  */
 int lcache_get(lcache *c, idn_slice key, idn_slice *val);
 
-/* Keeps key -> val (val.p NULL: absent) in the current view, replacing its slot's entry. */
+/*
+ * Keeps key -> val (val.p NULL: absent) in the current view, replacing its
+ * slot's entry. Right after lcache_get missed the same key (same pointer and
+ * length, bytes unchanged) it reuses that call's hash.
+ */
 void lcache_put(lcache *c, idn_slice key, idn_slice val);
 
 /* The bytes of slots the cache holds now (never above its bound). */
