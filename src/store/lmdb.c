@@ -53,6 +53,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "store/lcache.h"
 
 enum {
 	KIND_PLAIN = 0,
@@ -89,6 +90,9 @@ struct lmdb_store {
 	int warm;           /* enum store_warm */
 	unsigned warm_rate; /* MB/s, 0 = unpaced */
 	atomic_bool stop_warming;
+	size_t lookup_cache; /* bytes per read txn's lookup cache (store_opts), 0 = none */
+	/* bumped at every mdb_env_set_mapsize() (with `gate` held exclusively): the map may move */
+	atomic_uint_fast64_t map_epoch;
 };
 
 struct lmdb_txn {
@@ -103,7 +107,17 @@ struct lmdb_txn {
 	uint32_t nchg;
 	bool overflow; /* more than log_max_bytes: not kept, the log is emptied at commit */
 	struct lmdb_txn *parent; /* a nested txn (store_txn_nest): commits into it */
+	lcache *cache;           /* a renewed read txn's lookups (lmdb_get), or NULL */
+	uint64_t cache_txnid;    /* the txn id and map epoch cache_view last looked at */
+	uint64_t cache_epoch;
+	bool touched; /* a write txn that changed "handles": commits HANDLES_GEN */
 };
+
+/*
+ * meta "handles.gen": the id of the last write txn that changed "handles"
+ * (be64), written in that txn: the lookup cache's view (cache_view).
+ */
+static const char HANDLES_GEN[] = "handles.gen";
 
 enum { LOG_HDR = 8 + 1 + 4 }; /* txlog value: time_ms | op | key length */
 
@@ -241,6 +255,7 @@ static void maybe_grow(struct lmdb_store *s)
 		return;
 	}
 	want = grow_target(s); /* another thread may have grown it meanwhile */
+	atomic_fetch_add(&s->map_epoch, 1);
 	if (want && mdb_env_set_mapsize(s->env, want) == MDB_SUCCESS)
 		atomic_store(&s->pressure, 0);
 	pthread_rwlock_unlock(&s->gate);
@@ -253,6 +268,7 @@ static int adopt_map_size(struct lmdb_store *s)
 
 	if (rc != IDN_OK)
 		return rc;
+	atomic_fetch_add(&s->map_epoch, 1);
 	rc = lmdb_err(mdb_env_set_mapsize(s->env, 0));
 	pthread_rwlock_unlock(&s->gate);
 	return rc;
@@ -709,6 +725,7 @@ static int lmdb_open(const char *location, const store_opts *opts, store **out)
 		goto fail_rc;
 	s->warm = opts->warm;
 	s->warm_rate = opts->warm_rate;
+	s->lookup_cache = opts->lookup_cache;
 	if (opts->warm > STORE_WARM_NONE && opts->warm <= STORE_WARM_FILE) {
 		/* the thread takes no signal: a server waits for its own (SIGTERM) */
 		sigset_t all, old;
@@ -1055,6 +1072,7 @@ static int nest_commit(struct lmdb_txn *t)
 		p->log_bytes = t->log_bytes;
 		p->nchg = t->nchg;
 		p->overflow = t->overflow;
+		p->touched = t->touched;
 	} else if (mrc == MDB_MAP_FULL) {
 		atomic_store(&lmdb_of(t->base.s)->pressure, 1);
 	}
@@ -1066,6 +1084,7 @@ static void txn_end(struct lmdb_txn *t)
 {
 	if (t->live && !t->parent)
 		gate_leave(lmdb_of(t->base.s));
+	lcache_free(t->cache);
 	free(t);
 }
 
@@ -1102,6 +1121,8 @@ static int lmdb_txn_commit(store_txn *bt)
 		mdb_txn_abort(t->txn);
 	} else {
 		int mrc = t->seq ? log_finish(t) : MDB_SUCCESS;
+		if (mrc == MDB_SUCCESS && t->touched)
+			mrc = meta_put_u64(t, HANDLES_GEN, (uint64_t)mdb_txn_id(t->txn));
 		if (mrc != MDB_SUCCESS) {
 			mdb_txn_abort(t->txn);
 			txn_end(t);
@@ -1135,6 +1156,57 @@ static void lmdb_txn_reset(store_txn *bt)
 	gate_leave(lmdb_of(bt->s));
 }
 
+/*
+ * The lookup cache of a read txn (lcache.h) keeps pointers into the map
+ * across reset and renew: lmdb_get answers a key asked again from them
+ * without the B-tree descent. They are tagged with the view they were read
+ * in: HANDLES_GEN (the last txn that changed "handles"), the handles DB's
+ * root page, and the map epoch; a renewal in another view forgets them all.
+ * Why a pointer read in snapshot S still holds the same bytes in a later
+ * snapshot S' of the same view:
+ * - LMDB never writes a page reachable from a committed snapshot; a write
+ *   txn copies what it changes (and the path up to the root) to pages from
+ *   the freelist or the end of the file. A page is freed only by a txn that
+ *   changes the tree holding it, and reused only by a later writer, once
+ *   no reader holds a snapshot older than the txn that freed it (the
+ *   freelist rule, mdb_find_oldest).
+ * - HANDLES_GEN is the same in S and S', so no txn in (S, S'] changed
+ *   "handles" (every change goes through lmdb_put/lmdb_del, which mark the
+ *   txn, and its commit writes its id there): the tree of S is the tree of
+ *   S', none of its pages was freed, so none was reused. Writes to the
+ *   other DBs (statistics, the log) leave it alone; that is why the view is
+ *   not the txn id, which the statistics' flush moves every few seconds.
+ *   The root page is in the view too, for a writer that does not keep
+ *   HANDLES_GEN (an idnode from before it): its change moves the root.
+ * - While the txn is live its reader slot holds its snapshot, so nothing it
+ *   reaches is reused until the reset.
+ * - The map's address changes only by mdb_env_set_mapsize(), done here
+ *   (maybe_grow, adopt_map_size) with `gate` held exclusively, so never
+ *   while a txn is live, and each bumps map_epoch, read under the gate.
+ * The view is read again only when the txn id or the epoch moved: a
+ * renewal that saw no commit costs two compares.
+ */
+static void cache_view(struct lmdb_store *s, struct lmdb_txn *t)
+{
+	if (!s->lookup_cache)
+		return;
+	if (!t->cache && !(t->cache = lcache_new(s->lookup_cache)))
+		return; /* out of memory: look everything up */
+	uint64_t id = (uint64_t)mdb_txn_id(t->txn), epoch = atomic_load(&s->map_epoch);
+	if (id == t->cache_txnid && epoch == t->cache_epoch)
+		return;
+	uint64_t gen, root, branches;
+	unsigned depth;
+	if (meta_u64(t, HANDLES_GEN, 0, &gen) != MDB_SUCCESS ||
+	    warm_root(t->txn, &root, &depth, &branches) != 0) {
+		gen = id; /* cannot tell: this snapshot only */
+		root = UINT64_MAX;
+	}
+	lcache_view(t->cache, gen, epoch, root);
+	t->cache_txnid = id;
+	t->cache_epoch = epoch;
+}
+
 static int lmdb_txn_renew(store_txn *bt)
 {
 	struct lmdb_txn *t = txn_of(bt);
@@ -1163,6 +1235,7 @@ static int lmdb_txn_renew(store_txn *bt)
 		return lmdb_err(mrc);
 	}
 	t->live = true;
+	cache_view(s, t);
 	return IDN_OK;
 }
 
@@ -1180,8 +1253,12 @@ static int lmdb_get(store_txn *bt, idn_slice key, idn_slice *val)
 		return rc;
 	if (!t->live || !val)
 		return IDN_EINVAL;
+	if (t->cache && lcache_get(t->cache, key, val)) /* see cache_view */
+		return val->p ? IDN_OK : IDN_ENOTFOUND;
 	k = db_key(key, kbuf);
 	rc = lmdb_err(mdb_get(t->txn, lmdb_of(bt->s)->handles, &k, &v));
+	if (rc == IDN_ENOTFOUND && t->cache)
+		lcache_put(t->cache, key, idn_slice_of(NULL, 0));
 	if (rc != IDN_OK)
 		return rc;
 	rc = decode_entry(&k, &v, &full, &rec);
@@ -1189,6 +1266,8 @@ static int lmdb_get(store_txn *bt, idn_slice key, idn_slice *val)
 		return rc;
 	if (!idn_slice_eq(full, key))
 		return IDN_ENOTFOUND; /* another long key with the same head and hash */
+	if (t->cache)
+		lcache_put(t->cache, key, rec);
 	*val = rec;
 	return IDN_OK;
 }
@@ -1248,6 +1327,7 @@ static int lmdb_put(store_txn *bt, idn_slice key, idn_slice val, unsigned flags)
 	}
 
 	v.mv_size = hdr + val.len;
+	t->touched = true;
 	int mrc = mdb_put(t->txn, s->handles, &k, &v, mflags);
 	if (mrc == MDB_KEYEXIST && (mflags & MDB_APPEND)) {
 		/* APPEND is only a hint: a key out of order takes the normal path,
@@ -1292,6 +1372,7 @@ static int lmdb_del(store_txn *bt, idn_slice key)
 		if (rc != IDN_OK)
 			return rc;
 	}
+	t->touched = true;
 	rc = lmdb_err(mdb_del(t->txn, lmdb_of(bt->s)->handles, &k, NULL));
 	return rc == IDN_OK ? log_append(t, STORE_LOG_DEL, key, idn_slice_of(NULL, 0)) : rc;
 }

@@ -100,6 +100,12 @@ typedef struct store_opts {
 	 * where a mistyped path must not make an empty store.
 	 */
 	int must_exist;
+	/*
+	 * LMDB only: the bound in bytes of each renewed read txn's lookup cache
+	 * (store/lcache.h), which answers a key asked again in the same snapshot
+	 * without the B-tree descent; 0 = none.
+	 */
+	size_t lookup_cache;
 } store_opts;
 
 #define STORE_LOG_MAX_BYTES ((uint64_t)64 << 20)
