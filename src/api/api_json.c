@@ -47,10 +47,11 @@ static bool type_is(const proto_value *v, const char *t)
 }
 
 /*
- * v in decimal, two digits a step from a table (indexes, TTLs: ~40 a record),
- * written in place from the last digit back: no copy of a variable length.
+ * v in decimal at o (10 bytes of room), two digits a step from a table
+ * (indexes, TTLs: ~40 a record), from the last digit back: no copy of a
+ * variable length. Returns its end.
  */
-static void put_u32(http_resp *r, uint32_t v)
+static char *u32_at(char *o, uint32_t v)
 {
 	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
 	                               "25262728293031323334353637383940414243444546474849"
@@ -58,15 +59,12 @@ static void put_u32(http_resp *r, uint32_t v)
 	                               "75767778798081828384858687888990919293949596979899";
 	static const uint32_t pow10[10] = {1,      10,      100,      1000,      10000,
 	                                   100000, 1000000, 10000000, 100000000, 1000000000};
-	if (r->cap - r->len < 10 && !http_resp_room(r, 10))
-		return;
-	char *o = (char *)r->body + r->len;
 	/* digits: from the bit length (1233 / 4096 ~ log10 2), + 1 when v reaches the next power */
 	uint32_t bits = 32 - (uint32_t)__builtin_clz(v | 1);
 	size_t n = (bits * 1233) >> 12;
 	n += (v | 1) >= pow10[n];
-	o += n;
-	r->len += n;
+	char *e = o + n;
+	o = e;
 	while (v >= 100) {
 		o -= 2;
 		memcpy(o, pairs + 2 * (v % 100), 2);
@@ -76,6 +74,14 @@ static void put_u32(http_resp *r, uint32_t v)
 		memcpy(o - 2, pairs + 2 * v, 2);
 	else
 		o[-1] = (char)('0' + v);
+	return e;
+}
+
+static void put_u32(http_resp *r, uint32_t v)
+{
+	if (r->cap - r->len < 10 && !http_resp_room(r, 10))
+		return;
+	r->len = (size_t)((uint8_t *)u32_at((char *)r->body + r->len, v) - r->body);
 }
 
 static void two(char *o, unsigned v)
@@ -84,40 +90,37 @@ static void two(char *o, unsigned v)
 	o[1] = (char)('0' + v % 10);
 }
 
-/* Unix seconds as YYYY-MM-DDTHH:MM:SSZ (the civil calendar of days since 1970). */
-static void put_time(http_resp *r, uint32_t t)
+/* Unix seconds as YYYY-MM-DDTHH:MM:SSZ at o (20 bytes, the civil calendar of days since 1970). */
+static char *time_at(char *o, uint32_t t)
 {
 	/* a record's values mostly share their timestamp: the last one is kept */
 	static _Thread_local uint64_t last_t = UINT64_MAX; /* none yet */
 	static _Thread_local char last[20];
-	if (t == last_t) {
-		app(r, last, sizeof(last));
-		return;
+	if (t != last_t) {
+		uint32_t days = t / 86400, sec = t % 86400;
+		/* Howard Hinnant's civil_from_days, for days >= 0 */
+		uint32_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+		uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+		uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+		uint32_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+		uint32_t y = yoe + era * 400 + (m <= 2);
+		two(last, y / 100);
+		two(last + 2, y % 100);
+		last[4] = '-';
+		two(last + 5, m);
+		last[7] = '-';
+		two(last + 8, d);
+		last[10] = 'T';
+		two(last + 11, sec / 3600);
+		last[13] = ':';
+		two(last + 14, sec / 60 % 60);
+		last[16] = ':';
+		two(last + 17, sec % 60);
+		last[19] = 'Z';
+		last_t = t;
 	}
-	uint32_t days = t / 86400, sec = t % 86400;
-	/* Howard Hinnant's civil_from_days, for days >= 0 */
-	uint32_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
-	uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-	uint32_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-	uint32_t y = yoe + era * 400 + (m <= 2);
-	char o[20];
-	two(o, y / 100);
-	two(o + 2, y % 100);
-	o[4] = '-';
-	two(o + 5, m);
-	o[7] = '-';
-	two(o + 8, d);
-	o[10] = 'T';
-	two(o + 11, sec / 3600);
-	o[13] = ':';
-	two(o + 14, sec / 60 % 60);
-	o[16] = ':';
-	two(o + 17, sec % 60);
-	o[19] = 'Z';
-	memcpy(last, o, sizeof(o));
-	last_t = t;
-	app(r, o, sizeof(o));
+	memcpy(o, last, sizeof(last));
+	return o + sizeof(last);
 }
 
 /*
@@ -602,39 +605,64 @@ static void value_type(http_resp *r, idn_slice t)
 	memcpy(m->out, r->body + at, m->out_len);
 }
 
+/* The literal s at o; its end. */
+#define PUT(o, s) ((char *)memcpy((o), (s), sizeof(s) - 1) + sizeof(s) - 1)
+
+enum {
+	/* a value's fixed text but type and data: {"index":N,"type": ...
+	   ,"ttl":N,"timestamp":"..Z","ttlType":1,"refs": */
+	VALUE_FIXED = 128,
+};
+
+/* The end of what was written at o: r's length. */
+static void end_at(http_resp *r, const char *o)
+{
+	r->len = (size_t)((const uint8_t *)o - r->body);
+}
+
 void api_json_value(http_resp *r, const proto_value *v)
 {
-	LIT(r, "{\"index\":");
-	put_u32(r, v->index);
-	LIT(r, ",\"type\":");
+	if (r->cap - r->len < VALUE_FIXED && !http_resp_room(r, VALUE_FIXED))
+		return; /* r->oom */
+	char *o = (char *)r->body + r->len;
+	o = PUT(o, "{\"index\":");
+	o = u32_at(o, v->index);
+	o = PUT(o, ",\"type\":");
+	end_at(r, o);
 	value_type(r, v->type);
 	LIT(r, ",\"data\":");
 	data_json(r, v);
-	LIT(r, ",\"ttl\":");
+	if (r->cap - r->len < VALUE_FIXED && !http_resp_room(r, VALUE_FIXED))
+		return;
+	o = (char *)r->body + r->len;
+	o = PUT(o, ",\"ttl\":");
 	/* the last TTL written is kept: a record's values mostly share theirs */
 	static _Thread_local uint32_t ttl_v = 0;
 	static _Thread_local char ttl_s[10] = "0";
 	static _Thread_local size_t ttl_n = 1;
 	if (v->ttl == ttl_v) {
-		app(r, ttl_s, ttl_n);
+		memcpy(o, ttl_s, sizeof(ttl_s)); /* whole: the room is there */
+		o += ttl_n;
 	} else {
-		size_t at = r->len;
-		put_u32(r, v->ttl);
-		if (!r->oom && r->len > at && r->len - at <= sizeof(ttl_s)) {
-			ttl_v = v->ttl, ttl_n = r->len - at;
-			memcpy(ttl_s, r->body + at, ttl_n);
-		}
+		char *e = u32_at(o, v->ttl);
+		ttl_v = v->ttl, ttl_n = (size_t)(e - o);
+		memcpy(ttl_s, o, sizeof(ttl_s));
+		o = e;
 	}
-	LIT(r, ",\"timestamp\":\"");
-	put_time(r, v->timestamp);
-	LIT(r, "\"");
+	o = PUT(o, ",\"timestamp\":\"");
+	o = time_at(o, v->timestamp);
+	*o++ = '"';
 	if (v->ttl_type == 1)
-		LIT(r, ",\"ttlType\":1");
+		o = PUT(o, ",\"ttlType\":1");
 	if (v->nrefs) {
-		LIT(r, ",\"refs\":");
+		o = PUT(o, ",\"refs\":");
+		end_at(r, o);
 		refs_json(r, v->refs);
+		LIT(r, "}");
+		return;
 	}
-	LIT(r, "}");
+	*o++ = '}';
+	end_at(r, o);
 }
 
 /*
