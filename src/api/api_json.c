@@ -319,8 +319,16 @@ static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
 				memcpy(o, &x, JSON_WORD);
 				o += 6, p += 6;
 			}
-			if (p == end || *p < 0x80)
+			if (p == end)
 				break;
+			if (*p < 0x80) {
+				/* one plain byte between characters (a space between words): stay
+				 */
+				if (esc_class[*p] || end - p < 2 || p[1] < 0x80)
+					break;
+				*o++ = (char)*p++;
+				continue;
+			}
 #endif
 			if (utf8_lead3[*p] && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
 			    (p[2] & 0xC0) == 0x80) {
