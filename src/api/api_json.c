@@ -21,6 +21,9 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h> /* baseline on x86-64; elsewhere the 8-byte words below */
+#endif
 
 #include "api/reply.h"
 #include "core/codec.h"
@@ -47,10 +50,11 @@ static bool type_is(const proto_value *v, const char *t)
 }
 
 /*
- * v in decimal, two digits a step from a table (indexes, TTLs: ~40 a record),
- * written in place from the last digit back: no copy of a variable length.
+ * v in decimal at o (10 bytes of room), two digits a step from a table
+ * (indexes, TTLs: ~40 a record), from the last digit back: no copy of a
+ * variable length. Returns its end.
  */
-static void put_u32(http_resp *r, uint32_t v)
+static char *u32_at(char *o, uint32_t v)
 {
 	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
 	                               "25262728293031323334353637383940414243444546474849"
@@ -58,15 +62,12 @@ static void put_u32(http_resp *r, uint32_t v)
 	                               "75767778798081828384858687888990919293949596979899";
 	static const uint32_t pow10[10] = {1,      10,      100,      1000,      10000,
 	                                   100000, 1000000, 10000000, 100000000, 1000000000};
-	if (r->cap - r->len < 10 && !http_resp_room(r, 10))
-		return;
-	char *o = (char *)r->body + r->len;
 	/* digits: from the bit length (1233 / 4096 ~ log10 2), + 1 when v reaches the next power */
 	uint32_t bits = 32 - (uint32_t)__builtin_clz(v | 1);
 	size_t n = (bits * 1233) >> 12;
 	n += (v | 1) >= pow10[n];
-	o += n;
-	r->len += n;
+	char *e = o + n;
+	o = e;
 	while (v >= 100) {
 		o -= 2;
 		memcpy(o, pairs + 2 * (v % 100), 2);
@@ -76,6 +77,14 @@ static void put_u32(http_resp *r, uint32_t v)
 		memcpy(o - 2, pairs + 2 * v, 2);
 	else
 		o[-1] = (char)('0' + v);
+	return e;
+}
+
+static void put_u32(http_resp *r, uint32_t v)
+{
+	if (r->cap - r->len < 10 && !http_resp_room(r, 10))
+		return;
+	r->len = (size_t)((uint8_t *)u32_at((char *)r->body + r->len, v) - r->body);
 }
 
 static void two(char *o, unsigned v)
@@ -84,40 +93,37 @@ static void two(char *o, unsigned v)
 	o[1] = (char)('0' + v % 10);
 }
 
-/* Unix seconds as YYYY-MM-DDTHH:MM:SSZ (the civil calendar of days since 1970). */
-static void put_time(http_resp *r, uint32_t t)
+/* Unix seconds as YYYY-MM-DDTHH:MM:SSZ at o (20 bytes, the civil calendar of days since 1970). */
+static char *time_at(char *o, uint32_t t)
 {
 	/* a record's values mostly share their timestamp: the last one is kept */
 	static _Thread_local uint64_t last_t = UINT64_MAX; /* none yet */
 	static _Thread_local char last[20];
-	if (t == last_t) {
-		app(r, last, sizeof(last));
-		return;
+	if (t != last_t) {
+		uint32_t days = t / 86400, sec = t % 86400;
+		/* Howard Hinnant's civil_from_days, for days >= 0 */
+		uint32_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
+		uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+		uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+		uint32_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+		uint32_t y = yoe + era * 400 + (m <= 2);
+		two(last, y / 100);
+		two(last + 2, y % 100);
+		last[4] = '-';
+		two(last + 5, m);
+		last[7] = '-';
+		two(last + 8, d);
+		last[10] = 'T';
+		two(last + 11, sec / 3600);
+		last[13] = ':';
+		two(last + 14, sec / 60 % 60);
+		last[16] = ':';
+		two(last + 17, sec % 60);
+		last[19] = 'Z';
+		last_t = t;
 	}
-	uint32_t days = t / 86400, sec = t % 86400;
-	/* Howard Hinnant's civil_from_days, for days >= 0 */
-	uint32_t z = days + 719468, era = z / 146097, doe = z - era * 146097;
-	uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-	uint32_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-	uint32_t y = yoe + era * 400 + (m <= 2);
-	char o[20];
-	two(o, y / 100);
-	two(o + 2, y % 100);
-	o[4] = '-';
-	two(o + 5, m);
-	o[7] = '-';
-	two(o + 8, d);
-	o[10] = 'T';
-	two(o + 11, sec / 3600);
-	o[13] = ':';
-	two(o + 14, sec / 60 % 60);
-	o[16] = ':';
-	two(o + 17, sec % 60);
-	o[19] = 'Z';
-	memcpy(last, o, sizeof(o));
-	last_t = t;
-	app(r, o, sizeof(o));
+	memcpy(o, last, sizeof(last));
+	return o + sizeof(last);
 }
 
 /*
@@ -247,8 +253,9 @@ static const uint8_t utf8_lead3[256] = {[0xE1 ... 0xEC] = 1, [0xEE ... 0xEF] = 1
 /*
  * s escaped between quotes in one pass, when it is valid UTF-8 (RFC 3629:
  * handle_utf8_seq's rule) and has no NUL byte unless nul_ok; false, with
- * nothing written, when it is not. A word at a time (stored whole: the room
- * has the slack) while it is plain ASCII; a run of multi-byte characters is
+ * nothing written, when it is not. 16 bytes a step with SSE2 (x86-64's
+ * baseline), else and for the tail a word at a time (stored whole: the room
+ * has the slack), while it is plain ASCII; a run of multi-byte characters is
  * checked and copied a character at a time, the three-byte ones of CJK text
  * (leads E1-EC, EE, EF: any continuation bytes) inline.
  */
@@ -263,14 +270,36 @@ static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
 		return true; /* out of memory: r->oom says it */
 	*o++ = '"';
 	while (p < end) {
-		size_t n;
-		uint64_t w = word_at(p, end, &n), m = esc_mask(w) | (w & HIGH);
-		memcpy(o, &w, JSON_WORD);
-		if (!m) {
-			p += n, o += n;
-			continue;
+		size_t k;
+#ifdef __SSE2__
+		if (end - p >=
+		    16) { /* 16 bytes a step: stored whole (room: 6 a byte), then looked at */
+			__m128i x = _mm_loadu_si128((const __m128i *)p);
+			_mm_storeu_si128((__m128i *)o, x);
+			/* signed: bytes of 0x80 and above are below ' ' too, and stop the step */
+			__m128i hit =
+			    _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(' ')),
+			                              _mm_cmpeq_epi8(x, _mm_set1_epi8('"'))),
+			                 _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\\')),
+			                              _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))));
+			unsigned m = (unsigned)_mm_movemask_epi8(hit);
+			if (!m) {
+				p += 16, o += 16;
+				continue;
+			}
+			k = (size_t)__builtin_ctz(m);
+		} else
+#endif
+		{
+			size_t n;
+			uint64_t w = word_at(p, end, &n), m = esc_mask(w) | (w & HIGH);
+			memcpy(o, &w, JSON_WORD);
+			if (!m) {
+				p += n, o += n;
+				continue;
+			}
+			k = first_hit(m); /* before n: the padding is plain */
 		}
-		size_t k = first_hit(m); /* before n: the padding is plain */
 		p += k, o += k;
 		if (*p < 0x80) {
 			if (*p == 0 && !nul_ok)
@@ -290,8 +319,16 @@ static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
 				memcpy(o, &x, JSON_WORD);
 				o += 6, p += 6;
 			}
-			if (p == end || *p < 0x80)
+			if (p == end)
 				break;
+			if (*p < 0x80) {
+				/* one plain byte between characters (a space between words): stay
+				 */
+				if (esc_class[*p] || end - p < 2 || p[1] < 0x80)
+					break;
+				*o++ = (char)*p++;
+				continue;
+			}
 #endif
 			if (utf8_lead3[*p] && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
 			    (p[2] & 0xC0) == 0x80) {
@@ -557,39 +594,140 @@ static void data_json(http_resp *r, const proto_value *v)
 	}
 }
 
+/*
+ * A value's type as a JSON string, remembered per thread: a store's records
+ * repeat a few dozen types (a template's field names, URL, HS_ADMIN), and
+ * escaping even a short one cost ~150 instructions where its copy costs ~30.
+ * A slot is found by the type's first 8 bytes and length and holds the
+ * type's bytes, compared whole before its JSON is used, so two types sharing
+ * a slot only replace each other. 64 bytes a slot, 16 KB a thread.
+ */
+enum { TYPE_MEMO_SLOTS = 256, TYPE_MEMO_MAX = 20, TYPE_MEMO_OUT = 42 };
+typedef struct type_memo {
+	uint64_t head;                           /* the first 8 bytes, as word_at reads them */
+	uint8_t len, out_len;                    /* len 0: an empty slot */
+	uint8_t tail[TYPE_MEMO_MAX - JSON_WORD]; /* the bytes after those */
+	char out[TYPE_MEMO_OUT];
+} type_memo;
+
+static void value_type(http_resp *r, idn_slice t)
+{
+	static _Thread_local type_memo memo[TYPE_MEMO_SLOTS];
+	if (t.len - 1 >= TYPE_MEMO_MAX) { /* empty (its pointer may be NULL) or long */
+		api_json_str(r, t);
+		return;
+	}
+	size_t n;
+	uint64_t head = word_at(t.p, t.p + t.len, &n);
+	type_memo *m = &memo[((head ^ t.len) * 0x9E3779B97F4A7C15ull) >> 56];
+	if (m->head == head && m->len == t.len &&
+	    (n == t.len || !memcmp(m->tail, t.p + JSON_WORD, t.len - JSON_WORD)) &&
+	    r->cap - r->len >= TYPE_MEMO_OUT) {
+		memcpy(r->body + r->len, m->out, TYPE_MEMO_OUT); /* whole: the room is there */
+		r->len += m->out_len;
+		return;
+	}
+	size_t at = r->len;
+	api_json_str(r, t);
+	if (r->oom || r->len - at > TYPE_MEMO_OUT)
+		return;
+	m->head = head;
+	m->len = (uint8_t)t.len;
+	m->out_len = (uint8_t)(r->len - at);
+	if (n < t.len)
+		memcpy(m->tail, t.p + JSON_WORD, t.len - JSON_WORD);
+	memcpy(m->out, r->body + at, m->out_len);
+}
+
+/* The literal s at o; its end. */
+#define PUT(o, s) ((char *)memcpy((o), (s), sizeof(s) - 1) + sizeof(s) - 1)
+
+enum {
+	/* a value's fixed text but type and data: {"index":N,"type": ...
+	   ,"ttl":N,"timestamp":"..Z","ttlType":1,"refs": */
+	VALUE_FIXED = 128,
+};
+
+/* The end of what was written at o: r's length. */
+static void end_at(http_resp *r, const char *o)
+{
+	r->len = (size_t)((const uint8_t *)o - r->body);
+}
+
 void api_json_value(http_resp *r, const proto_value *v)
 {
-	LIT(r, "{\"index\":");
-	put_u32(r, v->index);
-	LIT(r, ",\"type\":");
-	api_json_str(r, v->type);
+	if (r->cap - r->len < VALUE_FIXED && !http_resp_room(r, VALUE_FIXED))
+		return; /* r->oom */
+	char *o = (char *)r->body + r->len;
+	o = PUT(o, "{\"index\":");
+	o = u32_at(o, v->index);
+	o = PUT(o, ",\"type\":");
+	end_at(r, o);
+	value_type(r, v->type);
 	LIT(r, ",\"data\":");
 	data_json(r, v);
-	LIT(r, ",\"ttl\":");
+	if (r->cap - r->len < VALUE_FIXED && !http_resp_room(r, VALUE_FIXED))
+		return;
+	o = (char *)r->body + r->len;
+	o = PUT(o, ",\"ttl\":");
 	/* the last TTL written is kept: a record's values mostly share theirs */
 	static _Thread_local uint32_t ttl_v = 0;
 	static _Thread_local char ttl_s[10] = "0";
 	static _Thread_local size_t ttl_n = 1;
 	if (v->ttl == ttl_v) {
-		app(r, ttl_s, ttl_n);
+		memcpy(o, ttl_s, sizeof(ttl_s)); /* whole: the room is there */
+		o += ttl_n;
 	} else {
-		size_t at = r->len;
-		put_u32(r, v->ttl);
-		if (!r->oom && r->len > at && r->len - at <= sizeof(ttl_s)) {
-			ttl_v = v->ttl, ttl_n = r->len - at;
-			memcpy(ttl_s, r->body + at, ttl_n);
-		}
+		char *e = u32_at(o, v->ttl);
+		ttl_v = v->ttl, ttl_n = (size_t)(e - o);
+		memcpy(ttl_s, o, sizeof(ttl_s));
+		o = e;
 	}
-	LIT(r, ",\"timestamp\":\"");
-	put_time(r, v->timestamp);
-	LIT(r, "\"");
+	o = PUT(o, ",\"timestamp\":\"");
+	o = time_at(o, v->timestamp);
+	*o++ = '"';
 	if (v->ttl_type == 1)
-		LIT(r, ",\"ttlType\":1");
+		o = PUT(o, ",\"ttlType\":1");
 	if (v->nrefs) {
-		LIT(r, ",\"refs\":");
+		o = PUT(o, ",\"refs\":");
+		end_at(r, o);
 		refs_json(r, v->refs);
+		LIT(r, "}");
+		return;
 	}
-	LIT(r, "}");
+	*o++ = '}';
+	end_at(r, o);
+}
+
+/*
+ * The value at *p (values end at end) without references, read with a bounds
+ * check per length rather than per field: true, *p past it; false for anything
+ * else (references, too short), which proto_values_next reads or refuses.
+ */
+static inline bool value_plain(const uint8_t **p, const uint8_t *end, proto_value *v)
+{
+	const uint8_t *q = *p;
+	size_t left = (size_t)(end - q);
+	if (left < PROTO_VALUE_MIN)
+		return false;
+	left -= PROTO_VALUE_MIN; /* the bytes type and data may take */
+	uint32_t tl = idn_be32(q + 14);
+	if (tl > left)
+		return false;
+	uint32_t dl = idn_be32(q + 18 + tl);
+	if (dl > left - tl || idn_be32(q + 22 + tl + dl))
+		return false;
+	v->index = idn_be32(q);
+	v->timestamp = idn_be32(q + 4);
+	v->ttl_type = q[8];
+	v->ttl = idn_be32(q + 9);
+	v->perms = q[13];
+	v->type = idn_slice_of(q + 18, tl);
+	v->data = idn_slice_of(q + 22 + tl, dl);
+	v->nrefs = 0;
+	*p = q + PROTO_VALUE_MIN + tl + dl;
+	v->refs = idn_slice_of(*p, 0);
+	return true;
 }
 
 int api_json_values(http_resp *r, idn_slice values, uint32_t n)
@@ -598,10 +736,19 @@ int api_json_values(http_resp *r, idn_slice values, uint32_t n)
 	if (!http_resp_room(r, values.len * 3 + 64))
 		return 0; /* r->oom: the server answers 500 */
 	LIT(r, "[");
-	proto_values_it it = proto_values_begin(values, n);
-	proto_value v;
-	int rc;
-	for (uint32_t i = 0; (rc = proto_values_next(&it, &v)) == 1; i++) {
+	/* (an empty slice may carry a NULL pointer: no arithmetic on it) */
+	const uint8_t *p = values.p, *end = p ? p + values.len : p;
+	int rc = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		proto_value v;
+		if (!value_plain(&p, end, &v)) {
+			proto_values_it it =
+			    proto_values_begin(idn_slice_of(p, (size_t)(end - p)), 1);
+			if ((rc = proto_values_next(&it, &v)) != 1)
+				break;
+			rc = 0;
+			p = it.c.pos;
+		}
 		if (i)
 			LIT(r, ",");
 		api_json_value(r, &v);

@@ -190,8 +190,16 @@ void api_source_headers(api_worker *w, const api_source *src, http_resp *r)
 
 int api_pct_decode(idn_slice in, bool form, uint8_t *out, size_t cap)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < in.len; i++) {
+	size_t n = 0, i = 0;
+	if (!form) { /* a path: the run before the first escape (mostly all of it) copied whole */
+		const uint8_t *pct = in.len ? memchr(in.p, '%', in.len) : NULL;
+		n = i = pct ? (size_t)(pct - in.p) : in.len;
+		if (n > cap)
+			return -1;
+		if (n)
+			memcpy(out, in.p, n);
+	}
+	for (; i < in.len; i++) {
 		if (n == cap)
 			return -1;
 		uint8_t ch = in.p[i];

@@ -134,13 +134,20 @@ static void emit(http_conn *c, http_resp *r, bool head_only, bool keep, int http
 			fits = false;                                                              \
 	} while (0)
 #define HDR_STR(s) HDR_PUT((s), strlen(s))
-	HDR_STR("HTTP/1.1 ");
-	HDR_PUT(num, codec_dec(r->status < 0 ? 0 : (uint64_t)r->status, num));
-	HDR_STR(" ");
-	HDR_STR(reason(r->status));
-	HDR_STR("\r\nServer: idnode\r\nContent-Type: ");
-	HDR_STR(r->content_type ? r->content_type : "text/plain");
-	HDR_STR("\r\n");
+	/* the JSON answer's first lines, the same every time, in one copy */
+	static const char json_200[] = "HTTP/1.1 200 OK\r\nServer: idnode\r\nContent-Type: "
+	                               "application/json\r\n";
+	if (r->status == 200 && r->content_type && !strcmp(r->content_type, "application/json")) {
+		HDR_PUT(json_200, sizeof(json_200) - 1);
+	} else {
+		HDR_STR("HTTP/1.1 ");
+		HDR_PUT(num, codec_dec(r->status < 0 ? 0 : (uint64_t)r->status, num));
+		HDR_STR(" ");
+		HDR_STR(reason(r->status));
+		HDR_STR("\r\nServer: idnode\r\nContent-Type: ");
+		HDR_STR(r->content_type ? r->content_type : "text/plain");
+		HDR_STR("\r\n");
+	}
 	if (!r->stream) {
 		HDR_STR("Content-Length: ");
 		HDR_PUT(num, codec_dec(r->len - r->head, num));

@@ -161,6 +161,17 @@ static void test_pct_and_query(void **state)
 	assert_int_equal(api_pct_decode(idn_slice_of("%4", 2), false, out, sizeof(out)), -1);
 	assert_int_equal(api_pct_decode(idn_slice_of("%zz", 3), false, out, sizeof(out)), -1);
 	assert_int_equal(api_pct_decode(idn_slice_of("abcd", 4), false, out, 3), -1);
+	/* the run before the first escape, copied whole: its bounds */
+	assert_int_equal(api_pct_decode(idn_slice_of("abc", 3), false, out, 3), 3);
+	assert_memory_equal(out, "abc", 3);
+	assert_int_equal(api_pct_decode(idn_slice_of("abc%41", 6), false, out, 3), -1);
+	assert_int_equal(api_pct_decode(idn_slice_of("abc%41", 6), false, out, 4), 4);
+	assert_memory_equal(out, "abcA", 4);
+	assert_int_equal(api_pct_decode(idn_slice_of("%41bc", 5), false, out, 3), 3);
+	assert_memory_equal(out, "Abc", 3);
+	assert_int_equal(api_pct_decode(idn_slice_of("ab%", 3), false, out, sizeof(out)), -1);
+	assert_int_equal(api_pct_decode(idn_slice_of(NULL, 0), false, out, sizeof(out)), 0);
+	assert_int_equal(api_pct_decode(idn_slice_of(NULL, 0), false, out, 0), 0);
 	assert_int_equal(api_query_has(idn_slice_of("a=1&noredirect", 14), "noredirect"), 1);
 	assert_int_equal(api_query_has(idn_slice_of("noredirect=1", 12), "noredirect"), 1);
 	assert_int_equal(api_query_has(idn_slice_of("xnoredirect", 11), "noredirect"), 0);

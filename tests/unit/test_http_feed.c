@@ -48,6 +48,15 @@ static int roomy(void *wctx, const http_req *req, http_resp *r)
 {
 	(void)wctx;
 	r->content_type = "text/plain";
+	if (req->path.len == 5 &&
+	    (!memcmp(req->path.p, "/json", 5) || !memcmp(req->path.p, "/made", 5))) {
+		/* JSON: a 200's first lines are copied whole, a 201's built */
+		r->content_type = "application/json";
+		r->status = req->path.p[1] == 'j' ? 200 : 201;
+		assert_true(http_resp_head_room(r));
+		http_resp_puts(r, "{}");
+		return 0;
+	}
 	if (req->path.len == 5 && !memcmp(req->path.p, "/late", 5)) {
 		http_resp_puts(r, "late");
 		assert_false(http_resp_head_room(r));
@@ -67,7 +76,9 @@ static void test_head_room(void **state)
 	                         "GET /late HTTP/1.1\r\n\r\n"
 	                         "HEAD /room HTTP/1.1\r\n\r\n"
 	                         "GET /err HTTP/1.1\r\n\r\n"
-	                         "GET /room HTTP/1.1\r\n\r\n";
+	                         "GET /room HTTP/1.1\r\n\r\n"
+	                         "GET /json HTTP/1.1\r\n\r\n"
+	                         "GET /made HTTP/1.1\r\n\r\n";
 #define HEAD_OF(n)                                                                                 \
 	"HTTP/1.1 200 OK\r\nServer: idnode\r\nContent-Type: text/plain\r\n"                        \
 	"Content-Length: " n "\r\n\r\n"
@@ -75,7 +86,11 @@ static void test_head_room(void **state)
 	    HEAD_OF("5") "hello" HEAD_OF("4") "late" HEAD_OF("5") /* HEAD: no body */
 	    "HTTP/1.1 404 Not Found\r\nServer: idnode\r\nContent-Type: application/json\r\n"
 	    "Content-Length: 37\r\n\r\n{\"responseCode\":100,\"message\":\"gone\"}" HEAD_OF(
-	        "5") "hello";
+	        "5") "hello"
+	             "HTTP/1.1 200 OK\r\nServer: idnode\r\nContent-Type: application/json\r\n"
+	             "Content-Length: 2\r\n\r\n{}"
+	             "HTTP/1.1 201 Created\r\nServer: idnode\r\nContent-Type: application/json\r\n"
+	             "Content-Length: 2\r\n\r\n{}";
 #undef HEAD_OF
 	for (size_t chunk = 0; chunk < 3; chunk++) {
 		http_config hc = {.handle = roomy};

@@ -360,13 +360,135 @@ static void test_text_as_before(void **state)
 	free(want.body);
 }
 
+/* Values cut at every byte, and one more counted than there are, rendered as by proto_values_next.
+ */
+static void same_as_proto(const uint8_t *buf, size_t len, uint32_t n)
+{
+	http_resp got = {0}, want = {0};
+	for (size_t cut = 0; cut <= len; cut++) {
+		for (uint32_t count = n; count <= n + 1; count++) {
+			idn_slice vals = idn_slice_of(cut ? buf : NULL, cut);
+			got.len = want.len = 0;
+			int rc = api_json_values(&got, vals, count);
+			assert_non_null(http_resp_room(&want, 64));
+			want.body[want.len++] = '[';
+			proto_values_it it = proto_values_begin(vals, count);
+			proto_value v;
+			int wrc;
+			for (uint32_t i = 0; (wrc = proto_values_next(&it, &v)) == 1; i++) {
+				if (i)
+					http_resp_append(&want, ",", 1);
+				api_json_value(&want, &v);
+			}
+			http_resp_append(&want, "]", 1);
+			assert_int_equal(rc, wrc);
+			assert_int_equal(got.len, want.len);
+			assert_memory_equal(got.body, want.body, got.len);
+		}
+	}
+	free(got.body);
+	free(want.body);
+}
+
+/*
+ * The values read as proto_values_next reads them: the template record and
+ * values of every field's odd case (absolute TTL without references, empty
+ * type and data, large numbers), each cut at every byte (a damaged record)
+ * and counted one too many, render the same JSON and result as a loop over
+ * proto_values_next.
+ */
+static void test_values_as_proto(void **state)
+{
+	(void)state;
+	static uint8_t buf[8192];
+	size_t len;
+	uint32_t n = build(buf, sizeof(buf), &len);
+	same_as_proto(buf, len, n);
+
+	proto_value odd[] = {
+	    {.index = 5, .timestamp = 0xFFFFFFFF, .ttl_type = 1, .ttl = 1900000000, .perms = 3},
+	    {.index = 0xFFFFFFFF, .timestamp = 86399, .ttl = 0},
+	    {.index = 9, .timestamp = 1, .ttl = 7, .ttl_type = 2},
+	};
+	odd[0].type = idn_slice_of("DESC", 4);
+	odd[0].data = idn_slice_of("absolute", 8);
+	odd[2].type = idn_slice_of("URL", 3);
+	odd[2].data = idn_slice_of("https://x.example", 17);
+	wire_wr w = wire_wr_init(buf, sizeof(buf));
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+		proto_value_put(&w, &odd[i]);
+	assert_false(w.err);
+	same_as_proto(buf, wire_wr_len(&w), 3);
+}
+
+/*
+ * Types as api_json_str writes them, whatever the thread rendered before:
+ * types that share a memo slot (same length and first 8 bytes) in turn,
+ * short ones that differ in one byte, escapes, invalid UTF-8, types of 8,
+ * 20 (the longest remembered) and 21 bytes.
+ */
+static void test_types_remembered(void **state)
+{
+	(void)state;
+	static const char *const types[] = {"abcdefghX1",
+	                                    "abcdefghY1",
+	                                    "abcdefghX1",
+	                                    "abcdefgh",
+	                                    "abcdefgh-twenty-byte",
+	                                    "abcdefgh-twenty-bytes",
+	                                    "abcdefgh-twenty-byts",
+	                                    "abcdefgh-twenty-byte",
+	                                    "aXcde",
+	                                    "aYcde",
+	                                    "aXcde",
+	                                    "aZcde",
+	                                    "URL",
+	                                    "a\"c",
+	                                    "x\xffy",
+	                                    "\xe6\x89\xb9\xe6\xac\xa1\xe5\x8f\xb7",
+	                                    "\xe6\x89\xb9\xe6\xad\xa1\xe5\x8f\xb7",
+	                                    "a-type-name-longer-than-twenty-four-bytes",
+	                                    "aYcde",
+	                                    "URL",
+	                                    "\x01"};
+	static const char head[] = "{\"index\":7,\"type\":";
+	http_resp got = {0}, want = {0};
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+			proto_value v = {.index = 7, .timestamp = 1, .ttl = 60};
+			v.type = idn_slice_of(types[i], strlen(types[i]));
+			got.len = want.len = 0;
+			api_json_value(&got, &v);
+			http_resp_append(&want, head, sizeof(head) - 1);
+			api_json_str(&want, v.type);
+			assert_true(got.len > want.len);
+			assert_memory_equal(got.body, want.body, want.len);
+		}
+	}
+	/* a letter and 0-7 spaces: the same first 8 bytes as read, lengths apart */
+	for (int round = 0; round < 2; round++) {
+		for (int k = 0; k < 26 * 8; k++) {
+			char t[8] = "        ";
+			t[0] = (char)('a' + k / 8);
+			proto_value v = {.index = 7, .timestamp = 1, .ttl = 60};
+			v.type = idn_slice_of(t, (size_t)(k % 8 + 1));
+			got.len = want.len = 0;
+			api_json_value(&got, &v);
+			http_resp_append(&want, head, sizeof(head) - 1);
+			api_json_str(&want, v.type);
+			assert_memory_equal(got.body, want.body, want.len);
+		}
+	}
+	free(got.body);
+	free(want.body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_template_record),
-	    cmocka_unit_test(test_timestamps),
-	    cmocka_unit_test(test_escapes_as_before),
-	    cmocka_unit_test(test_text_as_before),
+	    cmocka_unit_test(test_template_record),   cmocka_unit_test(test_timestamps),
+	    cmocka_unit_test(test_escapes_as_before), cmocka_unit_test(test_text_as_before),
+	    cmocka_unit_test(test_values_as_proto),   cmocka_unit_test(test_types_remembered),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
