@@ -56,7 +56,10 @@ class MemoryTest(unittest.TestCase):
             {"index": 1, "type": "URL", "data": "https://example.com/m/%06d" % i},
             {"index": 2, "type": "DESC", "data": "x" * (i % 120)}]} for i in range(20000)]
         # 45,000 answers to one source: the rate limit is test_abuse_udp's.
-        n = Node(records=records, threads=2, extra_args=["--udp-rate-limit", "0"])
+        # Without the lookup cache, whose table fills (and becomes resident) as keys come:
+        # what grows here is what a request leaves behind. The cache's own bound is below.
+        n = Node(records=records, threads=2,
+                 extra_args=["--udp-rate-limit", "0", "--lookup-cache-mb", "0"])
         try:
             handles = ["88.100.1/M-%06d" % (i * 7919 % 20000) for i in range(4000)]
             handles += ["88.100.1/missing-%d" % i for i in range(500)]
@@ -67,6 +70,27 @@ class MemoryTest(unittest.TestCase):
             self.assertGreater(answered, 40000)
             # A fixed allowance for allocator noise; 45,000 answers leave nothing behind.
             self.assertLessEqual(after - before, 1024, (before, after))
+        finally:
+            n.close()
+
+    def test_lookup_cache_bound(self):
+        # 60,000 distinct identifiers asked through a 1 MiB cache per worker (its first size):
+        # the table stays at its bound however many keys pass through it (at 64 MiB, the same
+        # traffic grows it by 5-9 MB).
+        records = [{"handle": "88.100.1/C-%06d" % i, "values": [
+            {"index": 1, "type": "URL", "data": "https://example.com/c/%06d" % i}]}
+            for i in range(60000)]
+        n = Node(records=records, threads=2,
+                 extra_args=["--udp-rate-limit", "0", "--lookup-cache-mb", "1"])
+        try:
+            handles = ["88.100.1/C-%06d" % i for i in range(60000)]
+            blast(n.port, handles[:2000], 1)
+            before = status(n.proc.pid)["RssAnon"]
+            answered = blast(n.port, handles, 2)
+            after = status(n.proc.pid)["RssAnon"]
+            self.assertGreater(answered, 100000)
+            # Two workers' tables at most, and the allocator allowance of the test above.
+            self.assertLessEqual(after - before, 2 * 1024 + 1024, (before, after))
         finally:
             n.close()
 
