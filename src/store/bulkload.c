@@ -583,6 +583,12 @@ struct bulkload {
 	uint8_t *splitbuf;   /* the splitters' keys, one after another */
 	uint32_t *splitlen;  /* nranges - 1 of them */
 	size_t nranges;
+	/* the first pass's chunks (and the file's end): where, and their first line */
+	struct chunkpos {
+		size_t off;
+		uint64_t line;
+	} * chunks;
+	size_t nchunks, capchunks;
 };
 
 /*
@@ -1250,11 +1256,15 @@ bad:
 	return IDN_EIO;
 }
 
-/* Merge order: key, then run (a later run holds later lines). */
+/* Merge order: key, then line. */
 static bool cursor_less(const struct cursor *cs, size_t a, size_t b)
 {
 	int c = key_cmp(cs[a].buf, cs[a].klen, cs[b].buf, cs[b].klen);
-	return c ? c < 0 : a < b;
+	if (c)
+		return c < 0;
+	/* equal keys: the earlier line (runs of a pass read backwards hold
+	 * earlier lines in later runs) */
+	return cs[a].line != cs[b].line ? cs[a].line < cs[b].line : a < b;
 }
 
 static void heap_down(const struct cursor *cs, size_t *h, size_t n, size_t i)
@@ -1799,6 +1809,21 @@ out:
  * Parses whole lines p[0 .. size) chunk by chunk. For a mapped file (mapped),
  * the next chunk is read from disk while this one is parsed.
  */
+/* Notes where a chunk of the first pass over a file starts, and its first line. */
+static int note_chunk(struct bulkload *L, size_t off)
+{
+	if (L->nchunks == L->capchunks) {
+		size_t cap = L->capchunks ? L->capchunks * 2 : 256;
+		struct chunkpos *c = xrealloc_array(L->chunks, cap, sizeof(*c));
+		if (!c)
+			return IDN_ENOMEM;
+		L->chunks = c;
+		L->capchunks = cap;
+	}
+	L->chunks[L->nchunks++] = (struct chunkpos){off, L->line_base};
+	return IDN_OK;
+}
+
 static int feed_lines(struct bulkload *L, const uint8_t *p, size_t size, bool mapped)
 {
 	size_t pos = 0;
@@ -1814,11 +1839,13 @@ static int feed_lines(struct bulkload *L, const uint8_t *p, size_t size, bool ma
 			madvise((void *)(p + a), size - a < L->chunk ? size - a : L->chunk,
 			        MADV_WILLNEED);
 		}
+		if (L->ranged && L->range.first && (rc = note_chunk(L, pos)))
+			return rc;
 		if ((rc = parse_chunk(L, p + pos, end - pos)))
 			return rc;
 		pos = end;
 	}
-	return IDN_OK;
+	return L->ranged && L->range.first ? note_chunk(L, size) : IDN_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1827,7 +1854,7 @@ static int feed_lines(struct bulkload *L, const uint8_t *p, size_t size, bool ma
 enum {
 	SAMPLES = 65536, /* lines sampled to choose the ranges */
 	RANGES_MAX = 64, /* more passes than this: spilled runs instead */
-	RANGE_FILL = 80, /* percent of a run a range is meant to fill */
+	RANGE_FILL = 90, /* percent of a run a range is meant to fill */
 };
 
 struct skey {
@@ -1875,6 +1902,23 @@ static int set_splitters(struct bulkload *L, const struct skey *keys, size_t n, 
 }
 
 /*
+ * A store whose search index is off takes no index entries: their quarter
+ * of opts.memory goes to the records' runs.
+ */
+static void index_off_memory(struct bulkload *L)
+{
+	store_txn *t;
+	enum index_state st;
+	if (!L->ix_bytes || store_txn_begin(L->s, STORE_RDONLY, &t))
+		return;
+	if (store_index_state(t, &st) == IDN_OK && st == INDEX_OFF) {
+		L->run_bytes += L->ix_bytes;
+		L->ix_bytes = 0;
+	}
+	store_txn_abort(t);
+}
+
+/*
  * Decides whether the file p[0 .. size) is read in passes by key range
  * (L->nranges > 1): parses lines at spread offsets, estimates the memory
  * of all the file's entries from theirs, and cuts the sorted sample keys
@@ -1890,6 +1934,7 @@ static int plan_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 	int rc = keys ? IDN_OK : IDN_ENOMEM;
 
 	L->nranges = 1;
+	index_off_memory(L);
 	for (size_t j = 0; rc == IDN_OK && j < want; j++) {
 		size_t start = line_after(p, size, (size_t)((uint64_t)j * size / want));
 		if (start >= size || start == prev)
@@ -1938,7 +1983,32 @@ static int end_pass(struct bulkload *L)
 	return rc;
 }
 
-/* Reads p[0 .. size) once per key range of plan_ranges, in key order. */
+/*
+ * Parses the first pass's chunks of p from the last to the first (each with
+ * its line numbers): what the pass before read last is what the page cache
+ * still holds of a file bigger than it.
+ */
+static int feed_back(struct bulkload *L, const uint8_t *p)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	for (size_t i = L->nchunks - 1; i-- > 0;) {
+		const struct chunkpos *c = &L->chunks[i];
+		if (i > 0) {
+			size_t a = c[-1].off & ~(pg - 1);
+			madvise((void *)(p + a), c->off - a, MADV_WILLNEED);
+		}
+		L->line_base = c->line;
+		int rc = parse_chunk(L, p + c->off, c[1].off - c->off);
+		if (rc)
+			return rc;
+	}
+	return IDN_OK;
+}
+
+/*
+ * Reads p[0 .. size) once per key range of plan_ranges, in key order; every
+ * other pass backwards (feed_back).
+ */
 static int feed_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 {
 	int rc = IDN_OK;
@@ -1958,7 +2028,10 @@ static int feed_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 		L->line_base = 0;
 		L->st.pass = (uint32_t)k;
 		L->st.pass_bytes = 0;
-		rc = feed_lines(L, p, size, true);
+		if (k % 2 && L->nchunks > 1)
+			rc = feed_back(L, p);
+		else
+			rc = feed_lines(L, p, size, true);
 		if (rc == IDN_OK)
 			rc = end_pass(L);
 		lo = L->range.hi;
@@ -2060,6 +2133,7 @@ void bulkload_free(bulkload *L)
 	runsort_free(&L->rs);
 	free(L->splitbuf);
 	free(L->splitlen);
+	free(L->chunks);
 	pthread_mutex_destroy(&L->rs.mu);
 	pthread_cond_destroy(&L->rs.cv);
 	free(L);
