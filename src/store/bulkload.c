@@ -131,6 +131,18 @@ static void *xrealloc_array(void *p, size_t n, size_t size)
 	return realloc(p, n * size);
 }
 
+/* Doubles the array *p of *cap elements of size bytes (first: the first size). */
+static int grow_array(void **p, size_t *cap, size_t size, size_t first)
+{
+	size_t n = *cap ? *cap * 2 : first;
+	void *np = xrealloc_array(*p, n, size);
+	if (!np)
+		return IDN_ENOMEM;
+	*p = np;
+	*cap = n;
+	return IDN_OK;
+}
+
 /*
  * Blocks are mapped with MAP_POPULATE: on these VMs the first touch of fresh
  * memory costs more than parsing (0.7-2 ms per MB page by page, 2-4 ms with
@@ -269,14 +281,9 @@ static struct ent *ent_copy(struct part *w, idn_slice key, idn_slice record)
 static int add_ref(struct part *w, struct ent *e, uint64_t lineno)
 {
 	uint32_t klen = e->klen;
-	if (w->nrefs == w->caprefs) {
-		size_t cap = w->caprefs ? w->caprefs * 2 : 65536;
-		struct sref *r = xrealloc_array(w->refs, cap, sizeof(*r));
-		if (!r)
-			return IDN_ENOMEM;
-		w->refs = r;
-		w->caprefs = cap;
-	}
+	if (w->nrefs == w->caprefs &&
+	    grow_array((void **)&w->refs, &w->caprefs, sizeof(*w->refs), 65536))
+		return IDN_ENOMEM;
 	/* The words hold the key after the run's common prefix; a key that
 	 * shortens the prefix makes refill_part redo the entries before it. */
 	if (!w->ref_key) {
@@ -1805,24 +1812,20 @@ out:
 	return rc;
 }
 
+/* Notes where a chunk of the first pass over a file starts, and its first line. */
+static int note_chunk(struct bulkload *L, size_t off)
+{
+	if (L->nchunks == L->capchunks &&
+	    grow_array((void **)&L->chunks, &L->capchunks, sizeof(*L->chunks), 256))
+		return IDN_ENOMEM;
+	L->chunks[L->nchunks++] = (struct chunkpos){off, L->line_base};
+	return IDN_OK;
+}
+
 /*
  * Parses whole lines p[0 .. size) chunk by chunk. For a mapped file (mapped),
  * the next chunk is read from disk while this one is parsed.
  */
-/* Notes where a chunk of the first pass over a file starts, and its first line. */
-static int note_chunk(struct bulkload *L, size_t off)
-{
-	if (L->nchunks == L->capchunks) {
-		size_t cap = L->capchunks ? L->capchunks * 2 : 256;
-		struct chunkpos *c = xrealloc_array(L->chunks, cap, sizeof(*c));
-		if (!c)
-			return IDN_ENOMEM;
-		L->chunks = c;
-		L->capchunks = cap;
-	}
-	L->chunks[L->nchunks++] = (struct chunkpos){off, L->line_base};
-	return IDN_OK;
-}
 
 static int feed_lines(struct bulkload *L, const uint8_t *p, size_t size, bool mapped)
 {
