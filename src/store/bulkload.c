@@ -11,6 +11,14 @@
  *        buckets; a sorter thread sorts the buckets in key order while this
  *        thread writes the sorted ones with STORE_APPEND, in transactions of
  *        TXN_BYTES.
+ *
+ * A mapped file too big for one run is read in passes (plan_ranges,
+ * feed_ranges): lines sampled over the file choose key ranges that each
+ * fill a run; pass k parses only the lines whose key (opts.key, cheap)
+ * falls in range k, then writes its run as above, so the ranges are
+ * appended in ascending order with no spill file. Otherwise a full run is
+ * sorted and spilled (opts.spill_dir), and the spill files are merged at
+ * the end.
  */
 #include <errno.h>
 #include <limits.h>
