@@ -852,14 +852,15 @@ size_t import_key(const import_ctx *c, const void *text, size_t len, uint8_t *ke
 	if (!(p = expect(p + sizeof(head) - 1, end, ':')) || !(p = expect(p, end, '"')))
 		return 0;
 	const uint8_t *h = p;
+	uint8_t high = 0; /* a byte above ASCII: then the UTF-8 is checked */
 	while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
-		p++;
+		high |= *p++;
 	if (p == end || *p != '"')
 		return 0; /* an escape or a control character: import_line decodes it */
 	idn_slice hs = idn_slice_of(h, (size_t)(p - h));
 	const uint8_t *slash = memchr(h, '/', hs.len);
 	if (hs.len == 0 || hs.len > PROTO_HANDLE_MAX || !slash || slash == h || slash == p - 1 ||
-	    !handle_utf8_valid(hs))
+	    ((high & 0x80) && !handle_utf8_valid(hs)))
 		return 0; /* check_handle() says what is wrong */
 	int klen = handle_key(hs, c->opts.case_sensitive, key);
 	return klen > 0 ? (size_t)klen : 0;
