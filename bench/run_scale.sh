@@ -14,6 +14,8 @@
 #                  at its end, as for a new store; off: the store's index is
 #                  turned off first
 #   VERIFY [1]     run `idnode verify` on the result (not timed)
+#   LOAD_ARGS []   more options for `idnode load` (e.g. --no-passes: spill
+#                  sorted runs rather than read a big file in key-range passes)
 #   KEEP [0]       1: keep the input file for the next run (the store is
 #                  always removed)
 #
@@ -33,6 +35,7 @@ MEMORY=${MEMORY:-}
 INDEX=${INDEX:-on}
 VERIFY=${VERIFY:-1}
 KEEP=${KEEP:-0}
+LOAD_ARGS=${LOAD_ARGS:-}
 
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "no build directory $BUILD" >&2; exit 2; }
 IDNODE=$BUILD/idnode
@@ -105,8 +108,8 @@ la0=$(loadavg)
 log "-- loading (load average $la0)"
 t0=$(now)
 /usr/bin/time -f '%M %U %S' -o "$WORK/time.out" \
-  "$IDNODE" load -q --data "$store" --tmp "$spill" ${MEMORY:+--load-memory "$MEMORY"} \
-  "$input" &
+  "$IDNODE" load --data "$store" --tmp "$spill" ${MEMORY:+--load-memory "$MEMORY"} \
+  $LOAD_ARGS "$input" >"$WORK/load.out" 2>"$WORK/load.err" &
 tpid=$!
 sleep 0.1
 lpid=$(pgrep -P "$tpid" -x idnode || true)
@@ -118,6 +121,8 @@ la1=$(loadavg)
 wall=$(secs "$t0" "$t1")
 read -r rss ucpu scpu <"$WORK/time.out"
 disk=$(du -sb "$store" | cut -f1)
+# how it went: passes, or runs spilled and merged; the summary line
+grep -h 'passes\|spilled\|^loaded' "$WORK/load.out" "$WORK/load.err" >&2 || true
 rate=$(awk -v n="$N" -v w="$wall" 'BEGIN{printf "%.0f", n/w}')
 bpi=$(awk -v d="$disk" -v n="$N" 'BEGIN{printf "%.0f", d/n}')
 if [ "$VERIFY" = 1 ]; then

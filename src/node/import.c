@@ -825,6 +825,47 @@ fail:
 	return IDN_EINVAL;
 }
 
+/* p past spaces and tabs, up to end. */
+static const uint8_t *skip_blank(const uint8_t *p, const uint8_t *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* p past blanks and then byte c; NULL when c is not there. */
+static const uint8_t *expect(const uint8_t *p, const uint8_t *end, uint8_t c)
+{
+	p = skip_blank(p, end);
+	return p < end && *p == c ? p + 1 : NULL;
+}
+
+size_t import_key(const import_ctx *c, const void *text, size_t len, uint8_t *key)
+{
+	static const char head[] = "\"handle\"";
+	const uint8_t *p = text, *end = p + len;
+	if (!(p = expect(p, end, '{')))
+		return 0;
+	p = skip_blank(p, end);
+	if ((size_t)(end - p) < sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1))
+		return 0;
+	if (!(p = expect(p + sizeof(head) - 1, end, ':')) || !(p = expect(p, end, '"')))
+		return 0;
+	const uint8_t *h = p;
+	uint8_t high = 0; /* a byte above ASCII: then the UTF-8 is checked */
+	while (p < end && *p != '"' && *p != '\\' && *p >= 0x20)
+		high |= *p++;
+	if (p == end || *p != '"')
+		return 0; /* an escape or a control character: import_line decodes it */
+	idn_slice hs = idn_slice_of(h, (size_t)(p - h));
+	const uint8_t *slash = memchr(h, '/', hs.len);
+	if (hs.len == 0 || hs.len > PROTO_HANDLE_MAX || !slash || slash == h || slash == p - 1 ||
+	    ((high & 0x80) && !handle_utf8_valid(hs)))
+		return 0; /* check_handle() says what is wrong */
+	int klen = handle_key(hs, c->opts.case_sensitive, key);
+	return klen > 0 ? (size_t)klen : 0;
+}
+
 import_ctx *import_new(const import_opts *opts)
 {
 	import_ctx *c = calloc(1, sizeof(*c));

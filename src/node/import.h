@@ -92,6 +92,16 @@ void import_free(import_ctx *c);
 int import_line(import_ctx *c, const void *line, size_t len, import_alloc_fn alloc, void *arg,
                 import_out *out);
 
+/*
+ * The storage key of line[0 .. len) without parsing the rest of it, for a
+ * line that starts {"handle":"..." with no escape in the handle: writes it
+ * into key (HANDLE_KEY_MAX bytes) and returns its length, the key
+ * import_line() would make. 0 for any other line (a handle given later or
+ * with escapes, a handle import_line() refuses, not JSON): only
+ * import_line() can tell. It does not check the rest of the line.
+ */
+size_t import_key(const import_ctx *c, const void *line, size_t len, uint8_t *key);
+
 /* After IDN_EINVAL: "FIELD: reason"; valid until the next call on c. */
 const char *import_msg(const import_ctx *c);
 

@@ -11,6 +11,14 @@
  *        buckets; a sorter thread sorts the buckets in key order while this
  *        thread writes the sorted ones with STORE_APPEND, in transactions of
  *        TXN_BYTES.
+ *
+ * A mapped file too big for one run is read in passes (plan_ranges,
+ * feed_ranges): lines sampled over the file choose key ranges that each
+ * fill a run; pass k parses only the lines whose key (opts.key, cheap)
+ * falls in range k, then writes its run as above, so the ranges are
+ * appended in ascending order with no spill file. Otherwise a full run is
+ * sorted and spilled (opts.spill_dir), and the spill files are merged at
+ * the end.
  */
 #include <errno.h>
 #include <limits.h>
@@ -82,9 +90,19 @@ struct block {
 /* ------------------------------------------------------------------------ */
 /* per-thread parser state                                                  */
 
+/* The key range of one pass over a file: (lo, hi]; lo NULL: from the start, hi NULL: to the end. */
+struct krange {
+	const uint8_t *lo, *hi;
+	uint32_t lolen, hilen;
+	bool first; /* the first pass: reports the bad lines whose key only parsing tells */
+};
+
 struct part {
 	bulkload_parse_fn parse;
 	void *parser;
+	bulkload_key_fn key;
+	const struct krange *range; /* NULL: every line */
+	size_t last_len;            /* arena bytes of the entry allocated last */
 
 	/* arena (kept across runs) and this run's entries */
 	struct block *blocks, *cur;
@@ -119,6 +137,18 @@ static void *xrealloc_array(void *p, size_t n, size_t size)
 	if (size && n > SIZE_MAX / size)
 		return NULL;
 	return realloc(p, n * size);
+}
+
+/* Doubles the array *p of *cap elements of size bytes (first: the first size). */
+static int grow_array(void **p, size_t *cap, size_t size, size_t first)
+{
+	size_t n = *cap ? *cap * 2 : first;
+	void *np = xrealloc_array(*p, n, size);
+	if (!np)
+		return IDN_ENOMEM;
+	*p = np;
+	*cap = n;
+	return IDN_OK;
 }
 
 /*
@@ -237,6 +267,7 @@ static void *ent_alloc(void *arg, size_t len)
 	struct part *w = arg;
 	struct ent *e = arena_alloc(w, sizeof(struct ent) + len);
 	w->last = e;
+	w->last_len = (sizeof(struct ent) + len + 7) & ~(size_t)7;
 	return e ? e->bytes : NULL;
 }
 
@@ -258,14 +289,9 @@ static struct ent *ent_copy(struct part *w, idn_slice key, idn_slice record)
 static int add_ref(struct part *w, struct ent *e, uint64_t lineno)
 {
 	uint32_t klen = e->klen;
-	if (w->nrefs == w->caprefs) {
-		size_t cap = w->caprefs ? w->caprefs * 2 : 65536;
-		struct sref *r = xrealloc_array(w->refs, cap, sizeof(*r));
-		if (!r)
-			return IDN_ENOMEM;
-		w->refs = r;
-		w->caprefs = cap;
-	}
+	if (w->nrefs == w->caprefs &&
+	    grow_array((void **)&w->refs, &w->caprefs, sizeof(*w->refs), 65536))
+		return IDN_ENOMEM;
 	/* The words hold the key after the run's common prefix; a key that
 	 * shortens the prefix makes refill_part redo the entries before it. */
 	if (!w->ref_key) {
@@ -296,6 +322,50 @@ static int parse_line(struct part *w, const uint8_t *line, size_t len, uint64_t 
 	if (rc != IDN_OK)
 		return rc;
 	struct ent *e = w->last;
+	e->klen = (uint32_t)klen;
+	e->rlen = (uint32_t)rlen;
+	return add_ref(w, e, lineno);
+}
+
+/* Bytewise key order, the shorter first when one is a prefix of the other. */
+static int key_cmp(const uint8_t *a, uint32_t la, const uint8_t *b, uint32_t lb)
+{
+	int c = memcmp(a, b, la < lb ? la : lb);
+	return c ? c : la < lb ? -1 : la > lb;
+}
+
+static bool in_range(const struct krange *r, const uint8_t *k, size_t klen)
+{
+	return (!r->lo || key_cmp(k, (uint32_t)klen, r->lo, r->lolen) > 0) &&
+	       (!r->hi || key_cmp(k, (uint32_t)klen, r->hi, r->hilen) <= 0);
+}
+
+/*
+ * parse_line for a pass over one key range: a line whose key opts.key tells
+ * is parsed when it is in the range, skipped (BULKLOAD_SKIP) otherwise; any
+ * other line is parsed, and its entry kept when it is in the range (its
+ * error reported in the first pass only).
+ */
+static int parse_ranged(struct part *w, const uint8_t *line, size_t len, uint64_t lineno,
+                        const char **why)
+{
+	uint8_t kb[HANDLE_KEY_MAX];
+	size_t kl = w->key(w->parser, line, len, kb);
+	if (kl)
+		return in_range(w->range, kb, kl) ? parse_line(w, line, len, lineno, why)
+		                                  : BULKLOAD_SKIP;
+	size_t klen, rlen;
+	int rc = w->parse(w->parser, line, len, ent_alloc, w, &klen, &rlen, why);
+	if (rc == IDN_EINVAL && !w->range->first)
+		return BULKLOAD_SKIP;
+	if (rc != IDN_OK)
+		return rc;
+	struct ent *e = w->last;
+	if (!in_range(w->range, e->bytes, klen)) {
+		w->cur->used -= w->last_len; /* the last allocation, in w->cur */
+		w->arena_used -= w->last_len;
+		return BULKLOAD_SKIP;
+	}
 	e->klen = (uint32_t)klen;
 	e->rlen = (uint32_t)rlen;
 	return add_ref(w, e, lineno);
@@ -337,6 +407,8 @@ static void *parse_part(void *arg)
 		const char *why = msg;
 		if (le - p > MAX_LINE)
 			snprintf(msg, sizeof(msg), "line longer than %d bytes", MAX_LINE);
+		else if (w->range)
+			rc = parse_ranged(w, p, (size_t)(le - p), w->nlines, &why);
 		else
 			rc = parse_line(w, p, (size_t)(le - p), w->nlines, &why);
 		if (rc == IDN_ENOMEM) {
@@ -519,6 +591,19 @@ struct bulkload {
 	size_t ix_bytes;    /* memory for one index run, at least (see ix_emit) */
 	FILE **ixspill;     /* sorted index runs (opts.spill_dir) */
 	size_t nixspill;
+	/* passes over a file by key range (see plan_ranges) */
+	bool ranged;
+	uint64_t line_base;  /* lines of this pass before the chunk */
+	struct krange range; /* this pass's */
+	uint8_t *splitbuf;   /* the splitters' keys, one after another */
+	uint32_t *splitlen;  /* nranges - 1 of them */
+	size_t nranges;
+	/* the first pass's chunks (and the file's end): where, and their first line */
+	struct chunkpos {
+		size_t off;
+		uint64_t line;
+	} * chunks;
+	size_t nchunks, capchunks;
 };
 
 /*
@@ -722,13 +807,6 @@ static bool keep_index(struct bulkload *L, store_txn *t, size_t n)
 	if (n < max)
 		return true;
 	return store_count(t, &have) == IDN_OK && n < have / 4;
-}
-
-/* Bytewise key order, the shorter first when one is a prefix of the other. */
-static int key_cmp(const uint8_t *a, uint32_t la, const uint8_t *b, uint32_t lb)
-{
-	int c = memcmp(a, b, la < lb ? la : lb);
-	return c ? c : la < lb ? -1 : la > lb;
 }
 
 /*
@@ -1193,11 +1271,15 @@ bad:
 	return IDN_EIO;
 }
 
-/* Merge order: key, then run (a later run holds later lines). */
+/* Merge order: key, then line. */
 static bool cursor_less(const struct cursor *cs, size_t a, size_t b)
 {
 	int c = key_cmp(cs[a].buf, cs[a].klen, cs[b].buf, cs[b].klen);
-	return c ? c < 0 : a < b;
+	if (c)
+		return c < 0;
+	/* equal keys: the earlier line (runs of a pass read backwards hold
+	 * earlier lines in later runs) */
+	return cs[a].line != cs[b].line ? cs[a].line < cs[b].line : a < b;
 }
 
 static void heap_down(const struct cursor *cs, size_t *h, size_t n, size_t i)
@@ -1622,7 +1704,8 @@ static int parse_chunk(struct bulkload *L, const uint8_t *buf, size_t len)
 		return IDN_ENOMEM;
 
 	/* Local line numbers become the file's. */
-	uint64_t base[2] = {L->st.lines, L->st.lines + a->nlines};
+	uint64_t first = L->ranged ? L->line_base : L->st.lines;
+	uint64_t base[2] = {first, first + a->nlines};
 	for (int i = 0; i < 2; i++) {
 		struct part *w = &L->part[i];
 		for (size_t k = w->chunk_first_ref; k < w->nrefs; k++)
@@ -1636,8 +1719,12 @@ static int parse_chunk(struct bulkload *L, const uint8_t *buf, size_t len)
 		}
 		L->st.errors += w->nerr;
 	}
-	L->st.lines += a->nlines + b->nlines;
-	L->st.bytes += len;
+	L->line_base += a->nlines + b->nlines;
+	L->st.pass_bytes += len;
+	if (!L->ranged || L->range.first) {
+		L->st.lines += a->nlines + b->nlines;
+		L->st.bytes += len;
+	}
 	progress(L, 0);
 	if (a->arena_used + b->arena_used + (a->nrefs + b->nrefs) * REF_BYTES >= L->run_bytes)
 		return flush_run(L, false);
@@ -1735,10 +1822,21 @@ out:
 	return rc;
 }
 
+/* Notes where a chunk of the first pass over a file starts, and its first line. */
+static int note_chunk(struct bulkload *L, size_t off)
+{
+	if (L->nchunks == L->capchunks &&
+	    grow_array((void **)&L->chunks, &L->capchunks, sizeof(*L->chunks), 256))
+		return IDN_ENOMEM;
+	L->chunks[L->nchunks++] = (struct chunkpos){off, L->line_base};
+	return IDN_OK;
+}
+
 /*
  * Parses whole lines p[0 .. size) chunk by chunk. For a mapped file (mapped),
  * the next chunk is read from disk while this one is parsed.
  */
+
 static int feed_lines(struct bulkload *L, const uint8_t *p, size_t size, bool mapped)
 {
 	size_t pos = 0;
@@ -1754,11 +1852,208 @@ static int feed_lines(struct bulkload *L, const uint8_t *p, size_t size, bool ma
 			madvise((void *)(p + a), size - a < L->chunk ? size - a : L->chunk,
 			        MADV_WILLNEED);
 		}
+		if (L->ranged && L->range.first && (rc = note_chunk(L, pos)))
+			return rc;
 		if ((rc = parse_chunk(L, p + pos, end - pos)))
 			return rc;
 		pos = end;
 	}
+	return L->ranged && L->range.first ? note_chunk(L, size) : IDN_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* a big file in passes, one key range each                                 */
+
+enum {
+	SAMPLES = 65536, /* lines sampled to choose the ranges */
+	RANGES_MAX = 64, /* more passes than this: spilled runs instead */
+	RANGE_FILL = 90, /* percent of a run a range is meant to fill */
+};
+
+struct skey {
+	const uint8_t *k;
+	uint32_t len;
+};
+
+static int skey_cmp(const void *a, const void *b)
+{
+	const struct skey *x = a, *y = b;
+	return key_cmp(x->k, x->len, y->k, y->len);
+}
+
+/* The start of the line that holds byte off - 1's newline + 1 (0: the first line). */
+static size_t line_after(const uint8_t *p, size_t size, size_t off)
+{
+	if (off == 0)
+		return 0;
+	const uint8_t *nl = memchr(p + off - 1, '\n', size - off + 1);
+	return nl ? (size_t)(nl - p) + 1 : size;
+}
+
+/* Cuts the n sorted sample keys into L->nranges ranges (fewer when keys repeat). */
+static int set_splitters(struct bulkload *L, const struct skey *keys, size_t n, size_t nr)
+{
+	size_t total = 0, ns = 0;
+	for (size_t r = 1; r < nr; r++)
+		total += keys[r * n / nr].len;
+	L->splitbuf = malloc(total ? total : 1);
+	L->splitlen = malloc(nr * sizeof(*L->splitlen));
+	if (!L->splitbuf || !L->splitlen)
+		return IDN_ENOMEM;
+	uint8_t *at = L->splitbuf, *prev = NULL;
+	for (size_t r = 1; r < nr; r++) {
+		const struct skey *k = &keys[r * n / nr];
+		if (prev && !key_cmp(prev, L->splitlen[ns - 1], k->k, k->len))
+			continue;
+		memcpy(at, k->k, k->len);
+		prev = at;
+		at += k->len;
+		L->splitlen[ns++] = k->len;
+	}
+	L->nranges = ns + 1;
 	return IDN_OK;
+}
+
+/*
+ * A store whose search index is off takes no index entries: their quarter
+ * of opts.memory goes to the records' runs.
+ */
+static void index_off_memory(struct bulkload *L)
+{
+	store_txn *t;
+	enum index_state st;
+	if (!L->ix_bytes || store_txn_begin(L->s, STORE_RDONLY, &t))
+		return;
+	if (store_index_state(t, &st) == IDN_OK && st == INDEX_OFF) {
+		L->run_bytes += L->ix_bytes;
+		L->ix_bytes = 0;
+	}
+	store_txn_abort(t);
+}
+
+/*
+ * Decides whether the file p[0 .. size) is read in passes by key range
+ * (L->nranges > 1): parses lines at spread offsets, estimates the memory
+ * of all the file's entries from theirs, and cuts the sorted sample keys
+ * into as many ranges as it takes for each to fill RANGE_FILL % of a run.
+ */
+static int plan_ranges(struct bulkload *L, const uint8_t *p, size_t size)
+{
+	struct part *w = &L->part[0];
+	size_t want = size / 256 + 1 < SAMPLES ? size / 256 + 1 : SAMPLES;
+	struct skey *keys = malloc(want * sizeof(*keys));
+	uint64_t lines = 0, line_bytes = 0, ent_bytes = 0;
+	size_t n = 0, prev = SIZE_MAX;
+	int rc = keys ? IDN_OK : IDN_ENOMEM;
+
+	L->nranges = 1;
+	index_off_memory(L);
+	for (size_t j = 0; rc == IDN_OK && j < want; j++) {
+		size_t start = line_after(p, size, (size_t)((uint64_t)j * size / want));
+		if (start >= size || start == prev)
+			continue;
+		prev = start;
+		const uint8_t *nl = memchr(p + start, '\n', size - start);
+		size_t len = nl ? (size_t)(nl - p) - start : size - start, klen, rlen;
+		const char *why;
+		lines++;
+		line_bytes += len + 1;
+		if (len > MAX_LINE)
+			continue;
+		rc = w->parse(w->parser, p + start, len, ent_alloc, w, &klen, &rlen, &why);
+		if (rc == IDN_OK) {
+			keys[n++] = (struct skey){w->last->bytes, (uint32_t)klen};
+			ent_bytes += w->last_len + REF_BYTES;
+		}
+		rc = rc == IDN_ENOMEM ? rc : IDN_OK;
+	}
+	if (rc == IDN_OK && n && line_bytes) {
+		/* all the entries: lines in the file x memory per sampled line */
+		double all = (double)size / (double)line_bytes * (double)ent_bytes;
+		double fill = (double)L->run_bytes * RANGE_FILL / 100;
+		size_t nr = (size_t)(all / fill) + 1;
+		if (nr > 1 && nr <= RANGES_MAX && n >= 4 * nr) {
+			qsort(keys, n, sizeof(*keys), skey_cmp);
+			rc = set_splitters(L, keys, n, nr);
+		}
+	}
+	free(keys);
+	arena_reset(w);
+	return rc;
+}
+
+/* The end of one pass: its run written, or its spilled runs merged. */
+static int end_pass(struct bulkload *L)
+{
+	int rc = flush_run(L, true);
+	if (rc == IDN_OK && L->nspill)
+		rc = merge_runs(L, false);
+	for (size_t i = 0; i < L->nspill; i++)
+		fclose(L->spill[i]);
+	free(L->spill);
+	L->spill = NULL;
+	L->nspill = 0;
+	return rc;
+}
+
+/*
+ * Parses the first pass's chunks of p from the last to the first (each with
+ * its line numbers): what the pass before read last is what the page cache
+ * still holds of a file bigger than it.
+ */
+static int feed_back(struct bulkload *L, const uint8_t *p)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	for (size_t i = L->nchunks - 1; i-- > 0;) {
+		const struct chunkpos *c = &L->chunks[i];
+		if (i > 0) {
+			size_t a = c[-1].off & ~(pg - 1);
+			madvise((void *)(p + a), c->off - a, MADV_WILLNEED);
+		}
+		L->line_base = c->line;
+		int rc = parse_chunk(L, p + c->off, c[1].off - c->off);
+		if (rc)
+			return rc;
+	}
+	return IDN_OK;
+}
+
+/*
+ * Reads p[0 .. size) once per key range of plan_ranges, in key order; every
+ * other pass backwards (feed_back).
+ */
+static int feed_ranges(struct bulkload *L, const uint8_t *p, size_t size)
+{
+	int rc = IDN_OK;
+	const uint8_t *lo = NULL;
+	uint32_t lolen = 0;
+	L->ranged = true;
+	L->st.passes = (uint32_t)L->nranges;
+	const uint8_t *at = L->splitbuf;
+	for (size_t k = 0; rc == IDN_OK && k < L->nranges; k++) {
+		bool last = k + 1 == L->nranges;
+		L->range = (struct krange){.lo = lo,
+		                           .lolen = lolen,
+		                           .hi = last ? NULL : at,
+		                           .hilen = last ? 0 : L->splitlen[k],
+		                           .first = k == 0};
+		L->part[0].range = L->part[1].range = &L->range;
+		L->line_base = 0;
+		L->st.pass = (uint32_t)k;
+		L->st.pass_bytes = 0;
+		if (k % 2 && L->nchunks > 1)
+			rc = feed_back(L, p);
+		else
+			rc = feed_lines(L, p, size, true);
+		if (rc == IDN_OK)
+			rc = end_pass(L);
+		lo = L->range.hi;
+		lolen = L->range.hilen;
+		at += lolen;
+	}
+	L->part[0].range = L->part[1].range = NULL;
+	L->ranged = false;
+	return rc;
 }
 
 /*
@@ -1778,7 +2073,16 @@ static int map_input(struct bulkload *L, int fd, size_t size, bool *done)
 	madvise((void *)map, size, MADV_SEQUENTIAL);
 	if (size >= 3 && !memcmp(map, "\xEF\xBB\xBF", 3))
 		pos = 3; /* a UTF-8 byte order mark */
-	int rc = feed_lines(L, map + pos, size - pos, true);
+	int rc = IDN_OK;
+	/* entries of an earlier call would not be in the ranges' order */
+	bool fresh =
+	    !L->part[0].nrefs && !L->part[1].nrefs && !L->nspill && !L->maxklen && !L->st.lines;
+	if (L->opts.key && fresh && (uint64_t)size > L->run_bytes / 4)
+		rc = plan_ranges(L, map + pos, size - pos);
+	if (rc == IDN_OK && L->nranges > 1)
+		rc = feed_ranges(L, map + pos, size - pos);
+	else if (rc == IDN_OK)
+		rc = feed_lines(L, map + pos, size - pos, true);
 	munmap((void *)map, size);
 	return rc;
 }
@@ -1804,6 +2108,7 @@ int bulkload_new(store *s, const bulkload_opts *opts, bulkload **out)
 	for (int i = 0; i < 2; i++) {
 		L->part[i].parse = opts->parse;
 		L->part[i].parser = opts->parser[i];
+		L->part[i].key = opts->key;
 	}
 	/* Runs as big as a quarter of the memory: one run for most loads. */
 	uint64_t memory = opts->memory;
@@ -1839,6 +2144,9 @@ void bulkload_free(bulkload *L)
 		fclose(L->ixspill[i]);
 	free(L->ixspill);
 	runsort_free(&L->rs);
+	free(L->splitbuf);
+	free(L->splitlen);
+	free(L->chunks);
 	pthread_mutex_destroy(&L->rs.mu);
 	pthread_cond_destroy(&L->rs.cv);
 	free(L);

@@ -31,6 +31,16 @@
  * written to the store as it fills (runs after the first insert between
  * keys already written, slower).
  *
+ * Key ranges (opts.key set, bulkload_read_fd() of a regular file whose
+ * entries would not fit in one run): rather than spilling, the loader
+ * samples lines spread over the file to choose key ranges whose entries fit
+ * in opts.memory, then reads the file once per range: each pass takes every
+ * line's key with opts.key, parses only the lines of its range, sorts them
+ * and appends them. The ranges ascend, so the load is still one ordered pass
+ * of appends (resumable as below); nothing is written but the store. A range
+ * that turns out bigger than the memory is spilled and merged as above.
+ * Each bad line is reported once (line numbers are the file's).
+ *
  * Resuming (opts.resume_id set): every write transaction also records
  * BULKLOAD_RESUME_META = resume_id, NUL, be32 resume_now, the last key
  * written. A load is one pass in key order (one run, or spilled runs
@@ -81,6 +91,9 @@ typedef struct bulkload_stats {
 	uint64_t index_ms;      /* milliseconds spent on the search index at the end */
 	uint64_t index_entries; /* search index entries written in key order (no rebuild) */
 	bool indexing;          /* the rebuild is running */
+	uint32_t passes;        /* key ranges read in passes over a file (0, 1: one pass) */
+	uint32_t pass;          /* the pass being read (0 ..) */
+	uint64_t pass_bytes;    /* input bytes this pass has gone through */
 } bulkload_stats;
 
 /* The store meta value of a resumable load (see above). */
@@ -102,6 +115,14 @@ typedef int (*bulkload_parse_fn)(void *parser, const uint8_t *line, size_t len,
                                  bulkload_alloc_fn alloc, void *alloc_arg, size_t *key_len,
                                  size_t *record_len, const char **why);
 
+/*
+ * The storage key of one line, cheaply (without parsing the rest): writes
+ * it into key (HANDLE_KEY_MAX bytes) and returns its length, which must be
+ * that of the key opts.parse makes of the line; 0 when only opts.parse can
+ * tell (the line is then parsed in every pass).
+ */
+typedef size_t (*bulkload_key_fn)(void *parser, const uint8_t *line, size_t len, uint8_t *key);
+
 typedef struct bulkload_opts {
 	bool no_overwrite; /* keep keys already in the store: their lines are errors */
 	/* Bytes for one run (arenas and index; the records' run at most three
@@ -114,6 +135,9 @@ typedef struct bulkload_opts {
 	 * parser state per thread (parser[0] and parser[1] run at once). */
 	bulkload_parse_fn parse;
 	void *parser[2];
+	/* Optional, for a regular file whose entries do not fit in one run: the
+	 * load reads it in passes, one key range each (see below). */
+	bulkload_key_fn key;
 	/*
 	 * A refused line: code IDN_EINVAL (msg says what is wrong with it) or
 	 * IDN_EEXIST (no_overwrite and the key is in the store; msg is "handle:

@@ -1,8 +1,10 @@
 """System tests for `idnode load` at scale, on small data: the bounded-memory
-sort (runs spilled to --tmp and merged give the same store as one in-memory
-run), the resumable load (killed part-way by the hidden --abort-after, or in
-its final phase by --abort-in-index, the same command run again finishes
-without rewriting what was committed, and the store equals a clean load's) and loading into a store that already holds identifiers
+sort (runs spilled to --tmp and merged, or a file read in passes of one key
+range each, give the same store as one in-memory run), the resumable load
+(killed part-way by the hidden --abort-after, or in its final phase by
+--abort-in-index, the same command run again finishes without rewriting what
+was committed, and the store equals a clean load's) and loading into a store
+that already holds identifiers
 (merge: the file's record replaces the stored one whole; --no-overwrite keeps
 the stored one and reports the line). In each, the search index the load
 makes as it writes (entries sorted like the records, written in key order at
@@ -43,9 +45,20 @@ def record(i, gen, ts=True):
     return line({"handle": "88.100.1/S-%07d" % i, "values": v})
 
 
-def write_input(path, ts=True, seed=7):
+def odd(ln, i):
+    """Line ln of identifier i written so that only a full parse finds its
+    handle: given after the values, or with an escaped '/'."""
+    o = json.loads(ln)
+    if i % 2:
+        return json.dumps({"values": o["values"], "handle": o["handle"]})
+    return ln.replace("88.100.1/", "88.100.1\\/", 1)
+
+
+def write_input(path, ts=True, seed=7, odds=False):
     """N identifiers in random order, DUPS of them repeated later with a new
-    version, and two bad lines. Returns {handle: expected URL data}."""
+    version, and two bad lines. odds: every 7th line's handle only a full
+    parse finds, and a third bad line without a handle a cheap look finds.
+    Returns {handle: expected URL data}."""
     rnd = random.Random(seed)
     ids = list(range(N))
     rnd.shuffle(ids)
@@ -57,6 +70,9 @@ def write_input(path, ts=True, seed=7):
     for i in rnd.sample(range(N), DUPS):
         lines.append(record(i, 2, ts))
         want["88.100.1/S-%07d" % i] = "https://example.com/%d/g2" % i
+    if odds:
+        lines = [odd(ln, k) if k % 7 == 3 else ln for k, ln in enumerate(lines)]
+        lines.insert(N // 3, '{"values":[],"handle":"88.100.1/BAD3"')
     lines.insert(N // 2, '{"handle":"88.100.1/BAD","values":[')
     lines.append('{"handle":"88.100.1/BAD2","values":[{"index":0,"type":"U","data":"u"}]}')
     with open(path, "w") as f:
@@ -129,29 +145,52 @@ class LoadScale(unittest.TestCase):
                 out[o["handle"]] = [v["data"] for v in o["values"] if v["index"] == 1][0]
         return out
 
-    def test_bounded_memory_sort_equals_in_memory(self):
-        want = write_input(self.input)
+    def bounded_vs_in_memory(self, mode, odds=False):
+        """The input loaded in one in-memory run and with --load-memory 1
+        (plus mode's options); checks what both report and that the stores
+        are equal. Returns the bounded run's result."""
+        want = write_input(self.input, odds=odds)
         spill = os.path.join(self.tmp, "spill")
         os.mkdir(spill)
         a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
         ra = self.load(a, *BIG)
         self.assertNotIn("spilled", ra.stderr)
-        rb = self.load(b, "--load-memory", "1", "--tmp", spill, *BIG)
-        m = re.search(r"sorted in (\d+) runs \((\d+) entries\) spilled", rb.stderr)
-        self.assertTrue(m, rb.stderr)
-        self.assertGreaterEqual(int(m.group(1)), 3, rb.stderr)
+        self.assertNotIn("passes", ra.stderr)
+        rb = self.load(b, "--load-memory", "1", "--tmp", spill, *mode, *BIG)
+        bad = [N // 2 + 1] + ([N // 3 + 1] if odds else [])
         for r in (ra, rb):
-            self.assertIn("loaded %d identifiers (2 errors)" % N, r.stdout)
-            self.assertIn(":%d: " % (N // 2 + 1), r.stderr)  # the bad line, by number
+            self.assertIn("loaded %d identifiers (%d errors)" % (N, len(bad) + 1), r.stdout)
+            # each bad line reported once, by its number
+            self.assertEqual(len(re.findall(r"ids\.jsonl:\d+: ", r.stderr)), len(bad) + 1,
+                             r.stderr)
+            for n in bad:
+                self.assertEqual(r.stderr.count(":%d: " % n), 1, r.stderr)
             self.assertIn("%d lines not written: a later line" % DUPS, r.stderr)
         self.assertEqual(os.listdir(spill), [], "spill files left behind")
         da, db = self.dump(a), self.dump(b)
         self.assertEqual(da, db)
         self.assertEqual(self.urls(db), want)
         self.verify(b)
-        # the index made during both loads (one run; spilled runs merged)
+        # the index made during both loads
         self.assertEqual(self.index_made(ra), self.check_index(a))
         self.assertEqual(self.index_made(rb), self.check_index(b))
+        return rb
+
+    def test_bounded_memory_sort_equals_in_memory(self):
+        rb = self.bounded_vs_in_memory(("--no-passes",))
+        m = re.search(r"sorted in (\d+) runs \((\d+) entries\) spilled", rb.stderr)
+        self.assertTrue(m, rb.stderr)
+        self.assertGreaterEqual(int(m.group(1)), 3, rb.stderr)
+
+    def test_passes_by_key_range_equal_in_memory(self):
+        """A file whose entries do not fit in --memory is read in passes, one
+        key range each, nothing spilled: the same store as one in-memory run;
+        lines whose handle only a full parse finds are kept in their range."""
+        rb = self.bounded_vs_in_memory((), odds=True)
+        m = re.search(r"read in (\d+) passes, one key range each", rb.stderr)
+        self.assertTrue(m, rb.stderr)
+        self.assertGreaterEqual(int(m.group(1)), 3, rb.stderr)
+        self.assertNotIn("spilled", rb.stderr)
 
     def test_index_equals_rebuilt_across_batches(self):
         """Enough entries for several batches of a rebuild (50,000 entries
@@ -175,7 +214,8 @@ class LoadScale(unittest.TestCase):
     def test_spill_dir_missing_is_an_error(self):
         write_input(self.input)
         r = self.run_idnode("load", "--data", os.path.join(self.tmp, "s"), "--memory", "1",
-                            "--tmp", os.path.join(self.tmp, "nowhere"), self.input)
+                            "--tmp", os.path.join(self.tmp, "nowhere"), "--no-passes",
+                            self.input)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("--tmp %s: spilling sorted runs: No such file or directory"
                       % os.path.join(self.tmp, "nowhere"), r.stderr)
@@ -203,6 +243,9 @@ class LoadScale(unittest.TestCase):
     def check_resume(self, *opts):
         want = write_input(self.input, ts=False)
         store, r2 = self.resumed(*opts)
+        if "--memory" in opts and "--no-passes" not in opts:
+            m = re.search(r"read in (\d+) passes", r2.stderr)
+            self.assertTrue(m and int(m.group(1)) >= 3, r2.stderr)
         self.verify(store)
         clean = os.path.join(self.tmp, "clean")
         rc = self.load(clean, *opts)
@@ -228,6 +271,12 @@ class LoadScale(unittest.TestCase):
         self.check_resume(*BIG)
 
     def test_resume_spilled_runs(self):
+        self.check_resume("--memory", "1", "--tmp", self.tmp, "--no-passes", *BIG)
+
+    def test_resume_in_passes(self):
+        """Killed in the middle of a pass (one key range of several): the
+        second run skips what was committed, in the earlier ranges and in
+        that one, and ends equal to a clean load."""
         self.check_resume("--memory", "1", "--tmp", self.tmp, *BIG)
 
     def test_resume_point_of_another_file_is_not_used(self):
@@ -316,10 +365,14 @@ class LoadScale(unittest.TestCase):
         self.check_merge()
 
     def test_merge_replaces_spilled(self):
+        self.check_merge("--memory", "1", "--tmp", self.tmp, "--no-passes")
+
+    def test_merge_replaces_in_passes(self):
         self.check_merge("--memory", "1", "--tmp", self.tmp)
 
     def test_merge_no_overwrite_keeps_stored(self):
-        for opts in ((), ("--memory", "1", "--tmp", self.tmp)):
+        for opts in ((), ("--memory", "1", "--tmp", self.tmp, "--no-passes"),
+                     ("--memory", "1", "--tmp", self.tmp)):
             with self.subTest(opts=opts):
                 shutil.rmtree(os.path.join(self.tmp, "m"), ignore_errors=True)
                 store, want = self.merge()

@@ -693,6 +693,47 @@ static void test_nomem_and_format(void **state)
 	import_free(NULL);
 }
 
+/* import_key gives import_line's key, or 0 when only a full parse can tell. */
+static void test_key(void **state)
+{
+	(void)state;
+	static const char *const same[] = {
+	    "{\"handle\":\"88.100.a/Xy\",\"values\":[]}",
+	    " { \"handle\" : \"88.100.a/Xy\",\"values\":[{\"index\":1,\"type\":\"URL\","
+	    "\"data\":\"u\"}]}",
+	    "{\"handle\":\"88.100.a/\xc3\xa9\",\"values\":[",
+	};
+	static const char *const unknown[] = {
+	    "{\"values\":[],\"handle\":\"88.100.a/Xy\"}",
+	    "{\"handle\":\"88.100.a\\/Xy\",\"values\":[]}",
+	    "{\"handle\":\"88.100.a\"}",
+	    "{\"handle\":\"/Xy\"}",
+	    "{\"handle\":\"88.100.a/\"}",
+	    "{\"handle\":\"\"}",
+	    "{\"handle\":\"88.100.a/\xc3\"}",
+	    "{\"handle\":\"88.100.a/X",
+	    "[\"handle\"]",
+	    "",
+	    "{\"handle\":88}",
+	};
+	for (int cs = 0; cs < 2; cs++) {
+		import_ctx *c = ctx(cs);
+		uint8_t key[HANDLE_KEY_MAX], want[HANDLE_KEY_MAX];
+		for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+			size_t kl = import_key(c, same[i], strlen(same[i]), key);
+			const char *h = strchr(strchr(same[i], ':'), '"') + 1;
+			int wl =
+			    handle_key(idn_slice_of(h, (size_t)(strchr(h, '"') - h)), cs, want);
+			assert_true(wl > 0);
+			assert_int_equal(kl, (size_t)wl);
+			assert_memory_equal(key, want, kl);
+		}
+		for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+			assert_int_equal(import_key(c, unknown[i], strlen(unknown[i]), key), 0);
+		import_free(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -700,6 +741,7 @@ int main(void)
 	    cmocka_unit_test(test_blank),       cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_long_handle), cmocka_unit_test(test_record_too_big),
 	    cmocka_unit_test(test_truncation),  cmocka_unit_test(test_nomem_and_format),
+	    cmocka_unit_test(test_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
