@@ -1134,7 +1134,6 @@ static void node_failed(const char *dir, const struct demo_node *d, const char *
 		        tail[n - 1] == '\n' ? "" : "\n", log);
 }
 
-/* Waits for Ctrl-C (CLI_OK) or a node that stops on its own (CLI_FAIL). */
 /* Starts node i and waits (15 s at most) until it answers; -1 (said) if it does not. */
 static int start_ready(size_t i, const char *dir, unsigned base, unsigned scale,
                        const sigset_t *mask, unsigned long *count)
@@ -1157,6 +1156,7 @@ static int start_ready(size_t i, const char *dir, unsigned base, unsigned scale,
 	return 0;
 }
 
+/* Waits for Ctrl-C (CLI_OK) or a node that stops on its own (CLI_FAIL). */
 static int wait_signals(const sigset_t *wait_set, const char *dir)
 {
 	int status = CLI_FAIL;

@@ -322,7 +322,8 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 			char *end;
 			errno = 0;
 			unsigned long long v = strtoull(optarg, &end, 10);
-			if (errno || end == optarg || *end || v == 0 || *optarg == '-') {
+			if (errno || end == optarg || *end || v == 0 ||
+			    strchr(optarg, '-')) { /* strtoull takes " -1" too */
 				const struct option *o = longopts;
 				while (o->val != opt)
 					o++;

@@ -111,6 +111,7 @@ struct lmdb_txn {
 	uint64_t cache_txnid;    /* the txn id and map epoch cache_view last looked at */
 	uint64_t cache_epoch;
 	bool touched; /* a write txn that changed "handles": commits HANDLES_GEN */
+	bool wrote;   /* one that wrote elsewhere (statistics, meta, homed): counts in COMMITS */
 };
 
 /*
@@ -118,6 +119,15 @@ struct lmdb_txn {
  * (be64), written in that txn: the lookup cache's view (cache_view).
  */
 static const char HANDLES_GEN[] = "handles.gen";
+
+/*
+ * meta "txn.count": how many of our commits there have been (be64), each
+ * adding one (every commit that wrote "handles", a table, meta or homed).
+ * The txn id less it grows only with someone else's commit (an idnode from
+ * before it, raw LMDB) or one of ours that wrote none of those: the lookup
+ * cache's view holds it (cache_view).
+ */
+static const char COMMITS[] = "txn.count";
 
 enum { LOG_HDR = 8 + 1 + 4 }; /* txlog value: time_ms | op | key length */
 
@@ -984,6 +994,7 @@ static int lmdb_meta_put(store_txn *bt, const char *name, idn_slice val)
 		return IDN_EINVAL;
 	if (val.len > 4096)
 		return IDN_ERANGE;
+	t->wrote = true;
 	return lmdb_err(mdb_put(t->txn, lmdb_of(bt->s)->meta, &k, &v, 0));
 }
 
@@ -1073,6 +1084,7 @@ static int nest_commit(struct lmdb_txn *t)
 		p->nchg = t->nchg;
 		p->overflow = t->overflow;
 		p->touched = t->touched;
+		p->wrote = t->wrote;
 	} else if (mrc == MDB_MAP_FULL) {
 		atomic_store(&lmdb_of(t->base.s)->pressure, 1);
 	}
@@ -1108,6 +1120,14 @@ static int commit_err(struct lmdb_store *s, int mrc)
 	return lmdb_err(mrc);
 }
 
+/* One more in COMMITS (see there): this txn is ours. */
+static int count_commit(struct lmdb_txn *t)
+{
+	uint64_t n;
+	int mrc = meta_u64(t, COMMITS, 0, &n);
+	return mrc == MDB_SUCCESS ? meta_put_u64(t, COMMITS, n + 1) : mrc;
+}
+
 static int lmdb_txn_commit(store_txn *bt)
 {
 	struct lmdb_txn *t = txn_of(bt);
@@ -1123,6 +1143,8 @@ static int lmdb_txn_commit(store_txn *bt)
 		int mrc = t->seq ? log_finish(t) : MDB_SUCCESS;
 		if (mrc == MDB_SUCCESS && t->touched)
 			mrc = meta_put_u64(t, HANDLES_GEN, (uint64_t)mdb_txn_id(t->txn));
+		if (mrc == MDB_SUCCESS && (t->touched || t->wrote))
+			mrc = count_commit(t);
 		if (mrc != MDB_SUCCESS) {
 			mdb_txn_abort(t->txn);
 			txn_end(t);
@@ -1160,8 +1182,8 @@ static void lmdb_txn_reset(store_txn *bt)
  * The lookup cache of a read txn (lcache.h) keeps pointers into the map
  * across reset and renew: lmdb_get answers a key asked again from them
  * without the B-tree descent. They are tagged with the view they were read
- * in: HANDLES_GEN (the last txn that changed "handles"), the handles DB's
- * root page, and the map epoch; a renewal in another view forgets them all.
+ * in: HANDLES_GEN (the last txn that changed "handles"), the txn id less
+ * COMMITS, and the map epoch; a renewal in another view forgets them all.
  * Why a pointer read in snapshot S still holds the same bytes in a later
  * snapshot S' of the same view:
  * - LMDB never writes a page reachable from a committed snapshot; a write
@@ -1176,8 +1198,11 @@ static void lmdb_txn_reset(store_txn *bt)
  *   S', none of its pages was freed, so none was reused. Writes to the
  *   other DBs (statistics, the log) leave it alone; that is why the view is
  *   not the txn id, which the statistics' flush moves every few seconds.
- *   The root page is in the view too, for a writer that does not keep
- *   HANDLES_GEN (an idnode from before it): its change moves the root.
+ * - The txn id less COMMITS is the same in S and S', so every commit in
+ *   (S, S'] was one of ours, which keep HANDLES_GEN: a writer that does not
+ *   (an idnode from before it, raw LMDB) is seen by its commit alone. (The
+ *   handles DB's root page cannot tell: three such commits in a row can
+ *   bring it back to the page number it had, with other bytes in it.)
  * - While the txn is live its reader slot holds its snapshot, so nothing it
  *   reaches is reused until the reset.
  * - The map's address changes only by mdb_env_set_mapsize(), done here
@@ -1195,14 +1220,13 @@ static void cache_view(struct lmdb_store *s, struct lmdb_txn *t)
 	uint64_t id = (uint64_t)mdb_txn_id(t->txn), epoch = atomic_load(&s->map_epoch);
 	if (id == t->cache_txnid && epoch == t->cache_epoch)
 		return;
-	uint64_t gen, root, branches;
-	unsigned depth;
+	uint64_t gen, ours;
 	if (meta_u64(t, HANDLES_GEN, 0, &gen) != MDB_SUCCESS ||
-	    warm_root(t->txn, &root, &depth, &branches) != 0) {
+	    meta_u64(t, COMMITS, 0, &ours) != MDB_SUCCESS) {
 		gen = id; /* cannot tell: this snapshot only */
-		root = UINT64_MAX;
+		ours = 0;
 	}
-	lcache_view(t->cache, gen, epoch, root);
+	lcache_view(t->cache, gen, epoch, id - ours);
 	t->cache_txnid = id;
 	t->cache_epoch = epoch;
 }
@@ -1553,6 +1577,7 @@ static int lmdb_home(store_txn *bt, idn_slice prefix)
 		return rc;
 	if (t->rdonly)
 		return IDN_EINVAL;
+	t->wrote = true;
 	int mrc = mdb_put(t->txn, lmdb_of(bt->s)->homed, &k, &v, 0);
 	if (mrc == MDB_MAP_FULL)
 		atomic_store(&lmdb_of(bt->s)->pressure, 1);
@@ -1570,6 +1595,7 @@ static int lmdb_unhome(store_txn *bt, idn_slice prefix)
 		return rc;
 	if (t->rdonly)
 		return IDN_EINVAL;
+	t->wrote = true;
 	rc = lmdb_err(mdb_del(t->txn, lmdb_of(bt->s)->homed, &k, NULL));
 	return rc == IDN_OK ? log_append(t, STORE_LOG_UNHOME, prefix, idn_slice_of(NULL, 0)) : rc;
 }
@@ -1671,6 +1697,7 @@ static int lmdb_tab_put(store_txn *bt, unsigned tab, idn_slice key, idn_slice va
 		return IDN_ERANGE;
 	MDB_val k = {tk.len, (void *)tk.p}, v = {val.len, (void *)val.p};
 	unsigned mflags = (flags & STORE_NOOVERWRITE) ? MDB_NOOVERWRITE : 0;
+	t->wrote = true;
 	int mrc =
 	    mdb_put(t->txn, s->tabs, &k, &v, mflags | ((flags & STORE_APPEND) ? MDB_APPEND : 0));
 	if (mrc == MDB_KEYEXIST && (flags & STORE_APPEND))
@@ -1695,6 +1722,7 @@ static int lmdb_tab_del(store_txn *bt, unsigned tab, idn_slice key)
 	if (!t->live || t->rdonly)
 		return IDN_EINVAL;
 	MDB_val k = {tk.len, (void *)tk.p};
+	t->wrote = true;
 	rc = lmdb_err(mdb_del(t->txn, lmdb_of(bt->s)->tabs, &k, NULL));
 	if (rc != IDN_OK || !store_tab_logged(tab))
 		return rc;

@@ -322,9 +322,10 @@ class LoadTest(unittest.TestCase):
         self.assertIn(b"missing.jsonl", r.stderr)
         r = run("load", "--data", self.data, "--home", "88/x", "-", stdin=b"")
         self.assertEqual(r.returncode, 2)
-        # Numbers are refused by name, a negative one too (strtoull takes "-1").
+        # Numbers are refused by name, a negative one too (strtoull takes "-1" and " -1").
         for opt, val in (("--memory", "-1"), ("--memory", "0"), ("--max-record-bytes", "-1"),
-                         ("--abort-after", "-1"), ("--txn-kib", "x")):
+                         ("--abort-after", "-1"), ("--abort-after", " -1"),
+                         ("--txn-kib", "x")):
             r = run("load", "--data", self.data, opt, val, "-", stdin=b"")
             self.assertEqual(r.returncode, 2, (opt, val))
             self.assertIn(opt.encode() + b" '" + val.encode() + b"'", r.stderr)

@@ -343,32 +343,65 @@ static void test_store_nested_write_seen(void **state)
 }
 
 /*
- * A writer that does not keep "handles.gen" (raw LMDB here, as an idnode
- * from before it): its change moves the handles DB's root, so it is seen.
+ * n commits of raw LMDB in a child process (a writer that does not keep
+ * "handles.gen", as an idnode from before it), each setting 88.100.1/r:
+ * the last to `last`, those before to "z".
  */
-static void test_store_raw_write_seen(void **state)
+static void raw_writes(const char *dir, int n, const char *last)
 {
-	struct fx *f = *state;
-	write1(f->s, "88.100.1/r", "one");
-	request(f, "88.100.1/r", "one");
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		MDB_env *env;
 		MDB_txn *txn;
 		MDB_dbi dbi;
-		MDB_val k = {10, (void *)"88.100.1/r"}, v = {4, (void *)"\0raw"};
+		char val[32];
+		MDB_val k = {10, (void *)"88.100.1/r"}, v;
 		int ok = mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 8) == 0 &&
-		         mdb_env_open(env, f->dir, MDB_NOTLS, 0640) == 0 &&
-		         mdb_txn_begin(env, NULL, 0, &txn) == 0 &&
-		         mdb_dbi_open(txn, "handles", 0, &dbi) == 0 &&
-		         mdb_put(txn, dbi, &k, &v, 0) == 0 && mdb_txn_commit(txn) == 0;
+		         mdb_env_open(env, dir, MDB_NOTLS, 0640) == 0;
+		for (int j = 0; ok && j < n; j++) {
+			val[0] = 0; /* KIND_PLAIN */
+			v = (MDB_val){1 + (size_t)snprintf(val + 1, sizeof val - 1, "%s",
+			                                   j == n - 1 ? last : "z"),
+			              val};
+			ok = mdb_txn_begin(env, NULL, 0, &txn) == 0 &&
+			     mdb_dbi_open(txn, "handles", 0, &dbi) == 0 &&
+			     mdb_put(txn, dbi, &k, &v, 0) == 0 && mdb_txn_commit(txn) == 0;
+		}
 		_exit(ok ? 0 : 1);
 	}
 	int st = 0;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* A raw writer's change is seen. */
+static void test_store_raw_write_seen(void **state)
+{
+	struct fx *f = *state;
+	write1(f->s, "88.100.1/r", "one");
+	request(f, "88.100.1/r", "one");
+	raw_writes(f->dir, 1, "raw");
 	request(f, "88.100.1/r", "raw");
+}
+
+/*
+ * Raw writers one after another (no reader holds a snapshot between them):
+ * LMDB reuses the pages the writer before last freed, so the handles DB's
+ * root comes back to the page number the cache's view was read with (here
+ * every third commit). Each change must still be seen.
+ */
+static void test_store_raw_writes_reuse_root(void **state)
+{
+	struct fx *f = *state;
+	char want[16];
+	write1(f->s, "88.100.1/r", "v00");
+	request(f, "88.100.1/r", "v00");
+	for (int i = 1; i < 12; i++) {
+		snprintf(want, sizeof want, "v%.*s", i, "xxxxxxxxxxxx"); /* a length per round */
+		raw_writes(f->dir, i, want);
+		request(f, "88.100.1/r", want);
+	}
 }
 
 int main(void)
@@ -388,6 +421,8 @@ int main(void)
 	                                    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_nested_write_seen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_raw_write_seen, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_raw_writes_reuse_root, fx_setup,
+	                                    fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
