@@ -101,7 +101,7 @@ uint64_t lcache_current(lcache *c)
 }
 
 /* The key as zero-padded words; returns how many hold it. */
-static size_t key_words(idn_slice key, uint64_t w[KEY_WORDS])
+static size_t key_words(idn_slice key, uint64_t *w)
 {
 	size_t i = 0, n = 0;
 	for (; i + 8 <= key.len; i += 8)
@@ -129,13 +129,15 @@ static size_t hash_words(const uint64_t *w, size_t n, size_t len)
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
-int lcache_get(lcache *c, uint64_t tag, idn_slice key, idn_slice *val, size_t *hash)
+int lcache_get(lcache *c, uint64_t tag, idn_slice key, idn_slice *val, lcache_key *k)
 {
-	uint64_t w[KEY_WORDS];
-	if (!tag || key.len > LCACHE_KEY_MAX)
+	k->len = 0;
+	if (!tag || key.len > LCACHE_KEY_MAX || key.len == 0)
 		return 0;
+	uint64_t *w = k->w;
 	size_t n = key_words(key, w), h = hash_words(w, n, key.len);
-	*hash = h;
+	k->len = key.len;
+	k->hash = h;
 	const slot *s = &c->slots[h & c->mask];
 	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
 	if ((seq & 1) || LOAD(s->tk) != (tag << 8 | key.len))
@@ -154,23 +156,21 @@ int lcache_get(lcache *c, uint64_t tag, idn_slice key, idn_slice *val, size_t *h
 
 #define STORE(x, v) atomic_store_explicit(&(x), v, memory_order_relaxed)
 
-void lcache_put(lcache *c, uint64_t tag, idn_slice key, size_t hash, idn_slice val)
+void lcache_put(lcache *c, uint64_t tag, const lcache_key *k, idn_slice val)
 {
-	uint64_t w[KEY_WORDS] = {0};
-	if (!tag || key.len > LCACHE_KEY_MAX || val.len > UINT32_MAX || lcache_current(c) != tag)
+	if (!tag || k->len == 0 || val.len > UINT32_MAX || lcache_current(c) != tag)
 		return;
-	key_words(key, w);
-	slot *s = &c->slots[hash & c->mask];
+	slot *s = &c->slots[k->hash & c->mask];
 	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
 	if ((seq & 1) || !atomic_compare_exchange_strong_explicit(
 	                     &s->seq, &seq, seq + 1, memory_order_acquire, memory_order_relaxed))
 		return; /* another writer has it: this entry is not kept */
 	atomic_thread_fence(memory_order_release);
-	STORE(s->tk, tag << 8 | key.len);
+	STORE(s->tk, tag << 8 | k->len);
 	STORE(s->val, (uintptr_t)val.p);
 	STORE(s->vlen, (uint32_t)val.len);
-	for (size_t i = 0; i < KEY_WORDS; i++)
-		STORE(s->key[i], w[i]);
+	for (size_t i = 0; i < (k->len + 7) / 8; i++) /* a hit compares no more */
+		STORE(s->key[i], k->w[i]);
 	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
 }
 

@@ -65,19 +65,25 @@ uint64_t lcache_tag(lcache *c, const lcache_view *v);
 /* The current view's tag (a put under another is not kept). */
 uint64_t lcache_current(lcache *c);
 
-/*
- * 1 when key is known under tag: *val is its value, or {NULL, 0} when it is
- * known to be absent; 0 when not known. *hash is the key's hash, for
- * lcache_put of the same key.
- */
-int lcache_get(lcache *c, uint64_t tag, idn_slice key, idn_slice *val, size_t *hash);
+/* A key as lcache_get read it (its words and hash), for lcache_put. */
+typedef struct lcache_key {
+	uint64_t w[LCACHE_KEY_MAX / 8]; /* zero after the last byte */
+	size_t len, hash;               /* len 0: not kept (too long) */
+} lcache_key;
 
 /*
- * Keeps key -> val (val.p NULL: absent) under tag, hash from lcache_get of
- * the same key, replacing its slot's entry; nothing when tag is not the
- * current view's or another writer holds the slot.
+ * 1 when key is known under tag: *val is its value, or {NULL, 0} when it is
+ * known to be absent; 0 when not known. *k is the key as read, for
+ * lcache_put.
  */
-void lcache_put(lcache *c, uint64_t tag, idn_slice key, size_t hash, idn_slice val);
+int lcache_get(lcache *c, uint64_t tag, idn_slice key, idn_slice *val, lcache_key *k);
+
+/*
+ * Keeps k (from lcache_get) -> val (val.p NULL: absent) under tag,
+ * replacing its slot's entry; nothing when tag is not the current view's
+ * or another writer holds the slot.
+ */
+void lcache_put(lcache *c, uint64_t tag, const lcache_key *k, idn_slice val);
 
 /* The bytes of slots the cache holds (its bound, rounded down to a power of two). */
 size_t lcache_bytes(const lcache *c);

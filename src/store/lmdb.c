@@ -1254,19 +1254,19 @@ static int lmdb_get(store_txn *bt, idn_slice key, idn_slice *val)
 	uint8_t kbuf[LONG_KEY_LEN];
 	idn_slice full, rec;
 	MDB_val k, v;
-	size_t h = 0;
+	lcache_key ck;
 	int rc = check_key(key);
 
 	if (rc != IDN_OK)
 		return rc;
 	if (!t->live || !val)
 		return IDN_EINVAL;
-	if (t->cache_tag && lcache_get(c, t->cache_tag, key, val, &h)) /* see cache_view */
+	if (t->cache_tag && lcache_get(c, t->cache_tag, key, val, &ck)) /* see cache_view */
 		return val->p ? IDN_OK : IDN_ENOTFOUND;
 	k = db_key(key, kbuf);
 	rc = lmdb_err(mdb_get(t->txn, lmdb_of(bt->s)->handles, &k, &v));
 	if (rc == IDN_ENOTFOUND && t->cache_tag)
-		lcache_put(c, t->cache_tag, key, h, idn_slice_of(NULL, 0));
+		lcache_put(c, t->cache_tag, &ck, idn_slice_of(NULL, 0));
 	if (rc != IDN_OK)
 		return rc;
 	rc = decode_entry(&k, &v, &full, &rec);
@@ -1275,7 +1275,7 @@ static int lmdb_get(store_txn *bt, idn_slice key, idn_slice *val)
 	if (!idn_slice_eq(full, key))
 		return IDN_ENOTFOUND; /* another long key with the same head and hash */
 	if (t->cache_tag)
-		lcache_put(c, t->cache_tag, key, h, rec);
+		lcache_put(c, t->cache_tag, &ck, rec);
 	*val = rec;
 	return IDN_OK;
 }

@@ -45,17 +45,17 @@ static uint64_t tag_of(lcache *c, uint64_t gen, uint64_t epoch, uint64_t txnid)
 
 static int get(lcache *c, uint64_t tag, idn_slice k, idn_slice *v)
 {
-	size_t h;
-	return lcache_get(c, tag, k, v, &h);
+	lcache_key ck;
+	return lcache_get(c, tag, k, v, &ck);
 }
 
 /* A lookup that missed, then its fill, as lmdb_get does. */
 static void put(lcache *c, uint64_t tag, idn_slice k, idn_slice v)
 {
 	idn_slice old;
-	size_t h = 0;
-	(void)lcache_get(c, tag, k, &old, &h); /* a hit is replaced all the same */
-	lcache_put(c, tag, k, h, v);
+	lcache_key ck;
+	(void)lcache_get(c, tag, k, &old, &ck); /* a hit is replaced all the same */
+	lcache_put(c, tag, &ck, v);
 }
 
 /* One slot: every key lands in it, so a hit must compare the whole key. */
@@ -238,13 +238,13 @@ static void *hammer(void *arg)
 		unsigned i = (x >> 8) % HAM_KEYS;
 		int n = snprintf(k, sizeof k, "88.100.1/%u", i);
 		idn_slice key = idn_slice_of(k, (size_t)n), v;
-		size_t hash = 0;
-		if (lcache_get(h->c, tag, key, &v, &hash)) {
+		lcache_key ck;
+		if (lcache_get(h->c, tag, key, &v, &ck)) {
 			h->hits++;
 			if (v.p != (const uint8_t *)(ham_base + i) || v.len != (uint32_t)tag)
 				h->bad++;
 		} else if (tag) {
-			lcache_put(h->c, tag, key, hash, idn_slice_of(ham_base + i, (uint32_t)tag));
+			lcache_put(h->c, tag, &ck, idn_slice_of(ham_base + i, (uint32_t)tag));
 		}
 	}
 	return NULL;
