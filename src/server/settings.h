@@ -41,7 +41,7 @@ typedef struct server_settings {
 	unsigned max_conns_per_source; /* TCP and HTTP from one address; 0 = net's default */
 	unsigned max_connections;      /* TCP and HTTP connections together; 0 = no limit */
 	unsigned long map_size_mb;
-	/* each worker's LMDB lookup cache, MiB (store_opts.lookup_cache), 0 = none */
+	/* the LMDB lookup cache all workers share, MiB (store_opts.lookup_cache), 0 = none */
 	unsigned lookup_cache_mb;
 	int warm;           /* the store's warm-up: all, tree, file, off (store.h) */
 	unsigned warm_rate; /* MB/s, 0 = unpaced */

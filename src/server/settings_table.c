@@ -104,10 +104,10 @@ const setting_row settings_rows[] = {
      .help = "pace the warm-up's reads (default 0: as fast as\n"
              "the disk goes)"},
     {.ini = "lookup_cache_mb", .flag = "lookup-cache-mb", .arg = "MB", .type = SETTING_UINT,
-     .field = F(lookup_cache_mb), .def = 16, .max = 1u << 16, .scope = SETTING_SERVE,
-     .help = "each worker's cache of LMDB lookups, kept until\n"
-             "the records change: at most MB MiB, starting at 1\n"
-             "(default 16; 0: none)"},
+     .field = F(lookup_cache_mb), .def = 64, .max = 1u << 16, .scope = SETTING_SERVE,
+     .help = "the node's cache of LMDB lookups, one for all\n"
+             "workers, kept until the records change: MB MiB,\n"
+             "taken as it fills (default 64; 0: none)"},
     {.ini = "http", .flag = "http", .arg = "ADDR:PORT", .type = SETTING_LIST, .field = F(http),
      .scope = SETTING_SERVE | SETTING_SITE,
      .help = "serve HTTP here (REST API, proxy, Handle over HTTP);\n"

@@ -1,33 +1,44 @@
 /*
- * lcache.c - the direct-mapped lookup cache of a read transaction (lcache.h).
+ * lcache.c - the direct-mapped lookup cache shared by a store's read
+ * transactions (lcache.h).
+ *
+ * A slot is read and written with relaxed atomics under its sequence
+ * number (a seqlock): the writer makes it odd (CAS, acquire: after the last
+ * writer's end), fences (release) so no data store moves before that,
+ * stores, and makes it even again (release); the reader loads it (acquire),
+ * loads the data, fences (acquire) and loads it again: a data load that saw
+ * a store of a writer that began after the first load makes the second
+ * differ. Any check that fails is a miss, never a wrong answer.
  */
 #include "store/lcache.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+enum { KEY_WORDS = LCACHE_KEY_MAX / 8 };
+_Static_assert(LCACHE_KEY_MAX % 8 == 0, "the key is whole words");
 
 typedef struct slot {
-	uint32_t gen; /* the generation it was filled in; 0 = never */
-	uint32_t vlen;
-	const uint8_t *val; /* NULL: the key is absent */
-	uint8_t klen;
-	uint8_t key[LCACHE_KEY_MAX];
+	_Atomic uint32_t seq;            /* odd while a writer fills it */
+	_Atomic uint32_t vlen;           /* the value's length */
+	_Atomic uintptr_t val;           /* 0: the key is absent */
+	_Atomic uint64_t tk;             /* tag << 8 | key length; 0: never filled */
+	_Atomic uint64_t key[KEY_WORDS]; /* zero after the key's last byte */
 } slot;
 
 _Static_assert(sizeof(slot) == LCACHE_SLOT, "one slot, one cache line");
 
 struct lcache {
 	slot *slots;
-	size_t mask;      /* slots - 1 (a power of two) */
-	size_t max_slots; /* the bound, in slots */
-	size_t fills;     /* new entries since the table was made */
-	uint32_t gen;     /* the current view's; never 0 */
-	uint64_t snapshot, epoch, root;
-	bool viewed; /* snapshot and epoch name a view */
-	/* the key of the last miss and its hash: lcache_put of it hashes no more */
-	const uint8_t *miss_p;
-	size_t miss_len, miss_hash;
+	size_t mask;          /* slots - 1 (a power of two) */
+	_Atomic uint64_t cur; /* the current view's tag; 0 before the first */
+	pthread_mutex_t lock; /* view, last: lcache_tag */
+	lcache_view view;     /* the current view, when cur != 0 */
+	uint64_t last;        /* the last tag given out; tags fit 56 bits */
 };
 
 static size_t floor_pow2(size_t n)
@@ -43,17 +54,18 @@ lcache *lcache_new(size_t max_bytes)
 	lcache *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->max_slots = floor_pow2(max_bytes / LCACHE_SLOT ? max_bytes / LCACHE_SLOT : 1);
-	size_t n = floor_pow2(LCACHE_START_BYTES / LCACHE_SLOT);
-	if (n > c->max_slots)
-		n = c->max_slots;
-	c->slots = calloc(n, sizeof(slot));
-	if (!c->slots) {
+	size_t n = floor_pow2(max_bytes / LCACHE_SLOT ? max_bytes / LCACHE_SLOT : 1);
+	/* zero pages: memory is taken as slots are written */
+	void *p = mmap(NULL, n * sizeof(slot), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	               -1, 0);
+	if (p == MAP_FAILED || pthread_mutex_init(&c->lock, NULL) != 0) {
+		if (p != MAP_FAILED)
+			munmap(p, n * sizeof(slot));
 		free(c);
 		return NULL;
 	}
+	c->slots = p;
 	c->mask = n - 1;
-	c->gen = 1;
 	return c;
 }
 
@@ -61,96 +73,105 @@ void lcache_free(lcache *c)
 {
 	if (!c)
 		return;
-	free(c->slots);
+	munmap(c->slots, lcache_bytes(c));
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
-/* A new generation: every slot filled before is stale. */
-static void forget_all(lcache *c)
+uint64_t lcache_tag(lcache *c, const lcache_view *v)
 {
-	if (++c->gen == 0) { /* wrapped: old tags could match again */
-		memset(c->slots, 0, (c->mask + 1) * sizeof(slot));
-		c->gen = 1;
+	uint64_t tag = 0;
+	pthread_mutex_lock(&c->lock);
+	const lcache_view *w = &c->view;
+	bool have = atomic_load_explicit(&c->cur, memory_order_relaxed) != 0;
+	if (have && v->gen == w->gen && v->epoch == w->epoch && v->others == w->others) {
+		tag = atomic_load_explicit(&c->cur, memory_order_relaxed);
+	} else if (!have || v->epoch > w->epoch || (v->epoch == w->epoch && v->txnid > w->txnid)) {
+		c->view = *v;
+		tag = ++c->last;
+		atomic_store_explicit(&c->cur, tag, memory_order_relaxed);
 	}
+	pthread_mutex_unlock(&c->lock);
+	return tag;
 }
 
-void lcache_view(lcache *c, uint64_t snapshot, uint64_t epoch, uint64_t root)
+uint64_t lcache_current(lcache *c)
 {
-	if (c->viewed && c->snapshot == snapshot && c->epoch == epoch && c->root == root)
-		return;
-	forget_all(c);
-	c->snapshot = snapshot;
-	c->epoch = epoch;
-	c->root = root;
-	c->viewed = true;
+	return atomic_load_explicit(&c->cur, memory_order_relaxed);
 }
 
-/* Mixes 8 bytes at a time; any fixed function does, as a hit compares the key. */
-static size_t hash_key(idn_slice key)
+/* The key as zero-padded words; returns how many hold it. */
+static size_t key_words(idn_slice key, uint64_t *w)
 {
-	uint64_t h = 0x9E3779B97F4A7C15u ^ key.len, x;
-	size_t i = 0;
-	for (; i + 8 <= key.len; i += 8) {
-		memcpy(&x, key.p + i, 8);
-		h = (h ^ x) * 0xBF58476D1CE4E5B9u;
-		h ^= h >> 31;
-	}
+	size_t i = 0, n = 0;
+	for (; i + 8 <= key.len; i += 8)
+		memcpy(&w[n++], key.p + i, 8);
 	if (i < key.len) {
-		x = 0;
+		uint64_t x = 0;
 		for (unsigned sh = 0; i < key.len; i++, sh += 8) /* no call for the tail */
 			x |= (uint64_t)key.p[i] << sh;
-		h = (h ^ x) * 0x94D049BB133111EBu;
+		w[n++] = x;
+	}
+	return n;
+}
+
+/* Mixes the words; any fixed function does, as a hit compares the key. */
+static size_t hash_words(const uint64_t *w, size_t n, size_t len)
+{
+	uint64_t h = 0x9E3779B97F4A7C15u ^ len;
+	for (size_t i = 0; i < n; i++) {
+		h = (h ^ w[i]) * 0xBF58476D1CE4E5B9u;
+		h ^= h >> 31;
 	}
 	h ^= h >> 29;
 	return (size_t)h;
 }
 
-int lcache_get(lcache *c, idn_slice key, idn_slice *val)
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+int lcache_get(lcache *c, uint64_t tag, idn_slice key, idn_slice *val, lcache_key *k)
 {
-	if (key.len > LCACHE_KEY_MAX || !c->viewed)
+	k->len = 0;
+	if (!tag || key.len > LCACHE_KEY_MAX || key.len == 0)
 		return 0;
-	size_t h = hash_key(key);
+	uint64_t *w = k->w;
+	size_t n = key_words(key, w), h = hash_words(w, n, key.len);
+	k->len = key.len;
+	k->hash = h;
 	const slot *s = &c->slots[h & c->mask];
-	if (s->gen != c->gen || s->klen != key.len || memcmp(s->key, key.p, key.len) != 0) {
-		c->miss_p = key.p;
-		c->miss_len = key.len;
-		c->miss_hash = h;
+	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+	if ((seq & 1) || LOAD(s->tk) != (tag << 8 | key.len))
 		return 0;
-	}
-	*val = idn_slice_of(s->val, s->val ? s->vlen : 0);
+	for (size_t i = 0; i < n; i++)
+		if (LOAD(s->key[i]) != w[i])
+			return 0;
+	uintptr_t p = LOAD(s->val);
+	uint32_t len = LOAD(s->vlen);
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
+		return 0; /* a writer was in it */
+	*val = idn_slice_of((const void *)p, p ? len : 0);
 	return 1;
 }
 
-/* The working set outgrew the table: a table twice as large, empty, up to the bound. */
-static void maybe_grow(lcache *c)
-{
-	size_t n = c->mask + 1;
-	if (c->fills <= n || n >= c->max_slots)
-		return;
-	slot *bigger = calloc(2 * n, sizeof(slot));
-	if (!bigger)
-		return; /* keep the table it has */
-	free(c->slots);
-	c->slots = bigger;
-	c->mask = 2 * n - 1;
-	c->fills = 0;
-	c->gen = 1;
-}
+#define STORE(x, v) atomic_store_explicit(&(x), v, memory_order_relaxed)
 
-void lcache_put(lcache *c, idn_slice key, idn_slice val)
+void lcache_put(lcache *c, uint64_t tag, const lcache_key *k, idn_slice val)
 {
-	if (key.len > LCACHE_KEY_MAX || !c->viewed || val.len > UINT32_MAX)
+	if (!tag || k->len == 0 || val.len > UINT32_MAX || lcache_current(c) != tag)
 		return;
-	maybe_grow(c);
-	size_t h = key.p == c->miss_p && key.len == c->miss_len ? c->miss_hash : hash_key(key);
-	c->miss_p = NULL;
-	slot *s = &c->slots[h & c->mask];
-	s->gen = c->gen;
-	s->val = val.p;
-	s->vlen = (uint32_t)val.len;
-	s->klen = (uint8_t)key.len;
-	memcpy(s->key, key.p, key.len);
-	c->fills++;
+	slot *s = &c->slots[k->hash & c->mask];
+	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+	if ((seq & 1) || !atomic_compare_exchange_strong_explicit(
+	                     &s->seq, &seq, seq + 1, memory_order_acquire, memory_order_relaxed))
+		return; /* another writer has it: this entry is not kept */
+	atomic_thread_fence(memory_order_release);
+	STORE(s->tk, tag << 8 | k->len);
+	STORE(s->val, (uintptr_t)val.p);
+	STORE(s->vlen, (uint32_t)val.len);
+	for (size_t i = 0; i < (k->len + 7) / 8; i++) /* a hit compares no more */
+		STORE(s->key[i], k->w[i]);
+	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
 }
 
 size_t lcache_bytes(const lcache *c)

@@ -90,7 +90,7 @@ struct lmdb_store {
 	int warm;           /* enum store_warm */
 	unsigned warm_rate; /* MB/s, 0 = unpaced */
 	atomic_bool stop_warming;
-	size_t lookup_cache; /* bytes per read txn's lookup cache (store_opts), 0 = none */
+	lcache *cache; /* the read txns' lookup cache (store_opts.lookup_cache), or NULL */
 	/* bumped at every mdb_env_set_mapsize() (with `gate` held exclusively): the map may move */
 	atomic_uint_fast64_t map_epoch;
 };
@@ -107,7 +107,7 @@ struct lmdb_txn {
 	uint32_t nchg;
 	bool overflow; /* more than log_max_bytes: not kept, the log is emptied at commit */
 	struct lmdb_txn *parent; /* a nested txn (store_txn_nest): commits into it */
-	lcache *cache;           /* a renewed read txn's lookups (lmdb_get), or NULL */
+	uint64_t cache_tag;      /* its view's tag in the store's lookup cache; 0: none */
 	uint64_t cache_txnid;    /* the txn id and map epoch cache_view last looked at */
 	uint64_t cache_epoch;
 	bool touched; /* a write txn that changed "handles": commits HANDLES_GEN */
@@ -390,6 +390,7 @@ static void lmdb_close(store *bs)
 		mdb_env_close(s->env);
 	pthread_key_delete(s->held);
 	pthread_rwlock_destroy(&s->gate);
+	lcache_free(s->cache);
 	free(s);
 }
 
@@ -735,7 +736,8 @@ static int lmdb_open(const char *location, const store_opts *opts, store **out)
 		goto fail_rc;
 	s->warm = opts->warm;
 	s->warm_rate = opts->warm_rate;
-	s->lookup_cache = opts->lookup_cache;
+	if (opts->lookup_cache)
+		s->cache = lcache_new(opts->lookup_cache); /* NULL: look everything up */
 	if (opts->warm > STORE_WARM_NONE && opts->warm <= STORE_WARM_FILE) {
 		/* the thread takes no signal: a server waits for its own (SIGTERM) */
 		sigset_t all, old;
@@ -1096,7 +1098,6 @@ static void txn_end(struct lmdb_txn *t)
 {
 	if (t->live && !t->parent)
 		gate_leave(lmdb_of(t->base.s));
-	lcache_free(t->cache);
 	free(t);
 }
 
@@ -1179,20 +1180,27 @@ static void lmdb_txn_reset(store_txn *bt)
 }
 
 /*
- * The lookup cache of a read txn (lcache.h) keeps pointers into the map
- * across reset and renew: lmdb_get answers a key asked again from them
- * without the B-tree descent. They are tagged with the view they were read
- * in: HANDLES_GEN (the last txn that changed "handles"), the txn id less
- * COMMITS, and the map epoch; a renewal in another view forgets them all.
- * Why a pointer read in snapshot S still holds the same bytes in a later
- * snapshot S' of the same view:
+ * The store's lookup cache (lcache.h), one for all read txns, keeps
+ * pointers into the map across reset and renew: lmdb_get answers a key
+ * asked again, by any worker, from them without the B-tree descent. They
+ * are tagged with the view they were read in: HANDLES_GEN (the last txn
+ * that changed "handles"), the txn id less COMMITS (our own commits'
+ * count: it moves only when another writer commits), and the map epoch;
+ * a txn reads and writes only entries of its own view's tag (a tag names
+ * one view for the cache's life), so entries of another view are misses
+ * to it, whether older or newer: workers renew at different moments, and
+ * one still in the last view neither sees the new view's entries nor
+ * writes its own under the new tag (lcache_put keeps only the current
+ * view's; lcache_tag gives a snapshot older than the current view tag 0).
+ * Why a pointer read in snapshot S still holds the same bytes in another
+ * snapshot S' of the same view, earlier or later, once S has ended:
  * - LMDB never writes a page reachable from a committed snapshot; a write
  *   txn copies what it changes (and the path up to the root) to pages from
  *   the freelist or the end of the file. A page is freed only by a txn that
  *   changes the tree holding it, and reused only by a later writer, once
  *   no reader holds a snapshot older than the txn that freed it (the
  *   freelist rule, mdb_find_oldest).
- * - HANDLES_GEN is the same in S and S', so no txn in (S, S'] changed
+ * - HANDLES_GEN is the same in S and S', so no txn between them changed
  *   "handles" (every change goes through lmdb_put/lmdb_del, which mark the
  *   txn, and its commit writes its id there): the tree of S is the tree of
  *   S', none of its pages was freed, so none was reused. Writes to the
@@ -1213,10 +1221,8 @@ static void lmdb_txn_reset(store_txn *bt)
  */
 static void cache_view(struct lmdb_store *s, struct lmdb_txn *t)
 {
-	if (!s->lookup_cache)
+	if (!s->cache)
 		return;
-	if (!t->cache && !(t->cache = lcache_new(s->lookup_cache)))
-		return; /* out of memory: look everything up */
 	uint64_t id = (uint64_t)mdb_txn_id(t->txn), epoch = atomic_load(&s->map_epoch);
 	if (id == t->cache_txnid && epoch == t->cache_epoch)
 		return;
@@ -1226,7 +1232,8 @@ static void cache_view(struct lmdb_store *s, struct lmdb_txn *t)
 		gen = id; /* cannot tell: this snapshot only */
 		ours = 0;
 	}
-	lcache_view(t->cache, gen, epoch, id - ours);
+	lcache_view v = {.gen = gen, .epoch = epoch, .others = id - ours, .txnid = id};
+	t->cache_tag = lcache_tag(s->cache, &v);
 	t->cache_txnid = id;
 	t->cache_epoch = epoch;
 }
@@ -1268,21 +1275,23 @@ static int lmdb_txn_renew(store_txn *bt)
 static int lmdb_get(store_txn *bt, idn_slice key, idn_slice *val)
 {
 	struct lmdb_txn *t = txn_of(bt);
+	lcache *c = lmdb_of(bt->s)->cache;
 	uint8_t kbuf[LONG_KEY_LEN];
 	idn_slice full, rec;
 	MDB_val k, v;
+	lcache_key ck;
 	int rc = check_key(key);
 
 	if (rc != IDN_OK)
 		return rc;
 	if (!t->live || !val)
 		return IDN_EINVAL;
-	if (t->cache && lcache_get(t->cache, key, val)) /* see cache_view */
+	if (t->cache_tag && lcache_get(c, t->cache_tag, key, val, &ck)) /* see cache_view */
 		return val->p ? IDN_OK : IDN_ENOTFOUND;
 	k = db_key(key, kbuf);
 	rc = lmdb_err(mdb_get(t->txn, lmdb_of(bt->s)->handles, &k, &v));
-	if (rc == IDN_ENOTFOUND && t->cache)
-		lcache_put(t->cache, key, idn_slice_of(NULL, 0));
+	if (rc == IDN_ENOTFOUND && t->cache_tag)
+		lcache_put(c, t->cache_tag, &ck, idn_slice_of(NULL, 0));
 	if (rc != IDN_OK)
 		return rc;
 	rc = decode_entry(&k, &v, &full, &rec);
@@ -1290,8 +1299,8 @@ static int lmdb_get(store_txn *bt, idn_slice key, idn_slice *val)
 		return rc;
 	if (!idn_slice_eq(full, key))
 		return IDN_ENOTFOUND; /* another long key with the same head and hash */
-	if (t->cache)
-		lcache_put(t->cache, key, rec);
+	if (t->cache_tag)
+		lcache_put(c, t->cache_tag, &ck, rec);
 	*val = rec;
 	return IDN_OK;
 }

@@ -101,9 +101,9 @@ typedef struct store_opts {
 	 */
 	int must_exist;
 	/*
-	 * LMDB only: the bound in bytes of each renewed read txn's lookup cache
-	 * (store/lcache.h), which answers a key asked again in the same snapshot
-	 * without the B-tree descent; 0 = none.
+	 * LMDB only: the bound in bytes of the lookup cache all renewed read
+	 * txns share (store/lcache.h), which answers a key asked again while
+	 * the records have not changed without the B-tree descent; 0 = none.
 	 */
 	size_t lookup_cache;
 } store_opts;

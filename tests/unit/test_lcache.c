@@ -1,10 +1,13 @@
 /*
- * test_lcache.c - the lookup cache of LMDB read transactions
- * (store/lcache.h): on its own (keys compared in full, the bound, a new view
- * forgets), and in the store, where a worker's read txn keeps it across
- * reset and renew: a write, a delete or an insert committed between two
- * renewals is seen by the second, whoever made it (this store, a nested
- * txn, another process, a writer of raw LMDB).
+ * test_lcache.c - the lookup cache shared by LMDB read transactions
+ * (store/lcache.h): on its own (keys compared in full, the bound, one tag
+ * per view, older snapshots get none, threads on contended slots), and in
+ * the store, where workers' read txns use it across reset and renew: a
+ * write, a delete or an insert committed between two renewals is seen by
+ * the second, whoever made it (this store, a nested txn, another process, a
+ * writer of raw LMDB), a worker in an older snapshot neither reads nor
+ * leaves entries of another view, and threads reading while a writer
+ * commits each see one snapshot.
  */
 #include <ftw.h>
 #include <setjmp.h>
@@ -17,6 +20,8 @@
 
 #include <cmocka.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,64 +36,85 @@ static idn_slice S(const char *s)
 
 /* ---- the cache on its own ---- */
 
+/* A view's tag: gen and epoch name it, txnid orders snapshots. */
+static uint64_t tag_of(lcache *c, uint64_t gen, uint64_t epoch, uint64_t txnid)
+{
+	lcache_view v = {.gen = gen, .epoch = epoch, .others = 0, .txnid = txnid};
+	return lcache_tag(c, &v);
+}
+
+static int get(lcache *c, uint64_t tag, idn_slice k, idn_slice *v)
+{
+	lcache_key ck;
+	return lcache_get(c, tag, k, v, &ck);
+}
+
+/* A lookup that missed, then its fill, as lmdb_get does. */
+static void put(lcache *c, uint64_t tag, idn_slice k, idn_slice v)
+{
+	idn_slice old;
+	lcache_key ck;
+	(void)lcache_get(c, tag, k, &old, &ck); /* a hit is replaced all the same */
+	lcache_put(c, tag, &ck, v);
+}
+
 /* One slot: every key lands in it, so a hit must compare the whole key. */
 static void test_one_slot_compares_keys(void **state)
 {
 	(void)state;
-	lcache *c = lcache_new(LCACHE_SLOT);
 	idn_slice v;
+	lcache *c = lcache_new(LCACHE_SLOT);
 	assert_non_null(c);
 	assert_int_equal(lcache_bytes(c), LCACHE_SLOT);
-	lcache_view(c, 7, 0, 0);
-	lcache_put(c, S("88.100.1/a"), S("value a"));
-	assert_int_equal(lcache_get(c, S("88.100.1/a"), &v), 1);
+	uint64_t t = tag_of(c, 7, 0, 7);
+	assert_true(t != 0);
+	put(c, t, S("88.100.1/a"), S("value a"));
+	assert_int_equal(get(c, t, S("88.100.1/a"), &v), 1);
 	assert_true(idn_slice_eq(v, S("value a")));
-	/* same length, last byte differs; shorter; longer */
-	assert_int_equal(lcache_get(c, S("88.100.1/b"), &v), 0);
-	assert_int_equal(lcache_get(c, S("88.100.1/"), &v), 0);
-	assert_int_equal(lcache_get(c, S("88.100.1/aa"), &v), 0);
-	lcache_put(c, S("88.100.1/b"), S("value b"));
-	assert_int_equal(lcache_get(c, S("88.100.1/a"), &v), 0); /* evicted, not confused */
-	assert_int_equal(lcache_get(c, S("88.100.1/b"), &v), 1);
-	assert_true(idn_slice_eq(v, S("value b")));
-	/* a known absence is a hit with no value */
-	lcache_put(c, S("88.100.1/none"), idn_slice_of(NULL, 0));
+	assert_int_equal(get(c, t, S("88.100.1/b"), &v), 0);
+	assert_int_equal(get(c, t, S("88.100.1/"), &v), 0);
+	assert_int_equal(get(c, t, S("88.100.1/aa"), &v), 0);
+	/* the same words (zero-padded), another length */
+	assert_int_equal(get(c, t, idn_slice_of("88.100.1/a\0", 11), &v), 0);
+	put(c, t, S("88.100.1/b"), S("value b"));
+	assert_int_equal(get(c, t, S("88.100.1/a"), &v), 0); /* evicted, not confused */
+	assert_int_equal(get(c, t, S("88.100.1/b"), &v), 1);
+	/* a known absence */
+	put(c, t, S("88.100.1/none"), idn_slice_of(NULL, 0));
 	v = S("x");
-	assert_int_equal(lcache_get(c, S("88.100.1/none"), &v), 1);
+	assert_int_equal(get(c, t, S("88.100.1/none"), &v), 1);
 	assert_null(v.p);
 	lcache_free(c);
 }
 
-/* Many keys in a larger table: every hit is the key's own value. */
+/* Many keys, many collisions: every hit is the value put for that very key. */
 static void test_hits_are_exact(void **state)
 {
 	(void)state;
 	lcache *c = lcache_new(64 * 1024);
-	char k[32], want[32];
-	static char vals[4096][32];
+	char k[32];
+	static char vals[5000][16];
 	idn_slice v;
-	int hits = 0;
+	size_t hits = 0;
 	assert_non_null(c);
-	lcache_view(c, 1, 0, 0);
-	for (int i = 0; i < 4096; i++) {
+	uint64_t t = tag_of(c, 1, 0, 1);
+	for (int i = 0; i < 5000; i++) {
 		snprintf(k, sizeof k, "88.100.1/%d", i);
 		snprintf(vals[i], sizeof vals[i], "v%d", i);
-		lcache_put(c, S(k), S(vals[i]));
+		put(c, t, S(k), S(vals[i]));
 	}
-	for (int i = 0; i < 4096; i++) {
+	for (int i = 0; i < 5000; i++) {
 		snprintf(k, sizeof k, "88.100.1/%d", i);
-		snprintf(want, sizeof want, "v%d", i);
-		if (lcache_get(c, S(k), &v)) {
-			assert_true(idn_slice_eq(v, S(want)));
+		if (get(c, t, S(k), &v)) {
+			assert_ptr_equal(v.p, vals[i]);
 			hits++;
 		}
 	}
-	/* 1024 slots for 4096 keys: the last one put in each slot stays */
-	assert_true(hits > 0 && hits <= 1024);
+	assert_true(hits > 500); /* 1,024 slots */
 	lcache_free(c);
 }
 
-/* A key too long for a slot is not kept (and not confused with its head). */
+/* Keys up to LCACHE_KEY_MAX bytes are kept, longer ones never (nor confused). */
 static void test_long_key_not_kept(void **state)
 {
 	(void)state;
@@ -96,68 +122,154 @@ static void test_long_key_not_kept(void **state)
 	idn_slice v;
 	lcache *c = lcache_new(LCACHE_SLOT);
 	assert_non_null(c);
-	memset(k, 'x', sizeof k);
-	lcache_view(c, 1, 0, 0);
-	lcache_put(c, idn_slice_of(k, LCACHE_KEY_MAX + 1), S("long"));
-	assert_int_equal(lcache_get(c, idn_slice_of(k, LCACHE_KEY_MAX + 1), &v), 0);
-	lcache_put(c, idn_slice_of(k, LCACHE_KEY_MAX), S("max"));
-	assert_int_equal(lcache_get(c, idn_slice_of(k, LCACHE_KEY_MAX), &v), 1);
-	assert_int_equal(lcache_get(c, idn_slice_of(k, LCACHE_KEY_MAX + 1), &v), 0);
+	memset(k, 'k', sizeof k);
+	uint64_t t = tag_of(c, 1, 0, 1);
+	put(c, t, idn_slice_of(k, LCACHE_KEY_MAX + 1), S("long"));
+	assert_int_equal(get(c, t, idn_slice_of(k, LCACHE_KEY_MAX + 1), &v), 0);
+	put(c, t, idn_slice_of(k, LCACHE_KEY_MAX), S("max"));
+	assert_int_equal(get(c, t, idn_slice_of(k, LCACHE_KEY_MAX), &v), 1);
+	assert_int_equal(get(c, t, idn_slice_of(k, LCACHE_KEY_MAX + 1), &v), 0);
+	assert_int_equal(get(c, t, idn_slice_of(k, LCACHE_KEY_MAX - 1), &v), 0);
 	lcache_free(c);
 }
 
-/* Another view forgets everything, also when it comes back to the first. */
-static void test_view_change_forgets(void **state)
+/*
+ * Tags: one per view, shared by every snapshot in it; a newer snapshot in
+ * another view makes a new tag current, an older one gets none; a tag sees
+ * only its own entries, and a put under a tag no longer current is not kept.
+ */
+static void test_views_and_tags(void **state)
 {
 	(void)state;
-	lcache *c = lcache_new(1 << 16);
 	idn_slice v;
+	lcache *c = lcache_new(1 << 16);
 	assert_non_null(c);
-	assert_int_equal(lcache_get(c, S("k"), &v), 0); /* no view yet: nothing */
-	lcache_view(c, 5, 0, 0);
-	lcache_put(c, S("k"), S("v5"));
-	lcache_view(c, 5, 0, 0); /* the same view again (a renewal that saw no write) */
-	assert_int_equal(lcache_get(c, S("k"), &v), 1);
-	lcache_view(c, 6, 0, 0); /* a write committed */
-	assert_int_equal(lcache_get(c, S("k"), &v), 0);
-	lcache_put(c, S("k"), S("v6"));
-	lcache_view(c, 6, 1, 0); /* the map moved */
-	assert_int_equal(lcache_get(c, S("k"), &v), 0);
-	lcache_view(c, 6, 0, 0); /* back: still forgotten */
-	assert_int_equal(lcache_get(c, S("k"), &v), 0);
+	assert_int_equal(lcache_current(c), 0);
+	assert_int_equal(get(c, 0, S("k"), &v), 0); /* no tag: nothing */
+	uint64_t t5 = tag_of(c, 5, 0, 5);
+	assert_true(t5 != 0);
+	put(c, t5, S("k"), S("v5"));
+	assert_int_equal(tag_of(c, 5, 0, 9), t5); /* another worker, a later snapshot, same view */
+	assert_int_equal(get(c, t5, S("k"), &v), 1);
+	uint64_t t6 = tag_of(c, 10, 0, 10); /* a write committed */
+	assert_true(t6 != 0 && t6 != t5);
+	assert_int_equal(lcache_current(c), t6);
+	assert_int_equal(get(c, t6, S("k"), &v), 0);
+	assert_int_equal(get(c, t5, S("k"), &v), 1); /* still right for a worker in view 5 */
+	put(c, t5, S("j"), S("old j"));              /* not kept: t5 is not current */
+	assert_int_equal(get(c, t5, S("j"), &v), 0);
+	assert_int_equal(get(c, t6, S("j"), &v), 0);
+	put(c, t6, S("k"), S("v6"));
+	assert_int_equal(get(c, t6, S("k"), &v), 1);
+	assert_true(idn_slice_eq(v, S("v6")));
+	assert_int_equal(get(c, t5, S("k"), &v), 0); /* the slot is view 6's now */
+	/* snapshots older than the current view's: no tag, the view stays */
+	assert_int_equal(tag_of(c, 5, 0, 9), 0);
+	assert_int_equal(tag_of(c, 7, 0, 7), 0);
+	assert_int_equal(lcache_current(c), t6);
+	put(c, 0, S("k"), S("none"));
+	assert_int_equal(get(c, t6, S("k"), &v), 1);
+	assert_true(idn_slice_eq(v, S("v6")));
+	/* the map moved: a new view even with the same gen, and older epochs get none */
+	uint64_t t7 = tag_of(c, 10, 1, 10);
+	assert_true(t7 != 0 && t7 != t6);
+	assert_int_equal(get(c, t7, S("k"), &v), 0);
+	assert_int_equal(tag_of(c, 10, 0, 11), 0);
+	/* the same gen and epoch with other writers' commits between: another view */
+	lcache_view r = {.gen = 10, .epoch = 1, .others = 99, .txnid = 12};
+	uint64_t t8 = lcache_tag(c, &r);
+	assert_true(t8 != 0 && t8 != t7);
 	lcache_free(c);
 }
 
-/* The table starts small, doubles with the working set, never past the bound. */
+/* The table is the bound (rounded down to a power of two) from the start. */
 static void test_bound_holds(void **state)
 {
 	(void)state;
 	char k[32];
-	const size_t bound = 3u << 20; /* not a power of two: 2 MiB of slots at most */
-	lcache *c = lcache_new(bound);
+	lcache *c = lcache_new(3u << 20); /* not a power of two: 2 MiB of slots */
 	assert_non_null(c);
-	assert_int_equal(lcache_bytes(c), LCACHE_START_BYTES);
-	lcache_view(c, 1, 0, 0);
-	size_t most = 0;
-	for (int i = 0; i < 300000; i++) {
-		int n = snprintf(k, sizeof k, "88.100.1/%d", i);
-		lcache_put(c, idn_slice_of(k, (size_t)n), S("v"));
-		if (lcache_bytes(c) > most)
-			most = lcache_bytes(c);
-	}
-	assert_int_equal(most, 2u << 20);
-	lcache_free(c);
-
-	/* a bound below the start: the bound from the start */
-	c = lcache_new(256 * 1024);
-	assert_non_null(c);
-	assert_int_equal(lcache_bytes(c), 256 * 1024);
-	lcache_view(c, 1, 0, 0);
+	assert_int_equal(lcache_bytes(c), 2u << 20);
+	uint64_t t = tag_of(c, 1, 0, 1);
 	for (int i = 0; i < 100000; i++) {
-		int n = snprintf(k, sizeof k, "p/%d", i);
-		lcache_put(c, idn_slice_of(k, (size_t)n), S("v"));
+		int n = snprintf(k, sizeof k, "88.100.1/%d", i);
+		put(c, t, idn_slice_of(k, (size_t)n), S("v"));
 	}
-	assert_int_equal(lcache_bytes(c), 256 * 1024);
+	assert_int_equal(lcache_bytes(c), 2u << 20);
+	lcache_free(c);
+	c = lcache_new(100);
+	assert_non_null(c);
+	assert_int_equal(lcache_bytes(c), LCACHE_SLOT);
+	lcache_free(c);
+}
+
+/*
+ * Threads on one small cache (64 slots, 512 keys: every slot contended):
+ * each puts key i -> (&base[i], length = its tag) and checks every hit is
+ * exactly that under its own tag, while one thread keeps moving the view.
+ * A torn slot read, or a hit under another tag, shows as a wrong pointer
+ * or length.
+ */
+enum { HAM_KEYS = 512, HAM_THREADS = 4, HAM_ROUNDS = 400000 };
+static char ham_base[HAM_KEYS];
+static atomic_uint_fast64_t ham_gen;
+
+struct ham {
+	lcache *c;
+	int id;
+	size_t hits, bad;
+};
+
+static void *hammer(void *arg)
+{
+	struct ham *h = arg;
+	char k[32];
+	unsigned x = (unsigned)h->id * 2654435761u + 1;
+	uint64_t tag = 0;
+	for (int r = 0; r < HAM_ROUNDS; r++) {
+		x = x * 1103515245u + 12345u;
+		if (h->id == 0 && r % 1000 == 0) {
+			uint64_t g = atomic_fetch_add(&ham_gen, 1) + 1;
+			tag = tag_of(h->c, g, 0, g);
+		} else if (r % 1000 == 0) {
+			uint64_t g = atomic_load(&ham_gen);
+			tag = tag_of(h->c, g, 0, g); /* 0 when the view moved in between */
+		}
+		unsigned i = (x >> 8) % HAM_KEYS;
+		int n = snprintf(k, sizeof k, "88.100.1/%u", i);
+		idn_slice key = idn_slice_of(k, (size_t)n), v;
+		lcache_key ck;
+		if (lcache_get(h->c, tag, key, &v, &ck)) {
+			h->hits++;
+			if (v.p != (const uint8_t *)(ham_base + i) || v.len != (uint32_t)tag)
+				h->bad++;
+		} else if (tag) {
+			lcache_put(h->c, tag, &ck, idn_slice_of(ham_base + i, (uint32_t)tag));
+		}
+	}
+	return NULL;
+}
+
+static void test_threads_hammer(void **state)
+{
+	(void)state;
+	pthread_t th[HAM_THREADS];
+	struct ham h[HAM_THREADS];
+	lcache *c = lcache_new(64 * LCACHE_SLOT);
+	assert_non_null(c);
+	atomic_store(&ham_gen, 0);
+	for (int i = 0; i < HAM_THREADS; i++) {
+		h[i] = (struct ham){.c = c, .id = i};
+		assert_int_equal(pthread_create(&th[i], NULL, hammer, &h[i]), 0);
+	}
+	size_t hits = 0, bad = 0;
+	for (int i = 0; i < HAM_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		hits += h[i].hits;
+		bad += h[i].bad;
+	}
+	assert_int_equal(bad, 0);
+	assert_true(hits > 0);
 	lcache_free(c);
 }
 
@@ -404,14 +516,155 @@ static void test_store_raw_writes_reuse_root(void **state)
 	}
 }
 
+/*
+ * Two workers renew at different moments: the one still in the old
+ * snapshot neither reads the new view's entries nor leaves its own for the
+ * worker in the new view.
+ */
+static void test_store_workers_in_two_views(void **state)
+{
+	struct fx *f = *state;
+	store_txn *r2;
+	idn_slice v;
+	write1(f->s, "88.100.1/x", "x old");
+	write1(f->s, "88.100.1/z", "z old");
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &r2), IDN_OK);
+	store_txn_reset(r2);
+	request(f, "88.100.1/x", "x old");               /* the view of the old snapshot, filled */
+	assert_int_equal(store_txn_renew(f->r), IDN_OK); /* worker 1 stays in it */
+	write1(f->s, "88.100.1/x", "x new");
+	write1(f->s, "88.100.1/z", "z new");
+	assert_int_equal(store_txn_renew(r2), IDN_OK); /* worker 2: the new view */
+	assert_int_equal(store_get(r2, S("88.100.1/x"), &v), IDN_OK);
+	assert_true(idn_slice_eq(v, S("x new")));
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(store_get(f->r, S("88.100.1/x"), &v), IDN_OK);
+		assert_true(idn_slice_eq(v, S("x old")));
+		assert_int_equal(store_get(f->r, S("88.100.1/z"), &v), IDN_OK);
+		assert_true(idn_slice_eq(v, S("z old")));
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(store_get(r2, S("88.100.1/z"), &v), IDN_OK);
+		assert_true(idn_slice_eq(v, S("z new")));
+	}
+	store_txn_reset(r2);
+	store_txn_reset(f->r);
+	request(f, "88.100.1/z", "z new");
+	request(f, "88.100.1/x", "x new");
+	store_txn_abort(r2);
+}
+
+/*
+ * Readers on their own threads, each renewing its txn for every round,
+ * while a writer rewrites all keys in one txn per version: every round
+ * must read one version for all keys (its snapshot's), never less than its
+ * last round's. A cache entry from another view would mix versions.
+ */
+enum { MT_KEYS = 16, MT_READERS = 3, MT_VERSIONS = 300 };
+
+struct mt {
+	store *s;
+	atomic_int *done;
+	int bad;
+	long rounds;
+};
+
+static void *mt_reader(void *arg)
+{
+	struct mt *m = arg;
+	store_txn *r;
+	char k[32];
+	long last = 0;
+	if (store_txn_begin(m->s, STORE_RDONLY, &r) != IDN_OK) {
+		m->bad++;
+		return NULL;
+	}
+	store_txn_reset(r);
+	while (!atomic_load(m->done) && !m->bad) {
+		if (store_txn_renew(r) != IDN_OK) {
+			m->bad++;
+			break;
+		}
+		long first = -1;
+		for (int pass = 0; pass < 2; pass++) /* the second pass mostly from the cache */
+			for (int i = 0; i < MT_KEYS; i++) {
+				idn_slice v;
+				snprintf(k, sizeof k, "88.100.1/mt%d", i);
+				if (store_get(r, S(k), &v) != IDN_OK || v.len >= 32) {
+					m->bad++;
+					continue;
+				}
+				char buf[32];
+				memcpy(buf, v.p, v.len);
+				buf[v.len] = 0;
+				long ver = strtol(buf, NULL, 10);
+				if (first < 0)
+					first = ver;
+				if (ver != first || ver < last)
+					m->bad++;
+			}
+		last = first;
+		m->rounds++;
+		store_txn_reset(r);
+	}
+	store_txn_abort(r);
+	return NULL;
+}
+
+static void write_version(store *s, int ver)
+{
+	store_txn *t;
+	char k[32], v[32];
+	assert_int_equal(store_txn_begin(s, 0, &t), IDN_OK);
+	for (int i = 0; i < MT_KEYS; i++) {
+		snprintf(k, sizeof k, "88.100.1/mt%d", i);
+		snprintf(v, sizeof v, "%d%s", ver, ver % 2 ? "" : " (even)");
+		assert_int_equal(store_put(t, S(k), S(v), 0), IDN_OK);
+	}
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+}
+
+static void test_store_threads_see_one_snapshot(void **state)
+{
+	struct fx *f = *state;
+	pthread_t th[MT_READERS];
+	struct mt m[MT_READERS];
+	atomic_int done = 0;
+	write_version(f->s, 0);
+	for (int i = 0; i < MT_READERS; i++) {
+		m[i] = (struct mt){.s = f->s, .done = &done};
+		assert_int_equal(pthread_create(&th[i], NULL, mt_reader, &m[i]), 0);
+	}
+	for (int ver = 1; ver <= MT_VERSIONS; ver++) {
+		write_version(f->s, ver);
+		if (ver % 50 == 0) { /* a commit that leaves the records: the same view */
+			store_txn *t;
+			assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+			assert_int_equal(store_tab_put(t, STORE_TAB_STATS, S("k"), S("v"), 0),
+			                 IDN_OK);
+			assert_int_equal(store_txn_commit(t), IDN_OK);
+		}
+	}
+	atomic_store(&done, 1);
+	long rounds = 0;
+	for (int i = 0; i < MT_READERS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(m[i].bad, 0);
+		rounds += m[i].rounds;
+	}
+	assert_true(rounds > 0);
+	request(f, "88.100.1/mt3", "300 (even)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_one_slot_compares_keys),
 	    cmocka_unit_test(test_hits_are_exact),
 	    cmocka_unit_test(test_long_key_not_kept),
-	    cmocka_unit_test(test_view_change_forgets),
+	    cmocka_unit_test(test_views_and_tags),
 	    cmocka_unit_test(test_bound_holds),
+	    cmocka_unit_test(test_threads_hammer),
 	    cmocka_unit_test_setup_teardown(test_store_write_seen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_delete_seen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_other_process_write_seen, fx_setup,
@@ -422,6 +675,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_store_nested_write_seen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_raw_write_seen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_raw_writes_reuse_root, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_workers_in_two_views, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_threads_see_one_snapshot, fx_setup,
 	                                    fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
