@@ -378,7 +378,7 @@ class Gateway(unittest.TestCase):
                 time.sleep(0.05)
             time.sleep(0.3)  # one waits on the dead node, the others are queued
             t0 = time.time()
-            self.assertEqual(gw.stop(timeout=15), 0, gw.output())
+            self.assertEqual(gw.stop(), 0, gw.output())
             stopped = time.time() - t0
             for t in ts:
                 t.join(20)
