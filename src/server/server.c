@@ -501,6 +501,20 @@ int server_run(server_settings *s)
 		r->stats.arg = r;
 		server_stats_start(&r->stats);
 	}
+	/*
+	 * From the first answer on (the listeners, then the banner and READY=1)
+	 * SIGTERM/SIGINT wait for the signalfd in net_run_until_signal, so one
+	 * sent as soon as the node answers or says it serves stops it cleanly.
+	 * Left unblocked until this thread waits there, such a signal killed the
+	 * node (exit -15, no STOPPING=1) whenever a loaded machine kept this
+	 * thread off the CPU past the banner. Before the listeners they still
+	 * end a start at once.
+	 */
+	sigset_t stopsig, unheld;
+	sigemptyset(&stopsig);
+	sigaddset(&stopsig, SIGTERM);
+	sigaddset(&stopsig, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stopsig, &unheld);
 	if (!ret)
 		ret = start_listeners(r);
 	if (!ret)
@@ -512,6 +526,7 @@ int server_run(server_settings *s)
 		server_notify("READY=1");
 		serve_held(r);
 		ret = net_run_until_signal(r->net);
+		pthread_sigmask(SIG_SETMASK, &unheld, NULL);
 		server_notify("STOPPING=1");
 		r->net = NULL;                /* freed by net_run_until_signal */
 		server_stats_stop(&r->stats); /* a reload in progress ends before what it uses */
@@ -525,5 +540,6 @@ int server_run(server_settings *s)
 	}
 	stop(r);
 	free(r);
+	pthread_sigmask(SIG_SETMASK, &unheld, NULL); /* a start that failed */
 	return ret;
 }

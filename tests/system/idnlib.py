@@ -20,6 +20,12 @@ IDNODE = os.environ.get("IDNODE", os.path.join(os.path.dirname(__file__), "../..
 PG = os.environ.get("IDN_TEST_PG", "")
 PG_REQUIRED = os.environ.get("IDN_TEST_PG_REQUIRED") == "1"
 
+# How long a test waits for a node's reaction (ready, a log line, a datagram,
+# its exit after SIGTERM) before it fails: generous, since CI runs the suite
+# two at a time beside an ASan build and fuzzers on two cores, and a node
+# kept off the CPU for seconds is no bug. A passing test never waits it out.
+DEADLINE = float(os.environ.get("IDN_TEST_DEADLINE", "60"))
+
 
 _handed_out = set()
 
@@ -301,7 +307,7 @@ class Node:
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self.wait_ready()
 
-    def wait_ready(self, timeout=10.0):
+    def wait_ready(self, timeout=DEADLINE):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -339,7 +345,7 @@ class Node:
     def resolve(self, handle, *args):
         return self.cli("resolve", handle, "--server", "127.0.0.1:%d" % self.port, *args)
 
-    def stop(self, sig=signal.SIGTERM, timeout=10):
+    def stop(self, sig=signal.SIGTERM, timeout=DEADLINE):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:

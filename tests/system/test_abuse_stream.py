@@ -24,6 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import IDNODE, admin_data, parse_answer, request, tcp_read_answer, udp_exchange  # noqa: E402
 
 # RssAnon growth allowed while six slow readers hold 1,000-copy batches of a
@@ -176,7 +177,7 @@ class StreamTest(unittest.TestCase):
             print("B: RssAnon base %d kB, peak %d kB with six slow readers" % (base, peak),
                   file=sys.stderr)
             self.assertLess(peak - base, STREAM_RSS_BOUND_KB)
-            deadline = time.time() + 10
+            deadline = time.time() + DEADLINE
             while time.time() < deadline and rss_anon(pid) - base > STREAM_RSS_BOUND_KB // 2:
                 time.sleep(0.2)
             after = rss_anon(pid)

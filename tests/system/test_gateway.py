@@ -22,6 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode, split_responses  # noqa: E402
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import (IDNODE, class_nodes, parse_answer, request, start_hierarchy,  # noqa: E402
                     udp_exchange, url)
 from test_recursive import stats, stats_until  # noqa: E402
@@ -163,7 +164,7 @@ class Gateway(unittest.TestCase):
             self.assertEqual((after["hits"] - before["hits"], after["misses"] - before["misses"]),
                              (40, 0))
             gw.proc.send_signal(signal.SIGUSR1)
-            deadline = time.time() + 5
+            deadline = time.time() + DEADLINE
             while "gateway-answer=" not in gw.output() and time.time() < deadline:
                 time.sleep(0.05)
             self.assertEqual(re.findall(r"gateway-answer=(\d+)", gw.output())[-1:], ["1"])
@@ -346,7 +347,7 @@ class Gateway(unittest.TestCase):
                 self.assertLess(secs, 1.0)
             self.assertEqual({o[0] for o in out} - {503}, {504})
             gw.proc.send_signal(signal.SIGUSR1)
-            deadline = time.time() + 5
+            deadline = time.time() + DEADLINE
             while "gateway-queue=" not in gw.output() and time.time() < deadline:
                 time.sleep(0.05)
             counts = dict(re.findall(r"(gateway-queue)=(\d+)", gw.output()))
@@ -377,7 +378,7 @@ class Gateway(unittest.TestCase):
                 time.sleep(0.05)
             time.sleep(0.3)  # one waits on the dead node, the others are queued
             t0 = time.time()
-            self.assertEqual(gw.stop(timeout=15), 0, gw.output())
+            self.assertEqual(gw.stop(), 0, gw.output())
             stopped = time.time() - t0
             for t in ts:
                 t.join(20)

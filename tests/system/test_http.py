@@ -13,6 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode, split_responses  # noqa: E402
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import IDNODE, parse_answer, request  # noqa: E402
 
 MOTOR = {"handle": "88.100.1/MOTOR-1", "values": [
@@ -286,7 +287,7 @@ class HttpRoutesTest(unittest.TestCase):
 
     def test_access_log(self):
         self.node.req("GET", "/api/handles/88.100.1/NOURL?x=1")
-        deadline = time.time() + 3
+        deadline = time.time() + DEADLINE
         while time.time() < deadline:
             with open(self.log) as f:
                 text = f.read()

@@ -17,6 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode, split_responses  # noqa: E402
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import admin_data, hexval  # noqa: E402
 
 TEMPLATE = {"handle": "88.100.1/PUMP-2026-000042", "values": [
@@ -84,7 +85,7 @@ class PlainGet(unittest.TestCase):
         with socket.create_connection(("127.0.0.1", self.node.http_port), timeout=5) as c:
             c.sendall(b"".join(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % p.encode()
                                for p in paths))
-            data, deadline = b"", time.time() + 10
+            data, deadline = b"", time.time() + DEADLINE
             while len(split_responses(data)) < len(paths) and time.time() < deadline:
                 chunk = c.recv(65536)
                 if not chunk:
@@ -96,7 +97,7 @@ class PlainGet(unittest.TestCase):
         self.assertEqual((st, body), (200, b""))
         self.assertEqual(int(hdrs["content-length"]), len(alone[0][1]))
         # the access log counts the body's bytes, as for any answer
-        deadline = time.time() + 5
+        deadline = time.time() + DEADLINE
         want = '"GET /api/handles/%s HTTP/1.1" 200 %d ' % (h, len(alone[0][1]))
         while time.time() < deadline:
             with open(self.log) as f:
@@ -126,7 +127,7 @@ class PlainGet(unittest.TestCase):
             self.assertEqual(self.get("/api/handles/" + h)[0], 200)
         self.assertEqual(self.get("/api/handles/%s?index=1" % h)[0], 200)
         want = {k: v + 6 for k, v in before.items()}
-        deadline = time.time() + 10
+        deadline = time.time() + DEADLINE
         got = self.counters()
         while got != want and time.time() < deadline:
             time.sleep(0.2)

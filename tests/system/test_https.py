@@ -15,6 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import IDNODE, Node, free_port  # noqa: E402
 
 MOTOR = {"handle": "88.100.1/TLS-1", "values": [
@@ -35,7 +36,7 @@ class HttpsTest(unittest.TestCase):
         cls.port = free_port()
         cls.node = Node(records=[MOTOR], extra_args=[
             "--https", "127.0.0.1:%d" % cls.port, "--tls-cert", cls.cert, "--tls-key", cls.key])
-        deadline = time.time() + 5
+        deadline = time.time() + DEADLINE
         while time.time() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", cls.port), timeout=0.5).close()

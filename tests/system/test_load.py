@@ -13,6 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import IDNODE, free_port, request, udp_exchange
 
 TIMEOUT = 120  # seconds, for any one command
@@ -109,7 +110,7 @@ class Server:
             args += ["--home", h]
         self.proc = subprocess.Popen(args + list(extra), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
-        deadline = time.time() + 10
+        deadline = time.time() + DEADLINE
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError("idnode serve exited: " + self.proc.stderr.read().decode())
@@ -131,7 +132,7 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(DEADLINE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)

@@ -18,6 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import IDNODE, Node, free_port, request, udp_exchange, parse_answer
 from idnlib import hexval, s  # noqa: E402
 
@@ -45,7 +46,7 @@ class Mirror:
         self.logpath = log
         self.log = open(log, "a")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
+        deadline = time.time() + DEADLINE
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("mirror exited: " + self.output())
@@ -76,7 +77,7 @@ class Mirror:
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(10)
+            rc = self.proc.wait(DEADLINE)
         finally:
             self.kill()
         return rc
@@ -173,7 +174,7 @@ class MirrorTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         r = self.admin("delete", "88.100.1/ID-00008")
         self.assertEqual(r.returncode, 0, r.stderr)
-        deadline = time.time() + 10
+        deadline = time.time() + DEADLINE
         while not self.mirror.resolves(h) and time.time() < deadline:
             time.sleep(0.05)
         self.assertTrue(self.mirror.resolves(h))
@@ -217,7 +218,7 @@ class MirrorTest(unittest.TestCase):
                     % (self.primary.port, ADMIN, self.key))
         m = self.start_mirror(config=ini)
         # It replicates (configured from the file): the identity record arrives.
-        deadline = time.time() + 10
+        deadline = time.time() + DEADLINE
         while not m.resolves("0.NA/88.100.1") and time.time() < deadline:
             time.sleep(0.05)
         self.assertTrue(m.resolves("0.NA/88.100.1"))

@@ -16,6 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import (IDNODE, Node, class_nodes, free_port, parse_answer,  # noqa: E402
                     request, siteinfo, start_hierarchy, tcp_exchange, tcp_read_answer,
                     udp_exchange, url)
@@ -267,7 +268,7 @@ class PureRecursive(unittest.TestCase):
         log = open(os.path.join(d, "log"), "w+")
         proc = subprocess.Popen([IDNODE, "serve", "-c", ini], stdout=log, stderr=log)
         try:
-            deadline, ans = time.time() + 10, None
+            deadline, ans = time.time() + DEADLINE, None
             while time.time() < deadline and ans is None:
                 try:
                     # No REC: a pure recursive node resolves it all the same.
@@ -285,7 +286,7 @@ class PureRecursive(unittest.TestCase):
             ans, _, _ = udp_exchange(port, request("", body=b"\x00\x00\x10\x00ab"))
             self.assertEqual(parse_answer(ans)[2], 4)
             proc.send_signal(signal.SIGTERM)
-            self.assertEqual(proc.wait(10), 0)
+            self.assertEqual(proc.wait(DEADLINE), 0)
             log.seek(0)
             self.assertIn("resolver: hits=", log.read())
         finally:

@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, Node, free_port, parse_answer, request, udp_exchange  # noqa: E402
+from idnlib import DEADLINE, IDNODE, Node, free_port, parse_answer, request, udp_exchange  # noqa: E402
 
 REC = {"handle": "88.100.1/r", "values": [{"index": 1, "type": "URL",
                                              "data": "https://example.com/r"}]}
@@ -65,7 +65,7 @@ class Reload(unittest.TestCase):
     def hup(self, n):
         """SIGHUP, then the log once the n-th reload has ended (bounded wait)."""
         self.node.proc.send_signal(signal.SIGHUP)
-        deadline = time.time() + 10
+        deadline = time.time() + DEADLINE
         while time.time() < deadline:
             out = self.node.output()
             ends = out.count("idnode: reload: done") + out.count("do not parse: nothing changed")
@@ -161,7 +161,7 @@ class HupWhileStarting(unittest.TestCase):
             with open(log_path) as f:
                 return f.read()
 
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + DEADLINE
         while not sighup_blocked(proc.pid) and time.monotonic() < deadline:
             self.assertIsNone(proc.poll(), output())
             time.sleep(0.0005)
@@ -187,7 +187,7 @@ class HupWhileStarting(unittest.TestCase):
         self.assertIn("idnode: reload: done", text)
         self.assertLess(text.index("idnode: serving"), text.rindex("idnode: reload: done"))
         proc.send_signal(signal.SIGTERM)
-        self.assertEqual(proc.wait(10), 0, output())
+        self.assertEqual(proc.wait(DEADLINE), 0, output())
 
 
 class ServiceManagerNotify(unittest.TestCase):
@@ -195,38 +195,49 @@ class ServiceManagerNotify(unittest.TestCase):
     it answers, RELOADING=1 then READY=1 around a SIGHUP's reload, and
     STOPPING=1 when it stops: the datagrams systemd reads (sd_notify(3))."""
 
-    def _next(self, sock):
-        sock.settimeout(30)
-        return sock.recv(4096).decode()
+    def _next(self, sock, proc=None):
+        """The next datagram; a node that exited meanwhile is named in the failure."""
+        sock.settimeout(DEADLINE)
+        try:
+            return sock.recv(4096).decode()
+        except TimeoutError:
+            self.fail("no datagram in %g s; the node %s" % (DEADLINE,
+                      ("runs" if proc is None or proc.poll() is None else
+                       "exited %s" % proc.returncode)))
 
     def _cycle(self, sock, sock_path):
         tmp = tempfile.TemporaryDirectory(prefix="idn-notify-")
         self.addCleanup(tmp.cleanup)
         proc, port, log = serve_one_record(self, tmp.name, 1,
                                            dict(os.environ, NOTIFY_SOCKET=sock_path))
-        self.assertEqual(self._next(sock), "READY=1")
+        self.assertEqual(self._next(sock, proc), "READY=1")
         # Ready means answering.
         _, _, rc, _, _ = parse_answer(udp_exchange(port, request("88.100.1/r"), timeout=5)[0])
         self.assertEqual(rc, 1)
         proc.send_signal(signal.SIGHUP)
-        reloading = self._next(sock)
+        reloading = self._next(sock, proc)
         self.assertTrue(reloading.startswith("RELOADING=1\nMONOTONIC_USEC="), reloading)
         usec = int(reloading.split("MONOTONIC_USEC=")[1])
         self.assertLess(abs(usec - time.monotonic_ns() // 1000), 60 * 1000000)
-        self.assertEqual(self._next(sock), "READY=1")
+        self.assertEqual(self._next(sock, proc), "READY=1")
         with open(log) as f:
             self.assertIn("idnode: reload: done", f.read())
         proc.send_signal(signal.SIGTERM)
-        self.assertEqual(self._next(sock), "STOPPING=1")
-        self.assertEqual(proc.wait(10), 0)
+        self.assertEqual(self._next(sock, proc), "STOPPING=1")
+        self.assertEqual(proc.wait(DEADLINE), 0)
 
-    def test_path_socket(self):
+    def _path_socket(self):
+        """A notify socket bound to a path in a new directory: (sock, path, dir)."""
         tmp = tempfile.TemporaryDirectory(prefix="idn-nsock-")
         self.addCleanup(tmp.cleanup)
         sock_path = os.path.join(tmp.name, "notify")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.addCleanup(sock.close)
         sock.bind(sock_path)
+        return sock, sock_path, tmp.name
+
+    def test_path_socket(self):
+        sock, sock_path, _ = self._path_socket()
         self._cycle(sock, sock_path)
 
     def test_abstract_socket(self):
@@ -235,6 +246,49 @@ class ServiceManagerNotify(unittest.TestCase):
         self.addCleanup(sock.close)
         sock.bind("\0" + name)
         self._cycle(sock, "@" + name)
+
+    def test_sigterm_while_announcing(self):
+        """A SIGTERM sent once the node says it serves (its banner, READY=1)
+        stops it cleanly, even before the main thread waits for signals.
+        The notify socket's queue is filled first, so the node's READY=1
+        waits in the kernel until the test reads: the main thread is held
+        just past its banner while the SIGTERM comes. Unless SIGTERM is held
+        from the listeners on it kills the node (exit -15, no STOPPING=1)."""
+        sock, sock_path, tmp = self._path_socket()
+        filled = 0
+        for _ in range(1000):  # a fresh sender refused at once: the queue is full
+            junk = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.addCleanup(junk.close)
+            junk.setblocking(False)
+            sent = 0
+            try:
+                while True:
+                    junk.sendto(b"junk", sock_path)
+                    sent += 1
+            except BlockingIOError:
+                pass
+            filled += sent
+            if sent == 0:
+                break
+        self.assertEqual(sent, 0, "the notify queue never filled")
+        proc, _, log = serve_one_record(self, tmp, 1, dict(os.environ, NOTIFY_SOCKET=sock_path))
+
+        def output():
+            with open(log) as f:
+                return f.read()
+
+        deadline = time.monotonic() + DEADLINE
+        while "idnode: serving" not in output() and time.monotonic() < deadline:
+            self.assertIsNone(proc.poll(), output())
+            time.sleep(0.01)
+        self.assertIn("idnode: serving", output())
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(filled):
+            self.assertEqual(self._next(sock, proc), "junk")
+        self.assertEqual(self._next(sock, proc), "READY=1")
+        self.assertEqual(self._next(sock, proc), "STOPPING=1")
+        self.assertEqual(proc.wait(DEADLINE), 0, output())
+        self.assertIn("idnode: stopped", output())
 
 
 if __name__ == "__main__":
