@@ -422,15 +422,20 @@ static bool admin_json(http_resp *r, idn_slice data)
 	proto_admin a;
 	if (proto_admin_decode(data, &a))
 		return false;
+	/* the 12 bits, highest first, four at a time from a table */
+	static const char nib[16][4] = {"0000", "0001", "0010", "0011", "0100", "0101",
+	                                "0110", "0111", "1000", "1001", "1010", "1011",
+	                                "1100", "1101", "1110", "1111"};
 	char bits[12];
-	for (int i = 0; i < 12; i++)
-		bits[i] = (a.rights >> (11 - i)) & 1 ? '1' : '0';
+	memcpy(bits, nib[a.rights >> 8 & 15], 4);
+	memcpy(bits + 4, nib[a.rights >> 4 & 15], 4);
+	memcpy(bits + 8, nib[a.rights & 15], 4);
 	LIT(r, "{\"format\":\"admin\",\"value\":{\"handle\":");
 	api_json_str(r, a.handle);
 	LIT(r, ",\"index\":");
 	put_u32(r, a.index);
 	LIT(r, ",\"permissions\":\"");
-	http_resp_append(r, bits, sizeof(bits));
+	app(r, bits, sizeof(bits));
 	LIT(r, "\"}}");
 	return true;
 }
