@@ -20,6 +20,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h> /* baseline on x86-64 */
+#endif
 
 #include "core/err.h"
 #include "core/codec.h"
@@ -459,12 +462,29 @@ static bool dispatch(http_conn *c)
 }
 
 /* Bytes a target of the fast path may hold: a safe part of what llhttp takes. */
-static const uint8_t fast_url[256] = {
-    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['-'] = 1, ['.'] = 1, ['_'] = 1,
-    ['~'] = 1,         ['/'] = 1,         ['?'] = 1,         ['='] = 1, ['&'] = 1, ['%'] = 1,
-    [':'] = 1,         ['+'] = 1,         [','] = 1,         [';'] = 1, ['@'] = 1, ['!'] = 1,
-    ['$'] = 1,         ['\''] = 1,        ['('] = 1,         [')'] = 1, ['*'] = 1,
-};
+/*
+ * The end of the run from p of bytes from lo to 0x7e (a target: visible
+ * ASCII, all of which llhttp keeps in it, '#' included; a header's value:
+ * space too), 16 bytes a step with SSE2 while 16 remain.
+ */
+static const uint8_t *ascii_run(const uint8_t *p, const uint8_t *end, uint8_t lo)
+{
+#ifdef __SSE2__
+	while (end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)p);
+		/* signed: bytes of 0x80 and above are below lo too */
+		unsigned m = (unsigned)_mm_movemask_epi8(
+		    _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8((char)lo)),
+		                 _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))));
+		if (m)
+			return p + __builtin_ctz(m);
+		p += 16;
+	}
+#endif
+	while (p < end && *p >= lo && *p < 0x7f)
+		p++;
+	return p;
+}
 /* Of a header's name: 1 a letter, digit or '-'; 2 also a first letter llhttp never looks at. */
 static const uint8_t fast_name[256] = {
     ['0' ... '9'] = 1, ['-'] = 1, ['C'] = 1,         ['c'] = 1,         ['E'] = 1,
@@ -474,9 +494,10 @@ static const uint8_t fast_name[256] = {
 };
 
 /*
- * The common request parsed without llhttp: "GET /<target> HTTP/1.1", then
- * "Name: value" lines of plain ASCII (one space after the colon, none at the
- * value's end), then an empty line, all of it in `in` already. No header
+ * The common request parsed without llhttp: "GET /<target> HTTP/1.1" (the
+ * target visible ASCII), then "Name: value" lines of plain ASCII (one space
+ * after the colon, none at the value's end), then an empty line, all of it
+ * in `in` already. No header
  * llhttp or the framing reads (Connection, Content-Length, Proxy-Connection,
  * Transfer-Encoding, Expect: names from C, E, P or T, and Upgrade), so no
  * body and keep-alive, as llhttp would find. Anything else, a request not
@@ -490,8 +511,7 @@ static size_t fast_request(http_conn *c)
 	const uint8_t *s = c->in + c->parsed, *end = c->in + c->in_len, *p = s + 4;
 	if (end - s < 18 || memcmp(s, "GET /", 5))
 		return 0;
-	while (p < end && fast_url[*p])
-		p++;
+	p = ascii_run(p, end, 0x21);
 	size_t ulen = (size_t)(p - (s + 4)), bytes = ulen;
 	if (end - p < 11 || memcmp(p, " HTTP/1.1\r\n", 11))
 		return 0;
@@ -517,8 +537,7 @@ static size_t fast_request(http_conn *c)
 		if (end - p < 3 || p[0] != ':' || p[1] != ' ' || p[2] == ' ')
 			return 0;
 		const uint8_t *val = p += 2;
-		while (p < end && *p >= 0x20 && *p < 0x7f)
-			p++;
+		p = ascii_run(p, end, 0x20);
 		size_t vlen = (size_t)(p - val);
 		if (end - p < 2 || p[0] != '\r' || p[1] != '\n' || !vlen || val[vlen - 1] == ' ')
 			return 0;

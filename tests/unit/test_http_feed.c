@@ -352,6 +352,12 @@ static const struct {
     {"GET  /a HTTP/1.1\r\n\r\n", 1},
     {"GET /a  HTTP/1.1\r\n\r\n", 1},
     {"GET /a#frag HTTP/1.1\r\n\r\n", 1},
+    {"GET /!\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~ HTTP/1.1\r\n"
+     "X-All: !\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~ x\r\n\r\n",
+     1},
+    {"GET /0123456789abcdef0123456789abcdef\x7f HTTP/1.1\r\n\r\n", 0},
+    {"GET /0123456789abcdef0123456789abcde\x80 HTTP/1.1\r\n\r\n", 1},
+    {GET("/a") "X: 0123456789abcdef0123456789abcdef\x01\r\n\r\n", 0},
     {"GET /a\xc3\xa9 HTTP/1.1\r\n\r\n", 1},
     {"GET /a\"b HTTP/1.1\r\n\r\n", 1},
     {"GET /a{b}|c HTTP/1.1\r\n\r\n", 1},
@@ -419,7 +425,7 @@ static void test_fast_streams(void **state)
 static void test_fast_mutated(void **state)
 {
 	(void)state;
-	static const char pick[] = "\r\n :\t\x7f\x80/?#GETHP1.0aA-";
+	static const char pick[] = "\r\n :\t\x7f\x80/?#GETHP1.0aA-\"{\x01";
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	char buf[512];
 	for (int round = 0; round < 3000; round++) {
