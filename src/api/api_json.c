@@ -247,6 +247,24 @@ static inline uint64_t esc_mask(uint64_t w)
 	       ~w & HIGH;
 }
 
+/*
+ * Room past a string's escape for one whole step (16 bytes stored at once).
+ * OVERREAD_OK(p): the 16 bytes from p lie in one page, so reading them is
+ * safe even past the string's end (what a page holds may be read); not under
+ * AddressSanitizer, which would call it an overflow of the string's object.
+ */
+enum { JSON_STEP = 16 };
+#if defined(__SANITIZE_ADDRESS__)
+#define OVERREAD_OK(p) false
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OVERREAD_OK(p) false
+#endif
+#endif
+#ifndef OVERREAD_OK
+#define OVERREAD_OK(p) (((uintptr_t)(p)&4095) <= 4096 - 16)
+#endif
+
 /* Leads of three-byte sequences whose continuation bytes may be any (E1-EC, EE, EF). */
 static const uint8_t utf8_lead3[256] = {[0xE1 ... 0xEC] = 1, [0xEE ... 0xEF] = 1};
 
@@ -262,7 +280,7 @@ static const uint8_t utf8_lead3[256] = {[0xE1 ... 0xEC] = 1, [0xEE ... 0xEF] = 1
 static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
 {
 	const uint8_t *p = s.p, *end = s.p + s.len;
-	size_t need = 6 * s.len + 2 + JSON_WORD;
+	size_t need = 6 * s.len + 2 + JSON_STEP;
 	char *o0 = r->cap - r->len >= need ? (char *)r->body + r->len
 	                                   : (char *)http_resp_room(r, need),
 	     *o = o0;
@@ -272,8 +290,14 @@ static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
 	while (p < end) {
 		size_t k;
 #ifdef __SSE2__
-		if (end - p >=
-		    16) { /* 16 bytes a step: stored whole (room: 6 a byte), then looked at */
+		/*
+		 * 16 bytes a step: stored whole (room: 6 a byte and a step), then
+		 * looked at. A short string or tail is read whole too when the 16
+		 * bytes stay in its page, the bytes past its end not counted: one
+		 * step for most strings, no call and no piecewise tail.
+		 */
+		size_t left = (size_t)(end - p);
+		if (left >= 16 || OVERREAD_OK(p)) {
 			__m128i x = _mm_loadu_si128((const __m128i *)p);
 			_mm_storeu_si128((__m128i *)o, x);
 			/* signed: bytes of 0x80 and above are below ' ' too, and stop the step */
@@ -282,12 +306,13 @@ static bool json_text(http_resp *r, idn_slice s, bool nul_ok)
 			                              _mm_cmpeq_epi8(x, _mm_set1_epi8('"'))),
 			                 _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\\')),
 			                              _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))));
-			unsigned m = (unsigned)_mm_movemask_epi8(hit);
-			if (!m) {
-				p += 16, o += 16;
+			size_t step = left < 16 ? left : 16;
+			/* a mark just past the step: the first mark is a hit or the step's end */
+			k = (size_t)__builtin_ctz((unsigned)_mm_movemask_epi8(hit) | 1u << step);
+			if (k == step) {
+				p += step, o += step;
 				continue;
 			}
-			k = (size_t)__builtin_ctz(m);
 		} else
 #endif
 		{
@@ -397,15 +422,20 @@ static bool admin_json(http_resp *r, idn_slice data)
 	proto_admin a;
 	if (proto_admin_decode(data, &a))
 		return false;
+	/* the 12 bits, highest first, four at a time from a table */
+	static const char nib[16][4] = {"0000", "0001", "0010", "0011", "0100", "0101",
+	                                "0110", "0111", "1000", "1001", "1010", "1011",
+	                                "1100", "1101", "1110", "1111"};
 	char bits[12];
-	for (int i = 0; i < 12; i++)
-		bits[i] = (a.rights >> (11 - i)) & 1 ? '1' : '0';
+	memcpy(bits, nib[a.rights >> 8 & 15], 4);
+	memcpy(bits + 4, nib[a.rights >> 4 & 15], 4);
+	memcpy(bits + 8, nib[a.rights & 15], 4);
 	LIT(r, "{\"format\":\"admin\",\"value\":{\"handle\":");
 	api_json_str(r, a.handle);
 	LIT(r, ",\"index\":");
 	put_u32(r, a.index);
 	LIT(r, ",\"permissions\":\"");
-	http_resp_append(r, bits, sizeof(bits));
+	app(r, bits, sizeof(bits));
 	LIT(r, "\"}}");
 	return true;
 }

@@ -191,6 +191,8 @@ typedef struct http_config {
 	void (*worker_fini)(void *wctx);
 	http_handler_fn handle;
 	void *arg;
+	/* Tests: every request through llhttp, none through the fast path (http_framing.c). */
+	bool no_fast_path;
 	char *errbuf; /* where http_start writes what went wrong, naming the address */
 	size_t errbuf_len;
 } http_config;

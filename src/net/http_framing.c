@@ -20,6 +20,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h> /* baseline on x86-64 */
+#endif
 
 #include "core/err.h"
 #include "core/codec.h"
@@ -458,14 +461,137 @@ static bool dispatch(http_conn *c)
 	return true;
 }
 
+/* Bytes a target of the fast path may hold: a safe part of what llhttp takes. */
+/*
+ * The end of the run from p of bytes from lo to 0x7e (a target: visible
+ * ASCII, all of which llhttp keeps in it, '#' included; a header's value:
+ * space too), 16 bytes a step with SSE2 while 16 remain.
+ */
+static const uint8_t *ascii_run(const uint8_t *p, const uint8_t *end, uint8_t lo)
+{
+#ifdef __SSE2__
+	while (end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)p);
+		/* signed: bytes of 0x80 and above are below lo too */
+		unsigned m = (unsigned)_mm_movemask_epi8(
+		    _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8((char)lo)),
+		                 _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))));
+		if (m)
+			return p + __builtin_ctz(m);
+		p += 16;
+	}
+#endif
+	while (p < end && *p >= lo && *p < 0x7f)
+		p++;
+	return p;
+}
+/* Of a header's name: 1 a letter, digit or '-'; 2 also a first letter llhttp never looks at. */
+static const uint8_t fast_name[256] = {
+    ['0' ... '9'] = 1, ['-'] = 1, ['C'] = 1,         ['c'] = 1,         ['E'] = 1,
+    ['e'] = 1,         ['P'] = 1, ['p'] = 1,         ['T'] = 1,         ['t'] = 1,
+    ['A' ... 'B'] = 2, ['D'] = 2, ['F' ... 'O'] = 2, ['Q' ... 'S'] = 2, ['U' ... 'Z'] = 2,
+    ['a' ... 'b'] = 2, ['d'] = 2, ['f' ... 'o'] = 2, ['q' ... 's'] = 2, ['u' ... 'z'] = 2,
+};
+
+/*
+ * The common request parsed without llhttp: "GET /<target> HTTP/1.1" (the
+ * target visible ASCII), then "Name: value" lines of plain ASCII (one space
+ * after the colon, none at the value's end), then an empty line, all of it
+ * in `in` already. No header
+ * llhttp or the framing reads (Connection, Content-Length, Proxy-Connection,
+ * Transfer-Encoding, Expect: names from C, E, P or T, and Upgrade), so no
+ * body and keep-alive, as llhttp would find. Anything else, a request not
+ * whole yet or over the limits included, is 0: llhttp parses it as before,
+ * so what a client sees does not change (test_http_fast feeds both the same
+ * bytes). Returns the request's length, its target and headers copied into
+ * `head` as on_headers_complete does.
+ */
+static size_t fast_request(http_conn *c)
+{
+	const uint8_t *s = c->in + c->parsed, *end = c->in + c->in_len, *p = s + 4;
+	if (end - s < 18 || memcmp(s, "GET /", 5))
+		return 0;
+	p = ascii_run(p, end, 0x21);
+	size_t ulen = (size_t)(p - (s + 4)), bytes = ulen;
+	if (end - p < 11 || memcmp(p, " HTTP/1.1\r\n", 11))
+		return 0;
+	p += 11;
+	unsigned n = 0;
+	for (;;) {
+		if (end - p < 2)
+			return 0;
+		if (p[0] == '\r') {
+			if (p[1] != '\n')
+				return 0;
+			p += 2;
+			break;
+		}
+		const uint8_t *name = p;
+		if (fast_name[*p] != 2 || n == HTTP_MAX_HEADERS)
+			return 0;
+		while (p < end && fast_name[*p])
+			p++;
+		size_t nlen = (size_t)(p - name);
+		if (nlen == 7 && !strncasecmp((const char *)name, "upgrade", 7))
+			return 0;
+		if (end - p < 3 || p[0] != ':' || p[1] != ' ' || p[2] == ' ')
+			return 0;
+		const uint8_t *val = p += 2;
+		p = ascii_run(p, end, 0x20);
+		size_t vlen = (size_t)(p - val);
+		if (end - p < 2 || p[0] != '\r' || p[1] != '\n' || !vlen || val[vlen - 1] == ' ')
+			return 0;
+		p += 2;
+		c->hname[n] = (http_span){(size_t)(name - c->in), nlen};
+		c->hval[n] = (http_span){(size_t)(val - c->in), vlen};
+		n++;
+		bytes += nlen + 4 + vlen;
+	}
+	if (bytes > c->w->s->cfg.max_header)
+		return 0;
+	/* as on_message_begin, on_headers_complete and on_message_complete */
+	c->msg_t0 = net_now_ms();
+	c->head_len = 0;
+	c->target = copy_span(c, (http_span){(size_t)(s + 4 - c->in), ulen});
+	for (unsigned i = 0; i < n; i++) {
+		c->headers[i].name = copy_span(c, c->hname[i]);
+		c->headers[i].value = copy_span(c, c->hval[i]);
+	}
+	c->nhdr = n;
+	c->body_len = 0;
+	c->parser.method = HTTP_GET;
+	c->parser.http_major = 1;
+	c->parser.http_minor = 1;
+	c->keep = true;
+	return (size_t)(p - s);
+}
+
+/* A whole request parsed up to c->parsed: answered. */
+static void parsed_one(http_conn *c)
+{
+	c->phase = PH_IDLE;
+	http_conn_progress(c);
+	if (dispatch(c))
+		c->msg_t0 = 0;
+	c->deadline = net_now_ms() + c->w->s->cfg.idle_ms;
+	c->msg_start = c->parsed;
+}
+
 /*
  * Parses what is buffered, answering each complete request. While a request
- * waits for its deferred answer, the rest stays buffered.
+ * waits for its deferred answer, the rest stays buffered. Between requests
+ * (llhttp holds no part of one) the common request takes the fast path.
  */
 void http_process(http_conn *c)
 {
 	while (!c->closing && !c->later && !c->stream && c->parsed < c->in_len &&
 	       c->out_len - c->out_off < HTTP_OUT_HIGH) {
+		size_t fast;
+		if (c->phase == PH_IDLE && !c->w->s->cfg.no_fast_path && (fast = fast_request(c))) {
+			c->parsed += fast;
+			parsed_one(c);
+			continue;
+		}
 		const char *start = (const char *)c->in + c->parsed;
 		llhttp_errno_t e = llhttp_execute(&c->parser, start, c->in_len - c->parsed);
 		if (e == HPE_OK) {
@@ -477,12 +603,7 @@ void http_process(http_conn *c)
 			    (size_t)((const uint8_t *)llhttp_get_error_pos(&c->parser) - c->in);
 			llhttp_resume(&c->parser);
 			c->complete = false;
-			c->phase = PH_IDLE;
-			http_conn_progress(c);
-			if (dispatch(c))
-				c->msg_t0 = 0;
-			c->deadline = net_now_ms() + c->w->s->cfg.idle_ms;
-			c->msg_start = c->parsed;
+			parsed_one(c);
 			continue;
 		}
 		if (c->err_status) {

@@ -6,7 +6,9 @@
  * store (with quotas, and its admin a node admin: /api/quotas), the proxy,
  * Handle-over-HTTP and QR labels (SVG, PNG, PDF and ZIP batches). The first
  * byte picks how the bytes are cut into reads. Nothing may crash, leak or
- * hang, and whatever comes back must be HTTP/1.1 answers.
+ * hang, and whatever comes back must be HTTP/1.1 answers. The same bytes
+ * then go to a handler that echoes the request, with the fast path for the
+ * common GET and without it (llhttp alone): the answers must be the same.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -78,6 +80,41 @@ static void init(void)
 		abort();
 }
 
+/* What the framing made of the request: method, target, headers, body length. */
+static int echo(void *ctx, const http_req *req, http_resp *r)
+{
+	(void)ctx;
+	r->content_type = "text/plain";
+	http_resp_puts(r, req->method);
+	idn_slice parts[2 * HTTP_MAX_HEADERS + 1] = {req->target};
+	for (size_t i = 0; i < req->nheaders; i++)
+		parts[1 + 2 * i] = req->headers[i].name, parts[2 + 2 * i] = req->headers[i].value;
+	for (size_t i = 0; i < 1 + 2 * req->nheaders; i++) {
+		http_resp_append(r, "|", 1);
+		if (parts[i].len)
+			http_resp_append(r, parts[i].p, parts[i].len);
+	}
+	http_resp_printf(r, "|%zu", (size_t)req->body.len);
+	return 0;
+}
+
+/* The fast path against llhttp alone: the same answers to the same reads. */
+static void fast_same(const uint8_t *data, size_t size, size_t chunk)
+{
+	uint8_t *out[2] = {NULL, NULL};
+	size_t len[2] = {0, 0};
+	for (int i = 0; i < 2; i++) {
+		http_config hc = {.max_header = 2048, .max_body = 4096, .handle = echo};
+		hc.no_fast_path = i;
+		if (http_feed(&hc, NULL, data, size, chunk, &out[i], &len[i]))
+			abort();
+	}
+	if (len[0] != len[1] || (len[0] && memcmp(out[0], out[1], len[0])))
+		abort();
+	free(out[0]);
+	free(out[1]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -97,5 +134,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (out_len && (out_len < 12 || memcmp(out, "HTTP/1.1 ", 9)))
 		abort();
 	free(out);
+	fast_same(data + 1, size - 1, chunk);
 	return 0;
 }

@@ -124,6 +124,39 @@ static void test_numbers(void **state)
 	free(r.body);
 }
 
+/* An HS_ADMIN's rights, each of the 4,096, as 12 bits highest first. */
+static void test_admin_permissions(void **state)
+{
+	(void)state;
+	http_resp r = {0};
+	for (unsigned rights = 0; rights < 4096; rights++) {
+		uint8_t adm[] = {(uint8_t)(rights >> 8),
+		                 (uint8_t)rights,
+		                 0,
+		                 0,
+		                 0,
+		                 4,
+		                 '8',
+		                 '8',
+		                 '.',
+		                 '1',
+		                 0,
+		                 0,
+		                 1,
+		                 44};
+		reset(&r);
+		proto_value v = val(100, "HS_ADMIN", adm, sizeof(adm));
+		api_json_value(&r, &v);
+		char want[64] = "\"index\":300,\"permissions\":\"";
+		size_t n = strlen(want);
+		for (int i = 11; i >= 0; i--)
+			want[n++] = (char)('0' + (rights >> i & 1));
+		want[n] = 0;
+		assert_non_null(strstr(body(&r), want));
+	}
+	free(r.body);
+}
+
 static void test_json_string_escapes(void **state)
 {
 	(void)state;
@@ -192,9 +225,13 @@ static void test_error_body(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_status_map),   cmocka_unit_test(test_value_formats),
-	    cmocka_unit_test(test_numbers),      cmocka_unit_test(test_json_string_escapes),
-	    cmocka_unit_test(test_html_escapes), cmocka_unit_test(test_pct_and_query),
+	    cmocka_unit_test(test_status_map),
+	    cmocka_unit_test(test_value_formats),
+	    cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_admin_permissions),
+	    cmocka_unit_test(test_json_string_escapes),
+	    cmocka_unit_test(test_html_escapes),
+	    cmocka_unit_test(test_pct_and_query),
 	    cmocka_unit_test(test_error_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
