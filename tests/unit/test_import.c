@@ -699,8 +699,8 @@ static void test_key(void **state)
 	(void)state;
 	static const char *const same[] = {
 	    "{\"handle\":\"88.100.a/Xy\",\"values\":[]}",
-	    " { \"handle\" : \"88.100.a/Xy\",\"values\":[{\"index\":1,\"type\":\"URL\","
-	    "\"data\":\"u\"}]}",
+	    (" { \"handle\" : \"88.100.a/Xy\",\"values\":[{\"index\":1,\"type\":\"URL\","
+	     "\"data\":\"u\"}]}"),
 	    "{\"handle\":\"88.100.a/\xc3\xa9\",\"values\":[",
 	};
 	static const char *const unknown[] = {
