@@ -461,7 +461,6 @@ static bool dispatch(http_conn *c)
 	return true;
 }
 
-/* Bytes a target of the fast path may hold: a safe part of what llhttp takes. */
 /*
  * The end of the run from p of bytes from lo to 0x7e (a target: visible
  * ASCII, all of which llhttp keeps in it, '#' included; a header's value:
@@ -497,13 +496,11 @@ static const uint8_t fast_name[256] = {
  * The common request parsed without llhttp: "GET /<target> HTTP/1.1" (the
  * target visible ASCII), then "Name: value" lines of plain ASCII (one space
  * after the colon, none at the value's end), then an empty line, all of it
- * in `in` already. No header
- * llhttp or the framing reads (Connection, Content-Length, Proxy-Connection,
- * Transfer-Encoding, Expect: names from C, E, P or T, and Upgrade), so no
- * body and keep-alive, as llhttp would find. Anything else, a request not
- * whole yet or over the limits included, is 0: llhttp parses it as before,
- * so what a client sees does not change (test_http_fast feeds both the same
- * bytes). Returns the request's length, its target and headers copied into
+ * in `in` already. No header llhttp or the framing reads (Connection, Content-Length,
+ * Proxy-Connection, Transfer-Encoding, Expect: names from C, E, P or T, and Upgrade), so no body
+ * and keep-alive, as llhttp would find. Anything else, a request not whole yet or over the limits
+ * included, is 0: llhttp parses it as before, so what a client sees does not change (test_http_feed
+ * feeds both the same bytes). Returns the request's length, its target and headers copied into
  * `head` as on_headers_complete does.
  */
 static size_t fast_request(http_conn *c)
