@@ -730,13 +730,36 @@ static void value_type(http_resp *r, idn_slice t)
 	memcpy(m->out, r->body + at, m->out_len);
 }
 
+/*
+ * A value's index in decimal at o (10 bytes of room): a record's indexes
+ * mostly count up one by one (a template's fields: 2000, 2001, ...), so the
+ * last one written is kept and, when this one is the next and its last digit
+ * is not a 9, copied with that digit moved on. Returns its end.
+ */
+static char *index_at(char *o, uint32_t v)
+{
+	static _Thread_local uint64_t last_v = 0; /* 64 bits: UINT32_MAX + 1 is not 0 */
+	static _Thread_local char last[10] = "0";
+	static _Thread_local size_t last_n = 1;
+	if (v == last_v + 1 && last[last_n - 1] != '9') {
+		last[last_n - 1]++;
+		last_v = v;
+		memcpy(o, last, sizeof(last)); /* whole: the room is there */
+		return o + last_n;
+	}
+	char *e = u32_at(o, v);
+	last_v = v, last_n = (size_t)(e - o);
+	memcpy(last, o, sizeof(last));
+	return e;
+}
+
 void api_json_value(http_resp *r, const proto_value *v)
 {
 	if (r->cap - r->len < VALUE_FIXED && !http_resp_room(r, VALUE_FIXED))
 		return; /* r->oom */
 	char *o = (char *)r->body + r->len;
 	o = PUT(o, "{\"index\":");
-	o = u32_at(o, v->index);
+	o = index_at(o, v->index);
 	o = PUT(o, ",\"type\":");
 	end_at(r, o);
 	value_type(r, v->type);

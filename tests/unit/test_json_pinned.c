@@ -589,6 +589,42 @@ static void test_types_at_page_end(void **state)
 	munmap(m, 2 * (size_t)pg);
 }
 
+/* api_json_value(v) opens with {"index":<v's index in decimal>, */
+static void index_as_printf(http_resp *r, uint32_t index)
+{
+	char want[64];
+	int n = snprintf(want, sizeof(want), "{\"index\":%u,", index);
+	proto_value v = {.index = index, .timestamp = 1, .ttl = 60};
+	v.type = idn_slice_of("URL", 3);
+	r->len = 0;
+	api_json_value(r, &v);
+	assert_true(r->len > (size_t)n);
+	assert_memory_equal(r->body, want, (size_t)n);
+}
+
+/*
+ * Indexes as printf writes them, whatever came before: counting up through
+ * 0-2,100 (every carry to 3 digits and 4: 9, 19, 99, 999 and on), down, the
+ * same twice, jumps, and counting up to UINT32_MAX and on to 0.
+ */
+static void test_indexes(void **state)
+{
+	(void)state;
+	http_resp r = {0};
+	for (uint32_t i = 0; i <= 2100; i++)
+		index_as_printf(&r, i);
+	for (uint32_t i = 2100; i > 0; i -= 7)
+		index_as_printf(&r, i);
+	static const uint32_t odd[] = {5,          5,          6,          1,          100,
+	                               1001,       2000,       2001,       9,          10,
+	                               99999,      100000,     100001,     4294967290, 4294967291,
+	                               4294967292, 4294967293, 4294967294, 4294967295, 0,
+	                               1,          4294967295, 0,          0,          1};
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+		index_as_printf(&r, odd[i]);
+	free(r.body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -596,6 +632,7 @@ int main(void)
 	    cmocka_unit_test(test_escapes_as_before), cmocka_unit_test(test_escapes_at_page_end),
 	    cmocka_unit_test(test_text_as_before),    cmocka_unit_test(test_values_as_proto),
 	    cmocka_unit_test(test_types_remembered),  cmocka_unit_test(test_types_at_page_end),
+	    cmocka_unit_test(test_indexes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
