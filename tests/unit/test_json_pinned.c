@@ -322,6 +322,16 @@ static void test_escapes_as_before(void **state)
 	free(want.body);
 }
 
+/* A writable page followed by an unreadable one (munmap 2 pages when done). */
+static uint8_t *page_then_hole(long pg)
+{
+	uint8_t *m =
+	    mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mprotect(m + pg, (size_t)pg, PROT_NONE), 0);
+	return m;
+}
+
 /*
  * Strings that end where a page ends, the next page unreadable: a short
  * string or tail is read 16 bytes at once only when they stay in its page
@@ -333,10 +343,7 @@ static void test_escapes_at_page_end(void **state)
 	(void)state;
 	static const uint8_t alphabet[] = {'a', '"', '\\', '\n', 0x1f, 0x7f, 0xc3, 0xbc, 0xff, ' '};
 	long pg = sysconf(_SC_PAGESIZE);
-	uint8_t *m =
-	    mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(m != MAP_FAILED);
-	assert_int_equal(mprotect(m + pg, (size_t)pg, PROT_NONE), 0);
+	uint8_t *m = page_then_hole(pg);
 	http_resp got = {0}, want = {0};
 	uint32_t x = 5;
 	for (size_t gap = 0; gap < 40; gap++) {
@@ -527,13 +534,105 @@ static void test_types_remembered(void **state)
 	free(want.body);
 }
 
+/* api_json_value(v)'s type is api_json_str(v->type): what it writes up to the type's end. */
+static void type_as_str(http_resp *got, http_resp *want, idn_slice type)
+{
+	static const char head[] = "{\"index\":7,\"type\":";
+	proto_value v = {.index = 7, .timestamp = 1, .ttl = 60, .type = type};
+	got->len = want->len = 0;
+	api_json_value(got, &v);
+	http_resp_append(want, head, sizeof(head) - 1);
+	api_json_str(want, type);
+	assert_true(got->len > want->len);
+	assert_memory_equal(got->body, want->body, want->len);
+}
+
+/*
+ * The memo's key is the type's bytes read 16 at once and masked to its
+ * length: types of every length to 21 that end where a page ends, the next
+ * page unreadable (a read past it would fault here), each after one that
+ * differs only in its last byte, in its first, or in what lies past its end
+ * (a byte the mask must drop), and types sharing their first 16 bytes that
+ * differ in bytes 16-19.
+ */
+static void test_types_at_page_end(void **state)
+{
+	(void)state;
+	long pg = sysconf(_SC_PAGESIZE);
+	uint8_t *m = page_then_hole(pg);
+	http_resp got = {0}, want = {0};
+	for (int round = 0; round < 2; round++) {
+		for (size_t n = 1; n <= 21; n++) {
+			uint8_t *t = m + pg - n, *u = m + pg - 2 * n - 8;
+			for (size_t j = 0; j < n; j++)
+				t[j] = u[j] = (uint8_t)('a' + j);
+			u[n] = 'A'; /* past u's end, where t differs */
+			type_as_str(&got, &want, idn_slice_of(u, n));
+			type_as_str(&got, &want, idn_slice_of(t, n));
+			u[n - 1] = 'Z';
+			type_as_str(&got, &want, idn_slice_of(u, n));
+			type_as_str(&got, &want, idn_slice_of(t, n));
+			u[n - 1] = t[n - 1], u[0] = 'Z';
+			type_as_str(&got, &want, idn_slice_of(u, n));
+			type_as_str(&got, &want, idn_slice_of(t, n));
+		}
+	}
+	static const char *const long_ones[] = {"abcdefghijklmnopQ",    "abcdefghijklmnopR",
+	                                        "abcdefghijklmnopQRST", "abcdefghijklmnopQRSU",
+	                                        "abcdefghijklmnopQRST", "abcdefghijklmnopQR",
+	                                        "abcdefghijklmnopQS",   "abcdefghijklmnopQRS"};
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < sizeof(long_ones) / sizeof(long_ones[0]); i++)
+			type_as_str(&got, &want, idn_slice_of(long_ones[i], strlen(long_ones[i])));
+	free(got.body);
+	free(want.body);
+	munmap(m, 2 * (size_t)pg);
+}
+
+/* api_json_value(v) opens with {"index":<v's index in decimal>, */
+static void index_as_printf(http_resp *r, uint32_t index)
+{
+	char want[64];
+	int n = snprintf(want, sizeof(want), "{\"index\":%u,", index);
+	proto_value v = {.index = index, .timestamp = 1, .ttl = 60};
+	v.type = idn_slice_of("URL", 3);
+	r->len = 0;
+	api_json_value(r, &v);
+	assert_true(r->len > (size_t)n);
+	assert_memory_equal(r->body, want, (size_t)n);
+}
+
+/*
+ * Indexes as printf writes them, whatever came before: counting up through
+ * 0-2,100 (every carry to 3 digits and 4: 9, 19, 99, 999 and on), down, the
+ * same twice, jumps, and counting up to UINT32_MAX and on to 0.
+ */
+static void test_indexes(void **state)
+{
+	(void)state;
+	http_resp r = {0};
+	for (uint32_t i = 0; i <= 2100; i++)
+		index_as_printf(&r, i);
+	for (uint32_t i = 2100; i > 0; i -= 7)
+		index_as_printf(&r, i);
+	static const uint32_t odd[] = {5,          5,          6,          1,          100,
+	                               1001,       2000,       2001,       9,          10,
+	                               99999,      100000,     100001,     4294967290, 4294967291,
+	                               4294967292, 4294967293, 4294967294, 4294967295, 0,
+	                               1,          4294967295, 0,          0,          1};
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+		index_as_printf(&r, odd[i]);
+	free(r.body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_template_record),   cmocka_unit_test(test_timestamps),
 	    cmocka_unit_test(test_escapes_as_before), cmocka_unit_test(test_escapes_at_page_end),
 	    cmocka_unit_test(test_text_as_before),    cmocka_unit_test(test_values_as_proto),
-	    cmocka_unit_test(test_types_remembered),
+	    cmocka_unit_test(test_types_remembered),  cmocka_unit_test(test_types_at_page_end),
+	    cmocka_unit_test(test_indexes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
