@@ -569,6 +569,9 @@ struct bulkload {
 	size_t nspill;
 	/* resuming (opts.resume_id): the resume point read at the first write */
 	bool resume_read;
+	/* commits not waited for on the disk (opts.boot_id): decided in the first */
+	enum { LAZY_UNSET, LAZY_ON, LAZY_OFF } lazy;
+	bool lazy_clear; /* BULKLOAD_LAZY_META is set: the last commit clears it */
 	uint8_t skipkey[HANDLE_KEY_MAX];
 	uint32_t skipklen; /* 0: nothing to skip */
 	/* the last key written, for the resume point */
@@ -990,6 +993,94 @@ static int ix_unmake(struct bulkload *L, store_txn *t, const uint8_t *key, uint3
 	return rc ? rc : store_index_unmake(t, L->ixe, idn_slice_of(key, klen), old);
 }
 
+/*
+ * Whether the records stored before this load were damaged by a power loss
+ * during an earlier load whose commits were not waited for (opts.boot_id):
+ * its mark, left by another boot of the machine. IDN_OK, IDN_ESTORE or a
+ * store error.
+ */
+static int lazy_check(store_txn *t, const char *boot_id, bool *marked)
+{
+	idn_slice v;
+	int rc = store_meta_get(t, BULKLOAD_LAZY_META, &v);
+	*marked = rc == IDN_OK && v.len;
+	if (rc == IDN_ENOTFOUND || (rc == IDN_OK && !v.len))
+		return IDN_OK;
+	if (rc)
+		return rc;
+	bool same = boot_id && v.len == strlen(boot_id) && !memcmp(v.p, boot_id, v.len);
+	return same ? IDN_OK : IDN_ESTORE;
+}
+
+int bulkload_lazy_check(store *s, const char *boot_id)
+{
+	store_txn *t;
+	bool marked;
+	int rc = store_txn_begin(s, STORE_RDONLY, &t);
+	if (rc)
+		return rc;
+	rc = lazy_check(t, boot_id, &marked);
+	store_txn_abort(t);
+	return rc;
+}
+
+/*
+ * Decides, in the load's first write transaction t (committed durably),
+ * whether the others are lazy: an LMDB store with no identifier yet, and a
+ * boot id to mark it with.
+ */
+static int lazy_decide(struct bulkload *L, store_txn *t)
+{
+	const char *boot = L->opts.boot_id;
+	uint64_t have = 1;
+	int rc = lazy_check(t, boot, &L->lazy_clear);
+	L->lazy = LAZY_OFF;
+	if (rc || L->lazy_clear || !boot || !*boot || strlen(boot) > BULKLOAD_BOOT_ID_MAX ||
+	    strcmp(L->s->ops->name, "lmdb"))
+		return rc;
+	if ((rc = store_count(t, &have)) || have)
+		return rc;
+	rc = store_meta_put(t, BULKLOAD_LAZY_META, idn_slice_of(boot, strlen(boot)));
+	if (rc == IDN_OK) {
+		L->lazy = LAZY_ON;
+		L->lazy_clear = true;
+	}
+	return rc;
+}
+
+/* A write transaction of the load: unlogged, and lazy once that is decided. */
+static int write_begin(struct bulkload *L, store_txn **t)
+{
+	bool lazy = L->lazy == LAZY_ON;
+	int rc = store_txn_begin(L->s, STORE_NOLOG | (lazy ? STORE_LAZY : 0), t);
+	if (rc == IDN_OK && L->lazy == LAZY_UNSET && (rc = lazy_decide(L, *t)))
+		store_txn_abort(*t);
+	if (rc == IDN_OK) {
+		L->st.commits++;
+		L->st.lazy_commits += lazy;
+	}
+	return rc;
+}
+
+/*
+ * The last commit of a load whose others were lazy: waited for on the disk,
+ * so everything before it is durable too, and clears the mark.
+ */
+static int lazy_end(struct bulkload *L)
+{
+	store_txn *t;
+	if (!L->lazy_clear)
+		return IDN_OK;
+	int rc = store_txn_begin(L->s, STORE_NOLOG, &t);
+	if (rc)
+		return rc;
+	rc = store_meta_put(t, BULKLOAD_LAZY_META, idn_slice_of(NULL, 0));
+	rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
+	if (rc == IDN_OK)
+		L->lazy_clear = false;
+	return rc;
+}
+
 /* Record bytes per write transaction: appending, or inserting between keys. */
 static uint64_t txn_bytes(const struct bulkload *L, bool append)
 {
@@ -1025,7 +1116,7 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 		 * logging a million puts would double the writes, and a mirror is
 		 * better served copying the store afresh.
 		 */
-		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
+		if ((rc = write_begin(L, &t)))
 			goto out;
 		if ((rc = resume_read(L, t))) {
 			store_txn_abort(t);
@@ -1458,7 +1549,7 @@ static int merge_runs(struct bulkload *L, bool index)
 		}
 		store_txn *t;
 		uint64_t c3[3] = {0, 0, 0}; /* put, superseded, resumed */
-		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
+		if ((rc = write_begin(L, &t)))
 			break;
 		if (index)
 			rc = ix_merge_txn(L, t, cs, heap, &hn, c3);
@@ -1505,7 +1596,7 @@ static int ix_write(struct bulkload *L, const struct sref *r, size_t n)
 		size_t start = i;
 		uint64_t bytes = 0, put = 0;
 		store_txn *t;
-		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
+		if ((rc = write_begin(L, &t)))
 			break;
 		for (; rc == IDN_OK && i < n && bytes < txn_bytes(L, true); i++) {
 			const struct ent *e = r[i].e;
@@ -1634,7 +1725,7 @@ static int ix_finish(struct bulkload *L)
 	if (rc || L->ixmode != IXM_EMIT)
 		return rc;
 	store_txn *t;
-	if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
+	if ((rc = write_begin(L, &t)))
 		return rc;
 	rc = store_index_mark(t, INDEX_ON);
 	if (rc == IDN_OK && L->opts.resume_id)
@@ -2216,8 +2307,7 @@ int bulkload_finish(bulkload *L)
 		rc = store_index_refresh(L->s);
 		L->st.indexing = false;
 		store_txn *t;
-		if (rc == IDN_OK && L->opts.resume_id &&
-		    (rc = store_txn_begin(L->s, STORE_NOLOG, &t)) == IDN_OK) {
+		if (rc == IDN_OK && L->opts.resume_id && (rc = write_begin(L, &t)) == IDN_OK) {
 			rc = resume_mark(L, t, true);
 			rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
 		}
@@ -2225,6 +2315,8 @@ int bulkload_finish(bulkload *L)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	L->st.index_ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
 	                 (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
+	if (rc == IDN_OK)
+		rc = lazy_end(L);
 	return rc;
 }
 

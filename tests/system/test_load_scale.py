@@ -290,6 +290,56 @@ class LoadScale(unittest.TestCase):
         self.assertNotIn("resuming", r2.stderr)
         self.assertIn("loaded %d identifiers" % N, r2.stdout)
 
+    LAZY = re.compile(r"the store was empty: (\d+) of (\d+) commits not waited for")
+
+    def test_empty_store_lazy_commits_durable_at_end(self):
+        """A load into an empty store commits without waiting for the disk
+        (all but its first and last commit) and clears its mark at the end: a
+        load after another boot of the machine (--boot-id) is not refused.
+        A load into a store holding identifiers waits for every commit."""
+        want = write_input(self.input)
+        store = os.path.join(self.tmp, "z")
+        for opts in ((), ("--memory", "1", "--tmp", self.tmp)):
+            with self.subTest(opts=opts):
+                shutil.rmtree(store, ignore_errors=True)
+                r = self.load(store, "--txn-kib", "64", "--boot-id", "boot-a", *opts)
+                m = self.LAZY.search(r.stderr)
+                self.assertTrue(m, r.stderr)
+                lazy, total = int(m.group(1)), int(m.group(2))
+                self.assertGreaterEqual(lazy, 10, r.stderr)
+                self.assertEqual(lazy, total - 1, r.stderr)  # the first is durable
+                self.verify(store)
+                self.assertEqual(self.urls(self.dump(store)), want)
+                r2 = self.load(store, "--txn-kib", "64", "--boot-id", "boot-b", *opts)
+                self.assertNotIn("restart of the machine", r2.stderr)
+                self.assertIsNone(self.LAZY.search(r2.stderr), r2.stderr)
+                self.assertIn("loaded %d identifiers" % N, r2.stdout)
+
+    def test_restart_during_lazy_load_refuses_store(self):
+        """A lazy load killed part-way: after another boot (as after a power
+        loss: --boot-id) the store is refused, unchanged, with what to do;
+        in the same boot (a kill) the load resumes and finishes."""
+        want = write_input(self.input)
+        store = os.path.join(self.tmp, "p")
+        args = ("load", "--data", store, "--txn-kib", "64", "--memory", "1", "--tmp", self.tmp)
+        r1 = self.run_idnode(*args, "--boot-id", "boot-a", "--abort-after", str(N // 2),
+                             self.input)
+        self.assertEqual(r1.returncode, -9, r1.stderr)
+        before = self.dump(store)
+        r2 = self.run_idnode(*args, "--boot-id", "boot-b", self.input)
+        self.assertEqual(r2.returncode, 2, r2.stderr)
+        self.assertIn("cut by a restart of the machine before it was made durable", r2.stderr)
+        self.assertIn("delete it and load again", r2.stderr)
+        self.assertEqual(self.dump(store), before)
+        r3 = self.run_idnode(*args, "--boot-id", "boot-a", self.input)
+        self.assertEqual(r3.returncode, 1, r3.stderr)  # the two bad lines
+        self.assertIn("resuming an interrupted load", r3.stderr)
+        self.assertIsNone(self.LAZY.search(r3.stderr), r3.stderr)  # not empty: durable
+        self.assertEqual(self.urls(self.dump(store)), want)
+        self.verify(store)
+        r4 = self.run_idnode(*args, "--boot-id", "boot-c", self.input)
+        self.assertEqual(r4.returncode, 1, r4.stderr)  # the mark is gone
+
     def check_killed_in_index(self, at, *opts, store=None):
         """Killed in the final phase (--abort-in-index: once `at` search
         index entries were written in key order, before the index is marked
