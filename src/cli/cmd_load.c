@@ -430,8 +430,9 @@ static int summary(struct loader *L)
 			fprintf(
 			    stderr,
 			    "idnode load: the input did not fit in --memory: read in %u passes, "
-			    "one key range each\n",
-			    L->st.passes);
+			    "one key range each%s\n",
+			    L->st.passes,
+			    L->st.lines_recorded ? " (each line's range noted in the first)" : "");
 		if (L->st.lazy_commits)
 			fprintf(stderr,
 			        "idnode load: the store was empty: %llu of %llu commits not waited "

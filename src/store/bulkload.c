@@ -95,7 +95,19 @@ struct krange {
 	const uint8_t *lo, *hi;
 	uint32_t lolen, hilen;
 	bool first; /* the first pass: reports the bad lines whose key only parsing tells */
+	/*
+	 * Each line's range, recorded in the first pass (the parts' `lr`) and
+	 * read in the others (`lr_in`): a line is then parsed or skipped
+	 * without its key being looked at again. LR_PARSE: only parsing tells.
+	 */
+	bool recorded;
+	uint32_t k;               /* this pass's range */
+	const uint8_t *splitbuf;  /* the first pass: the splitters, to tell a key's range */
+	const uint32_t *splitlen; /* nsplit of them */
+	const size_t *splitoff;
+	size_t nsplit;
 };
+enum { LR_PARSE = 0xff };
 
 struct part {
 	bulkload_parse_fn parse;
@@ -103,6 +115,10 @@ struct part {
 	bulkload_key_fn key;
 	const struct krange *range; /* NULL: every line */
 	size_t last_len;            /* arena bytes of the entry allocated last */
+	/* each line's range (krange.recorded): this chunk half's, the first pass */
+	uint8_t *lr, line_range;
+	size_t lrcap;
+	const uint8_t *lr_in; /* the others: where this chunk half's lines are in them all */
 
 	/* arena (kept across runs) and this run's entries */
 	struct block *blocks, *cur;
@@ -233,6 +249,7 @@ static void part_free(struct part *w)
 	arena_release(w);
 	free(w->errs);
 	free(w->cnt);
+	free(w->lr);
 }
 
 /* Key bytes [off, off + 8) as a big-endian word, zero-padded past the key. */
@@ -340,6 +357,21 @@ static bool in_range(const struct krange *r, const uint8_t *k, size_t klen)
 	       (!r->hi || key_cmp(k, (uint32_t)klen, r->hi, r->hilen) <= 0);
 }
 
+/* The range of a key in the first pass: how many splitters are below it. */
+static uint8_t range_of(const struct krange *r, const uint8_t *k, size_t klen)
+{
+	size_t lo = 0, hi = r->nsplit;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (key_cmp(k, (uint32_t)klen, r->splitbuf + r->splitoff[mid], r->splitlen[mid]) >
+		    0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (uint8_t)lo;
+}
+
 /*
  * parse_line for a pass over one key range: a line whose key opts.key tells
  * is parsed when it is in the range, skipped (BULKLOAD_SKIP) otherwise; any
@@ -349,11 +381,23 @@ static bool in_range(const struct krange *r, const uint8_t *k, size_t klen)
 static int parse_ranged(struct part *w, const uint8_t *line, size_t len, uint64_t lineno,
                         const char **why)
 {
+	const struct krange *r = w->range;
 	uint8_t kb[HANDLE_KEY_MAX];
-	size_t kl = w->key(w->parser, line, len, kb);
+	size_t kl = 0;
+	if (r->recorded && !r->first) {
+		uint8_t k = w->lr_in[lineno - 1];
+		if (k != LR_PARSE)
+			return k == r->k ? parse_line(w, line, len, lineno, why) : BULKLOAD_SKIP;
+	} else {
+		kl = w->key(w->parser, line, len, kb);
+	}
+	if (kl && r->recorded) {
+		w->line_range = range_of(r, kb, kl);
+		return w->line_range == r->k ? parse_line(w, line, len, lineno, why)
+		                             : BULKLOAD_SKIP;
+	}
 	if (kl)
-		return in_range(w->range, kb, kl) ? parse_line(w, line, len, lineno, why)
-		                                  : BULKLOAD_SKIP;
+		return in_range(r, kb, kl) ? parse_line(w, line, len, lineno, why) : BULKLOAD_SKIP;
 	size_t klen, rlen;
 	int rc = w->parse(w->parser, line, len, ent_alloc, w, &klen, &rlen, why);
 	if (rc == IDN_EINVAL && !w->range->first)
@@ -399,9 +443,16 @@ static void *parse_part(void *arg)
 	w->nlines = w->nerr = 0;
 	w->elen = 0;
 	w->chunk_first_ref = w->nrefs;
+	bool record = w->range && w->range->recorded && w->range->first;
 	while (p < end && !w->fatal) {
 		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
 		const uint8_t *le = nl ? nl : end;
+		if (record && w->nlines == w->lrcap &&
+		    grow_array((void **)&w->lr, &w->lrcap, 1, 1 << 16)) {
+			w->fatal = IDN_ENOMEM;
+			break;
+		}
+		w->line_range = LR_PARSE;
 		w->nlines++;
 		int rc = IDN_EINVAL;
 		const char *why = msg;
@@ -417,6 +468,8 @@ static void *parse_part(void *arg)
 			w->nerr++;
 			add_err(w, w->nlines, why);
 		}
+		if (record)
+			w->lr[w->nlines - 1] = w->line_range;
 		p = nl ? nl + 1 : end;
 	}
 	return NULL;
@@ -600,11 +653,18 @@ struct bulkload {
 	struct krange range; /* this pass's */
 	uint8_t *splitbuf;   /* the splitters' keys, one after another */
 	uint32_t *splitlen;  /* nranges - 1 of them */
+	size_t *splitoff;    /* where each starts in splitbuf */
 	size_t nranges;
+	/* each line's range (krange.recorded), all the file's, the first pass's */
+	bool record;
+	uint8_t *lr;
+	size_t nlr, caplr;
+	size_t cur_chunk; /* the chunk being parsed, in a later pass */
 	/* the first pass's chunks (and the file's end): where, and their first line */
 	struct chunkpos {
 		size_t off;
 		uint64_t line;
+		uint64_t alines; /* lines of its first half (parse_chunk) */
 	} * chunks;
 	size_t nchunks, capchunks;
 };
@@ -1772,6 +1832,21 @@ static int flush_run(struct bulkload *L, bool last)
 	return rc;
 }
 
+/* The first pass: appends the chunk's lines' ranges (both halves) to all the file's. */
+static int record_lines(struct bulkload *L)
+{
+	const struct part *a = &L->part[0], *b = &L->part[1];
+	uint64_t n = a->nlines + b->nlines;
+	while (L->caplr - L->nlr < n)
+		if (grow_array((void **)&L->lr, &L->caplr, 1, n > 1 << 20 ? n : 1 << 20))
+			return IDN_ENOMEM;
+	memcpy(L->lr + L->nlr, a->lr, a->nlines);
+	memcpy(L->lr + L->nlr + a->nlines, b->lr, b->nlines);
+	L->nlr += n;
+	L->chunks[L->nchunks - 1].alines = a->nlines;
+	return IDN_OK;
+}
+
 /* Parses buf[0..len) (whole lines) with both parts; first line is L->st.lines + 1. */
 static int parse_chunk(struct bulkload *L, const uint8_t *buf, size_t len)
 {
@@ -1784,6 +1859,11 @@ static int parse_chunk(struct bulkload *L, const uint8_t *buf, size_t len)
 	b->in = b->in_end = a->in_end;
 	if (cut)
 		b->in_end = buf + len;
+	if (L->ranged && L->range.recorded && !L->range.first) {
+		const struct chunkpos *c = &L->chunks[L->cur_chunk];
+		a->lr_in = L->lr + c->line;
+		b->lr_in = a->lr_in + c->alines;
+	}
 
 	bool threaded = cut && pthread_create(&a->th, NULL, parse_part, a) == 0;
 	if (!threaded)
@@ -1792,6 +1872,8 @@ static int parse_chunk(struct bulkload *L, const uint8_t *buf, size_t len)
 	if (threaded)
 		pthread_join(a->th, NULL);
 	if (a->fatal || b->fatal)
+		return IDN_ENOMEM;
+	if (L->ranged && L->range.recorded && L->range.first && record_lines(L))
 		return IDN_ENOMEM;
 
 	/* Local line numbers become the file's. */
@@ -1919,7 +2001,7 @@ static int note_chunk(struct bulkload *L, size_t off)
 	if (L->nchunks == L->capchunks &&
 	    grow_array((void **)&L->chunks, &L->capchunks, sizeof(*L->chunks), 256))
 		return IDN_ENOMEM;
-	L->chunks[L->nchunks++] = (struct chunkpos){off, L->line_base};
+	L->chunks[L->nchunks++] = (struct chunkpos){off, L->line_base, 0};
 	return IDN_OK;
 }
 
@@ -1945,9 +2027,13 @@ static int feed_lines(struct bulkload *L, const uint8_t *p, size_t size, bool ma
 		}
 		if (L->ranged && L->range.first && (rc = note_chunk(L, pos)))
 			return rc;
+		if (L->ranged && !L->range.first && L->range.recorded &&
+		    (L->cur_chunk + 1 >= L->nchunks || L->chunks[L->cur_chunk].off != pos))
+			L->range.recorded = false; /* not the first pass's chunks: cannot happen */
 		if ((rc = parse_chunk(L, p + pos, end - pos)))
 			return rc;
 		pos = end;
+		L->cur_chunk++;
 	}
 	return L->ranged && L->range.first ? note_chunk(L, size) : IDN_OK;
 }
@@ -1989,7 +2075,8 @@ static int set_splitters(struct bulkload *L, const struct skey *keys, size_t n, 
 		total += keys[r * n / nr].len;
 	L->splitbuf = malloc(total ? total : 1);
 	L->splitlen = malloc(nr * sizeof(*L->splitlen));
-	if (!L->splitbuf || !L->splitlen)
+	L->splitoff = malloc(nr * sizeof(*L->splitoff));
+	if (!L->splitbuf || !L->splitlen || !L->splitoff)
 		return IDN_ENOMEM;
 	uint8_t *at = L->splitbuf, *prev = NULL;
 	for (size_t r = 1; r < nr; r++) {
@@ -1998,6 +2085,7 @@ static int set_splitters(struct bulkload *L, const struct skey *keys, size_t n, 
 			continue;
 		memcpy(at, k->k, k->len);
 		prev = at;
+		L->splitoff[ns] = (size_t)(at - L->splitbuf);
 		at += k->len;
 		L->splitlen[ns++] = k->len;
 	}
@@ -2061,6 +2149,11 @@ static int plan_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 	if (rc == IDN_OK && n && line_bytes) {
 		/* all the entries: lines in the file x memory per sampled line */
 		double all = (double)size / (double)line_bytes * (double)ent_bytes;
+		/* a byte per line records its range in the first pass (record_lines) */
+		double nlines = (double)size / (double)line_bytes * (double)lines;
+		L->record = nlines < (double)L->run_bytes / 16;
+		if (L->record)
+			L->run_bytes -= (size_t)nlines;
 		double fill = (double)L->run_bytes * RANGE_FILL / 100;
 		size_t nr = (size_t)(all / fill) + 1;
 		if (nr > 1 && nr <= RANGES_MAX && n >= 4 * nr) {
@@ -2102,6 +2195,7 @@ static int feed_back(struct bulkload *L, const uint8_t *p)
 			madvise((void *)(p + a), c->off - a, MADV_WILLNEED);
 		}
 		L->line_base = c->line;
+		L->cur_chunk = i;
 		int rc = parse_chunk(L, p + c->off, c[1].off - c->off);
 		if (rc)
 			return rc;
@@ -2120,6 +2214,7 @@ static int feed_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 	uint32_t lolen = 0;
 	L->ranged = true;
 	L->st.passes = (uint32_t)L->nranges;
+	L->st.lines_recorded = L->record;
 	const uint8_t *at = L->splitbuf;
 	for (size_t k = 0; rc == IDN_OK && k < L->nranges; k++) {
 		bool last = k + 1 == L->nranges;
@@ -2127,9 +2222,16 @@ static int feed_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 		                           .lolen = lolen,
 		                           .hi = last ? NULL : at,
 		                           .hilen = last ? 0 : L->splitlen[k],
-		                           .first = k == 0};
+		                           .first = k == 0,
+		                           .recorded = L->record,
+		                           .k = (uint32_t)k,
+		                           .splitbuf = L->splitbuf,
+		                           .splitlen = L->splitlen,
+		                           .splitoff = L->splitoff,
+		                           .nsplit = L->nranges - 1};
 		L->part[0].range = L->part[1].range = &L->range;
 		L->line_base = 0;
+		L->cur_chunk = 0;
 		L->st.pass = (uint32_t)k;
 		L->st.pass_bytes = 0;
 		if (k % 2 && L->nchunks > 1)
@@ -2237,7 +2339,9 @@ void bulkload_free(bulkload *L)
 	runsort_free(&L->rs);
 	free(L->splitbuf);
 	free(L->splitlen);
+	free(L->splitoff);
 	free(L->chunks);
+	free(L->lr);
 	pthread_mutex_destroy(&L->rs.mu);
 	pthread_cond_destroy(&L->rs.cv);
 	free(L);

@@ -94,6 +94,7 @@ typedef struct bulkload_stats {
 	uint32_t passes;        /* key ranges read in passes over a file (0, 1: one pass) */
 	uint32_t pass;          /* the pass being read (0 ..) */
 	uint64_t pass_bytes;    /* input bytes this pass has gone through */
+	bool lines_recorded;    /* passes: each line's range recorded in the first pass */
 	uint64_t commits;       /* write transactions committed */
 	uint64_t lazy_commits;  /* of them, not waited for on the disk (opts.boot_id) */
 } bulkload_stats;

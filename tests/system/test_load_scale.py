@@ -187,10 +187,30 @@ class LoadScale(unittest.TestCase):
         key range each, nothing spilled: the same store as one in-memory run;
         lines whose handle only a full parse finds are kept in their range."""
         rb = self.bounded_vs_in_memory((), odds=True)
-        m = re.search(r"read in (\d+) passes, one key range each", rb.stderr)
+        m = re.search(r"read in (\d+) passes, one key range each \(each line's range "
+                      r"noted in the first\)", rb.stderr)
         self.assertTrue(m, rb.stderr)
         self.assertGreaterEqual(int(m.group(1)), 3, rb.stderr)
         self.assertNotIn("spilled", rb.stderr)
+
+    def test_passes_too_many_lines_to_note(self):
+        """Lines so many and short that a byte per line would take more than
+        a sixteenth of --load-memory: the passes look at every line's handle
+        instead of noting its range, with the same result."""
+        n = 60000
+        ids = list(range(n))
+        random.Random(5).shuffle(ids)
+        with open(self.input, "w") as f:
+            for i in ids:
+                f.write(line({"handle": "88.100.1/T%d" % i,
+                               "values": [{"index": 1, "type": "U", "data": "%d" % i}]})
+                        + "\n")
+        a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
+        self.load(a, expect=0)
+        rb = self.load(b, "--load-memory", "1", "--tmp", self.tmp, expect=0)
+        m = re.search(r"read in (\d+) passes, one key range each\n", rb.stderr)
+        self.assertTrue(m and int(m.group(1)) >= 3, rb.stderr)
+        self.assertEqual(self.dump(a), self.dump(b))
 
     def test_index_equals_rebuilt_across_batches(self):
         """Enough entries for several batches of a rebuild (50,000 entries
