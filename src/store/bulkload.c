@@ -107,7 +107,7 @@ struct krange {
 	const size_t *splitoff;
 	size_t nsplit;
 };
-enum { LR_PARSE = 0xff };
+enum { LR_PARSE = 0xff, LL_LONG = 0xffff };
 
 struct part {
 	bulkload_parse_fn parse;
@@ -117,8 +117,10 @@ struct part {
 	size_t last_len;            /* arena bytes of the entry allocated last */
 	/* each line's range (krange.recorded): this chunk half's, the first pass */
 	uint8_t *lr, line_range;
+	uint16_t *ll; /* and its length (LL_LONG: longer) */
 	size_t lrcap;
 	const uint8_t *lr_in; /* the others: where this chunk half's lines are in them all */
+	const uint16_t *ll_in;
 
 	/* arena (kept across runs) and this run's entries */
 	struct block *blocks, *cur;
@@ -163,6 +165,22 @@ static int grow_array(void **p, size_t *cap, size_t size, size_t first)
 	if (!np)
 		return IDN_ENOMEM;
 	*p = np;
+	*cap = n;
+	return IDN_OK;
+}
+
+/* Room for at least `want` lines' range and length (krange.recorded) in *lr, *ll. */
+static int grow_lines(uint8_t **lr, uint16_t **ll, size_t *cap, size_t want)
+{
+	size_t n = *cap ? *cap * 2 : 1 << 16;
+	n = n < want ? want : n;
+	uint8_t *r = realloc(*lr, n);
+	if (r)
+		*lr = r;
+	uint16_t *l = r ? xrealloc_array(*ll, n, sizeof(*l)) : NULL;
+	if (!l)
+		return IDN_ENOMEM;
+	*ll = l;
 	*cap = n;
 	return IDN_OK;
 }
@@ -250,6 +268,7 @@ static void part_free(struct part *w)
 	free(w->errs);
 	free(w->cnt);
 	free(w->lr);
+	free(w->ll);
 }
 
 /* Key bytes [off, off + 8) as a big-endian word, zero-padded past the key. */
@@ -444,11 +463,18 @@ static void *parse_part(void *arg)
 	w->elen = 0;
 	w->chunk_first_ref = w->nrefs;
 	bool record = w->range && w->range->recorded && w->range->first;
+	/* a later pass: where each line ends is known (but checked) */
+	const uint16_t *lens = w->range && w->range->recorded && !record ? w->ll_in : NULL;
 	while (p < end && !w->fatal) {
-		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+		const uint8_t *nl = NULL;
+		if (lens && lens[w->nlines] != LL_LONG && lens[w->nlines] <= end - p)
+			nl = p + lens[w->nlines];
+		if (!nl || (nl < end && *nl != '\n'))
+			nl = memchr(p, '\n', (size_t)(end - p));
+		else if (nl == end)
+			nl = NULL;
 		const uint8_t *le = nl ? nl : end;
-		if (record && w->nlines == w->lrcap &&
-		    grow_array((void **)&w->lr, &w->lrcap, 1, 1 << 16)) {
+		if (record && w->nlines == w->lrcap && grow_lines(&w->lr, &w->ll, &w->lrcap, 0)) {
 			w->fatal = IDN_ENOMEM;
 			break;
 		}
@@ -468,8 +494,10 @@ static void *parse_part(void *arg)
 			w->nerr++;
 			add_err(w, w->nlines, why);
 		}
-		if (record)
+		if (record) {
 			w->lr[w->nlines - 1] = w->line_range;
+			w->ll[w->nlines - 1] = le - p < LL_LONG ? (uint16_t)(le - p) : LL_LONG;
+		}
 		p = nl ? nl + 1 : end;
 	}
 	return NULL;
@@ -658,6 +686,7 @@ struct bulkload {
 	/* each line's range (krange.recorded), all the file's, the first pass's */
 	bool record;
 	uint8_t *lr;
+	uint16_t *ll;
 	size_t nlr, caplr;
 	size_t cur_chunk; /* the chunk being parsed, in a later pass */
 	/* the first pass's chunks (and the file's end): where, and their first line */
@@ -1837,11 +1866,12 @@ static int record_lines(struct bulkload *L)
 {
 	const struct part *a = &L->part[0], *b = &L->part[1];
 	uint64_t n = a->nlines + b->nlines;
-	while (L->caplr - L->nlr < n)
-		if (grow_array((void **)&L->lr, &L->caplr, 1, n > 1 << 20 ? n : 1 << 20))
-			return IDN_ENOMEM;
+	if (L->caplr - L->nlr < n && grow_lines(&L->lr, &L->ll, &L->caplr, L->nlr + n))
+		return IDN_ENOMEM;
 	memcpy(L->lr + L->nlr, a->lr, a->nlines);
 	memcpy(L->lr + L->nlr + a->nlines, b->lr, b->nlines);
+	memcpy(L->ll + L->nlr, a->ll, a->nlines * sizeof(*L->ll));
+	memcpy(L->ll + L->nlr + a->nlines, b->ll, b->nlines * sizeof(*L->ll));
 	L->nlr += n;
 	L->chunks[L->nchunks - 1].alines = a->nlines;
 	return IDN_OK;
@@ -1863,6 +1893,8 @@ static int parse_chunk(struct bulkload *L, const uint8_t *buf, size_t len)
 		const struct chunkpos *c = &L->chunks[L->cur_chunk];
 		a->lr_in = L->lr + c->line;
 		b->lr_in = a->lr_in + c->alines;
+		a->ll_in = L->ll + c->line;
+		b->ll_in = a->ll_in + c->alines;
 	}
 
 	bool threaded = cut && pthread_create(&a->th, NULL, parse_part, a) == 0;
@@ -2149,11 +2181,11 @@ static int plan_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 	if (rc == IDN_OK && n && line_bytes) {
 		/* all the entries: lines in the file x memory per sampled line */
 		double all = (double)size / (double)line_bytes * (double)ent_bytes;
-		/* a byte per line records its range in the first pass (record_lines) */
-		double nlines = (double)size / (double)line_bytes * (double)lines;
-		L->record = nlines < (double)L->run_bytes / 16;
+		/* 3 bytes per line note its range and length in the first pass (record_lines) */
+		double nl3 = 3 * (double)size / (double)line_bytes * (double)lines;
+		L->record = nl3 < (double)L->run_bytes / 12;
 		if (L->record)
-			L->run_bytes -= (size_t)nlines;
+			L->run_bytes -= (size_t)nl3;
 		double fill = (double)L->run_bytes * RANGE_FILL / 100;
 		size_t nr = (size_t)(all / fill) + 1;
 		if (nr > 1 && nr <= RANGES_MAX && n >= 4 * nr) {
@@ -2342,6 +2374,7 @@ void bulkload_free(bulkload *L)
 	free(L->splitoff);
 	free(L->chunks);
 	free(L->lr);
+	free(L->ll);
 	pthread_mutex_destroy(&L->rs.mu);
 	pthread_cond_destroy(&L->rs.cv);
 	free(L);
