@@ -218,21 +218,6 @@ static uint64_t map_size_for(int fd)
 	return (want + mib64 - 1) / mib64 * mib64;
 }
 
-/*
- * The machine's boot id (a new one at each boot), which marks a load into
- * an empty store as not yet durable (bulkload_opts.boot_id); "" when
- * unknown, and the load then waits for each commit.
- */
-static void read_boot_id(char *buf, size_t cap)
-{
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	buf[0] = 0;
-	if (f && fgets(buf, (int)cap, f))
-		buf[strcspn(buf, "\n")] = 0;
-	if (f)
-		fclose(f);
-}
-
 /* What the command line asks for. */
 struct load_args {
 	const char *data, *home[MAX_HOME], *file;
@@ -524,7 +509,7 @@ int cmd_load(int argc, char **argv)
 	if (a.boot_id)
 		snprintf(boot, sizeof(boot), "%s", a.boot_id);
 	else
-		read_boot_id(boot, sizeof(boot));
+		bulkload_boot_id(boot, sizeof(boot));
 	if ((rc = bulkload_lazy_check(L.s, boot)) == IDN_ESTORE) {
 		fprintf(stderr,
 		        "idnode load: %s: an earlier load into this store, empty then, was cut "

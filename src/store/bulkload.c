@@ -1101,6 +1101,16 @@ static int lazy_check(store_txn *t, const char *boot_id, bool *marked)
 	return same ? IDN_OK : IDN_ESTORE;
 }
 
+void bulkload_boot_id(char *buf, size_t cap)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	buf[0] = 0;
+	if (f && fgets(buf, (int)cap, f))
+		buf[strcspn(buf, "\n")] = 0;
+	if (f)
+		fclose(f);
+}
+
 int bulkload_lazy_check(store *s, const char *boot_id)
 {
 	store_txn *t;

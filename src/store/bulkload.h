@@ -193,6 +193,13 @@ typedef struct bulkload_opts {
  */
 int bulkload_lazy_check(store *s, const char *boot_id);
 
+/*
+ * The machine's boot id (a new one at each boot, Linux), for opts.boot_id
+ * and bulkload_lazy_check; "" when unknown (a load then waits for each
+ * commit).
+ */
+void bulkload_boot_id(char *buf, size_t cap);
+
 /* A loader writing into s; opts is copied. IDN_OK, or IDN_ENOMEM. */
 int bulkload_new(store *s, const bulkload_opts *opts, bulkload **out);
 void bulkload_free(bulkload *b);

@@ -20,7 +20,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE
+from idnlib import IDNODE, free_port
 
 TIMEOUT = 120  # seconds, for any one command
 # A load this small keeps the index current put by put (bulkload.h's
@@ -369,8 +369,9 @@ class LoadScale(unittest.TestCase):
 
     def test_restart_during_lazy_load_refuses_store(self):
         """A lazy load killed part-way: after another boot (as after a power
-        loss: --boot-id) the store is refused, unchanged, with what to do;
-        in the same boot (a kill) the load resumes and finishes."""
+        loss: --boot-id) the store is refused, unchanged, with what to do,
+        by a load and by `idnode serve`; in the same boot (a kill) the load
+        resumes and finishes."""
         want = write_input(self.input)
         store = os.path.join(self.tmp, "p")
         args = ("load", "--data", store, "--txn-kib", "64", "--memory", "1", "--tmp", self.tmp)
@@ -383,6 +384,11 @@ class LoadScale(unittest.TestCase):
         self.assertIn("cut by a restart of the machine before it was made durable", r2.stderr)
         self.assertIn("delete it and load again", r2.stderr)
         self.assertEqual(self.dump(store), before)
+        # nor does a node serve it (the machine's boot id is not boot-a)
+        rs = self.run_idnode("serve", "--data", store, "--listen",
+                             "127.0.0.1:%d" % free_port())
+        self.assertNotEqual(rs.returncode, 0, rs.stderr)
+        self.assertIn("cut by a restart of the machine before it was made durable", rs.stderr)
         r3 = self.run_idnode(*args, "--boot-id", "boot-a", self.input)
         self.assertEqual(r3.returncode, 1, r3.stderr)  # the two bad lines
         self.assertIn("resuming an interrupted load", r3.stderr)
