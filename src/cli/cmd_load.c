@@ -56,8 +56,13 @@ static const char usage_text[] =
     "replaced (all its values) unless --no-overwrite is given. When a handle is on\n"
     "several lines, the last line wins and the earlier ones are not written.\n"
     "Everything loaded is durable when the command returns. An interrupted load of\n"
-    "a FILE (killed, power lost) resumes when the same command is run again: what\n"
-    "it committed is not written again, and the result is that of one whole load.\n"
+    "a FILE (killed; power lost: see below) resumes when the same command is run\n"
+    "again: what it committed is not written again, and the result is that of one\n"
+    "whole load.\n"
+    "Into an empty store, commits are not waited for on the disk (one wait at the\n"
+    "end): a kill loses nothing, but if the machine stops (power loss, crash)\n"
+    "during such a load, the store may be damaged: the next load says so, and the\n"
+    "store must be deleted and loaded again.\n"
     "A load is not written\n"
     "to the store's transaction log (the log is emptied): mirrors of this store copy\n"
     "it afresh.\n"
@@ -218,10 +223,11 @@ struct load_args {
 	const char *data, *home[MAX_HOME], *file;
 	int nhome;
 	bool case_insensitive, no_overwrite, quiet;
-	bool no_passes;    /* hidden, for tests and A/B runs: spill rather than read in passes */
-	uint64_t memory;   /* bytes; 0: the loader's default */
-	size_t max_record; /* import_opts.max_record; 0: what one answer carries */
-	const char *tmp;   /* spill directory; NULL: DIR, or $TMPDIR for --store */
+	bool no_passes;      /* hidden, for tests and A/B runs: spill rather than read in passes */
+	const char *boot_id; /* hidden, for tests and A/B runs: instead of the machine's */
+	uint64_t memory;     /* bytes; 0: the loader's default */
+	size_t max_record;   /* import_opts.max_record; 0: what one answer carries */
+	const char *tmp;     /* spill directory; NULL: DIR, or $TMPDIR for --store */
 	uint64_t abort_after, abort_index, txn_kib; /* hidden, for tests */
 	uint64_t index_keep_max; /* hidden, for tests: bulkload_opts.index_keep_max */
 };
@@ -239,7 +245,8 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 		O_ABORT_IX,
 		O_TXN,
 		O_IXKEEP,
-		O_NOPASS
+		O_NOPASS,
+		O_BOOT
 	};
 	static const struct option longopts[] = {
 	    {"data", required_argument, NULL, 'd'},
@@ -255,6 +262,7 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 	    {"txn-kib", required_argument, NULL, O_TXN},             /* hidden: tests */
 	    {"index-keep-max", required_argument, NULL, O_IXKEEP},   /* hidden: tests */
 	    {"no-passes", no_argument, NULL, O_NOPASS},              /* hidden: tests */
+	    {"boot-id", required_argument, NULL, O_BOOT},            /* hidden: tests */
 	    {"max-record-bytes", required_argument, NULL, O_MAXREC},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -284,6 +292,9 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 			break;
 		case O_NOPASS:
 			a->no_passes = true;
+			break;
+		case O_BOOT:
+			a->boot_id = optarg;
 			break;
 		case O_MEMORY: {
 			char *end;
@@ -404,8 +415,15 @@ static int summary(struct loader *L)
 			fprintf(
 			    stderr,
 			    "idnode load: the input did not fit in --memory: read in %u passes, "
-			    "one key range each\n",
-			    L->st.passes);
+			    "one key range each%s\n",
+			    L->st.passes,
+			    L->st.lines_recorded ? " (each line's range noted in the first)" : "");
+		if (L->st.lazy_commits)
+			fprintf(stderr,
+			        "idnode load: the store was empty: %llu of %llu commits not waited "
+			        "for on the disk, all made durable at the end\n",
+			        (unsigned long long)L->st.lazy_commits,
+			        (unsigned long long)L->st.commits);
 		if (L->st.runs)
 			fprintf(
 			    stderr,
@@ -487,6 +505,22 @@ int cmd_load(int argc, char **argv)
 		        idn_strerror(rc));
 		goto out;
 	}
+	char boot[BULKLOAD_BOOT_ID_MAX + 1];
+	if (a.boot_id)
+		snprintf(boot, sizeof(boot), "%s", a.boot_id);
+	else
+		bulkload_boot_id(boot, sizeof(boot));
+	if ((rc = bulkload_lazy_check(L.s, boot)) == IDN_ESTORE) {
+		fprintf(stderr,
+		        "idnode load: %s: an earlier load into this store, empty then, was cut "
+		        "by a restart of the machine before it was made durable: the store may "
+		        "be damaged; delete it and load again\n",
+		        a.data);
+		goto out;
+	} else if (rc) {
+		fprintf(stderr, "idnode load: %s: %s\n", a.data, idn_strerror(rc));
+		goto out;
+	}
 	char rid[BULKLOAD_RESUME_ID_MAX + 1];
 	bool resumable = resume_id(fd, &a, rid, sizeof(rid), &L.size);
 	uint32_t then;
@@ -525,6 +559,7 @@ int cmd_load(int argc, char **argv)
 	                    .spill_dir = spill_dir(&a),
 	                    .resume_id = resumable ? rid : NULL,
 	                    .resume_now = io.now,
+	                    .boot_id = boot,
 	                    .txn_bytes = a.txn_kib << 10,
 	                    .index_keep_max = a.index_keep_max};
 	if ((rc = bulkload_new(L.s, &bo, &bl)) == IDN_OK &&

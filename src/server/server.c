@@ -15,6 +15,7 @@
 #include "repl/mirror.h"
 #include "server/internal.h"
 #include "server/server.h"
+#include "store/bulkload.h"
 
 static const char prog[] = "idnode serve";
 
@@ -87,6 +88,16 @@ static int open_store(running *r)
 	if (ret) {
 		fprintf(stderr, "%s: %s: cannot open the store: %s\n", prog, c->data,
 		        idn_strerror(ret));
+		return ret;
+	}
+	char boot[BULKLOAD_BOOT_ID_MAX + 1];
+	bulkload_boot_id(boot, sizeof(boot));
+	if ((ret = bulkload_lazy_check(r->store, boot)) == IDN_ESTORE) {
+		fprintf(stderr,
+		        "%s: %s: a load into this store, empty then, was cut by a restart of the "
+		        "machine before it was made durable: the store may be damaged; delete it "
+		        "and load again\n",
+		        prog, c->data);
 		return ret;
 	}
 	size_t bad = 0;

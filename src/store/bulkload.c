@@ -95,7 +95,19 @@ struct krange {
 	const uint8_t *lo, *hi;
 	uint32_t lolen, hilen;
 	bool first; /* the first pass: reports the bad lines whose key only parsing tells */
+	/*
+	 * Each line's range, recorded in the first pass (the parts' `lr`) and
+	 * read in the others (`lr_in`): a line is then parsed or skipped
+	 * without its key being looked at again. LR_PARSE: only parsing tells.
+	 */
+	bool recorded;
+	uint32_t k;               /* this pass's range */
+	const uint8_t *splitbuf;  /* the first pass: the splitters, to tell a key's range */
+	const uint32_t *splitlen; /* nsplit of them */
+	const size_t *splitoff;
+	size_t nsplit;
 };
+enum { LR_PARSE = 0xff, LL_LONG = 0xffff };
 
 struct part {
 	bulkload_parse_fn parse;
@@ -103,6 +115,12 @@ struct part {
 	bulkload_key_fn key;
 	const struct krange *range; /* NULL: every line */
 	size_t last_len;            /* arena bytes of the entry allocated last */
+	/* each line's range (krange.recorded): this chunk half's, the first pass */
+	uint8_t *lr, line_range;
+	uint16_t *ll; /* and its length (LL_LONG: longer) */
+	size_t lrcap;
+	const uint8_t *lr_in; /* the others: where this chunk half's lines are in them all */
+	const uint16_t *ll_in;
 
 	/* arena (kept across runs) and this run's entries */
 	struct block *blocks, *cur;
@@ -147,6 +165,22 @@ static int grow_array(void **p, size_t *cap, size_t size, size_t first)
 	if (!np)
 		return IDN_ENOMEM;
 	*p = np;
+	*cap = n;
+	return IDN_OK;
+}
+
+/* Room for at least `want` lines' range and length (krange.recorded) in *lr, *ll. */
+static int grow_lines(uint8_t **lr, uint16_t **ll, size_t *cap, size_t want)
+{
+	size_t n = *cap ? *cap * 2 : 1 << 16;
+	n = n < want ? want : n;
+	uint8_t *r = realloc(*lr, n);
+	if (r)
+		*lr = r;
+	uint16_t *l = r ? xrealloc_array(*ll, n, sizeof(*l)) : NULL;
+	if (!l)
+		return IDN_ENOMEM;
+	*ll = l;
 	*cap = n;
 	return IDN_OK;
 }
@@ -233,6 +267,8 @@ static void part_free(struct part *w)
 	arena_release(w);
 	free(w->errs);
 	free(w->cnt);
+	free(w->lr);
+	free(w->ll);
 }
 
 /* Key bytes [off, off + 8) as a big-endian word, zero-padded past the key. */
@@ -340,6 +376,21 @@ static bool in_range(const struct krange *r, const uint8_t *k, size_t klen)
 	       (!r->hi || key_cmp(k, (uint32_t)klen, r->hi, r->hilen) <= 0);
 }
 
+/* The range of a key in the first pass: how many splitters are below it. */
+static uint8_t range_of(const struct krange *r, const uint8_t *k, size_t klen)
+{
+	size_t lo = 0, hi = r->nsplit;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (key_cmp(k, (uint32_t)klen, r->splitbuf + r->splitoff[mid], r->splitlen[mid]) >
+		    0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (uint8_t)lo;
+}
+
 /*
  * parse_line for a pass over one key range: a line whose key opts.key tells
  * is parsed when it is in the range, skipped (BULKLOAD_SKIP) otherwise; any
@@ -349,11 +400,23 @@ static bool in_range(const struct krange *r, const uint8_t *k, size_t klen)
 static int parse_ranged(struct part *w, const uint8_t *line, size_t len, uint64_t lineno,
                         const char **why)
 {
+	const struct krange *r = w->range;
 	uint8_t kb[HANDLE_KEY_MAX];
-	size_t kl = w->key(w->parser, line, len, kb);
+	size_t kl = 0;
+	if (r->recorded && !r->first) {
+		uint8_t k = w->lr_in[lineno - 1];
+		if (k != LR_PARSE)
+			return k == r->k ? parse_line(w, line, len, lineno, why) : BULKLOAD_SKIP;
+	} else {
+		kl = w->key(w->parser, line, len, kb);
+	}
+	if (kl && r->recorded) {
+		w->line_range = range_of(r, kb, kl);
+		return w->line_range == r->k ? parse_line(w, line, len, lineno, why)
+		                             : BULKLOAD_SKIP;
+	}
 	if (kl)
-		return in_range(w->range, kb, kl) ? parse_line(w, line, len, lineno, why)
-		                                  : BULKLOAD_SKIP;
+		return in_range(r, kb, kl) ? parse_line(w, line, len, lineno, why) : BULKLOAD_SKIP;
 	size_t klen, rlen;
 	int rc = w->parse(w->parser, line, len, ent_alloc, w, &klen, &rlen, why);
 	if (rc == IDN_EINVAL && !w->range->first)
@@ -399,9 +462,23 @@ static void *parse_part(void *arg)
 	w->nlines = w->nerr = 0;
 	w->elen = 0;
 	w->chunk_first_ref = w->nrefs;
+	bool record = w->range && w->range->recorded && w->range->first;
+	/* a later pass: where each line ends is known (but checked) */
+	const uint16_t *lens = w->range && w->range->recorded && !record ? w->ll_in : NULL;
 	while (p < end && !w->fatal) {
-		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+		const uint8_t *nl = NULL;
+		if (lens && lens[w->nlines] != LL_LONG && lens[w->nlines] <= end - p)
+			nl = p + lens[w->nlines];
+		if (!nl || (nl < end && *nl != '\n'))
+			nl = memchr(p, '\n', (size_t)(end - p));
+		else if (nl == end)
+			nl = NULL;
 		const uint8_t *le = nl ? nl : end;
+		if (record && w->nlines == w->lrcap && grow_lines(&w->lr, &w->ll, &w->lrcap, 0)) {
+			w->fatal = IDN_ENOMEM;
+			break;
+		}
+		w->line_range = LR_PARSE;
 		w->nlines++;
 		int rc = IDN_EINVAL;
 		const char *why = msg;
@@ -416,6 +493,10 @@ static void *parse_part(void *arg)
 		} else if (rc == IDN_EINVAL) {
 			w->nerr++;
 			add_err(w, w->nlines, why);
+		}
+		if (record) {
+			w->lr[w->nlines - 1] = w->line_range;
+			w->ll[w->nlines - 1] = le - p < LL_LONG ? (uint16_t)(le - p) : LL_LONG;
 		}
 		p = nl ? nl + 1 : end;
 	}
@@ -569,6 +650,9 @@ struct bulkload {
 	size_t nspill;
 	/* resuming (opts.resume_id): the resume point read at the first write */
 	bool resume_read;
+	/* commits not waited for on the disk (opts.boot_id): decided in the first */
+	enum { LAZY_UNSET, LAZY_ON, LAZY_OFF } lazy;
+	bool lazy_clear; /* BULKLOAD_LAZY_META is set: the last commit clears it */
 	uint8_t skipkey[HANDLE_KEY_MAX];
 	uint32_t skipklen; /* 0: nothing to skip */
 	/* the last key written, for the resume point */
@@ -597,11 +681,19 @@ struct bulkload {
 	struct krange range; /* this pass's */
 	uint8_t *splitbuf;   /* the splitters' keys, one after another */
 	uint32_t *splitlen;  /* nranges - 1 of them */
+	size_t *splitoff;    /* where each starts in splitbuf */
 	size_t nranges;
+	/* each line's range (krange.recorded), all the file's, the first pass's */
+	bool record;
+	uint8_t *lr;
+	uint16_t *ll;
+	size_t nlr, caplr;
+	size_t cur_chunk; /* the chunk being parsed, in a later pass */
 	/* the first pass's chunks (and the file's end): where, and their first line */
 	struct chunkpos {
 		size_t off;
 		uint64_t line;
+		uint64_t alines; /* lines of its first half (parse_chunk) */
 	} * chunks;
 	size_t nchunks, capchunks;
 };
@@ -990,6 +1082,104 @@ static int ix_unmake(struct bulkload *L, store_txn *t, const uint8_t *key, uint3
 	return rc ? rc : store_index_unmake(t, L->ixe, idn_slice_of(key, klen), old);
 }
 
+/*
+ * Whether the records stored before this load were damaged by a power loss
+ * during an earlier load whose commits were not waited for (opts.boot_id):
+ * its mark, left by another boot of the machine. IDN_OK, IDN_ESTORE or a
+ * store error.
+ */
+static int lazy_check(store_txn *t, const char *boot_id, bool *marked)
+{
+	idn_slice v;
+	int rc = store_meta_get(t, BULKLOAD_LAZY_META, &v);
+	*marked = rc == IDN_OK && v.len;
+	if (rc == IDN_ENOTFOUND || (rc == IDN_OK && !v.len))
+		return IDN_OK;
+	if (rc)
+		return rc;
+	bool same = boot_id && v.len == strlen(boot_id) && !memcmp(v.p, boot_id, v.len);
+	return same ? IDN_OK : IDN_ESTORE;
+}
+
+void bulkload_boot_id(char *buf, size_t cap)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	buf[0] = 0;
+	if (f && fgets(buf, (int)cap, f))
+		buf[strcspn(buf, "\n")] = 0;
+	if (f)
+		fclose(f);
+}
+
+int bulkload_lazy_check(store *s, const char *boot_id)
+{
+	store_txn *t;
+	bool marked;
+	int rc = store_txn_begin(s, STORE_RDONLY, &t);
+	if (rc)
+		return rc;
+	rc = lazy_check(t, boot_id, &marked);
+	store_txn_abort(t);
+	return rc;
+}
+
+/*
+ * Decides, in the load's first write transaction t (committed durably),
+ * whether the others are lazy: an LMDB store with no identifier yet, and a
+ * boot id to mark it with.
+ */
+static int lazy_decide(struct bulkload *L, store_txn *t)
+{
+	const char *boot = L->opts.boot_id;
+	uint64_t have = 1;
+	int rc = lazy_check(t, boot, &L->lazy_clear);
+	L->lazy = LAZY_OFF;
+	if (rc || L->lazy_clear || !boot || !*boot || strlen(boot) > BULKLOAD_BOOT_ID_MAX ||
+	    strcmp(L->s->ops->name, "lmdb"))
+		return rc;
+	if ((rc = store_count(t, &have)) || have)
+		return rc;
+	rc = store_meta_put(t, BULKLOAD_LAZY_META, idn_slice_of(boot, strlen(boot)));
+	if (rc == IDN_OK) {
+		L->lazy = LAZY_ON;
+		L->lazy_clear = true;
+	}
+	return rc;
+}
+
+/* A write transaction of the load: unlogged, and lazy once that is decided. */
+static int write_begin(struct bulkload *L, store_txn **t)
+{
+	bool lazy = L->lazy == LAZY_ON;
+	int rc = store_txn_begin(L->s, STORE_NOLOG | (lazy ? STORE_LAZY : 0), t);
+	if (rc == IDN_OK && L->lazy == LAZY_UNSET && (rc = lazy_decide(L, *t)))
+		store_txn_abort(*t);
+	if (rc == IDN_OK) {
+		L->st.commits++;
+		L->st.lazy_commits += lazy;
+	}
+	return rc;
+}
+
+/*
+ * The last commit of a load whose others were lazy: waited for on the disk,
+ * so everything before it is durable too, and clears the mark.
+ */
+static int lazy_end(struct bulkload *L)
+{
+	store_txn *t;
+	if (!L->lazy_clear)
+		return IDN_OK;
+	int rc = store_txn_begin(L->s, STORE_NOLOG, &t);
+	if (rc)
+		return rc;
+	rc = store_meta_put(t, BULKLOAD_LAZY_META, idn_slice_of(NULL, 0));
+	rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
+	if (rc == IDN_OK)
+		L->lazy_clear = false;
+	return rc;
+}
+
 /* Record bytes per write transaction: appending, or inserting between keys. */
 static uint64_t txn_bytes(const struct bulkload *L, bool append)
 {
@@ -1025,7 +1215,7 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 		 * logging a million puts would double the writes, and a mirror is
 		 * better served copying the store afresh.
 		 */
-		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
+		if ((rc = write_begin(L, &t)))
 			goto out;
 		if ((rc = resume_read(L, t))) {
 			store_txn_abort(t);
@@ -1458,7 +1648,7 @@ static int merge_runs(struct bulkload *L, bool index)
 		}
 		store_txn *t;
 		uint64_t c3[3] = {0, 0, 0}; /* put, superseded, resumed */
-		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
+		if ((rc = write_begin(L, &t)))
 			break;
 		if (index)
 			rc = ix_merge_txn(L, t, cs, heap, &hn, c3);
@@ -1505,7 +1695,7 @@ static int ix_write(struct bulkload *L, const struct sref *r, size_t n)
 		size_t start = i;
 		uint64_t bytes = 0, put = 0;
 		store_txn *t;
-		if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
+		if ((rc = write_begin(L, &t)))
 			break;
 		for (; rc == IDN_OK && i < n && bytes < txn_bytes(L, true); i++) {
 			const struct ent *e = r[i].e;
@@ -1634,7 +1824,7 @@ static int ix_finish(struct bulkload *L)
 	if (rc || L->ixmode != IXM_EMIT)
 		return rc;
 	store_txn *t;
-	if ((rc = store_txn_begin(L->s, STORE_NOLOG, &t)))
+	if ((rc = write_begin(L, &t)))
 		return rc;
 	rc = store_index_mark(t, INDEX_ON);
 	if (rc == IDN_OK && L->opts.resume_id)
@@ -1681,6 +1871,22 @@ static int flush_run(struct bulkload *L, bool last)
 	return rc;
 }
 
+/* The first pass: appends the chunk's lines' ranges (both halves) to all the file's. */
+static int record_lines(struct bulkload *L)
+{
+	const struct part *a = &L->part[0], *b = &L->part[1];
+	uint64_t n = a->nlines + b->nlines;
+	if (L->caplr - L->nlr < n && grow_lines(&L->lr, &L->ll, &L->caplr, L->nlr + n))
+		return IDN_ENOMEM;
+	memcpy(L->lr + L->nlr, a->lr, a->nlines);
+	memcpy(L->lr + L->nlr + a->nlines, b->lr, b->nlines);
+	memcpy(L->ll + L->nlr, a->ll, a->nlines * sizeof(*L->ll));
+	memcpy(L->ll + L->nlr + a->nlines, b->ll, b->nlines * sizeof(*L->ll));
+	L->nlr += n;
+	L->chunks[L->nchunks - 1].alines = a->nlines;
+	return IDN_OK;
+}
+
 /* Parses buf[0..len) (whole lines) with both parts; first line is L->st.lines + 1. */
 static int parse_chunk(struct bulkload *L, const uint8_t *buf, size_t len)
 {
@@ -1693,6 +1899,13 @@ static int parse_chunk(struct bulkload *L, const uint8_t *buf, size_t len)
 	b->in = b->in_end = a->in_end;
 	if (cut)
 		b->in_end = buf + len;
+	if (L->ranged && L->range.recorded && !L->range.first) {
+		const struct chunkpos *c = &L->chunks[L->cur_chunk];
+		a->lr_in = L->lr + c->line;
+		b->lr_in = a->lr_in + c->alines;
+		a->ll_in = L->ll + c->line;
+		b->ll_in = a->ll_in + c->alines;
+	}
 
 	bool threaded = cut && pthread_create(&a->th, NULL, parse_part, a) == 0;
 	if (!threaded)
@@ -1701,6 +1914,8 @@ static int parse_chunk(struct bulkload *L, const uint8_t *buf, size_t len)
 	if (threaded)
 		pthread_join(a->th, NULL);
 	if (a->fatal || b->fatal)
+		return IDN_ENOMEM;
+	if (L->ranged && L->range.recorded && L->range.first && record_lines(L))
 		return IDN_ENOMEM;
 
 	/* Local line numbers become the file's. */
@@ -1828,7 +2043,7 @@ static int note_chunk(struct bulkload *L, size_t off)
 	if (L->nchunks == L->capchunks &&
 	    grow_array((void **)&L->chunks, &L->capchunks, sizeof(*L->chunks), 256))
 		return IDN_ENOMEM;
-	L->chunks[L->nchunks++] = (struct chunkpos){off, L->line_base};
+	L->chunks[L->nchunks++] = (struct chunkpos){off, L->line_base, 0};
 	return IDN_OK;
 }
 
@@ -1854,9 +2069,13 @@ static int feed_lines(struct bulkload *L, const uint8_t *p, size_t size, bool ma
 		}
 		if (L->ranged && L->range.first && (rc = note_chunk(L, pos)))
 			return rc;
+		if (L->ranged && !L->range.first && L->range.recorded &&
+		    (L->cur_chunk + 1 >= L->nchunks || L->chunks[L->cur_chunk].off != pos))
+			L->range.recorded = false; /* not the first pass's chunks: cannot happen */
 		if ((rc = parse_chunk(L, p + pos, end - pos)))
 			return rc;
 		pos = end;
+		L->cur_chunk++;
 	}
 	return L->ranged && L->range.first ? note_chunk(L, size) : IDN_OK;
 }
@@ -1898,7 +2117,8 @@ static int set_splitters(struct bulkload *L, const struct skey *keys, size_t n, 
 		total += keys[r * n / nr].len;
 	L->splitbuf = malloc(total ? total : 1);
 	L->splitlen = malloc(nr * sizeof(*L->splitlen));
-	if (!L->splitbuf || !L->splitlen)
+	L->splitoff = malloc(nr * sizeof(*L->splitoff));
+	if (!L->splitbuf || !L->splitlen || !L->splitoff)
 		return IDN_ENOMEM;
 	uint8_t *at = L->splitbuf, *prev = NULL;
 	for (size_t r = 1; r < nr; r++) {
@@ -1907,6 +2127,7 @@ static int set_splitters(struct bulkload *L, const struct skey *keys, size_t n, 
 			continue;
 		memcpy(at, k->k, k->len);
 		prev = at;
+		L->splitoff[ns] = (size_t)(at - L->splitbuf);
 		at += k->len;
 		L->splitlen[ns++] = k->len;
 	}
@@ -1970,6 +2191,11 @@ static int plan_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 	if (rc == IDN_OK && n && line_bytes) {
 		/* all the entries: lines in the file x memory per sampled line */
 		double all = (double)size / (double)line_bytes * (double)ent_bytes;
+		/* 3 bytes per line note its range and length in the first pass (record_lines) */
+		double nl3 = 3 * (double)size / (double)line_bytes * (double)lines;
+		L->record = nl3 < (double)L->run_bytes / 12;
+		if (L->record)
+			L->run_bytes -= (size_t)nl3;
 		double fill = (double)L->run_bytes * RANGE_FILL / 100;
 		size_t nr = (size_t)(all / fill) + 1;
 		if (nr > 1 && nr <= RANGES_MAX && n >= 4 * nr) {
@@ -2011,6 +2237,7 @@ static int feed_back(struct bulkload *L, const uint8_t *p)
 			madvise((void *)(p + a), c->off - a, MADV_WILLNEED);
 		}
 		L->line_base = c->line;
+		L->cur_chunk = i;
 		int rc = parse_chunk(L, p + c->off, c[1].off - c->off);
 		if (rc)
 			return rc;
@@ -2029,6 +2256,7 @@ static int feed_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 	uint32_t lolen = 0;
 	L->ranged = true;
 	L->st.passes = (uint32_t)L->nranges;
+	L->st.lines_recorded = L->record;
 	const uint8_t *at = L->splitbuf;
 	for (size_t k = 0; rc == IDN_OK && k < L->nranges; k++) {
 		bool last = k + 1 == L->nranges;
@@ -2036,9 +2264,16 @@ static int feed_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 		                           .lolen = lolen,
 		                           .hi = last ? NULL : at,
 		                           .hilen = last ? 0 : L->splitlen[k],
-		                           .first = k == 0};
+		                           .first = k == 0,
+		                           .recorded = L->record,
+		                           .k = (uint32_t)k,
+		                           .splitbuf = L->splitbuf,
+		                           .splitlen = L->splitlen,
+		                           .splitoff = L->splitoff,
+		                           .nsplit = L->nranges - 1};
 		L->part[0].range = L->part[1].range = &L->range;
 		L->line_base = 0;
+		L->cur_chunk = 0;
 		L->st.pass = (uint32_t)k;
 		L->st.pass_bytes = 0;
 		if (k % 2 && L->nchunks > 1)
@@ -2146,7 +2381,10 @@ void bulkload_free(bulkload *L)
 	runsort_free(&L->rs);
 	free(L->splitbuf);
 	free(L->splitlen);
+	free(L->splitoff);
 	free(L->chunks);
+	free(L->lr);
+	free(L->ll);
 	pthread_mutex_destroy(&L->rs.mu);
 	pthread_cond_destroy(&L->rs.cv);
 	free(L);
@@ -2216,8 +2454,7 @@ int bulkload_finish(bulkload *L)
 		rc = store_index_refresh(L->s);
 		L->st.indexing = false;
 		store_txn *t;
-		if (rc == IDN_OK && L->opts.resume_id &&
-		    (rc = store_txn_begin(L->s, STORE_NOLOG, &t)) == IDN_OK) {
+		if (rc == IDN_OK && L->opts.resume_id && (rc = write_begin(L, &t)) == IDN_OK) {
 			rc = resume_mark(L, t, true);
 			rc = rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
 		}
@@ -2225,6 +2462,8 @@ int bulkload_finish(bulkload *L)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	L->st.index_ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
 	                 (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
+	if (rc == IDN_OK)
+		rc = lazy_end(L);
 	return rc;
 }
 

@@ -94,10 +94,20 @@ typedef struct bulkload_stats {
 	uint32_t passes;        /* key ranges read in passes over a file (0, 1: one pass) */
 	uint32_t pass;          /* the pass being read (0 ..) */
 	uint64_t pass_bytes;    /* input bytes this pass has gone through */
+	bool lines_recorded;    /* passes: each line's range recorded in the first pass */
+	uint64_t commits;       /* write transactions committed */
+	uint64_t lazy_commits;  /* of them, not waited for on the disk (opts.boot_id) */
 } bulkload_stats;
 
 /* The store meta value of a resumable load (see above). */
 #define BULKLOAD_RESUME_META "bulkload.resume"
+/*
+ * The store meta value of a load into an empty store whose commits are not
+ * waited for on the disk (opts.boot_id): the boot id, set in its first
+ * commit (durable) and cleared by its last (which makes all durable).
+ */
+#define BULKLOAD_LAZY_META "bulkload.lazy"
+enum { BULKLOAD_BOOT_ID_MAX = 64 };
 enum { BULKLOAD_RESUME_ID_MAX = 256 };
 
 /* Returns memory for len bytes, or NULL when there is none. */
@@ -157,12 +167,38 @@ typedef struct bulkload_opts {
 	 * most BULKLOAD_RESUME_ID_MAX bytes), and a number kept with it. */
 	const char *resume_id;
 	uint32_t resume_now;
+	/*
+	 * The machine's boot id (NUL-terminated, at most BULKLOAD_BOOT_ID_MAX
+	 * bytes; NULL: none). With it, a load into an LMDB store holding no
+	 * identifiers commits without waiting for the disk (STORE_LAZY) and
+	 * makes everything durable in its last commit: a kill loses nothing,
+	 * but a power loss during the load can damage the store. The first
+	 * commit records the boot id (BULKLOAD_LAZY_META); a later load that
+	 * finds another boot's id refuses the store, IDN_ESTORE: it must be
+	 * deleted and loaded again.
+	 */
+	const char *boot_id;
 	/* Record bytes per write transaction (0: the default, 64 MiB). */
 	uint64_t txn_bytes;
 	/* Now and then during the load (NULL: none), on the loader's thread. */
 	void (*on_progress)(void *arg, const bulkload_stats *stats);
 	void *arg;
 } bulkload_opts;
+
+/*
+ * IDN_ESTORE when s was being loaded with lazy commits (opts.boot_id) by a
+ * load that did not finish before the machine restarted (its mark holds
+ * another boot id than boot_id): the store may be damaged. IDN_OK, or a
+ * store error.
+ */
+int bulkload_lazy_check(store *s, const char *boot_id);
+
+/*
+ * The machine's boot id (a new one at each boot, Linux), for opts.boot_id
+ * and bulkload_lazy_check; "" when unknown (a load then waits for each
+ * commit).
+ */
+void bulkload_boot_id(char *buf, size_t cap);
 
 /* A loader writing into s; opts is copied. IDN_OK, or IDN_ENOMEM. */
 int bulkload_new(store *s, const bulkload_opts *opts, bulkload **out);

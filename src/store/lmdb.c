@@ -112,6 +112,7 @@ struct lmdb_txn {
 	uint64_t cache_epoch;
 	bool touched; /* a write txn that changed "handles": commits HANDLES_GEN */
 	bool wrote;   /* one that wrote elsewhere (statistics, meta, homed): counts in COMMITS */
+	bool lazy;    /* STORE_LAZY: the env is MDB_NOSYNC until it ends (lazy_set) */
 };
 
 /*
@@ -1002,6 +1003,25 @@ static int lmdb_meta_put(store_txn *bt, const char *name, idn_slice val)
 
 /* ---- transactions ---- */
 
+/*
+ * STORE_LAZY. LMDB 0.9 takes MDB_NOSYNC from the env only, so a lazy write
+ * txn sets it there (it holds LMDB's writer lock) and clears it when it
+ * ends; an env opened with no_sync keeps it. Meant for a process whose one
+ * writer is a bulk load: another thread's write txn that begins between the
+ * lazy commit's unlock and the clear would commit lazily too.
+ */
+static void lazy_set(struct lmdb_txn *t, bool on)
+{
+	MDB_env *env = lmdb_of(t->base.s)->env;
+	unsigned ef = 0;
+	if (!on && t->lazy)
+		mdb_env_set_flags(env, MDB_NOSYNC, 0);
+	t->lazy = false;
+	/* opened with no_sync: nothing to set or clear */
+	if (on && mdb_env_get_flags(env, &ef) == MDB_SUCCESS && !(ef & MDB_NOSYNC))
+		t->lazy = mdb_env_set_flags(env, MDB_NOSYNC, 1) == MDB_SUCCESS;
+}
+
 static int lmdb_txn_begin(store *bs, unsigned flags, store_txn **out)
 {
 	struct lmdb_store *s = lmdb_of(bs);
@@ -1039,6 +1059,8 @@ static int lmdb_txn_begin(store *bs, unsigned flags, store_txn **out)
 		goto fail;
 	}
 	t->live = true;
+	if (!rdonly && (flags & STORE_LAZY))
+		lazy_set(t, true);
 	*out = &t->base;
 	return IDN_OK;
 fail:
@@ -1064,6 +1086,7 @@ static int lmdb_txn_nest(store_txn *bp, store_txn **out)
 		return IDN_ENOMEM;
 	*t = *p;
 	t->parent = p;
+	t->lazy = false; /* the parent's to clear */
 	int mrc = mdb_txn_begin(lmdb_of(bp->s)->env, p->txn, 0, &t->txn);
 	if (mrc != MDB_SUCCESS) {
 		free(t);
@@ -1096,6 +1119,7 @@ static int nest_commit(struct lmdb_txn *t)
 
 static void txn_end(struct lmdb_txn *t)
 {
+	lazy_set(t, false);
 	if (t->live && !t->parent)
 		gate_leave(lmdb_of(t->base.s));
 	free(t);

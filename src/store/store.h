@@ -59,6 +59,14 @@ enum {
 	 * reading a log that misses changes.
 	 */
 	STORE_NOLOG = 2,
+	/*
+	 * A write txn whose commit is not waited for on the disk (LMDB's
+	 * MDB_NOSYNC): it reaches the OS, so it survives the process being
+	 * killed, but not a power loss, which can even damage what was durable
+	 * before it. The next commit without the flag makes it durable. For
+	 * loads into an empty store only (bulkload.c); ignored by PostgreSQL.
+	 */
+	STORE_LAZY = 4,
 };
 
 /* store_put flags */

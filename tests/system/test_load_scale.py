@@ -20,7 +20,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE
+from idnlib import IDNODE, free_port
 
 TIMEOUT = 120  # seconds, for any one command
 # A load this small keeps the index current put by put (bulkload.h's
@@ -187,10 +187,62 @@ class LoadScale(unittest.TestCase):
         key range each, nothing spilled: the same store as one in-memory run;
         lines whose handle only a full parse finds are kept in their range."""
         rb = self.bounded_vs_in_memory((), odds=True)
-        m = re.search(r"read in (\d+) passes, one key range each", rb.stderr)
+        m = re.search(r"read in (\d+) passes, one key range each \(each line's range "
+                      r"noted in the first\)", rb.stderr)
         self.assertTrue(m, rb.stderr)
         self.assertGreaterEqual(int(m.group(1)), 3, rb.stderr)
         self.assertNotIn("spilled", rb.stderr)
+
+    def test_passes_too_many_lines_to_note(self):
+        """Lines so many and short that a byte per line would take more than
+        a sixteenth of --load-memory: the passes look at every line's handle
+        instead of noting its range, with the same result."""
+        n = 60000
+        ids = list(range(n))
+        random.Random(5).shuffle(ids)
+        with open(self.input, "w") as f:
+            for i in ids:
+                f.write(line({"handle": "88.100.1/T%d" % i,
+                               "values": [{"index": 1, "type": "U", "data": "%d" % i,
+                                           "timestamp": 1700000000}]})
+                        + "\n")
+        a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
+        self.load(a, expect=0)
+        rb = self.load(b, "--load-memory", "1", "--tmp", self.tmp, expect=0)
+        m = re.search(r"read in (\d+) passes, one key range each\n", rb.stderr)
+        self.assertTrue(m and int(m.group(1)) >= 3, rb.stderr)
+        self.assertEqual(self.dump(a), self.dump(b))
+
+    def test_range_bigger_than_memory_in_passes(self):
+        """Ranges chosen from a sample that misjudges the file: each long
+        line follows a short one, so the sample (the line after each spread
+        offset) takes few long lines and the long lines' ranges overflow the
+        memory, forward and backward passes alike: the overflow is spilled
+        and merged within its pass, and the store equals an in-memory
+        load's."""
+        n = 3000
+        rnd = random.Random(11)
+        short, long_ = list(range(n)), list(range(n))
+        rnd.shuffle(short)
+        rnd.shuffle(long_)
+        with open(self.input, "w") as f:
+            for a, b in zip(short, long_):
+                f.write(line({"handle": "88.100.1/S%05d" % a,
+                              "values": [{"index": 1, "type": "U", "data": "s%d" % a,
+                                          "timestamp": 1700000000}]}) + "\n")
+                f.write(line({"handle": "88.100.1/L%05d" % b, "values": [
+                    {"index": 1, "type": "U", "data": "l%d" % b + "x" * 1400,
+                     "timestamp": 1700000000}]}) + "\n")
+        a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
+        self.load(a, expect=0)
+        rb = self.load(b, "--load-memory", "1", "--tmp", self.tmp, expect=0)
+        m = re.search(r"read in (\d+) passes, one key range each \(each line's range noted",
+                      rb.stderr)
+        self.assertTrue(m and int(m.group(1)) >= 4, rb.stderr)
+        m = re.search(r"sorted in (\d+) runs \(\d+ entries\) spilled", rb.stderr)
+        self.assertTrue(m and int(m.group(1)) >= 2, rb.stderr)
+        self.assertEqual(self.dump(a), self.dump(b))
+        self.verify(b)
 
     def test_index_equals_rebuilt_across_batches(self):
         """Enough entries for several batches of a rebuild (50,000 entries
@@ -289,6 +341,62 @@ class LoadScale(unittest.TestCase):
         r2 = self.load(store)
         self.assertNotIn("resuming", r2.stderr)
         self.assertIn("loaded %d identifiers" % N, r2.stdout)
+
+    LAZY = re.compile(r"the store was empty: (\d+) of (\d+) commits not waited for")
+
+    def test_empty_store_lazy_commits_durable_at_end(self):
+        """A load into an empty store commits without waiting for the disk
+        (all but its first and last commit) and clears its mark at the end: a
+        load after another boot of the machine (--boot-id) is not refused.
+        A load into a store holding identifiers waits for every commit."""
+        want = write_input(self.input)
+        store = os.path.join(self.tmp, "z")
+        for opts in ((), ("--memory", "1", "--tmp", self.tmp)):
+            with self.subTest(opts=opts):
+                shutil.rmtree(store, ignore_errors=True)
+                r = self.load(store, "--txn-kib", "64", "--boot-id", "boot-a", *opts)
+                m = self.LAZY.search(r.stderr)
+                self.assertTrue(m, r.stderr)
+                lazy, total = int(m.group(1)), int(m.group(2))
+                self.assertGreaterEqual(lazy, 10, r.stderr)
+                self.assertEqual(lazy, total - 1, r.stderr)  # the first is durable
+                self.verify(store)
+                self.assertEqual(self.urls(self.dump(store)), want)
+                r2 = self.load(store, "--txn-kib", "64", "--boot-id", "boot-b", *opts)
+                self.assertNotIn("restart of the machine", r2.stderr)
+                self.assertIsNone(self.LAZY.search(r2.stderr), r2.stderr)
+                self.assertIn("loaded %d identifiers" % N, r2.stdout)
+
+    def test_restart_during_lazy_load_refuses_store(self):
+        """A lazy load killed part-way: after another boot (as after a power
+        loss: --boot-id) the store is refused, unchanged, with what to do,
+        by a load and by `idnode serve`; in the same boot (a kill) the load
+        resumes and finishes."""
+        want = write_input(self.input)
+        store = os.path.join(self.tmp, "p")
+        args = ("load", "--data", store, "--txn-kib", "64", "--memory", "1", "--tmp", self.tmp)
+        r1 = self.run_idnode(*args, "--boot-id", "boot-a", "--abort-after", str(N // 2),
+                             self.input)
+        self.assertEqual(r1.returncode, -9, r1.stderr)
+        before = self.dump(store)
+        r2 = self.run_idnode(*args, "--boot-id", "boot-b", self.input)
+        self.assertEqual(r2.returncode, 2, r2.stderr)
+        self.assertIn("cut by a restart of the machine before it was made durable", r2.stderr)
+        self.assertIn("delete it and load again", r2.stderr)
+        self.assertEqual(self.dump(store), before)
+        # nor does a node serve it (the machine's boot id is not boot-a)
+        rs = self.run_idnode("serve", "--data", store, "--listen",
+                             "127.0.0.1:%d" % free_port())
+        self.assertNotEqual(rs.returncode, 0, rs.stderr)
+        self.assertIn("cut by a restart of the machine before it was made durable", rs.stderr)
+        r3 = self.run_idnode(*args, "--boot-id", "boot-a", self.input)
+        self.assertEqual(r3.returncode, 1, r3.stderr)  # the two bad lines
+        self.assertIn("resuming an interrupted load", r3.stderr)
+        self.assertIsNone(self.LAZY.search(r3.stderr), r3.stderr)  # not empty: durable
+        self.assertEqual(self.urls(self.dump(store)), want)
+        self.verify(store)
+        r4 = self.run_idnode(*args, "--boot-id", "boot-c", self.input)
+        self.assertEqual(r4.returncode, 1, r4.stderr)  # the mark is gone
 
     def check_killed_in_index(self, at, *opts, store=None):
         """Killed in the final phase (--abort-in-index: once `at` search
