@@ -12,25 +12,17 @@ import os
 import shutil
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, Node, free_port, parse_answer, request, tcp_exchange, udp_exchange  # noqa: E402
-from idnlib import admin_data, hexval, s  # noqa: E402
+from idnlib import Node, free_port, parse_answer, request, tcp_exchange, udp_exchange  # noqa: E402
+from idnlib import admin_data, hexval, keygen, s  # noqa: E402
 from idnlib import siteinfo  # noqa: E402
 
 SECRET = b"remote-secret-2026"
-
-
-def keygen(path):
-    out = subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", path],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
 
 
 def start_pair(tmp, timeout_ms=1500):

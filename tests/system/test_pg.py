@@ -48,16 +48,7 @@ class PgCase(unittest.TestCase):
     def admin_identity(self, tmp):
         """(key file, records): 0.NA/88.100.1 with an HS_ADMIN and the key's HS_PUBKEY."""
         key = os.path.join(tmp, "admin.pem")
-        pub = subprocess.run([idnlib.IDNODE, "keygen", "--type", "rsa", "--out", key],
-                             capture_output=True, text=True, timeout=60)
-        self.assertEqual(pub.returncode, 0, pub.stderr)
-        prefix = b"0.NA/88.100.1"
-        admin = (struct.pack(">H", 0x0FFF) + struct.pack(">I", len(prefix)) + prefix
-                 + struct.pack(">I", 300))
-        return key, [{"handle": "0.NA/88.100.1", "values": [
-            {"index": 100, "type": "HS_ADMIN", "data": {"format": "hex", "value": admin.hex()}},
-            {"index": 300, "type": "HS_PUBKEY",
-             "data": {"format": "hex", "value": pub.stdout.strip()}}]}]
+        return key, [idnlib.admin_prefix(idnlib.keygen(key))]
 
     def create(self, node, key, handle, url):
         return subprocess.run([idnlib.IDNODE, "create", handle, "--server",
