@@ -306,6 +306,22 @@ def start_admin_node(cls, tag, records=(), prefix="0.NA/88.100.1", values=(),
     return cls.node
 
 
+def waiting(port):
+    """What waits for a node on 127.0.0.1:port (/proc/net): the bytes in its
+    UDP sockets' receive queues plus the connections in its TCP listeners'
+    accept queues; 0 when nobody asked it. A stopped node's stay there."""
+    n = 0
+    for table in ("udp", "tcp"):
+        with open("/proc/net/" + table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                addr, lport = fields[1].split(":")
+                if int(lport, 16) == port and addr in ("0100007F", "00000000") and \
+                        (table == "udp" or fields[3] == "0A"):  # 0A: LISTEN
+                    n += int(fields[4].split(":")[1], 16)
+    return n
+
+
 def cpu_s(pid):
     """utime + stime of pid (all its threads), in seconds: what a test bounds
     instead of wall time, which other load on the machine stretches."""

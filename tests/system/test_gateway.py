@@ -22,7 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode, split_responses  # noqa: E402
-from idnlib import DEADLINE  # noqa: E402
+from idnlib import DEADLINE, waiting  # noqa: E402
 from idnlib import (IDNODE, class_nodes, parse_answer, request, start_hierarchy,  # noqa: E402
                     udp_exchange, url)
 from test_recursive import stats, stats_until  # noqa: E402
@@ -42,22 +42,6 @@ def get(port, path, timeout=DEADLINE):
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read(), time.time() - t0
     finally:
         c.close()
-
-
-def waiting(port):
-    """What waits for a node on 127.0.0.1:port (/proc/net): the bytes in its
-    UDP sockets' receive queues plus the connections in its TCP listeners'
-    accept queues; 0 when nobody asked it. A stopped node's stay there."""
-    n = 0
-    for table in ("udp", "tcp"):
-        with open("/proc/net/" + table) as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                addr, lport = fields[1].split(":")
-                if int(lport, 16) == port and addr in ("0100007F", "00000000") and \
-                        (table == "udp" or fields[3] == "0A"):  # 0A: LISTEN
-                    n += int(fields[4].split(":")[1], 16)
-    return n
 
 
 class Gateway(unittest.TestCase):
