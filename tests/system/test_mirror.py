@@ -147,7 +147,7 @@ class MirrorTest(unittest.TestCase):
     def test_bootstrap_kill_resume_stream_kill_resume(self):
         # Killed mid-bootstrap: as soon as the first page is in, before the last.
         m = self.start_mirror()
-        deadline = time.time() + 20
+        deadline = time.time() + DEADLINE
         while not m.resolves("88.100.1/ID-00000") and time.time() < deadline:
             time.sleep(0.005)
         last_in = m.resolves("88.100.1/ID-%05d" % (N_IDS - 1))
@@ -190,7 +190,7 @@ class MirrorTest(unittest.TestCase):
         t = threading.Thread(target=writer)
         t.start()
         try:
-            deadline = time.time() + 20
+            deadline = time.time() + DEADLINE
             while not self.mirror.resolves("88.100.1/stream-10") and time.time() < deadline:
                 time.sleep(0.01)
             self.mirror.kill()

@@ -127,7 +127,7 @@ class PgCase(unittest.TestCase):
             subprocess.run([PG_SH, "start", PG_DIR], check=True, timeout=60,
                            capture_output=True)
         # heals by itself
-        deadline = time.time() + 15
+        deadline = time.time() + idnlib.DEADLINE
         while True:
             out = n.resolve("88.100.1/UP")
             if out.returncode == 0 or time.time() > deadline:
@@ -234,7 +234,7 @@ class PgCase(unittest.TestCase):
             finally:
                 subprocess.run([PG_SH, "start", PG_DIR], check=True, timeout=60,
                                capture_output=True)
-            deadline = time.time() + 15
+            deadline = time.time() + idnlib.DEADLINE
             while udp_rc(p.port, "88.100.1/BASE-7")[0] != 1 and time.time() < deadline:
                 time.sleep(0.2)
             self.assertEqual(udp_rc(p.port, "88.100.1/BASE-7")[0], 1, p.output())
@@ -291,7 +291,7 @@ class PgCase(unittest.TestCase):
             time.sleep(0.1)
         n = self.node(homes=("88.100.1", "0.NA"),
                       extra_args=["--server-admin", ADMIN, "--store-read", ruri])
-        deadline = time.time() + 15
+        deadline = time.time() + idnlib.DEADLINE
         while n.resolve("88.100.1/BASE").returncode != 0 and time.time() < deadline:
             time.sleep(0.1)  # the load reaches the replica
         self.assertEqual(n.resolve("88.100.1/BASE").returncode, 0, n.output())
@@ -313,7 +313,7 @@ class PgCase(unittest.TestCase):
         finally:
             if paused:
                 psql(ruri, "SELECT pg_wal_replay_resume()")
-        deadline = time.time() + 15
+        deadline = time.time() + idnlib.DEADLINE
         while n.resolve("88.100.1/LATE").returncode != 0 and time.time() < deadline:
             time.sleep(0.1)
         out = n.resolve("88.100.1/LATE")
