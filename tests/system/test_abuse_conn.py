@@ -361,7 +361,7 @@ class AbuseConn(unittest.TestCase):
         n = HttpNode(records=[MOTOR])
         try:
             t0 = time.time()
-            with dial(n.http_port, timeout=20) as s:
+            with dial(n.http_port) as s:
                 s.sendall(b"POST /api/handles/88.100.1/X HTTP/1.1\r\nHost: x\r\n"
                           b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
                           b"FFFFFFFFFFFFFFFF\r\n{")
@@ -374,11 +374,10 @@ class AbuseConn(unittest.TestCase):
             took = time.time() - t0
             st, _, body = split_responses(out)[0]
             print("\n(d) huge chunk: %d after %.3f s" % (st, took), file=sys.stderr)
+            # refused on the size line (413), not at the body's deadline
+            # (30 s by default), which would answer 408
             self.assertEqual(st, 413)
             self.assertIn("too large", json.loads(body)["message"])
-            # refused on the size line, not at the body's deadline (30 s by
-            # default): a generous bound, which a busy machine does not reach
-            self.assertLess(took, 15.0)
             self.assertIn("limit http-body", n.output())
         finally:
             n.close()
