@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import Node, free_port  # noqa: E402
+from idnlib import DEADLINE, Node, free_port  # noqa: E402
 
 
 class HttpNode(Node):
@@ -22,9 +22,14 @@ class HttpNode(Node):
                          tuple(extra), **kw)
         self.wait_http()
 
-    def wait_http(self, timeout=5.0):
+    def wait_http(self, timeout=DEADLINE):
+        # The Handle listeners may answer (wait_ready) before the HTTP one
+        # is open, and a loaded machine can stretch that gap.
         deadline = time.time() + timeout
         while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("idnode serve exited %d: %s" % (self.proc.returncode,
+                                                                   self.output()))
             try:
                 socket.create_connection(("127.0.0.1", self.http_port), timeout=0.5).close()
                 return

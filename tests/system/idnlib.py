@@ -260,6 +260,68 @@ def start_hierarchy(cls, ents, root_values=(), root_records=(), sec_values=None,
         cls.nodes.append(node)
 
 
+def keygen(path, typ="rsa"):
+    """A fresh key pair in path (`idnode keygen --type typ`); its public key
+    as HS_PUBKEY data, hex. Fails (AssertionError) if keygen does."""
+    out = subprocess.run([IDNODE, "keygen", "--type", typ, "--out", path],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise AssertionError("keygen %s: %s" % (path, out.stderr))
+    return out.stdout.strip()
+
+
+def pubkey_pem(key, path):
+    """Writes the public half of the private key file key to path, PEM (openssl); path."""
+    subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", path],
+                   check=True, capture_output=True, timeout=30)
+    return path
+
+
+def admin_prefix(pub, prefix="0.NA/88.100.1", values=()):
+    """The record of prefix as its own administrator: HS_ADMIN (index 100)
+    giving index 300 of prefix every right, values, then HS_PUBKEY pub (300)."""
+    return {"handle": prefix, "values": [
+        hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, prefix)), *values,
+        hexval(300, "HS_PUBKEY", pub)]}
+
+
+def start_admin_node(cls, tag, records=(), prefix="0.NA/88.100.1", values=(),
+                     server_admin=True, node=None, homes=("88.100.1", "0.NA"), extra_args=(),
+                     **kw):
+    """The administrator fixture of the write tests: cls.tmp (a fresh
+    directory, idn-<tag>-*, removed after the class), cls.key (an RSA key
+    pair in it, admin.pem), cls.pub (its HS_PUBKEY data, hex) and cls.node:
+    a node (node: Node, or a subclass such as HttpNode) on homes holding
+    admin_prefix(cls.pub, prefix, values) then records, with
+    --server-admin 300:<prefix> unless server_admin is False, then
+    extra_args; kw goes to the node (threads, http_args ...). The class
+    stops and closes cls.node itself."""
+    cls.tmp = tempfile.mkdtemp(prefix="idn-%s-" % tag)
+    cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+    cls.key = os.path.join(cls.tmp, "admin.pem")
+    cls.pub = keygen(cls.key)
+    args = (["--server-admin", "300:" + prefix] if server_admin else []) + list(extra_args)
+    cls.node = (node or Node)(records=[admin_prefix(cls.pub, prefix, values), *records],
+                              homes=homes, extra_args=args, **kw)
+    return cls.node
+
+
+def waiting(port):
+    """What waits for a node on 127.0.0.1:port (/proc/net): the bytes in its
+    UDP sockets' receive queues plus the connections in its TCP listeners'
+    accept queues; 0 when nobody asked it. A stopped node's stay there."""
+    n = 0
+    for table in ("udp", "tcp"):
+        with open("/proc/net/" + table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                addr, lport = fields[1].split(":")
+                if int(lport, 16) == port and addr in ("0100007F", "00000000") and \
+                        (table == "udp" or fields[3] == "0A"):  # 0A: LISTEN
+                    n += int(fields[4].split(":")[1], 16)
+    return n
+
+
 def cpu_s(pid):
     """utime + stime of pid (all its threads), in seconds: what a test bounds
     instead of wall time, which other load on the machine stretches."""

@@ -10,7 +10,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, Node, free_port, hexval, admin_data  # noqa: E402
+from idnlib import IDNODE, Node, admin_prefix, free_port, keygen  # noqa: E402
 
 BUILD = os.environ.get("IDN_BUILD", os.path.join(os.path.dirname(IDNODE)))
 SRC = os.path.normpath(os.path.join(os.path.dirname(__file__), "../.."))
@@ -41,14 +41,8 @@ class Nodes:
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="idn-lib-")
         self.key = os.path.join(self.tmp, "admin.pem")
-        pub = subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", self.key],
-                             capture_output=True, text=True, timeout=60)
-        if pub.returncode:
-            raise RuntimeError(pub.stderr)
+        prefix = admin_prefix(keygen(self.key))
         ep, rp = free_port(), free_port()
-        prefix = {"handle": "0.NA/88.100.1", "values": [
-            hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88.100.1")),
-            hexval(300, "HS_PUBKEY", pub.stdout.strip())]}
         motor = {"handle": "88.100.1/MOTOR-1", "values": [
             {"index": 1, "type": "URL", "data": URL},
             {"index": 2, "type": "EMAIL", "data": "plant@example.com"}]}

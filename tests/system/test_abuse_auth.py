@@ -31,6 +31,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import Node, parse_answer, tcp_read_answer  # noqa: E402
 from idnlib import admin_data, hexval, s  # noqa: E402
 import test_session as ts  # noqa: E402  (its raw session client; not its tests)
@@ -182,7 +183,7 @@ class PendingChallengesTest(unittest.TestCase):
     def memory_falls_back(self, pid, base):
         """No admin request from here on: the sweeper frees what expired."""
         full = rss_anon_kb(pid)
-        deadline = time.time() + 4 + 10
+        deadline = time.time() + DEADLINE
         low = full
         while time.time() < deadline:
             time.sleep(0.5)

@@ -6,9 +6,11 @@ against the real binary:
     requests trickled a byte every 2 s, idle HTTP connections, HTTP headers
     trickled, filling --max-connections 4096; a2: finding C as reported,
     4,096 Handle requests trickled against the default --max-tcp-conns); a
-    well-behaved client on 127.0.0.1 still gets 200 TCP resolutions and 200
-    HTTP GETs with p99 under 100 ms, each on a new connection, and the node's
-    RSS grows by less than RSS_BOUND_MB;
+    well-behaved client on 127.0.0.1 still gets every one of 200 TCP
+    resolutions and 200 HTTP GETs answered, each on a new connection, at a
+    median latency within LATENCY_FACTOR of its own without the flood (the
+    same run, before and after), and the node's RSS grows by less than
+    RSS_BOUND_MB;
 (b) a Handle request trickled a byte at a time is cut off at its deadline
     (--tcp-message-ms, default 5 s), however often bytes come;
 (c) under RLIMIT_NOFILE 1024 with the default caps, 2,000 idle HTTP
@@ -27,9 +29,11 @@ import multiprocessing
 import os
 import resource
 import selectors
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -43,7 +47,9 @@ MOTOR = {"handle": "88.100.1/MOTOR-1", "values": [
 ATTACK = 4096
 SOURCES = ["127.0.0.%d" % i for i in range(2, 18)]
 RSS_BOUND_MB = 100  # growth for the 4,096 connections: 25 KiB each
-P99_MS = 100.0
+# Starved, the client would wait out the tricklers' deadlines (seconds)
+# against its own ~1 ms; wide, since the flood shares two busy cores with it.
+LATENCY_FACTOR = 20.0
 GET = b"GET /api/handles/88.100.1/MOTOR-1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
 
@@ -66,7 +72,7 @@ def rss_mb(pid):
     return 0.0
 
 
-def dial(port, src="127.0.0.1", timeout=2.0):
+def dial(port, src="127.0.0.1", timeout=idnlib.DEADLINE):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
     s.bind((src, 0))
@@ -110,6 +116,10 @@ def get_http(port):
 def p99(ms):
     ms = sorted(ms)
     return ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+
+
+def median(ms):
+    return sorted(ms)[len(ms) // 2]
 
 
 # ---- the attacker, in a process of its own ----
@@ -190,6 +200,21 @@ def attacker(port, hport, n, kinds, seconds, ready, stop, report):
 
 
 class AbuseConn(unittest.TestCase):
+    def client(self, port, hport, n):
+        """n TCP resolutions and n GETs, each on a new connection, paced
+        (~25 a second): (TCP ms, HTTP ms). Every one must be answered; a
+        node that starves the client fails here after one DEADLINE."""
+        tcp_ms, http_ms = [], []
+        for i in range(n):
+            time.sleep(0.04)
+            t = resolve_tcp(port)
+            self.assertIsNotNone(t, "TCP resolution %d of %d not answered" % (i + 1, n))
+            tcp_ms.append(t)
+            h = get_http(hport)
+            self.assertIsNotNone(h, "GET %d of %d not answered" % (i + 1, n))
+            http_ms.append(h)
+        return tcp_ms, http_ms
+
     def flood(self, name, kinds, args):
         """Holds ATTACK connections of kinds from SOURCES against a node with
         args, while the client on 127.0.0.1 resolves over TCP and GETs."""
@@ -199,37 +224,32 @@ class AbuseConn(unittest.TestCase):
         n = HttpNode(records=[MOTOR], http_args=args)
         ctx = multiprocessing.get_context("fork")
         ready, stop, report = ctx.Event(), ctx.Event(), ctx.Queue()
-        att = ctx.Process(target=attacker,
-                          args=(n.port, n.http_port, ATTACK, kinds, 60, ready, stop, report))
+        # seconds: the flood outlasts any client run; stop ends it
+        att = ctx.Process(target=attacker, args=(n.port, n.http_port, ATTACK, kinds,
+                                                 10 * idnlib.DEADLINE, ready, stop, report))
         try:
+            before = self.client(n.port, n.http_port, 50)
             rss0 = rss_mb(n.proc.pid)
             att.start()
-            self.assertTrue(ready.wait(60), "the attacker could not open its connections")
-            time.sleep(1.0)
-            tcp_ms, http_ms, tcp_fail, http_fail = [], [], 0, 0
-            deadline = time.time() + 30
-            for _ in range(200):  # paced over ~8 s: tricklers reach their deadline meanwhile
-                self.assertLess(time.time(), deadline, "the client's requests took too long")
-                time.sleep(0.04)
-                t = resolve_tcp(n.port)
-                tcp_fail += t is None
-                tcp_ms.append(t if t is not None else 1e9)
-                h = get_http(n.http_port)
-                http_fail += h is None
-                http_ms.append(h if h is not None else 1e9)
+            self.assertTrue(ready.wait(idnlib.DEADLINE),
+                            "the attacker could not open its connections")
+            # paced over ~8 s: tricklers reach their deadline meanwhile
+            tcp_ms, http_ms = self.client(n.port, n.http_port, 200)
             rss = rss_mb(n.proc.pid) - rss0
             stop.set()
-            att.join(30)
-            stats = report.get(timeout=5)
-            print("\n(%s) attacker %s; TCP p99 %.1f ms (max %.1f, %d failed), HTTP p99 %.1f ms "
-                  "(max %.1f, %d failed); RSS grew %.0f MB" %
-                  (name, stats, p99(tcp_ms), max(tcp_ms), tcp_fail, p99(http_ms), max(http_ms),
-                   http_fail, rss), file=sys.stderr)
+            att.join(idnlib.DEADLINE)
+            stats = report.get(timeout=idnlib.DEADLINE)
+            after = self.client(n.port, n.http_port, 50)
+            # the client's own latency without the flood: the slower of before and after
+            base = [max(median(before[k]), median(after[k])) for k in (0, 1)]
+            print("\n(%s) attacker %s; TCP median %.2f ms (without the flood %.2f), p99 %.1f, "
+                  "max %.1f; HTTP median %.2f ms (without %.2f), p99 %.1f, max %.1f; RSS grew "
+                  "%.0f MB" % (name, stats, median(tcp_ms), base[0], p99(tcp_ms), max(tcp_ms),
+                               median(http_ms), base[1], p99(http_ms), max(http_ms), rss),
+                  file=sys.stderr)
             self.assertGreaterEqual(stats["opened"] - stats["reopened"], ATTACK * 0.95)
-            self.assertEqual(tcp_fail, 0)
-            self.assertEqual(http_fail, 0)
-            self.assertLess(p99(tcp_ms), P99_MS)
-            self.assertLess(p99(http_ms), P99_MS)
+            self.assertLess(median(tcp_ms), LATENCY_FACTOR * base[0])
+            self.assertLess(median(http_ms), LATENCY_FACTOR * base[1])
             if os.environ.get("IDN_SANITIZE") != "1":  # ASan's quarantine and redzones
                 self.assertLess(rss, RSS_BOUND_MB)
             self.assertTrue(n.alive())
@@ -257,7 +277,9 @@ class AbuseConn(unittest.TestCase):
             with dial(n.port, timeout=10) as s:
                 t0 = time.time()
                 closed_after = None
+                sent = 0
                 for i in range(len(req)):  # a byte every 0.25 s: 14 s for the whole
+                    sent = i + 1
                     try:
                         s.send(req[i:i + 1])
                         s.settimeout(0.25)
@@ -271,8 +293,10 @@ class AbuseConn(unittest.TestCase):
                         break
             print("\n(b) trickled request closed after %s s" % closed_after, file=sys.stderr)
             self.assertIsNotNone(closed_after)
+            # not before the deadline (the node counts its 5 s from no
+            # earlier than the connect), and before the whole request was in
             self.assertGreater(closed_after, 4.5)
-            self.assertLess(closed_after, 7.0)
+            self.assertLess(sent, len(req))
             self.assertIn("limit message-deadline", n.output())
             self.assertIsNotNone(resolve_tcp(n.port))
         finally:
@@ -321,11 +345,11 @@ class AbuseConn(unittest.TestCase):
                 s.close()
             held = []
             ok = False
-            for _ in range(50):
+            deadline = time.time() + idnlib.DEADLINE
+            while not ok and time.time() < deadline:
                 ok = resolve_tcp(n.port) is not None and get_http(n.http_port) is not None
-                if ok:
-                    break
-                time.sleep(0.1)
+                if not ok:
+                    time.sleep(0.1)
             self.assertTrue(ok)
             self.assertTrue(n.alive())
         finally:
@@ -337,7 +361,7 @@ class AbuseConn(unittest.TestCase):
         n = HttpNode(records=[MOTOR])
         try:
             t0 = time.time()
-            with dial(n.http_port, timeout=20) as s:
+            with dial(n.http_port) as s:
                 s.sendall(b"POST /api/handles/88.100.1/X HTTP/1.1\r\nHost: x\r\n"
                           b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
                           b"FFFFFFFFFFFFFFFF\r\n{")
@@ -350,27 +374,39 @@ class AbuseConn(unittest.TestCase):
             took = time.time() - t0
             st, _, body = split_responses(out)[0]
             print("\n(d) huge chunk: %d after %.3f s" % (st, took), file=sys.stderr)
+            # refused on the size line (413), not at the body's deadline
+            # (30 s by default), which would answer 408
             self.assertEqual(st, 413)
             self.assertIn("too large", json.loads(body)["message"])
-            # refused on the size line, not at the body's deadline (30 s by
-            # default): a generous bound, which a busy machine does not reach
-            self.assertLess(took, 15.0)
             self.assertIn("limit http-body", n.output())
         finally:
             n.close()
 
+    def serve_refused(self, *args):
+        """`idnode serve` with args on a fresh store: its exit (within
+        DEADLINE), which must be a failure; its stderr. Waited for, not
+        judged by readiness: the node may answer on its Handle port for a
+        moment before it gives up on the taken one."""
+        d = tempfile.mkdtemp(prefix="idn-taken-")
+        try:
+            out = subprocess.run([idnlib.IDNODE, "serve", "--data", os.path.join(d, "data"),
+                                  *args], capture_output=True, text=True,
+                                 timeout=idnlib.DEADLINE)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        self.assertNotEqual(out.returncode, 0, out.stderr)
+        return out.stderr
+
     def test_e_http_port_taken(self):
         n = HttpNode(records=[MOTOR])
         try:
-            for args in (["--http", "127.0.0.1:%d" % n.http_port],
-                         ["--http", ":%d" % n.http_port]):
-                with self.assertRaises(RuntimeError) as e:
-                    idnlib.Node(records=[MOTOR], extra_args=args)
-                self.assertIn("%d: Address already in use" % n.http_port, str(e.exception))
+            for http in ("127.0.0.1:%d" % n.http_port, ":%d" % n.http_port):
+                err = self.serve_refused("--listen", "127.0.0.1:%d" % idnlib.free_port(),
+                                         "--http", http)
+                self.assertIn("%d: Address already in use" % n.http_port, err)
             # The Handle listener of another node on it: refused as well.
-            with self.assertRaises(RuntimeError) as e:
-                idnlib.Node(records=[MOTOR], listen=["127.0.0.1:%d" % n.http_port])
-            self.assertIn("Address already in use", str(e.exception))
+            err = self.serve_refused("--listen", "127.0.0.1:%d" % n.http_port)
+            self.assertIn("Address already in use", err)
             self.assertIsNotNone(get_http(n.http_port))
         finally:
             n.close()
@@ -382,9 +418,16 @@ class AbuseConn(unittest.TestCase):
             for _ in range(2):
                 held.append(dial(n.http_port, "127.0.0.5"))
                 held.append(dial(n.port, "127.0.0.5"))
-            time.sleep(0.2)
-            with dial(n.http_port, "127.0.0.5") as s:
-                out = s.recv(4096)
+            # The fifth is refused once the node has taken the four in: until
+            # then it may be one of the four, held without an answer.
+            out = b""
+            deadline = time.time() + idnlib.DEADLINE
+            while not out and time.time() < deadline:
+                try:
+                    with dial(n.http_port, "127.0.0.5", timeout=0.5) as s:
+                        out = s.recv(4096)
+                except socket.timeout:
+                    pass
             st, _, body = split_responses(out)[0]
             self.assertEqual(st, 503)
             self.assertIn("your address", json.loads(body)["message"])

@@ -201,7 +201,7 @@ class StreamTest(unittest.TestCase):
                 for _ in range(30):  # 3 s without reading
                     peak = max(peak, rss_anon(node.proc.pid))
                     time.sleep(0.1)
-                got, tail, deadline = 0, b"", time.time() + 20
+                got, tail, deadline = 0, b"", time.time() + DEADLINE
                 while time.time() < deadline:
                     try:
                         d = s.recv(1 << 20)

@@ -13,14 +13,12 @@ connection per request."""
 import os
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, Node, admin_data, hexval, recv_exact  # noqa: E402
+from idnlib import recv_exact, start_admin_node  # noqa: E402
 
 PREFIX = "0.NA/88.100.1"
 ENV_LEN = 20
@@ -95,15 +93,7 @@ class CloseAfterAnswerServer:
 class AdminReconnectTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="idn-recon-")
-        cls.key = os.path.join(cls.tmp, "admin.pem")
-        pub = subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", cls.key],
-                             capture_output=True, text=True, timeout=60)
-        assert pub.returncode == 0, pub.stderr
-        prefix = {"handle": PREFIX, "values": [
-            hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, PREFIX)),
-            hexval(300, "HS_PUBKEY", pub.stdout.strip())]}
-        cls.node = Node(records=[prefix], homes=("88.100.1", "0.NA"))
+        start_admin_node(cls, "recon", prefix=PREFIX, server_admin=False)
         cls.proxy = CloseAfterAnswerServer(cls.node.port)
 
     @classmethod

@@ -6,16 +6,12 @@ summary counts both, the exit status is 1, and the store shows exactly the
 good records' effects. A clean file exits 0."""
 import json
 import os
-import shutil
 import struct
-import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, Node
-from idnlib import admin_data, s  # noqa: E402
+from idnlib import admin_data, pubkey_pem, s, start_admin_node  # noqa: E402
 
 SECRET = b"batch-secret-2026"
 
@@ -23,20 +19,7 @@ SECRET = b"batch-secret-2026"
 class BatchTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="idn-batch-")
-        cls.key = os.path.join(cls.tmp, "admin.pem")
-        pub = subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", cls.key],
-                             capture_output=True, text=True, timeout=60)
-        assert pub.returncode == 0, pub.stderr
-        cls.pubpem = os.path.join(cls.tmp, "admin.pub.pem")
-        subprocess.run(["openssl", "pkey", "-in", cls.key, "-pubout", "-out", cls.pubpem],
-                       check=True, capture_output=True, timeout=30)
         records = [
-            {"handle": "0.NA/88.100.1", "values": [
-                {"index": 100, "type": "HS_ADMIN",
-                 "data": {"format": "hex", "value": admin_data(0x0FFF, 300, "0.NA/88.100.1")}},
-                {"index": 300, "type": "HS_PUBKEY",
-                 "data": {"format": "hex", "value": pub.stdout.strip()}}]},
             # A secret-key identity that may only add values under 88.100.1.
             {"handle": "88.100.1/clerk", "values": [
                 {"index": 300, "type": "HS_SECKEY", "perms": 0x0c,
@@ -46,15 +29,14 @@ class BatchTest(unittest.TestCase):
                 {"index": 100, "type": "HS_ADMIN",
                  "data": {"format": "hex", "value": admin_data(0x0040, 300, "88.100.1/clerk")}}]},
         ]
-        cls.node = Node(records=records, homes=("88.100.1",),
-                        extra_args=["--server-admin", "300:0.NA/88.100.1"])
+        start_admin_node(cls, "batch", records, homes=("88.100.1",))
+        cls.pubpem = pubkey_pem(cls.key, os.path.join(cls.tmp, "admin.pub.pem"))
         cls.server = "127.0.0.1:%d" % cls.node.port
 
     @classmethod
     def tearDownClass(cls):
         cls.node.stop()
         cls.node.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def batch(self, text, *more):
         path = os.path.join(self.tmp, "b%d.txt" % abs(hash(text)))

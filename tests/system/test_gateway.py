@@ -22,15 +22,17 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode, split_responses  # noqa: E402
-from idnlib import DEADLINE  # noqa: E402
+from idnlib import DEADLINE, waiting  # noqa: E402
 from idnlib import (IDNODE, class_nodes, parse_answer, request, start_hierarchy,  # noqa: E402
                     udp_exchange, url)
 from test_recursive import stats, stats_until  # noqa: E402
 
 HDL = {"Content-Type": "application/x-hdl-message"}
+# Wide: the dead reads' 50 client threads share two busy cores with the live ones.
+LIVE_FACTOR = 20.0
 
 
-def get(port, path, timeout=10.0):
+def get(port, path, timeout=DEADLINE):
     """(status, headers lower-cased, body, seconds) of one GET on a fresh connection."""
     t0 = time.time()
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -61,8 +63,12 @@ class Gateway(unittest.TestCase):
         cls.e2_port = cls.ports["ent2"]
         root = ["--recursive", "--root", "127.0.0.1:%d" % rp, "--stale-ttl", "300",
                 "--neg-ttl", "30"]
+        # Held down for as long as a test may take: test_9's reads of the
+        # stopped enterprise meet the hold-down, never a probe of it.
+        holddown = str(int(DEADLINE * 1000))
         cls.gw = HttpNode(nostore=True, threads=2, extra_args=root + [
-            "--upstream-holddown-ms", "3000", "--http-gateway-threads", "4"])
+            "--upstream-holddown-ms", holddown, "--upstream-holddown-max-ms", holddown,
+            "--http-gateway-threads", "4"])
         cls.nodes.append(cls.gw)
         # A recursive node with a store of its own (88.300.1, unknown to the root).
         cls.gws = HttpNode(records=[{"handle": "88.300.1/LOCAL",
@@ -246,7 +252,8 @@ class Gateway(unittest.TestCase):
             self.assertEqual(st, 200, b)
             self.assertEqual(json.loads(b)["values"][0]["data"]["value"],
                              "https://motor.example/9")
-            self.assertLess(secs, 0.9)  # no question to the stopped root (its timeout: 1 s)
+            # no question to the stopped root or secondary: none waits for them
+            self.assertEqual([waiting(n.port) for n in (self.root, self.sec)], [0, 0])
         finally:
             for n in (self.root, self.sec):
                 n.proc.send_signal(signal.SIGCONT)
@@ -260,10 +267,9 @@ class Gateway(unittest.TestCase):
                      "/api/handles/" + "9" * 2000 + "/x",
                      "/api/handles/88.100.1/..%2F..%2Fetc", "/api/handles/%2F%2F",
                      "/api/handles/88.100.1/MOTOR-1?index=-1", "/api/handles/88.100.1/X?type="):
-            st, hd, b, secs = get(port, path)
+            st, hd, b, _ = get(port, path)  # answered, not left to time out
             self.assertTrue(400 <= st < 500, (path, st, b))
             self.assertIn("message", json.loads(b), path)
-            self.assertLess(secs, 5.0, path)
         for path in ("/%FF%FE/x?noredirect", "/" + "B" * 3000, "/..%2F..%2F"):
             st, hd, b, _ = get(port, path)
             self.assertTrue(400 <= st < 500, (path, st))
@@ -280,12 +286,11 @@ class Gateway(unittest.TestCase):
         self.ent2.proc.send_signal(signal.SIGSTOP)
         try:
             time.sleep(2.2)  # past the short TTL
-            st, hd, b, secs = get(port, "/api/handles/88.100.2/SHORT-0")
+            st, hd, b, _ = get(port, "/api/handles/88.100.2/SHORT-0")
             self.assertEqual(st, 200, b)
             self.assertEqual(json.loads(b)["values"][0]["data"]["value"],
                              "https://pump.example/short/0")
             self.assertIn("110", hd.get("warning", ""))
-            self.assertLess(secs, 8.0)
             st, hd, b, _ = get(port, "/88.100.2/SHORT-1?noredirect")
             self.assertEqual(st, 200)
             self.assertIn("110", hd.get("warning", ""))
@@ -296,13 +301,15 @@ class Gateway(unittest.TestCase):
             st, hd, b, _ = get(port, "/88.100.2/PUMP-71?noredirect")
             self.assertEqual(st, 504)
             self.assertIn("127.0.0.1:%d" % self.e2_port, b.decode())
-            # The hold-down serves UDP as well: an answer at once, naming the node.
-            t0 = time.time()
-            ans, _, _ = udp_exchange(self.gw.port, request("88.100.2/PUMP-75"), timeout=5.0)
+            # The hold-down serves UDP as well: an answer naming the node, with
+            # no question sent to it (held: failed at once, not timed out).
+            st0 = stats(self.gw)
+            ans, _, _ = udp_exchange(self.gw.port, request("88.100.2/PUMP-75"), timeout=DEADLINE)
             _, op, rc, flags, body = parse_answer(ans)
             self.assertEqual(rc, 2)
             self.assertIn(b"127.0.0.1:%d is not answering" % self.e2_port, body)
-            self.assertLess(time.time() - t0, 0.9)
+            st1 = stats_until(self.gw, "held", st0["held"] + 1, DEADLINE)
+            self.assertGreater(st1["held"], st0["held"])
             self.dead_and_live(port)
             self.queue_bound()
             self.stop_while_busy()
@@ -331,24 +338,26 @@ class Gateway(unittest.TestCase):
 
             first = threading.Thread(target=run, args=("/api/handles/88.100.2/PUMP-1",))
             first.start()
-            time.sleep(0.3)  # the first holds the only thread
+            # the first holds the only thread: its walk has begun (root, then
+            # the secondary, then the stopped node, whose timeouts it waits out)
+            stats_until(gw, "upstream", 1, DEADLINE)
             ts = [threading.Thread(target=run, args=("/api/handles/88.100.2/PUMP-%d" % i,))
                   for i in range(2, 7)]
             for t in ts:
                 t.start()
             for t in ts + [first]:
-                t.join(40)
+                t.join(DEADLINE)
             self.assertEqual(errors, [])
             refused = [o for o in out if o[0] == 503]
             self.assertGreaterEqual(len(refused), 3, [o[0] for o in out])
-            for st, hd, b, secs in refused:
+            for st, hd, b, secs in refused:  # refused by the bound, not after a wait
                 self.assertEqual(hd.get("retry-after"), "1")
                 self.assertIn("http-gateway-queue", json.loads(b)["message"])
-                self.assertLess(secs, 1.0)
             self.assertEqual({o[0] for o in out} - {503}, {504})
+            printed = gw.output().count("gateway-queue=")  # stats_until printed some
             gw.proc.send_signal(signal.SIGUSR1)
             deadline = time.time() + DEADLINE
-            while "gateway-queue=" not in gw.output() and time.time() < deadline:
+            while gw.output().count("gateway-queue=") <= printed and time.time() < deadline:
                 time.sleep(0.05)
             counts = dict(re.findall(r"(gateway-queue)=(\d+)", gw.output()))
             self.assertGreaterEqual(int(counts.get("gateway-queue", 0)), 3)
@@ -367,7 +376,7 @@ class Gateway(unittest.TestCase):
 
             def run(path):
                 try:
-                    out.append(get(gw.http_port, path, timeout=20.0)[0])
+                    out.append(get(gw.http_port, path)[0])
                 except Exception as e:  # noqa: BLE001 - a closed connection is fine
                     errors.append(repr(e))
 
@@ -375,31 +384,38 @@ class Gateway(unittest.TestCase):
                   for i in range(20, 25)]
             for t in ts:
                 t.start()
-                time.sleep(0.05)
-            time.sleep(0.3)  # one waits on the dead node, the others are queued
-            t0 = time.time()
-            self.assertEqual(gw.stop(), 0, gw.output())
-            stopped = time.time() - t0
+            # one waits on the dead node (its walk has begun), the others queue
+            stats_until(gw, "upstream", 1, DEADLINE)
+            self.assertEqual(gw.stop(), 0, gw.output())  # exits, within DEADLINE
             for t in ts:
-                t.join(20)
+                t.join(DEADLINE)
             self.assertEqual([t for t in ts if t.is_alive()], [])
             self.assertEqual(len(out) + len(errors), 5)
             self.assertTrue(set(out) <= {503, 504}, out)
-            self.assertLess(stopped, 10.0)
         finally:
             gw.close()
 
     def dead_and_live(self, port):
         """50 concurrent reads of the stopped node's identifiers while 200 reads
-        of the other enterprise's (misses, then hits) and cached GETs go on."""
+        of the other enterprise's (misses, then hits) and cached GETs go on, at
+        a median latency within LIVE_FACTOR of their own without the dead
+        reads (the same run, before and after)."""
         dead, live, cached, errors = [], [], [], []
+        base = {"live": [[], []], "cached": [[], []]}
 
         def run(out, path):
             try:
-                out.append(get(port, path, timeout=30.0))
+                out.append(get(port, path))
             except Exception as e:  # noqa: BLE001 - reported below
                 errors.append("%s: %r" % (path, e))
 
+        def alone(k):
+            for i in range(20 + 40 * k, 60 + 40 * k):  # misses no test asked before
+                run(base["live"][k], "/api/handles/88.100.1/MOTOR-%d" % i)
+                if i % 4 == 0:
+                    run(base["cached"][k], "/api/handles/88.100.1/MOTOR-7")
+
+        alone(0)
         ts = [threading.Thread(target=run, args=(dead, "/api/handles/88.100.2/PUMP-%d" % i))
               for i in range(10, 60)]
         t0 = time.time()
@@ -410,22 +426,31 @@ class Gateway(unittest.TestCase):
             if i % 20 == 0:
                 run(cached, "/api/handles/88.100.1/MOTOR-7")
         for t in ts:
-            t.join(40)
+            t.join(DEADLINE)
+        total = time.time() - t0
+        alone(1)
         self.assertEqual(errors, [])
         self.assertEqual(len(dead), 50)
         self.assertEqual({d[0] for d in dead}, {504})
-        self.assertEqual({l[0] for l in live}, {200})
-        self.assertEqual({c[0] for c in cached}, {200})
-        worst = max(l[3] for l in live)
-        slowest_dead = max(d[3] for d in dead)
-        sys.stderr.write("\n  live: %d answers, worst %.3f s, median %.3f s; dead: 50 in "
-                         "%.2f s (slowest %.2f s); total %.2f s\n"
-                         % (len(live), worst, sorted(l[3] for l in live)[100],
-                            slowest_dead, max(d[3] for d in dead), time.time() - t0))
-        # Generous for a shared 2-core machine, below one question's UDP + TCP timeouts (2 s)
-        # that every dead read would cost the gateway's threads without the hold-down.
-        self.assertLess(worst, 1.5)
-        self.assertLess(max(c[3] for c in cached), 1.0)
+        self.assertEqual({l[0] for l in live + base["live"][0] + base["live"][1]}, {200})
+        self.assertEqual({c[0] for c in cached + base["cached"][0] + base["cached"][1]}, {200})
+
+        def median(rows):
+            return sorted(r[3] for r in rows)[len(rows) // 2]
+
+        # the slower of before and after
+        alone_live = max(median(b) for b in base["live"])
+        alone_cached = max(median(b) for b in base["cached"])
+        sys.stderr.write("\n  live: %d answers, median %.4f s (alone %.4f s), worst %.3f s; "
+                         "cached: median %.4f s (alone %.4f s); dead: 50, slowest %.2f s; "
+                         "total %.2f s\n"
+                         % (len(live), median(live), alone_live, max(l[3] for l in live),
+                            median(cached), alone_cached, max(d[3] for d in dead), total))
+        # Without the hold-down every dead read would hold a gateway thread for
+        # one question's UDP + TCP timeouts (2 s), and the live reads would
+        # wait behind them: seconds against milliseconds.
+        self.assertLess(median(live), LIVE_FACTOR * alone_live)
+        self.assertLess(median(cached), LIVE_FACTOR * alone_cached)
 
 
 if __name__ == "__main__":

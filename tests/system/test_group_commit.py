@@ -17,6 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import IDNODE, Node
 from idnlib import admin_data  # noqa: E402
 
@@ -99,7 +100,7 @@ class GroupCommitTest(unittest.TestCase):
         log = os.path.join(self.node.dir, "acked.log")
         load = self.hdladmin("crash", 1000000, log=log, wait=False)
         # Let writes flow, then kill the node in the middle of them.
-        deadline = time.time() + 20
+        deadline = time.time() + DEADLINE
         while time.time() < deadline:
             time.sleep(0.2)
             if os.path.exists(log) and os.path.getsize(log) > 200 * 40:

@@ -24,6 +24,7 @@ import zipfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import IDNODE, Node, admin_data, free_port, hexval, pg_database  # noqa: E402
 from idnlib import siteinfo, url  # noqa: E402
 from test_labels import svg_to_pgm, zbar  # noqa: E402
@@ -512,7 +513,7 @@ class Resolver(unittest.TestCase):
                               "--value", "10:GS1.RULE:9520123 88.100.1/01.{01}.21.{21}"],
                              capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-        deadline = time.time() + 15
+        deadline = time.time() + DEADLINE
         while time.time() < deadline:
             st, hd, b = self.get(path)
             if st == 307:

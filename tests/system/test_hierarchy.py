@@ -7,15 +7,16 @@ import os
 import struct
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import (IDNODE, Node, class_nodes, free_port, parse_answer,  # noqa: E402
+from idnlib import (DEADLINE, IDNODE, Node, class_nodes, free_port, parse_answer,  # noqa: E402
                     request, siteinfo, start_hierarchy, udp_exchange, url)
 
 
-def resolve_root(root_port, handle, *args, timeout=30):
+def resolve_root(root_port, handle, *args, timeout=DEADLINE):
+    """`idnode resolve` from the root: ended, answered or refused, within timeout
+    (an unbounded walk would raise subprocess.TimeoutExpired)."""
     return subprocess.run([IDNODE, "resolve", handle, "--root", "127.0.0.1:%d" % root_port]
                           + list(args), capture_output=True, text=True, timeout=timeout)
 
@@ -118,11 +119,9 @@ class Hierarchy(unittest.TestCase):
         self.assertTrue(owners[0] > 0 and owners[1] > 0, owners)
 
     def test_referral_loop_ends_with_an_error(self):
-        t0 = time.time()
-        out = resolve_root(self.ports["loop"], "77.1/X", timeout=20)
+        out = resolve_root(self.ports["loop"], "77.1/X")
         self.assertEqual(out.returncode, 2)
         self.assertIn("referral loop", out.stderr)
-        self.assertLess(time.time() - t0, 10)
 
 
 def serv(handle, index=1):
@@ -164,30 +163,26 @@ class LongChain(unittest.TestCase):
                               listen=["127.0.0.1:%d" % bp]))
 
     def test_short_chain_resolves(self):
-        out = resolve_root(self.ap, "55.0/X", timeout=20)
+        out = resolve_root(self.ap, "55.0/X")
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("https://short.example/x", out.stdout)
 
     def test_chain_longer_than_40_ends_with_the_limit(self):
         for transport in ("--udp", "--tcp"):
-            t0 = time.time()
-            out = resolve_root(self.ap, "66.0/X", transport, timeout=20)
+            out = resolve_root(self.ap, "66.0/X", transport)
             self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
             self.assertIn("more than 40 referrals", out.stderr)
             self.assertNotIn("loop", out.stderr)
-            self.assertLess(time.time() - t0, 10)
 
     def test_recursive_node_answers_recursion_count_too_high(self):
         rec = Node(homes=(), extra_args=["--recursive", "--root", "127.0.0.1:%d" % self.ap])
         try:
-            t0 = time.time()
-            ans, _, _ = udp_exchange(rec.port, request("66.0/X"), timeout=10)
+            ans, _, _ = udp_exchange(rec.port, request("66.0/X"), timeout=DEADLINE)
             _, _, rc, _, body = parse_answer(ans)
             self.assertEqual(rc, 6)
             self.assertIn(b"more than 40 referrals", body)
-            self.assertLess(time.time() - t0, 10)
             # The short chain through the same recursive node resolves.
-            ans, _, _ = udp_exchange(rec.port, request("55.0/X"), timeout=10)
+            ans, _, _ = udp_exchange(rec.port, request("55.0/X"), timeout=DEADLINE)
             self.assertEqual(parse_answer(ans)[2], 1)
             self.assertIn(b"https://short.example/x", ans)
         finally:
@@ -213,12 +208,9 @@ class SecondSite(unittest.TestCase):
 
     def test_next_site_answers_when_the_first_is_down(self):
         for transport in ("--udp", "--tcp"):
-            t0 = time.time()
-            out = resolve_root(self.rp, "44.1/PUMP-2", transport, "--timeout", "500",
-                               timeout=20)
+            out = resolve_root(self.rp, "44.1/PUMP-2", transport, "--timeout", "500")
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertIn("https://pump.example/2", out.stdout)
-            self.assertLess(time.time() - t0, 8)
 
 
 if __name__ == "__main__":

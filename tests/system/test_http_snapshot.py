@@ -6,29 +6,18 @@ keep-alive connection to a one-thread node must each be seen by the very
 next GET."""
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import IDNODE, admin_data, hexval  # noqa: E402
+from idnlib import start_admin_node  # noqa: E402
 
 
 class HttpSnapshotTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="idn-snap-")
-        cls.key = os.path.join(cls.tmp, "admin.pem")
-        pub = subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", cls.key],
-                             capture_output=True, text=True, timeout=60)
-        assert pub.returncode == 0, pub.stderr
-        prefix = {"handle": "0.NA/88.100.1", "values": [
-            hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88.100.1")),
-            hexval(300, "HS_PUBKEY", pub.stdout.strip())]}
-        cls.node = HttpNode(records=[prefix], homes=("88.100.1", "0.NA"), threads=1,
-                            extra_args=["--server-admin", "300:0.NA/88.100.1"])
+        start_admin_node(cls, "snap", node=HttpNode, threads=1)
         cls.conn = cls.node.conn(timeout=30)
 
     @classmethod

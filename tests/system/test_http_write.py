@@ -10,14 +10,12 @@ import os
 import struct
 import subprocess
 import sys
-import tempfile
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import IDNODE  # noqa: E402
-from idnlib import admin_data, hexval, s  # noqa: E402
+from idnlib import admin_data, hexval, keygen, s, start_admin_node  # noqa: E402
 
 SECRET = b"rest-secret-2026"
 
@@ -30,23 +28,15 @@ def basic(user, secret):
 class HttpWriteTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="idn-rest-")
-        cls.key = os.path.join(cls.tmp, "admin.pem")
-        cls.other = os.path.join(cls.tmp, "other.pem")
-        pub = subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", cls.key],
-                             capture_output=True, text=True, timeout=60)
-        assert pub.returncode == 0, pub.stderr
-        assert subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", cls.other],
-                              capture_output=True, timeout=60).returncode == 0
-        prefix = {"handle": "0.NA/88.100.1", "values": [
-            hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88.100.1")),
-            # The secret-key identity may create handles and add values only.
-            hexval(101, "HS_ADMIN", admin_data(0x0041, 300, "88.100.1/sec")),
-            hexval(300, "HS_PUBKEY", pub.stdout.strip())]}
         sec = {"handle": "88.100.1/sec", "values": [
             hexval(300, "HS_SECKEY", SECRET.hex(), perms=0x0c),
             hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88.100.1"))]}
-        cls.node = HttpNode(records=[prefix, sec], homes=("88.100.1",))
+        # The secret-key identity may create handles and add values only.
+        start_admin_node(cls, "rest", [sec], server_admin=False, node=HttpNode,
+                         homes=("88.100.1",),
+                         values=[hexval(101, "HS_ADMIN", admin_data(0x0041, 300, "88.100.1/sec"))])
+        cls.other = os.path.join(cls.tmp, "other.pem")
+        keygen(cls.other)
 
     @classmethod
     def tearDownClass(cls):

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 from idnlib import DEADLINE  # noqa: E402
 from idnlib import IDNODE, Node, free_port, request, udp_exchange, parse_answer
-from idnlib import hexval, s  # noqa: E402
+from idnlib import admin_prefix, keygen  # noqa: E402
 
 N_IDS = 20000
 ADMIN = "300:0.NA/88.100.1"
@@ -88,11 +87,7 @@ class MirrorTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="idn-mirror-")
         cls.key = os.path.join(cls.tmp, "repl.pem")
-        pub = idn("keygen", "--type", "rsa", "--out", cls.key)
-        assert pub.returncode == 0, pub.stderr
-        admin = (struct.pack(">H", 0x0FFF) + s("0.NA/88.100.1") + struct.pack(">I", 300)).hex()
-        cls.identity = [{"handle": "0.NA/88.100.1", "values": [
-            hexval(100, "HS_ADMIN", admin), hexval(300, "HS_PUBKEY", pub.stdout.strip())]}]
+        cls.identity = [admin_prefix(keygen(cls.key))]
         records = cls.identity + [{"handle": "88.100.1/ID-%05d" % i, "values": [
             {"index": 1, "type": "URL", "data": "https://example.com/item/%05d" % i},
             {"index": 2, "type": "EMAIL", "data": "batch-%d@example.com" % (i % 97)}]}
@@ -152,7 +147,7 @@ class MirrorTest(unittest.TestCase):
     def test_bootstrap_kill_resume_stream_kill_resume(self):
         # Killed mid-bootstrap: as soon as the first page is in, before the last.
         m = self.start_mirror()
-        deadline = time.time() + 20
+        deadline = time.time() + DEADLINE
         while not m.resolves("88.100.1/ID-00000") and time.time() < deadline:
             time.sleep(0.005)
         last_in = m.resolves("88.100.1/ID-%05d" % (N_IDS - 1))
@@ -195,7 +190,7 @@ class MirrorTest(unittest.TestCase):
         t = threading.Thread(target=writer)
         t.start()
         try:
-            deadline = time.time() + 20
+            deadline = time.time() + DEADLINE
             while not self.mirror.resolves("88.100.1/stream-10") and time.time() < deadline:
                 time.sleep(0.01)
             self.mirror.kill()

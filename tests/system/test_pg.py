@@ -48,16 +48,7 @@ class PgCase(unittest.TestCase):
     def admin_identity(self, tmp):
         """(key file, records): 0.NA/88.100.1 with an HS_ADMIN and the key's HS_PUBKEY."""
         key = os.path.join(tmp, "admin.pem")
-        pub = subprocess.run([idnlib.IDNODE, "keygen", "--type", "rsa", "--out", key],
-                             capture_output=True, text=True, timeout=60)
-        self.assertEqual(pub.returncode, 0, pub.stderr)
-        prefix = b"0.NA/88.100.1"
-        admin = (struct.pack(">H", 0x0FFF) + struct.pack(">I", len(prefix)) + prefix
-                 + struct.pack(">I", 300))
-        return key, [{"handle": "0.NA/88.100.1", "values": [
-            {"index": 100, "type": "HS_ADMIN", "data": {"format": "hex", "value": admin.hex()}},
-            {"index": 300, "type": "HS_PUBKEY",
-             "data": {"format": "hex", "value": pub.stdout.strip()}}]}]
+        return key, [idnlib.admin_prefix(idnlib.keygen(key))]
 
     def create(self, node, key, handle, url):
         return subprocess.run([idnlib.IDNODE, "create", handle, "--server",
@@ -128,17 +119,15 @@ class PgCase(unittest.TestCase):
         self.assertEqual(n.resolve("88.100.1/UP").returncode, 0)
         subprocess.run([PG_SH, "halt", PG_DIR], check=True, timeout=60)
         try:
-            # an error answer, quickly: no hang, no crash
-            t0 = time.time()
+            # an error answer: no hang (the CLI's timeout), no crash
             out = n.resolve("88.100.1/UP", "--tcp")
             self.assertNotEqual(out.returncode, 0)
-            self.assertLess(time.time() - t0, 10)
             self.assertTrue(n.alive())
         finally:
             subprocess.run([PG_SH, "start", PG_DIR], check=True, timeout=60,
                            capture_output=True)
         # heals by itself
-        deadline = time.time() + 15
+        deadline = time.time() + idnlib.DEADLINE
         while True:
             out = n.resolve("88.100.1/UP")
             if out.returncode == 0 or time.time() > deadline:
@@ -227,14 +216,13 @@ class PgCase(unittest.TestCase):
             subprocess.run([PG_SH, "halt", PG_DIR], check=True, timeout=60)
             try:
                 for transport in ("udp", "tcp"):
-                    t0 = time.time()
+                    # answered, not left to time out (DEADLINE)
+                    req = idnlib.request("88.100.1/BASE-7")
                     if transport == "udp":
-                        rc, body = udp_rc(p.port, "88.100.1/BASE-7")
+                        ans = idnlib.udp_exchange(p.port, req, timeout=idnlib.DEADLINE)[0]
                     else:
-                        ans = idnlib.tcp_exchange(p.port, idnlib.request("88.100.1/BASE-7"),
-                                                  timeout=10)
-                        _, _, rc, _, body = idnlib.parse_answer(ans)
-                    self.assertLess(time.time() - t0, 5)
+                        ans = idnlib.tcp_exchange(p.port, req, timeout=idnlib.DEADLINE)
+                    _, _, rc, _, body = idnlib.parse_answer(ans)
                     # error (2) or busy (3, "storage unavailable": worth a retry)
                     self.assertIn(rc, (2, 3), "an error answer during the outage (%s)" % transport)
                     msg = body[4:4 + struct.unpack(">I", body[:4])[0]].decode()
@@ -246,7 +234,7 @@ class PgCase(unittest.TestCase):
             finally:
                 subprocess.run([PG_SH, "start", PG_DIR], check=True, timeout=60,
                                capture_output=True)
-            deadline = time.time() + 15
+            deadline = time.time() + idnlib.DEADLINE
             while udp_rc(p.port, "88.100.1/BASE-7")[0] != 1 and time.time() < deadline:
                 time.sleep(0.2)
             self.assertEqual(udp_rc(p.port, "88.100.1/BASE-7")[0], 1, p.output())
@@ -274,12 +262,10 @@ class PgCase(unittest.TestCase):
         self.addCleanup(shutil.rmtree, tmp, True)
         # its own temp dir: the server runs as "postgres", which cannot enter tmp
         rdir = tempfile.mkdtemp(prefix="idn-pgr-replica-")
-        t0 = time.time()
         out = subprocess.run([PG_SH, "replica", PG_DIR, rdir], capture_output=True, text=True,
                              timeout=60)
         self.addCleanup(subprocess.run, [PG_SH, "stop", rdir], timeout=60, capture_output=True)
         self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertLess(time.time() - t0, 20, "setting up the replica took too long")
         rhost = out.stdout.split()[0].partition("://")[2].partition("/")[0]
         head, _, rest = self.uri.partition("://")
         ruri = "%s://%s/%s" % (head, rhost, rest.partition("/")[2])
@@ -305,7 +291,7 @@ class PgCase(unittest.TestCase):
             time.sleep(0.1)
         n = self.node(homes=("88.100.1", "0.NA"),
                       extra_args=["--server-admin", ADMIN, "--store-read", ruri])
-        deadline = time.time() + 15
+        deadline = time.time() + idnlib.DEADLINE
         while n.resolve("88.100.1/BASE").returncode != 0 and time.time() < deadline:
             time.sleep(0.1)  # the load reaches the replica
         self.assertEqual(n.resolve("88.100.1/BASE").returncode, 0, n.output())
@@ -327,7 +313,7 @@ class PgCase(unittest.TestCase):
         finally:
             if paused:
                 psql(ruri, "SELECT pg_wal_replay_resume()")
-        deadline = time.time() + 15
+        deadline = time.time() + idnlib.DEADLINE
         while n.resolve("88.100.1/LATE").returncode != 0 and time.time() < deadline:
             time.sleep(0.1)
         out = n.resolve("88.100.1/LATE")

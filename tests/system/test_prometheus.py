@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import Node, free_port, hexval, request, s, udp_exchange  # noqa: E402
+from idnlib import Node, admin_prefix, free_port, hexval, keygen, request, udp_exchange  # noqa: E402
 from test_mirror import ADMIN, Mirror, idn  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -150,11 +149,7 @@ class MirrorMetrics(unittest.TestCase):
     def test_mirror_lag(self):
         tmp = tempfile.mkdtemp(prefix="idn-mm-")
         key = os.path.join(tmp, "repl.pem")
-        pub = idn("keygen", "--type", "rsa", "--out", key)
-        self.assertEqual(pub.returncode, 0, pub.stderr)
-        admin = (struct.pack(">H", 0x0FFF) + s("0.NA/88.100.1") + struct.pack(">I", 300)).hex()
-        records = [{"handle": "0.NA/88.100.1", "values": [
-            hexval(100, "HS_ADMIN", admin), hexval(300, "HS_PUBKEY", pub.stdout.strip())]}]
+        records = [admin_prefix(keygen(key))]
         records += [{"handle": "88.100.1/m-%d" % i,
                      "values": [hexval(1, "URL", b"https://m".hex())]} for i in range(50)]
         primary = Node(records=records, homes=("88.100.1", "0.NA"),

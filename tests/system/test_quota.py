@@ -23,8 +23,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import admin_data, challenge_of, hexval, parse_answer, request  # noqa: E402
-from idnlib import IDNODE, pg_database, s, tcp_read_answer, vlist_data  # noqa: E402
+from idnlib import admin_data, challenge_of, hexval, keygen, parse_answer, request  # noqa: E402
+from idnlib import pg_database, s, tcp_read_answer, vlist_data  # noqa: E402
 from test_admin import values_body  # noqa: E402
 
 SECRET = b"quota-secret-2026"
@@ -46,12 +46,6 @@ def records(rsa_pub=None):
     if rsa_pub:  # a second node admin, with a key pair
         out.append({"handle": "88.900/rsa-admin", "values": [hexval(300, "HS_PUBKEY", rsa_pub)]})
     return out
-
-
-def keygen(path):
-    """A fresh RSA key pair in path; its HS_PUBKEY data, hex."""
-    return subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", path], check=True,
-                          capture_output=True, text=True, timeout=60).stdout.strip()
 
 
 def basic(user):

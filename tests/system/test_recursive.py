@@ -6,6 +6,7 @@ is still served (stale) while an uncached one fails with a clear error in
 bounded time. Every wait is bounded."""
 import os
 import re
+import select
 import signal
 import socket
 import struct
@@ -178,24 +179,22 @@ class Recursive(unittest.TestCase):
             self.assertEqual(out.returncode, 0, out.stderr)
         self.ent.stop(signal.SIGKILL)
         time.sleep(1.5)  # SHORT's TTL (1 s) is over: only the stale window serves it
-        t0 = time.time()
         out = self.rec.resolve("88.100.1/SHORT")
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertIn("https://motor.example/short", out.stdout)
         # The client may have had its answer from a retry that met the
         # expired entry while the first attempt still waited on the dead
         # upstream; the count lands when that attempt gives up (bounded).
-        st = stats_until(self.rec, "stale", 1, timeout=6.0)
+        st = stats_until(self.rec, "stale", 1, timeout=DEADLINE)
         self.assertGreaterEqual(st["stale"], 1, "%s %s %s" % (st, out.stdout, self.rec.output()))
         # Still fresh: served without asking anyone.
         out = self.rec.resolve("88.100.1/MOTOR-1")
         self.assertEqual(out.returncode, 0, out.stderr)
-        # Never cached: a clear error, in bounded time.
+        # Never cached: a clear error, in bounded time (the CLI's timeout).
         out = self.rec.resolve("88.100.1/MOTOR-19")
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("recursive resolution of 88.100.1/MOTOR-19 failed",
                       out.stdout + out.stderr)
-        self.assertLess(time.time() - t0, 15)
         self.assertGreaterEqual(stats(self.rec)["upstream_fail"], 2)
 
 
@@ -226,14 +225,16 @@ class TcpMissDoesNotStall(unittest.TestCase):
                    homes=("88.300.1", "88.100.1"), threads=1,  # 88.100.1: the readiness probe
                    extra_args=["--recursive", "--root", "127.0.0.1:%d" % silent])
         try:
-            a = socket.create_connection(("127.0.0.1", rec.port), timeout=15)
+            a = socket.create_connection(("127.0.0.1", rec.port), timeout=DEADLINE)
             # The miss, then a local identifier pipelined behind it.
             a.sendall(request("88.200.1/UNREACHABLE", req_id=11) +
                       request("88.300.1/LOCAL", req_id=12))
-            time.sleep(0.2)
-            t0 = time.time()
-            ans = tcp_exchange(rec.port, request("88.300.1/LOCAL", req_id=13), timeout=5)
-            self.assertLess(time.time() - t0, 0.5, "the worker waited on the miss")
+            # the miss is out: the silent root has its question
+            self.assertTrue(select.select([udp, lst], [], [], DEADLINE)[0], "no question")
+            ans = tcp_exchange(rec.port, request("88.300.1/LOCAL", req_id=13), timeout=DEADLINE)
+            # answered while the miss still waits (its UDP and TCP timeouts):
+            # had the one worker waited on it, the miss's answer would be out
+            self.assertEqual(select.select([a], [], [], 0)[0], [], "the worker waited on the miss")
             self.assertEqual(parse_answer(ans)[2], 1)
             first = tcp_read_answer(a)
             second = tcp_read_answer(a)
@@ -241,7 +242,6 @@ class TcpMissDoesNotStall(unittest.TestCase):
             self.assertEqual(parse_answer(first)[2], 2)  # upstream unreachable: error
             self.assertEqual(struct.unpack(">I", second[8:12])[0], 12)
             self.assertEqual(parse_answer(second)[2], 1)
-            self.assertLess(time.time() - t0, 12)
             a.close()
             self.assertEqual(rec.stop(signal.SIGTERM), 0, rec.output())
         finally:
@@ -305,12 +305,11 @@ class PureRecursive(unittest.TestCase):
         rec = None
         try:
             rec = Node(homes=(), extra_args=["--recursive", "--root", "127.0.0.1:%d" % lp])
-            t0 = time.time()
-            ans, _, _ = udp_exchange(rec.port, request("77.1/X"), timeout=10)
+            # answered (a loop without the limit never would: DEADLINE)
+            ans, _, _ = udp_exchange(rec.port, request("77.1/X"), timeout=DEADLINE)
             _, _, rc, _, body = parse_answer(ans)
             self.assertEqual(rc, 6)
             self.assertIn(b"referral loop", body)
-            self.assertLess(time.time() - t0, 10)
             out = rec.resolve("77.1/X")
             self.assertNotEqual(out.returncode, 0)
         finally:

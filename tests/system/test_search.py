@@ -21,7 +21,8 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
 import snms_client  # noqa: E402
-from idnlib import IDNODE, PG, PG_REQUIRED, admin_data, free_port, hexval, pg_database  # noqa: E402
+from idnlib import IDNODE, PG, PG_REQUIRED, admin_data, free_port, hexval, keygen  # noqa: E402
+from idnlib import pg_database  # noqa: E402
 
 SECRET = b"search-secret-2026"
 N = 40
@@ -344,12 +345,10 @@ class SearchMirrorTest(unittest.TestCase):
     def test_mirror_answers_the_same(self):
         tmp = tempfile.mkdtemp(prefix="idn-search-mirror-")
         key = os.path.join(tmp, "repl.pem")
-        pub = subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", key],
-                             capture_output=True, text=True, timeout=60)
-        self.assertEqual(pub.returncode, 0, pub.stderr)
+        pub = keygen(key)
         recs = records()
         recs[0]["values"] += [hexval(101, "HS_ADMIN", admin_data(0x0FFF, 300, "0.NA/88.100.1")),
-                              hexval(300, "HS_PUBKEY", pub.stdout.strip())]
+                              hexval(300, "HS_PUBKEY", pub)]
         primary = HttpNode(records=recs, homes=("88.100.1", "88.100.2", "0.NA"),
                            extra_args=["--server-admin", "300:0.NA/88.100.1"])
         mport, hport = free_port(), free_port()

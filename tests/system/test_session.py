@@ -19,8 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, Node, parse_answer, tcp_read_answer
-from idnlib import admin_data, hexval, s  # noqa: E402
+from idnlib import keygen, parse_answer, s, start_admin_node, tcp_read_answer  # noqa: E402
 
 PREFIX = "0.NA/88.100.1"
 SHARED = os.environ.get("IDN_SHARED", os.path.join(os.path.dirname(__file__), "../../../shared"))
@@ -204,17 +203,7 @@ def create_body(handle, url):
 class SessionTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        import tempfile
-        cls.tmp = tempfile.mkdtemp(prefix="idn-sess-")
-        cls.key = os.path.join(cls.tmp, "admin.pem")
-        pub = subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", cls.key],
-                             capture_output=True, text=True, timeout=60)
-        assert pub.returncode == 0, pub.stderr
-        prefix = {"handle": PREFIX, "values": [
-            hexval(100, "HS_ADMIN", admin_data(0x0FFF, 300, PREFIX)),
-            hexval(300, "HS_PUBKEY", pub.stdout.strip())]}
-        cls.node = Node(records=[prefix], homes=("88.100.1",),
-                        extra_args=["--server-admin", "300:" + PREFIX])
+        start_admin_node(cls, "sess", prefix=PREFIX, homes=("88.100.1",))
         cls.server = "127.0.0.1:%d" % cls.node.port
 
     @classmethod
@@ -249,8 +238,7 @@ class SessionTest(unittest.TestCase):
         self.assertIsNotNone(self.resolved("88.100.1/cli-plain"))
         # A wrong key still fails inside a session, and writes nothing.
         other = os.path.join(self.tmp, "other.pem")
-        subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", other], capture_output=True,
-                       timeout=60, check=True)
+        keygen(other)
         r = self.node.cli("create", "88.100.1/cli-wrong", "--value", "1:URL:https://w",
                           "--server", self.server, "--id", "300:" + PREFIX, "--key", other,
                           "--encrypt")

@@ -12,7 +12,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from idnlib import IDNODE, Node, parse_answer, request, udp_exchange  # noqa: E402
+from idnlib import IDNODE, Node, keygen, parse_answer, pubkey_pem, request  # noqa: E402
+from idnlib import udp_exchange  # noqa: E402
 
 CT = 0x40000000
 
@@ -45,13 +46,8 @@ class SignedAnswers(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="idn-sig-")
         cls.key = os.path.join(cls.tmp, "node.pem")
-        out = subprocess.run([IDNODE, "keygen", "--type", "rsa", "--out", cls.key],
-                             capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        cls.pub_hex = out.stdout.strip()
-        cls.pub_pem = os.path.join(cls.tmp, "node.pub")
-        subprocess.run(["openssl", "pkey", "-in", cls.key, "-pubout", "-out", cls.pub_pem],
-                       check=True, capture_output=True, timeout=30)
+        cls.pub_hex = keygen(cls.key)
+        cls.pub_pem = pubkey_pem(cls.key, os.path.join(cls.tmp, "node.pub"))
         cls.node = Node(records=[{"handle": "88.100.1/SIGNED", "values": [
             {"index": 1, "type": "URL", "data": "https://example.com/signed"}]}],
             extra_args=["--server-key", cls.key])

@@ -19,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import test_quota  # noqa: E402
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import IDNODE, request, tcp_exchange, udp_exchange, parse_answer  # noqa: E402
 from test_admin import values_body  # noqa: E402
 from test_quota import ADMIN, USERS, QuotaNode, basic  # noqa: E402
@@ -172,7 +173,7 @@ class StatsTest(unittest.TestCase):
         # "other", and every statistics answer stays JSON (its bytes broke them)
         n = self.node
         udp_exchange(n.port, request(b"\xff\xfe\x22/x"))
-        deadline = time.time() + 15
+        deadline = time.time() + DEADLINE
         while time.time() < deadline:
             st, _, body = self.stats("")
             self.assertEqual(st, 200, body)

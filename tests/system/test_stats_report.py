@@ -22,6 +22,7 @@ import shutil
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import (IDNODE, Node, class_nodes, hexval, parse_answer, request,  # noqa: E402
                     udp_exchange)
 from test_quota import ADMIN, QuotaNode, keygen  # noqa: E402
@@ -106,7 +107,7 @@ class ReportTest(unittest.TestCase):
         self.assertTrue(all(r["registered"] == 0 for r in json.loads(body)["rows"]))
 
     def test_2_wrong_key_refused(self):
-        deadline = time.time() + 20
+        deadline = time.time() + DEADLINE
         while time.time() < deadline and "stats-reports" not in self.sec.output():
             time.sleep(0.2)
         self.assertIn("does not verify", self.sec.output())
@@ -132,7 +133,7 @@ class ReportTest(unittest.TestCase):
         for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
             self.assertNotIn(bad, self.sec.output())
         resolve_udp(self.ent.port, ENT + "/REP-2", 4)
-        deadline = time.time() + 20
+        deadline = time.time() + DEADLINE
         while time.time() < deadline and "parent unreachable" not in self.ent.output():
             time.sleep(0.2)
         self.assertIn("parent unreachable", self.ent.output())
@@ -158,7 +159,7 @@ class ReportTest(unittest.TestCase):
             "--server-key", key, "--root", "127.0.0.1:%d" % self.root.port,
             "--stats-report", ENT] + REPORT)
         self.addCleanup(n.close)
-        deadline = time.time() + 20
+        deadline = time.time() + DEADLINE
         while time.time() < deadline and "parent not found" not in n.output():
             time.sleep(0.2)
         self.assertIn("statistics report of 88.100.1: parent not found through the root",

@@ -11,6 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from idnlib import DEADLINE  # noqa: E402
 from idnlib import Node, request, udp_exchange  # noqa: E402
 
 
@@ -25,7 +26,7 @@ class StatsSignal(unittest.TestCase):
                     s.sendto(request("88.100.1/x"), ("127.0.0.1", node.port))
             # Ask until the node has taken all 200 (a busy machine may take a
             # while to): SIGUSR1 every 0.3 s, at most 20 s.
-            deadline = time.time() + 20
+            deadline = time.time() + DEADLINE
             line, rate = None, 0
             while time.time() < deadline and rate <= 100:
                 before = len(node.output())
