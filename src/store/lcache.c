@@ -64,13 +64,6 @@ lcache *lcache_new(size_t max_bytes)
 		free(c);
 		return NULL;
 	}
-	/*
-	 * Huge pages where the kernel gives them (THP in "madvise" mode): a
-	 * lookup reads one slot at random in the whole table, and with 4 KiB
-	 * pages each is a TLB miss and a page walk besides the cache miss.
-	 * Advice only: when refused, the table works the same.
-	 */
-	(void)madvise(p, n * sizeof(slot), MADV_HUGEPAGE);
 	c->slots = p;
 	c->mask = n - 1;
 	return c;

@@ -24,9 +24,7 @@
  * Direct-mapped: a key's hash picks one 64-byte slot; a hit compares the
  * whole key, never the hash alone. Keys longer than LCACHE_KEY_MAX are not
  * kept. Memory: the table of the bound is allocated at once, zero pages
- * from the kernel (mmap), so it takes memory only as its slots fill: in
- * 2 MiB huge pages where the kernel gives them (transparent huge pages,
- * asked for with madvise), else in 4 KiB pages.
+ * from the kernel (calloc), so it takes memory only as its slots fill.
  *
  * Ownership: lcache_new allocates, lcache_free frees (no thread may use it
  * then). Values returned by lcache_get are the pointers given to
