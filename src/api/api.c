@@ -185,6 +185,7 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	    .arg = hs->a,
 	    .errbuf = o->errbuf,
 	    .errbuf_len = o->errbuf_len,
+	    .held = o->held,
 	};
 	if ((ret = http_start(&hc, &hs->srv)))
 		goto fail;
@@ -204,6 +205,11 @@ int api_serve_reload_tls(api_server *hs, const char *cert, const char *key, char
 unsigned api_serve_port(const api_server *hs, unsigned idx)
 {
 	return http_bound_port(hs->srv, idx);
+}
+
+void api_serve_go(api_server *hs)
+{
+	http_go(hs->srv);
 }
 
 void api_serve_stop(api_server *hs)

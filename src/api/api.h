@@ -126,6 +126,7 @@ typedef struct api_serve_opts {
 	size_t gateway_answer_max;
 	char *errbuf; /* what went wrong, naming the address or file */
 	size_t errbuf_len;
+	bool held; /* nothing served until api_serve_go() (net/http.h) */
 
 	/* QR labels: as api_config's */
 	const char *const *label_base;
@@ -145,6 +146,8 @@ unsigned api_serve_port(const api_server *hs, unsigned idx);
 /* The HTTPS certificate and key again (SIGHUP; http_tls_reload): 0, or why in err. */
 int api_serve_reload_tls(api_server *hs, const char *cert, const char *key, char *err,
                          size_t errlen);
+/* A held server (api_serve_opts.held) begins to serve. */
+void api_serve_go(api_server *hs);
 /* Stops the workers, waits for them, frees hs (NULL is fine). */
 void api_serve_stop(api_server *hs);
 

@@ -202,11 +202,19 @@ struct net_crew {
 	pthread_cond_t cond;
 	unsigned nready;
 	int start_err; /* the first set-up error reported */
+	bool held;     /* the workers wait for net_crew_go once set up */
+	int go;        /* 0 still held, 1 go, -1 stopped before going */
 };
 void net_crew_init(struct net_crew *c);
 void net_crew_destroy(struct net_crew *c);
-/* Called by a worker once its set-up is done; returns whether rc is 0 (go on). */
+/*
+ * Called by a worker once its set-up is done; returns whether it goes on to
+ * serve: rc is 0 and, for a held crew, net_crew_go said go (it waits here
+ * until it says either).
+ */
 bool net_crew_report(struct net_crew *c, int rc);
+/* Releases a held crew: go, or stop before serving; the first word stands. */
+void net_crew_go(struct net_crew *c, bool go);
 /* Waits until `started` workers have reported; returns the first error, or 0. */
 int net_crew_wait(struct net_crew *c, unsigned started);
 

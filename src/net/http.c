@@ -623,6 +623,7 @@ int http_start(const http_config *cfg, http_server **out)
 	s->nthreads = s->cfg.threads;
 	net_fd_reserve();
 	net_crew_init(&s->crew);
+	s->crew.held = cfg->held;
 	net_later_count_init(&s->nlater);
 	int ret = IDN_ENOMEM;
 	if (s->cfg.ntls > s->nlisten) {
@@ -668,6 +669,7 @@ int http_start(const http_config *cfg, http_server **out)
 			break;
 	bool failed = net_crew_wait(&s->crew, made) < 0 || made < s->nthreads;
 	if (failed) {
+		net_crew_go(&s->crew, false);
 		net_stopfd_raise(s->stopfd);
 		for (unsigned t = 0; t < made; t++)
 			pthread_join(s->w[t].tid, NULL);
@@ -687,9 +689,15 @@ void http_stop(http_server *s)
 	net_stopfd_raise(s->stopfd);
 }
 
+void http_go(http_server *s)
+{
+	net_crew_go(&s->crew, true);
+}
+
 int http_wait(http_server *s)
 {
 	int ret = 0;
+	net_crew_go(&s->crew, false); /* held workers never served: they stop now */
 	for (unsigned t = 0; t < s->nthreads; t++) {
 		pthread_join(s->w[t].tid, NULL);
 		if (!ret)

@@ -193,6 +193,7 @@ typedef struct http_config {
 	void *arg;
 	/* Tests: every request through llhttp, none through the fast path (http_framing.c). */
 	bool no_fast_path;
+	bool held;    /* no request read until http_go() (net_config.held) */
 	char *errbuf; /* where http_start writes what went wrong, naming the address */
 	size_t errbuf_len;
 } http_config;
@@ -204,6 +205,8 @@ typedef struct http_server http_server;
  * worker_init on each. Returns 0 or an idn_err; on failure nothing runs.
  */
 int http_start(const http_config *cfg, http_server **out);
+/* A held server's workers (http_config.held) begin to serve. */
+void http_go(http_server *s);
 /* Asks the workers to stop; idempotent, any thread. */
 void http_stop(http_server *s);
 /*

@@ -188,6 +188,13 @@ unsigned long long net_fd_limit(void);
 
 typedef struct net_config {
 	/*
+	 * Held: the sockets are bound and the workers set up, but none reads a
+	 * request until net_go(), so a node whose later start-up fails (another
+	 * listener's address taken) never answered. The kernel queues what
+	 * comes meanwhile; net_wait() without net_go() drops it.
+	 */
+	bool held;
+	/*
 	 * "ADDR:PORT" (IPv4), "[V6]:PORT" or ":PORT" (every address: 0.0.0.0
 	 * and [::], the latter skipped if the host has no IPv6). Numeric only.
 	 * IPv6 sockets are IPV6_V6ONLY. Port 0 picks a free port, the same for
@@ -313,6 +320,9 @@ typedef struct net_server net_server;
  * net_stop(); on failure nothing is left running. Returns 0 or an idn_err.
  */
 int net_start(const net_config *cfg, net_server **out);
+
+/* A held server's workers (net_config.held) begin to serve. */
+void net_go(net_server *s);
 
 /* Asks every worker to stop. Async-signal-safe, idempotent, any thread. */
 void net_stop(net_server *s);

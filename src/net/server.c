@@ -173,6 +173,7 @@ int net_start(const net_config *cfg, net_server **out)
 		return IDN_ENOMEM;
 	s->stopfd = -1;
 	net_crew_init(&s->crew);
+	s->crew.held = cfg->held;
 	net_later_count_init(&s->nlater);
 	s->cfg = *cfg;
 	s->cfg.listen = NULL; /* borrowed only for the duration of this call */
@@ -260,6 +261,11 @@ fail:
 	return rc;
 }
 
+void net_go(net_server *s)
+{
+	net_crew_go(&s->crew, true);
+}
+
 void net_stop(net_server *s)
 {
 	net_stopfd_raise(s->stopfd);
@@ -268,6 +274,8 @@ void net_stop(net_server *s)
 int net_wait(net_server *s)
 {
 	int rc = IDN_OK;
+
+	net_crew_go(&s->crew, false); /* held workers never served: they stop now */
 
 	for (unsigned i = 0; i < s->nthreads; i++) {
 		struct net_worker *w = &s->w[i];

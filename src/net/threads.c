@@ -28,6 +28,8 @@ void net_crew_init(struct net_crew *c)
 	pthread_cond_init(&c->cond, NULL);
 	c->nready = 0;
 	c->start_err = 0;
+	c->held = false;
+	c->go = 0;
 }
 
 void net_crew_destroy(struct net_crew *c)
@@ -43,8 +45,20 @@ bool net_crew_report(struct net_crew *c, int rc)
 		c->start_err = rc;
 	c->nready++;
 	pthread_cond_broadcast(&c->cond);
+	while (rc == 0 && c->held && c->go == 0)
+		pthread_cond_wait(&c->cond, &c->lock);
+	bool on = rc == 0 && (!c->held || c->go > 0);
 	pthread_mutex_unlock(&c->lock);
-	return rc == 0;
+	return on;
+}
+
+void net_crew_go(struct net_crew *c, bool go)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->go == 0)
+		c->go = go ? 1 : -1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
 }
 
 int net_crew_wait(struct net_crew *c, unsigned started)

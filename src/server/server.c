@@ -281,6 +281,7 @@ static int start_listeners(running *r)
 	    .udp_rate_exempt = (const char *const *)c->udp_rate_exempt.v,
 	    .n_udp_rate_exempt = c->udp_rate_exempt.n,
 	    .tcp_message_ms = c->tcp_message_ms,
+	    .held = true, /* until every listener and the mirror are up (server_run) */
 	    .budget = budget,
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
@@ -337,6 +338,7 @@ static int start_listeners(running *r)
 	              .nmetrics_allow = c->metrics_allow.n},
 	    .errbuf = r->err,
 	    .errbuf_len = sizeof(r->err),
+	    .held = true,
 	};
 	if ((ret = api_serve_start(r->node, r->store, &ho, &r->http)))
 		return say(r, ret);
@@ -533,6 +535,10 @@ int server_run(server_settings *s)
 	if (!ret)
 		ret = start_mirror(r);
 	if (!ret) {
+		/* Every address bound, nothing left to fail: the first answer. */
+		net_go(r->net);
+		if (r->http)
+			api_serve_go(r->http);
 		print_banner(r);
 		server_notify("READY=1");
 		serve_held(r);

@@ -411,6 +411,48 @@ class AbuseConn(unittest.TestCase):
         finally:
             n.close()
 
+    def test_e2_no_answer_before_every_listener_is_up(self):
+        """A node that gives up on a taken HTTP port never answered on its
+        Handle port: its workers are held until every listener is bound.
+        Queries fired at the Handle port all through the failed start get
+        no answer (before, the node answered them until it gave up)."""
+        n = HttpNode(records=[MOTOR])
+        d = tempfile.mkdtemp(prefix="idn-taken-")
+        port = idnlib.free_port()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.setblocking(False)
+            p = subprocess.Popen([idnlib.IDNODE, "serve", "--data", os.path.join(d, "data"),
+                                  "--home", "88.100.1", "--listen", "127.0.0.1:%d" % port,
+                                  "--http", "127.0.0.1:%d" % n.http_port],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            answers, sent = 0, 0
+            deadline = time.time() + idnlib.DEADLINE
+            while p.poll() is None and time.time() < deadline:
+                s.sendto(request("88.100.1/MOTOR-1"), ("127.0.0.1", port))
+                sent += 1
+                time.sleep(0.0005)
+                try:
+                    while s.recv(65535):
+                        answers += 1
+                except (BlockingIOError, ConnectionRefusedError):
+                    pass
+            _, err = p.communicate(timeout=idnlib.DEADLINE)
+            self.assertNotEqual(p.returncode, 0, err)
+            self.assertIn(b"%d: Address already in use" % n.http_port, err)
+            time.sleep(0.05)  # answers still in flight when it exited
+            try:
+                while s.recv(65535):
+                    answers += 1
+            except (BlockingIOError, ConnectionRefusedError):
+                pass
+            self.assertGreater(sent, 0)
+            self.assertEqual(answers, 0, "%d of %d queries answered" % (answers, sent))
+        finally:
+            s.close()
+            shutil.rmtree(d, ignore_errors=True)
+            n.close()
+
     def test_f_per_source_share(self):
         n = HttpNode(records=[MOTOR], http_args=["--max-conns-per-source", "4"])
         held = []
