@@ -97,6 +97,26 @@ void api_worker_fini(void *wctx)
 
 /* ---- the HTTP side of `idnode serve` ---- */
 
+/*
+ * A worker of the HTTP server: the REST reads of one event-loop turn share
+ * one read snapshot, taken by the first and let go at the turn's end
+ * (node_worker_hold), so a worker idle in epoll_wait holds none.
+ */
+static void *serve_worker_init(void *arg, unsigned idx)
+{
+	api_worker *w = api_worker_init(arg, idx);
+	if (w && w->nw)
+		node_worker_hold(w->nw, true);
+	return w;
+}
+
+static void serve_turn_end(void *wctx)
+{
+	api_worker *w = wctx;
+	if (w->nw)
+		node_worker_end(w->nw);
+}
+
 struct api_server {
 	api *a;
 	http_server *srv;
@@ -179,8 +199,9 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	    .idle_ms = o->idle_ms,
 	    .header_timeout_ms = o->header_timeout_ms,
 	    .body_timeout_ms = o->header_timeout_ms * 3,
-	    .worker_init = api_worker_init,
+	    .worker_init = serve_worker_init,
 	    .worker_fini = api_worker_fini,
+	    .turn_end = serve_turn_end,
 	    .handle = api_handle,
 	    .arg = hs->a,
 	    .errbuf = o->errbuf,

@@ -89,7 +89,9 @@ static int get_plain(api_worker *w, idn_slice h, http_resp *r)
 {
 	if (!w->nw)
 		return 0;
-	node_worker_begin(w->nw);
+	int own = node_worker_read(w->nw);
+	if (own < 0)
+		return 0; /* the general path answers the store's failure */
 	idn_slice values;
 	uint32_t n;
 	int ret = node_resolve_plain(w->nw, h, &values, &n);
@@ -103,7 +105,8 @@ static int get_plain(api_worker *w, idn_slice h, http_resp *r)
 		if (err)
 			ret = err;
 	}
-	node_worker_end(w->nw);
+	if (own)
+		node_worker_end(w->nw);
 	return ret;
 }
 
@@ -537,9 +540,16 @@ int api_route(api_worker *w, const http_req *req, http_resp *r)
 {
 	/* What the caller may hold in the node's tables, and its failed logins, count against it.
 	 */
-	if (w->nw)
-		node_worker_source(w->nw, req->peer, req->peer_len);
 	bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+	if (w->nw) {
+		node_worker_source(w->nw, req->peer, req->peer_len);
+		/*
+		 * What may write lets go of the turn's snapshot first: a thread must
+		 * not hold one while it writes (the map grower waits for it).
+		 */
+		if (!get)
+			node_worker_end(w->nw);
+	}
 	const char *method = get ? "GET" : req->method;
 	if (!strcmp(req->method, "POST") && is_hdl(req))
 		return post_hdl(w, req, r);

@@ -500,6 +500,8 @@ static void worker_turn_end(void *ctx)
 		w->next_sweep = w->now + HTTP_SWEEP_MS;
 	}
 	reap(w);
+	if (w->s->cfg.turn_end)
+		w->s->cfg.turn_end(w->wctx);
 }
 
 static void *worker_main(void *arg)

@@ -189,6 +189,9 @@ typedef struct http_config {
 	const char *tls_cert, *tls_key;
 	void *(*worker_init)(void *arg, unsigned idx);
 	void (*worker_fini)(void *wctx);
+	/* Optional: at the end of each event-loop turn, after its last request (and deferred
+	 * answer). */
+	void (*turn_end)(void *wctx);
 	http_handler_fn handle;
 	void *arg;
 	/* Tests: every request through llhttp, none through the fast path (http_framing.c). */

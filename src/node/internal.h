@@ -37,6 +37,13 @@ struct node_worker {
 	store_txn *rtxn; /* this thread's read snapshot, reset between uses */
 	bool in_batch;
 	/*
+	 * node_worker_hold: a request's snapshot is kept (held) for the next
+	 * ones until node_worker_end, while store_commits() is still `seen`
+	 * (its value when the snapshot was taken).
+	 */
+	bool hold, held;
+	uint64_t seen;
+	/*
 	 * The read snapshot's identity (node_worker_snapshot): the store's
 	 * (store_snapshot_id) or, for a store that cannot say, from the count
 	 * `snaps`; equal identities see equal data.

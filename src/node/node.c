@@ -331,8 +331,8 @@ static int answer_msg_op(req *rq, const uint8_t *in, size_t len)
 	if (!rq->op)
 		return node_answer_error(rq, PROTO_RC_OPERATION_NOT_SUPPORTED, "unknown operation");
 
-	bool own_snapshot = !w->in_batch && !w->wtxn;
-	if (own_snapshot && node_worker_snapshot(w))
+	int own_snapshot = node_worker_read(w);
+	if (own_snapshot < 0)
 		return node_answer_error(rq, PROTO_RC_SERVER_BUSY, "storage unavailable");
 	/*
 	 * Logins (2001) and requests on a logged-in connection (node/login.h),
@@ -348,7 +348,7 @@ static int answer_msg_op(req *rq, const uint8_t *in, size_t len)
 		                             MSG_ADMIN_UDP, rq->out, rq->cap);
 	else if (!ret)
 		ret = rq->op->answer(rq);
-	if (own_snapshot)
+	if (own_snapshot > 0)
 		node_worker_end(w);
 	return ret;
 }

@@ -169,6 +169,27 @@ void node_worker_begin(node_worker *w);
 void node_worker_end(node_worker *w);
 
 /*
+ * Holding, for a caller that ends its turns with node_worker_end (the HTTP
+ * API's workers: one snapshot per event-loop turn). With it on, the snapshot
+ * a request takes (node_answer's own, node_worker_read's) stays open for the
+ * next requests of the turn instead of being let go after it, as long as
+ * this process has committed nothing since it was taken (store_commits): a
+ * write of this thread (which ends the snapshot before it begins) or of
+ * another thread is seen by the next read. Writes of other processes to
+ * the same LMDB file are seen from the next snapshot (at the latest the
+ * next turn). A PostgreSQL store's snapshots are never held. Off: lets go.
+ */
+void node_worker_hold(node_worker *w, bool on);
+
+/*
+ * Before a request reads on its own (outside node_answer): a snapshot
+ * current for it. 1: taken for this request, the caller must
+ * node_worker_end after; 0: shared (a batch's, or held), leave it; < 0 the
+ * store's error.
+ */
+int node_worker_read(node_worker *w);
+
+/*
  * A plain resolution over HTTP (no index or type filter) answered from the
  * store without building a Handle answer: when handle is homed here, this
  * server's, found, and every value of its record public, *values and
@@ -176,7 +197,7 @@ void node_worker_end(node_worker *w);
  * node_worker_end), the answer is counted as node_answer counts a success,
  * and 1 is returned. Else 0, nothing counted: node_answer gives the answer
  * (not found, referral, restricted values, ...). Between node_worker_begin
- * and node_worker_end only.
+ * (or node_worker_read) and node_worker_end only.
  */
 int node_resolve_plain(node_worker *w, idn_slice handle, idn_slice *values, uint32_t *nvalues);
 

@@ -61,6 +61,7 @@ void node_worker_free(node_worker *w)
 
 int node_worker_snapshot(node_worker *w)
 {
+	w->seen = store_commits(w->node->store); /* before: the snapshot sees at least these */
 	int ret = store_txn_renew(w->rtxn);
 	if (ret)
 		return ret;
@@ -74,6 +75,34 @@ int node_worker_snapshot(node_worker *w)
 	uint64_t id = store_snapshot_id(w->rtxn);
 	w->snap = id ? id & ~(UINT64_C(1) << 63) : ++w->snaps | UINT64_C(1) << 63;
 	return IDN_OK;
+}
+
+void node_worker_hold(node_worker *w, bool on)
+{
+	if (!on)
+		node_worker_end(w);
+	w->hold = on;
+}
+
+int node_worker_read(node_worker *w)
+{
+	if (w->wtxn)
+		return 0;
+	if (w->in_batch) {
+		if (!w->held || store_commits(w->node->store) == w->seen)
+			return 0;
+		node_worker_end(w); /* one of ours committed since: the request must see it */
+	}
+	int ret = node_worker_snapshot(w);
+	if (ret)
+		return ret;
+	/*
+	 * Held only where the store can name its snapshot (LMDB, this process's
+	 * file): a PostgreSQL node may share its database with others, whose
+	 * commits the count does not see.
+	 */
+	w->held = w->hold && !(w->snap >> 63);
+	return w->held ? 0 : 1;
 }
 
 void node_worker_begin(node_worker *w)
@@ -138,7 +167,7 @@ void node_worker_end(node_worker *w)
 {
 	if (w->in_batch) {
 		store_txn_reset(w->rtxn);
-		w->in_batch = false;
+		w->in_batch = w->held = false;
 	}
 }
 

@@ -36,6 +36,7 @@
 #ifndef IDN_STORE_STORE_H
 #define IDN_STORE_STORE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -258,6 +259,14 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
+	/*
+	 * How many commits this process has made (store_txn_commit, counted
+	 * after the store's commit returns, whatever it returned): a read
+	 * snapshot taken when it read c sees every commit counted in c, so a
+	 * reader that kept its snapshot knows it is still the newest of ours
+	 * while the count has not moved (node_worker_read).
+	 */
+	_Atomic uint64_t commits;
 };
 
 struct store_txn {
@@ -315,7 +324,15 @@ static inline int store_txn_begin(store *s, unsigned flags, store_txn **out)
 }
 static inline int store_txn_commit(store_txn *t)
 {
-	return t->s->ops->txn_commit(t);
+	store *s = t->s; /* t is gone after the commit */
+	int rc = s->ops->txn_commit(t);
+	atomic_fetch_add_explicit(&s->commits, 1, memory_order_release);
+	return rc;
+}
+/* store.commits now. */
+static inline uint64_t store_commits(store *s)
+{
+	return atomic_load_explicit(&s->commits, memory_order_acquire);
 }
 static inline void store_txn_abort(store_txn *t)
 {

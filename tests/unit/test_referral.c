@@ -356,6 +356,37 @@ static void test_homed_memo_follows_snapshot(void **state)
 	node_down(n, w);
 }
 
+/*
+ * Held snapshots (node_worker_hold, the HTTP API's one per turn): a request's
+ * snapshot stays for the next ones, but a commit of this process in between
+ * (here another txn on the store, as another thread's write) is seen by the
+ * very next request; node_worker_end lets it go.
+ */
+static void test_held_snapshot_follows_commits(void **state)
+{
+	(void)state;
+	node *n;
+	node_worker *w;
+	node_up(&n, &w, (idn_slice){0}, 0);
+	proto_msg m;
+
+	assert_int_equal(node_worker_read(w), 1); /* not holding: the caller's own */
+	node_worker_end(w);
+	node_worker_hold(w, true);
+	assert_int_equal(resolve(w, "64.9/x", 0, 0, &m), PROTO_RC_SERVER_NOT_RESP);
+	assert_int_equal(node_worker_read(w), 0); /* held from the request before */
+	home("64.9");
+	assert_int_equal(resolve(w, "64.9/x", 0, 0, &m), PROTO_RC_HANDLE_NOT_FOUND);
+	home("65.9");
+	assert_int_equal(resolve(w, "65.9/x", 0, 0, &m), PROTO_RC_HANDLE_NOT_FOUND);
+	node_worker_end(w);                       /* the turn's end */
+	assert_int_equal(node_worker_read(w), 0); /* taken and held again */
+	node_worker_hold(w, false);
+	assert_int_equal(node_worker_read(w), 1);
+	node_worker_end(w);
+	node_down(n, w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +396,7 @@ int main(void)
 	    cmocka_unit_test(test_recursion_limit),
 	    cmocka_unit_test(test_multi_server_split),
 	    cmocka_unit_test(test_homed_memo_follows_snapshot),
+	    cmocka_unit_test(test_held_snapshot_follows_commits),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
