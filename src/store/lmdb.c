@@ -650,10 +650,16 @@ static void map_pages(const char *p, uint64_t *rss_kb, uint64_t *pmd_kb)
 /*
  * Reads the file's first `size` bytes through a map of its own that asks for
  * huge pages, a byte a page; its 2 MiB-mapped share in *pmd_kb of *rss_kb.
- * False when the map fails or the store closes.
+ * With `drop`, each 2 MiB piece's clean, unmapped pages are dropped from the
+ * page cache just before it is read (POSIX_FADV_DONTNEED: dirty pages and
+ * those the node's lookups have mapped stay), so a lookup finds at most one
+ * piece out of the cache at a time. False when the map fails or the store
+ * closes.
  */
-static bool huge_read(struct warm_run *w, uint64_t size, uint64_t *rss_kb, uint64_t *pmd_kb)
+static bool huge_read(struct warm_run *w, uint64_t size, bool drop, uint64_t *rss_kb,
+                      uint64_t *pmd_kb)
 {
+	enum { PIECE = 1u << 21 };
 	long page = sysconf(_SC_PAGESIZE);
 	char *p = mmap(NULL, size, PROT_READ, MAP_SHARED, w->fd, 0);
 	if (p == MAP_FAILED)
@@ -662,9 +668,13 @@ static bool huge_read(struct warm_run *w, uint64_t size, uint64_t *rss_kb, uint6
 	volatile char sink = 0;
 	bool done = true;
 	for (uint64_t off = 0; off < size; off += (uint64_t)page) {
-		if ((off & ((1u << 21) - 1)) == 0 && !warm_pace(w)) {
-			done = false;
-			break;
+		if ((off & (PIECE - 1)) == 0) {
+			if (!warm_pace(w)) {
+				done = false;
+				break;
+			}
+			if (drop)
+				posix_fadvise(w->fd, (off_t)off, PIECE, POSIX_FADV_DONTNEED);
 		}
 		sink ^= p[off];
 	}
@@ -691,17 +701,14 @@ static void warm_huge(struct warm_run *w)
 		return;
 	}
 	int64_t t0 = now_ns();
-	if (!huge_read(w, size, &rss, &pmd))
+	if (!huge_read(w, size, false, &rss, &pmd))
 		return;
 	if (pmd * 4 >= rss * 3) { /* mostly huge already */
 		fprintf(stderr, "store: huge map: %llu of %llu MB in 2 MiB pages already\n",
 		        (unsigned long long)(pmd >> 10), (unsigned long long)(rss >> 10));
 		return;
 	}
-	/* clean, unmapped pages only: the node's own mapped pages and dirty
-	 * ones stay, and a lookup meanwhile reads its page back from disk */
-	posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
-	if (!huge_read(w, size, &rss2, &pmd2))
+	if (!huge_read(w, size, true, &rss2, &pmd2))
 		return;
 	fprintf(stderr,
 	        "store: huge map: %llu of %llu MB in 2 MiB pages (%llu before), %llu MB re-read in "

@@ -79,9 +79,10 @@ enum {
  *
  * huge_map (LMDB): a FILE or ALL warm-up that is not paced, when the
  * whole data file fits in the memory it may fill and the page cache holds it
- * mostly in small pieces (after a load, which writes 4 KiB pages), drops the
- * file's clean, unmapped pages once (POSIX_FADV_DONTNEED) and reads them back
- * through a map asking for huge pages, so the kernel caches and maps the file
+ * mostly in small pieces (after a load, which writes 4 KiB pages), reads it
+ * again through a map asking for huge pages, dropping each 2 MiB piece's
+ * clean, unmapped pages just before (POSIX_FADV_DONTNEED), so the kernel
+ * caches and maps the file
  * in 2 MiB pages: a random lookup then costs fewer TLB misses. Dirty pages
  * stay; it says on stderr what it did ("store: huge map: ...").
  */
