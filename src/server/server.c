@@ -80,6 +80,7 @@ static int open_store(running *r)
 	store_opts so = {.map_size = (uint64_t)c->map_size_mb << 20,
 	                 .warm = c->warm == 3 ? STORE_WARM_NONE : c->warm + 1,
 	                 .warm_rate = c->warm_rate,
+	                 .huge_map = c->huge_map,
 	                 .lookup_cache = (size_t)c->lookup_cache_mb << 20,
 	                 .log_max_bytes = c->log_max_bytes,
 	                 .log_max_age = c->log_max_age,

@@ -45,6 +45,7 @@ typedef struct server_settings {
 	unsigned lookup_cache_mb;
 	int warm;           /* the store's warm-up: all, tree, file, off (store.h) */
 	unsigned warm_rate; /* MB/s, 0 = unpaced */
+	int huge_map;       /* the LMDB map in 2 MiB pages (store_opts.huge_map) */
 	/* UDP answers (net.h): the budget, and the rate per source network with its slip. */
 	unsigned udp_answer_max, udp_amplification, udp_rate_limit, udp_rate_slip;
 	int udp_gso; /* multi-packet UDP answers segmented by the kernel (net_config.udp_no_gso) */

@@ -103,6 +103,12 @@ const setting_row settings_rows[] = {
      .field = F(warm_rate), .max = 1u << 20, .scope = SETTING_SERVE,
      .help = "pace the warm-up's reads (default 0: as fast as\n"
              "the disk goes)"},
+    {.ini = "huge_map", .flag = "no-huge-map", .type = SETTING_BOOL, .field = F(huge_map),
+     .def = 1, .max = 1, .flag_value = 0, .scope = SETTING_SERVE,
+     .help = "leave the store's file in the pages the page cache\n"
+             "holds it in: by default an unpaced file warm-up\n"
+             "re-reads a store cached in small pieces once, so the\n"
+             "node maps it in 2 MiB pages (docs/administration.md)"},
     {.ini = "lookup_cache_mb", .flag = "lookup-cache-mb", .arg = "MB", .type = SETTING_UINT,
      .field = F(lookup_cache_mb), .def = 64, .max = 1u << 16, .scope = SETTING_SERVE,
      .help = "the node's cache of LMDB lookups, one for all\n"
