@@ -1124,23 +1124,32 @@ int bulkload_lazy_check(store *s, const char *boot_id)
 }
 
 /*
- * Decides, in the load's first write transaction t (committed durably),
- * whether the others are lazy: an LMDB store with no identifier yet, and a
- * boot id to mark it with.
+ * Decides, before the load's first write transaction, whether its commits
+ * are lazy: an LMDB store with no identifier yet, and a boot id to mark it
+ * with. The mark is committed (durably) on its own first: a write
+ * transaction that is redone (a full map) or aborted must not leave lazy
+ * commits behind without it.
  */
-static int lazy_decide(struct bulkload *L, store_txn *t)
+static int lazy_decide(struct bulkload *L)
 {
 	const char *boot = L->opts.boot_id;
 	uint64_t have = 1;
-	int rc = lazy_check(t, boot, &L->lazy_clear);
+	bool mark = false;
+	store_txn *t;
 	L->lazy = LAZY_OFF;
-	if (rc || L->lazy_clear || !boot || !*boot || strlen(boot) > BULKLOAD_BOOT_ID_MAX ||
-	    strcmp(L->s->ops->name, "lmdb"))
+	int rc = store_txn_begin(L->s, STORE_NOLOG, &t);
+	if (rc)
 		return rc;
-	if ((rc = store_count(t, &have)) || have)
-		return rc;
-	rc = store_meta_put(t, BULKLOAD_LAZY_META, idn_slice_of(boot, strlen(boot)));
-	if (rc == IDN_OK) {
+	rc = lazy_check(t, boot, &L->lazy_clear);
+	if (rc == IDN_OK && !L->lazy_clear && boot && *boot &&
+	    strlen(boot) <= BULKLOAD_BOOT_ID_MAX && !strcmp(L->s->ops->name, "lmdb") &&
+	    (rc = store_count(t, &have)) == IDN_OK && !have) {
+		rc = store_meta_put(t, BULKLOAD_LAZY_META, idn_slice_of(boot, strlen(boot)));
+		mark = rc == IDN_OK;
+	}
+	rc = rc || !mark ? (store_txn_abort(t), rc) : store_txn_commit(t);
+	if (rc == IDN_OK && mark) {
+		L->st.commits++; /* waited for on the disk */
 		L->lazy = LAZY_ON;
 		L->lazy_clear = true;
 	}
@@ -1150,10 +1159,10 @@ static int lazy_decide(struct bulkload *L, store_txn *t)
 /* A write transaction of the load: unlogged, and lazy once that is decided. */
 static int write_begin(struct bulkload *L, store_txn **t)
 {
+	int rc = L->lazy == LAZY_UNSET ? lazy_decide(L) : IDN_OK;
 	bool lazy = L->lazy == LAZY_ON;
-	int rc = store_txn_begin(L->s, STORE_NOLOG | (lazy ? STORE_LAZY : 0), t);
-	if (rc == IDN_OK && L->lazy == LAZY_UNSET && (rc = lazy_decide(L, *t)))
-		store_txn_abort(*t);
+	if (rc == IDN_OK)
+		rc = store_txn_begin(L->s, STORE_NOLOG | (lazy ? STORE_LAZY : 0), t);
 	if (rc == IDN_OK) {
 		L->st.commits++;
 		L->st.lazy_commits += lazy;

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -310,6 +312,68 @@ static void test_bad_entries(void **state)
 	bulkload_free(b);
 }
 
+/* Kills the loading process (the child of test_lazy_mark_*) once this many are loaded. */
+static void kill_after(void *arg, const bulkload_stats *st)
+{
+	if (st->loaded >= *(const uint64_t *)arg)
+		raise(SIGKILL);
+}
+
+/*
+ * A load into an empty store whose first write transaction met a full map
+ * (and was redone in a grown one): its later commits are not waited for on
+ * the disk, so the mark of the lazy load must be durable before any of
+ * them. The load is killed part-way; a load after another boot of the
+ * machine must find the mark (and refuse the store).
+ */
+static void test_lazy_mark_survives_full_map(void **state)
+{
+	(void)state;
+	char dir[32] = "/tmp/idn_bulklazy_XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	enum { N = 40000 };
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		store *s;
+		store_opts so = {.map_size = 1 << 20}; /* the first transaction fills it */
+		uint64_t at = N / 2;
+		bulkload *b;
+		bulkload_opts o = {.boot_id = "boot-a",
+		                   .txn_bytes = 2 << 20,
+		                   .on_progress = kill_after,
+		                   .arg = &at};
+		if (store_open(dir, &so, &s) || bulkload_new(s, &o, &b))
+			_exit(3);
+		char val[200];
+		memset(val, 'v', sizeof(val));
+		for (size_t i = 0; i < N; i++) {
+			char key[32];
+			snprintf(key, sizeof(key), "88.100/%06zu", i);
+			if (bulkload_add(b, str(key), idn_slice_of(val, sizeof(val))))
+				_exit(4);
+		}
+		bulkload_finish(b);
+		_exit(5); /* not killed */
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	store *s;
+	store_opts so = {0};
+	assert_int_equal(store_open(dir, &so, &s), IDN_OK);
+	uint64_t n = 0;
+	store_txn *t;
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_count(t, &n), IDN_OK);
+	store_txn_abort(t);
+	assert_true(n > 0 && n < N); /* some commits were made */
+	assert_int_equal(bulkload_lazy_check(s, "boot-a"), IDN_OK);
+	assert_int_equal(bulkload_lazy_check(s, "boot-b"), IDN_ESTORE);
+	store_close(s);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +384,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_merge_no_overwrite, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lines_and_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
+	    cmocka_unit_test(test_lazy_mark_survives_full_map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
