@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
 
 #include "core/err.h"
 #include "store/bulkload.h"
@@ -374,6 +375,110 @@ static void test_lazy_mark_survives_full_map(void **state)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The key of a parse_kv line: what is before '='. */
+static size_t key_kv(void *parser, const uint8_t *line, size_t len, uint8_t *key)
+{
+	(void)parser;
+	const uint8_t *eq = memchr(line, '=', len);
+	if (!eq || eq == line)
+		return 0;
+	memcpy(key, line, (size_t)(eq - line));
+	return (size_t)(eq - line);
+}
+
+enum { RW_N = 20000 };
+
+/* Writes the RW_N lines "88.100/K=V<K><padding>" (all as long), in order i*step. */
+static void write_kv(int fd, size_t step)
+{
+	static char pad[64];
+	memset(pad, 'p', sizeof(pad) - 1);
+	FILE *f = fdopen(dup(fd), "w");
+	assert_non_null(f);
+	for (size_t i = 0; i < RW_N; i++) {
+		size_t k = (i * step) % RW_N;
+		fprintf(f, "88.100/%06zu=V%06zu%s\n", k, k, pad);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+struct rewrite {
+	int fd;
+	uint64_t size;
+	bool done;
+	uint32_t passes;
+	bool recorded;
+};
+
+/* Once the first pass read it all, the file is rewritten in place: the same lines in another order.
+ */
+static void rewrite_at_pass(void *arg, const bulkload_stats *st)
+{
+	struct rewrite *r = arg;
+	if (st->pass == 0 && st->pass_bytes == r->size && !r->done) {
+		r->done = true;
+		r->passes = st->passes;
+		r->recorded = st->lines_recorded;
+		assert_int_equal(lseek(r->fd, 0, SEEK_SET), 0);
+		write_kv(r->fd, RW_N - 1);
+	}
+}
+
+static int check_kv(void *arg, idn_slice key, idn_slice val)
+{
+	size_t *n = arg;
+	char want[128];
+	size_t k = (size_t)atol((const char *)key.p + 7);
+	static char pad[64];
+	memset(pad, 'p', sizeof(pad) - 1);
+	snprintf(want, sizeof(want), "V%06zu%s", k, pad);
+	if (val.len == strlen(want) && !memcmp(val.p, want, val.len))
+		(*n)++;
+	return 0;
+}
+
+/*
+ * A file read in passes, with each line's range noted in the first, that
+ * is rewritten in place before the second: the same lines (all as long) in
+ * another order, so the lines' lengths and the chunks' bounds still fit
+ * but the noted ranges do not, and must not be trusted. Every line is
+ * loaded, as a load that reads each line's key in every pass does.
+ */
+static void test_passes_file_rewritten(void **state)
+{
+	struct fixture *f = *state;
+	char path[64];
+	snprintf(path, sizeof(path), "%s/input", f->dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	write_kv(fd, 1);
+	/* written long ago: the rewrite cannot fall in the same clock tick */
+	const struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+	assert_int_equal(futimens(fd, old), 0);
+	struct rewrite r = {.fd = fd, .size = (uint64_t)lseek(fd, 0, SEEK_END)};
+	bulkload *b;
+	bulkload_opts o = {.parse = parse_kv,
+	                   .key = key_kv,
+	                   .memory = 1 << 20,
+	                   .on_progress = rewrite_at_pass,
+	                   .arg = &r};
+	assert_int_equal(bulkload_new(f->s, &o, &b), IDN_OK);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(bulkload_read_fd(b, fd), IDN_OK);
+	assert_int_equal(bulkload_finish(b), IDN_OK);
+	bulkload_free(b);
+	close(fd);
+	assert_true(r.done);
+	assert_true(r.passes > 1);
+	assert_true(r.recorded);
+	size_t n = 0;
+	store_txn *t;
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_scan(t, str("88.100/"), check_kv, &n), IDN_OK);
+	store_txn_abort(t);
+	assert_int_equal(n, RW_N);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +490,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lines_and_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
 	    cmocka_unit_test(test_lazy_mark_survives_full_map),
+	    cmocka_unit_test_setup_teardown(test_passes_file_rewritten, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
