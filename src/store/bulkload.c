@@ -1891,10 +1891,12 @@ static int record_lines(struct bulkload *L)
 	uint64_t n = a->nlines + b->nlines;
 	if (L->caplr - L->nlr < n && grow_lines(&L->lr, &L->ll, &L->caplr, L->nlr + n))
 		return IDN_ENOMEM;
-	memcpy(L->lr + L->nlr, a->lr, a->nlines);
-	memcpy(L->lr + L->nlr + a->nlines, b->lr, b->nlines);
-	memcpy(L->ll + L->nlr, a->ll, a->nlines * sizeof(*L->ll));
-	memcpy(L->ll + L->nlr + a->nlines, b->ll, b->nlines * sizeof(*L->ll));
+	const struct part *h[2] = {a, b};
+	for (size_t i = 0, at = L->nlr; i < 2; at += h[i++]->nlines)
+		if (h[i]->nlines) { /* a half with no line may have no array (NULL) */
+			memcpy(L->lr + at, h[i]->lr, h[i]->nlines);
+			memcpy(L->ll + at, h[i]->ll, h[i]->nlines * sizeof(*L->ll));
+		}
 	L->nlr += n;
 	L->chunks[L->nchunks - 1].alines = a->nlines;
 	return IDN_OK;
