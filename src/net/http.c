@@ -509,13 +509,15 @@ static void *worker_main(void *arg)
 	http_worker *w = arg;
 	http_server *s = w->s;
 	w->wctx = s->cfg.worker_init ? s->cfg.worker_init(s->cfg.arg, w->idx) : s->cfg.arg;
-	/* http_start() waits for this */
-	if (!net_crew_report(&s->crew, w->wctx ? 0 : IDN_ENOMEM))
+	/* http_start() waits for this; a held worker stopped before http_go is finished unserved */
+	bool on = net_crew_report(&s->crew, w->wctx ? 0 : IDN_ENOMEM);
+	if (!w->wctx)
 		return NULL;
 
 	static const struct net_loop_ops ops = {worker_timeout, worker_event, worker_turn_end};
 	w->next_sweep = net_now_ms() + HTTP_SWEEP_MS;
-	w->err = net_loop_run(w->ep, &w->now, w, &ops);
+	if (on)
+		w->err = net_loop_run(w->ep, &w->now, w, &ops);
 	while (w->conns)
 		http_conn_close(w->conns);
 	reap(w);

@@ -121,6 +121,7 @@ struct part {
 	size_t lrcap;
 	const uint8_t *lr_in; /* the others: where this chunk half's lines are in them all */
 	const uint16_t *ll_in;
+	uint64_t n_in; /* how many were noted (more, in a file changed since: not noted) */
 
 	/* arena (kept across runs) and this run's entries */
 	struct block *blocks, *cur;
@@ -403,7 +404,7 @@ static int parse_ranged(struct part *w, const uint8_t *line, size_t len, uint64_
 	const struct krange *r = w->range;
 	uint8_t kb[HANDLE_KEY_MAX];
 	size_t kl = 0;
-	if (r->recorded && !r->first) {
+	if (r->recorded && !r->first && lineno <= w->n_in) {
 		uint8_t k = w->lr_in[lineno - 1];
 		if (k != LR_PARSE)
 			return k == r->k ? parse_line(w, line, len, lineno, why) : BULKLOAD_SKIP;
@@ -467,7 +468,8 @@ static void *parse_part(void *arg)
 	const uint16_t *lens = w->range && w->range->recorded && !record ? w->ll_in : NULL;
 	while (p < end && !w->fatal) {
 		const uint8_t *nl = NULL;
-		if (lens && lens[w->nlines] != LL_LONG && lens[w->nlines] <= end - p)
+		if (lens && w->nlines < w->n_in && lens[w->nlines] != LL_LONG &&
+		    lens[w->nlines] <= end - p)
 			nl = p + lens[w->nlines];
 		if (!nl || (nl < end && *nl != '\n'))
 			nl = memchr(p, '\n', (size_t)(end - p));
@@ -689,6 +691,8 @@ struct bulkload {
 	uint16_t *ll;
 	size_t nlr, caplr;
 	size_t cur_chunk; /* the chunk being parsed, in a later pass */
+	int in_fd;        /* the mapped file, and what fstat said of it before the first */
+	struct stat in_st;
 	/* the first pass's chunks (and the file's end): where, and their first line */
 	struct chunkpos {
 		size_t off;
@@ -1124,23 +1128,32 @@ int bulkload_lazy_check(store *s, const char *boot_id)
 }
 
 /*
- * Decides, in the load's first write transaction t (committed durably),
- * whether the others are lazy: an LMDB store with no identifier yet, and a
- * boot id to mark it with.
+ * Decides, before the load's first write transaction, whether its commits
+ * are lazy: an LMDB store with no identifier yet, and a boot id to mark it
+ * with. The mark is committed (durably) on its own first: a write
+ * transaction that is redone (a full map) or aborted must not leave lazy
+ * commits behind without it.
  */
-static int lazy_decide(struct bulkload *L, store_txn *t)
+static int lazy_decide(struct bulkload *L)
 {
 	const char *boot = L->opts.boot_id;
 	uint64_t have = 1;
-	int rc = lazy_check(t, boot, &L->lazy_clear);
+	bool mark = false;
+	store_txn *t;
 	L->lazy = LAZY_OFF;
-	if (rc || L->lazy_clear || !boot || !*boot || strlen(boot) > BULKLOAD_BOOT_ID_MAX ||
-	    strcmp(L->s->ops->name, "lmdb"))
+	int rc = store_txn_begin(L->s, STORE_NOLOG, &t);
+	if (rc)
 		return rc;
-	if ((rc = store_count(t, &have)) || have)
-		return rc;
-	rc = store_meta_put(t, BULKLOAD_LAZY_META, idn_slice_of(boot, strlen(boot)));
-	if (rc == IDN_OK) {
+	rc = lazy_check(t, boot, &L->lazy_clear);
+	if (rc == IDN_OK && !L->lazy_clear && boot && *boot &&
+	    strlen(boot) <= BULKLOAD_BOOT_ID_MAX && !strcmp(L->s->ops->name, "lmdb") &&
+	    (rc = store_count(t, &have)) == IDN_OK && !have) {
+		rc = store_meta_put(t, BULKLOAD_LAZY_META, idn_slice_of(boot, strlen(boot)));
+		mark = rc == IDN_OK;
+	}
+	rc = rc || !mark ? (store_txn_abort(t), rc) : store_txn_commit(t);
+	if (rc == IDN_OK && mark) {
+		L->st.commits++; /* waited for on the disk */
 		L->lazy = LAZY_ON;
 		L->lazy_clear = true;
 	}
@@ -1150,10 +1163,10 @@ static int lazy_decide(struct bulkload *L, store_txn *t)
 /* A write transaction of the load: unlogged, and lazy once that is decided. */
 static int write_begin(struct bulkload *L, store_txn **t)
 {
+	int rc = L->lazy == LAZY_UNSET ? lazy_decide(L) : IDN_OK;
 	bool lazy = L->lazy == LAZY_ON;
-	int rc = store_txn_begin(L->s, STORE_NOLOG | (lazy ? STORE_LAZY : 0), t);
-	if (rc == IDN_OK && L->lazy == LAZY_UNSET && (rc = lazy_decide(L, *t)))
-		store_txn_abort(*t);
+	if (rc == IDN_OK)
+		rc = store_txn_begin(L->s, STORE_NOLOG | (lazy ? STORE_LAZY : 0), t);
 	if (rc == IDN_OK) {
 		L->st.commits++;
 		L->st.lazy_commits += lazy;
@@ -1878,13 +1891,28 @@ static int record_lines(struct bulkload *L)
 	uint64_t n = a->nlines + b->nlines;
 	if (L->caplr - L->nlr < n && grow_lines(&L->lr, &L->ll, &L->caplr, L->nlr + n))
 		return IDN_ENOMEM;
-	memcpy(L->lr + L->nlr, a->lr, a->nlines);
-	memcpy(L->lr + L->nlr + a->nlines, b->lr, b->nlines);
-	memcpy(L->ll + L->nlr, a->ll, a->nlines * sizeof(*L->ll));
-	memcpy(L->ll + L->nlr + a->nlines, b->ll, b->nlines * sizeof(*L->ll));
+	const struct part *h[2] = {a, b};
+	for (size_t i = 0, at = L->nlr; i < 2; at += h[i++]->nlines)
+		if (h[i]->nlines) { /* a half with no line may have no array (NULL) */
+			memcpy(L->lr + at, h[i]->lr, h[i]->nlines);
+			memcpy(L->ll + at, h[i]->ll, h[i]->nlines * sizeof(*L->ll));
+		}
 	L->nlr += n;
 	L->chunks[L->nchunks - 1].alines = a->nlines;
 	return IDN_OK;
+}
+
+/*
+ * Whether the mapped file was written since the first pass: the lines'
+ * noted ranges and lengths (krange.recorded) may then not be its lines'.
+ */
+static bool input_changed(const struct bulkload *L)
+{
+	struct stat st;
+	const struct stat *a = &L->in_st;
+	return fstat(L->in_fd, &st) || st.st_ino != a->st_ino || st.st_size != a->st_size ||
+	       st.st_mtim.tv_sec != a->st_mtim.tv_sec || st.st_mtim.tv_nsec != a->st_mtim.tv_nsec ||
+	       st.st_ctim.tv_sec != a->st_ctim.tv_sec || st.st_ctim.tv_nsec != a->st_ctim.tv_nsec;
 }
 
 /* Parses buf[0..len) (whole lines) with both parts; first line is L->st.lines + 1. */
@@ -1899,12 +1927,16 @@ static int parse_chunk(struct bulkload *L, const uint8_t *buf, size_t len)
 	b->in = b->in_end = a->in_end;
 	if (cut)
 		b->in_end = buf + len;
+	if (L->ranged && L->range.recorded && !L->range.first && input_changed(L))
+		L->range.recorded = L->record = false; /* each line's key is read again */
 	if (L->ranged && L->range.recorded && !L->range.first) {
 		const struct chunkpos *c = &L->chunks[L->cur_chunk];
 		a->lr_in = L->lr + c->line;
 		b->lr_in = a->lr_in + c->alines;
 		a->ll_in = L->ll + c->line;
 		b->ll_in = a->ll_in + c->alines;
+		a->n_in = c->alines;
+		b->n_in = c[1].line - c->line - c->alines;
 	}
 
 	bool threaded = cut && pthread_create(&a->th, NULL, parse_part, a) == 0;
@@ -2312,8 +2344,9 @@ static int map_input(struct bulkload *L, int fd, size_t size, bool *done)
 	/* entries of an earlier call would not be in the ranges' order */
 	bool fresh =
 	    !L->part[0].nrefs && !L->part[1].nrefs && !L->nspill && !L->maxklen && !L->st.lines;
+	L->in_fd = fd;
 	if (L->opts.key && fresh && (uint64_t)size > L->run_bytes / 4)
-		rc = plan_ranges(L, map + pos, size - pos);
+		rc = fstat(fd, &L->in_st) ? IDN_EIO : plan_ranges(L, map + pos, size - pos);
 	if (rc == IDN_OK && L->nranges > 1)
 		rc = feed_ranges(L, map + pos, size - pos);
 	else if (rc == IDN_OK)

@@ -11,10 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
 
 #include "core/err.h"
 #include "store/bulkload.h"
@@ -310,6 +313,172 @@ static void test_bad_entries(void **state)
 	bulkload_free(b);
 }
 
+/* Kills the loading process (the child of test_lazy_mark_*) once this many are loaded. */
+static void kill_after(void *arg, const bulkload_stats *st)
+{
+	if (st->loaded >= *(const uint64_t *)arg)
+		raise(SIGKILL);
+}
+
+/*
+ * A load into an empty store whose first write transaction met a full map
+ * (and was redone in a grown one): its later commits are not waited for on
+ * the disk, so the mark of the lazy load must be durable before any of
+ * them. The load is killed part-way; a load after another boot of the
+ * machine must find the mark (and refuse the store).
+ */
+static void test_lazy_mark_survives_full_map(void **state)
+{
+	(void)state;
+	char dir[32] = "/tmp/idn_bulklazy_XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	enum { N = 40000 };
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		store *s;
+		store_opts so = {.map_size = 1 << 20}; /* the first transaction fills it */
+		uint64_t at = N / 2;
+		bulkload *b;
+		bulkload_opts o = {.boot_id = "boot-a",
+		                   .txn_bytes = 2 << 20,
+		                   .on_progress = kill_after,
+		                   .arg = &at};
+		if (store_open(dir, &so, &s) || bulkload_new(s, &o, &b))
+			_exit(3);
+		char val[200];
+		memset(val, 'v', sizeof(val));
+		for (size_t i = 0; i < N; i++) {
+			char key[32];
+			snprintf(key, sizeof(key), "88.100/%06zu", i);
+			if (bulkload_add(b, str(key), idn_slice_of(val, sizeof(val))))
+				_exit(4);
+		}
+		bulkload_finish(b);
+		_exit(5); /* not killed */
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	store *s;
+	store_opts so = {0};
+	assert_int_equal(store_open(dir, &so, &s), IDN_OK);
+	uint64_t n = 0;
+	store_txn *t;
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_count(t, &n), IDN_OK);
+	store_txn_abort(t);
+	assert_true(n > 0 && n < N); /* some commits were made */
+	assert_int_equal(bulkload_lazy_check(s, "boot-a"), IDN_OK);
+	assert_int_equal(bulkload_lazy_check(s, "boot-b"), IDN_ESTORE);
+	store_close(s);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The key of a parse_kv line: what is before '='. */
+static size_t key_kv(void *parser, const uint8_t *line, size_t len, uint8_t *key)
+{
+	(void)parser;
+	const uint8_t *eq = memchr(line, '=', len);
+	if (!eq || eq == line)
+		return 0;
+	memcpy(key, line, (size_t)(eq - line));
+	return (size_t)(eq - line);
+}
+
+enum { RW_N = 20000 };
+
+/* Writes the RW_N lines "88.100/K=V<K><padding>" (all as long), in order i*step. */
+static void write_kv(int fd, size_t step)
+{
+	static char pad[64];
+	memset(pad, 'p', sizeof(pad) - 1);
+	FILE *f = fdopen(dup(fd), "w");
+	assert_non_null(f);
+	for (size_t i = 0; i < RW_N; i++) {
+		size_t k = (i * step) % RW_N;
+		fprintf(f, "88.100/%06zu=V%06zu%s\n", k, k, pad);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+struct rewrite {
+	int fd;
+	uint64_t size;
+	bool done;
+	uint32_t passes;
+	bool recorded;
+};
+
+/* Once the first pass read it all, the file is rewritten in place: the same lines in another order.
+ */
+static void rewrite_at_pass(void *arg, const bulkload_stats *st)
+{
+	struct rewrite *r = arg;
+	if (st->pass == 0 && st->pass_bytes == r->size && !r->done) {
+		r->done = true;
+		r->passes = st->passes;
+		r->recorded = st->lines_recorded;
+		assert_int_equal(lseek(r->fd, 0, SEEK_SET), 0);
+		write_kv(r->fd, RW_N - 1);
+	}
+}
+
+static int check_kv(void *arg, idn_slice key, idn_slice val)
+{
+	size_t *n = arg;
+	char want[128];
+	size_t k = (size_t)atol((const char *)key.p + 7);
+	static char pad[64];
+	memset(pad, 'p', sizeof(pad) - 1);
+	snprintf(want, sizeof(want), "V%06zu%s", k, pad);
+	if (val.len == strlen(want) && !memcmp(val.p, want, val.len))
+		(*n)++;
+	return 0;
+}
+
+/*
+ * A file read in passes, with each line's range noted in the first, that
+ * is rewritten in place before the second: the same lines (all as long) in
+ * another order, so the lines' lengths and the chunks' bounds still fit
+ * but the noted ranges do not, and must not be trusted. Every line is
+ * loaded, as a load that reads each line's key in every pass does.
+ */
+static void test_passes_file_rewritten(void **state)
+{
+	struct fixture *f = *state;
+	char path[64];
+	snprintf(path, sizeof(path), "%s/input", f->dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	write_kv(fd, 1);
+	/* written long ago: the rewrite cannot fall in the same clock tick */
+	const struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+	assert_int_equal(futimens(fd, old), 0);
+	struct rewrite r = {.fd = fd, .size = (uint64_t)lseek(fd, 0, SEEK_END)};
+	bulkload *b;
+	bulkload_opts o = {.parse = parse_kv,
+	                   .key = key_kv,
+	                   .memory = 1 << 20,
+	                   .on_progress = rewrite_at_pass,
+	                   .arg = &r};
+	assert_int_equal(bulkload_new(f->s, &o, &b), IDN_OK);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(bulkload_read_fd(b, fd), IDN_OK);
+	assert_int_equal(bulkload_finish(b), IDN_OK);
+	bulkload_free(b);
+	close(fd);
+	assert_true(r.done);
+	assert_true(r.passes > 1);
+	assert_true(r.recorded);
+	size_t n = 0;
+	store_txn *t;
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_scan(t, str("88.100/"), check_kv, &n), IDN_OK);
+	store_txn_abort(t);
+	assert_int_equal(n, RW_N);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +489,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_merge_no_overwrite, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lines_and_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
+	    cmocka_unit_test(test_lazy_mark_survives_full_map),
+	    cmocka_unit_test_setup_teardown(test_passes_file_rewritten, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -396,6 +396,52 @@ static void test_feed_no_defer(void **state)
 	free(out);
 }
 
+static atomic_uint inits, finis; /* worker_init, worker_fini calls */
+
+static void *count_init(void *arg, unsigned idx)
+{
+	(void)idx;
+	atomic_fetch_add(&inits, 1);
+	return arg;
+}
+
+static void count_fini(void *wctx)
+{
+	(void)wctx;
+	atomic_fetch_add(&finis, 1);
+}
+
+/*
+ * A held server (http_config.held) stopped before http_go: its workers,
+ * set up, never serve, and each one's context is finished as a served
+ * one's is (worker_fini).
+ */
+static void test_held_stopped_finishes_workers(void **state)
+{
+	(void)state;
+	static const char *listen[] = {"127.0.0.1:0"};
+	for (int go = 0; go < 2; go++) {
+		atomic_store(&inits, 0);
+		atomic_store(&finis, 0);
+		http_config hc = {.listen = listen,
+		                  .nlisten = 1,
+		                  .threads = 2,
+		                  .handle = handler,
+		                  .worker_init = count_init,
+		                  .worker_fini = count_fini,
+		                  .arg = &later_tids,
+		                  .held = true};
+		http_server *s = NULL;
+		assert_int_equal(http_start(&hc, &s), 0);
+		if (go)
+			http_go(s);
+		http_stop(s);
+		assert_int_equal(http_wait(s), 0);
+		assert_int_equal(atomic_load(&inits), 2);
+		assert_int_equal(atomic_load(&finis), 2);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +451,7 @@ int main(void)
 	    cmocka_unit_test(test_stop_outstanding),
 	    cmocka_unit_test(test_tls),
 	    cmocka_unit_test(test_feed_no_defer),
+	    cmocka_unit_test(test_held_stopped_finishes_workers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
