@@ -353,6 +353,10 @@ class Gateway(unittest.TestCase):
             for st, hd, b, secs in refused:  # refused by the bound, not after a wait
                 self.assertEqual(hd.get("retry-after"), "1")
                 self.assertIn("http-gateway-queue", json.loads(b)["message"])
+            # At once: every refusal came back while the first still waited out
+            # the stopped node's timeouts (out is in the order answers came).
+            codes = [o[0] for o in out]
+            self.assertEqual(codes[:len(refused)], [503] * len(refused), codes)
             self.assertEqual({o[0] for o in out} - {503}, {504})
             printed = gw.output().count("gateway-queue=")  # stats_until printed some
             gw.proc.send_signal(signal.SIGUSR1)
