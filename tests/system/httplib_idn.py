@@ -23,8 +23,9 @@ class HttpNode(Node):
         self.wait_http()
 
     def wait_http(self, timeout=DEADLINE):
-        # The Handle listeners may answer (wait_ready) before the HTTP one
-        # is open, and a loaded machine can stretch that gap.
+        # serve answers on no listener before all are bound (docs/packaging.md),
+        # so this finds the HTTP one open once wait_ready saw the Handle one
+        # answer; it still checks, and names the node's exit if it failed.
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -68,6 +68,7 @@ class Gs1Search(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.node.stop()
+        cls.node.close()
 
     def get(self, path):
         status, hd, body = self.node.req("GET", path, headers={"Accept": "text/html"})

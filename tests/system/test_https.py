@@ -10,6 +10,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 import unittest
@@ -26,6 +27,7 @@ class HttpsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="idn-tls-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         cls.cert = os.path.join(cls.tmp, "cert.pem")
         cls.key = os.path.join(cls.tmp, "key.pem")
         out = subprocess.run(

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import shutil
 import tempfile
 import unittest
 import urllib.parse
@@ -52,6 +53,7 @@ class KeysPemTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="idn-pem-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         p = lambda n: os.path.join(cls.tmp, n)  # noqa: E731
         cls.rsa, cls.sm2, cls.other = p("rsa.pem"), p("sm2.pem"), p("other.pem")
         cls.rest_key, cls.cli_key = p("rest.pem"), p("cli.pem")

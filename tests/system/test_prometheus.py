@@ -136,11 +136,12 @@ class MetricsText(unittest.TestCase):
             self.assertIn("--metrics-allow", json.loads(body)["message"])
         finally:
             far.close()
-        out = subprocess.run([os.environ.get("IDNODE", "build/idnode"), "serve", "--data",
-                              tempfile.mkdtemp(prefix="idn-m-"), "--home", "88.100.1",
-                              "--listen", "127.0.0.1:%d" % free_port(), "--http",
-                              "127.0.0.1:%d" % free_port(), "--metrics", "--metrics-allow",
-                              "10.0.0.0/33"], capture_output=True, text=True, timeout=30)
+        with tempfile.TemporaryDirectory(prefix="idn-m-") as d:
+            out = subprocess.run([os.environ.get("IDNODE", "build/idnode"), "serve", "--data",
+                                  d, "--home", "88.100.1",
+                                  "--listen", "127.0.0.1:%d" % free_port(), "--http",
+                                  "127.0.0.1:%d" % free_port(), "--metrics", "--metrics-allow",
+                                  "10.0.0.0/33"], capture_output=True, text=True, timeout=30)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("--metrics-allow 10.0.0.0/33", out.stderr)
 

@@ -7,6 +7,7 @@ bounded time. Every wait is bounded."""
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -295,6 +296,7 @@ class PureRecursive(unittest.TestCase):
                 proc.wait(5)
             log.close()
             root.close()
+            shutil.rmtree(d, ignore_errors=True)
 
     def test_referral_loop_is_the_recursion_limit(self):
         # A root that refers 77.x back to itself: the chain never ends.

@@ -8,6 +8,7 @@ import os
 import struct
 import subprocess
 import sys
+import shutil
 import tempfile
 import unittest
 
@@ -45,6 +46,7 @@ class SignedAnswers(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="idn-sig-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         cls.key = os.path.join(cls.tmp, "node.pem")
         cls.pub_hex = keygen(cls.key)
         cls.pub_pem = pubkey_pem(cls.key, os.path.join(cls.tmp, "node.pub"))
