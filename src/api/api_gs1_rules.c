@@ -97,14 +97,18 @@ int api_gs1_rule_parse(idn_slice data, gs1_rule *r, char *err, size_t errlen)
 		return rule_fail(err, errlen,
 		                 "expected \"GCP TEMPLATE\" or \"GCP KEY TEMPLATE\", e.g. "
 		                 "\"9520123 88.100.1/01.{01}.21.{21}\"");
-	if (strlen(w[0]) >= sizeof(r->gcp))
+	/* (copied by length: the words are as long as a template, which gcc's
+	 * -Wformat-truncation sees in a snprintf, not the check before it) */
+	size_t len = strlen(w[0]);
+	if (len >= sizeof(r->gcp))
 		return rule_fail(err, errlen, "GCP: a GS1 company prefix is 1 to 12 digits");
-	snprintf(r->gcp, sizeof(r->gcp), "%s", w[0]);
+	memcpy(r->gcp, w[0], len + 1);
 	const char *tmpl = w[nw - 1];
 	if (nw == 3) {
-		if (strlen(w[1]) > GS1_AI_MAX)
+		len = strlen(w[1]);
+		if (len > GS1_AI_MAX || len >= sizeof(r->key))
 			return rule_fail(err, errlen, "KEY: not a GS1 primary key AI");
-		snprintf(r->key, sizeof(r->key), "%s", w[1]);
+		memcpy(r->key, w[1], len + 1);
 	} else if (!template_key(tmpl, r->key)) {
 		return rule_fail(err, errlen,
 		                 "the template names no GS1 primary key ({01}, {00}, {414}, ...)");

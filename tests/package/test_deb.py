@@ -77,11 +77,15 @@ class DebianPackage(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="idn-deb-")
+        # the tools' own temporary files go in here too, and leave with it:
+        # lintian leaves two mldbm-elf-* files in $TMPDIR a run
+        cls.tools_tmp = os.path.join(cls.tmp, "tmp")
+        os.mkdir(cls.tools_tmp)
         tree = os.path.join(cls.tmp, "idnode")
         for f in source_files():
             os.makedirs(os.path.dirname(os.path.join(tree, f)), exist_ok=True)
             shutil.copy2(os.path.join(SRC, f), os.path.join(tree, f))
-        env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck parallel=2")
+        env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck parallel=2", TMPDIR=cls.tools_tmp)
         t0 = time.time()
         out = subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=tree, env=env,
                              capture_output=True, text=True, timeout=900)
@@ -100,7 +104,8 @@ class DebianPackage(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_lintian_reports_no_errors(self):
-        out = sh("lintian", "--pedantic", "-I", self.changes, timeout=300, check=False)
+        out = sh("lintian", "--pedantic", "-I", self.changes, timeout=300, check=False,
+                 env=dict(os.environ, TMPDIR=self.tools_tmp))
         errors = [l for l in out.stdout.splitlines() if l.startswith("E:")]
         self.assertEqual(errors, [], out.stdout)
         self.assertIn(out.returncode, (0, 1), out.stderr)  # 1: warnings or worse said above

@@ -8,8 +8,10 @@ file first)."""
 import mmap
 import os
 import re
+import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -18,6 +20,7 @@ from idnlib import Node, parse_answer, request, udp_exchange
 from test_warmup import DONE, wait_for
 
 N = 40000
+ONCE = re.compile(r"store: huge map: (\d+) of (\d+) MB in 2 MiB pages already, read in")
 HUGE = re.compile(r"store: huge map: (\d+) of (\d+) MB in 2 MiB pages \((\d+) before\), "
                   r"(\d+) MB re-read in ([0-9.]+) s")
 
@@ -40,6 +43,27 @@ def smaps_kb(pid, path, field):
             elif ours and line.startswith(field + ":"):
                 total += int(line.split()[1])
     return total
+
+
+def wait_for_after(node, start, pattern, timeout):
+    """pattern in the node's log after its first `start` characters."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = pattern.search(node.output()[start:])
+        if m:
+            return m
+        time.sleep(0.05)
+    return None
+
+
+def read_bytes(pid):
+    """What pid has read with read(2)/pread(2) (rchar, /proc/PID/io): a read
+    through a map is not counted."""
+    with open("/proc/%s/io" % pid) as f:
+        for line in f:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/%s/io" % pid)
 
 
 def file_pmd_kb(path):
@@ -114,9 +138,48 @@ class HugeMapTest(unittest.TestCase):
         self.assertGreater(smaps_kb(node.proc.pid, self.data_file(node), "FilePmdMapped"), 0)
         self.assertTrue(node.alive())
 
+    def test_the_huge_step_replaces_the_file_read(self):
+        # one read of the file where the huge step runs: through its map,
+        # not the plain warm-up's read(2)s beforehand
+        node = self.start("--warm", "file")
+        m = wait_for(node, DONE, DEADLINE)
+        self.assertIsNotNone(m, node.output())
+        self.assertIn("huge map:", node.output())
+        size = os.path.getsize(self.data_file(node))
+        self.assertLess(read_bytes(node.proc.pid), size // 4, node.output())
+        # the log counts both of its passes (the file was in small pieces)
+        self.assertGreaterEqual(int(m.group(5)), 2 * (size >> 20) - 1, node.output())
+        self.lookups(node)
+
+    def test_a_cold_start_reads_the_file_once(self):
+        # the file out of the page cache (nothing maps it once the node is
+        # stopped): the warm-up's one read through its map brings it in
+        # 2 MiB pieces, the branch pages the tree warm-up read first and the
+        # readahead of the faults notwithstanding; no second read
+        node = self.start("--warm", "all")
+        self.assertIsNotNone(wait_for(node, DONE, DEADLINE), node.output())
+        self.assertEqual(node.stop(), 0, node.output())
+        start = len(node.output())
+        fd = os.open(self.data_file(node), os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+        node.proc = subprocess.Popen(node.args, stdout=node.log, stderr=subprocess.STDOUT)
+        node.wait_ready()
+        self.assertIsNotNone(wait_for_after(node, start, DONE, DEADLINE), node.output())
+        m = ONCE.search(node.output()[start:])
+        self.assertIsNotNone(m, node.output()[start:])
+        pmd, rss = int(m.group(1)), int(m.group(2))
+        self.assertGreaterEqual(pmd * 4, rss * 3, node.output()[start:])
+        self.lookups(node)
+
     def test_off_leaves_the_file_alone(self):
         node = self.start("--warm", "all", "--no-huge-map")
         self.assertIsNotNone(wait_for(node, DONE, DEADLINE), node.output())
+        # the plain warm-up read the file instead
+        size = os.path.getsize(self.data_file(node))
+        self.assertGreaterEqual(read_bytes(node.proc.pid), size, node.output())
         before = file_pmd_kb(self.data_file(node))
         self.lookups(node)
         self.assertNotIn("huge map", node.output())

@@ -33,7 +33,9 @@ def run(*args, timeout=60):
 class DelayProxy:
     """A UDP and TCP relay on loopback that forwards each datagram (each TCP
     connection) to target_port after delay seconds and relays the answers
-    back; every relay is bounded in time."""
+    back. Each relay lasts until its answer (its connection's end), the
+    proxy's close, or DEADLINE: no window of its own that a loaded machine
+    could outlast."""
 
     def __init__(self, target_port, delay):
         self.target, self.delay, self.stopped = target_port, delay, False
@@ -83,11 +85,11 @@ class DelayProxy:
 
     def pipe(self, c):
         """One TCP connection: each chunk the client sends goes on after the delay."""
-        deadline = time.time() + 5
-        with c, socket.create_connection(("127.0.0.1", self.target), timeout=2) as up:
+        deadline = time.monotonic() + DEADLINE
+        with c, socket.create_connection(("127.0.0.1", self.target), timeout=DEADLINE) as up:
             c.settimeout(0.05)
             up.settimeout(0.05)
-            while time.time() < deadline and not self.stopped:
+            while time.monotonic() < deadline and not self.stopped:
                 try:
                     data = c.recv(65535)
                     if not data:
@@ -107,16 +109,18 @@ class DelayProxy:
     def relay(self, data, addr):
         time.sleep(self.delay)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
-            up.settimeout(1.0)
+            up.settimeout(0.05)
             up.sendto(data, ("127.0.0.1", self.target))
-            deadline = time.time() + 3
-            while time.time() < deadline:
+            deadline = time.monotonic() + DEADLINE
+            while time.monotonic() < deadline and not self.stopped:  # the answer
                 try:
                     ans, _ = up.recvfrom(65535)
                     self.sock.sendto(ans, addr)
-                except (socket.timeout, OSError):
                     return
-                up.settimeout(0.2)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
 
     def close(self):
         self.stopped = True

@@ -55,12 +55,29 @@ static int setup(void **state)
 	return 0;
 }
 
+/*
+ * Runs after a failed assertion too (cmocka jumps out of the test to here),
+ * so a failing run leaves no directory in /tmp either; only a killed one
+ * (a sanitizer's abort, ctest's timeout) can.
+ */
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	store_close(f->s);
+	if (f->s)
+		store_close(f->s);
 	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(f);
+	return 0;
+}
+
+/* An empty directory only, for a test that opens its store itself (into f->s). */
+static int setup_dir(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/idn_bulklazy_XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	*state = f;
 	return 0;
 }
 
@@ -329,9 +346,8 @@ static void kill_after(void *arg, const bulkload_stats *st)
  */
 static void test_lazy_mark_survives_full_map(void **state)
 {
-	(void)state;
-	char dir[32] = "/tmp/idn_bulklazy_XXXXXX";
-	assert_non_null(mkdtemp(dir));
+	struct fixture *f = *state;
+	const char *dir = f->dir;
 	enum { N = 40000 };
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -360,9 +376,9 @@ static void test_lazy_mark_survives_full_map(void **state)
 	int status = 0;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
-	store *s;
 	store_opts so = {0};
-	assert_int_equal(store_open(dir, &so, &s), IDN_OK);
+	assert_int_equal(store_open(dir, &so, &f->s), IDN_OK);
+	store *s = f->s;
 	uint64_t n = 0;
 	store_txn *t;
 	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
@@ -371,8 +387,6 @@ static void test_lazy_mark_survives_full_map(void **state)
 	assert_true(n > 0 && n < N); /* some commits were made */
 	assert_int_equal(bulkload_lazy_check(s, "boot-a"), IDN_OK);
 	assert_int_equal(bulkload_lazy_check(s, "boot-b"), IDN_ESTORE);
-	store_close(s);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The key of a parse_kv line: what is before '='. */
@@ -489,7 +503,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_merge_no_overwrite, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lines_and_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_entries, setup, teardown),
-	    cmocka_unit_test(test_lazy_mark_survives_full_map),
+	    cmocka_unit_test_setup_teardown(test_lazy_mark_survives_full_map, setup_dir, teardown),
 	    cmocka_unit_test_setup_teardown(test_passes_file_rewritten, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,9 @@ static void test_refused_with_reason(void **state)
 	    {"0614141 01 88.100.1/01.{01} extra", "expected \"GCP TEMPLATE\""},
 	    {"not a rule", "company prefix 'not'"},
 	    {"12345678901234567 88.100.1/01.{01}", "GCP"},
+	    {"1234567890123456 88.100.1/01.{01}", "GCP"}, /* the field's size, and one less */
+	    {"123456789012345 88.100.1/01.{01}", "not 1 to 12 digits"},
+	    {"0614141 80041 88.100.1/ASSET.{8004}", "KEY"}, /* one over the longest AI */
 	    {"06A4141 88.100.1/01.{01}", "company prefix"},
 	    {"0614141 88.100.1/SERIAL.{21}", "names no GS1 primary key"},
 	    {"0614141 01 88.100.1/SERIAL.{21}", "01"},
