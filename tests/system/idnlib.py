@@ -306,6 +306,16 @@ def start_admin_node(cls, tag, records=(), prefix="0.NA/88.100.1", values=(),
     return cls.node
 
 
+def clear_of_midnight(margin=180):
+    """Daily quotas turn over at 00:00 UTC: a test that counts one day's
+    requests and would start within `margin` seconds of the turn waits until
+    the new day has begun (at most `margin` seconds), so its count is one
+    day's."""
+    left = 86400 - time.time() % 86400
+    if left < margin:
+        time.sleep(left + 1)
+
+
 def waiting(port):
     """What waits for a node on 127.0.0.1:port (/proc/net): the bytes in its
     UDP sockets' receive queues plus the connections in its TCP listeners'

@@ -18,7 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import idislib as L  # noqa: E402
-from idnlib import IDNODE, Node  # noqa: E402  (the process only, not its messages)
+from idnlib import IDNODE, Node, clear_of_midnight  # noqa: E402  (the process only, not its messages)
 
 PREFIX = "88.100.1"
 RSA_ID, SM2_ID = PREFIX + "/rsa-user", PREFIX + "/sm2-user"
@@ -371,6 +371,7 @@ class IdisQuotaTest(unittest.TestCase):
     """Requests in a 2001 login count against the identity's daily quota (603), the login too."""
 
     def test_daily_quota_in_login(self):
+        clear_of_midnight()
         tmp = tempfile.mkdtemp(prefix="idn-idis-quota-")
         self.addCleanup(shutil.rmtree, tmp, True)
         rsa = os.path.join(tmp, "rsa.pem")

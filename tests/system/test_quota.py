@@ -25,7 +25,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httplib_idn import HttpNode  # noqa: E402
-from idnlib import DEADLINE  # noqa: E402
+from idnlib import DEADLINE, clear_of_midnight  # noqa: E402
 from idnlib import admin_data, challenge_of, hexval, keygen, parse_answer, request  # noqa: E402
 from idnlib import pg_database, s, tcp_read_answer, vlist_data  # noqa: E402
 from test_admin import values_body  # noqa: E402
@@ -166,6 +166,7 @@ class QuotaIpsTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        clear_of_midnight()
         cls.tmp = tempfile.mkdtemp(prefix="idn-quota-")
         cls.key, cls.secret = (os.path.join(cls.tmp, f) for f in ("admin.pem", "secret"))
         with open(cls.secret, "wb") as f:
@@ -351,6 +352,7 @@ class QuotaIdsTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        clear_of_midnight()
         cls.node = QuotaNode("ids", "--quota-daily-requests", "3", "--quota-identifiers", "1",
                              "--quota-child-prefixes", "1")
 
