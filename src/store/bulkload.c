@@ -1000,12 +1000,12 @@ static int ix_begin(struct bulkload *L, store_txn *t, uint64_t n)
 			rc = store_count(t, &have);
 		if (rc)
 			return rc;
-		bool lmdb = !strcmp(L->s->ops->name, "lmdb");
+		bool cheap_reads = store_can(L->s, STORE_CAP_READ_AMID_PUTS);
 		if (st == INDEX_OFF)
 			L->ixmode = IXM_NONE;
 		else if (keep_index(L, t, n))
 			L->ixmode = IXM_KEEP;
-		else if (L->ix_multi || (have && !lmdb))
+		else if (L->ix_multi || (have && !cheap_reads))
 			L->ixmode = IXM_REBUILD; /* PostgreSQL: a read per put flushes COPY */
 		else if (st == INDEX_ON || (st == INDEX_STALE && ix_resumed_emit(L, t)))
 			L->ixmode = IXM_EMIT;
@@ -1146,7 +1146,7 @@ static int lazy_decide(struct bulkload *L)
 		return rc;
 	rc = lazy_check(t, boot, &L->lazy_clear);
 	if (rc == IDN_OK && !L->lazy_clear && boot && *boot &&
-	    strlen(boot) <= BULKLOAD_BOOT_ID_MAX && !strcmp(L->s->ops->name, "lmdb") &&
+	    strlen(boot) <= BULKLOAD_BOOT_ID_MAX && store_can(L->s, STORE_CAP_LAZY) &&
 	    (rc = store_count(t, &have)) == IDN_OK && !have) {
 		rc = store_meta_put(t, BULKLOAD_LAZY_META, idn_slice_of(boot, strlen(boot)));
 		mark = rc == IDN_OK;
