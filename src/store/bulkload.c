@@ -466,7 +466,23 @@ static void *parse_part(void *arg)
 	bool record = w->range && w->range->recorded && w->range->first;
 	/* a later pass: where each line ends is known (but checked) */
 	const uint16_t *lens = w->range && w->range->recorded && !record ? w->ll_in : NULL;
+	const uint8_t *lr = lens ? w->lr_in : NULL, k = lens ? (uint8_t)w->range->k : 0;
 	while (p < end && !w->fatal) {
+		/*
+		 * A later pass: the lines of other ranges stepped over by their
+		 * noted length in a tight loop (each still checked to end where
+		 * noted); the others go the way below.
+		 */
+		while (lr && w->nlines < w->n_in && lr[w->nlines] != k &&
+		       lr[w->nlines] != LR_PARSE) {
+			uint16_t l = lens[w->nlines];
+			if (l >= end - p || p[l] != '\n') /* LL_LONG too */
+				break;
+			p += l + 1;
+			w->nlines++;
+		}
+		if (p >= end)
+			break;
 		const uint8_t *nl = NULL;
 		if (lens && w->nlines < w->n_in && lens[w->nlines] != LL_LONG &&
 		    lens[w->nlines] <= end - p)
