@@ -2330,7 +2330,7 @@ static int plan_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 		 * Passes overlapped (index off, see overlap_flush): two runs in
 		 * memory at once, the one written and the one parsed, half each.
 		 */
-		L->overlap = nr > 1 && !L->opts.no_overlap && !L->ix_bytes && !L->opts.no_overwrite;
+		L->overlap = nr > 1 && L->opts.overlap && !L->ix_bytes && !L->opts.no_overwrite;
 		if (L->overlap) {
 			L->run_bytes /= 2;
 			nr = (size_t)(all / (fill / 2)) + 1;

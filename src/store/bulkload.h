@@ -136,9 +136,9 @@ typedef size_t (*bulkload_key_fn)(void *parser, const uint8_t *line, size_t len,
 
 typedef struct bulkload_opts {
 	bool no_overwrite; /* keep keys already in the store: their lines are errors */
-	/* Passes over a file (index off): not parse pass k+1 while pass k is
-	 * written, each with half the memory (for A/B runs and tests). */
-	bool no_overlap;
+	/* Passes over a file (index off): parse pass k+1 while pass k is
+	 * written, each with half the memory, so about twice the passes. */
+	bool overlap;
 	/* Bytes for one run (arenas and index; the records' run at most three
 	 * quarters of it, the search index's entries the rest, and all of it
 	 * while spilled runs are merged); 0: a quarter of the RAM,

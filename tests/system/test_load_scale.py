@@ -258,15 +258,15 @@ class LoadScale(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_overlapped_passes_equal_in_memory(self):
-        """Index off, a file read in passes: each pass is parsed while the
-        one before is written, two runs in memory at once with half of
-        --load-memory each (about twice the passes of --no-overlap); the
+        """Index off, a file read in passes with --overlap: each pass is
+        parsed while the one before is written, two runs in memory at once
+        with half of --load-memory each (about twice the passes); the
         store equals an in-memory load's, the last line of a handle wins and
         each bad line is reported once."""
         want = write_input(self.input, odds=True)
         bounded = ("--load-memory", "1", "--tmp", self.tmp)
         stores, res = {}, {}
-        for name, opts in (("mem", ()), ("ov", bounded), ("seq", bounded + ("--no-overlap",))):
+        for name, opts in (("mem", ()), ("ov", bounded + ("--overlap",)), ("seq", bounded)):
             stores[name] = os.path.join(self.tmp, name)
             self.index_off_store(stores[name])
             res[name] = self.load(stores[name], *opts)
@@ -290,7 +290,7 @@ class LoadScale(unittest.TestCase):
         the second run skips what was committed and ends equal to a clean
         load."""
         want = write_input(self.input, ts=False)
-        opts = ("--memory", "1", "--tmp", self.tmp)
+        opts = ("--memory", "1", "--tmp", self.tmp, "--overlap")
         self.index_off_store(os.path.join(self.tmp, "r"))
         store, r2 = self.resumed(*opts)
         self.assertIn(self.OVERLAP, r2.stderr)
