@@ -83,6 +83,10 @@ static const char usage_text[] =
     "                        size spilled to --tmp, then merged into one ordered\n"
     "                        pass of writes\n"
     "      --load-memory MIB  the same as --memory\n"
+    "      --overlap         a file read in passes, the search index off: parse each\n"
+    "                        pass while the one before is written (each within half\n"
+    "                        the memory: about twice the passes); for idle cores and\n"
+    "                        a file the page cache holds\n"
     "      --tmp DIR         where runs that do not fit in memory are spilled (default:\n"
     "                        the store directory; $TMPDIR or /tmp for --store); the\n"
     "                        files are deleted as they are made, and need about the\n"
@@ -224,6 +228,7 @@ struct load_args {
 	int nhome;
 	bool case_insensitive, no_overwrite, quiet;
 	bool no_passes;      /* hidden, for tests and A/B runs: spill rather than read in passes */
+	bool overlap;        /* --overlap: a pass parsed while the one before is written */
 	const char *boot_id; /* hidden, for tests and A/B runs: instead of the machine's */
 	uint64_t memory;     /* bytes; 0: the loader's default */
 	size_t max_record;   /* import_opts.max_record; 0: what one answer carries */
@@ -246,6 +251,7 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 		O_TXN,
 		O_IXKEEP,
 		O_NOPASS,
+		O_OVERLAP,
 		O_BOOT
 	};
 	static const struct option longopts[] = {
@@ -262,7 +268,8 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 	    {"txn-kib", required_argument, NULL, O_TXN},             /* hidden: tests */
 	    {"index-keep-max", required_argument, NULL, O_IXKEEP},   /* hidden: tests */
 	    {"no-passes", no_argument, NULL, O_NOPASS},              /* hidden: tests */
-	    {"boot-id", required_argument, NULL, O_BOOT},            /* hidden: tests */
+	    {"overlap", no_argument, NULL, O_OVERLAP},
+	    {"boot-id", required_argument, NULL, O_BOOT}, /* hidden: tests */
 	    {"max-record-bytes", required_argument, NULL, O_MAXREC},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -292,6 +299,9 @@ static int parse_args(int argc, char **argv, struct load_args *a)
 			break;
 		case O_NOPASS:
 			a->no_passes = true;
+			break;
+		case O_OVERLAP:
+			a->overlap = true;
 			break;
 		case O_BOOT:
 			a->boot_id = optarg;
@@ -415,9 +425,11 @@ static int summary(struct loader *L)
 			fprintf(
 			    stderr,
 			    "idnode load: the input did not fit in --memory: read in %u passes, "
-			    "one key range each%s\n",
+			    "one key range each%s%s\n",
 			    L->st.passes,
-			    L->st.lines_recorded ? " (each line's range noted in the first)" : "");
+			    L->st.lines_recorded ? " (each line's range noted in the first)" : "",
+			    L->st.overlapped ? ", each parsed while the one before was written"
+			                     : "");
 		if (L->st.lazy_commits)
 			fprintf(stderr,
 			        "idnode load: the store was empty: %llu of %llu commits not waited "
@@ -549,6 +561,7 @@ int cmd_load(int argc, char **argv)
 		goto out;
 	}
 	bulkload_opts bo = {.no_overwrite = a.no_overwrite,
+	                    .overlap = a.overlap,
 	                    .memory = a.memory,
 	                    .parse = parse_json_line,
 	                    .parser = {imp[0], imp[1]},

@@ -466,7 +466,23 @@ static void *parse_part(void *arg)
 	bool record = w->range && w->range->recorded && w->range->first;
 	/* a later pass: where each line ends is known (but checked) */
 	const uint16_t *lens = w->range && w->range->recorded && !record ? w->ll_in : NULL;
+	const uint8_t *lr = lens ? w->lr_in : NULL, k = lens ? (uint8_t)w->range->k : 0;
 	while (p < end && !w->fatal) {
+		/*
+		 * A later pass: the lines of other ranges stepped over by their
+		 * noted length in a tight loop (each still checked to end where
+		 * noted); the others go the way below.
+		 */
+		while (lr && w->nlines < w->n_in && lr[w->nlines] != k &&
+		       lr[w->nlines] != LR_PARSE) {
+			uint16_t l = lens[w->nlines];
+			if (l >= end - p || p[l] != '\n') /* LL_LONG too */
+				break;
+			p += l + 1;
+			w->nlines++;
+		}
+		if (p >= end)
+			break;
 		const uint8_t *nl = NULL;
 		if (lens && w->nlines < w->n_in && lens[w->nlines] != LL_LONG &&
 		    lens[w->nlines] <= end - p)
@@ -640,6 +656,19 @@ struct bulkload {
 	store *s;
 	struct part part[2];
 	struct runsort rs;
+	/*
+	 * Overlapped passes (see overlap_flush): the parts' arenas and the
+	 * runsort of the pass being written, by the writer thread, while
+	 * part[] and rs take the next pass.
+	 */
+	bool overlap;
+	struct part wpart[2];
+	struct runsort wrs;
+	pthread_t writer;
+	bool writing;                   /* the writer thread runs */
+	bool wthreaded;                 /* wrs is sorted on its own thread */
+	int write_rc;                   /* what it returned */
+	pthread_mutex_t stmu;           /* st, between the writer and progress() */
 	size_t run_bytes;               /* memory for one run: arenas and index */
 	size_t chunk;                   /* input parsed per round; the run is checked after each */
 	uint8_t maxkey[HANDLE_KEY_MAX]; /* the largest key written by this load */
@@ -725,7 +754,9 @@ static void progress(struct bulkload *L, uint64_t writing)
 {
 	if (!L->opts.on_progress)
 		return;
+	pthread_mutex_lock(&L->stmu);
 	bulkload_stats st = L->st;
+	pthread_mutex_unlock(&L->stmu);
 	st.loaded += writing;
 	L->opts.on_progress(L->opts.arg, &st);
 }
@@ -1000,12 +1031,12 @@ static int ix_begin(struct bulkload *L, store_txn *t, uint64_t n)
 			rc = store_count(t, &have);
 		if (rc)
 			return rc;
-		bool lmdb = !strcmp(L->s->ops->name, "lmdb");
+		bool cheap_reads = store_can(L->s, STORE_CAP_READ_AMID_PUTS);
 		if (st == INDEX_OFF)
 			L->ixmode = IXM_NONE;
 		else if (keep_index(L, t, n))
 			L->ixmode = IXM_KEEP;
-		else if (L->ix_multi || (have && !lmdb))
+		else if (L->ix_multi || (have && !cheap_reads))
 			L->ixmode = IXM_REBUILD; /* PostgreSQL: a read per put flushes COPY */
 		else if (st == INDEX_ON || (st == INDEX_STALE && ix_resumed_emit(L, t)))
 			L->ixmode = IXM_EMIT;
@@ -1146,14 +1177,16 @@ static int lazy_decide(struct bulkload *L)
 		return rc;
 	rc = lazy_check(t, boot, &L->lazy_clear);
 	if (rc == IDN_OK && !L->lazy_clear && boot && *boot &&
-	    strlen(boot) <= BULKLOAD_BOOT_ID_MAX && !strcmp(L->s->ops->name, "lmdb") &&
+	    strlen(boot) <= BULKLOAD_BOOT_ID_MAX && store_can(L->s, STORE_CAP_LAZY) &&
 	    (rc = store_count(t, &have)) == IDN_OK && !have) {
 		rc = store_meta_put(t, BULKLOAD_LAZY_META, idn_slice_of(boot, strlen(boot)));
 		mark = rc == IDN_OK;
 	}
 	rc = rc || !mark ? (store_txn_abort(t), rc) : store_txn_commit(t);
 	if (rc == IDN_OK && mark) {
+		pthread_mutex_lock(&L->stmu);
 		L->st.commits++; /* waited for on the disk */
+		pthread_mutex_unlock(&L->stmu);
 		L->lazy = LAZY_ON;
 		L->lazy_clear = true;
 	}
@@ -1168,8 +1201,10 @@ static int write_begin(struct bulkload *L, store_txn **t)
 	if (rc == IDN_OK)
 		rc = store_txn_begin(L->s, STORE_NOLOG | (lazy ? STORE_LAZY : 0), t);
 	if (rc == IDN_OK) {
+		pthread_mutex_lock(&L->stmu);
 		L->st.commits++;
 		L->st.lazy_commits += lazy;
+		pthread_mutex_unlock(&L->stmu);
 	}
 	return rc;
 }
@@ -1292,7 +1327,7 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 				break;
 			bytes += e->klen + e->rlen;
 			put++;
-			if ((put & 0xffff) == 0)
+			if ((put & 0xffff) == 0 && !L->writing)
 				progress(L, put);
 		}
 		if (rc == IDN_OK && i > start) {
@@ -1312,9 +1347,11 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 		if (rc)
 			goto out;
 		retries = 0;
+		pthread_mutex_lock(&L->stmu);
 		L->st.loaded += put;
 		L->st.superseded += sup;
 		L->st.resumed += res;
+		pthread_mutex_unlock(&L->stmu);
 		for (size_t k = 0; k < nexists; k++) {
 			char msg[MSG_MAX];
 			const struct ent *e = exists[k]->e;
@@ -1322,8 +1359,10 @@ static int insert_run(struct bulkload *L, struct runsort *rs)
 			         (int)(e->klen > 200 ? 200 : e->klen), (const char *)e->bytes);
 			line_error(L, LK_LINE(exists[k]->lk), IDN_EEXIST, msg);
 		}
-		L->st.errors += nexists;
-		progress(L, 0);
+		if (nexists) /* never when overlapped (no_overwrite): the parse counts errors */
+			L->st.errors += nexists;
+		if (!L->writing)
+			progress(L, 0); /* the parse's thread reports it, overlapped */
 	}
 	if (rc == IDN_OK && n) {
 		/* The run's last key is its largest; keep the largest of all runs. */
@@ -1851,15 +1890,67 @@ static int ix_finish(struct bulkload *L)
  * Sorts the run and writes it, to the store or (opts.spill_dir, unless it is
  * the only run) to a spill file; the arenas are empty afterwards.
  */
+/* Waits for the writer thread of the pass before (overlap_flush): its result. */
+static int overlap_join(struct bulkload *L)
+{
+	if (!L->writing)
+		return IDN_OK;
+	pthread_join(L->writer, NULL);
+	L->writing = false;
+	return L->write_rc;
+}
+
+/* The writer thread: the run in wpart/wrs written, as flush_run does. */
+static void *overlap_write(void *arg)
+{
+	struct bulkload *L = arg;
+	L->write_rc = insert_run(L, &L->wrs);
+	if (L->wthreaded)
+		pthread_join(L->wrs.th, NULL);
+	arena_reset(&L->wpart[0]);
+	arena_reset(&L->wpart[1]);
+	return NULL;
+}
+
+static void swap_parts(struct part *a, struct part *b)
+{
+	struct part t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/*
+ * The run partitioned in wrs (sorting on its thread when threaded) is given
+ * to a writer thread with the parts' arenas (wpart), and the parts get the
+ * arenas that writer emptied: the next pass's parse overlaps the writing.
+ */
+static int overlap_flush(struct bulkload *L, bool threaded)
+{
+	for (int i = 0; i < 2; i++) {
+		swap_parts(&L->part[i], &L->wpart[i]);
+		/* the parser states and the range stay with the parse */
+		L->part[i].parser = L->wpart[i].parser;
+		L->part[i].range = L->wpart[i].range;
+	}
+	L->wthreaded = threaded;
+	L->writing = true; /* before the writer reads it */
+	if (pthread_create(&L->writer, NULL, overlap_write, L)) {
+		L->writing = false; /* written here, then */
+		overlap_write(L);
+		return L->write_rc;
+	}
+	return IDN_OK;
+}
+
 static int flush_run(struct bulkload *L, bool last)
 {
 	struct part *a = &L->part[0], *b = &L->part[1];
 	struct runsort *rs = &L->rs;
 	bool threaded = false;
-	int rc;
+	int rc = overlap_join(L);
 
-	if (a->nrefs + b->nrefs == 0)
-		return IDN_OK;
+	if (rc || a->nrefs + b->nrefs == 0)
+		return rc;
 	/* One word offset for the whole run: the common prefix of both parts. */
 	if (a->nrefs && b->nrefs) {
 		size_t l = a->lcp < b->lcp ? a->lcp : b->lcp, c = 0;
@@ -1870,10 +1961,15 @@ static int flush_run(struct bulkload *L, bool last)
 		a->lcp = b->lcp = a->nrefs ? a->lcp : b->lcp;
 	}
 	both_parts(a, b, refill_part);
+	bool spill = L->opts.spill_dir && (!last || L->nspill);
+	if (L->overlap && !spill)
+		rs = &L->wrs;
 	rc = partition_run(rs, a, b, &threaded);
 	if (!last && !L->opts.spill_dir)
 		L->ix_multi = true; /* more runs written as they fill: not one ordered pass */
-	if (rc == IDN_OK && L->opts.spill_dir && (!last || L->nspill))
+	if (rc == IDN_OK && rs == &L->wrs)
+		return overlap_flush(L, threaded);
+	if (rc == IDN_OK && spill)
 		rc = spill_run(L, rs);
 	else if (rc == IDN_OK)
 		rc = insert_run(L, rs);
@@ -2230,6 +2326,15 @@ static int plan_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 			L->run_bytes -= (size_t)nl3;
 		double fill = (double)L->run_bytes * RANGE_FILL / 100;
 		size_t nr = (size_t)(all / fill) + 1;
+		/*
+		 * Passes overlapped (index off, see overlap_flush): two runs in
+		 * memory at once, the one written and the one parsed, half each.
+		 */
+		L->overlap = nr > 1 && L->opts.overlap && !L->ix_bytes && !L->opts.no_overwrite;
+		if (L->overlap) {
+			L->run_bytes /= 2;
+			nr = (size_t)(all / (fill / 2)) + 1;
+		}
 		if (nr > 1 && nr <= RANGES_MAX && n >= 4 * nr) {
 			qsort(keys, n, sizeof(*keys), skey_cmp);
 			rc = set_splitters(L, keys, n, nr);
@@ -2318,6 +2423,9 @@ static int feed_ranges(struct bulkload *L, const uint8_t *p, size_t size)
 		lolen = L->range.hilen;
 		at += lolen;
 	}
+	int wrc = overlap_join(L); /* the last pass's writing, if it failed before */
+	rc = rc ? rc : wrc;
+	L->st.overlapped = L->overlap;
 	L->part[0].range = L->part[1].range = NULL;
 	L->ranged = false;
 	return rc;
@@ -2373,10 +2481,13 @@ int bulkload_new(store *s, const bulkload_opts *opts, bulkload **out)
 	L->s = s;
 	pthread_mutex_init(&L->rs.mu, NULL);
 	pthread_cond_init(&L->rs.cv, NULL);
+	pthread_mutex_init(&L->wrs.mu, NULL);
+	pthread_cond_init(&L->wrs.cv, NULL);
+	pthread_mutex_init(&L->stmu, NULL);
 	for (int i = 0; i < 2; i++) {
-		L->part[i].parse = opts->parse;
-		L->part[i].parser = opts->parser[i];
-		L->part[i].key = opts->key;
+		L->part[i].parse = L->wpart[i].parse = opts->parse;
+		L->part[i].parser = L->wpart[i].parser = opts->parser[i];
+		L->part[i].key = L->wpart[i].key = opts->key;
 	}
 	/* Runs as big as a quarter of the memory: one run for most loads. */
 	uint64_t memory = opts->memory;
@@ -2398,8 +2509,15 @@ void bulkload_free(bulkload *L)
 {
 	if (!L)
 		return;
+	overlap_join(L);
 	part_free(&L->part[0]);
 	part_free(&L->part[1]);
+	part_free(&L->wpart[0]);
+	part_free(&L->wpart[1]);
+	runsort_free(&L->wrs);
+	pthread_mutex_destroy(&L->wrs.mu);
+	pthread_cond_destroy(&L->wrs.cv);
+	pthread_mutex_destroy(&L->stmu);
 	part_free(&L->xerr);
 	for (int i = 0; i < IX_PARTS; i++)
 		part_free(&L->ixp[i]);

@@ -97,6 +97,7 @@ typedef struct bulkload_stats {
 	bool lines_recorded;    /* passes: each line's range recorded in the first pass */
 	uint64_t commits;       /* write transactions committed */
 	uint64_t lazy_commits;  /* of them, not waited for on the disk (opts.boot_id) */
+	bool overlapped;        /* passes: each pass parsed while the one before was written */
 } bulkload_stats;
 
 /* The store meta value of a resumable load (see above). */
@@ -135,6 +136,9 @@ typedef size_t (*bulkload_key_fn)(void *parser, const uint8_t *line, size_t len,
 
 typedef struct bulkload_opts {
 	bool no_overwrite; /* keep keys already in the store: their lines are errors */
+	/* Passes over a file (index off): parse pass k+1 while pass k is
+	 * written, each with half the memory, so about twice the passes. */
+	bool overlap;
 	/* Bytes for one run (arenas and index; the records' run at most three
 	 * quarters of it, the search index's entries the rest, and all of it
 	 * while spilled runs are merged); 0: a quarter of the RAM,

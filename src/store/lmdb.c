@@ -1973,6 +1973,7 @@ out:
 
 const struct store_ops store_lmdb_ops = {
     .name = "lmdb",
+    .caps = STORE_CAP_LAZY | STORE_CAP_READ_AMID_PUTS,
     .open = lmdb_open,
     .close = lmdb_close,
     .txn_begin = lmdb_txn_begin,

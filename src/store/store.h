@@ -70,6 +70,21 @@ enum {
 	STORE_LAZY = 4,
 };
 
+/* What a backend can do beyond the required ops (store_ops.caps). */
+enum {
+	/*
+	 * STORE_LAZY is honoured: a commit can skip waiting for the disk, so
+	 * a bulk load into an empty store marks it and commits lazily.
+	 */
+	STORE_CAP_LAZY = 1,
+	/*
+	 * A point read amid a write txn's puts is cheap (PostgreSQL's is not:
+	 * it flushes the COPY stream), so a bulk load merging into a
+	 * non-empty store can emit index entries as it goes.
+	 */
+	STORE_CAP_READ_AMID_PUTS = 2,
+};
+
 /* store_put flags */
 enum {
 	STORE_NOOVERWRITE = 1, /* IDN_EEXIST if the key exists */
@@ -184,6 +199,7 @@ typedef int (*store_scan_cb)(void *arg, idn_slice key, idn_slice val);
 
 struct store_ops {
 	const char *name;
+	unsigned caps; /* STORE_CAP_* */
 	int (*open)(const char *location, const store_opts *opts, store **out);
 	void (*close)(store *s);
 
@@ -377,6 +393,10 @@ static inline int store_scan_from(store_txn *t, idn_slice prefix, idn_slice star
                                   void *arg)
 {
 	return t->s->ops->scan_from(t, prefix, start, cb, arg);
+}
+static inline bool store_can(const store *s, unsigned cap)
+{
+	return (s->ops->caps & cap) == cap;
 }
 static inline bool store_can_nest(const store *s)
 {

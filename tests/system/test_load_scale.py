@@ -145,6 +145,18 @@ class LoadScale(unittest.TestCase):
                 out[o["handle"]] = [v["data"] for v in o["values"] if v["index"] == 1][0]
         return out
 
+    def check_reports(self, results, odds):
+        """Each load of write_input's file (odds as given) reports every bad
+        line once, by its number, and the lines a later one superseded."""
+        bad = [N // 2 + 1] + ([N // 3 + 1] if odds else [])
+        for r in results:
+            self.assertIn("loaded %d identifiers (%d errors)" % (N, len(bad) + 1), r.stdout)
+            self.assertEqual(len(re.findall(r"ids\.jsonl:\d+: ", r.stderr)), len(bad) + 1,
+                             r.stderr)
+            for n in bad:
+                self.assertEqual(r.stderr.count(":%d: " % n), 1, r.stderr)
+            self.assertIn("%d lines not written: a later line" % DUPS, r.stderr)
+
     def bounded_vs_in_memory(self, mode, odds=False):
         """The input loaded in one in-memory run and with --load-memory 1
         (plus mode's options); checks what both report and that the stores
@@ -157,15 +169,7 @@ class LoadScale(unittest.TestCase):
         self.assertNotIn("spilled", ra.stderr)
         self.assertNotIn("passes", ra.stderr)
         rb = self.load(b, "--load-memory", "1", "--tmp", spill, *mode, *BIG)
-        bad = [N // 2 + 1] + ([N // 3 + 1] if odds else [])
-        for r in (ra, rb):
-            self.assertIn("loaded %d identifiers (%d errors)" % (N, len(bad) + 1), r.stdout)
-            # each bad line reported once, by its number
-            self.assertEqual(len(re.findall(r"ids\.jsonl:\d+: ", r.stderr)), len(bad) + 1,
-                             r.stderr)
-            for n in bad:
-                self.assertEqual(r.stderr.count(":%d: " % n), 1, r.stderr)
-            self.assertIn("%d lines not written: a later line" % DUPS, r.stderr)
+        self.check_reports((ra, rb), odds)
         self.assertEqual(os.listdir(spill), [], "spill files left behind")
         da, db = self.dump(a), self.dump(b)
         self.assertEqual(da, db)
@@ -243,6 +247,61 @@ class LoadScale(unittest.TestCase):
         self.assertTrue(m and int(m.group(1)) >= 2, rb.stderr)
         self.assertEqual(self.dump(a), self.dump(b))
         self.verify(b)
+
+    OVERLAP = "each parsed while the one before was written"
+
+    def index_off_store(self, store):
+        """A new empty store with the search index off."""
+        for args in (("load", "-q", "--data", store, os.devnull),
+                     ("index", "off", "--data", store)):
+            r = self.run_idnode(*args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_overlapped_passes_equal_in_memory(self):
+        """Index off, a file read in passes with --overlap: each pass is
+        parsed while the one before is written, two runs in memory at once
+        with half of --load-memory each (about twice the passes); the
+        store equals an in-memory load's, the last line of a handle wins and
+        each bad line is reported once."""
+        want = write_input(self.input, odds=True)
+        bounded = ("--load-memory", "1", "--tmp", self.tmp)
+        stores, res = {}, {}
+        for name, opts in (("mem", ()), ("ov", bounded + ("--overlap",)), ("seq", bounded)):
+            stores[name] = os.path.join(self.tmp, name)
+            self.index_off_store(stores[name])
+            res[name] = self.load(stores[name], *opts)
+        self.assertIn(self.OVERLAP, res["ov"].stderr)
+        self.assertNotIn(self.OVERLAP, res["seq"].stderr)
+        self.assertNotIn("passes", res["mem"].stderr)
+        passes = {k: re.search(r"read in (\d+) passes", res[k].stderr) for k in ("ov", "seq")}
+        self.assertTrue(passes["ov"] and passes["seq"], res["ov"].stderr + res["seq"].stderr)
+        pov, pseq = int(passes["ov"].group(1)), int(passes["seq"].group(1))
+        self.assertGreaterEqual(pseq, 3)
+        self.assertGreaterEqual(pov, 2 * pseq - 1)  # each run within half the memory
+        self.check_reports(res.values(), True)
+        d = self.dump(stores["mem"])
+        self.assertEqual(self.dump(stores["ov"]), d)
+        self.assertEqual(self.dump(stores["seq"]), d)
+        self.assertEqual(self.urls(d), want)
+        self.verify(stores["ov"])
+
+    def test_resume_in_overlapped_passes(self):
+        """Index off, killed while one pass is written and the next parsed:
+        the second run skips what was committed and ends equal to a clean
+        load."""
+        want = write_input(self.input, ts=False)
+        opts = ("--memory", "1", "--tmp", self.tmp, "--overlap")
+        self.index_off_store(os.path.join(self.tmp, "r"))
+        store, r2 = self.resumed(*opts)
+        self.assertIn(self.OVERLAP, r2.stderr)
+        self.verify(store)
+        clean = os.path.join(self.tmp, "clean")
+        self.index_off_store(clean)
+        self.load(clean, *opts)
+        got = self.dump(store)
+        strip = lambda d: re.sub(r'"timestamp":\d+', "", d)
+        self.assertEqual(strip(got), strip(self.dump(clean)))
+        self.assertEqual(self.urls(got), want)
 
     def test_index_equals_rebuilt_across_batches(self):
         """Enough entries for several batches of a rebuild (50,000 entries

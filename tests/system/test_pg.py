@@ -77,6 +77,23 @@ class PgCase(unittest.TestCase):
         self.assertEqual(psql(self.uri, "SELECT convert_from(na, 'UTF8') FROM nas"),
                          "0.NA/88.100.1")
 
+    def test_load_into_empty_store_not_lazy(self):
+        # Lazy commits are a store capability LMDB has and PostgreSQL has not:
+        # a load into an empty PostgreSQL store never marks it, and says so.
+        with tempfile.TemporaryDirectory(prefix="idn-pglazy") as tmp:
+            path = os.path.join(tmp, "in.jsonl")
+            with open(path, "w") as f:
+                for i in range(200):
+                    f.write(json.dumps({"handle": "88.100.1/LZ-%d" % i, "values": [
+                        {"index": 1, "type": "URL", "data": "https://lz.example/%d" % i}]}) + "\n")
+            out = subprocess.run([idnlib.IDNODE, "load", "--store", self.uri, path],
+                                 capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertNotIn("not waited", out.stderr)
+        self.assertEqual(psql(self.uri, "SELECT count(*) FROM handles"), "200")
+        self.assertEqual(psql(self.uri, "SELECT count(*) FROM idn_meta WHERE name = 'bulkload.lazy'"),
+                         "0")
+
     def test_two_front_ends_one_database(self):
         """Two idnode processes on one database give the same answers."""
         a = self.node(records=[{"handle": "88.100.1/SHARED",
