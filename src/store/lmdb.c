@@ -1828,6 +1828,23 @@ static uint64_t lmdb_snapshot_id(store_txn *bt)
 	return t->rdonly && t->live ? (uint64_t)mdb_txn_id(t->txn) + 1 : 0;
 }
 
+/* store_handles_gen: HANDLES_GEN and the txn id less COMMITS, as cache_view reads them. */
+static int lmdb_handles_gen(store_txn *bt, store_gen *out)
+{
+	struct lmdb_txn *t = txn_of(bt);
+	uint64_t gen, ours;
+
+	if (!t->rdonly || !t->live || !out)
+		return IDN_EINVAL;
+	int mrc = meta_u64(t, HANDLES_GEN, 0, &gen);
+	if (mrc == MDB_SUCCESS)
+		mrc = meta_u64(t, COMMITS, 0, &ours);
+	if (mrc != MDB_SUCCESS)
+		return lmdb_err(mrc);
+	*out = (store_gen){.changed = gen, .others = (uint64_t)mdb_txn_id(t->txn) - ours};
+	return IDN_OK;
+}
+
 static int lmdb_list_homed(store_txn *bt, store_scan_cb cb, void *arg)
 {
 	struct lmdb_txn *t = txn_of(bt);
@@ -2001,4 +2018,5 @@ const struct store_ops store_lmdb_ops = {
     .tab_put = lmdb_tab_put,
     .tab_del = lmdb_tab_del,
     .tab_scan = lmdb_tab_scan,
+    .handles_gen = lmdb_handles_gen,
 };

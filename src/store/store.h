@@ -194,6 +194,15 @@ typedef int (*store_log_cb)(void *arg, const store_change *c);
 typedef struct store store;
 typedef struct store_txn store_txn;
 
+/*
+ * The generation of a store's records (store_handles_gen): changed, the
+ * last commit that changed one; others, how many commits came from writers
+ * that do not keep `changed` (raw LMDB, an older idnode).
+ */
+typedef struct store_gen {
+	uint64_t changed, others;
+} store_gen;
+
 /* Called per record by store_scan; return non-zero to stop (that value is returned). */
 typedef int (*store_scan_cb)(void *arg, idn_slice key, idn_slice val);
 
@@ -268,6 +277,14 @@ struct store_ops {
 	 * in the other. 0: this store cannot say.
 	 */
 	uint64_t (*snapshot_id)(store_txn *t);
+	/*
+	 * Optional (NULL: IDN_ENOTSUP). The generation of the records the live
+	 * read txn t sees: two snapshots of one store with equal generations
+	 * hold the same records (no commit between them changed one, whoever
+	 * wrote it), so what was counted in one holds in the other. A snapshot
+	 * after a change never has the generation of one before it.
+	 */
+	int (*handles_gen)(store_txn *t, store_gen *out);
 
 	/*
 	 * Tables (enum store_tab). tab_get: IDN_ENOTFOUND if absent, *val as
@@ -405,6 +422,14 @@ static inline bool store_can_nest(const store *s)
 static inline uint64_t store_snapshot_id(store_txn *t)
 {
 	return t->s->ops->snapshot_id ? t->s->ops->snapshot_id(t) : 0;
+}
+static inline bool store_can_gen(const store *s)
+{
+	return s->ops->handles_gen != NULL;
+}
+static inline int store_handles_gen(store_txn *t, store_gen *out)
+{
+	return t->s->ops->handles_gen ? t->s->ops->handles_gen(t, out) : IDN_ENOTSUP;
 }
 static inline int store_txn_nest(store_txn *parent, store_txn **child)
 {
