@@ -407,6 +407,18 @@ size_t node_stats_tracked(node *n)
 	return k;
 }
 
+void node_stats_held_counts(node *n, uint64_t *scanned, uint64_t *saved)
+{
+	struct node_stats *s = n ? n->stats : NULL;
+	*scanned = *saved = 0;
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	*scanned = s->held_scanned;
+	*saved = s->held_saved;
+	pthread_mutex_unlock(&s->lock);
+}
+
 int node_worker_is_server_admin(node_worker *w, idn_slice handle, uint32_t index)
 {
 	node *n = w->node;

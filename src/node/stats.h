@@ -108,6 +108,12 @@ typedef struct node_stats_total {
 void node_stats_each(node *n, void (*fn)(void *arg, const node_stats_total *t), void *arg);
 /* Prefixes tracked now (at most stats_prefixes, plus NODE_STATS_OTHER). */
 size_t node_stats_tracked(node *n);
+/*
+ * How many times a prefix's identifiers held were counted in the store
+ * (a scan of its records) and taken as saved by an earlier count of the
+ * same records (node_stats_flush), since n began.
+ */
+void node_stats_held_counts(node *n, uint64_t *scanned, uint64_t *saved);
 
 /* ---- the background thread ---- */
 
@@ -116,7 +122,9 @@ size_t node_stats_tracked(node *n);
  * hour and day of `now` (unix seconds) and writes them, with the
  * identifiers held, in one write transaction. The identifiers held are
  * counted from the store at the first flush and at the first of each day,
- * and follow registrations and deletions between. One thread at a time.
+ * and follow registrations and deletions between; a count takes the
+ * figures the last full count saved instead, when no record changed since
+ * (a store with store_handles_gen). One thread at a time.
  */
 int node_stats_flush(node *n, uint32_t now);
 

@@ -59,6 +59,7 @@ struct node_stats {
 	stats_map cur, ind;  /* node_stats_flush's: the sums now, and the industries' */
 	uint32_t last_hour, last_day;
 	bool held_counted;
+	uint64_t held_scanned, held_saved; /* prefixes counted in the store, taken as saved */
 };
 struct node_stats *node_stats_of(node *n);
 /* The sums of every worker, live and gone, added into `into` (takes the lock). */

@@ -4,6 +4,9 @@
  * the identifiers held, retention, reading buckets back, the filters the
  * API and the CLI share, and the rows as CSV and JSON.
  */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "node/stats_int.h"
@@ -77,15 +80,14 @@ static int count_cb(void *arg, idn_slice key, idn_slice val)
 	return 0;
 }
 
-/* Records under prefix p (upper-case, as stored). */
-static uint64_t count_prefix(store_txn *t, const char *p, size_t n)
+/* Records under prefix p (upper-case, as stored) into *count. */
+static int count_prefix(store_txn *t, const char *p, size_t n, uint64_t *count)
 {
 	uint8_t key[NODE_STATS_KEY_MAX + 1];
 	memcpy(key, p, n);
 	key[n] = '/';
-	uint64_t count = 0;
-	store_scan(t, idn_slice_of(key, n + 1), count_cb, &count);
-	return count;
+	*count = 0;
+	return store_scan(t, idn_slice_of(key, n + 1), count_cb, count);
 }
 
 static int homed_cb(void *arg, idn_slice key, idn_slice val)
@@ -97,21 +99,126 @@ static int homed_cb(void *arg, idn_slice key, idn_slice val)
 	return 0;
 }
 
-/* The identifiers held by every homed prefix and every prefix not yet counted, from t. */
-static void count_held(store *s, stats_map *last)
+/*
+ * A full count's figures, saved so that the next one (a start, a new day)
+ * takes them while the records are as they were: STORE_TAB_STATS key
+ * 'c' | be32 0 | prefix, value version | be64 changed | be64 others | be64
+ * held (store_gen: the generation of the snapshot the prefix was counted in).
+ */
+enum { SAVED_LEN = 1 + 3 * 8 };
+
+/* The held of e saved for generation g: true, or false (none, or of another). */
+static bool saved_held(store_txn *t, const stats_ent *e, const store_gen *g, uint64_t *held)
+{
+	uint8_t key[KEY_HDR + NODE_STATS_KEY_MAX];
+	idn_slice v;
+	idn_slice k = idn_slice_of(key, node_stats_key(key, 'c', 0, e->key, e->klen));
+	if (store_tab_get(t, STORE_TAB_STATS, k, &v) || v.len != SAVED_LEN ||
+	    v.p[0] != NODE_STATS_VERSION || store_be64(v.p + 1) != g->changed ||
+	    store_be64(v.p + 9) != g->others)
+		return false;
+	*held = store_be64(v.p + 17);
+	return true;
+}
+
+/* The saved rows of another generation than g's (stale_cb), to delete. */
+typedef struct stale_rows {
+	const store_gen *g;
+	uint8_t (*keys)[KEY_HDR + NODE_STATS_KEY_MAX];
+	uint8_t *lens;
+	size_t n, cap;
+} stale_rows;
+
+static int stale_cb(void *arg, idn_slice key, idn_slice val)
+{
+	stale_rows *r = arg;
+	if (val.len == SAVED_LEN && store_be64(val.p + 1) == r->g->changed &&
+	    store_be64(val.p + 9) == r->g->others)
+		return 0;
+	if (key.len > sizeof(*r->keys))
+		return 0; /* never written so */
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 64;
+		void *k = realloc(r->keys, cap * sizeof(*r->keys)), *l = NULL;
+		if (k)
+			r->keys = k;
+		if (!k || !(l = realloc(r->lens, cap)))
+			return IDN_ENOMEM;
+		r->lens = l;
+		r->cap = cap;
+	}
+	memcpy(r->keys[r->n], key.p, key.len);
+	r->lens[r->n++] = (uint8_t)key.len;
+	return 0;
+}
+
+/* Deletes the saved rows of generations before g's: prefixes not counted in g's. */
+static int drop_stale(store_txn *t, const store_gen *g)
+{
+	stale_rows r = {.g = g};
+	uint8_t kind = 'c';
+	idn_slice k = idn_slice_of(&kind, 1);
+	int ret = store_tab_scan(t, STORE_TAB_STATS, k, k, stale_cb, &r);
+	for (size_t i = 0; i < r.n && !ret; i++)
+		ret = store_tab_del(t, STORE_TAB_STATS, idn_slice_of(r.keys[i], r.lens[i]));
+	free(r.keys);
+	free(r.lens);
+	return ret;
+}
+
+/*
+ * Saves every counted prefix's held in last for generation g (saved_held),
+ * and drops the rows of earlier generations.
+ */
+static int save_held(store_txn *t, const stats_map *last, const store_gen *g)
+{
+	uint8_t key[KEY_HDR + NODE_STATS_KEY_MAX], val[SAVED_LEN];
+	val[0] = NODE_STATS_VERSION;
+	store_put_be64(val + 1, g->changed);
+	store_put_be64(val + 9, g->others);
+	int ret = drop_stale(t, g);
+	for (uint32_t i = 0; i < last->n && !ret; i++) {
+		const stats_ent *e = stats_map_at(last, i);
+		if (!e->held_known || !strcmp(e->key, NODE_STATS_OTHER))
+			continue;
+		store_put_be64(val + 17, e->held);
+		idn_slice k = idn_slice_of(key, node_stats_key(key, 'c', 0, e->key, e->klen));
+		ret = store_tab_put(t, STORE_TAB_STATS, k, idn_slice_of(val, SAVED_LEN), 0);
+	}
+	return ret;
+}
+
+/*
+ * The identifiers held by every homed prefix and every prefix not yet
+ * counted, from one snapshot: as saved for its generation, else by a scan
+ * of the prefix. True when every one is exact for the generation in *g
+ * (the store has one): then save_held may save them.
+ */
+static bool count_held(struct node_stats *s, store *st, store_gen *g)
 {
 	store_txn *t;
-	if (store_txn_begin(s, STORE_RDONLY, &t))
-		return;
+	stats_map *last = &s->last;
+	if (store_txn_begin(st, STORE_RDONLY, &t))
+		return false;
+	bool exact = store_handles_gen(t, g) == IDN_OK;
 	store_list_homed(t, homed_cb, last);
 	for (uint32_t k = 0; k < last->n; k++) {
 		stats_ent *e = stats_map_at(last, k);
-		if (!e->held_known && strcmp(e->key, NODE_STATS_OTHER)) {
-			e->held = count_prefix(t, e->key, e->klen);
-			e->held_known = e->fresh = true;
+		if (e->held_known || !strcmp(e->key, NODE_STATS_OTHER))
+			continue;
+		if (exact && saved_held(t, e, g, &e->held)) {
+			s->held_saved++;
+		} else if (count_prefix(t, e->key, e->klen, &e->held) == IDN_OK) {
+			s->held_scanned++;
+		} else {
+			exact =
+			    false; /* counted in part: followed till the next count, not saved */
+			s->held_scanned++;
 		}
+		e->held_known = e->fresh = true;
 	}
 	store_txn_abort(t);
+	return exact;
 }
 
 /*
@@ -217,14 +324,26 @@ int node_stats_flush(node *n, uint32_t now)
 	bool any = all;
 	for (uint32_t i = 0; i < s->cur.n && !any; i++)
 		any = nonzero(stats_map_at(&s->cur, i)->c);
-	if (!s->held_counted || day != s->last_day)
+	bool full = !s->held_counted || day != s->last_day;
+	if (full)
 		for (uint32_t i = 0; i < s->last.n; i++)
 			stats_map_at(&s->last, i)->held_known = false;
-	count_held(n->store, &s->last); /* all again, or the prefixes new since */
+	uint64_t scanned = s->held_scanned, saved = s->held_saved;
+	store_gen g;
+	/* all again, or the prefixes new since; all exact for g: saved below, as they are */
+	bool save = count_held(s, n->store, &g) && full;
+	if (full)
+		fprintf(stderr,
+		        "idnode: statistics: identifiers held of %" PRIu64 " prefixes: %" PRIu64
+		        " counted in the store, %" PRIu64 " as saved (no record changed since)\n",
+		        s->held_scanned - scanned + s->held_saved - saved,
+		        s->held_scanned - scanned, s->held_saved - saved);
 	store_txn *t;
 	int ret = any ? store_txn_begin(n->store, 0, &t) : IDN_OK; /* nothing new: no write */
 	if (!ret && any) {
-		ret = write_prefixes(t, &s->last, &s->cur, &s->ind, hour, day, all);
+		ret = save ? save_held(t, &s->last, &g) : IDN_OK;
+		if (!ret)
+			ret = write_prefixes(t, &s->last, &s->cur, &s->ind, hour, day, all);
 		if (ret)
 			store_txn_abort(t);
 		else

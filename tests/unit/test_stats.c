@@ -4,6 +4,9 @@
  * into one bucket and never counted twice by later flushes; the identifiers
  * held counted from the store at the first flush and followed by writes;
  * the rollover at midnight and at the hour (23:59:50, then 00:00:05); the
+ * held figures saved by a count and taken, with no scan, by the next start
+ * or day while no record changed (a write through the store or by raw LMDB
+ * counts again; a prefix homed since is counted alone); the
  * bound on prefixes (the rest under "other", LIM_STATS_PREFIXES counted);
  * retention pruning of hourly and daily buckets; the filters' errors and
  * the CSV and JSON rows; and resolutions through node_answer() counted by
@@ -26,6 +29,7 @@
 #include "proto/handle.h"
 #include "proto/record.h"
 #include "unit_msgs.h"
+#include "unit_lmdb.h"
 #include "unit_pg.h"
 
 /* 2026-12-07 23:59:50 UTC: ten seconds before a new day. */
@@ -208,6 +212,149 @@ static void test_day_rollover(void **state)
 	assert_string_equal(period, "2026-12-08");
 }
 
+/* The node gone, and a new one on the same store (a restart). */
+static void restart(struct fx *f, uint32_t prefixes)
+{
+	for (int i = 0; i < 2; i++)
+		node_worker_free(f->w[i]);
+	node_free(f->n);
+	start(f, prefixes);
+}
+
+/* The identifiers held of prefix p in the day row of t. */
+static uint64_t held_of(struct fx *f, const char *p, uint32_t t)
+{
+	got g = one(f->s, p, false, false, t);
+	assert_int_equal(g.n, 1);
+	return g.last.held;
+}
+
+/* The prefixes counted in the store and taken as saved since the node began. */
+static void assert_counts(struct fx *f, uint64_t scanned, uint64_t saved)
+{
+	uint64_t sc, sa;
+	node_stats_held_counts(f->n, &sc, &sa);
+	if (!store_can_gen(f->s)) { /* PostgreSQL: no generation, every count scans */
+		scanned += saved;
+		saved = 0;
+	}
+	assert_int_equal(sc, scanned);
+	assert_int_equal(sa, saved);
+}
+
+static int count_row(void *arg, idn_slice key, idn_slice val)
+{
+	(void)key;
+	(void)val;
+	++*(int *)arg;
+	return 0;
+}
+
+/* The rows a count saved (kind 'c'). */
+static int saved_rows(struct fx *f)
+{
+	store_txn *t;
+	int n = 0;
+	assert_int_equal(store_txn_begin(f->s, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(
+	    store_tab_scan(t, STORE_TAB_STATS, IDN_SLICE("c"), IDN_SLICE("c"), count_row, &n),
+	    IDN_OK);
+	store_txn_abort(t);
+	return n;
+}
+
+/*
+ * A restart with no record changed takes the saved figures (no scan); one
+ * after a write counts again and shows it; a prefix homed while the node
+ * was down is counted alone; the map's bound raised counts the prefix that
+ * was beyond it.
+ */
+static void test_held_saved(void **state)
+{
+	struct fx *f = *state;
+	put_url(f->s, "88.100.3/a"); /* not homed yet */
+	start(f, 1);                 /* only one prefix fits */
+	assert_int_equal(node_stats_flush(f->n, T0 - 3600), IDN_OK);
+	assert_counts(f, 1, 0);
+	restart(f, 100);
+	assert_int_equal(node_stats_flush(f->n, T0 - 3500), IDN_OK);
+	assert_counts(f, 1, 1); /* the one saved, the other beyond the bound before */
+	assert_int_equal(held_of(f, "88.100.1", T0), 2);
+	assert_int_equal(held_of(f, "88.100.2", T0), 1);
+	restart(f, 100);
+	home(f->s, "88.100.3"); /* while the node is down: no record changed */
+	assert_int_equal(node_stats_flush(f->n, T0 - 3400), IDN_OK);
+	assert_counts(f, 1, 2);
+	assert_int_equal(held_of(f, "88.100.3", T0), 1);
+	assert_int_equal(held_of(f, "88.100.1", T0), 2);
+	restart(f, 100);
+	assert_int_equal(node_stats_flush(f->n, T0 - 3300), IDN_OK);
+	assert_counts(f, 0, 3);
+	/* a record written by another process (here: through the store) while down */
+	restart(f, 100);
+	put_url(f->s, "88.100.1/new");
+	assert_int_equal(node_stats_flush(f->n, T0 - 3200), IDN_OK);
+	assert_counts(f, 3, 0);
+	assert_int_equal(held_of(f, "88.100.1", T0), 3);
+	restart(f, 100);
+	assert_int_equal(node_stats_flush(f->n, T0 - 3100), IDN_OK);
+	assert_counts(f, 0, 3);
+	assert_int_equal(held_of(f, "88.100.1", T0), 3);
+	assert_int_equal(held_of(f, "88.100.3", T0), 1);
+	assert_int_equal(saved_rows(f), store_can_gen(f->s) ? 3 : 0);
+	/* a prefix no longer homed, and a record written: its saved row goes at the next save */
+	restart(f, 100);
+	store_txn *t;
+	assert_int_equal(store_txn_begin(f->s, 0, &t), IDN_OK);
+	assert_int_equal(store_unhome(t, IDN_SLICE("88.100.3")), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+	put_url(f->s, "88.100.2/new");
+	assert_int_equal(node_stats_flush(f->n, T0 - 3000), IDN_OK);
+	assert_counts(f, 2, 0);
+	assert_int_equal(saved_rows(f), store_can_gen(f->s) ? 2 : 0);
+}
+
+/* A new day with no record changed takes the saved figures; after a write it counts. */
+static void test_held_saved_day(void **state)
+{
+	struct fx *f = *state;
+	start(f, 100);
+	assert_int_equal(node_stats_flush(f->n, T0), IDN_OK); /* 23:59:50 */
+	assert_counts(f, 2, 0);
+	assert_int_equal(node_stats_flush(f->n, T0 + 15), IDN_OK); /* the next day */
+	assert_counts(f, 2, 2);
+	assert_int_equal(held_of(f, "88.100.1", T0 + 15), 2);
+	put_url(f->s, "88.100.2/d");
+	assert_int_equal(node_stats_flush(f->n, T0 + 15 + DAY), IDN_OK);
+	assert_counts(f, 4, 2);
+	assert_int_equal(held_of(f, "88.100.2", T0 + 15 + DAY), 2);
+	assert_int_equal(node_stats_flush(f->n, T0 + 15 + 2 * DAY), IDN_OK);
+	assert_counts(f, 4, 4);
+	assert_int_equal(held_of(f, "88.100.2", T0 + 15 + 2 * DAY), 2);
+}
+
+/* A record put by raw LMDB while the node was down is counted, not taken as saved. */
+static void test_held_raw_write(void **state)
+{
+	struct fx *f = *state;
+	if (use_pg)
+		skip();
+	start(f, 100);
+	assert_int_equal(node_stats_flush(f->n, T0 - 3600), IDN_OK);
+	assert_counts(f, 2, 0);
+	for (int i = 0; i < 2; i++)
+		node_worker_free(f->w[i]);
+	node_free(f->n);
+	store_close(f->s);
+	raw_put(f->loc, "88.100.2/raw", 12, "\0https://raw", 13);
+	store_opts o = {.no_sync = 1};
+	assert_int_equal(store_open(f->loc, &o, &f->s), IDN_OK);
+	start(f, 100);
+	assert_int_equal(node_stats_flush(f->n, T0 - 3500), IDN_OK);
+	assert_counts(f, 2, 0);
+	assert_int_equal(held_of(f, "88.100.2", T0), 2);
+}
+
 static void test_prefix_bound(void **state)
 {
 	struct fx *f = *state;
@@ -374,6 +521,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_merge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_day_rollover, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_held_saved, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_held_saved_day, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_held_raw_write, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prefix_bound, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resolutions, setup, teardown),

@@ -18,6 +18,7 @@
 #include <openssl/sha.h>
 
 #include "store_suite.h"
+#include "unit_lmdb.h"
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -102,24 +103,6 @@ static void test_open(void **state)
 }
 
 /* ---- LMDB-specific: corrupt entries written behind the store's back ---- */
-
-static void raw_put(const char *dir, const void *k, size_t klen, const void *v, size_t vlen)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_val mk = {klen, (void *)k}, mv = {vlen, (void *)v};
-
-	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
-	assert_int_equal(mdb_env_set_mapsize(env, 256u << 20), 0);
-	assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0640), 0);
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "handles", 0, &dbi), 0);
-	assert_int_equal(mdb_put(txn, dbi, &mk, &mv, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-}
 
 /* The LMDB key of a long key: its first 478 bytes + SHA-256 of the whole. */
 static void long_db_key(const uint8_t *k, size_t len, uint8_t out[510])
