@@ -77,6 +77,9 @@ struct http_conn {
 	bool complete, keep, closing;
 	bool linger;     /* refused: stop sending, read and drop until EOF or a deadline */
 	bool dead;       /* closed to make room: freed at the end of the turn */
+	bool pending;    /* read this turn, answered at its end (http.c: pre_read) */
+	http_conn *pend; /* the next pending connection */
+	uint64_t hint;   /* what http_config.prefetch returned for it */
 	uint32_t events; /* what epoll watches for */
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
@@ -126,6 +129,8 @@ struct http_worker {
 	/* deferred answers: http_answer queues them, the worker takes them in */
 	struct net_later_q lq; /* wakefd -1 under http_feed; closed once the worker stopped */
 	bool woken;            /* its event came this turn: drain at the turn's end */
+	/* connections read this turn whose requests wait for its end (pre_read) */
+	http_conn *pend, *pend_tail;
 };
 
 enum { HTTP_TLS_RETIRED = 8 };
