@@ -36,6 +36,11 @@ enum {
 	HTTP_READ_CHUNK = 16384,
 	HTTP_OUT_HIGH = 4 << 20, /* pending output above this: stop parsing (back-pressure) */
 	HTTP_SWEEP_MS = 100,
+	/*
+	 * Connections read and hinted before their answers (http.c: pre_read): a
+	 * few, so their sockets are still in the CPU's cache when answered.
+	 */
+	HTTP_PEND_MAX = 8,
 	HTTP_STREAM_LOW = 256 << 10, /* a streamed body is produced while less is unsent */
 	/* ... and for this long at most per fill, so slow parts (QR labels) share the worker */
 	HTTP_STREAM_SLICE_US = 5000,
@@ -131,6 +136,7 @@ struct http_worker {
 	bool woken;            /* its event came this turn: drain at the turn's end */
 	/* connections read this turn whose requests wait for its end (pre_read) */
 	http_conn *pend, *pend_tail;
+	unsigned npend;
 };
 
 enum { HTTP_TLS_RETIRED = 8 };

@@ -25,6 +25,7 @@
 #include <openssl/ssl.h>
 
 #include "net/http.h"
+#include "net/http_conn.h" /* HTTP_PEND_MAX */
 
 enum { MAX_LATER_THREADS = 16, LATER_MS = 400, SLOW_MS = 1500 };
 
@@ -442,14 +443,16 @@ static unsigned log_at(const char *line)
 }
 
 /*
- * Three connections whose GETs are all in before the (held) worker starts:
- * one turn reads them all; each is hinted at stage 0, then stage 1, then
- * answered, every hint before the first answer; the answers are right, and
- * a second request on a connection goes the same way.
+ * Ten connections whose GETs are all in before the (held) worker starts: one
+ * turn reads them; each is hinted, hinted again with its hint, then
+ * answered; the first HTTP_PEND_MAX are hinted before any answer, and
+ * answered before the rest are read (their sockets still in the cache); the
+ * answers are right, and a second request on a connection goes the same way.
  */
 static void test_prefetch_before_answers(void **state)
 {
 	(void)state;
+	enum { N = HTTP_PEND_MAX + 2 };
 	static const char *listen[] = {"127.0.0.1:0"};
 	http_config hc = {.listen = listen,
 	                  .nlisten = 1,
@@ -462,9 +465,9 @@ static void test_prefetch_before_answers(void **state)
 	assert_int_equal(http_start(&hc, &s), 0);
 	unsigned port = http_bound_port(s, 0);
 	hint_n = 0;
-	int fd[3];
-	char req[64], path[3][16];
-	for (int i = 0; i < 3; i++) {
+	int fd[N];
+	char req[64], path[N][16];
+	for (int i = 0; i < N; i++) {
 		fd[i] = dial(port);
 		snprintf(path[i], sizeof path[i], "/h/%d", i);
 		snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path[i]);
@@ -472,32 +475,31 @@ static void test_prefetch_before_answers(void **state)
 	}
 	http_go(s);
 	char bodies[1][128], want[32], line[48];
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < N; i++) {
 		read_answers(fd[i], 1, bodies, NULL, 0);
 		snprintf(want, sizeof want, "now %.12s", path[i]);
 		assert_string_equal(bodies[0], want);
 	}
-	unsigned first_answer = LOG_MAX;
-	for (int i = 0; i < 3; i++) {
-		snprintf(line, sizeof line, "a %.12s", path[i]);
-		unsigned a = log_at(line);
-		first_answer = a < first_answer ? a : first_answer;
-	}
-	for (int i = 0; i < 3; i++) {
+	assert_int_equal(hint_n, 3 * N);
+	for (int i = 0; i < N; i++) {
 		snprintf(line, sizeof line, "0 %.12s", path[i]);
 		unsigned h0 = log_at(line);
 		snprintf(line, sizeof line, "1 %.12s", path[i]);
 		unsigned h1 = log_at(line);
-		assert_true(h0 < h1 && h1 < first_answer);
+		snprintf(line, sizeof line, "a %.12s", path[i]);
+		assert_true(h0 < h1 && h1 < log_at(line));
 	}
-	assert_int_equal(hint_n, 9);
+	unsigned first = 0, reads = 0; /* the first answer, and the reads before it */
+	while (hint_log[first][0] != 'a')
+		reads += hint_log[first++][0] == '0';
+	assert_int_equal(reads, HTTP_PEND_MAX);
 	/* the next request on a connection: hinted, then answered */
 	send_all(fd[1], "GET /h/next HTTP/1.1\r\nHost: x\r\n\r\n");
 	read_answers(fd[1], 1, bodies, NULL, 0);
 	assert_string_equal(bodies[0], "now /h/next");
 	assert_true(log_at("0 /h/next") < log_at("1 /h/next"));
 	assert_true(log_at("1 /h/next") < log_at("a /h/next"));
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < N; i++)
 		close(fd[i]);
 	http_stop(s);
 	assert_int_equal(http_wait(s), 0);
