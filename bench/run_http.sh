@@ -17,6 +17,10 @@
 #   PREFIX [88.100.1]  WARM [5] seconds of unmeasured load on each server first (0: none)
 #   STRACE [0]  seconds: after the runs, each server under wrk that long with
 #                  strace -c -f attached: its syscalls per request (0: skip)
+#   PERF [0]  seconds: after the runs, each server under wrk that long with
+#                  perf stat -p attached: PERF_EVENTS per request (0: skip)
+#   PERF_EVENTS [task-clock,context-switches,page-faults,cycles,instructions,cache-misses,
+#                  dTLB-load-misses] (a VM without a PMU: the hardware ones "<not supported>")
 #
 # The nginx body is a real answer of idnode's of the mean JSON answer size
 # over all the profile's records (gendata's exact figure; the largest of 200
@@ -176,22 +180,46 @@ done
 log "== profile $PROFILE, $(grep -o 'JSON answer bytes:.*' "$ddir/sizes.txt"); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 log "== GET /api/handles/{random}: idnode/nginx = ${ratios[*]} (requests/s); ${cratios[*]} (requests per CPU-second)"
 
+# A tool attached to the server (the command after SECONDS PORT) while wrk
+# runs SECONDS against PORT; prints wrk's request count.
+attached() {
+  local secs=$1 port=$2 st; shift 2
+  timeout $((secs + 30)) "$@" 2>/dev/null &
+  st=$!; sleep 0.5
+  timeout $((secs + 30)) taskset -c "$CLIENT_CPU" wrk $WRK_ARGS -d "${secs}s" \
+    -s "$here/http_random.lua" "http://127.0.0.1:$port" -- "$ddir/queries.txt" |
+    awk '/requests in/ {print $1}'
+  kill -INT "$st" 2>/dev/null || true; wait "$st" 2>/dev/null || true
+}
+
 # Syscalls per request: strace -c on the server for the length of a wrk run.
 STRACE=${STRACE:-0}
 if [ "$STRACE" != 0 ] && command -v strace >/dev/null; then
   for s in "nginx $NGINX_PORT $NGINX_WORKER" "idnode $IDN_PORT $IDN_PID"; do
     read -r label port pid <<<"$s"
-    timeout $((STRACE + 30)) strace -c -f -p "$pid" -o "$WORK/strace_$label.txt" 2>/dev/null &
-    st=$!; sleep 0.5
-    n=$(timeout $((STRACE + 30)) taskset -c "$CLIENT_CPU" wrk $WRK_ARGS -d "${STRACE}s" \
-      -s "$here/http_random.lua" "http://127.0.0.1:$port" -- "$ddir/queries.txt" |
-      awk '/requests in/ {print $1}')
-    kill -INT "$st" 2>/dev/null || true; wait "$st" 2>/dev/null || true
+    n=$(attached "$STRACE" "$port" strace -c -f -p "$pid" -o "$WORK/strace_$label.txt")
     log "== $label under strace -c, $n requests: syscalls per request"
     awk -v n="$n" '$NF ~ /^[a-z_0-9]+$/ && $NF != "syscall" && $NF != "total" {
       e = (NF == 6) ? $5 : 0  # strace -c: % seconds usecs/call calls [errors] syscall
       printf "   %-16s %8.4f per request (%s calls, %s errors)\n", $NF, $4 / n, $4, e }' \
       "$WORK/strace_$label.txt" >&2
+  done
+fi
+
+# Counters per request: perf stat on the server (all its threads) for the
+# length of a wrk run. A VM without a PMU (this one) has the software events
+# only (task-clock, context switches, page faults); the hardware ones print
+# "<not supported>".
+PERF=${PERF:-0}
+PERF_EVENTS=${PERF_EVENTS:-task-clock,context-switches,page-faults,cycles,instructions,cache-misses,dTLB-load-misses}
+if [ "$PERF" != 0 ] && command -v perf >/dev/null; then
+  for s in "nginx $NGINX_PORT $NGINX_WORKER" "idnode $IDN_PORT $IDN_PID"; do
+    read -r label port pid <<<"$s"
+    n=$(attached "$PERF" "$port" perf stat -x, -e "$PERF_EVENTS" -p "$pid" -o "$WORK/perf_$label.txt")
+    log "== $label under perf stat, $n requests (load average $(cut -d' ' -f1-3 /proc/loadavg)): per request"
+    awk -F, -v n="$n" '$1 ~ /^[0-9.]+$/ && $2 == "msec" { printf "   %-22s %10.3f us per request (%s ms)\n", $3, $1 * 1000 / n, $1 }
+      $1 ~ /^[0-9.]+$/ && $2 != "msec" { printf "   %-22s %10.4f per request (%s)\n", $3, $1 / n, $1 }
+      $1 ~ /^<not/ { printf "   %-22s %s\n", $3, $1 }' "$WORK/perf_$label.txt" >&2
   done
 fi
 

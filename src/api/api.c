@@ -117,6 +117,34 @@ static void serve_turn_end(void *wctx)
 		node_worker_end(w->nw);
 }
 
+/*
+ * The hint the HTTP worker gives for each connection's new bytes before it
+ * answers any of the turn's requests: a GET of a record starts the lookup
+ * cache's loads for it (node_prefetch), so the turn's lookups wait on memory
+ * together, not one after another. Anything else: nothing.
+ */
+static uint64_t serve_prefetch(void *wctx, const uint8_t *p, size_t n, uint64_t hint)
+{
+	static const char get[] = "GET /api/handles/";
+	api_worker *w = wctx;
+	if (!w->nw)
+		return 0;
+	if (hint) {
+		node_prefetch_more(w->nw, hint);
+		return 0;
+	}
+	if (n < sizeof(get) || memcmp(p, get, sizeof(get) - 1))
+		return 0;
+	/*
+	 * The identifier as it came, up to the space: one with a %-escape or a
+	 * query is hinted wrong, which costs nothing but the hint (rare).
+	 */
+	const uint8_t *h = p + sizeof(get) - 1, *e = memchr(h, ' ', (size_t)(p + n - h));
+	if (!e)
+		return 0;
+	return node_prefetch(w->nw, idn_slice_of(h, (size_t)(e - h)));
+}
+
 struct api_server {
 	api *a;
 	http_server *srv;
@@ -202,6 +230,7 @@ int api_serve_start(node *n, store *s, const api_serve_opts *o, api_server **out
 	    .worker_init = serve_worker_init,
 	    .worker_fini = api_worker_fini,
 	    .turn_end = serve_turn_end,
+	    .prefetch = serve_prefetch,
 	    .handle = api_handle,
 	    .arg = hs->a,
 	    .errbuf = o->errbuf,

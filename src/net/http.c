@@ -454,6 +454,70 @@ static int worker_timeout(void *ctx)
 	return HTTP_SWEEP_MS;
 }
 
+static void answer_pending(http_worker *w);
+
+/*
+ * With a prefetch hook (http_config.prefetch), a plain connection's new
+ * request bytes are read at its event and hinted, and its
+ * requests answered once HTTP_PEND_MAX connections are waiting, or at the
+ * turn's end (answer_pending): the lookups' loads from memory overlap
+ * instead of adding up, while the sockets read are still in the CPU's cache
+ * when answered. Only the simple case, one read that
+ * drained the socket of a connection with nothing else going on; anything
+ * else goes on through conn_step at once. The system calls are those of
+ * conn_step: one recv, and one send per connection at the answer.
+ */
+static void pre_read(http_worker *w, http_conn *c, uint32_t events)
+{
+	const http_config *cfg = &w->s->cfg;
+	if (!cfg->prefetch || events != EPOLLIN || c->ssl || c->linger || c->closing || c->later ||
+	    c->stream || c->pending || c->out_len || in_full(c)) {
+		conn_step(c, events & (EPOLLIN | EPOLLHUP | EPOLLERR));
+		return;
+	}
+	size_t room = c->in_cap - c->in_len;
+	ssize_t n = recv(c->fd, c->in + c->in_len, room, 0);
+	if (n <= 0 || (size_t)n == room) {
+		if (n > 0) { /* more may be there: parsed (as conn_step would), then conn_step reads
+			        on */
+			c->in_len += (size_t)n;
+			http_process(c);
+		}
+		/* EOF or an error: conn_step hears it again (EAGAIN: nothing to read) */
+		conn_step(c, !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)));
+		return;
+	}
+	c->in_len += (size_t)n;
+	c->hint = cfg->prefetch(w->wctx, c->in + c->parsed, c->in_len - c->parsed, 0);
+	c->pending = true;
+	c->pend = NULL;
+	if (w->pend_tail)
+		w->pend_tail->pend = c;
+	else
+		w->pend = c;
+	w->pend_tail = c;
+	if (++w->npend >= HTTP_PEND_MAX)
+		answer_pending(w);
+}
+
+/* The turn's pre_read connections: hinted again, then answered. */
+static void answer_pending(http_worker *w)
+{
+	for (http_conn *c = w->pend; c; c = c->pend)
+		if (!c->dead && c->hint)
+			w->s->cfg.prefetch(w->wctx, c->in + c->parsed, c->in_len - c->parsed,
+			                   c->hint);
+	while (w->pend) {
+		http_conn *c = w->pend;
+		w->pend = c->pend;
+		c->pending = false;
+		if (!c->dead)
+			conn_step(c, false); /* its bytes are in: parse, answer, send */
+	}
+	w->pend_tail = NULL;
+	w->npend = 0;
+}
+
 static bool worker_event(void *ctx, void *ptr, uint32_t events)
 {
 	http_worker *w = ctx;
@@ -475,7 +539,7 @@ static bool worker_event(void *ctx, void *ptr, uint32_t events)
 		http_conn_close(c); /* the peer is gone: the deferred answer is dropped */
 		return true;
 	}
-	conn_step(c, events & (EPOLLIN | EPOLLHUP | EPOLLERR));
+	pre_read(w, c, events);
 	return true;
 }
 
@@ -491,6 +555,7 @@ void http_conn_resume(http_conn *c)
 static void worker_turn_end(void *ctx)
 {
 	http_worker *w = ctx;
+	answer_pending(w);
 	if (w->woken) {
 		w->woken = false;
 		http_later_drain(w);

@@ -192,6 +192,14 @@ typedef struct http_config {
 	/* Optional: at the end of each event-loop turn, after its last request (and deferred
 	 * answer). */
 	void (*turn_end)(void *wctx);
+	/*
+	 * Optional: a hint about a connection's new request bytes (p, n: from the
+	 * first unparsed one), before the turn's requests are answered. Called
+	 * with hint 0 for every connection read this turn, then, for each whose
+	 * call returned a hint other than 0, again with that hint (p, n the
+	 * same), then the answers. It must not answer, block or keep p.
+	 */
+	uint64_t (*prefetch)(void *wctx, const uint8_t *p, size_t n, uint64_t hint);
 	http_handler_fn handle;
 	void *arg;
 	/* Tests: every request through llhttp, none through the fast path (http_framing.c). */

@@ -36,6 +36,11 @@ enum {
 	HTTP_READ_CHUNK = 16384,
 	HTTP_OUT_HIGH = 4 << 20, /* pending output above this: stop parsing (back-pressure) */
 	HTTP_SWEEP_MS = 100,
+	/*
+	 * Connections read and hinted before their answers (http.c: pre_read): a
+	 * few, so their sockets are still in the CPU's cache when answered.
+	 */
+	HTTP_PEND_MAX = 8,
 	HTTP_STREAM_LOW = 256 << 10, /* a streamed body is produced while less is unsent */
 	/* ... and for this long at most per fill, so slow parts (QR labels) share the worker */
 	HTTP_STREAM_SLICE_US = 5000,
@@ -77,6 +82,9 @@ struct http_conn {
 	bool complete, keep, closing;
 	bool linger;     /* refused: stop sending, read and drop until EOF or a deadline */
 	bool dead;       /* closed to make room: freed at the end of the turn */
+	bool pending;    /* read this turn, answered at its end (http.c: pre_read) */
+	http_conn *pend; /* the next pending connection */
+	uint64_t hint;   /* what http_config.prefetch returned for it */
 	uint32_t events; /* what epoll watches for */
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
@@ -126,6 +134,9 @@ struct http_worker {
 	/* deferred answers: http_answer queues them, the worker takes them in */
 	struct net_later_q lq; /* wakefd -1 under http_feed; closed once the worker stopped */
 	bool woken;            /* its event came this turn: drain at the turn's end */
+	/* connections read this turn whose requests wait for its end (pre_read) */
+	http_conn *pend, *pend_tail;
+	unsigned npend;
 };
 
 enum { HTTP_TLS_RETIRED = 8 };

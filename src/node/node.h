@@ -202,6 +202,14 @@ int node_worker_read(node_worker *w);
 int node_resolve_plain(node_worker *w, idn_slice handle, idn_slice *values, uint32_t *nvalues);
 
 /*
+ * A hint that handle is asked soon: node_prefetch starts it and returns a
+ * hint for node_prefetch_more (0: none), which goes on (store_prefetch's
+ * two steps). No snapshot needed, nothing counted, nothing answered.
+ */
+uint64_t node_prefetch(node_worker *w, idn_slice handle);
+void node_prefetch_more(node_worker *w, uint64_t hint);
+
+/*
  * Group commit, for a caller that holds every answer back until
  * node_worker_commit() has returned 0 (the network workers do: see
  * net_config.commit). With it on, the writes of a batch of requests run in

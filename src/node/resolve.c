@@ -317,6 +317,21 @@ int node_resolve_plain(node_worker *w, idn_slice handle, idn_slice *values, uint
 	return 1;
 }
 
+uint64_t node_prefetch(node_worker *w, idn_slice handle)
+{
+	uint8_t key[HANDLE_KEY_MAX];
+	if (handle.len == 0 || handle.len > 64) /* the lookup cache keeps short keys only */
+		return 0;
+	int klen = handle_key(handle, w->node->cfg.case_sensitive, key);
+	return klen > 0 ? store_prefetch(w->node->store, idn_slice_of(key, (size_t)klen), 0) : 0;
+}
+
+void node_prefetch_more(node_worker *w, uint64_t hint)
+{
+	if (hint)
+		store_prefetch(w->node->store, idn_slice_of(NULL, 0), hint);
+}
+
 bool node_resolution_wants_auth(const req *rq)
 {
 	return rq->msg.hdr.opcode == PROTO_OP_RESOLUTION && rq->transport == NODE_TCP &&

@@ -154,6 +154,27 @@ int lcache_get(lcache *c, uint64_t tag, idn_slice key, idn_slice *val, lcache_ke
 	return 1;
 }
 
+size_t lcache_prefetch(const lcache *c, idn_slice key)
+{
+	if (key.len > LCACHE_KEY_MAX || key.len == 0)
+		return 0;
+	uint64_t w[KEY_WORDS];
+	size_t h = hash_words(w, key_words(key, w), key.len) & c->mask;
+	__builtin_prefetch(&c->slots[h]);
+	return h + 1;
+}
+
+void lcache_prefetch_value(const lcache *c, size_t hint)
+{
+	if (hint == 0 || hint > c->mask + 1)
+		return;
+	uintptr_t p = LOAD(c->slots[hint - 1].val);
+	if (p) {
+		__builtin_prefetch((const void *)p);
+		__builtin_prefetch((const void *)(p + 64));
+	}
+}
+
 #define STORE(x, v) atomic_store_explicit(&(x), v, memory_order_relaxed)
 
 void lcache_put(lcache *c, uint64_t tag, const lcache_key *k, idn_slice val)

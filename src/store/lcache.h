@@ -85,6 +85,18 @@ int lcache_get(lcache *c, uint64_t tag, idn_slice key, idn_slice *val, lcache_ke
  */
 void lcache_put(lcache *c, uint64_t tag, const lcache_key *k, idn_slice val);
 
+/*
+ * Hints, no answers. lcache_prefetch brings key's slot toward the CPU cache
+ * and returns the slot's number + 1 (0: a key the cache does not keep);
+ * lcache_prefetch_value, given that number, the first bytes of the value
+ * the slot holds by then, whatever its key or tag (a prefetch never
+ * faults, so a stale pointer does no harm). A worker with several requests
+ * in hand asks the first for each, then the second for each, before it
+ * looks any up: their memory latencies overlap instead of adding up.
+ */
+size_t lcache_prefetch(const lcache *c, idn_slice key);
+void lcache_prefetch_value(const lcache *c, size_t hint);
+
 /* The bytes of slots the cache holds (its bound, rounded down to a power of two). */
 size_t lcache_bytes(const lcache *c);
 

@@ -1502,6 +1502,18 @@ static int lmdb_get(store_txn *bt, idn_slice key, idn_slice *val)
 	return IDN_OK;
 }
 
+static uint64_t lmdb_prefetch(store *bs, idn_slice key, uint64_t hint)
+{
+	lcache *c = lmdb_of(bs)->cache;
+	if (!c)
+		return 0;
+	if (hint) {
+		lcache_prefetch_value(c, (size_t)hint);
+		return 0;
+	}
+	return lcache_prefetch(c, key);
+}
+
 /*
  * Looks up the entry a long key would occupy: IDN_OK if it holds this very
  * key, IDN_ENOTFOUND if free, IDN_EMISMATCH if a different key (same head and
@@ -1999,6 +2011,7 @@ const struct store_ops store_lmdb_ops = {
     .txn_reset = lmdb_txn_reset,
     .txn_renew = lmdb_txn_renew,
     .get = lmdb_get,
+    .prefetch = lmdb_prefetch,
     .put = lmdb_put,
     .del = lmdb_del,
     .scan = lmdb_scan,

@@ -220,6 +220,13 @@ struct store_ops {
 
 	/* IDN_ENOTFOUND if absent; *val borrowed until the transaction ends. */
 	int (*get)(store_txn *t, idn_slice key, idn_slice *val);
+	/*
+	 * Optional (NULL: nothing): a hint that get(key) comes soon, in two
+	 * steps (lcache.h): with hint 0, the first, returning the hint for the
+	 * second (0: none); with that hint, the second (key unused), returning
+	 * 0. No snapshot needed, nothing read that could fault.
+	 */
+	uint64_t (*prefetch)(store *s, idn_slice key, uint64_t hint);
 	int (*put)(store_txn *t, idn_slice key, idn_slice val, unsigned flags);
 	/* IDN_ENOTFOUND if absent. */
 	int (*del)(store_txn *t, idn_slice key);
@@ -392,6 +399,10 @@ static inline int store_txn_renew(store_txn *t)
 static inline int store_get(store_txn *t, idn_slice key, idn_slice *val)
 {
 	return t->s->ops->get(t, key, val);
+}
+static inline uint64_t store_prefetch(store *s, idn_slice key, uint64_t hint)
+{
+	return s->ops->prefetch ? s->ops->prefetch(s, key, hint) : 0;
 }
 /* put and del keep the search index current (index.h) */
 static inline int store_put(store_txn *t, idn_slice key, idn_slice val, unsigned flags)

@@ -25,6 +25,7 @@
 #include <openssl/ssl.h>
 
 #include "net/http.h"
+#include "net/http_conn.h" /* HTTP_PEND_MAX */
 
 enum { MAX_LATER_THREADS = 16, LATER_MS = 400, SLOW_MS = 1500 };
 
@@ -396,6 +397,114 @@ static void test_feed_no_defer(void **state)
 	free(out);
 }
 
+/* ---- the prefetch hook: every connection of a turn read and hinted before any answer ---- */
+
+enum { LOG_MAX = 64 };
+static char hint_log[LOG_MAX][48]; /* "0 PATH", "1 PATH" (the hook), "a PATH" (answered) */
+static unsigned hint_n;            /* one worker: no lock */
+
+static void log_line(char what, const uint8_t *p, size_t n)
+{
+	assert_true(hint_n < LOG_MAX);
+	snprintf(hint_log[hint_n++], sizeof hint_log[0], "%c %.*s", what, n > 40 ? 40 : (int)n,
+	         (const char *)p);
+}
+
+/* Logs the request line's path (after "GET ", up to the space); its hint is its log line + 100. */
+static uint64_t hint(void *wctx, const uint8_t *p, size_t n, uint64_t h)
+{
+	(void)wctx;
+	assert_true(n > 4 && !memcmp(p, "GET ", 4));
+	const uint8_t *e = memchr(p + 4, ' ', n - 4);
+	assert_non_null(e);
+	if (h) { /* the second call: with the first one's hint */
+		assert_true(h >= 100 && h - 100 < hint_n);
+		assert_memory_equal(hint_log[h - 100] + 2, p + 4, (size_t)(e - p - 4));
+	}
+	log_line(h ? '1' : '0', p + 4, (size_t)(e - p - 4));
+	return h ? 0 : 100 + hint_n - 1;
+}
+
+static int log_handler(void *wctx, const http_req *req, http_resp *r)
+{
+	(void)wctx;
+	log_line('a', req->path.p, req->path.len);
+	http_resp_printf(r, "now %.*s", (int)req->path.len, (const char *)req->path.p);
+	return 0;
+}
+
+static unsigned log_at(const char *line)
+{
+	for (unsigned i = 0; i < hint_n; i++)
+		if (!strcmp(hint_log[i], line))
+			return i;
+	fail_msg("'%s' is not in the log", line);
+	return 0;
+}
+
+/*
+ * Ten connections whose GETs are all in before the (held) worker starts: one
+ * turn reads them; each is hinted, hinted again with its hint, then
+ * answered; the first HTTP_PEND_MAX are hinted before any answer, and
+ * answered before the rest are read (their sockets still in the cache); the
+ * answers are right, and a second request on a connection goes the same way.
+ */
+static void test_prefetch_before_answers(void **state)
+{
+	(void)state;
+	enum { N = HTTP_PEND_MAX + 2 };
+	static const char *listen[] = {"127.0.0.1:0"};
+	http_config hc = {.listen = listen,
+	                  .nlisten = 1,
+	                  .threads = 1,
+	                  .held = true,
+	                  .handle = log_handler,
+	                  .prefetch = hint,
+	                  .arg = &hint_n};
+	http_server *s = NULL;
+	assert_int_equal(http_start(&hc, &s), 0);
+	unsigned port = http_bound_port(s, 0);
+	hint_n = 0;
+	int fd[N];
+	char req[64], path[N][16];
+	for (int i = 0; i < N; i++) {
+		fd[i] = dial(port);
+		snprintf(path[i], sizeof path[i], "/h/%d", i);
+		snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path[i]);
+		send_all(fd[i], req);
+	}
+	http_go(s);
+	char bodies[1][128], want[32], line[48];
+	for (int i = 0; i < N; i++) {
+		read_answers(fd[i], 1, bodies, NULL, 0);
+		snprintf(want, sizeof want, "now %.12s", path[i]);
+		assert_string_equal(bodies[0], want);
+	}
+	assert_int_equal(hint_n, 3 * N);
+	for (int i = 0; i < N; i++) {
+		snprintf(line, sizeof line, "0 %.12s", path[i]);
+		unsigned h0 = log_at(line);
+		snprintf(line, sizeof line, "1 %.12s", path[i]);
+		unsigned h1 = log_at(line);
+		snprintf(line, sizeof line, "a %.12s", path[i]);
+		assert_true(h0 < h1 && h1 < log_at(line));
+	}
+	unsigned first = 0, reads = 0; /* the first answer, and the reads before it */
+	while (hint_log[first][0] != 'a')
+		reads += hint_log[first++][0] == '0';
+	assert_int_equal(reads, HTTP_PEND_MAX);
+	/* the next request on a connection: hinted, then answered */
+	send_all(fd[1], "GET /h/next HTTP/1.1\r\nHost: x\r\n\r\n");
+	read_answers(fd[1], 1, bodies, NULL, 0);
+	assert_string_equal(bodies[0], "now /h/next");
+	assert_true(log_at("0 /h/next") < log_at("1 /h/next"));
+	assert_true(log_at("1 /h/next") < log_at("a /h/next"));
+	for (int i = 0; i < N; i++)
+		close(fd[i]);
+	http_stop(s);
+	assert_int_equal(http_wait(s), 0);
+}
+
 static atomic_uint inits, finis; /* worker_init, worker_fini calls */
 
 static void *count_init(void *arg, unsigned idx)
@@ -452,6 +561,7 @@ int main(void)
 	    cmocka_unit_test(test_tls),
 	    cmocka_unit_test(test_feed_no_defer),
 	    cmocka_unit_test(test_held_stopped_finishes_workers),
+	    cmocka_unit_test(test_prefetch_before_answers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -204,6 +204,53 @@ static void test_bound_holds(void **state)
 }
 
 /*
+ * lcache_prefetch names the slot a lookup uses: on 16 slots, putting key b
+ * after key a drops a exactly when the prefetch gave both the same slot;
+ * keys the cache does not keep give no hint; lcache_prefetch_value takes
+ * any hint.
+ */
+static void test_prefetch_names_the_slot(void **state)
+{
+	(void)state;
+	lcache *c = lcache_new(16 * LCACHE_SLOT);
+	assert_non_null(c);
+	uint64_t t;
+	char ka[32], kb[32];
+	unsigned same = 0, apart = 0;
+	for (int i = 0; i < 40; i++) {
+		for (int j = 0; j < 40; j++) {
+			if (i == j)
+				continue;
+			idn_slice a =
+			    idn_slice_of(ka, (size_t)snprintf(ka, sizeof ka, "88.1/%d", i));
+			idn_slice b =
+			    idn_slice_of(kb, (size_t)snprintf(kb, sizeof kb, "88.1/%d", j));
+			uint64_t view =
+			    (uint64_t)(i * 100 + j + 2); /* a new view: no entry of its own */
+			t = tag_of(c, view, 0, view);
+			assert_true(t != 0);
+			put(c, t, a, S("va"));
+			lcache_prefetch_value(c, lcache_prefetch(c, a));
+			put(c, t, b, S("vb"));
+			idn_slice v;
+			bool kept = get(c, t, a, &v) == 1;
+			bool shared = lcache_prefetch(c, a) == lcache_prefetch(c, b);
+			assert_true(kept != shared);
+			same += shared, apart += !shared;
+			assert_true(lcache_prefetch(c, a) >= 1 && lcache_prefetch(c, a) <= 16);
+		}
+	}
+	assert_true(same > 0 && apart > 0);             /* both cases were seen */
+	assert_int_equal(lcache_prefetch(c, S("")), 0); /* not kept: no hint */
+	char longk[LCACHE_KEY_MAX + 2];
+	memset(longk, 'k', sizeof longk);
+	assert_int_equal(lcache_prefetch(c, idn_slice_of(longk, sizeof longk)), 0);
+	lcache_prefetch_value(c, 0);  /* nothing */
+	lcache_prefetch_value(c, 17); /* out of range: nothing */
+	lcache_free(c);
+}
+
+/*
  * Threads on one small cache (64 slots, 512 keys: every slot contended):
  * each puts key i -> (&base[i], length = its tag) and checks every hit is
  * exactly that under its own tag, while one thread keeps moving the view.
@@ -690,6 +737,7 @@ int main(void)
 	    cmocka_unit_test(test_long_key_not_kept),
 	    cmocka_unit_test(test_views_and_tags),
 	    cmocka_unit_test(test_bound_holds),
+	    cmocka_unit_test(test_prefetch_names_the_slot),
 	    cmocka_unit_test(test_threads_hammer),
 	    cmocka_unit_test_setup_teardown(test_store_write_seen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_delete_seen, fx_setup, fx_teardown),
