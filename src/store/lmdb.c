@@ -120,7 +120,8 @@ struct lmdb_txn {
 
 /*
  * meta "handles.gen": the id of the last write txn that changed "handles"
- * (be64), written in that txn: the lookup cache's view (cache_view).
+ * (be64), written in that txn (gen_bump: more than the one before, should
+ * the ids have restarted): the lookup cache's view (cache_view).
  */
 static const char HANDLES_GEN[] = "handles.gen";
 
@@ -1326,6 +1327,22 @@ static int count_commit(struct lmdb_txn *t)
 	return mrc == MDB_SUCCESS ? meta_put_u64(t, COMMITS, n + 1) : mrc;
 }
 
+/*
+ * HANDLES_GEN for a txn that changed "handles": its id, or one more than
+ * the last where that is not more (a copy made by mdb_copy -c restarts the
+ * txn ids at 1 and keeps the meta: the ids of its first commits were
+ * generations of the original, and one of them would name a view of other
+ * records). Never the same twice in a file's history, copies included.
+ */
+static int gen_bump(struct lmdb_txn *t)
+{
+	uint64_t id = (uint64_t)mdb_txn_id(t->txn), last;
+	int mrc = meta_u64(t, HANDLES_GEN, 0, &last);
+	if (mrc != MDB_SUCCESS)
+		return mrc;
+	return meta_put_u64(t, HANDLES_GEN, id > last ? id : last + 1);
+}
+
 static int lmdb_txn_commit(store_txn *bt)
 {
 	struct lmdb_txn *t = txn_of(bt);
@@ -1340,7 +1357,7 @@ static int lmdb_txn_commit(store_txn *bt)
 	} else {
 		int mrc = t->seq ? log_finish(t) : MDB_SUCCESS;
 		if (mrc == MDB_SUCCESS && t->touched)
-			mrc = meta_put_u64(t, HANDLES_GEN, (uint64_t)mdb_txn_id(t->txn));
+			mrc = gen_bump(t);
 		if (mrc == MDB_SUCCESS && (t->touched || t->wrote))
 			mrc = count_commit(t);
 		if (mrc != MDB_SUCCESS) {

@@ -22,6 +22,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -582,6 +583,84 @@ static void test_store_raw_writes_reuse_root(void **state)
 	}
 }
 
+/* A compacting copy of the store in dir into `arg` (mdb_copy -c): its txn ids restart at 1. */
+static int compact_copier(const char *dir, const void *arg)
+{
+	MDB_env *env;
+	int ok = mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 8) == 0 &&
+	         mdb_env_open(env, dir, MDB_NOTLS | MDB_RDONLY, 0640) == 0 &&
+	         mdb_env_copy2(env, arg, MDB_CP_COMPACT) == 0;
+	mdb_env_close(env);
+	return ok;
+}
+
+/* One commit of ours that writes meta, not "handles": the txn id moves on. */
+static void meta_commit(store *s)
+{
+	store_txn *t;
+	assert_int_equal(store_txn_begin(s, 0, &t), IDN_OK);
+	assert_int_equal(store_meta_put(t, "test.tick", S("x")), IDN_OK);
+	assert_int_equal(store_txn_commit(t), IDN_OK);
+}
+
+/* The id of the last commit the store holds. */
+static uint64_t last_txnid(store *s)
+{
+	store_txn *t;
+	assert_int_equal(store_txn_begin(s, STORE_RDONLY, &t), IDN_OK);
+	uint64_t id = store_snapshot_id(t) - 1;
+	store_txn_abort(t);
+	return id;
+}
+
+/*
+ * A store copied with mdb_copy -c starts again at txn id 1 while its
+ * "handles.gen" names a txn of the original: a change to the records in
+ * the copy's txn of that number must still be a new generation (the lookup
+ * cache's view, the identifiers held saved with it), not the copy's first.
+ */
+static void test_store_compact_copy_gen(void **state)
+{
+	struct fx *f = *state;
+	char copy[sizeof f->dir + 8];
+	for (int i = 0; i < 12; i++)
+		write1(f->s, "88.100.1/c", i % 2 ? "odd" : "even");
+	write1(f->s, "88.100.1/c", "one");
+	snprintf(copy, sizeof copy, "%s/copy", f->dir);
+	assert_int_equal(mkdir(copy, 0700), 0);
+	in_child(compact_copier, f->dir, copy);
+	store *c;
+	store_txn *r, *t;
+	store_gen g0, g1;
+	idn_slice v;
+	store_opts o = {.no_sync = 1, .lookup_cache = 1u << 20};
+	assert_int_equal(store_open(copy, &o, &c), IDN_OK);
+	assert_int_equal(store_txn_begin(c, STORE_RDONLY, &r), IDN_OK);
+	assert_int_equal(store_handles_gen(r, &g0), IDN_OK);
+	assert_true(store_snapshot_id(r) - 1 < g0.changed); /* the copy's txn ids restarted */
+	store_txn_reset(r);
+	assert_int_equal(store_txn_renew(r), IDN_OK); /* a worker's txn: the cache's */
+	for (int i = 0; i < 2; i++) {                 /* the second from the lookup cache */
+		assert_int_equal(store_get(r, S("88.100.1/c"), &v), IDN_OK);
+		assert_true(idn_slice_eq(v, S("one")));
+	}
+	store_txn_reset(r);
+	while (last_txnid(c) + 1 < g0.changed)
+		meta_commit(c);
+	write1(c, "88.100.1/c", "two"); /* in the copy's txn numbered as the original's change */
+	assert_int_equal(store_txn_begin(c, STORE_RDONLY, &t), IDN_OK);
+	assert_int_equal(store_handles_gen(t, &g1), IDN_OK);
+	store_txn_abort(t);
+	assert_false(g1.changed == g0.changed && g1.others == g0.others);
+	assert_int_equal(store_txn_renew(r), IDN_OK);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(store_get(r, S("88.100.1/c"), &v), IDN_OK);
+		assert_true(idn_slice_eq(v, S("two")));
+	}
+	store_txn_abort(r);
+	store_close(c);
+}
+
 /*
  * Two workers renew at different moments: the one still in the old
  * snapshot neither reads the new view's entries nor leaves its own for the
@@ -750,6 +829,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_store_raw_write_seen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_raw_writes_reuse_root, fx_setup,
 	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_compact_copy_gen, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_workers_in_two_views, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_threads_see_one_snapshot, fx_setup,
 	                                    fx_teardown),
