@@ -313,7 +313,8 @@ static bool conn_evict(http_worker *w, const char *why)
 {
 	int n = 0;
 	for (http_conn *c = w->conns; c && n < NET_EVICT_SCAN; c = c->next, n++) {
-		if (c->later || c->stream || c->out_len > c->out_off)
+		/* (pending: its request read this turn, its answer not yet made: pre_read) */
+		if (c->later || c->stream || c->pending || c->out_len > c->out_off)
 			continue;
 		limit_hit(LIM_CONN_EVICTED,
 		          "http: %s: closed a connection without progress for %llu ms", why,

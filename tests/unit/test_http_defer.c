@@ -505,6 +505,74 @@ static void test_prefetch_before_answers(void **state)
 	assert_int_equal(http_wait(s), 0);
 }
 
+static atomic_int blocking; /* 1: block_handler holds the worker in a request */
+
+/* "/block": holds the worker for 300 ms (blocking set meanwhile); else "now PATH". */
+static int block_handler(void *wctx, const http_req *req, http_resp *r)
+{
+	(void)wctx;
+	if (req->path.len == 6 && !memcmp(req->path.p, "/block", 6)) {
+		atomic_store(&blocking, 1);
+		usleep(300 * 1000);
+		atomic_store(&blocking, 0);
+	}
+	http_resp_printf(r, "now %.*s", (int)req->path.len, (const char *)req->path.p);
+	return 0;
+}
+
+static uint64_t no_hint(void *wctx, const uint8_t *p, size_t n, uint64_t h)
+{
+	(void)wctx;
+	(void)p;
+	(void)n;
+	(void)h;
+	return 0;
+}
+
+/*
+ * At http-max-conns a newcomer makes the idlest connection go: never one
+ * whose request was read this turn and waits for its answer (pre_read). The
+ * worker is held by a request on D while A (the idlest by its last answer)
+ * sends its next request and C connects: in the next turn A is read, then
+ * C taken; D goes, A is answered.
+ */
+static void test_pending_not_evicted(void **state)
+{
+	(void)state;
+	static const char *listen[] = {"127.0.0.1:0"};
+	http_config hc = {.listen = listen,
+	                  .nlisten = 1,
+	                  .threads = 1,
+	                  .max_conns = 2,
+	                  .handle = block_handler,
+	                  .prefetch = no_hint,
+	                  .arg = &blocking};
+	http_server *s = NULL;
+	assert_int_equal(http_start(&hc, &s), 0);
+	unsigned port = http_bound_port(s, 0);
+	char bodies[1][128];
+	int a = dial(port);
+	send_all(a, "GET /a1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	read_answers(a, 1, bodies, NULL, 0);
+	int d = dial(port);
+	send_all(d, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n");
+	for (int i = 0; i < 500 && !atomic_load(&blocking); i++)
+		usleep(1000);
+	assert_true(atomic_load(&blocking));
+	send_all(a, "GET /a2 HTTP/1.1\r\nHost: x\r\n\r\n");
+	usleep(20 * 1000);
+	int c = dial(port); /* in the backlog: accepted after A is read */
+	read_answers(d, 1, bodies, NULL, 0);
+	assert_string_equal(bodies[0], "now /block");
+	read_answers(a, 1, bodies, NULL, 0);
+	assert_string_equal(bodies[0], "now /a2");
+	close(a);
+	close(c);
+	close(d);
+	http_stop(s);
+	assert_int_equal(http_wait(s), 0);
+}
+
 static atomic_uint inits, finis; /* worker_init, worker_fini calls */
 
 static void *count_init(void *arg, unsigned idx)
@@ -562,6 +630,7 @@ int main(void)
 	    cmocka_unit_test(test_feed_no_defer),
 	    cmocka_unit_test(test_held_stopped_finishes_workers),
 	    cmocka_unit_test(test_prefetch_before_answers),
+	    cmocka_unit_test(test_pending_not_evicted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
