@@ -105,23 +105,30 @@ static int handler(void *wctx, const http_req *req, http_resp *r)
 	return -1; /* ignored once deferred */
 }
 
+/* hc on 127.0.0.1, a port of its own (the last listener TLS when hc->ntls), started. */
+static http_server *start_cfg(http_config *hc, unsigned *port)
+{
+	static const char *listen[] = {"127.0.0.1:0"};
+	hc->listen = listen;
+	hc->nlisten = 1;
+	hc->arg = &later_tids; /* a context is required */
+	http_server *s = NULL;
+	assert_int_equal(http_start(hc, &s), 0);
+	*port = http_bound_port(s, 0);
+	return s;
+}
+
 static http_server *start_tls(unsigned threads, unsigned idle_ms, unsigned *port, const char *cert,
                               const char *key)
 {
-	static const char *listen[] = {"127.0.0.1:0"};
-	http_config hc = {.listen = listen,
-	                  .nlisten = 1,
-	                  .ntls = cert ? 1 : 0,
+	http_config hc = {.ntls = cert ? 1 : 0,
 	                  .tls_cert = cert,
 	                  .tls_key = key,
 	                  .threads = threads,
 	                  .idle_ms = idle_ms,
 	                  .header_timeout_ms = idle_ms,
-	                  .handle = handler,
-	                  .arg = &later_tids}; /* a context is required */
-	http_server *s = NULL;
-	assert_int_equal(http_start(&hc, &s), 0);
-	*port = http_bound_port(s, 0);
+	                  .handle = handler};
+	http_server *s = start_cfg(&hc, port);
 	atomic_store(&deferred, 0);
 	atomic_store(&answered, 0);
 	return s;
@@ -453,17 +460,9 @@ static void test_prefetch_before_answers(void **state)
 {
 	(void)state;
 	enum { N = HTTP_PEND_MAX + 2 };
-	static const char *listen[] = {"127.0.0.1:0"};
-	http_config hc = {.listen = listen,
-	                  .nlisten = 1,
-	                  .threads = 1,
-	                  .held = true,
-	                  .handle = log_handler,
-	                  .prefetch = hint,
-	                  .arg = &hint_n};
-	http_server *s = NULL;
-	assert_int_equal(http_start(&hc, &s), 0);
-	unsigned port = http_bound_port(s, 0);
+	http_config hc = {.threads = 1, .held = true, .handle = log_handler, .prefetch = hint};
+	unsigned port;
+	http_server *s = start_cfg(&hc, &port);
 	hint_n = 0;
 	int fd[N];
 	char req[64], path[N][16];
@@ -539,17 +538,10 @@ static uint64_t no_hint(void *wctx, const uint8_t *p, size_t n, uint64_t h)
 static void test_pending_not_evicted(void **state)
 {
 	(void)state;
-	static const char *listen[] = {"127.0.0.1:0"};
-	http_config hc = {.listen = listen,
-	                  .nlisten = 1,
-	                  .threads = 1,
-	                  .max_conns = 2,
-	                  .handle = block_handler,
-	                  .prefetch = no_hint,
-	                  .arg = &blocking};
-	http_server *s = NULL;
-	assert_int_equal(http_start(&hc, &s), 0);
-	unsigned port = http_bound_port(s, 0);
+	http_config hc = {
+	    .threads = 1, .max_conns = 2, .handle = block_handler, .prefetch = no_hint};
+	unsigned port;
+	http_server *s = start_cfg(&hc, &port);
 	char bodies[1][128];
 	int a = dial(port);
 	send_all(a, "GET /a1 HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -566,9 +558,8 @@ static void test_pending_not_evicted(void **state)
 	assert_string_equal(bodies[0], "now /block");
 	read_answers(a, 1, bodies, NULL, 0);
 	assert_string_equal(bodies[0], "now /a2");
-	close(a);
-	close(c);
-	close(d);
+	for (int *fd = (int[]){a, c, d, -1}; *fd >= 0; fd++)
+		close(*fd);
 	http_stop(s);
 	assert_int_equal(http_wait(s), 0);
 }
