@@ -1962,7 +1962,8 @@ static int flush_run(struct bulkload *L, bool last)
 	}
 	both_parts(a, b, refill_part);
 	bool spill = L->opts.spill_dir && (!last || L->nspill);
-	if (L->overlap && !spill)
+	/* (only in the passes: feed_ranges joins the last; a run after them is written here) */
+	if (L->overlap && L->ranged && !spill)
 		rs = &L->wrs;
 	rc = partition_run(rs, a, b, &threaded);
 	if (!last && !L->opts.spill_dir)
