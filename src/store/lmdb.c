@@ -689,8 +689,8 @@ static bool partly_cached(char *p, size_t len)
  * With `drop`, each 2 MiB piece's clean, unmapped pages are dropped from the
  * page cache just before it is read (POSIX_FADV_DONTNEED: dirty pages and
  * those the node's lookups have mapped stay), so a lookup finds at most one
- * piece out of the cache at a time; without, only a piece partly cached is. False when the map
- * fails or the store closes.
+ * piece out of the cache at a time; without, only a piece partly cached
+ * is. False when the map fails or the store closes.
  */
 static bool huge_read(struct warm_run *w, uint64_t size, bool drop, uint64_t *rss_kb,
                       uint64_t *pmd_kb)
@@ -701,9 +701,11 @@ static bool huge_read(struct warm_run *w, uint64_t size, bool drop, uint64_t *rs
 	if (p == MAP_FAILED)
 		return false;
 	madvise(p, size, MADV_HUGEPAGE);
-	/* no readahead beyond the fault's own 2 MiB: after a cold start it read
+	/*
+	 * No readahead beyond the fault's own 2 MiB: after a cold start it read
 	 * the next pieces in small pages, half the file on a 1 M store (154 of
-	 * 308 MB huge, a second pass needed; with it 306 of 308 in one) */
+	 * 308 MB huge, a second pass needed; with it 306 of 308 in one).
+	 */
 	madvise(p, size, MADV_RANDOM);
 	volatile char sink = 0;
 	bool done = true;
@@ -1394,6 +1396,21 @@ static void lmdb_txn_reset(store_txn *bt)
 }
 
 /*
+ * The generation of the records t sees (store_gen): HANDLES_GEN, and the
+ * txn id less COMMITS (the commits of writers that keep no HANDLES_GEN).
+ */
+static int records_gen(struct lmdb_txn *t, store_gen *g)
+{
+	uint64_t gen, ours;
+	int mrc = meta_u64(t, HANDLES_GEN, 0, &gen);
+	if (mrc == MDB_SUCCESS)
+		mrc = meta_u64(t, COMMITS, 0, &ours);
+	if (mrc == MDB_SUCCESS)
+		*g = (store_gen){.changed = gen, .others = (uint64_t)mdb_txn_id(t->txn) - ours};
+	return mrc;
+}
+
+/*
  * The store's lookup cache (lcache.h), one for all read txns, keeps
  * pointers into the map across reset and renew: lmdb_get answers a key
  * asked again, by any worker, from them without the B-tree descent. They
@@ -1416,7 +1433,7 @@ static void lmdb_txn_reset(store_txn *bt)
  *   freelist rule, mdb_find_oldest).
  * - HANDLES_GEN is the same in S and S', so no txn between them changed
  *   "handles" (every change goes through lmdb_put/lmdb_del, which mark the
- *   txn, and its commit writes its id there): the tree of S is the tree of
+ *   txn, and its commit bumps it: gen_bump): the tree of S is the tree of
  *   S', none of its pages was freed, so none was reused. Writes to the
  *   other DBs (statistics, the log) leave it alone; that is why the view is
  *   not the txn id, which the statistics' flush moves every few seconds.
@@ -1440,13 +1457,10 @@ static void cache_view(struct lmdb_store *s, struct lmdb_txn *t)
 	uint64_t id = (uint64_t)mdb_txn_id(t->txn), epoch = atomic_load(&s->map_epoch);
 	if (id == t->cache_txnid && epoch == t->cache_epoch)
 		return;
-	uint64_t gen, ours;
-	if (meta_u64(t, HANDLES_GEN, 0, &gen) != MDB_SUCCESS ||
-	    meta_u64(t, COMMITS, 0, &ours) != MDB_SUCCESS) {
-		gen = id; /* cannot tell: this snapshot only */
-		ours = 0;
-	}
-	lcache_view v = {.gen = gen, .epoch = epoch, .others = id - ours, .txnid = id};
+	store_gen g;
+	if (records_gen(t, &g) != MDB_SUCCESS)
+		g = (store_gen){.changed = id, .others = id}; /* cannot tell: this snapshot only */
+	lcache_view v = {.gen = g.changed, .epoch = epoch, .others = g.others, .txnid = id};
 	t->cache_tag = lcache_tag(s->cache, &v);
 	t->cache_txnid = id;
 	t->cache_epoch = epoch;
@@ -1857,21 +1871,13 @@ static uint64_t lmdb_snapshot_id(store_txn *bt)
 	return t->rdonly && t->live ? (uint64_t)mdb_txn_id(t->txn) + 1 : 0;
 }
 
-/* store_handles_gen: HANDLES_GEN and the txn id less COMMITS, as cache_view reads them. */
+/* store_handles_gen: the generation cache_view tags the lookup cache's entries with. */
 static int lmdb_handles_gen(store_txn *bt, store_gen *out)
 {
 	struct lmdb_txn *t = txn_of(bt);
-	uint64_t gen, ours;
-
 	if (!t->rdonly || !t->live || !out)
 		return IDN_EINVAL;
-	int mrc = meta_u64(t, HANDLES_GEN, 0, &gen);
-	if (mrc == MDB_SUCCESS)
-		mrc = meta_u64(t, COMMITS, 0, &ours);
-	if (mrc != MDB_SUCCESS)
-		return lmdb_err(mrc);
-	*out = (store_gen){.changed = gen, .others = (uint64_t)mdb_txn_id(t->txn) - ours};
-	return IDN_OK;
+	return lmdb_err(records_gen(t, out));
 }
 
 static int lmdb_list_homed(store_txn *bt, store_scan_cb cb, void *arg)
