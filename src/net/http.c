@@ -479,8 +479,7 @@ static void pre_read(http_worker *w, http_conn *c, uint32_t events)
 	size_t room = c->in_cap - c->in_len;
 	ssize_t n = recv(c->fd, c->in + c->in_len, room, 0);
 	if (n <= 0 || (size_t)n == room) {
-		if (n > 0) { /* more may be there: parsed (as conn_step would), then conn_step reads
-			        on */
+		if (n > 0) { /* the buffer filled: parsed as conn_step would, which reads on */
 			c->in_len += (size_t)n;
 			http_process(c);
 		}

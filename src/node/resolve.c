@@ -320,8 +320,6 @@ int node_resolve_plain(node_worker *w, idn_slice handle, idn_slice *values, uint
 uint64_t node_prefetch(node_worker *w, idn_slice handle)
 {
 	uint8_t key[HANDLE_KEY_MAX];
-	if (handle.len == 0 || handle.len > 64) /* the lookup cache keeps short keys only */
-		return 0;
 	int klen = handle_key(handle, w->node->cfg.case_sensitive, key);
 	return klen > 0 ? store_prefetch(w->node->store, idn_slice_of(key, (size_t)klen), 0) : 0;
 }

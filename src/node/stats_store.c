@@ -210,9 +210,8 @@ static bool count_held(struct node_stats *s, store *st, store_gen *g)
 			s->held_saved++;
 		} else if (count_prefix(t, e->key, e->klen, &e->held) == IDN_OK) {
 			s->held_scanned++;
-		} else {
-			exact =
-			    false; /* counted in part: followed till the next count, not saved */
+		} else { /* counted in part: followed till the next count, not saved */
+			exact = false;
 			s->held_scanned++;
 		}
 		e->held_known = e->fresh = true;

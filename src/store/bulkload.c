@@ -1886,10 +1886,6 @@ static int ix_finish(struct bulkload *L)
 	return rc ? (store_txn_abort(t), rc) : store_txn_commit(t);
 }
 
-/*
- * Sorts the run and writes it, to the store or (opts.spill_dir, unless it is
- * the only run) to a spill file; the arenas are empty afterwards.
- */
 /* Waits for the writer thread of the pass before (overlap_flush): its result. */
 static int overlap_join(struct bulkload *L)
 {
@@ -1942,6 +1938,11 @@ static int overlap_flush(struct bulkload *L, bool threaded)
 	return IDN_OK;
 }
 
+/*
+ * Sorts the run and writes it, to the store or (opts.spill_dir, unless it is
+ * the only run) to a spill file, or, for a pass overlapped, hands it to the
+ * writer thread; the parts' arenas are empty afterwards.
+ */
 static int flush_run(struct bulkload *L, bool last)
 {
 	struct part *a = &L->part[0], *b = &L->part[1];
